@@ -1,1 +1,72 @@
-fn main() {}
+//! `eid`: the command line of the eid platform.
+//!
+//! Exit codes: 0 success (or "valid"), 1 a check said no ("invalid"), 2 a usage or I/O error.
+
+mod help;
+mod id_number;
+mod region;
+mod registry;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// eid: a national mobile electronic identity: the authority that issues the resident
+/// identity card into a phone wallet, the wallet, and the verifiers that check it.
+#[derive(Debug, Parser)]
+#[command(name = "eid", version, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate and check population registry files
+    #[command(subcommand)]
+    Registry(registry::Command),
+    /// Look up GB/T 2260 region codes and test region scopes
+    #[command(subcommand)]
+    Region(region::Command),
+    /// Check a resident identity number (GB 11643-1999)
+    #[command(subcommand, name = "id-number")]
+    IdNumber(id_number::Command),
+}
+
+/// What a command found: success, or a check that said no (exit 1).
+pub enum Outcome {
+    /// Exit 0.
+    Ok,
+    /// Exit 1: the input was read, and a check failed.
+    Refused,
+}
+
+fn main() -> ExitCode {
+    let command = help::grouped(Cli::command());
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let result = match cli.command {
+        Command::Registry(c) => registry::run(c),
+        Command::Region(c) => region::run(c),
+        Command::IdNumber(c) => id_number::run(c),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Refused) => ExitCode::from(1),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes `value` as pretty JSON and a newline to standard output.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}

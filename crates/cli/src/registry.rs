@@ -1,0 +1,126 @@
+//! `eid registry`.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+use eid_core::{Clock, SystemClock};
+use eid_registry::Generator;
+use eid_registry::validate::check_jsonl;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use time::Date;
+
+use crate::Outcome;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a synthetic population as JSON Lines (deterministic for a seed and date)
+    Generate {
+        /// How many residents
+        #[arg(long)]
+        count: u64,
+        /// The seed: the same seed and --as-of give the same file
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write (JSON Lines, one record a line; see docs/registry.md)
+        #[arg(long)]
+        out: PathBuf,
+        /// The date ages and cards are counted on (YYYY-MM-DD; default today, UTC+8)
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<Date>,
+        /// No progress bar
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check every record of a registry file; exit 0 if all are valid, 1 if not
+    Validate {
+        /// A JSON Lines registry file
+        file: PathBuf,
+        /// The date to check against (YYYY-MM-DD; default today, UTC+8)
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<Date>,
+    },
+}
+
+fn parse_date(s: &str) -> Result<Date, String> {
+    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| format!("{s:?} is not a date in the form YYYY-MM-DD"))
+}
+
+pub fn run(command: Command) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Generate {
+            count,
+            seed,
+            out,
+            as_of,
+            quiet,
+        } => {
+            let as_of = as_of.unwrap_or_else(|| SystemClock.today());
+            generate(count, seed, &out, as_of, quiet)
+        }
+        Command::Validate { file, as_of } => {
+            let as_of = as_of.unwrap_or_else(|| SystemClock.today());
+            let input =
+                File::open(&file).with_context(|| format!("could not open {}", file.display()))?;
+            let report = check_jsonl(BufReader::new(input), as_of)
+                .with_context(|| format!("could not read {}", file.display()))?;
+            crate::print_json(&report)?;
+            Ok(if report.all_valid() {
+                Outcome::Ok
+            } else {
+                Outcome::Refused
+            })
+        }
+    }
+}
+
+fn generate(
+    count: u64,
+    seed: u64,
+    out: &PathBuf,
+    as_of: Date,
+    quiet: bool,
+) -> anyhow::Result<Outcome> {
+    // Write to a temporary file beside the target and rename at the end, so a failed or
+    // interrupted run never leaves a half-written population under the requested name.
+    let partial = out.with_extension("partial");
+    let file = File::create(&partial)
+        .with_context(|| format!("could not create {}", partial.display()))?;
+    let mut writer = BufWriter::with_capacity(1 << 20, file);
+    let bar = ProgressBar::with_draw_target(
+        Some(count),
+        if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {human_pos}/{human_len} residents, {per_sec}, {eta} left",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let result = Generator::new(seed, as_of)
+        .write_jsonl(count, &mut writer, &mut |n| bar.set_position(n))
+        .map_err(anyhow::Error::from)
+        .and_then(|()| writer.flush().map_err(anyhow::Error::from));
+    bar.finish_and_clear();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e.context(format!("could not write {}", out.display())));
+    }
+    std::fs::rename(&partial, out)
+        .with_context(|| format!("could not move the finished file to {}", out.display()))?;
+    if !quiet {
+        let _ = writeln!(
+            std::io::stderr(),
+            "wrote {count} residents to {} (seed {seed}, as of {as_of})",
+            out.display()
+        );
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,172 @@
+//! The `eid` binary as a user drives it.
+
+#![expect(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn eid(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eid"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eid-cli-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn generate(out: &Path, seed: &str) -> Output {
+    eid(&[
+        "registry",
+        "generate",
+        "--count",
+        "20000",
+        "--seed",
+        seed,
+        "--as-of",
+        "2026-11-23",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn generate_is_deterministic_and_every_record_validates() {
+    let dir = scratch("generate");
+    let (a, b, c) = (
+        dir.join("a.jsonl"),
+        dir.join("b.jsonl"),
+        dir.join("c.jsonl"),
+    );
+    assert!(generate(&a, "7").status.success());
+    assert!(generate(&b, "7").status.success());
+    assert!(generate(&c, "8").status.success());
+    let bytes = std::fs::read(&a).unwrap();
+    assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 20_000);
+    assert_eq!(
+        bytes,
+        std::fs::read(&b).unwrap(),
+        "same seed, different files"
+    );
+    assert_ne!(bytes, std::fs::read(&c).unwrap(), "other seed, same file");
+    assert!(!dir.join("a.partial").exists());
+
+    let out = eid(&[
+        "registry",
+        "validate",
+        "--as-of",
+        "2026-11-23",
+        a.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], 20_000);
+
+    // One changed digit in one number: that record fails, the exit code says so.
+    let text = String::from_utf8(bytes).unwrap();
+    let first = text.lines().next().unwrap();
+    let number = &first[first.find("\"id_number\":\"").unwrap() + 13..][..18];
+    let digit = number.as_bytes()[10];
+    let other = if digit == b'0' { "1" } else { "0" };
+    let tampered = format!("{}{}{}", &number[..10], other, &number[11..]);
+    std::fs::write(&b, text.replacen(number, &tampered, 1)).unwrap();
+    let out = eid(&[
+        "registry",
+        "validate",
+        "--as-of",
+        "2026-11-23",
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["invalid"], 1);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&tampered));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn usage_and_io_errors_exit_2_with_a_message() {
+    let out = eid(&["registry", "validate", "/nonexistent/registry.jsonl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not open"));
+    let out = eid(&[
+        "registry",
+        "generate",
+        "--count",
+        "1",
+        "--out",
+        "/tmp/x",
+        "--as-of",
+        "23.11.2026",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("YYYY-MM-DD"));
+    let out = eid(&[
+        "registry",
+        "generate",
+        "--count",
+        "1",
+        "--out",
+        "/nonexistent/dir/p.jsonl",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not create"));
+}
+
+#[test]
+fn help_is_grouped_by_role_and_version_prints() {
+    let out = eid(&["--help"]);
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("Authority:"), "{help}");
+    assert!(
+        help.contains("national mobile electronic identity"),
+        "{help}"
+    );
+    let out = eid(&["--version"]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("eid {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn id_number_check_prints_only_the_masked_form() {
+    let out = eid(&["id-number", "check", "11010519491231002X"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("110105********002X") && !text.contains("19491231"),
+        "{text}"
+    );
+    let out = eid(&["id-number", "check", "110105194912310021"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("check character")
+    );
+}
+
+#[test]
+fn region_contains_exits_by_answer() {
+    assert_eq!(
+        eid(&["region", "contains", "4501", "450102"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        eid(&["region", "contains", "33", "450102"]).status.code(),
+        Some(1)
+    );
+    let out = eid(&["region", "contains", "4599", "450102"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a GB/T 2260"));
+}
