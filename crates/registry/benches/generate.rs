@@ -15,11 +15,8 @@ fn generate(c: &mut Criterion) {
     group.bench_function("generate_100k_jsonl", |b| {
         b.iter(|| {
             let mut sink = std::io::sink();
-            let result = Generator::new(7, date!(2026 - 11 - 23)).write_jsonl(
-                COUNT,
-                &mut sink,
-                &mut |_| {},
-            );
+            let result =
+                Generator::new(7, date!(2026 - 11 - 23)).write_jsonl(COUNT, &mut sink, &mut |_| {});
             assert!(result.is_ok());
         });
     });
