@@ -1,0 +1,364 @@
+//! P-256 keys: the [`Signer`] trait, the software [`SigningKey`] and [`VerifyingKey`].
+
+use std::fmt;
+
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair,
+    KeyPair, ParsedPublicKey,
+};
+use zeroize::Zeroizing;
+
+use crate::{Algorithm, CryptoError, Jwk, pem};
+
+/// DER prefix of a P-256 SubjectPublicKeyInfo (RFC 5480): SEQUENCE { AlgorithmIdentifier {
+/// id-ecPublicKey, prime256v1 }, BIT STRING (0 unused bits) }, followed by the 65-byte point.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// Anything that signs: a software key, or (behind the same trait) a key in an HSM.
+///
+/// Signatures are in the raw `r || s` form that JOSE and COSE use.
+pub trait Signer: Send + Sync {
+    /// The algorithm the key is bound to.
+    fn algorithm(&self) -> Algorithm;
+    /// The public half.
+    fn verifying_key(&self) -> &VerifyingKey;
+    /// Signs `message` (the signer hashes it).
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError>;
+}
+
+/// A validated public key with the one algorithm it verifies.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    algorithm: Algorithm,
+    point: [u8; 65],
+    fixed: ParsedPublicKey,
+    asn1: ParsedPublicKey,
+}
+
+impl VerifyingKey {
+    /// From an uncompressed SEC 1 point (`04 || x || y`); checks that it is on P-256.
+    pub fn from_sec1(algorithm: Algorithm, point: &[u8]) -> Result<Self, CryptoError> {
+        let Algorithm::Es256 = algorithm;
+        let point: [u8; 65] = point.try_into().map_err(|_| CryptoError::BadPublicKey)?;
+        if point[0] != 0x04 {
+            return Err(CryptoError::BadPublicKey);
+        }
+        let fixed = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+            .map_err(|_| CryptoError::BadPublicKey)?;
+        let asn1 = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point)
+            .map_err(|_| CryptoError::BadPublicKey)?;
+        Ok(Self {
+            algorithm,
+            point,
+            fixed,
+            asn1,
+        })
+    }
+
+    /// From a DER SubjectPublicKeyInfo of a P-256 key.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, CryptoError> {
+        let point = der
+            .strip_prefix(&P256_SPKI_PREFIX[..])
+            .ok_or(CryptoError::BadPublicKey)?;
+        Self::from_sec1(Algorithm::Es256, point)
+    }
+
+    /// From a `PUBLIC KEY` PEM.
+    pub fn from_spki_pem(text: &str) -> Result<Self, CryptoError> {
+        Self::from_spki_der(&pem::decode("PUBLIC KEY", text)?)
+    }
+
+    /// The algorithm this key verifies.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The uncompressed SEC 1 point.
+    pub fn sec1(&self) -> &[u8; 65] {
+        &self.point
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub fn to_spki_der(&self) -> Vec<u8> {
+        [&P256_SPKI_PREFIX[..], &self.point[..]].concat()
+    }
+
+    /// The `PUBLIC KEY` PEM.
+    pub fn to_spki_pem(&self) -> String {
+        pem::encode("PUBLIC KEY", &self.to_spki_der())
+    }
+
+    /// The public JWK (`kty` EC, `crv` P-256, `x`, `y`).
+    pub fn to_jwk(&self) -> Jwk {
+        Jwk::ec_p256(&self.point[1..33], &self.point[33..])
+    }
+
+    /// Verifies a raw `r || s` signature over `message` with the key's own algorithm.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), CryptoError> {
+        if signature.len() != self.algorithm.signature_len() {
+            return Err(CryptoError::BadSignature);
+        }
+        self.fixed
+            .verify_sig(message, signature)
+            .map_err(|_| CryptoError::BadSignature)
+    }
+
+    /// Verifies a signature whose message names an algorithm (a JOSE or COSE header): the
+    /// named algorithm must be the key's own, then [`VerifyingKey::verify`].
+    pub fn verify_as(
+        &self,
+        claimed: Algorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), CryptoError> {
+        if claimed != self.algorithm {
+            return Err(CryptoError::AlgorithmMismatch {
+                expected: self.algorithm.jose_name(),
+                found: claimed.jose_name().to_owned(),
+            });
+        }
+        self.verify(message, signature)
+    }
+
+    /// Verifies a DER (ASN.1) ECDSA signature, the form X.509 uses.
+    pub fn verify_der_signature(
+        &self,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), CryptoError> {
+        self.asn1
+            .verify_sig(message, signature)
+            .map_err(|_| CryptoError::BadSignature)
+    }
+}
+
+impl PartialEq for VerifyingKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.algorithm == other.algorithm && self.point == other.point
+    }
+}
+
+impl Eq for VerifyingKey {}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "VerifyingKey({}, {})",
+            self.algorithm.jose_name(),
+            self.to_jwk().thumbprint()
+        )
+    }
+}
+
+/// A P-256 private key held in this process. No `Debug`, `Clone` or `Serialize`: the key
+/// leaves only as PKCS#8 in zeroizing memory. AWS-LC wipes the key when it is dropped.
+pub struct SigningKey {
+    pair: EcdsaKeyPair,
+    verifying: VerifyingKey,
+}
+
+impl SigningKey {
+    /// A fresh key from AWS-LC's generator (the operating system's random source).
+    pub fn generate() -> Result<Self, CryptoError> {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(|_| CryptoError::SigningFailed)?;
+        Self::from_pair(pair)
+    }
+
+    fn from_pair(pair: EcdsaKeyPair) -> Result<Self, CryptoError> {
+        let verifying = VerifyingKey::from_sec1(Algorithm::Es256, pair.public_key().as_ref())?;
+        Ok(Self { pair, verifying })
+    }
+
+    /// From a PKCS#8 `PrivateKeyInfo` (DER).
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, CryptoError> {
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+            .map_err(|_| CryptoError::BadPrivateKey)?;
+        Self::from_pair(pair)
+    }
+
+    /// From a `PRIVATE KEY` PEM (PKCS#8).
+    pub fn from_pkcs8_pem(text: &str) -> Result<Self, CryptoError> {
+        let der = Zeroizing::new(pem::decode("PRIVATE KEY", text)?);
+        Self::from_pkcs8_der(&der)
+    }
+
+    /// From a private JWK (`d`, `x`, `y`), as the specs' example keys are published.
+    pub fn from_jwk_json(json: &str) -> Result<Self, CryptoError> {
+        let value: Zeroizing<String> = Zeroizing::new(json.to_owned());
+        let jwk: PrivateJwk =
+            serde_json::from_str(&value).map_err(|_| CryptoError::BadJwk("not a JWK"))?;
+        let public = Jwk::ec_p256_from_b64(&jwk.kty, &jwk.crv, &jwk.x, &jwk.y)?.verifying_key()?;
+        let d = Zeroizing::new(crate::b64url_decode(&jwk.d)?);
+        let pair = EcdsaKeyPair::from_private_key_and_public_key(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &d,
+            public.sec1(),
+        )
+        .map_err(|_| CryptoError::BadPrivateKey)?;
+        Self::from_pair(pair)
+    }
+
+    /// The key as PKCS#8 DER (v1, no public key), in memory that is wiped on drop.
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let doc = self
+            .pair
+            .to_pkcs8v1()
+            .map_err(|_| CryptoError::BadPrivateKey)?;
+        Ok(Zeroizing::new(doc.as_ref().to_vec()))
+    }
+
+    /// The key as a `PRIVATE KEY` PEM, in memory that is wiped on drop.
+    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, CryptoError> {
+        Ok(Zeroizing::new(pem::encode(
+            "PRIVATE KEY",
+            &self.to_pkcs8_der()?,
+        )))
+    }
+}
+
+impl Signer for SigningKey {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::Es256
+    }
+
+    fn verifying_key(&self) -> &VerifyingKey {
+        &self.verifying
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        // AWS-LC draws the nonce itself; the `rng` argument exists for ring compatibility.
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let signature = self
+            .pair
+            .sign(&rng, message)
+            .map_err(|_| CryptoError::SigningFailed)?;
+        Ok(signature.as_ref().to_vec())
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PrivateJwk {
+    kty: String,
+    crv: String,
+    x: String,
+    y: String,
+    d: String,
+}
+
+impl Drop for PrivateJwk {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.d.zeroize();
+    }
+}
+
+/// Converts a raw `r || s` ECDSA signature to the DER form X.509 uses
+/// (`SEQUENCE { INTEGER r, INTEGER s }`).
+pub(crate) fn raw_to_der(raw: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if raw.len() != 64 {
+        return Err(CryptoError::SigningFailed);
+    }
+    fn integer(bytes: &[u8]) -> Vec<u8> {
+        let first = bytes
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(bytes.len() - 1);
+        let trimmed = &bytes[first..];
+        let pad = trimmed[0] & 0x80 != 0;
+        let mut out = vec![0x02, (trimmed.len() + usize::from(pad)) as u8];
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(trimmed);
+        out
+    }
+    let (r, s) = (integer(&raw[..32]), integer(&raw[32..]));
+    let mut out = vec![0x30, (r.len() + s.len()) as u8];
+    out.extend(r);
+    out.extend(s);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_verify_round_trip_and_tamper() {
+        let key = SigningKey::generate().unwrap();
+        let sig = key.sign(b"message").unwrap();
+        assert_eq!(sig.len(), 64);
+        let vk = key.verifying_key();
+        vk.verify(b"message", &sig).unwrap();
+        assert_eq!(vk.verify(b"messagf", &sig), Err(CryptoError::BadSignature));
+        let mut bad = sig.clone();
+        bad[10] ^= 1;
+        assert_eq!(vk.verify(b"message", &bad), Err(CryptoError::BadSignature));
+        assert_eq!(
+            vk.verify(b"message", &sig[..63]),
+            Err(CryptoError::BadSignature)
+        );
+        let other = SigningKey::generate().unwrap();
+        assert_eq!(
+            other.verifying_key().verify(b"message", &sig),
+            Err(CryptoError::BadSignature)
+        );
+        // The DER form verifies through the X.509 path.
+        vk.verify_der_signature(b"message", &raw_to_der(&sig).unwrap())
+            .unwrap();
+    }
+
+    #[test]
+    fn pkcs8_and_spki_round_trip() {
+        let key = SigningKey::generate().unwrap();
+        let pem = key.to_pkcs8_pem().unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        let back = SigningKey::from_pkcs8_pem(&pem).unwrap();
+        assert_eq!(back.verifying_key(), key.verifying_key());
+        let spki = key.verifying_key().to_spki_pem();
+        assert_eq!(
+            &VerifyingKey::from_spki_pem(&spki).unwrap(),
+            key.verifying_key()
+        );
+        assert!(
+            SigningKey::from_pkcs8_pem(&spki).is_err(),
+            "a public key is not a private key"
+        );
+    }
+
+    #[test]
+    fn points_off_the_curve_are_refused() {
+        let key = SigningKey::generate().unwrap();
+        let mut point = *key.verifying_key().sec1();
+        point[64] ^= 1;
+        assert!(matches!(
+            VerifyingKey::from_sec1(Algorithm::Es256, &point),
+            Err(CryptoError::BadPublicKey)
+        ));
+        assert!(VerifyingKey::from_sec1(Algorithm::Es256, &point[..64]).is_err());
+    }
+
+    #[test]
+    fn the_header_algorithm_is_compared_not_obeyed() {
+        let key = SigningKey::generate().unwrap();
+        let sig = key.sign(b"m").unwrap();
+        key.verifying_key()
+            .verify_as(Algorithm::Es256, b"m", &sig)
+            .unwrap();
+    }
+
+    #[test]
+    fn raw_to_der_pads_high_bits_and_trims_zeros() {
+        let mut raw = [0u8; 64];
+        raw[0] = 0x80;
+        raw[63] = 1;
+        let der = raw_to_der(&raw).unwrap();
+        assert_eq!(&der[..4], &[0x30, 0x26, 0x02, 0x21]);
+        assert_eq!(&der[der.len() - 3..], &[0x02, 0x01, 0x01]);
+    }
+}

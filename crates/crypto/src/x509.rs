@@ -1,0 +1,928 @@
+//! X.509 certificates per ISO/IEC 18013-5:2021 Annex B: the issuing authority's root (IACA,
+//! B.1.2) and its document-signer certificates (DS, B.1.4), created with any [`Signer`] and
+//! validated to a set of trusted roots.
+//!
+//! Profile enforced here (a certificate that breaks any rule is refused with its own
+//! [`CertificateError`]):
+//!
+//! | | IACA | DS |
+//! |---|---|---|
+//! | version | 3 | 3 |
+//! | signature | ecdsa-with-SHA256 | ecdsa-with-SHA256 |
+//! | key | P-256 | P-256 |
+//! | basicConstraints | critical, CA, pathLen 0 | not a CA |
+//! | keyUsage | critical, keyCertSign + cRLSign | critical, digitalSignature |
+//! | extKeyUsage | — | critical, 1.0.18013.5.1.2 (mdlDS) |
+//! | issuerAltName, CRL distribution points | present | present |
+//! | subject/authority key identifier | SKI | SKI, AKI = the IACA's SKI |
+//! | country | `C` present | `C` equal to the IACA's |
+//! | validity | at most 20 years | at most 457 days |
+
+use eid_core::Random;
+use rcgen::{
+    BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
+    DnType, DnValue, IsCa, KeyUsagePurpose, SerialNumber,
+};
+use time::{Duration, OffsetDateTime};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::oid_registry::{OID_SIG_ECDSA_WITH_SHA256, Oid};
+use x509_parser::prelude::FromDer;
+
+use crate::keys::raw_to_der;
+use crate::{CryptoError, Signer, VerifyingKey};
+
+/// The extended key usage of an mdoc document signer, 1.0.18013.5.1.2 (ISO 18013-5 Annex B).
+pub const MDL_DS_EKU: &[u64] = &[1, 0, 18013, 5, 1, 2];
+/// Longest IACA validity Annex B allows.
+pub const IACA_MAX_VALIDITY: Duration = Duration::days(20 * 366);
+/// Longest DS validity Annex B allows (457 days).
+pub const DS_MAX_VALIDITY: Duration = Duration::days(457);
+
+/// Why a certificate was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertificateError {
+    /// Not a DER certificate, or bytes after it.
+    #[error("not a DER X.509 certificate")]
+    Malformed,
+    /// Not version 3.
+    #[error("the certificate is not X.509 version 3")]
+    NotVersion3,
+    /// Signed with an algorithm other than ecdsa-with-SHA256.
+    #[error("the certificate is signed with an algorithm other than ecdsa-with-SHA256")]
+    SignatureAlgorithm,
+    /// The subject key is not a P-256 key.
+    #[error("the certificate's key is not a P-256 key")]
+    PublicKey,
+    /// Outside its validity period.
+    #[error("the {role} certificate is not valid at {at} (valid {not_before} to {not_after})")]
+    OutsideValidity {
+        /// `IACA` or `DS`.
+        role: &'static str,
+        /// The time checked.
+        at: OffsetDateTime,
+        /// Start of validity.
+        not_before: OffsetDateTime,
+        /// End of validity.
+        not_after: OffsetDateTime,
+    },
+    /// Valid for longer than the profile allows.
+    #[error("the {0} certificate's validity period is longer than Annex B allows")]
+    ValidityTooLong(&'static str),
+    /// A required extension is missing or not critical where it must be.
+    #[error(
+        "the {role} certificate lacks a required {extension} extension (or it is not critical)"
+    )]
+    MissingExtension {
+        /// `IACA` or `DS`.
+        role: &'static str,
+        /// Which.
+        extension: &'static str,
+    },
+    /// Key usage other than the profile's.
+    #[error("the {0} certificate's key usage is not the profile's")]
+    KeyUsage(&'static str),
+    /// The DS certificate lacks the mdlDS extended key usage.
+    #[error("the DS certificate's extended key usage is not 1.0.18013.5.1.2")]
+    ExtendedKeyUsage,
+    /// A CA where none may be, or not a CA where one must be.
+    #[error("the {0} certificate's basic constraints are not the profile's")]
+    BasicConstraints(&'static str),
+    /// No `C` in the subject, or the DS's differs from the IACA's.
+    #[error("the country in the subject is missing or differs from the IACA's")]
+    Country,
+    /// No trusted IACA has the DS certificate's issuer as subject and key.
+    #[error("the document signer was not issued by a trusted IACA")]
+    UntrustedIssuer,
+    /// The DS's authority key identifier is not the IACA's subject key identifier.
+    #[error("the DS certificate's authority key identifier does not match the IACA")]
+    AuthorityKeyIdentifier,
+    /// The signature does not verify.
+    #[error("the {0} certificate's signature does not verify")]
+    Signature(&'static str),
+}
+
+/// The subject of an IACA or DS certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// ISO 3166 alpha-2 country code (`CN`).
+    pub country: String,
+    /// Province, optional.
+    pub state: Option<String>,
+    /// Organisation (`南宁市公安局`).
+    pub organization: String,
+    /// Common name.
+    pub common_name: String,
+}
+
+impl Subject {
+    fn distinguished_name(&self) -> Result<DistinguishedName, CryptoError> {
+        if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(CryptoError::CertificateBuild(
+                "the country must be an ISO 3166 alpha-2 code such as CN".into(),
+            ));
+        }
+        let country = rcgen::string::PrintableString::try_from(self.country.clone())
+            .map_err(|e| CryptoError::CertificateBuild(e.to_string()))?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CountryName, DnValue::PrintableString(country));
+        if let Some(state) = &self.state {
+            dn.push(
+                DnType::StateOrProvinceName,
+                DnValue::Utf8String(state.clone()),
+            );
+        }
+        dn.push(
+            DnType::OrganizationName,
+            DnValue::Utf8String(self.organization.clone()),
+        );
+        dn.push(
+            DnType::CommonName,
+            DnValue::Utf8String(self.common_name.clone()),
+        );
+        Ok(dn)
+    }
+}
+
+/// What both certificate kinds carry besides the subject and key.
+#[derive(Debug, Clone)]
+pub struct CertificateTerms {
+    /// Start of validity.
+    pub not_before: OffsetDateTime,
+    /// End of validity.
+    pub not_after: OffsetDateTime,
+    /// The issuer alternative name: a URI where the issuing authority can be reached.
+    pub issuer_alt_name_uri: String,
+    /// Where the IACA's certificate revocation list is published.
+    pub crl_uri: String,
+}
+
+/// A DER certificate as created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateDer(pub Vec<u8>);
+
+impl CertificateDer {
+    /// PEM (`CERTIFICATE`).
+    pub fn to_pem(&self) -> String {
+        crate::pem::encode("CERTIFICATE", &self.0)
+    }
+}
+
+/// Lets rcgen sign through a [`Signer`] (so an HSM can sign certificates too).
+struct RcgenSigner<'a> {
+    signer: &'a dyn Signer,
+}
+
+impl rcgen::PublicKeyData for RcgenSigner<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        self.signer.verifying_key().sec1()
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+impl rcgen::SigningKey for RcgenSigner<'_> {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        let raw = self
+            .signer
+            .sign(msg)
+            .map_err(|_| rcgen::Error::RemoteKeyError)?;
+        raw_to_der(&raw).map_err(|_| rcgen::Error::RemoteKeyError)
+    }
+}
+
+/// A subject public key for rcgen.
+struct SubjectKey<'a>(&'a VerifyingKey);
+
+impl rcgen::PublicKeyData for SubjectKey<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        self.0.sec1()
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+fn serial(random: &dyn Random) -> Result<SerialNumber, CryptoError> {
+    // 20 octets at most (RFC 5280 §4.1.2.2), positive, at least 63 random bits: 16 bytes.
+    let mut bytes = [0u8; 16];
+    random
+        .fill(&mut bytes)
+        .map_err(|_| CryptoError::SigningFailed)?;
+    bytes[0] = (bytes[0] & 0x7f) | 0x01;
+    Ok(SerialNumber::from_slice(&bytes))
+}
+
+/// DER of GeneralNames with one uniformResourceIdentifier ([6] IA5String).
+fn general_names_uri(uri: &str) -> Result<Vec<u8>, CryptoError> {
+    if !uri.is_ascii() || uri.is_empty() {
+        return Err(CryptoError::CertificateBuild(
+            "a URI must be non-empty ASCII".into(),
+        ));
+    }
+    let inner = der_tlv(0x86, uri.as_bytes());
+    Ok(der_tlv(0x30, &inner))
+}
+
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+fn common_params(
+    subject: &Subject,
+    terms: &CertificateTerms,
+    random: &dyn Random,
+) -> Result<CertificateParams, CryptoError> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = subject.distinguished_name()?;
+    params.not_before = terms.not_before;
+    params.not_after = terms.not_after;
+    params.serial_number = Some(serial(random)?);
+    params.crl_distribution_points = vec![CrlDistributionPoint {
+        uris: vec![terms.crl_uri.clone()],
+    }];
+    // issuerAltName (2.5.29.18), non-critical.
+    params
+        .custom_extensions
+        .push(CustomExtension::from_oid_content(
+            &[2, 5, 29, 18],
+            general_names_uri(&terms.issuer_alt_name_uri)?,
+        ));
+    Ok(params)
+}
+
+fn build_error(e: rcgen::Error) -> CryptoError {
+    CryptoError::CertificateBuild(e.to_string())
+}
+
+/// Creates a self-signed IACA root certificate for `signer`'s key.
+pub fn create_iaca(
+    subject: &Subject,
+    terms: &CertificateTerms,
+    signer: &dyn Signer,
+    random: &dyn Random,
+) -> Result<CertificateDer, CryptoError> {
+    if terms.not_after - terms.not_before > IACA_MAX_VALIDITY {
+        return Err(CryptoError::CertificateBuild(
+            "an IACA is valid for 20 years at most".into(),
+        ));
+    }
+    let mut params = common_params(subject, terms, random)?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let key = RcgenSigner { signer };
+    let cert = params.self_signed(&key).map_err(build_error)?;
+    Ok(CertificateDer(cert.der().to_vec()))
+}
+
+/// Creates a document-signer certificate for `subject_key`, issued by the IACA `iaca`
+/// whose key is `iaca_signer`.
+pub fn create_document_signer(
+    subject: &Subject,
+    terms: &CertificateTerms,
+    subject_key: &VerifyingKey,
+    iaca: &CertificateDer,
+    iaca_signer: &dyn Signer,
+    random: &dyn Random,
+) -> Result<CertificateDer, CryptoError> {
+    if terms.not_after - terms.not_before > DS_MAX_VALIDITY {
+        return Err(CryptoError::CertificateBuild(
+            "a DS is valid for 457 days at most".into(),
+        ));
+    }
+    let mut params = common_params(subject, terms, random)?;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.use_authority_key_identifier_extension = true;
+    // extKeyUsage (2.5.29.37) must be critical (Annex B.1.4); rcgen writes its own as
+    // non-critical, so it is added here: SEQUENCE { OID 1.0.18013.5.1.2 }.
+    let mut eku = CustomExtension::from_oid_content(
+        &[2, 5, 29, 37],
+        vec![
+            0x30, 0x09, 0x06, 0x07, 0x28, 0x81, 0x8C, 0x5D, 0x05, 0x01, 0x02,
+        ],
+    );
+    eku.set_criticality(true);
+    params.custom_extensions.push(eku);
+    let ca_der = rustls_pki_types::CertificateDer::from(iaca.0.as_slice());
+    let issuer = rcgen::Issuer::from_ca_cert_der(
+        &ca_der,
+        RcgenSigner {
+            signer: iaca_signer,
+        },
+    )
+    .map_err(build_error)?;
+    let cert = params
+        .signed_by(&SubjectKey(subject_key), &issuer)
+        .map_err(build_error)?;
+    Ok(CertificateDer(cert.der().to_vec()))
+}
+
+/// A trusted IACA root, validated once when loaded.
+#[derive(Debug, Clone)]
+pub struct TrustedIaca {
+    der: Vec<u8>,
+    key: VerifyingKey,
+    subject_raw: Vec<u8>,
+    key_identifier: Option<Vec<u8>>,
+    country: Option<String>,
+}
+
+impl TrustedIaca {
+    /// Checks `der` against the IACA profile at `now` and keeps it as a trust anchor.
+    pub fn new(der: &[u8], now: OffsetDateTime) -> Result<Self, CertificateError> {
+        let cert = parse(der)?;
+        check_common(&cert, "IACA", now, IACA_MAX_VALIDITY)?;
+        let key = public_key(&cert)?;
+        match cert.basic_constraints() {
+            Ok(Some(bc))
+                if bc.critical && bc.value.ca && bc.value.path_len_constraint == Some(0) => {}
+            _ => return Err(CertificateError::BasicConstraints("IACA")),
+        }
+        match cert.key_usage() {
+            Ok(Some(ku))
+                if ku.critical
+                    && ku.value.key_cert_sign()
+                    && ku.value.crl_sign()
+                    && !ku.value.digital_signature() => {}
+            Ok(Some(_)) => return Err(CertificateError::KeyUsage("IACA")),
+            _ => {
+                return Err(CertificateError::MissingExtension {
+                    role: "IACA",
+                    extension: "keyUsage",
+                });
+            }
+        }
+        if cert.tbs_certificate.issuer.as_raw() != cert.tbs_certificate.subject.as_raw() {
+            return Err(CertificateError::Signature("IACA"));
+        }
+        key.verify_der_signature(cert.tbs_certificate.as_ref(), &cert.signature_value.data)
+            .map_err(|_| CertificateError::Signature("IACA"))?;
+        Ok(Self {
+            der: der.to_vec(),
+            key,
+            subject_raw: cert.tbs_certificate.subject.as_raw().to_vec(),
+            key_identifier: subject_key_identifier(&cert),
+            country: country(&cert),
+        })
+    }
+
+    /// From a `CERTIFICATE` PEM.
+    pub fn from_pem(text: &str, now: OffsetDateTime) -> Result<Self, CertificateError> {
+        let der =
+            crate::pem::decode("CERTIFICATE", text).map_err(|_| CertificateError::Malformed)?;
+        Self::new(&der, now)
+    }
+
+    /// The root's DER.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The root's public key.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+}
+
+/// A document signer that chains to a trusted IACA.
+#[derive(Debug, Clone)]
+pub struct VerifiedDocumentSigner {
+    /// The DS certificate's public key, which signs MSOs and SD-JWTs.
+    pub key: VerifyingKey,
+    /// Which of the trusted roots issued it (index into the slice given).
+    pub iaca_index: usize,
+    /// The DS subject's common name.
+    pub common_name: Option<String>,
+}
+
+/// Checks a DS certificate against the DS profile at `now` (no chain): for certificates
+/// whose IACA is not at hand, such as the Annex D example.
+pub fn check_document_signer_profile(
+    der: &[u8],
+    now: OffsetDateTime,
+) -> Result<VerifyingKey, CertificateError> {
+    let cert = parse(der)?;
+    check_ds(&cert, now)
+}
+
+fn check_ds(
+    cert: &X509Certificate<'_>,
+    now: OffsetDateTime,
+) -> Result<VerifyingKey, CertificateError> {
+    check_common(cert, "DS", now, DS_MAX_VALIDITY)?;
+    let key = public_key(cert)?;
+    match cert.basic_constraints() {
+        Ok(None) => {}
+        Ok(Some(bc)) if !bc.value.ca => {}
+        _ => return Err(CertificateError::BasicConstraints("DS")),
+    }
+    match cert.key_usage() {
+        Ok(Some(ku))
+            if ku.critical && ku.value.digital_signature() && !ku.value.key_cert_sign() => {}
+        Ok(Some(_)) => return Err(CertificateError::KeyUsage("DS")),
+        _ => {
+            return Err(CertificateError::MissingExtension {
+                role: "DS",
+                extension: "keyUsage",
+            });
+        }
+    }
+    let mdl_ds = Oid::from(MDL_DS_EKU).map_err(|_| CertificateError::ExtendedKeyUsage)?;
+    match cert.extended_key_usage() {
+        Ok(Some(eku)) if eku.critical && eku.value.other.contains(&mdl_ds) => {}
+        Ok(Some(_)) => return Err(CertificateError::ExtendedKeyUsage),
+        _ => {
+            return Err(CertificateError::MissingExtension {
+                role: "DS",
+                extension: "extKeyUsage",
+            });
+        }
+    }
+    Ok(key)
+}
+
+/// Validates a DS certificate and its chain to one of `roots` at `now`: the DS profile, the
+/// issuer name and key identifier, the IACA's signature, and the country.
+pub fn verify_document_signer(
+    der: &[u8],
+    roots: &[TrustedIaca],
+    now: OffsetDateTime,
+) -> Result<VerifiedDocumentSigner, CertificateError> {
+    let cert = parse(der)?;
+    let key = check_ds(&cert, now)?;
+    let issuer = cert.tbs_certificate.issuer.as_raw();
+    let (iaca_index, root) = roots
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.subject_raw == issuer)
+        .ok_or(CertificateError::UntrustedIssuer)?;
+    root.key
+        .verify_der_signature(cert.tbs_certificate.as_ref(), &cert.signature_value.data)
+        .map_err(|_| CertificateError::Signature("DS"))?;
+    let aki = cert
+        .tbs_certificate
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                aki.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        });
+    match (&aki, &root.key_identifier) {
+        (Some(a), Some(s)) if a == s => {}
+        (None, _) => {
+            return Err(CertificateError::MissingExtension {
+                role: "DS",
+                extension: "authorityKeyIdentifier",
+            });
+        }
+        _ => return Err(CertificateError::AuthorityKeyIdentifier),
+    }
+    if country(&cert).is_none() || country(&cert) != root.country {
+        return Err(CertificateError::Country);
+    }
+    let common_name = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map(str::to_owned);
+    Ok(VerifiedDocumentSigner {
+        key,
+        iaca_index,
+        common_name,
+    })
+}
+
+fn parse(der: &[u8]) -> Result<X509Certificate<'_>, CertificateError> {
+    match X509Certificate::from_der(der) {
+        Ok(([], cert)) => Ok(cert),
+        _ => Err(CertificateError::Malformed),
+    }
+}
+
+fn check_common(
+    cert: &X509Certificate<'_>,
+    role: &'static str,
+    now: OffsetDateTime,
+    max_validity: Duration,
+) -> Result<(), CertificateError> {
+    if cert.version().0 != 2 {
+        return Err(CertificateError::NotVersion3);
+    }
+    if cert.signature_algorithm.algorithm != OID_SIG_ECDSA_WITH_SHA256
+        || cert.tbs_certificate.signature.algorithm != OID_SIG_ECDSA_WITH_SHA256
+    {
+        return Err(CertificateError::SignatureAlgorithm);
+    }
+    let not_before = cert.validity().not_before.to_datetime();
+    let not_after = cert.validity().not_after.to_datetime();
+    if now < not_before || now > not_after {
+        return Err(CertificateError::OutsideValidity {
+            role,
+            at: now,
+            not_before,
+            not_after,
+        });
+    }
+    if not_after - not_before > max_validity {
+        return Err(CertificateError::ValidityTooLong(role));
+    }
+    let has = |wanted: fn(&ParsedExtension<'_>) -> bool| {
+        cert.tbs_certificate
+            .extensions()
+            .iter()
+            .any(|e| wanted(e.parsed_extension()))
+    };
+    if !has(|e| matches!(e, ParsedExtension::SubjectKeyIdentifier(_))) {
+        return Err(CertificateError::MissingExtension {
+            role,
+            extension: "subjectKeyIdentifier",
+        });
+    }
+    if !has(
+        |e| matches!(e, ParsedExtension::IssuerAlternativeName(ian) if !ian.general_names.is_empty() && ian.general_names.iter().all(|n| matches!(n, GeneralName::URI(_) | GeneralName::RFC822Name(_)))),
+    ) {
+        return Err(CertificateError::MissingExtension {
+            role,
+            extension: "issuerAltName",
+        });
+    }
+    if !has(|e| matches!(e, ParsedExtension::CRLDistributionPoints(_))) {
+        return Err(CertificateError::MissingExtension {
+            role,
+            extension: "cRLDistributionPoints",
+        });
+    }
+    if country(cert).is_none() {
+        return Err(CertificateError::Country);
+    }
+    Ok(())
+}
+
+fn public_key(cert: &X509Certificate<'_>) -> Result<VerifyingKey, CertificateError> {
+    VerifyingKey::from_spki_der(cert.tbs_certificate.subject_pki.raw)
+        .map_err(|_| CertificateError::PublicKey)
+}
+
+fn subject_key_identifier(cert: &X509Certificate<'_>) -> Option<Vec<u8>> {
+    cert.tbs_certificate
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+            _ => None,
+        })
+}
+
+fn country(cert: &X509Certificate<'_>) -> Option<String> {
+    cert.subject()
+        .iter_country()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use eid_core::OsRandom;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::SigningKey;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
+
+    fn subject(country: &str, cn: &str) -> Subject {
+        Subject {
+            country: country.into(),
+            state: Some("广西壮族自治区".into()),
+            organization: "南宁市公安局".into(),
+            common_name: cn.into(),
+        }
+    }
+
+    fn terms(days: i64) -> CertificateTerms {
+        CertificateTerms {
+            not_before: datetime!(2026-01-01 0:00 UTC),
+            not_after: datetime!(2026-01-01 0:00 UTC) + Duration::days(days),
+            issuer_alt_name_uri: "https://eid.example.cn/authority/4501".into(),
+            crl_uri: "https://eid.example.cn/authority/4501/iaca.crl".into(),
+        }
+    }
+
+    struct Pki {
+        iaca_key: SigningKey,
+        iaca: CertificateDer,
+        ds_key: SigningKey,
+        ds: CertificateDer,
+    }
+
+    fn pki() -> Pki {
+        let iaca_key = SigningKey::generate().unwrap();
+        let iaca = create_iaca(
+            &subject("CN", "Nanning IACA"),
+            &terms(3650),
+            &iaca_key,
+            &OsRandom,
+        )
+        .unwrap();
+        let ds_key = SigningKey::generate().unwrap();
+        let ds = create_document_signer(
+            &subject("CN", "Nanning DS 1"),
+            &terms(400),
+            ds_key.verifying_key(),
+            &iaca,
+            &iaca_key,
+            &OsRandom,
+        )
+        .unwrap();
+        Pki {
+            iaca_key,
+            iaca,
+            ds_key,
+            ds,
+        }
+    }
+
+    #[test]
+    fn a_created_chain_validates() {
+        let p = pki();
+        let root = TrustedIaca::new(&p.iaca.0, NOW).unwrap();
+        assert_eq!(root.key(), p.iaca_key.verifying_key());
+        let ds = verify_document_signer(&p.ds.0, &[root], NOW).unwrap();
+        assert_eq!(&ds.key, p.ds_key.verifying_key());
+        assert_eq!(ds.iaca_index, 0);
+        assert_eq!(ds.common_name.as_deref(), Some("Nanning DS 1"));
+        // PEM round trip.
+        TrustedIaca::from_pem(&p.iaca.to_pem(), NOW).unwrap();
+    }
+
+    #[test]
+    fn breaking_each_check() {
+        let p = pki();
+        let root = TrustedIaca::new(&p.iaca.0, NOW).unwrap();
+        let roots = [root];
+
+        // Validity: after the DS expires; before the IACA starts.
+        let late = datetime!(2027-03-01 0:00 UTC);
+        assert!(matches!(
+            verify_document_signer(&p.ds.0, &roots, late),
+            Err(CertificateError::OutsideValidity { role: "DS", .. })
+        ));
+        assert!(matches!(
+            TrustedIaca::new(&p.iaca.0, datetime!(2025-12-31 0:00 UTC)),
+            Err(CertificateError::OutsideValidity { role: "IACA", .. })
+        ));
+
+        // An IACA with the same name but another key signed the DS: the signature fails.
+        let impostor_key = SigningKey::generate().unwrap();
+        let impostor = create_iaca(
+            &subject("CN", "Nanning IACA"),
+            &terms(3650),
+            &impostor_key,
+            &OsRandom,
+        )
+        .unwrap();
+        let forged = create_document_signer(
+            &subject("CN", "Nanning DS 1"),
+            &terms(400),
+            p.ds_key.verifying_key(),
+            &impostor,
+            &impostor_key,
+            &OsRandom,
+        )
+        .unwrap();
+        assert_eq!(
+            verify_document_signer(&forged.0, &roots, NOW).err(),
+            Some(CertificateError::Signature("DS"))
+        );
+
+        // A root that is not trusted.
+        let other_key = SigningKey::generate().unwrap();
+        let other = create_iaca(
+            &subject("CN", "Hangzhou IACA"),
+            &terms(3650),
+            &other_key,
+            &OsRandom,
+        )
+        .unwrap();
+        let other_root = TrustedIaca::new(&other.0, NOW).unwrap();
+        assert_eq!(
+            verify_document_signer(&p.ds.0, &[other_root], NOW).err(),
+            Some(CertificateError::UntrustedIssuer)
+        );
+
+        // The DS names another country than its IACA.
+        let foreign = create_document_signer(
+            &subject("US", "Nanning DS 2"),
+            &terms(400),
+            p.ds_key.verifying_key(),
+            &p.iaca,
+            &p.iaca_key,
+            &OsRandom,
+        )
+        .unwrap();
+        assert_eq!(
+            verify_document_signer(&foreign.0, &roots, NOW).err(),
+            Some(CertificateError::Country)
+        );
+
+        // An IACA is a CA, not a document signer (checked on one valid for less than 457
+        // days, so that only that rule fails).
+        let short_key = SigningKey::generate().unwrap();
+        let short = create_iaca(
+            &subject("CN", "Nanning IACA"),
+            &terms(400),
+            &short_key,
+            &OsRandom,
+        )
+        .unwrap();
+        let short_root = [TrustedIaca::new(&short.0, NOW).unwrap()];
+        assert_eq!(
+            verify_document_signer(&short.0, &short_root, NOW).err(),
+            Some(CertificateError::BasicConstraints("DS"))
+        );
+        // A ten-year IACA is refused as a DS for its validity before anything else.
+        assert_eq!(
+            verify_document_signer(&p.iaca.0, &roots, NOW).err(),
+            Some(CertificateError::ValidityTooLong("DS"))
+        );
+
+        // A DS certificate is not a root.
+        assert_eq!(
+            TrustedIaca::new(&p.ds.0, NOW).err(),
+            Some(CertificateError::BasicConstraints("IACA"))
+        );
+
+        // Trailing bytes, and a flipped byte in the signed part.
+        let mut trailing = p.ds.0.clone();
+        trailing.push(0);
+        assert_eq!(
+            verify_document_signer(&trailing, &roots, NOW).err(),
+            Some(CertificateError::Malformed)
+        );
+        let mut flipped = p.ds.0.clone();
+        let at = flipped.len() / 2;
+        flipped[at] ^= 0x01;
+        assert!(verify_document_signer(&flipped, &roots, NOW).is_err());
+    }
+
+    /// A DS certificate built from `p`'s IACA with parameters `change` alters.
+    fn custom_ds(p: &Pki, change: impl FnOnce(&mut CertificateParams)) -> Vec<u8> {
+        let mut params = common_params(&subject("CN", "custom"), &terms(400), &OsRandom).unwrap();
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.use_authority_key_identifier_extension = true;
+        change(&mut params);
+        let ca = rustls_pki_types::CertificateDer::from(p.iaca.0.as_slice());
+        let issuer = rcgen::Issuer::from_ca_cert_der(
+            &ca,
+            RcgenSigner {
+                signer: &p.iaca_key,
+            },
+        )
+        .unwrap();
+        params
+            .signed_by(&SubjectKey(p.ds_key.verifying_key()), &issuer)
+            .unwrap()
+            .der()
+            .to_vec()
+    }
+
+    #[test]
+    fn document_signer_extensions_are_checked() {
+        let p = pki();
+        let roots = [TrustedIaca::new(&p.iaca.0, NOW).unwrap()];
+        let mdl_eku = |params: &mut CertificateParams| {
+            let mut eku = CustomExtension::from_oid_content(
+                &[2, 5, 29, 37],
+                vec![
+                    0x30, 0x09, 0x06, 0x07, 0x28, 0x81, 0x8C, 0x5D, 0x05, 0x01, 0x02,
+                ],
+            );
+            eku.set_criticality(true);
+            params.custom_extensions.push(eku);
+        };
+        // The reference: with the mdlDS EKU it validates.
+        let good = custom_ds(&p, mdl_eku);
+        verify_document_signer(&good, &roots, NOW).unwrap();
+        // Without it.
+        assert_eq!(
+            verify_document_signer(&custom_ds(&p, |_| {}), &roots, NOW).err(),
+            Some(CertificateError::MissingExtension {
+                role: "DS",
+                extension: "extKeyUsage"
+            })
+        );
+        // With another EKU (TLS server authentication).
+        let tls = custom_ds(&p, |params| {
+            params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        });
+        assert!(matches!(
+            verify_document_signer(&tls, &roots, NOW),
+            Err(CertificateError::ExtendedKeyUsage)
+        ));
+        // Certificate signing instead of digital signature.
+        let signs_certs = custom_ds(&p, |params| {
+            mdl_eku(params);
+            params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        });
+        assert_eq!(
+            verify_document_signer(&signs_certs, &roots, NOW).err(),
+            Some(CertificateError::KeyUsage("DS"))
+        );
+        // No authority key identifier.
+        let no_aki = custom_ds(&p, |params| {
+            mdl_eku(params);
+            params.use_authority_key_identifier_extension = false;
+        });
+        assert_eq!(
+            verify_document_signer(&no_aki, &roots, NOW).err(),
+            Some(CertificateError::MissingExtension {
+                role: "DS",
+                extension: "authorityKeyIdentifier"
+            })
+        );
+        // No CRL distribution point.
+        let no_crl = custom_ds(&p, |params| {
+            mdl_eku(params);
+            params.crl_distribution_points.clear();
+        });
+        assert_eq!(
+            verify_document_signer(&no_crl, &roots, NOW).err(),
+            Some(CertificateError::MissingExtension {
+                role: "DS",
+                extension: "cRLDistributionPoints"
+            })
+        );
+        // No issuer alternative name.
+        let no_ian = custom_ds(&p, |params| {
+            params.custom_extensions.clear();
+            mdl_eku(params);
+        });
+        assert_eq!(
+            verify_document_signer(&no_ian, &roots, NOW).err(),
+            Some(CertificateError::MissingExtension {
+                role: "DS",
+                extension: "issuerAltName"
+            })
+        );
+    }
+
+    #[test]
+    fn validity_limits_are_enforced_when_creating() {
+        let key = SigningKey::generate().unwrap();
+        assert!(create_iaca(&subject("CN", "x"), &terms(21 * 366), &key, &OsRandom).is_err());
+        let p = pki();
+        assert!(
+            create_document_signer(
+                &subject("CN", "x"),
+                &terms(458),
+                key.verifying_key(),
+                &p.iaca,
+                &p.iaca_key,
+                &OsRandom
+            )
+            .is_err()
+        );
+        assert!(create_iaca(&subject("China", "x"), &terms(10), &key, &OsRandom).is_err());
+    }
+
+    #[test]
+    fn iso_18013_5_annex_d_document_signer_meets_the_profile() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/testdata/iso18013-5/annex-d/ds_cert.pem");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            println!(
+                "skipped: {} is absent (spec vectors live beside the project)",
+                path.display()
+            );
+            return;
+        };
+        let der = crate::pem::decode("CERTIFICATE", &text).unwrap();
+        check_document_signer_profile(&der, datetime!(2021-01-01 0:00 UTC)).unwrap();
+        assert!(matches!(
+            check_document_signer_profile(&der, datetime!(2021-10-02 0:00 UTC)),
+            Err(CertificateError::OutsideValidity { role: "DS", .. })
+        ));
+    }
+}
