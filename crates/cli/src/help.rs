@@ -8,6 +8,7 @@ const GROUPS: &[(&str, &[&str])] = &[
         "Authority: population registry, issuance, lifecycle",
         &["registry"],
     ),
+    ("Credentials: issuer PKI and keys", &["pki", "keys"]),
     ("Reference data and tools", &["region", "id-number"]),
 ];
 

@@ -4,6 +4,7 @@
 
 mod help;
 mod id_number;
+mod pki;
 mod region;
 mod registry;
 
@@ -26,6 +27,12 @@ enum Command {
     /// Generate and check population registry files
     #[command(subcommand)]
     Registry(registry::Command),
+    /// Create issuer certificates and keys (IACA root, document signer)
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
+    /// Generate holder keys
+    #[command(subcommand)]
+    Keys(pki::KeysCommand),
     /// Look up GB/T 2260 region codes and test region scopes
     #[command(subcommand)]
     Region(region::Command),
@@ -50,6 +57,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Registry(c) => registry::run(c),
+        Command::Pki(c) => pki::run_pki(c),
+        Command::Keys(c) => pki::run_keys(c),
         Command::Region(c) => region::run(c),
         Command::IdNumber(c) => id_number::run(c),
     };

@@ -173,3 +173,105 @@ fn region_contains_exits_by_answer() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a GB/T 2260"));
 }
+
+#[test]
+fn pki_init_verify_and_keys_generate() {
+    let dir = scratch("pki");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    for d in [&a, &b] {
+        let out = eid(&["pki", "init", "--out", d.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for name in ["iaca.pem", "iaca.key.pem", "ds.pem", "ds.key.pem", "ds.jwk"] {
+        assert!(a.join(name).exists(), "{name}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(a.join("ds.key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "private keys are readable by their owner only"
+        );
+    }
+    let path = |d: &Path, n: &str| d.join(n).to_str().unwrap().to_owned();
+    let out = eid(&[
+        "pki",
+        "verify",
+        "--trust",
+        &path(&a, "iaca.pem"),
+        &path(&a, "ds.pem"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // b's DS was not issued by a's root.
+    let out = eid(&[
+        "pki",
+        "verify",
+        "--trust",
+        &path(&a, "iaca.pem"),
+        &path(&b, "ds.pem"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    // Both roots carry the same name: the signature is what tells them apart.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signature does not verify"));
+    // Either root of a list will do.
+    let trust = format!("{},{}", path(&b, "iaca.pem"), path(&a, "iaca.pem"));
+    assert_eq!(
+        eid(&["pki", "verify", "--trust", &trust, &path(&a, "ds.pem")])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    // A second init into the same folder is refused and changes nothing.
+    let before = std::fs::read(a.join("ds.key.pem")).unwrap();
+    std::fs::remove_file(a.join("iaca.pem")).unwrap();
+    let out = eid(&["pki", "init", "--out", a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert!(!a.join("iaca.pem").exists(), "nothing was written");
+    assert_eq!(std::fs::read(a.join("ds.key.pem")).unwrap(), before);
+
+    let out = eid(&[
+        "keys",
+        "generate",
+        "--out",
+        &path(&dir, "h.pem"),
+        "--public",
+        &path(&dir, "h.pub.pem"),
+        "--jwk",
+        &path(&dir, "h.jwk"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let jwk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("h.jwk")).unwrap()).unwrap();
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["crv"].as_str()),
+        (Some("EC"), Some("P-256"))
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("h.pem"))
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("h.pub.pem"))
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -467,15 +467,24 @@ pub fn verify_document_signer(
 ) -> Result<VerifiedDocumentSigner, CertificateError> {
     let cert = parse(der)?;
     let key = check_ds(&cert, now)?;
+    // Several trusted roots may share a name (a renewed IACA keeps its subject): the one
+    // whose key verifies the signature is the issuer.
     let issuer = cert.tbs_certificate.issuer.as_raw();
-    let (iaca_index, root) = roots
+    let mut named = roots
         .iter()
         .enumerate()
-        .find(|(_, r)| r.subject_raw == issuer)
-        .ok_or(CertificateError::UntrustedIssuer)?;
-    root.key
-        .verify_der_signature(cert.tbs_certificate.as_ref(), &cert.signature_value.data)
-        .map_err(|_| CertificateError::Signature("DS"))?;
+        .filter(|(_, r)| r.subject_raw == issuer)
+        .peekable();
+    if named.peek().is_none() {
+        return Err(CertificateError::UntrustedIssuer);
+    }
+    let (iaca_index, root) = named
+        .find(|(_, r)| {
+            r.key
+                .verify_der_signature(cert.tbs_certificate.as_ref(), &cert.signature_value.data)
+                .is_ok()
+        })
+        .ok_or(CertificateError::Signature("DS"))?;
     let aki = cert
         .tbs_certificate
         .extensions()
@@ -674,6 +683,25 @@ mod tests {
         assert_eq!(ds.common_name.as_deref(), Some("Nanning DS 1"));
         // PEM round trip.
         TrustedIaca::from_pem(&p.iaca.to_pem(), NOW).unwrap();
+        // A renewed root with the same name listed first: the key that verifies decides.
+        let renewed_key = SigningKey::generate().unwrap();
+        let renewed = create_iaca(
+            &subject("CN", "Nanning IACA"),
+            &terms(3650),
+            &renewed_key,
+            &OsRandom,
+        )
+        .unwrap();
+        let roots = [
+            TrustedIaca::new(&renewed.0, NOW).unwrap(),
+            TrustedIaca::new(&p.iaca.0, NOW).unwrap(),
+        ];
+        assert_eq!(
+            verify_document_signer(&p.ds.0, &roots, NOW)
+                .unwrap()
+                .iaca_index,
+            1
+        );
     }
 
     #[test]

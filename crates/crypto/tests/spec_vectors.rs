@@ -1,7 +1,10 @@
 //! Known-answer tests against the specs' published examples in `../shared/testdata`
 //! (see its PROVENANCE.md). Each test skips, saying so, where that folder is absent.
 
-#![expect(clippy::print_stdout, reason = "a test that skips says so on its output")]
+#![expect(
+    clippy::print_stdout,
+    reason = "a test that skips says so on its output"
+)]
 
 use std::path::PathBuf;
 

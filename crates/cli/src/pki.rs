@@ -1,0 +1,264 @@
+//! `eid pki` and `eid keys`: issuer certificates and holder keys.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use eid_core::{Clock, OsRandom, SystemClock};
+use eid_crypto::x509::{self, CertificateTerms, Subject, TrustedIaca};
+use eid_crypto::{Signer, SigningKey};
+use time::{Duration, OffsetDateTime};
+
+use crate::Outcome;
+
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Create an IACA root and a document-signer certificate with their keys (ISO 18013-5 Annex B)
+    Init {
+        /// Folder to write iaca.pem, iaca.key.pem, ds.pem, ds.key.pem and ds.jwk into
+        #[arg(long)]
+        out: PathBuf,
+        /// The issuing authority's name, in the certificates' organisation field
+        #[arg(long, default_value = "eid demo authority")]
+        organization: String,
+        /// ISO 3166 alpha-2 country code
+        #[arg(long, default_value = "CN")]
+        country: String,
+        /// Where the authority can be reached (issuer alternative name); the CRL is published below it
+        #[arg(long, default_value = "https://eid.example.cn/authority")]
+        uri: String,
+        /// Replace files that already exist in the folder
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a document-signer certificate against the Annex B profile and trusted IACA roots
+    Verify {
+        /// Trusted IACA root certificates (PEM), comma separated
+        #[arg(long, value_delimiter = ',', required = true)]
+        trust: Vec<PathBuf>,
+        /// The document-signer certificate (PEM)
+        ds: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a P-256 holder key: private key as PKCS#8 PEM, public key as SPKI PEM and JWK
+    Generate {
+        /// The private key (PKCS#8 PEM, written with mode 0600)
+        #[arg(long)]
+        out: PathBuf,
+        /// The public key (SPKI PEM)
+        #[arg(long)]
+        public: PathBuf,
+        /// The public key as a JWK too
+        #[arg(long)]
+        jwk: Option<PathBuf>,
+        /// Replace files that already exist
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Writes `contents` to `path`; refuses to replace a file unless `force`; private files get
+/// mode 0600 from creation on.
+/// Refuses before anything is written if any of `paths` exists (unless `force`), so that a
+/// refused command leaves no half-replaced set of files behind.
+fn refuse_existing(paths: &[&Path], force: bool) -> anyhow::Result<()> {
+    if let Some(existing) = paths.iter().find(|p| !force && p.exists()) {
+        anyhow::bail!(
+            "{} exists already; pass --force to replace it",
+            existing.display()
+        );
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, contents: &[u8], private: bool, force: bool) -> anyhow::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| {
+        if path.exists() && !force {
+            format!(
+                "{} exists already; pass --force to replace it",
+                path.display()
+            )
+        } else {
+            format!("could not create {}", path.display())
+        }
+    })?;
+    file.write_all(contents)
+        .with_context(|| format!("could not write {}", path.display()))
+}
+
+pub fn run_pki(command: PkiCommand) -> anyhow::Result<Outcome> {
+    match command {
+        PkiCommand::Init {
+            out,
+            organization,
+            country,
+            uri,
+            force,
+        } => init(&out, &organization, &country, &uri, force),
+        PkiCommand::Verify { trust, ds } => {
+            let now = SystemClock.now();
+            let mut roots = Vec::new();
+            for path in &trust {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("could not read {}", path.display()))?;
+                roots
+                    .push(TrustedIaca::from_pem(&text, now).with_context(|| {
+                        format!("{} is not a usable IACA root", path.display())
+                    })?);
+            }
+            let text = std::fs::read_to_string(&ds)
+                .with_context(|| format!("could not read {}", ds.display()))?;
+            let der = eid_crypto::pem::decode("CERTIFICATE", &text)?;
+            let report = match x509::verify_document_signer(&der, &roots, now) {
+                Ok(v) => serde_json::json!({
+                    "valid": true,
+                    "issued_by": trust.get(v.iaca_index).map(|p| p.display().to_string()),
+                    "common_name": v.common_name,
+                    "key_thumbprint": v.key.to_jwk().thumbprint(),
+                }),
+                Err(e) => serde_json::json!({ "valid": false, "reason": e.to_string() }),
+            };
+            crate::print_json(&report)?;
+            Ok(if report["valid"] == true {
+                Outcome::Ok
+            } else {
+                Outcome::Refused
+            })
+        }
+    }
+}
+
+fn init(
+    out: &Path,
+    organization: &str,
+    country: &str,
+    uri: &str,
+    force: bool,
+) -> anyhow::Result<Outcome> {
+    let names = ["iaca.pem", "iaca.key.pem", "ds.pem", "ds.key.pem", "ds.jwk"];
+    let paths: Vec<PathBuf> = names.iter().map(|n| out.join(n)).collect();
+    refuse_existing(
+        &paths.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+        force,
+    )?;
+    std::fs::create_dir_all(out).with_context(|| format!("could not create {}", out.display()))?;
+    let now = SystemClock
+        .now()
+        .replace_nanosecond(0)
+        .unwrap_or(SystemClock.now());
+    // Start a minute back so that a verifier whose clock lags a little accepts at once.
+    let start = now - Duration::minutes(1);
+    let terms = |days: i64| CertificateTerms {
+        not_before: start,
+        not_after: start + Duration::days(days),
+        issuer_alt_name_uri: uri.to_owned(),
+        crl_uri: format!("{}/iaca.crl", uri.trim_end_matches('/')),
+    };
+    let subject = |cn: &str| Subject {
+        country: country.to_owned(),
+        state: None,
+        organization: organization.to_owned(),
+        common_name: format!("{organization} {cn}"),
+    };
+    let iaca_key = SigningKey::generate()?;
+    let iaca = x509::create_iaca(&subject("IACA"), &terms(3650), &iaca_key, &OsRandom)?;
+    let ds_key = SigningKey::generate()?;
+    let ds = x509::create_document_signer(
+        &subject("DS"),
+        &terms(365),
+        ds_key.verifying_key(),
+        &iaca,
+        &iaca_key,
+        &OsRandom,
+    )?;
+    // Check what was made before writing anything.
+    let root = TrustedIaca::new(&iaca.0, now)?;
+    x509::verify_document_signer(&ds.0, &[root], now)?;
+    let mut jwk = ds_key.verifying_key().to_jwk();
+    jwk.kid = Some(jwk.thumbprint());
+    jwk.alg = Some("ES256".into());
+    jwk.use_ = Some("sig".into());
+    write_file(
+        &out.join("iaca.pem"),
+        iaca.to_pem().as_bytes(),
+        false,
+        force,
+    )?;
+    write_file(
+        &out.join("iaca.key.pem"),
+        iaca_key.to_pkcs8_pem()?.as_bytes(),
+        true,
+        force,
+    )?;
+    write_file(&out.join("ds.pem"), ds.to_pem().as_bytes(), false, force)?;
+    write_file(
+        &out.join("ds.key.pem"),
+        ds_key.to_pkcs8_pem()?.as_bytes(),
+        true,
+        force,
+    )?;
+    write_file(
+        &out.join("ds.jwk"),
+        serde_json::to_string_pretty(&jwk)?.as_bytes(),
+        false,
+        force,
+    )?;
+    crate::print_json(&serde_json::json!({
+        "out": out.display().to_string(),
+        "iaca": { "valid_until": format_time(start + Duration::days(3650)) },
+        "ds": { "valid_until": format_time(start + Duration::days(365)), "kid": jwk.kid },
+    }))?;
+    Ok(Outcome::Ok)
+}
+
+fn format_time(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+pub fn run_keys(command: KeysCommand) -> anyhow::Result<Outcome> {
+    let KeysCommand::Generate {
+        out,
+        public,
+        jwk,
+        force,
+    } = command;
+    let mut paths = vec![out.as_path(), public.as_path()];
+    paths.extend(jwk.as_deref());
+    refuse_existing(&paths, force)?;
+    let key = SigningKey::generate()?;
+    write_file(&out, key.to_pkcs8_pem()?.as_bytes(), true, force)?;
+    write_file(
+        &public,
+        key.verifying_key().to_spki_pem().as_bytes(),
+        false,
+        force,
+    )?;
+    if let Some(path) = &jwk {
+        let json = serde_json::to_string_pretty(&key.verifying_key().to_jwk())?;
+        write_file(path, json.as_bytes(), false, force)?;
+    }
+    crate::print_json(&serde_json::json!({
+        "private_key": out.display().to_string(),
+        "public_key": public.display().to_string(),
+        "thumbprint": key.verifying_key().to_jwk().thumbprint(),
+    }))?;
+    Ok(Outcome::Ok)
+}
