@@ -1,0 +1,110 @@
+//! Disclosures (RFC 9901 §4.2.1), hashed as received.
+
+use eid_crypto::{b64url, b64url_decode, sha256};
+use serde_json::Value;
+
+use crate::SdJwtError;
+
+/// One disclosure: the base64url text as received, its digest, and what it discloses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disclosure {
+    raw: String,
+    digest: String,
+    /// The salt.
+    pub salt: String,
+    /// The claim name (object property) or `None` (array element).
+    pub name: Option<String>,
+    /// The disclosed value.
+    pub value: Value,
+}
+
+impl Disclosure {
+    /// Decodes the disclosure at position `index` of an SD-JWT.
+    pub fn parse(raw: &str, index: usize) -> Result<Self, SdJwtError> {
+        let bad = SdJwtError::MalformedDisclosure { index };
+        let bytes = b64url_decode(raw).map_err(|_| bad.clone())?;
+        let Value::Array(items) = serde_json::from_slice(&bytes).map_err(|_| bad.clone())? else {
+            return Err(bad);
+        };
+        let (salt, name, value) = match <[Value; 2]>::try_from(items.clone()) {
+            Ok([Value::String(salt), value]) => (salt, None, value),
+            Ok(_) => return Err(bad),
+            Err(_) => match <[Value; 3]>::try_from(items) {
+                Ok([Value::String(salt), Value::String(name), value]) => (salt, Some(name), value),
+                _ => return Err(bad),
+            },
+        };
+        Ok(Self {
+            digest: digest_of(raw),
+            raw: raw.to_owned(),
+            salt,
+            name,
+            value,
+        })
+    }
+
+    /// Makes a new disclosure (for the issuer).
+    pub(crate) fn new(salt: String, name: Option<&str>, value: Value) -> Result<Self, SdJwtError> {
+        let array = match name {
+            Some(name) => serde_json::json!([salt, name, value]),
+            None => serde_json::json!([salt, value]),
+        };
+        let raw =
+            b64url(&serde_json::to_vec(&array).map_err(|_| SdJwtError::Malformed("disclosure"))?);
+        Ok(Self {
+            digest: digest_of(&raw),
+            raw,
+            salt,
+            name: name.map(str::to_owned),
+            value,
+        })
+    }
+
+    /// The base64url text as received (or made).
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// base64url(SHA-256(the disclosure's ASCII text)).
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+}
+
+/// base64url(SHA-256(text)), the digest of a disclosure or of a presentation (`sd_hash`).
+pub(crate) fn digest_of(text: &str) -> String {
+    b64url(&sha256(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc9901_section_4_2_1_example_digest() {
+        // RFC 9901 §4.2.1/§4.2.3: the disclosure of "family_name": "Möbius" with salt
+        // "_26bc4LT-ac6q2KI6cBW5es" (as printed in the RFC).
+        let raw = "WyJfMjZiYzRMVC1hYzZxMktJNmNCVzVlcyIsICJmYW1pbHlfbmFtZSIsICJNw7ZiaXVzIl0";
+        let d = Disclosure::parse(raw, 0).unwrap();
+        assert_eq!(d.name.as_deref(), Some("family_name"));
+        assert_eq!(d.value, Value::String("Möbius".into()));
+        assert_eq!(d.digest(), "X9yH0Ajrdm1Oij4tWso9UzzKJvPoDxwmuEcO3XAdRC0");
+    }
+
+    #[test]
+    fn malformed_disclosures() {
+        for raw in [
+            "!!",
+            &b64url(b"{}"),
+            &b64url(b"[1, \"a\", 2]"),
+            &b64url(b"[\"s\"]"),
+            &b64url(b"[\"s\", 1, 2]"),
+        ] {
+            assert_eq!(
+                Disclosure::parse(raw, 3),
+                Err(SdJwtError::MalformedDisclosure { index: 3 }),
+                "{raw}"
+            );
+        }
+    }
+}

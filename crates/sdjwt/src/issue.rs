@@ -1,0 +1,109 @@
+//! Issuing an SD-JWT VC (RFC 9901 §4, draft-ietf-oauth-sd-jwt-vc §3).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use eid_core::Random;
+use eid_crypto::{Signer, VerifyingKey, b64url, sha256};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::{Disclosure, Jws, SdJwtError, StatusListReference, TYP_SD_JWT_VC};
+
+/// Claims that are never selectively disclosable: the verifier needs them to check the
+/// credential at all (draft-ietf-oauth-sd-jwt-vc §3.2.2).
+pub const ALWAYS_DISCLOSED: [&str; 7] = ["iss", "iat", "nbf", "exp", "vct", "cnf", "status"];
+
+/// What to issue.
+pub struct IssueRequest<'a> {
+    /// The credential's claims. Every top-level claim except [`ALWAYS_DISCLOSED`] becomes
+    /// selectively disclosable; the listed ones stay in the clear (values set below win).
+    pub claims: Map<String, Value>,
+    /// The credential type (`vct`).
+    pub vct: &'a str,
+    /// The issuer identifier (`iss`), if any.
+    pub issuer: Option<&'a str>,
+    /// The holder's device key, put in `cnf.jwk`.
+    pub holder_key: &'a VerifyingKey,
+    /// `iat`.
+    pub issued_at: OffsetDateTime,
+    /// `exp`, if the credential expires.
+    pub expires_at: Option<OffsetDateTime>,
+    /// `status.status_list`, if the credential has one.
+    pub status: Option<StatusListReference>,
+    /// The DS certificate chain (DER, DS first) for the `x5c` header.
+    pub x5c: &'a [Vec<u8>],
+    /// How many decoy digests to add to `_sd` (RFC 9901 §4.2.5), hiding how many claims
+    /// the credential has.
+    pub decoys: usize,
+}
+
+/// A fresh 128-bit salt, base64url (RFC 9901 §4.2.1 recommends 128 bits).
+fn salt(random: &dyn Random) -> Result<String, SdJwtError> {
+    let mut bytes = [0u8; 16];
+    random
+        .fill(&mut bytes)
+        .map_err(|_| SdJwtError::Crypto(eid_crypto::CryptoError::SigningFailed))?;
+    Ok(b64url(&bytes))
+}
+
+/// Issues the compact SD-JWT, ending in `~`, with every disclosure.
+pub fn issue(
+    request: &IssueRequest<'_>,
+    signer: &dyn Signer,
+    random: &dyn Random,
+) -> Result<String, SdJwtError> {
+    let mut payload = Map::new();
+    let mut disclosures = Vec::new();
+    let mut digests = Vec::new();
+    for (name, value) in &request.claims {
+        if ALWAYS_DISCLOSED.contains(&name.as_str()) {
+            payload.insert(name.clone(), value.clone());
+            continue;
+        }
+        if name == "_sd" || name == "_sd_alg" || name == "..." {
+            return Err(SdJwtError::ClaimNameCollision);
+        }
+        let d = Disclosure::new(salt(random)?, Some(name), value.clone())?;
+        digests.push(d.digest().to_owned());
+        disclosures.push(d);
+    }
+    for _ in 0..request.decoys {
+        digests.push(b64url(&sha256(salt(random)?.as_bytes())));
+    }
+    // Sorted, so that the order reveals neither the claims' order nor which are decoys.
+    digests.sort();
+    payload.insert("_sd".into(), json!(digests));
+    payload.insert("_sd_alg".into(), json!("sha-256"));
+    if let Some(iss) = request.issuer {
+        payload.insert("iss".into(), json!(iss));
+    }
+    payload.insert("vct".into(), json!(request.vct));
+    payload.insert("iat".into(), json!(request.issued_at.unix_timestamp()));
+    if let Some(exp) = request.expires_at {
+        payload.insert("exp".into(), json!(exp.unix_timestamp()));
+    }
+    payload.insert("cnf".into(), json!({ "jwk": request.holder_key.to_jwk() }));
+    if let Some(status) = &request.status {
+        payload.insert("status".into(), json!({ "status_list": status }));
+    }
+    let mut header = Map::new();
+    header.insert("alg".into(), json!(signer.algorithm().jose_name()));
+    header.insert("typ".into(), json!(TYP_SD_JWT_VC));
+    if request.x5c.is_empty() {
+        header.insert(
+            "kid".into(),
+            json!(signer.verifying_key().to_jwk().thumbprint()),
+        );
+    } else {
+        let chain: Vec<String> = request.x5c.iter().map(|der| STANDARD.encode(der)).collect();
+        header.insert("x5c".into(), json!(chain));
+    }
+    let jwt = Jws::sign(&header, &payload, signer)?;
+    let mut out = jwt;
+    out.push('~');
+    for d in &disclosures {
+        out.push_str(d.as_str());
+        out.push('~');
+    }
+    Ok(out)
+}

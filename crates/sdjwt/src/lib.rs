@@ -1,0 +1,43 @@
+//! SD-JWT (RFC 9901) and SD-JWT VC (draft-ietf-oauth-sd-jwt-vc).
+//!
+//! - [`issue`]: an issuer-signed JWT whose chosen claims are selectively disclosable
+//!   (salted disclosures, `_sd` digests in sorted order, optional decoys), `cnf.jwk` binding
+//!   it to the holder's key, `status.status_list` and the DS certificate in `x5c`.
+//! - [`present`]: the holder keeps only the disclosures it wants to show and appends a
+//!   KB-JWT (`aud`, `nonce`, `iat`, `sd_hash`) signed with its key.
+//! - [`verify`]: [`UnverifiedSdJwt::parse`] keeps every part exactly as received;
+//!   [`UnverifiedSdJwt::verify`] runs every check and is the only way to a
+//!   [`VerifiedSdJwt`]. Digests are computed over the disclosures as received and the
+//!   signatures over the JWS segments as received; nothing is re-encoded to be verified.
+//!
+//! Only the compact serialization is implemented (not the JWS JSON serialization of
+//! RFC 9901 §8).
+
+mod disclosure;
+mod error;
+pub mod issue;
+mod jws;
+pub mod present;
+pub mod verify;
+
+pub use disclosure::Disclosure;
+pub use error::SdJwtError;
+pub use issue::{IssueRequest, issue};
+pub use jws::Jws;
+pub use present::{KeyBinding, present};
+pub use verify::{
+    CredentialStatus, IssuerTrust, KeyBindingCheck, StatusCheck, StatusListReference,
+    UnverifiedSdJwt, VerifiedSdJwt, VerifyOptions,
+};
+
+/// The `typ` of an SD-JWT VC (draft-ietf-oauth-sd-jwt-vc §3.2.1).
+pub const TYP_SD_JWT_VC: &str = "dc+sd-jwt";
+/// The `typ` earlier drafts used; accepted on input, never produced.
+pub const TYP_SD_JWT_VC_LEGACY: &str = "vc+sd-jwt";
+/// The `typ` of a KB-JWT (RFC 9901 §4.3).
+pub const TYP_KB_JWT: &str = "kb+jwt";
+/// Largest SD-JWT accepted, in bytes: far above any real credential, small enough to bound
+/// the work a hostile input can cause.
+pub const MAX_LEN: usize = 256 * 1024;
+/// Deepest nesting of objects and arrays processed.
+pub const MAX_DEPTH: usize = 32;
