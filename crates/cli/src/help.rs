@@ -8,7 +8,10 @@ const GROUPS: &[(&str, &[&str])] = &[
         "Authority: population registry, issuance, lifecycle",
         &["registry"],
     ),
-    ("Credentials: issuer PKI and keys", &["pki", "keys"]),
+    (
+        "Credentials: formats, issuer PKI and keys",
+        &["credential", "pki", "keys"],
+    ),
     ("Reference data and tools", &["region", "id-number"]),
 ];
 

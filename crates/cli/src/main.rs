@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success (or "valid"), 1 a check said no ("invalid"), 2 a usage or I/O error.
 
+mod credential;
 mod help;
 mod id_number;
 mod pki;
@@ -27,6 +28,9 @@ enum Command {
     /// Generate and check population registry files
     #[command(subcommand)]
     Registry(registry::Command),
+    /// Issue, present and verify credentials (SD-JWT VC; mdoc to come)
+    #[command(subcommand)]
+    Credential(credential::Command),
     /// Create issuer certificates and keys (IACA root, document signer)
     #[command(subcommand)]
     Pki(pki::PkiCommand),
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Registry(c) => registry::run(c),
+        Command::Credential(c) => credential::run(c),
         Command::Pki(c) => pki::run_pki(c),
         Command::Keys(c) => pki::run_keys(c),
         Command::Region(c) => region::run(c),

@@ -275,3 +275,155 @@ fn pki_init_verify_and_keys_generate() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn sd_jwt_round_trip_says_exactly_why_when_one_thing_changes() {
+    let dir = scratch("sdjwt");
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    assert!(eid(&["pki", "init", "--out", &p("pki")]).status.success());
+    assert!(
+        eid(&[
+            "keys",
+            "generate",
+            "--out",
+            &p("h.pem"),
+            "--public",
+            &p("h.pub.pem")
+        ])
+        .status
+        .success()
+    );
+    std::fs::write(
+        dir.join("claims.json"),
+        r#"{"family_name":"王","given_name":"秀英","age_over_18":true,"resident_region":"450102"}"#,
+    )
+    .unwrap();
+    let out = eid(&[
+        "credential",
+        "issue",
+        "--format",
+        "dc+sd-jwt",
+        "--pki",
+        &p("pki"),
+        "--holder",
+        &p("h.pub.pem"),
+        "--claims",
+        &p("claims.json"),
+        "--valid-for",
+        "30d",
+        "--out",
+        &p("cred.txt"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = eid(&[
+        "credential",
+        "present",
+        "--format",
+        "dc+sd-jwt",
+        "--credential",
+        &p("cred.txt"),
+        "--holder-key",
+        &p("h.pem"),
+        "--disclose",
+        "age_over_18",
+        "--aud",
+        "hotel",
+        "--nonce",
+        "n1",
+        "--out",
+        &p("pres.txt"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trust = p("pki/iaca.pem");
+    let verify = |file: &str, extra: &[&str]| {
+        let mut args = vec![
+            "credential",
+            "verify",
+            "--format",
+            "dc+sd-jwt",
+            "--trust",
+            &trust,
+        ];
+        args.extend_from_slice(extra);
+        args.push(file);
+        let out = eid(&args);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        (out.status.code(), report)
+    };
+    let (code, report) = verify(&p("pres.txt"), &["--aud", "hotel", "--nonce", "n1"]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["claims"]["age_over_18"], true);
+    assert!(
+        report["claims"].get("family_name").is_none(),
+        "not disclosed"
+    );
+
+    let failed = |report: &serde_json::Value| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["result"] == "failed")
+            .map(|c| c["check"].clone())
+    };
+    // Another nonce.
+    let (code, report) = verify(&p("pres.txt"), &["--aud", "hotel", "--nonce", "n2"]);
+    assert_eq!(
+        (code, failed(&report)),
+        (Some(1), Some("key_binding".into())),
+        "{report}"
+    );
+    assert!(report["reason"].as_str().unwrap().contains("nonce"));
+    // After the validity.
+    let (code, report) = verify(
+        &p("pres.txt"),
+        &[
+            "--aud",
+            "hotel",
+            "--nonce",
+            "n1",
+            "--at",
+            "2030-01-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(code, Some(1), "{report}");
+    // One byte of the disclosed element changed.
+    let text = std::fs::read_to_string(dir.join("pres.txt")).unwrap();
+    let disclosure = text.split('~').nth(1).unwrap();
+    let mut bytes = disclosure.as_bytes().to_vec();
+    bytes[3] = if bytes[3] == b'A' { b'B' } else { b'A' };
+    std::fs::write(
+        dir.join("tampered.txt"),
+        text.replacen(disclosure, std::str::from_utf8(&bytes).unwrap(), 1),
+    )
+    .unwrap();
+    let (code, report) = verify(&p("tampered.txt"), &["--aud", "hotel", "--nonce", "n1"]);
+    assert_eq!(
+        (code, failed(&report)),
+        (Some(1), Some("digests".into())),
+        "{report}"
+    );
+    // Not yet implemented formats say so and exit 2.
+    let out = eid(&[
+        "credential",
+        "verify",
+        "--format",
+        "mso_mdoc",
+        "--trust",
+        &trust,
+        &p("pres.txt"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

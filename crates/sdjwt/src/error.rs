@@ -116,3 +116,50 @@ pub enum SdJwtError {
     #[error("{0}")]
     Crypto(CryptoError),
 }
+
+/// The checks of verification in the order they run, as reports name them.
+pub const CHECKS: [&str; 10] = [
+    "format",
+    "typ",
+    "alg",
+    "issuer_trust",
+    "issuer_signature",
+    "digests",
+    "validity",
+    "vct",
+    "key_binding",
+    "status",
+];
+
+impl SdJwtError {
+    /// Which of [`CHECKS`] refused.
+    pub fn check(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) | Self::TooLarge | Self::NotDisclosable(_) | Self::Crypto(_) => {
+                "format"
+            }
+            Self::WrongType { expected, .. } if *expected == crate::TYP_KB_JWT => "key_binding",
+            Self::WrongType { .. } => "typ",
+            Self::MissingAlgorithm | Self::Algorithm(_) => "alg",
+            Self::IssuerCertificate(_) | Self::UntrustedIssuer => "issuer_trust",
+            Self::IssuerSignature => "issuer_signature",
+            Self::UnsupportedSdAlg(_)
+            | Self::MalformedDisclosure { .. }
+            | Self::UnreferencedDisclosure { .. }
+            | Self::DuplicateDigest
+            | Self::ClaimNameCollision
+            | Self::DisclosureShape
+            | Self::MalformedSd => "digests",
+            Self::Expired | Self::NotYetValid | Self::BadTime(_) => "validity",
+            Self::MissingVct | Self::WrongVct => "vct",
+            Self::MissingKeyBinding
+            | Self::MissingHolderKey
+            | Self::KeyBindingSignature
+            | Self::WrongAudience
+            | Self::WrongNonce
+            | Self::KeyBindingTime
+            | Self::SdHashMismatch => "key_binding",
+            Self::MalformedStatus | Self::Status(_) | Self::StatusUnavailable(_) => "status",
+        }
+    }
+}

@@ -21,7 +21,7 @@ pub mod present;
 pub mod verify;
 
 pub use disclosure::Disclosure;
-pub use error::SdJwtError;
+pub use error::{CHECKS, SdJwtError};
 pub use issue::{IssueRequest, issue};
 pub use jws::Jws;
 pub use present::{KeyBinding, present};
@@ -34,6 +34,9 @@ pub use verify::{
 pub const TYP_SD_JWT_VC: &str = "dc+sd-jwt";
 /// The `typ` earlier drafts used; accepted on input, never produced.
 pub const TYP_SD_JWT_VC_LEGACY: &str = "vc+sd-jwt";
+/// The `vct` of eid's resident identity credential. A URN of the project's own until the
+/// authority registers its identifier; see `docs/formats.md`.
+pub const VCT_RESIDENT_IDENTITY: &str = "urn:eid:cn:resident-identity:1";
 /// The `typ` of a KB-JWT (RFC 9901 §4.3).
 pub const TYP_KB_JWT: &str = "kb+jwt";
 /// Largest SD-JWT accepted, in bytes: far above any real credential, small enough to bound

@@ -1,0 +1,346 @@
+//! `eid credential`: issue, present and verify credentials from the command line.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Subcommand, ValueEnum};
+use eid_core::{Clock, OsRandom, SystemClock};
+use eid_crypto::x509::TrustedIaca;
+use eid_crypto::{Jwk, SigningKey, VerifyingKey};
+use eid_sdjwt::{
+    CHECKS, IssueRequest, IssuerTrust, KeyBinding, KeyBindingCheck, StatusListReference,
+    UnverifiedSdJwt, VerifyOptions,
+};
+use serde_json::{Map, Value, json};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::Outcome;
+
+/// The credential formats, by their OpenID4VCI format identifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// ISO/IEC 18013-5 mdoc (CBOR/COSE)
+    #[value(name = "mso_mdoc")]
+    MsoMdoc,
+    /// SD-JWT VC (RFC 9901, draft-ietf-oauth-sd-jwt-vc)
+    #[value(name = "dc+sd-jwt")]
+    SdJwt,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Issue a credential bound to a holder key, signed with the document-signer key of a PKI folder
+    Issue {
+        /// mso_mdoc or dc+sd-jwt
+        #[arg(long)]
+        format: Format,
+        /// The folder `eid pki init` wrote (ds.pem, ds.key.pem)
+        #[arg(long)]
+        pki: PathBuf,
+        /// The holder's public key (SPKI PEM)
+        #[arg(long)]
+        holder: PathBuf,
+        /// The claims (JSON): for dc+sd-jwt an object whose top-level claims become selectively disclosable
+        #[arg(long)]
+        claims: PathBuf,
+        /// The credential type (dc+sd-jwt)
+        #[arg(long, default_value = eid_sdjwt::VCT_RESIDENT_IDENTITY)]
+        vct: String,
+        /// How long the credential is valid: e.g. 30d, 12h, 90m
+        #[arg(long, default_value = "30d", value_parser = parse_duration)]
+        valid_for: Duration,
+        /// The status list the credential's status is published in
+        #[arg(long, requires = "status_index")]
+        status_uri: Option<String>,
+        /// The credential's index in that status list
+        #[arg(long, requires = "status_uri")]
+        status_index: Option<u64>,
+        /// Decoy digests to add (dc+sd-jwt)
+        #[arg(long, default_value_t = 2)]
+        decoys: usize,
+        /// Where to write the credential
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Present a credential: disclose chosen claims and bind the presentation to a verifier's nonce
+    Present {
+        /// mso_mdoc or dc+sd-jwt
+        #[arg(long)]
+        format: Format,
+        /// The issued credential
+        #[arg(long)]
+        credential: PathBuf,
+        /// The holder's private key (PKCS#8 PEM)
+        #[arg(long)]
+        holder_key: PathBuf,
+        /// The claims to disclose, comma separated
+        #[arg(long, value_delimiter = ',', default_value = "")]
+        disclose: Vec<String>,
+        /// The verifier (KB-JWT aud), dc+sd-jwt
+        #[arg(long)]
+        aud: Option<String>,
+        /// The verifier's nonce, dc+sd-jwt
+        #[arg(long)]
+        nonce: Option<String>,
+        /// Where to write the presentation
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a credential or presentation and print a JSON report (exit 0 valid, 1 invalid)
+    Verify {
+        /// mso_mdoc or dc+sd-jwt
+        #[arg(long)]
+        format: Format,
+        /// Trusted IACA root certificates (PEM), comma separated
+        #[arg(long, value_delimiter = ',')]
+        trust: Vec<PathBuf>,
+        /// A trusted issuer key (JWK), for credentials without a certificate chain
+        #[arg(long)]
+        trust_jwk: Vec<PathBuf>,
+        /// The expected audience of the key binding (dc+sd-jwt); with --nonce, a key binding is required
+        #[arg(long, requires = "nonce")]
+        aud: Option<String>,
+        /// The expected nonce of the key binding (dc+sd-jwt)
+        #[arg(long, requires = "aud")]
+        nonce: Option<String>,
+        /// How old a key binding may be
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        max_age: Duration,
+        /// Verify as of this time (RFC 3339) instead of now
+        #[arg(long, value_parser = parse_time)]
+        at: Option<OffsetDateTime>,
+        /// The credential or presentation
+        file: PathBuf,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("{s:?} is not a duration such as 30d, 12h, 90m or 45s");
+    let (number, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    match unit {
+        "d" => Ok(Duration::days(n)),
+        "h" => Ok(Duration::hours(n)),
+        "m" => Ok(Duration::minutes(n)),
+        "s" => Ok(Duration::seconds(n)),
+        _ => Err(bad()),
+    }
+}
+
+fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|_| format!("{s:?} is not an RFC 3339 time such as 2026-11-23T12:00:00Z"))
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("could not read {}", path.display()))
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
+}
+
+fn not_yet(format: Format) -> anyhow::Result<Outcome> {
+    match format {
+        Format::MsoMdoc => bail!(
+            "mso_mdoc is not implemented yet: the ISO 18013-5 crate is in progress; use dc+sd-jwt"
+        ),
+        Format::SdJwt => bail!("internal: dc+sd-jwt should not reach here"),
+    }
+}
+
+pub fn run(command: Command) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Issue {
+            format: Format::SdJwt,
+            pki,
+            holder,
+            claims,
+            vct,
+            valid_for,
+            status_uri,
+            status_index,
+            decoys,
+            out,
+        } => {
+            let ds_key =
+                SigningKey::from_pkcs8_pem(&read(&pki.join("ds.key.pem"))?).with_context(|| {
+                    format!(
+                        "{} is not a PKCS#8 P-256 key",
+                        pki.join("ds.key.pem").display()
+                    )
+                })?;
+            let ds_der = eid_crypto::pem::decode("CERTIFICATE", &read(&pki.join("ds.pem"))?)?;
+            let holder = VerifyingKey::from_spki_pem(&read(&holder)?).with_context(|| {
+                format!("{} is not a P-256 public key (SPKI PEM)", holder.display())
+            })?;
+            let claims: Map<String, Value> = match serde_json::from_str(&read(&claims)?) {
+                Ok(Value::Object(map)) => map,
+                _ => bail!("{} must hold a JSON object of claims", claims.display()),
+            };
+            let now = SystemClock.now();
+            let status = status_uri
+                .zip(status_index)
+                .map(|(uri, idx)| StatusListReference { idx, uri });
+            let request = IssueRequest {
+                claims,
+                vct: &vct,
+                issuer: None,
+                holder_key: &holder,
+                issued_at: now,
+                expires_at: Some(now + valid_for),
+                status,
+                x5c: std::slice::from_ref(&ds_der),
+                decoys,
+            };
+            let credential = eid_sdjwt::issue(&request, &ds_key, &OsRandom)?;
+            write(&out, &credential)?;
+            Ok(Outcome::Ok)
+        }
+        Command::Present {
+            format: Format::SdJwt,
+            credential,
+            holder_key,
+            disclose,
+            aud,
+            nonce,
+            out,
+        } => {
+            let key = SigningKey::from_pkcs8_pem(&read(&holder_key)?)
+                .with_context(|| format!("{} is not a PKCS#8 P-256 key", holder_key.display()))?;
+            let names: Vec<&str> = disclose
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !n.is_empty())
+                .collect();
+            let issued = read(&credential)?;
+            let presentation = match (&aud, &nonce) {
+                (Some(audience), Some(nonce)) => eid_sdjwt::present(
+                    issued.trim(),
+                    &names,
+                    Some(&KeyBinding {
+                        signer: &key,
+                        audience,
+                        nonce,
+                        issued_at: SystemClock.now(),
+                    }),
+                )?,
+                (None, None) => eid_sdjwt::present(issued.trim(), &names, None)?,
+                _ => bail!("--aud and --nonce go together"),
+            };
+            write(&out, &presentation)?;
+            Ok(Outcome::Ok)
+        }
+        Command::Verify {
+            format: Format::SdJwt,
+            trust,
+            trust_jwk,
+            aud,
+            nonce,
+            max_age,
+            at,
+            file,
+        } => {
+            let now = at.unwrap_or_else(|| SystemClock.now());
+            let mut roots = Vec::new();
+            for path in &trust {
+                roots
+                    .push(TrustedIaca::from_pem(&read(path)?, now).with_context(|| {
+                        format!("{} is not a usable IACA root", path.display())
+                    })?);
+            }
+            let mut keys = Vec::new();
+            for path in &trust_jwk {
+                let jwk: Jwk = serde_json::from_str(&read(path)?)
+                    .with_context(|| format!("{} is not a JWK", path.display()))?;
+                keys.push(jwk.verifying_key()?);
+            }
+            if roots.is_empty() && keys.is_empty() {
+                bail!("give at least one --trust ROOT.pem or --trust-jwk KEY.jwk");
+            }
+            let check = aud
+                .as_deref()
+                .zip(nonce.as_deref())
+                .map(|(audience, nonce)| KeyBindingCheck {
+                    audience,
+                    nonce,
+                    max_age,
+                });
+            let options = VerifyOptions {
+                trust: IssuerTrust {
+                    roots: &roots,
+                    keys: &keys,
+                },
+                now,
+                leeway: Duration::seconds(30),
+                sd_jwt_vc: true,
+                expected_vct: None,
+                key_binding: check.as_ref(),
+                status: None,
+            };
+            let text = read(&file)?;
+            let result = UnverifiedSdJwt::parse(text.trim()).and_then(|sd| sd.verify(&options));
+            let report = report(&result, check.is_some(), now);
+            crate::print_json(&report)?;
+            Ok(if result.is_ok() {
+                Outcome::Ok
+            } else {
+                Outcome::Refused
+            })
+        }
+        Command::Issue { format, .. }
+        | Command::Present { format, .. }
+        | Command::Verify { format, .. } => not_yet(format),
+    }
+}
+
+/// The JSON report: `valid`, each check with its result, the disclosed claims, the reason.
+fn report(
+    result: &Result<eid_sdjwt::VerifiedSdJwt, eid_sdjwt::SdJwtError>,
+    key_binding_required: bool,
+    at: OffsetDateTime,
+) -> Value {
+    let failed = result.as_ref().err().map(|e| e.check());
+    let mut reached = true;
+    let checks: Vec<Value> = CHECKS
+        .iter()
+        .map(|&name| {
+            let outcome = if failed == Some(name) {
+                reached = false;
+                "failed"
+            } else if !reached {
+                "not run"
+            } else {
+                match (name, result) {
+                    ("key_binding", Ok(v)) if !v.key_bound && !key_binding_required => {
+                        "not required"
+                    }
+                    ("status", Ok(v)) if !v.status_checked => "not checked (no status list source)",
+                    _ => "passed",
+                }
+            };
+            json!({ "check": name, "result": outcome })
+        })
+        .collect();
+    let at = at.format(&Rfc3339).unwrap_or_default();
+    match result {
+        Ok(v) => json!({
+            "valid": true,
+            "format": "dc+sd-jwt",
+            "verified_at": at,
+            "checks": checks,
+            "issuer": v.issuer_certificate,
+            "disclosed": v.disclosed,
+            "claims": v.claims,
+            "status_reference": v.status_reference,
+        }),
+        Err(e) => json!({
+            "valid": false,
+            "format": "dc+sd-jwt",
+            "verified_at": at,
+            "checks": checks,
+            "reason": e.to_string(),
+        }),
+    }
+}
