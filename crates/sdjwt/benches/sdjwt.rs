@@ -1,0 +1,189 @@
+//! SD-JWT VC issue and verify against their bare cryptographic baselines, in one run:
+//! `cargo bench -p eid-sdjwt --bench sdjwt`.
+//!
+//! - verify: a presentation with key binding and 4 of 12 claims disclosed, against the
+//!   baseline of two ES256 verifies (issuer, KB-JWT) plus the SHA-256 digests the
+//!   verifier must compute (each disclosure, `sd_hash`);
+//! - issue: a 12-claim credential, against the baseline of one ES256 sign.
+//!
+//! The ratios (baseline time / our time) are printed at the end; goals: verify ≥ 0.85,
+//! issue ≥ 0.8. Results go in docs/performance.md.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "benchmark setup: a failure is a failed run"
+)]
+#![expect(clippy::print_stdout, reason = "the benchmark prints its ratios")]
+
+use std::time::Duration as StdDuration;
+
+use std::hint::black_box;
+
+use criterion::Criterion;
+use eid_core::OsRandom;
+use eid_crypto::{Jwk, Signer, SigningKey, VerifyingKey, sha256};
+use eid_sdjwt::{
+    IssueRequest, IssuerTrust, KeyBinding, KeyBindingCheck, UnverifiedSdJwt, VerifyOptions,
+};
+use serde_json::{Map, Value, json};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
+
+fn claims() -> Map<String, Value> {
+    let mut m = Map::new();
+    for (k, v) in [
+        ("family_name", json!("王")),
+        ("given_name", json!("秀英")),
+        ("birth_date", json!("1990-03-07")),
+        ("sex", json!(2)),
+        ("ethnicity", json!("壮")),
+        ("address", json!("广西壮族自治区南宁市兴宁区民族大道100号")),
+        ("resident_region", json!("450102")),
+        ("issuing_authority", json!("南宁市公安局兴宁分局")),
+        ("age_over_18", json!(true)),
+        ("age_over_60", json!(false)),
+        ("age_in_years", json!(36)),
+        ("age_birth_year", json!(1990)),
+    ] {
+        m.insert(k.into(), v);
+    }
+    m
+}
+
+fn issue(issuer: &SigningKey, holder: &VerifyingKey) -> String {
+    eid_sdjwt::issue(
+        &IssueRequest {
+            claims: claims(),
+            vct: eid_sdjwt::VCT_RESIDENT_IDENTITY,
+            issuer: Some("https://eid.example.cn/4501"),
+            holder_key: holder,
+            issued_at: NOW - Duration::days(1),
+            expires_at: Some(NOW + Duration::days(30)),
+            status: None,
+            x5c: &[],
+            decoys: 2,
+        },
+        issuer,
+        &OsRandom,
+    )
+    .unwrap()
+}
+
+fn median_ns(c: &mut Criterion, name: &str, f: &mut dyn FnMut()) -> f64 {
+    // Criterion prints the full statistics; the ratio uses a plain timing loop of its own
+    // run so that both sides of a ratio come from the same minutes of the machine.
+    c.bench_function(name, |b| b.iter(&mut *f));
+    let mut samples = Vec::with_capacity(30);
+    for _ in 0..30 {
+        #[expect(clippy::disallowed_methods, reason = "benchmark timing")]
+        let start = std::time::Instant::now();
+        for _ in 0..200 {
+            f();
+        }
+        samples.push(start.elapsed().as_nanos() as f64 / 200.0);
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .sample_size(30)
+        .measurement_time(StdDuration::from_secs(3))
+        .warm_up_time(StdDuration::from_secs(1));
+    let issuer = SigningKey::generate().unwrap();
+    let holder = SigningKey::generate().unwrap();
+    let keys = [issuer.verifying_key().clone()];
+    let issued = issue(&issuer, holder.verifying_key());
+    let presentation = eid_sdjwt::present(
+        &issued,
+        &[
+            "age_over_18",
+            "resident_region",
+            "family_name",
+            "given_name",
+        ],
+        Some(&KeyBinding {
+            signer: &holder,
+            audience: "hotel",
+            nonce: "n",
+            issued_at: NOW,
+        }),
+    )
+    .unwrap();
+    let check = KeyBindingCheck {
+        audience: "hotel",
+        nonce: "n",
+        max_age: Duration::minutes(5),
+    };
+    let options = VerifyOptions {
+        trust: IssuerTrust {
+            roots: &[],
+            keys: &keys,
+        },
+        now: NOW,
+        leeway: Duration::ZERO,
+        sd_jwt_vc: true,
+        expected_vct: None,
+        key_binding: Some(&check),
+        status: None,
+    };
+    UnverifiedSdJwt::parse(&presentation)
+        .unwrap()
+        .verify(&options)
+        .unwrap();
+
+    // Baseline inputs: the same two signatures and digests, verified bare.
+    let parts: Vec<&str> = presentation.split('~').collect();
+    let (jwt, kb) = (parts[0], parts[parts.len() - 1]);
+    let split = |jws: &str| {
+        let (input, sig) = jws.rsplit_once('.').unwrap();
+        (input.to_owned(), eid_crypto::b64url_decode(sig).unwrap())
+    };
+    let (jwt_input, jwt_sig) = split(jwt);
+    let (kb_input, kb_sig) = split(kb);
+    let disclosures: Vec<&str> = parts[1..parts.len() - 1].to_vec();
+    let sd_hash_input = &presentation[..presentation.rfind('~').unwrap() + 1];
+    let issuer_vk = issuer.verifying_key().clone();
+    let holder_jwk: Jwk = holder.verifying_key().to_jwk();
+
+    let verify_ours = median_ns(&mut c, "sdjwt/verify_presentation", &mut || {
+        let v = UnverifiedSdJwt::parse(black_box(&presentation))
+            .unwrap()
+            .verify(&options)
+            .unwrap();
+        black_box(v);
+    });
+    let verify_base = median_ns(
+        &mut c,
+        "sdjwt/verify_baseline_2_es256_and_digests",
+        &mut || {
+            issuer_vk.verify(jwt_input.as_bytes(), &jwt_sig).unwrap();
+            let holder_vk = holder_jwk.verifying_key().unwrap();
+            holder_vk.verify(kb_input.as_bytes(), &kb_sig).unwrap();
+            for d in &disclosures {
+                black_box(sha256(d.as_bytes()));
+            }
+            black_box(sha256(sd_hash_input.as_bytes()));
+        },
+    );
+    let issue_ours = median_ns(&mut c, "sdjwt/issue_12_claims", &mut || {
+        black_box(issue(&issuer, holder.verifying_key()));
+    });
+    let issue_base = median_ns(&mut c, "sdjwt/issue_baseline_1_es256_sign", &mut || {
+        black_box(issuer.sign(jwt_input.as_bytes()).unwrap());
+    });
+    println!(
+        "\nSD-JWT VC ratios (baseline / ours; 1.0 = no overhead): verify {:.2} ({:.1} µs vs {:.1} µs), issue {:.2} ({:.1} µs vs {:.1} µs)",
+        verify_base / verify_ours,
+        verify_ours / 1000.0,
+        verify_base / 1000.0,
+        issue_base / issue_ours,
+        issue_ours / 1000.0,
+        issue_base / 1000.0,
+    );
+    c.final_summary();
+}
