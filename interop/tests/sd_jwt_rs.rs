@@ -33,7 +33,7 @@ fn claims() -> Map<String, Value> {
 fn eid_issue(issuer: &SigningKey, holder: &SigningKey) -> String {
     eid_sdjwt::issue(
         &IssueRequest {
-            claims: claims(),
+            claims: &claims(),
             vct: eid_sdjwt::VCT_RESIDENT_IDENTITY,
             issuer: Some("https://eid.example.cn/4501"),
             holder_key: holder.verifying_key(),

@@ -184,7 +184,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 .zip(status_index)
                 .map(|(uri, idx)| StatusListReference { idx, uri });
             let request = IssueRequest {
-                claims,
+                claims: &claims,
                 vct: &vct,
                 issuer: None,
                 holder_key: &holder,

@@ -43,24 +43,7 @@ impl Disclosure {
         })
     }
 
-    /// Makes a new disclosure (for the issuer).
-    pub(crate) fn new(salt: String, name: Option<&str>, value: Value) -> Result<Self, SdJwtError> {
-        let array = match name {
-            Some(name) => serde_json::json!([salt, name, value]),
-            None => serde_json::json!([salt, value]),
-        };
-        let raw =
-            b64url(&serde_json::to_vec(&array).map_err(|_| SdJwtError::Malformed("disclosure"))?);
-        Ok(Self {
-            digest: digest_of(&raw),
-            raw,
-            salt,
-            name: name.map(str::to_owned),
-            value,
-        })
-    }
-
-    /// The base64url text as received (or made).
+    /// The base64url text as received.
     pub fn as_str(&self) -> &str {
         &self.raw
     }

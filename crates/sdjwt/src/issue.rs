@@ -1,13 +1,13 @@
 //! Issuing an SD-JWT VC (RFC 9901 §4, draft-ietf-oauth-sd-jwt-vc §3).
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use eid_core::Random;
 use eid_crypto::{Signer, VerifyingKey, b64url, sha256};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use crate::{Disclosure, Jws, SdJwtError, StatusListReference, TYP_SD_JWT_VC};
+use crate::{Jws, SdJwtError, StatusListReference, TYP_SD_JWT_VC};
 
 /// Claims that are never selectively disclosable: the verifier needs them to check the
 /// credential at all (draft-ietf-oauth-sd-jwt-vc §3.2.2).
@@ -17,7 +17,7 @@ pub const ALWAYS_DISCLOSED: [&str; 7] = ["iss", "iat", "nbf", "exp", "vct", "cnf
 pub struct IssueRequest<'a> {
     /// The credential's claims. Every top-level claim except [`ALWAYS_DISCLOSED`] becomes
     /// selectively disclosable; the listed ones stay in the clear (values set below win).
-    pub claims: Map<String, Value>,
+    pub claims: &'a Map<String, Value>,
     /// The credential type (`vct`).
     pub vct: &'a str,
     /// The issuer identifier (`iss`), if any.
@@ -37,13 +37,25 @@ pub struct IssueRequest<'a> {
     pub decoys: usize,
 }
 
-/// A fresh 128-bit salt, base64url (RFC 9901 §4.2.1 recommends 128 bits).
-fn salt(random: &dyn Random) -> Result<String, SdJwtError> {
-    let mut bytes = [0u8; 16];
-    random
-        .fill(&mut bytes)
-        .map_err(|_| SdJwtError::Crypto(eid_crypto::CryptoError::SigningFailed))?;
-    Ok(b64url(&bytes))
+/// Random bytes for every salt and decoy of one credential, drawn in one call: one system
+/// call instead of one per claim (RFC 9901 §4.2.1 recommends 128-bit salts).
+struct Salts(Vec<u8>);
+
+impl Salts {
+    fn draw(count: usize, random: &dyn Random) -> Result<Self, SdJwtError> {
+        let mut bytes = vec![0u8; count * 16];
+        random
+            .fill(&mut bytes)
+            .map_err(|_| SdJwtError::Crypto(eid_crypto::CryptoError::SigningFailed))?;
+        Ok(Self(bytes))
+    }
+
+    fn next(&mut self) -> String {
+        let at = self.0.len().saturating_sub(16);
+        let salt = b64url(&self.0[at..]);
+        self.0.truncate(at);
+        salt
+    }
 }
 
 /// Issues the compact SD-JWT, ending in `~`, with every disclosure.
@@ -52,10 +64,13 @@ pub fn issue(
     signer: &dyn Signer,
     random: &dyn Random,
 ) -> Result<String, SdJwtError> {
+    let mut salts = Salts::draw(request.claims.len() + request.decoys, random)?;
     let mut payload = Map::new();
-    let mut disclosures = Vec::new();
-    let mut digests = Vec::new();
-    for (name, value) in &request.claims {
+    // The disclosures' text, written once in the order of the claims, each followed by `~`.
+    let mut disclosures = String::with_capacity(64 * request.claims.len());
+    let mut digests = Vec::with_capacity(request.claims.len() + request.decoys);
+    let mut json = Vec::with_capacity(128);
+    for (name, value) in request.claims {
         if ALWAYS_DISCLOSED.contains(&name.as_str()) {
             payload.insert(name.clone(), value.clone());
             continue;
@@ -63,12 +78,24 @@ pub fn issue(
         if name == "_sd" || name == "_sd_alg" || name == "..." {
             return Err(SdJwtError::ClaimNameCollision);
         }
-        let d = Disclosure::new(salt(random)?, Some(name), value.clone())?;
-        digests.push(d.digest().to_owned());
-        disclosures.push(d);
+        // [salt, name, value] (RFC 9901 §4.2.1), serialised straight from the claim.
+        json.clear();
+        json.push(b'[');
+        serde_json::to_writer(&mut json, &salts.next())
+            .map_err(|_| SdJwtError::Malformed("salt"))?;
+        json.push(b',');
+        serde_json::to_writer(&mut json, name).map_err(|_| SdJwtError::Malformed("claim name"))?;
+        json.push(b',');
+        serde_json::to_writer(&mut json, value)
+            .map_err(|_| SdJwtError::Malformed("claim value"))?;
+        json.push(b']');
+        let start = disclosures.len();
+        URL_SAFE_NO_PAD.encode_string(&json, &mut disclosures);
+        digests.push(b64url(&sha256(&disclosures.as_bytes()[start..])));
+        disclosures.push('~');
     }
     for _ in 0..request.decoys {
-        digests.push(b64url(&sha256(salt(random)?.as_bytes())));
+        digests.push(b64url(&sha256(salts.next().as_bytes())));
     }
     // Sorted, so that the order reveals neither the claims' order nor which are decoys.
     digests.sort();
@@ -98,12 +125,9 @@ pub fn issue(
         let chain: Vec<String> = request.x5c.iter().map(|der| STANDARD.encode(der)).collect();
         header.insert("x5c".into(), json!(chain));
     }
-    let jwt = Jws::sign(&header, &payload, signer)?;
-    let mut out = jwt;
+    let mut out = Jws::sign(&header, &payload, signer)?;
+    out.reserve(disclosures.len() + 1);
     out.push('~');
-    for d in &disclosures {
-        out.push_str(d.as_str());
-        out.push('~');
-    }
+    out.push_str(&disclosures);
     Ok(out)
 }

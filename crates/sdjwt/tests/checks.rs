@@ -78,7 +78,7 @@ fn claims() -> Map<String, Value> {
 fn issued(s: &Setup) -> String {
     issue(
         &IssueRequest {
-            claims: claims(),
+            claims: &claims(),
             vct: VCT,
             issuer: Some("https://eid.example.cn/4501"),
             holder_key: s.holder.verifying_key(),
