@@ -1,0 +1,66 @@
+//! Why an mdoc was refused: one variant per check.
+
+use eid_crypto::CryptoError;
+use eid_crypto::x509::CertificateError;
+
+/// Why an mdoc structure or its verification failed. Element identifiers and namespaces
+/// may be named; element values never are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MdocError {
+    /// Not the CBOR structure ISO 18013-5 defines.
+    #[error("malformed CBOR: {0}")]
+    Malformed(&'static str),
+    /// Bytes after the structure.
+    #[error("trailing bytes after the CBOR structure")]
+    TrailingData,
+    /// Larger or deeper than accepted.
+    #[error("the CBOR input is larger or deeper than accepted")]
+    TooLarge,
+    /// The COSE protected header has no `alg`.
+    #[error("the COSE protected header names no alg")]
+    MissingAlgorithm,
+    /// The algorithm is not allowed, or not the key's.
+    #[error("algorithm: {0}")]
+    Algorithm(CryptoError),
+    /// issuerAuth carries no x5chain.
+    #[error("issuerAuth carries no document-signer certificate (x5chain)")]
+    MissingCertificate,
+    /// The document signer does not chain to a trusted IACA.
+    #[error("the document signer is not trusted: {0}")]
+    IssuerCertificate(CertificateError),
+    /// The issuer signature over the MSO does not verify.
+    #[error("the issuer signature (issuerAuth) does not verify")]
+    IssuerSignature,
+    /// The MSO names a digest algorithm other than SHA-256.
+    #[error("digest algorithm {0:?} is not supported (only SHA-256)")]
+    UnsupportedDigestAlgorithm(String),
+    /// The MSO has no digest for a disclosed element.
+    #[error("the MSO has no digest for {namespace}/{element}")]
+    MissingDigest {
+        /// Its namespace.
+        namespace: String,
+        /// Its identifier.
+        element: String,
+    },
+    /// A disclosed element's digest differs from the MSO's.
+    #[error("the digest of {namespace}/{element} does not match the MSO")]
+    DigestMismatch {
+        /// Its namespace.
+        namespace: String,
+        /// Its identifier.
+        element: String,
+    },
+    /// The document's docType differs from the MSO's or from the one expected.
+    #[error("the docType does not match")]
+    DocTypeMismatch,
+    /// Before validFrom.
+    #[error("the MSO is not valid yet")]
+    NotYetValid,
+    /// After validUntil.
+    #[error("the MSO has expired")]
+    Expired,
+    /// The MSO's deviceKey is not a usable P-256 COSE_Key.
+    #[error("the MSO's deviceKey is not a usable P-256 COSE_Key")]
+    MalformedDeviceKey,
+}

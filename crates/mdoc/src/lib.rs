@@ -1,0 +1,31 @@
+//! ISO/IEC 18013-5:2021 mdoc (with the MSO `status` of the draft second edition).
+//!
+//! This first part holds the data model of what a reader receives — `DeviceResponse`,
+//! `Document`, `IssuerSigned` with its tag-24 items, the `MobileSecurityObject`, COSE_Sign1
+//! and COSE_Mac0 — and the reader-side verification of the issuer's data over the bytes
+//! received: the document signer's chain to a trusted IACA, the issuer signature, every
+//! disclosed element's digest, the docType and the validity window. Device authentication,
+//! session encryption, issuance and the holder side are not implemented yet
+//! (`docs/formats.md`).
+
+mod cbor;
+pub mod cose;
+mod error;
+pub mod model;
+pub mod verify;
+
+pub use error::MdocError;
+pub use model::{DeviceResponse, Document, IssuerSigned, IssuerSignedItem, MobileSecurityObject};
+pub use verify::{IssuerDataCheck, VerifiedIssuerData, verify_issuer_data};
+
+/// Largest CBOR input accepted, in bytes (a DeviceResponse with a portrait is a few KiB).
+pub const MAX_LEN: usize = 1024 * 1024;
+/// Deepest nesting accepted in an element value.
+pub const MAX_DEPTH: usize = 16;
+/// The docType of eid's resident identity card. A reverse-domain name of the project's own
+/// until the authority registers one; see `docs/formats.md`.
+pub const DOCTYPE_RESIDENT_IDENTITY: &str = "cn.eid.resident.1";
+/// ISO 18013-5's mobile driving licence.
+pub const DOCTYPE_MDL: &str = "org.iso.18013.5.1.mDL";
+/// The EU person identification data.
+pub const DOCTYPE_EU_PID: &str = "eu.europa.ec.eudi.pid.1";

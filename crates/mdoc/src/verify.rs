@@ -1,0 +1,158 @@
+//! Reader-side verification of a document's issuer data: `IssuerSigned` →
+//! [`VerifiedIssuerData`], every check over the bytes received.
+//!
+//! Order: the document signer (x5chain) chains to a trusted IACA; the issuer signature over
+//! the MSO bytes; the MSO's digest algorithm; every disclosed element's digest; the docType;
+//! the validity window; the device key. Each check returns a proof only it constructs, and
+//! [`VerifiedIssuerData`] holds all of them. Device authentication and status come next.
+
+use eid_crypto::VerifyingKey;
+use eid_crypto::x509::{TrustedIaca, check_document_signer_profile, verify_document_signer};
+use time::OffsetDateTime;
+
+use crate::MdocError;
+use crate::model::{IssuerSigned, MobileSecurityObject};
+
+/// What the issuer-data check needs besides the document.
+#[derive(Debug, Clone, Copy)]
+pub struct IssuerDataCheck<'a> {
+    /// Trusted IACA roots.
+    pub roots: &'a [TrustedIaca],
+    /// The time to verify at.
+    pub now: OffsetDateTime,
+    /// The docType the verifier asked for, if any.
+    pub expected_doc_type: Option<&'a str>,
+    /// Check the document signer against the Annex B profile but **not** its chain to a
+    /// root. Only for spec vectors whose IACA is not published (ISO 18013-5 Annex D).
+    pub dangerous_skip_chain: bool,
+}
+
+/// Issuer data that passed every check.
+#[derive(Debug, Clone)]
+pub struct VerifiedIssuerData {
+    /// The MSO.
+    pub mso: MobileSecurityObject,
+    /// The document signer's key.
+    pub issuer_key: VerifyingKey,
+    /// The DS certificate's common name, when the chain was checked.
+    pub issuer_certificate: Option<String>,
+    /// The holder's device key from the MSO.
+    pub device_key: VerifyingKey,
+    /// The disclosed elements: (namespace, identifier, value as raw CBOR).
+    pub elements: Vec<(String, String, Vec<u8>)>,
+    _proofs: Proofs,
+}
+
+#[derive(Debug, Clone)]
+struct Proofs {
+    _chain: ChainChecked,
+    _signature: SignatureChecked,
+    _digests: DigestsChecked,
+    _doc_type: DocTypeChecked,
+    _validity: ValidityChecked,
+}
+#[derive(Debug, Clone)]
+struct ChainChecked(());
+#[derive(Debug, Clone)]
+struct SignatureChecked(());
+#[derive(Debug, Clone)]
+struct DigestsChecked(());
+#[derive(Debug, Clone)]
+struct DocTypeChecked(());
+#[derive(Debug, Clone)]
+struct ValidityChecked(());
+
+/// Verifies the issuer data of a document of type `doc_type`.
+pub fn verify_issuer_data(
+    doc_type: &str,
+    issuer_signed: &IssuerSigned,
+    check: &IssuerDataCheck<'_>,
+) -> Result<VerifiedIssuerData, MdocError> {
+    let auth = &issuer_signed.issuer_auth;
+    let ds = auth
+        .headers
+        .x5chain
+        .first()
+        .ok_or(MdocError::MissingCertificate)?;
+    let (issuer_key, issuer_certificate) = if check.dangerous_skip_chain {
+        (
+            check_document_signer_profile(ds, check.now).map_err(MdocError::IssuerCertificate)?,
+            None,
+        )
+    } else {
+        let v = verify_document_signer(ds, check.roots, check.now)
+            .map_err(MdocError::IssuerCertificate)?;
+        (v.key, v.common_name)
+    };
+    let chain = ChainChecked(());
+
+    let payload = auth
+        .payload
+        .as_deref()
+        .ok_or(MdocError::Malformed("issuerAuth without payload"))?;
+    auth.verify(&issuer_key, None, MdocError::IssuerSignature)?;
+    let signature = SignatureChecked(());
+
+    let mso = MobileSecurityObject::from_payload(payload)?;
+    if mso.digest_algorithm != "SHA-256" {
+        return Err(MdocError::UnsupportedDigestAlgorithm(
+            mso.digest_algorithm.clone(),
+        ));
+    }
+    let mut elements = Vec::new();
+    for (namespace, items) in &issuer_signed.name_spaces {
+        for item in items {
+            let missing = || MdocError::MissingDigest {
+                namespace: namespace.clone(),
+                element: item.element_identifier.clone(),
+            };
+            let expected = mso
+                .value_digests
+                .get(namespace)
+                .and_then(|d| d.get(&item.digest_id))
+                .ok_or_else(missing)?;
+            // ISO 18013-5 §9.1.2.5: the digest is over IssuerSignedItemBytes as received.
+            if eid_crypto::sha256(&item.bytes)[..] != expected[..] {
+                return Err(MdocError::DigestMismatch {
+                    namespace: namespace.clone(),
+                    element: item.element_identifier.clone(),
+                });
+            }
+            elements.push((
+                namespace.clone(),
+                item.element_identifier.clone(),
+                item.element_value.clone(),
+            ));
+        }
+    }
+    let digests = DigestsChecked(());
+
+    if mso.doc_type != doc_type || check.expected_doc_type.is_some_and(|e| e != doc_type) {
+        return Err(MdocError::DocTypeMismatch);
+    }
+    let doc_type_checked = DocTypeChecked(());
+
+    if check.now < mso.validity.valid_from {
+        return Err(MdocError::NotYetValid);
+    }
+    if check.now > mso.validity.valid_until {
+        return Err(MdocError::Expired);
+    }
+    let validity = ValidityChecked(());
+
+    let device_key = mso.device_key()?;
+    Ok(VerifiedIssuerData {
+        mso,
+        issuer_key,
+        issuer_certificate,
+        device_key,
+        elements,
+        _proofs: Proofs {
+            _chain: chain,
+            _signature: signature,
+            _digests: digests,
+            _doc_type: doc_type_checked,
+            _validity: validity,
+        },
+    })
+}
