@@ -101,6 +101,9 @@ pub enum CertificateError {
     /// The signature does not verify.
     #[error("the {0} certificate's signature does not verify")]
     Signature(&'static str),
+    /// A critical extension this profile does not know (RFC 5280 §4.2).
+    #[error("the {0} certificate has a critical extension that is not understood")]
+    UnknownCriticalExtension(&'static str),
 }
 
 /// The subject of an IACA or DS certificate.
@@ -342,6 +345,8 @@ pub struct TrustedIaca {
     subject_raw: Vec<u8>,
     key_identifier: Option<Vec<u8>>,
     country: Option<String>,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
 }
 
 impl TrustedIaca {
@@ -356,11 +361,8 @@ impl TrustedIaca {
             _ => return Err(CertificateError::BasicConstraints("IACA")),
         }
         match cert.key_usage() {
-            Ok(Some(ku))
-                if ku.critical
-                    && ku.value.key_cert_sign()
-                    && ku.value.crl_sign()
-                    && !ku.value.digital_signature() => {}
+            // keyCertSign (bit 5) and cRLSign (bit 6), nothing else.
+            Ok(Some(ku)) if ku.critical && ku.value.flags == (1 << 5) | (1 << 6) => {}
             Ok(Some(_)) => return Err(CertificateError::KeyUsage("IACA")),
             _ => {
                 return Err(CertificateError::MissingExtension {
@@ -380,6 +382,8 @@ impl TrustedIaca {
             subject_raw: cert.tbs_certificate.subject.as_raw().to_vec(),
             key_identifier: subject_key_identifier(&cert),
             country: country(&cert),
+            not_before: cert.validity().not_before.to_datetime(),
+            not_after: cert.validity().not_after.to_datetime(),
         })
     }
 
@@ -434,8 +438,8 @@ fn check_ds(
         _ => return Err(CertificateError::BasicConstraints("DS")),
     }
     match cert.key_usage() {
-        Ok(Some(ku))
-            if ku.critical && ku.value.digital_signature() && !ku.value.key_cert_sign() => {}
+        // digitalSignature (bit 0), nothing else.
+        Ok(Some(ku)) if ku.critical && ku.value.flags == 1 => {}
         Ok(Some(_)) => return Err(CertificateError::KeyUsage("DS")),
         _ => {
             return Err(CertificateError::MissingExtension {
@@ -485,6 +489,15 @@ pub fn verify_document_signer(
                 .is_ok()
         })
         .ok_or(CertificateError::Signature("DS"))?;
+    // The root was valid when loaded; it must still be at the time of this verification.
+    if now < root.not_before || now > root.not_after {
+        return Err(CertificateError::OutsideValidity {
+            role: "IACA",
+            at: now,
+            not_before: root.not_before,
+            not_after: root.not_after,
+        });
+    }
     let aki = cert
         .tbs_certificate
         .extensions()
@@ -583,6 +596,15 @@ fn check_common(
     }
     if country(cert).is_none() {
         return Err(CertificateError::Country);
+    }
+    if cert.tbs_certificate.extensions().iter().any(|e| {
+        e.critical
+            && matches!(
+                e.parsed_extension(),
+                ParsedExtension::UnsupportedExtension { .. }
+            )
+    }) {
+        return Err(CertificateError::UnknownCriticalExtension(role));
     }
     Ok(())
 }
@@ -913,6 +935,71 @@ mod tests {
                 role: "DS",
                 extension: "issuerAltName"
             })
+        );
+    }
+
+    #[test]
+    fn a_root_that_expires_after_loading_stops_being_trusted() {
+        let p = pki();
+        // A 30-day root with a 60-day DS: loaded while valid, then used after its end, when
+        // the DS alone would still be within its validity.
+        let short_key = SigningKey::generate().unwrap();
+        let short = create_iaca(
+            &subject("CN", "Short IACA"),
+            &terms(30),
+            &short_key,
+            &OsRandom,
+        )
+        .unwrap();
+        let ds = create_document_signer(
+            &subject("CN", "Short DS"),
+            &terms(60),
+            p.ds_key.verifying_key(),
+            &short,
+            &short_key,
+            &OsRandom,
+        )
+        .unwrap();
+        let loaded = TrustedIaca::new(&short.0, datetime!(2026-01-15 0:00 UTC)).unwrap();
+        let later = datetime!(2026-02-15 0:00 UTC);
+        assert!(matches!(
+            verify_document_signer(&ds.0, &[loaded], later).err(),
+            Some(CertificateError::OutsideValidity { role: "IACA", .. })
+        ));
+    }
+
+    #[test]
+    fn extra_key_usage_and_unknown_critical_extensions_are_refused() {
+        let p = pki();
+        let roots = [TrustedIaca::new(&p.iaca.0, NOW).unwrap()];
+        let with_eku = |params: &mut CertificateParams| {
+            let mut eku = CustomExtension::from_oid_content(
+                &[2, 5, 29, 37],
+                vec![
+                    0x30, 0x09, 0x06, 0x07, 0x28, 0x81, 0x8C, 0x5D, 0x05, 0x01, 0x02,
+                ],
+            );
+            eku.set_criticality(true);
+            params.custom_extensions.push(eku);
+        };
+        let crl_too = custom_ds(&p, |params| {
+            with_eku(params);
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::CrlSign];
+        });
+        assert_eq!(
+            verify_document_signer(&crl_too, &roots, NOW).err(),
+            Some(CertificateError::KeyUsage("DS"))
+        );
+        let unknown = custom_ds(&p, |params| {
+            with_eku(params);
+            let mut ext =
+                CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 99999, 1], vec![0x05, 0x00]);
+            ext.set_criticality(true);
+            params.custom_extensions.push(ext);
+        });
+        assert_eq!(
+            verify_document_signer(&unknown, &roots, NOW).err(),
+            Some(CertificateError::UnknownCriticalExtension("DS"))
         );
     }
 

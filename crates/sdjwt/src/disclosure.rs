@@ -6,7 +6,8 @@ use serde_json::Value;
 use crate::SdJwtError;
 
 /// One disclosure: the base64url text as received, its digest, and what it discloses.
-#[derive(Debug, Clone, PartialEq)]
+/// Its `Debug` form shows the name and digest, never the salt or the value.
+#[derive(Clone, PartialEq)]
 pub struct Disclosure {
     raw: String,
     digest: String,
@@ -16,6 +17,15 @@ pub struct Disclosure {
     pub name: Option<String>,
     /// The disclosed value.
     pub value: Value,
+}
+
+impl std::fmt::Debug for Disclosure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Disclosure")
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Disclosure {

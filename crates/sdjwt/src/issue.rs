@@ -50,11 +50,15 @@ impl Salts {
         Ok(Self(bytes))
     }
 
-    fn next(&mut self) -> String {
-        let at = self.0.len().saturating_sub(16);
+    fn next(&mut self) -> Result<String, SdJwtError> {
+        let at = self
+            .0
+            .len()
+            .checked_sub(16)
+            .ok_or(SdJwtError::Malformed("ran out of salts"))?;
         let salt = b64url(&self.0[at..]);
         self.0.truncate(at);
-        salt
+        Ok(salt)
     }
 }
 
@@ -75,13 +79,13 @@ pub fn issue(
             payload.insert(name.clone(), value.clone());
             continue;
         }
-        if name == "_sd" || name == "_sd_alg" || name == "..." {
+        if name == "_sd" || name == "_sd_alg" || name == "..." || has_reserved(value) {
             return Err(SdJwtError::ClaimNameCollision);
         }
         // [salt, name, value] (RFC 9901 §4.2.1), serialised straight from the claim.
         json.clear();
         json.push(b'[');
-        serde_json::to_writer(&mut json, &salts.next())
+        serde_json::to_writer(&mut json, &salts.next()?)
             .map_err(|_| SdJwtError::Malformed("salt"))?;
         json.push(b',');
         serde_json::to_writer(&mut json, name).map_err(|_| SdJwtError::Malformed("claim name"))?;
@@ -95,7 +99,7 @@ pub fn issue(
         disclosures.push('~');
     }
     for _ in 0..request.decoys {
-        digests.push(b64url(&sha256(salts.next().as_bytes())));
+        digests.push(b64url(&sha256(salts.next()?.as_bytes())));
     }
     // Sorted, so that the order reveals neither the claims' order nor which are decoys.
     digests.sort();
@@ -130,4 +134,15 @@ pub fn issue(
     out.push('~');
     out.push_str(&disclosures);
     Ok(out)
+}
+
+/// Whether a claim value holds `_sd` or `...` keys, which a verifier would read as digests.
+fn has_reserved(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => {
+            map.contains_key("_sd") || map.contains_key("...") || map.values().any(has_reserved)
+        }
+        Value::Array(items) => items.iter().any(has_reserved),
+        _ => false,
+    }
 }

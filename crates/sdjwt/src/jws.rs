@@ -6,13 +6,21 @@ use serde_json::{Map, Value};
 use crate::SdJwtError;
 
 /// A compact JWS whose segments are kept as received: the signature is checked over
-/// `header.payload` exactly as those bytes arrived.
-#[derive(Debug, Clone)]
+/// `header.payload` exactly as those bytes arrived. Its `Debug` form shows the header only.
+#[derive(Clone)]
 pub struct Jws {
     signing_input: String,
     header: Map<String, Value>,
     payload: Map<String, Value>,
     signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for Jws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jws")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Jws {
@@ -30,6 +38,12 @@ impl Jws {
         let payload = json_object(p).ok_or(SdJwtError::Malformed(
             "the JWS payload is not base64url JSON",
         ))?;
+        // RFC 7515 §4.1.11: eid understands no extension, so any `crit` is refused.
+        if header.contains_key("crit") {
+            return Err(SdJwtError::Malformed(
+                "the JWS header has crit extensions, which are not supported",
+            ));
+        }
         let signature = b64url_decode(s)
             .map_err(|_| SdJwtError::Malformed("the JWS signature is not base64url"))?;
         Ok(Self {

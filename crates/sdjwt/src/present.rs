@@ -28,15 +28,26 @@ pub fn present(
 ) -> Result<String, SdJwtError> {
     let sd_jwt = UnverifiedSdJwt::parse(issued)?;
     let all = sd_jwt.disclosures();
+    // Names are the top-level claims: disclosures whose digest is in the payload's own `_sd`.
+    let top_level: Vec<&str> = sd_jwt
+        .issuer_jwt()
+        .payload()
+        .get("_sd")
+        .and_then(Value::as_array)
+        .map(|digests| digests.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let named = |d: &crate::Disclosure, name: &str| {
+        d.name.as_deref() == Some(name) && top_level.contains(&d.digest())
+    };
     for name in disclose {
-        if !all.iter().any(|d| d.name.as_deref() == Some(*name)) {
+        if !all.iter().any(|d| named(d, name)) {
             return Err(SdJwtError::NotDisclosable((*name).to_owned()));
         }
     }
     // Keep the named disclosures, then any disclosure whose digest appears inside a kept one.
     let mut keep: Vec<bool> = all
         .iter()
-        .map(|d| d.name.as_deref().is_some_and(|n| disclose.contains(&n)))
+        .map(|d| disclose.iter().any(|n| named(d, n)))
         .collect();
     loop {
         let referenced: Vec<String> = all

@@ -21,6 +21,7 @@ use crate::{
 };
 
 /// A parsed SD-JWT whose parts are kept exactly as received. Nothing in it is trusted.
+/// Its `Debug` form shows no claim values.
 #[derive(Debug, Clone)]
 pub struct UnverifiedSdJwt {
     issuer_jwt: Jws,
@@ -95,8 +96,9 @@ pub struct VerifyOptions<'a> {
     pub status: Option<&'a dyn StatusCheck>,
 }
 
-/// A verified SD-JWT: only [`UnverifiedSdJwt::verify`] makes one.
-#[derive(Debug, Clone)]
+/// A verified SD-JWT: only [`UnverifiedSdJwt::verify`] makes one. Its `Debug` form names
+/// the disclosed claims but shows none of their values.
+#[derive(Clone)]
 pub struct VerifiedSdJwt {
     /// The processed payload: disclosed claims in place, `_sd`, `_sd_alg` and undisclosed
     /// digests removed.
@@ -116,6 +118,17 @@ pub struct VerifiedSdJwt {
     /// Whether the status was checked (and found valid).
     pub status_checked: bool,
     _proofs: Proofs,
+}
+
+impl std::fmt::Debug for VerifiedSdJwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedSdJwt")
+            .field("disclosed", &self.disclosed)
+            .field("issuer_certificate", &self.issuer_certificate)
+            .field("key_bound", &self.key_bound)
+            .field("status_checked", &self.status_checked)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The proofs only the checks construct.
@@ -200,7 +213,7 @@ impl UnverifiedSdJwt {
         let (issuer_key, issuer_certificate, signature) =
             self.check_issuer_signature(header, options)?;
         let payload = self.issuer_jwt.payload();
-        let (claims, disclosed, digests) = self.check_digests(payload)?;
+        let (claims, disclosed, digests) = self.check_digests(payload, options.sd_jwt_vc)?;
         let validity = check_validity(payload, options)?;
         if options.sd_jwt_vc {
             let vct = payload
@@ -269,7 +282,11 @@ impl UnverifiedSdJwt {
         Err(SdJwtError::IssuerSignature)
     }
 
-    fn check_digests(&self, payload: &Map<String, Value>) -> Result<Processed, SdJwtError> {
+    fn check_digests(
+        &self,
+        payload: &Map<String, Value>,
+        sd_jwt_vc: bool,
+    ) -> Result<Processed, SdJwtError> {
         match payload.get("_sd_alg") {
             None => {}
             Some(Value::String(alg)) if alg == "sha-256" => {}
@@ -292,6 +309,7 @@ impl UnverifiedSdJwt {
             by_digest,
             used: vec![false; self.disclosures.len()],
             seen: HashSet::new(),
+            sd_jwt_vc,
         };
         let mut claims = payload.clone();
         claims.remove("_sd_alg");
@@ -342,9 +360,16 @@ impl UnverifiedSdJwt {
             return Err(SdJwtError::WrongNonce);
         }
         let iat = numeric_date(claims, "iat")?.ok_or(SdJwtError::BadTime("iat"))?;
-        if iat > options.now + options.leeway
-            || iat < options.now - expected.max_age - options.leeway
-        {
+        let (earliest, latest) = window(
+            options.now,
+            expected
+                .max_age
+                .checked_add(options.leeway)
+                .ok_or(SdJwtError::KeyBindingTime)?,
+            options.leeway,
+        )
+        .map_err(|_| SdJwtError::KeyBindingTime)?;
+        if iat > latest || iat < earliest {
             return Err(SdJwtError::KeyBindingTime);
         }
         // RFC 9901 §4.3.1: the hash of everything before the KB-JWT, as received.
@@ -371,6 +396,7 @@ struct Processing<'a> {
     by_digest: HashMap<&'a str, usize>,
     used: Vec<bool>,
     seen: HashSet<String>,
+    sd_jwt_vc: bool,
 }
 
 impl Processing<'_> {
@@ -391,31 +417,43 @@ impl Processing<'_> {
         }
         match value {
             Value::Object(map) => {
-                if let Some(sd) = map.remove("_sd") {
-                    let Value::Array(digests) = sd else {
-                        return Err(SdJwtError::MalformedSd);
-                    };
-                    for digest in digests {
-                        let Value::String(digest) = digest else {
-                            return Err(SdJwtError::MalformedSd);
-                        };
-                        let Some(i) = self.take(&digest)? else {
-                            continue; // a decoy, or a claim not disclosed
-                        };
-                        let d = &self.disclosures[i];
-                        let Some(name) = &d.name else {
-                            return Err(SdJwtError::DisclosureShape);
-                        };
-                        if name == "_sd" || name == "..." || map.contains_key(name) {
-                            return Err(SdJwtError::ClaimNameCollision);
-                        }
-                        let mut disclosed = d.value.clone();
-                        self.process(&mut disclosed, depth + 1)?;
-                        map.insert(name.clone(), disclosed);
-                    }
-                }
+                let sd = map.remove("_sd");
+                // The values the issuer wrote in the clear first, then the disclosed ones
+                // (already processed when inserted): nothing is processed twice.
                 for (_, v) in map.iter_mut() {
                     self.process(v, depth + 1)?;
+                }
+                let Some(sd) = sd else {
+                    return Ok(());
+                };
+                let Value::Array(digests) = sd else {
+                    return Err(SdJwtError::MalformedSd);
+                };
+                for digest in digests {
+                    let Value::String(digest) = digest else {
+                        return Err(SdJwtError::MalformedSd);
+                    };
+                    let Some(i) = self.take(&digest)? else {
+                        continue; // a decoy, or a claim not disclosed
+                    };
+                    let d = &self.disclosures[i];
+                    let Some(name) = &d.name else {
+                        return Err(SdJwtError::DisclosureShape);
+                    };
+                    if name == "_sd" || name == "..." || map.contains_key(name) {
+                        return Err(SdJwtError::ClaimNameCollision);
+                    }
+                    // draft-ietf-oauth-sd-jwt-vc §3.2.2.2: these must be in the clear, or a
+                    // holder could hide an expiry or a status.
+                    if depth == 0
+                        && self.sd_jwt_vc
+                        && crate::issue::ALWAYS_DISCLOSED.contains(&name.as_str())
+                    {
+                        return Err(SdJwtError::ClaimNameCollision);
+                    }
+                    let mut disclosed = d.value.clone();
+                    self.process(&mut disclosed, depth + 1)?;
+                    map.insert(name.clone(), disclosed);
                 }
             }
             Value::Array(items) => {
@@ -475,16 +513,33 @@ fn numeric_date(
     }
 }
 
+/// `(now - before, now + after)`, refusing a window outside the representable range.
+fn window(
+    now: OffsetDateTime,
+    before: Duration,
+    after: Duration,
+) -> Result<(OffsetDateTime, OffsetDateTime), SdJwtError> {
+    let earliest = now
+        .checked_sub(before)
+        .ok_or(SdJwtError::BadTime("now - leeway"))?;
+    let latest = now
+        .checked_add(after)
+        .ok_or(SdJwtError::BadTime("now + leeway"))?;
+    Ok((earliest, latest))
+}
+
 fn check_validity(
     payload: &Map<String, Value>,
     options: &VerifyOptions<'_>,
 ) -> Result<ValidityChecked, SdJwtError> {
-    let (now, leeway) = (options.now, options.leeway);
-    if numeric_date(payload, "exp")?.is_some_and(|exp| now >= exp + leeway) {
+    // Arithmetic only on the verifier's own time and leeway, never on the credential's
+    // values (an `exp` in the year 9999 plus a leeway would overflow).
+    let (earliest, latest) = window(options.now, options.leeway, options.leeway)?;
+    if numeric_date(payload, "exp")?.is_some_and(|exp| earliest >= exp) {
         return Err(SdJwtError::Expired);
     }
     let not_before = |name| -> Result<bool, SdJwtError> {
-        Ok(numeric_date(payload, name)?.is_some_and(|t| now + leeway < t))
+        Ok(numeric_date(payload, name)?.is_some_and(|t| latest < t))
     };
     if not_before("nbf")? || not_before("iat")? {
         return Err(SdJwtError::NotYetValid);

@@ -291,7 +291,14 @@ fn digest_checks() {
         ),
         "{result:?}"
     );
-    assert!(verify(&s, &tampered).is_err());
+    let result = verify(&s, &tampered);
+    assert!(
+        matches!(
+            result,
+            Err(SdJwtError::UnreferencedDisclosure { .. } | SdJwtError::MalformedDisclosure { .. })
+        ),
+        "{result:?}"
+    );
 
     // Not base64url JSON.
     let garbage = good.replacen(&disclosure, "bm90IGpzb24", 1);
@@ -560,4 +567,81 @@ fn status_checks() {
         verify(&s, &presented(&s, &malformed, &[])).err(),
         Some(SdJwtError::MalformedStatus)
     );
+}
+
+#[test]
+fn hostile_values_do_not_panic_and_reserved_claims_stay_in_the_clear() {
+    let s = setup();
+    let good = issued(&s);
+    // An exp in the year 9999 with a leeway: no overflow, just not expired.
+    let far = resigned(&s, &good, |_, p| {
+        p.insert("exp".into(), json!(253_402_300_799_i64));
+    });
+    verify_with(&s, &presented(&s, &far, &[]), |o| {
+        o.leeway = Duration::seconds(30)
+    })
+    .unwrap();
+    // An absurd max_age is refused, not overflowed.
+    let huge = KeyBindingCheck {
+        audience: AUD,
+        nonce: NONCE,
+        max_age: Duration::MAX,
+    };
+    let result = verify_with(&s, &presented(&s, &good, &[]), |o| {
+        o.key_binding = Some(Box::leak(Box::new(huge)))
+    });
+    assert_eq!(result.err(), Some(SdJwtError::KeyBindingTime));
+
+    // exp hidden in a disclosure of an SD-JWT VC.
+    let hidden = b64url(br#"["c2FsdHNhbHRzYWx0", "exp", 1]"#);
+    let digest = b64url(&eid_crypto::sha256(hidden.as_bytes()));
+    let no_exp = resigned(&s, &good, |_, p| {
+        p.remove("exp");
+        p["_sd"].as_array_mut().unwrap().push(json!(digest));
+    });
+    let no_exp = format!("{no_exp}{hidden}~");
+    assert_eq!(
+        verify_with(&s, &no_exp, |o| o.key_binding = None).err(),
+        Some(SdJwtError::ClaimNameCollision)
+    );
+
+    // A JWS with critical extensions.
+    let crit = resigned(&s, &good, |h, _| {
+        h.insert("crit".into(), json!(["b64"]));
+    });
+    assert!(matches!(verify(&s, &crit), Err(SdJwtError::Malformed(_))));
+
+    // The issuer refuses claim values a verifier would read as digests.
+    let mut bad = claims();
+    bad.insert("nested".into(), json!({"_sd": ["x"]}));
+    let result = issue(
+        &IssueRequest {
+            claims: &bad,
+            vct: VCT,
+            issuer: None,
+            holder_key: s.holder.verifying_key(),
+            issued_at: NOW,
+            expires_at: None,
+            status: None,
+            x5c: &[],
+            decoys: 0,
+        },
+        &s.ds_key,
+        &OsRandom,
+    );
+    assert_eq!(result.err(), Some(SdJwtError::ClaimNameCollision));
+}
+
+#[test]
+fn a_disclosed_array_element_is_processed_once() {
+    let s = setup();
+    // An array element disclosure whose value looks like a placeholder: it is a literal.
+    let element = b64url(br#"["c2FsdHNhbHRzYWx0", {"...": "literal"}]"#);
+    let digest = b64url(&eid_crypto::sha256(element.as_bytes()));
+    let compact = resigned(&s, &issued(&s), |_, p| {
+        p.insert("list".into(), json!([{"...": digest}]));
+    });
+    let compact = format!("{compact}{element}~");
+    let v = verify_with(&s, &compact, |o| o.key_binding = None).unwrap();
+    assert_eq!(v.claims["list"], json!([{"...": "literal"}]));
 }
