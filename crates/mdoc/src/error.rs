@@ -60,6 +60,22 @@ pub enum MdocError {
     /// After validUntil.
     #[error("the MSO has expired")]
     Expired,
+    /// The device signature over DeviceAuthenticationBytes does not verify.
+    #[error(
+        "the device signature does not verify (another session, or not the device the credential is bound to)"
+    )]
+    DeviceSignature,
+    /// The device MAC over DeviceAuthenticationBytes does not verify.
+    #[error(
+        "the device MAC does not verify (another session, or not the device the credential is bound to)"
+    )]
+    DeviceMac,
+    /// A MAC-authenticated document came without the reader key needed to check it.
+    #[error("the document is MAC-authenticated; checking it needs the reader's ephemeral key")]
+    MissingReaderKey,
+    /// A session message does not decrypt with the session key and counter.
+    #[error("a session message does not decrypt")]
+    SessionDecryption,
     /// The MSO's deviceKey is not a usable P-256 COSE_Key.
     #[error("the MSO's deviceKey is not a usable P-256 COSE_Key")]
     MalformedDeviceKey,

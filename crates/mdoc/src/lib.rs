@@ -4,14 +4,16 @@
 //! `Document`, `IssuerSigned` with its tag-24 items, the `MobileSecurityObject`, COSE_Sign1
 //! and COSE_Mac0 — and the reader-side verification of the issuer's data over the bytes
 //! received: the document signer's chain to a trusted IACA, the issuer signature, every
-//! disclosed element's digest, the docType and the validity window. Device authentication,
-//! session encryption, issuance and the holder side are not implemented yet
-//! (`docs/formats.md`).
+//! disclosed element's digest, the docType and the validity window; session keys and
+//! encryption (§9.1.1) and the reader's check of device authentication by signature or MAC
+//! (§9.1.3). Issuance, the holder side, device engagement and requests are not implemented
+//! yet (`docs/formats.md`).
 
 mod cbor;
 pub mod cose;
 mod error;
 pub mod model;
+pub mod session;
 pub mod verify;
 
 pub use error::MdocError;

@@ -181,3 +181,138 @@ fn annex_d_breaking_each_issuer_check() {
         assert!(DeviceResponse::from_cbor(&bytes[..cut]).is_err());
     }
 }
+
+fn keys() -> Option<serde_json::Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/iso18013-5/annex-d/keys.json");
+    std::fs::read(path)
+        .ok()
+        .map(|b| serde_json::from_slice(&b).unwrap())
+}
+
+fn derived(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/iso18013-5/annex-d/derived_values.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    hex::decode(v[name].as_str().unwrap()).unwrap()
+}
+
+fn scalar(keys: &serde_json::Value, who: &str) -> Vec<u8> {
+    hex::decode(keys[who]["d_hex"].as_str().unwrap()).unwrap()
+}
+
+fn point(keys: &serde_json::Value, who: &str) -> Vec<u8> {
+    let x = hex::decode(keys[who]["x_hex"].as_str().unwrap()).unwrap();
+    let y = hex::decode(keys[who]["y_hex"].as_str().unwrap()).unwrap();
+    [&[4u8][..], &x, &y].concat()
+}
+
+/// The SessionTranscript inside Annex D's SessionTranscriptBytes (#6.24(bstr)).
+fn session_transcript() -> Option<Vec<u8>> {
+    let bytes = vector("session_transcript_bytes.hex")?;
+    let mut d = minicbor::Decoder::new(&bytes);
+    d.tag().unwrap();
+    Some(d.bytes().unwrap().to_vec())
+}
+
+#[test]
+fn annex_d_session_keys_decrypt_the_request_and_the_response() {
+    use eid_crypto::session::AgreementKey;
+    use eid_mdoc::session::{SessionKeys, decrypt, session_data, session_establishment};
+    let (Some(keys), Some(transcript)) = (keys(), session_transcript()) else {
+        return;
+    };
+    let (Some(establishment), Some(data)) = (
+        vector("session_establishment.hex"),
+        vector("session_data.hex"),
+    ) else {
+        return;
+    };
+    // The reader side: its ephemeral key and the device's EDeviceKey.
+    let reader = AgreementKey::from_scalar(&scalar(&keys, "ephemeral_reader_key")).unwrap();
+    let reader_keys =
+        SessionKeys::derive(&reader, &point(&keys, "ephemeral_device_key"), &transcript).unwrap();
+    assert_eq!(&reader_keys.sk_reader[..], &derived("sk_reader_hex")[..]);
+    assert_eq!(&reader_keys.sk_device[..], &derived("sk_device_hex")[..]);
+    // The device side derives the same keys.
+    let device = AgreementKey::from_scalar(&scalar(&keys, "ephemeral_device_key")).unwrap();
+    let device_keys =
+        SessionKeys::derive(&device, &point(&keys, "ephemeral_reader_key"), &transcript).unwrap();
+    assert_eq!(&device_keys.sk_reader[..], &reader_keys.sk_reader[..]);
+
+    let (e_reader_key, sealed_request) = session_establishment(&establishment).unwrap();
+    assert_eq!(
+        &e_reader_key.sec1()[..],
+        &point(&keys, "ephemeral_reader_key")[..]
+    );
+    let request = decrypt(&device_keys.sk_reader, false, 1, &sealed_request).unwrap();
+    assert_eq!(request, vector("device_request.hex").unwrap());
+    let (sealed_response, status) = session_data(&data).unwrap();
+    assert_eq!(status, None);
+    let response = decrypt(&reader_keys.sk_device, true, 1, &sealed_response.unwrap()).unwrap();
+    assert_eq!(response, vector("device_response.hex").unwrap());
+    // Another counter, or the other side's key, does not decrypt.
+    assert_eq!(
+        decrypt(&device_keys.sk_reader, false, 2, &sealed_request).err(),
+        Some(MdocError::SessionDecryption)
+    );
+    assert_eq!(
+        decrypt(&device_keys.sk_device, false, 1, &sealed_request).err(),
+        Some(MdocError::SessionDecryption)
+    );
+}
+
+#[test]
+fn annex_d_device_mac_verifies_over_the_transcript() {
+    use eid_crypto::session::AgreementKey;
+    use eid_mdoc::session::{MacCheck, device_authentication_bytes, verify_device_auth};
+    let (Some(keys), Some(transcript), Some(bytes)) =
+        (keys(), session_transcript(), vector("device_response.hex"))
+    else {
+        return;
+    };
+    let response = DeviceResponse::from_cbor(&bytes).unwrap();
+    let doc = &response.documents[0];
+    let issuer = verify_issuer_data(&doc.doc_type, &doc.issuer_signed, &check(PINNED)).unwrap();
+    assert_eq!(
+        device_authentication_bytes(
+            &transcript,
+            &doc.doc_type,
+            &doc.device_signed.name_spaces_bytes
+        ),
+        derived("device_authentication_bytes_hex")
+    );
+    let reader = AgreementKey::from_scalar(&scalar(&keys, "ephemeral_reader_key")).unwrap();
+    let mac = MacCheck {
+        reader_key: &reader,
+    };
+    verify_device_auth(doc, &issuer.device_key, &transcript, Some(&mac)).unwrap();
+
+    // Another session's transcript: the MAC no longer verifies.
+    let mut other = transcript.clone();
+    let last = other.len() - 1;
+    other[last] ^= 1;
+    assert_eq!(
+        verify_device_auth(doc, &issuer.device_key, &other, Some(&mac)).err(),
+        Some(MdocError::DeviceMac)
+    );
+    // Another reader key (a replay to another reader).
+    let stranger = AgreementKey::generate().unwrap();
+    assert_eq!(
+        verify_device_auth(
+            doc,
+            &issuer.device_key,
+            &transcript,
+            Some(&MacCheck {
+                reader_key: &stranger
+            })
+        )
+        .err(),
+        Some(MdocError::DeviceMac)
+    );
+    // Without the reader key a MAC cannot be checked.
+    assert_eq!(
+        verify_device_auth(doc, &issuer.device_key, &transcript, None).err(),
+        Some(MdocError::MissingReaderKey)
+    );
+}

@@ -1,0 +1,193 @@
+//! ISO 18013-5 §9.1.1 session encryption and §9.1.3 mdoc authentication: session keys,
+//! `SessionEstablishment` / `SessionData`, `DeviceAuthenticationBytes` and device
+//! authentication by signature or MAC, all over the transcript bytes as exchanged.
+
+use eid_crypto::session::{
+    AgreementKey, Secret, aes256gcm_open, aes256gcm_seal, hkdf_sha256, hmac_sha256_verify,
+};
+use eid_crypto::{VerifyingKey, sha256};
+use minicbor::Encoder;
+
+use crate::MdocError;
+use crate::cbor::{TAG_ENCODED_CBOR, decode_all, malformed, map_len, skip, tagged_cbor};
+use crate::model::{DeviceAuth, Document};
+
+/// COSE algorithm HMAC 256/256 (RFC 9053 §3.1), the one ISO 18013-5 deviceMac uses.
+const HMAC_256_256: i64 = 5;
+
+/// `#6.24(bstr .cbor x)`.
+pub fn tag24(cbor: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cbor.len() + 6);
+    let _ = Encoder::new(&mut out)
+        .tag(minicbor::data::Tag::new(TAG_ENCODED_CBOR))
+        .and_then(|e| e.bytes(cbor));
+    out
+}
+
+/// The session's two keys (§9.1.1.5): HKDF-SHA-256 over the ECDH secret of the two ephemeral
+/// keys, salt SHA-256(SessionTranscriptBytes), info "SKReader" / "SKDevice".
+pub struct SessionKeys {
+    /// Encrypts what the reader sends.
+    pub sk_reader: Secret,
+    /// Encrypts what the device sends.
+    pub sk_device: Secret,
+}
+
+impl SessionKeys {
+    /// Derives both keys from our ephemeral key, the peer's public point and the
+    /// SessionTranscript (raw CBOR, not tag-24 wrapped).
+    pub fn derive(
+        ours: &AgreementKey,
+        peer_point: &[u8],
+        session_transcript: &[u8],
+    ) -> Result<Self, MdocError> {
+        let shared = ours.agree(peer_point).map_err(MdocError::Algorithm)?;
+        let salt = sha256(&tag24(session_transcript));
+        Ok(Self {
+            sk_reader: hkdf_sha256(&shared[..], &salt, b"SKReader")
+                .map_err(MdocError::Algorithm)?,
+            sk_device: hkdf_sha256(&shared[..], &salt, b"SKDevice")
+                .map_err(MdocError::Algorithm)?,
+        })
+    }
+}
+
+/// §9.1.1.5: IV = 8-byte identifier (reader 0…0, device 0…01) || 4-byte message counter,
+/// starting at 1.
+fn nonce(from_device: bool, counter: u32) -> [u8; 12] {
+    let mut iv = [0u8; 12];
+    iv[7] = u8::from(from_device);
+    iv[8..].copy_from_slice(&counter.to_be_bytes());
+    iv
+}
+
+/// Encrypts the `counter`-th message of one side.
+pub fn encrypt(
+    key: &Secret,
+    from_device: bool,
+    counter: u32,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, MdocError> {
+    aes256gcm_seal(key, nonce(from_device, counter), plaintext).map_err(MdocError::Algorithm)
+}
+
+/// Decrypts the `counter`-th message of one side.
+pub fn decrypt(
+    key: &Secret,
+    from_device: bool,
+    counter: u32,
+    sealed: &[u8],
+) -> Result<Vec<u8>, MdocError> {
+    aes256gcm_open(key, nonce(from_device, counter), sealed)
+        .map_err(|_| MdocError::SessionDecryption)
+}
+
+/// `SessionEstablishment = { "eReaderKey": EReaderKeyBytes, "data": bstr }`: the reader's
+/// ephemeral COSE_Key (as received) and the encrypted DeviceRequest.
+pub fn session_establishment(bytes: &[u8]) -> Result<(VerifyingKey, Vec<u8>), MdocError> {
+    decode_all(bytes, |d| {
+        let (mut key, mut data) = (None, None);
+        for _ in 0..map_len(d, "SessionEstablishment")? {
+            match d.str().map_err(malformed("SessionEstablishment key"))? {
+                "eReaderKey" => {
+                    key = Some(crate::model::cose_key(
+                        tagged_cbor(d, "EReaderKeyBytes")?.1,
+                    )?)
+                }
+                "data" => data = Some(d.bytes().map_err(malformed("data"))?.to_vec()),
+                _ => {
+                    skip(d, "SessionEstablishment")?;
+                }
+            }
+        }
+        Ok((
+            key.ok_or(MdocError::Malformed(
+                "SessionEstablishment without eReaderKey",
+            ))?,
+            data.ok_or(MdocError::Malformed("SessionEstablishment without data"))?,
+        ))
+    })
+}
+
+/// `SessionData = { ? "data": bstr, ? "status": uint }`.
+pub fn session_data(bytes: &[u8]) -> Result<(Option<Vec<u8>>, Option<u64>), MdocError> {
+    decode_all(bytes, |d| {
+        let (mut data, mut status) = (None, None);
+        for _ in 0..map_len(d, "SessionData")? {
+            match d.str().map_err(malformed("SessionData key"))? {
+                "data" => data = Some(d.bytes().map_err(malformed("data"))?.to_vec()),
+                "status" => status = Some(d.u64().map_err(malformed("status"))?),
+                _ => {
+                    skip(d, "SessionData")?;
+                }
+            }
+        }
+        Ok((data, status))
+    })
+}
+
+/// `DeviceAuthenticationBytes = #6.24(bstr .cbor ["DeviceAuthentication", SessionTranscript,
+/// DocType, DeviceNameSpacesBytes])` (§9.1.3.4), from the transcript and the namespaces
+/// bytes as exchanged.
+pub fn device_authentication_bytes(
+    session_transcript: &[u8],
+    doc_type: &str,
+    device_name_spaces_bytes: &[u8],
+) -> Vec<u8> {
+    let mut inner =
+        Vec::with_capacity(session_transcript.len() + device_name_spaces_bytes.len() + 64);
+    let _ = Encoder::new(&mut inner)
+        .array(4)
+        .and_then(|e| e.str("DeviceAuthentication"));
+    inner.extend_from_slice(session_transcript);
+    let _ = Encoder::new(&mut inner).str(doc_type);
+    inner.extend_from_slice(device_name_spaces_bytes);
+    tag24(&inner)
+}
+
+/// How the reader checks a MAC: its ephemeral key, whose ECDH with the device key gives
+/// EMacKey (§9.1.3.5).
+pub struct MacCheck<'a> {
+    /// The reader's ephemeral key (EReaderKey).
+    pub reader_key: &'a AgreementKey,
+}
+
+/// Verifies the document's device authentication (signature with the MSO's device key, or
+/// MAC with EMacKey) over DeviceAuthenticationBytes built from `session_transcript`.
+pub fn verify_device_auth(
+    document: &Document,
+    device_key: &VerifyingKey,
+    session_transcript: &[u8],
+    mac: Option<&MacCheck<'_>>,
+) -> Result<(), MdocError> {
+    let payload = device_authentication_bytes(
+        session_transcript,
+        &document.doc_type,
+        &document.device_signed.name_spaces_bytes,
+    );
+    match &document.device_signed.device_auth {
+        DeviceAuth::Signature(sign1) => {
+            sign1.verify(device_key, Some(&payload), MdocError::DeviceSignature)
+        }
+        DeviceAuth::Mac(mac0) => {
+            let reader_key = mac.ok_or(MdocError::MissingReaderKey)?.reader_key;
+            match mac0.headers.alg {
+                None => return Err(MdocError::MissingAlgorithm),
+                Some(HMAC_256_256) => {}
+                Some(other) => {
+                    return Err(MdocError::Algorithm(
+                        eid_crypto::CryptoError::UnsupportedAlgorithm(other.to_string()),
+                    ));
+                }
+            }
+            let shared = reader_key
+                .agree(device_key.sec1())
+                .map_err(MdocError::Algorithm)?;
+            let salt = sha256(&tag24(session_transcript));
+            let emac_key =
+                hkdf_sha256(&shared[..], &salt, b"EMacKey").map_err(MdocError::Algorithm)?;
+            hmac_sha256_verify(&emac_key[..], &mac0.to_be_maced(&payload), &mac0.tag)
+                .map_err(|_| MdocError::DeviceMac)
+        }
+    }
+}
