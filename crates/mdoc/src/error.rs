@@ -76,6 +76,9 @@ pub enum MdocError {
     /// A session message does not decrypt with the session key and counter.
     #[error("a session message does not decrypt")]
     SessionDecryption,
+    /// The holder asked to disclose an element the credential does not have.
+    #[error("the credential has no data element {0:?}")]
+    NotDisclosable(String),
     /// The MSO's deviceKey is not a usable P-256 COSE_Key.
     #[error("the MSO's deviceKey is not a usable P-256 COSE_Key")]
     MalformedDeviceKey,

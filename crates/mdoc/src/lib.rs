@@ -12,7 +12,9 @@
 mod cbor;
 pub mod cose;
 mod error;
+pub mod issue;
 pub mod model;
+pub mod present;
 pub mod session;
 pub mod verify;
 

@@ -80,6 +80,8 @@ pub struct IssuerSigned {
     pub name_spaces: Vec<(String, Vec<IssuerSignedItem>)>,
     /// The issuer's signature over the MSO.
     pub issuer_auth: CoseSign1,
+    /// issuerAuth as received, so that a holder passes it on byte for byte.
+    pub issuer_auth_bytes: Vec<u8>,
 }
 
 impl IssuerSigned {
@@ -90,7 +92,8 @@ impl IssuerSigned {
 
     pub(crate) fn decode(d: &mut Decoder<'_>) -> Result<Self, MdocError> {
         let n = map_len(d, "IssuerSigned")?;
-        let (mut name_spaces, mut issuer_auth) = (Vec::new(), None);
+        let (mut name_spaces, mut issuer_auth, mut issuer_auth_bytes) =
+            (Vec::new(), None, Vec::new());
         for _ in 0..n {
             match d.str().map_err(malformed("IssuerSigned key"))? {
                 "nameSpaces" => {
@@ -104,7 +107,11 @@ impl IssuerSigned {
                         name_spaces.push((ns, items));
                     }
                 }
-                "issuerAuth" => issuer_auth = Some(CoseSign1::decode(d)?),
+                "issuerAuth" => {
+                    let start = d.position();
+                    issuer_auth = Some(CoseSign1::decode(d)?);
+                    issuer_auth_bytes = d.input()[start..d.position()].to_vec();
+                }
                 _ => {
                     skip(d, "IssuerSigned")?;
                 }
@@ -114,6 +121,7 @@ impl IssuerSigned {
             name_spaces,
             issuer_auth: issuer_auth
                 .ok_or(MdocError::Malformed("IssuerSigned without issuerAuth"))?,
+            issuer_auth_bytes,
         })
     }
 }

@@ -156,3 +156,30 @@ pub fn verify_issuer_data(
         },
     })
 }
+
+/// A document whose issuer data and device authentication both verified.
+#[derive(Debug, Clone)]
+pub struct VerifiedDocument {
+    /// The issuer data.
+    pub issuer: VerifiedIssuerData,
+    _device: DeviceChecked,
+}
+
+#[derive(Debug, Clone)]
+struct DeviceChecked(());
+
+/// Verifies one document of a DeviceResponse: its issuer data, then its device
+/// authentication over `session_transcript` (raw CBOR) with the MSO's device key.
+pub fn verify_document(
+    document: &crate::Document,
+    check: &IssuerDataCheck<'_>,
+    session_transcript: &[u8],
+    mac: Option<&crate::session::MacCheck<'_>>,
+) -> Result<VerifiedDocument, MdocError> {
+    let issuer = verify_issuer_data(&document.doc_type, &document.issuer_signed, check)?;
+    crate::session::verify_device_auth(document, &issuer.device_key, session_transcript, mac)?;
+    Ok(VerifiedDocument {
+        issuer,
+        _device: DeviceChecked(()),
+    })
+}

@@ -1,0 +1,288 @@
+//! eid-issued mdocs: issue → present → verify for three docTypes, and one test per reader
+//! check that changes exactly one thing and asserts the precise error.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+
+use eid_core::OsRandom;
+use eid_crypto::x509::{self, CertificateTerms, Subject, TrustedIaca};
+use eid_crypto::{Signer, SigningKey};
+use eid_mdoc::issue::{ElementValue, IssueRequest, issue};
+use eid_mdoc::model::StatusReference;
+use eid_mdoc::present::present;
+use eid_mdoc::verify::{VerifiedDocument, verify_document};
+use eid_mdoc::{DeviceResponse, IssuerDataCheck, MdocError};
+use time::macros::{date, datetime};
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
+const NS: &str = "cn.eid.resident.1";
+
+struct Setup {
+    ds_key: SigningKey,
+    ds_der: Vec<u8>,
+    roots: Vec<TrustedIaca>,
+    device: SigningKey,
+}
+
+fn setup() -> Setup {
+    let terms = |days| CertificateTerms {
+        not_before: datetime!(2026-01-01 0:00 UTC),
+        not_after: datetime!(2026-01-01 0:00 UTC) + Duration::days(days),
+        issuer_alt_name_uri: "https://eid.example.cn/4501".into(),
+        crl_uri: "https://eid.example.cn/4501/crl".into(),
+    };
+    let subject = |cn: &str| Subject {
+        country: "CN".into(),
+        state: None,
+        organization: "南宁市公安局".into(),
+        common_name: cn.into(),
+    };
+    let iaca_key = SigningKey::generate().unwrap();
+    let iaca = x509::create_iaca(&subject("IACA"), &terms(3650), &iaca_key, &OsRandom).unwrap();
+    let ds_key = SigningKey::generate().unwrap();
+    let ds = x509::create_document_signer(
+        &subject("DS"),
+        &terms(450),
+        ds_key.verifying_key(),
+        &iaca,
+        &iaca_key,
+        &OsRandom,
+    )
+    .unwrap();
+    Setup {
+        roots: vec![TrustedIaca::new(&iaca.0, NOW).unwrap()],
+        ds_key,
+        ds_der: ds.0,
+        device: SigningKey::generate().unwrap(),
+    }
+}
+
+fn elements() -> Vec<(String, Vec<(String, ElementValue)>)> {
+    vec![(
+        NS.to_owned(),
+        vec![
+            ("family_name".into(), ElementValue::Text("Wang".into())),
+            ("given_name".into(), ElementValue::Text("Xiuying".into())),
+            (
+                "birth_date".into(),
+                ElementValue::FullDate(date!(1990 - 03 - 07)),
+            ),
+            ("age_over_18".into(), ElementValue::Bool(true)),
+            (
+                "resident_region".into(),
+                ElementValue::Text("450102".into()),
+            ),
+            (
+                "portrait".into(),
+                ElementValue::Bytes(vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]),
+            ),
+        ],
+    )]
+}
+
+fn issued(s: &Setup, doc_type: &str, valid_until: OffsetDateTime) -> Vec<u8> {
+    let name_spaces = elements();
+    issue(
+        &IssueRequest {
+            doc_type,
+            name_spaces: &name_spaces,
+            device_key: s.device.verifying_key(),
+            valid_from: NOW - Duration::days(1),
+            valid_until,
+            status: Some(StatusReference {
+                idx: 9,
+                uri: "https://eid.example.cn/status/3".into(),
+            }),
+            x5chain: std::slice::from_ref(&s.ds_der),
+        },
+        &s.ds_key,
+        &OsRandom,
+    )
+    .unwrap()
+}
+
+/// A SessionTranscript stand-in: any CBOR the two sides share ([null, null, handover]).
+fn transcript(nonce: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut e = minicbor::Encoder::new(&mut out);
+    e.array(3)
+        .unwrap()
+        .null()
+        .unwrap()
+        .null()
+        .unwrap()
+        .array(2)
+        .unwrap()
+        .str("OpenID4VPHandover")
+        .unwrap()
+        .bytes(nonce.as_bytes())
+        .unwrap();
+    out
+}
+
+fn check(s: &Setup, now: OffsetDateTime) -> IssuerDataCheck<'_> {
+    IssuerDataCheck {
+        roots: &s.roots,
+        now,
+        expected_doc_type: None,
+        dangerous_skip_chain: false,
+    }
+}
+
+fn verify(
+    response: &[u8],
+    check: &IssuerDataCheck<'_>,
+    transcript: &[u8],
+) -> Result<VerifiedDocument, MdocError> {
+    let response = DeviceResponse::from_cbor(response)?;
+    verify_document(&response.documents[0], check, transcript, None)
+}
+
+#[test]
+fn issue_present_verify_for_three_doc_types() {
+    let s = setup();
+    for doc_type in [
+        eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
+        eid_mdoc::DOCTYPE_MDL,
+        eid_mdoc::DOCTYPE_EU_PID,
+    ] {
+        let credential = issued(&s, doc_type, NOW + Duration::days(30));
+        let st = transcript("n1");
+        let response = present(
+            &credential,
+            &["age_over_18", "resident_region"],
+            &s.device,
+            &st,
+        )
+        .unwrap();
+        let v = verify(&response, &check(&s, NOW), &st).unwrap();
+        let ids: Vec<&str> = v
+            .issuer
+            .elements
+            .iter()
+            .map(|(_, id, _)| id.as_str())
+            .collect();
+        assert_eq!(ids, ["age_over_18", "resident_region"], "{doc_type}");
+        assert_eq!(v.issuer.mso.doc_type, doc_type);
+        assert_eq!(v.issuer.mso.status.as_ref().map(|s| s.idx), Some(9));
+        assert_eq!(v.issuer.issuer_certificate.as_deref(), Some("DS"));
+        // Salts are at least 16 bytes; the MSO digests all six elements.
+        let credential = eid_mdoc::IssuerSigned::from_cbor(&credential).unwrap();
+        assert!(
+            credential.name_spaces[0]
+                .1
+                .iter()
+                .all(|i| i.random.len() >= 16)
+        );
+        assert_eq!(v.issuer.mso.value_digests[NS].len(), 6);
+    }
+    assert_eq!(
+        present(
+            &issued(&s, NS, NOW + Duration::days(1)),
+            &["passport"],
+            &s.device,
+            &transcript("n")
+        )
+        .err(),
+        Some(MdocError::NotDisclosable("passport".into()))
+    );
+}
+
+#[test]
+fn breaking_each_reader_check() {
+    let s = setup();
+    let credential = issued(
+        &s,
+        eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
+        NOW + Duration::days(30),
+    );
+    let st = transcript("n1");
+    let response = present(&credential, &["given_name", "age_over_18"], &s.device, &st).unwrap();
+    verify(&response, &check(&s, NOW), &st).unwrap();
+
+    // One byte of a disclosed element: "Xiuying" becomes "Xiuyinh".
+    let at = response.windows(7).position(|w| w == b"Xiuying").unwrap();
+    let mut altered = response.clone();
+    altered[at + 6] = b'h';
+    assert_eq!(
+        verify(&altered, &check(&s, NOW), &st).err(),
+        Some(MdocError::DigestMismatch {
+            namespace: NS.into(),
+            element: "given_name".into()
+        })
+    );
+
+    // Validity: the MSO expired while the DS certificate is still valid; not yet valid.
+    assert_eq!(
+        verify(&response, &check(&s, NOW + Duration::days(31)), &st).err(),
+        Some(MdocError::Expired)
+    );
+    assert_eq!(
+        verify(&response, &check(&s, NOW - Duration::days(2)), &st).err(),
+        Some(MdocError::NotYetValid)
+    );
+
+    // Another session transcript (a replay, or another nonce).
+    assert_eq!(
+        verify(&response, &check(&s, NOW), &transcript("n2")).err(),
+        Some(MdocError::DeviceSignature)
+    );
+
+    // Presented by a device that does not hold the bound key.
+    let thief = SigningKey::generate().unwrap();
+    let stolen = present(&credential, &["age_over_18"], &thief, &st).unwrap();
+    assert_eq!(
+        verify(&stolen, &check(&s, NOW), &st).err(),
+        Some(MdocError::DeviceSignature)
+    );
+
+    // Another docType than the verifier asked for.
+    let mut wants_mdl = check(&s, NOW);
+    wants_mdl.expected_doc_type = Some(eid_mdoc::DOCTYPE_MDL);
+    assert_eq!(
+        verify(&response, &wants_mdl, &st).err(),
+        Some(MdocError::DocTypeMismatch)
+    );
+
+    // An issuer the verifier does not trust.
+    let other = setup();
+    assert!(matches!(
+        verify(&response, &check(&other, NOW), &st).err(),
+        Some(MdocError::IssuerCertificate(_))
+    ));
+
+    // A signature by another key under the same certificate.
+    let forged_credential = {
+        let name_spaces = elements();
+        issue(
+            &IssueRequest {
+                doc_type: eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
+                name_spaces: &name_spaces,
+                device_key: s.device.verifying_key(),
+                valid_from: NOW - Duration::days(1),
+                valid_until: NOW + Duration::days(30),
+                status: None,
+                x5chain: std::slice::from_ref(&s.ds_der),
+            },
+            &other.ds_key,
+            &OsRandom,
+        )
+        .unwrap()
+    };
+    let forged = present(&forged_credential, &["age_over_18"], &s.device, &st).unwrap();
+    assert_eq!(
+        verify(&forged, &check(&s, NOW), &st).err(),
+        Some(MdocError::IssuerSignature)
+    );
+
+    // Trailing bytes after the response.
+    let mut trailing = response.clone();
+    trailing.push(0xf6);
+    assert_eq!(
+        verify(&trailing, &check(&s, NOW), &st).err(),
+        Some(MdocError::TrailingData)
+    );
+}
