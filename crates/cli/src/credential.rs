@@ -47,6 +47,9 @@ pub enum Command {
         /// The credential type (dc+sd-jwt)
         #[arg(long, default_value = eid_sdjwt::VCT_RESIDENT_IDENTITY)]
         vct: String,
+        /// The document type (mso_mdoc)
+        #[arg(long, default_value = eid_mdoc::DOCTYPE_RESIDENT_IDENTITY)]
+        doctype: String,
         /// How long the credential is valid: e.g. 30d, 12h, 90m
         #[arg(long, default_value = "30d", value_parser = parse_duration)]
         valid_for: Duration,
@@ -83,6 +86,9 @@ pub enum Command {
         /// The verifier's nonce, dc+sd-jwt
         #[arg(long)]
         nonce: Option<String>,
+        /// The SessionTranscript (raw CBOR, not tag-24 wrapped), mso_mdoc
+        #[arg(long)]
+        session_transcript: Option<PathBuf>,
         /// Where to write the presentation
         #[arg(long)]
         out: PathBuf,
@@ -107,11 +113,36 @@ pub enum Command {
         /// How old a key binding may be
         #[arg(long, default_value = "5m", value_parser = parse_duration)]
         max_age: Duration,
+        /// The SessionTranscript the device authenticated (raw CBOR), mso_mdoc; without it
+        /// only the issuer data is verified
+        #[arg(long)]
+        session_transcript: Option<PathBuf>,
         /// Verify as of this time (RFC 3339) instead of now
         #[arg(long, value_parser = parse_time)]
         at: Option<OffsetDateTime>,
         /// The credential or presentation
         file: PathBuf,
+    },
+    /// Write a SessionTranscript (raw CBOR) for the OpenID4VP redirect flow (OpenID4VP B.2.6.1)
+    SessionTranscript {
+        /// The OpenID4VP handover (the only kind written so far)
+        #[arg(long, required = true)]
+        oid4vp: bool,
+        /// The verifier's client_id
+        #[arg(long)]
+        client_id: String,
+        /// The request's nonce
+        #[arg(long)]
+        nonce: String,
+        /// The response_uri
+        #[arg(long)]
+        response_uri: String,
+        /// SHA-256 thumbprint (hex) of the verifier's encryption JWK, for encrypted responses
+        #[arg(long)]
+        jwk_thumbprint: Option<String>,
+        /// Where to write the transcript
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -141,12 +172,180 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
 }
 
-fn not_yet(format: Format) -> anyhow::Result<Outcome> {
-    match format {
-        Format::MsoMdoc => bail!(
-            "mso_mdoc is not implemented yet: the ISO 18013-5 crate is in progress; use dc+sd-jwt"
+fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("could not read {}", path.display()))
+}
+
+fn hex_decode(text: &str) -> anyhow::Result<Vec<u8>> {
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("not 64 hex characters");
+    }
+    (0..32)
+        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(anyhow::Error::from))
+        .collect()
+}
+
+fn document_signer(pki: &Path) -> anyhow::Result<(SigningKey, Vec<u8>)> {
+    let key = SigningKey::from_pkcs8_pem(&read(&pki.join("ds.key.pem"))?).with_context(|| {
+        format!(
+            "{} is not a PKCS#8 P-256 key",
+            pki.join("ds.key.pem").display()
+        )
+    })?;
+    let der = eid_crypto::pem::decode("CERTIFICATE", &read(&pki.join("ds.pem"))?)?;
+    Ok((key, der))
+}
+
+/// The mdoc elements per namespace, as issued.
+type MdocNameSpaces = Vec<(String, Vec<(String, eid_mdoc::issue::ElementValue)>)>;
+
+/// `{namespace: {element: value}}` to mdoc elements: `YYYY-MM-DD` strings of `birth_date`,
+/// `issue_date`, `expiry_date` and elements ending in `_date` become full-date; `portrait`
+/// (base64) becomes a byte string.
+fn mdoc_claims(json: &str) -> anyhow::Result<MdocNameSpaces> {
+    let Value::Object(spaces) = serde_json::from_str::<Value>(json).context("not JSON")? else {
+        bail!("the claims must be an object {{namespace: {{element: value}}}}");
+    };
+    let mut out = Vec::new();
+    for (ns, elements) in spaces {
+        let Value::Object(elements) = elements else {
+            bail!("namespace {ns:?} must map element names to values");
+        };
+        let mut items = Vec::new();
+        for (name, value) in elements {
+            let element =
+                element_value(&name, &value).with_context(|| format!("element {ns}/{name}"))?;
+            items.push((name, element));
+        }
+        out.push((ns, items));
+    }
+    Ok(out)
+}
+
+fn element_value(name: &str, value: &Value) -> anyhow::Result<eid_mdoc::issue::ElementValue> {
+    use base64::Engine;
+    use eid_mdoc::issue::ElementValue as E;
+    let is_date =
+        matches!(name, "birth_date" | "issue_date" | "expiry_date") || name.ends_with("_date");
+    Ok(match value {
+        Value::String(s) if name == "portrait" => E::Bytes(
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .context("portrait must be standard base64")?,
         ),
-        Format::SdJwt => bail!("internal: dc+sd-jwt should not reach here"),
+        Value::String(s) if is_date => E::FullDate(
+            time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+                .context("a date must be YYYY-MM-DD")?,
+        ),
+        Value::String(s) => E::Text(s.clone()),
+        Value::Bool(b) => E::Bool(*b),
+        Value::Number(n) => E::Int(n.as_i64().context("numbers must be integers")?),
+        Value::Array(items) => E::Array(
+            items
+                .iter()
+                .map(|v| element_value("", v))
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        Value::Object(map) => E::Map(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), element_value(k, v)?)))
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        Value::Null => bail!("null is not an element value"),
+    })
+}
+
+/// Verifies the first document of a DeviceResponse, or an issued IssuerSigned (issuer data
+/// only) when the file is not a DeviceResponse.
+fn verify_mdoc(
+    bytes: &[u8],
+    check: &eid_mdoc::IssuerDataCheck<'_>,
+    transcript: Option<&[u8]>,
+) -> Result<eid_mdoc::VerifiedIssuerData, eid_mdoc::MdocError> {
+    match eid_mdoc::DeviceResponse::from_cbor(bytes) {
+        Ok(response) => {
+            let doc = response
+                .documents
+                .first()
+                .ok_or(eid_mdoc::MdocError::Malformed(
+                    "the DeviceResponse has no document",
+                ))?;
+            match transcript {
+                Some(st) => {
+                    eid_mdoc::verify::verify_document(doc, check, st, None).map(|v| v.issuer)
+                }
+                None => eid_mdoc::verify_issuer_data(&doc.doc_type, &doc.issuer_signed, check),
+            }
+        }
+        Err(response_error) => {
+            let Ok(issued) = eid_mdoc::IssuerSigned::from_cbor(bytes) else {
+                return Err(response_error);
+            };
+            let payload = issued
+                .issuer_auth
+                .payload
+                .as_deref()
+                .ok_or(eid_mdoc::MdocError::Malformed("issuerAuth without payload"))?;
+            let doc_type = eid_mdoc::MobileSecurityObject::from_payload(payload)?.doc_type;
+            eid_mdoc::verify_issuer_data(&doc_type, &issued, check)
+        }
+    }
+}
+
+fn mdoc_report(
+    result: &Result<eid_mdoc::VerifiedIssuerData, eid_mdoc::MdocError>,
+    device_checked: bool,
+    at: OffsetDateTime,
+) -> Value {
+    let failed = result.as_ref().err().map(|e| e.check());
+    let mut reached = true;
+    let checks: Vec<Value> = eid_mdoc::CHECKS
+        .iter()
+        .map(|&name| {
+            let outcome = if failed == Some(name) {
+                reached = false;
+                "failed"
+            } else if !reached {
+                "not run"
+            } else if name == "device_auth" && !device_checked {
+                "not checked (no session transcript)"
+            } else {
+                "passed"
+            };
+            json!({ "check": name, "result": outcome })
+        })
+        .collect();
+    let at = at.format(&Rfc3339).unwrap_or_default();
+    match result {
+        Ok(v) => {
+            let mut claims = Map::new();
+            for (ns, id, raw) in &v.elements {
+                let value = eid_mdoc::model::element_to_json(raw).unwrap_or(Value::Null);
+                if let Value::Object(m) = claims
+                    .entry(ns.clone())
+                    .or_insert_with(|| Value::Object(Map::new()))
+                {
+                    m.insert(id.clone(), value);
+                }
+            }
+            json!({
+                "valid": true,
+                "format": "mso_mdoc",
+                "verified_at": at,
+                "doc_type": v.mso.doc_type,
+                "checks": checks,
+                "issuer": v.issuer_certificate,
+                "claims": claims,
+                "status_reference": v.mso.status.as_ref().map(|s| json!({"idx": s.idx, "uri": s.uri})),
+            })
+        }
+        Err(e) => json!({
+            "valid": false,
+            "format": "mso_mdoc",
+            "verified_at": at,
+            "checks": checks,
+            "reason": e.to_string(),
+        }),
     }
 }
 
@@ -163,6 +362,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             status_index,
             decoys,
             out,
+            ..
         } => {
             let ds_key =
                 SigningKey::from_pkcs8_pem(&read(&pki.join("ds.key.pem"))?).with_context(|| {
@@ -206,6 +406,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             aud,
             nonce,
             out,
+            ..
         } => {
             let key = SigningKey::from_pkcs8_pem(&read(&holder_key)?)
                 .with_context(|| format!("{} is not a PKCS#8 P-256 key", holder_key.display()))?;
@@ -241,6 +442,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             max_age,
             at,
             file,
+            ..
         } => {
             let now = at.unwrap_or_else(|| SystemClock.now());
             let mut roots = Vec::new();
@@ -289,9 +491,131 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 Outcome::Refused
             })
         }
-        Command::Issue { format, .. }
-        | Command::Present { format, .. }
-        | Command::Verify { format, .. } => not_yet(format),
+        Command::Issue {
+            format: Format::MsoMdoc,
+            pki,
+            holder,
+            claims,
+            doctype,
+            valid_for,
+            status_uri,
+            status_index,
+            out,
+            ..
+        } => {
+            let (ds_key, ds_der) = document_signer(&pki)?;
+            let holder = VerifyingKey::from_spki_pem(&read(&holder)?).with_context(|| {
+                format!("{} is not a P-256 public key (SPKI PEM)", holder.display())
+            })?;
+            let name_spaces =
+                mdoc_claims(&read(&claims)?).with_context(|| format!("in {}", claims.display()))?;
+            let now = SystemClock.now();
+            let status = status_uri
+                .zip(status_index)
+                .map(|(uri, idx)| eid_mdoc::model::StatusReference { idx, uri });
+            let request = eid_mdoc::issue::IssueRequest {
+                doc_type: &doctype,
+                name_spaces: &name_spaces,
+                device_key: &holder,
+                valid_from: now,
+                valid_until: now + valid_for,
+                status,
+                x5chain: std::slice::from_ref(&ds_der),
+            };
+            let credential = eid_mdoc::issue::issue(&request, &ds_key, &OsRandom)?;
+            std::fs::write(&out, credential)
+                .with_context(|| format!("could not write {}", out.display()))?;
+            Ok(Outcome::Ok)
+        }
+        Command::Present {
+            format: Format::MsoMdoc,
+            credential,
+            holder_key,
+            disclose,
+            session_transcript,
+            out,
+            ..
+        } => {
+            let key = SigningKey::from_pkcs8_pem(&read(&holder_key)?)
+                .with_context(|| format!("{} is not a PKCS#8 P-256 key", holder_key.display()))?;
+            let Some(transcript) = session_transcript else {
+                bail!(
+                    "mso_mdoc presentations are bound to a session: give --session-transcript ST.cbor"
+                );
+            };
+            let transcript = read_bytes(&transcript)?;
+            let names: Vec<&str> = disclose
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !n.is_empty())
+                .collect();
+            let response =
+                eid_mdoc::present::present(&read_bytes(&credential)?, &names, &key, &transcript)?;
+            std::fs::write(&out, response)
+                .with_context(|| format!("could not write {}", out.display()))?;
+            Ok(Outcome::Ok)
+        }
+        Command::Verify {
+            format: Format::MsoMdoc,
+            trust,
+            at,
+            session_transcript,
+            file,
+            ..
+        } => {
+            let now = at.unwrap_or_else(|| SystemClock.now());
+            let mut roots = Vec::new();
+            for path in &trust {
+                roots
+                    .push(TrustedIaca::from_pem(&read(path)?, now).with_context(|| {
+                        format!("{} is not a usable IACA root", path.display())
+                    })?);
+            }
+            if roots.is_empty() {
+                bail!("give at least one --trust ROOT.pem");
+            }
+            let transcript = session_transcript.as_deref().map(read_bytes).transpose()?;
+            let bytes = read_bytes(&file)?;
+            let check = eid_mdoc::IssuerDataCheck {
+                roots: &roots,
+                now,
+                expected_doc_type: None,
+                dangerous_skip_chain: false,
+            };
+            let result = verify_mdoc(&bytes, &check, transcript.as_deref());
+            let report = mdoc_report(&result, transcript.is_some(), now);
+            crate::print_json(&report)?;
+            Ok(if result.is_ok() {
+                Outcome::Ok
+            } else {
+                Outcome::Refused
+            })
+        }
+        Command::SessionTranscript {
+            oid4vp: _,
+            client_id,
+            nonce,
+            response_uri,
+            jwk_thumbprint,
+            out,
+        } => {
+            let thumbprint = jwk_thumbprint
+                .map(|h| {
+                    hex_decode(&h).context(
+                        "--jwk-thumbprint must be 64 hex characters (a SHA-256 thumbprint)",
+                    )
+                })
+                .transpose()?;
+            let transcript = eid_mdoc::session::oid4vp_session_transcript(
+                &client_id,
+                &nonce,
+                thumbprint.as_deref(),
+                &response_uri,
+            );
+            std::fs::write(&out, transcript)
+                .with_context(|| format!("could not write {}", out.display()))?;
+            Ok(Outcome::Ok)
+        }
     }
 }
 

@@ -28,7 +28,7 @@ enum Command {
     /// Generate and check population registry files
     #[command(subcommand)]
     Registry(registry::Command),
-    /// Issue, present and verify credentials (SD-JWT VC; mdoc to come)
+    /// Issue, present and verify credentials (ISO 18013-5 mdoc and SD-JWT VC)
     #[command(subcommand)]
     Credential(credential::Command),
     /// Create issuer certificates and keys (IACA root, document signer)

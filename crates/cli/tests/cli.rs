@@ -413,17 +413,162 @@ fn sd_jwt_round_trip_says_exactly_why_when_one_thing_changes() {
         (Some(1), Some("digests".into())),
         "{report}"
     );
-    // Not yet implemented formats say so and exit 2.
-    let out = eid(&[
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn mdoc_round_trip_says_exactly_why_when_one_thing_changes() {
+    let dir = scratch("mdoc");
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    assert!(eid(&["pki", "init", "--out", &p("pki")]).status.success());
+    assert!(
+        eid(&[
+            "keys",
+            "generate",
+            "--out",
+            &p("h.pem"),
+            "--public",
+            &p("h.pub.pem")
+        ])
+        .status
+        .success()
+    );
+    std::fs::write(
+        dir.join("claims.json"),
+        r#"{"cn.eid.resident.1":{"family_name":"Wang","given_name":"Xiuying","birth_date":"1990-03-07","age_over_18":true,"portrait":"/9j/4AAQ"}}"#,
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = eid(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
         "credential",
-        "verify",
+        "issue",
         "--format",
         "mso_mdoc",
-        "--trust",
-        &trust,
-        &p("pres.txt"),
+        "--pki",
+        &p("pki"),
+        "--holder",
+        &p("h.pub.pem"),
+        "--claims",
+        &p("claims.json"),
+        "--valid-for",
+        "30d",
+        "--out",
+        &p("cred.cbor"),
+    ]);
+    for (name, nonce) in [("st1.cbor", "n1"), ("st2.cbor", "n2")] {
+        run(&[
+            "credential",
+            "session-transcript",
+            "--oid4vp",
+            "--client-id",
+            "x509_hash:bank",
+            "--nonce",
+            nonce,
+            "--response-uri",
+            "https://bank.example.cn/r",
+            "--out",
+            &p(name),
+        ]);
+    }
+    run(&[
+        "credential",
+        "present",
+        "--format",
+        "mso_mdoc",
+        "--credential",
+        &p("cred.cbor"),
+        "--holder-key",
+        &p("h.pem"),
+        "--disclose",
+        "given_name,age_over_18",
+        "--session-transcript",
+        &p("st1.cbor"),
+        "--out",
+        &p("resp.cbor"),
+    ]);
+    let trust = p("pki/iaca.pem");
+    let verify = |file: &str, extra: &[&str]| {
+        let mut args = vec![
+            "credential",
+            "verify",
+            "--format",
+            "mso_mdoc",
+            "--trust",
+            &trust,
+        ];
+        args.extend_from_slice(extra);
+        args.push(file);
+        let out = eid(&args);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let failed = report["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["result"] == "failed"))
+            .map(|c| c["check"].as_str().unwrap().to_owned());
+        (out.status.code(), failed, report)
+    };
+    let st1 = p("st1.cbor");
+    let (code, _, report) = verify(&p("resp.cbor"), &["--session-transcript", &st1]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(
+        report["claims"]["cn.eid.resident.1"]["given_name"],
+        "Xiuying"
+    );
+    assert!(
+        report["claims"]["cn.eid.resident.1"]
+            .get("birth_date")
+            .is_none(),
+        "not disclosed"
+    );
+
+    // Another transcript (nonce n2).
+    let (code, failed, _) = verify(&p("resp.cbor"), &["--session-transcript", &p("st2.cbor")]);
+    assert_eq!((code, failed.as_deref()), (Some(1), Some("device_auth")));
+    // After the validity.
+    let (code, failed, _) = verify(
+        &p("resp.cbor"),
+        &["--session-transcript", &st1, "--at", "2027-06-01T00:00:00Z"],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        matches!(failed.as_deref(), Some("validity" | "issuer_trust")),
+        "{failed:?}"
+    );
+    // One byte of a disclosed element.
+    let mut bytes = std::fs::read(dir.join("resp.cbor")).unwrap();
+    let at = bytes.windows(7).position(|w| w == b"Xiuying").unwrap();
+    bytes[at] = b'Y';
+    std::fs::write(dir.join("tampered.cbor"), bytes).unwrap();
+    let (code, failed, report) = verify(&p("tampered.cbor"), &["--session-transcript", &st1]);
+    assert_eq!(
+        (code, failed.as_deref()),
+        (Some(1), Some("digests")),
+        "{report}"
+    );
+    assert!(report["reason"].as_str().unwrap().contains("given_name"));
+    // A present without a transcript is refused with a clear message.
+    let out = eid(&[
+        "credential",
+        "present",
+        "--format",
+        "mso_mdoc",
+        "--credential",
+        &p("cred.cbor"),
+        "--holder-key",
+        &p("h.pem"),
+        "--disclose",
+        "age_over_18",
+        "--out",
+        &p("x.cbor"),
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--session-transcript"));
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -83,3 +83,40 @@ pub enum MdocError {
     #[error("the MSO's deviceKey is not a usable P-256 COSE_Key")]
     MalformedDeviceKey,
 }
+
+/// The checks of reader-side verification in the order they run, as reports name them.
+pub const CHECKS: [&str; 8] = [
+    "format",
+    "issuer_trust",
+    "issuer_signature",
+    "digests",
+    "doc_type",
+    "validity",
+    "device_key",
+    "device_auth",
+];
+
+impl MdocError {
+    /// Which of [`CHECKS`] refused.
+    pub fn check(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) | Self::TrailingData | Self::TooLarge | Self::NotDisclosable(_) => {
+                "format"
+            }
+            Self::MissingCertificate | Self::IssuerCertificate(_) => "issuer_trust",
+            Self::MissingAlgorithm | Self::Algorithm(_) | Self::IssuerSignature => {
+                "issuer_signature"
+            }
+            Self::UnsupportedDigestAlgorithm(_)
+            | Self::MissingDigest { .. }
+            | Self::DigestMismatch { .. } => "digests",
+            Self::DocTypeMismatch => "doc_type",
+            Self::NotYetValid | Self::Expired => "validity",
+            Self::MalformedDeviceKey => "device_key",
+            Self::DeviceSignature
+            | Self::DeviceMac
+            | Self::MissingReaderKey
+            | Self::SessionDecryption => "device_auth",
+        }
+    }
+}

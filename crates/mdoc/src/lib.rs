@@ -18,7 +18,7 @@ pub mod present;
 pub mod session;
 pub mod verify;
 
-pub use error::MdocError;
+pub use error::{CHECKS, MdocError};
 pub use model::{DeviceResponse, Document, IssuerSigned, IssuerSignedItem, MobileSecurityObject};
 pub use verify::{IssuerDataCheck, VerifiedIssuerData, verify_issuer_data};
 

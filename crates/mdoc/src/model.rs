@@ -460,3 +460,62 @@ fn document(d: &mut Decoder<'_>) -> Result<Document, MdocError> {
             .ok_or(MdocError::Malformed("Document without deviceSigned"))?,
     })
 }
+
+/// An element value (raw CBOR, as verified) as JSON for reports: text, numbers, booleans and
+/// null as themselves; byte strings as standard base64; full-date and tdate as their text;
+/// arrays and maps recursively (non-text map keys as their text form).
+pub fn element_to_json(raw: &[u8]) -> Result<serde_json::Value, MdocError> {
+    decode_all(raw, |d| to_json(d, 0))
+}
+
+fn to_json(d: &mut Decoder<'_>, depth: usize) -> Result<serde_json::Value, MdocError> {
+    use base64::Engine;
+    use serde_json::Value;
+    if depth > crate::MAX_DEPTH {
+        return Err(MdocError::TooLarge);
+    }
+    let bad = malformed("element value");
+    Ok(match d.datatype().map_err(&bad)? {
+        Type::Bool => Value::Bool(d.bool().map_err(&bad)?),
+        Type::Null | Type::Undefined => {
+            d.skip().map_err(&bad)?;
+            Value::Null
+        }
+        Type::U8 | Type::U16 | Type::U32 | Type::U64 => Value::from(d.u64().map_err(&bad)?),
+        Type::I8 | Type::I16 | Type::I32 | Type::I64 => Value::from(d.i64().map_err(&bad)?),
+        Type::F16 | Type::F32 | Type::F64 => Value::from(d.f64().map_err(&bad)?),
+        Type::String => Value::String(d.str().map_err(&bad)?.to_owned()),
+        Type::Bytes => Value::String(
+            base64::engine::general_purpose::STANDARD.encode(d.bytes().map_err(&bad)?),
+        ),
+        Type::Tag => {
+            d.tag().map_err(&bad)?;
+            to_json(d, depth + 1)?
+        }
+        Type::Array => {
+            let n = array_len(d, "element value")?;
+            Value::Array(
+                (0..n)
+                    .map(|_| to_json(d, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        Type::Map => {
+            let n = map_len(d, "element value")?;
+            let mut map = serde_json::Map::new();
+            for _ in 0..n {
+                let key = match to_json(d, depth + 1)? {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                map.insert(key, to_json(d, depth + 1)?);
+            }
+            Value::Object(map)
+        }
+        _ => {
+            return Err(MdocError::Malformed(
+                "element value of an unsupported CBOR type",
+            ));
+        }
+    })
+}

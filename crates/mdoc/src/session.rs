@@ -191,3 +191,36 @@ pub fn verify_device_auth(
         }
     }
 }
+
+/// The SessionTranscript of an OpenID4VP 1.0 presentation invoked by redirect (OpenID4VP
+/// Appendix B.2.6.1): `[null, null, ["OpenID4VPHandover", SHA-256(OpenID4VPHandoverInfo)]]`
+/// with `OpenID4VPHandoverInfo = [client_id, nonce, jwk_thumbprint / null, response_uri]`.
+/// `jwk_thumbprint` is the SHA-256 thumbprint of the verifier's encryption key when the
+/// response is encrypted.
+pub fn oid4vp_session_transcript(
+    client_id: &str,
+    nonce: &str,
+    jwk_thumbprint: Option<&[u8]>,
+    response_uri: &str,
+) -> Vec<u8> {
+    let mut info = Vec::with_capacity(128);
+    let mut e = Encoder::new(&mut info);
+    let _ = e
+        .array(4)
+        .and_then(|e| e.str(client_id))
+        .and_then(|e| e.str(nonce));
+    let _ = match jwk_thumbprint {
+        Some(t) => e.bytes(t),
+        None => e.null(),
+    };
+    let _ = e.str(response_uri);
+    let mut out = Vec::with_capacity(64);
+    let _ = Encoder::new(&mut out)
+        .array(3)
+        .and_then(|e| e.null())
+        .and_then(|e| e.null())
+        .and_then(|e| e.array(2))
+        .and_then(|e| e.str("OpenID4VPHandover"))
+        .and_then(|e| e.bytes(&sha256(&info)));
+    out
+}

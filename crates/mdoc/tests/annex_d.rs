@@ -316,3 +316,32 @@ fn annex_d_device_mac_verifies_over_the_transcript() {
         Some(MdocError::MissingReaderKey)
     );
 }
+
+#[test]
+fn openid4vp_b_2_6_1_session_transcript() {
+    use eid_mdoc::session::oid4vp_session_transcript;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/openid4vp/session_transcript");
+    let Ok(inputs) = std::fs::read(dir.join("redirect_inputs.json")) else {
+        println!(
+            "skipped: {} is absent (spec vectors live beside the project)",
+            dir.display()
+        );
+        return;
+    };
+    let inputs: serde_json::Value = serde_json::from_slice(&inputs).unwrap();
+    let thumbprint = hex::decode(inputs["jwk_thumbprint_sha256_hex"].as_str().unwrap()).unwrap();
+    let transcript = oid4vp_session_transcript(
+        inputs["client_id"].as_str().unwrap(),
+        inputs["nonce"].as_str().unwrap(),
+        Some(&thumbprint),
+        inputs["response_uri"].as_str().unwrap(),
+    );
+    let expected = hex::decode(
+        std::fs::read_to_string(dir.join("redirect_session_transcript.hex"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(transcript, expected);
+}
