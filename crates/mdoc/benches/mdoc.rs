@@ -1,0 +1,253 @@
+//! mdoc issue and verify against their bare cryptographic baselines, in one run:
+//! `cargo bench -p eid-mdoc --bench mdoc`.
+//!
+//! - verify: a DeviceResponse disclosing 5 of 15 elements (decode, DS chain, issuer
+//!   signature, 5 digests, validity, device signature over the transcript), against the
+//!   baseline of two ES256 verifies plus the 5 SHA-256 digests;
+//! - issue: a 15-element IssuerSigned, against the baseline of one ES256 sign.
+//!
+//! The DS chain check (a third signature verify) is part of "ours" and not of the baseline,
+//! as the issue's definition of the baseline says; the run also prints the ratio without it
+//! (trusting the DS key directly) so that the two can be told apart.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "benchmark setup: a failure is a failed run"
+)]
+#![expect(clippy::print_stdout, reason = "the benchmark prints its ratios")]
+
+use std::hint::black_box;
+use std::time::Duration as StdDuration;
+
+use criterion::Criterion;
+use eid_core::OsRandom;
+use eid_crypto::x509::{self, CertificateTerms, Subject, TrustedIaca};
+use eid_crypto::{Signer, SigningKey, sha256};
+use eid_mdoc::issue::{ElementValue, IssueRequest};
+use eid_mdoc::{DeviceResponse, IssuerDataCheck};
+use time::macros::{date, datetime};
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
+
+fn timed(c: &mut Criterion, name: &str, f: &mut dyn FnMut()) -> f64 {
+    c.bench_function(name, |b| b.iter(&mut *f));
+    let mut samples = Vec::with_capacity(30);
+    for _ in 0..30 {
+        #[expect(clippy::disallowed_methods, reason = "benchmark timing")]
+        let start = std::time::Instant::now();
+        for _ in 0..200 {
+            f();
+        }
+        samples.push(start.elapsed().as_nanos() as f64 / 200.0);
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .sample_size(30)
+        .measurement_time(StdDuration::from_secs(3))
+        .warm_up_time(StdDuration::from_secs(1));
+    let terms = |days| CertificateTerms {
+        not_before: datetime!(2026-01-01 0:00 UTC),
+        not_after: datetime!(2026-01-01 0:00 UTC) + Duration::days(days),
+        issuer_alt_name_uri: "https://eid.example.cn/4501".into(),
+        crl_uri: "https://eid.example.cn/4501/crl".into(),
+    };
+    let subject = |cn: &str| Subject {
+        country: "CN".into(),
+        state: None,
+        organization: "Nanning PSB".into(),
+        common_name: cn.into(),
+    };
+    let iaca_key = SigningKey::generate().unwrap();
+    let iaca = x509::create_iaca(&subject("IACA"), &terms(3650), &iaca_key, &OsRandom).unwrap();
+    let ds_key = SigningKey::generate().unwrap();
+    let ds = x509::create_document_signer(
+        &subject("DS"),
+        &terms(450),
+        ds_key.verifying_key(),
+        &iaca,
+        &iaca_key,
+        &OsRandom,
+    )
+    .unwrap();
+    let roots = [TrustedIaca::new(&iaca.0, NOW).unwrap()];
+    let holder = SigningKey::generate().unwrap();
+
+    let text = |s: &str| ElementValue::Text(s.to_owned());
+    let name_spaces = vec![(
+        eid_mdoc::DOCTYPE_RESIDENT_IDENTITY.to_owned(),
+        vec![
+            ("family_name".to_owned(), text("王")),
+            ("given_name".to_owned(), text("秀英")),
+            (
+                "birth_date".to_owned(),
+                ElementValue::FullDate(date!(1990 - 03 - 07)),
+            ),
+            ("sex".to_owned(), ElementValue::Int(2)),
+            ("ethnicity".to_owned(), text("壮")),
+            (
+                "address".to_owned(),
+                text("广西壮族自治区南宁市兴宁区民族大道100号"),
+            ),
+            ("resident_region".to_owned(), text("450102")),
+            ("document_number".to_owned(), text("450102199003071244")),
+            ("issuing_authority".to_owned(), text("南宁市公安局兴宁分局")),
+            (
+                "issue_date".to_owned(),
+                ElementValue::FullDate(date!(2016 - 05 - 10)),
+            ),
+            (
+                "expiry_date".to_owned(),
+                ElementValue::FullDate(date!(2036 - 05 - 10)),
+            ),
+            ("age_over_18".to_owned(), ElementValue::Bool(true)),
+            ("age_over_60".to_owned(), ElementValue::Bool(false)),
+            ("age_in_years".to_owned(), ElementValue::Int(36)),
+            ("age_birth_year".to_owned(), ElementValue::Int(1990)),
+        ],
+    )];
+    let request = IssueRequest {
+        doc_type: eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
+        name_spaces: &name_spaces,
+        device_key: holder.verifying_key(),
+        valid_from: NOW - Duration::days(1),
+        valid_until: NOW + Duration::days(30),
+        status: None,
+        x5chain: std::slice::from_ref(&ds.0),
+    };
+    let issued = eid_mdoc::issue::issue(&request, &ds_key, &OsRandom).unwrap();
+    let transcript = eid_mdoc::session::oid4vp_session_transcript(
+        "x509_hash:hotel",
+        "n",
+        None,
+        "https://hotel.example.cn/r",
+    );
+    let disclose = [
+        "family_name",
+        "given_name",
+        "age_over_18",
+        "resident_region",
+        "issuing_authority",
+    ];
+    let response = eid_mdoc::present::present(&issued, &disclose, &holder, &transcript).unwrap();
+    let check = IssuerDataCheck {
+        roots: &roots,
+        now: NOW,
+        expected_doc_type: None,
+        dangerous_skip_chain: false,
+    };
+    let verify_once = |check: &IssuerDataCheck<'_>| {
+        let parsed = DeviceResponse::from_cbor(black_box(&response)).unwrap();
+        black_box(
+            eid_mdoc::verify::verify_document(&parsed.documents[0], check, &transcript, None)
+                .unwrap(),
+        );
+    };
+    verify_once(&check);
+
+    // Baseline inputs: the same two signatures and five item digests, verified bare.
+    let parsed = DeviceResponse::from_cbor(&response).unwrap();
+    let doc = parsed.documents[0].clone();
+    let auth = doc.issuer_signed.issuer_auth.clone();
+    let issuer_tbs = {
+        let mut out = Vec::new();
+        let mut e = minicbor::Encoder::new(&mut out);
+        e.array(4)
+            .unwrap()
+            .str("Signature1")
+            .unwrap()
+            .bytes(&auth.protected)
+            .unwrap()
+            .bytes(&[])
+            .unwrap()
+            .bytes(auth.payload.as_deref().unwrap())
+            .unwrap();
+        out
+    };
+    let device_payload = eid_mdoc::session::device_authentication_bytes(
+        &transcript,
+        &doc.doc_type,
+        &doc.device_signed.name_spaces_bytes,
+    );
+    let eid_mdoc::model::DeviceAuth::Signature(device_sig) = &doc.device_signed.device_auth else {
+        unreachable_code()
+    };
+    let device_tbs = {
+        let mut out = Vec::new();
+        let mut e = minicbor::Encoder::new(&mut out);
+        e.array(4)
+            .unwrap()
+            .str("Signature1")
+            .unwrap()
+            .bytes(&device_sig.protected)
+            .unwrap()
+            .bytes(&[])
+            .unwrap()
+            .bytes(&device_payload)
+            .unwrap();
+        out
+    };
+    let items: Vec<Vec<u8>> = doc
+        .issuer_signed
+        .name_spaces
+        .iter()
+        .flat_map(|(_, items)| items.iter().map(|i| i.bytes.clone()))
+        .collect();
+    let (ds_vk, device_vk) = (
+        ds_key.verifying_key().clone(),
+        holder.verifying_key().clone(),
+    );
+
+    let verify_ours = timed(&mut c, "mdoc/verify_device_response", &mut || {
+        verify_once(&check)
+    });
+    let profile_only = IssuerDataCheck {
+        dangerous_skip_chain: true,
+        ..check
+    };
+    let verify_no_chain = timed(
+        &mut c,
+        "mdoc/verify_device_response_ds_profile_only",
+        &mut || verify_once(&profile_only),
+    );
+    let verify_base = timed(
+        &mut c,
+        "mdoc/verify_baseline_2_es256_and_digests",
+        &mut || {
+            ds_vk.verify(&issuer_tbs, &auth.signature).unwrap();
+            device_vk
+                .verify(&device_tbs, &device_sig.signature)
+                .unwrap();
+            for item in &items {
+                black_box(sha256(item));
+            }
+        },
+    );
+    let issue_ours = timed(&mut c, "mdoc/issue_15_elements", &mut || {
+        black_box(eid_mdoc::issue::issue(&request, &ds_key, &OsRandom).unwrap());
+    });
+    let issue_base = timed(&mut c, "mdoc/issue_baseline_1_es256_sign", &mut || {
+        black_box(ds_key.sign(&issuer_tbs).unwrap());
+    });
+    println!(
+        "\nmdoc ratios (baseline / ours; 1.0 = no overhead): verify {:.2} ({:.1} µs vs {:.1} µs; ours includes the DS chain's signature), verify without the chain signature {:.2} ({:.1} µs), issue {:.2} ({:.1} µs vs {:.1} µs)",
+        verify_base / verify_ours,
+        verify_ours / 1000.0,
+        verify_base / 1000.0,
+        verify_base / verify_no_chain,
+        verify_no_chain / 1000.0,
+        issue_base / issue_ours,
+        issue_ours / 1000.0,
+        issue_base / 1000.0,
+    );
+    c.final_summary();
+}
+
+fn unreachable_code() -> ! {
+    std::process::exit(2)
+}
