@@ -35,7 +35,9 @@ pub struct VerifyingKey {
     algorithm: Algorithm,
     point: [u8; 65],
     fixed: ParsedPublicKey,
-    asn1: ParsedPublicKey,
+    /// Parsed on first use: only certificate checks verify DER signatures, and parsing a
+    /// point costs as much as a quarter of a verify.
+    asn1: std::sync::OnceLock<ParsedPublicKey>,
 }
 
 impl VerifyingKey {
@@ -48,13 +50,11 @@ impl VerifyingKey {
         }
         let fixed = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
             .map_err(|_| CryptoError::BadPublicKey)?;
-        let asn1 = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point)
-            .map_err(|_| CryptoError::BadPublicKey)?;
         Ok(Self {
             algorithm,
             point,
             fixed,
-            asn1,
+            asn1: std::sync::OnceLock::new(),
         })
     }
 
@@ -129,8 +129,15 @@ impl VerifyingKey {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), CryptoError> {
-        self.asn1
-            .verify_sig(message, signature)
+        let asn1 = match self.asn1.get() {
+            Some(parsed) => parsed,
+            None => {
+                let parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, self.point)
+                    .map_err(|_| CryptoError::BadPublicKey)?;
+                self.asn1.get_or_init(|| parsed)
+            }
+        };
+        asn1.verify_sig(message, signature)
             .map_err(|_| CryptoError::BadSignature)
     }
 }

@@ -115,21 +115,30 @@ pub fn issue(
     let mut name_spaces: Vec<(&str, Vec<Vec<u8>>)> = Vec::new();
     let mut digests: Vec<(&str, Vec<IdDigest>)> = Vec::new();
     for (ns, elements) in request.name_spaces {
-        let ids = permutation(elements.len(), random)?;
-        let mut items = Vec::with_capacity(elements.len());
-        let mut ns_digests = Vec::with_capacity(elements.len());
-        for ((identifier, value), id) in elements.iter().zip(ids) {
-            let mut salt = [0u8; 32];
-            random
-                .fill(&mut salt)
-                .map_err(|_| MdocError::Malformed("the random source failed"))?;
+        // One draw for the namespace: a 32-byte salt per element and a word per swap.
+        let n = elements.len();
+        let mut randomness = vec![0u8; n * 40];
+        random
+            .fill(&mut randomness)
+            .map_err(|_| MdocError::Malformed("the random source failed"))?;
+        let (salts, word_bytes) = randomness.split_at(n * 32);
+        let mut words: Vec<u64> = word_bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect();
+        let ids = permutation(n, &mut words, random)?;
+        let mut items = Vec::with_capacity(n);
+        let mut ns_digests = Vec::with_capacity(n);
+        for (((identifier, value), id), salt) in
+            elements.iter().zip(ids).zip(salts.chunks_exact(32))
+        {
             let mut item = Vec::with_capacity(96);
             let mut e = Encoder::new(&mut item);
             e.map(4)
                 .and_then(|e| e.str("digestID"))
                 .and_then(|e| e.u64(id))
                 .and_then(|e| e.str("random"))
-                .and_then(|e| e.bytes(&salt))
+                .and_then(|e| e.bytes(salt))
                 .and_then(|e| e.str("elementIdentifier"))
                 .and_then(|e| e.str(identifier))
                 .and_then(|e| e.str("elementValue"))
@@ -230,17 +239,23 @@ pub fn issue(
     Ok(out)
 }
 
-/// A random permutation of `0..n` (Fisher–Yates with rejection sampling).
-fn permutation(n: usize, random: &dyn Random) -> Result<Vec<u64>, MdocError> {
+/// A random permutation of `0..n` (Fisher–Yates with rejection sampling), drawing its
+/// randomness from `words` (refilled from `random` only when a draw is rejected).
+fn permutation(n: usize, words: &mut Vec<u64>, random: &dyn Random) -> Result<Vec<u64>, MdocError> {
     let mut ids: Vec<u64> = (0..n as u64).collect();
     for i in (1..n).rev() {
         let bound = i as u64 + 1;
         let j = loop {
-            let mut b = [0u8; 8];
-            random
-                .fill(&mut b)
-                .map_err(|_| MdocError::Malformed("the random source failed"))?;
-            let x = u64::from_le_bytes(b);
+            let x = match words.pop() {
+                Some(x) => x,
+                None => {
+                    let mut b = [0u8; 8];
+                    random
+                        .fill(&mut b)
+                        .map_err(|_| MdocError::Malformed("the random source failed"))?;
+                    u64::from_le_bytes(b)
+                }
+            };
             // Reject the top partial range so that x % bound is uniform.
             if x < u64::MAX - u64::MAX % bound {
                 break x % bound;
