@@ -9,7 +9,7 @@
 //! must be rejected.
 
 use eid_core::OsRandom;
-use eid_crypto::x509::{self, CertificateTerms, Subject, TrustedIaca};
+use eid_crypto::x509::{AuthorityPki, TrustedIaca};
 use eid_crypto::{Signer, SigningKey};
 use eid_mdoc::issue::{ElementValue, IssueRequest};
 use eid_mdoc::{DeviceResponse, IssuerDataCheck, IssuerSigned};
@@ -33,7 +33,9 @@ struct Transcript(ciborium::Value);
 impl SessionTranscript for Transcript {}
 
 fn now() -> OffsetDateTime {
-    eid_core::Clock::now(&eid_core::SystemClock).replace_nanosecond(0).unwrap()
+    eid_core::Clock::now(&eid_core::SystemClock)
+        .replace_nanosecond(0)
+        .unwrap()
 }
 
 struct Pki {
@@ -43,27 +45,38 @@ struct Pki {
 }
 
 fn pki() -> Pki {
-    let start = now() - Duration::days(1);
-    let terms = |days| CertificateTerms {
-        not_before: start,
-        not_after: start + Duration::days(days),
-        issuer_alt_name_uri: "https://eid.example.cn/4501".into(),
-        crl_uri: "https://eid.example.cn/4501/crl".into(),
-    };
-    let subject = |cn: &str| Subject { country: "CN".into(), state: None, organization: "Nanning PSB".into(), common_name: cn.into() };
-    let iaca_key = SigningKey::generate().unwrap();
-    let iaca = x509::create_iaca(&subject("Nanning IACA"), &terms(3650), &iaca_key, &OsRandom).unwrap();
-    let ds_key = SigningKey::generate().unwrap();
-    let ds = x509::create_document_signer(&subject("Nanning DS"), &terms(365), ds_key.verifying_key(), &iaca, &iaca_key, &OsRandom).unwrap();
-    Pki { roots: vec![TrustedIaca::new(&iaca.0, now()).unwrap()], ds_key, ds_der: ds.0 }
+    let pki = AuthorityPki::generate(
+        "Nanning PSB",
+        "CN",
+        "https://eid.example.cn/4501",
+        now() - Duration::days(1),
+        (3650, 365),
+        &OsRandom,
+    )
+    .unwrap();
+    let AuthorityPki { ds_key, ds, .. } = pki;
+    Pki {
+        roots: vec![TrustedIaca::new(&pki.iaca.0, now()).unwrap()],
+        ds_key,
+        ds_der: ds.0,
+    }
 }
 
 fn x5chain(der: &[u8]) -> X5Chain {
-    X5Chain::builder().with_der_certificate(der).unwrap().build().unwrap()
+    X5Chain::builder()
+        .with_der_certificate(der)
+        .unwrap()
+        .build()
+        .unwrap()
 }
 
 fn transcript(nonce: &str) -> Vec<u8> {
-    eid_mdoc::session::oid4vp_session_transcript("x509_hash:verifier", nonce, None, "https://verifier.example.cn/r")
+    eid_mdoc::session::oid4vp_session_transcript(
+        "x509_hash:verifier",
+        nonce,
+        None,
+        "https://verifier.example.cn/r",
+    )
 }
 
 fn their_transcript(bytes: &[u8]) -> Transcript {
@@ -71,7 +84,12 @@ fn their_transcript(bytes: &[u8]) -> Transcript {
 }
 
 fn check(pki: &Pki) -> IssuerDataCheck<'_> {
-    IssuerDataCheck { roots: &pki.roots, now: now(), expected_doc_type: None, dangerous_skip_chain: false }
+    IssuerDataCheck {
+        roots: &pki.roots,
+        now: now(),
+        expected_doc_type: None,
+        dangerous_skip_chain: false,
+    }
 }
 
 #[test]
@@ -82,7 +100,10 @@ fn isomdl_verifies_what_eid_issues_and_presents() {
         NS.to_owned(),
         vec![
             ("family_name".to_owned(), ElementValue::Text("Wang".into())),
-            ("birth_date".to_owned(), ElementValue::FullDate(time::macros::date!(1990 - 03 - 07))),
+            (
+                "birth_date".to_owned(),
+                ElementValue::FullDate(time::macros::date!(1990 - 03 - 07)),
+            ),
             ("age_over_21".to_owned(), ElementValue::Bool(true)),
         ],
     )];
@@ -100,15 +121,19 @@ fn isomdl_verifies_what_eid_issues_and_presents() {
         &OsRandom,
     )
     .unwrap();
-    let theirs: isomdl::definitions::IssuerSigned = isomdl::cbor::from_slice(&issued).expect("isomdl parses eid's IssuerSigned");
-    issuer_authentication(x5chain(&pki.ds_der), &theirs).expect("isomdl verifies eid's issuer signature");
+    let theirs: isomdl::definitions::IssuerSigned =
+        isomdl::cbor::from_slice(&issued).expect("isomdl parses eid's IssuerSigned");
+    issuer_authentication(x5chain(&pki.ds_der), &theirs)
+        .expect("isomdl verifies eid's issuer signature");
 
     let st = transcript("nonce-1");
     let response = eid_mdoc::present::present(&issued, &["age_over_21"], &holder, &st).unwrap();
-    let parsed: isomdl::definitions::DeviceResponse = isomdl::cbor::from_slice(&response).expect("isomdl parses eid's DeviceResponse");
+    let parsed: isomdl::definitions::DeviceResponse =
+        isomdl::cbor::from_slice(&response).expect("isomdl parses eid's DeviceResponse");
     let doc = parsed.documents.as_ref().unwrap().first().unwrap().clone();
     issuer_authentication(x5chain(&pki.ds_der), &doc.issuer_signed).unwrap();
-    device_authentication(&doc, their_transcript(&st)).expect("isomdl verifies eid's device signature");
+    device_authentication(&doc, their_transcript(&st))
+        .expect("isomdl verifies eid's device signature");
     // And it notices another transcript.
     assert!(device_authentication(&doc, their_transcript(&transcript("nonce-2"))).is_err());
 }
@@ -118,15 +143,24 @@ fn eid_verifies_what_isomdl_issues() {
     let pki = pki();
     let holder = SigningKey::generate().unwrap();
     // isomdl signs with the DS key eid's PKI certified.
-    let ds_p256 = p256::ecdsa::SigningKey::from(p256::SecretKey::from_pkcs8_der(&pki.ds_key.to_pkcs8_der().unwrap()).unwrap());
+    let ds_p256 = p256::ecdsa::SigningKey::from(
+        p256::SecretKey::from_pkcs8_der(&pki.ds_key.to_pkcs8_der().unwrap()).unwrap(),
+    );
     let point = holder.verifying_key().sec1();
     let device_key_info = DeviceKeyInfo {
-        device_key: CoseKey::EC2 { crv: EC2Curve::P256, x: point[1..33].to_vec(), y: EC2Y::Value(point[33..].to_vec()) },
+        device_key: CoseKey::EC2 {
+            crv: EC2Curve::P256,
+            x: point[1..33].to_vec(),
+            y: EC2Y::Value(point[33..].to_vec()),
+        },
         key_authorizations: None,
         key_info: None,
     };
     let mut elements = std::collections::BTreeMap::new();
-    elements.insert("family_name".to_owned(), ciborium::Value::Text("Wang".into()));
+    elements.insert(
+        "family_name".to_owned(),
+        ciborium::Value::Text("Wang".into()),
+    );
     elements.insert("age_over_21".to_owned(), ciborium::Value::Bool(true));
     let mut namespaces = std::collections::BTreeMap::new();
     namespaces.insert(NS.to_owned(), elements);
@@ -144,12 +178,16 @@ fn eid_verifies_what_isomdl_issues() {
         .device_key_info(device_key_info)
         .issue::<p256::ecdsa::SigningKey, p256::ecdsa::Signature>(x5chain(&pki.ds_der), ds_p256)
         .unwrap();
-    let their_issuer_signed = isomdl::definitions::IssuerSigned { namespaces: Some(mdoc.namespaces), issuer_auth: mdoc.issuer_auth };
+    let their_issuer_signed = isomdl::definitions::IssuerSigned {
+        namespaces: Some(mdoc.namespaces),
+        issuer_auth: mdoc.issuer_auth,
+    };
     let bytes = isomdl::cbor::to_vec(&their_issuer_signed).unwrap();
 
     // eid verifies isomdl's credential: chain, signature, every digest, validity.
     let ours = IssuerSigned::from_cbor(&bytes).expect("eid parses isomdl's IssuerSigned");
-    let v = eid_mdoc::verify_issuer_data(DOC_TYPE, &ours, &check(&pki)).expect("eid verifies isomdl's issuer data");
+    let v = eid_mdoc::verify_issuer_data(DOC_TYPE, &ours, &check(&pki))
+        .expect("eid verifies isomdl's issuer data");
     assert_eq!(v.elements.len(), 2);
     assert_eq!(&v.device_key, holder.verifying_key());
 

@@ -3,7 +3,9 @@
 
 use eid_core::OsRandom;
 use eid_crypto::{Jwk, Signer, SigningKey};
-use eid_sdjwt::{IssueRequest, IssuerTrust, KeyBinding, KeyBindingCheck, UnverifiedSdJwt, VerifyOptions};
+use eid_sdjwt::{
+    IssueRequest, IssuerTrust, KeyBinding, KeyBindingCheck, UnverifiedSdJwt, VerifyOptions,
+};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use sd_jwt_rs::issuer::ClaimsForSelectiveDisclosureStrategy;
 use sd_jwt_rs::{SDJWTHolder, SDJWTIssuer, SDJWTSerializationFormat, SDJWTVerifier};
@@ -62,11 +64,22 @@ fn their_verify(presentation: &str, issuer: &SigningKey, kb: bool) -> Map<String
     verifier.verified_claims.as_object().unwrap().clone()
 }
 
-fn our_verify(presentation: &str, issuer: &SigningKey, sd_jwt_vc: bool) -> eid_sdjwt::VerifiedSdJwt {
+fn our_verify(
+    presentation: &str,
+    issuer: &SigningKey,
+    sd_jwt_vc: bool,
+) -> eid_sdjwt::VerifiedSdJwt {
     let keys = [issuer.verifying_key().clone()];
-    let check = KeyBindingCheck { audience: AUD, nonce: NONCE, max_age: Duration::minutes(5) };
+    let check = KeyBindingCheck {
+        audience: AUD,
+        nonce: NONCE,
+        max_age: Duration::minutes(5),
+    };
     let options = VerifyOptions {
-        trust: IssuerTrust { roots: &[], keys: &keys },
+        trust: IssuerTrust {
+            roots: &[],
+            keys: &keys,
+        },
         now: now(),
         leeway: Duration::seconds(30),
         sd_jwt_vc,
@@ -90,7 +103,10 @@ fn holder_jwk(key: &SigningKey) -> jsonwebtoken::jwk::Jwk {
 
 #[test]
 fn sd_jwt_rs_verifies_what_eid_issues_and_presents() {
-    let (issuer, holder) = (SigningKey::generate().unwrap(), SigningKey::generate().unwrap());
+    let (issuer, holder) = (
+        SigningKey::generate().unwrap(),
+        SigningKey::generate().unwrap(),
+    );
     let issued = eid_issue(&issuer, &holder);
     // The issued credential, all disclosures, no key binding.
     let all = their_verify(&issued, &issuer, false);
@@ -99,7 +115,12 @@ fn sd_jwt_rs_verifies_what_eid_issues_and_presents() {
     let presentation = eid_sdjwt::present(
         &issued,
         &["age_over_18", "resident_region"],
-        Some(&KeyBinding { signer: &holder, audience: AUD, nonce: NONCE, issued_at: now() }),
+        Some(&KeyBinding {
+            signer: &holder,
+            audience: AUD,
+            nonce: NONCE,
+            issued_at: now(),
+        }),
     )
     .unwrap();
     let shown = their_verify(&presentation, &issuer, true);
@@ -111,7 +132,13 @@ fn sd_jwt_rs_verifies_what_eid_issues_and_presents() {
     let mut disclose = Map::new();
     disclose.insert("age_over_18".into(), Value::Bool(true));
     let theirs = their_holder
-        .create_presentation(disclose, Some(NONCE.into()), Some(AUD.into()), Some(encoding_key(&holder)), Some("ES256".into()))
+        .create_presentation(
+            disclose,
+            Some(NONCE.into()),
+            Some(AUD.into()),
+            Some(encoding_key(&holder)),
+            Some("ES256".into()),
+        )
         .unwrap();
     let v = our_verify(&theirs, &issuer, true);
     assert_eq!(v.disclosed, ["age_over_18"]);
@@ -119,7 +146,10 @@ fn sd_jwt_rs_verifies_what_eid_issues_and_presents() {
 
 #[test]
 fn eid_verifies_what_sd_jwt_rs_issues_and_presents() {
-    let (issuer, holder) = (SigningKey::generate().unwrap(), SigningKey::generate().unwrap());
+    let (issuer, holder) = (
+        SigningKey::generate().unwrap(),
+        SigningKey::generate().unwrap(),
+    );
     let mut their_issuer = SDJWTIssuer::new(encoding_key(&issuer), Some("ES256".into()));
     let mut user_claims = Value::Object(claims());
     user_claims["exp"] = json!((now() + Duration::days(1)).unix_timestamp());
@@ -134,11 +164,18 @@ fn eid_verifies_what_sd_jwt_rs_issues_and_presents() {
         )
         .unwrap();
     // Their holder presents with key binding; we verify.
-    let mut their_holder = SDJWTHolder::new(issued.clone(), SDJWTSerializationFormat::Compact).unwrap();
+    let mut their_holder =
+        SDJWTHolder::new(issued.clone(), SDJWTSerializationFormat::Compact).unwrap();
     let mut disclose = Map::new();
     disclose.insert("given_name".into(), Value::Bool(true));
     let theirs = their_holder
-        .create_presentation(disclose, Some(NONCE.into()), Some(AUD.into()), Some(encoding_key(&holder)), Some("ES256".into()))
+        .create_presentation(
+            disclose,
+            Some(NONCE.into()),
+            Some(AUD.into()),
+            Some(encoding_key(&holder)),
+            Some("ES256".into()),
+        )
         .unwrap();
     let v = our_verify(&theirs, &issuer, false);
     assert_eq!(v.claims["given_name"], "秀英");
@@ -147,9 +184,17 @@ fn eid_verifies_what_sd_jwt_rs_issues_and_presents() {
     let ours = eid_sdjwt::present(
         &issued,
         &["family_name"],
-        Some(&KeyBinding { signer: &holder, audience: AUD, nonce: NONCE, issued_at: now() }),
+        Some(&KeyBinding {
+            signer: &holder,
+            audience: AUD,
+            nonce: NONCE,
+            issued_at: now(),
+        }),
     )
     .unwrap();
     assert_eq!(their_verify(&ours, &issuer, true)["family_name"], "王");
-    assert_eq!(our_verify(&ours, &issuer, false).claims["family_name"], "王");
+    assert_eq!(
+        our_verify(&ours, &issuer, false).claims["family_name"],
+        "王"
+    );
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Subcommand;
 use eid_core::{Clock, OsRandom, SystemClock};
-use eid_crypto::x509::{self, CertificateTerms, Subject, TrustedIaca};
+use eid_crypto::x509::{self, AuthorityPki, TrustedIaca};
 use eid_crypto::{Signer, SigningKey};
 use time::{Duration, OffsetDateTime};
 
@@ -165,32 +165,12 @@ fn init(
         .unwrap_or(SystemClock.now());
     // Start a minute back so that a verifier whose clock lags a little accepts at once.
     let start = now - Duration::minutes(1);
-    let terms = |days: i64| CertificateTerms {
-        not_before: start,
-        not_after: start + Duration::days(days),
-        issuer_alt_name_uri: uri.to_owned(),
-        crl_uri: format!("{}/iaca.crl", uri.trim_end_matches('/')),
-    };
-    let subject = |cn: &str| Subject {
-        country: country.to_owned(),
-        state: None,
-        organization: organization.to_owned(),
-        common_name: format!("{organization} {cn}"),
-    };
-    let iaca_key = SigningKey::generate()?;
-    let iaca = x509::create_iaca(&subject("IACA"), &terms(3650), &iaca_key, &OsRandom)?;
-    let ds_key = SigningKey::generate()?;
-    let ds = x509::create_document_signer(
-        &subject("DS"),
-        &terms(365),
-        ds_key.verifying_key(),
-        &iaca,
-        &iaca_key,
-        &OsRandom,
-    )?;
-    // Check what was made before writing anything.
-    let root = TrustedIaca::new(&iaca.0, now)?;
-    x509::verify_document_signer(&ds.0, &[root], now)?;
+    let AuthorityPki {
+        iaca_key,
+        iaca,
+        ds_key,
+        ds,
+    } = AuthorityPki::generate(organization, country, uri, start, (3650, 365), &OsRandom)?;
     let mut jwk = ds_key.verifying_key().to_jwk();
     jwk.kid = Some(jwk.thumbprint());
     jwk.alg = Some("ES256".into());

@@ -337,6 +337,73 @@ pub fn create_document_signer(
     Ok(CertificateDer(cert.der().to_vec()))
 }
 
+/// An issuing authority's certificates and software keys: an IACA root and one document
+/// signer under it, both with the Annex B profile, checked against each other when made.
+/// What `eid pki init` writes, and what tests and demos issue with.
+pub struct AuthorityPki {
+    /// The IACA's key (signs certificates only).
+    pub iaca_key: crate::SigningKey,
+    /// The IACA root certificate.
+    pub iaca: CertificateDer,
+    /// The document signer's key (signs MSOs and SD-JWTs).
+    pub ds_key: crate::SigningKey,
+    /// The document-signer certificate.
+    pub ds: CertificateDer,
+}
+
+impl AuthorityPki {
+    /// Makes a root valid for `iaca_days` and a DS valid for `ds_days`, both from
+    /// `not_before`, for `organization` in `country`, reachable at `uri` (issuer alternative
+    /// name; the CRL is published at `uri/iaca.crl`).
+    pub fn generate(
+        organization: &str,
+        country: &str,
+        uri: &str,
+        not_before: OffsetDateTime,
+        (iaca_days, ds_days): (i64, i64),
+        random: &dyn Random,
+    ) -> Result<Self, CryptoError> {
+        let terms = |days: i64| CertificateTerms {
+            not_before,
+            not_after: not_before + Duration::days(days),
+            issuer_alt_name_uri: uri.to_owned(),
+            crl_uri: format!("{}/iaca.crl", uri.trim_end_matches('/')),
+        };
+        let subject = |cn: &str| Subject {
+            country: country.to_owned(),
+            state: None,
+            organization: organization.to_owned(),
+            common_name: format!("{organization} {cn}"),
+        };
+        let iaca_key = crate::SigningKey::generate()?;
+        let iaca = create_iaca(&subject("IACA"), &terms(iaca_days), &iaca_key, random)?;
+        let ds_key = crate::SigningKey::generate()?;
+        let ds = create_document_signer(
+            &subject("DS"),
+            &terms(ds_days),
+            ds_key.verifying_key(),
+            &iaca,
+            &iaca_key,
+            random,
+        )?;
+        let root = TrustedIaca::new(&iaca.0, not_before)
+            .map_err(|e| CryptoError::CertificateBuild(e.to_string()))?;
+        verify_document_signer(&ds.0, &[root], not_before)
+            .map_err(|e| CryptoError::CertificateBuild(e.to_string()))?;
+        Ok(Self {
+            iaca_key,
+            iaca,
+            ds_key,
+            ds,
+        })
+    }
+
+    /// The root as a trust anchor, checked at `now`.
+    pub fn trusted_root(&self, now: OffsetDateTime) -> Result<TrustedIaca, CertificateError> {
+        TrustedIaca::new(&self.iaca.0, now)
+    }
+}
+
 /// A trusted IACA root, validated once when loaded.
 #[derive(Debug, Clone)]
 pub struct TrustedIaca {

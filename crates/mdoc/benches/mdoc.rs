@@ -23,7 +23,7 @@ use std::time::Duration as StdDuration;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use criterion::Criterion;
 use eid_core::OsRandom;
-use eid_crypto::x509::{self, CertificateTerms, Subject, TrustedIaca};
+use eid_crypto::x509::AuthorityPki;
 use eid_crypto::{Signer, SigningKey, sha256};
 use eid_mdoc::issue::{ElementValue, IssueRequest};
 use eid_mdoc::{DeviceResponse, IssuerDataCheck};
@@ -53,31 +53,17 @@ fn main() {
         .sample_size(30)
         .measurement_time(StdDuration::from_secs(3))
         .warm_up_time(StdDuration::from_secs(1));
-    let terms = |days| CertificateTerms {
-        not_before: datetime!(2026-01-01 0:00 UTC),
-        not_after: datetime!(2026-01-01 0:00 UTC) + Duration::days(days),
-        issuer_alt_name_uri: "https://eid.example.cn/4501".into(),
-        crl_uri: "https://eid.example.cn/4501/crl".into(),
-    };
-    let subject = |cn: &str| Subject {
-        country: "CN".into(),
-        state: None,
-        organization: "Nanning PSB".into(),
-        common_name: cn.into(),
-    };
-    let iaca_key = SigningKey::generate().unwrap();
-    let iaca = x509::create_iaca(&subject("IACA"), &terms(3650), &iaca_key, &OsRandom).unwrap();
-    let ds_key = SigningKey::generate().unwrap();
-    let ds = x509::create_document_signer(
-        &subject("DS"),
-        &terms(450),
-        ds_key.verifying_key(),
-        &iaca,
-        &iaca_key,
+    let pki = AuthorityPki::generate(
+        "Nanning PSB",
+        "CN",
+        "https://eid.example.cn/4501",
+        datetime!(2026-01-01 0:00 UTC),
+        (3650, 450),
         &OsRandom,
     )
     .unwrap();
-    let roots = [TrustedIaca::new(&iaca.0, NOW).unwrap()];
+    let roots = [pki.trusted_root(NOW).unwrap()];
+    let (ds_key, ds) = (&pki.ds_key, &pki.ds);
     let holder = SigningKey::generate().unwrap();
 
     let text = |s: &str| ElementValue::Text(s.to_owned());
@@ -122,7 +108,7 @@ fn main() {
         status: None,
         x5chain: std::slice::from_ref(&ds.0),
     };
-    let issued = eid_mdoc::issue::issue(&request, &ds_key, &OsRandom).unwrap();
+    let issued = eid_mdoc::issue::issue(&request, ds_key, &OsRandom).unwrap();
     let transcript = eid_mdoc::session::oid4vp_session_transcript(
         "x509_hash:hotel",
         "n",
@@ -236,7 +222,7 @@ fn main() {
         },
     );
     let issue_ours = timed(&mut c, "mdoc/issue_15_elements", &mut || {
-        black_box(eid_mdoc::issue::issue(&request, &ds_key, &OsRandom).unwrap());
+        black_box(eid_mdoc::issue::issue(&request, ds_key, &OsRandom).unwrap());
     });
     let issue_base = timed(&mut c, "mdoc/issue_baseline_1_es256_sign", &mut || {
         black_box(ds_key.sign(&issuer_tbs).unwrap());

@@ -7,7 +7,7 @@
 )]
 
 use eid_core::OsRandom;
-use eid_crypto::x509::{self, CertificateTerms, Subject, TrustedIaca};
+use eid_crypto::x509::{AuthorityPki, TrustedIaca};
 use eid_crypto::{Signer, SigningKey};
 use eid_mdoc::issue::{ElementValue, IssueRequest, issue};
 use eid_mdoc::model::StatusReference;
@@ -28,32 +28,18 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let terms = |days| CertificateTerms {
-        not_before: datetime!(2026-01-01 0:00 UTC),
-        not_after: datetime!(2026-01-01 0:00 UTC) + Duration::days(days),
-        issuer_alt_name_uri: "https://eid.example.cn/4501".into(),
-        crl_uri: "https://eid.example.cn/4501/crl".into(),
-    };
-    let subject = |cn: &str| Subject {
-        country: "CN".into(),
-        state: None,
-        organization: "南宁市公安局".into(),
-        common_name: cn.into(),
-    };
-    let iaca_key = SigningKey::generate().unwrap();
-    let iaca = x509::create_iaca(&subject("IACA"), &terms(3650), &iaca_key, &OsRandom).unwrap();
-    let ds_key = SigningKey::generate().unwrap();
-    let ds = x509::create_document_signer(
-        &subject("DS"),
-        &terms(450),
-        ds_key.verifying_key(),
-        &iaca,
-        &iaca_key,
+    let pki = AuthorityPki::generate(
+        "南宁市公安局",
+        "CN",
+        "https://eid.example.cn/4501",
+        datetime!(2026-01-01 0:00 UTC),
+        (3650, 450),
         &OsRandom,
     )
     .unwrap();
+    let AuthorityPki { ds_key, ds, .. } = pki;
     Setup {
-        roots: vec![TrustedIaca::new(&iaca.0, NOW).unwrap()],
+        roots: vec![TrustedIaca::new(&pki.iaca.0, NOW).unwrap()],
         ds_key,
         ds_der: ds.0,
         device: SigningKey::generate().unwrap(),
@@ -168,7 +154,10 @@ fn issue_present_verify_for_three_doc_types() {
         assert_eq!(ids, ["age_over_18", "resident_region"], "{doc_type}");
         assert_eq!(v.issuer.mso.doc_type, doc_type);
         assert_eq!(v.issuer.mso.status.as_ref().map(|s| s.idx), Some(9));
-        assert_eq!(v.issuer.issuer_certificate.as_deref(), Some("DS"));
+        assert_eq!(
+            v.issuer.issuer_certificate.as_deref(),
+            Some("南宁市公安局 DS")
+        );
         // Salts are at least 16 bytes; the MSO digests all six elements.
         let credential = eid_mdoc::IssuerSigned::from_cbor(&credential).unwrap();
         assert!(
