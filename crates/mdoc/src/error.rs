@@ -76,6 +76,12 @@ pub enum MdocError {
     /// A session message does not decrypt with the session key and counter.
     #[error("a session message does not decrypt")]
     SessionDecryption,
+    /// A DocRequest carries no readerAuth where one is required.
+    #[error("the request is not signed by the reader (no readerAuth)")]
+    MissingReaderAuth,
+    /// The reader's signature over ReaderAuthenticationBytes does not verify.
+    #[error("the reader's signature over the request does not verify")]
+    ReaderSignature,
     /// The holder asked to disclose an element the credential does not have.
     #[error("the credential has no data element {0:?}")]
     NotDisclosable(String),
@@ -117,6 +123,7 @@ impl MdocError {
             | Self::DeviceMac
             | Self::MissingReaderKey
             | Self::SessionDecryption => "device_auth",
+            Self::MissingReaderAuth | Self::ReaderSignature => "reader_auth",
         }
     }
 }

@@ -176,20 +176,12 @@ pub fn issue(
                 .map_err(encode_error)?;
         }
     }
-    let point = request.device_key.sec1();
     e.str("deviceKeyInfo")
         .and_then(|e| e.map(1))
         .and_then(|e| e.str("deviceKey"))
-        .and_then(|e| e.map(4))
-        .and_then(|e| e.i64(1))
-        .and_then(|e| e.i64(2))
-        .and_then(|e| e.i64(-1))
-        .and_then(|e| e.i64(1))
-        .and_then(|e| e.i64(-2))
-        .and_then(|e| e.bytes(&point[1..33]))
-        .and_then(|e| e.i64(-3))
-        .and_then(|e| e.bytes(&point[33..]))
         .map_err(encode_error)?;
+    e.writer_mut()
+        .extend_from_slice(&crate::model::cose_key_bytes(request.device_key.sec1()));
     e.str("docType")
         .and_then(|e| e.str(request.doc_type))
         .map_err(encode_error)?;

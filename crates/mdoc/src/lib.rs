@@ -11,10 +11,12 @@
 
 mod cbor;
 pub mod cose;
+pub mod engagement;
 mod error;
 pub mod issue;
 pub mod model;
 pub mod present;
+pub mod request;
 pub mod session;
 pub mod verify;
 

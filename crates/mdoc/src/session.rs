@@ -224,3 +224,58 @@ pub fn oid4vp_session_transcript(
         .and_then(|e| e.bytes(&sha256(&info)));
     out
 }
+
+/// The SessionTranscript of an ISO 18013-5 session (§9.1.5.1):
+/// `[DeviceEngagementBytes, EReaderKeyBytes, Handover]`, from the DeviceEngagement CBOR as
+/// exchanged, the reader's ephemeral point, and the handover (`null` for a QR engagement).
+pub fn iso_session_transcript(
+    device_engagement: &[u8],
+    e_reader_point: &[u8; 65],
+    handover: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(device_engagement.len() + 96);
+    let _ = Encoder::new(&mut out).array(3);
+    out.extend_from_slice(&tag24(device_engagement));
+    out.extend_from_slice(&tag24(&crate::model::cose_key_bytes(e_reader_point)));
+    match handover {
+        Some(h) => out.extend_from_slice(h),
+        None => out.push(0xf6),
+    }
+    out
+}
+
+/// The holder's MAC device authentication (§9.1.3.5): with the device key's ECDH half and
+/// the reader's ephemeral point, a `deviceMac` COSE_Mac0 (HMAC 256/256, detached payload)
+/// over DeviceAuthenticationBytes.
+pub fn device_mac(
+    device_key: &AgreementKey,
+    e_reader_point: &[u8],
+    session_transcript: &[u8],
+    doc_type: &str,
+    device_name_spaces_bytes: &[u8],
+) -> Result<crate::cose::CoseMac0, MdocError> {
+    let shared = device_key
+        .agree(e_reader_point)
+        .map_err(MdocError::Algorithm)?;
+    let emac_key = hkdf_sha256(&shared[..], &sha256(&tag24(session_transcript)), b"EMacKey")
+        .map_err(MdocError::Algorithm)?;
+    let mut protected = Vec::with_capacity(3);
+    let _ = Encoder::new(&mut protected)
+        .map(1)
+        .and_then(|e| e.i64(1))
+        .and_then(|e| e.i64(HMAC_256_256));
+    let mut mac0 = crate::cose::CoseMac0 {
+        protected,
+        headers: crate::cose::Headers {
+            alg: Some(HMAC_256_256),
+            x5chain: Vec::new(),
+        },
+        payload: None,
+        tag: Vec::new(),
+    };
+    let payload =
+        device_authentication_bytes(session_transcript, doc_type, device_name_spaces_bytes);
+    mac0.tag =
+        eid_crypto::session::hmac_sha256(&emac_key[..], &mac0.to_be_maced(&payload)).to_vec();
+    Ok(mac0)
+}

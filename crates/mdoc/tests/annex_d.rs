@@ -345,3 +345,66 @@ fn openid4vp_b_2_6_1_session_transcript() {
     .unwrap();
     assert_eq!(transcript, expected);
 }
+
+#[test]
+fn annex_d_device_engagement_and_reader_authentication() {
+    use eid_mdoc::engagement::DeviceEngagement;
+    use eid_mdoc::request::{DeviceRequest, reader_authentication_bytes};
+    let (Some(keys), Some(transcript)) = (keys(), session_transcript()) else {
+        return;
+    };
+    let (Some(engagement), Some(request), Some(reader_cert)) = (
+        vector("device_engagement.hex"),
+        vector("device_request.hex"),
+        vector("reader_cert.der.hex"),
+    ) else {
+        return;
+    };
+    // The QR engagement carries EDeviceKey; it round-trips through the mdoc: URI.
+    let de = DeviceEngagement::parse(&engagement).unwrap();
+    assert_eq!(de.version, "1.0");
+    assert_eq!(
+        &de.e_device_key.sec1()[..],
+        &point(&keys, "ephemeral_device_key")[..]
+    );
+    assert_eq!(
+        DeviceEngagement::from_qr_uri(&DeviceEngagement::qr_uri(&engagement)).unwrap(),
+        de
+    );
+    assert!(DeviceEngagement::from_qr_uri("https://example.com").is_err());
+
+    // The DeviceRequest asks for six mDL elements; its readerAuth verifies with the reader
+    // certificate's key over this session's transcript, and not over another.
+    let request = DeviceRequest::parse(&request).unwrap();
+    let doc = &request.doc_requests[0];
+    assert_eq!(doc.items_request.doc_type, "org.iso.18013.5.1.mDL");
+    assert_eq!(doc.items_request.name_spaces[0].1.len(), 6);
+    assert_eq!(
+        reader_authentication_bytes(&transcript, &doc.items_request_bytes),
+        derived("reader_authentication_bytes_hex")
+    );
+    let reader_key = {
+        let cert = x509_parser_free_spki(&reader_cert);
+        eid_crypto::VerifyingKey::from_spki_der(&cert).unwrap()
+    };
+    doc.verify_reader_auth(&transcript, &reader_key).unwrap();
+    let mut other = transcript.clone();
+    let last = other.len() - 1;
+    other[last] ^= 1;
+    assert_eq!(
+        doc.verify_reader_auth(&other, &reader_key).err(),
+        Some(MdocError::ReaderSignature)
+    );
+}
+
+/// The SubjectPublicKeyInfo of a P-256 certificate: the DER after the P-256 SPKI prefix.
+fn x509_parser_free_spki(cert: &[u8]) -> Vec<u8> {
+    let prefix = [
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+    ];
+    let at = cert
+        .windows(prefix.len())
+        .position(|w| w == prefix)
+        .unwrap();
+    cert[at..at + 91].to_vec()
+}

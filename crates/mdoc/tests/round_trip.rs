@@ -275,3 +275,115 @@ fn breaking_each_reader_check() {
         Some(MdocError::TrailingData)
     );
 }
+
+#[test]
+fn engagement_request_and_mac_round_trip() {
+    use eid_crypto::session::AgreementKey;
+    use eid_mdoc::engagement::DeviceEngagement;
+    use eid_mdoc::request::{DeviceRequest, ItemsRequest};
+    use eid_mdoc::session::{MacCheck, device_mac, iso_session_transcript, verify_device_auth};
+
+    let s = setup();
+    // The phone shows its engagement; the desk reads it and answers with its own key.
+    let e_device = AgreementKey::generate().unwrap();
+    let engagement = DeviceEngagement::encode(e_device.public_point());
+    let qr = DeviceEngagement::qr_uri(&engagement);
+    let read = DeviceEngagement::from_qr_uri(&qr).unwrap();
+    assert_eq!(read.e_device_key.sec1(), e_device.public_point());
+    let e_reader = AgreementKey::generate().unwrap();
+    let transcript = iso_session_transcript(&read.bytes, e_reader.public_point(), None);
+
+    // The desk's signed request; the phone checks the reader's signature.
+    let reader_key = SigningKey::generate().unwrap();
+    let items = ItemsRequest {
+        doc_type: eid_mdoc::DOCTYPE_RESIDENT_IDENTITY.into(),
+        name_spaces: vec![(
+            NS.into(),
+            vec![("age_over_18".into(), false), ("given_name".into(), false)],
+        )],
+    };
+    let request = DeviceRequest::encode(
+        std::slice::from_ref(&items),
+        Some((&reader_key, &[])),
+        &transcript,
+    )
+    .unwrap();
+    let parsed = DeviceRequest::parse(&request).unwrap();
+    assert_eq!(parsed.doc_requests[0].items_request, items);
+    parsed.doc_requests[0]
+        .verify_reader_auth(&transcript, reader_key.verifying_key())
+        .unwrap();
+    let impostor = SigningKey::generate().unwrap();
+    assert_eq!(
+        parsed.doc_requests[0]
+            .verify_reader_auth(&transcript, impostor.verifying_key())
+            .err(),
+        Some(MdocError::ReaderSignature)
+    );
+    let unsigned =
+        DeviceRequest::parse(&DeviceRequest::encode(&[items], None, &transcript).unwrap()).unwrap();
+    assert_eq!(
+        unsigned.doc_requests[0]
+            .verify_reader_auth(&transcript, reader_key.verifying_key())
+            .err(),
+        Some(MdocError::MissingReaderAuth)
+    );
+
+    // MAC device authentication: the device key's ECDH half with EReaderKey.
+    let device = AgreementKey::generate().unwrap();
+    let device_vk =
+        eid_crypto::VerifyingKey::from_sec1(eid_crypto::Algorithm::Es256, device.public_point())
+            .unwrap();
+    let name_spaces = elements();
+    let credential = issue(
+        &IssueRequest {
+            doc_type: eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
+            name_spaces: &name_spaces,
+            device_key: &device_vk,
+            valid_from: NOW - Duration::days(1),
+            valid_until: NOW + Duration::days(30),
+            status: None,
+            x5chain: std::slice::from_ref(&s.ds_der),
+        },
+        &s.ds_key,
+        &OsRandom,
+    )
+    .unwrap();
+    // A signed response, then its deviceSignature replaced by a deviceMac.
+    let signed = present(&credential, &["age_over_18"], &s.device, &transcript).unwrap();
+    let mut doc = DeviceResponse::from_cbor(&signed)
+        .unwrap()
+        .documents
+        .remove(0);
+    let mac = device_mac(
+        &device,
+        e_reader.public_point(),
+        &transcript,
+        &doc.doc_type,
+        &doc.device_signed.name_spaces_bytes,
+    )
+    .unwrap();
+    doc.device_signed.device_auth = eid_mdoc::model::DeviceAuth::Mac(mac);
+    verify_device_auth(
+        &doc,
+        &device_vk,
+        &transcript,
+        Some(&MacCheck {
+            reader_key: &e_reader,
+        }),
+    )
+    .unwrap();
+    let other_reader = AgreementKey::generate().unwrap();
+    assert_eq!(
+        verify_device_auth(
+            &doc,
+            &device_vk,
+            &transcript,
+            Some(&MacCheck {
+                reader_key: &other_reader
+            })
+        )
+        .err(),
+        Some(MdocError::DeviceMac)
+    );
+}
