@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         now: datetime!(2021-01-01 0:00 UTC),
         expected_doc_type: None,
         dangerous_skip_chain: true,
+        status: None,
     };
     for doc in &response.documents {
         let _ = verify_issuer_data(&doc.doc_type, &doc.issuer_signed, &check);

@@ -89,6 +89,7 @@ fn check(pki: &Pki) -> IssuerDataCheck<'_> {
         now: now(),
         expected_doc_type: None,
         dangerous_skip_chain: false,
+        status: None,
     }
 }
 

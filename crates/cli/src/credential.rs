@@ -309,6 +309,8 @@ fn mdoc_report(
                 "not run"
             } else if name == "device_auth" && !device_checked {
                 "not checked (no session transcript)"
+            } else if name == "status" && result.as_ref().is_ok_and(|v| !v.status_checked) {
+                "not checked (no status list source)"
             } else {
                 "passed"
             };
@@ -581,6 +583,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 now,
                 expected_doc_type: None,
                 dangerous_skip_chain: false,
+                status: None,
             };
             let result = verify_mdoc(&bytes, &check, transcript.as_deref());
             let report = mdoc_report(&result, transcript.is_some(), now);

@@ -5,6 +5,7 @@
 //! - [`id_number`]: the 18-character resident identity number of GB 11643-1999.
 //! - [`region`]: the GB/T 2260 administrative division codes, current and historical, and
 //!   the region scopes that acceptance decisions are written in.
+//! - [`status`]: the status-list reference both formats carry and the status hook.
 //! - [`identity`]: the resident identity card's data set and the attributes derived from it.
 
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod id_number;
 pub mod identity;
 pub mod random;
 pub mod region;
+pub mod status;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use ethnicity::Ethnicity;

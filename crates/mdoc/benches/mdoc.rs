@@ -128,6 +128,7 @@ fn main() {
         now: NOW,
         expected_doc_type: None,
         dangerous_skip_chain: false,
+        status: None,
     };
     let verify_once = |check: &IssuerDataCheck<'_>| {
         let parsed = DeviceResponse::from_cbor(black_box(&response)).unwrap();
@@ -203,6 +204,7 @@ fn main() {
     });
     let profile_only = IssuerDataCheck {
         dangerous_skip_chain: true,
+        status: None,
         ..check
     };
     let verify_no_chain = timed(

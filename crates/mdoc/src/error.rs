@@ -85,13 +85,19 @@ pub enum MdocError {
     /// The holder asked to disclose an element the credential does not have.
     #[error("the credential has no data element {0:?}")]
     NotDisclosable(String),
+    /// The credential's status is not valid.
+    #[error("the credential's status is {0}")]
+    Status(&'static str),
+    /// The status could not be established.
+    #[error("the credential's status could not be checked: {0}")]
+    StatusUnavailable(String),
     /// The MSO's deviceKey is not a usable P-256 COSE_Key.
     #[error("the MSO's deviceKey is not a usable P-256 COSE_Key")]
     MalformedDeviceKey,
 }
 
 /// The checks of reader-side verification in the order they run, as reports name them.
-pub const CHECKS: [&str; 8] = [
+pub const CHECKS: [&str; 9] = [
     "format",
     "issuer_trust",
     "issuer_signature",
@@ -99,6 +105,7 @@ pub const CHECKS: [&str; 8] = [
     "doc_type",
     "validity",
     "device_key",
+    "status",
     "device_auth",
 ];
 
@@ -123,6 +130,7 @@ impl MdocError {
             | Self::DeviceMac
             | Self::MissingReaderKey
             | Self::SessionDecryption => "device_auth",
+            Self::Status(_) | Self::StatusUnavailable(_) => "status",
             Self::MissingReaderAuth | Self::ReaderSignature => "reader_auth",
         }
     }

@@ -140,13 +140,7 @@ pub struct ValidityInfo {
 }
 
 /// The status reference of the draft second edition: `"status": {"status_list": {"idx", "uri"}}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusReference {
-    /// Index in the status list.
-    pub idx: u64,
-    /// Where the list is published.
-    pub uri: String,
-}
+pub use eid_core::status::StatusListReference as StatusReference;
 
 /// ```cddl
 /// MobileSecurityObjectBytes = #6.24(bstr .cbor MobileSecurityObject)

@@ -4,8 +4,9 @@
 //! Order: the document signer (x5chain) chains to a trusted IACA; the issuer signature over
 //! the MSO bytes; the MSO's digest algorithm; every disclosed element's digest; the docType;
 //! the validity window; the device key. Each check returns a proof only it constructs, and
-//! [`VerifiedIssuerData`] holds all of them. Device authentication and status come next.
+//! [`VerifiedIssuerData`] holds all of them; the status hook runs last.
 
+use eid_core::status::{CredentialStatus, StatusCheck};
 use eid_crypto::VerifyingKey;
 use eid_crypto::x509::{TrustedIaca, check_document_signer_profile, verify_document_signer};
 use time::OffsetDateTime;
@@ -14,7 +15,7 @@ use crate::MdocError;
 use crate::model::{IssuerSigned, MobileSecurityObject};
 
 /// What the issuer-data check needs besides the document.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct IssuerDataCheck<'a> {
     /// Trusted IACA roots.
     pub roots: &'a [TrustedIaca],
@@ -25,6 +26,21 @@ pub struct IssuerDataCheck<'a> {
     /// Check the document signer against the Annex B profile but **not** its chain to a
     /// root. Only for spec vectors whose IACA is not published (ISO 18013-5 Annex D).
     pub dangerous_skip_chain: bool,
+    /// The status source; `None` leaves the status unchecked and says so in
+    /// [`VerifiedIssuerData::status_checked`].
+    pub status: Option<&'a dyn StatusCheck>,
+}
+
+impl std::fmt::Debug for IssuerDataCheck<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerDataCheck")
+            .field("roots", &self.roots.len())
+            .field("now", &self.now)
+            .field("expected_doc_type", &self.expected_doc_type)
+            .field("dangerous_skip_chain", &self.dangerous_skip_chain)
+            .field("status", &self.status.is_some())
+            .finish()
+    }
 }
 
 /// Issuer data that passed every check.
@@ -40,6 +56,8 @@ pub struct VerifiedIssuerData {
     pub device_key: VerifyingKey,
     /// The disclosed elements: (namespace, identifier, value as raw CBOR).
     pub elements: Vec<(String, String, Vec<u8>)>,
+    /// Whether the status was checked (and found valid).
+    pub status_checked: bool,
     _proofs: Proofs,
 }
 
@@ -50,6 +68,7 @@ struct Proofs {
     _digests: DigestsChecked,
     _doc_type: DocTypeChecked,
     _validity: ValidityChecked,
+    _status: StatusChecked,
 }
 #[derive(Debug, Clone)]
 struct ChainChecked(());
@@ -61,6 +80,8 @@ struct DigestsChecked(());
 struct DocTypeChecked(());
 #[derive(Debug, Clone)]
 struct ValidityChecked(());
+#[derive(Debug, Clone)]
+struct StatusChecked(());
 
 /// Verifies the issuer data of a document of type `doc_type`.
 pub fn verify_issuer_data(
@@ -141,18 +162,33 @@ pub fn verify_issuer_data(
     let validity = ValidityChecked(());
 
     let device_key = mso.device_key()?;
+
+    let status_checked = match (&mso.status, check.status) {
+        (Some(reference), Some(source)) => match source
+            .status(reference)
+            .map_err(MdocError::StatusUnavailable)?
+        {
+            CredentialStatus::Valid => true,
+            CredentialStatus::Invalid => return Err(MdocError::Status("INVALID (revoked)")),
+            CredentialStatus::Suspended => return Err(MdocError::Status("SUSPENDED")),
+        },
+        _ => false,
+    };
+    let status = StatusChecked(());
     Ok(VerifiedIssuerData {
         mso,
         issuer_key,
         issuer_certificate,
         device_key,
         elements,
+        status_checked,
         _proofs: Proofs {
             _chain: chain,
             _signature: signature,
             _digests: digests,
             _doc_type: doc_type_checked,
             _validity: validity,
+            _status: status,
         },
     })
 }

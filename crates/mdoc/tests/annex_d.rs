@@ -43,6 +43,7 @@ fn check(now: OffsetDateTime) -> IssuerDataCheck<'static> {
         now,
         expected_doc_type: None,
         dangerous_skip_chain: true,
+        status: None,
     }
 }
 

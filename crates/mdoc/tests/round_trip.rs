@@ -115,6 +115,7 @@ fn check(s: &Setup, now: OffsetDateTime) -> IssuerDataCheck<'_> {
         now,
         expected_doc_type: None,
         dangerous_skip_chain: false,
+        status: None,
     }
 }
 
@@ -385,5 +386,59 @@ fn engagement_request_and_mac_round_trip() {
         )
         .err(),
         Some(MdocError::DeviceMac)
+    );
+}
+
+struct FixedStatus(Result<eid_core::status::CredentialStatus, String>);
+
+impl eid_core::status::StatusCheck for FixedStatus {
+    fn status(
+        &self,
+        reference: &StatusReference,
+    ) -> Result<eid_core::status::CredentialStatus, String> {
+        assert_eq!(reference.idx, 9);
+        self.0.clone()
+    }
+}
+
+#[test]
+fn status_hook() {
+    use eid_core::status::CredentialStatus;
+    let s = setup();
+    let credential = issued(
+        &s,
+        eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
+        NOW + Duration::days(30),
+    );
+    let st = transcript("n1");
+    let response = present(&credential, &["age_over_18"], &s.device, &st).unwrap();
+    let with = |source: &FixedStatus| {
+        let mut c = check(&s, NOW);
+        c.status = Some(source);
+        verify(&response, &c, &st)
+    };
+    assert!(
+        with(&FixedStatus(Ok(CredentialStatus::Valid)))
+            .unwrap()
+            .issuer
+            .status_checked
+    );
+    assert!(
+        !verify(&response, &check(&s, NOW), &st)
+            .unwrap()
+            .issuer
+            .status_checked
+    );
+    assert_eq!(
+        with(&FixedStatus(Ok(CredentialStatus::Suspended))).err(),
+        Some(MdocError::Status("SUSPENDED"))
+    );
+    assert_eq!(
+        with(&FixedStatus(Ok(CredentialStatus::Invalid))).err(),
+        Some(MdocError::Status("INVALID (revoked)"))
+    );
+    assert_eq!(
+        with(&FixedStatus(Err("list unreachable".into()))).err(),
+        Some(MdocError::StatusUnavailable("list unreachable".into()))
     );
 }

@@ -21,14 +21,12 @@ pub mod present;
 pub mod verify;
 
 pub use disclosure::Disclosure;
+pub use eid_core::status::{CredentialStatus, StatusCheck, StatusListReference};
 pub use error::{CHECKS, SdJwtError};
 pub use issue::{IssueRequest, issue};
 pub use jws::Jws;
 pub use present::{KeyBinding, present};
-pub use verify::{
-    CredentialStatus, IssuerTrust, KeyBindingCheck, StatusCheck, StatusListReference,
-    UnverifiedSdJwt, VerifiedSdJwt, VerifyOptions,
-};
+pub use verify::{IssuerTrust, KeyBindingCheck, UnverifiedSdJwt, VerifiedSdJwt, VerifyOptions};
 
 /// The `typ` of an SD-JWT VC (draft-ietf-oauth-sd-jwt-vc §3.2.1).
 pub const TYP_SD_JWT_VC: &str = "dc+sd-jwt";

@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use eid_core::status::{CredentialStatus, StatusCheck, StatusListReference};
 use eid_crypto::x509::{TrustedIaca, verify_document_signer};
 use eid_crypto::{Jwk, VerifyingKey};
 use serde_json::{Map, Value};
@@ -47,32 +48,6 @@ pub struct KeyBindingCheck<'a> {
     pub nonce: &'a str,
     /// How old the KB-JWT's `iat` may be.
     pub max_age: Duration,
-}
-
-/// The `status.status_list` reference of a credential (IETF Token Status List §6.1).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StatusListReference {
-    /// Index in the list.
-    pub idx: u64,
-    /// Where the list is published.
-    pub uri: String,
-}
-
-/// A credential's status as a status list gives it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialStatus {
-    /// 0x00.
-    Valid,
-    /// 0x01: revoked for good.
-    Invalid,
-    /// 0x02: suspended, may be reinstated.
-    Suspended,
-}
-
-/// The hook through which verification learns a credential's status.
-pub trait StatusCheck {
-    /// The status of the referenced entry, or why it cannot be established.
-    fn status(&self, reference: &StatusListReference) -> Result<CredentialStatus, String>;
 }
 
 /// What verification needs besides the credential.
