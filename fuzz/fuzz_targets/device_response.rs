@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
         expected_doc_type: None,
         dangerous_skip_chain: true,
         status: None,
+        ds_cache: None,
     };
     for doc in &response.documents {
         let _ = verify_issuer_data(&doc.doc_type, &doc.issuer_signed, &check);

@@ -90,6 +90,7 @@ fn check(pki: &Pki) -> IssuerDataCheck<'_> {
         expected_doc_type: None,
         dangerous_skip_chain: false,
         status: None,
+        ds_cache: None,
     }
 }
 

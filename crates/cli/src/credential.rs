@@ -584,6 +584,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 expected_doc_type: None,
                 dangerous_skip_chain: false,
                 status: None,
+                ds_cache: None,
             };
             let result = verify_mdoc(&bytes, &check, transcript.as_deref());
             let report = mdoc_report(&result, transcript.is_some(), now);

@@ -481,6 +481,10 @@ pub struct VerifiedDocumentSigner {
     pub iaca_index: usize,
     /// The DS subject's common name.
     pub common_name: Option<String>,
+    /// Start of the DS certificate's validity.
+    pub not_before: OffsetDateTime,
+    /// End of the DS certificate's validity.
+    pub not_after: OffsetDateTime,
 }
 
 /// Checks a DS certificate against the DS profile at `now` (no chain): for certificates
@@ -598,7 +602,84 @@ pub fn verify_document_signer(
         key,
         iaca_index,
         common_name,
+        not_before: cert.validity().not_before.to_datetime(),
+        not_after: cert.validity().not_after.to_datetime(),
     })
+}
+
+/// A set of trusted roots with a cache of the document signers verified under them.
+///
+/// Every presentation carries its DS certificate; checking its chain costs one more
+/// signature verify than the presentation itself. The DS certificates of a trust list are
+/// few (a handful per issuing authority), so a verifier checks each once: a hit is the
+/// same certificate bytes (by SHA-256), and only the validity windows of the DS and of its
+/// root are checked again at each use. The cache holds at most `capacity` signers and is
+/// emptied when full; it belongs to one set of roots, so a new trust list means a new cache.
+pub struct DocumentSignerCache {
+    roots: Vec<TrustedIaca>,
+    capacity: usize,
+    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], VerifiedDocumentSigner>>,
+}
+
+impl DocumentSignerCache {
+    /// A cache for `roots`, holding at most `capacity` document signers.
+    pub fn new(roots: Vec<TrustedIaca>, capacity: usize) -> Self {
+        Self {
+            roots,
+            capacity,
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// The roots.
+    pub fn roots(&self) -> &[TrustedIaca] {
+        &self.roots
+    }
+
+    /// [`verify_document_signer`] against the cache's roots, once per certificate.
+    pub fn verify(
+        &self,
+        der: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<VerifiedDocumentSigner, CertificateError> {
+        let key = crate::sha256(der);
+        let cached = self
+            .entries
+            .lock()
+            .ok()
+            .and_then(|entries| entries.get(&key).cloned());
+        if let Some(hit) = cached {
+            if now < hit.not_before || now > hit.not_after {
+                return Err(CertificateError::OutsideValidity {
+                    role: "DS",
+                    at: now,
+                    not_before: hit.not_before,
+                    not_after: hit.not_after,
+                });
+            }
+            let root = self
+                .roots
+                .get(hit.iaca_index)
+                .ok_or(CertificateError::UntrustedIssuer)?;
+            if now < root.not_before || now > root.not_after {
+                return Err(CertificateError::OutsideValidity {
+                    role: "IACA",
+                    at: now,
+                    not_before: root.not_before,
+                    not_after: root.not_after,
+                });
+            }
+            return Ok(hit);
+        }
+        let verified = verify_document_signer(der, &self.roots, now)?;
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+            entries.insert(key, verified.clone());
+        }
+        Ok(verified)
+    }
 }
 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, CertificateError> {
@@ -1068,6 +1149,34 @@ mod tests {
             verify_document_signer(&unknown, &roots, NOW).err(),
             Some(CertificateError::UnknownCriticalExtension("DS"))
         );
+    }
+
+    #[test]
+    fn the_document_signer_cache_rechecks_validity_and_never_trusts_other_bytes() {
+        let p = pki();
+        let cache = DocumentSignerCache::new(vec![TrustedIaca::new(&p.iaca.0, NOW).unwrap()], 4);
+        assert_eq!(
+            &cache.verify(&p.ds.0, NOW).unwrap().key,
+            p.ds_key.verifying_key()
+        );
+        // A hit: same answer, and the DS validity is still enforced.
+        assert_eq!(
+            &cache.verify(&p.ds.0, NOW).unwrap().key,
+            p.ds_key.verifying_key()
+        );
+        assert!(matches!(
+            cache.verify(&p.ds.0, datetime!(2027-06-01 0:00 UTC)).err(),
+            Some(CertificateError::OutsideValidity { role: "DS", .. })
+        ));
+        // Other bytes are verified in full: a flipped byte is not a hit.
+        let mut flipped = p.ds.0.clone();
+        let at = flipped.len() - 5;
+        flipped[at] ^= 1;
+        assert!(cache.verify(&flipped, NOW).is_err());
+        // Another authority's DS is not trusted, cached or not.
+        let other = pki();
+        assert!(cache.verify(&other.ds.0, NOW).is_err());
+        assert!(cache.verify(&other.ds.0, NOW).is_err());
     }
 
     #[test]

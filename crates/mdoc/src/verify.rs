@@ -8,7 +8,9 @@
 
 use eid_core::status::{CredentialStatus, StatusCheck};
 use eid_crypto::VerifyingKey;
-use eid_crypto::x509::{TrustedIaca, check_document_signer_profile, verify_document_signer};
+use eid_crypto::x509::{
+    DocumentSignerCache, TrustedIaca, check_document_signer_profile, verify_document_signer,
+};
 use time::OffsetDateTime;
 
 use crate::MdocError;
@@ -29,6 +31,9 @@ pub struct IssuerDataCheck<'a> {
     /// The status source; `None` leaves the status unchecked and says so in
     /// [`VerifiedIssuerData::status_checked`].
     pub status: Option<&'a dyn StatusCheck>,
+    /// A verifier's cache of checked document signers; when given, its roots are used
+    /// instead of `roots` (see [`DocumentSignerCache`]).
+    pub ds_cache: Option<&'a DocumentSignerCache>,
 }
 
 impl std::fmt::Debug for IssuerDataCheck<'_> {
@@ -39,6 +44,7 @@ impl std::fmt::Debug for IssuerDataCheck<'_> {
             .field("expected_doc_type", &self.expected_doc_type)
             .field("dangerous_skip_chain", &self.dangerous_skip_chain)
             .field("status", &self.status.is_some())
+            .field("ds_cache", &self.ds_cache.is_some())
             .finish()
     }
 }
@@ -101,8 +107,11 @@ pub fn verify_issuer_data(
             None,
         )
     } else {
-        let v = verify_document_signer(ds, check.roots, check.now)
-            .map_err(MdocError::IssuerCertificate)?;
+        let v = match check.ds_cache {
+            Some(cache) => cache.verify(ds, check.now),
+            None => verify_document_signer(ds, check.roots, check.now),
+        }
+        .map_err(MdocError::IssuerCertificate)?;
         (v.key, v.common_name)
     };
     let chain = ChainChecked(());

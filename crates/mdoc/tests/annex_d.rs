@@ -44,6 +44,7 @@ fn check(now: OffsetDateTime) -> IssuerDataCheck<'static> {
         expected_doc_type: None,
         dangerous_skip_chain: true,
         status: None,
+        ds_cache: None,
     }
 }
 

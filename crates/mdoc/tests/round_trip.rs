@@ -116,6 +116,7 @@ fn check(s: &Setup, now: OffsetDateTime) -> IssuerDataCheck<'_> {
         expected_doc_type: None,
         dangerous_skip_chain: false,
         status: None,
+        ds_cache: None,
     }
 }
 
