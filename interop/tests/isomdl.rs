@@ -202,3 +202,70 @@ fn eid_verifies_what_isomdl_issues() {
     let doc = theirs.documents.as_ref().unwrap().first().unwrap().clone();
     device_authentication(&doc, their_transcript(&st)).unwrap();
 }
+
+/// The in-person flow between an isomdl phone and an eid reader: isomdl's QR engagement,
+/// eid's SessionEstablishment with an encrypted DeviceRequest, isomdl's encrypted
+/// SessionData, eid's decryption and verification of the DeviceResponse.
+#[test]
+fn eid_reader_verifies_an_isomdl_device_presentation() {
+    use eid_crypto::session::AgreementKey;
+    use eid_mdoc::engagement::DeviceEngagement;
+    use eid_mdoc::request::{DeviceRequest, ItemsRequest};
+    use eid_mdoc::session::{SessionKeys, decrypt, encrypt, encode_session_establishment, iso_session_transcript, session_data};
+    use isomdl::definitions::x509::trust_anchor::TrustAnchorRegistry;
+    use isomdl::presentation::device::{self, PermittedItems};
+    use p256::ecdsa::signature::Signer as _;
+
+    let pki = pki();
+    let holder = SigningKey::generate().unwrap();
+    let holder_p256 = p256::ecdsa::SigningKey::from(p256::SecretKey::from_pkcs8_der(&holder.to_pkcs8_der().unwrap()).unwrap());
+    let ds_p256 = p256::ecdsa::SigningKey::from(p256::SecretKey::from_pkcs8_der(&pki.ds_key.to_pkcs8_der().unwrap()).unwrap());
+    let point = holder.verifying_key().sec1();
+    let mut elements = std::collections::BTreeMap::new();
+    elements.insert("family_name".to_owned(), ciborium::Value::Text("Wang".into()));
+    elements.insert("age_over_21".to_owned(), ciborium::Value::Bool(true));
+    let mut namespaces = std::collections::BTreeMap::new();
+    namespaces.insert(NS.to_owned(), elements);
+    let mdoc = isomdl::issuance::Mdoc::builder()
+        .doc_type(DOC_TYPE.to_owned())
+        .namespaces(namespaces)
+        .validity_info(ValidityInfo { signed: now(), valid_from: now() - Duration::minutes(1), valid_until: now() + Duration::days(30), expected_update: None })
+        .digest_algorithm(DigestAlgorithm::SHA256)
+        .device_key_info(DeviceKeyInfo {
+            device_key: CoseKey::EC2 { crv: EC2Curve::P256, x: point[1..33].to_vec(), y: EC2Y::Value(point[33..].to_vec()) },
+            key_authorizations: None,
+            key_info: None,
+        })
+        .issue::<p256::ecdsa::SigningKey, p256::ecdsa::Signature>(x5chain(&pki.ds_der), ds_p256)
+        .unwrap();
+    let documents = isomdl::definitions::helpers::NonEmptyMap::new(DOC_TYPE.to_owned(), device::Document::from(mdoc));
+
+    // The phone shows its QR code.
+    let (engaged, qr) = device::SessionManagerInit::initialise(documents, None, None).unwrap().qr_engagement().unwrap();
+
+    // The eid reader reads it and sends its request, encrypted.
+    let engagement = DeviceEngagement::from_qr_uri(&qr).expect("eid reads isomdl's engagement QR");
+    let e_reader = AgreementKey::generate().unwrap();
+    let transcript = iso_session_transcript(&engagement.bytes, e_reader.public_point(), None);
+    let keys = SessionKeys::derive(&e_reader, engagement.e_device_key.sec1(), &transcript).unwrap();
+    let items = ItemsRequest { doc_type: DOC_TYPE.into(), name_spaces: vec![(NS.into(), vec![("age_over_21".into(), false)])] };
+    let request = DeviceRequest::encode(&[items], None, &transcript).unwrap();
+    let establishment = encode_session_establishment(e_reader.public_point(), &encrypt(&keys.sk_reader, false, 1, &request).unwrap());
+
+    // The phone decrypts it, the holder consents, the device key signs.
+    let establishment: isomdl::definitions::SessionEstablishment = isomdl::cbor::from_slice(&establishment).expect("isomdl parses eid's SessionEstablishment");
+    let (mut session, outcome) = engaged.process_session_establishment(establishment, TrustAnchorRegistry::default()).unwrap();
+    let permitted: PermittedItems = [(DOC_TYPE.to_owned(), [(NS.to_owned(), vec!["age_over_21".to_owned()])].into_iter().collect())].into_iter().collect();
+    session.prepare_response(&outcome.items_request, permitted);
+    let (_, payload) = session.get_next_signature_payload().unwrap();
+    let signature: p256::ecdsa::Signature = holder_p256.sign(payload);
+    session.submit_next_signature(signature.to_vec()).unwrap();
+    let reply = session.retrieve_response().unwrap();
+
+    // The eid reader decrypts and verifies the response over this session's transcript.
+    let (sealed, _) = session_data(&reply).unwrap();
+    let response = decrypt(&keys.sk_device, true, 1, &sealed.unwrap()).expect("eid decrypts isomdl's SessionData");
+    let response = DeviceResponse::from_cbor(&response).unwrap();
+    let v = eid_mdoc::verify::verify_document(&response.documents[0], &check(&pki), &transcript, None).expect("eid verifies isomdl's presentation");
+    assert_eq!(v.issuer.elements.iter().map(|(_, id, _)| id.as_str()).collect::<Vec<_>>(), ["age_over_21"]);
+}

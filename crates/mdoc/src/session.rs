@@ -279,3 +279,17 @@ pub fn device_mac(
         eid_crypto::session::hmac_sha256(&emac_key[..], &mac0.to_be_maced(&payload)).to_vec();
     Ok(mac0)
 }
+
+/// `SessionEstablishment = { "eReaderKey": EReaderKeyBytes, "data": bstr }`: what a reader
+/// sends first, with its ephemeral point and the encrypted DeviceRequest.
+pub fn encode_session_establishment(e_reader_point: &[u8; 65], sealed_request: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(sealed_request.len() + 96);
+    let _ = Encoder::new(&mut out)
+        .map(2)
+        .and_then(|e| e.str("eReaderKey"));
+    out.extend_from_slice(&tag24(&crate::model::cose_key_bytes(e_reader_point)));
+    let _ = Encoder::new(&mut out)
+        .str("data")
+        .and_then(|e| e.bytes(sealed_request));
+    out
+}
