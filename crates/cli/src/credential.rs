@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
-use eid_core::{Clock, OsRandom, SystemClock};
+use eid_core::{Clock, SystemClock};
 use eid_crypto::x509::TrustedIaca;
-use eid_crypto::{Jwk, SigningKey, VerifyingKey};
+use eid_crypto::{CryptoRandom, Jwk, SigningKey, VerifyingKey};
 use eid_sdjwt::{
     CHECKS, IssueRequest, IssuerTrust, KeyBinding, KeyBindingCheck, StatusListReference,
     UnverifiedSdJwt, VerifyOptions,
@@ -396,7 +396,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 x5c: std::slice::from_ref(&ds_der),
                 decoys,
             };
-            let credential = eid_sdjwt::issue(&request, &ds_key, &OsRandom)?;
+            let credential = eid_sdjwt::issue(&request, &ds_key, &CryptoRandom)?;
             write(&out, &credential)?;
             Ok(Outcome::Ok)
         }
@@ -524,7 +524,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 status,
                 x5chain: std::slice::from_ref(&ds_der),
             };
-            let credential = eid_mdoc::issue::issue(&request, &ds_key, &OsRandom)?;
+            let credential = eid_mdoc::issue::issue(&request, &ds_key, &CryptoRandom)?;
             std::fs::write(&out, credential)
                 .with_context(|| format!("could not write {}", out.display()))?;
             Ok(Outcome::Ok)

@@ -45,3 +45,18 @@ pub fn b64url_decode(text: &str) -> Result<Vec<u8>, CryptoError> {
         .decode(text.as_bytes())
         .map_err(|_| CryptoError::Base64)
 }
+
+/// The random source for issuance: AWS-LC's CSPRNG (a DRBG seeded from the operating
+/// system), which fills salts without a system call each time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CryptoRandom;
+
+impl eid_core::Random for CryptoRandom {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place that reads AWS-LC's random source"
+    )]
+    fn fill(&self, dest: &mut [u8]) -> Result<(), eid_core::random::RandomError> {
+        aws_lc_rs::rand::fill(dest).map_err(|_| eid_core::random::RandomError)
+    }
+}

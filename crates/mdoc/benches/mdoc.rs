@@ -22,7 +22,7 @@ use std::time::Duration as StdDuration;
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use criterion::Criterion;
-use eid_core::OsRandom;
+use eid_crypto::CryptoRandom;
 use eid_crypto::x509::{AuthorityPki, DocumentSignerCache};
 use eid_crypto::{Signer, SigningKey, sha256};
 use eid_mdoc::issue::{ElementValue, IssueRequest};
@@ -77,7 +77,7 @@ fn main() {
         "https://eid.example.cn/4501",
         datetime!(2026-01-01 0:00 UTC),
         (3650, 450),
-        &OsRandom,
+        &CryptoRandom,
     )
     .unwrap();
     let roots = [pki.trusted_root(NOW).unwrap()];
@@ -126,7 +126,7 @@ fn main() {
         status: None,
         x5chain: std::slice::from_ref(&ds.0),
     };
-    let issued = eid_mdoc::issue::issue(&request, ds_key, &OsRandom).unwrap();
+    let issued = eid_mdoc::issue::issue(&request, ds_key, &CryptoRandom).unwrap();
     let transcript = eid_mdoc::session::oid4vp_session_transcript(
         "x509_hash:hotel",
         "n",
@@ -249,7 +249,7 @@ fn main() {
     let (issue_ns, sign_ns, issue_ratio) = paired(
         &mut c,
         ("mdoc/issue_15_elements", &mut || {
-            black_box(eid_mdoc::issue::issue(&request, ds_key, &OsRandom).unwrap());
+            black_box(eid_mdoc::issue::issue(&request, ds_key, &CryptoRandom).unwrap());
         }),
         ("mdoc/issue_baseline_1_es256_sign", &mut || {
             black_box(ds_key.sign(&issuer_tbs).unwrap());

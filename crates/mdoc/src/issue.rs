@@ -153,7 +153,14 @@ pub fn issue(
         digests.push((ns, ns_digests));
     }
 
-    let mut mso = Vec::with_capacity(1024);
+    let mut mso = Vec::with_capacity(
+        256 + 40
+            * request
+                .name_spaces
+                .iter()
+                .map(|(_, e)| e.len())
+                .sum::<usize>(),
+    );
     let mut e = Encoder::new(&mut mso);
     let fields = 6 + u64::from(request.status.is_some());
     e.map(fields)
@@ -212,7 +219,12 @@ pub fn issue(
     let issuer_auth = CoseSign1::sign(signer, &tag24(&mso), request.x5chain, false)
         .map_err(MdocError::Algorithm)?;
 
-    let mut out = Vec::with_capacity(2048);
+    let items_len: usize = name_spaces
+        .iter()
+        .flat_map(|(_, items)| items.iter().map(Vec::len))
+        .sum();
+    let chain_len: usize = request.x5chain.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(items_len + mso.len() + chain_len + 256);
     let mut e = Encoder::new(&mut out);
     e.map(2)
         .and_then(|e| e.str("nameSpaces"))

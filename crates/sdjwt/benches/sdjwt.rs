@@ -21,7 +21,7 @@ use std::hint::black_box;
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use criterion::Criterion;
-use eid_core::OsRandom;
+use eid_crypto::CryptoRandom;
 use eid_crypto::{Signer, SigningKey, VerifyingKey, sha256};
 use eid_sdjwt::{
     IssueRequest, IssuerTrust, KeyBinding, KeyBindingCheck, UnverifiedSdJwt, VerifyOptions,
@@ -67,7 +67,7 @@ fn issue(issuer: &SigningKey, holder: &VerifyingKey, claims: &Map<String, Value>
             decoys: 2,
         },
         issuer,
-        &OsRandom,
+        &CryptoRandom,
     )
     .unwrap()
 }
