@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
 use eid_core::{Clock, SystemClock};
-use eid_crypto::x509::TrustedIaca;
 use eid_crypto::{CryptoRandom, Jwk, SigningKey, VerifyingKey};
 use eid_sdjwt::{
     CHECKS, IssueRequest, IssuerTrust, KeyBinding, KeyBindingCheck, StatusListReference,
@@ -447,13 +446,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             ..
         } => {
             let now = at.unwrap_or_else(|| SystemClock.now());
-            let mut roots = Vec::new();
-            for path in &trust {
-                roots
-                    .push(TrustedIaca::from_pem(&read(path)?, now).with_context(|| {
-                        format!("{} is not a usable IACA root", path.display())
-                    })?);
-            }
+            let roots = crate::pki::load_roots(&trust, now)?;
             let mut keys = Vec::new();
             for path in &trust_jwk {
                 let jwk: Jwk = serde_json::from_str(&read(path)?)
@@ -566,13 +559,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             ..
         } => {
             let now = at.unwrap_or_else(|| SystemClock.now());
-            let mut roots = Vec::new();
-            for path in &trust {
-                roots
-                    .push(TrustedIaca::from_pem(&read(path)?, now).with_context(|| {
-                        format!("{} is not a usable IACA root", path.display())
-                    })?);
-            }
+            let roots = crate::pki::load_roots(&trust, now)?;
             if roots.is_empty() {
                 bail!("give at least one --trust ROOT.pem");
             }

@@ -103,6 +103,19 @@ fn write_file(path: &Path, contents: &[u8], private: bool, force: bool) -> anyho
         .with_context(|| format!("could not write {}", path.display()))
 }
 
+/// Reads trusted IACA roots (PEM files), each checked against the IACA profile at `now`.
+pub fn load_roots(paths: &[PathBuf], now: OffsetDateTime) -> anyhow::Result<Vec<TrustedIaca>> {
+    paths
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("could not read {}", path.display()))?;
+            TrustedIaca::from_pem(&text, now)
+                .with_context(|| format!("{} is not a usable IACA root", path.display()))
+        })
+        .collect()
+}
+
 pub fn run_pki(command: PkiCommand) -> anyhow::Result<Outcome> {
     match command {
         PkiCommand::Init {
@@ -114,15 +127,7 @@ pub fn run_pki(command: PkiCommand) -> anyhow::Result<Outcome> {
         } => init(&out, &organization, &country, &uri, force),
         PkiCommand::Verify { trust, ds } => {
             let now = SystemClock.now();
-            let mut roots = Vec::new();
-            for path in &trust {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("could not read {}", path.display()))?;
-                roots
-                    .push(TrustedIaca::from_pem(&text, now).with_context(|| {
-                        format!("{} is not a usable IACA root", path.display())
-                    })?);
-            }
+            let roots = load_roots(&trust, now)?;
             let text = std::fs::read_to_string(&ds)
                 .with_context(|| format!("could not read {}", ds.display()))?;
             let der = eid_crypto::pem::decode("CERTIFICATE", &text)?;

@@ -25,6 +25,7 @@ use criterion::Criterion;
 use eid_crypto::CryptoRandom;
 use eid_crypto::x509::{AuthorityPki, DocumentSignerCache};
 use eid_crypto::{Signer, SigningKey, sha256};
+use eid_mdoc::cose::to_be_signed;
 use eid_mdoc::issue::{ElementValue, IssueRequest};
 use eid_mdoc::{DeviceResponse, IssuerDataCheck};
 use time::macros::{date, datetime};
@@ -162,21 +163,11 @@ fn main() {
     let parsed = DeviceResponse::from_cbor(&response).unwrap();
     let doc = parsed.documents[0].clone();
     let auth = doc.issuer_signed.issuer_auth.clone();
-    let issuer_tbs = {
-        let mut out = Vec::new();
-        let mut e = minicbor::Encoder::new(&mut out);
-        e.array(4)
-            .unwrap()
-            .str("Signature1")
-            .unwrap()
-            .bytes(&auth.protected)
-            .unwrap()
-            .bytes(&[])
-            .unwrap()
-            .bytes(auth.payload.as_deref().unwrap())
-            .unwrap();
-        out
-    };
+    let issuer_tbs = to_be_signed(
+        "Signature1",
+        &auth.protected,
+        auth.payload.as_deref().unwrap(),
+    );
     let device_payload = eid_mdoc::session::device_authentication_bytes(
         &transcript,
         &doc.doc_type,
@@ -185,21 +176,8 @@ fn main() {
     let eid_mdoc::model::DeviceAuth::Signature(device_sig) = &doc.device_signed.device_auth else {
         unreachable_code()
     };
-    let device_tbs = {
-        let mut out = Vec::new();
-        let mut e = minicbor::Encoder::new(&mut out);
-        e.array(4)
-            .unwrap()
-            .str("Signature1")
-            .unwrap()
-            .bytes(&device_sig.protected)
-            .unwrap()
-            .bytes(&[])
-            .unwrap()
-            .bytes(&device_payload)
-            .unwrap();
-        out
-    };
+    let device_tbs = to_be_signed("Signature1", &device_sig.protected, &device_payload);
+
     let items: Vec<Vec<u8>> = doc
         .issuer_signed
         .name_spaces

@@ -159,8 +159,9 @@ fn read_cose<'b>(
     Ok((protected, headers, payload, last))
 }
 
-/// `Sig_structure` / `MAC_structure` (RFC 9052 §4.4, §6.3) with an empty external_aad.
-fn to_be_signed(context: &str, protected: &[u8], payload: &[u8]) -> Vec<u8> {
+/// `Sig_structure` / `MAC_structure` (RFC 9052 §4.4, §6.3) with an empty external_aad:
+/// `[context, protected, h'', payload]`, `context` being `"Signature1"` or `"MAC0"`.
+pub fn to_be_signed(context: &str, protected: &[u8], payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(protected.len() + payload.len() + 24);
     let mut e = Encoder::new(&mut out);
     // Writing to a Vec cannot fail.
