@@ -3,19 +3,17 @@
 #![no_main]
 
 use eid_mdoc::verify::verify_issuer_data;
-use eid_mdoc::{DeviceResponse, IssuerDataCheck};
+use eid_mdoc::{DeviceResponse, IssuerDataCheck, IssuerTrust};
 use libfuzzer_sys::fuzz_target;
 use time::macros::datetime;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(response) = DeviceResponse::from_cbor(data) else { return };
     let check = IssuerDataCheck {
-        roots: &[],
+        trust: IssuerTrust::DangerousProfileOnly,
         now: datetime!(2021-01-01 0:00 UTC),
         expected_doc_type: None,
-        dangerous_skip_chain: true,
         status: None,
-        ds_cache: None,
     };
     for doc in &response.documents {
         let _ = verify_issuer_data(&doc.doc_type, &doc.issuer_signed, &check);

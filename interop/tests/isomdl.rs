@@ -12,7 +12,7 @@ use eid_core::OsRandom;
 use eid_crypto::x509::{AuthorityPki, TrustedIaca};
 use eid_crypto::{Signer, SigningKey};
 use eid_mdoc::issue::{ElementValue, IssueRequest};
-use eid_mdoc::{DeviceResponse, IssuerDataCheck, IssuerSigned};
+use eid_mdoc::{DeviceResponse, IssuerDataCheck, IssuerSigned, IssuerTrust};
 use isomdl::definitions::device_key::cose_key::{EC2Curve, EC2Y};
 use isomdl::definitions::session::SessionTranscript;
 use isomdl::definitions::x509::X5Chain;
@@ -85,12 +85,10 @@ fn their_transcript(bytes: &[u8]) -> Transcript {
 
 fn check(pki: &Pki) -> IssuerDataCheck<'_> {
     IssuerDataCheck {
-        roots: &pki.roots,
+        trust: IssuerTrust::Roots(&pki.roots),
         now: now(),
         expected_doc_type: None,
-        dangerous_skip_chain: false,
         status: None,
-        ds_cache: None,
     }
 }
 
@@ -167,7 +165,7 @@ fn eid_verifies_what_isomdl_issues() {
     let mut namespaces = std::collections::BTreeMap::new();
     namespaces.insert(NS.to_owned(), elements);
     let validity = ValidityInfo {
-        signed: now(),
+        signed: now() - Duration::minutes(1),
         valid_from: now() - Duration::minutes(1),
         valid_until: now() + Duration::days(30),
         expected_update: None,
@@ -229,7 +227,7 @@ fn eid_reader_verifies_an_isomdl_device_presentation() {
     let mdoc = isomdl::issuance::Mdoc::builder()
         .doc_type(DOC_TYPE.to_owned())
         .namespaces(namespaces)
-        .validity_info(ValidityInfo { signed: now(), valid_from: now() - Duration::minutes(1), valid_until: now() + Duration::days(30), expected_update: None })
+        .validity_info(ValidityInfo { signed: now() - Duration::minutes(1), valid_from: now() - Duration::minutes(1), valid_until: now() + Duration::days(30), expected_update: None })
         .digest_algorithm(DigestAlgorithm::SHA256)
         .device_key_info(DeviceKeyInfo {
             device_key: CoseKey::EC2 { crv: EC2Curve::P256, x: point[1..33].to_vec(), y: EC2Y::Value(point[33..].to_vec()) },

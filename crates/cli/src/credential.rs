@@ -566,12 +566,10 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             let transcript = session_transcript.as_deref().map(read_bytes).transpose()?;
             let bytes = read_bytes(&file)?;
             let check = eid_mdoc::IssuerDataCheck {
-                roots: &roots,
+                trust: eid_mdoc::IssuerTrust::Roots(&roots),
                 now,
                 expected_doc_type: None,
-                dangerous_skip_chain: false,
                 status: None,
-                ds_cache: None,
             };
             let result = verify_mdoc(&bytes, &check, transcript.as_deref());
             let report = mdoc_report(&result, transcript.is_some(), now);

@@ -27,7 +27,7 @@ use eid_crypto::x509::{AuthorityPki, DocumentSignerCache};
 use eid_crypto::{Signer, SigningKey, sha256};
 use eid_mdoc::cose::to_be_signed;
 use eid_mdoc::issue::{ElementValue, IssueRequest};
-use eid_mdoc::{DeviceResponse, IssuerDataCheck};
+use eid_mdoc::{DeviceResponse, IssuerDataCheck, IssuerTrust};
 use time::macros::{date, datetime};
 use time::{Duration, OffsetDateTime};
 
@@ -143,12 +143,10 @@ fn main() {
     ];
     let response = eid_mdoc::present::present(&issued, &disclose, &holder, &transcript).unwrap();
     let check = IssuerDataCheck {
-        roots: &roots,
+        trust: IssuerTrust::Roots(&roots),
         now: NOW,
         expected_doc_type: None,
-        dangerous_skip_chain: false,
         status: None,
-        ds_cache: None,
     };
     let verify_once = |check: &IssuerDataCheck<'_>| {
         let parsed = DeviceResponse::from_cbor(black_box(&response)).unwrap();
@@ -199,7 +197,7 @@ fn main() {
     // As a verifier runs: the DS chain checked once per certificate, then from its cache.
     let cache = DocumentSignerCache::new(roots.to_vec(), 64);
     let cached = IssuerDataCheck {
-        ds_cache: Some(&cache),
+        trust: IssuerTrust::Cached(&cache),
         ..check
     };
     let mut verify_base = || {

@@ -10,6 +10,8 @@ use crate::cbor::{array_len, malformed, map_len, skip};
 
 /// COSE header label `alg` (RFC 9052 §3.1).
 const LABEL_ALG: i64 = 1;
+/// COSE header label `crit` (RFC 9052 §3.1).
+const LABEL_CRIT: i64 = 2;
 /// COSE header label `x5chain` (RFC 9360 §2).
 const LABEL_X5CHAIN: i64 = 33;
 /// COSE_Sign1 tag.
@@ -69,7 +71,16 @@ fn read_headers(d: &mut Decoder<'_>, protected: &[u8]) -> Result<Headers, MdocEr
                 | Type::I64 => {
                     let label = p.i64().map_err(malformed("COSE header label"))?;
                     match label {
+                        LABEL_ALG if headers.alg.is_some() => {
+                            return Err(MdocError::Malformed("COSE alg appears twice"));
+                        }
                         LABEL_ALG => headers.alg = Some(p.i64().map_err(malformed("COSE alg"))?),
+                        // RFC 9052 §3.1: eid understands no critical header extension.
+                        LABEL_CRIT => {
+                            return Err(MdocError::Malformed(
+                                "COSE crit extensions are not supported",
+                            ));
+                        }
                         LABEL_X5CHAIN => headers.x5chain = read_x5chain(&mut p)?,
                         _ => {
                             skip(&mut p, "COSE header value")?;
@@ -316,5 +327,23 @@ mod tests {
         let mut hmac = back;
         hmac.headers.alg = Some(5);
         assert!(matches!(hmac.algorithm(), Err(MdocError::Algorithm(_))));
+    }
+
+    #[test]
+    fn crit_and_a_repeated_alg_are_refused() {
+        // [h'A2 01 26 02 81 01' ({1: -7, 2: [1]}), {}, h'', h'']
+        let crit = [
+            0x84, 0x46, 0xa2, 0x01, 0x26, 0x02, 0x81, 0x01, 0xa0, 0x40, 0x40,
+        ];
+        assert!(matches!(
+            CoseSign1::decode(&mut Decoder::new(&crit)),
+            Err(MdocError::Malformed(_))
+        ));
+        // {1: -7, 1: -7}
+        let twice = [0x84, 0x45, 0xa2, 0x01, 0x26, 0x01, 0x26, 0xa0, 0x40, 0x40];
+        assert!(matches!(
+            CoseSign1::decode(&mut Decoder::new(&twice)),
+            Err(MdocError::Malformed(_))
+        ));
     }
 }

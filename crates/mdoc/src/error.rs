@@ -54,6 +54,12 @@ pub enum MdocError {
     /// The document's docType differs from the MSO's or from the one expected.
     #[error("the docType does not match")]
     DocTypeMismatch,
+    /// validityInfo is not ordered `signed ≤ validFrom < validUntil`.
+    #[error("the MSO's validityInfo is not ordered signed <= validFrom < validUntil")]
+    MalformedValidity,
+    /// The device authentication names no or another algorithm.
+    #[error("device authentication algorithm: {0}")]
+    DeviceAlgorithm(String),
     /// Before validFrom.
     #[error("the MSO is not valid yet")]
     NotYetValid,
@@ -124,12 +130,13 @@ impl MdocError {
             | Self::MissingDigest { .. }
             | Self::DigestMismatch { .. } => "digests",
             Self::DocTypeMismatch => "doc_type",
-            Self::NotYetValid | Self::Expired => "validity",
+            Self::NotYetValid | Self::Expired | Self::MalformedValidity => "validity",
             Self::MalformedDeviceKey => "device_key",
             Self::DeviceSignature
             | Self::DeviceMac
             | Self::MissingReaderKey
             | Self::SessionDecryption => "device_auth",
+            Self::DeviceAlgorithm(_) => "device_auth",
             Self::Status(_) | Self::StatusUnavailable(_) => "status",
             Self::MissingReaderAuth | Self::ReaderSignature => "reader_auth",
         }

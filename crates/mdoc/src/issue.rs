@@ -12,8 +12,8 @@ use crate::cose::CoseSign1;
 use crate::model::StatusReference;
 use crate::session::tag24;
 
-/// A data element's value, as issued.
-#[derive(Debug, Clone, PartialEq)]
+/// A data element's value, as issued. Its `Debug` form shows the kind, never the value.
+#[derive(Clone, PartialEq)]
 pub enum ElementValue {
     /// tstr.
     Text(String),
@@ -31,6 +31,22 @@ pub enum ElementValue {
     Array(Vec<ElementValue>),
     /// A map with text keys.
     Map(Vec<(String, ElementValue)>),
+}
+
+impl std::fmt::Debug for ElementValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            Self::Text(_) => "text",
+            Self::Int(_) => "int",
+            Self::Bool(_) => "bool",
+            Self::Bytes(_) => "bytes",
+            Self::FullDate(_) => "full-date",
+            Self::DateTime(_) => "tdate",
+            Self::Array(_) => "array",
+            Self::Map(_) => "map",
+        };
+        write!(f, "ElementValue({kind})")
+    }
 }
 
 type EncodeResult = Result<(), minicbor::encode::Error<std::convert::Infallible>>;

@@ -22,7 +22,7 @@ pub mod verify;
 
 pub use error::{CHECKS, MdocError};
 pub use model::{DeviceResponse, Document, IssuerSigned, IssuerSignedItem, MobileSecurityObject};
-pub use verify::{IssuerDataCheck, VerifiedIssuerData, verify_issuer_data};
+pub use verify::{IssuerDataCheck, IssuerTrust, VerifiedIssuerData, verify_issuer_data};
 
 /// Largest CBOR input accepted, in bytes (a DeviceResponse with a portrait is a few KiB).
 pub const MAX_LEN: usize = 1024 * 1024;

@@ -18,7 +18,9 @@ use crate::cose::{CoseMac0, CoseSign1};
 /// IssuerSignedItem = { "digestID": uint, "random": bstr,
 ///                      "elementIdentifier": tstr, "elementValue": any }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` form shows the identifier and digest ID, never the value or the salt.
+#[derive(Clone, PartialEq, Eq)]
 pub struct IssuerSignedItem {
     /// The whole `#6.24(bstr)` item as received: its SHA-256 is the MSO's digest.
     pub bytes: Vec<u8>,
@@ -30,6 +32,15 @@ pub struct IssuerSignedItem {
     pub element_identifier: String,
     /// The element's value: raw CBOR as received.
     pub element_value: Vec<u8>,
+}
+
+impl std::fmt::Debug for IssuerSignedItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerSignedItem")
+            .field("digest_id", &self.digest_id)
+            .field("element_identifier", &self.element_identifier)
+            .finish_non_exhaustive()
+    }
 }
 
 impl IssuerSignedItem {
@@ -195,7 +206,11 @@ impl MobileSecurityObject {
                                     return Err(MdocError::Malformed("a DigestID appears twice"));
                                 }
                             }
-                            all.insert(ns, digests);
+                            if all.insert(ns, digests).is_some() {
+                                return Err(MdocError::Malformed(
+                                    "a namespace appears twice in valueDigests",
+                                ));
+                            }
                         }
                         mso.2 = Some(all);
                     }

@@ -166,18 +166,22 @@ pub fn verify_device_auth(
         &document.device_signed.name_spaces_bytes,
     );
     match &document.device_signed.device_auth {
-        DeviceAuth::Signature(sign1) => {
-            sign1.verify(device_key, Some(&payload), MdocError::DeviceSignature)
-        }
+        DeviceAuth::Signature(sign1) => sign1
+            .verify(device_key, Some(&payload), MdocError::DeviceSignature)
+            .map_err(|e| match e {
+                MdocError::MissingAlgorithm => MdocError::DeviceAlgorithm("none named".into()),
+                MdocError::Algorithm(a) => MdocError::DeviceAlgorithm(a.to_string()),
+                other => other,
+            }),
         DeviceAuth::Mac(mac0) => {
             let reader_key = mac.ok_or(MdocError::MissingReaderKey)?.reader_key;
             match mac0.headers.alg {
-                None => return Err(MdocError::MissingAlgorithm),
+                None => return Err(MdocError::DeviceAlgorithm("none named".into())),
                 Some(HMAC_256_256) => {}
                 Some(other) => {
-                    return Err(MdocError::Algorithm(
-                        eid_crypto::CryptoError::UnsupportedAlgorithm(other.to_string()),
-                    ));
+                    return Err(MdocError::DeviceAlgorithm(format!(
+                        "COSE {other} is not HMAC 256/256"
+                    )));
                 }
             }
             let shared = reader_key

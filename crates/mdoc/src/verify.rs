@@ -16,41 +16,51 @@ use time::OffsetDateTime;
 use crate::MdocError;
 use crate::model::{IssuerSigned, MobileSecurityObject};
 
+/// Where the document signer's trust comes from.
+#[derive(Clone, Copy)]
+pub enum IssuerTrust<'a> {
+    /// Chain the DS certificate to one of these IACA roots, on every verification.
+    Roots(&'a [TrustedIaca]),
+    /// Chain it through a verifier's cache of checked signers (its own roots).
+    Cached(&'a DocumentSignerCache),
+    /// Check the DS certificate against the Annex B profile but **not** its chain to a
+    /// root. Only for spec vectors whose IACA is not published (ISO 18013-5 Annex D).
+    DangerousProfileOnly,
+}
+
 /// What the issuer-data check needs besides the document.
 #[derive(Clone, Copy)]
 pub struct IssuerDataCheck<'a> {
-    /// Trusted IACA roots.
-    pub roots: &'a [TrustedIaca],
+    /// The document signers' trust anchors.
+    pub trust: IssuerTrust<'a>,
     /// The time to verify at.
     pub now: OffsetDateTime,
     /// The docType the verifier asked for, if any.
     pub expected_doc_type: Option<&'a str>,
-    /// Check the document signer against the Annex B profile but **not** its chain to a
-    /// root. Only for spec vectors whose IACA is not published (ISO 18013-5 Annex D).
-    pub dangerous_skip_chain: bool,
     /// The status source; `None` leaves the status unchecked and says so in
     /// [`VerifiedIssuerData::status_checked`].
     pub status: Option<&'a dyn StatusCheck>,
-    /// A verifier's cache of checked document signers; when given, its roots are used
-    /// instead of `roots` (see [`DocumentSignerCache`]).
-    pub ds_cache: Option<&'a DocumentSignerCache>,
 }
 
 impl std::fmt::Debug for IssuerDataCheck<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let trust = match self.trust {
+            IssuerTrust::Roots(roots) => format!("{} roots", roots.len()),
+            IssuerTrust::Cached(cache) => format!("{} roots, cached", cache.roots().len()),
+            IssuerTrust::DangerousProfileOnly => "DS profile only".to_owned(),
+        };
         f.debug_struct("IssuerDataCheck")
-            .field("roots", &self.roots.len())
+            .field("trust", &trust)
             .field("now", &self.now)
             .field("expected_doc_type", &self.expected_doc_type)
-            .field("dangerous_skip_chain", &self.dangerous_skip_chain)
             .field("status", &self.status.is_some())
-            .field("ds_cache", &self.ds_cache.is_some())
             .finish()
     }
 }
 
-/// Issuer data that passed every check.
-#[derive(Debug, Clone)]
+/// Issuer data that passed every check. Its `Debug` form names the disclosed elements but
+/// shows none of their values.
+#[derive(Clone)]
 pub struct VerifiedIssuerData {
     /// The MSO.
     pub mso: MobileSecurityObject,
@@ -65,6 +75,22 @@ pub struct VerifiedIssuerData {
     /// Whether the status was checked (and found valid).
     pub status_checked: bool,
     _proofs: Proofs,
+}
+
+impl std::fmt::Debug for VerifiedIssuerData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let elements: Vec<(&str, &str)> = self
+            .elements
+            .iter()
+            .map(|(ns, id, _)| (ns.as_str(), id.as_str()))
+            .collect();
+        f.debug_struct("VerifiedIssuerData")
+            .field("doc_type", &self.mso.doc_type)
+            .field("issuer_certificate", &self.issuer_certificate)
+            .field("elements", &elements)
+            .field("status_checked", &self.status_checked)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -101,18 +127,22 @@ pub fn verify_issuer_data(
         .x5chain
         .first()
         .ok_or(MdocError::MissingCertificate)?;
-    let (issuer_key, issuer_certificate) = if check.dangerous_skip_chain {
-        (
+    let (issuer_key, issuer_certificate) = match check.trust {
+        IssuerTrust::DangerousProfileOnly => (
             check_document_signer_profile(ds, check.now).map_err(MdocError::IssuerCertificate)?,
             None,
-        )
-    } else {
-        let v = match check.ds_cache {
-            Some(cache) => cache.verify(ds, check.now),
-            None => verify_document_signer(ds, check.roots, check.now),
+        ),
+        IssuerTrust::Roots(roots) => {
+            let v = verify_document_signer(ds, roots, check.now)
+                .map_err(MdocError::IssuerCertificate)?;
+            (v.key, v.common_name)
         }
-        .map_err(MdocError::IssuerCertificate)?;
-        (v.key, v.common_name)
+        IssuerTrust::Cached(cache) => {
+            let v = cache
+                .verify(ds, check.now)
+                .map_err(MdocError::IssuerCertificate)?;
+            (v.key, v.common_name)
+        }
     };
     let chain = ChainChecked(());
 
@@ -162,6 +192,11 @@ pub fn verify_issuer_data(
     }
     let doc_type_checked = DocTypeChecked(());
 
+    let v = &mso.validity;
+    // §9.1.2.4: signed ≤ validFrom < validUntil.
+    if v.signed > v.valid_from || v.valid_from >= v.valid_until {
+        return Err(MdocError::MalformedValidity);
+    }
     if check.now < mso.validity.valid_from {
         return Err(MdocError::NotYetValid);
     }

@@ -1,7 +1,7 @@
 //! ISO/IEC 18013-5:2021 Annex D known-answer tests from `../shared/testdata/iso18013-5/annex-d`
 //! (PROVENANCE.md there), with time pinned to 2021-01-01. Skips, saying so, where the folder
 //! is absent. The Annex's IACA is not published, so the document signer is checked against
-//! the Annex B profile without its chain (`dangerous_skip_chain`).
+//! the Annex B profile without its chain (`IssuerTrust::DangerousProfileOnly`).
 
 #![expect(
     clippy::print_stdout,
@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 
 use eid_mdoc::verify::verify_issuer_data;
-use eid_mdoc::{DeviceResponse, IssuerDataCheck, MdocError};
+use eid_mdoc::{DeviceResponse, IssuerDataCheck, IssuerTrust, MdocError};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -39,12 +39,10 @@ fn vector(name: &str) -> Option<Vec<u8>> {
 
 fn check(now: OffsetDateTime) -> IssuerDataCheck<'static> {
     IssuerDataCheck {
-        roots: &[],
+        trust: IssuerTrust::DangerousProfileOnly,
         now,
         expected_doc_type: None,
-        dangerous_skip_chain: true,
         status: None,
-        ds_cache: None,
     }
 }
 
@@ -149,7 +147,7 @@ fn annex_d_breaking_each_issuer_check() {
 
     // Without a trusted root, the chain check refuses.
     let mut chained = check(PINNED);
-    chained.dangerous_skip_chain = false;
+    chained.trust = IssuerTrust::Roots(&[]);
     assert_eq!(
         verify(&bytes, &chained).err(),
         Some(MdocError::IssuerCertificate(

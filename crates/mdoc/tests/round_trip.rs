@@ -13,7 +13,7 @@ use eid_mdoc::issue::{ElementValue, IssueRequest, issue};
 use eid_mdoc::model::StatusReference;
 use eid_mdoc::present::present;
 use eid_mdoc::verify::{VerifiedDocument, verify_document};
-use eid_mdoc::{DeviceResponse, IssuerDataCheck, MdocError};
+use eid_mdoc::{DeviceResponse, IssuerDataCheck, IssuerTrust, MdocError};
 use time::macros::{date, datetime};
 use time::{Duration, OffsetDateTime};
 
@@ -111,12 +111,10 @@ fn transcript(nonce: &str) -> Vec<u8> {
 
 fn check(s: &Setup, now: OffsetDateTime) -> IssuerDataCheck<'_> {
     IssuerDataCheck {
-        roots: &s.roots,
+        trust: IssuerTrust::Roots(&s.roots),
         now,
         expected_doc_type: None,
-        dangerous_skip_chain: false,
         status: None,
-        ds_cache: None,
     }
 }
 
@@ -441,5 +439,39 @@ fn status_hook() {
     assert_eq!(
         with(&FixedStatus(Err("list unreachable".into()))).err(),
         Some(MdocError::StatusUnavailable("list unreachable".into()))
+    );
+}
+
+#[test]
+fn validity_info_must_be_ordered() {
+    let s = setup();
+    let name_spaces = elements();
+    // validUntil before validFrom: refused whatever the time.
+    let credential = issue(
+        &IssueRequest {
+            doc_type: eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
+            name_spaces: &name_spaces,
+            device_key: s.device.verifying_key(),
+            valid_from: NOW,
+            valid_until: NOW - Duration::days(1),
+            status: None,
+            x5chain: std::slice::from_ref(&s.ds_der),
+        },
+        &s.ds_key,
+        &OsRandom,
+    )
+    .unwrap();
+    let st = transcript("n1");
+    let response = present(&credential, &["age_over_18"], &s.device, &st).unwrap();
+    assert_eq!(
+        verify(&response, &check(&s, NOW), &st).err(),
+        Some(MdocError::MalformedValidity)
+    );
+    // Element values stay out of Debug output.
+    let parsed = eid_mdoc::IssuerSigned::from_cbor(&credential).unwrap();
+    let text = format!("{parsed:?} {:?}", elements());
+    assert!(
+        !text.contains("Xiuying") && !text.contains("450102"),
+        "{text}"
     );
 }
