@@ -7,7 +7,7 @@ use eid_crypto::{Signer, VerifyingKey, b64url, sha256};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use crate::{Jws, SdJwtError, StatusListReference, TYP_SD_JWT_VC};
+use crate::{SdJwtError, StatusListReference, TYP_SD_JWT_VC};
 
 /// Claims that are never selectively disclosable: the verifier needs them to check the
 /// credential at all (draft-ietf-oauth-sd-jwt-vc §3.2.2).
@@ -69,14 +69,12 @@ pub fn issue(
     random: &dyn Random,
 ) -> Result<String, SdJwtError> {
     let mut salts = Salts::draw(request.claims.len() + request.decoys, random)?;
-    let mut payload = Map::new();
     // The disclosures' text, written once in the order of the claims, each followed by `~`.
     let mut disclosures = String::with_capacity(64 * request.claims.len());
     let mut digests = Vec::with_capacity(request.claims.len() + request.decoys);
     let mut json = Vec::with_capacity(128);
     for (name, value) in request.claims {
         if ALWAYS_DISCLOSED.contains(&name.as_str()) {
-            payload.insert(name.clone(), value.clone());
             continue;
         }
         if name == "_sd" || name == "_sd_alg" || name == "..." || has_reserved(value) {
@@ -103,34 +101,92 @@ pub fn issue(
     }
     // Sorted, so that the order reveals neither the claims' order nor which are decoys.
     digests.sort();
-    payload.insert("_sd".into(), json!(digests));
-    payload.insert("_sd_alg".into(), json!("sha-256"));
+
+    // The payload, written straight to JSON: the request's always-disclosed claims (those
+    // eid sets below win), then `_sd`, `_sd_alg` and eid's own.
+    let mut payload = Vec::with_capacity(256 + 48 * digests.len());
+    let mut first = true;
+    payload.push(b'{');
+    let overridden = |name: &str| match name {
+        "iss" => request.issuer.is_some(),
+        "exp" => request.expires_at.is_some(),
+        "status" => request.status.is_some(),
+        "vct" | "iat" | "cnf" => true,
+        _ => false,
+    };
+    for (name, value) in request.claims {
+        if ALWAYS_DISCLOSED.contains(&name.as_str()) && !overridden(name) {
+            member(&mut payload, &mut first, name, value)?;
+        }
+    }
+    member(&mut payload, &mut first, "_sd", &digests)?;
+    member(&mut payload, &mut first, "_sd_alg", "sha-256")?;
     if let Some(iss) = request.issuer {
-        payload.insert("iss".into(), json!(iss));
+        member(&mut payload, &mut first, "iss", iss)?;
     }
-    payload.insert("vct".into(), json!(request.vct));
-    payload.insert("iat".into(), json!(request.issued_at.unix_timestamp()));
+    member(&mut payload, &mut first, "vct", request.vct)?;
+    member(
+        &mut payload,
+        &mut first,
+        "iat",
+        &request.issued_at.unix_timestamp(),
+    )?;
     if let Some(exp) = request.expires_at {
-        payload.insert("exp".into(), json!(exp.unix_timestamp()));
+        member(&mut payload, &mut first, "exp", &exp.unix_timestamp())?;
     }
-    payload.insert("cnf".into(), json!({ "jwk": request.holder_key.to_jwk() }));
+    member(
+        &mut payload,
+        &mut first,
+        "cnf",
+        &json!({ "jwk": request.holder_key.to_jwk() }),
+    )?;
     if let Some(status) = &request.status {
-        payload.insert("status".into(), json!({ "status_list": status }));
+        member(
+            &mut payload,
+            &mut first,
+            "status",
+            &json!({ "status_list": status }),
+        )?;
     }
-    let mut header = Map::new();
-    header.insert("alg".into(), json!(signer.algorithm().jose_name()));
-    header.insert("typ".into(), json!(TYP_SD_JWT_VC));
+    payload.push(b'}');
+
+    let mut header = Vec::with_capacity(
+        64 + request
+            .x5c
+            .iter()
+            .map(|c| c.len() * 4 / 3 + 4)
+            .sum::<usize>(),
+    );
+    let mut first = true;
+    header.push(b'{');
+    member(
+        &mut header,
+        &mut first,
+        "alg",
+        signer.algorithm().jose_name(),
+    )?;
+    member(&mut header, &mut first, "typ", TYP_SD_JWT_VC)?;
     if request.x5c.is_empty() {
-        header.insert(
-            "kid".into(),
-            json!(signer.verifying_key().to_jwk().thumbprint()),
-        );
+        member(
+            &mut header,
+            &mut first,
+            "kid",
+            &signer.verifying_key().to_jwk().thumbprint(),
+        )?;
     } else {
         let chain: Vec<String> = request.x5c.iter().map(|der| STANDARD.encode(der)).collect();
-        header.insert("x5c".into(), json!(chain));
+        member(&mut header, &mut first, "x5c", &chain)?;
     }
-    let mut out = Jws::sign(&header, &payload, signer)?;
-    out.reserve(disclosures.len() + 1);
+    header.push(b'}');
+
+    let mut out =
+        String::with_capacity((header.len() + payload.len()) * 4 / 3 + disclosures.len() + 100);
+    URL_SAFE_NO_PAD.encode_string(&header, &mut out);
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
+    let signature = signer.sign(out.as_bytes()).map_err(SdJwtError::Crypto)?;
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(&signature, &mut out);
     out.push('~');
     out.push_str(&disclosures);
     Ok(out)
@@ -145,4 +201,20 @@ fn has_reserved(value: &Value) -> bool {
         Value::Array(items) => items.iter().any(has_reserved),
         _ => false,
     }
+}
+
+/// Appends `"key":value` to a JSON object being written.
+fn member(
+    out: &mut Vec<u8>,
+    first: &mut bool,
+    key: &str,
+    value: &(impl serde::Serialize + ?Sized),
+) -> Result<(), SdJwtError> {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    serde_json::to_writer(&mut *out, key).map_err(|_| SdJwtError::Malformed("claim name"))?;
+    out.push(b':');
+    serde_json::to_writer(&mut *out, value).map_err(|_| SdJwtError::Malformed("claim value"))
 }
