@@ -206,10 +206,9 @@ fn eid_verifies_what_isomdl_issues() {
 /// SessionData, eid's decryption and verification of the DeviceResponse.
 #[test]
 fn eid_reader_verifies_an_isomdl_device_presentation() {
-    use eid_crypto::session::AgreementKey;
     use eid_mdoc::engagement::DeviceEngagement;
     use eid_mdoc::request::{DeviceRequest, ItemsRequest};
-    use eid_mdoc::session::{SessionKeys, decrypt, encrypt, encode_session_establishment, iso_session_transcript, session_data};
+    use eid_mdoc::session::Session;
     use isomdl::definitions::x509::trust_anchor::TrustAnchorRegistry;
     use isomdl::presentation::device::{self, PermittedItems};
     use p256::ecdsa::signature::Signer as _;
@@ -243,26 +242,24 @@ fn eid_reader_verifies_an_isomdl_device_presentation() {
 
     // The eid reader reads it and sends its request, encrypted.
     let engagement = DeviceEngagement::from_qr_uri(&qr).expect("eid reads isomdl's engagement QR");
-    let e_reader = AgreementKey::generate().unwrap();
-    let transcript = iso_session_transcript(&engagement.bytes, e_reader.public_point(), None);
-    let keys = SessionKeys::derive(&e_reader, engagement.e_device_key.sec1(), &transcript).unwrap();
+    let mut session = Session::for_reader(&engagement, None).unwrap();
+    let transcript = session.transcript().to_vec();
     let items = ItemsRequest { doc_type: DOC_TYPE.into(), name_spaces: vec![(NS.into(), vec![("age_over_21".into(), false)])] };
     let request = DeviceRequest::encode(&[items], None, &transcript).unwrap();
-    let establishment = encode_session_establishment(e_reader.public_point(), &encrypt(&keys.sk_reader, false, 1, &request).unwrap());
+    let establishment = session.establishment(&request).unwrap();
 
     // The phone decrypts it, the holder consents, the device key signs.
     let establishment: isomdl::definitions::SessionEstablishment = isomdl::cbor::from_slice(&establishment).expect("isomdl parses eid's SessionEstablishment");
-    let (mut session, outcome) = engaged.process_session_establishment(establishment, TrustAnchorRegistry::default()).unwrap();
+    let (mut device_session, outcome) = engaged.process_session_establishment(establishment, TrustAnchorRegistry::default()).unwrap();
     let permitted: PermittedItems = [(DOC_TYPE.to_owned(), [(NS.to_owned(), vec!["age_over_21".to_owned()])].into_iter().collect())].into_iter().collect();
-    session.prepare_response(&outcome.items_request, permitted);
-    let (_, payload) = session.get_next_signature_payload().unwrap();
+    device_session.prepare_response(&outcome.items_request, permitted);
+    let (_, payload) = device_session.get_next_signature_payload().unwrap();
     let signature: p256::ecdsa::Signature = holder_p256.sign(payload);
-    session.submit_next_signature(signature.to_vec()).unwrap();
-    let reply = session.retrieve_response().unwrap();
+    device_session.submit_next_signature(signature.to_vec()).unwrap();
+    let reply = device_session.retrieve_response().unwrap();
 
     // The eid reader decrypts and verifies the response over this session's transcript.
-    let (sealed, _) = session_data(&reply).unwrap();
-    let response = decrypt(&keys.sk_device, true, 1, &sealed.unwrap()).expect("eid decrypts isomdl's SessionData");
+    let response = session.open(&reply).expect("eid decrypts isomdl's SessionData").unwrap();
     let response = DeviceResponse::from_cbor(&response).unwrap();
     let v = eid_mdoc::verify::verify_document(&response.documents[0], &check(&pki), &transcript, None).expect("eid verifies isomdl's presentation");
     assert_eq!(v.issuer.elements.iter().map(|(_, id, _)| id.as_str()).collect::<Vec<_>>(), ["age_over_21"]);

@@ -83,16 +83,22 @@ pub fn decrypt(
 }
 
 /// `SessionEstablishment = { "eReaderKey": EReaderKeyBytes, "data": bstr }`: the reader's
-/// ephemeral COSE_Key (as received) and the encrypted DeviceRequest.
+/// ephemeral key and the encrypted DeviceRequest.
 pub fn session_establishment(bytes: &[u8]) -> Result<(VerifyingKey, Vec<u8>), MdocError> {
+    session_establishment_raw(bytes).map(|(key, _, data)| (key, data))
+}
+
+/// As [`session_establishment`], with EReaderKeyBytes as received (the device's
+/// SessionTranscript embeds those bytes, whatever their encoding).
+fn session_establishment_raw(bytes: &[u8]) -> Result<(VerifyingKey, Vec<u8>, Vec<u8>), MdocError> {
     decode_all(bytes, |d| {
-        let (mut key, mut data) = (None, None);
+        let (mut key, mut key_bytes, mut data) = (None, None, None);
         for _ in 0..map_len(d, "SessionEstablishment")? {
             match d.str().map_err(malformed("SessionEstablishment key"))? {
                 "eReaderKey" => {
-                    key = Some(crate::model::cose_key(
-                        tagged_cbor(d, "EReaderKeyBytes")?.1,
-                    )?)
+                    let (raw, inner) = tagged_cbor(d, "EReaderKeyBytes")?;
+                    key = Some(crate::model::cose_key(inner)?);
+                    key_bytes = Some(raw.to_vec());
                 }
                 "data" => data = Some(d.bytes().map_err(malformed("data"))?.to_vec()),
                 _ => {
@@ -104,6 +110,7 @@ pub fn session_establishment(bytes: &[u8]) -> Result<(VerifyingKey, Vec<u8>), Md
             key.ok_or(MdocError::Malformed(
                 "SessionEstablishment without eReaderKey",
             ))?,
+            key_bytes.unwrap_or_default(),
             data.ok_or(MdocError::Malformed("SessionEstablishment without data"))?,
         ))
     })
@@ -296,4 +303,193 @@ pub fn encode_session_establishment(e_reader_point: &[u8; 65], sealed_request: &
         .str("data")
         .and_then(|e| e.bytes(sealed_request));
     out
+}
+
+/// One side of an ISO 18013-5 session (§9.1.1): the session keys, the SessionTranscript and
+/// both message counters, so that a caller cannot reuse an AES-GCM nonce or accept a
+/// replayed or reordered message.
+pub struct Session {
+    keys: SessionKeys,
+    transcript: Vec<u8>,
+    is_device: bool,
+    sent: u32,
+    received: u32,
+    reader_key: Option<AgreementKey>,
+}
+
+impl Session {
+    /// The reader's side, from the engagement it read: makes EReaderKey, the transcript
+    /// (`handover` `None` for a QR engagement) and the keys.
+    pub fn for_reader(
+        engagement: &crate::engagement::DeviceEngagement,
+        handover: Option<&[u8]>,
+    ) -> Result<Self, MdocError> {
+        let reader_key = AgreementKey::generate().map_err(MdocError::Algorithm)?;
+        let transcript =
+            iso_session_transcript(&engagement.bytes, reader_key.public_point(), handover);
+        let keys = SessionKeys::derive(&reader_key, engagement.e_device_key.sec1(), &transcript)?;
+        Ok(Self {
+            keys,
+            transcript,
+            is_device: false,
+            sent: 0,
+            received: 0,
+            reader_key: Some(reader_key),
+        })
+    }
+
+    /// The device's side, from its engagement (the CBOR it showed), its ephemeral key and
+    /// the reader's SessionEstablishment: returns the session and the decrypted request.
+    pub fn for_device(
+        engagement: &[u8],
+        e_device: &AgreementKey,
+        establishment: &[u8],
+        handover: Option<&[u8]>,
+    ) -> Result<(Self, Vec<u8>), MdocError> {
+        let (e_reader, e_reader_bytes, sealed) = session_establishment_raw(establishment)?;
+        let mut transcript = Vec::with_capacity(engagement.len() + e_reader_bytes.len() + 16);
+        let _ = Encoder::new(&mut transcript).array(3);
+        transcript.extend_from_slice(&tag24(engagement));
+        transcript.extend_from_slice(&e_reader_bytes);
+        match handover {
+            Some(h) => transcript.extend_from_slice(h),
+            None => transcript.push(0xf6),
+        }
+        let keys = SessionKeys::derive(e_device, e_reader.sec1(), &transcript)?;
+        let mut session = Self {
+            keys,
+            transcript,
+            is_device: true,
+            sent: 0,
+            received: 0,
+            reader_key: None,
+        };
+        let request = session.open_data(&sealed)?;
+        Ok((session, request))
+    }
+
+    /// The SessionTranscript both sides authenticate.
+    pub fn transcript(&self) -> &[u8] {
+        &self.transcript
+    }
+
+    /// The reader's ephemeral key (for checking a deviceMac); `None` on the device side.
+    pub fn reader_key(&self) -> Option<&AgreementKey> {
+        self.reader_key.as_ref()
+    }
+
+    fn next(counter: &mut u32) -> Result<u32, MdocError> {
+        *counter = counter.checked_add(1).ok_or(MdocError::SessionDecryption)?;
+        Ok(*counter)
+    }
+
+    fn seal_data(&mut self, message: &[u8]) -> Result<Vec<u8>, MdocError> {
+        let counter = Self::next(&mut self.sent)?;
+        let key = if self.is_device {
+            &self.keys.sk_device
+        } else {
+            &self.keys.sk_reader
+        };
+        encrypt(key, self.is_device, counter, message)
+    }
+
+    fn open_data(&mut self, sealed: &[u8]) -> Result<Vec<u8>, MdocError> {
+        // The counter moves on only when a message opens: an injected or altered message
+        // does not desynchronise the session.
+        let counter = self
+            .received
+            .checked_add(1)
+            .ok_or(MdocError::SessionDecryption)?;
+        let key = if self.is_device {
+            &self.keys.sk_reader
+        } else {
+            &self.keys.sk_device
+        };
+        let plain = decrypt(key, !self.is_device, counter, sealed)?;
+        self.received = counter;
+        Ok(plain)
+    }
+
+    /// The reader's first message: SessionEstablishment with the encrypted DeviceRequest.
+    pub fn establishment(&mut self, device_request: &[u8]) -> Result<Vec<u8>, MdocError> {
+        let point = *self
+            .reader_key
+            .as_ref()
+            .ok_or(MdocError::Malformed(
+                "only a reader sends SessionEstablishment",
+            ))?
+            .public_point();
+        let sealed = self.seal_data(device_request)?;
+        Ok(encode_session_establishment(&point, &sealed))
+    }
+
+    /// A later message: `SessionData { "data": … }` sealed with this side's key and counter.
+    pub fn seal(&mut self, message: &[u8]) -> Result<Vec<u8>, MdocError> {
+        let sealed = self.seal_data(message)?;
+        let mut out = Vec::with_capacity(sealed.len() + 16);
+        let _ = Encoder::new(&mut out)
+            .map(1)
+            .and_then(|e| e.str("data"))
+            .and_then(|e| e.bytes(&sealed));
+        Ok(out)
+    }
+
+    /// Opens the peer's next `SessionData`; a replayed, reordered or altered message fails.
+    /// Returns `None` for a SessionData without data (a status such as 20, session end).
+    pub fn open(&mut self, session_data_bytes: &[u8]) -> Result<Option<Vec<u8>>, MdocError> {
+        match session_data(session_data_bytes)? {
+            (Some(sealed), _) => self.open_data(&sealed).map(Some),
+            (None, _) => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engagement::DeviceEngagement;
+
+    #[test]
+    fn a_session_both_ways_with_counters() {
+        let e_device = AgreementKey::generate().unwrap();
+        let engagement = DeviceEngagement::encode(e_device.public_point());
+        let mut reader =
+            Session::for_reader(&DeviceEngagement::parse(&engagement).unwrap(), None).unwrap();
+        let establishment = reader.establishment(b"DeviceRequest").unwrap();
+        let (mut device, request) =
+            Session::for_device(&engagement, &e_device, &establishment, None).unwrap();
+        assert_eq!(request, b"DeviceRequest");
+        assert_eq!(device.transcript(), reader.transcript());
+
+        let first = device.seal(b"DeviceResponse 1").unwrap();
+        let second = device.seal(b"DeviceResponse 2").unwrap();
+        // Another reader's keys do not open it.
+        let mut other =
+            Session::for_reader(&DeviceEngagement::parse(&engagement).unwrap(), None).unwrap();
+        assert_eq!(other.open(&first).err(), Some(MdocError::SessionDecryption));
+        // Out of order: the second message first is refused, and does not desynchronise.
+        assert_eq!(
+            reader.open(&second).err(),
+            Some(MdocError::SessionDecryption)
+        );
+        assert_eq!(
+            reader.open(&first).unwrap().as_deref(),
+            Some(&b"DeviceResponse 1"[..])
+        );
+        // A replay of the first message is refused; the second then opens.
+        assert_eq!(
+            reader.open(&first).err(),
+            Some(MdocError::SessionDecryption)
+        );
+        assert_eq!(
+            reader.open(&second).unwrap().as_deref(),
+            Some(&b"DeviceResponse 2"[..])
+        );
+        // The reader answers; the device opens it with its own counter.
+        let reply = reader.seal(b"next request").unwrap();
+        assert_eq!(
+            device.open(&reply).unwrap().as_deref(),
+            Some(&b"next request"[..])
+        );
+    }
 }
