@@ -291,14 +291,15 @@ fn verify_mdoc(
     }
 }
 
-fn mdoc_report(
-    result: &Result<eid_mdoc::VerifiedIssuerData, eid_mdoc::MdocError>,
-    device_checked: bool,
-    at: OffsetDateTime,
-) -> Value {
-    let failed = result.as_ref().err().map(|e| e.check());
+/// Each check's result in a report: `passed`, the one that `failed`, `not run` after it, or
+/// what `skipped` says of a check that passed without being exercised.
+fn check_results(
+    checks: &[&'static str],
+    failed: Option<&str>,
+    skipped: impl Fn(&str) -> Option<&'static str>,
+) -> Vec<Value> {
     let mut reached = true;
-    let checks: Vec<Value> = eid_mdoc::CHECKS
+    checks
         .iter()
         .map(|&name| {
             let outcome = if failed == Some(name) {
@@ -306,16 +307,28 @@ fn mdoc_report(
                 "failed"
             } else if !reached {
                 "not run"
-            } else if name == "device_auth" && !device_checked {
-                "not checked (no session transcript)"
-            } else if name == "status" && result.as_ref().is_ok_and(|v| !v.status_checked) {
-                "not checked (no status list source)"
             } else {
-                "passed"
+                skipped(name).unwrap_or("passed")
             };
             json!({ "check": name, "result": outcome })
         })
-        .collect();
+        .collect()
+}
+
+fn mdoc_report(
+    result: &Result<eid_mdoc::VerifiedIssuerData, eid_mdoc::MdocError>,
+    device_checked: bool,
+    at: OffsetDateTime,
+) -> Value {
+    let checks = check_results(
+        &eid_mdoc::CHECKS,
+        result.as_ref().err().map(|e| e.check()),
+        |name| match (name, result) {
+            ("device_auth", _) if !device_checked => Some("not checked (no session transcript)"),
+            ("status", Ok(v)) if !v.status_checked => Some("not checked (no status list source)"),
+            _ => None,
+        },
+    );
     let at = at.format(&Rfc3339).unwrap_or_default();
     match result {
         Ok(v) => {
@@ -614,28 +627,15 @@ fn report(
     key_binding_required: bool,
     at: OffsetDateTime,
 ) -> Value {
-    let failed = result.as_ref().err().map(|e| e.check());
-    let mut reached = true;
-    let checks: Vec<Value> = CHECKS
-        .iter()
-        .map(|&name| {
-            let outcome = if failed == Some(name) {
-                reached = false;
-                "failed"
-            } else if !reached {
-                "not run"
-            } else {
-                match (name, result) {
-                    ("key_binding", Ok(v)) if !v.key_bound && !key_binding_required => {
-                        "not required"
-                    }
-                    ("status", Ok(v)) if !v.status_checked => "not checked (no status list source)",
-                    _ => "passed",
-                }
-            };
-            json!({ "check": name, "result": outcome })
-        })
-        .collect();
+    let checks = check_results(
+        &CHECKS,
+        result.as_ref().err().map(|e| e.check()),
+        |name| match (name, result) {
+            ("key_binding", Ok(v)) if !v.key_bound && !key_binding_required => Some("not required"),
+            ("status", Ok(v)) if !v.status_checked => Some("not checked (no status list source)"),
+            _ => None,
+        },
+    );
     let at = at.format(&Rfc3339).unwrap_or_default();
     match result {
         Ok(v) => json!({
