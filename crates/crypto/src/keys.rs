@@ -38,6 +38,8 @@ pub struct VerifyingKey {
     /// Parsed on first use: only certificate checks verify DER signatures, and parsing a
     /// point costs as much as a quarter of a verify.
     asn1: std::sync::OnceLock<ParsedPublicKey>,
+    /// The RFC 7638 thumbprint, computed on first use (issuers put it in every `kid`).
+    thumbprint: std::sync::OnceLock<String>,
 }
 
 impl VerifyingKey {
@@ -55,6 +57,7 @@ impl VerifyingKey {
             point,
             fixed,
             asn1: std::sync::OnceLock::new(),
+            thumbprint: std::sync::OnceLock::new(),
         })
     }
 
@@ -94,6 +97,11 @@ impl VerifyingKey {
     /// The public JWK (`kty` EC, `crv` P-256, `x`, `y`).
     pub fn to_jwk(&self) -> Jwk {
         Jwk::ec_p256(&self.point[1..33], &self.point[33..])
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint in base64url, computed once per key.
+    pub fn thumbprint(&self) -> &str {
+        self.thumbprint.get_or_init(|| self.to_jwk().thumbprint())
     }
 
     /// Verifies a raw `r || s` signature over `message` with the key's own algorithm.

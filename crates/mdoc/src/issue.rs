@@ -3,14 +3,11 @@
 
 use eid_core::Random;
 use eid_crypto::{Signer, VerifyingKey, sha256};
-use minicbor::Encoder;
-use minicbor::data::Tag;
 use time::{Date, OffsetDateTime};
 
 use crate::MdocError;
-use crate::cbor::TAG_ENCODED_CBOR;
+use crate::cbor::{Out, TAG_ENCODED_CBOR};
 use crate::model::StatusReference;
-use crate::session::tag24;
 
 /// A data element's value, as issued. Its `Debug` form shows the kind, never the value.
 #[derive(Clone, PartialEq)]
@@ -49,58 +46,104 @@ impl std::fmt::Debug for ElementValue {
     }
 }
 
-type EncodeResult = Result<(), minicbor::encode::Error<std::convert::Infallible>>;
-
 impl ElementValue {
-    fn encode(&self, e: &mut Encoder<&mut Vec<u8>>) -> EncodeResult {
+    fn encode(&self, out: &mut Out) {
         match self {
-            Self::Text(t) => e.str(t).map(drop),
-            Self::Int(i) => e.i64(*i).map(drop),
-            Self::Bool(b) => e.bool(*b).map(drop),
-            Self::Bytes(b) => e.bytes(b).map(drop),
-            Self::FullDate(date) => e.tag(Tag::new(1004))?.str(&format_date(*date)).map(drop),
-            Self::DateTime(t) => e.tag(Tag::new(0))?.str(&format_tdate(*t)).map(drop),
+            Self::Text(t) => {
+                out.text(t);
+            }
+            Self::Int(i) => {
+                out.int(*i);
+            }
+            Self::Bool(b) => {
+                out.bool(*b);
+            }
+            Self::Bytes(b) => {
+                out.bytes(b);
+            }
+            Self::FullDate(date) => {
+                full_date(out.tag(1004), *date);
+            }
+            Self::DateTime(t) => {
+                tdate(out.tag(0), *t);
+            }
             Self::Array(items) => {
-                e.array(items.len() as u64)?;
-                items.iter().try_for_each(|i| i.encode(e))
+                out.array(items.len());
+                items.iter().for_each(|i| i.encode(out));
             }
             Self::Map(entries) => {
-                e.map(entries.len() as u64)?;
-                entries.iter().try_for_each(|(k, v)| {
-                    e.str(k)?;
-                    v.encode(e)
-                })
+                out.map(entries.len());
+                for (k, v) in entries {
+                    out.text(k);
+                    v.encode(out);
+                }
             }
         }
     }
 }
 
-fn format_date(date: Date) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
+/// Writes `n` as `N` decimal digits, zero-padded.
+fn digits<const N: usize>(buf: &mut [u8], mut n: u32) {
+    for b in buf[..N].iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
 }
 
-/// RFC 3339 without fractional seconds, in UTC (ISO 18013-5 §9.1.2.4 requires both).
-fn format_tdate(t: OffsetDateTime) -> String {
+/// `YYYY-MM-DD` into `buf[..10]`.
+fn ymd(buf: &mut [u8], year: u32, date: Date) {
+    digits::<4>(&mut buf[0..4], year);
+    buf[4] = b'-';
+    digits::<2>(&mut buf[5..7], u8::from(date.month()).into());
+    buf[7] = b'-';
+    digits::<2>(&mut buf[8..10], date.day().into());
+}
+
+/// full-date text (RFC 3339 `full-date`).
+fn full_date(out: &mut Out, date: Date) {
+    match u32::try_from(date.year()) {
+        Ok(year) if year <= 9999 => out.ascii::<10>(|b| ymd(b, year, date)),
+        // Years RFC 3339 cannot write; written as `time` does, and refused by readers.
+        _ => out.text(&format!(
+            "{}-{:02}-{:02}",
+            date.year(),
+            u8::from(date.month()),
+            date.day()
+        )),
+    };
+}
+
+/// tdate text: RFC 3339 without fractional seconds, in UTC (ISO 18013-5 §9.1.2.4 requires
+/// both).
+fn tdate(out: &mut Out, t: OffsetDateTime) {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        format_date(t.date()),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let date = t.date();
+    match u32::try_from(date.year()) {
+        Ok(year) if year <= 9999 => out.ascii::<20>(|b| {
+            ymd(b, year, date);
+            b[10] = b'T';
+            digits::<2>(&mut b[11..13], t.hour().into());
+            b[13] = b':';
+            digits::<2>(&mut b[14..16], t.minute().into());
+            b[16] = b':';
+            digits::<2>(&mut b[17..19], t.second().into());
+            b[19] = b'Z';
+        }),
+        _ => out.text(&format!(
+            "{}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            date.year(),
+            u8::from(date.month()),
+            date.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )),
+    };
 }
 
-/// A digest ID and the SHA-256 of its item.
-type IdDigest = (u64, [u8; 32]);
-
-/// A namespace being issued: its name, its items' byte ranges, their digests.
-type Space<'a> = (&'a str, Vec<(usize, usize)>, Vec<IdDigest>);
+/// A namespace being issued: its name, its items' byte ranges, and their digests indexed by
+/// digest ID (the IDs of a namespace are a permutation of `0..n`).
+type Space<'a> = (&'a str, Vec<(usize, usize)>, Vec<[u8; 32]>);
 
 /// What to issue.
 pub struct IssueRequest<'a> {
@@ -120,15 +163,12 @@ pub struct IssueRequest<'a> {
     pub x5chain: &'a [Vec<u8>],
 }
 
-fn encode_error<E>(_: E) -> MdocError {
-    MdocError::Malformed("could not encode")
-}
-
 /// Issues `IssuerSigned` CBOR: every element gets a fresh 32-byte salt and a digest ID from
 /// a random permutation, so that neither the IDs nor the salts reveal the elements' order.
 ///
 /// Written for speed: one random draw per credential, the tag-24 items back to back in one
-/// buffer (hashed where they lie), and issuerAuth written straight into the output.
+/// buffer (hashed where they lie), the MSO written inside the `Sig_structure` it is signed
+/// in, and issuerAuth written straight into the output.
 pub fn issue(
     request: &IssueRequest<'_>,
     signer: &dyn Signer,
@@ -148,163 +188,140 @@ pub fn issue(
         .collect();
 
     // IssuerSignedItemBytes, back to back; per namespace their ranges and digests.
-    let mut items = Vec::with_capacity(total * 128);
-    let mut scratch = Vec::with_capacity(256);
+    let mut items = Out::with_capacity(total * 128);
     let mut spaces: Vec<Space<'_>> = Vec::with_capacity(request.name_spaces.len());
     for (ns, elements) in request.name_spaces {
         let ids = permutation(elements.len(), &mut words, random)?;
         let mut ranges = Vec::with_capacity(elements.len());
-        let mut ns_digests = Vec::with_capacity(elements.len());
+        let mut ns_digests = vec![[0u8; 32]; elements.len()];
         for ((identifier, value), id) in elements.iter().zip(ids) {
             let salt = salts
                 .next()
                 .ok_or(MdocError::Malformed("ran out of salts"))?;
-            scratch.clear();
-            let mut e = Encoder::new(&mut scratch);
-            e.map(4)
-                .and_then(|e| e.str("digestID"))
-                .and_then(|e| e.u64(id))
-                .and_then(|e| e.str("random"))
-                .and_then(|e| e.bytes(salt))
-                .and_then(|e| e.str("elementIdentifier"))
-                .and_then(|e| e.str(identifier))
-                .and_then(|e| e.str("elementValue"))
-                .map_err(encode_error)?;
-            value.encode(&mut e).map_err(encode_error)?;
-            let start = items.len();
-            Encoder::new(&mut items)
-                .tag(Tag::new(TAG_ENCODED_CBOR))
-                .and_then(|e| e.bytes(&scratch))
-                .map_err(encode_error)?;
-            ns_digests.push((id, sha256(&items[start..])));
-            ranges.push((start, items.len()));
+            // #6.24(bstr .cbor IssuerSignedItem), written in place: a one-byte length is
+            // reserved (items are longer than 23 bytes) and widened in the rare item (a
+            // portrait) longer than 255.
+            let start = items.0.len();
+            items.tag(TAG_ENCODED_CBOR);
+            let head_at = items.0.len();
+            items.raw(&[0x58, 0]);
+            let body = items.0.len();
+            items
+                .map(4)
+                .text("digestID")
+                .uint(id)
+                .text("random")
+                .bytes(salt)
+                .text("elementIdentifier")
+                .text(identifier)
+                .text("elementValue");
+            value.encode(&mut items);
+            let len = items.0.len() - body;
+            match u8::try_from(len) {
+                Ok(short) => items.0[head_at + 1] = short,
+                Err(_) => {
+                    let mut head = Out::with_capacity(9);
+                    head.head(2, len as u64);
+                    items.0.splice(head_at..body, head.0);
+                }
+            }
+            if let Some(slot) = ns_digests.get_mut(id as usize) {
+                *slot = sha256(&items.0[start..]);
+            }
+            ranges.push((start, items.0.len()));
         }
-        ns_digests.sort_by_key(|(id, _)| *id);
         spaces.push((ns, ranges, ns_digests));
     }
 
-    let mso = mobile_security_object(request, &spaces)?;
-    let payload = tag24(&mso);
-    let mut protected = Vec::with_capacity(3);
-    Encoder::new(&mut protected)
-        .map(1)
-        .and_then(|e| e.i64(1))
-        .and_then(|e| e.i64(signer.algorithm().cose_id()))
-        .map_err(encode_error)?;
-    let signature = signer
-        .sign(&crate::cose::to_be_signed(
-            "Signature1",
-            &protected,
-            &payload,
-        ))
-        .map_err(MdocError::Algorithm)?;
+    let mso = mobile_security_object(request, &spaces);
+    let protected = protected_header(signer.algorithm().cose_id());
+    // Sig_structure (RFC 9052 §4.4) = [context, protected, h'', payload], the payload being
+    // #6.24(bstr .cbor MSO); the payload's bytes are taken from it for issuerAuth.
+    let mut tbs = Out::with_capacity(mso.len() + 32);
+    tbs.array(4).text("Signature1").bytes(&protected).bytes(&[]);
+    // The payload's length: the tag-24 head (two bytes) and the MSO's bstr head before it.
+    let mut mso_head = Out::with_capacity(9);
+    mso_head.head(2, mso.len() as u64);
+    let payload_len = 2 + mso_head.0.len() + mso.len();
+    tbs.head(2, payload_len as u64);
+    let payload_start = tbs.0.len();
+    tbs.tag(TAG_ENCODED_CBOR).raw(&mso_head.0).raw(&mso);
+    let signature = signer.sign(&tbs.0).map_err(MdocError::Algorithm)?;
+    let payload = &tbs.0[payload_start..];
 
     let chain_len: usize = request.x5chain.iter().map(Vec::len).sum();
     let mut out =
-        Vec::with_capacity(items.len() + payload.len() + chain_len + signature.len() + 128);
-    let mut e = Encoder::new(&mut out);
-    e.map(2)
-        .and_then(|e| e.str("nameSpaces"))
-        .and_then(|e| e.map(spaces.len() as u64))
-        .map_err(encode_error)?;
+        Out::with_capacity(items.0.len() + payload.len() + chain_len + signature.len() + 128);
+    out.map(2).text("nameSpaces").map(spaces.len());
     for (ns, ranges, _) in &spaces {
-        e.str(ns)
-            .and_then(|e| e.array(ranges.len() as u64))
-            .map_err(encode_error)?;
+        out.text(ns).array(ranges.len());
         for (start, end) in ranges {
-            e.writer_mut().extend_from_slice(&items[*start..*end]);
+            out.raw(&items.0[*start..*end]);
         }
     }
     // issuerAuth: untagged COSE_Sign1 with x5chain in the unprotected header (§9.1.2.4).
-    e.str("issuerAuth")
-        .and_then(|e| e.array(4))
-        .and_then(|e| e.bytes(&protected))
-        .map_err(encode_error)?;
+    out.text("issuerAuth").array(4).bytes(&protected);
     match request.x5chain {
-        [] => e.map(0).map(drop),
-        [one] => e
-            .map(1)
-            .and_then(|e| e.i64(33))
-            .and_then(|e| e.bytes(one))
-            .map(drop),
+        [] => out.map(0),
+        [one] => out.map(1).int(33).bytes(one),
         chain => {
-            e.map(1)
-                .and_then(|e| e.i64(33))
-                .and_then(|e| e.array(chain.len() as u64))
-                .map_err(encode_error)?;
-            chain.iter().try_for_each(|cert| e.bytes(cert).map(drop))
+            out.map(1).int(33).array(chain.len());
+            chain.iter().fold(&mut out, |out, cert| out.bytes(cert))
         }
-    }
-    .map_err(encode_error)?;
-    e.bytes(&payload)
-        .and_then(|e| e.bytes(&signature))
-        .map_err(encode_error)?;
-    Ok(out)
+    };
+    out.bytes(payload).bytes(&signature);
+    Ok(out.0)
+}
+
+/// The protected header `{1: alg}`.
+fn protected_header(alg: i64) -> Vec<u8> {
+    let mut protected = Out::with_capacity(3);
+    protected.map(1).int(1).int(alg);
+    protected.0
 }
 
 /// The MSO CBOR (§9.1.2.4) for the digests computed.
-fn mobile_security_object(
-    request: &IssueRequest<'_>,
-    spaces: &[Space<'_>],
-) -> Result<Vec<u8>, MdocError> {
+fn mobile_security_object(request: &IssueRequest<'_>, spaces: &[Space<'_>]) -> Vec<u8> {
     let digests: usize = spaces.iter().map(|(_, _, d)| d.len()).sum();
-    let mut mso = Vec::with_capacity(384 + 40 * digests);
-    let mut e = Encoder::new(&mut mso);
-    let fields = 6 + u64::from(request.status.is_some());
-    e.map(fields)
-        .and_then(|e| e.str("version"))
-        .and_then(|e| e.str("1.0"))
-        .map_err(encode_error)?;
-    e.str("digestAlgorithm")
-        .and_then(|e| e.str("SHA-256"))
-        .map_err(encode_error)?;
-    e.str("valueDigests")
-        .and_then(|e| e.map(spaces.len() as u64))
-        .map_err(encode_error)?;
+    let mut e = Out::with_capacity(384 + 40 * digests);
+    e.map(6 + usize::from(request.status.is_some()))
+        .text("version")
+        .text("1.0")
+        .text("digestAlgorithm")
+        .text("SHA-256")
+        .text("valueDigests")
+        .map(spaces.len());
     for (ns, _, ns_digests) in spaces {
-        e.str(ns)
-            .and_then(|e| e.map(ns_digests.len() as u64))
-            .map_err(encode_error)?;
-        for (id, digest) in ns_digests {
-            e.u64(*id)
-                .and_then(|e| e.bytes(digest))
-                .map_err(encode_error)?;
+        e.text(ns).map(ns_digests.len());
+        for (id, digest) in ns_digests.iter().enumerate() {
+            e.uint(id as u64).bytes(digest);
         }
     }
-    e.str("deviceKeyInfo")
-        .and_then(|e| e.map(1))
-        .and_then(|e| e.str("deviceKey"))
-        .map_err(encode_error)?;
-    e.writer_mut()
-        .extend_from_slice(&crate::model::cose_key_bytes(request.device_key.sec1()));
-    e.str("docType")
-        .and_then(|e| e.str(request.doc_type))
-        .map_err(encode_error)?;
-    let from = format_tdate(request.valid_from);
-    e.str("validityInfo")
-        .and_then(|e| e.map(3))
-        .and_then(|e| e.str("signed"))
-        .and_then(|e| e.tag(Tag::new(0)))
-        .and_then(|e| e.str(&from))
-        .and_then(|e| e.str("validFrom"))
-        .and_then(|e| e.tag(Tag::new(0)))
-        .and_then(|e| e.str(&from))
-        .and_then(|e| e.str("validUntil"))
-        .and_then(|e| e.tag(Tag::new(0)))
-        .and_then(|e| e.str(&format_tdate(request.valid_until)))
-        .map_err(encode_error)?;
+    e.text("deviceKeyInfo")
+        .map(1)
+        .text("deviceKey")
+        .cose_key(request.device_key.sec1())
+        .text("docType")
+        .text(request.doc_type)
+        .text("validityInfo")
+        .map(3)
+        .text("signed");
+    tdate(e.tag(0), request.valid_from);
+    e.text("validFrom");
+    tdate(e.tag(0), request.valid_from);
+    e.text("validUntil");
+    tdate(e.tag(0), request.valid_until);
     if let Some(status) = &request.status {
-        e.str("status")
-            .and_then(|e| e.map(1))
-            .and_then(|e| e.str("status_list"))
-            .and_then(|e| e.map(2))
-            .and_then(|e| e.str("idx"))
-            .and_then(|e| e.u64(status.idx))
-            .and_then(|e| e.str("uri"))
-            .and_then(|e| e.str(&status.uri))
-            .map_err(encode_error)?;
+        e.text("status")
+            .map(1)
+            .text("status_list")
+            .map(2)
+            .text("idx")
+            .uint(status.idx)
+            .text("uri")
+            .text(&status.uri);
     }
-    Ok(mso)
+    e.0
 }
 
 /// A random permutation of `0..n` (Fisher–Yates with rejection sampling), drawing its
@@ -332,4 +349,35 @@ fn permutation(n: usize, words: &mut Vec<u64>, random: &dyn Random) -> Result<Ve
         ids.swap(i, j as usize);
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::{date, datetime};
+
+    use super::*;
+
+    fn text_of(write: impl FnOnce(&mut Out)) -> String {
+        let mut out = Out::with_capacity(32);
+        write(&mut out);
+        minicbor::decode::<&str>(&out.0).unwrap().to_owned()
+    }
+
+    /// The hand-written dates say what `time`'s RFC 3339 formatter says (UTC, no fraction).
+    #[test]
+    fn dates_are_rfc3339() {
+        for d in [
+            date!(0005 - 01 - 09),
+            date!(1990 - 03 - 07),
+            date!(9999 - 12 - 31),
+        ] {
+            assert_eq!(text_of(|o| full_date(o, d)), d.to_string());
+        }
+        let t = datetime!(2026-11-23 08:05:09.75 +08:00);
+        assert_eq!(text_of(|o| tdate(o, t)), "2026-11-23T00:05:09Z");
+        assert_eq!(
+            text_of(|o| tdate(o, datetime!(0999-01-02 03:04:05 UTC))),
+            "0999-01-02T03:04:05Z"
+        );
+    }
 }

@@ -309,18 +309,9 @@ fn status(d: &mut Decoder<'_>) -> Result<StatusReference, MdocError> {
 
 /// The COSE_Key of an uncompressed P-256 point (RFC 9053 §7.1.1: kty 2, crv 1, x, y).
 pub fn cose_key_bytes(point: &[u8; 65]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(77);
-    let _ = minicbor::Encoder::new(&mut out)
-        .map(4)
-        .and_then(|e| e.i64(1))
-        .and_then(|e| e.i64(2))
-        .and_then(|e| e.i64(-1))
-        .and_then(|e| e.i64(1))
-        .and_then(|e| e.i64(-2))
-        .and_then(|e| e.bytes(&point[1..33]))
-        .and_then(|e| e.i64(-3))
-        .and_then(|e| e.bytes(&point[33..]));
-    out
+    let mut out = crate::cbor::Out::with_capacity(77);
+    out.cose_key(point);
+    out.0
 }
 
 /// A P-256 COSE_Key (RFC 9053 §7.1.1: kty 2, crv 1, x -2, y -3).

@@ -127,6 +127,49 @@ fn verify(
     verify_document(&response.documents[0], check, transcript, None)
 }
 
+/// Items are written with a one-byte length that is widened in place: items of every
+/// head size (under 256 bytes, under 64 KiB, over) verify and keep their values.
+#[test]
+fn items_of_every_length_verify() {
+    let s = setup();
+    let sizes = [7usize, 300, 70_000];
+    let name_spaces = vec![(
+        NS.to_owned(),
+        sizes
+            .iter()
+            .map(|n| (format!("blob_{n}"), ElementValue::Bytes(vec![0xAB; *n])))
+            .collect::<Vec<_>>(),
+    )];
+    let credential = issue(
+        &IssueRequest {
+            doc_type: NS,
+            name_spaces: &name_spaces,
+            device_key: s.device.verifying_key(),
+            valid_from: NOW - Duration::days(1),
+            valid_until: NOW + Duration::days(1),
+            status: None,
+            x5chain: std::slice::from_ref(&s.ds_der),
+        },
+        &s.ds_key,
+        &OsRandom,
+    )
+    .unwrap();
+    let st = transcript("n");
+    let names: Vec<String> = sizes.iter().map(|n| format!("blob_{n}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let response = present(&credential, &names, &s.device, &st).unwrap();
+    let v = verify(&response, &check(&s, NOW), &st).unwrap();
+    assert_eq!(v.issuer.elements.len(), 3);
+    for (_, id, value) in &v.issuer.elements {
+        let n: usize = id["blob_".len()..].parse().unwrap();
+        let mut expected = Vec::new();
+        minicbor::Encoder::new(&mut expected)
+            .bytes(&vec![0xAB; n])
+            .unwrap();
+        assert_eq!(value, &expected, "{id}");
+    }
+}
+
 #[test]
 fn issue_present_verify_for_three_doc_types() {
     let s = setup();

@@ -1,9 +1,9 @@
 //! Issuing an SD-JWT VC (RFC 9901 §4, draft-ietf-oauth-sd-jwt-vc §3).
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use eid_core::Random;
-use eid_crypto::{Signer, VerifyingKey, b64url, sha256};
+use eid_crypto::{Signer, VerifyingKey, b64url_into, sha256};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -12,6 +12,15 @@ use crate::{SdJwtError, StatusListReference, TYP_SD_JWT_VC};
 /// Claims that are never selectively disclosable: the verifier needs them to check the
 /// credential at all (draft-ietf-oauth-sd-jwt-vc §3.2.2).
 pub const ALWAYS_DISCLOSED: [&str; 7] = ["iss", "iat", "nbf", "exp", "vct", "cnf", "status"];
+
+/// Whether `name` is in [`ALWAYS_DISCLOSED`] (a `match`, which compiles to length checks
+/// first: issuing asks this twice per claim).
+fn always_disclosed(name: &str) -> bool {
+    matches!(
+        name,
+        "iss" | "iat" | "nbf" | "exp" | "vct" | "cnf" | "status"
+    )
+}
 
 /// What to issue.
 pub struct IssueRequest<'a> {
@@ -50,19 +59,32 @@ impl Salts {
         Ok(Self(bytes))
     }
 
-    fn next(&mut self) -> Result<String, SdJwtError> {
+    /// The next 16 random bytes.
+    fn next(&mut self) -> Result<[u8; 16], SdJwtError> {
         let at = self
             .0
             .len()
             .checked_sub(16)
             .ok_or(SdJwtError::Malformed("ran out of salts"))?;
-        let salt = b64url(&self.0[at..]);
+        let mut salt = [0u8; 16];
+        salt.copy_from_slice(&self.0[at..]);
         self.0.truncate(at);
         Ok(salt)
     }
 }
 
+/// Appends `data` as a JSON string of its base64url form (which needs no escaping).
+fn quoted_b64(out: &mut Vec<u8>, data: &[u8]) {
+    out.push(b'"');
+    b64url_into(out, data);
+    out.push(b'"');
+}
+
 /// Issues the compact SD-JWT, ending in `~`, with every disclosure.
+///
+/// Written for speed: one random draw per credential; disclosures, digests, payload and
+/// header written straight into byte buffers (salts and digests in base64url need no JSON
+/// escaping); the issuer key's thumbprint computed once per key.
 pub fn issue(
     request: &IssueRequest<'_>,
     signer: &dyn Signer,
@@ -70,11 +92,11 @@ pub fn issue(
 ) -> Result<String, SdJwtError> {
     let mut salts = Salts::draw(request.claims.len() + request.decoys, random)?;
     // The disclosures' text, written once in the order of the claims, each followed by `~`.
-    let mut disclosures = String::with_capacity(64 * request.claims.len());
+    let mut disclosures = Vec::with_capacity(96 * request.claims.len());
     let mut digests = Vec::with_capacity(request.claims.len() + request.decoys);
     let mut json = Vec::with_capacity(128);
     for (name, value) in request.claims {
-        if ALWAYS_DISCLOSED.contains(&name.as_str()) {
+        if always_disclosed(name) {
             continue;
         }
         if name == "_sd" || name == "_sd_alg" || name == "..." || has_reserved(value) {
@@ -83,28 +105,35 @@ pub fn issue(
         // [salt, name, value] (RFC 9901 §4.2.1), serialised straight from the claim.
         json.clear();
         json.push(b'[');
-        serde_json::to_writer(&mut json, &salts.next()?)
-            .map_err(|_| SdJwtError::Malformed("salt"))?;
+        quoted_b64(&mut json, &salts.next()?);
         json.push(b',');
-        serde_json::to_writer(&mut json, name).map_err(|_| SdJwtError::Malformed("claim name"))?;
+        json_str(&mut json, name);
         json.push(b',');
-        serde_json::to_writer(&mut json, value)
-            .map_err(|_| SdJwtError::Malformed("claim value"))?;
+        match value {
+            Value::String(text) => json_str(&mut json, text),
+            other => serde_json::to_writer(&mut json, other)
+                .map_err(|_| SdJwtError::Malformed("claim value"))?,
+        }
         json.push(b']');
         let start = disclosures.len();
-        URL_SAFE_NO_PAD.encode_string(&json, &mut disclosures);
-        digests.push(b64url(&sha256(&disclosures.as_bytes()[start..])));
-        disclosures.push('~');
+        b64url_into(&mut disclosures, &json);
+        digests.push(sha256(&disclosures[start..]));
+        disclosures.push(b'~');
     }
     for _ in 0..request.decoys {
-        digests.push(b64url(&sha256(salts.next()?.as_bytes())));
+        // A decoy is the digest of a base64url salt (RFC 9901 §4.2.5).
+        json.clear();
+        b64url_into(&mut json, &salts.next()?);
+        digests.push(sha256(&json));
     }
-    // Sorted, so that the order reveals neither the claims' order nor which are decoys.
-    digests.sort();
+    // Sorted, so that the order reveals neither the claims' order nor which are decoys
+    // (by the first eight bytes, which differ but with probability 2^-64; then by all).
+    let head = |d: &[u8; 32]| u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
+    digests.sort_unstable_by(|a, b| head(a).cmp(&head(b)).then_with(|| a.cmp(b)));
 
     // The payload, written straight to JSON: the request's always-disclosed claims (those
     // eid sets below win), then `_sd`, `_sd_alg` and eid's own.
-    let mut payload = Vec::with_capacity(256 + 48 * digests.len());
+    let mut payload = Vec::with_capacity(320 + 46 * digests.len());
     let mut first = true;
     payload.push(b'{');
     let overridden = |name: &str| match name {
@@ -115,12 +144,22 @@ pub fn issue(
         _ => false,
     };
     for (name, value) in request.claims {
-        if ALWAYS_DISCLOSED.contains(&name.as_str()) && !overridden(name) {
+        if always_disclosed(name) && !overridden(name) {
             member(&mut payload, &mut first, name, value)?;
         }
     }
-    member(&mut payload, &mut first, "_sd", &digests)?;
-    member(&mut payload, &mut first, "_sd_alg", "sha-256")?;
+    if !first {
+        payload.push(b',');
+    }
+    payload.extend_from_slice(b"\"_sd\":[");
+    for (i, digest) in digests.iter().enumerate() {
+        if i > 0 {
+            payload.push(b',');
+        }
+        quoted_b64(&mut payload, digest);
+    }
+    payload.extend_from_slice(b"],\"_sd_alg\":\"sha-256\"");
+    first = false;
     if let Some(iss) = request.issuer {
         member(&mut payload, &mut first, "iss", iss)?;
     }
@@ -134,12 +173,12 @@ pub fn issue(
     if let Some(exp) = request.expires_at {
         member(&mut payload, &mut first, "exp", &exp.unix_timestamp())?;
     }
-    member(
-        &mut payload,
-        &mut first,
-        "cnf",
-        &json!({ "jwk": request.holder_key.to_jwk() }),
-    )?;
+    let point = request.holder_key.sec1();
+    payload.extend_from_slice(b",\"cnf\":{\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":");
+    quoted_b64(&mut payload, &point[1..33]);
+    payload.extend_from_slice(b",\"y\":");
+    quoted_b64(&mut payload, &point[33..]);
+    payload.extend_from_slice(b"}}");
     if let Some(status) = &request.status {
         member(
             &mut payload,
@@ -171,7 +210,7 @@ pub fn issue(
             &mut header,
             &mut first,
             "kid",
-            &signer.verifying_key().to_jwk().thumbprint(),
+            signer.verifying_key().thumbprint(),
         )?;
     } else {
         let chain: Vec<String> = request.x5c.iter().map(|der| STANDARD.encode(der)).collect();
@@ -180,16 +219,31 @@ pub fn issue(
     header.push(b'}');
 
     let mut out =
-        String::with_capacity((header.len() + payload.len()) * 4 / 3 + disclosures.len() + 100);
-    URL_SAFE_NO_PAD.encode_string(&header, &mut out);
-    out.push('.');
-    URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
-    let signature = signer.sign(out.as_bytes()).map_err(SdJwtError::Crypto)?;
-    out.push('.');
-    URL_SAFE_NO_PAD.encode_string(&signature, &mut out);
-    out.push('~');
-    out.push_str(&disclosures);
-    Ok(out)
+        Vec::with_capacity((header.len() + payload.len()) * 4 / 3 + disclosures.len() + 100);
+    b64url_into(&mut out, &header);
+    out.push(b'.');
+    b64url_into(&mut out, &payload);
+    let signature = signer.sign(&out).map_err(SdJwtError::Crypto)?;
+    out.push(b'.');
+    b64url_into(&mut out, &signature);
+    out.push(b'~');
+    out.extend_from_slice(&disclosures);
+    // Every byte written is JSON-free base64url or one of `.~`: this cannot fail.
+    String::from_utf8(out).map_err(|_| SdJwtError::Malformed("non-ASCII output"))
+}
+
+/// Appends `text` as a JSON string, escaped exactly as `serde_json` escapes (`"`, `\\` and
+/// control characters; everything else as UTF-8), with a fast path for the usual string
+/// that needs no escaping.
+fn json_str(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        // Serialising a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
 }
 
 /// Whether a claim value holds `_sd` or `...` keys, which a verifier would read as digests.
@@ -217,4 +271,40 @@ fn member(
     serde_json::to_writer(&mut *out, key).map_err(|_| SdJwtError::Malformed("claim name"))?;
     out.push(b':');
     serde_json::to_writer(&mut *out, value).map_err(|_| SdJwtError::Malformed("claim value"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn always_disclosed_is_the_list() {
+        for name in ALWAYS_DISCLOSED {
+            assert!(always_disclosed(name));
+        }
+        for name in ["", "is", "iss ", "status_list", "given_name", "Iss"] {
+            assert!(!always_disclosed(name));
+        }
+    }
+
+    /// The fast path and the fallback both write what `serde_json` writes.
+    #[test]
+    fn json_str_escapes_as_serde_json() {
+        for text in [
+            "",
+            "王秀英",
+            "a\"b",
+            "back\\slash",
+            "tab\there",
+            "\u{1}\u{1f}\u{7f}",
+            "é/<>",
+        ] {
+            let mut out = b"x".to_vec();
+            json_str(&mut out, text);
+            assert_eq!(
+                out,
+                format!("x{}", serde_json::to_string(text).unwrap()).into_bytes()
+            );
+        }
+    }
 }
