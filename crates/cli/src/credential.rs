@@ -158,12 +158,24 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(s, &Rfc3339)
         .map_err(|_| format!("{s:?} is not an RFC 3339 time such as 2026-11-23T12:00:00Z"))
 }
 
-fn read(path: &Path) -> anyhow::Result<String> {
+/// Reads public JWKs (trusted issuer keys).
+pub(crate) fn load_jwks(paths: &[PathBuf]) -> anyhow::Result<Vec<VerifyingKey>> {
+    paths
+        .iter()
+        .map(|path| {
+            let jwk: Jwk = serde_json::from_str(&read(path)?)
+                .with_context(|| format!("{} is not a JWK", path.display()))?;
+            Ok(jwk.verifying_key()?)
+        })
+        .collect()
+}
+
+pub(crate) fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("could not read {}", path.display()))
 }
 
@@ -171,7 +183,7 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
 }
 
-fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("could not read {}", path.display()))
 }
 
@@ -184,7 +196,7 @@ fn hex_decode(text: &str) -> anyhow::Result<Vec<u8>> {
         .collect()
 }
 
-fn document_signer(pki: &Path) -> anyhow::Result<(SigningKey, Vec<u8>)> {
+pub(crate) fn document_signer(pki: &Path) -> anyhow::Result<(SigningKey, Vec<u8>)> {
     let key = SigningKey::from_pkcs8_pem(&read(&pki.join("ds.key.pem"))?).with_context(|| {
         format!(
             "{} is not a PKCS#8 P-256 key",
@@ -460,12 +472,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         } => {
             let now = at.unwrap_or_else(|| SystemClock.now());
             let roots = crate::pki::load_roots(&trust, now)?;
-            let mut keys = Vec::new();
-            for path in &trust_jwk {
-                let jwk: Jwk = serde_json::from_str(&read(path)?)
-                    .with_context(|| format!("{} is not a JWK", path.display()))?;
-                keys.push(jwk.verifying_key()?);
-            }
+            let keys = load_jwks(&trust_jwk)?;
             if roots.is_empty() && keys.is_empty() {
                 bail!("give at least one --trust ROOT.pem or --trust-jwk KEY.jwk");
             }

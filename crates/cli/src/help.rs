@@ -6,7 +6,7 @@ use clap::Command;
 const GROUPS: &[(&str, &[&str])] = &[
     (
         "Authority: population registry, issuance, lifecycle",
-        &["registry"],
+        &["registry", "status-list"],
     ),
     (
         "Credentials: formats, issuer PKI and keys",

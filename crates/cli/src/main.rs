@@ -8,6 +8,7 @@ mod id_number;
 mod pki;
 mod region;
 mod registry;
+mod status_list;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,6 +38,9 @@ enum Command {
     /// Generate holder keys
     #[command(subcommand)]
     Keys(pki::KeysCommand),
+    /// Create and read signed status lists (IETF Token Status List)
+    #[command(subcommand, name = "status-list")]
+    StatusList(status_list::Command),
     /// Look up GB/T 2260 region codes and test region scopes
     #[command(subcommand)]
     Region(region::Command),
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Command::Credential(c) => credential::run(c),
         Command::Pki(c) => pki::run_pki(c),
         Command::Keys(c) => pki::run_keys(c),
+        Command::StatusList(c) => status_list::run(c),
         Command::Region(c) => region::run(c),
         Command::IdNumber(c) => id_number::run(c),
     };

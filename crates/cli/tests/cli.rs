@@ -572,3 +572,116 @@ fn mdoc_round_trip_says_exactly_why_when_one_thing_changes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--session-transcript"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn status_list_create_and_read_in_both_forms() {
+    let dir = scratch("status");
+    let pki = dir.join("pki");
+    let p = |path: &Path| path.to_str().unwrap().to_owned();
+    assert!(eid(&["pki", "init", "--out", &p(&pki)]).status.success());
+    let uri = "https://eid.example.cn/status/4501/0";
+    for form in ["jwt", "cwt"] {
+        let out = dir.join(format!("list.{form}"));
+        let made = eid(&[
+            "status-list",
+            "create",
+            "--bits",
+            "2",
+            "--size",
+            "131072",
+            "--set",
+            "3=suspended,9=invalid,10=1",
+            "--pki",
+            &p(&pki),
+            "--uri",
+            uri,
+            "--format",
+            form,
+            "--ttl",
+            "300",
+            "--out",
+            &p(&out),
+        ]);
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let read = eid(&[
+            "status-list",
+            "read",
+            &p(&out),
+            "--trust",
+            &p(&pki.join("iaca.pem")),
+            "--uri",
+            uri,
+            "--index",
+            "3,4,9,10",
+        ]);
+        assert!(
+            read.status.success(),
+            "{}",
+            String::from_utf8_lossy(&read.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+        let statuses: Vec<u64> = report["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["status"].as_u64().unwrap())
+            .collect();
+        assert_eq!(statuses, [2, 0, 1, 1], "{form}");
+        assert_eq!(report["format"], form);
+        assert_eq!(report["ttl"], 300);
+        // Fetched from another URI: refused, exit 1, with the reason.
+        let wrong = eid(&[
+            "status-list",
+            "read",
+            &p(&out),
+            "--trust",
+            &p(&pki.join("iaca.pem")),
+            "--uri",
+            "https://eid.example.cn/status/4501/1",
+            "--index",
+            "3",
+        ]);
+        assert_eq!(wrong.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&wrong.stdout)
+                .contains("is for https://eid.example.cn/status/4501/0")
+        );
+    }
+    // Bad input: a clear message, exit 2, nothing written.
+    let bad = dir.join("bad.jwt");
+    for (set, says) in [
+        ("3=revoked", "is not a status"),
+        ("3", "INDEX=STATUS"),
+        ("999999=1", "outside the list"),
+        ("3=7", "does not fit in 2 bits"),
+    ] {
+        let out = eid(&[
+            "status-list",
+            "create",
+            "--bits",
+            "2",
+            "--size",
+            "16",
+            "--set",
+            set,
+            "--pki",
+            &p(&pki),
+            "--uri",
+            uri,
+            "--out",
+            &p(&bad),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{set}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{set}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!bad.exists());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

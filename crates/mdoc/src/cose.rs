@@ -14,6 +14,10 @@ const LABEL_ALG: i64 = 1;
 const LABEL_CRIT: i64 = 2;
 /// COSE header label `x5chain` (RFC 9360 §2).
 const LABEL_X5CHAIN: i64 = 33;
+/// COSE header label `kid` (RFC 9052 §3.1).
+const LABEL_KID: i64 = 4;
+/// COSE header label `typ` (RFC 9596).
+const LABEL_TYP: i64 = 16;
 /// COSE_Sign1 tag.
 const TAG_SIGN1: u64 = 18;
 /// COSE_Mac0 tag.
@@ -26,6 +30,10 @@ pub struct Headers {
     pub alg: Option<i64>,
     /// `x5chain`: DER certificates, the signer's first (protected or unprotected).
     pub x5chain: Vec<Vec<u8>>,
+    /// `typ` (RFC 9596) from the **protected** header, when it is a text string.
+    pub typ: Option<String>,
+    /// `kid` (protected, or else unprotected).
+    pub kid: Option<Vec<u8>>,
 }
 
 /// A COSE_Sign1 with its protected header and payload as received.
@@ -82,6 +90,12 @@ fn read_headers(d: &mut Decoder<'_>, protected: &[u8]) -> Result<Headers, MdocEr
                             ));
                         }
                         LABEL_X5CHAIN => headers.x5chain = read_x5chain(&mut p)?,
+                        LABEL_TYP if p.datatype().ok() == Some(Type::String) => {
+                            headers.typ = Some(p.str().map_err(malformed("COSE typ"))?.to_owned());
+                        }
+                        LABEL_KID => {
+                            headers.kid = Some(p.bytes().map_err(malformed("COSE kid"))?.to_vec());
+                        }
                         _ => {
                             skip(&mut p, "COSE header value")?;
                         }
@@ -110,12 +124,19 @@ fn read_headers(d: &mut Decoder<'_>, protected: &[u8]) -> Result<Headers, MdocEr
                 | Type::I32
                 | Type::I64
         );
-        if is_int && d.i64().map_err(malformed("COSE header label"))? == LABEL_X5CHAIN {
+        let label = if is_int {
+            Some(d.i64().map_err(malformed("COSE header label"))?)
+        } else {
+            None
+        };
+        if label == Some(LABEL_X5CHAIN) {
             if headers.x5chain.is_empty() {
                 headers.x5chain = read_x5chain(d)?;
             } else {
                 skip(d, "x5chain")?;
             }
+        } else if label == Some(LABEL_KID) && headers.kid.is_none() {
+            headers.kid = Some(d.bytes().map_err(malformed("COSE kid"))?.to_vec());
         } else {
             if !is_int {
                 skip(d, "COSE header label")?;
@@ -244,6 +265,7 @@ impl CoseSign1 {
             headers: Headers {
                 alg: Some(signer.algorithm().cose_id()),
                 x5chain: x5chain.to_vec(),
+                ..Headers::default()
             },
             payload: (!detached).then(|| payload.to_vec()),
             signature,

@@ -279,7 +279,7 @@ pub fn device_mac(
         protected,
         headers: crate::cose::Headers {
             alg: Some(HMAC_256_256),
-            x5chain: Vec::new(),
+            ..crate::cose::Headers::default()
         },
         payload: None,
         tag: Vec::new(),
