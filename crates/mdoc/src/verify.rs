@@ -68,6 +68,9 @@ pub struct VerifiedIssuerData {
     pub issuer_key: VerifyingKey,
     /// The DS certificate's common name, when the chain was checked.
     pub issuer_certificate: Option<String>,
+    /// Which of the trusted IACA roots the DS certificate chained to (an index into the
+    /// roots given, or the cache's); `None` when only the profile was checked.
+    pub issuer_root: Option<usize>,
     /// The holder's device key from the MSO.
     pub device_key: VerifyingKey,
     /// The disclosed elements: (namespace, identifier, value as raw CBOR).
@@ -127,21 +130,22 @@ pub fn verify_issuer_data(
         .x5chain
         .first()
         .ok_or(MdocError::MissingCertificate)?;
-    let (issuer_key, issuer_certificate) = match check.trust {
+    let (issuer_key, issuer_certificate, issuer_root) = match check.trust {
         IssuerTrust::DangerousProfileOnly => (
             check_document_signer_profile(ds, check.now).map_err(MdocError::IssuerCertificate)?,
+            None,
             None,
         ),
         IssuerTrust::Roots(roots) => {
             let v = verify_document_signer(ds, roots, check.now)
                 .map_err(MdocError::IssuerCertificate)?;
-            (v.key, v.common_name)
+            (v.key, v.common_name, Some(v.iaca_index))
         }
         IssuerTrust::Cached(cache) => {
             let v = cache
                 .verify(ds, check.now)
                 .map_err(MdocError::IssuerCertificate)?;
-            (v.key, v.common_name)
+            (v.key, v.common_name, Some(v.iaca_index))
         }
     };
     let chain = ChainChecked(());
@@ -223,6 +227,7 @@ pub fn verify_issuer_data(
         mso,
         issuer_key,
         issuer_certificate,
+        issuer_root,
         device_key,
         elements,
         status_checked,

@@ -9,16 +9,30 @@ use time::OffsetDateTime;
 
 use crate::{SdJwtError, StatusListReference, TYP_SD_JWT_VC};
 
-/// Claims that are never selectively disclosable: the verifier needs them to check the
-/// credential at all (draft-ietf-oauth-sd-jwt-vc §3.2.2).
-pub const ALWAYS_DISCLOSED: [&str; 7] = ["iss", "iat", "nbf", "exp", "vct", "cnf", "status"];
+/// The claims draft-ietf-oauth-sd-jwt-vc §3.2.2 forbids to be selectively disclosable: a
+/// verifier needs them to check the credential at all. Verification refuses them hidden.
+pub const VC_NEVER_DISCLOSABLE: [&str; 7] = ["iss", "iat", "nbf", "exp", "vct", "cnf", "status"];
+
+/// Claims eid issues in the clear: [`VC_NEVER_DISCLOSABLE`] and eid's `wallet_provider` (the
+/// trust-list id of the wallet provider the credential was issued into, which acceptance
+/// checks against the provider's state; not personal data).
+pub const ALWAYS_DISCLOSED: [&str; 8] = [
+    "iss",
+    "iat",
+    "nbf",
+    "exp",
+    "vct",
+    "cnf",
+    "status",
+    "wallet_provider",
+];
 
 /// Whether `name` is in [`ALWAYS_DISCLOSED`] (a `match`, which compiles to length checks
 /// first: issuing asks this twice per claim).
 fn always_disclosed(name: &str) -> bool {
     matches!(
         name,
-        "iss" | "iat" | "nbf" | "exp" | "vct" | "cnf" | "status"
+        "iss" | "iat" | "nbf" | "exp" | "vct" | "cnf" | "status" | "wallet_provider"
     )
 }
 

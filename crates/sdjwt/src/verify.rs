@@ -30,6 +30,10 @@ pub struct UnverifiedSdJwt {
     key_binding: Option<(Jws, String)>,
 }
 
+/// The DS certificate's common name and the index of the trusted root it chained to, when
+/// the issuer came by `x5c`.
+type IssuerCertificate = (Option<String>, Option<usize>);
+
 /// Where the issuer's key may come from.
 #[derive(Debug, Clone, Copy)]
 pub struct IssuerTrust<'a> {
@@ -84,6 +88,9 @@ pub struct VerifiedSdJwt {
     pub issuer_key: VerifyingKey,
     /// The DS certificate's common name, when the issuer came by `x5c`.
     pub issuer_certificate: Option<String>,
+    /// Which of the trusted IACA roots the `x5c` certificate chained to (an index into
+    /// `IssuerTrust::roots`); `None` when a trusted key signed without `x5c`.
+    pub issuer_root: Option<usize>,
     /// The holder key from `cnf.jwk`, when present.
     pub holder_key: Option<VerifyingKey>,
     /// Whether a key binding JWT was verified.
@@ -185,7 +192,7 @@ impl UnverifiedSdJwt {
             }
         }
         self.issuer_jwt.algorithm()?;
-        let (issuer_key, issuer_certificate, signature) =
+        let (issuer_key, (issuer_certificate, issuer_root), signature) =
             self.check_issuer_signature(header, options)?;
         let payload = self.issuer_jwt.payload();
         let (claims, disclosed, digests) = self.check_digests(payload, options.sd_jwt_vc)?;
@@ -208,6 +215,7 @@ impl UnverifiedSdJwt {
             disclosed,
             issuer_key,
             issuer_certificate,
+            issuer_root,
             holder_key,
             key_bound,
             status_reference,
@@ -226,7 +234,7 @@ impl UnverifiedSdJwt {
         &self,
         header: &Map<String, Value>,
         options: &VerifyOptions<'_>,
-    ) -> Result<(VerifyingKey, Option<String>, SignatureChecked), SdJwtError> {
+    ) -> Result<(VerifyingKey, IssuerCertificate, SignatureChecked), SdJwtError> {
         if let Some(x5c) = header.get("x5c") {
             let first = x5c
                 .as_array()
@@ -242,14 +250,18 @@ impl UnverifiedSdJwt {
             let ds = verify_document_signer(&der, options.trust.roots, options.now)
                 .map_err(SdJwtError::IssuerCertificate)?;
             self.issuer_jwt.verify(&ds.key).map_err(signature_error)?;
-            return Ok((ds.key, ds.common_name, SignatureChecked(())));
+            return Ok((
+                ds.key,
+                (ds.common_name, Some(ds.iaca_index)),
+                SignatureChecked(()),
+            ));
         }
         if options.trust.keys.is_empty() {
             return Err(SdJwtError::UntrustedIssuer);
         }
         for key in options.trust.keys {
             match self.issuer_jwt.verify(key) {
-                Ok(()) => return Ok((key.clone(), None, SignatureChecked(()))),
+                Ok(()) => return Ok((key.clone(), (None, None), SignatureChecked(()))),
                 Err(eid_crypto::CryptoError::BadSignature) => {}
                 Err(e) => return Err(signature_error(e)),
             }
@@ -422,7 +434,7 @@ impl Processing<'_> {
                     // holder could hide an expiry or a status.
                     if depth == 0
                         && self.sd_jwt_vc
-                        && crate::issue::ALWAYS_DISCLOSED.contains(&name.as_str())
+                        && crate::issue::VC_NEVER_DISCLOSABLE.contains(&name.as_str())
                     {
                         return Err(SdJwtError::ClaimNameCollision);
                     }

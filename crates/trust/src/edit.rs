@@ -1,0 +1,192 @@
+//! Changes to a draft trust list, each checked before it is made: what `eid trust add-issuer`,
+//! `add-provider`, `add-rp` and `set-scope` do. A refused change leaves the list as it was.
+
+use std::collections::BTreeMap;
+
+use eid_core::region::RegionCode;
+use eid_crypto::Jwk;
+use eid_crypto::x509::TrustedIaca;
+use time::OffsetDateTime;
+
+use crate::TrustError;
+use crate::model::{
+    AcceptanceScope, IssuingAuthority, Purpose, RelyingParty, TrustList, WalletProvider,
+};
+
+/// Puts `entry` in `entries` by `id`: a new id is added; an existing one is replaced only
+/// with `replace`.
+fn put<T>(
+    entries: &mut Vec<T>,
+    entry: T,
+    id: impl Fn(&T) -> &str,
+    kind: &'static str,
+    replace: bool,
+) -> Result<(), TrustError> {
+    match entries.iter().position(|e| id(e) == id(&entry)) {
+        Some(_) if !replace => Err(TrustError::Duplicate {
+            kind,
+            id: id(&entry).to_owned(),
+        }),
+        Some(at) => {
+            entries[at] = entry;
+            Ok(())
+        }
+        None => {
+            entries.push(entry);
+            Ok(())
+        }
+    }
+}
+
+/// Adds an issuing authority with its IACA roots (DER, each checked against the Annex B
+/// IACA profile at `now`) and status list keys, accepted nowhere until a scope is set.
+pub fn add_issuer(
+    list: &mut TrustList,
+    id: &str,
+    name: &str,
+    iaca_roots: &[Vec<u8>],
+    status_list_keys: Vec<Jwk>,
+    now: OffsetDateTime,
+    replace: bool,
+) -> Result<(), TrustError> {
+    use base64::Engine;
+    if iaca_roots.is_empty() {
+        return Err(TrustError::BadKey(
+            "an issuer needs at least one IACA root".into(),
+        ));
+    }
+    for der in iaca_roots {
+        TrustedIaca::new(der, now)
+            .map_err(|e| TrustError::BadKey(format!("IACA root of {id}: {e}")))?;
+    }
+    for jwk in &status_list_keys {
+        jwk.verifying_key()
+            .map_err(|e| TrustError::BadKey(format!("status list key of {id}: {e}")))?;
+    }
+    let scopes = list
+        .issuer(id)
+        .map(|i| i.scopes.clone())
+        .unwrap_or_default();
+    let entry = IssuingAuthority {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        iaca_roots: iaca_roots
+            .iter()
+            .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
+            .collect(),
+        status_list_keys,
+        scopes,
+    };
+    put(&mut list.issuers, entry, |e| &e.id, "issuer", replace)
+}
+
+/// Sets where and for what an issuer's credentials are accepted: `scope` replaces every
+/// scope it had, or with `add` joins them.
+pub fn set_scope(
+    list: &mut TrustList,
+    issuer: &str,
+    scope: AcceptanceScope,
+    add: bool,
+) -> Result<(), TrustError> {
+    if scope.purposes.is_empty() {
+        return Err(TrustError::UnknownPurpose(String::new()));
+    }
+    if scope
+        .valid_until
+        .is_some_and(|until| until <= scope.valid_from)
+    {
+        return Err(TrustError::Content(
+            "a scope's valid_until must be after its valid_from".into(),
+        ));
+    }
+    let entry = list
+        .issuers
+        .iter_mut()
+        .find(|i| i.id == issuer)
+        .ok_or_else(|| TrustError::NotFound {
+            kind: "issuer",
+            id: issuer.to_owned(),
+        })?;
+    if !add {
+        entry.scopes.clear();
+    }
+    entry.scopes.push(scope);
+    Ok(())
+}
+
+/// Adds a wallet provider (or, with `replace`, changes one: suspending it is this).
+pub fn add_provider(
+    list: &mut TrustList,
+    provider: WalletProvider,
+    replace: bool,
+) -> Result<(), TrustError> {
+    for jwk in &provider.attestation_keys {
+        jwk.verifying_key()
+            .map_err(|e| TrustError::BadKey(format!("attestation key of {}: {e}", provider.id)))?;
+    }
+    put(
+        &mut list.wallet_providers,
+        provider,
+        |e| &e.id,
+        "wallet provider",
+        replace,
+    )
+}
+
+/// Registers a relying party in county `region` for `purposes`, each with the attributes
+/// given or, when none are, the catalogue's full set for that purpose; attributes beyond
+/// the catalogue are refused.
+pub fn add_relying_party(
+    list: &mut TrustList,
+    id: &str,
+    name: &str,
+    region: RegionCode,
+    purposes: &[(Purpose, Option<Vec<String>>)],
+    certificate: Option<&[u8]>,
+    replace: bool,
+) -> Result<(), TrustError> {
+    use base64::Engine;
+    if eid_core::region::lookup(region).is_none() {
+        return Err(TrustError::Content(format!(
+            "{region} is not a GB/T 2260 region code"
+        )));
+    }
+    let mut registered = BTreeMap::new();
+    for (purpose, attributes) in purposes {
+        let catalogue = list
+            .purpose(*purpose)
+            .ok_or_else(|| TrustError::UnknownPurpose(purpose.as_str().to_owned()))?;
+        let attributes = attributes
+            .clone()
+            .unwrap_or_else(|| catalogue.attributes.clone());
+        if let Some(extra) = attributes
+            .iter()
+            .find(|a| !catalogue.attributes.contains(a))
+        {
+            return Err(TrustError::AttributeBeyondPurpose {
+                attribute: extra.clone(),
+                purpose: *purpose,
+            });
+        }
+        registered.insert(*purpose, attributes);
+    }
+    if registered.is_empty() {
+        return Err(TrustError::Content(
+            "a relying party is registered for at least one purpose".into(),
+        ));
+    }
+    let entry = RelyingParty {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        region,
+        purposes: registered,
+        certificate: certificate.map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
+    };
+    put(
+        &mut list.relying_parties,
+        entry,
+        |e| &e.id,
+        "relying party",
+        replace,
+    )
+}

@@ -1,0 +1,313 @@
+//! The trust list's content: a JSON document the national root signs.
+//!
+//! ```text
+//! TrustList = {
+//!   "version": uint, "issued_at": RFC 3339, "next_update": RFC 3339,
+//!   "purposes": [ { "purpose", "name", "attributes": [tstr], "max_status_age_seconds" } ],
+//!   "issuers": [ { "id", "name", "iaca_roots": [base64 DER], "status_list_keys": [JWK],
+//!                  "scopes": [ { "region": "nation" / "45" / "4501" / "450102",
+//!                                "purposes": [purpose], "valid_from", ? "valid_until" } ] } ],
+//!   "wallet_providers": [ { "id", "name", "attestation_keys": [JWK],
+//!                           "state": "active" / "suspended" } ],
+//!   "relying_parties": [ { "id", "name", "region": 6 digits,
+//!                          "purposes": { purpose: [attribute] }, ? "certificate": base64 DER } ]
+//! }
+//! ```
+
+use std::collections::BTreeMap;
+
+use eid_core::region::{RegionCode, Scope};
+use eid_crypto::Jwk;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Why a relying party asks: each purpose has its own attribute set and status freshness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// A hotel registering a guest (the police's guest registration).
+    HotelCheckIn,
+    /// The identity check at an airport's security gate.
+    AirportSecurity,
+    /// Real-name railway ticketing and the station's ticket check.
+    RailTicketing,
+    /// Opening a bank account (know-your-customer).
+    BankAccountOpening,
+    /// Claiming a welfare benefit.
+    Welfare,
+    /// Proving an age threshold, nothing else (age_over_NN only).
+    AgeCheck,
+}
+
+impl Purpose {
+    /// Every purpose, in catalogue order.
+    pub const ALL: [Self; 6] = [
+        Self::HotelCheckIn,
+        Self::AirportSecurity,
+        Self::RailTicketing,
+        Self::BankAccountOpening,
+        Self::Welfare,
+        Self::AgeCheck,
+    ];
+
+    /// The name used in the trust list and on the command line (`hotel_check_in`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HotelCheckIn => "hotel_check_in",
+            Self::AirportSecurity => "airport_security",
+            Self::RailTicketing => "rail_ticketing",
+            Self::BankAccountOpening => "bank_account_opening",
+            Self::Welfare => "welfare",
+            Self::AgeCheck => "age_check",
+        }
+    }
+
+    /// Parses [`Purpose::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Purpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A purpose in the catalogue: the attributes it may see and how old a status may be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurposeDefinition {
+    /// The purpose.
+    pub purpose: Purpose,
+    /// A name for people.
+    pub name: String,
+    /// The attributes (SD-JWT claim names, mdoc element identifiers) a relying party
+    /// registered for it may request; a registration may narrow them, never widen them.
+    pub attributes: Vec<String>,
+    /// How old the status a verifier relies on may be (since the status list's `iat`).
+    pub max_status_age_seconds: u64,
+}
+
+/// The attributes of the resident credential every purpose chooses from.
+const NAME: [&str; 2] = ["family_name", "given_name"];
+
+/// The default catalogue: what each purpose may ask for and how fresh its status must be.
+/// An age check sees `age_over_NN` and nothing else.
+pub fn default_purposes() -> Vec<PurposeDefinition> {
+    let with_name = |more: &[&str]| -> Vec<String> {
+        NAME.iter().chain(more).map(|s| (*s).to_owned()).collect()
+    };
+    vec![
+        PurposeDefinition {
+            purpose: Purpose::HotelCheckIn,
+            name: "Hotel check-in (guest registration)".into(),
+            attributes: with_name(&[
+                "sex",
+                "ethnicity",
+                "birth_date",
+                "address",
+                "document_number",
+                "portrait",
+            ]),
+            max_status_age_seconds: 24 * 3600,
+        },
+        PurposeDefinition {
+            purpose: Purpose::AirportSecurity,
+            name: "Airport security check".into(),
+            attributes: with_name(&["document_number", "portrait"]),
+            max_status_age_seconds: 15 * 60,
+        },
+        PurposeDefinition {
+            purpose: Purpose::RailTicketing,
+            name: "Rail ticketing (real-name ticket check)".into(),
+            attributes: with_name(&["document_number"]),
+            max_status_age_seconds: 3600,
+        },
+        PurposeDefinition {
+            purpose: Purpose::BankAccountOpening,
+            name: "Bank account opening".into(),
+            attributes: with_name(&[
+                "sex",
+                "ethnicity",
+                "birth_date",
+                "address",
+                "document_number",
+                "issuing_authority",
+                "issue_date",
+                "expiry_date",
+                "portrait",
+            ]),
+            max_status_age_seconds: 15 * 60,
+        },
+        PurposeDefinition {
+            purpose: Purpose::Welfare,
+            name: "Welfare benefits".into(),
+            attributes: with_name(&[
+                "document_number",
+                "birth_date",
+                "age_in_years",
+                "resident_region",
+                "address",
+            ]),
+            max_status_age_seconds: 24 * 3600,
+        },
+        PurposeDefinition {
+            purpose: Purpose::AgeCheck,
+            name: "Age check".into(),
+            attributes: [
+                "age_over_14",
+                "age_over_16",
+                "age_over_18",
+                "age_over_60",
+                "age_over_65",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            max_status_age_seconds: 24 * 3600,
+        },
+    ]
+}
+
+/// Where and for what an issuer's credentials are accepted, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptanceScope {
+    /// The region: the nation, a province, a prefecture or a county (GB/T 2260).
+    pub region: Scope,
+    /// The purposes.
+    pub purposes: Vec<Purpose>,
+    /// From when.
+    #[serde(with = "time::serde::rfc3339")]
+    pub valid_from: OffsetDateTime,
+    /// Until when, if it ends.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub valid_until: Option<OffsetDateTime>,
+}
+
+impl AcceptanceScope {
+    /// Whether this scope lets a verifier in `region` accept for `purpose` at `now`.
+    pub fn allows(&self, region: RegionCode, purpose: Purpose, now: OffsetDateTime) -> bool {
+        self.region.contains(region)
+            && self.purposes.contains(&purpose)
+            && now >= self.valid_from
+            && self.valid_until.is_none_or(|until| now < until)
+    }
+}
+
+/// An issuing authority (a city or provincial public security bureau).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuingAuthority {
+    /// A stable identifier (`cn-4501`).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its IACA root certificates, standard base64 DER (ISO 18013-5 Annex B).
+    pub iaca_roots: Vec<String>,
+    /// Keys that sign its status lists without a certificate.
+    #[serde(default)]
+    pub status_list_keys: Vec<Jwk>,
+    /// Where its credentials are accepted. Empty: nowhere.
+    #[serde(default)]
+    pub scopes: Vec<AcceptanceScope>,
+}
+
+/// A wallet provider's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderState {
+    /// Its wallets' credentials are accepted.
+    Active,
+    /// A breach or a lapse: no credential held in its wallets is accepted.
+    Suspended,
+}
+
+/// A wallet provider (a super-app operator) whose attestations the authority relies on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletProvider {
+    /// A stable identifier (`wechat`).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The keys that sign its wallet and key attestations.
+    pub attestation_keys: Vec<Jwk>,
+    /// Active or suspended.
+    pub state: ProviderState,
+}
+
+/// A registered relying party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelyingParty {
+    /// A stable identifier (`hotel-450102-0001`).
+    pub id: String,
+    /// Its name, shown to the citizen before consent.
+    pub name: String,
+    /// The county where it operates (6 digits).
+    pub region: RegionCode,
+    /// For each registered purpose, the attributes it may request.
+    pub purposes: BTreeMap<Purpose, Vec<String>>,
+    /// Its reader / request-signing certificate (standard base64 DER), if registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+}
+
+/// The national trust list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustList {
+    /// Increases with every signed list; verifiers refuse to go back.
+    pub version: u64,
+    /// When signed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub issued_at: OffsetDateTime,
+    /// When verifiers must have fetched the next one; after it this list is stale.
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_update: OffsetDateTime,
+    /// The purposes catalogue.
+    pub purposes: Vec<PurposeDefinition>,
+    /// Issuing authorities.
+    #[serde(default)]
+    pub issuers: Vec<IssuingAuthority>,
+    /// Wallet providers.
+    #[serde(default)]
+    pub wallet_providers: Vec<WalletProvider>,
+    /// Relying parties.
+    #[serde(default)]
+    pub relying_parties: Vec<RelyingParty>,
+}
+
+impl TrustList {
+    /// An empty list with the default purposes catalogue, version 0 (signing makes it 1).
+    pub fn new(now: OffsetDateTime) -> Self {
+        Self {
+            version: 0,
+            issued_at: now,
+            next_update: now,
+            purposes: default_purposes(),
+            issuers: Vec::new(),
+            wallet_providers: Vec::new(),
+            relying_parties: Vec::new(),
+        }
+    }
+
+    /// The catalogue entry of `purpose`.
+    pub fn purpose(&self, purpose: Purpose) -> Option<&PurposeDefinition> {
+        self.purposes.iter().find(|p| p.purpose == purpose)
+    }
+
+    /// The issuer with `id`.
+    pub fn issuer(&self, id: &str) -> Option<&IssuingAuthority> {
+        self.issuers.iter().find(|i| i.id == id)
+    }
+
+    /// The wallet provider with `id`.
+    pub fn wallet_provider(&self, id: &str) -> Option<&WalletProvider> {
+        self.wallet_providers.iter().find(|p| p.id == id)
+    }
+
+    /// The relying party with `id`.
+    pub fn relying_party(&self, id: &str) -> Option<&RelyingParty> {
+        self.relying_parties.iter().find(|r| r.id == id)
+    }
+}

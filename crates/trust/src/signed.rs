@@ -1,0 +1,191 @@
+//! The trust list as published: a compact JWS (`typ` `eid-trust-list+jwt`) signed by the
+//! national root key, whose payload is the [`TrustList`] JSON. Verifiers read it only through
+//! [`VerifiedTrustList::read`] and replace a cached one only by a newer version.
+
+use eid_crypto::x509::TrustedIaca;
+use eid_crypto::{Signer, VerifyingKey};
+use eid_sdjwt::Jws;
+use serde_json::{Map, Value};
+use time::{Duration, OffsetDateTime};
+
+use crate::TrustError;
+use crate::model::TrustList;
+
+/// The JWS `typ` of a signed trust list (eid's own media type).
+pub const TYP_TRUST_LIST: &str = "eid-trust-list+jwt";
+
+/// The largest signed trust list read (a national list of thousands of relying parties is a
+/// few megabytes).
+pub const MAX_TRUST_LIST_LEN: usize = 32 << 20;
+
+/// Signs `list` as version `list.version + 1`, issued `now`, next update after `valid_for`.
+/// Returns the compact JWS and the list as signed.
+pub fn sign(
+    list: &TrustList,
+    root: &dyn Signer,
+    now: OffsetDateTime,
+    valid_for: Duration,
+) -> Result<(String, TrustList), TrustError> {
+    let mut signed = list.clone();
+    signed.version = list.version + 1;
+    signed.issued_at = now;
+    signed.next_update = now + valid_for;
+    check_consistent(&signed)?;
+    let mut header = Map::new();
+    header.insert("alg".into(), root.algorithm().jose_name().into());
+    header.insert("typ".into(), TYP_TRUST_LIST.into());
+    header.insert("kid".into(), root.verifying_key().thumbprint().into());
+    let Value::Object(payload) =
+        serde_json::to_value(&signed).map_err(|_| TrustError::Malformed("trust list"))?
+    else {
+        return Err(TrustError::Malformed("trust list"));
+    };
+    let jws = Jws::sign(&header, &payload, root).map_err(|_| TrustError::Signing)?;
+    Ok((jws, signed))
+}
+
+/// Identifiers are unique within their kind, every purpose has one catalogue entry, and no
+/// relying party is registered for more than its purpose's catalogue allows.
+pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
+    fn unique<'a>(
+        kind: &'static str,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Result<(), TrustError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for id in ids {
+            if !seen.insert(id) {
+                return Err(TrustError::Duplicate {
+                    kind,
+                    id: id.to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+    unique("issuer", list.issuers.iter().map(|i| i.id.as_str()))?;
+    unique(
+        "wallet provider",
+        list.wallet_providers.iter().map(|p| p.id.as_str()),
+    )?;
+    unique(
+        "relying party",
+        list.relying_parties.iter().map(|r| r.id.as_str()),
+    )?;
+    unique("purpose", list.purposes.iter().map(|p| p.purpose.as_str()))?;
+    for rp in &list.relying_parties {
+        for (purpose, attributes) in &rp.purposes {
+            let allowed = list
+                .purpose(*purpose)
+                .ok_or(TrustError::UnknownPurpose(purpose.as_str().to_owned()))?;
+            if let Some(extra) = attributes.iter().find(|a| !allowed.attributes.contains(a)) {
+                return Err(TrustError::AttributeBeyondPurpose {
+                    attribute: extra.clone(),
+                    purpose: *purpose,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A trust list whose signature, type, times and consistency were checked.
+#[derive(Debug, Clone)]
+pub struct VerifiedTrustList {
+    list: TrustList,
+}
+
+impl VerifiedTrustList {
+    /// Reads a signed trust list: the signature by one of the national `root_keys`, `typ`,
+    /// `issued_at` not in the future, `next_update` not passed, the content consistent.
+    pub fn read(
+        jws: &str,
+        root_keys: &[VerifyingKey],
+        now: OffsetDateTime,
+    ) -> Result<Self, TrustError> {
+        if jws.len() > MAX_TRUST_LIST_LEN {
+            return Err(TrustError::TooLarge(MAX_TRUST_LIST_LEN));
+        }
+        let jws = Jws::parse(jws.trim()).map_err(|_| TrustError::Malformed("not a compact JWS"))?;
+        if jws.typ() != Some(TYP_TRUST_LIST) {
+            return Err(TrustError::WrongType(jws.typ().map(str::to_owned)));
+        }
+        let mut signed = false;
+        for key in root_keys {
+            match jws.verify(key) {
+                Ok(()) => {
+                    signed = true;
+                    break;
+                }
+                Err(eid_crypto::CryptoError::BadSignature) => {}
+                Err(e) => return Err(TrustError::Algorithm(e)),
+            }
+        }
+        if !signed {
+            return Err(TrustError::BadSignature);
+        }
+        let list: TrustList = serde_json::from_value(Value::Object(jws.payload().clone()))
+            .map_err(|e| TrustError::Content(e.to_string()))?;
+        if list.issued_at > now {
+            return Err(TrustError::IssuedInFuture(list.issued_at));
+        }
+        if list.next_update <= now {
+            return Err(TrustError::Stale(list.next_update));
+        }
+        check_consistent(&list)?;
+        Ok(Self { list })
+    }
+
+    /// Whether `self` may replace `cached`: only a later version does (a replayed older list
+    /// would undo a suspension).
+    pub fn replaces(&self, cached: Option<&Self>) -> Result<(), TrustError> {
+        match cached {
+            Some(old) if self.list.version <= old.list.version => Err(TrustError::Rollback {
+                cached: old.list.version,
+                offered: self.list.version,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The list.
+    pub fn list(&self) -> &TrustList {
+        &self.list
+    }
+
+    /// Every issuer's IACA roots usable at `now`, with the issuer each belongs to: what a
+    /// verifier passes to credential verification (`IssuerTrust::roots`); the verified
+    /// credential's root index maps back to the issuer through the second vector. Roots
+    /// that are malformed or outside their validity are left out.
+    pub fn roots(&self, now: OffsetDateTime) -> (Vec<TrustedIaca>, Vec<String>) {
+        use base64::Engine;
+        let mut roots = Vec::new();
+        let mut owners = Vec::new();
+        for issuer in &self.list.issuers {
+            for b64 in &issuer.iaca_roots {
+                let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) else {
+                    continue;
+                };
+                if let Ok(root) = TrustedIaca::new(&der, now) {
+                    roots.push(root);
+                    owners.push(issuer.id.clone());
+                }
+            }
+        }
+        (roots, owners)
+    }
+
+    /// Status list keys of every issuer (for lists signed without a certificate).
+    pub fn status_list_keys(&self) -> Vec<VerifyingKey> {
+        self.list
+            .issuers
+            .iter()
+            .flat_map(|i| &i.status_list_keys)
+            .filter_map(|jwk| jwk.verifying_key().ok())
+            .collect()
+    }
+
+    /// For tests of the policy: a list taken as verified without a signature.
+    pub fn dangerous_unsigned(list: TrustList) -> Self {
+        Self { list }
+    }
+}

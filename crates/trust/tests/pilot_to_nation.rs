@@ -1,0 +1,345 @@
+//! The pilot-city problem, end to end with real signatures: one SD-JWT VC from the Nanning
+//! authority (scope: prefecture 4501), issued once, never reissued.
+//!
+//! - trust list v1: accepted by a Nanning hotel; rejected by a Hangzhou hotel (3301…) with
+//!   the reason naming the issuer, the region and the purpose;
+//! - v2 widens Nanning's scope to the nation: the Hangzhou hotel accepts the same credential;
+//! - v3 suspends the wallet provider the credential was issued into: rejected again.
+//!
+//! Every step verifies the credential against the IACA roots of the signed trust list, and
+//! its status against a status list token signed by the Nanning document signer.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+
+use eid_core::OsRandom;
+use eid_core::region::{RegionCode, Scope};
+use eid_core::status::CredentialStatus;
+use eid_crypto::x509::AuthorityPki;
+use eid_crypto::{Signer, SigningKey};
+use eid_sdjwt::{
+    IssueRequest, IssuerTrust, KeyBinding, KeyBindingCheck, StatusListReference, UnverifiedSdJwt,
+    VerifyOptions,
+};
+use eid_status::{Bits, ReadOptions, SignerRef, StatusList, StatusListToken, TokenTrust};
+use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_scope};
+use eid_trust::model::{ProviderState, WalletProvider};
+use eid_trust::signed::sign;
+use eid_trust::{
+    AcceptanceScope, Decision, Presentation, Purpose, Registration, Rejection, StatusFinding,
+    TrustList, VerifiedTrustList, decide,
+};
+use serde_json::{Map, Value, json};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+const STATUS_URI: &str = "https://eid.example.cn/status/4501/0";
+
+struct World {
+    nanning: AuthorityPki,
+    national_root: SigningKey,
+    holder: SigningKey,
+    credential: String,
+    status_token: String,
+}
+
+fn world() -> World {
+    let nanning = AuthorityPki::generate(
+        "南宁市公安局",
+        "CN",
+        "https://eid.example.cn/4501",
+        datetime!(2026-01-01 0:00 UTC),
+        (3650, 450),
+        &OsRandom,
+    )
+    .unwrap();
+    let holder = SigningKey::generate().unwrap();
+    let mut claims = Map::new();
+    for (k, v) in [
+        ("family_name", json!("韦")),
+        ("given_name", json!("秀兰")),
+        ("sex", json!(2)),
+        ("ethnicity", json!("壮")),
+        ("birth_date", json!("1990-03-07")),
+        ("address", json!("广西壮族自治区南宁市兴宁区民族大道100号")),
+        ("document_number", json!("450102199003071244")),
+        ("age_over_18", json!(true)),
+        ("wallet_provider", json!("superapp-a")),
+    ] {
+        claims.insert(k.into(), v);
+    }
+    let credential = eid_sdjwt::issue(
+        &IssueRequest {
+            claims: &claims,
+            vct: eid_sdjwt::VCT_RESIDENT_IDENTITY,
+            issuer: Some("https://eid.example.cn/4501"),
+            holder_key: holder.verifying_key(),
+            issued_at: NOW - Duration::days(30),
+            expires_at: Some(NOW + Duration::days(365)),
+            status: Some(StatusListReference {
+                idx: 4242,
+                uri: STATUS_URI.into(),
+            }),
+            x5c: std::slice::from_ref(&nanning.ds.0),
+            decoys: 2,
+        },
+        &nanning.ds_key,
+        &OsRandom,
+    )
+    .unwrap();
+    let status_token = StatusListToken {
+        uri: STATUS_URI.into(),
+        issued_at: NOW - Duration::minutes(10),
+        expires_at: Some(NOW + Duration::days(1)),
+        ttl: Some(300),
+        list: StatusList::new(Bits::TWO, 1 << 17).unwrap(),
+    }
+    .sign_jwt(
+        &nanning.ds_key,
+        SignerRef::Certificates(std::slice::from_ref(&nanning.ds.0)),
+    )
+    .unwrap();
+    World {
+        nanning,
+        national_root: SigningKey::generate().unwrap(),
+        holder,
+        credential,
+        status_token,
+    }
+}
+
+fn code(s: &str) -> RegionCode {
+    RegionCode::parse(s).unwrap()
+}
+
+/// Version 1: Nanning accepted in its prefecture for every purpose; one wallet provider;
+/// a hotel in Nanning (兴宁区) and one in Hangzhou (西湖区).
+fn draft_v1(w: &World) -> TrustList {
+    let mut list = TrustList::new(NOW);
+    add_issuer(
+        &mut list,
+        "cn-4501",
+        "南宁市公安局",
+        std::slice::from_ref(&w.nanning.iaca.0),
+        Vec::new(),
+        NOW,
+        false,
+    )
+    .unwrap();
+    set_scope(
+        &mut list,
+        "cn-4501",
+        AcceptanceScope {
+            region: Scope::parse("4501").unwrap(),
+            purposes: Purpose::ALL.to_vec(),
+            valid_from: datetime!(2026-01-01 0:00 UTC),
+            valid_until: None,
+        },
+        false,
+    )
+    .unwrap();
+    add_provider(
+        &mut list,
+        WalletProvider {
+            id: "superapp-a".into(),
+            name: "Super-app A".into(),
+            attestation_keys: vec![SigningKey::generate().unwrap().verifying_key().to_jwk()],
+            state: ProviderState::Active,
+        },
+        false,
+    )
+    .unwrap();
+    for (id, name, region) in [
+        ("hotel-450102-0001", "南宁民族大道酒店", "450102"),
+        ("hotel-330106-0001", "杭州西湖酒店", "330106"),
+    ] {
+        add_relying_party(
+            &mut list,
+            id,
+            name,
+            code(region),
+            &[(Purpose::HotelCheckIn, None)],
+            None,
+            false,
+        )
+        .unwrap();
+    }
+    list
+}
+
+/// Signs `draft`, then reads it back as a verifier does.
+fn publish(w: &World, draft: &TrustList) -> (TrustList, VerifiedTrustList) {
+    let (jws, signed) = sign(
+        draft,
+        &w.national_root,
+        NOW - Duration::hours(1),
+        Duration::days(1),
+    )
+    .unwrap();
+    let verified =
+        VerifiedTrustList::read(&jws, &[w.national_root.verifying_key().clone()], NOW).unwrap();
+    (signed, verified)
+}
+
+/// A hotel verifies the credential under `trust`: the SD-JWT against the list's roots, the
+/// status list against them too, then the acceptance policy.
+fn hotel_checks(w: &World, trust: &VerifiedTrustList, hotel: &str) -> Decision {
+    let disclose = [
+        "family_name",
+        "given_name",
+        "sex",
+        "ethnicity",
+        "birth_date",
+        "address",
+        "document_number",
+    ];
+    let nonce = format!("nonce-{hotel}");
+    let presentation = eid_sdjwt::present(
+        &w.credential,
+        &disclose,
+        Some(&KeyBinding {
+            signer: &w.holder,
+            audience: hotel,
+            nonce: &nonce,
+            issued_at: NOW,
+        }),
+    )
+    .unwrap();
+    let (roots, owners) = trust.roots(NOW);
+    let verified = UnverifiedSdJwt::parse(&presentation)
+        .unwrap()
+        .verify(&VerifyOptions {
+            trust: IssuerTrust {
+                roots: &roots,
+                keys: &[],
+            },
+            now: NOW,
+            leeway: Duration::ZERO,
+            sd_jwt_vc: true,
+            expected_vct: Some(eid_sdjwt::VCT_RESIDENT_IDENTITY),
+            key_binding: Some(&KeyBindingCheck {
+                audience: hotel,
+                nonce: &nonce,
+                max_age: Duration::minutes(5),
+            }),
+            status: None,
+        })
+        .unwrap();
+    let issuer = verified.issuer_root.map(|i| owners[i].as_str());
+    let reference = verified.status_reference.clone().unwrap();
+    let status_list = eid_status::read(
+        w.status_token.as_bytes(),
+        &ReadOptions::new(
+            TokenTrust {
+                roots: &roots,
+                keys: &trust.status_list_keys(),
+            },
+            NOW,
+            Some(&reference.uri),
+        ),
+    )
+    .unwrap();
+    let status =
+        eid_status::list::credential_status(status_list.token.list.get(reference.idx).unwrap())
+            .unwrap();
+    let requested: Vec<String> = disclose.iter().map(|s| (*s).to_owned()).collect();
+    let exp = verified.claims["exp"].as_i64().unwrap();
+    decide(
+        &Presentation {
+            issuer,
+            wallet_provider: verified
+                .claims
+                .get("wallet_provider")
+                .and_then(Value::as_str),
+            requested: &requested,
+            disclosed: &verified.disclosed,
+            valid_from: None,
+            valid_until: Some(OffsetDateTime::from_unix_timestamp(exp).unwrap()),
+            status: StatusFinding::Checked {
+                status,
+                list_issued_at: status_list.token.issued_at,
+            },
+        },
+        Registration {
+            relying_party: hotel,
+            purpose: Purpose::HotelCheckIn,
+        },
+        trust,
+        NOW,
+    )
+}
+
+#[test]
+fn a_pilot_becomes_national_without_reissuing_and_a_suspended_provider_is_cut_off() {
+    let w = world();
+    let credential_before = w.credential.clone();
+
+    // Version 1: the pilot.
+    let (v1_draft, v1) = publish(&w, &draft_v1(&w));
+    assert_eq!(v1.list().version, 1);
+    let nanning = hotel_checks(&w, &v1, "hotel-450102-0001");
+    assert!(nanning.accepted, "{:?}", nanning.reasons);
+    let hangzhou = hotel_checks(&w, &v1, "hotel-330106-0001");
+    assert_eq!(
+        hangzhou.reasons,
+        [Rejection::IssuerNotAuthorised {
+            issuer: "cn-4501".into(),
+            region: "330106".into(),
+            purpose: Purpose::HotelCheckIn,
+            scopes: "4501 for hotel_check_in, airport_security, rail_ticketing, bank_account_opening, welfare, age_check".into(),
+        }]
+    );
+    let said = hangzhou.reasons[0].to_string();
+    assert!(
+        said.contains("cn-4501") && said.contains("330106") && said.contains("hotel_check_in"),
+        "{said}"
+    );
+
+    // Version 2: the national authorisation widens Nanning's scope to the nation.
+    let mut v2_draft = v1_draft.clone();
+    set_scope(
+        &mut v2_draft,
+        "cn-4501",
+        AcceptanceScope {
+            region: Scope::Nation,
+            purposes: Purpose::ALL.to_vec(),
+            valid_from: datetime!(2026-11-01 0:00 UTC),
+            valid_until: None,
+        },
+        true,
+    )
+    .unwrap();
+    let (v2_draft, v2) = publish(&w, &v2_draft);
+    assert_eq!(v2.list().version, 2);
+    v2.replaces(Some(&v1)).unwrap();
+    assert!(hotel_checks(&w, &v2, "hotel-330106-0001").accepted);
+    assert!(hotel_checks(&w, &v2, "hotel-450102-0001").accepted);
+
+    // Version 3: the wallet provider is suspended after a breach.
+    let mut v3_draft = v2_draft.clone();
+    let mut provider = v3_draft.wallet_provider("superapp-a").unwrap().clone();
+    provider.state = ProviderState::Suspended;
+    add_provider(&mut v3_draft, provider, true).unwrap();
+    let (_, v3) = publish(&w, &v3_draft);
+    v3.replaces(Some(&v2)).unwrap();
+    for hotel in ["hotel-330106-0001", "hotel-450102-0001"] {
+        assert_eq!(
+            hotel_checks(&w, &v3, hotel).reasons,
+            [Rejection::WalletProviderSuspended {
+                provider: "superapp-a".into()
+            }],
+            "{hotel}"
+        );
+    }
+    // A replayed version 2 does not undo the suspension.
+    assert!(v2.replaces(Some(&v3)).is_err());
+    // And the credential was never reissued.
+    assert_eq!(w.credential, credential_before);
+    assert_eq!(
+        eid_status::list::credential_status(0),
+        Some(CredentialStatus::Valid)
+    );
+}

@@ -1,0 +1,517 @@
+//! The acceptance policy: a presentation every check accepts, then one test per reason that
+//! changes exactly one thing and asserts exactly that reason. And the signed list's own
+//! checks, each broken once.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+
+use eid_core::region::{RegionCode, Scope};
+use eid_core::status::CredentialStatus;
+use eid_crypto::{Signer, SigningKey};
+use eid_trust::edit::{add_provider, add_relying_party, set_scope};
+use eid_trust::model::{IssuingAuthority, ProviderState, WalletProvider};
+use eid_trust::signed::sign;
+use eid_trust::{
+    AcceptanceScope, Presentation, Purpose, Registration, Rejection, StatusFinding, TrustError,
+    TrustList, VerifiedTrustList, decide,
+};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+
+fn list() -> TrustList {
+    let mut list = TrustList::new(NOW);
+    // Scopes are what the policy reads; the roots were checked when the list was built.
+    list.issuers.push(IssuingAuthority {
+        id: "cn-4501".into(),
+        name: "南宁市公安局".into(),
+        iaca_roots: Vec::new(),
+        status_list_keys: Vec::new(),
+        scopes: Vec::new(),
+    });
+    set_scope(
+        &mut list,
+        "cn-4501",
+        AcceptanceScope {
+            region: Scope::parse("45").unwrap(),
+            purposes: vec![
+                Purpose::HotelCheckIn,
+                Purpose::AirportSecurity,
+                Purpose::AgeCheck,
+            ],
+            valid_from: datetime!(2026-01-01 0:00 UTC),
+            valid_until: Some(datetime!(2027-01-01 0:00 UTC)),
+        },
+        false,
+    )
+    .unwrap();
+    for (id, state) in [
+        ("superapp-a", ProviderState::Active),
+        ("superapp-b", ProviderState::Suspended),
+    ] {
+        add_provider(
+            &mut list,
+            WalletProvider {
+                id: id.into(),
+                name: id.into(),
+                attestation_keys: Vec::new(),
+                state,
+            },
+            false,
+        )
+        .unwrap();
+    }
+    let code = |s: &str| RegionCode::parse(s).unwrap();
+    add_relying_party(
+        &mut list,
+        "hotel",
+        "南宁民族大道酒店",
+        code("450102"),
+        &[
+            (
+                Purpose::HotelCheckIn,
+                Some(vec![
+                    "family_name".into(),
+                    "given_name".into(),
+                    "document_number".into(),
+                ]),
+            ),
+            (Purpose::AgeCheck, None),
+        ],
+        None,
+        false,
+    )
+    .unwrap();
+    add_relying_party(
+        &mut list,
+        "airport",
+        "南宁吴圩国际机场",
+        code("450122"),
+        &[(Purpose::AirportSecurity, None)],
+        None,
+        false,
+    )
+    .unwrap();
+    list
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+struct Case {
+    issuer: Option<&'static str>,
+    provider: Option<&'static str>,
+    requested: Vec<String>,
+    disclosed: Vec<String>,
+    valid_from: Option<OffsetDateTime>,
+    valid_until: Option<OffsetDateTime>,
+    status: StatusFinding,
+    relying_party: &'static str,
+    purpose: Purpose,
+    now: OffsetDateTime,
+}
+
+fn good() -> Case {
+    let attrs = names(&["family_name", "given_name", "document_number"]);
+    Case {
+        issuer: Some("cn-4501"),
+        provider: Some("superapp-a"),
+        requested: attrs.clone(),
+        disclosed: attrs,
+        valid_from: Some(NOW - Duration::days(30)),
+        valid_until: Some(NOW + Duration::days(300)),
+        status: StatusFinding::Checked {
+            status: CredentialStatus::Valid,
+            list_issued_at: NOW - Duration::minutes(10),
+        },
+        relying_party: "hotel",
+        purpose: Purpose::HotelCheckIn,
+        now: NOW,
+    }
+}
+
+fn reasons(case: &Case, list: &TrustList) -> Vec<Rejection> {
+    let decision = decide(
+        &Presentation {
+            issuer: case.issuer,
+            wallet_provider: case.provider,
+            requested: &case.requested,
+            disclosed: &case.disclosed,
+            valid_from: case.valid_from,
+            valid_until: case.valid_until,
+            status: case.status.clone(),
+        },
+        Registration {
+            relying_party: case.relying_party,
+            purpose: case.purpose,
+        },
+        &VerifiedTrustList::dangerous_unsigned(list.clone()),
+        case.now,
+    );
+    assert_eq!(decision.accepted, decision.reasons.is_empty());
+    decision.reasons
+}
+
+fn one(change: impl FnOnce(&mut Case)) -> Vec<Rejection> {
+    let mut case = good();
+    change(&mut case);
+    reasons(&case, &list())
+}
+
+#[test]
+fn the_good_case_is_accepted() {
+    assert_eq!(reasons(&good(), &list()), []);
+}
+
+#[test]
+fn reason_issuer_not_trusted() {
+    assert_eq!(one(|c| c.issuer = None), [Rejection::IssuerNotTrusted]);
+    assert_eq!(
+        one(|c| c.issuer = Some("cn-3301")),
+        [Rejection::IssuerNotTrusted]
+    );
+}
+
+#[test]
+fn reason_issuer_not_authorised_for_region_purpose_or_time() {
+    let not_authorised = |region: &str, purpose| Rejection::IssuerNotAuthorised {
+        issuer: "cn-4501".into(),
+        region: region.into(),
+        purpose,
+        scopes: "45 for hotel_check_in, airport_security, age_check".into(),
+    };
+    // A hotel in Hangzhou.
+    let mut list = list();
+    list.relying_parties[0].region = RegionCode::parse("330106").unwrap();
+    assert_eq!(
+        reasons(&good(), &list),
+        [not_authorised("330106", Purpose::HotelCheckIn)]
+    );
+    // After the scope ends.
+    assert_eq!(
+        one(|c| {
+            c.now = datetime!(2027-01-01 0:00 UTC);
+            c.status = StatusFinding::Checked {
+                status: CredentialStatus::Valid,
+                list_issued_at: c.now - Duration::minutes(10),
+            };
+        }),
+        [not_authorised("450102", Purpose::HotelCheckIn)]
+    );
+    // A purpose outside the scope: the list registers the hotel for welfare too.
+    let mut list = self::list();
+    list.relying_parties[0]
+        .purposes
+        .insert(Purpose::Welfare, names(&["family_name"]));
+    let mut case = good();
+    case.purpose = Purpose::Welfare;
+    case.requested = names(&["family_name"]);
+    case.disclosed = names(&["family_name"]);
+    assert_eq!(
+        reasons(&case, &list),
+        [not_authorised("450102", Purpose::Welfare)]
+    );
+}
+
+#[test]
+fn reason_relying_party_not_registered() {
+    assert_eq!(
+        one(|c| c.relying_party = "hotel-unlisted"),
+        [Rejection::RelyingPartyNotRegistered {
+            relying_party: "hotel-unlisted".into()
+        }]
+    );
+}
+
+#[test]
+fn reason_purpose_not_registered() {
+    assert_eq!(
+        one(|c| c.purpose = Purpose::AirportSecurity),
+        [Rejection::PurposeNotRegistered {
+            relying_party: "hotel".into(),
+            purpose: Purpose::AirportSecurity
+        }]
+    );
+}
+
+#[test]
+fn reason_attribute_requested_or_disclosed_beyond_purpose() {
+    // The hotel registered three attributes; the catalogue would allow the address.
+    assert_eq!(
+        one(|c| c.requested.push("address".into())),
+        [Rejection::AttributeRequestedBeyondPurpose {
+            attribute: "address".into(),
+            purpose: Purpose::HotelCheckIn
+        }]
+    );
+    assert_eq!(
+        one(|c| c.disclosed.push("address".into())),
+        [Rejection::AttributeDisclosedBeyondPurpose {
+            attribute: "address".into(),
+            purpose: Purpose::HotelCheckIn
+        }]
+    );
+}
+
+#[test]
+fn an_age_check_sees_age_over_nn_only() {
+    let age = |attrs: &[&str]| {
+        one(|c| {
+            c.purpose = Purpose::AgeCheck;
+            c.requested = names(attrs);
+            c.disclosed = names(attrs);
+        })
+    };
+    assert_eq!(age(&["age_over_18"]), []);
+    assert_eq!(
+        age(&["age_over_18", "birth_date"]),
+        [
+            Rejection::AttributeRequestedBeyondPurpose {
+                attribute: "birth_date".into(),
+                purpose: Purpose::AgeCheck
+            },
+            Rejection::AttributeDisclosedBeyondPurpose {
+                attribute: "birth_date".into(),
+                purpose: Purpose::AgeCheck
+            }
+        ]
+    );
+}
+
+#[test]
+fn reason_status_invalid_suspended_or_undetermined() {
+    let status = |status| StatusFinding::Checked {
+        status,
+        list_issued_at: NOW - Duration::minutes(10),
+    };
+    assert_eq!(
+        one(|c| c.status = status(CredentialStatus::Invalid)),
+        [Rejection::StatusInvalid]
+    );
+    assert_eq!(
+        one(|c| c.status = status(CredentialStatus::Suspended)),
+        [Rejection::StatusSuspended]
+    );
+    assert_eq!(
+        one(|c| c.status = StatusFinding::Undetermined("list unreachable".into())),
+        [Rejection::StatusUndetermined {
+            detail: "list unreachable".into()
+        }]
+    );
+}
+
+#[test]
+fn reason_status_older_than_the_purpose_allows() {
+    // 16 minutes: too old for airport security (15 min), fine for the hotel (24 h).
+    let sixteen = StatusFinding::Checked {
+        status: CredentialStatus::Valid,
+        list_issued_at: NOW - Duration::minutes(16),
+    };
+    let airport = |c: &mut Case| {
+        c.relying_party = "airport";
+        c.purpose = Purpose::AirportSecurity;
+        c.requested = names(&["family_name", "given_name", "document_number", "portrait"]);
+        c.disclosed = c.requested.clone();
+    };
+    assert_eq!(one(airport), []);
+    assert_eq!(
+        one(|c| {
+            airport(c);
+            c.status = sixteen.clone();
+        }),
+        [Rejection::StatusTooOld {
+            age_seconds: 960,
+            max_seconds: 900,
+            purpose: Purpose::AirportSecurity
+        }]
+    );
+    assert_eq!(one(|c| c.status = sixteen.clone()), []);
+    // Configurable: the catalogue's limit is the trust list operator's to set.
+    let mut list = list();
+    list.purposes[0].max_status_age_seconds = 600;
+    let mut case = good();
+    case.status = sixteen;
+    assert_eq!(
+        reasons(&case, &list),
+        [Rejection::StatusTooOld {
+            age_seconds: 960,
+            max_seconds: 600,
+            purpose: Purpose::HotelCheckIn
+        }]
+    );
+}
+
+#[test]
+fn reason_wallet_provider_suspended_or_unknown() {
+    assert_eq!(
+        one(|c| c.provider = Some("superapp-b")),
+        [Rejection::WalletProviderSuspended {
+            provider: "superapp-b".into()
+        }]
+    );
+    assert_eq!(
+        one(|c| c.provider = Some("superapp-z")),
+        [Rejection::WalletProviderUnknown {
+            provider: "superapp-z".into()
+        }]
+    );
+    assert_eq!(
+        one(|c| c.provider = None),
+        [Rejection::WalletProviderUnknown {
+            provider: "none".into()
+        }]
+    );
+}
+
+#[test]
+fn reason_credential_expired_or_not_yet_valid() {
+    assert_eq!(
+        one(|c| c.valid_until = Some(NOW)),
+        [Rejection::CredentialExpired { at: NOW }]
+    );
+    assert_eq!(
+        one(|c| c.valid_from = Some(NOW + Duration::seconds(1))),
+        [Rejection::CredentialNotYetValid {
+            at: NOW + Duration::seconds(1)
+        }]
+    );
+}
+
+#[test]
+fn every_reason_is_reported_not_just_the_first() {
+    let got = one(|c| {
+        c.issuer = None;
+        c.provider = Some("superapp-b");
+        c.status = StatusFinding::Checked {
+            status: CredentialStatus::Suspended,
+            list_issued_at: NOW - Duration::minutes(1),
+        };
+    });
+    assert_eq!(got.len(), 3, "{got:?}");
+}
+
+fn signed(list: &TrustList, root: &SigningKey, now: OffsetDateTime) -> String {
+    sign(list, root, now, Duration::days(1)).unwrap().0
+}
+
+#[test]
+fn the_signed_list_reads_back_and_each_of_its_checks_breaks() {
+    let root = SigningKey::generate().unwrap();
+    let keys = [root.verifying_key().clone()];
+    let jws = signed(&list(), &root, NOW);
+    let read = VerifiedTrustList::read(&jws, &keys, NOW).unwrap();
+    assert_eq!(read.list().version, 1);
+    assert_eq!(read.list().relying_parties, list().relying_parties);
+
+    // Signature: another root.
+    let other = [SigningKey::generate().unwrap().verifying_key().clone()];
+    assert_eq!(
+        VerifiedTrustList::read(&jws, &other, NOW).err(),
+        Some(TrustError::BadSignature)
+    );
+    // Type: the same payload signed as a plain JWT.
+    let parsed = eid_sdjwt::Jws::parse(&jws).unwrap();
+    let mut header = parsed.header().clone();
+    header.insert("typ".into(), "JWT".into());
+    let retyped = eid_sdjwt::Jws::sign(&header, parsed.payload(), &root).unwrap();
+    assert_eq!(
+        VerifiedTrustList::read(&retyped, &keys, NOW).err(),
+        Some(TrustError::WrongType(Some("JWT".into())))
+    );
+    // Times.
+    assert_eq!(
+        VerifiedTrustList::read(&jws, &keys, NOW + Duration::days(1)).err(),
+        Some(TrustError::Stale(NOW + Duration::days(1)))
+    );
+    assert_eq!(
+        VerifiedTrustList::read(&jws, &keys, NOW - Duration::seconds(1)).err(),
+        Some(TrustError::IssuedInFuture(NOW))
+    );
+    // Rollback: version 1 does not replace version 2.
+    let (_, as_signed) = sign(&list(), &root, NOW, Duration::days(1)).unwrap();
+    let v2 = VerifiedTrustList::read(&signed(&as_signed, &root, NOW), &keys, NOW).unwrap();
+    assert_eq!(v2.list().version, 2);
+    assert_eq!(
+        read.replaces(Some(&v2)),
+        Err(TrustError::Rollback {
+            cached: 2,
+            offered: 1
+        })
+    );
+    assert_eq!(v2.replaces(Some(&read)), Ok(()));
+    // Content: a registration beyond its purpose, signed anyway by a careless tool.
+    let mut payload = parsed.payload().clone();
+    payload["relying_parties"][0]["purposes"]["hotel_check_in"] =
+        serde_json::json!(["family_name", "ethnicity", "salary"]);
+    let widened = eid_sdjwt::Jws::sign(parsed.header(), &payload, &root).unwrap();
+    assert_eq!(
+        VerifiedTrustList::read(&widened, &keys, NOW).err(),
+        Some(TrustError::AttributeBeyondPurpose {
+            attribute: "salary".into(),
+            purpose: Purpose::HotelCheckIn
+        })
+    );
+    // And a region that is not a code.
+    payload["relying_parties"][0]["region"] = "hotel street".into();
+    let bad = eid_sdjwt::Jws::sign(parsed.header(), &payload, &root).unwrap();
+    assert!(matches!(
+        VerifiedTrustList::read(&bad, &keys, NOW).err(),
+        Some(TrustError::Content(_))
+    ));
+    assert_eq!(root.algorithm(), eid_crypto::Algorithm::Es256);
+}
+
+#[test]
+fn edits_refuse_bad_changes_and_leave_the_list_as_it_was() {
+    let mut list = list();
+    let before = list.clone();
+    assert_eq!(
+        add_relying_party(
+            &mut list,
+            "bank",
+            "银行",
+            RegionCode::parse("450102").unwrap(),
+            &[(
+                Purpose::AgeCheck,
+                Some(names(&["age_over_18", "birth_date"]))
+            )],
+            None,
+            false,
+        ),
+        Err(TrustError::AttributeBeyondPurpose {
+            attribute: "birth_date".into(),
+            purpose: Purpose::AgeCheck
+        })
+    );
+    assert!(matches!(
+        add_relying_party(
+            &mut list,
+            "hotel",
+            "again",
+            RegionCode::parse("450102").unwrap(),
+            &[(Purpose::HotelCheckIn, None)],
+            None,
+            false
+        ),
+        Err(TrustError::Duplicate { .. })
+    ));
+    assert!(matches!(
+        set_scope(
+            &mut list,
+            "cn-9999",
+            AcceptanceScope {
+                region: Scope::Nation,
+                purposes: vec![Purpose::Welfare],
+                valid_from: NOW,
+                valid_until: None
+            },
+            false
+        ),
+        Err(TrustError::NotFound { .. })
+    ));
+    assert_eq!(list, before);
+}
