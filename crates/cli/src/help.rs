@@ -12,6 +12,7 @@ const GROUPS: &[(&str, &[&str])] = &[
         "Credentials: formats, issuer PKI and keys",
         &["credential", "pki", "keys"],
     ),
+    ("Trust: the national trust list", &["trust"]),
     ("Reference data and tools", &["region", "id-number"]),
 ];
 

@@ -9,6 +9,7 @@ mod pki;
 mod region;
 mod registry;
 mod status_list;
+mod trust;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -41,6 +42,9 @@ enum Command {
     /// Create and read signed status lists (IETF Token Status List)
     #[command(subcommand, name = "status-list")]
     StatusList(status_list::Command),
+    /// Build, sign and show the national trust list
+    #[command(subcommand)]
+    Trust(trust::Command),
     /// Look up GB/T 2260 region codes and test region scopes
     #[command(subcommand)]
     Region(region::Command),
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Pki(c) => pki::run_pki(c),
         Command::Keys(c) => pki::run_keys(c),
         Command::StatusList(c) => status_list::run(c),
+        Command::Trust(c) => trust::run(c),
         Command::Region(c) => region::run(c),
         Command::IdNumber(c) => id_number::run(c),
     };

@@ -66,7 +66,7 @@ pub enum KeysCommand {
 /// mode 0600 from creation on.
 /// Refuses before anything is written if any of `paths` exists (unless `force`), so that a
 /// refused command leaves no half-replaced set of files behind.
-fn refuse_existing(paths: &[&Path], force: bool) -> anyhow::Result<()> {
+pub(crate) fn refuse_existing(paths: &[&Path], force: bool) -> anyhow::Result<()> {
     if let Some(existing) = paths.iter().find(|p| !force && p.exists()) {
         anyhow::bail!(
             "{} exists already; pass --force to replace it",
@@ -76,7 +76,12 @@ fn refuse_existing(paths: &[&Path], force: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_file(path: &Path, contents: &[u8], private: bool, force: bool) -> anyhow::Result<()> {
+pub(crate) fn write_file(
+    path: &Path,
+    contents: &[u8],
+    private: bool,
+    force: bool,
+) -> anyhow::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true);
     if force {

@@ -1,0 +1,532 @@
+//! `eid trust`: build, sign and inspect the national trust list.
+//!
+//! The draft is a JSON file (`trust.json`) that the `add-*` and `set-scope` commands change;
+//! each change is checked first and the file is replaced only when it holds, so a refused
+//! change loses nothing. `sign` makes the next version a JWS of the national root key.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use eid_core::region::{RegionCode, Scope};
+use eid_core::{Clock, SystemClock};
+use eid_crypto::{Jwk, Signer, SigningKey};
+use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_scope};
+use eid_trust::model::{ProviderState, WalletProvider};
+use eid_trust::{AcceptanceScope, Purpose, TrustList, VerifiedTrustList};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::Outcome;
+use crate::credential::{load_jwks, parse_time, read};
+use crate::pki::{refuse_existing, write_file};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make a national root key and an empty draft trust list with the purposes catalogue
+    Init {
+        /// Folder to write root.key.pem, root.jwk and trust.json into
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace existing files
+        #[arg(long)]
+        force: bool,
+    },
+    /// Add an issuing authority (accepted nowhere until set-scope)
+    AddIssuer {
+        /// The draft trust list
+        #[arg(long)]
+        list: PathBuf,
+        /// Its identifier, such as cn-4501
+        #[arg(long)]
+        id: String,
+        /// Its name
+        #[arg(long)]
+        name: String,
+        /// An IACA root certificate (PEM); repeat for several
+        #[arg(long, required = true)]
+        iaca: Vec<PathBuf>,
+        /// A key that signs its status lists without certificate (JWK)
+        #[arg(long)]
+        status_key: Vec<PathBuf>,
+        /// Replace an issuer with the same id (its scopes are kept)
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Set where and for what an issuer's credentials are accepted
+    SetScope {
+        /// The draft trust list
+        #[arg(long)]
+        list: PathBuf,
+        /// The issuer's identifier
+        #[arg(long)]
+        issuer: String,
+        /// nation, a province (45), a prefecture (4501) or a county (450102)
+        #[arg(long)]
+        region: String,
+        /// Purposes, comma-separated, or all
+        #[arg(long, value_delimiter = ',', required = true)]
+        purposes: Vec<String>,
+        /// From (RFC 3339; default now)
+        #[arg(long, value_parser = parse_time)]
+        from: Option<OffsetDateTime>,
+        /// Until (RFC 3339; default open-ended)
+        #[arg(long, value_parser = parse_time)]
+        until: Option<OffsetDateTime>,
+        /// Add this scope to the issuer's others instead of replacing them
+        #[arg(long)]
+        add: bool,
+    },
+    /// Add a wallet provider, or change one (with --replace), e.g. to suspend it
+    AddProvider {
+        /// The draft trust list
+        #[arg(long)]
+        list: PathBuf,
+        /// Its identifier, such as superapp-a
+        #[arg(long)]
+        id: String,
+        /// Its name
+        #[arg(long)]
+        name: String,
+        /// A key that signs its wallet attestations (JWK); repeat for several
+        #[arg(long, required = true)]
+        key: Vec<PathBuf>,
+        /// active or suspended
+        #[arg(long, default_value = "active")]
+        state: String,
+        /// Replace a provider with the same id
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Register a relying party for purposes, each with the attributes it may request
+    AddRp {
+        /// The draft trust list
+        #[arg(long)]
+        list: PathBuf,
+        /// Its identifier
+        #[arg(long)]
+        id: String,
+        /// Its name, shown to citizens
+        #[arg(long)]
+        name: String,
+        /// The county it operates in (6 digits)
+        #[arg(long)]
+        region: String,
+        /// A purpose, or PURPOSE:attr,attr to narrow its attributes; repeat for several
+        #[arg(long, required = true)]
+        purpose: Vec<String>,
+        /// Its reader / request-signing certificate (PEM)
+        #[arg(long)]
+        certificate: Option<PathBuf>,
+        /// Replace a relying party with the same id
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Sign the draft as the next version
+    Sign {
+        /// The draft trust list (its version is advanced to the one signed)
+        #[arg(long)]
+        list: PathBuf,
+        /// The national root key (PKCS#8 PEM)
+        #[arg(long)]
+        key: PathBuf,
+        /// Hours until the next update is due
+        #[arg(long, default_value_t = 24)]
+        valid_hours: u32,
+        /// Where to write the signed list (JWS)
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a signed trust list and print it for people (or a draft, marked unsigned)
+    Show {
+        /// The signed list (JWS), or a draft (JSON)
+        file: PathBuf,
+        /// The national root key (JWK), required for a signed list
+        #[arg(long)]
+        trust_jwk: Vec<PathBuf>,
+        /// Check at this time instead of now (RFC 3339)
+        #[arg(long, value_parser = parse_time)]
+        at: Option<OffsetDateTime>,
+        /// Print the list as JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn load(path: &Path) -> anyhow::Result<TrustList> {
+    serde_json::from_str(&read(path)?)
+        .with_context(|| format!("{} is not a draft trust list", path.display()))
+}
+
+/// Replaces the draft through a temporary file, so that it is never half-written.
+fn save(path: &Path, list: &TrustList) -> anyhow::Result<()> {
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, serde_json::to_string_pretty(list)? + "\n")
+        .with_context(|| format!("could not write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("could not replace {}", path.display()))
+}
+
+fn edit(
+    path: &Path,
+    change: impl FnOnce(&mut TrustList) -> anyhow::Result<()>,
+) -> anyhow::Result<Outcome> {
+    let mut list = load(path)?;
+    change(&mut list)?;
+    save(path, &list)?;
+    Ok(Outcome::Ok)
+}
+
+fn purpose(name: &str) -> anyhow::Result<Purpose> {
+    Purpose::parse(name).with_context(|| {
+        let all: Vec<&str> = Purpose::ALL.iter().map(|p| p.as_str()).collect();
+        format!("{name:?} is not a purpose: use one of {}", all.join(", "))
+    })
+}
+
+fn certificate_der(path: &Path) -> anyhow::Result<Vec<u8>> {
+    eid_crypto::pem::decode("CERTIFICATE", &read(path)?)
+        .with_context(|| format!("{} is not a PEM certificate", path.display()))
+}
+
+fn jwks(paths: &[PathBuf]) -> anyhow::Result<Vec<Jwk>> {
+    paths
+        .iter()
+        .map(|path| {
+            serde_json::from_str(&read(path)?)
+                .with_context(|| format!("{} is not a JWK", path.display()))
+        })
+        .collect()
+}
+
+pub fn run(command: Command) -> anyhow::Result<Outcome> {
+    let now = SystemClock
+        .now()
+        .replace_nanosecond(0)
+        .unwrap_or(SystemClock.now());
+    match command {
+        Command::Init { out, force } => {
+            let paths = [
+                out.join("root.key.pem"),
+                out.join("root.jwk"),
+                out.join("trust.json"),
+            ];
+            refuse_existing(
+                &paths.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+                force,
+            )?;
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("could not create {}", out.display()))?;
+            let root = SigningKey::generate()?;
+            let mut jwk = root.verifying_key().to_jwk();
+            jwk.kid = Some(jwk.thumbprint());
+            jwk.alg = Some("ES256".into());
+            jwk.use_ = Some("sig".into());
+            write_file(&paths[0], root.to_pkcs8_pem()?.as_bytes(), true, force)?;
+            write_file(
+                &paths[1],
+                serde_json::to_string_pretty(&jwk)?.as_bytes(),
+                false,
+                force,
+            )?;
+            write_file(
+                &paths[2],
+                (serde_json::to_string_pretty(&TrustList::new(now))? + "\n").as_bytes(),
+                false,
+                force,
+            )?;
+            crate::print_json(&serde_json::json!({
+                "out": out.display().to_string(),
+                "root_kid": jwk.kid,
+            }))?;
+            Ok(Outcome::Ok)
+        }
+        Command::AddIssuer {
+            list,
+            id,
+            name,
+            iaca,
+            status_key,
+            replace,
+        } => {
+            let roots = iaca
+                .iter()
+                .map(|p| certificate_der(p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let keys = jwks(&status_key)?;
+            edit(&list, |l| {
+                Ok(add_issuer(l, &id, &name, &roots, keys, now, replace)?)
+            })
+        }
+        Command::SetScope {
+            list,
+            issuer,
+            region,
+            purposes,
+            from,
+            until,
+            add,
+        } => {
+            let region = Scope::parse(&region).with_context(|| format!("--region {region}"))?;
+            let purposes = if purposes.iter().any(|p| p == "all") {
+                Purpose::ALL.to_vec()
+            } else {
+                purposes
+                    .iter()
+                    .map(|p| purpose(p))
+                    .collect::<anyhow::Result<Vec<_>>>()?
+            };
+            let scope = AcceptanceScope {
+                region,
+                purposes,
+                valid_from: from.unwrap_or(now),
+                valid_until: until,
+            };
+            edit(&list, |l| Ok(set_scope(l, &issuer, scope, add)?))
+        }
+        Command::AddProvider {
+            list,
+            id,
+            name,
+            key,
+            state,
+            replace,
+        } => {
+            let state = match state.as_str() {
+                "active" => ProviderState::Active,
+                "suspended" => ProviderState::Suspended,
+                other => bail!("--state is active or suspended, not {other:?}"),
+            };
+            let attestation_keys = jwks(&key)?;
+            let provider = WalletProvider {
+                id,
+                name,
+                attestation_keys,
+                state,
+            };
+            edit(&list, |l| Ok(add_provider(l, provider, replace)?))
+        }
+        Command::AddRp {
+            list,
+            id,
+            name,
+            region,
+            purpose: purposes,
+            certificate,
+            replace,
+        } => {
+            let region = RegionCode::parse_known(&region)
+                .with_context(|| format!("--region {region} is not a known county code"))?;
+            let mut registered = Vec::new();
+            for entry in &purposes {
+                let (name, attributes) = match entry.split_once(':') {
+                    Some((name, attrs)) => (
+                        name,
+                        Some(attrs.split(',').map(|a| a.trim().to_owned()).collect()),
+                    ),
+                    None => (entry.as_str(), None),
+                };
+                registered.push((purpose(name)?, attributes));
+            }
+            let der = certificate.as_deref().map(certificate_der).transpose()?;
+            edit(&list, |l| {
+                Ok(add_relying_party(
+                    l,
+                    &id,
+                    &name,
+                    region,
+                    &registered,
+                    der.as_deref(),
+                    replace,
+                )?)
+            })
+        }
+        Command::Sign {
+            list,
+            key,
+            valid_hours,
+            out,
+        } => {
+            let draft = load(&list)?;
+            let root = SigningKey::from_pkcs8_pem(&read(&key)?)
+                .with_context(|| format!("{} is not a PKCS#8 P-256 key", key.display()))?;
+            let (jws, signed) =
+                eid_trust::signed::sign(&draft, &root, now, Duration::hours(valid_hours.into()))?;
+            std::fs::write(&out, &jws)
+                .with_context(|| format!("could not write {}", out.display()))?;
+            save(&list, &signed)?;
+            crate::print_json(&serde_json::json!({
+                "out": out.display().to_string(),
+                "version": signed.version,
+                "next_update": signed.next_update.format(&Rfc3339)?,
+            }))?;
+            Ok(Outcome::Ok)
+        }
+        Command::Show {
+            file,
+            trust_jwk,
+            at,
+            json,
+        } => {
+            let text = read(&file)?;
+            let at = at.unwrap_or(now);
+            let (list, signed) = if text.trim_start().starts_with('{') {
+                (load(&file)?, false)
+            } else {
+                let keys = load_jwks(&trust_jwk)?;
+                if keys.is_empty() {
+                    bail!("give the national root key with --trust-jwk ROOT.jwk");
+                }
+                match VerifiedTrustList::read(&text, &keys, at) {
+                    Ok(v) => (v.list().clone(), true),
+                    Err(e) => {
+                        crate::print_json(
+                            &serde_json::json!({ "valid": false, "reason": e.to_string() }),
+                        )?;
+                        return Ok(Outcome::Refused);
+                    }
+                }
+            };
+            if json {
+                crate::print_json(&list)?;
+            } else {
+                use std::io::Write as _;
+                std::io::stdout()
+                    .lock()
+                    .write_all(render(&list, signed)?.as_bytes())?;
+            }
+            Ok(Outcome::Ok)
+        }
+    }
+}
+
+/// The list as a person reads it.
+fn render(list: &TrustList, signed: bool) -> anyhow::Result<String> {
+    let t = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+    let mut out = String::new();
+    if signed {
+        writeln!(
+            out,
+            "National trust list, version {} — signature verified\n  issued {}, next update due {}",
+            list.version,
+            t(list.issued_at),
+            t(list.next_update)
+        )?;
+    } else {
+        writeln!(
+            out,
+            "DRAFT trust list (unsigned; the next signature makes it version {})",
+            list.version + 1
+        )?;
+    }
+    writeln!(out, "\nIssuing authorities ({}):", list.issuers.len())?;
+    for issuer in &list.issuers {
+        writeln!(
+            out,
+            "  {} — {} ({} IACA root{}, {} status list key{})",
+            issuer.id,
+            issuer.name,
+            issuer.iaca_roots.len(),
+            if issuer.iaca_roots.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            issuer.status_list_keys.len(),
+            if issuer.status_list_keys.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+        )?;
+        if issuer.scopes.is_empty() {
+            writeln!(out, "      accepted nowhere (no scope)")?;
+        }
+        for scope in &issuer.scopes {
+            let region = match scope.region {
+                Scope::Nation => "the whole nation".to_owned(),
+                other => {
+                    let code = format!("{:0<6}", other.to_string());
+                    let name = RegionCode::parse(&code)
+                        .ok()
+                        .and_then(eid_core::region::lookup)
+                        .map(|r| r.full_name())
+                        .unwrap_or_default();
+                    format!("{other} {name}")
+                }
+            };
+            let purposes: Vec<&str> = scope.purposes.iter().map(|p| p.as_str()).collect();
+            writeln!(
+                out,
+                "      accepted in {region} for {} from {}{}",
+                purposes.join(", "),
+                t(scope.valid_from),
+                scope
+                    .valid_until
+                    .map(|u| format!(" until {}", t(u)))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
+    writeln!(out, "\nWallet providers ({}):", list.wallet_providers.len())?;
+    for p in &list.wallet_providers {
+        let state = match p.state {
+            ProviderState::Active => "active",
+            ProviderState::Suspended => "SUSPENDED",
+        };
+        writeln!(
+            out,
+            "  {} — {}: {state}, {} attestation key{}",
+            p.id,
+            p.name,
+            p.attestation_keys.len(),
+            if p.attestation_keys.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        )?;
+    }
+    writeln!(out, "\nRelying parties ({}):", list.relying_parties.len())?;
+    for rp in &list.relying_parties {
+        let place = eid_core::region::lookup(rp.region)
+            .map(|r| r.full_name())
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {} — {} in {} {place}{}",
+            rp.id,
+            rp.name,
+            rp.region,
+            if rp.certificate.is_some() {
+                " (reader certificate registered)"
+            } else {
+                ""
+            }
+        )?;
+        for (purpose, attributes) in &rp.purposes {
+            writeln!(out, "      {purpose}: {}", attributes.join(", "))?;
+        }
+    }
+    writeln!(out, "\nPurposes:")?;
+    for p in &list.purposes {
+        writeln!(
+            out,
+            "  {} — {}; status at most {} old\n      may see: {}",
+            p.purpose,
+            p.name,
+            age(p.max_status_age_seconds),
+            p.attributes.join(", ")
+        )?;
+    }
+    Ok(out)
+}
+
+fn age(seconds: u64) -> String {
+    match seconds {
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
