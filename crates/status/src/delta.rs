@@ -5,9 +5,10 @@
 //! This is eid's own format (the draft has none). Encoded as CBOR
 //! `[uri, from_version, to_version, bits, changes]`, `changes` being zlib over, for each
 //! change in index order, the gap from the previous index as a LEB128 varint and the new
-//! value as one byte. A delta is no more trusted than the channel it came over: verifiers
-//! fetch it from the issuer's status endpoint over TLS and fall back to the signed list
-//! whenever a version does not follow.
+//! value as one byte. Published signed like the lists: a COSE_Sign1 (`typ`
+//! `application/eid-statuslist-delta+cwt`) by the same document signer, read through the
+//! same checks ([`Delta::read`]); a verifier whose version does not match fetches the
+//! whole signed list instead.
 
 use std::io::{Read, Write};
 
@@ -18,6 +19,10 @@ use minicbor::{Decoder, Encoder};
 
 use crate::StatusError;
 use crate::list::{Bits, StatusList};
+use crate::token::{ReadOptions, SignerRef, cose_sign1, open_cose_sign1};
+
+/// The COSE `typ` of a signed delta.
+pub const TYP_DELTA: &str = "application/eid-statuslist-delta+cwt";
 
 /// The most changes one delta may carry when read.
 pub const MAX_DELTA_CHANGES: usize = 1 << 24;
@@ -192,6 +197,31 @@ impl Delta {
             bits,
             changes,
         })
+    }
+
+    /// The delta signed by the list's signer.
+    pub fn sign(
+        &self,
+        signer: &dyn eid_crypto::Signer,
+        by: SignerRef<'_>,
+    ) -> Result<Vec<u8>, StatusError> {
+        cose_sign1(&self.encode(), TYP_DELTA, signer, by)
+    }
+
+    /// Reads a signed delta: signature by a trusted signer, `typ`, and (when the options name
+    /// one) the list URI.
+    pub fn read(bytes: &[u8], options: &ReadOptions<'_>) -> Result<Self, StatusError> {
+        let (payload, _) = open_cose_sign1(bytes, TYP_DELTA, options)?;
+        let delta = Self::decode(&payload)?;
+        if let Some(expected) = options.expected_uri
+            && expected != delta.uri
+        {
+            return Err(StatusError::WrongSubject {
+                found: delta.uri,
+                expected: expected.to_owned(),
+            });
+        }
+        Ok(delta)
     }
 
     /// Applies the delta to `list`, held at `version`; returns the new version. Nothing is

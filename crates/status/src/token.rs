@@ -107,13 +107,6 @@ impl StatusListToken {
     /// Signs the CWT form: a COSE_Sign1 tagged 18 with `alg` and `typ` protected and the
     /// certificate chain or key id unprotected (as the draft's example).
     pub fn sign_cwt(&self, signer: &dyn Signer, by: SignerRef<'_>) -> Result<Vec<u8>, StatusError> {
-        let mut protected = Vec::with_capacity(32);
-        let _ = Encoder::new(&mut protected)
-            .map(2)
-            .and_then(|e| e.i64(1))
-            .and_then(|e| e.i64(signer.algorithm().cose_id()))
-            .and_then(|e| e.i64(16))
-            .and_then(|e| e.str(TYP_CWT));
         let mut claims = Vec::with_capacity(self.list.as_bytes().len() / 4 + 128);
         let mut e = Encoder::new(&mut claims);
         let count = 3 + u64::from(self.expires_at.is_some()) + u64::from(self.ttl.is_some());
@@ -131,35 +124,92 @@ impl StatusListToken {
         }
         let _ = e.i64(CLAIM_STATUS_LIST);
         self.list.encode_cbor(&mut e);
-        let signature = signer
-            .sign(&to_be_signed("Signature1", &protected, &claims))
-            .map_err(StatusError::Signing)?;
-
-        let mut out = Vec::with_capacity(claims.len() + 1024);
-        let mut e = Encoder::new(&mut out);
-        let _ = e
-            .tag(minicbor::data::Tag::new(18))
-            .and_then(|e| e.array(4))
-            .and_then(|e| e.bytes(&protected));
-        let _ = match by {
-            SignerRef::Certificates([one]) => {
-                e.map(1).and_then(|e| e.i64(33)).and_then(|e| e.bytes(one))
-            }
-            SignerRef::Certificates(chain) => {
-                let _ = e
-                    .map(1)
-                    .and_then(|e| e.i64(33))
-                    .and_then(|e| e.array(chain.len() as u64));
-                chain.iter().try_fold(&mut e, |e, cert| e.bytes(cert))
-            }
-            SignerRef::KeyId(kid) => e
-                .map(1)
-                .and_then(|e| e.i64(4))
-                .and_then(|e| e.bytes(kid.as_bytes())),
-        };
-        let _ = e.bytes(&claims).and_then(|e| e.bytes(&signature));
-        Ok(out)
+        cose_sign1(&claims, TYP_CWT, signer, by)
     }
+}
+
+/// A COSE_Sign1 tagged 18 over `payload`, with `alg` and `typ` protected and the
+/// certificate chain or key id unprotected (as the draft's example).
+pub(crate) fn cose_sign1(
+    payload: &[u8],
+    typ: &str,
+    signer: &dyn Signer,
+    by: SignerRef<'_>,
+) -> Result<Vec<u8>, StatusError> {
+    let mut protected = Vec::with_capacity(32);
+    let _ = Encoder::new(&mut protected)
+        .map(2)
+        .and_then(|e| e.i64(1))
+        .and_then(|e| e.i64(signer.algorithm().cose_id()))
+        .and_then(|e| e.i64(16))
+        .and_then(|e| e.str(typ));
+    let signature = signer
+        .sign(&to_be_signed("Signature1", &protected, payload))
+        .map_err(StatusError::Signing)?;
+    let mut out = Vec::with_capacity(payload.len() + 1024);
+    let mut e = Encoder::new(&mut out);
+    let _ = e
+        .tag(minicbor::data::Tag::new(18))
+        .and_then(|e| e.array(4))
+        .and_then(|e| e.bytes(&protected));
+    let _ = match by {
+        SignerRef::Certificates([one]) => {
+            e.map(1).and_then(|e| e.i64(33)).and_then(|e| e.bytes(one))
+        }
+        SignerRef::Certificates(chain) => {
+            let _ = e
+                .map(1)
+                .and_then(|e| e.i64(33))
+                .and_then(|e| e.array(chain.len() as u64));
+            chain.iter().try_fold(&mut e, |e, cert| e.bytes(cert))
+        }
+        SignerRef::KeyId(kid) => e
+            .map(1)
+            .and_then(|e| e.i64(4))
+            .and_then(|e| e.bytes(kid.as_bytes())),
+    };
+    let _ = e.bytes(payload).and_then(|e| e.bytes(&signature));
+    Ok(out)
+}
+
+/// Reads a COSE_Sign1 whose protected `typ` must be `typ`, verified by a trusted signer:
+/// its payload and the DS certificate's common name, if a certificate signed.
+pub(crate) fn open_cose_sign1(
+    bytes: &[u8],
+    typ: &'static str,
+    options: &ReadOptions<'_>,
+) -> Result<(Vec<u8>, Option<String>), StatusError> {
+    if bytes.len() > MAX_TOKEN_LEN {
+        return Err(StatusError::TooLarge(MAX_TOKEN_LEN));
+    }
+    let mut d = Decoder::new(bytes);
+    let cose = CoseSign1::decode(&mut d).map_err(|_| StatusError::Malformed("not a COSE_Sign1"))?;
+    if d.position() != bytes.len() {
+        return Err(StatusError::Malformed("bytes after the COSE_Sign1"));
+    }
+    if cose.headers.typ.as_deref() != Some(typ) {
+        return Err(StatusError::WrongType {
+            found: cose.headers.typ.clone(),
+            expected: typ,
+        });
+    }
+    let signer = signer_key(
+        cose.headers.x5chain.first().map(Vec::as_slice),
+        &|key| {
+            cose.verify(key, None, eid_mdoc::MdocError::IssuerSignature)
+                .map_err(|e| match e {
+                    eid_mdoc::MdocError::IssuerSignature => StatusError::BadSignature,
+                    eid_mdoc::MdocError::MissingAlgorithm => StatusError::MissingAlgorithm,
+                    eid_mdoc::MdocError::Algorithm(c) => StatusError::Algorithm(c),
+                    _ => StatusError::Malformed("COSE"),
+                })
+        },
+        options,
+    )?;
+    let payload = cose
+        .payload
+        .ok_or(StatusError::Malformed("the COSE_Sign1 has no payload"))?;
+    Ok((payload, signer))
 }
 
 /// The keys a reader trusts for status lists.
@@ -316,34 +366,8 @@ fn read_jwt(text: &str, options: &ReadOptions<'_>) -> Result<VerifiedStatusList,
 }
 
 fn read_cwt(bytes: &[u8], options: &ReadOptions<'_>) -> Result<VerifiedStatusList, StatusError> {
-    let mut d = Decoder::new(bytes);
-    let cose = CoseSign1::decode(&mut d).map_err(|_| StatusError::Malformed("not a COSE_Sign1"))?;
-    if d.position() != bytes.len() {
-        return Err(StatusError::Malformed("bytes after the COSE_Sign1"));
-    }
-    if cose.headers.typ.as_deref() != Some(TYP_CWT) {
-        return Err(StatusError::WrongType {
-            found: cose.headers.typ.clone(),
-            expected: TYP_CWT,
-        });
-    }
-    let claims = cose
-        .payload
-        .as_deref()
-        .ok_or(StatusError::Malformed("the CWT has no payload"))?;
-    let signer = signer_key(
-        cose.headers.x5chain.first().map(Vec::as_slice),
-        &|key| {
-            cose.verify(key, None, eid_mdoc::MdocError::IssuerSignature)
-                .map_err(|e| match e {
-                    eid_mdoc::MdocError::IssuerSignature => StatusError::BadSignature,
-                    eid_mdoc::MdocError::MissingAlgorithm => StatusError::MissingAlgorithm,
-                    eid_mdoc::MdocError::Algorithm(c) => StatusError::Algorithm(c),
-                    _ => StatusError::Malformed("COSE"),
-                })
-        },
-        options,
-    )?;
+    let (claims, signer) = open_cose_sign1(bytes, TYP_CWT, options)?;
+    let claims = claims.as_slice();
 
     let bad = |_| StatusError::Malformed("the CWT claims are not a CBOR map");
     let mut d = Decoder::new(claims);

@@ -310,3 +310,74 @@ fn check_algorithm_is_named() {
     );
     assert_eq!(key.algorithm(), eid_crypto::Algorithm::Es256);
 }
+
+#[test]
+fn signed_deltas_read_back_and_their_checks_break() {
+    let pki = pki("A");
+    let roots = [pki.trusted_root(NOW).unwrap()];
+    let old = token().list;
+    let mut new = old.clone();
+    new.set(9, 2).unwrap();
+    let delta = eid_status::Delta::between(URI, (4, &old), (5, &new)).unwrap();
+    let chain = [pki.ds.0.clone()];
+    let signed = delta
+        .sign(&pki.ds_key, SignerRef::Certificates(&chain))
+        .unwrap();
+    let options = ReadOptions::new(
+        TokenTrust {
+            roots: &roots,
+            keys: &[],
+        },
+        NOW,
+        Some(URI),
+    );
+    let read = eid_status::Delta::read(&signed, &options).unwrap();
+    let mut copy = old.clone();
+    assert_eq!(read.apply(&mut copy, 4), Ok(5));
+    assert_eq!(copy, new);
+    // A changed signature byte; another signer; another list; a status list in its place.
+    let mut forged = signed.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_eq!(
+        eid_status::Delta::read(&forged, &options).err(),
+        Some(StatusError::BadSignature)
+    );
+    let stranger = self::pki("B");
+    let other_roots = [stranger.trusted_root(NOW).unwrap()];
+    assert_eq!(
+        eid_status::Delta::read(
+            &signed,
+            &ReadOptions::new(
+                TokenTrust {
+                    roots: &other_roots,
+                    keys: &[]
+                },
+                NOW,
+                Some(URI)
+            )
+        )
+        .err(),
+        Some(StatusError::SignerCertificate(
+            CertificateError::UntrustedIssuer
+        ))
+    );
+    assert!(matches!(
+        eid_status::Delta::read(
+            &signed,
+            &ReadOptions::new(
+                TokenTrust {
+                    roots: &roots,
+                    keys: &[]
+                },
+                NOW,
+                Some("https://x/1")
+            )
+        ),
+        Err(StatusError::WrongSubject { .. })
+    ));
+    assert!(matches!(
+        eid_status::Delta::read(&sign(&token(), &pki, TokenFormat::Cwt), &options),
+        Err(StatusError::WrongType { .. })
+    ));
+}
