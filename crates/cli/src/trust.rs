@@ -14,7 +14,7 @@ use eid_core::{Clock, SystemClock};
 use eid_crypto::{Jwk, Signer, SigningKey};
 use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_scope};
 use eid_trust::model::{ProviderState, WalletProvider};
-use eid_trust::{AcceptanceScope, Purpose, TrustList, VerifiedTrustList};
+use eid_trust::{AcceptanceScope, Purpose, StatusFinding, TrustList, VerifiedTrustList};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -137,6 +137,36 @@ pub enum Command {
         /// Where to write the signed list (JWS)
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Decide whether a relying party may accept an SD-JWT VC presentation, under a signed
+    /// trust list (exit 0 accepted, 1 rejected with every reason)
+    Check {
+        /// The presentation (dc+sd-jwt with key binding)
+        file: PathBuf,
+        /// The signed trust list
+        #[arg(long)]
+        trust_list: PathBuf,
+        /// The national root key (JWK)
+        #[arg(long, required = true)]
+        trust_jwk: Vec<PathBuf>,
+        /// The verifier's id in the trust list
+        #[arg(long)]
+        relying_party: String,
+        /// The purpose of this verification
+        #[arg(long)]
+        purpose: String,
+        /// The status list token the credential points to (JWT or CWT file)
+        #[arg(long)]
+        status_list: Option<PathBuf>,
+        /// The attributes requested (default: those disclosed)
+        #[arg(long, value_delimiter = ',')]
+        request: Vec<String>,
+        /// The nonce the verifier gave (the key binding's aud is the relying party's id)
+        #[arg(long)]
+        nonce: String,
+        /// Check at this time instead of now (RFC 3339)
+        #[arg(long, value_parser = parse_time)]
+        at: Option<OffsetDateTime>,
     },
     /// Verify a signed trust list and print it for people (or a draft, marked unsigned)
     Show {
@@ -363,6 +393,27 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             }))?;
             Ok(Outcome::Ok)
         }
+        Command::Check {
+            file,
+            trust_list,
+            trust_jwk,
+            relying_party,
+            purpose: purpose_name,
+            status_list,
+            request,
+            nonce,
+            at,
+        } => check(&CheckArgs {
+            file: &file,
+            trust_list: &trust_list,
+            trust_jwk: &trust_jwk,
+            relying_party: &relying_party,
+            purpose: purpose(&purpose_name)?,
+            status_list: status_list.as_deref(),
+            request: &request,
+            nonce: &nonce,
+            now: at.unwrap_or(now),
+        }),
         Command::Show {
             file,
             trust_jwk,
@@ -399,6 +450,148 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
     }
+}
+
+struct CheckArgs<'a> {
+    file: &'a Path,
+    trust_list: &'a Path,
+    trust_jwk: &'a [PathBuf],
+    relying_party: &'a str,
+    purpose: Purpose,
+    status_list: Option<&'a Path>,
+    request: &'a [String],
+    nonce: &'a str,
+    now: OffsetDateTime,
+}
+
+/// Verifies the presentation against the trust list's roots, reads its status, decides.
+fn check(args: &CheckArgs<'_>) -> anyhow::Result<Outcome> {
+    let now = args.now;
+    let keys = load_jwks(args.trust_jwk)?;
+    let trust = VerifiedTrustList::read(&read(args.trust_list)?, &keys, now)
+        .with_context(|| format!("{} is not a usable trust list", args.trust_list.display()))?;
+    let (roots, owners) = trust.roots(now);
+    let refuse = |reason: String| -> anyhow::Result<Outcome> {
+        crate::print_json(&serde_json::json!({ "accepted": false, "reasons": [
+            { "reason": "presentation_not_verified", "message": reason }
+        ] }))?;
+        Ok(Outcome::Refused)
+    };
+    let binding = eid_sdjwt::KeyBindingCheck {
+        audience: args.relying_party,
+        nonce: args.nonce,
+        max_age: Duration::minutes(5),
+    };
+    let verified = match eid_sdjwt::UnverifiedSdJwt::parse(read(args.file)?.trim()).and_then(|sd| {
+        sd.verify(&eid_sdjwt::VerifyOptions {
+            trust: eid_sdjwt::IssuerTrust {
+                roots: &roots,
+                keys: &[],
+            },
+            now,
+            leeway: Duration::seconds(30),
+            sd_jwt_vc: true,
+            expected_vct: None,
+            key_binding: Some(&binding),
+            status: None,
+        })
+    }) {
+        Ok(v) => v,
+        Err(e) => return refuse(e.to_string()),
+    };
+    let status = match (&verified.status_reference, args.status_list) {
+        (None, _) => StatusFinding::Undetermined("the credential names no status list".into()),
+        (Some(_), None) => StatusFinding::Undetermined("no status list given".into()),
+        (Some(reference), Some(path)) => {
+            let status_keys = trust.status_list_keys();
+            let options = eid_status::ReadOptions::new(
+                eid_status::TokenTrust {
+                    roots: &roots,
+                    keys: &status_keys,
+                },
+                now,
+                Some(&reference.uri),
+            );
+            match eid_status::read(&crate::credential::read_bytes(path)?, &options) {
+                Err(e) => StatusFinding::Undetermined(e.to_string()),
+                Ok(list) => match list
+                    .token
+                    .list
+                    .get(reference.idx)
+                    .ok()
+                    .and_then(eid_status::list::credential_status)
+                {
+                    Some(status) => StatusFinding::Checked {
+                        status,
+                        list_issued_at: list.token.issued_at,
+                    },
+                    None => StatusFinding::Undetermined(format!(
+                        "no VALID/INVALID/SUSPENDED status at index {}",
+                        reference.idx
+                    )),
+                },
+            }
+        }
+    };
+    let time = |name: &str| {
+        verified
+            .claims
+            .get(name)
+            .and_then(serde_json::Value::as_i64)
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+    };
+    let requested = if args.request.is_empty() {
+        verified.disclosed.clone()
+    } else {
+        args.request.to_vec()
+    };
+    let issuer = verified
+        .issuer_root
+        .and_then(|i| owners.get(i))
+        .map(String::as_str);
+    let decision = eid_trust::decide(
+        &eid_trust::Presentation {
+            issuer,
+            wallet_provider: verified
+                .claims
+                .get("wallet_provider")
+                .and_then(serde_json::Value::as_str),
+            requested: &requested,
+            disclosed: &verified.disclosed,
+            valid_from: time("nbf"),
+            valid_until: time("exp"),
+            status,
+        },
+        eid_trust::Registration {
+            relying_party: args.relying_party,
+            purpose: args.purpose,
+        },
+        &trust,
+        now,
+    );
+    let reasons: Vec<serde_json::Value> = decision
+        .reasons
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            v["message"] = r.to_string().into();
+            v
+        })
+        .collect();
+    crate::print_json(&serde_json::json!({
+        "accepted": decision.accepted,
+        "trust_list_version": trust.list().version,
+        "issuer": issuer,
+        "relying_party": args.relying_party,
+        "purpose": args.purpose,
+        "disclosed": verified.disclosed,
+        "reasons": reasons,
+    }))?;
+    Ok(if decision.accepted {
+        Outcome::Ok
+    } else {
+        Outcome::Refused
+    })
 }
 
 /// The list as a person reads it.

@@ -832,6 +832,98 @@ fn trust_list_built_signed_and_shown_from_the_command_line() {
     ] {
         assert!(text.contains(line), "{line:?} not in\n{text}");
     }
+    // A Nanning credential, presented to the Hangzhou hotel under version 1: rejected with
+    // the reason naming issuer, region and purpose.
+    std::fs::write(
+        dir.join("claims.json"),
+        r#"{"family_name":"韦","given_name":"秀兰","document_number":"450102199003071244","wallet_provider":"superapp-a"}"#,
+    )
+    .unwrap();
+    let status_uri = "https://eid.example.cn/status/4501/0";
+    ok(&[
+        "credential",
+        "issue",
+        "--format",
+        "dc+sd-jwt",
+        "--pki",
+        &p(&dir.join("nn")),
+        "--holder",
+        &p(&dir.join("w.pub")),
+        "--claims",
+        &p(&dir.join("claims.json")),
+        "--status-uri",
+        status_uri,
+        "--status-index",
+        "77",
+        "--out",
+        &p(&dir.join("cred.txt")),
+    ]);
+    ok(&[
+        "status-list",
+        "create",
+        "--bits",
+        "2",
+        "--size",
+        "131072",
+        "--pki",
+        &p(&dir.join("nn")),
+        "--uri",
+        status_uri,
+        "--out",
+        &p(&dir.join("status.jwt")),
+    ]);
+    ok(&[
+        "credential",
+        "present",
+        "--format",
+        "dc+sd-jwt",
+        "--credential",
+        &p(&dir.join("cred.txt")),
+        "--holder-key",
+        &p(&dir.join("w.pem")),
+        "--disclose",
+        "family_name,given_name,document_number",
+        "--aud",
+        "hotel-330106-0001",
+        "--nonce",
+        "n-1",
+        "--out",
+        &p(&dir.join("pres.txt")),
+    ]);
+    let check = |list: &Path| {
+        eid(&[
+            "trust",
+            "check",
+            &p(&dir.join("pres.txt")),
+            "--trust-list",
+            &p(list),
+            "--trust-jwk",
+            &p(&t.join("root.jwk")),
+            "--relying-party",
+            "hotel-330106-0001",
+            "--purpose",
+            "hotel_check_in",
+            "--status-list",
+            &p(&dir.join("status.jwt")),
+            "--nonce",
+            "n-1",
+        ])
+    };
+    let out = check(&v1);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["reasons"][0]["reason"], "issuer_not_authorised",
+        "{report}"
+    );
+    assert_eq!(report["reasons"][0]["region"], "330106");
+    assert_eq!(report["reasons"].as_array().unwrap().len(), 1, "{report}");
+
     // Version 2 widens the scope; the draft follows the versions signed.
     ok(&[
         "trust",
@@ -872,6 +964,13 @@ fn trust_list_built_signed_and_shown_from_the_command_line() {
         text.contains("version 2")
             && text.contains("accepted in the whole nation for hotel_check_in"),
         "{text}"
+    );
+    // The same presentation, nothing reissued, is accepted under version 2.
+    let out = check(&v2);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
 
     // Another root, or a changed byte: exit 1 with the reason.

@@ -130,8 +130,8 @@ fn main() {
         let entries = 1_400_000_000 * batch;
         let shards = entries.div_ceil(per_shard);
         println!(
-            "nation, batch of {batch:>2}: {entries} entries in {shards} shards of 2^20, {:.1} GB compressed in all ({:.1} KB each)",
-            (shards * two_bit_1pct as u64) as f64 / 1e9,
+            "nation, batch of {batch:>2}: {entries} entries in {shards} shards of 2^20, {:.0} MB compressed in all ({:.1} KB each)",
+            (shards * two_bit_1pct as u64) as f64 / 1e6,
             two_bit_1pct as f64 / 1e3
         );
     }
