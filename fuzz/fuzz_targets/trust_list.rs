@@ -21,11 +21,13 @@ fuzz_target!(|data: &[u8]| {
             0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51, 0xf5,
         ];
         let Ok(key) = VerifyingKey::from_sec1(Algorithm::Es256, &g) else { return };
-        let _ = VerifiedTrustList::read(text, &[key], now);
+        let _ = VerifiedTrustList::read(text, &[key], now, None);
     } else if let Ok(list) = serde_json::from_slice::<TrustList>(data) {
         let _ = eid_trust::signed::check_consistent(&list);
         let verified = VerifiedTrustList::dangerous_unsigned(list);
         let _ = verified.roots(now);
-        let _ = verified.status_list_keys();
+        for issuer in &verified.list().issuers {
+            let _ = verified.issuer_status_trust(&issuer.id, now);
+        }
     }
 });

@@ -8,7 +8,8 @@ use eid_core::{Clock, SystemClock};
 use eid_status::list::parse_status;
 use eid_status::token::statuses_json;
 use eid_status::{
-    Bits, ReadOptions, SignerRef, StatusList, StatusListToken, TokenFormat, TokenTrust, read,
+    Bits, ReadOptions, SignedBy, SignerRef, StatusList, StatusListToken, TokenFormat, TokenTrust,
+    read,
 };
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -112,7 +113,10 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             let token = StatusListToken {
                 uri,
                 issued_at: now,
-                expires_at: Some(now + Duration::hours(valid_hours.into())),
+                expires_at: Some(
+                    now.checked_add(Duration::hours(valid_hours.into()))
+                        .context("--valid-hours reaches past the year 9999")?,
+                ),
                 ttl,
                 list,
             };
@@ -141,14 +145,15 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 bail!("give at least one --trust ROOT.pem or --trust-jwk KEY.jwk");
             }
             let bytes = read_bytes(&file)?;
-            let options = ReadOptions::new(
-                TokenTrust {
-                    roots: &roots,
-                    keys: &keys,
-                },
-                now,
-                uri.as_deref(),
-            );
+            let trust = TokenTrust {
+                roots: &roots,
+                keys: &keys,
+            };
+            let options = match uri.as_deref() {
+                Some(uri) => ReadOptions::new(trust, now, uri),
+                // Inspecting a file: the report says the subject was not checked.
+                None => ReadOptions::dangerous_any_subject(trust, now),
+            };
             let verified = match read(&bytes, &options) {
                 Ok(v) => v,
                 Err(e) => {
@@ -166,7 +171,11 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 "valid": true,
                 "format": match verified.format { TokenFormat::Jwt => "jwt", TokenFormat::Cwt => "cwt" },
                 "uri": token.uri,
-                "signer": verified.signer,
+                "signer": match &verified.signed_by {
+                    SignedBy::Certificate { common_name, .. } => json!(common_name),
+                    SignedBy::Key(i) => json!(trust_jwk.get(*i).map(|p| p.display().to_string())),
+                },
+                "subject_checked": uri.is_some(),
                 "bits": token.list.bits().get(),
                 "size": token.list.len(),
                 "issued_at": rfc3339(token.issued_at),

@@ -429,7 +429,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 if keys.is_empty() {
                     bail!("give the national root key with --trust-jwk ROOT.jwk");
                 }
-                match VerifiedTrustList::read(&text, &keys, at) {
+                match VerifiedTrustList::read(&text, &keys, at, None) {
                     Ok(v) => (v.list().clone(), true),
                     Err(e) => {
                         crate::print_json(
@@ -468,7 +468,7 @@ struct CheckArgs<'a> {
 fn check(args: &CheckArgs<'_>) -> anyhow::Result<Outcome> {
     let now = args.now;
     let keys = load_jwks(args.trust_jwk)?;
-    let trust = VerifiedTrustList::read(&read(args.trust_list)?, &keys, now)
+    let trust = VerifiedTrustList::read(&read(args.trust_list)?, &keys, now, None)
         .with_context(|| format!("{} is not a usable trust list", args.trust_list.display()))?;
     let (roots, owners) = trust.roots(now);
     let refuse = |reason: String| -> anyhow::Result<Outcome> {
@@ -499,18 +499,26 @@ fn check(args: &CheckArgs<'_>) -> anyhow::Result<Outcome> {
         Ok(v) => v,
         Err(e) => return refuse(e.to_string()),
     };
-    let status = match (&verified.status_reference, args.status_list) {
-        (None, _) => StatusFinding::Undetermined("the credential names no status list".into()),
-        (Some(_), None) => StatusFinding::Undetermined("no status list given".into()),
-        (Some(reference), Some(path)) => {
-            let status_keys = trust.status_list_keys();
+    let issuer = verified
+        .issuer_root
+        .and_then(|i| owners.get(i))
+        .map(String::as_str);
+    let status = match (&verified.status_reference, args.status_list, issuer) {
+        (None, _, _) => StatusFinding::Undetermined("the credential names no status list".into()),
+        (Some(_), None, _) => StatusFinding::Undetermined("no status list given".into()),
+        (Some(_), Some(_), None) => {
+            StatusFinding::Undetermined("the credential's issuer is not in the trust list".into())
+        }
+        (Some(reference), Some(path), Some(issuer)) => {
+            // Only the credential's own issuer may answer for its status.
+            let (status_roots, status_keys) = trust.issuer_status_trust(issuer, now);
             let options = eid_status::ReadOptions::new(
                 eid_status::TokenTrust {
-                    roots: &roots,
+                    roots: &status_roots,
                     keys: &status_keys,
                 },
                 now,
-                Some(&reference.uri),
+                &reference.uri,
             );
             match eid_status::read(&crate::credential::read_bytes(path)?, &options) {
                 Err(e) => StatusFinding::Undetermined(e.to_string()),
@@ -525,10 +533,11 @@ fn check(args: &CheckArgs<'_>) -> anyhow::Result<Outcome> {
                         status,
                         list_issued_at: list.token.issued_at,
                     },
-                    None => StatusFinding::Undetermined(format!(
-                        "no VALID/INVALID/SUSPENDED status at index {}",
-                        reference.idx
-                    )),
+                    // The index is left out: with the URI it names one credential.
+                    None => StatusFinding::Undetermined(
+                        "the list holds no VALID, INVALID or SUSPENDED status for the credential"
+                            .into(),
+                    ),
                 },
             }
         }
@@ -545,10 +554,6 @@ fn check(args: &CheckArgs<'_>) -> anyhow::Result<Outcome> {
     } else {
         args.request.to_vec()
     };
-    let issuer = verified
-        .issuer_root
-        .and_then(|i| owners.get(i))
-        .map(String::as_str);
     let decision = eid_trust::decide(
         &eid_trust::Presentation {
             issuer,

@@ -93,9 +93,14 @@ fn main() {
             changed += 1;
         }
     }
-    let delta =
-        Delta::between("https://eid.example.cn/status/4501/0", (1, &old), (2, &new)).unwrap();
-    let encoded = delta.encode();
+    let delta = Delta::between(
+        "https://eid.example.cn/status/4501/0",
+        (1, &old),
+        (2, &new),
+        i64::MAX,
+    )
+    .unwrap();
+    let encoded = delta.encode().unwrap();
     println!(
         "delta of {} changes: {} bytes encoded (the whole list after them: {} bytes)",
         delta.changes.len(),

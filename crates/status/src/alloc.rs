@@ -12,6 +12,11 @@ use crate::StatusError;
 /// for lists large enough that one entry does not single out its holder).
 pub const MIN_SHARD_SIZE: u64 = 1 << 17;
 
+/// The most shards one issuer's allocator holds: 2^20 shards of 2^17 entries or more are
+/// over 10^11 entries, seventy per resident; a restored index beyond them is refused rather
+/// than allocating memory for every shard before it.
+pub const MAX_SHARDS: u64 = 1 << 20;
+
 /// Allocation stops in a shard once this share of it (in 1/256ths) is taken, so that a
 /// random draw finds a free index within four tries on average, and a new shard opens.
 const MAX_FILL_256THS: u64 = 192;
@@ -109,6 +114,11 @@ impl ShardedAllocator {
     /// error, since it would give two credentials one status.
     pub fn mark_taken(&mut self, global: u64) -> Result<(), StatusError> {
         let (shard, index) = (global / self.shard_size, global % self.shard_size);
+        if shard >= MAX_SHARDS {
+            return Err(StatusError::Malformed(
+                "status index beyond the largest shard",
+            ));
+        }
         while self.shards.len() as u64 <= shard {
             self.shards.push(Shard::new(self.shard_size));
         }
@@ -125,6 +135,7 @@ impl ShardedAllocator {
         let limit = self.shard_size * MAX_FILL_256THS / 256;
         let open = match self.shards.iter().position(|s| s.count < limit) {
             Some(open) => open,
+            None if self.shards.len() as u64 >= MAX_SHARDS => return Err(StatusError::Full),
             None => {
                 self.shards.push(Shard::new(self.shard_size));
                 self.shards.len() - 1
@@ -192,5 +203,7 @@ mod tests {
         a.mark_taken(7).unwrap();
         assert!(a.mark_taken(7).is_err());
         assert!(ShardedAllocator::new("https://x/s", 1000).is_err());
+        assert!(a.mark_taken(u64::MAX).is_err());
+        assert_eq!(a.shards(), 1);
     }
 }

@@ -23,5 +23,6 @@ pub use delta::Delta;
 pub use error::StatusError;
 pub use list::{Bits, StatusList};
 pub use token::{
-    ReadOptions, SignerRef, StatusListToken, TokenFormat, TokenTrust, VerifiedStatusList, read,
+    ReadOptions, SignedBy, SignerRef, StatusListToken, TokenFormat, TokenTrust, VerifiedStatusList,
+    read,
 };

@@ -192,7 +192,7 @@ impl StatusList {
         let mut decoder = ZlibDecoder::new(lst);
         let mut bytes = Vec::with_capacity(lst.len().saturating_mul(4).min(max_inflated));
         (&mut decoder)
-            .take(max_inflated as u64 + 1)
+            .take((max_inflated as u64).saturating_add(1))
             .read_to_end(&mut bytes)
             .map_err(|_| StatusError::Malformed("lst is not zlib data"))?;
         if bytes.len() > max_inflated {

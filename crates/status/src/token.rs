@@ -130,7 +130,7 @@ impl StatusListToken {
 
 /// A COSE_Sign1 tagged 18 over `payload`, with `alg` and `typ` protected and the
 /// certificate chain or key id unprotected (as the draft's example).
-pub(crate) fn cose_sign1(
+pub fn cose_sign1(
     payload: &[u8],
     typ: &str,
     signer: &dyn Signer,
@@ -173,12 +173,12 @@ pub(crate) fn cose_sign1(
 }
 
 /// Reads a COSE_Sign1 whose protected `typ` must be `typ`, verified by a trusted signer:
-/// its payload and the DS certificate's common name, if a certificate signed.
+/// its payload and who signed it.
 pub(crate) fn open_cose_sign1(
     bytes: &[u8],
     typ: &'static str,
     options: &ReadOptions<'_>,
-) -> Result<(Vec<u8>, Option<String>), StatusError> {
+) -> Result<(Vec<u8>, SignedBy), StatusError> {
     if bytes.len() > MAX_TOKEN_LEN {
         return Err(StatusError::TooLarge(MAX_TOKEN_LEN));
     }
@@ -224,27 +224,57 @@ pub struct TokenTrust<'a> {
 /// How to read a token.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadOptions<'a> {
-    /// Trusted signers.
+    /// Trusted signers: for a credential's status, only its own issuer's roots and keys
+    /// (another issuer could otherwise answer for it under any `sub`).
     pub trust: TokenTrust<'a>,
     /// The reader's time, for `iat`, `exp` and the certificate's validity.
     pub now: OffsetDateTime,
-    /// The URI the token was fetched from: `sub` must equal it (§8.3 step 3). `None` only
-    /// for inspecting a file.
-    pub expected_uri: Option<&'a str>,
     /// Cap on the inflated list.
     pub max_inflated: usize,
+    expected_uri: Option<&'a str>,
 }
 
 impl<'a> ReadOptions<'a> {
-    /// Options with the default inflation cap.
-    pub fn new(trust: TokenTrust<'a>, now: OffsetDateTime, expected_uri: Option<&'a str>) -> Self {
+    /// Options for a token fetched from `uri`: its `sub` must equal it (§8.3), with the
+    /// default inflation cap.
+    pub fn new(trust: TokenTrust<'a>, now: OffsetDateTime, uri: &'a str) -> Self {
         Self {
             trust,
             now,
-            expected_uri,
             max_inflated: DEFAULT_MAX_INFLATED,
+            expected_uri: Some(uri),
         }
     }
+
+    /// Options that accept any `sub`: for inspecting a file, never for a credential's
+    /// status (a list for another URI would answer for it).
+    pub fn dangerous_any_subject(trust: TokenTrust<'a>, now: OffsetDateTime) -> Self {
+        Self {
+            trust,
+            now,
+            max_inflated: DEFAULT_MAX_INFLATED,
+            expected_uri: None,
+        }
+    }
+
+    /// The URI `sub` must equal, if one was given.
+    pub fn expected_uri(&self) -> Option<&'a str> {
+        self.expected_uri
+    }
+}
+
+/// Which trusted signer a token was verified with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignedBy {
+    /// A DS certificate chaining to `trust.roots[root]`.
+    Certificate {
+        /// Index into [`TokenTrust::roots`].
+        root: usize,
+        /// The DS certificate's common name.
+        common_name: Option<String>,
+    },
+    /// `trust.keys[key]` directly.
+    Key(usize),
 }
 
 /// A token whose signature, type, subject and times were checked. Only [`read`] makes one.
@@ -254,8 +284,8 @@ pub struct VerifiedStatusList {
     pub token: StatusListToken,
     /// The form it came in.
     pub format: TokenFormat,
-    /// The DS certificate's common name, when the signer came by certificate.
-    pub signer: Option<String>,
+    /// Who signed it, of the trusted signers given.
+    pub signed_by: SignedBy,
     _checked: Checked,
 }
 
@@ -279,21 +309,30 @@ pub fn read(bytes: &[u8], options: &ReadOptions<'_>) -> Result<VerifiedStatusLis
     }
 }
 
+/// Finds the trusted signer: the certificate chain's root when the token carries one,
+/// otherwise the first trusted key that verifies (keys of another algorithm are passed
+/// over, so that a key rollover to a new algorithm does not stop the search).
 fn signer_key(
     chain: Option<&[u8]>,
     verify: &dyn Fn(&VerifyingKey) -> Result<(), StatusError>,
     options: &ReadOptions<'_>,
-) -> Result<Option<String>, StatusError> {
+) -> Result<SignedBy, StatusError> {
     if let Some(der) = chain {
         let ds = verify_document_signer(der, options.trust.roots, options.now)
             .map_err(StatusError::SignerCertificate)?;
         verify(&ds.key)?;
-        return Ok(ds.common_name);
+        return Ok(SignedBy::Certificate {
+            root: ds.iaca_index,
+            common_name: ds.common_name,
+        });
     }
-    for key in options.trust.keys {
+    for (i, key) in options.trust.keys.iter().enumerate() {
         match verify(key) {
-            Ok(()) => return Ok(None),
-            Err(StatusError::BadSignature) => {}
+            Ok(()) => return Ok(SignedBy::Key(i)),
+            Err(
+                StatusError::BadSignature
+                | StatusError::Algorithm(CryptoError::AlgorithmMismatch { .. }),
+            ) => {}
             Err(e) => return Err(e),
         }
     }
@@ -310,7 +349,8 @@ fn crypto_error(e: CryptoError) -> StatusError {
 
 fn read_jwt(text: &str, options: &ReadOptions<'_>) -> Result<VerifiedStatusList, StatusError> {
     let jws = Jws::parse(text).map_err(|_| StatusError::Malformed("not a compact JWS"))?;
-    if jws.typ() != Some(TYP_JWT) {
+    // RFC 7515 §4.1.9: "statuslist+jwt" and "application/statuslist+jwt" are one type.
+    if !matches!(jws.typ(), Some(TYP_JWT | "application/statuslist+jwt")) {
         return Err(StatusError::WrongType {
             found: jws.typ().map(str::to_owned),
             expected: TYP_JWT,
@@ -376,6 +416,7 @@ fn read_cwt(bytes: &[u8], options: &ReadOptions<'_>) -> Result<VerifiedStatusLis
         .map_err(bad)?
         .ok_or(StatusError::Malformed("indefinite-length CWT claims"))?;
     let (mut uri, mut iat, mut exp, mut ttl, mut list) = (None, None, None, None, None);
+    let mut seen = Vec::with_capacity(8);
     for _ in 0..n {
         let label = match d.datatype().map_err(bad)? {
             minicbor::data::Type::String => {
@@ -385,6 +426,12 @@ fn read_cwt(bytes: &[u8], options: &ReadOptions<'_>) -> Result<VerifiedStatusLis
             }
             _ => d.i64().map_err(bad)?,
         };
+        // RFC 8949 §5.6: a map with a repeated key is not valid; one with two status lists
+        // would also inflate twice.
+        if seen.contains(&label) {
+            return Err(StatusError::Malformed("a CWT claim appears twice"));
+        }
+        seen.push(label);
         match label {
             CLAIM_SUB => uri = Some(d.str().map_err(bad)?.to_owned()),
             CLAIM_IAT => iat = Some(d.i64().map_err(bad)?),
@@ -416,9 +463,14 @@ fn finish(
     ttl: Option<u64>,
     list: StatusList,
     format: TokenFormat,
-    signer: Option<String>,
+    signed_by: SignedBy,
     options: &ReadOptions<'_>,
 ) -> Result<VerifiedStatusList, StatusError> {
+    if ttl == Some(0) {
+        return Err(StatusError::Malformed(
+            "ttl must be a positive number of seconds",
+        ));
+    }
     let now = options.now.unix_timestamp();
     if iat > now {
         return Err(StatusError::IssuedInFuture(iat));
@@ -449,7 +501,7 @@ fn finish(
             list,
         },
         format,
-        signer,
+        signed_by,
         _checked: Checked,
     })
 }

@@ -64,7 +64,7 @@ fn read_with(
 ) -> Result<StatusListToken, StatusError> {
     read(
         bytes,
-        &ReadOptions::new(TokenTrust { roots, keys: &[] }, now, Some(URI)),
+        &ReadOptions::new(TokenTrust { roots, keys: &[] }, now, URI),
     )
     .map(|v| v.token)
 }
@@ -84,12 +84,18 @@ fn both_forms_read_back_through_the_ds_chain() {
                     keys: &[],
                 },
                 NOW,
-                Some(URI),
+                URI,
             ),
         )
         .unwrap();
         assert_eq!(verified.format, format);
-        assert_eq!(verified.signer.as_deref(), Some("南宁市公安局 DS"));
+        assert_eq!(
+            verified.signed_by,
+            eid_status::SignedBy::Certificate {
+                root: 0,
+                common_name: Some("南宁市公安局 DS".into())
+            }
+        );
         assert_eq!(verified.token, token(), "{format:?}");
     }
 }
@@ -106,7 +112,7 @@ fn a_trusted_key_without_certificate_reads_too() {
     };
     for bytes in [jwt.into_bytes(), cwt] {
         assert_eq!(
-            read(&bytes, &ReadOptions::new(trust, NOW, Some(URI)))
+            read(&bytes, &ReadOptions::new(trust, NOW, URI))
                 .unwrap()
                 .token,
             token()
@@ -121,7 +127,7 @@ fn a_trusted_key_without_certificate_reads_too() {
                         keys: &other
                     },
                     NOW,
-                    Some(URI)
+                    URI
                 )
             )
             .err(),
@@ -267,7 +273,7 @@ fn check_inflated_size_is_capped() {
                 keys: &[],
             },
             NOW,
-            Some(URI),
+            URI,
         );
         options.max_inflated = 1024;
         assert_eq!(
@@ -302,7 +308,7 @@ fn check_algorithm_is_named() {
                     keys: &keys
                 },
                 NOW,
-                Some(URI)
+                URI
             )
         )
         .err(),
@@ -318,7 +324,13 @@ fn signed_deltas_read_back_and_their_checks_break() {
     let old = token().list;
     let mut new = old.clone();
     new.set(9, 2).unwrap();
-    let delta = eid_status::Delta::between(URI, (4, &old), (5, &new)).unwrap();
+    let delta = eid_status::Delta::between(
+        URI,
+        (4, &old),
+        ((NOW - Duration::minutes(1)).unix_timestamp() as u64, &new),
+        (NOW + Duration::hours(1)).unix_timestamp(),
+    )
+    .unwrap();
     let chain = [pki.ds.0.clone()];
     let signed = delta
         .sign(&pki.ds_key, SignerRef::Certificates(&chain))
@@ -329,11 +341,14 @@ fn signed_deltas_read_back_and_their_checks_break() {
             keys: &[],
         },
         NOW,
-        Some(URI),
+        URI,
     );
     let read = eid_status::Delta::read(&signed, &options).unwrap();
     let mut copy = old.clone();
-    assert_eq!(read.apply(&mut copy, 4), Ok(5));
+    assert_eq!(
+        read.apply(&mut copy, 4),
+        Ok((NOW - Duration::minutes(1)).unix_timestamp() as u64)
+    );
     assert_eq!(copy, new);
     // A changed signature byte; another signer; another list; a status list in its place.
     let mut forged = signed.clone();
@@ -354,7 +369,7 @@ fn signed_deltas_read_back_and_their_checks_break() {
                     keys: &[]
                 },
                 NOW,
-                Some(URI)
+                URI
             )
         )
         .err(),
@@ -371,7 +386,7 @@ fn signed_deltas_read_back_and_their_checks_break() {
                     keys: &[]
                 },
                 NOW,
-                Some("https://x/1")
+                "https://x/1"
             )
         ),
         Err(StatusError::WrongSubject { .. })
@@ -380,4 +395,198 @@ fn signed_deltas_read_back_and_their_checks_break() {
         eid_status::Delta::read(&sign(&token(), &pki, TokenFormat::Cwt), &options),
         Err(StatusError::WrongType { .. })
     ));
+}
+
+/// A JWT status list token with `payload` edited by `edit`, signed by `key` (kid form).
+fn edited_jwt(
+    key: &SigningKey,
+    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> Vec<u8> {
+    let jwt = token().sign_jwt(key, SignerRef::KeyId("k")).unwrap();
+    let parsed = eid_sdjwt::Jws::parse(&jwt).unwrap();
+    let mut payload = parsed.payload().clone();
+    edit(&mut payload);
+    eid_sdjwt::Jws::sign(parsed.header(), &payload, key)
+        .unwrap()
+        .into_bytes()
+}
+
+/// A CWT status list token over hand-written `claims`, signed by `key`.
+fn cwt_with_claims(key: &SigningKey, claims: &[u8]) -> Vec<u8> {
+    eid_status::token::cose_sign1(
+        claims,
+        "application/statuslist+cwt",
+        key,
+        SignerRef::KeyId("k"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn required_claims_and_their_shapes() {
+    let key = SigningKey::generate().unwrap();
+    let keys = [key.verifying_key().clone()];
+    let options = ReadOptions::new(
+        TokenTrust {
+            roots: &[],
+            keys: &keys,
+        },
+        NOW,
+        URI,
+    );
+    for (name, says) in [
+        ("sub", "sub is missing or not a string"),
+        ("iat", "iat is missing"),
+        ("status_list", "status_list is missing"),
+    ] {
+        let bytes = edited_jwt(&key, |p| {
+            p.remove(name);
+        });
+        assert_eq!(
+            read(&bytes, &options).err(),
+            Some(StatusError::Malformed(says)),
+            "{name}"
+        );
+    }
+    let zero_ttl = edited_jwt(&key, |p| {
+        p.insert("ttl".into(), 0.into());
+    });
+    assert_eq!(
+        read(&zero_ttl, &options).err(),
+        Some(StatusError::Malformed(
+            "ttl must be a positive number of seconds"
+        ))
+    );
+    // The long media type names the same type (RFC 7515 §4.1.9).
+    let jwt = token().sign_jwt(&key, SignerRef::KeyId("k")).unwrap();
+    let parsed = eid_sdjwt::Jws::parse(&jwt).unwrap();
+    let mut header = parsed.header().clone();
+    header.insert("typ".into(), "application/statuslist+jwt".into());
+    let long = eid_sdjwt::Jws::sign(&header, parsed.payload(), &key).unwrap();
+    assert_eq!(read(long.as_bytes(), &options).unwrap().token, token());
+
+    // CWT: a claim twice, and bytes after the claims.
+    let list = token().list;
+    let mut claims = Vec::new();
+    let mut e = minicbor::Encoder::new(&mut claims);
+    e.map(4)
+        .unwrap()
+        .i64(2)
+        .unwrap()
+        .str(URI)
+        .unwrap()
+        .i64(6)
+        .unwrap();
+    e.i64((NOW - Duration::minutes(1)).unix_timestamp())
+        .unwrap();
+    e.i64(65533).unwrap();
+    list.encode_cbor(&mut e);
+    e.i64(65533).unwrap();
+    list.encode_cbor(&mut e);
+    assert_eq!(
+        read(&cwt_with_claims(&key, &claims), &options).err(),
+        Some(StatusError::Malformed("a CWT claim appears twice"))
+    );
+    let mut claims = Vec::new();
+    let mut e = minicbor::Encoder::new(&mut claims);
+    e.map(3)
+        .unwrap()
+        .i64(2)
+        .unwrap()
+        .str(URI)
+        .unwrap()
+        .i64(6)
+        .unwrap();
+    e.i64((NOW - Duration::minutes(1)).unix_timestamp())
+        .unwrap();
+    e.i64(65533).unwrap();
+    list.encode_cbor(&mut e);
+    assert!(read(&cwt_with_claims(&key, &claims), &options).is_ok());
+    claims.push(0);
+    assert_eq!(
+        read(&cwt_with_claims(&key, &claims), &options).err(),
+        Some(StatusError::Malformed("bytes after the CWT claims"))
+    );
+    let mut whole = cwt_with_claims(&key, &claims[..claims.len() - 1]);
+    whole.push(0);
+    assert_eq!(
+        read(&whole, &options).err(),
+        Some(StatusError::Malformed("bytes after the COSE_Sign1"))
+    );
+    assert_eq!(
+        read(&vec![b'e'; eid_status::token::MAX_TOKEN_LEN + 1], &options).err(),
+        Some(StatusError::TooLarge(eid_status::token::MAX_TOKEN_LEN))
+    );
+}
+
+#[test]
+fn check_signer_certificate_validity_and_x5c_shape() {
+    let pki = pki("A");
+    let roots = [pki.trusted_root(NOW).unwrap()];
+    // The DS certificate is valid for 450 days from 2026-01-01: a list read after that.
+    let late = datetime!(2027-06-01 0:00 UTC);
+    let mut late_token = token();
+    late_token.issued_at = late - Duration::minutes(1);
+    late_token.expires_at = Some(late + Duration::days(1));
+    let chain = [pki.ds.0.clone()];
+    let jwt = late_token
+        .sign_jwt(&pki.ds_key, SignerRef::Certificates(&chain))
+        .unwrap();
+    let roots_late = [TrustedIaca::new(&pki.iaca.0, late).unwrap()];
+    assert!(matches!(
+        read(
+            jwt.as_bytes(),
+            &ReadOptions::new(
+                TokenTrust {
+                    roots: &roots_late,
+                    keys: &[]
+                },
+                late,
+                URI
+            )
+        ),
+        Err(StatusError::SignerCertificate(
+            CertificateError::OutsideValidity { .. }
+        ))
+    ));
+    // x5c that is not base64.
+    let good = String::from_utf8(sign(&token(), &pki, TokenFormat::Jwt)).unwrap();
+    let parsed = eid_sdjwt::Jws::parse(&good).unwrap();
+    let mut header = parsed.header().clone();
+    header.insert("x5c".into(), vec!["not base64!"].into());
+    let bad = eid_sdjwt::Jws::sign(&header, parsed.payload(), &pki.ds_key).unwrap();
+    assert_eq!(
+        read_with(bad.as_bytes(), &roots, NOW),
+        Err(StatusError::Malformed("x5c is not base64"))
+    );
+}
+
+#[test]
+fn referenced_token_status_claim_in_json() {
+    use eid_status::token::reference_from_json;
+    let good = serde_json::json!({"status_list": {"idx": 7, "uri": URI}});
+    assert_eq!(
+        reference_from_json(&good).unwrap(),
+        eid_core::status::StatusListReference {
+            idx: 7,
+            uri: URI.into()
+        }
+    );
+    for (bad, says) in [
+        (serde_json::json!({}), "status has no status_list"),
+        (
+            serde_json::json!({"status_list": {"uri": URI}}),
+            "status_list.idx is not a number",
+        ),
+        (
+            serde_json::json!({"status_list": {"idx": -1, "uri": URI}}),
+            "status_list.idx is not a number",
+        ),
+        (
+            serde_json::json!({"status_list": {"idx": 1, "uri": 5}}),
+            "status_list.uri is not a string",
+        ),
+    ] {
+        assert_eq!(reference_from_json(&bad), Err(StatusError::Malformed(says)));
+    }
 }

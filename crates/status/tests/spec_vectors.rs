@@ -131,7 +131,7 @@ fn spec_jwt_and_cwt_tokens_verify_with_the_example_key() {
             keys: &keys,
         },
         pinned(),
-        Some("https://example.com/statuslists/1"),
+        "https://example.com/statuslists/1",
     );
     for (file, format, expected) in [
         (

@@ -124,6 +124,20 @@ pub enum Rejection {
         /// Why.
         detail: String,
     },
+    /// The status list is dated after the verifier's clock: one of the two clocks is wrong,
+    /// and the status cannot be relied on.
+    #[error("the status list is dated {seconds} s in the future")]
+    StatusFromFuture {
+        /// By how much.
+        seconds: i64,
+    },
+    /// The purpose is not in the trust list's catalogue, so nothing is known of what it may
+    /// see or how fresh its status must be.
+    #[error("the purpose {purpose} is not in the trust list's catalogue")]
+    PurposeNotInCatalogue {
+        /// The purpose.
+        purpose: Purpose,
+    },
     /// The status is older than the purpose allows.
     #[error("the status is {age_seconds} s old; {purpose} allows {max_seconds} s")]
     StatusTooOld {
@@ -236,13 +250,23 @@ pub fn decide(
             if let Some(rp) = rp {
                 let region: RegionCode = rp.region;
                 if !issuer.scopes.iter().any(|s| s.allows(region, purpose, now)) {
+                    let day = |t: OffsetDateTime| t.date().to_string();
                     let scopes = issuer
                         .scopes
                         .iter()
                         .map(|s| {
                             let purposes: Vec<&str> =
                                 s.purposes.iter().map(|p| p.as_str()).collect();
-                            format!("{} for {}", s.region, purposes.join(", "))
+                            let until = s
+                                .valid_until
+                                .map(|u| format!(" until {}", day(u)))
+                                .unwrap_or_default();
+                            format!(
+                                "{} for {} from {}{until}",
+                                s.region,
+                                purposes.join(", "),
+                                day(s.valid_from)
+                            )
                         })
                         .collect::<Vec<_>>()
                         .join("; ");
@@ -294,16 +318,24 @@ pub fn decide(
                 CredentialStatus::Suspended => reasons.push(Rejection::StatusSuspended),
             }
             let age = (now - *list_issued_at).whole_seconds();
-            if let Some(c) = catalogue
-                && (age < 0 || age as u64 > c.max_status_age_seconds)
-            {
-                reasons.push(Rejection::StatusTooOld {
-                    age_seconds: age,
-                    max_seconds: c.max_status_age_seconds,
-                    purpose,
-                });
+            match catalogue {
+                _ if age < 0 => reasons.push(Rejection::StatusFromFuture { seconds: -age }),
+                // Reported once, below.
+                None => {}
+                Some(c) if age.unsigned_abs() > c.max_status_age_seconds => {
+                    reasons.push(Rejection::StatusTooOld {
+                        age_seconds: age,
+                        max_seconds: c.max_status_age_seconds,
+                        purpose,
+                    });
+                }
+                Some(_) => {}
             }
         }
+    }
+
+    if catalogue.is_none() {
+        reasons.push(Rejection::PurposeNotInCatalogue { purpose });
     }
 
     // The credential's own validity.

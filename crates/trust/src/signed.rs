@@ -27,9 +27,14 @@ pub fn sign(
     valid_for: Duration,
 ) -> Result<(String, TrustList), TrustError> {
     let mut signed = list.clone();
-    signed.version = list.version + 1;
+    signed.version = list
+        .version
+        .checked_add(1)
+        .ok_or(TrustError::Malformed("the version cannot go higher"))?;
     signed.issued_at = now;
-    signed.next_update = now + valid_for;
+    signed.next_update = now
+        .checked_add(valid_for)
+        .ok_or(TrustError::Malformed("next_update out of range"))?;
     check_consistent(&signed)?;
     let mut header = Map::new();
     header.insert("alg".into(), root.algorithm().jose_name().into());
@@ -96,11 +101,14 @@ pub struct VerifiedTrustList {
 
 impl VerifiedTrustList {
     /// Reads a signed trust list: the signature by one of the national `root_keys`, `typ`,
-    /// `issued_at` not in the future, `next_update` not passed, the content consistent.
+    /// `issued_at` not in the future, `next_update` not passed, the content consistent — and,
+    /// when the reader holds one, a version newer than `cached` (a replayed older list would
+    /// undo a suspension or a narrowed scope).
     pub fn read(
         jws: &str,
         root_keys: &[VerifyingKey],
         now: OffsetDateTime,
+        cached: Option<&Self>,
     ) -> Result<Self, TrustError> {
         if jws.len() > MAX_TRUST_LIST_LEN {
             return Err(TrustError::TooLarge(MAX_TRUST_LIST_LEN));
@@ -116,7 +124,11 @@ impl VerifiedTrustList {
                     signed = true;
                     break;
                 }
-                Err(eid_crypto::CryptoError::BadSignature) => {}
+                // Another key, or a key of another algorithm during a rollover: try the next.
+                Err(
+                    eid_crypto::CryptoError::BadSignature
+                    | eid_crypto::CryptoError::AlgorithmMismatch { .. },
+                ) => {}
                 Err(e) => return Err(TrustError::Algorithm(e)),
             }
         }
@@ -131,20 +143,16 @@ impl VerifiedTrustList {
         if list.next_update <= now {
             return Err(TrustError::Stale(list.next_update));
         }
+        if let Some(old) = cached
+            && list.version <= old.list.version
+        {
+            return Err(TrustError::Rollback {
+                cached: old.list.version,
+                offered: list.version,
+            });
+        }
         check_consistent(&list)?;
         Ok(Self { list })
-    }
-
-    /// Whether `self` may replace `cached`: only a later version does (a replayed older list
-    /// would undo a suspension).
-    pub fn replaces(&self, cached: Option<&Self>) -> Result<(), TrustError> {
-        match cached {
-            Some(old) if self.list.version <= old.list.version => Err(TrustError::Rollback {
-                cached: old.list.version,
-                offered: self.list.version,
-            }),
-            _ => Ok(()),
-        }
     }
 
     /// The list.
@@ -174,14 +182,30 @@ impl VerifiedTrustList {
         (roots, owners)
     }
 
-    /// Status list keys of every issuer (for lists signed without a certificate).
-    pub fn status_list_keys(&self) -> Vec<VerifyingKey> {
-        self.list
-            .issuers
+    /// What may sign the status lists of `issuer`'s credentials: its own IACA roots usable
+    /// at `now` and its own status list keys — never another issuer's, which could
+    /// otherwise answer for this issuer's credentials under any `sub`.
+    pub fn issuer_status_trust(
+        &self,
+        issuer: &str,
+        now: OffsetDateTime,
+    ) -> (Vec<TrustedIaca>, Vec<VerifyingKey>) {
+        use base64::Engine;
+        let Some(entry) = self.list.issuer(issuer) else {
+            return (Vec::new(), Vec::new());
+        };
+        let roots = entry
+            .iaca_roots
             .iter()
-            .flat_map(|i| &i.status_list_keys)
+            .filter_map(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .filter_map(|der| TrustedIaca::new(&der, now).ok())
+            .collect();
+        let keys = entry
+            .status_list_keys
+            .iter()
             .filter_map(|jwk| jwk.verifying_key().ok())
-            .collect()
+            .collect();
+        (roots, keys)
     }
 
     /// For tests of the policy: a list taken as verified without a signature.

@@ -40,6 +40,7 @@ const STATUS_URI: &str = "https://eid.example.cn/status/4501/0";
 
 struct World {
     nanning: AuthorityPki,
+    hangzhou: AuthorityPki,
     national_root: SigningKey,
     holder: SigningKey,
     credential: String,
@@ -102,8 +103,18 @@ fn world() -> World {
         SignerRef::Certificates(std::slice::from_ref(&nanning.ds.0)),
     )
     .unwrap();
+    let hangzhou = AuthorityPki::generate(
+        "杭州市公安局",
+        "CN",
+        "https://eid.example.cn/3301",
+        datetime!(2026-01-01 0:00 UTC),
+        (3650, 450),
+        &OsRandom,
+    )
+    .unwrap();
     World {
         nanning,
+        hangzhou,
         national_root: SigningKey::generate().unwrap(),
         holder,
         credential,
@@ -141,6 +152,29 @@ fn draft_v1(w: &World) -> TrustList {
         false,
     )
     .unwrap();
+    // A second issuer, Hangzhou, accepted in its own prefecture.
+    add_issuer(
+        &mut list,
+        "cn-3301",
+        "杭州市公安局",
+        std::slice::from_ref(&w.hangzhou.iaca.0),
+        Vec::new(),
+        NOW,
+        false,
+    )
+    .unwrap();
+    set_scope(
+        &mut list,
+        "cn-3301",
+        AcceptanceScope {
+            region: Scope::parse("3301").unwrap(),
+            purposes: Purpose::ALL.to_vec(),
+            valid_from: datetime!(2026-01-01 0:00 UTC),
+            valid_until: None,
+        },
+        false,
+    )
+    .unwrap();
     add_provider(
         &mut list,
         WalletProvider {
@@ -170,8 +204,12 @@ fn draft_v1(w: &World) -> TrustList {
     list
 }
 
-/// Signs `draft`, then reads it back as a verifier does.
-fn publish(w: &World, draft: &TrustList) -> (TrustList, VerifiedTrustList) {
+/// Signs `draft`, then reads it back as a verifier holding `cached` does.
+fn publish(
+    w: &World,
+    draft: &TrustList,
+    cached: Option<&VerifiedTrustList>,
+) -> (TrustList, String, VerifiedTrustList) {
     let (jws, signed) = sign(
         draft,
         &w.national_root,
@@ -179,14 +217,28 @@ fn publish(w: &World, draft: &TrustList) -> (TrustList, VerifiedTrustList) {
         Duration::days(1),
     )
     .unwrap();
-    let verified =
-        VerifiedTrustList::read(&jws, &[w.national_root.verifying_key().clone()], NOW).unwrap();
-    (signed, verified)
+    let verified = VerifiedTrustList::read(
+        &jws,
+        &[w.national_root.verifying_key().clone()],
+        NOW,
+        cached,
+    )
+    .unwrap();
+    (signed, jws, verified)
 }
 
 /// A hotel verifies the credential under `trust`: the SD-JWT against the list's roots, the
-/// status list against them too, then the acceptance policy.
+/// Nanning status list against the credential's own issuer, then the acceptance policy.
 fn hotel_checks(w: &World, trust: &VerifiedTrustList, hotel: &str) -> Decision {
+    hotel_checks_with_status(w, trust, hotel, &w.status_token)
+}
+
+fn hotel_checks_with_status(
+    w: &World,
+    trust: &VerifiedTrustList,
+    hotel: &str,
+    status_token: &str,
+) -> Decision {
     let disclose = [
         "family_name",
         "given_name",
@@ -230,21 +282,28 @@ fn hotel_checks(w: &World, trust: &VerifiedTrustList, hotel: &str) -> Decision {
         .unwrap();
     let issuer = verified.issuer_root.map(|i| owners[i].as_str());
     let reference = verified.status_reference.clone().unwrap();
-    let status_list = eid_status::read(
-        w.status_token.as_bytes(),
+    // Only the credential's own issuer answers for its status.
+    let (status_roots, status_keys) = trust.issuer_status_trust(issuer.unwrap(), NOW);
+    let status = match eid_status::read(
+        status_token.as_bytes(),
         &ReadOptions::new(
             TokenTrust {
-                roots: &roots,
-                keys: &trust.status_list_keys(),
+                roots: &status_roots,
+                keys: &status_keys,
             },
             NOW,
-            Some(&reference.uri),
+            &reference.uri,
         ),
-    )
-    .unwrap();
-    let status =
-        eid_status::list::credential_status(status_list.token.list.get(reference.idx).unwrap())
-            .unwrap();
+    ) {
+        Ok(list) => StatusFinding::Checked {
+            status: eid_status::list::credential_status(
+                list.token.list.get(reference.idx).unwrap(),
+            )
+            .unwrap(),
+            list_issued_at: list.token.issued_at,
+        },
+        Err(e) => StatusFinding::Undetermined(e.to_string()),
+    };
     let requested: Vec<String> = disclose.iter().map(|s| (*s).to_owned()).collect();
     let exp = verified.claims["exp"].as_i64().unwrap();
     decide(
@@ -258,10 +317,7 @@ fn hotel_checks(w: &World, trust: &VerifiedTrustList, hotel: &str) -> Decision {
             disclosed: &verified.disclosed,
             valid_from: None,
             valid_until: Some(OffsetDateTime::from_unix_timestamp(exp).unwrap()),
-            status: StatusFinding::Checked {
-                status,
-                list_issued_at: status_list.token.issued_at,
-            },
+            status,
         },
         Registration {
             relying_party: hotel,
@@ -278,7 +334,7 @@ fn a_pilot_becomes_national_without_reissuing_and_a_suspended_provider_is_cut_of
     let credential_before = w.credential.clone();
 
     // Version 1: the pilot.
-    let (v1_draft, v1) = publish(&w, &draft_v1(&w));
+    let (v1_draft, _, v1) = publish(&w, &draft_v1(&w), None);
     assert_eq!(v1.list().version, 1);
     let nanning = hotel_checks(&w, &v1, "hotel-450102-0001");
     assert!(nanning.accepted, "{:?}", nanning.reasons);
@@ -289,7 +345,7 @@ fn a_pilot_becomes_national_without_reissuing_and_a_suspended_provider_is_cut_of
             issuer: "cn-4501".into(),
             region: "330106".into(),
             purpose: Purpose::HotelCheckIn,
-            scopes: "4501 for hotel_check_in, airport_security, rail_ticketing, bank_account_opening, welfare, age_check".into(),
+            scopes: "4501 for hotel_check_in, airport_security, rail_ticketing, bank_account_opening, welfare, age_check from 2026-01-01".into(),
         }]
     );
     let said = hangzhou.reasons[0].to_string();
@@ -312,9 +368,8 @@ fn a_pilot_becomes_national_without_reissuing_and_a_suspended_provider_is_cut_of
         true,
     )
     .unwrap();
-    let (v2_draft, v2) = publish(&w, &v2_draft);
+    let (v2_draft, v2_jws, v2) = publish(&w, &v2_draft, Some(&v1));
     assert_eq!(v2.list().version, 2);
-    v2.replaces(Some(&v1)).unwrap();
     assert!(hotel_checks(&w, &v2, "hotel-330106-0001").accepted);
     assert!(hotel_checks(&w, &v2, "hotel-450102-0001").accepted);
 
@@ -323,8 +378,7 @@ fn a_pilot_becomes_national_without_reissuing_and_a_suspended_provider_is_cut_of
     let mut provider = v3_draft.wallet_provider("superapp-a").unwrap().clone();
     provider.state = ProviderState::Suspended;
     add_provider(&mut v3_draft, provider, true).unwrap();
-    let (_, v3) = publish(&w, &v3_draft);
-    v3.replaces(Some(&v2)).unwrap();
+    let (_, _, v3) = publish(&w, &v3_draft, Some(&v2));
     for hotel in ["hotel-330106-0001", "hotel-450102-0001"] {
         assert_eq!(
             hotel_checks(&w, &v3, hotel).reasons,
@@ -335,11 +389,52 @@ fn a_pilot_becomes_national_without_reissuing_and_a_suspended_provider_is_cut_of
         );
     }
     // A replayed version 2 does not undo the suspension.
-    assert!(v2.replaces(Some(&v3)).is_err());
+    assert_eq!(
+        VerifiedTrustList::read(
+            &v2_jws,
+            &[w.national_root.verifying_key().clone()],
+            NOW,
+            Some(&v3)
+        )
+        .err(),
+        Some(eid_trust::TrustError::Rollback {
+            cached: 3,
+            offered: 2
+        })
+    );
     // And the credential was never reissued.
     assert_eq!(w.credential, credential_before);
     assert_eq!(
         eid_status::list::credential_status(0),
         Some(CredentialStatus::Valid)
+    );
+}
+
+/// Hangzhou is a listed issuer too, but its document signer cannot answer for a Nanning
+/// credential: a list it signs under Nanning's URI, revoking everything, is not believed.
+#[test]
+fn another_listed_issuer_cannot_answer_for_a_credential_status() {
+    let w = world();
+    let (_, _, v1) = publish(&w, &draft_v1(&w), None);
+    let mut all_revoked = StatusList::new(Bits::TWO, 1 << 17).unwrap();
+    all_revoked.set(4242, 1).unwrap();
+    let forged = StatusListToken {
+        uri: STATUS_URI.into(),
+        issued_at: NOW - Duration::minutes(1),
+        expires_at: Some(NOW + Duration::days(1)),
+        ttl: Some(300),
+        list: all_revoked,
+    }
+    .sign_jwt(
+        &w.hangzhou.ds_key,
+        SignerRef::Certificates(std::slice::from_ref(&w.hangzhou.ds.0)),
+    )
+    .unwrap();
+    let decision = hotel_checks_with_status(&w, &v1, "hotel-450102-0001", &forged);
+    assert_eq!(
+        decision.reasons,
+        [Rejection::StatusUndetermined {
+            detail: "the status list signer's certificate is not trusted: the document signer was not issued by a trusted IACA".into()
+        }]
     );
 }

@@ -182,7 +182,9 @@ fn reason_issuer_not_authorised_for_region_purpose_or_time() {
         issuer: "cn-4501".into(),
         region: region.into(),
         purpose,
-        scopes: "45 for hotel_check_in, airport_security, age_check".into(),
+        scopes:
+            "45 for hotel_check_in, airport_security, age_check from 2026-01-01 until 2027-01-01"
+                .into(),
     };
     // A hotel in Hangzhou.
     let mut list = list();
@@ -403,14 +405,14 @@ fn the_signed_list_reads_back_and_each_of_its_checks_breaks() {
     let root = SigningKey::generate().unwrap();
     let keys = [root.verifying_key().clone()];
     let jws = signed(&list(), &root, NOW);
-    let read = VerifiedTrustList::read(&jws, &keys, NOW).unwrap();
+    let read = VerifiedTrustList::read(&jws, &keys, NOW, None).unwrap();
     assert_eq!(read.list().version, 1);
     assert_eq!(read.list().relying_parties, list().relying_parties);
 
     // Signature: another root.
     let other = [SigningKey::generate().unwrap().verifying_key().clone()];
     assert_eq!(
-        VerifiedTrustList::read(&jws, &other, NOW).err(),
+        VerifiedTrustList::read(&jws, &other, NOW, None).err(),
         Some(TrustError::BadSignature)
     );
     // Type: the same payload signed as a plain JWT.
@@ -419,47 +421,92 @@ fn the_signed_list_reads_back_and_each_of_its_checks_breaks() {
     header.insert("typ".into(), "JWT".into());
     let retyped = eid_sdjwt::Jws::sign(&header, parsed.payload(), &root).unwrap();
     assert_eq!(
-        VerifiedTrustList::read(&retyped, &keys, NOW).err(),
+        VerifiedTrustList::read(&retyped, &keys, NOW, None).err(),
         Some(TrustError::WrongType(Some("JWT".into())))
     );
     // Times.
     assert_eq!(
-        VerifiedTrustList::read(&jws, &keys, NOW + Duration::days(1)).err(),
+        VerifiedTrustList::read(&jws, &keys, NOW + Duration::days(1), None).err(),
         Some(TrustError::Stale(NOW + Duration::days(1)))
     );
     assert_eq!(
-        VerifiedTrustList::read(&jws, &keys, NOW - Duration::seconds(1)).err(),
+        VerifiedTrustList::read(&jws, &keys, NOW - Duration::seconds(1), None).err(),
         Some(TrustError::IssuedInFuture(NOW))
     );
     // Rollback: version 1 does not replace version 2.
     let (_, as_signed) = sign(&list(), &root, NOW, Duration::days(1)).unwrap();
-    let v2 = VerifiedTrustList::read(&signed(&as_signed, &root, NOW), &keys, NOW).unwrap();
+    let v2 = VerifiedTrustList::read(&signed(&as_signed, &root, NOW), &keys, NOW, None).unwrap();
     assert_eq!(v2.list().version, 2);
     assert_eq!(
-        read.replaces(Some(&v2)),
-        Err(TrustError::Rollback {
+        VerifiedTrustList::read(&jws, &keys, NOW, Some(&v2)).err(),
+        Some(TrustError::Rollback {
             cached: 2,
             offered: 1
         })
     );
-    assert_eq!(v2.replaces(Some(&read)), Ok(()));
+    // Nor does the same version again.
+    assert_eq!(
+        VerifiedTrustList::read(&signed(&as_signed, &root, NOW), &keys, NOW, Some(&v2)).err(),
+        Some(TrustError::Rollback {
+            cached: 2,
+            offered: 2
+        })
+    );
+    assert!(
+        VerifiedTrustList::read(&signed(&as_signed, &root, NOW), &keys, NOW, Some(&read)).is_ok()
+    );
+    // Size.
+    assert_eq!(
+        VerifiedTrustList::read(&"e".repeat(33 << 20), &keys, NOW, None).err(),
+        Some(TrustError::TooLarge(32 << 20))
+    );
     // Content: a registration beyond its purpose, signed anyway by a careless tool.
     let mut payload = parsed.payload().clone();
     payload["relying_parties"][0]["purposes"]["hotel_check_in"] =
         serde_json::json!(["family_name", "ethnicity", "salary"]);
     let widened = eid_sdjwt::Jws::sign(parsed.header(), &payload, &root).unwrap();
     assert_eq!(
-        VerifiedTrustList::read(&widened, &keys, NOW).err(),
+        VerifiedTrustList::read(&widened, &keys, NOW, None).err(),
         Some(TrustError::AttributeBeyondPurpose {
             attribute: "salary".into(),
             purpose: Purpose::HotelCheckIn
         })
     );
+    // Two issuers with one id.
+    let mut twice = parsed.payload().clone();
+    let issuers = twice["issuers"].as_array().unwrap().clone();
+    twice["issuers"] = serde_json::Value::Array([issuers.clone(), issuers].concat());
+    assert_eq!(
+        VerifiedTrustList::read(
+            &eid_sdjwt::Jws::sign(parsed.header(), &twice, &root).unwrap(),
+            &keys,
+            NOW,
+            None
+        )
+        .err(),
+        Some(TrustError::Duplicate {
+            kind: "issuer",
+            id: "cn-4501".into()
+        })
+    );
+    // An algorithm outside the allow-list in the header.
+    let mut hs = parsed.header().clone();
+    hs.insert("alg".into(), "HS256".into());
+    let forged = format!(
+        "{}.{}.{}",
+        eid_crypto::b64url(&serde_json::to_vec(&hs).unwrap()),
+        jws.split('.').nth(1).unwrap(),
+        jws.split('.').nth(2).unwrap()
+    );
+    assert!(matches!(
+        VerifiedTrustList::read(&forged, &keys, NOW, None).err(),
+        Some(TrustError::Algorithm(_))
+    ));
     // And a region that is not a code.
     payload["relying_parties"][0]["region"] = "hotel street".into();
     let bad = eid_sdjwt::Jws::sign(parsed.header(), &payload, &root).unwrap();
     assert!(matches!(
-        VerifiedTrustList::read(&bad, &keys, NOW).err(),
+        VerifiedTrustList::read(&bad, &keys, NOW, None).err(),
         Some(TrustError::Content(_))
     ));
     assert_eq!(root.algorithm(), eid_crypto::Algorithm::Es256);
@@ -514,4 +561,38 @@ fn edits_refuse_bad_changes_and_leave_the_list_as_it_was() {
         Err(TrustError::NotFound { .. })
     ));
     assert_eq!(list, before);
+}
+
+#[test]
+fn reason_issuer_not_authorised_before_the_scope_starts() {
+    let mut list = list();
+    list.issuers[0].scopes[0].valid_from = NOW + Duration::days(1);
+    assert!(matches!(
+        reasons(&good(), &list).as_slice(),
+        [Rejection::IssuerNotAuthorised { .. }]
+    ));
+}
+
+#[test]
+fn reason_status_from_the_future() {
+    assert_eq!(
+        one(|c| c.status = StatusFinding::Checked {
+            status: CredentialStatus::Valid,
+            list_issued_at: NOW + Duration::seconds(90),
+        }),
+        [Rejection::StatusFromFuture { seconds: 90 }]
+    );
+}
+
+#[test]
+fn reason_purpose_not_in_catalogue() {
+    let mut list = list();
+    list.purposes.retain(|p| p.purpose != Purpose::HotelCheckIn);
+    let got = reasons(&good(), &list);
+    assert!(
+        got.contains(&Rejection::PurposeNotInCatalogue {
+            purpose: Purpose::HotelCheckIn
+        }),
+        "{got:?}"
+    );
 }
