@@ -34,6 +34,20 @@ pub enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Import a registry file into the store (idempotent: re-importing changes only what changed)
+    Import {
+        /// A JSON Lines registry file (what `registry generate` writes)
+        file: PathBuf,
+        /// The store: sqlite:PATH (default sqlite:eid-data/eid.db) or postgres://…
+        #[arg(long, env = "EID_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Records per transaction
+        #[arg(long, default_value_t = 5000)]
+        batch: usize,
+        /// No progress bar
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Check every record of a registry file; exit 0 if all are valid, 1 if not
     Validate {
         /// A JSON Lines registry file
@@ -43,6 +57,9 @@ pub enum Command {
         as_of: Option<Date>,
     },
 }
+
+/// The embedded store `eid` uses unless told otherwise.
+pub const DEFAULT_DATABASE: &str = "sqlite:eid-data/eid.db";
 
 fn parse_date(s: &str) -> Result<Date, String> {
     Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
@@ -61,6 +78,12 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             let as_of = as_of.unwrap_or_else(|| SystemClock.today());
             generate(count, seed, &out, as_of, quiet)
         }
+        Command::Import {
+            file,
+            database,
+            batch,
+            quiet,
+        } => import(&file, &database, batch.max(1), quiet),
         Command::Validate { file, as_of } => {
             let as_of = as_of.unwrap_or_else(|| SystemClock.today());
             let input =
@@ -123,4 +146,88 @@ fn generate(
         );
     }
     Ok(Outcome::Ok)
+}
+
+/// Imports `file` in transactions of `batch` records. A bad line stops the import with its
+/// line number (never its content); the batches before it stay imported, and a re-run
+/// after fixing the file picks up where it stopped, since imports are idempotent.
+fn import(file: &PathBuf, database: &str, batch: usize, quiet: bool) -> anyhow::Result<Outcome> {
+    use std::io::BufRead;
+    if let Some(path) = database.strip_prefix("sqlite:")
+        && let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("could not create {}", parent.display()))?;
+    }
+    let input = File::open(file).with_context(|| format!("could not open {}", file.display()))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(async {
+        let store = eid_store::Store::connect(database)
+            .await
+            // The URL is not repeated: it may carry a password.
+            .context("could not open the store given by --database / EID_DATABASE_URL")?;
+        let bar = ProgressBar::with_draw_target(
+            Some(size),
+            if quiet {
+                ProgressDrawTarget::hidden()
+            } else {
+                ProgressDrawTarget::stderr()
+            },
+        );
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {binary_bytes}/{binary_total_bytes}, {eta} left")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let (mut read, mut changed, mut pending) = (0u64, 0u64, Vec::with_capacity(batch));
+        let mut bytes = 0u64;
+        for (i, line) in BufReader::new(input).lines().enumerate() {
+            let line = line.with_context(|| format!("could not read {}", file.display()))?;
+            bytes += line.len() as u64 + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let card: eid_core::identity::ResidentCard = match serde_json::from_str(&line) {
+                Ok(card) => card,
+                Err(_) => {
+                    // What was read before the bad line is stored before stopping.
+                    if !pending.is_empty() {
+                        store.import_residents(&pending, SystemClock.now()).await?;
+                    }
+                    bar.finish_and_clear();
+                    store.close().await;
+                    anyhow::bail!(
+                        "line {} of {} is not a registry record (run `eid registry validate` for the reason); the {read} records before it are imported",
+                        i + 1,
+                        file.display()
+                    );
+                }
+            };
+            pending.push(card);
+            read += 1;
+            if pending.len() == batch {
+                changed += store.import_residents(&pending, SystemClock.now()).await?;
+                pending.clear();
+                bar.set_position(bytes);
+            }
+        }
+        if !pending.is_empty() {
+            changed += store.import_residents(&pending, SystemClock.now()).await?;
+        }
+        bar.finish_and_clear();
+        let total = store.resident_count().await?;
+        store.close().await;
+        crate::print_json(&serde_json::json!({
+            "file": file.display().to_string(),
+            "store": store.backend_name(),
+            "records_read": read,
+            "new_or_changed": changed,
+            "residents_in_store": total,
+        }))?;
+        Ok(Outcome::Ok)
+    })
 }

@@ -989,3 +989,93 @@ fn trust_list_built_signed_and_shown_from_the_command_line() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn registry_import_is_idempotent_and_stops_at_a_bad_line_keeping_what_came_before() {
+    let dir = scratch("import");
+    let file = dir.join("p.jsonl");
+    let p = |path: &Path| path.to_str().unwrap().to_owned();
+    let db = format!("sqlite:{}", p(&dir.join("store/eid.db")));
+    assert!(
+        eid(&[
+            "registry",
+            "generate",
+            "--count",
+            "700",
+            "--seed",
+            "9",
+            "--as-of",
+            "2026-11-23",
+            "--quiet",
+            "--out",
+            &p(&file)
+        ])
+        .status
+        .success()
+    );
+    let import = |path: &Path| {
+        eid(&[
+            "registry",
+            "import",
+            &p(path),
+            "--quiet",
+            "--batch",
+            "300",
+            "--database",
+            &db,
+        ])
+    };
+    let report =
+        |out: &Output| -> serde_json::Value { serde_json::from_slice(&out.stdout).unwrap() };
+    let first = import(&file);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(report(&first)["new_or_changed"], 700);
+    let again = import(&file);
+    assert_eq!(report(&again)["new_or_changed"], 0);
+    assert_eq!(report(&again)["residents_in_store"], 700);
+
+    // A bad line: exit 2, its number in the message, no record content, earlier lines kept.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let other = dir.join("other.jsonl");
+    std::fs::write(
+        &other,
+        format!(
+            "{}\n{{\"id_number\": \"x\"}}\n{}\n",
+            lines[..2].join("\n"),
+            lines[2]
+        ),
+    )
+    .unwrap();
+    let db2 = format!("sqlite:{}", p(&dir.join("store/other.db")));
+    let bad = eid(&[
+        "registry",
+        "import",
+        &p(&other),
+        "--quiet",
+        "--database",
+        &db2,
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        said.contains("line 3 of") && said.contains("the 2 records before it are imported"),
+        "{said}"
+    );
+    let id = &lines[0][14..32];
+    assert!(!said.contains(id), "{said}");
+    let recount = eid(&[
+        "registry",
+        "import",
+        &p(&other),
+        "--quiet",
+        "--database",
+        &db2,
+    ]);
+    assert_eq!(recount.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,197 @@
+//! The registry store on both backends: the same checks on SQLite (in memory, always) and on
+//! PostgreSQL when `EID_TEST_POSTGRES_URL` names a server (each run in a fresh database that
+//! is dropped afterwards); without it the PostgreSQL test says it skipped.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+
+use eid_core::identity::{CardExpiry, ResidentCard};
+use eid_core::region::RegionCode;
+use eid_store::{CardState, LifeEvent, Store, StoreError};
+use sqlx::Connection;
+use time::macros::{date, datetime};
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
+
+fn population(count: u64, seed: u64) -> Vec<ResidentCard> {
+    let mut out = Vec::new();
+    eid_registry::generate::Generator::new(seed, date!(2026 - 11 - 23))
+        .write_jsonl(count, &mut out, &mut |_| {})
+        .unwrap();
+    out.split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).unwrap())
+        .collect()
+}
+
+/// Everything the registry store promises, against one store.
+async fn exercise(store: &Store) {
+    let people = population(3000, 11);
+    // Import in batches; a second import of the same records changes nothing.
+    for batch in people.chunks(1000) {
+        assert_eq!(store.import_residents(batch, NOW).await.unwrap(), 1000);
+    }
+    assert_eq!(store.resident_count().await.unwrap(), 3000);
+    for batch in people.chunks(1000) {
+        assert_eq!(store.import_residents(batch, NOW).await.unwrap(), 0);
+    }
+    assert_eq!(store.resident_count().await.unwrap(), 3000);
+
+    // Lookup by number gives back the record as imported.
+    let someone = &people[1234];
+    let number = someone.id_number.expose();
+    let entry = store.resident(number).await.unwrap().unwrap();
+    assert_eq!(&entry.card, someone);
+    assert_eq!(entry.state, CardState::Valid);
+    assert!(!entry.deceased);
+    assert!(
+        store
+            .resident("110105194912310029")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Life events change the record and are kept in order.
+    let events = [
+        LifeEvent::CardReportedLost,
+        LifeEvent::CardReplaced {
+            issue_date: date!(2026 - 11 - 20),
+            expiry: CardExpiry::On(date!(2046 - 11 - 20)),
+        },
+        LifeEvent::NameChanged {
+            family_name: "韦".into(),
+            given_name: "秀兰".into(),
+        },
+        LifeEvent::AddressChanged {
+            address: "浙江省杭州市西湖区文三路1号".into(),
+            residence_region: RegionCode::parse("330106").unwrap(),
+        },
+    ];
+    for (i, event) in events.iter().enumerate() {
+        store
+            .record_event(number, event, NOW + Duration::minutes(i as i64))
+            .await
+            .unwrap();
+        if i == 0 {
+            let lost = store.resident(number).await.unwrap().unwrap();
+            assert_eq!(lost.state, CardState::ReportedLost);
+            assert!(!lost.card_usable_on(date!(2026 - 11 - 23)));
+        }
+    }
+    let entry = store.resident(number).await.unwrap().unwrap();
+    assert_eq!(entry.state, CardState::Valid);
+    assert_eq!(entry.card.card_issue_date, date!(2026 - 11 - 20));
+    assert_eq!(entry.card.full_name, "韦秀兰");
+    assert_eq!(entry.card.residence_region.to_string(), "330106");
+    assert!(entry.card_usable_on(date!(2026 - 11 - 23)));
+    let recorded = store.life_events(number).await.unwrap();
+    assert_eq!(
+        recorded.iter().map(|(e, _)| e.clone()).collect::<Vec<_>>(),
+        events
+    );
+    assert_eq!(recorded[3].1, NOW + Duration::minutes(3));
+
+    // A re-import after the events keeps the state; a changed record is replaced.
+    let mut changed = people[..10].to_vec();
+    changed[0].address = "新地址".into();
+    assert_eq!(store.import_residents(&changed, NOW).await.unwrap(), 1);
+
+    // Death.
+    store
+        .record_event(
+            number,
+            &LifeEvent::Death {
+                date: date!(2026 - 11 - 22),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let entry = store.resident(number).await.unwrap().unwrap();
+    assert!(entry.deceased);
+    assert!(!entry.card_usable_on(date!(2026 - 11 - 23)));
+
+    // An unknown resident: a clear error, nothing written.
+    assert!(matches!(
+        store
+            .record_event("110105194912310029", &LifeEvent::CardReportedLost, NOW)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.resident_count().await.unwrap(), 3000);
+}
+
+#[tokio::test]
+async fn sqlite_in_memory() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    assert_eq!(store.backend_name(), "sqlite");
+    exercise(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_file_survives_reopening() {
+    let dir = std::env::temp_dir().join(format!("eid-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite:{}", dir.join("eid.db").display());
+    let people = population(50, 3);
+    {
+        let store = Store::connect(&url).await.unwrap();
+        store.import_residents(&people, NOW).await.unwrap();
+        store.close().await;
+    }
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(store.resident_count().await.unwrap(), 50);
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused() {
+    assert!(matches!(
+        Store::connect("mysql://localhost/eid").await,
+        Err(StoreError::UnsupportedUrl)
+    ));
+}
+
+#[tokio::test]
+async fn postgres() {
+    let Ok(base) = std::env::var("EID_TEST_POSTGRES_URL") else {
+        println!("skipped: EID_TEST_POSTGRES_URL is not set (.ci/run sets it)");
+        return;
+    };
+    // A fresh database for this run, dropped afterwards.
+    let name = format!(
+        "eid_test_{}_{}",
+        std::process::id(),
+        NOW.unix_timestamp() % 1000
+    );
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = match base.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("EID_TEST_POSTGRES_URL must end in /DATABASE"),
+    };
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(store.backend_name(), "postgres");
+    exercise(&store).await;
+    store.close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+}
