@@ -226,6 +226,25 @@ impl Store {
         Ok(count.unsigned_abs())
     }
 
+    /// Up to `n` registered numbers, for benchmarks and spot checks (no order promised).
+    pub async fn sample_numbers(&self, n: u32) -> Result<Vec<String>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT id_number FROM residents ORDER BY random() LIMIT ?1")
+                    .bind(n)
+                    .fetch_all(pool)
+                    .await
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query_scalar("SELECT id_number FROM residents ORDER BY random() LIMIT $1")
+                    .bind(i64::from(n))
+                    .fetch_all(pool)
+                    .await
+            }
+        }
+        .map_err(db("sampling numbers"))
+    }
+
     /// The resident with identity number `number`, if registered.
     pub async fn resident(&self, number: &str) -> Result<Option<RegistryEntry>, StoreError> {
         let row = match &self.backend {
