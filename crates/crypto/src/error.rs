@@ -39,6 +39,10 @@ pub enum CryptoError {
     /// Signing failed in the key's backend.
     #[error("the signing backend failed")]
     SigningFailed,
+    /// The PKCS#11 module, token or key could not be used (the message names the step,
+    /// never a PIN).
+    #[error("PKCS#11: {0}")]
+    Pkcs11(String),
     /// A certificate could not be built.
     #[error("could not build the certificate: {0}")]
     CertificateBuild(String),

@@ -16,6 +16,7 @@ mod error;
 pub mod jwk;
 mod keys;
 pub mod pem;
+pub mod pkcs11;
 pub mod session;
 pub mod x509;
 

@@ -1,0 +1,102 @@
+//! An issuer key in SoftHSM 2 through PKCS#11: a token is initialised, a P-256 key pair
+//! generated on it (never extractable), and its signatures verify with the public key read
+//! from the token — the same `Signer` the issuer uses with a key file. Skips, saying so,
+//! where SoftHSM is not installed (`.ci/run` installs it).
+//!
+//! SoftHSM reads its configuration from `SOFTHSM2_CONF`, which `.cargo/config.toml` points
+//! at `/tmp/eid-softhsm/softhsm2.conf`; this test writes that file and a fresh token folder.
+
+use std::path::Path;
+
+use cryptoki::session::UserType;
+use cryptoki::types::AuthPin;
+use eid_crypto::pkcs11::{Pkcs11Signer, open_token};
+use eid_crypto::{CryptoError, Signer};
+
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+#[test]
+fn softhsm_key_signs_es256() {
+    let module = Path::new(MODULE);
+    let Ok(conf) = std::env::var("SOFTHSM2_CONF") else {
+        println!("skipped: SOFTHSM2_CONF is not set (see .cargo/config.toml)");
+        return;
+    };
+    if !module.exists() {
+        println!("skipped: {MODULE} is absent (apt-get install softhsm2)");
+        return;
+    }
+    let conf = Path::new(&conf);
+    let dir = conf.parent().unwrap();
+    let tokens = dir.join("tokens");
+    let _ = std::fs::remove_dir_all(&tokens);
+    std::fs::create_dir_all(&tokens).unwrap();
+    std::fs::write(
+        conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+
+    // Initialise the free token and set the user PIN.
+    {
+        let context = cryptoki::context::Pkcs11::new(module).unwrap();
+        context
+            .initialize(cryptoki::context::CInitializeArgs::new(
+                cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
+            ))
+            .unwrap();
+        let slot = context
+            .get_slots_with_token()
+            .unwrap()
+            .into_iter()
+            .find(|s| !context.get_token_info(*s).unwrap().token_initialized())
+            .unwrap();
+        let so = AuthPin::new("so-pin-1234".into());
+        context.init_token(slot, &so, "eid-issuer").unwrap();
+        drop(context);
+        let (context, slot) = open_token(module, "eid-issuer").unwrap();
+        let session = context.open_rw_session(slot).unwrap();
+        session.login(UserType::So, Some(&so)).unwrap();
+        session
+            .init_pin(&AuthPin::new("user-pin-1234".into()))
+            .unwrap();
+    }
+
+    let signer = Pkcs11Signer::generate(module, "eid-issuer", "user-pin-1234", "ds-4501").unwrap();
+    let message = b"the MSO or the JWS signing input";
+    let signature = signer.sign(message).unwrap();
+    assert_eq!(signature.len(), 64);
+    signer.verifying_key().verify(message, &signature).unwrap();
+    assert!(
+        signer
+            .verifying_key()
+            .verify(b"another message", &signature)
+            .is_err()
+    );
+
+    // Opened again by label, it is the same key. (A module is initialised once per process:
+    // an issuer holds one signer per key and shares it; this one is closed first.)
+    let public = signer.verifying_key().clone();
+    drop(signer);
+    let again = Pkcs11Signer::open(module, "eid-issuer", "user-pin-1234", "ds-4501").unwrap();
+    assert_eq!(again.verifying_key(), &public);
+    again
+        .verifying_key()
+        .verify(message, &again.sign(message).unwrap())
+        .unwrap();
+
+    // A wrong PIN, a missing key, a missing token: clear errors, no PIN in them.
+    for result in [
+        Pkcs11Signer::open(module, "eid-issuer", "wrong-pin", "ds-4501").err(),
+        Pkcs11Signer::open(module, "eid-issuer", "user-pin-1234", "ds-9999").err(),
+        Pkcs11Signer::open(module, "no-such-token", "user-pin-1234", "ds-4501").err(),
+    ] {
+        let Some(CryptoError::Pkcs11(message)) = result else {
+            panic!("expected a PKCS#11 error");
+        };
+        assert!(!message.contains("pin-1234"), "{message}");
+    }
+}
