@@ -163,15 +163,22 @@ pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
         .map_err(|_| format!("{s:?} is not an RFC 3339 time such as 2026-11-23T12:00:00Z"))
 }
 
-/// Reads public JWKs (trusted issuer keys).
-pub(crate) fn load_jwks(paths: &[PathBuf]) -> anyhow::Result<Vec<VerifyingKey>> {
+/// Reads JWK files as they are.
+pub(crate) fn read_jwks(paths: &[PathBuf]) -> anyhow::Result<Vec<Jwk>> {
     paths
         .iter()
         .map(|path| {
-            let jwk: Jwk = serde_json::from_str(&read(path)?)
-                .with_context(|| format!("{} is not a JWK", path.display()))?;
-            Ok(jwk.verifying_key()?)
+            serde_json::from_str(&read(path)?)
+                .with_context(|| format!("{} is not a JWK", path.display()))
         })
+        .collect()
+}
+
+/// Reads public JWKs as keys (trusted issuer keys).
+pub(crate) fn load_jwks(paths: &[PathBuf]) -> anyhow::Result<Vec<VerifyingKey>> {
+    read_jwks(paths)?
+        .iter()
+        .map(|jwk| Ok(jwk.verifying_key()?))
         .collect()
 }
 

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use eid_core::region::{RegionCode, Scope};
 use eid_core::{Clock, SystemClock};
-use eid_crypto::{Jwk, Signer, SigningKey};
+use eid_crypto::{Signer, SigningKey};
 use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_scope};
 use eid_trust::model::{ProviderState, WalletProvider};
 use eid_trust::{AcceptanceScope, Purpose, StatusFinding, TrustList, VerifiedTrustList};
@@ -19,7 +19,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::Outcome;
-use crate::credential::{load_jwks, parse_time, read};
+use crate::credential::{load_jwks, parse_time, read, read_jwks};
 use crate::pki::{refuse_existing, write_file};
 
 #[derive(Debug, Subcommand)]
@@ -220,16 +220,6 @@ fn certificate_der(path: &Path) -> anyhow::Result<Vec<u8>> {
         .with_context(|| format!("{} is not a PEM certificate", path.display()))
 }
 
-fn jwks(paths: &[PathBuf]) -> anyhow::Result<Vec<Jwk>> {
-    paths
-        .iter()
-        .map(|path| {
-            serde_json::from_str(&read(path)?)
-                .with_context(|| format!("{} is not a JWK", path.display()))
-        })
-        .collect()
-}
-
 pub fn run(command: Command) -> anyhow::Result<Outcome> {
     let now = SystemClock
         .now()
@@ -284,7 +274,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 .iter()
                 .map(|p| certificate_der(p))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let keys = jwks(&status_key)?;
+            let keys = read_jwks(&status_key)?;
             edit(&list, |l| {
                 Ok(add_issuer(l, &id, &name, &roots, keys, now, replace)?)
             })
@@ -328,7 +318,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 "suspended" => ProviderState::Suspended,
                 other => bail!("--state is active or suspended, not {other:?}"),
             };
-            let attestation_keys = jwks(&key)?;
+            let attestation_keys = read_jwks(&key)?;
             let provider = WalletProvider {
                 id,
                 name,

@@ -93,6 +93,19 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
     Ok(())
 }
 
+/// An issuer's IACA roots that parse and are within their validity at `now`.
+fn usable_roots(
+    issuer: &crate::model::IssuingAuthority,
+    now: OffsetDateTime,
+) -> impl Iterator<Item = TrustedIaca> + '_ {
+    use base64::Engine;
+    issuer
+        .iaca_roots
+        .iter()
+        .filter_map(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+        .filter_map(move |der| TrustedIaca::new(&der, now).ok())
+}
+
 /// A trust list whose signature, type, times and consistency were checked.
 #[derive(Debug, Clone)]
 pub struct VerifiedTrustList {
@@ -165,21 +178,11 @@ impl VerifiedTrustList {
     /// credential's root index maps back to the issuer through the second vector. Roots
     /// that are malformed or outside their validity are left out.
     pub fn roots(&self, now: OffsetDateTime) -> (Vec<TrustedIaca>, Vec<String>) {
-        use base64::Engine;
-        let mut roots = Vec::new();
-        let mut owners = Vec::new();
-        for issuer in &self.list.issuers {
-            for b64 in &issuer.iaca_roots {
-                let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) else {
-                    continue;
-                };
-                if let Ok(root) = TrustedIaca::new(&der, now) {
-                    roots.push(root);
-                    owners.push(issuer.id.clone());
-                }
-            }
-        }
-        (roots, owners)
+        self.list
+            .issuers
+            .iter()
+            .flat_map(|issuer| usable_roots(issuer, now).map(|root| (root, issuer.id.clone())))
+            .unzip()
     }
 
     /// What may sign the status lists of `issuer`'s credentials: its own IACA roots usable
@@ -190,16 +193,10 @@ impl VerifiedTrustList {
         issuer: &str,
         now: OffsetDateTime,
     ) -> (Vec<TrustedIaca>, Vec<VerifyingKey>) {
-        use base64::Engine;
         let Some(entry) = self.list.issuer(issuer) else {
             return (Vec::new(), Vec::new());
         };
-        let roots = entry
-            .iaca_roots
-            .iter()
-            .filter_map(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
-            .filter_map(|der| TrustedIaca::new(&der, now).ok())
-            .collect();
+        let roots = usable_roots(entry, now).collect();
         let keys = entry
             .status_list_keys
             .iter()
