@@ -5,12 +5,18 @@
 //!   number, imports through `COPY`.
 //!
 //! Each backend has its own versioned migrations (`migrations/sqlite`, `migrations/postgres`),
-//! run on [`Store::connect`]. Today the store holds the population registry: residents'
-//! card records, the card's state, and life events. Personal data lives in the tables only:
+//! run on [`Store::connect`]. The store holds the population registry (residents' card
+//! records, the card's state, life events) and the authority's issuance state (offers,
+//! tokens, nonces, credentials with their status list indices, the audit log). Personal data lives in the tables only:
 //! no error of this crate carries a number, a name or an address.
 
+mod issuance;
 mod registry;
 
+pub use issuance::{
+    AccessGrant, AuditEntry, CredentialRecord, CredentialState, NewCredential, NewOffer,
+    Redemption, Selector, ShardStatuses,
+};
 pub use registry::{CardState, LifeEvent, RegistryEntry};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -112,5 +118,60 @@ impl Store {
             Backend::Sqlite(pool) => pool.close().await,
             Backend::Postgres(pool) => pool.close().await,
         }
+    }
+}
+
+/// A PostgreSQL database made for one test run and dropped after it, on the server that
+/// `EID_TEST_POSTGRES_URL` names (`.ci/run` sets it).
+#[derive(Debug)]
+pub struct ScratchPostgres {
+    admin: sqlx::PgConnection,
+    name: String,
+    /// The scratch database's URL.
+    pub url: String,
+}
+
+impl ScratchPostgres {
+    /// Creates `eid_test_<tag>_<pid>`, or returns `None` when `EID_TEST_POSTGRES_URL` is not
+    /// set (the caller prints that it skipped).
+    pub async fn create(tag: &str) -> Result<Option<Self>, StoreError> {
+        use sqlx::Connection;
+        let Ok(base) = std::env::var("EID_TEST_POSTGRES_URL") else {
+            return Ok(None);
+        };
+        let name = format!("eid_test_{tag}_{}", std::process::id());
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StoreError::UnsupportedUrl);
+        }
+        let mut admin = sqlx::PgConnection::connect(&base)
+            .await
+            .map_err(db("connecting to PostgreSQL"))?;
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut admin)
+                .await
+                .map_err(db("creating a scratch database"))?;
+        }
+        let server = base
+            .rsplit_once('/')
+            .map(|(server, _)| server)
+            .ok_or(StoreError::UnsupportedUrl)?;
+        let url = format!("{server}/{name}");
+        Ok(Some(Self { admin, name, url }))
+    }
+
+    /// Drops the database (closing what still uses it).
+    pub async fn drop_database(mut self) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut self.admin)
+        .await
+        .map(|_| ())
+        .map_err(db("dropping a scratch database"))
     }
 }

@@ -10,7 +10,6 @@
 use eid_core::identity::{CardExpiry, ResidentCard};
 use eid_core::region::RegionCode;
 use eid_store::{CardState, LifeEvent, Store, StoreError};
-use sqlx::Connection;
 use time::macros::{date, datetime};
 use time::{Duration, OffsetDateTime};
 
@@ -159,39 +158,16 @@ async fn unsupported_urls_are_refused() {
 
 #[tokio::test]
 async fn postgres() {
-    let Ok(base) = std::env::var("EID_TEST_POSTGRES_URL") else {
+    let Some(scratch) = eid_store::ScratchPostgres::create("registry")
+        .await
+        .unwrap()
+    else {
         println!("skipped: EID_TEST_POSTGRES_URL is not set (.ci/run sets it)");
         return;
     };
-    // A fresh database for this run, dropped afterwards.
-    let name = format!(
-        "eid_test_{}_{}",
-        std::process::id(),
-        NOW.unix_timestamp() % 1000
-    );
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let url = match base.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("EID_TEST_POSTGRES_URL must end in /DATABASE"),
-    };
-    let store = Store::connect(&url).await.unwrap();
+    let store = Store::connect(&scratch.url).await.unwrap();
     assert_eq!(store.backend_name(), "postgres");
     exercise(&store).await;
     store.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
+    scratch.drop_database().await.unwrap();
 }

@@ -1,0 +1,696 @@
+//! The authority's issuance and lifecycle state: offers, access tokens, nonces, logical
+//! credentials with their status-list instances, the audit log, and proofing failures.
+//!
+//! The SQL here is the same text on both backends (`$n` parameters, which SQLite reads as
+//! numbered names), run through [`on_pool!`]; the schemas differ only in types
+//! (`migrations/*/0002_issuance.sql`). Bearer secrets (codes, tokens, nonces) arrive here
+//! already hashed.
+
+use eid_core::Random;
+use sqlx::Row;
+
+use crate::{Backend, Store, StoreError, db};
+
+/// Runs `$body` with `$pool` bound to whichever pool the store has: the same SQL, compiled
+/// once per driver.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// A credential's status, with the Token Status List values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialState {
+    /// 0.
+    Valid,
+    /// 1: revoked, for good.
+    Invalid,
+    /// 2: suspended (lost phone), may be reinstated.
+    Suspended,
+}
+
+impl CredentialState {
+    /// The status list value.
+    pub fn value(self) -> u8 {
+        match self {
+            Self::Valid => 0,
+            Self::Invalid => 1,
+            Self::Suspended => 2,
+        }
+    }
+
+    fn from_value(value: i64) -> Result<Self, StoreError> {
+        match value {
+            0 => Ok(Self::Valid),
+            1 => Ok(Self::Invalid),
+            2 => Ok(Self::Suspended),
+            _ => Err(StoreError::Corrupt("credential status")),
+        }
+    }
+
+    /// The states a change to `self` may start from: suspend from valid, reinstate from
+    /// suspended, revoke from either (revocation is final).
+    fn allowed_from(self) -> &'static [i64] {
+        match self {
+            Self::Suspended => &[0],
+            Self::Valid => &[2],
+            Self::Invalid => &[0, 2],
+        }
+    }
+}
+
+/// A new offer, made after enrolment.
+#[derive(Debug)]
+pub struct NewOffer<'a> {
+    /// SHA-256 of the pre-authorized code.
+    pub code_hash: &'a str,
+    /// Whose credential it offers.
+    pub id_number: &'a str,
+    /// The configuration ids offered.
+    pub configurations: &'a [String],
+    /// SHA-256 of the transaction code, when one is required.
+    pub tx_code_hash: Option<&'a str>,
+    /// Until when it can be redeemed (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// What redeeming a pre-authorized code came to.
+#[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Redemption {
+    /// An access token was stored for the offer's resident and configurations.
+    Granted {
+        /// The resident.
+        id_number: String,
+        /// The configurations the token may obtain.
+        configurations: Vec<String>,
+    },
+    /// No offer has this code.
+    UnknownCode,
+    /// The offer expired.
+    Expired,
+    /// The code was already exchanged.
+    AlreadyRedeemed,
+    /// The offer requires a transaction code and none came.
+    TxCodeRequired,
+    /// The transaction code is wrong; the offer is void after too many tries.
+    WrongTxCode {
+        /// Tries left before the offer is void.
+        attempts_left: i64,
+    },
+}
+
+/// A valid access token's grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessGrant {
+    /// The resident.
+    pub id_number: String,
+    /// The configurations it may obtain.
+    pub configurations: Vec<String>,
+}
+
+/// A logical credential to record: one batch for one wallet instance.
+#[derive(Debug)]
+pub struct NewCredential<'a> {
+    /// Its id (random).
+    pub id: &'a str,
+    /// The resident.
+    pub id_number: &'a str,
+    /// The wallet provider.
+    pub provider: &'a str,
+    /// The wallet instance.
+    pub wallet_instance: &'a str,
+    /// The configuration issued.
+    pub configuration: &'a str,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Which credentials a lifecycle action addresses.
+#[derive(Debug, Clone, Copy)]
+pub enum Selector<'a> {
+    /// One logical credential (all instances of its batch).
+    Credential(&'a str),
+    /// Everything held by one wallet instance (a lost phone).
+    WalletInstance {
+        /// The wallet provider.
+        provider: &'a str,
+        /// The instance.
+        instance: &'a str,
+    },
+    /// Everything issued to a resident.
+    Resident(&'a str),
+}
+
+/// A credential as stored, without personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialRecord {
+    /// Its id.
+    pub id: String,
+    /// The wallet provider.
+    pub provider: String,
+    /// The wallet instance.
+    pub wallet_instance: String,
+    /// The configuration.
+    pub configuration: String,
+    /// Its state.
+    pub state: CredentialState,
+    /// Its instances' status list positions: (shard, index).
+    pub instances: Vec<(u64, u64)>,
+}
+
+/// One shard's entries that are not VALID, for publishing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardStatuses {
+    /// The shard's size (entries).
+    pub size: u64,
+    /// Bumped by every change to an entry of the shard.
+    pub version: u64,
+    /// (index, status value) of every entry not VALID.
+    pub entries: Vec<(u64, u8)>,
+}
+
+/// An audit entry. Subjects are credential ids, wallet instances or pseudonyms: never a
+/// name or an identity number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Unix seconds.
+    pub at: i64,
+    /// Who acted (`wallet:…`, `admin`, `registry`).
+    pub actor: String,
+    /// What was done (`issue`, `suspend`, `enrol`, …).
+    pub action: String,
+    /// What it was done to.
+    pub subject: String,
+    /// `ok`, `refused`, …
+    pub outcome: String,
+    /// The reason, or what changed.
+    pub detail: String,
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Stores an offer.
+    pub async fn create_offer(&self, offer: &NewOffer<'_>) -> Result<(), StoreError> {
+        let configurations = serde_json::to_string(offer.configurations)
+            .map_err(|_| StoreError::Corrupt("offer"))?;
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO offers (code_hash, id_number, configurations, tx_code_hash, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(offer.code_hash)
+        .bind(offer.id_number)
+        .bind(&configurations)
+        .bind(offer.tx_code_hash)
+        .bind(offer.expires_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .map_err(db("storing an offer"))
+    }
+
+    /// Redeems a pre-authorized code once: checks expiry and the transaction code (voiding
+    /// the offer after `max_tx_failures` wrong ones) and stores the access token, in one
+    /// transaction.
+    pub async fn redeem_offer(
+        &self,
+        code_hash: &str,
+        tx_code_hash: Option<&str>,
+        now: i64,
+        token_hash: &str,
+        token_expires_at: i64,
+        max_tx_failures: i64,
+    ) -> Result<Redemption, StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db("redeeming an offer"))?;
+            let row = sqlx::query(
+                "SELECT id_number, configurations, tx_code_hash, tx_failures, expires_at, redeemed
+                 FROM offers WHERE code_hash = $1",
+            )
+            .bind(code_hash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("reading an offer"))?;
+            let Some(row) = row else { return Ok(Redemption::UnknownCode) };
+            let read = |row: &_| -> Result<_, sqlx::Error> {
+                let row: &_ = row;
+                Ok((
+                    Row::try_get::<String, _>(row, 0)?,
+                    Row::try_get::<String, _>(row, 1)?,
+                    Row::try_get::<Option<String>, _>(row, 2)?,
+                    Row::try_get::<i64, _>(row, 3)?,
+                    Row::try_get::<i64, _>(row, 4)?,
+                    Row::try_get::<bool, _>(row, 5)?,
+                ))
+            };
+            let (id_number, configurations, expected_tx, failures, expires_at, redeemed) =
+                read(&row).map_err(db("reading an offer"))?;
+            if redeemed {
+                return Ok(Redemption::AlreadyRedeemed);
+            }
+            if expires_at <= now || failures >= max_tx_failures {
+                return Ok(Redemption::Expired);
+            }
+            if let Some(expected) = expected_tx {
+                match tx_code_hash {
+                    None => return Ok(Redemption::TxCodeRequired),
+                    Some(given) if given != expected => {
+                        sqlx::query("UPDATE offers SET tx_failures = tx_failures + 1 WHERE code_hash = $1")
+                            .bind(code_hash)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db("counting a wrong transaction code"))?;
+                        tx.commit().await.map_err(db("counting a wrong transaction code"))?;
+                        return Ok(Redemption::WrongTxCode {
+                            attempts_left: max_tx_failures - failures - 1,
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+            sqlx::query("UPDATE offers SET redeemed = $2 WHERE code_hash = $1")
+                .bind(code_hash)
+                .bind(true)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("redeeming an offer"))?;
+            sqlx::query(
+                "INSERT INTO access_tokens (token_hash, id_number, configurations, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(&id_number)
+            .bind(&configurations)
+            .bind(token_expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("storing an access token"))?;
+            tx.commit().await.map_err(db("redeeming an offer"))?;
+            let configurations: Vec<String> = serde_json::from_str(&configurations)
+                .map_err(|_| StoreError::Corrupt("offer"))?;
+            Ok(Redemption::Granted { id_number, configurations })
+        })
+    }
+
+    /// The grant of an unexpired access token.
+    pub async fn access_grant(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessGrant>, StoreError> {
+        let row: Option<(String, String)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id_number, configurations FROM access_tokens
+             WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)
+        .map_err(db("reading an access token"))?;
+        row.map(|(id_number, configurations)| {
+            Ok(AccessGrant {
+                id_number,
+                configurations: serde_json::from_str(&configurations)
+                    .map_err(|_| StoreError::Corrupt("access token"))?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Marks `configuration` issued under the token; false if it already was.
+    pub async fn mark_issued(
+        &self,
+        token_hash: &str,
+        configuration: &str,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO token_issuances (token_hash, configuration) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(token_hash)
+        .bind(configuration)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected() == 1))
+        .map_err(db("recording an issuance"))
+    }
+
+    /// Undoes [`Store::mark_issued`] when the issuance then failed, so it can be retried.
+    pub async fn unmark_issued(
+        &self,
+        token_hash: &str,
+        configuration: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query(
+            "DELETE FROM token_issuances WHERE token_hash = $1 AND configuration = $2",
+        )
+        .bind(token_hash)
+        .bind(configuration)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .map_err(db("undoing an issuance"))
+    }
+
+    /// Stores a c_nonce (hashed) until `expires_at`, and drops expired ones.
+    pub async fn create_nonce(
+        &self,
+        nonce_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            sqlx::query("DELETE FROM nonces WHERE expires_at <= $1")
+                .bind(now)
+                .execute(pool)
+                .await
+                .map_err(db("dropping expired nonces"))?;
+            sqlx::query("INSERT INTO nonces (nonce_hash, expires_at) VALUES ($1, $2)")
+                .bind(nonce_hash)
+                .bind(expires_at)
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .map_err(db("storing a nonce"))
+        })
+    }
+
+    /// Uses a nonce up: true if it existed unexpired (and is now gone).
+    pub async fn consume_nonce(&self, nonce_hash: &str, now: i64) -> Result<bool, StoreError> {
+        on_pool!(self, pool => sqlx::query(
+            "DELETE FROM nonces WHERE nonce_hash = $1 AND expires_at > $2",
+        )
+        .bind(nonce_hash)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected() == 1))
+        .map_err(db("using a nonce"))
+    }
+
+    /// Records a logical credential and allocates a random status list index for each of
+    /// its `instances`, in one transaction: in the newest shard while it is less than ¾
+    /// full (herd privacy: indices stay spread), else in a new shard of `shard_size`.
+    /// Returns the (shard, index) of each instance.
+    pub async fn record_credential(
+        &self,
+        credential: &NewCredential<'_>,
+        instances: u32,
+        shard_size: u64,
+        random: &dyn Random,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        let n = i64::from(instances);
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db("recording a credential"))?;
+            sqlx::query(
+                "INSERT INTO credentials
+                 (id, id_number, provider, wallet_instance, configuration, issued_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(credential.id)
+            .bind(credential.id_number)
+            .bind(credential.provider)
+            .bind(credential.wallet_instance)
+            .bind(credential.configuration)
+            .bind(credential.issued_at)
+            .bind(credential.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("recording a credential"))?;
+            let newest: Option<(i64, i64, i64)> = sqlx::query_as(
+                "SELECT shard, size, allocated FROM status_shards ORDER BY shard DESC LIMIT 1",
+            )
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("reading status shards"))?;
+            let (shard, size) = match newest {
+                Some((shard, size, allocated)) if (allocated + n) * 4 <= size * 3 => (shard, size),
+                other => {
+                    let shard = other.map_or(0, |(s, _, _)| s + 1);
+                    let size = signed(shard_size);
+                    sqlx::query("INSERT INTO status_shards (shard, size) VALUES ($1, $2)")
+                        .bind(shard)
+                        .bind(size)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("opening a status shard"))?;
+                    (shard, size)
+                }
+            };
+            let mut taken = Vec::with_capacity(instances as usize);
+            while taken.len() < instances as usize {
+                let mut word = [0u8; 8];
+                random.fill(&mut word).map_err(|_| StoreError::Corrupt("random source"))?;
+                let idx = signed(u64::from_le_bytes(word) % count(size));
+                let done = sqlx::query(
+                    "INSERT INTO credential_instances (shard, idx, credential) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(shard)
+                .bind(idx)
+                .bind(credential.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("allocating a status index"))?;
+                if done.rows_affected() == 1 {
+                    taken.push((count(shard), count(idx)));
+                }
+            }
+            sqlx::query("UPDATE status_shards SET allocated = allocated + $2 WHERE shard = $1")
+                .bind(shard)
+                .bind(n)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("allocating status indices"))?;
+            tx.commit().await.map_err(db("recording a credential"))?;
+            Ok(taken)
+        })
+    }
+
+    /// Moves the selected credentials whose state allows it to `to` (suspend: from VALID;
+    /// reinstate: from SUSPENDED; revoke: from either), all instances of each batch at once,
+    /// and bumps the version of every shard touched, in one transaction. Returns the
+    /// credentials that changed, with their instances.
+    pub async fn set_state(
+        &self,
+        selector: Selector<'_>,
+        to: CredentialState,
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
+        let from = to.allowed_from();
+        let (first, last) = (from[0], from[from.len() - 1]);
+        // The parameters in order of appearance: SQLite numbers `$n` names by first use.
+        let (select, a, b): (&str, &str, Option<&str>) = match selector {
+            Selector::Credential(id) => (
+                "SELECT id, provider, wallet_instance, configuration FROM credentials
+                 WHERE id = $1 AND status IN ($2, $3) ORDER BY id",
+                id,
+                None,
+            ),
+            Selector::WalletInstance { provider, instance } => (
+                "SELECT id, provider, wallet_instance, configuration FROM credentials
+                 WHERE provider = $1 AND wallet_instance = $2 AND status IN ($3, $4) ORDER BY id",
+                provider,
+                Some(instance),
+            ),
+            Selector::Resident(number) => (
+                "SELECT id, provider, wallet_instance, configuration FROM credentials
+                 WHERE id_number = $1 AND status IN ($2, $3) ORDER BY id",
+                number,
+                None,
+            ),
+        };
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db("changing credential states"))?;
+            let mut query = sqlx::query_as::<_, (String, String, String, String)>(select).bind(a);
+            if let Some(b) = b {
+                query = query.bind(b);
+            }
+            let query = query.bind(first).bind(last);
+            let rows = query.fetch_all(&mut *tx).await.map_err(db("selecting credentials"))?;
+            let mut changed = Vec::with_capacity(rows.len());
+            for (id, provider, wallet_instance, configuration) in rows {
+                sqlx::query("UPDATE credentials SET status = $2 WHERE id = $1")
+                    .bind(&id)
+                    .bind(i64::from(to.value()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("changing a credential state"))?;
+                sqlx::query(
+                    "UPDATE status_shards SET version = version + 1
+                     WHERE shard IN (SELECT shard FROM credential_instances WHERE credential = $1)",
+                )
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("changing a credential state"))?;
+                let instances: Vec<(i64, i64)> = sqlx::query_as(
+                    "SELECT shard, idx FROM credential_instances WHERE credential = $1 ORDER BY shard, idx",
+                )
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db("reading instances"))?;
+                changed.push(CredentialRecord {
+                    id,
+                    provider,
+                    wallet_instance,
+                    configuration,
+                    state: to,
+                    instances: instances.into_iter().map(|(s, i)| (count(s), count(i))).collect(),
+                });
+            }
+            tx.commit().await.map_err(db("changing credential states"))?;
+            Ok(changed)
+        })
+    }
+
+    /// The credentials issued to a resident, newest first.
+    pub async fn credentials_of(
+        &self,
+        id_number: &str,
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
+        let rows: Vec<(String, String, String, String, i64)> =
+            on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, provider, wallet_instance, configuration, status FROM credentials
+             WHERE id_number = $1 ORDER BY issued_at DESC, id",
+        )
+        .bind(id_number)
+        .fetch_all(pool)
+        .await)
+            .map_err(db("listing credentials"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, provider, wallet_instance, configuration, status) in rows {
+            let instances: Vec<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
+                "SELECT shard, idx FROM credential_instances WHERE credential = $1 ORDER BY shard, idx",
+            )
+            .bind(&id)
+            .fetch_all(pool)
+            .await)
+            .map_err(db("reading instances"))?;
+            out.push(CredentialRecord {
+                id,
+                provider,
+                wallet_instance,
+                configuration,
+                state: CredentialState::from_value(status)?,
+                instances: instances
+                    .into_iter()
+                    .map(|(s, i)| (count(s), count(i)))
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The shard's size, version and non-VALID entries; `None` for a shard never opened.
+    pub async fn shard_statuses(&self, shard: u64) -> Result<Option<ShardStatuses>, StoreError> {
+        let shard = signed(shard);
+        let head: Option<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT size, version FROM status_shards WHERE shard = $1",
+        )
+        .bind(shard)
+        .fetch_optional(pool)
+        .await)
+        .map_err(db("reading a status shard"))?;
+        let Some((size, version)) = head else {
+            return Ok(None);
+        };
+        let rows: Vec<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT i.idx, c.status FROM credential_instances i
+             JOIN credentials c ON c.id = i.credential
+             WHERE i.shard = $1 AND c.status <> 0",
+        )
+        .bind(shard)
+        .fetch_all(pool)
+        .await)
+        .map_err(db("reading a status shard"))?;
+        let entries = rows
+            .into_iter()
+            .map(|(idx, status)| Ok((count(idx), CredentialState::from_value(status)?.value())))
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Some(ShardStatuses {
+            size: count(size),
+            version: count(version),
+            entries,
+        }))
+    }
+
+    /// Appends to the audit log.
+    pub async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, subject, outcome, detail)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.subject)
+        .bind(&entry.outcome)
+        .bind(&entry.detail)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .map_err(db("writing the audit log"))
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows: Vec<(i64, String, String, String, String, String)> =
+            on_pool!(self, pool => sqlx::query_as(
+            "SELECT at, actor, action, subject, outcome, detail FROM audit_log
+             ORDER BY seq DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)
+            .map_err(db("reading the audit log"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, actor, action, subject, outcome, detail)| AuditEntry {
+                at,
+                actor,
+                action,
+                subject,
+                outcome,
+                detail,
+            })
+            .collect())
+    }
+
+    /// Records a failed proofing attempt under a pseudonymous key.
+    pub async fn record_proofing_failure(&self, key: &str, at: i64) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("INSERT INTO proofing_failures (key, at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(db("recording a proofing failure"))
+    }
+
+    /// How many proofing failures `key` had since `since`.
+    pub async fn proofing_failures_since(&self, key: &str, since: i64) -> Result<u64, StoreError> {
+        let n: i64 = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT count(*) FROM proofing_failures WHERE key = $1 AND at >= $2",
+        )
+        .bind(key)
+        .bind(since)
+        .fetch_one(pool)
+        .await)
+        .map_err(db("counting proofing failures"))?;
+        Ok(count(n))
+    }
+}

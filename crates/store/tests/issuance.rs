@@ -1,0 +1,281 @@
+//! The issuance store on both backends: offers redeemed once (with the transaction code and
+//! its failure limit), tokens, single-use nonces, credentials with random status indices,
+//! lifecycle transitions and the audit log — on SQLite always, on PostgreSQL when
+//! `EID_TEST_POSTGRES_URL` is set.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+
+use eid_core::{OsRandom, Random};
+use eid_store::{
+    AuditEntry, CredentialState, NewCredential, NewOffer, Redemption, Selector, Store,
+};
+
+const NOW: i64 = 1_795_000_000;
+const SHARD: u64 = 1 << 17;
+
+fn credential<'a>(id: &'a str, wallet: &'a str) -> NewCredential<'a> {
+    NewCredential {
+        id,
+        id_number: "450102199001011234",
+        provider: "wechat",
+        wallet_instance: wallet,
+        configuration: "resident_identity_sd_jwt",
+        issued_at: NOW,
+        expires_at: NOW + 86_400,
+    }
+}
+
+async fn exercise(store: &Store) {
+    let configurations = vec!["a".to_owned(), "b".to_owned()];
+    let offer = |code: &'static str, tx: Option<&'static str>| NewOffer {
+        code_hash: code,
+        id_number: "450102199001011234",
+        configurations: &configurations,
+        tx_code_hash: tx,
+        expires_at: NOW + 600,
+    };
+    store.create_offer(&offer("c1", Some("tx"))).await.unwrap();
+    store.create_offer(&offer("c2", None)).await.unwrap();
+
+    // Unknown, then a missing and a wrong transaction code, then the right one, once.
+    let redeem = |code, tx, now| store.redeem_offer(code, tx, now, "t1", NOW + 300, 3);
+    assert_eq!(
+        redeem("nope", None, NOW).await.unwrap(),
+        Redemption::UnknownCode
+    );
+    assert_eq!(
+        redeem("c1", None, NOW).await.unwrap(),
+        Redemption::TxCodeRequired
+    );
+    assert_eq!(
+        redeem("c1", Some("bad"), NOW).await.unwrap(),
+        Redemption::WrongTxCode { attempts_left: 2 }
+    );
+    assert_eq!(
+        redeem("c1", Some("tx"), NOW).await.unwrap(),
+        Redemption::Granted {
+            id_number: "450102199001011234".into(),
+            configurations: configurations.clone(),
+        }
+    );
+    assert_eq!(
+        redeem("c1", Some("tx"), NOW).await.unwrap(),
+        Redemption::AlreadyRedeemed
+    );
+    // An expired offer.
+    assert_eq!(
+        store
+            .redeem_offer("c2", None, NOW + 600, "t2", NOW + 900, 3)
+            .await
+            .unwrap(),
+        Redemption::Expired
+    );
+    // Three wrong codes void an offer.
+    store.create_offer(&offer("c3", Some("tx"))).await.unwrap();
+    for left in [2, 1, 0] {
+        assert_eq!(
+            store
+                .redeem_offer("c3", Some("x"), NOW, "t3", NOW + 300, 3)
+                .await
+                .unwrap(),
+            Redemption::WrongTxCode {
+                attempts_left: left
+            }
+        );
+    }
+    assert_eq!(
+        store
+            .redeem_offer("c3", Some("tx"), NOW, "t3", NOW + 300, 3)
+            .await
+            .unwrap(),
+        Redemption::Expired
+    );
+
+    // The token grants until it expires; each configuration is issued once per token.
+    let grant = store.access_grant("t1", NOW).await.unwrap().unwrap();
+    assert_eq!(grant.configurations, configurations);
+    assert!(store.access_grant("t1", NOW + 300).await.unwrap().is_none());
+    assert!(store.mark_issued("t1", "a").await.unwrap());
+    assert!(!store.mark_issued("t1", "a").await.unwrap());
+    store.unmark_issued("t1", "a").await.unwrap();
+    assert!(store.mark_issued("t1", "a").await.unwrap());
+
+    // Nonces are used once and expire.
+    store.create_nonce("n1", NOW, NOW + 60).await.unwrap();
+    store.create_nonce("n2", NOW, NOW + 60).await.unwrap();
+    assert!(store.consume_nonce("n1", NOW).await.unwrap());
+    assert!(!store.consume_nonce("n1", NOW).await.unwrap());
+    assert!(!store.consume_nonce("n2", NOW + 60).await.unwrap());
+
+    // Credentials get distinct random indices in shard 0.
+    let random: &dyn Random = &OsRandom;
+    let first = store
+        .record_credential(&credential("cred-1", "phone-1"), 3, SHARD, random)
+        .await
+        .unwrap();
+    let second = store
+        .record_credential(&credential("cred-2", "phone-1"), 3, SHARD, random)
+        .await
+        .unwrap();
+    let third = store
+        .record_credential(&credential("cred-3", "phone-2"), 2, SHARD, random)
+        .await
+        .unwrap();
+    let mut all: Vec<_> = first.iter().chain(&second).chain(&third).copied().collect();
+    assert!(all.iter().all(|&(shard, idx)| shard == 0 && idx < SHARD));
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 8);
+    let shard = store.shard_statuses(0).await.unwrap().unwrap();
+    assert_eq!((shard.size, shard.entries.len()), (SHARD, 0));
+    assert!(store.shard_statuses(1).await.unwrap().is_none());
+
+    // Lost phone-1: both its credentials suspended, every instance; phone-2 untouched.
+    let changed = store
+        .set_state(
+            Selector::WalletInstance {
+                provider: "wechat",
+                instance: "phone-1",
+            },
+            CredentialState::Suspended,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        changed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["cred-1", "cred-2"]
+    );
+    let mut instances = first.clone();
+    instances.sort_unstable();
+    assert_eq!(changed[0].instances, instances);
+    let after = store.shard_statuses(0).await.unwrap().unwrap();
+    assert_eq!(after.entries.len(), 6);
+    assert!(after.entries.iter().all(|&(_, s)| s == 2));
+    assert!(after.version > shard.version);
+    // Suspending again changes nothing; reinstating one credential brings it back.
+    assert!(
+        store
+            .set_state(Selector::Credential("cred-1"), CredentialState::Suspended)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let back = store
+        .set_state(Selector::Credential("cred-1"), CredentialState::Valid)
+        .await
+        .unwrap();
+    assert_eq!(back.len(), 1);
+    // Revoking the resident: everything INVALID, for good.
+    let revoked = store
+        .set_state(
+            Selector::Resident("450102199001011234"),
+            CredentialState::Invalid,
+        )
+        .await
+        .unwrap();
+    assert_eq!(revoked.len(), 3);
+    assert!(
+        store
+            .set_state(Selector::Credential("cred-2"), CredentialState::Valid)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let records = store.credentials_of("450102199001011234").await.unwrap();
+    assert_eq!(records.len(), 3);
+    assert!(records.iter().all(|c| c.state == CredentialState::Invalid));
+    let final_shard = store.shard_statuses(0).await.unwrap().unwrap();
+    assert_eq!(final_shard.entries.len(), 8);
+    assert!(final_shard.entries.iter().all(|&(_, s)| s == 1));
+
+    // Audit and rate-limit bookkeeping.
+    for action in ["issue", "suspend"] {
+        store
+            .audit(&AuditEntry {
+                at: NOW,
+                actor: "admin".into(),
+                action: action.into(),
+                subject: "credential:cred-1".into(),
+                outcome: "ok".into(),
+                detail: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let log = store.audit_log(10).await.unwrap();
+    assert_eq!(
+        log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["suspend", "issue"]
+    );
+    store
+        .record_proofing_failure("number:x", NOW - 7200)
+        .await
+        .unwrap();
+    store
+        .record_proofing_failure("number:x", NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .proofing_failures_since("number:x", NOW - 3600)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+/// A shard fills to three quarters, then a new one opens (on an empty store).
+async fn fills_shards(store: &Store) {
+    let random: &dyn Random = &OsRandom;
+    let small = 8;
+    let a = store
+        .record_credential(&credential("s-1", "p"), 3, small, random)
+        .await
+        .unwrap();
+    assert!(a.iter().all(|&(s, _)| s == 0), "{a:?}");
+    let b = store
+        .record_credential(&credential("s-2", "p"), 3, small, random)
+        .await
+        .unwrap();
+    assert!(
+        b.iter().all(|&(s, _)| s == 0),
+        "six of eight is three quarters"
+    );
+    let c = store
+        .record_credential(&credential("s-3", "p"), 1, small, random)
+        .await
+        .unwrap();
+    assert!(c.iter().all(|&(s, _)| s == 1));
+}
+
+#[tokio::test]
+async fn sqlite_in_memory() {
+    exercise(&Store::connect("sqlite::memory:").await.unwrap()).await;
+    fills_shards(&Store::connect("sqlite::memory:").await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres() {
+    let Some(scratch) = eid_store::ScratchPostgres::create("issuance")
+        .await
+        .unwrap()
+    else {
+        println!("skipped: EID_TEST_POSTGRES_URL is not set (.ci/run sets it)");
+        return;
+    };
+    let store = Store::connect(&scratch.url).await.unwrap();
+    exercise(&store).await;
+    store.close().await;
+    scratch.drop_database().await.unwrap();
+    let scratch = eid_store::ScratchPostgres::create("shards")
+        .await
+        .unwrap()
+        .unwrap();
+    let store = Store::connect(&scratch.url).await.unwrap();
+    fills_shards(&store).await;
+    store.close().await;
+    scratch.drop_database().await.unwrap();
+}
