@@ -1,0 +1,454 @@
+//! The admin listener: counter enrolment, lifecycle, registry life events, the audit log.
+//! Identity numbers travel in request bodies, never in paths (paths end up in access logs).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use eid_core::ResidentIdNumber;
+use eid_store::{CardState, CredentialState, LifeEvent, Selector};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::issuance::OfferMade;
+use crate::{ApiError, Authority, Event};
+
+/// A lifecycle action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// VALID → SUSPENDED (lost phone).
+    Suspend,
+    /// SUSPENDED → VALID (phone found).
+    Reinstate,
+    /// → INVALID, for good.
+    Revoke,
+}
+
+impl Action {
+    fn parse(text: &str) -> Result<Self, ApiError> {
+        match text {
+            "suspend" => Ok(Self::Suspend),
+            "reinstate" => Ok(Self::Reinstate),
+            "revoke" => Ok(Self::Revoke),
+            _ => Err(ApiError::NotFound(format!(
+                "unknown action {text:?}: use suspend, reinstate or revoke"
+            ))),
+        }
+    }
+
+    fn target(self) -> CredentialState {
+        match self {
+            Self::Suspend => CredentialState::Suspended,
+            Self::Reinstate => CredentialState::Valid,
+            Self::Revoke => CredentialState::Invalid,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Suspend => "suspend",
+            Self::Reinstate => "reinstate",
+            Self::Revoke => "revoke",
+        }
+    }
+}
+
+/// What a lifecycle change did.
+#[derive(Debug, Serialize)]
+pub struct Changed {
+    /// The credentials (batches) that changed.
+    pub credentials: Vec<String>,
+    /// Their status list entries, all flipped together.
+    pub instances: usize,
+}
+
+/// Why identity proofing refused, each with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofingRefusal {
+    /// The number fails its own rules (length, region, date, checksum).
+    InvalidNumber,
+    /// No such resident.
+    NotInRegistry,
+    /// The name given is not the registered one.
+    NameMismatch,
+    /// The card was reported lost.
+    CardReportedLost,
+    /// The card was replaced by a newer one.
+    CardReplaced,
+    /// The card has expired.
+    CardExpired,
+    /// The resident is recorded as deceased.
+    Deceased,
+}
+
+impl ProofingRefusal {
+    /// The reason code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidNumber => "invalid_number",
+            Self::NotInRegistry => "not_in_registry",
+            Self::NameMismatch => "name_mismatch",
+            Self::CardReportedLost => "card_reported_lost",
+            Self::CardReplaced => "card_replaced",
+            Self::CardExpired => "card_expired",
+            Self::Deceased => "deceased",
+        }
+    }
+
+    /// What to tell the person.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::InvalidNumber => "the identity number is not valid: check the 18 characters",
+            Self::NotInRegistry => "no resident with this number is in the registry",
+            Self::NameMismatch => "the name does not match the registry",
+            Self::CardReportedLost => {
+                "this card was reported lost: use the replacement card, or reinstate it at a counter"
+            }
+            Self::CardReplaced => "this card was replaced: use the newest card",
+            Self::CardExpired => "this card has expired: renew it first",
+            Self::Deceased => "the registry records this resident as deceased",
+        }
+    }
+}
+
+impl Authority {
+    /// Moves the selected credentials to `action`'s state, pushes one status event per
+    /// instance and a notice per wallet, and audits each change.
+    pub async fn lifecycle(
+        &self,
+        selector: Selector<'_>,
+        action: Action,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Changed, ApiError> {
+        let changed = self.store.set_state(selector, action.target()).await?;
+        let at = self.clock.now().unix_timestamp();
+        let status = match action {
+            Action::Suspend => "SUSPENDED",
+            Action::Reinstate => "VALID",
+            Action::Revoke => "INVALID",
+        };
+        let mut instances = 0;
+        for record in &changed {
+            for &(shard, idx) in &record.instances {
+                self.emit(Event::Status {
+                    uri: self.status_uri(shard),
+                    idx,
+                    status: status.into(),
+                    at,
+                });
+                instances += 1;
+            }
+            self.emit(Event::WalletNotice {
+                provider: record.provider.clone(),
+                wallet_instance: record.wallet_instance.clone(),
+                notice: format!("credentials_{}", status.to_ascii_lowercase()),
+                at,
+            });
+            self.audit(
+                actor,
+                action.name(),
+                &format!("credential:{}", record.id),
+                "ok",
+                reason,
+            )
+            .await?;
+        }
+        Ok(Changed {
+            credentials: changed.into_iter().map(|r| r.id).collect(),
+            instances,
+        })
+    }
+
+    /// Identity proofing against the registry (what the counter officer's enrolment and
+    /// remote enrolment share): the number's rules, the person, the name, the card.
+    pub async fn proof_identity(
+        &self,
+        id_number: &str,
+        full_name: &str,
+    ) -> Result<Result<(), ProofingRefusal>, ApiError> {
+        let today = self.clock.now().date();
+        if ResidentIdNumber::parse(id_number, today).is_err() {
+            return Ok(Err(ProofingRefusal::InvalidNumber));
+        }
+        let Some(entry) = self.store.resident(id_number).await? else {
+            return Ok(Err(ProofingRefusal::NotInRegistry));
+        };
+        if entry.card.full_name != full_name.trim() {
+            return Ok(Err(ProofingRefusal::NameMismatch));
+        }
+        if entry.deceased {
+            return Ok(Err(ProofingRefusal::Deceased));
+        }
+        match entry.state {
+            CardState::ReportedLost => return Ok(Err(ProofingRefusal::CardReportedLost)),
+            CardState::Replaced => return Ok(Err(ProofingRefusal::CardReplaced)),
+            _ => {}
+        }
+        if !entry.card.card_expiry.is_valid_on(today) {
+            return Ok(Err(ProofingRefusal::CardExpired));
+        }
+        Ok(Ok(()))
+    }
+
+    /// Counter enrolment: an officer saw the citizen and the card in person; the registry
+    /// checks still run, failures are rate-limited per resident, every decision audited.
+    pub async fn counter_enrolment(
+        &self,
+        id_number: &str,
+        full_name: &str,
+        officer: &str,
+    ) -> Result<OfferMade, ApiError> {
+        let actor = format!("officer:{officer}");
+        let subject = self.pseudonym(id_number);
+        let now = self.clock.now().unix_timestamp();
+        let failures = self
+            .store
+            .proofing_failures_since(&subject, now - 3600)
+            .await?;
+        if failures >= self.settings.max_proofing_failures_per_hour {
+            self.audit(&actor, "enrol", &subject, "refused", "too_many_attempts")
+                .await?;
+            return Err(ApiError::TooManyAttempts(
+                "too many failed attempts for this identity in the last hour; try again later"
+                    .into(),
+            ));
+        }
+        if let Err(refusal) = self.proof_identity(id_number, full_name).await? {
+            self.store.record_proofing_failure(&subject, now).await?;
+            self.audit(&actor, "enrol", &subject, "refused", refusal.code())
+                .await?;
+            return Err(ApiError::Refused(refusal.code(), refusal.message().into()));
+        }
+        self.make_offer(id_number, &actor, "enrol").await
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CounterEnrolment {
+    id_number: String,
+    full_name: String,
+    officer: String,
+}
+
+pub(crate) async fn counter_enrolment(
+    State(authority): State<Arc<Authority>>,
+    body: Result<Json<CounterEnrolment>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<OfferMade>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
+    Ok(Json(
+        authority
+            .counter_enrolment(&body.id_number, &body.full_name, &body.officer)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Reason {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResidentAction {
+    id_number: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn reason_or(reason: Option<String>, default: &str) -> String {
+    reason
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+pub(crate) async fn credential_action(
+    State(authority): State<Arc<Authority>>,
+    Path((id, action)): Path<(String, String)>,
+    body: Option<Json<Reason>>,
+) -> Result<Json<Changed>, ApiError> {
+    let action = Action::parse(&action)?;
+    let reason = reason_or(body.and_then(|b| b.0.reason), "operator");
+    let changed = authority
+        .lifecycle(Selector::Credential(&id), action, "admin", &reason)
+        .await?;
+    if changed.credentials.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no credential {id:?} in a state that can be {}d",
+            action.name().trim_end_matches('e')
+        )));
+    }
+    Ok(Json(changed))
+}
+
+pub(crate) async fn wallet_action(
+    State(authority): State<Arc<Authority>>,
+    Path((provider, instance, action)): Path<(String, String, String)>,
+    body: Option<Json<Reason>>,
+) -> Result<Json<Changed>, ApiError> {
+    let action = Action::parse(&action)?;
+    let reason = reason_or(body.and_then(|b| b.0.reason), "lost phone reported");
+    Ok(Json(
+        authority
+            .lifecycle(
+                Selector::WalletInstance {
+                    provider: &provider,
+                    instance: &instance,
+                },
+                action,
+                "admin",
+                &reason,
+            )
+            .await?,
+    ))
+}
+
+pub(crate) async fn resident_action(
+    State(authority): State<Arc<Authority>>,
+    Path(action): Path<String>,
+    Json(body): Json<ResidentAction>,
+) -> Result<Json<Changed>, ApiError> {
+    let action = Action::parse(&action)?;
+    let reason = reason_or(body.reason, "operator");
+    Ok(Json(
+        authority
+            .lifecycle(
+                Selector::Resident(&body.id_number),
+                action,
+                "admin",
+                &reason,
+            )
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Rebind {
+    id_number: String,
+    full_name: String,
+    officer: String,
+}
+
+/// Re-binding to a new phone: proofed again, every old instance INVALID, a new offer.
+pub(crate) async fn rebind(
+    State(authority): State<Arc<Authority>>,
+    Json(body): Json<Rebind>,
+) -> Result<Json<Value>, ApiError> {
+    if let Err(refusal) = authority
+        .proof_identity(&body.id_number, &body.full_name)
+        .await?
+    {
+        return Err(ApiError::Refused(refusal.code(), refusal.message().into()));
+    }
+    let revoked = authority
+        .lifecycle(
+            Selector::Resident(&body.id_number),
+            Action::Revoke,
+            &format!("officer:{}", body.officer),
+            "re-bound to a new wallet",
+        )
+        .await?;
+    let offer = authority
+        .make_offer(
+            &body.id_number,
+            &format!("officer:{}", body.officer),
+            "rebind",
+        )
+        .await?;
+    Ok(Json(json!({ "revoked": revoked, "offer": offer })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RegistryEventBody {
+    id_number: String,
+    event: LifeEvent,
+}
+
+/// A registry life event: recorded, then applied to the resident's credentials: a card
+/// reported lost suspends them; a replaced card, a new name or address revoke them and
+/// offer a reissue; a death revokes them.
+pub(crate) async fn registry_event(
+    State(authority): State<Arc<Authority>>,
+    body: Result<Json<RegistryEventBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
+    let now = authority.clock.now();
+    match authority
+        .store
+        .record_event(&body.id_number, &body.event, now)
+        .await
+    {
+        Err(eid_store::StoreError::NotFound) => {
+            return Err(ApiError::NotFound(
+                "no resident with this number is in the registry".into(),
+            ));
+        }
+        other => other?,
+    }
+    let kind = body.event.kind();
+    let selector = Selector::Resident(&body.id_number);
+    let (changed, reissue) = match body.event {
+        LifeEvent::CardReportedLost => (
+            authority
+                .lifecycle(selector, Action::Suspend, "registry", kind)
+                .await?,
+            false,
+        ),
+        LifeEvent::Death { .. } => (
+            authority
+                .lifecycle(selector, Action::Revoke, "registry", kind)
+                .await?,
+            false,
+        ),
+        LifeEvent::CardReplaced { .. }
+        | LifeEvent::NameChanged { .. }
+        | LifeEvent::AddressChanged { .. } => (
+            authority
+                .lifecycle(selector, Action::Revoke, "registry", kind)
+                .await?,
+            true,
+        ),
+    };
+    let offer = if reissue && !changed.credentials.is_empty() {
+        Some(
+            authority
+                .make_offer(&body.id_number, "registry", "reissue")
+                .await?,
+        )
+    } else {
+        None
+    };
+    Ok(Json(
+        json!({ "event": kind, "changed": changed, "reissue_offer": offer }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AuditQuery {
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+pub(crate) async fn audit_log(
+    State(authority): State<Arc<Authority>>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let entries = authority
+        .store
+        .audit_log(query.limit.unwrap_or(100).min(10_000))
+        .await?;
+    Ok(Json(Value::Array(
+        entries
+            .into_iter()
+            .map(|e| {
+                json!({"at": e.at, "actor": e.actor, "action": e.action, "subject": e.subject,
+                       "outcome": e.outcome, "detail": e.detail})
+            })
+            .collect(),
+    )))
+}

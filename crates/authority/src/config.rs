@@ -1,0 +1,366 @@
+//! The configuration file (TOML) and its environment overrides.
+//!
+//! ```toml
+//! issuer_url = "http://127.0.0.1:8080"      # the Credential Issuer Identifier
+//! public_listen = "127.0.0.1:8080"
+//! admin_listen = "127.0.0.1:8081"
+//! database_url = "sqlite:eid-data/eid.db"    # or postgres://…
+//! trust_list = "eid-data/trust/trust-list.jwt"
+//! trust_anchors = ["eid-data/trust/root.jwk"]  # national root key(s) the list is signed with
+//! # admin_token: set EID_AUTHORITY_ADMIN_TOKEN rather than writing it here
+//!
+//! [signer]                                   # the DS key, a file …
+//! kind = "file"
+//! key = "eid-data/pki/ds.key.pem"
+//! certificates = "eid-data/pki/ds.pem"       # DS first; PEM, one or more
+//!
+//! # [signer]                                 # … or a key in a PKCS#11 token
+//! # kind = "pkcs11"
+//! # module = "/usr/lib/softhsm/libsofthsm2.so"
+//! # token = "eid-issuer"
+//! # key_label = "ds"
+//! # certificates = "eid-data/pki/ds.pem"
+//! # PIN: EID_AUTHORITY_PKCS11_PIN
+//! ```
+//!
+//! Every optional setting of [`crate::Settings`] can be given (`batch_size`,
+//! `credential_validity_days`, `shard_size`, `status_ttl_seconds`, …). The environment wins
+//! over the file: `EID_AUTHORITY_ISSUER_URL`, `EID_AUTHORITY_PUBLIC_LISTEN`,
+//! `EID_AUTHORITY_ADMIN_LISTEN`, `EID_AUTHORITY_DATABASE_URL`, `EID_AUTHORITY_ADMIN_TOKEN`,
+//! `EID_AUTHORITY_PKCS11_PIN`, `EID_AUTHORITY_PSEUDONYM_KEY` (64 hex digits).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use eid_crypto::pkcs11::Pkcs11Signer;
+use eid_crypto::{Signer, SigningKey};
+use serde::Deserialize;
+use time::Duration;
+
+use crate::Settings;
+
+/// Why the configuration cannot be used. Messages name the setting or the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file is not valid TOML for this configuration.
+    #[error("the configuration is not valid: {0}")]
+    Parse(String),
+    /// A file it names cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A setting has a value that cannot work.
+    #[error("setting {name}: {problem}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The issuer key could not be opened.
+    #[error("the issuer key: {0}")]
+    Key(#[from] eid_crypto::CryptoError),
+}
+
+/// The issuer's signer and its certificate chain (DER, DS first).
+pub type IssuerKey = (Arc<dyn Signer>, Vec<Vec<u8>>);
+
+/// Where the issuer's DS key lives.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SignerConfig {
+    /// A PKCS#8 PEM file.
+    File {
+        /// The private key file.
+        key: PathBuf,
+        /// The DS certificate chain (PEM, DS first).
+        certificates: PathBuf,
+    },
+    /// A key on a PKCS#11 token, found by labels; the PIN comes from the environment.
+    Pkcs11 {
+        /// The module (`libsofthsm2.so`, a vendor's library).
+        module: PathBuf,
+        /// The token's label.
+        token: String,
+        /// The private key's label.
+        key_label: String,
+        /// The DS certificate chain (PEM, DS first).
+        certificates: PathBuf,
+        /// The PIN, when not given by `EID_AUTHORITY_PKCS11_PIN` (tests only).
+        #[serde(default)]
+        pin: Option<String>,
+    },
+}
+
+/// The configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorityConfig {
+    /// The Credential Issuer Identifier (the public listener's external URL).
+    pub issuer_url: String,
+    /// The issuer's display name.
+    #[serde(default)]
+    pub issuer_name: Option<String>,
+    /// The public listener's address.
+    #[serde(default = "default_public")]
+    pub public_listen: String,
+    /// The admin listener's address (keep it on an internal network).
+    #[serde(default = "default_admin")]
+    pub admin_listen: String,
+    /// `sqlite:PATH` or `postgres://…`.
+    #[serde(default = "default_database")]
+    pub database_url: String,
+    /// The admin bearer token (better: `EID_AUTHORITY_ADMIN_TOKEN`).
+    #[serde(default)]
+    pub admin_token: Option<String>,
+    /// The signed trust list.
+    pub trust_list: PathBuf,
+    /// The national root key(s) (JWK files) the trust list must be signed with.
+    pub trust_anchors: Vec<PathBuf>,
+    /// The issuer key.
+    pub signer: SignerConfig,
+    /// Credentials per batch request.
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    /// Credential validity in days.
+    #[serde(default)]
+    pub credential_validity_days: Option<i64>,
+    /// Offer lifetime in seconds.
+    #[serde(default)]
+    pub offer_ttl_seconds: Option<i64>,
+    /// Entries per status list shard.
+    #[serde(default)]
+    pub shard_size: Option<u64>,
+    /// The lists' `ttl` in seconds.
+    #[serde(default)]
+    pub status_ttl_seconds: Option<i64>,
+    /// The lists' validity in seconds.
+    #[serde(default)]
+    pub status_validity_seconds: Option<i64>,
+    /// Accepted key storage levels of wallet attestations.
+    #[serde(default)]
+    pub key_storage: Option<Vec<String>>,
+    /// The pseudonym key, 64 hex digits (better: `EID_AUTHORITY_PSEUDONYM_KEY`).
+    #[serde(default)]
+    pub pseudonym_key: Option<String>,
+    /// NATS JetStream, when status changes should also go there.
+    #[serde(default)]
+    pub nats: Option<NatsConfig>,
+}
+
+/// Where to publish events on NATS JetStream.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsConfig {
+    /// `host:port`.
+    pub address: String,
+    /// The stream (created when missing).
+    #[serde(default = "default_stream")]
+    pub stream: String,
+    /// The subject prefix: events go to `<prefix>.status` and `<prefix>.wallet_notice`.
+    #[serde(default = "default_subject")]
+    pub subject_prefix: String,
+}
+
+fn default_public() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_admin() -> String {
+    "127.0.0.1:8081".into()
+}
+fn default_database() -> String {
+    "sqlite:eid-data/eid.db".into()
+}
+fn default_stream() -> String {
+    "EID_EVENTS".into()
+}
+fn default_subject() -> String {
+    "eid.events".into()
+}
+
+impl AuthorityConfig {
+    /// Reads the TOML text, then applies the environment (`env` is `std::env::var` in the
+    /// binary, a map in tests).
+    pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config: Self =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        if let Some(v) = env("EID_AUTHORITY_ISSUER_URL") {
+            config.issuer_url = v;
+        }
+        if let Some(v) = env("EID_AUTHORITY_PUBLIC_LISTEN") {
+            config.public_listen = v;
+        }
+        if let Some(v) = env("EID_AUTHORITY_ADMIN_LISTEN") {
+            config.admin_listen = v;
+        }
+        if let Some(v) = env("EID_AUTHORITY_DATABASE_URL") {
+            config.database_url = v;
+        }
+        if let Some(v) = env("EID_AUTHORITY_ADMIN_TOKEN") {
+            config.admin_token = Some(v);
+        }
+        if let Some(v) = env("EID_AUTHORITY_PSEUDONYM_KEY") {
+            config.pseudonym_key = Some(v);
+        }
+        if let (Some(pin), SignerConfig::Pkcs11 { pin: slot, .. }) =
+            (env("EID_AUTHORITY_PKCS11_PIN"), &mut config.signer)
+        {
+            *slot = Some(pin);
+        }
+        Ok(config)
+    }
+
+    /// Reads the file at `path`, then the environment.
+    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, env)
+    }
+
+    /// The settings, with `random_key` as the pseudonym key when none is configured (then
+    /// pseudonyms and rate limits do not survive a restart).
+    pub fn settings(&self, random_key: [u8; 32]) -> Result<Settings, ConfigError> {
+        if !(self.issuer_url.starts_with("https://") || self.issuer_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "issuer_url",
+                problem: "must be an http(s) URL".into(),
+            });
+        }
+        let token =
+            self.admin_token
+                .clone()
+                .filter(|t| t.len() >= 16)
+                .ok_or(ConfigError::Invalid {
+                    name: "admin_token",
+                    problem: "set EID_AUTHORITY_ADMIN_TOKEN to a secret of at least 16 characters"
+                        .into(),
+                })?;
+        let key = match &self.pseudonym_key {
+            None => random_key,
+            Some(hex_key) => {
+                let mut key = [0u8; 32];
+                let bytes = hex_key.as_bytes();
+                let valid = bytes.len() == 64 && bytes.iter().all(u8::is_ascii_hexdigit);
+                if !valid {
+                    return Err(ConfigError::Invalid {
+                        name: "pseudonym_key",
+                        problem: "must be 64 hex digits".into(),
+                    });
+                }
+                for (i, slot) in key.iter_mut().enumerate() {
+                    let pair = std::str::from_utf8(&bytes[2 * i..2 * i + 2]).unwrap_or("00");
+                    *slot = u8::from_str_radix(pair, 16).unwrap_or(0);
+                }
+                key
+            }
+        };
+        let mut settings = Settings::new(&self.issuer_url, &token, key);
+        if let Some(name) = &self.issuer_name {
+            settings.issuer_name = name.clone();
+        }
+        if let Some(n) = self.batch_size {
+            if !(1..=32).contains(&n) {
+                return Err(ConfigError::Invalid {
+                    name: "batch_size",
+                    problem: "must be 1 to 32".into(),
+                });
+            }
+            settings.batch_size = n;
+        }
+        if let Some(days) = self.credential_validity_days {
+            settings.credential_validity = Duration::days(days.clamp(1, 3650));
+        }
+        if let Some(s) = self.offer_ttl_seconds {
+            settings.offer_ttl = Duration::seconds(s.clamp(30, 86_400));
+        }
+        if let Some(size) = self.shard_size {
+            if size < 1024 {
+                return Err(ConfigError::Invalid {
+                    name: "shard_size",
+                    problem: "must be at least 1024 (herd privacy wants 131072 or more)".into(),
+                });
+            }
+            settings.shard_size = size;
+        }
+        if let Some(s) = self.status_ttl_seconds {
+            settings.status_ttl = Duration::seconds(s.clamp(1, 86_400));
+        }
+        if let Some(s) = self.status_validity_seconds {
+            settings.status_validity = Duration::seconds(s.clamp(60, 7 * 86_400));
+        }
+        if let Some(levels) = &self.key_storage {
+            settings.key_storage = levels.clone();
+        }
+        Ok(settings)
+    }
+}
+
+impl SignerConfig {
+    /// Opens the issuer key and reads its certificate chain (DER, DS first), checking that
+    /// the first certificate is a DS certificate valid at `now` for that very key.
+    pub fn open(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> Result<IssuerKey, ConfigError> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let chain = |path: &Path| -> Result<Vec<Vec<u8>>, ConfigError> {
+            let chain = eid_crypto::pem::decode_all("CERTIFICATE", &read(path)?)?;
+            if chain.is_empty() {
+                return Err(ConfigError::Invalid {
+                    name: "signer.certificates",
+                    problem: "the file holds no certificate".into(),
+                });
+            }
+            Ok(chain)
+        };
+        let (signer, certificates): (Arc<dyn Signer>, _) = match self {
+            Self::File { key, certificates } => (
+                Arc::new(SigningKey::from_pkcs8_pem(&read(key)?)?),
+                chain(certificates)?,
+            ),
+            Self::Pkcs11 {
+                module,
+                token,
+                key_label,
+                certificates,
+                pin,
+            } => {
+                let pin = pin.as_deref().ok_or(ConfigError::Invalid {
+                    name: "signer.pin",
+                    problem: "set EID_AUTHORITY_PKCS11_PIN".into(),
+                })?;
+                (
+                    Arc::new(Pkcs11Signer::open(module, token, pin, key_label)?),
+                    chain(certificates)?,
+                )
+            }
+        };
+        // The key must be the DS certificate's: a mismatch would issue unverifiable
+        // credentials.
+        let ds = eid_crypto::x509::check_document_signer_profile(&certificates[0], now).map_err(
+            |e| ConfigError::Invalid {
+                name: "signer.certificates",
+                problem: e.to_string(),
+            },
+        )?;
+        if &ds != signer.verifying_key() {
+            return Err(ConfigError::Invalid {
+                name: "signer",
+                problem: "the key is not the one of the first certificate".into(),
+            });
+        }
+        Ok((signer, certificates))
+    }
+}

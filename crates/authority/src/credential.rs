@@ -1,0 +1,166 @@
+//! The resident identity credential: what the authority puts in it, in both formats.
+//!
+//! The attribute names are the ones the trust list's purposes catalogue refers to, so that
+//! a relying party's registration names exactly what it may ask for:
+//!
+//! | attribute | mdoc value | SD-JWT value | note |
+//! |---|---|---|---|
+//! | `family_name`, `given_name` | tstr | string | |
+//! | `sex` | uint | number | ISO/IEC 5218 (1 male, 2 female) |
+//! | `ethnicity` | tstr | string | as printed on the card (`汉`) |
+//! | `birth_date` | full-date | `YYYY-MM-DD` | |
+//! | `address` | tstr | string | as printed |
+//! | `resident_region` | tstr | string | county code (GB/T 2260) of residence |
+//! | `document_number` | tstr | string | the resident identity number |
+//! | `issuing_authority` | tstr | string | the public security organ |
+//! | `issue_date` | full-date | `YYYY-MM-DD` | the card's |
+//! | `expiry_date` | full-date | `YYYY-MM-DD` | the card's; absent for a long-term card |
+//! | `portrait` | bstr (JPEG) | base64url string | when the registry holds one |
+//! | `age_over_14/16/18/60/65` | bool | boolean | on the day of issuance |
+//! | `age_in_years`, `age_birth_year` | uint | number | |
+//!
+//! mdoc: docType and namespace `cn.eid.resident.1`; SD-JWT VC: `vct`
+//! `urn:eid:cn:resident-identity:1`, every attribute selectively disclosable.
+
+use eid_core::identity::{CardExpiry, ResidentCard, age_in_years};
+use eid_crypto::b64url;
+use eid_mdoc::issue::ElementValue;
+use serde_json::{Map, Value};
+use time::Date;
+use time::macros::format_description;
+
+/// The mdoc docType and its one namespace.
+pub const DOCTYPE: &str = eid_mdoc::DOCTYPE_RESIDENT_IDENTITY;
+/// The SD-JWT VC type.
+pub const VCT: &str = eid_sdjwt::VCT_RESIDENT_IDENTITY;
+/// The configuration id of the mdoc credential.
+pub const CONFIG_MDOC: &str = "resident_identity_mdoc";
+/// The configuration id of the SD-JWT VC credential.
+pub const CONFIG_SD_JWT: &str = "resident_identity_sd_jwt";
+/// The ages with an `age_over_NN` attribute.
+pub const AGE_THRESHOLDS: [u16; 5] = [14, 16, 18, 60, 65];
+
+/// A typed attribute value, rendered per format.
+enum Attr {
+    Text(String),
+    Uint(u64),
+    Bool(bool),
+    Date(Date),
+    Bytes(Vec<u8>),
+}
+
+/// The credential's attributes for `card` on `today`, in a stable order.
+fn attributes(card: &ResidentCard, today: Date) -> Vec<(String, Attr)> {
+    let mut out = vec![
+        (
+            "family_name".to_owned(),
+            Attr::Text(card.family_name.clone()),
+        ),
+        ("given_name".to_owned(), Attr::Text(card.given_name.clone())),
+        ("sex".to_owned(), Attr::Uint(u64::from(card.sex.iso5218()))),
+        (
+            "ethnicity".to_owned(),
+            Attr::Text(card.ethnicity.to_string()),
+        ),
+        ("birth_date".to_owned(), Attr::Date(card.birth_date)),
+        ("address".to_owned(), Attr::Text(card.address.clone())),
+        (
+            "resident_region".to_owned(),
+            Attr::Text(card.residence_region.to_string()),
+        ),
+        (
+            "document_number".to_owned(),
+            Attr::Text(card.id_number.expose().to_owned()),
+        ),
+        (
+            "issuing_authority".to_owned(),
+            Attr::Text(card.issuing_authority.clone()),
+        ),
+        ("issue_date".to_owned(), Attr::Date(card.card_issue_date)),
+    ];
+    if let CardExpiry::On(date) = card.card_expiry {
+        out.push(("expiry_date".to_owned(), Attr::Date(date)));
+    }
+    if let Some(portrait) = &card.portrait {
+        out.push((
+            "portrait".to_owned(),
+            Attr::Bytes(portrait.as_jpeg().to_vec()),
+        ));
+    }
+    let age = age_in_years(card.birth_date, today);
+    for threshold in AGE_THRESHOLDS {
+        out.push((
+            format!("age_over_{threshold}"),
+            Attr::Bool(age >= threshold),
+        ));
+    }
+    out.push(("age_in_years".to_owned(), Attr::Uint(u64::from(age))));
+    out.push((
+        "age_birth_year".to_owned(),
+        Attr::Uint(u64::try_from(card.birth_date.year()).unwrap_or(0)),
+    ));
+    out
+}
+
+/// The mdoc namespaces of the credential.
+pub fn mdoc_name_spaces(
+    card: &ResidentCard,
+    today: Date,
+) -> Vec<(String, Vec<(String, ElementValue)>)> {
+    let elements = attributes(card, today)
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                Attr::Text(t) => ElementValue::Text(t),
+                Attr::Uint(n) => ElementValue::Int(i64::try_from(n).unwrap_or(i64::MAX)),
+                Attr::Bool(b) => ElementValue::Bool(b),
+                Attr::Date(d) => ElementValue::FullDate(d),
+                Attr::Bytes(b) => ElementValue::Bytes(b),
+            };
+            (name, value)
+        })
+        .collect();
+    vec![(DOCTYPE.to_owned(), elements)]
+}
+
+/// The SD-JWT VC claims of the credential (every one selectively disclosable).
+pub fn sd_jwt_claims(card: &ResidentCard, today: Date) -> Map<String, Value> {
+    let iso = format_description!("[year]-[month]-[day]");
+    attributes(card, today)
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                Attr::Text(t) => Value::String(t),
+                Attr::Uint(n) => Value::from(n),
+                Attr::Bool(b) => Value::Bool(b),
+                Attr::Date(d) => Value::String(d.format(&iso).unwrap_or_default()),
+                Attr::Bytes(b) => Value::String(b64url(&b)),
+            };
+            (name, value)
+        })
+        .collect()
+}
+
+/// The attribute names, for the issuer metadata's claims description.
+pub fn attribute_names() -> Vec<String> {
+    let mut names: Vec<String> = [
+        "family_name",
+        "given_name",
+        "sex",
+        "ethnicity",
+        "birth_date",
+        "address",
+        "resident_region",
+        "document_number",
+        "issuing_authority",
+        "issue_date",
+        "expiry_date",
+        "portrait",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    names.extend(AGE_THRESHOLDS.map(|t| format!("age_over_{t}")));
+    names.push("age_in_years".to_owned());
+    names.push("age_birth_year".to_owned());
+    names
+}

@@ -1,0 +1,56 @@
+//! What the authority pushes: every status change of every credential instance, the
+//! moment it is stored, and notices to a citizen's wallets.
+//!
+//! Events go to Server-Sent Events subscribers of the public listener (`GET /events`,
+//! event type `status`; `GET /events/wallets`, event type `wallet_notice`) and, when
+//! configured, to a [`Publisher`] such as NATS JetStream. A status event names one list
+//! entry (`uri`, `idx`) and its new status: the same facts the next status list carries,
+//! no credential id and no personal data.
+
+use serde::{Deserialize, Serialize};
+
+/// One pushed event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A status list entry changed.
+    Status {
+        /// The status list URI.
+        uri: String,
+        /// The entry.
+        idx: u64,
+        /// `VALID`, `INVALID` or `SUSPENDED`.
+        status: String,
+        /// When (Unix seconds).
+        at: i64,
+    },
+    /// Something a wallet instance should tell its holder (a new enrolment of the same
+    /// identity elsewhere: was it you?).
+    WalletNotice {
+        /// The wallet provider.
+        provider: String,
+        /// The wallet instance.
+        wallet_instance: String,
+        /// `new_enrolment`, `credentials_suspended`, `credentials_revoked`, …
+        notice: String,
+        /// When (Unix seconds).
+        at: i64,
+    },
+}
+
+impl Event {
+    /// The SSE event type and the NATS subject suffix.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Status { .. } => "status",
+            Self::WalletNotice { .. } => "wallet_notice",
+        }
+    }
+}
+
+/// Somewhere else events go (a message broker). `publish` must not block: implementations
+/// queue and send in the background.
+pub trait Publisher: Send + Sync {
+    /// Queues `event`.
+    fn publish(&self, event: &Event);
+}

@@ -1,0 +1,140 @@
+//! The two routers and what every request goes through: a request id (taken from
+//! `x-request-id` when it is sane, else made), internal errors logged with it, and on the
+//! admin listener the bearer token.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use eid_crypto::sha256;
+
+use crate::error::InternalCause;
+use crate::{ApiError, Authority, OPENAPI, admin, issuance, status};
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// The public listener: OpenID4VCI, status lists, events, remote enrolment, OpenAPI.
+pub fn public_router(authority: Arc<Authority>) -> Router {
+    Router::new()
+        .route(
+            "/.well-known/openid-credential-issuer",
+            get(issuance::issuer_metadata),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(issuance::authorization_server_metadata),
+        )
+        .route("/token", post(issuance::token))
+        .route("/nonce", post(issuance::nonce))
+        .route("/credential", post(issuance::credential))
+        .route("/status/{shard}", get(status::status_list))
+        .route("/events", get(status::status_events))
+        .route("/events/wallets", get(status::wallet_events))
+        .route("/enrolment", post(issuance::remote_enrolment))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .with_state(authority)
+        .layer(middleware::from_fn(request_id))
+}
+
+/// The admin listener: counter enrolment, lifecycle, registry events, audit; every route
+/// behind `Authorization: Bearer <admin token>`.
+pub fn admin_router(authority: Arc<Authority>) -> Router {
+    Router::new()
+        .route("/admin/enrolments", post(admin::counter_enrolment))
+        .route(
+            "/admin/credentials/{id}/{action}",
+            post(admin::credential_action),
+        )
+        .route(
+            "/admin/wallets/{provider}/{instance}/{action}",
+            post(admin::wallet_action),
+        )
+        .route("/admin/residents/{action}", post(admin::resident_action))
+        .route("/admin/rebind", post(admin::rebind))
+        .route("/admin/registry/events", post(admin::registry_event))
+        .route("/admin/audit", get(admin::audit_log))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            authority.clone(),
+            admin_auth,
+        ))
+        .with_state(authority)
+        .layer(middleware::from_fn(request_id))
+}
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::NotFound(format!("no endpoint {}", request.uri().path()))
+}
+
+/// Compares the bearer token with the configured one in constant time (over their hashes).
+async fn admin_auth(
+    State(authority): State<Arc<Authority>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let configured = &authority.settings.admin_token;
+    let given = issuance::bearer(request.headers()).unwrap_or_default();
+    let (a, b) = (sha256(given.as_bytes()), sha256(configured.as_bytes()));
+    let same = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+    if configured.is_empty() || !same {
+        return ApiError::Unauthorized.into_response();
+    }
+    next.run(request).await
+}
+
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(new_request_id);
+    let method = request.method().clone();
+    // The path only: queries may carry what does not belong in a log.
+    let path = request.uri().path().to_owned();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        request.headers_mut().insert(REQUEST_ID, value);
+    }
+    let mut response = next.run(request).await;
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        eprintln!("request {id}: {method} {path}: internal error: {cause}");
+    } else if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        eprintln!("request {id}: {method} {path}: internal error");
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// A request id from a process-wide counter and the time: unique per process run, no
+/// randomness needed.
+fn new_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("req-{}-{n}", std::process::id())
+}

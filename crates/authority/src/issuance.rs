@@ -1,0 +1,543 @@
+//! OpenID4VCI 1.0 on the public listener: metadata, the Token, Nonce and Credential
+//! Endpoints, and the offers that counter enrolment and re-binding make.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, body::Bytes};
+use eid_crypto::b64url;
+use eid_oid4vc::credential::{CredentialRequest, CredentialResponse, IssuedCredential};
+use eid_oid4vc::metadata::{
+    AuthorizationServerMetadata, BatchCredentialIssuance, ClaimDescription,
+    CredentialConfiguration, CredentialIssuerMetadata, CredentialMetadata, Display,
+    KeyAttestationsRequired, ProofTypeMetadata,
+};
+use eid_oid4vc::offer::{CredentialOffer, TxCode};
+use eid_oid4vc::proof::{ProofPolicy, verify_key_proofs};
+use eid_oid4vc::token::{NonceResponse, TokenRequest, TokenResponse};
+use eid_oid4vc::{FORMAT_MSO_MDOC, FORMAT_SD_JWT_VC, GRANT_PRE_AUTHORIZED_CODE};
+use eid_store::{CredentialState, NewCredential, NewOffer, Redemption, RegistryEntry, Selector};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::credential::{self, CONFIG_MDOC, CONFIG_SD_JWT};
+use crate::{ApiError, Authority, Event, hash_secret};
+
+/// An offer made for a resident, as the officer or the enrolment flow hands it on.
+#[derive(Debug, Serialize)]
+pub struct OfferMade {
+    /// `openid-credential-offer://…`, for a QR code or a deep link.
+    pub offer_uri: String,
+    /// The transaction code to give the citizen on another channel.
+    pub tx_code: String,
+    /// Until when the offer can be redeemed (Unix seconds).
+    pub expires_at: i64,
+}
+
+impl Authority {
+    /// The Credential Issuer Metadata.
+    pub fn metadata(&self) -> CredentialIssuerMetadata {
+        let base = &self.settings.issuer_url;
+        let proof_types = BTreeMap::from([(
+            "jwt".to_owned(),
+            ProofTypeMetadata {
+                proof_signing_alg_values_supported: vec!["ES256".into()],
+                key_attestations_required: Some(KeyAttestationsRequired {
+                    key_storage: self.settings.key_storage.clone(),
+                    user_authentication: Vec::new(),
+                }),
+            },
+        )]);
+        let names = credential::attribute_names();
+        let claims = |mdoc: bool| {
+            names
+                .iter()
+                .map(|name| ClaimDescription {
+                    path: if mdoc {
+                        vec![credential::DOCTYPE.to_owned(), name.clone()]
+                    } else {
+                        vec![name.clone()]
+                    },
+                    mandatory: None,
+                    display: Vec::new(),
+                })
+                .collect()
+        };
+        let display = |name: &str| {
+            vec![
+                Display {
+                    name: "居民身份证".into(),
+                    locale: Some("zh-CN".into()),
+                },
+                Display {
+                    name: name.into(),
+                    locale: Some("en".into()),
+                },
+            ]
+        };
+        let configurations = BTreeMap::from([
+            (
+                CONFIG_MDOC.to_owned(),
+                CredentialConfiguration {
+                    format: FORMAT_MSO_MDOC.into(),
+                    doctype: Some(credential::DOCTYPE.into()),
+                    vct: None,
+                    scope: Some(CONFIG_MDOC.into()),
+                    cryptographic_binding_methods_supported: vec!["cose_key".into()],
+                    credential_signing_alg_values_supported: vec![json!(-7)],
+                    proof_types_supported: proof_types.clone(),
+                    credential_metadata: Some(CredentialMetadata {
+                        display: display("Resident identity card (mdoc)"),
+                        claims: claims(true),
+                    }),
+                },
+            ),
+            (
+                CONFIG_SD_JWT.to_owned(),
+                CredentialConfiguration {
+                    format: FORMAT_SD_JWT_VC.into(),
+                    doctype: None,
+                    vct: Some(credential::VCT.into()),
+                    scope: Some(CONFIG_SD_JWT.into()),
+                    cryptographic_binding_methods_supported: vec!["jwk".into()],
+                    credential_signing_alg_values_supported: vec![json!("ES256")],
+                    proof_types_supported: proof_types,
+                    credential_metadata: Some(CredentialMetadata {
+                        display: display("Resident identity card (SD-JWT VC)"),
+                        claims: claims(false),
+                    }),
+                },
+            ),
+        ]);
+        CredentialIssuerMetadata {
+            credential_issuer: base.clone(),
+            authorization_servers: Vec::new(),
+            credential_endpoint: format!("{base}/credential"),
+            nonce_endpoint: Some(format!("{base}/nonce")),
+            batch_credential_issuance: Some(BatchCredentialIssuance {
+                batch_size: self.settings.batch_size,
+            }),
+            display: vec![Display {
+                name: self.settings.issuer_name.clone(),
+                locale: None,
+            }],
+            credential_configurations_supported: configurations,
+        }
+    }
+
+    /// Makes an offer of both formats for a resident the caller has proofed, notifies the
+    /// resident's existing wallets, and audits it.
+    pub(crate) async fn make_offer(
+        &self,
+        id_number: &str,
+        actor: &str,
+        action: &str,
+    ) -> Result<OfferMade, ApiError> {
+        let code = self.secret(32)?;
+        let tx_code = self.tx_code()?;
+        let now = self.clock.now();
+        let expires_at = (now + self.settings.offer_ttl).unix_timestamp();
+        let configurations = vec![CONFIG_MDOC.to_owned(), CONFIG_SD_JWT.to_owned()];
+        self.store
+            .create_offer(&NewOffer {
+                code_hash: &hash_secret(&code),
+                id_number,
+                configurations: &configurations,
+                tx_code_hash: Some(&hash_secret(&tx_code)),
+                expires_at,
+            })
+            .await?;
+        // The identity's existing wallets learn of the new enrolment (was it you?).
+        let mut told = Vec::new();
+        for held in self.store.credentials_of(id_number).await? {
+            if held.state == CredentialState::Invalid
+                || told.contains(&(held.provider.clone(), held.wallet_instance.clone()))
+            {
+                continue;
+            }
+            self.emit(Event::WalletNotice {
+                provider: held.provider.clone(),
+                wallet_instance: held.wallet_instance.clone(),
+                notice: "new_enrolment".into(),
+                at: now.unix_timestamp(),
+            });
+            told.push((held.provider, held.wallet_instance));
+        }
+        self.audit(
+            actor,
+            action,
+            &self.pseudonym(id_number),
+            "ok",
+            &format!("offer made; {} existing wallet(s) notified", told.len()),
+        )
+        .await?;
+        let offer = CredentialOffer::pre_authorized(
+            &self.settings.issuer_url,
+            configurations,
+            code,
+            Some(TxCode {
+                input_mode: Some("numeric".into()),
+                length: Some(self.settings.tx_code_length),
+                description: Some("The code the authority sent to your registered phone".into()),
+            }),
+        );
+        Ok(OfferMade {
+            offer_uri: offer.to_uri(),
+            tx_code,
+            expires_at,
+        })
+    }
+
+    /// A numeric transaction code, uniform over its digits.
+    fn tx_code(&self) -> Result<String, ApiError> {
+        let mut code = String::with_capacity(self.settings.tx_code_length as usize);
+        while code.len() < self.settings.tx_code_length as usize {
+            let mut byte = [0u8; 1];
+            self.random
+                .fill(&mut byte)
+                .map_err(|_| ApiError::Internal("the random source failed".into()))?;
+            // Rejection sampling: 250 = 25 × 10 keeps the digits uniform.
+            if byte[0] < 250 {
+                code.push(char::from(b'0' + byte[0] % 10));
+            }
+        }
+        Ok(code)
+    }
+
+    async fn token(&self, request: TokenRequest) -> Result<TokenResponse, ApiError> {
+        if request.grant_type != GRANT_PRE_AUTHORIZED_CODE {
+            return Err(ApiError::BadRequest(
+                "unsupported_grant_type",
+                format!("only {GRANT_PRE_AUTHORIZED_CODE} is supported"),
+            ));
+        }
+        let code = request.pre_authorized_code.ok_or(ApiError::BadRequest(
+            "invalid_request",
+            "pre-authorized_code is missing".into(),
+        ))?;
+        let token = self.secret(32)?;
+        let now = self.clock.now();
+        let redemption = self
+            .store
+            .redeem_offer(
+                &hash_secret(&code),
+                request.tx_code.as_deref().map(hash_secret).as_deref(),
+                now.unix_timestamp(),
+                &hash_secret(&token),
+                (now + self.settings.token_ttl).unix_timestamp(),
+                self.settings.max_tx_failures,
+            )
+            .await?;
+        let refusal = match redemption {
+            Redemption::Granted { .. } => {
+                return Ok(TokenResponse {
+                    access_token: token,
+                    token_type: "Bearer".into(),
+                    expires_in: u64::try_from(self.settings.token_ttl.whole_seconds()).unwrap_or(0),
+                });
+            }
+            Redemption::UnknownCode => "the pre-authorized code is not known",
+            Redemption::Expired => "the offer has expired or was voided",
+            Redemption::AlreadyRedeemed => "the pre-authorized code was already used",
+            Redemption::TxCodeRequired => {
+                return Err(ApiError::BadRequest(
+                    "invalid_request",
+                    "this offer requires tx_code".into(),
+                ));
+            }
+            Redemption::WrongTxCode { attempts_left } => {
+                return Err(ApiError::BadRequest(
+                    "invalid_grant",
+                    format!("the tx_code is wrong; {attempts_left} attempt(s) left"),
+                ));
+            }
+            _ => "the offer cannot be redeemed",
+        };
+        Err(ApiError::BadRequest("invalid_grant", refusal.into()))
+    }
+
+    async fn nonce(&self) -> Result<NonceResponse, ApiError> {
+        let nonce = self.secret(24)?;
+        let now = self.clock.now();
+        self.store
+            .create_nonce(
+                &hash_secret(&nonce),
+                now.unix_timestamp(),
+                (now + self.settings.nonce_ttl).unix_timestamp(),
+            )
+            .await?;
+        Ok(NonceResponse { c_nonce: nonce })
+    }
+
+    async fn credential(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<CredentialResponse, ApiError> {
+        let token = bearer(headers).ok_or(ApiError::InvalidToken(
+            "the request needs Authorization: Bearer <access token>".into(),
+        ))?;
+        let token_hash = hash_secret(token);
+        let now = self.clock.now();
+        let grant = self
+            .store
+            .access_grant(&token_hash, now.unix_timestamp())
+            .await?
+            .ok_or(ApiError::InvalidToken(
+                "the access token is unknown or expired".into(),
+            ))?;
+        let request: CredentialRequest = serde_json::from_slice(body).map_err(|e| {
+            ApiError::BadRequest(
+                "invalid_credential_request",
+                format!("the body is not a credential request: {e}"),
+            )
+        })?;
+        let (configuration, proofs) = request
+            .jwt_proofs(self.settings.batch_size)
+            .map_err(|e| ApiError::BadRequest("invalid_credential_request", e.to_string()))?;
+        if !grant.configurations.iter().any(|c| c == configuration) {
+            return Err(ApiError::BadRequest(
+                "unknown_credential_configuration",
+                format!("{configuration:?} is not offered under this access token"),
+            ));
+        }
+        let providers = self
+            .trust
+            .read()
+            .map(|t| t.list().wallet_providers.clone())
+            .map_err(|_| ApiError::Internal("the trust list lock is poisoned".into()))?;
+        let proofs = verify_key_proofs(
+            &proofs,
+            &ProofPolicy {
+                audience: &self.settings.issuer_url,
+                now,
+                max_proof_age: self.settings.max_proof_age,
+                providers: &providers,
+                key_storage: &self.settings.key_storage,
+            },
+        )
+        .map_err(|e| ApiError::BadRequest("invalid_proof", e.to_string()))?;
+        let mut nonces: Vec<&str> = proofs.iter().map(|p| p.nonce.as_str()).collect();
+        nonces.sort_unstable();
+        nonces.dedup();
+        for nonce in nonces {
+            if !self
+                .store
+                .consume_nonce(&hash_secret(nonce), now.unix_timestamp())
+                .await?
+            {
+                return Err(ApiError::BadRequest(
+                    "invalid_nonce",
+                    "the proofs' nonce is unknown, used or expired: fetch a new one from the nonce endpoint".into(),
+                ));
+            }
+        }
+        let entry = self
+            .store
+            .resident(&grant.id_number)
+            .await?
+            .ok_or(ApiError::Forbidden(
+                "credential_request_denied",
+                "the resident is no longer in the registry".into(),
+            ))?;
+        if !entry.card_usable_on(now.date()) {
+            return Err(ApiError::Forbidden(
+                "credential_request_denied",
+                "the identity card is no longer valid".into(),
+            ));
+        }
+        if !self.store.mark_issued(&token_hash, configuration).await? {
+            return Err(ApiError::Forbidden(
+                "credential_request_denied",
+                format!("{configuration} was already issued under this access token"),
+            ));
+        }
+        let attestation = &proofs[0].attestation;
+        let id = self.secret(16)?;
+        let expires_at = now + self.settings.credential_validity;
+        let recorded = self
+            .store
+            .record_credential(
+                &NewCredential {
+                    id: &id,
+                    id_number: &grant.id_number,
+                    provider: &attestation.provider,
+                    wallet_instance: &attestation.wallet_instance,
+                    configuration,
+                    issued_at: now.unix_timestamp(),
+                    expires_at: expires_at.unix_timestamp(),
+                },
+                u32::try_from(proofs.len()).unwrap_or(u32::MAX),
+                self.shard_size(),
+                self.random.as_ref(),
+            )
+            .await;
+        let positions = match recorded {
+            Ok(positions) => positions,
+            Err(e) => {
+                self.store.unmark_issued(&token_hash, configuration).await?;
+                return Err(e.into());
+            }
+        };
+        let issued = proofs
+            .iter()
+            .zip(&positions)
+            .map(|(proof, &(shard, idx))| {
+                self.issue_one(configuration, &entry, &proof.key, shard, idx, now)
+            })
+            .collect::<Result<Vec<_>, _>>();
+        let credentials = match issued {
+            Ok(credentials) => credentials,
+            Err(e) => {
+                // Nothing was delivered: the recorded batch is revoked, the token may retry.
+                self.store
+                    .set_state(Selector::Credential(&id), CredentialState::Invalid)
+                    .await?;
+                self.store.unmark_issued(&token_hash, configuration).await?;
+                return Err(e);
+            }
+        };
+        self.audit(
+            &format!("wallet:{}", attestation.provider),
+            "issue",
+            &format!("credential:{id}"),
+            "ok",
+            &format!(
+                "{configuration} ×{} to wallet instance {}",
+                credentials.len(),
+                attestation.wallet_instance
+            ),
+        )
+        .await?;
+        Ok(CredentialResponse {
+            credentials,
+            notification_id: None,
+        })
+    }
+
+    fn shard_size(&self) -> u64 {
+        self.settings.shard_size.max(8)
+    }
+
+    fn issue_one(
+        &self,
+        configuration: &str,
+        entry: &RegistryEntry,
+        key: &eid_crypto::VerifyingKey,
+        shard: u64,
+        idx: u64,
+        now: time::OffsetDateTime,
+    ) -> Result<IssuedCredential, ApiError> {
+        let status = eid_core::status::StatusListReference {
+            idx,
+            uri: self.status_uri(shard),
+        };
+        let until = now + self.settings.credential_validity;
+        let credential = if configuration == CONFIG_MDOC {
+            let name_spaces = credential::mdoc_name_spaces(&entry.card, now.date());
+            let issuer_signed = eid_mdoc::issue::issue(
+                &eid_mdoc::issue::IssueRequest {
+                    doc_type: credential::DOCTYPE,
+                    name_spaces: &name_spaces,
+                    device_key: key,
+                    valid_from: now,
+                    valid_until: until,
+                    status: Some(status),
+                    x5chain: &self.x5chain,
+                },
+                self.signer.as_ref(),
+                self.random.as_ref(),
+            )?;
+            b64url(&issuer_signed)
+        } else {
+            let claims = credential::sd_jwt_claims(&entry.card, now.date());
+            eid_sdjwt::issue(
+                &eid_sdjwt::IssueRequest {
+                    claims: &claims,
+                    vct: credential::VCT,
+                    issuer: Some(&self.settings.issuer_url),
+                    holder_key: key,
+                    issued_at: now,
+                    expires_at: Some(until),
+                    status: Some(status),
+                    x5c: &self.x5chain,
+                    decoys: 4,
+                },
+                self.signer.as_ref(),
+                self.random.as_ref(),
+            )?
+        };
+        Ok(IssuedCredential { credential })
+    }
+}
+
+/// The bearer token of `Authorization: Bearer …` (RFC 6750 §2.1).
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn no_store(value: impl Serialize) -> Response {
+    let mut response = Json(value).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub(crate) async fn issuer_metadata(State(authority): State<Arc<Authority>>) -> Response {
+    Json(authority.metadata()).into_response()
+}
+
+pub(crate) async fn authorization_server_metadata(
+    State(authority): State<Arc<Authority>>,
+) -> Response {
+    let base = &authority.settings.issuer_url;
+    Json(AuthorizationServerMetadata {
+        issuer: base.clone(),
+        token_endpoint: format!("{base}/token"),
+        grant_types_supported: vec![GRANT_PRE_AUTHORIZED_CODE.into()],
+        pre_authorized_grant_anonymous_access_supported: true,
+    })
+    .into_response()
+}
+
+pub(crate) async fn token(
+    State(authority): State<Arc<Authority>>,
+    form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(request) = form.map_err(|e| {
+        ApiError::BadRequest(
+            "invalid_request",
+            format!("the token request must be a form with grant_type: {e}"),
+        )
+    })?;
+    Ok(no_store(authority.token(request).await?))
+}
+
+pub(crate) async fn nonce(State(authority): State<Arc<Authority>>) -> Result<Response, ApiError> {
+    Ok(no_store(authority.nonce().await?))
+}
+
+pub(crate) async fn credential(
+    State(authority): State<Arc<Authority>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    Ok(no_store(authority.credential(&headers, &body).await?))
+}
+
+/// Remote enrolment needs face matching against the registry portrait; without it this
+/// build refuses and points to the counter.
+pub(crate) async fn remote_enrolment(_body: Bytes) -> Result<Response, ApiError> {
+    Err(ApiError::Unavailable(
+        "remote enrolment needs face matching, which this build does not include (cargo feature face); enrol at a counter, where an officer confirms your identity in person".into(),
+    ))
+}

@@ -1,0 +1,257 @@
+//! The issuing authority as a service: the police bureau that checks who you are and puts
+//! your card on your phone.
+//!
+//! - [`credential`]: the resident credential's attributes in both formats;
+//! - [`Authority`]: the state (store, issuer key behind [`Signer`], trust list, clock,
+//!   randomness, the event channel) and everything the endpoints do;
+//! - [`public_router`]: OpenID4VCI 1.0 (metadata, token, nonce, credential), status lists
+//!   (JWT or CWT by `Accept`), pushed status changes (Server-Sent Events), remote enrolment;
+//! - [`admin_router`]: counter enrolment, lifecycle (suspend, reinstate, revoke, re-bind)
+//!   by credential, wallet instance or resident, registry life events, the audit log —
+//!   behind a bearer token, on its own listener;
+//! - [`config`]: the configuration file and its environment overrides.
+//!
+//! Personal data stays in the store: logs, errors, events and the audit log carry
+//! credential ids, wallet instances and keyed pseudonyms of identity numbers.
+
+mod admin;
+pub mod config;
+pub mod credential;
+mod error;
+pub mod events;
+mod http;
+mod issuance;
+mod status;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use eid_core::{Clock, Random};
+use eid_crypto::{Signer, b64url, session::hmac_sha256, sha256};
+use eid_store::{AuditEntry, Store};
+use eid_trust::VerifiedTrustList;
+use time::Duration;
+use tokio::sync::broadcast;
+
+pub use error::ApiError;
+pub use events::Event;
+pub use http::{admin_router, public_router};
+
+/// The OpenAPI 3.1 description of both listeners.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// What the authority's behaviour depends on (see [`config::AuthorityConfig`] for the file).
+#[derive(Clone)]
+pub struct Settings {
+    /// The Credential Issuer Identifier: the public listener's external base URL.
+    pub issuer_url: String,
+    /// The issuer's display name.
+    pub issuer_name: String,
+    /// Credentials per batch request, at most.
+    pub batch_size: u32,
+    /// How long a credential is valid.
+    pub credential_validity: Duration,
+    /// How long an offer can be redeemed.
+    pub offer_ttl: Duration,
+    /// How long an access token lives.
+    pub token_ttl: Duration,
+    /// How long a c_nonce lives.
+    pub nonce_ttl: Duration,
+    /// How old a key proof may be.
+    pub max_proof_age: Duration,
+    /// The key storage levels a wallet provider's attestation must state (any of them).
+    pub key_storage: Vec<String>,
+    /// Entries per status list shard (herd privacy: at least 2^17).
+    pub shard_size: u64,
+    /// The lists' `ttl`.
+    pub status_ttl: Duration,
+    /// The lists' validity (`exp - iat`).
+    pub status_validity: Duration,
+    /// Digits of the transaction code of an offer.
+    pub tx_code_length: u32,
+    /// Wrong transaction codes before an offer is void.
+    pub max_tx_failures: i64,
+    /// Failed proofing attempts per resident or wallet in an hour before refusing more.
+    pub max_proofing_failures_per_hour: u64,
+    /// The admin API's bearer token.
+    pub admin_token: String,
+    /// The key of the pseudonyms written to the audit log and rate-limit table.
+    pub pseudonym_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("issuer_url", &self.issuer_url)
+            .field("batch_size", &self.batch_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// Defaults for `issuer_url`: batches of 3, credentials for a year, offers for 10
+    /// minutes, lists of 2^17 entries with a 5-minute `ttl` valid a day, 6-digit
+    /// transaction codes, 5 wrong ones, 5 failed proofings an hour.
+    pub fn new(issuer_url: &str, admin_token: &str, pseudonym_key: [u8; 32]) -> Self {
+        Self {
+            issuer_url: issuer_url.trim_end_matches('/').to_owned(),
+            issuer_name: "eid issuing authority".into(),
+            batch_size: 3,
+            credential_validity: Duration::days(365),
+            offer_ttl: Duration::minutes(10),
+            token_ttl: Duration::minutes(5),
+            nonce_ttl: Duration::minutes(5),
+            max_proof_age: Duration::minutes(5),
+            key_storage: vec!["iso_18045_high".into(), "iso_18045_moderate".into()],
+            shard_size: 1 << 17,
+            status_ttl: Duration::minutes(5),
+            status_validity: Duration::days(1),
+            tx_code_length: 6,
+            max_tx_failures: 5,
+            max_proofing_failures_per_hour: 5,
+            admin_token: admin_token.to_owned(),
+            pseudonym_key,
+        }
+    }
+}
+
+/// A signed status list kept until the shard changes or it ages.
+struct CachedList {
+    version: u64,
+    issued_at: time::OffsetDateTime,
+    body: Vec<u8>,
+}
+
+/// The authority: shared by every request of both listeners.
+pub struct Authority {
+    settings: Settings,
+    store: Store,
+    signer: Arc<dyn Signer>,
+    x5chain: Vec<Vec<u8>>,
+    trust: RwLock<VerifiedTrustList>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    events: broadcast::Sender<Event>,
+    lists: Mutex<HashMap<(u64, bool), Arc<CachedList>>>,
+    publisher: Option<Box<dyn events::Publisher>>,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authority {
+    /// An authority issuing with `signer`, whose DS certificate chain (DER, DS first) goes
+    /// in every credential and status list, and trusting the wallet providers of `trust`.
+    pub fn new(
+        settings: Settings,
+        store: Store,
+        signer: Arc<dyn Signer>,
+        x5chain: Vec<Vec<u8>>,
+        trust: VerifiedTrustList,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        let (events, _) = broadcast::channel(4096);
+        Self {
+            settings,
+            store,
+            signer,
+            x5chain,
+            trust: RwLock::new(trust),
+            clock,
+            random,
+            events,
+            lists: Mutex::new(HashMap::new()),
+            publisher: None,
+        }
+    }
+
+    /// Also publishes every event to `publisher` (NATS JetStream, say).
+    pub fn with_publisher(mut self, publisher: Box<dyn events::Publisher>) -> Self {
+        self.publisher = Some(publisher);
+        self
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Subscribes to the events (status changes, wallet notices).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Replaces the trust list by a newer verified one (the caller checked the version).
+    pub fn set_trust_list(&self, trust: VerifiedTrustList) {
+        if let Ok(mut current) = self.trust.write() {
+            *current = trust;
+        }
+    }
+
+    /// The status list URI of shard `n`.
+    pub fn status_uri(&self, shard: u64) -> String {
+        format!("{}/status/{shard}", self.settings.issuer_url)
+    }
+
+    /// `n` random bytes as base64url (codes, tokens, nonces, ids).
+    fn secret(&self, n: usize) -> Result<String, ApiError> {
+        let mut bytes = vec![0u8; n];
+        self.random
+            .fill(&mut bytes)
+            .map_err(|_| ApiError::Internal("the random source failed".into()))?;
+        Ok(b64url(&bytes))
+    }
+
+    /// A keyed pseudonym of an identity number for the audit log and rate limits: stable
+    /// under one key, meaningless without it (a plain hash of an 18-digit number with a
+    /// checksum could be reversed by enumeration).
+    fn pseudonym(&self, id_number: &str) -> String {
+        let tag = hmac_sha256(&self.settings.pseudonym_key, id_number.as_bytes());
+        format!("resident:{}", &b64url(&tag)[..16])
+    }
+
+    async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<(), ApiError> {
+        self.store
+            .audit(&AuditEntry {
+                at: self.clock.now().unix_timestamp(),
+                actor: actor.into(),
+                action: action.into(),
+                subject: subject.into(),
+                outcome: outcome.into(),
+                detail: detail.into(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    fn emit(&self, event: Event) {
+        if let Some(publisher) = &self.publisher {
+            publisher.publish(&event);
+        }
+        // No subscriber is not an error: the lists are the record, pushes are a courtesy.
+        let _ = self.events.send(event);
+    }
+}
+
+/// Hashes a bearer secret for storage.
+fn hash_secret(secret: &str) -> String {
+    b64url(&sha256(secret.as_bytes()))
+}

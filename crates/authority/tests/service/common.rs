@@ -1,0 +1,289 @@
+//! A running authority in-process, a registry, two wallet providers and a phone.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use eid_authority::{Authority, Settings, admin_router, public_router};
+use eid_core::{FixedClock, OsRandom, ResidentCard};
+use eid_crypto::x509::AuthorityPki;
+use eid_crypto::{CryptoRandom, Signer, SigningKey, VerifyingKey};
+use eid_oid4vc::offer::CredentialOffer;
+use eid_oid4vc::proof::{KeyAttestation, key_proof};
+use eid_store::Store;
+use eid_trust::VerifiedTrustList;
+use eid_trust::model::{ProviderState, TrustList, WalletProvider};
+use serde_json::Value;
+use time::macros::{date, datetime};
+use time::{Duration, OffsetDateTime};
+use tower::ServiceExt;
+
+pub const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+pub const ISSUER: &str = "https://authority.test";
+pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
+
+pub struct World {
+    pub authority: Arc<Authority>,
+    pub public: Router,
+    pub admin: Router,
+    pub pki: AuthorityPki,
+    pub providers: Vec<(String, SigningKey)>,
+    pub residents: Vec<ResidentCard>,
+}
+
+/// Residents from the registry generator, all with cards usable today.
+pub fn residents(count: u64) -> Vec<ResidentCard> {
+    let mut out = Vec::new();
+    eid_registry::generate::Generator::new(7, date!(2026 - 11 - 23))
+        .write_jsonl(count, &mut out, &mut |_| {})
+        .unwrap();
+    out.split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice::<ResidentCard>(line).unwrap())
+        .filter(|card| card.card_expiry.is_valid_on(NOW.date()))
+        .collect()
+}
+
+impl World {
+    pub async fn new(database_url: &str) -> Self {
+        Self::with_settings(database_url, |_| {}).await
+    }
+
+    pub async fn with_settings(database_url: &str, edit: impl FnOnce(&mut Settings)) -> Self {
+        let store = Store::connect(database_url).await.unwrap();
+        let residents = residents(40);
+        store.import_residents(&residents, NOW).await.unwrap();
+        let pki = AuthorityPki::generate(
+            "Nanning PSB",
+            "CN",
+            ISSUER,
+            NOW - Duration::days(1),
+            (3650, 365),
+            &CryptoRandom,
+        )
+        .unwrap();
+        let providers: Vec<(String, SigningKey)> = ["wechat", "alipay"]
+            .into_iter()
+            .map(|id| (id.to_owned(), SigningKey::generate().unwrap()))
+            .collect();
+        let mut list = TrustList::new(NOW);
+        list.wallet_providers = providers
+            .iter()
+            .map(|(id, key)| WalletProvider {
+                id: id.clone(),
+                name: id.clone(),
+                attestation_keys: vec![key.verifying_key().to_jwk()],
+                state: ProviderState::Active,
+            })
+            .collect();
+        let mut settings = Settings::new(ISSUER, ADMIN_TOKEN, [7; 32]);
+        edit(&mut settings);
+        let signer: Arc<dyn Signer> =
+            Arc::new(SigningKey::from_pkcs8_der(&pki.ds_key.to_pkcs8_der().unwrap()).unwrap());
+        let authority = Arc::new(Authority::new(
+            settings,
+            store,
+            signer,
+            vec![pki.ds.0.clone()],
+            VerifiedTrustList::dangerous_unsigned(list),
+            Arc::new(FixedClock(NOW)),
+            Arc::new(OsRandom),
+        ));
+        Self {
+            public: public_router(authority.clone()),
+            admin: admin_router(authority.clone()),
+            authority,
+            pki,
+            providers,
+            residents,
+        }
+    }
+
+    pub fn provider(&self, id: &str) -> &SigningKey {
+        &self.providers.iter().find(|(p, _)| p == id).unwrap().1
+    }
+}
+
+/// A response's status and body (JSON, or a string for anything else).
+pub async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
+
+pub fn admin_post(path: &str, body: Value) -> Request<Body> {
+    Request::post(path)
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+pub fn form_post(path: &str, form: &[(&str, &str)]) -> Request<Body> {
+    let body: String = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A phone of `provider`: its wallet instance id and batch keys.
+pub struct Phone {
+    pub provider: String,
+    pub instance: String,
+    pub keys: Vec<SigningKey>,
+}
+
+impl Phone {
+    pub fn new(provider: &str, instance: &str, batch: usize) -> Self {
+        Self {
+            provider: provider.into(),
+            instance: instance.into(),
+            keys: (0..batch)
+                .map(|_| SigningKey::generate().unwrap())
+                .collect(),
+        }
+    }
+
+    pub fn public_keys(&self) -> Vec<VerifyingKey> {
+        self.keys
+            .iter()
+            .map(|k| k.verifying_key().clone())
+            .collect()
+    }
+
+    /// The provider's attestation of all its keys.
+    pub fn attestation(&self, world: &World) -> String {
+        KeyAttestation {
+            provider: &self.provider,
+            wallet_instance: &self.instance,
+            keys: &self.public_keys(),
+            key_storage: &["iso_18045_high"],
+            user_authentication: &["iso_18045_high"],
+            issued_at: NOW,
+            expires_at: NOW + Duration::hours(1),
+        }
+        .sign(world.provider(&self.provider))
+        .unwrap()
+    }
+
+    pub fn proofs(&self, world: &World, nonce: &str) -> Vec<String> {
+        let attestation = self.attestation(world);
+        self.keys
+            .iter()
+            .map(|k| key_proof(k, ISSUER, nonce, NOW, Some(&attestation)).unwrap())
+            .collect()
+    }
+}
+
+/// Counter enrolment of `card`, returning the offer and its transaction code.
+pub async fn enrol(world: &World, card: &ResidentCard) -> (CredentialOffer, String) {
+    let (status, body) = send(
+        &world.admin,
+        admin_post(
+            "/admin/enrolments",
+            serde_json::json!({
+                "id_number": card.id_number.expose(),
+                "full_name": card.full_name,
+                "officer": "officer-7",
+            }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let offer = CredentialOffer::from_uri(body["offer_uri"].as_str().unwrap()).unwrap();
+    (offer, body["tx_code"].as_str().unwrap().to_owned())
+}
+
+/// The pre-authorized flow for `configuration`: token, nonce, credential with `phone`'s
+/// proofs. Returns the credentials.
+pub async fn obtain(
+    world: &World,
+    offer: &CredentialOffer,
+    tx_code: &str,
+    phone: &Phone,
+    configurations: &[&str],
+) -> Vec<Vec<String>> {
+    let code = &offer.grants.pre_authorized_code.code;
+    let (status, token) = send(
+        &world.public,
+        form_post(
+            "/token",
+            &[
+                ("grant_type", eid_oid4vc::GRANT_PRE_AUTHORIZED_CODE),
+                ("pre-authorized_code", code),
+                ("tx_code", tx_code),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{token}");
+    let access = token["access_token"].as_str().unwrap().to_owned();
+    let mut out = Vec::new();
+    for configuration in configurations {
+        let (status, body) = request_credential(world, &access, configuration, phone).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        out.push(
+            body["credentials"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["credential"].as_str().unwrap().to_owned())
+                .collect(),
+        );
+    }
+    out
+}
+
+pub async fn nonce(world: &World) -> String {
+    let (status, body) = send(
+        &world.public,
+        Request::post("/nonce").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    body["c_nonce"].as_str().unwrap().to_owned()
+}
+
+pub async fn request_credential(
+    world: &World,
+    access: &str,
+    configuration: &str,
+    phone: &Phone,
+) -> (StatusCode, Value) {
+    let nonce = nonce(world).await;
+    let request = eid_oid4vc::credential::CredentialRequest::with_jwt_proofs(
+        configuration,
+        phone.proofs(world, &nonce),
+    );
+    send(
+        &world.public,
+        Request::post("/credential")
+            .header(header::AUTHORIZATION, format!("Bearer {access}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(serde_json::to_vec(&request).unwrap()))
+            .unwrap(),
+    )
+    .await
+}

@@ -1,0 +1,493 @@
+//! The OpenID4VCI 1.0 pre-authorized flow, both formats, batches of three, every credential
+//! verified with the credential core; and what the endpoints refuse.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use eid_authority::credential::{CONFIG_MDOC, CONFIG_SD_JWT};
+use eid_core::status::{CredentialStatus, StatusCheck, StatusListReference};
+use eid_crypto::{Signer, b64url_decode};
+use eid_mdoc::model::IssuerSigned;
+use eid_mdoc::verify::{IssuerDataCheck, IssuerTrust, verify_issuer_data};
+use eid_sdjwt::{KeyBinding, KeyBindingCheck, UnverifiedSdJwt, VerifyOptions};
+use eid_status::token::{ReadOptions, TokenFormat, TokenTrust, VerifiedStatusList, read};
+use serde_json::json;
+use time::Duration;
+
+use crate::common::*;
+
+/// The served status lists, fetched and verified like a verifier does.
+pub struct ServedLists(pub Vec<(String, VerifiedStatusList)>);
+
+impl StatusCheck for ServedLists {
+    fn status(&self, reference: &StatusListReference) -> Result<CredentialStatus, String> {
+        let (_, list) = self
+            .0
+            .iter()
+            .find(|(uri, _)| *uri == reference.uri)
+            .ok_or("list not fetched")?;
+        let value = list
+            .token
+            .list
+            .get(reference.idx)
+            .map_err(|e| e.to_string())?;
+        eid_status::list::credential_status(value).ok_or_else(|| "undefined status".into())
+    }
+}
+
+/// Fetches and verifies status list `shard` in the given form.
+pub async fn fetch_list(world: &World, shard: u64, cwt: bool) -> VerifiedStatusList {
+    let accept = if cwt {
+        "application/statuslist+cwt"
+    } else {
+        "application/statuslist+jwt"
+    };
+    let response = tower::ServiceExt::oneshot(
+        world.public.clone(),
+        Request::get(format!("/status/{shard}"))
+            .header(header::ACCEPT, accept)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], accept);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    let root = world.pki.trusted_root(NOW).unwrap();
+    let uri = world.authority.status_uri(shard);
+    let list = read(
+        &bytes,
+        &ReadOptions::new(
+            TokenTrust {
+                roots: std::slice::from_ref(&root),
+                keys: &[],
+            },
+            NOW,
+            &uri,
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        list.format,
+        if cwt {
+            TokenFormat::Cwt
+        } else {
+            TokenFormat::Jwt
+        }
+    );
+    list
+}
+
+/// Verifies an issued mdoc with the credential core: chain to the authority's IACA,
+/// signature, digests, docType, validity, status from the served list; bound to `key`.
+pub fn verify_mdoc(
+    world: &World,
+    credential: &str,
+    key: &dyn Signer,
+    lists: &ServedLists,
+) -> Result<Vec<String>, eid_mdoc::MdocError> {
+    let bytes = b64url_decode(credential).unwrap();
+    let issuer_signed = IssuerSigned::from_cbor(&bytes)?;
+    let root = world.pki.trusted_root(NOW).unwrap();
+    let verified = verify_issuer_data(
+        eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
+        &issuer_signed,
+        &IssuerDataCheck {
+            trust: IssuerTrust::Roots(std::slice::from_ref(&root)),
+            now: NOW,
+            expected_doc_type: Some(eid_mdoc::DOCTYPE_RESIDENT_IDENTITY),
+            status: Some(lists),
+        },
+    )?;
+    assert!(verified.status_checked);
+    assert_eq!(&verified.device_key, key.verifying_key());
+    Ok(verified.elements.into_iter().map(|(_, id, _)| id).collect())
+}
+
+/// Presents an issued SD-JWT VC with a key binding and verifies it with the credential
+/// core, status included.
+pub fn verify_sd_jwt(
+    world: &World,
+    credential: &str,
+    key: &dyn Signer,
+    lists: &ServedLists,
+) -> Result<eid_sdjwt::VerifiedSdJwt, eid_sdjwt::SdJwtError> {
+    let presentation = eid_sdjwt::present(
+        credential,
+        &["family_name", "age_over_18"],
+        Some(&KeyBinding {
+            signer: key,
+            audience: "https://hotel.test",
+            nonce: "n-42",
+            issued_at: NOW,
+        }),
+    )?;
+    let root = world.pki.trusted_root(NOW).unwrap();
+    UnverifiedSdJwt::parse(&presentation)?.verify(&VerifyOptions {
+        trust: eid_sdjwt::verify::IssuerTrust {
+            roots: std::slice::from_ref(&root),
+            keys: &[],
+        },
+        now: NOW,
+        leeway: Duration::ZERO,
+        sd_jwt_vc: true,
+        expected_vct: Some(eid_sdjwt::VCT_RESIDENT_IDENTITY),
+        key_binding: Some(&KeyBindingCheck {
+            audience: "https://hotel.test",
+            nonce: "n-42",
+            max_age: Duration::minutes(5),
+        }),
+        status: Some(lists),
+    })
+}
+
+async fn full_flow(world: &World) {
+    // The metadata a wallet reads first.
+    let (status, metadata) = send(
+        &world.public,
+        Request::get("/.well-known/openid-credential-issuer")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(metadata["credential_issuer"], ISSUER);
+    assert_eq!(metadata["batch_credential_issuance"]["batch_size"], 3);
+    assert_eq!(
+        metadata["credential_configurations_supported"][CONFIG_MDOC]["format"],
+        "mso_mdoc"
+    );
+    assert_eq!(
+        metadata["credential_configurations_supported"][CONFIG_SD_JWT]["vct"],
+        eid_sdjwt::VCT_RESIDENT_IDENTITY
+    );
+    let (_, as_metadata) = send(
+        &world.public,
+        Request::get("/.well-known/oauth-authorization-server")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(as_metadata["token_endpoint"], format!("{ISSUER}/token"));
+
+    let card = &world.residents[0];
+    let (offer, tx_code) = enrol(world, card).await;
+    assert_eq!(offer.credential_issuer, ISSUER);
+    assert_eq!(tx_code.len(), 6);
+    let phone = Phone::new("wechat", "wechat-phone-1", 3);
+    let issued = obtain(
+        world,
+        &offer,
+        &tx_code,
+        &phone,
+        &[CONFIG_MDOC, CONFIG_SD_JWT],
+    )
+    .await;
+    assert_eq!(issued.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3]);
+
+    // One status list so far; both forms verify to the same entries.
+    let jwt = fetch_list(world, 0, false).await;
+    let cwt = fetch_list(world, 0, true).await;
+    assert_eq!(jwt.token.list, cwt.token.list);
+    let lists = ServedLists(vec![(world.authority.status_uri(0), jwt)]);
+
+    for (credential, key) in issued[0].iter().zip(&phone.keys) {
+        let elements = verify_mdoc(world, credential, key, &lists).unwrap();
+        for name in [
+            "family_name",
+            "document_number",
+            "age_over_18",
+            "resident_region",
+        ] {
+            assert!(elements.iter().any(|e| e == name), "{name}");
+        }
+    }
+    for (credential, key) in issued[1].iter().zip(&phone.keys) {
+        let verified = verify_sd_jwt(world, credential, key, &lists).unwrap();
+        assert_eq!(verified.claims["family_name"], json!(card.family_name));
+        assert!(verified.status_checked);
+    }
+    // The instances are distinct credentials: different status entries.
+    let refs: Vec<u64> = issued
+        .iter()
+        .flatten()
+        .map(|c| {
+            if let Ok(sd) = UnverifiedSdJwt::parse(c) {
+                sd.issuer_jwt().payload()["status"]["status_list"]["idx"]
+                    .as_u64()
+                    .unwrap()
+            } else {
+                let bytes = b64url_decode(c).unwrap();
+                let signed = IssuerSigned::from_cbor(&bytes).unwrap();
+                let mso = eid_mdoc::model::MobileSecurityObject::from_payload(
+                    signed.issuer_auth.payload.as_deref().unwrap(),
+                )
+                .unwrap();
+                mso.status.unwrap().idx
+            }
+        })
+        .collect();
+    let mut distinct = refs.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 6, "{refs:?}");
+}
+
+#[tokio::test]
+async fn pre_authorized_flow_both_formats_batch_of_three_on_sqlite() {
+    full_flow(&World::new("sqlite::memory:").await).await;
+}
+
+#[tokio::test]
+async fn pre_authorized_flow_both_formats_batch_of_three_on_postgres() {
+    let Some(scratch) = eid_store::ScratchPostgres::create("authority_flow")
+        .await
+        .unwrap()
+    else {
+        println!("skipped: EID_TEST_POSTGRES_URL is not set (.ci/run sets it)");
+        return;
+    };
+    let world = World::new(&scratch.url).await;
+    full_flow(&world).await;
+    world.authority.store().close().await;
+    scratch.drop_database().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_token_endpoint_refuses_with_oauth_errors() {
+    let world = World::new("sqlite::memory:").await;
+    let (offer, tx_code) = enrol(&world, &world.residents[1]).await;
+    let code = offer.grants.pre_authorized_code.code.clone();
+    let grant = eid_oid4vc::GRANT_PRE_AUTHORIZED_CODE;
+    for (form, expected) in [
+        (
+            vec![("grant_type", "authorization_code"), ("code", "x")],
+            "unsupported_grant_type",
+        ),
+        (vec![("grant_type", grant)], "invalid_request"),
+        (
+            vec![("grant_type", grant), ("pre-authorized_code", "unknown")],
+            "invalid_grant",
+        ),
+        (
+            vec![("grant_type", grant), ("pre-authorized_code", &code)],
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", grant),
+                ("pre-authorized_code", &code),
+                ("tx_code", "000000x"),
+            ],
+            "invalid_grant",
+        ),
+    ] {
+        let (status, body) = send(&world.public, form_post("/token", &form)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form:?}");
+        assert_eq!(body["error"], expected, "{form:?}: {body}");
+    }
+    // The right code works once.
+    let form = [
+        ("grant_type", grant),
+        ("pre-authorized_code", code.as_str()),
+        ("tx_code", tx_code.as_str()),
+    ];
+    let (status, _) = send(&world.public, form_post("/token", &form)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = send(&world.public, form_post("/token", &form)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error_description"],
+        "the pre-authorized code was already used"
+    );
+}
+
+async fn access_token(world: &World, card_index: usize) -> String {
+    let (offer, tx_code) = enrol(world, &world.residents[card_index]).await;
+    let (status, token) = send(
+        &world.public,
+        form_post(
+            "/token",
+            &[
+                ("grant_type", eid_oid4vc::GRANT_PRE_AUTHORIZED_CODE),
+                (
+                    "pre-authorized_code",
+                    &offer.grants.pre_authorized_code.code,
+                ),
+                ("tx_code", &tx_code),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    token["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_credential_endpoint_refuses_what_it_must() {
+    let world = World::new("sqlite::memory:").await;
+    let access = access_token(&world, 2).await;
+    let phone = Phone::new("alipay", "alipay-phone-1", 2);
+
+    // No or an unknown bearer token.
+    let (status, body) = send(
+        &world.public,
+        Request::post("/credential").body(Body::from("{}")).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    let (status, _) = request_credential(&world, "not-a-token", CONFIG_MDOC, &phone).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // An unknown configuration; too many proofs; a proof for another issuer.
+    let (status, body) = request_credential(&world, &access, "passport", &phone).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("unknown_credential_configuration")
+        )
+    );
+    let big = Phone::new("alipay", "alipay-phone-1", 4);
+    let (_, body) = request_credential(&world, &access, CONFIG_MDOC, &big).await;
+    assert_eq!(body["error"], "invalid_credential_request");
+    let fresh = nonce(&world).await;
+    let attestation = phone.attestation(&world);
+    let wrong_aud = eid_oid4vc::proof::key_proof(
+        &phone.keys[0],
+        "https://other.test",
+        &fresh,
+        NOW,
+        Some(&attestation),
+    )
+    .unwrap();
+    let request =
+        eid_oid4vc::credential::CredentialRequest::with_jwt_proofs(CONFIG_MDOC, vec![wrong_aud]);
+    let (status, body) = send(
+        &world.public,
+        Request::post("/credential")
+            .header(header::AUTHORIZATION, format!("Bearer {access}"))
+            .body(Body::from(serde_json::to_vec(&request).unwrap()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_proof"))
+    );
+    assert!(body["error_description"].as_str().unwrap().contains("aud"));
+
+    // A nonce the issuer never handed out, then a used one.
+    let forged = phone.proofs(&world, "made-up-nonce");
+    let request = eid_oid4vc::credential::CredentialRequest::with_jwt_proofs(CONFIG_MDOC, forged);
+    let post = |request: &eid_oid4vc::credential::CredentialRequest| {
+        Request::post("/credential")
+            .header(header::AUTHORIZATION, format!("Bearer {access}"))
+            .body(Body::from(serde_json::to_vec(request).unwrap()))
+            .unwrap()
+    };
+    let (_, body) = send(&world.public, post(&request)).await;
+    assert_eq!(body["error"], "invalid_nonce");
+    let fresh = nonce(&world).await;
+    let request = eid_oid4vc::credential::CredentialRequest::with_jwt_proofs(
+        CONFIG_MDOC,
+        phone.proofs(&world, &fresh),
+    );
+    let (status, _) = send(&world.public, post(&request)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Replaying the same request: its nonce is used.
+    let (_, body) = send(&world.public, post(&request)).await;
+    assert_eq!(body["error"], "invalid_nonce");
+    // A fresh nonce, but the configuration was already issued under this token.
+    let (status, body) = request_credential(&world, &access, CONFIG_MDOC, &phone).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("credential_request_denied"))
+    );
+    // The other format is still available under the token.
+    let (status, _) = request_credential(&world, &access, CONFIG_SD_JWT, &phone).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_wallet_of_an_unlisted_or_suspended_provider_gets_nothing() {
+    let world = World::new("sqlite::memory:").await;
+    let access = access_token(&world, 3).await;
+    let mut rogue = Phone::new("wechat", "phone-x", 1);
+    rogue.provider = "rogue-app".into();
+    // Signed by wechat's key but naming another provider: unknown provider.
+    let fresh = nonce(&world).await;
+    let attestation = eid_oid4vc::proof::KeyAttestation {
+        provider: "rogue-app",
+        wallet_instance: "phone-x",
+        keys: &rogue.public_keys(),
+        key_storage: &["iso_18045_high"],
+        user_authentication: &[],
+        issued_at: NOW,
+        expires_at: NOW + Duration::hours(1),
+    }
+    .sign(world.provider("wechat"))
+    .unwrap();
+    let proof =
+        eid_oid4vc::proof::key_proof(&rogue.keys[0], ISSUER, &fresh, NOW, Some(&attestation))
+            .unwrap();
+    let request =
+        eid_oid4vc::credential::CredentialRequest::with_jwt_proofs(CONFIG_MDOC, vec![proof]);
+    let (_, body) = send(
+        &world.public,
+        Request::post("/credential")
+            .header(header::AUTHORIZATION, format!("Bearer {access}"))
+            .body(Body::from(serde_json::to_vec(&request).unwrap()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body["error"], "invalid_proof");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("not a wallet provider")
+    );
+}
+
+#[tokio::test]
+async fn status_lists_are_served_by_accept_and_unknown_ones_are_404() {
+    let world = World::new("sqlite::memory:").await;
+    let access = access_token(&world, 4).await;
+    let phone = Phone::new("wechat", "p", 1);
+    let (status, _) = request_credential(&world, &access, CONFIG_SD_JWT, &phone).await;
+    assert_eq!(status, StatusCode::OK);
+    for (accept, expected) in [
+        (None, StatusCode::OK),
+        (Some("*/*"), StatusCode::OK),
+        (Some("application/statuslist+cwt;q=1"), StatusCode::OK),
+        (Some("text/html"), StatusCode::NOT_ACCEPTABLE),
+    ] {
+        let mut request = Request::get("/status/0");
+        if let Some(accept) = accept {
+            request = request.header(header::ACCEPT, accept);
+        }
+        let response =
+            tower::ServiceExt::oneshot(world.public.clone(), request.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+        assert_eq!(response.status(), expected, "{accept:?}");
+        assert!(response.headers().contains_key("x-request-id"));
+    }
+    for missing in ["/status/9", "/status/x"] {
+        let (status, body) = send(
+            &world.public,
+            Request::get(missing).body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found"))
+        );
+    }
+}

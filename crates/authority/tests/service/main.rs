@@ -1,0 +1,12 @@
+//! The authority service driven through its two routers, in-process: the OpenID4VCI
+//! pre-authorized flow in both formats with batches, every proofing refusal, lifecycle
+//! changes seen in the served status lists and as pushed events — on SQLite, and on
+//! PostgreSQL when `EID_TEST_POSTGRES_URL` is set.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
+mod common;
+mod issuance;
