@@ -305,10 +305,7 @@ impl AuthorityConfig {
 impl SignerConfig {
     /// Opens the issuer key and reads its certificate chain (DER, DS first), checking that
     /// the first certificate is a DS certificate valid at `now` for that very key.
-    pub fn open(
-        &self,
-        now: time::OffsetDateTime,
-    ) -> Result<IssuerKey, ConfigError> {
+    pub fn open(&self, now: time::OffsetDateTime) -> Result<IssuerKey, ConfigError> {
         let read = |path: &Path| {
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.to_owned(),

@@ -5,8 +5,10 @@
 
 #![expect(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "tests: a failed unwrap is a failed test"
 )]
 
 mod common;
 mod issuance;
+mod lifecycle;

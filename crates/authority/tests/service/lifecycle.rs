@@ -1,0 +1,508 @@
+//! Lifecycle: lost phone, found phone, re-binding, registry life events — each visible in
+//! the served status lists and as pushed events; the proofing refusals; the admin guard.
+
+use std::collections::BTreeSet;
+use std::time::Duration as StdDuration;
+
+use axum::body::{Body, BodyDataStream};
+use axum::http::{Request, StatusCode, header};
+use eid_authority::Event;
+use eid_authority::credential::{CONFIG_MDOC, CONFIG_SD_JWT};
+use eid_core::ResidentCard;
+use eid_store::Store;
+use serde_json::{Value, json};
+use time::macros::date;
+use tokio_stream::StreamExt;
+use tower::ServiceExt;
+
+use crate::common::*;
+use crate::issuance::{ServedLists, fetch_list, verify_mdoc, verify_sd_jwt};
+
+/// Opens an SSE stream on the public listener.
+async fn subscribe(world: &World, path: &str) -> BodyDataStream {
+    let response = world
+        .public
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    response.into_body().into_data_stream()
+}
+
+/// The next `n` events of the stream (SSE `data:` lines), waiting at most a second each.
+async fn next_events(stream: &mut BodyDataStream, n: usize) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut buffer = String::new();
+    while events.len() < n {
+        let chunk = tokio::time::timeout(StdDuration::from_secs(1), stream.next())
+            .await
+            .expect("an event within a second")
+            .unwrap()
+            .unwrap();
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) {
+                events.push(serde_json::from_str(data).unwrap());
+            }
+        }
+    }
+    events
+}
+
+/// Everything `phone` got for `card`, in both formats.
+async fn issue_to(world: &World, card: &ResidentCard, phone: &Phone) -> Vec<Vec<String>> {
+    let (offer, tx_code) = enrol(world, card).await;
+    obtain(
+        world,
+        &offer,
+        &tx_code,
+        phone,
+        &[CONFIG_MDOC, CONFIG_SD_JWT],
+    )
+    .await
+}
+
+async fn lists(world: &World) -> ServedLists {
+    ServedLists(vec![(
+        world.authority.status_uri(0),
+        fetch_list(world, 0, false).await,
+    )])
+}
+
+/// Verifies every credential of `issued` against the served lists: Ok(()) or the first
+/// status error's text.
+async fn check_all(world: &World, issued: &[Vec<String>], phone: &Phone) -> Result<(), String> {
+    let lists = lists(world).await;
+    for (credential, key) in issued[0].iter().zip(&phone.keys) {
+        verify_mdoc(world, credential, key, &lists).map_err(|e| e.to_string())?;
+    }
+    for (credential, key) in issued[1].iter().zip(&phone.keys) {
+        verify_sd_jwt(world, credential, key, &lists).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn statuses(events: &[Event]) -> BTreeSet<(u64, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Status { idx, status, .. } => Some((*idx, status.clone())),
+            Event::WalletNotice { .. } => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn lost_phone_found_phone_and_rebinding_show_in_lists_and_events() {
+    let world = World::new("sqlite::memory:").await;
+    let card = world.residents[5].clone();
+    let phone = Phone::new("wechat", "wechat-phone-A", 3);
+    let issued = issue_to(&world, &card, &phone).await;
+    assert_eq!(check_all(&world, &issued, &phone).await, Ok(()));
+    let mut events = subscribe(&world, "/events").await;
+
+    // Lost phone: every instance of both batches SUSPENDED at once, pushed, and refused.
+    let (status, body) = send(
+        &world.admin,
+        admin_post("/admin/wallets/wechat/wechat-phone-A/suspend", json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["instances"], 6);
+    let pushed = next_events(&mut events, 6).await;
+    assert!(statuses(&pushed).iter().all(|(_, s)| s == "SUSPENDED"));
+    assert_eq!(statuses(&pushed).len(), 6);
+    let list = fetch_list(&world, 0, true).await;
+    for (idx, _) in statuses(&pushed) {
+        assert_eq!(list.token.list.get(idx).unwrap(), 2, "entry {idx}");
+    }
+    let refused = check_all(&world, &issued, &phone).await.unwrap_err();
+    assert!(
+        refused.contains("SUSPENDED") || refused.contains("suspended"),
+        "{refused}"
+    );
+
+    // Found: reinstated, accepted again.
+    let (status, _) = send(
+        &world.admin,
+        admin_post("/admin/wallets/wechat/wechat-phone-A/reinstate", json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        statuses(&next_events(&mut events, 6).await)
+            .iter()
+            .all(|(_, s)| s == "VALID")
+    );
+    assert_eq!(check_all(&world, &issued, &phone).await, Ok(()));
+
+    // A new enrolment of the same identity tells phone A's wallet.
+    let mut notices = subscribe(&world, "/events/wallets").await;
+    let _ = enrol(&world, &card).await;
+    let notice = next_events(&mut notices, 1).await;
+    assert!(
+        matches!(&notice[0], Event::WalletNotice { wallet_instance, notice, .. }
+        if wallet_instance == "wechat-phone-A" && notice == "new_enrolment")
+    );
+
+    // Re-bind to a new phone of the other provider: phone A's instances INVALID for good,
+    // phone B's valid.
+    let (status, body) = send(
+        &world.admin,
+        admin_post(
+            "/admin/rebind",
+            json!({"id_number": card.id_number.expose(), "full_name": card.full_name, "officer": "o-1"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["revoked"]["instances"], 6);
+    assert!(
+        statuses(&next_events(&mut events, 6).await)
+            .iter()
+            .all(|(_, s)| s == "INVALID")
+    );
+    let offer =
+        eid_oid4vc::offer::CredentialOffer::from_uri(body["offer"]["offer_uri"].as_str().unwrap())
+            .unwrap();
+    let phone_b = Phone::new("alipay", "alipay-phone-B", 3);
+    let issued_b = obtain(
+        &world,
+        &offer,
+        body["offer"]["tx_code"].as_str().unwrap(),
+        &phone_b,
+        &[CONFIG_MDOC, CONFIG_SD_JWT],
+    )
+    .await;
+    assert_eq!(check_all(&world, &issued_b, &phone_b).await, Ok(()));
+    assert!(
+        check_all(&world, &issued, &phone)
+            .await
+            .unwrap_err()
+            .contains("INVALID")
+    );
+    // Revocation is final: reinstating phone A changes nothing.
+    let (_, body) = send(
+        &world.admin,
+        admin_post("/admin/wallets/wechat/wechat-phone-A/reinstate", json!({})),
+    )
+    .await;
+    assert_eq!(body["instances"], 0);
+    assert!(check_all(&world, &issued, &phone).await.is_err());
+
+    // The audit log has every step, and no identity number or name.
+    let response = world
+        .admin
+        .clone()
+        .oneshot(
+            Request::get("/admin/audit?limit=100")
+                .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let audit = String::from_utf8(bytes.to_vec()).unwrap();
+    for action in [
+        "\"enrol\"",
+        "\"issue\"",
+        "\"suspend\"",
+        "\"reinstate\"",
+        "\"revoke\"",
+        "\"rebind\"",
+    ] {
+        assert!(
+            audit.contains(action),
+            "{action} missing from the audit log"
+        );
+    }
+    assert!(!audit.contains(card.id_number.expose()));
+    assert!(!audit.contains(&card.full_name));
+}
+
+async fn registry_event(world: &World, card: &ResidentCard, event: Value) -> Value {
+    let (status, body) = send(
+        &world.admin,
+        admin_post(
+            "/admin/registry/events",
+            json!({"id_number": card.id_number.expose(), "event": event}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn registry_life_events_suspend_revoke_and_offer_reissue() {
+    let world = World::new("sqlite::memory:").await;
+    // Card reported lost: suspended.
+    let (lost, died, moved) = (
+        &world.residents[6],
+        &world.residents[7],
+        &world.residents[8],
+    );
+    let phones: Vec<Phone> = (0..3)
+        .map(|i| Phone::new("wechat", &format!("p{i}"), 1))
+        .collect();
+    let mut issued = Vec::new();
+    for (card, phone) in [lost, died, moved].into_iter().zip(&phones) {
+        issued.push(issue_to(&world, card, phone).await);
+    }
+    let body = registry_event(&world, lost, json!({"kind": "card_reported_lost"})).await;
+    assert_eq!(
+        (
+            body["changed"]["instances"].as_u64(),
+            body["reissue_offer"].is_null()
+        ),
+        (Some(2), true)
+    );
+    assert!(
+        check_all(&world, &issued[0], &phones[0])
+            .await
+            .unwrap_err()
+            .contains("SUSPENDED")
+    );
+    // Death: revoked, no reissue.
+    let body = registry_event(&world, died, json!({"kind": "death", "date": "2026-11-22"})).await;
+    assert_eq!(body["changed"]["instances"], 2);
+    assert!(body["reissue_offer"].is_null());
+    assert!(
+        check_all(&world, &issued[1], &phones[1])
+            .await
+            .unwrap_err()
+            .contains("INVALID")
+    );
+    // A new address: revoked and a reissue offered, whose credentials carry the new region.
+    let body = registry_event(
+        &world,
+        moved,
+        json!({"kind": "address_changed", "address": "浙江省杭州市西湖区文三路1号", "residence_region": "330106"}),
+    )
+    .await;
+    assert_eq!(body["changed"]["instances"], 2);
+    assert!(
+        check_all(&world, &issued[2], &phones[2])
+            .await
+            .unwrap_err()
+            .contains("INVALID")
+    );
+    let offer = eid_oid4vc::offer::CredentialOffer::from_uri(
+        body["reissue_offer"]["offer_uri"].as_str().unwrap(),
+    )
+    .unwrap();
+    let phone = Phone::new("wechat", "p2", 1);
+    let fresh = obtain(
+        &world,
+        &offer,
+        body["reissue_offer"]["tx_code"].as_str().unwrap(),
+        &phone,
+        &[CONFIG_SD_JWT],
+    )
+    .await;
+    let lists = lists(&world).await;
+    let verified = verify_sd_jwt(&world, &fresh[0][0], &phone.keys[0], &lists).unwrap();
+    assert!(verified.status_checked);
+    // An unknown resident: 404, nothing recorded.
+    let (status, _) = send(
+        &world.admin,
+        admin_post(
+            "/admin/registry/events",
+            json!({"id_number": "110105194912310029", "event": {"kind": "death", "date": "2026-11-22"}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A valid number from its first 17 characters (GB 11643, ISO 7064 MOD 11-2).
+fn with_check_digit(first: &str) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(c, w)| c.to_digit(10).unwrap() * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{first}{check}")
+}
+
+async fn counter(world: &World, number: &str, name: &str) -> (StatusCode, Value) {
+    send(
+        &world.admin,
+        admin_post(
+            "/admin/enrolments",
+            json!({"id_number": number, "full_name": name, "officer": "o-2"}),
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn each_proofing_refusal_has_its_reason_and_failures_are_rate_limited() {
+    let world = World::new("sqlite::memory:").await;
+    let store: &Store = world.authority.store();
+    let card = &world.residents[9];
+    let number = card.id_number.expose();
+    let refusal = |(status, body): (StatusCode, Value)| {
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        body["error"].as_str().unwrap().to_owned()
+    };
+    // A number that breaks its checksum; one not in the registry; the wrong name.
+    let mut bad = number.to_owned();
+    let last = if bad.ends_with('0') { "1" } else { "0" };
+    bad.replace_range(17.., last);
+    assert_eq!(
+        refusal(counter(&world, &bad, &card.full_name).await),
+        "invalid_number"
+    );
+    assert_eq!(
+        refusal(counter(&world, &with_check_digit("11010519491231002"), "王秀英").await),
+        "not_in_registry"
+    );
+    assert_eq!(
+        refusal(counter(&world, number, "某某某").await),
+        "name_mismatch"
+    );
+
+    // The card's state: lost, expired, the holder deceased — each on its own resident.
+    let lost = &world.residents[10];
+    store
+        .record_event(
+            lost.id_number.expose(),
+            &eid_store::LifeEvent::CardReportedLost,
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(counter(&world, lost.id_number.expose(), &lost.full_name).await),
+        "card_reported_lost"
+    );
+    let expired = &world.residents[11];
+    store
+        .record_event(
+            expired.id_number.expose(),
+            &eid_store::LifeEvent::CardReplaced {
+                issue_date: date!(2006 - 01 - 01),
+                expiry: eid_core::CardExpiry::On(date!(2016 - 01 - 01)),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(counter(&world, expired.id_number.expose(), &expired.full_name).await),
+        "card_expired"
+    );
+    let dead = &world.residents[12];
+    store
+        .record_event(
+            dead.id_number.expose(),
+            &eid_store::LifeEvent::Death {
+                date: date!(2026 - 11 - 01),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(counter(&world, dead.id_number.expose(), &dead.full_name).await),
+        "deceased"
+    );
+
+    // Four more wrong names make five failures for this number within the hour: then even
+    // the right name is refused for a while.
+    for _ in 0..4 {
+        refusal(counter(&world, number, "某某某").await);
+    }
+    let (status, body) = counter(&world, number, &card.full_name).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // Another resident is not affected.
+    let (status, _) = counter(
+        &world,
+        world.residents[13].id_number.expose(),
+        &world.residents[13].full_name,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_admin_listener_requires_its_token_and_remote_enrolment_says_why_it_is_off() {
+    let world = World::new("sqlite::memory:").await;
+    for auth in [
+        None,
+        Some("Bearer wrong-token-wrong-token"),
+        Some("Basic x"),
+    ] {
+        let mut request =
+            Request::post("/admin/enrolments").header(header::CONTENT_TYPE, "application/json");
+        if let Some(auth) = auth {
+            request = request.header(header::AUTHORIZATION, auth);
+        }
+        let (status, body) = send(&world.admin, request.body(Body::from("{}")).unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(body["error"], "invalid_token");
+    }
+    // Unknown admin paths are hidden behind the token too.
+    let (status, _) = send(
+        &world.admin,
+        Request::get("/admin/nothing").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = send(
+        &world.public,
+        Request::post("/enrolment").body(Body::from("{}")).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("counter")
+    );
+    // The OpenAPI document names every route of both routers.
+    let (status, openapi) = send(
+        &world.public,
+        Request::get("/openapi.json").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let paths: Vec<&str> = openapi["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for path in [
+        "/.well-known/openid-credential-issuer",
+        "/token",
+        "/nonce",
+        "/credential",
+        "/status/{shard}",
+        "/events",
+        "/events/wallets",
+        "/enrolment",
+        "/admin/enrolments",
+        "/admin/credentials/{id}/{action}",
+        "/admin/wallets/{provider}/{instance}/{action}",
+        "/admin/residents/{action}",
+        "/admin/rebind",
+        "/admin/registry/events",
+        "/admin/audit",
+    ] {
+        assert!(paths.contains(&path), "{path} missing from openapi.json");
+    }
+}
