@@ -64,6 +64,52 @@ pub fn open_token(module: &Path, token: &str) -> Result<(Pkcs11, Slot), CryptoEr
     Err(CryptoError::Pkcs11(format!("no token labelled {token:?}")))
 }
 
+/// Initialises the first uninitialised token of `module` with `label` and sets its user
+/// PIN: the set-up of a fresh SoftHSM store (a production HSM is initialised by its own
+/// ceremony). Each PIN goes only to the module.
+pub fn init_token(
+    module: &Path,
+    label: &str,
+    so_pin: &str,
+    user_pin: &str,
+) -> Result<(), CryptoError> {
+    {
+        let context = Pkcs11::new(module).map_err(step("loading the module"))?;
+        context
+            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .map_err(step("initialising the module"))?;
+        let mut free = None;
+        for slot in context
+            .get_slots_with_token()
+            .map_err(step("listing the slots"))?
+        {
+            let info = context
+                .get_token_info(slot)
+                .map_err(step("reading a token"))?;
+            if !info.token_initialized() {
+                free = Some(slot);
+                break;
+            }
+        }
+        let slot = free.ok_or_else(|| CryptoError::Pkcs11("no uninitialised token".into()))?;
+        context
+            .init_token(slot, &AuthPin::new(so_pin.into()), label)
+            .map_err(step("initialising the token"))?;
+    }
+    // Slot ids change after initialisation: find the token again by its label.
+    let (context, slot) = open_token(module, label)?;
+    let session = context
+        .open_rw_session(slot)
+        .map_err(step("opening a session"))?;
+    session
+        .login(UserType::So, Some(&AuthPin::new(so_pin.into())))
+        .map_err(step("logging in as security officer"))?;
+    session
+        .init_pin(&AuthPin::new(user_pin.into()))
+        .map_err(step("setting the user PIN"))?;
+    Ok(())
+}
+
 impl Pkcs11Signer {
     /// The private key labelled `key` on the token labelled `token`, logged in as the user.
     pub fn open(module: &Path, token: &str, pin: &str, key: &str) -> Result<Self, CryptoError> {

@@ -8,9 +8,7 @@
 
 use std::path::Path;
 
-use cryptoki::session::UserType;
-use cryptoki::types::AuthPin;
-use eid_crypto::pkcs11::{Pkcs11Signer, open_token};
+use eid_crypto::pkcs11::{Pkcs11Signer, init_token};
 use eid_crypto::{CryptoError, Signer};
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -41,29 +39,7 @@ fn softhsm_key_signs_es256() {
     .unwrap();
 
     // Initialise the free token and set the user PIN.
-    {
-        let context = cryptoki::context::Pkcs11::new(module).unwrap();
-        context
-            .initialize(cryptoki::context::CInitializeArgs::new(
-                cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
-            ))
-            .unwrap();
-        let slot = context
-            .get_slots_with_token()
-            .unwrap()
-            .into_iter()
-            .find(|s| !context.get_token_info(*s).unwrap().token_initialized())
-            .unwrap();
-        let so = AuthPin::new("so-pin-1234".into());
-        context.init_token(slot, &so, "eid-issuer").unwrap();
-        drop(context);
-        let (context, slot) = open_token(module, "eid-issuer").unwrap();
-        let session = context.open_rw_session(slot).unwrap();
-        session.login(UserType::So, Some(&so)).unwrap();
-        session
-            .init_pin(&AuthPin::new("user-pin-1234".into()))
-            .unwrap();
-    }
+    init_token(module, "eid-issuer", "so-pin-1234", "user-pin-1234").unwrap();
 
     let signer = Pkcs11Signer::generate(module, "eid-issuer", "user-pin-1234", "ds-4501").unwrap();
     let message = b"the MSO or the JWS signing input";

@@ -47,10 +47,18 @@ pub fn residents(count: u64) -> Vec<ResidentCard> {
 
 impl World {
     pub async fn new(database_url: &str) -> Self {
-        Self::with_settings(database_url, |_| {}).await
+        Self::with_signer(database_url, |pki| {
+            let key = SigningKey::from_pkcs8_der(&pki.ds_key.to_pkcs8_der().unwrap()).unwrap();
+            (Arc::new(key), vec![pki.ds.0.clone()])
+        })
+        .await
     }
 
-    pub async fn with_settings(database_url: &str, edit: impl FnOnce(&mut Settings)) -> Self {
+    /// An authority whose issuer key and chain `issuer` makes from the authority's PKI.
+    pub async fn with_signer(
+        database_url: &str,
+        issuer: impl FnOnce(&AuthorityPki) -> (Arc<dyn Signer>, Vec<Vec<u8>>),
+    ) -> Self {
         let store = Store::connect(database_url).await.unwrap();
         let residents = residents(40);
         store.import_residents(&residents, NOW).await.unwrap();
@@ -77,15 +85,13 @@ impl World {
                 state: ProviderState::Active,
             })
             .collect();
-        let mut settings = Settings::new(ISSUER, ADMIN_TOKEN, [7; 32]);
-        edit(&mut settings);
-        let signer: Arc<dyn Signer> =
-            Arc::new(SigningKey::from_pkcs8_der(&pki.ds_key.to_pkcs8_der().unwrap()).unwrap());
+        let settings = Settings::new(ISSUER, ADMIN_TOKEN, [7; 32]);
+        let (signer, chain) = issuer(&pki);
         let authority = Arc::new(Authority::new(
             settings,
             store,
             signer,
-            vec![pki.ds.0.clone()],
+            chain,
             VerifiedTrustList::dangerous_unsigned(list),
             Arc::new(FixedClock(NOW)),
             Arc::new(OsRandom),

@@ -12,3 +12,4 @@
 mod common;
 mod issuance;
 mod lifecycle;
+mod pkcs11;
