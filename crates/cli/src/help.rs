@@ -6,7 +6,7 @@ use clap::Command;
 const GROUPS: &[(&str, &[&str])] = &[
     (
         "Authority: population registry, issuance, lifecycle",
-        &["registry", "status-list"],
+        &["authority", "registry", "status-list"],
     ),
     (
         "Credentials: formats, issuer PKI and keys",

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success (or "valid"), 1 a check said no ("invalid"), 2 a usage or I/O error.
 
+mod authority;
 mod credential;
 mod help;
 mod id_number;
@@ -30,6 +31,9 @@ enum Command {
     /// Generate and check population registry files
     #[command(subcommand)]
     Registry(registry::Command),
+    /// Run the issuing authority service (OpenID4VCI, status lists, lifecycle)
+    #[command(subcommand)]
+    Authority(authority::Command),
     /// Issue, present and verify credentials (ISO 18013-5 mdoc and SD-JWT VC)
     #[command(subcommand)]
     Credential(credential::Command),
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Registry(c) => registry::run(c),
+        Command::Authority(c) => authority::run(c),
         Command::Credential(c) => credential::run(c),
         Command::Pki(c) => pki::run_pki(c),
         Command::Keys(c) => pki::run_keys(c),

@@ -1079,3 +1079,202 @@ fn registry_import_is_idempotent_and_stops_at_a_bad_line_keeping_what_came_befor
     assert_eq!(recount.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// One HTTP/1.1 exchange on loopback: the status line and the body.
+fn http(address: &str, request: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.lines().next().unwrap_or_default().to_owned();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn authority_serves_from_a_configuration_file() {
+    let dir = scratch("authority");
+    let p = |path: &Path| path.to_str().unwrap().to_owned();
+    let ok = |args: &[&str]| {
+        let out = eid(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let (t, list) = (dir.join("t"), dir.join("t/trust.json"));
+    ok(&["pki", "init", "--out", &p(&dir.join("pki"))]);
+    ok(&["trust", "init", "--out", &p(&t)]);
+    ok(&[
+        "keys",
+        "generate",
+        "--out",
+        &p(&dir.join("w.pem")),
+        "--public",
+        &p(&dir.join("w.pub")),
+        "--jwk",
+        &p(&dir.join("w.jwk")),
+    ]);
+    ok(&[
+        "trust",
+        "add-issuer",
+        "--list",
+        &p(&list),
+        "--id",
+        "cn-4501",
+        "--name",
+        "南宁市公安局",
+        "--iaca",
+        &p(&dir.join("pki/iaca.pem")),
+    ]);
+    ok(&[
+        "trust",
+        "set-scope",
+        "--list",
+        &p(&list),
+        "--issuer",
+        "cn-4501",
+        "--region",
+        "4501",
+        "--purposes",
+        "all",
+    ]);
+    ok(&[
+        "trust",
+        "add-provider",
+        "--list",
+        &p(&list),
+        "--id",
+        "superapp-a",
+        "--name",
+        "A",
+        "--key",
+        &p(&dir.join("w.jwk")),
+    ]);
+    ok(&[
+        "trust",
+        "sign",
+        "--list",
+        &p(&list),
+        "--key",
+        &p(&t.join("root.key.pem")),
+        "--out",
+        &p(&dir.join("v1.jwt")),
+    ]);
+    let registry = dir.join("r.jsonl");
+    ok(&[
+        "registry",
+        "generate",
+        "--count",
+        "20",
+        "--seed",
+        "5",
+        "--quiet",
+        "--out",
+        &p(&registry),
+    ]);
+    let db = format!("sqlite:{}", p(&dir.join("eid.db")));
+    ok(&[
+        "registry",
+        "import",
+        &p(&registry),
+        "--quiet",
+        "--database",
+        &db,
+    ]);
+    let config = dir.join("authority.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"issuer_url = "http://127.0.0.1:8080"
+public_listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+database_url = "{db}"
+trust_list = "{}"
+trust_anchors = ["{}"]
+[signer]
+kind = "file"
+key = "{}"
+certificates = "{}"
+"#,
+            p(&dir.join("v1.jwt")),
+            p(&t.join("root.jwk")),
+            p(&dir.join("pki/ds.key.pem")),
+            p(&dir.join("pki/ds.pem")),
+        ),
+    )
+    .unwrap();
+    let token = "an-admin-token-for-the-test";
+    let run = |sub: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_eid"));
+        command
+            .args(["authority", sub, "--config", &p(&config)])
+            .env("EID_AUTHORITY_ADMIN_TOKEN", token);
+        command
+    };
+    // Without the admin token the configuration is refused, saying which setting.
+    let out = Command::new(env!("CARGO_BIN_EXE_eid"))
+        .args(["authority", "check", "--config", &p(&config)])
+        .env_remove("EID_AUTHORITY_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("admin_token"));
+    let out = run("check").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut child = run("serve")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let address = |after: &str| {
+        line.split(after)
+            .nth(1)
+            .and_then(|rest| rest.split([',', ' ']).next())
+            .unwrap()
+            .to_owned()
+    };
+    let (public, admin) = (
+        address("public listener on http://"),
+        address("admin listener on http://"),
+    );
+    let (status, body) = http(
+        &public,
+        "GET /.well-known/openid-credential-issuer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        body.contains("\"credential_issuer\":\"http://127.0.0.1:8080\""),
+        "{body}"
+    );
+    let (status, _) = http(
+        &admin,
+        "POST /admin/audit HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(status.contains("401"), "{status}");
+    let (status, body) = http(
+        &admin,
+        &format!(
+            "GET /admin/audit HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(status.contains("200"), "{status} {body}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

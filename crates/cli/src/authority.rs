@@ -1,0 +1,126 @@
+//! `eid authority serve|check`: the issuing authority as a service, from a configuration file
+//! (see `eid_authority::config` for its settings and environment overrides).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Subcommand;
+use eid_authority::config::AuthorityConfig;
+use eid_authority::{Authority, admin_router, public_router};
+use eid_core::{Clock, OsRandom, Random, SystemClock};
+use eid_store::Store;
+use eid_trust::VerifiedTrustList;
+
+use crate::Outcome;
+use crate::credential::{load_jwks, read};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the authority: the public listener (OpenID4VCI, status lists, events) and the
+    /// admin listener (counter enrolment, lifecycle, audit), until interrupted
+    Serve {
+        /// The configuration file (TOML)
+        #[arg(
+            long,
+            env = "EID_AUTHORITY_CONFIG",
+            default_value = "eid-data/authority.toml"
+        )]
+        config: PathBuf,
+    },
+    /// Check a configuration: read it, open the issuer key, verify the trust list and
+    /// connect to (and migrate) the database, then exit
+    Check {
+        /// The configuration file (TOML)
+        #[arg(
+            long,
+            env = "EID_AUTHORITY_CONFIG",
+            default_value = "eid-data/authority.toml"
+        )]
+        config: PathBuf,
+    },
+}
+
+pub fn run(command: Command) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match command {
+        Command::Serve { config } => runtime.block_on(serve(&config)),
+        Command::Check { config } => runtime.block_on(async {
+            let (authority, _) = open(&config).await?;
+            authority.store().close().await;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "configuration {} is usable", config.display())?;
+            Ok(Outcome::Ok)
+        }),
+    }
+}
+
+/// Everything the configuration names, opened and checked.
+async fn open(path: &Path) -> anyhow::Result<(Authority, AuthorityConfig)> {
+    let env = |name: &str| std::env::var(name).ok();
+    let config = AuthorityConfig::load(path, &env)?;
+    let clock = SystemClock;
+    let now = clock.now();
+    let random = OsRandom;
+    let mut key = [0u8; 32];
+    random
+        .fill(&mut key)
+        .map_err(|_| anyhow::anyhow!("the random source failed"))?;
+    let settings = config.settings(key)?;
+    let (signer, chain) = config.signer.open(now)?;
+    let anchors = load_jwks(&config.trust_anchors)?;
+    let trust = VerifiedTrustList::read(&read(&config.trust_list)?, &anchors, now, None)
+        .with_context(|| format!("the trust list {}", config.trust_list.display()))?;
+    let store = Store::connect(&config.database_url)
+        .await
+        .context("the database")?;
+    let authority = Authority::new(
+        settings,
+        store,
+        signer,
+        chain,
+        trust,
+        Arc::new(clock),
+        Arc::new(random),
+    );
+    Ok((authority, config))
+}
+
+async fn serve(path: &Path) -> anyhow::Result<Outcome> {
+    let (authority, config) = open(path).await?;
+    let authority = Arc::new(authority);
+    let public = tokio::net::TcpListener::bind(&config.public_listen)
+        .await
+        .with_context(|| format!("listening on {}", config.public_listen))?;
+    let admin = tokio::net::TcpListener::bind(&config.admin_listen)
+        .await
+        .with_context(|| format!("listening on {}", config.admin_listen))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "eid authority {}: public listener on http://{}, admin listener on http://{} ({} store)",
+            authority.settings().issuer_url,
+            public.local_addr()?,
+            admin.local_addr()?,
+            authority.store().backend_name(),
+        )?;
+        out.flush()?;
+    }
+    let shutdown = || async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let public =
+        axum::serve(public, public_router(authority.clone())).with_graceful_shutdown(shutdown());
+    let admin =
+        axum::serve(admin, admin_router(authority.clone())).with_graceful_shutdown(shutdown());
+    tokio::try_join!(
+        async { public.await.context("the public listener") },
+        async { admin.await.context("the admin listener") },
+    )?;
+    authority.store().close().await;
+    Ok(Outcome::Ok)
+}
