@@ -9,7 +9,8 @@
 //! - [`admin_router`]: counter enrolment, lifecycle (suspend, reinstate, revoke, re-bind)
 //!   by credential, wallet instance or resident, registry life events, the audit log —
 //!   behind a bearer token, on its own listener;
-//! - [`config`]: the configuration file and its environment overrides.
+//! - [`config`]: the configuration file and its environment overrides;
+//! - [`nats`]: events to NATS JetStream as well, when configured.
 //!
 //! Personal data stays in the store: logs, errors, events and the audit log carry
 //! credential ids, wallet instances and keyed pseudonyms of identity numbers.
@@ -21,6 +22,7 @@ mod error;
 pub mod events;
 mod http;
 mod issuance;
+pub mod nats;
 mod status;
 
 use std::collections::HashMap;

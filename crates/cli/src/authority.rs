@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Subcommand;
 use eid_authority::config::AuthorityConfig;
+use eid_authority::nats::NatsPublisher;
 use eid_authority::{Authority, admin_router, public_router};
 use eid_core::{Clock, OsRandom, Random, SystemClock};
 use eid_store::Store;
@@ -77,7 +78,7 @@ async fn open(path: &Path) -> anyhow::Result<(Authority, AuthorityConfig)> {
     let store = Store::connect(&config.database_url)
         .await
         .context("the database")?;
-    let authority = Authority::new(
+    let mut authority = Authority::new(
         settings,
         store,
         signer,
@@ -86,6 +87,12 @@ async fn open(path: &Path) -> anyhow::Result<(Authority, AuthorityConfig)> {
         Arc::new(clock),
         Arc::new(random),
     );
+    if let Some(nats) = &config.nats {
+        let publisher = NatsPublisher::start(nats)
+            .await
+            .with_context(|| format!("NATS at {}", nats.address))?;
+        authority = authority.with_publisher(Box::new(publisher));
+    }
     Ok((authority, config))
 }
 

@@ -106,6 +106,23 @@ impl World {
         }
     }
 
+    /// A world around another authority (one given a publisher, say).
+    pub fn around(
+        authority: Arc<Authority>,
+        pki: AuthorityPki,
+        providers: Vec<(String, SigningKey)>,
+        residents: Vec<ResidentCard>,
+    ) -> Self {
+        Self {
+            public: public_router(authority.clone()),
+            admin: admin_router(authority.clone()),
+            authority,
+            pki,
+            providers,
+            residents,
+        }
+    }
+
     pub fn provider(&self, id: &str) -> &SigningKey {
         &self.providers.iter().find(|(p, _)| p == id).unwrap().1
     }

@@ -12,4 +12,5 @@
 mod common;
 mod issuance;
 mod lifecycle;
+mod nats;
 mod pkcs11;
