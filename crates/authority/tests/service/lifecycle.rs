@@ -100,12 +100,30 @@ fn statuses(events: &[Event]) -> BTreeSet<(u64, String)> {
 
 #[tokio::test]
 async fn lost_phone_found_phone_and_rebinding_show_in_lists_and_events() {
-    let world = World::new("sqlite::memory:").await;
+    lost_found_rebound(&World::new("sqlite::memory:").await).await;
+}
+
+#[tokio::test]
+async fn lost_phone_found_phone_and_rebinding_on_postgres() {
+    let Some(scratch) = eid_store::ScratchPostgres::create("authority_lifecycle")
+        .await
+        .unwrap()
+    else {
+        println!("skipped: EID_TEST_POSTGRES_URL is not set (.ci/run sets it)");
+        return;
+    };
+    let world = World::new(&scratch.url).await;
+    lost_found_rebound(&world).await;
+    world.authority.store().close().await;
+    scratch.drop_database().await.unwrap();
+}
+
+async fn lost_found_rebound(world: &World) {
     let card = world.residents[5].clone();
     let phone = Phone::new("wechat", "wechat-phone-A", 3);
-    let issued = issue_to(&world, &card, &phone).await;
-    assert_eq!(check_all(&world, &issued, &phone).await, Ok(()));
-    let mut events = subscribe(&world, "/events").await;
+    let issued = issue_to(world, &card, &phone).await;
+    assert_eq!(check_all(world, &issued, &phone).await, Ok(()));
+    let mut events = subscribe(world, "/events").await;
 
     // Lost phone: every instance of both batches SUSPENDED at once, pushed, and refused.
     let (status, body) = send(
@@ -118,11 +136,11 @@ async fn lost_phone_found_phone_and_rebinding_show_in_lists_and_events() {
     let pushed = next_events(&mut events, 6).await;
     assert!(statuses(&pushed).iter().all(|(_, s)| s == "SUSPENDED"));
     assert_eq!(statuses(&pushed).len(), 6);
-    let list = fetch_list(&world, 0, true).await;
+    let list = fetch_list(world, 0, true).await;
     for (idx, _) in statuses(&pushed) {
         assert_eq!(list.token.list.get(idx).unwrap(), 2, "entry {idx}");
     }
-    let refused = check_all(&world, &issued, &phone).await.unwrap_err();
+    let refused = check_all(world, &issued, &phone).await.unwrap_err();
     assert!(
         refused.contains("SUSPENDED") || refused.contains("suspended"),
         "{refused}"
@@ -140,11 +158,11 @@ async fn lost_phone_found_phone_and_rebinding_show_in_lists_and_events() {
             .iter()
             .all(|(_, s)| s == "VALID")
     );
-    assert_eq!(check_all(&world, &issued, &phone).await, Ok(()));
+    assert_eq!(check_all(world, &issued, &phone).await, Ok(()));
 
     // A new enrolment of the same identity tells phone A's wallet.
-    let mut notices = subscribe(&world, "/events/wallets").await;
-    let _ = enrol(&world, &card).await;
+    let mut notices = subscribe(world, "/events/wallets").await;
+    let _ = enrol(world, &card).await;
     let notice = next_events(&mut notices, 1).await;
     assert!(
         matches!(&notice[0], Event::WalletNotice { wallet_instance, notice, .. }
@@ -173,16 +191,16 @@ async fn lost_phone_found_phone_and_rebinding_show_in_lists_and_events() {
             .unwrap();
     let phone_b = Phone::new("alipay", "alipay-phone-B", 3);
     let issued_b = obtain(
-        &world,
+        world,
         &offer,
         body["offer"]["tx_code"].as_str().unwrap(),
         &phone_b,
         &[CONFIG_MDOC, CONFIG_SD_JWT],
     )
     .await;
-    assert_eq!(check_all(&world, &issued_b, &phone_b).await, Ok(()));
+    assert_eq!(check_all(world, &issued_b, &phone_b).await, Ok(()));
     assert!(
-        check_all(&world, &issued, &phone)
+        check_all(world, &issued, &phone)
             .await
             .unwrap_err()
             .contains("INVALID")
@@ -194,7 +212,7 @@ async fn lost_phone_found_phone_and_rebinding_show_in_lists_and_events() {
     )
     .await;
     assert_eq!(body["instances"], 0);
-    assert!(check_all(&world, &issued, &phone).await.is_err());
+    assert!(check_all(world, &issued, &phone).await.is_err());
 
     // The audit log has every step, and no identity number or name.
     let response = world
