@@ -128,6 +128,20 @@ impl World {
     }
 }
 
+/// Runs `test` against a world on a scratch PostgreSQL database (dropped afterwards), or
+/// prints that it skipped when `EID_TEST_POSTGRES_URL` is not set.
+#[expect(clippy::print_stdout, reason = "a skipped test says so in its output")]
+pub async fn on_postgres(tag: &str, test: impl AsyncFnOnce(&World)) {
+    let Some(scratch) = eid_store::ScratchPostgres::create(tag).await.unwrap() else {
+        println!("skipped: EID_TEST_POSTGRES_URL is not set (.ci/run sets it)");
+        return;
+    };
+    let world = World::new(&scratch.url).await;
+    test(&world).await;
+    world.authority.store().close().await;
+    scratch.drop_database().await.unwrap();
+}
+
 /// A response's status and body (JSON, or a string for anything else).
 pub async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
     let response = router.clone().oneshot(request).await.unwrap();

@@ -242,17 +242,7 @@ async fn pre_authorized_flow_both_formats_batch_of_three_on_sqlite() {
 
 #[tokio::test]
 async fn pre_authorized_flow_both_formats_batch_of_three_on_postgres() {
-    let Some(scratch) = eid_store::ScratchPostgres::create("authority_flow")
-        .await
-        .unwrap()
-    else {
-        println!("skipped: EID_TEST_POSTGRES_URL is not set (.ci/run sets it)");
-        return;
-    };
-    let world = World::new(&scratch.url).await;
-    full_flow(&world).await;
-    world.authority.store().close().await;
-    scratch.drop_database().await.unwrap();
+    on_postgres("authority_flow", full_flow).await;
 }
 
 #[tokio::test]

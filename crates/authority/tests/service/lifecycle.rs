@@ -105,17 +105,7 @@ async fn lost_phone_found_phone_and_rebinding_show_in_lists_and_events() {
 
 #[tokio::test]
 async fn lost_phone_found_phone_and_rebinding_on_postgres() {
-    let Some(scratch) = eid_store::ScratchPostgres::create("authority_lifecycle")
-        .await
-        .unwrap()
-    else {
-        println!("skipped: EID_TEST_POSTGRES_URL is not set (.ci/run sets it)");
-        return;
-    };
-    let world = World::new(&scratch.url).await;
-    lost_found_rebound(&world).await;
-    world.authority.store().close().await;
-    scratch.drop_database().await.unwrap();
+    on_postgres("authority_lifecycle", lost_found_rebound).await;
 }
 
 async fn lost_found_rebound(world: &World) {
