@@ -23,6 +23,9 @@
 //! # PIN: EID_AUTHORITY_PKCS11_PIN
 //! ```
 //!
+//! Remote enrolment: `face_models = "/var/tmp/eid-proofing/models"` (and optionally
+//! `face_threshold = 0.6`, `ocr = true`), in a build with the `face` (and `ocr`) feature.
+//!
 //! Every optional setting of [`crate::Settings`] can be given (`batch_size`,
 //! `credential_validity_days`, `shard_size`, `status_ttl_seconds`, …). The environment wins
 //! over the file: `EID_AUTHORITY_ISSUER_URL`, `EID_AUTHORITY_PUBLIC_LISTEN`,
@@ -151,6 +154,16 @@ pub struct AuthorityConfig {
     /// NATS JetStream, when status changes should also go there.
     #[serde(default)]
     pub nats: Option<NatsConfig>,
+    /// The folder with the face models (`scripts/fetch-proofing-data`); enables remote
+    /// enrolment in a build with the `face` feature.
+    #[serde(default)]
+    pub face_models: Option<PathBuf>,
+    /// The largest face distance taken as the same person (default 0.6).
+    #[serde(default)]
+    pub face_threshold: Option<f64>,
+    /// Read the card front by OCR in remote enrolment (needs the `ocr` feature).
+    #[serde(default)]
+    pub ocr: bool,
 }
 
 /// Where to publish events on NATS JetStream.
@@ -299,6 +312,43 @@ impl AuthorityConfig {
             settings.key_storage = levels.clone();
         }
         Ok(settings)
+    }
+}
+
+impl AuthorityConfig {
+    /// The remote proofing the configuration asks for: `None` without `face_models`; an
+    /// error when it names models but this build cannot use them.
+    pub fn remote_proofing(&self) -> Result<Option<crate::proofing::RemoteProofing>, ConfigError> {
+        let Some(dir) = &self.face_models else {
+            return Ok(None);
+        };
+        #[cfg(feature = "face")]
+        {
+            let threshold = self.face_threshold.unwrap_or(0.6);
+            if !(0.2..=1.0).contains(&threshold) {
+                return Err(ConfigError::Invalid {
+                    name: "face_threshold",
+                    problem: "must be between 0.2 and 1.0 (dlib's default is 0.6)".into(),
+                });
+            }
+            let invalid = |problem: String| ConfigError::Invalid {
+                name: "face_models",
+                problem,
+            };
+            let face = crate::proofing::FaceMatcher::load(dir, threshold)
+                .map_err(|e| invalid(e.to_string()))?;
+            crate::proofing::RemoteProofing::new(face, self.ocr)
+                .map(Some)
+                .map_err(|e| invalid(e.to_string()))
+        }
+        #[cfg(not(feature = "face"))]
+        Err(ConfigError::Invalid {
+            name: "face_models",
+            problem: format!(
+                "{} is set but this build has no face matching: build with --features face (see docs/authority.md) or remove the setting",
+                dir.display()
+            ),
+        })
     }
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use eid_crypto::sha256;
 
 use crate::error::InternalCause;
-use crate::{ApiError, Authority, OPENAPI, admin, issuance, status};
+use crate::{ApiError, Authority, OPENAPI, admin, enrolment, issuance, status};
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -34,7 +34,13 @@ pub fn public_router(authority: Arc<Authority>) -> Router {
         .route("/status/{shard}", get(status::status_list))
         .route("/events", get(status::status_events))
         .route("/events/wallets", get(status::wallet_events))
-        .route("/enrolment", post(issuance::remote_enrolment))
+        .route(
+            "/enrolment",
+            // Three images in base64 and the attestation.
+            post(enrolment::remote_enrolment).layer(DefaultBodyLimit::max(
+                enrolment::MAX_IMAGE * 3 * 4 / 3 + (64 << 10),
+            )),
+        )
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .with_state(authority)

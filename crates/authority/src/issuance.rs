@@ -533,11 +533,3 @@ pub(crate) async fn credential(
 ) -> Result<Response, ApiError> {
     Ok(no_store(authority.credential(&headers, &body).await?))
 }
-
-/// Remote enrolment needs face matching against the registry portrait; without it this
-/// build refuses and points to the counter.
-pub(crate) async fn remote_enrolment(_body: Bytes) -> Result<Response, ApiError> {
-    Err(ApiError::Unavailable(
-        "remote enrolment needs face matching, which this build does not include (cargo feature face); enrol at a counter, where an officer confirms your identity in person".into(),
-    ))
-}

@@ -5,7 +5,8 @@
 //! - [`Authority`]: the state (store, issuer key behind [`Signer`], trust list, clock,
 //!   randomness, the event channel) and everything the endpoints do;
 //! - [`public_router`]: OpenID4VCI 1.0 (metadata, token, nonce, credential), status lists
-//!   (JWT or CWT by `Accept`), pushed status changes (Server-Sent Events), remote enrolment;
+//!   (JWT or CWT by `Accept`), pushed status changes (Server-Sent Events), remote enrolment
+//!   (with [`proofing`]: the face against the registry portrait, the card front by OCR);
 //! - [`admin_router`]: counter enrolment, lifecycle (suspend, reinstate, revoke, re-bind)
 //!   by credential, wallet instance or resident, registry life events, the audit log —
 //!   behind a bearer token, on its own listener;
@@ -18,11 +19,13 @@
 mod admin;
 pub mod config;
 pub mod credential;
+mod enrolment;
 mod error;
 pub mod events;
 mod http;
 mod issuance;
 pub mod nats;
+pub mod proofing;
 mod status;
 
 use std::collections::HashMap;
@@ -136,6 +139,7 @@ pub struct Authority {
     events: broadcast::Sender<Event>,
     lists: Mutex<HashMap<(u64, bool), Arc<CachedList>>>,
     publisher: Option<Box<dyn events::Publisher>>,
+    remote: Option<Arc<proofing::RemoteProofing>>,
 }
 
 impl std::fmt::Debug for Authority {
@@ -170,7 +174,14 @@ impl Authority {
             events,
             lists: Mutex::new(HashMap::new()),
             publisher: None,
+            remote: None,
         }
+    }
+
+    /// Enables remote enrolment with `proofing` (face matching, and OCR when configured).
+    pub fn with_remote_proofing(mut self, proofing: proofing::RemoteProofing) -> Self {
+        self.remote = Some(Arc::new(proofing));
+        self
     }
 
     /// Also publishes every event to `publisher` (NATS JetStream, say).

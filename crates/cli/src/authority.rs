@@ -87,6 +87,9 @@ async fn open(path: &Path) -> anyhow::Result<(Authority, AuthorityConfig)> {
         Arc::new(clock),
         Arc::new(random),
     );
+    if let Some(proofing) = config.remote_proofing()? {
+        authority = authority.with_remote_proofing(proofing);
+    }
     if let Some(nats) = &config.nats {
         let publisher = NatsPublisher::start(nats)
             .await

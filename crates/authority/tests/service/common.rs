@@ -106,13 +106,18 @@ impl World {
         }
     }
 
-    /// A world around another authority (one given a publisher, say).
-    pub fn around(
-        authority: Arc<Authority>,
-        pki: AuthorityPki,
-        providers: Vec<(String, SigningKey)>,
-        residents: Vec<ResidentCard>,
-    ) -> Self {
+    /// The same world with its authority changed by `change` (given a publisher, say).
+    pub fn map_authority(self, change: impl FnOnce(Authority) -> Authority) -> Self {
+        let Self {
+            authority,
+            public,
+            admin,
+            pki,
+            providers,
+            residents,
+        } = self;
+        drop((public, admin));
+        let authority = Arc::new(change(Arc::into_inner(authority).unwrap()));
         Self {
             public: public_router(authority.clone()),
             admin: admin_router(authority.clone()),

@@ -14,3 +14,5 @@ mod issuance;
 mod lifecycle;
 mod nats;
 mod pkcs11;
+#[cfg(feature = "face")]
+mod remote;

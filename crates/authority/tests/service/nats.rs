@@ -2,8 +2,6 @@
 //! stream. Runs when `EID_TEST_NATS_ADDRESS` names a server with JetStream (`.ci/run` sets
 //! it to the local one, starting it when missing); skips, saying so, otherwise.
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use base64::Engine;
 use eid_authority::Event;
@@ -27,19 +25,9 @@ async fn status_changes_reach_a_jetstream_stream() {
         subject_prefix: format!("eidtest.{pid}"),
     };
     let publisher = NatsPublisher::start(&config).await.unwrap();
-    let World {
-        authority,
-        public,
-        admin,
-        pki,
-        providers,
-        residents,
-    } = World::new("sqlite::memory:").await;
-    drop((public, admin));
-    let authority = Arc::into_inner(authority)
-        .unwrap()
-        .with_publisher(Box::new(publisher));
-    let world = World::around(Arc::new(authority), pki, providers, residents);
+    let world = World::new("sqlite::memory:")
+        .await
+        .map_authority(|a| a.with_publisher(Box::new(publisher)));
 
     let card = world.residents[15].clone();
     let (offer, tx_code) = enrol(&world, &card).await;

@@ -1,0 +1,207 @@
+//! Remote enrolment (`POST /enrolment`): the seeds' flow — enter your identity, upload the
+//! card's front and back, scan your face — from a wallet its provider attests.
+//!
+//! ```text
+//! { "id_number": tstr, "full_name": tstr,
+//!   "card_front": base64 JPEG, "card_back": base64 JPEG, "face": base64 JPEG,
+//!   "wallet_attestation": key-attestation+jwt from the wallet's provider }
+//! ```
+//!
+//! Checks, in order, each refusal with its own code (HTTP 422): the wallet's attestation
+//! (`wallet_not_attested`), the registry (as at the counter: `invalid_number`,
+//! `not_in_registry`, `name_mismatch`, `card_reported_lost`, `card_replaced`, `card_expired`,
+//! `deceased`), a registry portrait to compare with (`no_registry_portrait`), the face
+//! capture (`face_capture_unusable`, `face_mismatch`), and with OCR the card front
+//! (`card_text_mismatch`). Failures count against the identity and against the wallet
+//! instance; too many in an hour and either is refused for a while (429). The answer is the
+//! offer and its transaction code, given to the proofed wallet directly (there is no
+//! second channel here to send the code on).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use base64::Engine;
+use eid_oid4vc::proof::{ProofPolicy, verify_key_attestation};
+use serde::Deserialize;
+
+use crate::issuance::OfferMade;
+use crate::proofing::ImageError;
+use crate::{ApiError, Authority};
+
+/// The largest image accepted, per image.
+pub const MAX_IMAGE: usize = 4 << 20;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RemoteEnrolment {
+    id_number: String,
+    full_name: String,
+    card_front: String,
+    card_back: String,
+    face: String,
+    wallet_attestation: String,
+}
+
+fn image(field: &'static str, text: &str) -> Result<Vec<u8>, ApiError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|_| {
+            ApiError::BadRequest(
+                "invalid_request",
+                format!("{field} is not base64 (standard alphabet)"),
+            )
+        })?;
+    if bytes.is_empty() || bytes.len() > MAX_IMAGE {
+        return Err(ApiError::BadRequest(
+            "invalid_request",
+            format!(
+                "{field} must be an image of 1 byte to {} MiB",
+                MAX_IMAGE >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+impl Authority {
+    /// The remote proofing, or why remote enrolment is off.
+    fn remote_proofing(&self) -> Result<Arc<crate::proofing::RemoteProofing>, ApiError> {
+        self.remote.clone().ok_or_else(|| {
+            ApiError::Unavailable(
+                "remote enrolment needs face matching, which this service does not have (cargo feature face and face_models in the configuration); enrol at a counter, where an officer confirms your identity in person".into(),
+            )
+        })
+    }
+
+    async fn remote_enrolment(&self, request: RemoteEnrolment) -> Result<OfferMade, ApiError> {
+        let remote = self.remote_proofing()?;
+        let (front, _back, face) = (
+            image("card_front", &request.card_front)?,
+            image("card_back", &request.card_back)?,
+            image("face", &request.face)?,
+        );
+        let now = self.clock.now();
+        let providers = self
+            .trust
+            .read()
+            .map(|t| t.list().wallet_providers.clone())
+            .map_err(|_| ApiError::Internal("the trust list lock is poisoned".into()))?;
+        let attestation = verify_key_attestation(
+            &request.wallet_attestation,
+            &ProofPolicy {
+                audience: &self.settings.issuer_url,
+                now,
+                max_proof_age: self.settings.max_proof_age,
+                providers: &providers,
+                key_storage: &self.settings.key_storage,
+            },
+        )
+        .map_err(|e| ApiError::Refused("wallet_not_attested", e.to_string()))?;
+        let wallet = format!(
+            "wallet:{}/{}",
+            attestation.provider, attestation.wallet_instance
+        );
+        let resident = self.pseudonym(&request.id_number);
+        let since = now.unix_timestamp() - 3600;
+        for key in [&resident, &wallet] {
+            if self.store.proofing_failures_since(key, since).await?
+                >= self.settings.max_proofing_failures_per_hour
+            {
+                self.audit(
+                    &wallet,
+                    "enrol_remote",
+                    &resident,
+                    "refused",
+                    "too_many_attempts",
+                )
+                .await?;
+                return Err(ApiError::TooManyAttempts(
+                    "too many failed attempts in the last hour for this identity or this wallet; try again later or enrol at a counter".into(),
+                ));
+            }
+        }
+        let refuse = async |code: &'static str, message: String| -> Result<OfferMade, ApiError> {
+            let at = now.unix_timestamp();
+            self.store.record_proofing_failure(&resident, at).await?;
+            self.store.record_proofing_failure(&wallet, at).await?;
+            self.audit(&wallet, "enrol_remote", &resident, "refused", code)
+                .await?;
+            Err(ApiError::Refused(code, message))
+        };
+        if let Err(refusal) = self
+            .proof_identity(&request.id_number, &request.full_name)
+            .await?
+        {
+            return refuse(refusal.code(), refusal.message().into()).await;
+        }
+        let portrait = self
+            .store
+            .resident(&request.id_number)
+            .await?
+            .and_then(|entry| entry.card.portrait)
+            .map(|p| p.as_jpeg().to_vec());
+        let Some(portrait) = portrait else {
+            return refuse(
+                "no_registry_portrait",
+                "the registry has no portrait to compare your face with: enrol at a counter".into(),
+            )
+            .await;
+        };
+        // Face matching and OCR take hundreds of milliseconds of CPU: off the async threads.
+        let (number, name) = (request.id_number.clone(), request.full_name.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            let distance = remote.face_distance(&portrait, &face);
+            let card = remote.card_front_matches(&front, &number, &name);
+            (distance, card, remote.threshold())
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("the proofing task failed: {e}")))?;
+        let (distance, card, threshold) = checked;
+        match distance {
+            Ok(d) if d <= threshold => {}
+            Ok(_) => {
+                return refuse(
+                    "face_mismatch",
+                    "the face does not match the registry portrait".into(),
+                )
+                .await;
+            }
+            Err(
+                e @ (ImageError::NoFace(_)
+                | ImageError::SeveralFaces(_)
+                | ImageError::NotAnImage(_)),
+            ) => {
+                return refuse("face_capture_unusable", e.to_string()).await;
+            }
+            Err(e) => return Err(ApiError::Internal(e.to_string())),
+        }
+        match card {
+            Ok(None | Some(true)) => {}
+            Ok(Some(false)) => {
+                return refuse(
+                    "card_text_mismatch",
+                    "the number and name on the card photograph do not match what was entered"
+                        .into(),
+                )
+                .await;
+            }
+            Err(e @ ImageError::NotAnImage(_)) => {
+                return refuse("card_text_mismatch", e.to_string()).await;
+            }
+            Err(e) => return Err(ApiError::Internal(e.to_string())),
+        }
+        self.make_offer(&request.id_number, &wallet, "enrol_remote")
+            .await
+    }
+}
+
+pub(crate) async fn remote_enrolment(
+    State(authority): State<Arc<Authority>>,
+    body: Result<Json<RemoteEnrolment>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<OfferMade>, ApiError> {
+    // Whether remote enrolment is on at all comes first: its answer is the useful one.
+    authority.remote_proofing()?;
+    let Json(request) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
+    Ok(Json(authority.remote_enrolment(request).await?))
+}

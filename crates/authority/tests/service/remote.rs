@@ -1,0 +1,292 @@
+//! Remote enrolment with the real face model (dlib) on the public-domain fixtures of the
+//! face_recognition 1.3.0 sdist, and with OCR of a card front when the `ocr` feature is on.
+//! Needs the files `scripts/fetch-proofing-data` fetches, in `EID_PROOFING_DIR` (`.ci/run`
+//! sets it and fetches them); skips, saying so, when that variable is not set.
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use eid_authority::credential::CONFIG_SD_JWT;
+use eid_authority::proofing::{FaceMatcher, RemoteProofing};
+use eid_core::ResidentCard;
+use eid_core::identity::Portrait;
+use eid_oid4vc::offer::CredentialOffer;
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+fn proofing_dir() -> Option<PathBuf> {
+    std::env::var_os("EID_PROOFING_DIR").map(PathBuf::from)
+}
+
+fn fixture(dir: &Path, name: &str) -> Vec<u8> {
+    std::fs::read(dir.join("fixtures").join(name))
+        .expect("a fixture of scripts/fetch-proofing-data in EID_PROOFING_DIR")
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A card front as a photograph would show it: the name and the number in a CJK font
+/// (ImageMagick with fonts-wqy-zenhei, which `.ci/run` installs).
+fn card_front(card: &ResidentCard, number: &str) -> Vec<u8> {
+    if !cfg!(feature = "ocr") {
+        // Without OCR the front is not read; any image will do.
+        return fixture(&proofing_dir().unwrap(), "obama3.jpg");
+    }
+    let out = std::env::temp_dir().join(format!("eid-card-{}-{number}.jpg", std::process::id()));
+    let status = std::process::Command::new("convert")
+        .args([
+            "-size",
+            "1000x630",
+            "xc:white",
+            "-font",
+            "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+            "-fill",
+            "black",
+            "-pointsize",
+            "46",
+            "-annotate",
+            "+60+120",
+            &format!("姓名  {}", card.full_name),
+            "-annotate",
+            "+60+220",
+            "性别  民族",
+            "-annotate",
+            "+60+520",
+            &format!("公民身份号码  {number}"),
+        ])
+        .arg(&out)
+        .status()
+        .expect("ImageMagick's convert (apt-get install imagemagick fonts-wqy-zenhei)");
+    assert!(status.success());
+    let bytes = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    bytes
+}
+
+async fn world_with_portraits(dir: &Path) -> World {
+    let world = World::new("sqlite::memory:").await;
+    // Resident 20's registry portrait is obama.jpg; resident 21 has none.
+    let mut card = world.residents[20].clone();
+    card.portrait = Some(Portrait::from_jpeg(fixture(dir, "obama.jpg")).unwrap());
+    world
+        .authority
+        .store()
+        .import_residents(&[card], NOW)
+        .await
+        .unwrap();
+    let face = FaceMatcher::load(&dir.join("models"), 0.6).unwrap();
+    let proofing = RemoteProofing::new(face, cfg!(feature = "ocr")).unwrap();
+    world.map_authority(|a| a.with_remote_proofing(proofing))
+}
+
+struct Application<'a> {
+    card: &'a ResidentCard,
+    name: String,
+    front: Vec<u8>,
+    face: Vec<u8>,
+    phone: &'a Phone,
+}
+
+async fn apply(world: &World, app: &Application<'_>) -> (StatusCode, Value) {
+    send(
+        &world.public,
+        Request::post("/enrolment")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                json!({
+                    "id_number": app.card.id_number.expose(),
+                    "full_name": app.name,
+                    "card_front": b64(&app.front),
+                    "card_back": b64(&app.front),
+                    "face": b64(&app.face),
+                    "wallet_attestation": app.phone.attestation(world),
+                })
+                .to_string(),
+            ))
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn remote_enrolment_matches_the_face_and_reads_the_card() {
+    let Some(dir) = proofing_dir() else {
+        println!("skipped: EID_PROOFING_DIR is not set (.ci/run fetches the models and sets it)");
+        return;
+    };
+    let world = world_with_portraits(&dir).await;
+    let card = world.residents[20].clone();
+    let number = card.id_number.expose().to_owned();
+    let phone = Phone::new("wechat", "remote-phone-1", 2);
+    let good = Application {
+        card: &card,
+        name: card.full_name.clone(),
+        front: card_front(&card, &number),
+        face: fixture(&dir, "obama2.jpg"),
+        phone: &phone,
+    };
+
+    // The same person in another photograph: accepted, and the offer works.
+    let (status, body) = apply(&world, &good).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let offer = CredentialOffer::from_uri(body["offer_uri"].as_str().unwrap()).unwrap();
+    let issued = obtain(
+        &world,
+        &offer,
+        body["tx_code"].as_str().unwrap(),
+        &phone,
+        &[CONFIG_SD_JWT],
+    )
+    .await;
+    assert_eq!(issued[0].len(), 2);
+
+    // Another person's face: refused.
+    let (status, body) = apply(
+        &world,
+        &Application {
+            face: fixture(&dir, "biden.jpg"),
+            ..copy(&good)
+        },
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("face_mismatch")),
+        "{body}"
+    );
+    // Not a face at all.
+    let (_, body) = apply(
+        &world,
+        &Application {
+            face: b"not an image".to_vec(),
+            ..copy(&good)
+        },
+    )
+    .await;
+    assert_eq!(body["error"], "face_capture_unusable", "{body}");
+    // The registry's checks run first: a wrong name.
+    let (_, body) = apply(
+        &world,
+        &Application {
+            name: "某某某".into(),
+            ..copy(&good)
+        },
+    )
+    .await;
+    assert_eq!(body["error"], "name_mismatch");
+    // No registry portrait to compare with.
+    let other = world.residents[21].clone();
+    let (_, body) = apply(
+        &world,
+        &Application {
+            card: &other,
+            name: other.full_name.clone(),
+            ..copy(&good)
+        },
+    )
+    .await;
+    assert_eq!(body["error"], "no_registry_portrait");
+    // A card photograph showing another number (read by OCR).
+    if cfg!(feature = "ocr") {
+        let mut wrong = number.clone();
+        wrong.replace_range(6..10, "1960");
+        let (_, body) = apply(
+            &world,
+            &Application {
+                front: card_front(&card, &wrong),
+                ..copy(&good)
+            },
+        )
+        .await;
+        assert_eq!(body["error"], "card_text_mismatch", "{body}");
+    }
+    // A wallet whose provider is not in the trust list.
+    let rogue = Phone::new("wechat", "remote-phone-2", 1);
+    let mut request = json!({
+        "id_number": number, "full_name": card.full_name, "card_front": b64(&good.front),
+        "card_back": b64(&good.front), "face": b64(&good.face),
+    });
+    request["wallet_attestation"] = json!(
+        eid_oid4vc::proof::KeyAttestation {
+            provider: "wechat",
+            wallet_instance: "remote-phone-2",
+            keys: &rogue.public_keys(),
+            key_storage: &["iso_18045_high"],
+            user_authentication: &[],
+            issued_at: NOW,
+            expires_at: NOW + time::Duration::hours(1),
+        }
+        .sign(&rogue.keys[0])
+        .unwrap()
+    );
+    let (_, body) = send(
+        &world.public,
+        Request::post("/enrolment")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(request.to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body["error"], "wallet_not_attested");
+
+    // Five failures of this wallet within the hour (four without OCR, plus one more): then
+    // it is refused even with the right face.
+    if !cfg!(feature = "ocr") {
+        let (_, body) = apply(
+            &world,
+            &Application {
+                face: fixture(&dir, "biden.jpg"),
+                ..copy(&good)
+            },
+        )
+        .await;
+        assert_eq!(body["error"], "face_mismatch");
+    }
+    let (status, _) = apply(&world, &good).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+fn copy<'a>(app: &Application<'a>) -> Application<'a> {
+    Application {
+        card: app.card,
+        name: app.name.clone(),
+        front: app.front.clone(),
+        face: app.face.clone(),
+        phone: app.phone,
+    }
+}
+
+#[tokio::test]
+async fn the_face_model_separates_the_fixtures() {
+    let Some(dir) = proofing_dir() else {
+        println!("skipped: EID_PROOFING_DIR is not set");
+        return;
+    };
+    let face = FaceMatcher::load(&dir.join("models"), 0.6).unwrap();
+    let obama = fixture(&dir, "obama.jpg");
+    for (other, same) in [
+        ("obama2.jpg", true),
+        ("obama3.jpg", true),
+        ("biden.jpg", false),
+    ] {
+        let capture = fixture(&dir, other);
+        // obama3 and biden are group photographs: the largest face is taken.
+        let d = face.distance(&capture, &obama).unwrap();
+        assert_eq!(d <= 0.6, same, "{other}: distance {d}");
+        println!("obama.jpg ~ {other}: {d:.3}");
+    }
+    // A model file that is not the published one is refused by its checksum.
+    let bad = std::env::temp_dir().join(format!("eid-bad-models-{}", std::process::id()));
+    std::fs::create_dir_all(&bad).unwrap();
+    for (name, _) in eid_authority::proofing::MODELS {
+        std::fs::write(bad.join(name), b"x").unwrap();
+    }
+    let error = FaceMatcher::load(&bad, 0.6).unwrap_err().to_string();
+    assert!(error.contains("SHA-256"), "{error}");
+    std::fs::remove_dir_all(&bad).unwrap();
+}
