@@ -122,6 +122,13 @@ impl Authority {
         actor: &str,
         reason: &str,
     ) -> Result<Changed, ApiError> {
+        // Suspending or revoking a resident closes what is still open for them first: an
+        // unredeemed offer or a live token must not outlive the decision.
+        if let Selector::Resident(id_number) = selector
+            && action != Action::Reinstate
+        {
+            self.store.void_pending(id_number).await?;
+        }
         let changed = self.store.set_state(selector, action.target()).await?;
         let at = self.clock.now().unix_timestamp();
         let status = match action {
@@ -221,7 +228,7 @@ impl Authority {
                 .await?;
             return Err(ApiError::Refused(refusal.code(), refusal.message().into()));
         }
-        self.make_offer(id_number, &actor, "enrol").await
+        self.make_offer(id_number, &actor, "enrol", None).await
     }
 }
 
@@ -358,6 +365,7 @@ pub(crate) async fn rebind(
             &body.id_number,
             &format!("officer:{}", body.officer),
             "rebind",
+            None,
         )
         .await?;
     Ok(Json(json!({ "revoked": revoked, "offer": offer })))
@@ -417,7 +425,7 @@ pub(crate) async fn registry_event(
     let offer = if reissue && !changed.credentials.is_empty() {
         Some(
             authority
-                .make_offer(&body.id_number, "registry", "reissue")
+                .make_offer(&body.id_number, "registry", "reissue", None)
                 .await?,
         )
     } else {

@@ -4,11 +4,16 @@
 //! ```text
 //! { "id_number": tstr, "full_name": tstr,
 //!   "card_front": base64 JPEG, "card_back": base64 JPEG, "face": base64 JPEG,
-//!   "wallet_attestation": key-attestation+jwt from the wallet's provider }
+//!   "wallet_proof": openid4vci-proof+jwt carrying the provider's key attestation }
 //! ```
 //!
-//! Checks, in order, each refusal with its own code (HTTP 422): the wallet's attestation
-//! (`wallet_not_attested`), the registry (as at the counter: `invalid_number`,
+//! The wallet proves it is an attested wallet instance the way it will at the Credential
+//! Endpoint: a `jwt` key proof (fresh `c_nonce` from `/nonce`, `aud` = the issuer) signed by
+//! a key its provider attests, with the attestation in `key_attestation`. The offer that
+//! comes back is bound to that wallet instance: no other wallet can redeem it.
+//!
+//! Checks, in order, each refusal with its own code (HTTP 422): the wallet's proof and
+//! attestation (`wallet_not_attested`), the registry (as at the counter: `invalid_number`,
 //! `not_in_registry`, `name_mismatch`, `card_reported_lost`, `card_replaced`, `card_expired`,
 //! `deceased`), a registry portrait to compare with (`no_registry_portrait`), the face
 //! capture (`face_capture_unusable`, `face_mismatch`), and with OCR the card front
@@ -22,7 +27,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use base64::Engine;
-use eid_oid4vc::proof::{ProofPolicy, verify_key_attestation};
+use eid_oid4vc::proof::{ProofPolicy, verify_key_proofs};
 use serde::Deserialize;
 
 use crate::issuance::OfferMade;
@@ -40,7 +45,7 @@ pub(crate) struct RemoteEnrolment {
     card_front: String,
     card_back: String,
     face: String,
-    wallet_attestation: String,
+    wallet_proof: String,
 }
 
 fn image(field: &'static str, text: &str) -> Result<Vec<u8>, ApiError> {
@@ -87,8 +92,8 @@ impl Authority {
             .read()
             .map(|t| t.list().wallet_providers.clone())
             .map_err(|_| ApiError::Internal("the trust list lock is poisoned".into()))?;
-        let attestation = verify_key_attestation(
-            &request.wallet_attestation,
+        let proof = verify_key_proofs(
+            &[request.wallet_proof.as_str()],
             &ProofPolicy {
                 audience: &self.settings.issuer_url,
                 now,
@@ -97,11 +102,21 @@ impl Authority {
                 key_storage: &self.settings.key_storage,
             },
         )
-        .map_err(|e| ApiError::Refused("wallet_not_attested", e.to_string()))?;
-        let wallet = format!(
-            "wallet:{}/{}",
-            attestation.provider, attestation.wallet_instance
-        );
+        .map_err(|e| ApiError::Refused("wallet_not_attested", e.to_string()))?
+        .remove(0);
+        if !self
+            .store
+            .consume_nonce(&crate::hash_secret(&proof.nonce), now.unix_timestamp())
+            .await?
+        {
+            return Err(ApiError::Refused(
+                "wallet_not_attested",
+                "the proof's nonce is unknown, used or expired: fetch a new one from the nonce endpoint".into(),
+            ));
+        }
+        let attestation = proof.attestation;
+        let bound = format!("{}/{}", attestation.provider, attestation.wallet_instance);
+        let wallet = format!("wallet:{bound}");
         let resident = self.pseudonym(&request.id_number);
         let since = now.unix_timestamp() - 3600;
         for key in [&resident, &wallet] {
@@ -148,7 +163,13 @@ impl Authority {
             )
             .await;
         };
-        // Face matching and OCR take hundreds of milliseconds of CPU: off the async threads.
+        // Face matching and OCR take hundreds of milliseconds of CPU: off the async threads,
+        // and no more at once than the machine has cores for.
+        let _permit = self
+            .proofing_slots
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal("the proofing slots are closed".into()))?;
         let (number, name) = (request.id_number.clone(), request.full_name.clone());
         let checked = tokio::task::spawn_blocking(move || {
             let distance = remote.face_distance(&portrait, &face);
@@ -191,7 +212,7 @@ impl Authority {
             }
             Err(e) => return Err(ApiError::Internal(e.to_string())),
         }
-        self.make_offer(&request.id_number, &wallet, "enrol_remote")
+        self.make_offer(&request.id_number, &wallet, "enrol_remote", Some(&bound))
             .await
     }
 }

@@ -1,8 +1,10 @@
 //! What the authority pushes: every status change of every credential instance, the
 //! moment it is stored, and notices to a citizen's wallets.
 //!
-//! Events go to Server-Sent Events subscribers of the public listener (`GET /events`,
-//! event type `status`; `GET /events/wallets`, event type `wallet_notice`) and, when
+//! Events go to Server-Sent Events subscribers — status changes on the public listener
+//! (`GET /events`, event type `status`), wallet notices on the admin listener (`GET
+//! /admin/events/wallets`, event type `wallet_notice`: they tie a wallet instance to the
+//! moment its entries change, so only the providers' integration sees them) — and, when
 //! configured, to a [`Publisher`] such as NATS JetStream. A status event names one list
 //! entry (`uri`, `idx`) and its new status: the same facts the next status list carries,
 //! no credential id and no personal data.

@@ -33,7 +33,6 @@ pub fn public_router(authority: Arc<Authority>) -> Router {
         .route("/credential", post(issuance::credential))
         .route("/status/{shard}", get(status::status_list))
         .route("/events", get(status::status_events))
-        .route("/events/wallets", get(status::wallet_events))
         .route(
             "/enrolment",
             // Three images in base64 and the attestation.
@@ -64,6 +63,7 @@ pub fn admin_router(authority: Arc<Authority>) -> Router {
         .route("/admin/rebind", post(admin::rebind))
         .route("/admin/registry/events", post(admin::registry_event))
         .route("/admin/audit", get(admin::audit_log))
+        .route("/admin/events/wallets", get(status::wallet_events))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

@@ -16,7 +16,7 @@ use eid_oid4vc::metadata::{
     KeyAttestationsRequired, ProofTypeMetadata,
 };
 use eid_oid4vc::offer::{CredentialOffer, TxCode};
-use eid_oid4vc::proof::{ProofPolicy, verify_key_proofs};
+use eid_oid4vc::proof::{ProofPolicy, keys_to_bind, verify_key_proofs};
 use eid_oid4vc::token::{NonceResponse, TokenRequest, TokenResponse};
 use eid_oid4vc::{FORMAT_MSO_MDOC, FORMAT_SD_JWT_VC, GRANT_PRE_AUTHORIZED_CODE};
 use eid_store::{CredentialState, NewCredential, NewOffer, Redemption, RegistryEntry, Selector};
@@ -135,6 +135,7 @@ impl Authority {
         id_number: &str,
         actor: &str,
         action: &str,
+        wallet: Option<&str>,
     ) -> Result<OfferMade, ApiError> {
         let code = self.secret(32)?;
         let tx_code = self.tx_code()?;
@@ -148,6 +149,7 @@ impl Authority {
                 configurations: &configurations,
                 tx_code_hash: Some(&hash_secret(&tx_code)),
                 expires_at,
+                wallet,
             })
             .await?;
         // The identity's existing wallets learn of the new enrolment (was it you?).
@@ -320,6 +322,26 @@ impl Authority {
             },
         )
         .map_err(|e| ApiError::BadRequest("invalid_proof", e.to_string()))?;
+        let attestation = &proofs[0].attestation;
+        let wallet = format!("{}/{}", attestation.provider, attestation.wallet_instance);
+        if grant.wallet.as_ref().is_some_and(|bound| *bound != wallet) {
+            return Err(ApiError::Forbidden(
+                "credential_request_denied",
+                "this offer was made for another wallet instance (the one proofed at enrolment)"
+                    .into(),
+            ));
+        }
+        let keys = keys_to_bind(&proofs);
+        if keys.len() > self.settings.batch_size as usize {
+            return Err(ApiError::BadRequest(
+                "invalid_credential_request",
+                format!(
+                    "the key attestation lists {} keys, more than the batch size of {}",
+                    keys.len(),
+                    self.settings.batch_size
+                ),
+            ));
+        }
         let mut nonces: Vec<&str> = proofs.iter().map(|p| p.nonce.as_str()).collect();
         nonces.sort_unstable();
         nonces.dedup();
@@ -355,9 +377,8 @@ impl Authority {
                 format!("{configuration} was already issued under this access token"),
             ));
         }
-        let attestation = &proofs[0].attestation;
         let id = self.secret(16)?;
-        let expires_at = now + self.settings.credential_validity;
+        let expires_at = self.valid_until(&entry, now);
         let recorded = self
             .store
             .record_credential(
@@ -370,7 +391,7 @@ impl Authority {
                     issued_at: now.unix_timestamp(),
                     expires_at: expires_at.unix_timestamp(),
                 },
-                u32::try_from(proofs.len()).unwrap_or(u32::MAX),
+                u32::try_from(keys.len()).unwrap_or(u32::MAX),
                 self.shard_size(),
                 self.random.as_ref(),
             )
@@ -382,13 +403,26 @@ impl Authority {
                 return Err(e.into());
             }
         };
-        let issued = proofs
-            .iter()
-            .zip(&positions)
-            .map(|(proof, &(shard, idx))| {
-                self.issue_one(configuration, &entry, &proof.key, shard, idx, now)
-            })
-            .collect::<Result<Vec<_>, _>>();
+        // A revocation or re-binding of this resident between the checks above and the
+        // record voids the token first: if it is gone now, the new batch is revoked too.
+        let still_granted = self
+            .store
+            .access_grant(&token_hash, now.unix_timestamp())
+            .await?
+            .is_some();
+        let issued = if still_granted {
+            keys.iter()
+                .zip(&positions)
+                .map(|(key, &(shard, idx))| {
+                    self.issue_one(configuration, &entry, key, shard, idx, now, expires_at)
+                })
+                .collect::<Result<Vec<_>, _>>()
+        } else {
+            Err(ApiError::Forbidden(
+                "credential_request_denied",
+                "the resident's credentials were revoked or re-bound meanwhile".into(),
+            ))
+        };
         let credentials = match issued {
             Ok(credentials) => credentials,
             Err(e) => {
@@ -422,6 +456,33 @@ impl Authority {
         self.settings.shard_size.max(8)
     }
 
+    /// The credential's end: the configured validity, but never past the card's own.
+    fn valid_until(
+        &self,
+        entry: &RegistryEntry,
+        now: time::OffsetDateTime,
+    ) -> time::OffsetDateTime {
+        let configured = now + self.settings.credential_validity;
+        match entry.card.card_expiry {
+            eid_core::CardExpiry::On(last_day) => {
+                // The card is valid through its last day, China Standard Time.
+                let end = last_day
+                    .next_day()
+                    .map(|d| {
+                        time::PrimitiveDateTime::new(d, time::Time::MIDNIGHT)
+                            .assume_offset(time::macros::offset!(+8))
+                    })
+                    .unwrap_or(configured);
+                configured.min(end)
+            }
+            _ => configured,
+        }
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one credential's every input, named"
+    )]
     fn issue_one(
         &self,
         configuration: &str,
@@ -430,12 +491,12 @@ impl Authority {
         shard: u64,
         idx: u64,
         now: time::OffsetDateTime,
+        until: time::OffsetDateTime,
     ) -> Result<IssuedCredential, ApiError> {
         let status = eid_core::status::StatusListReference {
             idx,
             uri: self.status_uri(shard),
         };
-        let until = now + self.settings.credential_validity;
         let credential = if configuration == CONFIG_MDOC {
             let name_spaces = credential::mdoc_name_spaces(&entry.card, now.date());
             let issuer_signed = eid_mdoc::issue::issue(

@@ -140,6 +140,8 @@ pub struct Authority {
     lists: Mutex<HashMap<(u64, bool), Arc<CachedList>>>,
     publisher: Option<Box<dyn events::Publisher>>,
     remote: Option<Arc<proofing::RemoteProofing>>,
+    /// Face matches running at once, at most.
+    proofing_slots: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Authority {
@@ -175,6 +177,7 @@ impl Authority {
             lists: Mutex::new(HashMap::new()),
             publisher: None,
             remote: None,
+            proofing_slots: tokio::sync::Semaphore::new(2),
         }
     }
 

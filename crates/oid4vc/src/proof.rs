@@ -16,7 +16,10 @@
 //! list, names the wallet instance (`sub`, eid's profile: the provider's stable identifier
 //! of the app installation, which lifecycle actions address) and the keys it vouches for,
 //! and says at what level they are stored (ISO/IEC 18045 attack potential). A batch shares
-//! one attestation listing all its keys; every proof must be signed by one of them.
+//! one attestation listing all its keys; every proof must be signed by one of them. A
+//! proof names its key by `jwk`, or — as OpenID4VCI 1.0 wallets send one proof for a whole
+//! attested batch — by `kid` among the attested keys; then the issuer binds one credential
+//! to each attested key ([`keys_to_bind`]).
 
 use eid_crypto::{Jwk, Signer, VerifyingKey};
 use eid_sdjwt::Jws;
@@ -125,6 +128,8 @@ pub struct VerifiedKeyAttestation {
     pub wallet_instance: String,
     /// The keys it vouches for.
     pub attested_keys: Vec<VerifyingKey>,
+    /// Their JWK `kid`s, where given (a proof's `kid` names an attested key by it).
+    pub attested_kids: Vec<Option<String>>,
     /// Their storage levels.
     pub key_storage: Vec<String>,
 }
@@ -174,37 +179,37 @@ pub fn verify_key_attestation(
     if issued_at > policy.now + CLOCK_SKEW {
         return Err(ProofError::AttestationExpired);
     }
-    match claims.get("exp") {
-        None => {}
-        Some(_) => {
-            let expires_at = time(claims, "exp").ok_or(ProofError::AttestationExpired)?;
-            if expires_at <= policy.now {
-                return Err(ProofError::AttestationExpired);
-            }
-        }
+    // eid requires `exp`: an attestation that never expires would outlive a provider's
+    // revocation of the wallet instance.
+    let expires_at = time(claims, "exp").ok_or(ProofError::AttestationExpired)?;
+    if expires_at <= policy.now {
+        return Err(ProofError::AttestationExpired);
     }
     let wallet_instance = string(claims, "sub")
         .filter(|s| !s.is_empty())
         .ok_or(ProofError::MissingWalletInstance)?;
-    let attested_keys = match claims.get("attested_keys") {
-        Some(Value::Array(keys)) if !keys.is_empty() => keys
-            .iter()
-            .map(|k| {
-                serde_json::from_value::<Jwk>(k.clone())
-                    .ok()
-                    .filter(|_| k.get("d").is_none())
-                    .and_then(|jwk| jwk.verifying_key().ok())
-                    .ok_or(ProofError::AttestationMalformed(
-                        "attested_keys holds a key that is not a P-256 public JWK",
-                    ))
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        _ => {
-            return Err(ProofError::AttestationMalformed(
-                "attested_keys must be a non-empty array",
-            ));
-        }
-    };
+    let (attested_keys, attested_kids): (Vec<VerifyingKey>, Vec<Option<String>>) =
+        match claims.get("attested_keys") {
+            Some(Value::Array(keys)) if !keys.is_empty() => keys
+                .iter()
+                .map(|k| {
+                    serde_json::from_value::<Jwk>(k.clone())
+                        .ok()
+                        .filter(|_| k.get("d").is_none())
+                        .and_then(|jwk| jwk.verifying_key().ok().map(|key| (key, jwk.kid)))
+                        .ok_or(ProofError::AttestationMalformed(
+                            "attested_keys holds a key that is not a P-256 public JWK",
+                        ))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .unzip(),
+            _ => {
+                return Err(ProofError::AttestationMalformed(
+                    "attested_keys must be a non-empty array",
+                ));
+            }
+        };
     let key_storage = strings(claims, "key_storage")?;
     if !policy.key_storage.is_empty() && !key_storage.iter().any(|s| policy.key_storage.contains(s))
     {
@@ -214,6 +219,7 @@ pub fn verify_key_attestation(
         provider: provider.id.clone(),
         wallet_instance: wallet_instance.to_owned(),
         attested_keys,
+        attested_kids,
         key_storage,
     })
 }
@@ -226,14 +232,31 @@ fn verify_proof(
     policy: &ProofPolicy<'_>,
 ) -> Result<VerifiedKeyProof, ProofError> {
     let header = jws.header();
-    let jwk = header.get("jwk").ok_or(ProofError::MissingKey)?;
-    if jwk.get("d").is_some() {
-        return Err(ProofError::BadKey);
-    }
-    let key = serde_json::from_value::<Jwk>(jwk.clone())
-        .ok()
-        .and_then(|jwk| jwk.verifying_key().ok())
-        .ok_or(ProofError::BadKey)?;
+    let key = match (header.get("jwk"), header.get("kid")) {
+        (Some(jwk), _) => {
+            if jwk.get("d").is_some() {
+                return Err(ProofError::BadKey);
+            }
+            serde_json::from_value::<Jwk>(jwk.clone())
+                .ok()
+                .and_then(|jwk| jwk.verifying_key().ok())
+                .ok_or(ProofError::BadKey)?
+        }
+        // OpenID4VCI 1.0 with a key attestation: `kid` names one of the attested keys (by
+        // its JWK `kid`, or by its position when the attested keys carry none).
+        (None, Some(Value::String(kid))) => attestation
+            .attested_kids
+            .iter()
+            .position(|k| k.as_deref() == Some(kid.as_str()))
+            .or_else(|| {
+                kid.parse::<usize>()
+                    .ok()
+                    .filter(|_| attestation.attested_kids.iter().all(Option::is_none))
+            })
+            .and_then(|i| attestation.attested_keys.get(i).cloned())
+            .ok_or(ProofError::KeyNotAttested)?,
+        _ => return Err(ProofError::MissingKey),
+    };
     if jws.verify(&key).is_err() {
         return Err(ProofError::Signature);
     }
@@ -310,6 +333,15 @@ pub fn verify_key_proofs(
         verified.push(proof);
     }
     Ok(verified)
+}
+
+/// The keys to issue to: one per proof; or, for a single proof carrying an attestation of
+/// several keys (OpenID4VCI 1.0 Appendix F.1 with a key attestation), every attested key.
+pub fn keys_to_bind(proofs: &[VerifiedKeyProof]) -> Vec<VerifyingKey> {
+    match proofs {
+        [one] if one.attestation.attested_keys.len() > 1 => one.attestation.attested_keys.clone(),
+        _ => proofs.iter().map(|p| p.key.clone()).collect(),
+    }
 }
 
 fn string<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

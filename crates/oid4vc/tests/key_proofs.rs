@@ -179,13 +179,18 @@ fn proof_alg_outside_the_allow_list_is_refused() {
 }
 
 #[test]
-fn proof_without_jwk_is_refused() {
+fn proof_without_jwk_or_kid_is_refused() {
     let f = fixture();
+    let p = proof_edited(&f, |h, _| {
+        h.remove("jwk");
+    });
+    assert_eq!(f.check(&[p]), Err(ProofError::MissingKey));
+    // A kid by position among attested keys without kids names the key (OpenID4VCI 1.0).
     let p = proof_edited(&f, |h, _| {
         h.remove("jwk");
         h.insert("kid".into(), json!("0"));
     });
-    assert_eq!(f.check(&[p]), Err(ProofError::MissingKey));
+    assert_eq!(f.check(&[p]), Ok(1));
 }
 
 #[test]
@@ -396,4 +401,56 @@ fn a_batch_from_two_wallet_instances_or_with_a_repeated_key_is_refused() {
         key_proof(&f.holders[0], ISSUER, "n-1", NOW, Some(&a1)).unwrap_or_default(),
     ];
     assert!(matches!(f.check(&repeated), Err(ProofError::Malformed(m)) if m.contains("same key")));
+}
+
+#[test]
+fn one_proof_naming_an_attested_key_by_kid_binds_the_whole_attested_batch() {
+    let f = fixture();
+    // Attested keys with kids, as OpenID4VCI 1.0 wallets send them; one proof signed by "k1".
+    let keys: Vec<Value> = f
+        .holders
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let mut jwk = serde_json::to_value(h.verifying_key().to_jwk()).unwrap_or_default();
+            jwk["kid"] = json!(format!("k{i}"));
+            jwk
+        })
+        .collect();
+    let a = attestation_edited(&f, &f.provider_key, |_, c| {
+        c.insert("attested_keys".into(), Value::Array(keys));
+    });
+    let proof = |kid: &str, signer: &SigningKey| {
+        jws(
+            json!({"typ": "openid4vci-proof+jwt", "alg": "ES256", "kid": kid, "key_attestation": a}),
+            json!({"aud": ISSUER, "iat": NOW.unix_timestamp(), "nonce": "n-1"}),
+            signer,
+        )
+    };
+    let refs = [proof("k1", &f.holders[1])];
+    let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+    let verified = verify_key_proofs(&refs, &f.policy()).unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(&verified[0].key, f.holders[1].verifying_key());
+    assert_eq!(eid_oid4vc::proof::keys_to_bind(&verified), f.keys());
+    // A kid naming no attested key, or signed by another key than the one it names.
+    assert_eq!(
+        f.check(&[proof("k9", &f.holders[1])]),
+        Err(ProofError::KeyNotAttested)
+    );
+    assert_eq!(
+        f.check(&[proof("k0", &f.holders[1])]),
+        Err(ProofError::Signature)
+    );
+}
+
+#[test]
+fn attestation_without_exp_is_refused() {
+    let f = fixture();
+    let a = attestation_edited(&f, &f.provider_key, |_, c| {
+        c.remove("exp");
+    });
+    assert_eq!(
+        f.check(&[with_attestation(&f, a)]),
+        Err(ProofError::AttestationExpired)
+    );
 }

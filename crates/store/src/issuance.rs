@@ -7,7 +7,6 @@
 //! already hashed.
 
 use eid_core::Random;
-use sqlx::Row;
 
 use crate::{Backend, Store, StoreError, db};
 
@@ -76,6 +75,8 @@ pub struct NewOffer<'a> {
     pub tx_code_hash: Option<&'a str>,
     /// Until when it can be redeemed (Unix seconds).
     pub expires_at: i64,
+    /// The wallet (`provider/instance`) it is for, when only that wallet may redeem it.
+    pub wallet: Option<&'a str>,
 }
 
 /// What redeeming a pre-authorized code came to.
@@ -111,6 +112,9 @@ pub struct AccessGrant {
     pub id_number: String,
     /// The configurations it may obtain.
     pub configurations: Vec<String>,
+    /// The wallet (`provider/instance`) the offer was made for, when remote enrolment
+    /// bound it to one.
+    pub wallet: Option<String>,
 }
 
 /// A logical credential to record: one batch for one wallet instance.
@@ -208,23 +212,27 @@ impl Store {
         let configurations = serde_json::to_string(offer.configurations)
             .map_err(|_| StoreError::Corrupt("offer"))?;
         on_pool!(self, pool => sqlx::query(
-            "INSERT INTO offers (code_hash, id_number, configurations, tx_code_hash, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO offers (code_hash, id_number, configurations, tx_code_hash, expires_at, wallet)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(offer.code_hash)
         .bind(offer.id_number)
         .bind(&configurations)
         .bind(offer.tx_code_hash)
         .bind(offer.expires_at)
+        .bind(offer.wallet)
         .execute(pool)
         .await
         .map(|_| ()))
         .map_err(db("storing an offer"))
     }
 
-    /// Redeems a pre-authorized code once: checks expiry and the transaction code (voiding
-    /// the offer after `max_tx_failures` wrong ones) and stores the access token, in one
-    /// transaction.
+    /// Redeems a pre-authorized code once: one conditional update marks the offer redeemed
+    /// only while it is unredeemed, unexpired, not voided by wrong transaction codes and the
+    /// code matches, and the access token (bound to the offer's wallet, if any) is stored
+    /// in the same transaction — two concurrent redemptions cannot both win. Otherwise the
+    /// offer is read to say why, and a wrong transaction code is counted atomically (the
+    /// offer is void after `max_tx_failures`).
     pub async fn redeem_offer(
         &self,
         code_hash: &str,
@@ -236,72 +244,101 @@ impl Store {
     ) -> Result<Redemption, StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await.map_err(db("redeeming an offer"))?;
-            let row = sqlx::query(
-                "SELECT id_number, configurations, tx_code_hash, tx_failures, expires_at, redeemed
-                 FROM offers WHERE code_hash = $1",
+            let won: Option<(String, String, Option<String>)> = sqlx::query_as(
+                "UPDATE offers SET redeemed = $1
+                 WHERE code_hash = $2 AND redeemed = $3 AND expires_at > $4 AND tx_failures < $5
+                   AND (tx_code_hash IS NULL OR tx_code_hash = $6)
+                 RETURNING id_number, configurations, wallet",
             )
+            .bind(true)
             .bind(code_hash)
+            .bind(false)
+            .bind(now)
+            .bind(max_tx_failures)
+            .bind(tx_code_hash)
             .fetch_optional(&mut *tx)
             .await
+            .map_err(db("redeeming an offer"))?;
+            if let Some((id_number, configurations, wallet)) = won {
+                sqlx::query(
+                    "INSERT INTO access_tokens (token_hash, id_number, configurations, expires_at, wallet)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token_hash)
+                .bind(&id_number)
+                .bind(&configurations)
+                .bind(token_expires_at)
+                .bind(&wallet)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("storing an access token"))?;
+                tx.commit().await.map_err(db("redeeming an offer"))?;
+                let configurations: Vec<String> = serde_json::from_str(&configurations)
+                    .map_err(|_| StoreError::Corrupt("offer"))?;
+                return Ok(Redemption::Granted { id_number, configurations });
+            }
+            tx.rollback().await.map_err(db("redeeming an offer"))?;
+            // Why not: read the offer (nothing is decided on this read but the answer).
+            let row: Option<(Option<String>, i64, i64, bool)> = sqlx::query_as(
+                "SELECT tx_code_hash, tx_failures, expires_at, redeemed FROM offers WHERE code_hash = $1",
+            )
+            .bind(code_hash)
+            .fetch_optional(pool)
+            .await
             .map_err(db("reading an offer"))?;
-            let Some(row) = row else { return Ok(Redemption::UnknownCode) };
-            let read = |row: &_| -> Result<_, sqlx::Error> {
-                let row: &_ = row;
-                Ok((
-                    Row::try_get::<String, _>(row, 0)?,
-                    Row::try_get::<String, _>(row, 1)?,
-                    Row::try_get::<Option<String>, _>(row, 2)?,
-                    Row::try_get::<i64, _>(row, 3)?,
-                    Row::try_get::<i64, _>(row, 4)?,
-                    Row::try_get::<bool, _>(row, 5)?,
-                ))
+            let Some((expected_tx, failures, expires_at, redeemed)) = row else {
+                return Ok(Redemption::UnknownCode);
             };
-            let (id_number, configurations, expected_tx, failures, expires_at, redeemed) =
-                read(&row).map_err(db("reading an offer"))?;
             if redeemed {
                 return Ok(Redemption::AlreadyRedeemed);
             }
             if expires_at <= now || failures >= max_tx_failures {
                 return Ok(Redemption::Expired);
             }
-            if let Some(expected) = expected_tx {
-                match tx_code_hash {
-                    None => return Ok(Redemption::TxCodeRequired),
-                    Some(given) if given != expected => {
-                        sqlx::query("UPDATE offers SET tx_failures = tx_failures + 1 WHERE code_hash = $1")
-                            .bind(code_hash)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db("counting a wrong transaction code"))?;
-                        tx.commit().await.map_err(db("counting a wrong transaction code"))?;
-                        return Ok(Redemption::WrongTxCode {
-                            attempts_left: max_tx_failures - failures - 1,
-                        });
-                    }
-                    Some(_) => {}
+            match (expected_tx, tx_code_hash) {
+                (Some(_), None) => Ok(Redemption::TxCodeRequired),
+                (Some(_), Some(_)) => {
+                    let counted: Option<(i64,)> = sqlx::query_as(
+                        "UPDATE offers SET tx_failures = tx_failures + 1
+                         WHERE code_hash = $1 AND tx_failures < $2 RETURNING tx_failures",
+                    )
+                    .bind(code_hash)
+                    .bind(max_tx_failures)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(db("counting a wrong transaction code"))?;
+                    Ok(match counted {
+                        Some((n,)) => Redemption::WrongTxCode { attempts_left: max_tx_failures - n },
+                        None => Redemption::Expired,
+                    })
                 }
+                // Redeemed or voided between the update and the read.
+                (None, _) => Ok(Redemption::AlreadyRedeemed),
             }
-            sqlx::query("UPDATE offers SET redeemed = $2 WHERE code_hash = $1")
-                .bind(code_hash)
+        })
+    }
+
+    /// Voids a resident's unredeemed offers and live access tokens (a revocation, a lost
+    /// card or a re-binding must not leave a door open). Returns how many were voided.
+    pub async fn void_pending(&self, id_number: &str) -> Result<u64, StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(db("voiding offers"))?;
+            let offers = sqlx::query("UPDATE offers SET redeemed = $1 WHERE id_number = $2 AND redeemed = $3")
                 .bind(true)
+                .bind(id_number)
+                .bind(false)
                 .execute(&mut *tx)
                 .await
-                .map_err(db("redeeming an offer"))?;
-            sqlx::query(
-                "INSERT INTO access_tokens (token_hash, id_number, configurations, expires_at)
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(token_hash)
-            .bind(&id_number)
-            .bind(&configurations)
-            .bind(token_expires_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("storing an access token"))?;
-            tx.commit().await.map_err(db("redeeming an offer"))?;
-            let configurations: Vec<String> = serde_json::from_str(&configurations)
-                .map_err(|_| StoreError::Corrupt("offer"))?;
-            Ok(Redemption::Granted { id_number, configurations })
+                .map_err(db("voiding offers"))?
+                .rows_affected();
+            let tokens = sqlx::query("DELETE FROM access_tokens WHERE id_number = $1")
+                .bind(id_number)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("voiding access tokens"))?
+                .rows_affected();
+            tx.commit().await.map_err(db("voiding offers"))?;
+            Ok(offers + tokens)
         })
     }
 
@@ -311,8 +348,8 @@ impl Store {
         token_hash: &str,
         now: i64,
     ) -> Result<Option<AccessGrant>, StoreError> {
-        let row: Option<(String, String)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id_number, configurations FROM access_tokens
+        let row: Option<(String, String, Option<String>)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id_number, configurations, wallet FROM access_tokens
              WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(token_hash)
@@ -320,9 +357,10 @@ impl Store {
         .fetch_optional(pool)
         .await)
         .map_err(db("reading an access token"))?;
-        row.map(|(id_number, configurations)| {
+        row.map(|(id_number, configurations, wallet)| {
             Ok(AccessGrant {
                 id_number,
+                wallet,
                 configurations: serde_json::from_str(&configurations)
                     .map_err(|_| StoreError::Corrupt("access token"))?,
             })
@@ -441,7 +479,8 @@ impl Store {
                 other => {
                     let shard = other.map_or(0, |(s, _, _)| s + 1);
                     let size = signed(shard_size);
-                    sqlx::query("INSERT INTO status_shards (shard, size) VALUES ($1, $2)")
+                    // Two issuers opening the same shard at once: the second keeps the first's.
+                    sqlx::query("INSERT INTO status_shards (shard, size) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                         .bind(shard)
                         .bind(size)
                         .execute(&mut *tx)
@@ -481,7 +520,8 @@ impl Store {
     }
 
     /// Moves the selected credentials whose state allows it to `to` (suspend: from VALID;
-    /// reinstate: from SUSPENDED; revoke: from either), all instances of each batch at once,
+    /// reinstate: from SUSPENDED, and only while the resident's card is valid and the
+    /// resident alive; revoke: from either), all instances of each batch at once,
     /// and bumps the version of every shard touched, in one transaction. Returns the
     /// credentials that changed, with their instances.
     pub async fn set_state(
@@ -522,12 +562,31 @@ impl Store {
             let rows = query.fetch_all(&mut *tx).await.map_err(db("selecting credentials"))?;
             let mut changed = Vec::with_capacity(rows.len());
             for (id, provider, wallet_instance, configuration) in rows {
-                sqlx::query("UPDATE credentials SET status = $2 WHERE id = $1")
-                    .bind(&id)
+                // The state is checked again where it is written: a concurrent revocation
+                // between the select and here wins (revocation is final). A credential is
+                // reinstated only while its resident's card is valid and the resident alive.
+                let update = if to == CredentialState::Valid {
+                    "UPDATE credentials SET status = $1 WHERE id = $2 AND status IN ($3, $4)
+                     AND id_number IN (SELECT id_number FROM residents
+                                       WHERE card_state = 'valid' AND deceased = $5)"
+                } else {
+                    "UPDATE credentials SET status = $1 WHERE id = $2 AND status IN ($3, $4)"
+                };
+                let mut query = sqlx::query(update)
                     .bind(i64::from(to.value()))
+                    .bind(&id)
+                    .bind(first)
+                    .bind(last);
+                if to == CredentialState::Valid {
+                    query = query.bind(false);
+                }
+                let done = query
                     .execute(&mut *tx)
                     .await
                     .map_err(db("changing a credential state"))?;
+                if done.rows_affected() == 0 {
+                    continue;
+                }
                 sqlx::query(
                     "UPDATE status_shards SET version = version + 1
                      WHERE shard IN (SELECT shard FROM credential_instances WHERE credential = $1)",

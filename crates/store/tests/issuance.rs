@@ -16,10 +16,30 @@ use eid_store::{
 const NOW: i64 = 1_795_000_000;
 const SHARD: u64 = 1 << 17;
 
+/// A resident of the registry, so that reinstating (which needs a valid card) can happen.
+async fn resident(store: &Store) -> String {
+    let mut out = Vec::new();
+    eid_registry::generate::Generator::new(3, time::macros::date!(2026 - 11 - 23))
+        .write_jsonl(1, &mut out, &mut |_| {})
+        .unwrap();
+    let card: eid_core::ResidentCard =
+        serde_json::from_slice(out.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    store
+        .import_residents(
+            std::slice::from_ref(&card),
+            time::macros::datetime!(2026-11-23 0:00 UTC),
+        )
+        .await
+        .unwrap();
+    card.id_number.expose().to_owned()
+}
+
+const NUMBER: &str = "450102199001011234";
+
 fn credential<'a>(id: &'a str, wallet: &'a str) -> NewCredential<'a> {
     NewCredential {
         id,
-        id_number: "450102199001011234",
+        id_number: NUMBER,
         provider: "wechat",
         wallet_instance: wallet,
         configuration: "resident_identity_sd_jwt",
@@ -32,10 +52,11 @@ async fn exercise(store: &Store) {
     let configurations = vec!["a".to_owned(), "b".to_owned()];
     let offer = |code: &'static str, tx: Option<&'static str>| NewOffer {
         code_hash: code,
-        id_number: "450102199001011234",
+        id_number: NUMBER,
         configurations: &configurations,
         tx_code_hash: tx,
         expires_at: NOW + 600,
+        wallet: None,
     };
     store.create_offer(&offer("c1", Some("tx"))).await.unwrap();
     store.create_offer(&offer("c2", None)).await.unwrap();
@@ -57,7 +78,7 @@ async fn exercise(store: &Store) {
     assert_eq!(
         redeem("c1", Some("tx"), NOW).await.unwrap(),
         Redemption::Granted {
-            id_number: "450102199001011234".into(),
+            id_number: NUMBER.into(),
             configurations: configurations.clone(),
         }
     );
@@ -163,11 +184,15 @@ async fn exercise(store: &Store) {
             .unwrap()
             .is_empty()
     );
-    let back = store
-        .set_state(Selector::Credential("cred-1"), CredentialState::Valid)
-        .await
-        .unwrap();
-    assert_eq!(back.len(), 1);
+    // A credential is reinstated only while its resident's card is valid: this resident is
+    // not in the registry, so nothing comes back.
+    assert!(
+        store
+            .set_state(Selector::Credential("cred-1"), CredentialState::Valid)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Revoking the resident: everything INVALID, for good.
     let revoked = store
         .set_state(
@@ -184,7 +209,7 @@ async fn exercise(store: &Store) {
             .unwrap()
             .is_empty()
     );
-    let records = store.credentials_of("450102199001011234").await.unwrap();
+    let records = store.credentials_of(NUMBER).await.unwrap();
     assert_eq!(records.len(), 3);
     assert!(records.iter().all(|c| c.state == CredentialState::Invalid));
     let final_shard = store.shard_statuses(0).await.unwrap().unwrap();
@@ -227,6 +252,89 @@ async fn exercise(store: &Store) {
     );
 }
 
+/// Reinstating needs the resident's valid card; voiding closes pending offers and tokens.
+async fn reinstate_and_void(store: &Store) {
+    let number = resident(store).await;
+    let random: &dyn Random = &OsRandom;
+    let mut c = credential("r-1", "phone");
+    c.id_number = &number;
+    store.record_credential(&c, 2, SHARD, random).await.unwrap();
+    let suspend = store
+        .set_state(Selector::Resident(&number), CredentialState::Suspended)
+        .await
+        .unwrap();
+    assert_eq!(suspend.len(), 1);
+    let configurations = vec!["a".to_owned()];
+    store
+        .create_offer(&NewOffer {
+            code_hash: "v1",
+            id_number: &number,
+            configurations: &configurations,
+            tx_code_hash: None,
+            expires_at: NOW + 600,
+            wallet: Some("wechat/phone"),
+        })
+        .await
+        .unwrap();
+    store
+        .create_offer(&NewOffer {
+            code_hash: "v2",
+            id_number: &number,
+            configurations: &configurations,
+            tx_code_hash: None,
+            expires_at: NOW + 600,
+            wallet: None,
+        })
+        .await
+        .unwrap();
+    // The token carries the offer's wallet binding.
+    assert!(matches!(
+        store
+            .redeem_offer("v1", None, NOW, "vt1", NOW + 300, 3)
+            .await
+            .unwrap(),
+        Redemption::Granted { .. }
+    ));
+    let grant = store.access_grant("vt1", NOW).await.unwrap().unwrap();
+    assert_eq!(grant.wallet.as_deref(), Some("wechat/phone"));
+    // Voiding: the unredeemed offer and the live token are gone.
+    assert_eq!(store.void_pending(&number).await.unwrap(), 2);
+    assert!(store.access_grant("vt1", NOW).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .redeem_offer("v2", None, NOW, "vt2", NOW + 300, 3)
+            .await
+            .unwrap(),
+        Redemption::AlreadyRedeemed
+    );
+    // The card valid: reinstated.
+    let back = store
+        .set_state(Selector::Resident(&number), CredentialState::Valid)
+        .await
+        .unwrap();
+    assert_eq!(back.len(), 1);
+    // The card reported lost: no reinstating.
+    store
+        .set_state(Selector::Resident(&number), CredentialState::Suspended)
+        .await
+        .unwrap();
+    store
+        .record_event(
+            &number,
+            &eid_store::LifeEvent::CardReportedLost,
+            time::OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .set_state(Selector::Resident(&number), CredentialState::Valid)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// A shard fills to three quarters, then a new one opens (on an empty store).
 async fn fills_shards(store: &Store) {
     let random: &dyn Random = &OsRandom;
@@ -255,6 +363,7 @@ async fn fills_shards(store: &Store) {
 async fn sqlite_in_memory() {
     exercise(&Store::connect("sqlite::memory:").await.unwrap()).await;
     fills_shards(&Store::connect("sqlite::memory:").await.unwrap()).await;
+    reinstate_and_void(&Store::connect("sqlite::memory:").await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -276,6 +385,7 @@ async fn postgres() {
         .unwrap();
     let store = Store::connect(&scratch.url).await.unwrap();
     fills_shards(&store).await;
+    reinstate_and_void(&store).await;
     store.close().await;
     scratch.drop_database().await.unwrap();
 }

@@ -481,3 +481,50 @@ async fn status_lists_are_served_by_accept_and_unknown_ones_are_404() {
         );
     }
 }
+
+#[tokio::test]
+async fn one_proof_with_an_attestation_of_three_keys_gets_three_credentials() {
+    // OpenID4VCI 1.0 Appendix F.1: a single proof names one attested key by `kid` and
+    // carries the attestation; the issuer binds one credential to each attested key.
+    let world = World::new("sqlite::memory:").await;
+    let access = access_token(&world, 5).await;
+    let phone = Phone::new("alipay", "one-proof-phone", 3);
+    let fresh = nonce(&world).await;
+    let attestation = phone.attestation(&world);
+    let mut header = serde_json::Map::new();
+    header.insert("typ".into(), json!("openid4vci-proof+jwt"));
+    header.insert("alg".into(), json!("ES256"));
+    header.insert("kid".into(), json!("1"));
+    header.insert("key_attestation".into(), json!(attestation));
+    let mut claims = serde_json::Map::new();
+    claims.insert("aud".into(), json!(ISSUER));
+    claims.insert("iat".into(), json!(NOW.unix_timestamp()));
+    claims.insert("nonce".into(), json!(fresh));
+    let proof = eid_sdjwt::Jws::sign(&header, &claims, &phone.keys[1]).unwrap();
+    let request =
+        eid_oid4vc::credential::CredentialRequest::with_jwt_proofs(CONFIG_SD_JWT, vec![proof]);
+    let (status, body) = send(
+        &world.public,
+        Request::post("/credential")
+            .header(header::AUTHORIZATION, format!("Bearer {access}"))
+            .body(Body::from(serde_json::to_vec(&request).unwrap()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let lists = ServedLists(vec![(
+        world.authority.status_uri(0),
+        fetch_list(&world, 0, false).await,
+    )]);
+    let credentials = body["credentials"].as_array().unwrap();
+    assert_eq!(credentials.len(), 3);
+    for (credential, key) in credentials.iter().zip(&phone.keys) {
+        verify_sd_jwt(
+            &world,
+            credential["credential"].as_str().unwrap(),
+            key,
+            &lists,
+        )
+        .unwrap();
+    }
+}

@@ -34,6 +34,23 @@ async fn subscribe(world: &World, path: &str) -> BodyDataStream {
     response.into_body().into_data_stream()
 }
 
+/// Opens an SSE stream on the admin listener.
+async fn subscribe_admin(world: &World, path: &str) -> BodyDataStream {
+    let response = world
+        .admin
+        .clone()
+        .oneshot(
+            Request::get(path)
+                .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.into_body().into_data_stream()
+}
+
 /// The next `n` events of the stream (SSE `data:` lines), waiting at most a second each.
 async fn next_events(stream: &mut BodyDataStream, n: usize) -> Vec<Event> {
     let mut events = Vec::new();
@@ -151,8 +168,8 @@ async fn lost_found_rebound(world: &World) {
     assert_eq!(check_all(world, &issued, &phone).await, Ok(()));
 
     // A new enrolment of the same identity tells phone A's wallet.
-    let mut notices = subscribe(world, "/events/wallets").await;
-    let _ = enrol(world, &card).await;
+    let mut notices = subscribe_admin(world, "/admin/events/wallets").await;
+    let (pending, pending_tx) = enrol(world, &card).await;
     let notice = next_events(&mut notices, 1).await;
     assert!(
         matches!(&notice[0], Event::WalletNotice { wallet_instance, notice, .. }
@@ -171,6 +188,26 @@ async fn lost_found_rebound(world: &World) {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["revoked"]["instances"], 6);
+    // The offer made before the re-binding (the one the notice warned of) is void.
+    let (status, refused) = send(
+        &world.public,
+        form_post(
+            "/token",
+            &[
+                ("grant_type", eid_oid4vc::GRANT_PRE_AUTHORIZED_CODE),
+                (
+                    "pre-authorized_code",
+                    &pending.grants.pre_authorized_code.code,
+                ),
+                ("tx_code", &pending_tx),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
     assert!(
         statuses(&next_events(&mut events, 6).await)
             .iter()
@@ -501,7 +538,7 @@ async fn the_admin_listener_requires_its_token_and_remote_enrolment_says_why_it_
         "/credential",
         "/status/{shard}",
         "/events",
-        "/events/wallets",
+        "/admin/events/wallets",
         "/enrolment",
         "/admin/enrolments",
         "/admin/credentials/{id}/{action}",

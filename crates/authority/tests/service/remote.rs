@@ -92,7 +92,15 @@ struct Application<'a> {
     phone: &'a Phone,
 }
 
+/// The wallet's proof for enrolment: a key proof with a fresh nonce and the attestation.
+async fn wallet_proof(world: &World, phone: &Phone) -> String {
+    let nonce = nonce(world).await;
+    let attestation = phone.attestation(world);
+    eid_oid4vc::proof::key_proof(&phone.keys[0], ISSUER, &nonce, NOW, Some(&attestation)).unwrap()
+}
+
 async fn apply(world: &World, app: &Application<'_>) -> (StatusCode, Value) {
+    let proof = wallet_proof(world, app.phone).await;
     send(
         &world.public,
         Request::post("/enrolment")
@@ -104,7 +112,7 @@ async fn apply(world: &World, app: &Application<'_>) -> (StatusCode, Value) {
                     "card_front": b64(&app.front),
                     "card_back": b64(&app.front),
                     "face": b64(&app.face),
-                    "wallet_attestation": app.phone.attestation(world),
+                    "wallet_proof": proof,
                 })
                 .to_string(),
             ))
@@ -135,15 +143,33 @@ async fn remote_enrolment_matches_the_face_and_reads_the_card() {
     let (status, body) = apply(&world, &good).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let offer = CredentialOffer::from_uri(body["offer_uri"].as_str().unwrap()).unwrap();
-    let issued = obtain(
-        &world,
-        &offer,
-        body["tx_code"].as_str().unwrap(),
-        &phone,
-        &[CONFIG_SD_JWT],
+    // The offer is bound to the proofed wallet: another wallet holding it gets nothing.
+    let (status, token) = send(
+        &world.public,
+        form_post(
+            "/token",
+            &[
+                ("grant_type", eid_oid4vc::GRANT_PRE_AUTHORIZED_CODE),
+                (
+                    "pre-authorized_code",
+                    &offer.grants.pre_authorized_code.code,
+                ),
+                ("tx_code", body["tx_code"].as_str().unwrap()),
+            ],
+        ),
     )
     .await;
-    assert_eq!(issued[0].len(), 2);
+    assert_eq!(status, StatusCode::OK);
+    let access = token["access_token"].as_str().unwrap();
+    let thief = Phone::new("alipay", "thief-phone", 2);
+    let (status, refused) = request_credential(&world, access, CONFIG_SD_JWT, &thief).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("credential_request_denied"))
+    );
+    let (status, issued) = request_credential(&world, access, CONFIG_SD_JWT, &phone).await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    assert_eq!(issued["credentials"].as_array().unwrap().len(), 2);
 
     // Another person's face: refused.
     let (status, body) = apply(
@@ -211,18 +237,20 @@ async fn remote_enrolment_matches_the_face_and_reads_the_card() {
         "id_number": number, "full_name": card.full_name, "card_front": b64(&good.front),
         "card_back": b64(&good.front), "face": b64(&good.face),
     });
-    request["wallet_attestation"] = json!(
-        eid_oid4vc::proof::KeyAttestation {
-            provider: "wechat",
-            wallet_instance: "remote-phone-2",
-            keys: &rogue.public_keys(),
-            key_storage: &["iso_18045_high"],
-            user_authentication: &[],
-            issued_at: NOW,
-            expires_at: NOW + time::Duration::hours(1),
-        }
-        .sign(&rogue.keys[0])
-        .unwrap()
+    let fresh = nonce(&world).await;
+    let forged = eid_oid4vc::proof::KeyAttestation {
+        provider: "wechat",
+        wallet_instance: "remote-phone-2",
+        keys: &rogue.public_keys(),
+        key_storage: &["iso_18045_high"],
+        user_authentication: &[],
+        issued_at: NOW,
+        expires_at: NOW + time::Duration::hours(1),
+    }
+    .sign(&rogue.keys[0])
+    .unwrap();
+    request["wallet_proof"] = json!(
+        eid_oid4vc::proof::key_proof(&rogue.keys[0], ISSUER, &fresh, NOW, Some(&forged)).unwrap()
     );
     let (_, body) = send(
         &world.public,
