@@ -289,7 +289,15 @@ async fn registry_event(world: &World, card: &ResidentCard, event: Value) -> Val
 
 #[tokio::test]
 async fn registry_life_events_suspend_revoke_and_offer_reissue() {
-    let world = World::new("sqlite::memory:").await;
+    registry_life_events(&World::new("sqlite::memory:").await).await;
+}
+
+#[tokio::test]
+async fn registry_life_events_suspend_revoke_and_offer_reissue_on_postgres() {
+    on_postgres("authority_registry", registry_life_events).await;
+}
+
+async fn registry_life_events(world: &World) {
     // Card reported lost: suspended.
     let (lost, died, moved) = (
         &world.residents[6],
@@ -301,9 +309,9 @@ async fn registry_life_events_suspend_revoke_and_offer_reissue() {
         .collect();
     let mut issued = Vec::new();
     for (card, phone) in [lost, died, moved].into_iter().zip(&phones) {
-        issued.push(issue_to(&world, card, phone).await);
+        issued.push(issue_to(world, card, phone).await);
     }
-    let body = registry_event(&world, lost, json!({"kind": "card_reported_lost"})).await;
+    let body = registry_event(world, lost, json!({"kind": "card_reported_lost"})).await;
     assert_eq!(
         (
             body["changed"]["instances"].as_u64(),
@@ -312,31 +320,31 @@ async fn registry_life_events_suspend_revoke_and_offer_reissue() {
         (Some(2), true)
     );
     assert!(
-        check_all(&world, &issued[0], &phones[0])
+        check_all(world, &issued[0], &phones[0])
             .await
             .unwrap_err()
             .contains("SUSPENDED")
     );
     // Death: revoked, no reissue.
-    let body = registry_event(&world, died, json!({"kind": "death", "date": "2026-11-22"})).await;
+    let body = registry_event(world, died, json!({"kind": "death", "date": "2026-11-22"})).await;
     assert_eq!(body["changed"]["instances"], 2);
     assert!(body["reissue_offer"].is_null());
     assert!(
-        check_all(&world, &issued[1], &phones[1])
+        check_all(world, &issued[1], &phones[1])
             .await
             .unwrap_err()
             .contains("INVALID")
     );
     // A new address: revoked and a reissue offered, whose credentials carry the new region.
     let body = registry_event(
-        &world,
+        world,
         moved,
         json!({"kind": "address_changed", "address": "浙江省杭州市西湖区文三路1号", "residence_region": "330106"}),
     )
     .await;
     assert_eq!(body["changed"]["instances"], 2);
     assert!(
-        check_all(&world, &issued[2], &phones[2])
+        check_all(world, &issued[2], &phones[2])
             .await
             .unwrap_err()
             .contains("INVALID")
@@ -347,15 +355,15 @@ async fn registry_life_events_suspend_revoke_and_offer_reissue() {
     .unwrap();
     let phone = Phone::new("wechat", "p2", 1);
     let fresh = obtain(
-        &world,
+        world,
         &offer,
         body["reissue_offer"]["tx_code"].as_str().unwrap(),
         &phone,
         &[CONFIG_SD_JWT],
     )
     .await;
-    let lists = lists(&world).await;
-    let verified = verify_sd_jwt(&world, &fresh[0][0], &phone.keys[0], &lists).unwrap();
+    let lists = lists(world).await;
+    let verified = verify_sd_jwt(world, &fresh[0][0], &phone.keys[0], &lists).unwrap();
     assert!(verified.status_checked);
     // An unknown resident: 404, nothing recorded.
     let (status, _) = send(
@@ -394,7 +402,15 @@ async fn counter(world: &World, number: &str, name: &str) -> (StatusCode, Value)
 
 #[tokio::test]
 async fn each_proofing_refusal_has_its_reason_and_failures_are_rate_limited() {
-    let world = World::new("sqlite::memory:").await;
+    proofing_refusals(&World::new("sqlite::memory:").await).await;
+}
+
+#[tokio::test]
+async fn each_proofing_refusal_has_its_reason_and_failures_are_rate_limited_on_postgres() {
+    on_postgres("authority_proofing", proofing_refusals).await;
+}
+
+async fn proofing_refusals(world: &World) {
     let store: &Store = world.authority.store();
     let card = &world.residents[9];
     let number = card.id_number.expose();
@@ -407,15 +423,15 @@ async fn each_proofing_refusal_has_its_reason_and_failures_are_rate_limited() {
     let last = if bad.ends_with('0') { "1" } else { "0" };
     bad.replace_range(17.., last);
     assert_eq!(
-        refusal(counter(&world, &bad, &card.full_name).await),
+        refusal(counter(world, &bad, &card.full_name).await),
         "invalid_number"
     );
     assert_eq!(
-        refusal(counter(&world, &with_check_digit("11010519491231002"), "王秀英").await),
+        refusal(counter(world, &with_check_digit("11010519491231002"), "王秀英").await),
         "not_in_registry"
     );
     assert_eq!(
-        refusal(counter(&world, number, "某某某").await),
+        refusal(counter(world, number, "某某某").await),
         "name_mismatch"
     );
 
@@ -430,7 +446,7 @@ async fn each_proofing_refusal_has_its_reason_and_failures_are_rate_limited() {
         .await
         .unwrap();
     assert_eq!(
-        refusal(counter(&world, lost.id_number.expose(), &lost.full_name).await),
+        refusal(counter(world, lost.id_number.expose(), &lost.full_name).await),
         "card_reported_lost"
     );
     let expired = &world.residents[11];
@@ -446,7 +462,7 @@ async fn each_proofing_refusal_has_its_reason_and_failures_are_rate_limited() {
         .await
         .unwrap();
     assert_eq!(
-        refusal(counter(&world, expired.id_number.expose(), &expired.full_name).await),
+        refusal(counter(world, expired.id_number.expose(), &expired.full_name).await),
         "card_expired"
     );
     let dead = &world.residents[12];
@@ -461,20 +477,20 @@ async fn each_proofing_refusal_has_its_reason_and_failures_are_rate_limited() {
         .await
         .unwrap();
     assert_eq!(
-        refusal(counter(&world, dead.id_number.expose(), &dead.full_name).await),
+        refusal(counter(world, dead.id_number.expose(), &dead.full_name).await),
         "deceased"
     );
 
     // Four more wrong names make five failures for this number within the hour: then even
     // the right name is refused for a while.
     for _ in 0..4 {
-        refusal(counter(&world, number, "某某某").await);
+        refusal(counter(world, number, "某某某").await);
     }
-    let (status, body) = counter(&world, number, &card.full_name).await;
+    let (status, body) = counter(world, number, &card.full_name).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     // Another resident is not affected.
     let (status, _) = counter(
-        &world,
+        world,
         world.residents[13].id_number.expose(),
         &world.residents[13].full_name,
     )
