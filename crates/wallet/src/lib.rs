@@ -1,0 +1,10 @@
+//! The holder's wallet, as a super-app embeds it. Today: the device keys.
+//!
+//! - [`keystore`]: the [`Keystore`] trait (a phone's secure hardware sits behind it) and the
+//!   [`SoftwareKeystore`], which keeps keys encrypted at rest under a key derived from the
+//!   holder's PIN (Argon2id), never exports a private key, uses one only after the PIN
+//!   unlocks the store, and locks for good after a configurable number of wrong PINs.
+
+pub mod keystore;
+
+pub use keystore::{Keystore, KeystoreError, SoftwareKeystore, Unlocked};
