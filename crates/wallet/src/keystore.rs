@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 
 use eid_core::Random;
 use eid_crypto::session::{aes256gcm_open, aes256gcm_seal};
-use eid_crypto::{Algorithm, CryptoError, Jwk, Signer, SigningKey, VerifyingKey, b64url, b64url_decode};
+use eid_crypto::{
+    Algorithm, CryptoError, Jwk, Signer, SigningKey, VerifyingKey, b64url, b64url_decode,
+};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -87,9 +89,14 @@ pub trait Keystore: Send + Sync {
     /// The public half of a key.
     fn public_key(&self, id: &str) -> Result<VerifyingKey, KeystoreError>;
     /// Signs with a key (ES256, raw `r‖s`), the store unlocked.
-    fn sign(&self, unlocked: &Unlocked, id: &str, message: &[u8]) -> Result<Vec<u8>, KeystoreError>;
+    fn sign(&self, unlocked: &Unlocked, id: &str, message: &[u8])
+    -> Result<Vec<u8>, KeystoreError>;
     /// A [`Signer`] for one key while `unlocked` lives (for the credential formats).
-    fn signer<'a>(&'a self, unlocked: &'a Unlocked, id: &str) -> Result<KeySigner<'a>, KeystoreError>
+    fn signer<'a>(
+        &'a self,
+        unlocked: &'a Unlocked,
+        id: &str,
+    ) -> Result<KeySigner<'a>, KeystoreError>
     where
         Self: Sized,
     {
@@ -223,7 +230,9 @@ impl SoftwareKeystore {
             });
         }
         let mut salt = [0u8; 16];
-        random.fill(&mut salt).map_err(|_| CryptoError::SigningFailed)?;
+        random
+            .fill(&mut salt)
+            .map_err(|_| CryptoError::SigningFailed)?;
         let key = derive(pin, &salt, cost)?;
         let mut store = Self {
             path: path.to_owned(),
@@ -332,7 +341,11 @@ impl Keystore for SoftwareKeystore {
             return Err(KeystoreError::Locked);
         }
         let key = derive(pin, &self.salt, self.file.kdf.cost)?;
-        if Self::open_sealed(&key, &self.file.check).as_deref().map(Vec::as_slice) == Some(CHECK) {
+        if Self::open_sealed(&key, &self.file.check)
+            .as_deref()
+            .map(Vec::as_slice)
+            == Some(CHECK)
+        {
             if self.file.failures != 0 {
                 self.file.failures = 0;
                 self.save()?;
@@ -379,7 +392,12 @@ impl Keystore for SoftwareKeystore {
             .map_err(|_| KeystoreError::Corrupt("a public key"))
     }
 
-    fn sign(&self, unlocked: &Unlocked, id: &str, message: &[u8]) -> Result<Vec<u8>, KeystoreError> {
+    fn sign(
+        &self,
+        unlocked: &Unlocked,
+        id: &str,
+        message: &[u8],
+    ) -> Result<Vec<u8>, KeystoreError> {
         self.check_unlock(unlocked)?;
         let stored = self.stored(id)?;
         let der = Self::open_sealed(&unlocked.key, &stored.sealed)
@@ -387,7 +405,9 @@ impl Keystore for SoftwareKeystore {
         let key = SigningKey::from_pkcs8_der(&der)?;
         // The sealed key must be the one the file says it is.
         if key.verifying_key() != &self.public_key(id)? {
-            return Err(KeystoreError::Corrupt("a sealed key is not its public key's"));
+            return Err(KeystoreError::Corrupt(
+                "a sealed key is not its public key's",
+            ));
         }
         Ok(key.sign(message)?)
     }

@@ -56,7 +56,10 @@ fn keys_sign_only_after_the_pin_and_never_lie_in_the_clear() {
     // The file holds no private key in the clear: no PKCS#8 header, no `d`.
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(!text.contains("\"d\""));
-    assert!(!text.contains("MIGH"), "a base64 PKCS#8 P-256 key starts MIGH");
+    assert!(
+        !text.contains("MIGH"),
+        "a base64 PKCS#8 P-256 key starts MIGH"
+    );
     std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
 }
 
@@ -118,7 +121,11 @@ fn weak_pins_foreign_unlocks_and_altered_files_are_refused() {
     let text = std::fs::read_to_string(&file_a).unwrap();
     let sealed_at = text.find("\"sealed\": \"").unwrap() + 11;
     let mut bytes = text.into_bytes();
-    bytes[sealed_at + 20] = if bytes[sealed_at + 20] == b'A' { b'B' } else { b'A' };
+    bytes[sealed_at + 20] = if bytes[sealed_at + 20] == b'A' {
+        b'B'
+    } else {
+        b'A'
+    };
     std::fs::write(&file_a, &bytes).unwrap();
     let mut altered = SoftwareKeystore::open(&file_a, Box::new(OsRandom)).unwrap();
     let unlocked = altered.unlock("111222").unwrap();
