@@ -257,22 +257,13 @@ impl AuthorityConfig {
                 })?;
         let key = match &self.pseudonym_key {
             None => random_key,
-            Some(hex_key) => {
-                let mut key = [0u8; 32];
-                let bytes = hex_key.as_bytes();
-                let valid = bytes.len() == 64 && bytes.iter().all(u8::is_ascii_hexdigit);
-                if !valid {
-                    return Err(ConfigError::Invalid {
-                        name: "pseudonym_key",
-                        problem: "must be 64 hex digits".into(),
-                    });
-                }
-                for (i, slot) in key.iter_mut().enumerate() {
-                    let pair = std::str::from_utf8(&bytes[2 * i..2 * i + 2]).unwrap_or("00");
-                    *slot = u8::from_str_radix(pair, 16).unwrap_or(0);
-                }
-                key
-            }
+            Some(hex_key) => hex::decode(hex_key)
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .ok_or(ConfigError::Invalid {
+                    name: "pseudonym_key",
+                    problem: "must be 64 hex digits".into(),
+                })?,
         };
         let mut settings = Settings::new(&self.issuer_url, &token, key);
         if let Some(name) = &self.issuer_name {

@@ -92,7 +92,7 @@ mod face {
                         dir.display()
                     ))
                 })?;
-                let digest: String = sha256(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+                let digest = hex::encode(sha256(&bytes));
                 if digest != expected {
                     return Err(ImageError::Engine(format!(
                         "{name} is not the expected model file (SHA-256 differs)"

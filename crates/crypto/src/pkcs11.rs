@@ -64,6 +64,28 @@ pub fn open_token(module: &Path, token: &str) -> Result<(Pkcs11, Slot), CryptoEr
     Err(CryptoError::Pkcs11(format!("no token labelled {token:?}")))
 }
 
+/// Writes a SoftHSM 2 configuration at `conf` whose token folder (`tokens/` beside it) is
+/// new and empty: a fresh store for a test or a demo (SoftHSM reads the file named by
+/// `SOFTHSM2_CONF` when the module is loaded). Any tokens stored there before are deleted.
+pub fn fresh_softhsm_store(conf: &Path) -> std::io::Result<()> {
+    let dir = conf
+        .parent()
+        .ok_or_else(|| std::io::Error::other("the configuration path has no folder"))?;
+    let tokens = dir.join("tokens");
+    match std::fs::remove_dir_all(&tokens) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::create_dir_all(&tokens)?;
+    std::fs::write(
+        conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+}
+
 /// Initialises the first uninitialised token of `module` with `label` and sets its user
 /// PIN: the set-up of a fresh SoftHSM store (a production HSM is initialised by its own
 /// ceremony). Each PIN goes only to the module.

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use eid_crypto::pkcs11::{Pkcs11Signer, init_token};
+use eid_crypto::pkcs11::{Pkcs11Signer, fresh_softhsm_store, init_token};
 use eid_crypto::{CryptoError, Signer};
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -24,19 +24,7 @@ fn softhsm_key_signs_es256() {
         println!("skipped: {MODULE} is absent (apt-get install softhsm2)");
         return;
     }
-    let conf = Path::new(&conf);
-    let dir = conf.parent().unwrap();
-    let tokens = dir.join("tokens");
-    let _ = std::fs::remove_dir_all(&tokens);
-    std::fs::create_dir_all(&tokens).unwrap();
-    std::fs::write(
-        conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
+    fresh_softhsm_store(Path::new(&conf)).unwrap();
 
     // Initialise the free token and set the user PIN.
     init_token(module, "eid-issuer", "so-pin-1234", "user-pin-1234").unwrap();

@@ -319,12 +319,21 @@ pub async fn request_credential(
         configuration,
         phone.proofs(world, &nonce),
     );
+    post_credential(world, access, &request).await
+}
+
+/// Posts a credential request with the access token.
+pub async fn post_credential(
+    world: &World,
+    access: &str,
+    request: &eid_oid4vc::credential::CredentialRequest,
+) -> (StatusCode, Value) {
     send(
         &world.public,
         Request::post("/credential")
             .header(header::AUTHORIZATION, format!("Bearer {access}"))
             .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(serde_json::to_vec(&request).unwrap()))
+            .body(Body::from(serde_json::to_vec(request).unwrap()))
             .unwrap(),
     )
     .await

@@ -358,14 +358,7 @@ async fn the_credential_endpoint_refuses_what_it_must() {
     .unwrap();
     let request =
         eid_oid4vc::credential::CredentialRequest::with_jwt_proofs(CONFIG_MDOC, vec![wrong_aud]);
-    let (status, body) = send(
-        &world.public,
-        Request::post("/credential")
-            .header(header::AUTHORIZATION, format!("Bearer {access}"))
-            .body(Body::from(serde_json::to_vec(&request).unwrap()))
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = post_credential(&world, &access, &request).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_proof"))
@@ -375,23 +368,17 @@ async fn the_credential_endpoint_refuses_what_it_must() {
     // A nonce the issuer never handed out, then a used one.
     let forged = phone.proofs(&world, "made-up-nonce");
     let request = eid_oid4vc::credential::CredentialRequest::with_jwt_proofs(CONFIG_MDOC, forged);
-    let post = |request: &eid_oid4vc::credential::CredentialRequest| {
-        Request::post("/credential")
-            .header(header::AUTHORIZATION, format!("Bearer {access}"))
-            .body(Body::from(serde_json::to_vec(request).unwrap()))
-            .unwrap()
-    };
-    let (_, body) = send(&world.public, post(&request)).await;
+    let (_, body) = post_credential(&world, &access, &request).await;
     assert_eq!(body["error"], "invalid_nonce");
     let fresh = nonce(&world).await;
     let request = eid_oid4vc::credential::CredentialRequest::with_jwt_proofs(
         CONFIG_MDOC,
         phone.proofs(&world, &fresh),
     );
-    let (status, _) = send(&world.public, post(&request)).await;
+    let (status, _) = post_credential(&world, &access, &request).await;
     assert_eq!(status, StatusCode::OK);
     // Replaying the same request: its nonce is used.
-    let (_, body) = send(&world.public, post(&request)).await;
+    let (_, body) = post_credential(&world, &access, &request).await;
     assert_eq!(body["error"], "invalid_nonce");
     // A fresh nonce, but the configuration was already issued under this token.
     let (status, body) = request_credential(&world, &access, CONFIG_MDOC, &phone).await;
@@ -428,14 +415,7 @@ async fn a_wallet_of_an_unlisted_or_suspended_provider_gets_nothing() {
             .unwrap();
     let request =
         eid_oid4vc::credential::CredentialRequest::with_jwt_proofs(CONFIG_MDOC, vec![proof]);
-    let (_, body) = send(
-        &world.public,
-        Request::post("/credential")
-            .header(header::AUTHORIZATION, format!("Bearer {access}"))
-            .body(Body::from(serde_json::to_vec(&request).unwrap()))
-            .unwrap(),
-    )
-    .await;
+    let (_, body) = post_credential(&world, &access, &request).await;
     assert_eq!(body["error"], "invalid_proof");
     assert!(
         body["error_description"]
@@ -503,14 +483,7 @@ async fn one_proof_with_an_attestation_of_three_keys_gets_three_credentials() {
     let proof = eid_sdjwt::Jws::sign(&header, &claims, &phone.keys[1]).unwrap();
     let request =
         eid_oid4vc::credential::CredentialRequest::with_jwt_proofs(CONFIG_SD_JWT, vec![proof]);
-    let (status, body) = send(
-        &world.public,
-        Request::post("/credential")
-            .header(header::AUTHORIZATION, format!("Bearer {access}"))
-            .body(Body::from(serde_json::to_vec(&request).unwrap()))
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = post_credential(&world, &access, &request).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let lists = ServedLists(vec![(
         world.authority.status_uri(0),

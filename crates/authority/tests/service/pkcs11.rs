@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use eid_authority::config::AuthorityConfig;
 use eid_authority::credential::{CONFIG_MDOC, CONFIG_SD_JWT};
-use eid_crypto::pkcs11::{Pkcs11Signer, init_token};
+use eid_crypto::pkcs11::{Pkcs11Signer, fresh_softhsm_store, init_token};
 use eid_crypto::x509::{CertificateTerms, Subject, create_document_signer};
 use eid_crypto::{CryptoRandom, Signer};
 use time::Duration;
@@ -31,19 +31,7 @@ async fn softhsm_issuer_key_chosen_by_configuration_issues_both_formats() {
         println!("skipped: {MODULE} is absent (apt-get install softhsm2)");
         return;
     }
-    let conf = Path::new(&conf);
-    let dir = conf.parent().unwrap();
-    let tokens = dir.join("tokens");
-    let _ = std::fs::remove_dir_all(&tokens);
-    std::fs::create_dir_all(&tokens).unwrap();
-    std::fs::write(
-        conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
+    fresh_softhsm_store(Path::new(&conf)).unwrap();
     init_token(module, "eid-authority", "so-pin-5678", "user-pin-5678").unwrap();
     // The key is made on the token, then closed: the configuration opens it by label.
     let public = Pkcs11Signer::generate(module, "eid-authority", "user-pin-5678", "ds-4501")
