@@ -244,7 +244,7 @@ fn eid_reader_verifies_an_isomdl_device_presentation() {
     let engagement = DeviceEngagement::from_qr_uri(&qr).expect("eid reads isomdl's engagement QR");
     let mut session = Session::for_reader(&engagement, None).unwrap();
     let transcript = session.transcript().to_vec();
-    let items = ItemsRequest { doc_type: DOC_TYPE.into(), name_spaces: vec![(NS.into(), vec![("age_over_21".into(), false)])] };
+    let items = ItemsRequest { doc_type: DOC_TYPE.into(), name_spaces: vec![(NS.into(), vec![("age_over_21".into(), false)])], request_info: vec![] };
     let request = DeviceRequest::encode(&[items], None, &transcript).unwrap();
     let establishment = session.establishment(&request).unwrap();
 

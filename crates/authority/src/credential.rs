@@ -21,6 +21,13 @@
 //!
 //! mdoc: docType and namespace `cn.eid.resident.1`; SD-JWT VC: `vct`
 //! `urn:eid:cn:resident-identity:1`, every attribute selectively disclosable.
+//!
+//! Both also name the wallet provider whose wallet holds the credential, so that a
+//! verifier can refuse credentials held in a suspended provider's wallets (the trust
+//! list's provider state) without the authority touching a single status entry: in the
+//! mdoc as element `provider` of namespace `cn.eid.wallet.1`, in the SD-JWT VC as the
+//! always-disclosed claim `wallet_provider`. It is not personal data (one of a handful of
+//! super-apps), and the purposes' attribute limits do not count it.
 
 use eid_core::identity::{CardExpiry, ResidentCard, age_in_years};
 use eid_crypto::b64url;
@@ -37,6 +44,8 @@ pub const VCT: &str = eid_sdjwt::VCT_RESIDENT_IDENTITY;
 pub const CONFIG_MDOC: &str = "resident_identity_mdoc";
 /// The configuration id of the SD-JWT VC credential.
 pub const CONFIG_SD_JWT: &str = "resident_identity_sd_jwt";
+/// The mdoc namespace naming the wallet provider, and its one element.
+pub const WALLET_NAMESPACE: &str = eid_mdoc::NAMESPACE_WALLET;
 /// The ages with an `age_over_NN` attribute.
 pub const AGE_THRESHOLDS: [u16; 5] = [14, 16, 18, 60, 65];
 
@@ -106,6 +115,7 @@ fn attributes(card: &ResidentCard, today: Date) -> Vec<(String, Attr)> {
 pub fn mdoc_name_spaces(
     card: &ResidentCard,
     today: Date,
+    provider: &str,
 ) -> Vec<(String, Vec<(String, ElementValue)>)> {
     let elements = attributes(card, today)
         .into_iter()
@@ -120,13 +130,23 @@ pub fn mdoc_name_spaces(
             (name, value)
         })
         .collect();
-    vec![(DOCTYPE.to_owned(), elements)]
+    vec![
+        (DOCTYPE.to_owned(), elements),
+        (
+            WALLET_NAMESPACE.to_owned(),
+            vec![(
+                eid_mdoc::ELEMENT_WALLET_PROVIDER.to_owned(),
+                ElementValue::Text(provider.to_owned()),
+            )],
+        ),
+    ]
 }
 
-/// The SD-JWT VC claims of the credential (every one selectively disclosable).
-pub fn sd_jwt_claims(card: &ResidentCard, today: Date) -> Map<String, Value> {
+/// The SD-JWT VC claims of the credential (every one selectively disclosable but the
+/// wallet provider's).
+pub fn sd_jwt_claims(card: &ResidentCard, today: Date, provider: &str) -> Map<String, Value> {
     let iso = format_description!("[year]-[month]-[day]");
-    attributes(card, today)
+    let mut claims: Map<String, Value> = attributes(card, today)
         .into_iter()
         .map(|(name, value)| {
             let value = match value {
@@ -138,7 +158,9 @@ pub fn sd_jwt_claims(card: &ResidentCard, today: Date) -> Map<String, Value> {
             };
             (name, value)
         })
-        .collect()
+        .collect();
+    claims.insert("wallet_provider".to_owned(), Value::from(provider));
+    claims
 }
 
 /// The attribute names, for the issuer metadata's claims description.

@@ -414,7 +414,14 @@ impl Authority {
             keys.iter()
                 .zip(&positions)
                 .map(|(key, &(shard, idx))| {
-                    self.issue_one(configuration, &entry, key, shard, idx, now, expires_at)
+                    self.issue_one(
+                        configuration,
+                        &entry,
+                        &attestation.provider,
+                        key,
+                        (shard, idx),
+                        (now, expires_at),
+                    )
                 })
                 .collect::<Result<Vec<_>, _>>()
         } else {
@@ -479,26 +486,21 @@ impl Authority {
         }
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one credential's every input, named"
-    )]
     fn issue_one(
         &self,
         configuration: &str,
         entry: &RegistryEntry,
+        provider: &str,
         key: &eid_crypto::VerifyingKey,
-        shard: u64,
-        idx: u64,
-        now: time::OffsetDateTime,
-        until: time::OffsetDateTime,
+        (shard, idx): (u64, u64),
+        (now, until): (time::OffsetDateTime, time::OffsetDateTime),
     ) -> Result<IssuedCredential, ApiError> {
         let status = eid_core::status::StatusListReference {
             idx,
             uri: self.status_uri(shard),
         };
         let credential = if configuration == CONFIG_MDOC {
-            let name_spaces = credential::mdoc_name_spaces(&entry.card, now.date());
+            let name_spaces = credential::mdoc_name_spaces(&entry.card, now.date(), provider);
             let issuer_signed = eid_mdoc::issue::issue(
                 &eid_mdoc::issue::IssueRequest {
                     doc_type: credential::DOCTYPE,
@@ -514,7 +516,7 @@ impl Authority {
             )?;
             b64url(&issuer_signed)
         } else {
-            let claims = credential::sd_jwt_claims(&entry.card, now.date());
+            let claims = credential::sd_jwt_claims(&entry.card, now.date(), provider);
             eid_sdjwt::issue(
                 &eid_sdjwt::IssueRequest {
                     claims: &claims,

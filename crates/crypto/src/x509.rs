@@ -34,6 +34,9 @@ use crate::{CryptoError, Signer, VerifyingKey};
 
 /// The extended key usage of an mdoc document signer, 1.0.18013.5.1.2 (ISO 18013-5 Annex B).
 pub const MDL_DS_EKU: &[u64] = &[1, 0, 18013, 5, 1, 2];
+/// The extended key usage of an mdoc reader authentication certificate, 1.0.18013.5.1.6
+/// (ISO 18013-5 Annex B.1.7).
+pub const MDL_READER_EKU: &[u64] = &[1, 0, 18013, 5, 1, 6];
 /// Longest IACA validity Annex B allows.
 pub const IACA_MAX_VALIDITY: Duration = Duration::days(20 * 366);
 /// Longest DS validity Annex B allows (457 days).
@@ -86,6 +89,9 @@ pub enum CertificateError {
     /// The DS certificate lacks the mdlDS extended key usage.
     #[error("the DS certificate's extended key usage is not 1.0.18013.5.1.2")]
     ExtendedKeyUsage,
+    /// The reader certificate lacks the mdoc reader extended key usage.
+    #[error("the reader certificate's extended key usage is not 1.0.18013.5.1.6")]
+    ReaderExtendedKeyUsage,
     /// A CA where none may be, or not a CA where one must be.
     #[error("the {0} certificate's basic constraints are not the profile's")]
     BasicConstraints(&'static str),
@@ -337,6 +343,57 @@ pub fn create_document_signer(
     Ok(CertificateDer(cert.der().to_vec()))
 }
 
+/// Creates a relying party's reader authentication certificate (ISO 18013-5 Annex B.1.7
+/// key usage and extended key usage 1.0.18013.5.1.6), self-signed: eid pins it in the
+/// relying party's registration in the signed trust list, which is what vouches for it.
+pub fn create_reader_certificate(
+    subject: &Subject,
+    terms: &CertificateTerms,
+    signer: &dyn Signer,
+    random: &dyn Random,
+) -> Result<CertificateDer, CryptoError> {
+    if terms.not_after - terms.not_before > DS_MAX_VALIDITY {
+        return Err(CryptoError::CertificateBuild(
+            "a reader certificate is valid for 457 days at most".into(),
+        ));
+    }
+    let mut params = common_params(subject, terms, random)?;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    // SEQUENCE { OID 1.0.18013.5.1.6 }, critical as for the DS.
+    let mut eku = CustomExtension::from_oid_content(
+        &[2, 5, 29, 37],
+        vec![
+            0x30, 0x09, 0x06, 0x07, 0x28, 0x81, 0x8C, 0x5D, 0x05, 0x01, 0x06,
+        ],
+    );
+    eku.set_criticality(true);
+    params.custom_extensions.push(eku);
+    let cert = params
+        .self_signed(&RcgenSigner { signer })
+        .map_err(build_error)?;
+    Ok(CertificateDer(cert.der().to_vec()))
+}
+
+/// Checks a reader authentication certificate at `now` and returns its key: the common
+/// profile (as for a DS: version, algorithm, validity of at most 457 days, extensions),
+/// not a CA, digitalSignature only, extended key usage 1.0.18013.5.1.6. Whose certificate
+/// it is, is for the caller to establish (eid: byte-equal to the one registered in the
+/// trust list).
+pub fn check_reader_certificate(
+    der: &[u8],
+    now: OffsetDateTime,
+) -> Result<VerifyingKey, CertificateError> {
+    let cert = parse(der)?;
+    check_common(&cert, "reader", now, DS_MAX_VALIDITY)?;
+    check_signing_leaf(
+        &cert,
+        "reader",
+        MDL_READER_EKU,
+        CertificateError::ReaderExtendedKeyUsage,
+    )
+}
+
 /// An issuing authority's certificates and software keys: an IACA root and one document
 /// signer under it, both with the Annex B profile, checked against each other when made.
 /// What `eid pki init` writes, and what tests and demos issue with.
@@ -502,35 +559,43 @@ fn check_ds(
     now: OffsetDateTime,
 ) -> Result<VerifyingKey, CertificateError> {
     check_common(cert, "DS", now, DS_MAX_VALIDITY)?;
+    check_signing_leaf(cert, "DS", MDL_DS_EKU, CertificateError::ExtendedKeyUsage)
+}
+
+/// A leaf that signs: not a CA, critical keyUsage digitalSignature only, critical
+/// extKeyUsage containing `eku`. Returns its key.
+fn check_signing_leaf(
+    cert: &X509Certificate<'_>,
+    role: &'static str,
+    eku: &[u64],
+    wrong_eku: CertificateError,
+) -> Result<VerifyingKey, CertificateError> {
     let key = public_key(cert)?;
     match cert.basic_constraints() {
         Ok(None) => {}
         Ok(Some(bc)) if !bc.value.ca => {}
-        _ => return Err(CertificateError::BasicConstraints("DS")),
+        _ => return Err(CertificateError::BasicConstraints(role)),
     }
     match cert.key_usage() {
         // digitalSignature (bit 0), nothing else.
         Ok(Some(ku)) if ku.critical && ku.value.flags == 1 => {}
-        Ok(Some(_)) => return Err(CertificateError::KeyUsage("DS")),
+        Ok(Some(_)) => return Err(CertificateError::KeyUsage(role)),
         _ => {
             return Err(CertificateError::MissingExtension {
-                role: "DS",
+                role,
                 extension: "keyUsage",
             });
         }
     }
-    let mdl_ds = Oid::from(MDL_DS_EKU).map_err(|_| CertificateError::ExtendedKeyUsage)?;
+    let wanted = Oid::from(eku).map_err(|_| wrong_eku.clone())?;
     match cert.extended_key_usage() {
-        Ok(Some(eku)) if eku.critical && eku.value.other.contains(&mdl_ds) => {}
-        Ok(Some(_)) => return Err(CertificateError::ExtendedKeyUsage),
-        _ => {
-            return Err(CertificateError::MissingExtension {
-                role: "DS",
-                extension: "extKeyUsage",
-            });
-        }
+        Ok(Some(e)) if e.critical && e.value.other.contains(&wanted) => Ok(key),
+        Ok(Some(_)) => Err(wrong_eku),
+        _ => Err(CertificateError::MissingExtension {
+            role,
+            extension: "extKeyUsage",
+        }),
     }
-    Ok(key)
 }
 
 /// Validates a DS certificate and its chain to one of `roots` at `now`: the DS profile, the
@@ -813,6 +878,39 @@ mod tests {
         iaca: CertificateDer,
         ds_key: SigningKey,
         ds: CertificateDer,
+    }
+
+    #[test]
+    fn a_reader_certificate_has_its_own_profile() {
+        let key = SigningKey::generate().unwrap();
+        let cert = create_reader_certificate(
+            &subject("CN", "Nanning Hotel front desk"),
+            &terms(365),
+            &key,
+            &OsRandom,
+        )
+        .unwrap();
+        let checked = check_reader_certificate(&cert.0, NOW).unwrap();
+        assert_eq!(checked.sec1(), key.verifying_key().sec1());
+        // Outside its validity.
+        assert!(matches!(
+            check_reader_certificate(&cert.0, NOW + Duration::days(400)),
+            Err(CertificateError::OutsideValidity { role: "reader", .. })
+        ));
+        // A document signer's certificate is not a reader's.
+        let pki = pki();
+        assert_eq!(
+            check_reader_certificate(&pki.ds.0, NOW).err(),
+            Some(CertificateError::ReaderExtendedKeyUsage)
+        );
+        // An IACA's ten years are too long for a reader.
+        assert_eq!(
+            check_reader_certificate(&pki.iaca.0, NOW).err(),
+            Some(CertificateError::ValidityTooLong("reader"))
+        );
+        assert!(
+            create_reader_certificate(&subject("CN", "x"), &terms(500), &key, &OsRandom).is_err()
+        );
     }
 
     fn pki() -> Pki {

@@ -6,8 +6,8 @@
 //! received: the document signer's chain to a trusted IACA, the issuer signature, every
 //! disclosed element's digest, the docType and the validity window; session keys and
 //! encryption (§9.1.1) and the reader's check of device authentication by signature or MAC
-//! (§9.1.3). Issuance, the holder side, device engagement and requests are not implemented
-//! yet (`docs/formats.md`).
+//! (§9.1.3); issuance, device engagement (QR), requests with reader authentication, and the
+//! holder's DeviceResponse (`docs/formats.md`).
 
 mod cbor;
 pub mod cose;
@@ -18,6 +18,7 @@ pub mod model;
 pub mod present;
 pub mod request;
 pub mod session;
+pub mod transport;
 pub mod verify;
 
 pub use error::{CHECKS, MdocError};
@@ -31,6 +32,11 @@ pub const MAX_DEPTH: usize = 16;
 /// The docType of eid's resident identity card. A reverse-domain name of the project's own
 /// until the authority registers one; see `docs/formats.md`.
 pub const DOCTYPE_RESIDENT_IDENTITY: &str = "cn.eid.resident.1";
+/// eid's namespace for facts about the holding wallet rather than the resident (next to
+/// the resident namespace in the same document); see `docs/formats.md`.
+pub const NAMESPACE_WALLET: &str = "cn.eid.wallet.1";
+/// The element of [`NAMESPACE_WALLET`] naming the wallet provider (its trust-list id).
+pub const ELEMENT_WALLET_PROVIDER: &str = "provider";
 /// ISO 18013-5's mobile driving licence.
 pub const DOCTYPE_MDL: &str = "org.iso.18013.5.1.mDL";
 /// The EU person identification data.

@@ -25,6 +25,10 @@ pub struct ItemsRequest {
     pub doc_type: String,
     /// (namespace, [(element, intent to retain)]).
     pub name_spaces: Vec<(String, Vec<(String, bool)>)>,
+    /// `requestInfo` entries with text values (others are skipped when parsing). eid's
+    /// readers name their purpose here as `"purpose"` (a trust-list purpose id), so that
+    /// the holder can check the request against that purpose's registration.
+    pub request_info: Vec<(String, String)>,
 }
 
 impl ItemsRequest {
@@ -33,7 +37,7 @@ impl ItemsRequest {
         let mut out = Vec::with_capacity(128);
         let mut e = Encoder::new(&mut out);
         let _ = e
-            .map(2)
+            .map(2 + u64::from(!self.request_info.is_empty()))
             .and_then(|e| e.str("docType"))
             .and_then(|e| e.str(&self.doc_type))
             .and_then(|e| e.str("nameSpaces"))
@@ -44,12 +48,28 @@ impl ItemsRequest {
                 let _ = e.str(element).and_then(|e| e.bool(*retain));
             }
         }
+        if !self.request_info.is_empty() {
+            let _ = e
+                .str("requestInfo")
+                .and_then(|e| e.map(self.request_info.len() as u64));
+            for (key, value) in &self.request_info {
+                let _ = e.str(key).and_then(|e| e.str(value));
+            }
+        }
         out
+    }
+
+    /// The `requestInfo` text value under `key`.
+    pub fn info(&self, key: &str) -> Option<&str> {
+        self.request_info
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, MdocError> {
         decode_all(bytes, |d| {
-            let (mut doc_type, mut name_spaces) = (None, Vec::new());
+            let (mut doc_type, mut name_spaces, mut request_info) = (None, Vec::new(), Vec::new());
             for _ in 0..map_len(d, "ItemsRequest")? {
                 match d.str().map_err(malformed("ItemsRequest key"))? {
                     "docType" => doc_type = Some(d.str().map_err(malformed("docType"))?.to_owned()),
@@ -67,6 +87,19 @@ impl ItemsRequest {
                             name_spaces.push((ns, elements));
                         }
                     }
+                    "requestInfo" => {
+                        for _ in 0..map_len(d, "requestInfo")? {
+                            let key = d.str().map_err(malformed("requestInfo key"))?.to_owned();
+                            if d.datatype().map_err(malformed("requestInfo"))?
+                                == minicbor::data::Type::String
+                            {
+                                let value = d.str().map_err(malformed("requestInfo"))?;
+                                request_info.push((key, value.to_owned()));
+                            } else {
+                                skip(d, "requestInfo")?;
+                            }
+                        }
+                    }
                     _ => {
                         skip(d, "ItemsRequest")?;
                     }
@@ -75,6 +108,7 @@ impl ItemsRequest {
             Ok(Self {
                 doc_type: doc_type.ok_or(MdocError::Malformed("ItemsRequest without docType"))?,
                 name_spaces,
+                request_info,
             })
         })
     }

@@ -305,6 +305,12 @@ pub fn encode_session_establishment(e_reader_point: &[u8; 65], sealed_request: &
     out
 }
 
+/// `SessionData { "status": 20 }`: session termination (§9.1.1.4), sent in clear by either
+/// side — by the holder when it declines, without saying why.
+pub fn session_termination() -> Vec<u8> {
+    vec![0xa1, 0x66, b's', b't', b'a', b't', b'u', b's', 0x14]
+}
+
 /// One side of an ISO 18013-5 session (§9.1.1): the session keys, the SessionTranscript and
 /// both message counters, so that a caller cannot reuse an AES-GCM nonce or accept a
 /// replayed or reordered message.
@@ -448,6 +454,14 @@ impl Session {
 mod tests {
     use super::*;
     use crate::engagement::DeviceEngagement;
+
+    #[test]
+    fn termination_is_status_20_without_data() {
+        assert_eq!(
+            session_data(&session_termination()).unwrap(),
+            (None, Some(20))
+        );
+    }
 
     #[test]
     fn a_session_both_ways_with_counters() {

@@ -344,6 +344,7 @@ fn engagement_request_and_mac_round_trip() {
             NS.into(),
             vec![("age_over_18".into(), false), ("given_name".into(), false)],
         )],
+        request_info: vec![("purpose".into(), "age_check".into())],
     };
     let request = DeviceRequest::encode(
         std::slice::from_ref(&items),
@@ -353,6 +354,10 @@ fn engagement_request_and_mac_round_trip() {
     .unwrap();
     let parsed = DeviceRequest::parse(&request).unwrap();
     assert_eq!(parsed.doc_requests[0].items_request, items);
+    assert_eq!(
+        parsed.doc_requests[0].items_request.info("purpose"),
+        Some("age_check")
+    );
     parsed.doc_requests[0]
         .verify_reader_auth(&transcript, reader_key.verifying_key())
         .unwrap();

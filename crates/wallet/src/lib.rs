@@ -1,10 +1,14 @@
-//! The holder's wallet, as a super-app embeds it. Today: the device keys.
+//! The holder's wallet, as a super-app embeds it.
 //!
 //! - [`keystore`]: the [`Keystore`] trait (a phone's secure hardware sits behind it) and the
 //!   [`SoftwareKeystore`], which keeps keys encrypted at rest under a key derived from the
 //!   holder's PIN (Argon2id), never exports a private key, uses one only after the PIN
 //!   unlocks the store, and locks for good after a configurable number of wrong PINs.
+//! - [`in_person`]: the ISO 18013-5 presentation to a desk — engagement QR, the desk's
+//!   request checked against its registration in the trust list, consent, the encrypted
+//!   response.
 
+pub mod in_person;
 pub mod keystore;
 
 pub use keystore::{Keystore, KeystoreError, SoftwareKeystore, Unlocked};

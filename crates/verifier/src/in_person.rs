@@ -1,0 +1,144 @@
+//! The desk's side of an in-person presentation (ISO 18013-5): read the phone's engagement
+//! QR, send a DeviceRequest signed with the relying party's reader key and naming the
+//! purpose, receive the encrypted DeviceResponse, verify it.
+//!
+//! The request names the purpose in `requestInfo` (`"purpose"`) and asks for the resident
+//! attributes given plus the wallet provider (`cn.eid.wallet.1/provider`, which no purpose
+//! counts). The phone checks the reader certificate against the relying party's
+//! registration and refuses a request beyond it; a refusal or a declined consent arrives as
+//! a session termination and is reported as `holder_declined`.
+
+use eid_crypto::Signer;
+use eid_mdoc::engagement::DeviceEngagement;
+use eid_mdoc::request::{DeviceRequest, ItemsRequest};
+use eid_mdoc::session::Session;
+use eid_mdoc::transport::Transport;
+use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError, NAMESPACE_WALLET};
+use eid_trust::Purpose;
+use time::OffsetDateTime;
+
+use crate::report::{Channel, Reason, Report};
+use crate::verifier::{Check, Verifier};
+
+/// The relying party's reader key and its registered certificate (DER).
+pub struct ReaderIdentity<'a> {
+    /// Signs the DeviceRequest (ReaderAuth).
+    pub signer: &'a dyn Signer,
+    /// The certificate registered for the relying party in the trust list.
+    pub certificate: &'a [u8],
+}
+
+/// A session begun from the phone's engagement, waiting for its response.
+pub struct ReaderSession {
+    session: Session,
+    purpose: Purpose,
+    requested: Vec<String>,
+}
+
+impl ReaderSession {
+    /// Begins a session from the engagement read off the phone: returns the session and
+    /// the SessionEstablishment message to send, with a request for `attributes` for
+    /// `purpose`, signed by `reader`.
+    pub fn start(
+        engagement: &DeviceEngagement,
+        reader: &ReaderIdentity<'_>,
+        purpose: Purpose,
+        attributes: &[String],
+    ) -> Result<(Self, Vec<u8>), MdocError> {
+        let mut session = Session::for_reader(engagement, None)?;
+        let items = ItemsRequest {
+            doc_type: DOCTYPE_RESIDENT_IDENTITY.to_owned(),
+            name_spaces: vec![
+                (
+                    DOCTYPE_RESIDENT_IDENTITY.to_owned(),
+                    attributes.iter().map(|a| (a.clone(), false)).collect(),
+                ),
+                (
+                    NAMESPACE_WALLET.to_owned(),
+                    vec![(ELEMENT_WALLET_PROVIDER.to_owned(), false)],
+                ),
+            ],
+            request_info: vec![("purpose".to_owned(), purpose.as_str().to_owned())],
+        };
+        let chain = [reader.certificate.to_vec()];
+        let request = DeviceRequest::encode(
+            &[items],
+            Some((reader.signer, &chain)),
+            session.transcript(),
+        )?;
+        let establishment = session.establishment(&request)?;
+        Ok((
+            Self {
+                session,
+                purpose,
+                requested: attributes.to_vec(),
+            },
+            establishment,
+        ))
+    }
+
+    /// Opens the phone's answer and verifies it.
+    pub fn finish(mut self, verifier: &Verifier, message: &[u8], now: OffsetDateTime) -> Report {
+        let check = Check {
+            purpose: self.purpose,
+            requested: &self.requested,
+            channel: Channel::InPerson,
+            now,
+        };
+        match self.session.open(message) {
+            Ok(Some(response)) => {
+                verifier.verify_mdoc(&response, self.session.transcript(), &check)
+            }
+            Ok(None) => verifier.refuse(
+                &check,
+                Reason::new(
+                    "holder_declined",
+                    "the holder declined, or the phone refused the request",
+                ),
+            ),
+            Err(e) => verifier.refuse(
+                &check,
+                Reason::new("presentation_not_verified", e.to_string()),
+            ),
+        }
+    }
+}
+
+/// The whole exchange over `transport`: start, send, receive, verify. Transport failures
+/// are reported as `transport_failed`.
+pub fn present_in_person(
+    transport: &mut dyn Transport,
+    engagement: &DeviceEngagement,
+    reader: &ReaderIdentity<'_>,
+    verifier: &Verifier,
+    purpose: Purpose,
+    attributes: &[String],
+    now: impl Fn() -> OffsetDateTime,
+) -> Report {
+    let check = || Check {
+        purpose,
+        requested: attributes,
+        channel: Channel::InPerson,
+        now: now(),
+    };
+    let (session, establishment) =
+        match ReaderSession::start(engagement, reader, purpose, attributes) {
+            Ok(started) => started,
+            Err(e) => {
+                return verifier.refuse(
+                    &check(),
+                    Reason::new("presentation_not_verified", e.to_string()),
+                );
+            }
+        };
+    let answer = transport
+        .send(&establishment)
+        .and_then(|()| transport.receive());
+    match answer {
+        Ok(message) => session.finish(verifier, &message, now()),
+        Err(e) => verifier.refuse(
+            &check(),
+            Reason::new("transport_failed", format!("the phone did not answer: {e}")),
+        ),
+    }
+}

@@ -1,0 +1,323 @@
+//! Verification of one presentation, in either format, down to a [`Report`].
+
+use eid_crypto::x509::TrustedIaca;
+use eid_mdoc::verify::verify_document;
+use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, DeviceResponse, IssuerDataCheck, IssuerTrust};
+use eid_trust::{Purpose, Registration, VerifiedTrustList, decide};
+use serde_json::{Map, Value};
+use time::{Duration, OffsetDateTime};
+
+use crate::report::{Channel, Reason, Report};
+use crate::status::StatusCache;
+
+/// How long a key binding JWT may be old when it arrives.
+const KEY_BINDING_MAX_AGE: Duration = Duration::minutes(5);
+/// Clock difference tolerated between wallet and verifier.
+const LEEWAY: Duration = Duration::seconds(30);
+
+/// What one verification is for.
+#[derive(Debug, Clone, Copy)]
+pub struct Check<'a> {
+    /// The purpose.
+    pub purpose: Purpose,
+    /// The attributes asked for (names in the resident namespace / SD-JWT claims).
+    pub requested: &'a [String],
+    /// How the presentation came.
+    pub channel: Channel,
+    /// Now.
+    pub now: OffsetDateTime,
+}
+
+/// A relying party's verifier: the trust list, who it verifies for, its status cache.
+#[derive(Debug)]
+pub struct Verifier {
+    trust: VerifiedTrustList,
+    roots: Vec<TrustedIaca>,
+    owners: Vec<String>,
+    relying_party: String,
+    statuses: StatusCache,
+}
+
+/// What a verified credential gave, in either format, for the policy and the report.
+struct Found {
+    format: &'static str,
+    issuer: Option<String>,
+    wallet_provider: Option<String>,
+    disclosed: Vec<String>,
+    values: Map<String, Value>,
+    valid_from: Option<OffsetDateTime>,
+    valid_until: Option<OffsetDateTime>,
+    status: Option<eid_core::status::StatusListReference>,
+}
+
+impl Verifier {
+    /// A verifier for `relying_party` (its trust-list id) under `trust`.
+    pub fn new(trust: VerifiedTrustList, relying_party: &str, now: OffsetDateTime) -> Self {
+        let (roots, owners) = trust.roots(now);
+        Self {
+            trust,
+            roots,
+            owners,
+            relying_party: relying_party.to_owned(),
+            statuses: StatusCache::new(),
+        }
+    }
+
+    /// The trust list in force.
+    pub fn trust(&self) -> &VerifiedTrustList {
+        &self.trust
+    }
+
+    /// Whom it verifies for.
+    pub fn relying_party(&self) -> &str {
+        &self.relying_party
+    }
+
+    /// Puts a newer trust list in force (read with `VerifiedTrustList::read` against the
+    /// one held, so that an older list cannot come back).
+    pub fn replace_trust(&mut self, trust: VerifiedTrustList, now: OffsetDateTime) {
+        let (roots, owners) = trust.roots(now);
+        self.trust = trust;
+        self.roots = roots;
+        self.owners = owners;
+    }
+
+    /// The status cache.
+    pub fn statuses(&self) -> &StatusCache {
+        &self.statuses
+    }
+
+    /// The status cache, to store fetched lists and apply pushed changes.
+    pub fn statuses_mut(&mut self) -> &mut StatusCache {
+        &mut self.statuses
+    }
+
+    /// Stores a status list token fetched from `uri` for `issuer`'s credentials.
+    pub fn store_status_list(
+        &mut self,
+        issuer: &str,
+        uri: &str,
+        token: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), eid_status::StatusError> {
+        self.statuses.store(&self.trust, issuer, uri, token, now)
+    }
+
+    /// The attributes this relying party is registered to ask for `purpose` (within the
+    /// purpose's catalogue): what a desk asks for by default.
+    pub fn registered_attributes(&self, purpose: Purpose) -> Vec<String> {
+        let list = self.trust.list();
+        let catalogue = list.purpose(purpose).map(|p| &p.attributes);
+        list.relying_party(&self.relying_party)
+            .and_then(|rp| rp.purposes.get(&purpose))
+            .map(|attributes| {
+                attributes
+                    .iter()
+                    .filter(|a| catalogue.is_some_and(|c| c.contains(a)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn issuer_of(&self, root: Option<usize>) -> Option<String> {
+        root.and_then(|i| self.owners.get(i)).cloned()
+    }
+
+    /// A refusal for a reason found before or outside the format's verification (a
+    /// transport failure, a holder who declined).
+    pub fn refuse(&self, check: &Check<'_>, reason: Reason) -> Report {
+        self.refused(check, None, reason)
+    }
+
+    fn refused(&self, check: &Check<'_>, format: Option<&'static str>, reason: Reason) -> Report {
+        Report {
+            accepted: false,
+            channel: check.channel,
+            relying_party: self.relying_party.clone(),
+            purpose: check.purpose,
+            format,
+            issuer: None,
+            wallet_provider: None,
+            trust_list_version: self.trust.list().version,
+            checked_at: check.now,
+            attributes: Map::new(),
+            reasons: vec![reason],
+        }
+    }
+
+    /// Verifies an ISO 18013-5 DeviceResponse whose device authentication covers
+    /// `session_transcript` (raw CBOR).
+    pub fn verify_mdoc(
+        &self,
+        device_response: &[u8],
+        session_transcript: &[u8],
+        check: &Check<'_>,
+    ) -> Report {
+        const FORMAT: &str = "mso_mdoc";
+        let not_verified =
+            |e: &dyn std::fmt::Display| Reason::new("presentation_not_verified", e.to_string());
+        let response = match DeviceResponse::from_cbor(device_response) {
+            Ok(r) => r,
+            Err(e) => return self.refused(check, Some(FORMAT), not_verified(&e)),
+        };
+        let Some(document) = response
+            .documents
+            .iter()
+            .find(|d| d.doc_type == DOCTYPE_RESIDENT_IDENTITY)
+        else {
+            return self.refused(
+                check,
+                Some(FORMAT),
+                Reason::new(
+                    "no_document",
+                    format!(
+                        "the response holds no {DOCTYPE_RESIDENT_IDENTITY} document (status {})",
+                        response.status
+                    ),
+                ),
+            );
+        };
+        let issuer_check = IssuerDataCheck {
+            trust: IssuerTrust::Roots(&self.roots),
+            now: check.now,
+            expected_doc_type: Some(DOCTYPE_RESIDENT_IDENTITY),
+            status: None,
+        };
+        let verified = match verify_document(document, &issuer_check, session_transcript, None) {
+            Ok(v) => v.issuer,
+            Err(e) => return self.refused(check, Some(FORMAT), not_verified(&e)),
+        };
+        let mut found = Found {
+            format: FORMAT,
+            issuer: self.issuer_of(verified.issuer_root),
+            wallet_provider: None,
+            disclosed: Vec::new(),
+            values: Map::new(),
+            valid_from: Some(verified.mso.validity.valid_from),
+            valid_until: Some(verified.mso.validity.valid_until),
+            status: verified.mso.status.clone(),
+        };
+        for (namespace, identifier, raw) in &verified.elements {
+            let value = eid_mdoc::model::element_to_json(raw).unwrap_or(Value::Null);
+            if namespace == eid_mdoc::NAMESPACE_WALLET
+                && identifier == eid_mdoc::ELEMENT_WALLET_PROVIDER
+            {
+                found.wallet_provider = value.as_str().map(str::to_owned);
+                continue;
+            }
+            // Elements of other namespaces keep their namespace: no purpose allows them.
+            let name = if namespace == DOCTYPE_RESIDENT_IDENTITY {
+                identifier.clone()
+            } else {
+                format!("{namespace}/{identifier}")
+            };
+            found.disclosed.push(name.clone());
+            found.values.insert(name, value);
+        }
+        self.decide(found, check)
+    }
+
+    /// Verifies an SD-JWT VC presentation whose key binding JWT names this relying party
+    /// as `aud` and carries `nonce`.
+    pub fn verify_sd_jwt(&self, presentation: &str, nonce: &str, check: &Check<'_>) -> Report {
+        const FORMAT: &str = "dc+sd-jwt";
+        let binding = eid_sdjwt::KeyBindingCheck {
+            audience: &self.relying_party,
+            nonce,
+            max_age: KEY_BINDING_MAX_AGE,
+        };
+        let verified = eid_sdjwt::UnverifiedSdJwt::parse(presentation.trim()).and_then(|sd| {
+            sd.verify(&eid_sdjwt::VerifyOptions {
+                trust: eid_sdjwt::IssuerTrust {
+                    roots: &self.roots,
+                    keys: &[],
+                },
+                now: check.now,
+                leeway: LEEWAY,
+                sd_jwt_vc: true,
+                expected_vct: Some(eid_sdjwt::VCT_RESIDENT_IDENTITY),
+                key_binding: Some(&binding),
+                status: None,
+            })
+        });
+        let verified = match verified {
+            Ok(v) => v,
+            Err(e) => {
+                return self.refused(
+                    check,
+                    Some(FORMAT),
+                    Reason::new("presentation_not_verified", e.to_string()),
+                );
+            }
+        };
+        let time = |name: &str| {
+            verified
+                .claims
+                .get(name)
+                .and_then(Value::as_i64)
+                .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+        };
+        let values = verified
+            .disclosed
+            .iter()
+            .filter_map(|name| Some((name.clone(), verified.claims.get(name)?.clone())))
+            .collect();
+        let found = Found {
+            format: FORMAT,
+            issuer: self.issuer_of(verified.issuer_root),
+            wallet_provider: verified
+                .claims
+                .get("wallet_provider")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            disclosed: verified.disclosed.clone(),
+            values,
+            valid_from: time("nbf"),
+            valid_until: time("exp"),
+            status: verified.status_reference.clone(),
+        };
+        self.decide(found, check)
+    }
+
+    /// The acceptance policy over what the format's verification found.
+    fn decide(&self, found: Found, check: &Check<'_>) -> Report {
+        let status =
+            self.statuses
+                .finding(found.issuer.as_deref(), found.status.as_ref(), check.now);
+        let decision = decide(
+            &eid_trust::Presentation {
+                issuer: found.issuer.as_deref(),
+                wallet_provider: found.wallet_provider.as_deref(),
+                requested: check.requested,
+                disclosed: &found.disclosed,
+                valid_from: found.valid_from,
+                valid_until: found.valid_until,
+                status,
+            },
+            Registration {
+                relying_party: &self.relying_party,
+                purpose: check.purpose,
+            },
+            &self.trust,
+            check.now,
+        );
+        Report {
+            accepted: decision.accepted,
+            channel: check.channel,
+            relying_party: self.relying_party.clone(),
+            purpose: check.purpose,
+            format: Some(found.format),
+            issuer: found.issuer,
+            wallet_provider: found.wallet_provider,
+            trust_list_version: self.trust.list().version,
+            checked_at: check.now,
+            attributes: if decision.accepted {
+                found.values
+            } else {
+                Map::new()
+            },
+            reasons: decision.reasons.iter().map(Reason::policy).collect(),
+        }
+    }
+}

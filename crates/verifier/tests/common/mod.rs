@@ -1,0 +1,237 @@
+//! A small world for the verifier's tests: a national root, the Nanning issuer (accepted in
+//! Guangxi), two wallet providers (one suspended), relying parties with reader
+//! certificates — a Nanning hotel, a Hangzhou hotel, a Nanning bar registered for age
+//! checks only — and a holder with a credential and its status list.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+
+use eid_core::OsRandom;
+use eid_core::region::{RegionCode, Scope};
+use eid_crypto::x509::{AuthorityPki, CertificateTerms, Subject, create_reader_certificate};
+use eid_crypto::{Signer, SigningKey};
+use eid_mdoc::issue::{ElementValue, IssueRequest};
+use eid_status::{Bits, SignerRef, StatusList, StatusListToken};
+use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_scope};
+use eid_trust::model::{ProviderState, WalletProvider};
+use eid_trust::{AcceptanceScope, Purpose, TrustList, VerifiedTrustList};
+use time::macros::datetime;
+use time::{Date, Duration, OffsetDateTime};
+
+pub const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+pub const STATUS_URI: &str = "https://nanning.eid.example/status/0";
+pub const IDX: u64 = 37;
+
+pub struct Reader {
+    pub id: &'static str,
+    pub key: SigningKey,
+    pub certificate: Vec<u8>,
+}
+
+pub struct World {
+    pub root: SigningKey,
+    pub draft: TrustList,
+    pub trust: VerifiedTrustList,
+    pub nanning: AuthorityPki,
+    pub hotel: Reader,
+    pub hangzhou_hotel: Reader,
+    pub bar: Reader,
+    pub device_key: SigningKey,
+    pub credential: Vec<u8>,
+    pub status: StatusList,
+}
+
+fn reader(id: &'static str, name: &str) -> Reader {
+    let key = SigningKey::generate().unwrap();
+    let certificate = create_reader_certificate(
+        &Subject {
+            country: "CN".into(),
+            state: None,
+            organization: name.into(),
+            common_name: name.into(),
+        },
+        &CertificateTerms {
+            not_before: NOW - Duration::days(10),
+            not_after: NOW + Duration::days(300),
+            issuer_alt_name_uri: "https://rp.example".into(),
+            crl_uri: "https://rp.example/crl".into(),
+        },
+        &key,
+        &OsRandom,
+    )
+    .unwrap();
+    Reader {
+        id,
+        key,
+        certificate: certificate.0,
+    }
+}
+
+impl World {
+    pub fn new() -> Self {
+        let nanning = AuthorityPki::generate(
+            "南宁市公安局",
+            "CN",
+            "https://nanning.eid.example",
+            NOW - Duration::days(1),
+            (3650, 365),
+            &OsRandom,
+        )
+        .unwrap();
+        let mut draft = TrustList::new(NOW);
+        add_issuer(
+            &mut draft,
+            "cn-4501",
+            "南宁市公安局",
+            std::slice::from_ref(&nanning.iaca.0),
+            Vec::new(),
+            NOW,
+            false,
+        )
+        .unwrap();
+        set_scope(
+            &mut draft,
+            "cn-4501",
+            AcceptanceScope {
+                region: Scope::parse("45").unwrap(),
+                purposes: Purpose::ALL.to_vec(),
+                valid_from: NOW - Duration::days(30),
+                valid_until: None,
+            },
+            false,
+        )
+        .unwrap();
+        for (id, state) in [
+            ("superapp-a", ProviderState::Active),
+            ("superapp-b", ProviderState::Suspended),
+        ] {
+            add_provider(
+                &mut draft,
+                WalletProvider {
+                    id: id.into(),
+                    name: id.into(),
+                    attestation_keys: Vec::new(),
+                    state,
+                },
+                false,
+            )
+            .unwrap();
+        }
+        let hotel = reader("nanning-hotel", "南宁民族大道酒店");
+        let hangzhou_hotel = reader("hangzhou-hotel", "杭州西湖酒店");
+        let bar = reader("nanning-bar", "南宁酒吧");
+        let code = |s: &str| RegionCode::parse(s).unwrap();
+        for (rp, region, purposes) in [
+            (&hotel, "450102", vec![(Purpose::HotelCheckIn, None)]),
+            (
+                &hangzhou_hotel,
+                "330106",
+                vec![(Purpose::HotelCheckIn, None)],
+            ),
+            (&bar, "450103", vec![(Purpose::AgeCheck, None)]),
+        ] {
+            add_relying_party(
+                &mut draft,
+                rp.id,
+                rp.id,
+                code(region),
+                &purposes,
+                Some(&rp.certificate),
+                false,
+            )
+            .unwrap();
+        }
+        let root = SigningKey::generate().unwrap();
+        let trust = Self::sign(&root, &draft);
+        let device_key = SigningKey::generate().unwrap();
+        let credential = Self::issue(&nanning, &device_key, "superapp-a");
+        Self {
+            root,
+            draft,
+            trust,
+            nanning,
+            hotel,
+            hangzhou_hotel,
+            bar,
+            device_key,
+            credential,
+            status: StatusList::new(Bits::new(2).unwrap(), 1024).unwrap(),
+        }
+    }
+
+    pub fn sign(root: &SigningKey, draft: &TrustList) -> VerifiedTrustList {
+        let (jws, _) =
+            eid_trust::signed::sign(draft, root, NOW - Duration::minutes(1), Duration::days(7))
+                .unwrap();
+        VerifiedTrustList::read(&jws, &[root.verifying_key().clone()], NOW, None).unwrap()
+    }
+
+    /// A resident credential held in `provider`'s wallet.
+    pub fn issue(pki: &AuthorityPki, device_key: &SigningKey, provider: &str) -> Vec<u8> {
+        let text = |s: &str| ElementValue::Text(s.into());
+        let name_spaces = vec![
+            (
+                eid_mdoc::DOCTYPE_RESIDENT_IDENTITY.to_owned(),
+                vec![
+                    ("family_name".to_owned(), text("韦")),
+                    ("given_name".to_owned(), text("小兰")),
+                    ("sex".to_owned(), ElementValue::Int(2)),
+                    ("ethnicity".to_owned(), text("壮")),
+                    (
+                        "birth_date".to_owned(),
+                        ElementValue::FullDate(
+                            Date::from_calendar_date(1990, time::Month::March, 7).unwrap(),
+                        ),
+                    ),
+                    ("address".to_owned(), text("广西南宁市青秀区民族大道1号")),
+                    ("document_number".to_owned(), text("450103199003070024")),
+                    (
+                        "portrait".to_owned(),
+                        ElementValue::Bytes(vec![0xff, 0xd8, 0xff]),
+                    ),
+                    ("age_over_18".to_owned(), ElementValue::Bool(true)),
+                ],
+            ),
+            (
+                eid_mdoc::NAMESPACE_WALLET.to_owned(),
+                vec![(eid_mdoc::ELEMENT_WALLET_PROVIDER.to_owned(), text(provider))],
+            ),
+        ];
+        eid_mdoc::issue::issue(
+            &IssueRequest {
+                doc_type: eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
+                name_spaces: &name_spaces,
+                device_key: device_key.verifying_key(),
+                valid_from: NOW - Duration::days(1),
+                valid_until: NOW + Duration::days(90),
+                status: Some(eid_core::status::StatusListReference {
+                    idx: IDX,
+                    uri: STATUS_URI.into(),
+                }),
+                x5chain: std::slice::from_ref(&pki.ds.0),
+            },
+            &pki.ds_key,
+            &OsRandom,
+        )
+        .unwrap()
+    }
+
+    /// The status list as the issuer would serve it, issued `at`.
+    pub fn status_token(&self, at: OffsetDateTime) -> Vec<u8> {
+        StatusListToken {
+            uri: STATUS_URI.into(),
+            issued_at: at,
+            expires_at: Some(at + Duration::days(1)),
+            ttl: Some(300),
+            list: self.status.clone(),
+        }
+        .sign_jwt(
+            &self.nanning.ds_key,
+            SignerRef::Certificates(std::slice::from_ref(&self.nanning.ds.0)),
+        )
+        .unwrap()
+        .into_bytes()
+    }
+}

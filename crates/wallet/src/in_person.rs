@@ -1,0 +1,241 @@
+//! The phone's side of an in-person presentation (ISO 18013-5, QR engagement).
+//!
+//! 1. [`Engagement::new`] makes a fresh ephemeral key and the DeviceEngagement the phone
+//!    shows as an `mdoc:` QR code (with eid's TCP retrieval address when it listens).
+//! 2. [`Engagement::receive`] takes the desk's SessionEstablishment and checks the request
+//!    before the holder sees anything: it decrypts, is for the resident identity document,
+//!    is signed (ReaderAuth) by a reader certificate that is registered for a relying party
+//!    in the trust list (byte for byte, valid now, with the reader profile), names a purpose
+//!    that relying party is registered for, and asks for nothing beyond that registration
+//!    and the purpose's catalogue. A request that fails any of these is refused with its own
+//!    [`RequestRefused`] — the holder is told who over-asked for what — and the desk receives
+//!    only a session termination.
+//! 3. The holder sees the [`ConsentRequest`] (who, where, why, what) and either
+//!    [`PendingRequest::respond`]s — the DeviceResponse, signed with the credential's device
+//!    key (which the PIN unlocked), encrypted for the session — or declines.
+
+use eid_crypto::Signer;
+use eid_crypto::session::AgreementKey;
+use eid_crypto::x509::{CertificateError, check_reader_certificate};
+use eid_mdoc::engagement::DeviceEngagement;
+use eid_mdoc::request::DeviceRequest;
+use eid_mdoc::session::{Session, session_termination};
+use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError, NAMESPACE_WALLET};
+use eid_trust::{Purpose, VerifiedTrustList};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// Why the phone refused a desk's request without asking the holder. Carries names of
+/// relying parties, purposes and attributes — never the holder's data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestRefused {
+    /// The SessionEstablishment did not decrypt or parse.
+    #[error("the request could not be read: {0}")]
+    Unreadable(MdocError),
+    /// The request asks for no document, several, or not the resident identity.
+    #[error("the request is not for one resident identity document")]
+    NotForResidentIdentity,
+    /// No ReaderAuth: an anonymous desk.
+    #[error("the desk did not identify itself (no reader authentication)")]
+    Anonymous,
+    /// The reader certificate is not registered for any relying party.
+    #[error("the desk's certificate is not registered for any relying party in the trust list")]
+    UnknownReader,
+    /// The registered certificate fails the reader profile now (expired, for instance).
+    #[error("the desk's certificate is not usable: {0}")]
+    ReaderCertificate(CertificateError),
+    /// ReaderAuth does not verify with the registered certificate's key.
+    #[error("the desk's signature over the request does not verify")]
+    ReaderSignature,
+    /// No purpose, or one the trust list does not know.
+    #[error("the request names no known purpose")]
+    NoPurpose,
+    /// The relying party is not registered for the purpose it names.
+    #[error("{relying_party} is not registered for {purpose}")]
+    PurposeNotRegistered {
+        /// The relying party's name.
+        relying_party: String,
+        /// The purpose named.
+        purpose: Purpose,
+    },
+    /// An attribute beyond the registration for the purpose.
+    #[error("{relying_party} asked for {attribute}, which {purpose} does not allow it")]
+    BeyondPurpose {
+        /// The relying party's name.
+        relying_party: String,
+        /// The purpose.
+        purpose: Purpose,
+        /// The attribute asked for.
+        attribute: String,
+    },
+}
+
+/// What the holder is asked to consent to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsentRequest {
+    /// The relying party's trust-list id.
+    pub relying_party: String,
+    /// Its registered name.
+    pub relying_party_name: String,
+    /// Where it operates (GB/T 2260 county).
+    pub region: String,
+    /// The purpose.
+    pub purpose: Purpose,
+    /// The purpose in words.
+    pub purpose_name: String,
+    /// The attributes asked for.
+    pub attributes: Vec<String>,
+    /// Whether it says it will keep any of them.
+    pub intends_to_retain: bool,
+}
+
+/// The phone's engagement: its ephemeral key and the QR code's content.
+pub struct Engagement {
+    key: AgreementKey,
+    bytes: Vec<u8>,
+}
+
+impl Engagement {
+    /// A fresh engagement, announcing `tcp_address` when the phone listens there.
+    pub fn new(tcp_address: Option<&str>) -> Result<Self, MdocError> {
+        let key = AgreementKey::generate().map_err(MdocError::Algorithm)?;
+        let bytes = DeviceEngagement::encode_with_tcp(key.public_point(), tcp_address);
+        Ok(Self { key, bytes })
+    }
+
+    /// The QR code's text (`mdoc:…`).
+    pub fn qr_uri(&self) -> String {
+        DeviceEngagement::qr_uri(&self.bytes)
+    }
+
+    /// Reads the desk's SessionEstablishment and checks its request against the trust
+    /// list at `now`. The engagement is used up: one session per QR code.
+    pub fn receive(
+        self,
+        establishment: &[u8],
+        trust: &VerifiedTrustList,
+        now: OffsetDateTime,
+    ) -> Result<PendingRequest, RequestRefused> {
+        let (session, request) = Session::for_device(&self.bytes, &self.key, establishment, None)
+            .map_err(RequestRefused::Unreadable)?;
+        let request = DeviceRequest::parse(&request).map_err(RequestRefused::Unreadable)?;
+        let [doc] = request.doc_requests.as_slice() else {
+            return Err(RequestRefused::NotForResidentIdentity);
+        };
+        let items = &doc.items_request;
+        if items.doc_type != DOCTYPE_RESIDENT_IDENTITY {
+            return Err(RequestRefused::NotForResidentIdentity);
+        }
+        let auth = doc.reader_auth.as_ref().ok_or(RequestRefused::Anonymous)?;
+        let certificate = auth
+            .headers
+            .x5chain
+            .first()
+            .ok_or(RequestRefused::Anonymous)?;
+        let list = trust.list();
+        let rp = list
+            .relying_parties
+            .iter()
+            .find(|rp| {
+                rp.certificate.as_deref().is_some_and(|registered| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD
+                        .decode(registered)
+                        .is_ok_and(|der| der == *certificate)
+                })
+            })
+            .ok_or(RequestRefused::UnknownReader)?;
+        let reader_key = check_reader_certificate(certificate, now)
+            .map_err(RequestRefused::ReaderCertificate)?;
+        doc.verify_reader_auth(session.transcript(), &reader_key)
+            .map_err(|_| RequestRefused::ReaderSignature)?;
+        let purpose = items
+            .info("purpose")
+            .and_then(Purpose::parse)
+            .ok_or(RequestRefused::NoPurpose)?;
+        let catalogue = list.purpose(purpose).ok_or(RequestRefused::NoPurpose)?;
+        let registered =
+            rp.purposes
+                .get(&purpose)
+                .ok_or_else(|| RequestRefused::PurposeNotRegistered {
+                    relying_party: rp.name.clone(),
+                    purpose,
+                })?;
+        let mut attributes = Vec::new();
+        let mut intends_to_retain = false;
+        for (namespace, elements) in &items.name_spaces {
+            for (element, retain) in elements {
+                let metadata = namespace == NAMESPACE_WALLET && element == ELEMENT_WALLET_PROVIDER;
+                let allowed = namespace == DOCTYPE_RESIDENT_IDENTITY
+                    && registered.contains(element)
+                    && catalogue.attributes.contains(element);
+                if !(metadata || allowed) {
+                    return Err(RequestRefused::BeyondPurpose {
+                        relying_party: rp.name.clone(),
+                        purpose,
+                        attribute: if namespace == DOCTYPE_RESIDENT_IDENTITY {
+                            element.clone()
+                        } else {
+                            format!("{namespace}/{element}")
+                        },
+                    });
+                }
+                if !metadata {
+                    attributes.push(element.clone());
+                    intends_to_retain |= retain;
+                }
+            }
+        }
+        Ok(PendingRequest {
+            session,
+            consent: ConsentRequest {
+                relying_party: rp.id.clone(),
+                relying_party_name: rp.name.clone(),
+                region: rp.region.to_string(),
+                purpose,
+                purpose_name: catalogue.name.clone(),
+                attributes,
+                intends_to_retain,
+            },
+        })
+    }
+}
+
+/// A checked request waiting for the holder's consent.
+pub struct PendingRequest {
+    session: Session,
+    /// What the holder is asked.
+    pub consent: ConsentRequest,
+}
+
+impl PendingRequest {
+    /// The holder consented: the encrypted SessionData carrying the DeviceResponse that
+    /// discloses exactly the attributes asked for (and the wallet provider) from
+    /// `issuer_signed`, device-signed with `device_key`.
+    pub fn respond(
+        mut self,
+        issuer_signed: &[u8],
+        device_key: &dyn Signer,
+    ) -> Result<Vec<u8>, MdocError> {
+        let mut disclose: Vec<&str> = self.consent.attributes.iter().map(String::as_str).collect();
+        disclose.push(ELEMENT_WALLET_PROVIDER);
+        let response = eid_mdoc::present::present(
+            issuer_signed,
+            &disclose,
+            device_key,
+            self.session.transcript(),
+        )?;
+        self.session.seal(&response)
+    }
+
+    /// The holder declined: a session termination, which says nothing of why.
+    pub fn decline(self) -> Vec<u8> {
+        session_termination()
+    }
+}
+
+/// What the phone sends when it refuses a request without asking the holder.
+pub fn refusal() -> Vec<u8> {
+    session_termination()
+}
