@@ -13,6 +13,8 @@ const GROUPS: &[(&str, &[&str])] = &[
         &["credential", "pki", "keys"],
     ),
     ("Trust: the national trust list", &["trust"]),
+    ("Holder: the wallet", &["wallet"]),
+    ("Relying party: verification", &["verify"]),
     ("Reference data and tools", &["region", "id-number"]),
 ];
 

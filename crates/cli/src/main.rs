@@ -11,6 +11,8 @@ mod region;
 mod registry;
 mod status_list;
 mod trust;
+mod verify;
+mod wallet;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -49,6 +51,11 @@ enum Command {
     /// Build, sign and show the national trust list
     #[command(subcommand)]
     Trust(trust::Command),
+    /// A holder's wallet: device key behind a PIN, credentials, in-person presentation
+    #[command(subcommand)]
+    Wallet(wallet::Command),
+    /// Verify a presentation as a relying party (in person: from the phone's engagement QR)
+    Verify(verify::VerifyArgs),
     /// Look up GB/T 2260 region codes and test region scopes
     #[command(subcommand)]
     Region(region::Command),
@@ -79,6 +86,8 @@ fn main() -> ExitCode {
         Command::Keys(c) => pki::run_keys(c),
         Command::StatusList(c) => status_list::run(c),
         Command::Trust(c) => trust::run(c),
+        Command::Wallet(c) => wallet::run(c),
+        Command::Verify(a) => verify::run(a),
         Command::Region(c) => region::run(c),
         Command::IdNumber(c) => id_number::run(c),
     };

@@ -33,6 +33,28 @@ pub enum PkiCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Create a relying party's reader certificate and key (ISO 18013-5 reader authentication),
+    /// to register with `eid trust add-relying-party --certificate`
+    Reader {
+        /// Folder to write reader.pem and reader.key.pem into
+        #[arg(long)]
+        out: PathBuf,
+        /// The relying party's name, in the certificate's organisation and common name
+        #[arg(long)]
+        name: String,
+        /// ISO 3166 alpha-2 country code
+        #[arg(long, default_value = "CN")]
+        country: String,
+        /// Where the relying party can be reached
+        #[arg(long)]
+        uri: String,
+        /// Days of validity (at most 457)
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+        /// Replace files that already exist in the folder
+        #[arg(long)]
+        force: bool,
+    },
     /// Check a document-signer certificate against the Annex B profile and trusted IACA roots
     Verify {
         /// Trusted IACA root certificates (PEM), comma separated
@@ -130,6 +152,14 @@ pub fn run_pki(command: PkiCommand) -> anyhow::Result<Outcome> {
             uri,
             force,
         } => init(&out, &organization, &country, &uri, force),
+        PkiCommand::Reader {
+            out,
+            name,
+            country,
+            uri,
+            days,
+            force,
+        } => reader(&out, &name, &country, &uri, days, force),
         PkiCommand::Verify { trust, ds } => {
             let now = SystemClock.now();
             let roots = load_roots(&trust, now)?;
@@ -214,6 +244,44 @@ fn init(
         "out": out.display().to_string(),
         "iaca": { "valid_until": format_time(start + Duration::days(3650)) },
         "ds": { "valid_until": format_time(start + Duration::days(365)), "kid": jwk.kid },
+    }))?;
+    Ok(Outcome::Ok)
+}
+
+fn reader(
+    out: &Path,
+    name: &str,
+    country: &str,
+    uri: &str,
+    days: i64,
+    force: bool,
+) -> anyhow::Result<Outcome> {
+    let paths = [out.join("reader.pem"), out.join("reader.key.pem")];
+    refuse_existing(&[&paths[0], &paths[1]], force)?;
+    std::fs::create_dir_all(out).with_context(|| format!("could not create {}", out.display()))?;
+    let start = SystemClock.now().replace_nanosecond(0)? - Duration::minutes(1);
+    let key = SigningKey::generate()?;
+    let certificate = x509::create_reader_certificate(
+        &x509::Subject {
+            country: country.to_owned(),
+            state: None,
+            organization: name.to_owned(),
+            common_name: name.to_owned(),
+        },
+        &x509::CertificateTerms {
+            not_before: start,
+            not_after: start + Duration::days(days),
+            issuer_alt_name_uri: uri.to_owned(),
+            crl_uri: format!("{}/reader.crl", uri.trim_end_matches('/')),
+        },
+        &key,
+        &OsRandom,
+    )?;
+    write_file(&paths[0], certificate.to_pem().as_bytes(), false, force)?;
+    write_file(&paths[1], key.to_pkcs8_pem()?.as_bytes(), true, force)?;
+    crate::print_json(&serde_json::json!({
+        "out": out.display().to_string(),
+        "reader": { "valid_until": format_time(start + Duration::days(days)) },
     }))?;
     Ok(Outcome::Ok)
 }

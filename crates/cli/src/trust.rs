@@ -208,7 +208,7 @@ fn edit(
     Ok(Outcome::Ok)
 }
 
-fn purpose(name: &str) -> anyhow::Result<Purpose> {
+pub(crate) fn purpose(name: &str) -> anyhow::Result<Purpose> {
     Purpose::parse(name).with_context(|| {
         let all: Vec<&str> = Purpose::ALL.iter().map(|p| p.as_str()).collect();
         format!("{name:?} is not a purpose: use one of {}", all.join(", "))

@@ -1278,3 +1278,275 @@ certificates = "{}"
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Two terminals play phone and desk: `eid wallet present --in-person` prints the
+/// engagement QR code and its text, `eid verify --engagement` completes the exchange and
+/// prints the verdict; then the same with the credential suspended in the desk's list.
+#[test]
+fn two_terminals_play_phone_and_desk_in_person() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = scratch("in-person");
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    let pin = "246810";
+    let ok = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_eid"))
+            .args(args)
+            .env("EID_WALLET_PIN", pin)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    ok(&["trust", "init", "--out", &p("t")]);
+    ok(&["pki", "init", "--out", &p("nn")]);
+    ok(&[
+        "pki",
+        "reader",
+        "--out",
+        &p("hotel"),
+        "--name",
+        "南宁民族大道酒店",
+        "--uri",
+        "https://hotel.example",
+    ]);
+    ok(&[
+        "keys",
+        "generate",
+        "--out",
+        &p("a.pem"),
+        "--public",
+        &p("a.pub"),
+        "--jwk",
+        &p("a.jwk"),
+    ]);
+    ok(&["wallet", "init", "--dir", &p("phone")]);
+    let list = p("t/trust.json");
+    ok(&[
+        "trust",
+        "add-issuer",
+        "--list",
+        &list,
+        "--id",
+        "cn-4501",
+        "--name",
+        "南宁市公安局",
+        "--iaca",
+        &p("nn/iaca.pem"),
+    ]);
+    ok(&[
+        "trust",
+        "set-scope",
+        "--list",
+        &list,
+        "--issuer",
+        "cn-4501",
+        "--region",
+        "45",
+        "--purposes",
+        "all",
+    ]);
+    ok(&[
+        "trust",
+        "add-provider",
+        "--list",
+        &list,
+        "--id",
+        "superapp-a",
+        "--name",
+        "Super-app A",
+        "--key",
+        &p("a.jwk"),
+    ]);
+    ok(&[
+        "trust",
+        "add-rp",
+        "--list",
+        &list,
+        "--id",
+        "nanning-hotel",
+        "--name",
+        "南宁民族大道酒店",
+        "--region",
+        "450102",
+        "--purpose",
+        "hotel_check_in",
+        "--certificate",
+        &p("hotel/reader.pem"),
+    ]);
+    ok(&[
+        "trust",
+        "sign",
+        "--list",
+        &list,
+        "--key",
+        &p("t/root.key.pem"),
+        "--out",
+        &p("v1.jwt"),
+    ]);
+    std::fs::write(
+        dir.join("claims.json"),
+        r#"{"cn.eid.resident.1":{"family_name":"韦","given_name":"秀兰","document_number":"450102199003071244","birth_date":"1990-03-07"},"cn.eid.wallet.1":{"provider":"superapp-a"}}"#,
+    )
+    .unwrap();
+    let uri = "https://nanning.eid.example/status/0";
+    ok(&[
+        "credential",
+        "issue",
+        "--format",
+        "mso_mdoc",
+        "--pki",
+        &p("nn"),
+        "--holder",
+        &p("phone/device.pub.pem"),
+        "--claims",
+        &p("claims.json"),
+        "--status-uri",
+        uri,
+        "--status-index",
+        "5",
+        "--out",
+        &p("cred.cbor"),
+    ]);
+    ok(&[
+        "wallet",
+        "add",
+        "--dir",
+        &p("phone"),
+        "--credential",
+        &p("cred.cbor"),
+    ]);
+    // A credential bound to another key is refused, and the wallet keeps what it had.
+    ok(&[
+        "keys",
+        "generate",
+        "--out",
+        &p("other.pem"),
+        "--public",
+        &p("other.pub"),
+    ]);
+    ok(&[
+        "credential",
+        "issue",
+        "--format",
+        "mso_mdoc",
+        "--pki",
+        &p("nn"),
+        "--holder",
+        &p("other.pub"),
+        "--claims",
+        &p("claims.json"),
+        "--out",
+        &p("other.cbor"),
+    ]);
+    let before = std::fs::read(dir.join("phone/credentials.json")).unwrap();
+    let out = eid(&[
+        "wallet",
+        "add",
+        "--dir",
+        &p("phone"),
+        "--credential",
+        &p("other.cbor"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bound to another device key"));
+    assert_eq!(
+        std::fs::read(dir.join("phone/credentials.json")).unwrap(),
+        before
+    );
+
+    for (status, accepted, file) in [
+        ("5=valid", true, "valid.jwt"),
+        ("5=suspended", false, "suspended.jwt"),
+    ] {
+        ok(&[
+            "status-list",
+            "create",
+            "--bits",
+            "2",
+            "--size",
+            "1024",
+            "--set",
+            status,
+            "--pki",
+            &p("nn"),
+            "--uri",
+            uri,
+            "--out",
+            &p(file),
+        ]);
+        let mut phone = Command::new(env!("CARGO_BIN_EXE_eid"))
+            .args([
+                "wallet",
+                "present",
+                "--in-person",
+                "--dir",
+                &p("phone"),
+                "--trust-list",
+                &p("v1.jwt"),
+                "--trust-jwk",
+                &p("t/root.jwk"),
+                "--yes",
+            ])
+            .env("EID_WALLET_PIN", pin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(phone.stdout.take().unwrap()).lines();
+        let engagement = lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find(|line| line.starts_with("mdoc:"))
+            .unwrap();
+        let desk = eid(&[
+            "verify",
+            "--engagement",
+            &engagement,
+            "--purpose",
+            "hotel_check_in",
+            "--relying-party",
+            "nanning-hotel",
+            "--reader-key",
+            &p("hotel/reader.key.pem"),
+            "--reader-certificate",
+            &p("hotel/reader.pem"),
+            "--trust-list",
+            &p("v1.jwt"),
+            "--trust-jwk",
+            &p("t/root.jwk"),
+            "--status-list",
+            &p(file),
+        ]);
+        let report: serde_json::Value = serde_json::from_slice(&desk.stdout).unwrap();
+        let rest: Vec<String> = lines.map(Result::unwrap).collect();
+        let phone = phone.wait_with_output().unwrap();
+        assert!(
+            phone.status.success(),
+            "phone: {rest:?} {}\ndesk: {report}",
+            String::from_utf8_lossy(&phone.stderr)
+        );
+        assert!(
+            rest[0].starts_with(
+                "南宁民族大道酒店 (nanning-hotel, region 450102) asks, for Hotel check-in"
+            ),
+            "{rest:?}"
+        );
+        assert_eq!(rest[1], "Shared with nanning-hotel.");
+        assert_eq!(report["accepted"], accepted, "{report}");
+        if accepted {
+            assert_eq!(desk.status.code(), Some(0));
+            assert_eq!(report["attributes"]["family_name"], "韦");
+            assert_eq!(report["wallet_provider"], "superapp-a");
+        } else {
+            assert_eq!(desk.status.code(), Some(1));
+            assert_eq!(report["reasons"][0]["reason"], "status_suspended");
+            assert!(report["attributes"].as_object().unwrap().is_empty());
+        }
+    }
+}

@@ -81,6 +81,38 @@ impl StatusCache {
         Ok(())
     }
 
+    /// Stores a token read from a file or handed over by an operator: the issuer that signed
+    /// it (of those in the trust list) owns it, and it is kept under its own `sub` — so it
+    /// answers only for credentials that name that URI, as if it had been fetched there.
+    /// Returns the issuer's id.
+    pub fn store_published(
+        &mut self,
+        trust: &VerifiedTrustList,
+        token: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<String, StatusError> {
+        let mut last = StatusError::Malformed("the trust list names no issuers");
+        for issuer in &trust.list().issuers {
+            let (roots, keys) = trust.issuer_status_trust(&issuer.id, now);
+            let options = ReadOptions::dangerous_any_subject(
+                TokenTrust {
+                    roots: &roots,
+                    keys: &keys,
+                },
+                now,
+            );
+            match eid_status::read(token, &options) {
+                Ok(verified) => {
+                    let uri = verified.token.uri.clone();
+                    self.store(trust, &issuer.id, &uri, token, now)?;
+                    return Ok(issuer.id.clone());
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
     /// Whether the list at `uri` must be fetched before a check for a purpose that allows
     /// status `max_age` old: not held, older than that, or past its `exp`.
     pub fn needs_fetch(&self, uri: &str, max_age: time::Duration, now: OffsetDateTime) -> bool {

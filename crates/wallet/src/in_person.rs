@@ -211,15 +211,30 @@ pub struct PendingRequest {
 
 impl PendingRequest {
     /// The holder consented: the encrypted SessionData carrying the DeviceResponse that
-    /// discloses exactly the attributes asked for (and the wallet provider) from
-    /// `issuer_signed`, device-signed with `device_key`.
+    /// discloses the attributes asked for (and the wallet provider) from `issuer_signed` —
+    /// those it holds: a card without an expiry date or a portrait has none to give —
+    /// device-signed with `device_key`.
     pub fn respond(
         mut self,
         issuer_signed: &[u8],
         device_key: &dyn Signer,
     ) -> Result<Vec<u8>, MdocError> {
-        let mut disclose: Vec<&str> = self.consent.attributes.iter().map(String::as_str).collect();
-        disclose.push(ELEMENT_WALLET_PROVIDER);
+        let held = eid_mdoc::IssuerSigned::from_cbor(issuer_signed)?;
+        let holds = |name: &str| {
+            held.name_spaces
+                .iter()
+                .any(|(_, items)| items.iter().any(|i| i.element_identifier == name))
+        };
+        let mut disclose: Vec<&str> = self
+            .consent
+            .attributes
+            .iter()
+            .map(String::as_str)
+            .filter(|name| holds(name))
+            .collect();
+        if holds(ELEMENT_WALLET_PROVIDER) {
+            disclose.push(ELEMENT_WALLET_PROVIDER);
+        }
         let response = eid_mdoc::present::present(
             issuer_signed,
             &disclose,
