@@ -12,9 +12,12 @@
 //!
 //! Channels: in person (ISO 18013-5 over a [`eid_mdoc::transport::Transport`], see
 //! [`in_person`]); the offline QR and online presentation come with the wallet's side of
-//! them.
+//! them. [`online`] fetches status lists and follows an authority's pushed changes
+//! ([`push`] reads them).
 
 pub mod in_person;
+pub mod online;
+pub mod push;
 mod report;
 mod status;
 mod verifier;

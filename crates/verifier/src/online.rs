@@ -1,0 +1,136 @@
+//! The verifier's network side: fetching status lists from where credentials point, and
+//! following an authority's pushed status changes (its `GET /events` Server-Sent Events),
+//! over HTTP/1.1 with hyper's client.
+//!
+//! Plain `http://` only so far: a deployment puts TLS in front (the lists are signed; the
+//! pushes, unsigned, can only make the cache stricter — `StatusCache::apply_push`).
+
+use std::sync::RwLock;
+
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{ACCEPT, HOST};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::Verifier;
+use crate::push::{EventStream, StatusPush};
+
+/// The largest body fetched (a status list token is capped at a few MiB by `eid-status`).
+pub const MAX_BODY: usize = 8 << 20;
+
+/// Why a fetch or a subscription failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OnlineError {
+    /// Not an `http://host[:port]/…` URL.
+    #[error("{0} is not an http:// URL this verifier can reach")]
+    Url(String),
+    /// No connection.
+    #[error("could not connect to {address}: {source}")]
+    Connect {
+        /// host:port.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTTP exchange failed.
+    #[error("HTTP: {0}")]
+    Http(String),
+    /// The server answered with an error status.
+    #[error("the server answered {0}")]
+    Status(u16),
+}
+
+fn http_error(e: impl std::fmt::Display) -> OnlineError {
+    OnlineError::Http(e.to_string())
+}
+
+async fn get(url: &str, accept: &str) -> Result<Response<Incoming>, OnlineError> {
+    let parsed = url::Url::parse(url).map_err(|_| OnlineError::Url(url.to_owned()))?;
+    let host = parsed
+        .host_str()
+        .filter(|_| parsed.scheme() == "http")
+        .ok_or_else(|| OnlineError::Url(url.to_owned()))?;
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let address = format!("{host}:{port}");
+    let stream = TcpStream::connect(&address)
+        .await
+        .map_err(|source| OnlineError::Connect {
+            address: address.clone(),
+            source,
+        })?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(http_error)?;
+    // The connection runs beside the request; it ends when the response body is dropped.
+    tokio::spawn(connection);
+    let path = match parsed.query() {
+        Some(query) => format!("{}?{query}", parsed.path()),
+        None => parsed.path().to_owned(),
+    };
+    let request = Request::get(path)
+        .header(HOST, address)
+        .header(ACCEPT, accept)
+        .body(Empty::<Bytes>::new())
+        .map_err(http_error)?;
+    let response = sender.send_request(request).await.map_err(http_error)?;
+    if !response.status().is_success() {
+        return Err(OnlineError::Status(response.status().as_u16()));
+    }
+    Ok(response)
+}
+
+/// Fetches a status list token (JWT form) from `uri`.
+pub async fn fetch_status_list(uri: &str) -> Result<Vec<u8>, OnlineError> {
+    let response = get(uri, "application/statuslist+jwt").await?;
+    let body = Limited::new(response.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(http_error)?;
+    Ok(body.to_bytes().to_vec())
+}
+
+/// What following the pushes reports as it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Followed {
+    /// The stream is open: pushes from now on arrive.
+    Connected,
+    /// A push changed the cache.
+    Applied(StatusPush),
+}
+
+/// Follows the authority's event stream at `events_url`, applying every status push to
+/// `verifier`'s cache the moment it arrives, and telling `progress` when the stream is open
+/// and after each push that changed the cache. Returns when the stream ends; the caller
+/// reconnects (and refetches the lists it holds: pushes sent while disconnected are lost).
+pub async fn follow_pushes(
+    events_url: &str,
+    verifier: &RwLock<Verifier>,
+    mut progress: impl FnMut(Followed),
+) -> Result<(), OnlineError> {
+    let mut body = get(events_url, "text/event-stream").await?.into_body();
+    progress(Followed::Connected);
+    let mut stream = EventStream::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(http_error)?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        for event in stream.feed(data) {
+            let Some(push) = StatusPush::from_event(&event) else {
+                continue;
+            };
+            let changed = verifier
+                .write()
+                .map_err(|_| OnlineError::Http("the verifier's lock is poisoned".into()))?
+                .statuses_mut()
+                .apply_push(&push.uri, push.idx, push.status);
+            if changed {
+                progress(Followed::Applied(push));
+            }
+        }
+    }
+    Ok(())
+}
