@@ -493,44 +493,18 @@ fn check(args: &CheckArgs<'_>) -> anyhow::Result<Outcome> {
         .issuer_root
         .and_then(|i| owners.get(i))
         .map(String::as_str);
+    // Only the credential's own issuer may answer for its status (the cache checks it).
+    let mut statuses = eid_verifier::StatusCache::new();
     let status = match (&verified.status_reference, args.status_list, issuer) {
-        (None, _, _) => StatusFinding::Undetermined("the credential names no status list".into()),
         (Some(_), None, _) => StatusFinding::Undetermined("no status list given".into()),
-        (Some(_), Some(_), None) => {
-            StatusFinding::Undetermined("the credential's issuer is not in the trust list".into())
-        }
         (Some(reference), Some(path), Some(issuer)) => {
-            // Only the credential's own issuer may answer for its status.
-            let (status_roots, status_keys) = trust.issuer_status_trust(issuer, now);
-            let options = eid_status::ReadOptions::new(
-                eid_status::TokenTrust {
-                    roots: &status_roots,
-                    keys: &status_keys,
-                },
-                now,
-                &reference.uri,
-            );
-            match eid_status::read(&crate::credential::read_bytes(path)?, &options) {
+            let token = crate::credential::read_bytes(path)?;
+            match statuses.store(&trust, issuer, &reference.uri, &token, now) {
                 Err(e) => StatusFinding::Undetermined(e.to_string()),
-                Ok(list) => match list
-                    .token
-                    .list
-                    .get(reference.idx)
-                    .ok()
-                    .and_then(eid_status::list::credential_status)
-                {
-                    Some(status) => StatusFinding::Checked {
-                        status,
-                        list_issued_at: list.token.issued_at,
-                    },
-                    // The index is left out: with the URI it names one credential.
-                    None => StatusFinding::Undetermined(
-                        "the list holds no VALID, INVALID or SUSPENDED status for the credential"
-                            .into(),
-                    ),
-                },
+                Ok(()) => statuses.finding(Some(issuer), Some(reference), now),
             }
         }
+        (reference, _, issuer) => statuses.finding(issuer, reference.as_ref(), now),
     };
     let time = |name: &str| {
         verified

@@ -53,6 +53,15 @@ pub enum StatusError {
         /// The URI the reader expected.
         expected: String,
     },
+    /// A list older than the one already held for the same URI (a replayed list would
+    /// undo a suspension).
+    #[error("the status list was issued at {offered} (unix time), before the one held ({held})")]
+    OlderThanHeld {
+        /// `iat` of the list held.
+        held: i64,
+        /// `iat` of the list offered.
+        offered: i64,
+    },
     /// An index beyond the list's end.
     #[error("index {index} is outside the list of {size} entries")]
     IndexOutOfRange {

@@ -65,9 +65,10 @@ impl StatusCache {
             && held.issuer == issuer
             && held.issued_at > verified.token.issued_at
         {
-            return Err(StatusError::Malformed(
-                "the list is older than the one already held",
-            ));
+            return Err(StatusError::OlderThanHeld {
+                held: held.issued_at.unix_timestamp(),
+                offered: verified.token.issued_at.unix_timestamp(),
+            });
         }
         self.lists.insert(
             uri.to_owned(),
@@ -111,14 +112,6 @@ impl StatusCache {
             }
         }
         Err(last)
-    }
-
-    /// Whether the list at `uri` must be fetched before a check for a purpose that allows
-    /// status `max_age` old: not held, older than that, or past its `exp`.
-    pub fn needs_fetch(&self, uri: &str, max_age: time::Duration, now: OffsetDateTime) -> bool {
-        self.lists.get(uri).is_none_or(|held| {
-            now - held.issued_at > max_age || held.expires_at.is_some_and(|exp| exp <= now)
-        })
     }
 
     /// Applies a pushed change: SUSPENDED and INVALID at once, VALID never (see the module

@@ -1,6 +1,6 @@
 //! Verification of one presentation, in either format, down to a [`Report`].
 
-use eid_crypto::x509::TrustedIaca;
+use eid_crypto::x509::DocumentSignerCache;
 use eid_mdoc::verify::verify_document;
 use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, DeviceResponse, IssuerDataCheck, IssuerTrust};
 use eid_trust::{Purpose, Registration, VerifiedTrustList, decide};
@@ -28,11 +28,16 @@ pub struct Check<'a> {
     pub now: OffsetDateTime,
 }
 
+/// Document signers remembered per trust list: a desk sees the same few DS certificates
+/// all day, so each chain to its IACA is checked once (validity windows at every use).
+const SIGNER_CACHE_CAPACITY: usize = 1024;
+
 /// A relying party's verifier: the trust list, who it verifies for, its status cache.
-#[derive(Debug)]
 pub struct Verifier {
     trust: VerifiedTrustList,
-    roots: Vec<TrustedIaca>,
+    /// The listed issuers' IACA roots, with the document signers checked under them.
+    signers: DocumentSignerCache,
+    /// `owners[i]` is the issuer of root `i`.
     owners: Vec<String>,
     relying_party: String,
     statuses: StatusCache,
@@ -50,13 +55,23 @@ struct Found {
     status: Option<eid_core::status::StatusListReference>,
 }
 
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("relying_party", &self.relying_party)
+            .field("trust_list_version", &self.trust.list().version)
+            .field("statuses", &self.statuses)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Verifier {
     /// A verifier for `relying_party` (its trust-list id) under `trust`.
     pub fn new(trust: VerifiedTrustList, relying_party: &str, now: OffsetDateTime) -> Self {
         let (roots, owners) = trust.roots(now);
         Self {
             trust,
-            roots,
+            signers: DocumentSignerCache::new(roots, SIGNER_CACHE_CAPACITY),
             owners,
             relying_party: relying_party.to_owned(),
             statuses: StatusCache::new(),
@@ -78,7 +93,7 @@ impl Verifier {
     pub fn replace_trust(&mut self, trust: VerifiedTrustList, now: OffsetDateTime) {
         let (roots, owners) = trust.roots(now);
         self.trust = trust;
-        self.roots = roots;
+        self.signers = DocumentSignerCache::new(roots, SIGNER_CACHE_CAPACITY);
         self.owners = owners;
     }
 
@@ -179,7 +194,7 @@ impl Verifier {
             );
         };
         let issuer_check = IssuerDataCheck {
-            trust: IssuerTrust::Roots(&self.roots),
+            trust: IssuerTrust::Cached(&self.signers),
             now: check.now,
             expected_doc_type: Some(DOCTYPE_RESIDENT_IDENTITY),
             status: None,
@@ -230,7 +245,7 @@ impl Verifier {
         let verified = eid_sdjwt::UnverifiedSdJwt::parse(presentation.trim()).and_then(|sd| {
             sd.verify(&eid_sdjwt::VerifyOptions {
                 trust: eid_sdjwt::IssuerTrust {
-                    roots: &self.roots,
+                    roots: self.signers.roots(),
                     keys: &[],
                 },
                 now: check.now,

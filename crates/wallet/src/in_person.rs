@@ -134,17 +134,16 @@ impl Engagement {
             .first()
             .ok_or(RequestRefused::Anonymous)?;
         let list = trust.list();
+        // Registrations hold certificates in the trust list's base64: encode the one
+        // presented once rather than decode every registration.
+        let presented = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(certificate)
+        };
         let rp = list
             .relying_parties
             .iter()
-            .find(|rp| {
-                rp.certificate.as_deref().is_some_and(|registered| {
-                    use base64::Engine;
-                    base64::engine::general_purpose::STANDARD
-                        .decode(registered)
-                        .is_ok_and(|der| der == *certificate)
-                })
-            })
+            .find(|rp| rp.certificate.as_deref() == Some(presented.as_str()))
             .ok_or(RequestRefused::UnknownReader)?;
         let reader_key = check_reader_certificate(certificate, now)
             .map_err(RequestRefused::ReaderCertificate)?;
