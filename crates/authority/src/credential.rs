@@ -28,10 +28,16 @@
 //! mdoc as element `provider` of namespace `cn.eid.wallet.1`, in the SD-JWT VC as the
 //! always-disclosed claim `wallet_provider`. It is not personal data (one of a handful of
 //! super-apps), and the purposes' attribute limits do not count it.
+//!
+//! For the offline QR, a third form: a compact credential per purpose a scanner-only desk
+//! serves ([`OFFLINE_PURPOSES`]), holding that purpose's catalogue attributes in clear and
+//! the portrait as its digest (`eid_mdoc::offline`), signed by the same issuer key, which
+//! the trust list lists as the issuer's offline key.
 
 use eid_core::identity::{CardExpiry, ResidentCard, age_in_years};
 use eid_crypto::b64url;
 use eid_mdoc::issue::ElementValue;
+use eid_trust::Purpose;
 use serde_json::{Map, Value};
 use time::Date;
 use time::macros::format_description;
@@ -44,6 +50,35 @@ pub const VCT: &str = eid_sdjwt::VCT_RESIDENT_IDENTITY;
 pub const CONFIG_MDOC: &str = "resident_identity_mdoc";
 /// The configuration id of the SD-JWT VC credential.
 pub const CONFIG_SD_JWT: &str = "resident_identity_sd_jwt";
+/// The purposes with a compact credential for the offline QR: those a desk with only a
+/// scanner serves, whose attributes fit one QR code (a hotel's and a welfare office's
+/// include the whole address, which does not).
+pub const OFFLINE_PURPOSES: [Purpose; 3] = [
+    Purpose::AirportSecurity,
+    Purpose::RailTicketing,
+    Purpose::AgeCheck,
+];
+/// The configuration ids of the compact credentials: this prefix and the purpose.
+pub const CONFIG_OFFLINE_PREFIX: &str = "resident_identity_offline_";
+
+/// The configuration id of the compact credential for `purpose`.
+pub fn offline_configuration(purpose: Purpose) -> String {
+    format!("{CONFIG_OFFLINE_PREFIX}{purpose}")
+}
+
+/// The purpose of a compact credential's configuration id, if it is one.
+pub fn offline_purpose(configuration: &str) -> Option<Purpose> {
+    let purpose = Purpose::parse(configuration.strip_prefix(CONFIG_OFFLINE_PREFIX)?)?;
+    OFFLINE_PURPOSES.contains(&purpose).then_some(purpose)
+}
+
+/// Every configuration an offer names: both formats and the compact credentials.
+pub fn all_configurations() -> Vec<String> {
+    let mut all = vec![CONFIG_MDOC.to_owned(), CONFIG_SD_JWT.to_owned()];
+    all.extend(OFFLINE_PURPOSES.map(offline_configuration));
+    all
+}
+
 /// The mdoc namespace naming the wallet provider, and its one element.
 pub const WALLET_NAMESPACE: &str = eid_mdoc::NAMESPACE_WALLET;
 /// The ages with an `age_over_NN` attribute.
@@ -140,6 +175,21 @@ pub fn mdoc_name_spaces(
             )],
         ),
     ]
+}
+
+/// The attributes of a compact credential: the credential's, those in `catalogue` (the
+/// purpose's attribute set in the trust list).
+pub fn compact_attributes(
+    card: &ResidentCard,
+    today: Date,
+    catalogue: &[String],
+) -> Vec<(String, ElementValue)> {
+    mdoc_name_spaces(card, today, "")
+        .into_iter()
+        .filter(|(namespace, _)| namespace == DOCTYPE)
+        .flat_map(|(_, elements)| elements)
+        .filter(|(name, _)| catalogue.contains(name))
+        .collect()
 }
 
 /// The SD-JWT VC claims of the credential (every one selectively disclosable but the

@@ -18,7 +18,9 @@ use eid_oid4vc::metadata::{
 use eid_oid4vc::offer::{CredentialOffer, TxCode};
 use eid_oid4vc::proof::{ProofPolicy, keys_to_bind, verify_key_proofs};
 use eid_oid4vc::token::{NonceResponse, TokenRequest, TokenResponse};
-use eid_oid4vc::{FORMAT_MSO_MDOC, FORMAT_SD_JWT_VC, GRANT_PRE_AUTHORIZED_CODE};
+use eid_oid4vc::{
+    FORMAT_EID_COMPACT, FORMAT_MSO_MDOC, FORMAT_SD_JWT_VC, GRANT_PRE_AUTHORIZED_CODE,
+};
 use eid_store::{CredentialState, NewCredential, NewOffer, Redemption, RegistryEntry, Selector};
 use serde::Serialize;
 use serde_json::json;
@@ -78,7 +80,12 @@ impl Authority {
                 },
             ]
         };
-        let configurations = BTreeMap::from([
+        let catalogue = self
+            .trust
+            .read()
+            .map(|t| t.list().purposes.clone())
+            .unwrap_or_default();
+        let mut configurations = BTreeMap::from([
             (
                 CONFIG_MDOC.to_owned(),
                 CredentialConfiguration {
@@ -104,7 +111,7 @@ impl Authority {
                     scope: Some(CONFIG_SD_JWT.into()),
                     cryptographic_binding_methods_supported: vec!["jwk".into()],
                     credential_signing_alg_values_supported: vec![json!("ES256")],
-                    proof_types_supported: proof_types,
+                    proof_types_supported: proof_types.clone(),
                     credential_metadata: Some(CredentialMetadata {
                         display: display("Resident identity card (SD-JWT VC)"),
                         claims: claims(false),
@@ -112,6 +119,36 @@ impl Authority {
                 },
             ),
         ]);
+        for purpose in credential::OFFLINE_PURPOSES {
+            let attributes = catalogue
+                .iter()
+                .find(|p| p.purpose == purpose)
+                .map(|p| p.attributes.clone())
+                .unwrap_or_default();
+            configurations.insert(
+                credential::offline_configuration(purpose),
+                CredentialConfiguration {
+                    format: FORMAT_EID_COMPACT.into(),
+                    doctype: None,
+                    vct: None,
+                    scope: Some(credential::offline_configuration(purpose)),
+                    cryptographic_binding_methods_supported: vec!["cose_key".into()],
+                    credential_signing_alg_values_supported: vec![json!(-7)],
+                    proof_types_supported: proof_types.clone(),
+                    credential_metadata: Some(CredentialMetadata {
+                        display: display(&format!("Offline QR for {purpose}")),
+                        claims: attributes
+                            .into_iter()
+                            .map(|name| ClaimDescription {
+                                path: vec![name],
+                                mandatory: None,
+                                display: Vec::new(),
+                            })
+                            .collect(),
+                    }),
+                },
+            );
+        }
         CredentialIssuerMetadata {
             credential_issuer: base.clone(),
             authorization_servers: Vec::new(),
@@ -141,7 +178,7 @@ impl Authority {
         let tx_code = self.tx_code()?;
         let now = self.clock.now();
         let expires_at = (now + self.settings.offer_ttl).unix_timestamp();
-        let configurations = vec![CONFIG_MDOC.to_owned(), CONFIG_SD_JWT.to_owned()];
+        let configurations = credential::all_configurations();
         self.store
             .create_offer(&NewOffer {
                 code_hash: &hash_secret(&code),
@@ -499,7 +536,37 @@ impl Authority {
             idx,
             uri: self.status_uri(shard),
         };
-        let credential = if configuration == CONFIG_MDOC {
+        let credential = if let Some(purpose) = credential::offline_purpose(configuration) {
+            let catalogue = self
+                .trust
+                .read()
+                .map_err(|_| ApiError::Internal("the trust list lock is poisoned".into()))?
+                .list()
+                .purpose(purpose)
+                .map(|p| p.attributes.clone())
+                .unwrap_or_default();
+            let attributes = credential::compact_attributes(&entry.card, now.date(), &catalogue);
+            let compact = eid_mdoc::offline::issue_compact(
+                &eid_mdoc::offline::CompactCredentialRequest {
+                    purpose: purpose.as_str(),
+                    provider,
+                    attributes: &attributes,
+                    device_key: key,
+                    issued_at: now,
+                    expires_at: until,
+                    status: Some(&status),
+                },
+                self.signer.as_ref(),
+                self.signer.verifying_key(),
+            )
+            .map_err(|e| match e {
+                e @ eid_mdoc::offline::OfflineError::TooLargeForQr { .. } => {
+                    ApiError::Forbidden("credential_request_denied", e.to_string())
+                }
+                e => ApiError::Internal(e.to_string()),
+            })?;
+            b64url(&compact)
+        } else if configuration == CONFIG_MDOC {
             let name_spaces = credential::mdoc_name_spaces(&entry.card, now.date(), provider);
             let issuer_signed = eid_mdoc::issue::issue(
                 &eid_mdoc::issue::IssueRequest {

@@ -61,6 +61,32 @@ impl VerifyingKey {
         })
     }
 
+    /// From a compressed SEC 1 point (`02/03 || x`, 33 bytes), where every byte counts (the
+    /// offline QR); checks that it is on P-256.
+    pub fn from_compressed(algorithm: Algorithm, point: &[u8]) -> Result<Self, CryptoError> {
+        use aws_lc_rs::encoding::AsDer;
+        if point.len() != 33 || !matches!(point[0], 0x02 | 0x03) {
+            return Err(CryptoError::BadPublicKey);
+        }
+        let parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+            .map_err(|_| CryptoError::BadPublicKey)?;
+        // AWS-LC writes the SubjectPublicKeyInfo with the uncompressed point.
+        let der = parsed.as_der().map_err(|_| CryptoError::BadPublicKey)?;
+        let uncompressed = der
+            .as_ref()
+            .strip_prefix(&P256_SPKI_PREFIX[..])
+            .ok_or(CryptoError::BadPublicKey)?;
+        Self::from_sec1(algorithm, uncompressed)
+    }
+
+    /// The compressed SEC 1 point (`02/03 || x`).
+    pub fn compressed(&self) -> [u8; 33] {
+        let mut out = [0u8; 33];
+        out[0] = 0x02 | (self.point[64] & 1);
+        out[1..].copy_from_slice(&self.point[1..33]);
+        out
+    }
+
     /// From a DER SubjectPublicKeyInfo of a P-256 key.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, CryptoError> {
         let point = der
@@ -356,6 +382,32 @@ mod tests {
             Err(CryptoError::BadPublicKey)
         ));
         assert!(VerifyingKey::from_sec1(Algorithm::Es256, &point[..64]).is_err());
+    }
+
+    #[test]
+    fn compressed_points_round_trip_and_bad_ones_are_refused() {
+        for _ in 0..8 {
+            let key = SigningKey::generate().unwrap();
+            let compressed = key.verifying_key().compressed();
+            let back = VerifyingKey::from_compressed(Algorithm::Es256, &compressed).unwrap();
+            assert_eq!(back.sec1(), key.verifying_key().sec1());
+        }
+        let mut point = SigningKey::generate().unwrap().verifying_key().compressed();
+        let uncompressed = *SigningKey::generate().unwrap().verifying_key().sec1();
+        assert!(VerifyingKey::from_compressed(Algorithm::Es256, &uncompressed).is_err());
+        assert!(VerifyingKey::from_compressed(Algorithm::Es256, &point[..32]).is_err());
+        point[0] = 0x04;
+        assert!(VerifyingKey::from_compressed(Algorithm::Es256, &point).is_err());
+        // About half of all x values have no point on the curve: some of 0..16 must fail.
+        let mut refused = 0;
+        for x in 0u8..16 {
+            let mut candidate = [0u8; 33];
+            candidate[0] = 0x02;
+            candidate[32] = x;
+            let parsed = VerifyingKey::from_compressed(Algorithm::Es256, &candidate);
+            refused += usize::from(parsed.is_err());
+        }
+        assert!(refused > 0, "some x values have no point on P-256");
     }
 
     #[test]

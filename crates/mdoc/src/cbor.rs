@@ -207,6 +207,17 @@ impl Out {
             .bytes(&point[33..])
     }
 
+    /// A status list reference (Token Status List): `{"status_list": {"idx", "uri"}}`.
+    pub(crate) fn status_reference(&mut self, status: &crate::model::StatusReference) -> &mut Self {
+        self.map(1)
+            .text("status_list")
+            .map(2)
+            .text("idx")
+            .uint(status.idx)
+            .text("uri")
+            .text(&status.uri)
+    }
+
     /// A text string of exactly `N` ASCII bytes written by `fill` (dates).
     #[inline]
     pub(crate) fn ascii<const N: usize>(&mut self, fill: impl FnOnce(&mut [u8; N])) -> &mut Self {

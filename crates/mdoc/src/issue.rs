@@ -47,7 +47,7 @@ impl std::fmt::Debug for ElementValue {
 }
 
 impl ElementValue {
-    fn encode(&self, out: &mut Out) {
+    pub(crate) fn encode(&self, out: &mut Out) {
         match self {
             Self::Text(t) => {
                 out.text(t);
@@ -312,14 +312,7 @@ fn mobile_security_object(request: &IssueRequest<'_>, spaces: &[Space<'_>]) -> V
     e.text("validUntil");
     tdate(e.tag(0), request.valid_until);
     if let Some(status) = &request.status {
-        e.text("status")
-            .map(1)
-            .text("status_list")
-            .map(2)
-            .text("idx")
-            .uint(status.idx)
-            .text("uri")
-            .text(&status.uri);
+        e.text("status").status_reference(status);
     }
     e.0
 }

@@ -15,6 +15,7 @@ pub mod engagement;
 mod error;
 pub mod issue;
 pub mod model;
+pub mod offline;
 pub mod present;
 pub mod request;
 pub mod session;

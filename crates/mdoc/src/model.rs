@@ -249,7 +249,7 @@ impl MobileSecurityObject {
                             expected_update: update,
                         });
                     }
-                    "status" => mso.6 = Some(status(d)?),
+                    "status" => mso.6 = Some(read_status(d)?),
                     _ => {
                         skip(d, "MobileSecurityObject")?;
                     }
@@ -279,7 +279,8 @@ impl MobileSecurityObject {
     }
 }
 
-fn status(d: &mut Decoder<'_>) -> Result<StatusReference, MdocError> {
+/// Reads the `status` map of an MSO or compact credential (`{"status_list": {idx, uri}}`).
+pub(crate) fn read_status(d: &mut Decoder<'_>) -> Result<StatusReference, MdocError> {
     let mut found = None;
     for _ in 0..map_len(d, "status")? {
         match d.str().map_err(malformed("status key"))? {

@@ -30,6 +30,9 @@ pub const GRANT_PRE_AUTHORIZED_CODE: &str = "urn:ietf:params:oauth:grant-type:pr
 pub const FORMAT_MSO_MDOC: &str = "mso_mdoc";
 /// The `format` of SD-JWT VC credentials (Appendix A.3).
 pub const FORMAT_SD_JWT_VC: &str = "dc+sd-jwt";
+/// The `format` of eid's compact credentials for the offline QR (an extension format:
+/// a CWT per purpose, `eid_mdoc::offline`), delivered base64url-encoded.
+pub const FORMAT_EID_COMPACT: &str = "eid_compact_cwt";
 /// The `typ` of a `jwt` key proof (Appendix F.1).
 pub const TYP_KEY_PROOF: &str = "openid4vci-proof+jwt";
 /// The `typ` of a key attestation JWT (Appendix D.1).

@@ -63,9 +63,9 @@ pub fn add_issuer(
         jwk.verifying_key()
             .map_err(|e| TrustError::BadKey(format!("status list key of {id}: {e}")))?;
     }
-    let scopes = list
+    let (scopes, offline_keys) = list
         .issuer(id)
-        .map(|i| i.scopes.clone())
+        .map(|i| (i.scopes.clone(), i.offline_keys.clone()))
         .unwrap_or_default();
     let entry = IssuingAuthority {
         id: id.to_owned(),
@@ -75,9 +75,23 @@ pub fn add_issuer(
             .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
             .collect(),
         status_list_keys,
+        offline_keys,
         scopes,
     };
     put(&mut list.issuers, entry, |e| &e.id, "issuer", replace)
+}
+
+fn issuer_mut<'a>(
+    list: &'a mut TrustList,
+    issuer: &str,
+) -> Result<&'a mut IssuingAuthority, TrustError> {
+    list.issuers
+        .iter_mut()
+        .find(|i| i.id == issuer)
+        .ok_or_else(|| TrustError::NotFound {
+            kind: "issuer",
+            id: issuer.to_owned(),
+        })
 }
 
 /// Sets where and for what an issuer's credentials are accepted: `scope` replaces every
@@ -99,18 +113,27 @@ pub fn set_scope(
             "a scope's valid_until must be after its valid_from".into(),
         ));
     }
-    let entry = list
-        .issuers
-        .iter_mut()
-        .find(|i| i.id == issuer)
-        .ok_or_else(|| TrustError::NotFound {
-            kind: "issuer",
-            id: issuer.to_owned(),
-        })?;
+    let entry = issuer_mut(list, issuer)?;
     if !add {
         entry.scopes.clear();
     }
     entry.scopes.push(scope);
+    Ok(())
+}
+
+/// Sets the keys that sign an issuer's compact credentials for the offline QR (replacing
+/// those it had; none takes its offline QR out of use).
+pub fn set_offline_keys(
+    list: &mut TrustList,
+    issuer: &str,
+    keys: Vec<Jwk>,
+) -> Result<(), TrustError> {
+    for jwk in &keys {
+        jwk.verifying_key()
+            .map_err(|e| TrustError::BadKey(format!("offline key of {issuer}: {e}")))?;
+    }
+    let entry = issuer_mut(list, issuer)?;
+    entry.offline_keys = keys;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //!   "version": uint, "issued_at": RFC 3339, "next_update": RFC 3339,
 //!   "purposes": [ { "purpose", "name", "attributes": [tstr], "max_status_age_seconds" } ],
 //!   "issuers": [ { "id", "name", "iaca_roots": [base64 DER], "status_list_keys": [JWK],
+//!                  ? "offline_keys": [JWK],
 //!                  "scopes": [ { "region": "nation" / "45" / "4501" / "450102",
 //!                                "purposes": [purpose], "valid_from", ? "valid_until" } ] } ],
 //!   "wallet_providers": [ { "id", "name", "attestation_keys": [JWK],
@@ -209,6 +210,11 @@ pub struct IssuingAuthority {
     /// Keys that sign its status lists without a certificate.
     #[serde(default)]
     pub status_list_keys: Vec<Jwk>,
+    /// Keys that sign its compact credentials for the offline QR, which carry no
+    /// certificate: a desk finds the key by the credential's `kid` (the start of the key's
+    /// RFC 7638 thumbprint).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offline_keys: Vec<Jwk>,
     /// Where its credentials are accepted. Empty: nowhere.
     #[serde(default)]
     pub scopes: Vec<AcceptanceScope>,

@@ -205,6 +205,21 @@ impl VerifiedTrustList {
         (roots, keys)
     }
 
+    /// Every listed issuer's offline-QR keys that parse, with the issuer's id.
+    pub fn offline_keys(&self) -> Vec<(String, VerifyingKey)> {
+        self.list
+            .issuers
+            .iter()
+            .flat_map(|issuer| {
+                issuer
+                    .offline_keys
+                    .iter()
+                    .filter_map(|jwk| jwk.verifying_key().ok())
+                    .map(|key| (issuer.id.clone(), key))
+            })
+            .collect()
+    }
+
     /// For tests of the policy: a list taken as verified without a signature.
     pub fn dangerous_unsigned(list: TrustList) -> Self {
         Self { list }

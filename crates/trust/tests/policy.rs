@@ -10,7 +10,7 @@
 use eid_core::region::{RegionCode, Scope};
 use eid_core::status::CredentialStatus;
 use eid_crypto::{Signer, SigningKey};
-use eid_trust::edit::{add_provider, add_relying_party, set_scope};
+use eid_trust::edit::{add_provider, add_relying_party, set_offline_keys, set_scope};
 use eid_trust::model::{IssuingAuthority, ProviderState, WalletProvider};
 use eid_trust::signed::sign;
 use eid_trust::{
@@ -30,6 +30,7 @@ fn list() -> TrustList {
         name: "南宁市公安局".into(),
         iaca_roots: Vec::new(),
         status_list_keys: Vec::new(),
+        offline_keys: Vec::new(),
         scopes: Vec::new(),
     });
     set_scope(
@@ -558,6 +559,32 @@ fn edits_refuse_bad_changes_and_leave_the_list_as_it_was() {
             },
             false
         ),
+        Err(TrustError::NotFound { .. })
+    ));
+    assert_eq!(list, before);
+}
+
+/// An issuer's offline-QR keys: set, listed with the issuer, and refused when they are not
+/// P-256 keys or the issuer is unknown (the list unchanged).
+#[test]
+fn offline_keys_are_checked_and_listed_with_their_issuer() {
+    let mut list = list();
+    let key = SigningKey::generate().unwrap();
+    let issuer = list.issuers[0].id.clone();
+    set_offline_keys(&mut list, &issuer, vec![key.verifying_key().to_jwk()]).unwrap();
+    let listed = VerifiedTrustList::dangerous_unsigned(list.clone()).offline_keys();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].0, issuer);
+    assert_eq!(listed[0].1.sec1(), key.verifying_key().sec1());
+    let before = list.clone();
+    let mut bad = key.verifying_key().to_jwk();
+    bad.crv = "P-384".into();
+    assert!(matches!(
+        set_offline_keys(&mut list, &issuer, vec![bad]),
+        Err(TrustError::BadKey(_))
+    ));
+    assert!(matches!(
+        set_offline_keys(&mut list, "cn-9999", Vec::new()),
         Err(TrustError::NotFound { .. })
     ));
     assert_eq!(list, before);

@@ -1,6 +1,10 @@
 //! Verification of one presentation, in either format, down to a [`Report`].
 
 use eid_crypto::x509::DocumentSignerCache;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use eid_mdoc::offline::{OfflineCheck, OfflineError, OfflineIssuerKey, key_id, verify_offline};
 use eid_mdoc::verify::verify_document;
 use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, DeviceResponse, IssuerDataCheck, IssuerTrust};
 use eid_trust::{Purpose, Registration, VerifiedTrustList, decide};
@@ -39,8 +43,27 @@ pub struct Verifier {
     signers: DocumentSignerCache,
     /// `owners[i]` is the issuer of root `i`.
     owners: Vec<String>,
+    /// The listed issuers' offline-QR keys, with their `kid`s.
+    offline_keys: Vec<OfflineIssuerKey>,
+    /// Offline codes accepted here in the last minute, by digest: the same code twice is a
+    /// replay (a photo of the screen passed on), never a second holder.
+    seen_codes: Mutex<HashMap<[u8; 32], OffsetDateTime>>,
     relying_party: String,
     statuses: StatusCache,
+}
+
+fn offline_keys(trust: &VerifiedTrustList) -> Vec<OfflineIssuerKey> {
+    trust
+        .offline_keys()
+        .into_iter()
+        .filter_map(|(issuer, key)| {
+            Some(OfflineIssuerKey {
+                issuer,
+                kid: key_id(&key).ok()?,
+                key,
+            })
+        })
+        .collect()
 }
 
 /// What a verified credential gave, in either format, for the policy and the report.
@@ -70,6 +93,8 @@ impl Verifier {
     pub fn new(trust: VerifiedTrustList, relying_party: &str, now: OffsetDateTime) -> Self {
         let (roots, owners) = trust.roots(now);
         Self {
+            offline_keys: offline_keys(&trust),
+            seen_codes: Mutex::new(HashMap::new()),
             trust,
             signers: DocumentSignerCache::new(roots, SIGNER_CACHE_CAPACITY),
             owners,
@@ -92,6 +117,7 @@ impl Verifier {
     /// one held, so that an older list cannot come back).
     pub fn replace_trust(&mut self, trust: VerifiedTrustList, now: OffsetDateTime) {
         let (roots, owners) = trust.roots(now);
+        self.offline_keys = offline_keys(&trust);
         self.trust = trust;
         self.signers = DocumentSignerCache::new(roots, SIGNER_CACHE_CAPACITY);
         self.owners = owners;
@@ -293,6 +319,97 @@ impl Verifier {
             status: verified.status_reference.clone(),
         };
         self.decide(found, check)
+    }
+
+    /// Verifies the bytes of an offline QR code (`eid_mdoc::offline`): the format's checks
+    /// (issuer key by `kid` from the trust list, issuer signature, validity, the desk's
+    /// purpose, made within the last 60 s, the device signature), a code not already
+    /// accepted here, then status and the acceptance policy. The portrait comes as its
+    /// digest (`portrait_sha256`), standing for `portrait` in the policy.
+    pub fn verify_offline(&self, code: &[u8], check: &Check<'_>) -> Report {
+        const FORMAT: &str = "eid_offline_qr";
+        let verified = verify_offline(
+            code,
+            &OfflineCheck {
+                keys: &self.offline_keys,
+                purpose: check.purpose.as_str(),
+                now: check.now,
+            },
+        );
+        let verified = match verified {
+            Ok(v) => v,
+            Err(e) => {
+                let code = match e {
+                    OfflineError::TooOld { .. } | OfflineError::FromTheFuture { .. } => {
+                        "presentation_expired"
+                    }
+                    OfflineError::PurposeMismatch { .. } => "purpose_mismatch",
+                    _ => "presentation_not_verified",
+                };
+                return self.refused(check, Some(FORMAT), Reason::new(code, e.to_string()));
+            }
+        };
+        if let Some(first) = self.already_seen(verified.digest, check.now) {
+            return self.refused(
+                check,
+                Some(FORMAT),
+                Reason::new(
+                    "code_replayed",
+                    format!(
+                        "this code was already accepted here {} s ago: ask the holder to show a fresh one",
+                        (check.now - first).whole_seconds()
+                    ),
+                ),
+            );
+        }
+        let claims = verified.claims;
+        let mut found = Found {
+            format: FORMAT,
+            issuer: Some(verified.issuer),
+            wallet_provider: Some(claims.provider),
+            disclosed: Vec::new(),
+            values: Map::new(),
+            valid_from: Some(claims.issued_at),
+            valid_until: Some(claims.expires_at),
+            status: claims.status,
+        };
+        for (name, raw) in &claims.attributes {
+            let value = eid_mdoc::model::element_to_json(raw).unwrap_or(Value::Null);
+            let policy_name = if name == eid_mdoc::offline::PORTRAIT_DIGEST {
+                "portrait"
+            } else {
+                name
+            };
+            found.disclosed.push(policy_name.to_owned());
+            found.values.insert(name.clone(), value);
+        }
+        let report = self.decide(found, check);
+        if !report.accepted {
+            // Refused codes may be shown again (a status list fetched meanwhile).
+            if let Ok(mut seen) = self.seen_codes.lock() {
+                seen.remove(&verified.digest);
+            }
+        }
+        report
+    }
+
+    /// Remembers an offline code's digest; `Some(when)` if it was accepted before within
+    /// its validity. Forgets codes older than that.
+    fn already_seen(&self, digest: [u8; 32], now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let Ok(mut seen) = self.seen_codes.lock() else {
+            // A poisoned lock only loses the memory of past codes; each still passed
+            // every other check.
+            return None;
+        };
+        let horizon = now - eid_mdoc::offline::MAX_AGE - eid_mdoc::offline::CLOCK_LEEWAY;
+        seen.retain(|_, at| *at > horizon);
+        match seen.get(&digest) {
+            Some(first) => Some(*first),
+            None => {
+                seen.insert(digest, now);
+                None
+            }
+        }
     }
 
     /// The acceptance policy over what the format's verification found.

@@ -25,16 +25,7 @@ use time::Duration;
 type PhoneOutcome = Result<ConsentRequest, RequestRefused>;
 
 fn verifier(world: &World, relying_party: &str) -> Verifier {
-    let mut verifier = Verifier::new(world.trust.clone(), relying_party, NOW);
-    verifier
-        .store_status_list(
-            "cn-4501",
-            STATUS_URI,
-            &world.status_token(NOW - Duration::minutes(5)),
-            NOW,
-        )
-        .unwrap();
-    verifier
+    world.verifier(relying_party)
 }
 
 /// One exchange: the phone (holding `credential`) on a thread behind a TCP listener, the

@@ -245,6 +245,77 @@ async fn pre_authorized_flow_both_formats_batch_of_three_on_postgres() {
     on_postgres("authority_flow", full_flow).await;
 }
 
+/// The compact credentials for the offline QR come in the same offer: one per scanner
+/// purpose, with that purpose's attributes, the portrait as its digest, bound to the
+/// phone's keys and to their own status entries; a purpose without one is not offered.
+#[tokio::test]
+async fn the_offer_includes_the_offline_qr_credentials() {
+    use eid_authority::credential::offline_configuration;
+    use eid_mdoc::offline::{
+        CompactCredential, OfflineCheck, OfflineIssuerKey, key_id, present_offline, verify_offline,
+    };
+    use eid_trust::Purpose;
+    let world = World::new("sqlite::memory:").await;
+    let (_, metadata) = send(
+        &world.public,
+        Request::get("/.well-known/openid-credential-issuer")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let airport = offline_configuration(Purpose::AirportSecurity);
+    assert_eq!(
+        metadata["credential_configurations_supported"][&airport]["format"],
+        eid_oid4vc::FORMAT_EID_COMPACT
+    );
+    let card = &world.residents[0];
+    let (offer, tx_code) = enrol(&world, card).await;
+    assert!(offer.credential_configuration_ids.contains(&airport));
+    let phone = Phone::new("wechat", "wechat-phone-1", 2);
+    let issued = obtain(&world, &offer, &tx_code, &phone, &[airport.as_str()]).await;
+    assert_eq!(issued[0].len(), 2);
+    let ds = world.pki.ds_key.verifying_key();
+    let keys = [OfflineIssuerKey {
+        issuer: "cn-4501".into(),
+        kid: key_id(ds).unwrap(),
+        key: ds.clone(),
+    }];
+    let mut indices = Vec::new();
+    for (credential, key) in issued[0].iter().zip(&phone.keys) {
+        let credential = CompactCredential::from_cbor(&b64url_decode(credential).unwrap()).unwrap();
+        let qr = present_offline(&credential, key, key.verifying_key(), NOW).unwrap();
+        let verified = verify_offline(
+            &qr,
+            &OfflineCheck {
+                keys: &keys,
+                purpose: "airport_security",
+                now: NOW,
+            },
+        )
+        .unwrap();
+        assert_eq!(verified.claims.provider, "wechat");
+        let names: Vec<_> = verified.claims.attributes.keys().cloned().collect();
+        let mut expected = vec!["document_number", "family_name", "given_name"];
+        if card.portrait.is_some() {
+            expected.push("portrait_sha256");
+        }
+        assert_eq!(names, expected);
+        indices.push(verified.claims.status.unwrap().idx);
+    }
+    indices.dedup();
+    assert_eq!(indices.len(), 2);
+    assert!(
+        !offer
+            .credential_configuration_ids
+            .contains(&offline_configuration(Purpose::HotelCheckIn))
+    );
+    assert!(
+        metadata["credential_configurations_supported"]
+            .get(offline_configuration(Purpose::HotelCheckIn))
+            .is_none()
+    );
+}
+
 #[tokio::test]
 async fn the_token_endpoint_refuses_with_oauth_errors() {
     let world = World::new("sqlite::memory:").await;

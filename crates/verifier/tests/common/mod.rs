@@ -1,7 +1,9 @@
 //! A small world for the verifier's tests: a national root, the Nanning issuer (accepted in
 //! Guangxi), two wallet providers (one suspended), relying parties with reader
 //! certificates — a Nanning hotel, a Hangzhou hotel, a Nanning bar registered for age
-//! checks only — and a holder with a credential and its status list.
+//! checks only, a Nanning airport gate with only a scanner (no reader certificate) — and a
+//! holder with a credential and its status list. Nanning's document-signer key also signs
+//! its compact credentials for the offline QR (listed as its offline key).
 
 #![expect(
     clippy::unwrap_used,
@@ -14,7 +16,7 @@ use eid_crypto::x509::{AuthorityPki, CertificateTerms, Subject, create_reader_ce
 use eid_crypto::{Signer, SigningKey};
 use eid_mdoc::issue::{ElementValue, IssueRequest};
 use eid_status::{Bits, SignerRef, StatusList, StatusListToken};
-use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_scope};
+use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_offline_keys, set_scope};
 use eid_trust::model::{ProviderState, WalletProvider};
 use eid_trust::{AcceptanceScope, Purpose, TrustList, VerifiedTrustList};
 use time::macros::datetime;
@@ -91,6 +93,12 @@ impl World {
             false,
         )
         .unwrap();
+        set_offline_keys(
+            &mut draft,
+            "cn-4501",
+            vec![nanning.ds_key.verifying_key().to_jwk()],
+        )
+        .unwrap();
         set_scope(
             &mut draft,
             "cn-4501",
@@ -143,6 +151,16 @@ impl World {
             )
             .unwrap();
         }
+        add_relying_party(
+            &mut draft,
+            "nanning-airport",
+            "南宁吴圩国际机场",
+            code("450122"),
+            &[(Purpose::AirportSecurity, None)],
+            None,
+            false,
+        )
+        .unwrap();
         let root = SigningKey::generate().unwrap();
         let trust = Self::sign(&root, &draft);
         let device_key = SigningKey::generate().unwrap();
@@ -216,6 +234,20 @@ impl World {
             &OsRandom,
         )
         .unwrap()
+    }
+
+    /// A verifier for `relying_party` holding the status list as fetched 5 minutes ago.
+    pub fn verifier(&self, relying_party: &str) -> eid_verifier::Verifier {
+        let mut verifier = eid_verifier::Verifier::new(self.trust.clone(), relying_party, NOW);
+        verifier
+            .store_status_list(
+                "cn-4501",
+                STATUS_URI,
+                &self.status_token(NOW - Duration::minutes(5)),
+                NOW,
+            )
+            .unwrap();
+        verifier
     }
 
     /// The status list as the issuer would serve it, issued `at`.

@@ -1,0 +1,389 @@
+//! The offline single QR: a compact credential per purpose, wrapped in a device-signed
+//! presentation that a desk accepts for 60 seconds — it fits QR version 15-M for every
+//! purpose, and each of the desk's checks has a test that breaks exactly it.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+
+use eid_crypto::{Signer, SigningKey, VerifyingKey};
+use eid_mdoc::issue::ElementValue;
+use eid_mdoc::model::StatusReference;
+use eid_mdoc::offline::{
+    CompactCredential, CompactCredentialRequest, OfflineCheck, OfflineError, OfflineIssuerKey,
+    PORTRAIT_DIGEST, QR_CAPACITY, issue_compact, key_id, present_offline, verify_offline,
+};
+use eid_mdoc::{MdocError, model::element_to_json};
+use time::macros::{date, datetime};
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+
+struct Fixture {
+    issuer: SigningKey,
+    device: SigningKey,
+    keys: Vec<OfflineIssuerKey>,
+}
+
+fn fixture() -> Fixture {
+    let issuer = SigningKey::generate().unwrap();
+    let keys = vec![OfflineIssuerKey {
+        issuer: "cn-4501".into(),
+        kid: key_id(issuer.verifying_key()).unwrap(),
+        key: issuer.verifying_key().clone(),
+    }];
+    Fixture {
+        issuer,
+        device: SigningKey::generate().unwrap(),
+        keys,
+    }
+}
+
+fn text(s: &str) -> ElementValue {
+    ElementValue::Text(s.into())
+}
+
+/// Each purpose's catalogue attributes for a resident with long values: a four-character
+/// name, the longest kind of address, a 60 KiB portrait.
+fn attributes(purpose: &str) -> Vec<(String, ElementValue)> {
+    let all = [
+        ("family_name", text("欧阳")),
+        ("given_name", text("明月")),
+        ("sex", ElementValue::Int(2)),
+        ("ethnicity", text("维吾尔族")),
+        ("birth_date", ElementValue::FullDate(date!(1990 - 03 - 07))),
+        (
+            "address",
+            text("广西壮族自治区南宁市青秀区民族大道一百三十六号五象花园小区十二栋二单元一零一室"),
+        ),
+        ("document_number", text("45010219900307002X")),
+        ("portrait", ElementValue::Bytes(vec![0xab; 60 << 10])),
+        ("issuing_authority", text("南宁市公安局青秀分局")),
+        ("issue_date", ElementValue::FullDate(date!(2020 - 01 - 01))),
+        ("expiry_date", ElementValue::FullDate(date!(2040 - 01 - 01))),
+        ("age_over_18", ElementValue::Bool(true)),
+        ("age_in_years", ElementValue::Int(36)),
+        ("resident_region", text("450103")),
+    ];
+    let names: &[&str] = match purpose {
+        "hotel_check_in" => &[
+            "family_name",
+            "given_name",
+            "sex",
+            "ethnicity",
+            "birth_date",
+            "address",
+            "document_number",
+            "portrait",
+        ],
+        "airport_security" => &["family_name", "given_name", "document_number", "portrait"],
+        "rail_ticketing" => &["family_name", "given_name", "document_number"],
+        "welfare" => &[
+            "family_name",
+            "given_name",
+            "document_number",
+            "birth_date",
+            "age_in_years",
+            "resident_region",
+            "address",
+        ],
+        "age_check" => &["age_over_18"],
+        _ => unreachable!("{purpose}"),
+    };
+    all.into_iter()
+        .filter(|(name, _)| names.contains(name))
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+}
+
+fn status() -> StatusReference {
+    StatusReference {
+        idx: 131_071,
+        uri: "https://nanning.eid.gov.cn/status/17".into(),
+    }
+}
+
+fn issue(f: &Fixture, purpose: &str, issued_at: OffsetDateTime) -> CompactCredential {
+    CompactCredential::from_cbor(&try_issue(f, purpose, issued_at).unwrap()).unwrap()
+}
+
+fn try_issue(
+    f: &Fixture,
+    purpose: &str,
+    issued_at: OffsetDateTime,
+) -> Result<Vec<u8>, OfflineError> {
+    let attributes = attributes(purpose);
+    let status = status();
+    issue_compact(
+        &CompactCredentialRequest {
+            purpose,
+            provider: "wechat",
+            attributes: &attributes,
+            device_key: f.device.verifying_key(),
+            issued_at,
+            expires_at: issued_at + Duration::days(365),
+            status: Some(&status),
+        },
+        &f.issuer,
+        f.issuer.verifying_key(),
+    )
+}
+
+fn present(f: &Fixture, credential: &CompactCredential, at: OffsetDateTime) -> Vec<u8> {
+    present_offline(credential, &f.device, f.device.verifying_key(), at).unwrap()
+}
+
+fn check<'a>(f: &'a Fixture, purpose: &'a str) -> OfflineCheck<'a> {
+    OfflineCheck {
+        keys: &f.keys,
+        purpose,
+        now: NOW,
+    }
+}
+
+/// Replaces one member of the presentation array (`[1, credential, presented_at, auth]`).
+fn with_member(presentation: &[u8], index: usize, value: &[u8]) -> Vec<u8> {
+    let mut d = minicbor::Decoder::new(presentation);
+    d.array().unwrap();
+    let mut members = Vec::new();
+    for _ in 0..4 {
+        let start = d.position();
+        d.skip().unwrap();
+        members.push(presentation[start..d.position()].to_vec());
+    }
+    members[index] = value.to_vec();
+    [vec![0x84], members.concat()].concat()
+}
+
+fn cbor_uint(n: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    minicbor::Encoder::new(&mut out).u64(n).unwrap();
+    out
+}
+
+fn cbor_bytes(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    minicbor::Encoder::new(&mut out).bytes(b).unwrap();
+    out
+}
+
+#[test]
+fn airport_presentation_verifies_with_its_attributes_and_the_portrait_digest() {
+    let f = fixture();
+    let credential = issue(&f, "airport_security", NOW - Duration::days(1));
+    let qr = present(&f, &credential, NOW - Duration::seconds(10));
+    let verified = verify_offline(&qr, &check(&f, "airport_security")).unwrap();
+    assert_eq!(verified.issuer, "cn-4501");
+    assert_eq!(verified.claims.purpose, "airport_security");
+    assert_eq!(verified.claims.provider, "wechat");
+    assert_eq!(verified.claims.status, Some(status()));
+    assert_eq!(verified.presented_at, NOW - Duration::seconds(10));
+    let names: Vec<_> = verified.claims.attributes.keys().cloned().collect();
+    assert_eq!(
+        names,
+        [
+            "document_number",
+            "family_name",
+            "given_name",
+            PORTRAIT_DIGEST
+        ]
+    );
+    let digest = element_to_json(&verified.claims.attributes[PORTRAIT_DIGEST]).unwrap();
+    use base64::Engine;
+    assert_eq!(
+        digest,
+        base64::engine::general_purpose::STANDARD.encode(eid_crypto::sha256(&[0xab; 60 << 10]))
+    );
+    assert_eq!(
+        element_to_json(&verified.claims.attributes["family_name"]).unwrap(),
+        "欧阳"
+    );
+}
+
+/// The scanner purposes' presentations, with long values, fit QR version 15 at level M; a
+/// purpose with the whole address does not, and the issuer refuses to make one.
+#[test]
+fn scanner_purposes_fit_qr_version_15_m_and_the_issuer_refuses_what_does_not() {
+    let f = fixture();
+    for purpose in ["airport_security", "rail_ticketing", "age_check"] {
+        let qr = present(&f, &issue(&f, purpose, NOW), NOW);
+        eprintln!("{purpose}: {} bytes", qr.len());
+        assert!(
+            qr.len() <= QR_CAPACITY,
+            "{purpose}: {} bytes > {QR_CAPACITY}",
+            qr.len()
+        );
+        qrcode::QrCode::with_version(&qr, qrcode::Version::Normal(15), qrcode::EcLevel::M)
+            .unwrap_or_else(|e| panic!("{purpose}: {e:?}"));
+        verify_offline(&qr, &check(&f, purpose)).unwrap();
+    }
+    for purpose in ["hotel_check_in", "welfare"] {
+        assert!(
+            matches!(
+                try_issue(&f, purpose, NOW),
+                Err(OfflineError::TooLargeForQr { bytes }) if bytes > QR_CAPACITY
+            ),
+            "{purpose}"
+        );
+    }
+}
+
+#[test]
+fn another_format_version_is_refused_as_such() {
+    let f = fixture();
+    let qr = present(&f, &issue(&f, "airport_security", NOW), NOW);
+    let v2 = with_member(&qr, 0, &cbor_uint(2));
+    assert_eq!(
+        verify_offline(&v2, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::UnsupportedVersion(2)
+    );
+}
+
+#[test]
+fn garbage_truncation_and_trailing_bytes_are_unreadable() {
+    let f = fixture();
+    let qr = present(&f, &issue(&f, "airport_security", NOW), NOW);
+    let c = check(&f, "airport_security");
+    for bad in [
+        b"https://example.com/not-an-eid-code".to_vec(),
+        qr[..qr.len() - 1].to_vec(),
+        [qr.clone(), vec![0]].concat(),
+        Vec::new(),
+    ] {
+        assert!(
+            matches!(verify_offline(&bad, &c), Err(OfflineError::Unreadable(_))),
+            "{bad:02x?}"
+        );
+    }
+    assert_eq!(
+        verify_offline(&[qr.clone(), vec![0]].concat(), &c).unwrap_err(),
+        OfflineError::Unreadable(MdocError::TrailingData)
+    );
+}
+
+#[test]
+fn a_key_the_trust_list_does_not_list_is_refused() {
+    let f = fixture();
+    let qr = present(&f, &issue(&f, "airport_security", NOW), NOW);
+    let other = fixture();
+    assert_eq!(
+        verify_offline(&qr, &check(&other, "airport_security")).unwrap_err(),
+        OfflineError::UnknownIssuerKey
+    );
+}
+
+#[test]
+fn a_forged_issuer_signature_is_refused() {
+    let f = fixture();
+    let credential = issue(&f, "airport_security", NOW);
+    // The last byte of the credential is the last byte of the issuer's signature.
+    let mut forged = credential.bytes.clone();
+    *forged.last_mut().unwrap() ^= 1;
+    let forged = CompactCredential::from_cbor(&forged).unwrap();
+    let qr = present(&f, &forged, NOW);
+    assert_eq!(
+        verify_offline(&qr, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::IssuerSignature
+    );
+    // Same kid, another key (a listed kid whose key does not verify).
+    let mut lying = fixture();
+    lying.keys[0].kid = f.keys[0].kid;
+    let qr = present(&f, &credential, NOW);
+    assert_eq!(
+        verify_offline(&qr, &check(&lying, "airport_security")).unwrap_err(),
+        OfflineError::IssuerSignature
+    );
+}
+
+#[test]
+fn a_credential_outside_its_validity_is_refused() {
+    let f = fixture();
+    let future = issue(&f, "airport_security", NOW + Duration::hours(1));
+    let qr = present(&f, &future, NOW);
+    assert_eq!(
+        verify_offline(&qr, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::NotYetValid
+    );
+    let old = issue(&f, "airport_security", NOW - Duration::days(366));
+    let qr = present(&f, &old, NOW);
+    assert_eq!(
+        verify_offline(&qr, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::Expired
+    );
+}
+
+#[test]
+fn a_credential_for_another_purpose_is_refused() {
+    let f = fixture();
+    let qr = present(&f, &issue(&f, "rail_ticketing", NOW), NOW);
+    assert_eq!(
+        verify_offline(&qr, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::PurposeMismatch {
+            presented: "rail_ticketing".into(),
+            expected: "airport_security".into()
+        }
+    );
+}
+
+/// A screenshot shown 61 s later, or a code dated ahead of the desk's clock.
+#[test]
+fn a_stale_or_future_presentation_is_refused() {
+    let f = fixture();
+    let credential = issue(&f, "airport_security", NOW - Duration::days(1));
+    let at_limit = present(&f, &credential, NOW - Duration::seconds(60));
+    verify_offline(&at_limit, &check(&f, "airport_security")).unwrap();
+    let screenshot = present(&f, &credential, NOW - Duration::seconds(61));
+    assert_eq!(
+        verify_offline(&screenshot, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::TooOld { seconds: 61 }
+    );
+    let ahead = present(&f, &credential, NOW + Duration::seconds(6));
+    assert_eq!(
+        verify_offline(&ahead, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::FromTheFuture { seconds: 6 }
+    );
+}
+
+/// Re-dating a screenshot breaks the device signature; so does another phone's key.
+#[test]
+fn a_redated_code_or_another_device_fails_the_device_signature() {
+    let f = fixture();
+    let credential = issue(&f, "airport_security", NOW - Duration::days(1));
+    let old = present(&f, &credential, NOW - Duration::seconds(300));
+    let redated = with_member(&old, 2, &cbor_uint(NOW.unix_timestamp() as u64));
+    assert_eq!(
+        verify_offline(&redated, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::DeviceSignature
+    );
+    // A thief's phone signing for the credential it copied: the wallet refuses to...
+    let thief = SigningKey::generate().unwrap();
+    assert_eq!(
+        present_offline(&credential, &thief, thief.verifying_key(), NOW).unwrap_err(),
+        OfflineError::NotTheDeviceKey
+    );
+    // ...and a desk refuses what a hacked wallet makes anyway.
+    let forged = present_offline(&credential, &thief, f.device.verifying_key(), NOW).unwrap();
+    assert_eq!(
+        verify_offline(&forged, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::DeviceSignature
+    );
+    // The device signature covers the credential: moved under another one, it fails.
+    let other = issue(&f, "airport_security", NOW - Duration::days(2));
+    let swapped = with_member(&present(&f, &credential, NOW), 1, &cbor_bytes(&other.bytes));
+    assert_eq!(
+        verify_offline(&swapped, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::DeviceSignature
+    );
+}
+
+#[test]
+fn claims_debug_shows_names_not_values() {
+    let f = fixture();
+    let credential = issue(&f, "airport_security", NOW);
+    let debug = format!("{:?}", credential.claims);
+    assert!(debug.contains("document_number"), "{debug}");
+    assert!(!debug.contains("45010219900307002X"), "{debug}");
+    assert!(!debug.contains("欧阳"), "{debug}");
+    let _: &VerifyingKey = &credential.claims.device_key;
+}

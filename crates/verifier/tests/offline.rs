@@ -1,0 +1,230 @@
+//! The offline QR at a desk with only a scanner (the Nanning airport gate): the phone's
+//! code, made from the compact credential Nanning issued, decided with the cached trust
+//! and status lists — accepted, then refused for each thing a gate must catch.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
+#[expect(dead_code, reason = "the shared world has more than these tests use")]
+mod common;
+
+use common::{IDX, NOW, STATUS_URI, World};
+use eid_core::status::CredentialStatus;
+use eid_crypto::Signer;
+use eid_mdoc::issue::ElementValue;
+use eid_mdoc::offline::{
+    CompactCredential, CompactCredentialRequest, issue_compact, present_offline,
+};
+use eid_trust::Purpose;
+use eid_verifier::{Channel, Check, Verifier};
+use time::{Duration, OffsetDateTime};
+
+const AIRPORT: &str = "nanning-airport";
+
+/// Nanning's compact credential for `purpose`, bound to the world's device key.
+fn compact(world: &World, purpose: Purpose, provider: &str) -> CompactCredential {
+    let text = |s: &str| ElementValue::Text(s.into());
+    let attributes = [
+        ("family_name".to_owned(), text("韦")),
+        ("given_name".to_owned(), text("小兰")),
+        ("document_number".to_owned(), text("450103199003070024")),
+        (
+            "portrait".to_owned(),
+            ElementValue::Bytes(vec![0xff, 0xd8, 0xff]),
+        ),
+    ];
+    let bytes = issue_compact(
+        &CompactCredentialRequest {
+            purpose: purpose.as_str(),
+            provider,
+            attributes: &attributes,
+            device_key: world.device_key.verifying_key(),
+            issued_at: NOW - Duration::days(1),
+            expires_at: NOW + Duration::days(90),
+            status: Some(&eid_core::status::StatusListReference {
+                idx: IDX,
+                uri: STATUS_URI.into(),
+            }),
+        },
+        &world.nanning.ds_key,
+        world.nanning.ds_key.verifying_key(),
+    )
+    .unwrap();
+    CompactCredential::from_cbor(&bytes).unwrap()
+}
+
+fn code(world: &World, credential: &CompactCredential, at: OffsetDateTime) -> Vec<u8> {
+    present_offline(
+        credential,
+        &world.device_key,
+        world.device_key.verifying_key(),
+        at,
+    )
+    .unwrap()
+}
+
+fn gate(world: &World) -> Verifier {
+    world.verifier(AIRPORT)
+}
+
+fn check(verifier: &Verifier) -> Vec<String> {
+    verifier.registered_attributes(Purpose::AirportSecurity)
+}
+
+fn scan(verifier: &Verifier, qr: &[u8]) -> eid_verifier::Report {
+    let requested = check(verifier);
+    verifier.verify_offline(
+        qr,
+        &Check {
+            purpose: Purpose::AirportSecurity,
+            requested: &requested,
+            channel: Channel::OfflineQr,
+            now: NOW,
+        },
+    )
+}
+
+#[test]
+fn the_gate_accepts_a_fresh_code_with_the_portrait_digest() {
+    let world = World::new();
+    let verifier = gate(&world);
+    let credential = compact(&world, Purpose::AirportSecurity, "superapp-a");
+    let report = scan(
+        &verifier,
+        &code(&world, &credential, NOW - Duration::seconds(5)),
+    );
+    assert!(report.accepted, "{:?}", report.reasons);
+    assert_eq!(report.channel, Channel::OfflineQr);
+    assert_eq!(report.format, Some("eid_offline_qr"));
+    assert_eq!(report.issuer.as_deref(), Some("cn-4501"));
+    assert_eq!(report.wallet_provider.as_deref(), Some("superapp-a"));
+    let names: Vec<_> = report.attributes.keys().cloned().collect();
+    assert_eq!(
+        names,
+        [
+            "document_number",
+            "family_name",
+            "given_name",
+            "portrait_sha256"
+        ]
+    );
+    use base64::Engine;
+    assert_eq!(
+        report.attributes["portrait_sha256"],
+        base64::engine::general_purpose::STANDARD.encode(eid_crypto::sha256(&[0xff, 0xd8, 0xff]))
+    );
+}
+
+/// The same code twice (a photo of the screen passed on) is refused; a fresh one passes.
+#[test]
+fn a_code_accepted_once_is_refused_the_second_time() {
+    let world = World::new();
+    let verifier = gate(&world);
+    let credential = compact(&world, Purpose::AirportSecurity, "superapp-a");
+    let qr = code(&world, &credential, NOW - Duration::seconds(5));
+    assert!(scan(&verifier, &qr).accepted);
+    assert_eq!(scan(&verifier, &qr).codes(), ["code_replayed"]);
+    assert!(scan(&verifier, &code(&world, &credential, NOW)).accepted);
+}
+
+#[test]
+fn a_screenshot_older_than_a_minute_is_refused() {
+    let world = World::new();
+    let verifier = gate(&world);
+    let credential = compact(&world, Purpose::AirportSecurity, "superapp-a");
+    let report = scan(
+        &verifier,
+        &code(&world, &credential, NOW - Duration::seconds(61)),
+    );
+    assert_eq!(report.codes(), ["presentation_expired"]);
+    assert!(report.attributes.is_empty());
+}
+
+/// A lost phone reported: the pushed suspension reaches the gate's cache, and the phone's
+/// next code is refused — offline, from the cache.
+#[test]
+fn a_suspended_credential_is_refused_from_the_cache() {
+    let world = World::new();
+    let mut verifier = gate(&world);
+    let credential = compact(&world, Purpose::AirportSecurity, "superapp-a");
+    assert!(
+        scan(
+            &verifier,
+            &code(&world, &credential, NOW - Duration::seconds(5))
+        )
+        .accepted
+    );
+    assert!(
+        verifier
+            .statuses_mut()
+            .apply_push(STATUS_URI, IDX, CredentialStatus::Suspended)
+    );
+    assert_eq!(
+        scan(&verifier, &code(&world, &credential, NOW)).codes(),
+        ["status_suspended"]
+    );
+}
+
+/// Without a status list, or with one older than the purpose allows (15 minutes at an
+/// airport), the gate cannot accept.
+#[test]
+fn no_status_or_a_stale_one_is_refused() {
+    let world = World::new();
+    let credential = compact(&world, Purpose::AirportSecurity, "superapp-a");
+    let bare = Verifier::new(world.trust.clone(), AIRPORT, NOW);
+    assert_eq!(
+        scan(&bare, &code(&world, &credential, NOW)).codes(),
+        ["status_undetermined"]
+    );
+    let mut stale = Verifier::new(world.trust.clone(), AIRPORT, NOW);
+    stale
+        .store_status_list(
+            "cn-4501",
+            STATUS_URI,
+            &world.status_token(NOW - Duration::minutes(16)),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        scan(&stale, &code(&world, &credential, NOW)).codes(),
+        ["status_too_old"]
+    );
+}
+
+#[test]
+fn a_code_for_another_purpose_or_a_suspended_provider_is_refused() {
+    let world = World::new();
+    let verifier = gate(&world);
+    let rail = compact(&world, Purpose::RailTicketing, "superapp-a");
+    assert_eq!(
+        scan(&verifier, &code(&world, &rail, NOW)).codes(),
+        ["purpose_mismatch"]
+    );
+    let breached = compact(&world, Purpose::AirportSecurity, "superapp-b");
+    assert_eq!(
+        scan(&verifier, &code(&world, &breached, NOW)).codes(),
+        ["wallet_provider_suspended"]
+    );
+}
+
+/// A trust list that does not list the issuer's offline key: the code cannot be checked.
+#[test]
+fn an_issuer_without_a_listed_offline_key_is_refused() {
+    let world = World::new();
+    let mut draft = world.draft.clone();
+    eid_trust::edit::set_offline_keys(&mut draft, "cn-4501", Vec::new()).unwrap();
+    let trust = World::sign(&world.root, &draft);
+    let verifier = Verifier::new(trust, AIRPORT, NOW);
+    let credential = compact(&world, Purpose::AirportSecurity, "superapp-a");
+    let report = scan(&verifier, &code(&world, &credential, NOW));
+    assert_eq!(report.codes(), ["presentation_not_verified"]);
+    assert!(
+        report.reasons[0]
+            .message
+            .contains("trust list does not list"),
+        "{}",
+        report.reasons[0].message
+    );
+}
