@@ -65,6 +65,39 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Issue a compact credential for the offline QR of one purpose (eid_compact_cwt),
+    /// signed with the document-signer key of a PKI folder (list ds.jwk as the issuer's
+    /// offline key in the trust list)
+    IssueOffline {
+        /// The folder `eid pki init` wrote (ds.key.pem)
+        #[arg(long)]
+        pki: PathBuf,
+        /// The holder's public key (SPKI PEM)
+        #[arg(long)]
+        holder: PathBuf,
+        /// The attributes (JSON object, element names as for mso_mdoc; a base64 portrait
+        /// goes in as its digest)
+        #[arg(long)]
+        claims: PathBuf,
+        /// The purpose it serves (airport_security, rail_ticketing, age_check, …)
+        #[arg(long)]
+        purpose: String,
+        /// The wallet provider holding it (trust-list id)
+        #[arg(long)]
+        provider: String,
+        /// How long the credential is valid: e.g. 30d, 12h, 90m
+        #[arg(long, default_value = "30d", value_parser = parse_duration)]
+        valid_for: Duration,
+        /// The status list the credential's status is published in
+        #[arg(long, requires = "status_index")]
+        status_uri: Option<String>,
+        /// The credential's index in that status list
+        #[arg(long, requires = "status_uri")]
+        status_index: Option<u64>,
+        /// Where to write the credential (CBOR)
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Present a credential: disclose chosen claims and bind the presentation to a verifier's nonce
     Present {
         /// mso_mdoc or dc+sd-jwt
@@ -384,6 +417,62 @@ fn mdoc_report(
 
 pub fn run(command: Command) -> anyhow::Result<Outcome> {
     match command {
+        Command::IssueOffline {
+            pki,
+            holder,
+            claims,
+            purpose,
+            provider,
+            valid_for,
+            status_uri,
+            status_index,
+            out,
+        } => {
+            let purpose = crate::trust::purpose(&purpose)?;
+            let ds_key =
+                SigningKey::from_pkcs8_pem(&read(&pki.join("ds.key.pem"))?).with_context(|| {
+                    format!(
+                        "{} is not a PKCS#8 P-256 key",
+                        pki.join("ds.key.pem").display()
+                    )
+                })?;
+            let holder = VerifyingKey::from_spki_pem(&read(&holder)?).with_context(|| {
+                format!("{} is not a P-256 public key (SPKI PEM)", holder.display())
+            })?;
+            let Value::Object(map) = serde_json::from_str::<Value>(&read(&claims)?)
+                .with_context(|| format!("{} is not JSON", claims.display()))?
+            else {
+                bail!("{} must hold a JSON object of attributes", claims.display());
+            };
+            let attributes = map
+                .iter()
+                .map(|(name, value)| {
+                    Ok((
+                        name.clone(),
+                        element_value(name, value).with_context(|| format!("attribute {name}"))?,
+                    ))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let now = SystemClock.now();
+            let status = status_uri
+                .zip(status_index)
+                .map(|(uri, idx)| StatusListReference { idx, uri });
+            let credential = eid_mdoc::offline::issue_compact(
+                &eid_mdoc::offline::CompactCredentialRequest {
+                    purpose: purpose.as_str(),
+                    provider: &provider,
+                    attributes: &attributes,
+                    device_key: &holder,
+                    issued_at: now,
+                    expires_at: now + valid_for,
+                    status: status.as_ref(),
+                },
+                &ds_key,
+                eid_crypto::Signer::verifying_key(&ds_key),
+            )?;
+            crate::pki::write_file(&out, &credential, false, true)?;
+            Ok(Outcome::Ok)
+        }
         Command::Issue {
             format: Format::SdJwt,
             pki,

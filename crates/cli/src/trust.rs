@@ -12,7 +12,7 @@ use clap::Subcommand;
 use eid_core::region::{RegionCode, Scope};
 use eid_core::{Clock, SystemClock};
 use eid_crypto::{Signer, SigningKey};
-use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_scope};
+use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_offline_keys, set_scope};
 use eid_trust::model::{ProviderState, WalletProvider};
 use eid_trust::{AcceptanceScope, Purpose, StatusFinding, TrustList, VerifiedTrustList};
 use time::format_description::well_known::Rfc3339;
@@ -50,7 +50,12 @@ pub enum Command {
         /// A key that signs its status lists without certificate (JWK)
         #[arg(long)]
         status_key: Vec<PathBuf>,
-        /// Replace an issuer with the same id (its scopes are kept)
+        /// A key that signs its compact credentials for the offline QR (JWK, such as the
+        /// ds.jwk of `eid pki init`); repeat for several
+        #[arg(long)]
+        offline_key: Vec<PathBuf>,
+        /// Replace an issuer with the same id (its scopes and, unless --offline-key is
+        /// given, its offline keys are kept)
         #[arg(long)]
         replace: bool,
     },
@@ -268,6 +273,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             name,
             iaca,
             status_key,
+            offline_key,
             replace,
         } => {
             let roots = iaca
@@ -275,8 +281,13 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 .map(|p| certificate_der(p))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let keys = read_jwks(&status_key)?;
+            let offline = read_jwks(&offline_key)?;
             edit(&list, |l| {
-                Ok(add_issuer(l, &id, &name, &roots, keys, now, replace)?)
+                add_issuer(l, &id, &name, &roots, keys, now, replace)?;
+                if !offline.is_empty() {
+                    set_offline_keys(l, &id, offline)?;
+                }
+                Ok(())
             })
         }
         Command::SetScope {
@@ -602,6 +613,18 @@ fn render(list: &TrustList, signed: bool) -> anyhow::Result<String> {
                 "s"
             },
         )?;
+        if !issuer.offline_keys.is_empty() {
+            writeln!(
+                out,
+                "      offline QR: {} key{}",
+                issuer.offline_keys.len(),
+                if issuer.offline_keys.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            )?;
+        }
         if issuer.scopes.is_empty() {
             writeln!(out, "      accepted nowhere (no scope)")?;
         }

@@ -1,40 +1,49 @@
 //! `eid verify`: the desk's side. With `--engagement`, read the phone's QR text, connect,
-//! ask for what the relying party's registration allows for the purpose, and print the
-//! verifier's JSON report (exit 0 accepted, 1 refused).
+//! ask for what the relying party's registration allows for the purpose; with
+//! `--offline-qr` (or `--offline-qr-file`), check the code a scanner read. Either way print
+//! the verifier's JSON report (exit 0 accepted, 1 refused).
 
 use std::net::TcpStream;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{ArgGroup, Args};
 use eid_core::{Clock, SystemClock};
 use eid_crypto::SigningKey;
 use eid_mdoc::engagement::DeviceEngagement;
 use eid_mdoc::transport::Framed;
 use eid_trust::VerifiedTrustList;
-use eid_verifier::Verifier;
 use eid_verifier::in_person::{ReaderIdentity, present_in_person};
+use eid_verifier::{Channel, Check, Verifier};
 
 use crate::Outcome;
 use crate::credential::{load_jwks, read, read_bytes};
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("presentation").required(true).args(["engagement", "offline_qr", "offline_qr_file"])))]
 pub struct VerifyArgs {
     /// The phone's engagement QR text (mdoc:…), for an in-person presentation
-    #[arg(long, required = true)]
-    engagement: String,
+    #[arg(long)]
+    engagement: Option<String>,
+    /// An offline QR code's bytes in base64url, as the wallet prints them
+    #[arg(long)]
+    offline_qr: Option<String>,
+    /// A file holding an offline QR code's bytes, as a scanner delivers them
+    #[arg(long)]
+    offline_qr_file: Option<PathBuf>,
     /// The purpose of this verification (hotel_check_in, airport_security, …)
     #[arg(long)]
     purpose: String,
     /// The relying party's id in the trust list
     #[arg(long)]
     relying_party: String,
-    /// The relying party's reader key (PKCS#8 PEM)
-    #[arg(long)]
-    reader_key: PathBuf,
-    /// The relying party's reader certificate (PEM), as registered in the trust list
-    #[arg(long)]
-    reader_certificate: PathBuf,
+    /// The relying party's reader key (PKCS#8 PEM), in person
+    #[arg(long, requires = "engagement")]
+    reader_key: Option<PathBuf>,
+    /// The relying party's reader certificate (PEM), as registered in the trust list, in
+    /// person
+    #[arg(long, requires = "engagement")]
+    reader_certificate: Option<PathBuf>,
     /// The signed trust list
     #[arg(long)]
     trust_list: PathBuf,
@@ -70,16 +79,58 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
                 format!("{} is not a status list of a listed issuer", path.display())
             })?;
     }
-    let key = SigningKey::from_pkcs8_pem(&read(&args.reader_key)?)
-        .with_context(|| format!("{} is not a PKCS#8 key", args.reader_key.display()))?;
-    let certificate = eid_crypto::pem::decode("CERTIFICATE", &read(&args.reader_certificate)?)
-        .with_context(|| {
-            format!(
-                "{} is not a PEM certificate",
-                args.reader_certificate.display()
+    let attributes = if args.attributes.is_empty() {
+        verifier.registered_attributes(purpose)
+    } else {
+        args.attributes.clone()
+    };
+    let report = match &args.engagement {
+        Some(engagement) => in_person(&args, engagement, &verifier, purpose, &attributes)?,
+        None => {
+            let code = match (&args.offline_qr, &args.offline_qr_file) {
+                (Some(text), _) => eid_crypto::b64url_decode(text.trim())
+                    .context("--offline-qr must be the code's bytes in base64url")?,
+                (None, Some(path)) => read_bytes(path)?,
+                (None, None) => {
+                    anyhow::bail!("give --engagement, --offline-qr or --offline-qr-file")
+                }
+            };
+            verifier.verify_offline(
+                &code,
+                &Check {
+                    purpose,
+                    requested: &attributes,
+                    channel: Channel::OfflineQr,
+                    now: SystemClock.now(),
+                },
             )
-        })?;
-    let engagement = DeviceEngagement::from_qr_uri(args.engagement.trim())
+        }
+    };
+    crate::print_json(&report)?;
+    Ok(if report.accepted {
+        Outcome::Ok
+    } else {
+        Outcome::Refused
+    })
+}
+
+/// The ISO 18013-5 exchange with the phone whose engagement QR says where it listens.
+fn in_person(
+    args: &VerifyArgs,
+    engagement: &str,
+    verifier: &Verifier,
+    purpose: eid_trust::Purpose,
+    attributes: &[String],
+) -> anyhow::Result<eid_verifier::Report> {
+    let (Some(key_path), Some(certificate_path)) = (&args.reader_key, &args.reader_certificate)
+    else {
+        anyhow::bail!("in person, the desk needs --reader-key and --reader-certificate");
+    };
+    let key = SigningKey::from_pkcs8_pem(&read(key_path)?)
+        .with_context(|| format!("{} is not a PKCS#8 key", key_path.display()))?;
+    let certificate = eid_crypto::pem::decode("CERTIFICATE", &read(certificate_path)?)
+        .with_context(|| format!("{} is not a PEM certificate", certificate_path.display()))?;
+    let engagement = DeviceEngagement::from_qr_uri(engagement.trim())
         .context("the engagement is not an mdoc: QR code's text")?;
     let address = engagement
         .tcp_address
@@ -88,27 +139,16 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let stream = TcpStream::connect(&address)
         .with_context(|| format!("could not reach the phone at {address}"))?;
     stream.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
-    let attributes = if args.attributes.is_empty() {
-        verifier.registered_attributes(purpose)
-    } else {
-        args.attributes.clone()
-    };
-    let report = present_in_person(
+    Ok(present_in_person(
         &mut Framed(stream),
         &engagement,
         &ReaderIdentity {
             signer: &key,
             certificate: &certificate,
         },
-        &verifier,
+        verifier,
         purpose,
-        &attributes,
+        attributes,
         || SystemClock.now(),
-    );
-    crate::print_json(&report)?;
-    Ok(if report.accepted {
-        Outcome::Ok
-    } else {
-        Outcome::Refused
-    })
+    ))
 }

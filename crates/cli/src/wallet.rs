@@ -2,21 +2,24 @@
 //! key, the credentials bound to it — and the in-person presentation to a desk.
 //!
 //! The folder holds `keystore.json` (the software keystore), `device.pub.pem` (the device
-//! key's public half, for issuance) and `credentials.json` (the credentials, each with the
-//! id of the key it is bound to). The PIN comes from `EID_WALLET_PIN` or `--pin`.
+//! key's public half, for issuance) and `credentials.json` (the credentials — mdocs and
+//! compact credentials for the offline QR — each with the id of the key it is bound to).
+//! The PIN comes from `EID_WALLET_PIN` or `--pin`.
 
 use std::io::{BufRead, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use clap::Subcommand;
+use clap::{ArgGroup, Subcommand};
 use eid_core::{Clock, OsRandom, SystemClock};
 use eid_crypto::b64url;
+use eid_mdoc::offline::OfflineError;
 use eid_mdoc::transport::{Framed, Transport};
 use eid_trust::VerifiedTrustList;
 use eid_wallet::in_person::{Engagement, refusal};
 use eid_wallet::keystore::KdfCost;
+use eid_wallet::offline::{OfflineCredential, REFRESH};
 use eid_wallet::{Keystore, SoftwareKeystore};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +28,8 @@ use crate::credential::{load_jwks, read};
 
 /// The device key's id in the keystore.
 const DEVICE_KEY: &str = "device";
+/// The format name of compact credentials in `credentials.json` (OpenID4VCI's).
+const FORMAT_COMPACT: &str = eid_oid4vc::FORMAT_EID_COMPACT;
 /// Wrong PINs before the keystore locks for good.
 const MAX_PIN_FAILURES: u32 = 5;
 
@@ -45,24 +50,39 @@ pub enum Command {
         /// The wallet's folder
         #[arg(long)]
         dir: PathBuf,
-        /// The credential (mso_mdoc IssuerSigned, as `eid credential issue` writes it)
+        /// The credential: an mso_mdoc IssuerSigned (`eid credential issue`) or a compact
+        /// credential for the offline QR (`eid credential issue-offline`)
         #[arg(long)]
         credential: PathBuf,
     },
-    /// Present the credential to a desk in person: show the engagement QR code, wait for
-    /// the desk, show who asks for what, and answer once the holder agrees
+    /// Present the credential to a desk: in person (show the engagement QR code, wait for
+    /// the desk, show who asks for what, answer once the holder agrees), or offline (show
+    /// a signed QR code for one purpose that a scanner reads, made again every 30 s)
+    #[command(group(ArgGroup::new("channel").required(true).args(["in_person", "offline"])))]
     Present {
         /// The wallet's folder
         #[arg(long)]
         dir: PathBuf,
-        /// In person, over ISO 18013-5 (the only way this command presents so far)
-        #[arg(long, required = true)]
-        in_person: bool,
-        /// The signed trust list (to check who the desk is and what it may ask)
+        /// In person, over ISO 18013-5
         #[arg(long)]
-        trust_list: PathBuf,
+        in_person: bool,
+        /// Offline: one QR code for --purpose, for a desk with only a scanner
+        #[arg(long, requires = "purpose")]
+        offline: bool,
+        /// The purpose of the offline code (airport_security, rail_ticketing, age_check)
+        #[arg(long)]
+        purpose: Option<String>,
+        /// Show one offline code and stop (default: a new one every 30 s until Ctrl-C)
+        #[arg(long)]
+        once: bool,
+        /// Also write the offline code's bytes here (what a scanner reads)
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The signed trust list (in person: to check who the desk is and what it may ask)
+        #[arg(long, required_if_eq("in_person", "true"))]
+        trust_list: Option<PathBuf>,
         /// The national root key (JWK)
-        #[arg(long, required = true)]
+        #[arg(long, required_if_eq("in_person", "true"))]
         trust_jwk: Vec<PathBuf>,
         /// Where to wait for the desk (announced in the QR code)
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -107,13 +127,29 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Add { dir, credential } => add(&dir, &credential),
         Command::Present {
             dir,
-            in_person: _,
+            offline: true,
+            purpose,
+            once,
+            out,
+            pin,
+            ..
+        } => present_offline(
+            &dir,
+            purpose.as_deref().unwrap_or_default(),
+            once,
+            out,
+            &pin,
+        ),
+        Command::Present {
+            dir,
             trust_list,
             trust_jwk,
             listen,
             yes,
             pin,
+            ..
         } => {
+            let trust_list = trust_list.context("--trust-list is required in person")?;
             let now = SystemClock.now();
             let trust =
                 VerifiedTrustList::read(&read(&trust_list)?, &load_jwks(&trust_jwk)?, now, None)
@@ -154,27 +190,112 @@ fn add(dir: &Path, file: &Path) -> anyhow::Result<Outcome> {
     let store = SoftwareKeystore::open(&keystore_path(dir), Box::new(OsRandom))
         .with_context(|| format!("{} holds no wallet (run eid wallet init)", dir.display()))?;
     let bytes = crate::credential::read_bytes(file)?;
-    let issued = eid_mdoc::IssuerSigned::from_cbor(&bytes)
-        .with_context(|| format!("{} is not an mdoc credential", file.display()))?;
+    let device = store.public_key(DEVICE_KEY)?;
+    let Ok(issued) = eid_mdoc::IssuerSigned::from_cbor(&bytes) else {
+        let compact = OfflineCredential::new(&bytes, &device).map_err(|e| match e {
+            OfflineError::NotTheDeviceKey => anyhow::anyhow!(
+                "{} is bound to another device key than this wallet's",
+                file.display()
+            ),
+            _ => anyhow::anyhow!(
+                "{} is neither an mdoc credential nor a compact credential for the offline QR",
+                file.display()
+            ),
+        })?;
+        let purpose = compact.purpose().to_owned();
+        let count = store_credential(dir, FORMAT_COMPACT, &bytes)?;
+        crate::print_json(&serde_json::json!({ "credentials": count, "offline_qr_for": purpose }))?;
+        return Ok(Outcome::Ok);
+    };
     let payload = issued.issuer_auth.payload.as_deref().unwrap_or_default();
     let mso = eid_mdoc::MobileSecurityObject::from_payload(payload)
         .with_context(|| format!("{} has no readable MSO", file.display()))?;
-    if mso.device_key()?.sec1() != store.public_key(DEVICE_KEY)?.sec1() {
+    if mso.device_key()?.sec1() != device.sec1() {
         bail!(
             "{} is bound to another device key than this wallet's",
             file.display()
         );
     }
+    let count = store_credential(dir, "mso_mdoc", &bytes)?;
+    crate::print_json(&serde_json::json!({ "credentials": count, "doc_type": mso.doc_type }))?;
+    Ok(Outcome::Ok)
+}
+
+/// Appends a credential bound to the device key; returns how many the wallet holds.
+fn store_credential(dir: &Path, format: &str, bytes: &[u8]) -> anyhow::Result<usize> {
     let mut all = credentials(dir)?;
     all.push(StoredCredential {
-        format: "mso_mdoc".into(),
+        format: format.into(),
         key: DEVICE_KEY.into(),
-        credential: b64url(&bytes),
+        credential: b64url(bytes),
     });
     let text = serde_json::to_string_pretty(&all)?;
     crate::pki::write_file(&credentials_path(dir), text.as_bytes(), true, true)?;
-    crate::print_json(&serde_json::json!({ "credentials": all.len(), "doc_type": mso.doc_type }))?;
-    Ok(Outcome::Ok)
+    Ok(all.len())
+}
+
+/// Shows the offline QR for `purpose`: unlocks the device key with the PIN once, then
+/// makes a code now and every 30 s (unless `once`), printing it as a terminal QR code and
+/// as base64url text (what `eid verify --offline-qr` takes).
+fn present_offline(
+    dir: &Path,
+    purpose: &str,
+    once: bool,
+    out: Option<PathBuf>,
+    pin: &str,
+) -> anyhow::Result<Outcome> {
+    let purpose = crate::trust::purpose(purpose)?;
+    let mut store = SoftwareKeystore::open(&keystore_path(dir), Box::new(OsRandom))
+        .with_context(|| format!("{} holds no wallet (run eid wallet init)", dir.display()))?;
+    let device = store.public_key(DEVICE_KEY)?;
+    let held = credentials(dir)?
+        .into_iter()
+        .filter(|c| c.format == FORMAT_COMPACT)
+        .filter_map(|c| eid_crypto::b64url_decode(&c.credential).ok())
+        .filter_map(|bytes| OfflineCredential::new(&bytes, &device).ok())
+        .find(|c| c.purpose() == purpose.as_str())
+        .with_context(|| {
+            format!(
+                "the wallet in {} holds no offline QR credential for {purpose}",
+                dir.display()
+            )
+        })?;
+    let unlocked = store
+        .unlock(pin)
+        .context("the PIN did not unlock the device key")?;
+    let signer = store.signer(&unlocked, DEVICE_KEY)?;
+    loop {
+        let code = held.code(&signer, SystemClock.now())?;
+        if let Some(path) = &out {
+            crate::pki::write_file(path, &code, false, true)?;
+        }
+        let qr = qrcode::QrCode::with_error_correction_level(&code, qrcode::EcLevel::M)
+            .context("the code does not fit a QR code")?;
+        let version = match qr.version() {
+            qrcode::Version::Normal(v) | qrcode::Version::Micro(v) => v,
+        };
+        let picture = qr
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .quiet_zone(true)
+            .build();
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{picture}")?;
+        writeln!(
+            stdout,
+            "Offline code for {purpose} ({} bytes, QR version {version}-M), valid for 60 s; it shows: {}",
+            code.len(),
+            held.attribute_names().join(", ")
+        )?;
+        writeln!(stdout, "{}", b64url(&code))?;
+        stdout.flush()?;
+        drop(stdout);
+        if once {
+            return Ok(Outcome::Ok);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(
+            u64::try_from(REFRESH.whole_seconds()).unwrap_or(30),
+        ));
+    }
 }
 
 fn present_in_person(

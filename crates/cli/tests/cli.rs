@@ -1279,30 +1279,28 @@ certificates = "{}"
     child.wait().unwrap();
 }
 
-/// Two terminals play phone and desk: `eid wallet present --in-person` prints the
-/// engagement QR code and its text, `eid verify --engagement` completes the exchange and
-/// prints the verdict; then the same with the credential suspended in the desk's list.
-#[test]
-fn two_terminals_play_phone_and_desk_in_person() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
+/// Runs `eid` with the wallet's PIN in the environment; fails the test unless it succeeds.
+fn wallet_eid(args: &[&str], pin: &str) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_eid"))
+        .args(args)
+        .env("EID_WALLET_PIN", pin)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
 
-    let dir = scratch("in-person");
+/// In `dir`: a trust root (`t/`), Nanning's PKI (`nn/`, its DS key also its offline key),
+/// a hotel's reader (`hotel/`), super-app A's key (`a.jwk`), a phone's wallet (`phone/`),
+/// and trust list `v1.jwt` with Nanning accepted in Guangxi, super-app A, a Nanning hotel
+/// and the Nanning airport.
+fn two_cities_and_a_phone(dir: &Path, pin: &str) {
     let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
-    let pin = "246810";
-    let ok = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_eid"))
-            .args(args)
-            .env("EID_WALLET_PIN", pin)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
+    let ok = |args: &[&str]| wallet_eid(args, pin);
     ok(&["trust", "init", "--out", &p("t")]);
     ok(&["pki", "init", "--out", &p("nn")]);
     ok(&[
@@ -1338,6 +1336,8 @@ fn two_terminals_play_phone_and_desk_in_person() {
         "南宁市公安局",
         "--iaca",
         &p("nn/iaca.pem"),
+        "--offline-key",
+        &p("nn/ds.jwk"),
     ]);
     ok(&[
         "trust",
@@ -1381,6 +1381,20 @@ fn two_terminals_play_phone_and_desk_in_person() {
     ]);
     ok(&[
         "trust",
+        "add-rp",
+        "--list",
+        &list,
+        "--id",
+        "nanning-airport",
+        "--name",
+        "南宁吴圩国际机场",
+        "--region",
+        "450122",
+        "--purpose",
+        "airport_security",
+    ]);
+    ok(&[
+        "trust",
         "sign",
         "--list",
         &list,
@@ -1389,6 +1403,65 @@ fn two_terminals_play_phone_and_desk_in_person() {
         "--out",
         &p("v1.jwt"),
     ]);
+}
+
+/// `eid wallet add` of a credential bound to another key: exit 2, the wallet unchanged.
+fn wallet_refuses_another_phones_credential(dir: &Path, credential: &str) {
+    let wallet = dir.join("phone");
+    let before = std::fs::read(wallet.join("credentials.json")).unwrap();
+    let out = eid(&[
+        "wallet",
+        "add",
+        "--dir",
+        wallet.to_str().unwrap(),
+        "--credential",
+        credential,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bound to another device key"));
+    assert_eq!(
+        std::fs::read(wallet.join("credentials.json")).unwrap(),
+        before
+    );
+}
+
+/// Nanning's 2-bit status list at `uri` with one entry `set` (`9=valid`), into `file`.
+fn nanning_status_list(dir: &Path, uri: &str, set: &str, file: &str) {
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    wallet_eid(
+        &[
+            "status-list",
+            "create",
+            "--bits",
+            "2",
+            "--size",
+            "1024",
+            "--set",
+            set,
+            "--pki",
+            &p("nn"),
+            "--uri",
+            uri,
+            "--out",
+            &p(file),
+        ],
+        "",
+    );
+}
+
+/// Two terminals play phone and desk: `eid wallet present --in-person` prints the
+/// engagement QR code and its text, `eid verify --engagement` completes the exchange and
+/// prints the verdict; then the same with the credential suspended in the desk's list.
+#[test]
+fn two_terminals_play_phone_and_desk_in_person() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = scratch("in-person");
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    let pin = "246810";
+    let ok = |args: &[&str]| wallet_eid(args, pin);
+    two_cities_and_a_phone(&dir, pin);
     std::fs::write(
         dir.join("claims.json"),
         r#"{"cn.eid.resident.1":{"family_name":"韦","given_name":"秀兰","document_number":"450102199003071244","birth_date":"1990-03-07"},"cn.eid.wallet.1":{"provider":"superapp-a"}}"#,
@@ -1444,42 +1517,13 @@ fn two_terminals_play_phone_and_desk_in_person() {
         "--out",
         &p("other.cbor"),
     ]);
-    let before = std::fs::read(dir.join("phone/credentials.json")).unwrap();
-    let out = eid(&[
-        "wallet",
-        "add",
-        "--dir",
-        &p("phone"),
-        "--credential",
-        &p("other.cbor"),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bound to another device key"));
-    assert_eq!(
-        std::fs::read(dir.join("phone/credentials.json")).unwrap(),
-        before
-    );
+    wallet_refuses_another_phones_credential(&dir, &p("other.cbor"));
 
     for (status, accepted, file) in [
         ("5=valid", true, "valid.jwt"),
         ("5=suspended", false, "suspended.jwt"),
     ] {
-        ok(&[
-            "status-list",
-            "create",
-            "--bits",
-            "2",
-            "--size",
-            "1024",
-            "--set",
-            status,
-            "--pki",
-            &p("nn"),
-            "--uri",
-            uri,
-            "--out",
-            &p(file),
-        ]);
+        nanning_status_list(&dir, uri, status, file);
         let mut phone = Command::new(env!("CARGO_BIN_EXE_eid"))
             .args([
                 "wallet",
@@ -1547,6 +1591,127 @@ fn two_terminals_play_phone_and_desk_in_person() {
             assert_eq!(desk.status.code(), Some(1));
             assert_eq!(report["reasons"][0]["reason"], "status_suspended");
             assert!(report["attributes"].as_object().unwrap().is_empty());
+        }
+    }
+}
+
+/// The offline QR at the airport: Nanning issues the phone a compact credential for
+/// airport security, the phone prints its code (terminal QR and base64url text, and the
+/// bytes to a file as a scanner would deliver them), the airport's scanner desk accepts it;
+/// with the credential suspended in the desk's status list, refused; a code for another
+/// phone's key is refused by the wallet, which keeps what it had.
+#[test]
+fn the_airport_scanner_accepts_the_phones_offline_qr() {
+    let dir = scratch("offline-qr");
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    let pin = "246810";
+    let ok = |args: &[&str]| wallet_eid(args, pin);
+    two_cities_and_a_phone(&dir, pin);
+    std::fs::write(
+        dir.join("airport.json"),
+        r#"{"family_name":"韦","given_name":"秀兰","document_number":"450102199003071244","portrait":"/9j/4AAQ"}"#,
+    )
+    .unwrap();
+    let uri = "https://nanning.eid.example/status/0";
+    let issue = |holder: &str, out: &str| {
+        ok(&[
+            "credential",
+            "issue-offline",
+            "--pki",
+            &p("nn"),
+            "--holder",
+            holder,
+            "--claims",
+            &p("airport.json"),
+            "--purpose",
+            "airport_security",
+            "--provider",
+            "superapp-a",
+            "--status-uri",
+            uri,
+            "--status-index",
+            "9",
+            "--out",
+            out,
+        ])
+    };
+    issue(&p("phone/device.pub.pem"), &p("airport.cbor"));
+    let added = ok(&[
+        "wallet",
+        "add",
+        "--dir",
+        &p("phone"),
+        "--credential",
+        &p("airport.cbor"),
+    ]);
+    assert!(String::from_utf8_lossy(&added.stdout).contains("airport_security"));
+    ok(&[
+        "keys",
+        "generate",
+        "--out",
+        &p("b.pem"),
+        "--public",
+        &p("b.pub"),
+    ]);
+    issue(&p("b.pub"), &p("other.cbor"));
+    wallet_refuses_another_phones_credential(&dir, &p("other.cbor"));
+
+    for (status, accepted, file) in [
+        ("9=valid", true, "valid.jwt"),
+        ("9=suspended", false, "suspended.jwt"),
+    ] {
+        nanning_status_list(&dir, uri, status, file);
+        let phone = ok(&[
+            "wallet",
+            "present",
+            "--offline",
+            "--purpose",
+            "airport_security",
+            "--once",
+            "--dir",
+            &p("phone"),
+            "--out",
+            &p("code.bin"),
+        ]);
+        let printed = String::from_utf8_lossy(&phone.stdout).into_owned();
+        assert!(printed.contains("QR version"), "{printed}");
+        let text = printed.lines().last().unwrap().to_owned();
+        let code = std::fs::read(dir.join("code.bin")).unwrap();
+        assert!(code.len() <= 412, "{} bytes", code.len());
+        for given in [
+            ["--offline-qr", text.as_str()],
+            ["--offline-qr-file", &p("code.bin")],
+        ] {
+            let desk = eid(&[
+                "verify",
+                given[0],
+                given[1],
+                "--purpose",
+                "airport_security",
+                "--relying-party",
+                "nanning-airport",
+                "--trust-list",
+                &p("v1.jwt"),
+                "--trust-jwk",
+                &p("t/root.jwk"),
+                "--status-list",
+                &p(file),
+            ]);
+            let report: serde_json::Value = serde_json::from_slice(&desk.stdout)
+                .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&desk.stderr)));
+            assert_eq!(report["accepted"], accepted, "{report}");
+            assert_eq!(report["channel"], "offline_qr");
+            if accepted {
+                assert_eq!(desk.status.code(), Some(0));
+                assert_eq!(
+                    report["attributes"]["document_number"],
+                    "450102199003071244"
+                );
+                assert!(report["attributes"]["portrait_sha256"].is_string());
+            } else {
+                assert_eq!(desk.status.code(), Some(1));
+                assert_eq!(report["reasons"][0]["reason"], "status_suspended");
+            }
         }
     }
 }

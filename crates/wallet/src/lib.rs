@@ -7,8 +7,11 @@
 //! - [`in_person`]: the ISO 18013-5 presentation to a desk — engagement QR, the desk's
 //!   request checked against its registration in the trust list, consent, the encrypted
 //!   response.
+//! - [`offline`]: the offline single QR for a desk with only a scanner — a compact
+//!   credential per purpose, signed afresh while shown.
 
 pub mod in_person;
 pub mod keystore;
+pub mod offline;
 
 pub use keystore::{Keystore, KeystoreError, SoftwareKeystore, Unlocked};
