@@ -59,7 +59,7 @@ impl Jwk {
         Ok(jwk)
     }
 
-    fn point(&self) -> Result<[u8; 65], CryptoError> {
+    pub(crate) fn point(&self) -> Result<[u8; 65], CryptoError> {
         if self.kty != "EC" {
             return Err(CryptoError::BadJwk("kty must be EC"));
         }

@@ -6,6 +6,7 @@
 //!   tomorrow sit behind the same trait. [`SigningKey`] is the software key.
 //! - [`VerifyingKey`]: a validated P-256 public key with its algorithm.
 //! - [`jwk`]: JWK (RFC 7517) for EC keys and RFC 7638 thumbprints.
+//! - [`jwe`]: compact JWE with ECDH-ES and AES-GCM, as OpenID4VP encrypts its responses.
 //! - [`x509`]: IACA root and document-signer certificates per ISO/IEC 18013-5 Annex B, and
 //!   chain validation to trusted roots.
 //!
@@ -13,6 +14,7 @@
 
 mod algorithm;
 mod error;
+pub mod jwe;
 pub mod jwk;
 mod keys;
 pub mod pem;
