@@ -10,6 +10,9 @@
 //! - [`proof`]: `jwt` key proofs (Appendix F.1) carrying a wallet provider's key attestation
 //!   (Appendix D.1), made and verified — every check with its own [`ProofError`].
 //!
+//! - [`vp`]: OpenID4VP 1.0 — the signed request object (`x509_hash` client id) with its
+//!   DCQL query, the invocation by reference, the encrypted `direct_post.jwt` response.
+//!
 //! This crate is a format crate: no HTTP, no storage, no async. Which nonces were handed
 //! out and which codes were redeemed is the authority's state; here the proofs are checked
 //! for what they say and who signed them.
@@ -20,6 +23,7 @@ pub mod metadata;
 pub mod offer;
 pub mod proof;
 pub mod token;
+pub mod vp;
 
 pub use error::{OfferError, ProofError};
 pub use proof::{KeyAttestation, VerifiedKeyAttestation, VerifiedKeyProof};

@@ -11,12 +11,13 @@
 //! and its age).
 //!
 //! Channels: in person (ISO 18013-5 over a [`eid_mdoc::transport::Transport`], see
-//! [`in_person`]); the offline QR and online presentation come with the wallet's side of
-//! them. [`online`] fetches status lists and follows an authority's pushed changes
+//! [`in_person`]); the offline QR (`Verifier::verify_offline`); online over OpenID4VP
+//! ([`openid4vp`]). [`online`] fetches status lists and follows an authority's pushed changes
 //! ([`push`] reads them).
 
 pub mod in_person;
 pub mod online;
+pub mod openid4vp;
 pub mod push;
 mod report;
 mod status;

@@ -171,7 +171,12 @@ impl Verifier {
         self.refused(check, None, reason)
     }
 
-    fn refused(&self, check: &Check<'_>, format: Option<&'static str>, reason: Reason) -> Report {
+    pub(crate) fn refused(
+        &self,
+        check: &Check<'_>,
+        format: Option<&'static str>,
+        reason: Reason,
+    ) -> Report {
         Report {
             accepted: false,
             channel: check.channel,
@@ -259,12 +264,18 @@ impl Verifier {
         self.decide(found, check)
     }
 
-    /// Verifies an SD-JWT VC presentation whose key binding JWT names this relying party
-    /// as `aud` and carries `nonce`.
-    pub fn verify_sd_jwt(&self, presentation: &str, nonce: &str, check: &Check<'_>) -> Report {
+    /// Verifies an SD-JWT VC presentation whose key binding JWT names `audience` as `aud`
+    /// (over OpenID4VP the request's client id) and carries `nonce`.
+    pub fn verify_sd_jwt(
+        &self,
+        presentation: &str,
+        audience: &str,
+        nonce: &str,
+        check: &Check<'_>,
+    ) -> Report {
         const FORMAT: &str = "dc+sd-jwt";
         let binding = eid_sdjwt::KeyBindingCheck {
-            audience: &self.relying_party,
+            audience,
             nonce,
             max_age: KEY_BINDING_MAX_AGE,
         };

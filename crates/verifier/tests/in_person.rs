@@ -7,6 +7,7 @@
     reason = "tests: a failed unwrap is a failed test"
 )]
 
+#[expect(dead_code, reason = "the shared world has more than these tests use")]
 mod common;
 
 use std::net::{TcpListener, TcpStream};

@@ -20,8 +20,10 @@ use eid_crypto::x509::{CertificateError, check_reader_certificate};
 use eid_mdoc::engagement::DeviceEngagement;
 use eid_mdoc::request::DeviceRequest;
 use eid_mdoc::session::{Session, session_termination};
-use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError, NAMESPACE_WALLET};
+use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError};
 use eid_trust::{Purpose, VerifiedTrustList};
+
+use crate::registration::Requested;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -59,6 +61,9 @@ pub enum RequestRefused {
         /// The purpose named.
         purpose: Purpose,
     },
+    /// An online request object failed its own checks (OpenID4VP).
+    #[error("the online request is not acceptable: {0}")]
+    Online(eid_oid4vc::vp::VpError),
     /// An attribute beyond the registration for the purpose.
     #[error("{relying_party} asked for {attribute}, which {purpose} does not allow it")]
     BeyondPurpose {
@@ -133,71 +138,20 @@ impl Engagement {
             .x5chain
             .first()
             .ok_or(RequestRefused::Anonymous)?;
-        let list = trust.list();
-        // Registrations hold certificates in the trust list's base64: encode the one
-        // presented once rather than decode every registration.
-        let presented = {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD.encode(certificate)
-        };
-        let rp = list
-            .relying_parties
-            .iter()
-            .find(|rp| rp.certificate.as_deref() == Some(presented.as_str()))
-            .ok_or(RequestRefused::UnknownReader)?;
+        let rp = crate::registration::registered_party(trust, certificate)?;
         let reader_key = check_reader_certificate(certificate, now)
             .map_err(RequestRefused::ReaderCertificate)?;
         doc.verify_reader_auth(session.transcript(), &reader_key)
             .map_err(|_| RequestRefused::ReaderSignature)?;
-        let purpose = items
-            .info("purpose")
-            .and_then(Purpose::parse)
-            .ok_or(RequestRefused::NoPurpose)?;
-        let catalogue = list.purpose(purpose).ok_or(RequestRefused::NoPurpose)?;
-        let registered =
-            rp.purposes
-                .get(&purpose)
-                .ok_or_else(|| RequestRefused::PurposeNotRegistered {
-                    relying_party: rp.name.clone(),
-                    purpose,
-                })?;
-        let mut attributes = Vec::new();
-        let mut intends_to_retain = false;
-        for (namespace, elements) in &items.name_spaces {
-            for (element, retain) in elements {
-                let metadata = namespace == NAMESPACE_WALLET && element == ELEMENT_WALLET_PROVIDER;
-                let allowed = namespace == DOCTYPE_RESIDENT_IDENTITY
-                    && registered.contains(element)
-                    && catalogue.attributes.contains(element);
-                if !(metadata || allowed) {
-                    return Err(RequestRefused::BeyondPurpose {
-                        relying_party: rp.name.clone(),
-                        purpose,
-                        attribute: if namespace == DOCTYPE_RESIDENT_IDENTITY {
-                            element.clone()
-                        } else {
-                            format!("{namespace}/{element}")
-                        },
-                    });
-                }
-                if !metadata {
-                    attributes.push(element.clone());
-                    intends_to_retain |= retain;
-                }
-            }
-        }
-        Ok(PendingRequest {
-            session,
-            consent: ConsentRequest {
-                relying_party: rp.id.clone(),
-                relying_party_name: rp.name.clone(),
-                region: rp.region.to_string(),
-                purpose,
-                purpose_name: catalogue.name.clone(),
-                attributes,
-                intends_to_retain,
-            },
-        })
+        let requested = items.name_spaces.iter().flat_map(|(namespace, elements)| {
+            elements.iter().map(move |(element, retain)| Requested {
+                namespace: Some(namespace),
+                element,
+                retain: *retain,
+            })
+        });
+        let consent = crate::registration::consent(trust, rp, items.info("purpose"), requested)?;
+        Ok(PendingRequest { session, consent })
     }
 }
 

@@ -7,11 +7,16 @@
 //! - [`in_person`]: the ISO 18013-5 presentation to a desk — engagement QR, the desk's
 //!   request checked against its registration in the trust list, consent, the encrypted
 //!   response.
+//! - [`online`]: OpenID4VP 1.0 — the signed request by reference checked against the
+//!   relying party's registration, consent, the encrypted `direct_post.jwt` answer, in
+//!   either format.
 //! - [`offline`]: the offline single QR for a desk with only a scanner — a compact
 //!   credential per purpose, signed afresh while shown.
 
 pub mod in_person;
 pub mod keystore;
 pub mod offline;
+pub mod online;
+mod registration;
 
 pub use keystore::{Keystore, KeystoreError, SoftwareKeystore, Unlocked};

@@ -1,7 +1,7 @@
 //! A small world for the verifier's tests: a national root, the Nanning issuer (accepted in
 //! Guangxi), two wallet providers (one suspended), relying parties with reader
 //! certificates — a Nanning hotel, a Hangzhou hotel, a Nanning bar registered for age
-//! checks only, a Nanning airport gate with only a scanner (no reader certificate) — and a
+//! checks only, a Nanning bank (online), a Nanning airport gate with only a scanner (no reader certificate) — and a
 //! holder with a credential and its status list. Nanning's document-signer key also signs
 //! its compact credentials for the offline QR (listed as its offline key).
 
@@ -40,6 +40,7 @@ pub struct World {
     pub hotel: Reader,
     pub hangzhou_hotel: Reader,
     pub bar: Reader,
+    pub bank: Reader,
     pub device_key: SigningKey,
     pub credential: Vec<u8>,
     pub status: StatusList,
@@ -130,6 +131,7 @@ impl World {
         let hotel = reader("nanning-hotel", "南宁民族大道酒店");
         let hangzhou_hotel = reader("hangzhou-hotel", "杭州西湖酒店");
         let bar = reader("nanning-bar", "南宁酒吧");
+        let bank = reader("nanning-bank", "南宁银行青秀支行");
         let code = |s: &str| RegionCode::parse(s).unwrap();
         for (rp, region, purposes) in [
             (&hotel, "450102", vec![(Purpose::HotelCheckIn, None)]),
@@ -139,6 +141,7 @@ impl World {
                 vec![(Purpose::HotelCheckIn, None)],
             ),
             (&bar, "450103", vec![(Purpose::AgeCheck, None)]),
+            (&bank, "450103", vec![(Purpose::BankAccountOpening, None)]),
         ] {
             add_relying_party(
                 &mut draft,
@@ -173,6 +176,7 @@ impl World {
             hotel,
             hangzhou_hotel,
             bar,
+            bank,
             device_key,
             credential,
             status: StatusList::new(Bits::new(2).unwrap(), 1024).unwrap(),

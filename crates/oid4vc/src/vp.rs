@@ -1,0 +1,404 @@
+//! OpenID for Verifiable Presentations 1.0: the signed request object a registered relying
+//! party hands over by reference, its DCQL query, and the encrypted `direct_post.jwt`
+//! response — the messages only; which relying party is registered for what, and whether
+//! the query stays within it, the wallet decides against the trust list.
+//!
+//! eid's profile of the specification:
+//! - client identifier prefix `x509_hash` (§5.9.3): `x509_hash:` + base64url (no padding)
+//!   of the SHA-256 of the DER leaf certificate, which comes in the request object's `x5c`
+//!   header and signs it (ES256);
+//! - request by reference (`request_uri`, method `get`); the request object has
+//!   `typ: oauth-authz-req+jwt` (RFC 9101) and `aud: https://self-issued.me/v2`;
+//! - `response_type` `vp_token`, `response_mode` `direct_post.jwt`: the response is a JWE
+//!   (ECDH-ES, `A128GCM` unless the verifier lists others in
+//!   `encrypted_response_enc_values_supported`) to the key in `client_metadata.jwks`,
+//!   posted as `response=<JWE>`;
+//! - `dcql_query` with one credential query per format the verifier accepts (`mso_mdoc`
+//!   with `doctype_value`, `dc+sd-jwt` with `vct_values`) and a `credential_sets` entry
+//!   offering them as alternatives;
+//! - the purpose goes in `verifier_info` (§5.1) as `{"format": "eid_purpose", "data":
+//!   {"purpose": "bank_account_opening"}}`: the wallet checks it against the relying
+//!   party's registration.
+
+use std::collections::BTreeMap;
+
+use eid_crypto::{Jwk, Signer, VerifyingKey, b64url, sha256};
+use eid_sdjwt::Jws;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+/// The request object's `typ` (RFC 9101 §10.8).
+pub const TYP_REQUEST_OBJECT: &str = "oauth-authz-req+jwt";
+/// The request object's `aud` with static wallet discovery (§5.8).
+pub const AUD_SELF_ISSUED: &str = "https://self-issued.me/v2";
+/// The response mode eid uses.
+pub const RESPONSE_MODE_DIRECT_POST_JWT: &str = "direct_post.jwt";
+/// The `verifier_info` format eid's requests name their purpose in.
+pub const VERIFIER_INFO_PURPOSE: &str = "eid_purpose";
+/// The URI scheme a wallet is invoked with.
+pub const SCHEME: &str = "openid4vp://";
+
+/// Why a request or response was not accepted, each check its own variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VpError {
+    /// Not the structure the specification defines.
+    #[error("malformed OpenID4VP message: {0}")]
+    Malformed(String),
+    /// The request object's `typ` is not `oauth-authz-req+jwt`.
+    #[error("the request object's typ must be oauth-authz-req+jwt")]
+    RequestType,
+    /// The client identifier uses a prefix eid does not accept.
+    #[error("the client_id prefix is not accepted (only x509_hash)")]
+    ClientIdPrefix,
+    /// The request carries no `x5c` leaf certificate.
+    #[error("the request object carries no x5c certificate")]
+    MissingCertificate,
+    /// The `x509_hash` is not the hash of the leaf certificate.
+    #[error("the client_id's x509_hash is not the hash of the request's certificate")]
+    ClientIdMismatch,
+    /// The client_id of the invocation and of the request object differ.
+    #[error("the client_id of the request object differs from the one the wallet was invoked with")]
+    InvocationMismatch,
+    /// The signature does not verify with the leaf certificate's key.
+    #[error("the request object's signature does not verify with its certificate")]
+    Signature,
+    /// `exp` passed, or `iat` in the future.
+    #[error("the request object has expired or is dated in the future")]
+    Expired,
+    /// Not `vp_token` with `direct_post.jwt` and a response URI and an encryption key.
+    #[error("the request asks for a response eid does not give: {0}")]
+    Unsupported(String),
+}
+
+/// A claims query of DCQL (§6.3): the path, and for mdoc whether it will be retained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimsQuery {
+    /// `[namespace, element]` for mdoc, `[claim]` for SD-JWT VC (eid asks for top-level
+    /// claims only).
+    pub path: Vec<Value>,
+    /// mdoc: whether the verifier intends to keep the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_to_retain: Option<bool>,
+}
+
+/// A credential query of DCQL (§6.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialQuery {
+    /// Its id, the key of its presentations in `vp_token`.
+    pub id: String,
+    /// `mso_mdoc` or `dc+sd-jwt`.
+    pub format: String,
+    /// `{"doctype_value": …}` or `{"vct_values": […]}`.
+    #[serde(default)]
+    pub meta: Map<String, Value>,
+    /// The claims asked for.
+    #[serde(default)]
+    pub claims: Vec<ClaimsQuery>,
+}
+
+/// A credential set of DCQL (§6.2): alternatives, any one of which satisfies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialSet {
+    /// Each option a list of credential query ids.
+    pub options: Vec<Vec<String>>,
+}
+
+/// A DCQL query (§6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DcqlQuery {
+    /// The credential queries.
+    pub credentials: Vec<CredentialQuery>,
+    /// The sets, when the queries are alternatives.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credential_sets: Vec<CredentialSet>,
+}
+
+impl DcqlQuery {
+    /// eid's query for the resident identity: one query per format (`mdoc`, `sd_jwt`), the
+    /// same attributes in each, either one satisfying the request.
+    pub fn resident_identity(attributes: &[String], intent_to_retain: bool) -> Self {
+        let mdoc = CredentialQuery {
+            id: "mdoc".into(),
+            format: crate::FORMAT_MSO_MDOC.into(),
+            meta: Map::from_iter([("doctype_value".to_owned(), Value::from(RESIDENT_DOCTYPE))]),
+            claims: attributes
+                .iter()
+                .map(|a| ClaimsQuery {
+                    path: vec![Value::from(RESIDENT_DOCTYPE), Value::from(a.as_str())],
+                    intent_to_retain: Some(intent_to_retain),
+                })
+                .collect(),
+        };
+        let sd_jwt = CredentialQuery {
+            id: "sd_jwt".into(),
+            format: crate::FORMAT_SD_JWT_VC.into(),
+            meta: Map::from_iter([(
+                "vct_values".to_owned(),
+                json!([eid_sdjwt::VCT_RESIDENT_IDENTITY]),
+            )]),
+            claims: attributes
+                .iter()
+                .map(|a| ClaimsQuery {
+                    path: vec![Value::from(a.as_str())],
+                    intent_to_retain: None,
+                })
+                .collect(),
+        };
+        Self {
+            credentials: vec![mdoc, sd_jwt],
+            credential_sets: vec![CredentialSet {
+                options: vec![vec!["mdoc".into()], vec!["sd_jwt".into()]],
+            }],
+        }
+    }
+}
+
+/// The resident identity's docType and namespace (`eid_mdoc::DOCTYPE_RESIDENT_IDENTITY`;
+/// this crate does not depend on the mdoc crate).
+pub const RESIDENT_DOCTYPE: &str = "cn.eid.resident.1";
+
+/// The verifier's metadata in the request (§5.1 `client_metadata`, §11.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    /// `{"keys": [JWK]}`: the response encryption key(s).
+    pub jwks: Jwks,
+    /// The `enc` values it accepts (default A128GCM).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub encrypted_response_enc_values_supported: Vec<String>,
+    /// The formats and algorithms it accepts.
+    #[serde(default)]
+    pub vp_formats_supported: Map<String, Value>,
+}
+
+/// A JWK set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwks {
+    /// The keys.
+    pub keys: Vec<Jwk>,
+}
+
+/// The request object's claims (§5.1, §8.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    /// `x509_hash:…`.
+    pub client_id: String,
+    /// `vp_token`.
+    pub response_type: String,
+    /// `direct_post.jwt`.
+    pub response_mode: String,
+    /// Where the wallet posts the response.
+    pub response_uri: String,
+    /// Fresh per request; binds the presentation.
+    pub nonce: String,
+    /// The verifier's handle on this request, returned in the response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// What is asked.
+    pub dcql_query: DcqlQuery,
+    /// The encryption key and formats.
+    pub client_metadata: ClientMetadata,
+    /// Attestations about the verifier; eid's purpose is one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verifier_info: Vec<Value>,
+    /// `https://self-issued.me/v2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// When made (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Until when it may be used (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+}
+
+impl AuthorizationRequest {
+    /// The purpose named in `verifier_info` (format `eid_purpose`).
+    pub fn purpose(&self) -> Option<&str> {
+        self.verifier_info
+            .iter()
+            .find(|v| v.get("format").and_then(Value::as_str) == Some(VERIFIER_INFO_PURPOSE))
+            .and_then(|v| v.get("data")?.get("purpose")?.as_str())
+    }
+
+    /// The `verifier_info` entry naming `purpose`.
+    pub fn purpose_info(purpose: &str) -> Value {
+        json!({"format": VERIFIER_INFO_PURPOSE, "data": {"purpose": purpose}})
+    }
+
+    /// The response encryption key: the first P-256 key of `client_metadata.jwks` with
+    /// `alg` ECDH-ES (§8.3: the JWKs carry `alg`, and the JWE's is the chosen key's) and
+    /// `use` enc or none.
+    pub fn encryption_key(&self) -> Option<&Jwk> {
+        self.client_metadata.jwks.keys.iter().find(|k| {
+            k.use_.as_deref().is_none_or(|u| u == "enc")
+                && k.alg.as_deref() == Some("ECDH-ES")
+                && k.kty == "EC"
+                && k.crv == "P-256"
+        })
+    }
+
+    /// The content encryption to use: the first of the verifier's values eid supports,
+    /// A128GCM when it lists none (§8.3).
+    pub fn content_encryption(&self) -> Option<eid_crypto::jwe::Enc> {
+        let listed = &self.client_metadata.encrypted_response_enc_values_supported;
+        if listed.is_empty() {
+            return Some(eid_crypto::jwe::Enc::A128Gcm);
+        }
+        listed.iter().find_map(|e| eid_crypto::jwe::Enc::parse(e))
+    }
+}
+
+/// `x509_hash:` + base64url(SHA-256(DER)).
+pub fn x509_hash_client_id(certificate_der: &[u8]) -> String {
+    format!("x509_hash:{}", b64url(&sha256(certificate_der)))
+}
+
+/// Signs a request object with the relying party's key, its certificate in `x5c`.
+pub fn sign_request(
+    request: &AuthorizationRequest,
+    signer: &dyn Signer,
+    certificate_der: &[u8],
+) -> Result<String, VpError> {
+    use base64::Engine;
+    let header = Map::from_iter([
+        ("alg".to_owned(), Value::from("ES256")),
+        ("typ".to_owned(), Value::from(TYP_REQUEST_OBJECT)),
+        (
+            "x5c".to_owned(),
+            json!([base64::engine::general_purpose::STANDARD.encode(certificate_der)]),
+        ),
+    ]);
+    let Ok(Value::Object(payload)) = serde_json::to_value(request) else {
+        return Err(VpError::Malformed("the request is not an object".into()));
+    };
+    Jws::sign(&header, &payload, signer).map_err(|e| VpError::Malformed(e.to_string()))
+}
+
+/// The wallet's invocation: `openid4vp://?client_id=…&request_uri=…`.
+pub fn invocation_uri(client_id: &str, request_uri: &str) -> String {
+    let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    format!(
+        "{SCHEME}?client_id={}&request_uri={}",
+        encode(client_id),
+        encode(request_uri)
+    )
+}
+
+/// Reads an invocation: its `client_id` and `request_uri`.
+pub fn parse_invocation(uri: &str) -> Result<(String, String), VpError> {
+    let url = url::Url::parse(uri.trim())
+        .map_err(|_| VpError::Malformed("the invocation is not a URI".into()))?;
+    if url.scheme() != "openid4vp" {
+        return Err(VpError::Malformed(
+            "the invocation is not openid4vp://".into(),
+        ));
+    }
+    let find = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(|| VpError::Malformed(format!("the invocation has no {name}")))
+    };
+    Ok((find("client_id")?, find("request_uri")?))
+}
+
+/// A request object that passed every check of the format: what the wallet then checks
+/// against the trust list.
+#[derive(Debug, Clone)]
+pub struct VerifiedRequest {
+    /// The request.
+    pub request: AuthorizationRequest,
+    /// The DER leaf certificate that signed it.
+    pub certificate: Vec<u8>,
+    /// Its key.
+    pub key: VerifyingKey,
+}
+
+/// Checks a request object: `typ`, the `x509_hash` client identifier against the `x5c` leaf,
+/// the invocation's `client_id`, the signature with the leaf's key (`leaf_key` reads it,
+/// with whatever certificate profile the caller applies), the times, and that it asks for
+/// what eid answers (`vp_token`, `direct_post.jwt`, a response URI, an encryption key).
+pub fn verify_request(
+    jwt: &str,
+    invoked_client_id: &str,
+    leaf_key: impl FnOnce(&[u8]) -> Result<VerifyingKey, VpError>,
+    now: OffsetDateTime,
+) -> Result<VerifiedRequest, VpError> {
+    use base64::Engine;
+    let jws = Jws::parse(jwt.trim()).map_err(|e| VpError::Malformed(e.to_string()))?;
+    if jws.typ() != Some(TYP_REQUEST_OBJECT) {
+        return Err(VpError::RequestType);
+    }
+    let request: AuthorizationRequest =
+        serde_json::from_value(Value::Object(jws.payload().clone()))
+            .map_err(|e| VpError::Malformed(format!("the request object: {e}")))?;
+    if request.client_id != invoked_client_id {
+        return Err(VpError::InvocationMismatch);
+    }
+    let hash = request
+        .client_id
+        .strip_prefix("x509_hash:")
+        .ok_or(VpError::ClientIdPrefix)?;
+    let certificate = jws
+        .header()
+        .get("x5c")
+        .and_then(Value::as_array)
+        .and_then(|chain| chain.first())
+        .and_then(Value::as_str)
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+        .ok_or(VpError::MissingCertificate)?;
+    if b64url(&sha256(&certificate)) != hash {
+        return Err(VpError::ClientIdMismatch);
+    }
+    let key = leaf_key(&certificate)?;
+    if jws.algorithm().is_err() || jws.verify(&key).is_err() {
+        return Err(VpError::Signature);
+    }
+    let now = now.unix_timestamp();
+    if request.exp.is_some_and(|exp| exp <= now) || request.iat.is_some_and(|iat| iat > now + 60) {
+        return Err(VpError::Expired);
+    }
+    if request.response_type != "vp_token" {
+        return Err(VpError::Unsupported(format!(
+            "response_type {}",
+            request.response_type
+        )));
+    }
+    if request.response_mode != RESPONSE_MODE_DIRECT_POST_JWT {
+        return Err(VpError::Unsupported(format!(
+            "response_mode {} (eid answers only encrypted, direct_post.jwt)",
+            request.response_mode
+        )));
+    }
+    if request.encryption_key().is_none() {
+        return Err(VpError::Unsupported(
+            "no P-256 key with alg ECDH-ES in client_metadata.jwks".into(),
+        ));
+    }
+    if request.content_encryption().is_none() {
+        return Err(VpError::Unsupported(
+            "none of encrypted_response_enc_values_supported (eid: A128GCM, A256GCM)".into(),
+        ));
+    }
+    if request.nonce.is_empty() {
+        return Err(VpError::Malformed("the request has no nonce".into()));
+    }
+    Ok(VerifiedRequest {
+        request,
+        certificate,
+        key,
+    })
+}
+
+/// The content of the encrypted response (§8.1, §8.3): `vp_token` by credential query id,
+/// and `state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponsePayload {
+    /// Presentations by credential query id.
+    pub vp_token: BTreeMap<String, Vec<String>>,
+    /// The request's `state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}

@@ -1,0 +1,259 @@
+//! The relying party's side of an online presentation (OpenID4VP 1.0, `eid_oid4vc::vp`): a
+//! bank opening an account from home.
+//!
+//! [`Verifier::online_request`] makes a request for one purpose — the attributes the
+//! relying party's registration allows, asked of either format (DCQL), a fresh nonce and
+//! `state`, a fresh P-256 key for the encrypted answer (its `kid` is the request's id) —
+//! signed with the relying party's registered certificate (`x509_hash` client id). The
+//! caller serves the request object at its `request_uri` and shows the invocation
+//! (`openid4vp://…`) as a link or QR code. [`Verifier::verify_online`] opens the
+//! `direct_post.jwt` answer with that request's key and verifies the presentation in it
+//! against that request — state, nonce, client id, and for an mdoc the OpenID4VP
+//! SessionTranscript over the response URI and the key's thumbprint — into a [`Report`].
+
+use eid_crypto::jwe::{Enc, decrypt};
+use eid_crypto::session::AgreementKey;
+use eid_crypto::{Jwk, Signer, b64url, b64url_decode};
+use eid_oid4vc::vp::{
+    AUD_SELF_ISSUED, AuthorizationRequest, ClientMetadata, DcqlQuery, Jwks,
+    RESPONSE_MODE_DIRECT_POST_JWT, ResponsePayload, VpError, invocation_uri, sign_request,
+    x509_hash_client_id,
+};
+use eid_trust::Purpose;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use crate::report::{Reason, Report};
+use crate::verifier::{Check, Verifier};
+
+/// One online request, held by the relying party until its answer comes (or it expires).
+pub struct OnlineSession {
+    /// Its id: the path of its request object, and the `kid` of its encryption key.
+    pub id: String,
+    /// `x509_hash:…`.
+    pub client_id: String,
+    /// The request's nonce.
+    pub nonce: String,
+    /// The request's state.
+    pub state: String,
+    /// Where the answer is posted.
+    pub response_uri: String,
+    /// The purpose asked for.
+    pub purpose: Purpose,
+    /// The attributes asked for.
+    pub attributes: Vec<String>,
+    /// Until when an answer is accepted.
+    pub expires_at: OffsetDateTime,
+    key: AgreementKey,
+    jwk: Jwk,
+}
+
+impl std::fmt::Debug for OnlineSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnlineSession")
+            .field("id", &self.id)
+            .field("purpose", &self.purpose)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an online request is made of.
+pub struct OnlineTerms<'a> {
+    /// Why.
+    pub purpose: Purpose,
+    /// What (default: everything the registration allows for the purpose).
+    pub attributes: Option<&'a [String]>,
+    /// Whether the relying party will keep the values.
+    pub intent_to_retain: bool,
+    /// The relying party's request-signing key.
+    pub signer: &'a dyn Signer,
+    /// Its certificate (DER), as registered in the trust list.
+    pub certificate: &'a [u8],
+    /// The base of the request object's URI (`…/request`; the request id is appended).
+    pub request_base: &'a str,
+    /// The response URI.
+    pub response_uri: &'a str,
+    /// How long the request may be answered.
+    pub lifetime: Duration,
+}
+
+/// A request made: the session to keep, the signed request object to serve at
+/// `request_uri`, the invocation to show.
+#[derive(Debug)]
+pub struct OnlineRequest {
+    /// Keep until the answer.
+    pub session: OnlineSession,
+    /// Serve at `request_uri` as `application/oauth-authz-req+jwt`.
+    pub request_object: String,
+    /// The request object's URI.
+    pub request_uri: String,
+    /// `openid4vp://?client_id=…&request_uri=…`, as a link or QR code.
+    pub invocation: String,
+}
+
+fn random_text(random: &dyn eid_core::Random, bytes: usize) -> Result<String, VpError> {
+    let mut buffer = vec![0u8; bytes];
+    random
+        .fill(&mut buffer)
+        .map_err(|_| VpError::Malformed("the random source failed".into()))?;
+    Ok(b64url(&buffer))
+}
+
+impl Verifier {
+    /// Makes an online request (see the module documentation).
+    pub fn online_request(
+        &self,
+        terms: &OnlineTerms<'_>,
+        now: OffsetDateTime,
+        random: &dyn eid_core::Random,
+    ) -> Result<OnlineRequest, VpError> {
+        let id = random_text(random, 16)?;
+        let key = AgreementKey::generate()
+            .map_err(|_| VpError::Malformed("no encryption key could be made".into()))?;
+        let point = key.public_point();
+        let jwk = Jwk {
+            kty: "EC".into(),
+            crv: "P-256".into(),
+            x: b64url(&point[1..33]),
+            y: b64url(&point[33..]),
+            kid: Some(id.clone()),
+            alg: Some("ECDH-ES".into()),
+            use_: Some("enc".into()),
+        };
+        let attributes = match terms.attributes {
+            Some(a) => a.to_vec(),
+            None => self.registered_attributes(terms.purpose),
+        };
+        let client_id = x509_hash_client_id(terms.certificate);
+        let request = AuthorizationRequest {
+            client_id: client_id.clone(),
+            response_type: "vp_token".into(),
+            response_mode: RESPONSE_MODE_DIRECT_POST_JWT.into(),
+            response_uri: terms.response_uri.to_owned(),
+            nonce: random_text(random, 24)?,
+            state: Some(random_text(random, 16)?),
+            dcql_query: DcqlQuery::resident_identity(&attributes, terms.intent_to_retain),
+            client_metadata: ClientMetadata {
+                jwks: Jwks {
+                    keys: vec![jwk.clone()],
+                },
+                encrypted_response_enc_values_supported: vec![
+                    Enc::A128Gcm.name().into(),
+                    Enc::A256Gcm.name().into(),
+                ],
+                vp_formats_supported: serde_json::from_value(json!({
+                    "mso_mdoc": {"issuerauth_alg_values": [-7], "deviceauth_alg_values": [-7]},
+                    "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]},
+                }))
+                .unwrap_or_default(),
+            },
+            verifier_info: vec![AuthorizationRequest::purpose_info(terms.purpose.as_str())],
+            aud: Some(AUD_SELF_ISSUED.into()),
+            iat: Some(now.unix_timestamp()),
+            exp: Some((now + terms.lifetime).unix_timestamp()),
+        };
+        let request_object = sign_request(&request, terms.signer, terms.certificate)?;
+        let request_uri = format!("{}/{id}", terms.request_base.trim_end_matches('/'));
+        Ok(OnlineRequest {
+            invocation: invocation_uri(&client_id, &request_uri),
+            request_uri,
+            request_object,
+            session: OnlineSession {
+                id,
+                client_id,
+                nonce: request.nonce,
+                state: request.state.unwrap_or_default(),
+                response_uri: request.response_uri,
+                purpose: terms.purpose,
+                attributes,
+                expires_at: now + terms.lifetime,
+                key,
+                jwk,
+            },
+        })
+    }
+
+    /// Verifies the `direct_post.jwt` answer (the `response` form field: a JWE) to
+    /// `session` into a report.
+    pub fn verify_online(
+        &self,
+        session: &OnlineSession,
+        response: &str,
+        now: OffsetDateTime,
+    ) -> Report {
+        let check = Check {
+            purpose: session.purpose,
+            requested: &session.attributes,
+            channel: crate::Channel::Online,
+            now,
+        };
+        let refuse =
+            |code: &str, message: String| self.refused(&check, None, Reason::new(code, message));
+        if now >= session.expires_at {
+            return refuse(
+                "request_expired",
+                "the answer came after the request expired: start again".into(),
+            );
+        }
+        let opened = match decrypt(response, &session.key, &[Enc::A128Gcm, Enc::A256Gcm]) {
+            Ok(opened) => opened,
+            Err(e) => return refuse("presentation_not_verified", e.to_string()),
+        };
+        let payload: ResponsePayload = match serde_json::from_slice(&opened.plaintext) {
+            Ok(p) => p,
+            Err(_) => {
+                return refuse(
+                    "presentation_not_verified",
+                    "the answer is not a vp_token response".into(),
+                );
+            }
+        };
+        if payload.state.as_deref() != Some(session.state.as_str()) {
+            return refuse(
+                "state_mismatch",
+                "the answer is for another request (state)".into(),
+            );
+        }
+        let mut presentations = payload.vp_token.into_iter();
+        let (Some((id, mut values)), None) = (presentations.next(), presentations.next()) else {
+            return refuse(
+                "presentation_not_verified",
+                "the answer must carry one credential".into(),
+            );
+        };
+        let (Some(presentation), None) = (values.pop(), values.pop()) else {
+            return refuse(
+                "presentation_not_verified",
+                "the answer must carry one presentation".into(),
+            );
+        };
+        match id.as_str() {
+            "mdoc" => {
+                let Ok(device_response) = b64url_decode(&presentation) else {
+                    return refuse(
+                        "presentation_not_verified",
+                        "the mdoc presentation is not base64url".into(),
+                    );
+                };
+                let Ok(thumbprint) = session.jwk.thumbprint_sha256() else {
+                    return refuse("presentation_not_verified", "no key thumbprint".into());
+                };
+                let transcript = eid_mdoc::session::oid4vp_session_transcript(
+                    &session.client_id,
+                    &session.nonce,
+                    Some(&thumbprint),
+                    &session.response_uri,
+                );
+                self.verify_mdoc(&device_response, &transcript, &check)
+            }
+            "sd_jwt" => {
+                self.verify_sd_jwt(&presentation, &session.client_id, &session.nonce, &check)
+            }
+            other => refuse(
+                "presentation_not_verified",
+                format!("the answer is for a credential query this request did not make ({other})"),
+            ),
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The phone's side of an online presentation (OpenID4VP 1.0, `eid_oid4vc::vp`): a bank's
+//! website shows `openid4vp://?client_id=x509_hash:…&request_uri=…`; the wallet fetches the
+//! signed request object (the caller's HTTP), and [`receive`] checks it before the holder
+//! sees anything — the request object's own checks (type, the `x509_hash` binding to the
+//! signing certificate, the signature, the times, an encrypted `direct_post.jwt` answer),
+//! then the same registration checks as in person: the certificate registered for a relying
+//! party in the trust list, the purpose (in `verifier_info`) one it is registered for, no
+//! claim of any credential query beyond that registration and the purpose's catalogue.
+//! The holder sees the [`ConsentRequest`]; [`PendingOnline::respond`] makes the
+//! presentation from the credential the wallet holds — an mdoc DeviceResponse signed over
+//! the OpenID4VP SessionTranscript, or an SD-JWT VC with a KB-JWT for the client id and
+//! nonce — and encrypts it to the verifier's key: the caller posts the returned body
+//! (`response=<JWE>`) to the response URI.
+
+use eid_crypto::Signer;
+use eid_crypto::jwe::{Recipient, encrypt};
+use eid_crypto::x509::check_reader_certificate;
+use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError};
+use eid_oid4vc::vp::{ResponsePayload, VerifiedRequest, VpError, verify_request};
+use eid_oid4vc::{FORMAT_MSO_MDOC, FORMAT_SD_JWT_VC};
+use eid_trust::VerifiedTrustList;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::in_person::{ConsentRequest, RequestRefused};
+use crate::registration::{Requested, consent, registered_party};
+
+/// A checked online request waiting for the holder's consent.
+#[derive(Debug)]
+pub struct PendingOnline {
+    request: VerifiedRequest,
+    /// What the holder is asked.
+    pub consent: ConsentRequest,
+}
+
+/// The credential the wallet answers with.
+#[derive(Debug, Clone, Copy)]
+pub enum Held<'a> {
+    /// An mdoc's IssuerSigned bytes.
+    Mdoc(&'a [u8]),
+    /// An issued SD-JWT VC (compact, ending in `~`).
+    SdJwt(&'a str),
+}
+
+/// What to post, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnlineResponse {
+    /// The verifier's response URI.
+    pub response_uri: String,
+    /// `application/x-www-form-urlencoded` body: `response=<JWE>`.
+    pub body: String,
+}
+
+/// Why the wallet could not answer after consent.
+#[derive(Debug, thiserror::Error)]
+pub enum RespondError {
+    /// The request has no credential query for the credential held.
+    #[error("the request asks for no {0} credential")]
+    NotAsked(&'static str),
+    /// The mdoc presentation failed.
+    #[error("mdoc: {0}")]
+    Mdoc(#[from] MdocError),
+    /// The SD-JWT presentation failed.
+    #[error("SD-JWT: {0}")]
+    SdJwt(#[from] eid_sdjwt::SdJwtError),
+    /// Encryption to the verifier failed.
+    #[error("encrypting the response: {0}")]
+    Encrypt(#[from] eid_crypto::jwe::JweError),
+}
+
+/// Checks `request_jwt`, fetched from the `request_uri` of an invocation with `client_id`.
+pub fn receive(
+    client_id: &str,
+    request_jwt: &str,
+    trust: &VerifiedTrustList,
+    now: OffsetDateTime,
+) -> Result<PendingOnline, RequestRefused> {
+    let mut certificate_error = None;
+    let verified = verify_request(
+        request_jwt,
+        client_id,
+        |der| {
+            check_reader_certificate(der, now).map_err(|e| {
+                certificate_error = Some(e);
+                VpError::Signature
+            })
+        },
+        now,
+    )
+    .map_err(|e| match certificate_error.take() {
+        Some(c) => RequestRefused::ReaderCertificate(c),
+        None => RequestRefused::Online(e),
+    })?;
+    let rp = registered_party(trust, &verified.certificate)?;
+    let request = &verified.request;
+    let mut requested = Vec::new();
+    for query in &request.dcql_query.credentials {
+        let resident = match query.format.as_str() {
+            FORMAT_MSO_MDOC => {
+                query.meta.get("doctype_value").and_then(Value::as_str)
+                    == Some(DOCTYPE_RESIDENT_IDENTITY)
+            }
+            FORMAT_SD_JWT_VC => query
+                .meta
+                .get("vct_values")
+                .and_then(Value::as_array)
+                .is_some_and(|v| {
+                    v.iter()
+                        .any(|t| t.as_str() == Some(eid_sdjwt::VCT_RESIDENT_IDENTITY))
+                }),
+            _ => false,
+        };
+        if !resident {
+            return Err(RequestRefused::NotForResidentIdentity);
+        }
+        for claim in &query.claims {
+            let path: Vec<&str> = claim.path.iter().filter_map(Value::as_str).collect();
+            let (namespace, element) = match (query.format.as_str(), path.as_slice()) {
+                (FORMAT_MSO_MDOC, [namespace, element]) if claim.path.len() == 2 => {
+                    (Some(*namespace), *element)
+                }
+                (FORMAT_SD_JWT_VC, [name]) if claim.path.len() == 1 => (None, *name),
+                _ => {
+                    return Err(RequestRefused::Online(VpError::Malformed(
+                        "a claims path eid does not answer (mdoc: [namespace, element]; SD-JWT: [claim])".into(),
+                    )));
+                }
+            };
+            requested.push(Requested {
+                namespace,
+                element,
+                retain: claim.intent_to_retain.unwrap_or(false),
+            });
+        }
+    }
+    let consent = consent(trust, rp, request.purpose(), requested)?;
+    Ok(PendingOnline {
+        request: verified,
+        consent,
+    })
+}
+
+impl PendingOnline {
+    /// The client identifier (`x509_hash:…`).
+    pub fn client_id(&self) -> &str {
+        &self.request.request.client_id
+    }
+
+    /// The holder consented: the presentation of `held` (the attributes asked for that it
+    /// holds, and for an mdoc the wallet provider), bound to the request by `device_key`,
+    /// encrypted for the verifier.
+    pub fn respond(
+        &self,
+        held: Held<'_>,
+        device_key: &dyn Signer,
+        random: &dyn eid_core::Random,
+        now: OffsetDateTime,
+    ) -> Result<OnlineResponse, RespondError> {
+        let request = &self.request.request;
+        let format = match held {
+            Held::Mdoc(_) => FORMAT_MSO_MDOC,
+            Held::SdJwt(_) => FORMAT_SD_JWT_VC,
+        };
+        let query = request
+            .dcql_query
+            .credentials
+            .iter()
+            .find(|q| q.format == format)
+            .ok_or(RespondError::NotAsked(format))?;
+        // verify_request made sure there is one of each.
+        let key = request.encryption_key().ok_or(RespondError::Encrypt(
+            eid_crypto::jwe::JweError::BadEphemeralKey,
+        ))?;
+        let enc = request.content_encryption().ok_or(RespondError::Encrypt(
+            eid_crypto::jwe::JweError::UnsupportedEncryption(String::new()),
+        ))?;
+        let asked: Vec<&str> = self.consent.attributes.iter().map(String::as_str).collect();
+        let presentation = match held {
+            Held::Mdoc(issuer_signed) => {
+                let parsed = eid_mdoc::IssuerSigned::from_cbor(issuer_signed)?;
+                let holds = |name: &str| {
+                    parsed
+                        .name_spaces
+                        .iter()
+                        .any(|(_, items)| items.iter().any(|i| i.element_identifier == name))
+                };
+                let mut disclose: Vec<&str> = asked.iter().copied().filter(|n| holds(n)).collect();
+                if holds(ELEMENT_WALLET_PROVIDER) {
+                    disclose.push(ELEMENT_WALLET_PROVIDER);
+                }
+                let thumbprint = key
+                    .thumbprint_sha256()
+                    .map_err(|e| RespondError::Mdoc(MdocError::Algorithm(e)))?;
+                let transcript = eid_mdoc::session::oid4vp_session_transcript(
+                    &request.client_id,
+                    &request.nonce,
+                    Some(&thumbprint),
+                    &request.response_uri,
+                );
+                let response =
+                    eid_mdoc::present::present(issuer_signed, &disclose, device_key, &transcript)?;
+                eid_crypto::b64url(&response)
+            }
+            Held::SdJwt(issued) => {
+                let parsed = eid_sdjwt::UnverifiedSdJwt::parse(issued.trim())?;
+                let holds = |name: &str| {
+                    parsed
+                        .disclosures()
+                        .iter()
+                        .any(|d| d.name.as_deref() == Some(name))
+                };
+                let disclose: Vec<&str> = asked.iter().copied().filter(|n| holds(n)).collect();
+                eid_sdjwt::present(
+                    issued.trim(),
+                    &disclose,
+                    Some(&eid_sdjwt::KeyBinding {
+                        signer: device_key,
+                        audience: &request.client_id,
+                        nonce: &request.nonce,
+                        issued_at: now,
+                    }),
+                )?
+            }
+        };
+        let payload = ResponsePayload {
+            vp_token: [(query.id.clone(), vec![presentation])].into(),
+            state: request.state.clone(),
+        };
+        let plaintext =
+            serde_json::to_vec(&payload).map_err(|_| RespondError::NotAsked("serialisable"))?;
+        let jwe = encrypt(
+            &Recipient {
+                key,
+                enc,
+                apu: b"",
+                apv: b"",
+            },
+            &plaintext,
+            random,
+        )?;
+        Ok(OnlineResponse {
+            response_uri: request.response_uri.clone(),
+            body: format!(
+                "response={}",
+                url::form_urlencoded::byte_serialize(jwe.as_bytes()).collect::<String>()
+            ),
+        })
+    }
+}
