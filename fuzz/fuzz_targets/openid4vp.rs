@@ -1,0 +1,30 @@
+//! What OpenID4VP brings from outside: an invocation URI and a request object (the
+//! phone's side), an encrypted response (the relying party's side). Never a panic.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use eid_crypto::jwe::{Enc, decrypt};
+use eid_crypto::session::AgreementKey;
+use eid_crypto::x509::check_reader_certificate;
+use eid_oid4vc::vp::{VpError, parse_invocation, verify_request};
+use libfuzzer_sys::fuzz_target;
+use time::OffsetDateTime;
+
+fn key() -> &'static AgreementKey {
+    static KEY: OnceLock<AgreementKey> = OnceLock::new();
+    KEY.get_or_init(|| AgreementKey::generate().expect("a key"))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let now = OffsetDateTime::from_unix_timestamp(1_795_428_000).expect("a time");
+    let _ = parse_invocation(text);
+    let _ = verify_request(
+        text,
+        "x509_hash:AAAA",
+        |der| check_reader_certificate(der, now).map_err(|_| VpError::Signature),
+        now,
+    );
+    let _ = decrypt(text, key(), &[Enc::A128Gcm, Enc::A256Gcm]);
+});
