@@ -14,7 +14,7 @@ const GROUPS: &[(&str, &[&str])] = &[
     ),
     ("Trust: the national trust list", &["trust"]),
     ("Holder: the wallet", &["wallet"]),
-    ("Relying party: verification", &["verify"]),
+    ("Relying party: verification", &["verify", "verifier"]),
     ("Reference data and tools", &["region", "id-number"]),
 ];
 

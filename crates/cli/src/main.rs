@@ -11,6 +11,7 @@ mod region;
 mod registry;
 mod status_list;
 mod trust;
+mod verifier;
 mod verify;
 mod wallet;
 
@@ -54,8 +55,12 @@ enum Command {
     /// A holder's wallet: device key behind a PIN, credentials, in-person presentation
     #[command(subcommand)]
     Wallet(wallet::Command),
-    /// Verify a presentation as a relying party (in person: from the phone's engagement QR)
+    /// Verify a presentation as a relying party (in person from the phone's engagement QR,
+    /// or an offline QR code)
     Verify(verify::VerifyArgs),
+    /// Run a relying party's verifier service (offline QR, in person, OpenID4VP)
+    #[command(subcommand)]
+    Verifier(verifier::Command),
     /// Look up GB/T 2260 region codes and test region scopes
     #[command(subcommand)]
     Region(region::Command),
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
         Command::Trust(c) => trust::run(c),
         Command::Wallet(c) => wallet::run(c),
         Command::Verify(a) => verify::run(a),
+        Command::Verifier(c) => verifier::run(c),
         Command::Region(c) => region::run(c),
         Command::IdNumber(c) => id_number::run(c),
     };

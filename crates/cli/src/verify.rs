@@ -69,16 +69,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     )
     .with_context(|| format!("{} is not a usable trust list", args.trust_list.display()))?;
     let mut verifier = Verifier::new(trust, &args.relying_party, now);
-    for path in &args.status_list {
-        let token = read_bytes(path)?;
-        let trust = verifier.trust().clone();
-        verifier
-            .statuses_mut()
-            .store_published(&trust, &token, now)
-            .with_context(|| {
-                format!("{} is not a status list of a listed issuer", path.display())
-            })?;
-    }
+    hold_status_lists(&mut verifier, &args.status_list, now)?;
     let attributes = if args.attributes.is_empty() {
         verifier.registered_attributes(purpose)
     } else {
@@ -112,6 +103,26 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Refused
     })
+}
+
+/// Stores the status list tokens in `paths` (JWT or CWT files) in the verifier's cache,
+/// each owned by the listed issuer that signed it.
+pub(crate) fn hold_status_lists(
+    verifier: &mut Verifier,
+    paths: &[PathBuf],
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    for path in paths {
+        let token = read_bytes(path)?;
+        let trust = verifier.trust().clone();
+        verifier
+            .statuses_mut()
+            .store_published(&trust, &token, now)
+            .with_context(|| {
+                format!("{} is not a status list of a listed issuer", path.display())
+            })?;
+    }
+    Ok(())
 }
 
 /// The ISO 18013-5 exchange with the phone whose engagement QR says where it listens.

@@ -58,7 +58,7 @@ pub enum Command {
     /// Present the credential to a desk: in person (show the engagement QR code, wait for
     /// the desk, show who asks for what, answer once the holder agrees), or offline (show
     /// a signed QR code for one purpose that a scanner reads, made again every 30 s)
-    #[command(group(ArgGroup::new("channel").required(true).args(["in_person", "offline"])))]
+    #[command(group(ArgGroup::new("channel").required(true).args(["in_person", "offline", "online"])))]
     Present {
         /// The wallet's folder
         #[arg(long)]
@@ -69,6 +69,9 @@ pub enum Command {
         /// Offline: one QR code for --purpose, for a desk with only a scanner
         #[arg(long, requires = "purpose")]
         offline: bool,
+        /// Online: the website's OpenID4VP link or QR text (openid4vp://…)
+        #[arg(long, value_name = "INVOCATION")]
+        online: Option<String>,
         /// The purpose of the offline code (airport_security, rail_ticketing, age_check)
         #[arg(long)]
         purpose: Option<String>,
@@ -78,11 +81,11 @@ pub enum Command {
         /// Also write the offline code's bytes here (what a scanner reads)
         #[arg(long)]
         out: Option<PathBuf>,
-        /// The signed trust list (in person: to check who the desk is and what it may ask)
-        #[arg(long, required_if_eq("in_person", "true"))]
+        /// The signed trust list (in person and online: to check who asks and what it may)
+        #[arg(long, required_unless_present = "offline")]
         trust_list: Option<PathBuf>,
         /// The national root key (JWK)
-        #[arg(long, required_if_eq("in_person", "true"))]
+        #[arg(long, required_unless_present = "offline")]
         trust_jwk: Vec<PathBuf>,
         /// Where to wait for the desk (announced in the QR code)
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -142,6 +145,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         ),
         Command::Present {
             dir,
+            online,
             trust_list,
             trust_jwk,
             listen,
@@ -149,14 +153,17 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             pin,
             ..
         } => {
-            let trust_list = trust_list.context("--trust-list is required in person")?;
+            let trust_list = trust_list.context("--trust-list is required")?;
             let now = SystemClock.now();
             let trust =
                 VerifiedTrustList::read(&read(&trust_list)?, &load_jwks(&trust_jwk)?, now, None)
                     .with_context(|| {
                         format!("{} is not a usable trust list", trust_list.display())
                     })?;
-            present_in_person(&dir, &trust, &listen, yes, &pin)
+            match online {
+                Some(invocation) => present_online(&dir, &trust, &invocation, yes, &pin),
+                None => present_in_person(&dir, &trust, &listen, yes, &pin),
+            }
         }
     }
 }
@@ -298,14 +305,9 @@ fn present_offline(
     }
 }
 
-fn present_in_person(
-    dir: &Path,
-    trust: &VerifiedTrustList,
-    listen: &str,
-    yes: bool,
-    pin: &str,
-) -> anyhow::Result<Outcome> {
-    let mut store = SoftwareKeystore::open(&keystore_path(dir), Box::new(OsRandom))
+/// The wallet's keystore and its mdoc credential (stored entry and bytes).
+fn open_with_mdoc(dir: &Path) -> anyhow::Result<(SoftwareKeystore, StoredCredential, Vec<u8>)> {
+    let store = SoftwareKeystore::open(&keystore_path(dir), Box::new(OsRandom))
         .with_context(|| format!("{} holds no wallet (run eid wallet init)", dir.display()))?;
     let stored = credentials(dir)?
         .into_iter()
@@ -313,6 +315,113 @@ fn present_in_person(
         .with_context(|| format!("the wallet in {} holds no mdoc credential", dir.display()))?;
     let credential = eid_crypto::b64url_decode(&stored.credential)
         .context("the wallet's credential list is damaged")?;
+    Ok((store, stored, credential))
+}
+
+/// Asks the holder to share; `yes` agrees without asking.
+fn agree(yes: bool) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    write!(std::io::stdout().lock(), "Share? [y/N] ")?;
+    std::io::stdout().lock().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// Prints who asks for what.
+fn show_consent(consent: &eid_wallet::in_person::ConsentRequest) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} ({}, region {}) asks, for {}, to see: {}{}",
+        consent.relying_party_name,
+        consent.relying_party,
+        consent.region,
+        consent.purpose_name,
+        consent.attributes.join(", "),
+        if consent.intends_to_retain {
+            " — and says it will keep them"
+        } else {
+            ""
+        }
+    )?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Online (OpenID4VP): fetches the request object the invocation points to, checks it,
+/// asks, and posts the encrypted answer made from the wallet's mdoc.
+fn present_online(
+    dir: &Path,
+    trust: &VerifiedTrustList,
+    invocation: &str,
+    yes: bool,
+    pin: &str,
+) -> anyhow::Result<Outcome> {
+    let (mut store, stored, credential) = open_with_mdoc(dir)?;
+    let (client_id, request_uri) = eid_oid4vc::vp::parse_invocation(invocation)
+        .context("the link is not an openid4vp:// invocation")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let request_object = runtime
+        .block_on(eid_verifier::online::fetch(
+            &request_uri,
+            "application/oauth-authz-req+jwt",
+        ))
+        .with_context(|| format!("could not fetch the request from {request_uri}"))?;
+    let request_object =
+        String::from_utf8(request_object).context("the request object is not text")?;
+    let pending =
+        match eid_wallet::online::receive(&client_id, &request_object, trust, SystemClock.now()) {
+            Ok(pending) => pending,
+            Err(refused) => {
+                writeln!(
+                    std::io::stdout().lock(),
+                    "Refused without asking you: {refused}"
+                )?;
+                return Ok(Outcome::Refused);
+            }
+        };
+    show_consent(&pending.consent)?;
+    if !agree(yes)? {
+        writeln!(std::io::stdout().lock(), "Declined; nothing was sent.")?;
+        return Ok(Outcome::Refused);
+    }
+    let unlocked = store
+        .unlock(pin)
+        .context("the PIN did not unlock the device key")?;
+    let signer = store.signer(&unlocked, &stored.key)?;
+    let answer = pending.respond(
+        eid_wallet::online::Held::Mdoc(&credential),
+        &signer,
+        &OsRandom,
+        SystemClock.now(),
+    )?;
+    runtime
+        .block_on(eid_verifier::online::post_form(
+            &answer.response_uri,
+            answer.body,
+        ))
+        .with_context(|| format!("could not post the answer to {}", answer.response_uri))?;
+    writeln!(
+        std::io::stdout().lock(),
+        "Shared with {}.",
+        pending.consent.relying_party
+    )?;
+    Ok(Outcome::Ok)
+}
+
+fn present_in_person(
+    dir: &Path,
+    trust: &VerifiedTrustList,
+    listen: &str,
+    yes: bool,
+    pin: &str,
+) -> anyhow::Result<Outcome> {
+    let (mut store, stored, credential) = open_with_mdoc(dir)?;
     let listener =
         TcpListener::bind(listen).with_context(|| format!("could not listen on {listen}"))?;
     let address = listener.local_addr()?.to_string();
@@ -348,32 +457,8 @@ fn present_in_person(
             return Ok(Outcome::Refused);
         }
     };
-    let consent = &pending.consent;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "{} ({}, region {}) asks, for {}, to see: {}{}",
-            consent.relying_party_name,
-            consent.relying_party,
-            consent.region,
-            consent.purpose_name,
-            consent.attributes.join(", "),
-            if consent.intends_to_retain {
-                " — and says it will keep them"
-            } else {
-                ""
-            }
-        )?;
-        out.flush()?;
-    }
-    let agreed = yes || {
-        write!(std::io::stdout().lock(), "Share? [y/N] ")?;
-        std::io::stdout().lock().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        matches!(answer.trim(), "y" | "Y" | "yes")
-    };
+    show_consent(&pending.consent)?;
+    let agreed = agree(yes)?;
     if !agreed {
         transport.send(&pending.decline())?;
         writeln!(
@@ -386,7 +471,7 @@ fn present_in_person(
         .unlock(pin)
         .context("the PIN did not unlock the device key")?;
     let signer = store.signer(&unlocked, &stored.key)?;
-    let rp = consent.relying_party.clone();
+    let rp = pending.consent.relying_party.clone();
     let answer = pending.respond(&credential, &signer)?;
     transport.send(&answer)?;
     writeln!(std::io::stdout().lock(), "Shared with {rp}.")?;

@@ -1296,8 +1296,8 @@ fn wallet_eid(args: &[&str], pin: &str) -> Output {
 
 /// In `dir`: a trust root (`t/`), Nanning's PKI (`nn/`, its DS key also its offline key),
 /// a hotel's reader (`hotel/`), super-app A's key (`a.jwk`), a phone's wallet (`phone/`),
-/// and trust list `v1.jwt` with Nanning accepted in Guangxi, super-app A, a Nanning hotel
-/// and the Nanning airport.
+/// a bank's request-signing certificate (`bank/`), and trust list `v1.jwt` with Nanning
+/// accepted in Guangxi, super-app A, a Nanning hotel, the Nanning airport and a Nanning bank.
 fn two_cities_and_a_phone(dir: &Path, pin: &str) {
     let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
     let ok = |args: &[&str]| wallet_eid(args, pin);
@@ -1380,6 +1380,32 @@ fn two_cities_and_a_phone(dir: &Path, pin: &str) {
         &p("hotel/reader.pem"),
     ]);
     ok(&[
+        "pki",
+        "reader",
+        "--out",
+        &p("bank"),
+        "--name",
+        "南宁银行青秀支行",
+        "--uri",
+        "https://bank.example",
+    ]);
+    ok(&[
+        "trust",
+        "add-rp",
+        "--list",
+        &list,
+        "--id",
+        "nanning-bank",
+        "--name",
+        "南宁银行青秀支行",
+        "--region",
+        "450103",
+        "--purpose",
+        "bank_account_opening",
+        "--certificate",
+        &p("bank/reader.pem"),
+    ]);
+    ok(&[
         "trust",
         "add-rp",
         "--list",
@@ -1425,6 +1451,38 @@ fn wallet_refuses_another_phones_credential(dir: &Path, credential: &str) {
     );
 }
 
+/// Nanning's mdoc for the holder key `holder` (status entry 5 of
+/// `https://nanning.eid.example/status/0`), written to `out` in `dir`.
+fn issue_mdoc(dir: &Path, holder: &str, out: &str) {
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    std::fs::write(
+        dir.join("claims.json"),
+        r#"{"cn.eid.resident.1":{"family_name":"韦","given_name":"秀兰","document_number":"450102199003071244","birth_date":"1990-03-07"},"cn.eid.wallet.1":{"provider":"superapp-a"}}"#,
+    )
+    .unwrap();
+    wallet_eid(
+        &[
+            "credential",
+            "issue",
+            "--format",
+            "mso_mdoc",
+            "--pki",
+            &p("nn"),
+            "--holder",
+            holder,
+            "--claims",
+            &p("claims.json"),
+            "--status-uri",
+            "https://nanning.eid.example/status/0",
+            "--status-index",
+            "5",
+            "--out",
+            &p(out),
+        ],
+        "",
+    );
+}
+
 /// Nanning's 2-bit status list at `uri` with one entry `set` (`9=valid`), into `file`.
 fn nanning_status_list(dir: &Path, uri: &str, set: &str, file: &str) {
     let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
@@ -1462,30 +1520,8 @@ fn two_terminals_play_phone_and_desk_in_person() {
     let pin = "246810";
     let ok = |args: &[&str]| wallet_eid(args, pin);
     two_cities_and_a_phone(&dir, pin);
-    std::fs::write(
-        dir.join("claims.json"),
-        r#"{"cn.eid.resident.1":{"family_name":"韦","given_name":"秀兰","document_number":"450102199003071244","birth_date":"1990-03-07"},"cn.eid.wallet.1":{"provider":"superapp-a"}}"#,
-    )
-    .unwrap();
     let uri = "https://nanning.eid.example/status/0";
-    ok(&[
-        "credential",
-        "issue",
-        "--format",
-        "mso_mdoc",
-        "--pki",
-        &p("nn"),
-        "--holder",
-        &p("phone/device.pub.pem"),
-        "--claims",
-        &p("claims.json"),
-        "--status-uri",
-        uri,
-        "--status-index",
-        "5",
-        "--out",
-        &p("cred.cbor"),
-    ]);
+    issue_mdoc(&dir, &p("phone/device.pub.pem"), "cred.cbor");
     ok(&[
         "wallet",
         "add",
@@ -1503,20 +1539,7 @@ fn two_terminals_play_phone_and_desk_in_person() {
         "--public",
         &p("other.pub"),
     ]);
-    ok(&[
-        "credential",
-        "issue",
-        "--format",
-        "mso_mdoc",
-        "--pki",
-        &p("nn"),
-        "--holder",
-        &p("other.pub"),
-        "--claims",
-        &p("claims.json"),
-        "--out",
-        &p("other.cbor"),
-    ]);
+    issue_mdoc(&dir, &p("other.pub"), "other.cbor");
     wallet_refuses_another_phones_credential(&dir, &p("other.cbor"));
 
     for (status, accepted, file) in [
@@ -1714,4 +1737,123 @@ fn the_airport_scanner_accepts_the_phones_offline_qr() {
             }
         }
     }
+}
+
+/// A JSON call to the verifier service (the bank's website back end); the body of a 200.
+fn service_call(address: &str, method: &str, path: &str, body: &str) -> String {
+    let (status, body) = http(
+        address,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}: {body}");
+    body
+}
+
+/// Online through the verifier service: the bank's service makes an OpenID4VP request, the
+/// phone (`eid wallet present --online`) fetches it, checks it against the trust list, and
+/// posts its encrypted answer; the bank's page reads the accepted report.
+#[test]
+fn the_bank_opens_an_account_online_through_the_verifier_service() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = scratch("online");
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    let pin = "246810";
+    let ok = |args: &[&str]| wallet_eid(args, pin);
+    two_cities_and_a_phone(&dir, pin);
+    let uri = "https://nanning.eid.example/status/0";
+    issue_mdoc(&dir, &p("phone/device.pub.pem"), "cred.cbor");
+    ok(&[
+        "wallet",
+        "add",
+        "--dir",
+        &p("phone"),
+        "--credential",
+        &p("cred.cbor"),
+    ]);
+    nanning_status_list(&dir, uri, "5=valid", "valid.jwt");
+    let mut service = Command::new(env!("CARGO_BIN_EXE_eid"))
+        .args([
+            "verifier",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--relying-party",
+            "nanning-bank",
+            "--trust-list",
+            &p("v1.jwt"),
+            "--trust-jwk",
+            &p("t/root.jwk"),
+            "--reader-key",
+            &p("bank/reader.key.pem"),
+            "--reader-certificate",
+            &p("bank/reader.pem"),
+            "--status-list",
+            &p("valid.jwt"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(service.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let address = first
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let started: serde_json::Value = serde_json::from_str(&service_call(
+        &address,
+        "POST",
+        "/vp/requests",
+        r#"{"purpose":"bank_account_opening"}"#,
+    ))
+    .unwrap();
+    let phone = ok(&[
+        "wallet",
+        "present",
+        "--online",
+        started["invocation"].as_str().unwrap(),
+        "--dir",
+        &p("phone"),
+        "--trust-list",
+        &p("v1.jwt"),
+        "--trust-jwk",
+        &p("t/root.jwk"),
+        "--yes",
+    ]);
+    let said = String::from_utf8_lossy(&phone.stdout).into_owned();
+    assert!(
+        said.contains(
+            "南宁银行青秀支行 (nanning-bank, region 450103) asks, for Bank account opening"
+        ),
+        "{said}"
+    );
+    let outcome: serde_json::Value = serde_json::from_str(&service_call(
+        &address,
+        "GET",
+        &format!("/vp/requests/{}", started["id"].as_str().unwrap()),
+        "",
+    ))
+    .unwrap();
+    let _ = service.kill();
+    let _ = service.wait();
+    assert_eq!(outcome["status"], "done", "{outcome}");
+    let report = &outcome["report"];
+    assert_eq!(report["accepted"], true, "{report}");
+    assert_eq!(report["channel"], "online");
+    assert_eq!(
+        report["attributes"]["document_number"],
+        "450102199003071244"
+    );
 }

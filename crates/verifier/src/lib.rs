@@ -20,6 +20,7 @@ pub mod online;
 pub mod openid4vp;
 pub mod push;
 mod report;
+pub mod service;
 mod status;
 mod verifier;
 

@@ -1,15 +1,16 @@
 //! The verifier's network side: fetching status lists from where credentials point, and
 //! following an authority's pushed status changes (its `GET /events` Server-Sent Events),
-//! over HTTP/1.1 with hyper's client.
+//! over HTTP/1.1 with hyper's client; and the two exchanges a wallet makes online
+//! ([`fetch`] a request object, [`post_form`] an answer).
 //!
 //! Plain `http://` only so far: a deployment puts TLS in front (the lists are signed; the
 //! pushes, unsigned, can only make the cache stricter — `StatusCache::apply_push`).
 
 use std::sync::RwLock;
 
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{ACCEPT, HOST};
+use hyper::header::{ACCEPT, CONTENT_TYPE, HOST};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -48,6 +49,15 @@ fn http_error(e: impl std::fmt::Display) -> OnlineError {
 }
 
 async fn get(url: &str, accept: &str) -> Result<Response<Incoming>, OnlineError> {
+    send(url, accept, None).await
+}
+
+/// One HTTP/1.1 exchange: GET, or POST of a form body when `form` is given.
+async fn send(
+    url: &str,
+    accept: &str,
+    form: Option<String>,
+) -> Result<Response<Incoming>, OnlineError> {
     let parsed = url::Url::parse(url).map_err(|_| OnlineError::Url(url.to_owned()))?;
     let host = parsed
         .host_str()
@@ -70,10 +80,14 @@ async fn get(url: &str, accept: &str) -> Result<Response<Incoming>, OnlineError>
         Some(query) => format!("{}?{query}", parsed.path()),
         None => parsed.path().to_owned(),
     };
-    let request = Request::get(path)
+    let builder = match &form {
+        Some(_) => Request::post(path).header(CONTENT_TYPE, "application/x-www-form-urlencoded"),
+        None => Request::get(path),
+    };
+    let request = builder
         .header(HOST, address)
         .header(ACCEPT, accept)
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::from(form.unwrap_or_default())))
         .map_err(http_error)?;
     let response = sender.send_request(request).await.map_err(http_error)?;
     if !response.status().is_success() {
@@ -82,14 +96,27 @@ async fn get(url: &str, accept: &str) -> Result<Response<Incoming>, OnlineError>
     Ok(response)
 }
 
-/// Fetches a status list token (JWT form) from `uri`.
-pub async fn fetch_status_list(uri: &str) -> Result<Vec<u8>, OnlineError> {
-    let response = get(uri, "application/statuslist+jwt").await?;
+async fn body(response: Response<Incoming>) -> Result<Vec<u8>, OnlineError> {
     let body = Limited::new(response.into_body(), MAX_BODY)
         .collect()
         .await
         .map_err(http_error)?;
     Ok(body.to_bytes().to_vec())
+}
+
+/// GETs `url` (a wallet fetching a request object), returning the body.
+pub async fn fetch(url: &str, accept: &str) -> Result<Vec<u8>, OnlineError> {
+    body(get(url, accept).await?).await
+}
+
+/// POSTs a form body to `url` (a wallet posting its answer), returning the body.
+pub async fn post_form(url: &str, form: String) -> Result<Vec<u8>, OnlineError> {
+    body(send(url, "application/json", Some(form)).await?).await
+}
+
+/// Fetches a status list token (JWT form) from `uri`.
+pub async fn fetch_status_list(uri: &str) -> Result<Vec<u8>, OnlineError> {
+    fetch(uri, "application/statuslist+jwt").await
 }
 
 /// What following the pushes reports as it goes.

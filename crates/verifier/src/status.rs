@@ -114,6 +114,38 @@ impl StatusCache {
         Err(last)
     }
 
+    /// Stores a token fetched from `uri`: the listed issuer whose roots or keys sign it, with
+    /// `sub` = `uri`, owns it. Returns the issuer's id.
+    pub fn store_fetched(
+        &mut self,
+        trust: &VerifiedTrustList,
+        uri: &str,
+        token: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<String, StatusError> {
+        let mut last = StatusError::Malformed("the trust list names no issuers");
+        for issuer in &trust.list().issuers {
+            match self.store(trust, &issuer.id, uri, token, now) {
+                Ok(()) => return Ok(issuer.id.clone()),
+                // Held already newer: the issuer is this one; say so.
+                Err(e @ StatusError::OlderThanHeld { .. }) => return Err(e),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// The lists held: URI, issuer, and when each was issued.
+    pub fn held(&self) -> Vec<(String, String, OffsetDateTime)> {
+        let mut held: Vec<_> = self
+            .lists
+            .iter()
+            .map(|(uri, c)| (uri.clone(), c.issuer.clone(), c.issued_at))
+            .collect();
+        held.sort();
+        held
+    }
+
     /// Applies a pushed change: SUSPENDED and INVALID at once, VALID never (see the module
     /// documentation). Returns whether the cache changed. A push for a list not held is
     /// dropped: the list will be fetched, with the change in it, when first needed.

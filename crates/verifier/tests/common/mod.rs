@@ -192,6 +192,24 @@ impl World {
 
     /// A resident credential held in `provider`'s wallet.
     pub fn issue(pki: &AuthorityPki, device_key: &SigningKey, provider: &str) -> Vec<u8> {
+        Self::issue_with_status(
+            pki,
+            device_key,
+            provider,
+            eid_core::status::StatusListReference {
+                idx: IDX,
+                uri: STATUS_URI.into(),
+            },
+        )
+    }
+
+    /// The same, with its status entry at `status`.
+    pub fn issue_with_status(
+        pki: &AuthorityPki,
+        device_key: &SigningKey,
+        provider: &str,
+        status: eid_core::status::StatusListReference,
+    ) -> Vec<u8> {
         let text = |s: &str| ElementValue::Text(s.into());
         let name_spaces = vec![
             (
@@ -228,10 +246,7 @@ impl World {
                 device_key: device_key.verifying_key(),
                 valid_from: NOW - Duration::days(1),
                 valid_until: NOW + Duration::days(90),
-                status: Some(eid_core::status::StatusListReference {
-                    idx: IDX,
-                    uri: STATUS_URI.into(),
-                }),
+                status: Some(status),
                 x5chain: std::slice::from_ref(&pki.ds.0),
             },
             &pki.ds_key,

@@ -1,0 +1,134 @@
+//! `eid verifier serve`: the verifier service of one relying party (`eid_verifier::service`):
+//! offline QR codes, in-person exchanges and OpenID4VP requests over HTTP, with its status
+//! lists kept fresh and the authority's pushes followed.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Subcommand;
+use eid_core::{Clock, OsRandom, SystemClock};
+use eid_crypto::{Signer, SigningKey};
+use eid_trust::VerifiedTrustList;
+use eid_verifier::Verifier;
+use eid_verifier::service::{Service, ServiceConfig, keep_fresh, router};
+
+use crate::Outcome;
+use crate::credential::{load_jwks, read};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the verifier service of one relying party (HTTP; Ctrl-C stops it)
+    Serve {
+        /// Where to listen
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: String,
+        /// The external base URL (default: http:// and the listening address)
+        #[arg(long)]
+        public_url: Option<String>,
+        /// The relying party's id in the trust list
+        #[arg(long)]
+        relying_party: String,
+        /// The signed trust list to start with (newer ones: PUT /trust-list)
+        #[arg(long)]
+        trust_list: PathBuf,
+        /// The national root key (JWK); repeat for several
+        #[arg(long, required = true)]
+        trust_jwk: Vec<PathBuf>,
+        /// The relying party's reader / request-signing key (PKCS#8 PEM): in person and online
+        #[arg(long, requires = "reader_certificate")]
+        reader_key: Option<PathBuf>,
+        /// Its certificate (PEM), as registered in the trust list
+        #[arg(long, requires = "reader_key")]
+        reader_certificate: Option<PathBuf>,
+        /// A status list to keep fresh (http:// URI); repeat for several
+        #[arg(long)]
+        status_list_uri: Vec<String>,
+        /// A status list token to hold from the start (JWT or CWT file), for a desk that
+        /// is given its lists rather than fetching them; repeat for several
+        #[arg(long)]
+        status_list: Vec<PathBuf>,
+        /// The authority's event stream to follow (http://…/events)
+        #[arg(long)]
+        events: Option<String>,
+        /// How long an online request may be answered, in seconds
+        #[arg(long, default_value_t = 300)]
+        request_lifetime: i64,
+    },
+}
+
+pub fn run(command: Command) -> anyhow::Result<Outcome> {
+    let Command::Serve {
+        listen,
+        public_url,
+        relying_party,
+        trust_list,
+        trust_jwk,
+        reader_key,
+        reader_certificate,
+        status_list_uri,
+        status_list,
+        events,
+        request_lifetime,
+    } = command;
+    let now = SystemClock.now();
+    let roots = load_jwks(&trust_jwk)?;
+    let trust = VerifiedTrustList::read(&read(&trust_list)?, &roots, now, None)
+        .with_context(|| format!("{} is not a usable trust list", trust_list.display()))?;
+    if trust.list().relying_party(&relying_party).is_none() {
+        anyhow::bail!("{relying_party} is not a relying party of this trust list");
+    }
+    let identity = match (reader_key, reader_certificate) {
+        (Some(key), Some(certificate)) => {
+            let signer = SigningKey::from_pkcs8_pem(&read(&key)?)
+                .with_context(|| format!("{} is not a PKCS#8 key", key.display()))?;
+            let der = eid_crypto::pem::decode("CERTIFICATE", &read(&certificate)?)
+                .with_context(|| format!("{} is not a PEM certificate", certificate.display()))?;
+            Some((Arc::new(signer) as Arc<dyn Signer>, der))
+        }
+        _ => None,
+    };
+    let mut verifier = Verifier::new(trust, &relying_party, now);
+    crate::verify::hold_status_lists(&mut verifier, &status_list, now)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let address = listener.local_addr()?;
+        let public_url = public_url.unwrap_or_else(|| format!("http://{address}"));
+        let service = Service::new(
+            verifier,
+            ServiceConfig {
+                public_url: public_url.clone(),
+                trust_roots: roots,
+                status_lists: status_list_uri,
+                events,
+                identity,
+                request_lifetime: time::Duration::seconds(request_lifetime.max(10)),
+            },
+            Arc::new(SystemClock),
+            Arc::new(OsRandom),
+        );
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "eid verifier for {relying_party} on {public_url} (listening on {address})"
+            )?;
+            out.flush()?;
+        }
+        let fresh = tokio::spawn(keep_fresh(service.clone()));
+        axum::serve(listener, router(service))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("the verifier listener")?;
+        fresh.abort();
+        Ok(Outcome::Ok)
+    })
+}

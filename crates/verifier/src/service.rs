@@ -1,0 +1,560 @@
+//! The verifier as a service (`eid verifier serve`): one relying party's desk, gate or
+//! website back end, on every channel, keeping its trust and status lists fresh.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /verify/offline?purpose=P` | an offline QR code's bytes (`application/octet-stream`, or base64url text) → report |
+//! | `POST /verify/in-person` | `{"engagement": "mdoc:…", "purpose", ?"attributes"}`: connects to the phone over TCP, runs the ISO 18013-5 exchange → report |
+//! | `POST /vp/requests` | `{"purpose", ?"attributes"}` → `{"id", "invocation", "request_uri"}` (OpenID4VP) |
+//! | `GET /vp/request/{id}` | the signed request object (`application/oauth-authz-req+jwt`) |
+//! | `POST /vp/response` | the wallet's `direct_post.jwt` answer (`response=<JWE>`) → `{}` |
+//! | `GET /vp/requests/{id}` | `{"status": "pending"}` or `{"status": "done", "report"}` |
+//! | `PUT /trust-list` | a newer signed trust list (checked against the root keys and the one held) |
+//! | `GET /health` | relying party, trust list version, status lists held and their age |
+//!
+//! Every report is the [`Report`] JSON, with HTTP 200 whether accepted or refused; a request
+//! that is not one (unknown purpose, unreadable body) gets 400 with `{"error", "message"}`.
+//!
+//! [`keep_fresh`] runs beside the routes: it fetches the configured status lists at start
+//! and every half of the strictest staleness bound among the relying party's purposes (at
+//! least 5 s, at most an hour), and follows the authority's pushed changes, reconnecting
+//! with a growing pause (1 s to 30 s) and refetching every list after each reconnection —
+//! pushes sent while disconnected are lost, the lists have them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use eid_core::{Clock, Random};
+use eid_crypto::{Signer, VerifyingKey};
+use eid_trust::{Purpose, VerifiedTrustList};
+use serde::Deserialize;
+use serde_json::json;
+use time::Duration;
+
+use crate::openid4vp::{OnlineSession, OnlineTerms};
+use crate::report::Report;
+use crate::{Channel, Check, Verifier};
+
+/// Online requests held at once, at most (each a few hundred bytes and a key).
+const MAX_SESSIONS: usize = 10_000;
+
+/// How the service runs.
+pub struct ServiceConfig {
+    /// Its external base URL (`http://host:port`): request and response URIs hang off it.
+    pub public_url: String,
+    /// The national root keys new trust lists must be signed with.
+    pub trust_roots: Vec<VerifyingKey>,
+    /// The status lists to keep fresh.
+    pub status_lists: Vec<String>,
+    /// The authority's event stream (`…/events`), if it pushes.
+    pub events: Option<String>,
+    /// The relying party's request-signing (and reader) key and registered certificate
+    /// (DER): needed for in person and online, not for the offline QR.
+    pub identity: Option<(Arc<dyn Signer>, Vec<u8>)>,
+    /// How long an online request may be answered.
+    pub request_lifetime: Duration,
+}
+
+struct Online {
+    session: OnlineSession,
+    request_object: String,
+    report: Option<Report>,
+}
+
+/// The service's state.
+pub struct Service {
+    verifier: Arc<RwLock<Verifier>>,
+    config: ServiceConfig,
+    sessions: Mutex<HashMap<String, Online>>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("public_url", &self.config.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// A service around `verifier`.
+    pub fn new(
+        verifier: Verifier,
+        config: ServiceConfig,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            verifier: Arc::new(RwLock::new(verifier)),
+            config,
+            sessions: Mutex::new(HashMap::new()),
+            clock,
+            random,
+        })
+    }
+
+    /// The verifier, shared with the push follower.
+    pub fn verifier(&self) -> &Arc<RwLock<Verifier>> {
+        &self.verifier
+    }
+
+    /// Fetches every configured status list once; returns how many were stored.
+    pub async fn refresh_status_lists(&self) -> usize {
+        let mut stored = 0;
+        for uri in &self.config.status_lists {
+            let token = match crate::online::fetch_status_list(uri).await {
+                Ok(token) => token,
+                Err(e) => {
+                    eprintln!("verifier: status list {uri}: {e}");
+                    continue;
+                }
+            };
+            let now = self.clock.now();
+            let Ok(mut verifier) = self.verifier.write() else {
+                return stored;
+            };
+            let trust = verifier.trust().clone();
+            match verifier
+                .statuses_mut()
+                .store_fetched(&trust, uri, &token, now)
+            {
+                Ok(_) => stored += 1,
+                Err(e) => eprintln!("verifier: status list {uri} not stored: {e}"),
+            }
+        }
+        stored
+    }
+
+    /// Half the strictest staleness bound of the relying party's purposes, within [5 s, 1 h].
+    pub fn refetch_interval(&self) -> Duration {
+        let Ok(verifier) = self.verifier.read() else {
+            return Duration::seconds(5);
+        };
+        let list = verifier.trust().list();
+        let strictest = list
+            .relying_party(verifier.relying_party())
+            .into_iter()
+            .flat_map(|rp| rp.purposes.keys())
+            .filter_map(|p| list.purpose(*p))
+            .map(|p| p.max_status_age_seconds)
+            .min()
+            .unwrap_or(3600);
+        Duration::seconds(i64::try_from(strictest / 2).unwrap_or(1800).clamp(5, 3600))
+    }
+}
+
+/// Keeps the status lists fresh and follows pushes, for as long as the service runs.
+pub async fn keep_fresh(service: Arc<Service>) {
+    let fetcher = {
+        let service = service.clone();
+        async move {
+            loop {
+                service.refresh_status_lists().await;
+                let pause = service.refetch_interval();
+                tokio::time::sleep(std::time::Duration::from_secs(
+                    u64::try_from(pause.whole_seconds()).unwrap_or(5),
+                ))
+                .await;
+            }
+        }
+    };
+    let follower = async move {
+        let Some(events) = service.config.events.clone() else {
+            return;
+        };
+        let mut pause = 1u64;
+        loop {
+            let mut connected = false;
+            let result = crate::online::follow_pushes(&events, &service.verifier, |f| {
+                if matches!(f, crate::online::Followed::Connected) {
+                    connected = true;
+                }
+            })
+            .await;
+            if let Err(e) = result {
+                eprintln!("verifier: events {events}: {e}");
+            }
+            if connected {
+                pause = 1;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
+            pause = (pause * 2).min(30);
+            // Pushes sent while the stream was down are in the lists.
+            service.refresh_status_lists().await;
+        }
+    };
+    tokio::join!(fetcher, follower);
+}
+
+/// The routes.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/verify/offline", post(verify_offline))
+        .route("/verify/in-person", post(verify_in_person))
+        .route("/vp/requests", post(create_request))
+        .route("/vp/requests/{id}", get(request_outcome))
+        .route("/vp/request/{id}", get(request_object))
+        .route("/vp/response", post(response))
+        .route("/trust-list", put(replace_trust_list))
+        .route("/health", get(health))
+        .with_state(service)
+}
+
+fn bad_request(code: &str, message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({"error": code, "message": message.into()})),
+    )
+        .into_response()
+}
+
+fn purpose(name: &str) -> Result<Purpose, Box<Response>> {
+    Purpose::parse(name).ok_or_else(|| {
+        Box::new(bad_request(
+            "unknown_purpose",
+            format!("{name:?} is not a purpose of the catalogue"),
+        ))
+    })
+}
+
+fn report(report: &Report) -> Response {
+    axum::Json(report).into_response()
+}
+
+fn poisoned() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the verifier's lock is poisoned",
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct PurposeQuery {
+    purpose: String,
+}
+
+async fn verify_offline(
+    State(service): State<Arc<Service>>,
+    Query(query): Query<PurposeQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let purpose = match purpose(&query.purpose) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let binary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"));
+    let code = if binary {
+        body.to_vec()
+    } else {
+        match std::str::from_utf8(&body)
+            .ok()
+            .and_then(|t| eid_crypto::b64url_decode(t.trim()).ok())
+        {
+            Some(code) => code,
+            None => {
+                return bad_request(
+                    "invalid_request",
+                    "send the code's bytes as application/octet-stream, or as base64url text",
+                );
+            }
+        }
+    };
+    let Ok(verifier) = service.verifier.read() else {
+        return poisoned();
+    };
+    let requested = verifier.registered_attributes(purpose);
+    report(&verifier.verify_offline(
+        &code,
+        &Check {
+            purpose,
+            requested: &requested,
+            channel: Channel::OfflineQr,
+            now: service.clock.now(),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct InPersonRequest {
+    engagement: String,
+    purpose: String,
+    #[serde(default)]
+    attributes: Option<Vec<String>>,
+}
+
+async fn verify_in_person(
+    State(service): State<Arc<Service>>,
+    body: Result<axum::Json<InPersonRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let axum::Json(request) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_request("invalid_request", e.body_text()),
+    };
+    let purpose = match purpose(&request.purpose) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let Some((signer, certificate)) = service.config.identity.clone() else {
+        return bad_request(
+            "not_configured",
+            "this verifier has no reader key and certificate (in person needs them)",
+        );
+    };
+    let engagement =
+        match eid_mdoc::engagement::DeviceEngagement::from_qr_uri(request.engagement.trim()) {
+            Ok(e) => e,
+            Err(_) => return bad_request("invalid_request", "the engagement is not mdoc: text"),
+        };
+    let Some(address) = engagement.tcp_address.clone() else {
+        return bad_request(
+            "invalid_request",
+            "the engagement offers no way to connect that this verifier has (TCP)",
+        );
+    };
+    let attributes = match request.attributes {
+        Some(a) => a,
+        None => match service.verifier.read() {
+            Ok(v) => v.registered_attributes(purpose),
+            Err(_) => return poisoned(),
+        },
+    };
+    let started = crate::in_person::ReaderSession::start(
+        &engagement,
+        &crate::in_person::ReaderIdentity {
+            signer: signer.as_ref(),
+            certificate: &certificate,
+        },
+        purpose,
+        &attributes,
+    );
+    let (session, establishment) = match started {
+        Ok(s) => s,
+        Err(e) => return bad_request("request_failed", e.to_string()),
+    };
+    // The exchange runs without the verifier's lock: pushes keep applying meanwhile.
+    let outcome = tokio::task::spawn_blocking(move || {
+        use eid_mdoc::transport::Transport;
+        let stream = std::net::TcpStream::connect(&address)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
+        let mut transport = eid_mdoc::transport::Framed(stream);
+        transport
+            .send(&establishment)
+            .and_then(|()| transport.receive())
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    })
+    .await;
+    let Ok(verifier) = service.verifier.read() else {
+        return poisoned();
+    };
+    let now = service.clock.now();
+    let outcome = match outcome {
+        Ok(Ok(message)) => Ok(session.finish(&verifier, &message, now)),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(std::io::Error::other(e.to_string())),
+    };
+    match outcome {
+        Ok(r) => report(&r),
+        Err(e) => report(&verifier.refuse(
+            &Check {
+                purpose,
+                requested: &attributes,
+                channel: Channel::InPerson,
+                now,
+            },
+            crate::Reason::new("transport_failed", format!("the phone did not answer: {e}")),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewRequest {
+    purpose: String,
+    #[serde(default)]
+    attributes: Option<Vec<String>>,
+}
+
+async fn create_request(
+    State(service): State<Arc<Service>>,
+    body: Result<axum::Json<NewRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let axum::Json(new) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_request("invalid_request", e.body_text()),
+    };
+    let purpose = match purpose(&new.purpose) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let Some((signer, certificate)) = service.config.identity.clone() else {
+        return bad_request(
+            "not_configured",
+            "this verifier has no request-signing key and certificate (online needs them)",
+        );
+    };
+    let now = service.clock.now();
+    let base = service.config.public_url.trim_end_matches('/');
+    let made = {
+        let Ok(verifier) = service.verifier.read() else {
+            return poisoned();
+        };
+        verifier.online_request(
+            &OnlineTerms {
+                purpose,
+                attributes: new.attributes.as_deref(),
+                intent_to_retain: false,
+                signer: signer.as_ref(),
+                certificate: &certificate,
+                request_base: &format!("{base}/vp/request"),
+                response_uri: &format!("{base}/vp/response"),
+                lifetime: service.config.request_lifetime,
+            },
+            now,
+            service.random.as_ref(),
+        )
+    };
+    let made = match made {
+        Ok(m) => m,
+        Err(e) => return bad_request("request_failed", e.to_string()),
+    };
+    let Ok(mut sessions) = service.sessions.lock() else {
+        return poisoned();
+    };
+    // Forget requests expired for a while (their outcome has been collected or never will).
+    sessions.retain(|_, s| s.session.expires_at + Duration::minutes(10) > now);
+    if sessions.len() >= MAX_SESSIONS {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many open requests; try again in a minute",
+        )
+            .into_response();
+    }
+    let id = made.session.id.clone();
+    sessions.insert(
+        id.clone(),
+        Online {
+            session: made.session,
+            request_object: made.request_object,
+            report: None,
+        },
+    );
+    axum::Json(json!({
+        "id": id,
+        "invocation": made.invocation,
+        "request_uri": made.request_uri,
+    }))
+    .into_response()
+}
+
+async fn request_object(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Response {
+    let Ok(sessions) = service.sessions.lock() else {
+        return poisoned();
+    };
+    match sessions.get(&id) {
+        Some(online) if online.session.expires_at > service.clock.now() => (
+            [(header::CONTENT_TYPE, "application/oauth-authz-req+jwt")],
+            online.request_object.clone(),
+        )
+            .into_response(),
+        _ => (StatusCode::NOT_FOUND, "no such request, or it expired").into_response(),
+    }
+}
+
+async fn response(State(service): State<Arc<Service>>, body: Bytes) -> Response {
+    let Some(jwe) = url::form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "response")
+        .map(|(_, v)| v.into_owned())
+    else {
+        return bad_request("invalid_request", "the answer has no response parameter");
+    };
+    // The request is found by the JWE's kid (the key was made for it), read before opening.
+    let kid = jwe
+        .split('.')
+        .next()
+        .and_then(|h| eid_crypto::b64url_decode(h).ok())
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+        .and_then(|h| h.get("kid").and_then(|k| k.as_str()).map(str::to_owned));
+    let Some(kid) = kid else {
+        return bad_request("invalid_request", "the answer names no request (kid)");
+    };
+    let Ok(mut sessions) = service.sessions.lock() else {
+        return poisoned();
+    };
+    let Some(online) = sessions.get_mut(&kid) else {
+        return bad_request("invalid_request", "no such request");
+    };
+    if online.report.is_some() {
+        return bad_request("invalid_request", "this request was answered already");
+    }
+    let Ok(verifier) = service.verifier.read() else {
+        return poisoned();
+    };
+    online.report = Some(verifier.verify_online(&online.session, &jwe, service.clock.now()));
+    axum::Json(json!({})).into_response()
+}
+
+async fn request_outcome(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Response {
+    let Ok(sessions) = service.sessions.lock() else {
+        return poisoned();
+    };
+    match sessions.get(&id) {
+        Some(Online {
+            report: Some(r), ..
+        }) => axum::Json(json!({"status": "done", "report": r})).into_response(),
+        Some(_) => axum::Json(json!({"status": "pending"})).into_response(),
+        None => (StatusCode::NOT_FOUND, "no such request").into_response(),
+    }
+}
+
+async fn replace_trust_list(State(service): State<Arc<Service>>, body: String) -> Response {
+    let now = service.clock.now();
+    let Ok(mut verifier) = service.verifier.write() else {
+        return poisoned();
+    };
+    match VerifiedTrustList::read(
+        &body,
+        &service.config.trust_roots,
+        now,
+        Some(verifier.trust()),
+    ) {
+        Ok(newer) => {
+            let version = newer.list().version;
+            verifier.replace_trust(newer, now);
+            axum::Json(json!({"trust_list_version": version})).into_response()
+        }
+        Err(e) => bad_request("trust_list_refused", e.to_string()),
+    }
+}
+
+async fn health(State(service): State<Arc<Service>>) -> Response {
+    let now = service.clock.now();
+    let Ok(verifier) = service.verifier.read() else {
+        return poisoned();
+    };
+    let lists: Vec<_> = verifier
+        .statuses()
+        .held()
+        .into_iter()
+        .map(|(uri, issuer, issued_at)| {
+            json!({"uri": uri, "issuer": issuer, "age_seconds": (now - issued_at).whole_seconds()})
+        })
+        .collect();
+    axum::Json(json!({
+        "relying_party": verifier.relying_party(),
+        "trust_list_version": verifier.trust().list().version,
+        "status_lists": lists,
+    }))
+    .into_response()
+}

@@ -1,0 +1,285 @@
+//! The verifier service over HTTP on loopback, beside a real authority: it fetches the
+//! authority's status list and follows its pushes; an airport gate checks offline QR codes,
+//! a bank runs OpenID4VP with a phone that fetches the request and posts its answer over
+//! HTTP; the phone is reported lost and both refuse within a second; a newer trust list is
+//! put in force and an older one refused.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers: a failed unwrap or a panic is a failed test"
+)]
+
+#[expect(dead_code, reason = "the shared world has more than these tests use")]
+mod common;
+#[expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+mod served;
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use common::{NOW, World};
+use eid_core::status::StatusListReference;
+use eid_core::{FixedClock, OsRandom};
+use eid_crypto::Signer;
+use eid_mdoc::issue::ElementValue;
+use eid_mdoc::offline::{
+    CompactCredential, CompactCredentialRequest, issue_compact, present_offline,
+};
+use eid_trust::Purpose;
+use eid_verifier::Verifier;
+use eid_verifier::online::{fetch, post_form};
+use eid_verifier::service::{Service, ServiceConfig, keep_fresh, router};
+use eid_wallet::online::{Held, receive};
+use serde_json::{Value, json};
+use time::Duration;
+
+/// A verifier service for `relying_party`, following `served`; returns its base URL.
+async fn start(
+    world: &World,
+    served: &served::Served,
+    relying_party: &str,
+    identity: bool,
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let identity = identity.then(|| {
+        let key = eid_crypto::SigningKey::from_pkcs8_der(&world.bank.key.to_pkcs8_der().unwrap())
+            .unwrap();
+        (
+            Arc::new(key) as Arc<dyn Signer>,
+            world.bank.certificate.clone(),
+        )
+    });
+    let service = Service::new(
+        Verifier::new(world.trust.clone(), relying_party, NOW),
+        ServiceConfig {
+            public_url: base.clone(),
+            trust_roots: vec![world.root.verifying_key().clone()],
+            status_lists: vec![served.reference.uri.clone()],
+            events: Some(format!("{}/events", served.base)),
+            identity,
+            request_lifetime: Duration::minutes(5),
+        },
+        Arc::new(FixedClock(NOW)),
+        Arc::new(OsRandom),
+    );
+    tokio::spawn(keep_fresh(service.clone()));
+    tokio::spawn(axum::serve(listener, router(service)).into_future());
+    // Ready once the authority's list is held.
+    for _ in 0..100 {
+        let health: Value = serde_json::from_slice(
+            &fetch(&format!("{base}/health"), "application/json")
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        if health["status_lists"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())
+        {
+            return base;
+        }
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    panic!("the service never held the authority's status list");
+}
+
+fn airport_credential(world: &World, status: &StatusListReference) -> CompactCredential {
+    let attributes = [
+        ("family_name".to_owned(), ElementValue::Text("韦".into())),
+        ("given_name".to_owned(), ElementValue::Text("小兰".into())),
+        (
+            "document_number".to_owned(),
+            ElementValue::Text("450103199003070024".into()),
+        ),
+    ];
+    let bytes = issue_compact(
+        &CompactCredentialRequest {
+            purpose: "airport_security",
+            provider: "superapp-a",
+            attributes: &attributes,
+            device_key: world.device_key.verifying_key(),
+            issued_at: NOW - Duration::days(1),
+            expires_at: NOW + Duration::days(90),
+            status: Some(status),
+        },
+        &world.nanning.ds_key,
+        world.nanning.ds_key.verifying_key(),
+    )
+    .unwrap();
+    CompactCredential::from_cbor(&bytes).unwrap()
+}
+
+/// POSTs a fresh code to the gate; the report.
+async fn scan(gate: &str, world: &World, credential: &CompactCredential) -> Value {
+    let code = present_offline(
+        credential,
+        &world.device_key,
+        world.device_key.verifying_key(),
+        NOW,
+    )
+    .unwrap();
+    let url = format!("{gate}/verify/offline?purpose=airport_security");
+    // The text form (base64url) goes as a form-less POST body: post_form sends it as is.
+    serde_json::from_slice(&post_form(&url, eid_crypto::b64url(&code)).await.unwrap()).unwrap()
+}
+
+/// The bank's website starts a request; the phone fetches it, checks it, answers over
+/// HTTP; the bank's page reads the outcome.
+async fn bank_session(bank: &str, world: &World, credential: &[u8]) -> Value {
+    let started: Value = serde_json::from_slice(
+        &post_json(
+            &format!("{bank}/vp/requests"),
+            json!({"purpose": "bank_account_opening"}),
+        )
+        .await,
+    )
+    .unwrap();
+    let (client_id, request_uri) =
+        eid_oid4vc::vp::parse_invocation(started["invocation"].as_str().unwrap()).unwrap();
+    let request_object = fetch(&request_uri, "application/oauth-authz-req+jwt")
+        .await
+        .unwrap();
+    let pending = receive(
+        &client_id,
+        std::str::from_utf8(&request_object).unwrap(),
+        &world.trust,
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(pending.consent.purpose, Purpose::BankAccountOpening);
+    let answer = pending
+        .respond(Held::Mdoc(credential), &world.device_key, &OsRandom, NOW)
+        .unwrap();
+    post_form(&answer.response_uri, answer.body).await.unwrap();
+    let outcome: Value = serde_json::from_slice(
+        &fetch(
+            &format!("{bank}/vp/requests/{}", started["id"].as_str().unwrap()),
+            "application/json",
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(outcome["status"], "done", "{outcome}");
+    outcome["report"].clone()
+}
+
+/// One request with hyper's client (the bank's website back end, an operator): the status
+/// and the body.
+async fn call(method: &str, url: &str, body: String) -> (u16, Vec<u8>) {
+    use http_body_util::BodyExt;
+    let parsed = url::Url::parse(url).unwrap();
+    let address = format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap());
+    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(parsed.path())
+        .header(hyper::header::HOST, address)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, body)
+}
+
+async fn post_json(url: &str, body: Value) -> Vec<u8> {
+    let (status, body) = call("POST", url, body.to_string()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_and_the_bank_accept_then_refuse_within_a_second_of_the_report() {
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let gate = start(&world, &served, "nanning-airport", false).await;
+    let bank = start(&world, &served, "nanning-bank", true).await;
+    let compact = airport_credential(&world, &served.reference);
+    let mdoc = World::issue_with_status(
+        &world.nanning,
+        &world.device_key,
+        "superapp-a",
+        served.reference.clone(),
+    );
+
+    let report = scan(&gate, &world, &compact).await;
+    assert_eq!(report["accepted"], true, "{report}");
+    assert_eq!(report["channel"], "offline_qr");
+    let report = bank_session(&bank, &world, &mdoc).await;
+    assert_eq!(report["accepted"], true, "{report}");
+    assert_eq!(report["channel"], "online");
+    assert_eq!(
+        report["attributes"]["document_number"],
+        "450103199003070024"
+    );
+
+    // The phone is reported lost: within a second both services refuse, from their caches.
+    served.wallet_action("suspend").await;
+    tokio::time::timeout(StdDuration::from_secs(1), async {
+        let (mut gate_refused, mut bank_refused) = (false, false);
+        while !(gate_refused && bank_refused) {
+            gate_refused |=
+                scan(&gate, &world, &compact).await["reasons"][0]["reason"] == "status_suspended";
+            bank_refused |= bank_session(&bank, &world, &mdoc).await["reasons"][0]["reason"]
+                == "status_suspended";
+            tokio::time::sleep(StdDuration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("both services refuse within a second of the report");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_takes_a_newer_trust_list_and_refuses_an_older_one() {
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let gate = start(&world, &served, "nanning-airport", false).await;
+    // Version 2, made from the list in force (version 1).
+    let (v2, _) =
+        eid_trust::signed::sign(world.trust.list(), &world.root, NOW, Duration::days(7)).unwrap();
+    let put = |body: String| {
+        let url = format!("{gate}/trust-list");
+        async move {
+            let (status, body) = call("PUT", &url, body).await;
+            (status, serde_json::from_slice::<Value>(&body).unwrap())
+        }
+    };
+    let version = |v: &Value| v["trust_list_version"].as_u64().unwrap();
+    let health = || async {
+        serde_json::from_slice::<Value>(
+            &fetch(&format!("{gate}/health"), "application/json")
+                .await
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(version(&health().await), 1);
+    let (status, body) = put(v2).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(version(&body), 2);
+    // Version 1 again (a replayed list): refused, version 2 kept.
+    let (v1, _) =
+        eid_trust::signed::sign(&world.draft, &world.root, NOW, Duration::days(7)).unwrap();
+    let (status, body) = put(v1).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "trust_list_refused");
+    assert_eq!(version(&health().await), 2);
+}
