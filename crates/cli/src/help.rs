@@ -13,7 +13,10 @@ const GROUPS: &[(&str, &[&str])] = &[
         &["credential", "pki", "keys"],
     ),
     ("Trust: the national trust list", &["trust"]),
-    ("Holder: the wallet", &["wallet"]),
+    (
+        "Holder: the wallet and its provider",
+        &["wallet", "provider"],
+    ),
     ("Relying party: verification", &["verify", "verifier"]),
     ("Reference data and tools", &["region", "id-number"]),
 ];

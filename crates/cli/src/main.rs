@@ -7,6 +7,7 @@ mod credential;
 mod help;
 mod id_number;
 mod pki;
+mod provider;
 mod region;
 mod registry;
 mod status_list;
@@ -52,9 +53,12 @@ enum Command {
     /// Build, sign and show the national trust list
     #[command(subcommand)]
     Trust(trust::Command),
-    /// A holder's wallet: device key behind a PIN, credentials, in-person presentation
+    /// A holder's wallet: device key behind a PIN, enrolment, credentials, presentation
     #[command(subcommand)]
     Wallet(wallet::Command),
+    /// A wallet provider: attest a wallet instance's keys
+    #[command(subcommand)]
+    Provider(provider::Command),
     /// Verify a presentation as a relying party (in person from the phone's engagement QR,
     /// or an offline QR code)
     Verify(verify::VerifyArgs),
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
         Command::StatusList(c) => status_list::run(c),
         Command::Trust(c) => trust::run(c),
         Command::Wallet(c) => wallet::run(c),
+        Command::Provider(c) => provider::run(c),
         Command::Verify(a) => verify::run(a),
         Command::Verifier(c) => verifier::run(c),
         Command::Region(c) => region::run(c),

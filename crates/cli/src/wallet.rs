@@ -45,6 +45,25 @@ pub enum Command {
         #[arg(long, env = "EID_WALLET_PIN", hide_env_values = true)]
         pin: String,
     },
+    /// Enrol: redeem the authority's offer (OpenID4VCI) with the transaction code and the
+    /// provider's key attestation, and keep every credential offered, bound to the device key
+    Enrol {
+        /// The wallet's folder
+        #[arg(long)]
+        dir: PathBuf,
+        /// The offer (openid-credential-offer://…) the authority gave after proofing
+        #[arg(long)]
+        offer: String,
+        /// The transaction code that came with it
+        #[arg(long)]
+        tx_code: String,
+        /// The provider's key attestation of the device key (`eid provider attest`)
+        #[arg(long)]
+        attestation: PathBuf,
+        /// The PIN, which unlocks the device key to sign the key proofs
+        #[arg(long, env = "EID_WALLET_PIN", hide_env_values = true)]
+        pin: String,
+    },
     /// Put a credential bound to the wallet's device key into the wallet
     Add {
         /// The wallet's folder
@@ -128,6 +147,13 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
     match command {
         Command::Init { dir, pin } => init(&dir, &pin),
         Command::Add { dir, credential } => add(&dir, &credential),
+        Command::Enrol {
+            dir,
+            offer,
+            tx_code,
+            attestation,
+            pin,
+        } => enrol(&dir, &offer, &tx_code, &attestation, &pin),
         Command::Present {
             dir,
             offline: true,
@@ -225,6 +251,83 @@ fn add(dir: &Path, file: &Path) -> anyhow::Result<Outcome> {
     }
     let count = store_credential(dir, "mso_mdoc", &bytes)?;
     crate::print_json(&serde_json::json!({ "credentials": count, "doc_type": mso.doc_type }))?;
+    Ok(Outcome::Ok)
+}
+
+/// The OpenID4VCI flow against the offer's issuer, every configuration offered.
+fn enrol(
+    dir: &Path,
+    offer: &str,
+    tx_code: &str,
+    attestation: &Path,
+    pin: &str,
+) -> anyhow::Result<Outcome> {
+    use eid_verifier::online::{fetch, post_form, post_json};
+    use eid_wallet::enrolment::{Enrolment, Received, accept};
+    let mut store = SoftwareKeystore::open(&keystore_path(dir), Box::new(OsRandom))
+        .with_context(|| format!("{} holds no wallet (run eid wallet init)", dir.display()))?;
+    let attestation = read(attestation)?;
+    let enrolment = Enrolment::from_offer(offer)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (issuer_url, server_url) = enrolment.metadata_urls();
+    let (endpoints, metadata) = runtime.block_on(async {
+        let issuer = fetch(&issuer_url, "application/json").await?;
+        let server = fetch(&server_url, "application/json").await?;
+        anyhow::Ok(enrolment.endpoints(&issuer, &server)?)
+    })?;
+    let token: eid_oid4vc::token::TokenResponse = serde_json::from_slice(
+        &runtime
+            .block_on(post_form(&endpoints.token, enrolment.token_form(tx_code)))
+            .context("the token endpoint refused the code")?,
+    )
+    .context("the token endpoint's answer")?;
+    let unlocked = store
+        .unlock(pin)
+        .context("the PIN did not unlock the device key")?;
+    let signer = store.signer(&unlocked, DEVICE_KEY)?;
+    let device = store.public_key(DEVICE_KEY)?;
+    let mut kept = Vec::new();
+    for configuration in enrolment.configurations() {
+        let Some(format) = metadata
+            .credential_configurations_supported
+            .get(configuration)
+            .map(|c| c.format.clone())
+        else {
+            continue;
+        };
+        let nonce: eid_oid4vc::token::NonceResponse =
+            serde_json::from_slice(&runtime.block_on(post_form(&endpoints.nonce, String::new()))?)
+                .context("the nonce endpoint's answer")?;
+        let request = enrolment.credential_request(
+            configuration,
+            &[&signer],
+            &nonce.c_nonce,
+            attestation.trim(),
+            SystemClock.now(),
+        )?;
+        let response = runtime
+            .block_on(post_json(
+                &endpoints.credential,
+                Some(&token.access_token),
+                request,
+            ))
+            .with_context(|| format!("the credential endpoint refused {configuration}"))?;
+        for received in accept(&format, &response, std::slice::from_ref(&device))? {
+            let (format, bytes) = match received {
+                Received::Mdoc(b) => ("mso_mdoc", b),
+                Received::SdJwt(t) => (eid_oid4vc::FORMAT_SD_JWT_VC, t.into_bytes()),
+                Received::Compact(b) => (FORMAT_COMPACT, b),
+            };
+            store_credential(dir, format, &bytes)?;
+            kept.push(configuration.clone());
+        }
+    }
+    crate::print_json(&serde_json::json!({
+        "issuer": enrolment.issuer(),
+        "credentials": kept,
+    }))?;
     Ok(Outcome::Ok)
 }
 

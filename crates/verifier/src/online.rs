@@ -1,7 +1,7 @@
 //! The verifier's network side: fetching status lists from where credentials point, and
 //! following an authority's pushed status changes (its `GET /events` Server-Sent Events),
 //! over HTTP/1.1 with hyper's client; and the two exchanges a wallet makes online
-//! ([`fetch`] a request object, [`post_form`] an answer).
+//! ([`fetch`] a request object, [`post_form`] an answer) and at an issuer ([`post_json`]).
 //!
 //! Plain `http://` only so far: a deployment puts TLS in front (the lists are signed; the
 //! pushes, unsigned, can only make the cache stricter — `StatusCache::apply_push`).
@@ -10,7 +10,7 @@ use std::sync::RwLock;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{ACCEPT, CONTENT_TYPE, HOST};
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -39,9 +39,10 @@ pub enum OnlineError {
     /// The HTTP exchange failed.
     #[error("HTTP: {0}")]
     Http(String),
-    /// The server answered with an error status.
-    #[error("the server answered {0}")]
-    Status(u16),
+    /// The server answered with an error status (and this much of its body, which for eid's
+    /// services says why).
+    #[error("the server answered {0}: {1}")]
+    Status(u16, String),
 }
 
 fn http_error(e: impl std::fmt::Display) -> OnlineError {
@@ -49,14 +50,16 @@ fn http_error(e: impl std::fmt::Display) -> OnlineError {
 }
 
 async fn get(url: &str, accept: &str) -> Result<Response<Incoming>, OnlineError> {
-    send(url, accept, None).await
+    send(url, accept, None, None).await
 }
 
-/// One HTTP/1.1 exchange: GET, or POST of a form body when `form` is given.
+/// One HTTP/1.1 exchange: GET, or POST of `body` (content type, text) when given, with a
+/// bearer token when given.
 async fn send(
     url: &str,
     accept: &str,
-    form: Option<String>,
+    body: Option<(&str, String)>,
+    bearer: Option<&str>,
 ) -> Result<Response<Incoming>, OnlineError> {
     let parsed = url::Url::parse(url).map_err(|_| OnlineError::Url(url.to_owned()))?;
     let host = parsed
@@ -80,18 +83,27 @@ async fn send(
         Some(query) => format!("{}?{query}", parsed.path()),
         None => parsed.path().to_owned(),
     };
-    let builder = match &form {
-        Some(_) => Request::post(path).header(CONTENT_TYPE, "application/x-www-form-urlencoded"),
-        None => Request::get(path),
+    let (builder, content) = match body {
+        Some((content_type, text)) => {
+            (Request::post(path).header(CONTENT_TYPE, content_type), text)
+        }
+        None => (Request::get(path), String::new()),
+    };
+    let builder = match bearer {
+        Some(token) => builder.header(AUTHORIZATION, format!("Bearer {token}")),
+        None => builder,
     };
     let request = builder
         .header(HOST, address)
         .header(ACCEPT, accept)
-        .body(Full::new(Bytes::from(form.unwrap_or_default())))
+        .body(Full::new(Bytes::from(content)))
         .map_err(http_error)?;
     let response = sender.send_request(request).await.map_err(http_error)?;
-    if !response.status().is_success() {
-        return Err(OnlineError::Status(response.status().as_u16()));
+    let status = response.status();
+    if !status.is_success() {
+        let text = self::body(response).await.unwrap_or_default();
+        let excerpt: String = String::from_utf8_lossy(&text).chars().take(300).collect();
+        return Err(OnlineError::Status(status.as_u16(), excerpt));
     }
     Ok(response)
 }
@@ -111,7 +123,35 @@ pub async fn fetch(url: &str, accept: &str) -> Result<Vec<u8>, OnlineError> {
 
 /// POSTs a form body to `url` (a wallet posting its answer), returning the body.
 pub async fn post_form(url: &str, form: String) -> Result<Vec<u8>, OnlineError> {
-    body(send(url, "application/json", Some(form)).await?).await
+    body(
+        send(
+            url,
+            "application/json",
+            Some(("application/x-www-form-urlencoded", form)),
+            None,
+        )
+        .await?,
+    )
+    .await
+}
+
+/// POSTs a JSON body to `url`, with a bearer token when given (a wallet at an issuer's
+/// credential endpoint), returning the body.
+pub async fn post_json(
+    url: &str,
+    bearer: Option<&str>,
+    json: String,
+) -> Result<Vec<u8>, OnlineError> {
+    body(
+        send(
+            url,
+            "application/json",
+            Some(("application/json", json)),
+            bearer,
+        )
+        .await?,
+    )
+    .await
 }
 
 /// Fetches a status list token (JWT form) from `uri`.

@@ -4,6 +4,8 @@
 //!   [`SoftwareKeystore`], which keeps keys encrypted at rest under a key derived from the
 //!   holder's PIN (Argon2id), never exports a private key, uses one only after the PIN
 //!   unlocks the store, and locks for good after a configurable number of wrong PINs.
+//! - [`enrolment`]: OpenID4VCI 1.0 from the wallet's side — the offer, the token, key
+//!   proofs with the provider's attestation, credentials kept only when bound to its keys.
 //! - [`in_person`]: the ISO 18013-5 presentation to a desk — engagement QR, the desk's
 //!   request checked against its registration in the trust list, consent, the encrypted
 //!   response.
@@ -13,6 +15,7 @@
 //! - [`offline`]: the offline single QR for a desk with only a scanner — a compact
 //!   credential per purpose, signed afresh while shown.
 
+pub mod enrolment;
 pub mod in_person;
 pub mod keystore;
 pub mod offline;

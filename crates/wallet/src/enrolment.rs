@@ -1,0 +1,246 @@
+//! Enrolment from the wallet: OpenID4VCI 1.0's pre-authorized code flow against the
+//! authority, as messages (the caller carries them over HTTP).
+//!
+//! 1. The citizen was proofed (at a counter, or remotely with the face check); the
+//!    authority's answer is an offer (`openid-credential-offer://…`) and a transaction code.
+//!    [`Enrolment::from_offer`] reads the offer.
+//! 2. The wallet reads the issuer's metadata ([`Enrolment::endpoints`]), redeems the code at
+//!    the token endpoint ([`Enrolment::token_form`]) and fetches a nonce.
+//! 3. For each configuration it wants, it sends key proofs — one per device key of the
+//!    batch, each signed by that key, all carrying the wallet provider's key attestation
+//!    ([`Enrolment::credential_request`]) — and takes what comes back only when each
+//!    credential is bound to one of its keys ([`accept`]).
+
+use eid_crypto::{Signer, VerifyingKey, b64url_decode};
+use eid_oid4vc::credential::{CredentialRequest, CredentialResponse};
+use eid_oid4vc::metadata::{AuthorizationServerMetadata, CredentialIssuerMetadata};
+use eid_oid4vc::offer::CredentialOffer;
+use eid_oid4vc::proof::key_proof;
+use eid_oid4vc::{
+    FORMAT_EID_COMPACT, FORMAT_MSO_MDOC, FORMAT_SD_JWT_VC, GRANT_PRE_AUTHORIZED_CODE,
+};
+use time::OffsetDateTime;
+
+/// Why enrolment could not go on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnrolError {
+    /// The offer could not be read.
+    #[error("the offer: {0}")]
+    Offer(#[from] eid_oid4vc::OfferError),
+    /// The issuer's metadata is not usable.
+    #[error("the issuer's metadata: {0}")]
+    Metadata(String),
+    /// A key proof could not be made.
+    #[error("a key proof: {0}")]
+    Proof(#[from] eid_oid4vc::ProofError),
+    /// The issuer's answer is not a credential response.
+    #[error("the issuer's answer: {0}")]
+    Response(String),
+    /// A credential came bound to none of the wallet's keys (or another instance's).
+    #[error("credential {index} is not bound to the key it was asked for")]
+    NotOurKey {
+        /// Its position in the response.
+        index: usize,
+    },
+    /// A credential is not of the format its configuration says.
+    #[error("credential {index} is not a {format} credential")]
+    Unreadable {
+        /// Its position.
+        index: usize,
+        /// The format expected.
+        format: String,
+    },
+}
+
+/// Where the issuer's endpoints are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The Token Endpoint.
+    pub token: String,
+    /// The Nonce Endpoint.
+    pub nonce: String,
+    /// The Credential Endpoint.
+    pub credential: String,
+}
+
+/// A credential the wallet accepted, in its format.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Received {
+    /// An mdoc's IssuerSigned.
+    Mdoc(Vec<u8>),
+    /// An SD-JWT VC.
+    SdJwt(String),
+    /// A compact credential for the offline QR.
+    Compact(Vec<u8>),
+}
+
+impl std::fmt::Debug for Received {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Credentials carry personal data: the kind only.
+        f.write_str(match self {
+            Self::Mdoc(_) => "Received::Mdoc",
+            Self::SdJwt(_) => "Received::SdJwt",
+            Self::Compact(_) => "Received::Compact",
+        })
+    }
+}
+
+/// An enrolment under way.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    offer: CredentialOffer,
+}
+
+impl Enrolment {
+    /// Reads the offer (`openid-credential-offer://?credential_offer=…`).
+    pub fn from_offer(uri: &str) -> Result<Self, EnrolError> {
+        Ok(Self {
+            offer: CredentialOffer::from_uri(uri.trim())?,
+        })
+    }
+
+    /// The Credential Issuer Identifier.
+    pub fn issuer(&self) -> &str {
+        &self.offer.credential_issuer
+    }
+
+    /// The configurations offered.
+    pub fn configurations(&self) -> &[String] {
+        &self.offer.credential_configuration_ids
+    }
+
+    /// Where the issuer's metadata is (`/.well-known/openid-credential-issuer`) and where
+    /// its authorization server's is.
+    pub fn metadata_urls(&self) -> (String, String) {
+        let base = self.issuer().trim_end_matches('/');
+        (
+            format!("{base}/.well-known/openid-credential-issuer"),
+            format!("{base}/.well-known/oauth-authorization-server"),
+        )
+    }
+
+    /// The endpoints, from the two metadata documents; the issuer metadata must be this
+    /// offer's issuer's.
+    pub fn endpoints(
+        &self,
+        issuer_metadata: &[u8],
+        authorization_server_metadata: &[u8],
+    ) -> Result<(Endpoints, CredentialIssuerMetadata), EnrolError> {
+        let issuer: CredentialIssuerMetadata = serde_json::from_slice(issuer_metadata)
+            .map_err(|e| EnrolError::Metadata(e.to_string()))?;
+        if issuer.credential_issuer != self.offer.credential_issuer {
+            return Err(EnrolError::Metadata(
+                "the metadata is another issuer's than the offer's".into(),
+            ));
+        }
+        let server: AuthorizationServerMetadata =
+            serde_json::from_slice(authorization_server_metadata)
+                .map_err(|e| EnrolError::Metadata(e.to_string()))?;
+        let nonce = issuer
+            .nonce_endpoint
+            .clone()
+            .ok_or_else(|| EnrolError::Metadata("the issuer has no nonce endpoint".into()))?;
+        Ok((
+            Endpoints {
+                token: server.token_endpoint,
+                nonce,
+                credential: issuer.credential_endpoint.clone(),
+            },
+            issuer,
+        ))
+    }
+
+    /// The Token Request's form body, redeeming the offer's code with `tx_code`.
+    pub fn token_form(&self, tx_code: &str) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", GRANT_PRE_AUTHORIZED_CODE)
+            .append_pair(
+                "pre-authorized_code",
+                &self.offer.grants.pre_authorized_code.code,
+            )
+            .append_pair("tx_code", tx_code)
+            .finish()
+    }
+
+    /// The Credential Request (JSON) for `configuration`: one `jwt` key proof per key,
+    /// each carrying the provider's `attestation` of the keys.
+    pub fn credential_request(
+        &self,
+        configuration: &str,
+        keys: &[&dyn Signer],
+        nonce: &str,
+        attestation: &str,
+        now: OffsetDateTime,
+    ) -> Result<String, EnrolError> {
+        let proofs = keys
+            .iter()
+            .map(|key| key_proof(*key, self.issuer(), nonce, now, Some(attestation)))
+            .collect::<Result<Vec<_>, _>>()?;
+        serde_json::to_string(&CredentialRequest::with_jwt_proofs(configuration, proofs))
+            .map_err(|e| EnrolError::Response(e.to_string()))
+    }
+}
+
+/// Reads a Credential Response for a configuration of `format` and keeps its credentials
+/// only when the `i`-th is bound to `keys[i]` (the issuer answers in the proofs' order).
+pub fn accept(
+    format: &str,
+    response: &[u8],
+    keys: &[VerifyingKey],
+) -> Result<Vec<Received>, EnrolError> {
+    let response: CredentialResponse = serde_json::from_slice(response)
+        .map_err(|e| EnrolError::Response(format!("not a credential response: {e}")))?;
+    if response.credentials.len() != keys.len() {
+        return Err(EnrolError::Response(format!(
+            "{} credentials for {} keys",
+            response.credentials.len(),
+            keys.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    for (index, (issued, key)) in response.credentials.iter().zip(keys).enumerate() {
+        let unreadable = || EnrolError::Unreadable {
+            index,
+            format: format.to_owned(),
+        };
+        let (bound, received) = match format {
+            FORMAT_MSO_MDOC => {
+                let bytes = b64url_decode(&issued.credential).map_err(|_| unreadable())?;
+                let signed = eid_mdoc::IssuerSigned::from_cbor(&bytes).map_err(|_| unreadable())?;
+                let mso = eid_mdoc::MobileSecurityObject::from_payload(
+                    signed.issuer_auth.payload.as_deref().unwrap_or_default(),
+                )
+                .map_err(|_| unreadable())?;
+                let device = mso.device_key().map_err(|_| unreadable())?;
+                (device, Received::Mdoc(bytes))
+            }
+            FORMAT_SD_JWT_VC => {
+                let parsed = eid_sdjwt::UnverifiedSdJwt::parse(&issued.credential)
+                    .map_err(|_| unreadable())?;
+                let jwk: eid_crypto::Jwk = parsed
+                    .issuer_jwt()
+                    .payload()
+                    .get("cnf")
+                    .and_then(|c| c.get("jwk"))
+                    .cloned()
+                    .and_then(|j| serde_json::from_value(j).ok())
+                    .ok_or_else(unreadable)?;
+                let device = jwk.verifying_key().map_err(|_| unreadable())?;
+                (device, Received::SdJwt(issued.credential.clone()))
+            }
+            FORMAT_EID_COMPACT => {
+                let bytes = b64url_decode(&issued.credential).map_err(|_| unreadable())?;
+                let compact = eid_mdoc::offline::CompactCredential::from_cbor(&bytes)
+                    .map_err(|_| unreadable())?;
+                (compact.claims.device_key.clone(), Received::Compact(bytes))
+            }
+            _ => return Err(unreadable()),
+        };
+        if bound.sec1() != key.sec1() {
+            return Err(EnrolError::NotOurKey { index });
+        }
+        out.push(received);
+    }
+    Ok(out)
+}

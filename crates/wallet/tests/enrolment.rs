@@ -1,0 +1,120 @@
+//! What the wallet keeps of a Credential Response: only credentials of the configuration's
+//! format, one per key asked, each bound to the key it was asked for.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+
+use eid_crypto::{Signer, SigningKey, b64url};
+use eid_mdoc::issue::ElementValue;
+use eid_mdoc::offline::{CompactCredentialRequest, issue_compact};
+use eid_wallet::enrolment::{EnrolError, Enrolment, Received, accept};
+use time::Duration;
+use time::macros::datetime;
+
+fn compact_for(key: &SigningKey, issuer: &SigningKey) -> String {
+    let now = datetime!(2026-11-23 10:00 UTC);
+    b64url(
+        &issue_compact(
+            &CompactCredentialRequest {
+                purpose: "age_check",
+                provider: "superapp-a",
+                attributes: &[("age_over_18".to_owned(), ElementValue::Bool(true))],
+                device_key: key.verifying_key(),
+                issued_at: now,
+                expires_at: now + Duration::days(30),
+                status: None,
+            },
+            issuer,
+            issuer.verifying_key(),
+        )
+        .unwrap(),
+    )
+}
+
+fn response(credentials: &[String]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "credentials": credentials.iter().map(|c| serde_json::json!({"credential": c})).collect::<Vec<_>>(),
+    }))
+    .unwrap()
+}
+
+#[test]
+fn credentials_are_kept_only_when_bound_to_the_keys_asked_for() {
+    let issuer = SigningKey::generate().unwrap();
+    let (a, b) = (
+        SigningKey::generate().unwrap(),
+        SigningKey::generate().unwrap(),
+    );
+    let keys = [a.verifying_key().clone(), b.verifying_key().clone()];
+    let both = response(&[compact_for(&a, &issuer), compact_for(&b, &issuer)]);
+    let kept = accept("eid_compact_cwt", &both, &keys).unwrap();
+    assert!(matches!(
+        kept.as_slice(),
+        [Received::Compact(_), Received::Compact(_)]
+    ));
+    // In the other order: the first is not bound to the first key.
+    let swapped = response(&[compact_for(&b, &issuer), compact_for(&a, &issuer)]);
+    assert!(matches!(
+        accept("eid_compact_cwt", &swapped, &keys),
+        Err(EnrolError::NotOurKey { index: 0 })
+    ));
+    // Fewer credentials than keys, another format than the configuration's, not JSON.
+    assert!(matches!(
+        accept(
+            "eid_compact_cwt",
+            &response(&[compact_for(&a, &issuer)]),
+            &keys
+        ),
+        Err(EnrolError::Response(_))
+    ));
+    assert!(matches!(
+        accept("mso_mdoc", &both, &keys),
+        Err(EnrolError::Unreadable { index: 0, .. })
+    ));
+    assert!(matches!(
+        accept("eid_compact_cwt", b"<html>", &keys),
+        Err(EnrolError::Response(_))
+    ));
+}
+
+#[test]
+fn an_offer_by_value_is_read_and_its_token_form_carries_the_code() {
+    let offer = eid_oid4vc::offer::CredentialOffer::pre_authorized(
+        "https://nanning.eid.example",
+        vec!["resident_identity_mdoc".into()],
+        "code-1".into(),
+        None,
+    );
+    let enrolment = Enrolment::from_offer(&offer.to_uri()).unwrap();
+    assert_eq!(enrolment.issuer(), "https://nanning.eid.example");
+    assert_eq!(
+        enrolment.metadata_urls().0,
+        "https://nanning.eid.example/.well-known/openid-credential-issuer"
+    );
+    let form = enrolment.token_form("123456");
+    assert!(form.contains("pre-authorized_code=code-1"), "{form}");
+    assert!(form.contains("tx_code=123456"), "{form}");
+    assert!(matches!(
+        Enrolment::from_offer("https://not-an-offer.example"),
+        Err(EnrolError::Offer(_))
+    ));
+    // Metadata of another issuer than the offer's is refused.
+    let other = serde_json::json!({
+        "credential_issuer": "https://elsewhere.example",
+        "credential_endpoint": "https://elsewhere.example/credential",
+        "nonce_endpoint": "https://elsewhere.example/nonce",
+        "credential_configurations_supported": {},
+    });
+    let server = serde_json::json!({
+        "issuer": "https://elsewhere.example",
+        "token_endpoint": "https://elsewhere.example/token",
+        "grant_types_supported": [eid_oid4vc::GRANT_PRE_AUTHORIZED_CODE],
+        "pre-authorized_grant_anonymous_access_supported": true,
+    });
+    assert!(matches!(
+        enrolment.endpoints(other.to_string().as_bytes(), server.to_string().as_bytes()),
+        Err(EnrolError::Metadata(_))
+    ));
+}
