@@ -17,7 +17,8 @@
 //!
 //! [`keep_fresh`] runs beside the routes: it fetches the configured status lists at start
 //! and every half of the strictest staleness bound among the relying party's purposes (at
-//! least 5 s, at most an hour), and follows the authority's pushed changes, reconnecting
+//! least 5 s, at most an hour) — every second while one is missing (not published yet, or
+//! unreachable) — and follows the authority's pushed changes, reconnecting
 //! with a growing pause (1 s to 30 s) and refetching every list after each reconnection —
 //! pushes sent while disconnected are lost, the lists have them.
 
@@ -157,8 +158,14 @@ pub async fn keep_fresh(service: Arc<Service>) {
         let service = service.clone();
         async move {
             loop {
-                service.refresh_status_lists().await;
-                let pause = service.refetch_interval();
+                let stored = service.refresh_status_lists().await;
+                // A list not published yet (a shard no credential points to so far) or not
+                // reachable is tried again within a second; all held, on the schedule.
+                let pause = if stored < service.config.status_lists.len() {
+                    Duration::seconds(1)
+                } else {
+                    service.refetch_interval()
+                };
                 tokio::time::sleep(std::time::Duration::from_secs(
                     u64::try_from(pause.whole_seconds()).unwrap_or(5),
                 ))

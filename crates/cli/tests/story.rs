@@ -1,0 +1,793 @@
+//! The whole story of issue 6, end to end on loopback, with the real face model: a resident
+//! of Nanning enrols from her phone (the face against the registry portrait), checks in at a
+//! Nanning hotel in person, passes airport security by offline QR, opens a bank account
+//! online; a Hangzhou hotel refuses the pilot credential until trust list version 2 widens
+//! Nanning's scope to the nation; the phone is reported lost and all three channels refuse,
+//! the online one within a second; an account takeover (another face) is refused; a new
+//! phone enrols with her face and is accepted while the old phone's instances stay dead; a
+//! bar asking beyond its purpose is refused by the wallet.
+//!
+//! Real services over HTTP and TCP: the authority (public and admin listeners), one verifier
+//! service per relying party following the authority's pushes, phones as the wallet library
+//! with the HTTP the CLI uses. Needs the `face` feature and the models and fixtures of
+//! `scripts/fetch-proofing-data` in `EID_PROOFING_DIR` (`.ci/run` sets both); skips, saying
+//! so, without the directory.
+
+#![cfg(feature = "face")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a test: a failed unwrap or a panic is a failed test"
+)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use base64::Engine;
+use eid_authority::proofing::{FaceMatcher, RemoteProofing};
+use eid_authority::{Authority, Settings, admin_router, public_router};
+use eid_core::identity::Portrait;
+use eid_core::region::{RegionCode, Scope};
+use eid_core::{FixedClock, OsRandom, ResidentCard};
+use eid_crypto::x509::{AuthorityPki, CertificateTerms, Subject, create_reader_certificate};
+use eid_crypto::{Signer, SigningKey};
+use eid_oid4vc::KeyAttestation;
+use eid_store::Store;
+use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_offline_keys, set_scope};
+use eid_trust::model::{ProviderState, WalletProvider};
+use eid_trust::{AcceptanceScope, Purpose, TrustList, VerifiedTrustList};
+use eid_verifier::Verifier;
+use eid_verifier::online::{fetch, post_form, post_json};
+use eid_verifier::service::{Service, ServiceConfig, keep_fresh, router};
+use eid_wallet::enrolment::{Enrolment, Received, accept};
+use eid_wallet::in_person::{Engagement, RequestRefused};
+use serde_json::{Value, json};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+const ADMIN: &str = "admin-token-of-the-story";
+
+struct Reader {
+    key: Arc<SigningKey>,
+    certificate: Vec<u8>,
+}
+
+fn reader(name: &str) -> Reader {
+    let key = SigningKey::generate().unwrap();
+    let certificate = create_reader_certificate(
+        &Subject {
+            country: "CN".into(),
+            state: None,
+            organization: name.into(),
+            common_name: name.into(),
+        },
+        &CertificateTerms {
+            not_before: NOW - Duration::days(10),
+            not_after: NOW + Duration::days(300),
+            issuer_alt_name_uri: "https://rp.example".into(),
+            crl_uri: "https://rp.example/crl".into(),
+        },
+        &key,
+        &OsRandom,
+    )
+    .unwrap()
+    .0;
+    Reader {
+        key: Arc::new(key),
+        certificate,
+    }
+}
+
+/// A phone: its wallet instance at super-app A, one device key.
+struct Phone {
+    instance: &'static str,
+    device: SigningKey,
+    mdoc: Vec<u8>,
+    airport: Vec<u8>,
+}
+
+struct Story {
+    dir: PathBuf,
+    root: SigningKey,
+    draft: TrustList,
+    trust: VerifiedTrustList,
+    provider: SigningKey,
+    resident: ResidentCard,
+    authority: String,
+    admin: String,
+    hotel: String,
+    hangzhou: String,
+    gate: String,
+    bank: String,
+    bar: String,
+}
+
+async fn listen() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    (listener, base)
+}
+
+fn fixture(dir: &std::path::Path, name: &str) -> String {
+    base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(dir.join("fixtures").join(name)).unwrap())
+}
+
+impl Story {
+    async fn begin(dir: PathBuf) -> Self {
+        let nanning = AuthorityPki::generate(
+            "南宁市公安局",
+            "CN",
+            "https://nanning.eid.example",
+            NOW - Duration::days(1),
+            (3650, 365),
+            &OsRandom,
+        )
+        .unwrap();
+        let provider = SigningKey::generate().unwrap();
+        let readers = [
+            (
+                "nanning-hotel",
+                "南宁民族大道酒店",
+                "450102",
+                Purpose::HotelCheckIn,
+            ),
+            (
+                "hangzhou-hotel",
+                "杭州西湖酒店",
+                "330106",
+                Purpose::HotelCheckIn,
+            ),
+            (
+                "nanning-bank",
+                "南宁银行青秀支行",
+                "450103",
+                Purpose::BankAccountOpening,
+            ),
+            ("nanning-bar", "南宁酒吧", "450103", Purpose::AgeCheck),
+        ]
+        .map(|(id, name, region, purpose)| (id, name, region, purpose, reader(name)));
+        let mut draft = TrustList::new(NOW);
+        add_issuer(
+            &mut draft,
+            "cn-4501",
+            "南宁市公安局",
+            std::slice::from_ref(&nanning.iaca.0),
+            Vec::new(),
+            NOW,
+            false,
+        )
+        .unwrap();
+        set_offline_keys(
+            &mut draft,
+            "cn-4501",
+            vec![nanning.ds_key.verifying_key().to_jwk()],
+        )
+        .unwrap();
+        // The pilot: Nanning's credentials in Guangxi only.
+        set_scope(
+            &mut draft,
+            "cn-4501",
+            AcceptanceScope {
+                region: Scope::parse("45").unwrap(),
+                purposes: Purpose::ALL.to_vec(),
+                valid_from: NOW - Duration::days(30),
+                valid_until: None,
+            },
+            false,
+        )
+        .unwrap();
+        add_provider(
+            &mut draft,
+            WalletProvider {
+                id: "superapp-a".into(),
+                name: "Super-app A".into(),
+                attestation_keys: vec![provider.verifying_key().to_jwk()],
+                state: ProviderState::Active,
+            },
+            false,
+        )
+        .unwrap();
+        for (id, name, region, purpose, r) in &readers {
+            add_relying_party(
+                &mut draft,
+                id,
+                name,
+                RegionCode::parse(region).unwrap(),
+                &[(*purpose, None)],
+                Some(&r.certificate),
+                false,
+            )
+            .unwrap();
+        }
+        add_relying_party(
+            &mut draft,
+            "nanning-airport",
+            "南宁吴圩国际机场",
+            RegionCode::parse("450122").unwrap(),
+            &[(Purpose::AirportSecurity, None)],
+            None,
+            false,
+        )
+        .unwrap();
+        let root = SigningKey::generate().unwrap();
+        let (jws, signed) = eid_trust::signed::sign(&draft, &root, NOW, Duration::days(7)).unwrap();
+        let trust =
+            VerifiedTrustList::read(&jws, &[root.verifying_key().clone()], NOW, None).unwrap();
+
+        // The registry, with our resident's portrait.
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let mut jsonl = Vec::new();
+        eid_registry::generate::Generator::new(7, NOW.date())
+            .write_jsonl(20, &mut jsonl, &mut |_| {})
+            .unwrap();
+        let mut resident = jsonl
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| serde_json::from_slice::<ResidentCard>(line).unwrap())
+            .find(|card| card.card_expiry.is_valid_on(NOW.date()))
+            .unwrap();
+        resident.portrait = Some(
+            Portrait::from_jpeg(std::fs::read(dir.join("fixtures/obama.jpg")).unwrap()).unwrap(),
+        );
+        store
+            .import_residents(std::slice::from_ref(&resident), NOW)
+            .await
+            .unwrap();
+
+        // The authority, with face matching.
+        let (public, authority_url) = listen().await;
+        let (admin_listener, admin_url) = listen().await;
+        let ds_key = SigningKey::from_pkcs8_der(&nanning.ds_key.to_pkcs8_der().unwrap()).unwrap();
+        let proofing =
+            RemoteProofing::new(FaceMatcher::load(&dir.join("models"), 0.6).unwrap(), false)
+                .unwrap();
+        let authority = Arc::new(
+            Authority::new(
+                Settings::new(&authority_url, ADMIN, [7; 32]),
+                store,
+                Arc::new(ds_key),
+                vec![nanning.ds.0.clone()],
+                trust.clone(),
+                Arc::new(FixedClock(NOW)),
+                Arc::new(OsRandom),
+            )
+            .with_remote_proofing(proofing),
+        );
+        tokio::spawn(axum::serve(public, public_router(authority.clone())).into_future());
+        tokio::spawn(axum::serve(admin_listener, admin_router(authority)).into_future());
+
+        // One verifier service per relying party, following the authority.
+        let mut urls = Vec::new();
+        let identities = readers
+            .iter()
+            .map(|(id, _, _, _, r)| {
+                (
+                    *id,
+                    Some((r.key.clone() as Arc<dyn Signer>, r.certificate.clone())),
+                )
+            })
+            .chain([("nanning-airport", None)]);
+        for (id, identity) in identities {
+            let (listener, base) = listen().await;
+            let service = Service::new(
+                Verifier::new(trust.clone(), id, NOW),
+                ServiceConfig {
+                    public_url: base.clone(),
+                    trust_roots: vec![root.verifying_key().clone()],
+                    status_lists: vec![format!("{authority_url}/status/0")],
+                    events: Some(format!("{authority_url}/events")),
+                    identity,
+                    request_lifetime: Duration::minutes(5),
+                },
+                Arc::new(FixedClock(NOW)),
+                Arc::new(OsRandom),
+            );
+            tokio::spawn(keep_fresh(service.clone()));
+            tokio::spawn(axum::serve(listener, router(service)).into_future());
+            urls.push(base);
+        }
+        let [hotel, hangzhou, bank, bar, gate] = <[String; 5]>::try_from(urls).unwrap();
+        Self {
+            dir,
+            root,
+            draft: signed,
+            trust,
+            provider,
+            resident,
+            authority: authority_url,
+            admin: admin_url,
+            hotel,
+            hangzhou,
+            gate,
+            bank,
+            bar,
+        }
+    }
+
+    /// Until every verifier service holds the authority's status list.
+    async fn wait_for_lists(&self) {
+        for service in [
+            &self.hotel,
+            &self.hangzhou,
+            &self.gate,
+            &self.bank,
+            &self.bar,
+        ] {
+            for attempt in 0.. {
+                let health: Value = serde_json::from_slice(
+                    &fetch(&format!("{service}/health"), "application/json")
+                        .await
+                        .unwrap(),
+                )
+                .unwrap();
+                if health["status_lists"]
+                    .as_array()
+                    .is_some_and(|l| !l.is_empty())
+                {
+                    break;
+                }
+                assert!(attempt < 100, "{service} never fetched the status list");
+                tokio::time::sleep(StdDuration::from_millis(50)).await;
+            }
+        }
+    }
+
+    /// Remote enrolment from `instance` with the face in `face`: the offer and its code,
+    /// or the authority's refusal (its `error` code).
+    async fn enrol(
+        &self,
+        instance: &str,
+        device: &SigningKey,
+        face: &str,
+    ) -> Result<(String, String), String> {
+        let nonce: Value = serde_json::from_slice(
+            &post_form(&format!("{}/nonce", self.authority), String::new())
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let attestation = self.attestation(instance, device);
+        let proof = eid_oid4vc::proof::key_proof(
+            device,
+            &self.authority,
+            nonce["c_nonce"].as_str().unwrap(),
+            NOW,
+            Some(&attestation),
+        )
+        .unwrap();
+        let front = fixture(&self.dir, "obama3.jpg");
+        let body = json!({
+            "id_number": self.resident.id_number.expose(),
+            "full_name": self.resident.full_name,
+            "card_front": front,
+            "card_back": front,
+            "face": fixture(&self.dir, face),
+            "wallet_proof": proof,
+        });
+        match post_json(
+            &format!("{}/enrolment", self.authority),
+            None,
+            body.to_string(),
+        )
+        .await
+        {
+            Ok(made) => {
+                let made: Value = serde_json::from_slice(&made).unwrap();
+                Ok((
+                    made["offer_uri"].as_str().unwrap().to_owned(),
+                    made["tx_code"].as_str().unwrap().to_owned(),
+                ))
+            }
+            Err(eid_verifier::online::OnlineError::Status(_, body)) => Err(body),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn attestation(&self, instance: &str, device: &SigningKey) -> String {
+        KeyAttestation {
+            provider: "superapp-a",
+            wallet_instance: instance,
+            keys: std::slice::from_ref(device.verifying_key()),
+            key_storage: &["iso_18045_high"],
+            user_authentication: &["iso_18045_high"],
+            issued_at: NOW,
+            expires_at: NOW + Duration::hours(1),
+        }
+        .sign(&self.provider)
+        .unwrap()
+    }
+
+    /// Redeems the offer over OpenID4VCI: the phone with its mdoc and airport code credential.
+    async fn redeem(
+        &self,
+        instance: &'static str,
+        device: SigningKey,
+        offer: &str,
+        tx_code: &str,
+    ) -> Phone {
+        let enrolment = Enrolment::from_offer(offer).unwrap();
+        let (issuer_url, server_url) = enrolment.metadata_urls();
+        let (endpoints, metadata) = enrolment
+            .endpoints(
+                &fetch(&issuer_url, "application/json").await.unwrap(),
+                &fetch(&server_url, "application/json").await.unwrap(),
+            )
+            .unwrap();
+        let token: Value = serde_json::from_slice(
+            &post_form(&endpoints.token, enrolment.token_form(tx_code))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let attestation = self.attestation(instance, &device);
+        let get = async |configuration: &str| {
+            let nonce: Value =
+                serde_json::from_slice(&post_form(&endpoints.nonce, String::new()).await.unwrap())
+                    .unwrap();
+            let request = enrolment
+                .credential_request(
+                    configuration,
+                    &[&device],
+                    nonce["c_nonce"].as_str().unwrap(),
+                    &attestation,
+                    NOW,
+                )
+                .unwrap();
+            let response = post_json(
+                &endpoints.credential,
+                token["access_token"].as_str(),
+                request,
+            )
+            .await
+            .unwrap();
+            let format = &metadata.credential_configurations_supported[configuration].format;
+            accept(
+                format,
+                &response,
+                std::slice::from_ref(device.verifying_key()),
+            )
+            .unwrap()
+            .remove(0)
+        };
+        let Received::Mdoc(mdoc) = get(eid_authority::credential::CONFIG_MDOC).await else {
+            panic!("not an mdoc");
+        };
+        let Received::Compact(airport) = get(&eid_authority::credential::offline_configuration(
+            Purpose::AirportSecurity,
+        ))
+        .await
+        else {
+            panic!("not a compact credential");
+        };
+        Phone {
+            instance,
+            device,
+            mdoc,
+            airport,
+        }
+    }
+}
+
+/// In person: the phone listens with its engagement QR, the desk's service connects and asks
+/// (`attributes`, or its registration); the report, and what the phone made of the request.
+async fn in_person(
+    desk: &str,
+    phone: &Phone,
+    trust: &VerifiedTrustList,
+    purpose: Purpose,
+    attributes: Option<&[&str]>,
+) -> (Value, Result<(), RequestRefused>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let engagement = Engagement::new(Some(&listener.local_addr().unwrap().to_string())).unwrap();
+    let uri = engagement.qr_uri();
+    let (mdoc, device, trust) = (
+        phone.mdoc.clone(),
+        SigningKey::from_pkcs8_der(&phone.device.to_pkcs8_der().unwrap()).unwrap(),
+        trust.clone(),
+    );
+    let phone_side = std::thread::spawn(move || {
+        use eid_mdoc::transport::{Framed, Transport};
+        let (stream, _) = listener.accept().unwrap();
+        let mut transport = Framed(stream);
+        let establishment = transport.receive().unwrap();
+        match engagement.receive(&establishment, &trust, NOW) {
+            Ok(pending) => {
+                transport
+                    .send(&pending.respond(&mdoc, &device).unwrap())
+                    .unwrap();
+                Ok(())
+            }
+            Err(refused) => {
+                transport.send(&eid_wallet::in_person::refusal()).unwrap();
+                Err(refused)
+            }
+        }
+    });
+    let mut body = json!({"engagement": uri, "purpose": purpose.as_str()});
+    if let Some(attributes) = attributes {
+        body["attributes"] = json!(attributes);
+    }
+    let report = post_json(&format!("{desk}/verify/in-person"), None, body.to_string())
+        .await
+        .unwrap();
+    (
+        serde_json::from_slice(&report).unwrap(),
+        tokio::task::spawn_blocking(move || phone_side.join().unwrap())
+            .await
+            .unwrap(),
+    )
+}
+
+/// The airport gate scans the phone's fresh offline code.
+async fn offline(gate: &str, phone: &Phone) -> Value {
+    let credential = eid_mdoc::offline::CompactCredential::from_cbor(&phone.airport).unwrap();
+    let code = eid_mdoc::offline::present_offline(
+        &credential,
+        &phone.device,
+        phone.device.verifying_key(),
+        NOW,
+    )
+    .unwrap();
+    serde_json::from_slice(
+        &post_form(
+            &format!("{gate}/verify/offline?purpose=airport_security"),
+            eid_crypto::b64url(&code),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+/// The bank's website asks online; the phone answers with its mdoc.
+async fn online(bank: &str, phone: &Phone, trust: &VerifiedTrustList) -> Value {
+    let started: Value = serde_json::from_slice(
+        &post_json(
+            &format!("{bank}/vp/requests"),
+            None,
+            json!({"purpose": "bank_account_opening"}).to_string(),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let (client_id, request_uri) =
+        eid_oid4vc::vp::parse_invocation(started["invocation"].as_str().unwrap()).unwrap();
+    let request_object = fetch(&request_uri, "application/oauth-authz-req+jwt")
+        .await
+        .unwrap();
+    let pending = eid_wallet::online::receive(
+        &client_id,
+        std::str::from_utf8(&request_object).unwrap(),
+        trust,
+        NOW,
+    )
+    .unwrap();
+    let answer = pending
+        .respond(
+            eid_wallet::online::Held::Mdoc(&phone.mdoc),
+            &phone.device,
+            &OsRandom,
+            NOW,
+        )
+        .unwrap();
+    post_form(&answer.response_uri, answer.body).await.unwrap();
+    let outcome: Value = serde_json::from_slice(
+        &fetch(
+            &format!("{bank}/vp/requests/{}", started["id"].as_str().unwrap()),
+            "application/json",
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    outcome["report"].clone()
+}
+
+fn reasons(report: &Value) -> Vec<String> {
+    report["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_story_from_enrolment_to_a_new_phone() {
+    let Some(dir) = std::env::var_os("EID_PROOFING_DIR").map(PathBuf::from) else {
+        println!("skipped: EID_PROOFING_DIR is not set (.ci/run fetches the models and sets it)");
+        return;
+    };
+    let story = Story::begin(dir).await;
+
+    // 1. Enrolment from the phone: her face against the registry portrait.
+    let device = SigningKey::generate().unwrap();
+    let (offer, code) = story.enrol("phone-1", &device, "obama2.jpg").await.unwrap();
+    let phone = story.redeem("phone-1", device, &offer, &code).await;
+    // The first credential published the status list; the services fetch it within a second.
+    story.wait_for_lists().await;
+
+    // 2. Nanning hotel, in person.
+    let (report, _) = in_person(
+        &story.hotel,
+        &phone,
+        &story.trust,
+        Purpose::HotelCheckIn,
+        None,
+    )
+    .await;
+    assert_eq!(report["accepted"], true, "{report}");
+    assert_eq!(report["channel"], "in_person");
+    // 3. Airport security, offline QR.
+    let report = offline(&story.gate, &phone).await;
+    assert_eq!(report["accepted"], true, "{report}");
+    // 4. A bank account, online.
+    let report = online(&story.bank, &phone, &story.trust).await;
+    assert_eq!(report["accepted"], true, "{report}");
+    assert_eq!(
+        report["attributes"]["document_number"],
+        story.resident.id_number.expose()
+    );
+
+    // 5. A Hangzhou hotel refuses the pilot city's credential...
+    let (report, _) = in_person(
+        &story.hangzhou,
+        &phone,
+        &story.trust,
+        Purpose::HotelCheckIn,
+        None,
+    )
+    .await;
+    assert_eq!(reasons(&report), ["issuer_not_authorised"], "{report}");
+    // 6. ...until trust list version 2 authorises Nanning nationally: same credential.
+    let mut v2 = story.draft.clone();
+    set_scope(
+        &mut v2,
+        "cn-4501",
+        AcceptanceScope {
+            region: Scope::Nation,
+            purposes: Purpose::ALL.to_vec(),
+            valid_from: NOW - Duration::days(30),
+            valid_until: None,
+        },
+        false,
+    )
+    .unwrap();
+    let (v2_jws, _) = eid_trust::signed::sign(&v2, &story.root, NOW, Duration::days(7)).unwrap();
+    let trust_v2 = VerifiedTrustList::read(
+        &v2_jws,
+        &[story.root.verifying_key().clone()],
+        NOW,
+        Some(&story.trust),
+    )
+    .unwrap();
+    let put = http_put(&format!("{}/trust-list", story.hangzhou), v2_jws.clone()).await;
+    assert_eq!(put["trust_list_version"], 2, "{put}");
+    let (report, _) = in_person(
+        &story.hangzhou,
+        &phone,
+        &trust_v2,
+        Purpose::HotelCheckIn,
+        None,
+    )
+    .await;
+    assert_eq!(report["accepted"], true, "{report}");
+
+    // 7. The phone is lost: reported from the hotline; every channel refuses, the online
+    //    verifier within a second of the report.
+    let reported = tokio::time::Instant::now();
+    let body = http_admin(
+        &story.admin,
+        &format!("/admin/wallets/superapp-a/{}/suspend", phone.instance),
+    )
+    .await;
+    assert!(body["instances"].as_u64().unwrap() >= 1, "{body}");
+    loop {
+        let report = online(&story.bank, &phone, &story.trust).await;
+        if reasons(&report) == ["status_suspended"] {
+            break;
+        }
+        assert!(
+            reported.elapsed() < StdDuration::from_secs(1),
+            "the bank still accepted a second after the report: {report}"
+        );
+    }
+    let report = offline(&story.gate, &phone).await;
+    assert_eq!(reasons(&report), ["status_suspended"], "{report}");
+    let (report, _) = in_person(
+        &story.hotel,
+        &phone,
+        &story.trust,
+        Purpose::HotelCheckIn,
+        None,
+    )
+    .await;
+    assert_eq!(reasons(&report), ["status_suspended"], "{report}");
+
+    // 8. Account takeover: another person enrols her identity from their wallet: the face
+    //    does not match.
+    let thief = SigningKey::generate().unwrap();
+    let refused = story
+        .enrol("thief-phone", &thief, "biden.jpg")
+        .await
+        .unwrap_err();
+    assert!(refused.contains("face_mismatch"), "{refused}");
+
+    // 9. A new phone: enrolled with her face, accepted; the old phone's instances stay dead.
+    let device = SigningKey::generate().unwrap();
+    let (offer, code) = story.enrol("phone-2", &device, "obama2.jpg").await.unwrap();
+    let new_phone = story.redeem("phone-2", device, &offer, &code).await;
+    // The services learn of the new entries with their next list.
+    tokio::time::sleep(StdDuration::from_millis(50)).await;
+    for _ in 0..100 {
+        let report = online(&story.bank, &new_phone, &story.trust).await;
+        if report["accepted"] == true {
+            break;
+        }
+        assert_eq!(reasons(&report), ["status_undetermined"], "{report}");
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    let report = online(&story.bank, &new_phone, &story.trust).await;
+    assert_eq!(report["accepted"], true, "{report}");
+    let report = offline(&story.gate, &new_phone).await;
+    assert_eq!(report["accepted"], true, "{report}");
+    let report = online(&story.bank, &phone, &story.trust).await;
+    assert_eq!(reasons(&report), ["status_suspended"], "{report}");
+
+    // 10. A bar asking beyond its age check: the wallet refuses before the holder is asked.
+    let (report, phone_said) = in_person(
+        &story.bar,
+        &new_phone,
+        &story.trust,
+        Purpose::AgeCheck,
+        Some(&["age_over_18", "document_number"]),
+    )
+    .await;
+    assert!(
+        matches!(
+            phone_said,
+            Err(RequestRefused::BeyondPurpose { ref attribute, .. }) if attribute == "document_number"
+        ),
+        "{phone_said:?}"
+    );
+    assert_eq!(report["accepted"], false, "{report}");
+}
+
+/// `PUT` of a body, as an operator does (the verifier service's trust list).
+async fn http_put(url: &str, body: String) -> Value {
+    call("PUT", url, None, body).await
+}
+
+/// `POST` on the authority's admin listener with its token.
+async fn http_admin(base: &str, path: &str) -> Value {
+    call("POST", &format!("{base}{path}"), Some(ADMIN), String::new()).await
+}
+
+async fn call(method: &str, url: &str, bearer: Option<&str>, body: String) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (address, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    stream
+        .write_all(
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
+    serde_json::from_str(body).unwrap()
+}
