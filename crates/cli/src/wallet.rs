@@ -2,8 +2,9 @@
 //! key, the credentials bound to it — and the in-person presentation to a desk.
 //!
 //! The folder holds `keystore.json` (the software keystore), `device.pub.pem` (the device
-//! key's public half, for issuance) and `credentials.json` (the credentials — mdocs and
-//! compact credentials for the offline QR — each with the id of the key it is bound to).
+//! key's public half, for issuance) and `wallet.db` (`eid_wallet::store`: the credentials —
+//! mdocs, SD-JWT VCs and compact credentials for the offline QR — each with the key it is
+//! bound to and the relying party it was shown to, and the history of presentations).
 //! The PIN comes from `EID_WALLET_PIN` or `--pin`.
 
 use std::io::{BufRead, Write};
@@ -20,15 +21,15 @@ use eid_trust::VerifiedTrustList;
 use eid_wallet::in_person::{Engagement, refusal};
 use eid_wallet::keystore::KdfCost;
 use eid_wallet::offline::{OfflineCredential, REFRESH};
+use eid_wallet::store::{UsePolicy, WalletStore};
 use eid_wallet::{Keystore, SoftwareKeystore};
-use serde::{Deserialize, Serialize};
 
 use crate::Outcome;
 use crate::credential::{load_jwks, read};
 
 /// The device key's id in the keystore.
 const DEVICE_KEY: &str = "device";
-/// The format name of compact credentials in `credentials.json` (OpenID4VCI's).
+/// The format name of compact credentials in the store (OpenID4VCI's).
 const FORMAT_COMPACT: &str = eid_oid4vc::FORMAT_EID_COMPACT;
 /// Wrong PINs before the keystore locks for good.
 const MAX_PIN_FAILURES: u32 = 5;
@@ -63,6 +64,18 @@ pub enum Command {
         /// The PIN, which unlocks the device key to sign the key proofs
         #[arg(long, env = "EID_WALLET_PIN", hide_env_values = true)]
         pin: String,
+    },
+    /// List the credentials the wallet holds (what and where they went, not what they say)
+    List {
+        /// The wallet's folder
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Export the history of every presentation (who, when, why, which attributes) as JSON
+    History {
+        /// The wallet's folder
+        #[arg(long)]
+        dir: PathBuf,
     },
     /// Put a credential bound to the wallet's device key into the wallet
     Add {
@@ -118,35 +131,114 @@ pub enum Command {
     },
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredCredential {
-    format: String,
-    key: String,
-    /// base64url of the credential's bytes.
-    credential: String,
-}
-
 fn keystore_path(dir: &Path) -> PathBuf {
     dir.join("keystore.json")
 }
 
-fn credentials_path(dir: &Path) -> PathBuf {
-    dir.join("credentials.json")
+/// The wallet in its folder: the keystore, and the credential store (`wallet.db`, SQLite)
+/// on a runtime of its own (the store and the network are async, the command line is not).
+/// Each relying party sees one instance of its own (`UsePolicy::PerRelyingParty`); offline
+/// codes are shown to whoever scans them, so their instance is the purpose's.
+struct Wallet {
+    runtime: tokio::runtime::Runtime,
+    store: WalletStore,
+    keystore: SoftwareKeystore,
 }
 
-fn credentials(dir: &Path) -> anyhow::Result<Vec<StoredCredential>> {
-    let path = credentials_path(dir);
-    if !path.exists() {
-        return Ok(Vec::new());
+impl Wallet {
+    fn open(dir: &Path) -> anyhow::Result<Self> {
+        let keystore = SoftwareKeystore::open(&keystore_path(dir), Box::new(OsRandom))
+            .with_context(|| format!("{} holds no wallet (run eid wallet init)", dir.display()))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let path = dir.join("wallet.db");
+        let store = runtime
+            .block_on(WalletStore::open(
+                &path.display().to_string(),
+                UsePolicy::PerRelyingParty,
+            ))
+            .with_context(|| format!("could not open {}", path.display()))?;
+        Ok(Self {
+            runtime,
+            store,
+            keystore,
+        })
     }
-    serde_json::from_str(&read(&path)?)
-        .with_context(|| format!("{} is not a wallet's credential list", path.display()))
+
+    /// Keeps a credential bound to the device key; how many the wallet holds.
+    fn add(
+        &self,
+        format: &str,
+        purpose: Option<&str>,
+        bytes: &[u8],
+        expires_at: time::OffsetDateTime,
+    ) -> anyhow::Result<usize> {
+        self.runtime.block_on(async {
+            self.store
+                .add(format, purpose, DEVICE_KEY, bytes, expires_at)
+                .await?;
+            anyhow::Ok(self.store.list().await?.len())
+        })
+    }
+
+    /// The instance of `format` to show `relying_party`.
+    fn pick(
+        &self,
+        format: &str,
+        purpose: Option<&str>,
+        relying_party: &str,
+    ) -> anyhow::Result<eid_wallet::store::Instance> {
+        self.runtime
+            .block_on(
+                self.store
+                    .pick(format, purpose, relying_party, SystemClock.now()),
+            )?
+            .with_context(|| {
+                format!(
+                    "the wallet holds no {format} credential it may show {relying_party} (none, or all shown to others: enrol again for a new batch)"
+                )
+            })
+    }
+
+    /// Records a presentation in the history.
+    fn record(
+        &self,
+        channel: &str,
+        consent: Option<&eid_wallet::in_person::ConsentRequest>,
+        purpose: &str,
+        attributes: Vec<String>,
+        instance: i64,
+    ) -> anyhow::Result<()> {
+        let presentation = eid_wallet::store::Presentation {
+            at: SystemClock.now().unix_timestamp(),
+            channel: channel.into(),
+            relying_party: consent.map(|c| c.relying_party.clone()),
+            relying_party_name: consent.map(|c| c.relying_party_name.clone()),
+            purpose: purpose.into(),
+            attributes,
+        };
+        Ok(self
+            .runtime
+            .block_on(self.store.record(&presentation, Some(instance)))?)
+    }
 }
 
 pub fn run(command: Command) -> anyhow::Result<Outcome> {
     match command {
         Command::Init { dir, pin } => init(&dir, &pin),
         Command::Add { dir, credential } => add(&dir, &credential),
+        Command::List { dir } => {
+            let wallet = Wallet::open(&dir)?;
+            crate::print_json(&wallet.runtime.block_on(wallet.store.list())?)?;
+            Ok(Outcome::Ok)
+        }
+        Command::History { dir } => {
+            let wallet = Wallet::open(&dir)?;
+            let history = wallet.runtime.block_on(wallet.store.export_history())?;
+            writeln!(std::io::stdout().lock(), "{history}")?;
+            Ok(Outcome::Ok)
+        }
         Command::Enrol {
             dir,
             offer,
@@ -220,10 +312,9 @@ fn init(dir: &Path, pin: &str) -> anyhow::Result<Outcome> {
 }
 
 fn add(dir: &Path, file: &Path) -> anyhow::Result<Outcome> {
-    let store = SoftwareKeystore::open(&keystore_path(dir), Box::new(OsRandom))
-        .with_context(|| format!("{} holds no wallet (run eid wallet init)", dir.display()))?;
+    let wallet = Wallet::open(dir)?;
     let bytes = crate::credential::read_bytes(file)?;
-    let device = store.public_key(DEVICE_KEY)?;
+    let device = wallet.keystore.public_key(DEVICE_KEY)?;
     let Ok(issued) = eid_mdoc::IssuerSigned::from_cbor(&bytes) else {
         let compact = OfflineCredential::new(&bytes, &device).map_err(|e| match e {
             OfflineError::NotTheDeviceKey => anyhow::anyhow!(
@@ -236,7 +327,7 @@ fn add(dir: &Path, file: &Path) -> anyhow::Result<Outcome> {
             ),
         })?;
         let purpose = compact.purpose().to_owned();
-        let count = store_credential(dir, FORMAT_COMPACT, &bytes)?;
+        let count = wallet.add(FORMAT_COMPACT, Some(&purpose), &bytes, compact.expires_at())?;
         crate::print_json(&serde_json::json!({ "credentials": count, "offline_qr_for": purpose }))?;
         return Ok(Outcome::Ok);
     };
@@ -249,7 +340,7 @@ fn add(dir: &Path, file: &Path) -> anyhow::Result<Outcome> {
             file.display()
         );
     }
-    let count = store_credential(dir, "mso_mdoc", &bytes)?;
+    let count = wallet.add("mso_mdoc", None, &bytes, mso.validity.valid_until)?;
     crate::print_json(&serde_json::json!({ "credentials": count, "doc_type": mso.doc_type }))?;
     Ok(Outcome::Ok)
 }
@@ -264,30 +355,28 @@ fn enrol(
 ) -> anyhow::Result<Outcome> {
     use eid_verifier::online::{fetch, post_form, post_json};
     use eid_wallet::enrolment::{Enrolment, Received, accept};
-    let mut store = SoftwareKeystore::open(&keystore_path(dir), Box::new(OsRandom))
-        .with_context(|| format!("{} holds no wallet (run eid wallet init)", dir.display()))?;
+    let mut wallet = Wallet::open(dir)?;
     let attestation = read(attestation)?;
     let enrolment = Enrolment::from_offer(offer)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let (issuer_url, server_url) = enrolment.metadata_urls();
-    let (endpoints, metadata) = runtime.block_on(async {
+    let (endpoints, metadata) = wallet.runtime.block_on(async {
         let issuer = fetch(&issuer_url, "application/json").await?;
         let server = fetch(&server_url, "application/json").await?;
         anyhow::Ok(enrolment.endpoints(&issuer, &server)?)
     })?;
     let token: eid_oid4vc::token::TokenResponse = serde_json::from_slice(
-        &runtime
+        &wallet
+            .runtime
             .block_on(post_form(&endpoints.token, enrolment.token_form(tx_code)))
             .context("the token endpoint refused the code")?,
     )
     .context("the token endpoint's answer")?;
-    let unlocked = store
+    let unlocked = wallet
+        .keystore
         .unlock(pin)
         .context("the PIN did not unlock the device key")?;
-    let signer = store.signer(&unlocked, DEVICE_KEY)?;
-    let device = store.public_key(DEVICE_KEY)?;
+    let signer = wallet.keystore.signer(&unlocked, DEVICE_KEY)?;
+    let device = wallet.keystore.public_key(DEVICE_KEY)?;
     let mut kept = Vec::new();
     for configuration in enrolment.configurations() {
         let Some(format) = metadata
@@ -297,9 +386,12 @@ fn enrol(
         else {
             continue;
         };
-        let nonce: eid_oid4vc::token::NonceResponse =
-            serde_json::from_slice(&runtime.block_on(post_form(&endpoints.nonce, String::new()))?)
-                .context("the nonce endpoint's answer")?;
+        let nonce: eid_oid4vc::token::NonceResponse = serde_json::from_slice(
+            &wallet
+                .runtime
+                .block_on(post_form(&endpoints.nonce, String::new()))?,
+        )
+        .context("the nonce endpoint's answer")?;
         let request = enrolment.credential_request(
             configuration,
             &[&signer],
@@ -307,7 +399,8 @@ fn enrol(
             attestation.trim(),
             SystemClock.now(),
         )?;
-        let response = runtime
+        let response = wallet
+            .runtime
             .block_on(post_json(
                 &endpoints.credential,
                 Some(&token.access_token),
@@ -315,12 +408,22 @@ fn enrol(
             ))
             .with_context(|| format!("the credential endpoint refused {configuration}"))?;
         for received in accept(&format, &response, std::slice::from_ref(&device))? {
-            let (format, bytes) = match received {
-                Received::Mdoc(b) => ("mso_mdoc", b),
-                Received::SdJwt(t) => (eid_oid4vc::FORMAT_SD_JWT_VC, t.into_bytes()),
-                Received::Compact(b) => (FORMAT_COMPACT, b),
+            let (format, purpose, bytes, expires_at) = match received {
+                Received::Mdoc(b) => {
+                    let expires = mdoc_expiry(&b)?;
+                    ("mso_mdoc", None, b, expires)
+                }
+                Received::SdJwt(t) => {
+                    let expires = sd_jwt_expiry(&t)?;
+                    (eid_oid4vc::FORMAT_SD_JWT_VC, None, t.into_bytes(), expires)
+                }
+                Received::Compact(b) => {
+                    let compact = OfflineCredential::new(&b, &device)?;
+                    let purpose = compact.purpose().to_owned();
+                    (FORMAT_COMPACT, Some(purpose), b, compact.expires_at())
+                }
             };
-            store_credential(dir, format, &bytes)?;
+            wallet.add(format, purpose.as_deref(), &bytes, expires_at)?;
             kept.push(configuration.clone());
         }
     }
@@ -331,17 +434,27 @@ fn enrol(
     Ok(Outcome::Ok)
 }
 
-/// Appends a credential bound to the device key; returns how many the wallet holds.
-fn store_credential(dir: &Path, format: &str, bytes: &[u8]) -> anyhow::Result<usize> {
-    let mut all = credentials(dir)?;
-    all.push(StoredCredential {
-        format: format.into(),
-        key: DEVICE_KEY.into(),
-        credential: b64url(bytes),
-    });
-    let text = serde_json::to_string_pretty(&all)?;
-    crate::pki::write_file(&credentials_path(dir), text.as_bytes(), true, true)?;
-    Ok(all.len())
+/// An mdoc's end of validity (its MSO's `validUntil`).
+fn mdoc_expiry(bytes: &[u8]) -> anyhow::Result<time::OffsetDateTime> {
+    let issued = eid_mdoc::IssuerSigned::from_cbor(bytes)?;
+    let mso = eid_mdoc::MobileSecurityObject::from_payload(
+        issued.issuer_auth.payload.as_deref().unwrap_or_default(),
+    )?;
+    Ok(mso.validity.valid_until)
+}
+
+/// An SD-JWT VC's `exp` (a year from now when it has none: refreshed then).
+fn sd_jwt_expiry(text: &str) -> anyhow::Result<time::OffsetDateTime> {
+    let parsed = eid_sdjwt::UnverifiedSdJwt::parse(text)?;
+    let exp = parsed
+        .issuer_jwt()
+        .payload()
+        .get("exp")
+        .and_then(serde_json::Value::as_i64);
+    Ok(match exp {
+        Some(exp) => time::OffsetDateTime::from_unix_timestamp(exp)?,
+        None => SystemClock.now() + time::Duration::days(365),
+    })
 }
 
 /// Shows the offline QR for `purpose`: unlocks the device key with the PIN once, then
@@ -355,25 +468,37 @@ fn present_offline(
     pin: &str,
 ) -> anyhow::Result<Outcome> {
     let purpose = crate::trust::purpose(purpose)?;
-    let mut store = SoftwareKeystore::open(&keystore_path(dir), Box::new(OsRandom))
-        .with_context(|| format!("{} holds no wallet (run eid wallet init)", dir.display()))?;
-    let device = store.public_key(DEVICE_KEY)?;
-    let held = credentials(dir)?
-        .into_iter()
-        .filter(|c| c.format == FORMAT_COMPACT)
-        .filter_map(|c| eid_crypto::b64url_decode(&c.credential).ok())
-        .filter_map(|bytes| OfflineCredential::new(&bytes, &device).ok())
-        .find(|c| c.purpose() == purpose.as_str())
+    let mut wallet = Wallet::open(dir)?;
+    let device = wallet.keystore.public_key(DEVICE_KEY)?;
+    // Whoever scans the code is not known: the purpose's one instance is shown.
+    let instance = wallet
+        .pick(
+            FORMAT_COMPACT,
+            Some(purpose.as_str()),
+            &format!("offline:{purpose}"),
+        )
         .with_context(|| {
             format!(
                 "the wallet in {} holds no offline QR credential for {purpose}",
                 dir.display()
             )
         })?;
-    let unlocked = store
+    let held = OfflineCredential::new(&instance.credential, &device)?;
+    let unlocked = wallet
+        .keystore
         .unlock(pin)
         .context("the PIN did not unlock the device key")?;
-    let signer = store.signer(&unlocked, DEVICE_KEY)?;
+    let signer = wallet.keystore.signer(&unlocked, DEVICE_KEY)?;
+    wallet.record(
+        "offline_qr",
+        None,
+        purpose.as_str(),
+        held.attribute_names()
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect(),
+        instance.id,
+    )?;
     loop {
         let code = held.code(&signer, SystemClock.now())?;
         if let Some(path) = &out {
@@ -406,19 +531,6 @@ fn present_offline(
             u64::try_from(REFRESH.whole_seconds()).unwrap_or(30),
         ));
     }
-}
-
-/// The wallet's keystore and its mdoc credential (stored entry and bytes).
-fn open_with_mdoc(dir: &Path) -> anyhow::Result<(SoftwareKeystore, StoredCredential, Vec<u8>)> {
-    let store = SoftwareKeystore::open(&keystore_path(dir), Box::new(OsRandom))
-        .with_context(|| format!("{} holds no wallet (run eid wallet init)", dir.display()))?;
-    let stored = credentials(dir)?
-        .into_iter()
-        .find(|c| c.format == "mso_mdoc")
-        .with_context(|| format!("the wallet in {} holds no mdoc credential", dir.display()))?;
-    let credential = eid_crypto::b64url_decode(&stored.credential)
-        .context("the wallet's credential list is damaged")?;
-    Ok((store, stored, credential))
 }
 
 /// Asks the holder to share; `yes` agrees without asking.
@@ -463,13 +575,11 @@ fn present_online(
     yes: bool,
     pin: &str,
 ) -> anyhow::Result<Outcome> {
-    let (mut store, stored, credential) = open_with_mdoc(dir)?;
+    let mut wallet = Wallet::open(dir)?;
     let (client_id, request_uri) = eid_oid4vc::vp::parse_invocation(invocation)
         .context("the link is not an openid4vp:// invocation")?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let request_object = runtime
+    let request_object = wallet
+        .runtime
         .block_on(eid_verifier::online::fetch(
             &request_uri,
             "application/oauth-authz-req+jwt",
@@ -493,22 +603,32 @@ fn present_online(
         writeln!(std::io::stdout().lock(), "Declined; nothing was sent.")?;
         return Ok(Outcome::Refused);
     }
-    let unlocked = store
+    let instance = wallet.pick("mso_mdoc", None, &pending.consent.relying_party)?;
+    let unlocked = wallet
+        .keystore
         .unlock(pin)
         .context("the PIN did not unlock the device key")?;
-    let signer = store.signer(&unlocked, &stored.key)?;
+    let signer = wallet.keystore.signer(&unlocked, &instance.key_id)?;
     let answer = pending.respond(
-        eid_wallet::online::Held::Mdoc(&credential),
+        eid_wallet::online::Held::Mdoc(&instance.credential),
         &signer,
         &OsRandom,
         SystemClock.now(),
     )?;
-    runtime
+    wallet
+        .runtime
         .block_on(eid_verifier::online::post_form(
             &answer.response_uri,
             answer.body,
         ))
         .with_context(|| format!("could not post the answer to {}", answer.response_uri))?;
+    wallet.record(
+        "online",
+        Some(&pending.consent),
+        pending.consent.purpose.as_str(),
+        pending.consent.attributes.clone(),
+        instance.id,
+    )?;
     writeln!(
         std::io::stdout().lock(),
         "Shared with {}.",
@@ -524,7 +644,7 @@ fn present_in_person(
     yes: bool,
     pin: &str,
 ) -> anyhow::Result<Outcome> {
-    let (mut store, stored, credential) = open_with_mdoc(dir)?;
+    let mut wallet = Wallet::open(dir)?;
     let listener =
         TcpListener::bind(listen).with_context(|| format!("could not listen on {listen}"))?;
     let address = listener.local_addr()?.to_string();
@@ -570,13 +690,23 @@ fn present_in_person(
         )?;
         return Ok(Outcome::Refused);
     }
-    let unlocked = store
+    let consent = pending.consent.clone();
+    let instance = wallet.pick("mso_mdoc", None, &consent.relying_party)?;
+    let unlocked = wallet
+        .keystore
         .unlock(pin)
         .context("the PIN did not unlock the device key")?;
-    let signer = store.signer(&unlocked, &stored.key)?;
-    let rp = pending.consent.relying_party.clone();
-    let answer = pending.respond(&credential, &signer)?;
+    let signer = wallet.keystore.signer(&unlocked, &instance.key_id)?;
+    let rp = consent.relying_party.clone();
+    let answer = pending.respond(&instance.credential, &signer)?;
     transport.send(&answer)?;
+    wallet.record(
+        "in_person",
+        Some(&consent),
+        consent.purpose.as_str(),
+        consent.attributes.clone(),
+        instance.id,
+    )?;
     writeln!(std::io::stdout().lock(), "Shared with {rp}.")?;
     Ok(Outcome::Ok)
 }

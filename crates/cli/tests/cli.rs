@@ -1434,7 +1434,8 @@ fn two_cities_and_a_phone(dir: &Path, pin: &str) {
 /// `eid wallet add` of a credential bound to another key: exit 2, the wallet unchanged.
 fn wallet_refuses_another_phones_credential(dir: &Path, credential: &str) {
     let wallet = dir.join("phone");
-    let before = std::fs::read(wallet.join("credentials.json")).unwrap();
+    let list = || eid(&["wallet", "list", "--dir", wallet.to_str().unwrap()]).stdout;
+    let before = list();
     let out = eid(&[
         "wallet",
         "add",
@@ -1445,10 +1446,7 @@ fn wallet_refuses_another_phones_credential(dir: &Path, credential: &str) {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bound to another device key"));
-    assert_eq!(
-        std::fs::read(wallet.join("credentials.json")).unwrap(),
-        before
-    );
+    assert_eq!(list(), before);
 }
 
 /// Nanning's mdoc for the holder key `holder` (status entry 5 of
@@ -1849,6 +1847,19 @@ fn the_bank_opens_an_account_online_through_the_verifier_service() {
     let _ = service.kill();
     let _ = service.wait();
     assert_eq!(outcome["status"], "done", "{outcome}");
+    // The phone's history says who saw what, when and why (names, not values).
+    let history: serde_json::Value =
+        serde_json::from_slice(&ok(&["wallet", "history", "--dir", &p("phone")]).stdout).unwrap();
+    assert_eq!(history[0]["channel"], "online");
+    assert_eq!(history[0]["relying_party"], "nanning-bank");
+    assert_eq!(history[0]["purpose"], "bank_account_opening");
+    assert!(
+        history[0]["attributes"]
+            .as_array()
+            .unwrap()
+            .contains(&"document_number".into())
+    );
+    assert!(!history.to_string().contains("450102199003071244"));
     let report = &outcome["report"];
     assert_eq!(report["accepted"], true, "{report}");
     assert_eq!(report["channel"], "online");
@@ -1993,8 +2004,7 @@ certificates = "{}"
         "{enrolled}"
     );
     let held: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("phone/credentials.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&ok(&["wallet", "list", "--dir", &p("phone")]).stdout).unwrap();
     let formats: Vec<&str> = held
         .as_array()
         .unwrap()

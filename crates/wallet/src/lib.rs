@@ -12,6 +12,8 @@
 //! - [`online`]: OpenID4VP 1.0 — the signed request by reference checked against the
 //!   relying party's registration, consent, the encrypted `direct_post.jwt` answer, in
 //!   either format.
+//! - [`store`]: the credential store (SQLite) with the use policy of batch instances (once,
+//!   or one per relying party: never one instance for two) and the presentation history.
 //! - [`offline`]: the offline single QR for a desk with only a scanner — a compact
 //!   credential per purpose, signed afresh while shown.
 
@@ -21,5 +23,6 @@ pub mod keystore;
 pub mod offline;
 pub mod online;
 mod registration;
+pub mod store;
 
 pub use keystore::{Keystore, KeystoreError, SoftwareKeystore, Unlocked};

@@ -1,0 +1,340 @@
+//! The wallet's credential store (SQLite, `migrations/`): the credential instances with the
+//! device key each is bound to, which instance each relying party has seen, and the history
+//! of every presentation, exportable.
+//!
+//! The authority issues a batch of instances, each with its own key and status entry.
+//! [`UsePolicy`] decides which one a presentation uses: a fresh instance every time
+//! ([`UsePolicy::OncePerPresentation`]), or one instance per relying party
+//! ([`UsePolicy::PerRelyingParty`]: a hotel sees the same instance on every visit, and no
+//! other relying party ever sees it). Either way no instance is shown to two relying
+//! parties, so they cannot link the holder by the credential. When no instance is left
+//! for a new relying party, [`WalletStore::pick`] says so and the wallet asks for a new
+//! batch; [`WalletStore::needs_refresh`] tells it before that happens, and before expiry.
+
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use time::{Duration, OffsetDateTime};
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the wallet's store: {0}")]
+pub struct StoreError(String);
+
+fn db(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| StoreError(format!("{what}: {e}"))
+}
+
+/// Which instance a presentation uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsePolicy {
+    /// A fresh instance for every presentation (never shown before).
+    OncePerPresentation,
+    /// The instance this relying party saw before, or a fresh one that becomes its own.
+    PerRelyingParty,
+}
+
+/// One stored instance.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// Its row.
+    pub id: i64,
+    /// `mso_mdoc`, `dc+sd-jwt` or `eid_compact_cwt`.
+    pub format: String,
+    /// A compact credential's purpose.
+    pub purpose: Option<String>,
+    /// The keystore's id of its device key.
+    pub key_id: String,
+    /// The credential's bytes (an SD-JWT VC's text as UTF-8).
+    pub credential: Vec<u8>,
+    /// When it expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The credential carries personal data: never shown.
+        f.debug_struct("Instance")
+            .field("id", &self.id)
+            .field("format", &self.format)
+            .field("purpose", &self.purpose)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One presentation, as the history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Presentation {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// `in_person`, `offline_qr` or `online`.
+    pub channel: String,
+    /// Who (trust-list id); none for an offline code, shown to whoever scanned it.
+    pub relying_party: Option<String>,
+    /// Its name.
+    pub relying_party_name: Option<String>,
+    /// Why.
+    pub purpose: String,
+    /// Which attributes (names only).
+    pub attributes: Vec<String>,
+}
+
+/// An instance as listed: what it is and where it went, not what it says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listed {
+    /// Its row.
+    pub id: i64,
+    /// Its format.
+    pub format: String,
+    /// A compact credential's purpose.
+    pub purpose: Option<String>,
+    /// When it expires (Unix seconds).
+    pub expires_at: i64,
+    /// The relying party it was shown to.
+    pub shown_to: Option<String>,
+    /// How many times it was shown.
+    pub uses: i64,
+    /// Never shown again.
+    pub dead: bool,
+}
+
+/// The store.
+#[derive(Debug, Clone)]
+pub struct WalletStore {
+    pool: SqlitePool,
+    policy: UsePolicy,
+}
+
+type Row = (i64, String, Option<String>, String, Vec<u8>, i64);
+
+fn instance((id, format, purpose, key_id, credential, expires_at): Row) -> Instance {
+    Instance {
+        id,
+        format,
+        purpose,
+        key_id,
+        credential,
+        expires_at,
+    }
+}
+
+impl WalletStore {
+    /// Opens (creating) the store at `path`, or in memory for `:memory:`.
+    pub async fn open(path: &str, policy: UsePolicy) -> Result<Self, StoreError> {
+        let options = if path == ":memory:" {
+            SqliteConnectOptions::new().in_memory(true)
+        } else {
+            SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+        }
+        .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            // One connection: the phone has one user, and picks must not race.
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(db("opening"))?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError(format!("migrating: {e}")))?;
+        Ok(Self { pool, policy })
+    }
+
+    /// Keeps an instance; its row id.
+    pub async fn add(
+        &self,
+        format: &str,
+        purpose: Option<&str>,
+        key_id: &str,
+        credential: &[u8],
+        expires_at: OffsetDateTime,
+    ) -> Result<i64, StoreError> {
+        let row: (i64,) = sqlx::query_as(
+            "INSERT INTO credentials (format, purpose, key_id, credential, expires_at) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(format)
+        .bind(purpose)
+        .bind(key_id)
+        .bind(credential)
+        .bind(expires_at.unix_timestamp())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("adding a credential"))?;
+        Ok(row.0)
+    }
+
+    /// The instance of `format` (and `purpose`, for compact credentials) to show
+    /// `relying_party` now, by the policy — marked as shown to it — or `None` when every
+    /// unexpired instance has been shown to others (the wallet needs a new batch).
+    pub async fn pick(
+        &self,
+        format: &str,
+        purpose: Option<&str>,
+        relying_party: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Instance>, StoreError> {
+        let now = now.unix_timestamp();
+        let mut tx = self.pool.begin().await.map_err(db("picking"))?;
+        let own = match self.policy {
+            UsePolicy::PerRelyingParty => sqlx::query_as::<_, Row>(
+                "SELECT id, format, purpose, key_id, credential, expires_at FROM credentials \
+                 WHERE format = ? AND purpose IS ? AND dead = 0 AND expires_at > ? \
+                 AND relying_party = ? ORDER BY id LIMIT 1",
+            )
+            .bind(format)
+            .bind(purpose)
+            .bind(now)
+            .bind(relying_party)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("picking"))?,
+            UsePolicy::OncePerPresentation => None,
+        };
+        let chosen = match own {
+            Some(row) => Some(row),
+            None => sqlx::query_as::<_, Row>(
+                "SELECT id, format, purpose, key_id, credential, expires_at FROM credentials \
+                 WHERE format = ? AND purpose IS ? AND dead = 0 AND expires_at > ? \
+                 AND relying_party IS NULL ORDER BY id LIMIT 1",
+            )
+            .bind(format)
+            .bind(purpose)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("picking"))?,
+        };
+        let Some(row) = chosen else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE credentials SET relying_party = ?, uses = uses + 1 WHERE id = ?")
+            .bind(relying_party)
+            .bind(row.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("picking"))?;
+        tx.commit().await.map_err(db("picking"))?;
+        Ok(Some(instance(row)))
+    }
+
+    /// Whether the wallet should ask for a new batch of `format`: fewer than `min_fresh`
+    /// instances never shown, or one that expires within `margin`.
+    pub async fn needs_refresh(
+        &self,
+        format: &str,
+        purpose: Option<&str>,
+        now: OffsetDateTime,
+        margin: Duration,
+        min_fresh: i64,
+    ) -> Result<bool, StoreError> {
+        let (fresh, soonest): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*) FILTER (WHERE relying_party IS NULL), MIN(expires_at) \
+             FROM credentials WHERE format = ? AND purpose IS ? AND dead = 0 AND expires_at > ?",
+        )
+        .bind(format)
+        .bind(purpose)
+        .bind(now.unix_timestamp())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("counting"))?;
+        Ok(fresh < min_fresh || soonest.is_none_or(|exp| exp <= (now + margin).unix_timestamp()))
+    }
+
+    /// Marks every instance bound to `key_id` dead (the key was lost with a phone, or the
+    /// credentials were re-bound): never shown again.
+    pub async fn retire_key(&self, key_id: &str) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("UPDATE credentials SET dead = 1 WHERE key_id = ?")
+                .bind(key_id)
+                .execute(&self.pool)
+                .await
+                .map_err(db("retiring"))?
+                .rows_affected(),
+        )
+    }
+
+    /// Every instance held, without the credentials themselves: what `eid wallet list` shows.
+    pub async fn list(&self) -> Result<Vec<Listed>, StoreError> {
+        type ListRow = (i64, String, Option<String>, i64, Option<String>, i64, bool);
+        let rows: Vec<ListRow> = sqlx::query_as(
+            "SELECT id, format, purpose, expires_at, relying_party, uses, dead \
+             FROM credentials ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, format, purpose, expires_at, shown_to, uses, dead)| Listed {
+                    id,
+                    format,
+                    purpose,
+                    expires_at,
+                    shown_to,
+                    uses,
+                    dead,
+                },
+            )
+            .collect())
+    }
+
+    /// Records a presentation in the history.
+    pub async fn record(
+        &self,
+        presentation: &Presentation,
+        instance: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let attributes = serde_json::to_string(&presentation.attributes)
+            .map_err(|e| StoreError(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO history (at, channel, relying_party, relying_party_name, purpose, \
+             attributes, credential_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(presentation.at)
+        .bind(&presentation.channel)
+        .bind(&presentation.relying_party)
+        .bind(&presentation.relying_party_name)
+        .bind(&presentation.purpose)
+        .bind(attributes)
+        .bind(instance)
+        .execute(&self.pool)
+        .await
+        .map_err(db("recording"))?;
+        Ok(())
+    }
+
+    /// The history, oldest first.
+    pub async fn history(&self) -> Result<Vec<Presentation>, StoreError> {
+        type HistoryRow = (i64, String, Option<String>, Option<String>, String, String);
+        let rows: Vec<HistoryRow> = sqlx::query_as(
+            "SELECT at, channel, relying_party, relying_party_name, purpose, attributes \
+             FROM history ORDER BY at, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading the history"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(at, channel, relying_party, relying_party_name, purpose, attributes)| {
+                    Presentation {
+                        at,
+                        channel,
+                        relying_party,
+                        relying_party_name,
+                        purpose,
+                        attributes: serde_json::from_str(&attributes).unwrap_or_default(),
+                    }
+                },
+            )
+            .collect())
+    }
+
+    /// The history as JSON, for the holder to keep or hand to a data-protection request.
+    pub async fn export_history(&self) -> Result<String, StoreError> {
+        serde_json::to_string_pretty(&self.history().await?).map_err(|e| StoreError(e.to_string()))
+    }
+}
