@@ -1,5 +1,8 @@
 //! Remote enrolment (`POST /enrolment`): the seeds' flow — enter your identity, upload the
-//! card's front and back, scan your face — from a wallet its provider attests.
+//! card's front and back, scan your face — from a wallet its provider attests. And the lost
+//! phone reported from another wallet (`POST /lost`: identity, face, wallet proof): proofed
+//! the same way, then every credential of the resident in other wallet instances is
+//! suspended.
 //!
 //! ```text
 //! { "id_number": tstr, "full_name": tstr,
@@ -29,6 +32,7 @@ use axum::extract::State;
 use base64::Engine;
 use eid_oid4vc::proof::{ProofPolicy, verify_key_proofs};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::issuance::OfferMade;
 use crate::proofing::ImageError;
@@ -80,12 +84,88 @@ impl Authority {
     }
 
     async fn remote_enrolment(&self, request: RemoteEnrolment) -> Result<OfferMade, ApiError> {
-        let remote = self.remote_proofing()?;
         let (front, _back, face) = (
             image("card_front", &request.card_front)?,
             image("card_back", &request.card_back)?,
             image("face", &request.face)?,
         );
+        let proofed = self
+            .remote_proof(
+                &request.id_number,
+                &request.full_name,
+                Some(front),
+                face,
+                &request.wallet_proof,
+                "enrol_remote",
+            )
+            .await?;
+        self.make_offer(
+            &request.id_number,
+            &proofed.wallet,
+            "enrol_remote",
+            Some(&proofed.bound),
+        )
+        .await
+    }
+
+    /// A lost phone reported from another wallet (a second device, or the other provider's
+    /// app): the reporter is proofed by face like a remote enrolment, then every credential
+    /// of the resident held in *other* wallet instances is suspended (the reporting wallet's
+    /// own are left alone).
+    async fn report_lost(&self, request: LostReport) -> Result<Value, ApiError> {
+        let face = image("face", &request.face)?;
+        let proofed = self
+            .remote_proof(
+                &request.id_number,
+                &request.full_name,
+                None,
+                face,
+                &request.wallet_proof,
+                "report_lost",
+            )
+            .await?;
+        let mut wallets: Vec<(String, String)> = Vec::new();
+        for held in self.store.credentials_of(&request.id_number).await? {
+            let key = (held.provider, held.wallet_instance);
+            if format!("{}/{}", key.0, key.1) != proofed.bound
+                && held.state == eid_store::CredentialState::Valid
+                && !wallets.contains(&key)
+            {
+                wallets.push(key);
+            }
+        }
+        let mut instances = 0;
+        for (provider, instance) in &wallets {
+            instances += self
+                .lifecycle(
+                    eid_store::Selector::WalletInstance { provider, instance },
+                    crate::admin::Action::Suspend,
+                    &proofed.wallet,
+                    "reported lost by the holder from another wallet (face proofed)",
+                )
+                .await?
+                .instances;
+        }
+        Ok(serde_json::json!({
+            "wallets_suspended": wallets.len(),
+            "instances": instances,
+        }))
+    }
+
+    /// The remote proofing of enrolment and of a lost-phone report: the wallet's proof and
+    /// attestation, the rate limits, the registry, the face against the registry portrait,
+    /// and with OCR the card front when one is given. Each refusal counts against the
+    /// identity and the wallet and is audited under `action`.
+    async fn remote_proof(
+        &self,
+        id_number: &str,
+        full_name: &str,
+        front: Option<Vec<u8>>,
+        face: Vec<u8>,
+        wallet_proof: &str,
+        action: &'static str,
+    ) -> Result<Proofed, ApiError> {
+        let remote = self.remote_proofing()?;
         let now = self.clock.now();
         let providers = self
             .trust
@@ -93,7 +173,7 @@ impl Authority {
             .map(|t| t.list().wallet_providers.clone())
             .map_err(|_| ApiError::Internal("the trust list lock is poisoned".into()))?;
         let proof = verify_key_proofs(
-            &[request.wallet_proof.as_str()],
+            &[wallet_proof],
             &ProofPolicy {
                 audience: &self.settings.issuer_url,
                 now,
@@ -117,42 +197,33 @@ impl Authority {
         let attestation = proof.attestation;
         let bound = format!("{}/{}", attestation.provider, attestation.wallet_instance);
         let wallet = format!("wallet:{bound}");
-        let resident = self.pseudonym(&request.id_number);
+        let resident = self.pseudonym(id_number);
         let since = now.unix_timestamp() - 3600;
         for key in [&resident, &wallet] {
             if self.store.proofing_failures_since(key, since).await?
                 >= self.settings.max_proofing_failures_per_hour
             {
-                self.audit(
-                    &wallet,
-                    "enrol_remote",
-                    &resident,
-                    "refused",
-                    "too_many_attempts",
-                )
-                .await?;
+                self.audit(&wallet, action, &resident, "refused", "too_many_attempts")
+                    .await?;
                 return Err(ApiError::TooManyAttempts(
                     "too many failed attempts in the last hour for this identity or this wallet; try again later or enrol at a counter".into(),
                 ));
             }
         }
-        let refuse = async |code: &'static str, message: String| -> Result<OfferMade, ApiError> {
+        let refuse = async |code: &'static str, message: String| -> Result<Proofed, ApiError> {
             let at = now.unix_timestamp();
             self.store.record_proofing_failure(&resident, at).await?;
             self.store.record_proofing_failure(&wallet, at).await?;
-            self.audit(&wallet, "enrol_remote", &resident, "refused", code)
+            self.audit(&wallet, action, &resident, "refused", code)
                 .await?;
             Err(ApiError::Refused(code, message))
         };
-        if let Err(refusal) = self
-            .proof_identity(&request.id_number, &request.full_name)
-            .await?
-        {
+        if let Err(refusal) = self.proof_identity(id_number, full_name).await? {
             return refuse(refusal.code(), refusal.message().into()).await;
         }
         let portrait = self
             .store
-            .resident(&request.id_number)
+            .resident(id_number)
             .await?
             .and_then(|entry| entry.card.portrait)
             .map(|p| p.as_jpeg().to_vec());
@@ -170,10 +241,13 @@ impl Authority {
             .acquire()
             .await
             .map_err(|_| ApiError::Internal("the proofing slots are closed".into()))?;
-        let (number, name) = (request.id_number.clone(), request.full_name.clone());
+        let (number, name) = (id_number.to_owned(), full_name.to_owned());
         let checked = tokio::task::spawn_blocking(move || {
             let distance = remote.face_distance(&portrait, &face);
-            let card = remote.card_front_matches(&front, &number, &name);
+            let card = match &front {
+                Some(front) => remote.card_front_matches(front, &number, &name),
+                None => Ok(None),
+            };
             (distance, card, remote.threshold())
         })
         .await
@@ -212,9 +286,34 @@ impl Authority {
             }
             Err(e) => return Err(ApiError::Internal(e.to_string())),
         }
-        self.make_offer(&request.id_number, &wallet, "enrol_remote", Some(&bound))
-            .await
+        Ok(Proofed { wallet, bound })
     }
+}
+
+/// Who a remote proofing proofed, from which wallet.
+struct Proofed {
+    /// `wallet:provider/instance`, the actor in the audit log.
+    wallet: String,
+    /// `provider/instance`.
+    bound: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LostReport {
+    id_number: String,
+    full_name: String,
+    face: String,
+    wallet_proof: String,
+}
+
+pub(crate) async fn report_lost(
+    State(authority): State<Arc<Authority>>,
+    body: Result<Json<LostReport>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authority.remote_proofing()?;
+    let Json(request) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
+    Ok(Json(authority.report_lost(request).await?))
 }
 
 pub(crate) async fn remote_enrolment(

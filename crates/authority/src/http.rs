@@ -40,6 +40,13 @@ pub fn public_router(authority: Arc<Authority>) -> Router {
                 enrolment::MAX_IMAGE * 3 * 4 / 3 + (64 << 10),
             )),
         )
+        .route(
+            "/lost",
+            // One face image in base64 and the wallet's proof.
+            post(enrolment::report_lost).layer(DefaultBodyLimit::max(
+                enrolment::MAX_IMAGE * 4 / 3 + (64 << 10),
+            )),
+        )
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .with_state(authority)

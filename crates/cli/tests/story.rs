@@ -2,8 +2,8 @@
 //! of Nanning enrols from her phone (the face against the registry portrait), checks in at a
 //! Nanning hotel in person, passes airport security by offline QR, opens a bank account
 //! online; a Hangzhou hotel refuses the pilot credential until trust list version 2 widens
-//! Nanning's scope to the nation; the phone is reported lost and all three channels refuse,
-//! the online one within a second; an account takeover (another face) is refused; a new
+//! Nanning's scope to the nation; the phone is reported lost from her tablet's wallet (her
+//! face again) and all three channels refuse, the online one within a second; an account takeover (another face) is refused; a new
 //! phone enrols with her face and is accepted while the old phone's instances stay dead; a
 //! bar asking beyond its purpose is refused by the wallet.
 //!
@@ -82,7 +82,6 @@ fn reader(name: &str) -> Reader {
 
 /// A phone: its wallet instance at super-app A, one device key.
 struct Phone {
-    instance: &'static str,
     device: SigningKey,
     mdoc: Vec<u8>,
     airport: Vec<u8>,
@@ -96,7 +95,6 @@ struct Story {
     provider: SigningKey,
     resident: ResidentCard,
     authority: String,
-    admin: String,
     hotel: String,
     hangzhou: String,
     gate: String,
@@ -239,7 +237,7 @@ impl Story {
 
         // The authority, with face matching.
         let (public, authority_url) = listen().await;
-        let (admin_listener, admin_url) = listen().await;
+        let (admin_listener, _) = listen().await;
         let ds_key = SigningKey::from_pkcs8_der(&nanning.ds_key.to_pkcs8_der().unwrap()).unwrap();
         let proofing =
             RemoteProofing::new(FaceMatcher::load(&dir.join("models"), 0.6).unwrap(), false)
@@ -298,7 +296,6 @@ impl Story {
             provider,
             resident,
             authority: authority_url,
-            admin: admin_url,
             hotel,
             hangzhou,
             gate,
@@ -463,7 +460,6 @@ impl Story {
             panic!("not a compact credential");
         };
         Phone {
-            instance,
             device,
             mdoc,
             airport,
@@ -677,15 +673,39 @@ async fn the_story_from_enrolment_to_a_new_phone() {
     .await;
     assert_eq!(report["accepted"], true, "{report}");
 
-    // 7. The phone is lost: reported from the hotline; every channel refuses, the online
-    //    verifier within a second of the report.
-    let reported = tokio::time::Instant::now();
-    let body = http_admin(
-        &story.admin,
-        &format!("/admin/wallets/superapp-a/{}/suspend", phone.instance),
+    // 7. The phone is lost: she reports it from her tablet's wallet (the face again); every
+    //    channel refuses, the online verifier within a second of the authority taking the
+    //    report.
+    let tablet = SigningKey::generate().unwrap();
+    let nonce: Value = serde_json::from_slice(
+        &post_form(&format!("{}/nonce", story.authority), String::new())
+            .await
+            .unwrap(),
     )
-    .await;
-    assert!(body["instances"].as_u64().unwrap() >= 1, "{body}");
+    .unwrap();
+    let proof = eid_oid4vc::proof::key_proof(
+        &tablet,
+        &story.authority,
+        nonce["c_nonce"].as_str().unwrap(),
+        NOW,
+        Some(&story.attestation("tablet-1", &tablet)),
+    )
+    .unwrap();
+    let face = std::fs::read(story.dir.join("fixtures/obama2.jpg")).unwrap();
+    let body = eid_wallet::enrolment::lost_report(
+        story.resident.id_number.expose(),
+        &story.resident.full_name,
+        &face,
+        &proof,
+    );
+    let taken: Value = serde_json::from_slice(
+        &post_json(&format!("{}/lost", story.authority), None, body)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let reported = tokio::time::Instant::now();
+    assert_eq!(taken["wallets_suspended"], 1, "{taken}");
     loop {
         let report = online(&story.bank, &phone, &story.trust).await;
         if reasons(&report) == ["status_suspended"] {
@@ -759,26 +779,18 @@ async fn the_story_from_enrolment_to_a_new_phone() {
 
 /// `PUT` of a body, as an operator does (the verifier service's trust list).
 async fn http_put(url: &str, body: String) -> Value {
-    call("PUT", url, None, body).await
+    call("PUT", url, body).await
 }
 
-/// `POST` on the authority's admin listener with its token.
-async fn http_admin(base: &str, path: &str) -> Value {
-    call("POST", &format!("{base}{path}"), Some(ADMIN), String::new()).await
-}
-
-async fn call(method: &str, url: &str, bearer: Option<&str>, body: String) -> Value {
+async fn call(method: &str, url: &str, body: String) -> Value {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
     let (address, path) = rest.split_at(rest.find('/').unwrap());
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let auth = bearer
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
     stream
         .write_all(
             format!(
-                "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             )
             .as_bytes(),

@@ -182,6 +182,26 @@ impl Enrolment {
     }
 }
 
+/// The body of a lost-phone report from this wallet (`POST /lost` at the authority): the
+/// holder's identity, a face capture (JPEG) matched against the registry portrait, and a
+/// key proof of this wallet (fresh nonce, the provider's attestation). The authority
+/// suspends every credential of the holder held in other wallet instances.
+pub fn lost_report(
+    id_number: &str,
+    full_name: &str,
+    face_jpeg: &[u8],
+    wallet_proof: &str,
+) -> String {
+    use base64::Engine;
+    serde_json::json!({
+        "id_number": id_number,
+        "full_name": full_name,
+        "face": base64::engine::general_purpose::STANDARD.encode(face_jpeg),
+        "wallet_proof": wallet_proof,
+    })
+    .to_string()
+}
+
 /// Reads a Credential Response for a configuration of `format` and keeps its credentials
 /// only when the `i`-th is bound to `keys[i]` (the issuer answers in the proofs' order).
 pub fn accept(

@@ -556,6 +556,7 @@ async fn the_admin_listener_requires_its_token_and_remote_enrolment_says_why_it_
         "/events",
         "/admin/events/wallets",
         "/enrolment",
+        "/lost",
         "/admin/enrolments",
         "/admin/credentials/{id}/{action}",
         "/admin/wallets/{provider}/{instance}/{action}",
