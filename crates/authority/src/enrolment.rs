@@ -2,7 +2,8 @@
 //! card's front and back, scan your face — from a wallet its provider attests. And the lost
 //! phone reported from another wallet (`POST /lost`: identity, face, wallet proof): proofed
 //! the same way, then every credential of the resident in other wallet instances is
-//! suspended.
+//! suspended. And a refresh (`POST /refresh`: a wallet proof only) for a wallet whose
+//! credentials are still VALID: a new offer bound to it, no new proofing.
 //!
 //! ```text
 //! { "id_number": tstr, "full_name": tstr,
@@ -152,20 +153,9 @@ impl Authority {
         }))
     }
 
-    /// The remote proofing of enrolment and of a lost-phone report: the wallet's proof and
-    /// attestation, the rate limits, the registry, the face against the registry portrait,
-    /// and with OCR the card front when one is given. Each refusal counts against the
-    /// identity and the wallet and is audited under `action`.
-    async fn remote_proof(
-        &self,
-        id_number: &str,
-        full_name: &str,
-        front: Option<Vec<u8>>,
-        face: Vec<u8>,
-        wallet_proof: &str,
-        action: &'static str,
-    ) -> Result<Proofed, ApiError> {
-        let remote = self.remote_proofing()?;
+    /// The wallet behind a key proof: its attestation by a listed, active provider, and a
+    /// nonce of ours used once.
+    async fn attested_wallet(&self, wallet_proof: &str) -> Result<Proofed, ApiError> {
         let now = self.clock.now();
         let providers = self
             .trust
@@ -196,7 +186,59 @@ impl Authority {
         }
         let attestation = proof.attestation;
         let bound = format!("{}/{}", attestation.provider, attestation.wallet_instance);
-        let wallet = format!("wallet:{bound}");
+        Ok(Proofed {
+            wallet: format!("wallet:{bound}"),
+            bound,
+        })
+    }
+
+    /// A new batch for a wallet before its credentials expire (`POST /refresh`): the
+    /// wallet proves it is the attested instance that holds VALID credentials of a resident
+    /// whose card is still usable, and gets an offer bound to it — no new proofing. A
+    /// suspended or revoked wallet (a lost phone) gets nothing.
+    async fn refresh(&self, request: RefreshRequest) -> Result<OfferMade, ApiError> {
+        let proofed = self.attested_wallet(&request.wallet_proof).await?;
+        let (provider, instance) = proofed
+            .bound
+            .split_once('/')
+            .ok_or_else(|| ApiError::Internal("an attested wallet without instance".into()))?;
+        let Some(id_number) = self.store.resident_of_wallet(provider, instance).await? else {
+            return Err(ApiError::Refused(
+                "no_valid_credentials",
+                "this wallet holds no valid credential to refresh (suspended, revoked, or never enrolled): enrol again".into(),
+            ));
+        };
+        let usable = self
+            .store
+            .resident(&id_number)
+            .await?
+            .is_some_and(|entry| entry.card_usable_on(self.clock.now().date()));
+        if !usable {
+            return Err(ApiError::Refused(
+                "card_not_usable",
+                "the identity card is no longer valid in the registry".into(),
+            ));
+        }
+        self.make_offer(&id_number, &proofed.wallet, "refresh", Some(&proofed.bound))
+            .await
+    }
+
+    /// The remote proofing of enrolment and of a lost-phone report: the wallet's proof and
+    /// attestation, the rate limits, the registry, the face against the registry portrait,
+    /// and with OCR the card front when one is given. Each refusal counts against the
+    /// identity and the wallet and is audited under `action`.
+    async fn remote_proof(
+        &self,
+        id_number: &str,
+        full_name: &str,
+        front: Option<Vec<u8>>,
+        face: Vec<u8>,
+        wallet_proof: &str,
+        action: &'static str,
+    ) -> Result<Proofed, ApiError> {
+        let remote = self.remote_proofing()?;
+        let now = self.clock.now();
+        let Proofed { wallet, bound } = self.attested_wallet(wallet_proof).await?;
         let resident = self.pseudonym(id_number);
         let since = now.unix_timestamp() - 3600;
         for key in [&resident, &wallet] {
@@ -314,6 +356,20 @@ pub(crate) async fn report_lost(
     authority.remote_proofing()?;
     let Json(request) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
     Ok(Json(authority.report_lost(request).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefreshRequest {
+    wallet_proof: String,
+}
+
+pub(crate) async fn refresh(
+    State(authority): State<Arc<Authority>>,
+    body: Result<Json<RefreshRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<OfferMade>, ApiError> {
+    let Json(request) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
+    Ok(Json(authority.refresh(request).await?))
 }
 
 pub(crate) async fn remote_enrolment(

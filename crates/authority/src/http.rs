@@ -40,6 +40,7 @@ pub fn public_router(authority: Arc<Authority>) -> Router {
                 enrolment::MAX_IMAGE * 3 * 4 / 3 + (64 << 10),
             )),
         )
+        .route("/refresh", post(enrolment::refresh))
         .route(
             "/lost",
             // One face image in base64 and the wallet's proof.

@@ -65,6 +65,22 @@ pub enum Command {
         #[arg(long, env = "EID_WALLET_PIN", hide_env_values = true)]
         pin: String,
     },
+    /// Ask the authority for a new batch before the credentials run out or expire (no new
+    /// proofing while they are valid), and keep it
+    Refresh {
+        /// The wallet's folder
+        #[arg(long)]
+        dir: PathBuf,
+        /// The authority (its Credential Issuer Identifier, http://…)
+        #[arg(long)]
+        authority: String,
+        /// The provider's key attestation of the device key (`eid provider attest`)
+        #[arg(long)]
+        attestation: PathBuf,
+        /// The PIN, which unlocks the device key to sign the proofs
+        #[arg(long, env = "EID_WALLET_PIN", hide_env_values = true)]
+        pin: String,
+    },
     /// List the credentials the wallet holds (what and where they went, not what they say)
     List {
         /// The wallet's folder
@@ -228,6 +244,12 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
     match command {
         Command::Init { dir, pin } => init(&dir, &pin),
         Command::Add { dir, credential } => add(&dir, &credential),
+        Command::Refresh {
+            dir,
+            authority,
+            attestation,
+            pin,
+        } => refresh(&dir, &authority, &attestation, &pin),
         Command::List { dir } => {
             let wallet = Wallet::open(&dir)?;
             crate::print_json(&wallet.runtime.block_on(wallet.store.list())?)?;
@@ -432,6 +454,50 @@ fn enrol(
         "credentials": kept,
     }))?;
     Ok(Outcome::Ok)
+}
+
+/// A refresh: a key proof of the wallet to the authority's `POST /refresh`, then the offer
+/// that comes back redeemed as at enrolment.
+fn refresh(dir: &Path, authority: &str, attestation: &Path, pin: &str) -> anyhow::Result<Outcome> {
+    use eid_verifier::online::{post_form, post_json};
+    let mut wallet = Wallet::open(dir)?;
+    let base = authority.trim_end_matches('/');
+    let nonce: eid_oid4vc::token::NonceResponse = serde_json::from_slice(
+        &wallet
+            .runtime
+            .block_on(post_form(&format!("{base}/nonce"), String::new()))
+            .with_context(|| format!("could not reach {base}"))?,
+    )
+    .context("the nonce endpoint's answer")?;
+    let unlocked = wallet
+        .keystore
+        .unlock(pin)
+        .context("the PIN did not unlock the device key")?;
+    let signer = wallet.keystore.signer(&unlocked, DEVICE_KEY)?;
+    let proof = eid_oid4vc::proof::key_proof(
+        &signer,
+        base,
+        &nonce.c_nonce,
+        SystemClock.now(),
+        Some(read(attestation)?.trim()),
+    )?;
+    let made: serde_json::Value = serde_json::from_slice(
+        &wallet
+            .runtime
+            .block_on(post_json(
+                &format!("{base}/refresh"),
+                None,
+                eid_wallet::enrolment::refresh_request(&proof),
+            ))
+            .context("the authority refused the refresh")?,
+    )
+    .context("the refresh endpoint's answer")?;
+    drop(wallet);
+    let (Some(offer), Some(tx_code)) = (made["offer_uri"].as_str(), made["tx_code"].as_str())
+    else {
+        bail!("the refresh endpoint's answer has no offer");
+    };
+    enrol(dir, offer, tx_code, attestation, pin)
 }
 
 /// An mdoc's end of validity (its MSO's `validUntil`).

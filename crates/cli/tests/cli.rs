@@ -2021,6 +2021,20 @@ certificates = "{}"
             "eid_compact_cwt"
         ]
     );
+    // Before expiry: a new batch without new proofing, kept beside the first.
+    ok(&[
+        "wallet",
+        "refresh",
+        "--dir",
+        &p("phone"),
+        "--authority",
+        &format!("http://127.0.0.1:{port}"),
+        "--attestation",
+        &p("attestation.jwt"),
+    ]);
+    let held: serde_json::Value =
+        serde_json::from_slice(&ok(&["wallet", "list", "--dir", &p("phone")]).stdout).unwrap();
+    assert_eq!(held.as_array().unwrap().len(), 10, "{held}");
     // The same offer again: the code was used.
     let again = Command::new(env!("CARGO_BIN_EXE_eid"))
         .args(enrol_args)

@@ -4,8 +4,9 @@
 //! online; a Hangzhou hotel refuses the pilot credential until trust list version 2 widens
 //! Nanning's scope to the nation; the phone is reported lost from her tablet's wallet (her
 //! face again) and all three channels refuse, the online one within a second; an account takeover (another face) is refused; a new
-//! phone enrols with her face and is accepted while the old phone's instances stay dead; a
-//! bar asking beyond its purpose is refused by the wallet.
+//! phone enrols with her face and is accepted while the old phone's instances stay dead; the
+//! new phone refreshes its batch, the lost one cannot; a bar asking beyond its purpose is
+//! refused by the wallet.
 //!
 //! Real services over HTTP and TCP: the authority (public and admin listeners), one verifier
 //! service per relying party following the authority's pushes, phones as the wallet library
@@ -371,6 +372,40 @@ impl Story {
         )
         .await
         {
+            Ok(made) => {
+                let made: Value = serde_json::from_slice(&made).unwrap();
+                Ok((
+                    made["offer_uri"].as_str().unwrap().to_owned(),
+                    made["tx_code"].as_str().unwrap().to_owned(),
+                ))
+            }
+            Err(eid_verifier::online::OnlineError::Status(_, body)) => Err(body),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A refresh from `instance`: a new offer, or the authority's refusal.
+    async fn refresh(
+        &self,
+        instance: &str,
+        device: &SigningKey,
+    ) -> Result<(String, String), String> {
+        let nonce: Value = serde_json::from_slice(
+            &post_form(&format!("{}/nonce", self.authority), String::new())
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let proof = eid_oid4vc::proof::key_proof(
+            device,
+            &self.authority,
+            nonce["c_nonce"].as_str().unwrap(),
+            NOW,
+            Some(&self.attestation(instance, device)),
+        )
+        .unwrap();
+        let body = eid_wallet::enrolment::refresh_request(&proof);
+        match post_json(&format!("{}/refresh", self.authority), None, body).await {
             Ok(made) => {
                 let made: Value = serde_json::from_slice(&made).unwrap();
                 Ok((
@@ -757,6 +792,18 @@ async fn the_story_from_enrolment_to_a_new_phone() {
     assert_eq!(report["accepted"], true, "{report}");
     let report = online(&story.bank, &phone, &story.trust).await;
     assert_eq!(reasons(&report), ["status_suspended"], "{report}");
+
+    // 9b. Before expiry the new phone asks for a new batch (no new proofing) and gets it;
+    //     the lost phone cannot.
+    let refreshed = {
+        let (offer, code) = story.refresh("phone-2", &new_phone.device).await.unwrap();
+        let device = SigningKey::from_pkcs8_der(&new_phone.device.to_pkcs8_der().unwrap()).unwrap();
+        story.redeem("phone-2", device, &offer, &code).await
+    };
+    let report = online(&story.bank, &refreshed, &story.trust).await;
+    assert_eq!(report["accepted"], true, "{report}");
+    let refused = story.refresh("phone-1", &phone.device).await.unwrap_err();
+    assert!(refused.contains("no_valid_credentials"), "{refused}");
 
     // 10. A bar asking beyond its age check: the wallet refuses before the holder is asked.
     let (report, phone_said) = in_person(

@@ -616,6 +616,27 @@ impl Store {
         })
     }
 
+    /// The resident whose VALID credentials wallet instance `provider`/`instance` holds, if
+    /// any (a wallet asking for a refresh).
+    pub async fn resident_of_wallet(
+        &self,
+        provider: &str,
+        instance: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let valid = i64::from(CredentialState::Valid.value());
+        let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id_number FROM credentials
+             WHERE provider = $1 AND wallet_instance = $2 AND status = $3 LIMIT 1",
+        )
+        .bind(provider)
+        .bind(instance)
+        .bind(valid)
+        .fetch_optional(pool)
+        .await)
+        .map_err(db("finding the wallet's resident"))?;
+        Ok(row.map(|(number,)| number))
+    }
+
     /// The credentials issued to a resident, newest first.
     pub async fn credentials_of(
         &self,

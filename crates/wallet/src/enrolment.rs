@@ -10,6 +10,10 @@
 //!    batch, each signed by that key, all carrying the wallet provider's key attestation
 //!    ([`Enrolment::credential_request`]) — and takes what comes back only when each
 //!    credential is bound to one of its keys ([`accept`]).
+//!
+//! Before its credentials run out or expire the wallet asks for a new batch
+//! ([`refresh_request`]) and redeems the offer that comes back the same way; a lost phone is
+//! reported from another wallet of the holder ([`lost_report`]).
 
 use eid_crypto::{Signer, VerifyingKey, b64url_decode};
 use eid_oid4vc::credential::{CredentialRequest, CredentialResponse};
@@ -200,6 +204,14 @@ pub fn lost_report(
         "wallet_proof": wallet_proof,
     })
     .to_string()
+}
+
+/// The body of a refresh request (`POST /refresh` at the authority) from this wallet, before
+/// its credentials run out or expire (`WalletStore::needs_refresh`): a key proof of the
+/// wallet (fresh nonce, the provider's attestation). The answer is an offer bound to this
+/// wallet, redeemed like an enrolment's.
+pub fn refresh_request(wallet_proof: &str) -> String {
+    serde_json::json!({ "wallet_proof": wallet_proof }).to_string()
 }
 
 /// Reads a Credential Response for a configuration of `format` and keeps its credentials

@@ -9,6 +9,7 @@ use axum::http::{Request, StatusCode, header};
 use eid_authority::Event;
 use eid_authority::credential::{CONFIG_MDOC, CONFIG_SD_JWT};
 use eid_core::ResidentCard;
+use eid_oid4vc::offer::CredentialOffer;
 use eid_store::Store;
 use serde_json::{Value, json};
 use time::macros::date;
@@ -213,9 +214,7 @@ async fn lost_found_rebound(world: &World) {
             .iter()
             .all(|(_, s)| s == "INVALID")
     );
-    let offer =
-        eid_oid4vc::offer::CredentialOffer::from_uri(body["offer"]["offer_uri"].as_str().unwrap())
-            .unwrap();
+    let offer = CredentialOffer::from_uri(body["offer"]["offer_uri"].as_str().unwrap()).unwrap();
     let phone_b = Phone::new("alipay", "alipay-phone-B", 3);
     let issued_b = obtain(
         world,
@@ -349,10 +348,8 @@ async fn registry_life_events(world: &World) {
             .unwrap_err()
             .contains("INVALID")
     );
-    let offer = eid_oid4vc::offer::CredentialOffer::from_uri(
-        body["reissue_offer"]["offer_uri"].as_str().unwrap(),
-    )
-    .unwrap();
+    let offer =
+        CredentialOffer::from_uri(body["reissue_offer"]["offer_uri"].as_str().unwrap()).unwrap();
     let phone = Phone::new("wechat", "p2", 1);
     let fresh = obtain(
         world,
@@ -557,6 +554,7 @@ async fn the_admin_listener_requires_its_token_and_remote_enrolment_says_why_it_
         "/admin/events/wallets",
         "/enrolment",
         "/lost",
+        "/refresh",
         "/admin/enrolments",
         "/admin/credentials/{id}/{action}",
         "/admin/wallets/{provider}/{instance}/{action}",
@@ -567,4 +565,74 @@ async fn the_admin_listener_requires_its_token_and_remote_enrolment_says_why_it_
     ] {
         assert!(paths.contains(&path), "{path} missing from openapi.json");
     }
+}
+
+async fn ask_refresh(world: &World, phone: &Phone) -> (StatusCode, Value) {
+    let nonce = nonce(world).await;
+    let proof = phone.proofs(world, &nonce).remove(0);
+    send(
+        &world.public,
+        Request::post("/refresh")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({ "wallet_proof": proof }).to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+/// A refresh: the wallet holding VALID credentials gets a new offer bound to it, without new
+/// proofing, and redeems it; a wallet that never enrolled, or whose credentials are
+/// suspended (a lost phone), gets nothing; the new offer is for no other wallet.
+async fn refresh(world: &World) {
+    let card = world.residents[6].clone();
+    let phone = Phone::new("wechat", "wechat-phone-R", 2);
+    issue_to(world, &card, &phone).await;
+    let (status, made) = ask_refresh(world, &phone).await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let offer = CredentialOffer::from_uri(made["offer_uri"].as_str().unwrap()).unwrap();
+    let fresh = obtain(
+        world,
+        &offer,
+        made["tx_code"].as_str().unwrap(),
+        &phone,
+        &[CONFIG_SD_JWT],
+    )
+    .await;
+    assert_eq!(fresh[0].len(), 2);
+
+    let stranger = Phone::new("wechat", "never-enrolled", 1);
+    let (status, body) = ask_refresh(world, &stranger).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("no_valid_credentials")
+        ),
+        "{body}"
+    );
+    let (status, _) = send(
+        &world.admin,
+        admin_post("/admin/wallets/wechat/wechat-phone-R/suspend", json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = ask_refresh(world, &phone).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("no_valid_credentials")
+        ),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_wallet_with_valid_credentials_refreshes_and_a_lost_one_cannot() {
+    refresh(&World::new("sqlite::memory:").await).await;
+}
+
+#[tokio::test]
+async fn refresh_on_postgres() {
+    on_postgres("authority_refresh", refresh).await;
 }
