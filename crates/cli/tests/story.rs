@@ -333,45 +333,27 @@ impl Story {
         }
     }
 
-    /// Remote enrolment from `instance` with the face in `face`: the offer and its code,
-    /// or the authority's refusal (its `error` code).
-    async fn enrol(
-        &self,
-        instance: &str,
-        device: &SigningKey,
-        face: &str,
-    ) -> Result<(String, String), String> {
+    /// A key proof of `instance`'s `device` key with a fresh nonce and its attestation.
+    async fn wallet_proof(&self, instance: &str, device: &SigningKey) -> String {
         let nonce: Value = serde_json::from_slice(
             &post_form(&format!("{}/nonce", self.authority), String::new())
                 .await
                 .unwrap(),
         )
         .unwrap();
-        let attestation = self.attestation(instance, device);
-        let proof = eid_oid4vc::proof::key_proof(
+        eid_oid4vc::proof::key_proof(
             device,
             &self.authority,
             nonce["c_nonce"].as_str().unwrap(),
             NOW,
-            Some(&attestation),
+            Some(&self.attestation(instance, device)),
         )
-        .unwrap();
-        let front = fixture(&self.dir, "obama3.jpg");
-        let body = json!({
-            "id_number": self.resident.id_number.expose(),
-            "full_name": self.resident.full_name,
-            "card_front": front,
-            "card_back": front,
-            "face": fixture(&self.dir, face),
-            "wallet_proof": proof,
-        });
-        match post_json(
-            &format!("{}/enrolment", self.authority),
-            None,
-            body.to_string(),
-        )
-        .await
-        {
+        .unwrap()
+    }
+
+    /// POSTs `body` to the authority's `path`: the offer and its code, or the refusal.
+    async fn offer(&self, path: &str, body: String) -> Result<(String, String), String> {
+        match post_json(&format!("{}{path}", self.authority), None, body).await {
             Ok(made) => {
                 let made: Value = serde_json::from_slice(&made).unwrap();
                 Ok((
@@ -384,38 +366,35 @@ impl Story {
         }
     }
 
+    /// Remote enrolment from `instance` with the face in `face`: the offer and its code,
+    /// or the authority's refusal (its `error` code).
+    async fn enrol(
+        &self,
+        instance: &str,
+        device: &SigningKey,
+        face: &str,
+    ) -> Result<(String, String), String> {
+        let front = fixture(&self.dir, "obama3.jpg");
+        let body = json!({
+            "id_number": self.resident.id_number.expose(),
+            "full_name": self.resident.full_name,
+            "card_front": front,
+            "card_back": front,
+            "face": fixture(&self.dir, face),
+            "wallet_proof": self.wallet_proof(instance, device).await,
+        });
+        self.offer("/enrolment", body.to_string()).await
+    }
+
     /// A refresh from `instance`: a new offer, or the authority's refusal.
     async fn refresh(
         &self,
         instance: &str,
         device: &SigningKey,
     ) -> Result<(String, String), String> {
-        let nonce: Value = serde_json::from_slice(
-            &post_form(&format!("{}/nonce", self.authority), String::new())
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        let proof = eid_oid4vc::proof::key_proof(
-            device,
-            &self.authority,
-            nonce["c_nonce"].as_str().unwrap(),
-            NOW,
-            Some(&self.attestation(instance, device)),
-        )
-        .unwrap();
-        let body = eid_wallet::enrolment::refresh_request(&proof);
-        match post_json(&format!("{}/refresh", self.authority), None, body).await {
-            Ok(made) => {
-                let made: Value = serde_json::from_slice(&made).unwrap();
-                Ok((
-                    made["offer_uri"].as_str().unwrap().to_owned(),
-                    made["tx_code"].as_str().unwrap().to_owned(),
-                ))
-            }
-            Err(eid_verifier::online::OnlineError::Status(_, body)) => Err(body),
-            Err(e) => panic!("{e}"),
-        }
+        let proof = self.wallet_proof(instance, device).await;
+        self.offer("/refresh", eid_wallet::enrolment::refresh_request(&proof))
+            .await
     }
 
     fn attestation(&self, instance: &str, device: &SigningKey) -> String {
@@ -712,20 +691,7 @@ async fn the_story_from_enrolment_to_a_new_phone() {
     //    channel refuses, the online verifier within a second of the authority taking the
     //    report.
     let tablet = SigningKey::generate().unwrap();
-    let nonce: Value = serde_json::from_slice(
-        &post_form(&format!("{}/nonce", story.authority), String::new())
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let proof = eid_oid4vc::proof::key_proof(
-        &tablet,
-        &story.authority,
-        nonce["c_nonce"].as_str().unwrap(),
-        NOW,
-        Some(&story.attestation("tablet-1", &tablet)),
-    )
-    .unwrap();
+    let proof = story.wallet_proof("tablet-1", &tablet).await;
     let face = std::fs::read(story.dir.join("fixtures/obama2.jpg")).unwrap();
     let body = eid_wallet::enrolment::lost_report(
         story.resident.id_number.expose(),
