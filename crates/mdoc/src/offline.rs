@@ -556,8 +556,10 @@ pub struct VerifiedOffline {
     pub claims: CompactClaims,
     /// When the phone made the presentation.
     pub presented_at: OffsetDateTime,
-    /// SHA-256 of the whole presentation: a desk that remembers these refuses the same
-    /// code twice within its validity.
+    /// What identifies the code for a desk's replay memory: SHA-256 of the credential and
+    /// the second it was presented — not of the presentation's bytes, which a copier could
+    /// re-encode (a longer CBOR head) or re-sign (ECDSA's `s` ↔ `n − s`) into other bytes
+    /// that still verify. A phone makes one code per credential per second at most.
     pub digest: [u8; 32],
 }
 
@@ -659,6 +661,6 @@ pub fn verify_offline(
         issuer: issuer.issuer.clone(),
         claims,
         presented_at: made,
-        digest: sha256(bytes),
+        digest: sha256(&[credential_bytes, &presented_at.to_be_bytes()].concat()),
     })
 }
