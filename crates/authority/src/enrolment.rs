@@ -202,10 +202,15 @@ impl Authority {
             .bound
             .split_once('/')
             .ok_or_else(|| ApiError::Internal("an attested wallet without instance".into()))?;
-        let Some(id_number) = self.store.resident_of_wallet(provider, instance).await? else {
+        let now = self.clock.now().unix_timestamp();
+        let Some(id_number) = self
+            .store
+            .resident_of_wallet(provider, instance, now)
+            .await?
+        else {
             return Err(ApiError::Refused(
                 "no_valid_credentials",
-                "this wallet holds no valid credential to refresh (suspended, revoked, or never enrolled): enrol again".into(),
+                "this wallet holds no valid, unexpired credential to refresh (suspended, revoked, expired, or never enrolled): enrol again".into(),
             ));
         };
         let usable = self

@@ -1840,13 +1840,13 @@ fn the_bank_opens_an_account_online_through_the_verifier_service() {
     let outcome: serde_json::Value = serde_json::from_str(&service_call(
         &address,
         "GET",
-        &format!("/vp/requests/{}", started["id"].as_str().unwrap()),
+        started["result"].as_str().unwrap(),
         "",
     ))
     .unwrap();
     let _ = service.kill();
     let _ = service.wait();
-    assert_eq!(outcome["status"], "done", "{outcome}");
+    assert_eq!(outcome["status"], "accepted", "{outcome}");
     // The phone's history says who saw what, when and why (names, not values).
     let history: serde_json::Value =
         serde_json::from_slice(&ok(&["wallet", "history", "--dir", &p("phone")]).stdout).unwrap();

@@ -587,7 +587,7 @@ async fn online(bank: &str, phone: &Phone, trust: &VerifiedTrustList) -> Value {
     post_form(&answer.response_uri, answer.body).await.unwrap();
     let outcome: Value = serde_json::from_slice(
         &fetch(
-            &format!("{bank}/vp/requests/{}", started["id"].as_str().unwrap()),
+            &format!("{bank}{}", started["result"].as_str().unwrap()),
             "application/json",
         )
         .await

@@ -227,7 +227,11 @@ pub fn decrypt(
         .try_into()
         .map_err(|_| JweError::Malformed("the IV must be 96 bits"))?;
     let mut buffer = decode(ciphertext, "ciphertext is not base64url")?;
-    buffer.extend_from_slice(&decode(tag, "tag is not base64url")?);
+    let tag = decode(tag, "tag is not base64url")?;
+    if tag.len() != 16 {
+        return Err(JweError::Malformed("the GCM tag must be 128 bits"));
+    }
+    buffer.extend_from_slice(&tag);
     let plaintext = enc
         .aead(&cek)?
         .open_in_place(
@@ -372,5 +376,13 @@ mod tests {
             decrypt("a.b.c", &key, &[Enc::A128Gcm]),
             Err(JweError::Malformed(_))
         ));
+        // A shortened tag (the ciphertext/tag boundary moved) is refused before opening.
+        let mut parts: Vec<String> = sealed.split('.').map(str::to_owned).collect();
+        let tag = b64url_decode(&parts[4]).unwrap();
+        parts[4] = b64url(&tag[..12]);
+        assert_eq!(
+            decrypt(&parts.join("."), &key, &[Enc::A128Gcm]).unwrap_err(),
+            JweError::Malformed("the GCM tag must be 128 bits")
+        );
     }
 }

@@ -556,10 +556,10 @@ pub struct VerifiedOffline {
     pub claims: CompactClaims,
     /// When the phone made the presentation.
     pub presented_at: OffsetDateTime,
-    /// What identifies the code for a desk's replay memory: SHA-256 of the credential and
-    /// the second it was presented — not of the presentation's bytes, which a copier could
-    /// re-encode (a longer CBOR head) or re-sign (ECDSA's `s` ↔ `n − s`) into other bytes
-    /// that still verify. A phone makes one code per credential per second at most.
+    /// What identifies the code for a desk's replay memory: SHA-256 of the credential, the
+    /// second it was presented and the `r` of the device's signature — not of the
+    /// presentation's bytes, which a copier could re-encode (a longer CBOR head) or re-sign
+    /// (ECDSA's `s` ↔ `n − s`, same `r`) into other bytes that still verify.
     pub digest: [u8; 32],
 }
 
@@ -661,6 +661,14 @@ pub fn verify_offline(
         issuer: issuer.issuer.clone(),
         claims,
         presented_at: made,
-        digest: sha256(&[credential_bytes, &presented_at.to_be_bytes()].concat()),
+        digest: sha256(
+            &[
+                credential_bytes,
+                &presented_at.to_be_bytes(),
+                // ECDSA's r: the same for s and n − s, new for every signature the phone makes.
+                device_auth.signature.get(..32).unwrap_or_default(),
+            ]
+            .concat(),
+        ),
     })
 }

@@ -318,7 +318,8 @@ pub struct VerifiedRequest {
 
 /// Checks a request object: `typ`, the `x509_hash` client identifier against the `x5c` leaf,
 /// the invocation's `client_id`, the signature with the leaf's key (`leaf_key` reads it,
-/// with whatever certificate profile the caller applies), the times, and that it asks for
+/// with whatever certificate profile the caller applies), the times (`exp` required),
+/// `aud` when present, and that it asks for
 /// what eid answers (`vp_token`, `direct_post.jwt`, a response URI, an encryption key).
 pub fn verify_request(
     jwt: &str,
@@ -356,9 +357,19 @@ pub fn verify_request(
     if jws.algorithm().is_err() || jws.verify(&key).is_err() {
         return Err(VpError::Signature);
     }
+    // eid's profile: a request object must say until when it may be used.
     let now = now.unix_timestamp();
-    if request.exp.is_some_and(|exp| exp <= now) || request.iat.is_some_and(|iat| iat > now + 60) {
+    if request.exp.is_none_or(|exp| exp <= now) || request.iat.is_some_and(|iat| iat > now + 60) {
         return Err(VpError::Expired);
+    }
+    if request
+        .aud
+        .as_deref()
+        .is_some_and(|aud| aud != AUD_SELF_ISSUED)
+    {
+        return Err(VpError::Malformed(
+            "the request object's aud is not https://self-issued.me/v2".into(),
+        ));
     }
     if request.response_type != "vp_token" {
         return Err(VpError::Unsupported(format!(

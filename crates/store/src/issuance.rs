@@ -616,25 +616,31 @@ impl Store {
         })
     }
 
-    /// The resident whose VALID credentials wallet instance `provider`/`instance` holds, if
-    /// any (a wallet asking for a refresh).
+    /// The one resident whose VALID, unexpired credentials (at `now`, Unix seconds) wallet
+    /// instance `provider`/`instance` holds, if exactly one (a wallet asking for a refresh).
     pub async fn resident_of_wallet(
         &self,
         provider: &str,
         instance: &str,
+        now: i64,
     ) -> Result<Option<String>, StoreError> {
         let valid = i64::from(CredentialState::Valid.value());
-        let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id_number FROM credentials
-             WHERE provider = $1 AND wallet_instance = $2 AND status = $3 LIMIT 1",
+        let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT DISTINCT id_number FROM credentials
+             WHERE provider = $1 AND wallet_instance = $2 AND status = $3 AND expires_at > $4
+             LIMIT 2",
         )
         .bind(provider)
         .bind(instance)
         .bind(valid)
-        .fetch_optional(pool)
+        .bind(now)
+        .fetch_all(pool)
         .await)
         .map_err(db("finding the wallet's resident"))?;
-        Ok(row.map(|(number,)| number))
+        Ok(match rows.as_slice() {
+            [(number,)] => Some(number.clone()),
+            _ => None,
+        })
     }
 
     /// The credentials issued to a resident, newest first.

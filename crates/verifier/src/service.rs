@@ -5,10 +5,10 @@
 //! |---|---|
 //! | `POST /verify/offline?purpose=P` | an offline QR code's bytes (`application/octet-stream`, or base64url text) → report |
 //! | `POST /verify/in-person` | `{"engagement": "mdoc:…", "purpose", ?"attributes"}`: connects to the phone over TCP, runs the ISO 18013-5 exchange → report |
-//! | `POST /vp/requests` | `{"purpose", ?"attributes"}` → `{"id", "invocation", "request_uri"}` (OpenID4VP) |
+//! | `POST /vp/requests` | `{"purpose", ?"attributes"}` → `{"id", "result", "invocation", "request_uri"}` (OpenID4VP); `result` is the requester's secret path to the outcome |
 //! | `GET /vp/request/{id}` | the signed request object (`application/oauth-authz-req+jwt`) |
-//! | `POST /vp/response` | the wallet's `direct_post.jwt` answer (`response=<JWE>`) → `{}` |
-//! | `GET /vp/requests/{id}` | `{"status": "pending"}` or `{"status": "done", "report"}` |
+//! | `POST /vp/response` | the wallet's `direct_post.jwt` answer (`response=<JWE>`) → `{"accepted"}`; a refused answer leaves the request open (up to 5 answers), an accepted one closes it |
+//! | `GET /vp/results/{handle}` | `{"status": "pending"}`, or `"accepted"` / `"refused"` with the report |
 //! | `PUT /trust-list` | a newer signed trust list (checked against the root keys and the one held) |
 //! | `GET /health` | relying party, trust list version, status lists held and their age |
 //!
@@ -65,8 +65,18 @@ pub struct ServiceConfig {
 struct Online {
     session: OnlineSession,
     request_object: String,
+    /// The secret the requester polls the outcome with (the request's id is public: it is
+    /// in the invocation and the answer's `kid`).
+    handle: String,
+    /// The latest report; final once accepted.
     report: Option<Report>,
+    /// Answers received.
+    answers: u32,
 }
+
+/// Answers taken for one request before it stops listening (a refused answer does not
+/// close a request: anyone can read the request object and post a well-formed refusal).
+const MAX_ANSWERS: u32 = 5;
 
 /// The service's state.
 pub struct Service {
@@ -207,7 +217,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/verify/offline", post(verify_offline))
         .route("/verify/in-person", post(verify_in_person))
         .route("/vp/requests", post(create_request))
-        .route("/vp/requests/{id}", get(request_outcome))
+        .route("/vp/results/{handle}", get(request_outcome))
         .route("/vp/request/{id}", get(request_object))
         .route("/vp/response", post(response))
         .route("/trust-list", put(replace_trust_list))
@@ -331,6 +341,18 @@ async fn verify_in_person(
             "the engagement offers no way to connect that this verifier has (TCP)",
         );
     };
+    // The address comes from the phone: an IP literal only (no name to resolve), and none
+    // that is no phone's (unspecified, multicast, broadcast, link-local such as a cloud's
+    // metadata service).
+    let address = match phone_address(&address) {
+        Some(a) => a,
+        None => {
+            return bad_request(
+                "invalid_request",
+                "the engagement's address is not one a phone can have",
+            );
+        }
+    };
     let attributes = match request.attributes {
         Some(a) => a,
         None => match service.verifier.read() {
@@ -354,8 +376,11 @@ async fn verify_in_person(
     // The exchange runs without the verifier's lock: pushes keep applying meanwhile.
     let outcome = tokio::task::spawn_blocking(move || {
         use eid_mdoc::transport::Transport;
-        let stream = std::net::TcpStream::connect(&address)?;
+        let stream =
+            std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(10))
+                .map_err(|_| std::io::Error::other("the phone could not be reached"))?;
         stream.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
+        stream.set_write_timeout(Some(std::time::Duration::from_secs(30)))?;
         let mut transport = eid_mdoc::transport::Framed(stream);
         transport
             .send(&establishment)
@@ -384,6 +409,18 @@ async fn verify_in_person(
             crate::Reason::new("transport_failed", format!("the phone did not answer: {e}")),
         )),
     }
+}
+
+/// A phone's announced `ip:port`, or `None` for a name or an address no phone has.
+fn phone_address(text: &str) -> Option<std::net::SocketAddr> {
+    let address: std::net::SocketAddr = text.parse().ok()?;
+    let ip = address.ip();
+    let link_local = match ip {
+        std::net::IpAddr::V4(v4) => v4.is_link_local() || v4.is_broadcast(),
+        std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    (!ip.is_unspecified() && !ip.is_multicast() && !link_local && address.port() != 0)
+        .then_some(address)
 }
 
 #[derive(Deserialize)]
@@ -448,17 +485,25 @@ async fn create_request(
         )
             .into_response();
     }
+    let mut secret = [0u8; 24];
+    if service.random.fill(&mut secret).is_err() {
+        return poisoned();
+    }
+    let handle = eid_crypto::b64url(&secret);
     let id = made.session.id.clone();
     sessions.insert(
         id.clone(),
         Online {
             session: made.session,
             request_object: made.request_object,
+            handle: handle.clone(),
             report: None,
+            answers: 0,
         },
     );
     axum::Json(json!({
         "id": id,
+        "result": format!("/vp/results/{handle}"),
         "invocation": made.invocation,
         "request_uri": made.request_uri,
     }))
@@ -496,30 +541,67 @@ async fn response(State(service): State<Arc<Service>>, body: Bytes) -> Response 
     let Some(kid) = kid else {
         return bad_request("invalid_request", "the answer names no request (kid)");
     };
-    let Ok(mut sessions) = service.sessions.lock() else {
-        return poisoned();
+    // The request is taken out while its answer is verified (the lock is not held over
+    // the decryption and the checks), and put back with the outcome.
+    let taken = {
+        let Ok(mut sessions) = service.sessions.lock() else {
+            return poisoned();
+        };
+        match sessions.get(&kid) {
+            None => return bad_request("invalid_request", "no such request"),
+            Some(o) if o.report.as_ref().is_some_and(|r| r.accepted) => {
+                return bad_request("invalid_request", "this request was answered already");
+            }
+            Some(o) if o.answers >= MAX_ANSWERS => {
+                return bad_request("invalid_request", "this request takes no more answers");
+            }
+            Some(_) => sessions.remove(&kid),
+        }
     };
-    let Some(online) = sessions.get_mut(&kid) else {
+    let Some(mut online) = taken else {
         return bad_request("invalid_request", "no such request");
     };
-    if online.report.is_some() {
-        return bad_request("invalid_request", "this request was answered already");
-    }
-    let Ok(verifier) = service.verifier.read() else {
+    let service2 = service.clone();
+    let verified = tokio::task::spawn_blocking(move || {
+        let report = service2
+            .verifier
+            .read()
+            .map(|v| v.verify_online(&online.session, &jwe, service2.clock.now()))
+            .ok();
+        online.answers += 1;
+        // The latest answer's report stands until one is accepted, which closes the request.
+        if report.is_some() {
+            online.report = report;
+        }
+        online
+    })
+    .await;
+    let Ok(online) = verified else {
         return poisoned();
     };
-    online.report = Some(verifier.verify_online(&online.session, &jwe, service.clock.now()));
-    axum::Json(json!({})).into_response()
+    let accepted = online.report.as_ref().is_some_and(|r| r.accepted);
+    if let Ok(mut sessions) = service.sessions.lock() {
+        sessions.insert(kid, online);
+    }
+    axum::Json(json!({ "accepted": accepted })).into_response()
 }
 
-async fn request_outcome(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Response {
+async fn request_outcome(
+    State(service): State<Arc<Service>>,
+    Path(handle): Path<String>,
+) -> Response {
     let Ok(sessions) = service.sessions.lock() else {
         return poisoned();
     };
-    match sessions.get(&id) {
+    // By the requester's secret handle: the request's id is public.
+    match sessions.values().find(|o| o.handle == handle) {
         Some(Online {
             report: Some(r), ..
-        }) => axum::Json(json!({"status": "done", "report": r})).into_response(),
+        }) => axum::Json(json!({
+            "status": if r.accepted { "accepted" } else { "refused" },
+            "report": r,
+        }))
+        .into_response(),
         Some(_) => axum::Json(json!({"status": "pending"})).into_response(),
         None => (StatusCode::NOT_FOUND, "no such request").into_response(),
     }
@@ -564,4 +646,29 @@ async fn health(State(service): State<Arc<Service>>) -> Response {
         "status_lists": lists,
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::phone_address;
+
+    #[test]
+    fn a_phone_address_is_an_ip_literal_a_phone_can_have() {
+        for good in ["127.0.0.1:7000", "192.168.1.20:7000", "[2001:db8::1]:7000"] {
+            assert!(phone_address(good).is_some(), "{good}");
+        }
+        for bad in [
+            "phone.example:7000",
+            "0.0.0.0:7000",
+            "169.254.169.254:80",
+            "224.0.0.1:7000",
+            "255.255.255.255:7000",
+            "[fe80::1]:7000",
+            "[::]:7000",
+            "127.0.0.1:0",
+            "127.0.0.1",
+        ] {
+            assert!(phone_address(bad).is_none(), "{bad}");
+        }
+    }
 }

@@ -239,6 +239,22 @@ fn the_phone_refuses_requests_that_fail_their_own_checks() {
         phone_refuses(&world, &made, &expired),
         RequestRefused::Online(VpError::Expired)
     );
+    // No exp at all (eid's profile requires one), and another aud.
+    let endless = altered(&made, |r| r.exp = None, &bank.key, &bank.certificate);
+    assert_eq!(
+        phone_refuses(&world, &made, &endless),
+        RequestRefused::Online(VpError::Expired)
+    );
+    let elsewhere = altered(
+        &made,
+        |r| r.aud = Some("https://wallet.example".into()),
+        &bank.key,
+        &bank.certificate,
+    );
+    assert!(matches!(
+        phone_refuses(&world, &made, &elsewhere),
+        RequestRefused::Online(VpError::Malformed(m)) if m.contains("aud")
+    ));
     let plain = altered(
         &made,
         |r| r.response_mode = "direct_post".into(),

@@ -158,14 +158,17 @@ async fn bank_session(bank: &str, world: &World, credential: &[u8]) -> Value {
     post_form(&answer.response_uri, answer.body).await.unwrap();
     let outcome: Value = serde_json::from_slice(
         &fetch(
-            &format!("{bank}/vp/requests/{}", started["id"].as_str().unwrap()),
+            &format!("{bank}{}", started["result"].as_str().unwrap()),
             "application/json",
         )
         .await
         .unwrap(),
     )
     .unwrap();
-    assert_eq!(outcome["status"], "done", "{outcome}");
+    assert!(
+        outcome["status"] == "accepted" || outcome["status"] == "refused",
+        "{outcome}"
+    );
     outcome["report"].clone()
 }
 
@@ -245,6 +248,80 @@ async fn the_gate_and_the_bank_accept_then_refuse_within_a_second_of_the_report(
     })
     .await
     .expect("both services refuse within a second of the report");
+}
+
+/// The request's id is public (in the invocation and the answer's `kid`): it gives no
+/// outcome; and an answer anyone can make from the public request object (here: a JWE to
+/// its key with garbage inside) does not close the request — the phone's answer still counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outcome_is_the_requesters_and_a_forged_refusal_does_not_close_the_request() {
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let bank = start(&world, &served, "nanning-bank", true).await;
+    let started: Value = serde_json::from_slice(
+        &post_json(
+            &format!("{bank}/vp/requests"),
+            json!({"purpose": "bank_account_opening"}),
+        )
+        .await,
+    )
+    .unwrap();
+    let id = started["id"].as_str().unwrap();
+    let (status, _) = call("GET", &format!("{bank}/vp/results/{id}"), String::new()).await;
+    assert_eq!(status, 404);
+    let (_, request_uri) =
+        eid_oid4vc::vp::parse_invocation(started["invocation"].as_str().unwrap()).unwrap();
+    let object = fetch(&request_uri, "application/oauth-authz-req+jwt")
+        .await
+        .unwrap();
+    let jws = eid_sdjwt::Jws::parse(std::str::from_utf8(&object).unwrap()).unwrap();
+    let request: eid_oid4vc::vp::AuthorizationRequest =
+        serde_json::from_value(Value::Object(jws.payload().clone())).unwrap();
+    let forged = eid_crypto::jwe::encrypt(
+        &eid_crypto::jwe::Recipient {
+            key: request.encryption_key().unwrap(),
+            enc: eid_crypto::jwe::Enc::A128Gcm,
+            apu: b"",
+            apv: b"",
+        },
+        json!({"vp_token": {"mdoc": ["AAAA"]}, "state": request.state})
+            .to_string()
+            .as_bytes(),
+        &OsRandom,
+    )
+    .unwrap();
+    let body = format!(
+        "response={}",
+        url::form_urlencoded::byte_serialize(forged.as_bytes()).collect::<String>()
+    );
+    post_form(&format!("{bank}/vp/response"), body)
+        .await
+        .unwrap();
+    let result = format!("{bank}{}", started["result"].as_str().unwrap());
+    let outcome: Value =
+        serde_json::from_slice(&fetch(&result, "application/json").await.unwrap()).unwrap();
+    assert_eq!(outcome["status"], "refused", "{outcome}");
+    // The phone's real answer still counts.
+    let mdoc = World::issue_with_status(
+        &world.nanning,
+        &world.device_key,
+        "superapp-a",
+        served.reference.clone(),
+    );
+    let pending = receive(
+        &eid_oid4vc::vp::x509_hash_client_id(&world.bank.certificate),
+        std::str::from_utf8(&object).unwrap(),
+        &world.trust,
+        NOW,
+    )
+    .unwrap();
+    let answer = pending
+        .respond(Held::Mdoc(&mdoc), &world.device_key, &OsRandom, NOW)
+        .unwrap();
+    post_form(&answer.response_uri, answer.body).await.unwrap();
+    let outcome: Value =
+        serde_json::from_slice(&fetch(&result, "application/json").await.unwrap()).unwrap();
+    assert_eq!(outcome["status"], "accepted", "{outcome}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
