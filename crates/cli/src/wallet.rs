@@ -611,6 +611,15 @@ fn agree(yes: bool) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
+/// Says why a request was refused before the holder was asked.
+fn refused_without_asking(refused: &impl std::fmt::Display) -> anyhow::Result<Outcome> {
+    writeln!(
+        std::io::stdout().lock(),
+        "Refused without asking you: {refused}"
+    )?;
+    Ok(Outcome::Refused)
+}
+
 /// Prints who asks for what.
 fn show_consent(consent: &eid_wallet::in_person::ConsentRequest) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -656,13 +665,7 @@ fn present_online(
     let pending =
         match eid_wallet::online::receive(&client_id, &request_object, trust, SystemClock.now()) {
             Ok(pending) => pending,
-            Err(refused) => {
-                writeln!(
-                    std::io::stdout().lock(),
-                    "Refused without asking you: {refused}"
-                )?;
-                return Ok(Outcome::Refused);
-            }
+            Err(refused) => return refused_without_asking(&refused),
         };
     show_consent(&pending.consent)?;
     if !agree(yes)? {
@@ -739,11 +742,7 @@ fn present_in_person(
         Ok(pending) => pending,
         Err(refused) => {
             transport.send(&refusal())?;
-            writeln!(
-                std::io::stdout().lock(),
-                "Refused without asking you: {refused}"
-            )?;
-            return Ok(Outcome::Refused);
+            return refused_without_asking(&refused);
         }
     };
     show_consent(&pending.consent)?;

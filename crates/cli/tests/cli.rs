@@ -1449,6 +1449,29 @@ fn wallet_refuses_another_phones_credential(dir: &Path, credential: &str) {
     assert_eq!(list(), before);
 }
 
+/// `two_cities_and_a_phone`, with Nanning's mdoc in the phone's wallet; its status list URI.
+fn phone_with_an_mdoc(dir: &Path, pin: &str) -> &'static str {
+    two_cities_and_a_phone(dir, pin);
+    let phone = dir.join("phone");
+    issue_mdoc(
+        dir,
+        &dir.join("phone/device.pub.pem").display().to_string(),
+        "cred.cbor",
+    );
+    wallet_eid(
+        &[
+            "wallet",
+            "add",
+            "--dir",
+            phone.to_str().unwrap(),
+            "--credential",
+            dir.join("cred.cbor").to_str().unwrap(),
+        ],
+        pin,
+    );
+    "https://nanning.eid.example/status/0"
+}
+
 /// Nanning's mdoc for the holder key `holder` (status entry 5 of
 /// `https://nanning.eid.example/status/0`), written to `out` in `dir`.
 fn issue_mdoc(dir: &Path, holder: &str, out: &str) {
@@ -1517,17 +1540,7 @@ fn two_terminals_play_phone_and_desk_in_person() {
     let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
     let pin = "246810";
     let ok = |args: &[&str]| wallet_eid(args, pin);
-    two_cities_and_a_phone(&dir, pin);
-    let uri = "https://nanning.eid.example/status/0";
-    issue_mdoc(&dir, &p("phone/device.pub.pem"), "cred.cbor");
-    ok(&[
-        "wallet",
-        "add",
-        "--dir",
-        &p("phone"),
-        "--credential",
-        &p("cred.cbor"),
-    ]);
+    let uri = phone_with_an_mdoc(&dir, pin);
     // A credential bound to another key is refused, and the wallet keeps what it had.
     ok(&[
         "keys",
@@ -1762,17 +1775,7 @@ fn the_bank_opens_an_account_online_through_the_verifier_service() {
     let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
     let pin = "246810";
     let ok = |args: &[&str]| wallet_eid(args, pin);
-    two_cities_and_a_phone(&dir, pin);
-    let uri = "https://nanning.eid.example/status/0";
-    issue_mdoc(&dir, &p("phone/device.pub.pem"), "cred.cbor");
-    ok(&[
-        "wallet",
-        "add",
-        "--dir",
-        &p("phone"),
-        "--credential",
-        &p("cred.cbor"),
-    ]);
+    let uri = phone_with_an_mdoc(&dir, pin);
     nanning_status_list(&dir, uri, "5=valid", "valid.jwt");
     let mut service = Command::new(env!("CARGO_BIN_EXE_eid"))
         .args([

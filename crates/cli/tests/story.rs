@@ -534,13 +534,7 @@ async fn in_person(
 /// The airport gate scans the phone's fresh offline code.
 async fn offline(gate: &str, phone: &Phone) -> Value {
     let credential = eid_mdoc::offline::CompactCredential::from_cbor(&phone.airport).unwrap();
-    let code = eid_mdoc::offline::present_offline(
-        &credential,
-        &phone.device,
-        phone.device.verifying_key(),
-        NOW,
-    )
-    .unwrap();
+    let code = eid_mdoc::offline::present_offline(&credential, &phone.device, NOW).unwrap();
     serde_json::from_slice(
         &post_form(
             &format!("{gate}/verify/offline?purpose=airport_security"),

@@ -492,16 +492,15 @@ fn authentication_bytes(credential: &[u8], purpose: &str, presented_at: u64) -> 
     out.0
 }
 
-/// The wallet's side: wraps `credential` into a presentation signed now by `device`, the
-/// key the credential is bound to. Made again while the QR is shown (every [`MAX_AGE`] / 2
+/// The wallet's side: wraps `credential` into a presentation signed now by `device`, which
+/// must hold the key the credential is bound to. Made again while the QR is shown (every [`MAX_AGE`] / 2
 /// or so), since a desk accepts it for [`MAX_AGE`].
 pub fn present_offline(
     credential: &CompactCredential,
     device: &dyn Signer,
-    device_key: &VerifyingKey,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, OfflineError> {
-    if device_key.sec1() != credential.claims.device_key.sec1() {
+    if device.verifying_key().sec1() != credential.claims.device_key.sec1() {
         return Err(OfflineError::NotTheDeviceKey);
     }
     let presented_at = unix(now);

@@ -131,7 +131,7 @@ fn try_issue(
 }
 
 fn present(f: &Fixture, credential: &CompactCredential, at: OffsetDateTime) -> Vec<u8> {
-    present_offline(credential, &f.device, f.device.verifying_key(), at).unwrap()
+    present_offline(credential, &f.device, at).unwrap()
 }
 
 fn check<'a>(f: &'a Fixture, purpose: &'a str) -> OfflineCheck<'a> {
@@ -359,11 +359,19 @@ fn a_redated_code_or_another_device_fails_the_device_signature() {
     // A thief's phone signing for the credential it copied: the wallet refuses to...
     let thief = SigningKey::generate().unwrap();
     assert_eq!(
-        present_offline(&credential, &thief, thief.verifying_key(), NOW).unwrap_err(),
+        present_offline(&credential, &thief, NOW).unwrap_err(),
         OfflineError::NotTheDeviceKey
     );
     // ...and a desk refuses what a hacked wallet makes anyway.
-    let forged = present_offline(&credential, &thief, f.device.verifying_key(), NOW).unwrap();
+    let forged = present_offline(
+        &credential,
+        &Lying {
+            key: &thief,
+            claims: f.device.verifying_key(),
+        },
+        NOW,
+    )
+    .unwrap();
     assert_eq!(
         verify_offline(&forged, &check(&f, "airport_security")).unwrap_err(),
         OfflineError::DeviceSignature
@@ -375,6 +383,24 @@ fn a_redated_code_or_another_device_fails_the_device_signature() {
         verify_offline(&swapped, &check(&f, "airport_security")).unwrap_err(),
         OfflineError::DeviceSignature
     );
+}
+
+/// A hacked wallet's signer: signs with `key`, claims to be `claims`.
+struct Lying<'a> {
+    key: &'a SigningKey,
+    claims: &'a VerifyingKey,
+}
+
+impl Signer for Lying<'_> {
+    fn algorithm(&self) -> eid_crypto::Algorithm {
+        self.key.algorithm()
+    }
+    fn verifying_key(&self) -> &VerifyingKey {
+        self.claims
+    }
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, eid_crypto::CryptoError> {
+        self.key.sign(message)
+    }
 }
 
 #[test]

@@ -106,13 +106,7 @@ async fn measure_service(runs: usize) {
     let credential = CompactCredential::from_cbor(&bytes).unwrap();
     let url = format!("{gate}/verify/offline?purpose=airport_security");
     let scan = async || -> serde_json::Value {
-        let code = present_offline(
-            &credential,
-            &world.device_key,
-            world.device_key.verifying_key(),
-            NOW,
-        )
-        .unwrap();
+        let code = present_offline(&credential, &world.device_key, NOW).unwrap();
         serde_json::from_slice(
             &eid_verifier::online::post_form(&url, eid_crypto::b64url(&code))
                 .await

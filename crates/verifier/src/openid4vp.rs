@@ -188,8 +188,7 @@ impl Verifier {
             channel: crate::Channel::Online,
             now,
         };
-        let refuse =
-            |code: &str, message: String| self.refused(&check, None, Reason::new(code, message));
+        let refuse = |code: &str, message: String| self.refuse(&check, Reason::new(code, message));
         if now >= session.expires_at {
             return refuse(
                 "request_expired",

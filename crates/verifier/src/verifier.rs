@@ -171,12 +171,7 @@ impl Verifier {
         self.refused(check, None, reason)
     }
 
-    pub(crate) fn refused(
-        &self,
-        check: &Check<'_>,
-        format: Option<&'static str>,
-        reason: Reason,
-    ) -> Report {
+    fn refused(&self, check: &Check<'_>, format: Option<&'static str>, reason: Reason) -> Report {
         Report {
             accepted: false,
             channel: check.channel,

@@ -116,13 +116,7 @@ fn airport_credential(world: &World, status: &StatusListReference) -> CompactCre
 
 /// POSTs a fresh code to the gate; the report.
 async fn scan(gate: &str, world: &World, credential: &CompactCredential) -> Value {
-    let code = present_offline(
-        credential,
-        &world.device_key,
-        world.device_key.verifying_key(),
-        NOW,
-    )
-    .unwrap();
+    let code = present_offline(credential, &world.device_key, NOW).unwrap();
     let url = format!("{gate}/verify/offline?purpose=airport_security");
     // The text form (base64url) goes as a form-less POST body: post_form sends it as is.
     serde_json::from_slice(&post_form(&url, eid_crypto::b64url(&code)).await.unwrap()).unwrap()

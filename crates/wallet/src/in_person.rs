@@ -172,22 +172,7 @@ impl PendingRequest {
         issuer_signed: &[u8],
         device_key: &dyn Signer,
     ) -> Result<Vec<u8>, MdocError> {
-        let held = eid_mdoc::IssuerSigned::from_cbor(issuer_signed)?;
-        let holds = |name: &str| {
-            held.name_spaces
-                .iter()
-                .any(|(_, items)| items.iter().any(|i| i.element_identifier == name))
-        };
-        let mut disclose: Vec<&str> = self
-            .consent
-            .attributes
-            .iter()
-            .map(String::as_str)
-            .filter(|name| holds(name))
-            .collect();
-        if holds(ELEMENT_WALLET_PROVIDER) {
-            disclose.push(ELEMENT_WALLET_PROVIDER);
-        }
+        let disclose = mdoc_disclosure(issuer_signed, &self.consent.attributes)?;
         let response = eid_mdoc::present::present(
             issuer_signed,
             &disclose,
@@ -201,6 +186,29 @@ impl PendingRequest {
     pub fn decline(self) -> Vec<u8> {
         session_termination()
     }
+}
+
+/// The elements of `issuer_signed` to disclose for `asked`: those the credential holds (a
+/// card without an expiry date or a portrait has none to give) and the wallet provider.
+pub(crate) fn mdoc_disclosure<'a>(
+    issuer_signed: &[u8],
+    asked: &'a [String],
+) -> Result<Vec<&'a str>, MdocError> {
+    let held = eid_mdoc::IssuerSigned::from_cbor(issuer_signed)?;
+    let holds = |name: &str| {
+        held.name_spaces
+            .iter()
+            .any(|(_, items)| items.iter().any(|i| i.element_identifier == name))
+    };
+    let mut disclose: Vec<&str> = asked
+        .iter()
+        .map(String::as_str)
+        .filter(|name| holds(name))
+        .collect();
+    if holds(ELEMENT_WALLET_PROVIDER) {
+        disclose.push(ELEMENT_WALLET_PROVIDER);
+    }
+    Ok(disclose)
 }
 
 /// What the phone sends when it refuses a request without asking the holder.

@@ -14,7 +14,6 @@ pub const REFRESH: Duration = Duration::seconds(30);
 #[derive(Debug, Clone)]
 pub struct OfflineCredential {
     credential: CompactCredential,
-    key: VerifyingKey,
 }
 
 impl OfflineCredential {
@@ -25,10 +24,7 @@ impl OfflineCredential {
         if credential.claims.device_key.sec1() != device_key.sec1() {
             return Err(OfflineError::NotTheDeviceKey);
         }
-        Ok(Self {
-            credential,
-            key: device_key.clone(),
-        })
+        Ok(Self { credential })
     }
 
     /// The purpose it serves.
@@ -53,6 +49,6 @@ impl OfflineCredential {
 
     /// The code to show now: the QR code's bytes (byte mode, version 15-M at most).
     pub fn code(&self, device: &dyn Signer, now: OffsetDateTime) -> Result<Vec<u8>, OfflineError> {
-        present_offline(&self.credential, device, &self.key, now)
+        present_offline(&self.credential, device, now)
     }
 }

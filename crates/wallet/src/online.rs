@@ -15,7 +15,7 @@
 use eid_crypto::Signer;
 use eid_crypto::jwe::{Recipient, encrypt};
 use eid_crypto::x509::check_reader_certificate;
-use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError};
+use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, MdocError};
 use eid_oid4vc::vp::{ResponsePayload, VerifiedRequest, VpError, verify_request};
 use eid_oid4vc::{FORMAT_MSO_MDOC, FORMAT_SD_JWT_VC};
 use eid_trust::VerifiedTrustList;
@@ -177,17 +177,8 @@ impl PendingOnline {
         let asked: Vec<&str> = self.consent.attributes.iter().map(String::as_str).collect();
         let presentation = match held {
             Held::Mdoc(issuer_signed) => {
-                let parsed = eid_mdoc::IssuerSigned::from_cbor(issuer_signed)?;
-                let holds = |name: &str| {
-                    parsed
-                        .name_spaces
-                        .iter()
-                        .any(|(_, items)| items.iter().any(|i| i.element_identifier == name))
-                };
-                let mut disclose: Vec<&str> = asked.iter().copied().filter(|n| holds(n)).collect();
-                if holds(ELEMENT_WALLET_PROVIDER) {
-                    disclose.push(ELEMENT_WALLET_PROVIDER);
-                }
+                let disclose =
+                    crate::in_person::mdoc_disclosure(issuer_signed, &self.consent.attributes)?;
                 let thumbprint = key
                     .thumbprint_sha256()
                     .map_err(|e| RespondError::Mdoc(MdocError::Algorithm(e)))?;

@@ -283,7 +283,7 @@ async fn the_offer_includes_the_offline_qr_credentials() {
     let mut indices = Vec::new();
     for (credential, key) in issued[0].iter().zip(&phone.keys) {
         let credential = CompactCredential::from_cbor(&b64url_decode(credential).unwrap()).unwrap();
-        let qr = present_offline(&credential, key, key.verifying_key(), NOW).unwrap();
+        let qr = present_offline(&credential, key, NOW).unwrap();
         let verified = verify_offline(
             &qr,
             &OfflineCheck {
