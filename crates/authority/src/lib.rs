@@ -182,8 +182,12 @@ impl Authority {
     }
 
     /// Enables remote enrolment with `proofing` (face matching, and OCR when configured).
-    pub fn with_remote_proofing(mut self, proofing: proofing::RemoteProofing) -> Self {
-        self.remote = Some(Arc::new(proofing));
+    /// (One set of loaded models may serve several authorities: pass an `Arc`.)
+    pub fn with_remote_proofing(
+        mut self,
+        proofing: impl Into<Arc<proofing::RemoteProofing>>,
+    ) -> Self {
+        self.remote = Some(proofing.into());
         self
     }
 

@@ -7,6 +7,7 @@ mod credential;
 mod help;
 mod id_number;
 mod pki;
+mod platform;
 mod provider;
 mod region;
 mod registry;
@@ -32,6 +33,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start the whole platform on this machine: two authorities, two wallet providers,
+    /// the relying parties' desks (embedded SQLite under ./eid-data)
+    Up(platform::UpArgs),
+    /// Play the story (enrolment, hotel, airport, bank, the other city, the national
+    /// authorisation, the lost phone, the new phone) and say how each step went
+    Demo(platform::DemoArgs),
     /// Generate and check population registry files
     #[command(subcommand)]
     Registry(registry::Command),
@@ -88,6 +95,8 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let result = match cli.command {
+        Command::Up(a) => platform::up(a),
+        Command::Demo(a) => platform::demo(a),
         Command::Registry(c) => registry::run(c),
         Command::Authority(c) => authority::run(c),
         Command::Credential(c) => credential::run(c),

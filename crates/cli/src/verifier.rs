@@ -49,9 +49,9 @@ pub enum Command {
         /// is given its lists rather than fetching them; repeat for several
         #[arg(long)]
         status_list: Vec<PathBuf>,
-        /// The authority's event stream to follow (http://…/events)
+        /// An authority's event stream to follow (http://…/events); repeat for several
         #[arg(long)]
-        events: Option<String>,
+        events: Vec<String>,
         /// How long an online request may be answered, in seconds
         #[arg(long, default_value_t = 300)]
         request_lifetime: i64,

@@ -277,7 +277,7 @@ impl Story {
                     public_url: base.clone(),
                     trust_roots: vec![root.verifying_key().clone()],
                     status_lists: vec![format!("{authority_url}/status/0")],
-                    events: Some(format!("{authority_url}/events")),
+                    events: vec![format!("{authority_url}/events")],
                     identity,
                     request_lifetime: Duration::minutes(5),
                 },

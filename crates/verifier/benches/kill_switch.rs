@@ -80,7 +80,7 @@ async fn measure_service(runs: usize) {
             public_url: gate.clone(),
             trust_roots: vec![world.root.verifying_key().clone()],
             status_lists: vec![served.reference.uri.clone()],
-            events: Some(format!("{}/events", served.base)),
+            events: vec![format!("{}/events", served.base)],
             identity: None,
             request_lifetime: time::Duration::minutes(5),
         },

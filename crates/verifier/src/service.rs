@@ -53,8 +53,8 @@ pub struct ServiceConfig {
     pub trust_roots: Vec<VerifyingKey>,
     /// The status lists to keep fresh.
     pub status_lists: Vec<String>,
-    /// The authority's event stream (`…/events`), if it pushes.
-    pub events: Option<String>,
+    /// The authorities' event streams (`…/events`) to follow, one per pushing authority.
+    pub events: Vec<String>,
     /// The relying party's request-signing (and reader) key and registered certificate
     /// (DER): needed for in person and online, not for the offline QR.
     pub identity: Option<(Arc<dyn Signer>, Vec<u8>)>,
@@ -123,6 +123,8 @@ impl Service {
         for uri in &self.config.status_lists {
             let token = match crate::online::fetch_status_list(uri).await {
                 Ok(token) => token,
+                // Not published yet: no credential points into it so far.
+                Err(crate::online::OnlineError::Status(404, _)) => continue,
                 Err(e) => {
                     eprintln!("verifier: status list {uri}: {e}");
                     continue;
@@ -183,32 +185,35 @@ pub async fn keep_fresh(service: Arc<Service>) {
             }
         }
     };
-    let follower = async move {
-        let Some(events) = service.config.events.clone() else {
-            return;
-        };
-        let mut pause = 1u64;
-        loop {
-            let mut connected = false;
-            let result = crate::online::follow_pushes(&events, &service.verifier, |f| {
-                if matches!(f, crate::online::Followed::Connected) {
-                    connected = true;
-                }
-            })
-            .await;
-            if let Err(e) = result {
-                eprintln!("verifier: events {events}: {e}");
+    let mut followers = tokio::task::JoinSet::new();
+    for events in service.config.events.clone() {
+        followers.spawn(follow(service.clone(), events));
+    }
+    tokio::join!(fetcher, followers.join_all());
+}
+
+/// Follows one authority's pushes, reconnecting with backoff and refetching the lists after
+/// every drop (pushes sent while the stream was down are in them).
+async fn follow(service: Arc<Service>, events: String) {
+    let mut pause = 1u64;
+    loop {
+        let mut connected = false;
+        let result = crate::online::follow_pushes(&events, &service.verifier, |f| {
+            if matches!(f, crate::online::Followed::Connected) {
+                connected = true;
             }
-            if connected {
-                pause = 1;
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
-            pause = (pause * 2).min(30);
-            // Pushes sent while the stream was down are in the lists.
-            service.refresh_status_lists().await;
+        })
+        .await;
+        if let Err(e) = result {
+            eprintln!("verifier: events {events}: {e}");
         }
-    };
-    tokio::join!(fetcher, follower);
+        if connected {
+            pause = 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
+        pause = (pause * 2).min(30);
+        service.refresh_status_lists().await;
+    }
 }
 
 /// The routes.

@@ -281,6 +281,43 @@ impl WalletStore {
             .collect())
     }
 
+    /// Remembers the issuer the wallet enrolled with (the credential issuer's URL).
+    pub async fn set_issuer(&self, issuer: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ('issuer', ?) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(issuer)
+        .execute(&self.pool)
+        .await
+        .map_err(db("keeping the issuer"))?;
+        Ok(())
+    }
+
+    /// The issuer the wallet last enrolled with.
+    pub async fn issuer(&self) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM settings WHERE name = 'issuer'")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading the issuer"))?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// The newest live credential of `format` (to show the card: its attributes, not a
+    /// presentation; no use is recorded).
+    pub async fn newest(&self, format: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row: Option<(Vec<u8>,)> = sqlx::query_as(
+            "SELECT credential FROM credentials WHERE format = ? AND dead = 0 \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(format)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading a credential"))?;
+        Ok(row.map(|r| r.0))
+    }
+
     /// Records a presentation in the history.
     pub async fn record(
         &self,

@@ -1,0 +1,170 @@
+//! `eid up` and `eid demo`: the whole platform in one process, and its story.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use eid_core::{OsRandom, SystemClock};
+use eid_platform::up::{Options, Running, start};
+
+use crate::Outcome;
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The data folder: keys, trust list, SQLite databases (made on the first start, kept
+    /// across restarts)
+    #[arg(long, default_value = "eid-data")]
+    data: PathBuf,
+    /// The base port: the pages and APIs here, the authorities' public listeners on the
+    /// next two
+    #[arg(long, default_value_t = 8400)]
+    port: u16,
+    /// The face models and fixtures (scripts/fetch-proofing-data): remote enrolment and
+    /// the demo residents' portraits
+    #[arg(long, env = "EID_PROOFING_DIR")]
+    proofing: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// A running `eid up` (its base URL, e.g. http://127.0.0.1:8400); without it the demo
+    /// starts its own platform in a temporary folder and removes it afterwards
+    #[arg(long)]
+    against: Option<String>,
+    /// The face models and fixtures (scripts/fetch-proofing-data)
+    #[arg(long, env = "EID_PROOFING_DIR")]
+    proofing: Option<PathBuf>,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+async fn bring_up(options: &Options) -> anyhow::Result<Running> {
+    start(
+        options,
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+        &mut |step| say(step),
+    )
+    .await
+    .with_context(|| format!("could not start the platform in {}", options.dir.display()))
+}
+
+/// What to open, from the platform's own description.
+fn announce(running: &Running, dir: &std::path::Path) {
+    let d = &running.description;
+    let list = |key: &str| d[key].as_array().cloned().unwrap_or_default();
+    say(&format!(
+        "eid is up; data in {} (SQLite; a restart keeps it). Ctrl-C stops.",
+        dir.display()
+    ));
+    say(&format!(
+        "  platform description  {}/platform.json",
+        running.base
+    ));
+    for a in list("authorities") {
+        say(&format!(
+            "  authority {}  {} (OpenID4VCI, status lists); admin API {}/admin/… with the token in {}",
+            a["name"].as_str().unwrap_or_default(),
+            a["public"].as_str().unwrap_or_default(),
+            a["admin"].as_str().unwrap_or_default(),
+            a["admin_token_file"].as_str().unwrap_or_default(),
+        ));
+    }
+    for p in list("providers") {
+        say(&format!(
+            "  wallet provider {}  {}",
+            p["name"].as_str().unwrap_or_default(),
+            p["api"].as_str().unwrap_or_default()
+        ));
+    }
+    for desk in list("desks") {
+        say(&format!(
+            "  desk {} ({})  {}",
+            desk["name"].as_str().unwrap_or_default(),
+            desk["purpose"].as_str().unwrap_or_default(),
+            desk["url"].as_str().unwrap_or_default()
+        ));
+    }
+    for r in list("demo_residents") {
+        say(&format!(
+            "  demo resident of {}: {} {}{}",
+            r["authority"].as_str().unwrap_or_default(),
+            r["full_name"].as_str().unwrap_or_default(),
+            r["id_number"].as_str().unwrap_or_default(),
+            match r["portrait"].as_str() {
+                Some(p) => format!(" (registry portrait: fixture {p})"),
+                None => " (no portrait: the face fixtures were not present)".into(),
+            }
+        ));
+    }
+    for off in &running.checks_off {
+        say(&format!("  OFF: {} — {}", off.check, off.why));
+    }
+    say(&format!("  the story: eid demo --against {}", running.base));
+}
+
+pub fn up(args: UpArgs) -> anyhow::Result<Outcome> {
+    runtime()?.block_on(async {
+        let options = Options {
+            dir: args.data.clone(),
+            port: args.port,
+            proofing: args.proofing,
+        };
+        let running = bring_up(&options).await?;
+        announce(&running, &args.data);
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        say("stopping…");
+        running.stop().await;
+        say(&format!(
+            "stopped; everything is kept in {}",
+            args.data.display()
+        ));
+        Ok(Outcome::Ok)
+    })
+}
+
+pub fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
+    runtime()?.block_on(async {
+        let proofing = args.proofing.as_deref();
+        let all = match &args.against {
+            Some(base) => eid_platform::demo::play(base, proofing, &mut |l| say(l)).await,
+            None => {
+                let dir = std::env::temp_dir().join(format!("eid-demo-{}", std::process::id()));
+                let options = Options {
+                    dir: dir.clone(),
+                    port: 0,
+                    proofing: args.proofing.clone(),
+                };
+                let running = bring_up(&options).await?;
+                say(&format!(
+                    "a platform of its own at {} (data in {})",
+                    running.base,
+                    dir.display()
+                ));
+                for off in &running.checks_off {
+                    say(&format!("  OFF: {} — {}", off.check, off.why));
+                }
+                let all = eid_platform::demo::play(&running.base, proofing, &mut |l| say(l)).await;
+                running.stop().await;
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("removing {}", dir.display()))?;
+                all
+            }
+        };
+        Ok(if all { Outcome::Ok } else { Outcome::Refused })
+    })
+}

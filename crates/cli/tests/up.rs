@@ -1,0 +1,95 @@
+//! `eid up` as a user runs it: it makes its data folder, says what to open and which checks
+//! are off, stops cleanly on Ctrl-C (SIGINT), and a second start keeps the folder.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test: a failed unwrap is a failed test"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+/// Starts `eid up` in `dir` on `port`, reads its output until it is up, sends SIGINT and
+/// returns everything it printed and whether it exited 0.
+fn up_and_interrupt(dir: &std::path::Path, port: u16) -> (String, bool) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eid"))
+        .args(["up", "--port", &port.to_string()])
+        .env_remove("EID_PROOFING_DIR")
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "eid up ended before it was up: {printed}"
+        );
+        printed.push_str(&line);
+        if line.contains("the story: eid demo --against") {
+            break;
+        }
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    printed.push_str(&rest);
+    (printed, status.success())
+}
+
+/// A base port whose next two are free too (the authorities').
+fn free_port() -> u16 {
+    loop {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if port < 65000
+            && (1..=2).all(|i| std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok())
+        {
+            return port;
+        }
+    }
+}
+
+#[test]
+fn up_starts_stops_on_ctrl_c_and_keeps_its_folder() {
+    let dir = std::env::temp_dir().join(format!("eid-up-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+
+    let (printed, clean) = up_and_interrupt(&dir, port);
+    assert!(clean, "{printed}");
+    assert!(
+        printed.contains("first start: making the platform in eid-data"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("http://127.0.0.1:{port}/platform.json")),
+        "{printed}"
+    );
+    assert!(printed.contains("OFF: face matching"), "{printed}");
+    assert!(
+        printed.contains("stopped; everything is kept in eid-data"),
+        "{printed}"
+    );
+    let list = std::fs::read(dir.join("eid-data/trust/list.jws")).unwrap();
+    let db = dir.join("eid-data/nanning/authority.db");
+    assert!(db.exists());
+
+    let (printed, clean) = up_and_interrupt(&dir, port);
+    assert!(clean, "{printed}");
+    assert!(!printed.contains("first start"), "{printed}");
+    assert_eq!(
+        std::fs::read(dir.join("eid-data/trust/list.jws")).unwrap(),
+        list
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,605 @@
+//! The platform's data folder (`./eid-data` by default): made on the first start, read on
+//! every later one, so that a restart keeps every key, the trust list and every database.
+//!
+//! ```text
+//! eid-data/
+//!   trust/root.key.pem            the national trust-list signing key (secret)
+//!   trust/list.json               the trust list as last signed (its content and version)
+//!   trust/list.jws                that version, signed
+//!   nanning/ hangzhou/            per authority: iaca.pem, ds.pem, ds.key.pem (secret),
+//!                                 admin-token, pseudonym.key (secrets), authority.db (SQLite)
+//!   providers/<id>/attestation.key.pem   a wallet provider's attestation key (secret)
+//!   providers/<id>/wallets/<instance>/   the wallets it hosts (keystore.json, wallet.db)
+//!   desks/<id>/reader.key.pem, reader.pem  a relying party's reader key and certificate
+//!   demo-residents.json           the demo residents (synthetic people) and their photographs
+//! ```
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use eid_core::identity::Portrait;
+use eid_core::region::{RegionCode, Scope};
+use eid_core::{Random, ResidentCard};
+use eid_crypto::x509::{AuthorityPki, CertificateTerms, Subject, create_reader_certificate};
+use eid_crypto::{Signer, SigningKey, pem};
+use eid_store::Store;
+use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_offline_keys, set_scope};
+use eid_trust::model::{ProviderState, WalletProvider};
+use eid_trust::{AcceptanceScope, Purpose, TrustList, VerifiedTrustList};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::PlatformError;
+
+/// An issuing authority of the platform.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthorityPlan {
+    /// Its folder and URL segment.
+    pub key: &'static str,
+    /// Its id in the trust list.
+    pub issuer_id: &'static str,
+    /// Its name.
+    pub name: &'static str,
+    /// The prefecture it serves (GB/T 2260, four digits).
+    pub prefecture: &'static str,
+    /// Its province (two digits): the pilot scope.
+    pub province: &'static str,
+    /// Port offset from the platform's base port (its public listener).
+    pub port_offset: u16,
+}
+
+/// Nanning (4501) and Hangzhou (3301), each accepted in its own province at first.
+pub const AUTHORITIES: [AuthorityPlan; 2] = [
+    AuthorityPlan {
+        key: "nanning",
+        issuer_id: "cn-4501",
+        name: "南宁市公安局",
+        prefecture: "4501",
+        province: "45",
+        port_offset: 1,
+    },
+    AuthorityPlan {
+        key: "hangzhou",
+        issuer_id: "cn-3301",
+        name: "杭州市公安局",
+        prefecture: "3301",
+        province: "33",
+        port_offset: 2,
+    },
+];
+
+/// A wallet provider (a super-app) hosting wallets.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderPlan {
+    /// Its id in the trust list and in URLs.
+    pub id: &'static str,
+    /// Its name.
+    pub name: &'static str,
+}
+
+/// Two super-apps.
+pub const PROVIDERS: [ProviderPlan; 2] = [
+    ProviderPlan {
+        id: "superapp-a",
+        name: "超级应用甲 Super-app A",
+    },
+    ProviderPlan {
+        id: "superapp-b",
+        name: "超级应用乙 Super-app B",
+    },
+];
+
+/// A relying party's desk.
+#[derive(Debug, Clone, Copy)]
+pub struct DeskPlan {
+    /// Its id in the trust list and in URLs.
+    pub id: &'static str,
+    /// Its name.
+    pub name: &'static str,
+    /// Its county.
+    pub region: &'static str,
+    /// Its registered purpose.
+    pub purpose: Purpose,
+    /// Whether it has a reader certificate (in person and online); a scanner-only desk
+    /// reads offline codes.
+    pub reader: bool,
+}
+
+/// The relying parties of the story.
+pub const DESKS: [DeskPlan; 5] = [
+    DeskPlan {
+        id: "nanning-hotel",
+        name: "南宁民族大道酒店",
+        region: "450102",
+        purpose: Purpose::HotelCheckIn,
+        reader: true,
+    },
+    DeskPlan {
+        id: "nanning-airport",
+        name: "南宁吴圩国际机场",
+        region: "450122",
+        purpose: Purpose::AirportSecurity,
+        reader: false,
+    },
+    DeskPlan {
+        id: "nanning-bank",
+        name: "南宁银行青秀支行",
+        region: "450103",
+        purpose: Purpose::BankAccountOpening,
+        reader: true,
+    },
+    DeskPlan {
+        id: "hangzhou-hotel",
+        name: "杭州西湖酒店",
+        region: "330106",
+        purpose: Purpose::HotelCheckIn,
+        reader: true,
+    },
+    DeskPlan {
+        id: "hangzhou-station",
+        name: "杭州东站",
+        region: "330104",
+        purpose: Purpose::RailTicketing,
+        reader: false,
+    },
+];
+
+/// A demo resident: a synthetic person of the seeded registry whose registry portrait is
+/// one of the public-domain face fixtures (when they are present).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoResident {
+    /// The authority that serves them.
+    pub authority: String,
+    /// Their identity number (synthetic).
+    pub id_number: String,
+    /// Their name (synthetic).
+    pub full_name: String,
+    /// The fixture that is their registry portrait, if the fixtures were present.
+    pub portrait: Option<String>,
+    /// Another photograph of the same face, for a selfie.
+    pub selfie: Option<String>,
+}
+
+/// One authority's keys and secrets, as read from its folder.
+pub struct AuthorityKeys {
+    /// Which authority.
+    pub plan: AuthorityPlan,
+    /// The document signer's key.
+    pub ds_key: SigningKey,
+    /// DS then IACA certificate (DER).
+    pub chain: Vec<Vec<u8>>,
+    /// The admin listener's bearer token.
+    pub admin_token: String,
+    /// The key of the audit log's pseudonyms.
+    pub pseudonym_key: [u8; 32],
+    /// Its SQLite database (`sqlite://…`).
+    pub database_url: String,
+}
+
+/// A desk's reader identity.
+pub struct DeskKeys {
+    /// Which desk.
+    pub plan: DeskPlan,
+    /// The reader key and certificate (DER), for a desk with a reader.
+    pub reader: Option<(SigningKey, Vec<u8>)>,
+}
+
+/// Everything the folder holds, opened.
+pub struct Data {
+    /// The folder.
+    pub dir: PathBuf,
+    /// The national trust-list key.
+    pub root: SigningKey,
+    /// The trust list as last signed.
+    pub list: TrustList,
+    /// That list, signed and verified.
+    pub trust: VerifiedTrustList,
+    /// Its JWS.
+    pub trust_jws: String,
+    /// The authorities.
+    pub authorities: Vec<AuthorityKeys>,
+    /// The wallet providers and their attestation keys.
+    pub providers: Vec<(ProviderPlan, SigningKey)>,
+    /// The desks.
+    pub desks: Vec<DeskKeys>,
+    /// The demo residents.
+    pub residents: Vec<DemoResident>,
+}
+
+/// How long a signed trust list is valid; it is signed again when less than half is left.
+const TRUST_LIST_VALIDITY: Duration = Duration::days(7);
+/// Residents generated (nationwide) to seed each authority's registry with its own.
+const GENERATED: u64 = 40_000;
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> PlatformError + '_ {
+    move |e| PlatformError::Data(format!("{}: {e}", path.display()))
+}
+
+fn read_text(path: &Path) -> Result<String, PlatformError> {
+    std::fs::read_to_string(path).map_err(io(path))
+}
+
+/// Writes a file; secrets readable by the owner only.
+fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), PlatformError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    let mut file = options.open(path).map_err(io(path))?;
+    file.write_all(bytes).map_err(io(path))
+}
+
+fn write_key(path: &Path, key: &SigningKey) -> Result<(), PlatformError> {
+    write(path, key.to_pkcs8_pem()?.as_bytes(), true)
+}
+
+fn read_key(path: &Path) -> Result<SigningKey, PlatformError> {
+    SigningKey::from_pkcs8_pem(&read_text(path)?)
+        .map_err(|e| PlatformError::Data(format!("{}: {e}", path.display())))
+}
+
+fn read_certificate(path: &Path) -> Result<Vec<u8>, PlatformError> {
+    pem::decode("CERTIFICATE", &read_text(path)?)
+        .map_err(|e| PlatformError::Data(format!("{}: {e}", path.display())))
+}
+
+fn secret_text(random: &dyn Random, bytes: usize) -> Result<String, PlatformError> {
+    let mut raw = vec![0u8; bytes];
+    random
+        .fill(&mut raw)
+        .map_err(|_| PlatformError::Data("the random source failed".into()))?;
+    Ok(hex::encode(raw))
+}
+
+impl Data {
+    /// Opens the folder, making it first when it holds no platform yet. `fixtures` is the
+    /// folder of the face fixtures (`EID_PROOFING_DIR/fixtures`), if present: the demo
+    /// residents' portraits. `progress` hears what is being made.
+    pub async fn open_or_create(
+        dir: &Path,
+        fixtures: Option<&Path>,
+        now: OffsetDateTime,
+        random: &dyn Random,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Self, PlatformError> {
+        if !dir.join("trust/list.jws").exists() {
+            progress(&format!(
+                "first start: making the platform in {}",
+                dir.display()
+            ));
+            create(dir, fixtures, now, random, progress).await?;
+        }
+        Self::open(dir, now)
+    }
+
+    /// Opens an existing folder; signs the trust list again when it nears its end.
+    pub fn open(dir: &Path, now: OffsetDateTime) -> Result<Self, PlatformError> {
+        let root = read_key(&dir.join("trust/root.key.pem"))?;
+        let list: TrustList = serde_json::from_str(&read_text(&dir.join("trust/list.json"))?)
+            .map_err(|e| PlatformError::Data(format!("trust/list.json: {e}")))?;
+        let mut data = Self {
+            dir: dir.to_owned(),
+            trust_jws: read_text(&dir.join("trust/list.jws"))?,
+            trust: VerifiedTrustList::read(
+                &read_text(&dir.join("trust/list.jws"))?,
+                &[root.verifying_key().clone()],
+                now,
+                None,
+            )
+            .or_else(|_| {
+                // Expired while the platform was down: signed again below.
+                let (jws, _) = eid_trust::signed::sign(&list, &root, now, TRUST_LIST_VALIDITY)?;
+                VerifiedTrustList::read(&jws, &[root.verifying_key().clone()], now, None)
+            })?,
+            list,
+            root,
+            authorities: Vec::new(),
+            providers: Vec::new(),
+            desks: Vec::new(),
+            residents: serde_json::from_str(&read_text(&dir.join("demo-residents.json"))?)
+                .map_err(|e| PlatformError::Data(format!("demo-residents.json: {e}")))?,
+        };
+        if data.list.next_update - now < TRUST_LIST_VALIDITY / 2 {
+            let list = data.list.clone();
+            data.publish(list, now)?;
+        }
+        for plan in AUTHORITIES {
+            let folder = dir.join(plan.key);
+            let mut pseudonym_key = [0u8; 32];
+            hex::decode_to_slice(
+                read_text(&folder.join("pseudonym.key"))?.trim(),
+                &mut pseudonym_key,
+            )
+            .map_err(|e| PlatformError::Data(format!("{}/pseudonym.key: {e}", plan.key)))?;
+            data.authorities.push(AuthorityKeys {
+                plan,
+                ds_key: read_key(&folder.join("ds.key.pem"))?,
+                chain: vec![
+                    read_certificate(&folder.join("ds.pem"))?,
+                    read_certificate(&folder.join("iaca.pem"))?,
+                ],
+                admin_token: read_text(&folder.join("admin-token"))?.trim().to_owned(),
+                pseudonym_key,
+                database_url: format!("sqlite://{}", folder.join("authority.db").display()),
+            });
+        }
+        for plan in PROVIDERS {
+            let key = read_key(
+                &dir.join("providers")
+                    .join(plan.id)
+                    .join("attestation.key.pem"),
+            )?;
+            data.providers.push((plan, key));
+        }
+        for plan in DESKS {
+            let folder = dir.join("desks").join(plan.id);
+            let reader = if plan.reader {
+                Some((
+                    read_key(&folder.join("reader.key.pem"))?,
+                    read_certificate(&folder.join("reader.pem"))?,
+                ))
+            } else {
+                None
+            };
+            data.desks.push(DeskKeys { plan, reader });
+        }
+        Ok(data)
+    }
+
+    /// Signs `list` as the next version, keeps it in the folder and makes it current.
+    pub fn publish(&mut self, list: TrustList, now: OffsetDateTime) -> Result<(), PlatformError> {
+        let (jws, signed) = eid_trust::signed::sign(&list, &self.root, now, TRUST_LIST_VALIDITY)?;
+        let trust = VerifiedTrustList::read(
+            &jws,
+            &[self.root.verifying_key().clone()],
+            now,
+            Some(&self.trust),
+        )?;
+        save_list(&self.dir, &signed, &jws)?;
+        self.list = signed;
+        self.trust = trust;
+        self.trust_jws = jws;
+        Ok(())
+    }
+
+    /// The authority of a resident's identity number (by its first four digits), if one
+    /// of the platform's.
+    pub fn authority_for(id_number: &str) -> Option<AuthorityPlan> {
+        AUTHORITIES
+            .into_iter()
+            .find(|a| id_number.starts_with(a.prefecture))
+    }
+}
+
+fn save_list(dir: &Path, list: &TrustList, jws: &str) -> Result<(), PlatformError> {
+    let json = serde_json::to_vec_pretty(list)
+        .map_err(|e| PlatformError::Data(format!("trust list: {e}")))?;
+    // The JWS last: its presence marks a complete folder.
+    write(&dir.join("trust/list.json"), &json, false)?;
+    write(&dir.join("trust/list.jws"), jws.as_bytes(), false)
+}
+
+/// Makes every key, certificate, the trust list (version 1: each authority accepted in its
+/// own province) and the registries.
+async fn create(
+    dir: &Path,
+    fixtures: Option<&Path>,
+    now: OffsetDateTime,
+    random: &dyn Random,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), PlatformError> {
+    let mut list = TrustList::new(now);
+    let since = now - Duration::days(1);
+    let mut residents = Vec::new();
+    for (n, plan) in AUTHORITIES.iter().enumerate() {
+        progress(&format!("{}: certificates and registry", plan.name));
+        let folder = dir.join(plan.key);
+        let pki = AuthorityPki::generate(
+            plan.name,
+            "CN",
+            &format!("https://{}.eid.example", plan.key),
+            since,
+            (3650, 450),
+            random,
+        )?;
+        write(
+            &folder.join("iaca.pem"),
+            pem::encode("CERTIFICATE", &pki.iaca.0).as_bytes(),
+            false,
+        )?;
+        write(
+            &folder.join("ds.pem"),
+            pem::encode("CERTIFICATE", &pki.ds.0).as_bytes(),
+            false,
+        )?;
+        write_key(&folder.join("ds.key.pem"), &pki.ds_key)?;
+        write(
+            &folder.join("admin-token"),
+            secret_text(random, 16)?.as_bytes(),
+            true,
+        )?;
+        write(
+            &folder.join("pseudonym.key"),
+            secret_text(random, 32)?.as_bytes(),
+            true,
+        )?;
+        add_issuer(
+            &mut list,
+            plan.issuer_id,
+            plan.name,
+            std::slice::from_ref(&pki.iaca.0),
+            Vec::new(),
+            now,
+            false,
+        )?;
+        set_offline_keys(
+            &mut list,
+            plan.issuer_id,
+            vec![pki.ds_key.verifying_key().to_jwk()],
+        )?;
+        set_scope(
+            &mut list,
+            plan.issuer_id,
+            AcceptanceScope {
+                region: Scope::parse(plan.province)?,
+                purposes: Purpose::ALL.to_vec(),
+                valid_from: since,
+                valid_until: None,
+            },
+            false,
+        )?;
+        let demo = seed_registry(&folder, *plan, n, fixtures, now).await?;
+        residents.extend(demo);
+    }
+    for plan in PROVIDERS {
+        let key = SigningKey::generate()?;
+        write_key(
+            &dir.join("providers")
+                .join(plan.id)
+                .join("attestation.key.pem"),
+            &key,
+        )?;
+        add_provider(
+            &mut list,
+            WalletProvider {
+                id: plan.id.into(),
+                name: plan.name.into(),
+                attestation_keys: vec![key.verifying_key().to_jwk()],
+                state: ProviderState::Active,
+            },
+            false,
+        )?;
+    }
+    for plan in DESKS {
+        let folder = dir.join("desks").join(plan.id);
+        let certificate = if plan.reader {
+            let key = SigningKey::generate()?;
+            let certificate = create_reader_certificate(
+                &Subject {
+                    country: "CN".into(),
+                    state: None,
+                    organization: plan.name.into(),
+                    common_name: plan.name.into(),
+                },
+                &CertificateTerms {
+                    not_before: since,
+                    not_after: since + Duration::days(450),
+                    issuer_alt_name_uri: format!("https://{}.rp.example", plan.id),
+                    crl_uri: format!("https://{}.rp.example/crl", plan.id),
+                },
+                &key,
+                random,
+            )?
+            .0;
+            write_key(&folder.join("reader.key.pem"), &key)?;
+            write(
+                &folder.join("reader.pem"),
+                pem::encode("CERTIFICATE", &certificate).as_bytes(),
+                false,
+            )?;
+            Some(certificate)
+        } else {
+            None
+        };
+        add_relying_party(
+            &mut list,
+            plan.id,
+            plan.name,
+            RegionCode::parse(plan.region)?,
+            &[(plan.purpose, None)],
+            certificate.as_deref(),
+            false,
+        )?;
+    }
+    let json = serde_json::to_vec_pretty(&residents)
+        .map_err(|e| PlatformError::Data(format!("demo residents: {e}")))?;
+    write(&dir.join("demo-residents.json"), &json, false)?;
+    let root = SigningKey::generate()?;
+    write_key(&dir.join("trust/root.key.pem"), &root)?;
+    let (jws, signed) = eid_trust::signed::sign(&list, &root, now, TRUST_LIST_VALIDITY)?;
+    save_list(dir, &signed, &jws)
+}
+
+/// A photograph as the registry keeps a card portrait: at most 358 × 441 pixels (the
+/// card's photo size), JPEG — tens of kilobytes, not the hundreds of a camera's file
+/// (a credential carries it).
+fn card_portrait(jpeg: &[u8]) -> Result<Vec<u8>, image::ImageError> {
+    let picture = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)?
+        .thumbnail(358, 441)
+        .to_rgb8();
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&picture)?;
+    Ok(out)
+}
+
+/// The demo residents' photographs: (registry portrait, selfie) per authority.
+const PHOTOGRAPHS: [(&str, &str); 2] = [("obama.jpg", "obama2.jpg"), ("biden.jpg", "biden.jpg")];
+
+/// Fills an authority's registry with the synthetic residents of its prefecture (from a
+/// nationwide generation) and makes the first adult with a valid card its demo resident,
+/// with a fixture as registry portrait.
+async fn seed_registry(
+    folder: &Path,
+    plan: AuthorityPlan,
+    n: usize,
+    fixtures: Option<&Path>,
+    now: OffsetDateTime,
+) -> Result<Option<DemoResident>, PlatformError> {
+    let mut jsonl = Vec::new();
+    eid_registry::generate::Generator::new(7 + n as u64, now.date())
+        .write_jsonl(GENERATED, &mut jsonl, &mut |_| {})
+        .map_err(|e| PlatformError::Data(format!("generating the registry: {e}")))?;
+    let mut cards = Vec::new();
+    for line in jsonl.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let card: ResidentCard = serde_json::from_slice(line)
+            .map_err(|e| PlatformError::Data(format!("generated record: {e}")))?;
+        if card
+            .residence_region
+            .to_string()
+            .starts_with(plan.prefecture)
+            && card.id_number.expose().starts_with(plan.prefecture)
+        {
+            cards.push(card);
+        }
+    }
+    let (portrait, selfie) = PHOTOGRAPHS[n % PHOTOGRAPHS.len()];
+    let today = now.date();
+    let demo = cards.iter().position(|c| {
+        c.card_expiry.is_valid_on(today) && (today.year() - c.birth_date.year()) >= 20
+    });
+    let photographed = match (demo, fixtures) {
+        (Some(i), Some(fixtures)) => {
+            let path = fixtures.join(portrait);
+            let jpeg = card_portrait(&std::fs::read(&path).map_err(io(&path))?)
+                .map_err(|e| PlatformError::Data(format!("{}: {e}", path.display())))?;
+            cards[i].portrait = Some(
+                Portrait::from_jpeg(jpeg)
+                    .map_err(|e| PlatformError::Data(format!("{}: {e}", path.display())))?,
+            );
+            true
+        }
+        _ => false,
+    };
+    let store = Store::connect(&format!(
+        "sqlite://{}",
+        folder.join("authority.db").display()
+    ))
+    .await?;
+    store.import_residents(&cards, now).await?;
+    store.close().await;
+    Ok(demo.map(|i| DemoResident {
+        authority: plan.key.into(),
+        id_number: cards[i].id_number.expose().to_owned(),
+        full_name: cards[i].full_name.clone(),
+        portrait: photographed.then(|| portrait.to_owned()),
+        selfie: photographed.then(|| selfie.to_owned()),
+    }))
+}

@@ -1,0 +1,589 @@
+//! `eid demo`: the story against a running platform, over HTTP only (what `GET
+//! /platform.json` describes): a Nanning resident enrols into a wallet of super-app A,
+//! checks in at a Nanning hotel in person, passes airport security by offline QR, opens a
+//! bank account online; a Hangzhou hotel refuses her pilot-city credential until the
+//! operator authorises Nanning nationally; her phone is lost and every desk refuses it; a
+//! new phone (super-app B) is enrolled and accepted while the old one stays refused.
+//!
+//! With face matching on, enrolment is remote (her selfie against the registry portrait)
+//! and the lost phone is reported from the new phone's wallet with her face; with it off,
+//! enrolment is at the counter (the officer's offer) and the hotline suspends the phone.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use eid_verifier::online::{OnlineError, fetch, post_form, post_json};
+use serde_json::{Value, json};
+
+/// The PIN of the demo's wallets.
+const PIN: &str = "246810";
+
+/// One step's failure: what was expected and what happened.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StepFailed(String);
+
+fn failed(what: impl Into<String>) -> StepFailed {
+    StepFailed(what.into())
+}
+
+fn http(what: &str) -> impl Fn(OnlineError) -> StepFailed + '_ {
+    move |e| match e {
+        OnlineError::Status(status, body) => failed(format!("{what}: HTTP {status}: {body}")),
+        e => failed(format!("{what}: {e}")),
+    }
+}
+
+fn parse(bytes: &[u8]) -> Result<Value, StepFailed> {
+    serde_json::from_slice(bytes).map_err(|e| failed(format!("an answer is not JSON: {e}")))
+}
+
+async fn get(url: &str) -> Result<Value, StepFailed> {
+    parse(&fetch(url, "application/json").await.map_err(http(url))?)
+}
+
+async fn post(url: &str, bearer: Option<&str>, body: Value) -> Result<Value, StepFailed> {
+    parse(
+        &post_json(url, bearer, body.to_string())
+            .await
+            .map_err(http(url))?,
+    )
+}
+
+/// The platform as `platform.json` describes it, and where the demo's photographs are.
+struct Platform {
+    description: Value,
+    photos: Option<PathBuf>,
+    remote: bool,
+}
+
+impl Platform {
+    fn provider(&self, index: usize) -> Result<String, StepFailed> {
+        self.description["providers"][index]["api"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| failed("platform.json lists no such wallet provider"))
+    }
+
+    fn provider_id(&self, index: usize) -> String {
+        self.description["providers"][index]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn desk(&self, id: &str) -> Result<String, StepFailed> {
+        self.description["desks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["id"] == id)
+            .and_then(|d| d["url"].as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| failed(format!("platform.json lists no desk {id}")))
+    }
+
+    fn authority(&self, key: &str) -> Result<&Value, StepFailed> {
+        self.description["authorities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["key"] == key)
+            .ok_or_else(|| failed(format!("platform.json lists no authority {key}")))
+    }
+
+    fn token(&self, field: &Value) -> Result<String, StepFailed> {
+        let path = field
+            .as_str()
+            .ok_or_else(|| failed("platform.json names no token file"))?;
+        std::fs::read_to_string(path)
+            .map(|t| t.trim().to_owned())
+            .map_err(|e| {
+                failed(format!(
+                    "{path}: {e} (run eid demo on the machine of eid up)"
+                ))
+            })
+    }
+
+    fn photo(&self, name: &str) -> Result<String, StepFailed> {
+        let dir = self
+            .photos
+            .as_ref()
+            .ok_or_else(|| failed("no face fixtures (EID_PROOFING_DIR)"))?;
+        let bytes = std::fs::read(dir.join(name))
+            .map_err(|e| failed(format!("{}: {e}", dir.join(name).display())))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+}
+
+/// A phone: a hosted wallet at a provider.
+struct Phone {
+    api: String,
+    wallet: String,
+}
+
+impl Phone {
+    async fn new(api: String) -> Result<Self, StepFailed> {
+        let made = post(&format!("{api}/wallets"), None, json!({ "pin": PIN })).await?;
+        let wallet = made["wallet"]
+            .as_str()
+            .ok_or_else(|| failed("the provider made no wallet"))?
+            .to_owned();
+        Ok(Self { api, wallet })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/wallets/{}{path}", self.api, self.wallet)
+    }
+}
+
+/// The resident of the story.
+struct Resident {
+    id_number: String,
+    full_name: String,
+    portrait: Option<String>,
+    selfie: Option<String>,
+}
+
+/// Plays the story against the platform at `base`; `say` hears each step and its verdict.
+/// Whether every step behaved as the story says.
+pub async fn play(base: &str, proofing: Option<&Path>, say: &mut dyn FnMut(&str)) -> bool {
+    match story(base, proofing, say).await {
+        Ok(all) => all,
+        Err(e) => {
+            say(&format!("   ✗ the story could not go on: {e}"));
+            false
+        }
+    }
+}
+
+/// Tallies the verdicts.
+struct Verdicts<'a> {
+    say: &'a mut dyn FnMut(&str),
+    step: usize,
+    all: bool,
+}
+
+impl Verdicts<'_> {
+    fn step(&mut self, title: &str) {
+        self.step += 1;
+        (self.say)(&format!("{:>2}. {title}", self.step));
+    }
+
+    /// The verdict of the step: `expected` is what the story says, `report` the desk's.
+    fn check(&mut self, report: &Value, expected: Expected) {
+        let accepted = report["accepted"] == true;
+        let reasons: Vec<&str> = report["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["reason"].as_str())
+            .collect();
+        let (ok, words) = match expected {
+            Expected::Accepted => (
+                accepted,
+                if accepted {
+                    "accepted".to_owned()
+                } else {
+                    format!(
+                        "refused ({}) — the story expected accepted",
+                        reasons.join(", ")
+                    )
+                },
+            ),
+            Expected::Refused(reason) => (
+                !accepted && reasons.contains(&reason),
+                if accepted {
+                    format!("accepted — the story expected refused ({reason})")
+                } else {
+                    format!("refused ({})", reasons.join(", "))
+                },
+            ),
+        };
+        self.verdict(ok, &words);
+    }
+
+    fn verdict(&mut self, ok: bool, words: &str) {
+        self.all &= ok;
+        (self.say)(&format!("    {} {words}", if ok { "✓" } else { "✗" }));
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Expected {
+    Accepted,
+    Refused(&'static str),
+}
+
+async fn story(
+    base: &str,
+    proofing: Option<&Path>,
+    say: &mut dyn FnMut(&str),
+) -> Result<bool, StepFailed> {
+    let description = get(&format!("{}/platform.json", base.trim_end_matches('/'))).await?;
+    let remote = !description["checks_off"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c["check"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("face matching"))
+        });
+    let platform = Platform {
+        photos: proofing.map(|p| p.join("fixtures")).filter(|p| p.is_dir()),
+        remote,
+        description,
+    };
+    let resident = platform.description["demo_residents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["authority"] == "nanning")
+        .ok_or_else(|| failed("platform.json lists no demo resident of Nanning"))?;
+    let resident = Resident {
+        id_number: resident["id_number"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        full_name: resident["full_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        portrait: resident["portrait"].as_str().map(str::to_owned),
+        selfie: resident["selfie"].as_str().map(str::to_owned),
+    };
+    let remote = platform.remote && platform.photos.is_some() && resident.selfie.is_some();
+    let mut v = Verdicts {
+        say,
+        step: 0,
+        all: true,
+    };
+    (v.say)(&format!(
+        "The story of a Nanning resident ({}), against {base}; enrolment {}.",
+        mask(&resident.id_number),
+        if remote {
+            "remote, with her face"
+        } else {
+            "at the counter (face matching is off)"
+        }
+    ));
+
+    v.step("Enrolment: her phone's wallet at super-app A gets the resident identity credentials");
+    let phone = Phone::new(platform.provider(0)?).await?;
+    let enrolled = enrol(&platform, &phone, &resident, remote).await?;
+    v.verdict(
+        enrolled["credentials"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty()),
+        &format!(
+            "enrolled with {}: {}",
+            enrolled["issuer"].as_str().unwrap_or_default(),
+            enrolled["credentials"]
+        ),
+    );
+    wait_for_lists(&platform).await?;
+
+    v.step("A Nanning hotel checks her in, in person (QR engagement, consent, PIN)");
+    let report = in_person(&platform, &phone, "nanning-hotel", "hotel_check_in").await?;
+    v.check(&report, Expected::Accepted);
+
+    v.step("Airport security reads her offline QR code");
+    let report = offline(&platform, &phone, "nanning-airport", "airport_security").await?;
+    v.check(&report, Expected::Accepted);
+
+    v.step("A bank opens an account for her online (OpenID4VP)");
+    let report = online(&platform, &phone, "nanning-bank", "bank_account_opening").await?;
+    v.check(&report, Expected::Accepted);
+
+    v.step("The other city: a Hangzhou hotel refuses the pilot city's credential");
+    let report = in_person(&platform, &phone, "hangzhou-hotel", "hotel_check_in").await?;
+    v.check(&report, Expected::Refused("issuer_not_authorised"));
+
+    v.step("The national authorisation: the operator widens Nanning's scope to the nation");
+    let operator = platform.token(&platform.description["operator_token_file"])?;
+    let widened = post(
+        &format!("{base}/trust/scopes"),
+        Some(&operator),
+        json!({ "issuer": "cn-4501", "region": "nation" }),
+    )
+    .await?;
+    v.verdict(
+        widened["trust_list_version"].as_u64().is_some(),
+        &format!("trust list version {}", widened["trust_list_version"]),
+    );
+
+    v.step("The same credential, not reissued, at the Hangzhou hotel");
+    let report = in_person(&platform, &phone, "hangzhou-hotel", "hotel_check_in").await?;
+    v.check(&report, Expected::Accepted);
+
+    v.step("Her phone is lost");
+    let new_phone = Phone::new(platform.provider(1)?).await?;
+    let suspended = if remote {
+        // She reports it from her new phone's wallet (super-app B), with her face.
+        let taken = post(
+            &new_phone.url("/report-lost"),
+            None,
+            json!({
+                "pin": PIN,
+                "id_number": resident.id_number,
+                "full_name": resident.full_name,
+                "face": platform.photo(resident.selfie.as_deref().unwrap_or_default())?,
+            }),
+        )
+        .await?;
+        (
+            taken["wallets_suspended"].as_u64().unwrap_or(0) >= 1,
+            format!("reported from the new phone's wallet with her face: {taken}"),
+        )
+    } else {
+        // She calls the hotline; the authority suspends the phone's wallet.
+        let nanning = platform.authority("nanning")?;
+        let token = platform.token(&nanning["admin_token_file"])?;
+        let changed = post(
+            &format!(
+                "{}/admin/wallets/{}/{}/suspend",
+                nanning["admin"].as_str().unwrap_or_default(),
+                platform.provider_id(0),
+                phone.wallet
+            ),
+            Some(&token),
+            json!({}),
+        )
+        .await?;
+        (
+            changed["instances"].as_u64().unwrap_or(0) >= 1,
+            format!("suspended by the hotline: {changed}"),
+        )
+    };
+    v.verdict(suspended.0, &suspended.1);
+
+    v.step("The lost phone's QR code at airport security");
+    let mut report = Value::Null;
+    for _ in 0..20 {
+        report = offline(&platform, &phone, "nanning-airport", "airport_security").await?;
+        if report["accepted"] == false {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    v.check(&report, Expected::Refused("status_suspended"));
+
+    v.step("The lost phone at the bank, online");
+    let report = online(&platform, &phone, "nanning-bank", "bank_account_opening").await?;
+    v.check(&report, Expected::Refused("status_suspended"));
+
+    v.step("The new phone (super-app B) is enrolled");
+    let enrolled = enrol(&platform, &new_phone, &resident, remote).await?;
+    v.verdict(
+        enrolled["credentials"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty()),
+        &format!("enrolled: {}", enrolled["credentials"]),
+    );
+
+    v.step("The new phone at airport security");
+    let mut report = Value::Null;
+    for _ in 0..50 {
+        report = offline(&platform, &new_phone, "nanning-airport", "airport_security").await?;
+        // The desk learns of the new entries with its next status list.
+        if report["accepted"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    v.check(&report, Expected::Accepted);
+
+    v.step("The old phone stays refused");
+    let report = offline(&platform, &phone, "nanning-airport", "airport_security").await?;
+    v.check(&report, Expected::Refused("status_suspended"));
+
+    let all = v.all;
+    (v.say)(if all {
+        "Every step behaved as the story says."
+    } else {
+        "Some steps did not behave as the story says (✗ above)."
+    });
+    Ok(all)
+}
+
+/// An identity number shown with its middle masked.
+fn mask(id_number: &str) -> String {
+    let chars: Vec<char> = id_number.chars().collect();
+    if chars.len() < 10 {
+        return "***".into();
+    }
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}********{tail}")
+}
+
+/// Remote enrolment with her face, or the counter's offer redeemed.
+async fn enrol(
+    platform: &Platform,
+    phone: &Phone,
+    resident: &Resident,
+    remote: bool,
+) -> Result<Value, StepFailed> {
+    if remote {
+        // The card's photographs: the registry portrait stands in for the card here (OCR
+        // is off); the selfie is another photograph of the same face.
+        let card = platform.photo(resident.portrait.as_deref().unwrap_or_default())?;
+        return post(
+            &phone.url("/enrol"),
+            None,
+            json!({
+                "pin": PIN,
+                "id_number": resident.id_number,
+                "full_name": resident.full_name,
+                "card_front": card,
+                "card_back": card,
+                "face": platform.photo(resident.selfie.as_deref().unwrap_or_default())?,
+            }),
+        )
+        .await;
+    }
+    let nanning = platform.authority("nanning")?;
+    let token = platform.token(&nanning["admin_token_file"])?;
+    let offer = post(
+        &format!(
+            "{}/admin/enrolments",
+            nanning["admin"].as_str().unwrap_or_default()
+        ),
+        Some(&token),
+        json!({
+            "id_number": resident.id_number,
+            "full_name": resident.full_name,
+            "officer": "demo-counter-1",
+        }),
+    )
+    .await?;
+    post(
+        &phone.url("/enrol"),
+        None,
+        json!({ "pin": PIN, "offer": offer["offer_uri"], "tx_code": offer["tx_code"] }),
+    )
+    .await
+}
+
+/// Until every desk holds a status list of Nanning's (published with the first credential).
+async fn wait_for_lists(platform: &Platform) -> Result<(), StepFailed> {
+    for desk in platform.description["desks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let url = desk["url"].as_str().unwrap_or_default();
+        for attempt in 0.. {
+            let health = get(&format!("{url}/health")).await?;
+            if health["status_lists"]
+                .as_array()
+                .is_some_and(|l| !l.is_empty())
+            {
+                break;
+            }
+            if attempt > 100 {
+                return Err(failed(format!("{url} never fetched a status list")));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+/// In person: the phone shows its engagement, the desk's service connects and asks, the
+/// holder consents with the PIN; the desk's report.
+async fn in_person(
+    platform: &Platform,
+    phone: &Phone,
+    desk: &str,
+    purpose: &str,
+) -> Result<Value, StepFailed> {
+    let started = post(&phone.url("/in-person"), None, json!({})).await?;
+    let session = started["session"].as_str().unwrap_or_default().to_owned();
+    let url = format!("{}/verify/in-person", platform.desk(desk)?);
+    let desk_asks = post(
+        &url,
+        None,
+        json!({ "engagement": started["engagement"], "purpose": purpose }),
+    );
+    let holder = async {
+        for _ in 0..200 {
+            let state = get(&phone.url(&format!("/in-person/{session}"))).await?;
+            match state["state"].as_str() {
+                Some("asking") => {
+                    return post(
+                        &phone.url(&format!("/in-person/{session}")),
+                        None,
+                        json!({ "share": true, "pin": PIN }),
+                    )
+                    .await;
+                }
+                Some("waiting") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                _ => return Ok(state),
+            }
+        }
+        Err(failed("the desk never asked"))
+    };
+    let (report, _) = tokio::join!(desk_asks, holder);
+    report
+}
+
+/// The phone's offline code for `purpose`, read by the desk.
+async fn offline(
+    platform: &Platform,
+    phone: &Phone,
+    desk: &str,
+    purpose: &str,
+) -> Result<Value, StepFailed> {
+    let code = post(
+        &phone.url("/offline"),
+        None,
+        json!({ "pin": PIN, "purpose": purpose }),
+    )
+    .await?;
+    let url = format!("{}/verify/offline?purpose={purpose}", platform.desk(desk)?);
+    parse(
+        &post_form(&url, code["code"].as_str().unwrap_or_default().to_owned())
+            .await
+            .map_err(http(&url))?,
+    )
+}
+
+/// Online: the desk's website makes a request, the phone reads it, the holder consents
+/// with the PIN, the answer goes to the desk; the desk's report.
+async fn online(
+    platform: &Platform,
+    phone: &Phone,
+    desk: &str,
+    purpose: &str,
+) -> Result<Value, StepFailed> {
+    let desk = platform.desk(desk)?;
+    let started = post(
+        &format!("{desk}/vp/requests"),
+        None,
+        json!({ "purpose": purpose }),
+    )
+    .await?;
+    let asked = post(
+        &phone.url("/online"),
+        None,
+        json!({ "invocation": started["invocation"] }),
+    )
+    .await?;
+    let session = asked["session"].as_str().unwrap_or_default();
+    post(
+        &phone.url(&format!("/online/{session}")),
+        None,
+        json!({ "share": true, "pin": PIN }),
+    )
+    .await?;
+    let outcome = get(&format!(
+        "{desk}{}",
+        started["result"].as_str().unwrap_or_default()
+    ))
+    .await?;
+    Ok(outcome["report"].clone())
+}

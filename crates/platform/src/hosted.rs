@@ -1,0 +1,1015 @@
+//! A wallet provider hosting wallets (the reference web wallet's back end): each wallet is a
+//! folder with a PIN-sealed software keystore and the SQLite credential store, and every
+//! operation that uses the device key takes the PIN. The provider attests its wallets'
+//! keys with its attestation key (OpenID4VCI key attestation), as a super-app attests the
+//! keys of its phones.
+//!
+//! A phone app keeps its device key in the phone's secure hardware; a hosted wallet keeps it
+//! sealed under the PIN at the provider (docs/threat-model.md says what that changes).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex as StdMutex, RwLock};
+
+use eid_core::{Clock, Random};
+use eid_crypto::{SigningKey, VerifyingKey, b64url};
+use eid_oid4vc::KeyAttestation;
+use eid_trust::{Purpose, VerifiedTrustList};
+use eid_verifier::online::{fetch, post_form, post_json};
+use eid_wallet::enrolment::{Enrolment, Received, accept};
+use eid_wallet::in_person::{ConsentRequest, Engagement};
+use eid_wallet::keystore::{KdfCost, KeystoreError, Unlocked};
+use eid_wallet::offline::OfflineCredential;
+use eid_wallet::store::{Presentation, UsePolicy, WalletStore};
+use eid_wallet::{Keystore, SoftwareKeystore};
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::{Mutex, oneshot};
+
+use crate::PlatformError;
+use crate::data::ProviderPlan;
+
+/// The one device key of a hosted wallet (its keystore id).
+const DEVICE_KEY: &str = "device";
+/// Wrong PINs before a wallet locks.
+const MAX_PIN_FAILURES: u32 = 5;
+/// How long a phone waits for the desk to connect, and for the holder to decide.
+const IN_PERSON_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Why a hosted-wallet operation did not happen: an HTTP status, a code and words. Never
+/// carries the holder's data.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Refused {
+    /// The HTTP status.
+    pub status: u16,
+    /// A stable code.
+    pub code: &'static str,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl Refused {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        Self::new(500, "internal", e.to_string())
+    }
+}
+
+impl From<PlatformError> for Refused {
+    fn from(e: PlatformError) -> Self {
+        Self::internal(e)
+    }
+}
+
+/// One hosted wallet, opened.
+struct Wallet {
+    keystore: StdMutex<SoftwareKeystore>,
+    store: WalletStore,
+}
+
+/// An in-person presentation in progress: the desk's request waiting for the holder.
+struct InPerson {
+    state: Arc<StdMutex<InPersonState>>,
+    decide: Option<oneshot::Sender<Option<String>>>,
+}
+
+#[derive(Debug, Clone)]
+enum InPersonState {
+    Waiting,
+    Asking(ConsentRequest),
+    Refused(String),
+    Shared(String),
+    Declined,
+    Failed(String),
+}
+
+/// An online request waiting for the holder.
+struct Online {
+    pending: eid_wallet::online::PendingOnline,
+}
+
+/// A wallet provider and the wallets it hosts.
+pub struct Provider {
+    plan: ProviderPlan,
+    attestation_key: Arc<SigningKey>,
+    dir: PathBuf,
+    trust: Arc<RwLock<VerifiedTrustList>>,
+    /// The authorities' public URLs by their prefecture.
+    authorities: Vec<(String, String)>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    wallets: Mutex<HashMap<String, Arc<Wallet>>>,
+    in_person: StdMutex<HashMap<String, InPerson>>,
+    online: StdMutex<HashMap<String, Online>>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("id", &self.plan.id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bad(message: impl Into<String>) -> Refused {
+    Refused::new(400, "invalid_request", message)
+}
+
+fn unreachable_service(what: &str, e: impl std::fmt::Display) -> Refused {
+    Refused::new(502, "upstream", format!("{what}: {e}"))
+}
+
+impl Provider {
+    /// A provider with its attestation key, hosting wallets under `dir`; `authorities` are
+    /// (prefecture, public URL) pairs.
+    pub fn new(
+        plan: ProviderPlan,
+        attestation_key: SigningKey,
+        dir: PathBuf,
+        trust: Arc<RwLock<VerifiedTrustList>>,
+        authorities: Vec<(String, String)>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        Self {
+            plan,
+            attestation_key: Arc::new(attestation_key),
+            dir,
+            trust,
+            authorities,
+            clock,
+            random,
+            wallets: Mutex::new(HashMap::new()),
+            in_person: StdMutex::new(HashMap::new()),
+            online: StdMutex::new(HashMap::new()),
+        }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> &'static str {
+        self.plan.id
+    }
+
+    fn token(&self) -> Result<String, Refused> {
+        let mut raw = [0u8; 16];
+        self.random
+            .fill(&mut raw)
+            .map_err(|_| Refused::internal("the random source failed"))?;
+        Ok(hex::encode(raw))
+    }
+
+    /// A new wallet whose device key the PIN (6–12 digits) unlocks: its id.
+    pub async fn create(&self, pin: &str) -> Result<String, Refused> {
+        let id = self.token()?;
+        let folder = self.dir.join(&id);
+        std::fs::create_dir_all(&folder).map_err(Refused::internal)?;
+        let pin = pin.to_owned();
+        let path = folder.join("keystore.json");
+        tokio::task::spawn_blocking(move || {
+            let (mut keystore, unlocked) = SoftwareKeystore::create(
+                &path,
+                &pin,
+                MAX_PIN_FAILURES,
+                KdfCost::RECOMMENDED,
+                Box::new(eid_core::OsRandom),
+            )?;
+            keystore.create_key(&unlocked, DEVICE_KEY)?;
+            Ok::<_, KeystoreError>(())
+        })
+        .await
+        .map_err(Refused::internal)?
+        .map_err(|e| match e {
+            KeystoreError::WeakPin => bad("the PIN must be 6 to 12 digits"),
+            e => Refused::internal(e),
+        })?;
+        self.wallet(&id).await?;
+        Ok(id)
+    }
+
+    async fn wallet(&self, id: &str) -> Result<Arc<Wallet>, Refused> {
+        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Refused::new(404, "no_such_wallet", "no such wallet"));
+        }
+        let mut wallets = self.wallets.lock().await;
+        if let Some(wallet) = wallets.get(id) {
+            return Ok(wallet.clone());
+        }
+        let folder = self.dir.join(id);
+        let keystore =
+            SoftwareKeystore::open(&folder.join("keystore.json"), Box::new(eid_core::OsRandom))
+                .map_err(|_| Refused::new(404, "no_such_wallet", "no such wallet"))?;
+        let store = WalletStore::open(
+            &folder.join("wallet.db").display().to_string(),
+            UsePolicy::PerRelyingParty,
+        )
+        .await
+        .map_err(Refused::internal)?;
+        let wallet = Arc::new(Wallet {
+            keystore: StdMutex::new(keystore),
+            store,
+        });
+        wallets.insert(id.to_owned(), wallet.clone());
+        Ok(wallet)
+    }
+
+    /// Unlocks the wallet's keystore with the PIN and runs `f` with it (on a blocking
+    /// thread: the PIN's key derivation is deliberately slow).
+    async fn unlocked<T: Send + 'static>(
+        wallet: &Arc<Wallet>,
+        pin: &str,
+        f: impl FnOnce(&mut SoftwareKeystore, &Unlocked) -> Result<T, Refused> + Send + 'static,
+    ) -> Result<T, Refused> {
+        let wallet = wallet.clone();
+        let pin = pin.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut keystore = wallet
+                .keystore
+                .lock()
+                .map_err(|_| Refused::internal("keystore lock"))?;
+            let unlocked = keystore.unlock(&pin).map_err(|e| match e {
+                KeystoreError::WrongPin { .. } | KeystoreError::Locked => {
+                    Refused::new(403, "wrong_pin", e.to_string())
+                }
+                e => Refused::internal(e),
+            })?;
+            f(&mut keystore, &unlocked)
+        })
+        .await
+        .map_err(Refused::internal)?
+    }
+
+    /// Runs `f` with the signer of the key `key_id`, unlocked with the PIN.
+    async fn with_key<T: Send + 'static>(
+        wallet: &Arc<Wallet>,
+        pin: &str,
+        key_id: String,
+        f: impl FnOnce(&dyn eid_crypto::Signer) -> Result<T, Refused> + Send + 'static,
+    ) -> Result<T, Refused> {
+        Self::unlocked(wallet, pin, move |keystore, unlocked| {
+            let signer = keystore
+                .signer(unlocked, &key_id)
+                .map_err(Refused::internal)?;
+            f(&signer)
+        })
+        .await
+    }
+
+    fn public_key(wallet: &Wallet, key_id: &str) -> Result<VerifyingKey, Refused> {
+        wallet
+            .keystore
+            .lock()
+            .map_err(|_| Refused::internal("keystore lock"))?
+            .public_key(key_id)
+            .map_err(Refused::internal)
+    }
+
+    fn authority_for(&self, id_number: &str) -> Result<String, Refused> {
+        self.authorities
+            .iter()
+            .find(|(prefix, _)| id_number.starts_with(prefix.as_str()))
+            .map(|(_, url)| url.clone())
+            .ok_or_else(|| {
+                bad("no authority of this platform serves that identity number (its first four digits name the prefecture: 4501 Nanning, 3301 Hangzhou)")
+            })
+    }
+
+    /// A key proof of the wallet for `authority` (fresh nonce, the attestation).
+    async fn wallet_proof(
+        &self,
+        id: &str,
+        wallet: &Arc<Wallet>,
+        authority: &str,
+        pin: &str,
+    ) -> Result<String, Refused> {
+        let nonce: Value = serde_json::from_slice(
+            &post_form(&format!("{authority}/nonce"), String::new())
+                .await
+                .map_err(|e| unreachable_service("the authority's nonce endpoint", e))?,
+        )
+        .map_err(|e| unreachable_service("the authority's nonce", e))?;
+        let nonce = nonce["c_nonce"].as_str().unwrap_or_default().to_owned();
+        let now = self.clock.now();
+        let attestation = attest(
+            &self.attestation_key,
+            self.plan.id,
+            id,
+            &[Self::public_key(wallet, DEVICE_KEY)?],
+            now,
+        )?;
+        let authority = authority.to_owned();
+        Self::with_key(wallet, pin, DEVICE_KEY.into(), move |signer| {
+            eid_oid4vc::proof::key_proof(signer, &authority, &nonce, now, Some(&attestation))
+                .map_err(Refused::internal)
+        })
+        .await
+    }
+
+    /// Remote enrolment: the identity, the card's photographs and a selfie (base64 JPEG)
+    /// go to the citizen's authority with the wallet's proof; the offer that comes back is
+    /// redeemed. What the wallet then holds.
+    pub async fn enrol_remote(
+        &self,
+        id: &str,
+        request: &Value,
+        pin: &str,
+    ) -> Result<Value, Refused> {
+        let wallet = self.wallet(id).await?;
+        let id_number = request["id_number"]
+            .as_str()
+            .ok_or_else(|| bad("id_number is missing"))?;
+        let authority = self.authority_for(id_number)?;
+        let mut body = json!({
+            "id_number": id_number,
+            "full_name": request["full_name"],
+            "card_front": request["card_front"],
+            "card_back": request["card_back"],
+            "face": request["face"],
+        });
+        body["wallet_proof"] = json!(self.wallet_proof(id, &wallet, &authority, pin).await?);
+        let made = self
+            .authority_call(&format!("{authority}/enrolment"), body.to_string())
+            .await?;
+        self.redeem(id, &wallet, &made.0, &made.1, pin).await
+    }
+
+    /// Enrolment with an offer and its code from the counter.
+    pub async fn enrol_with_offer(
+        &self,
+        id: &str,
+        offer: &str,
+        tx_code: &str,
+        pin: &str,
+    ) -> Result<Value, Refused> {
+        let wallet = self.wallet(id).await?;
+        self.redeem(id, &wallet, offer, tx_code, pin).await
+    }
+
+    /// A new batch before expiry (no new proofing): the authority's offer, redeemed.
+    pub async fn refresh(&self, id: &str, pin: &str) -> Result<Value, Refused> {
+        let wallet = self.wallet(id).await?;
+        let issuer = self.issuer_of(&wallet).await?;
+        let proof = self.wallet_proof(id, &wallet, &issuer, pin).await?;
+        let made = self
+            .authority_call(
+                &format!("{issuer}/refresh"),
+                eid_wallet::enrolment::refresh_request(&proof),
+            )
+            .await?;
+        self.redeem(id, &wallet, &made.0, &made.1, pin).await
+    }
+
+    /// Reports the holder's other wallets lost, from this one, with a face capture.
+    pub async fn report_lost(
+        &self,
+        id: &str,
+        request: &Value,
+        pin: &str,
+    ) -> Result<Value, Refused> {
+        use base64::Engine;
+        let wallet = self.wallet(id).await?;
+        let id_number = request["id_number"]
+            .as_str()
+            .ok_or_else(|| bad("id_number is missing"))?;
+        let authority = self.authority_for(id_number)?;
+        let face = base64::engine::general_purpose::STANDARD
+            .decode(request["face"].as_str().unwrap_or_default())
+            .map_err(|_| bad("face is not base64"))?;
+        let proof = self.wallet_proof(id, &wallet, &authority, pin).await?;
+        let body = eid_wallet::enrolment::lost_report(
+            id_number,
+            request["full_name"].as_str().unwrap_or_default(),
+            &face,
+            &proof,
+        );
+        let taken = post_json(&format!("{authority}/lost"), None, body)
+            .await
+            .map_err(authority_refusal)?;
+        serde_json::from_slice(&taken).map_err(Refused::internal)
+    }
+
+    async fn authority_call(&self, url: &str, body: String) -> Result<(String, String), Refused> {
+        let made: Value = serde_json::from_slice(
+            &post_json(url, None, body)
+                .await
+                .map_err(authority_refusal)?,
+        )
+        .map_err(Refused::internal)?;
+        match (made["offer_uri"].as_str(), made["tx_code"].as_str()) {
+            (Some(offer), Some(code)) => Ok((offer.to_owned(), code.to_owned())),
+            _ => Err(Refused::internal("the authority's answer has no offer")),
+        }
+    }
+
+    /// The issuer of the wallet's credentials (from its mdoc's issuer chain, else any).
+    async fn issuer_of(&self, wallet: &Wallet) -> Result<String, Refused> {
+        let listed = wallet.store.list().await.map_err(Refused::internal)?;
+        if listed.is_empty() {
+            return Err(Refused::new(
+                409,
+                "not_enrolled",
+                "this wallet holds no credential yet: enrol first",
+            ));
+        }
+        let issuer = wallet
+            .store
+            .issuer()
+            .await
+            .map_err(Refused::internal)?
+            .ok_or_else(|| Refused::internal("no issuer recorded"))?;
+        Ok(issuer)
+    }
+
+    /// Redeems an offer over OpenID4VCI, every configuration offered, keeping each
+    /// credential only when bound to the wallet's key.
+    async fn redeem(
+        &self,
+        id: &str,
+        wallet: &Arc<Wallet>,
+        offer: &str,
+        tx_code: &str,
+        pin: &str,
+    ) -> Result<Value, Refused> {
+        let enrolment = Enrolment::from_offer(offer).map_err(|e| bad(e.to_string()))?;
+        let (issuer_url, server_url) = enrolment.metadata_urls();
+        let issuer = fetch(&issuer_url, "application/json")
+            .await
+            .map_err(|e| unreachable_service("the issuer's metadata", e))?;
+        let server = fetch(&server_url, "application/json")
+            .await
+            .map_err(|e| unreachable_service("the issuer's metadata", e))?;
+        let (endpoints, metadata) = enrolment
+            .endpoints(&issuer, &server)
+            .map_err(|e| unreachable_service("the issuer's metadata", e))?;
+        let token: Value = serde_json::from_slice(
+            &post_form(&endpoints.token, enrolment.token_form(tx_code))
+                .await
+                .map_err(authority_refusal)?,
+        )
+        .map_err(Refused::internal)?;
+        let access = token["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let batch = metadata
+            .batch_credential_issuance
+            .as_ref()
+            .map_or(1, |b| b.batch_size.clamp(1, 10));
+        let mut kept = Vec::new();
+        for configuration in enrolment.configurations() {
+            let Some(format) = metadata
+                .credential_configurations_supported
+                .get(configuration)
+                .map(|c| c.format.clone())
+            else {
+                continue;
+            };
+            let nonce: Value = serde_json::from_slice(
+                &post_form(&endpoints.nonce, String::new())
+                    .await
+                    .map_err(authority_refusal)?,
+            )
+            .map_err(Refused::internal)?;
+            let nonce = nonce["c_nonce"].as_str().unwrap_or_default().to_owned();
+            // A fresh key for every instance: relying parties cannot link instances by key.
+            let mut ids = Vec::new();
+            for _ in 0..batch {
+                ids.push(format!("k-{}", self.token()?));
+            }
+            let (configuration_, ids_, now) =
+                (configuration.clone(), ids.clone(), self.clock.now());
+            let (provider, attestation_key, instance) =
+                (self.plan.id, self.attestation_key.clone(), id.to_owned());
+            let enrolment_ = Enrolment::from_offer(offer).map_err(|e| bad(e.to_string()))?;
+            let (request, keys) = Self::unlocked(wallet, pin, move |keystore, unlocked| {
+                let mut keys = Vec::new();
+                for id in &ids_ {
+                    keys.push(
+                        keystore
+                            .create_key(unlocked, id)
+                            .map_err(Refused::internal)?,
+                    );
+                }
+                let attestation = attest(&attestation_key, provider, &instance, &keys, now)?;
+                let signers = ids_
+                    .iter()
+                    .map(|id| keystore.signer(unlocked, id))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(Refused::internal)?;
+                let signers: Vec<&dyn eid_crypto::Signer> = signers
+                    .iter()
+                    .map(|s| s as &dyn eid_crypto::Signer)
+                    .collect();
+                let request = enrolment_
+                    .credential_request(&configuration_, &signers, &nonce, &attestation, now)
+                    .map_err(Refused::internal)?;
+                Ok((request, keys))
+            })
+            .await?;
+            let response = post_json(&endpoints.credential, Some(&access), request)
+                .await
+                .map_err(authority_refusal)?;
+            let received = accept(&format, &response, &keys).map_err(Refused::internal)?;
+            for ((received, key), key_id) in received.into_iter().zip(&keys).zip(&ids) {
+                let (format, purpose, bytes, expires_at) = match received {
+                    Received::Mdoc(bytes) => {
+                        let expires = mdoc_expiry(&bytes)?;
+                        ("mso_mdoc", None, bytes, expires)
+                    }
+                    Received::SdJwt(text) => {
+                        let expires = self.clock.now() + Duration::days(365);
+                        (
+                            eid_oid4vc::FORMAT_SD_JWT_VC,
+                            None,
+                            text.into_bytes(),
+                            expires,
+                        )
+                    }
+                    Received::Compact(bytes) => {
+                        let compact =
+                            OfflineCredential::new(&bytes, key).map_err(Refused::internal)?;
+                        let purpose = compact.purpose().to_owned();
+                        let expires = compact.expires_at();
+                        (
+                            eid_oid4vc::FORMAT_EID_COMPACT,
+                            Some(purpose),
+                            bytes,
+                            expires,
+                        )
+                    }
+                };
+                wallet
+                    .store
+                    .add(format, purpose.as_deref(), key_id, &bytes, expires_at)
+                    .await
+                    .map_err(Refused::internal)?;
+            }
+            kept.push(configuration.clone());
+        }
+        wallet
+            .store
+            .set_issuer(enrolment.issuer())
+            .await
+            .map_err(Refused::internal)?;
+        Ok(json!({ "issuer": enrolment.issuer(), "credentials": kept }))
+    }
+
+    /// The card as the wallet shows it: the mdoc's attributes (the portrait as base64) and
+    /// what the wallet holds.
+    pub async fn card(&self, id: &str) -> Result<Value, Refused> {
+        let wallet = self.wallet(id).await?;
+        let listed = wallet.store.list().await.map_err(Refused::internal)?;
+        let now = self.clock.now();
+        let mdoc = wallet
+            .store
+            .newest("mso_mdoc")
+            .await
+            .map_err(Refused::internal)?;
+        let mut attributes = serde_json::Map::new();
+        if let Some(bytes) = mdoc {
+            let signed = eid_mdoc::IssuerSigned::from_cbor(&bytes).map_err(Refused::internal)?;
+            for (_, items) in &signed.name_spaces {
+                for item in items {
+                    let value = eid_mdoc::model::element_to_json(&item.element_value)
+                        .unwrap_or(Value::Null);
+                    attributes.insert(item.element_identifier.clone(), value);
+                }
+            }
+        }
+        Ok(json!({
+            "provider": self.plan.id,
+            "enrolled": !attributes.is_empty(),
+            "attributes": attributes,
+            "credentials": listed,
+            "needs_refresh": wallet.store.needs_refresh("mso_mdoc", None, now, Duration::days(30), 1).await.map_err(Refused::internal)?,
+        }))
+    }
+
+    /// The presentation history.
+    pub async fn history(&self, id: &str) -> Result<Vec<Presentation>, Refused> {
+        let wallet = self.wallet(id).await?;
+        wallet.store.history().await.map_err(Refused::internal)
+    }
+
+    /// A fresh offline code for `purpose` (valid 60 s): its bytes in base64url, what it
+    /// shows and until when.
+    pub async fn offline_code(&self, id: &str, purpose: &str, pin: &str) -> Result<Value, Refused> {
+        let purpose = Purpose::parse(purpose).ok_or_else(|| {
+            bad(format!(
+                "unknown purpose {purpose:?}: offline codes exist for airport_security, rail_ticketing and age_check"
+            ))
+        })?;
+        let wallet = self.wallet(id).await?;
+        let now = self.clock.now();
+        let instance = wallet
+            .store
+            .pick(
+                eid_oid4vc::FORMAT_EID_COMPACT,
+                Some(purpose.as_str()),
+                &format!("offline:{purpose}"),
+                now,
+            )
+            .await
+            .map_err(Refused::internal)?
+            .ok_or_else(|| {
+                Refused::new(
+                    409,
+                    "no_credential",
+                    format!("this wallet holds no offline credential for {purpose}"),
+                )
+            })?;
+        let device = Self::public_key(&wallet, &instance.key_id)?;
+        let held =
+            OfflineCredential::new(&instance.credential, &device).map_err(Refused::internal)?;
+        let names: Vec<String> = held
+            .attribute_names()
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect();
+        let code = Self::with_key(&wallet, pin, instance.key_id.clone(), move |signer| {
+            held.code(signer, now).map_err(Refused::internal)
+        })
+        .await?;
+        wallet
+            .store
+            .record(
+                &Presentation {
+                    at: now.unix_timestamp(),
+                    channel: "offline_qr".into(),
+                    relying_party: None,
+                    relying_party_name: None,
+                    purpose: purpose.as_str().into(),
+                    attributes: names.clone(),
+                },
+                Some(instance.id),
+            )
+            .await
+            .map_err(Refused::internal)?;
+        Ok(json!({
+            "code": b64url(&code),
+            "bytes": code.len(),
+            "purpose": purpose.as_str(),
+            "shows": names,
+            "valid_until": (now + eid_mdoc::offline::MAX_AGE).unix_timestamp(),
+        }))
+    }
+
+    /// Online: reads the relying party's request (an `openid4vp://` invocation), checks it
+    /// against the trust list and holds it for the holder's decision: what is asked, by
+    /// whom, why.
+    pub async fn online_receive(&self, id: &str, invocation: &str) -> Result<Value, Refused> {
+        self.wallet(id).await?;
+        let (client_id, request_uri) = eid_oid4vc::vp::parse_invocation(invocation)
+            .map_err(|e| bad(format!("not an openid4vp:// invocation: {e}")))?;
+        let request_object = fetch(&request_uri, "application/oauth-authz-req+jwt")
+            .await
+            .map_err(|e| unreachable_service("the relying party's request", e))?;
+        let request_object = String::from_utf8(request_object)
+            .map_err(|_| bad("the relying party's request is not text"))?;
+        let trust = self.trust()?;
+        let pending =
+            eid_wallet::online::receive(&client_id, &request_object, &trust, self.clock.now())
+                .map_err(|refused| Refused::new(422, "request_refused", refused.to_string()))?;
+        let consent = serde_json::to_value(&pending.consent).map_err(Refused::internal)?;
+        let session = self.token()?;
+        self.online
+            .lock()
+            .map_err(|_| Refused::internal("sessions lock"))?
+            .insert(format!("{id}/{session}"), Online { pending });
+        Ok(json!({ "session": session, "consent": consent }))
+    }
+
+    /// The holder's decision on an online request: shares (with the PIN) or declines.
+    pub async fn online_decide(
+        &self,
+        id: &str,
+        session: &str,
+        share: bool,
+        pin: &str,
+    ) -> Result<Value, Refused> {
+        let wallet = self.wallet(id).await?;
+        let Online { pending } = self
+            .online
+            .lock()
+            .map_err(|_| Refused::internal("sessions lock"))?
+            .remove(&format!("{id}/{session}"))
+            .ok_or_else(|| Refused::new(404, "no_such_request", "no such request waiting"))?;
+        if !share {
+            return Ok(json!({ "shared": false }));
+        }
+        let now = self.clock.now();
+        let instance = self
+            .pick_mdoc(&wallet, &pending.consent.relying_party)
+            .await?;
+        let random = self.random.clone();
+        let credential = instance.credential.clone();
+        let (answer, pending) =
+            Self::with_key(&wallet, pin, instance.key_id.clone(), move |signer| {
+                let answer = pending
+                    .respond(
+                        eid_wallet::online::Held::Mdoc(&credential),
+                        signer,
+                        random.as_ref(),
+                        now,
+                    )
+                    .map_err(Refused::internal)?;
+                Ok((answer, pending))
+            })
+            .await?;
+        post_form(&answer.response_uri, answer.body)
+            .await
+            .map_err(|e| unreachable_service("the relying party", e))?;
+        record(&wallet, "online", &pending.consent, instance.id, now).await?;
+        Ok(json!({ "shared": true, "with": pending.consent.relying_party_name }))
+    }
+
+    async fn pick_mdoc(
+        &self,
+        wallet: &Wallet,
+        relying_party: &str,
+    ) -> Result<eid_wallet::store::Instance, Refused> {
+        wallet
+            .store
+            .pick("mso_mdoc", None, relying_party, self.clock.now())
+            .await
+            .map_err(Refused::internal)?
+            .ok_or_else(|| {
+                Refused::new(
+                    409,
+                    "no_credential",
+                    "the wallet holds no credential it may show this relying party (none, or all shown to others: refresh for a new batch)",
+                )
+            })
+    }
+
+    fn trust(&self) -> Result<VerifiedTrustList, Refused> {
+        Ok(self
+            .trust
+            .read()
+            .map_err(|_| Refused::internal("trust lock"))?
+            .clone())
+    }
+
+    /// In person: the phone listens (here on loopback: a phone would use BLE or NFC) and
+    /// shows its engagement QR; the desk connects and asks; the holder decides with
+    /// [`Provider::in_person_decide`]. The session and the QR's text.
+    pub async fn in_person_start(self: &Arc<Self>, id: &str) -> Result<Value, Refused> {
+        let wallet = self.wallet(id).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(Refused::internal)?;
+        let address = listener
+            .local_addr()
+            .map_err(Refused::internal)?
+            .to_string();
+        let engagement = Engagement::new(Some(&address)).map_err(Refused::internal)?;
+        let uri = engagement.qr_uri();
+        let session = self.token()?;
+        let state = Arc::new(StdMutex::new(InPersonState::Waiting));
+        let (decide, decided) = oneshot::channel();
+        self.in_person
+            .lock()
+            .map_err(|_| Refused::internal("sessions lock"))?
+            .insert(
+                format!("{id}/{session}"),
+                InPerson {
+                    state: state.clone(),
+                    decide: Some(decide),
+                },
+            );
+        let provider = self.clone();
+        tokio::spawn(async move {
+            let outcome = provider
+                .serve_desk(listener, engagement, wallet, &state, decided)
+                .await;
+            if let Err(e) = outcome
+                && let Ok(mut state) = state.lock()
+            {
+                *state = InPersonState::Failed(e.message);
+            }
+        });
+        Ok(json!({ "session": session, "engagement": uri }))
+    }
+
+    async fn serve_desk(
+        &self,
+        listener: tokio::net::TcpListener,
+        engagement: Engagement,
+        wallet: Arc<Wallet>,
+        state: &StdMutex<InPersonState>,
+        decided: oneshot::Receiver<Option<String>>,
+    ) -> Result<(), Refused> {
+        use eid_mdoc::transport::{Framed, Transport};
+        let set = |next: InPersonState| {
+            if let Ok(mut state) = state.lock() {
+                *state = next;
+            }
+        };
+        let (stream, _) = tokio::time::timeout(IN_PERSON_WAIT, listener.accept())
+            .await
+            .map_err(|_| Refused::new(408, "timeout", "no desk connected"))?
+            .map_err(Refused::internal)?;
+        let stream = stream.into_std().map_err(Refused::internal)?;
+        stream.set_nonblocking(false).map_err(Refused::internal)?;
+        stream
+            .set_read_timeout(Some(IN_PERSON_WAIT))
+            .map_err(Refused::internal)?;
+        let (trust, now) = (self.trust()?, self.clock.now());
+        let (transport, received) = tokio::task::spawn_blocking(move || {
+            let mut transport = Framed(stream);
+            let establishment = transport.receive().map_err(Refused::internal)?;
+            Ok::<_, Refused>((transport, engagement.receive(&establishment, &trust, now)))
+        })
+        .await
+        .map_err(Refused::internal)??;
+        let mut transport = transport;
+        let pending = match received {
+            Ok(pending) => pending,
+            Err(refused) => {
+                set(InPersonState::Refused(refused.to_string()));
+                let _ = tokio::task::spawn_blocking(move || {
+                    transport.send(&eid_wallet::in_person::refusal())
+                })
+                .await;
+                return Ok(());
+            }
+        };
+        set(InPersonState::Asking(pending.consent.clone()));
+        let pin = tokio::time::timeout(IN_PERSON_WAIT, decided)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        let Some(pin) = pin else {
+            set(InPersonState::Declined);
+            let message = pending.decline();
+            let _ = tokio::task::spawn_blocking(move || transport.send(&message)).await;
+            return Ok(());
+        };
+        let consent = pending.consent.clone();
+        let instance = self.pick_mdoc(&wallet, &consent.relying_party).await?;
+        let credential = instance.credential.clone();
+        let message = Self::with_key(&wallet, &pin, instance.key_id.clone(), move |signer| {
+            pending
+                .respond(&credential, signer)
+                .map_err(Refused::internal)
+        })
+        .await;
+        let message = match message {
+            Ok(message) => message,
+            Err(e) => {
+                let _ = tokio::task::spawn_blocking(move || {
+                    transport.send(&eid_wallet::in_person::refusal())
+                })
+                .await;
+                return Err(e);
+            }
+        };
+        tokio::task::spawn_blocking(move || transport.send(&message))
+            .await
+            .map_err(Refused::internal)?
+            .map_err(Refused::internal)?;
+        record(&wallet, "in_person", &consent, instance.id, now).await?;
+        set(InPersonState::Shared(consent.relying_party_name));
+        Ok(())
+    }
+
+    /// Where an in-person session stands: waiting for the desk, asking the holder (who asks
+    /// what, why), or its end.
+    pub fn in_person_state(&self, id: &str, session: &str) -> Result<Value, Refused> {
+        let sessions = self
+            .in_person
+            .lock()
+            .map_err(|_| Refused::internal("sessions lock"))?;
+        let held = sessions
+            .get(&format!("{id}/{session}"))
+            .ok_or_else(|| Refused::new(404, "no_such_session", "no such session"))?;
+        let state = held
+            .state
+            .lock()
+            .map_err(|_| Refused::internal("session lock"))?
+            .clone();
+        Ok(match state {
+            InPersonState::Waiting => json!({ "state": "waiting" }),
+            InPersonState::Asking(consent) => json!({ "state": "asking", "consent": consent }),
+            InPersonState::Refused(why) => json!({ "state": "refused", "reason": why }),
+            InPersonState::Shared(with) => json!({ "state": "shared", "with": with }),
+            InPersonState::Declined => json!({ "state": "declined" }),
+            InPersonState::Failed(why) => json!({ "state": "failed", "reason": why }),
+        })
+    }
+
+    /// The holder's decision on the desk's request: share (the PIN given) or decline.
+    pub fn in_person_decide(
+        &self,
+        id: &str,
+        session: &str,
+        pin: Option<String>,
+    ) -> Result<(), Refused> {
+        let mut sessions = self
+            .in_person
+            .lock()
+            .map_err(|_| Refused::internal("sessions lock"))?;
+        let held = sessions
+            .get_mut(&format!("{id}/{session}"))
+            .ok_or_else(|| Refused::new(404, "no_such_session", "no such session"))?;
+        let asking = matches!(
+            held.state.lock().map(|s| s.clone()),
+            Ok(InPersonState::Asking(_))
+        );
+        match held.decide.take() {
+            Some(decide) if asking => {
+                let _ = decide.send(pin);
+                Ok(())
+            }
+            other => {
+                held.decide = other;
+                Err(Refused::new(
+                    409,
+                    "not_asking",
+                    "no request is waiting for a decision in this session",
+                ))
+            }
+        }
+    }
+}
+
+async fn record(
+    wallet: &Wallet,
+    channel: &str,
+    consent: &ConsentRequest,
+    instance: i64,
+    now: OffsetDateTime,
+) -> Result<(), Refused> {
+    wallet
+        .store
+        .record(
+            &Presentation {
+                at: now.unix_timestamp(),
+                channel: channel.into(),
+                relying_party: Some(consent.relying_party.clone()),
+                relying_party_name: Some(consent.relying_party_name.clone()),
+                purpose: consent.purpose.as_str().into(),
+                attributes: consent.attributes.clone(),
+            },
+            Some(instance),
+        )
+        .await
+        .map_err(Refused::internal)
+}
+
+/// The provider's attestation of `keys` of the wallet `instance` (an hour).
+fn attest(
+    attestation_key: &SigningKey,
+    provider: &str,
+    instance: &str,
+    keys: &[VerifyingKey],
+    now: OffsetDateTime,
+) -> Result<String, Refused> {
+    KeyAttestation {
+        provider,
+        wallet_instance: instance,
+        keys,
+        key_storage: &["iso_18045_moderate"],
+        user_authentication: &["iso_18045_moderate"],
+        issued_at: now,
+        expires_at: now + Duration::hours(1),
+    }
+    .sign(attestation_key)
+    .map_err(Refused::internal)
+}
+
+fn authority_refusal(e: eid_verifier::online::OnlineError) -> Refused {
+    match e {
+        eid_verifier::online::OnlineError::Status(status, body) => {
+            let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let code = parsed["error"].as_str().unwrap_or("refused");
+            let message = parsed["error_description"]
+                .as_str()
+                .or(parsed["message"].as_str())
+                .unwrap_or(&body);
+            Refused::new(
+                if status == 429 { 429 } else { 422 },
+                "authority_refused",
+                format!("the authority refused ({code}): {message}"),
+            )
+        }
+        e => unreachable_service("the authority", e),
+    }
+}
+
+fn mdoc_expiry(bytes: &[u8]) -> Result<OffsetDateTime, Refused> {
+    let issued = eid_mdoc::IssuerSigned::from_cbor(bytes).map_err(Refused::internal)?;
+    let mso = eid_mdoc::MobileSecurityObject::from_payload(
+        issued.issuer_auth.payload.as_deref().unwrap_or_default(),
+    )
+    .map_err(Refused::internal)?;
+    Ok(mso.validity.valid_until)
+}

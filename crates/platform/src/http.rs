@@ -1,0 +1,264 @@
+//! The hosted wallets' JSON API, under `/providers/<id>/api` (what the wallet page and
+//! `eid demo` call). The wallet id is the browser's handle to its wallet (128 random
+//! bits); the PIN unlocks the device key for every operation that uses it.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::hosted::{Provider, Refused};
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        if status.is_server_error() {
+            eprintln!("wallet provider: {}", self.message);
+        }
+        (
+            status,
+            Json(json!({ "error": self.code, "message": self.message })),
+        )
+            .into_response()
+    }
+}
+
+type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(body: Body<T>) -> Result<T, Refused> {
+    body.map(|Json(b)| b).map_err(|e| Refused {
+        status: 400,
+        code: "invalid_request",
+        message: e.body_text(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pin {
+    pin: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Enrol {
+    pin: String,
+    /// Remote enrolment: the identity and the photographs (base64 JPEG).
+    id_number: Option<String>,
+    full_name: Option<String>,
+    card_front: Option<String>,
+    card_back: Option<String>,
+    face: Option<String>,
+    /// Or an offer and its code from the counter.
+    offer: Option<String>,
+    tx_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Offline {
+    pin: String,
+    purpose: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Invocation {
+    invocation: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    share: bool,
+    pin: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lost {
+    pin: String,
+    id_number: String,
+    full_name: String,
+    face: String,
+}
+
+/// The routes of one provider.
+pub fn provider_router(provider: Arc<Provider>) -> Router {
+    Router::new()
+        .route("/wallets", post(create))
+        .route("/wallets/{wallet}", get(card))
+        .route(
+            "/wallets/{wallet}/enrol",
+            post(enrol).layer(DefaultBodyLimit::max(12 << 20)),
+        )
+        .route("/wallets/{wallet}/refresh", post(refresh))
+        .route("/wallets/{wallet}/history", get(history))
+        .route("/wallets/{wallet}/offline", post(offline))
+        .route("/wallets/{wallet}/online", post(online))
+        .route("/wallets/{wallet}/online/{session}", post(online_decide))
+        .route("/wallets/{wallet}/in-person", post(in_person))
+        .route(
+            "/wallets/{wallet}/in-person/{session}",
+            get(in_person_state).post(in_person_decide),
+        )
+        .route(
+            "/wallets/{wallet}/report-lost",
+            post(report_lost).layer(DefaultBodyLimit::max(6 << 20)),
+        )
+        .with_state(provider)
+}
+
+type Answer = Result<Json<Value>, Refused>;
+
+async fn create(State(provider): State<Arc<Provider>>, pin: Body<Pin>) -> Answer {
+    let pin = body(pin)?;
+    let id = provider.create(&pin.pin).await?;
+    Ok(Json(json!({ "wallet": id, "provider": provider.id() })))
+}
+
+async fn card(State(provider): State<Arc<Provider>>, Path(wallet): Path<String>) -> Answer {
+    Ok(Json(provider.card(&wallet).await?))
+}
+
+async fn enrol(
+    State(provider): State<Arc<Provider>>,
+    Path(wallet): Path<String>,
+    request: Body<Enrol>,
+) -> Answer {
+    let request = body(request)?;
+    if let (Some(offer), Some(code)) = (&request.offer, &request.tx_code) {
+        return Ok(Json(
+            provider
+                .enrol_with_offer(&wallet, offer, code, &request.pin)
+                .await?,
+        ));
+    }
+    let remote = json!({
+        "id_number": request.id_number,
+        "full_name": request.full_name,
+        "card_front": request.card_front,
+        "card_back": request.card_back,
+        "face": request.face,
+    });
+    if remote
+        .as_object()
+        .is_some_and(|o| o.values().any(Value::is_null))
+    {
+        return Err(Refused {
+            status: 400,
+            code: "invalid_request",
+            message: "give either offer and tx_code (from the counter) or id_number, full_name, card_front, card_back and face".into(),
+        });
+    }
+    Ok(Json(
+        provider
+            .enrol_remote(&wallet, &remote, &request.pin)
+            .await?,
+    ))
+}
+
+async fn refresh(
+    State(provider): State<Arc<Provider>>,
+    Path(wallet): Path<String>,
+    pin: Body<Pin>,
+) -> Answer {
+    let pin = body(pin)?;
+    Ok(Json(provider.refresh(&wallet, &pin.pin).await?))
+}
+
+async fn history(State(provider): State<Arc<Provider>>, Path(wallet): Path<String>) -> Answer {
+    Ok(Json(json!({ "history": provider.history(&wallet).await? })))
+}
+
+async fn offline(
+    State(provider): State<Arc<Provider>>,
+    Path(wallet): Path<String>,
+    request: Body<Offline>,
+) -> Answer {
+    let request = body(request)?;
+    Ok(Json(
+        provider
+            .offline_code(&wallet, &request.purpose, &request.pin)
+            .await?,
+    ))
+}
+
+async fn online(
+    State(provider): State<Arc<Provider>>,
+    Path(wallet): Path<String>,
+    request: Body<Invocation>,
+) -> Answer {
+    let request = body(request)?;
+    Ok(Json(
+        provider
+            .online_receive(&wallet, &request.invocation)
+            .await?,
+    ))
+}
+
+async fn online_decide(
+    State(provider): State<Arc<Provider>>,
+    Path((wallet, session)): Path<(String, String)>,
+    request: Body<Decision>,
+) -> Answer {
+    let request = body(request)?;
+    let pin = request.pin.unwrap_or_default();
+    Ok(Json(
+        provider
+            .online_decide(&wallet, &session, request.share, &pin)
+            .await?,
+    ))
+}
+
+async fn in_person(State(provider): State<Arc<Provider>>, Path(wallet): Path<String>) -> Answer {
+    Ok(Json(provider.in_person_start(&wallet).await?))
+}
+
+async fn in_person_state(
+    State(provider): State<Arc<Provider>>,
+    Path((wallet, session)): Path<(String, String)>,
+) -> Answer {
+    Ok(Json(provider.in_person_state(&wallet, &session)?))
+}
+
+async fn in_person_decide(
+    State(provider): State<Arc<Provider>>,
+    Path((wallet, session)): Path<(String, String)>,
+    request: Body<Decision>,
+) -> Answer {
+    let request = body(request)?;
+    let pin = if request.share {
+        Some(request.pin.ok_or(Refused {
+            status: 400,
+            code: "invalid_request",
+            message: "sharing needs the PIN".into(),
+        })?)
+    } else {
+        None
+    };
+    provider.in_person_decide(&wallet, &session, pin)?;
+    Ok(Json(json!({ "decided": true })))
+}
+
+async fn report_lost(
+    State(provider): State<Arc<Provider>>,
+    Path(wallet): Path<String>,
+    request: Body<Lost>,
+) -> Answer {
+    let request = body(request)?;
+    let report = json!({
+        "id_number": request.id_number,
+        "full_name": request.full_name,
+        "face": request.face,
+    });
+    Ok(Json(
+        provider.report_lost(&wallet, &report, &request.pin).await?,
+    ))
+}

@@ -1,0 +1,512 @@
+//! `eid up`: the platform in one process, on loopback.
+//!
+//! - each authority's public listener on its own port (base + 1 Nanning, base + 2 Hangzhou:
+//!   OpenID4VCI metadata lives at the issuer URL's well-known path);
+//! - everything else on the base port: the wallet providers' APIs
+//!   (`/providers/<id>/api/…`), each relying party's verifier service (`/desks/<id>/…`),
+//!   the authorities' admin APIs (`/authorities/<key>/admin/…`, bearer token from
+//!   `eid-data/<key>/admin-token`), the trust list (`GET /trust/list`, `POST /trust/scopes`
+//!   with the operator token of `eid-data/trust/operator-token`) and `GET /platform.json`,
+//!   which describes all of it (what `eid demo` reads).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use eid_authority::{Authority, Settings, admin_router, public_router};
+use eid_core::region::Scope;
+use eid_core::{Clock, Random};
+use eid_crypto::Signer;
+use eid_store::Store;
+use eid_trust::{AcceptanceScope, Purpose};
+use eid_verifier::Verifier;
+use eid_verifier::service::{Service, ServiceConfig, keep_fresh, router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::Duration;
+use tokio::task::JoinSet;
+
+use crate::PlatformError;
+use crate::data::Data;
+use crate::hosted::Provider;
+use crate::http::provider_router;
+
+/// How to start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The data folder.
+    pub dir: PathBuf,
+    /// The base port (0: any free ports, for tests).
+    pub port: u16,
+    /// The face models and fixtures (`EID_PROOFING_DIR`), if present.
+    pub proofing: Option<PathBuf>,
+}
+
+/// A checks that is off on this machine, and why.
+#[derive(Debug, Clone)]
+pub struct CheckOff {
+    /// Which check.
+    pub check: &'static str,
+    /// Why it is off and what turns it on.
+    pub why: String,
+}
+
+/// The running platform.
+pub struct Running {
+    /// The base URL (`http://127.0.0.1:8400`).
+    pub base: String,
+    /// What is off.
+    pub checks_off: Vec<CheckOff>,
+    /// `GET /platform.json`.
+    pub description: Value,
+    tasks: JoinSet<()>,
+    authorities: Vec<Arc<Authority>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// What the trust-list routes share.
+struct TrustControl {
+    data: tokio::sync::Mutex<Data>,
+    operator_token: String,
+    shared: Arc<RwLock<eid_trust::VerifiedTrustList>>,
+    authorities: Vec<Arc<Authority>>,
+    services: Vec<Arc<Service>>,
+    clock: Arc<dyn Clock>,
+}
+
+async fn bind(port: u16) -> Result<(tokio::net::TcpListener, String), PlatformError> {
+    let address = format!("127.0.0.1:{port}");
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|source| PlatformError::Listen {
+            address: address.clone(),
+            source,
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| PlatformError::Listen { address, source })?;
+    Ok((listener, format!("http://{local}")))
+}
+
+fn offset(base: u16, by: u16) -> u16 {
+    if base == 0 { 0 } else { base + by }
+}
+
+/// An authority's public listener. Its URL is the issuer's identity — in every credential
+/// (status list URIs) and in the wallets' records — so it is fixed at the first start
+/// (`<key>/public-url`) and bound again on every later one.
+async fn authority_listener(
+    dir: &Path,
+    base: u16,
+    plan: crate::data::AuthorityPlan,
+) -> Result<(tokio::net::TcpListener, String), PlatformError> {
+    let recorded = dir.join(plan.key).join("public-url");
+    if let Ok(url) = std::fs::read_to_string(&recorded) {
+        let port = url
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .ok_or_else(|| {
+                PlatformError::Data(format!("{} is not a URL with a port", recorded.display()))
+            })?;
+        let (listener, url) = bind(port).await.map_err(|e| {
+            PlatformError::Data(format!(
+                "{}'s port {port} (fixed at the first start, {}: its credentials point there) cannot be used: {e}",
+                plan.key,
+                recorded.display()
+            ))
+        })?;
+        return Ok((listener, url));
+    }
+    let (listener, url) = bind(offset(base, plan.port_offset)).await?;
+    std::fs::write(&recorded, &url)
+        .map_err(|e| PlatformError::Data(format!("{}: {e}", recorded.display())))?;
+    Ok((listener, url))
+}
+
+/// Face matching for remote enrolment, if this build has it and the models are present.
+fn face_matching(
+    proofing: Option<&Path>,
+) -> (
+    Option<eid_authority::proofing::RemoteProofing>,
+    Option<CheckOff>,
+) {
+    #[cfg(feature = "face")]
+    {
+        let Some(dir) = proofing.map(|d| d.join("models")).filter(|d| d.is_dir()) else {
+            return (
+                None,
+                Some(CheckOff {
+                    check: "face matching (remote enrolment, lost-phone reports)",
+                    why: "no face models: run scripts/fetch-proofing-data and set EID_PROOFING_DIR; enrolment is at the counter, lost phones by the hotline".into(),
+                }),
+            );
+        };
+        match eid_authority::proofing::FaceMatcher::load(&dir, 0.6)
+            .and_then(|face| eid_authority::proofing::RemoteProofing::new(face, false))
+        {
+            Ok(proofing) => (Some(proofing), None),
+            Err(e) => (
+                None,
+                Some(CheckOff {
+                    check: "face matching (remote enrolment, lost-phone reports)",
+                    why: format!(
+                        "the face models did not load ({e}); enrolment is at the counter, lost phones by the hotline"
+                    ),
+                }),
+            ),
+        }
+    }
+    #[cfg(not(feature = "face"))]
+    {
+        let _ = proofing;
+        (
+            None,
+            Some(CheckOff {
+                check: "face matching (remote enrolment, lost-phone reports)",
+                why: "this build has no face matching (build with --features face; docs/authority.md lists the system libraries); enrolment is at the counter, lost phones by the hotline".into(),
+            }),
+        )
+    }
+}
+
+/// Starts the platform; `progress` hears each step.
+pub async fn start(
+    options: &Options,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Running, PlatformError> {
+    let now = clock.now();
+    let fixtures = options
+        .proofing
+        .as_ref()
+        .map(|d| d.join("fixtures"))
+        .filter(|d| d.is_dir());
+    let data = Data::open_or_create(
+        &options.dir,
+        fixtures.as_deref(),
+        now,
+        random.as_ref(),
+        progress,
+    )
+    .await?;
+    let operator_path = options.dir.join("trust/operator-token");
+    let operator_token = match std::fs::read_to_string(&operator_path) {
+        Ok(token) => token.trim().to_owned(),
+        Err(_) => {
+            let mut raw = [0u8; 16];
+            random
+                .fill(&mut raw)
+                .map_err(|_| PlatformError::Data("the random source failed".into()))?;
+            let token = hex::encode(raw);
+            std::fs::write(&operator_path, &token)
+                .map_err(|e| PlatformError::Data(format!("{}: {e}", operator_path.display())))?;
+            token
+        }
+    };
+    let (face, face_off) = face_matching(options.proofing.as_deref());
+    let mut checks_off: Vec<CheckOff> = face_off.into_iter().collect();
+    checks_off.push(CheckOff {
+        check: "OCR of the card's front",
+        why: "not wired into eid up: the demo residents' card photographs are not card images"
+            .into(),
+    });
+    checks_off.push(CheckOff {
+        check: "liveness of the selfie",
+        why: "not implemented (docs/threat-model.md)".into(),
+    });
+    let (shutdown, _) = tokio::sync::watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let serve = |tasks: &mut JoinSet<()>, listener: tokio::net::TcpListener, app: Router| {
+        let mut stop = shutdown.subscribe();
+        tasks.spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
+                eprintln!("eid up: a listener stopped: {e}");
+            }
+        });
+    };
+
+    // The authorities.
+    let shared = Arc::new(RwLock::new(data.trust.clone()));
+    let mut authorities = Vec::new();
+    let mut authority_urls = Vec::new();
+    let proofing = face.map(Arc::new);
+    for keys in &data.authorities {
+        let (listener, url) = authority_listener(&options.dir, options.port, keys.plan).await?;
+        let store = Store::connect(&keys.database_url).await?;
+        let mut settings = Settings::new(&url, &keys.admin_token, keys.pseudonym_key);
+        settings.issuer_name = keys.plan.name.into();
+        let ds_key = eid_crypto::SigningKey::from_pkcs8_der(&keys.ds_key.to_pkcs8_der()?)?;
+        let mut authority = Authority::new(
+            settings,
+            store,
+            Arc::new(ds_key),
+            keys.chain.clone(),
+            data.trust.clone(),
+            clock.clone(),
+            random.clone(),
+        );
+        if let Some(proofing) = &proofing {
+            authority = authority.with_remote_proofing(proofing.clone());
+        }
+        let authority = Arc::new(authority);
+        serve(&mut tasks, listener, public_router(authority.clone()));
+        authorities.push(authority);
+        authority_urls.push((keys.plan, url));
+    }
+
+    let (web, base) = bind(options.port).await?;
+    let mut app = Router::new();
+    for (authority, (plan, _)) in authorities.iter().zip(&authority_urls) {
+        app = app.nest(
+            &format!("/authorities/{}", plan.key),
+            admin_router(authority.clone()),
+        );
+    }
+
+    // The wallet providers.
+    let prefixes: Vec<(String, String)> = authority_urls
+        .iter()
+        .map(|(plan, url)| (plan.prefecture.to_owned(), url.clone()))
+        .collect();
+    for (plan, key) in &data.providers {
+        let provider = Arc::new(Provider::new(
+            *plan,
+            eid_crypto::SigningKey::from_pkcs8_der(&key.to_pkcs8_der()?)?,
+            options.dir.join("providers").join(plan.id).join("wallets"),
+            shared.clone(),
+            prefixes.clone(),
+            clock.clone(),
+            random.clone(),
+        ));
+        app = app.nest(
+            &format!("/providers/{}/api", plan.id),
+            provider_router(provider),
+        );
+    }
+
+    // The relying parties' verifier services, following both authorities.
+    let mut services = Vec::new();
+    for desk in &data.desks {
+        let public_url = format!("{base}/desks/{}", desk.plan.id);
+        let identity = match &desk.reader {
+            Some((key, certificate)) => Some((
+                Arc::new(eid_crypto::SigningKey::from_pkcs8_der(
+                    &key.to_pkcs8_der()?,
+                )?) as Arc<dyn Signer>,
+                certificate.clone(),
+            )),
+            None => None,
+        };
+        let service = Service::new(
+            Verifier::new(data.trust.clone(), desk.plan.id, now),
+            ServiceConfig {
+                public_url,
+                trust_roots: vec![data.root.verifying_key().clone()],
+                status_lists: authority_urls
+                    .iter()
+                    .map(|(_, url)| format!("{url}/status/0"))
+                    .collect(),
+                events: authority_urls
+                    .iter()
+                    .map(|(_, url)| format!("{url}/events"))
+                    .collect(),
+                identity,
+                request_lifetime: Duration::minutes(5),
+            },
+            clock.clone(),
+            random.clone(),
+        );
+        let mut stop = shutdown.subscribe();
+        let fresh = service.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                () = keep_fresh(fresh) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        });
+        app = app.nest(&format!("/desks/{}", desk.plan.id), router(service.clone()));
+        services.push(service);
+    }
+
+    let description = json!({
+        "base": base,
+        "authorities": authority_urls.iter().map(|(plan, url)| json!({
+            "key": plan.key,
+            "issuer": plan.issuer_id,
+            "name": plan.name,
+            "prefecture": plan.prefecture,
+            "public": url,
+            "admin": format!("{base}/authorities/{}", plan.key),
+            "admin_token_file": options.dir.join(plan.key).join("admin-token"),
+        })).collect::<Vec<_>>(),
+        "providers": data.providers.iter().map(|(plan, _)| json!({
+            "id": plan.id,
+            "name": plan.name,
+            "api": format!("{base}/providers/{}/api", plan.id),
+        })).collect::<Vec<_>>(),
+        "desks": data.desks.iter().map(|d| json!({
+            "id": d.plan.id,
+            "name": d.plan.name,
+            "purpose": d.plan.purpose.as_str(),
+            "region": d.plan.region,
+            "channels": if d.reader.is_some() { json!(["offline_qr", "in_person", "online"]) } else { json!(["offline_qr"]) },
+            "url": format!("{base}/desks/{}", d.plan.id),
+        })).collect::<Vec<_>>(),
+        "demo_residents": data.residents,
+        "checks_off": checks_off.iter().map(|c| json!({"check": c.check, "why": c.why})).collect::<Vec<_>>(),
+        "trust_list": format!("{base}/trust/list"),
+        "operator_token_file": operator_path,
+    });
+    let control = Arc::new(TrustControl {
+        data: tokio::sync::Mutex::new(data),
+        operator_token,
+        shared,
+        authorities: authorities.clone(),
+        services,
+        clock: clock.clone(),
+    });
+    let described = description.clone();
+    app = app
+        .route(
+            "/platform.json",
+            get(move || {
+                let described = described.clone();
+                async move { Json(described) }
+            }),
+        )
+        .merge(
+            Router::new()
+                .route("/trust/list", get(trust_list))
+                .route("/trust/scopes", post(set_scope))
+                .with_state(control),
+        );
+    serve(&mut tasks, web, app);
+    Ok(Running {
+        base,
+        checks_off,
+        description,
+        tasks,
+        authorities,
+        shutdown,
+    })
+}
+
+impl Running {
+    /// Stops every listener and task, then closes the databases.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        for authority in &self.authorities {
+            authority.store().close().await;
+        }
+    }
+}
+
+async fn trust_list(State(control): State<Arc<TrustControl>>) -> Response {
+    let data = control.data.lock().await;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/jwt")],
+        data.trust_jws.clone(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeChange {
+    /// The issuer's trust-list id (`cn-4501`).
+    issuer: String,
+    /// `nation`, a province (`45`), a prefecture (`4501`) or a county.
+    region: String,
+}
+
+fn refused(status: StatusCode, code: &str, message: String) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
+}
+
+/// The operator widens (or narrows) an issuer's acceptance: the next trust-list version,
+/// signed and handed at once to the authorities, the wallets and every desk.
+async fn set_scope(
+    State(control): State<Arc<TrustControl>>,
+    headers: HeaderMap,
+    body: Result<Json<ScopeChange>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let given = eid_crypto::sha256(bearer.unwrap_or_default().as_bytes());
+    let expected = eid_crypto::sha256(control.operator_token.as_bytes());
+    let same = given
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0;
+    if bearer.is_none() || !same {
+        return refused(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the operator token (eid-data/trust/operator-token) is required".into(),
+        );
+    }
+    let Json(change) = match body {
+        Ok(body) => body,
+        Err(e) => return refused(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()),
+    };
+    let region = match Scope::parse(&change.region) {
+        Ok(scope) => scope,
+        Err(e) => return refused(StatusCode::BAD_REQUEST, "invalid_region", e.to_string()),
+    };
+    let now = control.clock.now();
+    let mut data = control.data.lock().await;
+    let mut list = data.list.clone();
+    let since = list
+        .issuers
+        .iter()
+        .find(|i| i.id == change.issuer)
+        .and_then(|i| i.scopes.first())
+        .map_or(now, |s| s.valid_from);
+    if let Err(e) = eid_trust::edit::set_scope(
+        &mut list,
+        &change.issuer,
+        AcceptanceScope {
+            region,
+            purposes: Purpose::ALL.to_vec(),
+            valid_from: since,
+            valid_until: None,
+        },
+        false,
+    ) {
+        return refused(StatusCode::BAD_REQUEST, "refused", e.to_string());
+    }
+    if let Err(e) = data.publish(list, now) {
+        return refused(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
+    }
+    let trust = data.trust.clone();
+    if let Ok(mut shared) = control.shared.write() {
+        *shared = trust.clone();
+    }
+    for authority in &control.authorities {
+        authority.set_trust_list(trust.clone());
+    }
+    for service in &control.services {
+        if let Ok(mut verifier) = service.verifier().write() {
+            verifier.replace_trust(trust.clone(), now);
+        }
+    }
+    Json(json!({ "trust_list_version": trust.list().version, "issuer": change.issuer, "region": change.region }))
+        .into_response()
+}

@@ -1,0 +1,323 @@
+//! The platform in one process on loopback: the story plays (remote enrolment with the
+//! face when the models are present, at the counter without them), a restart keeps every
+//! state, and bad requests get clear refusals that change nothing.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a test: a failed unwrap or a panic is a failed test"
+)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use eid_core::{OsRandom, SystemClock};
+use eid_platform::up::{Options, Running, start};
+use eid_verifier::online::{OnlineError, fetch, post_form, post_json};
+use serde_json::{Value, json};
+
+fn folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eid-platform-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+async fn up(dir: &Path, proofing: Option<PathBuf>) -> Running {
+    start(
+        &Options {
+            dir: dir.to_owned(),
+            port: 0,
+            proofing,
+        },
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+        &mut |_| {},
+    )
+    .await
+    .unwrap()
+}
+
+async fn play(base: &str, proofing: Option<&Path>) -> (bool, Vec<String>) {
+    let mut lines = Vec::new();
+    let all = eid_platform::demo::play(base, proofing, &mut |l| lines.push(l.to_owned())).await;
+    (all, lines)
+}
+
+async fn post(url: &str, bearer: Option<&str>, body: Value) -> Result<Value, (u16, Value)> {
+    match post_json(url, bearer, body.to_string()).await {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).unwrap()),
+        Err(OnlineError::Status(status, body)) => Err((
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn get(url: &str) -> Value {
+    serde_json::from_slice(&fetch(url, "application/json").await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_story_plays_at_the_counter_without_face_matching() {
+    let dir = folder("counter");
+    let running = up(&dir, None).await;
+    assert!(
+        running
+            .checks_off
+            .iter()
+            .any(|c| c.check.starts_with("face matching")),
+        "face matching should be off without models"
+    );
+    let (all, lines) = play(&running.base, None).await;
+    running.stop().await;
+    let text = lines.join("\n");
+    assert!(all, "{text}");
+    assert!(text.contains("at the counter"), "{text}");
+    assert!(text.contains("suspended by the hotline"), "{text}");
+    assert_eq!(text.matches('✓').count(), 13, "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(feature = "face")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_story_plays_with_remote_enrolment_and_the_face() {
+    let Some(proofing) = std::env::var_os("EID_PROOFING_DIR").map(PathBuf::from) else {
+        println!("skipped: EID_PROOFING_DIR is not set (.ci/run fetches the models and sets it)");
+        return;
+    };
+    let dir = folder("face");
+    let running = up(&dir, Some(proofing.clone())).await;
+    assert!(
+        !running
+            .checks_off
+            .iter()
+            .any(|c| c.check.starts_with("face matching")),
+        "face matching should be on"
+    );
+    let (all, lines) = play(&running.base, Some(&proofing)).await;
+    running.stop().await;
+    let text = lines.join("\n");
+    assert!(all, "{text}");
+    assert!(text.contains("remote, with her face"), "{text}");
+    assert!(
+        text.contains("reported from the new phone's wallet with her face"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A wallet enrolled at the counter: its id.
+async fn enrolled_wallet(running: &Running, dir: &Path) -> String {
+    let d = &running.description;
+    let api = d["providers"][0]["api"].as_str().unwrap();
+    let wallet = post(&format!("{api}/wallets"), None, json!({"pin": "135790"}))
+        .await
+        .unwrap()["wallet"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resident = &d["demo_residents"][0];
+    let token = std::fs::read_to_string(dir.join("nanning/admin-token")).unwrap();
+    let offer = post(
+        &format!("{}/authorities/nanning/admin/enrolments", running.base),
+        Some(token.trim()),
+        json!({"id_number": resident["id_number"], "full_name": resident["full_name"], "officer": "t"}),
+    )
+    .await
+    .unwrap();
+    post(
+        &format!("{api}/wallets/{wallet}/enrol"),
+        None,
+        json!({"pin": "135790", "offer": offer["offer_uri"], "tx_code": offer["tx_code"]}),
+    )
+    .await
+    .unwrap();
+    wallet
+}
+
+async fn airport(running: &Running, wallet: &str, pin: &str) -> Result<Value, (u16, Value)> {
+    let api = running.description["providers"][0]["api"].as_str().unwrap();
+    let code = post(
+        &format!("{api}/wallets/{wallet}/offline"),
+        None,
+        json!({"pin": pin, "purpose": "airport_security"}),
+    )
+    .await?;
+    let report = post_form(
+        &format!(
+            "{}/desks/nanning-airport/verify/offline?purpose=airport_security",
+            running.base
+        ),
+        code["code"].as_str().unwrap().to_owned(),
+    )
+    .await
+    .unwrap();
+    Ok(serde_json::from_slice(&report).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_keys_trust_list_wallets_and_credentials() {
+    let dir = folder("restart");
+    let running = up(&dir, None).await;
+    let wallet = enrolled_wallet(&running, &dir).await;
+    let operator = std::fs::read_to_string(dir.join("trust/operator-token")).unwrap();
+    let widened = post(
+        &format!("{}/trust/scopes", running.base),
+        Some(operator.trim()),
+        json!({"issuer": "cn-4501", "region": "nation"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(widened["trust_list_version"], 2);
+    let residents = running.description["demo_residents"].clone();
+    running.stop().await;
+
+    let running = up(&dir, None).await;
+    assert_eq!(running.description["demo_residents"], residents);
+    let list = fetch(&format!("{}/trust/list", running.base), "application/jwt")
+        .await
+        .unwrap();
+    let payload = String::from_utf8(list).unwrap();
+    let body = payload.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&eid_crypto::b64url_decode(body).unwrap()).unwrap();
+    assert_eq!(claims["version"], 2, "{claims}");
+    let api = running.description["providers"][0]["api"].as_str().unwrap();
+    let card = get(&format!("{api}/wallets/{wallet}")).await;
+    assert_eq!(card["enrolled"], true, "{card}");
+    // The authority's status list and the credential survived: the airport accepts.
+    let mut report = Value::Null;
+    for _ in 0..50 {
+        report = airport(&running, &wallet, "135790").await.unwrap();
+        if report["accepted"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(report["accepted"], true, "{report}");
+    // The wallet remembers its issuer: a refresh (no new proofing) brings a new batch.
+    let before = get(&format!("{api}/wallets/{wallet}")).await["credentials"]
+        .as_array()
+        .unwrap()
+        .len();
+    let refreshed = post(
+        &format!("{api}/wallets/{wallet}/refresh"),
+        None,
+        json!({"pin": "135790"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        refreshed["credentials"].as_array().unwrap().len(),
+        5,
+        "{refreshed}"
+    );
+    let after = get(&format!("{api}/wallets/{wallet}")).await["credentials"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(after > before, "{before} → {after}");
+    let history = get(&format!("{api}/wallets/{wallet}/history")).await;
+    assert!(
+        !history["history"].as_array().unwrap().is_empty(),
+        "{history}"
+    );
+    running.stop().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_refused_clearly_and_change_nothing() {
+    let dir = folder("refusals");
+    let running = up(&dir, None).await;
+    let api = running.description["providers"][0]["api"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A weak PIN.
+    let (status, body) = post(&format!("{api}/wallets"), None, json!({"pin": "12"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+    let wallet = enrolled_wallet(&running, &dir).await;
+    // A wrong PIN: no code, and the wallet still works with the right one.
+    let (status, body) = airport(&running, &wallet, "000000").await.unwrap_err();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("wrong_pin")),
+        "{body}"
+    );
+    let history = get(&format!("{api}/wallets/{wallet}/history")).await;
+    assert_eq!(history["history"].as_array().unwrap().len(), 0, "{history}");
+    // An unknown purpose, an unknown wallet.
+    let (status, body) = post(
+        &format!("{api}/wallets/{wallet}/offline"),
+        None,
+        json!({"pin": "135790", "purpose": "karaoke"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("karaoke"),
+        "{body}"
+    );
+    let (status, _) = post(
+        &format!("{api}/wallets/{}/offline", "0".repeat(32)),
+        None,
+        json!({"pin": "135790", "purpose": "airport_security"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status, 404);
+    // An enrolment with neither an offer nor the photographs.
+    let (status, body) = post(
+        &format!("{api}/wallets/{wallet}/enrol"),
+        None,
+        json!({"pin": "135790", "id_number": "450102195609270671"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status, 400, "{body}");
+    // The trust list without the operator's token, or with a region that does not exist.
+    let scopes = format!("{}/trust/scopes", running.base);
+    let change = json!({"issuer": "cn-4501", "region": "nation"});
+    let (status, _) = post(&scopes, None, change.clone()).await.unwrap_err();
+    assert_eq!(status, 401);
+    let (status, _) = post(&scopes, Some("not-the-token"), change)
+        .await
+        .unwrap_err();
+    assert_eq!(status, 401);
+    let operator = std::fs::read_to_string(dir.join("trust/operator-token")).unwrap();
+    let (status, body) = post(
+        &scopes,
+        Some(operator.trim()),
+        json!({"issuer": "cn-4501", "region": "99"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_region")),
+        "{body}"
+    );
+    let (status, _) = post(
+        &scopes,
+        Some(operator.trim()),
+        json!({"issuer": "cn-9999", "region": "nation"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status, 400);
+    // Still version 1, and the wallet still presents.
+    let health = get(&format!("{}/desks/nanning-airport/health", running.base)).await;
+    assert_eq!(health["trust_list_version"], 1, "{health}");
+    let report = airport(&running, &wallet, "135790").await.unwrap();
+    assert!(report.get("accepted").is_some(), "{report}");
+    running.stop().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,6 @@
+-- What the wallet remembers beyond its credentials: the issuer it enrolled with (where a
+-- refresh goes).
+CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
