@@ -45,8 +45,9 @@ pub fn b64url(data: &[u8]) -> String {
 /// (`base64-simd`, AVX2 or SSE4.1 chosen at run time; 4–5× the `base64` crate's
 /// general-purpose engine on 1 KB here), written straight into the buffer's spare capacity:
 /// on the 43 inputs of one issued SD-JWT (16 to 1,000 bytes) a quarter faster than the
-/// table of character pairs used before for the short ones, which resized the buffer (a
-/// `memset`) and wrote four characters at a time.
+/// table of character pairs written four characters at a time into a resized buffer.
+/// Salts and digests, whose sizes are known in advance, go faster still through
+/// [`b64url_array`].
 pub fn b64url_into(out: &mut Vec<u8>, data: &[u8]) {
     base64_simd::URL_SAFE_NO_PAD.encode_append(data, out);
 }
@@ -54,6 +55,49 @@ pub fn b64url_into(out: &mut Vec<u8>, data: &[u8]) {
 /// [`b64url_into`] for a `String`: base64url is ASCII, so the text needs no check after.
 pub fn b64url_push(out: &mut String, data: &[u8]) {
     base64_simd::URL_SAFE_NO_PAD.encode_append(data, out);
+}
+
+/// Two base64url characters for every 12-bit value.
+static B64URL_PAIRS: [[u8; 2]; 4096] = {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut table = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        table[i] = [ALPHABET[i >> 6], ALPHABET[i & 63]];
+        i += 1;
+    }
+    table
+};
+
+/// Base64url without padding of a fixed-size input (a salt, a digest, a coordinate) as an
+/// array of its `M` = ⌈4N/3⌉ characters (checked when compiled). For these short inputs
+/// the sizes known in advance beat the SIMD call (no dispatch, no capacity checks): one
+/// credential's 14 digests in 0.27 µs against 0.34 µs, its 14 salts in 0.15 against 0.23.
+pub fn b64url_array<const N: usize, const M: usize>(data: &[u8; N]) -> [u8; M] {
+    const {
+        assert!(
+            M == (4 * N).div_ceil(3),
+            "M is not the base64url length of N bytes"
+        )
+    };
+    let pair = |n: usize| B64URL_PAIRS[n & 0xfff];
+    let mut out = [0u8; M];
+    let (mut i, mut o) = (0, 0);
+    while i + 3 <= N {
+        let n =
+            usize::from(data[i]) << 16 | usize::from(data[i + 1]) << 8 | usize::from(data[i + 2]);
+        let ([a, b], [c, d]) = (pair(n >> 12), pair(n));
+        out[o..o + 4].copy_from_slice(&[a, b, c, d]);
+        (i, o) = (i + 3, o + 4);
+    }
+    if N - i == 1 {
+        out[o..o + 2].copy_from_slice(&pair(usize::from(data[i]) << 4));
+    } else if N - i == 2 {
+        let n = usize::from(data[i]) << 10 | usize::from(data[i + 1]) << 2;
+        out[o..o + 2].copy_from_slice(&pair(n >> 6));
+        out[o + 2] = pair(n & 0x3f)[1];
+    }
+    out
 }
 
 /// Decodes base64url without padding; padding or other alphabets are refused.
@@ -104,5 +148,30 @@ mod tests {
                 assert_eq!(text, expected, "{len}");
             }
         }
+    }
+
+    /// The fixed-size encoder writes what the `base64` crate writes, for each length
+    /// remainder and every byte value in every position.
+    #[test]
+    fn b64url_array_matches_base64_crate() {
+        fn check<const N: usize, const M: usize>() {
+            for start in 0..=255usize {
+                let data: [u8; N] = std::array::from_fn(|i| (start + i * 97) as u8);
+                let out: [u8; M] = b64url_array(&data);
+                assert_eq!(
+                    out[..],
+                    *base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .encode(data)
+                        .as_bytes()
+                );
+            }
+        }
+        check::<0, 0>();
+        check::<1, 2>();
+        check::<2, 3>();
+        check::<3, 4>();
+        check::<16, 22>();
+        check::<32, 43>();
+        check::<64, 86>();
     }
 }
