@@ -69,35 +69,32 @@ static B64URL_PAIRS: [[u8; 2]; 4096] = {
     table
 };
 
-/// Base64url without padding of a fixed-size input (a salt, a digest, a coordinate) as an
-/// array of its `M` = ⌈4N/3⌉ characters (checked when compiled). For these short inputs
-/// the sizes known in advance beat the SIMD call (no dispatch, no capacity checks): one
-/// credential's 14 digests in 0.27 µs against 0.34 µs, its 14 salts in 0.15 against 0.23.
-pub fn b64url_array<const N: usize, const M: usize>(data: &[u8; N]) -> [u8; M] {
-    const {
-        assert!(
-            M == (4 * N).div_ceil(3),
-            "M is not the base64url length of N bytes"
-        )
-    };
+/// Appends the base64url form (no padding) of a fixed-size input (a salt, a digest, a
+/// coordinate) to `out`, written in place four characters at a time. For these short
+/// inputs a size known when compiled beats the SIMD call (no dispatch, one capacity
+/// check): one credential's 14 digests in 0.20 µs against 0.32 µs, its 14 salts in 0.12
+/// against 0.21. (Returning an array instead, copied in by the caller, lost a third of that
+/// to a stalled store-to-load forward.)
+pub fn b64url_fixed_into<const N: usize>(out: &mut Vec<u8>, data: &[u8; N]) {
     let pair = |n: usize| B64URL_PAIRS[n & 0xfff];
-    let mut out = [0u8; M];
-    let (mut i, mut o) = (0, 0);
-    while i + 3 <= N {
-        let n =
-            usize::from(data[i]) << 16 | usize::from(data[i + 1]) << 8 | usize::from(data[i + 2]);
+    let start = out.len();
+    out.resize(start + (4 * N).div_ceil(3), 0);
+    let (groups, tail) = out[start..].split_at_mut(N / 3 * 4);
+    let mut chunks = data.chunks_exact(3);
+    for (c, o) in (&mut chunks).zip(groups.chunks_exact_mut(4)) {
+        let n = usize::from(c[0]) << 16 | usize::from(c[1]) << 8 | usize::from(c[2]);
         let ([a, b], [c, d]) = (pair(n >> 12), pair(n));
-        out[o..o + 4].copy_from_slice(&[a, b, c, d]);
-        (i, o) = (i + 3, o + 4);
+        o.copy_from_slice(&[a, b, c, d]);
     }
-    if N - i == 1 {
-        out[o..o + 2].copy_from_slice(&pair(usize::from(data[i]) << 4));
-    } else if N - i == 2 {
-        let n = usize::from(data[i]) << 10 | usize::from(data[i + 1]) << 2;
-        out[o..o + 2].copy_from_slice(&pair(n >> 6));
-        out[o + 2] = pair(n & 0x3f)[1];
+    match (chunks.remainder(), tail) {
+        (&[x], [a, b]) => [*a, *b] = pair(usize::from(x) << 4),
+        (&[x, y], [a, b, c]) => {
+            let n = usize::from(x) << 10 | usize::from(y) << 2;
+            [*a, *b] = pair(n >> 6);
+            *c = pair(n & 0x3f)[1];
+        }
+        _ => {}
     }
-    out
 }
 
 /// Decodes base64url without padding; padding or other alphabets are refused.
@@ -151,27 +148,27 @@ mod tests {
     }
 
     /// The fixed-size encoder writes what the `base64` crate writes, for each length
-    /// remainder and every byte value in every position.
+    /// remainder and every byte value in every position, after whatever the buffer held.
     #[test]
-    fn b64url_array_matches_base64_crate() {
-        fn check<const N: usize, const M: usize>() {
+    fn b64url_fixed_into_matches_base64_crate() {
+        fn check<const N: usize>() {
             for start in 0..=255usize {
                 let data: [u8; N] = std::array::from_fn(|i| (start + i * 97) as u8);
-                let out: [u8; M] = b64url_array(&data);
-                assert_eq!(
-                    out[..],
-                    *base64::engine::general_purpose::URL_SAFE_NO_PAD
-                        .encode(data)
-                        .as_bytes()
+                let mut out = b"prefix.".to_vec();
+                b64url_fixed_into(&mut out, &data);
+                let expected = format!(
+                    "prefix.{}",
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
                 );
+                assert_eq!(out, expected.as_bytes());
             }
         }
-        check::<0, 0>();
-        check::<1, 2>();
-        check::<2, 3>();
-        check::<3, 4>();
-        check::<16, 22>();
-        check::<32, 43>();
-        check::<64, 86>();
+        check::<0>();
+        check::<1>();
+        check::<2>();
+        check::<3>();
+        check::<16>();
+        check::<32>();
+        check::<64>();
     }
 }

@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use eid_core::Random;
-use eid_crypto::{Signer, VerifyingKey, b64url_array, b64url_push, sha256};
+use eid_crypto::{Signer, VerifyingKey, b64url_fixed_into, b64url_push, sha256};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -88,9 +88,9 @@ impl Salts {
 }
 
 /// Appends `data` as a JSON string of its base64url form (which needs no escaping).
-fn quoted_b64<const N: usize, const M: usize>(out: &mut Vec<u8>, data: &[u8; N]) {
+fn quoted_b64<const N: usize>(out: &mut Vec<u8>, data: &[u8; N]) {
     out.push(b'"');
-    out.extend_from_slice(&b64url_array::<N, M>(data));
+    b64url_fixed_into(out, data);
     out.push(b'"');
 }
 
@@ -128,7 +128,7 @@ pub fn issue(
         // [salt, name, value] (RFC 9901 §4.2.1), serialised straight from the claim.
         json.clear();
         json.push(b'[');
-        quoted_b64::<16, 22>(&mut json, &salts.next()?);
+        quoted_b64(&mut json, &salts.next()?);
         json.push(b',');
         json_str(&mut json, name);
         json.push(b',');
@@ -141,7 +141,9 @@ pub fn issue(
     }
     for _ in 0..request.decoys {
         // A decoy is the digest of a base64url salt (RFC 9901 §4.2.5).
-        digests.push(sha256(&b64url_array::<16, 22>(&salts.next()?)));
+        json.clear();
+        b64url_fixed_into(&mut json, &salts.next()?);
+        digests.push(sha256(&json));
     }
     // Sorted, so that the order reveals neither the claims' order nor which are decoys
     // (by the first eight bytes, which differ but with probability 2^-64; then by all).
@@ -200,7 +202,7 @@ pub fn issue(
         if i > 0 {
             json.push(b',');
         }
-        quoted_b64::<32, 43>(&mut json, digest);
+        quoted_b64(&mut json, digest);
     }
     json.extend_from_slice(b"],\"_sd_alg\":\"sha-256\"");
     if let Some(iss) = request.issuer {
@@ -217,13 +219,13 @@ pub fn issue(
     }
     let point = request.holder_key.sec1();
     json.extend_from_slice(b",\"cnf\":{\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":");
-    let (x, y) = (point[1..].first_chunk(), point.last_chunk());
+    let (x, y) = (point[1..].first_chunk::<32>(), point.last_chunk::<32>());
     let (Some(x), Some(y)) = (x, y) else {
         return Err(SdJwtError::Malformed("holder key"));
     };
-    quoted_b64::<32, 43>(&mut json, x);
+    quoted_b64(&mut json, x);
     json.extend_from_slice(b",\"y\":");
-    quoted_b64::<32, 43>(&mut json, y);
+    quoted_b64(&mut json, y);
     json.extend_from_slice(b"}}");
     if let Some(status) = &request.status {
         json.extend_from_slice(b",\"status\":{\"status_list\":");
