@@ -47,7 +47,7 @@ pub fn b64url(data: &[u8]) -> String {
 /// on the 43 inputs of one issued SD-JWT (16 to 1,000 bytes) a quarter faster than the
 /// table of character pairs written four characters at a time into a resized buffer.
 /// Salts and digests, whose sizes are known in advance, go faster still through
-/// [`b64url_array`].
+/// [`b64url_fixed_into`].
 pub fn b64url_into(out: &mut Vec<u8>, data: &[u8]) {
     base64_simd::URL_SAFE_NO_PAD.encode_append(data, out);
 }

@@ -99,7 +99,7 @@ fn quoted_b64<const N: usize>(out: &mut Vec<u8>, data: &[u8; N]) {
 /// Written for speed: one random draw per credential; disclosures, digests, payload and
 /// header written straight into byte buffers (salts and digests in base64url need no JSON
 /// escaping, eid's own claims are written without `serde_json`); the issuer key's
-/// thumbprint computed once per key; five buffers in all, the output sized exactly.
+/// thumbprint computed once per key; five buffers of its own, the output sized exactly.
 pub fn issue(
     request: &IssueRequest<'_>,
     signer: &dyn Signer,
