@@ -40,6 +40,23 @@ pub fn b64url(data: &[u8]) -> String {
     base64_simd::URL_SAFE_NO_PAD.encode_type(data)
 }
 
+/// Appends `data` in base64url without padding (RFC 7515 §2) to `out`: the issuing paths
+/// write their JWS and disclosures this way, without a `String` per part. SIMD
+/// (`base64-simd`, AVX2 or SSE4.1 chosen at run time; 4–5× the `base64` crate's
+/// general-purpose engine on 1 KB here), written straight into the buffer's spare capacity:
+/// on the 43 inputs of one issued SD-JWT (16 to 1,000 bytes) a quarter faster than the
+/// table of character pairs written four characters at a time into a resized buffer.
+/// Salts and digests, whose sizes are known in advance, go faster still through
+/// [`b64url_fixed_into`].
+pub fn b64url_into(out: &mut Vec<u8>, data: &[u8]) {
+    base64_simd::URL_SAFE_NO_PAD.encode_append(data, out);
+}
+
+/// [`b64url_into`] for a `String`: base64url is ASCII, so the text needs no check after.
+pub fn b64url_push(out: &mut String, data: &[u8]) {
+    base64_simd::URL_SAFE_NO_PAD.encode_append(data, out);
+}
+
 /// Two base64url characters for every 12-bit value.
 static B64URL_PAIRS: [[u8; 2]; 4096] = {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -52,34 +69,29 @@ static B64URL_PAIRS: [[u8; 2]; 4096] = {
     table
 };
 
-/// Appends `data` in base64url without padding (RFC 7515 §2) to `out`: the issuing paths
-/// write their JWS and disclosures this way, without a `String` per part. Long inputs go
-/// through SIMD (`base64-simd`, AVX2 or SSE4.1 chosen at run time; 4–5× the `base64`
-/// crate's general-purpose engine on 1 KB here); short ones (salts, digests, signatures)
-/// through a table of character pairs, one lookup per 12 bits.
-pub fn b64url_into(out: &mut Vec<u8>, data: &[u8]) {
-    if data.len() > 96 {
-        let engine = base64_simd::URL_SAFE_NO_PAD;
-        let start = out.len();
-        out.resize(start + engine.encoded_length(data.len()), 0);
-        // Returns the slice it wrote: exactly the space made for it.
-        let _ = engine.encode(data, base64_simd::Out::from_slice(&mut out[start..]));
-        return;
-    }
+/// Appends the base64url form (no padding) of a fixed-size input (a salt, a digest, a
+/// coordinate) to `out`, written in place four characters at a time. For these short
+/// inputs a size known when compiled beats the SIMD call (no dispatch, one capacity
+/// check): one credential's 14 digests in 0.20 µs against 0.32 µs, its 14 salts in 0.12
+/// against 0.21. (Returning an array instead, copied in by the caller, lost a third of that
+/// to a stalled store-to-load forward.)
+pub fn b64url_fixed_into<const N: usize>(out: &mut Vec<u8>, data: &[u8; N]) {
     let pair = |n: usize| B64URL_PAIRS[n & 0xfff];
-    out.reserve(data.len().div_ceil(3) * 4);
+    let start = out.len();
+    out.resize(start + (4 * N).div_ceil(3), 0);
+    let (groups, tail) = out[start..].split_at_mut(N / 3 * 4);
     let mut chunks = data.chunks_exact(3);
-    for c in &mut chunks {
+    for (c, o) in (&mut chunks).zip(groups.chunks_exact_mut(4)) {
         let n = usize::from(c[0]) << 16 | usize::from(c[1]) << 8 | usize::from(c[2]);
         let ([a, b], [c, d]) = (pair(n >> 12), pair(n));
-        out.extend_from_slice(&[a, b, c, d]);
+        o.copy_from_slice(&[a, b, c, d]);
     }
-    match *chunks.remainder() {
-        [x] => out.extend_from_slice(&pair(usize::from(x) << 4)),
-        [x, y] => {
+    match (chunks.remainder(), tail) {
+        (&[x], [a, b]) => [*a, *b] = pair(usize::from(x) << 4),
+        (&[x, y], [a, b, c]) => {
             let n = usize::from(x) << 10 | usize::from(y) << 2;
-            out.extend_from_slice(&pair(n >> 6));
-            out.push(pair(n & 0x3f)[1]);
+            [*a, *b] = pair(n >> 6);
+            *c = pair(n & 0x3f)[1];
         }
         _ => {}
     }
@@ -111,9 +123,10 @@ impl eid_core::Random for CryptoRandom {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
-    /// The SIMD encoder writes what the `base64` crate writes, for every length remainder
-    /// and every byte value, after whatever the buffer already held.
+    /// Both appending encoders write what the `base64` crate writes, for every length
+    /// remainder and every byte value, after whatever the buffer already held.
     #[test]
     fn b64url_into_matches_base64_crate() {
         let data: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
@@ -122,12 +135,40 @@ mod tests {
                 let input = &data[offset..offset + len.min(data.len() - offset)];
                 let mut out = b"prefix.".to_vec();
                 b64url_into(&mut out, input);
-                assert_eq!(
-                    out,
-                    format!("prefix.{}", b64url(input)).into_bytes(),
-                    "{len}"
+                let mut text = String::from("prefix.");
+                b64url_push(&mut text, input);
+                let expected = format!(
+                    "prefix.{}",
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(input)
                 );
+                assert_eq!(out, expected.as_bytes(), "{len}");
+                assert_eq!(text, expected, "{len}");
             }
         }
+    }
+
+    /// The fixed-size encoder writes what the `base64` crate writes, for each length
+    /// remainder and every byte value in every position, after whatever the buffer held.
+    #[test]
+    fn b64url_fixed_into_matches_base64_crate() {
+        fn check<const N: usize>() {
+            for start in 0..=255usize {
+                let data: [u8; N] = std::array::from_fn(|i| (start + i * 97) as u8);
+                let mut out = b"prefix.".to_vec();
+                b64url_fixed_into(&mut out, &data);
+                let expected = format!(
+                    "prefix.{}",
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+                );
+                assert_eq!(out, expected.as_bytes());
+            }
+        }
+        check::<0>();
+        check::<1>();
+        check::<2>();
+        check::<3>();
+        check::<16>();
+        check::<32>();
+        check::<64>();
     }
 }

@@ -3,8 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use eid_core::Random;
-use eid_crypto::{Signer, VerifyingKey, b64url_into, sha256};
-use serde_json::{Map, Value, json};
+use eid_crypto::{Signer, VerifyingKey, b64url_fixed_into, b64url_push, sha256};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::{SdJwtError, StatusListReference, TYP_SD_JWT_VC};
@@ -88,9 +88,9 @@ impl Salts {
 }
 
 /// Appends `data` as a JSON string of its base64url form (which needs no escaping).
-fn quoted_b64(out: &mut Vec<u8>, data: &[u8]) {
+fn quoted_b64<const N: usize>(out: &mut Vec<u8>, data: &[u8; N]) {
     out.push(b'"');
-    b64url_into(out, data);
+    b64url_fixed_into(out, data);
     out.push(b'"');
 }
 
@@ -98,7 +98,8 @@ fn quoted_b64(out: &mut Vec<u8>, data: &[u8]) {
 ///
 /// Written for speed: one random draw per credential; disclosures, digests, payload and
 /// header written straight into byte buffers (salts and digests in base64url need no JSON
-/// escaping); the issuer key's thumbprint computed once per key.
+/// escaping, eid's own claims are written without `serde_json`); the issuer key's
+/// thumbprint computed once per key; five buffers of its own, the output sized exactly.
 pub fn issue(
     request: &IssueRequest<'_>,
     signer: &dyn Signer,
@@ -106,9 +107,17 @@ pub fn issue(
 ) -> Result<String, SdJwtError> {
     let mut salts = Salts::draw(request.claims.len() + request.decoys, random)?;
     // The disclosures' text, written once in the order of the claims, each followed by `~`.
-    let mut disclosures = Vec::with_capacity(96 * request.claims.len());
+    let mut disclosures = String::with_capacity(96 * request.claims.len());
     let mut digests = Vec::with_capacity(request.claims.len() + request.decoys);
-    let mut json = Vec::with_capacity(128);
+    // One scratch buffer for each disclosure's JSON, then the header's and the payload's.
+    let mut json = Vec::with_capacity(
+        384 + 46 * digests.capacity()
+            + request
+                .x5c
+                .iter()
+                .map(|c| c.len() * 4 / 3 + 4)
+                .sum::<usize>(),
+    );
     for (name, value) in request.claims {
         if always_disclosed(name) {
             continue;
@@ -123,21 +132,17 @@ pub fn issue(
         json.push(b',');
         json_str(&mut json, name);
         json.push(b',');
-        match value {
-            Value::String(text) => json_str(&mut json, text),
-            other => serde_json::to_writer(&mut json, other)
-                .map_err(|_| SdJwtError::Malformed("claim value"))?,
-        }
+        json_value(&mut json, value)?;
         json.push(b']');
         let start = disclosures.len();
-        b64url_into(&mut disclosures, &json);
-        digests.push(sha256(&disclosures[start..]));
-        disclosures.push(b'~');
+        b64url_push(&mut disclosures, &json);
+        digests.push(sha256(&disclosures.as_bytes()[start..]));
+        disclosures.push('~');
     }
     for _ in 0..request.decoys {
         // A decoy is the digest of a base64url salt (RFC 9901 §4.2.5).
         json.clear();
-        b64url_into(&mut json, &salts.next()?);
+        b64url_fixed_into(&mut json, &salts.next()?);
         digests.push(sha256(&json));
     }
     // Sorted, so that the order reveals neither the claims' order nor which are decoys
@@ -145,11 +150,38 @@ pub fn issue(
     let head = |d: &[u8; 32]| u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
     digests.sort_unstable_by(|a, b| head(a).cmp(&head(b)).then_with(|| a.cmp(b)));
 
-    // The payload, written straight to JSON: the request's always-disclosed claims (those
-    // eid sets below win), then `_sd`, `_sd_alg` and eid's own.
-    let mut payload = Vec::with_capacity(320 + 46 * digests.len());
-    let mut first = true;
-    payload.push(b'{');
+    // The header's JSON, then the payload's after it in the same buffer.
+    json.clear();
+    json.extend_from_slice(b"{\"alg\":");
+    json_str(&mut json, signer.algorithm().jose_name());
+    json.extend_from_slice(b",\"typ\":");
+    json_str(&mut json, TYP_SD_JWT_VC);
+    if request.x5c.is_empty() {
+        json.extend_from_slice(b",\"kid\":");
+        json_str(&mut json, signer.verifying_key().thumbprint());
+    } else {
+        // Standard base64 (RFC 7515 §4.1.6) needs no JSON escaping either.
+        json.extend_from_slice(b",\"x5c\":[");
+        for (i, der) in request.x5c.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            let start = json.len() + 1;
+            json.push(b'"');
+            json.resize(start + base64::encoded_len(der.len(), true).unwrap_or(0), 0);
+            STANDARD
+                .encode_slice(der, &mut json[start..])
+                .map_err(|_| SdJwtError::Malformed("x5c certificate"))?;
+            json.push(b'"');
+        }
+        json.push(b']');
+    }
+    json.push(b'}');
+    let header_len = json.len();
+
+    // The payload: the request's always-disclosed claims (those eid sets below win), then
+    // `_sd`, `_sd_alg` and eid's own.
+    json.push(b'{');
     let overridden = |name: &str| match name {
         "iss" => request.issuer.is_some(),
         "exp" => request.expires_at.is_some(),
@@ -159,98 +191,112 @@ pub fn issue(
     };
     for (name, value) in request.claims {
         if always_disclosed(name) && !overridden(name) {
-            member(&mut payload, &mut first, name, value)?;
+            json_str(&mut json, name);
+            json.push(b':');
+            json_value(&mut json, value)?;
+            json.push(b',');
         }
     }
-    if !first {
-        payload.push(b',');
-    }
-    payload.extend_from_slice(b"\"_sd\":[");
+    json.extend_from_slice(b"\"_sd\":[");
     for (i, digest) in digests.iter().enumerate() {
         if i > 0 {
-            payload.push(b',');
+            json.push(b',');
         }
-        quoted_b64(&mut payload, digest);
+        quoted_b64(&mut json, digest);
     }
-    payload.extend_from_slice(b"],\"_sd_alg\":\"sha-256\"");
-    first = false;
+    json.extend_from_slice(b"],\"_sd_alg\":\"sha-256\"");
     if let Some(iss) = request.issuer {
-        member(&mut payload, &mut first, "iss", iss)?;
+        json.extend_from_slice(b",\"iss\":");
+        json_str(&mut json, iss);
     }
-    member(&mut payload, &mut first, "vct", request.vct)?;
-    member(
-        &mut payload,
-        &mut first,
-        "iat",
-        &request.issued_at.unix_timestamp(),
-    )?;
+    json.extend_from_slice(b",\"vct\":");
+    json_str(&mut json, request.vct);
+    json.extend_from_slice(b",\"iat\":");
+    json_int(&mut json, request.issued_at.unix_timestamp());
     if let Some(exp) = request.expires_at {
-        member(&mut payload, &mut first, "exp", &exp.unix_timestamp())?;
+        json.extend_from_slice(b",\"exp\":");
+        json_int(&mut json, exp.unix_timestamp());
     }
     let point = request.holder_key.sec1();
-    payload.extend_from_slice(b",\"cnf\":{\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":");
-    quoted_b64(&mut payload, &point[1..33]);
-    payload.extend_from_slice(b",\"y\":");
-    quoted_b64(&mut payload, &point[33..]);
-    payload.extend_from_slice(b"}}");
+    json.extend_from_slice(b",\"cnf\":{\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":");
+    let (x, y) = (point[1..].first_chunk::<32>(), point.last_chunk::<32>());
+    let (Some(x), Some(y)) = (x, y) else {
+        return Err(SdJwtError::Malformed("holder key"));
+    };
+    quoted_b64(&mut json, x);
+    json.extend_from_slice(b",\"y\":");
+    quoted_b64(&mut json, y);
+    json.extend_from_slice(b"}}");
     if let Some(status) = &request.status {
-        member(
-            &mut payload,
-            &mut first,
-            "status",
-            &json!({ "status_list": status }),
-        )?;
+        json.extend_from_slice(b",\"status\":{\"status_list\":");
+        serde_json::to_writer(&mut json, status)
+            .map_err(|_| SdJwtError::Malformed("status reference"))?;
+        json.push(b'}');
     }
-    payload.push(b'}');
+    json.push(b'}');
+    let (header, payload) = json.split_at(header_len);
 
-    let mut header = Vec::with_capacity(
-        64 + request
-            .x5c
-            .iter()
-            .map(|c| c.len() * 4 / 3 + 4)
-            .sum::<usize>(),
+    let b64_len = |n: usize| n / 3 * 4 + [0, 2, 3][n % 3];
+    let signature_len = signer.algorithm().signature_len();
+    let mut out = String::with_capacity(
+        b64_len(header.len())
+            + b64_len(payload.len())
+            + b64_len(signature_len)
+            + 3
+            + disclosures.len(),
     );
-    let mut first = true;
-    header.push(b'{');
-    member(
-        &mut header,
-        &mut first,
-        "alg",
-        signer.algorithm().jose_name(),
-    )?;
-    member(&mut header, &mut first, "typ", TYP_SD_JWT_VC)?;
-    if request.x5c.is_empty() {
-        member(
-            &mut header,
-            &mut first,
-            "kid",
-            signer.verifying_key().thumbprint(),
-        )?;
-    } else {
-        let chain: Vec<String> = request.x5c.iter().map(|der| STANDARD.encode(der)).collect();
-        member(&mut header, &mut first, "x5c", &chain)?;
-    }
-    header.push(b'}');
+    b64url_push(&mut out, header);
+    out.push('.');
+    b64url_push(&mut out, payload);
+    let signature = signer.sign(out.as_bytes()).map_err(SdJwtError::Crypto)?;
+    out.push('.');
+    b64url_push(&mut out, &signature);
+    out.push('~');
+    out.push_str(&disclosures);
+    Ok(out)
+}
 
-    let mut out =
-        Vec::with_capacity((header.len() + payload.len()) * 4 / 3 + disclosures.len() + 100);
-    b64url_into(&mut out, &header);
-    out.push(b'.');
-    b64url_into(&mut out, &payload);
-    let signature = signer.sign(&out).map_err(SdJwtError::Crypto)?;
-    out.push(b'.');
-    b64url_into(&mut out, &signature);
-    out.push(b'~');
-    out.extend_from_slice(&disclosures);
-    // Every byte written is JSON-free base64url or one of `.~`: this cannot fail.
-    String::from_utf8(out).map_err(|_| SdJwtError::Malformed("non-ASCII output"))
+/// Appends a claim value as JSON, as `serde_json` writes it: strings, booleans and integers
+/// directly, anything else through `serde_json`.
+fn json_value(out: &mut Vec<u8>, value: &Value) -> Result<(), SdJwtError> {
+    match value {
+        Value::String(text) => json_str(out, text),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) if let Some(int) = n.as_i64() => json_int(out, int),
+        other => serde_json::to_writer(&mut *out, other)
+            .map_err(|_| SdJwtError::Malformed("claim value"))?,
+    }
+    Ok(())
+}
+
+/// Appends an integer in decimal, as JSON and `serde_json` write it.
+fn json_int(out: &mut Vec<u8>, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Appends `text` as a JSON string, escaped exactly as `serde_json` escapes (`"`, `\\` and
 /// control characters; everything else as UTF-8), with a fast path for the usual string
-/// that needs no escaping.
+/// that needs no escaping (checked without an early exit, which the compiler vectorises).
 fn json_str(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    let plain = text.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    });
+    if plain {
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');
@@ -269,22 +315,6 @@ fn has_reserved(value: &Value) -> bool {
         Value::Array(items) => items.iter().any(has_reserved),
         _ => false,
     }
-}
-
-/// Appends `"key":value` to a JSON object being written.
-fn member(
-    out: &mut Vec<u8>,
-    first: &mut bool,
-    key: &str,
-    value: &(impl serde::Serialize + ?Sized),
-) -> Result<(), SdJwtError> {
-    if !*first {
-        out.push(b',');
-    }
-    *first = false;
-    serde_json::to_writer(&mut *out, key).map_err(|_| SdJwtError::Malformed("claim name"))?;
-    out.push(b':');
-    serde_json::to_writer(&mut *out, value).map_err(|_| SdJwtError::Malformed("claim value"))
 }
 
 #[cfg(test)]
@@ -318,6 +348,48 @@ mod tests {
             assert_eq!(
                 out,
                 format!("x{}", serde_json::to_string(text).unwrap()).into_bytes()
+            );
+        }
+    }
+
+    /// Claim values and integers are written as `serde_json` writes them.
+    #[test]
+    fn json_value_and_int_write_as_serde_json() {
+        for int in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            36,
+            1990,
+            -1990,
+            1_790_000_000,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut out = b"x".to_vec();
+            json_int(&mut out, int);
+            assert_eq!(out, format!("x{int}").into_bytes());
+        }
+        for value in [
+            serde_json::json!(true),
+            serde_json::json!(false),
+            serde_json::json!(null),
+            serde_json::json!(0),
+            serde_json::json!(-7),
+            serde_json::json!(u64::MAX),
+            serde_json::json!(1.5),
+            serde_json::json!("秀英"),
+            serde_json::json!("a\"b"),
+            serde_json::json!({"street": "民族大道", "nr": 100}),
+            serde_json::json!([1, "two", false]),
+        ] {
+            let mut out = b"x".to_vec();
+            json_value(&mut out, &value).unwrap();
+            assert_eq!(
+                out,
+                format!("x{}", serde_json::to_string(&value).unwrap()).into_bytes()
             );
         }
     }
