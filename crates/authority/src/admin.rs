@@ -442,6 +442,39 @@ pub(crate) struct AuditQuery {
     limit: Option<u32>,
 }
 
+/// The newest credentials with their state (the console's list).
+pub(crate) async fn credentials(
+    State(authority): State<Arc<Authority>>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let rows = authority
+        .store
+        .recent_credentials(query.limit.unwrap_or(100).min(10_000))
+        .await?;
+    Ok(Json(Value::Array(
+        rows.into_iter()
+            .map(|(c, issued_at)| {
+                json!({"id": c.id, "provider": c.provider, "wallet_instance": c.wallet_instance,
+                       "configuration": c.configuration, "issued_at": issued_at,
+                       "state": c.state.name()})
+            })
+            .collect(),
+    )))
+}
+
+/// Counts by state and issuance per hour over the last day (the console's chart).
+pub(crate) async fn stats(
+    State(authority): State<Arc<Authority>>,
+) -> Result<Json<Value>, ApiError> {
+    let [valid, invalid, suspended] = authority.store.credential_counts().await?;
+    let since = authority.clock.now().unix_timestamp() / 3600 * 3600 - 23 * 3600;
+    let hours = authority.store.issued_per_hour(since).await?;
+    Ok(Json(json!({
+        "credentials": {"valid": valid, "suspended": suspended, "invalid": invalid},
+        "issued_per_hour": hours.into_iter().map(|(h, n)| json!({"hour": h, "count": n})).collect::<Vec<_>>(),
+    })))
+}
+
 pub(crate) async fn audit_log(
     State(authority): State<Arc<Authority>>,
     Query(query): Query<AuditQuery>,

@@ -71,6 +71,8 @@ pub fn admin_router(authority: Arc<Authority>) -> Router {
         .route("/admin/rebind", post(admin::rebind))
         .route("/admin/registry/events", post(admin::registry_event))
         .route("/admin/audit", get(admin::audit_log))
+        .route("/admin/credentials", get(admin::credentials))
+        .route("/admin/stats", get(admin::stats))
         .route("/admin/events/wallets", get(status::wallet_events))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)

@@ -123,10 +123,11 @@ pub fn up(args: UpArgs) -> anyhow::Result<Outcome> {
             proofing: args.proofing,
         };
         let running = bring_up(&options).await?;
+        // Listening for Ctrl-C (and a service manager's SIGTERM) before saying we are up:
+        // a signal right after the announcement must stop cleanly, not kill.
+        let stop = stop_signal()?;
         announce(&running, &args.data);
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        stop.await;
         say("stopping…");
         running.stop().await;
         say(&format!(
@@ -134,6 +135,28 @@ pub fn up(args: UpArgs) -> anyhow::Result<Outcome> {
             args.data.display()
         ));
         Ok(Outcome::Ok)
+    })
+}
+
+/// Resolves at the first Ctrl-C (SIGINT) or SIGTERM; the handlers are in place on return.
+#[cfg(unix)]
+fn stop_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// Resolves at the first Ctrl-C.
+#[cfg(not(unix))]
+fn stop_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
     })
 }
 

@@ -93,3 +93,33 @@ fn up_starts_stops_on_ctrl_c_and_keeps_its_folder() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn demo_plays_the_story_on_its_own_platform_and_exits_0() {
+    // Without the face models: enrolment at the counter, the hotline for the lost phone.
+    let output = Command::new(env!("CARGO_BIN_EXE_eid"))
+        .arg("demo")
+        .env_remove("EID_PROOFING_DIR")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for step in [
+        "Enrolment",
+        "A Nanning hotel checks her in",
+        "Airport security",
+        "A bank opens an account",
+        "a Hangzhou hotel refuses",
+        "The national authorisation",
+        "Her phone is lost",
+        "The new phone",
+        "Every step behaved as the story says.",
+    ] {
+        assert!(printed.contains(step), "{step}: {printed}");
+    }
+    assert!(!printed.contains('✗'), "{printed}");
+}

@@ -220,7 +220,7 @@ fn read_text(path: &Path) -> Result<String, PlatformError> {
 }
 
 /// Writes a file; secrets readable by the owner only.
-fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), PlatformError> {
+pub(crate) fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), PlatformError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }

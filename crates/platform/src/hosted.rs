@@ -653,6 +653,7 @@ impl Provider {
             .await
             .map_err(Refused::internal)?;
         Ok(json!({
+            "qr_svg": crate::web::qr_svg(&code),
             "code": b64url(&code),
             "bytes": code.len(),
             "purpose": purpose.as_str(),
@@ -795,7 +796,11 @@ impl Provider {
                 *state = InPersonState::Failed(e.message);
             }
         });
-        Ok(json!({ "session": session, "engagement": uri }))
+        Ok(json!({
+            "session": session,
+            "qr_svg": crate::web::qr_svg(uri.as_bytes()),
+            "engagement": uri,
+        }))
     }
 
     async fn serve_desk(

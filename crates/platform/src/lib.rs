@@ -5,13 +5,15 @@
 //! - [`hosted`]: a wallet provider hosting wallets (the web wallet's back end);
 //! - [`up`]: two issuing authorities (Nanning 4501, Hangzhou 3301), two wallet providers
 //!   and the relying parties' verifier services, on loopback;
-//! - [`demo`]: the story, played against a running platform over HTTP.
+//! - [`demo`]: the story, played against a running platform over HTTP;
+//! - [`web`]: the citizen wallet, verifier desk and authority console pages.
 
 pub mod data;
 pub mod demo;
 pub mod hosted;
 pub mod http;
 pub mod up;
+pub mod web;
 
 /// Why the platform could not start or do what was asked.
 #[derive(Debug, thiserror::Error)]

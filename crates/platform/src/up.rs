@@ -205,8 +205,7 @@ pub async fn start(
                 .fill(&mut raw)
                 .map_err(|_| PlatformError::Data("the random source failed".into()))?;
             let token = hex::encode(raw);
-            std::fs::write(&operator_path, &token)
-                .map_err(|e| PlatformError::Data(format!("{}: {e}", operator_path.display())))?;
+            crate::data::write(&operator_path, token.as_bytes(), true)?;
             token
         }
     };
@@ -298,6 +297,7 @@ pub async fn start(
     }
 
     // The relying parties' verifier services, following both authorities.
+    let counts = crate::web::Counts::new(clock.clone());
     let mut services = Vec::new();
     for desk in &data.desks {
         let public_url = format!("{base}/desks/{}", desk.plan.id);
@@ -337,7 +337,13 @@ pub async fn start(
                 _ = stop.wait_for(|s| *s) => {}
             }
         });
-        app = app.nest(&format!("/desks/{}", desk.plan.id), router(service.clone()));
+        app = app.nest(
+            &format!("/desks/{}", desk.plan.id),
+            router(service.clone()).layer(axum::middleware::from_fn_with_state(
+                counts.clone(),
+                crate::web::count_verifications,
+            )),
+        );
         services.push(service);
     }
 
@@ -390,9 +396,11 @@ pub async fn start(
         .merge(
             Router::new()
                 .route("/trust/list", get(trust_list))
+                .route("/trust/list.json", get(trust_list_json))
                 .route("/trust/scopes", post(set_scope))
                 .with_state(control),
         );
+    app = app.merge(crate::web::router(counts));
     serve(&mut tasks, web, app);
     Ok(Running {
         base,
@@ -422,6 +430,11 @@ async fn trust_list(State(control): State<Arc<TrustControl>>) -> Response {
         data.trust_jws.clone(),
     )
         .into_response()
+}
+
+/// The trust list now in force, as JSON (what the console shows).
+async fn trust_list_json(State(control): State<Arc<TrustControl>>) -> Response {
+    Json(control.data.lock().await.list.clone()).into_response()
 }
 
 #[derive(Deserialize)]

@@ -54,6 +54,83 @@ async fn post(url: &str, bearer: Option<&str>, body: Value) -> Result<Value, (u1
     }
 }
 
+/// A GET with an optional bearer token (the admin API).
+async fn fetch_with(url: &str, bearer: Option<&str>) -> Result<Vec<u8>, OnlineError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (address, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let auth = bearer
+        .map(|b| format!("Authorization: Bearer {b}\r\n"))
+        .unwrap_or_default();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    if status == 200 {
+        Ok(body.into_bytes())
+    } else {
+        Err(OnlineError::Status(status, body))
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
+}
+
+/// POSTs bytes; the status and the JSON answer.
+async fn post_octets(url: &str, body: Vec<u8>) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (address, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    stream.write_all(&body).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
+    )
+}
+
 async fn get(url: &str) -> Value {
     serde_json::from_slice(&fetch(url, "application/json").await.unwrap()).unwrap()
 }
@@ -172,6 +249,23 @@ async fn a_restart_keeps_keys_trust_list_wallets_and_credentials() {
     assert_eq!(widened["trust_list_version"], 2);
     let residents = running.description["demo_residents"].clone();
     running.stop().await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let keystore = dir.join(format!(
+            "providers/superapp-a/wallets/{wallet}/keystore.json"
+        ));
+        for secret in [
+            dir.join("nanning/ds.key.pem"),
+            dir.join("nanning/admin-token"),
+            dir.join("trust/root.key.pem"),
+            dir.join("trust/operator-token"),
+            keystore,
+        ] {
+            let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", secret.display());
+        }
+    }
 
     let running = up(&dir, None).await;
     assert_eq!(running.description["demo_residents"], residents);
@@ -313,6 +407,53 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     .await
     .unwrap_err();
     assert_eq!(status, 400);
+    // The desk's QR reader: a picture of a code gives its bytes back; a wrong shape and a
+    // blank picture are refused with what was wrong.
+    let content = b"\x00\x01binary offline code\xff".to_vec();
+    let code = qrcode::QrCode::with_error_correction_level(&content, qrcode::EcLevel::M).unwrap();
+    let (modules, scale) = (code.width(), 4);
+    let side = (modules + 8) * scale;
+    let mut grey = vec![255u8; side * side];
+    for y in 0..side {
+        for x in 0..side {
+            let (mx, my) = ((x / scale).wrapping_sub(4), (y / scale).wrapping_sub(4));
+            if mx < modules && my < modules && code[(mx, my)] == qrcode::Color::Dark {
+                grey[y * side + x] = 0;
+            }
+        }
+    }
+    let decode = |w: usize, h: usize, body: Vec<u8>| {
+        let url = format!("{}/web/decode?width={w}&height={h}", running.base);
+        async move { post_octets(&url, body).await }
+    };
+    let (status, found) = decode(side, side, grey.clone()).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(
+        eid_crypto::b64url_decode(found["bytes"].as_str().unwrap()).unwrap(),
+        content
+    );
+    let (status, found) = decode(side, side + 1, grey).await;
+    assert_eq!(status, 400, "{found}");
+    let (status, found) = decode(64, 64, vec![255; 64 * 64]).await;
+    assert_eq!(
+        (status, found["error"].as_str()),
+        (404, Some("not_found")),
+        "{found}"
+    );
+    // The console's admin routes want the authority's token.
+    let stats = format!("{}/authorities/nanning/admin/stats", running.base);
+    let token = std::fs::read_to_string(dir.join("nanning/admin-token")).unwrap();
+    assert!(matches!(
+        fetch_with(&stats, None).await,
+        Err(OnlineError::Status(401, _))
+    ));
+    let counted: Value =
+        serde_json::from_slice(&fetch_with(&stats, Some(token.trim())).await.unwrap()).unwrap();
+    assert_eq!(counted["credentials"]["valid"], 5, "{counted}");
+    assert!(
+        !counted["issued_per_hour"].as_array().unwrap().is_empty(),
+        "{counted}"
+    );
     // Still version 1, and the wallet still presents.
     let health = get(&format!("{}/desks/nanning-airport/health", running.base)).await;
     assert_eq!(health["trust_list_version"], 1, "{health}");

@@ -42,6 +42,15 @@ impl CredentialState {
         }
     }
 
+    /// `valid`, `invalid` or `suspended`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Invalid => "invalid",
+            Self::Suspended => "suspended",
+        }
+    }
+
     fn from_value(value: i64) -> Result<Self, StoreError> {
         match value {
             0 => Ok(Self::Valid),
@@ -679,6 +688,71 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// The newest `limit` credentials (batches), newest first, without personal data:
+    /// (id, provider, wallet instance, configuration, issued at, state).
+    pub async fn recent_credentials(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(CredentialRecord, i64)>, StoreError> {
+        let rows: Vec<(String, String, String, String, i64, i64)> =
+            on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, provider, wallet_instance, configuration, issued_at, status
+             FROM credentials ORDER BY issued_at DESC, id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)
+            .map_err(db("listing credentials"))?;
+        rows.into_iter()
+            .map(
+                |(id, provider, wallet_instance, configuration, issued_at, status)| {
+                    Ok((
+                        CredentialRecord {
+                            id,
+                            provider,
+                            wallet_instance,
+                            configuration,
+                            state: CredentialState::from_value(status)?,
+                            instances: Vec::new(),
+                        },
+                        issued_at,
+                    ))
+                },
+            )
+            .collect()
+    }
+
+    /// How many credentials (batches) are VALID, INVALID and SUSPENDED.
+    pub async fn credential_counts(&self) -> Result<[u64; 3], StoreError> {
+        let rows: Vec<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT status, COUNT(*) FROM credentials GROUP BY status",
+        )
+        .fetch_all(pool)
+        .await)
+        .map_err(db("counting credentials"))?;
+        let mut counts = [0u64; 3];
+        for (status, n) in rows {
+            if let Some(slot) = usize::try_from(status).ok().and_then(|s| counts.get_mut(s)) {
+                *slot = count(n);
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Credentials (batches) issued per hour since `since` (Unix seconds): (hour start,
+    /// count), oldest first.
+    pub async fn issued_per_hour(&self, since: i64) -> Result<Vec<(i64, u64)>, StoreError> {
+        let rows: Vec<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT (issued_at / 3600) * 3600 AS hour, COUNT(*) FROM credentials
+             WHERE issued_at >= $1 GROUP BY hour ORDER BY hour",
+        )
+        .bind(since)
+        .fetch_all(pool)
+        .await)
+        .map_err(db("counting issuance"))?;
+        Ok(rows.into_iter().map(|(h, n)| (h, count(n))).collect())
     }
 
     /// The shard's size, version and non-VALID entries; `None` for a shard never opened.

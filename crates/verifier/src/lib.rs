@@ -19,6 +19,7 @@ pub mod in_person;
 pub mod online;
 pub mod openid4vp;
 pub mod push;
+pub mod qr;
 mod report;
 pub mod service;
 mod status;

@@ -312,7 +312,13 @@ impl SoftwareKeystore {
         let text = serde_json::to_string_pretty(&self.file)
             .map_err(|_| KeystoreError::Corrupt("cannot serialise"))?;
         let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        // Sealed keys: readable by the owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        std::io::Write::write_all(&mut options.open(&tmp).map_err(io)?, text.as_bytes())
+            .map_err(io)?;
         std::fs::rename(&tmp, &self.path).map_err(io)
     }
 

@@ -1,0 +1,106 @@
+// The authority console: the admin API of the chosen authority with its admin token (kept
+// for this tab only), the platform's trust list and verification counts.
+const $ = id => document.getElementById(id);
+let platform, authority, token;
+
+function show(id, on) { $(id).classList.toggle("hidden", !on); }
+const when = s => new Date(s * 1000).toLocaleString(LANG === "zh" ? "zh-CN" : "en-GB");
+
+async function load() {
+  platform = await api("GET", "/platform.json");
+  for (const a of platform.authorities) $("authority").append(el("option", { value: a.key }, a.name));
+  const saved = JSON.parse(sessionStorage.getItem("eid.console") || "null");
+  if (saved) { $("authority").value = saved.key; token = saved.token; enter(); }
+}
+
+$("login-go").onclick = async () => {
+  $("login-error").textContent = "";
+  token = $("token").value.trim();
+  try {
+    const a = platform.authorities.find(x => x.key === $("authority").value);
+    await api("GET", `${a.admin}/admin/audit?limit=1`, undefined, token);
+    sessionStorage.setItem("eid.console", JSON.stringify({ key: a.key, token }));
+    enter();
+  } catch (e) { $("login-error").textContent = e.message; }
+};
+$("logout").onclick = () => { sessionStorage.removeItem("eid.console"); location.reload(); };
+
+function enter() {
+  authority = platform.authorities.find(x => x.key === $("authority").value);
+  show("login", false); show("board", true); show("logout", true);
+  $("who").textContent = authority.name;
+  refresh();
+}
+
+async function refresh() {
+  const admin = authority.admin;
+  const [stats, credentials, audit, trust, web] = await Promise.all([
+    api("GET", `${admin}/admin/stats`, undefined, token),
+    api("GET", `${admin}/admin/credentials?limit=50`, undefined, token),
+    api("GET", `${admin}/admin/audit?limit=50`, undefined, token),
+    api("GET", "/trust/list.json"),
+    api("GET", "/web/stats"),
+  ]);
+  for (const s of ["valid", "suspended", "invalid"]) $(`n-${s}`).textContent = stats.credentials[s];
+  $("n-verified").textContent = web.verified_per_hour.reduce((n, h) => n + h.count, 0);
+  chart(stats.issued_per_hour, web.verified_per_hour);
+  const tbody = $("credentials");
+  tbody.innerHTML = "";
+  for (const c of credentials) {
+    const actions = el("td");
+    const act = name => el("button", { class: "secondary", onclick: () => lifecycle(c.id, name) }, t(name));
+    if (c.state === "valid") actions.append(act("suspend"), " ", act("revoke"));
+    if (c.state === "suspended") actions.append(act("reinstate"), " ", act("revoke"));
+    tbody.append(el("tr", {}, el("td", {}, when(c.issued_at)), el("td", {}, c.id), el("td", {}, `${c.provider} · ${c.wallet_instance.slice(0, 8)}…`),
+      el("td", {}, c.configuration), el("td", {}, el("span", { class: `pill ${c.state}` }, t(c.state))), actions));
+  }
+  const log = $("audit");
+  log.innerHTML = "";
+  for (const e of audit) log.append(el("tr", {}, el("td", {}, when(e.at)), el("td", {}, `${e.action} (${e.actor})`), el("td", {}, e.outcome), el("td", {}, e.detail)));
+  $("trust-version").textContent = trust.version;
+  const issuers = $("issuers");
+  issuers.innerHTML = "";
+  $("widen-issuer").innerHTML = "";
+  for (const i of trust.issuers) {
+    issuers.append(el("tr", {}, el("td", {}, `${i.name} (${i.id})`), el("td", {}, i.scopes.map(s => typeof s.region === "string" ? s.region : JSON.stringify(s.region)).join(", "))));
+    $("widen-issuer").append(el("option", { value: i.id }, i.name));
+  }
+  const off = $("checks-off");
+  off.innerHTML = "";
+  for (const c of platform.checks_off) off.append(el("li", {}, `${c.check}: ${c.why}`));
+}
+
+async function lifecycle(id, action) {
+  $("credentials-error").textContent = "";
+  try { await api("POST", `${authority.admin}/admin/credentials/${id}/${action}`, { reason: "console" }, token); refresh(); }
+  catch (e) { $("credentials-error").textContent = e.message; }
+}
+
+// Bars per hour over the last 24 hours: issued (red) and verified (grey).
+function chart(issued, verified) {
+  const now = Math.floor(Date.now() / 3600000) * 3600;
+  const hours = Array.from({ length: 24 }, (_, i) => now - (23 - i) * 3600);
+  const get = (rows, h) => (rows.find(r => r.hour === h) || { count: 0 }).count;
+  const max = Math.max(1, ...hours.map(h => Math.max(get(issued, h), get(verified, h))));
+  const w = 600, hgt = 160, bw = w / 24;
+  let bars = "";
+  hours.forEach((h, i) => {
+    const a = get(issued, h) / max * (hgt - 20), b = get(verified, h) / max * (hgt - 20);
+    bars += `<rect x="${i * bw + 2}" y="${hgt - a}" width="${bw / 2 - 2}" height="${a}" fill="#c8102e"><title>${t("issued")}: ${get(issued, h)}</title></rect>`;
+    bars += `<rect x="${i * bw + bw / 2}" y="${hgt - b}" width="${bw / 2 - 2}" height="${b}" fill="#8a93a6"><title>${t("verified")}: ${get(verified, h)}</title></rect>`;
+    if (i % 6 === 0) bars += `<text x="${i * bw}" y="12" font-size="11" fill="#5d6677">${new Date(h * 1000).getHours()}:00</text>`;
+  });
+  $("chart").innerHTML = `<svg viewBox="0 0 ${w} ${hgt}" role="img" aria-label="${t("issuance_chart")}">${bars}<text x="${w - 150}" y="12" font-size="11" fill="#c8102e">■ ${t("issued")}</text><text x="${w - 70}" y="12" font-size="11" fill="#8a93a6">■ ${t("verified")}</text></svg>`;
+}
+
+$("widen-go").onclick = async () => {
+  $("widen-error").textContent = ""; $("widen-result").textContent = "";
+  try {
+    const done = await api("POST", "/trust/scopes", { issuer: $("widen-issuer").value, region: $("widen-region").value.trim() }, $("operator-token").value.trim());
+    $("widen-result").textContent = `${t("version")} ${done.trust_list_version}`;
+    refresh();
+  } catch (e) { $("widen-error").textContent = e.message; }
+};
+
+document.addEventListener("languagechange", () => { if (token && authority) refresh(); });
+load();

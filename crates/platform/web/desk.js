@@ -1,0 +1,145 @@
+// The verifier desk: reads a QR code from the camera or an uploaded image (the pixels go to
+// the desk service, which decodes them), then checks it: an offline code at the desk's
+// offline check, a phone's engagement (mdoc:) in person. A bank's desk can also ask online.
+const $ = id => document.getElementById(id);
+let platform, desk, stream, scanning = false;
+
+function show(id, on) { $(id).classList.toggle("hidden", !on); }
+
+async function load() {
+  platform = await api("GET", "/platform.json");
+  const select = $("desk");
+  for (const d of platform.desks) select.append(el("option", { value: d.id }, d.name));
+  const wanted = new URLSearchParams(location.search).get("desk") || localStorage.getItem("eid.desk");
+  if (wanted && platform.desks.some(d => d.id === wanted)) select.value = wanted;
+  select.onchange = choose;
+  choose();
+}
+
+function choose() {
+  desk = platform.desks.find(d => d.id === $("desk").value);
+  localStorage.setItem("eid.desk", desk.id);
+  show("online-box", desk.channels.includes("online"));
+  show("online-link-box", false);
+}
+
+function tab(upload) {
+  $("tab-camera").classList.toggle("on", !upload); $("tab-upload").classList.toggle("on", upload);
+  show("camera-box", !upload); show("upload-box", upload);
+  if (upload) stopCamera();
+}
+$("tab-camera").onclick = () => tab(false);
+$("tab-upload").onclick = () => tab(true);
+
+// The picture's grey levels to the desk service; what the QR code holds.
+async function decode(source, width, height) {
+  const canvas = $("canvas");
+  canvas.width = width; canvas.height = height;
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(source, 0, 0, width, height);
+  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const luma = new Uint8Array(width * height);
+  for (let i = 0, j = 0; j < luma.length; i += 4, j++) luma[j] = (rgba[i] * 299 + rgba[i + 1] * 587 + rgba[i + 2] * 114) / 1000;
+  const response = await fetch(`/web/decode?width=${width}&height=${height}`, { method: "POST", body: luma });
+  if (response.status === 404) return null;
+  const found = await response.json();
+  if (!response.ok) throw new Error(found.message);
+  return found;
+}
+
+async function check(found) {
+  $("scan-state").textContent = t("scanning");
+  let report;
+  if (found.text && found.text.startsWith("mdoc:")) {
+    report = await api("POST", `${desk.url}/verify/in-person`, { engagement: found.text, purpose: desk.purpose });
+  } else {
+    const response = await fetch(`${desk.url}/verify/offline?purpose=${desk.purpose}`, { method: "POST", body: found.bytes });
+    report = await response.json();
+    if (!response.ok && report.accepted === undefined) throw new Error(report.message || report.error);
+  }
+  verdict(report);
+}
+
+function verdict(report) {
+  $("scan-state").textContent = "";
+  const ok = report.accepted === true;
+  const box = $("verdict");
+  box.className = "verdict " + (ok ? "ok" : "no");
+  $("verdict-word").textContent = (ok ? "✓ " : "✗ ") + t(ok ? "accepted" : "refused");
+  $("verdict-who").textContent = `${desk.name} · ${t(report.purpose || desk.purpose)}`;
+  const a = report.attributes || {};
+  const tbody = $("attributes");
+  tbody.innerHTML = "";
+  for (const [k, v] of Object.entries(a)) {
+    if (k === "portrait") continue;
+    const shown = k === "sex" && (v === 1 || v === 2) ? t(v === 1 ? "male" : "female")
+      : typeof v === "boolean" ? (v ? "✓" : "✗") : typeof v === "object" ? JSON.stringify(v) : v;
+    tbody.append(el("tr", {}, el("th", {}, t(k)), el("td", {}, shown)));
+  }
+  const portrait = a.portrait;
+  show("portrait", !!portrait);
+  show("no-portrait", !portrait && report.channel === "offline_qr");
+  if (portrait) $("portrait").src = "data:image/jpeg;base64," + String(portrait).replace(/-/g, "+").replace(/_/g, "/");
+  const reasons = $("reasons");
+  reasons.innerHTML = "";
+  for (const r of report.reasons || []) reasons.append(el("li", {}, `${r.reason}: ${r.message}`));
+  show("reasons-title", (report.reasons || []).length > 0);
+  show("verdict", true); show("details", true);
+}
+
+function fail(e) { $("scan-state").textContent = String(e.message || e); }
+
+$("image").onchange = async () => {
+  const file = $("image").files[0];
+  if (!file) return;
+  try {
+    const bitmap = await createImageBitmap(file);
+    const found = await decode(bitmap, bitmap.width, bitmap.height);
+    if (!found) return fail(t("no_qr"));
+    await check(found);
+  } catch (e) { fail(e); }
+  $("image").value = "";
+};
+
+async function startCamera() {
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    $("video").srcObject = stream;
+    await $("video").play();
+    $("camera-go").textContent = t("stop_camera");
+    scanning = true;
+    $("scan-state").textContent = t("scanning");
+    while (scanning) {
+      const v = $("video");
+      if (v.videoWidth) {
+        const found = await decode(v, v.videoWidth, v.videoHeight).catch(() => null);
+        if (found) { stopCamera(); await check(found).catch(fail); break; }
+      }
+      await new Promise(r => setTimeout(r, 400));
+    }
+  } catch (e) { fail(e); }
+}
+function stopCamera() {
+  scanning = false;
+  if (stream) stream.getTracks().forEach(track => track.stop());
+  stream = null;
+  $("camera-go").textContent = t("start_camera");
+}
+$("camera-go").onclick = () => (scanning ? stopCamera() : startCamera());
+
+$("online-go").onclick = async () => {
+  try {
+    const started = await api("POST", `${desk.url}/vp/requests`, { purpose: desk.purpose });
+    $("online-link").textContent = started.invocation;
+    show("online-link-box", true);
+    $("scan-state").textContent = t("waiting_answer");
+    for (let i = 0; i < 600; i++) {
+      await new Promise(r => setTimeout(r, 1000));
+      const outcome = await api("GET", `${desk.url}${started.result}`);
+      if (outcome.report) { show("online-link-box", false); verdict(outcome.report); break; }
+    }
+  } catch (e) { fail(e); }
+};
+
+document.addEventListener("languagechange", () => { $("camera-go").textContent = t(scanning ? "stop_camera" : "start_camera"); });
+load();

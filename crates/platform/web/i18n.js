@@ -1,0 +1,109 @@
+// The pages' words in Chinese and English; ?lang=en|zh or the toggle chooses, the browser's
+// language otherwise. Elements carry data-i18n="key" (text) or data-i18n-placeholder.
+const WORDS = {
+  zh: {
+    lang: "English", home_title: "电子身份证平台", wallet: "公民钱包", desk: "核验台", console: "发证机关控制台",
+    wallet_desc: "领取、出示、挂失你的电子身份证", desk_desc: "酒店、机场、车站扫码核验", console_desc: "登记、证件状态、信任列表、统计",
+    provider: "钱包提供方", create_wallet: "创建钱包", pin: "PIN（6位数字）", pin_again: "再次输入 PIN", create: "创建",
+    enrol: "领取电子身份证", remote: "远程（人脸）", counter: "柜台码", id_number: "公民身份号码", full_name: "姓名",
+    card_front: "身份证正面照片", card_back: "身份证背面照片", selfie: "自拍（人脸核验）", offer: "柜台给的领取链接",
+    tx_code: "交易码", enrol_go: "提交并领取", card: "居民身份证", sex: "性别", birth_date: "出生", address: "住址",
+    issuing_authority: "签发机关", expiry_date: "有效期至", present: "出示", show_qr: "出示二维码",
+    purpose: "用途", airport_security: "机场安检", rail_ticketing: "铁路购票", age_check: "年龄核验",
+    hotel_check_in: "酒店入住", bank_account_opening: "银行开户", welfare: "社会福利",
+    refreshes_in: "秒后刷新", shows: "对方将看到", in_person: "当面出示（核验台扫码）", online: "线上出示（粘贴链接）",
+    waiting_desk: "请让核验台扫描此二维码…", asks: "请求查看", for_purpose: "用途", share: "同意并出示", decline: "拒绝",
+    shared_with: "已出示给", declined: "已拒绝", refused_request: "已拒绝该请求：", history: "出示记录", no_history: "暂无记录",
+    lost: "挂失丢失的手机", lost_note: "在这部手机上用人脸挂失你其他手机上的电子身份证。", report: "挂失",
+    reported: "已挂失，冻结的钱包数：", refresh: "更新证件", refreshed: "已更新", new_phone: "换新手机",
+    new_phone_note: "在新手机上领取后，挂失旧手机即可。", paste_link: "粘贴 openid4vp:// 链接", read_request: "读取请求",
+    enter_pin: "请输入 PIN", cancel: "取消", ok: "确定", desk_title: "核验台", choose_desk: "核验点",
+    camera: "摄像头", upload: "上传图片", start_camera: "开启摄像头", stop_camera: "关闭摄像头", scan_image: "选择二维码图片",
+    accepted: "通过", refused: "拒绝", reasons: "原因", attributes: "信息", no_portrait: "离线码不含照片（仅含照片摘要）",
+    scanning: "正在扫描…", no_qr: "图片中未找到二维码", ask_online: "发起线上核验", online_link: "请把此链接发给用户：",
+    waiting_answer: "等待用户回应…", console_title: "发证机关控制台", authority: "发证机关", admin_token: "管理令牌",
+    login: "登录", logout: "退出", counts: "统计", valid: "有效", suspended: "已冻结", invalid: "已吊销",
+    issuance_chart: "近24小时签发与核验（每小时）", issued: "签发", verified: "核验", enrolments: "登记与核验决定",
+    credentials: "证件及状态", trust_list: "信任列表", version: "版本", widen: "扩大认可范围", issuer: "发证机关",
+    region: "地区（nation=全国，或省/市代码）", operator_token: "信任列表运营令牌", apply: "签发新版本",
+    at: "时间", action: "操作", outcome: "结果", detail: "说明", wallet_col: "钱包", configuration: "类型",
+    state: "状态", suspend: "冻结", reinstate: "恢复", revoke: "吊销", scope: "认可范围", checks_off: "本机关闭的检查",
+    name: "姓名", family_name: "姓", given_name: "名", document_number: "公民身份号码", ethnicity: "民族", issue_date: "签发日期",
+    resident_region: "户籍地区", age_over_18: "已满18岁", age_over_60: "已满60岁", age_in_years: "年龄", age_birth_year: "出生年份",
+    portrait_sha256: "照片摘要", wallet_provider: "钱包提供方", male: "男", female: "女", long_term: "长期",
+  },
+  en: {
+    lang: "中文", home_title: "eid platform", wallet: "Citizen wallet", desk: "Verifier desk", console: "Authority console",
+    wallet_desc: "Get, show and report your e-ID", desk_desc: "Hotels, airports, stations scan and check", console_desc: "Enrolments, credential status, trust list, counts",
+    provider: "Wallet provider", create_wallet: "Create a wallet", pin: "PIN (6 digits)", pin_again: "PIN again", create: "Create",
+    enrol: "Get your e-ID", remote: "Remote (face)", counter: "Counter code", id_number: "Identity number", full_name: "Full name",
+    card_front: "Photo of the card's front", card_back: "Photo of the card's back", selfie: "Selfie (face check)", offer: "Offer link from the counter",
+    tx_code: "Transaction code", enrol_go: "Send and receive", card: "Resident identity card", sex: "Sex", birth_date: "Born", address: "Address",
+    issuing_authority: "Issued by", expiry_date: "Valid until", present: "Present", show_qr: "Show QR code",
+    purpose: "Purpose", airport_security: "Airport security", rail_ticketing: "Rail ticketing", age_check: "Age check",
+    hotel_check_in: "Hotel check-in", bank_account_opening: "Bank account opening", welfare: "Welfare",
+    refreshes_in: "s until it refreshes", shows: "They will see", in_person: "In person (the desk scans)", online: "Online (paste a link)",
+    waiting_desk: "Let the desk scan this code…", asks: "asks to see", for_purpose: "for", share: "Share", decline: "Decline",
+    shared_with: "Shared with", declined: "Declined", refused_request: "Request refused: ", history: "History", no_history: "Nothing shown yet",
+    lost: "Report a lost phone", lost_note: "From this phone, with your face, freeze your e-ID on your other phones.", report: "Report lost",
+    reported: "Reported; wallets frozen: ", refresh: "Refresh credentials", refreshed: "Refreshed", new_phone: "Move to a new phone",
+    new_phone_note: "Enrol on the new phone, then report the old one lost.", paste_link: "Paste an openid4vp:// link", read_request: "Read the request",
+    enter_pin: "Enter your PIN", cancel: "Cancel", ok: "OK", desk_title: "Verifier desk", choose_desk: "Desk",
+    camera: "Camera", upload: "Upload image", start_camera: "Start camera", stop_camera: "Stop camera", scan_image: "Choose a QR image",
+    accepted: "ACCEPTED", refused: "REFUSED", reasons: "Reasons", attributes: "Attributes", no_portrait: "Offline codes carry no portrait (only its digest)",
+    scanning: "Scanning…", no_qr: "No QR code found in the image", ask_online: "Ask online", online_link: "Send this link to the customer:",
+    waiting_answer: "Waiting for the answer…", console_title: "Authority console", authority: "Authority", admin_token: "Admin token",
+    login: "Log in", logout: "Log out", counts: "Counts", valid: "Valid", suspended: "Suspended", invalid: "Revoked",
+    issuance_chart: "Issued and verified per hour, last 24 hours", issued: "issued", verified: "verified", enrolments: "Enrolments and proofing decisions",
+    credentials: "Credentials and their status", trust_list: "Trust list", version: "Version", widen: "Widen a scope", issuer: "Issuer",
+    region: "Region (nation, or a province/prefecture code)", operator_token: "Trust-list operator token", apply: "Sign the next version",
+    at: "At", action: "Action", outcome: "Outcome", detail: "Detail", wallet_col: "Wallet", configuration: "Configuration",
+    state: "State", suspend: "Suspend", reinstate: "Reinstate", revoke: "Revoke", scope: "Accepted in", checks_off: "Checks off on this machine",
+    name: "Name", family_name: "Family name", given_name: "Given name", document_number: "Identity number", ethnicity: "Ethnic group", issue_date: "Issued on",
+    resident_region: "Registered region", age_over_18: "Aged 18 or over", age_over_60: "Aged 60 or over", age_in_years: "Age", age_birth_year: "Birth year",
+    portrait_sha256: "Portrait digest", wallet_provider: "Wallet provider", male: "male", female: "female", long_term: "long-term",
+  },
+};
+const params = new URLSearchParams(location.search);
+let LANG = params.get("lang") || localStorage.getItem("eid.lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
+if (!WORDS[LANG]) LANG = "en";
+function t(key) { return WORDS[LANG][key] ?? WORDS.en[key] ?? key; }
+function translate(root = document) {
+  document.documentElement.lang = LANG === "zh" ? "zh-CN" : "en";
+  root.querySelectorAll("[data-i18n]").forEach(e => { e.textContent = t(e.dataset.i18n); });
+  root.querySelectorAll("[data-i18n-placeholder]").forEach(e => { e.placeholder = t(e.dataset.i18nPlaceholder); });
+}
+function toggleLanguage() {
+  LANG = LANG === "zh" ? "en" : "zh";
+  localStorage.setItem("eid.lang", LANG);
+  translate();
+  document.dispatchEvent(new Event("languagechange"));
+}
+// JSON over fetch; a refusal throws an Error with the server's message.
+async function api(method, url, body, token) {
+  const headers = {};
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (token) headers.authorization = "Bearer " + token;
+  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  let json; try { json = JSON.parse(text); } catch { json = { message: text }; }
+  if (!response.ok) throw new Error(json.message || json.error_description || json.error || text || response.statusText);
+  return json;
+}
+function fileToBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",")[1]);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v; else if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+document.addEventListener("DOMContentLoaded", () => translate());

@@ -1,0 +1,222 @@
+// The citizen wallet: a hosted wallet at the chosen provider. The wallet id stays in this
+// browser (localStorage); the PIN is asked for each use of the device keys and kept only
+// while a QR code keeps refreshing.
+const $ = id => document.getElementById(id);
+let platform, provider, wallet, qrTimer, pinForQr;
+
+function base() { return `/providers/${provider}/api/wallets`; }
+function show(id, on) { $(id).classList.toggle("hidden", !on); }
+function fail(id, e) { $(id).textContent = e ? String(e.message || e) : ""; }
+
+function askPin() {
+  return new Promise(resolve => {
+    const dialog = $("pin-dialog");
+    $("pin-input").value = "";
+    dialog.onclose = () => resolve(dialog.returnValue === "ok" ? $("pin-input").value : null);
+    dialog.showModal();
+    $("pin-input").focus();
+  });
+}
+
+async function busy(button, work) {
+  button.disabled = true;
+  try { return await work(); } finally { button.disabled = false; }
+}
+
+async function load() {
+  platform = await api("GET", "/platform.json");
+  const select = $("provider");
+  select.innerHTML = "";
+  for (const p of platform.providers) select.append(el("option", { value: p.id }, p.name));
+  provider = localStorage.getItem("eid.provider") || platform.providers[0].id;
+  select.value = provider;
+  select.onchange = () => { provider = select.value; localStorage.setItem("eid.provider", provider); open(); };
+  open();
+}
+
+async function open() {
+  clearInterval(qrTimer);
+  wallet = localStorage.getItem(`eid.wallet.${provider}`);
+  show("create", !wallet); show("enrol", false); show("enrolled", false); show("lost-panel", !!wallet);
+  if (!wallet) return;
+  let card;
+  try { card = await api("GET", `${base()}/${wallet}`); }
+  catch (e) { localStorage.removeItem(`eid.wallet.${provider}`); return open(); }
+  show("enrol", !card.enrolled); show("enrolled", card.enrolled);
+  if (card.enrolled) { renderCard(card.attributes); history(); }
+}
+
+const FIELDS = ["name", "sex", "ethnicity", "birth_date", "address", "issuing_authority", "expiry_date"];
+function renderCard(a) {
+  const dl = $("card-fields");
+  dl.innerHTML = "";
+  const values = { ...a, name: (a.family_name || "") + (a.given_name || "") };
+  if (a.sex === 1 || a.sex === 2) values.sex = t(a.sex === 1 ? "male" : "female");
+  if (a.issue_date && !a.expiry_date) values.expiry_date = t("long_term");
+  for (const f of FIELDS) {
+    if (values[f] === undefined || values[f] === "") continue;
+    dl.append(el("dt", {}, t(f)), el("dd", {}, values[f]));
+  }
+  $("card-number").textContent = a.document_number || "";
+  if (a.portrait) $("portrait").src = "data:image/jpeg;base64," + a.portrait.replace(/-/g, "+").replace(/_/g, "/");
+}
+
+async function history() {
+  const h = await api("GET", `${base()}/${wallet}/history`);
+  const ul = $("history");
+  ul.innerHTML = "";
+  if (!h.history.length) ul.append(el("li", { class: "note" }, t("no_history")));
+  for (const p of h.history.slice().reverse()) {
+    const when = new Date(p.at * 1000).toLocaleString(LANG === "zh" ? "zh-CN" : "en-GB");
+    ul.append(el("li", {}, `${when} · ${p.relying_party_name || t(p.channel === "offline_qr" ? "show_qr" : p.channel)} · ${t(p.purpose)} · ${p.attributes.join(", ")}`));
+  }
+}
+
+$("create-go").onclick = () => busy($("create-go"), async () => {
+  fail("create-error");
+  const pin = $("new-pin").value;
+  if (pin !== $("new-pin2").value) return fail("create-error", LANG === "zh" ? "两次输入的 PIN 不一致" : "The two PINs differ");
+  try {
+    const made = await api("POST", base(), { pin });
+    localStorage.setItem(`eid.wallet.${provider}`, made.wallet);
+    open();
+  } catch (e) { fail("create-error", e); }
+});
+
+let counterMode = false;
+function tab(counter) {
+  counterMode = counter;
+  $("tab-remote").classList.toggle("on", !counter); $("tab-counter").classList.toggle("on", counter);
+  show("enrol-remote", !counter); show("enrol-counter", counter);
+}
+$("tab-remote").onclick = () => tab(false);
+$("tab-counter").onclick = () => tab(true);
+
+$("enrol-go").onclick = () => busy($("enrol-go"), async () => {
+  fail("enrol-error");
+  const pin = await askPin();
+  if (!pin) return;
+  try {
+    let body;
+    if (counterMode) body = { pin, offer: $("offer").value.trim(), tx_code: $("tx-code").value.trim() };
+    else {
+      const files = ["card-front", "card-back", "selfie"].map(id => $(id).files[0]);
+      if (files.some(f => !f)) throw new Error(LANG === "zh" ? "请选择三张照片" : "Choose the three photographs");
+      const [card_front, card_back, face] = await Promise.all(files.map(fileToBase64));
+      body = { pin, id_number: $("id-number").value.trim(), full_name: $("full-name").value.trim(), card_front, card_back, face };
+    }
+    await api("POST", `${base()}/${wallet}/enrol`, body);
+    open();
+  } catch (e) { fail("enrol-error", e); }
+});
+
+async function showCode() {
+  try {
+    const code = await api("POST", `${base()}/${wallet}/offline`, { pin: pinForQr, purpose: $("purpose").value });
+    $("qr").innerHTML = code.qr_svg;
+    $("qr").dataset.code = code.code;
+    $("qr-shows").textContent = code.shows.join(", ");
+    show("qr-box", true);
+    let left = 30;
+    $("qr-seconds").textContent = left;
+    clearInterval(qrTimer);
+    qrTimer = setInterval(() => {
+      left -= 1;
+      $("qr-seconds").textContent = left;
+      if (left <= 0) { clearInterval(qrTimer); showCode(); }
+    }, 1000);
+    history();
+  } catch (e) { clearInterval(qrTimer); show("qr-box", false); fail("present-error", e); }
+}
+
+$("qr-go").onclick = () => busy($("qr-go"), async () => {
+  fail("present-error");
+  pinForQr = await askPin();
+  if (pinForQr) await showCode();
+});
+$("purpose").onchange = () => { if (pinForQr && !$("qr-box").classList.contains("hidden")) showCode(); };
+
+function consent(c, onAnswer) {
+  $("consent-who").textContent = c.relying_party_name;
+  $("consent-why").textContent = t(c.purpose) || c.purpose_name;
+  const ul = $("consent-what");
+  ul.innerHTML = "";
+  for (const a of c.attributes) ul.append(el("li", {}, a));
+  show("consent", true);
+  $("consent-yes").onclick = async () => { const pin = await askPin(); if (pin) { show("consent", false); onAnswer(pin); } };
+  $("consent-no").onclick = () => { show("consent", false); onAnswer(null); };
+}
+
+$("in-person-go").onclick = () => busy($("in-person-go"), async () => {
+  fail("present-error"); $("present-result").textContent = "";
+  clearInterval(qrTimer); show("qr-box", false);
+  try {
+    const s = await api("POST", `${base()}/${wallet}/in-person`, {});
+    $("engagement").innerHTML = s.qr_svg;
+    $("engagement").dataset.code = s.engagement;
+    show("engagement-box", true);
+    const url = `${base()}/${wallet}/in-person/${s.session}`;
+    for (;;) {
+      await new Promise(r => setTimeout(r, 500));
+      const state = await api("GET", url);
+      if (state.state === "waiting") continue;
+      show("engagement-box", false);
+      if (state.state === "asking") {
+        consent(state.consent, async pin => {
+          try {
+            await api("POST", url, pin ? { share: true, pin } : { share: false });
+            for (;;) {
+              await new Promise(r => setTimeout(r, 300));
+              const end = await api("GET", url);
+              if (end.state === "asking") continue;
+              $("present-result").textContent = end.state === "shared" ? `${t("shared_with")} ${end.with}` : t("declined");
+              if (end.state === "failed") fail("present-error", end.reason);
+              break;
+            }
+            history();
+          } catch (e) { fail("present-error", e); }
+        });
+      } else if (state.state === "refused") $("present-result").textContent = t("refused_request") + state.reason;
+      else fail("present-error", state.reason || state.state);
+      break;
+    }
+  } catch (e) { fail("present-error", e); }
+});
+
+$("online-go").onclick = () => busy($("online-go"), async () => {
+  fail("present-error"); $("present-result").textContent = "";
+  try {
+    const asked = await api("POST", `${base()}/${wallet}/online`, { invocation: $("invocation").value.trim() });
+    consent(asked.consent, async pin => {
+      try {
+        const done = await api("POST", `${base()}/${wallet}/online/${asked.session}`, pin ? { share: true, pin } : { share: false });
+        $("present-result").textContent = done.shared ? `${t("shared_with")} ${done.with}` : t("declined");
+        history();
+      } catch (e) { fail("present-error", e); }
+    });
+  } catch (e) { fail("present-error", e); }
+});
+
+$("refresh-go").onclick = () => busy($("refresh-go"), async () => {
+  const pin = await askPin();
+  if (!pin) return;
+  try { await api("POST", `${base()}/${wallet}/refresh`, { pin }); $("refresh-result").textContent = t("refreshed"); }
+  catch (e) { $("refresh-result").textContent = e.message; }
+});
+
+$("lost-go").onclick = () => busy($("lost-go"), async () => {
+  fail("lost-error"); $("lost-result").textContent = "";
+  const file = $("lost-face").files[0];
+  if (!file) return fail("lost-error", LANG === "zh" ? "请选择自拍照片" : "Choose a selfie");
+  const pin = await askPin();
+  if (!pin) return;
+  try {
+    const face = await fileToBase64(file);
+    const done = await api("POST", `${base()}/${wallet}/report-lost`,
+      { pin, id_number: $("lost-id").value.trim(), full_name: $("lost-name").value.trim(), face });
+    $("lost-result").textContent = t("reported") + done.wallets_suspended;
+  } catch (e) { fail("lost-error", e); }
+});
+
+document.addEventListener("languagechange", () => open());
+load();

@@ -1,0 +1,196 @@
+// Browser test of the eid web pages in Debian's Chromium (playwright-core drives it; no
+// browser is downloaded): `eid up` on free ports in a fresh folder, then
+//   enrol on the wallet page (remote, with the face fixtures) → show the offline QR → the
+//   airport desk page reads it from an uploaded screenshot → accepted → the phone is
+//   reported lost on another phone's wallet page → the desk refuses the lost phone's code;
+//   the authority console logs in and shows the suspension.
+// Screenshots of every page go to docs/screenshots/ (the README shows them).
+//
+// Usage: node web-tests/run.mjs PATH/TO/eid   (needs EID_PROOFING_DIR: models and fixtures)
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const eid = resolve(process.argv[2] || "target/debug/eid");
+const proofing = process.env.EID_PROOFING_DIR;
+if (!proofing) {
+  console.error("web-tests: EID_PROOFING_DIR is not set (scripts/fetch-proofing-data): the wallet enrols with the face fixtures");
+  process.exit(2);
+}
+const fixtures = join(proofing, "fixtures");
+const shots = join(dirname(fileURLToPath(import.meta.url)), "..", "docs", "screenshots");
+mkdirSync(shots, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), "eid-web-"));
+const PIN = "246810";
+
+let failures = 0;
+function check(ok, what) {
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+  if (!ok) failures += 1;
+}
+
+// A base port whose next two are free as well (the authorities' listeners).
+async function freePort() {
+  const free = port => new Promise(done => {
+    const server = createServer().once("error", () => done(false)).listen(port, "127.0.0.1", () => server.close(() => done(true)));
+  });
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    if ((await free(port)) && (await free(port + 1)) && (await free(port + 2))) return port;
+  }
+}
+
+function up(port) {
+  return new Promise((resolveUp, reject) => {
+    const child = spawn(eid, ["up", "--port", String(port)], { cwd: work, env: process.env });
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`eid up did not come up:\n${out}`)), 120000);
+    child.stdout.on("data", d => {
+      out += d;
+      if (out.includes("the story: eid demo --against")) { clearTimeout(timer); resolveUp(child); }
+    });
+    child.stderr.on("data", d => { out += d; });
+    child.on("exit", code => { clearTimeout(timer); reject(new Error(`eid up exited ${code}:\n${out}`)); });
+  });
+}
+
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const server = await up(port);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+
+try {
+  const platform = await (await fetch(`${base}/platform.json`)).json();
+  const resident = platform.demo_residents.find(r => r.authority === "nanning");
+  check(resident && resident.portrait, "a Nanning demo resident with a registry portrait");
+
+  // The citizen's phone: super-app A, in Chinese.
+  const pin = async page => { await page.fill("#pin-input", PIN); await page.click("#pin-ok"); };
+  // A phone (its own browser profile) with a new wallet at `provider`.
+  async function newWallet(lang, provider) {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, locale: lang });
+    const page = await phone.newPage();
+    await page.goto(`${base}/wallet/?lang=${lang.slice(0, 2)}`);
+    await page.waitForSelector("#create:not(.hidden)");
+    await page.selectOption("#provider", provider);
+    await page.waitForFunction(p => localStorage.getItem("eid.provider") === p || p === document.getElementById("provider").options[0].value, provider);
+    await page.fill("#new-pin", PIN);
+    await page.fill("#new-pin2", PIN);
+    await page.click("#create-go");
+    await page.waitForSelector("#lost-panel:not(.hidden)");
+    return page;
+  }
+  const wallet = await newWallet("zh-CN", platform.providers[0].id);
+  await wallet.waitForSelector("#enrol:not(.hidden)");
+  await wallet.fill("#id-number", resident.id_number);
+  await wallet.fill("#full-name", resident.full_name);
+  await wallet.setInputFiles("#card-front", join(fixtures, resident.portrait));
+  await wallet.setInputFiles("#card-back", join(fixtures, resident.portrait));
+  await wallet.setInputFiles("#selfie", join(fixtures, resident.selfie));
+  await wallet.screenshot({ path: join(shots, "wallet-enrol.png"), fullPage: true });
+  await wallet.click("#enrol-go");
+  await pin(wallet);
+  await wallet.waitForSelector("#enrolled:not(.hidden)", { timeout: 60000 });
+  const number = await wallet.textContent("#card-number");
+  check(number === resident.id_number, "the wallet shows the enrolled card");
+  check(await wallet.$eval("#portrait", img => img.naturalWidth > 0), "the card shows the registry portrait");
+  await wallet.screenshot({ path: join(shots, "wallet-card.png"), fullPage: true });
+
+  // The offline QR for airport security.
+  async function showQr() {
+    const before = await wallet.$eval("#qr", q => q.dataset.code || "");
+    await wallet.selectOption("#purpose", "airport_security");
+    await wallet.click("#qr-go");
+    await pin(wallet);
+    await wallet.waitForFunction(old => {
+      const q = document.getElementById("qr");
+      return q.dataset.code && q.dataset.code !== old && q.querySelector("svg");
+    }, before);
+    const file = join(work, `qr-${Date.now()}.png`);
+    await (await wallet.$("#qr svg")).screenshot({ path: file });
+    return file;
+  }
+  let qr = await showQr();
+  await wallet.screenshot({ path: join(shots, "wallet-qr.png") });
+
+  // The airport desk, in English: reads the uploaded picture.
+  const deskContext = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-GB" });
+  const desk = await deskContext.newPage();
+  await desk.goto(`${base}/desk/?lang=en&desk=nanning-airport`);
+  await desk.click("#tab-upload");
+  async function scan(file) {
+    await desk.evaluate(() => document.getElementById("verdict").classList.add("hidden"));
+    await desk.setInputFiles("#image", file);
+    await desk.waitForSelector("#verdict:not(.hidden)", { timeout: 30000 });
+    return { ok: await desk.$eval("#verdict", v => v.classList.contains("ok")), reasons: await desk.textContent("#reasons") };
+  }
+  let seen = await scan(qr);
+  check(seen.ok, `the desk accepts the wallet's QR code ${seen.reasons}`);
+  check((await desk.textContent("#attributes")).includes(resident.id_number), "the desk shows the disclosed identity number");
+  await desk.screenshot({ path: join(shots, "desk-accepted.png"), fullPage: true });
+
+  // The phone is lost: reported from a new phone's wallet (super-app B) with her face.
+  const other = await newWallet("en-GB", platform.providers[1].id);
+  await other.fill("#lost-id", resident.id_number);
+  await other.fill("#lost-name", resident.full_name);
+  await other.setInputFiles("#lost-face", join(fixtures, resident.selfie));
+  await other.click("#lost-go");
+  await pin(other);
+  await other.waitForFunction(() => document.getElementById("lost-result").textContent.length > 0
+    || document.getElementById("lost-error").textContent.length > 0, null, { timeout: 60000 });
+  const reported = await other.textContent("#lost-result");
+  check(/1$/.test(reported.trim()), `the lost phone is reported from the new phone: ${reported}${await other.textContent("#lost-error")}`);
+  await other.screenshot({ path: join(shots, "wallet-lost.png"), fullPage: true });
+
+  // The lost phone's fresh code is refused.
+  let refused = false;
+  for (let attempt = 0; attempt < 10 && !refused; attempt++) {
+    qr = await showQr();
+    seen = await scan(qr);
+    refused = !seen.ok && seen.reasons.includes("status_suspended");
+  }
+  check(refused, `the desk refuses the lost phone: ${seen.reasons}`);
+  await desk.screenshot({ path: join(shots, "desk-refused.png"), fullPage: true });
+
+  // The authority console: the admin logs in and sees the suspension.
+  const consoleContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+  const admin = await consoleContext.newPage();
+  await admin.goto(`${base}/console/?lang=zh`);
+  await admin.selectOption("#authority", "nanning");
+  await admin.fill("#token", readFileSync(join(work, "eid-data", "nanning", "admin-token"), "utf8").trim());
+  await admin.click("#login-go");
+  await admin.waitForSelector("#board:not(.hidden)");
+  await admin.waitForFunction(() => Number(document.getElementById("n-suspended").textContent) > 0);
+  check(true, "the console shows suspended credentials");
+  const wrong = await consoleContext.newPage();
+  await wrong.goto(`${base}/console/`);
+  await wrong.evaluate(() => sessionStorage.clear());
+  await wrong.reload();
+  await wrong.fill("#token", "not-the-token");
+  await wrong.click("#login-go");
+  await wrong.waitForFunction(() => document.getElementById("login-error").textContent.length > 0);
+  check(await wrong.$eval("#board", b => b.classList.contains("hidden")), "a wrong admin token does not log in");
+  await admin.screenshot({ path: join(shots, "console.png"), fullPage: true });
+
+  const home = await (await browser.newContext({ viewport: { width: 1280, height: 500 } })).newPage();
+  await home.goto(`${base}/?lang=en`);
+  await home.screenshot({ path: join(shots, "home.png") });
+} catch (e) {
+  failures += 1;
+  console.log(`FAIL ${e.stack || e}`);
+} finally {
+  await browser.close();
+  server.kill("SIGINT");
+  await new Promise(done => server.on("exit", done));
+  rmSync(work, { recursive: true, force: true });
+}
+console.log(failures ? `web-tests: ${failures} failed` : "web-tests: all passed");
+process.exit(failures ? 1 : 0);
