@@ -8,7 +8,7 @@
 //
 // Usage: node web-tests/run.mjs PATH/TO/eid   (needs EID_PROOFING_DIR: models and fixtures)
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -61,11 +61,9 @@ function up(port) {
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const server = await up(port);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--no-first-run"];
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ARGS });
 
 try {
   const platform = await (await fetch(`${base}/platform.json`)).json();
@@ -136,6 +134,43 @@ try {
   check(seen.ok, `the desk accepts the wallet's QR code ${seen.reasons}`);
   check((await desk.textContent("#attributes")).includes(resident.id_number), "the desk shows the disclosed identity number");
   await desk.screenshot({ path: join(shots, "desk-accepted.png"), fullPage: true });
+
+  // The same desk reading a fresh code from its camera: Chromium's fake camera plays a
+  // video of the wallet's QR code (Y4M, made from the page's own picture of it).
+  await showQr();
+  const luma = await wallet.evaluate(async () => {
+    const svg = new XMLSerializer().serializeToString(document.querySelector("#qr svg"));
+    const image = new Image();
+    image.src = "data:image/svg+xml;base64," + btoa(svg);
+    await image.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = 640; canvas.height = 480;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, 640, 480);
+    ctx.drawImage(image, 120, 40, 400, 400);
+    const rgba = ctx.getImageData(0, 0, 640, 480).data;
+    let grey = "";
+    for (let i = 0; i < rgba.length; i += 4) grey += String.fromCharCode(rgba[i]);
+    return btoa(grey);
+  });
+  const video = join(work, "qr.y4m");
+  const chroma = Buffer.alloc(320 * 240, 128);
+  writeFileSync(video, Buffer.concat([Buffer.from("YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\nFRAME\n"),
+    Buffer.from(luma, "base64"), chroma, chroma]));
+  const cameraBrowser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: [...ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", `--use-file-for-fake-video-capture=${video}`],
+  });
+  try {
+    const gate = await (await cameraBrowser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    await gate.goto(`${base}/desk/?lang=zh&desk=nanning-airport`);
+    await gate.click("#camera-go");
+    await gate.waitForSelector("#verdict:not(.hidden)", { timeout: 30000 });
+    check(await gate.$eval("#verdict", v => v.classList.contains("ok")), `the desk accepts the code from its camera ${await gate.textContent("#reasons")}`);
+    await gate.screenshot({ path: join(shots, "desk-camera.png"), fullPage: true });
+  } finally {
+    await cameraBrowser.close();
+  }
 
   // The phone is lost: reported from a new phone's wallet (super-app B) with her face.
   const other = await newWallet("en-GB", platform.providers[1].id);

@@ -138,6 +138,24 @@ pub fn up(args: UpArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+/// A new folder of the owner's only, with an unguessable name, under the temporary folder.
+fn private_temp_dir() -> anyhow::Result<PathBuf> {
+    use eid_core::Random;
+    let mut raw = [0u8; 8];
+    OsRandom
+        .fill(&mut raw)
+        .map_err(|_| anyhow::anyhow!("the random source failed"))?;
+    let name: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = std::env::temp_dir().join(format!("eid-demo-{name}"));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
 /// Resolves at the first Ctrl-C (SIGINT) or SIGTERM; the handlers are in place on return.
 #[cfg(unix)]
 fn stop_signal() -> anyhow::Result<impl Future<Output = ()>> {
@@ -166,7 +184,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
         let all = match &args.against {
             Some(base) => eid_platform::demo::play(base, proofing, &mut |l| say(l)).await,
             None => {
-                let dir = std::env::temp_dir().join(format!("eid-demo-{}", std::process::id()));
+                let dir = private_temp_dir()?;
                 let options = Options {
                     dir: dir.clone(),
                     port: 0,

@@ -233,8 +233,12 @@ pub(crate) fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), Platf
     }
     #[cfg(not(unix))]
     let _ = secret;
-    let mut file = options.open(path).map_err(io(path))?;
-    file.write_all(bytes).map_err(io(path))
+    // Whole or not at all: a crash mid-write leaves the previous file.
+    let tmp = path.with_extension("tmp");
+    let mut file = options.open(&tmp).map_err(io(&tmp))?;
+    file.write_all(bytes).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
 }
 
 fn write_key(path: &Path, key: &SigningKey) -> Result<(), PlatformError> {
@@ -294,7 +298,10 @@ impl Data {
                 now,
                 None,
             )
-            .or_else(|_| {
+            .or_else(|e| {
+                if list.next_update > now {
+                    return Err(e);
+                }
                 // Expired while the platform was down: signed again below.
                 let (jws, _) = eid_trust::signed::sign(&list, &root, now, TRUST_LIST_VALIDITY)?;
                 VerifiedTrustList::read(&jws, &[root.verifying_key().clone()], now, None)
@@ -307,6 +314,10 @@ impl Data {
             residents: serde_json::from_str(&read_text(&dir.join("demo-residents.json"))?)
                 .map_err(|e| PlatformError::Data(format!("demo-residents.json: {e}")))?,
         };
+        if !dir.join(HISTORY).exists() {
+            // A folder from before the history was kept: it starts with the current version.
+            record_version(dir, &data.list)?;
+        }
         if data.list.next_update - now < TRUST_LIST_VALIDITY / 2 {
             let list = data.list.clone();
             data.publish(list, now)?;
@@ -382,9 +393,32 @@ impl Data {
 fn save_list(dir: &Path, list: &TrustList, jws: &str) -> Result<(), PlatformError> {
     let json = serde_json::to_vec_pretty(list)
         .map_err(|e| PlatformError::Data(format!("trust list: {e}")))?;
-    // The JWS last: its presence marks a complete folder.
+    // The JWS after the list: its presence marks a complete folder.
     write(&dir.join("trust/list.json"), &json, false)?;
-    write(&dir.join("trust/list.jws"), jws.as_bytes(), false)
+    write(&dir.join("trust/list.jws"), jws.as_bytes(), false)?;
+    record_version(dir, list)
+}
+
+/// Where every signed version is listed, one JSON line each.
+pub(crate) const HISTORY: &str = "trust/history.jsonl";
+
+/// Appends a signed version to the history: its number, when, each issuer's regions.
+fn record_version(dir: &Path, list: &TrustList) -> Result<(), PlatformError> {
+    let line = serde_json::json!({
+        "version": list.version,
+        "issued_at": list.issued_at.unix_timestamp(),
+        "scopes": list.issuers.iter().map(|i| serde_json::json!({
+            "issuer": i.id,
+            "regions": i.scopes.iter().map(|s| s.region.to_string()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    let history = dir.join(HISTORY);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&history)
+        .map_err(io(&history))?;
+    writeln!(file, "{line}").map_err(io(&history))
 }
 
 /// Makes every key, certificate, the trust list (version 1: each authority accepted in its
@@ -396,6 +430,12 @@ async fn create(
     random: &dyn Random,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), PlatformError> {
+    // The folder holds keys and personal data: the owner's only.
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder.create(dir).map_err(io(dir))?;
     let mut list = TrustList::new(now);
     let since = now - Duration::days(1);
     let mut residents = Vec::new();

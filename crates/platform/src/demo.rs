@@ -340,12 +340,17 @@ async fn story(
         // She calls the hotline; the authority suspends the phone's wallet.
         let nanning = platform.authority("nanning")?;
         let token = platform.token(&nanning["admin_token_file"])?;
+        // The wallet instance the provider attested (not the wallet's own handle).
+        let instance = get(&phone.url("")).await?["instance"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let changed = post(
             &format!(
                 "{}/admin/wallets/{}/{}/suspend",
                 nanning["admin"].as_str().unwrap_or_default(),
                 platform.provider_id(0),
-                phone.wallet
+                instance
             ),
             Some(&token),
             json!({}),

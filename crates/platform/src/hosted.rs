@@ -58,8 +58,20 @@ impl Refused {
         }
     }
 
+    /// An internal failure: the detail goes to the provider's log under a reference, the
+    /// caller gets the reference only (no database or library text leaves the service).
     fn internal(e: impl std::fmt::Display) -> Self {
-        Self::new(500, "internal", e.to_string())
+        let mut raw = [0u8; 4];
+        let reference = match eid_core::OsRandom.fill(&mut raw) {
+            Ok(()) => hex::encode(raw),
+            Err(_) => "-".into(),
+        };
+        eprintln!("wallet provider: internal error {reference}: {e}");
+        Self::new(
+            500,
+            "internal",
+            format!("an internal error occurred (reference {reference} in the provider's log)"),
+        )
     }
 }
 
@@ -71,15 +83,28 @@ impl From<PlatformError> for Refused {
 
 /// One hosted wallet, opened.
 struct Wallet {
+    /// The wallet instance id the provider attests (what issuers and their lists see); the
+    /// wallet's own id is the browser's secret handle and never leaves the provider.
+    instance: String,
     keystore: StdMutex<SoftwareKeystore>,
     store: WalletStore,
 }
 
+/// PIN key derivations (Argon2id, 19 MiB each) running at once, at most.
+static KEY_DERIVATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// An in-person presentation in progress: the desk's request waiting for the holder.
 struct InPerson {
+    started: OffsetDateTime,
+    /// The phone's side, listening or answering; one per wallet at a time.
+    task: Option<tokio::task::AbortHandle>,
     state: Arc<StdMutex<InPersonState>>,
     decide: Option<oneshot::Sender<Option<String>>>,
 }
+
+/// How long a presentation session is kept (in person: the desk's wait and the holder's
+/// decision, then its outcome for the page; online: until the holder decides).
+const SESSION_KEPT: Duration = Duration::minutes(10);
 
 #[derive(Debug, Clone)]
 enum InPersonState {
@@ -93,7 +118,8 @@ enum InPersonState {
 
 /// An online request waiting for the holder.
 struct Online {
-    pending: eid_wallet::online::PendingOnline,
+    received: OffsetDateTime,
+    pending: Arc<eid_wallet::online::PendingOnline>,
 }
 
 /// A wallet provider and the wallets it hosts.
@@ -123,8 +149,15 @@ fn bad(message: impl Into<String>) -> Refused {
     Refused::new(400, "invalid_request", message)
 }
 
-fn unreachable_service(what: &str, e: impl std::fmt::Display) -> Refused {
-    Refused::new(502, "upstream", format!("{what}: {e}"))
+/// Another service failed us: what, and the status or the connection problem — never the
+/// body it sent (it may not be ours).
+fn unreachable_service(what: &str, e: eid_verifier::online::OnlineError) -> Refused {
+    use eid_verifier::online::OnlineError;
+    let why = match e {
+        OnlineError::Status(status, _) => format!("HTTP {status}"),
+        e => e.to_string(),
+    };
+    Refused::new(502, "upstream", format!("{what}: {why}"))
 }
 
 impl Provider {
@@ -168,11 +201,19 @@ impl Provider {
 
     /// A new wallet whose device key the PIN (6–12 digits) unlocks: its id.
     pub async fn create(&self, pin: &str) -> Result<String, Refused> {
+        if !(6..=12).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("the PIN must be 6 to 12 digits"));
+        }
         let id = self.token()?;
         let folder = self.dir.join(&id);
         std::fs::create_dir_all(&folder).map_err(Refused::internal)?;
+        crate::data::write(&folder.join("instance"), self.token()?.as_bytes(), false)?;
         let pin = pin.to_owned();
         let path = folder.join("keystore.json");
+        let _slot = KEY_DERIVATIONS
+            .acquire()
+            .await
+            .map_err(|_| Refused::internal("key derivation slots closed"))?;
         tokio::task::spawn_blocking(move || {
             let (mut keystore, unlocked) = SoftwareKeystore::create(
                 &path,
@@ -206,6 +247,10 @@ impl Provider {
         let keystore =
             SoftwareKeystore::open(&folder.join("keystore.json"), Box::new(eid_core::OsRandom))
                 .map_err(|_| Refused::new(404, "no_such_wallet", "no such wallet"))?;
+        let instance = std::fs::read_to_string(folder.join("instance"))
+            .map_err(Refused::internal)?
+            .trim()
+            .to_owned();
         let store = WalletStore::open(
             &folder.join("wallet.db").display().to_string(),
             UsePolicy::PerRelyingParty,
@@ -213,6 +258,7 @@ impl Provider {
         .await
         .map_err(Refused::internal)?;
         let wallet = Arc::new(Wallet {
+            instance,
             keystore: StdMutex::new(keystore),
             store,
         });
@@ -229,6 +275,10 @@ impl Provider {
     ) -> Result<T, Refused> {
         let wallet = wallet.clone();
         let pin = pin.to_owned();
+        let _slot = KEY_DERIVATIONS
+            .acquire()
+            .await
+            .map_err(|_| Refused::internal("key derivation slots closed"))?;
         tokio::task::spawn_blocking(move || {
             let mut keystore = wallet
                 .keystore
@@ -284,7 +334,6 @@ impl Provider {
     /// A key proof of the wallet for `authority` (fresh nonce, the attestation).
     async fn wallet_proof(
         &self,
-        id: &str,
         wallet: &Arc<Wallet>,
         authority: &str,
         pin: &str,
@@ -294,13 +343,13 @@ impl Provider {
                 .await
                 .map_err(|e| unreachable_service("the authority's nonce endpoint", e))?,
         )
-        .map_err(|e| unreachable_service("the authority's nonce", e))?;
+        .map_err(|_| Refused::new(502, "upstream", "the authority's nonce is not JSON"))?;
         let nonce = nonce["c_nonce"].as_str().unwrap_or_default().to_owned();
         let now = self.clock.now();
         let attestation = attest(
             &self.attestation_key,
             self.plan.id,
-            id,
+            &wallet.instance,
             &[Self::public_key(wallet, DEVICE_KEY)?],
             now,
         )?;
@@ -333,11 +382,11 @@ impl Provider {
             "card_back": request["card_back"],
             "face": request["face"],
         });
-        body["wallet_proof"] = json!(self.wallet_proof(id, &wallet, &authority, pin).await?);
+        body["wallet_proof"] = json!(self.wallet_proof(&wallet, &authority, pin).await?);
         let made = self
             .authority_call(&format!("{authority}/enrolment"), body.to_string())
             .await?;
-        self.redeem(id, &wallet, &made.0, &made.1, pin).await
+        self.redeem(&wallet, &made.0, &made.1, pin).await
     }
 
     /// Enrolment with an offer and its code from the counter.
@@ -349,21 +398,21 @@ impl Provider {
         pin: &str,
     ) -> Result<Value, Refused> {
         let wallet = self.wallet(id).await?;
-        self.redeem(id, &wallet, offer, tx_code, pin).await
+        self.redeem(&wallet, offer, tx_code, pin).await
     }
 
     /// A new batch before expiry (no new proofing): the authority's offer, redeemed.
     pub async fn refresh(&self, id: &str, pin: &str) -> Result<Value, Refused> {
         let wallet = self.wallet(id).await?;
         let issuer = self.issuer_of(&wallet).await?;
-        let proof = self.wallet_proof(id, &wallet, &issuer, pin).await?;
+        let proof = self.wallet_proof(&wallet, &issuer, pin).await?;
         let made = self
             .authority_call(
                 &format!("{issuer}/refresh"),
                 eid_wallet::enrolment::refresh_request(&proof),
             )
             .await?;
-        self.redeem(id, &wallet, &made.0, &made.1, pin).await
+        self.redeem(&wallet, &made.0, &made.1, pin).await
     }
 
     /// Reports the holder's other wallets lost, from this one, with a face capture.
@@ -382,7 +431,7 @@ impl Provider {
         let face = base64::engine::general_purpose::STANDARD
             .decode(request["face"].as_str().unwrap_or_default())
             .map_err(|_| bad("face is not base64"))?;
-        let proof = self.wallet_proof(id, &wallet, &authority, pin).await?;
+        let proof = self.wallet_proof(&wallet, &authority, pin).await?;
         let body = eid_wallet::enrolment::lost_report(
             id_number,
             request["full_name"].as_str().unwrap_or_default(),
@@ -431,13 +480,23 @@ impl Provider {
     /// credential only when bound to the wallet's key.
     async fn redeem(
         &self,
-        id: &str,
         wallet: &Arc<Wallet>,
         offer: &str,
         tx_code: &str,
         pin: &str,
     ) -> Result<Value, Refused> {
         let enrolment = Enrolment::from_offer(offer).map_err(|e| bad(e.to_string()))?;
+        // Only this platform's authorities: an offer from elsewhere would get the
+        // transaction code, the key proofs and the attestation.
+        if !self
+            .authorities
+            .iter()
+            .any(|(_, url)| url.trim_end_matches('/') == enrolment.issuer().trim_end_matches('/'))
+        {
+            return Err(bad(
+                "the offer is not from an issuing authority this wallet provider works with",
+            ));
+        }
         let (issuer_url, server_url) = enrolment.metadata_urls();
         let issuer = fetch(&issuer_url, "application/json")
             .await
@@ -447,7 +506,7 @@ impl Provider {
             .map_err(|e| unreachable_service("the issuer's metadata", e))?;
         let (endpoints, metadata) = enrolment
             .endpoints(&issuer, &server)
-            .map_err(|e| unreachable_service("the issuer's metadata", e))?;
+            .map_err(|e| Refused::new(502, "upstream", format!("the issuer's metadata: {e}")))?;
         let token: Value = serde_json::from_slice(
             &post_form(&endpoints.token, enrolment.token_form(tx_code))
                 .await
@@ -485,8 +544,11 @@ impl Provider {
             }
             let (configuration_, ids_, now) =
                 (configuration.clone(), ids.clone(), self.clock.now());
-            let (provider, attestation_key, instance) =
-                (self.plan.id, self.attestation_key.clone(), id.to_owned());
+            let (provider, attestation_key, instance) = (
+                self.plan.id,
+                self.attestation_key.clone(),
+                wallet.instance.clone(),
+            );
             let enrolment_ = Enrolment::from_offer(offer).map_err(|e| bad(e.to_string()))?;
             let (request, keys) = Self::unlocked(wallet, pin, move |keystore, unlocked| {
                 let mut keys = Vec::new();
@@ -585,6 +647,7 @@ impl Provider {
         }
         Ok(json!({
             "provider": self.plan.id,
+            "instance": wallet.instance,
             "enrolled": !attributes.is_empty(),
             "attributes": attributes,
             "credentials": listed,
@@ -680,10 +743,19 @@ impl Provider {
                 .map_err(|refused| Refused::new(422, "request_refused", refused.to_string()))?;
         let consent = serde_json::to_value(&pending.consent).map_err(Refused::internal)?;
         let session = self.token()?;
-        self.online
+        let now = self.clock.now();
+        let mut sessions = self
+            .online
             .lock()
-            .map_err(|_| Refused::internal("sessions lock"))?
-            .insert(format!("{id}/{session}"), Online { pending });
+            .map_err(|_| Refused::internal("sessions lock"))?;
+        sessions.retain(|_, s| now - s.received < SESSION_KEPT);
+        sessions.insert(
+            format!("{id}/{session}"),
+            Online {
+                received: now,
+                pending: Arc::new(pending),
+            },
+        );
         Ok(json!({ "session": session, "consent": consent }))
     }
 
@@ -696,39 +768,62 @@ impl Provider {
         pin: &str,
     ) -> Result<Value, Refused> {
         let wallet = self.wallet(id).await?;
-        let Online { pending } = self
+        let key = format!("{id}/{session}");
+        let held = self
             .online
             .lock()
             .map_err(|_| Refused::internal("sessions lock"))?
-            .remove(&format!("{id}/{session}"))
+            .remove(&key)
             .ok_or_else(|| Refused::new(404, "no_such_request", "no such request waiting"))?;
         if !share {
             return Ok(json!({ "shared": false }));
         }
+        if pin.is_empty() {
+            self.keep_online(key, held)?;
+            return Err(bad("sharing needs the PIN"));
+        }
         let now = self.clock.now();
+        let pending = held.pending.clone();
         let instance = self
             .pick_mdoc(&wallet, &pending.consent.relying_party)
             .await?;
         let random = self.random.clone();
         let credential = instance.credential.clone();
-        let (answer, pending) =
-            Self::with_key(&wallet, pin, instance.key_id.clone(), move |signer| {
-                let answer = pending
-                    .respond(
-                        eid_wallet::online::Held::Mdoc(&credential),
-                        signer,
-                        random.as_ref(),
-                        now,
-                    )
-                    .map_err(Refused::internal)?;
-                Ok((answer, pending))
-            })
-            .await?;
+        let responding = pending.clone();
+        let answer = Self::with_key(&wallet, pin, instance.key_id.clone(), move |signer| {
+            responding
+                .respond(
+                    eid_wallet::online::Held::Mdoc(&credential),
+                    signer,
+                    random.as_ref(),
+                    now,
+                )
+                .map_err(Refused::internal)
+        })
+        .await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(refused) => {
+                // A mistyped PIN: the request waits for another try.
+                if refused.code == "wrong_pin" {
+                    self.keep_online(key, held)?;
+                }
+                return Err(refused);
+            }
+        };
         post_form(&answer.response_uri, answer.body)
             .await
             .map_err(|e| unreachable_service("the relying party", e))?;
         record(&wallet, "online", &pending.consent, instance.id, now).await?;
         Ok(json!({ "shared": true, "with": pending.consent.relying_party_name }))
+    }
+
+    fn keep_online(&self, key: String, held: Online) -> Result<(), Refused> {
+        self.online
+            .lock()
+            .map_err(|_| Refused::internal("sessions lock"))?
+            .insert(key, held);
+        Ok(())
     }
 
     async fn pick_mdoc(
@@ -775,18 +870,34 @@ impl Provider {
         let session = self.token()?;
         let state = Arc::new(StdMutex::new(InPersonState::Waiting));
         let (decide, decided) = oneshot::channel();
-        self.in_person
-            .lock()
-            .map_err(|_| Refused::internal("sessions lock"))?
-            .insert(
+        let now = self.clock.now();
+        {
+            let mut sessions = self
+                .in_person
+                .lock()
+                .map_err(|_| Refused::internal("sessions lock"))?;
+            // One engagement per wallet at a time (a phone shows one QR): an earlier one
+            // stops listening.
+            let prefix = format!("{id}/");
+            sessions.retain(|key, s| {
+                let keep = now - s.started < SESSION_KEPT && !key.starts_with(&prefix);
+                if !keep && let Some(task) = &s.task {
+                    task.abort();
+                }
+                keep
+            });
+            sessions.insert(
                 format!("{id}/{session}"),
                 InPerson {
+                    started: now,
+                    task: None,
                     state: state.clone(),
                     decide: Some(decide),
                 },
             );
+        }
         let provider = self.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let outcome = provider
                 .serve_desk(listener, engagement, wallet, &state, decided)
                 .await;
@@ -796,6 +907,11 @@ impl Provider {
                 *state = InPersonState::Failed(e.message);
             }
         });
+        if let Ok(mut sessions) = self.in_person.lock()
+            && let Some(held) = sessions.get_mut(&format!("{id}/{session}"))
+        {
+            held.task = Some(task.abort_handle());
+        }
         Ok(json!({
             "session": session,
             "qr_svg": crate::web::qr_svg(uri.as_bytes()),
@@ -912,12 +1028,17 @@ impl Provider {
     }
 
     /// The holder's decision on the desk's request: share (the PIN given) or decline.
-    pub fn in_person_decide(
+    pub async fn in_person_decide(
         &self,
         id: &str,
         session: &str,
         pin: Option<String>,
     ) -> Result<(), Refused> {
+        // The PIN first: a mistyped one leaves the desk's request waiting for another try.
+        if let Some(pin) = &pin {
+            let wallet = self.wallet(id).await?;
+            Self::unlocked(&wallet, pin, |_, _| Ok(())).await?;
+        }
         let mut sessions = self
             .in_person
             .lock()

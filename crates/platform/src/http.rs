@@ -243,7 +243,7 @@ async fn in_person_decide(
     } else {
         None
     };
-    provider.in_person_decide(&wallet, &session, pin)?;
+    provider.in_person_decide(&wallet, &session, pin).await?;
     Ok(Json(json!({ "decided": true })))
 }
 

@@ -397,6 +397,7 @@ pub async fn start(
             Router::new()
                 .route("/trust/list", get(trust_list))
                 .route("/trust/list.json", get(trust_list_json))
+                .route("/trust/versions", get(trust_versions))
                 .route("/trust/scopes", post(set_scope))
                 .with_state(control),
         );
@@ -432,9 +433,45 @@ async fn trust_list(State(control): State<Arc<TrustControl>>) -> Response {
         .into_response()
 }
 
+/// Whether `wide` contains all of `narrow`.
+fn covers(wide: Scope, narrow: Scope) -> bool {
+    match (wide, narrow) {
+        (Scope::Nation, _) => true,
+        (Scope::Province(p), Scope::Province(q)) => p == q,
+        (Scope::Province(p), Scope::Prefecture(q)) => q / 100 == p,
+        (Scope::Province(p), Scope::County(c)) => c.province_digits() == p,
+        (Scope::Prefecture(p), Scope::Prefecture(q)) => p == q,
+        (Scope::Prefecture(p), Scope::County(c)) => c.prefecture_digits() == p,
+        (Scope::County(a), Scope::County(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// The trust list now in force, as JSON (what the console shows).
 async fn trust_list_json(State(control): State<Arc<TrustControl>>) -> Response {
     Json(control.data.lock().await.list.clone()).into_response()
+}
+
+/// Every version signed, newest first: version, when, each issuer's regions.
+async fn trust_versions(State(control): State<Arc<TrustControl>>) -> Response {
+    let path = control.data.lock().await.dir.join(crate::data::HISTORY);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("eid up: {}: {e}", path.display());
+            return refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the trust list's history could not be read".into(),
+            );
+        }
+    };
+    let mut versions: Vec<Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    versions.reverse();
+    Json(versions).into_response()
 }
 
 #[derive(Deserialize)]
@@ -486,12 +523,26 @@ async fn set_scope(
     let now = control.clock.now();
     let mut data = control.data.lock().await;
     let mut list = data.list.clone();
-    let since = list
-        .issuers
-        .iter()
-        .find(|i| i.id == change.issuer)
-        .and_then(|i| i.scopes.first())
-        .map_or(now, |s| s.valid_from);
+    let Some(issuer) = list.issuers.iter().find(|i| i.id == change.issuer) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "unknown_issuer",
+            format!("no issuer {:?} in the trust list", change.issuer),
+        );
+    };
+    // Widening only: every region accepted so far stays accepted (narrowing, which
+    // strands credentials already in use, is a decision for the signing ceremony).
+    if let Some(kept) = issuer.scopes.iter().find(|s| !covers(region, s.region)) {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "would_narrow",
+            format!(
+                "{} would no longer cover {}, where {} is accepted now: give a region that contains it",
+                change.region, kept.region, change.issuer
+            ),
+        );
+    }
+    let since = issuer.scopes.first().map_or(now, |s| s.valid_from);
     if let Err(e) = eid_trust::edit::set_scope(
         &mut list,
         &change.issuer,

@@ -276,6 +276,17 @@ async fn a_restart_keeps_keys_trust_list_wallets_and_credentials() {
     let body = payload.split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(&eid_crypto::b64url_decode(body).unwrap()).unwrap();
     assert_eq!(claims["version"], 2, "{claims}");
+    let versions = get(&format!("{}/trust/versions", running.base)).await;
+    assert_eq!(versions[0]["version"], 2, "{versions}");
+    assert_eq!(versions[1]["version"], 1, "{versions}");
+    assert!(
+        versions[0]["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["issuer"] == "cn-4501" && s["regions"][0] == "nation"),
+        "{versions}"
+    );
     let api = running.description["providers"][0]["api"].as_str().unwrap();
     let card = get(&format!("{api}/wallets/{wallet}")).await;
     assert_eq!(card["enrolled"], true, "{card}");
@@ -407,6 +418,89 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     .await
     .unwrap_err();
     assert_eq!(status, 400);
+    // Narrowing Nanning (accepted in all of Guangxi) to its own prefecture is refused.
+    let (status, body) = post(
+        &scopes,
+        Some(operator.trim()),
+        json!({"issuer": "cn-4501", "region": "4501"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("would_narrow")),
+        "{body}"
+    );
+    // Online, a mistyped PIN leaves the bank's request waiting; the right one answers it.
+    let bank = format!("{}/desks/nanning-bank", running.base);
+    // (once the bank's desk holds Nanning's status list, published with the first credential)
+    for _ in 0..100 {
+        let health = get(&format!("{bank}/health")).await;
+        if health["status_lists"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let started = post(
+        &format!("{bank}/vp/requests"),
+        None,
+        json!({"purpose": "bank_account_opening"}),
+    )
+    .await
+    .unwrap();
+    let asked = post(
+        &format!("{api}/wallets/{wallet}/online"),
+        None,
+        json!({"invocation": started["invocation"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        asked["consent"]["purpose"], "bank_account_opening",
+        "{asked}"
+    );
+    let decide = format!(
+        "{api}/wallets/{wallet}/online/{}",
+        asked["session"].as_str().unwrap()
+    );
+    let (status, body) = post(&decide, None, json!({"share": true, "pin": "999999"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("wrong_pin")),
+        "{body}"
+    );
+    let (status, _) = post(&decide, None, json!({"share": true}))
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400);
+    let shared = post(&decide, None, json!({"share": true, "pin": "135790"}))
+        .await
+        .unwrap();
+    assert_eq!(shared["shared"], true, "{shared}");
+    let outcome = get(&format!("{bank}{}", started["result"].as_str().unwrap())).await;
+    assert_eq!(outcome["report"]["accepted"], true, "{outcome}");
+    // An offer from an issuer the provider does not work with is refused before any fetch.
+    let (status, body) = post(
+        &format!("{api}/wallets/{wallet}/enrol"),
+        None,
+        json!({"pin": "135790", "tx_code": "123456",
+               "offer": "openid-credential-offer://?credential_offer=%7B%22credential_issuer%22%3A%22http%3A%2F%2F127.0.0.1%3A9%22%2C%22credential_configuration_ids%22%3A%5B%22resident_identity_mdoc%22%5D%2C%22grants%22%3A%7B%22urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code%22%3A%7B%22pre-authorized_code%22%3A%22x%22%2C%22tx_code%22%3A%7B%22length%22%3A6%7D%7D%7D%7D"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("not from an issuing authority"),
+        "{body}"
+    );
     // The desk's QR reader: a picture of a code gives its bytes back; a wrong shape and a
     // blank picture are refused with what was wrong.
     let content = b"\x00\x01binary offline code\xff".to_vec();

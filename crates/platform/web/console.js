@@ -34,13 +34,20 @@ function enter() {
 
 async function refresh() {
   const admin = authority.admin;
-  const [stats, credentials, audit, trust, web] = await Promise.all([
+  const [stats, credentials, audit, trust, web, versions] = await Promise.all([
     api("GET", `${admin}/admin/stats`, undefined, token),
     api("GET", `${admin}/admin/credentials?limit=50`, undefined, token),
     api("GET", `${admin}/admin/audit?limit=50`, undefined, token),
     api("GET", "/trust/list.json"),
     api("GET", "/web/stats"),
+    api("GET", "/trust/versions"),
   ]);
+  const history = $("versions");
+  history.innerHTML = "";
+  for (const v of versions) {
+    history.append(el("tr", {}, el("td", {}, v.version), el("td", {}, when(v.issued_at)),
+      el("td", {}, v.scopes.map(s => `${s.issuer}: ${s.regions.join(", ")}`).join(" · "))));
+  }
   for (const s of ["valid", "suspended", "invalid"]) $(`n-${s}`).textContent = stats.credentials[s];
   $("n-verified").textContent = web.verified_per_hour.reduce((n, h) => n + h.count, 0);
   chart(stats.issued_per_hour, web.verified_per_hour);
@@ -72,6 +79,7 @@ async function refresh() {
 
 async function lifecycle(id, action) {
   $("credentials-error").textContent = "";
+  if (action === "revoke" && !confirm(t("confirm_revoke"))) return;
   try { await api("POST", `${authority.admin}/admin/credentials/${id}/${action}`, { reason: "console" }, token); refresh(); }
   catch (e) { $("credentials-error").textContent = e.message; }
 }

@@ -47,6 +47,14 @@ async function decode(source, width, height) {
   return found;
 }
 
+// The verdict on screen is the last customer's: it goes at the next scan, and after a minute.
+let verdictTimer;
+function clearVerdict() {
+  clearTimeout(verdictTimer);
+  show("verdict", false); show("details", false);
+  $("attributes").innerHTML = ""; $("reasons").innerHTML = ""; $("portrait").removeAttribute("src");
+}
+
 async function check(found) {
   $("scan-state").textContent = t("scanning");
   let report;
@@ -85,6 +93,8 @@ function verdict(report) {
   for (const r of report.reasons || []) reasons.append(el("li", {}, `${r.reason}: ${r.message}`));
   show("reasons-title", (report.reasons || []).length > 0);
   show("verdict", true); show("details", true);
+  clearTimeout(verdictTimer);
+  verdictTimer = setTimeout(clearVerdict, 60000);
 }
 
 function fail(e) { $("scan-state").textContent = String(e.message || e); }
@@ -92,9 +102,12 @@ function fail(e) { $("scan-state").textContent = String(e.message || e); }
 $("image").onchange = async () => {
   const file = $("image").files[0];
   if (!file) return;
+  clearVerdict();
   try {
     const bitmap = await createImageBitmap(file);
-    const found = await decode(bitmap, bitmap.width, bitmap.height);
+    // A phone's photo can be huge: the reader needs no more than 1600 pixels a side.
+    const scale = Math.min(1, 1600 / Math.max(bitmap.width, bitmap.height));
+    const found = await decode(bitmap, Math.round(bitmap.width * scale), Math.round(bitmap.height * scale));
     if (!found) return fail(t("no_qr"));
     await check(found);
   } catch (e) { fail(e); }
@@ -102,6 +115,7 @@ $("image").onchange = async () => {
 };
 
 async function startCamera() {
+  clearVerdict();
   try {
     stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
     $("video").srcObject = stream;
@@ -128,17 +142,21 @@ function stopCamera() {
 $("camera-go").onclick = () => (scanning ? stopCamera() : startCamera());
 
 $("online-go").onclick = async () => {
+  clearVerdict();
+  $("online-go").disabled = true;
   try {
     const started = await api("POST", `${desk.url}/vp/requests`, { purpose: desk.purpose });
     $("online-link").textContent = started.invocation;
     show("online-link-box", true);
     $("scan-state").textContent = t("waiting_answer");
-    for (let i = 0; i < 600; i++) {
+    // As long as the request may be answered (five minutes).
+    for (let i = 0; i < 300; i++) {
       await new Promise(r => setTimeout(r, 1000));
       const outcome = await api("GET", `${desk.url}${started.result}`);
       if (outcome.report) { show("online-link-box", false); verdict(outcome.report); break; }
     }
   } catch (e) { fail(e); }
+  $("online-go").disabled = false;
 };
 
 document.addEventListener("languagechange", () => { $("camera-go").textContent = t(scanning ? "stop_camera" : "start_camera"); });

@@ -28,7 +28,7 @@ const WORDS = {
     region: "地区（nation=全国，或省/市代码）", operator_token: "信任列表运营令牌", apply: "签发新版本",
     at: "时间", action: "操作", outcome: "结果", detail: "说明", wallet_col: "钱包", configuration: "类型",
     state: "状态", suspend: "冻结", reinstate: "恢复", revoke: "吊销", scope: "认可范围", checks_off: "本机关闭的检查",
-    name: "姓名", family_name: "姓", given_name: "名", document_number: "公民身份号码", ethnicity: "民族", issue_date: "签发日期",
+    versions: "已签发的版本", qr_paused: "二维码已停止刷新，点击“出示二维码”再次出示", confirm_revoke: "吊销不可撤销，确定吊销此证件？", name: "姓名", family_name: "姓", given_name: "名", document_number: "公民身份号码", ethnicity: "民族", issue_date: "签发日期",
     resident_region: "户籍地区", age_over_18: "已满18岁", age_over_60: "已满60岁", age_in_years: "年龄", age_birth_year: "出生年份",
     portrait_sha256: "照片摘要", wallet_provider: "钱包提供方", male: "男", female: "女", long_term: "长期",
   },
@@ -59,7 +59,7 @@ const WORDS = {
     region: "Region (nation, or a province/prefecture code)", operator_token: "Trust-list operator token", apply: "Sign the next version",
     at: "At", action: "Action", outcome: "Outcome", detail: "Detail", wallet_col: "Wallet", configuration: "Configuration",
     state: "State", suspend: "Suspend", reinstate: "Reinstate", revoke: "Revoke", scope: "Accepted in", checks_off: "Checks off on this machine",
-    name: "Name", family_name: "Family name", given_name: "Given name", document_number: "Identity number", ethnicity: "Ethnic group", issue_date: "Issued on",
+    versions: "Versions signed", qr_paused: "The QR code stopped refreshing; tap “Show QR code” to show it again", confirm_revoke: "Revocation cannot be undone. Revoke this credential?", name: "Name", family_name: "Family name", given_name: "Given name", document_number: "Identity number", ethnicity: "Ethnic group", issue_date: "Issued on",
     resident_region: "Registered region", age_over_18: "Aged 18 or over", age_over_60: "Aged 60 or over", age_in_years: "Age", age_birth_year: "Birth year",
     portrait_sha256: "Portrait digest", wallet_provider: "Wallet provider", male: "male", female: "female", long_term: "long-term",
   },
@@ -87,7 +87,12 @@ async function api(method, url, body, token) {
   const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();
   let json; try { json = JSON.parse(text); } catch { json = { message: text }; }
-  if (!response.ok) throw new Error(json.message || json.error_description || json.error || text || response.statusText);
+  if (!response.ok) {
+    const error = new Error(json.message || json.error_description || json.error || text || response.statusText);
+    error.status = response.status;
+    error.code = json.error;
+    throw error;
+  }
   return json;
 }
 function fileToBase64(file) {

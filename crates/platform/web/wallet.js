@@ -40,8 +40,14 @@ async function open() {
   show("create", !wallet); show("enrol", false); show("enrolled", false); show("lost-panel", !!wallet);
   if (!wallet) return;
   let card;
+  fail("wallet-error");
   try { card = await api("GET", `${base()}/${wallet}`); }
-  catch (e) { localStorage.removeItem(`eid.wallet.${provider}`); return open(); }
+  catch (e) {
+    // Only a wallet the provider does not know is forgotten; anything else is shown.
+    if (e.status === 404 && e.code === "no_such_wallet") { localStorage.removeItem(`eid.wallet.${provider}`); return open(); }
+    show("lost-panel", false);
+    return fail("wallet-error", e);
+  }
   show("enrol", !card.enrolled); show("enrolled", card.enrolled);
   if (card.enrolled) { renderCard(card.attributes); history(); }
 }
@@ -110,7 +116,21 @@ $("enrol-go").onclick = () => busy($("enrol-go"), async () => {
   } catch (e) { fail("enrol-error", e); }
 });
 
+// A code lives 60 s and is refreshed every 30 s while shown: five codes at most (or until
+// the page is hidden), then the PIN is forgotten and the holder shows it again.
+const MAX_CODES = 5;
+let codesShown = 0;
+function pauseQr() {
+  clearInterval(qrTimer);
+  pinForQr = null;
+  show("qr-box", false);
+  $("present-result").textContent = t("qr_paused");
+}
+document.addEventListener("visibilitychange", () => { if (document.hidden && pinForQr) pauseQr(); });
+
 async function showCode() {
+  if (codesShown >= MAX_CODES) return pauseQr();
+  codesShown += 1;
   try {
     const code = await api("POST", `${base()}/${wallet}/offline`, { pin: pinForQr, purpose: $("purpose").value });
     $("qr").innerHTML = code.qr_svg;
@@ -130,8 +150,9 @@ async function showCode() {
 }
 
 $("qr-go").onclick = () => busy($("qr-go"), async () => {
-  fail("present-error");
+  fail("present-error"); $("present-result").textContent = "";
   pinForQr = await askPin();
+  codesShown = 0;
   if (pinForQr) await showCode();
 });
 $("purpose").onchange = () => { if (pinForQr && !$("qr-box").classList.contains("hidden")) showCode(); };

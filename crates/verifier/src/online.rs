@@ -43,6 +43,21 @@ pub enum OnlineError {
     /// services says why).
     #[error("the server answered {0}: {1}")]
     Status(u16, String),
+    /// No whole answer in time.
+    #[error("no answer within {0} s")]
+    Timeout(u64),
+}
+
+/// How long one request-and-answer may take (connect, send, the whole body).
+pub const EXCHANGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `exchange` within [`EXCHANGE_TIMEOUT`].
+async fn in_time<T>(
+    exchange: impl Future<Output = Result<T, OnlineError>>,
+) -> Result<T, OnlineError> {
+    tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
+        .await
+        .unwrap_or(Err(OnlineError::Timeout(EXCHANGE_TIMEOUT.as_secs())))
 }
 
 fn http_error(e: impl std::fmt::Display) -> OnlineError {
@@ -118,20 +133,23 @@ async fn body(response: Response<Incoming>) -> Result<Vec<u8>, OnlineError> {
 
 /// GETs `url` (a wallet fetching a request object), returning the body.
 pub async fn fetch(url: &str, accept: &str) -> Result<Vec<u8>, OnlineError> {
-    body(get(url, accept).await?).await
+    in_time(async { body(get(url, accept).await?).await }).await
 }
 
 /// POSTs a form body to `url` (a wallet posting its answer), returning the body.
 pub async fn post_form(url: &str, form: String) -> Result<Vec<u8>, OnlineError> {
-    body(
-        send(
-            url,
-            "application/json",
-            Some(("application/x-www-form-urlencoded", form)),
-            None,
+    in_time(async {
+        body(
+            send(
+                url,
+                "application/json",
+                Some(("application/x-www-form-urlencoded", form)),
+                None,
+            )
+            .await?,
         )
-        .await?,
-    )
+        .await
+    })
     .await
 }
 
@@ -142,15 +160,18 @@ pub async fn post_json(
     bearer: Option<&str>,
     json: String,
 ) -> Result<Vec<u8>, OnlineError> {
-    body(
-        send(
-            url,
-            "application/json",
-            Some(("application/json", json)),
-            bearer,
+    in_time(async {
+        body(
+            send(
+                url,
+                "application/json",
+                Some(("application/json", json)),
+                bearer,
+            )
+            .await?,
         )
-        .await?,
-    )
+        .await
+    })
     .await
 }
 
