@@ -195,6 +195,34 @@ try {
   check(refused, `the desk refuses the lost phone: ${seen.reasons}`);
   await desk.screenshot({ path: join(shots, "desk-refused.png"), fullPage: true });
 
+  // Back on a new phone: enrolled with her face, "moving to this phone" ticked; its code is
+  // accepted where the lost phone's is refused.
+  const moved = await newWallet("zh-CN", platform.providers[0].id);
+  await moved.fill("#id-number", resident.id_number);
+  await moved.fill("#full-name", resident.full_name);
+  await moved.setInputFiles("#card-front", join(fixtures, resident.portrait));
+  await moved.setInputFiles("#card-back", join(fixtures, resident.portrait));
+  await moved.setInputFiles("#selfie", join(fixtures, resident.selfie));
+  await moved.check("#replace-old");
+  await moved.click("#enrol-go");
+  await pin(moved);
+  await moved.waitForSelector("#enrolled:not(.hidden)", { timeout: 60000 });
+  await moved.waitForFunction(() => document.getElementById("present-result").textContent.length > 0);
+  check((await moved.textContent("#present-result")).startsWith("已换到这部手机"), `the new phone says it moved: ${await moved.textContent("#present-result")}`);
+  await moved.selectOption("#purpose", "airport_security");
+  await moved.click("#qr-go");
+  await pin(moved);
+  await moved.waitForSelector("#qr-box:not(.hidden) svg");
+  const movedQr = join(work, "moved.png");
+  await (await moved.$("#qr svg")).screenshot({ path: movedQr });
+  let movedSeen;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    movedSeen = await scan(movedQr);
+    if (movedSeen.ok) break;
+    await new Promise(r => setTimeout(r, 500));
+  }
+  check(movedSeen.ok, `the desk accepts the new phone ${movedSeen.reasons}`);
+
   // The authority console: the admin logs in and sees the suspension.
   const consoleContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
   const admin = await consoleContext.newPage();
