@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use eid_crypto::sha256;
+use eid_crypto::secrets_equal;
 
 use crate::error::InternalCause;
 use crate::{ApiError, Authority, OPENAPI, admin, enrolment, issuance, status};
@@ -107,9 +107,7 @@ async fn admin_auth(
 ) -> Response {
     let configured = &authority.settings.admin_token;
     let given = issuance::bearer(request.headers()).unwrap_or_default();
-    let (a, b) = (sha256(given.as_bytes()), sha256(configured.as_bytes()));
-    let same = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-    if configured.is_empty() || !same {
+    if configured.is_empty() || !secrets_equal(given.as_bytes(), configured.as_bytes()) {
         return ApiError::Unauthorized.into_response();
     }
     next.run(request).await

@@ -376,7 +376,7 @@ fn enrol(
     pin: &str,
 ) -> anyhow::Result<Outcome> {
     use eid_verifier::online::{fetch, post_form, post_json};
-    use eid_wallet::enrolment::{Enrolment, Received, accept};
+    use eid_wallet::enrolment::{Enrolment, accept};
     let mut wallet = Wallet::open(dir)?;
     let attestation = read(attestation)?;
     let enrolment = Enrolment::from_offer(offer)?;
@@ -429,23 +429,15 @@ fn enrol(
                 request,
             ))
             .with_context(|| format!("the credential endpoint refused {configuration}"))?;
-        for received in accept(&format, &response, std::slice::from_ref(&device))? {
-            let (format, purpose, bytes, expires_at) = match received {
-                Received::Mdoc(b) => {
-                    let expires = mdoc_expiry(&b)?;
-                    ("mso_mdoc", None, b, expires)
-                }
-                Received::SdJwt(t) => {
-                    let expires = sd_jwt_expiry(&t)?;
-                    (eid_oid4vc::FORMAT_SD_JWT_VC, None, t.into_bytes(), expires)
-                }
-                Received::Compact(b) => {
-                    let compact = OfflineCredential::new(&b, &device)?;
-                    let purpose = compact.purpose().to_owned();
-                    (FORMAT_COMPACT, Some(purpose), b, compact.expires_at())
-                }
-            };
-            wallet.add(format, purpose.as_deref(), &bytes, expires_at)?;
+        for accepted in accept(&format, &response, std::slice::from_ref(&device))? {
+            let expires_at = accepted.expires_at(SystemClock.now());
+            let (format, purpose) = (accepted.format(), accepted.purpose.clone());
+            wallet.add(
+                format,
+                purpose.as_deref(),
+                &accepted.into_bytes(),
+                expires_at,
+            )?;
             kept.push(configuration.clone());
         }
     }
@@ -498,29 +490,6 @@ fn refresh(dir: &Path, authority: &str, attestation: &Path, pin: &str) -> anyhow
         bail!("the refresh endpoint's answer has no offer");
     };
     enrol(dir, offer, tx_code, attestation, pin)
-}
-
-/// An mdoc's end of validity (its MSO's `validUntil`).
-fn mdoc_expiry(bytes: &[u8]) -> anyhow::Result<time::OffsetDateTime> {
-    let issued = eid_mdoc::IssuerSigned::from_cbor(bytes)?;
-    let mso = eid_mdoc::MobileSecurityObject::from_payload(
-        issued.issuer_auth.payload.as_deref().unwrap_or_default(),
-    )?;
-    Ok(mso.validity.valid_until)
-}
-
-/// An SD-JWT VC's `exp` (a year from now when it has none: refreshed then).
-fn sd_jwt_expiry(text: &str) -> anyhow::Result<time::OffsetDateTime> {
-    let parsed = eid_sdjwt::UnverifiedSdJwt::parse(text)?;
-    let exp = parsed
-        .issuer_jwt()
-        .payload()
-        .get("exp")
-        .and_then(serde_json::Value::as_i64);
-    Ok(match exp {
-        Some(exp) => time::OffsetDateTime::from_unix_timestamp(exp)?,
-        None => SystemClock.now() + time::Duration::days(365),
-    })
 }
 
 /// Shows the offline QR for `purpose`: unlocks the device key with the PIN once, then

@@ -462,6 +462,7 @@ impl Story {
             )
             .unwrap()
             .remove(0)
+            .received
         };
         let Received::Mdoc(mdoc) = get(eid_authority::credential::CONFIG_MDOC).await else {
             panic!("not an mdoc");

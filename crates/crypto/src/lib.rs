@@ -27,6 +27,13 @@ pub use error::CryptoError;
 pub use jwk::Jwk;
 pub use keys::{Signer, SigningKey, VerifyingKey};
 
+/// Whether a secret given (a bearer token) is the one expected, in time that does not
+/// depend on where they differ (both are hashed first, then every byte compared).
+pub fn secrets_equal(given: &[u8], expected: &[u8]) -> bool {
+    let (a, b) = (sha256(given), sha256(expected));
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
@@ -123,6 +130,14 @@ impl eid_core::Random for CryptoRandom {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_equal_only_when_every_byte_is() {
+        assert!(secrets_equal(b"admin-token", b"admin-token"));
+        assert!(!secrets_equal(b"admin-token", b"admin-tokeN"));
+        assert!(!secrets_equal(b"admin-token", b"admin-token "));
+        assert!(!secrets_equal(b"", b"admin-token"));
+    }
     use base64::Engine;
 
     /// Both appending encoders write what the `base64` crate writes, for every length

@@ -16,7 +16,7 @@ use eid_crypto::{SigningKey, VerifyingKey, b64url};
 use eid_oid4vc::KeyAttestation;
 use eid_trust::{Purpose, VerifiedTrustList};
 use eid_verifier::online::{fetch, post_form, post_json};
-use eid_wallet::enrolment::{Enrolment, Received, accept};
+use eid_wallet::enrolment::{Enrolment, accept};
 use eid_wallet::in_person::{ConsentRequest, Engagement};
 use eid_wallet::keystore::{KdfCost, KeystoreError, Unlocked};
 use eid_wallet::offline::OfflineCredential;
@@ -120,6 +120,23 @@ enum InPersonState {
 struct Online {
     received: OffsetDateTime,
     pending: Arc<eid_wallet::online::PendingOnline>,
+}
+
+/// What remote enrolment sends: the identity as the holder gives it, the card's front and
+/// back and a selfie (base64 JPEG).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteEnrolment {
+    /// The identity number.
+    pub id_number: String,
+    /// The name.
+    pub full_name: String,
+    /// The card's front.
+    pub card_front: String,
+    /// The card's back.
+    pub card_back: String,
+    /// The selfie.
+    pub face: String,
 }
 
 /// A wallet provider and the wallets it hosts.
@@ -361,28 +378,25 @@ impl Provider {
         .await
     }
 
-    /// Remote enrolment: the identity, the card's photographs and a selfie (base64 JPEG)
-    /// go to the citizen's authority with the wallet's proof; the offer that comes back is
-    /// redeemed. What the wallet then holds.
+    /// Remote enrolment: the identity, the card's photographs and a selfie go to the
+    /// citizen's authority with the wallet's proof; the offer that comes back is redeemed.
+    /// What the wallet then holds.
     pub async fn enrol_remote(
         &self,
         id: &str,
-        request: &Value,
+        request: &RemoteEnrolment,
         pin: &str,
     ) -> Result<Value, Refused> {
         let wallet = self.wallet(id).await?;
-        let id_number = request["id_number"]
-            .as_str()
-            .ok_or_else(|| bad("id_number is missing"))?;
-        let authority = self.authority_for(id_number)?;
-        let mut body = json!({
-            "id_number": id_number,
-            "full_name": request["full_name"],
-            "card_front": request["card_front"],
-            "card_back": request["card_back"],
-            "face": request["face"],
+        let authority = self.authority_for(&request.id_number)?;
+        let body = json!({
+            "id_number": request.id_number,
+            "full_name": request.full_name,
+            "card_front": request.card_front,
+            "card_back": request.card_back,
+            "face": request.face,
+            "wallet_proof": self.wallet_proof(&wallet, &authority, pin).await?,
         });
-        body["wallet_proof"] = json!(self.wallet_proof(&wallet, &authority, pin).await?);
         let made = self
             .authority_call(&format!("{authority}/enrolment"), body.to_string())
             .await?;
@@ -415,30 +429,23 @@ impl Provider {
         self.redeem(&wallet, &made.0, &made.1, pin).await
     }
 
-    /// Reports the holder's other wallets lost, from this one, with a face capture.
+    /// Reports the holder's other wallets lost, from this one, with a face capture (base64
+    /// JPEG, passed on as it is).
     pub async fn report_lost(
         &self,
         id: &str,
-        request: &Value,
+        (id_number, full_name, face): (&str, &str, &str),
         pin: &str,
     ) -> Result<Value, Refused> {
-        use base64::Engine;
         let wallet = self.wallet(id).await?;
-        let id_number = request["id_number"]
-            .as_str()
-            .ok_or_else(|| bad("id_number is missing"))?;
         let authority = self.authority_for(id_number)?;
-        let face = base64::engine::general_purpose::STANDARD
-            .decode(request["face"].as_str().unwrap_or_default())
-            .map_err(|_| bad("face is not base64"))?;
-        let proof = self.wallet_proof(&wallet, &authority, pin).await?;
-        let body = eid_wallet::enrolment::lost_report(
-            id_number,
-            request["full_name"].as_str().unwrap_or_default(),
-            &face,
-            &proof,
-        );
-        let taken = post_json(&format!("{authority}/lost"), None, body)
+        let body = json!({
+            "id_number": id_number,
+            "full_name": full_name,
+            "face": face,
+            "wallet_proof": self.wallet_proof(&wallet, &authority, pin).await?,
+        });
+        let taken = post_json(&format!("{authority}/lost"), None, body.to_string())
             .await
             .map_err(authority_refusal)?;
         serde_json::from_slice(&taken).map_err(Refused::internal)
@@ -579,34 +586,10 @@ impl Provider {
                 .await
                 .map_err(authority_refusal)?;
             let received = accept(&format, &response, &keys).map_err(Refused::internal)?;
-            for ((received, key), key_id) in received.into_iter().zip(&keys).zip(&ids) {
-                let (format, purpose, bytes, expires_at) = match received {
-                    Received::Mdoc(bytes) => {
-                        let expires = mdoc_expiry(&bytes)?;
-                        ("mso_mdoc", None, bytes, expires)
-                    }
-                    Received::SdJwt(text) => {
-                        let expires = self.clock.now() + Duration::days(365);
-                        (
-                            eid_oid4vc::FORMAT_SD_JWT_VC,
-                            None,
-                            text.into_bytes(),
-                            expires,
-                        )
-                    }
-                    Received::Compact(bytes) => {
-                        let compact =
-                            OfflineCredential::new(&bytes, key).map_err(Refused::internal)?;
-                        let purpose = compact.purpose().to_owned();
-                        let expires = compact.expires_at();
-                        (
-                            eid_oid4vc::FORMAT_EID_COMPACT,
-                            Some(purpose),
-                            bytes,
-                            expires,
-                        )
-                    }
-                };
+            for (accepted, key_id) in received.into_iter().zip(&ids) {
+                let expires_at = accepted.expires_at(self.clock.now());
+                let (format, purpose) = (accepted.format(), accepted.purpose.clone());
+                let bytes = accepted.into_bytes();
                 wallet
                     .store
                     .add(format, purpose.as_deref(), key_id, &bytes, expires_at)
@@ -1129,13 +1112,4 @@ fn authority_refusal(e: eid_verifier::online::OnlineError) -> Refused {
         }
         e => unreachable_service("the authority", e),
     }
-}
-
-fn mdoc_expiry(bytes: &[u8]) -> Result<OffsetDateTime, Refused> {
-    let issued = eid_mdoc::IssuerSigned::from_cbor(bytes).map_err(Refused::internal)?;
-    let mso = eid_mdoc::MobileSecurityObject::from_payload(
-        issued.issuer_auth.payload.as_deref().unwrap_or_default(),
-    )
-    .map_err(Refused::internal)?;
-    Ok(mso.validity.valid_until)
 }

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::hosted::{Provider, Refused};
+use crate::hosted::{Provider, Refused, RemoteEnrolment};
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
@@ -140,23 +140,26 @@ async fn enrol(
                 .await?,
         ));
     }
-    let remote = json!({
-        "id_number": request.id_number,
-        "full_name": request.full_name,
-        "card_front": request.card_front,
-        "card_back": request.card_back,
-        "face": request.face,
-    });
-    if remote
-        .as_object()
-        .is_some_and(|o| o.values().any(Value::is_null))
-    {
+    let (Some(id_number), Some(full_name), Some(card_front), Some(card_back), Some(face)) = (
+        request.id_number,
+        request.full_name,
+        request.card_front,
+        request.card_back,
+        request.face,
+    ) else {
         return Err(Refused {
             status: 400,
             code: "invalid_request",
             message: "give either offer and tx_code (from the counter) or id_number, full_name, card_front, card_back and face".into(),
         });
-    }
+    };
+    let remote = RemoteEnrolment {
+        id_number,
+        full_name,
+        card_front,
+        card_back,
+        face,
+    };
     Ok(Json(
         provider
             .enrol_remote(&wallet, &remote, &request.pin)
@@ -253,12 +256,12 @@ async fn report_lost(
     request: Body<Lost>,
 ) -> Answer {
     let request = body(request)?;
-    let report = json!({
-        "id_number": request.id_number,
-        "full_name": request.full_name,
-        "face": request.face,
-    });
+    let report = (
+        request.id_number.as_str(),
+        request.full_name.as_str(),
+        request.face.as_str(),
+    );
     Ok(Json(
-        provider.report_lost(&wallet, &report, &request.pin).await?,
+        provider.report_lost(&wallet, report, &request.pin).await?,
     ))
 }

@@ -498,14 +498,9 @@ async fn set_scope(
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let given = eid_crypto::sha256(bearer.unwrap_or_default().as_bytes());
-    let expected = eid_crypto::sha256(control.operator_token.as_bytes());
-    let same = given
-        .iter()
-        .zip(expected)
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0;
-    if bearer.is_none() || !same {
+    if !bearer
+        .is_some_and(|b| eid_crypto::secrets_equal(b.as_bytes(), control.operator_token.as_bytes()))
+    {
         return refused(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

@@ -90,6 +90,46 @@ impl std::fmt::Debug for Received {
     }
 }
 
+/// How long a credential that states no end (an SD-JWT VC without `exp`) is kept before the
+/// wallet asks for a new one.
+pub const UNSTATED_VALIDITY: time::Duration = time::Duration::days(365);
+
+/// A credential accepted, with what the wallet keeps beside it — read once, where it was
+/// checked bound to its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The credential.
+    pub received: Received,
+    /// A compact credential's purpose.
+    pub purpose: Option<String>,
+    /// The end of validity it states (the MSO's `validUntil`, `exp`), if it states one.
+    pub ends: Option<OffsetDateTime>,
+}
+
+impl Accepted {
+    /// Its format (`mso_mdoc`, `dc+sd-jwt`, `eid_compact_cwt`).
+    pub fn format(&self) -> &'static str {
+        match self.received {
+            Received::Mdoc(_) => FORMAT_MSO_MDOC,
+            Received::SdJwt(_) => FORMAT_SD_JWT_VC,
+            Received::Compact(_) => FORMAT_EID_COMPACT,
+        }
+    }
+
+    /// Until when the wallet keeps it: its stated end, or [`UNSTATED_VALIDITY`] from `now`.
+    pub fn expires_at(&self, now: OffsetDateTime) -> OffsetDateTime {
+        self.ends.unwrap_or(now + UNSTATED_VALIDITY)
+    }
+
+    /// The bytes the wallet stores (an SD-JWT VC's text as UTF-8).
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self.received {
+            Received::Mdoc(bytes) | Received::Compact(bytes) => bytes,
+            Received::SdJwt(text) => text.into_bytes(),
+        }
+    }
+}
+
 /// An enrolment under way.
 #[derive(Debug, Clone)]
 pub struct Enrolment {
@@ -220,7 +260,7 @@ pub fn accept(
     format: &str,
     response: &[u8],
     keys: &[VerifyingKey],
-) -> Result<Vec<Received>, EnrolError> {
+) -> Result<Vec<Accepted>, EnrolError> {
     let response: CredentialResponse = serde_json::from_slice(response)
         .map_err(|e| EnrolError::Response(format!("not a credential response: {e}")))?;
     if response.credentials.len() != keys.len() {
@@ -236,7 +276,7 @@ pub fn accept(
             index,
             format: format.to_owned(),
         };
-        let (bound, received) = match format {
+        let (bound, received, purpose, ends) = match format {
             FORMAT_MSO_MDOC => {
                 let bytes = b64url_decode(&issued.credential).map_err(|_| unreadable())?;
                 let signed = eid_mdoc::IssuerSigned::from_cbor(&bytes).map_err(|_| unreadable())?;
@@ -245,34 +285,59 @@ pub fn accept(
                 )
                 .map_err(|_| unreadable())?;
                 let device = mso.device_key().map_err(|_| unreadable())?;
-                (device, Received::Mdoc(bytes))
+                let ends = Some(mso.validity.valid_until);
+                (device, Received::Mdoc(bytes), None, ends)
             }
             FORMAT_SD_JWT_VC => {
                 let parsed = eid_sdjwt::UnverifiedSdJwt::parse(&issued.credential)
                     .map_err(|_| unreadable())?;
-                let jwk: eid_crypto::Jwk = parsed
-                    .issuer_jwt()
-                    .payload()
+                let payload = parsed.issuer_jwt().payload();
+                let ends = match payload.get("exp") {
+                    None => None,
+                    Some(exp) => Some(
+                        // A NumericDate: seconds, possibly with a fraction.
+                        exp.as_i64()
+                            .or_else(|| exp.as_f64().map(|s| s.floor() as i64))
+                            .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+                            .ok_or_else(unreadable)?,
+                    ),
+                };
+                let jwk: eid_crypto::Jwk = payload
                     .get("cnf")
                     .and_then(|c| c.get("jwk"))
                     .cloned()
                     .and_then(|j| serde_json::from_value(j).ok())
                     .ok_or_else(unreadable)?;
                 let device = jwk.verifying_key().map_err(|_| unreadable())?;
-                (device, Received::SdJwt(issued.credential.clone()))
+                (
+                    device,
+                    Received::SdJwt(issued.credential.clone()),
+                    None,
+                    ends,
+                )
             }
             FORMAT_EID_COMPACT => {
                 let bytes = b64url_decode(&issued.credential).map_err(|_| unreadable())?;
                 let compact = eid_mdoc::offline::CompactCredential::from_cbor(&bytes)
                     .map_err(|_| unreadable())?;
-                (compact.claims.device_key.clone(), Received::Compact(bytes))
+                let claims = compact.claims;
+                (
+                    claims.device_key,
+                    Received::Compact(bytes),
+                    Some(claims.purpose),
+                    Some(claims.expires_at),
+                )
             }
             _ => return Err(unreadable()),
         };
         if bound.sec1() != key.sec1() {
             return Err(EnrolError::NotOurKey { index });
         }
-        out.push(received);
+        out.push(Accepted {
+            received,
+            purpose,
+            ends,
+        });
     }
     Ok(out)
 }

@@ -51,9 +51,16 @@ fn credentials_are_kept_only_when_bound_to_the_keys_asked_for() {
     let both = response(&[compact_for(&a, &issuer), compact_for(&b, &issuer)]);
     let kept = accept("eid_compact_cwt", &both, &keys).unwrap();
     assert!(matches!(
-        kept.as_slice(),
+        [&kept[0].received, &kept[1].received],
         [Received::Compact(_), Received::Compact(_)]
     ));
+    // What the wallet keeps beside each: the purpose and the end, read where checked.
+    assert_eq!(kept[0].format(), "eid_compact_cwt");
+    assert_eq!(kept[0].purpose.as_deref(), Some("age_check"));
+    assert_eq!(
+        kept[0].ends,
+        Some(datetime!(2026-11-23 10:00 UTC) + Duration::days(30))
+    );
     // In the other order: the first is not bound to the first key.
     let swapped = response(&[compact_for(&b, &issuer), compact_for(&a, &issuer)]);
     assert!(matches!(
