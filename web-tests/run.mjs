@@ -102,11 +102,18 @@ try {
   check(await wallet.$eval("#portrait", img => img.naturalWidth > 0), "the card shows the registry portrait");
   await wallet.screenshot({ path: join(shots, "wallet-card.png"), fullPage: true });
 
-  // The offline QR for airport security.
-  async function showQr() {
-    const before = await wallet.$eval("#qr", q => q.dataset.code || "");
+  // The offline QR for airport security. With `racing`, the holder asks for a new code
+  // while the one shown is about to refresh itself, so the refresh lands while the PIN is
+  // being typed: the page must then show the code it was asked for, once.
+  async function showQr(racing = false) {
     await wallet.selectOption("#purpose", "airport_security");
+    if (racing) await wallet.waitForFunction(() => Number(document.getElementById("qr-seconds").textContent) <= 1, null, { timeout: 40000 });
     await wallet.click("#qr-go");
+    const before = await wallet.$eval("#qr", q => q.dataset.code || "");
+    if (racing) {
+      await wallet.waitForTimeout(2500);
+      check(await wallet.$eval("#qr", q => q.dataset.code) === before, "the code on screen stops refreshing while the PIN is asked for");
+    }
     await pin(wallet);
     await wallet.waitForFunction(old => {
       const q = document.getElementById("qr");
@@ -137,7 +144,7 @@ try {
 
   // The same desk reading a fresh code from its camera: Chromium's fake camera plays a
   // video of the wallet's QR code (Y4M, made from the page's own picture of it).
-  await showQr();
+  await showQr(true);
   const luma = await wallet.evaluate(async () => {
     const svg = new XMLSerializer().serializeToString(document.querySelector("#qr svg"));
     const image = new Image();

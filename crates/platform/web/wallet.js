@@ -3,6 +3,11 @@
 // while a QR code keeps refreshing.
 const $ = id => document.getElementById(id);
 let platform, provider, wallet, qrTimer, pinForQr;
+// Each request for a code has a round; stopping the codes starts a new one, so an answer
+// that arrives after the holder moved on (a new code asked for, paused, another wallet) is
+// dropped instead of replacing what is on screen.
+let qrRound = 0;
+function stopQr() { clearInterval(qrTimer); qrRound += 1; }
 
 function base() { return `/providers/${provider}/api/wallets`; }
 function show(id, on) { $(id).classList.toggle("hidden", !on); }
@@ -35,7 +40,7 @@ async function load() {
 }
 
 async function open() {
-  clearInterval(qrTimer);
+  stopQr();
   wallet = localStorage.getItem(`eid.wallet.${provider}`);
   show("create", !wallet); show("enrol", false); show("enrolled", false); show("lost-panel", !!wallet);
   if (!wallet) return;
@@ -127,7 +132,7 @@ $("enrol-go").onclick = () => busy($("enrol-go"), async () => {
 const MAX_CODES = 5;
 let codesShown = 0;
 function pauseQr() {
-  clearInterval(qrTimer);
+  stopQr();
   pinForQr = null;
   show("qr-box", false);
   $("present-result").textContent = t("qr_paused");
@@ -137,8 +142,10 @@ document.addEventListener("visibilitychange", () => { if (document.hidden && pin
 async function showCode() {
   if (codesShown >= MAX_CODES) return pauseQr();
   codesShown += 1;
+  const round = qrRound;
   try {
     const code = await api("POST", `${base()}/${wallet}/offline`, { pin: pinForQr, purpose: $("purpose").value });
+    if (round !== qrRound) return;
     $("qr").innerHTML = code.qr_svg;
     $("qr").dataset.code = code.code;
     $("qr-shows").textContent = code.shows.join(", ");
@@ -152,16 +159,21 @@ async function showCode() {
       if (left <= 0) { clearInterval(qrTimer); showCode(); }
     }, 1000);
     history();
-  } catch (e) { clearInterval(qrTimer); show("qr-box", false); fail("present-error", e); }
+  } catch (e) {
+    if (round !== qrRound) return;
+    stopQr(); show("qr-box", false); fail("present-error", e);
+  }
 }
 
 $("qr-go").onclick = () => busy($("qr-go"), async () => {
   fail("present-error"); $("present-result").textContent = "";
+  // The code on screen stops refreshing while the PIN is asked for.
+  stopQr();
   pinForQr = await askPin();
   codesShown = 0;
-  if (pinForQr) await showCode();
+  if (pinForQr) await showCode(); else pauseQr();
 });
-$("purpose").onchange = () => { if (pinForQr && !$("qr-box").classList.contains("hidden")) showCode(); };
+$("purpose").onchange = () => { if (pinForQr && !$("qr-box").classList.contains("hidden")) { stopQr(); showCode(); } };
 
 function consent(c, onAnswer) {
   $("consent-who").textContent = c.relying_party_name;
@@ -176,7 +188,7 @@ function consent(c, onAnswer) {
 
 $("in-person-go").onclick = () => busy($("in-person-go"), async () => {
   fail("present-error"); $("present-result").textContent = "";
-  clearInterval(qrTimer); show("qr-box", false);
+  stopQr(); show("qr-box", false);
   try {
     const s = await api("POST", `${base()}/${wallet}/in-person`, {});
     $("engagement").innerHTML = s.qr_svg;
