@@ -1,5 +1,6 @@
 //! What OpenID4VP brings from outside: an invocation URI and a request object (the
-//! phone's side), an encrypted response (the relying party's side). Never a panic.
+//! phone's side), an encrypted response and what it holds once opened — a presentation or
+//! an error response (the relying party's side). Never a panic.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -7,7 +8,9 @@ use std::sync::OnceLock;
 use eid_crypto::jwe::{Enc, decrypt};
 use eid_crypto::session::AgreementKey;
 use eid_crypto::x509::check_reader_certificate;
-use eid_oid4vc::vp::{VpError, parse_invocation, verify_request};
+use eid_oid4vc::vp::{
+    ErrorPayload, ResponsePayload, VpError, is_error_code, parse_invocation, verify_request,
+};
 use libfuzzer_sys::fuzz_target;
 use time::OffsetDateTime;
 
@@ -27,4 +30,8 @@ fuzz_target!(|data: &[u8]| {
         now,
     );
     let _ = decrypt(text, key(), &[Enc::A128Gcm, Enc::A256Gcm]);
+    if let Ok(error) = serde_json::from_slice::<ErrorPayload>(data) {
+        let _ = is_error_code(&error.error);
+    }
+    let _ = serde_json::from_slice::<ResponsePayload>(data);
 });

@@ -638,7 +638,25 @@ fn present_online(
         };
     show_consent(&pending.consent)?;
     if !agree(yes)? {
-        writeln!(std::io::stdout().lock(), "Declined; nothing was sent.")?;
+        // The relying party is told (access_denied, nothing else), so its page stops
+        // waiting; if it cannot be reached the answer is still no.
+        let answer = pending.decline(&OsRandom)?;
+        let told = wallet
+            .runtime
+            .block_on(eid_verifier::online::post_form(
+                &answer.response_uri,
+                answer.body,
+            ))
+            .is_ok();
+        writeln!(
+            std::io::stdout().lock(),
+            "Declined; {}",
+            if told {
+                "the relying party was told no, and nothing else."
+            } else {
+                "the relying party could not be told, and got nothing."
+            }
+        )?;
         return Ok(Outcome::Refused);
     }
     let instance = wallet.pick("mso_mdoc", None, &pending.consent.relying_party)?;

@@ -1813,11 +1813,39 @@ fn the_bank_opens_an_account_online_through_the_verifier_service() {
         .next()
         .unwrap()
         .to_owned();
-    let started: serde_json::Value = serde_json::from_str(&service_call(
+    let bank_asks = || -> serde_json::Value {
+        serde_json::from_str(&service_call(
+            &address,
+            "POST",
+            "/vp/requests",
+            r#"{"purpose":"bank_account_opening"}"#,
+        ))
+        .unwrap()
+    };
+    let started = bank_asks();
+    // Declined (no --yes, nothing typed): the bank is told, and its page says so.
+    let declined = bank_asks();
+    let said_no = Command::new(env!("CARGO_BIN_EXE_eid"))
+        .args([
+            "wallet",
+            "present",
+            "--online",
+            declined["invocation"].as_str().unwrap(),
+            "--dir",
+            &p("phone"),
+            "--trust-list",
+            &p("v1.jwt"),
+            "--trust-jwk",
+            &p("t/root.jwk"),
+        ])
+        .env("EID_WALLET_PIN", pin)
+        .output()
+        .unwrap();
+    let declined: serde_json::Value = serde_json::from_str(&service_call(
         &address,
-        "POST",
-        "/vp/requests",
-        r#"{"purpose":"bank_account_opening"}"#,
+        "GET",
+        declined["result"].as_str().unwrap(),
+        "",
     ))
     .unwrap();
     let phone = ok(&[
@@ -1849,6 +1877,17 @@ fn the_bank_opens_an_account_online_through_the_verifier_service() {
     .unwrap();
     let _ = service.kill();
     let _ = service.wait();
+    assert!(
+        String::from_utf8_lossy(&said_no.stdout)
+            .contains("Declined; the relying party was told no, and nothing else."),
+        "{}{}",
+        String::from_utf8_lossy(&said_no.stdout),
+        String::from_utf8_lossy(&said_no.stderr)
+    );
+    assert_eq!(
+        declined["report"]["reasons"][0]["reason"], "holder_declined",
+        "{declined}"
+    );
     assert_eq!(outcome["status"], "accepted", "{outcome}");
     // The phone's history says who saw what, when and why (names, not values).
     let history: serde_json::Value =

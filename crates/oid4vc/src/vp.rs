@@ -413,3 +413,27 @@ pub struct ResponsePayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
+
+/// The error a wallet sends when the holder declines (§8.5, RFC 6749 §4.1.2.1).
+pub const ERROR_ACCESS_DENIED: &str = "access_denied";
+
+/// An error response (§8.5): what the wallet sends instead of a presentation. With
+/// `direct_post.jwt` eid's wallet encrypts it like a presentation (the parameters are the
+/// response's, as in JARM); a verifier also takes it as plain form fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorPayload {
+    /// The error code: `access_denied` when the holder declines.
+    pub error: String,
+    /// Words for the developer, never shown as the wallet's finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+    /// The request's `state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+/// Whether `code` is an error code as the specifications spell them: lower-case letters
+/// and `_`, at most 64 (RFC 6749 allows more; eid reads nothing else from outside).
+pub fn is_error_code(code: &str) -> bool {
+    (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+}

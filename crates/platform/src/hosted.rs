@@ -759,7 +759,13 @@ impl Provider {
             .remove(&key)
             .ok_or_else(|| Refused::new(404, "no_such_request", "no such request waiting"))?;
         if !share {
-            return Ok(json!({ "shared": false }));
+            // The relying party is told (access_denied, nothing else), so its page stops
+            // waiting; if it cannot be reached the answer is still no.
+            let told = match held.pending.decline(self.random.as_ref()) {
+                Ok(answer) => post_form(&answer.response_uri, answer.body).await.is_ok(),
+                Err(_) => false,
+            };
+            return Ok(json!({ "shared": false, "told": told }));
         }
         if pin.is_empty() {
             self.keep_online(key, held)?;

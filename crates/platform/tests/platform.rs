@@ -444,20 +444,47 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let started = post(
-        &format!("{bank}/vp/requests"),
+    // The bank's website starts a request, the wallet reads it: what each said.
+    let bank_asks = async || {
+        let started = post(
+            &format!("{bank}/vp/requests"),
+            None,
+            json!({"purpose": "bank_account_opening"}),
+        )
+        .await
+        .unwrap();
+        let asked = post(
+            &format!("{api}/wallets/{wallet}/online"),
+            None,
+            json!({"invocation": started["invocation"]}),
+        )
+        .await
+        .unwrap();
+        (started, asked)
+    };
+    // Declined: the bank is told, and its page shows it instead of waiting.
+    let (declined, asked) = bank_asks().await;
+    let said = post(
+        &format!(
+            "{api}/wallets/{wallet}/online/{}",
+            asked["session"].as_str().unwrap()
+        ),
         None,
-        json!({"purpose": "bank_account_opening"}),
+        json!({"share": false}),
     )
     .await
     .unwrap();
-    let asked = post(
-        &format!("{api}/wallets/{wallet}/online"),
-        None,
-        json!({"invocation": started["invocation"]}),
-    )
-    .await
-    .unwrap();
+    assert_eq!(
+        (&said["shared"], &said["told"]),
+        (&json!(false), &json!(true)),
+        "{said}"
+    );
+    let outcome = get(&format!("{bank}{}", declined["result"].as_str().unwrap())).await;
+    assert_eq!(
+        outcome["report"]["reasons"][0]["reason"], "holder_declined",
+        "{outcome}"
+    );
+    let (started, asked) = bank_asks().await;
     assert_eq!(
         asked["consent"]["purpose"], "bank_account_opening",
         "{asked}"

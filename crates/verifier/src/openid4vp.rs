@@ -10,14 +10,17 @@
 //! `direct_post.jwt` answer with that request's key and verifies the presentation in it
 //! against that request — state, nonce, client id, and for an mdoc the OpenID4VP
 //! SessionTranscript over the response URI and the key's thumbprint — into a [`Report`].
+//! A wallet's error response instead (`access_denied`: the holder declined) is reported as
+//! refused, `holder_declined`, by [`Verifier::wallet_error`] — encrypted inside the answer,
+//! or as plain form fields.
 
 use eid_crypto::jwe::{Enc, decrypt};
 use eid_crypto::session::AgreementKey;
 use eid_crypto::{Jwk, Signer, b64url, b64url_decode};
 use eid_oid4vc::vp::{
-    AUD_SELF_ISSUED, AuthorizationRequest, ClientMetadata, DcqlQuery, Jwks,
-    RESPONSE_MODE_DIRECT_POST_JWT, ResponsePayload, VpError, invocation_uri, sign_request,
-    x509_hash_client_id,
+    AUD_SELF_ISSUED, AuthorizationRequest, ClientMetadata, DcqlQuery, ERROR_ACCESS_DENIED,
+    ErrorPayload, Jwks, RESPONSE_MODE_DIRECT_POST_JWT, ResponsePayload, VpError, invocation_uri,
+    is_error_code, sign_request, x509_hash_client_id,
 };
 use eid_trust::Purpose;
 use serde_json::json;
@@ -55,6 +58,18 @@ impl std::fmt::Debug for OnlineSession {
             .field("purpose", &self.purpose)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
+    }
+}
+
+impl OnlineSession {
+    /// What an answer to this request is checked against at `now`.
+    fn check(&self, now: OffsetDateTime) -> Check<'_> {
+        Check {
+            purpose: self.purpose,
+            requested: &self.attributes,
+            channel: crate::Channel::Online,
+            now,
+        }
     }
 }
 
@@ -182,12 +197,7 @@ impl Verifier {
         response: &str,
         now: OffsetDateTime,
     ) -> Report {
-        let check = Check {
-            purpose: session.purpose,
-            requested: &session.attributes,
-            channel: crate::Channel::Online,
-            now,
-        };
+        let check = session.check(now);
         let refuse = |code: &str, message: String| self.refuse(&check, Reason::new(code, message));
         if now >= session.expires_at {
             return refuse(
@@ -199,6 +209,9 @@ impl Verifier {
             Ok(opened) => opened,
             Err(e) => return refuse("presentation_not_verified", e.to_string()),
         };
+        if let Ok(error) = serde_json::from_slice::<ErrorPayload>(&opened.plaintext) {
+            return self.wallet_error(session, &error.error, error.state.as_deref(), now);
+        }
         let payload: ResponsePayload = match serde_json::from_slice(&opened.plaintext) {
             Ok(p) => p,
             Err(_) => {
@@ -254,5 +267,42 @@ impl Verifier {
                 format!("the answer is for a credential query this request did not make ({other})"),
             ),
         }
+    }
+
+    /// The wallet's error response `error` (with `state`) to `session`, as a refusal:
+    /// `holder_declined` for `access_denied`, `wallet_refused` naming any other code. The
+    /// wallet's `error_description` is not repeated: it is outside text.
+    pub fn wallet_error(
+        &self,
+        session: &OnlineSession,
+        error: &str,
+        state: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Report {
+        let check = session.check(now);
+        let reason = if now >= session.expires_at {
+            Reason::new(
+                "request_expired",
+                "the answer came after the request expired: start again",
+            )
+        } else if state != Some(session.state.as_str()) {
+            Reason::new(
+                "state_mismatch",
+                "the answer is for another request (state)",
+            )
+        } else if !is_error_code(error) {
+            Reason::new(
+                "presentation_not_verified",
+                "the answer's error code is malformed (lower-case letters and _, at most 64)",
+            )
+        } else if error == ERROR_ACCESS_DENIED {
+            Reason::new("holder_declined", "the holder declined to share")
+        } else {
+            Reason::new(
+                "wallet_refused",
+                format!("the wallet refused the request ({error})"),
+            )
+        };
+        self.refuse(&check, reason)
     }
 }

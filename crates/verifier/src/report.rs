@@ -22,7 +22,8 @@ pub enum Channel {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reason {
     /// Stable code: a policy rejection's (`status_suspended`, `issuer_not_authorised`, …)
-    /// or `presentation_not_verified`, `holder_declined`, `no_document`.
+    /// or `presentation_not_verified`, `holder_declined`, `wallet_refused`, `no_document`,
+    /// `request_expired`, `state_mismatch`.
     pub reason: String,
     /// In words.
     pub message: String,

@@ -7,7 +7,7 @@
 //! | `POST /verify/in-person` | `{"engagement": "mdoc:…", "purpose", ?"attributes"}`: connects to the phone over TCP, runs the ISO 18013-5 exchange → report |
 //! | `POST /vp/requests` | `{"purpose", ?"attributes"}` → `{"id", "result", "invocation", "request_uri"}` (OpenID4VP); `result` is the requester's secret path to the outcome |
 //! | `GET /vp/request/{id}` | the signed request object (`application/oauth-authz-req+jwt`) |
-//! | `POST /vp/response` | the wallet's `direct_post.jwt` answer (`response=<JWE>`) → `{"accepted"}`; a refused answer leaves the request open (up to 5 answers), an accepted one closes it |
+//! | `POST /vp/response` | the wallet's `direct_post.jwt` answer (`response=<JWE>`, or an error response as plain `error` and `state` fields) → `{"accepted"}`; a refused or declined answer leaves the request open (up to 5 answers), an accepted one closes it |
 //! | `GET /vp/results/{handle}` | `{"status": "pending"}`, or `"accepted"` / `"refused"` with the report |
 //! | `PUT /trust-list` | a newer signed trust list (checked against the root keys and the one held) |
 //! | `GET /health` | relying party, trust list version, status lists held and their age |
@@ -529,22 +529,56 @@ async fn request_object(State(service): State<Arc<Service>>, Path(id): Path<Stri
     }
 }
 
+/// An answer posted to the response URI.
+enum Answer {
+    /// `response=<JWE>`: a presentation or an error response, encrypted.
+    Encrypted(String),
+    /// `error=…&state=…` in the clear (OpenID4VP §8.5 with `direct_post`).
+    Error { error: String, state: String },
+}
+
 async fn response(State(service): State<Arc<Service>>, body: Bytes) -> Response {
-    let Some(jwe) = url::form_urlencoded::parse(&body)
-        .find(|(k, _)| k == "response")
-        .map(|(_, v)| v.into_owned())
-    else {
-        return bad_request("invalid_request", "the answer has no response parameter");
+    let field = |name: &str| {
+        url::form_urlencoded::parse(&body)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
     };
-    // The request is found by the JWE's kid (the key was made for it), read before opening.
-    let kid = jwe
-        .split('.')
-        .next()
-        .and_then(|h| eid_crypto::b64url_decode(h).ok())
-        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
-        .and_then(|h| h.get("kid").and_then(|k| k.as_str()).map(str::to_owned));
+    let answer = match (field("response"), field("error"), field("state")) {
+        (Some(jwe), _, _) => Answer::Encrypted(jwe),
+        (None, Some(error), Some(state)) => Answer::Error { error, state },
+        (None, Some(_), None) => {
+            return bad_request("invalid_request", "the error response has no state");
+        }
+        (None, None, _) => {
+            return bad_request(
+                "invalid_request",
+                "the answer has no response parameter (nor an error)",
+            );
+        }
+    };
+    // The request is found by the JWE's kid (the key was made for it), read before
+    // opening, or by the state of a plain error response.
+    let kid = match &answer {
+        Answer::Encrypted(jwe) => jwe
+            .split('.')
+            .next()
+            .and_then(|h| eid_crypto::b64url_decode(h).ok())
+            .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+            .and_then(|h| h.get("kid").and_then(|k| k.as_str()).map(str::to_owned)),
+        Answer::Error { state, .. } => service.sessions.lock().ok().and_then(|sessions| {
+            sessions
+                .iter()
+                .find(|(_, o)| o.session.state == *state)
+                .map(|(id, _)| id.clone())
+        }),
+    };
     let Some(kid) = kid else {
-        return bad_request("invalid_request", "the answer names no request (kid)");
+        return match answer {
+            Answer::Encrypted(_) => {
+                bad_request("invalid_request", "the answer names no request (kid)")
+            }
+            Answer::Error { .. } => bad_request("invalid_request", "no such request (state)"),
+        };
     };
     // The request is taken out while its answer is verified (the lock is not held over
     // the decryption and the checks), and put back with the outcome.
@@ -568,10 +602,16 @@ async fn response(State(service): State<Arc<Service>>, body: Bytes) -> Response 
     };
     let service2 = service.clone();
     let verified = tokio::task::spawn_blocking(move || {
+        let now = service2.clock.now();
         let report = service2
             .verifier
             .read()
-            .map(|v| v.verify_online(&online.session, &jwe, service2.clock.now()))
+            .map(|v| match &answer {
+                Answer::Encrypted(jwe) => v.verify_online(&online.session, jwe, now),
+                Answer::Error { error, state } => {
+                    v.wallet_error(&online.session, error, Some(state), now)
+                }
+            })
             .ok();
         online.answers += 1;
         // The latest answer's report stands until one is accepted, which closes the request.

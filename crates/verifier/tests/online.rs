@@ -460,3 +460,71 @@ fn the_bank_refuses_answers_that_do_not_belong_to_its_request() {
         ["state_mismatch"]
     );
 }
+
+/// The holder says no: the phone sends `access_denied`, encrypted like an answer, and the
+/// bank's report says the holder declined (so its page stops waiting), with nothing shared.
+#[test]
+fn a_holder_who_declines_is_reported_as_declined() {
+    let world = World::new();
+    let verifier = world.verifier(BANK);
+    let made = request(&verifier, &world.bank, Purpose::BankAccountOpening);
+    let (client_id, _) = parse_invocation(&made.invocation).unwrap();
+    let pending = receive(&client_id, &made.request_object, &world.trust, NOW).unwrap();
+    let answer = pending.decline(&OsRandom).unwrap();
+    assert_eq!(answer.response_uri, "https://bank.example/vp/response");
+    let report = verifier.verify_online(&made.session, &jwe(&answer), NOW);
+    assert!(!report.accepted);
+    assert_eq!(report.codes(), ["holder_declined"]);
+    assert!(report.attributes.is_empty());
+    // The same, sent by another request's key: it does not open.
+    let other = request(&verifier, &world.bank, Purpose::BankAccountOpening);
+    assert_eq!(
+        verifier
+            .verify_online(&other.session, &jwe(&answer), NOW)
+            .codes(),
+        ["presentation_not_verified"]
+    );
+}
+
+/// A wallet's error response in the clear (`error`, `state` form fields), one check at a
+/// time: the state, the time, the code's form; a code other than `access_denied` is named.
+#[test]
+fn a_wallet_error_response_is_checked_against_its_request() {
+    let world = World::new();
+    let verifier = world.verifier(BANK);
+    let made = request(&verifier, &world.bank, Purpose::BankAccountOpening);
+    let state = made.session.state.clone();
+    let codes = |error: &str, state: Option<&str>, at| {
+        verifier
+            .wallet_error(&made.session, error, state, at)
+            .codes()
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        codes("access_denied", Some(&state), NOW),
+        ["holder_declined"]
+    );
+    assert_eq!(
+        codes("access_denied", Some("another"), NOW),
+        ["state_mismatch"]
+    );
+    assert_eq!(codes("access_denied", None, NOW), ["state_mismatch"]);
+    assert_eq!(
+        codes("access_denied", Some(&state), NOW + Duration::minutes(5)),
+        ["request_expired"]
+    );
+    assert_eq!(
+        codes("Access Denied<script>", Some(&state), NOW),
+        ["presentation_not_verified"]
+    );
+    let report =
+        verifier.wallet_error(&made.session, "vp_formats_not_supported", Some(&state), NOW);
+    assert_eq!(report.codes(), ["wallet_refused"]);
+    assert!(
+        report.reasons[0]
+            .message
+            .contains("vp_formats_not_supported")
+    );
+}

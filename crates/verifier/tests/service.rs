@@ -244,14 +244,10 @@ async fn the_gate_and_the_bank_accept_then_refuse_within_a_second_of_the_report(
     .expect("both services refuse within a second of the report");
 }
 
-/// The request's id is public (in the invocation and the answer's `kid`): it gives no
-/// outcome; and an answer anyone can make from the public request object (here: a JWE to
-/// its key with garbage inside) does not close the request — the phone's answer still counts.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_outcome_is_the_requesters_and_a_forged_refusal_does_not_close_the_request() {
-    let world = World::new();
-    let served = served::serve(&world).await;
-    let bank = start(&world, &served, "nanning-bank", true).await;
+/// A request the bank's website starts, as anyone then sees it: what the start answered
+/// (the id, the requester's secret `result` path, the invocation), the request object
+/// fetched from its `request_uri`, and that object's content.
+async fn public_request(bank: &str) -> (Value, String, eid_oid4vc::vp::AuthorizationRequest) {
     let started: Value = serde_json::from_slice(
         &post_json(
             &format!("{bank}/vp/requests"),
@@ -260,17 +256,56 @@ async fn the_outcome_is_the_requesters_and_a_forged_refusal_does_not_close_the_r
         .await,
     )
     .unwrap();
-    let id = started["id"].as_str().unwrap();
-    let (status, _) = call("GET", &format!("{bank}/vp/results/{id}"), String::new()).await;
-    assert_eq!(status, 404);
     let (_, request_uri) =
         eid_oid4vc::vp::parse_invocation(started["invocation"].as_str().unwrap()).unwrap();
     let object = fetch(&request_uri, "application/oauth-authz-req+jwt")
         .await
         .unwrap();
-    let jws = eid_sdjwt::Jws::parse(std::str::from_utf8(&object).unwrap()).unwrap();
-    let request: eid_oid4vc::vp::AuthorizationRequest =
-        serde_json::from_value(Value::Object(jws.payload().clone())).unwrap();
+    let object = String::from_utf8(object).unwrap();
+    let jws = eid_sdjwt::Jws::parse(&object).unwrap();
+    let request = serde_json::from_value(Value::Object(jws.payload().clone())).unwrap();
+    (started, object, request)
+}
+
+/// The phone's real answer to the request object `object`, with its mdoc, posted.
+async fn phone_answers(world: &World, served: &served::Served, object: &str) {
+    let mdoc = World::issue_with_status(
+        &world.nanning,
+        &world.device_key,
+        "superapp-a",
+        served.reference.clone(),
+    );
+    let pending = receive(
+        &eid_oid4vc::vp::x509_hash_client_id(&world.bank.certificate),
+        object,
+        &world.trust,
+        NOW,
+    )
+    .unwrap();
+    let answer = pending
+        .respond(Held::Mdoc(&mdoc), &world.device_key, &OsRandom, NOW)
+        .unwrap();
+    post_form(&answer.response_uri, answer.body).await.unwrap();
+}
+
+/// The outcome at the requester's secret `result` path.
+async fn outcome(bank: &str, started: &Value) -> Value {
+    let result = format!("{bank}{}", started["result"].as_str().unwrap());
+    serde_json::from_slice(&fetch(&result, "application/json").await.unwrap()).unwrap()
+}
+
+/// The request's id is public (in the invocation and the answer's `kid`): it gives no
+/// outcome; and an answer anyone can make from the public request object (here: a JWE to
+/// its key with garbage inside) does not close the request — the phone's answer still counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outcome_is_the_requesters_and_a_forged_refusal_does_not_close_the_request() {
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let bank = start(&world, &served, "nanning-bank", true).await;
+    let (started, object, request) = public_request(&bank).await;
+    let id = started["id"].as_str().unwrap();
+    let (status, _) = call("GET", &format!("{bank}/vp/results/{id}"), String::new()).await;
+    assert_eq!(status, 404);
     let forged = eid_crypto::jwe::encrypt(
         &eid_crypto::jwe::Recipient {
             key: request.encryption_key().unwrap(),
@@ -291,31 +326,52 @@ async fn the_outcome_is_the_requesters_and_a_forged_refusal_does_not_close_the_r
     post_form(&format!("{bank}/vp/response"), body)
         .await
         .unwrap();
-    let result = format!("{bank}{}", started["result"].as_str().unwrap());
-    let outcome: Value =
-        serde_json::from_slice(&fetch(&result, "application/json").await.unwrap()).unwrap();
-    assert_eq!(outcome["status"], "refused", "{outcome}");
-    // The phone's real answer still counts.
-    let mdoc = World::issue_with_status(
-        &world.nanning,
-        &world.device_key,
-        "superapp-a",
-        served.reference.clone(),
-    );
-    let pending = receive(
-        &eid_oid4vc::vp::x509_hash_client_id(&world.bank.certificate),
-        std::str::from_utf8(&object).unwrap(),
-        &world.trust,
-        NOW,
+    let refused = outcome(&bank, &started).await;
+    assert_eq!(refused["status"], "refused", "{refused}");
+    phone_answers(&world, &served, &object).await;
+    let accepted = outcome(&bank, &started).await;
+    assert_eq!(accepted["status"], "accepted", "{accepted}");
+}
+
+/// The holder declines: an error response (`access_denied`) in the clear, found by its
+/// `state`, makes the outcome `refused` with `holder_declined`, so the bank's page stops
+/// waiting. Anyone who read the request object could send it, so it does not close the
+/// request either; an error response without a state, or with an unknown one, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_request_says_so_and_stays_open() {
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let bank = start(&world, &served, "nanning-bank", true).await;
+    let (started, object, request) = public_request(&bank).await;
+    let response_uri = format!("{bank}/vp/response");
+    let (status, body) = call("POST", &response_uri, "error=access_denied".into()).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let (status, _) = call(
+        "POST",
+        &response_uri,
+        "error=access_denied&state=not-a-request".into(),
     )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(outcome(&bank, &started).await["status"], "pending");
+    post_form(
+        &response_uri,
+        format!(
+            "error=access_denied&error_description=no&state={}",
+            request.state.unwrap()
+        ),
+    )
+    .await
     .unwrap();
-    let answer = pending
-        .respond(Held::Mdoc(&mdoc), &world.device_key, &OsRandom, NOW)
-        .unwrap();
-    post_form(&answer.response_uri, answer.body).await.unwrap();
-    let outcome: Value =
-        serde_json::from_slice(&fetch(&result, "application/json").await.unwrap()).unwrap();
-    assert_eq!(outcome["status"], "accepted", "{outcome}");
+    let declined = outcome(&bank, &started).await;
+    assert_eq!(declined["status"], "refused", "{declined}");
+    assert_eq!(
+        declined["report"]["reasons"][0]["reason"],
+        "holder_declined"
+    );
+    // The holder changes their mind: the answer still counts.
+    phone_answers(&world, &served, &object).await;
+    assert_eq!(outcome(&bank, &started).await["status"], "accepted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,13 +10,17 @@
 //! presentation from the credential the wallet holds — an mdoc DeviceResponse signed over
 //! the OpenID4VP SessionTranscript, or an SD-JWT VC with a KB-JWT for the client id and
 //! nonce — and encrypts it to the verifier's key: the caller posts the returned body
-//! (`response=<JWE>`) to the response URI.
+//! (`response=<JWE>`) to the response URI. A holder who declines answers with
+//! [`PendingOnline::decline`]: the error response `access_denied`, encrypted the same way,
+//! so the relying party's page says so instead of waiting for the request to expire.
 
 use eid_crypto::Signer;
 use eid_crypto::jwe::{Recipient, encrypt};
 use eid_crypto::x509::check_reader_certificate;
 use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, MdocError};
-use eid_oid4vc::vp::{ResponsePayload, VerifiedRequest, VpError, verify_request};
+use eid_oid4vc::vp::{
+    ERROR_ACCESS_DENIED, ErrorPayload, ResponsePayload, VerifiedRequest, VpError, verify_request,
+};
 use eid_oid4vc::{FORMAT_MSO_MDOC, FORMAT_SD_JWT_VC};
 use eid_trust::VerifiedTrustList;
 use serde_json::Value;
@@ -167,19 +171,13 @@ impl PendingOnline {
             .iter()
             .find(|q| q.format == format)
             .ok_or(RespondError::NotAsked(format))?;
-        // verify_request made sure there is one of each.
-        let key = request.encryption_key().ok_or(RespondError::Encrypt(
-            eid_crypto::jwe::JweError::BadEphemeralKey,
-        ))?;
-        let enc = request.content_encryption().ok_or(RespondError::Encrypt(
-            eid_crypto::jwe::JweError::UnsupportedEncryption(String::new()),
-        ))?;
         let asked: Vec<&str> = self.consent.attributes.iter().map(String::as_str).collect();
         let presentation = match held {
             Held::Mdoc(issuer_signed) => {
                 let disclose =
                     crate::in_person::mdoc_disclosure(issuer_signed, &self.consent.attributes)?;
-                let thumbprint = key
+                let thumbprint = self
+                    .encryption_key()?
                     .thumbprint_sha256()
                     .map_err(|e| RespondError::Mdoc(MdocError::Algorithm(e)))?;
                 let transcript = eid_mdoc::session::oid4vp_session_transcript(
@@ -219,14 +217,50 @@ impl PendingOnline {
         };
         let plaintext =
             serde_json::to_vec(&payload).map_err(|_| RespondError::NotAsked("serialisable"))?;
+        self.encrypted(&plaintext, random)
+    }
+
+    /// The holder declined: the error response `access_denied` (no reason given), encrypted
+    /// for the verifier like a presentation.
+    pub fn decline(&self, random: &dyn eid_core::Random) -> Result<OnlineResponse, RespondError> {
+        let payload = ErrorPayload {
+            error: ERROR_ACCESS_DENIED.into(),
+            error_description: None,
+            state: self.request.request.state.clone(),
+        };
+        let plaintext =
+            serde_json::to_vec(&payload).map_err(|_| RespondError::NotAsked("serialisable"))?;
+        self.encrypted(&plaintext, random)
+    }
+
+    fn encryption_key(&self) -> Result<&eid_crypto::Jwk, RespondError> {
+        // verify_request made sure there is one.
+        self.request
+            .request
+            .encryption_key()
+            .ok_or(RespondError::Encrypt(
+                eid_crypto::jwe::JweError::BadEphemeralKey,
+            ))
+    }
+
+    /// `plaintext` encrypted to the verifier's key, as the form body for its response URI.
+    fn encrypted(
+        &self,
+        plaintext: &[u8],
+        random: &dyn eid_core::Random,
+    ) -> Result<OnlineResponse, RespondError> {
+        let request = &self.request.request;
+        let enc = request.content_encryption().ok_or(RespondError::Encrypt(
+            eid_crypto::jwe::JweError::UnsupportedEncryption(String::new()),
+        ))?;
         let jwe = encrypt(
             &Recipient {
-                key,
+                key: self.encryption_key()?,
                 enc,
                 apu: b"",
                 apv: b"",
             },
-            &plaintext,
+            plaintext,
             random,
         )?;
         Ok(OnlineResponse {
