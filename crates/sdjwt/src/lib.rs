@@ -1,9 +1,9 @@
 //! SD-JWT (RFC 9901) and SD-JWT VC (draft-ietf-oauth-sd-jwt-vc).
 //!
-//! - [`issue`]: an issuer-signed JWT whose chosen claims are selectively disclosable
+//! - [`issue()`]: an issuer-signed JWT whose chosen claims are selectively disclosable
 //!   (salted disclosures, `_sd` digests in sorted order, optional decoys), `cnf.jwk` binding
 //!   it to the holder's key, `status.status_list` and the DS certificate in `x5c`.
-//! - [`present`]: the holder keeps only the disclosures it wants to show and appends a
+//! - [`present()`]: the holder keeps only the disclosures it wants to show and appends a
 //!   KB-JWT (`aud`, `nonce`, `iat`, `sd_hash`) signed with its key.
 //! - [`verify`]: [`UnverifiedSdJwt::parse`] keeps every part exactly as received;
 //!   [`UnverifiedSdJwt::verify`] runs every check and is the only way to a
