@@ -4,15 +4,15 @@
 //   airport desk page reads it from an uploaded screenshot → accepted → the phone is
 //   reported lost on another phone's wallet page → the desk refuses the lost phone's code;
 //   the authority console logs in and shows the suspension.
-// Screenshots of every page go to docs/screenshots/ (the README shows them).
+// A screenshot of every page is taken; they are kept only when EID_SCREENSHOTS names a
+// folder: EID_SCREENSHOTS=docs/screenshots refreshes the README's pictures.
 //
 // Usage: node web-tests/run.mjs PATH/TO/eid   (needs EID_PROOFING_DIR: models and fixtures)
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
 
 const eid = resolve(process.argv[2] || "target/debug/eid");
@@ -22,9 +22,9 @@ if (!proofing) {
   process.exit(2);
 }
 const fixtures = join(proofing, "fixtures");
-const shots = join(dirname(fileURLToPath(import.meta.url)), "..", "docs", "screenshots");
-mkdirSync(shots, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), "eid-web-"));
+const shots = process.env.EID_SCREENSHOTS ? resolve(process.env.EID_SCREENSHOTS) : join(work, "screenshots");
+mkdirSync(shots, { recursive: true });
 const PIN = "246810";
 
 let failures = 0;
