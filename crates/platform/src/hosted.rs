@@ -90,6 +90,56 @@ struct Wallet {
     store: WalletStore,
 }
 
+/// Wallets kept open at once, at most: each holds a SQLite connection (a few file
+/// descriptors, up to 2 MiB of page cache). The least recently used one that no request is
+/// using is closed to make room, and opens again when next used (its PIN failures are
+/// counted on disk, so closing forgets nothing).
+const MAX_OPEN_WALLETS: usize = 256;
+
+/// The open wallets by id, each with when it was last used (a use count, not a time).
+struct OpenWallets<T> {
+    open: HashMap<String, (Arc<T>, u64)>,
+    uses: u64,
+    max: usize,
+}
+
+impl<T> OpenWallets<T> {
+    fn new(max: usize) -> Self {
+        Self {
+            open: HashMap::new(),
+            uses: 0,
+            max,
+        }
+    }
+
+    fn get(&mut self, id: &str) -> Option<Arc<T>> {
+        self.uses += 1;
+        let uses = self.uses;
+        self.open.get_mut(id).map(|(wallet, used)| {
+            *used = uses;
+            wallet.clone()
+        })
+    }
+
+    /// Keeps `wallet` open, closing the least recently used idle one when full (when every
+    /// one is in use, it holds one more for now).
+    fn insert(&mut self, id: String, wallet: Arc<T>) {
+        if self.open.len() >= self.max {
+            let idle = self
+                .open
+                .iter()
+                .filter(|(_, (held, _))| Arc::strong_count(held) == 1)
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(id, _)| id.clone());
+            if let Some(idle) = idle {
+                self.open.remove(&idle);
+            }
+        }
+        self.uses += 1;
+        self.open.insert(id, (wallet, self.uses));
+    }
+}
+
 /// PIN key derivations (Argon2id, 19 MiB each) running at once, at most.
 static KEY_DERIVATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
@@ -149,7 +199,7 @@ pub struct Provider {
     authorities: Vec<(String, String)>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
-    wallets: Mutex<HashMap<String, Arc<Wallet>>>,
+    wallets: Mutex<OpenWallets<Wallet>>,
     in_person: StdMutex<HashMap<String, InPerson>>,
     online: StdMutex<HashMap<String, Online>>,
 }
@@ -197,7 +247,7 @@ impl Provider {
             authorities,
             clock,
             random,
-            wallets: Mutex::new(HashMap::new()),
+            wallets: Mutex::new(OpenWallets::new(MAX_OPEN_WALLETS)),
             in_person: StdMutex::new(HashMap::new()),
             online: StdMutex::new(HashMap::new()),
         }
@@ -258,7 +308,7 @@ impl Provider {
         }
         let mut wallets = self.wallets.lock().await;
         if let Some(wallet) = wallets.get(id) {
-            return Ok(wallet.clone());
+            return Ok(wallet);
         }
         let folder = self.dir.join(id);
         let keystore =
@@ -1117,5 +1167,38 @@ fn authority_refusal(e: eid_verifier::online::OnlineError) -> Refused {
             )
         }
         e => unreachable_service("the authority", e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_least_recently_used_idle_wallet_is_closed_when_full() {
+        let mut open = OpenWallets::new(2);
+        open.insert("a".into(), Arc::new(1));
+        open.insert("b".into(), Arc::new(2));
+        // "a" used since: "b" is the one closed for "c".
+        assert_eq!(open.get("a").as_deref(), Some(&1));
+        open.insert("c".into(), Arc::new(3));
+        assert_eq!(open.open.len(), 2);
+        assert!(open.get("b").is_none());
+        assert_eq!(open.get("a").as_deref(), Some(&1));
+        assert_eq!(open.get("c").as_deref(), Some(&3));
+    }
+
+    #[test]
+    fn a_wallet_in_use_is_not_closed() {
+        let mut open = OpenWallets::new(1);
+        open.insert("a".into(), Arc::new(1));
+        let in_use = open.get("a");
+        open.insert("b".into(), Arc::new(2));
+        // Both held for now: "a" is in use.
+        assert_eq!(open.open.len(), 2);
+        drop(in_use);
+        open.insert("c".into(), Arc::new(3));
+        assert!(open.get("a").is_none());
+        assert_eq!(open.open.len(), 2);
     }
 }
