@@ -564,16 +564,18 @@ impl Provider {
         let (endpoints, metadata) = enrolment
             .endpoints(&issuer, &server)
             .map_err(|e| Refused::new(502, "upstream", format!("the issuer's metadata: {e}")))?;
-        let token: Value = serde_json::from_slice(
+        let token: eid_oid4vc::token::TokenResponse = serde_json::from_slice(
             &post_form(&endpoints.token, enrolment.token_form(tx_code))
                 .await
                 .map_err(authority_refusal)?,
         )
-        .map_err(Refused::internal)?;
-        let access = token["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        .map_err(|_| {
+            Refused::new(
+                502,
+                "upstream",
+                "the token endpoint's answer is not a token response",
+            )
+        })?;
         let batch = metadata
             .batch_credential_issuance
             .as_ref()
@@ -587,13 +589,19 @@ impl Provider {
             else {
                 continue;
             };
-            let nonce: Value = serde_json::from_slice(
+            let nonce: eid_oid4vc::token::NonceResponse = serde_json::from_slice(
                 &post_form(&endpoints.nonce, String::new())
                     .await
                     .map_err(authority_refusal)?,
             )
-            .map_err(Refused::internal)?;
-            let nonce = nonce["c_nonce"].as_str().unwrap_or_default().to_owned();
+            .map_err(|_| {
+                Refused::new(
+                    502,
+                    "upstream",
+                    "the nonce endpoint's answer is not a nonce response",
+                )
+            })?;
+            let nonce = nonce.c_nonce;
             // A fresh key for every instance: relying parties cannot link instances by key.
             let mut ids = Vec::new();
             for _ in 0..batch {
@@ -632,7 +640,7 @@ impl Provider {
                 Ok((request, keys))
             })
             .await?;
-            let response = post_json(&endpoints.credential, Some(&access), request)
+            let response = post_json(&endpoints.credential, Some(&token.access_token), request)
                 .await
                 .map_err(authority_refusal)?;
             let received = accept(&format, &response, &keys).map_err(Refused::internal)?;
