@@ -1,9 +1,10 @@
 // Browser test of the eid web pages in Debian's Chromium (playwright-core drives it; no
 // browser is downloaded): `eid up` on free ports in a fresh folder, then
 //   enrol on the wallet page (remote, with the face fixtures) → show the offline QR → the
-//   airport desk page reads it from an uploaded screenshot → accepted → the phone is
-//   reported lost on another phone's wallet page → the desk refuses the lost phone's code;
-//   the authority console logs in and shows the suspension.
+//   airport desk page reads it from an uploaded screenshot → accepted → and from its
+//   camera → the bank asks online, declined then shared → the phone is reported lost on
+//   another phone's wallet page → the desk refuses the lost phone's code → a third phone
+//   moves and is accepted; the authority console logs in and shows the suspension.
 // A screenshot of every page is taken; they are kept only when EID_SCREENSHOTS names a
 // folder: EID_SCREENSHOTS=docs/screenshots refreshes the README's pictures.
 //
@@ -178,6 +179,31 @@ try {
   } finally {
     await cameraBrowser.close();
   }
+
+  // The bank, online: the holder says no and the bank's page says so at once (not after
+  // the request's five minutes); asked again, she shares.
+  const bank = await deskContext.newPage();
+  await bank.goto(`${base}/desk/?lang=en&desk=nanning-bank`);
+  async function bankAsks() {
+    await bank.click("#online-go");
+    await bank.waitForSelector("#online-link-box:not(.hidden)");
+    await wallet.fill("#invocation", await bank.textContent("#online-link"));
+    await wallet.click("#online-go");
+    await wallet.waitForSelector("#consent:not(.hidden)");
+  }
+  async function bankVerdict() {
+    await bank.waitForSelector("#verdict:not(.hidden)", { timeout: 15000 });
+    return { ok: await bank.$eval("#verdict", v => v.classList.contains("ok")), reasons: await bank.textContent("#reasons") };
+  }
+  await bankAsks();
+  await wallet.click("#consent-no");
+  seen = await bankVerdict();
+  check(!seen.ok && seen.reasons.includes("holder_declined"), `the bank's page says the holder declined: ${seen.reasons}`);
+  await bankAsks();
+  await wallet.click("#consent-yes");
+  await pin(wallet);
+  seen = await bankVerdict();
+  check(seen.ok, `the bank accepts when she shares ${seen.reasons}`);
 
   // The phone is lost: reported from a new phone's wallet (super-app B) with her face.
   const other = await newWallet("en-GB", platform.providers[1].id);
