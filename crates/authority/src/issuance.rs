@@ -275,7 +275,9 @@ impl Authority {
                 return Ok(TokenResponse {
                     access_token: token,
                     token_type: "Bearer".into(),
-                    expires_in: u64::try_from(self.settings.token_ttl.whole_seconds()).unwrap_or(0),
+                    expires_in: Some(
+                        u64::try_from(self.settings.token_ttl.whole_seconds()).unwrap_or(0),
+                    ),
                 });
             }
             Redemption::UnknownCode => "the pre-authorized code is not known",

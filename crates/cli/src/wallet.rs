@@ -640,14 +640,15 @@ fn present_online(
     if !agree(yes)? {
         // The relying party is told (access_denied, nothing else), so its page stops
         // waiting; if it cannot be reached the answer is still no.
-        let answer = pending.decline(&OsRandom)?;
-        let told = wallet
-            .runtime
-            .block_on(eid_verifier::online::post_form(
-                &answer.response_uri,
-                answer.body,
-            ))
-            .is_ok();
+        let told = pending.decline(&OsRandom).is_ok_and(|answer| {
+            wallet
+                .runtime
+                .block_on(eid_verifier::online::post_form(
+                    &answer.response_uri,
+                    answer.body,
+                ))
+                .is_ok()
+        });
         writeln!(
             std::io::stdout().lock(),
             "Declined; {}",

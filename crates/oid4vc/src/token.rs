@@ -32,8 +32,9 @@ pub struct TokenResponse {
     pub access_token: String,
     /// `Bearer`.
     pub token_type: String,
-    /// Its lifetime in seconds.
-    pub expires_in: u64,
+    /// Its lifetime in seconds (RECOMMENDED, not required: absent is read as unstated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
 }
 
 impl std::fmt::Debug for TokenResponse {

@@ -121,19 +121,18 @@ impl<T> OpenWallets<T> {
         })
     }
 
-    /// Keeps `wallet` open, closing the least recently used idle one when full (when every
-    /// one is in use, it holds one more for now).
+    /// Keeps `wallet` open, closing the least recently used idle ones while full (when
+    /// every one is in use, it holds more for now, and closes them as they fall idle).
     fn insert(&mut self, id: String, wallet: Arc<T>) {
-        if self.open.len() >= self.max {
+        while self.open.len() >= self.max {
             let idle = self
                 .open
                 .iter()
                 .filter(|(_, (held, _))| Arc::strong_count(held) == 1)
                 .min_by_key(|(_, (_, used))| *used)
                 .map(|(id, _)| id.clone());
-            if let Some(idle) = idle {
-                self.open.remove(&idle);
-            }
+            let Some(idle) = idle else { break };
+            self.open.remove(&idle);
         }
         self.uses += 1;
         self.open.insert(id, (wallet, self.uses));
@@ -564,12 +563,14 @@ impl Provider {
         let (endpoints, metadata) = enrolment
             .endpoints(&issuer, &server)
             .map_err(|e| Refused::new(502, "upstream", format!("the issuer's metadata: {e}")))?;
-        let token: eid_oid4vc::token::TokenResponse = serde_json::from_slice(
+        let token = serde_json::from_slice::<eid_oid4vc::token::TokenResponse>(
             &post_form(&endpoints.token, enrolment.token_form(tx_code))
                 .await
                 .map_err(authority_refusal)?,
         )
-        .map_err(|_| {
+        .ok()
+        .filter(|t| !t.access_token.is_empty())
+        .ok_or_else(|| {
             Refused::new(
                 502,
                 "upstream",
@@ -1205,8 +1206,10 @@ mod tests {
         // Both held for now: "a" is in use.
         assert_eq!(open.open.len(), 2);
         drop(in_use);
+        // Idle again: both held ones are closed to get back to the bound.
         open.insert("c".into(), Arc::new(3));
         assert!(open.get("a").is_none());
-        assert_eq!(open.open.len(), 2);
+        assert!(open.get("b").is_none());
+        assert_eq!(open.open.len(), 1);
     }
 }

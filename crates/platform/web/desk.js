@@ -141,22 +141,32 @@ function stopCamera() {
 }
 $("camera-go").onclick = () => (scanning ? stopCamera() : startCamera());
 
+// Each request the desk starts is watched until it is answered with an acceptance or
+// expires (five minutes); asking again ends the previous watch. A refusal (a declining
+// holder, or anyone who read the public request and posted one) is shown, but the request
+// stays open: the holder's real answer after it still replaces it.
+let onlineRound = 0;
 $("online-go").onclick = async () => {
   clearVerdict();
+  const round = ++onlineRound;
   $("online-go").disabled = true;
-  try {
-    const started = await api("POST", `${desk.url}/vp/requests`, { purpose: desk.purpose });
-    $("online-link").textContent = started.invocation;
-    show("online-link-box", true);
-    $("scan-state").textContent = t("waiting_answer");
-    // As long as the request may be answered (five minutes).
-    for (let i = 0; i < 300; i++) {
-      await new Promise(r => setTimeout(r, 1000));
-      const outcome = await api("GET", `${desk.url}${started.result}`);
-      if (outcome.report) { show("online-link-box", false); verdict(outcome.report); break; }
-    }
-  } catch (e) { fail(e); }
-  $("online-go").disabled = false;
+  let started;
+  try { started = await api("POST", `${desk.url}/vp/requests`, { purpose: desk.purpose }); }
+  catch (e) { fail(e); return; }
+  finally { $("online-go").disabled = false; }
+  $("online-link").textContent = started.invocation;
+  show("online-link-box", true);
+  $("scan-state").textContent = t("waiting_answer");
+  let shown = "";
+  for (let i = 0; i < 300 && round === onlineRound; i++) {
+    await new Promise(r => setTimeout(r, 1000));
+    let outcome;
+    try { outcome = await api("GET", `${desk.url}${started.result}`); } catch (e) { fail(e); break; }
+    if (round !== onlineRound || !outcome.report) continue;
+    const seen = JSON.stringify(outcome.report);
+    if (seen !== shown) { shown = seen; verdict(outcome.report); }
+    if (outcome.report.accepted) { show("online-link-box", false); break; }
+  }
 };
 
 document.addEventListener("languagechange", () => { $("camera-go").textContent = t(scanning ? "stop_camera" : "start_camera"); });

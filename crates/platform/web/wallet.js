@@ -40,7 +40,8 @@ async function load() {
 }
 
 async function open() {
-  stopQr();
+  // Another wallet (or provider): the codes and the PIN they used are this one's no more.
+  stopQr(); pinForQr = null; show("qr-box", false);
   wallet = localStorage.getItem(`eid.wallet.${provider}`);
   show("create", !wallet); show("enrol", false); show("enrolled", false); show("lost-panel", !!wallet);
   if (!wallet) return;
@@ -171,7 +172,8 @@ $("qr-go").onclick = () => busy($("qr-go"), async () => {
   stopQr();
   pinForQr = await askPin();
   codesShown = 0;
-  if (pinForQr) await showCode(); else pauseQr();
+  if (pinForQr) await showCode();
+  else if (!$("qr-box").classList.contains("hidden")) pauseQr();
 });
 $("purpose").onchange = () => { if (pinForQr && !$("qr-box").classList.contains("hidden")) { stopQr(); showCode(); } };
 
@@ -229,7 +231,7 @@ $("online-go").onclick = () => busy($("online-go"), async () => {
     consent(asked.consent, async pin => {
       try {
         const done = await api("POST", `${base()}/${wallet}/online/${asked.session}`, pin ? { share: true, pin } : { share: false });
-        $("present-result").textContent = done.shared ? `${t("shared_with")} ${done.with}` : t("declined");
+        $("present-result").textContent = done.shared ? `${t("shared_with")} ${done.with}` : t(done.told ? "declined" : "declined_untold");
         history();
       } catch (e) { fail("present-error", e); }
     });
