@@ -5,8 +5,8 @@
 //   camera → the bank asks online, declined then shared → the phone is reported lost on
 //   another phone's wallet page → the desk refuses the lost phone's code → a third phone
 //   moves and is accepted; the authority console logs in and shows the suspension.
-// A screenshot of every page is taken; they are kept only when EID_SCREENSHOTS names a
-// folder: EID_SCREENSHOTS=docs/screenshots refreshes the README's pictures.
+// A screenshot of every page is saved to web-tests/screenshots/ (not tracked), or to the
+// folder EID_SCREENSHOTS names: EID_SCREENSHOTS=docs/screenshots refreshes the README's.
 //
 // Usage: node web-tests/run.mjs PATH/TO/eid   (needs EID_PROOFING_DIR: models and fixtures)
 import { spawn } from "node:child_process";
@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from "nod
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const eid = resolve(process.argv[2] || "target/debug/eid");
@@ -24,7 +25,7 @@ if (!proofing) {
 }
 const fixtures = join(proofing, "fixtures");
 const work = mkdtempSync(join(tmpdir(), "eid-web-"));
-const shots = process.env.EID_SCREENSHOTS ? resolve(process.env.EID_SCREENSHOTS) : join(work, "screenshots");
+const shots = resolve(process.env.EID_SCREENSHOTS || fileURLToPath(new URL("screenshots", import.meta.url)));
 mkdirSync(shots, { recursive: true });
 const PIN = "246810";
 
