@@ -637,10 +637,10 @@ fn present_online(
             Err(refused) => return refused_without_asking(&refused),
         };
     show_consent(&pending.consent)?;
-    if !agree(yes)? {
-        // The relying party is told (access_denied, nothing else), so its page stops
-        // waiting; if it cannot be reached the answer is still no.
-        let told = pending.decline(&OsRandom).is_ok_and(|answer| {
+    // The relying party is told no (access_denied, nothing else), so its page stops
+    // waiting: whether it could be reached (if not, the answer is still no).
+    let tell_no = |wallet: &Wallet| {
+        pending.decline(&OsRandom).is_ok_and(|answer| {
             wallet
                 .runtime
                 .block_on(eid_verifier::online::post_form(
@@ -648,7 +648,10 @@ fn present_online(
                     answer.body,
                 ))
                 .is_ok()
-        });
+        })
+    };
+    if !agree(yes)? {
+        let told = tell_no(&wallet);
         writeln!(
             std::io::stdout().lock(),
             "Declined; {}",
@@ -660,7 +663,14 @@ fn present_online(
         )?;
         return Ok(Outcome::Refused);
     }
-    let instance = wallet.pick("mso_mdoc", None, &pending.consent.relying_party)?;
+    let instance = match wallet.pick("mso_mdoc", None, &pending.consent.relying_party) {
+        Ok(instance) => instance,
+        Err(e) => {
+            // Nothing it may show: answered no as well (OpenID4VP §8.5, access_denied).
+            tell_no(&wallet);
+            return Err(e);
+        }
+    };
     let unlocked = wallet
         .keystore
         .unlock(pin)

@@ -818,12 +818,7 @@ impl Provider {
             .remove(&key)
             .ok_or_else(|| Refused::new(404, "no_such_request", "no such request waiting"))?;
         if !share {
-            // The relying party is told (access_denied, nothing else), so its page stops
-            // waiting; if it cannot be reached the answer is still no.
-            let told = match held.pending.decline(self.random.as_ref()) {
-                Ok(answer) => post_form(&answer.response_uri, answer.body).await.is_ok(),
-                Err(_) => false,
-            };
+            let told = self.tell_declined(&held.pending).await;
             return Ok(json!({ "shared": false, "told": told }));
         }
         if pin.is_empty() {
@@ -832,9 +827,18 @@ impl Provider {
         }
         let now = self.clock.now();
         let pending = held.pending.clone();
-        let instance = self
+        let instance = match self
             .pick_mdoc(&wallet, &pending.consent.relying_party)
-            .await?;
+            .await
+        {
+            Ok(instance) => instance,
+            Err(refused) => {
+                // Nothing it may show: the request is answered no as well (access_denied
+                // covers a wallet without the credential asked for, OpenID4VP §8.5).
+                self.tell_declined(&pending).await;
+                return Err(refused);
+            }
+        };
         let random = self.random.clone();
         let credential = instance.credential.clone();
         let responding = pending.clone();
@@ -864,6 +868,15 @@ impl Provider {
             .map_err(|e| unreachable_service("the relying party", e))?;
         record(&wallet, "online", &pending.consent, instance.id, now).await?;
         Ok(json!({ "shared": true, "with": pending.consent.relying_party_name }))
+    }
+
+    /// Tells the relying party no (`access_denied`, nothing else), so its page stops
+    /// waiting: whether it could be reached (if not, the answer is still no).
+    async fn tell_declined(&self, pending: &eid_wallet::online::PendingOnline) -> bool {
+        match pending.decline(self.random.as_ref()) {
+            Ok(answer) => post_form(&answer.response_uri, answer.body).await.is_ok(),
+            Err(_) => false,
+        }
     }
 
     fn keep_online(&self, key: String, held: Online) -> Result<(), Refused> {

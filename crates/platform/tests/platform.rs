@@ -445,7 +445,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     // The bank's website starts a request, the wallet reads it: what each said.
-    let bank_asks = async || {
+    let bank_asks = async |wallet: &str| {
         let started = post(
             &format!("{bank}/vp/requests"),
             None,
@@ -463,7 +463,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         (started, asked)
     };
     // Declined: the bank is told, and its page shows it instead of waiting.
-    let (declined, asked) = bank_asks().await;
+    let (declined, asked) = bank_asks(&wallet).await;
     let said = post(
         &format!(
             "{api}/wallets/{wallet}/online/{}",
@@ -484,7 +484,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         outcome["report"]["reasons"][0]["reason"], "holder_declined",
         "{outcome}"
     );
-    let (started, asked) = bank_asks().await;
+    let (started, asked) = bank_asks(&wallet).await;
     assert_eq!(
         asked["consent"]["purpose"], "bank_account_opening",
         "{asked}"
@@ -511,6 +511,34 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     assert_eq!(shared["shared"], true, "{shared}");
     let outcome = get(&format!("{bank}{}", started["result"].as_str().unwrap())).await;
     assert_eq!(outcome["report"]["accepted"], true, "{outcome}");
+    // A wallet with nothing to show says so, and the bank is told no as well.
+    let empty = post(&format!("{api}/wallets"), None, json!({"pin": "135790"}))
+        .await
+        .unwrap()["wallet"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (started, asked) = bank_asks(&empty).await;
+    let (status, body) = post(
+        &format!(
+            "{api}/wallets/{empty}/online/{}",
+            asked["session"].as_str().unwrap()
+        ),
+        None,
+        json!({"share": true, "pin": "135790"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("no_credential")),
+        "{body}"
+    );
+    let outcome = get(&format!("{bank}{}", started["result"].as_str().unwrap())).await;
+    assert_eq!(
+        outcome["report"]["reasons"][0]["reason"], "holder_declined",
+        "{outcome}"
+    );
     // An offer from an issuer the provider does not work with is refused before any fetch.
     let (status, body) = post(
         &format!("{api}/wallets/{wallet}/enrol"),
