@@ -185,15 +185,20 @@ async fn the_story_plays_with_remote_enrolment_and_the_face() {
 }
 
 /// A wallet enrolled at the counter: its id.
-async fn enrolled_wallet(running: &Running, dir: &Path) -> String {
-    let d = &running.description;
-    let api = d["providers"][0]["api"].as_str().unwrap();
-    let wallet = post(&format!("{api}/wallets"), None, json!({"pin": "135790"}))
+/// A new hosted wallet at the provider `api`, PIN 135790: its id.
+async fn new_wallet(api: &str) -> String {
+    post(&format!("{api}/wallets"), None, json!({"pin": "135790"}))
         .await
         .unwrap()["wallet"]
         .as_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+async fn enrolled_wallet(running: &Running, dir: &Path) -> String {
+    let d = &running.description;
+    let api = d["providers"][0]["api"].as_str().unwrap();
+    let wallet = new_wallet(api).await;
     let resident = &d["demo_residents"][0];
     let token = std::fs::read_to_string(dir.join("nanning/admin-token")).unwrap();
     let offer = post(
@@ -512,12 +517,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     let outcome = get(&format!("{bank}{}", started["result"].as_str().unwrap())).await;
     assert_eq!(outcome["report"]["accepted"], true, "{outcome}");
     // A wallet with nothing to show says so, and the bank is told no as well.
-    let empty = post(&format!("{api}/wallets"), None, json!({"pin": "135790"}))
-        .await
-        .unwrap()["wallet"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let empty = new_wallet(&api).await;
     let (started, asked) = bank_asks(&empty).await;
     let (status, body) = post(
         &format!(
