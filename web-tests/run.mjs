@@ -4,7 +4,8 @@
 //   airport desk page reads it from an uploaded screenshot → accepted → and from its
 //   camera → the bank asks online, declined then shared → the phone is reported lost on
 //   another phone's wallet page → the desk refuses the lost phone's code → a third phone
-//   moves and is accepted; the authority console logs in and shows the suspension.
+//   moves and is accepted; the authority console logs in and shows the suspension, and its
+//   hotline freezes her e-ID by number: the desk refuses the new phone too.
 // A screenshot of every page is saved to web-tests/screenshots/ (not tracked), or to the
 // folder EID_SCREENSHOTS names: EID_SCREENSHOTS=docs/screenshots refreshes the README's.
 //
@@ -104,28 +105,28 @@ try {
   check(await wallet.$eval("#portrait", img => img.naturalWidth > 0), "the card shows the registry portrait");
   await wallet.screenshot({ path: join(shots, "wallet-card.png"), fullPage: true });
 
-  // The offline QR for airport security. With `racing`, the holder asks for a new code
+  // The offline QR for airport security, shown on `page`. With `racing`, the holder asks for a new code
   // while the one shown is about to refresh itself, so the refresh lands while the PIN is
   // being typed: the page must then show the code it was asked for, once.
-  async function showQr(racing = false) {
-    await wallet.selectOption("#purpose", "airport_security");
-    if (racing) await wallet.waitForFunction(() => Number(document.getElementById("qr-seconds").textContent) <= 1, null, { timeout: 40000 });
-    await wallet.click("#qr-go");
-    const before = await wallet.$eval("#qr", q => q.dataset.code || "");
+  async function showQr(page, racing = false) {
+    await page.selectOption("#purpose", "airport_security");
+    if (racing) await page.waitForFunction(() => Number(document.getElementById("qr-seconds").textContent) <= 1, null, { timeout: 40000 });
+    await page.click("#qr-go");
+    const before = await page.$eval("#qr", q => q.dataset.code || "");
     if (racing) {
-      await wallet.waitForTimeout(2500);
-      check(await wallet.$eval("#qr", q => q.dataset.code) === before, "the code on screen stops refreshing while the PIN is asked for");
+      await page.waitForTimeout(2500);
+      check(await page.$eval("#qr", q => q.dataset.code) === before, "the code on screen stops refreshing while the PIN is asked for");
     }
-    await pin(wallet);
-    await wallet.waitForFunction(old => {
+    await pin(page);
+    await page.waitForFunction(old => {
       const q = document.getElementById("qr");
       return q.dataset.code && q.dataset.code !== old && q.querySelector("svg");
     }, before);
     const file = join(work, `qr-${Date.now()}.png`);
-    await (await wallet.$("#qr svg")).screenshot({ path: file });
+    await (await page.$("#qr svg")).screenshot({ path: file });
     return file;
   }
-  let qr = await showQr();
+  let qr = await showQr(wallet);
   await wallet.screenshot({ path: join(shots, "wallet-qr.png") });
 
   // The airport desk, in English: reads the uploaded picture.
@@ -146,7 +147,7 @@ try {
 
   // The same desk reading a fresh code from its camera: Chromium's fake camera plays a
   // video of the wallet's QR code (Y4M, made from the page's own picture of it).
-  await showQr(true);
+  await showQr(wallet, true);
   const luma = await wallet.evaluate(async () => {
     const svg = new XMLSerializer().serializeToString(document.querySelector("#qr svg"));
     const image = new Image();
@@ -230,7 +231,7 @@ try {
   // The lost phone's fresh code is refused.
   let refused = false;
   for (let attempt = 0; attempt < 10 && !refused; attempt++) {
-    qr = await showQr();
+    qr = await showQr(wallet);
     seen = await scan(qr);
     refused = !seen.ok && seen.reasons.includes("status_suspended");
   }
@@ -251,12 +252,7 @@ try {
   await moved.waitForSelector("#enrolled:not(.hidden)", { timeout: 60000 });
   await moved.waitForFunction(() => document.getElementById("present-result").textContent.length > 0);
   check((await moved.textContent("#present-result")).startsWith("已换到这部手机"), `the new phone says it moved: ${await moved.textContent("#present-result")}`);
-  await moved.selectOption("#purpose", "airport_security");
-  await moved.click("#qr-go");
-  await pin(moved);
-  await moved.waitForSelector("#qr-box:not(.hidden) svg");
-  const movedQr = join(work, "moved.png");
-  await (await moved.$("#qr svg")).screenshot({ path: movedQr });
+  const movedQr = await showQr(moved);
   let movedSeen;
   for (let attempt = 0; attempt < 10; attempt++) {
     movedSeen = await scan(movedQr);
@@ -283,6 +279,27 @@ try {
   await wrong.click("#login-go");
   await wrong.waitForFunction(() => document.getElementById("login-error").textContent.length > 0);
   check(await wrong.$eval("#board", b => b.classList.contains("hidden")), "a wrong admin token does not log in");
+
+  // The hotline: she calls, her account is hacked; the operator freezes her e-ID by its
+  // number (a malformed number is refused on the page), and the new phone's next code is
+  // refused at the desk within seconds.
+  await admin.fill("#hotline-id", "12345");
+  await admin.click("#hotline-suspend");
+  await admin.waitForFunction(() => document.getElementById("hotline-error").textContent.length > 0);
+  check((await admin.textContent("#hotline-error")).includes("18"), `a malformed number is refused: ${await admin.textContent("#hotline-error")}`);
+  await admin.fill("#hotline-id", resident.id_number);
+  await admin.click("#hotline-suspend");
+  await admin.waitForFunction(() => document.getElementById("hotline-result").textContent.length > 0
+    || document.getElementById("hotline-error").textContent.length > 0);
+  const frozen = await admin.textContent("#hotline-result");
+  check(/^已冻结: [1-9]/.test(frozen), `the console freezes her e-ID: ${frozen}${await admin.textContent("#hotline-error")}`);
+  let frozenSeen;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    frozenSeen = await scan(await showQr(moved));
+    if (!frozenSeen.ok && frozenSeen.reasons.includes("status_suspended")) break;
+    await new Promise(r => setTimeout(r, 500));
+  }
+  check(!frozenSeen.ok && frozenSeen.reasons.includes("status_suspended"), `the desk refuses the frozen e-ID: ${frozenSeen.reasons}`);
   await admin.screenshot({ path: join(shots, "console.png"), fullPage: true });
 
   const home = await (await browser.newContext({ viewport: { width: 1280, height: 500 } })).newPage();

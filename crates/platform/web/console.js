@@ -84,6 +84,21 @@ async function lifecycle(id, action) {
   catch (e) { $("credentials-error").textContent = e.message; }
 }
 
+// The hotline: every credential of one identity number frozen (suspended) at once; the
+// desks refuse within seconds (pushed), or within their list's age offline. There is no
+// "unfreeze all": that would bring back a lost phone's credentials too; the operator
+// reinstates, in the list above, those of the phone the resident still holds.
+$("hotline-suspend").onclick = async () => {
+  $("hotline-error").textContent = ""; $("hotline-result").textContent = "";
+  const id = $("hotline-id").value.trim().toUpperCase();
+  if (!/^\d{17}[\dX]$/.test(id)) { $("hotline-error").textContent = t("hotline_bad_id"); return; }
+  try {
+    const done = await api("POST", `${authority.admin}/admin/residents/suspend`, { id_number: id, reason: "hotline" }, token);
+    $("hotline-result").textContent = `${t("frozen")}: ${done.credentials.length} ${t("credentials_n")}, ${done.instances} ${t("instances_n")}`;
+    refresh();
+  } catch (e) { $("hotline-error").textContent = e.message; }
+};
+
 // Bars per hour over the last 24 hours: issued (red) and verified (grey).
 function chart(issued, verified) {
   const now = Math.floor(Date.now() / 3600000) * 3600;
