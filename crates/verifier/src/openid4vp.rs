@@ -209,16 +209,20 @@ impl Verifier {
             Ok(opened) => opened,
             Err(e) => return refuse("presentation_not_verified", e.to_string()),
         };
-        if let Ok(error) = serde_json::from_slice::<ErrorPayload>(&opened.plaintext) {
-            return self.wallet_error(session, &error.error, error.state.as_deref(), now);
-        }
+        // A presentation, the common case, is read first; only what is not one is read as
+        // an error response.
         let payload: ResponsePayload = match serde_json::from_slice(&opened.plaintext) {
             Ok(p) => p,
             Err(_) => {
-                return refuse(
-                    "presentation_not_verified",
-                    "the answer is not a vp_token response".into(),
-                );
+                return match serde_json::from_slice::<ErrorPayload>(&opened.plaintext) {
+                    Ok(error) => {
+                        self.wallet_error(session, &error.error, error.state.as_deref(), now)
+                    }
+                    Err(_) => refuse(
+                        "presentation_not_verified",
+                        "the answer is neither a vp_token response nor an error response".into(),
+                    ),
+                };
             }
         };
         if payload.state.as_deref() != Some(session.state.as_str()) {
