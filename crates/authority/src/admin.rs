@@ -52,6 +52,14 @@ impl Action {
             Self::Revoke => "revoke",
         }
     }
+
+    fn past(self) -> &'static str {
+        match self {
+            Self::Suspend => "suspended",
+            Self::Reinstate => "reinstated",
+            Self::Revoke => "revoked",
+        }
+    }
 }
 
 /// What a lifecycle change did.
@@ -285,52 +293,72 @@ pub(crate) async fn credential_action(
         .await?;
     if changed.credentials.is_empty() {
         return Err(ApiError::NotFound(format!(
-            "no credential {id:?} in a state that can be {}d",
-            action.name().trim_end_matches('e')
+            "no credential {} in a state that can be {}",
+            crate::excerpt(&id),
+            action.past()
         )));
     }
     Ok(Json(changed))
+}
+
+/// A hotline call that changed nothing must say why: a target that holds no credential at
+/// all (a typo) is 404; one whose credentials are all past this action already answers
+/// 200 with nothing changed, and `unchanged` says how many it holds.
+async fn known_target(
+    authority: &Authority,
+    selector: Selector<'_>,
+    changed: Changed,
+    what: &str,
+) -> Result<Json<Value>, ApiError> {
+    if !changed.credentials.is_empty() {
+        return Ok(Json(json!(changed)));
+    }
+    let held = authority.store.credentials_held(selector).await?;
+    if held == 0 {
+        return Err(ApiError::NotFound(format!("{what} holds no credential")));
+    }
+    Ok(Json(json!({
+        "credentials": [],
+        "instances": 0,
+        "unchanged": held,
+        "note": "nothing was in a state this action changes",
+    })))
 }
 
 pub(crate) async fn wallet_action(
     State(authority): State<Arc<Authority>>,
     Path((provider, instance, action)): Path<(String, String, String)>,
     body: Option<Json<Reason>>,
-) -> Result<Json<Changed>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let action = Action::parse(&action)?;
     let reason = reason_or(body.and_then(|b| b.0.reason), "lost phone reported");
-    Ok(Json(
-        authority
-            .lifecycle(
-                Selector::WalletInstance {
-                    provider: &provider,
-                    instance: &instance,
-                },
-                action,
-                "admin",
-                &reason,
-            )
-            .await?,
-    ))
+    let selector = Selector::WalletInstance {
+        provider: &provider,
+        instance: &instance,
+    };
+    let changed = authority
+        .lifecycle(selector, action, "admin", &reason)
+        .await?;
+    known_target(&authority, selector, changed, "this wallet instance").await
 }
 
 pub(crate) async fn resident_action(
     State(authority): State<Arc<Authority>>,
     Path(action): Path<String>,
-    Json(body): Json<ResidentAction>,
-) -> Result<Json<Changed>, ApiError> {
+    body: Result<Json<ResidentAction>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
     let action = Action::parse(&action)?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
+    // A typo in the number must not look like a resident with nothing to freeze.
+    if let Err(e) = ResidentIdNumber::parse(&body.id_number, authority.clock.now().date()) {
+        return Err(ApiError::Refused("invalid_number", e.to_string()));
+    }
     let reason = reason_or(body.reason, "operator");
-    Ok(Json(
-        authority
-            .lifecycle(
-                Selector::Resident(&body.id_number),
-                action,
-                "admin",
-                &reason,
-            )
-            .await?,
-    ))
+    let selector = Selector::Resident(&body.id_number);
+    let changed = authority
+        .lifecycle(selector, action, "admin", &reason)
+        .await?;
+    known_target(&authority, selector, changed, "this resident").await
 }
 
 #[derive(Debug, Deserialize)]
@@ -344,8 +372,9 @@ pub(crate) struct Rebind {
 /// Re-binding to a new phone: proofed again, every old instance INVALID, a new offer.
 pub(crate) async fn rebind(
     State(authority): State<Arc<Authority>>,
-    Json(body): Json<Rebind>,
+    body: Result<Json<Rebind>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
     if let Err(refusal) = authority
         .proof_identity(&body.id_number, &body.full_name)
         .await?

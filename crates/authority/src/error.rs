@@ -27,6 +27,8 @@ pub enum ApiError {
     TooManyAttempts(String),
     /// 503: the feature is not in this build or configuration.
     Unavailable(String),
+    /// 503 with `Retry-After`: the database stayed busy; nothing was changed.
+    Busy,
     /// 500: logged with the request id, not echoed.
     Internal(String),
 }
@@ -35,9 +37,34 @@ pub enum ApiError {
 #[derive(Debug, Clone)]
 pub struct InternalCause(pub String);
 
-impl<E: std::error::Error> From<E> for ApiError {
+impl<E: std::error::Error + 'static> From<E> for ApiError {
     fn from(e: E) -> Self {
+        // Contention that outlasted the store's retries: nothing was changed, and the
+        // caller (the hotline, a wallet) must see that and may try again — not a 500.
+        if let Some(eid_store::StoreError::Busy { .. }) =
+            (&e as &dyn std::error::Error).downcast_ref::<eid_store::StoreError>()
+        {
+            return Self::Busy;
+        }
         Self::Internal(e.to_string())
+    }
+}
+
+/// `text` cut to at most `max` characters, with `…` where it was cut.
+pub fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// At most the first 64 characters of a value taken from a request, for an error message:
+/// enough to recognise, never the whole input echoed back.
+pub fn excerpt(value: &str) -> String {
+    const MAX: usize = 64;
+    match value.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{:?}…", &value[..end]),
+        None => format!("{value:?}"),
     }
 }
 
@@ -57,6 +84,20 @@ impl IntoResponse for ApiError {
             Self::Refused(code, d) => (StatusCode::UNPROCESSABLE_ENTITY, code, d),
             Self::TooManyAttempts(d) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", d),
             Self::Unavailable(d) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", d),
+            Self::Busy => {
+                let mut response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(json!({
+                        "error": "temporarily_unavailable",
+                        "error_description": "the database stayed busy: nothing was changed; try again",
+                    })),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return response;
+            }
             Self::Internal(cause) => {
                 let mut response = (
                     StatusCode::INTERNAL_SERVER_ERROR,

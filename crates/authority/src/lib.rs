@@ -38,9 +38,11 @@ use eid_trust::VerifiedTrustList;
 use time::Duration;
 use tokio::sync::broadcast;
 
-pub use error::ApiError;
+pub use error::{ApiError, cut, excerpt};
 pub use events::Event;
+pub use http::json_errors;
 pub use http::{admin_router, public_router};
+pub use status::SignedList;
 
 /// The OpenAPI 3.1 description of both listeners.
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -121,12 +123,6 @@ impl Settings {
 }
 
 /// A signed status list kept until the shard changes or it ages.
-struct CachedList {
-    version: u64,
-    issued_at: time::OffsetDateTime,
-    body: Vec<u8>,
-}
-
 /// The authority: shared by every request of both listeners.
 pub struct Authority {
     settings: Settings,
@@ -137,7 +133,7 @@ pub struct Authority {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     events: broadcast::Sender<Event>,
-    lists: Mutex<HashMap<(u64, bool), Arc<CachedList>>>,
+    lists: Mutex<HashMap<(u64, bool), Arc<SignedList>>>,
     publisher: Option<Box<dyn events::Publisher>>,
     remote: Option<Arc<proofing::RemoteProofing>>,
     /// Face matches running at once, at most.

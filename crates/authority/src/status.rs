@@ -13,7 +13,7 @@ use eid_status::token::SignerRef;
 use eid_status::{Bits, StatusList, StatusListToken};
 use tokio_stream::{Stream, StreamExt, wrappers::BroadcastStream};
 
-use crate::{ApiError, Authority, CachedList, Event};
+use crate::{ApiError, Authority, Event};
 
 /// The media types of the two forms (draft §8.1).
 const JWT: &str = "application/statuslist+jwt";
@@ -22,21 +22,33 @@ const CWT: &str = "application/statuslist+cwt";
 impl Authority {
     /// The signed status list of `shard` (`cwt` or JWT), re-signed when the shard changed or
     /// half its validity has passed; `None` for a shard never opened.
-    pub async fn status_list(&self, shard: u64, cwt: bool) -> Result<Option<Vec<u8>>, ApiError> {
-        let Some(statuses) = self.store.shard_statuses(shard).await? else {
+    ///
+    /// Every verifier of the nation fetches these, so a request costs one read of the shard's
+    /// version (a primary-key lookup) and is answered from memory while that version is the
+    /// one signed; the shard's entries are read and signed again only after a change.
+    pub async fn status_list(
+        &self,
+        shard: u64,
+        cwt: bool,
+    ) -> Result<Option<Arc<SignedList>>, ApiError> {
+        let Some((_, version)) = self.store.shard_head(shard).await? else {
             return Ok(None);
         };
         let now = self.clock.now();
-        let fresh = |cached: &CachedList| {
-            cached.version == statuses.version
-                && now < cached.issued_at + self.settings.status_validity / 2
+        let fresh = |cached: &SignedList| {
+            cached.version == version && now < cached.issued_at + self.settings.status_validity / 2
         };
         if let Ok(lists) = self.lists.lock()
             && let Some(cached) = lists.get(&(shard, cwt))
             && fresh(cached)
         {
-            return Ok(Some(cached.body.clone()));
+            return Ok(Some(cached.clone()));
         }
+        // The version is read before the entries, so the entries are at least that new; a
+        // change landing in between bumps the version again and the next request re-signs.
+        let Some(statuses) = self.store.shard_statuses(shard).await? else {
+            return Ok(None);
+        };
         let mut list = StatusList::new(Bits::new(2)?, statuses.size)?;
         for (idx, status) in &statuses.entries {
             list.set(*idx, *status)?;
@@ -54,18 +66,56 @@ impl Authority {
         } else {
             token.sign_jwt(self.signer.as_ref(), by)?.into_bytes()
         };
+        let signed = Arc::new(SignedList {
+            etag: etag(shard, statuses.version, now, cwt),
+            version: statuses.version,
+            issued_at: now,
+            body: axum::body::Bytes::from(body),
+        });
         if let Ok(mut lists) = self.lists.lock() {
-            lists.insert(
-                (shard, cwt),
-                Arc::new(CachedList {
-                    version: statuses.version,
-                    issued_at: now,
-                    body: body.clone(),
-                }),
-            );
+            // Keep the newest: a slower request that read an older version must not put
+            // its list back over a newer one.
+            let keep_held = lists
+                .get(&(shard, cwt))
+                .is_some_and(|held| held.version > signed.version);
+            if !keep_held {
+                lists.insert((shard, cwt), signed.clone());
+            }
         }
-        Ok(Some(body))
+        Ok(Some(signed))
     }
+}
+
+/// A signed status list as served, with its entity tag.
+#[derive(Debug)]
+pub struct SignedList {
+    /// The strong entity tag of exactly these bytes (`"<shard>.<version>.<iat>.<form>"`).
+    pub etag: String,
+    /// The shard's version it was signed at.
+    pub version: u64,
+    /// When it was signed.
+    pub issued_at: time::OffsetDateTime,
+    /// The token.
+    pub body: axum::body::Bytes,
+}
+
+fn etag(shard: u64, version: u64, issued_at: time::OffsetDateTime, cwt: bool) -> String {
+    let form = if cwt { "cwt" } else { "jwt" };
+    format!(
+        "\"{shard}.{version}.{}.{form}\"",
+        issued_at.unix_timestamp()
+    )
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`), RFC 9110 §13.1.2 (weak comparison).
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag)
 }
 
 /// Which form `Accept` asks for: CWT only when it names the CWT type (and not the JWT one
@@ -94,15 +144,28 @@ pub(crate) async fn status_list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let cwt = wants_cwt(&headers)?;
-    let not_found = || ApiError::NotFound(format!("no status list {shard:?} is published"));
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "no status list {} is published",
+            crate::error::excerpt(&shard)
+        ))
+    };
     let n: u64 = shard.parse().map_err(|_| not_found())?;
-    let body = authority.status_list(n, cwt).await?.ok_or_else(not_found)?;
-    let mut response = body.into_response();
+    let signed = authority.status_list(n, cwt).await?.ok_or_else(not_found)?;
+    let mut response = if not_modified(&headers, &signed.etag) {
+        axum::http::StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = signed.body.clone().into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(if cwt { CWT } else { JWT }),
+        );
+        response
+    };
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(if cwt { CWT } else { JWT }),
-    );
+    if let Ok(value) = HeaderValue::from_str(&signed.etag) {
+        headers.insert(header::ETAG, value);
+    }
     let max_age = authority.settings.status_ttl.whole_seconds();
     if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
         headers.insert(header::CACHE_CONTROL, value);

@@ -45,6 +45,11 @@ pub enum Command {
         /// A status list to keep fresh (http:// URI); repeat for several
         #[arg(long)]
         status_list_uri: Vec<String>,
+        /// An authority's status lists to follow, every shard: the base its lists hang
+        /// off (`http://authority/status/`, shards `0`, `1`, … up to the first not
+        /// published); repeat for several authorities
+        #[arg(long)]
+        status_shards: Vec<String>,
         /// A status list token to hold from the start (JWT or CWT file), for a desk that
         /// is given its lists rather than fetching them; repeat for several
         #[arg(long)]
@@ -68,6 +73,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         reader_key,
         reader_certificate,
         status_list_uri,
+        status_shards,
         status_list,
         events,
         request_lifetime,
@@ -106,6 +112,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 public_url: public_url.clone(),
                 trust_roots: roots,
                 status_lists: status_list_uri,
+                status_shards,
                 events,
                 identity,
                 request_lifetime: time::Duration::seconds(request_lifetime.max(10)),

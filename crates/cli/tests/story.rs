@@ -276,7 +276,8 @@ impl Story {
                 ServiceConfig {
                     public_url: base.clone(),
                     trust_roots: vec![root.verifying_key().clone()],
-                    status_lists: vec![format!("{authority_url}/status/0")],
+                    status_lists: Vec::new(),
+                    status_shards: vec![format!("{authority_url}/status/")],
                     events: vec![format!("{authority_url}/events")],
                     identity,
                     request_lifetime: Duration::minutes(5),

@@ -315,9 +315,10 @@ pub async fn start(
             ServiceConfig {
                 public_url,
                 trust_roots: vec![data.root.verifying_key().clone()],
-                status_lists: authority_urls
+                status_lists: Vec::new(),
+                status_shards: authority_urls
                     .iter()
-                    .map(|(_, url)| format!("{url}/status/0"))
+                    .map(|(_, url)| format!("{url}/status/"))
                     .collect(),
                 events: authority_urls
                     .iter()

@@ -8,7 +8,7 @@
 
 use eid_core::Random;
 
-use crate::{Backend, Store, StoreError, db};
+use crate::{Backend, Store, StoreError, WritePool, db, retrying};
 
 /// Runs `$body` with `$pool` bound to whichever pool the store has: the same SQL, compiled
 /// once per driver.
@@ -251,8 +251,30 @@ impl Store {
         token_expires_at: i64,
         max_tx_failures: i64,
     ) -> Result<Redemption, StoreError> {
+        retrying("redeeming an offer", || {
+            self.redeem_offer_once(
+                code_hash,
+                tx_code_hash,
+                now,
+                token_hash,
+                token_expires_at,
+                max_tx_failures,
+            )
+        })
+        .await
+    }
+
+    async fn redeem_offer_once(
+        &self,
+        code_hash: &str,
+        tx_code_hash: Option<&str>,
+        now: i64,
+        token_hash: &str,
+        token_expires_at: i64,
+        max_tx_failures: i64,
+    ) -> Result<Redemption, StoreError> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db("redeeming an offer"))?;
+            let mut tx = pool.begin_write().await.map_err(db("redeeming an offer"))?;
             let won: Option<(String, String, Option<String>)> = sqlx::query_as(
                 "UPDATE offers SET redeemed = $1
                  WHERE code_hash = $2 AND redeemed = $3 AND expires_at > $4 AND tx_failures < $5
@@ -330,8 +352,12 @@ impl Store {
     /// Voids a resident's unredeemed offers and live access tokens (a revocation, a lost
     /// card or a re-binding must not leave a door open). Returns how many were voided.
     pub async fn void_pending(&self, id_number: &str) -> Result<u64, StoreError> {
+        retrying("voiding offers", || self.void_pending_once(id_number)).await
+    }
+
+    async fn void_pending_once(&self, id_number: &str) -> Result<u64, StoreError> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db("voiding offers"))?;
+            let mut tx = pool.begin_write().await.map_err(db("voiding offers"))?;
             let offers = sqlx::query("UPDATE offers SET redeemed = $1 WHERE id_number = $2 AND redeemed = $3")
                 .bind(true)
                 .bind(id_number)
@@ -449,8 +475,9 @@ impl Store {
     }
 
     /// Records a logical credential and allocates a random status list index for each of
-    /// its `instances`, in one transaction: in the newest shard while it is less than ¾
-    /// full (herd privacy: indices stay spread), else in a new shard of `shard_size`.
+    /// its `instances`, in one transaction: in the lowest shard less than ¾ full (herd
+    /// privacy: indices stay spread), else in a new shard of `shard_size`. Once a shard is
+    /// half full the next one is opened, empty, so that it is published ahead of use.
     /// Returns the (shard, index) of each instance.
     pub async fn record_credential(
         &self,
@@ -459,9 +486,22 @@ impl Store {
         shard_size: u64,
         random: &dyn Random,
     ) -> Result<Vec<(u64, u64)>, StoreError> {
+        retrying("recording a credential", || {
+            self.record_credential_once(credential, instances, shard_size, random)
+        })
+        .await
+    }
+
+    async fn record_credential_once(
+        &self,
+        credential: &NewCredential<'_>,
+        instances: u32,
+        shard_size: u64,
+        random: &dyn Random,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
         let n = i64::from(instances);
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db("recording a credential"))?;
+            let mut tx = pool.begin_write().await.map_err(db("recording a credential"))?;
             sqlx::query(
                 "INSERT INTO credentials
                  (id, id_number, provider, wallet_instance, configuration, issued_at, expires_at)
@@ -477,16 +517,24 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db("recording a credential"))?;
-            let newest: Option<(i64, i64, i64)> = sqlx::query_as(
-                "SELECT shard, size, allocated FROM status_shards ORDER BY shard DESC LIMIT 1",
+            // The lowest shard with room below ¾ (herd privacy: indices stay spread).
+            let room: Option<(i64, i64, i64)> = sqlx::query_as(
+                "SELECT shard, size, allocated FROM status_shards
+                 WHERE (allocated + $1) * 4 <= size * 3 ORDER BY shard LIMIT 1",
             )
+            .bind(n)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db("reading status shards"))?;
-            let (shard, size) = match newest {
-                Some((shard, size, allocated)) if (allocated + n) * 4 <= size * 3 => (shard, size),
-                other => {
-                    let shard = other.map_or(0, |(s, _, _)| s + 1);
+            let (shard, size, allocated) = match room {
+                Some(found) => found,
+                None => {
+                    let newest: Option<i64> =
+                        sqlx::query_scalar("SELECT max(shard) FROM status_shards")
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db("reading status shards"))?;
+                    let shard = newest.map_or(0, |s| s + 1);
                     let size = signed(shard_size);
                     // Two issuers opening the same shard at once: the second keeps the first's.
                     sqlx::query("INSERT INTO status_shards (shard, size) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -495,9 +543,20 @@ impl Store {
                         .execute(&mut *tx)
                         .await
                         .map_err(db("opening a status shard"))?;
-                    (shard, size)
+                    (shard, size, 0)
                 }
             };
+            // Past half, the next shard is opened — published, still empty — so that
+            // verifiers following the shards hold it before any credential points into it
+            // (allocation moves there only at ¾).
+            if (allocated + n) * 2 > size {
+                sqlx::query("INSERT INTO status_shards (shard, size) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(shard + 1)
+                    .bind(signed(shard_size))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("opening a status shard"))?;
+            }
             let mut taken = Vec::with_capacity(instances as usize);
             while taken.len() < instances as usize {
                 let mut word = [0u8; 8];
@@ -538,6 +597,17 @@ impl Store {
         selector: Selector<'_>,
         to: CredentialState,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
+        retrying("changing credential states", || {
+            self.set_state_once(selector, to)
+        })
+        .await
+    }
+
+    async fn set_state_once(
+        &self,
+        selector: Selector<'_>,
+        to: CredentialState,
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
         let from = to.allowed_from();
         let (first, last) = (from[0], from[from.len() - 1]);
         // The parameters in order of appearance: SQLite numbers `$n` names by first use.
@@ -562,7 +632,7 @@ impl Store {
             ),
         };
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await.map_err(db("changing credential states"))?;
+            let mut tx = pool.begin_write().await.map_err(db("changing credential states"))?;
             let mut query = sqlx::query_as::<_, (String, String, String, String)>(select).bind(a);
             if let Some(b) = b {
                 query = query.bind(b);
@@ -596,14 +666,6 @@ impl Store {
                 if done.rows_affected() == 0 {
                     continue;
                 }
-                sqlx::query(
-                    "UPDATE status_shards SET version = version + 1
-                     WHERE shard IN (SELECT shard FROM credential_instances WHERE credential = $1)",
-                )
-                .bind(&id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("changing a credential state"))?;
                 let instances: Vec<(i64, i64)> = sqlx::query_as(
                     "SELECT shard, idx FROM credential_instances WHERE credential = $1 ORDER BY shard, idx",
                 )
@@ -620,9 +682,52 @@ impl Store {
                     instances: instances.into_iter().map(|(s, i)| (count(s), count(i))).collect(),
                 });
             }
+            // Every shard touched gets a new version, last and in ascending order: on
+            // PostgreSQL the shard rows are the ones every change shares, so taking their
+            // locks last and in one order keeps concurrent changes from deadlocking.
+            let shards: std::collections::BTreeSet<i64> = changed
+                .iter()
+                .flat_map(|c| c.instances.iter().map(|&(shard, _)| signed(shard)))
+                .collect();
+            for shard in shards {
+                sqlx::query("UPDATE status_shards SET version = version + 1 WHERE shard = $1")
+                    .bind(shard)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("changing a credential state"))?;
+            }
             tx.commit().await.map_err(db("changing credential states"))?;
             Ok(changed)
         })
+    }
+
+    /// How many credentials (batches) `selector` addresses, in any state.
+    pub async fn credentials_held(&self, selector: Selector<'_>) -> Result<u64, StoreError> {
+        let n: i64 = match selector {
+            Selector::Credential(id) => on_pool!(self, pool => sqlx::query_scalar(
+                "SELECT count(*) FROM credentials WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(pool)
+            .await),
+            Selector::WalletInstance { provider, instance } => {
+                on_pool!(self, pool => sqlx::query_scalar(
+                "SELECT count(*) FROM credentials WHERE provider = $1 AND wallet_instance = $2",
+            )
+            .bind(provider)
+            .bind(instance)
+            .fetch_one(pool)
+            .await)
+            }
+            Selector::Resident(number) => on_pool!(self, pool => sqlx::query_scalar(
+                "SELECT count(*) FROM credentials WHERE id_number = $1",
+            )
+            .bind(number)
+            .fetch_one(pool)
+            .await),
+        }
+        .map_err(db("counting credentials"))?;
+        Ok(count(n))
     }
 
     /// The one resident whose VALID, unexpired credentials (at `now`, Unix seconds) wallet
@@ -753,6 +858,18 @@ impl Store {
         .await)
         .map_err(db("counting issuance"))?;
         Ok(rows.into_iter().map(|(h, n)| (h, count(n))).collect())
+    }
+
+    /// The shard's size and version; `None` for a shard never opened.
+    pub async fn shard_head(&self, shard: u64) -> Result<Option<(u64, u64)>, StoreError> {
+        let head: Option<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT size, version FROM status_shards WHERE shard = $1",
+        )
+        .bind(signed(shard))
+        .fetch_optional(pool)
+        .await)
+        .map_err(db("reading a status shard"))?;
+        Ok(head.map(|(size, version)| (count(size), count(version))))
     }
 
     /// The shard's size, version and non-VALID entries; `None` for a shard never opened.

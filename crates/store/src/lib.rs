@@ -46,10 +46,88 @@ pub enum StoreError {
     /// The resident is not in the registry.
     #[error("no such resident in the registry")]
     NotFound,
+    /// Other writers kept the database busy through every retry: nothing was changed, and
+    /// the same call may be made again.
+    #[error("the database stayed busy during {operation}: nothing was changed; try again")]
+    Busy {
+        /// What was being done.
+        operation: &'static str,
+    },
+}
+
+impl StoreError {
+    /// Whether the failure is contention that a retry can overcome: SQLite's
+    /// `SQLITE_BUSY` family and `SQLITE_LOCKED`, PostgreSQL's serialization failure and
+    /// deadlock (SQLSTATE 40001, 40P01).
+    fn is_contention(&self) -> bool {
+        let Self::Database { source, .. } = self else {
+            return false;
+        };
+        let Some(error) = source.as_database_error() else {
+            return false;
+        };
+        matches!(
+            error.code().as_deref(),
+            // SQLITE_BUSY, _RECOVERY, _SNAPSHOT, _TIMEOUT; SQLITE_LOCKED, _SHAREDCACHE.
+            Some("5" | "261" | "517" | "773" | "6" | "262" | "40001" | "40P01")
+        )
+    }
 }
 
 pub(crate) fn db(operation: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |source| StoreError::Database { operation, source }
+}
+
+/// Tries a write again while it fails on contention (each try is one whole transaction,
+/// rolled back when it failed), waiting 2, 4, 8, … ms up to about 4 s in all; then
+/// [`StoreError::Busy`]. A status change that must happen waits its turn instead of failing
+/// while issuance writes.
+pub(crate) async fn retrying<T, F, Fut>(
+    operation: &'static str,
+    mut attempt: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut pause = std::time::Duration::from_millis(2);
+    for _ in 0..11 {
+        match attempt().await {
+            Err(e) if e.is_contention() => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+    Err(StoreError::Busy { operation })
+}
+
+/// Beginning a transaction that writes. On SQLite it is `BEGIN IMMEDIATE`: the write lock
+/// is taken at the start, waiting up to the busy timeout, instead of at the first write —
+/// where a transaction that has read cannot wait (SQLite answers `SQLITE_BUSY` at once to
+/// avoid a deadlock, or `SQLITE_BUSY_SNAPSHOT` when another writer committed meanwhile).
+pub(crate) trait WritePool {
+    /// The driver.
+    type Db: sqlx::Database;
+    /// A transaction that will write.
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>;
+}
+
+impl WritePool for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
 }
 
 /// Which backend a store runs on.
@@ -88,7 +166,9 @@ impl Store {
                     .create_if_missing(true)
             }
             .foreign_keys(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            // One writer at a time: the others wait this long for the lock (then retry).
+            .busy_timeout(std::time::Duration::from_secs(10));
             // An in-memory database lives as long as its one connection.
             let pool = SqlitePoolOptions::new()
                 .max_connections(if rest == ":memory:" { 1 } else { 4 })

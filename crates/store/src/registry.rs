@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::{Date, OffsetDateTime};
 
-use crate::{Backend, Store, StoreError, db};
+use crate::{Backend, Store, StoreError, WritePool, db, retrying};
 
 /// What the registry says of a card, besides its own validity dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,7 +146,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => {
-                let mut tx = pool.begin().await.map_err(db("starting an import"))?;
+                let mut tx = pool.begin_write().await.map_err(db("starting an import"))?;
                 let mut written = 0;
                 for card in cards {
                     let done = sqlx::query(
@@ -167,7 +167,7 @@ impl Store {
                 Ok(written)
             }
             Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await.map_err(db("starting an import"))?;
+                let mut tx = pool.begin_write().await.map_err(db("starting an import"))?;
                 sqlx::query(
                     "CREATE TEMP TABLE residents_staging (id_number TEXT, record TEXT) ON COMMIT DROP",
                 )
@@ -289,6 +289,18 @@ impl Store {
         event: &LifeEvent,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        retrying("recording a life event", || {
+            self.record_event_once(number, event, at)
+        })
+        .await
+    }
+
+    async fn record_event_once(
+        &self,
+        number: &str,
+        event: &LifeEvent,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let Some(mut entry) = self.resident(number).await? else {
             return Err(StoreError::NotFound);
         };
@@ -320,7 +332,10 @@ impl Store {
         let detail = serde_json::to_string(event).map_err(|_| StoreError::Corrupt("life event"))?;
         match &self.backend {
             Backend::Sqlite(pool) => {
-                let mut tx = pool.begin().await.map_err(db("recording a life event"))?;
+                let mut tx = pool
+                    .begin_write()
+                    .await
+                    .map_err(db("recording a life event"))?;
                 sqlx::query(
                     "UPDATE residents SET record = ?2, card_state = ?3, deceased = ?4, updated_at = ?5
                      WHERE id_number = ?1",
@@ -346,7 +361,10 @@ impl Store {
                 tx.commit().await.map_err(db("recording a life event"))?;
             }
             Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await.map_err(db("recording a life event"))?;
+                let mut tx = pool
+                    .begin_write()
+                    .await
+                    .map_err(db("recording a life event"))?;
                 sqlx::query(
                     "UPDATE residents SET record = $2::jsonb, card_state = $3, deceased = $4, updated_at = $5
                      WHERE id_number = $1",

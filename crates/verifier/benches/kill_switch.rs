@@ -80,6 +80,7 @@ async fn measure_service(runs: usize) {
             public_url: gate.clone(),
             trust_roots: vec![world.root.verifying_key().clone()],
             status_lists: vec![served.reference.uri.clone()],
+            status_shards: Vec::new(),
             events: vec![format!("{}/events", served.base)],
             identity: None,
             request_lifetime: time::Duration::minutes(5),
@@ -118,7 +119,7 @@ async fn measure_service(runs: usize) {
     for _ in 0..runs {
         // Outside the span: the entry VALID at the authority and in the gate's list, and
         // the gate following the stream (the first run waits for both).
-        while service.refresh_status_lists().await == 0 || scan().await["accepted"] != true {
+        while service.refresh_status_lists().await || scan().await["accepted"] != true {
             tokio::time::sleep(StdDuration::from_millis(10)).await;
         }
         let started = Instant::now();

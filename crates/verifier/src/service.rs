@@ -51,8 +51,13 @@ pub struct ServiceConfig {
     pub public_url: String,
     /// The national root keys new trust lists must be signed with.
     pub trust_roots: Vec<VerifyingKey>,
-    /// The status lists to keep fresh.
+    /// Status lists to keep fresh, by URI.
     pub status_lists: Vec<String>,
+    /// Authorities whose every status list shard is kept fresh: each a base such as
+    /// `https://authority/status/`, followed as `…/0`, `…/1`, … up to the first shard not
+    /// published. An authority opens a shard (empty) before it allocates into it, so the
+    /// shards a credential can point to are held before it is shown.
+    pub status_shards: Vec<String>,
     /// The authorities' event streams (`…/events`) to follow, one per pushing authority.
     pub events: Vec<String>,
     /// The relying party's request-signing (and reader) key and registered certificate
@@ -85,6 +90,8 @@ pub struct Service {
     sessions: Mutex<HashMap<String, Online>>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
+    /// Wakes the list fetcher at once: a presentation named a list not held.
+    wanted: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Service {
@@ -109,6 +116,7 @@ impl Service {
             sessions: Mutex::new(HashMap::new()),
             clock,
             random,
+            wanted: tokio::sync::Notify::new(),
         })
     }
 
@@ -117,33 +125,69 @@ impl Service {
         &self.verifier
     }
 
-    /// Fetches every configured status list once; returns how many were stored.
-    pub async fn refresh_status_lists(&self) -> usize {
-        let mut stored = 0;
+    /// Fetches every configured status list, and every published shard of each authority
+    /// followed, once. Returns whether one that should be there is missing (not published
+    /// yet, unreachable or refused): the caller tries again soon.
+    pub async fn refresh_status_lists(&self) -> bool {
+        let mut missing = false;
         for uri in &self.config.status_lists {
-            let token = match crate::online::fetch_status_list(uri).await {
-                Ok(token) => token,
-                // Not published yet: no credential points into it so far.
-                Err(crate::online::OnlineError::Status(404, _)) => continue,
-                Err(e) => {
-                    eprintln!("verifier: status list {uri}: {e}");
-                    continue;
+            missing |= !matches!(self.refresh_one(uri).await, Fetched::Stored);
+        }
+        for base in &self.config.status_shards {
+            // Shards are numbered densely from 0; the first one not published ends the walk.
+            // Shard 0 missing means the authority has issued nothing yet, or is down.
+            for shard in 0u64.. {
+                let uri = format!("{base}{shard}");
+                match self.refresh_one(&uri).await {
+                    Fetched::Stored => {}
+                    Fetched::NotPublished if shard > 0 => break,
+                    Fetched::NotPublished | Fetched::Failed => {
+                        missing = true;
+                        break;
+                    }
                 }
-            };
-            let now = self.clock.now();
-            let Ok(mut verifier) = self.verifier.write() else {
-                return stored;
-            };
-            let trust = verifier.trust().clone();
-            match verifier
-                .statuses_mut()
-                .store_fetched(&trust, uri, &token, now)
-            {
-                Ok(_) => stored += 1,
-                Err(e) => eprintln!("verifier: status list {uri} not stored: {e}"),
             }
         }
-        stored
+        missing
+    }
+
+    async fn refresh_one(&self, uri: &str) -> Fetched {
+        let token = match crate::online::fetch_status_list(uri).await {
+            Ok(token) => token,
+            // Not published yet: no credential points into it so far.
+            Err(crate::online::OnlineError::Status(404, _)) => return Fetched::NotPublished,
+            Err(e) => {
+                eprintln!("verifier: status list {uri}: {e}");
+                return Fetched::Failed;
+            }
+        };
+        let now = self.clock.now();
+        let Ok(mut verifier) = self.verifier.write() else {
+            return Fetched::Failed;
+        };
+        let trust = verifier.trust().clone();
+        match verifier
+            .statuses_mut()
+            .store_fetched(&trust, uri, &token, now)
+        {
+            Ok(_) => Fetched::Stored,
+            Err(e) => {
+                eprintln!("verifier: status list {uri} not stored: {e}");
+                Fetched::Failed
+            }
+        }
+    }
+
+    /// A refused report whose status could not be determined wakes the list fetcher, so a
+    /// shard opened since the last walk is held for the holder's next try.
+    fn notice(&self, report: &Report) {
+        if report
+            .reasons
+            .iter()
+            .any(|r| r.reason == "status_undetermined")
+        {
+            self.wanted.notify_one();
+        }
     }
 
     /// Half the strictest staleness bound of the relying party's purposes, within [5 s, 1 h].
@@ -170,18 +214,23 @@ pub async fn keep_fresh(service: Arc<Service>) {
         let service = service.clone();
         async move {
             loop {
-                let stored = service.refresh_status_lists().await;
+                let missing = service.refresh_status_lists().await;
                 // A list not published yet (a shard no credential points to so far) or not
-                // reachable is tried again within a second; all held, on the schedule.
-                let pause = if stored < service.config.status_lists.len() {
+                // reachable is tried again within a second; all held, on the schedule — or
+                // sooner, when a presentation named a list not held (at most once a second).
+                let pause = if missing {
                     Duration::seconds(1)
                 } else {
                     service.refetch_interval()
                 };
-                tokio::time::sleep(std::time::Duration::from_secs(
-                    u64::try_from(pause.whole_seconds()).unwrap_or(5),
-                ))
-                .await;
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_secs(
+                        u64::try_from(pause.whole_seconds()).unwrap_or(5),
+                    )) => {}
+                    () = service.wanted.notified() => {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
             }
         }
     };
@@ -214,6 +263,13 @@ async fn follow(service: Arc<Service>, events: String) {
         pause = (pause * 2).min(30);
         service.refresh_status_lists().await;
     }
+}
+
+/// What fetching one list came to.
+enum Fetched {
+    Stored,
+    NotPublished,
+    Failed,
 }
 
 /// The routes.
@@ -298,7 +354,7 @@ async fn verify_offline(
         return poisoned();
     };
     let requested = verifier.registered_attributes(purpose);
-    report(&verifier.verify_offline(
+    let verified = verifier.verify_offline(
         &code,
         &Check {
             purpose,
@@ -306,7 +362,9 @@ async fn verify_offline(
             channel: Channel::OfflineQr,
             now: service.clock.now(),
         },
-    ))
+    );
+    service.notice(&verified);
+    report(&verified)
 }
 
 #[derive(Deserialize)]
@@ -403,7 +461,10 @@ async fn verify_in_person(
         Err(e) => Err(std::io::Error::other(e.to_string())),
     };
     match outcome {
-        Ok(r) => report(&r),
+        Ok(r) => {
+            service.notice(&r);
+            report(&r)
+        }
         Err(e) => report(&verifier.refuse(
             &Check {
                 purpose,
@@ -625,6 +686,9 @@ async fn response(State(service): State<Arc<Service>>, body: Bytes) -> Response 
         return poisoned();
     };
     let accepted = online.report.as_ref().is_some_and(|r| r.accepted);
+    if let Some(r) = &online.report {
+        service.notice(r);
+    }
     if let Ok(mut sessions) = service.sessions.lock() {
         sessions.insert(kid, online);
     }

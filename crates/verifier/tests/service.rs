@@ -60,6 +60,7 @@ async fn start(
             public_url: base.clone(),
             trust_roots: vec![world.root.verifying_key().clone()],
             status_lists: vec![served.reference.uri.clone()],
+            status_shards: Vec::new(),
             events: vec![format!("{}/events", served.base)],
             identity,
             request_lifetime: Duration::minutes(5),

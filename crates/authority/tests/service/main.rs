@@ -10,6 +10,7 @@
 )]
 
 mod common;
+mod contention;
 mod issuance;
 mod lifecycle;
 mod nats;
