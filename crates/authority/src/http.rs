@@ -75,6 +75,9 @@ pub fn admin_router(authority: Arc<Authority>) -> Router {
         .route("/admin/stats", get(admin::stats))
         .route("/admin/events/wallets", get(status::wallet_events))
         .route("/openapi.json", get(openapi))
+        // Where `eid up` nests the admin listener (`/authorities/<key>/admin/…`), the
+        // document sits beside the routes it describes too.
+        .route("/admin/openapi.json", get(openapi))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             authority.clone(),
@@ -96,7 +99,10 @@ async fn openapi() -> Response {
 }
 
 async fn not_found(request: Request) -> ApiError {
-    ApiError::NotFound(format!("no endpoint {}", request.uri().path()))
+    ApiError::NotFound(format!(
+        "no endpoint {}",
+        crate::excerpt(request.uri().path())
+    ))
 }
 
 /// Compares the bearer token with the configured one in constant time (over their hashes).

@@ -342,7 +342,10 @@ impl Authority {
         if !grant.configurations.iter().any(|c| c == configuration) {
             return Err(ApiError::BadRequest(
                 "unknown_credential_configuration",
-                format!("{configuration:?} is not offered under this access token"),
+                format!(
+                    "{} is not offered under this access token",
+                    crate::excerpt(configuration)
+                ),
             ));
         }
         let providers = self

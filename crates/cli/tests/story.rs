@@ -101,7 +101,13 @@ struct Story {
     gate: String,
     bank: String,
     bar: String,
+    store: Store,
 }
+
+/// The authority's status list shards are small in this story (the ¾ rule unchanged), and
+/// shard 0 is filled to its threshold before the resident enrols: her credentials land on
+/// shard 1, which every channel must follow.
+const SHARD_SIZE: u64 = 1024;
 
 async fn listen() -> (tokio::net::TcpListener, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -235,6 +241,26 @@ impl Story {
             .import_residents(std::slice::from_ref(&resident), NOW)
             .await
             .unwrap();
+        for n in 0..SHARD_SIZE * 3 / 4 / 16 {
+            let id = format!("filler-{n}");
+            store
+                .record_credential(
+                    &eid_store::NewCredential {
+                        id: &id,
+                        id_number: "another resident",
+                        provider: "superapp-a",
+                        wallet_instance: "filler-phone",
+                        configuration: "filler",
+                        issued_at: NOW.unix_timestamp(),
+                        expires_at: NOW.unix_timestamp() + 86_400,
+                    },
+                    16,
+                    SHARD_SIZE,
+                    &OsRandom,
+                )
+                .await
+                .unwrap();
+        }
 
         // The authority, with face matching.
         let (public, authority_url) = listen().await;
@@ -243,10 +269,12 @@ impl Story {
         let proofing =
             RemoteProofing::new(FaceMatcher::load(&dir.join("models"), 0.6).unwrap(), false)
                 .unwrap();
+        let mut settings = Settings::new(&authority_url, ADMIN, [7; 32]);
+        settings.shard_size = SHARD_SIZE;
         let authority = Arc::new(
             Authority::new(
-                Settings::new(&authority_url, ADMIN, [7; 32]),
-                store,
+                settings,
+                store.clone(),
                 Arc::new(ds_key),
                 vec![nanning.ds.0.clone()],
                 trust.clone(),
@@ -303,11 +331,13 @@ impl Story {
             gate,
             bank,
             bar,
+            store,
         }
     }
 
     /// Until every verifier service holds the authority's status list.
-    async fn wait_for_lists(&self) {
+    async fn wait_for_lists(&self, shard: u64) {
+        let uri = format!("{}/status/{shard}", self.authority);
         for service in [
             &self.hotel,
             &self.hangzhou,
@@ -324,7 +354,7 @@ impl Story {
                 .unwrap();
                 if health["status_lists"]
                     .as_array()
-                    .is_some_and(|l| !l.is_empty())
+                    .is_some_and(|l| l.iter().any(|held| held["uri"] == uri.as_str()))
                 {
                     break;
                 }
@@ -614,8 +644,23 @@ async fn the_story_from_enrolment_to_a_new_phone() {
     let device = SigningKey::generate().unwrap();
     let (offer, code) = story.enrol("phone-1", &device, "obama2.jpg").await.unwrap();
     let phone = story.redeem("phone-1", device, &offer, &code).await;
-    // The first credential published the status list; the services fetch it within a second.
-    story.wait_for_lists().await;
+    // Shard 0 was full: her credentials are all on shard 1, which the authority opened
+    // (empty) when shard 0 passed half, and which every service follows.
+    let held = story
+        .store
+        .credentials_of(story.resident.id_number.expose())
+        .await
+        .unwrap();
+    let hers: Vec<_> = held
+        .iter()
+        .filter(|c| c.wallet_instance == "phone-1")
+        .flat_map(|c| c.instances.iter().map(|&(shard, _)| shard))
+        .collect();
+    assert!(
+        !hers.is_empty() && hers.iter().all(|&shard| shard == 1),
+        "{hers:?}"
+    );
+    story.wait_for_lists(1).await;
 
     // 2. Nanning hotel, in person.
     let (report, _) = in_person(

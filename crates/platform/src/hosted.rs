@@ -708,7 +708,8 @@ impl Provider {
     pub async fn offline_code(&self, id: &str, purpose: &str, pin: &str) -> Result<Value, Refused> {
         let purpose = Purpose::parse(purpose).ok_or_else(|| {
             bad(format!(
-                "unknown purpose {purpose:?}: offline codes exist for airport_security, rail_ticketing and age_check"
+                "unknown purpose {}: offline codes exist for airport_security, rail_ticketing and age_check",
+                eid_authority::excerpt(purpose)
             ))
         })?;
         let wallet = self.wallet(id).await?;

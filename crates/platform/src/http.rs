@@ -23,7 +23,7 @@ impl IntoResponse for Refused {
         }
         (
             status,
-            Json(json!({ "error": self.code, "message": self.message })),
+            Json(json!({ "error": self.code, "error_description": self.message })),
         )
             .into_response()
     }

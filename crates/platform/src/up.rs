@@ -403,6 +403,9 @@ pub async fn start(
                 .with_state(control),
         );
     app = app.merge(crate::web::router(counts));
+    // One error shape on every route: what a framework rejection answers in plain text is
+    // turned into `{"error", "error_description"}` here.
+    let app = app.layer(axum::middleware::map_response(eid_authority::json_errors));
     serve(&mut tasks, web, app);
     Ok(Running {
         base,
@@ -485,7 +488,19 @@ struct ScopeChange {
 }
 
 fn refused(status: StatusCode, code: &str, message: String) -> Response {
-    (status, Json(json!({ "error": code, "message": message }))).into_response()
+    let mut response = (
+        status,
+        Json(json!({ "error": code, "error_description": message })),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        // RFC 6750 §3: a bearer-protected resource names its scheme.
+        response.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
+    }
+    response
 }
 
 /// The operator widens (or narrows) an issuer's acceptance: the next trust-list version,
@@ -523,7 +538,10 @@ async fn set_scope(
         return refused(
             StatusCode::BAD_REQUEST,
             "unknown_issuer",
-            format!("no issuer {:?} in the trust list", change.issuer),
+            format!(
+                "no issuer {} in the trust list",
+                eid_authority::excerpt(&change.issuer)
+            ),
         );
     };
     // Widening only: every region accepted so far stays accepted (narrowing, which
@@ -537,6 +555,17 @@ async fn set_scope(
                 change.region, kept.region, change.issuer
             ),
         );
+    }
+    // The same scope again changes nothing: no new version is signed, and the answer says so.
+    if issuer.scopes.len() == 1 && issuer.scopes.iter().all(|s| s.region == region) {
+        return Json(json!({
+            "trust_list_version": list.version,
+            "issuer": change.issuer,
+            "region": change.region,
+            "unchanged": true,
+            "note": "the issuer is already accepted in exactly this region: no new version was signed",
+        }))
+        .into_response();
     }
     let since = issuer.scopes.first().map_or(now, |s| s.valid_from);
     if let Err(e) = eid_trust::edit::set_scope(

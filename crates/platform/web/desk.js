@@ -63,7 +63,7 @@ async function check(found) {
   } else {
     const response = await fetch(`${desk.url}/verify/offline?purpose=${desk.purpose}`, { method: "POST", body: found.bytes });
     report = await response.json();
-    if (!response.ok && report.accepted === undefined) throw new Error(report.message || report.error);
+    if (!response.ok && report.accepted === undefined) throw new Error(report.error_description || report.message || report.error);
   }
   verdict(report);
 }

@@ -13,7 +13,8 @@
 //! | `GET /health` | relying party, trust list version, status lists held and their age |
 //!
 //! Every report is the [`Report`] JSON, with HTTP 200 whether accepted or refused; a request
-//! that is not one (unknown purpose, unreadable body) gets 400 with `{"error", "message"}`.
+//! that is not one (unknown purpose, unreadable body) gets 400 with `{"error", "error_description"}`
+//! (the shape every eid service answers errors in).
 //!
 //! [`keep_fresh`] runs beside the routes: it fetches the configured status lists at start
 //! and every half of the strictest staleness bound among the relying party's purposes (at
@@ -289,16 +290,25 @@ pub fn router(service: Arc<Service>) -> Router {
 fn bad_request(code: &str, message: impl Into<String>) -> Response {
     (
         StatusCode::BAD_REQUEST,
-        axum::Json(json!({"error": code, "message": message.into()})),
+        axum::Json(json!({"error": code, "error_description": message.into()})),
     )
         .into_response()
+}
+
+/// At most the first 64 characters of a value from the request, quoted: enough to
+/// recognise, never a large input echoed back.
+fn excerpt(value: &str) -> String {
+    match value.char_indices().nth(64) {
+        Some((end, _)) => format!("{:?}…", &value[..end]),
+        None => format!("{value:?}"),
+    }
 }
 
 fn purpose(name: &str) -> Result<Purpose, Box<Response>> {
     Purpose::parse(name).ok_or_else(|| {
         Box::new(bad_request(
             "unknown_purpose",
-            format!("{name:?} is not a purpose of the catalogue"),
+            format!("{} is not a purpose of the catalogue", excerpt(name)),
         ))
     })
 }
