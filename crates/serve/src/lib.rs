@@ -33,8 +33,8 @@
 //!
 //! Not bounded here: how slowly a request's body arrives once its head is in, and how long a
 //! handler takes. Those count as a request in flight (the same state as a streaming
-//! response); the routes cap body sizes, and the connection limit caps how many such
-//! connections there can be.
+//! response); request bodies are capped in size by the routes (axum's default limit), and
+//! the connection limit caps how many such connections there can be.
 
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
