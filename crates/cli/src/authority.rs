@@ -2,6 +2,7 @@
 //! (see `eid_authority::config` for its settings and environment overrides).
 
 use std::io::Write;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,11 +12,19 @@ use eid_authority::config::AuthorityConfig;
 use eid_authority::nats::NatsPublisher;
 use eid_authority::{Authority, admin_router, public_router};
 use eid_core::{Clock, OsRandom, Random, SystemClock};
+use eid_serve::Limits;
 use eid_store::Store;
 use eid_trust::VerifiedTrustList;
 
 use crate::Outcome;
 use crate::credential::{load_jwks, read};
+
+/// The admin listener's default connection limit: its clients are a few internal systems,
+/// and with the public listener's 512 the two stay well under a 1,024 open-file limit.
+const ADMIN_MAX_CONNECTIONS: NonZeroU32 = match NonZeroU32::new(128) {
+    Some(max) => max,
+    None => NonZeroU32::MIN,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -29,6 +38,23 @@ pub enum Command {
             default_value = "eid-data/authority.toml"
         )]
         config: PathBuf,
+        /// Connections the public listener holds open at once; beyond them it stops
+        /// accepting until one closes (keep the sum of both listeners' under the process's
+        /// open-file limit)
+        #[arg(
+            long,
+            env = "EID_AUTHORITY_MAX_CONNECTIONS",
+            default_value_t = Limits::DEFAULT_MAX_CONNECTIONS
+        )]
+        max_connections: NonZeroU32,
+        /// The same for the admin listener (counter desks, the hotline, the registry, the
+        /// wallet providers' event streams)
+        #[arg(
+            long,
+            env = "EID_AUTHORITY_ADMIN_MAX_CONNECTIONS",
+            default_value_t = ADMIN_MAX_CONNECTIONS
+        )]
+        admin_max_connections: NonZeroU32,
     },
     /// Check a configuration: read it, open the issuer key, verify the trust list and
     /// connect to (and migrate) the database, then exit
@@ -48,7 +74,15 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()?;
     match command {
-        Command::Serve { config } => runtime.block_on(serve(&config)),
+        Command::Serve {
+            config,
+            max_connections,
+            admin_max_connections,
+        } => runtime.block_on(serve(
+            &config,
+            Limits::default().with_max_connections(max_connections),
+            Limits::default().with_max_connections(admin_max_connections),
+        )),
         Command::Check { config } => runtime.block_on(async {
             let (authority, _) = open(&config).await?;
             authority.store().close().await;
@@ -99,7 +133,11 @@ async fn open(path: &Path) -> anyhow::Result<(Authority, AuthorityConfig)> {
     Ok((authority, config))
 }
 
-async fn serve(path: &Path) -> anyhow::Result<Outcome> {
+async fn serve(
+    path: &Path,
+    public_limits: Limits,
+    admin_limits: Limits,
+) -> anyhow::Result<Outcome> {
     let (authority, config) = open(path).await?;
     let authority = Arc::new(authority);
     let public = tokio::net::TcpListener::bind(&config.public_listen)
@@ -123,14 +161,20 @@ async fn serve(path: &Path) -> anyhow::Result<Outcome> {
     let shutdown = || async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let public =
-        axum::serve(public, public_router(authority.clone())).with_graceful_shutdown(shutdown());
-    let admin =
-        axum::serve(admin, admin_router(authority.clone())).with_graceful_shutdown(shutdown());
-    tokio::try_join!(
-        async { public.await.context("the public listener") },
-        async { admin.await.context("the admin listener") },
-    )?;
+    tokio::join!(
+        eid_serve::serve(
+            public,
+            public_router(authority.clone()),
+            public_limits,
+            shutdown()
+        ),
+        eid_serve::serve(
+            admin,
+            admin_router(authority.clone()),
+            admin_limits,
+            shutdown()
+        ),
+    );
     authority.store().close().await;
     Ok(Outcome::Ok)
 }

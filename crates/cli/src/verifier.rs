@@ -3,6 +3,7 @@
 //! lists kept fresh and the authority's pushes followed.
 
 use std::io::Write;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use eid_core::{Clock, OsRandom, SystemClock};
 use eid_crypto::{Signer, SigningKey};
+use eid_serve::Limits;
 use eid_trust::VerifiedTrustList;
 use eid_verifier::Verifier;
 use eid_verifier::service::{Service, ServiceConfig, keep_fresh, router};
@@ -60,6 +62,14 @@ pub enum Command {
         /// How long an online request may be answered, in seconds
         #[arg(long, default_value_t = 300)]
         request_lifetime: i64,
+        /// Connections held open at once; beyond them the listener stops accepting until
+        /// one closes (keep it under the process's open-file limit)
+        #[arg(
+            long,
+            env = "EID_VERIFIER_MAX_CONNECTIONS",
+            default_value_t = Limits::DEFAULT_MAX_CONNECTIONS
+        )]
+        max_connections: NonZeroU32,
     },
 }
 
@@ -77,6 +87,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         status_list,
         events,
         request_lifetime,
+        max_connections,
     } = command;
     let now = SystemClock.now();
     let roots = load_jwks(&trust_jwk)?;
@@ -129,12 +140,15 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             out.flush()?;
         }
         let fresh = tokio::spawn(keep_fresh(service.clone()));
-        axum::serve(listener, router(service))
-            .with_graceful_shutdown(async {
+        eid_serve::serve(
+            listener,
+            router(service),
+            Limits::default().with_max_connections(max_connections),
+            async {
                 let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("the verifier listener")?;
+            },
+        )
+        .await;
         fresh.abort();
         Ok(Outcome::Ok)
     })

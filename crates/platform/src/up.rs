@@ -78,6 +78,17 @@ struct TrustControl {
     clock: Arc<dyn Clock>,
 }
 
+/// The bounds of each of `eid up`'s three listeners (the base and two authorities'): the
+/// default timeouts, and a quarter of a 1,024 open-file limit each, so that all three full
+/// still leave the databases and wallet files room in the one process.
+fn listener_limits() -> eid_serve::Limits {
+    const PER_LISTENER: std::num::NonZeroU32 = match std::num::NonZeroU32::new(256) {
+        Some(max) => max,
+        None => std::num::NonZeroU32::MIN,
+    };
+    eid_serve::Limits::default().with_max_connections(PER_LISTENER)
+}
+
 async fn bind(port: u16) -> Result<(tokio::net::TcpListener, String), PlatformError> {
     let address = format!("127.0.0.1:{port}");
     let listener = tokio::net::TcpListener::bind(&address)
@@ -224,17 +235,14 @@ pub async fn start(
     let mut tasks = JoinSet::new();
     let serve = |tasks: &mut JoinSet<()>, listener: tokio::net::TcpListener, app: Router| {
         let mut stop = shutdown.subscribe();
-        tasks.spawn(async move {
-            let stopped = async move {
+        tasks.spawn(eid_serve::serve(
+            listener,
+            app,
+            listener_limits(),
+            async move {
                 let _ = stop.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await
-            {
-                eprintln!("eid up: a listener stopped: {e}");
-            }
-        });
+            },
+        ));
     };
 
     // The authorities.
