@@ -294,7 +294,7 @@ pub(crate) async fn credential_action(
     if changed.credentials.is_empty() {
         return Err(ApiError::NotFound(format!(
             "no credential {} in a state that can be {}",
-            crate::excerpt(&id),
+            eid_serve::excerpt(&id),
             action.past()
         )));
     }

@@ -50,24 +50,6 @@ impl<E: std::error::Error + 'static> From<E> for ApiError {
     }
 }
 
-/// `text` cut to at most `max` characters, with `…` where it was cut.
-pub fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
-/// At most the first 64 characters of a value taken from a request, for an error message:
-/// enough to recognise, never the whole input echoed back.
-pub fn excerpt(value: &str) -> String {
-    const MAX: usize = 64;
-    match value.char_indices().nth(MAX) {
-        Some((end, _)) => format!("{:?}…", &value[..end]),
-        None => format!("{value:?}"),
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, description) = match self {

@@ -101,7 +101,7 @@ async fn openapi() -> Response {
 async fn not_found(request: Request) -> ApiError {
     ApiError::NotFound(format!(
         "no endpoint {}",
-        crate::excerpt(request.uri().path())
+        eid_serve::excerpt(request.uri().path())
     ))
 }
 
@@ -138,7 +138,7 @@ async fn request_id(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&id) {
         request.headers_mut().insert(REQUEST_ID, value);
     }
-    let mut response = json_errors(next.run(request).await).await;
+    let mut response = eid_serve::json_errors(next.run(request).await).await;
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
         eprintln!("request {id}: {method} {path}: internal error: {cause}");
     } else if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
@@ -148,48 +148,6 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     response
-}
-
-/// Every error in one shape: a framework rejection (an unreadable body or path, a method
-/// not allowed, a body too large) is plain text; it becomes `{"error", "error_description"}`
-/// like the handlers' own errors, its text cut to an excerpt (a rejection may quote input).
-pub async fn json_errors(response: Response) -> Response {
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
-    let code = match status {
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        s if s.is_server_error() => "server_error",
-        _ => "invalid_request",
-    };
-    let description = if text.trim().is_empty() {
-        status.canonical_reason().unwrap_or("error").to_owned()
-    } else {
-        crate::error::cut(text.trim(), 200)
-    };
-    let body = serde_json::to_vec(&serde_json::json!({
-        "error": code,
-        "error_description": description,
-    }))
-    .unwrap_or_default();
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// A request id from a process-wide counter and the time: unique per process run, no

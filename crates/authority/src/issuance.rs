@@ -344,7 +344,7 @@ impl Authority {
                 "unknown_credential_configuration",
                 format!(
                     "{} is not offered under this access token",
-                    crate::excerpt(configuration)
+                    eid_serve::excerpt(configuration)
                 ),
             ));
         }

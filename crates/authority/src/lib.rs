@@ -38,9 +38,8 @@ use eid_trust::VerifiedTrustList;
 use time::Duration;
 use tokio::sync::broadcast;
 
-pub use error::{ApiError, cut, excerpt};
+pub use error::ApiError;
 pub use events::Event;
-pub use http::json_errors;
 pub use http::{admin_router, public_router};
 pub use status::SignedList;
 

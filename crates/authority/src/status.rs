@@ -147,7 +147,7 @@ pub(crate) async fn status_list(
     let not_found = || {
         ApiError::NotFound(format!(
             "no status list {} is published",
-            crate::error::excerpt(&shard)
+            eid_serve::excerpt(&shard)
         ))
     };
     let n: u64 = shard.parse().map_err(|_| not_found())?;

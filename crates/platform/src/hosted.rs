@@ -709,7 +709,7 @@ impl Provider {
         let purpose = Purpose::parse(purpose).ok_or_else(|| {
             bad(format!(
                 "unknown purpose {}: offline codes exist for airport_security, rail_ticketing and age_check",
-                eid_authority::excerpt(purpose)
+                eid_serve::excerpt(purpose)
             ))
         })?;
         let wallet = self.wallet(id).await?;

@@ -413,7 +413,7 @@ pub async fn start(
     app = app.merge(crate::web::router(counts));
     // One error shape on every route: what a framework rejection answers in plain text is
     // turned into `{"error", "error_description"}` here.
-    let app = app.layer(axum::middleware::map_response(eid_authority::json_errors));
+    let app = app.layer(axum::middleware::map_response(eid_serve::json_errors));
     serve(&mut tasks, web, app);
     Ok(Running {
         base,
@@ -548,7 +548,7 @@ async fn set_scope(
             "unknown_issuer",
             format!(
                 "no issuer {} in the trust list",
-                eid_authority::excerpt(&change.issuer)
+                eid_serve::excerpt(&change.issuer)
             ),
         );
     };

@@ -36,6 +36,10 @@
 //! response); request bodies are capped in size by the routes (axum's default limit), and
 //! the connection limit caps how many such connections there can be.
 
+mod errors;
+
+pub use errors::{cut, excerpt, json_errors};
+
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::io;

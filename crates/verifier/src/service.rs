@@ -285,6 +285,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/trust-list", put(replace_trust_list))
         .route("/health", get(health))
         .with_state(service)
+        // One error shape: the framework's plain-text rejections become JSON too.
+        .layer(axum::middleware::map_response(eid_serve::json_errors))
 }
 
 fn bad_request(code: &str, message: impl Into<String>) -> Response {
@@ -295,20 +297,14 @@ fn bad_request(code: &str, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// At most the first 64 characters of a value from the request, quoted: enough to
-/// recognise, never a large input echoed back.
-fn excerpt(value: &str) -> String {
-    match value.char_indices().nth(64) {
-        Some((end, _)) => format!("{:?}…", &value[..end]),
-        None => format!("{value:?}"),
-    }
-}
-
 fn purpose(name: &str) -> Result<Purpose, Box<Response>> {
     Purpose::parse(name).ok_or_else(|| {
         Box::new(bad_request(
             "unknown_purpose",
-            format!("{} is not a purpose of the catalogue", excerpt(name)),
+            format!(
+                "{} is not a purpose of the catalogue",
+                eid_serve::excerpt(name)
+            ),
         ))
     })
 }
