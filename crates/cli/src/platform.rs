@@ -115,8 +115,13 @@ fn announce(running: &Running, dir: &std::path::Path) {
     say(&format!("  the story: eid demo --against {}", running.base));
 }
 
+/// How long `eid up` waits, once stopped, for work still running on the runtime's blocking
+/// threads (a QR reading, which cannot be interrupted) before exiting without it.
+const BLOCKING_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub fn up(args: UpArgs) -> anyhow::Result<Outcome> {
-    runtime()?.block_on(async {
+    let runtime = runtime()?;
+    let outcome = runtime.block_on(async {
         let options = Options {
             dir: args.data.clone(),
             port: args.port,
@@ -125,17 +130,27 @@ pub fn up(args: UpArgs) -> anyhow::Result<Outcome> {
         let running = bring_up(&options).await?;
         // Listening for Ctrl-C (and a service manager's SIGTERM) before saying we are up:
         // a signal right after the announcement must stop cleanly, not kill.
-        let stop = stop_signal()?;
+        let mut stop = StopSignals::listen()?;
         announce(&running, &args.data);
-        stop.await;
-        say("stopping…");
-        running.stop().await;
-        say(&format!(
-            "stopped; everything is kept in {}",
-            args.data.display()
-        ));
+        stop.next().await;
+        say("stopping… (Ctrl-C again stops at once)");
+        // Listening replaced the default action of these signals for good, so a second one
+        // is heard here, not by the system.
+        tokio::select! {
+            () = running.stop() => say(&format!(
+                "stopped; everything is kept in {}",
+                args.data.display()
+            )),
+            () = stop.next() => say(&format!(
+                "stopped at once; everything committed is kept in {}",
+                args.data.display()
+            )),
+        }
         Ok(Outcome::Ok)
-    })
+    });
+    // Dropping the runtime would wait for every blocking task, however long it runs.
+    runtime.shutdown_timeout(BLOCKING_GRACE);
+    outcome
 }
 
 /// A new folder of the owner's only, with an unguessable name, under the temporary folder.
@@ -156,26 +171,46 @@ fn private_temp_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Resolves at the first Ctrl-C (SIGINT) or SIGTERM; the handlers are in place on return.
+/// Ctrl-C (SIGINT) and SIGTERM, heard from [`StopSignals::listen`] on.
 #[cfg(unix)]
-fn stop_signal() -> anyhow::Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
-    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-    })
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
 }
 
-/// Resolves at the first Ctrl-C.
+#[cfg(unix)]
+impl StopSignals {
+    fn listen() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).context("listening for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        })
+    }
+
+    /// Resolves at the next signal.
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// Ctrl-C.
 #[cfg(not(unix))]
-fn stop_signal() -> anyhow::Result<impl Future<Output = ()>> {
-    Ok(async {
+struct StopSignals;
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn listen() -> anyhow::Result<Self> {
+        Ok(Self)
+    }
+
+    /// Resolves at the next Ctrl-C.
+    async fn next(&mut self) {
         let _ = tokio::signal::ctrl_c().await;
-    })
+    }
 }
 
 pub fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {

@@ -1,17 +1,82 @@
 //! `eid up` as a user runs it: it makes its data folder, says what to open and which checks
-//! are off, stops cleanly on Ctrl-C (SIGINT), and a second start keeps the folder.
+//! are off, stops cleanly on Ctrl-C (SIGINT) — within seconds even with a request that never
+//! ends — and a second start keeps the folder.
 
 #![expect(
     clippy::unwrap_used,
     reason = "a test: a failed unwrap is a failed test"
 )]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Starts `eid up` in `dir` on `port`, reads its output until it is up, sends SIGINT and
 /// returns everything it printed and whether it exited 0.
 fn up_and_interrupt(dir: &std::path::Path, port: u16) -> (String, bool) {
+    let (mut child, mut out, mut printed) = start_up(dir, port);
+    interrupt(&child);
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    printed.push_str(&rest);
+    (printed, status.success())
+}
+
+fn interrupt(child: &std::process::Child) {
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
+
+/// Waits for `child` to exit, at most `limit`: its exit status and how long it took, or
+/// nothing (and the child killed) when it did not exit in time.
+fn wait_at_most(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<(std::process::ExitStatus, Duration)> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "how long the process took to stop, for the record and the hang guard"
+    )]
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some((status, started.elapsed()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// A request to the base port that announces a body and never sends it: the handler waits
+/// for it as long as the connection is open.
+fn request_that_never_ends(port: u16) -> std::net::TcpStream {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(
+            b"POST /trust/scopes HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+        )
+        .unwrap();
+    // The server reads the head and starts the handler: a moment is enough. Were it not,
+    // the test would pass without testing; it cannot fail because of it.
+    std::thread::sleep(Duration::from_millis(500));
+    stream
+}
+
+/// Starts `eid up` in `dir` on `port` and reads its output until it is up.
+fn start_up(
+    dir: &std::path::Path,
+    port: u16,
+) -> (
+    std::process::Child,
+    BufReader<std::process::ChildStdout>,
+    String,
+) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_eid"))
         .args(["up", "--port", &port.to_string()])
         .env_remove("EID_PROOFING_DIR")
@@ -33,16 +98,7 @@ fn up_and_interrupt(dir: &std::path::Path, port: u16) -> (String, bool) {
             break;
         }
     }
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    printed.push_str(&rest);
-    (printed, status.success())
+    (child, out, printed)
 }
 
 /// A base port whose next two are free too (the authorities').
@@ -91,6 +147,45 @@ fn up_starts_stops_on_ctrl_c_and_keeps_its_folder() {
         std::fs::read(dir.join("eid-data/trust/list.jws")).unwrap(),
         list
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn up_stops_within_seconds_with_a_request_that_never_ends() {
+    let dir = std::env::temp_dir().join(format!("eid-up-stuck-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+
+    // One Ctrl-C: open requests get a grace period, then are dropped.
+    let (mut child, mut out, mut printed) = start_up(&dir, port);
+    let stuck = request_that_never_ends(port);
+    interrupt(&child);
+    // Ten seconds is a guard against a hang (the bound is about three), not a measure.
+    let stopped = wait_at_most(&mut child, Duration::from_secs(10));
+    std::io::Read::read_to_string(&mut out, &mut printed).unwrap();
+    let (status, took) = stopped.unwrap_or_else(|| panic!("still running after 10 s: {printed}"));
+    println!("stopped in {took:?} with a request open");
+    assert!(status.success(), "{printed}");
+    assert!(
+        printed.contains("stopped; everything is kept in eid-data"),
+        "{printed}"
+    );
+    drop(stuck);
+
+    // A second Ctrl-C stops at once.
+    let (mut child, mut out, mut printed) = start_up(&dir, port);
+    let stuck = request_that_never_ends(port);
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(200));
+    interrupt(&child);
+    let stopped = wait_at_most(&mut child, Duration::from_secs(10));
+    std::io::Read::read_to_string(&mut out, &mut printed).unwrap();
+    let (status, took) = stopped.unwrap_or_else(|| panic!("still running after 10 s: {printed}"));
+    println!("stopped in {took:?} after a second Ctrl-C");
+    assert!(status.success(), "{printed}");
+    assert!(printed.contains("stopped at once"), "{printed}");
+    drop(stuck);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -425,13 +425,29 @@ pub async fn start(
     })
 }
 
+/// How long open requests may take to finish once the platform is told to stop.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long the databases may take to close after that.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Running {
-    /// Stops every listener and task, then closes the databases.
+    /// Stops every listener and task, then closes the databases, within a few seconds
+    /// whatever is open: requests in progress get [`STOP_GRACE`] to finish, then their
+    /// connections are dropped. A request that never ends (a client that does not send the
+    /// body it announced) would otherwise keep the platform up.
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        let finished = tokio::time::timeout(STOP_GRACE, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            self.tasks.shutdown().await;
+        }
         for authority in &self.authorities {
-            authority.store().close().await;
+            // SQLite keeps what was committed if the close does not finish.
+            let _ = tokio::time::timeout(CLOSE_GRACE, authority.store().close()).await;
         }
     }
 }

@@ -5,18 +5,22 @@
 //! (`GET /web/stats`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use eid_core::Clock;
+use eid_verifier::qr::QrError;
 use serde::Deserialize;
 use serde_json::json;
+use tokio::sync::Semaphore;
 
 const ASSETS: [(&str, &str, &str); 9] = [
     (
@@ -107,8 +111,36 @@ pub async fn count_verifications(
     response
 }
 
+/// How the desk's QR reader (`POST /web/decode`) is bounded, beyond the picture's own
+/// limits in `eid_verifier::qr`.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeLimits {
+    /// Pictures read at once; a request beyond them is answered 503 `busy` at once. A
+    /// picture still being read after its deadline keeps its place until it is done.
+    pub at_once: usize,
+    /// From the request to the answer, receiving the picture included; after it the answer
+    /// is 503 `timed_out` and the reading is told to stop.
+    pub deadline: Duration,
+}
+
+impl Default for DecodeLimits {
+    /// Two at once (the machine's other work goes on beside them), five seconds (a
+    /// picture within the limits reads in well under one).
+    fn default() -> Self {
+        Self {
+            at_once: 2,
+            deadline: Duration::from_secs(5),
+        }
+    }
+}
+
 /// The pages, their assets, the QR reader and the counts.
 pub fn router(counts: Counts) -> Router {
+    router_with_limits(counts, DecodeLimits::default())
+}
+
+/// [`router`], with the QR reader bounded by `limits`.
+pub fn router_with_limits(counts: Counts, limits: DecodeLimits) -> Router {
     let mut router = Router::new();
     for (path, content_type, body) in ASSETS {
         router = router.route(
@@ -123,15 +155,24 @@ pub fn router(counts: Counts) -> Router {
             get(move || async move { axum::response::Redirect::permanent(&to) }),
         );
     }
+    let reader = Arc::new(QrReader {
+        permits: Arc::new(Semaphore::new(limits.at_once)),
+        deadline: limits.deadline,
+    });
     router
-        .route(
-            "/web/decode",
-            post(decode).layer(DefaultBodyLimit::max(
-                eid_verifier::qr::MAX_SIDE * eid_verifier::qr::MAX_SIDE,
-            )),
-        )
         .route("/web/stats", get(stats))
         .with_state(counts)
+        .merge(
+            Router::new()
+                .route("/web/decode", post(decode))
+                .with_state(reader),
+        )
+}
+
+/// What the QR reader's requests share.
+struct QrReader {
+    permits: Arc<Semaphore>,
+    deadline: Duration,
 }
 
 #[derive(Deserialize)]
@@ -140,33 +181,121 @@ struct Size {
     height: usize,
 }
 
+/// Tells a reading to stop when the request's handler ends: answered, past its deadline,
+/// or dropped because the client went away.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// The grey levels of a picture (width × height bytes) → the QR code's content: as text
 /// when it is UTF-8 (a phone's `mdoc:` engagement), always as base64url bytes.
-async fn decode(Query(size): Query<Size>, body: Bytes) -> Response {
-    let read = tokio::task::spawn_blocking(move || {
-        eid_verifier::qr::read_qr(size.width, size.height, &body)
-    })
-    .await;
-    match read {
-        Ok(Ok(content)) => axum::Json(json!({
+///
+/// Anyone who reaches the desk's page can send pictures, so the work is bounded (see
+/// `docs/threat-model.md`): the size is checked before the body is read, at most
+/// [`DecodeLimits::at_once`] pictures are read at once (more are refused, not queued), the
+/// reading runs off the async threads and the whole request has a deadline.
+async fn decode(
+    State(reader): State<Arc<QrReader>>,
+    size: Result<Query<Size>, axum::extract::rejection::QueryRejection>,
+    body: Body,
+) -> Response {
+    let Ok(Query(Size { width, height })) = size else {
+        return decode_refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the picture's width and height in pixels are wanted: /web/decode?width=W&height=H"
+                .into(),
+        );
+    };
+    if let Err(e) = eid_verifier::qr::check_size(width, height) {
+        return qr_refused(&e);
+    }
+    let Ok(permit) = reader.permits.clone().try_acquire_owned() else {
+        let mut response = decode_refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the reader is busy with other pictures: try again in a moment".into(),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return response;
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let _stop_on_drop = StopOnDrop(stop.clone());
+    let work = async move {
+        // check_size bounds width × height by MAX_PIXELS: that much is read, no more.
+        let grey = axum::body::to_bytes(body, width * height).await.ok()?;
+        let read = tokio::task::spawn_blocking(move || {
+            // The place is given back when the reading ends, not when the request does:
+            // a reading past its deadline still counts against the limit.
+            let _permit = permit;
+            eid_verifier::qr::read_qr_unless_stopped(width, height, &grey, &stop)
+        });
+        Some(read.await)
+    };
+    match tokio::time::timeout(reader.deadline, work).await {
+        Ok(Some(Ok(Ok(content)))) => axum::Json(json!({
             "text": std::str::from_utf8(&content).ok(),
             "bytes": eid_crypto::b64url(&content),
         }))
         .into_response(),
-        Ok(Err(eid_verifier::qr::QrError::NotFound)) => (
-            StatusCode::NOT_FOUND,
-            axum::Json(
-                json!({"error": "not_found", "message": "no readable QR code in the picture"}),
-            ),
-        )
-            .into_response(),
-        Ok(Err(e)) => (
+        Ok(Some(Ok(Err(e)))) => qr_refused(&e),
+        Ok(None) => decode_refused(
             StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": "invalid_request", "message": e.to_string()})),
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            "invalid_request",
+            format!(
+                "the body must be the picture's {} grey levels ({width} × {height}) and no more",
+                width * height
+            ),
+        ),
+        Ok(Some(Err(_))) => {
+            // A panic inside the reader (rqrr asserts on some pictures): the picture is not
+            // logged, only that it happened.
+            eprintln!("eid up: the QR reader failed on a {width} × {height} picture");
+            decode_refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the picture could not be read".into(),
+            )
+        }
+        Err(_) => decode_refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timed_out",
+            format!(
+                "reading the picture took longer than {} s: try a smaller or sharper picture",
+                reader.deadline.as_secs_f32()
+            ),
+        ),
     }
+}
+
+/// Why a picture gave no code, as the reader's answer.
+fn qr_refused(e: &QrError) -> Response {
+    let (status, code) = match e {
+        QrError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        QrError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "picture_too_large"),
+        QrError::TooManyFinderPatterns => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "too_many_finder_patterns")
+        }
+        QrError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "timed_out"),
+        _ => (StatusCode::BAD_REQUEST, "invalid_request"),
+    };
+    decode_refused(status, code, e.to_string())
+}
+
+/// The reader's error body: `error` and `error_description`, as the authority's OAuth-style
+/// errors (RFC 6749 §5.2).
+fn decode_refused(status: StatusCode, code: &str, description: String) -> Response {
+    (
+        status,
+        axum::Json(json!({ "error": code, "error_description": description })),
+    )
+        .into_response()
 }
 
 async fn stats(State(counts): State<Counts>) -> Response {

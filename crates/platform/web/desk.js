@@ -31,8 +31,12 @@ function tab(upload) {
 $("tab-camera").onclick = () => tab(false);
 $("tab-upload").onclick = () => tab(true);
 
-// The picture's grey levels to the desk service; what the QR code holds.
-async function decode(source, width, height) {
+// The picture's grey levels to the desk service; what the QR code holds. A camera frame or
+// a phone's photo can be large: the reader needs no more than 1600 pixels a side (it takes
+// at most 2048 a side and 3 MiP in all).
+async function decode(source, fullWidth, fullHeight) {
+  const scale = Math.min(1, 1600 / Math.max(fullWidth, fullHeight));
+  const width = Math.max(1, Math.round(fullWidth * scale)), height = Math.max(1, Math.round(fullHeight * scale));
   const canvas = $("canvas");
   canvas.width = width; canvas.height = height;
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
@@ -43,7 +47,7 @@ async function decode(source, width, height) {
   const response = await fetch(`/web/decode?width=${width}&height=${height}`, { method: "POST", body: luma });
   if (response.status === 404) return null;
   const found = await response.json();
-  if (!response.ok) throw new Error(found.message);
+  if (!response.ok) throw new Error(found.error_description || found.message || found.error);
   return found;
 }
 
@@ -105,9 +109,7 @@ $("image").onchange = async () => {
   clearVerdict();
   try {
     const bitmap = await createImageBitmap(file);
-    // A phone's photo can be huge: the reader needs no more than 1600 pixels a side.
-    const scale = Math.min(1, 1600 / Math.max(bitmap.width, bitmap.height));
-    const found = await decode(bitmap, Math.round(bitmap.width * scale), Math.round(bitmap.height * scale));
+    const found = await decode(bitmap, bitmap.width, bitmap.height);
     if (!found) return fail(t("no_qr"));
     await check(found);
   } catch (e) { fail(e); }
