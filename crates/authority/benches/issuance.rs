@@ -31,6 +31,10 @@ use eid_authority::credential::CONFIG_MDOC;
 /// Instances a shard holds at its ¾ threshold (2^17 entries).
 const SHARD_USE: u64 = (1 << 17) * 3 / 4;
 
+/// The written credentials' shards are numbered from here, apart from the shards the
+/// measured flows allocate in (random indices there would collide with written ones).
+const FILL_SHARDS: u64 = 1_000;
+
 fn main() {
     let seconds: u64 = std::env::var("EID_BENCH_SECONDS")
         .ok()
@@ -79,6 +83,9 @@ fn main() {
 async fn fill(pool: &sqlx::SqlitePool, from: u64, to: u64, batch: u64) {
     let mut tx = pool.begin().await.unwrap();
     let statements = [
+        // The flows' own shard exists first, so they never allocate among written entries.
+        "INSERT INTO status_shards (shard, size) VALUES (0, 131072) ON CONFLICT DO NOTHING"
+            .to_owned(),
         format!(
             "WITH RECURSIVE n(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM n WHERE i < {to} - 1)
              INSERT INTO credentials (id, id_number, provider, wallet_instance, configuration, issued_at, expires_at)
@@ -87,7 +94,7 @@ async fn fill(pool: &sqlx::SqlitePool, from: u64, to: u64, batch: u64) {
         format!(
             "WITH RECURSIVE n(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM n WHERE i < {last} - 1)
              INSERT INTO status_shards (shard, size, allocated)
-             SELECT i / {SHARD_USE}, 131072, 0 FROM n WHERE i % {SHARD_USE} = 0 OR i = {first}
+             SELECT {FILL_SHARDS} + i / {SHARD_USE}, 131072, 0 FROM n WHERE i % {SHARD_USE} = 0 OR i = {first}
              ON CONFLICT DO NOTHING",
             first = from * batch,
             last = to * batch,
@@ -97,7 +104,7 @@ async fn fill(pool: &sqlx::SqlitePool, from: u64, to: u64, batch: u64) {
         format!(
             "WITH RECURSIVE n(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM n WHERE i < {last} - 1)
              INSERT INTO credential_instances (shard, idx, credential)
-             SELECT i / {SHARD_USE}, ((i % {SHARD_USE}) * 40503) % 131072, 'fill-' || (i / {batch}) FROM n",
+             SELECT {FILL_SHARDS} + i / {SHARD_USE}, ((i % {SHARD_USE}) * 40503) % 131072, 'fill-' || (i / {batch}) FROM n",
             first = from * batch,
             last = to * batch,
         ),

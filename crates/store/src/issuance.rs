@@ -762,35 +762,41 @@ impl Store {
         &self,
         id_number: &str,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
-        let rows: Vec<(String, String, String, String, i64)> =
-            on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, provider, wallet_instance, configuration, status FROM credentials
-             WHERE id_number = $1 ORDER BY issued_at DESC, id",
+        // One query for the credentials and their instances (a LEFT JOIN keeps a batch
+        // whose instances are not recorded yet), not one more per credential.
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            i64,
+            Option<i64>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT c.id, c.provider, c.wallet_instance, c.configuration, c.status, i.shard, i.idx
+             FROM credentials c LEFT JOIN credential_instances i ON i.credential = c.id
+             WHERE c.id_number = $1 ORDER BY c.issued_at DESC, c.id, i.shard, i.idx",
         )
         .bind(id_number)
         .fetch_all(pool)
         .await)
-            .map_err(db("listing credentials"))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (id, provider, wallet_instance, configuration, status) in rows {
-            let instances: Vec<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
-                "SELECT shard, idx FROM credential_instances WHERE credential = $1 ORDER BY shard, idx",
-            )
-            .bind(&id)
-            .fetch_all(pool)
-            .await)
-            .map_err(db("reading instances"))?;
-            out.push(CredentialRecord {
-                id,
-                provider,
-                wallet_instance,
-                configuration,
-                state: CredentialState::from_value(status)?,
-                instances: instances
-                    .into_iter()
-                    .map(|(s, i)| (count(s), count(i)))
-                    .collect(),
-            });
+        .map_err(db("listing credentials"))?;
+        let mut out: Vec<CredentialRecord> = Vec::new();
+        for (id, provider, wallet_instance, configuration, status, shard, idx) in rows {
+            if out.last().is_none_or(|last| last.id != id) {
+                out.push(CredentialRecord {
+                    id,
+                    provider,
+                    wallet_instance,
+                    configuration,
+                    state: CredentialState::from_value(status)?,
+                    instances: Vec::new(),
+                });
+            }
+            if let (Some(shard), Some(idx), Some(last)) = (shard, idx, out.last_mut()) {
+                last.instances.push((count(shard), count(idx)));
+            }
         }
         Ok(out)
     }
