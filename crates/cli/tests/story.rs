@@ -633,9 +633,9 @@ fn reasons(report: &Value) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
 async fn the_story_from_enrolment_to_a_new_phone() {
-    let Some(dir) = std::env::var_os("EID_PROOFING_DIR").map(PathBuf::from) else {
-        println!("skipped: EID_PROOFING_DIR is not set (.ci/run fetches the models and sets it)");
+    let Some(dir) = eid_core::testing::required_env("EID_PROOFING_DIR").map(PathBuf::from) else {
         return;
     };
     let story = Story::begin(dir).await;

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod random;
 pub mod region;
 pub mod status;
+pub mod testing;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use ethnicity::Ethnicity;

@@ -1,9 +1,9 @@
-//! Known-answer tests against the specs' published examples in `../shared/testdata`
-//! (see its PROVENANCE.md). Each test skips, saying so, where that folder is absent.
+//! Known-answer tests against the specs' published examples in `testdata`
+//! (see its PROVENANCE.md). They are part of the repository.
 
 #![expect(
-    clippy::print_stdout,
-    reason = "a test that skips says so on its output"
+    clippy::panic,
+    reason = "a spec vector missing from the repository fails the test"
 )]
 
 use std::path::PathBuf;
@@ -11,16 +11,15 @@ use std::path::PathBuf;
 use eid_crypto::{Algorithm, Jwk, Signer, SigningKey, b64url_decode};
 
 fn testdata(path: &str) -> Option<String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
     let file = root.join(path);
     match std::fs::read_to_string(&file) {
         Ok(text) => Some(text),
         Err(_) => {
-            println!(
-                "skipped: {} is absent (spec vectors live beside the project)",
+            panic!(
+                "{} is missing: the spec vectors are part of the repository (testdata/)",
                 file.display()
             );
-            None
         }
     }
 }

@@ -158,9 +158,10 @@ async fn the_story_plays_at_the_counter_without_face_matching() {
 
 #[cfg(feature = "face")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
 async fn the_story_plays_with_remote_enrolment_and_the_face() {
-    let Some(proofing) = std::env::var_os("EID_PROOFING_DIR").map(PathBuf::from) else {
-        println!("skipped: EID_PROOFING_DIR is not set (.ci/run fetches the models and sets it)");
+    let Some(proofing) = eid_core::testing::required_env("EID_PROOFING_DIR").map(PathBuf::from)
+    else {
         return;
     };
     let dir = folder("face");

@@ -1,10 +1,10 @@
-//! RFC 9901 and SD-JWT VC examples from `../shared/testdata/sd-jwt` (PROVENANCE.md there):
+//! RFC 9901 and SD-JWT VC examples from `testdata/sd-jwt` (PROVENANCE.md there):
 //! every compact example verifies at the time its sidecar pins, with its key binding, and
-//! processes to the payload the spec prints. Skips, saying so, where the folder is absent.
+//! processes to the payload the spec prints. The vectors are in the repository (`testdata/`, PROVENANCE.md there).
 
 #![expect(
-    clippy::print_stdout,
-    reason = "a test that skips says so on its output"
+    clippy::panic,
+    reason = "a spec vector missing from the repository fails the test"
 )]
 #![expect(
     clippy::unwrap_used,
@@ -19,15 +19,14 @@ use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 fn folder() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/sd-jwt");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/sd-jwt");
     if dir.is_dir() {
         Some(dir)
     } else {
-        println!(
-            "skipped: {} is absent (spec vectors live beside the project)",
+        panic!(
+            "{} is missing: the spec vectors are part of the repository (testdata/)",
             dir.display()
         );
-        None
     }
 }
 

@@ -1,11 +1,11 @@
-//! The Token Status List draft's examples from `../shared/testdata/status-list` (PROVENANCE.md
+//! The Token Status List draft's examples from `testdata/status-list` (PROVENANCE.md
 //! there): every list decodes to the statuses the draft assigns, in JSON and CBOR; the signed
 //! JWT and CWT verify with the draft's example key at a pinned time; the referenced token's
-//! `status` claim reads. Skips, saying so, where the folder is absent.
+//! `status` claim reads. The vectors are in the repository (`testdata/`, PROVENANCE.md there).
 
 #![expect(
-    clippy::print_stdout,
-    reason = "a test that skips says so on its output"
+    clippy::panic,
+    reason = "a spec vector missing from the repository fails the test"
 )]
 #![expect(
     clippy::unwrap_used,
@@ -23,16 +23,14 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 fn testdata() -> Option<PathBuf> {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/status-list");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/status-list");
     if dir.is_dir() {
         Some(dir)
     } else {
-        println!(
-            "skipped: {} is absent (spec vectors live beside the project)",
+        panic!(
+            "{} is missing: the spec vectors are part of the repository (testdata/)",
             dir.display()
         );
-        None
     }
 }
 

@@ -213,10 +213,12 @@ pub struct ScratchPostgres {
 
 impl ScratchPostgres {
     /// Creates `eid_test_<tag>_<pid>`, or returns `None` when `EID_TEST_POSTGRES_URL` is not
-    /// set (the caller prints that it skipped).
+    /// set (after saying the test skipped; under CI that is a failure instead, see
+    /// [`eid_core::testing`]).
     pub async fn create(tag: &str) -> Result<Option<Self>, StoreError> {
         use sqlx::Connection;
-        let Ok(base) = std::env::var("EID_TEST_POSTGRES_URL") else {
+        // Unset: the test skips, saying so — and fails under CI.
+        let Some(base) = eid_core::testing::required_env("EID_TEST_POSTGRES_URL") else {
             return Ok(None);
         };
         let name = format!("eid_test_{tag}_{}", std::process::id());

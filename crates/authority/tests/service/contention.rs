@@ -31,6 +31,7 @@ async fn thousand_suspensions_while_four_clients_issue_on_a_sqlite_file() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: EID_TEST_POSTGRES_URL (scripts/test starts one)"]
 async fn thousand_suspensions_while_four_clients_issue_on_postgres() {
     on_postgres("authority_contention", hotline_while_issuing).await;
 }

@@ -122,6 +122,7 @@ async fn lost_phone_found_phone_and_rebinding_show_in_lists_and_events() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: EID_TEST_POSTGRES_URL (scripts/test starts one)"]
 async fn lost_phone_found_phone_and_rebinding_on_postgres() {
     on_postgres("authority_lifecycle", lost_found_rebound).await;
 }
@@ -292,6 +293,7 @@ async fn registry_life_events_suspend_revoke_and_offer_reissue() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: EID_TEST_POSTGRES_URL (scripts/test starts one)"]
 async fn registry_life_events_suspend_revoke_and_offer_reissue_on_postgres() {
     on_postgres("authority_registry", registry_life_events).await;
 }
@@ -403,6 +405,7 @@ async fn each_proofing_refusal_has_its_reason_and_failures_are_rate_limited() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: EID_TEST_POSTGRES_URL (scripts/test starts one)"]
 async fn each_proofing_refusal_has_its_reason_and_failures_are_rate_limited_on_postgres() {
     on_postgres("authority_proofing", proofing_refusals).await;
 }
@@ -633,6 +636,7 @@ async fn a_wallet_with_valid_credentials_refreshes_and_a_lost_one_cannot() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL: EID_TEST_POSTGRES_URL (scripts/test starts one)"]
 async fn refresh_on_postgres() {
     on_postgres("authority_refresh", refresh).await;
 }

@@ -13,9 +13,9 @@ use serde_json::json;
 use crate::common::*;
 
 #[tokio::test]
+#[ignore = "needs NATS JetStream: EID_TEST_NATS_ADDRESS (scripts/test starts one)"]
 async fn status_changes_reach_a_jetstream_stream() {
-    let Ok(address) = std::env::var("EID_TEST_NATS_ADDRESS") else {
-        println!("skipped: EID_TEST_NATS_ADDRESS is not set (.ci/run sets it)");
+    let Some(address) = eid_core::testing::required_env("EID_TEST_NATS_ADDRESS") else {
         return;
     };
     let pid = std::process::id();

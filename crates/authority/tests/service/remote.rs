@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 fn proofing_dir() -> Option<PathBuf> {
-    std::env::var_os("EID_PROOFING_DIR").map(PathBuf::from)
+    eid_core::testing::required_env("EID_PROOFING_DIR").map(PathBuf::from)
 }
 
 fn fixture(dir: &Path, name: &str) -> Vec<u8> {
@@ -122,9 +122,9 @@ async fn apply(world: &World, app: &Application<'_>) -> (StatusCode, Value) {
 }
 
 #[tokio::test]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
 async fn remote_enrolment_matches_the_face_and_reads_the_card() {
     let Some(dir) = proofing_dir() else {
-        println!("skipped: EID_PROOFING_DIR is not set (.ci/run fetches the models and sets it)");
         return;
     };
     let world = world_with_portraits(&dir).await;
@@ -290,9 +290,9 @@ fn copy<'a>(app: &Application<'a>) -> Application<'a> {
 }
 
 #[tokio::test]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
 async fn the_face_model_separates_the_fixtures() {
     let Some(dir) = proofing_dir() else {
-        println!("skipped: EID_PROOFING_DIR is not set");
         return;
     };
     let face = FaceMatcher::load(&dir.join("models"), 0.6).unwrap();
