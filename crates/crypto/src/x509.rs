@@ -1,27 +1,48 @@
 //! X.509 certificates per ISO/IEC 18013-5:2021 Annex B: the issuing authority's root (IACA,
-//! B.1.2) and its document-signer certificates (DS, B.1.4), created with any [`Signer`] and
-//! validated to a set of trusted roots.
+//! B.1.2), its document-signer certificates (DS, B.1.4) and relying parties' mdoc reader
+//! authentication certificates (B.1.7), created with any [`Signer`] and validated to a set of
+//! trusted roots.
 //!
-//! Profile enforced here (a certificate that breaks any rule is refused with its own
-//! [`CertificateError`]):
+//! What is created (each row has a test in `tests/annex_b.rs` that reads the certificate
+//! back with x509-parser):
 //!
-//! | | IACA | DS |
-//! |---|---|---|
-//! | version | 3 | 3 |
-//! | signature | ecdsa-with-SHA256 | ecdsa-with-SHA256 |
-//! | key | P-256 | P-256 |
-//! | basicConstraints | critical, CA, pathLen 0 | not a CA |
-//! | keyUsage | critical, keyCertSign + cRLSign | critical, digitalSignature |
-//! | extKeyUsage | — | critical, 1.0.18013.5.1.2 (mdlDS) |
-//! | issuerAltName, CRL distribution points | present | present |
-//! | subject/authority key identifier | SKI | SKI, AKI = the IACA's SKI |
-//! | country | `C` present | `C` equal to the IACA's |
-//! | validity | at most 20 years | at most 457 days |
+//! | | IACA (B.1.2) | DS (B.1.4) | reader (B.1.7) |
+//! |---|---|---|---|
+//! | version, signature | v3, ecdsa-with-SHA256 | same | same |
+//! | key | P-256 | P-256 | P-256 |
+//! | serial | 16 random bytes, positive | same | same |
+//! | subjectKeyIdentifier | non-critical, SHA-1 of the key | same | same |
+//! | authorityKeyIdentifier | — | non-critical, the IACA's SKI | non-critical, its own SKI (self-signed) |
+//! | basicConstraints | critical, CA, pathLen 0 | — | — |
+//! | keyUsage | critical, keyCertSign + cRLSign | critical, digitalSignature | critical, digitalSignature |
+//! | extKeyUsage | — | critical, 1.0.18013.5.1.2 | critical, 1.0.18013.5.1.6 |
+//! | issuerAltName | non-critical, URI | same | same |
+//! | cRLDistributionPoints | non-critical, one URI | same | same |
+//! | B.1.1's forbidden extensions | none | none | none |
+//!
+//! "SHA-1 of the key" is RFC 5280 §4.2.1.2 method 1, the identifier Annex B asks for: the
+//! SHA-1 of the subjectPublicKey BIT STRING's value (tag, length and unused-bits octet
+//! excluded), for P-256 the 65-byte uncompressed point.
+//!
+//! What is enforced when validating (a certificate that breaks any rule is refused with its
+//! own [`CertificateError`]):
+//!
+//! | | IACA | DS | reader |
+//! |---|---|---|---|
+//! | version, signature, key | v3, ecdsa-with-SHA256, P-256 | same | same |
+//! | basicConstraints | critical, CA, pathLen 0 | absent or not a CA | absent or not a CA |
+//! | keyUsage | critical, keyCertSign + cRLSign | critical, digitalSignature | critical, digitalSignature |
+//! | extKeyUsage | — | critical, contains 1.0.18013.5.1.2 | critical, contains 1.0.18013.5.1.6 |
+//! | issuerAltName, CRL distribution points | present | present | present |
+//! | key identifiers | SKI present | SKI present; AKI = the IACA's SKI | SKI present |
+//! | country | `C` present | `C` equal to the IACA's | `C` present |
+//! | validity | at most 20 years | at most 457 days | at most 457 days |
+//! | critical extensions | only known ones | only known ones | only known ones |
 
 use eid_core::Random;
 use rcgen::{
     BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
-    DnType, DnValue, IsCa, KeyUsagePurpose, SerialNumber,
+    DnType, DnValue, IsCa, KeyIdMethod, KeyUsagePurpose, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 use x509_parser::certificate::X509Certificate;
@@ -253,6 +274,66 @@ fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The key identifier of `key` as Annex B has it (RFC 5280 §4.2.1.2, method 1): the SHA-1 of
+/// the value of the subjectPublicKey BIT STRING, without its tag, length and unused-bits
+/// octet; for a P-256 key, of its 65-byte uncompressed point. SHA-1 names the key here; it
+/// protects nothing (the signature over the certificate does).
+pub fn key_identifier(key: &VerifyingKey) -> [u8; 20] {
+    let digest =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, key.sec1());
+    let mut out = [0u8; 20];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// subjectKeyIdentifier (2.5.29.14), non-critical (RFC 5280 §4.2.1.2): an OCTET STRING with
+/// [`key_identifier`]. rcgen writes this extension only together with basicConstraints, which
+/// a DS or reader certificate must not carry, so leaves get it from here.
+fn subject_key_identifier_extension(key: &VerifyingKey) -> CustomExtension {
+    CustomExtension::from_oid_content(&[2, 5, 29, 14], der_tlv(0x04, &key_identifier(key)))
+}
+
+/// extKeyUsage (2.5.29.37), critical (Annex B.1.4 and B.1.7): SEQUENCE { OID 1.0.18013.5.1.`last` }.
+/// rcgen writes its own as non-critical. OID content: 0x28 is 1.0 (1 × 40 + 0), then 18013
+/// in base 128 (0x81 0x8C 0x5D), 5, 1, `last`.
+fn mdoc_extended_key_usage(last: u8) -> CustomExtension {
+    let mut eku = CustomExtension::from_oid_content(
+        &[2, 5, 29, 37],
+        der_tlv(
+            0x30,
+            &der_tlv(0x06, &[0x28, 0x81, 0x8C, 0x5D, 0x05, 0x01, last]),
+        ),
+    );
+    eku.set_criticality(true);
+    eku
+}
+
+/// What a DS (Annex B.1.4) and a reader certificate (B.1.7) share: no basicConstraints,
+/// keyUsage critical with digitalSignature only, the critical extKeyUsage 1.0.18013.5.1.`eku`,
+/// subject and authority key identifiers.
+fn signing_leaf_params(
+    subject: &Subject,
+    terms: &CertificateTerms,
+    subject_key: &VerifyingKey,
+    eku: u8,
+    random: &dyn Random,
+) -> Result<CertificateParams, CryptoError> {
+    let mut params = common_params(subject, terms, random)?;
+    // `NoCa` writes no basicConstraints at all: the DS and reader tables have none, and
+    // readers such as isomdl refuse a critical one they do not expect.
+    params.is_ca = IsCa::NoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    // authorityKeyIdentifier, non-critical: rcgen takes the issuer's subjectKeyIdentifier
+    // (for a self-signed reader, `key_identifier_method` below, the certificate's own).
+    params.use_authority_key_identifier_extension = true;
+    params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(subject_key).to_vec());
+    params
+        .custom_extensions
+        .push(subject_key_identifier_extension(subject_key));
+    params.custom_extensions.push(mdoc_extended_key_usage(eku));
+    Ok(params)
+}
+
 fn common_params(
     subject: &Subject,
     terms: &CertificateTerms,
@@ -280,7 +361,7 @@ fn build_error(e: rcgen::Error) -> CryptoError {
     CryptoError::CertificateBuild(e.to_string())
 }
 
-/// Creates a self-signed IACA root certificate for `signer`'s key.
+/// Creates a self-signed IACA root certificate (ISO 18013-5 Annex B.1.2) for `signer`'s key.
 pub fn create_iaca(
     subject: &Subject,
     terms: &CertificateTerms,
@@ -293,15 +374,21 @@ pub fn create_iaca(
         ));
     }
     let mut params = common_params(subject, terms, random)?;
+    // basicConstraints critical, CA, pathLenConstraint 0 (Annex B.1.2): the IACA issues
+    // leaves only. rcgen writes it critical, with the subjectKeyIdentifier (non-critical),
+    // whose value is set here to Annex B's method.
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_identifier_method =
+        KeyIdMethod::PreSpecified(key_identifier(signer.verifying_key()).to_vec());
+    // keyUsage critical (rcgen always writes it so), keyCertSign and cRLSign only.
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let key = RcgenSigner { signer };
     let cert = params.self_signed(&key).map_err(build_error)?;
     Ok(CertificateDer(cert.der().to_vec()))
 }
 
-/// Creates a document-signer certificate for `subject_key`, issued by the IACA `iaca`
-/// whose key is `iaca_signer`.
+/// Creates a document-signer certificate (ISO 18013-5 Annex B.1.4) for `subject_key`,
+/// issued by the IACA `iaca` whose key is `iaca_signer`.
 pub fn create_document_signer(
     subject: &Subject,
     terms: &CertificateTerms,
@@ -315,20 +402,9 @@ pub fn create_document_signer(
             "a DS is valid for 457 days at most".into(),
         ));
     }
-    let mut params = common_params(subject, terms, random)?;
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.use_authority_key_identifier_extension = true;
-    // extKeyUsage (2.5.29.37) must be critical (Annex B.1.4); rcgen writes its own as
-    // non-critical, so it is added here: SEQUENCE { OID 1.0.18013.5.1.2 }.
-    let mut eku = CustomExtension::from_oid_content(
-        &[2, 5, 29, 37],
-        vec![
-            0x30, 0x09, 0x06, 0x07, 0x28, 0x81, 0x8C, 0x5D, 0x05, 0x01, 0x02,
-        ],
-    );
-    eku.set_criticality(true);
-    params.custom_extensions.push(eku);
+    // extKeyUsage 1.0.18013.5.1.2 (mdlDS); the authority key identifier is the IACA's
+    // subjectKeyIdentifier as written in its certificate (rcgen reads it from the DER).
+    let params = signing_leaf_params(subject, terms, subject_key, 2, random)?;
     let ca_der = rustls_pki_types::CertificateDer::from(iaca.0.as_slice());
     let issuer = rcgen::Issuer::from_ca_cert_der(
         &ca_der,
@@ -343,9 +419,10 @@ pub fn create_document_signer(
     Ok(CertificateDer(cert.der().to_vec()))
 }
 
-/// Creates a relying party's reader authentication certificate (ISO 18013-5 Annex B.1.7
-/// key usage and extended key usage 1.0.18013.5.1.6), self-signed: eid pins it in the
-/// relying party's registration in the signed trust list, which is what vouches for it.
+/// Creates a relying party's mdoc reader authentication certificate with the ISO 18013-5
+/// Annex B.1.7 extensions (see the module's table), self-signed: eid pins it in the relying
+/// party's registration in the signed trust list, which is what vouches for it, where
+/// Annex B has a reader CA issue it.
 pub fn create_reader_certificate(
     subject: &Subject,
     terms: &CertificateTerms,
@@ -357,18 +434,10 @@ pub fn create_reader_certificate(
             "a reader certificate is valid for 457 days at most".into(),
         ));
     }
-    let mut params = common_params(subject, terms, random)?;
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    // SEQUENCE { OID 1.0.18013.5.1.6 }, critical as for the DS.
-    let mut eku = CustomExtension::from_oid_content(
-        &[2, 5, 29, 37],
-        vec![
-            0x30, 0x09, 0x06, 0x07, 0x28, 0x81, 0x8C, 0x5D, 0x05, 0x01, 0x06,
-        ],
-    );
-    eku.set_criticality(true);
-    params.custom_extensions.push(eku);
+    // extKeyUsage 1.0.18013.5.1.6 (mdoc reader authentication). Annex B.1.7 has a reader
+    // CA issue the certificate; this one is its own issuer, so its authority key identifier
+    // is its own subject key identifier.
+    let params = signing_leaf_params(subject, terms, signer.verifying_key(), 6, random)?;
     let cert = params
         .self_signed(&RcgenSigner { signer })
         .map_err(build_error)?;
@@ -1085,10 +1154,13 @@ mod tests {
     /// A DS certificate built from `p`'s IACA with parameters `change` alters.
     fn custom_ds(p: &Pki, change: impl FnOnce(&mut CertificateParams)) -> Vec<u8> {
         let mut params = common_params(&subject("CN", "custom"), &terms(400), &OsRandom).unwrap();
-        params.is_ca = IsCa::ExplicitNoCa;
+        params.is_ca = IsCa::NoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;
         change(&mut params);
+        params
+            .custom_extensions
+            .push(subject_key_identifier_extension(p.ds_key.verifying_key()));
         let ca = rustls_pki_types::CertificateDer::from(p.iaca.0.as_slice());
         let issuer = rcgen::Issuer::from_ca_cert_der(
             &ca,
@@ -1109,14 +1181,7 @@ mod tests {
         let p = pki();
         let roots = [TrustedIaca::new(&p.iaca.0, NOW).unwrap()];
         let mdl_eku = |params: &mut CertificateParams| {
-            let mut eku = CustomExtension::from_oid_content(
-                &[2, 5, 29, 37],
-                vec![
-                    0x30, 0x09, 0x06, 0x07, 0x28, 0x81, 0x8C, 0x5D, 0x05, 0x01, 0x02,
-                ],
-            );
-            eku.set_criticality(true);
-            params.custom_extensions.push(eku);
+            params.custom_extensions.push(mdoc_extended_key_usage(2));
         };
         // The reference: with the mdlDS EKU it validates.
         let good = custom_ds(&p, mdl_eku);
@@ -1219,14 +1284,7 @@ mod tests {
         let p = pki();
         let roots = [TrustedIaca::new(&p.iaca.0, NOW).unwrap()];
         let with_eku = |params: &mut CertificateParams| {
-            let mut eku = CustomExtension::from_oid_content(
-                &[2, 5, 29, 37],
-                vec![
-                    0x30, 0x09, 0x06, 0x07, 0x28, 0x81, 0x8C, 0x5D, 0x05, 0x01, 0x02,
-                ],
-            );
-            eku.set_criticality(true);
-            params.custom_extensions.push(eku);
+            params.custom_extensions.push(mdoc_extended_key_usage(2));
         };
         let crl_too = custom_ds(&p, |params| {
             with_eku(params);
