@@ -413,3 +413,111 @@ fn claims_debug_shows_names_not_values() {
     assert!(!debug.contains("欧阳"), "{debug}");
     let _: &VerifyingKey = &credential.claims.device_key;
 }
+
+/// The credential signed again by its issuer under the protected header `protected` (CBOR
+/// map entries written by `header`), its claims unchanged.
+fn resigned(
+    f: &Fixture,
+    credential: &CompactCredential,
+    header: impl FnOnce(&mut minicbor::Encoder<&mut Vec<u8>>),
+) -> CompactCredential {
+    let mut protected = Vec::new();
+    header(&mut minicbor::Encoder::new(&mut protected));
+    let payload = credential.signed.payload.as_deref().unwrap();
+    let signature = f
+        .issuer
+        .sign(&eid_mdoc::cose::to_be_signed(
+            "Signature1",
+            &protected,
+            payload,
+        ))
+        .unwrap();
+    let mut bytes = Vec::new();
+    minicbor::Encoder::new(&mut bytes)
+        .array(4)
+        .unwrap()
+        .bytes(&protected)
+        .unwrap()
+        .map(0)
+        .unwrap()
+        .bytes(payload)
+        .unwrap()
+        .bytes(&signature)
+        .unwrap();
+    CompactCredential::from_cbor(&bytes).unwrap()
+}
+
+#[test]
+fn the_issuer_alg_is_checked() {
+    let f = fixture();
+    let credential = issue(&f, "airport_security", NOW);
+    let kid = f.keys[0].kid;
+    let with_alg = |alg: Option<i64>| {
+        let credential = resigned(&f, &credential, |e| {
+            e.map(1 + u64::from(alg.is_some())).unwrap();
+            if let Some(alg) = alg {
+                e.i64(1).unwrap().i64(alg).unwrap();
+            }
+            e.i64(4).unwrap().bytes(&kid).unwrap();
+        });
+        verify_offline(
+            &present(&f, &credential, NOW),
+            &check(&f, "airport_security"),
+        )
+    };
+    with_alg(Some(-7)).unwrap();
+    assert_eq!(
+        with_alg(Some(-35)).unwrap_err(),
+        OfflineError::Unreadable(MdocError::Algorithm(
+            eid_crypto::CryptoError::UnsupportedAlgorithm("-35".into())
+        ))
+    );
+    assert_eq!(
+        with_alg(None).unwrap_err(),
+        OfflineError::Unreadable(MdocError::MissingAlgorithm)
+    );
+}
+
+#[test]
+fn a_credential_without_kid_is_refused() {
+    let f = fixture();
+    let credential = issue(&f, "airport_security", NOW);
+    let no_kid = resigned(&f, &credential, |e| {
+        e.map(1).unwrap().i64(1).unwrap().i64(-7).unwrap();
+    });
+    assert_eq!(
+        verify_offline(&present(&f, &no_kid, NOW), &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::Unreadable(MdocError::Malformed("compact credential without kid"))
+    );
+}
+
+/// An issuer that signed `exp ≤ iat`: the credential is refused as malformed, whatever the
+/// time.
+#[test]
+fn a_credential_expiring_when_or_before_issued_is_refused() {
+    let f = fixture();
+    let good = present(&f, &issue(&f, "airport_security", NOW), NOW);
+    let attributes = attributes("airport_security");
+    for expires_at in [NOW, NOW - Duration::seconds(1)] {
+        let bytes = issue_compact(
+            &CompactCredentialRequest {
+                purpose: "airport_security",
+                provider: "wechat",
+                attributes: &attributes,
+                device_key: f.device.verifying_key(),
+                issued_at: NOW,
+                expires_at,
+                status: None,
+            },
+            &f.issuer,
+            f.issuer.verifying_key(),
+        )
+        .unwrap();
+        let qr = with_member(&good, 1, &cbor_bytes(&bytes));
+        assert_eq!(
+            verify_offline(&qr, &check(&f, "airport_security")).unwrap_err(),
+            OfflineError::Unreadable(MdocError::MalformedValidity),
+            "{expires_at}"
+        );
+    }
+}

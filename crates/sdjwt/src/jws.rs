@@ -92,10 +92,12 @@ impl Jws {
     }
 
     /// Verifies the signature over the segments as received, with `key`'s algorithm compared
-    /// to the header's.
+    /// to the header's. An `alg` outside the allow-list is reported as such; a missing one
+    /// (or one that is not a string, which names none) as `MissingAlgorithm`.
     pub fn verify(&self, key: &eid_crypto::VerifyingKey) -> Result<(), eid_crypto::CryptoError> {
         let alg = match self.algorithm() {
             Ok(alg) => alg,
+            Err(SdJwtError::Algorithm(e)) => return Err(e),
             Err(_) => return Err(eid_crypto::CryptoError::MissingAlgorithm),
         };
         key.verify_as(alg, self.signing_input.as_bytes(), &self.signature)

@@ -631,3 +631,131 @@ fn a_disclosed_array_element_is_processed_once() {
     let v = verify_with(&s, &compact, |o| o.key_binding = None).unwrap();
     assert_eq!(v.claims["list"], json!([{"...": "literal"}]));
 }
+
+/// The presentation with its KB-JWT's header and payload changed by `change` and signed
+/// again by the holder (sd_hash still that of the presentation).
+fn rebound(
+    s: &Setup,
+    presentation: &str,
+    change: impl FnOnce(&mut Map<String, Value>, &mut Map<String, Value>),
+) -> String {
+    let kb_part = presentation.rsplit('~').next().unwrap();
+    let kb = Jws::parse(kb_part).unwrap();
+    let (mut header, mut payload) = (kb.header().clone(), kb.payload().clone());
+    change(&mut header, &mut payload);
+    let signed = Jws::sign(&header, &payload, &s.holder).unwrap();
+    format!(
+        "{}{signed}",
+        &presentation[..presentation.len() - kb_part.len()]
+    )
+}
+
+#[test]
+fn check_time_claims_that_are_not_numeric_dates() {
+    let s = setup();
+    let good = issued(&s);
+    for name in ["exp", "nbf", "iat"] {
+        let text = resigned(&s, &good, |_, p| {
+            p.insert(name.into(), json!("2026-12-24"));
+        });
+        assert_eq!(
+            verify(&s, &presented(&s, &text, &[])).err(),
+            Some(SdJwtError::BadTime(name)),
+            "{name}"
+        );
+    }
+    // A number no date can be (beyond year 9999).
+    let far = resigned(&s, &good, |_, p| {
+        p.insert("nbf".into(), json!(1e20));
+    });
+    assert_eq!(
+        verify(&s, &presented(&s, &far, &[])).err(),
+        Some(SdJwtError::BadTime("nbf"))
+    );
+}
+
+#[test]
+fn check_key_binding_iat_is_present_and_numeric() {
+    let s = setup();
+    let p = presented(&s, &issued(&s), &["age_over_18"]);
+    verify(&s, &rebound(&s, &p, |_, _| {})).unwrap();
+    let no_iat = rebound(&s, &p, |_, kb| {
+        kb.remove("iat");
+    });
+    assert_eq!(verify(&s, &no_iat).err(), Some(SdJwtError::BadTime("iat")));
+    let text_iat = rebound(&s, &p, |_, kb| {
+        kb.insert("iat".into(), json!("now"));
+    });
+    assert_eq!(
+        verify(&s, &text_iat).err(),
+        Some(SdJwtError::BadTime("iat"))
+    );
+}
+
+#[test]
+fn check_key_binding_alg_is_named_and_allowed() {
+    let s = setup();
+    let p = presented(&s, &issued(&s), &["age_over_18"]);
+    let no_alg = rebound(&s, &p, |h, _| {
+        h.remove("alg");
+    });
+    assert_eq!(
+        verify(&s, &no_alg).err(),
+        Some(SdJwtError::MissingAlgorithm)
+    );
+    let hs256 = rebound(&s, &p, |h, _| {
+        h.insert("alg".into(), json!("HS256"));
+    });
+    assert_eq!(
+        verify(&s, &hs256).err(),
+        Some(SdJwtError::Algorithm(
+            eid_crypto::CryptoError::UnsupportedAlgorithm("HS256".into())
+        ))
+    );
+}
+
+#[test]
+fn check_x5c_shape() {
+    let s = setup();
+    let good = issued(&s);
+    let says = SdJwtError::Malformed("x5c is not an array of base64 certificates");
+    for x5c in [
+        json!("MIIB"),
+        json!([]),
+        json!([42]),
+        json!(["not base64!"]),
+    ] {
+        let bad = resigned(&s, &good, |h, _| {
+            h.insert("x5c".into(), x5c.clone());
+        });
+        assert_eq!(
+            verify(&s, &presented(&s, &bad, &[])).err(),
+            Some(says.clone()),
+            "{x5c}"
+        );
+    }
+}
+
+#[test]
+fn check_cnf_jwk_is_a_usable_key() {
+    let s = setup();
+    let good = issued(&s);
+    let mut jwk = s.holder.verifying_key().to_jwk();
+    jwk.x = b64url(&[0u8; 32]);
+    for cnf in [
+        json!({"kid": "holder-1"}),
+        json!({"jwk": "not an object"}),
+        json!({"jwk": {"kty": "RSA", "n": "AQAB", "e": "AQAB"}}),
+        json!({"jwk": jwk}),
+    ] {
+        let bad = resigned(&s, &good, |_, p| {
+            p.insert("cnf".into(), cnf.clone());
+        });
+        // Refused as the credential is read, whether or not a key binding is asked for.
+        assert_eq!(
+            verify_with(&s, &bad, |o| o.key_binding = None).err(),
+            Some(SdJwtError::MissingHolderKey),
+            "{cnf}"
+        );
+    }
+}

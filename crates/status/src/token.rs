@@ -193,6 +193,12 @@ pub(crate) fn open_cose_sign1(
             expected: typ,
         });
     }
+    // Before the signature, which would otherwise be checked over no bytes: a detached
+    // payload gets its own error, not the signature's.
+    let no_payload = || StatusError::Malformed("the COSE_Sign1 has no payload");
+    if cose.payload.is_none() {
+        return Err(no_payload());
+    }
     let signer = signer_key(
         cose.headers.x5chain.first().map(Vec::as_slice),
         &|key| {
@@ -206,9 +212,7 @@ pub(crate) fn open_cose_sign1(
         },
         options,
     )?;
-    let payload = cose
-        .payload
-        .ok_or(StatusError::Malformed("the COSE_Sign1 has no payload"))?;
+    let payload = cose.payload.ok_or_else(no_payload)?;
     Ok((payload, signer))
 }
 

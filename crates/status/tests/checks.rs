@@ -590,3 +590,140 @@ fn referenced_token_status_claim_in_json() {
         assert_eq!(reference_from_json(&bad), Err(StatusError::Malformed(says)));
     }
 }
+
+/// A COSE_Sign1 tagged 18 with the protected header `{? 1: alg, 16: typ}`, signed by `key`
+/// over `payload` whatever `alg` says; the payload left out (nil) when `detached`.
+fn cose_with_alg(key: &SigningKey, alg: Option<i64>, payload: &[u8], detached: bool) -> Vec<u8> {
+    let mut protected = Vec::new();
+    let mut e = minicbor::Encoder::new(&mut protected);
+    e.map(1 + u64::from(alg.is_some())).unwrap();
+    if let Some(alg) = alg {
+        e.i64(1).unwrap().i64(alg).unwrap();
+    }
+    e.i64(16)
+        .unwrap()
+        .str("application/statuslist+cwt")
+        .unwrap();
+    let signature = key
+        .sign(&eid_mdoc::cose::to_be_signed(
+            "Signature1",
+            &protected,
+            payload,
+        ))
+        .unwrap();
+    let mut out = Vec::new();
+    let mut e = minicbor::Encoder::new(&mut out);
+    e.tag(minicbor::data::Tag::new(18))
+        .unwrap()
+        .array(4)
+        .unwrap()
+        .bytes(&protected)
+        .unwrap()
+        .map(1)
+        .unwrap()
+        .i64(4)
+        .unwrap()
+        .bytes(b"k")
+        .unwrap();
+    if detached {
+        e.null().unwrap();
+    } else {
+        e.bytes(payload).unwrap();
+    }
+    e.bytes(&signature).unwrap();
+    out
+}
+
+/// The CWT claims of `token()`, as `sign_cwt` writes them.
+fn cwt_claims(key: &SigningKey) -> Vec<u8> {
+    let cwt = token().sign_cwt(key, SignerRef::KeyId("k")).unwrap();
+    eid_mdoc::cose::CoseSign1::decode(&mut minicbor::Decoder::new(&cwt))
+        .unwrap()
+        .payload
+        .unwrap()
+}
+
+#[test]
+fn check_algorithm_is_allowed() {
+    let key = SigningKey::generate().unwrap();
+    let keys = [key.verifying_key().clone()];
+    let options = ReadOptions::new(
+        TokenTrust {
+            roots: &[],
+            keys: &keys,
+        },
+        NOW,
+        URI,
+    );
+    // JWT: HS256 in the header over an ES256 signature that is otherwise good.
+    let jwt = token().sign_jwt(&key, SignerRef::KeyId("k")).unwrap();
+    let parsed = eid_sdjwt::Jws::parse(&jwt).unwrap();
+    let mut header = parsed.header().clone();
+    header.insert("alg".into(), "HS256".into());
+    let hs256 = eid_sdjwt::Jws::sign(&header, parsed.payload(), &key).unwrap();
+    assert_eq!(
+        read(hs256.as_bytes(), &options).err(),
+        Some(StatusError::Algorithm(
+            eid_crypto::CryptoError::UnsupportedAlgorithm("HS256".into())
+        ))
+    );
+    // CWT: ES384 (-35) in the protected header.
+    let claims = cwt_claims(&key);
+    assert_eq!(
+        read(&cose_with_alg(&key, Some(-7), &claims, false), &options)
+            .unwrap()
+            .token,
+        token()
+    );
+    assert_eq!(
+        read(&cose_with_alg(&key, Some(-35), &claims, false), &options).err(),
+        Some(StatusError::Algorithm(
+            eid_crypto::CryptoError::UnsupportedAlgorithm("-35".into())
+        ))
+    );
+}
+
+#[test]
+fn check_cwt_algorithm_is_named() {
+    let key = SigningKey::generate().unwrap();
+    let keys = [key.verifying_key().clone()];
+    let options = ReadOptions::new(
+        TokenTrust {
+            roots: &[],
+            keys: &keys,
+        },
+        NOW,
+        URI,
+    );
+    assert_eq!(
+        read(
+            &cose_with_alg(&key, None, &cwt_claims(&key), false),
+            &options
+        )
+        .err(),
+        Some(StatusError::MissingAlgorithm)
+    );
+}
+
+#[test]
+fn check_cose_sign1_carries_its_payload() {
+    let key = SigningKey::generate().unwrap();
+    let keys = [key.verifying_key().clone()];
+    let options = ReadOptions::new(
+        TokenTrust {
+            roots: &[],
+            keys: &keys,
+        },
+        NOW,
+        URI,
+    );
+    // Signed over the claims, then detached; and signed over nothing at all.
+    for signed_over in [cwt_claims(&key), Vec::new()] {
+        assert_eq!(
+            read(&cose_with_alg(&key, Some(-7), &signed_over, true), &options).err(),
+            Some(StatusError::Malformed("the COSE_Sign1 has no payload")),
+            "{} bytes signed",
+            signed_over.len()
+        );
+    }
+}
