@@ -433,7 +433,7 @@ const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Running {
     /// Stops every listener and task, then closes the databases, within a few seconds
-    /// whatever is open: requests in progress get [`STOP_GRACE`] to finish, then their
+    /// whatever is open: requests in progress get `STOP_GRACE` (2 s) to finish, then their
     /// connections are dropped. A request that never ends (a client that does not send the
     /// body it announced) would otherwise keep the platform up.
     pub async fn stop(mut self) {
