@@ -32,7 +32,8 @@ impl Action {
             "reinstate" => Ok(Self::Reinstate),
             "revoke" => Ok(Self::Revoke),
             _ => Err(ApiError::NotFound(format!(
-                "unknown action {text:?}: use suspend, reinstate or revoke"
+                "unknown action {}: use suspend, reinstate or revoke",
+                eid_serve::excerpt(text)
             ))),
         }
     }
@@ -50,14 +51,6 @@ impl Action {
             Self::Suspend => "suspend",
             Self::Reinstate => "reinstate",
             Self::Revoke => "revoke",
-        }
-    }
-
-    fn past(self) -> &'static str {
-        match self {
-            Self::Suspend => "suspended",
-            Self::Reinstate => "reinstated",
-            Self::Revoke => "revoked",
         }
     }
 }
@@ -145,6 +138,7 @@ impl Authority {
             Action::Revoke => "INVALID",
         };
         let mut instances = 0;
+        let mut audited = Vec::with_capacity(changed.len());
         for record in &changed {
             for &(shard, idx) in &record.instances {
                 self.emit(Event::Status {
@@ -161,15 +155,16 @@ impl Authority {
                 notice: format!("credentials_{}", status.to_ascii_lowercase()),
                 at,
             });
-            self.audit(
-                actor,
-                action.name(),
-                &format!("credential:{}", record.id),
-                "ok",
-                reason,
-            )
-            .await?;
+            audited.push(eid_store::AuditEntry {
+                at,
+                actor: actor.into(),
+                action: action.name().into(),
+                subject: format!("credential:{}", record.id),
+                outcome: "ok".into(),
+                detail: reason.into(),
+            });
         }
+        self.store.audit_all(&audited).await?;
         Ok(Changed {
             credentials: changed.into_iter().map(|r| r.id).collect(),
             instances,
@@ -285,20 +280,14 @@ pub(crate) async fn credential_action(
     State(authority): State<Arc<Authority>>,
     Path((id, action)): Path<(String, String)>,
     body: Option<Json<Reason>>,
-) -> Result<Json<Changed>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let action = Action::parse(&action)?;
     let reason = reason_or(body.and_then(|b| b.0.reason), "operator");
+    let selector = Selector::Credential(&id);
     let changed = authority
-        .lifecycle(Selector::Credential(&id), action, "admin", &reason)
+        .lifecycle(selector, action, "admin", &reason)
         .await?;
-    if changed.credentials.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "no credential {} in a state that can be {}",
-            eid_serve::excerpt(&id),
-            action.past()
-        )));
-    }
-    Ok(Json(changed))
+    known_target(&authority, selector, changed, "no credential with this id").await
 }
 
 /// A hotline call that changed nothing must say why: a target that holds no credential at
@@ -315,7 +304,7 @@ async fn known_target(
     }
     let held = authority.store.credentials_held(selector).await?;
     if held == 0 {
-        return Err(ApiError::NotFound(format!("{what} holds no credential")));
+        return Err(ApiError::NotFound(format!("{what}: nothing to change")));
     }
     Ok(Json(json!({
         "credentials": [],
@@ -339,7 +328,13 @@ pub(crate) async fn wallet_action(
     let changed = authority
         .lifecycle(selector, action, "admin", &reason)
         .await?;
-    known_target(&authority, selector, changed, "this wallet instance").await
+    known_target(
+        &authority,
+        selector,
+        changed,
+        "this wallet instance holds no credential",
+    )
+    .await
 }
 
 pub(crate) async fn resident_action(
@@ -358,7 +353,13 @@ pub(crate) async fn resident_action(
     let changed = authority
         .lifecycle(selector, action, "admin", &reason)
         .await?;
-    known_target(&authority, selector, changed, "this resident").await
+    known_target(
+        &authority,
+        selector,
+        changed,
+        "this resident holds no credential",
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

@@ -93,6 +93,9 @@ impl IntoResponse for ApiError {
                 return response;
             }
         };
+        // A framework or serde message may quote the input (an unknown field's name, a
+        // value): never more than a short excerpt of it goes back.
+        let description = eid_serve::cut(&description, 300);
         let bearer = status == StatusCode::UNAUTHORIZED;
         let mut response = (
             status,

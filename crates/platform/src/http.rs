@@ -23,7 +23,7 @@ impl IntoResponse for Refused {
         }
         (
             status,
-            Json(json!({ "error": self.code, "error_description": self.message })),
+            Json(json!({ "error": self.code, "error_description": eid_serve::cut(&self.message, 300) })),
         )
             .into_response()
     }

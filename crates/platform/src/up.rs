@@ -514,7 +514,7 @@ struct ScopeChange {
 fn refused(status: StatusCode, code: &str, message: String) -> Response {
     let mut response = (
         status,
-        Json(json!({ "error": code, "error_description": message })),
+        Json(json!({ "error": code, "error_description": eid_serve::cut(&message, 300) })),
     )
         .into_response();
     if status == StatusCode::UNAUTHORIZED {

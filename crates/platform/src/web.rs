@@ -118,6 +118,10 @@ pub struct DecodeLimits {
     /// Pictures read at once; a request beyond them is answered 503 `busy` at once. A
     /// picture still being read after its deadline keeps its place until it is done.
     pub at_once: usize,
+    /// Pictures being received at once (each at most `MAX_PIXELS` bytes); a request beyond
+    /// them is answered 503 `busy`. A reading place is taken only once the whole picture is
+    /// in, so clients that send their pictures slowly cannot hold the readers.
+    pub receiving: usize,
     /// From the request to the answer, receiving the picture included; after it the answer
     /// is 503 `timed_out` and the reading is told to stop.
     pub deadline: Duration,
@@ -129,6 +133,7 @@ impl Default for DecodeLimits {
     fn default() -> Self {
         Self {
             at_once: 2,
+            receiving: 16,
             deadline: Duration::from_secs(5),
         }
     }
@@ -157,6 +162,7 @@ pub fn router_with_limits(counts: Counts, limits: DecodeLimits) -> Router {
     }
     let reader = Arc::new(QrReader {
         permits: Arc::new(Semaphore::new(limits.at_once)),
+        uploads: Arc::new(Semaphore::new(limits.receiving)),
         deadline: limits.deadline,
     });
     router
@@ -172,6 +178,7 @@ pub fn router_with_limits(counts: Counts, limits: DecodeLimits) -> Router {
 /// What the QR reader's requests share.
 struct QrReader {
     permits: Arc<Semaphore>,
+    uploads: Arc<Semaphore>,
     deadline: Duration,
 }
 
@@ -214,7 +221,7 @@ async fn decode(
     if let Err(e) = eid_verifier::qr::check_size(width, height) {
         return qr_refused(&e);
     }
-    let Ok(permit) = reader.permits.clone().try_acquire_owned() else {
+    let busy = || {
         let mut response = decode_refused(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -223,28 +230,38 @@ async fn decode(
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        return response;
+        response
+    };
+    let Ok(receiving) = reader.uploads.clone().try_acquire_owned() else {
+        return busy();
     };
     let stop = Arc::new(AtomicBool::new(false));
     let _stop_on_drop = StopOnDrop(stop.clone());
+    let permits = reader.permits.clone();
     let work = async move {
         // check_size bounds width × height by MAX_PIXELS: that much is read, no more.
         let grey = axum::body::to_bytes(body, width * height).await.ok()?;
+        drop(receiving);
+        // A reading place only for a picture that is all here.
+        let Ok(permit) = permits.try_acquire_owned() else {
+            return Some(Err(()));
+        };
         let read = tokio::task::spawn_blocking(move || {
             // The place is given back when the reading ends, not when the request does:
             // a reading past its deadline still counts against the limit.
             let _permit = permit;
             eid_verifier::qr::read_qr_unless_stopped(width, height, &grey, &stop)
         });
-        Some(read.await)
+        Some(Ok(read.await))
     };
     match tokio::time::timeout(reader.deadline, work).await {
-        Ok(Some(Ok(Ok(content)))) => axum::Json(json!({
+        Ok(Some(Err(()))) => busy(),
+        Ok(Some(Ok(Ok(Ok(content))))) => axum::Json(json!({
             "text": std::str::from_utf8(&content).ok(),
             "bytes": eid_crypto::b64url(&content),
         }))
         .into_response(),
-        Ok(Some(Ok(Err(e)))) => qr_refused(&e),
+        Ok(Some(Ok(Ok(Err(e))))) => qr_refused(&e),
         Ok(None) => decode_refused(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -253,7 +270,7 @@ async fn decode(
                 width * height
             ),
         ),
-        Ok(Some(Err(_))) => {
+        Ok(Some(Ok(Err(_)))) => {
             // A panic inside the reader (rqrr asserts on some pictures): the picture is not
             // logged, only that it happened.
             eprintln!("eid up: the QR reader failed on a {width} × {height} picture");

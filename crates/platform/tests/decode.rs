@@ -197,6 +197,7 @@ async fn malformed_requests_get_an_oauth_style_error() {
 async fn a_full_reader_answers_busy_at_once() {
     let router = reader(DecodeLimits {
         at_once: 0,
+        receiving: 16,
         deadline: Duration::from_secs(5),
     });
     let (query, body) = picture(64, 64, vec![255; 64 * 64]);
@@ -209,6 +210,7 @@ async fn a_full_reader_answers_busy_at_once() {
 async fn a_picture_that_does_not_arrive_in_time_is_cut_off_and_gives_its_place_back() {
     let router = reader(DecodeLimits {
         at_once: 1,
+        receiving: 16,
         deadline: Duration::from_millis(200),
     });
     let body = Body::from_stream(tokio_stream::pending::<Result<Bytes, std::io::Error>>());
@@ -222,4 +224,25 @@ async fn a_picture_that_does_not_arrive_in_time_is_cut_off_and_gives_its_place_b
     let (query, body) = picture(64, 64, vec![255; 64 * 64]);
     let (status, answer, _) = post(router, &query, body).await;
     assert_error(status, &answer, (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn a_picture_sent_slowly_does_not_hold_the_reader() {
+    // One reading place: a client that announces a picture and never sends it must not
+    // take it (a reading place is taken only once the whole picture is in).
+    let router = reader(DecodeLimits {
+        at_once: 1,
+        receiving: 4,
+        deadline: Duration::from_secs(5),
+    });
+    let stalled = tokio::spawn(post(
+        router.clone(),
+        "width=64&height=64",
+        Body::from_stream(tokio_stream::pending::<Result<Bytes, std::io::Error>>()),
+    ));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (query, body) = picture(64, 64, vec![255; 64 * 64]);
+    let (status, answer, _) = post(router, &query, body).await;
+    assert_error(status, &answer, (StatusCode::NOT_FOUND, "not_found"));
+    stalled.abort();
 }

@@ -738,6 +738,13 @@ async fn every_route_answers_bad_input_in_one_json_error_shape() {
             vec![],
             Vec::new(),
         ),
+        // An unknown field's name is quoted by the parser: only an excerpt comes back.
+        (
+            "POST",
+            format!("{authority}/refresh"),
+            vec![json],
+            format!("{{\"{big}\":1}}").into_bytes(),
+        ),
         // Its admin listener, as eid up nests it.
         (
             "POST",
@@ -804,6 +811,12 @@ async fn every_route_answers_bad_input_in_one_json_error_shape() {
             format!("{admin}/admin/credentials"),
             vec![],
             Vec::new(),
+        ),
+        (
+            "POST",
+            format!("{admin}/admin/residents/{long}"),
+            vec![json, admin_auth],
+            b"{}".to_vec(),
         ),
         // A wallet provider.
         (

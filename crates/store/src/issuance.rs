@@ -403,13 +403,15 @@ impl Store {
         .transpose()
     }
 
-    /// Marks `configuration` issued under the token; false if it already was.
+    /// Marks `configuration` issued under the token; false if it already was, or if the
+    /// token is gone (voided by a suspension, revocation or re-binding of its resident
+    /// since it was read: the foreign key refuses the mark).
     pub async fn mark_issued(
         &self,
         token_hash: &str,
         configuration: &str,
     ) -> Result<bool, StoreError> {
-        on_pool!(self, pool => sqlx::query(
+        let marked = on_pool!(self, pool => sqlx::query(
             "INSERT INTO token_issuances (token_hash, configuration) VALUES ($1, $2)
              ON CONFLICT DO NOTHING",
         )
@@ -417,8 +419,15 @@ impl Store {
         .bind(configuration)
         .execute(pool)
         .await
-        .map(|done| done.rows_affected() == 1))
-        .map_err(db("recording an issuance"))
+        .map(|done| done.rows_affected() == 1));
+        match marked {
+            Err(sqlx::Error::Database(e))
+                if e.kind() == sqlx::error::ErrorKind::ForeignKeyViolation =>
+            {
+                Ok(false)
+            }
+            other => other.map_err(db("recording an issuance")),
+        }
     }
 
     /// Undoes [`Store::mark_issued`] when the issuance then failed, so it can be retried.
@@ -909,6 +918,36 @@ impl Store {
             version: count(version),
             entries,
         }))
+    }
+
+    /// Appends several entries to the audit log in one transaction (a resident-wide change
+    /// audits every credential: one write, not one per credential waiting its turn).
+    pub async fn audit_all(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        retrying("writing the audit log", || async {
+            on_pool!(self, pool => {
+                let mut tx = pool.begin_write().await.map_err(db("writing the audit log"))?;
+                for entry in entries {
+                    sqlx::query(
+                        "INSERT INTO audit_log (at, actor, action, subject, outcome, detail)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(entry.at)
+                    .bind(&entry.actor)
+                    .bind(&entry.action)
+                    .bind(&entry.subject)
+                    .bind(&entry.outcome)
+                    .bind(&entry.detail)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("writing the audit log"))?;
+                }
+                tx.commit().await.map_err(db("writing the audit log"))
+            })
+        })
+        .await
     }
 
     /// Appends to the audit log.

@@ -292,7 +292,9 @@ pub fn router(service: Arc<Service>) -> Router {
 fn bad_request(code: &str, message: impl Into<String>) -> Response {
     (
         StatusCode::BAD_REQUEST,
-        axum::Json(json!({"error": code, "error_description": message.into()})),
+        axum::Json(
+            json!({"error": code, "error_description": eid_serve::cut(&message.into(), 300)}),
+        ),
     )
         .into_response()
 }
