@@ -3,9 +3,11 @@
 //   enrol on the wallet page (remote, with the face fixtures) → show the offline QR → the
 //   airport desk page reads it from an uploaded screenshot → accepted → and from its
 //   camera → the bank asks online, declined then shared → the phone is reported lost on
-//   another phone's wallet page → the desk refuses the lost phone's code → a third phone
-//   moves and is accepted; the authority console logs in and shows the suspension, and its
-//   hotline freezes her e-ID by number: the desk refuses the new phone too.
+//   another phone's wallet page → the desk refuses the lost phone's code (suspended) → a
+//   third phone enrols and moves ("moving to this phone"): accepted, and the lost phone is
+//   now revoked for good; the authority console logs in and shows the revocation, and its
+//   hotline freezes her e-ID by number: the desk refuses the new phone too; a resident-wide
+//   reinstate (the admin API) brings the new phone back, never the revoked old one.
 // A screenshot of every page is saved to web-tests/screenshots/ (not tracked), or to the
 // folder EID_SCREENSHOTS names: EID_SCREENSHOTS=docs/screenshots refreshes the README's.
 //
@@ -239,7 +241,7 @@ try {
   await desk.screenshot({ path: join(shots, "desk-refused.png"), fullPage: true });
 
   // Back on a new phone: enrolled with her face, "moving to this phone" ticked; its code is
-  // accepted where the lost phone's is refused.
+  // accepted, and the lost phone, only suspended so far, is revoked for good.
   const moved = await newWallet("zh-CN", platform.providers[0].id);
   await moved.fill("#id-number", resident.id_number);
   await moved.fill("#full-name", resident.full_name);
@@ -251,7 +253,8 @@ try {
   await pin(moved);
   await moved.waitForSelector("#enrolled:not(.hidden)", { timeout: 60000 });
   await moved.waitForFunction(() => document.getElementById("present-result").textContent.length > 0);
-  check((await moved.textContent("#present-result")).startsWith("已换到这部手机"), `the new phone says it moved: ${await moved.textContent("#present-result")}`);
+  const movedSays = (await moved.textContent("#present-result")).trim();
+  check(movedSays.startsWith("已换到这部手机") && /1$/.test(movedSays), `the new phone says it moved, one old wallet revoked: ${movedSays}`);
   const movedQr = await showQr(moved);
   let movedSeen;
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -260,8 +263,21 @@ try {
     await new Promise(r => setTimeout(r, 500));
   }
   check(movedSeen.ok, `the desk accepts the new phone ${movedSeen.reasons}`);
+  // The desk's next verdict on `page`'s fresh code, once it is `wanted` (or the last one).
+  async function verdictOf(page, wanted) {
+    let last;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      last = await scan(await showQr(page));
+      if (wanted(last)) break;
+      await new Promise(r => setTimeout(r, 500));
+    }
+    return last;
+  }
+  const revoked = s => !s.ok && s.reasons.includes("status_invalid");
+  seen = await verdictOf(wallet, revoked);
+  check(revoked(seen), `the desk refuses the old phone for good after the move: ${seen.reasons}`);
 
-  // The authority console: the admin logs in and sees the suspension.
+  // The authority console: the admin logs in and sees the old phone's revocation.
   const consoleContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
   const admin = await consoleContext.newPage();
   await admin.goto(`${base}/console/?lang=zh`);
@@ -269,8 +285,8 @@ try {
   await admin.fill("#token", readFileSync(join(work, "eid-data", "nanning", "admin-token"), "utf8").trim());
   await admin.click("#login-go");
   await admin.waitForSelector("#board:not(.hidden)");
-  await admin.waitForFunction(() => Number(document.getElementById("n-suspended").textContent) > 0);
-  check(true, "the console shows suspended credentials");
+  await admin.waitForFunction(() => Number(document.getElementById("n-invalid").textContent) > 0);
+  check(true, "the console shows revoked credentials");
   const wrong = await consoleContext.newPage();
   await wrong.goto(`${base}/console/`);
   await wrong.evaluate(() => sessionStorage.clear());
@@ -293,6 +309,8 @@ try {
     || document.getElementById("hotline-error").textContent.length > 0);
   const frozen = await admin.textContent("#hotline-result");
   check(/^已冻结: [1-9]/.test(frozen), `the console freezes her e-ID: ${frozen}${await admin.textContent("#hotline-error")}`);
+  await admin.waitForFunction(() => Number(document.getElementById("n-suspended").textContent) > 0);
+  check(true, "the console shows the frozen credentials");
   let frozenSeen;
   for (let attempt = 0; attempt < 10; attempt++) {
     frozenSeen = await scan(await showQr(moved));
@@ -301,6 +319,20 @@ try {
   }
   check(!frozenSeen.ok && frozenSeen.reasons.includes("status_suspended"), `the desk refuses the frozen e-ID: ${frozenSeen.reasons}`);
   await admin.screenshot({ path: join(shots, "console.png"), fullPage: true });
+
+  // The old phone is found and the hotline reinstates her whole e-ID (the admin API): the
+  // new phone is accepted again, the old one stays revoked — the move was for good.
+  const nanning = platform.authorities.find(a => a.key === "nanning");
+  const reinstated = await (await fetch(`${nanning.admin}/admin/residents/reinstate`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${readFileSync(nanning.admin_token_file, "utf8").trim()}` },
+    body: JSON.stringify({ id_number: resident.id_number, reason: "phone found" }),
+  })).json();
+  check(reinstated.instances > 0, `the resident-wide reinstate reinstates the new phone: ${JSON.stringify(reinstated)}`);
+  seen = await verdictOf(moved, s => s.ok);
+  check(seen.ok, `the desk accepts the new phone again ${seen.reasons}`);
+  seen = await verdictOf(wallet, revoked);
+  check(revoked(seen), `the reinstate does not bring the old phone back: ${seen.reasons}`);
 
   const home = await (await browser.newContext({ viewport: { width: 1280, height: 500 } })).newPage();
   await home.goto(`${base}/?lang=en`);

@@ -1,8 +1,13 @@
 //! Remote enrolment (`POST /enrolment`): the seeds' flow — enter your identity, upload the
 //! card's front and back, scan your face — from a wallet its provider attests. And the lost
 //! phone reported from another wallet (`POST /lost`: identity, face, wallet proof): proofed
-//! the same way, then every credential of the resident in other wallet instances is
-//! suspended. And a refresh (`POST /refresh`: a wallet proof only) for a wallet whose
+//! the same way, then every VALID credential of the resident in other wallet instances is
+//! suspended — reversible, the phone may be found. With `"move": true` the report says the
+//! holder has moved to the reporting wallet: it must then hold VALID credentials of that
+//! resident itself (the new phone enrolled), else it is refused (`move_not_completed`,
+//! nothing changed); if it does, every credential of hers in other instances is revoked
+//! (INVALID, for good: a found old phone cannot come back) and her pending offers voided.
+//! And a refresh (`POST /refresh`: a wallet proof only) for a wallet whose
 //! credentials are still VALID: a new offer bound to it, no new proofing.
 //!
 //! ```text
@@ -112,9 +117,14 @@ impl Authority {
     /// A lost phone reported from another wallet (a second device, or the other provider's
     /// app): the reporter is proofed by face like a remote enrolment, then every credential
     /// of the resident held in *other* wallet instances is suspended (the reporting wallet's
-    /// own are left alone).
+    /// own are left alone). A report that says it is a move goes on in [`Self::move_here`].
     async fn report_lost(&self, request: LostReport) -> Result<Value, ApiError> {
         let face = image("face", &request.face)?;
+        let action = if request.moving {
+            "report_move"
+        } else {
+            "report_lost"
+        };
         let proofed = self
             .remote_proof(
                 &request.id_number,
@@ -122,9 +132,12 @@ impl Authority {
                 None,
                 face,
                 &request.wallet_proof,
-                "report_lost",
+                action,
             )
             .await?;
+        if request.moving {
+            return self.move_here(&request.id_number, &proofed).await;
+        }
         let mut wallets: Vec<(String, String)> = Vec::new();
         for held in self.store.credentials_of(&request.id_number).await? {
             let key = (held.provider, held.wallet_instance);
@@ -149,6 +162,90 @@ impl Authority {
         }
         Ok(serde_json::json!({
             "wallets_suspended": wallets.len(),
+            "instances": instances,
+        }))
+    }
+
+    /// The holder, proofed by face from the reporting wallet, has moved to it: only when
+    /// that wallet holds VALID, unexpired credentials of this very resident (the move
+    /// completed: the new phone enrolled) is every credential of hers in *other* wallet
+    /// instances revoked, VALID and SUSPENDED alike — INVALID is final, so neither a found
+    /// old phone nor a resident-wide reinstate brings it back. Her pending offers and access
+    /// tokens are voided first, so the old phone cannot redeem one afterwards. A report from
+    /// a wallet without her valid credentials is refused (`move_not_completed`) and changes
+    /// nothing: revoking for good on the word of a wallet that holds nothing of hers would let
+    /// a lost report be turned into a lock-out; the holder enrols that wallet first, or
+    /// reports the phone lost (suspended, reversible). Each credential revoked is audited by
+    /// the lifecycle, and the move itself (done or refused) here.
+    async fn move_here(&self, id_number: &str, proofed: &Proofed) -> Result<Value, ApiError> {
+        let (provider, instance) = proofed
+            .bound
+            .split_once('/')
+            .ok_or_else(|| ApiError::Internal("an attested wallet without instance".into()))?;
+        let now = self.clock.now().unix_timestamp();
+        let resident = self.pseudonym(id_number);
+        let holds = self
+            .store
+            .resident_of_wallet(provider, instance, now)
+            .await?;
+        if holds.as_deref() != Some(id_number) {
+            self.audit(
+                &proofed.wallet,
+                "report_move",
+                &resident,
+                "refused",
+                "move_not_completed",
+            )
+            .await?;
+            return Err(ApiError::Refused(
+                "move_not_completed",
+                "this wallet holds no valid credential of this resident: enrol it first, then report the move (or report the old phone lost, which suspends it until it is found)".into(),
+            ));
+        }
+        self.store.void_pending(id_number).await?;
+        let mut credentials = Vec::new();
+        let mut wallets: Vec<(String, String)> = Vec::new();
+        for held in self.store.credentials_of(id_number).await? {
+            let key = (held.provider, held.wallet_instance);
+            if format!("{}/{}", key.0, key.1) == proofed.bound
+                || held.state == eid_store::CredentialState::Invalid
+            {
+                continue;
+            }
+            credentials.push(held.id);
+            if !wallets.contains(&key) {
+                wallets.push(key);
+            }
+        }
+        // One credential at a time, not the old wallet instance as a whole: only her
+        // credentials are revoked, whatever else that instance holds.
+        let mut instances = 0;
+        for id in &credentials {
+            instances += self
+                .lifecycle(
+                    eid_store::Selector::Credential(id),
+                    crate::admin::Action::Revoke,
+                    &proofed.wallet,
+                    "moved to another wallet by the holder (face proofed; that wallet holds her valid credentials)",
+                )
+                .await?
+                .instances;
+        }
+        self.audit(
+            &proofed.wallet,
+            "report_move",
+            &resident,
+            "ok",
+            &format!(
+                "{} wallet(s) revoked, {} credential(s)",
+                wallets.len(),
+                credentials.len()
+            ),
+        )
+        .await?;
+        Ok(serde_json::json!({
+            "moved": true,
+            "wallets_revoked": wallets.len(),
             "instances": instances,
         }))
     }
@@ -352,6 +449,10 @@ pub(crate) struct LostReport {
     full_name: String,
     face: String,
     wallet_proof: String,
+    /// The holder has moved to the reporting wallet (`"move": true`): the other wallets'
+    /// credentials are revoked, not suspended, once that wallet holds hers.
+    #[serde(default, rename = "move")]
+    moving: bool,
 }
 
 pub(crate) async fn report_lost(

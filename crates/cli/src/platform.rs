@@ -29,8 +29,9 @@ pub struct UpArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// A running `eid up` (its base URL, e.g. http://127.0.0.1:8400); without it the demo
-    /// starts its own platform in a temporary folder and removes it afterwards
+    /// A running `eid up` on this machine (its base URL, e.g. http://127.0.0.1:8400), from
+    /// any folder and as often as wanted; without it the demo starts its own platform in a
+    /// temporary folder and removes it afterwards
     #[arg(long)]
     against: Option<String>,
     /// The face models and fixtures (scripts/fetch-proofing-data)
@@ -121,9 +122,12 @@ const BLOCKING_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub fn up(args: UpArgs) -> anyhow::Result<Outcome> {
     let runtime = runtime()?;
+    // Said and described by absolute path: `eid demo` and the console may run elsewhere.
+    let data = std::path::absolute(&args.data)
+        .with_context(|| format!("the data folder {}", args.data.display()))?;
     let outcome = runtime.block_on(async {
         let options = Options {
-            dir: args.data.clone(),
+            dir: data.clone(),
             port: args.port,
             proofing: args.proofing,
         };
@@ -131,7 +135,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<Outcome> {
         // Listening for Ctrl-C (and a service manager's SIGTERM) before saying we are up:
         // a signal right after the announcement must stop cleanly, not kill.
         let mut stop = StopSignals::listen()?;
-        announce(&running, &args.data);
+        announce(&running, &data);
         stop.next().await;
         say("stopping… (Ctrl-C again stops at once)");
         // Listening replaced the default action of these signals for good, so a second one
@@ -139,11 +143,11 @@ pub fn up(args: UpArgs) -> anyhow::Result<Outcome> {
         tokio::select! {
             () = running.stop() => say(&format!(
                 "stopped; everything is kept in {}",
-                args.data.display()
+                data.display()
             )),
             () = stop.next() => say(&format!(
                 "stopped at once; everything committed is kept in {}",
-                args.data.display()
+                data.display()
             )),
         }
         Ok(Outcome::Ok)

@@ -120,11 +120,16 @@ fn up_starts_stops_on_ctrl_c_and_keeps_its_folder() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
+    // `--data eid-data`, said by absolute path (the folder it was started in, resolved).
+    let data = dir.canonicalize().unwrap().join("eid-data");
 
     let (printed, clean) = up_and_interrupt(&dir, port);
     assert!(clean, "{printed}");
     assert!(
-        printed.contains("first start: making the platform in eid-data"),
+        printed.contains(&format!(
+            "first start: making the platform in {}",
+            data.display()
+        )),
         "{printed}"
     );
     assert!(
@@ -133,7 +138,17 @@ fn up_starts_stops_on_ctrl_c_and_keeps_its_folder() {
     );
     assert!(printed.contains("OFF: face matching"), "{printed}");
     assert!(
-        printed.contains("stopped; everything is kept in eid-data"),
+        printed.contains(&format!(
+            "with the token in {}",
+            data.join("nanning/admin-token").display()
+        )),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!(
+            "stopped; everything is kept in {}",
+            data.display()
+        )),
         "{printed}"
     );
     let list = std::fs::read(dir.join("eid-data/trust/list.jws")).unwrap();
@@ -168,7 +183,10 @@ fn up_stops_within_seconds_with_a_request_that_never_ends() {
     println!("stopped in {took:?} with a request open");
     assert!(status.success(), "{printed}");
     assert!(
-        printed.contains("stopped; everything is kept in eid-data"),
+        printed.contains(&format!(
+            "stopped; everything is kept in {}",
+            dir.canonicalize().unwrap().join("eid-data").display()
+        )),
         "{printed}"
     );
     drop(stuck);

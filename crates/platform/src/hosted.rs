@@ -479,21 +479,27 @@ impl Provider {
     }
 
     /// Reports the holder's other wallets lost, from this one, with a face capture (base64
-    /// JPEG, passed on as it is).
+    /// JPEG, passed on as it is): suspended. With `moving`, the holder has moved to this
+    /// wallet: the authority revokes them for good once this wallet holds her credentials,
+    /// and refuses (`move_not_completed`) while it does not.
     pub async fn report_lost(
         &self,
         id: &str,
         (id_number, full_name, face): (&str, &str, &str),
+        moving: bool,
         pin: &str,
     ) -> Result<Value, Refused> {
         let wallet = self.wallet(id).await?;
         let authority = self.authority_for(id_number)?;
-        let body = json!({
+        let mut body = json!({
             "id_number": id_number,
             "full_name": full_name,
             "face": face,
             "wallet_proof": self.wallet_proof(&wallet, &authority, pin).await?,
         });
+        if moving {
+            body["move"] = Value::Bool(true);
+        }
         let taken = post_json(&format!("{authority}/lost"), None, body.to_string())
             .await
             .map_err(authority_refusal)?;

@@ -87,6 +87,9 @@ struct Lost {
     id_number: String,
     full_name: String,
     face: String,
+    /// Moving to this wallet, which holds her credentials now: the others are revoked.
+    #[serde(default, rename = "move")]
+    moving: bool,
 }
 
 /// The routes of one provider.
@@ -262,6 +265,8 @@ async fn report_lost(
         request.face.as_str(),
     );
     Ok(Json(
-        provider.report_lost(&wallet, report, &request.pin).await?,
+        provider
+            .report_lost(&wallet, report, request.moving, &request.pin)
+            .await?,
     ))
 }

@@ -7,7 +7,8 @@
 //!   the authorities' admin APIs (`/authorities/<key>/admin/…`, bearer token from
 //!   `eid-data/<key>/admin-token`), the trust list (`GET /trust/list`, `POST /trust/scopes`
 //!   with the operator token of `eid-data/trust/operator-token`) and `GET /platform.json`,
-//!   which describes all of it (what `eid demo` reads).
+//!   which describes all of it (what `eid demo` reads), naming the token files by absolute
+//!   path: the demo finds them from any folder on this machine.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -38,7 +39,7 @@ use crate::http::provider_router;
 /// How to start.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The data folder.
+    /// The data folder (a relative path is taken from the current folder at the start).
     pub dir: PathBuf,
     /// The base port (0: any free ports, for tests).
     pub port: u16,
@@ -194,20 +195,18 @@ pub async fn start(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Running, PlatformError> {
     let now = clock.now();
+    // `platform.json` names the token files by this folder: absolute, so that `eid demo`
+    // and the console find them whatever folder they run from.
+    let dir = std::path::absolute(&options.dir)
+        .map_err(|e| PlatformError::Data(format!("{}: {e}", options.dir.display())))?;
     let fixtures = options
         .proofing
         .as_ref()
         .map(|d| d.join("fixtures"))
         .filter(|d| d.is_dir());
-    let data = Data::open_or_create(
-        &options.dir,
-        fixtures.as_deref(),
-        now,
-        random.as_ref(),
-        progress,
-    )
-    .await?;
-    let operator_path = options.dir.join("trust/operator-token");
+    let data =
+        Data::open_or_create(&dir, fixtures.as_deref(), now, random.as_ref(), progress).await?;
+    let operator_path = dir.join("trust/operator-token");
     let operator_token = match std::fs::read_to_string(&operator_path) {
         Ok(token) => token.trim().to_owned(),
         Err(_) => {
@@ -251,7 +250,7 @@ pub async fn start(
     let mut authority_urls = Vec::new();
     let proofing = face.map(Arc::new);
     for keys in &data.authorities {
-        let (listener, url) = authority_listener(&options.dir, options.port, keys.plan).await?;
+        let (listener, url) = authority_listener(&dir, options.port, keys.plan).await?;
         let store = Store::connect(&keys.database_url).await?;
         let mut settings = Settings::new(&url, &keys.admin_token, keys.pseudonym_key);
         settings.issuer_name = keys.plan.name.into();
@@ -292,7 +291,7 @@ pub async fn start(
         let provider = Arc::new(Provider::new(
             *plan,
             eid_crypto::SigningKey::from_pkcs8_der(&key.to_pkcs8_der()?)?,
-            options.dir.join("providers").join(plan.id).join("wallets"),
+            dir.join("providers").join(plan.id).join("wallets"),
             shared.clone(),
             prefixes.clone(),
             clock.clone(),
@@ -365,7 +364,7 @@ pub async fn start(
             "prefecture": plan.prefecture,
             "public": url,
             "admin": format!("{base}/authorities/{}", plan.key),
-            "admin_token_file": options.dir.join(plan.key).join("admin-token"),
+            "admin_token_file": dir.join(plan.key).join("admin-token"),
         })).collect::<Vec<_>>(),
         "providers": data.providers.iter().map(|(plan, _)| json!({
             "id": plan.id,

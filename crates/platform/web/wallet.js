@@ -118,11 +118,12 @@ $("enrol-go").onclick = () => busy($("enrol-go"), async () => {
       body = { pin, id_number: $("id-number").value.trim(), full_name: $("full-name").value.trim(), card_front, card_back, face };
     }
     await api("POST", `${base()}/${wallet}/enrol`, body);
-    // Moving to a new phone: the old one's credentials are frozen with the same face.
+    // Moving to this phone, now that it holds her credentials: the old phone's are revoked
+    // for good with the same face (a lost report alone only suspends them).
     if (!counterMode && $("replace-old").checked) {
       const done = await api("POST", `${base()}/${wallet}/report-lost`,
-        { pin, id_number: body.id_number, full_name: body.full_name, face: body.face });
-      $("present-result").textContent = t("moved") + done.wallets_suspended;
+        { pin, id_number: body.id_number, full_name: body.full_name, face: body.face, move: true });
+      $("present-result").textContent = t("moved") + done.wallets_revoked;
     }
     open();
   } catch (e) { fail("enrol-error", e); }

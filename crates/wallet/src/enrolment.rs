@@ -13,7 +13,8 @@
 //!
 //! Before its credentials run out or expire the wallet asks for a new batch
 //! ([`refresh_request`]) and redeems the offer that comes back the same way; a lost phone is
-//! reported from another wallet of the holder ([`lost_report`]).
+//! reported from another wallet of the holder ([`lost_report`]), and a move to a new phone
+//! from the new phone once enrolled ([`move_report`]).
 
 use eid_crypto::{Signer, VerifyingKey, b64url_decode};
 use eid_oid4vc::credential::{CredentialRequest, CredentialResponse};
@@ -229,21 +230,48 @@ impl Enrolment {
 /// The body of a lost-phone report from this wallet (`POST /lost` at the authority): the
 /// holder's identity, a face capture (JPEG) matched against the registry portrait, and a
 /// key proof of this wallet (fresh nonce, the provider's attestation). The authority
-/// suspends every credential of the holder held in other wallet instances.
+/// suspends every credential of the holder held in other wallet instances (reversible: the
+/// phone may be found).
 pub fn lost_report(
     id_number: &str,
     full_name: &str,
     face_jpeg: &[u8],
     wallet_proof: &str,
 ) -> String {
+    report(id_number, full_name, face_jpeg, wallet_proof, false)
+}
+
+/// The body of a move to this wallet (`POST /lost` with `"move": true`), sent once this
+/// wallet holds the holder's credentials: the same proofing as [`lost_report`], and the
+/// authority revokes every credential of the holder in other wallet instances for good. It
+/// refuses (`move_not_completed`) while this wallet holds none of hers.
+pub fn move_report(
+    id_number: &str,
+    full_name: &str,
+    face_jpeg: &[u8],
+    wallet_proof: &str,
+) -> String {
+    report(id_number, full_name, face_jpeg, wallet_proof, true)
+}
+
+fn report(
+    id_number: &str,
+    full_name: &str,
+    face_jpeg: &[u8],
+    wallet_proof: &str,
+    moving: bool,
+) -> String {
     use base64::Engine;
-    serde_json::json!({
+    let mut body = serde_json::json!({
         "id_number": id_number,
         "full_name": full_name,
         "face": base64::engine::general_purpose::STANDARD.encode(face_jpeg),
         "wallet_proof": wallet_proof,
-    })
-    .to_string()
+    });
+    if moving {
+        body["move"] = serde_json::Value::Bool(true);
+    }
+    body.to_string()
 }
 
 /// The body of a refresh request (`POST /refresh` at the authority) from this wallet, before

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
-use eid_authority::credential::CONFIG_SD_JWT;
+use eid_authority::credential::{CONFIG_MDOC, CONFIG_SD_JWT};
 use eid_authority::proofing::{FaceMatcher, RemoteProofing};
 use eid_core::ResidentCard;
 use eid_core::identity::Portrait;
 use eid_oid4vc::offer::CredentialOffer;
+use eid_store::CredentialState;
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -277,6 +278,219 @@ async fn remote_enrolment_matches_the_face_and_reads_the_card() {
     }
     let (status, _) = apply(&world, &good).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A report from `phone` (`POST /lost`): her identity and `face`, a lost phone or, with
+/// `moving`, a move to `phone`.
+async fn report(
+    world: &World,
+    card: &ResidentCard,
+    face: &[u8],
+    phone: &Phone,
+    moving: bool,
+) -> (StatusCode, Value) {
+    let mut body = json!({
+        "id_number": card.id_number.expose(),
+        "full_name": card.full_name,
+        "face": b64(face),
+        "wallet_proof": wallet_proof(world, phone).await,
+    });
+    if moving {
+        body["move"] = json!(true);
+    }
+    send(
+        &world.public,
+        Request::post("/lost")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+/// Counter enrolment of `card` into `phone`, both formats.
+async fn issue_to(world: &World, card: &ResidentCard, phone: &Phone) {
+    let (offer, tx_code) = enrol(world, card).await;
+    obtain(
+        world,
+        &offer,
+        &tx_code,
+        phone,
+        &[CONFIG_MDOC, CONFIG_SD_JWT],
+    )
+    .await;
+}
+
+/// The state of every credential of `card` in each wallet instance that holds one.
+async fn states(world: &World, card: &ResidentCard) -> Vec<(String, CredentialState)> {
+    let mut out: Vec<(String, CredentialState)> = world
+        .authority
+        .store()
+        .credentials_of(card.id_number.expose())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.wallet_instance, c.state))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup();
+    out
+}
+
+/// A lost report suspends the holder's other wallets (reversible: a resident-wide reinstate
+/// brings them back); a move revokes them for good, and only from a wallet that holds her
+/// valid credentials itself; a resident-wide reinstate after the move does not bring the
+/// old phone back, and the old phone cannot redeem an offer made before the move.
+#[tokio::test]
+async fn a_move_revokes_the_old_phones_for_good_and_a_lost_report_only_suspends() {
+    use CredentialState::{Invalid, Suspended, Valid};
+    let Some(dir) = proofing_dir() else {
+        println!("skipped: EID_PROOFING_DIR is not set (.ci/run fetches the models and sets it)");
+        return;
+    };
+    let world = world_with_portraits(&dir).await;
+    let card = world.residents[20].clone();
+    let face = fixture(&dir, "obama2.jpg");
+    let old = Phone::new("wechat", "old-phone", 2);
+    let tablet = Phone::new("wechat", "tablet", 2);
+    let new = Phone::new("alipay", "new-phone", 2);
+    issue_to(&world, &card, &old).await;
+    issue_to(&world, &card, &tablet).await;
+
+    // The lost report from the new phone, not yet enrolled: the others suspended.
+    let (status, taken) = report(&world, &card, &face, &new, false).await;
+    assert_eq!(status, StatusCode::OK, "{taken}");
+    assert_eq!(taken["wallets_suspended"], 2, "{taken}");
+    assert_eq!(
+        states(&world, &card).await,
+        [
+            ("old-phone".into(), Suspended),
+            ("tablet".into(), Suspended)
+        ]
+    );
+    // A move from it is refused while it holds nothing of hers, and changes nothing.
+    let (status, refused) = report(&world, &card, &face, &new, true).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("move_not_completed")),
+        "{refused}"
+    );
+    assert_eq!(
+        states(&world, &card).await,
+        [
+            ("old-phone".into(), Suspended),
+            ("tablet".into(), Suspended)
+        ]
+    );
+    // A lost report alone is reversible: the phones are found, the hotline reinstates her.
+    let (status, body) = send(
+        &world.admin,
+        admin_post(
+            "/admin/residents/reinstate",
+            json!({ "id_number": card.id_number.expose() }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        states(&world, &card).await,
+        [("old-phone".into(), Valid), ("tablet".into(), Valid)]
+    );
+
+    // A wallet holding another resident's valid credentials cannot move her either.
+    let stranger = Phone::new("alipay", "stranger-phone", 2);
+    issue_to(&world, &world.residents[22].clone(), &stranger).await;
+    let (_, refused) = report(&world, &card, &face, &stranger, true).await;
+    assert_eq!(refused["error"], "move_not_completed", "{refused}");
+
+    // The tablet is suspended by the hotline; an offer is made for the old phone and left
+    // unredeemed; the new phone is enrolled, then she moves to it.
+    let (status, _) = send(
+        &world.admin,
+        admin_post("/admin/wallets/wechat/tablet/suspend", json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (pending, pending_code) = enrol(&world, &card).await;
+    issue_to(&world, &card, &new).await;
+    let (status, moved) = report(&world, &card, &face, &new, true).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["moved"], true, "{moved}");
+    assert_eq!(moved["wallets_revoked"], 2, "{moved}");
+    // Two batches of two per wallet (mdoc and SD-JWT VC), every instance flipped.
+    assert_eq!(moved["instances"], 8, "{moved}");
+    assert_eq!(
+        states(&world, &card).await,
+        [
+            ("new-phone".into(), Valid),
+            ("old-phone".into(), Invalid),
+            ("tablet".into(), Invalid),
+        ]
+    );
+    // The offer made before the move is void.
+    let (status, token) = send(
+        &world.public,
+        form_post(
+            "/token",
+            &[
+                ("grant_type", eid_oid4vc::GRANT_PRE_AUTHORIZED_CODE),
+                (
+                    "pre-authorized_code",
+                    &pending.grants.pre_authorized_code.code,
+                ),
+                ("tx_code", &pending_code),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{token}");
+    // A resident-wide reinstate after the move (the old phone found) brings nothing back.
+    let (status, body) = send(
+        &world.admin,
+        admin_post(
+            "/admin/residents/reinstate",
+            json!({ "id_number": card.id_number.expose() }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["credentials"], json!([]), "{body}");
+    assert_eq!(
+        states(&world, &card).await,
+        [
+            ("new-phone".into(), Valid),
+            ("old-phone".into(), Invalid),
+            ("tablet".into(), Invalid),
+        ]
+    );
+
+    // Audited: the move and its refusals, each revocation with the reporting wallet as
+    // actor; no identity number.
+    let audit = world.authority.store().audit_log(200).await.unwrap();
+    let moves: Vec<(&str, &str)> = audit
+        .iter()
+        .filter(|e| e.action == "report_move")
+        .map(|e| (e.outcome.as_str(), e.detail.as_str()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("ok", "2 wallet(s) revoked, 4 credential(s)"),
+            ("refused", "move_not_completed"),
+            ("refused", "move_not_completed"),
+        ]
+    );
+    let revoked = audit
+        .iter()
+        .filter(|e| e.action == "revoke" && e.actor == "wallet:alipay/new-phone")
+        .count();
+    assert_eq!(revoked, 4);
+    assert!(
+        audit
+            .iter()
+            .all(|e| !e.subject.contains(card.id_number.expose())
+                && !e.detail.contains(card.id_number.expose()))
+    );
 }
 
 fn copy<'a>(app: &Application<'a>) -> Application<'a> {
