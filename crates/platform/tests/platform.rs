@@ -191,9 +191,10 @@ async fn the_story_plays_with_remote_enrolment_and_the_face() {
 /// phone" revokes the old one for good, and a resident-wide reinstate does not bring it back.
 #[cfg(feature = "face")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
 async fn a_move_to_a_new_phone_revokes_the_old_one_for_good() {
-    let Some(proofing) = std::env::var_os("EID_PROOFING_DIR").map(PathBuf::from) else {
-        println!("skipped: EID_PROOFING_DIR is not set (.ci/run fetches the models and sets it)");
+    let Some(proofing) = eid_core::testing::required_env("EID_PROOFING_DIR").map(PathBuf::from)
+    else {
         return;
     };
     let dir = folder("move");
