@@ -264,9 +264,7 @@ impl UnverifiedSdJwt {
                 .ok_or(SdJwtError::Malformed(
                     "x5c is not an array of base64 certificates",
                 ))?;
-            use base64::Engine;
-            let der = base64::engine::general_purpose::STANDARD
-                .decode(first)
+            let der = eid_crypto::b64_decode(first)
                 .map_err(|_| SdJwtError::Malformed("x5c is not an array of base64 certificates"))?;
             let ds = match options.trust.x5c {
                 X5cTrust::Roots(roots) => verify_document_signer(&der, roots, options.now),
