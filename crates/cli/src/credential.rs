@@ -582,7 +582,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 });
             let options = VerifyOptions {
                 trust: IssuerTrust {
-                    roots: &roots,
+                    x5c: eid_sdjwt::X5cTrust::Roots(&roots),
                     keys: &keys,
                 },
                 now,

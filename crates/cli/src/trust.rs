@@ -486,7 +486,7 @@ fn check(args: &CheckArgs<'_>) -> anyhow::Result<Outcome> {
     let verified = match eid_sdjwt::UnverifiedSdJwt::parse(read(args.file)?.trim()).and_then(|sd| {
         sd.verify(&eid_sdjwt::VerifyOptions {
             trust: eid_sdjwt::IssuerTrust {
-                roots: &roots,
+                x5c: eid_sdjwt::X5cTrust::Roots(&roots),
                 keys: &[],
             },
             now,

@@ -104,11 +104,22 @@ pub fn b64url_fixed_into<const N: usize>(out: &mut Vec<u8>, data: &[u8; N]) {
     }
 }
 
-/// Decodes base64url without padding; padding or other alphabets are refused.
+/// Decodes base64url without padding; padding, other alphabets and non-canonical trailing
+/// bits are refused (as the `base64` crate's `URL_SAFE_NO_PAD` refuses them). SIMD
+/// (`base64-simd`) into fresh capacity that is not zero-filled first: every verification
+/// decodes its JWS header (with `x5c`, 2 KB), payload and disclosures this way.
 pub fn b64url_decode(text: &str) -> Result<Vec<u8>, CryptoError> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text.as_bytes())
+    base64_simd::URL_SAFE_NO_PAD
+        .decode_to_vec(text)
+        .map_err(|_| CryptoError::Base64)
+}
+
+/// Decodes standard base64 with its padding (RFC 4648 §4), as `x5c` carries certificates
+/// (RFC 7515 §4.1.6); missing or wrong padding, the URL-safe alphabet and non-canonical
+/// trailing bits are refused.
+pub fn b64_decode(text: &str) -> Result<Vec<u8>, CryptoError> {
+    base64_simd::STANDARD
+        .decode_to_vec(text)
         .map_err(|_| CryptoError::Base64)
 }
 
@@ -139,6 +150,38 @@ mod tests {
         assert!(!secrets_equal(b"", b"admin-token"));
     }
     use base64::Engine;
+
+    /// The decoders accept exactly what the `base64` crate's `URL_SAFE_NO_PAD` and
+    /// `STANDARD` accept, with the same bytes: every length remainder and byte value, and
+    /// the malformed inputs (padding where none belongs and none where it does, the other
+    /// alphabet, non-canonical trailing bits, a length of 4n + 1, whitespace).
+    #[test]
+    fn decoders_accept_what_the_base64_crate_accepts() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let data: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+        for len in 0..data.len() {
+            let input = &data[..len];
+            let url = URL_SAFE_NO_PAD.encode(input);
+            assert_eq!(b64url_decode(&url).unwrap(), input, "{len}");
+            let standard = STANDARD.encode(input);
+            assert_eq!(b64_decode(&standard).unwrap(), input, "{len}");
+        }
+        for text in [
+            "", "QQ", "QUI", "QUJD", "QQ==", "QUI=", "QR", "QUJ", "Q", "QUJDR", "QU JD", "QUJD\n",
+            "-_-_", "+/+/", "ab=c", "=", "QQ=", "Pz8_", "Pz8/", "Pz8-", "Pz8+",
+        ] {
+            assert_eq!(
+                b64url_decode(text).ok(),
+                URL_SAFE_NO_PAD.decode(text).ok(),
+                "url-safe {text:?}"
+            );
+            assert_eq!(
+                b64_decode(text).ok(),
+                STANDARD.decode(text).ok(),
+                "standard {text:?}"
+            );
+        }
+    }
 
     /// Both appending encoders write what the `base64` crate writes, for every length
     /// remainder and every byte value, after whatever the buffer already held.

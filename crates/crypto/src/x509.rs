@@ -745,14 +745,29 @@ pub fn verify_document_signer(
 ///
 /// Every presentation carries its DS certificate; checking its chain costs one more
 /// signature verify than the presentation itself. The DS certificates of a trust list are
-/// few (a handful per issuing authority), so a verifier checks each once: a hit is the
-/// same certificate bytes (by SHA-256), and only the validity windows of the DS and of its
-/// root are checked again at each use. The cache holds at most `capacity` signers and is
-/// emptied when full; it belongs to one set of roots, so a new trust list means a new cache.
+/// few (a handful per issuing authority), so a verifier checks each once. A hit is the same
+/// certificate bytes (compared in full, not by a digest of them) under the same root: the
+/// cache belongs to one set of roots, which it holds and never changes, so a new trust list
+/// means a new cache and nothing checked under the old one is trusted under the new. At each
+/// use the validity windows of the DS and of its root are checked again. The cache holds at
+/// most `capacity` signers and is emptied when full (a verifier sees a handful; a flood of
+/// distinct certificates costs full checks, never memory).
 pub struct DocumentSignerCache {
     roots: Vec<TrustedIaca>,
     capacity: usize,
-    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], VerifiedDocumentSigner>>,
+    entries: std::sync::Mutex<std::collections::HashMap<Box<[u8]>, VerifiedDocumentSigner>>,
+    /// Chains checked in full (the misses), for tests and monitoring.
+    chains_checked: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for DocumentSignerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentSignerCache")
+            .field("roots", &self.roots.len())
+            .field("capacity", &self.capacity)
+            .field("chains_checked", &self.chains_checked())
+            .finish_non_exhaustive()
+    }
 }
 
 impl DocumentSignerCache {
@@ -762,6 +777,7 @@ impl DocumentSignerCache {
             roots,
             capacity,
             entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+            chains_checked: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -770,18 +786,25 @@ impl DocumentSignerCache {
         &self.roots
     }
 
-    /// [`verify_document_signer`] against the cache's roots, once per certificate.
+    /// How many chains were checked in full since the cache was made (the calls that did
+    /// not find the certificate cached, whether it then verified or not).
+    pub fn chains_checked(&self) -> u64 {
+        self.chains_checked
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// [`verify_document_signer`] against the cache's roots, once per certificate; the
+    /// validity of the DS and of its root at every call.
     pub fn verify(
         &self,
         der: &[u8],
         now: OffsetDateTime,
     ) -> Result<VerifiedDocumentSigner, CertificateError> {
-        let key = crate::sha256(der);
         let cached = self
             .entries
             .lock()
             .ok()
-            .and_then(|entries| entries.get(&key).cloned());
+            .and_then(|entries| entries.get(der).cloned());
         if let Some(hit) = cached {
             if now < hit.not_before || now > hit.not_after {
                 return Err(CertificateError::OutsideValidity {
@@ -805,12 +828,14 @@ impl DocumentSignerCache {
             }
             return Ok(hit);
         }
+        self.chains_checked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let verified = verify_document_signer(der, &self.roots, now)?;
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= self.capacity {
                 entries.clear();
             }
-            entries.insert(key, verified.clone());
+            entries.insert(der.into(), verified.clone());
         }
         Ok(verified)
     }
@@ -1315,24 +1340,54 @@ mod tests {
             &cache.verify(&p.ds.0, NOW).unwrap().key,
             p.ds_key.verifying_key()
         );
-        // A hit: same answer, and the DS validity is still enforced.
+        assert_eq!(cache.chains_checked(), 1);
+        // A hit: same answer without checking the chain again, and the DS validity is
+        // still enforced.
         assert_eq!(
             &cache.verify(&p.ds.0, NOW).unwrap().key,
             p.ds_key.verifying_key()
         );
+        assert_eq!(cache.chains_checked(), 1);
         assert!(matches!(
             cache.verify(&p.ds.0, datetime!(2027-06-01 0:00 UTC)).err(),
             Some(CertificateError::OutsideValidity { role: "DS", .. })
         ));
+        assert_eq!(cache.chains_checked(), 1, "refused from the cache");
         // Other bytes are verified in full: a flipped byte is not a hit.
         let mut flipped = p.ds.0.clone();
         let at = flipped.len() - 5;
         flipped[at] ^= 1;
         assert!(cache.verify(&flipped, NOW).is_err());
-        // Another authority's DS is not trusted, cached or not.
+        assert_eq!(cache.chains_checked(), 2);
+        // Another authority's DS is not trusted, cached or not: a refusal is not cached.
         let other = pki();
         assert!(cache.verify(&other.ds.0, NOW).is_err());
         assert!(cache.verify(&other.ds.0, NOW).is_err());
+        assert_eq!(cache.chains_checked(), 4);
+    }
+
+    #[test]
+    fn the_document_signer_cache_stays_within_its_capacity() {
+        let p = pki();
+        let second = create_document_signer(
+            &subject("CN", "Nanning DS 2"),
+            &terms(400),
+            p.ds_key.verifying_key(),
+            &p.iaca,
+            &p.iaca_key,
+            &OsRandom,
+        )
+        .unwrap();
+        let cache = DocumentSignerCache::new(vec![TrustedIaca::new(&p.iaca.0, NOW).unwrap()], 1);
+        // Room for one: the second signer pushes the first out, which then costs a full
+        // check again.
+        for ds in [&p.ds.0, &second.0, &p.ds.0] {
+            cache.verify(ds, NOW).unwrap();
+        }
+        assert_eq!(cache.chains_checked(), 3);
+        cache.verify(&p.ds.0, NOW).unwrap();
+        assert_eq!(cache.chains_checked(), 3);
+        assert_eq!(cache.entries.lock().unwrap().len(), 1);
     }
 
     #[test]

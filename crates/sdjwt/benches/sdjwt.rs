@@ -25,6 +25,7 @@ use eid_crypto::CryptoRandom;
 use eid_crypto::{Signer, SigningKey, VerifyingKey, sha256};
 use eid_sdjwt::{
     IssueRequest, IssuerTrust, KeyBinding, KeyBindingCheck, UnverifiedSdJwt, VerifyOptions,
+    X5cTrust,
 };
 use serde_json::{Map, Value, json};
 use time::macros::datetime;
@@ -139,7 +140,7 @@ fn main() {
     };
     let options = VerifyOptions {
         trust: IssuerTrust {
-            roots: &[],
+            x5c: X5cTrust::Roots(&[]),
             keys: &keys,
         },
         now: NOW,

@@ -26,7 +26,9 @@ pub use error::{CHECKS, SdJwtError};
 pub use issue::{IssueRequest, issue};
 pub use jws::Jws;
 pub use present::{KeyBinding, present};
-pub use verify::{IssuerTrust, KeyBindingCheck, UnverifiedSdJwt, VerifiedSdJwt, VerifyOptions};
+pub use verify::{
+    IssuerTrust, KeyBindingCheck, UnverifiedSdJwt, VerifiedSdJwt, VerifyOptions, X5cTrust,
+};
 
 /// The `typ` of an SD-JWT VC (draft-ietf-oauth-sd-jwt-vc §3.2.1).
 pub const TYP_SD_JWT_VC: &str = "dc+sd-jwt";

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use eid_core::status::{CredentialStatus, StatusCheck, StatusListReference};
-use eid_crypto::x509::{TrustedIaca, verify_document_signer};
+use eid_crypto::x509::{DocumentSignerCache, TrustedIaca, verify_document_signer};
 use eid_crypto::{Jwk, VerifyingKey};
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
@@ -37,10 +37,31 @@ type IssuerCertificate = (Option<String>, Option<usize>);
 /// Where the issuer's key may come from.
 #[derive(Debug, Clone, Copy)]
 pub struct IssuerTrust<'a> {
-    /// Trusted IACA roots, for issuer JWTs carrying the DS certificate in `x5c`.
-    pub roots: &'a [TrustedIaca],
+    /// The trusted IACA roots, for issuer JWTs carrying the DS certificate in `x5c`.
+    pub x5c: X5cTrust<'a>,
     /// Trusted issuer keys, for issuer JWTs without `x5c`.
     pub keys: &'a [VerifyingKey],
+}
+
+/// How the DS certificate in `x5c` is chained to a trusted IACA root.
+#[derive(Debug, Clone, Copy)]
+pub enum X5cTrust<'a> {
+    /// To one of these roots, checked in full on every verification.
+    Roots(&'a [TrustedIaca]),
+    /// Through a verifier's cache of checked signers, to the cache's own roots: each DS
+    /// certificate's chain once, the validity of the DS and of its root at every use (what
+    /// a verifier does, as for mdoc: the authority puts the same DS in every credential).
+    Cached(&'a DocumentSignerCache),
+}
+
+impl X5cTrust<'_> {
+    /// The roots a chain may end in: [`VerifiedSdJwt::issuer_root`] indexes them.
+    pub fn roots(&self) -> &[TrustedIaca] {
+        match self {
+            X5cTrust::Roots(roots) => roots,
+            X5cTrust::Cached(cache) => cache.roots(),
+        }
+    }
 }
 
 /// What the verifier expects of the key binding.
@@ -89,7 +110,7 @@ pub struct VerifiedSdJwt {
     /// The DS certificate's common name, when the issuer came by `x5c`.
     pub issuer_certificate: Option<String>,
     /// Which of the trusted IACA roots the `x5c` certificate chained to (an index into
-    /// `IssuerTrust::roots`); `None` when a trusted key signed without `x5c`.
+    /// [`X5cTrust::roots`]); `None` when a trusted key signed without `x5c`.
     pub issuer_root: Option<usize>,
     /// The holder key from `cnf.jwk`, when present.
     pub holder_key: Option<VerifyingKey>,
@@ -243,12 +264,13 @@ impl UnverifiedSdJwt {
                 .ok_or(SdJwtError::Malformed(
                     "x5c is not an array of base64 certificates",
                 ))?;
-            use base64::Engine;
-            let der = base64::engine::general_purpose::STANDARD
-                .decode(first)
+            let der = eid_crypto::b64_decode(first)
                 .map_err(|_| SdJwtError::Malformed("x5c is not an array of base64 certificates"))?;
-            let ds = verify_document_signer(&der, options.trust.roots, options.now)
-                .map_err(SdJwtError::IssuerCertificate)?;
+            let ds = match options.trust.x5c {
+                X5cTrust::Roots(roots) => verify_document_signer(&der, roots, options.now),
+                X5cTrust::Cached(cache) => cache.verify(&der, options.now),
+            }
+            .map_err(SdJwtError::IssuerCertificate)?;
             self.issuer_jwt.verify(&ds.key).map_err(signature_error)?;
             return Ok((
                 ds.key,

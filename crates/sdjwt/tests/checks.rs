@@ -11,8 +11,8 @@ use eid_crypto::x509::{self, AuthorityPki, TrustedIaca};
 use eid_crypto::{Signer, SigningKey, b64url};
 use eid_sdjwt::{
     CredentialStatus, IssueRequest, IssuerTrust, Jws, KeyBinding, KeyBindingCheck, SdJwtError,
-    StatusCheck, StatusListReference, UnverifiedSdJwt, VerifiedSdJwt, VerifyOptions, issue,
-    present,
+    StatusCheck, StatusListReference, UnverifiedSdJwt, VerifiedSdJwt, VerifyOptions, X5cTrust,
+    issue, present,
 };
 use serde_json::{Map, Value, json};
 use time::macros::datetime;
@@ -110,7 +110,7 @@ fn verify_with<'a>(
 ) -> Result<VerifiedSdJwt, SdJwtError> {
     let mut options = VerifyOptions {
         trust: IssuerTrust {
-            roots: &s.roots,
+            x5c: X5cTrust::Roots(&s.roots),
             keys: &[],
         },
         now: NOW,
@@ -225,13 +225,49 @@ fn header_checks() {
 }
 
 #[test]
+fn a_cached_ds_chain_is_checked_once_and_its_validity_at_every_use() {
+    let s = setup();
+    let cache = x509::DocumentSignerCache::new(s.roots.clone(), 8);
+    let p = presented(&s, &issued(&s), &["age_over_18"]);
+    for _ in 0..3 {
+        let v = verify_with(&s, &p, |o| o.trust.x5c = X5cTrust::Cached(&cache)).unwrap();
+        assert_eq!(v.issuer_root, Some(0));
+        assert_eq!(v.issuer_certificate.as_deref(), Some("南宁市公安局 DS"));
+    }
+    assert_eq!(cache.chains_checked(), 1, "the chain is checked once");
+    // The DS certificate (400 days from 2026-01-01) has expired: refused from the cache,
+    // before anything else, although its chain was found good before.
+    let later = datetime!(2027-03-01 12:00 UTC);
+    assert!(matches!(
+        verify_with(&s, &p, |o| {
+            o.trust.x5c = X5cTrust::Cached(&cache);
+            o.now = later;
+        })
+        .err(),
+        Some(SdJwtError::IssuerCertificate(
+            x509::CertificateError::OutsideValidity { role: "DS", .. }
+        ))
+    ));
+    assert_eq!(cache.chains_checked(), 1);
+    // Another set of roots is another cache: nothing checked under the first is trusted.
+    let other = setup();
+    let other_cache = x509::DocumentSignerCache::new(other.roots.clone(), 8);
+    assert_eq!(
+        verify_with(&s, &p, |o| o.trust.x5c = X5cTrust::Cached(&other_cache)).err(),
+        Some(SdJwtError::IssuerCertificate(
+            x509::CertificateError::Signature("DS")
+        ))
+    );
+}
+
+#[test]
 fn issuer_trust_and_signature() {
     let s = setup();
     let p = presented(&s, &issued(&s), &["age_over_18"]);
     // Another authority's roots.
     let other = setup();
     assert_eq!(
-        verify_with(&s, &p, |o| o.trust.roots = &other.roots).err(),
+        verify_with(&s, &p, |o| o.trust.x5c = X5cTrust::Roots(&other.roots)).err(),
         Some(SdJwtError::IssuerCertificate(
             x509::CertificateError::Signature("DS")
         ))

@@ -14,7 +14,9 @@
 use std::path::PathBuf;
 
 use eid_crypto::{Jwk, VerifyingKey};
-use eid_sdjwt::{IssuerTrust, KeyBindingCheck, SdJwtError, UnverifiedSdJwt, VerifyOptions};
+use eid_sdjwt::{
+    IssuerTrust, KeyBindingCheck, SdJwtError, UnverifiedSdJwt, VerifyOptions, X5cTrust,
+};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
@@ -106,7 +108,7 @@ fn rfc9901_and_sd_jwt_vc_examples_verify_and_process_as_printed() {
         let is_vc = ex.sidecar["issuer_jwt_header"]["typ"] == "dc+sd-jwt";
         let options = VerifyOptions {
             trust: IssuerTrust {
-                roots: &[],
+                x5c: X5cTrust::Roots(&[]),
                 keys: &issuer,
             },
             now: pinned(&ex.sidecar),
@@ -155,7 +157,7 @@ fn spec_example_with_another_nonce_audience_or_time_is_refused() {
         };
         let options = VerifyOptions {
             trust: IssuerTrust {
-                roots: &[],
+                x5c: X5cTrust::Roots(&[]),
                 keys: &issuer,
             },
             now,

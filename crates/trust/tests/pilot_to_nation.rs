@@ -265,7 +265,7 @@ fn hotel_checks_with_status(
         .unwrap()
         .verify(&VerifyOptions {
             trust: IssuerTrust {
-                roots: &roots,
+                x5c: eid_sdjwt::X5cTrust::Roots(&roots),
                 keys: &[],
             },
             now: NOW,

@@ -32,8 +32,9 @@ pub struct Check<'a> {
     pub now: OffsetDateTime,
 }
 
-/// Document signers remembered per trust list: a desk sees the same few DS certificates
-/// all day, so each chain to its IACA is checked once (validity windows at every use).
+/// Document signers remembered per trust list, for mdoc and SD-JWT VC alike: a desk sees
+/// the same few DS certificates all day, so each chain to its IACA is checked once
+/// (validity windows at every use); a new trust list starts a new cache.
 const SIGNER_CACHE_CAPACITY: usize = 1024;
 
 /// A relying party's verifier: the trust list, who it verifies for, its status cache.
@@ -121,6 +122,12 @@ impl Verifier {
         self.trust = trust;
         self.signers = DocumentSignerCache::new(roots, SIGNER_CACHE_CAPACITY);
         self.owners = owners;
+    }
+
+    /// The listed issuers' IACA roots with the document signers checked under them (how
+    /// many chains were checked in full: [`DocumentSignerCache::chains_checked`]).
+    pub fn document_signers(&self) -> &DocumentSignerCache {
+        &self.signers
     }
 
     /// The status cache.
@@ -277,7 +284,7 @@ impl Verifier {
         let verified = eid_sdjwt::UnverifiedSdJwt::parse(presentation.trim()).and_then(|sd| {
             sd.verify(&eid_sdjwt::VerifyOptions {
                 trust: eid_sdjwt::IssuerTrust {
-                    roots: self.signers.roots(),
+                    x5c: eid_sdjwt::X5cTrust::Cached(&self.signers),
                     keys: &[],
                 },
                 now: check.now,

@@ -127,7 +127,7 @@ pub fn verify_sd_jwt(
     let root = world.pki.trusted_root(NOW).unwrap();
     UnverifiedSdJwt::parse(&presentation)?.verify(&VerifyOptions {
         trust: eid_sdjwt::verify::IssuerTrust {
-            roots: std::slice::from_ref(&root),
+            x5c: eid_sdjwt::X5cTrust::Roots(std::slice::from_ref(&root)),
             keys: &[],
         },
         now: NOW,
