@@ -210,6 +210,24 @@ impl World {
         provider: &str,
         status: eid_core::status::StatusListReference,
     ) -> Vec<u8> {
+        Self::issue_with_chain(
+            pki,
+            device_key,
+            provider,
+            status,
+            std::slice::from_ref(&pki.ds.0),
+        )
+    }
+
+    /// The same, with `x5chain` in its header (the authority puts the DS certificate and
+    /// its IACA there).
+    pub fn issue_with_chain(
+        pki: &AuthorityPki,
+        device_key: &SigningKey,
+        provider: &str,
+        status: eid_core::status::StatusListReference,
+        x5chain: &[Vec<u8>],
+    ) -> Vec<u8> {
         let text = |s: &str| ElementValue::Text(s.into());
         let name_spaces = vec![
             (
@@ -247,7 +265,7 @@ impl World {
                 valid_from: NOW - Duration::days(1),
                 valid_until: NOW + Duration::days(90),
                 status: Some(status),
-                x5chain: std::slice::from_ref(&pki.ds.0),
+                x5chain,
             },
             &pki.ds_key,
             &OsRandom,
