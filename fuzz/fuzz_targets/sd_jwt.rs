@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use eid_crypto::{Jwk, VerifyingKey};
-use eid_sdjwt::{IssuerTrust, KeyBindingCheck, UnverifiedSdJwt, VerifyOptions};
+use eid_sdjwt::{IssuerTrust, KeyBindingCheck, UnverifiedSdJwt, VerifyOptions, X5cTrust};
 use libfuzzer_sys::fuzz_target;
 use time::macros::datetime;
 use time::Duration;
@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
     };
     for key_binding in [None, Some(&check)] {
         let options = VerifyOptions {
-            trust: IssuerTrust { roots: &[], keys: &keys },
+            trust: IssuerTrust {
+                x5c: X5cTrust::Roots(&[]),
+                keys: &keys,
+            },
             now: datetime!(2025-05-29 16:41:05 UTC),
             leeway: Duration::ZERO,
             sd_jwt_vc: false,
