@@ -77,7 +77,7 @@ fn our_verify(
     };
     let options = VerifyOptions {
         trust: IssuerTrust {
-            roots: &[],
+            x5c: eid_sdjwt::X5cTrust::Roots(&[]),
             keys: &keys,
         },
         now: now(),
