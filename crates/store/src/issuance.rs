@@ -952,20 +952,7 @@ impl Store {
 
     /// Appends to the audit log.
     pub async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, subject, outcome, detail)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(entry.at)
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(&entry.subject)
-        .bind(&entry.outcome)
-        .bind(&entry.detail)
-        .execute(pool)
-        .await
-        .map(|_| ()))
-        .map_err(db("writing the audit log"))
+        self.audit_all(std::slice::from_ref(entry)).await
     }
 
     /// The newest `limit` audit entries, newest first.
