@@ -237,9 +237,9 @@ impl AuthorityConfig {
         Self::parse(&text, env)
     }
 
-    /// The settings, with `random_key` as the pseudonym key when none is configured (then
-    /// pseudonyms and rate limits do not survive a restart).
-    pub fn settings(&self, random_key: [u8; 32]) -> Result<Settings, ConfigError> {
+    /// The settings, with `stored_key` as the pseudonym key when none is configured (the
+    /// store's [`eid_store::Store::shared_key`]: the same for every replica and restart).
+    pub fn settings(&self, stored_key: [u8; 32]) -> Result<Settings, ConfigError> {
         if !(self.issuer_url.starts_with("https://") || self.issuer_url.starts_with("http://")) {
             return Err(ConfigError::Invalid {
                 name: "issuer_url",
@@ -256,7 +256,7 @@ impl AuthorityConfig {
                         .into(),
                 })?;
         let key = match &self.pseudonym_key {
-            None => random_key,
+            None => stored_key,
             Some(hex_key) => hex::decode(hex_key)
                 .ok()
                 .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())

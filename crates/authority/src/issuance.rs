@@ -174,7 +174,7 @@ impl Authority {
         action: &str,
         wallet: Option<&str>,
     ) -> Result<OfferMade, ApiError> {
-        let code = self.secret(32)?;
+        let code = self.secret_routed(32, id_number, true)?;
         let tx_code = self.tx_code()?;
         let now = self.clock.now();
         let expires_at = (now + self.settings.offer_ttl).unix_timestamp();
@@ -257,7 +257,8 @@ impl Authority {
             "invalid_request",
             "pre-authorized_code is missing".into(),
         ))?;
-        let token = self.secret(32)?;
+        // The token is stored beside the offer, in the code's (the resident's) partition.
+        let token = self.secret_routed(32, &hash_secret(&code), true)?;
         let now = self.clock.now();
         let redemption = self
             .store
@@ -419,7 +420,7 @@ impl Authority {
                 format!("{configuration} was already issued under this access token"),
             ));
         }
-        let id = self.secret(16)?;
+        let id = self.secret_routed(16, &grant.id_number, false)?;
         let expires_at = self.valid_until(&entry, now);
         let recorded = self
             .store

@@ -228,6 +228,28 @@ impl Authority {
         Ok(b64url(&bytes))
     }
 
+    /// A secret like [`Authority::secret`] whose key in the store — its hash when `hashed`,
+    /// else itself — routes to the same store partition as `with` (codes and tokens live
+    /// beside their resident: see `eid_store::routing`). One draw with one partition;
+    /// about as many as there are partitions otherwise.
+    fn secret_routed(&self, n: usize, with: &str, hashed: bool) -> Result<String, ApiError> {
+        let target = self.store.partition_of(with);
+        for _ in 0..4096 {
+            let secret = self.secret(n)?;
+            let key = if hashed {
+                hash_secret(&secret)
+            } else {
+                secret.clone()
+            };
+            if self.store.partition_of(&key) == target {
+                return Ok(secret);
+            }
+        }
+        Err(ApiError::Internal(
+            "no secret routed to the resident's partition".into(),
+        ))
+    }
+
     /// A keyed pseudonym of an identity number for the audit log and rate limits: stable
     /// under one key, meaningless without it (a plain hash of an 18-digit number with a
     /// checksum could be reversed by enumeration).

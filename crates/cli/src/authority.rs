@@ -100,18 +100,24 @@ async fn open(path: &Path) -> anyhow::Result<(Authority, AuthorityConfig)> {
     let clock = SystemClock;
     let now = clock.now();
     let random = OsRandom;
-    let mut key = [0u8; 32];
+    let store = Store::connect(&config.database_url)
+        .await
+        .context("the database")?;
+    // Unless configured, the pseudonym key is the store's: every replica and restart
+    // pseudonymises alike, so audit subjects and rate limits hold across them.
+    let mut fresh = [0u8; 32];
     random
-        .fill(&mut key)
+        .fill(&mut fresh)
         .map_err(|_| anyhow::anyhow!("the random source failed"))?;
+    let key = store
+        .shared_key("pseudonym", fresh)
+        .await
+        .context("the database")?;
     let settings = config.settings(key)?;
     let (signer, chain) = config.signer.open(now)?;
     let anchors = load_jwks(&config.trust_anchors)?;
     let trust = VerifiedTrustList::read(&read(&config.trust_list)?, &anchors, now, None)
         .with_context(|| format!("the trust list {}", config.trust_list.display()))?;
-    let store = Store::connect(&config.database_url)
-        .await
-        .context("the database")?;
     let mut authority = Authority::new(
         settings,
         store,

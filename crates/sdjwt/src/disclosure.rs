@@ -36,13 +36,14 @@ impl Disclosure {
         let Value::Array(items) = serde_json::from_slice(&bytes).map_err(|_| bad.clone())? else {
             return Err(bad);
         };
-        let (salt, name, value) = match <[Value; 2]>::try_from(items.clone()) {
-            Ok([Value::String(salt), value]) => (salt, None, value),
-            Ok(_) => return Err(bad),
-            Err(_) => match <[Value; 3]>::try_from(items) {
-                Ok([Value::String(salt), Value::String(name), value]) => (salt, Some(name), value),
-                _ => return Err(bad),
-            },
+        // [salt, value] (an array element) or [salt, name, value] (an object property).
+        let mut items = items.into_iter();
+        let (salt, name, value) = match (items.next(), items.next(), items.next(), items.next()) {
+            (Some(Value::String(salt)), Some(value), None, None) => (salt, None, value),
+            (Some(Value::String(salt)), Some(Value::String(name)), Some(value), None) => {
+                (salt, Some(name), value)
+            }
+            _ => return Err(bad),
         };
         Ok(Self {
             digest: digest_of(raw),
@@ -92,6 +93,8 @@ mod tests {
             &b64url(b"[1, \"a\", 2]"),
             &b64url(b"[\"s\"]"),
             &b64url(b"[\"s\", 1, 2]"),
+            &b64url(b"[\"s\", \"n\", 1, 2]"),
+            &b64url(b"[]"),
         ] {
             assert_eq!(
                 Disclosure::parse(raw, 3),
@@ -99,5 +102,11 @@ mod tests {
                 "{raw}"
             );
         }
+        // Two items: an array element, whatever the value's type.
+        let element = Disclosure::parse(&b64url(b"[\"s\", \"v\"]"), 0).unwrap();
+        assert_eq!(
+            (element.name, element.value),
+            (None, Value::String("v".into()))
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 use eid_core::Random;
 
-use crate::{Backend, Store, StoreError, WritePool, db, retrying};
+use crate::{Backend, Partition, StoreError, WritePool, db, retrying};
 
 /// Runs `$body` with `$pool` bound to whichever pool the store has: the same SQL, compiled
 /// once per driver.
@@ -215,9 +215,9 @@ fn signed(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-impl Store {
+impl Partition {
     /// Stores an offer.
-    pub async fn create_offer(&self, offer: &NewOffer<'_>) -> Result<(), StoreError> {
+    pub(crate) async fn create_offer(&self, offer: &NewOffer<'_>) -> Result<(), StoreError> {
         let configurations = serde_json::to_string(offer.configurations)
             .map_err(|_| StoreError::Corrupt("offer"))?;
         on_pool!(self, pool => sqlx::query(
@@ -242,7 +242,7 @@ impl Store {
     /// in the same transaction — two concurrent redemptions cannot both win. Otherwise the
     /// offer is read to say why, and a wrong transaction code is counted atomically (the
     /// offer is void after `max_tx_failures`).
-    pub async fn redeem_offer(
+    pub(crate) async fn redeem_offer(
         &self,
         code_hash: &str,
         tx_code_hash: Option<&str>,
@@ -351,7 +351,7 @@ impl Store {
 
     /// Voids a resident's unredeemed offers and live access tokens (a revocation, a lost
     /// card or a re-binding must not leave a door open). Returns how many were voided.
-    pub async fn void_pending(&self, id_number: &str) -> Result<u64, StoreError> {
+    pub(crate) async fn void_pending(&self, id_number: &str) -> Result<u64, StoreError> {
         retrying("voiding offers", || self.void_pending_once(id_number)).await
     }
 
@@ -378,7 +378,7 @@ impl Store {
     }
 
     /// The grant of an unexpired access token.
-    pub async fn access_grant(
+    pub(crate) async fn access_grant(
         &self,
         token_hash: &str,
         now: i64,
@@ -406,7 +406,7 @@ impl Store {
     /// Marks `configuration` issued under the token; false if it already was, or if the
     /// token is gone (voided by a suspension, revocation or re-binding of its resident
     /// since it was read: the foreign key refuses the mark).
-    pub async fn mark_issued(
+    pub(crate) async fn mark_issued(
         &self,
         token_hash: &str,
         configuration: &str,
@@ -431,7 +431,7 @@ impl Store {
     }
 
     /// Undoes [`Store::mark_issued`] when the issuance then failed, so it can be retried.
-    pub async fn unmark_issued(
+    pub(crate) async fn unmark_issued(
         &self,
         token_hash: &str,
         configuration: &str,
@@ -448,7 +448,7 @@ impl Store {
     }
 
     /// Stores a c_nonce (hashed) until `expires_at`, and drops expired ones.
-    pub async fn create_nonce(
+    pub(crate) async fn create_nonce(
         &self,
         nonce_hash: &str,
         now: i64,
@@ -471,7 +471,11 @@ impl Store {
     }
 
     /// Uses a nonce up: true if it existed unexpired (and is now gone).
-    pub async fn consume_nonce(&self, nonce_hash: &str, now: i64) -> Result<bool, StoreError> {
+    pub(crate) async fn consume_nonce(
+        &self,
+        nonce_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         on_pool!(self, pool => sqlx::query(
             "DELETE FROM nonces WHERE nonce_hash = $1 AND expires_at > $2",
         )
@@ -483,18 +487,66 @@ impl Store {
         .map_err(db("using a nonce"))
     }
 
+    /// The key stored under `name`, storing `fresh` first when there is none (the first of
+    /// several replicas starting at once wins; every one gets the same).
+    pub(crate) async fn shared_key(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
+        on_pool!(self, pool => {
+            sqlx::query("INSERT INTO authority_keys (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(name)
+                .bind(fresh)
+                .execute(pool)
+                .await
+                .map_err(db("storing a key"))?;
+            sqlx::query_scalar("SELECT value FROM authority_keys WHERE name = $1")
+                .bind(name)
+                .fetch_one(pool)
+                .await
+                .map_err(db("reading a key"))
+        })
+    }
+
+    /// The highest shard opened and its size; `None` before the first.
+    pub(crate) async fn top_shard(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        let top: Option<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT shard, size FROM status_shards ORDER BY shard DESC LIMIT 1",
+        )
+        .fetch_optional(pool)
+        .await)
+        .map_err(db("reading status shards"))?;
+        Ok(top.map(|(shard, size)| (count(shard), count(size))))
+    }
+
+    /// Opens shards 0 to `top` that are not open yet, empty, of `size` entries.
+    pub(crate) async fn open_shards_through(&self, top: u64, size: u64) -> Result<(), StoreError> {
+        retrying("opening status shards", || async {
+            on_pool!(self, pool => {
+                let mut tx = pool.begin_write().await.map_err(db("opening status shards"))?;
+                for shard in 0..=signed(top) {
+                    sqlx::query("INSERT INTO status_shards (shard, size) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(shard)
+                        .bind(signed(size))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("opening status shards"))?;
+                }
+                tx.commit().await.map_err(db("opening status shards"))
+            })
+        })
+        .await
+    }
+
     /// Records a logical credential and allocates a random status list index for each of
     /// its `instances`, in one transaction: in the lowest shard less than ¾ full (herd
     /// privacy: indices stay spread), else in a new shard of `shard_size`. Once a shard is
     /// half full the next one is opened, empty, so that it is published ahead of use.
     /// Returns the (shard, index) of each instance.
-    pub async fn record_credential(
+    pub(crate) async fn record_credential(
         &self,
         credential: &NewCredential<'_>,
         instances: u32,
         shard_size: u64,
         random: &dyn Random,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
+    ) -> Result<(Vec<(u64, u64)>, u64), StoreError> {
         retrying("recording a credential", || {
             self.record_credential_once(credential, instances, shard_size, random)
         })
@@ -507,7 +559,7 @@ impl Store {
         instances: u32,
         shard_size: u64,
         random: &dyn Random,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
+    ) -> Result<(Vec<(u64, u64)>, u64), StoreError> {
         let n = i64::from(instances);
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db("recording a credential"))?;
@@ -558,7 +610,9 @@ impl Store {
             // Past half, the next shard is opened — published, still empty — so that
             // verifiers following the shards hold it before any credential points into it
             // (allocation moves there only at ¾).
+            let mut top = shard;
             if (allocated + n) * 2 > size {
+                top = shard + 1;
                 sqlx::query("INSERT INTO status_shards (shard, size) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                     .bind(shard + 1)
                     .bind(signed(shard_size))
@@ -592,7 +646,7 @@ impl Store {
                 .await
                 .map_err(db("allocating status indices"))?;
             tx.commit().await.map_err(db("recording a credential"))?;
-            Ok(taken)
+            Ok((taken, count(top)))
         })
     }
 
@@ -601,7 +655,7 @@ impl Store {
     /// resident alive; revoke: from either), all instances of each batch at once,
     /// and bumps the version of every shard touched, in one transaction. Returns the
     /// credentials that changed, with their instances.
-    pub async fn set_state(
+    pub(crate) async fn set_state(
         &self,
         selector: Selector<'_>,
         to: CredentialState,
@@ -711,7 +765,7 @@ impl Store {
     }
 
     /// How many credentials (batches) `selector` addresses, in any state.
-    pub async fn credentials_held(&self, selector: Selector<'_>) -> Result<u64, StoreError> {
+    pub(crate) async fn credentials_held(&self, selector: Selector<'_>) -> Result<u64, StoreError> {
         let n: i64 = match selector {
             Selector::Credential(id) => on_pool!(self, pool => sqlx::query_scalar(
                 "SELECT count(*) FROM credentials WHERE id = $1",
@@ -741,7 +795,7 @@ impl Store {
 
     /// The one resident whose VALID, unexpired credentials (at `now`, Unix seconds) wallet
     /// instance `provider`/`instance` holds, if exactly one (a wallet asking for a refresh).
-    pub async fn resident_of_wallet(
+    pub(crate) async fn resident_of_wallet(
         &self,
         provider: &str,
         instance: &str,
@@ -767,7 +821,7 @@ impl Store {
     }
 
     /// The credentials issued to a resident, newest first.
-    pub async fn credentials_of(
+    pub(crate) async fn credentials_of(
         &self,
         id_number: &str,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
@@ -812,7 +866,7 @@ impl Store {
 
     /// The newest `limit` credentials (batches), newest first, without personal data:
     /// (id, provider, wallet instance, configuration, issued at, state).
-    pub async fn recent_credentials(
+    pub(crate) async fn recent_credentials(
         &self,
         limit: u32,
     ) -> Result<Vec<(CredentialRecord, i64)>, StoreError> {
@@ -845,7 +899,7 @@ impl Store {
     }
 
     /// How many credentials (batches) are VALID, INVALID and SUSPENDED.
-    pub async fn credential_counts(&self) -> Result<[u64; 3], StoreError> {
+    pub(crate) async fn credential_counts(&self) -> Result<[u64; 3], StoreError> {
         let rows: Vec<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT status, COUNT(*) FROM credentials GROUP BY status",
         )
@@ -863,7 +917,7 @@ impl Store {
 
     /// Credentials (batches) issued per hour since `since` (Unix seconds): (hour start,
     /// count), oldest first.
-    pub async fn issued_per_hour(&self, since: i64) -> Result<Vec<(i64, u64)>, StoreError> {
+    pub(crate) async fn issued_per_hour(&self, since: i64) -> Result<Vec<(i64, u64)>, StoreError> {
         let rows: Vec<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT (issued_at / 3600) * 3600 AS hour, COUNT(*) FROM credentials
              WHERE issued_at >= $1 GROUP BY hour ORDER BY hour",
@@ -876,7 +930,7 @@ impl Store {
     }
 
     /// The shard's size and version; `None` for a shard never opened.
-    pub async fn shard_head(&self, shard: u64) -> Result<Option<(u64, u64)>, StoreError> {
+    pub(crate) async fn shard_head(&self, shard: u64) -> Result<Option<(u64, u64)>, StoreError> {
         let head: Option<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT size, version FROM status_shards WHERE shard = $1",
         )
@@ -888,7 +942,10 @@ impl Store {
     }
 
     /// The shard's size, version and non-VALID entries; `None` for a shard never opened.
-    pub async fn shard_statuses(&self, shard: u64) -> Result<Option<ShardStatuses>, StoreError> {
+    pub(crate) async fn shard_statuses(
+        &self,
+        shard: u64,
+    ) -> Result<Option<ShardStatuses>, StoreError> {
         let shard = signed(shard);
         let head: Option<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT size, version FROM status_shards WHERE shard = $1",
@@ -922,7 +979,7 @@ impl Store {
 
     /// Appends several entries to the audit log in one transaction (a resident-wide change
     /// audits every credential: one write, not one per credential waiting its turn).
-    pub async fn audit_all(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    pub(crate) async fn audit_all(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -950,13 +1007,8 @@ impl Store {
         .await
     }
 
-    /// Appends to the audit log.
-    pub async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.audit_all(std::slice::from_ref(entry)).await
-    }
-
     /// The newest `limit` audit entries, newest first.
-    pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    pub(crate) async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let rows: Vec<(i64, String, String, String, String, String)> =
             on_pool!(self, pool => sqlx::query_as(
             "SELECT at, actor, action, subject, outcome, detail FROM audit_log
@@ -980,7 +1032,11 @@ impl Store {
     }
 
     /// Records a failed proofing attempt under a pseudonymous key.
-    pub async fn record_proofing_failure(&self, key: &str, at: i64) -> Result<(), StoreError> {
+    pub(crate) async fn record_proofing_failure(
+        &self,
+        key: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
         on_pool!(self, pool => sqlx::query("INSERT INTO proofing_failures (key, at) VALUES ($1, $2)")
             .bind(key)
             .bind(at)
@@ -991,7 +1047,11 @@ impl Store {
     }
 
     /// How many proofing failures `key` had since `since`.
-    pub async fn proofing_failures_since(&self, key: &str, since: i64) -> Result<u64, StoreError> {
+    pub(crate) async fn proofing_failures_since(
+        &self,
+        key: &str,
+        since: i64,
+    ) -> Result<u64, StoreError> {
         let n: i64 = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT count(*) FROM proofing_failures WHERE key = $1 AND at >= $2",
         )

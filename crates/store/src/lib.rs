@@ -12,6 +12,7 @@
 
 mod issuance;
 mod registry;
+pub mod routing;
 
 pub use issuance::{
     AccessGrant, AuditEntry, CredentialRecord, CredentialState, NewCredential, NewOffer,
@@ -46,6 +47,10 @@ pub enum StoreError {
     /// The resident is not in the registry.
     #[error("no such resident in the registry")]
     NotFound,
+    /// The shard map (the list of partitions) cannot be used as given, or a key was
+    /// handed to the wrong partition.
+    #[error("shard map: {0}")]
+    ShardMap(&'static str),
     /// Other writers kept the database busy through every retry: nothing was changed, and
     /// the same call may be made again.
     #[error("the database stayed busy during {operation}: nothing was changed; try again")]
@@ -130,26 +135,26 @@ impl WritePool for PgPool {
     }
 }
 
-/// Which backend a store runs on.
+/// Which backend a partition runs on.
 #[derive(Debug, Clone)]
 pub(crate) enum Backend {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
 
-/// The authority's store.
+/// One database holding a complete, independent slice of the authority's data (see
+/// [`routing`]): the residents whose numbers route to it, with everything about them.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub(crate) struct Partition {
     pub(crate) backend: Backend,
 }
 
-impl Store {
-    /// Opens `url` and brings its schema up to date: `sqlite:PATH` (created if missing),
-    /// `sqlite::memory:`, or `postgres://…`.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+impl Partition {
+    /// Opens `url` with at most `connections` connections and brings its schema up to date.
+    async fn connect(url: &str, connections: u32) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
-                .max_connections(8)
+                .max_connections(connections)
                 .connect(url)
                 .await
                 .map_err(db("connecting to PostgreSQL"))?;
@@ -183,20 +188,70 @@ impl Store {
             Err(StoreError::UnsupportedUrl)
         }
     }
+}
+
+/// The authority's store: one database, or several partitions routed by a shard map.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) parts: std::sync::Arc<[Partition]>,
+    pub(crate) aligned: std::sync::Arc<routing::Aligned>,
+}
+
+/// Partitions one store may have, at most.
+pub const MAX_PARTITIONS: usize = 64;
+
+impl Store {
+    /// Opens the store and brings every schema up to date. `url` is `sqlite:PATH` (created
+    /// if missing), `sqlite::memory:` or `postgres://…` — or the **shard map**: several such
+    /// URLs separated by whitespace, one database per partition, in partition order (see
+    /// [`routing`]). The number of partitions is fixed once data is written: a partition
+    /// moves to another server by moving its database and changing its URL, never by
+    /// adding or removing one.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let urls: Vec<&str> = url.split_whitespace().collect();
+        if urls.is_empty() {
+            return Err(StoreError::UnsupportedUrl);
+        }
+        if urls.len() > MAX_PARTITIONS {
+            return Err(StoreError::ShardMap("more than 64 partitions"));
+        }
+        let kinds: std::collections::HashSet<bool> =
+            urls.iter().map(|u| u.starts_with("sqlite:")).collect();
+        if kinds.len() > 1 {
+            return Err(StoreError::ShardMap(
+                "the partitions mix SQLite and PostgreSQL",
+            ));
+        }
+        // Each replica's connections to one server stay few however many partitions it
+        // holds: about 16 per replica in all, at least 2 per partition.
+        let connections = u32::try_from(16 / urls.len()).unwrap_or(2).clamp(2, 8);
+        let mut parts = Vec::with_capacity(urls.len());
+        for url in urls {
+            parts.push(Partition::connect(url, connections).await?);
+        }
+        let store = Self {
+            parts: parts.into(),
+            aligned: std::sync::Arc::new(routing::Aligned::none()),
+        };
+        store.align_shards().await?;
+        Ok(store)
+    }
 
     /// `sqlite` or `postgres`.
     pub fn backend_name(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite(_) => "sqlite",
-            Backend::Postgres(_) => "postgres",
+        match self.parts.first().map(|p| &p.backend) {
+            Some(Backend::Postgres(_)) => "postgres",
+            _ => "sqlite",
         }
     }
 
     /// Closes the connections.
     pub async fn close(&self) {
-        match &self.backend {
-            Backend::Sqlite(pool) => pool.close().await,
-            Backend::Postgres(pool) => pool.close().await,
+        for part in self.parts.iter() {
+            match &part.backend {
+                Backend::Sqlite(pool) => pool.close().await,
+                Backend::Postgres(pool) => pool.close().await,
+            }
         }
     }
 }
@@ -216,9 +271,15 @@ impl ScratchPostgres {
     /// set (after saying the test skipped; under CI that is a failure instead, see
     /// [`eid_core::testing`]).
     pub async fn create(tag: &str) -> Result<Option<Self>, StoreError> {
+        Self::create_at("EID_TEST_POSTGRES_URL", tag).await
+    }
+
+    /// Like [`ScratchPostgres::create`], on the server the environment variable `variable`
+    /// names (`EID_TEST_POSTGRES_URL_2`: the second server, for partitions on two servers).
+    pub async fn create_at(variable: &str, tag: &str) -> Result<Option<Self>, StoreError> {
         use sqlx::Connection;
         // Unset: the test skips, saying so — and fails under CI.
-        let Some(base) = eid_core::testing::required_env("EID_TEST_POSTGRES_URL") else {
+        let Some(base) = eid_core::testing::required_env(variable) else {
             return Ok(None);
         };
         let name = format!("eid_test_{tag}_{}", std::process::id());

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::{Date, OffsetDateTime};
 
-use crate::{Backend, Store, StoreError, WritePool, db, retrying};
+use crate::{Backend, Partition, StoreError, WritePool, db, retrying};
 
 /// What the registry says of a card, besides its own validity dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,12 +134,12 @@ fn csv_field(out: &mut String, value: &str) {
     out.push('"');
 }
 
-impl Store {
+impl Partition {
     /// Imports `cards`, idempotently: new residents are added, changed records replaced,
     /// identical ones left alone; card states and events are kept. One transaction per
     /// call (call it with batches of some thousands). Returns how many records were new or
     /// changed.
-    pub async fn import_residents(
+    pub(crate) async fn import_residents(
         &self,
         cards: &[ResidentCard],
         now: OffsetDateTime,
@@ -209,7 +209,7 @@ impl Store {
     }
 
     /// The number of residents.
-    pub async fn resident_count(&self) -> Result<u64, StoreError> {
+    pub(crate) async fn resident_count(&self) -> Result<u64, StoreError> {
         let count: i64 = match &self.backend {
             Backend::Sqlite(pool) => {
                 sqlx::query_scalar("SELECT count(*) FROM residents")
@@ -227,7 +227,7 @@ impl Store {
     }
 
     /// Up to `n` registered numbers, for benchmarks and spot checks (no order promised).
-    pub async fn sample_numbers(&self, n: u32) -> Result<Vec<String>, StoreError> {
+    pub(crate) async fn sample_numbers(&self, n: u32) -> Result<Vec<String>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => {
                 sqlx::query_scalar("SELECT id_number FROM residents ORDER BY random() LIMIT ?1")
@@ -246,7 +246,7 @@ impl Store {
     }
 
     /// The resident with identity number `number`, if registered.
-    pub async fn resident(&self, number: &str) -> Result<Option<RegistryEntry>, StoreError> {
+    pub(crate) async fn resident(&self, number: &str) -> Result<Option<RegistryEntry>, StoreError> {
         let row = match &self.backend {
             Backend::Sqlite(pool) => sqlx::query(
                 "SELECT record, card_state, deceased <> 0 AS deceased FROM residents WHERE id_number = ?1",
@@ -283,7 +283,7 @@ impl Store {
     /// (the old card is void: its credentials are revoked by the authority); a name or
     /// address change updates the record; a death marks the resident deceased. One
     /// transaction: the event and its effect are stored together or not at all.
-    pub async fn record_event(
+    pub(crate) async fn record_event(
         &self,
         number: &str,
         event: &LifeEvent,
@@ -394,7 +394,7 @@ impl Store {
     }
 
     /// The resident's life events, oldest first.
-    pub async fn life_events(
+    pub(crate) async fn life_events(
         &self,
         number: &str,
     ) -> Result<Vec<(LifeEvent, OffsetDateTime)>, StoreError> {

@@ -27,8 +27,8 @@ pub struct World {
     pub authority: Arc<Authority>,
     pub public: Router,
     pub admin: Router,
-    pub pki: AuthorityPki,
-    pub providers: Vec<(String, SigningKey)>,
+    pub pki: Arc<AuthorityPki>,
+    pub providers: Arc<Vec<(String, SigningKey)>>,
     pub residents: Vec<ResidentCard>,
 }
 
@@ -75,6 +75,42 @@ impl World {
             .into_iter()
             .map(|id| (id.to_owned(), SigningKey::generate().unwrap()))
             .collect();
+        let (signer, chain) = issuer(&pki);
+        Self::assemble(
+            store,
+            Arc::new(pki),
+            Arc::new(providers),
+            residents,
+            signer,
+            chain,
+        )
+    }
+
+    /// Another replica of this world's authority, as a second `eid authority serve` behind
+    /// the load balancer: its own connections to the same store (`database_url`), the same
+    /// issuer key, PKI, wallet providers and settings.
+    pub async fn replica(&self, database_url: &str) -> Self {
+        let store = Store::connect(database_url).await.unwrap();
+        let key = SigningKey::from_pkcs8_der(&self.pki.ds_key.to_pkcs8_der().unwrap()).unwrap();
+        let chain = vec![self.pki.ds.0.clone()];
+        Self::assemble(
+            store,
+            self.pki.clone(),
+            self.providers.clone(),
+            self.residents.clone(),
+            Arc::new(key),
+            chain,
+        )
+    }
+
+    fn assemble(
+        store: Store,
+        pki: Arc<AuthorityPki>,
+        providers: Arc<Vec<(String, SigningKey)>>,
+        residents: Vec<ResidentCard>,
+        signer: Arc<dyn Signer>,
+        chain: Vec<Vec<u8>>,
+    ) -> Self {
         let mut list = TrustList::new(NOW);
         list.wallet_providers = providers
             .iter()
@@ -86,7 +122,6 @@ impl World {
             })
             .collect();
         let settings = Settings::new(ISSUER, ADMIN_TOKEN, [7; 32]);
-        let (signer, chain) = issuer(&pki);
         let authority = Arc::new(Authority::new(
             settings,
             store,

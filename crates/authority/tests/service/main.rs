@@ -17,3 +17,4 @@ mod nats;
 mod pkcs11;
 #[cfg(feature = "face")]
 mod remote;
+mod replicas;

@@ -1,0 +1,275 @@
+//! A store of several partitions (the shard map): residents spread over them, each found
+//! where it routes; credentials issued in every partition get published shard numbers that
+//! never collide and stay dense; one pseudonym key for every replica; a lost phone is found in whichever partition holds it;
+//! secrets drawn without routing are refused; a store reopened with more partitions aligns
+//! their shards. On SQLite files always, on PostgreSQL databases when
+//! `EID_TEST_POSTGRES_URL` and `EID_TEST_POSTGRES_URL_2` name two servers.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+
+use std::collections::HashSet;
+
+use eid_core::identity::ResidentCard;
+use eid_core::{OsRandom, Random};
+use eid_store::{CredentialState, NewCredential, NewOffer, Selector, Store, StoreError};
+use time::macros::{date, datetime};
+
+const NOW: i64 = 1_795_000_000;
+/// Small shards, so that a few hundred credentials open several in every partition.
+const SHARD: u64 = 64;
+
+fn population(count: u64) -> Vec<ResidentCard> {
+    let mut out = Vec::new();
+    eid_registry::generate::Generator::new(17, date!(2026 - 11 - 23))
+        .write_jsonl(count, &mut out, &mut |_| {})
+        .unwrap();
+    out.split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).unwrap())
+        .collect()
+}
+
+/// A random id that routes to `number`'s partition, as the authority draws them.
+fn routed(store: &Store, number: &str) -> String {
+    loop {
+        let mut bytes = [0u8; 8];
+        OsRandom.fill(&mut bytes).unwrap();
+        let id = format!("cred-{}", u64::from_le_bytes(bytes));
+        if store.partition_of(&id) == store.partition_of(number) {
+            return id;
+        }
+    }
+}
+
+async fn exercise(store: &Store) {
+    let residents = population(120);
+    let now = datetime!(2026-11-23 12:00 UTC);
+    assert_eq!(store.import_residents(&residents, now).await.unwrap(), 120);
+    assert_eq!(store.import_residents(&residents, now).await.unwrap(), 0);
+    assert_eq!(store.resident_count().await.unwrap(), 120);
+    let used: HashSet<usize> = residents
+        .iter()
+        .map(|c| store.partition_of(c.id_number.expose()))
+        .collect();
+    assert_eq!(
+        used.len(),
+        store.partitions(),
+        "every partition holds residents"
+    );
+    for card in &residents {
+        let found = store.resident(card.id_number.expose()).await.unwrap();
+        assert_eq!(found.map(|e| e.card), Some(card.clone()));
+    }
+
+    // Two credentials of three instances each per resident: 720 instances over small shards.
+    let mut positions = HashSet::new();
+    let mut ids = Vec::new();
+    for card in &residents {
+        let number = card.id_number.expose();
+        for configuration in ["sd_jwt", "mdoc"] {
+            let id = routed(store, number);
+            let wallet = format!("phone-{number}");
+            let taken = store
+                .record_credential(
+                    &NewCredential {
+                        id: &id,
+                        id_number: number,
+                        provider: "wechat",
+                        wallet_instance: &wallet,
+                        configuration,
+                        issued_at: NOW,
+                        expires_at: NOW + 86_400,
+                    },
+                    3,
+                    SHARD,
+                    &OsRandom,
+                )
+                .await
+                .unwrap();
+            for position in taken {
+                assert!(positions.insert(position), "{position:?} handed out twice");
+            }
+            ids.push(id);
+        }
+    }
+    assert_eq!(positions.len(), 720);
+    // Published shards are dense from 0: a verifier walking them finds every one in use.
+    let top = positions.iter().map(|&(shard, _)| shard).max().unwrap();
+    for shard in 0..=top {
+        assert!(
+            store.shard_head(shard).await.unwrap().is_some(),
+            "shard {shard} of 0..={top} is not published"
+        );
+    }
+    assert_eq!(store.credential_counts().await.unwrap(), [240, 0, 0]);
+
+    // A lost phone, wherever its resident's partition is.
+    let card = &residents[7];
+    let number = card.id_number.expose();
+    let wallet = format!("phone-{number}");
+    let changed = store
+        .set_state(
+            Selector::WalletInstance {
+                provider: "wechat",
+                instance: &wallet,
+            },
+            CredentialState::Suspended,
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.len(), 2);
+    for record in &changed {
+        for &(shard, idx) in &record.instances {
+            let statuses = store.shard_statuses(shard).await.unwrap().unwrap();
+            assert!(
+                statuses.entries.contains(&(idx, 2)),
+                "the suspension is not in published shard {shard}"
+            );
+        }
+    }
+    assert_eq!(store.credentials_of(number).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .resident_of_wallet(
+                "wechat",
+                &format!("phone-{}", residents[8].id_number.expose()),
+                NOW
+            )
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(residents[8].id_number.expose())
+    );
+
+    // The authority's pseudonym key: the first replica's, for every replica after it.
+    let first = store.shared_key("pseudonym", [1; 32]).await.unwrap();
+    assert_eq!(first, [1; 32]);
+    assert_eq!(store.shared_key("pseudonym", [2; 32]).await.unwrap(), first);
+
+    // A code whose hash routes elsewhere than its resident is refused, and nothing stored.
+    let configurations = vec!["sd_jwt".to_owned()];
+    let stray = (0..)
+        .map(|n| format!("code-{n}"))
+        .find(|code| store.partition_of(code) != store.partition_of(number))
+        .unwrap();
+    let refused = store
+        .create_offer(&NewOffer {
+            code_hash: &stray,
+            id_number: number,
+            configurations: &configurations,
+            tx_code_hash: None,
+            expires_at: NOW + 600,
+            wallet: None,
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::ShardMap(_))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_files() {
+    let dir = std::env::temp_dir().join(format!("eid-partitions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = |n: usize| format!("sqlite:{}", dir.join(format!("p{n}.db")).display());
+    let map = (0..3).map(url).collect::<Vec<_>>().join(" ");
+    let store = Store::connect(&map).await.unwrap();
+    assert_eq!(store.partitions(), 3);
+    exercise(&store).await;
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn reopening_aligns_the_shards_of_every_partition() {
+    let dir = std::env::temp_dir().join(format!("eid-align-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = format!("sqlite:{}", dir.join("a.db").display());
+    let b = format!("sqlite:{}", dir.join("b.db").display());
+    // Partition 0 opens local shards 0..=2 while partition 1 does not exist yet (as if the
+    // process died before aligning).
+    let alone = Store::connect(&a).await.unwrap();
+    for n in 0..100 {
+        let id = format!("cred-{n}");
+        alone
+            .record_credential(
+                &NewCredential {
+                    id: &id,
+                    id_number: "x",
+                    provider: "p",
+                    wallet_instance: "w",
+                    configuration: "c",
+                    issued_at: NOW,
+                    expires_at: NOW + 1,
+                },
+                1,
+                SHARD,
+                &OsRandom,
+            )
+            .await
+            .unwrap();
+    }
+    let mut top = 0;
+    while alone.shard_head(top + 1).await.unwrap().is_some() {
+        top += 1;
+    }
+    assert!(top >= 2, "{top}");
+    alone.close().await;
+    let both = Store::connect(&format!("{a} {b}")).await.unwrap();
+    for shard in 0..2 * (top + 1) {
+        assert!(
+            both.shard_head(shard).await.unwrap().is_some(),
+            "published shard {shard} missing after reopening"
+        );
+    }
+    both.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_shard_map_mixing_backends_or_too_long_is_refused() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mixed = runtime.block_on(Store::connect("sqlite::memory: postgres://127.0.0.1:1/x"));
+    assert!(matches!(mixed, Err(StoreError::ShardMap(_))), "{mixed:?}");
+    let long = vec!["sqlite::memory:"; 65].join(" ");
+    let long = runtime.block_on(Store::connect(&long));
+    assert!(matches!(long, Err(StoreError::ShardMap(_))), "{long:?}");
+    let empty = runtime.block_on(Store::connect("  "));
+    assert!(
+        matches!(empty, Err(StoreError::UnsupportedUrl)),
+        "{empty:?}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs two PostgreSQL servers: EID_TEST_POSTGRES_URL and _2 (scripts/test starts them)"]
+async fn postgres() {
+    let mut scratches = Vec::new();
+    for n in 0..2 {
+        let server = ["EID_TEST_POSTGRES_URL", "EID_TEST_POSTGRES_URL_2"][n];
+        let Some(scratch) = eid_store::ScratchPostgres::create_at(server, &format!("part{n}"))
+            .await
+            .unwrap()
+        else {
+            return;
+        };
+        scratches.push(scratch);
+    }
+    let map = scratches
+        .iter()
+        .map(|s| s.url.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let store = Store::connect(&map).await.unwrap();
+    exercise(&store).await;
+    store.close().await;
+    for scratch in scratches {
+        scratch.drop_database().await.unwrap();
+    }
+}
