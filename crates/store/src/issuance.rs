@@ -729,13 +729,17 @@ impl Partition {
                 if done.rows_affected() == 0 {
                     continue;
                 }
-                let instances: Vec<(i64, i64)> = sqlx::query_as(
-                    "SELECT shard, idx FROM credential_instances WHERE credential = $1 ORDER BY shard, idx",
+                // The instances carry the status too (the shard's list is read from them).
+                let mut instances: Vec<(i64, i64)> = sqlx::query_as(
+                    "UPDATE credential_instances SET status = $1 WHERE credential = $2
+                     RETURNING shard, idx",
                 )
+                .bind(i64::from(to.value()))
                 .bind(&id)
                 .fetch_all(&mut *tx)
                 .await
-                .map_err(db("reading instances"))?;
+                .map_err(db("changing instances"))?;
+                instances.sort_unstable();
                 changed.push(CredentialRecord {
                     id,
                     provider,
@@ -958,9 +962,7 @@ impl Partition {
             return Ok(None);
         };
         let rows: Vec<(i64, i64)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT i.idx, c.status FROM credential_instances i
-             JOIN credentials c ON c.id = i.credential
-             WHERE i.shard = $1 AND c.status <> 0",
+            "SELECT idx, status FROM credential_instances WHERE shard = $1 AND status <> 0",
         )
         .bind(shard)
         .fetch_all(pool)
