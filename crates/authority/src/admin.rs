@@ -130,7 +130,15 @@ impl Authority {
         {
             self.store.void_pending(id_number).await?;
         }
-        let changed = self.store.set_state(selector, action.target()).await?;
+        // A change made in some partitions only is announced and audited for what it
+        // changed, then answered as the failure it also is (the same call finishes it).
+        let (changed, failure) = match self.store.set_state(selector, action.target()).await {
+            Ok(changed) => (changed, None),
+            Err(eid_store::StoreError::PartlyChanged { changed, source }) => {
+                (changed, Some(*source))
+            }
+            Err(e) => return Err(e.into()),
+        };
         let at = self.clock.now().unix_timestamp();
         let status = match action {
             Action::Suspend => "SUSPENDED",
@@ -165,6 +173,12 @@ impl Authority {
             });
         }
         self.store.audit_all(&audited).await?;
+        if failure.is_some() {
+            return Err(ApiError::Unavailable(format!(
+                "the change was made for {} credentials, but a database did not answer for the rest: make the same call again to finish it",
+                audited.len()
+            )));
+        }
         Ok(Changed {
             credentials: changed.into_iter().map(|r| r.id).collect(),
             instances,

@@ -51,6 +51,26 @@ pub enum StoreError {
     /// handed to the wrong partition.
     #[error("shard map: {0}")]
     ShardMap(&'static str),
+    /// A database of the shard map holds another partition than its place in the map: the
+    /// URLs were reordered, or partitions added or removed. Nothing was read or written.
+    #[error(
+        "shard map: the database at place {place} holds partition {recorded}: keep the URLs in their first order and number (move a partition by changing its URL in place)"
+    )]
+    PartitionMoved {
+        /// Its place in the map (from 0).
+        place: usize,
+        /// What it recorded when first used (`p/P`).
+        recorded: String,
+    },
+    /// Some partitions changed and one failed: the changes made are these; the same call
+    /// may be made again for the rest.
+    #[error("the change was made in part ({} credentials), then: {source}", changed.len())]
+    PartlyChanged {
+        /// What did change.
+        changed: Vec<CredentialRecord>,
+        /// Why the rest did not.
+        source: Box<StoreError>,
+    },
     /// Other writers kept the database busy through every retry: nothing was changed, and
     /// the same call may be made again.
     #[error("the database stayed busy during {operation}: nothing was changed; try again")]
@@ -208,8 +228,17 @@ impl Store {
     /// moves to another server by moving its database and changing its URL, never by
     /// adding or removing one.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let urls: Vec<&str> = url.split_whitespace().collect();
-        if urls.is_empty() {
+        // Several URLs only when every piece names a backend: a SQLite path may hold spaces.
+        let pieces: Vec<&str> = url.split_whitespace().collect();
+        let urls = if pieces
+            .iter()
+            .all(|p| p.starts_with("sqlite:") || p.starts_with("postgres"))
+        {
+            pieces
+        } else {
+            vec![url.trim()]
+        };
+        if urls.is_empty() || urls == [""] {
             return Err(StoreError::UnsupportedUrl);
         }
         if urls.len() > MAX_PARTITIONS {
@@ -233,6 +262,7 @@ impl Store {
             parts: parts.into(),
             aligned: std::sync::Arc::new(routing::Aligned::none()),
         };
+        store.check_positions().await?;
         store.align_shards().await?;
         Ok(store)
     }

@@ -3,9 +3,10 @@
 //! A store of `P` partitions holds `P` databases with the same schema, each a complete and
 //! independent slice: the residents whose numbers route to it, and everything about them
 //! — registry record, life events, offers, access tokens, credentials, their status-list
-//! instances and the status-list shards those instances live in. A request therefore
-//! touches one database, in one local transaction: no transaction ever spans two servers,
-//! and no foreign key or uniqueness rule needs one. (`docs/scale.md` says why this was
+//! instances and the status-list shards those instances live in. Every write is therefore
+//! a local transaction on one database: no transaction ever spans two servers, and no
+//! foreign key or uniqueness rule needs one. Each database records its place in the map
+//! and is refused at another ([`StoreError::PartitionMoved`]). (`docs/scale.md` says why this was
 //! chosen over PostgreSQL's own hash partitioning with `postgres_fdw` partitions, and
 //! `docs/sharding-measurement.md` gives the figures.)
 //!
@@ -122,6 +123,21 @@ impl Store {
             part.open_shards_through(top, size).await?;
         }
         self.aligned.0.fetch_max(top_signed, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Each database records its place in the map when first used (`p/P`), and must be
+    /// found there again: a reordered or resized map would route every resident elsewhere
+    /// and publish another partition's shard under a number.
+    pub(crate) async fn check_positions(&self) -> Result<(), StoreError> {
+        let total = self.parts.len();
+        for (place, part) in self.parts.iter().enumerate() {
+            let expected = format!("{place}/{total}");
+            let recorded = part.shared_key("partition", &expected).await?;
+            if recorded != expected {
+                return Err(StoreError::PartitionMoved { place, recorded });
+            }
+        }
         Ok(())
     }
 
@@ -274,8 +290,12 @@ impl Store {
         let (mut taken, top) = part
             .record_credential(credential, instances, shard_size, random)
             .await?;
+        // The credential is recorded, in shards already open: opening the same local shard
+        // in the other partitions only keeps the published numbers dense. A failure there
+        // must not undo an issuance; it is tried again at the next issuance past half a
+        // shard and on every opening of the store (`aligned` moves only on success).
         if self.parts.len() > 1 {
-            self.open_everywhere(top, shard_size).await?;
+            let _ = self.open_everywhere(top, shard_size).await;
         }
         self.globalize(p, &mut taken);
         Ok(taken)
@@ -290,15 +310,29 @@ impl Store {
         selector: Selector<'_>,
         to: CredentialState,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
+        // Every partition is tried, whatever one of them answers: a lost phone is frozen
+        // wherever it can be; what changed is reported even when one partition failed.
         let mut changed = Vec::new();
+        let mut failure = None;
         for p in self.selected(selector) {
-            let mut records = self.parts[p].set_state(selector, to).await?;
-            for record in &mut records {
-                self.globalize(p, &mut record.instances);
+            match self.parts[p].set_state(selector, to).await {
+                Ok(mut records) => {
+                    for record in &mut records {
+                        self.globalize(p, &mut record.instances);
+                    }
+                    changed.extend(records);
+                }
+                Err(e) => failure = failure.or(Some(e)),
             }
-            changed.extend(records);
         }
-        Ok(changed)
+        match failure {
+            None => Ok(changed),
+            Some(e) if changed.is_empty() => Err(e),
+            Some(e) => Err(StoreError::PartlyChanged {
+                changed,
+                source: Box::new(e),
+            }),
+        }
     }
 
     /// The partitions `selector` can address.

@@ -173,6 +173,13 @@ async fn exercise(store: &Store) {
 
 #[tokio::test]
 async fn sqlite_files() {
+    // A folder with a space: a SQLite path is one URL, not a map of two.
+    let dir = std::env::temp_dir().join(format!("eid partitions {}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = |n: usize| format!("sqlite:{}", dir.join(format!("p{n}.db")).display());
+    let single = Store::connect(&url(9)).await.unwrap();
+    assert_eq!(single.partitions(), 1);
+    single.close().await;
     let dir = std::env::temp_dir().join(format!("eid-partitions-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = |n: usize| format!("sqlite:{}", dir.join(format!("p{n}.db")).display());
@@ -181,52 +188,143 @@ async fn sqlite_files() {
     assert_eq!(store.partitions(), 3);
     exercise(&store).await;
     store.close().await;
-    std::fs::remove_dir_all(&dir).unwrap();
+
+    // The same databases in another order, or fewer of them, are refused before anything
+    // is read: every resident would route elsewhere.
+    let reordered = [1, 0, 2].map(url).join(" ");
+    let refused = Store::connect(&reordered).await;
+    assert!(
+        matches!(&refused, Err(StoreError::PartitionMoved { place: 0, recorded }) if recorded == "1/3"),
+        "{refused:?}"
+    );
+    let fewer = [0, 1].map(url).join(" ");
+    let refused = Store::connect(&fewer).await;
+    assert!(
+        matches!(refused, Err(StoreError::PartitionMoved { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        Store::connect(&map)
+            .await
+            .unwrap()
+            .resident_count()
+            .await
+            .unwrap(),
+        120
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("eid partitions {}", std::process::id())),
+    );
+}
+
+fn credential<'a>(id: &'a str, number: &'a str, wallet: &'a str) -> NewCredential<'a> {
+    NewCredential {
+        id,
+        id_number: number,
+        provider: "p",
+        wallet_instance: wallet,
+        configuration: "c",
+        issued_at: NOW,
+        expires_at: NOW + 1,
+    }
 }
 
 #[tokio::test]
 async fn reopening_aligns_the_shards_of_every_partition() {
+    use sqlx::Connection;
     let dir = std::env::temp_dir().join(format!("eid-align-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let a = format!("sqlite:{}", dir.join("a.db").display());
     let b = format!("sqlite:{}", dir.join("b.db").display());
-    // Partition 0 opens local shards 0..=2 while partition 1 does not exist yet (as if the
-    // process died before aligning).
-    let alone = Store::connect(&a).await.unwrap();
+    let map = format!("{a} {b}");
+    let store = Store::connect(&map).await.unwrap();
     for n in 0..100 {
-        let id = format!("cred-{n}");
-        alone
-            .record_credential(
-                &NewCredential {
-                    id: &id,
-                    id_number: "x",
-                    provider: "p",
-                    wallet_instance: "w",
-                    configuration: "c",
-                    issued_at: NOW,
-                    expires_at: NOW + 1,
-                },
-                1,
-                SHARD,
-                &OsRandom,
-            )
+        let number = format!("x{n}");
+        let id = routed(&store, &number);
+        store
+            .record_credential(&credential(&id, &number, "w"), 1, SHARD, &OsRandom)
             .await
             .unwrap();
     }
     let mut top = 0;
-    while alone.shard_head(top + 1).await.unwrap().is_some() {
+    while store.shard_head(top + 1).await.unwrap().is_some() {
         top += 1;
     }
-    assert!(top >= 2, "{top}");
-    alone.close().await;
-    let both = Store::connect(&format!("{a} {b}")).await.unwrap();
-    for shard in 0..2 * (top + 1) {
+    assert!(top >= 3, "{top}");
+    store.close().await;
+    // As if the process died after a partition opened shards and before the other did:
+    // partition 1 loses its empty shards above local 0.
+    let mut raw = sqlx::SqliteConnection::connect(&b).await.unwrap();
+    sqlx::query("DELETE FROM status_shards WHERE allocated = 0 AND shard > 0")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    raw.close().await.unwrap();
+    let reopened = Store::connect(&map).await.unwrap();
+    for shard in 0..=top {
         assert!(
-            both.shard_head(shard).await.unwrap().is_some(),
+            reopened.shard_head(shard).await.unwrap().is_some(),
             "published shard {shard} missing after reopening"
         );
     }
-    both.close().await;
+    reopened.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_phone_is_frozen_in_every_partition_that_answers() {
+    use sqlx::Connection;
+    let dir = std::env::temp_dir().join(format!("eid-partial-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let urls = ["a.db", "b.db"].map(|f| format!("sqlite:{}", dir.join(f).display()));
+    let store = Store::connect(&urls.join(" ")).await.unwrap();
+    // One phone holding credentials of residents in both partitions (a guardian's, say).
+    let numbers: Vec<String> = (0..)
+        .map(|n| format!("resident-{n}"))
+        .scan(HashSet::new(), |seen, n| {
+            Some((seen.insert(store.partition_of(&n)), n))
+        })
+        .filter_map(|(new, n)| new.then_some(n))
+        .take(2)
+        .collect();
+    for number in &numbers {
+        let id = routed(&store, number);
+        store
+            .record_credential(&credential(&id, number, "phone"), 1, SHARD, &OsRandom)
+            .await
+            .unwrap();
+    }
+    // Partition 1 refuses every change (a server failing mid-way).
+    let mut raw = sqlx::SqliteConnection::connect(&urls[1]).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER down BEFORE UPDATE ON credentials BEGIN SELECT RAISE(ABORT, 'down'); END",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    let phone = Selector::WalletInstance {
+        provider: "p",
+        instance: "phone",
+    };
+    let partly = store.set_state(phone, CredentialState::Suspended).await;
+    let Err(StoreError::PartlyChanged { changed, .. }) = partly else {
+        panic!("expected a partial change: {partly:?}");
+    };
+    assert_eq!(changed.len(), 1, "partition 0 is frozen all the same");
+    sqlx::query("DROP TRIGGER down")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    raw.close().await.unwrap();
+    // The same call again finishes it.
+    let rest = store
+        .set_state(phone, CredentialState::Suspended)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_ne!(rest[0].id, changed[0].id);
+    store.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
