@@ -162,7 +162,10 @@ fn import(file: &PathBuf, database: &str, batch: usize, quiet: bool) -> anyhow::
     }
     let input = File::open(file).with_context(|| format!("could not open {}", file.display()))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Two workers: a batch is written (each partition's share at once) while the next
+    // is read and parsed here.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
@@ -185,6 +188,17 @@ fn import(file: &PathBuf, database: &str, batch: usize, quiet: bool) -> anyhow::
         );
         let (mut read, mut changed, mut pending) = (0u64, 0u64, Vec::with_capacity(batch));
         let mut bytes = 0u64;
+        // At most one batch is being written while the next is parsed: memory stays at two
+        // batches, and the batches reach the store in file order (a resident listed twice
+        // ends as its last line).
+        let mut writing: Option<tokio::task::JoinHandle<Result<u64, eid_store::StoreError>>> =
+            None;
+        let finish = async |writing: &mut Option<tokio::task::JoinHandle<_>>| -> anyhow::Result<u64> {
+            match writing.take() {
+                Some(handle) => Ok(handle.await.context("the import task failed")??),
+                None => Ok(0),
+            }
+        };
         for (i, line) in BufReader::new(input).lines().enumerate() {
             let line = line.with_context(|| format!("could not read {}", file.display()))?;
             bytes += line.len() as u64 + 1;
@@ -195,6 +209,7 @@ fn import(file: &PathBuf, database: &str, batch: usize, quiet: bool) -> anyhow::
                 Ok(card) => card,
                 Err(_) => {
                     // What was read before the bad line is stored before stopping.
+                    finish(&mut writing).await?;
                     if !pending.is_empty() {
                         store.import_residents(&pending, SystemClock.now()).await?;
                     }
@@ -210,11 +225,16 @@ fn import(file: &PathBuf, database: &str, batch: usize, quiet: bool) -> anyhow::
             pending.push(card);
             read += 1;
             if pending.len() == batch {
-                changed += store.import_residents(&pending, SystemClock.now()).await?;
-                pending.clear();
+                changed += finish(&mut writing).await?;
+                let full = std::mem::replace(&mut pending, Vec::with_capacity(batch));
+                let store = store.clone();
+                writing = Some(tokio::spawn(async move {
+                    store.import_residents(&full, SystemClock.now()).await
+                }));
                 bar.set_position(bytes);
             }
         }
+        changed += finish(&mut writing).await?;
         if !pending.is_empty() {
             changed += store.import_residents(&pending, SystemClock.now()).await?;
         }

@@ -1077,6 +1077,44 @@ fn registry_import_is_idempotent_and_stops_at_a_bad_line_keeping_what_came_befor
         &db2,
     ]);
     assert_eq!(recount.status.code(), Some(2));
+
+    // A bad line after two full batches (one of them still being written when the line
+    // is read): every record before it is kept.
+    let late = dir.join("late.jsonl");
+    std::fs::write(
+        &late,
+        format!("{}\n{{}}\n{}\n", lines[..650].join("\n"), lines[650]),
+    )
+    .unwrap();
+    let db3 = format!("sqlite:{}", p(&dir.join("store/late.db")));
+    let import_late = |path: &Path| {
+        eid(&[
+            "registry",
+            "import",
+            &p(path),
+            "--quiet",
+            "--batch",
+            "300",
+            "--database",
+            &db3,
+        ])
+    };
+    let stopped = import_late(&late);
+    assert_eq!(stopped.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&stopped.stderr);
+    assert!(
+        said.contains("line 651 of") && said.contains("the 650 records"),
+        "{said}"
+    );
+    let kept = dir.join("kept.jsonl");
+    std::fs::write(&kept, format!("{}\n", lines[..650].join("\n"))).unwrap();
+    let again = import_late(&kept);
+    assert_eq!(
+        report(&again)["new_or_changed"],
+        0,
+        "a record before the bad line was lost"
+    );
+    assert_eq!(report(&again)["residents_in_store"], 650);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
