@@ -70,6 +70,11 @@ pub enum Command {
             default_value_t = Limits::DEFAULT_MAX_CONNECTIONS
         )]
         max_connections: NonZeroU32,
+        /// Keep the offline codes accepted lately in Redis (`redis://host:port/db`), shared
+        /// by every replica of this relying party's desks: a code accepted at one is refused
+        /// at the others. Without it each process remembers its own
+        #[arg(long, env = "EID_VERIFIER_REPLAY_REDIS")]
+        replay_redis: Option<String>,
     },
 }
 
@@ -88,6 +93,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         events,
         request_lifetime,
         max_connections,
+        replay_redis,
     } = command;
     let now = SystemClock.now();
     let roots = load_jwks(&trust_jwk)?;
@@ -107,6 +113,12 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         _ => None,
     };
     let mut verifier = Verifier::new(trust, &relying_party, now);
+    if let Some(url) = &replay_redis {
+        // The URL is not repeated in the error: it may carry a password.
+        let memory = eid_verifier::replay::RedisReplayMemory::new(url, &relying_party)
+            .context("--replay-redis / EID_VERIFIER_REPLAY_REDIS")?;
+        verifier = verifier.with_replay_memory(Box::new(memory));
+    }
     crate::verify::hold_status_lists(&mut verifier, &status_list, now)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -358,19 +358,25 @@ async fn verify_offline(
             }
         }
     };
-    let Ok(verifier) = service.verifier.read() else {
+    // Off the async workers: the check may wait on the shared replay memory (Redis).
+    let checking = service.clone();
+    let verified = tokio::task::spawn_blocking(move || {
+        let verifier = checking.verifier.read().ok()?;
+        let requested = verifier.registered_attributes(purpose);
+        Some(verifier.verify_offline(
+            &code,
+            &Check {
+                purpose,
+                requested: &requested,
+                channel: Channel::OfflineQr,
+                now: checking.clock.now(),
+            },
+        ))
+    })
+    .await;
+    let Ok(Some(verified)) = verified else {
         return poisoned();
     };
-    let requested = verifier.registered_attributes(purpose);
-    let verified = verifier.verify_offline(
-        &code,
-        &Check {
-            purpose,
-            requested: &requested,
-            channel: Channel::OfflineQr,
-            now: service.clock.now(),
-        },
-    );
     service.notice(&verified);
     report(&verified)
 }

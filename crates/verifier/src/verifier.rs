@@ -1,8 +1,6 @@
 //! Verification of one presentation, in either format, down to a [`Report`].
 
 use eid_crypto::x509::DocumentSignerCache;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 use eid_mdoc::offline::{OfflineCheck, OfflineError, OfflineIssuerKey, key_id, verify_offline};
 use eid_mdoc::verify::verify_document;
@@ -46,9 +44,9 @@ pub struct Verifier {
     owners: Vec<String>,
     /// The listed issuers' offline-QR keys, with their `kid`s.
     offline_keys: Vec<OfflineIssuerKey>,
-    /// Offline codes accepted here in the last minute, by digest: the same code twice is a
-    /// replay (a photo of the screen passed on), never a second holder.
-    seen_codes: Mutex<HashMap<[u8; 32], OffsetDateTime>>,
+    /// Offline codes accepted here within their validity, by digest: the same code twice is
+    /// a replay (a photo of the screen passed on), never a second holder.
+    replay: Box<dyn crate::replay::ReplayMemory>,
     relying_party: String,
     statuses: StatusCache,
 }
@@ -95,13 +93,20 @@ impl Verifier {
         let (roots, owners) = trust.roots(now);
         Self {
             offline_keys: offline_keys(&trust),
-            seen_codes: Mutex::new(HashMap::new()),
+            replay: Box::new(crate::replay::LocalReplayMemory::default()),
             trust,
             signers: DocumentSignerCache::new(roots, SIGNER_CACHE_CAPACITY),
             owners,
             relying_party: relying_party.to_owned(),
             statuses: StatusCache::new(),
         }
+    }
+
+    /// Keeps the offline replay memory in `memory` (Redis, shared by the desk's replicas)
+    /// instead of this process.
+    pub fn with_replay_memory(mut self, memory: Box<dyn crate::replay::ReplayMemory>) -> Self {
+        self.replay = memory;
+        self
     }
 
     /// The trust list in force.
@@ -362,18 +367,32 @@ impl Verifier {
                 return self.refused(check, Some(FORMAT), Reason::new(code, e.to_string()));
             }
         };
-        if let Some(first) = self.already_seen(verified.digest, check.now) {
-            return self.refused(
-                check,
-                Some(FORMAT),
-                Reason::new(
-                    "code_replayed",
-                    format!(
-                        "this code was already accepted here {} s ago: ask the holder to show a fresh one",
-                        (check.now - first).whole_seconds()
+        let window = eid_mdoc::offline::MAX_AGE + eid_mdoc::offline::CLOCK_LEEWAY;
+        match self.replay.first_seen(&verified.digest, check.now, window) {
+            Ok(None) => {}
+            Ok(Some(first)) => {
+                return self.refused(
+                    check,
+                    Some(FORMAT),
+                    Reason::new(
+                        "code_replayed",
+                        format!(
+                            "this code was already accepted here {} s ago: ask the holder to show a fresh one",
+                            (check.now - first).whole_seconds()
+                        ),
                     ),
-                ),
-            );
+                );
+            }
+            Err(e) => {
+                return self.refused(
+                    check,
+                    Some(FORMAT),
+                    Reason::new(
+                        "replay_check_unavailable",
+                        format!("{e}: the code cannot be told from a copy; try again, or verify in person"),
+                    ),
+                );
+            }
         }
         let claims = verified.claims;
         let mut found = Found {
@@ -399,30 +418,9 @@ impl Verifier {
         let report = self.decide(found, check);
         if !report.accepted {
             // Refused codes may be shown again (a status list fetched meanwhile).
-            if let Ok(mut seen) = self.seen_codes.lock() {
-                seen.remove(&verified.digest);
-            }
+            self.replay.forget(&verified.digest);
         }
         report
-    }
-
-    /// Remembers an offline code's digest; `Some(when)` if it was accepted before within
-    /// its validity. Forgets codes older than that.
-    fn already_seen(&self, digest: [u8; 32], now: OffsetDateTime) -> Option<OffsetDateTime> {
-        let Ok(mut seen) = self.seen_codes.lock() else {
-            // A poisoned lock only loses the memory of past codes; each still passed
-            // every other check.
-            return None;
-        };
-        let horizon = now - eid_mdoc::offline::MAX_AGE - eid_mdoc::offline::CLOCK_LEEWAY;
-        seen.retain(|_, at| *at > horizon);
-        match seen.get(&digest) {
-            Some(first) => Some(*first),
-            None => {
-                seen.insert(digest, now);
-                None
-            }
-        }
     }
 
     /// The acceptance policy over what the format's verification found.

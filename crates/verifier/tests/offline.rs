@@ -123,6 +123,51 @@ fn a_code_accepted_once_is_refused_the_second_time() {
     assert!(scan(&verifier, &code(&world, &credential, NOW)).accepted);
 }
 
+/// Two replicas of the airport's desk service sharing the replay memory in Redis: a code
+/// accepted at one is refused at the other; a refused code is forgotten (it may be shown
+/// again); a memory that does not answer refuses the code with its own reason.
+#[test]
+#[ignore = "needs Redis: EID_TEST_REDIS_URL (scripts/test starts one)"]
+fn replicas_sharing_redis_refuse_a_code_accepted_at_the_other() {
+    use eid_verifier::replay::RedisReplayMemory;
+    let Some(url) = eid_core::testing::required_env("EID_TEST_REDIS_URL") else {
+        return;
+    };
+    let world = World::new();
+    // A relying party of its own per run, so that runs never see each other's codes.
+    let party = format!("{AIRPORT}-{}", std::process::id());
+    let replica =
+        || gate(&world).with_replay_memory(Box::new(RedisReplayMemory::new(&url, &party).unwrap()));
+    let (a, b) = (replica(), replica());
+    let credential = compact(&world, Purpose::AirportSecurity, "superapp-a");
+    let qr = code(&world, &credential, NOW - Duration::seconds(5));
+    assert!(scan(&a, &qr).accepted);
+    let replayed = scan(&b, &qr);
+    assert_eq!(replayed.codes(), ["code_replayed"]);
+    assert!(
+        replayed.reasons[0].message.contains("0 s ago"),
+        "{:?}",
+        replayed.reasons
+    );
+    assert!(scan(&b, &code(&world, &credential, NOW)).accepted);
+
+    // Refused for another reason (a provider the trust list does not know): forgotten, so
+    // the same code is judged afresh at the other replica, not called a replay.
+    let stranger = compact(&world, Purpose::AirportSecurity, "no-such-provider");
+    let refused = code(&world, &stranger, NOW - Duration::seconds(5));
+    let first = scan(&a, &refused);
+    assert!(!first.accepted);
+    assert_ne!(first.codes(), ["code_replayed"]);
+    assert_eq!(scan(&b, &refused).codes(), first.codes());
+
+    // Nothing listens: the code is refused, saying why.
+    let deaf = gate(&world).with_replay_memory(Box::new(
+        RedisReplayMemory::new("redis://127.0.0.1:1/", &party).unwrap(),
+    ));
+    let fresh = code(&world, &credential, NOW - Duration::seconds(1));
+    assert_eq!(scan(&deaf, &fresh).codes(), ["replay_check_unavailable"]);
+}
+
 /// A copier re-encoding the photographed code (the time's CBOR head made longer, which
 /// still verifies: the device signs the values, not their encoding) is still the same code.
 #[test]
