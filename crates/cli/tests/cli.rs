@@ -1133,9 +1133,11 @@ fn http(address: &str, request: &str) -> (String, String) {
     (status, body)
 }
 
-#[test]
-fn authority_serves_from_a_configuration_file() {
-    let dir = scratch("authority");
+/// What `eid authority serve` needs, made with the command line in `dir`: the PKI, a
+/// signed trust list (Nanning with one wallet provider), 20 residents imported into `db`
+/// (a URL or a shard map) and `authority.toml` listening on any free ports. Returns the
+/// configuration's path and the registry file.
+fn authority_files(dir: &Path, db: &str) -> (PathBuf, PathBuf) {
     let p = |path: &Path| path.to_str().unwrap().to_owned();
     let ok = |args: &[&str]| {
         let out = eid(args);
@@ -1217,14 +1219,13 @@ fn authority_serves_from_a_configuration_file() {
         "--out",
         &p(&registry),
     ]);
-    let db = format!("sqlite:{}", p(&dir.join("eid.db")));
     ok(&[
         "registry",
         "import",
         &p(&registry),
         "--quiet",
         "--database",
-        &db,
+        db,
     ]);
     let config = dir.join("authority.toml");
     std::fs::write(
@@ -1248,6 +1249,15 @@ certificates = "{}"
         ),
     )
     .unwrap();
+    (config, registry)
+}
+
+#[test]
+fn authority_serves_from_a_configuration_file() {
+    let dir = scratch("authority");
+    let p = |path: &Path| path.to_str().unwrap().to_owned();
+    let db = format!("sqlite:{}", p(&dir.join("eid.db")));
+    let (config, _) = authority_files(&dir, &db);
     let token = "an-admin-token-for-the-test";
     let run = |sub: &str| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_eid"));
@@ -1315,6 +1325,161 @@ certificates = "{}"
     assert!(status.contains("200"), "{status} {body}");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// One HTTP/1.1 exchange that may fail (the server may be gone): `None` when it did.
+fn try_http(address: &str, request: &str) -> Option<(String, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.lines().next()?.to_owned();
+    let body = response.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+/// Two `eid authority serve` processes over one store of two partitions, as two replicas
+/// behind a load balancer: counter enrolments through both at once, one replica killed
+/// with SIGKILL mid-burst. Every enrolment either acknowledged is redeemed at the
+/// survivor, exactly once; nothing the killed one acknowledged is lost.
+#[test]
+fn a_replica_killed_mid_burst_loses_no_acknowledged_enrolment() {
+    let dir = scratch("replicas");
+    let p = |path: &Path| path.to_str().unwrap().to_owned();
+    let map = format!(
+        "sqlite:{} sqlite:{}",
+        p(&dir.join("p0.db")),
+        p(&dir.join("p1.db"))
+    );
+    let (config, registry) = authority_files(&dir, &map);
+    let token = "an-admin-token-for-the-test";
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eid"))
+            .args(["authority", "serve", "--config", &p(&config)])
+            .env("EID_AUTHORITY_ADMIN_TOKEN", token)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let address = |after: &str| {
+            line.split(after)
+                .nth(1)
+                .and_then(|rest| rest.split([',', ' ']).next())
+                .unwrap()
+                .to_owned()
+        };
+        let listeners = (
+            address("public listener on http://"),
+            address("admin listener on http://"),
+        );
+        (child, listeners)
+    };
+    let (mut survivor, (public, admin_a)) = start();
+    let (mut doomed, (_, admin_b)) = start();
+    let residents: Vec<(String, String)> = std::fs::read_to_string(&registry)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                v["id_number"].as_str().unwrap().to_owned(),
+                v["full_name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // One enrolment at `admin`: the offer's code and transaction code once acknowledged.
+    let enrol = |admin: &str, n: usize| -> Option<Option<(String, String)>> {
+        let (number, name) = &residents[n % residents.len()];
+        let body = serde_json::json!({"id_number": number, "full_name": name, "officer": "o-1"})
+            .to_string();
+        let (status, body) = try_http(
+            admin,
+            &format!(
+                "POST /admin/enrolments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )?;
+        if !status.contains("200") {
+            // A resident the registry refuses (an expired card, say): not acknowledged.
+            return Some(None);
+        }
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let offer =
+            eid_oid4vc::offer::CredentialOffer::from_uri(body["offer_uri"].as_str().unwrap())
+                .unwrap();
+        Some(Some((
+            offer.grants.pre_authorized_code.code,
+            body["tx_code"].as_str().unwrap().to_owned(),
+        )))
+    };
+    let acknowledged = std::sync::Mutex::new(Vec::new());
+    let killed_after = std::thread::scope(|scope| {
+        // The doomed replica takes enrolments until it is gone.
+        let at_b = scope.spawn(|| {
+            let mut n = 0;
+            while let Some(done) = enrol(&admin_b, 2 * n + 1) {
+                acknowledged.lock().unwrap().extend(done);
+                n += 1;
+            }
+            n
+        });
+        let mut n = 0;
+        while n < 60 {
+            if let Some(done) = enrol(&admin_a, 2 * n).unwrap() {
+                acknowledged.lock().unwrap().push(done);
+            }
+            n += 1;
+            if n == 20 {
+                doomed.kill().unwrap(); // SIGKILL, whatever it was doing
+            }
+        }
+        at_b.join().unwrap()
+    });
+    doomed.wait().unwrap();
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(
+        killed_after > 0,
+        "the killed replica took no enrolment before it died"
+    );
+    assert!(
+        acknowledged.len() > 40,
+        "{} acknowledged",
+        acknowledged.len()
+    );
+    let redeem = |code: &str, tx_code: &str| {
+        let form = format!(
+            "grant_type={}&pre-authorized_code={code}&tx_code={tx_code}",
+            "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code"
+        );
+        http(
+            &public,
+            &format!(
+                "POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+                form.len()
+            ),
+        )
+    };
+    for (code, tx_code) in &acknowledged {
+        let (status, body) = redeem(code, tx_code);
+        assert!(
+            status.contains("200"),
+            "an acknowledged offer is lost: {status} {body}"
+        );
+        let (status, body) = redeem(code, tx_code);
+        assert!(
+            status.contains("400") && body.contains("invalid_grant"),
+            "redeemed twice: {status} {body}"
+        );
+    }
+    survivor.kill().unwrap();
+    survivor.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Runs `eid` with the wallet's PIN in the environment; fails the test unless it succeeds.
