@@ -73,7 +73,7 @@ pub enum Command {
         /// Keep the offline codes accepted lately in Redis (`redis://host:port/db`), shared
         /// by every replica of this relying party's desks: a code accepted at one is refused
         /// at the others. Without it each process remembers its own
-        #[arg(long, env = "EID_VERIFIER_REPLAY_REDIS")]
+        #[arg(long, env = "EID_VERIFIER_REPLAY_REDIS", hide_env_values = true)]
         replay_redis: Option<String>,
     },
 }

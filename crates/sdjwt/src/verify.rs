@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use eid_core::status::{CredentialStatus, StatusCheck, StatusListReference};
 use eid_crypto::x509::{DocumentSignerCache, TrustedIaca, verify_document_signer};
 use eid_crypto::{Jwk, VerifyingKey};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -409,15 +410,14 @@ struct Processing<'a> {
 }
 
 impl Processing<'_> {
-    fn take(&mut self, digest: &str) -> Result<Option<usize>, SdJwtError> {
-        if !self.seen.insert(digest.to_owned()) {
+    /// The disclosure of `digest`, if one came; a digest met twice is an error. The
+    /// digest is kept (moved, not copied) to find repeats.
+    fn take(&mut self, digest: String) -> Result<Option<usize>, SdJwtError> {
+        let found = self.by_digest.get(digest.as_str()).copied();
+        if !self.seen.insert(digest) {
             return Err(SdJwtError::DuplicateDigest);
         }
-        Ok(self
-            .by_digest
-            .get(digest)
-            .copied()
-            .inspect(|&i| self.used[i] = true))
+        Ok(found.inspect(|&i| self.used[i] = true))
     }
 
     fn process(&mut self, value: &mut Value, depth: usize) -> Result<(), SdJwtError> {
@@ -442,7 +442,7 @@ impl Processing<'_> {
                     let Value::String(digest) = digest else {
                         return Err(SdJwtError::MalformedSd);
                     };
-                    let Some(i) = self.take(&digest)? else {
+                    let Some(i) = self.take(digest)? else {
                         continue; // a decoy, or a claim not disclosed
                     };
                     let d = &self.disclosures[i];
@@ -479,7 +479,7 @@ impl Processing<'_> {
                     };
                     match digest {
                         Some(digest) => {
-                            let Some(i) = self.take(&digest)? else {
+                            let Some(i) = self.take(digest)? else {
                                 continue;
                             };
                             let d = &self.disclosures[i];
@@ -560,11 +560,9 @@ fn holder_key(payload: &Map<String, Value>) -> Result<Option<VerifyingKey>, SdJw
     let Some(cnf) = payload.get("cnf") else {
         return Ok(None);
     };
-    let jwk = cnf
-        .get("jwk")
-        .cloned()
-        .ok_or(SdJwtError::MissingHolderKey)?;
-    let jwk: Jwk = serde_json::from_value(jwk).map_err(|_| SdJwtError::MissingHolderKey)?;
+    let jwk = cnf.get("jwk").ok_or(SdJwtError::MissingHolderKey)?;
+    // Read in place: a `&Value` is a deserializer, no copy of the key's members needed.
+    let jwk = Jwk::deserialize(jwk).map_err(|_| SdJwtError::MissingHolderKey)?;
     jwk.verifying_key()
         .map(Some)
         .map_err(|_| SdJwtError::MissingHolderKey)
@@ -578,9 +576,8 @@ fn status_reference(
     };
     let list = status
         .get("status_list")
-        .cloned()
         .ok_or(SdJwtError::MalformedStatus)?;
-    serde_json::from_value(list)
+    StatusListReference::deserialize(list)
         .map(Some)
         .map_err(|_| SdJwtError::MalformedStatus)
 }

@@ -10,9 +10,14 @@
 //!
 //! A memory that cannot answer refuses the code (`replay_check_unavailable`): an airport
 //! gate that cannot tell a relayed code from a fresh one says so rather than accept it.
+//! Nothing is locked while Redis answers: a slow Redis slows the offline checks, not the
+//! desk's other work.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use eid_core::Random;
 use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
@@ -78,15 +83,28 @@ impl ReplayMemory for LocalReplayMemory {
 }
 
 /// How long one Redis command may take, connecting included.
-const REDIS_TIMEOUT: StdDuration = StdDuration::from_millis(500);
+const REDIS_TIMEOUT: StdDuration = StdDuration::from_millis(250);
+
+/// Deletes a key only while it holds the value this replica set: a late or repeated
+/// delete never removes what another replica set since.
+const DELETE_IF_OURS: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
 /// The memory of every replica of one relying party's desks, in Redis: one key per code
-/// (`eid:replay:<relying party>:<digest>`), expiring with the code's window.
+/// (`eid:replay:<relying party>:<digest>`) whose value names the replica and the call that
+/// set it (`<unix time>:<replica>:<n>`), so that a retried command recognises its own
+/// write and a refusal deletes only its own key. Keys live twice the code's window, so a
+/// replica whose clock is behind by less than a window still finds them.
 pub struct RedisReplayMemory {
     client: redis::Client,
     prefix: String,
-    /// One connection, opened on first use and again after a failure.
-    connection: Mutex<Option<redis::Connection>>,
+    /// This replica, at random.
+    instance: String,
+    calls: AtomicU64,
+    /// Connections not in use; a command takes one (or opens one) and gives it back, so
+    /// no lock is held while Redis answers.
+    idle: Mutex<Vec<redis::Connection>>,
+    /// The values this replica set lately, by digest (to delete only its own).
+    mine: Mutex<HashMap<[u8; 32], (String, OffsetDateTime)>>,
 }
 
 impl std::fmt::Debug for RedisReplayMemory {
@@ -98,26 +116,31 @@ impl std::fmt::Debug for RedisReplayMemory {
 }
 
 impl RedisReplayMemory {
-    /// The memory at `url` (`redis://host:port/db`) for `relying_party`. Nothing is
-    /// contacted yet.
+    /// The memory at `url` (`redis://[:password@]host:port/db`; no TLS in this build: keep
+    /// Redis on the desks' own network) for `relying_party`. Nothing is contacted yet.
     pub fn new(url: &str, relying_party: &str) -> Result<Self, ReplayError> {
         let client =
             redis::Client::open(url).map_err(|_| ReplayError::Unavailable("not a redis:// URL"))?;
+        let mut instance = [0u8; 8];
+        eid_core::OsRandom
+            .fill(&mut instance)
+            .map_err(|_| ReplayError::Unavailable("the random source failed"))?;
         Ok(Self {
             client,
             prefix: format!("eid:replay:{relying_party}:"),
-            connection: Mutex::new(None),
+            instance: instance.iter().map(|b| format!("{b:02x}")).collect(),
+            calls: AtomicU64::new(0),
+            idle: Mutex::new(Vec::new()),
+            mine: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Runs `command` on the connection, opening it when there is none; a failed command
-    /// drops the connection and is tried once more on a new one.
+    /// Runs `command` on an idle connection, or a new one.
     fn run<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, ReplayError> {
-        let Ok(mut slot) = self.connection.lock() else {
-            return Err(ReplayError::Unavailable("a poisoned lock"));
-        };
-        for _ in 0..2 {
-            if slot.is_none() {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut connection = match idle {
+            Some(connection) => connection,
+            None => {
                 let connection = self
                     .client
                     .get_connection_with_timeout(REDIS_TIMEOUT)
@@ -126,16 +149,19 @@ impl RedisReplayMemory {
                     .set_read_timeout(Some(REDIS_TIMEOUT))
                     .and_then(|()| connection.set_write_timeout(Some(REDIS_TIMEOUT)))
                     .map_err(|_| ReplayError::Unavailable("connecting"))?;
-                *slot = Some(connection);
+                connection
             }
-            if let Some(connection) = slot.as_mut() {
-                match command.query(connection) {
-                    Ok(value) => return Ok(value),
-                    Err(_) => *slot = None,
-                }
-            }
+        };
+        // A connection that failed is dropped, never reused.
+        let value = command
+            .query(&mut connection)
+            .map_err(|_| ReplayError::Unavailable("the command failed"))?;
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < 8
+        {
+            idle.push(connection);
         }
-        Err(ReplayError::Unavailable("the command failed"))
+        Ok(value)
     }
 
     fn key(&self, digest: &[u8; 32]) -> String {
@@ -144,6 +170,19 @@ impl RedisReplayMemory {
             key.push_str(&format!("{byte:02x}"));
         }
         key
+    }
+
+    /// `SET key value NX EX seconds`: true when this call set it.
+    fn set_if_absent(&self, key: &str, value: &str, seconds: i64) -> Result<bool, ReplayError> {
+        let set: Option<String> = self.run(
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("NX")
+                .arg("EX")
+                .arg(seconds),
+        )?;
+        Ok(set.is_some())
     }
 }
 
@@ -155,30 +194,58 @@ impl ReplayMemory for RedisReplayMemory {
         window: Duration,
     ) -> Result<Option<OffsetDateTime>, ReplayError> {
         let key = self.key(digest);
-        let seconds = window.whole_seconds().max(1);
-        // Set only if absent, with the window as its lifetime: of two replicas shown the
-        // same code at once, exactly one sets it.
-        let set: Option<String> = self.run(
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(now.unix_timestamp())
-                .arg("NX")
-                .arg("EX")
-                .arg(seconds),
-        )?;
-        if set.is_some() {
-            return Ok(None);
+        let call = self.calls.fetch_add(1, Ordering::Relaxed);
+        let value = format!("{}:{}:{call}", now.unix_timestamp(), self.instance);
+        let seconds = (window.whole_seconds() * 2).max(2);
+        // Of two replicas shown the same code at once, exactly one sets the key. A set
+        // whose answer was lost is tried again: finding its own value, it was ours.
+        let set = match self.set_if_absent(&key, &value, seconds) {
+            Ok(set) => set,
+            Err(_) => self.set_if_absent(&key, &value, seconds)?,
+        };
+        let first = if set {
+            None
+        } else {
+            let stored: Option<String> = self.run(redis::cmd("GET").arg(&key))?;
+            match stored {
+                Some(stored) if stored == value => None,
+                Some(stored) => Some(
+                    stored
+                        .split(':')
+                        .next()
+                        .and_then(|at| at.parse().ok())
+                        .and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok())
+                        .unwrap_or(now),
+                ),
+                // Expired between the two commands: older than twice the window.
+                None => Some(now - window * 2),
+            }
+        };
+        if first.is_none()
+            && let Ok(mut mine) = self.mine.lock()
+        {
+            mine.retain(|_, (_, at)| *at > now - window * 2);
+            mine.insert(*digest, (value, now));
         }
-        let first: Option<i64> = self.run(redis::cmd("GET").arg(&key))?;
-        Ok(Some(
-            first
-                .and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok())
-                .unwrap_or(now),
-        ))
+        Ok(first)
     }
 
     fn forget(&self, digest: &[u8; 32]) {
-        // A key left behind expires with its window; the holder then shows a fresh code.
-        let _: Result<i64, _> = self.run(redis::cmd("DEL").arg(self.key(digest)));
+        let Some((value, _)) = self
+            .mine
+            .lock()
+            .ok()
+            .and_then(|mut mine| mine.remove(digest))
+        else {
+            return;
+        };
+        // A key left behind expires on its own; the holder then shows a fresh code.
+        let _: Result<i64, _> = self.run(
+            redis::cmd("EVAL")
+                .arg(DELETE_IF_OURS)
+                .arg(1)
+                .arg(self.key(digest))
+                .arg(value),
+        );
     }
 }

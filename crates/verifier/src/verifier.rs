@@ -310,31 +310,38 @@ impl Verifier {
                 );
             }
         };
+        // The verified value is ours: its claims move into the report, not copied.
+        let eid_sdjwt::VerifiedSdJwt {
+            mut claims,
+            disclosed,
+            issuer_root,
+            status_reference,
+            ..
+        } = verified;
         let time = |name: &str| {
-            verified
-                .claims
+            claims
                 .get(name)
                 .and_then(Value::as_i64)
                 .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
         };
-        let values = verified
-            .disclosed
+        let (valid_from, valid_until) = (time("nbf"), time("exp"));
+        let wallet_provider = claims
+            .get("wallet_provider")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let values = disclosed
             .iter()
-            .filter_map(|name| Some((name.clone(), verified.claims.get(name)?.clone())))
+            .filter_map(|name| Some((name.clone(), claims.remove(name)?)))
             .collect();
         let found = Found {
             format: FORMAT,
-            issuer: self.issuer_of(verified.issuer_root),
-            wallet_provider: verified
-                .claims
-                .get("wallet_provider")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            disclosed: verified.disclosed.clone(),
+            issuer: self.issuer_of(issuer_root),
+            wallet_provider,
+            disclosed,
             values,
-            valid_from: time("nbf"),
-            valid_until: time("exp"),
-            status: verified.status_reference.clone(),
+            valid_from,
+            valid_until,
+            status: status_reference,
         };
         self.decide(found, check)
     }

@@ -150,6 +150,18 @@ fn replicas_sharing_redis_refuse_a_code_accepted_at_the_other() {
         replayed.reasons
     );
     assert!(scan(&b, &code(&world, &credential, NOW)).accepted);
+    // Kept twice the code's window: a replica whose clock is behind still finds it.
+    let mut redis = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("eid:replay:{party}:*"))
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let ttl: i64 = redis::cmd("TTL").arg(&keys[0]).query(&mut redis).unwrap();
+    assert!((120..=130).contains(&ttl), "{ttl}");
 
     // Refused for another reason (a provider the trust list does not know): forgotten, so
     // the same code is judged afresh at the other replica, not called a replay.
