@@ -336,6 +336,31 @@ impl ScratchPostgres {
         Ok(Some(Self { admin, name, url }))
     }
 
+    /// A scratch database on each of the two test servers (`EID_TEST_POSTGRES_URL` and
+    /// `EID_TEST_POSTGRES_URL_2`), and the shard map of the two; `None` when a server is not
+    /// named (after saying the test skipped; under CI a failure).
+    pub async fn on_two_servers(tag: &str) -> Result<Option<(Vec<Self>, String)>, StoreError> {
+        let mut scratches: Vec<Self> = Vec::new();
+        for (n, server) in ["EID_TEST_POSTGRES_URL", "EID_TEST_POSTGRES_URL_2"]
+            .into_iter()
+            .enumerate()
+        {
+            let Some(scratch) = Self::create_at(server, &format!("{tag}{n}")).await? else {
+                for made in scratches {
+                    made.drop_database().await?;
+                }
+                return Ok(None);
+            };
+            scratches.push(scratch);
+        }
+        let map = scratches
+            .iter()
+            .map(|s| s.url.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Some((scratches, map)))
+    }
+
     /// Drops the database (closing what still uses it).
     pub async fn drop_database(mut self) -> Result<(), StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -348,22 +348,12 @@ fn a_shard_map_mixing_backends_or_too_long_is_refused() {
 #[tokio::test]
 #[ignore = "needs two PostgreSQL servers: EID_TEST_POSTGRES_URL and _2 (scripts/test starts them)"]
 async fn postgres() {
-    let mut scratches = Vec::new();
-    for n in 0..2 {
-        let server = ["EID_TEST_POSTGRES_URL", "EID_TEST_POSTGRES_URL_2"][n];
-        let Some(scratch) = eid_store::ScratchPostgres::create_at(server, &format!("part{n}"))
-            .await
-            .unwrap()
-        else {
-            return;
-        };
-        scratches.push(scratch);
-    }
-    let map = scratches
-        .iter()
-        .map(|s| s.url.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let Some((scratches, map)) = eid_store::ScratchPostgres::on_two_servers("part")
+        .await
+        .unwrap()
+    else {
+        return;
+    };
     let store = Store::connect(&map).await.unwrap();
     exercise(&store).await;
     store.close().await;

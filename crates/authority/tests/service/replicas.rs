@@ -36,22 +36,12 @@ async fn two_replicas_on_two_sqlite_partitions() {
 #[tokio::test]
 #[ignore = "needs two PostgreSQL servers: EID_TEST_POSTGRES_URL and _2 (scripts/test starts them)"]
 async fn two_replicas_on_two_postgres_partitions() {
-    let mut scratches = Vec::new();
-    for n in 0..2 {
-        let server = ["EID_TEST_POSTGRES_URL", "EID_TEST_POSTGRES_URL_2"][n];
-        let Some(scratch) = eid_store::ScratchPostgres::create_at(server, &format!("replicas{n}"))
-            .await
-            .unwrap()
-        else {
-            return;
-        };
-        scratches.push(scratch);
-    }
-    let map = scratches
-        .iter()
-        .map(|s| s.url.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let Some((scratches, map)) = eid_store::ScratchPostgres::on_two_servers("replicas")
+        .await
+        .unwrap()
+    else {
+        return;
+    };
     two_replicas(&map).await;
     for scratch in scratches {
         scratch.drop_database().await.unwrap();
