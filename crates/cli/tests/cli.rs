@@ -1281,27 +1281,7 @@ fn authority_serves_from_a_configuration_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let mut child = run("serve")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let address = |after: &str| {
-        line.split(after)
-            .nth(1)
-            .and_then(|rest| rest.split([',', ' ']).next())
-            .unwrap()
-            .to_owned()
-    };
-    let (public, admin) = (
-        address("public listener on http://"),
-        address("admin listener on http://"),
-    );
+    let (mut child, (public, admin)) = serve_authority(&config, token);
     let (status, body) = http(
         &public,
         "GET /.well-known/openid-credential-issuer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -1325,6 +1305,35 @@ fn authority_serves_from_a_configuration_file() {
     assert!(status.contains("200"), "{status} {body}");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Starts `eid authority serve --config CONFIG` with the admin token; returns the process
+/// and the public and admin listeners' addresses, from the line it prints when ready.
+fn serve_authority(config: &Path, token: &str) -> (std::process::Child, (String, String)) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eid"))
+        .args(["authority", "serve", "--config", config.to_str().unwrap()])
+        .env("EID_AUTHORITY_ADMIN_TOKEN", token)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let address = |after: &str| {
+        line.split(after)
+            .nth(1)
+            .and_then(|rest| rest.split([',', ' ']).next())
+            .unwrap()
+            .to_owned()
+    };
+    let listeners = (
+        address("public listener on http://"),
+        address("admin listener on http://"),
+    );
+    (child, listeners)
 }
 
 /// One HTTP/1.1 exchange that may fail (the server may be gone): `None` when it did.
@@ -1354,32 +1363,7 @@ fn a_replica_killed_mid_burst_loses_no_acknowledged_enrolment() {
     );
     let (config, registry) = authority_files(&dir, &map);
     let token = "an-admin-token-for-the-test";
-    let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eid"))
-            .args(["authority", "serve", "--config", &p(&config)])
-            .env("EID_AUTHORITY_ADMIN_TOKEN", token)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        let address = |after: &str| {
-            line.split(after)
-                .nth(1)
-                .and_then(|rest| rest.split([',', ' ']).next())
-                .unwrap()
-                .to_owned()
-        };
-        let listeners = (
-            address("public listener on http://"),
-            address("admin listener on http://"),
-        );
-        (child, listeners)
-    };
+    let start = || serve_authority(&config, token);
     let (mut survivor, (public, admin_a)) = start();
     let (mut doomed, (_, admin_b)) = start();
     let residents: Vec<(String, String)> = std::fs::read_to_string(&registry)

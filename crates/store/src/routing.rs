@@ -162,18 +162,10 @@ impl Store {
     /// The authority's key named `name` (64 hex digits), the same for every replica and
     /// across restarts: stored in the first partition with `fresh` the first time.
     pub async fn shared_key(&self, name: &str, fresh: [u8; 32]) -> Result<[u8; 32], StoreError> {
-        let fresh: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
-        let stored = self.parts[0].shared_key(name, &fresh).await?;
+        let stored = self.parts[0].shared_key(name, &hex::encode(fresh)).await?;
         let mut key = [0u8; 32];
-        if stored.len() != 64 || !stored.is_ascii() {
-            return Err(StoreError::Corrupt("authority key"));
-        }
-        for (byte, pair) in key.iter_mut().zip(stored.as_bytes().chunks(2)) {
-            let text =
-                std::str::from_utf8(pair).map_err(|_| StoreError::Corrupt("authority key"))?;
-            *byte =
-                u8::from_str_radix(text, 16).map_err(|_| StoreError::Corrupt("authority key"))?;
-        }
+        hex::decode_to_slice(&stored, &mut key)
+            .map_err(|_| StoreError::Corrupt("authority key"))?;
         Ok(key)
     }
 

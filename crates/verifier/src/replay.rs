@@ -128,7 +128,7 @@ impl RedisReplayMemory {
         Ok(Self {
             client,
             prefix: format!("eid:replay:{relying_party}:"),
-            instance: instance.iter().map(|b| format!("{b:02x}")).collect(),
+            instance: hex::encode(instance),
             calls: AtomicU64::new(0),
             idle: Mutex::new(Vec::new()),
             mine: Mutex::new(HashMap::new()),
@@ -165,11 +165,7 @@ impl RedisReplayMemory {
     }
 
     fn key(&self, digest: &[u8; 32]) -> String {
-        let mut key = self.prefix.clone();
-        for byte in digest {
-            key.push_str(&format!("{byte:02x}"));
-        }
-        key
+        format!("{}{}", self.prefix, hex::encode(digest))
     }
 
     /// `SET key value NX EX seconds`: true when this call set it.

@@ -229,3 +229,70 @@ async fn two_replicas(map: &str) {
     a.authority.store().close().await;
     b.authority.store().close().await;
 }
+
+/// A lost phone holding credentials of residents in both partitions, one partition failing
+/// every change: the hotline is told 503 (not a success, not a 500), what did change is
+/// audited, and the same call again finishes it.
+#[tokio::test]
+async fn a_freeze_that_one_partition_refuses_is_audited_in_part_and_answered_503() {
+    use sqlx::Connection;
+    let dir = std::env::temp_dir().join(format!("eid-partial-freeze-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let urls = ["p0.db", "p1.db"].map(|f| format!("sqlite:{}", dir.join(f).display()));
+    let world = World::new(&urls.join(" ")).await;
+    let store = world.authority.store();
+    // Two residents, one in each partition, their credentials on one phone.
+    let first = world.residents[0].clone();
+    let other = world
+        .residents
+        .iter()
+        .find(|c| {
+            store.partition_of(c.id_number.expose()) != store.partition_of(first.id_number.expose())
+        })
+        .unwrap()
+        .clone();
+    let phone = Phone::new("wechat", "shared-phone", 1);
+    for card in [&first, &other] {
+        let (offer, tx_code) = enrol(&world, card).await;
+        obtain(&world, &offer, &tx_code, &phone, &[CONFIG_MDOC]).await;
+    }
+    let failing = store.partition_of(other.id_number.expose());
+    let mut raw = sqlx::SqliteConnection::connect(&urls[failing])
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER down BEFORE UPDATE ON credentials BEGIN SELECT RAISE(ABORT, 'down'); END",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    let suspend = || admin_post("/admin/wallets/wechat/shared-phone/suspend", json!({}));
+    let (status, body) = send(&world.admin, suspend()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "unavailable", "{body}");
+    let suspended_now = store
+        .credentials_of(first.id_number.expose())
+        .await
+        .unwrap();
+    assert_eq!(suspended_now[0].state, CredentialState::Suspended);
+    let audited = store.audit_log(100).await.unwrap();
+    assert_eq!(
+        audited.iter().filter(|e| e.action == "suspend").count(),
+        1,
+        "the part that changed is audited"
+    );
+    sqlx::query("DROP TRIGGER down")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    raw.close().await.unwrap();
+    let (status, body) = send(&world.admin, suspend()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["instances"], 1, "{body}");
+    for card in [&first, &other] {
+        let held = store.credentials_of(card.id_number.expose()).await.unwrap();
+        assert_eq!(held[0].state, CredentialState::Suspended);
+    }
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
