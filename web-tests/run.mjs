@@ -12,6 +12,8 @@
 // folder EID_SCREENSHOTS names: EID_SCREENSHOTS=docs/screenshots refreshes the README's.
 //
 // Usage: node web-tests/run.mjs PATH/TO/eid   (needs EID_PROOFING_DIR: models and fixtures)
+// With EID_AGAINST=http://127.0.0.1:8400 it runs against that platform instead (a running
+// `scripts/cluster up --face`) and starts none.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -63,9 +65,10 @@ function up(port) {
   });
 }
 
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const server = await up(port);
+const against = process.env.EID_AGAINST;
+const port = against ? 0 : await freePort();
+const base = against ? against.replace(/\/$/, "") : `http://127.0.0.1:${port}`;
+const server = against ? null : await up(port);
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
   "--disable-component-update", "--disable-sync", "--no-first-run"];
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ARGS });
@@ -282,7 +285,8 @@ try {
   const admin = await consoleContext.newPage();
   await admin.goto(`${base}/console/?lang=zh`);
   await admin.selectOption("#authority", "nanning");
-  await admin.fill("#token", readFileSync(join(work, "eid-data", "nanning", "admin-token"), "utf8").trim());
+  const tokenFile = platform.authorities.find(a => a.key === "nanning").admin_token_file;
+  await admin.fill("#token", readFileSync(tokenFile, "utf8").trim());
   await admin.click("#login-go");
   await admin.waitForSelector("#board:not(.hidden)");
   await admin.waitForFunction(() => Number(document.getElementById("n-invalid").textContent) > 0);
@@ -342,8 +346,10 @@ try {
   console.log(`FAIL ${e.stack || e}`);
 } finally {
   await browser.close();
-  server.kill("SIGINT");
-  await new Promise(done => server.on("exit", done));
+  if (server) {
+    server.kill("SIGINT");
+    await new Promise(done => server.on("exit", done));
+  }
   rmSync(work, { recursive: true, force: true });
 }
 console.log(failures ? `web-tests: ${failures} failed` : "web-tests: all passed");

@@ -25,6 +25,11 @@ pub struct UpArgs {
     /// the demo residents' portraits
     #[arg(long, env = "EID_PROOFING_DIR")]
     proofing: Option<PathBuf>,
+    /// Run only the front (wallet providers, pages, trust list, /platform.json), the
+    /// authorities and desks being their own processes as this JSON file says
+    /// (scripts/cluster writes it; docs/scale.md)
+    #[arg(long)]
+    topology: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -66,9 +71,15 @@ async fn bring_up(options: &Options) -> anyhow::Result<Running> {
 fn announce(running: &Running, dir: &std::path::Path) {
     let d = &running.description;
     let list = |key: &str| d[key].as_array().cloned().unwrap_or_default();
+    let front = running.front;
     say(&format!(
-        "eid is up; data in {} (SQLite; a restart keeps it). Ctrl-C stops.",
-        dir.display()
+        "eid is up; data in {} ({}; a restart keeps it). Ctrl-C stops.",
+        dir.display(),
+        if front {
+            "the front only: the authorities and desks run on their own, their data in PostgreSQL"
+        } else {
+            "SQLite"
+        }
     ));
     say(&format!(
         "  platform description  {}/platform.json",
@@ -125,11 +136,17 @@ pub fn up(args: UpArgs) -> anyhow::Result<Outcome> {
     // Said and described by absolute path: `eid demo` and the console may run elsewhere.
     let data = std::path::absolute(&args.data)
         .with_context(|| format!("the data folder {}", args.data.display()))?;
+    let topology = args
+        .topology
+        .as_deref()
+        .map(eid_platform::up::Topology::read)
+        .transpose()?;
     let outcome = runtime.block_on(async {
         let options = Options {
             dir: data.clone(),
             port: args.port,
             proofing: args.proofing,
+            topology,
         };
         let running = bring_up(&options).await?;
         // Listening for Ctrl-C (and a service manager's SIGTERM) before saying we are up:
@@ -228,6 +245,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
                     dir: dir.clone(),
                     port: 0,
                     proofing: args.proofing.clone(),
+                    topology: None,
                 };
                 let running = bring_up(&options).await?;
                 say(&format!(

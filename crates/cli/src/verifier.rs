@@ -75,6 +75,21 @@ pub enum Command {
         /// at the others. Without it each process remembers its own
         #[arg(long, env = "EID_VERIFIER_REPLAY_REDIS", hide_env_values = true)]
         replay_redis: Option<String>,
+        /// Keep the open online requests in Redis (`redis://host:port/db`), shared by every
+        /// replica of this relying party's desks: a request made at one is answered and
+        /// collected at any. Sealed with the session key. Without it each process keeps
+        /// its own
+        #[arg(
+            long,
+            env = "EID_VERIFIER_SESSIONS_REDIS",
+            hide_env_values = true,
+            requires = "session_key"
+        )]
+        sessions_redis: Option<String>,
+        /// The key the online requests are sealed with in Redis: 64 hex digits, the same at
+        /// every replica (give it by the environment, not on the command line)
+        #[arg(long, env = "EID_VERIFIER_SESSION_KEY", hide_env_values = true)]
+        session_key: Option<String>,
     },
 }
 
@@ -94,6 +109,8 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         request_lifetime,
         max_connections,
         replay_redis,
+        sessions_redis,
+        session_key,
     } = command;
     let now = SystemClock.now();
     let roots = load_jwks(&trust_jwk)?;
@@ -119,6 +136,20 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             .context("--replay-redis / EID_VERIFIER_REPLAY_REDIS")?;
         verifier = verifier.with_replay_memory(Box::new(memory));
     }
+    let sessions: Box<dyn eid_verifier::sessions::SessionStore> = match &sessions_redis {
+        Some(url) => {
+            let key = session_key
+                .as_deref()
+                .and_then(|hex_key| hex::decode(hex_key.trim()).ok())
+                .and_then(|key| <[u8; 32]>::try_from(key).ok())
+                .context("--session-key / EID_VERIFIER_SESSION_KEY: 64 hex digits are needed")?;
+            Box::new(
+                eid_verifier::sessions::RedisSessions::new(url, &relying_party, key)
+                    .context("--sessions-redis / EID_VERIFIER_SESSIONS_REDIS")?,
+            )
+        }
+        None => Box::new(eid_verifier::sessions::LocalSessions::default()),
+    };
     crate::verify::hold_status_lists(&mut verifier, &status_list, now)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -129,7 +160,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             .with_context(|| format!("listening on {listen}"))?;
         let address = listener.local_addr()?;
         let public_url = public_url.unwrap_or_else(|| format!("http://{address}"));
-        let service = Service::new(
+        let service = Service::with_sessions(
             verifier,
             ServiceConfig {
                 public_url: public_url.clone(),
@@ -140,6 +171,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 identity,
                 request_lifetime: time::Duration::seconds(request_lifetime.max(10)),
             },
+            sessions,
             Arc::new(SystemClock),
             Arc::new(OsRandom),
         );

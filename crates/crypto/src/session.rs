@@ -45,6 +45,22 @@ impl AgreementKey {
         Ok(Self { private, public })
     }
 
+    /// The 32-byte private scalar, to keep the key where another process picks it up
+    /// (sealed: an online request's key waits in a store shared by a desk's replicas).
+    pub fn scalar(&self) -> Result<Secret, CryptoError> {
+        use aws_lc_rs::encoding::{AsBigEndian, EcPrivateKeyBin};
+        let bin: EcPrivateKeyBin<'static> = self
+            .private
+            .as_be_bytes()
+            .map_err(|_| CryptoError::BadPrivateKey)?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        if bin.as_ref().len() != 32 {
+            return Err(CryptoError::BadPrivateKey);
+        }
+        out.copy_from_slice(bin.as_ref());
+        Ok(out)
+    }
+
     /// The public point, uncompressed SEC 1.
     pub fn public_point(&self) -> &[u8; 65] {
         &self.public
@@ -145,6 +161,18 @@ mod tests {
             *b.agree(a.public_point()).unwrap()
         );
         assert!(a.agree(&[4u8; 65]).is_err());
+    }
+
+    #[test]
+    fn a_key_made_again_from_its_scalar_is_the_same_key() {
+        let key = AgreementKey::generate().unwrap();
+        let again = AgreementKey::from_scalar(&key.scalar().unwrap()[..]).unwrap();
+        assert_eq!(key.public_point(), again.public_point());
+        let peer = AgreementKey::generate().unwrap();
+        assert_eq!(
+            *key.agree(peer.public_point()).unwrap(),
+            *again.agree(peer.public_point()).unwrap()
+        );
     }
 
     #[test]

@@ -6,8 +6,12 @@
 //!   trust/root.key.pem            the national trust-list signing key (secret)
 //!   trust/list.json               the trust list as last signed (its content and version)
 //!   trust/list.jws                that version, signed
+//!   trust/root.jwk                its public key, for services run on their own
 //!   nanning/ hangzhou/            per authority: iaca.pem, ds.pem, ds.key.pem (secret),
-//!                                 admin-token, pseudonym.key (secrets), authority.db (SQLite)
+//!                                 chain.pem (DS then IACA, for `eid authority serve`),
+//!                                 admin-token, pseudonym.key (secrets), authority.db (SQLite),
+//!                                 or database-url (secret) naming its PostgreSQL shard map
+//!                                 instead (`scripts/cluster`)
 //!   providers/<id>/attestation.key.pem   a wallet provider's attestation key (secret)
 //!   providers/<id>/wallets/<instance>/   the wallets it hosts (keystore.json, wallet.db)
 //!   desks/<id>/reader.key.pem, reader.pem  a relying party's reader key and certificate
@@ -314,6 +318,9 @@ impl Data {
             residents: serde_json::from_str(&read_text(&dir.join("demo-residents.json"))?)
                 .map_err(|e| PlatformError::Data(format!("demo-residents.json: {e}")))?,
         };
+        if !dir.join("trust/root.jwk").exists() {
+            write_root_jwk(dir, &data.root)?;
+        }
         if !dir.join(HISTORY).exists() {
             // A folder from before the history was kept: it starts with the current version.
             record_version(dir, &data.list)?;
@@ -339,8 +346,11 @@ impl Data {
                 ],
                 admin_token: read_text(&folder.join("admin-token"))?.trim().to_owned(),
                 pseudonym_key,
-                database_url: format!("sqlite://{}", folder.join("authority.db").display()),
+                database_url: database_url(&folder)?,
             });
+            if !folder.join("chain.pem").exists() {
+                write_chain(&folder)?;
+            }
         }
         for plan in PROVIDERS {
             let key = read_key(
@@ -388,6 +398,42 @@ impl Data {
             .into_iter()
             .find(|a| id_number.starts_with(a.prefecture))
     }
+}
+
+/// Where an authority's data lives: the PostgreSQL shard map its `database-url` names, or
+/// its folder's SQLite database.
+pub fn database_url(folder: &Path) -> Result<String, PlatformError> {
+    match std::fs::read_to_string(folder.join(DATABASE_URL)) {
+        Ok(url) => Ok(url.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(format!(
+            "sqlite://{}",
+            folder.join("authority.db").display()
+        )),
+        Err(e) => Err(PlatformError::Data(format!(
+            "{}: {e}",
+            folder.join(DATABASE_URL).display()
+        ))),
+    }
+}
+
+/// The file naming an authority's database when it is not the folder's SQLite.
+pub const DATABASE_URL: &str = "database-url";
+
+/// `chain.pem`: the DS certificate then the IACA's, as `eid authority serve` reads them.
+fn write_chain(folder: &Path) -> Result<(), PlatformError> {
+    let chain = [
+        read_text(&folder.join("ds.pem"))?,
+        read_text(&folder.join("iaca.pem"))?,
+    ]
+    .concat();
+    write(&folder.join("chain.pem"), chain.as_bytes(), false)
+}
+
+/// `trust/root.jwk`: the trust list's verification key, as services read it.
+fn write_root_jwk(dir: &Path, root: &SigningKey) -> Result<(), PlatformError> {
+    let jwk = serde_json::to_vec_pretty(&root.verifying_key().to_jwk())
+        .map_err(|e| PlatformError::Data(format!("trust/root.jwk: {e}")))?;
+    write(&dir.join("trust/root.jwk"), &jwk, false)
 }
 
 fn save_list(dir: &Path, list: &TrustList, jws: &str) -> Result<(), PlatformError> {
@@ -628,11 +674,7 @@ async fn seed_registry(
         }
         _ => false,
     };
-    let store = Store::connect(&format!(
-        "sqlite://{}",
-        folder.join("authority.db").display()
-    ))
-    .await?;
+    let store = Store::connect(&database_url(folder)?).await?;
     store.import_residents(&cards, now).await?;
     store.close().await;
     Ok(demo.map(|i| DemoResident {

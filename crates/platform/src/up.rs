@@ -9,7 +9,15 @@
 //!   with the operator token of `eid-data/trust/operator-token`) and `GET /platform.json`,
 //!   which describes all of it (what `eid demo` reads), naming the token files by absolute
 //!   path: the demo finds them from any folder on this machine.
+//!
+//! With a [`Topology`] (`eid up --topology`, what `scripts/cluster` runs) this process is only
+//! the front: the wallet providers, the pages, the trust list and `/platform.json`. The
+//! authorities and the desks run as their own processes (`eid authority serve`,
+//! `eid verifier serve`, replicas behind a load balancer at the topology's base URL), each
+//! authority's data in the PostgreSQL shard map the topology names; a widened scope is put
+//! to every desk replica (`PUT /trust-list`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -45,6 +53,82 @@ pub struct Options {
     pub port: u16,
     /// The face models and fixtures (`EID_PROOFING_DIR`), if present.
     pub proofing: Option<PathBuf>,
+    /// The services run elsewhere, when this process is only the front.
+    pub topology: Option<Topology>,
+}
+
+/// Where the authorities and desks run when they are not in this process (a JSON file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// The base URL clients use: the load balancer's, which routes `/authorities/<key>/…` to
+    /// the authorities' admin listeners, `/desks/<id>/…` to the desks' replicas and the rest
+    /// to this process.
+    pub base: String,
+    /// Per authority (`nanning`, `hangzhou`): where it is.
+    pub authorities: BTreeMap<String, ExternalAuthority>,
+    /// Per desk (`nanning-hotel`, …): its replicas' own URLs, each told of a new trust list.
+    pub desks: BTreeMap<String, Vec<String>>,
+    /// Whether the authorities match faces (remote enrolment, lost-phone reports).
+    #[serde(default)]
+    pub face_matching: bool,
+}
+
+/// An authority run as its own processes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalAuthority {
+    /// Its public URL (the issuer's identity, through the load balancer).
+    pub public: String,
+    /// Its data: a PostgreSQL shard map (`postgres://…/db postgres://…/db`), where the
+    /// registry is imported when the data folder is made.
+    pub database_url: String,
+}
+
+impl Topology {
+    /// Reads the file.
+    pub fn read(path: &Path) -> Result<Self, PlatformError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PlatformError::Data(format!("{}: {e}", path.display())))?;
+        serde_json::from_str(&text)
+            .map_err(|e| PlatformError::Data(format!("{}: {e}", path.display())))
+    }
+
+    fn authority(&self, key: &str) -> Result<&ExternalAuthority, PlatformError> {
+        self.authorities
+            .get(key)
+            .ok_or_else(|| PlatformError::Data(format!("the topology names no authority {key}")))
+    }
+
+    /// Points each authority's folder at its database before the folder is made or opened:
+    /// a folder made for SQLite, or for other databases, is refused (its data is elsewhere).
+    fn prepare(&self, dir: &Path) -> Result<(), PlatformError> {
+        let made = dir.join("trust/list.jws").exists();
+        for plan in crate::data::AUTHORITIES {
+            let wanted = &self.authority(plan.key)?.database_url;
+            let file = dir.join(plan.key).join(crate::data::DATABASE_URL);
+            match std::fs::read_to_string(&file) {
+                Ok(kept) if kept.trim() == wanted.trim() => {}
+                Ok(_) => {
+                    return Err(PlatformError::Data(format!(
+                        "{} keeps {}'s data in other databases than the topology names ({}): use the folder made for these",
+                        dir.display(),
+                        plan.key,
+                        file.display()
+                    )));
+                }
+                Err(_) if made => {
+                    return Err(PlatformError::Data(format!(
+                        "{} was made by `eid up` with SQLite: {}'s data is there, not in the topology's PostgreSQL; give the cluster a folder of its own",
+                        dir.display(),
+                        plan.key
+                    )));
+                }
+                Err(_) => crate::data::write(&file, wanted.trim().as_bytes(), true)?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A checks that is off on this machine, and why.
@@ -62,6 +146,8 @@ pub struct Running {
     pub base: String,
     /// What is off.
     pub checks_off: Vec<CheckOff>,
+    /// Whether this process is only the front ([`Topology`]).
+    pub front: bool,
     /// `GET /platform.json`.
     pub description: Value,
     tasks: JoinSet<()>,
@@ -76,6 +162,8 @@ struct TrustControl {
     shared: Arc<RwLock<eid_trust::VerifiedTrustList>>,
     authorities: Vec<Arc<Authority>>,
     services: Vec<Arc<Service>>,
+    /// The desks run as their own processes: each replica's URL.
+    desk_replicas: Vec<String>,
     clock: Arc<dyn Clock>,
 }
 
@@ -141,6 +229,26 @@ async fn authority_listener(
     Ok((listener, url))
 }
 
+/// In front mode: the authority's public URL, which its credentials carry, is the one the
+/// folder was made with.
+fn fixed_public_url(
+    dir: &Path,
+    plan: crate::data::AuthorityPlan,
+    url: &str,
+) -> Result<(), PlatformError> {
+    let recorded = dir.join(plan.key).join("public-url");
+    match std::fs::read_to_string(&recorded) {
+        Ok(kept) if kept.trim() == url => Ok(()),
+        Ok(kept) => Err(PlatformError::Data(format!(
+            "{}'s public URL was fixed at {} when the folder was made ({}: its credentials point there); the topology says {url}",
+            plan.key,
+            kept.trim(),
+            recorded.display()
+        ))),
+        Err(_) => crate::data::write(&recorded, url.as_bytes(), false),
+    }
+}
+
 /// Face matching for remote enrolment, if this build has it and the models are present.
 fn face_matching(
     proofing: Option<&Path>,
@@ -204,6 +312,10 @@ pub async fn start(
         .as_ref()
         .map(|d| d.join("fixtures"))
         .filter(|d| d.is_dir());
+    let front = options.topology.as_ref();
+    if let Some(topology) = front {
+        topology.prepare(&dir)?;
+    }
     let data =
         Data::open_or_create(&dir, fixtures.as_deref(), now, random.as_ref(), progress).await?;
     let operator_path = dir.join("trust/operator-token");
@@ -219,7 +331,17 @@ pub async fn start(
             token
         }
     };
-    let (face, face_off) = face_matching(options.proofing.as_deref());
+    let (face, face_off) = match front {
+        None => face_matching(options.proofing.as_deref()),
+        Some(topology) if topology.face_matching => (None, None),
+        Some(_) => (
+            None,
+            Some(CheckOff {
+                check: "face matching (remote enrolment, lost-phone reports)",
+                why: "the authorities run as their own processes here without face models (scripts/cluster up --face turns them on): enrolment is at the counter, lost phones by the hotline".into(),
+            }),
+        ),
+    };
     let mut checks_off: Vec<CheckOff> = face_off.into_iter().collect();
     checks_off.push(CheckOff {
         check: "OCR of the card's front",
@@ -250,6 +372,12 @@ pub async fn start(
     let mut authority_urls = Vec::new();
     let proofing = face.map(Arc::new);
     for keys in &data.authorities {
+        if let Some(topology) = front {
+            let url = topology.authority(keys.plan.key)?.public.clone();
+            fixed_public_url(&dir, keys.plan, &url)?;
+            authority_urls.push((keys.plan, url));
+            continue;
+        }
         let (listener, url) = authority_listener(&dir, options.port, keys.plan).await?;
         let store = Store::connect(&keys.database_url).await?;
         let mut settings = Settings::new(&url, &keys.admin_token, keys.pseudonym_key);
@@ -273,7 +401,8 @@ pub async fn start(
         authority_urls.push((keys.plan, url));
     }
 
-    let (web, base) = bind(options.port).await?;
+    let (web, listening) = bind(options.port).await?;
+    let base = front.map_or(listening, |t| t.base.trim_end_matches('/').to_owned());
     let mut app = Router::new();
     for (authority, (plan, _)) in authorities.iter().zip(&authority_urls) {
         app = app.nest(
@@ -306,7 +435,7 @@ pub async fn start(
     // The relying parties' verifier services, following both authorities.
     let counts = crate::web::Counts::new(clock.clone());
     let mut services = Vec::new();
-    for desk in &data.desks {
+    for desk in data.desks.iter().filter(|_| front.is_none()) {
         let public_url = format!("{base}/desks/{}", desk.plan.id);
         let identity = match &desk.reader {
             Some((key, certificate)) => Some((
@@ -390,6 +519,9 @@ pub async fn start(
         shared,
         authorities: authorities.clone(),
         services,
+        desk_replicas: front
+            .map(|t| t.desks.values().flatten().cloned().collect())
+            .unwrap_or_default(),
         clock: clock.clone(),
     });
     let described = description.clone();
@@ -417,6 +549,7 @@ pub async fn start(
     Ok(Running {
         base,
         checks_off,
+        front: front.is_some(),
         description,
         tasks,
         authorities,
@@ -619,6 +752,21 @@ async fn set_scope(
             verifier.replace_trust(trust.clone(), now);
         }
     }
-    Json(json!({ "trust_list_version": trust.list().version, "issuer": change.issuer, "region": change.region }))
-        .into_response()
+    // Desks run elsewhere are told over HTTP, in order (the folder stays locked meanwhile);
+    // one that cannot be reached keeps the version it holds (still valid, narrower) until
+    // told again, and the answer says how many.
+    let jws = data.trust_jws.clone();
+    let mut unreached = 0;
+    for replica in &control.desk_replicas {
+        let url = format!("{}/trust-list", replica.trim_end_matches('/'));
+        if let Err(e) = eid_verifier::online::put_text(&url, "application/jwt", jws.clone()).await {
+            eprintln!("eid up: the desk at {replica} did not take the new trust list: {e}");
+            unreached += 1;
+        }
+    }
+    let mut answer = json!({ "trust_list_version": trust.list().version, "issuer": change.issuer, "region": change.region });
+    if unreached > 0 {
+        answer["desks_not_reached"] = json!(unreached);
+    }
+    Json(answer).into_response()
 }

@@ -35,6 +35,7 @@ async fn the_story_plays_twice_from_another_folder() {
             dir: PathBuf::from("eid-data"),
             port: 0,
             proofing: proofing.clone(),
+            topology: None,
         },
         Arc::new(SystemClock),
         Arc::new(OsRandom),

@@ -28,6 +28,7 @@ async fn up(dir: &Path, proofing: Option<PathBuf>) -> Running {
             dir: dir.to_owned(),
             port: 0,
             proofing,
+            topology: None,
         },
         Arc::new(SystemClock),
         Arc::new(OsRandom),

@@ -13,17 +13,20 @@
 //! Channels: in person (ISO 18013-5 over a [`eid_mdoc::transport::Transport`], see
 //! [`in_person`]); the offline QR (`Verifier::verify_offline`); online over OpenID4VP
 //! ([`openid4vp`]). [`online`] fetches status lists and follows an authority's pushed changes
-//! ([`push`] reads them). [`replay`] remembers the offline codes accepted lately, in the
-//! process or in Redis for a desk's replicas.
+//! ([`push`] reads them). [`replay`] remembers the offline codes accepted lately, and
+//! [`sessions`] keeps the open online requests: in the process, or in Redis for a desk's
+//! replicas behind one address.
 
 pub mod in_person;
 pub mod online;
 pub mod openid4vp;
 pub mod push;
 pub mod qr;
+mod redis_pool;
 pub mod replay;
 mod report;
 pub mod service;
+pub mod sessions;
 mod status;
 mod verifier;
 

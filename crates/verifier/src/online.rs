@@ -76,6 +76,17 @@ async fn send(
     body: Option<(&str, String)>,
     bearer: Option<&str>,
 ) -> Result<Response<Incoming>, OnlineError> {
+    send_as(hyper::Method::POST, url, accept, body, bearer).await
+}
+
+/// [`send`], with a body sent by `method` (POST, PUT).
+async fn send_as(
+    method: hyper::Method,
+    url: &str,
+    accept: &str,
+    body: Option<(&str, String)>,
+    bearer: Option<&str>,
+) -> Result<Response<Incoming>, OnlineError> {
     let parsed = url::Url::parse(url).map_err(|_| OnlineError::Url(url.to_owned()))?;
     let host = parsed
         .host_str()
@@ -99,9 +110,13 @@ async fn send(
         None => parsed.path().to_owned(),
     };
     let (builder, content) = match body {
-        Some((content_type, text)) => {
-            (Request::post(path).header(CONTENT_TYPE, content_type), text)
-        }
+        Some((content_type, text)) => (
+            Request::builder()
+                .method(method)
+                .uri(path)
+                .header(CONTENT_TYPE, content_type),
+            text,
+        ),
         None => (Request::get(path), String::new()),
     };
     let builder = match bearer {
@@ -167,6 +182,24 @@ pub async fn post_json(
                 "application/json",
                 Some(("application/json", json)),
                 bearer,
+            )
+            .await?,
+        )
+        .await
+    })
+    .await
+}
+
+/// PUTs a text body to `url` (a trust list to a desk), returning the body.
+pub async fn put_text(url: &str, content_type: &str, text: String) -> Result<Vec<u8>, OnlineError> {
+    in_time(async {
+        body(
+            send_as(
+                hyper::Method::PUT,
+                url,
+                "application/json",
+                Some((content_type, text)),
+                None,
             )
             .await?,
         )

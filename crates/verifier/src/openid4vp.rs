@@ -61,7 +61,73 @@ impl std::fmt::Debug for OnlineSession {
     }
 }
 
+/// The request's encryption key as the request object publishes it: its `kid` is the
+/// request's id.
+fn encryption_jwk(id: &str, key: &AgreementKey) -> Jwk {
+    let point = key.public_point();
+    Jwk {
+        kty: "EC".into(),
+        crv: "P-256".into(),
+        x: b64url(&point[1..33]),
+        y: b64url(&point[33..]),
+        kid: Some(id.to_owned()),
+        alg: Some("ECDH-ES".into()),
+        use_: Some("enc".into()),
+    }
+}
+
+/// An online request as the replicas of a desk share it (`crate::sessions`): every field,
+/// the key as its private scalar. It is only ever written sealed.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct StoredSession {
+    id: String,
+    client_id: String,
+    nonce: String,
+    state: String,
+    response_uri: String,
+    purpose: Purpose,
+    attributes: Vec<String>,
+    expires_at: i64,
+    key: String,
+}
+
 impl OnlineSession {
+    /// What another replica needs to take the answer.
+    pub(crate) fn to_stored(&self) -> Result<StoredSession, eid_crypto::CryptoError> {
+        Ok(StoredSession {
+            id: self.id.clone(),
+            client_id: self.client_id.clone(),
+            nonce: self.nonce.clone(),
+            state: self.state.clone(),
+            response_uri: self.response_uri.clone(),
+            purpose: self.purpose,
+            attributes: self.attributes.clone(),
+            expires_at: self.expires_at.unix_timestamp(),
+            key: b64url(&self.key.scalar()?[..]),
+        })
+    }
+
+    /// The session [`Self::to_stored`] kept.
+    pub(crate) fn from_stored(stored: StoredSession) -> Result<Self, eid_crypto::CryptoError> {
+        let scalar = zeroize::Zeroizing::new(
+            b64url_decode(&stored.key).map_err(|_| eid_crypto::CryptoError::BadPrivateKey)?,
+        );
+        let key = AgreementKey::from_scalar(&scalar)?;
+        Ok(Self {
+            jwk: encryption_jwk(&stored.id, &key),
+            id: stored.id,
+            client_id: stored.client_id,
+            nonce: stored.nonce,
+            state: stored.state,
+            response_uri: stored.response_uri,
+            purpose: stored.purpose,
+            attributes: stored.attributes,
+            expires_at: OffsetDateTime::from_unix_timestamp(stored.expires_at)
+                .map_err(|_| eid_crypto::CryptoError::BadPrivateKey)?,
+            key,
+        })
+    }
+
     /// What an answer to this request is checked against at `now`.
     fn check(&self, now: OffsetDateTime) -> Check<'_> {
         Check {
@@ -126,16 +192,7 @@ impl Verifier {
         let id = random_text(random, 16)?;
         let key = AgreementKey::generate()
             .map_err(|_| VpError::Malformed("no encryption key could be made".into()))?;
-        let point = key.public_point();
-        let jwk = Jwk {
-            kty: "EC".into(),
-            crv: "P-256".into(),
-            x: b64url(&point[1..33]),
-            y: b64url(&point[33..]),
-            kid: Some(id.clone()),
-            alg: Some("ECDH-ES".into()),
-            use_: Some("enc".into()),
-        };
+        let jwk = encryption_jwk(&id, &key);
         let attributes = match terms.attributes {
             Some(a) => a.to_vec(),
             None => self.registered_attributes(terms.purpose),

@@ -18,9 +18,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use eid_core::Random;
-use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
+
+use crate::redis_pool::{DELETE_IF_VALUE, RedisPool};
 
 /// The shared memory did not answer. It carries no address (a URL may hold a password).
 #[derive(Debug, thiserror::Error)]
@@ -82,27 +83,17 @@ impl ReplayMemory for LocalReplayMemory {
     }
 }
 
-/// How long one Redis command may take, connecting included.
-const REDIS_TIMEOUT: StdDuration = StdDuration::from_millis(250);
-
-/// Deletes a key only while it holds the value this replica set: a late or repeated
-/// delete never removes what another replica set since.
-const DELETE_IF_OURS: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
-
 /// The memory of every replica of one relying party's desks, in Redis: one key per code
 /// (`eid:replay:<relying party>:<digest>`) whose value names the replica and the call that
 /// set it (`<unix time>:<replica>:<n>`), so that a retried command recognises its own
 /// write and a refusal deletes only its own key. Keys live twice the code's window, so a
 /// replica whose clock is behind by less than a window still finds them.
 pub struct RedisReplayMemory {
-    client: redis::Client,
+    redis: RedisPool,
     prefix: String,
     /// This replica, at random.
     instance: String,
     calls: AtomicU64,
-    /// Connections not in use; a command takes one (or opens one) and gives it back, so
-    /// no lock is held while Redis answers.
-    idle: Mutex<Vec<redis::Connection>>,
     /// The values this replica set lately, by digest (to delete only its own).
     mine: Mutex<HashMap<[u8; 32], (String, OffsetDateTime)>>,
 }
@@ -119,49 +110,22 @@ impl RedisReplayMemory {
     /// The memory at `url` (`redis://[:password@]host:port/db`; no TLS in this build: keep
     /// Redis on the desks' own network) for `relying_party`. Nothing is contacted yet.
     pub fn new(url: &str, relying_party: &str) -> Result<Self, ReplayError> {
-        let client =
-            redis::Client::open(url).map_err(|_| ReplayError::Unavailable("not a redis:// URL"))?;
+        let redis = RedisPool::new(url).map_err(ReplayError::Unavailable)?;
         let mut instance = [0u8; 8];
         eid_core::OsRandom
             .fill(&mut instance)
             .map_err(|_| ReplayError::Unavailable("the random source failed"))?;
         Ok(Self {
-            client,
+            redis,
             prefix: format!("eid:replay:{relying_party}:"),
             instance: hex::encode(instance),
             calls: AtomicU64::new(0),
-            idle: Mutex::new(Vec::new()),
             mine: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Runs `command` on an idle connection, or a new one.
     fn run<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, ReplayError> {
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let mut connection = match idle {
-            Some(connection) => connection,
-            None => {
-                let connection = self
-                    .client
-                    .get_connection_with_timeout(REDIS_TIMEOUT)
-                    .map_err(|_| ReplayError::Unavailable("connecting"))?;
-                connection
-                    .set_read_timeout(Some(REDIS_TIMEOUT))
-                    .and_then(|()| connection.set_write_timeout(Some(REDIS_TIMEOUT)))
-                    .map_err(|_| ReplayError::Unavailable("connecting"))?;
-                connection
-            }
-        };
-        // A connection that failed is dropped, never reused.
-        let value = command
-            .query(&mut connection)
-            .map_err(|_| ReplayError::Unavailable("the command failed"))?;
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < 8
-        {
-            idle.push(connection);
-        }
-        Ok(value)
+        self.redis.run(command).map_err(ReplayError::Unavailable)
     }
 
     fn key(&self, digest: &[u8; 32]) -> String {
@@ -238,7 +202,7 @@ impl ReplayMemory for RedisReplayMemory {
         // A key left behind expires on its own; the holder then shows a fresh code.
         let _: Result<i64, _> = self.run(
             redis::cmd("EVAL")
-                .arg(DELETE_IF_OURS)
+                .arg(DELETE_IF_VALUE)
                 .arg(1)
                 .arg(self.key(digest))
                 .arg(value),

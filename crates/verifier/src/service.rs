@@ -23,8 +23,7 @@
 //! with a growing pause (1 s to 30 s) and refetching every list after each reconnection —
 //! pushes sent while disconnected are lost, the lists have them.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -39,12 +38,10 @@ use serde::Deserialize;
 use serde_json::json;
 use time::Duration;
 
-use crate::openid4vp::{OnlineSession, OnlineTerms};
+use crate::openid4vp::OnlineTerms;
 use crate::report::Report;
+use crate::sessions::{LocalSessions, Online, SessionError, SessionStore, Taken};
 use crate::{Channel, Check, Verifier};
-
-/// Online requests held at once, at most (each a few hundred bytes and a key).
-const MAX_SESSIONS: usize = 10_000;
 
 /// How the service runs.
 pub struct ServiceConfig {
@@ -68,18 +65,6 @@ pub struct ServiceConfig {
     pub request_lifetime: Duration,
 }
 
-struct Online {
-    session: OnlineSession,
-    request_object: String,
-    /// The secret the requester polls the outcome with (the request's id is public: it is
-    /// in the invocation and the answer's `kid`).
-    handle: String,
-    /// The latest report; final once accepted.
-    report: Option<Report>,
-    /// Answers received.
-    answers: u32,
-}
-
 /// Answers taken for one request before it stops listening (a refused answer does not
 /// close a request: anyone can read the request object and post a well-formed refusal).
 const MAX_ANSWERS: u32 = 5;
@@ -88,7 +73,7 @@ const MAX_ANSWERS: u32 = 5;
 pub struct Service {
     verifier: Arc<RwLock<Verifier>>,
     config: ServiceConfig,
-    sessions: Mutex<HashMap<String, Online>>,
+    sessions: Box<dyn SessionStore>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     /// Wakes the list fetcher at once: a presentation named a list not held.
@@ -104,17 +89,35 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    /// A service around `verifier`.
+    /// A service around `verifier`, keeping its online requests in itself.
     pub fn new(
         verifier: Verifier,
         config: ServiceConfig,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Arc<Self> {
+        Self::with_sessions(
+            verifier,
+            config,
+            Box::new(LocalSessions::default()),
+            clock,
+            random,
+        )
+    }
+
+    /// A service around `verifier`, keeping its online requests in `sessions` (Redis, for
+    /// replicas behind one address).
+    pub fn with_sessions(
+        verifier: Verifier,
+        config: ServiceConfig,
+        sessions: Box<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             verifier: Arc::new(RwLock::new(verifier)),
             config,
-            sessions: Mutex::new(HashMap::new()),
+            sessions,
             clock,
             random,
             wanted: tokio::sync::Notify::new(),
@@ -313,6 +316,23 @@ fn purpose(name: &str) -> Result<Purpose, Box<Response>> {
 
 fn report(report: &Report) -> Response {
     axum::Json(report).into_response()
+}
+
+/// Runs `work` on the online requests, off the async workers (the store may be Redis).
+async fn in_store<T: Send + 'static>(
+    service: &Arc<Service>,
+    work: impl FnOnce(&dyn SessionStore) -> Result<T, SessionError> + Send + 'static,
+) -> Result<T, Response> {
+    let service = service.clone();
+    match tokio::task::spawn_blocking(move || work(service.sessions.as_ref())).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"error": "unavailable", "error_description": e.to_string()})),
+        )
+            .into_response()),
+        Err(_) => Err(poisoned()),
+    }
 }
 
 fn poisoned() -> Response {
@@ -553,34 +573,16 @@ async fn create_request(
         Ok(m) => m,
         Err(e) => return bad_request("request_failed", e.to_string()),
     };
-    let Ok(mut sessions) = service.sessions.lock() else {
-        return poisoned();
-    };
-    // Forget requests expired for a while (their outcome has been collected or never will).
-    sessions.retain(|_, s| s.session.expires_at + Duration::minutes(10) > now);
-    if sessions.len() >= MAX_SESSIONS {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many open requests; try again in a minute",
-        )
-            .into_response();
-    }
     let mut secret = [0u8; 24];
     if service.random.fill(&mut secret).is_err() {
         return poisoned();
     }
     let handle = eid_crypto::b64url(&secret);
     let id = made.session.id.clone();
-    sessions.insert(
-        id.clone(),
-        Online {
-            session: made.session,
-            request_object: made.request_object,
-            handle: handle.clone(),
-            report: None,
-            answers: 0,
-        },
-    );
+    let online = Online::new(made.session, made.request_object, handle.clone());
+    if let Err(refused) = in_store(&service, move |sessions| sessions.open(online, now)).await {
+        return refused;
+    }
     axum::Json(json!({
         "id": id,
         "result": format!("/vp/results/{handle}"),
@@ -591,13 +593,14 @@ async fn create_request(
 }
 
 async fn request_object(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Response {
-    let Ok(sessions) = service.sessions.lock() else {
-        return poisoned();
+    let found = match in_store(&service, move |sessions| sessions.request_object(&id)).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
-    match sessions.get(&id) {
-        Some(online) if online.session.expires_at > service.clock.now() => (
+    match found {
+        Some((object, expires_at)) if expires_at > service.clock.now() => (
             [(header::CONTENT_TYPE, "application/oauth-authz-req+jwt")],
-            online.request_object.clone(),
+            object,
         )
             .into_response(),
         _ => (StatusCode::NOT_FOUND, "no such request, or it expired").into_response(),
@@ -640,12 +643,13 @@ async fn response(State(service): State<Arc<Service>>, body: Bytes) -> Response 
             .and_then(|h| eid_crypto::b64url_decode(h).ok())
             .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
             .and_then(|h| h.get("kid").and_then(|k| k.as_str()).map(str::to_owned)),
-        Answer::Error { state, .. } => service.sessions.lock().ok().and_then(|sessions| {
-            sessions
-                .iter()
-                .find(|(_, o)| o.session.state == *state)
-                .map(|(id, _)| id.clone())
-        }),
+        Answer::Error { state, .. } => {
+            let state = state.clone();
+            match in_store(&service, move |sessions| sessions.by_state(&state)).await {
+                Ok(id) => id,
+                Err(refused) => return refused,
+            }
+        }
     };
     let Some(kid) = kid else {
         return match answer {
@@ -655,25 +659,29 @@ async fn response(State(service): State<Arc<Service>>, body: Bytes) -> Response 
             Answer::Error { .. } => bad_request("invalid_request", "no such request (state)"),
         };
     };
-    // The request is taken out while its answer is verified (the lock is not held over
-    // the decryption and the checks), and put back with the outcome.
+    // The request is taken out while its answer is verified (nothing is locked over the
+    // decryption and the checks but the request itself), and put back with the outcome.
     let taken = {
-        let Ok(mut sessions) = service.sessions.lock() else {
-            return poisoned();
-        };
-        match sessions.get(&kid) {
-            None => return bad_request("invalid_request", "no such request"),
-            Some(o) if o.report.as_ref().is_some_and(|r| r.accepted) => {
-                return bad_request("invalid_request", "this request was answered already");
-            }
-            Some(o) if o.answers >= MAX_ANSWERS => {
-                return bad_request("invalid_request", "this request takes no more answers");
-            }
-            Some(_) => sessions.remove(&kid),
-        }
+        let kid = kid.clone();
+        in_store(&service, move |sessions| sessions.take(&kid, MAX_ANSWERS)).await
     };
-    let Some(mut online) = taken else {
-        return bad_request("invalid_request", "no such request");
+    let mut online = match taken {
+        Ok(Taken::Got(online)) => *online,
+        Ok(Taken::Missing) => return bad_request("invalid_request", "no such request"),
+        Ok(Taken::Answered) => {
+            return bad_request("invalid_request", "this request was answered already");
+        }
+        Ok(Taken::NoMoreAnswers) => {
+            return bad_request("invalid_request", "this request takes no more answers");
+        }
+        Ok(Taken::Busy) => {
+            return (
+                StatusCode::CONFLICT,
+                axum::Json(json!({"error": "busy", "error_description": "another answer to this request is being checked; try again in a moment"})),
+            )
+                .into_response();
+        }
+        Err(refused) => return refused,
     };
     let service2 = service.clone();
     let verified = tokio::task::spawn_blocking(move || {
@@ -690,21 +698,22 @@ async fn response(State(service): State<Arc<Service>>, body: Bytes) -> Response 
             .ok();
         online.answers += 1;
         // The latest answer's report stands until one is accepted, which closes the request.
-        if report.is_some() {
-            online.report = report;
+        if let Some(report) = &report {
+            online.accepted = report.accepted;
+            online.report = serde_json::to_value(report).ok();
         }
-        online
+        (online, report)
     })
     .await;
-    let Ok(online) = verified else {
+    let Ok((online, report)) = verified else {
         return poisoned();
     };
-    let accepted = online.report.as_ref().is_some_and(|r| r.accepted);
-    if let Some(r) = &online.report {
+    let accepted = online.accepted;
+    if let Some(r) = &report {
         service.notice(r);
     }
-    if let Ok(mut sessions) = service.sessions.lock() {
-        sessions.insert(kid, online);
+    if let Err(refused) = in_store(&service, move |sessions| sessions.put_back(online)).await {
+        return refused;
     }
     axum::Json(json!({ "accepted": accepted })).into_response()
 }
@@ -713,20 +722,16 @@ async fn request_outcome(
     State(service): State<Arc<Service>>,
     Path(handle): Path<String>,
 ) -> Response {
-    let Ok(sessions) = service.sessions.lock() else {
-        return poisoned();
-    };
     // By the requester's secret handle: the request's id is public.
-    match sessions.values().find(|o| o.handle == handle) {
-        Some(Online {
-            report: Some(r), ..
-        }) => axum::Json(json!({
-            "status": if r.accepted { "accepted" } else { "refused" },
-            "report": r,
+    match in_store(&service, move |sessions| sessions.outcome(&handle)).await {
+        Ok(Some(Some(report))) => axum::Json(json!({
+            "status": if report["accepted"] == true { "accepted" } else { "refused" },
+            "report": report,
         }))
         .into_response(),
-        Some(_) => axum::Json(json!({"status": "pending"})).into_response(),
-        None => (StatusCode::NOT_FOUND, "no such request").into_response(),
+        Ok(Some(None)) => axum::Json(json!({"status": "pending"})).into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "no such request").into_response(),
+        Err(refused) => refused,
     }
 }
 

@@ -44,6 +44,19 @@ async fn start(
     relying_party: &str,
     identity: bool,
 ) -> String {
+    start_with(world, served, relying_party, identity, None, None).await
+}
+
+/// [`start`], known to its clients as `public_url` (a load balancer's address in front of
+/// replicas) and keeping its online requests in `sessions`.
+async fn start_with(
+    world: &World,
+    served: &served::Served,
+    relying_party: &str,
+    identity: bool,
+    public_url: Option<&str>,
+    sessions: Option<Box<dyn eid_verifier::sessions::SessionStore>>,
+) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let identity = identity.then(|| {
@@ -54,10 +67,10 @@ async fn start(
             world.bank.certificate.clone(),
         )
     });
-    let service = Service::new(
+    let service = Service::with_sessions(
         Verifier::new(world.trust.clone(), relying_party, NOW),
         ServiceConfig {
-            public_url: base.clone(),
+            public_url: public_url.map_or_else(|| base.clone(), str::to_owned),
             trust_roots: vec![world.root.verifying_key().clone()],
             status_lists: vec![served.reference.uri.clone()],
             status_shards: Vec::new(),
@@ -65,6 +78,7 @@ async fn start(
             identity,
             request_lifetime: Duration::minutes(5),
         },
+        sessions.unwrap_or_else(|| Box::new(eid_verifier::sessions::LocalSessions::default())),
         Arc::new(FixedClock(NOW)),
         Arc::new(OsRandom),
     );
@@ -410,4 +424,149 @@ async fn the_service_takes_a_newer_trust_list_and_refuses_an_older_one() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "trust_list_refused");
     assert_eq!(version(&health().await), 2);
+}
+
+/// Two replicas of the bank's verifier service behind one address (as HAProxy puts them),
+/// sharing their online requests in Redis: a request started at one is fetched, answered
+/// and collected at the other; a second answer at the first finds it closed; Redis holds
+/// none of the answer's data in the clear; a replica with another sealing key, or without
+/// Redis, answers 503 rather than guess.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis: EID_TEST_REDIS_URL (scripts/test starts one)"]
+async fn an_online_request_started_at_one_replica_is_answered_and_collected_at_the_other() {
+    use eid_verifier::sessions::RedisSessions;
+    let Some(redis_url) = eid_core::testing::required_env("EID_TEST_REDIS_URL") else {
+        return;
+    };
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let front = "http://bank.front.invalid";
+    let key = [7u8; 32];
+    let replica = |key| {
+        Some(
+            Box::new(RedisSessions::new(&redis_url, "nanning-bank", key).unwrap())
+                as Box<dyn eid_verifier::sessions::SessionStore>,
+        )
+    };
+    let a = start_with(
+        &world,
+        &served,
+        "nanning-bank",
+        true,
+        Some(front),
+        replica(key),
+    )
+    .await;
+    let b = start_with(
+        &world,
+        &served,
+        "nanning-bank",
+        true,
+        Some(front),
+        replica(key),
+    )
+    .await;
+
+    let started: Value = serde_json::from_slice(
+        &post_json(
+            &format!("{a}/vp/requests"),
+            json!({"purpose": "bank_account_opening"}),
+        )
+        .await,
+    )
+    .unwrap();
+    let (client_id, request_uri) =
+        eid_oid4vc::vp::parse_invocation(started["invocation"].as_str().unwrap()).unwrap();
+    let path = request_uri.strip_prefix(front).unwrap().to_owned();
+    let object = fetch(&format!("{b}{path}"), "application/oauth-authz-req+jwt")
+        .await
+        .unwrap();
+    let mdoc = World::issue_with_status(
+        &world.nanning,
+        &world.device_key,
+        "superapp-a",
+        served.reference.clone(),
+    );
+    let pending = receive(
+        &client_id,
+        std::str::from_utf8(&object).unwrap(),
+        &world.trust,
+        NOW,
+    )
+    .unwrap();
+    let answer = pending
+        .respond(Held::Mdoc(&mdoc), &world.device_key, &OsRandom, NOW)
+        .unwrap();
+    assert_eq!(answer.response_uri, format!("{front}/vp/response"));
+    post_form(&format!("{b}/vp/response"), answer.body.clone())
+        .await
+        .unwrap();
+    let collected = outcome(&a, &started).await;
+    assert_eq!(collected["status"], "accepted", "{collected}");
+    assert_eq!(
+        collected["report"]["attributes"]["document_number"],
+        "450103199003070024"
+    );
+    assert_eq!(outcome(&b, &started).await, collected);
+
+    // The same answer again, at the replica that did not take it: the request is closed.
+    let (status, body) = call("POST", &format!("{a}/vp/response"), answer.body).await;
+    assert_eq!(status, 400);
+    assert!(
+        String::from_utf8_lossy(&body).contains("answered already"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+
+    // In Redis: sealed, no attribute in the clear.
+    let id = started["id"].as_str().unwrap();
+    let mut redis = redis::Client::open(redis_url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let stored: Vec<u8> = redis::cmd("GET")
+        .arg(format!("eid:vp:nanning-bank:r:{id}"))
+        .query(&mut redis)
+        .unwrap();
+    assert!(stored.len() > 100);
+    let text = String::from_utf8_lossy(&stored);
+    assert!(!text.contains("450103199003070024") && !text.contains("bank_account_opening"));
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!("eid:vp:nanning-bank:r:{id}"))
+        .query(&mut redis)
+        .unwrap();
+    assert!((890..=900).contains(&ttl), "{ttl}");
+
+    // Another sealing key cannot open it: 503, not a guess.
+    let stranger = start_with(
+        &world,
+        &served,
+        "nanning-bank",
+        true,
+        Some(front),
+        replica([8u8; 32]),
+    )
+    .await;
+    let (status, body) = call("GET", &format!("{stranger}{path}"), String::new()).await;
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+    // Nothing listens: 503 too.
+    let deaf = start_with(
+        &world,
+        &served,
+        "nanning-bank",
+        true,
+        Some(front),
+        Some(Box::new(
+            RedisSessions::new("redis://127.0.0.1:1/", "nanning-bank", key).unwrap(),
+        )),
+    )
+    .await;
+    let (status, body) = call(
+        "POST",
+        &format!("{deaf}/vp/requests"),
+        json!({"purpose": "bank_account_opening"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert!(String::from_utf8_lossy(&body).contains("unavailable"));
 }

@@ -1,0 +1,429 @@
+//! The online requests a desk has open (OpenID4VP), kept where every replica of the desk's
+//! verifier service finds them.
+//!
+//! A bank's website starts a request at one replica; the phone fetches the request object
+//! and posts its answer through the load balancer, to any replica; the website polls the
+//! outcome, again at any. One process keeps its requests in itself ([`LocalSessions`], the
+//! default); replicas share them in Redis ([`RedisSessions`]).
+//!
+//! In Redis each request is one value, sealed (AES-256-GCM under a key the replicas share,
+//! `EID_VERIFIER_SESSION_KEY`): it holds the request's private decryption key and, once
+//! answered, the disclosed attributes, which are nobody's to read in Redis. It lives as long
+//! as the request plus ten minutes to collect the outcome. An answer is checked under a
+//! lock (`SET … NX EX`), so two answers to one request, at two replicas, are taken one after
+//! the other, and the count of answers a request takes holds across replicas.
+//!
+//! A store that cannot answer makes the route answer 503 `unavailable`: nothing is accepted
+//! that was not checked.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use eid_core::Random;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+
+use crate::openid4vp::{OnlineSession, StoredSession};
+use crate::redis_pool::{DELETE_IF_VALUE, RedisPool};
+
+/// Online requests one process holds at once, at most (each a few kilobytes and a key).
+const MAX_LOCAL: usize = 10_000;
+
+/// How long an outcome can be collected after its request expired.
+const COLLECT_FOR: Duration = Duration::minutes(10);
+
+/// How long an answer's check may hold its request (a check takes milliseconds; a replica
+/// killed while checking frees the request after this).
+const LOCK_SECONDS: u64 = 30;
+
+/// One open request.
+pub struct Online {
+    pub(crate) session: OnlineSession,
+    pub(crate) request_object: String,
+    /// The secret the requester polls the outcome with (the request's id is public: it is
+    /// in the invocation and the answer's `kid`).
+    pub(crate) handle: String,
+    /// Whether an answer was accepted (which closes the request).
+    pub(crate) accepted: bool,
+    /// The latest answer's report (JSON); final once accepted.
+    pub(crate) report: Option<Value>,
+    /// Answers received.
+    pub(crate) answers: u32,
+    /// The value of the lock this replica holds on it while checking an answer.
+    lock: Option<String>,
+}
+
+impl Online {
+    /// A request just made, not answered.
+    pub(crate) fn new(session: OnlineSession, request_object: String, handle: String) -> Self {
+        Self {
+            session,
+            request_object,
+            handle,
+            accepted: false,
+            report: None,
+            answers: 0,
+            lock: None,
+        }
+    }
+}
+
+/// Why the store could not do what was asked. It carries no address nor any request's data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// This process holds as many requests as it may.
+    #[error("too many open requests; try again in a minute")]
+    Full,
+    /// The shared store did not answer, or what it holds could not be opened.
+    #[error("the shared store of online requests did not answer ({0})")]
+    Unavailable(&'static str),
+}
+
+/// What taking a request to check an answer found.
+pub enum Taken {
+    /// No such request, or it was forgotten.
+    Missing,
+    /// An answer was accepted already.
+    Answered,
+    /// It took as many answers as it may.
+    NoMoreAnswers,
+    /// Another answer to it is being checked (at another replica).
+    Busy,
+    /// Taken: check the answer, then [`SessionStore::put_back`] it.
+    Got(Box<Online>),
+}
+
+/// Where a desk keeps its open online requests.
+pub trait SessionStore: Send + Sync {
+    /// Keeps a request just made.
+    fn open(&self, online: Online, now: OffsetDateTime) -> Result<(), SessionError>;
+
+    /// A request's signed object and until when it may be answered.
+    fn request_object(&self, id: &str) -> Result<Option<(String, OffsetDateTime)>, SessionError>;
+
+    /// The id of the request whose `state` this is.
+    fn by_state(&self, state: &str) -> Result<Option<String>, SessionError>;
+
+    /// Takes request `id` to check an answer to it, unless it is closed.
+    fn take(&self, id: &str, max_answers: u32) -> Result<Taken, SessionError>;
+
+    /// Puts back a request taken, with its answer's outcome.
+    fn put_back(&self, online: Online) -> Result<(), SessionError>;
+
+    /// By the requester's secret handle: `Some(None)` while pending, `Some(Some(report))`
+    /// once answered.
+    fn outcome(&self, handle: &str) -> Result<Option<Option<Value>>, SessionError>;
+}
+
+/// The requests of one process.
+#[derive(Default)]
+pub struct LocalSessions {
+    open: Mutex<HashMap<String, Online>>,
+}
+
+impl LocalSessions {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Online>>, SessionError> {
+        self.open
+            .lock()
+            .map_err(|_| SessionError::Unavailable("a check panicked while holding the requests"))
+    }
+}
+
+impl SessionStore for LocalSessions {
+    fn open(&self, online: Online, now: OffsetDateTime) -> Result<(), SessionError> {
+        let mut open = self.lock()?;
+        // Forget requests expired for a while (their outcome was collected or never will be).
+        open.retain(|_, o| o.session.expires_at + COLLECT_FOR > now);
+        if open.len() >= MAX_LOCAL {
+            return Err(SessionError::Full);
+        }
+        open.insert(online.session.id.clone(), online);
+        Ok(())
+    }
+
+    fn request_object(&self, id: &str) -> Result<Option<(String, OffsetDateTime)>, SessionError> {
+        Ok(self
+            .lock()?
+            .get(id)
+            .map(|o| (o.request_object.clone(), o.session.expires_at)))
+    }
+
+    fn by_state(&self, state: &str) -> Result<Option<String>, SessionError> {
+        Ok(self
+            .lock()?
+            .iter()
+            .find(|(_, o)| o.session.state == state)
+            .map(|(id, _)| id.clone()))
+    }
+
+    fn take(&self, id: &str, max_answers: u32) -> Result<Taken, SessionError> {
+        let mut open = self.lock()?;
+        Ok(match open.get(id) {
+            None => Taken::Missing,
+            Some(o) if o.accepted => Taken::Answered,
+            Some(o) if o.answers >= max_answers => Taken::NoMoreAnswers,
+            // Out of the map while its answer is checked: a second answer meanwhile finds
+            // no request.
+            Some(_) => open
+                .remove(id)
+                .map_or(Taken::Missing, |o| Taken::Got(Box::new(o))),
+        })
+    }
+
+    fn put_back(&self, online: Online) -> Result<(), SessionError> {
+        self.lock()?.insert(online.session.id.clone(), online);
+        Ok(())
+    }
+
+    fn outcome(&self, handle: &str) -> Result<Option<Option<Value>>, SessionError> {
+        Ok(self
+            .lock()?
+            .values()
+            .find(|o| eid_crypto::secrets_equal(o.handle.as_bytes(), handle.as_bytes()))
+            .map(|o| o.report.clone()))
+    }
+}
+
+/// What a request is in Redis, before sealing.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    session: StoredSession,
+    request_object: String,
+    handle: String,
+    accepted: bool,
+    report: Option<Value>,
+    answers: u32,
+}
+
+/// The requests of every replica of one relying party's desks, in Redis. Keys (under
+/// `eid:vp:<relying party>:`): `r:<id>` the sealed request, `s:<state>` and
+/// `h:<SHA-256 of the handle>` its id, `l:<id>` the lock of an answer being checked.
+pub struct RedisSessions {
+    redis: RedisPool,
+    prefix: String,
+    key: zeroize::Zeroizing<[u8; 32]>,
+    /// This replica, at random, and its calls: the lock values.
+    instance: String,
+    calls: AtomicU64,
+}
+
+impl std::fmt::Debug for RedisSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSessions")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisSessions {
+    /// The store at `url` (`redis://[:password@]host:port/db`; no TLS in this build: keep
+    /// Redis on the desks' own network) for `relying_party`, sealing under `key` (the same at
+    /// every replica). Nothing is contacted yet.
+    pub fn new(url: &str, relying_party: &str, key: [u8; 32]) -> Result<Self, SessionError> {
+        let redis = RedisPool::new(url).map_err(SessionError::Unavailable)?;
+        let mut instance = [0u8; 8];
+        eid_core::OsRandom
+            .fill(&mut instance)
+            .map_err(|_| SessionError::Unavailable("the random source failed"))?;
+        Ok(Self {
+            redis,
+            prefix: format!("eid:vp:{relying_party}:"),
+            key: zeroize::Zeroizing::new(key),
+            instance: hex::encode(instance),
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    fn run<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, SessionError> {
+        self.redis.run(command).map_err(SessionError::Unavailable)
+    }
+
+    fn handle_key(&self, handle: &str) -> String {
+        format!(
+            "{}h:{}",
+            self.prefix,
+            hex::encode(eid_crypto::sha256(handle.as_bytes()))
+        )
+    }
+
+    /// `nonce || AES-256-GCM(json)`.
+    fn seal(&self, online: &Online) -> Result<Vec<u8>, SessionError> {
+        let stored = Stored {
+            session: online
+                .session
+                .to_stored()
+                .map_err(|_| SessionError::Unavailable("the request's key could not be kept"))?,
+            request_object: online.request_object.clone(),
+            handle: online.handle.clone(),
+            accepted: online.accepted,
+            report: online.report.clone(),
+            answers: online.answers,
+        };
+        let plain = zeroize::Zeroizing::new(
+            serde_json::to_vec(&stored)
+                .map_err(|_| SessionError::Unavailable("the request could not be written"))?,
+        );
+        let mut nonce = [0u8; 12];
+        eid_core::OsRandom
+            .fill(&mut nonce)
+            .map_err(|_| SessionError::Unavailable("the random source failed"))?;
+        let sealed = eid_crypto::session::aes256gcm_seal(&self.key, nonce, &plain)
+            .map_err(|_| SessionError::Unavailable("the request could not be sealed"))?;
+        let mut value = nonce.to_vec();
+        value.extend_from_slice(&sealed);
+        Ok(value)
+    }
+
+    /// What [`Self::seal`] sealed for request `id`: a value that does not open under this
+    /// key, or holds another request, is refused.
+    fn unseal(&self, id: &str, value: &[u8]) -> Result<Online, SessionError> {
+        let unusable = SessionError::Unavailable("a stored request does not open with this key");
+        let (nonce, sealed) = value.split_at_checked(12).ok_or(unusable)?;
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| SessionError::Unavailable("a stored request is cut short"))?;
+        let plain = zeroize::Zeroizing::new(
+            eid_crypto::session::aes256gcm_open(&self.key, nonce, sealed).map_err(|_| {
+                SessionError::Unavailable("a stored request does not open with this key")
+            })?,
+        );
+        let stored: Stored = serde_json::from_slice(&plain)
+            .map_err(|_| SessionError::Unavailable("a stored request cannot be read"))?;
+        let session = OnlineSession::from_stored(stored.session)
+            .map_err(|_| SessionError::Unavailable("a stored request's key is not usable"))?;
+        if session.id != id {
+            return Err(SessionError::Unavailable(
+                "a stored request is under another id",
+            ));
+        }
+        Ok(Online {
+            session,
+            request_object: stored.request_object,
+            handle: stored.handle,
+            accepted: stored.accepted,
+            report: stored.report,
+            answers: stored.answers,
+            lock: None,
+        })
+    }
+
+    fn get(&self, id: &str) -> Result<Option<Online>, SessionError> {
+        let value: Option<Vec<u8>> =
+            self.run(redis::cmd("GET").arg(format!("{}r:{id}", self.prefix)))?;
+        value.map(|v| self.unseal(id, &v)).transpose()
+    }
+
+    fn unlock(&self, id: &str, value: &str) -> Result<(), SessionError> {
+        let _: i64 = self.run(
+            redis::cmd("EVAL")
+                .arg(DELETE_IF_VALUE)
+                .arg(1)
+                .arg(format!("{}l:{id}", self.prefix))
+                .arg(value),
+        )?;
+        Ok(())
+    }
+}
+
+impl SessionStore for RedisSessions {
+    fn open(&self, online: Online, now: OffsetDateTime) -> Result<(), SessionError> {
+        let lives = (online.session.expires_at - now + COLLECT_FOR)
+            .whole_seconds()
+            .max(1);
+        let id = &online.session.id;
+        let mut pipeline = redis::pipe();
+        pipeline
+            .atomic()
+            .cmd("SET")
+            .arg(format!("{}r:{id}", self.prefix))
+            .arg(self.seal(&online)?)
+            .arg("EX")
+            .arg(lives)
+            .ignore()
+            .cmd("SET")
+            .arg(format!("{}s:{}", self.prefix, online.session.state))
+            .arg(id)
+            .arg("EX")
+            .arg(lives)
+            .ignore()
+            .cmd("SET")
+            .arg(self.handle_key(&online.handle))
+            .arg(id)
+            .arg("EX")
+            .arg(lives)
+            .ignore();
+        self.redis
+            .run_pipeline(&pipeline)
+            .map_err(SessionError::Unavailable)
+    }
+
+    fn request_object(&self, id: &str) -> Result<Option<(String, OffsetDateTime)>, SessionError> {
+        Ok(self
+            .get(id)?
+            .map(|o| (o.request_object, o.session.expires_at)))
+    }
+
+    fn by_state(&self, state: &str) -> Result<Option<String>, SessionError> {
+        self.run(redis::cmd("GET").arg(format!("{}s:{state}", self.prefix)))
+    }
+
+    fn take(&self, id: &str, max_answers: u32) -> Result<Taken, SessionError> {
+        let call = self.calls.fetch_add(1, Ordering::Relaxed);
+        let lock = format!("{}:{call}", self.instance);
+        let set: Option<String> = self.run(
+            redis::cmd("SET")
+                .arg(format!("{}l:{id}", self.prefix))
+                .arg(&lock)
+                .arg("NX")
+                .arg("EX")
+                .arg(LOCK_SECONDS),
+        )?;
+        if set.is_none() {
+            return Ok(Taken::Busy);
+        }
+        let found = match self.get(id) {
+            Ok(Some(online)) if !online.accepted && online.answers < max_answers => {
+                return Ok(Taken::Got(Box::new(Online {
+                    lock: Some(lock),
+                    ..online
+                })));
+            }
+            Ok(Some(online)) if online.accepted => Ok(Taken::Answered),
+            Ok(Some(_)) => Ok(Taken::NoMoreAnswers),
+            Ok(None) => Ok(Taken::Missing),
+            Err(e) => Err(e),
+        };
+        self.unlock(id, &lock)?;
+        found
+    }
+
+    fn put_back(&self, online: Online) -> Result<(), SessionError> {
+        let id = online.session.id.clone();
+        // KEEPTTL: the request keeps its lifetime; XX: one that expired meanwhile stays gone.
+        let _: Option<String> = self.run(
+            redis::cmd("SET")
+                .arg(format!("{}r:{id}", self.prefix))
+                .arg(self.seal(&online)?)
+                .arg("XX")
+                .arg("KEEPTTL"),
+        )?;
+        match &online.lock {
+            Some(lock) => self.unlock(&id, lock),
+            None => Ok(()),
+        }
+    }
+
+    fn outcome(&self, handle: &str) -> Result<Option<Option<Value>>, SessionError> {
+        let id: Option<String> = self.run(redis::cmd("GET").arg(self.handle_key(handle)))?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        Ok(self
+            .get(&id)?
+            .filter(|o| eid_crypto::secrets_equal(o.handle.as_bytes(), handle.as_bytes()))
+            .map(|o| o.report))
+    }
+}
