@@ -85,6 +85,16 @@ pub struct ExternalAuthority {
     pub database_url: String,
 }
 
+/// A shard map's URLs without their user and password: which databases, not how to log in.
+fn without_credentials(map: &str) -> Vec<String> {
+    map.split_whitespace()
+        .map(|url| match (url.split_once("://"), url.rsplit_once('@')) {
+            (Some((scheme, _)), Some((_, place))) => format!("{scheme}://{place}"),
+            _ => url.to_owned(),
+        })
+        .collect()
+}
+
 impl Topology {
     /// Reads the file.
     pub fn read(path: &Path) -> Result<Self, PlatformError> {
@@ -108,7 +118,12 @@ impl Topology {
             let wanted = &self.authority(plan.key)?.database_url;
             let file = dir.join(plan.key).join(crate::data::DATABASE_URL);
             match std::fs::read_to_string(&file) {
-                Ok(kept) if kept.trim() == wanted.trim() => {}
+                Ok(kept) if without_credentials(&kept) == without_credentials(wanted) => {
+                    // The same databases; a changed password is taken.
+                    if kept.trim() != wanted.trim() {
+                        crate::data::write(&file, wanted.trim().as_bytes(), true)?;
+                    }
+                }
                 Ok(_) => {
                     return Err(PlatformError::Data(format!(
                         "{} keeps {}'s data in other databases than the topology names ({}): use the folder made for these",
@@ -524,6 +539,16 @@ pub async fn start(
             .unwrap_or_default(),
         clock: clock.clone(),
     });
+    if !control.desk_replicas.is_empty() {
+        let mut stop = shutdown.subscribe();
+        let current = control.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                () = keep_desks_current(current) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        });
+    }
     let described = description.clone();
     app = app
         .route(
@@ -591,6 +616,63 @@ async fn trust_list(State(control): State<Arc<TrustControl>>) -> Response {
         data.trust_jws.clone(),
     )
         .into_response()
+}
+
+/// How long a desk replica may take to say which version it holds, or to take a new one.
+const DESK_PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Gives the trust list `jws` (version `version`) to every desk replica that holds an older
+/// one, all at once; how many could not be reached or refused it.
+async fn push_to_desks(replicas: &[String], jws: &str, version: u64) -> usize {
+    let mut pushes = JoinSet::new();
+    for replica in replicas {
+        let base = replica.trim_end_matches('/').to_owned();
+        let jws = jws.to_owned();
+        pushes.spawn(tokio::time::timeout(DESK_PUSH_TIMEOUT, async move {
+            let held = eid_verifier::online::fetch(&format!("{base}/health"), "application/json")
+                .await
+                .ok()
+                .and_then(|body| serde_json::from_slice::<Value>(&body).ok())
+                .and_then(|health| health["trust_list_version"].as_u64());
+            if held.is_some_and(|held| held >= version) {
+                return Ok(());
+            }
+            eid_verifier::online::put_text(&format!("{base}/trust-list"), "application/jwt", jws)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("the desk at {base} did not take trust list v{version}: {e}"))
+        }));
+    }
+    let mut unreached = 0;
+    while let Some(done) = pushes.join_next().await {
+        let failed = match done {
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(why))) => Some(why),
+            Ok(Err(_)) => Some(format!(
+                "a desk did not answer within {DESK_PUSH_TIMEOUT:?}"
+            )),
+            Err(_) => Some("a push to a desk failed".to_owned()),
+        };
+        if let Some(why) = failed {
+            eprintln!("eid up: {why}");
+            unreached += 1;
+        }
+    }
+    unreached
+}
+
+/// In front mode: every 30 s, each desk replica run elsewhere that holds an older trust
+/// list than the one in force (started before a scope change, not reached by it, or since
+/// the list was signed again) is given the current one.
+async fn keep_desks_current(control: Arc<TrustControl>) {
+    loop {
+        let (jws, version) = {
+            let data = control.data.lock().await;
+            (data.trust_jws.clone(), data.trust.list().version)
+        };
+        push_to_desks(&control.desk_replicas, &jws, version).await;
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    }
 }
 
 /// Whether `wide` contains all of `narrow`.
@@ -752,18 +834,11 @@ async fn set_scope(
             verifier.replace_trust(trust.clone(), now);
         }
     }
-    // Desks run elsewhere are told over HTTP, in order (the folder stays locked meanwhile);
-    // one that cannot be reached keeps the version it holds (still valid, narrower) until
-    // told again, and the answer says how many.
+    // Desks run elsewhere are told over HTTP, all at once and after the folder is free
+    // again; one not reached now is given the list by `keep_desks_current` within 30 s.
     let jws = data.trust_jws.clone();
-    let mut unreached = 0;
-    for replica in &control.desk_replicas {
-        let url = format!("{}/trust-list", replica.trim_end_matches('/'));
-        if let Err(e) = eid_verifier::online::put_text(&url, "application/jwt", jws.clone()).await {
-            eprintln!("eid up: the desk at {replica} did not take the new trust list: {e}");
-            unreached += 1;
-        }
-    }
+    drop(data);
+    let unreached = push_to_desks(&control.desk_replicas, &jws, trust.list().version).await;
     let mut answer = json!({ "trust_list_version": trust.list().version, "issuer": change.issuer, "region": change.region });
     if unreached > 0 {
         answer["desks_not_reached"] = json!(unreached);

@@ -328,6 +328,7 @@ async fn in_store<T: Send + 'static>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err((
             StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
             axum::Json(json!({"error": "unavailable", "error_description": e.to_string()})),
         )
             .into_response()),
@@ -659,8 +660,15 @@ async fn response(State(service): State<Arc<Service>>, body: Bytes) -> Response 
             Answer::Error { .. } => bad_request("invalid_request", "no such request (state)"),
         };
     };
-    // The request is taken out while its answer is verified (nothing is locked over the
-    // decryption and the checks but the request itself), and put back with the outcome.
+    // Taken, checked and put back by a task of its own: a client that hangs up mid-way
+    // (dropping this handler) cannot leave the request taken and its outcome unwritten.
+    let flow = tokio::spawn(answer_request(service, kid, answer));
+    flow.await.unwrap_or_else(|_| poisoned())
+}
+
+/// Takes request `kid`, checks `answer` against it and puts it back with the outcome (the
+/// request itself is all that is held over the decryption and the checks).
+async fn answer_request(service: Arc<Service>, kid: String, answer: Answer) -> Response {
     let taken = {
         let kid = kid.clone();
         in_store(&service, move |sessions| sessions.take(&kid, MAX_ANSWERS)).await
@@ -724,11 +732,15 @@ async fn request_outcome(
 ) -> Response {
     // By the requester's secret handle: the request's id is public.
     match in_store(&service, move |sessions| sessions.outcome(&handle)).await {
-        Ok(Some(Some(report))) => axum::Json(json!({
-            "status": if report["accepted"] == true { "accepted" } else { "refused" },
-            "report": report,
-        }))
-        .into_response(),
+        // The report holds the disclosed attributes: no cache keeps it.
+        Ok(Some(Some(report))) => (
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(json!({
+                "status": if report["accepted"] == true { "accepted" } else { "refused" },
+                "report": report,
+            })),
+        )
+            .into_response(),
         Ok(Some(None)) => axum::Json(json!({"status": "pending"})).into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, "no such request").into_response(),
         Err(refused) => refused,

@@ -38,6 +38,13 @@ const COLLECT_FOR: Duration = Duration::minutes(10);
 /// killed while checking frees the request after this).
 const LOCK_SECONDS: u64 = 30;
 
+/// How long a second answer waits for the first one's check, in tries 100 ms apart.
+const LOCK_TRIES: u32 = 10;
+
+/// Writes a request back only while this replica still holds its lock, then releases it:
+/// a replica whose check outlived the lock never overwrites what another wrote since.
+const PUT_BACK_IF_LOCKED: &str = "if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('SET', KEYS[1], ARGV[1], 'XX', 'KEEPTTL'); redis.call('DEL', KEYS[2]); return 1 else return 0 end";
+
 /// One open request.
 pub struct Online {
     pub(crate) session: OnlineSession,
@@ -204,7 +211,7 @@ struct Stored {
 pub struct RedisSessions {
     redis: RedisPool,
     prefix: String,
-    key: zeroize::Zeroizing<[u8; 32]>,
+    key: eid_crypto::session::Secret,
     /// This replica, at random, and its calls: the lock values.
     instance: String,
     calls: AtomicU64,
@@ -220,10 +227,17 @@ impl std::fmt::Debug for RedisSessions {
 
 impl RedisSessions {
     /// The store at `url` (`redis://[:password@]host:port/db`; no TLS in this build: keep
-    /// Redis on the desks' own network) for `relying_party`, sealing under `key` (the same at
-    /// every replica). Nothing is contacted yet.
+    /// Redis on the desks' own network) for `relying_party`, sealing under a key derived from
+    /// `key` (the same at every replica) for this relying party alone: one relying party's
+    /// values do not open as another's. Nothing is contacted yet.
     pub fn new(url: &str, relying_party: &str, key: [u8; 32]) -> Result<Self, SessionError> {
         let redis = RedisPool::new(url).map_err(SessionError::Unavailable)?;
+        let key = eid_crypto::session::hkdf_sha256(
+            &key,
+            b"eid verifier online requests",
+            relying_party.as_bytes(),
+        )
+        .map_err(|_| SessionError::Unavailable("the sealing key could not be derived"))?;
         let mut instance = [0u8; 8];
         eid_core::OsRandom
             .fill(&mut instance)
@@ -231,7 +245,7 @@ impl RedisSessions {
         Ok(Self {
             redis,
             prefix: format!("eid:vp:{relying_party}:"),
-            key: zeroize::Zeroizing::new(key),
+            key,
             instance: hex::encode(instance),
             calls: AtomicU64::new(0),
         })
@@ -373,16 +387,25 @@ impl SessionStore for RedisSessions {
     fn take(&self, id: &str, max_answers: u32) -> Result<Taken, SessionError> {
         let call = self.calls.fetch_add(1, Ordering::Relaxed);
         let lock = format!("{}:{call}", self.instance);
-        let set: Option<String> = self.run(
-            redis::cmd("SET")
-                .arg(format!("{}l:{id}", self.prefix))
-                .arg(&lock)
-                .arg("NX")
-                .arg("EX")
-                .arg(LOCK_SECONDS),
-        )?;
-        if set.is_none() {
-            return Ok(Taken::Busy);
+        let mut tries = 0;
+        loop {
+            let set: Option<String> = self.run(
+                redis::cmd("SET")
+                    .arg(format!("{}l:{id}", self.prefix))
+                    .arg(&lock)
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(LOCK_SECONDS),
+            )?;
+            if set.is_some() {
+                break;
+            }
+            tries += 1;
+            if tries >= LOCK_TRIES {
+                return Ok(Taken::Busy);
+            }
+            // Another answer to it is being checked (milliseconds, as a rule).
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
         let found = match self.get(id) {
             Ok(Some(online)) if !online.accepted && online.answers < max_answers => {
@@ -402,17 +425,27 @@ impl SessionStore for RedisSessions {
 
     fn put_back(&self, online: Online) -> Result<(), SessionError> {
         let id = online.session.id.clone();
+        let Some(lock) = &online.lock else {
+            return Err(SessionError::Unavailable(
+                "a request put back was not taken",
+            ));
+        };
         // KEEPTTL: the request keeps its lifetime; XX: one that expired meanwhile stays gone.
-        let _: Option<String> = self.run(
-            redis::cmd("SET")
+        let written: i64 = self.run(
+            redis::cmd("EVAL")
+                .arg(PUT_BACK_IF_LOCKED)
+                .arg(2)
                 .arg(format!("{}r:{id}", self.prefix))
+                .arg(format!("{}l:{id}", self.prefix))
                 .arg(self.seal(&online)?)
-                .arg("XX")
-                .arg("KEEPTTL"),
+                .arg(lock),
         )?;
-        match &online.lock {
-            Some(lock) => self.unlock(&id, lock),
-            None => Ok(()),
+        if written == 1 {
+            Ok(())
+        } else {
+            Err(SessionError::Unavailable(
+                "the answer's check outlived its hold on the request; send the answer again",
+            ))
         }
     }
 
