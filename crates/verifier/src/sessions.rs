@@ -128,11 +128,31 @@ pub trait SessionStore: Send + Sync {
 /// The requests of one process.
 #[derive(Default)]
 pub struct LocalSessions {
-    open: Mutex<HashMap<String, Online>>,
+    open: Mutex<LocalRequests>,
+}
+
+/// The open requests, by id, with indexes by `state` and by the handle's SHA-256.
+#[derive(Default)]
+struct LocalRequests {
+    by_id: HashMap<String, Entry>,
+    by_state: HashMap<String, String>,
+    by_handle: HashMap<[u8; 32], String>,
+}
+
+/// One request: what its routes read, always there, and the request itself except while
+/// an answer to it is checked.
+struct Entry {
+    request_object: String,
+    expires_at: OffsetDateTime,
+    state: String,
+    handle: [u8; 32],
+    report: Option<Value>,
+    /// `None` while an answer is checked.
+    resting: Option<Online>,
 }
 
 impl LocalSessions {
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Online>>, SessionError> {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, LocalRequests>, SessionError> {
         self.open
             .lock()
             .map_err(|_| SessionError::Unavailable("a check panicked while holding the requests"))
@@ -143,54 +163,90 @@ impl SessionStore for LocalSessions {
     fn open(&self, online: Online, now: OffsetDateTime) -> Result<(), SessionError> {
         let mut open = self.lock()?;
         // Forget requests expired for a while (their outcome was collected or never will be).
-        open.retain(|_, o| o.session.expires_at + COLLECT_FOR > now);
-        if open.len() >= MAX_LOCAL {
+        let LocalRequests {
+            by_id,
+            by_state,
+            by_handle,
+        } = &mut *open;
+        by_id.retain(|_, entry| {
+            let keep = entry.expires_at + COLLECT_FOR > now;
+            if !keep {
+                by_state.remove(&entry.state);
+                by_handle.remove(&entry.handle);
+            }
+            keep
+        });
+        if by_id.len() >= MAX_LOCAL {
             return Err(SessionError::Full);
         }
-        open.insert(online.session.id.clone(), online);
+        let id = online.session.id.clone();
+        let handle = eid_crypto::sha256(online.handle.as_bytes());
+        by_state.insert(online.session.state.clone(), id.clone());
+        by_handle.insert(handle, id.clone());
+        by_id.insert(
+            id,
+            Entry {
+                request_object: online.request_object.clone(),
+                expires_at: online.session.expires_at,
+                state: online.session.state.clone(),
+                handle,
+                report: None,
+                resting: Some(online),
+            },
+        );
         Ok(())
     }
 
     fn request_object(&self, id: &str) -> Result<Option<(String, OffsetDateTime)>, SessionError> {
         Ok(self
             .lock()?
+            .by_id
             .get(id)
-            .map(|o| (o.request_object.clone(), o.session.expires_at)))
+            .map(|e| (e.request_object.clone(), e.expires_at)))
     }
 
     fn by_state(&self, state: &str) -> Result<Option<String>, SessionError> {
-        Ok(self
-            .lock()?
-            .iter()
-            .find(|(_, o)| o.session.state == state)
-            .map(|(id, _)| id.clone()))
+        Ok(self.lock()?.by_state.get(state).cloned())
     }
 
     fn take(&self, id: &str, max_answers: u32) -> Result<Taken, SessionError> {
         let mut open = self.lock()?;
-        Ok(match open.get(id) {
-            None => Taken::Missing,
+        let Some(entry) = open.by_id.get_mut(id) else {
+            return Ok(Taken::Missing);
+        };
+        Ok(match &entry.resting {
+            // Another answer to it is being checked.
+            None => Taken::Busy,
             Some(o) if o.accepted => Taken::Answered,
             Some(o) if o.answers >= max_answers => Taken::NoMoreAnswers,
-            // Out of the map while its answer is checked: a second answer meanwhile finds
-            // no request.
-            Some(_) => open
-                .remove(id)
+            Some(_) => entry
+                .resting
+                .take()
                 .map_or(Taken::Missing, |o| Taken::Got(Box::new(o))),
         })
     }
 
     fn put_back(&self, online: Online) -> Result<(), SessionError> {
-        self.lock()?.insert(online.session.id.clone(), online);
+        let mut open = self.lock()?;
+        let entry = open
+            .by_id
+            .get_mut(&online.session.id)
+            .ok_or(SessionError::Unavailable(
+                "a request put back was not taken",
+            ))?;
+        entry.report.clone_from(&online.report);
+        entry.resting = Some(online);
         Ok(())
     }
 
     fn outcome(&self, handle: &str) -> Result<Option<Option<Value>>, SessionError> {
-        Ok(self
-            .lock()?
-            .values()
-            .find(|o| eid_crypto::secrets_equal(o.handle.as_bytes(), handle.as_bytes()))
-            .map(|o| o.report.clone()))
+        let open = self.lock()?;
+        let digest = eid_crypto::sha256(handle.as_bytes());
+        Ok(open
+            .by_handle
+            .get(&digest)
+            .and_then(|id| open.by_id.get(id))
+            .map(|e| e.report.clone()))
     }
 }
 
