@@ -62,7 +62,7 @@ impl CredentialState {
 
     /// The states a change to `self` may start from: suspend from valid, reinstate from
     /// suspended, revoke from either (revocation is final).
-    fn allowed_from(self) -> &'static [i64] {
+    pub(crate) fn allowed_from(self) -> &'static [i64] {
         match self {
             Self::Suspended => &[0],
             Self::Valid => &[2],

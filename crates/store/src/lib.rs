@@ -1,8 +1,11 @@
-//! The authority's storage: one interface, two backends.
+//! The authority's storage: one interface ([`Store`], over partitions that each implement
+//! [`Storage`]), three backends.
 //!
 //! - **SQLite** is the embedded default — one file (or memory), nothing to install;
 //! - **PostgreSQL** is the production backend — the registry table hash-partitioned by
-//!   number, imports through `COPY`.
+//!   number, imports through `COPY`;
+//! - **memory** (`memory:`, [`MemoryStorage`]) is for unit tests: the same rules in the
+//!   process's memory, nothing kept.
 //!
 //! Each backend has its own versioned migrations (`migrations/sqlite`, `migrations/postgres`),
 //! run on [`Store::connect`]. The store holds the population registry (residents' card
@@ -11,14 +14,18 @@
 //! no error of this crate carries a number, a name or an address.
 
 mod issuance;
+pub mod memory;
 mod registry;
 pub mod routing;
+pub mod storage;
 
 pub use issuance::{
     AccessGrant, AuditEntry, CredentialRecord, CredentialState, NewCredential, NewOffer,
     Redemption, Selector, ShardStatuses,
 };
+pub use memory::MemoryStorage;
 pub use registry::{CardState, LifeEvent, RegistryEntry};
+pub use storage::Storage;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -213,7 +220,7 @@ impl Partition {
 /// The authority's store: one database, or several partitions routed by a shard map.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pub(crate) parts: std::sync::Arc<[Partition]>,
+    pub(crate) parts: std::sync::Arc<[std::sync::Arc<dyn Storage>]>,
     pub(crate) aligned: std::sync::Arc<routing::Aligned>,
 }
 
@@ -222,7 +229,8 @@ pub const MAX_PARTITIONS: usize = 64;
 
 impl Store {
     /// Opens the store and brings every schema up to date. `url` is `sqlite:PATH` (created
-    /// if missing), `sqlite::memory:` or `postgres://…` — or the **shard map**: several such
+    /// if missing), `sqlite::memory:`, `postgres://…` or `memory:` (in this process's memory
+    /// only, for tests) — or the **shard map**: several such
     /// URLs separated by whitespace, one database per partition, in partition order (see
     /// [`routing`]). The number of partitions is fixed once data is written: a partition
     /// moves to another server by moving its database and changing its URL, never by
@@ -232,7 +240,7 @@ impl Store {
         let pieces: Vec<&str> = url.split_whitespace().collect();
         let urls = if pieces
             .iter()
-            .all(|p| p.starts_with("sqlite:") || p.starts_with("postgres"))
+            .all(|p| p.starts_with("sqlite:") || p.starts_with("postgres") || *p == "memory:")
         {
             pieces
         } else {
@@ -244,19 +252,25 @@ impl Store {
         if urls.len() > MAX_PARTITIONS {
             return Err(StoreError::ShardMap("more than 64 partitions"));
         }
-        let kinds: std::collections::HashSet<bool> =
-            urls.iter().map(|u| u.starts_with("sqlite:")).collect();
+        let kinds: std::collections::HashSet<&str> = urls
+            .iter()
+            .map(|u| u.split(':').next().unwrap_or_default())
+            .collect();
         if kinds.len() > 1 {
             return Err(StoreError::ShardMap(
-                "the partitions mix SQLite and PostgreSQL",
+                "the partitions mix backends (SQLite, PostgreSQL, memory)",
             ));
         }
         // Each replica's connections to one server stay few however many partitions it
         // holds: about 16 per replica in all, at least 2 per partition.
         let connections = u32::try_from(16 / urls.len()).unwrap_or(2).clamp(2, 8);
-        let mut parts = Vec::with_capacity(urls.len());
+        let mut parts: Vec<std::sync::Arc<dyn Storage>> = Vec::with_capacity(urls.len());
         for url in urls {
-            parts.push(Partition::connect(url, connections).await?);
+            parts.push(if url == "memory:" {
+                std::sync::Arc::new(MemoryStorage::new())
+            } else {
+                std::sync::Arc::new(Partition::connect(url, connections).await?)
+            });
         }
         let store = Self {
             parts: parts.into(),
@@ -267,21 +281,15 @@ impl Store {
         Ok(store)
     }
 
-    /// `sqlite` or `postgres`.
+    /// `sqlite`, `postgres` or `memory`.
     pub fn backend_name(&self) -> &'static str {
-        match self.parts.first().map(|p| &p.backend) {
-            Some(Backend::Postgres(_)) => "postgres",
-            _ => "sqlite",
-        }
+        self.parts.first().map_or("sqlite", |p| p.backend_name())
     }
 
     /// Closes the connections.
     pub async fn close(&self) {
         for part in self.parts.iter() {
-            match &part.backend {
-                Backend::Sqlite(pool) => pool.close().await,
-                Backend::Postgres(pool) => pool.close().await,
-            }
+            let _ = part.close().await;
         }
     }
 }

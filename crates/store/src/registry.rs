@@ -122,6 +122,36 @@ fn decode(record: &str) -> Result<ResidentCard, StoreError> {
     serde_json::from_str(record).map_err(|_| StoreError::Corrupt("resident"))
 }
 
+/// A life event's effect on the registry's record: a lost card's state becomes reported
+/// lost; a replaced card gets its new dates and the state valid; a name or address change
+/// updates the record; a death marks the resident deceased.
+pub(crate) fn apply(entry: &mut RegistryEntry, event: &LifeEvent) {
+    match event {
+        LifeEvent::CardReportedLost => entry.state = CardState::ReportedLost,
+        LifeEvent::CardReplaced { issue_date, expiry } => {
+            entry.card.card_issue_date = *issue_date;
+            entry.card.card_expiry = *expiry;
+            entry.state = CardState::Valid;
+        }
+        LifeEvent::NameChanged {
+            family_name,
+            given_name,
+        } => {
+            entry.card.family_name.clone_from(family_name);
+            entry.card.given_name.clone_from(given_name);
+            entry.card.full_name = format!("{family_name}{given_name}");
+        }
+        LifeEvent::AddressChanged {
+            address,
+            residence_region,
+        } => {
+            entry.card.address.clone_from(address);
+            entry.card.residence_region = *residence_region;
+        }
+        LifeEvent::Death { .. } => entry.deceased = true,
+    }
+}
+
 /// Appends one CSV field (RFC 4180 quoting) for PostgreSQL's `COPY … (FORMAT csv)`.
 fn csv_field(out: &mut String, value: &str) {
     out.push('"');
@@ -304,30 +334,7 @@ impl Partition {
         let Some(mut entry) = self.resident(number).await? else {
             return Err(StoreError::NotFound);
         };
-        match event {
-            LifeEvent::CardReportedLost => entry.state = CardState::ReportedLost,
-            LifeEvent::CardReplaced { issue_date, expiry } => {
-                entry.card.card_issue_date = *issue_date;
-                entry.card.card_expiry = *expiry;
-                entry.state = CardState::Valid;
-            }
-            LifeEvent::NameChanged {
-                family_name,
-                given_name,
-            } => {
-                entry.card.family_name.clone_from(family_name);
-                entry.card.given_name.clone_from(given_name);
-                entry.card.full_name = format!("{family_name}{given_name}");
-            }
-            LifeEvent::AddressChanged {
-                address,
-                residence_region,
-            } => {
-                entry.card.address.clone_from(address);
-                entry.card.residence_region = *residence_region;
-            }
-            LifeEvent::Death { .. } => entry.deceased = true,
-        }
+        apply(&mut entry, event);
         let record = encode(&entry.card)?;
         let detail = serde_json::to_string(event).map_err(|_| StoreError::Corrupt("life event"))?;
         match &self.backend {

@@ -38,7 +38,8 @@ use crate::issuance::{
     Redemption, Selector, ShardStatuses,
 };
 use crate::registry::{LifeEvent, RegistryEntry};
-use crate::{Partition, Store, StoreError};
+use crate::storage::Storage;
+use crate::{Store, StoreError};
 
 /// The partition of `key` among `partitions`: FNV-1a over the key's bytes, finished by the
 /// SplitMix64 mixer so that every bit counts. Fixed forever: changing it would move every
@@ -77,8 +78,8 @@ impl Store {
         route(key, self.parts.len())
     }
 
-    fn part(&self, key: &str) -> &Partition {
-        &self.parts[self.partition_of(key)]
+    fn part(&self, key: &str) -> &dyn Storage {
+        self.parts[self.partition_of(key)].as_ref()
     }
 
     /// The partition of `key`, which must be that of `with` (a programming error otherwise:
@@ -88,7 +89,7 @@ impl Store {
         key: &str,
         with: &str,
         what: &'static str,
-    ) -> Result<&Partition, StoreError> {
+    ) -> Result<&dyn Storage, StoreError> {
         if self.partition_of(key) == self.partition_of(with) {
             Ok(self.part(key))
         } else {
@@ -102,9 +103,9 @@ impl Store {
     }
 
     /// The partition and local number of published shard `shard`.
-    fn local(&self, shard: u64) -> (&Partition, u64) {
+    fn local(&self, shard: u64) -> (&dyn Storage, u64) {
         let n = self.parts.len() as u64;
-        (&self.parts[(shard % n) as usize], shard / n)
+        (self.parts[(shard % n) as usize].as_ref(), shard / n)
     }
 
     fn globalize(&self, p: usize, instances: &mut [(u64, u64)]) {

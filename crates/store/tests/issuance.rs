@@ -359,6 +359,16 @@ async fn fills_shards(store: &Store) {
     assert!(c.iter().all(|&(s, _)| s == 1));
 }
 
+/// The in-memory storage keeps the same rules: the same suite, unchanged.
+#[tokio::test]
+async fn memory() {
+    let store = Store::connect("memory:").await.unwrap();
+    assert_eq!(store.backend_name(), "memory");
+    exercise(&store).await;
+    fills_shards(&Store::connect("memory:").await.unwrap()).await;
+    reinstate_and_void(&Store::connect("memory:").await.unwrap()).await;
+}
+
 #[tokio::test]
 async fn sqlite_in_memory() {
     exercise(&Store::connect("sqlite::memory:").await.unwrap()).await;

@@ -171,6 +171,14 @@ async fn exercise(store: &Store) {
     );
 }
 
+/// Three partitions in memory: the same suite as on SQLite files and PostgreSQL servers.
+#[tokio::test]
+async fn memory() {
+    let store = Store::connect("memory: memory: memory:").await.unwrap();
+    assert_eq!((store.partitions(), store.backend_name()), (3, "memory"));
+    exercise(&store).await;
+}
+
 #[tokio::test]
 async fn sqlite_files() {
     // A folder with a space: a SQLite path is one URL, not a map of two.
@@ -334,6 +342,8 @@ fn a_shard_map_mixing_backends_or_too_long_is_refused() {
         .build()
         .unwrap();
     let mixed = runtime.block_on(Store::connect("sqlite::memory: postgres://127.0.0.1:1/x"));
+    assert!(matches!(mixed, Err(StoreError::ShardMap(_))), "{mixed:?}");
+    let mixed = runtime.block_on(Store::connect("memory: sqlite::memory:"));
     assert!(matches!(mixed, Err(StoreError::ShardMap(_))), "{mixed:?}");
     let long = vec!["sqlite::memory:"; 65].join(" ");
     let long = runtime.block_on(Store::connect(&long));

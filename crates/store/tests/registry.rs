@@ -131,6 +131,14 @@ async fn sqlite_in_memory() {
     exercise(&store).await;
 }
 
+/// The in-memory storage keeps the same rules: the same suite, unchanged.
+#[tokio::test]
+async fn memory() {
+    let store = Store::connect("memory:").await.unwrap();
+    assert_eq!(store.backend_name(), "memory");
+    exercise(&store).await;
+}
+
 #[tokio::test]
 async fn sqlite_file_survives_reopening() {
     let dir = std::env::temp_dir().join(format!("eid-store-{}", std::process::id()));

@@ -240,6 +240,12 @@ async fn pre_authorized_flow_both_formats_batch_of_three_on_sqlite() {
     full_flow(&World::new("sqlite::memory:").await).await;
 }
 
+/// The authority over the in-memory storage (`memory:`): the same flow, no database.
+#[tokio::test]
+async fn pre_authorized_flow_both_formats_batch_of_three_in_memory() {
+    full_flow(&World::new("memory:").await).await;
+}
+
 #[tokio::test]
 #[ignore = "needs PostgreSQL: EID_TEST_POSTGRES_URL (scripts/test starts one)"]
 async fn pre_authorized_flow_both_formats_batch_of_three_on_postgres() {

@@ -121,6 +121,15 @@ async fn lost_phone_found_phone_and_rebinding_show_in_lists_and_events() {
     lost_found_rebound(&World::new("sqlite::memory:").await).await;
 }
 
+/// The lifecycle suites over the in-memory storage (`memory:`), unchanged.
+#[tokio::test]
+async fn the_lifecycle_in_memory() {
+    lost_found_rebound(&World::new("memory:").await).await;
+    registry_life_events(&World::new("memory:").await).await;
+    proofing_refusals(&World::new("memory:").await).await;
+    refresh(&World::new("memory:").await).await;
+}
+
 #[tokio::test]
 #[ignore = "needs PostgreSQL: EID_TEST_POSTGRES_URL (scripts/test starts one)"]
 async fn lost_phone_found_phone_and_rebinding_on_postgres() {
