@@ -54,6 +54,10 @@ pub enum StoreError {
     /// The resident is not in the registry.
     #[error("no such resident in the registry")]
     NotFound,
+    /// A key stored once already (the in-memory storage; the SQL backends answer with the
+    /// database's own uniqueness error).
+    #[error("a {0} with this key is stored already")]
+    Duplicate(&'static str),
     /// The shard map (the list of partitions) cannot be used as given, or a key was
     /// handed to the wrong partition.
     #[error("shard map: {0}")]

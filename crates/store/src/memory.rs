@@ -179,7 +179,7 @@ impl Storage for MemoryStorage {
     fn create_offer<'a>(&'a self, offer: &'a NewOffer<'a>) -> Answer<'a, ()> {
         self.with(|t| {
             if t.offers.contains_key(offer.code_hash) {
-                return Err(StoreError::Corrupt("offer (a code stored twice)"));
+                return Err(StoreError::Duplicate("offer code"));
             }
             t.offers.insert(
                 offer.code_hash.to_owned(),
@@ -227,7 +227,7 @@ impl Storage for MemoryStorage {
                 _ => {}
             }
             if t.tokens.contains_key(token_hash) {
-                return Err(StoreError::Corrupt("access token (a token stored twice)"));
+                return Err(StoreError::Duplicate("access token"));
             }
             offer.redeemed = true;
             let (id_number, configurations) =
@@ -317,7 +317,7 @@ impl Storage for MemoryStorage {
         self.with(|t| {
             t.nonces.retain(|_, expires| *expires > now);
             if t.nonces.contains_key(nonce_hash) {
-                return Err(StoreError::Corrupt("nonce (stored twice)"));
+                return Err(StoreError::Duplicate("nonce"));
             }
             t.nonces.insert(nonce_hash.to_owned(), expires_at);
             Ok(())
@@ -356,7 +356,7 @@ impl Storage for MemoryStorage {
     ) -> Answer<'a, (Vec<(u64, u64)>, u64)> {
         self.with(|t| {
             if t.credentials.contains_key(credential.id) {
-                return Err(StoreError::Corrupt("credential (an id stored twice)"));
+                return Err(StoreError::Duplicate("credential id"));
             }
             let n = u64::from(instances);
             // The lowest shard with room below ¾ (herd privacy: indices stay spread).
@@ -365,23 +365,19 @@ impl Storage for MemoryStorage {
                 .iter()
                 .find(|(_, s)| (s.allocated + n) * 4 <= s.size * 3)
                 .map(|(&shard, s)| (shard, s.size, s.allocated));
-            let (shard, size, allocated) = match room {
-                Some(found) => found,
+            let (shard, size, allocated, new) = match room {
+                Some((shard, size, allocated)) => (shard, size, allocated, false),
                 None => {
                     let shard = t.shards.last_key_value().map_or(0, |(&s, _)| s + 1);
-                    t.open_shard(shard, shard_size);
-                    (shard, shard_size, 0)
+                    (shard, shard_size, 0, true)
                 }
             };
             if size == 0 {
                 return Err(StoreError::Corrupt("status shard of size 0"));
             }
             // Past half, the next shard is opened, empty, to be published ahead of use.
-            let mut top = shard;
-            if (allocated + n) * 2 > size {
-                top = shard + 1;
-                t.open_shard(shard + 1, shard_size);
-            }
+            let next = (allocated + n) * 2 > size;
+            // Everything is decided before anything is written: all of it or none of it.
             let mut taken = Vec::with_capacity(instances as usize);
             let mut positions = Vec::with_capacity(instances as usize);
             while taken.len() < instances as usize {
@@ -396,7 +392,15 @@ impl Storage for MemoryStorage {
                 positions.push((shard, idx));
                 taken.push((shard, idx));
             }
-            // Written only once everything is decided: all of it or none of it.
+            if new {
+                t.open_shard(shard, shard_size);
+            }
+            let top = if next {
+                t.open_shard(shard + 1, shard_size);
+                shard + 1
+            } else {
+                shard
+            };
             for position in positions {
                 t.instances.insert(
                     position,

@@ -55,7 +55,7 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         max_tx_failures: i64,
     ) -> Answer<'a, Redemption>;
 
-    /// Voids a resident's unredeemed offers and live access tokens; how many.
+    /// Voids a resident's unredeemed offers and deletes their access tokens; how many.
     fn void_pending<'a>(&'a self, id_number: &'a str) -> Answer<'a, u64>;
 
     /// The grant of an unexpired access token.
@@ -82,8 +82,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn open_shards_through(&self, top: u64, size: u64) -> Answer<'_, ()>;
 
     /// Records a credential and allocates a random index for each instance (lowest shard
-    /// below ¾, the next opened past half); the local (shard, index) of each and the
-    /// highest local shard now open.
+    /// below ¾, the next opened past half); the local (shard, index) of each, and the shard
+    /// used or, when it passed half, the one opened after it.
     fn record_credential<'a>(
         &'a self,
         credential: &'a NewCredential<'a>,

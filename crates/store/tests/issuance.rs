@@ -313,11 +313,42 @@ async fn reinstate_and_void(store: &Store) {
         .await
         .unwrap();
     assert_eq!(back.len(), 1);
+    // Revocation is final, for a resident whose card is valid: neither reinstated nor
+    // suspended again.
+    let mut r = credential("r-2", "old-phone");
+    r.id_number = &number;
+    store.record_credential(&r, 1, SHARD, random).await.unwrap();
+    let revoked = store
+        .set_state(Selector::Credential("r-2"), CredentialState::Invalid)
+        .await
+        .unwrap();
+    assert_eq!(revoked.len(), 1);
+    for to in [CredentialState::Valid, CredentialState::Suspended] {
+        assert!(
+            store
+                .set_state(Selector::Credential("r-2"), to)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{to:?}"
+        );
+    }
+    // Suspending the resident moves only what is valid; the shard's version moves once.
+    let (shard, _) = back[0].instances[0];
+    let (_, before) = store.shard_head(shard).await.unwrap().unwrap();
     // The card reported lost: no reinstating.
-    store
+    let suspended = store
         .set_state(Selector::Resident(&number), CredentialState::Suspended)
         .await
         .unwrap();
+    assert_eq!(
+        suspended.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["r-1"]
+    );
+    assert_eq!(
+        store.shard_head(shard).await.unwrap().unwrap().1,
+        before + 1
+    );
     store
         .record_event(
             &number,
