@@ -155,6 +155,7 @@ impl Authority {
                     status: status.into(),
                     at,
                 });
+                self.changes.add(&[action.name()]);
                 instances += 1;
             }
             self.emit(Event::WalletNotice {

@@ -50,7 +50,11 @@ pub fn public_router(authority: Arc<Authority>) -> Router {
         )
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
-        .with_state(authority)
+        .with_state(authority.clone())
+        .layer(middleware::from_fn_with_state(
+            authority.http.clone(),
+            eid_serve::metrics::track,
+        ))
         .layer(middleware::from_fn(request_id))
 }
 
@@ -83,8 +87,50 @@ pub fn admin_router(authority: Arc<Authority>) -> Router {
             authority.clone(),
             admin_auth,
         ))
-        .with_state(authority)
+        // For the load balancer and Prometheus, without the token: nothing personal here.
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(authority.clone())
+        .layer(middleware::from_fn_with_state(
+            authority.http.clone(),
+            eid_serve::metrics::track,
+        ))
         .layer(middleware::from_fn(request_id))
+}
+
+/// Alive: the process answers.
+async fn health() -> Response {
+    axum::Json(serde_json::json!({"alive": true})).into_response()
+}
+
+/// Ready to serve: every partition of the store answers and the issuer key signs. 503 names
+/// what does not (never how it failed in detail: the log has that, with the request id).
+async fn ready(State(authority): State<Arc<Authority>>) -> Response {
+    let mut missing = Vec::new();
+    // Published shards 0..P are each partition's first local shard: one read each.
+    for shard in 0..authority.store.partitions() as u64 {
+        if authority.store.shard_head(shard).await.is_err() {
+            missing.push(format!("store partition {shard} does not answer"));
+        }
+    }
+    if authority.signer.sign(b"eid ready").is_err() {
+        missing.push("the issuer key does not sign".to_owned());
+    }
+    if missing.is_empty() {
+        axum::Json(serde_json::json!({"ready": true})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"ready": false, "missing": missing})),
+        )
+            .into_response()
+    }
+}
+
+/// Prometheus: both listeners' requests and the status changes made.
+async fn metrics(State(authority): State<Arc<Authority>>) -> Response {
+    eid_serve::metrics::render(&authority.http, &[&authority.changes], &[])
 }
 
 async fn openapi() -> Response {

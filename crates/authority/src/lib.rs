@@ -137,6 +137,10 @@ pub struct Authority {
     remote: Option<Arc<proofing::RemoteProofing>>,
     /// Face matches running at once, at most.
     proofing_slots: tokio::sync::Semaphore,
+    /// Requests of both listeners by route, method and status (`GET /metrics`).
+    http: Arc<eid_serve::metrics::HttpMetrics>,
+    /// Status-list entries changed, by action (`suspend`, `reinstate`, `revoke`).
+    changes: eid_serve::metrics::Counters,
 }
 
 impl std::fmt::Debug for Authority {
@@ -173,6 +177,12 @@ impl Authority {
             publisher: None,
             remote: None,
             proofing_slots: tokio::sync::Semaphore::new(2),
+            http: eid_serve::metrics::HttpMetrics::new(),
+            changes: eid_serve::metrics::Counters::new(
+                "eid_status_changes_total",
+                "Status-list entries changed, by action.",
+                &["action"],
+            ),
         }
     }
 

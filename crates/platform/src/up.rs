@@ -567,6 +567,45 @@ pub async fn start(
                 .with_state(control),
         );
     app = app.merge(crate::web::router(counts));
+    // Alive, ready (every authority of this process reaches its store) and Prometheus: every
+    // request of the base listener by route template, method and status.
+    let http = eid_serve::metrics::HttpMetrics::new();
+    let probed = authorities.clone();
+    let scraped = http.clone();
+    app = app
+        .route("/health", get(|| async { Json(json!({"alive": true})) }))
+        .route(
+            "/ready",
+            get(move || {
+                let probed = probed.clone();
+                async move {
+                    for authority in &probed {
+                        if authority.store().shard_head(0).await.is_err() {
+                            return refused(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "not_ready",
+                                format!(
+                                    "{}'s store does not answer",
+                                    authority.settings().issuer_name
+                                ),
+                            );
+                        }
+                    }
+                    Json(json!({"ready": true})).into_response()
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let scraped = scraped.clone();
+                async move { eid_serve::metrics::render(&scraped, &[], &[]) }
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            http,
+            eid_serve::metrics::track,
+        ));
     // One error shape on every route: what a framework rejection answers in plain text is
     // turned into `{"error", "error_description"}` here.
     let app = app.layer(axum::middleware::map_response(eid_serve::json_errors));

@@ -37,6 +37,7 @@
 //! the connection limit caps how many such connections there can be.
 
 mod errors;
+pub mod metrics;
 
 pub use errors::{cut, excerpt, json_errors};
 

@@ -11,6 +11,8 @@
 //! | `GET /vp/results/{handle}` | `{"status": "pending"}`, or `"accepted"` / `"refused"` with the report |
 //! | `PUT /trust-list` | a newer signed trust list (checked against the root keys and the one held) |
 //! | `GET /health` | relying party, trust list version, status lists held and their age |
+//! | `GET /ready` | 200 when it can decide (trust list in force, a status list held from each source followed), else 503 saying what is missing |
+//! | `GET /metrics` | Prometheus: requests by route template, verifications by channel and outcome code, trust list version, status lists held |
 //!
 //! Every report is the [`Report`] JSON, with HTTP 200 whether accepted or refused; a request
 //! that is not one (unknown purpose, unreadable body) gets 400 with `{"error", "error_description"}`
@@ -78,6 +80,10 @@ pub struct Service {
     random: Arc<dyn Random>,
     /// Wakes the list fetcher at once: a presentation named a list not held.
     wanted: tokio::sync::Notify,
+    /// Requests by route, method and status, with their latency (`GET /metrics`).
+    http: Arc<eid_serve::metrics::HttpMetrics>,
+    /// Verifications by channel and outcome: `accepted`, or the first reason's code.
+    outcomes: eid_serve::metrics::Counters,
 }
 
 impl std::fmt::Debug for Service {
@@ -121,6 +127,12 @@ impl Service {
             clock,
             random,
             wanted: tokio::sync::Notify::new(),
+            http: eid_serve::metrics::HttpMetrics::new(),
+            outcomes: eid_serve::metrics::Counters::new(
+                "eid_verifications_total",
+                "Verifications, by channel and outcome (accepted, or the first reason's code).",
+                &["channel", "outcome"],
+            ),
         })
     }
 
@@ -185,6 +197,17 @@ impl Service {
     /// A refused report whose status could not be determined wakes the list fetcher, so a
     /// shard opened since the last walk is held for the holder's next try.
     fn notice(&self, report: &Report) {
+        let channel = match report.channel {
+            Channel::InPerson => "in_person",
+            Channel::OfflineQr => "offline_qr",
+            Channel::Online => "online",
+        };
+        let outcome = match report.reasons.first() {
+            _ if report.accepted => "accepted",
+            Some(reason) => reason.reason.as_str(),
+            None => "refused",
+        };
+        self.outcomes.add(&[channel, outcome]);
         if report
             .reasons
             .iter()
@@ -278,6 +301,7 @@ enum Fetched {
 
 /// The routes.
 pub fn router(service: Arc<Service>) -> Router {
+    let http = service.http.clone();
     Router::new()
         .route("/verify/offline", post(verify_offline))
         .route("/verify/in-person", post(verify_in_person))
@@ -287,7 +311,13 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/vp/response", post(response))
         .route("/trust-list", put(replace_trust_list))
         .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .with_state(service)
+        .layer(axum::middleware::from_fn_with_state(
+            http,
+            eid_serve::metrics::track,
+        ))
         // One error shape: the framework's plain-text rejections become JSON too.
         .layer(axum::middleware::map_response(eid_serve::json_errors))
 }
@@ -786,6 +816,71 @@ async fn health(State(service): State<Arc<Service>>) -> Response {
         "status_lists": lists,
     }))
     .into_response()
+}
+
+/// 200 when the service can decide: its trust list in force, and a status list held from
+/// every source it follows; 503 saying what is missing otherwise.
+async fn ready(State(service): State<Arc<Service>>) -> Response {
+    let now = service.clock.now();
+    let Ok(verifier) = service.verifier.read() else {
+        return poisoned();
+    };
+    let mut missing = Vec::new();
+    if verifier.trust().list().next_update <= now {
+        missing.push("the trust list has passed its next update: PUT a newer one");
+    }
+    let follows =
+        !service.config.status_lists.is_empty() || !service.config.status_shards.is_empty();
+    if follows && verifier.statuses().held().is_empty() {
+        missing.push("no status list is held yet");
+    }
+    if missing.is_empty() {
+        axum::Json(json!({"ready": true})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"ready": false, "missing": missing})),
+        )
+            .into_response()
+    }
+}
+
+/// Prometheus: requests, verification outcomes, the trust list and the status lists held.
+async fn metrics(State(service): State<Arc<Service>>) -> Response {
+    let now = service.clock.now();
+    let (version, held, oldest) = match service.verifier.read() {
+        Ok(verifier) => {
+            let held = verifier.statuses().held();
+            let oldest = held
+                .iter()
+                .map(|(_, _, issued_at)| (now - *issued_at).whole_seconds())
+                .max()
+                .unwrap_or(0);
+            (verifier.trust().list().version, held.len(), oldest)
+        }
+        Err(_) => return poisoned(),
+    };
+    eid_serve::metrics::render(
+        &service.http,
+        &[&service.outcomes],
+        &[
+            (
+                "eid_trust_list_version",
+                "The trust list version in force.",
+                version as f64,
+            ),
+            (
+                "eid_status_lists_held",
+                "Status lists held, verified.",
+                held as f64,
+            ),
+            (
+                "eid_status_list_oldest_age_seconds",
+                "Age of the oldest status list held.",
+                oldest as f64,
+            ),
+        ],
+    )
 }
 
 #[cfg(test)]

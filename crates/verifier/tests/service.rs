@@ -570,3 +570,44 @@ async fn an_online_request_started_at_one_replica_is_answered_and_collected_at_t
     assert_eq!(status, 503);
     assert!(String::from_utf8_lossy(&body).contains("unavailable"));
 }
+
+/// `/ready` once the status list is held; `/metrics` counts by route template and by
+/// outcome code, never the request's id, its secret handle or anything disclosed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_name_routes_and_outcomes_never_what_was_asked_or_shown() {
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let bank = start(&world, &served, "nanning-bank", true).await;
+    let (status, _) = call("GET", &format!("{bank}/ready"), String::new()).await;
+    assert_eq!(status, 200);
+    let (started, object, _) = public_request(&bank).await;
+    phone_answers(&world, &served, &object).await;
+    assert_eq!(outcome(&bank, &started).await["status"], "accepted");
+    let (status, text) = call("GET", &format!("{bank}/metrics"), String::new()).await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains(
+            "eid_http_requests_total{route=\"/vp/request/{id}\",method=\"GET\",status=\"200\"} 1\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("eid_verifications_total{channel=\"online\",outcome=\"accepted\"} 1\n"),
+        "{text}"
+    );
+    let handle = started["result"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    for secret in [
+        started["id"].as_str().unwrap(),
+        handle,
+        "450103199003070024",
+        "韦",
+    ] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}

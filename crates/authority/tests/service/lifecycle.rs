@@ -121,6 +121,49 @@ async fn lost_phone_found_phone_and_rebinding_show_in_lists_and_events() {
     lost_found_rebound(&World::new("sqlite::memory:").await).await;
 }
 
+/// The admin listener's probes and metrics answer without the token (the load balancer and
+/// Prometheus hold none), the routes by template and the changes by action: no identity
+/// number, wallet instance or credential id in any label.
+#[tokio::test]
+async fn probes_and_metrics_answer_without_the_token_and_name_no_one() {
+    let world = World::new("memory:").await;
+    lost_found_rebound(&world).await;
+    let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+    let (status, health) = send(&world.admin, get("/health")).await;
+    assert_eq!((status, &health["alive"]), (StatusCode::OK, &json!(true)));
+    let (status, ready) = send(&world.admin, get("/ready")).await;
+    assert_eq!(
+        (status, &ready["ready"]),
+        (StatusCode::OK, &json!(true)),
+        "{ready}"
+    );
+    let (status, text) = send(&world.admin, get("/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("eid_status_changes_total{action=\"suspend\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("route=\"/admin/wallets/{provider}/{instance}/{action}\""),
+        "{text}"
+    );
+    assert!(text.contains("route=\"/status/{shard}\""), "{text}");
+    // Labels hold templates and codes only: nothing that looks like a number of the
+    // registry, and no value the requests carried.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let labels = line.split(['{', '}']).nth(1).unwrap_or_default();
+        assert!(
+            !labels
+                .as_bytes()
+                .windows(6)
+                .any(|w| w.iter().all(u8::is_ascii_digit)),
+            "{line}"
+        );
+        assert!(!labels.contains("phone"), "{line}");
+    }
+}
+
 /// The lifecycle suites over the in-memory storage (`memory:`), unchanged.
 #[tokio::test]
 async fn the_lifecycle_in_memory() {
@@ -574,6 +617,9 @@ async fn the_admin_listener_requires_its_token_and_remote_enrolment_says_why_it_
         "/admin/rebind",
         "/admin/registry/events",
         "/admin/audit",
+        "/health",
+        "/ready",
+        "/metrics",
     ] {
         assert!(paths.contains(&path), "{path} missing from openapi.json");
     }
