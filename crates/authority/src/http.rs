@@ -179,16 +179,19 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(new_request_id);
     let method = request.method().clone();
-    // The path only: queries may carry what does not belong in a log.
-    let path = request.uri().path().to_owned();
+    // The route's template, never the path: a path can hold an id.
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     if let Ok(value) = HeaderValue::from_str(&id) {
         request.headers_mut().insert(REQUEST_ID, value);
     }
     let mut response = eid_serve::json_errors(next.run(request).await).await;
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
-        eprintln!("request {id}: {method} {path}: internal error: {cause}");
+        tracing::error!(target: "eid::authority", request_id = %id, method = %method, route = %route, cause = %cause, "internal error");
     } else if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
-        eprintln!("request {id}: {method} {path}: internal error");
+        tracing::error!(target: "eid::authority", request_id = %id, method = %method, route = %route, "internal error");
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);

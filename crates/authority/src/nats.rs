@@ -210,7 +210,7 @@ impl NatsPublisher {
                     }
                 }
                 if !sent {
-                    eprintln!("nats: an event to {subject} was not acknowledged; dropped");
+                    tracing::warn!(target: "eid::nats", subject = %subject, "an event was not acknowledged; dropped");
                 }
             }
         });

@@ -78,11 +78,15 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             config,
             max_connections,
             admin_max_connections,
-        } => runtime.block_on(serve(
-            &config,
-            Limits::default().with_max_connections(max_connections),
-            Limits::default().with_max_connections(admin_max_connections),
-        )),
+        } => runtime.block_on(async {
+            eid_serve::init_logs();
+            serve(
+                &config,
+                Limits::default().with_max_connections(max_connections),
+                Limits::default().with_max_connections(admin_max_connections),
+            )
+            .await
+        }),
         Command::Check { config } => runtime.block_on(async {
             let (authority, _) = open(&config).await?;
             authority.store().close().await;

@@ -132,6 +132,7 @@ fn announce(running: &Running, dir: &std::path::Path) {
 const BLOCKING_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub fn up(args: UpArgs) -> anyhow::Result<Outcome> {
+    eid_serve::init_logs();
     let runtime = runtime()?;
     // Said and described by absolute path: `eid demo` and the console may run elsewhere.
     let data = std::path::absolute(&args.data)

@@ -112,6 +112,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         sessions_redis,
         session_key,
     } = command;
+    eid_serve::init_logs();
     let now = SystemClock.now();
     let roots = load_jwks(&trust_jwk)?;
     let trust = VerifiedTrustList::read(&read(&trust_list)?, &roots, now, None)

@@ -236,3 +236,64 @@ fn demo_plays_the_story_on_its_own_platform_and_exits_0() {
     }
     assert!(!printed.contains('✗'), "{printed}");
 }
+
+/// The whole story against `eid up`, its standard error read throughout: every line is one
+/// JSON object, each request is logged by its route template with its status and latency,
+/// and no demo resident's identity number or name appears in any line.
+#[test]
+fn the_logs_of_the_whole_story_name_no_one() {
+    let dir = std::env::temp_dir().join(format!("eid-up-logs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let (mut child, mut out, mut printed) = start_up(&dir, port);
+    let errors = child.stderr.take().unwrap();
+    let reading = std::thread::spawn(move || {
+        BufReader::new(errors)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    let demo = Command::new(env!("CARGO_BIN_EXE_eid"))
+        .args(["demo", "--against", &format!("http://127.0.0.1:{port}")])
+        .env_remove("EID_PROOFING_DIR")
+        .output()
+        .unwrap();
+    let story = String::from_utf8_lossy(&demo.stdout);
+    assert!(demo.status.success(), "{story}");
+    interrupt(&child);
+    assert!(child.wait().unwrap().success());
+    std::io::Read::read_to_string(&mut out, &mut printed).unwrap();
+    let lines = reading.join().unwrap();
+
+    let residents: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("eid-data/demo-residents.json")).unwrap())
+            .unwrap();
+    let residents = residents.as_array().unwrap();
+    assert!(!residents.is_empty());
+    let mut requests = 0;
+    for line in &lines {
+        let event: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|_| panic!("a log line that is not JSON: {line}"));
+        if event["route"].is_string() {
+            requests += 1;
+            assert!(
+                event["status"].is_u64() && event["latency_ms"].is_f64(),
+                "{line}"
+            );
+        }
+        for resident in residents {
+            for personal in [&resident["id_number"], &resident["full_name"]] {
+                let personal = personal.as_str().unwrap();
+                assert!(!line.contains(personal), "{personal} logged: {line}");
+            }
+        }
+    }
+    // The story's requests, each logged (enrolments, presentations, the hotline, …).
+    assert!(
+        requests > 30,
+        "{requests} requests logged of:\n{}",
+        lines.join("\n")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

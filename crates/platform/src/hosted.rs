@@ -66,7 +66,7 @@ impl Refused {
             Ok(()) => hex::encode(raw),
             Err(_) => "-".into(),
         };
-        eprintln!("wallet provider: internal error {reference}: {e}");
+        tracing::error!(target: "eid::provider", reference = %reference, cause = %e, "internal error");
         Self::new(
             500,
             "internal",

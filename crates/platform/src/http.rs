@@ -19,7 +19,7 @@ impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
         if status.is_server_error() {
-            eprintln!("wallet provider: {}", self.message);
+            tracing::error!(target: "eid::provider", message = %self.message, "refused with a server error");
         }
         (
             status,

@@ -693,7 +693,7 @@ async fn push_to_desks(replicas: &[String], jws: &str, version: u64) -> usize {
             Err(_) => Some("a push to a desk failed".to_owned()),
         };
         if let Some(why) = failed {
-            eprintln!("eid up: {why}");
+            tracing::warn!(target: "eid::up", "{why}");
             unreached += 1;
         }
     }
@@ -739,7 +739,7 @@ async fn trust_versions(State(control): State<Arc<TrustControl>>) -> Response {
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) => {
-            eprintln!("eid up: {}: {e}", path.display());
+            tracing::error!(target: "eid::up", file = %path.display(), cause = %e, "the trust list's history could not be read");
             return refused(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

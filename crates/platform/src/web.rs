@@ -273,7 +273,7 @@ async fn decode(
         Ok(Some(Ok(Err(_)))) => {
             // A panic inside the reader (rqrr asserts on some pictures): the picture is not
             // logged, only that it happened.
-            eprintln!("eid up: the QR reader failed on a {width} × {height} picture");
+            tracing::error!(target: "eid::up", width, height, "the QR reader failed on a picture");
             decode_refused(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -39,6 +39,22 @@
 mod errors;
 pub mod metrics;
 
+/// Structured logs: one JSON object a line on standard error — time, level, target, message
+/// and the event's fields (`route`, `status`, `latency_ms`, `request_id` for each request,
+/// [`metrics::track`]). Each service's command calls it once (`eid authority serve`, `eid
+/// verifier serve`, `eid up`). Events carry route templates, codes and request ids, never a
+/// number, a name or a picture.
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_writer(io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
+}
+
 pub use errors::{cut, excerpt, json_errors};
 
 use std::convert::Infallible;

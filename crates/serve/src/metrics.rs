@@ -185,13 +185,32 @@ pub async fn track(
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().clone();
+    // The caller's or the service's request id, when it is one (letters, digits, - and _).
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .unwrap_or_default()
+        .to_owned();
     let started = tokio::time::Instant::now();
     let response = next.run(request).await;
-    metrics.observe(
-        &route,
-        &method,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    metrics.observe(&route, &method, status, seconds);
+    // The template, never the path: a path can hold an id or a number.
+    tracing::info!(
+        target: "eid::http",
+        route = %route,
+        method = %method,
+        status,
+        latency_ms = seconds * 1000.0,
+        request_id = %request_id,
+        "request"
     );
     response
 }

@@ -173,7 +173,7 @@ impl Service {
             // Not published yet: no credential points into it so far.
             Err(crate::online::OnlineError::Status(404, _)) => return Fetched::NotPublished,
             Err(e) => {
-                eprintln!("verifier: status list {uri}: {e}");
+                tracing::warn!(target: "eid::verifier", uri = %uri, cause = %e, "a status list could not be fetched");
                 return Fetched::Failed;
             }
         };
@@ -188,7 +188,7 @@ impl Service {
         {
             Ok(_) => Fetched::Stored,
             Err(e) => {
-                eprintln!("verifier: status list {uri} not stored: {e}");
+                tracing::warn!(target: "eid::verifier", uri = %uri, cause = %e, "a status list was not stored");
                 Fetched::Failed
             }
         }
@@ -281,7 +281,7 @@ async fn follow(service: Arc<Service>, events: String) {
         })
         .await;
         if let Err(e) = result {
-            eprintln!("verifier: events {events}: {e}");
+            tracing::warn!(target: "eid::verifier", events = %events, cause = %e, "the event stream broke");
         }
         if connected {
             pause = 1;
