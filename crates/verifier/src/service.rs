@@ -585,6 +585,23 @@ async fn create_request(
         let Ok(verifier) = service.verifier.read() else {
             return poisoned();
         };
+        // A request for a purpose this relying party is not registered for would be refused
+        // by every wallet and every check: it is not made.
+        let registered = verifier
+            .trust()
+            .list()
+            .relying_party(verifier.relying_party())
+            .is_some_and(|rp| rp.purposes.contains_key(&purpose));
+        if !registered {
+            return bad_request(
+                "purpose_not_registered",
+                format!(
+                    "{} is not registered for {} in the trust list",
+                    verifier.relying_party(),
+                    purpose.as_str()
+                ),
+            );
+        }
         verifier.online_request(
             &OnlineTerms {
                 purpose,

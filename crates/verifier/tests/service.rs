@@ -580,6 +580,19 @@ async fn metrics_name_routes_and_outcomes_never_what_was_asked_or_shown() {
     let bank = start(&world, &served, "nanning-bank", true).await;
     let (status, _) = call("GET", &format!("{bank}/ready"), String::new()).await;
     assert_eq!(status, 200);
+    // A purpose of the catalogue the bank is not registered for: no request is made.
+    let (status, body) = call(
+        "POST",
+        &format!("{bank}/vp/requests"),
+        json!({"purpose": "hotel_check_in"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        String::from_utf8_lossy(&body).contains("purpose_not_registered"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
     let (started, object, _) = public_request(&bank).await;
     phone_answers(&world, &served, &object).await;
     assert_eq!(outcome(&bank, &started).await["status"], "accepted");
