@@ -31,10 +31,15 @@
 //! the connection's own task, from what the connection does: bytes read, a request handed to
 //! the router, its response's body ended, bytes written.
 //!
-//! Not bounded here: how slowly a request's body arrives once its head is in, and how long a
-//! handler takes. Those count as a request in flight (the same state as a streaming
-//! response); request bodies are capped in size by the routes (axum's default limit), and
-//! the connection limit caps how many such connections there can be.
+//! - **body timeout** (default 60 s): a request's whole body must arrive this long after its
+//!   head, or the request is answered 408 and its connection freed; the body is read here,
+//!   at most 32 MiB (the largest a route takes: three card images), and each route's own
+//!   size limit applies after. A request without a body (an SSE stream's GET) is not held to
+//!   it: a response being sent is never cut.
+//!
+//! Not bounded here: how long a handler takes (the routes bound their own work), and how
+//! many connections one client holds (a load balancer in front limits that per address;
+//! the connection limit caps the total).
 
 mod errors;
 pub mod metrics;
@@ -92,6 +97,8 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// How many connections the listener holds open at once.
     pub max_connections: NonZeroU32,
+    /// How long a request's body may take to arrive once its head has.
+    pub body_timeout: Duration,
 }
 
 impl Limits {
@@ -101,6 +108,9 @@ impl Limits {
     /// The default idle timeout: long enough for a browser or a wallet to reuse its
     /// connection between the steps of one exchange.
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// The default body timeout: three card images (12 MiB) over a 2 Mbit/s mobile link in
+    /// under a minute; a client that stalls mid-body is cut off after it.
+    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
     /// The default connection limit per listener: well above the load of a desk or an
     /// authority's public interface, and under half the usual open-file limit of 1,024, so
     /// that a second listener and the databases fit beside it.
@@ -129,6 +139,62 @@ impl Limits {
         self.max_connections = max;
         self
     }
+
+    /// These limits with another body timeout.
+    #[must_use]
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+}
+
+/// The largest body read ([`Limits::body_timeout`]); routes take less.
+const MAX_BODY: usize = 32 << 20;
+
+/// Reads a request's whole body within `limit` before the router sees it: a client that
+/// stalls mid-body gets 408 and gives its connection back.
+async fn whole_body_within(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::body::HttpBody as _;
+    use axum::response::IntoResponse as _;
+    let (parts, body) = request.into_parts();
+    if body.is_end_stream() {
+        return next
+            .run(axum::extract::Request::from_parts(parts, body))
+            .await;
+    }
+    let refused = |status: axum::http::StatusCode, code: &str, message: String| {
+        (
+            status,
+            axum::Json(serde_json::json!({"error": code, "error_description": message})),
+        )
+            .into_response()
+    };
+    match tokio::time::timeout(limit, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(bytes)) => {
+            next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(Err(_)) => refused(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!(
+                "the body could not be read whole (the largest taken is {} MiB)",
+                MAX_BODY >> 20
+            ),
+        ),
+        Err(_) => refused(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the body did not arrive within {} s of the request's head",
+                limit.as_secs()
+            ),
+        ),
+    }
 }
 
 impl Default for Limits {
@@ -137,6 +203,7 @@ impl Default for Limits {
             header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
             idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            body_timeout: Self::DEFAULT_BODY_TIMEOUT,
         }
     }
 }
@@ -158,6 +225,10 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        limits.body_timeout,
+        whole_body_within,
+    ));
     let max = limits.max_connections.get();
     // Each connection holds a slot until it ends, so the same semaphore also tells when all
     // have ended at shutdown.

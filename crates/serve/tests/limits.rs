@@ -42,6 +42,10 @@ fn app() -> Router {
     Router::new()
         .route("/", get(|| async { "ok" }))
         .route("/events", get(events))
+        .route(
+            "/echo",
+            axum::routing::post(|body: String| async move { body }),
+        )
 }
 
 /// Three events with long silences between them, then the end: a response in flight for
@@ -314,4 +318,47 @@ async fn shutdown_closes_idle_connections_and_stops_accepting() {
     closed(&mut idle).await;
     assert!(began.elapsed() < Duration::from_secs(5));
     assert!(TcpStream::connect(server.address).await.is_err());
+}
+
+/// A body that stops half-way is answered 408 at the body timeout and its connection freed;
+/// a whole body, sent slowly but within it, is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_is_answered_408_at_the_body_timeout() {
+    let server =
+        start(limits(1000, 10_000, 16).with_body_timeout(Duration::from_millis(1500))).await;
+    let started = Instant::now();
+    let mut stalled = TcpStream::connect(server.address).await.unwrap();
+    stalled
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nhalf")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    timeout(BOUND, stalled.read_to_end(&mut answer))
+        .await
+        .expect("no answer to a stalled body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+
+    // Slow but whole: answered.
+    let mut slow = TcpStream::connect(server.address).await.unwrap();
+    slow.write_all(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 4\r\n\r\nwh")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    slow.write_all(b"ol").await.unwrap();
+    let mut answer = Vec::new();
+    timeout(BOUND, slow.read_to_end(&mut answer))
+        .await
+        .expect("no answer to a whole body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("whol"),
+        "{answer}"
+    );
+    let _ = server.stop.send(());
+    server.task.await.unwrap();
 }
