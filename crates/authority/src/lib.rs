@@ -41,7 +41,7 @@ use tokio::sync::broadcast;
 pub use error::ApiError;
 pub use events::Event;
 pub use http::{admin_router, public_router};
-pub use status::SignedList;
+pub use status::{MAX_EVENT_STREAMS, SignedList};
 
 /// The OpenAPI 3.1 description of both listeners.
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -141,6 +141,8 @@ pub struct Authority {
     http: Arc<eid_serve::metrics::HttpMetrics>,
     /// Status-list entries changed, by action (`suspend`, `reinstate`, `revoke`).
     changes: eid_serve::metrics::Counters,
+    /// Slots of the event streams open at once ([`MAX_EVENT_STREAMS`]).
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Authority {
@@ -183,6 +185,7 @@ impl Authority {
                 "Status-list entries changed, by action.",
                 &["action"],
             ),
+            streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
         }
     }
 

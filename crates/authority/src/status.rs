@@ -174,11 +174,28 @@ pub(crate) async fn status_list(
     Ok(response)
 }
 
+/// Event streams open at once, of both kinds together, at most: they last as long as their
+/// readers, so without a cap of their own enough of them would hold every connection of a
+/// listener (the public one takes 512 by default, `eid up`'s 256) and starve the status
+/// lists and issuance.
+pub const MAX_EVENT_STREAMS: usize = 128;
+
 fn sse(
     authority: &Authority,
     kind: &'static str,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>> {
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>>, ApiError> {
+    let permit = authority
+        .streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::Unavailable(format!(
+                "{MAX_EVENT_STREAMS} event streams are open, the most this authority serves: try again later, or follow the status lists"
+            ))
+        })?;
     let stream = BroadcastStream::new(authority.subscribe()).filter_map(move |event| {
+        // The stream's slot, given back when the reader goes.
+        let _slot = &permit;
         // A subscriber that fell behind misses events (it re-reads the lists).
         let event: Event = event.ok()?;
         (event.kind() == kind)
@@ -186,7 +203,7 @@ fn sse(
             .flatten()
             .map(Ok)
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// Status changes as they are stored.

@@ -164,6 +164,44 @@ async fn probes_and_metrics_answer_without_the_token_and_name_no_one() {
     }
 }
 
+/// Event streams have a cap of their own, below the listener's connections: the next reader
+/// gets 503 and the status lists are still served; a reader that goes frees its slot.
+#[tokio::test]
+async fn event_streams_beyond_the_cap_are_refused_and_the_lists_still_served() {
+    let world = World::new("memory:").await;
+    let events = || Request::get("/events").body(Body::empty()).unwrap();
+    let mut open = Vec::new();
+    for _ in 0..eid_authority::MAX_EVENT_STREAMS {
+        let response = world.public.clone().oneshot(events()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        open.push(response);
+    }
+    let (status, refused) = send(&world.public, events()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+    assert_eq!(refused["error"], "unavailable");
+    // The wallet notices share the cap.
+    let (status, _) = send(
+        &world.admin,
+        Request::get("/admin/events/wallets")
+            .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let (status, _) = send(
+        &world.public,
+        Request::get("/.well-known/openid-credential-issuer")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    drop(open.pop());
+    let response = world.public.clone().oneshot(events()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 /// The lifecycle suites over the in-memory storage (`memory:`), unchanged.
 #[tokio::test]
 async fn the_lifecycle_in_memory() {
