@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::issuance::OfferMade;
-use crate::{ApiError, Authority, Event};
+use crate::{ApiError, Authority};
 
 /// A lifecycle action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -132,38 +132,25 @@ impl Authority {
         }
         // A change made in some partitions only is announced and audited for what it
         // changed, then answered as the failure it also is (the same call finishes it).
-        let (changed, failure) = match self.store.set_state(selector, action.target()).await {
+        let at = self.clock.now().unix_timestamp();
+        let outcome = self.store.set_state(selector, action.target(), at).await;
+        self.outbox_written();
+        let (changed, failure) = match outcome {
             Ok(changed) => (changed, None),
             Err(eid_store::StoreError::PartlyChanged { changed, source }) => {
                 (changed, Some(*source))
             }
             Err(e) => return Err(e.into()),
         };
-        let at = self.clock.now().unix_timestamp();
-        let status = match action {
-            Action::Suspend => "SUSPENDED",
-            Action::Reinstate => "VALID",
-            Action::Revoke => "INVALID",
-        };
+        // The events of each change were written with it, to the outbox: the relay
+        // delivers them.
         let mut instances = 0;
         let mut audited = Vec::with_capacity(changed.len());
         for record in &changed {
-            for &(shard, idx) in &record.instances {
-                self.emit(Event::Status {
-                    uri: self.status_uri(shard),
-                    idx,
-                    status: status.into(),
-                    at,
-                });
+            for _ in &record.instances {
                 self.changes.add(&[action.name()]);
                 instances += 1;
             }
-            self.emit(Event::WalletNotice {
-                provider: record.provider.clone(),
-                wallet_instance: record.wallet_instance.clone(),
-                notice: format!("credentials_{}", status.to_ascii_lowercase()),
-                at,
-            });
             audited.push(eid_store::AuditEntry {
                 at,
                 actor: actor.into(),

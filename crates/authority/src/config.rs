@@ -170,7 +170,8 @@ pub struct AuthorityConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatsConfig {
-    /// `host:port`.
+    /// `host:port` of a node, or of several nodes of one cluster separated by commas (the
+    /// first that answers is used; another when it goes away).
     pub address: String,
     /// The stream (created when missing).
     #[serde(default = "default_stream")]
@@ -178,6 +179,26 @@ pub struct NatsConfig {
     /// The subject prefix: events go to `<prefix>.status` and `<prefix>.wallet_notice`.
     #[serde(default = "default_subject")]
     pub subject_prefix: String,
+    /// Copies of the stream the cluster keeps (1 for a single node, 3 for a cluster of
+    /// three: one node may then stop without losing an event).
+    #[serde(default = "default_replicas")]
+    pub replicas: u8,
+}
+
+impl NatsConfig {
+    /// The nodes' addresses.
+    pub fn addresses(&self) -> Vec<String> {
+        self.address
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn default_replicas() -> u8 {
+    1
 }
 
 fn default_public() -> String {

@@ -4,8 +4,9 @@
 //! Events go to Server-Sent Events subscribers — status changes on the public listener
 //! (`GET /events`, event type `status`), wallet notices on the admin listener (`GET
 //! /admin/events/wallets`, event type `wallet_notice`: they tie a wallet instance to the
-//! moment its entries change, so only the providers' integration sees them) — and, when
-//! configured, to a [`Publisher`] such as NATS JetStream. A status event names one list
+//! moment its entries change, so only the providers' integration sees them). They come from
+//! the store's outbox through the relay ([`crate::outbox`]), through NATS JetStream when it
+//! is configured. A status event names one list
 //! entry (`uri`, `idx`) and its new status: the same facts the next status list carries,
 //! no credential id and no personal data.
 
@@ -48,11 +49,4 @@ impl Event {
             Self::WalletNotice { .. } => "wallet_notice",
         }
     }
-}
-
-/// Somewhere else events go (a message broker). `publish` must not block: implementations
-/// queue and send in the background.
-pub trait Publisher: Send + Sync {
-    /// Queues `event`.
-    fn publish(&self, event: &Event);
 }

@@ -19,6 +19,7 @@ const REQUEST_ID: &str = "x-request-id";
 
 /// The public listener: OpenID4VCI, status lists, events, remote enrolment, OpenAPI.
 pub fn public_router(authority: Arc<Authority>) -> Router {
+    authority.start_relay();
     Router::new()
         .route(
             "/.well-known/openid-credential-issuer",
@@ -61,6 +62,7 @@ pub fn public_router(authority: Arc<Authority>) -> Router {
 /// The admin listener: counter enrolment, lifecycle, registry events, audit; every route
 /// behind `Authorization: Bearer <admin token>`.
 pub fn admin_router(authority: Arc<Authority>) -> Router {
+    authority.start_relay();
     Router::new()
         .route("/admin/enrolments", post(admin::counter_enrolment))
         .route(
@@ -117,6 +119,9 @@ async fn ready(State(authority): State<Arc<Authority>>) -> Response {
     if authority.signer.sign(b"eid ready").is_err() {
         missing.push("the issuer key does not sign".to_owned());
     }
+    if !authority.broker_up() {
+        missing.push("NATS does not answer (events wait in the outbox)".to_owned());
+    }
     if missing.is_empty() {
         axum::Json(serde_json::json!({"ready": true})).into_response()
     } else {
@@ -128,9 +133,36 @@ async fn ready(State(authority): State<Arc<Authority>>) -> Response {
     }
 }
 
-/// Prometheus: both listeners' requests and the status changes made.
+/// Prometheus: both listeners' requests, the status changes made, and the outbox: rows
+/// waiting and the age of the oldest (-1 when the store does not answer), rows published.
 async fn metrics(State(authority): State<Arc<Authority>>) -> Response {
-    eid_serve::metrics::render(&authority.http, &[&authority.changes], &[])
+    let now = authority.clock.now().unix_timestamp();
+    let (pending, oldest) = match authority.store.outbox_lag().await {
+        Ok((n, oldest)) => (n as f64, oldest.map_or(0, |at| (now - at).max(0)) as f64),
+        Err(_) => (-1.0, -1.0),
+    };
+    let broker = if authority.broker_up() { 1.0 } else { 0.0 };
+    eid_serve::metrics::render(
+        &authority.http,
+        &[&authority.changes, &authority.relayed],
+        &[
+            (
+                "eid_outbox_pending",
+                "Events written with their change and not yet delivered, in every partition.",
+                pending,
+            ),
+            (
+                "eid_outbox_oldest_seconds",
+                "Age of the oldest event waiting in the outbox (0: none waits).",
+                oldest,
+            ),
+            (
+                "eid_broker_up",
+                "1 when the last delivery to NATS succeeded (always 1 without NATS).",
+                broker,
+            ),
+        ],
+    )
 }
 
 async fn openapi() -> Response {

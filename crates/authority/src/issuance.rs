@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::credential::{self, CONFIG_MDOC, CONFIG_SD_JWT};
-use crate::{ApiError, Authority, Event, hash_secret};
+use crate::{ApiError, Authority, hash_secret};
 
 /// An offer made for a resident, as the officer or the enrolment flow hands it on.
 #[derive(Debug, Serialize)]
@@ -197,14 +197,18 @@ impl Authority {
             {
                 continue;
             }
-            self.emit(Event::WalletNotice {
-                provider: held.provider.clone(),
-                wallet_instance: held.wallet_instance.clone(),
-                notice: "new_enrolment".into(),
-                at: now.unix_timestamp(),
-            });
+            self.store
+                .enqueue_notice(
+                    id_number,
+                    &held.provider,
+                    &held.wallet_instance,
+                    "new_enrolment",
+                    now.unix_timestamp(),
+                )
+                .await?;
             told.push((held.provider, held.wallet_instance));
         }
+        self.outbox_written();
         self.audit(
             actor,
             action,
@@ -478,8 +482,13 @@ impl Authority {
             Err(e) => {
                 // Nothing was delivered: the recorded batch is revoked, the token may retry.
                 self.store
-                    .set_state(Selector::Credential(&id), CredentialState::Invalid)
+                    .set_state(
+                        Selector::Credential(&id),
+                        CredentialState::Invalid,
+                        self.clock.now().unix_timestamp(),
+                    )
                     .await?;
+                self.outbox_written();
                 self.store.unmark_issued(&token_hash, configuration).await?;
                 return Err(e);
             }

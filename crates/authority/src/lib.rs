@@ -25,6 +25,7 @@ pub mod events;
 mod http;
 mod issuance;
 pub mod nats;
+pub mod outbox;
 pub mod proofing;
 mod status;
 
@@ -133,7 +134,12 @@ pub struct Authority {
     random: Arc<dyn Random>,
     events: broadcast::Sender<Event>,
     lists: Mutex<HashMap<(u64, bool), Arc<SignedList>>>,
-    publisher: Option<Box<dyn events::Publisher>>,
+    /// NATS JetStream, when events go there (else to this process's readers only).
+    nats: Option<config::NatsConfig>,
+    /// The outbox relay's state ([`outbox`]).
+    relay: Arc<outbox::RelayState>,
+    /// Outbox rows published to JetStream, by what JetStream made of them.
+    relayed: eid_serve::metrics::Counters,
     remote: Option<Arc<proofing::RemoteProofing>>,
     /// Face matches running at once, at most.
     proofing_slots: tokio::sync::Semaphore,
@@ -176,7 +182,13 @@ impl Authority {
             random,
             events,
             lists: Mutex::new(HashMap::new()),
-            publisher: None,
+            nats: None,
+            relay: Arc::default(),
+            relayed: eid_serve::metrics::Counters::new(
+                "eid_outbox_published_total",
+                "Outbox rows published to JetStream, by result (stored, or a duplicate JetStream dropped).",
+                &["result"],
+            ),
             remote: None,
             proofing_slots: tokio::sync::Semaphore::new(2),
             http: eid_serve::metrics::HttpMetrics::new(),
@@ -199,9 +211,10 @@ impl Authority {
         self
     }
 
-    /// Also publishes every event to `publisher` (NATS JetStream, say).
-    pub fn with_publisher(mut self, publisher: Box<dyn events::Publisher>) -> Self {
-        self.publisher = Some(publisher);
+    /// Publishes the outbox's events to NATS JetStream, and follows the stream for the
+    /// readers of `GET /events` (see [`outbox`]).
+    pub fn with_nats(mut self, nats: config::NatsConfig) -> Self {
+        self.nats = Some(nats);
         self
     }
 
@@ -292,12 +305,9 @@ impl Authority {
         Ok(())
     }
 
-    fn emit(&self, event: Event) {
-        if let Some(publisher) = &self.publisher {
-            publisher.publish(&event);
-        }
-        // No subscriber is not an error: the lists are the record, pushes are a courtesy.
-        let _ = self.events.send(event);
+    /// Something was written to the outbox: the relay should look now.
+    fn outbox_written(&self) {
+        self.relay.wake.notify_one();
     }
 }
 

@@ -1,26 +1,40 @@
-//! Events to NATS JetStream: a small client of the NATS text protocol (`CONNECT`, `SUB`,
-//! `PUB`, `MSG`, `PING`/`PONG`) that is all a publisher needs, instead of a full client
-//! library and its TLS stack (the broker sits on the authority's internal network).
+//! NATS JetStream: a small client of the NATS text protocol (`CONNECT`, `SUB`, `PUB`,
+//! `HPUB`, `MSG`, `HMSG`, `PING`/`PONG`) that is all the authority needs — publishing the
+//! outbox with a message id, and following a stream from a sequence — instead of a full
+//! client library and its TLS stack (the broker sits on the authority's internal network).
 //!
-//! [`NatsPublisher::start`] makes sure the stream exists (`$JS.API.STREAM.CREATE`, capturing
-//! `<prefix>.>`), then a background task publishes each queued event to
-//! `<prefix>.<kind>` and waits for JetStream's acknowledgement, reconnecting and retrying
-//! when the broker goes away. [`NatsConnection::request`] is also what tests and verifiers
-//! use to read the stream back.
+//! - [`NatsConnection::publish_unique`] publishes with `Nats-Msg-Id`, so that JetStream
+//!   drops a second copy of the same outbox row (from a retry, or from another replica's
+//!   relay) within the stream's duplicate window: at-least-once delivery, an exactly-once
+//!   effect.
+//! - [`NatsConnection::follow`] creates an ephemeral push consumer delivering a subject
+//!   from a stream sequence (`Last-Event-ID` + 1) or from now, with idle heartbeats; each
+//!   [`Delivery`] carries its stream sequence, which becomes the SSE event's id.
+//! - [`NatsConnection::connect_any`] takes the first node of a cluster that answers.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
-
-use crate::config::NatsConfig;
-use crate::events::{Event, Publisher};
 
 /// How long to wait for a reply.
 const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The idle heartbeat a followed consumer sends; a follower that hears nothing for three of
+/// them takes the connection for dead.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// How long the stream remembers message ids to drop duplicates by.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
+
+/// How long the stream keeps events (a follower resuming after longer re-reads the lists).
+const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The largest message accepted from the server.
+const MAX_MESSAGE: usize = 1 << 20;
 
 /// A NATS failure. Messages carry the broker's text, never an event's content.
 #[derive(Debug, thiserror::Error)]
@@ -37,13 +51,38 @@ pub enum NatsError {
     Timeout(Duration),
 }
 
-/// One connection, used for request/reply (one request at a time).
+/// A message as received.
+#[derive(Debug, Clone)]
+struct Message {
+    sid: u64,
+    reply: Option<String>,
+    /// The header block's first line (`NATS/1.0`, `NATS/1.0 100 Idle Heartbeat`).
+    status_line: Option<String>,
+    payload: Vec<u8>,
+}
+
+/// An event delivered by a followed consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Its sequence in the stream.
+    pub sequence: u64,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+/// The subscription id of the reply inbox; followed consumers get 2.
+const INBOX_SID: u64 = 1;
+const DELIVER_SID: u64 = 2;
+
+/// One connection: request/reply (one request at a time) and at most one followed consumer.
 #[derive(Debug)]
 pub struct NatsConnection {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
     inbox: String,
     next: u64,
+    /// Deliveries that arrived while a reply was awaited.
+    held: VecDeque<Message>,
 }
 
 impl NatsConnection {
@@ -52,30 +91,32 @@ impl NatsConnection {
         let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(address))
             .await
             .map_err(|_| NatsError::Timeout(TIMEOUT))??;
+        let _ = stream.set_nodelay(true);
         let (read, writer) = stream.into_split();
         let mut connection = Self {
             reader: BufReader::new(read),
             writer,
             inbox: format!("_INBOX.eid.{}.{}", std::process::id(), unique()),
             next: 0,
+            held: VecDeque::new(),
         };
-        let info = connection.line().await?;
+        let info = connection.line(TIMEOUT).await?;
         if !info.starts_with("INFO ") {
             return Err(NatsError::Protocol(
                 "the server did not greet with INFO".into(),
             ));
         }
         let connect = json!({"verbose": false, "pedantic": false, "lang": "rust",
-                             "version": env!("CARGO_PKG_VERSION"), "protocol": 1});
+                             "version": env!("CARGO_PKG_VERSION"), "protocol": 1,
+                             "headers": true, "no_responders": true});
         let subscribe = format!(
-            "CONNECT {connect}\r\nSUB {}.* 1\r\nPING\r\n",
+            "CONNECT {connect}\r\nSUB {}.* {INBOX_SID}\r\nPING\r\n",
             connection.inbox
         );
         connection.writer.write_all(subscribe.as_bytes()).await?;
         loop {
-            match connection.line().await?.as_str() {
+            match connection.line(TIMEOUT).await?.as_str() {
                 "PONG" => return Ok(connection),
-                "+OK" => {}
                 other if other.starts_with("-ERR") => {
                     return Err(NatsError::Protocol(other.to_owned()));
                 }
@@ -84,11 +125,25 @@ impl NatsConnection {
         }
     }
 
-    async fn line(&mut self) -> Result<String, NatsError> {
+    /// Connects to the first of `addresses` that answers, starting at the `start`-th (so
+    /// that successive reconnections go round the cluster).
+    pub async fn connect_any(addresses: &[String], start: usize) -> Result<Self, NatsError> {
+        let mut last = NatsError::Protocol("no NATS address is configured".into());
+        for i in 0..addresses.len() {
+            let address = &addresses[(start + i) % addresses.len()];
+            match Self::connect(address).await {
+                Ok(connection) => return Ok(connection),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    async fn line(&mut self, within: Duration) -> Result<String, NatsError> {
         let mut line = String::new();
-        let n = tokio::time::timeout(TIMEOUT, self.reader.read_line(&mut line))
+        let n = tokio::time::timeout(within, self.reader.read_line(&mut line))
             .await
-            .map_err(|_| NatsError::Timeout(TIMEOUT))??;
+            .map_err(|_| NatsError::Timeout(within))??;
         if n == 0 {
             return Err(NatsError::Protocol(
                 "the server closed the connection".into(),
@@ -97,17 +152,10 @@ impl NatsConnection {
         Ok(line.trim_end().to_owned())
     }
 
-    /// Publishes `payload` to `subject` and returns the first reply's payload (a JetStream
-    /// acknowledgement or API answer).
-    pub async fn request(&mut self, subject: &str, payload: &[u8]) -> Result<Vec<u8>, NatsError> {
-        self.next += 1;
-        let reply = format!("{}.{}", self.inbox, self.next);
-        let head = format!("PUB {subject} {reply} {}\r\n", payload.len());
-        self.writer.write_all(head.as_bytes()).await?;
-        self.writer.write_all(payload).await?;
-        self.writer.write_all(b"\r\n").await?;
+    /// The next message from the server, answering its pings on the way.
+    async fn message(&mut self, within: Duration) -> Result<Message, NatsError> {
         loop {
-            let line = self.line().await?;
+            let line = self.line(within).await?;
             if line == "PING" {
                 self.writer.write_all(b"PONG\r\n").await?;
                 continue;
@@ -115,41 +163,169 @@ impl NatsConnection {
             if line.starts_with("-ERR") {
                 return Err(NatsError::Protocol(line));
             }
-            let Some(rest) = line.strip_prefix("MSG ") else {
+            // MSG <subject> <sid> [reply-to] <#bytes>
+            // HMSG <subject> <sid> [reply-to] <#header bytes> <#total bytes>
+            let (headers, rest) = if let Some(rest) = line.strip_prefix("HMSG ") {
+                (true, rest)
+            } else if let Some(rest) = line.strip_prefix("MSG ") {
+                (false, rest)
+            } else {
                 continue;
             };
-            // MSG <subject> <sid> [reply-to] <#bytes>
             let parts: Vec<&str> = rest.split(' ').collect();
-            let size: usize = parts
-                .last()
-                .and_then(|n| n.parse().ok())
-                .ok_or_else(|| NatsError::Protocol("a MSG without a size".into()))?;
-            let mut body = vec![0u8; size + 2];
+            let sizes = if headers { 2 } else { 1 };
+            if parts.len() < 2 + sizes || parts.len() > 3 + sizes {
+                return Err(NatsError::Protocol("a malformed message line".into()));
+            }
+            let number = |s: &str| {
+                s.parse::<usize>()
+                    .ok()
+                    .filter(|&n| n <= MAX_MESSAGE)
+                    .ok_or_else(|| NatsError::Protocol("a malformed message size".into()))
+            };
+            let total = number(parts[parts.len() - 1])?;
+            let header_len = if headers {
+                number(parts[parts.len() - 2])?
+            } else {
+                0
+            };
+            if header_len > total {
+                return Err(NatsError::Protocol("a malformed message size".into()));
+            }
+            let sid = parts[1]
+                .parse()
+                .map_err(|_| NatsError::Protocol("a malformed subscription id".into()))?;
+            let reply = (parts.len() == 3 + sizes).then(|| parts[2].to_owned());
+            let mut body = vec![0u8; total + 2];
             tokio::time::timeout(TIMEOUT, self.reader.read_exact(&mut body))
                 .await
                 .map_err(|_| NatsError::Timeout(TIMEOUT))??;
-            body.truncate(size);
-            if parts.first() == Some(&reply.as_str()) {
-                return Ok(body);
+            body.truncate(total);
+            let payload = body.split_off(header_len);
+            let status_line = headers.then(|| {
+                let text = String::from_utf8_lossy(&body);
+                text.lines().next().unwrap_or_default().trim().to_owned()
+            });
+            return Ok(Message {
+                sid,
+                reply,
+                status_line,
+                payload,
+            });
+        }
+    }
+
+    /// Publishes `payload` to `subject` with `headers` and returns the reply's payload (a
+    /// JetStream acknowledgement or API answer). Deliveries arriving meanwhile are held.
+    async fn request_with(
+        &mut self,
+        subject: &str,
+        headers: &[(&str, &str)],
+        payload: &[u8],
+    ) -> Result<Vec<u8>, NatsError> {
+        self.next += 1;
+        let reply = format!("{}.{}", self.inbox, self.next);
+        if headers.is_empty() {
+            let head = format!("PUB {subject} {reply} {}\r\n", payload.len());
+            self.writer.write_all(head.as_bytes()).await?;
+        } else {
+            let mut block = String::from("NATS/1.0\r\n");
+            for (name, value) in headers {
+                block.push_str(&format!("{name}: {value}\r\n"));
+            }
+            block.push_str("\r\n");
+            let head = format!(
+                "HPUB {subject} {reply} {} {}\r\n",
+                block.len(),
+                block.len() + payload.len()
+            );
+            self.writer.write_all(head.as_bytes()).await?;
+            self.writer.write_all(block.as_bytes()).await?;
+        }
+        self.writer.write_all(payload).await?;
+        self.writer.write_all(b"\r\n").await?;
+        loop {
+            let message = self.message(TIMEOUT).await?;
+            if message.sid == INBOX_SID {
+                if message.reply.is_none()
+                    && message
+                        .status_line
+                        .as_deref()
+                        .is_some_and(|s| s.starts_with("NATS/1.0 503"))
+                {
+                    return Err(NatsError::Protocol(format!("no one answers on {subject}")));
+                }
+                return Ok(message.payload);
+            }
+            if self.held.len() < 4096 {
+                self.held.push_back(message);
             }
         }
+    }
+
+    /// A round trip to the server (`PING`, `PONG`).
+    pub async fn ping(&mut self) -> Result<(), NatsError> {
+        self.writer.write_all(b"PING\r\n").await?;
+        loop {
+            match self.line(TIMEOUT).await?.as_str() {
+                "PONG" => return Ok(()),
+                "PING" => self.writer.write_all(b"PONG\r\n").await?,
+                other if other.starts_with("-ERR") => {
+                    return Err(NatsError::Protocol(other.to_owned()));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Publishes `payload` to `subject` and returns the first reply's payload.
+    pub async fn request(&mut self, subject: &str, payload: &[u8]) -> Result<Vec<u8>, NatsError> {
+        self.request_with(subject, &[], payload).await
     }
 
     /// A JetStream API call: the JSON answer, or its `error` as an error.
     pub async fn api(&mut self, subject: &str, body: &Value) -> Result<Value, NatsError> {
         let answer = self.request(subject, body.to_string().as_bytes()).await?;
-        let answer: Value = serde_json::from_slice(&answer)
-            .map_err(|_| NatsError::Protocol("a JetStream answer is not JSON".into()))?;
-        match answer.get("error") {
-            Some(error) => Err(NatsError::Protocol(format!("JetStream: {error}"))),
-            None => Ok(answer),
-        }
+        json_answer(&answer)
     }
 
-    /// Creates the stream capturing `<prefix>.>`, or keeps it when it exists.
-    pub async fn ensure_stream(&mut self, stream: &str, prefix: &str) -> Result<(), NatsError> {
-        let config =
-            json!({"name": stream, "subjects": [format!("{prefix}.>")], "storage": "file"});
+    /// Publishes to a stream's subject under `message_id` and waits for JetStream's
+    /// acknowledgement; `true` when the stream already had that id (a duplicate dropped).
+    pub async fn publish_unique(
+        &mut self,
+        subject: &str,
+        message_id: &str,
+        payload: &[u8],
+    ) -> Result<bool, NatsError> {
+        let answer = self
+            .request_with(subject, &[("Nats-Msg-Id", message_id)], payload)
+            .await?;
+        let ack = json_answer(&answer)?;
+        if ack.get("seq").and_then(Value::as_u64).is_none() {
+            return Err(NatsError::Protocol(
+                "a JetStream acknowledgement without a sequence".into(),
+            ));
+        }
+        Ok(ack.get("duplicate").and_then(Value::as_bool) == Some(true))
+    }
+
+    /// Creates the stream capturing `<prefix>.>` with `replicas` copies, or keeps it when it
+    /// exists.
+    pub async fn ensure_stream(
+        &mut self,
+        stream: &str,
+        prefix: &str,
+        replicas: u8,
+    ) -> Result<(), NatsError> {
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let config = json!({
+            "name": stream,
+            "subjects": [format!("{prefix}.>")],
+            "storage": "file",
+            "num_replicas": replicas,
+            "duplicate_window": nanos(DUPLICATE_WINDOW),
+            "max_age": nanos(MAX_AGE),
+        });
         match self
             .api(&format!("$JS.API.STREAM.CREATE.{stream}"), &config)
             .await
@@ -160,6 +336,85 @@ impl NatsConnection {
             Err(e) => Err(e),
         }
     }
+
+    /// Follows `subject` of `stream` with an ephemeral push consumer: from stream sequence
+    /// `from` when given, else only what arrives from now on. Read it with
+    /// [`NatsConnection::next_delivery`]; the consumer goes when the connection does.
+    pub async fn follow(
+        &mut self,
+        stream: &str,
+        subject: &str,
+        from: Option<u64>,
+    ) -> Result<(), NatsError> {
+        let deliver = format!("{}-d", self.inbox);
+        let sub = format!("SUB {deliver} {DELIVER_SID}\r\n");
+        self.writer.write_all(sub.as_bytes()).await?;
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let mut config = json!({
+            "deliver_subject": deliver,
+            "filter_subject": subject,
+            "ack_policy": "none",
+            "idle_heartbeat": nanos(HEARTBEAT),
+            "inactive_threshold": nanos(HEARTBEAT * 6),
+            "mem_storage": true,
+            "num_replicas": 1,
+            "deliver_policy": "new",
+        });
+        if let Some(from) = from {
+            config["deliver_policy"] = json!("by_start_sequence");
+            config["opt_start_seq"] = json!(from.max(1));
+        }
+        self.api(
+            &format!("$JS.API.CONSUMER.CREATE.{stream}"),
+            &json!({"stream_name": stream, "config": config}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The next delivery of the followed consumer; an error when the connection broke or
+    /// fell silent for three heartbeats.
+    pub async fn next_delivery(&mut self) -> Result<Delivery, NatsError> {
+        loop {
+            let message = match self.held.pop_front() {
+                Some(message) => message,
+                None => self.message(HEARTBEAT * 3).await?,
+            };
+            if message.sid != DELIVER_SID {
+                continue;
+            }
+            // Heartbeats and flow control carry a status and no stream sequence.
+            let Some(sequence) = message.reply.as_deref().and_then(stream_sequence) else {
+                continue;
+            };
+            return Ok(Delivery {
+                sequence,
+                payload: message.payload,
+            });
+        }
+    }
+}
+
+/// A JetStream answer: its JSON, or its `error` as an error.
+fn json_answer(answer: &[u8]) -> Result<Value, NatsError> {
+    let answer: Value = serde_json::from_slice(answer)
+        .map_err(|_| NatsError::Protocol("a JetStream answer is not JSON".into()))?;
+    match answer.get("error") {
+        Some(error) => Err(NatsError::Protocol(format!("JetStream: {error}"))),
+        None => Ok(answer),
+    }
+}
+
+/// The stream sequence in a JetStream delivery's reply subject:
+/// `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`,
+/// or the longer form with a domain and an account hash after `ACK`.
+pub fn stream_sequence(reply: &str) -> Option<u64> {
+    let tokens: Vec<&str> = reply.split('.').collect();
+    if tokens.len() < 9 || tokens[0] != "$JS" || tokens[1] != "ACK" {
+        return None;
+    }
+    let at = if tokens.len() == 9 { 5 } else { 7 };
+    tokens.get(at)?.parse().ok()
 }
 
 /// A number unique within the process, for inbox names.
@@ -169,57 +424,25 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Publishes events to JetStream from a background task.
-#[derive(Debug)]
-pub struct NatsPublisher {
-    queue: mpsc::UnboundedSender<Event>,
-}
+#[cfg(test)]
+mod tests {
+    use super::stream_sequence;
 
-impl NatsPublisher {
-    /// Connects, makes sure the stream exists and starts publishing. Fails at once when the
-    /// broker cannot be reached, so a misconfigured service does not start.
-    pub async fn start(config: &NatsConfig) -> Result<Self, NatsError> {
-        let mut connection = NatsConnection::connect(&config.address).await?;
-        connection
-            .ensure_stream(&config.stream, &config.subject_prefix)
-            .await?;
-        let (queue, mut events) = mpsc::unbounded_channel::<Event>();
-        let (address, prefix) = (config.address.clone(), config.subject_prefix.clone());
-        tokio::spawn(async move {
-            let mut connection = Some(connection);
-            while let Some(event) = events.recv().await {
-                let subject = format!("{prefix}.{}", event.kind());
-                let payload = serde_json::to_vec(&event).unwrap_or_default();
-                // Three tries, reconnecting in between; then the event is dropped with a
-                // log line (the status lists remain the record).
-                let mut sent = false;
-                for attempt in 0..3u64 {
-                    if connection.is_none() {
-                        connection = NatsConnection::connect(&address).await.ok();
-                    }
-                    let Some(c) = connection.as_mut() else {
-                        tokio::time::sleep(Duration::from_millis(200 * (attempt + 1))).await;
-                        continue;
-                    };
-                    match c.request(&subject, &payload).await {
-                        Ok(ack) if !ack.windows(7).any(|w| w == b"\"error\"") => {
-                            sent = true;
-                            break;
-                        }
-                        _ => connection = None,
-                    }
-                }
-                if !sent {
-                    tracing::warn!(target: "eid::nats", subject = %subject, "an event was not acknowledged; dropped");
-                }
-            }
-        });
-        Ok(Self { queue })
-    }
-}
-
-impl Publisher for NatsPublisher {
-    fn publish(&self, event: &Event) {
-        let _ = self.queue.send(event.clone());
+    #[test]
+    fn the_stream_sequence_is_read_from_both_reply_forms() {
+        assert_eq!(
+            stream_sequence("$JS.ACK.EID.c1.1.42.7.1700000000000000000.0"),
+            Some(42)
+        );
+        assert_eq!(
+            stream_sequence("$JS.ACK.hub.ACCHASH.EID.c1.1.43.7.1700000000000000000.0.rnd"),
+            Some(43)
+        );
+        assert_eq!(stream_sequence("$JS.ACK.EID.c1"), None);
+        assert_eq!(stream_sequence("_INBOX.x.y.z.a.b.c.d.e"), None);
+        assert_eq!(
+            stream_sequence("$JS.ACK.EID.c1.1.x.7.1700000000000000000.0"),
+            None
+        );
     }
 }

@@ -13,6 +13,7 @@ use eid_status::token::SignerRef;
 use eid_status::{Bits, StatusList, StatusListToken};
 use tokio_stream::{Stream, StreamExt, wrappers::BroadcastStream};
 
+use crate::nats::NatsConnection;
 use crate::{ApiError, Authority, Event};
 
 /// The media types of the two forms (draft §8.1).
@@ -180,10 +181,14 @@ pub(crate) async fn status_list(
 /// lists and issuance.
 pub const MAX_EVENT_STREAMS: usize = 128;
 
-fn sse(
+/// The open stream's reader: from this process's relay, or from JetStream.
+type Events = std::pin::Pin<Box<dyn Stream<Item = Result<SseEvent, Infallible>> + Send>>;
+
+async fn sse(
     authority: &Authority,
     kind: &'static str,
-) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>>, ApiError> {
+    headers: &HeaderMap,
+) -> Result<impl IntoResponse + use<>, ApiError> {
     let permit = authority
         .streams
         .clone()
@@ -193,25 +198,80 @@ fn sse(
                 "{MAX_EVENT_STREAMS} event streams are open, the most this authority serves: try again later, or follow the status lists"
             ))
         })?;
-    let stream = BroadcastStream::new(authority.subscribe()).filter_map(move |event| {
-        // The stream's slot, given back when the reader goes.
-        let _slot = &permit;
-        // A subscriber that fell behind misses events (it re-reads the lists).
-        let event: Event = event.ok()?;
-        (event.kind() == kind)
-            .then(|| SseEvent::default().event(kind).json_data(&event).ok())
-            .flatten()
-            .map(Ok)
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let events: Events = match &authority.nats {
+        Some(nats) => {
+            // Resuming: the sequence after the last one the reader saw (an id that is not
+            // a number is a reader's mistake: it gets what arrives from now on).
+            let from = headers
+                .get("last-event-id")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|last| last.saturating_add(1));
+            let mut connection = NatsConnection::connect_any(&nats.addresses(), 0)
+                .await
+                .map_err(unavailable)?;
+            connection
+                .follow(
+                    &nats.stream,
+                    &format!("{}.{kind}", nats.subject_prefix),
+                    from,
+                )
+                .await
+                .map_err(unavailable)?;
+            // Ends when the connection breaks or falls silent: the reader reconnects, to
+            // this replica or another, with the last id it saw. The task ends with the
+            // reader (its sends fail), dropping the connection and with it the consumer.
+            let (send, receive) = tokio::sync::mpsc::channel(64);
+            tokio::spawn(async move {
+                let _slot = permit;
+                while let Ok(delivery) = connection.next_delivery().await {
+                    let data = String::from_utf8(delivery.payload).unwrap_or_default();
+                    let event = SseEvent::default()
+                        .event(kind)
+                        .id(delivery.sequence.to_string())
+                        .data(data);
+                    if send.send(Ok(event)).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            Box::pin(tokio_stream::wrappers::ReceiverStream::new(receive))
+        }
+        None => Box::pin(
+            BroadcastStream::new(authority.subscribe()).filter_map(move |event| {
+                // The stream's slot, given back when the reader goes.
+                let _slot = &permit;
+                // A subscriber that fell behind misses events (it re-reads the lists).
+                let event: Event = event.ok()?;
+                (event.kind() == kind)
+                    .then(|| SseEvent::default().event(kind).json_data(&event).ok())
+                    .flatten()
+                    .map(Ok)
+            }),
+        ),
+    };
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+fn unavailable(e: crate::nats::NatsError) -> ApiError {
+    tracing::warn!(target: "eid::events", cause = %e, "NATS does not answer");
+    ApiError::Unavailable(
+        "the event stream is not available now: try again, or follow the status lists".into(),
+    )
 }
 
 /// Status changes as they are stored.
-pub(crate) async fn status_events(State(authority): State<Arc<Authority>>) -> impl IntoResponse {
-    sse(&authority, "status")
+pub(crate) async fn status_events(
+    State(authority): State<Arc<Authority>>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    sse(&authority, "status", &headers).await
 }
 
 /// Notices to wallets (for wallet providers to relay).
-pub(crate) async fn wallet_events(State(authority): State<Arc<Authority>>) -> impl IntoResponse {
-    sse(&authority, "wallet_notice")
+pub(crate) async fn wallet_events(
+    State(authority): State<Arc<Authority>>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    sse(&authority, "wallet_notice", &headers).await
 }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Subcommand;
 use eid_authority::config::AuthorityConfig;
-use eid_authority::nats::NatsPublisher;
 use eid_authority::{Authority, admin_router, public_router};
 use eid_core::{Clock, OsRandom, Random, SystemClock};
 use eid_serve::Limits;
@@ -134,11 +133,10 @@ async fn open(path: &Path) -> anyhow::Result<(Authority, AuthorityConfig)> {
     if let Some(proofing) = config.remote_proofing()? {
         authority = authority.with_remote_proofing(proofing);
     }
+    // NATS is reached in the background: a service whose broker is down starts, keeps its
+    // events in the outbox and says so at `/ready` until the broker answers.
     if let Some(nats) = &config.nats {
-        let publisher = NatsPublisher::start(nats)
-            .await
-            .with_context(|| format!("NATS at {}", nats.address))?;
-        authority = authority.with_publisher(Box::new(publisher));
+        authority = authority.with_nats(nats.clone());
     }
     Ok((authority, config))
 }

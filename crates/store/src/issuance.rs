@@ -51,7 +51,17 @@ impl CredentialState {
         }
     }
 
-    fn from_value(value: i64) -> Result<Self, StoreError> {
+    /// The notice a wallet gets when its credentials move to this state
+    /// (`credentials_valid`, `credentials_invalid`, `credentials_suspended`).
+    pub fn notice(self) -> &'static str {
+        match self {
+            Self::Valid => "credentials_valid",
+            Self::Invalid => "credentials_invalid",
+            Self::Suspended => "credentials_suspended",
+        }
+    }
+
+    pub(crate) fn from_value(value: i64) -> Result<Self, StoreError> {
         match value {
             0 => Ok(Self::Valid),
             1 => Ok(Self::Invalid),
@@ -207,7 +217,7 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
-fn count(n: i64) -> u64 {
+pub(crate) fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
@@ -659,9 +669,10 @@ impl Partition {
         &self,
         selector: Selector<'_>,
         to: CredentialState,
+        at: i64,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
         retrying("changing credential states", || {
-            self.set_state_once(selector, to)
+            self.set_state_once(selector, to, at)
         })
         .await
     }
@@ -670,6 +681,7 @@ impl Partition {
         &self,
         selector: Selector<'_>,
         to: CredentialState,
+        at: i64,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
         let from = to.allowed_from();
         let (first, last) = (from[0], from[from.len() - 1]);
@@ -740,6 +752,32 @@ impl Partition {
                 .await
                 .map_err(db("changing instances"))?;
                 instances.sort_unstable();
+                // Its events, in the same transaction (see `crate::outbox`): one per
+                // instance, and one notice to the wallet holding it.
+                for &(shard, idx) in &instances {
+                    sqlx::query(
+                        "INSERT INTO outbox (at, kind, shard, idx, status)
+                         VALUES ($1, 'status', $2, $3, $4)",
+                    )
+                    .bind(at)
+                    .bind(shard)
+                    .bind(idx)
+                    .bind(i64::from(to.value()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("writing the outbox"))?;
+                }
+                sqlx::query(
+                    "INSERT INTO outbox (at, kind, provider, wallet_instance, notice)
+                     VALUES ($1, 'notice', $2, $3, $4)",
+                )
+                .bind(at)
+                .bind(&provider)
+                .bind(&wallet_instance)
+                .bind(to.notice())
+                .execute(&mut *tx)
+                .await
+                .map_err(db("writing the outbox"))?;
                 changed.push(CredentialRecord {
                     id,
                     provider,

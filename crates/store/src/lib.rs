@@ -13,8 +13,10 @@
 //! tokens, nonces, credentials with their status list indices, the audit log). Personal data lives in the tables only:
 //! no error of this crate carries a number, a name or an address.
 
+#[macro_use]
 mod issuance;
 pub mod memory;
+mod outbox;
 mod registry;
 pub mod routing;
 pub mod storage;
@@ -24,6 +26,7 @@ pub use issuance::{
     Redemption, Selector, ShardStatuses,
 };
 pub use memory::MemoryStorage;
+pub use outbox::{Outgoing, OutgoingItem};
 pub use registry::{CardState, LifeEvent, RegistryEntry};
 pub use storage::Storage;
 

@@ -17,6 +17,7 @@ use crate::issuance::{
     AccessGrant, AuditEntry, CredentialRecord, CredentialState, NewCredential, NewOffer,
     Redemption, Selector, ShardStatuses,
 };
+use crate::outbox::{Outgoing, OutgoingItem};
 use crate::registry::{CardState, LifeEvent, RegistryEntry};
 use crate::storage::{Answer, Storage};
 
@@ -42,6 +43,26 @@ struct Tables {
     proofing_failures: Vec<(String, i64)>,
     residents: HashMap<String, RegistryEntry>,
     life_events: Vec<(String, LifeEvent, OffsetDateTime)>,
+    /// The outbox, by seq.
+    outbox: BTreeMap<i64, Outgoing>,
+    /// The last seq given.
+    outbox_seq: i64,
+}
+
+impl Tables {
+    fn enqueue(&mut self, at: i64, item: OutgoingItem) {
+        self.outbox_seq += 1;
+        let seq = self.outbox_seq;
+        self.outbox.insert(
+            seq,
+            Outgoing {
+                partition: 0,
+                seq,
+                at,
+                item,
+            },
+        );
+    }
 }
 
 #[derive(Debug)]
@@ -430,6 +451,7 @@ impl Storage for MemoryStorage {
         &'a self,
         selector: Selector<'a>,
         to: CredentialState,
+        at: i64,
     ) -> Answer<'a, Vec<CredentialRecord>> {
         self.with(|t| {
             let allowed = to.allowed_from();
@@ -460,6 +482,25 @@ impl Storage for MemoryStorage {
                     continue;
                 };
                 c.state = to;
+                let (provider, wallet_instance) = (c.provider.clone(), c.wallet_instance.clone());
+                for &(shard, idx) in &instances {
+                    t.enqueue(
+                        at,
+                        OutgoingItem::Status {
+                            shard,
+                            idx,
+                            state: to,
+                        },
+                    );
+                }
+                t.enqueue(
+                    at,
+                    OutgoingItem::Notice {
+                        provider,
+                        wallet_instance,
+                        notice: to.notice().to_owned(),
+                    },
+                );
                 let c = &t.credentials[&id];
                 changed.push(t.record(&id, c, instances));
             }
@@ -474,6 +515,49 @@ impl Storage for MemoryStorage {
             }
             Ok(changed)
         })
+    }
+
+    fn enqueue_notice<'a>(
+        &'a self,
+        provider: &'a str,
+        wallet_instance: &'a str,
+        notice: &'a str,
+        at: i64,
+    ) -> Answer<'a, ()> {
+        self.with(move |t| {
+            t.enqueue(
+                at,
+                OutgoingItem::Notice {
+                    provider: provider.to_owned(),
+                    wallet_instance: wallet_instance.to_owned(),
+                    notice: notice.to_owned(),
+                },
+            );
+            Ok(())
+        })
+    }
+
+    fn outbox(&self, limit: u32) -> Answer<'_, Vec<Outgoing>> {
+        self.with(move |t| {
+            Ok(t.outbox
+                .values()
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .cloned()
+                .collect())
+        })
+    }
+
+    fn outbox_done<'a>(&'a self, seqs: &'a [i64]) -> Answer<'a, ()> {
+        self.with(move |t| {
+            for seq in seqs {
+                t.outbox.remove(seq);
+            }
+            Ok(())
+        })
+    }
+
+    fn outbox_lag(&self) -> Answer<'_, (u64, Option<i64>)> {
+        self.with(|t| Ok((t.outbox.len() as u64, t.outbox.values().map(|o| o.at).min())))
     }
 
     fn credentials_held<'a>(&'a self, selector: Selector<'a>) -> Answer<'a, u64> {

@@ -37,6 +37,7 @@ use crate::issuance::{
     AccessGrant, AuditEntry, CredentialRecord, CredentialState, NewCredential, NewOffer,
     Redemption, Selector, ShardStatuses,
 };
+use crate::outbox::{Outgoing, OutgoingItem};
 use crate::registry::{LifeEvent, RegistryEntry};
 use crate::storage::Storage;
 use crate::{Store, StoreError};
@@ -298,17 +299,20 @@ impl Store {
     /// batch at once, bumping the version of each shard touched, in one transaction per
     /// partition (a wallet instance is looked for in every partition). Returns the
     /// credentials that changed, with their published instances.
+    /// Each partition writes the events of its changes to its outbox in the same
+    /// transaction (`crate::outbox`), stamped `at` (Unix seconds).
     pub async fn set_state(
         &self,
         selector: Selector<'_>,
         to: CredentialState,
+        at: i64,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
         // Every partition is tried, whatever one of them answers: a lost phone is frozen
         // wherever it can be; what changed is reported even when one partition failed.
         let mut changed = Vec::new();
         let mut failure = None;
         for p in self.selected(selector) {
-            match self.parts[p].set_state(selector, to).await {
+            match self.parts[p].set_state(selector, to, at).await {
                 Ok(mut records) => {
                     for record in &mut records {
                         self.globalize(p, &mut record.instances);
@@ -326,6 +330,62 @@ impl Store {
                 source: Box::new(e),
             }),
         }
+    }
+
+    /// Queues a wallet notice that goes with no status change, in the partition of
+    /// `id_number` (the resident it concerns).
+    pub async fn enqueue_notice(
+        &self,
+        id_number: &str,
+        provider: &str,
+        wallet_instance: &str,
+        notice: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        self.part(id_number)
+            .enqueue_notice(provider, wallet_instance, notice, at)
+            .await
+    }
+
+    /// The oldest `limit` rows of partition `p`'s outbox, oldest first, with published
+    /// shard numbers.
+    pub async fn outbox(&self, p: usize, limit: u32) -> Result<Vec<Outgoing>, StoreError> {
+        let part = self
+            .parts
+            .get(p)
+            .ok_or(StoreError::ShardMap("no such partition"))?;
+        let mut rows = part.outbox(limit).await?;
+        for row in &mut rows {
+            row.partition = p;
+            if let OutgoingItem::Status { shard, .. } = &mut row.item {
+                *shard = self.global(p, *shard);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Deletes rows of partition `p`'s outbox that were delivered.
+    pub async fn outbox_done(&self, p: usize, seqs: &[i64]) -> Result<(), StoreError> {
+        let part = self
+            .parts
+            .get(p)
+            .ok_or(StoreError::ShardMap("no such partition"))?;
+        part.outbox_done(seqs).await
+    }
+
+    /// Outbox rows waiting in every partition, and when the oldest was written; an error
+    /// when a partition does not answer.
+    pub async fn outbox_lag(&self) -> Result<(u64, Option<i64>), StoreError> {
+        let (mut waiting, mut oldest) = (0, None::<i64>);
+        for part in self.parts.iter() {
+            let (n, at) = part.outbox_lag().await?;
+            waiting += n;
+            oldest = match (oldest, at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok((waiting, oldest))
     }
 
     /// The partitions `selector` can address.

@@ -24,6 +24,7 @@ use crate::issuance::{
     AccessGrant, AuditEntry, CredentialRecord, CredentialState, NewCredential, NewOffer,
     Redemption, Selector, ShardStatuses,
 };
+use crate::outbox::Outgoing;
 use crate::registry::{LifeEvent, RegistryEntry};
 
 /// What a [`Storage`] method returns.
@@ -92,12 +93,32 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         random: &'a dyn Random,
     ) -> Answer<'a, (Vec<(u64, u64)>, u64)>;
 
-    /// Moves the selected credentials whose state allows it to `to`; those that changed.
+    /// Moves the selected credentials whose state allows it to `to`, writing their events
+    /// to the outbox in the same transaction; those that changed.
     fn set_state<'a>(
         &'a self,
         selector: Selector<'a>,
         to: CredentialState,
+        at: i64,
     ) -> Answer<'a, Vec<CredentialRecord>>;
+
+    /// Queues a wallet notice that goes with no status change.
+    fn enqueue_notice<'a>(
+        &'a self,
+        provider: &'a str,
+        wallet_instance: &'a str,
+        notice: &'a str,
+        at: i64,
+    ) -> Answer<'a, ()>;
+
+    /// The oldest `limit` outbox rows, oldest first (local shard numbers, partition 0).
+    fn outbox(&self, limit: u32) -> Answer<'_, Vec<Outgoing>>;
+
+    /// Deletes the outbox rows delivered.
+    fn outbox_done<'a>(&'a self, seqs: &'a [i64]) -> Answer<'a, ()>;
+
+    /// Outbox rows waiting, and when the oldest was written.
+    fn outbox_lag(&self) -> Answer<'_, (u64, Option<i64>)>;
 
     /// How many credentials `selector` addresses, in any state.
     fn credentials_held<'a>(&'a self, selector: Selector<'a>) -> Answer<'a, u64>;
@@ -272,8 +293,37 @@ impl Storage for crate::Partition {
         &'a self,
         selector: Selector<'a>,
         to: CredentialState,
+        at: i64,
     ) -> Answer<'a, Vec<CredentialRecord>> {
-        Box::pin(Self::set_state(self, selector, to))
+        Box::pin(Self::set_state(self, selector, to, at))
+    }
+
+    fn enqueue_notice<'a>(
+        &'a self,
+        provider: &'a str,
+        wallet_instance: &'a str,
+        notice: &'a str,
+        at: i64,
+    ) -> Answer<'a, ()> {
+        Box::pin(Self::enqueue_notice(
+            self,
+            provider,
+            wallet_instance,
+            notice,
+            at,
+        ))
+    }
+
+    fn outbox(&self, limit: u32) -> Answer<'_, Vec<Outgoing>> {
+        Box::pin(Self::outbox(self, limit))
+    }
+
+    fn outbox_done<'a>(&'a self, seqs: &'a [i64]) -> Answer<'a, ()> {
+        Box::pin(Self::outbox_done(self, seqs))
+    }
+
+    fn outbox_lag(&self) -> Answer<'_, (u64, Option<i64>)> {
+        Box::pin(Self::outbox_lag(self))
     }
 
     fn credentials_held<'a>(&'a self, selector: Selector<'a>) -> Answer<'a, u64> {

@@ -10,7 +10,7 @@
 
 use eid_core::{OsRandom, Random};
 use eid_store::{
-    AuditEntry, CredentialState, NewCredential, NewOffer, Redemption, Selector, Store,
+    AuditEntry, CredentialState, NewCredential, NewOffer, OutgoingItem, Redemption, Selector, Store,
 };
 
 const NOW: i64 = 1_795_000_000;
@@ -162,6 +162,7 @@ async fn exercise(store: &Store) {
                 instance: "phone-1",
             },
             CredentialState::Suspended,
+            1_000,
         )
         .await
         .unwrap();
@@ -179,7 +180,11 @@ async fn exercise(store: &Store) {
     // Suspending again changes nothing; reinstating one credential brings it back.
     assert!(
         store
-            .set_state(Selector::Credential("cred-1"), CredentialState::Suspended)
+            .set_state(
+                Selector::Credential("cred-1"),
+                CredentialState::Suspended,
+                1_000
+            )
             .await
             .unwrap()
             .is_empty()
@@ -188,7 +193,11 @@ async fn exercise(store: &Store) {
     // not in the registry, so nothing comes back.
     assert!(
         store
-            .set_state(Selector::Credential("cred-1"), CredentialState::Valid)
+            .set_state(
+                Selector::Credential("cred-1"),
+                CredentialState::Valid,
+                1_000
+            )
             .await
             .unwrap()
             .is_empty()
@@ -198,13 +207,18 @@ async fn exercise(store: &Store) {
         .set_state(
             Selector::Resident("450102199001011234"),
             CredentialState::Invalid,
+            1_000,
         )
         .await
         .unwrap();
     assert_eq!(revoked.len(), 3);
     assert!(
         store
-            .set_state(Selector::Credential("cred-2"), CredentialState::Valid)
+            .set_state(
+                Selector::Credential("cred-2"),
+                CredentialState::Valid,
+                1_000
+            )
             .await
             .unwrap()
             .is_empty()
@@ -260,7 +274,11 @@ async fn reinstate_and_void(store: &Store) {
     c.id_number = &number;
     store.record_credential(&c, 2, SHARD, random).await.unwrap();
     let suspend = store
-        .set_state(Selector::Resident(&number), CredentialState::Suspended)
+        .set_state(
+            Selector::Resident(&number),
+            CredentialState::Suspended,
+            1_000,
+        )
         .await
         .unwrap();
     assert_eq!(suspend.len(), 1);
@@ -309,7 +327,7 @@ async fn reinstate_and_void(store: &Store) {
     );
     // The card valid: reinstated.
     let back = store
-        .set_state(Selector::Resident(&number), CredentialState::Valid)
+        .set_state(Selector::Resident(&number), CredentialState::Valid, 1_000)
         .await
         .unwrap();
     assert_eq!(back.len(), 1);
@@ -319,14 +337,14 @@ async fn reinstate_and_void(store: &Store) {
     r.id_number = &number;
     store.record_credential(&r, 1, SHARD, random).await.unwrap();
     let revoked = store
-        .set_state(Selector::Credential("r-2"), CredentialState::Invalid)
+        .set_state(Selector::Credential("r-2"), CredentialState::Invalid, 1_000)
         .await
         .unwrap();
     assert_eq!(revoked.len(), 1);
     for to in [CredentialState::Valid, CredentialState::Suspended] {
         assert!(
             store
-                .set_state(Selector::Credential("r-2"), to)
+                .set_state(Selector::Credential("r-2"), to, 1_000)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -338,7 +356,11 @@ async fn reinstate_and_void(store: &Store) {
     let (_, before) = store.shard_head(shard).await.unwrap().unwrap();
     // The card reported lost: no reinstating.
     let suspended = store
-        .set_state(Selector::Resident(&number), CredentialState::Suspended)
+        .set_state(
+            Selector::Resident(&number),
+            CredentialState::Suspended,
+            1_000,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -359,7 +381,7 @@ async fn reinstate_and_void(store: &Store) {
         .unwrap();
     assert!(
         store
-            .set_state(Selector::Resident(&number), CredentialState::Valid)
+            .set_state(Selector::Resident(&number), CredentialState::Valid, 1_000)
             .await
             .unwrap()
             .is_empty()
@@ -390,6 +412,127 @@ async fn fills_shards(store: &Store) {
     assert!(c.iter().all(|&(s, _)| s == 1));
 }
 
+/// A change writes its events to the outbox with it (one per instance and a notice to the
+/// wallet), a refused one writes none; rows leave only by name, and a seq is never reused.
+async fn outbox(store: &Store) {
+    let random: &dyn Random = &OsRandom;
+    let taken = store
+        .record_credential(&credential("o-1", "phone"), 2, SHARD, random)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.outbox_lag().await.unwrap(),
+        (0, None),
+        "issuing is no event"
+    );
+    store
+        .set_state(
+            Selector::Credential("o-1"),
+            CredentialState::Suspended,
+            1_000,
+        )
+        .await
+        .unwrap();
+    // Revoked, then not reinstatable: the refused change writes nothing.
+    store
+        .set_state(Selector::Credential("o-1"), CredentialState::Invalid, 1_001)
+        .await
+        .unwrap();
+    let refused = store
+        .set_state(Selector::Credential("o-1"), CredentialState::Valid, 1_002)
+        .await
+        .unwrap();
+    assert!(refused.is_empty());
+    store
+        .enqueue_notice(NUMBER, "wechat", "phone", "new_enrolment", 1_003)
+        .await
+        .unwrap();
+    let rows = store.outbox(0, 100).await.unwrap();
+    assert_eq!(rows.len(), 7, "{rows:?}");
+    assert!(rows.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first");
+    let statuses: Vec<_> = rows
+        .iter()
+        .filter_map(|r| match &r.item {
+            OutgoingItem::Status { shard, idx, state } => Some(((*shard, *idx), *state, r.at)),
+            OutgoingItem::Notice { .. } => None,
+        })
+        .collect();
+    let mut suspended: Vec<_> = statuses
+        .iter()
+        .filter(|s| s.1 == CredentialState::Suspended)
+        .map(|s| s.0)
+        .collect();
+    suspended.sort_unstable();
+    let mut expected = taken.clone();
+    expected.sort_unstable();
+    assert_eq!(
+        suspended, expected,
+        "one event per instance, where it is published"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| s.1 == CredentialState::Invalid && s.2 == 1_001)
+            .count(),
+        2
+    );
+    let notices: Vec<_> = rows
+        .iter()
+        .filter_map(|r| match &r.item {
+            OutgoingItem::Notice {
+                provider,
+                wallet_instance,
+                notice,
+            } => Some((provider.as_str(), wallet_instance.as_str(), notice.as_str())),
+            OutgoingItem::Status { .. } => None,
+        })
+        .collect();
+    assert_eq!(
+        notices,
+        [
+            ("wechat", "phone", "credentials_suspended"),
+            ("wechat", "phone", "credentials_invalid"),
+            ("wechat", "phone", "new_enrolment"),
+        ]
+    );
+    assert_eq!(store.outbox_lag().await.unwrap(), (7, Some(1_000)));
+    // Only the rows named leave.
+    store
+        .outbox_done(0, &[rows[1].seq, rows[5].seq])
+        .await
+        .unwrap();
+    let left: Vec<i64> = store
+        .outbox(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(
+        left,
+        [
+            rows[0].seq,
+            rows[2].seq,
+            rows[3].seq,
+            rows[4].seq,
+            rows[6].seq
+        ]
+    );
+    assert_eq!(
+        store.outbox(0, 2).await.unwrap().len(),
+        2,
+        "the limit holds"
+    );
+    store.outbox_done(0, &left).await.unwrap();
+    assert_eq!(store.outbox_lag().await.unwrap(), (0, None));
+    store
+        .enqueue_notice(NUMBER, "wechat", "phone", "new_enrolment", 1_004)
+        .await
+        .unwrap();
+    let next = store.outbox(0, 100).await.unwrap();
+    assert!(next[0].seq > rows[6].seq, "a seq is never given twice");
+}
+
 /// The in-memory storage keeps the same rules: the same suite, unchanged.
 #[tokio::test]
 async fn memory() {
@@ -398,6 +541,7 @@ async fn memory() {
     exercise(&store).await;
     fills_shards(&Store::connect("memory:").await.unwrap()).await;
     reinstate_and_void(&Store::connect("memory:").await.unwrap()).await;
+    outbox(&Store::connect("memory:").await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -405,6 +549,7 @@ async fn sqlite_in_memory() {
     exercise(&Store::connect("sqlite::memory:").await.unwrap()).await;
     fills_shards(&Store::connect("sqlite::memory:").await.unwrap()).await;
     reinstate_and_void(&Store::connect("sqlite::memory:").await.unwrap()).await;
+    outbox(&Store::connect("sqlite::memory:").await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -427,6 +572,14 @@ async fn postgres() {
     let store = Store::connect(&scratch.url).await.unwrap();
     fills_shards(&store).await;
     reinstate_and_void(&store).await;
+    store.close().await;
+    scratch.drop_database().await.unwrap();
+    let scratch = eid_store::ScratchPostgres::create("outbox")
+        .await
+        .unwrap()
+        .unwrap();
+    let store = Store::connect(&scratch.url).await.unwrap();
+    outbox(&store).await;
     store.close().await;
     scratch.drop_database().await.unwrap();
 }

@@ -117,6 +117,7 @@ async fn exercise(store: &Store) {
                 instance: &wallet,
             },
             CredentialState::Suspended,
+            1_000,
         )
         .await
         .unwrap();
@@ -315,11 +316,16 @@ async fn a_lost_phone_is_frozen_in_every_partition_that_answers() {
         provider: "p",
         instance: "phone",
     };
-    let partly = store.set_state(phone, CredentialState::Suspended).await;
+    let partly = store
+        .set_state(phone, CredentialState::Suspended, 1_000)
+        .await;
     let Err(StoreError::PartlyChanged { changed, .. }) = partly else {
         panic!("expected a partial change: {partly:?}");
     };
     assert_eq!(changed.len(), 1, "partition 0 is frozen all the same");
+    // The partition that failed wrote none of its events; the other wrote its change's.
+    assert!(store.outbox(1, 10).await.unwrap().is_empty());
+    assert_eq!(store.outbox(0, 10).await.unwrap().len(), 2);
     sqlx::query("DROP TRIGGER down")
         .execute(&mut raw)
         .await
@@ -327,7 +333,7 @@ async fn a_lost_phone_is_frozen_in_every_partition_that_answers() {
     raw.close().await.unwrap();
     // The same call again finishes it.
     let rest = store
-        .set_state(phone, CredentialState::Suspended)
+        .set_state(phone, CredentialState::Suspended, 1_000)
         .await
         .unwrap();
     assert_eq!(rest.len(), 1);

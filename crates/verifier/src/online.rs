@@ -68,6 +68,15 @@ async fn get(url: &str, accept: &str) -> Result<Response<Incoming>, OnlineError>
     send(url, accept, None, None).await
 }
 
+/// [`get`] with more headers.
+async fn get_with(
+    url: &str,
+    accept: &str,
+    headers: &[(&'static str, &str)],
+) -> Result<Response<Incoming>, OnlineError> {
+    send_as(hyper::Method::GET, url, accept, None, None, headers).await
+}
+
 /// One HTTP/1.1 exchange: GET, or POST of `body` (content type, text) when given, with a
 /// bearer token when given.
 async fn send(
@@ -76,7 +85,7 @@ async fn send(
     body: Option<(&str, String)>,
     bearer: Option<&str>,
 ) -> Result<Response<Incoming>, OnlineError> {
-    send_as(hyper::Method::POST, url, accept, body, bearer).await
+    send_as(hyper::Method::POST, url, accept, body, bearer, &[]).await
 }
 
 /// [`send`], with a body sent by `method` (POST, PUT).
@@ -86,6 +95,7 @@ async fn send_as(
     accept: &str,
     body: Option<(&str, String)>,
     bearer: Option<&str>,
+    headers: &[(&'static str, &str)],
 ) -> Result<Response<Incoming>, OnlineError> {
     let parsed = url::Url::parse(url).map_err(|_| OnlineError::Url(url.to_owned()))?;
     let host = parsed
@@ -119,6 +129,9 @@ async fn send_as(
         ),
         None => (Request::get(path), String::new()),
     };
+    let builder = headers.iter().fold(builder, |builder, (name, value)| {
+        builder.header(*name, *value)
+    });
     let builder = match bearer {
         Some(token) => builder.header(AUTHORIZATION, format!("Bearer {token}")),
         None => builder,
@@ -200,6 +213,7 @@ pub async fn put_text(url: &str, content_type: &str, text: String) -> Result<Vec
                 "application/json",
                 Some((content_type, text)),
                 None,
+                &[],
             )
             .await?,
         )
@@ -229,9 +243,28 @@ pub enum Followed {
 pub async fn follow_pushes(
     events_url: &str,
     verifier: &RwLock<Verifier>,
+    progress: impl FnMut(Followed),
+) -> Result<(), OnlineError> {
+    follow_pushes_from(events_url, &mut None, verifier, progress).await
+}
+
+/// [`follow_pushes`], resuming after `last_event_id` when the stream gave ids (an authority
+/// following NATS JetStream does: any of its replicas then sends what was missed), and
+/// keeping it up to date for the next reconnection.
+pub async fn follow_pushes_from(
+    events_url: &str,
+    last_event_id: &mut Option<String>,
+    verifier: &RwLock<Verifier>,
     mut progress: impl FnMut(Followed),
 ) -> Result<(), OnlineError> {
-    let mut body = get(events_url, "text/event-stream").await?.into_body();
+    let resume: Vec<(&'static str, &str)> = last_event_id
+        .as_deref()
+        .map(|id| ("last-event-id", id))
+        .into_iter()
+        .collect();
+    let mut body = get_with(events_url, "text/event-stream", &resume)
+        .await?
+        .into_body();
     progress(Followed::Connected);
     let mut stream = EventStream::new();
     while let Some(frame) = body.frame().await {
@@ -251,6 +284,9 @@ pub async fn follow_pushes(
             if changed {
                 progress(Followed::Applied(push));
             }
+        }
+        if let Some(id) = stream.last_event_id() {
+            *last_event_id = Some(id.to_owned());
         }
     }
     Ok(())

@@ -268,18 +268,23 @@ pub async fn keep_fresh(service: Arc<Service>) {
     tokio::join!(fetcher, followers.join_all());
 }
 
-/// Follows one authority's pushes, reconnecting with backoff and refetching the lists after
-/// every drop (pushes sent while the stream was down are in them).
+/// Follows one authority's pushes, reconnecting with backoff from the last event seen
+/// (`Last-Event-ID`: an authority on NATS sends what was missed), and refetching the lists
+/// once the stream is open — whatever changed before it opened is in them — and after every
+/// drop (an authority without NATS sends nothing missed).
 async fn follow(service: Arc<Service>, events: String) {
     let mut pause = 1u64;
+    let mut last = None;
     loop {
         let mut connected = false;
-        let result = crate::online::follow_pushes(&events, &service.verifier, |f| {
-            if matches!(f, crate::online::Followed::Connected) {
-                connected = true;
-            }
-        })
-        .await;
+        let result =
+            crate::online::follow_pushes_from(&events, &mut last, &service.verifier, |f| {
+                if matches!(f, crate::online::Followed::Connected) {
+                    connected = true;
+                    service.wanted.notify_one();
+                }
+            })
+            .await;
         if let Err(e) = result {
             tracing::warn!(target: "eid::verifier", events = %events, cause = %e, "the event stream broke");
         }

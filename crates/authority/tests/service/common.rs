@@ -141,8 +141,8 @@ impl World {
         }
     }
 
-    /// The same world with its authority changed by `change` (given a publisher, say).
-    pub fn map_authority(self, change: impl FnOnce(Authority) -> Authority) -> Self {
+    /// The same world with its authority changed by `change` (given NATS, say).
+    pub async fn map_authority(self, change: impl FnOnce(Authority) -> Authority) -> Self {
         let Self {
             authority,
             public,
@@ -152,7 +152,18 @@ impl World {
             residents,
         } = self;
         drop((public, admin));
-        let authority = Arc::new(change(Arc::into_inner(authority).unwrap()));
+        // The outbox relay holds the authority for the length of a pass: wait it out.
+        let mut authority = authority;
+        let authority = loop {
+            match Arc::try_unwrap(authority) {
+                Ok(inner) => break inner,
+                Err(shared) => {
+                    authority = shared;
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
+        };
+        let authority = Arc::new(change(authority));
         Self {
             public: public_router(authority.clone()),
             admin: admin_router(authority.clone()),

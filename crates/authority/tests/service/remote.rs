@@ -82,7 +82,9 @@ async fn world_with_portraits(dir: &Path) -> World {
         .unwrap();
     let face = FaceMatcher::load(&dir.join("models"), 0.6).unwrap();
     let proofing = RemoteProofing::new(face, cfg!(feature = "ocr")).unwrap();
-    world.map_authority(|a| a.with_remote_proofing(proofing))
+    world
+        .map_authority(|a| a.with_remote_proofing(proofing))
+        .await
 }
 
 struct Application<'a> {

@@ -1,0 +1,282 @@
+//! The outbox relay: delivers the events every status change left in the store's outbox
+//! (`eid_store::Outgoing`, written in the change's own transaction) and deletes what it
+//! delivered.
+//!
+//! With NATS configured the relay publishes each row to `<prefix>.<kind>` under its
+//! message id (`Nats-Msg-Id`): a row delivered twice — the relay died between publishing
+//! and deleting, or two replicas' relays took the same row — is stored once by JetStream.
+//! Every replica runs a relay; each polls every partition's outbox once a second, and at
+//! once when its own replica made a change, so a row left by a replica killed mid-way is
+//! delivered by another within a second. The events then reach readers from the stream
+//! (`GET /events` on any replica follows it, resuming from `Last-Event-ID`).
+//!
+//! Without NATS (one process, `eid up`) the relay hands the events to this process's own
+//! readers.
+//!
+//! What is waiting and since when is in `/metrics` (`eid_outbox_pending`,
+//! `eid_outbox_oldest_seconds`); whether NATS answers is in `/ready`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use eid_store::{Outgoing, OutgoingItem};
+
+use crate::config::NatsConfig;
+use crate::nats::{NatsConnection, NatsError};
+use crate::{Authority, Event};
+
+/// Rows read from a partition at a time.
+const BATCH: u32 = 256;
+
+/// How often an idle relay looks at the outbox anyway (for rows other replicas left).
+const POLL: Duration = Duration::from_secs(1);
+
+/// What the relay shares with the rest of the authority.
+#[derive(Default)]
+pub(crate) struct RelayState {
+    /// Woken by every change this replica makes.
+    pub(crate) wake: tokio::sync::Notify,
+    /// The authority the relay runs for: started once per `Arc` (an authority moved into
+    /// another `Arc` gets its own, and the old one's ends with it).
+    running_for: std::sync::Mutex<Weak<Authority>>,
+    /// The last attempt to reach NATS succeeded (always true without NATS).
+    pub(crate) broker_up: AtomicBool,
+}
+
+impl std::fmt::Debug for RelayState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayState")
+            .field("broker_up", &self.broker_up)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where delivered events go.
+enum Sink {
+    /// This process's readers.
+    Local,
+    /// A JetStream stream.
+    Nats {
+        config: NatsConfig,
+        addresses: Vec<String>,
+        connection: Option<Box<NatsConnection>>,
+        /// Which node to try first next time.
+        turn: usize,
+    },
+}
+
+impl Sink {
+    /// Connects when not connected, or checks the connection still answers.
+    async fn ready(&mut self) -> Result<(), NatsError> {
+        let Self::Nats {
+            config,
+            addresses,
+            connection,
+            turn,
+        } = self
+        else {
+            return Ok(());
+        };
+        if let Some(c) = connection.as_mut() {
+            if c.ping().await.is_ok() {
+                return Ok(());
+            }
+            *connection = None;
+        }
+        // The first node listed first, then round the cluster on each reconnection.
+        let start = *turn;
+        *turn += 1;
+        let mut fresh = NatsConnection::connect_any(addresses, start).await?;
+        fresh
+            .ensure_stream(&config.stream, &config.subject_prefix, config.replicas)
+            .await?;
+        *connection = Some(Box::new(fresh));
+        Ok(())
+    }
+
+    async fn deliver(
+        &mut self,
+        authority: &Authority,
+        message_id: &str,
+        event: Event,
+    ) -> Result<(), NatsError> {
+        match self {
+            Self::Local => {
+                // No reader is not an error: the lists are the record.
+                let _ = authority.events.send(event);
+                Ok(())
+            }
+            Self::Nats {
+                config, connection, ..
+            } => {
+                let Some(c) = connection.as_mut() else {
+                    return Err(NatsError::Protocol("not connected".into()));
+                };
+                let subject = format!("{}.{}", config.subject_prefix, event.kind());
+                let payload = serde_json::to_vec(&event).unwrap_or_default();
+                match c.publish_unique(&subject, message_id, &payload).await {
+                    Ok(duplicate) => {
+                        authority
+                            .relayed
+                            .add(&[if duplicate { "duplicate" } else { "stored" }]);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        *connection = None;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Authority {
+    /// Starts the relay, once per authority (the routers call it).
+    pub(crate) fn start_relay(self: &Arc<Self>) {
+        {
+            let Ok(mut running) = self.relay.running_for.lock() else {
+                return;
+            };
+            let me = Arc::downgrade(self);
+            if Weak::ptr_eq(&running, &me) {
+                return;
+            }
+            *running = me;
+        }
+        let sink = match &self.nats {
+            Some(config) => Sink::Nats {
+                addresses: config.addresses(),
+                config: config.clone(),
+                connection: None,
+                turn: 0,
+            },
+            None => {
+                self.relay.broker_up.store(true, Ordering::Release);
+                Sink::Local
+            }
+        };
+        tokio::spawn(relay(Arc::downgrade(self), sink));
+    }
+
+    /// Whether the relay's broker answered last time (true without NATS, and before the
+    /// first try).
+    pub(crate) fn broker_up(&self) -> bool {
+        self.nats.is_none() || self.relay.broker_up.load(Ordering::Acquire)
+    }
+
+    /// The event an outbox row says.
+    fn event_of(&self, row: &Outgoing) -> Event {
+        match &row.item {
+            OutgoingItem::Status { shard, idx, state } => Event::Status {
+                uri: self.status_uri(*shard),
+                idx: *idx,
+                status: state.name().to_ascii_uppercase(),
+                at: row.at,
+            },
+            OutgoingItem::Notice {
+                provider,
+                wallet_instance,
+                notice,
+            } => Event::WalletNotice {
+                provider: provider.clone(),
+                wallet_instance: wallet_instance.clone(),
+                notice: notice.clone(),
+                at: row.at,
+            },
+        }
+    }
+
+    /// One pass over every partition's outbox: how many rows were delivered.
+    async fn relay_once(&self, sink: &mut Sink, key: &str) -> Result<usize, String> {
+        sink.ready().await.map_err(|e| format!("publishing: {e}"))?;
+        let mut delivered = 0;
+        for p in 0..self.store.partitions() {
+            let rows = self
+                .store
+                .outbox(p, BATCH)
+                .await
+                .map_err(|e| format!("reading the outbox: {e}"))?;
+            let mut done = Vec::with_capacity(rows.len());
+            let mut failure = None;
+            for row in &rows {
+                match sink
+                    .deliver(self, &row.message_id(key), self.event_of(row))
+                    .await
+                {
+                    Ok(()) => done.push(row.seq),
+                    Err(e) => {
+                        failure = Some(format!("publishing: {e}"));
+                        break;
+                    }
+                }
+            }
+            // What was delivered leaves even when the rest could not be.
+            self.store
+                .outbox_done(p, &done)
+                .await
+                .map_err(|e| format!("clearing the outbox: {e}"))?;
+            delivered += done.len();
+            if let Some(failure) = failure {
+                return Err(failure);
+            }
+        }
+        Ok(delivered)
+    }
+}
+
+/// The relay's loop; it ends with its authority.
+async fn relay(authority: Weak<Authority>, mut sink: Sink) {
+    let mut key = None;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let Some(strong) = authority.upgrade() else {
+            return;
+        };
+        let state = Arc::clone(&strong.relay);
+        let key = match &key {
+            Some(key) => key,
+            None => match strong.store.shared_key("outbox", random_key(&strong)).await {
+                Ok(stored) => key.insert(hex::encode(&stored[..8])),
+                Err(e) => {
+                    tracing::warn!(target: "eid::outbox", cause = %e, "the store does not answer");
+                    drop(strong);
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+            },
+        };
+        let outcome = strong.relay_once(&mut sink, key).await;
+        drop(strong);
+        match outcome {
+            Ok(0) => {
+                state.broker_up.store(true, Ordering::Release);
+                pause = Duration::from_millis(100);
+                tokio::select! {
+                    () = state.wake.notified() => {}
+                    () = tokio::time::sleep(POLL) => {}
+                }
+            }
+            Ok(_) => {
+                state.broker_up.store(true, Ordering::Release);
+                pause = Duration::from_millis(100);
+            }
+            Err(cause) => {
+                if matches!(sink, Sink::Nats { .. }) && cause.starts_with("publishing") {
+                    state.broker_up.store(false, Ordering::Release);
+                }
+                tracing::warn!(target: "eid::outbox", cause = %cause, "the outbox relay will try again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn random_key(authority: &Authority) -> [u8; 32] {
+    let mut fresh = [0u8; 32];
+    // A failed draw leaves zeros; another replica's or a later draw wins the store's slot.
+    let _ = authority.random.fill(&mut fresh);
+    fresh
+}
