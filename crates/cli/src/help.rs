@@ -4,7 +4,7 @@ use clap::Command;
 
 /// (heading, subcommands). Every subcommand is in exactly one group (a test checks it).
 const GROUPS: &[(&str, &[&str])] = &[
-    ("The platform on this machine", &["up", "demo"]),
+    ("The platform on this machine", &["up", "demo", "bench"]),
     (
         "Authority: population registry, issuance, lifecycle",
         &["authority", "registry", "status-list"],

@@ -39,6 +39,9 @@ enum Command {
     /// Play the story (enrolment, hotel, airport, bank, the other city, the national
     /// authorisation, the lost phone, the new phone) and say how each step went
     Demo(platform::DemoArgs),
+    /// Measure a running platform under load (`eid bench load`)
+    #[command(subcommand)]
+    Bench(platform::BenchCommand),
     /// Generate and check population registry files
     #[command(subcommand)]
     Registry(registry::Command),
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(a) => platform::up(a),
         Command::Demo(a) => platform::demo(a),
+        Command::Bench(c) => platform::bench(c),
         Command::Registry(c) => registry::run(c),
         Command::Authority(c) => authority::run(c),
         Command::Credential(c) => credential::run(c),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Subcommand};
 use eid_core::{OsRandom, SystemClock};
 use eid_platform::up::{Options, Running, start};
 
@@ -42,6 +42,97 @@ pub struct DemoArgs {
     /// The face models and fixtures (scripts/fetch-proofing-data)
     #[arg(long, env = "EID_PROOFING_DIR")]
     proofing: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Drive a running platform with one scenario for a while; print a table and, as the
+    /// last line, one JSON object (throughput, p50_ms, p99_ms, p999_ms, errors, …)
+    Load(LoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The platform's base URL (`eid up`'s, or the cluster's balancer), on this machine
+    #[arg(long)]
+    against: String,
+    /// issue, verify-offline, verify-online, verify-in-person, status or mixed
+    #[arg(long)]
+    scenario: String,
+    /// How long to measure: 30s, 2m, 10m
+    #[arg(long, default_value = "30s")]
+    duration: String,
+    /// Operations started per second (an open load)
+    #[arg(long, conflicts_with = "concurrency")]
+    rate: Option<f64>,
+    /// Workers each repeating the operation (a closed load; the default, 8)
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// A server's /metrics URL whose CPU time the operations cost (repeatable)
+    #[arg(long = "server-metrics")]
+    server_metrics: Vec<String>,
+}
+
+/// `30s`, `2m`, `1h`, or plain seconds.
+fn duration(text: &str) -> anyhow::Result<std::time::Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--duration {text}: use 30s, 2m or 1h"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => anyhow::bail!("--duration {text}: use 30s, 2m or 1h"),
+    };
+    if !(0.1..=86_400.0).contains(&seconds) {
+        anyhow::bail!("--duration {text}: between 0.1 s and a day");
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+pub fn bench(command: BenchCommand) -> anyhow::Result<Outcome> {
+    let BenchCommand::Load(args) = command;
+    let scenario = eid_platform::load::Scenario::parse(&args.scenario).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--scenario {}: use issue, verify-offline, verify-online, verify-in-person, status or mixed",
+            args.scenario
+        )
+    })?;
+    let pace = match (args.rate, args.concurrency) {
+        (Some(r), _) if !(r > 0.0 && r <= 100_000.0) => {
+            anyhow::bail!("--rate {r}: between 0 and 100000 a second")
+        }
+        (Some(r), _) => eid_platform::load::Pace::Rate(r),
+        (None, Some(c)) if !(1..=1024).contains(&c) => {
+            anyhow::bail!("--concurrency {c}: between 1 and 1024")
+        }
+        (None, c) => eid_platform::load::Pace::Concurrency(c.unwrap_or(8)),
+    };
+    let options = eid_platform::load::Options {
+        against: args.against,
+        scenario,
+        duration: duration(&args.duration)?,
+        pace,
+        server_metrics: args.server_metrics,
+    };
+    runtime()?.block_on(async {
+        let outcome = eid_platform::load::run(&options, &mut |l| say(l))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut out = std::io::stdout().lock();
+        write!(out, "{}", outcome.render())?;
+        out.flush()?;
+        Ok(if outcome.errors == 0 {
+            Outcome::Ok
+        } else {
+            Outcome::Refused
+        })
+    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

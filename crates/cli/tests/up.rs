@@ -263,6 +263,40 @@ fn the_logs_of_the_whole_story_name_no_one() {
         .unwrap();
     let story = String::from_utf8_lossy(&demo.stdout);
     assert!(demo.status.success(), "{story}");
+    // The load tool, every kind of operation for a few seconds: its last line is one JSON
+    // object, nothing failed, and the server's CPU time was read.
+    let base = format!("http://127.0.0.1:{port}");
+    let load = Command::new(env!("CARGO_BIN_EXE_eid"))
+        .args(["bench", "load", "--against", &base, "--scenario", "mixed"])
+        .args(["--duration", "4s", "--concurrency", "2"])
+        .args(["--server-metrics", &format!("{base}/metrics")])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&load.stdout);
+    assert!(load.status.success(), "{said}");
+    let last: serde_json::Value = serde_json::from_str(said.lines().last().unwrap()).unwrap();
+    for field in ["throughput", "p50_ms", "p99_ms", "p999_ms", "errors"] {
+        assert!(last[field].is_number(), "{field} in {last}");
+    }
+    assert_eq!(last["errors"], 0, "{said}");
+    assert!(last["succeeded"].as_u64().unwrap() >= 20, "{said}");
+    assert!(last["server_cpu_seconds"].as_f64().unwrap() > 0.0, "{said}");
+    for wrong in [
+        &["--scenario", "everything"][..],
+        &["--scenario", "issue", "--rate", "0"],
+        &["--scenario", "issue", "--duration", "5 parsecs"],
+    ] {
+        let refused = Command::new(env!("CARGO_BIN_EXE_eid"))
+            .args(["bench", "load", "--against", &base])
+            .args(wrong)
+            .output()
+            .unwrap();
+        let error = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{wrong:?}");
+        // The error names the option and the value given.
+        let said = format!("{} {}", wrong[wrong.len() - 2], wrong[wrong.len() - 1]);
+        assert!(error.contains(&said), "{wrong:?}: {error}");
+    }
     interrupt(&child);
     assert!(child.wait().unwrap().success());
     std::io::Read::read_to_string(&mut out, &mut printed).unwrap();
@@ -271,8 +305,16 @@ fn the_logs_of_the_whole_story_name_no_one() {
     let residents: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("eid-data/demo-residents.json")).unwrap())
             .unwrap();
-    let residents = residents.as_array().unwrap();
+    let mut residents = residents.as_array().unwrap().clone();
     assert!(!residents.is_empty());
+    // And those the load tool enrolled (from the head of the authority's list).
+    let listed = std::fs::read_to_string(dir.join("eid-data/nanning/residents.jsonl")).unwrap();
+    residents.extend(
+        listed
+            .lines()
+            .take(40)
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()),
+    );
     let mut requests = 0;
     for line in &lines {
         let event: serde_json::Value = serde_json::from_str(line)
@@ -284,7 +326,7 @@ fn the_logs_of_the_whole_story_name_no_one() {
                 "{line}"
             );
         }
-        for resident in residents {
+        for resident in &residents {
             for personal in [&resident["id_number"], &resident["full_name"]] {
                 let personal = personal.as_str().unwrap();
                 assert!(!line.contains(personal), "{personal} logged: {line}");

@@ -447,6 +447,8 @@ fn save_list(dir: &Path, list: &TrustList, jws: &str) -> Result<(), PlatformErro
 
 /// Where every signed version is listed, one JSON line each.
 pub(crate) const HISTORY: &str = "trust/history.jsonl";
+/// In an authority's folder: its residents with a valid card, one JSON object a line.
+pub(crate) const RESIDENTS: &str = "residents.jsonl";
 
 /// Appends a signed version to the history: its number, when, each issuer's regions.
 fn record_version(dir: &Path, list: &TrustList) -> Result<(), PlatformError> {
@@ -677,6 +679,18 @@ async fn seed_registry(
     let store = Store::connect(&database_url(folder)?).await?;
     store.import_residents(&cards, now).await?;
     store.close().await;
+    // For `eid bench load` on this machine: whom counter enrolment may name (synthetic
+    // residents with a valid card; owner-readable only, like the registry itself).
+    let mut listed = Vec::new();
+    for card in cards.iter().filter(|c| c.card_expiry.is_valid_on(today)) {
+        let line = serde_json::json!({
+            "id_number": card.id_number.expose(),
+            "full_name": card.full_name,
+        });
+        listed.extend_from_slice(line.to_string().as_bytes());
+        listed.push(b'\n');
+    }
+    write(&folder.join(RESIDENTS), &listed, true)?;
     Ok(demo.map(|i| DemoResident {
         authority: plan.key.into(),
         id_number: cards[i].id_number.expose().to_owned(),

@@ -23,12 +23,18 @@ use eid_verifier::online::{OnlineError, fetch, post_form, post_json};
 use serde_json::{Value, json};
 
 /// The PIN of the demo's wallets.
-const PIN: &str = "246810";
+pub(crate) const PIN: &str = "246810";
 
 /// One step's failure: what was expected and what happened.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct StepFailed(String);
+
+impl StepFailed {
+    pub(crate) fn new(what: impl Into<String>) -> Self {
+        Self(what.into())
+    }
+}
 
 fn failed(what: impl Into<String>) -> StepFailed {
     StepFailed(what.into())
@@ -45,11 +51,15 @@ fn parse(bytes: &[u8]) -> Result<Value, StepFailed> {
     serde_json::from_slice(bytes).map_err(|e| failed(format!("an answer is not JSON: {e}")))
 }
 
-async fn get(url: &str) -> Result<Value, StepFailed> {
+pub(crate) async fn get(url: &str) -> Result<Value, StepFailed> {
     parse(&fetch(url, "application/json").await.map_err(http(url))?)
 }
 
-async fn post(url: &str, bearer: Option<&str>, body: Value) -> Result<Value, StepFailed> {
+pub(crate) async fn post(
+    url: &str,
+    bearer: Option<&str>,
+    body: Value,
+) -> Result<Value, StepFailed> {
     parse(
         &post_json(url, bearer, body.to_string())
             .await
@@ -58,14 +68,14 @@ async fn post(url: &str, bearer: Option<&str>, body: Value) -> Result<Value, Ste
 }
 
 /// The platform as `platform.json` describes it, and where the demo's photographs are.
-struct Platform {
-    description: Value,
-    photos: Option<PathBuf>,
-    remote: bool,
+pub(crate) struct Platform {
+    pub(crate) description: Value,
+    pub(crate) photos: Option<PathBuf>,
+    pub(crate) remote: bool,
 }
 
 impl Platform {
-    fn provider(&self, index: usize) -> Result<String, StepFailed> {
+    pub(crate) fn provider(&self, index: usize) -> Result<String, StepFailed> {
         self.description["providers"][index]["api"]
             .as_str()
             .map(str::to_owned)
@@ -79,7 +89,7 @@ impl Platform {
             .to_owned()
     }
 
-    fn desk(&self, id: &str) -> Result<String, StepFailed> {
+    pub(crate) fn desk(&self, id: &str) -> Result<String, StepFailed> {
         self.description["desks"]
             .as_array()
             .into_iter()
@@ -90,7 +100,7 @@ impl Platform {
             .ok_or_else(|| failed(format!("platform.json lists no desk {id}")))
     }
 
-    fn authority(&self, key: &str) -> Result<&Value, StepFailed> {
+    pub(crate) fn authority(&self, key: &str) -> Result<&Value, StepFailed> {
         self.description["authorities"]
             .as_array()
             .into_iter()
@@ -99,7 +109,7 @@ impl Platform {
             .ok_or_else(|| failed(format!("platform.json lists no authority {key}")))
     }
 
-    fn token(&self, field: &Value) -> Result<String, StepFailed> {
+    pub(crate) fn token(&self, field: &Value) -> Result<String, StepFailed> {
         let path = field
             .as_str()
             .ok_or_else(|| failed("platform.json names no token file"))?;
@@ -124,13 +134,13 @@ impl Platform {
 }
 
 /// A phone: a hosted wallet at a provider.
-struct Phone {
+pub(crate) struct Phone {
     api: String,
     wallet: String,
 }
 
 impl Phone {
-    async fn new(api: String) -> Result<Self, StepFailed> {
+    pub(crate) async fn new(api: String) -> Result<Self, StepFailed> {
         let made = post(&format!("{api}/wallets"), None, json!({ "pin": PIN })).await?;
         let wallet = made["wallet"]
             .as_str()
@@ -139,17 +149,17 @@ impl Phone {
         Ok(Self { api, wallet })
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/wallets/{}{path}", self.api, self.wallet)
     }
 }
 
 /// The resident of the story.
-struct Resident {
-    id_number: String,
-    full_name: String,
-    portrait: Option<String>,
-    selfie: Option<String>,
+pub(crate) struct Resident {
+    pub(crate) id_number: String,
+    pub(crate) full_name: String,
+    pub(crate) portrait: Option<String>,
+    pub(crate) selfie: Option<String>,
 }
 
 /// Plays the story against the platform at `base`; `say` hears each step and its verdict.
@@ -498,7 +508,7 @@ fn mask(id_number: &str) -> String {
 }
 
 /// Remote enrolment with her face, or the counter's offer redeemed.
-async fn enrol(
+pub(crate) async fn enrol(
     platform: &Platform,
     phone: &Phone,
     resident: &Resident,
@@ -563,7 +573,7 @@ async fn nationally_accepted(platform: &Platform, issuer: &str) -> Result<Option
 }
 
 /// Until every desk holds a status list of Nanning's (published with the first credential).
-async fn wait_for_lists(platform: &Platform) -> Result<(), StepFailed> {
+pub(crate) async fn wait_for_lists(platform: &Platform) -> Result<(), StepFailed> {
     for desk in platform.description["desks"]
         .as_array()
         .into_iter()
@@ -589,7 +599,7 @@ async fn wait_for_lists(platform: &Platform) -> Result<(), StepFailed> {
 
 /// In person: the phone shows its engagement, the desk's service connects and asks, the
 /// holder consents with the PIN; the desk's report.
-async fn in_person(
+pub(crate) async fn in_person(
     platform: &Platform,
     phone: &Phone,
     desk: &str,
@@ -628,7 +638,7 @@ async fn in_person(
 }
 
 /// The phone's offline code for `purpose`, read by the desk.
-async fn offline(
+pub(crate) async fn offline(
     platform: &Platform,
     phone: &Phone,
     desk: &str,
@@ -650,7 +660,7 @@ async fn offline(
 
 /// Online: the desk's website makes a request, the phone reads it, the holder consents
 /// with the PIN, the answer goes to the desk; the desk's report.
-async fn online(
+pub(crate) async fn online(
     platform: &Platform,
     phone: &Phone,
     desk: &str,

@@ -12,6 +12,7 @@ pub mod data;
 pub mod demo;
 pub mod hosted;
 pub mod http;
+pub mod load;
 pub mod up;
 pub mod web;
 

@@ -509,6 +509,7 @@ pub async fn start(
             "public": url,
             "admin": format!("{base}/authorities/{}", plan.key),
             "admin_token_file": dir.join(plan.key).join("admin-token"),
+            "residents_file": dir.join(plan.key).join(crate::data::RESIDENTS),
         })).collect::<Vec<_>>(),
         "providers": data.providers.iter().map(|(plan, _)| json!({
             "id": plan.id,

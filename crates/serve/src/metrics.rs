@@ -226,6 +226,29 @@ pub fn render(
     for family in counters {
         family.write(&mut out);
     }
+    let process = process();
+    let process = [
+        (
+            "process_cpu_seconds_total",
+            "CPU time the process used, user and system (Linux).",
+            "counter",
+            process.0,
+        ),
+        (
+            "process_resident_memory_bytes",
+            "Resident memory of the process (Linux).",
+            "gauge",
+            process.1,
+        ),
+    ];
+    for (name, help, kind, value) in process {
+        if let Some(value) = value {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+    }
     for (name, help, value) in gauges {
         let _ = writeln!(
             out,
@@ -240,6 +263,29 @@ pub fn render(
         out,
     )
         .into_response()
+}
+
+/// The process's CPU seconds and resident bytes, from `/proc/self` (the Prometheus
+/// client libraries' standard names); `None` where there is no `/proc`.
+fn process() -> (Option<f64>, Option<f64>) {
+    // Fields 14 and 15 of `stat`, after the command name in parentheses, in clock ticks of
+    // USER_HZ, which Linux fixes at 100 for this interface.
+    let cpu = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let after = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+            Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+        });
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024.0)
+        });
+    (cpu, rss)
 }
 
 #[cfg(test)]
