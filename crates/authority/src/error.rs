@@ -29,6 +29,8 @@ pub enum ApiError {
     Unavailable(String),
     /// 503 with `Retry-After`: the database stayed busy; nothing was changed.
     Busy,
+    /// 503 with `Retry-After`: a database did not answer (restarting, cut off).
+    Unreachable,
     /// 500: logged with the request id, not echoed.
     Internal(String),
 }
@@ -46,7 +48,31 @@ impl<E: std::error::Error + 'static> From<E> for ApiError {
         {
             return Self::Busy;
         }
+        // A database restarting or cut off: the caller may try again in a moment (the
+        // cause is logged, not answered).
+        if let Some(store) = (&e as &dyn std::error::Error).downcast_ref::<eid_store::StoreError>()
+            && store.is_unreachable()
+        {
+            tracing::warn!(target: "eid::store", cause = %store, "a database did not answer");
+            return Self::Unreachable;
+        }
         Self::Internal(e.to_string())
+    }
+}
+
+impl ApiError {
+    /// The error code answered (a finite set: what metrics count by).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(code, _) | Self::Forbidden(code, _) | Self::Refused(code, _) => code,
+            Self::InvalidToken(_) | Self::Unauthorized => "invalid_token",
+            Self::NotFound(_) => "not_found",
+            Self::NotAcceptable(_) => "not_acceptable",
+            Self::TooManyAttempts(_) => "too_many_attempts",
+            Self::Unavailable(_) => "unavailable",
+            Self::Busy | Self::Unreachable => "temporarily_unavailable",
+            Self::Internal(_) => "server_error",
+        }
     }
 }
 
@@ -66,12 +92,17 @@ impl IntoResponse for ApiError {
             Self::Refused(code, d) => (StatusCode::UNPROCESSABLE_ENTITY, code, d),
             Self::TooManyAttempts(d) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", d),
             Self::Unavailable(d) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", d),
-            Self::Busy => {
+            Self::Busy | Self::Unreachable => {
+                let description = if matches!(self, Self::Busy) {
+                    "the database stayed busy: nothing was changed; try again"
+                } else {
+                    "a database did not answer: try again in a moment (making the same change again is safe)"
+                };
                 let mut response = (
                     StatusCode::SERVICE_UNAVAILABLE,
                     axum::Json(json!({
                         "error": "temporarily_unavailable",
-                        "error_description": "the database stayed busy: nothing was changed; try again",
+                        "error_description": description,
                     })),
                 )
                     .into_response();

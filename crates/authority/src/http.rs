@@ -133,23 +133,31 @@ async fn ready(State(authority): State<Arc<Authority>>) -> Response {
     }
 }
 
-/// Prometheus: both listeners' requests, the status changes made, and the outbox: rows
-/// waiting and the age of the oldest (-1 when the store does not answer), rows published.
+/// Prometheus: both listeners' requests, the status changes made, issuance outcomes, and
+/// the outbox: rows waiting and the age of the oldest, partitions not answering, rows
+/// published.
 async fn metrics(State(authority): State<Arc<Authority>>) -> Response {
     let now = authority.clock.now().unix_timestamp();
-    let (pending, oldest) = match authority.store.outbox_lag().await {
-        Ok((n, oldest)) => (n as f64, oldest.map_or(0, |at| (now - at).max(0)) as f64),
-        Err(_) => (-1.0, -1.0),
-    };
+    let (pending, oldest, unanswered) = authority.store.outbox_lag().await;
+    let oldest = oldest.map_or(0, |at| (now - at).max(0)) as f64;
     let broker = if authority.broker_up() { 1.0 } else { 0.0 };
     eid_serve::metrics::render(
         &authority.http,
-        &[&authority.changes, &authority.relayed],
+        &[
+            &authority.changes,
+            &authority.issuance_outcomes,
+            &authority.relayed,
+        ],
         &[
             (
                 "eid_outbox_pending",
-                "Events written with their change and not yet delivered, in every partition.",
-                pending,
+                "Events written with their change and not yet delivered, in the partitions that answer (counted up to 100000 each).",
+                pending as f64,
+            ),
+            (
+                "eid_outbox_partitions_unanswered",
+                "Store partitions whose outbox could not be read just now.",
+                unanswered as f64,
             ),
             (
                 "eid_outbox_oldest_seconds",

@@ -676,5 +676,10 @@ pub(crate) async fn credential(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    Ok(no_store(authority.credential(&headers, &body).await?))
+    let issued = authority.credential(&headers, &body).await;
+    authority.issuance_outcomes.add(&[match &issued {
+        Ok(_) => "issued",
+        Err(e) => e.code(),
+    }]);
+    Ok(no_store(issued?))
 }

@@ -138,6 +138,8 @@ pub struct Authority {
     nats: Option<config::NatsConfig>,
     /// The outbox relay's state ([`outbox`]).
     relay: Arc<outbox::RelayState>,
+    /// Credential requests by outcome (`issued`, or the error code answered).
+    issuance_outcomes: eid_serve::metrics::Counters,
     /// Outbox rows published to JetStream, by what JetStream made of them.
     relayed: eid_serve::metrics::Counters,
     remote: Option<Arc<proofing::RemoteProofing>>,
@@ -184,6 +186,11 @@ impl Authority {
             lists: Mutex::new(HashMap::new()),
             nats: None,
             relay: Arc::default(),
+            issuance_outcomes: eid_serve::metrics::Counters::new(
+                "eid_issuance_total",
+                "Credential requests by outcome: issued, or the error code answered.",
+                &["outcome"],
+            ),
             relayed: eid_serve::metrics::Counters::new(
                 "eid_outbox_published_total",
                 "Outbox rows published to JetStream, by result (stored, or a duplicate JetStream dropped).",

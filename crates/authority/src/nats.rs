@@ -51,9 +51,17 @@ pub enum NatsError {
     Timeout(Duration),
 }
 
+/// The longest protocol line accepted (an `INFO` with a large cluster is a few KiB).
+const MAX_LINE: u64 = 64 * 1024;
+
+/// Deliveries held while a reply is awaited, at most; beyond, the connection is given up
+/// (its reader reconnects from its last event id) rather than an event skipped.
+const MAX_HELD: usize = 4096;
+
 /// A message as received.
 #[derive(Debug, Clone)]
 struct Message {
+    subject: String,
     sid: u64,
     reply: Option<String>,
     /// The header block's first line (`NATS/1.0`, `NATS/1.0 100 Idle Heartbeat`).
@@ -96,7 +104,7 @@ impl NatsConnection {
         let mut connection = Self {
             reader: BufReader::new(read),
             writer,
-            inbox: format!("_INBOX.eid.{}.{}", std::process::id(), unique()),
+            inbox: format!("_INBOX.eid.{}", unique()),
             next: 0,
             held: VecDeque::new(),
         };
@@ -140,25 +148,41 @@ impl NatsConnection {
     }
 
     async fn line(&mut self, within: Duration) -> Result<String, NatsError> {
-        let mut line = String::new();
-        let n = tokio::time::timeout(within, self.reader.read_line(&mut line))
-            .await
-            .map_err(|_| NatsError::Timeout(within))??;
+        let mut line = Vec::new();
+        let n = tokio::time::timeout(
+            within,
+            (&mut self.reader)
+                .take(MAX_LINE)
+                .read_until(b'\n', &mut line),
+        )
+        .await
+        .map_err(|_| NatsError::Timeout(within))??;
         if n == 0 {
             return Err(NatsError::Protocol(
                 "the server closed the connection".into(),
             ));
         }
+        if line.last() != Some(&b'\n') {
+            return Err(NatsError::Protocol(
+                "a protocol line too long or cut".into(),
+            ));
+        }
+        let line = String::from_utf8(line)
+            .map_err(|_| NatsError::Protocol("a protocol line that is not UTF-8".into()))?;
         Ok(line.trim_end().to_owned())
     }
 
-    /// The next message from the server, answering its pings on the way.
-    async fn message(&mut self, within: Duration) -> Result<Message, NatsError> {
+    /// The next message from the server, answering its pings on the way; `None` for a
+    /// `PONG`.
+    async fn message(&mut self, within: Duration) -> Result<Option<Message>, NatsError> {
         loop {
             let line = self.line(within).await?;
             if line == "PING" {
                 self.writer.write_all(b"PONG\r\n").await?;
                 continue;
+            }
+            if line == "PONG" {
+                return Ok(None);
             }
             if line.starts_with("-ERR") {
                 return Err(NatsError::Protocol(line));
@@ -172,7 +196,7 @@ impl NatsConnection {
             } else {
                 continue;
             };
-            let parts: Vec<&str> = rest.split(' ').collect();
+            let parts: Vec<&str> = rest.split_ascii_whitespace().collect();
             let sizes = if headers { 2 } else { 1 };
             if parts.len() < 2 + sizes || parts.len() > 3 + sizes {
                 return Err(NatsError::Protocol("a malformed message line".into()));
@@ -200,19 +224,36 @@ impl NatsConnection {
             tokio::time::timeout(TIMEOUT, self.reader.read_exact(&mut body))
                 .await
                 .map_err(|_| NatsError::Timeout(TIMEOUT))??;
+            if body[total..] != *b"\r\n" {
+                return Err(NatsError::Protocol(
+                    "a message that does not end where its size says".into(),
+                ));
+            }
             body.truncate(total);
             let payload = body.split_off(header_len);
             let status_line = headers.then(|| {
                 let text = String::from_utf8_lossy(&body);
                 text.lines().next().unwrap_or_default().trim().to_owned()
             });
-            return Ok(Message {
+            return Ok(Some(Message {
+                subject: parts[0].to_owned(),
                 sid,
                 reply,
                 status_line,
                 payload,
-            });
+            }));
         }
+    }
+
+    /// Keeps a delivery that arrived while something else was awaited.
+    fn hold(&mut self, message: Message) -> Result<(), NatsError> {
+        if self.held.len() >= MAX_HELD {
+            return Err(NatsError::Protocol(
+                "too many deliveries arrived while a reply was awaited".into(),
+            ));
+        }
+        self.held.push_back(message);
+        Ok(())
     }
 
     /// Publishes `payload` to `subject` with `headers` and returns the reply's payload (a
@@ -245,8 +286,10 @@ impl NatsConnection {
         self.writer.write_all(payload).await?;
         self.writer.write_all(b"\r\n").await?;
         loop {
-            let message = self.message(TIMEOUT).await?;
-            if message.sid == INBOX_SID {
+            let Some(message) = self.message(TIMEOUT).await? else {
+                continue;
+            };
+            if message.sid == INBOX_SID && message.subject == reply {
                 if message.reply.is_none()
                     && message
                         .status_line
@@ -257,8 +300,8 @@ impl NatsConnection {
                 }
                 return Ok(message.payload);
             }
-            if self.held.len() < 4096 {
-                self.held.push_back(message);
+            if message.sid == DELIVER_SID {
+                self.hold(message)?;
             }
         }
     }
@@ -267,13 +310,10 @@ impl NatsConnection {
     pub async fn ping(&mut self) -> Result<(), NatsError> {
         self.writer.write_all(b"PING\r\n").await?;
         loop {
-            match self.line(TIMEOUT).await?.as_str() {
-                "PONG" => return Ok(()),
-                "PING" => self.writer.write_all(b"PONG\r\n").await?,
-                other if other.starts_with("-ERR") => {
-                    return Err(NatsError::Protocol(other.to_owned()));
-                }
-                _ => {}
+            match self.message(TIMEOUT).await? {
+                None => return Ok(()),
+                Some(message) if message.sid == DELIVER_SID => self.hold(message)?,
+                Some(_) => {}
             }
         }
     }
@@ -331,8 +371,18 @@ impl NatsConnection {
             .await
         {
             Ok(_) => Ok(()),
-            // "stream name already in use": someone made it first; publishing works.
-            Err(NatsError::Protocol(text)) if text.contains("10058") => Ok(()),
+            // "stream name already in use": made before, perhaps with other settings (fewer
+            // replicas): brought to these. A refused update leaves it as it is, said in the
+            // log; publishing works either way.
+            Err(NatsError::Protocol(text)) if text.contains("10058") => {
+                if let Err(e) = self
+                    .api(&format!("$JS.API.STREAM.UPDATE.{stream}"), &config)
+                    .await
+                {
+                    tracing::warn!(target: "eid::nats", stream = %stream, cause = %e, "the stream keeps its earlier settings");
+                }
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
@@ -361,8 +411,22 @@ impl NatsConnection {
             "deliver_policy": "new",
         });
         if let Some(from) = from {
+            // A reader's sequence past the stream's end means the stream was made anew
+            // (sequences start at 1 again): everything in it is new to the reader.
+            let info = self
+                .api(&format!("$JS.API.STREAM.INFO.{stream}"), &json!({}))
+                .await?;
+            let last = info["state"]["last_seq"].as_u64().unwrap_or(0);
+            let start = if from > last.saturating_add(1) {
+                1
+            } else {
+                from.max(1)
+            };
             config["deliver_policy"] = json!("by_start_sequence");
-            config["opt_start_seq"] = json!(from.max(1));
+            config["opt_start_seq"] = json!(start);
+            // A replay from far back comes at a bounded pace (1 MB/s, thousands of events
+            // a second), so that no reader floods the broker the relays publish to.
+            config["rate_limit_bps"] = json!(8_000_000u64);
         }
         self.api(
             &format!("$JS.API.CONSUMER.CREATE.{stream}"),
@@ -378,7 +442,10 @@ impl NatsConnection {
         loop {
             let message = match self.held.pop_front() {
                 Some(message) => message,
-                None => self.message(HEARTBEAT * 3).await?,
+                None => match self.message(HEARTBEAT * 3).await? {
+                    Some(message) => message,
+                    None => continue,
+                },
             };
             if message.sid != DELIVER_SID {
                 continue;
@@ -417,11 +484,23 @@ pub fn stream_sequence(reply: &str) -> Option<u64> {
     tokens.get(at)?.parse().ok()
 }
 
-/// A number unique within the process, for inbox names.
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+/// A name no other connection has, on any machine: inbox replies are matched by subject,
+/// so two replicas (both pid 1 in their containers, say) must never share one. 128 bits
+/// from the operating system's random source.
+fn unique() -> String {
+    use eid_core::Random;
+    let mut bytes = [0u8; 16];
+    if eid_core::OsRandom.fill(&mut bytes).is_err() {
+        // No random source: the process's randomly keyed hasher, the pid and a counter.
+        use std::hash::{BuildHasher, Hasher};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        hasher.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
+        bytes[..8].copy_from_slice(&hasher.finish().to_le_bytes());
+    }
+    hex::encode(bytes)
 }
 
 #[cfg(test)]

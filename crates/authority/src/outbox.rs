@@ -29,11 +29,14 @@ use crate::{Authority, Event};
 /// Rows read from a partition at a time.
 const BATCH: u32 = 256;
 
+/// How long a batch read is used before the outbox is read again (far below JetStream's
+/// ten-minute duplicate window).
+const BATCH_FOR: Duration = Duration::from_secs(60);
+
 /// How often an idle relay looks at the outbox anyway (for rows other replicas left).
 const POLL: Duration = Duration::from_secs(1);
 
 /// What the relay shares with the rest of the authority.
-#[derive(Default)]
 pub(crate) struct RelayState {
     /// Woken by every change this replica makes.
     pub(crate) wake: tokio::sync::Notify,
@@ -42,6 +45,17 @@ pub(crate) struct RelayState {
     running_for: std::sync::Mutex<Weak<Authority>>,
     /// The last attempt to reach NATS succeeded (always true without NATS).
     pub(crate) broker_up: AtomicBool,
+}
+
+impl Default for RelayState {
+    fn default() -> Self {
+        Self {
+            wake: tokio::sync::Notify::new(),
+            running_for: std::sync::Mutex::new(Weak::new()),
+            // Up until a try says otherwise.
+            broker_up: AtomicBool::new(true),
+        }
+    }
 }
 
 impl std::fmt::Debug for RelayState {
@@ -152,10 +166,7 @@ impl Authority {
                 connection: None,
                 turn: 0,
             },
-            None => {
-                self.relay.broker_up.store(true, Ordering::Release);
-                Sink::Local
-            }
+            None => Sink::Local,
         };
         tokio::spawn(relay(Arc::downgrade(self), sink));
     }
@@ -163,7 +174,7 @@ impl Authority {
     /// Whether the relay's broker answered last time (true without NATS, and before the
     /// first try).
     pub(crate) fn broker_up(&self) -> bool {
-        self.nats.is_none() || self.relay.broker_up.load(Ordering::Acquire)
+        self.relay.broker_up.load(Ordering::Acquire)
     }
 
     /// The event an outbox row says.
@@ -188,41 +199,52 @@ impl Authority {
         }
     }
 
-    /// One pass over every partition's outbox: how many rows were delivered.
-    async fn relay_once(&self, sink: &mut Sink, key: &str) -> Result<usize, String> {
-        sink.ready().await.map_err(|e| format!("publishing: {e}"))?;
+    /// One pass over every partition's outbox: how many rows were delivered, and what
+    /// went wrong. A partition that fails does not hold up the others; a batch is read
+    /// again after [`BATCH_FOR`], so that no row is published long after another relay
+    /// delivered and deleted it (beyond JetStream's duplicate window it would be stored
+    /// twice).
+    async fn relay_once(&self, sink: &mut Sink, key: &str) -> (usize, Vec<String>) {
+        if let Err(e) = sink.ready().await {
+            return (0, vec![format!("publishing: {e}")]);
+        }
         let mut delivered = 0;
+        let mut failures = Vec::new();
         for p in 0..self.store.partitions() {
-            let rows = self
-                .store
-                .outbox(p, BATCH)
-                .await
-                .map_err(|e| format!("reading the outbox: {e}"))?;
+            let rows = match self.store.outbox(p, BATCH).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    failures.push(format!("reading the outbox of partition {p}: {e}"));
+                    continue;
+                }
+            };
+            let read = tokio::time::Instant::now();
             let mut done = Vec::with_capacity(rows.len());
-            let mut failure = None;
             for row in &rows {
+                if read.elapsed() > BATCH_FOR {
+                    break;
+                }
                 match sink
                     .deliver(self, &row.message_id(key), self.event_of(row))
                     .await
                 {
                     Ok(()) => done.push(row.seq),
                     Err(e) => {
-                        failure = Some(format!("publishing: {e}"));
+                        failures.push(format!("publishing: {e}"));
                         break;
                     }
                 }
             }
             // What was delivered leaves even when the rest could not be.
-            self.store
-                .outbox_done(p, &done)
-                .await
-                .map_err(|e| format!("clearing the outbox: {e}"))?;
-            delivered += done.len();
-            if let Some(failure) = failure {
-                return Err(failure);
+            match self.store.outbox_done(p, &done).await {
+                Ok(()) => delivered += done.len(),
+                Err(e) => failures.push(format!("clearing the outbox of partition {p}: {e}")),
+            }
+            if failures.iter().any(|f| f.starts_with("publishing")) {
+                break;
             }
         }
-        Ok(delivered)
+        (delivered, failures)
     }
 }
 
@@ -243,33 +265,32 @@ async fn relay(authority: Weak<Authority>, mut sink: Sink) {
                     tracing::warn!(target: "eid::outbox", cause = %e, "the store does not answer");
                     drop(strong);
                     tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
                     continue;
                 }
             },
         };
-        let outcome = strong.relay_once(&mut sink, key).await;
+        let (delivered, failures) = strong.relay_once(&mut sink, key).await;
         drop(strong);
-        match outcome {
-            Ok(0) => {
-                state.broker_up.store(true, Ordering::Release);
-                pause = Duration::from_millis(100);
+        let publishing = failures.iter().any(|f| f.starts_with("publishing"));
+        state.broker_up.store(
+            !(publishing && matches!(sink, Sink::Nats { .. })),
+            Ordering::Release,
+        );
+        if failures.is_empty() {
+            pause = Duration::from_millis(100);
+            if delivered == 0 {
                 tokio::select! {
                     () = state.wake.notified() => {}
                     () = tokio::time::sleep(POLL) => {}
                 }
             }
-            Ok(_) => {
-                state.broker_up.store(true, Ordering::Release);
-                pause = Duration::from_millis(100);
-            }
-            Err(cause) => {
-                if matches!(sink, Sink::Nats { .. }) && cause.starts_with("publishing") {
-                    state.broker_up.store(false, Ordering::Release);
-                }
+        } else {
+            for cause in &failures {
                 tracing::warn!(target: "eid::outbox", cause = %cause, "the outbox relay will try again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(5));
             }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
         }
     }
 }

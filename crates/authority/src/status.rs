@@ -219,12 +219,21 @@ async fn sse(
                 .await
                 .map_err(unavailable)?;
             // Ends when the connection breaks or falls silent: the reader reconnects, to
-            // this replica or another, with the last id it saw. The task ends with the
-            // reader (its sends fail), dropping the connection and with it the consumer.
+            // this replica or another, with the last id it saw. The task ends as soon as
+            // the reader goes — waiting on its departure as well as on the next delivery,
+            // since a quiet stream may bring none for hours — dropping the connection, the
+            // consumer with it, and giving the slot back.
             let (send, receive) = tokio::sync::mpsc::channel(64);
             tokio::spawn(async move {
                 let _slot = permit;
-                while let Ok(delivery) = connection.next_delivery().await {
+                loop {
+                    let delivery = tokio::select! {
+                        delivery = connection.next_delivery() => delivery,
+                        () = send.closed() => break,
+                    };
+                    let Ok(delivery) = delivery else {
+                        break;
+                    };
                     let data = String::from_utf8(delivery.payload).unwrap_or_default();
                     let event = SseEvent::default()
                         .event(kind)
@@ -238,16 +247,18 @@ async fn sse(
             Box::pin(tokio_stream::wrappers::ReceiverStream::new(receive))
         }
         None => Box::pin(
-            BroadcastStream::new(authority.subscribe()).filter_map(move |event| {
-                // The stream's slot, given back when the reader goes.
-                let _slot = &permit;
-                // A subscriber that fell behind misses events (it re-reads the lists).
-                let event: Event = event.ok()?;
-                (event.kind() == kind)
-                    .then(|| SseEvent::default().event(kind).json_data(&event).ok())
-                    .flatten()
-                    .map(Ok)
-            }),
+            BroadcastStream::new(authority.subscribe())
+                // A reader that fell behind has missed events: its stream ends, so that it
+                // reconnects and re-reads the lists, rather than going on without them.
+                .map_while(Result::ok)
+                .filter_map(move |event: Event| {
+                    // The stream's slot, given back when the reader goes.
+                    let _slot = &permit;
+                    (event.kind() == kind)
+                        .then(|| SseEvent::default().event(kind).json_data(&event).ok())
+                        .flatten()
+                        .map(Ok)
+                }),
         ),
     };
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))

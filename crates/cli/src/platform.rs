@@ -49,6 +49,53 @@ pub enum BenchCommand {
     /// Drive a running platform with one scenario for a while; print a table and, as the
     /// last line, one JSON object (throughput, p50_ms, p99_ms, p999_ms, errors, …)
     Load(LoadArgs),
+    /// Enrol many phones, suspend them all at once by the hotline while others enrol (break
+    /// what you like meanwhile: --mark), then check every desk refuses every one of them
+    SuspendBurst(BurstArgs),
+    /// Freeze phones one by one with many verifiers following the pushes: the time from
+    /// the hotline's call to every verifier holding the entries as suspended
+    Freeze(FreezeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FreezeArgs {
+    /// The platform's base URL, on this machine
+    #[arg(long)]
+    against: String,
+    /// Verifiers following the pushes
+    #[arg(long, default_value_t = 100)]
+    followers: usize,
+    /// Phones frozen, one after another
+    #[arg(long, default_value_t = 40)]
+    freezes: usize,
+    /// The event stream to follow (default: the first authority's /events)
+    #[arg(long)]
+    events: Option<String>,
+    /// A process to kill -9 half-way (an authority replica; repeatable)
+    #[arg(long = "kill-pid")]
+    kill_pids: Vec<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct BurstArgs {
+    /// The platform's base URL, on this machine
+    #[arg(long)]
+    against: String,
+    /// Phones enrolled, then suspended in the burst
+    #[arg(long, default_value_t = 1000)]
+    phones: usize,
+    /// Phones enrolled during the burst
+    #[arg(long, default_value_t = 100)]
+    issue: usize,
+    /// Calls at once
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// A desk replica to check, NAME=URL (repeatable; default: the desks of platform.json)
+    #[arg(long = "desk")]
+    desks: Vec<String>,
+    /// A file that gets `burst` when the burst starts and `checking` when it ends
+    #[arg(long)]
+    mark: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -96,7 +143,11 @@ fn duration(text: &str) -> anyhow::Result<std::time::Duration> {
 }
 
 pub fn bench(command: BenchCommand) -> anyhow::Result<Outcome> {
-    let BenchCommand::Load(args) = command;
+    let args = match command {
+        BenchCommand::Load(args) => args,
+        BenchCommand::SuspendBurst(args) => return suspend_burst(args),
+        BenchCommand::Freeze(args) => return freeze(args),
+    };
     let scenario = eid_platform::load::Scenario::parse(&args.scenario).ok_or_else(|| {
         anyhow::anyhow!(
             "--scenario {}: use issue, verify-offline, verify-online, verify-in-person, status or mixed",
@@ -128,6 +179,88 @@ pub fn bench(command: BenchCommand) -> anyhow::Result<Outcome> {
         write!(out, "{}", outcome.render())?;
         out.flush()?;
         Ok(if outcome.errors == 0 {
+            Outcome::Ok
+        } else {
+            Outcome::Refused
+        })
+    })
+}
+
+fn freeze(args: FreezeArgs) -> anyhow::Result<Outcome> {
+    if !(1..=1000).contains(&args.followers) || !(1..=10_000).contains(&args.freezes) {
+        anyhow::bail!("--followers between 1 and 1000, --freezes between 1 and 10000");
+    }
+    let options = eid_platform::freeze::FreezeOptions {
+        against: args.against,
+        followers: args.followers,
+        freezes: args.freezes,
+        events: args.events,
+        kill_pids: args.kill_pids,
+        kill_at: None,
+    };
+    runtime()?.block_on(async {
+        let outcome = eid_platform::freeze::run(&options, &mut |l| say(l))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        say(&format!(
+            "freeze → held as suspended by {} followers, {} freezes: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {} missed (hotline call p50 {:.1} ms)",
+            outcome.followers,
+            outcome.freezes,
+            outcome.p50_ms,
+            outcome.p99_ms,
+            outcome.max_ms,
+            outcome.missed,
+            outcome.hotline_p50_ms
+        ));
+        say(&serde_json::to_string(&outcome)?);
+        Ok(if outcome.missed == 0 {
+            Outcome::Ok
+        } else {
+            Outcome::Refused
+        })
+    })
+}
+
+fn suspend_burst(args: BurstArgs) -> anyhow::Result<Outcome> {
+    if !(1..=100_000).contains(&args.phones) || args.issue > 100_000 {
+        anyhow::bail!("--phones between 1 and 100000, --issue at most 100000");
+    }
+    if !(1..=256).contains(&args.concurrency) {
+        anyhow::bail!("--concurrency {}: between 1 and 256", args.concurrency);
+    }
+    let desks = args
+        .desks
+        .iter()
+        .map(|d| {
+            d.split_once('=')
+                .map(|(n, u)| (n.to_owned(), u.to_owned()))
+                .ok_or_else(|| anyhow::anyhow!("--desk {d}: give NAME=URL"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let options = eid_platform::burst::BurstOptions {
+        against: args.against,
+        phones: args.phones,
+        issue: args.issue,
+        concurrency: args.concurrency,
+        desks,
+        mark: args.mark,
+    };
+    runtime()?.block_on(async {
+        let outcome = eid_platform::burst::run(&options, &mut |l| say(l))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for problem in &outcome.problems {
+            say(&format!("  {problem}"));
+        }
+        say(&format!(
+            "refused as suspended: {} of {} (phone, desk) pairs; phones enrolled during the burst accepted: {} of {}",
+            outcome.refused,
+            outcome.refused + outcome.not_refused,
+            outcome.accepted,
+            outcome.accepted + outcome.not_accepted
+        ));
+        say(&serde_json::to_string(&outcome)?);
+        Ok(if outcome.held() {
             Outcome::Ok
         } else {
             Outcome::Refused

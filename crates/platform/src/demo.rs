@@ -82,7 +82,7 @@ impl Platform {
             .ok_or_else(|| failed("platform.json lists no such wallet provider"))
     }
 
-    fn provider_id(&self, index: usize) -> String {
+    pub(crate) fn provider_id(&self, index: usize) -> String {
         self.description["providers"][index]["id"]
             .as_str()
             .unwrap_or_default()

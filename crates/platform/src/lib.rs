@@ -8,8 +8,10 @@
 //! - [`demo`]: the story, played against a running platform over HTTP;
 //! - [`web`]: the citizen wallet, verifier desk and authority console pages.
 
+pub mod burst;
 pub mod data;
 pub mod demo;
+pub mod freeze;
 pub mod hosted;
 pub mod http;
 pub mod load;

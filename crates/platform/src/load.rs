@@ -289,7 +289,7 @@ impl Context {
 }
 
 /// The residents counter enrolment may name, from the authority's `residents_file`.
-fn residents(authority: &Value) -> Result<Vec<Resident>, StepFailed> {
+pub(crate) fn residents(authority: &Value) -> Result<Vec<Resident>, StepFailed> {
     let path = authority["residents_file"]
         .as_str()
         .ok_or_else(|| StepFailed::new("platform.json names no residents file"))?;

@@ -252,6 +252,9 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, _peer)) => {
+                // Small answers and pushed events go out at once, not after the peer's
+                // delayed acknowledgement of the previous segment (Nagle: up to 200 ms).
+                let _ = stream.set_nodelay(true);
                 tokio::spawn(connection(
                     stream,
                     app.clone(),

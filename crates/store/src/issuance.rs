@@ -715,6 +715,7 @@ impl Partition {
             let query = query.bind(first).bind(last);
             let rows = query.fetch_all(&mut *tx).await.map_err(db("selecting credentials"))?;
             let mut changed = Vec::with_capacity(rows.len());
+            let mut noticed = std::collections::BTreeSet::new();
             for (id, provider, wallet_instance, configuration) in rows {
                 // The state is checked again where it is written: a concurrent revocation
                 // between the select and here wins (revocation is final). A credential is
@@ -753,7 +754,7 @@ impl Partition {
                 .map_err(db("changing instances"))?;
                 instances.sort_unstable();
                 // Its events, in the same transaction (see `crate::outbox`): one per
-                // instance, and one notice to the wallet holding it.
+                // instance, and a notice to the wallet holding it.
                 for &(shard, idx) in &instances {
                     sqlx::query(
                         "INSERT INTO outbox (at, kind, shard, idx, status)
@@ -767,17 +768,20 @@ impl Partition {
                     .await
                     .map_err(db("writing the outbox"))?;
                 }
-                sqlx::query(
-                    "INSERT INTO outbox (at, kind, provider, wallet_instance, notice)
-                     VALUES ($1, 'notice', $2, $3, $4)",
-                )
-                .bind(at)
-                .bind(&provider)
-                .bind(&wallet_instance)
-                .bind(to.notice())
-                .execute(&mut *tx)
-                .await
-                .map_err(db("writing the outbox"))?;
+                // One notice per wallet, however many of its credentials changed.
+                if noticed.insert((provider.clone(), wallet_instance.clone())) {
+                    sqlx::query(
+                        "INSERT INTO outbox (at, kind, provider, wallet_instance, notice)
+                         VALUES ($1, 'notice', $2, $3, $4)",
+                    )
+                    .bind(at)
+                    .bind(&provider)
+                    .bind(&wallet_instance)
+                    .bind(to.notice())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("writing the outbox"))?;
+                }
                 changed.push(CredentialRecord {
                     id,
                     provider,

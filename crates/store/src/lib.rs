@@ -95,6 +95,25 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether a database did not answer — the connection failed or was cut, the pool
+    /// found none, or the server was shutting down or starting (SQLSTATE classes 08 and
+    /// 57P0x) — so that the same call may succeed in a moment.
+    pub fn is_unreachable(&self) -> bool {
+        let Self::Database { source, .. } = self else {
+            return matches!(self, Self::PartlyChanged { source, .. } if source.is_unreachable());
+        };
+        match source {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(error) => error
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+            _ => false,
+        }
+    }
+
     /// Whether the failure is contention that a retry can overcome: SQLite's
     /// `SQLITE_BUSY` family and `SQLITE_LOCKED`, PostgreSQL's serialization failure and
     /// deadlock (SQLSTATE 40001, 40P01).

@@ -456,6 +456,7 @@ impl Storage for MemoryStorage {
         self.with(|t| {
             let allowed = to.allowed_from();
             let mut changed = Vec::new();
+            let mut noticed = BTreeSet::new();
             for id in t.selected(selector) {
                 let Some(c) = t.credentials.get(&id) else {
                     continue;
@@ -493,14 +494,16 @@ impl Storage for MemoryStorage {
                         },
                     );
                 }
-                t.enqueue(
-                    at,
-                    OutgoingItem::Notice {
-                        provider,
-                        wallet_instance,
-                        notice: to.notice().to_owned(),
-                    },
-                );
+                if noticed.insert((provider.clone(), wallet_instance.clone())) {
+                    t.enqueue(
+                        at,
+                        OutgoingItem::Notice {
+                            provider,
+                            wallet_instance,
+                            notice: to.notice().to_owned(),
+                        },
+                    );
+                }
                 let c = &t.credentials[&id];
                 changed.push(t.record(&id, c, instances));
             }

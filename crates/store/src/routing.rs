@@ -373,19 +373,22 @@ impl Store {
         part.outbox_done(seqs).await
     }
 
-    /// Outbox rows waiting in every partition, and when the oldest was written; an error
-    /// when a partition does not answer.
-    pub async fn outbox_lag(&self) -> Result<(u64, Option<i64>), StoreError> {
-        let (mut waiting, mut oldest) = (0, None::<i64>);
+    /// Outbox rows waiting in the partitions that answer, when the oldest was written,
+    /// and how many partitions did not answer.
+    pub async fn outbox_lag(&self) -> (u64, Option<i64>, usize) {
+        let (mut waiting, mut oldest, mut unanswered) = (0, None::<i64>, 0);
         for part in self.parts.iter() {
-            let (n, at) = part.outbox_lag().await?;
+            let Ok((n, at)) = part.outbox_lag().await else {
+                unanswered += 1;
+                continue;
+            };
             waiting += n;
             oldest = match (oldest, at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
         }
-        Ok((waiting, oldest))
+        (waiting, oldest, unanswered)
     }
 
     /// The partitions `selector` can address.

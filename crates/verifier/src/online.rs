@@ -110,6 +110,7 @@ async fn send_as(
             address: address.clone(),
             source,
         })?;
+    let _ = stream.set_nodelay(true);
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(http_error)?;
@@ -257,6 +258,38 @@ pub async fn follow_pushes_from(
     verifier: &RwLock<Verifier>,
     mut progress: impl FnMut(Followed),
 ) -> Result<(), OnlineError> {
+    let mut poisoned = false;
+    follow_status_events(events_url, last_event_id, |push| {
+        let Some(push) = push else {
+            progress(Followed::Connected);
+            return;
+        };
+        let Ok(mut verifier) = verifier.write() else {
+            poisoned = true;
+            return;
+        };
+        if verifier
+            .statuses_mut()
+            .apply_push(&push.uri, push.idx, push.status)
+        {
+            progress(Followed::Applied(push));
+        }
+    })
+    .await?;
+    if poisoned {
+        return Err(OnlineError::Http("the verifier's lock is poisoned".into()));
+    }
+    Ok(())
+}
+
+/// The status events of the stream at `events_url` as they arrive, resuming after
+/// `last_event_id` and keeping it up to date: `on_push(None)` once the stream is open, then
+/// `on_push(Some(push))` for each status event. Returns when the stream ends.
+pub async fn follow_status_events(
+    events_url: &str,
+    last_event_id: &mut Option<String>,
+    mut on_push: impl FnMut(Option<StatusPush>),
+) -> Result<(), OnlineError> {
     let resume: Vec<(&'static str, &str)> = last_event_id
         .as_deref()
         .map(|id| ("last-event-id", id))
@@ -265,7 +298,7 @@ pub async fn follow_pushes_from(
     let mut body = get_with(events_url, "text/event-stream", &resume)
         .await?
         .into_body();
-    progress(Followed::Connected);
+    on_push(None);
     let mut stream = EventStream::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(http_error)?;
@@ -273,16 +306,8 @@ pub async fn follow_pushes_from(
             continue;
         };
         for event in stream.feed(data) {
-            let Some(push) = StatusPush::from_event(&event) else {
-                continue;
-            };
-            let changed = verifier
-                .write()
-                .map_err(|_| OnlineError::Http("the verifier's lock is poisoned".into()))?
-                .statuses_mut()
-                .apply_push(&push.uri, push.idx, push.status);
-            if changed {
-                progress(Followed::Applied(push));
+            if let Some(push) = StatusPush::from_event(&event) {
+                on_push(Some(push));
             }
         }
         if let Some(id) = stream.last_event_id() {

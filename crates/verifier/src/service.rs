@@ -270,10 +270,12 @@ pub async fn keep_fresh(service: Arc<Service>) {
 
 /// Follows one authority's pushes, reconnecting with backoff from the last event seen
 /// (`Last-Event-ID`: an authority on NATS sends what was missed), and refetching the lists
-/// once the stream is open — whatever changed before it opened is in them — and after every
-/// drop (an authority without NATS sends nothing missed).
+/// once the stream is open — whatever changed before it opened is in them (an authority
+/// without NATS sends nothing missed).
 async fn follow(service: Arc<Service>, events: String) {
-    let mut pause = 1u64;
+    // Milliseconds: the first reconnection at once (a replica killed behind the balancer:
+    // the other one serves), then doubling up to 30 s while nothing answers.
+    let mut pause = 0u64;
     let mut last = None;
     loop {
         let mut connected = false;
@@ -289,11 +291,10 @@ async fn follow(service: Arc<Service>, events: String) {
             tracing::warn!(target: "eid::verifier", events = %events, cause = %e, "the event stream broke");
         }
         if connected {
-            pause = 1;
+            pause = 0;
         }
-        tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
-        pause = (pause * 2).min(30);
-        service.refresh_status_lists().await;
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        pause = (pause * 2).clamp(250, 30_000);
     }
 }
 

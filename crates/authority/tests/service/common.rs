@@ -382,3 +382,54 @@ pub async fn post_credential(
     )
     .await
 }
+
+/// A TCP forwarder to a server (NATS, PostgreSQL) that a test can cut and restore: the
+/// server "going away" without touching the shared one.
+pub struct Cable {
+    pub port: u16,
+    task: Option<tokio::task::JoinHandle<()>>,
+    target: String,
+}
+
+impl Cable {
+    pub async fn new(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut cable = Self {
+            port,
+            task: None,
+            target: target.to_owned(),
+        };
+        cable.task = Some(tokio::spawn(forward(listener, cable.target.clone())));
+        cable
+    }
+
+    pub fn cut(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
+    pub async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        self.task = Some(tokio::spawn(forward(listener, self.target.clone())));
+    }
+}
+
+/// Forwards every connection to `target`; aborting it closes them all.
+async fn forward(listener: tokio::net::TcpListener, target: String) {
+    let mut pipes = tokio::task::JoinSet::new();
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else {
+            return;
+        };
+        let target = target.clone();
+        pipes.spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}

@@ -18,3 +18,4 @@ mod pkcs11;
 #[cfg(feature = "face")]
 mod remote;
 mod replicas;
+mod unreachable;

@@ -14,7 +14,6 @@ use eid_authority::config::NatsConfig;
 use eid_authority::credential::CONFIG_SD_JWT;
 use eid_authority::nats::NatsConnection;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tower::ServiceExt;
 
@@ -186,55 +185,6 @@ async fn ready(world: &World) -> (StatusCode, Value) {
         Request::get("/ready").body(Body::empty()).unwrap(),
     )
     .await
-}
-
-/// A TCP forwarder to NATS that the test can cut and restore: the broker "going away"
-/// without touching the shared server.
-struct Cable {
-    port: u16,
-    task: Option<tokio::task::JoinHandle<()>>,
-    target: String,
-}
-
-impl Cable {
-    async fn new(target: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let mut cable = Self {
-            port,
-            task: None,
-            target: target.to_owned(),
-        };
-        cable.task = Some(tokio::spawn(forward(listener, cable.target.clone())));
-        cable
-    }
-
-    fn cut(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-
-    async fn restore(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
-        self.task = Some(tokio::spawn(forward(listener, self.target.clone())));
-    }
-}
-
-/// Forwards every connection to `target`; aborting it closes them all.
-async fn forward(listener: TcpListener, target: String) {
-    let mut pipes = tokio::task::JoinSet::new();
-    loop {
-        let Ok((mut inbound, _)) = listener.accept().await else {
-            return;
-        };
-        let target = target.clone();
-        pipes.spawn(async move {
-            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-            }
-        });
-    }
 }
 
 #[tokio::test]
