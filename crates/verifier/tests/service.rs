@@ -22,13 +22,9 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use common::{NOW, World};
-use eid_core::status::StatusListReference;
 use eid_core::{FixedClock, OsRandom};
 use eid_crypto::Signer;
-use eid_mdoc::issue::ElementValue;
-use eid_mdoc::offline::{
-    CompactCredential, CompactCredentialRequest, issue_compact, present_offline,
-};
+use eid_mdoc::offline::{CompactCredential, present_offline};
 use eid_trust::Purpose;
 use eid_verifier::Verifier;
 use eid_verifier::online::{fetch, post_form};
@@ -101,32 +97,6 @@ async fn start_with(
         tokio::time::sleep(StdDuration::from_millis(20)).await;
     }
     panic!("the service never held the authority's status list");
-}
-
-fn airport_credential(world: &World, status: &StatusListReference) -> CompactCredential {
-    let attributes = [
-        ("family_name".to_owned(), ElementValue::Text("韦".into())),
-        ("given_name".to_owned(), ElementValue::Text("小兰".into())),
-        (
-            "document_number".to_owned(),
-            ElementValue::Text("450103199003070024".into()),
-        ),
-    ];
-    let bytes = issue_compact(
-        &CompactCredentialRequest {
-            purpose: "airport_security",
-            provider: "superapp-a",
-            attributes: &attributes,
-            device_key: world.device_key.verifying_key(),
-            issued_at: NOW - Duration::days(1),
-            expires_at: NOW + Duration::days(90),
-            status: Some(status),
-        },
-        &world.nanning.ds_key,
-        world.nanning.ds_key.verifying_key(),
-    )
-    .unwrap();
-    CompactCredential::from_cbor(&bytes).unwrap()
 }
 
 /// POSTs a fresh code to the gate; the report.
@@ -224,7 +194,7 @@ async fn the_gate_and_the_bank_accept_then_refuse_within_a_second_of_the_report(
     let served = served::serve(&world).await;
     let gate = start(&world, &served, "nanning-airport", false).await;
     let bank = start(&world, &served, "nanning-bank", true).await;
-    let compact = airport_credential(&world, &served.reference);
+    let compact = world.airport_credential(&served.reference);
     let mdoc = World::issue_with_status(
         &world.nanning,
         &world.device_key,

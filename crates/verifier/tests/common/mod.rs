@@ -287,6 +287,36 @@ impl World {
         verifier
     }
 
+    /// An airport credential for the offline QR (three attributes), naming `status`.
+    pub fn airport_credential(
+        &self,
+        status: &eid_core::status::StatusListReference,
+    ) -> eid_mdoc::offline::CompactCredential {
+        let attributes = [
+            ("family_name".to_owned(), ElementValue::Text("韦".into())),
+            ("given_name".to_owned(), ElementValue::Text("小兰".into())),
+            (
+                "document_number".to_owned(),
+                ElementValue::Text("450103199003070024".into()),
+            ),
+        ];
+        let bytes = eid_mdoc::offline::issue_compact(
+            &eid_mdoc::offline::CompactCredentialRequest {
+                purpose: "airport_security",
+                provider: "superapp-a",
+                attributes: &attributes,
+                device_key: self.device_key.verifying_key(),
+                issued_at: NOW - Duration::days(1),
+                expires_at: NOW + Duration::days(90),
+                status: Some(status),
+            },
+            &self.nanning.ds_key,
+            self.nanning.ds_key.verifying_key(),
+        )
+        .unwrap();
+        eid_mdoc::offline::CompactCredential::from_cbor(&bytes).unwrap()
+    }
+
     /// The status list as the issuer would serve it, issued `at`.
     pub fn status_token(&self, at: OffsetDateTime) -> Vec<u8> {
         StatusListToken {
