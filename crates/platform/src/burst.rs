@@ -91,22 +91,8 @@ pub async fn run(
     options: &BurstOptions,
     say: &mut dyn FnMut(&str),
 ) -> Result<BurstOutcome, StepFailed> {
-    let base = options.against.trim_end_matches('/');
-    let platform = Arc::new(Platform {
-        description: get(&format!("{base}/platform.json")).await?,
-        photos: None,
-        remote: false,
-    });
-    let authority = platform
-        .description
-        .get("authorities")
-        .and_then(|a| a.get(0))
-        .cloned()
-        .ok_or_else(|| StepFailed::new("platform.json lists no authority"))?;
-    let residents = Arc::new(crate::load::residents(&authority)?);
-    if residents.is_empty() {
-        return Err(StepFailed::new("no resident is listed"));
-    }
+    let (platform, authority, residents) = crate::load::first_authority(&options.against).await?;
+    let (platform, residents) = (Arc::new(platform), Arc::new(residents));
     let admin = authority["admin"].as_str().unwrap_or_default().to_owned();
     let token = platform.token(&authority["admin_token_file"])?;
     let mut outcome = BurstOutcome::default();

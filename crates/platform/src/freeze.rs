@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::demo::{Platform, StepFailed, get, post};
+use crate::demo::{StepFailed, post};
 
 /// A run's options.
 #[derive(Debug, Clone)]
@@ -65,19 +65,7 @@ pub async fn run(
     options: &FreezeOptions,
     say: &mut dyn FnMut(&str),
 ) -> Result<FreezeOutcome, StepFailed> {
-    let base = options.against.trim_end_matches('/');
-    let platform = Platform {
-        description: get(&format!("{base}/platform.json")).await?,
-        photos: None,
-        remote: false,
-    };
-    let authority = platform
-        .description
-        .get("authorities")
-        .and_then(|a| a.get(0))
-        .cloned()
-        .ok_or_else(|| StepFailed::new("platform.json lists no authority"))?;
-    let residents = crate::load::residents(&authority)?;
+    let (platform, authority, residents) = crate::load::first_authority(&options.against).await?;
     if residents.len() < options.freezes {
         return Err(StepFailed::new("not enough residents listed"));
     }
@@ -208,13 +196,7 @@ pub async fn run(
     let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
     samples.sort_unstable();
     hotline.sort_unstable();
-    let at = |all: &[Duration], q: f64| {
-        if all.is_empty() {
-            return 0.0;
-        }
-        let i = ((all.len() as f64 * q).ceil() as usize).clamp(1, all.len()) - 1;
-        ms(&all[i])
-    };
+    let at = |all: &[Duration], q: f64| crate::load::quantile(all, q).map_or(0.0, |d| ms(&d));
     Ok(FreezeOutcome {
         followers: options.followers,
         freezes: options.freezes,

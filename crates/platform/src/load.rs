@@ -157,20 +157,7 @@ struct Context {
 
 /// Runs the load, saying what it prepares; the measurements.
 pub async fn run(options: &Options, say: &mut dyn FnMut(&str)) -> Result<Outcome, StepFailed> {
-    let base = options.against.trim_end_matches('/');
-    let description = get(&format!("{base}/platform.json")).await?;
-    let platform = Platform {
-        description,
-        photos: None,
-        remote: false,
-    };
-    let authority = platform
-        .description
-        .get("authorities")
-        .and_then(|a| a.get(0))
-        .cloned()
-        .ok_or_else(|| StepFailed::new("platform.json lists no authority"))?;
-    let residents = residents(&authority)?;
+    let (platform, authority, residents) = first_authority(&options.against).await?;
     let status_url = format!(
         "{}/status/0",
         authority["public"].as_str().unwrap_or_default()
@@ -288,8 +275,40 @@ impl Context {
     }
 }
 
+/// The platform at `against` as its `platform.json` describes it, its first authority's
+/// entry, and the residents counter enrolment may name there (at least one).
+pub(crate) async fn first_authority(
+    against: &str,
+) -> Result<(Platform, Value, Vec<Resident>), StepFailed> {
+    let base = against.trim_end_matches('/');
+    let platform = Platform {
+        description: get(&format!("{base}/platform.json")).await?,
+        photos: None,
+        remote: false,
+    };
+    let authority = platform
+        .description
+        .get("authorities")
+        .and_then(|a| a.get(0))
+        .cloned()
+        .ok_or_else(|| StepFailed::new("platform.json lists no authority"))?;
+    let residents = residents(&authority)?;
+    if residents.is_empty() {
+        return Err(StepFailed::new(
+            "the authority's residents file lists no one",
+        ));
+    }
+    Ok((platform, authority, residents))
+}
+
+/// The `q`-quantile of `sorted` (nearest rank), none of an empty list.
+pub(crate) fn quantile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
+    let rank = (sorted.len() as f64 * q).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+}
+
 /// The residents counter enrolment may name, from the authority's `residents_file`.
-pub(crate) fn residents(authority: &Value) -> Result<Vec<Resident>, StepFailed> {
+fn residents(authority: &Value) -> Result<Vec<Resident>, StepFailed> {
     let path = authority["residents_file"]
         .as_str()
         .ok_or_else(|| StepFailed::new("platform.json names no residents file"))?;
@@ -464,13 +483,7 @@ impl Tally {
             .map(|l| l.clone())
             .unwrap_or_default();
         all.sort_unstable();
-        let at = |q: f64| {
-            if all.is_empty() {
-                return 0.0;
-            }
-            let i = ((all.len() as f64 * q).ceil() as usize).clamp(1, all.len()) - 1;
-            f64::from(all[i]) / 1000.0
-        };
+        let at = |q: f64| quantile(&all, q).map_or(0.0, |us| f64::from(us) / 1000.0);
         let succeeded = all.len() as u64;
         let server = match (cpu_before, cpu_after) {
             (Some(a), Some(b)) => Some(b - a),
