@@ -20,31 +20,43 @@ pub trait Transport {
 #[derive(Debug)]
 pub struct Framed<S>(pub S);
 
+/// The 4-byte length that goes before `message`, or an error if it is above
+/// [`crate::MAX_LEN`]. For a transport of its own (an async one, say) with the same framing.
+pub fn frame_header(message: &[u8]) -> io::Result<[u8; 4]> {
+    u32::try_from(message.len())
+        .ok()
+        .filter(|&n| n as usize <= crate::MAX_LEN)
+        .map(u32::to_be_bytes)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "message too large"))
+}
+
+/// The length a received 4-byte `header` announces, or an error if it is above
+/// [`crate::MAX_LEN`] (before anything more is read).
+pub fn frame_length(header: [u8; 4]) -> io::Result<usize> {
+    let len = u32::from_be_bytes(header) as usize;
+    if len > crate::MAX_LEN {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the peer announced a {len}-byte message; at most {} are accepted",
+                crate::MAX_LEN
+            ),
+        ));
+    }
+    Ok(len)
+}
+
 impl<S: Read + Write> Transport for Framed<S> {
     fn send(&mut self, message: &[u8]) -> io::Result<()> {
-        let len = u32::try_from(message.len())
-            .ok()
-            .filter(|&n| n as usize <= crate::MAX_LEN)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "message too large"))?;
-        self.0.write_all(&len.to_be_bytes())?;
+        self.0.write_all(&frame_header(message)?)?;
         self.0.write_all(message)?;
         self.0.flush()
     }
 
     fn receive(&mut self) -> io::Result<Vec<u8>> {
-        let mut len = [0u8; 4];
-        self.0.read_exact(&mut len)?;
-        let len = u32::from_be_bytes(len) as usize;
-        if len > crate::MAX_LEN {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "the peer announced a {len}-byte message; at most {} are accepted",
-                    crate::MAX_LEN
-                ),
-            ));
-        }
-        let mut message = vec![0u8; len];
+        let mut header = [0u8; 4];
+        self.0.read_exact(&mut header)?;
+        let mut message = vec![0u8; frame_length(header)?];
         self.0.read_exact(&mut message)?;
         Ok(message)
     }

@@ -1,12 +1,30 @@
-//! A desk's offline verification through the service that ships against the library it
-//! wraps, per core, in one run: `cargo bench -p eid-verifier --bench service`.
+//! A desk's verification through the service that ships against the library it wraps, per
+//! core, in one run, for the offline and the online channel:
+//! `cargo bench -p eid-verifier --bench service`.
 //!
-//! Ours: the airport desk's router (`eid_verifier::service::router`, as `eid verifier
-//! serve` runs it: routing, the request-id and metrics layers, the blocking-pool hop, the
-//! replay memory, the report as JSON) answering `POST /verify/offline` in process — no
-//! socket. Baseline: the same `Verifier`'s `verify_offline` called directly. Both verify
-//! fresh codes (a desk accepts a code once), made outside the timed part; rounds of 200
-//! of one then 200 of the other, 31 times; the ratio is the median of the per-round
+//! Ours: the desk's router (`eid_verifier::service::router`, as `eid verifier serve` runs
+//! it: routing, the request-id and metrics layers, the blocking-pool hop, the replay
+//! memory, the session store, the report as JSON) answering in process — no socket.
+//! Baseline: the same `Verifier` called directly.
+//!
+//! - Offline (the airport): `POST /verify/offline` against `verify_offline`, on fresh codes
+//!   (a desk accepts a code once) made outside the timed part.
+//! - Online (the bank, OpenID4VP): `POST /vp/requests` and `GET` the request object for
+//!   each of a round's sessions, then `POST` each phone's answer to the response URI and
+//!   `GET` the result, against `online_request` for each then `verify_online` for each; the
+//!   phones' part between (checking the request, answering) is not timed in either.
+//!
+//! - In person (the hotel, ISO 18013-5 over TCP): `POST /verify/in-person` with the phone's
+//!   engagement, the desk connecting to a phone on loopback, against `ReaderSession::start`
+//!   then `finish`. The phones answer on threads of their own, so the service's side is
+//!   measured as the CPU time of every thread but the phones' (`/proc/self/task/*/
+//!   schedstat`) — per core it uses, as the goal says — with a round's sessions all in
+//!   flight at once, as at a busy desk, whose thread works on one session while another
+//!   waits for its phone (one at a time, a core idles between the messages and the work
+//!   resumes on cold caches). The socket's cost stays in it: a desk must pay it, and the
+//!   library has no transport.
+//!
+//! Rounds of one then the other, 31 times; the ratio is the median of the per-round
 //! `library / service` times — the service's rate per core as a share of the library's.
 //! Goal (issue 18): ≥ 0.7. Results go in docs/performance.md.
 
@@ -25,22 +43,38 @@ mod common;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
-use common::{IDX, NOW, STATUS_URI, World};
+use common::{IDX, NOW, Reader, STATUS_URI, World};
 use eid_core::status::StatusListReference;
 use eid_core::{FixedClock, OsRandom};
 use eid_crypto::Signer;
+use eid_mdoc::engagement::DeviceEngagement;
 use eid_mdoc::offline::present_offline;
+use eid_mdoc::transport::{Framed, Transport};
 use eid_trust::Purpose;
+use eid_verifier::in_person::{ReaderIdentity, ReaderSession};
+use eid_verifier::openid4vp::OnlineTerms;
 use eid_verifier::service::{Service, ServiceConfig, router};
 use eid_verifier::{Channel, Check};
+use eid_wallet::in_person::Engagement;
+use eid_wallet::online::{Held, OnlineResponse, receive};
+use serde_json::{Value, json};
 use time::Duration;
+use tokio::runtime::Runtime;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-const ROUND: usize = 200;
 const ROUNDS: usize = 31;
+/// Sessions per round, in person (each has its own phone thread and socket).
+const IN_PERSON_ROUND: usize = 50;
+/// Codes per round, offline.
+const ROUND: usize = 200;
+/// Sessions per round, online (a session costs about four codes).
+const ONLINE_ROUND: usize = 50;
+/// The service's address as its requests name it; nothing listens there.
+const BASE: &str = "http://127.0.0.1:1";
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -48,26 +82,71 @@ fn main() {
         .build()
         .unwrap();
     let world = World::new();
+    offline(&runtime, &world);
+    online(&runtime, &world);
+    in_person(&runtime, &world);
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Prints one channel's medians and ratio from per-round seconds per operation.
+fn report(channel: &str, unit: &str, service: &mut [f64], library: &mut [f64]) {
+    let mut ratios: Vec<f64> = library
+        .iter()
+        .zip(service.iter())
+        .map(|(l, s)| l / s)
+        .collect();
+    let (ratio, svc, lib) = (median(&mut ratios), median(service), median(library));
+    println!(
+        "{channel}: service {:.1} µs, library {:.1} µs per {unit} (medians of {ROUNDS} rounds); service / library rate per core: {ratio:.2} (goal ≥ 0.7)",
+        svc * 1e6,
+        lib * 1e6
+    );
+}
+
+/// The router of `party`'s desk service, with `reader`'s key and certificate if it signs
+/// requests (online, in person).
+fn desk(world: &World, party: &str, reader: Option<&Reader>) -> Router {
+    let identity = reader.map(|r| {
+        let key = eid_crypto::SigningKey::from_pkcs8_der(&r.key.to_pkcs8_der().unwrap()).unwrap();
+        (Arc::new(key) as Arc<dyn Signer>, r.certificate.clone())
+    });
+    router(Service::new(
+        world.verifier(party),
+        ServiceConfig {
+            public_url: BASE.into(),
+            trust_roots: vec![world.root.verifying_key().clone()],
+            status_lists: Vec::new(),
+            status_shards: Vec::new(),
+            events: Vec::new(),
+            identity,
+            request_lifetime: Duration::minutes(5),
+        },
+        Arc::new(FixedClock(NOW)),
+        Arc::new(OsRandom),
+    ))
+}
+
+/// Sends `request` through `app`; the status and the body.
+async fn call(app: &Router, request: Request<Body>) -> (u16, Vec<u8>) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, body.to_vec())
+}
+
+fn offline(runtime: &Runtime, world: &World) {
     let credential = world.airport_credential(&StatusListReference {
         uri: STATUS_URI.into(),
         idx: IDX,
     });
     let library = world.verifier("nanning-airport");
-    let service = Service::new(
-        world.verifier("nanning-airport"),
-        ServiceConfig {
-            public_url: "http://127.0.0.1:1".into(),
-            trust_roots: vec![world.root.verifying_key().clone()],
-            status_lists: Vec::new(),
-            status_shards: Vec::new(),
-            events: Vec::new(),
-            identity: None,
-            request_lifetime: Duration::minutes(5),
-        },
-        Arc::new(FixedClock(NOW)),
-        Arc::new(OsRandom),
-    );
-    let app = router(service);
+    let app = desk(world, "nanning-airport", None);
     let requested = library.registered_attributes(Purpose::AirportSecurity);
     let check = Check {
         purpose: Purpose::AirportSecurity,
@@ -80,7 +159,6 @@ fn main() {
             .map(|_| present_offline(&credential, &world.device_key, NOW).unwrap())
             .collect()
     };
-    let mut ratios = Vec::with_capacity(ROUNDS);
     let (mut ours, mut baseline) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let batch = codes(ROUND);
@@ -89,7 +167,7 @@ fn main() {
             let report = library.verify_offline(code, &check);
             assert!(report.accepted, "the library refused: {report:?}");
         }
-        let lib = started.elapsed().as_secs_f64() / ROUND as f64;
+        baseline.push(started.elapsed().as_secs_f64() / ROUND as f64);
 
         let batch = codes(ROUND);
         let started = Instant::now();
@@ -99,10 +177,7 @@ fn main() {
                     .header("content-type", "application/octet-stream")
                     .body(Body::from(code.clone()))
                     .unwrap();
-                let response = app.clone().oneshot(request).await.unwrap();
-                let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-                    .await
-                    .unwrap();
+                let (_, body) = call(&app, request).await;
                 assert!(
                     body.windows(15).any(|w| w == b"\"accepted\":true"),
                     "the service refused: {}",
@@ -110,23 +185,263 @@ fn main() {
                 );
             }
         });
-        let svc = started.elapsed().as_secs_f64() / ROUND as f64;
-        ratios.push(lib / svc);
-        ours.push(svc);
-        baseline.push(lib);
+        ours.push(started.elapsed().as_secs_f64() / ROUND as f64);
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+    report("offline verification", "code", &mut ours, &mut baseline);
+}
+
+/// The phone's side, not timed: checks the request object, answers with the mdoc.
+fn phone(world: &World, client_id: &str, request_object: &str) -> OnlineResponse {
+    receive(client_id, request_object, &world.trust, NOW)
+        .unwrap()
+        .respond(
+            Held::Mdoc(&world.credential),
+            &world.device_key,
+            &OsRandom,
+            NOW,
+        )
+        .unwrap()
+}
+
+fn online(runtime: &Runtime, world: &World) {
+    let library = world.verifier("nanning-bank");
+    let app = desk(world, "nanning-bank", Some(&world.bank));
+    // The library's request, as the service makes it.
+    let terms = OnlineTerms {
+        purpose: Purpose::BankAccountOpening,
+        attributes: None,
+        intent_to_retain: false,
+        signer: &world.bank.key,
+        certificate: &world.bank.certificate,
+        request_base: &format!("{BASE}/vp/request"),
+        response_uri: &format!("{BASE}/vp/response"),
+        lifetime: Duration::minutes(5),
     };
-    let (ratio, svc, lib) = (
-        median(&mut ratios),
-        median(&mut ours),
-        median(&mut baseline),
+    let jwe = |answer: &OnlineResponse| {
+        url::form_urlencoded::parse(answer.body.as_bytes())
+            .find(|(k, _)| k == "response")
+            .unwrap()
+            .1
+            .into_owned()
+    };
+    let (mut ours, mut baseline) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        // A round's requests are made, then answered by the phones (not timed), then
+        // checked: as at a busy desk, the work is back to back, not paced by one phone.
+        let started = Instant::now();
+        let made: Vec<_> = (0..ONLINE_ROUND)
+            .map(|_| library.online_request(&terms, NOW, &OsRandom).unwrap())
+            .collect();
+        let mut timed = started.elapsed();
+        let answers: Vec<_> = made
+            .iter()
+            .map(|m| {
+                let (client_id, _) = eid_oid4vc::vp::parse_invocation(&m.invocation).unwrap();
+                jwe(&phone(world, &client_id, &m.request_object))
+            })
+            .collect();
+        let started = Instant::now();
+        for (m, answer) in made.iter().zip(&answers) {
+            let report = library.verify_online(&m.session, answer, NOW);
+            assert!(report.accepted, "the library refused: {report:?}");
+        }
+        timed += started.elapsed();
+        baseline.push(timed.as_secs_f64() / ONLINE_ROUND as f64);
+
+        let timed = runtime.block_on(async {
+            let started = Instant::now();
+            let mut made = Vec::with_capacity(ONLINE_ROUND);
+            for _ in 0..ONLINE_ROUND {
+                let (status, body) = call(
+                    &app,
+                    Request::post("/vp/requests")
+                        .header("content-type", "application/json")
+                        .body(Body::from(
+                            json!({"purpose": "bank_account_opening"}).to_string(),
+                        ))
+                        .unwrap(),
+                )
+                .await;
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+                let started: Value = serde_json::from_slice(&body).unwrap();
+                let (client_id, request_uri) =
+                    eid_oid4vc::vp::parse_invocation(started["invocation"].as_str().unwrap())
+                        .unwrap();
+                let path = request_uri.strip_prefix(BASE).unwrap().to_owned();
+                let (status, object) =
+                    call(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+                assert_eq!(status, 200);
+                let result = started["result"].as_str().unwrap().to_owned();
+                made.push((client_id, object, result));
+            }
+            let mut timed = started.elapsed();
+            let answers: Vec<_> = made
+                .iter()
+                .map(|(client_id, object, _)| {
+                    phone(world, client_id, std::str::from_utf8(object).unwrap()).body
+                })
+                .collect();
+            let started = Instant::now();
+            for ((_, _, result), answer) in made.into_iter().zip(answers) {
+                let (status, body) = call(
+                    &app,
+                    Request::post("/vp/response")
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(Body::from(answer))
+                        .unwrap(),
+                )
+                .await;
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+                let (status, body) =
+                    call(&app, Request::get(result).body(Body::empty()).unwrap()).await;
+                assert_eq!(status, 200);
+                assert!(
+                    body.windows(19).any(|w| w == b"\"status\":\"accepted\""),
+                    "the service refused: {}",
+                    String::from_utf8_lossy(&body)
+                );
+            }
+            timed += started.elapsed();
+            timed
+        });
+        ours.push(timed.as_secs_f64() / ONLINE_ROUND as f64);
+    }
+    report(
+        "online verification (OpenID4VP)",
+        "session",
+        &mut ours,
+        &mut baseline,
     );
-    println!(
-        "offline verification: service {:.1} µs, library {:.1} µs per code (medians of {ROUNDS} rounds of {ROUND}); service / library rate per core: {ratio:.2} (goal ≥ 0.7)",
-        svc * 1e6,
-        lib * 1e6
+}
+
+/// The name of the phones' threads, whose time is not the service's.
+const PHONE: &str = "phone";
+
+/// The CPU seconds this process's threads have run, but the phones': the service's
+/// (the router's thread and the blocking pool's), from each thread's
+/// `/proc/self/task/<tid>/schedstat` (nanoseconds on a CPU).
+fn cpu_but_phones() -> f64 {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path();
+        let (Ok(name), Ok(stat)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("schedstat")),
+        ) else {
+            continue; // ended meanwhile
+        };
+        if name.trim_end() != PHONE {
+            total += stat
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap();
+        }
+    }
+    total as f64 / 1e9
+}
+
+/// The phone's answer to `establishment`, not timed by the caller.
+fn phone_in_person(world: &World, engagement: Engagement, establishment: &[u8]) -> Vec<u8> {
+    engagement
+        .receive(establishment, &world.trust, NOW)
+        .unwrap()
+        .respond(&world.credential, &world.device_key)
+        .unwrap()
+}
+
+fn in_person(runtime: &Runtime, world: &World) {
+    let library = world.verifier("nanning-hotel");
+    let asked = library.registered_attributes(Purpose::HotelCheckIn);
+    let identity = ReaderIdentity {
+        signer: &world.hotel.key,
+        certificate: &world.hotel.certificate,
+    };
+    let app = desk(world, "nanning-hotel", Some(&world.hotel));
+    let (mut ours, mut baseline) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let mut timed = std::time::Duration::ZERO;
+        for _ in 0..IN_PERSON_ROUND {
+            let engagement = Engagement::new(None).unwrap();
+            let qr = engagement.qr_uri();
+            let started = Instant::now();
+            let read = DeviceEngagement::from_qr_uri(&qr).unwrap();
+            let (session, establishment) =
+                ReaderSession::start(&read, &identity, Purpose::HotelCheckIn, &asked).unwrap();
+            timed += started.elapsed();
+            let answer = phone_in_person(world, engagement, &establishment);
+            let started = Instant::now();
+            let report = session.finish(&library, &answer, NOW);
+            timed += started.elapsed();
+            assert!(report.accepted, "the library refused: {report:?}");
+        }
+        baseline.push(timed.as_secs_f64() / IN_PERSON_ROUND as f64);
+
+        // A round's phones are listening before the service's clock starts.
+        let phones: Vec<_> = (0..IN_PERSON_ROUND)
+            .map(|_| {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let address = listener.local_addr().unwrap().to_string();
+                let engagement = Engagement::new(Some(&address)).unwrap();
+                let body = json!({"purpose": "hotel_check_in", "engagement": engagement.qr_uri()})
+                    .to_string();
+                (listener, engagement, body)
+            })
+            .collect();
+        let cpu = std::thread::scope(|s| {
+            let mut bodies = Vec::with_capacity(IN_PERSON_ROUND);
+            let mut threads = Vec::with_capacity(IN_PERSON_ROUND);
+            for (listener, engagement, body) in phones {
+                bodies.push(body);
+                threads.push(
+                    std::thread::Builder::new()
+                        .name(PHONE.into())
+                        .spawn_scoped(s, move || {
+                            let (stream, _) = listener.accept().unwrap();
+                            stream.set_nodelay(true).unwrap();
+                            let mut transport = Framed(stream);
+                            let establishment = transport.receive().unwrap();
+                            let answer = phone_in_person(world, engagement, &establishment);
+                            transport.send(&answer).unwrap();
+                        })
+                        .unwrap(),
+                );
+            }
+            // All of a round's sessions at once, as at a busy desk: while one waits for its
+            // phone, the others are worked on.
+            let before = cpu_but_phones();
+            runtime.block_on(async {
+                let mut sessions = tokio::task::JoinSet::new();
+                for body in bodies {
+                    let app = app.clone();
+                    let request = Request::post("/verify/in-person")
+                        .header("content-type", "application/json")
+                        .body(Body::from(body))
+                        .unwrap();
+                    sessions.spawn(async move { call(&app, request).await });
+                }
+                while let Some(done) = sessions.join_next().await {
+                    let (status, body) = done.unwrap();
+                    assert_eq!(status, 200);
+                    assert!(
+                        body.windows(15).any(|w| w == b"\"accepted\":true"),
+                        "the service refused: {}",
+                        String::from_utf8_lossy(&body)
+                    );
+                }
+            });
+            let cpu = cpu_but_phones() - before;
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            cpu
+        });
+        ours.push(cpu / IN_PERSON_ROUND as f64);
+    }
+    report(
+        "in-person verification (ISO 18013-5 over TCP; the service's CPU time)",
+        "session",
+        &mut ours,
+        &mut baseline,
     );
 }

@@ -13,7 +13,7 @@
 //! Nothing is locked while Redis answers: a slow Redis slows the offline checks, not the
 //! desk's other work.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -51,7 +51,15 @@ pub trait ReplayMemory: Send + Sync {
 /// The memory of one process.
 #[derive(Debug, Default)]
 pub struct LocalReplayMemory {
-    seen: Mutex<HashMap<[u8; 32], OffsetDateTime>>,
+    seen: Mutex<Seen>,
+}
+
+/// The codes seen, by digest and by when: forgetting the old ones costs what is forgotten,
+/// not a pass over every code of the window (a busy gate holds thousands).
+#[derive(Debug, Default)]
+struct Seen {
+    at: HashMap<[u8; 32], OffsetDateTime>,
+    by_time: BTreeSet<(OffsetDateTime, [u8; 32])>,
 }
 
 impl ReplayMemory for LocalReplayMemory {
@@ -66,19 +74,30 @@ impl ReplayMemory for LocalReplayMemory {
             // every other check.
             return Ok(None);
         };
-        seen.retain(|_, at| *at > now - window);
-        match seen.get(digest) {
+        let Seen { at, by_time } = &mut *seen;
+        let horizon = now - window;
+        while let Some(&(when, old)) = by_time.first() {
+            if when > horizon {
+                break;
+            }
+            by_time.pop_first();
+            at.remove(&old);
+        }
+        match at.get(digest) {
             Some(first) => Ok(Some(*first)),
             None => {
-                seen.insert(*digest, now);
+                at.insert(*digest, now);
+                by_time.insert((now, *digest));
                 Ok(None)
             }
         }
     }
 
     fn forget(&self, digest: &[u8; 32]) {
-        if let Ok(mut seen) = self.seen.lock() {
-            seen.remove(digest);
+        if let Ok(mut seen) = self.seen.lock()
+            && let Some(when) = seen.at.remove(digest)
+        {
+            seen.by_time.remove(&(when, *digest));
         }
     }
 }
@@ -207,5 +226,63 @@ impl ReplayMemory for RedisReplayMemory {
                 .arg(self.key(digest))
                 .arg(value),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: OffsetDateTime = time::macros::datetime!(2026-12-05 12:00 UTC);
+
+    #[test]
+    fn a_code_is_remembered_for_its_window_and_no_longer() {
+        let memory = LocalReplayMemory::default();
+        let window = Duration::minutes(5);
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        assert_eq!(memory.first_seen(&a, T0, window).unwrap(), None);
+        assert_eq!(
+            memory
+                .first_seen(&b, T0 + Duration::minutes(2), window)
+                .unwrap(),
+            None
+        );
+        // Within a's window: a replay, dated from its first sighting.
+        assert_eq!(
+            memory
+                .first_seen(&a, T0 + Duration::minutes(4), window)
+                .unwrap(),
+            Some(T0)
+        );
+        // a's window is over, b's is not: a is new again (and held from now), b is not.
+        let later = T0 + Duration::minutes(5);
+        assert_eq!(memory.first_seen(&a, later, window).unwrap(), None);
+        assert_eq!(
+            memory.first_seen(&b, later, window).unwrap(),
+            Some(T0 + Duration::minutes(2))
+        );
+        // Only what is inside the window is held.
+        let seen = memory.seen.lock().unwrap();
+        assert_eq!(seen.at.len(), 2);
+        assert_eq!(seen.by_time.len(), 2);
+    }
+
+    #[test]
+    fn a_forgotten_code_is_new_again() {
+        let memory = LocalReplayMemory::default();
+        let window = Duration::minutes(5);
+        let a = [7u8; 32];
+        assert_eq!(memory.first_seen(&a, T0, window).unwrap(), None);
+        memory.forget(&a);
+        let seen_again = T0 + Duration::seconds(1);
+        assert_eq!(memory.first_seen(&a, seen_again, window).unwrap(), None);
+        assert_eq!(
+            memory
+                .first_seen(&a, T0 + Duration::seconds(2), window)
+                .unwrap(),
+            Some(seen_again)
+        );
+        // Forgetting left nothing behind in the index by time.
+        assert_eq!(memory.seen.lock().unwrap().by_time.len(), 1);
     }
 }

@@ -16,7 +16,7 @@
 //! A store that cannot answer makes the route answer 503 `unavailable`: nothing is accepted
 //! that was not checked.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -105,6 +105,12 @@ pub enum Taken {
 
 /// Where a desk keeps its open online requests.
 pub trait SessionStore: Send + Sync {
+    /// Whether a call may wait on the network (and so runs off the async workers); a store
+    /// in memory answers in microseconds, where a hop to another thread would cost more.
+    fn may_block(&self) -> bool {
+        true
+    }
+
     /// Keeps a request just made.
     fn open(&self, online: Online, now: OffsetDateTime) -> Result<(), SessionError>;
 
@@ -131,10 +137,13 @@ pub struct LocalSessions {
     open: Mutex<LocalRequests>,
 }
 
-/// The open requests, by id, with indexes by `state` and by the handle's SHA-256.
+/// The open requests, by id, with indexes by `state`, by the handle's SHA-256 and by when
+/// they expire (so that forgetting the old ones costs what is forgotten, not a pass over
+/// all of them).
 #[derive(Default)]
 struct LocalRequests {
     by_id: HashMap<String, Entry>,
+    by_expiry: BTreeSet<(OffsetDateTime, String)>,
     by_state: HashMap<String, String>,
     by_handle: HashMap<[u8; 32], String>,
 }
@@ -160,27 +169,36 @@ impl LocalSessions {
 }
 
 impl SessionStore for LocalSessions {
+    fn may_block(&self) -> bool {
+        false
+    }
+
     fn open(&self, online: Online, now: OffsetDateTime) -> Result<(), SessionError> {
         let mut open = self.lock()?;
         // Forget requests expired for a while (their outcome was collected or never will be).
         let LocalRequests {
             by_id,
+            by_expiry,
             by_state,
             by_handle,
         } = &mut *open;
-        by_id.retain(|_, entry| {
-            let keep = entry.expires_at + COLLECT_FOR > now;
-            if !keep {
+        while let Some((expires_at, _)) = by_expiry.first() {
+            if *expires_at + COLLECT_FOR > now {
+                break;
+            }
+            if let Some((_, id)) = by_expiry.pop_first()
+                && let Some(entry) = by_id.remove(&id)
+            {
                 by_state.remove(&entry.state);
                 by_handle.remove(&entry.handle);
             }
-            keep
-        });
+        }
         if by_id.len() >= MAX_LOCAL {
             return Err(SessionError::Full);
         }
         let id = online.session.id.clone();
         let handle = eid_crypto::sha256(online.handle.as_bytes());
+        by_expiry.insert((online.session.expires_at, id.clone()));
         by_state.insert(online.session.state.clone(), id.clone());
         by_handle.insert(handle, id.clone());
         by_id.insert(
@@ -514,5 +532,65 @@ impl SessionStore for RedisSessions {
             .get(&id)?
             .filter(|o| eid_crypto::secrets_equal(o.handle.as_bytes(), handle.as_bytes()))
             .map(|o| o.report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: OffsetDateTime = time::macros::datetime!(2026-12-05 12:00 UTC);
+
+    /// A request `n` expiring at `expires_at`, with a fresh key.
+    fn online(n: u32, expires_at: OffsetDateTime) -> Online {
+        let key = eid_crypto::session::AgreementKey::generate().expect("key");
+        let stored: StoredSession = serde_json::from_value(serde_json::json!({
+            "id": format!("id-{n}"), "client_id": "x509_hash:abc", "nonce": format!("nonce-{n}"),
+            "state": format!("state-{n}"), "response_uri": "https://bank.example/vp/response",
+            "purpose": "bank_account_opening", "attributes": ["family_name"],
+            "expires_at": expires_at.unix_timestamp(),
+            "key": eid_crypto::b64url(&key.scalar().expect("scalar")[..]),
+        }))
+        .expect("a stored session");
+        Online::new(
+            OnlineSession::from_stored(stored).expect("a session"),
+            format!("object-{n}"),
+            format!("handle-{n}"),
+        )
+    }
+
+    /// A request is kept until ten minutes after it expires (its outcome may still be
+    /// collected), then forgotten by every index when the next one opens.
+    #[test]
+    fn expired_requests_are_forgotten_ten_minutes_on() {
+        let sessions = LocalSessions::default();
+        let lifetime = Duration::minutes(5);
+        sessions.open(online(1, T0 + lifetime), T0).expect("open");
+        let later = T0 + Duration::minutes(3);
+        sessions
+            .open(online(2, later + lifetime), later)
+            .expect("open");
+        // Nine minutes after the first expired: both held.
+        let t = T0 + lifetime + Duration::minutes(9);
+        sessions.open(online(3, t + lifetime), t).expect("open");
+        assert_eq!(
+            sessions.outcome("handle-1").expect("outcome"),
+            Some(None),
+            "collected too early"
+        );
+        // Ten: the first is gone from every index, the others stay.
+        let t = T0 + lifetime + COLLECT_FOR;
+        sessions.open(online(4, t + lifetime), t).expect("open");
+        assert_eq!(sessions.outcome("handle-1").expect("outcome"), None);
+        assert_eq!(sessions.request_object("id-1").expect("object"), None);
+        assert_eq!(sessions.by_state("state-1").expect("state"), None);
+        assert_eq!(
+            sessions.by_state("state-2").expect("state").as_deref(),
+            Some("id-2")
+        );
+        let open = sessions.lock().expect("lock");
+        assert_eq!(open.by_id.len(), 3);
+        assert_eq!(open.by_expiry.len(), 3);
+        assert_eq!(open.by_handle.len(), 3);
     }
 }
