@@ -409,7 +409,8 @@ impl Authority {
             Err(
                 e @ (ImageError::NoFace(_)
                 | ImageError::SeveralFaces(_)
-                | ImageError::NotAnImage(_)),
+                | ImageError::NotAnImage(_)
+                | ImageError::TooLarge(_)),
             ) => {
                 return refuse("face_capture_unusable", e.to_string()).await;
             }

@@ -90,7 +90,35 @@ pub enum Command {
         /// every replica (give it by the environment, not on the command line)
         #[arg(long, env = "EID_VERIFIER_SESSION_KEY", hide_env_values = true)]
         session_key: Option<String>,
+        /// The face model's folder (`scripts/fetch-proofing-data` puts it in
+        /// `$EID_PROOFING_DIR/models`): the desk compares the person in front of it with the
+        /// portrait disclosed in person (`"face"` in the request). Needs a build with the
+        /// `face` feature. Without it a purpose requiring a face match is refused
+        #[arg(long, env = "EID_VERIFIER_FACE_MODELS")]
+        face_models: Option<PathBuf>,
+        /// The largest distance between two faces taken as the same person
+        #[arg(long, default_value_t = 0.6)]
+        face_threshold: f64,
     },
+}
+
+/// The face model in `dir`, holding faces to `threshold`.
+#[cfg(feature = "face")]
+fn face_model(
+    dir: &std::path::Path,
+    threshold: f64,
+) -> anyhow::Result<Arc<dyn eid_face::CompareFaces>> {
+    Ok(Arc::new(
+        eid_face::FaceMatcher::load(dir, threshold).context("--face-models")?,
+    ))
+}
+
+#[cfg(not(feature = "face"))]
+fn face_model(
+    _dir: &std::path::Path,
+    _threshold: f64,
+) -> anyhow::Result<Arc<dyn eid_face::CompareFaces>> {
+    anyhow::bail!("--face-models needs a build with the face feature (cargo build --features face)")
 }
 
 pub fn run(command: Command) -> anyhow::Result<Outcome> {
@@ -111,8 +139,17 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         replay_redis,
         sessions_redis,
         session_key,
+        face_models,
+        face_threshold,
     } = command;
     eid_serve::init_logs();
+    if !(face_threshold > 0.0 && face_threshold < 2.0) {
+        anyhow::bail!("--face-threshold must lie between 0 and 2 (dlib's is 0.6)");
+    }
+    let face = face_models
+        .map(|dir| face_model(&dir, face_threshold))
+        .transpose()?;
+
     let now = SystemClock.now();
     let roots = load_jwks(&trust_jwk)?;
     let trust = VerifiedTrustList::read(&read(&trust_list)?, &roots, now, None)
@@ -171,6 +208,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 events,
                 identity,
                 request_lifetime: time::Duration::seconds(request_lifetime.max(10)),
+                face,
             },
             sessions,
             Arc::new(SystemClock),

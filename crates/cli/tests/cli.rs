@@ -2328,3 +2328,46 @@ certificates = "{}"
         resident["id_number"]
     );
 }
+
+/// `eid verifier serve` refuses a face threshold outside (0, 2) and a face model folder it
+/// cannot use, saying which and why, before it listens.
+#[test]
+fn the_verifier_service_refuses_bad_face_options() {
+    let serve = |more: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_eid"))
+            .args([
+                "verifier",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--relying-party",
+                "nanning-hotel",
+                "--trust-list",
+                "/nonexistent/v1.jwt",
+                "--trust-jwk",
+                "/nonexistent/root.jwk",
+            ])
+            .args(more)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    for bad in ["0", "2.5", "-1", "NaN"] {
+        let said = serve(&[&format!("--face-threshold={bad}")]);
+        assert!(
+            said.contains("--face-threshold must lie between 0 and 2"),
+            "{bad}: {said}"
+        );
+    }
+    let said = serve(&["--face-models", "/nonexistent/models"]);
+    if cfg!(feature = "face") {
+        assert!(said.contains("--face-models"), "{said}");
+        assert!(said.contains("fetch-proofing-data"), "{said}");
+    } else {
+        assert!(
+            said.contains("needs a build with the face feature"),
+            "{said}"
+        );
+    }
+}

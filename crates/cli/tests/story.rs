@@ -309,6 +309,7 @@ impl Story {
                     events: vec![format!("{authority_url}/events")],
                     identity,
                     request_lifetime: Duration::minutes(5),
+                    face: None,
                 },
                 Arc::new(FixedClock(NOW)),
                 Arc::new(OsRandom),

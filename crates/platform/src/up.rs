@@ -477,6 +477,7 @@ pub async fn start(
                     .collect(),
                 identity,
                 request_lifetime: Duration::minutes(5),
+                face: None,
             },
             clock.clone(),
             random.clone(),

@@ -70,6 +70,15 @@ pub enum TrustError {
         /// The purpose.
         purpose: Purpose,
     },
+    /// A purpose requires a face match, but it (or a registration for it) does not ask for
+    /// the portrait to match against.
+    #[error("{purpose} requires a face match, but {} does not ask for the portrait", .relying_party.as_deref().map_or_else(|| "its catalogue entry".to_owned(), |rp| format!("the registration of {rp}")))]
+    FaceMatchWithoutPortrait {
+        /// The purpose.
+        purpose: Purpose,
+        /// The relying party whose registration lacks it; `None`: the catalogue entry.
+        relying_party: Option<String>,
+    },
     /// A certificate or key that cannot be used.
     #[error("{0}")]
     BadKey(String),

@@ -87,6 +87,12 @@ pub struct PurposeDefinition {
     pub attributes: Vec<String>,
     /// How old the status a verifier relies on may be (since the status list's `iat`).
     pub max_status_age_seconds: u64,
+    /// Whether a desk must match the person in front of it against the credential's face
+    /// before accepting (a refusal `face_mismatch` or `face_not_checked` otherwise). Such a
+    /// purpose lists `portrait`, and so does every registration for it. Absent: not required
+    /// (and absent from the signed list when not required, so older lists read the same).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub face_match_required: bool,
 }
 
 /// The attributes of the resident credential every purpose chooses from.
@@ -111,18 +117,21 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
                 "portrait",
             ]),
             max_status_age_seconds: 24 * 3600,
+            face_match_required: false,
         },
         PurposeDefinition {
             purpose: Purpose::AirportSecurity,
             name: "Airport security check".into(),
             attributes: with_name(&["document_number", "portrait"]),
             max_status_age_seconds: 15 * 60,
+            face_match_required: false,
         },
         PurposeDefinition {
             purpose: Purpose::RailTicketing,
             name: "Rail ticketing (real-name ticket check)".into(),
             attributes: with_name(&["document_number"]),
             max_status_age_seconds: 3600,
+            face_match_required: false,
         },
         PurposeDefinition {
             purpose: Purpose::BankAccountOpening,
@@ -139,6 +148,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
                 "portrait",
             ]),
             max_status_age_seconds: 15 * 60,
+            face_match_required: false,
         },
         PurposeDefinition {
             purpose: Purpose::Welfare,
@@ -151,6 +161,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
                 "address",
             ]),
             max_status_age_seconds: 24 * 3600,
+            face_match_required: false,
         },
         PurposeDefinition {
             purpose: Purpose::AgeCheck,
@@ -165,6 +176,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             .map(str::to_owned)
             .to_vec(),
             max_status_age_seconds: 24 * 3600,
+            face_match_required: false,
         },
     ]
 }

@@ -77,6 +77,17 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
         list.relying_parties.iter().map(|r| r.id.as_str()),
     )?;
     unique("purpose", list.purposes.iter().map(|p| p.purpose.as_str()))?;
+    let portrait = |attributes: &[String]| attributes.iter().any(|a| a == "portrait");
+    if let Some(p) = list
+        .purposes
+        .iter()
+        .find(|p| p.face_match_required && !portrait(&p.attributes))
+    {
+        return Err(TrustError::FaceMatchWithoutPortrait {
+            purpose: p.purpose,
+            relying_party: None,
+        });
+    }
     for rp in &list.relying_parties {
         for (purpose, attributes) in &rp.purposes {
             let allowed = list
@@ -86,6 +97,12 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
                 return Err(TrustError::AttributeBeyondPurpose {
                     attribute: extra.clone(),
                     purpose: *purpose,
+                });
+            }
+            if allowed.face_match_required && !portrait(attributes) {
+                return Err(TrustError::FaceMatchWithoutPortrait {
+                    purpose: *purpose,
+                    relying_party: Some(rp.id.clone()),
                 });
             }
         }

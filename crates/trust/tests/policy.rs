@@ -473,6 +473,65 @@ fn the_signed_list_reads_back_and_each_of_its_checks_breaks() {
             purpose: Purpose::HotelCheckIn
         })
     );
+    // A face match required where no portrait is asked for: by a catalogue entry (rail's),
+    // or by a registration (the first relying party's hotel check-in, narrowed to names).
+    let requiring = |payload: &mut serde_json::Map<String, serde_json::Value>, purpose: &str| {
+        let entry = payload["purposes"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|p| p["purpose"] == purpose)
+            .unwrap();
+        entry["face_match_required"] = true.into();
+    };
+    let read_signed = |payload: &serde_json::Map<String, serde_json::Value>| {
+        VerifiedTrustList::read(
+            &eid_sdjwt::Jws::sign(parsed.header(), payload, &root).unwrap(),
+            &keys,
+            NOW,
+            None,
+        )
+    };
+    let mut rail = parsed.payload().clone();
+    requiring(&mut rail, "rail_ticketing");
+    assert_eq!(
+        read_signed(&rail).err(),
+        Some(TrustError::FaceMatchWithoutPortrait {
+            purpose: Purpose::RailTicketing,
+            relying_party: None
+        })
+    );
+    let mut hotel = parsed.payload().clone();
+    requiring(&mut hotel, "hotel_check_in");
+    let party = hotel["relying_parties"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    hotel["relying_parties"][0]["purposes"]["hotel_check_in"] =
+        serde_json::json!(["family_name", "given_name"]);
+    let refused = read_signed(&hotel).err();
+    assert_eq!(
+        refused,
+        Some(TrustError::FaceMatchWithoutPortrait {
+            purpose: Purpose::HotelCheckIn,
+            relying_party: Some(party.clone())
+        })
+    );
+    assert_eq!(
+        refused.unwrap().to_string(),
+        format!(
+            "hotel_check_in requires a face match, but the registration of {party} does not ask for the portrait"
+        )
+    );
+    hotel["relying_parties"][0]["purposes"]["hotel_check_in"] =
+        serde_json::json!(["family_name", "portrait"]);
+    let read = read_signed(&hotel).unwrap();
+    assert!(
+        read.list()
+            .purpose(Purpose::HotelCheckIn)
+            .unwrap()
+            .face_match_required
+    );
     // Two issuers with one id.
     let mut twice = parsed.payload().clone();
     let issuers = twice["issuers"].as_array().unwrap().clone();

@@ -84,6 +84,7 @@ async fn measure_service(runs: usize) {
             events: vec![format!("{}/events", served.base)],
             identity: None,
             request_lifetime: time::Duration::minutes(5),
+            face: None,
         },
         Arc::new(eid_core::FixedClock(NOW)),
         Arc::new(eid_core::OsRandom),

@@ -30,6 +30,6 @@ pub mod sessions;
 mod status;
 mod verifier;
 
-pub use report::{Channel, Reason, Report};
+pub use report::{Channel, FaceCheck, Presence, Reason, Report};
 pub use status::StatusCache;
 pub use verifier::{Check, Verifier};

@@ -79,6 +79,37 @@ pub struct Report {
     pub attributes: Map<String, Value>,
     /// Every reason to refuse; empty when accepted.
     pub reasons: Vec<Reason>,
+    /// The person at the desk against the credential's face, when the desk compared them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence: Option<Presence>,
+}
+
+/// The live face at the desk against the credential's: the same person when `score`, the
+/// distance between the two faces (lower is closer), is at most `threshold`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Presence {
+    /// Whether the faces matched.
+    pub matched: bool,
+    /// The distance between the faces.
+    pub score: f64,
+    /// The largest distance taken as the same person.
+    pub threshold: f64,
+}
+
+/// What the desk's face check came to, for [`crate::Verifier::with_face_check`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaceCheck {
+    /// Compared: the distance between the live face and the credential's, and the
+    /// threshold it was held to.
+    Compared {
+        /// The distance.
+        distance: f64,
+        /// The largest distance taken as the same person.
+        threshold: f64,
+    },
+    /// Not compared, and why in words (no photograph taken, no face found in it, no
+    /// portrait disclosed, no face model at this desk).
+    NotCompared(String),
 }
 
 impl Report {

@@ -65,7 +65,19 @@ pub struct ServiceConfig {
     pub identity: Option<(Arc<dyn Signer>, Vec<u8>)>,
     /// How long an online request may be answered.
     pub request_lifetime: Duration,
+    /// The face model that compares the person at the desk with the credential's portrait
+    /// (`eid verifier serve --face-models`); without one, no face is compared, and a purpose
+    /// that requires a match refuses with `face_not_checked`.
+    pub face: Option<Arc<dyn eid_face::CompareFaces>>,
 }
+
+/// Face comparisons at once; more are refused with 503 at once (each holds a blocking
+/// thread and the model's lock for a few hundred milliseconds).
+const FACE_COMPARISONS: usize = 2;
+
+/// In-person exchanges at once (each holds a socket and up to 1 MiB for up to two minutes
+/// while a holder decides); more are refused with 503 at once.
+const EXCHANGES: usize = 512;
 
 /// Answers taken for one request before it stops listening (a refused answer does not
 /// close a request: anyone can read the request object and post a well-formed refusal).
@@ -84,6 +96,10 @@ pub struct Service {
     http: Arc<eid_serve::metrics::HttpMetrics>,
     /// Verifications by channel and outcome: `accepted`, or the first reason's code.
     outcomes: eid_serve::metrics::Counters,
+    /// Places for face comparisons ([`FACE_COMPARISONS`]).
+    faces: Arc<tokio::sync::Semaphore>,
+    /// Places for in-person exchanges ([`EXCHANGES`]).
+    exchanges: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Service {
@@ -133,6 +149,8 @@ impl Service {
                 "Verifications, by channel and outcome (accepted, or the first reason's code).",
                 &["channel", "outcome"],
             ),
+            faces: Arc::new(tokio::sync::Semaphore::new(FACE_COMPARISONS)),
+            exchanges: tokio::sync::Semaphore::new(EXCHANGES),
         })
     }
 
@@ -378,6 +396,16 @@ async fn in_store<T: Send + 'static>(
     }
 }
 
+/// 503 `busy`, to try again in a second.
+fn busy(description: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+        axum::Json(json!({"error": "busy", "error_description": description})),
+    )
+        .into_response()
+}
+
 fn poisoned() -> Response {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -450,6 +478,63 @@ struct InPersonRequest {
     purpose: String,
     #[serde(default)]
     attributes: Option<Vec<String>>,
+    /// A photograph of the person at the desk (JPEG or PNG, base64), to compare with the
+    /// disclosed portrait.
+    #[serde(default)]
+    face: Option<String>,
+}
+
+/// The person at the desk (`live`, base64 as sent) against the portrait `report` discloses,
+/// with the service's face model; `Err` with a response when no place is free.
+async fn face_check(
+    service: &Arc<Service>,
+    report: &Report,
+    live: Option<&str>,
+) -> Result<crate::FaceCheck, Response> {
+    use crate::FaceCheck::NotCompared;
+    use base64::Engine;
+    let Some(model) = service.config.face.clone() else {
+        return Ok(NotCompared("this desk has no face model".into()));
+    };
+    let Some(live) = live else {
+        return Ok(NotCompared(
+            "no photograph of the person at the desk was sent".into(),
+        ));
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let Ok(live) = b64.decode(live.trim()) else {
+        return Ok(NotCompared(
+            "the photograph is not base64 (standard alphabet)".into(),
+        ));
+    };
+    let Some(portrait) = report
+        .attributes
+        .get("portrait")
+        .and_then(|p| p.as_str())
+        .and_then(|p| b64.decode(p).ok())
+    else {
+        return Ok(NotCompared("the credential disclosed no portrait".into()));
+    };
+    let Ok(place) = service.faces.clone().try_acquire_owned() else {
+        return Err(busy(
+            "every face comparison place is taken; try again in a moment",
+        ));
+    };
+    let compared = tokio::task::spawn_blocking(move || {
+        let _place = place;
+        model
+            .distance(&portrait, &live)
+            .map(|distance| (distance, model.threshold()))
+    })
+    .await;
+    Ok(match compared {
+        Ok(Ok((distance, threshold))) => crate::FaceCheck::Compared {
+            distance,
+            threshold,
+        },
+        Ok(Err(e)) => NotCompared(e.to_string()),
+        Err(_) => NotCompared("the face comparison failed".into()),
+    })
 }
 
 async fn verify_in_person(
@@ -515,64 +600,104 @@ async fn verify_in_person(
     };
     // The exchange runs without the verifier's lock (pushes keep applying meanwhile), and
     // holds no thread while the holder decides.
-    let outcome = exchange_with_phone(address, &establishment).await;
-    let Ok(verifier) = service.verifier.read() else {
-        return poisoned();
+    let Ok(place) = service.exchanges.try_acquire() else {
+        return busy("every in-person exchange place is taken; try again in a moment");
     };
+    let outcome = exchange_with_phone(address, &establishment).await;
+    drop(place);
     let now = service.clock.now();
-    let outcome = outcome.map(|message| session.finish(&verifier, &message, now));
-    match outcome {
-        Ok(r) => {
-            service.notice(&r);
-            report(&r)
+    let finished = {
+        let Ok(verifier) = service.verifier.read() else {
+            return poisoned();
+        };
+        match outcome {
+            Ok(message) => session.finish(&verifier, &message, now),
+            Err(e) => {
+                return report(&verifier.refuse(
+                    &Check {
+                        purpose,
+                        requested: &attributes,
+                        channel: Channel::InPerson,
+                        now,
+                    },
+                    crate::Reason::new(
+                        "transport_failed",
+                        format!("the exchange with the phone failed: {e}"),
+                    ),
+                ));
+            }
         }
-        Err(e) => report(&verifier.refuse(
-            &Check {
-                purpose,
-                requested: &attributes,
-                channel: Channel::InPerson,
-                now,
-            },
-            crate::Reason::new("transport_failed", format!("the phone did not answer: {e}")),
-        )),
-    }
+    };
+    // The face is compared without the verifier's lock, on its own bounded places.
+    let finished = if finished.accepted {
+        let check = match face_check(&service, &finished, request.face.as_deref()).await {
+            Ok(check) => check,
+            Err(busy) => return busy,
+        };
+        let Ok(verifier) = service.verifier.read() else {
+            return poisoned();
+        };
+        verifier.with_face_check(finished, check)
+    } else {
+        finished
+    };
+    service.notice(&finished);
+    report(&finished)
 }
 
 /// Connects to the phone at `address` (10 s), sends the SessionEstablishment (30 s) and
 /// waits for its answer (120 s: the holder reads the request and consents), in the framing
-/// of [`eid_mdoc::transport`].
+/// of [`eid_mdoc::transport`]. Each failure is said in fixed words: no operating-system
+/// error text reaches the desk's client.
 async fn exchange_with_phone(
     address: std::net::SocketAddr,
     establishment: &[u8],
-) -> std::io::Result<Vec<u8>> {
+) -> Result<Vec<u8>, &'static str> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::time::timeout;
-    let late =
-        |what: &'static str| move |_| std::io::Error::new(std::io::ErrorKind::TimedOut, what);
+    let hung_up = |e: std::io::Error, when: &'static str| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            when
+        } else {
+            "the connection to the phone failed"
+        }
+    };
     let mut stream = timeout(
         std::time::Duration::from_secs(10),
         tokio::net::TcpStream::connect(address),
     )
     .await
-    .map_err(late("the phone could not be reached in time"))?
-    .map_err(|_| std::io::Error::other("the phone could not be reached"))?;
-    stream.set_nodelay(true)?;
-    let header = eid_mdoc::transport::frame_header(establishment)?;
+    .map_err(|_| "the phone could not be reached in time")?
+    .map_err(|_| "the phone could not be reached")?;
+    stream
+        .set_nodelay(true)
+        .map_err(|_| "the connection to the phone failed")?;
+    let header = eid_mdoc::transport::frame_header(establishment)
+        .map_err(|_| "the request is too large to send")?;
     timeout(std::time::Duration::from_secs(30), async {
         stream.write_all(&header).await?;
         stream.write_all(establishment).await
     })
     .await
-    .map_err(late("the phone did not take the request in time"))??;
+    .map_err(|_| "the phone did not take the request in time")?
+    .map_err(|_| "the connection to the phone failed")?;
     timeout(std::time::Duration::from_secs(120), async {
         let mut header = [0u8; 4];
-        stream.read_exact(&mut header).await?;
-        let mut message = vec![0u8; eid_mdoc::transport::frame_length(header)?];
-        stream.read_exact(&mut message).await?;
+        stream
+            .read_exact(&mut header)
+            .await
+            .map_err(|e| hung_up(e, "the phone hung up without answering"))?;
+        let len = eid_mdoc::transport::frame_length(header)
+            .map_err(|_| "the phone announced an answer above 1 MiB")?;
+        let mut message = vec![0u8; len];
+        stream
+            .read_exact(&mut message)
+            .await
+            .map_err(|e| hung_up(e, "the phone hung up in the middle of its answer"))?;
         Ok(message)
     })
     .await
-    .map_err(late("the phone did not answer in time"))?
+    .map_err(|_| "the phone did not answer in time")?
 }
 
 /// A phone's announced `ip:port`, or `None` for a name or an address no phone has.

@@ -201,8 +201,8 @@ impl SessionStore for LocalSessions {
         by_expiry.insert((online.session.expires_at, id.clone()));
         by_state.insert(online.session.state.clone(), id.clone());
         by_handle.insert(handle, id.clone());
-        by_id.insert(
-            id,
+        let replaced = by_id.insert(
+            id.clone(),
             Entry {
                 request_object: online.request_object.clone(),
                 expires_at: online.session.expires_at,
@@ -212,6 +212,18 @@ impl SessionStore for LocalSessions {
                 resting: Some(online),
             },
         );
+        // An id opened again (ids are random: never, but the indexes stay in step).
+        if let (Some(old), Some(new)) = (replaced, by_id.get(&id)) {
+            if old.expires_at != new.expires_at {
+                by_expiry.remove(&(old.expires_at, id.clone()));
+            }
+            if old.state != new.state {
+                by_state.remove(&old.state);
+            }
+            if old.handle != new.handle {
+                by_handle.remove(&old.handle);
+            }
+        }
         Ok(())
     }
 
@@ -560,37 +572,47 @@ mod tests {
     }
 
     /// A request is kept until ten minutes after it expires (its outcome may still be
-    /// collected), then forgotten by every index when the next one opens.
+    /// collected), then forgotten by every index when the next one opens — by when it
+    /// expires, not when it was opened; and an id opened again leaves no trace of the first.
     #[test]
     fn expired_requests_are_forgotten_ten_minutes_on() {
         let sessions = LocalSessions::default();
-        let lifetime = Duration::minutes(5);
-        sessions.open(online(1, T0 + lifetime), T0).expect("open");
-        let later = T0 + Duration::minutes(3);
+        // 1 opened first but lives 20 minutes; 2 opened later for 5.
         sessions
-            .open(online(2, later + lifetime), later)
+            .open(online(1, T0 + Duration::minutes(20)), T0)
             .expect("open");
-        // Nine minutes after the first expired: both held.
-        let t = T0 + lifetime + Duration::minutes(9);
-        sessions.open(online(3, t + lifetime), t).expect("open");
+        let later = T0 + Duration::minutes(3);
+        let expires_2 = later + Duration::minutes(5);
+        sessions.open(online(2, expires_2), later).expect("open");
+        // Nine minutes after 2 expired: both held.
+        let t = expires_2 + Duration::minutes(9);
+        sessions
+            .open(online(3, t + Duration::minutes(5)), t)
+            .expect("open");
+        assert_eq!(sessions.outcome("handle-2").expect("outcome"), Some(None));
+        // Ten: 2 is gone from every index, 1 (opened before it) and 3 stay.
+        let t = expires_2 + COLLECT_FOR;
+        sessions
+            .open(online(4, t + Duration::minutes(5)), t)
+            .expect("open");
+        assert_eq!(sessions.outcome("handle-2").expect("outcome"), None);
+        assert_eq!(sessions.request_object("id-2").expect("object"), None);
+        assert_eq!(sessions.by_state("state-2").expect("state"), None);
+        assert_eq!(sessions.outcome("handle-1").expect("outcome"), Some(None));
         assert_eq!(
-            sessions.outcome("handle-1").expect("outcome"),
-            Some(None),
-            "collected too early"
+            sessions.by_state("state-1").expect("state").as_deref(),
+            Some("id-1")
         );
-        // Ten: the first is gone from every index, the others stay.
-        let t = T0 + lifetime + COLLECT_FOR;
-        sessions.open(online(4, t + lifetime), t).expect("open");
-        assert_eq!(sessions.outcome("handle-1").expect("outcome"), None);
-        assert_eq!(sessions.request_object("id-1").expect("object"), None);
-        assert_eq!(sessions.by_state("state-1").expect("state"), None);
-        assert_eq!(
-            sessions.by_state("state-2").expect("state").as_deref(),
-            Some("id-2")
-        );
+        // Request 4's id opened again, with another expiry, state and handle.
+        let mut again = online(5, t + Duration::minutes(7));
+        again.session.id = "id-4".into();
+        sessions.open(again, t).expect("open");
+        assert_eq!(sessions.by_state("state-4").expect("state"), None);
+        assert_eq!(sessions.outcome("handle-4").expect("outcome"), None);
         let open = sessions.lock().expect("lock");
         assert_eq!(open.by_id.len(), 3);
         assert_eq!(open.by_expiry.len(), 3);
+        assert_eq!(open.by_state.len(), 3);
         assert_eq!(open.by_handle.len(), 3);
     }
 }

@@ -9,7 +9,7 @@ use eid_trust::{Purpose, Registration, VerifiedTrustList, decide};
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
-use crate::report::{Channel, Reason, Report};
+use crate::report::{Channel, FaceCheck, Reason, Report};
 use crate::status::StatusCache;
 
 /// How long a key binding JWT may be old when it arrives.
@@ -196,7 +196,58 @@ impl Verifier {
             checked_at: check.now,
             attributes: Map::new(),
             reasons: vec![reason],
+            presence: None,
         }
+    }
+
+    /// `report` with the desk's face check applied. Where the report's purpose requires a
+    /// face match (the trust list's catalogue), an accepted report is refused when the faces
+    /// did not match (`face_mismatch`) or were not compared (`face_not_checked`), and its
+    /// attributes go. Where it does not, the comparison is only reported. A refused report
+    /// stays as it is: nothing is compared for it.
+    pub fn with_face_check(&self, mut report: Report, check: FaceCheck) -> Report {
+        if !report.accepted {
+            return report;
+        }
+        let required = self
+            .trust
+            .list()
+            .purpose(report.purpose)
+            .is_some_and(|p| p.face_match_required);
+        let refusal = match check {
+            FaceCheck::Compared {
+                distance,
+                threshold,
+            } => {
+                let matched = distance <= threshold;
+                report.presence = Some(crate::Presence {
+                    matched,
+                    score: distance,
+                    threshold,
+                });
+                (!matched).then(|| {
+                    Reason::new(
+                        "face_mismatch",
+                        format!(
+                            "the face at the desk is not the credential's (distance {distance:.2}, at most {threshold:.2} is a match)"
+                        ),
+                    )
+                })
+            }
+            FaceCheck::NotCompared(why) => Some(Reason::new(
+                "face_not_checked",
+                format!(
+                    "{} requires a face match, and none was made: {why}",
+                    report.purpose
+                ),
+            )),
+        };
+        if let Some(reason) = refusal.filter(|_| required) {
+            report.accepted = false;
+            report.attributes = Map::new();
+            report.reasons.push(reason);
+        }
+        report
     }
 
     /// Verifies an ISO 18013-5 DeviceResponse whose device authentication covers
@@ -468,6 +519,7 @@ impl Verifier {
                 Map::new()
             },
             reasons: decision.reasons.iter().map(Reason::policy).collect(),
+            presence: None,
         }
     }
 }

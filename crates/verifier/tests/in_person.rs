@@ -352,31 +352,112 @@ fn a_new_trust_list_widening_the_scope_lets_the_hangzhou_hotel_accept() {
     };
     assert_eq!(run(&verifier).codes(), ["issuer_not_authorised"]);
     // Version 2: the national authorisation, without reissuing anything.
-    let mut draft = world.draft.clone();
-    draft.version = world.trust.list().version;
-    eid_trust::edit::set_scope(
-        &mut draft,
-        "cn-4501",
-        eid_trust::AcceptanceScope {
-            region: eid_core::region::Scope::parse("nation").unwrap(),
-            purposes: Purpose::ALL.to_vec(),
-            valid_from: NOW - Duration::days(1),
-            valid_until: None,
-        },
-        false,
-    )
-    .unwrap();
-    let (jws, _) = eid_trust::signed::sign(&draft, &world.root, NOW, Duration::days(7)).unwrap();
-    let v2 = eid_trust::VerifiedTrustList::read(
-        &jws,
-        &[eid_crypto::Signer::verifying_key(&world.root).clone()],
-        NOW,
-        Some(verifier.trust()),
-    )
-    .unwrap();
+    let (_, v2) = world.next_trust_list(|draft| {
+        eid_trust::edit::set_scope(
+            draft,
+            "cn-4501",
+            eid_trust::AcceptanceScope {
+                region: eid_core::region::Scope::parse("nation").unwrap(),
+                purposes: Purpose::ALL.to_vec(),
+                valid_from: NOW - Duration::days(1),
+                valid_until: None,
+            },
+            false,
+        )
+        .unwrap();
+    });
     assert_eq!(v2.list().version, 2);
     verifier.replace_trust(v2, NOW);
     let report = run(&verifier);
     assert!(report.accepted, "{:?}", report.reasons);
     assert_eq!(report.trust_list_version, 2);
+}
+
+/// The desk's face check on an accepted report, where the purpose requires a match (the
+/// hotel's, once the trust list says so) and where it does not (before). Each outcome that
+/// must refuse does, with its own reason, and takes the attributes with it.
+#[test]
+fn a_required_face_match_refuses_a_mismatch_or_no_match_and_only_reports_otherwise() {
+    use eid_verifier::{FaceCheck, Presence};
+    let world = World::new();
+    let mut verifier = verifier(&world, "nanning-hotel");
+    let asked = verifier.registered_attributes(Purpose::HotelCheckIn);
+    let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
+    let accepted = |verifier: &Verifier| {
+        let (report, _) = exchange(
+            &world,
+            &world.credential,
+            verifier,
+            &world.hotel,
+            Purpose::HotelCheckIn,
+            &asked,
+        );
+        assert!(report.accepted, "{:?}", report.reasons);
+        report
+    };
+    let close = FaceCheck::Compared {
+        distance: 0.31,
+        threshold: 0.6,
+    };
+    let far = FaceCheck::Compared {
+        distance: 0.84,
+        threshold: 0.6,
+    };
+    let none = FaceCheck::NotCompared("no photograph was taken".into());
+    // Not required (the default catalogue): reported, never refused.
+    let report = verifier.with_face_check(accepted(&verifier), far.clone());
+    assert!(report.accepted);
+    assert_eq!(
+        report.presence,
+        Some(Presence {
+            matched: false,
+            score: 0.84,
+            threshold: 0.6
+        })
+    );
+    let report = verifier.with_face_check(accepted(&verifier), none.clone());
+    assert!(report.accepted && report.presence.is_none());
+    // Version 2 requires a match for hotel check-in.
+    let (_, v2) = world.requiring_face_match(Purpose::HotelCheckIn);
+    verifier.replace_trust(v2, NOW);
+    let report = verifier.with_face_check(accepted(&verifier), close);
+    assert!(report.accepted, "{:?}", report.reasons);
+    assert_eq!(report.presence.map(|p| p.matched), Some(true));
+    assert_eq!(report.attributes["family_name"], "韦");
+    // At the threshold: still the same person.
+    let at = FaceCheck::Compared {
+        distance: 0.6,
+        threshold: 0.6,
+    };
+    assert!(verifier.with_face_check(accepted(&verifier), at).accepted);
+    let report = verifier.with_face_check(accepted(&verifier), far);
+    assert_eq!(report.codes(), ["face_mismatch"]);
+    assert!(report.attributes.is_empty());
+    assert_eq!(report.presence.map(|p| p.matched), Some(false));
+    assert!(report.reasons[0].message.contains("0.84"), "{report:?}");
+    let report = verifier.with_face_check(accepted(&verifier), none.clone());
+    assert_eq!(report.codes(), ["face_not_checked"]);
+    assert!(report.attributes.is_empty() && report.presence.is_none());
+    assert!(
+        report.reasons[0]
+            .message
+            .contains("no photograph was taken")
+    );
+    // A refused report stays as it was.
+    let mut suspended = verifier;
+    suspended
+        .statuses_mut()
+        .apply_push(STATUS_URI, IDX, CredentialStatus::Suspended);
+    let (refused, _) = exchange(
+        &world,
+        &world.credential,
+        &suspended,
+        &world.hotel,
+        Purpose::HotelCheckIn,
+        &asked,
+    );
+    assert_eq!(
+        suspended.with_face_check(refused, none).codes(),
+        ["status_suspended"]
+    );
 }

@@ -190,6 +190,38 @@ impl World {
         VerifiedTrustList::read(&jws, &[root.verifying_key().clone()], NOW, None).unwrap()
     }
 
+    /// The next version of the world's trust list, changed by `change`, signed by the root:
+    /// the JWS and the list read as newer than the world's.
+    pub fn next_trust_list(
+        &self,
+        change: impl FnOnce(&mut TrustList),
+    ) -> (String, VerifiedTrustList) {
+        let mut draft = self.draft.clone();
+        draft.version = self.trust.list().version;
+        change(&mut draft);
+        let (jws, _) = eid_trust::signed::sign(&draft, &self.root, NOW, Duration::days(7)).unwrap();
+        let read = VerifiedTrustList::read(
+            &jws,
+            &[self.root.verifying_key().clone()],
+            NOW,
+            Some(&self.trust),
+        )
+        .unwrap();
+        (jws, read)
+    }
+
+    /// [`Self::next_trust_list`] requiring a face match for `purpose`.
+    pub fn requiring_face_match(&self, purpose: Purpose) -> (String, VerifiedTrustList) {
+        self.next_trust_list(|draft| {
+            draft
+                .purposes
+                .iter_mut()
+                .find(|p| p.purpose == purpose)
+                .unwrap()
+                .face_match_required = true;
+        })
+    }
+
     /// A resident credential held in `provider`'s wallet.
     pub fn issue(pki: &AuthorityPki, device_key: &SigningKey, provider: &str) -> Vec<u8> {
         Self::issue_with_status(
@@ -228,6 +260,25 @@ impl World {
         status: eid_core::status::StatusListReference,
         x5chain: &[Vec<u8>],
     ) -> Vec<u8> {
+        Self::issue_with_portrait(
+            pki,
+            device_key,
+            provider,
+            status,
+            x5chain,
+            &[0xff, 0xd8, 0xff],
+        )
+    }
+
+    /// The same, with `portrait` (JPEG bytes) as the portrait.
+    pub fn issue_with_portrait(
+        pki: &AuthorityPki,
+        device_key: &SigningKey,
+        provider: &str,
+        status: eid_core::status::StatusListReference,
+        x5chain: &[Vec<u8>],
+        portrait: &[u8],
+    ) -> Vec<u8> {
         let text = |s: &str| ElementValue::Text(s.into());
         let name_spaces = vec![
             (
@@ -247,7 +298,7 @@ impl World {
                     ("document_number".to_owned(), text("450103199003070024")),
                     (
                         "portrait".to_owned(),
-                        ElementValue::Bytes(vec![0xff, 0xd8, 0xff]),
+                        ElementValue::Bytes(portrait.to_vec()),
                     ),
                     ("age_over_18".to_owned(), ElementValue::Bool(true)),
                 ],
