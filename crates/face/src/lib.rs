@@ -46,6 +46,9 @@ pub trait CompareFaces: Send + Sync {
     /// and the one face in `live` (a photograph at the desk: several faces are refused).
     fn distance(&self, reference: &[u8], live: &[u8]) -> Result<f64, ImageError>;
 
+    /// The distance between `template` (an offline code's) and the one face in `live`.
+    fn distance_to_template(&self, template: &Template, live: &[u8]) -> Result<f64, ImageError>;
+
     /// The largest distance taken as the same person.
     fn threshold(&self) -> f64;
 }

@@ -162,6 +162,15 @@ impl crate::CompareFaces for FaceMatcher {
         Ok(registered.distance(&captured))
     }
 
+    fn distance_to_template(
+        &self,
+        template: &crate::Template,
+        live: &[u8],
+    ) -> Result<f64, ImageError> {
+        let captured = self.embedding(live, "photograph", false)?;
+        Ok(template.embedding().distance(&captured))
+    }
+
     fn threshold(&self) -> f64 {
         self.threshold
     }

@@ -35,8 +35,10 @@
 //! Every byte counts: the device key is a compressed point, and the attributes of the
 //! resident credential go by the one-byte labels of [`ATTRIBUTE_LABELS`] (other names by
 //! their text). The portrait goes as `portrait_sha256` (label 8): its digest, not the
-//! image. An issuer refuses to make a credential whose presentation would not fit the
-//! code ([`OfflineError::TooLargeForQr`]): a purpose whose attributes are long (a hotel's,
+//! image; where the desk is to match the holder's face, the issuer adds the face template
+//! (`face_template`, label 20, 129 bytes), and the code may then reach QR version 20 at
+//! level M ([`QR_CAPACITY_WITH_FACE`]) instead of 15. An issuer refuses to make a
+//! credential whose presentation would not fit the code ([`OfflineError::TooLargeForQr`]): a purpose whose attributes are long (a hotel's,
 //! with the whole address) is presented in person or online instead.
 
 use std::collections::BTreeMap;
@@ -54,6 +56,13 @@ use crate::model::StatusReference;
 
 /// The bytes QR version 15 holds at error-correction level M in byte mode.
 pub const QR_CAPACITY: usize = 412;
+/// The bytes QR version 20 holds at level M in byte mode: the bound of a code that carries
+/// the holder's face template ([`FACE_TEMPLATE`]), which a phone's screen still shows to
+/// a desk's scanner.
+pub const QR_CAPACITY_WITH_FACE: usize = 666;
+/// The attribute that carries the holder's face template (`eid_face::Template`, 129
+/// bytes), under the issuer's signature, for a desk to match the face in front of it.
+pub const FACE_TEMPLATE: &str = "face_template";
 /// How long after it was made a presentation is accepted.
 pub const MAX_AGE: Duration = Duration::seconds(60);
 /// How far ahead of the desk's clock a phone's clock may be.
@@ -69,7 +78,7 @@ pub const KID_LEN: usize = 8;
 
 /// The attribute labels of the compact credential: the resident credential's elements, by
 /// the number its map key carries. Fixed: a label is never reused for another name.
-pub const ATTRIBUTE_LABELS: [(u64, &str); 19] = [
+pub const ATTRIBUTE_LABELS: [(u64, &str); 20] = [
     (1, "family_name"),
     (2, "given_name"),
     (3, "sex"),
@@ -89,6 +98,7 @@ pub const ATTRIBUTE_LABELS: [(u64, &str); 19] = [
     (17, "age_over_18"),
     (18, "age_over_60"),
     (19, "age_over_65"),
+    (20, FACE_TEMPLATE),
 ];
 
 /// Bytes a presentation adds to its credential: the array, version, the credential's
@@ -156,11 +166,15 @@ pub enum OfflineError {
     NotTheDeviceKey,
     /// The presentation would not fit QR version 15-M (issuer side).
     #[error(
-        "a presentation of this compact credential would take {bytes} bytes; a QR code of version 15-M holds 412"
+        "a presentation of this compact credential would take {bytes} bytes; a QR code of version {version}-M holds {capacity}"
     )]
     TooLargeForQr {
         /// Its size.
         bytes: usize,
+        /// The largest QR version allowed (15, or 20 with a face template).
+        version: u8,
+        /// The bytes it holds.
+        capacity: usize,
     },
     /// A signing key failed.
     #[error("signing failed: {0}")]
@@ -271,8 +285,17 @@ pub fn issue_compact(
         .bytes(&payload)
         .bytes(&signature);
     let bytes = out.0.len() + PRESENTATION_OVERHEAD;
-    if bytes > QR_CAPACITY {
-        return Err(OfflineError::TooLargeForQr { bytes });
+    let (version, capacity) = if request.attributes.iter().any(|(n, _)| n == FACE_TEMPLATE) {
+        (20, QR_CAPACITY_WITH_FACE)
+    } else {
+        (15, QR_CAPACITY)
+    };
+    if bytes > capacity {
+        return Err(OfflineError::TooLargeForQr {
+            bytes,
+            version,
+            capacity,
+        });
     }
     Ok(out.0)
 }

@@ -11,8 +11,9 @@ use eid_crypto::{Signer, SigningKey, VerifyingKey};
 use eid_mdoc::issue::ElementValue;
 use eid_mdoc::model::StatusReference;
 use eid_mdoc::offline::{
-    CompactCredential, CompactCredentialRequest, OfflineCheck, OfflineError, OfflineIssuerKey,
-    PORTRAIT_DIGEST, QR_CAPACITY, issue_compact, key_id, present_offline, verify_offline,
+    CompactCredential, CompactCredentialRequest, FACE_TEMPLATE, OfflineCheck, OfflineError,
+    OfflineIssuerKey, PORTRAIT_DIGEST, QR_CAPACITY, QR_CAPACITY_WITH_FACE, issue_compact, key_id,
+    present_offline, verify_offline,
 };
 use eid_mdoc::{MdocError, model::element_to_json};
 use time::macros::{date, datetime};
@@ -222,11 +223,64 @@ fn scanner_purposes_fit_qr_version_15_m_and_the_issuer_refuses_what_does_not() {
         assert!(
             matches!(
                 try_issue(&f, purpose, NOW),
-                Err(OfflineError::TooLargeForQr { bytes }) if bytes > QR_CAPACITY
+                Err(OfflineError::TooLargeForQr { bytes, version: 15, capacity: QR_CAPACITY }) if bytes > QR_CAPACITY
             ),
             "{purpose}"
         );
     }
+}
+
+/// With the holder's face template (129 bytes, `eid_face::Template`) the scanner purposes'
+/// presentations fit QR version 20 at level M, and the template reads back as it went in;
+/// a template makes no code larger than that.
+#[test]
+fn with_a_face_template_scanner_purposes_fit_qr_version_20_m() {
+    let f = fixture();
+    let template: Vec<u8> = (0..129u8).map(|i| i.wrapping_mul(37)).collect();
+    let with_template = |purpose: &str, more: &[(String, ElementValue)]| {
+        let mut attributes = attributes(purpose);
+        attributes.push((FACE_TEMPLATE.into(), ElementValue::Bytes(template.clone())));
+        attributes.extend_from_slice(more);
+        let status = status();
+        issue_compact(
+            &CompactCredentialRequest {
+                purpose,
+                provider: "wechat",
+                attributes: &attributes,
+                device_key: f.device.verifying_key(),
+                issued_at: NOW,
+                expires_at: NOW + Duration::days(365),
+                status: Some(&status),
+            },
+            &f.issuer,
+            f.issuer.verifying_key(),
+        )
+    };
+    for purpose in ["airport_security", "rail_ticketing"] {
+        let credential =
+            CompactCredential::from_cbor(&with_template(purpose, &[]).unwrap()).unwrap();
+        let qr = present(&f, &credential, NOW);
+        eprintln!("{purpose} with a face template: {} bytes", qr.len());
+        assert!(
+            qr.len() > QR_CAPACITY && qr.len() <= QR_CAPACITY_WITH_FACE,
+            "{}",
+            qr.len()
+        );
+        qrcode::QrCode::with_version(&qr, qrcode::Version::Normal(20), qrcode::EcLevel::M)
+            .unwrap_or_else(|e| panic!("{purpose}: {e:?}"));
+        let verified = verify_offline(&qr, &check(&f, purpose)).unwrap();
+        assert_eq!(
+            element_to_json(&verified.claims.attributes[FACE_TEMPLATE]).unwrap(),
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &template)
+        );
+    }
+    // Beyond version 20-M: refused, saying so.
+    let long = [("notes".to_owned(), ElementValue::Text("长".repeat(100)))];
+    assert!(matches!(
+        with_template("airport_security", &long),
+        Err(OfflineError::TooLargeForQr { bytes, version: 20, capacity: QR_CAPACITY_WITH_FACE })
+            if bytes > QR_CAPACITY_WITH_FACE
+    ));
 }
 
 #[test]

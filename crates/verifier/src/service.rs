@@ -429,12 +429,36 @@ async fn verify_offline(
         Ok(p) => p,
         Err(r) => return *r,
     };
-    let binary = headers
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/octet-stream"));
-    let code = if binary {
+        .unwrap_or_default();
+    let mut face = None;
+    let code = if content_type.starts_with("application/octet-stream") {
         body.to_vec()
+    } else if content_type.starts_with("application/json") {
+        // `{"code": base64url, "face": base64 photograph}`: a desk that matches faces.
+        #[derive(Deserialize)]
+        struct WithFace {
+            code: String,
+            #[serde(default)]
+            face: Option<String>,
+        }
+        match serde_json::from_slice::<WithFace>(&body) {
+            Ok(w) => match eid_crypto::b64url_decode(w.code.trim()) {
+                Ok(code) => {
+                    face = w.face;
+                    code
+                }
+                Err(_) => return bad_request("invalid_request", "the code is not base64url"),
+            },
+            Err(e) => {
+                return bad_request(
+                    "invalid_request",
+                    format!("the body is not {{\"code\", \"face\"}}: {e}"),
+                );
+            }
+        }
     } else {
         match std::str::from_utf8(&body)
             .ok()
@@ -468,6 +492,18 @@ async fn verify_offline(
     let Ok(Some(verified)) = verified else {
         return poisoned();
     };
+    let verified = if verified.accepted {
+        let check = match face_check(&service, &verified, face.as_deref()).await {
+            Ok(check) => check,
+            Err(busy) => return busy,
+        };
+        let Ok(verifier) = service.verifier.read() else {
+            return poisoned();
+        };
+        verifier.with_face_check(verified, check)
+    } else {
+        verified
+    };
     service.notice(&verified);
     report(&verified)
 }
@@ -484,8 +520,17 @@ struct InPersonRequest {
     face: Option<String>,
 }
 
-/// The person at the desk (`live`, base64 as sent) against the portrait `report` discloses,
-/// with the service's face model; `Err` with a response when no place is free.
+/// What the person at the desk is compared with.
+enum Reference {
+    /// The disclosed portrait (in person, online).
+    Portrait(Vec<u8>),
+    /// The offline code's face template.
+    Template(eid_face::Template),
+}
+
+/// The person at the desk (`live`, base64 as sent) against the face `report` gives (the
+/// offline code's template, or the disclosed portrait), with the service's face model;
+/// `Err` with a response when no place is free.
 async fn face_check(
     service: &Arc<Service>,
     report: &Report,
@@ -507,13 +552,27 @@ async fn face_check(
             "the photograph is not base64 (standard alphabet)".into(),
         ));
     };
-    let Some(portrait) = report
-        .attributes
-        .get("portrait")
-        .and_then(|p| p.as_str())
-        .and_then(|p| b64.decode(p).ok())
-    else {
-        return Ok(NotCompared("the credential disclosed no portrait".into()));
+    // The offline code's template, else the disclosed portrait.
+    let attribute = |name: &str| {
+        report
+            .attributes
+            .get(name)
+            .and_then(|p| p.as_str())
+            .and_then(|p| b64.decode(p).ok())
+    };
+    let reference = match attribute(eid_mdoc::offline::FACE_TEMPLATE) {
+        Some(bytes) => match eid_face::Template::from_bytes(&bytes) {
+            Ok(template) => Reference::Template(template),
+            Err(e) => return Ok(NotCompared(e.to_string())),
+        },
+        None => match attribute("portrait") {
+            Some(portrait) => Reference::Portrait(portrait),
+            None => {
+                return Ok(NotCompared(
+                    "the credential gave no portrait or face template".into(),
+                ));
+            }
+        },
     };
     let Ok(place) = service.faces.clone().try_acquire_owned() else {
         return Err(busy(
@@ -522,9 +581,11 @@ async fn face_check(
     };
     let compared = tokio::task::spawn_blocking(move || {
         let _place = place;
-        model
-            .distance(&portrait, &live)
-            .map(|distance| (distance, model.threshold()))
+        match &reference {
+            Reference::Portrait(portrait) => model.distance(portrait, &live),
+            Reference::Template(template) => model.distance_to_template(template, &live),
+        }
+        .map(|distance| (distance, model.threshold()))
     })
     .await;
     Ok(match compared {

@@ -401,7 +401,8 @@ impl Verifier {
     /// (issuer key by `kid` from the trust list, issuer signature, validity, the desk's
     /// purpose, made within the last 60 s, the device signature), a code not already
     /// accepted here, then status and the acceptance policy. The portrait comes as its
-    /// digest (`portrait_sha256`), standing for `portrait` in the policy.
+    /// digest (`portrait_sha256`) and, where the desk matches faces, as the face template
+    /// (`face_template`): each stands for `portrait` in the policy.
     pub fn verify_offline(&self, code: &[u8], check: &Check<'_>) -> Report {
         const FORMAT: &str = "eid_offline_qr";
         let verified = verify_offline(
@@ -465,10 +466,10 @@ impl Verifier {
         };
         for (name, raw) in &claims.attributes {
             let value = eid_mdoc::model::element_to_json(raw).unwrap_or(Value::Null);
-            let policy_name = if name == eid_mdoc::offline::PORTRAIT_DIGEST {
-                "portrait"
-            } else {
-                name
+            // The portrait's digest and the face template stand for the portrait.
+            let policy_name = match name.as_str() {
+                eid_mdoc::offline::PORTRAIT_DIGEST | eid_mdoc::offline::FACE_TEMPLATE => "portrait",
+                name => name,
             };
             found.disclosed.push(policy_name.to_owned());
             found.values.insert(name.clone(), value);

@@ -170,7 +170,10 @@ async fn call(method: &str, url: &str, body: String) -> (u16, Vec<u8>) {
     tokio::spawn(connection);
     let request = hyper::Request::builder()
         .method(method)
-        .uri(parsed.path())
+        .uri(match parsed.query() {
+            Some(query) => format!("{}?{query}", parsed.path()),
+            None => parsed.path().to_owned(),
+        })
         .header(hyper::header::HOST, address)
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
@@ -779,4 +782,95 @@ async fn the_hotel_desk_matches_the_face_in_front_of_it_with_the_portrait() {
             }
         }
     }
+}
+
+/// The airport gate, with only a scanner and the face model: the offline code carries the
+/// holder's face template under the issuer's signature, and the gate matches the face in
+/// front of it against it, once the trust list requires a match for airport security.
+#[cfg(feature = "face")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
+async fn the_gate_matches_the_face_in_front_of_it_with_the_codes_template() {
+    use base64::Engine;
+    let Some(dir) =
+        eid_core::testing::required_env("EID_PROOFING_DIR").map(std::path::PathBuf::from)
+    else {
+        return;
+    };
+    let fixture = |name: &str| std::fs::read(dir.join("fixtures").join(name)).unwrap();
+    let model = eid_face::FaceMatcher::load(&dir.join("models"), 0.6).unwrap();
+    let template = model
+        .embedding(&fixture("obama.jpg"), "portrait", true)
+        .unwrap()
+        .template();
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let gate = start_with(
+        &world,
+        &served,
+        "nanning-airport",
+        false,
+        None,
+        None,
+        Some(Arc::new(model)),
+    )
+    .await;
+    let (jws, _) = world.requiring_face_match(Purpose::AirportSecurity);
+    let (status, body) = call("PUT", &format!("{gate}/trust-list"), jws).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let with_template = world.airport_credential_with(&served.reference, Some(template.as_bytes()));
+    let without = world.airport_credential(&served.reference);
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let cases = [
+        (&with_template, Some(b64(&fixture("obama2.jpg"))), None),
+        (
+            &with_template,
+            Some(b64(&fixture("biden.jpg"))),
+            Some("face_mismatch"),
+        ),
+        (&with_template, None, Some("face_not_checked")),
+        (
+            &without,
+            Some(b64(&fixture("obama2.jpg"))),
+            Some("face_not_checked"),
+        ),
+    ];
+    for (credential, face, refusal) in cases {
+        let code = present_offline(credential, &world.device_key, NOW).unwrap();
+        let mut body = json!({"code": eid_crypto::b64url(&code)});
+        if let Some(face) = face {
+            body["face"] = face.into();
+        }
+        let report: Value = serde_json::from_slice(
+            &post_json(
+                &format!("{gate}/verify/offline?purpose=airport_security"),
+                body,
+            )
+            .await,
+        )
+        .unwrap();
+        match refusal {
+            None => {
+                assert_eq!(report["accepted"], true, "{report}");
+                assert_eq!(report["presence"]["matched"], true, "{report}");
+            }
+            Some(code) => {
+                assert_eq!(report["reasons"][0]["reason"], code, "{report}");
+                assert_eq!(report["attributes"], json!({}), "{report}");
+            }
+        }
+    }
+    // A body that is not the JSON form says what it should be.
+    let (status, body) = call(
+        "POST",
+        &format!("{gate}/verify/offline?purpose=airport_security"),
+        r#"{"face": "x"}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        String::from_utf8_lossy(&body).contains(r#"the body is not {\"code\", \"face\"}"#),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
 }

@@ -343,7 +343,16 @@ impl World {
         &self,
         status: &eid_core::status::StatusListReference,
     ) -> eid_mdoc::offline::CompactCredential {
-        let attributes = [
+        self.airport_credential_with(status, None)
+    }
+
+    /// The same, carrying `face_template` (an `eid_face::Template`'s bytes) if given.
+    pub fn airport_credential_with(
+        &self,
+        status: &eid_core::status::StatusListReference,
+        face_template: Option<&[u8]>,
+    ) -> eid_mdoc::offline::CompactCredential {
+        let mut attributes = vec![
             ("family_name".to_owned(), ElementValue::Text("韦".into())),
             ("given_name".to_owned(), ElementValue::Text("小兰".into())),
             (
@@ -351,6 +360,12 @@ impl World {
                 ElementValue::Text("450103199003070024".into()),
             ),
         ];
+        if let Some(template) = face_template {
+            attributes.push((
+                eid_mdoc::offline::FACE_TEMPLATE.to_owned(),
+                ElementValue::Bytes(template.to_vec()),
+            ));
+        }
         let bytes = eid_mdoc::offline::issue_compact(
             &eid_mdoc::offline::CompactCredentialRequest {
                 purpose: "airport_security",

@@ -1,0 +1,82 @@
+//! The model on the public fixtures (`scripts/fetch-proofing-data`, in `EID_PROOFING_DIR`):
+//! what the template's quantisation costs, and the bounds on a picture.
+
+#![cfg(feature = "dlib")]
+
+use std::path::PathBuf;
+
+use eid_face::{DIMENSIONS, FaceMatcher, ImageError, Template};
+
+fn dir() -> Option<PathBuf> {
+    eid_core::testing::required_env("EID_PROOFING_DIR").map(PathBuf::from)
+}
+
+/// Every pair of the four fixtures (three photographs of one person, one of another), by
+/// the embeddings and by one side's template: the same decision at 0.6 each time, and the
+/// distances apart by no more than the quantisation's bound (√128 / 512).
+#[test]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
+fn the_template_decides_as_the_embedding_on_the_fixtures() {
+    let Some(dir) = dir() else {
+        return;
+    };
+    let model = FaceMatcher::load(&dir.join("models"), 0.6).unwrap();
+    let names = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"];
+    let embeddings: Vec<_> = names
+        .iter()
+        .map(|n| {
+            let bytes = std::fs::read(dir.join("fixtures").join(n)).unwrap();
+            // Two are group photographs: the largest face is taken.
+            model.embedding(&bytes, "fixture", true).unwrap()
+        })
+        .collect();
+    let bound = (DIMENSIONS as f64).sqrt() / 512.0;
+    let mut worst: f64 = 0.0;
+    for (i, a) in embeddings.iter().enumerate() {
+        let template = Template::from_bytes(a.template().as_bytes()).unwrap();
+        for (j, b) in embeddings.iter().enumerate().filter(|(j, _)| *j != i) {
+            let (exact, quantised) = (a.distance(b), template.embedding().distance(b));
+            let same = names[i].starts_with("obama") == names[j].starts_with("obama");
+            println!(
+                "{} ~ {}: {exact:.4} by embeddings, {quantised:.4} by the template",
+                names[i], names[j]
+            );
+            assert_eq!(exact <= 0.6, same, "{} ~ {}", names[i], names[j]);
+            assert_eq!(quantised <= 0.6, same, "{} ~ {}", names[i], names[j]);
+            worst = worst.max((exact - quantised).abs());
+        }
+        // The largest value of any dimension: the scale's ±0.49 is never reached.
+        let largest = a.0.iter().fold(0f64, |m, v| m.max(v.abs()));
+        assert!(largest < 127.0 / 256.0, "{largest}");
+    }
+    println!("largest change of a distance by the template: {worst:.4} (bound {bound:.4})");
+    assert!(worst <= bound);
+}
+
+/// A picture larger than the bounds is refused from its header, before it is decoded; one
+/// that is not a picture says so.
+#[test]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
+fn a_picture_beyond_the_bounds_is_refused_before_decoding() {
+    let Some(dir) = dir() else {
+        return;
+    };
+    let model = FaceMatcher::load(&dir.join("models"), 0.6).unwrap();
+    let mut wide = Vec::new();
+    image::DynamicImage::new_luma8(eid_face::MAX_SIDE + 1, 1)
+        .write_to(
+            &mut std::io::Cursor::new(&mut wide),
+            image::ImageOutputFormat::Png,
+        )
+        .unwrap();
+    assert_eq!(
+        model.embedding(&wide, "photograph", false).unwrap_err(),
+        ImageError::TooLarge("photograph")
+    );
+    assert_eq!(
+        model
+            .embedding(b"GIF89a not a picture", "photograph", false)
+            .unwrap_err(),
+        ImageError::NotAnImage("photograph")
+    );
+}
