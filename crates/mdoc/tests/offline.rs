@@ -114,7 +114,18 @@ fn try_issue(
     purpose: &str,
     issued_at: OffsetDateTime,
 ) -> Result<Vec<u8>, OfflineError> {
-    let attributes = attributes(purpose);
+    try_issue_with(f, purpose, issued_at, &[])
+}
+
+/// [`try_issue`] with `more` attributes after the purpose's.
+fn try_issue_with(
+    f: &Fixture,
+    purpose: &str,
+    issued_at: OffsetDateTime,
+    more: &[(String, ElementValue)],
+) -> Result<Vec<u8>, OfflineError> {
+    let mut attributes = attributes(purpose);
+    attributes.extend_from_slice(more);
     let status = status();
     issue_compact(
         &CompactCredentialRequest {
@@ -238,23 +249,12 @@ fn with_a_face_template_scanner_purposes_fit_qr_version_20_m() {
     let f = fixture();
     let template: Vec<u8> = (0..129u8).map(|i| i.wrapping_mul(37)).collect();
     let with_template = |purpose: &str, more: &[(String, ElementValue)]| {
-        let mut attributes = attributes(purpose);
-        attributes.push((FACE_TEMPLATE.into(), ElementValue::Bytes(template.clone())));
-        attributes.extend_from_slice(more);
-        let status = status();
-        issue_compact(
-            &CompactCredentialRequest {
-                purpose,
-                provider: "wechat",
-                attributes: &attributes,
-                device_key: f.device.verifying_key(),
-                issued_at: NOW,
-                expires_at: NOW + Duration::days(365),
-                status: Some(&status),
-            },
-            &f.issuer,
-            f.issuer.verifying_key(),
-        )
+        let mut more = more.to_vec();
+        more.insert(
+            0,
+            (FACE_TEMPLATE.into(), ElementValue::Bytes(template.clone())),
+        );
+        try_issue_with(&f, purpose, NOW, &more)
     };
     for purpose in ["airport_security", "rail_ticketing"] {
         let credential =

@@ -690,6 +690,40 @@ async fn a_phone_that_hangs_up_or_oversends_is_refused_in_person() {
     );
 }
 
+/// The face fixtures' folder and the model, or `None` (said) without `EID_PROOFING_DIR`.
+#[cfg(feature = "face")]
+fn face_model() -> Option<(std::path::PathBuf, eid_face::FaceMatcher)> {
+    let dir = std::path::PathBuf::from(eid_core::testing::required_env("EID_PROOFING_DIR")?);
+    let model = eid_face::FaceMatcher::load(&dir.join("models"), 0.6).unwrap();
+    Some((dir.join("fixtures"), model))
+}
+
+/// A desk of `relying_party` with `model`, holding a trust list that requires a face match
+/// for `purpose`.
+#[cfg(feature = "face")]
+async fn face_desk(
+    world: &World,
+    served: &served::Served,
+    relying_party: &str,
+    model: eid_face::FaceMatcher,
+    purpose: Purpose,
+) -> String {
+    let desk = start_with(
+        world,
+        served,
+        relying_party,
+        relying_party.ends_with("hotel"),
+        None,
+        None,
+        Some(Arc::new(model)),
+    )
+    .await;
+    let (jws, _) = world.requiring_face_match(purpose);
+    let (status, body) = call("PUT", &format!("{desk}/trust-list"), jws).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    desk
+}
+
 /// The hotel's desk compares the person in front of it with the portrait the phone
 /// disclosed, with the real face model, once the trust list requires a match for check-in:
 /// the holder's face (another photograph of them) is accepted, someone else's refused as
@@ -700,29 +734,20 @@ async fn a_phone_that_hangs_up_or_oversends_is_refused_in_person() {
 async fn the_hotel_desk_matches_the_face_in_front_of_it_with_the_portrait() {
     use base64::Engine;
     use eid_mdoc::transport::{Framed, Transport};
-    let Some(dir) =
-        eid_core::testing::required_env("EID_PROOFING_DIR").map(std::path::PathBuf::from)
-    else {
+    let Some((fixtures, model)) = face_model() else {
         return;
     };
-    let fixture = |name: &str| std::fs::read(dir.join("fixtures").join(name)).unwrap();
-    let model = eid_face::FaceMatcher::load(&dir.join("models"), 0.6).unwrap();
+    let fixture = |name: &str| std::fs::read(fixtures.join(name)).unwrap();
     let world = World::new();
     let served = served::serve(&world).await;
-    let hotel = start_with(
+    let hotel = face_desk(
         &world,
         &served,
         "nanning-hotel",
-        true,
-        None,
-        None,
-        Some(Arc::new(model)),
+        model,
+        Purpose::HotelCheckIn,
     )
     .await;
-    // Version 2 of the trust list: check-in requires a face match.
-    let (jws, _) = world.requiring_face_match(Purpose::HotelCheckIn);
-    let (status, body) = call("PUT", &format!("{hotel}/trust-list"), jws).await;
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let credential = Arc::new(World::issue_with_portrait(
         &world.nanning,
         &world.device_key,
@@ -792,32 +817,24 @@ async fn the_hotel_desk_matches_the_face_in_front_of_it_with_the_portrait() {
 #[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
 async fn the_gate_matches_the_face_in_front_of_it_with_the_codes_template() {
     use base64::Engine;
-    let Some(dir) =
-        eid_core::testing::required_env("EID_PROOFING_DIR").map(std::path::PathBuf::from)
-    else {
+    let Some((fixtures, model)) = face_model() else {
         return;
     };
-    let fixture = |name: &str| std::fs::read(dir.join("fixtures").join(name)).unwrap();
-    let model = eid_face::FaceMatcher::load(&dir.join("models"), 0.6).unwrap();
+    let fixture = |name: &str| std::fs::read(fixtures.join(name)).unwrap();
     let template = model
         .embedding(&fixture("obama.jpg"), "portrait", true)
         .unwrap()
         .template();
     let world = World::new();
     let served = served::serve(&world).await;
-    let gate = start_with(
+    let gate = face_desk(
         &world,
         &served,
         "nanning-airport",
-        false,
-        None,
-        None,
-        Some(Arc::new(model)),
+        model,
+        Purpose::AirportSecurity,
     )
     .await;
-    let (jws, _) = world.requiring_face_match(Purpose::AirportSecurity);
-    let (status, body) = call("PUT", &format!("{gate}/trust-list"), jws).await;
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let with_template = world.airport_credential_with(&served.reference, Some(template.as_bytes()));
     let without = world.airport_credential(&served.reference);
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
