@@ -418,6 +418,7 @@ impl Authority {
                 "the identity card is no longer valid".into(),
             ));
         }
+        let face_template = self.face_template_for(configuration, &entry).await?;
         if !self.store.mark_issued(&token_hash, configuration).await? {
             return Err(ApiError::Forbidden(
                 "credential_request_denied",
@@ -468,6 +469,7 @@ impl Authority {
                         key,
                         (shard, idx),
                         (now, expires_at),
+                        face_template.as_deref(),
                     )
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -538,6 +540,60 @@ impl Authority {
         }
     }
 
+    /// The face template an offline credential of `configuration` carries: where its
+    /// purpose requires a face match (the trust list's catalogue), the registry portrait's,
+    /// made by the face model off the async workers; else none. Without a model or a
+    /// portrait such a credential is not made: every desk would refuse it.
+    async fn face_template_for(
+        &self,
+        configuration: &str,
+        entry: &RegistryEntry,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        let Some(purpose) = credential::offline_purpose(configuration) else {
+            return Ok(None);
+        };
+        let required = self
+            .trust
+            .read()
+            .map_err(|_| ApiError::Internal("the trust list lock is poisoned".into()))?
+            .list()
+            .purpose(purpose)
+            .is_some_and(|p| p.face_match_required);
+        if !required {
+            return Ok(None);
+        }
+        let Some(proofing) = self.remote.clone() else {
+            return Err(ApiError::Forbidden(
+                "credential_request_denied",
+                format!(
+                    "{purpose} requires a face match, and this authority has no face model to put the holder's face template in the code (cargo feature face and face_models)"
+                ),
+            ));
+        };
+        let Some(portrait) = entry.card.portrait.as_ref().map(|p| p.as_jpeg().to_vec()) else {
+            return Err(ApiError::Forbidden(
+                "credential_request_denied",
+                format!(
+                    "{purpose} requires a face match, and the registry holds no portrait of this resident to make the face template from"
+                ),
+            ));
+        };
+        let _permit = self
+            .proofing_slots
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal("the proofing slots are closed".into()))?;
+        let template = tokio::task::spawn_blocking(move || proofing.face_template(&portrait))
+            .await
+            .map_err(|e| ApiError::Internal(format!("the face template task failed: {e}")))?
+            .map_err(|e| ApiError::Internal(format!("the face template: {e}")))?;
+        Ok(Some(template.as_bytes().to_vec()))
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one credential of a batch: what it is, whose, for which key, where, when, and the face"
+    )]
     fn issue_one(
         &self,
         configuration: &str,
@@ -546,6 +602,7 @@ impl Authority {
         key: &eid_crypto::VerifyingKey,
         (shard, idx): (u64, u64),
         (now, until): (time::OffsetDateTime, time::OffsetDateTime),
+        face_template: Option<&[u8]>,
     ) -> Result<IssuedCredential, ApiError> {
         let status = eid_core::status::StatusListReference {
             idx,
@@ -560,7 +617,14 @@ impl Authority {
                 .purpose(purpose)
                 .map(|p| p.attributes.clone())
                 .unwrap_or_default();
-            let attributes = credential::compact_attributes(&entry.card, now.date(), &catalogue);
+            let mut attributes =
+                credential::compact_attributes(&entry.card, now.date(), &catalogue);
+            if let Some(template) = face_template {
+                attributes.push((
+                    eid_mdoc::offline::FACE_TEMPLATE.to_owned(),
+                    eid_mdoc::issue::ElementValue::Bytes(template.to_vec()),
+                ));
+            }
             let compact = eid_mdoc::offline::issue_compact(
                 &eid_mdoc::offline::CompactCredentialRequest {
                     purpose: purpose.as_str(),

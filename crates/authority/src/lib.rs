@@ -240,6 +240,14 @@ impl Authority {
         self.events.subscribe()
     }
 
+    /// The trust list it holds.
+    pub fn trust_list(&self) -> VerifiedTrustList {
+        match self.trust.read() {
+            Ok(trust) => trust.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// Replaces the trust list by a newer verified one (the caller checked the version).
     pub fn set_trust_list(&self, trust: VerifiedTrustList) {
         if let Ok(mut current) = self.trust.write() {

@@ -87,6 +87,21 @@ impl RemoteProofing {
         }
     }
 
+    /// The face template of the registry `portrait`, for an offline code whose purpose
+    /// requires a face match.
+    pub fn face_template(&self, portrait: &[u8]) -> Result<eid_face::Template, ImageError> {
+        #[cfg(feature = "face")]
+        return self
+            .face
+            .embedding(portrait, "registry portrait", true)
+            .map(|e| e.template());
+        #[cfg(not(feature = "face"))]
+        {
+            let _ = portrait;
+            Err(ImageError::Engine("this build has no face matching".into()))
+        }
+    }
+
     /// Whether the card front shows the number and the name; `None` when OCR is off.
     pub fn card_front_matches(
         &self,

@@ -311,21 +311,7 @@ pub async fn obtain(
     phone: &Phone,
     configurations: &[&str],
 ) -> Vec<Vec<String>> {
-    let code = &offer.grants.pre_authorized_code.code;
-    let (status, token) = send(
-        &world.public,
-        form_post(
-            "/token",
-            &[
-                ("grant_type", eid_oid4vc::GRANT_PRE_AUTHORIZED_CODE),
-                ("pre-authorized_code", code),
-                ("tx_code", tx_code),
-            ],
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{token}");
-    let access = token["access_token"].as_str().unwrap().to_owned();
+    let access = access_token(world, offer, tx_code).await;
     let mut out = Vec::new();
     for configuration in configurations {
         let (status, body) = request_credential(world, &access, configuration, phone).await;
@@ -340,6 +326,38 @@ pub async fn obtain(
         );
     }
     out
+}
+
+/// Makes the authority's trust list require a face match for `purpose`.
+pub fn require_face_match(world: &World, purpose: eid_trust::Purpose) {
+    let mut list = world.authority.trust_list().list().clone();
+    list.purposes
+        .iter_mut()
+        .find(|p| p.purpose == purpose)
+        .unwrap()
+        .face_match_required = true;
+    world
+        .authority
+        .set_trust_list(VerifiedTrustList::dangerous_unsigned(list));
+}
+
+/// The access token for `offer`'s pre-authorized code and `tx_code`.
+pub async fn access_token(world: &World, offer: &CredentialOffer, tx_code: &str) -> String {
+    let code = &offer.grants.pre_authorized_code.code;
+    let (status, token) = send(
+        &world.public,
+        form_post(
+            "/token",
+            &[
+                ("grant_type", eid_oid4vc::GRANT_PRE_AUTHORIZED_CODE),
+                ("pre-authorized_code", code),
+                ("tx_code", tx_code),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{token}");
+    token["access_token"].as_str().unwrap().to_owned()
 }
 
 pub async fn nonce(world: &World) -> String {

@@ -579,3 +579,29 @@ async fn one_proof_with_an_attestation_of_three_keys_gets_three_credentials() {
         .unwrap();
     }
 }
+
+/// Where the trust list requires a face match for a scanner purpose, an authority without a
+/// face model makes no offline credential for it (every desk would refuse the code), and
+/// says why; the other formats are issued as before.
+#[tokio::test]
+async fn without_a_face_model_no_offline_credential_is_made_where_a_match_is_required() {
+    use eid_authority::credential::{CONFIG_MDOC, offline_configuration};
+    use eid_trust::Purpose;
+    let world = World::new("sqlite::memory:").await;
+    require_face_match(&world, Purpose::AirportSecurity);
+    let (offer, tx_code) = enrol(&world, &world.residents[0]).await;
+    let access = crate::common::access_token(&world, &offer, &tx_code).await;
+    let phone = Phone::new("wechat", "wechat-no-face", 1);
+    let airport = offline_configuration(Purpose::AirportSecurity);
+    let (status, body) = request_credential(&world, &access, &airport, &phone).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "credential_request_denied", "{body}");
+    assert!(
+        body["error_description"].as_str().unwrap().contains(
+            "airport_security requires a face match, and this authority has no face model"
+        ),
+        "{body}"
+    );
+    let (status, body) = request_credential(&world, &access, CONFIG_MDOC, &phone).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -534,3 +534,59 @@ async fn the_face_model_separates_the_fixtures() {
     assert!(error.contains("SHA-256"), "{error}");
     std::fs::remove_dir_all(&bad).unwrap();
 }
+
+/// Once the trust list requires a face match for airport security, the authority puts the
+/// holder's face template — its model's, from the registry portrait — into the offline
+/// code's credential: it matches another photograph of the holder and not another person.
+/// A resident without a registry portrait gets no such credential, and is told why.
+#[tokio::test]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
+async fn an_offline_credential_carries_the_face_template_where_a_match_is_required() {
+    use eid_authority::credential::offline_configuration;
+    use eid_mdoc::offline::{CompactCredential, FACE_TEMPLATE};
+    use eid_trust::Purpose;
+    let Some(dir) = proofing_dir() else {
+        return;
+    };
+    let world = world_with_portraits(&dir).await;
+    require_face_match(&world, Purpose::AirportSecurity);
+    let airport = offline_configuration(Purpose::AirportSecurity);
+    let phone = Phone::new("wechat", "wechat-face-1", 1);
+    let (offer, tx_code) = enrol(&world, &world.residents[20]).await;
+    let issued = obtain(&world, &offer, &tx_code, &phone, &[airport.as_str()]).await;
+    let credential =
+        CompactCredential::from_cbor(&eid_crypto::b64url_decode(&issued[0][0]).unwrap()).unwrap();
+    let raw = &credential.claims.attributes[FACE_TEMPLATE];
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(
+            eid_mdoc::model::element_to_json(raw)
+                .unwrap()
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let template = eid_face::Template::from_bytes(&bytes).unwrap();
+    let model = FaceMatcher::load(&dir.join("models"), 0.6).unwrap();
+    let distance = |name: &str| {
+        let live = model
+            .embedding(&fixture(&dir, name), "photograph", true)
+            .unwrap();
+        template.embedding().distance(&live)
+    };
+    assert!(distance("obama2.jpg") <= 0.6, "{}", distance("obama2.jpg"));
+    assert!(distance("biden.jpg") > 0.6, "{}", distance("biden.jpg"));
+    // Resident 21 has no registry portrait.
+    let (offer, tx_code) = enrol(&world, &world.residents[21]).await;
+    let access = access_token(&world, &offer, &tx_code).await;
+    let other = Phone::new("wechat", "wechat-face-2", 1);
+    let (status, body) = request_credential(&world, &access, &airport, &other).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "credential_request_denied", "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("no portrait of this resident"),
+        "{body}"
+    );
+}
