@@ -105,14 +105,17 @@ pub struct Template([u8; TEMPLATE_LEN]);
 
 /// Bytes that are not a template this build reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the face template is not {TEMPLATE_LEN} bytes of version {TEMPLATE_VERSION}")]
+#[error(
+    "the face template is not {TEMPLATE_LEN} bytes of version {TEMPLATE_VERSION} with values in -127..=127"
+)]
 pub struct NotATemplate;
 
 impl Template {
-    /// Reads a template's bytes.
+    /// Reads a template's bytes: its version, then 128 values in −127..=127 (−128, which
+    /// this version never writes, is refused: one embedding has one template).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, NotATemplate> {
         let bytes: [u8; TEMPLATE_LEN] = bytes.try_into().map_err(|_| NotATemplate)?;
-        if bytes[0] != TEMPLATE_VERSION {
+        if bytes[0] != TEMPLATE_VERSION || bytes[1..].contains(&0x80) {
             return Err(NotATemplate);
         }
         Ok(Self(bytes))
@@ -180,6 +183,13 @@ mod tests {
         let mut other = good.as_bytes().to_vec();
         other[0] = 2;
         assert_eq!(Template::from_bytes(&other), Err(NotATemplate));
+        // −128 is never written (the scale is clamped to ±127), so it is never read either.
+        let mut lowest = good.as_bytes().to_vec();
+        lowest[40] = 0x80;
+        assert_eq!(Template::from_bytes(&lowest), Err(NotATemplate));
+        lowest[40] = 0x81;
+        let read = Template::from_bytes(&lowest).expect("-127 is a value");
+        assert_eq!(read.embedding().template(), read);
         // Out-of-range values are clamped, not wrapped.
         let mut far = [0f64; DIMENSIONS];
         far[0] = 3.0;
