@@ -71,8 +71,8 @@ pub struct ServiceConfig {
     pub face: Option<Arc<dyn eid_face::CompareFaces>>,
 }
 
-/// Face comparisons at once; more are refused with 503 at once (each holds a blocking
-/// thread and the model's lock for a few hundred milliseconds).
+/// Face comparisons at once (each holds a blocking thread and the model's lock for a few
+/// hundred milliseconds); beyond them the faces are not compared, and the report says so.
 const FACE_COMPARISONS: usize = 2;
 
 /// In-person exchanges at once (each holds a socket and up to 1 MiB for up to two minutes
@@ -492,20 +492,13 @@ async fn verify_offline(
     let Ok(Some(verified)) = verified else {
         return poisoned();
     };
-    let verified = if verified.accepted {
-        let check = match face_check(&service, &verified, face.as_deref()).await {
-            Ok(check) => check,
-            Err(busy) => return busy,
-        };
-        let Ok(verifier) = service.verifier.read() else {
-            return poisoned();
-        };
-        verifier.with_face_check(verified, check)
-    } else {
-        verified
-    };
-    service.notice(&verified);
-    report(&verified)
+    match with_face(&service, verified, face.as_deref()).await {
+        Some(verified) => {
+            service.notice(&verified);
+            report(&verified)
+        }
+        None => poisoned(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -520,6 +513,18 @@ struct InPersonRequest {
     face: Option<String>,
 }
 
+/// `report` with the desk's face check applied (`Verifier::with_face_check`): the person at
+/// the desk (`live`) compared, for an accepted report, without the verifier's lock and on
+/// the bounded places; `None` if the lock is poisoned.
+async fn with_face(service: &Arc<Service>, report: Report, live: Option<&str>) -> Option<Report> {
+    if !report.accepted {
+        return Some(report);
+    }
+    let check = face_check(service, &report, live).await;
+    let verifier = service.verifier.read().ok()?;
+    Some(verifier.with_face_check(report, check))
+}
+
 /// What the person at the desk is compared with.
 enum Reference {
     /// The disclosed portrait (in person, online).
@@ -529,28 +534,25 @@ enum Reference {
 }
 
 /// The person at the desk (`live`, base64 as sent) against the face `report` gives (the
-/// offline code's template, or the disclosed portrait), with the service's face model;
-/// `Err` with a response when no place is free.
+/// offline code's template, or the disclosed portrait), with the service's face model. When
+/// every place is taken the faces are not compared, and the report says so: a 503 would
+/// throw away an exchange the holder already consented to, or a code already counted.
 async fn face_check(
     service: &Arc<Service>,
     report: &Report,
     live: Option<&str>,
-) -> Result<crate::FaceCheck, Response> {
+) -> crate::FaceCheck {
     use crate::FaceCheck::NotCompared;
     use base64::Engine;
     let Some(model) = service.config.face.clone() else {
-        return Ok(NotCompared("this desk has no face model".into()));
+        return NotCompared("this desk has no face model".into());
     };
     let Some(live) = live else {
-        return Ok(NotCompared(
-            "no photograph of the person at the desk was sent".into(),
-        ));
+        return NotCompared("no photograph of the person at the desk was sent".into());
     };
     let b64 = base64::engine::general_purpose::STANDARD;
     let Ok(live) = b64.decode(live.trim()) else {
-        return Ok(NotCompared(
-            "the photograph is not base64 (standard alphabet)".into(),
-        ));
+        return NotCompared("the photograph is not base64 (standard alphabet)".into());
     };
     // The offline code's template, else the disclosed portrait.
     let attribute = |name: &str| {
@@ -563,21 +565,17 @@ async fn face_check(
     let reference = match attribute(eid_mdoc::offline::FACE_TEMPLATE) {
         Some(bytes) => match eid_face::Template::from_bytes(&bytes) {
             Ok(template) => Reference::Template(template),
-            Err(e) => return Ok(NotCompared(e.to_string())),
+            Err(e) => return NotCompared(e.to_string()),
         },
         None => match attribute("portrait") {
             Some(portrait) => Reference::Portrait(portrait),
             None => {
-                return Ok(NotCompared(
-                    "the credential gave no portrait or face template".into(),
-                ));
+                return NotCompared("the credential gave no portrait or face template".into());
             }
         },
     };
     let Ok(place) = service.faces.clone().try_acquire_owned() else {
-        return Err(busy(
-            "every face comparison place is taken; try again in a moment",
-        ));
+        return NotCompared("every face comparison place was taken; ask again in a moment".into());
     };
     let compared = tokio::task::spawn_blocking(move || {
         let _place = place;
@@ -588,14 +586,14 @@ async fn face_check(
         .map(|distance| (distance, model.threshold()))
     })
     .await;
-    Ok(match compared {
+    match compared {
         Ok(Ok((distance, threshold))) => crate::FaceCheck::Compared {
             distance,
             threshold,
         },
         Ok(Err(e)) => NotCompared(e.to_string()),
         Err(_) => NotCompared("the face comparison failed".into()),
-    })
+    }
 }
 
 async fn verify_in_person(
@@ -689,21 +687,13 @@ async fn verify_in_person(
             }
         }
     };
-    // The face is compared without the verifier's lock, on its own bounded places.
-    let finished = if finished.accepted {
-        let check = match face_check(&service, &finished, request.face.as_deref()).await {
-            Ok(check) => check,
-            Err(busy) => return busy,
-        };
-        let Ok(verifier) = service.verifier.read() else {
-            return poisoned();
-        };
-        verifier.with_face_check(finished, check)
-    } else {
-        finished
-    };
-    service.notice(&finished);
-    report(&finished)
+    match with_face(&service, finished, request.face.as_deref()).await {
+        Some(finished) => {
+            service.notice(&finished);
+            report(&finished)
+        }
+        None => poisoned(),
+    }
 }
 
 /// Connects to the phone at `address` (10 s), sends the SessionEstablishment (30 s) and
