@@ -2,7 +2,8 @@
 // browser is downloaded): `eid up` on free ports in a fresh folder, then
 //   enrol on the wallet page (remote, with the face fixtures) → show the offline QR → the
 //   airport desk page reads it from an uploaded screenshot → accepted → and from its
-//   camera → the bank asks online, declined then shared → the phone is reported lost on
+//   camera → the desks' face camera sees the holder (matched), then someone else (refused
+//   for the face where the purpose requires a match), offline and in person → the bank asks online, declined then shared → the phone is reported lost on
 //   another phone's wallet page → the desk refuses the lost phone's code (suspended) → a
 //   third phone enrols and moves ("moving to this phone"): accepted, and the lost phone is
 //   now revoked for good; the authority console logs in and shows the revocation, and its
@@ -185,6 +186,97 @@ try {
     await gate.screenshot({ path: join(shots, "desk-camera.png"), fullPage: true });
   } finally {
     await cameraBrowser.close();
+  }
+
+  // The face at the desk: a desk whose face camera (Chromium's fake one, playing a
+  // photograph as Y4M) sees the holder, then someone else (the other city's demo resident),
+  // offline at the airport and in person at the hotel.
+  const deskInfo = id => platform.desks.find(d => d.id === id);
+  const someoneElse = platform.demo_residents.find(r => r.authority !== "nanning");
+  check(deskInfo("nanning-airport").compares_faces === true && someoneElse && someoneElse.selfie, "the desks compare faces (platform.json), and there is someone else to show them");
+  async function faceVideo(name) {
+    const jpeg = readFileSync(join(fixtures, name)).toString("base64");
+    const planes = await wallet.evaluate(async source => {
+      const image = new Image();
+      image.src = "data:image/jpeg;base64," + source;
+      await image.decode();
+      const canvas = document.createElement("canvas");
+      canvas.width = 640; canvas.height = 480;
+      const ctx = canvas.getContext("2d");
+      ctx.fillStyle = "#808080"; ctx.fillRect(0, 0, 640, 480);
+      const scale = Math.min(640 / image.width, 480 / image.height);
+      const w = image.width * scale, h = image.height * scale;
+      ctx.drawImage(image, (640 - w) / 2, (480 - h) / 2, w, h);
+      const rgba = ctx.getImageData(0, 0, 640, 480).data;
+      // Y, then Cb and Cr at half resolution (BT.601 full range, as C420jpeg says).
+      let y = "", cb = "", cr = "";
+      for (let i = 0; i < rgba.length; i += 4) y += String.fromCharCode(Math.round(0.299 * rgba[i] + 0.587 * rgba[i + 1] + 0.114 * rgba[i + 2]));
+      const clamp = v => String.fromCharCode(Math.max(0, Math.min(255, Math.round(v))));
+      for (let row = 0; row < 480; row += 2) for (let col = 0; col < 640; col += 2) {
+        const i = (row * 640 + col) * 4, [r, g, b] = [rgba[i], rgba[i + 1], rgba[i + 2]];
+        cb += clamp(128 - 0.168736 * r - 0.331264 * g + 0.5 * b);
+        cr += clamp(128 + 0.5 * r - 0.418688 * g - 0.081312 * b);
+      }
+      return [btoa(y), btoa(cb), btoa(cr)];
+    }, jpeg);
+    const file = join(work, `face-${name}.y4m`);
+    writeFileSync(file, Buffer.concat([Buffer.from("YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\nFRAME\n"),
+      ...planes.map(p => Buffer.from(p, "base64"))]));
+    return file;
+  }
+  // A desk page in a browser whose camera sees `face`, its face camera on, QR codes by upload.
+  async function faceDesk(face, id) {
+    const faceBrowser = await chromium.launch({
+      executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+      args: [...ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", `--use-file-for-fake-video-capture=${await faceVideo(face)}`],
+    });
+    const page = await (await faceBrowser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await page.goto(`${base}/desk/?lang=en&desk=${id}`);
+    await page.waitForSelector("#face-box:not(.hidden)");
+    await page.click("#face-go");
+    await page.waitForFunction(() => document.getElementById("face-video").videoWidth > 0, null, { timeout: 15000 });
+    await page.click("#tab-upload");
+    return { browser: faceBrowser, page };
+  }
+  async function faceVerdict(page) {
+    await page.waitForSelector("#verdict:not(.hidden)", { timeout: 60000 });
+    return {
+      ok: await page.$eval("#verdict", v => v.classList.contains("ok")),
+      matched: await page.$eval("#presence", p => p.classList.contains("ok")),
+      compared: await page.$eval("#presence", p => !p.classList.contains("hidden")),
+      presence: await page.textContent("#presence"),
+      reasons: await page.textContent("#reasons"),
+    };
+  }
+  // What the desk must say of someone else: refused for the face where the purpose requires
+  // a match; else accepted with the faces shown apart, for the clerk.
+  function notHer(seen, id) {
+    return deskInfo(id).face_match_required ? !seen.ok && seen.reasons.includes("face_mismatch") : seen.ok && seen.compared && !seen.matched;
+  }
+  for (const [face, her] of [[resident.selfie, true], [someoneElse.selfie, false]]) {
+    const who = her ? "the holder" : "someone else";
+    // Offline, at the airport.
+    const gate = await faceDesk(face, "nanning-airport");
+    try {
+      await gate.page.setInputFiles("#image", await showQr(wallet));
+      const seen = await faceVerdict(gate.page);
+      check(her ? seen.ok && seen.matched : notHer(seen, "nanning-airport"), `offline, the airport desk's face camera sees ${who}: ${seen.ok ? "accepted" : "refused"}, ${seen.presence} ${seen.reasons}`);
+      await gate.page.screenshot({ path: join(shots, her ? "desk-face-match.png" : "desk-face-mismatch.png"), fullPage: true });
+    } finally { await gate.browser.close(); }
+    // In person, at the hotel: the desk reads the wallet's engagement, the holder consents.
+    const hotel = await faceDesk(face, "nanning-hotel");
+    try {
+      await wallet.click("#in-person-go");
+      await wallet.waitForSelector("#engagement svg");
+      const engagement = join(work, `engagement-${Date.now()}.png`);
+      await (await wallet.$("#engagement svg")).screenshot({ path: engagement });
+      await hotel.page.setInputFiles("#image", engagement);
+      await wallet.waitForSelector("#consent:not(.hidden)", { timeout: 30000 });
+      await wallet.click("#consent-yes");
+      await pin(wallet);
+      const seen = await faceVerdict(hotel.page);
+      check(her ? seen.ok && seen.matched : notHer(seen, "nanning-hotel"), `in person, the hotel desk's face camera sees ${who}: ${seen.ok ? "accepted" : "refused"}, ${seen.presence} ${seen.reasons}`);
+    } finally { await hotel.browser.close(); }
   }
 
   // The bank, online: the holder says no and the bank's page says so at once (not after

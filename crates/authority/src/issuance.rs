@@ -540,10 +540,11 @@ impl Authority {
         }
     }
 
-    /// The face template an offline credential of `configuration` carries: where its
-    /// purpose requires a face match (the trust list's catalogue), the registry portrait's,
-    /// made by the face model off the async workers; else none. Without a model or a
-    /// portrait such a credential is not made: every desk would refuse it.
+    /// The face template an offline credential of `configuration` carries: the registry
+    /// portrait's, made by the face model off the async workers, where its purpose may see
+    /// the face (`portrait` in the trust list's catalogue) and there is a portrait and a
+    /// model to make it; else none, and a desk cannot compare the face. Where the purpose
+    /// requires a face match such a credential is not made at all: every desk would refuse it.
     async fn face_template_for(
         &self,
         configuration: &str,
@@ -552,31 +553,44 @@ impl Authority {
         let Some(purpose) = credential::offline_purpose(configuration) else {
             return Ok(None);
         };
-        let required = self
+        let (required, sees_face) = self
             .trust
             .read()
             .map_err(|_| ApiError::Internal("the trust list lock is poisoned".into()))?
             .list()
             .purpose(purpose)
-            .is_some_and(|p| p.face_match_required);
-        if !required {
+            .map_or((false, false), |p| {
+                (
+                    p.face_match_required,
+                    p.attributes.iter().any(|a| a == "portrait"),
+                )
+            });
+        if !sees_face {
             return Ok(None);
         }
         let Some(proofing) = self.remote.clone() else {
-            return Err(ApiError::Forbidden(
-                "credential_request_denied",
-                format!(
-                    "{purpose} requires a face match, and this authority has no face model to put the holder's face template in the code (cargo feature face and face_models)"
-                ),
-            ));
+            return if required {
+                Err(ApiError::Forbidden(
+                    "credential_request_denied",
+                    format!(
+                        "{purpose} requires a face match, and this authority has no face model to put the holder's face template in the code (cargo feature face and face_models)"
+                    ),
+                ))
+            } else {
+                Ok(None)
+            };
         };
         let Some(portrait) = entry.card.portrait.as_ref().map(|p| p.as_jpeg().to_vec()) else {
-            return Err(ApiError::Forbidden(
-                "credential_request_denied",
-                format!(
-                    "{purpose} requires a face match, and the registry holds no portrait of this resident to make the face template from"
-                ),
-            ));
+            return if required {
+                Err(ApiError::Forbidden(
+                    "credential_request_denied",
+                    format!(
+                        "{purpose} requires a face match, and the registry holds no portrait of this resident to make the face template from"
+                    ),
+                ))
+            } else {
+                Ok(None)
+            };
         };
         let _permit = self
             .proofing_slots
@@ -585,9 +599,16 @@ impl Authority {
             .map_err(|_| ApiError::Internal("the proofing slots are closed".into()))?;
         let template = tokio::task::spawn_blocking(move || proofing.face_template(&portrait))
             .await
-            .map_err(|e| ApiError::Internal(format!("the face template task failed: {e}")))?
-            .map_err(|e| ApiError::Internal(format!("the face template: {e}")))?;
-        Ok(Some(template.as_bytes().to_vec()))
+            .map_err(|e| ApiError::Internal(format!("the face template task failed: {e}")))?;
+        match template {
+            Ok(template) => Ok(Some(template.as_bytes().to_vec())),
+            Err(e) if required => Err(ApiError::Internal(format!("the face template: {e}"))),
+            // A portrait the model finds no face in: the code goes without the template.
+            Err(e) => {
+                tracing::warn!(purpose = %purpose, cause = %e, "no face template for an offline code");
+                Ok(None)
+            }
+        }
     }
 
     #[expect(

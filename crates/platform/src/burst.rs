@@ -339,10 +339,14 @@ pub(crate) async fn enrolled(
 /// The phone at `desk` by the desk's own channel: the report.
 async fn present(platform: &Platform, phone: &Phone, desk: &str) -> Result<Value, StepFailed> {
     match desk {
-        d if d.ends_with("-hotel") => in_person(platform, phone, desk, "hotel_check_in").await,
+        d if d.ends_with("-hotel") => {
+            in_person(platform, phone, desk, "hotel_check_in", None).await
+        }
         d if d.ends_with("-bank") => online(platform, phone, desk, "bank_account_opening").await,
-        d if d.ends_with("-station") => offline(platform, phone, desk, "rail_ticketing").await,
-        _ => offline(platform, phone, desk, "airport_security").await,
+        d if d.ends_with("-station") => {
+            offline(platform, phone, desk, "rail_ticketing", None).await
+        }
+        _ => offline(platform, phone, desk, "airport_security", None).await,
     }
 }
 

@@ -90,11 +90,7 @@ impl Platform {
     }
 
     pub(crate) fn desk(&self, id: &str) -> Result<String, StepFailed> {
-        self.description["desks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|d| d["id"] == id)
+        self.desk_entry(id)
             .and_then(|d| d["url"].as_str())
             .map(str::to_owned)
             .ok_or_else(|| failed(format!("platform.json lists no desk {id}")))
@@ -120,6 +116,37 @@ impl Platform {
                     "{path}: {e} (run eid demo on the machine of eid up)"
                 ))
             })
+    }
+
+    /// Whether `desk` compares the face of the person in front of it.
+    fn compares_faces(&self, desk: &str) -> bool {
+        self.desk_entry(desk)
+            .is_some_and(|d| d["compares_faces"] == true)
+    }
+
+    /// Whether `desk`'s purpose requires a face match (the trust list's catalogue).
+    fn face_match_required(&self, desk: &str) -> bool {
+        self.desk_entry(desk)
+            .is_some_and(|d| d["face_match_required"] == true)
+    }
+
+    fn desk_entry(&self, desk: &str) -> Option<&Value> {
+        self.description["desks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["id"] == desk)
+    }
+
+    /// The photograph `fixture` (base64) as the person at a desk, when the platform's desks
+    /// compare faces and the fixtures are here; else none is taken.
+    fn face_at_desks(&self, fixture: Option<&str>) -> Result<Option<String>, StepFailed> {
+        match fixture {
+            Some(name) if self.photos.is_some() && self.compares_faces("nanning-airport") => {
+                self.photo(name).map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     fn photo(&self, name: &str) -> Result<String, StepFailed> {
@@ -191,11 +218,12 @@ impl Verdicts<'_> {
     fn check(&mut self, report: &Value, expected: Expected) {
         let accepted = report["accepted"] == true;
         let reasons = reasons_of(report);
+        let presence = &report["presence"];
         let (ok, words) = match expected {
             Expected::Accepted => (
-                accepted,
+                accepted && presence["matched"] != false,
                 if accepted {
-                    "accepted".to_owned()
+                    format!("accepted{}", face_words(presence))
                 } else {
                     format!(
                         "refused ({}) — the story expected accepted",
@@ -215,6 +243,29 @@ impl Verdicts<'_> {
         self.verdict(ok, &words);
     }
 
+    /// Someone else at the desk with her phone: refused for the face where the purpose
+    /// requires a match; where it does not, accepted with the faces reported apart, for the
+    /// clerk to judge.
+    fn check_not_her(&mut self, report: &Value, required: bool) {
+        if required {
+            return self.check(report, Expected::Refused("face_mismatch"));
+        }
+        let presence = &report["presence"];
+        let apart = presence["matched"] == false;
+        self.verdict(
+            report["accepted"] == true && apart,
+            &format!(
+                "accepted{}{}",
+                face_words(presence),
+                if apart {
+                    " — this purpose does not require a match: the clerk sees it and decides"
+                } else {
+                    " — the story expected the faces apart"
+                }
+            ),
+        );
+    }
+
     fn verdict(&mut self, ok: bool, words: &str) {
         self.all &= ok;
         (self.say)(&format!("    {} {words}", if ok { "✓" } else { "✗" }));
@@ -223,6 +274,23 @@ impl Verdicts<'_> {
     /// A step whose outcome an earlier run already made true: said, not checked again.
     fn already(&mut self, words: &str) {
         (self.say)(&format!("    • already true: {words}"));
+    }
+}
+
+/// What a report says of the face at the desk, if it was compared.
+fn face_words(presence: &Value) -> String {
+    match (
+        presence["matched"].as_bool(),
+        presence["score"].as_f64(),
+        presence["threshold"].as_f64(),
+    ) {
+        (Some(true), Some(score), Some(at_most)) => {
+            format!(", the face matches (distance {score:.2}, at most {at_most:.2})")
+        }
+        (Some(false), Some(score), Some(at_most)) => {
+            format!(", the face does NOT match (distance {score:.2}, more than {at_most:.2})")
+        }
+        _ => String::new(),
     }
 }
 
@@ -281,6 +349,17 @@ async fn story(
         selfie: resident["selfie"].as_str().map(str::to_owned),
     };
     let remote = platform.remote && platform.photos.is_some() && resident.selfie.is_some();
+    // The person at each desk, where the desks compare faces: her selfie (another photograph
+    // than the registry's); for one step someone else, the other city's demo resident.
+    let her_face = platform.face_at_desks(resident.selfie.as_deref())?;
+    let someone_else = platform.face_at_desks(
+        platform.description["demo_residents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["authority"] != "nanning")
+            .and_then(|r| r["selfie"].as_str()),
+    )?;
     let mut v = Verdicts {
         say,
         step: 0,
@@ -296,8 +375,31 @@ async fn story(
         }
     ));
 
+    // Airport security reads a phone's code, with her at the desk.
+    let at_airport = async |phone: &Phone| {
+        offline(
+            &platform,
+            phone,
+            "nanning-airport",
+            "airport_security",
+            her_face.as_deref(),
+        )
+        .await
+    };
+
     v.step("Enrolment: her phone's wallet at super-app A gets the resident identity credentials");
     let phone = Phone::new(platform.provider(0)?).await?;
+    // A hotel checks her in, in person, with her at the desk.
+    let hotel_check_in = async |desk: &str| {
+        in_person(
+            &platform,
+            &phone,
+            desk,
+            "hotel_check_in",
+            her_face.as_deref(),
+        )
+        .await
+    };
     let enrolled = enrol(&platform, &phone, &resident, remote).await?;
     v.verdict(
         enrolled["credentials"]
@@ -312,12 +414,25 @@ async fn story(
     wait_for_lists(&platform).await?;
 
     v.step("A Nanning hotel checks her in, in person (QR engagement, consent, PIN)");
-    let report = in_person(&platform, &phone, "nanning-hotel", "hotel_check_in").await?;
+    let report = hotel_check_in("nanning-hotel").await?;
     v.check(&report, Expected::Accepted);
 
     v.step("Airport security reads her offline QR code");
-    let report = offline(&platform, &phone, "nanning-airport", "airport_security").await?;
+    let report = at_airport(&phone).await?;
     v.check(&report, Expected::Accepted);
+
+    if let (Some(_), Some(other)) = (&her_face, &someone_else) {
+        v.step("Someone else shows her phone's code at airport security");
+        let report = offline(
+            &platform,
+            &phone,
+            "nanning-airport",
+            "airport_security",
+            Some(other),
+        )
+        .await?;
+        v.check_not_her(&report, platform.face_match_required("nanning-airport"));
+    }
 
     v.step("A bank opens an account for her online (OpenID4VP)");
     let report = online(&platform, &phone, "nanning-bank", "bank_account_opening").await?;
@@ -332,7 +447,7 @@ async fn story(
             "Nanning is already accepted nationwide, trust list v{version} (the refusal is not shown again)"
         ));
     } else {
-        let report = in_person(&platform, &phone, "hangzhou-hotel", "hotel_check_in").await?;
+        let report = hotel_check_in("hangzhou-hotel").await?;
         v.check(&report, Expected::Refused("issuer_not_authorised"));
     }
 
@@ -362,7 +477,7 @@ async fn story(
     }
 
     v.step("The same credential, not reissued, at the Hangzhou hotel");
-    let report = in_person(&platform, &phone, "hangzhou-hotel", "hotel_check_in").await?;
+    let report = hotel_check_in("hangzhou-hotel").await?;
     v.check(&report, Expected::Accepted);
 
     v.step("Her phone is lost");
@@ -414,7 +529,7 @@ async fn story(
     v.step("The lost phone's QR code at airport security");
     let mut report = Value::Null;
     for _ in 0..20 {
-        report = offline(&platform, &phone, "nanning-airport", "airport_security").await?;
+        report = at_airport(&phone).await?;
         if report["accepted"] == false {
             break;
         }
@@ -461,7 +576,7 @@ async fn story(
     v.step("The new phone at airport security");
     let mut report = Value::Null;
     for _ in 0..50 {
-        report = offline(&platform, &new_phone, "nanning-airport", "airport_security").await?;
+        report = at_airport(&new_phone).await?;
         // The desk learns of the new entries with its next status list.
         if report["accepted"] == true {
             break;
@@ -474,7 +589,7 @@ async fn story(
         v.step("The old phone is refused for good");
         let mut report = Value::Null;
         for _ in 0..20 {
-            report = offline(&platform, &phone, "nanning-airport", "airport_security").await?;
+            report = at_airport(&phone).await?;
             if reasons_of(&report).contains(&"status_invalid") {
                 break;
             }
@@ -483,7 +598,7 @@ async fn story(
         v.check(&report, Expected::Refused("status_invalid"));
     } else {
         v.step("The old phone stays refused");
-        let report = offline(&platform, &phone, "nanning-airport", "airport_security").await?;
+        let report = at_airport(&phone).await?;
         v.check(&report, Expected::Refused("status_suspended"));
     }
 
@@ -604,15 +719,16 @@ pub(crate) async fn in_person(
     phone: &Phone,
     desk: &str,
     purpose: &str,
+    face: Option<&str>,
 ) -> Result<Value, StepFailed> {
     let started = post(&phone.url("/in-person"), None, json!({})).await?;
     let session = started["session"].as_str().unwrap_or_default().to_owned();
     let url = format!("{}/verify/in-person", platform.desk(desk)?);
-    let desk_asks = post(
-        &url,
-        None,
-        json!({ "engagement": started["engagement"], "purpose": purpose }),
-    );
+    let mut asked = json!({ "engagement": started["engagement"], "purpose": purpose });
+    if let Some(face) = face {
+        asked["face"] = json!(face);
+    }
+    let desk_asks = post(&url, None, asked);
     let holder = async {
         for _ in 0..200 {
             let state = get(&phone.url(&format!("/in-person/{session}"))).await?;
@@ -637,12 +753,14 @@ pub(crate) async fn in_person(
     report
 }
 
-/// The phone's offline code for `purpose`, read by the desk.
+/// The phone's offline code for `purpose`, read by the desk, with the photograph `face` of
+/// the person at the desk (base64) if one is taken.
 pub(crate) async fn offline(
     platform: &Platform,
     phone: &Phone,
     desk: &str,
     purpose: &str,
+    face: Option<&str>,
 ) -> Result<Value, StepFailed> {
     let code = post(
         &phone.url("/offline"),
@@ -651,11 +769,11 @@ pub(crate) async fn offline(
     )
     .await?;
     let url = format!("{}/verify/offline?purpose={purpose}", platform.desk(desk)?);
-    parse(
-        &post_form(&url, code["code"].as_str().unwrap_or_default().to_owned())
-            .await
-            .map_err(http(&url))?,
-    )
+    let code = code["code"].as_str().unwrap_or_default().to_owned();
+    match face {
+        None => parse(&post_form(&url, code).await.map_err(http(&url))?),
+        Some(face) => post(&url, None, json!({ "code": code, "face": face })).await,
+    }
 }
 
 /// Online: the desk's website makes a request, the phone reads it, the holder consents

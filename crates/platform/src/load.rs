@@ -379,7 +379,7 @@ async fn once(context: &Context, operation: Scenario, slot: usize) -> Result<Dur
         }
         Scenario::VerifyInPerson => {
             let (desk, purpose) = Context::desk_of("in_person");
-            let report = in_person(&context.platform, phone(pick), desk, purpose)
+            let report = in_person(&context.platform, phone(pick), desk, purpose, None)
                 .await
                 .map_err(|e| e.to_string())?;
             accepted(&report, started)

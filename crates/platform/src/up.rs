@@ -310,6 +310,30 @@ fn face_matching(
     }
 }
 
+/// The desks' face model (the person at the desk against the credential's face), if this
+/// build has it and the models are present; else why not.
+fn desk_faces(proofing: Option<&Path>) -> Result<Arc<dyn eid_face::CompareFaces>, String> {
+    #[cfg(feature = "face")]
+    {
+        let dir = proofing
+            .map(|d| d.join("models"))
+            .filter(|d| d.is_dir())
+            .ok_or("no face models: run scripts/fetch-proofing-data and set EID_PROOFING_DIR")?;
+        eid_face::FaceMatcher::load(&dir, DESK_FACE_THRESHOLD)
+            .map(|m| Arc::new(m) as Arc<dyn eid_face::CompareFaces>)
+            .map_err(|e| format!("the face models did not load ({e})"))
+    }
+    #[cfg(not(feature = "face"))]
+    {
+        let _ = proofing;
+        Err("this build has no face matching (build with --features face)".into())
+    }
+}
+
+/// The largest distance between two faces a desk takes as the same person
+/// (docs/face-error-rates.md), as `eid verifier serve --face-threshold` defaults to.
+pub const DESK_FACE_THRESHOLD: f64 = 0.6;
+
 /// Starts the platform; `progress` hears each step.
 pub async fn start(
     options: &Options,
@@ -358,6 +382,25 @@ pub async fn start(
         ),
     };
     let mut checks_off: Vec<CheckOff> = face_off.into_iter().collect();
+    // The desks of this process compare faces when the models are here; a front's desks run
+    // as their own processes, with the models when the authorities have them.
+    let desk_face = match front {
+        None => desk_faces(options.proofing.as_deref()),
+        Some(topology) if topology.face_matching => Err(String::new()),
+        Some(_) => Err(
+            "the desks run as their own processes here without face models (scripts/cluster up --face turns them on)".into(),
+        ),
+    };
+    let desks_compare_faces = desk_face.is_ok() || front.is_some_and(|t| t.face_matching);
+    if let Err(why) = &desk_face
+        && !why.is_empty()
+    {
+        checks_off.push(CheckOff {
+            check: "the face at the desk",
+            why: format!("{why}: the desks show the credential's face and compare none"),
+        });
+    }
+    let desk_face = desk_face.ok();
     checks_off.push(CheckOff {
         check: "OCR of the card's front",
         why: "not wired into eid up: the demo residents' card photographs are not card images"
@@ -477,7 +520,7 @@ pub async fn start(
                     .collect(),
                 identity,
                 request_lifetime: Duration::minutes(5),
-                face: None,
+                face: desk_face.clone(),
             },
             clock.clone(),
             random.clone(),
@@ -523,6 +566,8 @@ pub async fn start(
             "purpose": d.plan.purpose.as_str(),
             "region": d.plan.region,
             "channels": if d.reader.is_some() { json!(["offline_qr", "in_person", "online"]) } else { json!(["offline_qr"]) },
+            "compares_faces": desks_compare_faces,
+            "face_match_required": data.trust.list().purpose(d.plan.purpose).is_some_and(|p| p.face_match_required),
             "url": format!("{base}/desks/{}", d.plan.id),
         })).collect::<Vec<_>>(),
         "demo_residents": data.residents,

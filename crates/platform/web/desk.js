@@ -1,8 +1,11 @@
 // The verifier desk: reads a QR code from the camera or an uploaded image (the pixels go to
 // the desk service, which decodes them), then checks it: an offline code at the desk's
 // offline check, a phone's engagement (mdoc:) in person. A bank's desk can also ask online.
+// Where the desk compares faces, a photograph of the person at the desk (its face camera's
+// frame at the moment of the check, or an uploaded photo) goes with the code, and the
+// verdict says whether it is the credential's face.
 const $ = id => document.getElementById(id);
-let platform, desk, stream, scanning = false;
+let platform, desk, stream, scanning = false, faceStream = null, facePhoto = null;
 
 function show(id, on) { $(id).classList.toggle("hidden", !on); }
 
@@ -21,7 +24,55 @@ function choose() {
   localStorage.setItem("eid.desk", desk.id);
   show("online-box", desk.channels.includes("online"));
   show("online-link-box", false);
+  show("face-box", desk.compares_faces === true);
+  $("face-note").textContent = t(desk.face_match_required ? "face_required" : "face_optional");
 }
+
+// A photograph as base64 JPEG, at most 800 pixels a side: enough for the face model, and
+// far below the desk's bounds.
+function jpeg(source, fullWidth, fullHeight) {
+  const scale = Math.min(1, 800 / Math.max(fullWidth, fullHeight));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(fullWidth * scale));
+  canvas.height = Math.max(1, Math.round(fullHeight * scale));
+  canvas.getContext("2d").drawImage(source, 0, 0, canvas.width, canvas.height);
+  return canvas.toDataURL("image/jpeg", 0.9).split(",")[1];
+}
+
+// The person at the desk now: the face camera's frame, else the uploaded photo, else none.
+function faceNow() {
+  const v = $("face-video");
+  if (faceStream && v.videoWidth) return jpeg(v, v.videoWidth, v.videoHeight);
+  return facePhoto;
+}
+
+$("face-image").onchange = async () => {
+  const file = $("face-image").files[0];
+  if (!file) return;
+  try {
+    const bitmap = await createImageBitmap(file);
+    facePhoto = jpeg(bitmap, bitmap.width, bitmap.height);
+    $("face-preview").src = "data:image/jpeg;base64," + facePhoto;
+    show("face-preview", true);
+  } catch (e) { fail(e); }
+};
+
+async function startFaceCamera() {
+  try {
+    faceStream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" } });
+    $("face-video").srcObject = faceStream;
+    await $("face-video").play();
+    show("face-video", true);
+    $("face-go").textContent = t("stop_face_camera");
+  } catch (e) { faceStream = null; fail(e); }
+}
+function stopFaceCamera() {
+  if (faceStream) faceStream.getTracks().forEach(track => track.stop());
+  faceStream = null;
+  show("face-video", false);
+  $("face-go").textContent = t("start_face_camera");
+}
+$("face-go").onclick = () => (faceStream ? stopFaceCamera() : startFaceCamera());
 
 function tab(upload) {
   $("tab-camera").classList.toggle("on", !upload); $("tab-upload").classList.toggle("on", upload);
@@ -61,11 +112,17 @@ function clearVerdict() {
 
 async function check(found) {
   $("scan-state").textContent = t("scanning");
+  const face = desk.compares_faces === true ? faceNow() : null;
   let report;
   if (found.text && found.text.startsWith("mdoc:")) {
-    report = await api("POST", `${desk.url}/verify/in-person`, { engagement: found.text, purpose: desk.purpose });
+    const asked = { engagement: found.text, purpose: desk.purpose };
+    if (face) asked.face = face;
+    report = await api("POST", `${desk.url}/verify/in-person`, asked);
   } else {
-    const response = await fetch(`${desk.url}/verify/offline?purpose=${desk.purpose}`, { method: "POST", body: found.bytes });
+    const request = face
+      ? { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: found.bytes, face }) }
+      : { method: "POST", body: found.bytes };
+    const response = await fetch(`${desk.url}/verify/offline?purpose=${desk.purpose}`, request);
     report = await response.json();
     if (!response.ok && report.accepted === undefined) throw new Error(report.error_description || report.message || report.error);
   }
@@ -83,7 +140,8 @@ function verdict(report) {
   const tbody = $("attributes");
   tbody.innerHTML = "";
   for (const [k, v] of Object.entries(a)) {
-    if (k === "portrait") continue;
+    // The face itself is shown as a picture; an offline code's template is for the model.
+    if (k === "portrait" || k === "face_template") continue;
     const shown = k === "sex" && (v === 1 || v === 2) ? t(v === 1 ? "male" : "female")
       : typeof v === "boolean" ? (v ? "✓" : "✗") : typeof v === "object" ? JSON.stringify(v) : v;
     tbody.append(el("tr", {}, el("th", {}, t(k)), el("td", {}, shown)));
@@ -91,7 +149,14 @@ function verdict(report) {
   const portrait = a.portrait;
   show("portrait", !!portrait);
   show("no-portrait", !portrait && report.channel === "offline_qr");
+  $("no-portrait").textContent = t(a.face_template ? "face_template_only" : "no_portrait");
   if (portrait) $("portrait").src = "data:image/jpeg;base64," + String(portrait).replace(/-/g, "+").replace(/_/g, "/");
+  const presence = report.presence;
+  show("presence", !!presence);
+  if (presence) {
+    $("presence").className = presence.matched ? "presence ok" : "presence no";
+    $("presence").textContent = `${t(presence.matched ? "face_matches" : "face_differs")} (${presence.score.toFixed(2)} ${presence.matched ? "≤" : ">"} ${presence.threshold.toFixed(2)})`;
+  }
   const reasons = $("reasons");
   reasons.innerHTML = "";
   for (const r of report.reasons || []) reasons.append(el("li", {}, `${r.reason}: ${r.message}`));
@@ -171,5 +236,9 @@ $("online-go").onclick = async () => {
   }
 };
 
-document.addEventListener("languagechange", () => { $("camera-go").textContent = t(scanning ? "stop_camera" : "start_camera"); });
+document.addEventListener("languagechange", () => {
+  $("camera-go").textContent = t(scanning ? "stop_camera" : "start_camera");
+  $("face-go").textContent = t(faceStream ? "stop_face_camera" : "start_face_camera");
+  if (desk) $("face-note").textContent = t(desk.face_match_required ? "face_required" : "face_optional");
+});
 load();

@@ -535,6 +535,42 @@ async fn the_face_model_separates_the_fixtures() {
     std::fs::remove_dir_all(&bad).unwrap();
 }
 
+/// Where the purpose may see the face (airport security lists `portrait`) and no match is
+/// required, the offline code carries the face template when the registry has a portrait,
+/// and goes without it when not; a purpose that may not see the face (rail lists no
+/// `portrait`) never gets one.
+#[tokio::test]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
+async fn an_offline_credential_carries_the_face_template_where_its_purpose_sees_the_face() {
+    use eid_authority::credential::offline_configuration;
+    use eid_mdoc::offline::{CompactCredential, FACE_TEMPLATE};
+    use eid_trust::Purpose;
+    let Some(dir) = proofing_dir() else {
+        return;
+    };
+    let world = world_with_portraits(&dir).await;
+    let airport = offline_configuration(Purpose::AirportSecurity);
+    let rail = offline_configuration(Purpose::RailTicketing);
+    // Whether resident `n`'s airport and rail codes carry a face template.
+    let templates = async |n: usize, phone: &str| -> Vec<bool> {
+        let (offer, tx_code) = enrol(&world, &world.residents[n]).await;
+        let phone = Phone::new("wechat", phone, 1);
+        let configurations = [airport.as_str(), rail.as_str()];
+        let issued = obtain(&world, &offer, &tx_code, &phone, &configurations).await;
+        issued
+            .iter()
+            .map(|batch| {
+                let code = eid_crypto::b64url_decode(&batch[0]).unwrap();
+                let credential = CompactCredential::from_cbor(&code).unwrap();
+                credential.claims.attributes.contains_key(FACE_TEMPLATE)
+            })
+            .collect()
+    };
+    // Resident 20 has a registry portrait, 21 none.
+    assert_eq!(templates(20, "wechat-face-3").await, [true, false]);
+    assert_eq!(templates(21, "wechat-face-4").await, [false, false]);
+}
+
 /// Once the trust list requires a face match for airport security, the authority puts the
 /// holder's face template — its model's, from the registry portrait — into the offline
 /// code's credential: it matches another photograph of the holder and not another person.
