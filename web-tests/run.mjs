@@ -140,8 +140,17 @@ try {
   const desk = await deskContext.newPage();
   await desk.goto(`${base}/desk/?lang=en&desk=nanning-airport`);
   await desk.click("#tab-upload");
+  // The person at the desk, where it compares faces: her photograph, uploaded for each
+  // check (the page forgets it after one).
+  const compares = platform.desks.find(d => d.id === "nanning-airport").compares_faces === true;
+  async function herAt(page) {
+    if (!compares) return;
+    await page.setInputFiles("#face-image", join(fixtures, resident.selfie));
+    await page.waitForSelector("#face-preview:not(.hidden)");
+  }
   async function scan(file) {
     await desk.evaluate(() => document.getElementById("verdict").classList.add("hidden"));
+    await herAt(desk);
     await desk.setInputFiles("#image", file);
     await desk.waitForSelector("#verdict:not(.hidden)", { timeout: 30000 });
     return { ok: await desk.$eval("#verdict", v => v.classList.contains("ok")), reasons: await desk.textContent("#reasons") };
@@ -180,6 +189,7 @@ try {
   try {
     const gate = await (await cameraBrowser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     await gate.goto(`${base}/desk/?lang=zh&desk=nanning-airport`);
+    await herAt(gate);
     await gate.click("#camera-go");
     await gate.waitForSelector("#verdict:not(.hidden)", { timeout: 30000 });
     check(await gate.$eval("#verdict", v => v.classList.contains("ok")), `the desk accepts the code from its camera ${await gate.textContent("#reasons")}`);
@@ -283,8 +293,11 @@ try {
   // the request's five minutes); then she shares after all.
   const bank = await deskContext.newPage();
   await bank.goto(`${base}/desk/?lang=en&desk=nanning-bank`);
+
   async function bankAsks() {
     const before = await bank.textContent("#online-link");
+    // The customer's photograph, taken when the bank asks (uploaded here).
+    await herAt(bank);
     await bank.click("#online-go");
     await bank.waitForFunction(old => {
       const link = document.getElementById("online-link").textContent;

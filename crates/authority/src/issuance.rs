@@ -602,7 +602,12 @@ impl Authority {
             .map_err(|e| ApiError::Internal(format!("the face template task failed: {e}")))?;
         match template {
             Ok(template) => Ok(Some(template.as_bytes().to_vec())),
-            Err(e) if required => Err(ApiError::Internal(format!("the face template: {e}"))),
+            Err(e) if required => Err(ApiError::Forbidden(
+                "credential_request_denied",
+                format!(
+                    "{purpose} requires a face match, and the face model could not make the face template from the registry portrait ({e}): the registry photograph needs renewing at a counter"
+                ),
+            )),
             // A portrait the model finds no face in: the code goes without the template.
             Err(e) => {
                 tracing::warn!(purpose = %purpose, cause = %e, "no face template for an offline code");

@@ -44,8 +44,15 @@ pub fn card_front_matches(
 pub struct RemoteProofing {
     #[cfg(feature = "face")]
     face: FaceMatcher,
+    /// Face templates by the SHA-256 of their portrait: a resident's offline codes are made
+    /// again at every batch, from the same portrait.
+    templates: std::sync::Mutex<std::collections::HashMap<[u8; 32], eid_face::Template>>,
     ocr: bool,
 }
+
+/// Templates kept at most; beyond, the memory starts again (a template is 129 bytes).
+#[cfg(feature = "face")]
+const TEMPLATES_KEPT: usize = 16_384;
 
 impl std::fmt::Debug for RemoteProofing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,7 +72,11 @@ impl RemoteProofing {
                 "OCR is configured but this build has no OCR (cargo feature ocr)".into(),
             ));
         }
-        Ok(Self { face, ocr })
+        Ok(Self {
+            face,
+            templates: std::sync::Mutex::default(),
+            ocr,
+        })
     }
 
     /// The largest distance taken as the same person.
@@ -88,17 +99,30 @@ impl RemoteProofing {
     }
 
     /// The face template of the registry `portrait`, for an offline code whose purpose
-    /// requires a face match.
+    /// may see the face; made once per portrait (while kept).
     pub fn face_template(&self, portrait: &[u8]) -> Result<eid_face::Template, ImageError> {
-        #[cfg(feature = "face")]
-        return self
-            .face
-            .embedding(portrait, "registry portrait", true)
-            .map(|e| e.template());
         #[cfg(not(feature = "face"))]
         {
-            let _ = portrait;
+            let _ = (portrait, &self.templates);
             Err(ImageError::Engine("this build has no face matching".into()))
+        }
+        #[cfg(feature = "face")]
+        {
+            let digest = eid_crypto::sha256(portrait);
+            let poisoned = |_| ImageError::Engine("the templates' lock is poisoned".into());
+            if let Some(template) = self.templates.lock().map_err(poisoned)?.get(&digest) {
+                return Ok(template.clone());
+            }
+            let template = self
+                .face
+                .embedding(portrait, "registry portrait", true)?
+                .template();
+            let mut templates = self.templates.lock().map_err(poisoned)?;
+            if templates.len() >= TEMPLATES_KEPT {
+                templates.clear();
+            }
+            templates.insert(digest, template.clone());
+            Ok(template)
         }
     }
 

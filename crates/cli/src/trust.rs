@@ -12,7 +12,9 @@ use clap::Subcommand;
 use eid_core::region::{RegionCode, Scope};
 use eid_core::{Clock, SystemClock};
 use eid_crypto::{Signer, SigningKey};
-use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_offline_keys, set_scope};
+use eid_trust::edit::{
+    add_issuer, add_provider, add_relying_party, set_face_match, set_offline_keys, set_scope,
+};
 use eid_trust::model::{ProviderState, WalletProvider};
 use eid_trust::{AcceptanceScope, Purpose, StatusFinding, TrustList, VerifiedTrustList};
 use time::format_description::well_known::Rfc3339;
@@ -127,6 +129,21 @@ pub enum Command {
         /// Replace a relying party with the same id
         #[arg(long)]
         replace: bool,
+    },
+    /// Say whether desks must match the face for a purpose (the catalogue's
+    /// face_match_required): required, the purpose and every registration for it must ask
+    /// for the portrait; not required, desks without a face model accept as before
+    SetFaceMatch {
+        /// The draft trust list
+        #[arg(long)]
+        list: PathBuf,
+        /// The purpose
+        #[arg(long)]
+        purpose: String,
+        /// true: a desk refuses unless the face in front of it matches (face_mismatch,
+        /// face_not_checked); false: the comparison, if made, is only reported
+        #[arg(long, action = clap::ArgAction::Set)]
+        required: bool,
     },
     /// Sign the draft as the next version
     Sign {
@@ -371,6 +388,20 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                     der.as_deref(),
                     replace,
                 )?)
+            })
+        }
+        Command::SetFaceMatch {
+            list,
+            purpose: name,
+            required,
+        } => {
+            let purpose = purpose(&name)?;
+            edit(&list, |l| {
+                set_face_match(l, purpose, required).with_context(|| {
+                    format!(
+                        "cannot require a face match for {name}: the purpose and every registration for it must ask for the portrait (eid trust add-rp --replace … --purpose {name}:…,portrait)"
+                    )
+                })
             })
         }
         Command::Sign {
@@ -698,10 +729,15 @@ fn render(list: &TrustList, signed: bool) -> anyhow::Result<String> {
     for p in &list.purposes {
         writeln!(
             out,
-            "  {} — {}; status at most {} old\n      may see: {}",
+            "  {} — {}; status at most {} old{}\n      may see: {}",
             p.purpose,
             p.name,
             age(p.max_status_age_seconds),
+            if p.face_match_required {
+                "; the face must match"
+            } else {
+                ""
+            },
             p.attributes.join(", ")
         )?;
     }

@@ -777,6 +777,10 @@ fn trust_list_built_signed_and_shown_from_the_command_line() {
             vec!["--purpose", "welfare", "--region", "999999"],
             "not a known county code",
         ),
+        (
+            vec!["--purpose", "hotel_check_in:family_name,given_name"],
+            "hotel_check_in requires a face match, but the registration of x does not ask for the portrait",
+        ),
     ] {
         let mut full = vec![
             "trust",
@@ -801,6 +805,42 @@ fn trust_list_built_signed_and_shown_from_the_command_line() {
         );
         assert_eq!(std::fs::read(&list).unwrap(), before);
     }
+    // Whether a purpose requires the face: welfare does not see the portrait, so it cannot
+    // (refused, the draft unchanged); the operator may require it for age checks no more
+    // than for welfare; and turning rail's off and on again leaves the draft as it was.
+    for purpose in ["welfare", "age_check"] {
+        let out = eid(&[
+            "trust",
+            "set-face-match",
+            "--list",
+            &p(&list),
+            "--purpose",
+            purpose,
+            "--required",
+            "true",
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains(&format!("cannot require a face match for {purpose}"))
+                && said.contains("does not ask for the portrait"),
+            "{said}"
+        );
+        assert_eq!(std::fs::read(&list).unwrap(), before);
+    }
+    for required in ["false", "true"] {
+        ok(&[
+            "trust",
+            "set-face-match",
+            "--list",
+            &p(&list),
+            "--purpose",
+            "rail_ticketing",
+            "--required",
+            required,
+        ]);
+    }
+    assert_eq!(std::fs::read(&list).unwrap(), before);
 
     let v1 = dir.join("v1.jwt");
     ok(&[
@@ -828,7 +868,8 @@ fn trust_list_built_signed_and_shown_from_the_command_line() {
         "superapp-a — Super-app A: active",
         "hotel-330106-0001 — 杭州西湖酒店 in 330106 浙江省杭州市西湖区",
         "age_check: age_over_18",
-        "airport_security — Airport security check; status at most 15 min old",
+        "airport_security — Airport security check; status at most 15 min old; the face must match",
+        "welfare — Welfare benefits; status at most 24 h old\n",
     ] {
         assert!(text.contains(line), "{line:?} not in\n{text}");
     }
@@ -1611,6 +1652,26 @@ fn two_cities_and_a_phone(dir: &Path, pin: &str) {
         "--purpose",
         "airport_security",
     ]);
+    // These desks and the authority run without a face model: the operator waives the
+    // catalogue's face matches (else every check is refused `face_not_checked`, and no
+    // offline code is made for airport or rail).
+    for purpose in [
+        "hotel_check_in",
+        "bank_account_opening",
+        "airport_security",
+        "rail_ticketing",
+    ] {
+        ok(&[
+            "trust",
+            "set-face-match",
+            "--list",
+            &list,
+            "--purpose",
+            purpose,
+            "--required",
+            "false",
+        ]);
+    }
     ok(&[
         "trust",
         "sign",

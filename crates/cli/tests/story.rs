@@ -1,7 +1,8 @@
 //! The whole story of issue 6, end to end on loopback, with the real face model: a resident
 //! of Nanning enrols from her phone (the face against the registry portrait), checks in at a
-//! Nanning hotel in person, passes airport security by offline QR, opens a bank account
-//! online; a Hangzhou hotel refuses the pilot credential until trust list version 2 widens
+//! Nanning hotel in person, passes airport security by offline QR (each desk matching her face
+//! in front of it; someone else with her phone is refused for the face), opens a bank account
+//! online (her photograph taken with the request, matched against the disclosed portrait); a Hangzhou hotel refuses the pilot credential until trust list version 2 widens
 //! Nanning's scope to the nation; the phone is reported lost from her tablet's wallet (her
 //! face again) and all three channels refuse, the online one within a second; an account takeover (another face) is refused; a new
 //! phone enrols with her face and is accepted while the old phone's instances stay dead; the
@@ -286,7 +287,10 @@ impl Story {
         tokio::spawn(axum::serve(public, public_router(authority.clone())).into_future());
         tokio::spawn(axum::serve(admin_listener, admin_router(authority)).into_future());
 
-        // One verifier service per relying party, following the authority.
+        // One verifier service per relying party, following the authority, each comparing
+        // the face at its desk with the same model.
+        let desk_model: Arc<dyn eid_face::CompareFaces> =
+            Arc::new(FaceMatcher::load(&dir.join("models"), 0.6).unwrap());
         let mut urls = Vec::new();
         let identities = readers
             .iter()
@@ -309,7 +313,7 @@ impl Story {
                     events: vec![format!("{authority_url}/events")],
                     identity,
                     request_lifetime: Duration::minutes(5),
-                    face: None,
+                    face: Some(desk_model.clone()),
                 },
                 Arc::new(FixedClock(NOW)),
                 Arc::new(OsRandom),
@@ -522,6 +526,7 @@ async fn in_person(
     trust: &VerifiedTrustList,
     purpose: Purpose,
     attributes: Option<&[&str]>,
+    face: Option<&str>,
 ) -> (Value, Result<(), RequestRefused>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let engagement = Engagement::new(Some(&listener.local_addr().unwrap().to_string())).unwrap();
@@ -553,6 +558,9 @@ async fn in_person(
     if let Some(attributes) = attributes {
         body["attributes"] = json!(attributes);
     }
+    if let Some(face) = face {
+        body["face"] = json!(face);
+    }
     let report = post_json(&format!("{desk}/verify/in-person"), None, body.to_string())
         .await
         .unwrap();
@@ -564,14 +572,16 @@ async fn in_person(
     )
 }
 
-/// The airport gate scans the phone's fresh offline code.
-async fn offline(gate: &str, phone: &Phone) -> Value {
+/// The airport gate scans the phone's fresh offline code, its camera on `face` (base64).
+async fn offline(gate: &str, phone: &Phone, face: &str) -> Value {
     let credential = eid_mdoc::offline::CompactCredential::from_cbor(&phone.airport).unwrap();
     let code = eid_mdoc::offline::present_offline(&credential, &phone.device, NOW).unwrap();
+    let body = json!({"code": eid_crypto::b64url(&code), "face": face});
     serde_json::from_slice(
-        &post_form(
+        &post_json(
             &format!("{gate}/verify/offline?purpose=airport_security"),
-            eid_crypto::b64url(&code),
+            None,
+            body.to_string(),
         )
         .await
         .unwrap(),
@@ -579,16 +589,17 @@ async fn offline(gate: &str, phone: &Phone) -> Value {
     .unwrap()
 }
 
-/// The bank's website asks online; the phone answers with its mdoc.
-async fn online(bank: &str, phone: &Phone, trust: &VerifiedTrustList) -> Value {
+/// The bank's website asks online, with its camera's photograph of the customer (`face`,
+/// base64) if one is taken; the phone answers with its mdoc.
+async fn online(bank: &str, phone: &Phone, trust: &VerifiedTrustList, face: Option<&str>) -> Value {
+    let mut asked = json!({"purpose": "bank_account_opening"});
+    if let Some(face) = face {
+        asked["face"] = json!(face);
+    }
     let started: Value = serde_json::from_slice(
-        &post_json(
-            &format!("{bank}/vp/requests"),
-            None,
-            json!({"purpose": "bank_account_opening"}).to_string(),
-        )
-        .await
-        .unwrap(),
+        &post_json(&format!("{bank}/vp/requests"), None, asked.to_string())
+            .await
+            .unwrap(),
     )
     .unwrap();
     let (client_id, request_uri) =
@@ -663,6 +674,10 @@ async fn the_story_from_enrolment_to_a_new_phone() {
     );
     story.wait_for_lists(1).await;
 
+    // At every desk that compares faces, her face in front of it: another photograph of her
+    // than the registry's.
+    let her_face = fixture(&story.dir, "obama2.jpg");
+
     // 2. Nanning hotel, in person.
     let (report, _) = in_person(
         &story.hotel,
@@ -670,16 +685,24 @@ async fn the_story_from_enrolment_to_a_new_phone() {
         &story.trust,
         Purpose::HotelCheckIn,
         None,
+        Some(&her_face),
     )
     .await;
     assert_eq!(report["accepted"], true, "{report}");
     assert_eq!(report["channel"], "in_person");
-    // 3. Airport security, offline QR.
-    let report = offline(&story.gate, &phone).await;
+    assert_eq!(report["presence"]["matched"], true, "{report}");
+    // 3. Airport security, offline QR: her face matches the code's template; someone else
+    //    holding her phone is refused for the face.
+    let report = offline(&story.gate, &phone, &her_face).await;
     assert_eq!(report["accepted"], true, "{report}");
+    assert_eq!(report["presence"]["matched"], true, "{report}");
+    let report = offline(&story.gate, &phone, &fixture(&story.dir, "biden.jpg")).await;
+    assert_eq!(reasons(&report), ["face_mismatch"], "{report}");
+    assert_eq!(report["presence"]["matched"], false, "{report}");
     // 4. A bank account, online.
-    let report = online(&story.bank, &phone, &story.trust).await;
+    let report = online(&story.bank, &phone, &story.trust, Some(&her_face)).await;
     assert_eq!(report["accepted"], true, "{report}");
+    assert_eq!(report["presence"]["matched"], true, "{report}");
     assert_eq!(
         report["attributes"]["document_number"],
         story.resident.id_number.expose()
@@ -692,6 +715,7 @@ async fn the_story_from_enrolment_to_a_new_phone() {
         &story.trust,
         Purpose::HotelCheckIn,
         None,
+        Some(&her_face),
     )
     .await;
     assert_eq!(reasons(&report), ["issuer_not_authorised"], "{report}");
@@ -725,6 +749,7 @@ async fn the_story_from_enrolment_to_a_new_phone() {
         &trust_v2,
         Purpose::HotelCheckIn,
         None,
+        Some(&her_face),
     )
     .await;
     assert_eq!(report["accepted"], true, "{report}");
@@ -750,7 +775,8 @@ async fn the_story_from_enrolment_to_a_new_phone() {
     let reported = tokio::time::Instant::now();
     assert_eq!(taken["wallets_suspended"], 1, "{taken}");
     loop {
-        let report = online(&story.bank, &phone, &story.trust).await;
+        // No photograph here: the status is what is timed (refused for it before any face).
+        let report = online(&story.bank, &phone, &story.trust, None).await;
         if reasons(&report) == ["status_suspended"] {
             break;
         }
@@ -759,7 +785,7 @@ async fn the_story_from_enrolment_to_a_new_phone() {
             "the bank still accepted a second after the report: {report}"
         );
     }
-    let report = offline(&story.gate, &phone).await;
+    let report = offline(&story.gate, &phone, &her_face).await;
     assert_eq!(reasons(&report), ["status_suspended"], "{report}");
     let (report, _) = in_person(
         &story.hotel,
@@ -767,6 +793,7 @@ async fn the_story_from_enrolment_to_a_new_phone() {
         &story.trust,
         Purpose::HotelCheckIn,
         None,
+        Some(&her_face),
     )
     .await;
     assert_eq!(reasons(&report), ["status_suspended"], "{report}");
@@ -787,18 +814,18 @@ async fn the_story_from_enrolment_to_a_new_phone() {
     // The services learn of the new entries with their next list.
     tokio::time::sleep(StdDuration::from_millis(50)).await;
     for _ in 0..100 {
-        let report = online(&story.bank, &new_phone, &story.trust).await;
+        let report = online(&story.bank, &new_phone, &story.trust, Some(&her_face)).await;
         if report["accepted"] == true {
             break;
         }
         assert_eq!(reasons(&report), ["status_undetermined"], "{report}");
         tokio::time::sleep(StdDuration::from_millis(100)).await;
     }
-    let report = online(&story.bank, &new_phone, &story.trust).await;
+    let report = online(&story.bank, &new_phone, &story.trust, Some(&her_face)).await;
     assert_eq!(report["accepted"], true, "{report}");
-    let report = offline(&story.gate, &new_phone).await;
+    let report = offline(&story.gate, &new_phone, &her_face).await;
     assert_eq!(report["accepted"], true, "{report}");
-    let report = online(&story.bank, &phone, &story.trust).await;
+    let report = online(&story.bank, &phone, &story.trust, Some(&her_face)).await;
     assert_eq!(reasons(&report), ["status_suspended"], "{report}");
 
     // 9b. Before expiry the new phone asks for a new batch (no new proofing) and gets it;
@@ -808,7 +835,7 @@ async fn the_story_from_enrolment_to_a_new_phone() {
         let device = SigningKey::from_pkcs8_der(&new_phone.device.to_pkcs8_der().unwrap()).unwrap();
         story.redeem("phone-2", device, &offer, &code).await
     };
-    let report = online(&story.bank, &refreshed, &story.trust).await;
+    let report = online(&story.bank, &refreshed, &story.trust, Some(&her_face)).await;
     assert_eq!(report["accepted"], true, "{report}");
     let refused = story.refresh("phone-1", &phone.device).await.unwrap_err();
     assert!(refused.contains("no_valid_credentials"), "{refused}");
@@ -820,6 +847,7 @@ async fn the_story_from_enrolment_to_a_new_phone() {
         &story.trust,
         Purpose::AgeCheck,
         Some(&["age_over_18", "document_number"]),
+        None,
     )
     .await;
     assert!(

@@ -9,8 +9,9 @@
 //! data forbids commercial use). Without the feature only [`Embedding`], [`Template`] and
 //! their distances are here: what a build without the model can still read and compare.
 //!
-//! Limits, stated in `docs/authority.md` and `docs/threat-model.md`: the threshold is
-//! calibrated only on the public fixtures, and HOG detection misses small or turned faces.
+//! Limits, stated in `docs/authority.md` and `docs/threat-model.md`: the threshold's error
+//! rates are measured only on a small public set (`docs/face-error-rates.md`), and HOG
+//! detection misses small or turned faces.
 
 #[cfg(feature = "dlib")]
 mod matcher;
@@ -48,6 +49,14 @@ pub trait CompareFaces: Send + Sync {
 
     /// The distance between `template` (an offline code's) and the one face in `live`.
     fn distance_to_template(&self, template: &Template, live: &[u8]) -> Result<f64, ImageError>;
+
+    /// The template of the one face in `live`, kept where the comparison comes later (a
+    /// bank's online request, until the customer's phone answers).
+    fn live_template(&self, live: &[u8]) -> Result<Template, ImageError>;
+
+    /// The distance between the face of `reference` (a portrait; the largest face) and
+    /// `live`, a photograph's template from [`CompareFaces::live_template`].
+    fn distance_from_template(&self, reference: &[u8], live: &Template) -> Result<f64, ImageError>;
 
     /// The largest distance taken as the same person.
     fn threshold(&self) -> f64;

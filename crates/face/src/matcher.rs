@@ -171,6 +171,19 @@ impl crate::CompareFaces for FaceMatcher {
         Ok(template.embedding().distance(&captured))
     }
 
+    fn live_template(&self, live: &[u8]) -> Result<crate::Template, ImageError> {
+        Ok(self.embedding(live, "photograph", false)?.template())
+    }
+
+    fn distance_from_template(
+        &self,
+        reference: &[u8],
+        live: &crate::Template,
+    ) -> Result<f64, ImageError> {
+        let registered = self.embedding(reference, "portrait", true)?;
+        Ok(registered.distance(&live.embedding()))
+    }
+
     fn threshold(&self) -> f64 {
         self.threshold
     }

@@ -355,8 +355,25 @@ pub async fn start(
     if let Some(topology) = front {
         topology.prepare(&dir)?;
     }
-    let data =
-        Data::open_or_create(&dir, fixtures.as_deref(), now, random.as_ref(), progress).await?;
+    // The desks of this process compare faces when the models are here; a front's desks run
+    // as their own processes, with the models when the authorities have them.
+    let desk_face = match front {
+        None => desk_faces(options.proofing.as_deref()),
+        Some(topology) if topology.face_matching => Err(String::new()),
+        Some(_) => Err(
+            "the desks run as their own processes here without face models (scripts/cluster up --face turns them on)".into(),
+        ),
+    };
+    let desks_compare_faces = desk_face.is_ok() || front.is_some_and(|t| t.face_matching);
+    let data = Data::open_or_create(
+        &dir,
+        fixtures.as_deref(),
+        desks_compare_faces,
+        now,
+        random.as_ref(),
+        progress,
+    )
+    .await?;
     let operator_path = dir.join("trust/operator-token");
     let operator_token = match std::fs::read_to_string(&operator_path) {
         Ok(token) => token.trim().to_owned(),
@@ -382,22 +399,25 @@ pub async fn start(
         ),
     };
     let mut checks_off: Vec<CheckOff> = face_off.into_iter().collect();
-    // The desks of this process compare faces when the models are here; a front's desks run
-    // as their own processes, with the models when the authorities have them.
-    let desk_face = match front {
-        None => desk_faces(options.proofing.as_deref()),
-        Some(topology) if topology.face_matching => Err(String::new()),
-        Some(_) => Err(
-            "the desks run as their own processes here without face models (scripts/cluster up --face turns them on)".into(),
-        ),
-    };
-    let desks_compare_faces = desk_face.is_ok() || front.is_some_and(|t| t.face_matching);
     if let Err(why) = &desk_face
         && !why.is_empty()
     {
+        let required = data
+            .trust
+            .list()
+            .purposes
+            .iter()
+            .any(|p| p.face_match_required);
         checks_off.push(CheckOff {
             check: "the face at the desk",
-            why: format!("{why}: the desks show the credential's face and compare none"),
+            why: format!(
+                "{why}: the desks show the credential's face and compare none{}",
+                if required {
+                    "; where this folder's trust list requires a face match (it was made with the models), those desks refuse every credential (face_not_checked)"
+                } else {
+                    "; this folder's trust list requires no face match (made without the models)"
+                }
+            ),
         });
     }
     let desk_face = desk_face.ok();

@@ -234,7 +234,8 @@ async fn a_move_to_a_new_phone_revokes_the_old_one_for_good() {
         )
         .await
     };
-    // What airport security says of `wallet`'s next code, once it says `expected`.
+    // What airport security says of `wallet`'s next code, her in front of the desk (the
+    // purpose requires a face match), once it says `expected`.
     let airport_until = async |api: &str, wallet: &str, expected: &str| {
         let mut report = Value::Null;
         for _ in 0..50 {
@@ -245,17 +246,15 @@ async fn a_move_to_a_new_phone_revokes_the_old_one_for_good() {
             )
             .await
             .unwrap();
-            report = serde_json::from_slice(
-                &post_form(
-                    &format!(
-                        "{}/desks/nanning-airport/verify/offline?purpose=airport_security",
-                        running.base
-                    ),
-                    code["code"].as_str().unwrap().to_owned(),
-                )
-                .await
-                .unwrap(),
+            report = post(
+                &format!(
+                    "{}/desks/nanning-airport/verify/offline?purpose=airport_security",
+                    running.base
+                ),
+                None,
+                json!({"code": code["code"], "face": face}),
             )
+            .await
             .unwrap();
             let verdict = if report["accepted"] == true {
                 "accepted"

@@ -26,6 +26,16 @@ function choose() {
   show("online-link-box", false);
   show("face-box", desk.compares_faces === true);
   $("face-note").textContent = t(desk.face_match_required ? "face_required" : "face_optional");
+  if (desk.compares_faces !== true) stopFaceCamera();
+  forgetFacePhoto();
+}
+
+// An uploaded photograph is for one check: the next customer is photographed again.
+function forgetFacePhoto() {
+  facePhoto = null;
+  $("face-image").value = "";
+  $("face-preview").removeAttribute("src");
+  show("face-preview", false);
 }
 
 // A photograph as base64 JPEG, at most 800 pixels a side: enough for the face model, and
@@ -57,14 +67,18 @@ $("face-image").onchange = async () => {
   } catch (e) { fail(e); }
 };
 
+let faceStarting = false;
 async function startFaceCamera() {
+  if (faceStarting) return;
+  faceStarting = true;
   try {
     faceStream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" } });
     $("face-video").srcObject = faceStream;
     await $("face-video").play();
     show("face-video", true);
     $("face-go").textContent = t("stop_face_camera");
-  } catch (e) { faceStream = null; fail(e); }
+  } catch (e) { stopFaceCamera(); fail(e); }
+  faceStarting = false;
 }
 function stopFaceCamera() {
   if (faceStream) faceStream.getTracks().forEach(track => track.stop());
@@ -113,6 +127,10 @@ function clearVerdict() {
 async function check(found) {
   $("scan-state").textContent = t("scanning");
   const face = desk.compares_faces === true ? faceNow() : null;
+  forgetFacePhoto();
+  // Without the person's photograph this desk could only refuse, after the holder consented:
+  // nothing is sent.
+  if (desk.face_match_required && desk.compares_faces === true && !face) throw new Error(t("face_needed"));
   let report;
   if (found.text && found.text.startsWith("mdoc:")) {
     const asked = { engagement: found.text, purpose: desk.purpose };
@@ -149,14 +167,11 @@ function verdict(report) {
   const portrait = a.portrait;
   show("portrait", !!portrait);
   show("no-portrait", !portrait && report.channel === "offline_qr");
-  $("no-portrait").textContent = t(a.face_template ? "face_template_only" : "no_portrait");
+  $("no-portrait").textContent = t(report.presence ? "face_template_only" : "no_portrait");
   if (portrait) $("portrait").src = "data:image/jpeg;base64," + String(portrait).replace(/-/g, "+").replace(/_/g, "/");
-  const presence = report.presence;
-  show("presence", !!presence);
-  if (presence) {
-    $("presence").className = presence.matched ? "presence ok" : "presence no";
-    $("presence").textContent = `${t(presence.matched ? "face_matches" : "face_differs")} (${presence.score.toFixed(2)} ${presence.matched ? "≤" : ">"} ${presence.threshold.toFixed(2)})`;
-  }
+  shownPresence = report.presence;
+  show("presence", !!shownPresence);
+  showPresence();
   const reasons = $("reasons");
   reasons.innerHTML = "";
   for (const r of report.reasons || []) reasons.append(el("li", {}, `${r.reason}: ${r.message}`));
@@ -164,6 +179,15 @@ function verdict(report) {
   show("verdict", true); show("details", true);
   clearTimeout(verdictTimer);
   verdictTimer = setTimeout(clearVerdict, 60000);
+}
+
+// The face comparison of the verdict on screen, in the page's language.
+let shownPresence = null;
+function showPresence() {
+  const p = shownPresence;
+  if (!p) return;
+  $("presence").className = p.matched ? "presence ok" : "presence no";
+  $("presence").textContent = `${t(p.matched ? "face_matches" : "face_differs")} (${p.score.toFixed(2)} ${p.matched ? "≤" : ">"} ${p.threshold.toFixed(2)})`;
 }
 
 function fail(e) { $("scan-state").textContent = String(e.message || e); }
@@ -218,7 +242,13 @@ $("online-go").onclick = async () => {
   const round = ++onlineRound;
   $("online-go").disabled = true;
   let started;
-  try { started = await api("POST", `${desk.url}/vp/requests`, { purpose: desk.purpose }); }
+  // The customer in front of the camera now: compared with the portrait the answer discloses.
+  const asked = { purpose: desk.purpose };
+  const face = desk.compares_faces === true ? faceNow() : null;
+  forgetFacePhoto();
+  if (desk.face_match_required && desk.compares_faces === true && !face) { $("online-go").disabled = false; fail(new Error(t("face_needed"))); return; }
+  if (face) asked.face = face;
+  try { started = await api("POST", `${desk.url}/vp/requests`, asked); }
   catch (e) { fail(e); return; }
   finally { $("online-go").disabled = false; }
   $("online-link").textContent = started.invocation;
@@ -240,5 +270,6 @@ document.addEventListener("languagechange", () => {
   $("camera-go").textContent = t(scanning ? "stop_camera" : "start_camera");
   $("face-go").textContent = t(faceStream ? "stop_face_camera" : "start_face_camera");
   if (desk) $("face-note").textContent = t(desk.face_match_required ? "face_required" : "face_optional");
+  showPresence();
 });
 load();

@@ -156,6 +156,41 @@ pub fn add_provider(
     )
 }
 
+/// Whether desks must match the face for `purpose`. Requiring it needs `portrait` in the
+/// purpose and in every registration for it.
+pub fn set_face_match(
+    list: &mut TrustList,
+    purpose: Purpose,
+    required: bool,
+) -> Result<(), TrustError> {
+    let portrait = |attributes: &[String]| attributes.iter().any(|a| a == "portrait");
+    let entry = list
+        .purpose(purpose)
+        .ok_or_else(|| TrustError::UnknownPurpose(purpose.as_str().to_owned()))?;
+    if required {
+        if !portrait(&entry.attributes) {
+            return Err(TrustError::FaceMatchWithoutPortrait {
+                purpose,
+                relying_party: None,
+            });
+        }
+        if let Some(rp) = list.relying_parties.iter().find(|rp| {
+            rp.purposes
+                .get(&purpose)
+                .is_some_and(|attributes| !portrait(attributes))
+        }) {
+            return Err(TrustError::FaceMatchWithoutPortrait {
+                purpose,
+                relying_party: Some(rp.id.clone()),
+            });
+        }
+    }
+    for entry in list.purposes.iter_mut().filter(|p| p.purpose == purpose) {
+        entry.face_match_required = required;
+    }
+    Ok(())
+}
+
 /// Registers a relying party in county `region` for `purposes`, each with the attributes
 /// given or, when none are, the catalogue's full set for that purpose; attributes beyond
 /// the catalogue are refused.
@@ -189,6 +224,12 @@ pub fn add_relying_party(
             return Err(TrustError::AttributeBeyondPurpose {
                 attribute: extra.clone(),
                 purpose: *purpose,
+            });
+        }
+        if catalogue.face_match_required && !attributes.iter().any(|a| a == "portrait") {
+            return Err(TrustError::FaceMatchWithoutPortrait {
+                purpose: *purpose,
+                relying_party: Some(id.to_owned()),
             });
         }
         registered.insert(*purpose, attributes);

@@ -78,6 +78,7 @@ fn list() -> TrustList {
                     "family_name".into(),
                     "given_name".into(),
                     "document_number".into(),
+                    "portrait".into(),
                 ]),
             ),
             (Purpose::AgeCheck, None),
@@ -473,7 +474,7 @@ fn the_signed_list_reads_back_and_each_of_its_checks_breaks() {
             purpose: Purpose::HotelCheckIn
         })
     );
-    // A face match required where no portrait is asked for: by a catalogue entry (rail's),
+    // A face match required where no portrait is asked for: by a catalogue entry (welfare's),
     // or by a registration (the first relying party's hotel check-in, narrowed to names).
     let requiring = |payload: &mut serde_json::Map<String, serde_json::Value>, purpose: &str| {
         let entry = payload["purposes"]
@@ -492,12 +493,12 @@ fn the_signed_list_reads_back_and_each_of_its_checks_breaks() {
             None,
         )
     };
-    let mut rail = parsed.payload().clone();
-    requiring(&mut rail, "rail_ticketing");
+    let mut welfare = parsed.payload().clone();
+    requiring(&mut welfare, "welfare");
     assert_eq!(
-        read_signed(&rail).err(),
+        read_signed(&welfare).err(),
         Some(TrustError::FaceMatchWithoutPortrait {
-            purpose: Purpose::RailTicketing,
+            purpose: Purpose::Welfare,
             relying_party: None
         })
     );
@@ -592,6 +593,26 @@ fn edits_refuse_bad_changes_and_leave_the_list_as_it_was() {
         Err(TrustError::AttributeBeyondPurpose {
             attribute: "birth_date".into(),
             purpose: Purpose::AgeCheck
+        })
+    );
+    // The default catalogue requires a face match at airport security: a registration
+    // narrowed to names cannot be made.
+    assert_eq!(
+        add_relying_party(
+            &mut list,
+            "gate",
+            "机场",
+            RegionCode::parse("450122").unwrap(),
+            &[(
+                Purpose::AirportSecurity,
+                Some(names(&["family_name", "given_name"]))
+            )],
+            None,
+            false,
+        ),
+        Err(TrustError::FaceMatchWithoutPortrait {
+            purpose: Purpose::AirportSecurity,
+            relying_party: Some("gate".into())
         })
     );
     assert!(matches!(

@@ -72,8 +72,17 @@ pub struct ServiceConfig {
 }
 
 /// Face comparisons at once (each holds a blocking thread and the model's lock for a few
-/// hundred milliseconds); beyond them the faces are not compared, and the report says so.
+/// hundred milliseconds); beyond them a check waits up to [`FACE_WAIT`], then the faces are
+/// not compared, and the report says so.
 const FACE_COMPARISONS: usize = 2;
+
+/// Face templates made at once for online requests being made: their own places, so that
+/// anyone making requests cannot take the places of the checks.
+const FACE_TEMPLATES: usize = 1;
+
+/// How long a check waits for a face comparison place before reporting the faces as not
+/// compared (a desk's queue, not a refusal at the first busy moment).
+const FACE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// In-person exchanges at once (each holds a socket and up to 1 MiB for up to two minutes
 /// while a holder decides); more are refused with 503 at once.
@@ -98,6 +107,8 @@ pub struct Service {
     outcomes: eid_serve::metrics::Counters,
     /// Places for face comparisons ([`FACE_COMPARISONS`]).
     faces: Arc<tokio::sync::Semaphore>,
+    /// Places for the templates of online requests' photographs ([`FACE_TEMPLATES`]).
+    face_templates: Arc<tokio::sync::Semaphore>,
     /// Places for in-person exchanges ([`EXCHANGES`]).
     exchanges: tokio::sync::Semaphore,
 }
@@ -150,6 +161,7 @@ impl Service {
                 &["channel", "outcome"],
             ),
             faces: Arc::new(tokio::sync::Semaphore::new(FACE_COMPARISONS)),
+            face_templates: Arc::new(tokio::sync::Semaphore::new(FACE_TEMPLATES)),
             exchanges: tokio::sync::Semaphore::new(EXCHANGES),
         })
     }
@@ -492,7 +504,7 @@ async fn verify_offline(
     let Ok(Some(verified)) = verified else {
         return poisoned();
     };
-    match with_face(&service, verified, face.as_deref()).await {
+    match with_face(&service, verified, Live::Photograph(face)).await {
         Some(verified) => {
             service.notice(&verified);
             report(&verified)
@@ -516,13 +528,18 @@ struct InPersonRequest {
 /// `report` with the desk's face check applied (`Verifier::with_face_check`): the person at
 /// the desk (`live`) compared, for an accepted report, without the verifier's lock and on
 /// the bounded places; `None` if the lock is poisoned.
-async fn with_face(service: &Arc<Service>, report: Report, live: Option<&str>) -> Option<Report> {
-    if !report.accepted {
-        return Some(report);
-    }
-    let check = face_check(service, &report, live).await;
-    let verifier = service.verifier.read().ok()?;
-    Some(verifier.with_face_check(report, check))
+async fn with_face(service: &Arc<Service>, report: Report, live: Live) -> Option<Report> {
+    let mut report = if report.accepted {
+        let check = face_check(service, &report, live).await;
+        let verifier = service.verifier.read().ok()?;
+        verifier.with_face_check(report, check)
+    } else {
+        report
+    };
+    // An offline code's template serves the comparison only: the desk has no other use for
+    // a face signature, and the report does not carry it on.
+    report.attributes.remove(eid_mdoc::offline::FACE_TEMPLATE);
+    Some(report)
 }
 
 /// What the person at the desk is compared with.
@@ -533,28 +550,59 @@ enum Reference {
     Template(eid_face::Template),
 }
 
-/// The person at the desk (`live`, base64 as sent) against the face `report` gives (the
-/// offline code's template, or the disclosed portrait), with the service's face model. When
-/// every place is taken the faces are not compared, and the report says so: a 503 would
-/// throw away an exchange the holder already consented to, or a code already counted.
-async fn face_check(
-    service: &Arc<Service>,
-    report: &Report,
-    live: Option<&str>,
-) -> crate::FaceCheck {
+/// The person at the desk, as the request gives them.
+enum Live {
+    /// A photograph taken now (in person, offline), base64 as sent; `None`: none was sent.
+    Photograph(Option<String>),
+    /// The template of the photograph taken when an online request was made (`None`: the
+    /// request had none).
+    Template(Option<Vec<u8>>),
+}
+
+/// The person at the desk, decoded.
+enum Seen {
+    Photograph(Vec<u8>),
+    Template(eid_face::Template),
+}
+
+impl Live {
+    /// A photograph as sent (base64), or why there is none.
+    fn decode(photograph: Option<&str>) -> Result<Vec<u8>, String> {
+        use base64::Engine;
+        let photograph = photograph.ok_or("no photograph of the person at the desk was sent")?;
+        base64::engine::general_purpose::STANDARD
+            .decode(photograph.trim())
+            .map_err(|_| "the photograph is not base64 (standard alphabet)".into())
+    }
+}
+
+/// The person at the desk (`live`) against the face `report` gives (the offline code's
+/// template, or the disclosed portrait), with the service's face model. When every place is
+/// taken the faces are not compared, and the report says so: a 503 would throw away an
+/// exchange the holder already consented to, or a code already counted.
+async fn face_check(service: &Arc<Service>, report: &Report, live: Live) -> crate::FaceCheck {
     use crate::FaceCheck::NotCompared;
     use base64::Engine;
     let Some(model) = service.config.face.clone() else {
         return NotCompared("this desk has no face model".into());
     };
-    let Some(live) = live else {
-        return NotCompared("no photograph of the person at the desk was sent".into());
-    };
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let Ok(live) = b64.decode(live.trim()) else {
-        return NotCompared("the photograph is not base64 (standard alphabet)".into());
+    let live = match live {
+        Live::Photograph(photograph) => match Live::decode(photograph.as_deref()) {
+            Ok(bytes) => Seen::Photograph(bytes),
+            Err(why) => return NotCompared(why),
+        },
+        Live::Template(None) => {
+            return NotCompared(
+                "no photograph of the person was taken when the request was made".into(),
+            );
+        }
+        Live::Template(Some(bytes)) => match eid_face::Template::from_bytes(&bytes) {
+            Ok(template) => Seen::Template(template),
+            Err(e) => return NotCompared(e.to_string()),
+        },
     };
     // The offline code's template, else the disclosed portrait.
+    let b64 = base64::engine::general_purpose::STANDARD;
     let attribute = |name: &str| {
         report
             .attributes
@@ -574,14 +622,28 @@ async fn face_check(
             }
         },
     };
-    let Ok(place) = service.faces.clone().try_acquire_owned() else {
-        return NotCompared("every face comparison place was taken; ask again in a moment".into());
+    let waited = tokio::time::timeout(FACE_WAIT, service.faces.clone().acquire_owned()).await;
+    let Ok(Ok(place)) = waited else {
+        return NotCompared(
+            "every face comparison place stayed taken; the desk is overloaded: ask again in a moment"
+                .into(),
+        );
     };
     let compared = tokio::task::spawn_blocking(move || {
         let _place = place;
-        match &reference {
-            Reference::Portrait(portrait) => model.distance(portrait, &live),
-            Reference::Template(template) => model.distance_to_template(template, &live),
+        match (&reference, &live) {
+            (Reference::Portrait(portrait), Seen::Photograph(photograph)) => {
+                model.distance(portrait, photograph)
+            }
+            (Reference::Template(template), Seen::Photograph(photograph)) => {
+                model.distance_to_template(template, photograph)
+            }
+            (Reference::Portrait(portrait), Seen::Template(live)) => {
+                model.distance_from_template(portrait, live)
+            }
+            (Reference::Template(template), Seen::Template(live)) => {
+                Ok(template.embedding().distance(&live.embedding()))
+            }
         }
         .map(|distance| (distance, model.threshold()))
     })
@@ -687,7 +749,7 @@ async fn verify_in_person(
             }
         }
     };
-    match with_face(&service, finished, request.face.as_deref()).await {
+    match with_face(&service, finished, Live::Photograph(request.face)).await {
         Some(finished) => {
             service.notice(&finished);
             report(&finished)
@@ -768,6 +830,11 @@ struct NewRequest {
     purpose: String,
     #[serde(default)]
     attributes: Option<Vec<String>>,
+    /// A photograph of the person the request is for (a bank's customer in front of its
+    /// camera), compared with the portrait the answer discloses: only its face template is
+    /// kept with the request.
+    #[serde(default)]
+    face: Option<String>,
 }
 
 async fn create_request(
@@ -830,13 +897,18 @@ async fn create_request(
         Ok(m) => m,
         Err(e) => return bad_request("request_failed", e.to_string()),
     };
+    // The face work last: a request refused above costs none.
+    let face = match live_template(&service, new.face.as_deref()).await {
+        Ok(face) => face,
+        Err(refused) => return *refused,
+    };
     let mut secret = [0u8; 24];
     if service.random.fill(&mut secret).is_err() {
         return poisoned();
     }
     let handle = eid_crypto::b64url(&secret);
     let id = made.session.id.clone();
-    let online = Online::new(made.session, made.request_object, handle.clone());
+    let online = Online::new(made.session, made.request_object, handle.clone(), face);
     if let Err(refused) = in_store(&service, move |sessions| sessions.open(online, now)).await {
         return refused;
     }
@@ -847,6 +919,48 @@ async fn create_request(
         "request_uri": made.request_uri,
     }))
     .into_response()
+}
+
+/// The face template of the photograph an online request is made with, made now (the
+/// photograph itself is not kept); none when none was sent (where the purpose requires a
+/// face match, the answer is then refused `face_not_checked`, as at a desk that took no
+/// photograph).
+async fn live_template(
+    service: &Arc<Service>,
+    photograph: Option<&str>,
+) -> Result<Option<Vec<u8>>, Box<Response>> {
+    let Some(photograph) = photograph else {
+        return Ok(None);
+    };
+    let Some(model) = service.config.face.clone() else {
+        return Err(Box::new(bad_request(
+            "face_not_supported",
+            "this verifier has no face model: send the request without \"face\"",
+        )));
+    };
+    let photograph = Live::decode(Some(photograph))
+        .map_err(|why| Box::new(bad_request("invalid_request", why)))?;
+    // Nothing is lost by waiting here: no holder has answered yet.
+    let Ok(place) = service.face_templates.clone().try_acquire_owned() else {
+        return Err(Box::new(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                axum::Json(json!({"error": "busy", "error_description": "every face comparison place is taken; try again in a moment"})),
+            )
+                .into_response(),
+        ));
+    };
+    let made = tokio::task::spawn_blocking(move || {
+        let _place = place;
+        model.live_template(&photograph)
+    })
+    .await
+    .map_err(|_| Box::new(poisoned()))?;
+    match made {
+        Ok(template) => Ok(Some(template.as_bytes().to_vec())),
+        Err(e) => Err(Box::new(bad_request("face_unusable", e.to_string()))),
+    }
 }
 
 async fn request_object(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Response {
@@ -969,11 +1083,20 @@ async fn answer_request(service: Arc<Service>, kid: String, answer: Answer) -> R
             }
         })
         .ok();
+    // The customer photographed with the request against the disclosed portrait.
+    let report = match report {
+        Some(report) => with_face(&service, report, Live::Template(online.face.clone())).await,
+        None => None,
+    };
     online.answers += 1;
     // The latest answer's report stands until one is accepted, which closes the request.
     if let Some(report) = &report {
         online.accepted = report.accepted;
         online.report = serde_json::to_value(report).ok();
+    }
+    // The customer's face template is kept no longer than it can serve.
+    if online.accepted || online.answers >= MAX_ANSWERS {
+        online.face = None;
     }
     let accepted = online.accepted;
     if let Some(r) = &report {

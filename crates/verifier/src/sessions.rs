@@ -58,13 +58,22 @@ pub struct Online {
     pub(crate) report: Option<Value>,
     /// Answers received.
     pub(crate) answers: u32,
+    /// The face template of the person in front of the requester (a bank's customer,
+    /// photographed when the request was made), compared with the disclosed portrait when the
+    /// answer comes: 129 bytes, never the photograph.
+    pub(crate) face: Option<Vec<u8>>,
     /// The value of the lock this replica holds on it while checking an answer.
     lock: Option<String>,
 }
 
 impl Online {
     /// A request just made, not answered.
-    pub(crate) fn new(session: OnlineSession, request_object: String, handle: String) -> Self {
+    pub(crate) fn new(
+        session: OnlineSession,
+        request_object: String,
+        handle: String,
+        face: Option<Vec<u8>>,
+    ) -> Self {
         Self {
             session,
             request_object,
@@ -72,6 +81,7 @@ impl Online {
             accepted: false,
             report: None,
             answers: 0,
+            face,
             lock: None,
         }
     }
@@ -289,6 +299,8 @@ struct Stored {
     accepted: bool,
     report: Option<Value>,
     answers: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    face: Option<Vec<u8>>,
 }
 
 /// The requests of every replica of one relying party's desks, in Redis. Keys (under
@@ -361,6 +373,7 @@ impl RedisSessions {
             accepted: online.accepted,
             report: online.report.clone(),
             answers: online.answers,
+            face: online.face.clone(),
         };
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(&stored)
@@ -406,6 +419,7 @@ impl RedisSessions {
             accepted: stored.accepted,
             report: stored.report,
             answers: stored.answers,
+            face: stored.face,
             lock: None,
         })
     }
@@ -568,6 +582,7 @@ mod tests {
             OnlineSession::from_stored(stored).expect("a session"),
             format!("object-{n}"),
             format!("handle-{n}"),
+            None,
         )
     }
 

@@ -115,14 +115,22 @@ async fn scan(gate: &str, world: &World, credential: &CompactCredential) -> Valu
 /// The bank's website starts a request; the phone fetches it, checks it, answers over
 /// HTTP; the bank's page reads the outcome.
 async fn bank_session(bank: &str, world: &World, credential: &[u8]) -> Value {
-    let started: Value = serde_json::from_slice(
-        &post_json(
-            &format!("{bank}/vp/requests"),
-            json!({"purpose": "bank_account_opening"}),
-        )
-        .await,
-    )
-    .unwrap();
+    bank_session_with(bank, world, credential, None).await
+}
+
+/// [`bank_session`], the request made with the customer's photograph `face` (base64).
+async fn bank_session_with(
+    bank: &str,
+    world: &World,
+    credential: &[u8],
+    face: Option<String>,
+) -> Value {
+    let mut asked = json!({"purpose": "bank_account_opening"});
+    if let Some(face) = face {
+        asked["face"] = face.into();
+    }
+    let started: Value =
+        serde_json::from_slice(&post_json(&format!("{bank}/vp/requests"), asked).await).unwrap();
     let (client_id, request_uri) =
         eid_oid4vc::vp::parse_invocation(started["invocation"].as_str().unwrap()).unwrap();
     let request_object = fetch(&request_uri, "application/oauth-authz-req+jwt")
@@ -712,7 +720,7 @@ async fn face_desk(
         world,
         served,
         relying_party,
-        relying_party.ends_with("hotel"),
+        relying_party.ends_with("hotel") || relying_party.ends_with("bank"),
         None,
         None,
         Some(Arc::new(model)),
@@ -722,6 +730,29 @@ async fn face_desk(
     let (status, body) = call("PUT", &format!("{desk}/trust-list"), jws).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     desk
+}
+
+/// A desk of `relying_party` with the model, requiring a face match for `purpose`, and an
+/// mdoc whose portrait is the fixture `obama.jpg`: the fixtures' folder, the world, its
+/// authority, the desk's URL and the credential. `None` (said) without the models.
+#[cfg(feature = "face")]
+async fn portrait_desk(
+    relying_party: &str,
+    purpose: Purpose,
+) -> Option<(std::path::PathBuf, World, served::Served, String, Vec<u8>)> {
+    let (fixtures, model) = face_model()?;
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let desk = face_desk(&world, &served, relying_party, model, purpose).await;
+    let credential = World::issue_with_portrait(
+        &world.nanning,
+        &world.device_key,
+        "superapp-a",
+        served.reference.clone(),
+        std::slice::from_ref(&world.nanning.ds.0),
+        &std::fs::read(fixtures.join("obama.jpg")).unwrap(),
+    );
+    Some((fixtures, world, served, desk, credential))
 }
 
 /// The hotel's desk compares the person in front of it with the portrait the phone
@@ -734,29 +765,13 @@ async fn face_desk(
 async fn the_hotel_desk_matches_the_face_in_front_of_it_with_the_portrait() {
     use base64::Engine;
     use eid_mdoc::transport::{Framed, Transport};
-    let Some((fixtures, model)) = face_model() else {
+    let Some((fixtures, world, _served, hotel, credential)) =
+        portrait_desk("nanning-hotel", Purpose::HotelCheckIn).await
+    else {
         return;
     };
     let fixture = |name: &str| std::fs::read(fixtures.join(name)).unwrap();
-    let world = World::new();
-    let served = served::serve(&world).await;
-    let hotel = face_desk(
-        &world,
-        &served,
-        "nanning-hotel",
-        model,
-        Purpose::HotelCheckIn,
-    )
-    .await;
-    let credential = Arc::new(World::issue_with_portrait(
-        &world.nanning,
-        &world.device_key,
-        "superapp-a",
-        served.reference.clone(),
-        std::slice::from_ref(&world.nanning.ds.0),
-        &fixture("obama.jpg"),
-    ));
-    let world = Arc::new(world);
+    let (world, credential) = (Arc::new(world), Arc::new(credential));
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let cases = [
         (Some(b64(&fixture("obama2.jpg"))), None),
@@ -870,6 +885,15 @@ async fn the_gate_matches_the_face_in_front_of_it_with_the_codes_template() {
             None => {
                 assert_eq!(report["accepted"], true, "{report}");
                 assert_eq!(report["presence"]["matched"], true, "{report}");
+                // The template served the comparison and goes no further.
+                assert!(
+                    report["attributes"].get("face_template").is_none(),
+                    "{report}"
+                );
+                assert!(
+                    report["attributes"].get("family_name").is_some(),
+                    "{report}"
+                );
             }
             Some(code) => {
                 assert_eq!(report["reasons"][0]["reason"], code, "{report}");
@@ -887,6 +911,65 @@ async fn the_gate_matches_the_face_in_front_of_it_with_the_codes_template() {
     assert_eq!(status, 400);
     assert!(
         String::from_utf8_lossy(&body).contains(r#"the body is not {\"code\", \"face\"}"#),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}
+
+/// The bank's page photographs the customer when it makes the request; the service keeps
+/// only the photograph's face template and compares it, when the phone answers, with the
+/// disclosed portrait, with the real model, once the trust list requires a match for
+/// account opening: her face accepted, someone else's refused as `face_mismatch`, a request
+/// made without a photograph refused as `face_not_checked`; a photograph with no face in it
+/// is refused when the request is made (`face_unusable`).
+#[cfg(feature = "face")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
+async fn the_bank_matches_the_customer_photographed_with_the_request() {
+    use base64::Engine;
+    let Some((fixtures, world, _served, bank, credential)) =
+        portrait_desk("nanning-bank", Purpose::BankAccountOpening).await
+    else {
+        return;
+    };
+    let fixture = |name: &str| std::fs::read(fixtures.join(name)).unwrap();
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let report = bank_session_with(
+        &bank,
+        &world,
+        &credential,
+        Some(b64(&fixture("obama2.jpg"))),
+    )
+    .await;
+    assert_eq!(report["accepted"], true, "{report}");
+    assert_eq!(report["presence"]["matched"], true, "{report}");
+    let report =
+        bank_session_with(&bank, &world, &credential, Some(b64(&fixture("biden.jpg")))).await;
+    assert_eq!(report["reasons"][0]["reason"], "face_mismatch", "{report}");
+    assert_eq!(report["presence"]["matched"], false, "{report}");
+    assert_eq!(report["attributes"], json!({}), "{report}");
+    let report = bank_session_with(&bank, &world, &credential, None).await;
+    assert_eq!(
+        report["reasons"][0]["reason"], "face_not_checked",
+        "{report}"
+    );
+    assert!(
+        report["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no photograph of the person was taken when the request was made"),
+        "{report}"
+    );
+    // No face in the photograph: no request is made, and the page is told why.
+    let (status, body) = call(
+        "POST",
+        &format!("{bank}/vp/requests"),
+        json!({"purpose": "bank_account_opening", "face": b64(b"GIF89a")}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        String::from_utf8_lossy(&body).contains("face_unusable"),
         "{}",
         String::from_utf8_lossy(&body)
     );

@@ -535,10 +535,10 @@ async fn the_face_model_separates_the_fixtures() {
     std::fs::remove_dir_all(&bad).unwrap();
 }
 
-/// Where the purpose may see the face (airport security lists `portrait`) and no match is
-/// required, the offline code carries the face template when the registry has a portrait,
-/// and goes without it when not; a purpose that may not see the face (rail lists no
-/// `portrait`) never gets one.
+/// Where the purpose may see the face (airport security and rail ticketing list `portrait`)
+/// and no match is required (this world waives it), the offline code carries the face
+/// template when the registry has a portrait, and goes without it when not; a purpose that
+/// may not see the face (an age check) never gets one.
 #[tokio::test]
 #[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
 async fn an_offline_credential_carries_the_face_template_where_its_purpose_sees_the_face() {
@@ -551,11 +551,12 @@ async fn an_offline_credential_carries_the_face_template_where_its_purpose_sees_
     let world = world_with_portraits(&dir).await;
     let airport = offline_configuration(Purpose::AirportSecurity);
     let rail = offline_configuration(Purpose::RailTicketing);
+    let age = offline_configuration(Purpose::AgeCheck);
     // Whether resident `n`'s airport and rail codes carry a face template.
     let templates = async |n: usize, phone: &str| -> Vec<bool> {
         let (offer, tx_code) = enrol(&world, &world.residents[n]).await;
         let phone = Phone::new("wechat", phone, 1);
-        let configurations = [airport.as_str(), rail.as_str()];
+        let configurations = [airport.as_str(), rail.as_str(), age.as_str()];
         let issued = obtain(&world, &offer, &tx_code, &phone, &configurations).await;
         issued
             .iter()
@@ -567,8 +568,8 @@ async fn an_offline_credential_carries_the_face_template_where_its_purpose_sees_
             .collect()
     };
     // Resident 20 has a registry portrait, 21 none.
-    assert_eq!(templates(20, "wechat-face-3").await, [true, false]);
-    assert_eq!(templates(21, "wechat-face-4").await, [false, false]);
+    assert_eq!(templates(20, "wechat-face-3").await, [true, true, false]);
+    assert_eq!(templates(21, "wechat-face-4").await, [false, false, false]);
 }
 
 /// Once the trust list requires a face match for airport security, the authority puts the

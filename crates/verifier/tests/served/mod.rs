@@ -72,7 +72,11 @@ pub async fn serve(world: &World) -> Served {
         store,
         Arc::new(ds_key),
         vec![world.nanning.ds.0.clone()],
-        VerifiedTrustList::dangerous_unsigned(TrustList::new(NOW)),
+        VerifiedTrustList::dangerous_unsigned({
+            let mut list = TrustList::new(NOW);
+            list.waive_face_match();
+            list
+        }),
         Arc::new(FixedClock(NOW)),
         Arc::new(OsRandom),
     ));
