@@ -412,9 +412,64 @@ async fn the_service_takes_a_newer_trust_list_and_refuses_an_older_one() {
     assert_eq!(version(&health().await), 2);
 }
 
+/// A stand-in face model for tests without the real one: a picture's face is its last byte,
+/// and two pictures whose last bytes are within one of each other are the same person
+/// (distance 0.1; else 0.9). Its templates hold the byte in every dimension.
+struct LastByte;
+
+impl LastByte {
+    fn face(picture: &[u8]) -> Result<f64, eid_face::ImageError> {
+        picture
+            .last()
+            .map(|&b| f64::from(b))
+            .ok_or(eid_face::ImageError::NoFace("picture"))
+    }
+
+    fn of(template: &eid_face::Template) -> f64 {
+        (template.embedding().0[0] * 512.0).round()
+    }
+
+    fn apart(a: f64, b: f64) -> f64 {
+        if (a - b).abs() <= 1.0 { 0.1 } else { 0.9 }
+    }
+}
+
+impl eid_face::CompareFaces for LastByte {
+    fn distance(&self, reference: &[u8], live: &[u8]) -> Result<f64, eid_face::ImageError> {
+        Ok(Self::apart(Self::face(reference)?, Self::face(live)?))
+    }
+
+    fn distance_to_template(
+        &self,
+        template: &eid_face::Template,
+        live: &[u8],
+    ) -> Result<f64, eid_face::ImageError> {
+        Ok(Self::apart(Self::of(template), Self::face(live)?))
+    }
+
+    fn live_template(&self, live: &[u8]) -> Result<eid_face::Template, eid_face::ImageError> {
+        let face = Self::face(live)? / 512.0;
+        Ok(eid_face::Embedding([face; eid_face::DIMENSIONS]).template())
+    }
+
+    fn distance_from_template(
+        &self,
+        reference: &[u8],
+        live: &eid_face::Template,
+    ) -> Result<f64, eid_face::ImageError> {
+        Ok(Self::apart(Self::face(reference)?, Self::of(live)))
+    }
+
+    fn threshold(&self) -> f64 {
+        0.6
+    }
+}
+
 /// Two replicas of the bank's verifier service behind one address (as HAProxy puts them),
-/// sharing their online requests in Redis: a request started at one is fetched, answered
-/// and collected at the other; a second answer at the first finds it closed; Redis holds
+/// sharing their online requests in Redis: a request started at one, with the customer's
+/// photograph, is fetched, answered and collected at the other, the photograph's face
+/// template matched there with the disclosed portrait; a second answer at the first finds
+/// it closed; Redis holds
 /// none of the answer's data in the clear; a replica with another sealing key, or without
 /// Redis, answers 503 rather than guess.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -434,6 +489,9 @@ async fn an_online_request_started_at_one_replica_is_answered_and_collected_at_t
                 as Box<dyn eid_verifier::sessions::SessionStore>,
         )
     };
+    // Both replicas compare faces (the stand-in model): the customer's photograph given to
+    // one, its template kept in Redis, compared by the other when the answer comes.
+    let faces = || Some(Arc::new(LastByte) as Arc<dyn eid_face::CompareFaces>);
     let a = start_with(
         &world,
         &served,
@@ -441,7 +499,7 @@ async fn an_online_request_started_at_one_replica_is_answered_and_collected_at_t
         true,
         Some(front),
         replica(key),
-        None,
+        faces(),
     )
     .await;
     let b = start_with(
@@ -451,14 +509,16 @@ async fn an_online_request_started_at_one_replica_is_answered_and_collected_at_t
         true,
         Some(front),
         replica(key),
-        None,
+        faces(),
     )
     .await;
+    let (portrait, customer) = ([0xFF, 0xD8, 0xFF, 1, 2, 70], [0xFF, 0xD8, 0xFF, 3, 4, 70]);
 
     let started: Value = serde_json::from_slice(
         &post_json(
             &format!("{a}/vp/requests"),
-            json!({"purpose": "bank_account_opening"}),
+            json!({"purpose": "bank_account_opening",
+                   "face": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, customer)}),
         )
         .await,
     )
@@ -469,11 +529,13 @@ async fn an_online_request_started_at_one_replica_is_answered_and_collected_at_t
     let object = fetch(&format!("{b}{path}"), "application/oauth-authz-req+jwt")
         .await
         .unwrap();
-    let mdoc = World::issue_with_status(
+    let mdoc = World::issue_with_portrait(
         &world.nanning,
         &world.device_key,
         "superapp-a",
         served.reference.clone(),
+        std::slice::from_ref(&world.nanning.ds.0),
+        &portrait,
     );
     let pending = receive(
         &client_id,
@@ -491,6 +553,11 @@ async fn an_online_request_started_at_one_replica_is_answered_and_collected_at_t
         .unwrap();
     let collected = outcome(&a, &started).await;
     assert_eq!(collected["status"], "accepted", "{collected}");
+    assert_eq!(
+        collected["report"]["presence"],
+        json!({"matched": true, "score": 0.1, "threshold": 0.6}),
+        "{collected}"
+    );
     assert_eq!(
         collected["report"]["attributes"]["document_number"],
         "450103199003070024"
