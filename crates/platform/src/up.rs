@@ -413,7 +413,7 @@ pub async fn start(
             why: format!(
                 "{why}: the desks show the credential's face and compare none{}",
                 if required {
-                    "; where this folder's trust list requires a face match (it was made with the models), those desks refuse every credential (face_not_checked)"
+                    "; where this folder's trust list requires a face match (it was made with the models), those desks refuse every check (face_not_supported)"
                 } else {
                     "; this folder's trust list requires no face match (made without the models)"
                 }

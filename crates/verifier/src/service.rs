@@ -441,6 +441,9 @@ async fn verify_offline(
         Ok(p) => p,
         Err(r) => return *r,
     };
+    if let Some(refused) = without_face_model(&service, purpose) {
+        return refused;
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -523,6 +526,31 @@ struct InPersonRequest {
     /// disclosed portrait.
     #[serde(default)]
     face: Option<String>,
+}
+
+/// Where `purpose` requires a face match and this desk has no face model, every check would
+/// be refused `face_not_checked` after the holder consented (or the code was counted):
+/// refused before anything is asked, saying why.
+fn without_face_model(service: &Service, purpose: Purpose) -> Option<Response> {
+    if service.config.face.is_some() {
+        return None;
+    }
+    let required = service
+        .verifier
+        .read()
+        .ok()?
+        .trust()
+        .list()
+        .purpose(purpose)
+        .is_some_and(|p| p.face_match_required);
+    required.then(|| {
+        bad_request(
+            "face_not_supported",
+            format!(
+                "{purpose} requires a face match, and this desk has no face model (eid verifier serve --face-models): nothing was asked of the holder"
+            ),
+        )
+    })
 }
 
 /// `report` with the desk's face check applied (`Verifier::with_face_check`): the person at
@@ -670,6 +698,9 @@ async fn verify_in_person(
         Ok(p) => p,
         Err(r) => return *r,
     };
+    if let Some(refused) = without_face_model(&service, purpose) {
+        return refused;
+    }
     let Some((signer, certificate)) = service.config.identity.clone() else {
         return bad_request(
             "not_configured",
@@ -849,6 +880,9 @@ async fn create_request(
         Ok(p) => p,
         Err(r) => return *r,
     };
+    if let Some(refused) = without_face_model(&service, purpose) {
+        return refused;
+    }
     let Some((signer, certificate)) = service.config.identity.clone() else {
         return bad_request(
             "not_configured",

@@ -1041,3 +1041,49 @@ async fn the_bank_matches_the_customer_photographed_with_the_request() {
         String::from_utf8_lossy(&body)
     );
 }
+
+/// A desk without a face model, under a trust list requiring a face match for its purpose,
+/// refuses `face_not_supported` before asking anything: in person the phone is never
+/// contacted, an offline code is not even read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_without_a_face_model_refuses_where_a_match_is_required_before_asking() {
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let hotel = start_with(&world, &served, "nanning-hotel", true, None, None, None).await;
+    let gate = start_with(&world, &served, "nanning-airport", false, None, None, None).await;
+    for (desk, purpose) in [
+        (&hotel, Purpose::HotelCheckIn),
+        (&gate, Purpose::AirportSecurity),
+    ] {
+        let (jws, _) = world.requiring_face_match(purpose);
+        let (status, body) = call("PUT", &format!("{desk}/trust-list"), jws).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+    let phone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    phone.set_nonblocking(true).unwrap();
+    let address = phone.local_addr().unwrap().to_string();
+    let engagement = eid_wallet::in_person::Engagement::new(Some(&address)).unwrap();
+    let (status, body) = call(
+        "POST",
+        &format!("{hotel}/verify/in-person"),
+        json!({"purpose": "hotel_check_in", "engagement": engagement.qr_uri()}).to_string(),
+    )
+    .await;
+    let said = String::from_utf8_lossy(&body);
+    assert_eq!(status, 400, "{said}");
+    assert!(
+        said.contains("face_not_supported")
+            && said.contains("hotel_check_in requires a face match"),
+        "{said}"
+    );
+    assert!(phone.accept().is_err(), "the phone was contacted");
+    let (status, body) = call(
+        "POST",
+        &format!("{gate}/verify/offline?purpose=airport_security"),
+        "not even a code".into(),
+    )
+    .await;
+    let said = String::from_utf8_lossy(&body);
+    assert_eq!(status, 400, "{said}");
+    assert!(said.contains("face_not_supported"), "{said}");
+}
