@@ -605,9 +605,9 @@ impl Live {
 }
 
 /// The person at the desk (`live`) against the face `report` gives (the offline code's
-/// template, or the disclosed portrait), with the service's face model. When every place is
-/// taken the faces are not compared, and the report says so: a 503 would throw away an
-/// exchange the holder already consented to, or a code already counted.
+/// template, or the disclosed portrait), with the service's face model. When every place
+/// stays taken for [`FACE_WAIT`] the faces are not compared, and the report says so: a 503
+/// would throw away an exchange the holder already consented to, or a code already counted.
 async fn face_check(service: &Arc<Service>, report: &Report, live: Live) -> crate::FaceCheck {
     use crate::FaceCheck::NotCompared;
     use base64::Engine;
@@ -980,7 +980,7 @@ async fn live_template(
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(header::RETRY_AFTER, "1")],
-                axum::Json(json!({"error": "busy", "error_description": "every face comparison place is taken; try again in a moment"})),
+                axum::Json(json!({"error": "busy", "error_description": "the place for the photograph's face template is taken; try again in a moment"})),
             )
                 .into_response(),
         ));

@@ -1087,3 +1087,35 @@ async fn a_desk_without_a_face_model_refuses_where_a_match_is_required_before_as
     assert_eq!(status, 400, "{said}");
     assert!(said.contains("face_not_supported"), "{said}");
 }
+
+/// What a bank's request says of a bad photograph, before any request is made: not base64
+/// (`invalid_request`), no face in it (`face_unusable`), or a photograph sent to a desk with
+/// no face model (`face_not_supported`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_photograph_with_an_online_request_is_refused_saying_why() {
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let faces = Some(Arc::new(LastByte) as Arc<dyn eid_face::CompareFaces>);
+    let bank = start_with(&world, &served, "nanning-bank", true, None, None, faces).await;
+    let plain = start_with(&world, &served, "nanning-bank", true, None, None, None).await;
+    for (desk, face, error, says) in [
+        (&bank, "%%% not base64", "invalid_request", "not base64"),
+        (&bank, "", "face_unusable", "no face"),
+        (&plain, "AAAA", "face_not_supported", "no face model"),
+    ] {
+        let (status, body) = call(
+            "POST",
+            &format!("{desk}/vp/requests"),
+            json!({"purpose": "bank_account_opening", "face": face}).to_string(),
+        )
+        .await;
+        let said = String::from_utf8_lossy(&body);
+        assert_eq!(status, 400, "{said}");
+        let said: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(said["error"], error, "{said}");
+        assert!(
+            said["error_description"].as_str().unwrap().contains(says),
+            "{said}"
+        );
+    }
+}
