@@ -1,9 +1,11 @@
 // Browser test of the eid web pages in Debian's Chromium (playwright-core drives it; no
 // browser is downloaded): `eid up` on free ports in a fresh folder, then
-//   enrol on the wallet page (remote, with the face fixtures) → show the offline QR → the
+//   enrol on the wallet page (remote, with the face fixtures: a still selfie twice is refused,
+//   the head turned the way the page asks is accepted) → show the offline QR → the
 //   airport desk page reads it from an uploaded screenshot → accepted → and from its
 //   camera → the desks' face camera sees the holder (matched), then someone else (refused
-//   for the face where the purpose requires a match), offline and in person → the bank asks online, declined then shared → the phone is reported lost on
+//   for the face where the purpose requires a match), offline and in person → the gate asks
+//   for a head turn: a still face refused, her turn as asked accepted → the bank asks online, declined then shared → the phone is reported lost on
 //   another phone's wallet page → the desk refuses the lost phone's code (suspended) → a
 //   third phone enrols and moves ("moving to this phone"): accepted, and the lost phone is
 //   now revoked for good; the authority console logs in and shows the revocation, and its
@@ -15,7 +17,7 @@
 // Usage: node web-tests/run.mjs PATH/TO/eid   (needs EID_PROOFING_DIR: models and fixtures)
 // With EID_AGAINST=http://127.0.0.1:8400 it runs against that platform instead (a running
 // `scripts/cluster up --face`) and starts none.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -77,6 +79,25 @@ const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || 
 try {
   const platform = await (await fetch(`${base}/platform.json`)).json();
   const resident = platform.demo_residents.find(r => r.authority === "nanning");
+  // Her live capture (facing, then turned, `capture.turn`); the wallet page asks for a turn
+  // either way at random: the other way is the same two photographs mirrored.
+  const capture = resident.capture;
+  const mirrored = name => {
+    const out = join(work, "mirrored-" + name);
+    execFileSync("convert", [join(fixtures, name), "-flop", out]);
+    return out;
+  };
+  const captures = {
+    [capture.turn]: [join(fixtures, capture.facing), join(fixtures, capture.turned)],
+    [capture.turn === "left" ? "right" : "left"]: [mirrored(capture.facing), mirrored(capture.turned)],
+  };
+  // Shows `page` her face in `facing` and her head turned the way the page asks in `turned`.
+  const turnAsAsked = async (page, facing, turned) => {
+    const way = await page.getAttribute(turned, "data-turn");
+    await page.setInputFiles(facing, captures[way][0]);
+    await page.setInputFiles(turned, captures[way][1]);
+    return way;
+  };
   check(resident && resident.portrait, "a Nanning demo resident with a registry portrait");
 
   // The citizen's phone: super-app A, in Chinese.
@@ -101,7 +122,17 @@ try {
   await wallet.fill("#full-name", resident.full_name);
   await wallet.setInputFiles("#card-front", join(fixtures, resident.portrait));
   await wallet.setInputFiles("#card-back", join(fixtures, resident.portrait));
-  await wallet.setInputFiles("#selfie", join(fixtures, resident.selfie));
+  // A photograph held up to the camera twice: the head does not turn, refused saying so.
+  await wallet.setInputFiles("#selfie", captures.right[0]);
+  await wallet.setInputFiles("#selfie-turned", captures.right[0]);
+  await wallet.click("#enrol-go");
+  await pin(wallet);
+  await wallet.waitForFunction(() => document.getElementById("enrol-error").textContent.length > 0, null, { timeout: 60000 });
+  const still = await wallet.textContent("#enrol-error");
+  check(/did not turn/.test(still), `a still selfie twice is refused, the head did not turn: ${still}`);
+  const way = await turnAsAsked(wallet, "#selfie", "#selfie-turned");
+  const asks = await wallet.textContent("label[for=selfie-turned]");
+  check(asks.includes(way === "left" ? "向左转" : "向右转"), `the page asks her to turn to her ${way}: ${asks}`);
   await wallet.screenshot({ path: join(shots, "wallet-enrol.png"), fullPage: true });
   await wallet.click("#enrol-go");
   await pin(wallet);
@@ -289,6 +320,31 @@ try {
     } finally { await hotel.browser.close(); }
   }
 
+  // Liveness at the airport gate, the clerk asking for a head turn: a still picture (the
+  // face camera's, for both photographs) is refused for it; her two photographs, the second
+  // turned the way the page asks, are accepted and said to be live.
+  const liveGate = await faceDesk(resident.selfie, "nanning-airport");
+  try {
+    const page = liveGate.page;
+    await page.check("#face-turn");
+    await page.click("#face-turn-go");
+    await page.waitForSelector("#face-turned-preview:not(.hidden)");
+    await page.setInputFiles("#image", await showQr(wallet));
+    let seen = await faceVerdict(page);
+    check(!seen.ok && seen.reasons.includes("face_not_live"), `a still face before the camera is refused for the head turn: ${seen.presence} ${seen.reasons}`);
+    await page.click("#face-go");
+    await page.evaluate(() => document.getElementById("verdict").classList.add("hidden"));
+    const way = await page.getAttribute("#face-turn-box", "data-turn");
+    await page.setInputFiles("#face-image", captures[way][0]);
+    await page.waitForSelector("#face-preview:not(.hidden)");
+    await page.setInputFiles("#face-turned-image", captures[way][1]);
+    await page.waitForSelector("#face-turned-preview:not(.hidden)");
+    await page.setInputFiles("#image", await showQr(wallet));
+    seen = await faceVerdict(page);
+    check(seen.ok && seen.presence.includes("head turn passed"), `her head turned to her ${way} as asked is accepted: ${seen.presence} ${seen.reasons}`);
+    await page.screenshot({ path: join(shots, "desk-face-live.png"), fullPage: true });
+  } finally { await liveGate.browser.close(); }
+
   // The bank, online: the holder says no and the bank's page says so at once (not after
   // the request's five minutes); then she shares after all.
   const bank = await deskContext.newPage();
@@ -329,7 +385,7 @@ try {
   const other = await newWallet("en-GB", platform.providers[1].id);
   await other.fill("#lost-id", resident.id_number);
   await other.fill("#lost-name", resident.full_name);
-  await other.setInputFiles("#lost-face", join(fixtures, resident.selfie));
+  await turnAsAsked(other, "#lost-face", "#lost-face-turned");
   await other.click("#lost-go");
   await pin(other);
   await other.waitForFunction(() => document.getElementById("lost-result").textContent.length > 0
@@ -355,7 +411,7 @@ try {
   await moved.fill("#full-name", resident.full_name);
   await moved.setInputFiles("#card-front", join(fixtures, resident.portrait));
   await moved.setInputFiles("#card-back", join(fixtures, resident.portrait));
-  await moved.setInputFiles("#selfie", join(fixtures, resident.selfie));
+  await turnAsAsked(moved, "#selfie", "#selfie-turned");
   await moved.check("#replace-old");
   await moved.click("#enrol-go");
   await pin(moved);

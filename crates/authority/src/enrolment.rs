@@ -12,9 +12,15 @@
 //!
 //! ```text
 //! { "id_number": tstr, "full_name": tstr,
-//!   "card_front": base64 JPEG, "card_back": base64 JPEG, "face": base64 JPEG,
+//!   "card_front": base64 JPEG, "card_back": base64 JPEG,
+//!   "face": base64 JPEG, "face_turned": base64 JPEG, "turn": "left" / "right",
 //!   "wallet_proof": openid4vci-proof+jwt carrying the provider's key attestation }
 //! ```
+//!
+//! The face is two captures: `face` looks at the camera, `face_turned` is the same person a
+//! moment later with the head turned to their `turn` (the wallet picks the way at random and
+//! says it), the liveness challenge of [`eid_face::head_turn`]. `POST /lost` carries the same
+//! three fields.
 //!
 //! The wallet proves it is an attested wallet instance the way it will at the Credential
 //! Endpoint: a `jwt` key proof (fresh `c_nonce` from `/nonce`, `aud` = the issuer) signed by
@@ -25,7 +31,8 @@
 //! attestation (`wallet_not_attested`), the registry (as at the counter: `invalid_number`,
 //! `not_in_registry`, `name_mismatch`, `card_reported_lost`, `card_replaced`, `card_expired`,
 //! `deceased`), a registry portrait to compare with (`no_registry_portrait`), the face
-//! capture (`face_capture_unusable`, `face_mismatch`), and with OCR the card front
+//! capture (`face_capture_unusable`, `face_mismatch`, then `face_not_live`: the head did not
+//! turn as asked or the two captures show different people), and with OCR the card front
 //! (`card_text_mismatch`). Failures count against the identity and against the wallet
 //! instance; too many in an hour and either is refused for a while (429). The answer is the
 //! offer and its transaction code, given to the proofed wallet directly (there is no
@@ -55,7 +62,31 @@ pub(crate) struct RemoteEnrolment {
     card_front: String,
     card_back: String,
     face: String,
+    face_turned: String,
+    turn: String,
     wallet_proof: String,
+}
+
+/// The live capture: facing the camera, turned, and the way asked.
+struct Capture {
+    facing: Vec<u8>,
+    turned: Vec<u8>,
+    turn: eid_face::Turn,
+}
+
+impl Capture {
+    fn read(face: &str, face_turned: &str, turn: &str) -> Result<Self, ApiError> {
+        Ok(Self {
+            facing: image("face", face)?,
+            turned: image("face_turned", face_turned)?,
+            turn: turn.parse().map_err(|()| {
+                ApiError::BadRequest(
+                    "invalid_request",
+                    "turn must be \"left\" or \"right\": the way the person was asked to turn their head in face_turned".into(),
+                )
+            })?,
+        })
+    }
 }
 
 fn image(field: &'static str, text: &str) -> Result<Vec<u8>, ApiError> {
@@ -93,7 +124,7 @@ impl Authority {
         let (front, _back, face) = (
             image("card_front", &request.card_front)?,
             image("card_back", &request.card_back)?,
-            image("face", &request.face)?,
+            Capture::read(&request.face, &request.face_turned, &request.turn)?,
         );
         let proofed = self
             .remote_proof(
@@ -119,7 +150,7 @@ impl Authority {
     /// of the resident held in *other* wallet instances is suspended (the reporting wallet's
     /// own are left alone). A report that says it is a move goes on in [`Self::move_here`].
     async fn report_lost(&self, request: LostReport) -> Result<Value, ApiError> {
-        let face = image("face", &request.face)?;
+        let face = Capture::read(&request.face, &request.face_turned, &request.turn)?;
         let action = if request.moving {
             "report_move"
         } else {
@@ -334,7 +365,7 @@ impl Authority {
         id_number: &str,
         full_name: &str,
         front: Option<Vec<u8>>,
-        face: Vec<u8>,
+        face: Capture,
         wallet_proof: &str,
         action: &'static str,
     ) -> Result<Proofed, ApiError> {
@@ -387,7 +418,8 @@ impl Authority {
             .map_err(|_| ApiError::Internal("the proofing slots are closed".into()))?;
         let (number, name) = (id_number.to_owned(), full_name.to_owned());
         let checked = tokio::task::spawn_blocking(move || {
-            let distance = remote.face_distance(&portrait, &face);
+            let distance =
+                remote.live_face_distance(&portrait, &face.facing, &face.turned, face.turn);
             let card = match &front {
                 Some(front) => remote.card_front_matches(front, &number, &name),
                 None => Ok(None),
@@ -398,14 +430,21 @@ impl Authority {
         .map_err(|e| ApiError::Internal(format!("the proofing task failed: {e}")))?;
         let (distance, card, threshold) = checked;
         match distance {
-            Ok(d) if d <= threshold => {}
-            Ok(_) => {
+            Ok((d, _)) if d > threshold => {
                 return refuse(
                     "face_mismatch",
                     "the face does not match the registry portrait".into(),
                 )
                 .await;
             }
+            Ok((_, Err(not_live))) => {
+                return refuse(
+                    "face_not_live",
+                    format!("the capture is not of a live person turning as asked: {not_live}"),
+                )
+                .await;
+            }
+            Ok((_, Ok(_))) => {}
             Err(
                 e @ (ImageError::NoFace(_)
                 | ImageError::SeveralFaces(_)
@@ -449,6 +488,8 @@ pub(crate) struct LostReport {
     id_number: String,
     full_name: String,
     face: String,
+    face_turned: String,
+    turn: String,
     wallet_proof: String,
     /// The holder has moved to the reporting wallet (`"move": true`): the other wallets'
     /// credentials are revoked, not suspended, once that wallet holds hers.

@@ -2,8 +2,10 @@
 //! feature `face`: [`eid_face`], dlib's ResNet face embedding), and the card front read by
 //! OCR to cross-check the number and the name (feature `ocr`: tesseract through `leptess`).
 //!
-//! Limits, stated in `docs/authority.md`: no liveness detection (a
-//! photograph of a photograph passes), the threshold (0.6, dlib's) is calibrated only on the
+//! The capture is two pictures, facing the camera and then with the head turned the way the
+//! wallet asked ([`eid_face::head_turn`]): a photograph held up to the camera does not turn.
+//! Limits, stated in `docs/authority.md`: the turn stops a still picture, not a video, a set
+//! of photographs at several angles or pictures sent straight to the API; the threshold (0.6, dlib's) is calibrated only on the
 //! public fixtures, and HOG detection misses small or turned faces.
 
 pub use eid_face::ImageError;
@@ -87,13 +89,21 @@ impl RemoteProofing {
         return 0.0;
     }
 
-    /// The distance between the registry portrait and the capture.
-    pub fn face_distance(&self, portrait: &[u8], capture: &[u8]) -> Result<f64, ImageError> {
+    /// The distance between the registry portrait and the capture facing the camera, and
+    /// the head-turn challenge from it to the capture `turned` as `asked`
+    /// ([`eid_face::head_turn`]).
+    pub fn live_face_distance(
+        &self,
+        portrait: &[u8],
+        facing: &[u8],
+        turned: &[u8],
+        asked: eid_face::Turn,
+    ) -> Result<(f64, Result<f64, eid_face::NotLive>), ImageError> {
         #[cfg(feature = "face")]
-        return self.face.distance(portrait, capture);
+        return self.face.live_distance(portrait, facing, turned, asked);
         #[cfg(not(feature = "face"))]
         {
-            let _ = (portrait, capture);
+            let _ = (portrait, facing, turned, asked);
             Err(ImageError::Engine("this build has no face matching".into()))
         }
     }

@@ -50,6 +50,9 @@ use time::{Duration, OffsetDateTime};
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
 const ADMIN: &str = "admin-token-of-the-story";
+/// Her live capture at remote enrolment: `obama3.jpg` facing the camera, then `obama2.jpg`,
+/// the same man turned to his right (two photographs standing in for a capture's frames).
+const HER_CAPTURE: [&str; 2] = ["obama3.jpg", "obama2.jpg"];
 
 struct Reader {
     key: Arc<SigningKey>,
@@ -402,13 +405,13 @@ impl Story {
         }
     }
 
-    /// Remote enrolment from `instance` with the face in `face`: the offer and its code,
-    /// or the authority's refusal (its `error` code).
+    /// Remote enrolment from `instance` with the live capture `face` (facing, turned to the
+    /// right): the offer and its code, or the authority's refusal (its `error` code).
     async fn enrol(
         &self,
         instance: &str,
         device: &SigningKey,
-        face: &str,
+        [facing, turned]: [&str; 2],
     ) -> Result<(String, String), String> {
         let front = fixture(&self.dir, "obama3.jpg");
         let body = json!({
@@ -416,7 +419,9 @@ impl Story {
             "full_name": self.resident.full_name,
             "card_front": front,
             "card_back": front,
-            "face": fixture(&self.dir, face),
+            "face": fixture(&self.dir, facing),
+            "face_turned": fixture(&self.dir, turned),
+            "turn": "right",
             "wallet_proof": self.wallet_proof(instance, device).await,
         });
         self.offer("/enrolment", body.to_string()).await
@@ -654,7 +659,7 @@ async fn the_story_from_enrolment_to_a_new_phone() {
 
     // 1. Enrolment from the phone: her face against the registry portrait.
     let device = SigningKey::generate().unwrap();
-    let (offer, code) = story.enrol("phone-1", &device, "obama2.jpg").await.unwrap();
+    let (offer, code) = story.enrol("phone-1", &device, HER_CAPTURE).await.unwrap();
     let phone = story.redeem("phone-1", device, &offer, &code).await;
     // Shard 0 was full: her credentials are all on shard 1, which the authority opened
     // (empty) when shard 0 passed half, and which every service follows.
@@ -759,11 +764,16 @@ async fn the_story_from_enrolment_to_a_new_phone() {
     //    report.
     let tablet = SigningKey::generate().unwrap();
     let proof = story.wallet_proof("tablet-1", &tablet).await;
-    let face = std::fs::read(story.dir.join("fixtures/obama2.jpg")).unwrap();
+    let read = |name| std::fs::read(story.dir.join("fixtures").join(name)).unwrap();
+    let (facing, turned) = (read(HER_CAPTURE[0]), read(HER_CAPTURE[1]));
     let body = eid_wallet::enrolment::lost_report(
         story.resident.id_number.expose(),
         &story.resident.full_name,
-        &face,
+        eid_wallet::enrolment::LiveCapture {
+            facing: &facing,
+            turned: &turned,
+            turn: eid_face::Turn::Right,
+        },
         &proof,
     );
     let taken: Value = serde_json::from_slice(
@@ -802,14 +812,14 @@ async fn the_story_from_enrolment_to_a_new_phone() {
     //    does not match.
     let thief = SigningKey::generate().unwrap();
     let refused = story
-        .enrol("thief-phone", &thief, "biden.jpg")
+        .enrol("thief-phone", &thief, ["biden.jpg", "obama2.jpg"])
         .await
         .unwrap_err();
     assert!(refused.contains("face_mismatch"), "{refused}");
 
     // 9. A new phone: enrolled with her face, accepted; the old phone's instances stay dead.
     let device = SigningKey::generate().unwrap();
-    let (offer, code) = story.enrol("phone-2", &device, "obama2.jpg").await.unwrap();
+    let (offer, code) = story.enrol("phone-2", &device, HER_CAPTURE).await.unwrap();
     let new_phone = story.redeem("phone-2", device, &offer, &code).await;
     // The services learn of the new entries with their next list.
     tokio::time::sleep(StdDuration::from_millis(50)).await;

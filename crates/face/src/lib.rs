@@ -60,6 +60,21 @@ pub trait CompareFaces: Send + Sync {
 
     /// The largest distance taken as the same person.
     fn threshold(&self) -> f64;
+
+    /// The head-turn challenge ([`head_turn`]) from the one face in `facing` to the one in
+    /// `turned`, the person asked to turn `asked`: how far they turned, or why it is not a
+    /// live head turn. A model without landmarks cannot tell (the default).
+    fn head_turn(
+        &self,
+        facing: &[u8],
+        turned: &[u8],
+        asked: Turn,
+    ) -> Result<Result<f64, NotLive>, ImageError> {
+        let _ = (facing, turned, asked);
+        Err(ImageError::Engine(
+            "this face model finds no landmarks: the head turn cannot be checked".into(),
+        ))
+    }
 }
 
 /// The five points dlib's 5-point model puts on a face, in picture pixels: the two corners

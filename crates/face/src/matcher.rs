@@ -232,4 +232,15 @@ impl crate::CompareFaces for FaceMatcher {
     fn threshold(&self) -> f64 {
         self.threshold
     }
+
+    fn head_turn(
+        &self,
+        facing: &[u8],
+        turned: &[u8],
+        asked: Turn,
+    ) -> Result<Result<f64, NotLive>, ImageError> {
+        let facing = self.face(facing, "photograph", false)?;
+        let turned = self.face(turned, "turned photograph", false)?;
+        Ok(head_turn(&facing, &turned, asked, self.threshold))
+    }
 }

@@ -162,6 +162,22 @@ pub struct DemoResident {
     pub portrait: Option<String>,
     /// Another photograph of the same face, for a selfie.
     pub selfie: Option<String>,
+    /// Her live capture for remote enrolment and lost reports, where the fixtures have two
+    /// photographs of her that differ by a head turn.
+    #[serde(default)]
+    pub capture: Option<LiveCapture>,
+}
+
+/// A live capture's pictures (fixtures) for the head-turn challenge: facing the camera,
+/// then turned to her `turn`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LiveCapture {
+    /// Facing the camera.
+    pub facing: String,
+    /// The head turned.
+    pub turned: String,
+    /// `"left"` or `"right"`: the way `turned` turns from `facing`.
+    pub turn: String,
 }
 
 /// One authority's keys and secrets, as read from its folder.
@@ -637,8 +653,20 @@ fn card_portrait(jpeg: &[u8]) -> Result<Vec<u8>, image::ImageError> {
     Ok(out)
 }
 
-/// The demo residents' photographs: (registry portrait, selfie) per authority.
-const PHOTOGRAPHS: [(&str, &str); 2] = [("obama.jpg", "obama2.jpg"), ("biden.jpg", "biden.jpg")];
+/// The demo residents' photographs per authority: registry portrait, selfie, and a live
+/// capture (facing, turned, the way) where the fixtures have one. `obama3.jpg` faces the
+/// camera (yaw ≈ 0.11) and `obama2.jpg` shows him turned to his right (≈ −0.14): two
+/// photographs standing in for a capture's two frames (`crates/face/tests/fixtures.rs`). The
+/// fixtures hold one photograph of Biden: no capture.
+type Photographs = (&'static str, &'static str, Option<[&'static str; 3]>);
+const PHOTOGRAPHS: [Photographs; 2] = [
+    (
+        "obama.jpg",
+        "obama2.jpg",
+        Some(["obama3.jpg", "obama2.jpg", "right"]),
+    ),
+    ("biden.jpg", "biden.jpg", None),
+];
 
 /// Fills an authority's registry with the synthetic residents of its prefecture (from a
 /// nationwide generation) and makes the first adult with a valid card its demo resident,
@@ -667,7 +695,7 @@ async fn seed_registry(
             cards.push(card);
         }
     }
-    let (portrait, selfie) = PHOTOGRAPHS[n % PHOTOGRAPHS.len()];
+    let (portrait, selfie, capture) = PHOTOGRAPHS[n % PHOTOGRAPHS.len()];
     let today = now.date();
     let demo = cards.iter().position(|c| {
         c.card_expiry.is_valid_on(today) && (today.year() - c.birth_date.year()) >= 20
@@ -710,5 +738,12 @@ async fn seed_registry(
         full_name: cards[i].full_name.clone(),
         portrait: photographed.then(|| portrait.to_owned()),
         selfie: photographed.then(|| selfie.to_owned()),
+        capture: capture
+            .filter(|_| photographed)
+            .map(|[facing, turned, turn]| LiveCapture {
+                facing: facing.into(),
+                turned: turned.into(),
+                turn: turn.into(),
+            }),
     }))
 }

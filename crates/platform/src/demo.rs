@@ -149,6 +149,20 @@ impl Platform {
         }
     }
 
+    /// The fields of `resident`'s live capture (`face`, `face_turned`, `turn`), to merge into
+    /// a remote enrolment or a lost report.
+    fn live_capture(&self, resident: &Resident) -> Result<Value, StepFailed> {
+        let capture = resident
+            .capture
+            .as_ref()
+            .ok_or_else(|| failed("the resident has no live capture among the fixtures"))?;
+        Ok(json!({
+            "face": self.photo(&capture.facing)?,
+            "face_turned": self.photo(&capture.turned)?,
+            "turn": capture.turn,
+        }))
+    }
+
     fn photo(&self, name: &str) -> Result<String, StepFailed> {
         let dir = self
             .photos
@@ -181,12 +195,22 @@ impl Phone {
     }
 }
 
+/// `base` with `more`'s fields (both objects).
+fn merged(mut base: Value, more: Value) -> Value {
+    if let (Some(base), Value::Object(more)) = (base.as_object_mut(), more) {
+        base.extend(more);
+    }
+    base
+}
+
 /// The resident of the story.
 pub(crate) struct Resident {
     pub(crate) id_number: String,
     pub(crate) full_name: String,
     pub(crate) portrait: Option<String>,
     pub(crate) selfie: Option<String>,
+    /// Her live capture for remote enrolment and lost reports.
+    pub(crate) capture: Option<crate::data::LiveCapture>,
 }
 
 /// Plays the story against the platform at `base`; `say` hears each step and its verdict.
@@ -366,8 +390,9 @@ async fn story(
             .to_owned(),
         portrait: resident["portrait"].as_str().map(str::to_owned),
         selfie: resident["selfie"].as_str().map(str::to_owned),
+        capture: serde_json::from_value(resident["capture"].clone()).unwrap_or_default(),
     };
-    let remote = platform.remote && platform.photos.is_some() && resident.selfie.is_some();
+    let remote = platform.remote && platform.photos.is_some() && resident.capture.is_some();
     // The person at each desk, where the desks compare faces: her selfie (another photograph
     // than the registry's); for one step someone else, the other city's demo resident.
     let her_face = platform.face_at_desks(resident.selfie.as_deref())?;
@@ -517,12 +542,14 @@ async fn story(
         let taken = post(
             &new_phone.url("/report-lost"),
             None,
-            json!({
-                "pin": PIN,
-                "id_number": resident.id_number,
-                "full_name": resident.full_name,
-                "face": platform.photo(resident.selfie.as_deref().unwrap_or_default())?,
-            }),
+            merged(
+                json!({
+                    "pin": PIN,
+                    "id_number": resident.id_number,
+                    "full_name": resident.full_name,
+                }),
+                platform.live_capture(&resident)?,
+            ),
         )
         .await?;
         (
@@ -586,13 +613,15 @@ async fn story(
         let moved = post(
             &new_phone.url("/report-lost"),
             None,
-            json!({
-                "pin": PIN,
-                "id_number": resident.id_number,
-                "full_name": resident.full_name,
-                "face": platform.photo(resident.selfie.as_deref().unwrap_or_default())?,
-                "move": true,
-            }),
+            merged(
+                json!({
+                    "pin": PIN,
+                    "id_number": resident.id_number,
+                    "full_name": resident.full_name,
+                    "move": true,
+                }),
+                platform.live_capture(&resident)?,
+            ),
         )
         .await?;
         v.verdict(
@@ -661,19 +690,21 @@ pub(crate) async fn enrol(
 ) -> Result<Value, StepFailed> {
     if remote {
         // The card's photographs: the registry portrait stands in for the card here (OCR
-        // is off); the selfie is another photograph of the same face.
+        // is off); the live capture is two other photographs of the same face.
         let card = platform.photo(resident.portrait.as_deref().unwrap_or_default())?;
         return post(
             &phone.url("/enrol"),
             None,
-            json!({
-                "pin": PIN,
-                "id_number": resident.id_number,
-                "full_name": resident.full_name,
-                "card_front": card,
-                "card_back": card,
-                "face": platform.photo(resident.selfie.as_deref().unwrap_or_default())?,
-            }),
+            merged(
+                json!({
+                    "pin": PIN,
+                    "id_number": resident.id_number,
+                    "full_name": resident.full_name,
+                    "card_front": card,
+                    "card_back": card,
+                }),
+                platform.live_capture(resident)?,
+            ),
         )
         .await;
     }

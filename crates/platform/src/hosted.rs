@@ -172,7 +172,7 @@ struct Online {
 }
 
 /// What remote enrolment sends: the identity as the holder gives it, the card's front and
-/// back and a selfie (base64 JPEG).
+/// back and a live capture: a selfie and the face turned as the app asked (base64 JPEG).
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteEnrolment {
@@ -184,8 +184,12 @@ pub struct RemoteEnrolment {
     pub card_front: String,
     /// The card's back.
     pub card_back: String,
-    /// The selfie.
+    /// The selfie, facing the camera.
     pub face: String,
+    /// The face turned to the `turn`.
+    pub face_turned: String,
+    /// `"left"` or `"right"`, as the app asked.
+    pub turn: String,
 }
 
 /// A wallet provider and the wallets it hosts.
@@ -444,6 +448,8 @@ impl Provider {
             "card_front": request.card_front,
             "card_back": request.card_back,
             "face": request.face,
+            "face_turned": request.face_turned,
+            "turn": request.turn,
             "wallet_proof": self.wallet_proof(&wallet, &authority, pin).await?,
         });
         let made = self
@@ -478,14 +484,14 @@ impl Provider {
         self.redeem(&wallet, &made.0, &made.1, pin).await
     }
 
-    /// Reports the holder's other wallets lost, from this one, with a face capture (base64
-    /// JPEG, passed on as it is): suspended. With `moving`, the holder has moved to this
+    /// Reports the holder's other wallets lost, from this one, with a live capture (facing,
+    /// turned, the way; base64 JPEG, passed on as it is): suspended. With `moving`, the holder has moved to this
     /// wallet: the authority revokes them for good once this wallet holds her credentials,
     /// and refuses (`move_not_completed`) while it does not.
     pub async fn report_lost(
         &self,
         id: &str,
-        (id_number, full_name, face): (&str, &str, &str),
+        (id_number, full_name, [face, face_turned, turn]): (&str, &str, [&str; 3]),
         moving: bool,
         pin: &str,
     ) -> Result<Value, Refused> {
@@ -495,6 +501,8 @@ impl Provider {
             "id_number": id_number,
             "full_name": full_name,
             "face": face,
+            "face_turned": face_turned,
+            "turn": turn,
             "wallet_proof": self.wallet_proof(&wallet, &authority, pin).await?,
         });
         if moving {

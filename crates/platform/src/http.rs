@@ -55,6 +55,9 @@ struct Enrol {
     card_front: Option<String>,
     card_back: Option<String>,
     face: Option<String>,
+    /// The face again, the head turned to the `turn` ("left" or "right") the app asked.
+    face_turned: Option<String>,
+    turn: Option<String>,
     /// Or an offer and its code from the counter.
     offer: Option<String>,
     tx_code: Option<String>,
@@ -87,6 +90,8 @@ struct Lost {
     id_number: String,
     full_name: String,
     face: String,
+    face_turned: String,
+    turn: String,
     /// Moving to this wallet, which holds her credentials now: the others are revoked.
     #[serde(default, rename = "move")]
     moving: bool,
@@ -143,17 +148,28 @@ async fn enrol(
                 .await?,
         ));
     }
-    let (Some(id_number), Some(full_name), Some(card_front), Some(card_back), Some(face)) = (
+    let (
+        Some(id_number),
+        Some(full_name),
+        Some(card_front),
+        Some(card_back),
+        Some(face),
+        Some(face_turned),
+        Some(turn),
+    ) = (
         request.id_number,
         request.full_name,
         request.card_front,
         request.card_back,
         request.face,
-    ) else {
+        request.face_turned,
+        request.turn,
+    )
+    else {
         return Err(Refused {
             status: 400,
             code: "invalid_request",
-            message: "give either offer and tx_code (from the counter) or id_number, full_name, card_front, card_back and face".into(),
+            message: "give either offer and tx_code (from the counter) or id_number, full_name, card_front, card_back, face, face_turned and turn".into(),
         });
     };
     let remote = RemoteEnrolment {
@@ -162,6 +178,8 @@ async fn enrol(
         card_front,
         card_back,
         face,
+        face_turned,
+        turn,
     };
     Ok(Json(
         provider
@@ -262,7 +280,11 @@ async fn report_lost(
     let report = (
         request.id_number.as_str(),
         request.full_name.as_str(),
-        request.face.as_str(),
+        [
+            request.face.as_str(),
+            request.face_turned.as_str(),
+            request.turn.as_str(),
+        ],
     );
     Ok(Json(
         provider

@@ -326,6 +326,7 @@ fn residents(authority: &Value) -> Result<Vec<Resident>, StepFailed> {
             full_name: value["full_name"].as_str().unwrap_or_default().to_owned(),
             portrait: None,
             selfie: None,
+            capture: None,
         });
     }
     Ok(residents)

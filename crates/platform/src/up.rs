@@ -277,7 +277,7 @@ fn face_matching(
             return (
                 None,
                 Some(CheckOff {
-                    check: "face matching (remote enrolment, lost-phone reports)",
+                    check: "face matching and its head-turn liveness check (remote enrolment, lost-phone reports)",
                     why: "no face models: run scripts/fetch-proofing-data and set EID_PROOFING_DIR; enrolment is at the counter, lost phones by the hotline".into(),
                 }),
             );
@@ -289,7 +289,7 @@ fn face_matching(
             Err(e) => (
                 None,
                 Some(CheckOff {
-                    check: "face matching (remote enrolment, lost-phone reports)",
+                    check: "face matching and its head-turn liveness check (remote enrolment, lost-phone reports)",
                     why: format!(
                         "the face models did not load ({e}); enrolment is at the counter, lost phones by the hotline"
                     ),
@@ -303,7 +303,7 @@ fn face_matching(
         (
             None,
             Some(CheckOff {
-                check: "face matching (remote enrolment, lost-phone reports)",
+                check: "face matching and its head-turn liveness check (remote enrolment, lost-phone reports)",
                 why: "this build has no face matching (build with --features face; docs/authority.md lists the system libraries); enrolment is at the counter, lost phones by the hotline".into(),
             }),
         )
@@ -393,7 +393,7 @@ pub async fn start(
         Some(_) => (
             None,
             Some(CheckOff {
-                check: "face matching (remote enrolment, lost-phone reports)",
+                check: "face matching and its head-turn liveness check (remote enrolment, lost-phone reports)",
                 why: "the authorities run as their own processes here without face models (scripts/cluster up --face turns them on): enrolment is at the counter, lost phones by the hotline".into(),
             }),
         ),
@@ -425,10 +425,6 @@ pub async fn start(
         check: "OCR of the card's front",
         why: "not wired into eid up: the demo residents' card photographs are not card images"
             .into(),
-    });
-    checks_off.push(CheckOff {
-        check: "liveness of the selfie",
-        why: "not implemented (docs/threat-model.md)".into(),
     });
     let (shutdown, _) = tokio::sync::watch::channel(false);
     let mut tasks = JoinSet::new();

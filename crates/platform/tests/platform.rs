@@ -214,13 +214,17 @@ async fn a_move_to_a_new_phone_revokes_the_old_one_for_good() {
             .encode(std::fs::read(proofing.join("fixtures").join(name.as_str().unwrap())).unwrap())
     };
     let (card, face) = (photo(&resident["portrait"]), photo(&resident["selfie"]));
+    // Her live capture (platform.json: facing, turned, the way) for the authority's liveness
+    // challenge.
+    let capture = &resident["capture"];
+    let (facing, turned) = (photo(&capture["facing"]), photo(&capture["turned"]));
     let enrol = async |api: &str, wallet: &str| {
         post(
             &format!("{api}/wallets/{wallet}/enrol"),
             None,
             json!({"pin": "135790", "id_number": resident["id_number"],
                    "full_name": resident["full_name"], "card_front": card, "card_back": card,
-                   "face": face}),
+                   "face": facing, "face_turned": turned, "turn": capture["turn"]}),
         )
         .await
         .unwrap()
@@ -230,7 +234,8 @@ async fn a_move_to_a_new_phone_revokes_the_old_one_for_good() {
             &format!("{api}/wallets/{wallet}/report-lost"),
             None,
             json!({"pin": "135790", "id_number": resident["id_number"],
-                   "full_name": resident["full_name"], "face": face, "move": moving}),
+                   "full_name": resident["full_name"], "face": facing,
+                   "face_turned": turned, "turn": capture["turn"], "move": moving}),
         )
         .await
     };

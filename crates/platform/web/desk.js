@@ -36,6 +36,49 @@ function forgetFacePhoto() {
   $("face-image").value = "";
   $("face-preview").removeAttribute("src");
   show("face-preview", false);
+  forgetTurned();
+}
+
+// Liveness (a head turn): a second photograph, the person's head turned the way the page
+// asks, picked at random for each check (the desk service checks the turn and that it is the
+// same person: a photograph held up to the camera does not turn).
+let faceTurned = null;
+let deskTurn = "left";
+function forgetTurned() {
+  faceTurned = null;
+  $("face-turned-image").value = "";
+  $("face-turned-preview").removeAttribute("src");
+  show("face-turned-preview", false);
+  deskTurn = crypto.getRandomValues(new Uint8Array(1))[0] & 1 ? "left" : "right";
+  $("face-turn-box").dataset.turn = deskTurn;
+  $("face-turn-ask").dataset.i18n = "ask_turn_" + deskTurn;
+  $("face-turn-ask").textContent = t("ask_turn_" + deskTurn);
+}
+function showTurned(picture) {
+  faceTurned = picture;
+  $("face-turned-preview").src = "data:image/jpeg;base64," + picture;
+  show("face-turned-preview", true);
+}
+$("face-turn").onchange = () => { show("face-turn-box", $("face-turn").checked); forgetTurned(); };
+$("face-turn-go").onclick = () => {
+  const v = $("face-video");
+  if (faceStream && v.videoWidth) showTurned(jpeg(v, v.videoWidth, v.videoHeight));
+  else fail(new Error(t("camera_first")));
+};
+$("face-turned-image").onchange = async () => {
+  const file = $("face-turned-image").files[0];
+  if (!file) return;
+  try {
+    const bitmap = await createImageBitmap(file);
+    showTurned(jpeg(bitmap, bitmap.width, bitmap.height));
+  } catch (e) { fail(e); }
+};
+// What a request adds for the head turn, when liveness is on: the turned photo and the way
+// asked; throws when it is on and there is none.
+function turnAsked(face) {
+  if (!face || !$("face-turn").checked) return {};
+  if (!faceTurned) throw new Error(t("turn_needed"));
+  return { face_turned: faceTurned, turn: deskTurn };
 }
 
 // A photograph as base64 JPEG, at most 800 pixels a side: enough for the face model, and
@@ -127,18 +170,19 @@ function clearVerdict() {
 async function check(found) {
   $("scan-state").textContent = t("scanning");
   const face = desk.compares_faces === true ? faceNow() : null;
-  forgetFacePhoto();
+  let turned;
+  try { turned = turnAsked(face); } finally { forgetFacePhoto(); }
   // Without the person's photograph this desk could only refuse, after the holder consented:
   // nothing is sent.
   if (desk.face_match_required && desk.compares_faces === true && !face) throw new Error(t("face_needed"));
   let report;
   if (found.text && found.text.startsWith("mdoc:")) {
-    const asked = { engagement: found.text, purpose: desk.purpose };
+    const asked = { engagement: found.text, purpose: desk.purpose, ...turned };
     if (face) asked.face = face;
     report = await api("POST", `${desk.url}/verify/in-person`, asked);
   } else {
     const request = face
-      ? { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: found.bytes, face }) }
+      ? { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: found.bytes, face, ...turned }) }
       : { method: "POST", body: found.bytes };
     const response = await fetch(`${desk.url}/verify/offline?purpose=${desk.purpose}`, request);
     report = await response.json();
@@ -187,7 +231,8 @@ function showPresence() {
   const p = shownPresence;
   if (!p) return;
   $("presence").className = p.matched ? "presence ok" : "presence no";
-  $("presence").textContent = `${t(p.matched ? "face_matches" : "face_differs")} (${p.score.toFixed(2)} ${p.matched ? "≤" : ">"} ${p.threshold.toFixed(2)})`;
+  const live = p.live === undefined ? "" : ` · ${t(p.live ? "turned_passed" : "turned_failed")}`;
+  $("presence").textContent = `${t(p.matched ? "face_matches" : "face_differs")} (${p.score.toFixed(2)} ${p.matched ? "≤" : ">"} ${p.threshold.toFixed(2)})${live}`;
 }
 
 function fail(e) { $("scan-state").textContent = String(e.message || e); }
@@ -245,9 +290,11 @@ $("online-go").onclick = async () => {
   // The customer in front of the camera now: compared with the portrait the answer discloses.
   const asked = { purpose: desk.purpose };
   const face = desk.compares_faces === true ? faceNow() : null;
+  let turned;
+  try { turned = turnAsked(face); } catch (e) { forgetFacePhoto(); $("online-go").disabled = false; fail(e); return; }
   forgetFacePhoto();
   if (desk.face_match_required && desk.compares_faces === true && !face) { $("online-go").disabled = false; fail(new Error(t("face_needed"))); return; }
-  if (face) asked.face = face;
+  if (face) Object.assign(asked, { face }, turned);
   try { started = await api("POST", `${desk.url}/vp/requests`, asked); }
   catch (e) { fail(e); return; }
   finally { $("online-go").disabled = false; }

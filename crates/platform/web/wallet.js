@@ -104,6 +104,18 @@ function tab(counter) {
 $("tab-remote").onclick = () => tab(false);
 $("tab-counter").onclick = () => tab(true);
 
+// The liveness challenge: the way the holder is asked to turn their head in the second
+// selfie, picked at random for each attempt (the authority checks the head turned that way,
+// by the same person: a photograph held up to the camera does not turn).
+let askedTurn;
+function askTurn() {
+  askedTurn = crypto.getRandomValues(new Uint8Array(1))[0] & 1 ? "left" : "right";
+  for (const label of document.querySelectorAll(".turn-label")) label.dataset.i18n = "selfie_turned_" + askedTurn;
+  for (const input of document.querySelectorAll("input.turned")) { input.dataset.turn = askedTurn; input.value = ""; }
+  translate();
+}
+askTurn();
+
 $("enrol-go").onclick = () => busy($("enrol-go"), async () => {
   fail("enrol-error");
   const pin = await askPin();
@@ -112,21 +124,21 @@ $("enrol-go").onclick = () => busy($("enrol-go"), async () => {
     let body;
     if (counterMode) body = { pin, offer: $("offer").value.trim(), tx_code: $("tx-code").value.trim() };
     else {
-      const files = ["card-front", "card-back", "selfie"].map(id => $(id).files[0]);
-      if (files.some(f => !f)) throw new Error(LANG === "zh" ? "请选择三张照片" : "Choose the three photographs");
-      const [card_front, card_back, face] = await Promise.all(files.map(fileToBase64));
-      body = { pin, id_number: $("id-number").value.trim(), full_name: $("full-name").value.trim(), card_front, card_back, face };
+      const files = ["card-front", "card-back", "selfie", "selfie-turned"].map(id => $(id).files[0]);
+      if (files.some(f => !f)) throw new Error(LANG === "zh" ? "请选择四张照片" : "Choose the four photographs");
+      const [card_front, card_back, face, face_turned] = await Promise.all(files.map(fileToBase64));
+      body = { pin, id_number: $("id-number").value.trim(), full_name: $("full-name").value.trim(), card_front, card_back, face, face_turned, turn: askedTurn };
     }
     await api("POST", `${base()}/${wallet}/enrol`, body);
     // Moving to this phone, now that it holds her credentials: the old phone's are revoked
     // for good with the same face (a lost report alone only suspends them).
     if (!counterMode && $("replace-old").checked) {
       const done = await api("POST", `${base()}/${wallet}/report-lost`,
-        { pin, id_number: body.id_number, full_name: body.full_name, face: body.face, move: true });
+        { pin, id_number: body.id_number, full_name: body.full_name, face: body.face, face_turned: body.face_turned, turn: body.turn, move: true });
       $("present-result").textContent = t("moved") + done.wallets_revoked;
     }
     open();
-  } catch (e) { fail("enrol-error", e); }
+  } catch (e) { fail("enrol-error", e); askTurn(); }
 });
 
 // A code lives 60 s and is refreshed every 30 s while shown: five codes at most (or until
@@ -248,16 +260,16 @@ $("refresh-go").onclick = () => busy($("refresh-go"), async () => {
 
 $("lost-go").onclick = () => busy($("lost-go"), async () => {
   fail("lost-error"); $("lost-result").textContent = "";
-  const file = $("lost-face").files[0];
-  if (!file) return fail("lost-error", LANG === "zh" ? "请选择自拍照片" : "Choose a selfie");
+  const files = [$("lost-face").files[0], $("lost-face-turned").files[0]];
+  if (files.some(f => !f)) return fail("lost-error", LANG === "zh" ? "请选择两张自拍照片" : "Choose the two selfies");
   const pin = await askPin();
   if (!pin) return;
   try {
-    const face = await fileToBase64(file);
+    const [face, face_turned] = await Promise.all(files.map(fileToBase64));
     const done = await api("POST", `${base()}/${wallet}/report-lost`,
-      { pin, id_number: $("lost-id").value.trim(), full_name: $("lost-name").value.trim(), face });
+      { pin, id_number: $("lost-id").value.trim(), full_name: $("lost-name").value.trim(), face, face_turned, turn: askedTurn });
     $("lost-result").textContent = t("reported") + done.wallets_suspended;
-  } catch (e) { fail("lost-error", e); }
+  } catch (e) { fail("lost-error", e); askTurn(); }
 });
 
 document.addEventListener("languagechange", () => open());

@@ -94,6 +94,10 @@ pub struct Presence {
     pub score: f64,
     /// The largest distance taken as the same person.
     pub threshold: f64,
+    /// Whether the person passed the head-turn challenge (`eid_face::head_turn`), when the
+    /// desk asked them to turn (a second photograph and the way asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<bool>,
 }
 
 /// What the desk's face check came to, for [`crate::Verifier::with_face_check`].
@@ -106,6 +110,8 @@ pub enum FaceCheck {
         distance: f64,
         /// The largest distance taken as the same person.
         threshold: f64,
+        /// The head-turn challenge, when asked: passed, or why not.
+        live: Option<Result<(), String>>,
     },
     /// Not compared, and why in words (no photograph taken, no face found in it, no
     /// portrait disclosed, no face model at this desk).

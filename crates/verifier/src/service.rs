@@ -449,19 +449,29 @@ async fn verify_offline(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let mut face = None;
+    let mut turned = None;
     let code = if content_type.starts_with("application/octet-stream") {
         body.to_vec()
     } else if content_type.starts_with("application/json") {
-        // `{"code": base64url, "face": base64 photograph}`: a desk that matches faces.
+        // `{"code": base64url, "face": base64 photograph}`: a desk that matches faces; with
+        // `"face_turned"` and `"turn"`, the head turn too.
         #[derive(Deserialize)]
         struct WithFace {
             code: String,
             #[serde(default)]
             face: Option<String>,
+            #[serde(default)]
+            face_turned: Option<String>,
+            #[serde(default)]
+            turn: Option<String>,
         }
         match serde_json::from_slice::<WithFace>(&body) {
             Ok(w) => match eid_crypto::b64url_decode(w.code.trim()) {
                 Ok(code) => {
+                    turned = match Turned::read(w.face.as_deref(), w.face_turned, w.turn) {
+                        Ok(turned) => turned,
+                        Err(refused) => return *refused,
+                    };
                     face = w.face;
                     code
                 }
@@ -507,7 +517,7 @@ async fn verify_offline(
     let Ok(Some(verified)) = verified else {
         return poisoned();
     };
-    match with_face(&service, verified, Live::Photograph(face)).await {
+    match with_face(&service, verified, Live::Photograph(face, turned)).await {
         Some(verified) => {
             service.notice(&verified);
             report(&verified)
@@ -526,6 +536,51 @@ struct InPersonRequest {
     /// disclosed portrait.
     #[serde(default)]
     face: Option<String>,
+    /// The head turn: a second photograph, the person's head turned to their `turn`.
+    #[serde(default)]
+    face_turned: Option<String>,
+    #[serde(default)]
+    turn: Option<String>,
+}
+
+/// The head turn's second photograph as a request gives it (base64), and the way asked.
+struct Turned {
+    picture: String,
+    turn: eid_face::Turn,
+}
+
+impl Turned {
+    /// `face_turned` and `turn` of a request whose first photograph is `face`: both or
+    /// neither, and with a first photograph.
+    fn read(
+        face: Option<&str>,
+        picture: Option<String>,
+        turn: Option<String>,
+    ) -> Result<Option<Self>, Box<Response>> {
+        let (picture, turn) = match (picture, turn) {
+            (None, None) => return Ok(None),
+            (Some(picture), Some(turn)) => (picture, turn),
+            _ => {
+                return Err(Box::new(bad_request(
+                    "invalid_request",
+                    "send face_turned and turn together (the head turn's second photograph and the way the person was asked to turn), or neither",
+                )));
+            }
+        };
+        if face.is_none() {
+            return Err(Box::new(bad_request(
+                "invalid_request",
+                "face_turned is the head turn's second photograph: send face, the first (facing the camera), with it",
+            )));
+        }
+        let turn = turn.parse().map_err(|()| {
+            Box::new(bad_request(
+                "invalid_request",
+                "turn must be \"left\" or \"right\": the way the person was asked to turn their head in face_turned",
+            ))
+        })?;
+        Ok(Some(Self { picture, turn }))
+    }
 }
 
 /// Where `purpose` requires a face match and this desk has no face model, every check would
@@ -580,17 +635,18 @@ enum Reference {
 
 /// The person at the desk, as the request gives them.
 enum Live {
-    /// A photograph taken now (in person, offline), base64 as sent; `None`: none was sent.
-    Photograph(Option<String>),
+    /// A photograph taken now (in person, offline), base64 as sent (`None`: none was sent),
+    /// and the head turn's second one if the desk asked for a turn.
+    Photograph(Option<String>, Option<Turned>),
     /// The template of the photograph taken when an online request was made (`None`: the
-    /// request had none).
-    Template(Option<Vec<u8>>),
+    /// request had none), and whether the person passed a head turn then.
+    Template(Option<Vec<u8>>, bool),
 }
 
 /// The person at the desk, decoded.
 enum Seen {
-    Photograph(Vec<u8>),
-    Template(eid_face::Template),
+    Photograph(Vec<u8>, Option<(Vec<u8>, eid_face::Turn)>),
+    Template(eid_face::Template, bool),
 }
 
 impl Live {
@@ -614,23 +670,37 @@ async fn face_check(service: &Arc<Service>, report: &Report, live: Live) -> crat
     let Some(model) = service.config.face.clone() else {
         return NotCompared("this desk has no face model".into());
     };
+    let b64 = base64::engine::general_purpose::STANDARD;
     let live = match live {
-        Live::Photograph(photograph) => match Live::decode(photograph.as_deref()) {
-            Ok(bytes) => Seen::Photograph(bytes),
-            Err(why) => return NotCompared(why),
-        },
-        Live::Template(None) => {
+        Live::Photograph(photograph, turned) => {
+            let bytes = match Live::decode(photograph.as_deref()) {
+                Ok(bytes) => bytes,
+                Err(why) => return NotCompared(why),
+            };
+            let turned = match turned {
+                Some(Turned { picture, turn }) => match b64.decode(picture.trim()) {
+                    Ok(picture) => Some((picture, turn)),
+                    Err(_) => {
+                        return NotCompared(
+                            "the turned photograph is not base64 (standard alphabet)".into(),
+                        );
+                    }
+                },
+                None => None,
+            };
+            Seen::Photograph(bytes, turned)
+        }
+        Live::Template(None, _) => {
             return NotCompared(
                 "no photograph of the person was taken when the request was made".into(),
             );
         }
-        Live::Template(Some(bytes)) => match eid_face::Template::from_bytes(&bytes) {
-            Ok(template) => Seen::Template(template),
+        Live::Template(Some(bytes), live) => match eid_face::Template::from_bytes(&bytes) {
+            Ok(template) => Seen::Template(template, live),
             Err(e) => return NotCompared(e.to_string()),
         },
     };
     // The offline code's template, else the disclosed portrait.
-    let b64 = base64::engine::general_purpose::STANDARD;
     let attribute = |name: &str| {
         report
             .attributes
@@ -659,27 +729,41 @@ async fn face_check(service: &Arc<Service>, report: &Report, live: Live) -> crat
     };
     let compared = tokio::task::spawn_blocking(move || {
         let _place = place;
-        match (&reference, &live) {
-            (Reference::Portrait(portrait), Seen::Photograph(photograph)) => {
+        let distance = match (&reference, &live) {
+            (Reference::Portrait(portrait), Seen::Photograph(photograph, _)) => {
                 model.distance(portrait, photograph)
             }
-            (Reference::Template(template), Seen::Photograph(photograph)) => {
+            (Reference::Template(template), Seen::Photograph(photograph, _)) => {
                 model.distance_to_template(template, photograph)
             }
-            (Reference::Portrait(portrait), Seen::Template(live)) => {
+            (Reference::Portrait(portrait), Seen::Template(live, _)) => {
                 model.distance_from_template(portrait, live)
             }
-            (Reference::Template(template), Seen::Template(live)) => {
+            (Reference::Template(template), Seen::Template(live, _)) => {
                 Ok(template.embedding().distance(&live.embedding()))
             }
-        }
-        .map(|distance| (distance, model.threshold()))
+        }?;
+        // The head turn, when the desk asked for one (the facing photograph is read again:
+        // one more embedding than the comparison's, and the turned one's).
+        let turned = match &live {
+            Seen::Photograph(photograph, Some((turned, asked))) => {
+                Some(match model.head_turn(photograph, turned, *asked) {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(not_live)) => Err(not_live.to_string()),
+                    Err(e) => Err(e.to_string()),
+                })
+            }
+            Seen::Template(_, true) => Some(Ok(())),
+            Seen::Photograph(_, None) | Seen::Template(_, false) => None,
+        };
+        Ok::<_, eid_face::ImageError>((distance, model.threshold(), turned))
     })
     .await;
     match compared {
-        Ok(Ok((distance, threshold))) => crate::FaceCheck::Compared {
+        Ok(Ok((distance, threshold, live))) => crate::FaceCheck::Compared {
             distance,
             threshold,
+            live,
         },
         Ok(Err(e)) => NotCompared(e.to_string()),
         Err(_) => NotCompared("the face comparison failed".into()),
@@ -701,6 +785,10 @@ async fn verify_in_person(
     if let Some(refused) = without_face_model(&service, purpose) {
         return refused;
     }
+    let turned = match Turned::read(request.face.as_deref(), request.face_turned, request.turn) {
+        Ok(turned) => turned,
+        Err(refused) => return *refused,
+    };
     let Some((signer, certificate)) = service.config.identity.clone() else {
         return bad_request(
             "not_configured",
@@ -780,7 +868,7 @@ async fn verify_in_person(
             }
         }
     };
-    match with_face(&service, finished, Live::Photograph(request.face)).await {
+    match with_face(&service, finished, Live::Photograph(request.face, turned)).await {
         Some(finished) => {
             service.notice(&finished);
             report(&finished)
@@ -866,6 +954,12 @@ struct NewRequest {
     /// kept with the request.
     #[serde(default)]
     face: Option<String>,
+    /// The head turn: a second photograph, the customer's head turned to their `turn`;
+    /// checked when the request is made (a request whose photographs fail it is not made).
+    #[serde(default)]
+    face_turned: Option<String>,
+    #[serde(default)]
+    turn: Option<String>,
 }
 
 async fn create_request(
@@ -883,6 +977,10 @@ async fn create_request(
     if let Some(refused) = without_face_model(&service, purpose) {
         return refused;
     }
+    let turned = match Turned::read(new.face.as_deref(), new.face_turned, new.turn) {
+        Ok(turned) => turned,
+        Err(refused) => return *refused,
+    };
     let Some((signer, certificate)) = service.config.identity.clone() else {
         return bad_request(
             "not_configured",
@@ -932,17 +1030,20 @@ async fn create_request(
         Err(e) => return bad_request("request_failed", e.to_string()),
     };
     // The face work last: a request refused above costs none.
-    let face = match live_template(&service, new.face.as_deref()).await {
+    let face = match live_template(&service, new.face.as_deref(), turned).await {
         Ok(face) => face,
         Err(refused) => return *refused,
     };
+    let face_live = face.as_ref().is_some_and(|(_, live)| *live);
+    let face = face.map(|(template, _)| template);
     let mut secret = [0u8; 24];
     if service.random.fill(&mut secret).is_err() {
         return poisoned();
     }
     let handle = eid_crypto::b64url(&secret);
     let id = made.session.id.clone();
-    let online = Online::new(made.session, made.request_object, handle.clone(), face);
+    let mut online = Online::new(made.session, made.request_object, handle.clone(), face);
+    online.face_live = face_live;
     if let Err(refused) = in_store(&service, move |sessions| sessions.open(online, now)).await {
         return refused;
     }
@@ -958,11 +1059,13 @@ async fn create_request(
 /// The face template of the photograph an online request is made with, made now (the
 /// photograph itself is not kept); none when none was sent (where the purpose requires a
 /// face match, the answer is then refused `face_not_checked`, as at a desk that took no
-/// photograph).
+/// photograph). With the head turn's second photograph, the turn is checked first: one that
+/// fails refuses the request (`face_not_live`); `true` beside the template says it passed.
 async fn live_template(
     service: &Arc<Service>,
     photograph: Option<&str>,
-) -> Result<Option<Vec<u8>>, Box<Response>> {
+    turned: Option<Turned>,
+) -> Result<Option<(Vec<u8>, bool)>, Box<Response>> {
     let Some(photograph) = photograph else {
         return Ok(None);
     };
@@ -974,6 +1077,21 @@ async fn live_template(
     };
     let photograph = Live::decode(Some(photograph))
         .map_err(|why| Box::new(bad_request("invalid_request", why)))?;
+    let turned = match turned {
+        Some(Turned { picture, turn }) => {
+            use base64::Engine;
+            let picture = base64::engine::general_purpose::STANDARD
+                .decode(picture.trim())
+                .map_err(|_| {
+                    Box::new(bad_request(
+                        "invalid_request",
+                        "the turned photograph is not base64 (standard alphabet)",
+                    ))
+                })?;
+            Some((picture, turn))
+        }
+        None => None,
+    };
     // Nothing is lost by waiting here: no holder has answered yet.
     let Ok(place) = service.face_templates.clone().try_acquire_owned() else {
         return Err(Box::new(
@@ -987,12 +1105,20 @@ async fn live_template(
     };
     let made = tokio::task::spawn_blocking(move || {
         let _place = place;
-        model.live_template(&photograph)
+        let live = match &turned {
+            Some((picture, turn)) => Some(model.head_turn(&photograph, picture, *turn)?),
+            None => None,
+        };
+        Ok::<_, eid_face::ImageError>((model.live_template(&photograph)?, live))
     })
     .await
     .map_err(|_| Box::new(poisoned()))?;
     match made {
-        Ok(template) => Ok(Some(template.as_bytes().to_vec())),
+        Ok((_, Some(Err(not_live)))) => Err(Box::new(bad_request(
+            "face_not_live",
+            format!("the customer did not pass the head turn: {not_live}"),
+        ))),
+        Ok((template, live)) => Ok(Some((template.as_bytes().to_vec(), live.is_some()))),
         Err(e) => Err(Box::new(bad_request("face_unusable", e.to_string()))),
     }
 }
@@ -1119,7 +1245,10 @@ async fn answer_request(service: Arc<Service>, kid: String, answer: Answer) -> R
         .ok();
     // The customer photographed with the request against the disclosed portrait.
     let report = match report {
-        Some(report) => with_face(&service, report, Live::Template(online.face.clone())).await,
+        Some(report) => {
+            let live = Live::Template(online.face.clone(), online.face_live);
+            with_face(&service, report, live).await
+        }
         None => None,
     };
     online.answers += 1;

@@ -62,6 +62,9 @@ pub struct Online {
     /// photographed when the request was made), compared with the disclosed portrait when the
     /// answer comes: 129 bytes, never the photograph.
     pub(crate) face: Option<Vec<u8>>,
+    /// Whether that person passed the head-turn challenge when photographed (the request
+    /// was refused if they were asked to turn and did not).
+    pub(crate) face_live: bool,
     /// The value of the lock this replica holds on it while checking an answer.
     lock: Option<String>,
 }
@@ -82,6 +85,7 @@ impl Online {
             report: None,
             answers: 0,
             face,
+            face_live: false,
             lock: None,
         }
     }
@@ -301,6 +305,8 @@ struct Stored {
     answers: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     face: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    face_live: bool,
 }
 
 /// The requests of every replica of one relying party's desks, in Redis. Keys (under
@@ -374,6 +380,7 @@ impl RedisSessions {
             report: online.report.clone(),
             answers: online.answers,
             face: online.face.clone(),
+            face_live: online.face_live,
         };
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(&stored)
@@ -420,6 +427,7 @@ impl RedisSessions {
             report: stored.report,
             answers: stored.answers,
             face: stored.face,
+            face_live: stored.face_live,
             lock: None,
         })
     }

@@ -218,21 +218,30 @@ impl Verifier {
             FaceCheck::Compared {
                 distance,
                 threshold,
+                live,
             } => {
                 let matched = distance <= threshold;
                 report.presence = Some(crate::Presence {
                     matched,
                     score: distance,
                     threshold,
+                    live: live.as_ref().map(Result::is_ok),
                 });
-                (!matched).then(|| {
-                    Reason::new(
+                if !matched {
+                    Some(Reason::new(
                         "face_mismatch",
                         format!(
                             "the face at the desk is not the credential's (distance {distance:.2}, at most {threshold:.2} is a match)"
                         ),
-                    )
-                })
+                    ))
+                } else if let Some(Err(why)) = live {
+                    Some(Reason::new(
+                        "face_not_live",
+                        format!("the person at the desk did not pass the head turn: {why}"),
+                    ))
+                } else {
+                    None
+                }
             }
             FaceCheck::NotCompared(why) => Some(Reason::new(
                 "face_not_checked",

@@ -398,10 +398,23 @@ fn a_required_face_match_refuses_a_mismatch_or_no_match_and_only_reports_otherwi
     let close = FaceCheck::Compared {
         distance: 0.31,
         threshold: 0.6,
+        live: None,
     };
     let far = FaceCheck::Compared {
         distance: 0.84,
         threshold: 0.6,
+        live: None,
+    };
+    // The same face, and the head turn asked: passed, or not.
+    let turned = FaceCheck::Compared {
+        distance: 0.31,
+        threshold: 0.6,
+        live: Some(Ok(())),
+    };
+    let still = FaceCheck::Compared {
+        distance: 0.31,
+        threshold: 0.6,
+        live: Some(Err("the head did not turn".into())),
     };
     let none = FaceCheck::NotCompared("no photograph was taken".into());
     // Not required (the default catalogue): reported, never refused.
@@ -412,9 +425,14 @@ fn a_required_face_match_refuses_a_mismatch_or_no_match_and_only_reports_otherwi
         Some(Presence {
             matched: false,
             score: 0.84,
-            threshold: 0.6
+            threshold: 0.6,
+            live: None,
         })
     );
+    // Not required: a failed head turn is reported, not refused.
+    let report = verifier.with_face_check(accepted(&verifier), still.clone());
+    assert!(report.accepted);
+    assert_eq!(report.presence.and_then(|p| p.live), Some(false));
     let report = verifier.with_face_check(accepted(&verifier), none.clone());
     assert!(report.accepted && report.presence.is_none());
     // Version 2 requires a match for hotel check-in.
@@ -428,8 +446,25 @@ fn a_required_face_match_refuses_a_mismatch_or_no_match_and_only_reports_otherwi
     let at = FaceCheck::Compared {
         distance: 0.6,
         threshold: 0.6,
+        live: None,
     };
     assert!(verifier.with_face_check(accepted(&verifier), at).accepted);
+    // Required: the head turn passed is accepted and said; failed, refused with its own
+    // reason, the faces' match still reported.
+    let report = verifier.with_face_check(accepted(&verifier), turned);
+    assert!(report.accepted, "{:?}", report.reasons);
+    assert_eq!(report.presence.and_then(|p| p.live), Some(true));
+    let report = verifier.with_face_check(accepted(&verifier), still);
+    assert_eq!(report.codes(), ["face_not_live"]);
+    assert!(report.attributes.is_empty());
+    assert!(
+        report.reasons[0].message.contains("did not turn"),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.presence.map(|p| (p.matched, p.live)),
+        Some((true, Some(false)))
+    );
     let report = verifier.with_face_check(accepted(&verifier), far);
     assert_eq!(report.codes(), ["face_mismatch"]);
     assert!(report.attributes.is_empty());

@@ -129,6 +129,11 @@ async fn bank_session_with(
     if let Some(face) = face {
         asked["face"] = face.into();
     }
+    bank_session_asking(bank, world, credential, asked).await
+}
+
+/// [`bank_session_with`], the request made with `asked`.
+async fn bank_session_asking(bank: &str, world: &World, credential: &[u8], asked: Value) -> Value {
     let started: Value =
         serde_json::from_slice(&post_json(&format!("{bank}/vp/requests"), asked).await).unwrap();
     let (client_id, request_uri) =
@@ -840,23 +845,55 @@ async fn the_hotel_desk_matches_the_face_in_front_of_it_with_the_portrait() {
     let fixture = |name: &str| std::fs::read(fixtures.join(name)).unwrap();
     let (world, credential) = (Arc::new(world), Arc::new(credential));
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    // The head turn: obama3.jpg faces the camera, obama2.jpg is him turned to his right.
+    let (facing, turned) = (b64(&fixture("obama3.jpg")), b64(&fixture("obama2.jpg")));
+    let turn = |picture: &str, way: &str| Some((picture.to_owned(), way.to_owned()));
     let cases = [
-        (Some(b64(&fixture("obama2.jpg"))), None),
-        (Some(b64(&fixture("biden.jpg"))), Some("face_mismatch")),
-        (None, Some("face_not_checked")),
+        (Some(b64(&fixture("obama2.jpg"))), None, None),
+        (
+            Some(b64(&fixture("biden.jpg"))),
+            None,
+            Some("face_mismatch"),
+        ),
+        (None, None, Some("face_not_checked")),
         (
             Some("not a photograph".to_owned()),
+            None,
             Some("face_not_checked"),
         ),
-        (Some(b64(b"GIF89a")), Some("face_not_checked")),
+        (Some(b64(b"GIF89a")), None, Some("face_not_checked")),
+        // Asked to turn right, he does: accepted, and said to be live.
+        (Some(facing.clone()), turn(&turned, "right"), None),
+        // Asked left; or a still photograph twice: refused for the head turn.
+        (
+            Some(facing.clone()),
+            turn(&turned, "left"),
+            Some("face_not_live"),
+        ),
+        (
+            Some(facing.clone()),
+            turn(&facing, "right"),
+            Some("face_not_live"),
+        ),
+        // A turned photograph that cannot be read: the turn was not checked.
+        (
+            Some(facing.clone()),
+            turn("not base64", "right"),
+            Some("face_not_checked"),
+        ),
     ];
-    for (face, refusal) in cases {
+    for (face, turned, refusal) in cases {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap().to_string();
         let engagement = eid_wallet::in_person::Engagement::new(Some(&address)).unwrap();
         let mut ask = json!({"purpose": "hotel_check_in", "engagement": engagement.qr_uri()});
+        let asked_to_turn = turned.is_some();
         if let Some(face) = face {
             ask["face"] = face.into();
+        }
+        if let Some((picture, way)) = turned {
+            ask["face_turned"] = picture.into();
+            ask["turn"] = way.into();
         }
         let (world, credential) = (world.clone(), credential.clone());
         let phone = tokio::task::spawn_blocking(move || {
@@ -881,13 +918,51 @@ async fn the_hotel_desk_matches_the_face_in_front_of_it_with_the_portrait() {
                 assert_eq!(report["presence"]["threshold"], 0.6, "{report}");
                 let score = report["presence"]["score"].as_f64().unwrap();
                 assert!(score < 0.6, "{report}");
+                let live = if asked_to_turn {
+                    json!(true)
+                } else {
+                    Value::Null
+                };
+                assert_eq!(report["presence"]["live"], live, "{report}");
             }
             Some(code) => {
                 assert_eq!(report["accepted"], false, "{report}");
                 assert_eq!(report["reasons"][0]["reason"], code, "{report}");
                 assert_eq!(report["attributes"], json!({}), "{report}");
+                if code == "face_not_live" {
+                    assert_eq!(report["presence"]["live"], false, "{report}");
+                }
             }
         }
+    }
+    // A turn that is neither way, a turned photograph without its way or without the first:
+    // refused before the phone is contacted (none listens at this address).
+    for (extra, says) in [
+        (
+            json!({"face": facing, "face_turned": turned, "turn": "up"}),
+            "turn must be",
+        ),
+        (json!({"face": facing, "face_turned": turned}), "together"),
+        (json!({"face_turned": turned, "turn": "right"}), "send face"),
+    ] {
+        let engagement = eid_wallet::in_person::Engagement::new(Some("127.0.0.1:9")).unwrap();
+        let mut ask = json!({"purpose": "hotel_check_in", "engagement": engagement.qr_uri()});
+        ask.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let (status, body) = call(
+            "POST",
+            &format!("{hotel}/verify/in-person"),
+            ask.to_string(),
+        )
+        .await;
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"], "invalid_request", "{body}");
+        assert!(
+            body["error_description"].as_str().unwrap().contains(says),
+            "{body}"
+        );
     }
 }
 
@@ -1027,6 +1102,28 @@ async fn the_bank_matches_the_customer_photographed_with_the_request() {
             .contains("no photograph of the person was taken when the request was made"),
         "{report}"
     );
+    // The customer photographed facing the camera, then turned to his right as asked: the
+    // answer says he was live. Asked left, or the same photograph twice: no request is made.
+    let (facing, turned) = (b64(&fixture("obama3.jpg")), b64(&fixture("obama2.jpg")));
+    let asked = json!({"purpose": "bank_account_opening", "face": facing, "face_turned": turned, "turn": "right"});
+    let report = bank_session_asking(&bank, &world, &credential, asked).await;
+    assert_eq!(report["accepted"], true, "{report}");
+    assert_eq!(report["presence"]["live"], true, "{report}");
+    for (turned, way) in [(&turned, "left"), (&facing, "right")] {
+        let (status, body) = call(
+            "POST",
+            &format!("{bank}/vp/requests"),
+            json!({"purpose": "bank_account_opening", "face": facing, "face_turned": turned, "turn": way})
+                .to_string(),
+        )
+        .await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body.contains("face_not_live") && body.contains("did not turn"),
+            "{body}"
+        );
+    }
     // No face in the photograph: no request is made, and the page is told why.
     let (status, body) = call(
         "POST",

@@ -227,18 +227,31 @@ impl Enrolment {
     }
 }
 
+/// A live capture of the holder's face for the authority's liveness challenge: a picture
+/// facing the camera, then one with the head turned the way the wallet asked (the wallet
+/// picks the way at random and tells the holder), JPEG.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveCapture<'a> {
+    /// Facing the camera.
+    pub facing: &'a [u8],
+    /// The head turned.
+    pub turned: &'a [u8],
+    /// The way the holder was asked to turn.
+    pub turn: eid_face::Turn,
+}
+
 /// The body of a lost-phone report from this wallet (`POST /lost` at the authority): the
-/// holder's identity, a face capture (JPEG) matched against the registry portrait, and a
+/// holder's identity, a live capture of the face matched against the registry portrait, and a
 /// key proof of this wallet (fresh nonce, the provider's attestation). The authority
 /// suspends every credential of the holder held in other wallet instances (reversible: the
 /// phone may be found).
 pub fn lost_report(
     id_number: &str,
     full_name: &str,
-    face_jpeg: &[u8],
+    face: LiveCapture<'_>,
     wallet_proof: &str,
 ) -> String {
-    report(id_number, full_name, face_jpeg, wallet_proof, false)
+    report(id_number, full_name, face, wallet_proof, false)
 }
 
 /// The body of a move to this wallet (`POST /lost` with `"move": true`), sent once this
@@ -248,24 +261,27 @@ pub fn lost_report(
 pub fn move_report(
     id_number: &str,
     full_name: &str,
-    face_jpeg: &[u8],
+    face: LiveCapture<'_>,
     wallet_proof: &str,
 ) -> String {
-    report(id_number, full_name, face_jpeg, wallet_proof, true)
+    report(id_number, full_name, face, wallet_proof, true)
 }
 
 fn report(
     id_number: &str,
     full_name: &str,
-    face_jpeg: &[u8],
+    face: LiveCapture<'_>,
     wallet_proof: &str,
     moving: bool,
 ) -> String {
     use base64::Engine;
+    let b64 = |bytes| base64::engine::general_purpose::STANDARD.encode(bytes);
     let mut body = serde_json::json!({
         "id_number": id_number,
         "full_name": full_name,
-        "face": base64::engine::general_purpose::STANDARD.encode(face_jpeg),
+        "face": b64(face.facing),
+        "face_turned": b64(face.turned),
+        "turn": face.turn.as_str(),
         "wallet_proof": wallet_proof,
     });
     if moving {
