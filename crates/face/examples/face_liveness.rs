@@ -15,8 +15,12 @@
 //!
 //! - the yaw of each picture the model finds a face in (how far from 0 a face "looking at the
 //!   camera" lies, which bounds how often a live person's first picture is refused);
-//! - pairs of one person's pictures whose yaw differs by at least `TURN_MIN`: whether the
-//!   turned one still matches (the challenge's "same person" part);
+//! - pairs of one person's pictures, the first looking at the camera and the second turned
+//!   from it by at least `TURN_MIN`: how many pass the whole challenge (the turned one must
+//!   still match, and must not be the first one's mirror image);
+//! - one photograph and its mirror image (flipped, saved again as JPEG): the yaw changes sign,
+//!   so the pair looks like a turn of twice the photograph's yaw; how many pass by the yaw
+//!   alone, and how many pass the whole challenge;
 //! - attacks: each picture whose face looks at the camera is shown to the camera as a flat
 //!   print, tilted about its vertical axis, and folded along the vertical line through the
 //!   nose (both halves back) and then tilted, as the warps below compute it with a pinhole
@@ -35,7 +39,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use eid_face::{FRONTAL_MAX, Face, FaceMatcher, ImageError, TURN_MIN, Turn, head_turn};
+use eid_face::{
+    Embedding, FRONTAL_MAX, Face, FaceMatcher, ImageError, MIRROR_MIN, TURN_MIN, Turn, head_turn,
+};
 use image::{Rgb, RgbImage};
 
 mod common;
@@ -83,6 +89,8 @@ struct Seen {
     name: String,
     picture: RgbImage,
     face: Face,
+    /// Its mirror image's embedding, for the pictures that look at the camera.
+    mirrored: Option<Embedding>,
 }
 
 /// What one attack did: tries, warped pictures with a face found, passes.
@@ -113,12 +121,24 @@ fn run(models: &Path, set: &Path) -> Result<String, String> {
                 .map_err(|e| format!("cannot decode {name}: {e}"))?
                 .to_rgb8();
             match matcher.face(&bytes, "face picture", false) {
-                Ok(face) => seen.push(Seen {
-                    identity: index,
-                    name,
-                    picture,
-                    face,
-                }),
+                Ok(face) => {
+                    let mirrored = if face.landmarks.yaw().abs() <= FRONTAL_MAX {
+                        Some(
+                            matcher
+                                .mirrored(&bytes, "face picture")
+                                .map_err(|e| format!("{name} mirrored: {e}"))?,
+                        )
+                    } else {
+                        None
+                    };
+                    seen.push(Seen {
+                        identity: index,
+                        name,
+                        picture,
+                        face,
+                        mirrored,
+                    });
+                }
                 Err(ImageError::Engine(message)) => {
                     return Err(format!("the model failed on {name}: {message}"));
                 }
@@ -179,22 +199,71 @@ fn report(
         .map_err(fmt)?;
     }
 
-    // One person's pictures whose yaw differs by TURN_MIN or more: does the turned one match?
-    let (mut turned_pairs, mut matched) = (0, 0);
-    for (i, a) in seen.iter().enumerate() {
-        for b in seen.iter().skip(i + 1) {
-            let change = (a.face.landmarks.yaw() - b.face.landmarks.yaw()).abs();
-            if a.identity == b.identity && change >= TURN_MIN {
-                turned_pairs += 1;
-                if a.face.embedding.distance(&b.face.embedding) <= THRESHOLD {
-                    matched += 1;
-                }
+    // One person's pictures, the first facing, the second turned from it by TURN_MIN or
+    // more (asked that way): do they pass?
+    let (mut turned_pairs, mut passed, mut nearest_mirror) = (0, 0, f64::INFINITY);
+    for a in seen {
+        let Some(mirrored) = &a.mirrored else {
+            continue;
+        };
+        for b in seen.iter().filter(|b| b.identity == a.identity) {
+            let change = b.face.landmarks.yaw() - a.face.landmarks.yaw();
+            if change.abs() < TURN_MIN {
+                continue;
+            }
+            turned_pairs += 1;
+            nearest_mirror = nearest_mirror.min(mirrored.distance(&b.face.embedding));
+            let asked = if change > 0.0 {
+                Turn::Left
+            } else {
+                Turn::Right
+            };
+            if head_turn(&a.face, mirrored, &b.face, asked, THRESHOLD).is_ok() {
+                passed += 1;
             }
         }
     }
     writeln!(
         out,
-        "- **One person, turned**: {turned_pairs} pairs of one person's pictures differ in yaw by ≥ {TURN_MIN}; {matched} of them match at {THRESHOLD} (the turned picture is still taken as the same person)."
+        "- **One person, turned**: {turned_pairs} ordered pairs of one person's pictures, the first looking at the camera and the second turned from it by ≥ {TURN_MIN}; {passed} pass the whole challenge; the turned picture's distance to the first one's mirror image is at least {nearest_mirror:.3} (a mirror image is refused at ≤ {MIRROR_MIN})."
+    )
+    .map_err(fmt)?;
+    // One photograph and its mirror image, saved again as JPEG.
+    let (mut tries, mut by_yaw, mut whole, mut farthest) = (0, 0, 0, 0f64);
+    for a in seen {
+        let Some(mirrored) = &a.mirrored else {
+            continue;
+        };
+        let mut jpeg = Vec::new();
+        image::DynamicImage::ImageRgb8(image::imageops::flip_horizontal(&a.picture))
+            .write_to(
+                &mut std::io::Cursor::new(&mut jpeg),
+                image::ImageOutputFormat::Jpeg(90),
+            )
+            .map_err(|e| format!("cannot encode a mirror image: {e}"))?;
+        let Ok(flipped) = matcher.face(&jpeg, "mirror image", false) else {
+            continue;
+        };
+        tries += 1;
+        farthest = farthest.max(mirrored.distance(&flipped.embedding));
+        let change = flipped.landmarks.yaw() - a.face.landmarks.yaw();
+        let asked = if change > 0.0 {
+            Turn::Left
+        } else {
+            Turn::Right
+        };
+        // By the yaw alone: a mirrored embedding far away stands for no mirror check.
+        let elsewhere = Embedding([1.0; eid_face::DIMENSIONS]);
+        if head_turn(&a.face, &elsewhere, &flipped, asked, THRESHOLD).is_ok() {
+            by_yaw += 1;
+        }
+        if head_turn(&a.face, mirrored, &flipped, asked, THRESHOLD).is_ok() {
+            whole += 1;
+        }
+    }
+    writeln!(
+        out,
+        "- **A photograph and its mirror image**: {tries} pictures looking at the camera, each flipped and saved again as JPEG, asked the way the flip turns it: {by_yaw} pass by the yaw alone, {whole} pass the whole challenge; the flipped picture lies at most {farthest:.3} from the mirror image's embedding."
     )
     .map_err(fmt)?;
     writeln!(out).map_err(fmt)?;
@@ -232,7 +301,10 @@ fn report(
                     tally.found += 1;
                     let change = (turned.landmarks.yaw() - s.face.landmarks.yaw()) * sign;
                     tally.largest = tally.largest.max(change);
-                    if head_turn(&s.face, &turned, asked, THRESHOLD).is_ok() {
+                    let Some(mirrored) = &s.mirrored else {
+                        continue;
+                    };
+                    if head_turn(&s.face, mirrored, &turned, asked, THRESHOLD).is_ok() {
                         tally.passed += 1;
                     }
                 }

@@ -161,6 +161,10 @@ impl std::str::FromStr for Turn {
 pub const TURN_MIN: f64 = 0.15;
 /// The most [`Landmarks::yaw`] of the picture that must face the camera may be off 0.
 pub const FRONTAL_MAX: f64 = 0.12;
+/// The turned picture's embedding must lie farther than this from the facing picture's
+/// mirror image's: a photograph and its mirror image have opposite yaws, and would pass as
+/// a turn of twice the photograph's yaw. Chosen in `docs/face-error-rates.md`.
+pub const MIRROR_MIN: f64 = 0.10;
 
 /// Why two pictures do not show a live head turning as asked. Messages carry no image
 /// content, only the measures.
@@ -176,12 +180,20 @@ pub enum NotLive {
         yaw: f64,
     },
     /// The head did not turn far enough the way asked.
-    #[error("the head did not turn to the person's {asked} in the second picture (turned {turned:.2} that way, at least {TURN_MIN} needed)", asked = asked.as_str())]
+    #[error("{}", not_turned(*asked, *turned))]
     NotTurned {
         /// The way asked.
         asked: Turn,
         /// How far it turned that way (negative: the other way).
         turned: f64,
+    },
+    /// The turned picture is the facing one's mirror image.
+    #[error(
+        "the second picture is the first one's mirror image, not a turn of the head (distance {distance:.2} to the mirrored first, more than {MIRROR_MIN} needed)"
+    )]
+    Mirrored {
+        /// The distance between the turned face and the mirrored facing face.
+        distance: f64,
     },
     /// The two pictures show different people.
     #[error(
@@ -195,13 +207,31 @@ pub enum NotLive {
     },
 }
 
+fn not_turned(asked: Turn, turned: f64) -> String {
+    let asked = asked.as_str();
+    // Beyond the landmarks' jitter the other way.
+    if turned < -0.05 {
+        format!(
+            "the head turned the other way, not to the person's {asked}, in the second picture ({:.2}; at least {TURN_MIN} to their {asked} needed)",
+            -turned
+        )
+    } else {
+        format!(
+            "the head did not turn far enough to the person's {asked} in the second picture ({turned:.2}; at least {TURN_MIN} needed)"
+        )
+    }
+}
+
 /// The head-turn challenge: `facing` looks at the camera, `turned` shows the same person
-/// with the head turned the way `asked` by at least [`TURN_MIN`]. It stops a photograph held
-/// up to the camera, however it is tilted; it does not stop a video of the person, a set of
-/// photographs of them at several angles, a photograph folded along the nose, a mask or a
-/// camera stream injected into the phone (`docs/threat-model.md`).
+/// with the head turned the way `asked` by at least [`TURN_MIN`], and is not `facing`'s
+/// mirror image (`mirrored`: the embedding of `facing`'s picture flipped). It stops a
+/// photograph held up to the camera, however it is tilted, and a photograph and its mirror
+/// image; it does not stop a video of the person, a set of photographs of them at several
+/// angles, a photograph folded along the nose, a mask or a camera stream injected into the
+/// phone (`docs/threat-model.md`).
 pub fn head_turn(
     facing: &Face,
+    mirrored: &Embedding,
     turned: &Face,
     asked: Turn,
     threshold: f64,
@@ -223,6 +253,10 @@ pub fn head_turn(
             distance,
             threshold,
         });
+    }
+    let distance = mirrored.distance(&turned.embedding);
+    if distance <= MIRROR_MIN {
+        return Err(NotLive::Mirrored { distance });
     }
     Ok(change)
 }
@@ -346,33 +380,59 @@ mod tests {
     #[test]
     fn a_head_turn_passes_only_facing_first_turned_far_enough_the_way_asked_as_the_same_person() {
         let facing = face(0.02, 1);
+        // The facing picture's mirror image, far from the turned one (made-up faces lie far
+        // apart).
+        let far = embedding(99);
         let left = face(0.02 + TURN_MIN + 0.01, 1);
-        assert!(head_turn(&facing, &left, Turn::Left, 0.6).is_ok());
+        assert!(head_turn(&facing, &far, &left, Turn::Left, 0.6).is_ok());
         // Each check broken alone.
         assert!(matches!(
-            head_turn(&face(FRONTAL_MAX + 0.01, 1), &face(0.5, 1), Turn::Left, 0.6),
+            head_turn(
+                &face(FRONTAL_MAX + 0.01, 1),
+                &far,
+                &face(0.5, 1),
+                Turn::Left,
+                0.6
+            ),
             Err(NotLive::NotFacing { .. })
         ));
         assert!(matches!(
-            head_turn(&facing, &left, Turn::Right, 0.6),
+            head_turn(&facing, &far, &left, Turn::Right, 0.6),
             Err(NotLive::NotTurned {
                 asked: Turn::Right,
                 ..
             })
         ));
         assert!(matches!(
-            head_turn(&facing, &face(0.02 + TURN_MIN - 0.01, 1), Turn::Left, 0.6),
+            head_turn(
+                &facing,
+                &far,
+                &face(0.02 + TURN_MIN - 0.01, 1),
+                Turn::Left,
+                0.6
+            ),
             Err(NotLive::NotTurned {
                 asked: Turn::Left,
                 ..
             })
         ));
         assert!(matches!(
-            head_turn(&facing, &face(0.02 + TURN_MIN + 0.01, 2), Turn::Left, 0.6),
+            head_turn(
+                &facing,
+                &far,
+                &face(0.02 + TURN_MIN + 0.01, 2),
+                Turn::Left,
+                0.6
+            ),
             Err(NotLive::NotTheSamePerson { .. })
         ));
+        // The turned picture is the facing one's mirror image (its embedding that close).
+        assert!(matches!(
+            head_turn(&facing, &left.embedding, &left, Turn::Left, 0.6),
+            Err(NotLive::Mirrored { .. })
+        ));
         let right = face(-0.3, 1);
-        assert!(head_turn(&facing, &right, Turn::Right, 0.6).is_ok());
+        assert!(head_turn(&facing, &far, &right, Turn::Right, 0.6).is_ok());
         assert_eq!("right".parse(), Ok(Turn::Right));
         assert_eq!("Left".parse::<Turn>(), Err(()));
     }

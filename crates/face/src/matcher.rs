@@ -105,19 +105,38 @@ impl FaceMatcher {
         what: &'static str,
         several_ok: bool,
     ) -> Result<Face, ImageError> {
-        let (width, height) = image::io::Reader::new(std::io::Cursor::new(image))
-            .with_guessed_format()
-            .ok()
-            .and_then(|r| r.into_dimensions().ok())
-            .ok_or(ImageError::NotAnImage(what))?;
-        if width.max(height) > crate::MAX_SIDE
-            || u64::from(width) * u64::from(height) > crate::MAX_PIXELS
-        {
-            return Err(ImageError::TooLarge(what));
-        }
-        let decoded = image::load_from_memory(image)
-            .map_err(|_| ImageError::NotAnImage(what))?
-            .to_rgb8();
+        self.face_in(decode(image, what)?, what, several_ok)
+    }
+
+    /// The embedding of the one face in the mirror image of `image`: what a turned capture
+    /// must not be (one photograph and its mirror image turn the yaw's sign,
+    /// [`head_turn`]).
+    pub fn mirrored(&self, image: &[u8], what: &'static str) -> Result<Embedding, ImageError> {
+        let picture = image::imageops::flip_horizontal(&decode(image, what)?);
+        Ok(self.face_in(picture, what, false)?.embedding)
+    }
+
+    /// The head turn between two captures with this model ([`head_turn`]): the facing one's
+    /// face, and how far the head turned or why it is not a live turn.
+    pub fn live_pair(
+        &self,
+        facing: &[u8],
+        turned: &[u8],
+        asked: Turn,
+    ) -> Result<(Face, Result<f64, NotLive>), ImageError> {
+        let face = self.face(facing, "face capture", false)?;
+        let mirrored = self.mirrored(facing, "face capture")?;
+        let turned = self.face(turned, "turned face capture", false)?;
+        let live = head_turn(&face, &mirrored, &turned, asked, self.threshold);
+        Ok((face, live))
+    }
+
+    fn face_in(
+        &self,
+        decoded: image::RgbImage,
+        what: &'static str,
+        several_ok: bool,
+    ) -> Result<Face, ImageError> {
         let side = decoded.width().min(decoded.height()).max(1);
         let factor = if side < MIN_SIDE {
             MIN_SIDE.div_ceil(side).min(4)
@@ -184,12 +203,8 @@ impl FaceMatcher {
         asked: Turn,
     ) -> Result<(f64, Result<f64, NotLive>), ImageError> {
         let registered = self.embedding(reference, "portrait", true)?;
-        let facing = self.face(facing, "face capture", false)?;
-        let turned = self.face(turned, "turned face capture", false)?;
-        Ok((
-            registered.distance(&facing.embedding),
-            head_turn(&facing, &turned, asked, self.threshold),
-        ))
+        let (facing, live) = self.live_pair(facing, turned, asked)?;
+        Ok((registered.distance(&facing.embedding), live))
     }
 
     /// The distance between the registry portrait's face and the capture's.
@@ -239,8 +254,23 @@ impl crate::CompareFaces for FaceMatcher {
         turned: &[u8],
         asked: Turn,
     ) -> Result<Result<f64, NotLive>, ImageError> {
-        let facing = self.face(facing, "photograph", false)?;
-        let turned = self.face(turned, "turned photograph", false)?;
-        Ok(head_turn(&facing, &turned, asked, self.threshold))
+        Ok(self.live_pair(facing, turned, asked)?.1)
     }
+}
+
+/// `image` (JPEG or PNG) decoded, refused from its header when larger than the bounds.
+fn decode(image: &[u8], what: &'static str) -> Result<image::RgbImage, ImageError> {
+    let (width, height) = image::io::Reader::new(std::io::Cursor::new(image))
+        .with_guessed_format()
+        .ok()
+        .and_then(|r| r.into_dimensions().ok())
+        .ok_or(ImageError::NotAnImage(what))?;
+    if width.max(height) > crate::MAX_SIDE
+        || u64::from(width) * u64::from(height) > crate::MAX_PIXELS
+    {
+        return Err(ImageError::TooLarge(what));
+    }
+    Ok(image::load_from_memory(image)
+        .map_err(|_| ImageError::NotAnImage(what))?
+        .to_rgb8())
 }

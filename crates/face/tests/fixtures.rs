@@ -85,7 +85,8 @@ fn a_picture_beyond_the_bounds_is_refused_before_decoding() {
 /// `obama2.jpg` is the same man turned to his right (≈ −0.14), a change of ≈ 0.24 — two
 /// photographs standing in for a capture's two frames. Asked right, it passes; asked left,
 /// or shown the same photograph twice (a still picture), it is refused; another man's turned
-/// picture is refused; a picture facing away first is refused.
+/// picture is refused; a picture facing away first is refused; a photograph and its mirror
+/// image are refused.
 #[test]
 #[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
 fn the_head_turn_passes_on_two_photographs_of_one_man_turned_as_asked_and_nothing_else() {
@@ -143,6 +144,19 @@ fn the_head_turn_passes_on_two_photographs_of_one_man_turned_as_asked_and_nothin
         .unwrap();
     assert!(distance <= 0.6, "{distance}");
     assert!(live.unwrap() >= TURN_MIN);
+    // One photograph and its mirror image: obama3 (yaw ≈ 0.11) flipped is "turned" to his
+    // right by ≈ 0.21, and Biden's registry photograph (≈ 0.08) by ≈ 0.17: refused as mirror
+    // images, not turns.
+    for (name, asked) in [("obama3.jpg", Turn::Right), ("biden.jpg", Turn::Right)] {
+        let picture = read(name);
+        let (_, live) = model
+            .live_distance(&portrait, &picture, &mirror(&picture), asked)
+            .unwrap();
+        assert!(
+            matches!(live, Err(NotLive::Mirrored { .. })),
+            "{name}: {live:?}"
+        );
+    }
     // Biden (yaw ≈ 0.08), mirrored, is "turned" to the right of obama3 by ≈ 0.19: only
     // the faces tell them apart.
     let not_him = refused(&facing, &mirror(&read("biden.jpg")), Turn::Right);

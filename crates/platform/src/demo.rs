@@ -413,7 +413,7 @@ async fn story(
         "The story of a Nanning resident ({}), against {base}; enrolment {}.",
         mask(&resident.id_number),
         if remote {
-            "remote, with her face"
+            "remote, with her face and a head turn"
         } else {
             "at the counter (face matching is off)"
         }

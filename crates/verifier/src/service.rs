@@ -543,9 +543,9 @@ struct InPersonRequest {
     turn: Option<String>,
 }
 
-/// The head turn's second photograph as a request gives it (base64), and the way asked.
+/// The head turn's second photograph as a request gives it, and the way asked.
 struct Turned {
-    picture: String,
+    picture: Vec<u8>,
     turn: eid_face::Turn,
 }
 
@@ -579,6 +579,15 @@ impl Turned {
                 "turn must be \"left\" or \"right\": the way the person was asked to turn their head in face_turned",
             ))
         })?;
+        use base64::Engine;
+        let picture = base64::engine::general_purpose::STANDARD
+            .decode(picture.trim())
+            .map_err(|_| {
+                Box::new(bad_request(
+                    "invalid_request",
+                    "face_turned is not base64 (standard alphabet)",
+                ))
+            })?;
         Ok(Some(Self { picture, turn }))
     }
 }
@@ -677,18 +686,7 @@ async fn face_check(service: &Arc<Service>, report: &Report, live: Live) -> crat
                 Ok(bytes) => bytes,
                 Err(why) => return NotCompared(why),
             };
-            let turned = match turned {
-                Some(Turned { picture, turn }) => match b64.decode(picture.trim()) {
-                    Ok(picture) => Some((picture, turn)),
-                    Err(_) => {
-                        return NotCompared(
-                            "the turned photograph is not base64 (standard alphabet)".into(),
-                        );
-                    }
-                },
-                None => None,
-            };
-            Seen::Photograph(bytes, turned)
+            Seen::Photograph(bytes, turned.map(|t| (t.picture, t.turn)))
         }
         Live::Template(None, _) => {
             return NotCompared(
@@ -1077,21 +1075,7 @@ async fn live_template(
     };
     let photograph = Live::decode(Some(photograph))
         .map_err(|why| Box::new(bad_request("invalid_request", why)))?;
-    let turned = match turned {
-        Some(Turned { picture, turn }) => {
-            use base64::Engine;
-            let picture = base64::engine::general_purpose::STANDARD
-                .decode(picture.trim())
-                .map_err(|_| {
-                    Box::new(bad_request(
-                        "invalid_request",
-                        "the turned photograph is not base64 (standard alphabet)",
-                    ))
-                })?;
-            Some((picture, turn))
-        }
-        None => None,
-    };
+    let turned = turned.map(|t| (t.picture, t.turn));
     // Nothing is lost by waiting here: no holder has answered yet.
     let Ok(place) = service.face_templates.clone().try_acquire_owned() else {
         return Err(Box::new(

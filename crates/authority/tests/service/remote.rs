@@ -331,14 +331,14 @@ async fn remote_enrolment_refuses_a_face_that_does_not_turn_as_asked() {
                 turn: "left",
                 ..copy(&good)
             },
-            "the head did not turn to the person's left",
+            "the head turned the other way, not to the person's left",
         ),
         (
             Application {
                 turned: good.face.clone(),
                 ..copy(&good)
             },
-            "the head did not turn to the person's right",
+            "the head did not turn far enough to the person's right",
         ),
         (
             Application {
