@@ -741,8 +741,8 @@ async fn face_check(service: &Arc<Service>, report: &Report, live: Live) -> crat
                 Ok(template.embedding().distance(&live.embedding()))
             }
         }?;
-        // The head turn, when the desk asked for one (the facing photograph is read again:
-        // one more embedding than the comparison's, and the turned one's).
+        // The head turn, when the desk asked for one: the facing photograph is read again for
+        // its landmarks, then its mirror image and the turned one (three more embeddings).
         let turned = match &live {
             Seen::Photograph(photograph, Some((turned, asked))) => {
                 Some(match model.head_turn(photograph, turned, *asked) {
