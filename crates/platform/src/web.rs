@@ -271,7 +271,7 @@ async fn decode(
             ),
         ),
         Ok(Some(Ok(Err(_)))) => {
-            // A panic inside the reader (rqrr asserts on some pictures): the picture is not
+            // A panic inside the reader (its libraries assert on some pictures): the picture is not
             // logged, only that it happened.
             tracing::error!(target: "eid::up", width, height, "the QR reader failed on a picture");
             decode_refused(

@@ -3,16 +3,22 @@
 //! are offline codes (binary) or a phone's engagement (`mdoc:` text).
 //!
 //! The picture comes from anyone who can reach the desk's page, so its cost is bounded
-//! before `rqrr` sees it. `rqrr` cannot be interrupted, and its search is combinatorial in
-//! the finder patterns (the three squares in a QR code's corners, its "capstones") it
-//! finds: for each one it tries every pair of others in line with it, on a fresh copy of
-//! the whole picture. A picture tiled with finder patterns (512 × 512 pixels, 4096 of
-//! them) kept it busy for minutes. Here the picture is binarised as `rqrr` would, the
-//! finder patterns `rqrr` could accept are counted first in one pass, and a picture with
-//! more than [`MAX_FINDER_PATTERNS`] is refused; `rqrr` then reads the same black and
-//! white pixels.
+//! before any search starts. A QR code is found by its finder patterns (the three squares in
+//! its corners, each a black ring around a black stone), and trying every group of three
+//! is combinatorial: a picture tiled with 4096 of them kept `rqrr`'s own search busy for
+//! minutes, and ZXing's (`rxing`) is cubic in them too. Neither search runs here. The
+//! picture is binarised, the finder patterns are found in one pass (a ring with a stone
+//! inside, crossed by a row in the ratio 1:1:3:1:1), and a picture with more than
+//! [`MAX_FINDER_PATTERNS`] is refused. Each group of three then goes to ZXing's detector
+//! (`rxing`: the module size measured between the patterns, the version from it, the
+//! alignment pattern searched for, a perspective transform, the modules sampled) and the
+//! modules to `rqrr`'s decoder, which gives the content's bytes exactly.
+//!
+//! Two binarisations are tried, one after the other: a running average along the rows (as
+//! `rqrr` and quirc do), which holds up under glare and weak contrast, and ZXing's local
+//! blocks (`HybridBinarizer`), which holds up under blur.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The longest side read, in pixels. The desk page scales camera frames and uploads to
@@ -24,9 +30,9 @@ pub const MAX_SIDE: usize = 2048;
 pub const MAX_PIXELS: usize = 3 * 1024 * 1024;
 
 /// The most finder patterns a picture may show. One QR code has three; room is left for a
-/// second code and for look-alikes in the background. `rqrr`'s grouping of finder
-/// patterns costs up to n · ((n − 1) / 2)² trials, each on a copy of the picture: with
-/// n = 8 that is at most about a hundred.
+/// second code and for look-alikes in its modules and in the background. Every group of
+/// three is tried, each a bounded piece of work (one perspective, one grid of at most
+/// 177 × 177 modules sampled and decoded): with 8 that is at most 56 groups.
 pub const MAX_FINDER_PATTERNS: usize = 8;
 
 /// Why no code came out.
@@ -76,9 +82,8 @@ pub fn read_qr(width: usize, height: usize, grey: &[u8]) -> Result<Vec<u8>, QrEr
     read_qr_unless_stopped(width, height, grey, &AtomicBool::new(false))
 }
 
-/// [`read_qr`], giving up with [`QrError::Stopped`] at its next step once `stop` is set. The
-/// steps before `rqrr` look at `stop` on every row; `rqrr`'s own search, bounded by
-/// [`MAX_FINDER_PATTERNS`], runs to its end.
+/// [`read_qr`], giving up with [`QrError::Stopped`] at its next step once `stop` is set: on
+/// every row of the passes over the picture, and between groups of finder patterns.
 pub fn read_qr_unless_stopped(
     width: usize,
     height: usize,
@@ -93,23 +98,92 @@ pub fn read_qr_unless_stopped(
         )));
     }
     let black = binarise(width, height, grey, stop)?;
-    if count_finder_patterns(width, height, &black, MAX_FINDER_PATTERNS, stop)?
-        > MAX_FINDER_PATTERNS
-    {
-        return Err(QrError::TooManyFinderPatterns);
+    match read_black(width, height, &black, stop) {
+        Err(QrError::NotFound) => {}
+        done => return done,
     }
-    let mut prepared =
-        rqrr::PreparedImage::prepare_from_bitmap(width, height, |x, y| black[y * width + x]);
     drop(black);
+    let black = binarise_in_blocks(width, height, grey)?;
     checkpoint(stop)?;
-    for grid in prepared.detect_grids() {
-        checkpoint(stop)?;
-        let mut content = Vec::new();
-        if grid.decode_to(&mut content).is_ok() {
-            return Ok(content);
+    read_black(width, height, &black, stop)
+}
+
+/// The content of the first QR code whose finder patterns are found in `black` and whose
+/// modules decode.
+fn read_black(
+    width: usize,
+    height: usize,
+    black: &[bool],
+    stop: &AtomicBool,
+) -> Result<Vec<u8>, QrError> {
+    let found = finder_patterns(width, height, black, stop)?;
+    if found.len() < 3 {
+        return Err(QrError::NotFound);
+    }
+    let mut bits = bit_matrix(width, height)?;
+    for (at, _) in black.iter().enumerate().filter(|(_, black)| **black) {
+        // Within MAX_SIDE, so both fit in u32.
+        bits.set((at % width) as u32, (at / width) as u32);
+    }
+    let detector = rxing::qrcode::detector::Detector::new(&bits);
+    for (i, first) in found.iter().enumerate() {
+        for (j, second) in found.iter().enumerate().skip(i + 1) {
+            for third in found.iter().skip(j + 1) {
+                checkpoint(stop)?;
+                let mut three = [first, second, third].map(|pattern| {
+                    rxing::qrcode::detector::FinderPattern::new(
+                        pattern.x,
+                        pattern.y,
+                        pattern.module,
+                    )
+                });
+                rxing::result_point_utils::orderBestPatterns(&mut three);
+                let info = rxing::qrcode::detector::FinderPatternInfo::new(three);
+                let Ok(located) = detector.processFinderPatternInfo(info) else {
+                    continue;
+                };
+                let modules = rxing::common::DetectorRXingResult::getBits(&located);
+                let size = modules.getWidth() as usize;
+                let grid = rqrr::SimpleGrid::from_func(size, |x, y| {
+                    // Within the grid's size, which is at most 177.
+                    modules.get(x as u32, y as u32)
+                });
+                let mut content = Vec::new();
+                if rqrr::Grid::new(grid).decode_to(&mut content).is_ok() {
+                    return Ok(content);
+                }
+            }
         }
     }
     Err(QrError::NotFound)
+}
+
+fn bit_matrix(width: usize, height: usize) -> Result<rxing::common::BitMatrix, QrError> {
+    let too_large = || QrError::TooLarge { width, height };
+    let (w, h) = (
+        u32::try_from(width).map_err(|_| too_large())?,
+        u32::try_from(height).map_err(|_| too_large())?,
+    );
+    rxing::common::BitMatrix::new(w, h).map_err(|_| QrError::Shape(format!("{width} × {height}")))
+}
+
+/// Black and white pixels by ZXing's `HybridBinarizer`: each 8 × 8 block against the
+/// average of the 5 × 5 blocks around it.
+fn binarise_in_blocks(width: usize, height: usize, grey: &[u8]) -> Result<Vec<bool>, QrError> {
+    use rxing::Binarizer as _;
+    let shape = || QrError::Shape(format!("{width} × {height}"));
+    let (w, h) = (
+        u32::try_from(width).map_err(|_| shape())?,
+        u32::try_from(height).map_err(|_| shape())?,
+    );
+    let source = rxing::Luma8Source::new(grey.to_vec(), w, h).map_err(|_| shape())?;
+    let binarizer = rxing::common::HybridBinarizer::new(source);
+    let matrix = binarizer
+        .get_black_matrix()
+        .map_err(|_| QrError::NotFound)?;
+    Ok((0..width * height)
+        .map(|at| matrix.get((at % width) as u32, (at / width) as u32))
+        .collect())
 }
 
 fn checkpoint(stop: &AtomicBool) -> Result<(), QrError> {
@@ -160,32 +234,44 @@ fn binarise(
     Ok(black)
 }
 
-/// An upper bound on the finder patterns `rqrr` 0.11 finds in `black`, counted up to
-/// `limit + 1`.
+/// Where a finder pattern lies, in pixels (the centre of a pixel at `x + 0.5`), and about
+/// how many pixels a module covers.
+struct FinderPattern {
+    x: f32,
+    y: f32,
+    module: f32,
+}
+
+/// The finder patterns in `black`, or [`QrError::TooManyFinderPatterns`] when there are more
+/// than [`MAX_FINDER_PATTERNS`].
 ///
-/// `rqrr` scans each row for black and white runs in the ratio 1:1:3:1:1 and takes the
-/// hit as a finder pattern when the outer runs belong to one 4-connected black region
-/// (the ring), the middle run to another (the stone), the stone is 10 % to 70 % the size
-/// of the ring, and the ring was not taken yet; a ring once taken is never taken again.
-/// Counting the distinct rings of the hits that pass the same tests (without the rest of
-/// `rqrr`'s checks, which only turn hits down) bounds its count from above.
-fn count_finder_patterns(
+/// A row crossing black and white runs in the ratio 1:1:3:1:1 is a hit when its outer runs
+/// belong to one 4-connected black region (the ring), its middle run to another (the
+/// stone), and the stone is 10 % to 70 % the size of the ring (a finder pattern's is 9 / 24,
+/// 37 %). Each ring counts once, with the first stone found in it; its centre is the centre
+/// of mass of ring and stone, its module the side of a square of a 33rd of their area.
+fn finder_patterns(
     width: usize,
     height: usize,
     black: &[bool],
-    limit: usize,
     stop: &AtomicBool,
-) -> Result<usize, QrError> {
+) -> Result<Vec<FinderPattern>, QrError> {
     let (labels, sizes) = label_regions(width, height, black, stop)?;
-    let mut rings = BTreeSet::new();
+    // Ring → stone, in the order found.
+    let mut rings: Vec<(u32, u32)> = Vec::new();
     for (row, labels) in black.chunks_exact(width).zip(labels.chunks_exact(width)) {
         checkpoint(stop)?;
         let mut test = |hit: Option<RunHit>| {
             let Some(hit) = hit else { return };
             let (left, stone, ring) = (labels[hit.left], labels[hit.stone], labels[hit.right]);
             let ratio = sizes[stone as usize] * 100 / sizes[ring as usize].max(1);
-            if left == ring && stone != ring && 10 < ratio && ratio < 70 {
-                rings.insert(ring);
+            if left == ring
+                && stone != ring
+                && 10 < ratio
+                && ratio < 70
+                && !rings.iter().any(|(known, _)| *known == ring)
+            {
+                rings.push((ring, stone));
             }
         };
         let Some((&first, rest)) = row.split_first() else {
@@ -195,13 +281,38 @@ fn count_finder_patterns(
         for &pixel in rest {
             test(scanner.advance(pixel));
         }
-        // As `rqrr` does: a white pixel past the end closes a pattern at the right edge.
+        // A white pixel past the end closes a pattern at the right edge.
         test(scanner.advance(false));
-        if rings.len() > limit {
-            break;
+        if rings.len() > MAX_FINDER_PATTERNS {
+            return Err(QrError::TooManyFinderPatterns);
         }
     }
-    Ok(rings.len())
+    // The sums of x and of y over each ring and stone, in one more pass.
+    let mut sums: BTreeMap<u32, (u64, u64)> = rings
+        .iter()
+        .flat_map(|&(ring, stone)| [(ring, (0, 0)), (stone, (0, 0))])
+        .collect();
+    for (y, labels) in labels.chunks_exact(width).enumerate() {
+        checkpoint(stop)?;
+        for (x, label) in labels.iter().enumerate() {
+            if let Some((sum_x, sum_y)) = sums.get_mut(label) {
+                *sum_x += x as u64;
+                *sum_y += y as u64;
+            }
+        }
+    }
+    Ok(rings
+        .iter()
+        .map(|(ring, stone)| {
+            let area = (sizes[*ring as usize] + sizes[*stone as usize]) as f64;
+            let (ring, stone) = (sums[ring], sums[stone]);
+            FinderPattern {
+                x: ((ring.0 + stone.0) as f64 / area + 0.5) as f32,
+                y: ((ring.1 + stone.1) as f64 / area + 0.5) as f32,
+                module: (area / 33.0).sqrt() as f32,
+            }
+        })
+        .collect())
 }
 
 /// Each black pixel's 4-connected region (1, 2, …; 0 for white) and each region's size in
@@ -256,8 +367,8 @@ struct RunHit {
     right: usize,
 }
 
-/// `rqrr` 0.11's row scanner (`detect::LineScanner`), over black and white: the lengths of
-/// the last five runs, tested each time a black run ends.
+/// A row scanner over black and white (after `rqrr` 0.11's `detect::LineScanner`): the
+/// lengths of the last five runs, tested each time a black run ends.
 struct LineScanner {
     runs: [usize; 5],
     last_black: bool,
@@ -291,13 +402,19 @@ impl LineScanner {
         if black || self.changes < 5 {
             return None;
         }
-        // Each run within three quarters of the average module of its expected length.
-        const EXPECTED: [usize; 5] = [1, 1, 3, 1, 1];
-        let module = (self.runs[0] + self.runs[1] + self.runs[3] + self.runs[4]) / 4;
-        let slack = module * 3 / 4;
-        let fits = self.runs.iter().zip(EXPECTED).all(|(&run, expected)| {
-            run + slack >= expected * module && run <= expected * module + slack
-        });
+        // As ZXing tests: each run within half a module of its expected length (1, 1, 3,
+        // 1, 1), a module being a seventh of the five. In integers: |7·run − expected·total|
+        // < expected·total / 2. (`rqrr`'s integer test misses the patterns of small modules
+        // seen at a slant.)
+        let total: usize = self.runs.iter().sum();
+        let fits = total >= 7
+            && self
+                .runs
+                .iter()
+                .zip([1usize, 1, 3, 1, 1])
+                .all(|(&run, expected)| {
+                    2 * (7 * run).abs_diff(expected * total) < expected * total
+                });
         fits.then(|| RunHit {
             left: self.position - self.runs.iter().sum::<usize>(),
             stone: self.position - self.runs[2..].iter().sum::<usize>(),
@@ -333,7 +450,7 @@ mod tests {
 
     /// A `side` × `side` picture tiled with finder patterns of `module` pixels a module, one
     /// module of white between them.
-    fn finder_patterns(side: usize, module: usize) -> Vec<u8> {
+    fn tiled_with_finder_patterns(side: usize, module: usize) -> Vec<u8> {
         let period = 8 * module;
         let mut grey = vec![255u8; side * side];
         for y in 0..side / period * period {
@@ -360,8 +477,17 @@ mod tests {
     fn counts_the_three_finder_patterns_of_a_code() {
         let (side, grey) = picture(b"mdoc:owBjMS4w", 3);
         let black = binarise(side, side, &grey, &AtomicBool::new(false)).unwrap();
-        let found = count_finder_patterns(side, side, &black, 8, &AtomicBool::new(false));
-        assert_eq!(found, Ok(3));
+        let found = finder_patterns(side, side, &black, &AtomicBool::new(false)).unwrap();
+        assert_eq!(found.len(), 3);
+        // The top-left pattern's centre is 3.5 modules in from the code's corner, which is
+        // 4 modules (the quiet zone) in from the picture's.
+        let top_left = found
+            .iter()
+            .min_by(|a, b| (a.x + a.y).total_cmp(&(b.x + b.y)))
+            .unwrap();
+        assert!((top_left.x - 7.5 * 3.0).abs() < 0.01, "{}", top_left.x);
+        assert!((top_left.y - 7.5 * 3.0).abs() < 0.01, "{}", top_left.y);
+        assert!((top_left.module - 3.0).abs() < 0.01, "{}", top_left.module);
     }
 
     #[test]
@@ -385,11 +511,11 @@ mod tests {
     }
 
     /// A picture tiled with 4096 finder patterns kept `rqrr` busy for minutes; it is refused
-    /// after one pass over it.
+    /// after one pass over it, with either binarisation.
     #[test]
     fn refuses_a_picture_tiled_with_finder_patterns() {
         for module in [1, 2, 3] {
-            let grey = finder_patterns(512, module);
+            let grey = tiled_with_finder_patterns(512, module);
             assert_eq!(
                 read_qr(512, 512, &grey),
                 Err(QrError::TooManyFinderPatterns),
