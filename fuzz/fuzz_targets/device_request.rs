@@ -1,4 +1,5 @@
-//! A DeviceRequest as a phone receives it: parsed, and each readerAuth checked.
+//! A DeviceRequest as a phone receives it: parsed, and each readerAuth and the first
+//! readerAuthAll (second edition) checked.
 #![no_main]
 
 use eid_crypto::{Algorithm, VerifyingKey};
@@ -19,4 +20,5 @@ fuzz_target!(|data: &[u8]| {
     for doc in &request.doc_requests {
         let _ = doc.verify_reader_auth(&[0xf6], &key);
     }
+    let _ = request.verify_reader_auth_all(&[0xf6], &key);
 });

@@ -198,6 +198,35 @@ fn isomdl_reader_reads(
     reader.handle_response(&sealed)
 }
 
+/// A second-edition engagement (version "1.1", OriginInfos and ReaderAuthAllSupport), as
+/// eid's `Engagement::second_edition` and some phones send it: isomdl 0.2.0 compares the
+/// version with "1.0" and refuses it, where ISO/IEC 18013-5 lets a reader go on with an
+/// unknown minor version. This is why eid's phone sends "1.0" unless asked; eid's desk reads
+/// both. When a later isomdl reads it, this test fails and the phone can move to "1.1".
+#[test]
+fn isomdl_0_2_refuses_a_second_edition_engagement_that_eid_reads() {
+    let e_device = AgreementKey::generate().unwrap();
+    let capabilities = eid_mdoc::engagement::Capabilities {
+        reader_auth_all: true,
+        ..Default::default()
+    };
+    let engagement =
+        DeviceEngagement::encode_1_1(e_device.public_point(), None, &[], capabilities).unwrap();
+    let qr = DeviceEngagement::qr_uri(&engagement);
+    let read = DeviceEngagement::from_qr_uri(&qr).unwrap();
+    assert!(read.capabilities.reader_auth_all);
+    let wanted = NonEmptyMap::new(
+        NS.to_owned(),
+        NonEmptyMap::new("age_over_21".to_owned(), false),
+    );
+    let refused =
+        reader::SessionManager::establish_session(qr, wanted, registry(&[])).err();
+    assert!(
+        refused.is_some_and(|e| format!("{e:?}").contains("UnsupportedVersion")),
+        "isomdl now reads a 1.1 engagement"
+    );
+}
+
 fn certificate_errors(outcome: &ResponseAuthenticationOutcome) -> Vec<String> {
     outcome
         .errors

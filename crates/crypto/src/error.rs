@@ -43,6 +43,10 @@ pub enum CryptoError {
     /// never a PIN).
     #[error("PKCS#11: {0}")]
     Pkcs11(String),
+    /// An HPKE message does not open (another key, another `info`, altered bytes), or
+    /// could not be sealed.
+    #[error("the HPKE message does not open with this key and context")]
+    Hpke,
     /// A certificate could not be built.
     #[error("could not build the certificate: {0}")]
     CertificateBuild(String),

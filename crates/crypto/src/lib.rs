@@ -7,6 +7,8 @@
 //! - [`VerifyingKey`]: a validated P-256 public key with its algorithm.
 //! - [`jwk`]: JWK (RFC 7517) for EC keys and RFC 7638 thumbprints.
 //! - [`jwe`]: compact JWE with ECDH-ES and AES-GCM, as OpenID4VP encrypts its responses.
+//! - [`hpke`]: HPKE base mode with DHKEM(P-256), as ISO/IEC 18013-7 Annex C encrypts its
+//!   responses (rustls's implementation, on the same aws-lc).
 //! - [`x509`]: IACA root and document-signer certificates per ISO/IEC 18013-5 Annex B, and
 //!   chain validation to trusted roots.
 //!
@@ -14,6 +16,7 @@
 
 mod algorithm;
 mod error;
+pub mod hpke;
 pub mod jwe;
 pub mod jwk;
 mod keys;

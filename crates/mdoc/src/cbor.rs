@@ -39,6 +39,19 @@ pub(crate) fn map_len(d: &mut Decoder<'_>, what: &'static str) -> Result<u64, Md
         .ok_or(MdocError::Malformed(what))
 }
 
+/// The minor version of a `"1.x"` structure version; another major version, or text that is
+/// not `major.minor`, is refused (`what` names the structure).
+pub(crate) fn minor_of_version_1(version: &str, what: &'static str) -> Result<u32, MdocError> {
+    let parsed = version
+        .split_once('.')
+        .and_then(|(major, minor)| Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?)));
+    match parsed {
+        Some((1, minor)) => Ok(minor),
+        Some(_) => Err(MdocError::Malformed(what)),
+        None => Err(MdocError::Malformed("the version is not major.minor")),
+    }
+}
+
 /// Reads a definite-length array header.
 pub(crate) fn array_len(d: &mut Decoder<'_>, what: &'static str) -> Result<u64, MdocError> {
     d.array()

@@ -11,6 +11,7 @@
 
 mod cbor;
 pub mod cose;
+pub mod dcapi;
 pub mod engagement;
 mod error;
 pub mod issue;

@@ -2,6 +2,10 @@
 //! QR, send a DeviceRequest signed with the relying party's reader key and naming the
 //! purpose, receive the encrypted DeviceResponse, verify it.
 //!
+//! The request is signed per document (`readerAuth`), or once over the whole request
+//! (`readerAuthAll`, ISO/IEC 18013-5 second edition) when the phone's engagement says it
+//! takes that (ReaderAuthAllSupport).
+//!
 //! The request names the purpose in `requestInfo` (`"purpose"`) and asks for the resident
 //! attributes given plus the wallet provider (`cn.eid.wallet.1/provider`, which no purpose
 //! counts). The phone checks the reader certificate against the relying party's
@@ -10,7 +14,7 @@
 
 use eid_crypto::Signer;
 use eid_mdoc::engagement::DeviceEngagement;
-use eid_mdoc::request::{DeviceRequest, ItemsRequest};
+use eid_mdoc::request::{DeviceRequest, ItemsRequest, ReaderSignature};
 use eid_mdoc::session::Session;
 use eid_mdoc::transport::Transport;
 use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError, NAMESPACE_WALLET};
@@ -26,6 +30,32 @@ pub struct ReaderIdentity<'a> {
     pub signer: &'a dyn Signer,
     /// The certificate registered for the relying party in the trust list.
     pub certificate: &'a [u8],
+}
+
+/// The ItemsRequest a desk sends: `attributes` of the resident identity and the wallet
+/// provider, for `purpose` (in `requestInfo`), each with `intent_to_retain`.
+pub(crate) fn resident_items_request(
+    purpose: Purpose,
+    attributes: &[String],
+    intent_to_retain: bool,
+) -> ItemsRequest {
+    ItemsRequest {
+        doc_type: DOCTYPE_RESIDENT_IDENTITY.to_owned(),
+        name_spaces: vec![
+            (
+                DOCTYPE_RESIDENT_IDENTITY.to_owned(),
+                attributes
+                    .iter()
+                    .map(|a| (a.clone(), intent_to_retain))
+                    .collect(),
+            ),
+            (
+                NAMESPACE_WALLET.to_owned(),
+                vec![(ELEMENT_WALLET_PROVIDER.to_owned(), false)],
+            ),
+        ],
+        request_info: vec![("purpose".to_owned(), purpose.as_str().to_owned())],
+    }
 }
 
 /// A session begun from the phone's engagement, waiting for its response.
@@ -46,26 +76,24 @@ impl ReaderSession {
         attributes: &[String],
     ) -> Result<(Self, Vec<u8>), MdocError> {
         let mut session = Session::for_reader(engagement, None)?;
-        let items = ItemsRequest {
-            doc_type: DOCTYPE_RESIDENT_IDENTITY.to_owned(),
-            name_spaces: vec![
-                (
-                    DOCTYPE_RESIDENT_IDENTITY.to_owned(),
-                    attributes.iter().map(|a| (a.clone(), false)).collect(),
-                ),
-                (
-                    NAMESPACE_WALLET.to_owned(),
-                    vec![(ELEMENT_WALLET_PROVIDER.to_owned(), false)],
-                ),
-            ],
-            request_info: vec![("purpose".to_owned(), purpose.as_str().to_owned())],
-        };
+        let items = resident_items_request(purpose, attributes, false);
         let chain = [reader.certificate.to_vec()];
-        let request = DeviceRequest::encode(
-            &[items],
-            Some((reader.signer, &chain)),
-            session.transcript(),
-        )?;
+        // A phone that takes one signature over the whole request (second edition) gets
+        // one (`readerAuthAll`, version "1.1"); any other a signature per document.
+        let request = if engagement.capabilities.reader_auth_all {
+            DeviceRequest::encode_1_1(
+                &[items],
+                None,
+                ReaderSignature::All(reader.signer, &chain),
+                session.transcript(),
+            )?
+        } else {
+            DeviceRequest::encode(
+                &[items],
+                Some((reader.signer, &chain)),
+                session.transcript(),
+            )?
+        };
         let establishment = session.establishment(&request)?;
         Ok((
             Self {

@@ -17,6 +17,7 @@
 //! [`sessions`] keeps the open online requests: in the process, or in Redis for a desk's
 //! replicas behind one address.
 
+pub mod dc_api;
 pub mod in_person;
 pub mod online;
 pub mod openid4vp;

@@ -39,9 +39,30 @@ fn exchange(
     purpose: Purpose,
     attributes: &[&str],
 ) -> (Report, PhoneOutcome) {
+    exchange_with(
+        Engagement::new,
+        world,
+        credential,
+        verifier,
+        reader,
+        purpose,
+        attributes,
+    )
+}
+
+/// [`exchange`], the phone's engagement made by `engage` (given the phone's address).
+fn exchange_with(
+    engage: fn(Option<&str>) -> Result<Engagement, eid_mdoc::MdocError>,
+    world: &World,
+    credential: &[u8],
+    verifier: &Verifier,
+    reader: &Reader,
+    purpose: Purpose,
+    attributes: &[&str],
+) -> (Report, PhoneOutcome) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
-    let engagement = Engagement::new(Some(&address)).unwrap();
+    let engagement = engage(Some(&address)).unwrap();
     let qr = engagement.qr_uri();
     let attributes: Vec<String> = attributes.iter().map(|a| (*a).to_owned()).collect();
     std::thread::scope(|s| {
@@ -289,15 +310,20 @@ fn a_desk_with_an_unregistered_certificate_is_refused() {
     assert_eq!(report.codes(), ["holder_declined"]);
 }
 
+/// The hotel's registered certificate with a key that is not its own.
+fn impostor(world: &World) -> Reader {
+    Reader {
+        id: "nanning-hotel",
+        key: eid_crypto::SigningKey::generate().unwrap(),
+        certificate: world.hotel.certificate.clone(),
+    }
+}
+
 #[test]
 fn a_desk_signing_with_another_key_than_its_certificates_is_refused() {
     let world = World::new();
     let verifier = verifier(&world, "nanning-hotel");
-    let impostor = Reader {
-        id: "nanning-hotel",
-        key: eid_crypto::SigningKey::generate().unwrap(),
-        certificate: world.hotel.certificate.clone(),
-    };
+    let impostor = impostor(&world);
     let (_, phone) = exchange(
         &world,
         &world.credential,
@@ -307,6 +333,38 @@ fn a_desk_signing_with_another_key_than_its_certificates_is_refused() {
         &["family_name"],
     );
     assert_eq!(phone.unwrap_err(), RequestRefused::ReaderSignature);
+}
+
+/// A phone of the second edition (engagement 1.1, ReaderAuthAllSupport) gets one signature
+/// over the whole request; it accepts the hotel's and refuses an impostor's, as the first
+/// edition's phone does per document.
+#[test]
+fn a_second_edition_phone_checks_one_signature_over_the_whole_request() {
+    let world = World::new();
+    let verifier = verifier(&world, "nanning-hotel");
+    let (report, phone) = exchange_with(
+        Engagement::second_edition,
+        &world,
+        &world.credential,
+        &verifier,
+        &world.hotel,
+        Purpose::HotelCheckIn,
+        &["family_name"],
+    );
+    assert!(report.accepted, "{:?}", report.codes());
+    assert_eq!(phone.unwrap().relying_party, "nanning-hotel");
+    let impostor = impostor(&world);
+    let (report, phone) = exchange_with(
+        Engagement::second_edition,
+        &world,
+        &world.credential,
+        &verifier,
+        &impostor,
+        Purpose::HotelCheckIn,
+        &["family_name"],
+    );
+    assert_eq!(phone.unwrap_err(), RequestRefused::ReaderSignature);
+    assert_eq!(report.codes(), ["holder_declined"]);
 }
 
 #[test]

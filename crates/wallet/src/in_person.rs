@@ -17,7 +17,7 @@
 use eid_crypto::Signer;
 use eid_crypto::session::AgreementKey;
 use eid_crypto::x509::{CertificateError, check_reader_certificate};
-use eid_mdoc::engagement::DeviceEngagement;
+use eid_mdoc::engagement::{Capabilities, DeviceEngagement};
 use eid_mdoc::request::DeviceRequest;
 use eid_mdoc::session::{Session, session_termination};
 use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError};
@@ -61,6 +61,9 @@ pub enum RequestRefused {
         /// The purpose named.
         purpose: Purpose,
     },
+    /// A Digital Credentials API request in a protocol this wallet does not answer.
+    #[error("the wallet does not answer requests in the protocol {0:?}")]
+    UnsupportedProtocol(String),
     /// An online request object failed its own checks (OpenID4VP).
     #[error("the online request is not acceptable: {0}")]
     Online(eid_oid4vc::vp::VpError),
@@ -109,6 +112,21 @@ impl Engagement {
         Ok(Self { key, bytes })
     }
 
+    /// A fresh engagement of the second edition (version `"1.1"`): as [`Self::new`], and
+    /// saying the phone takes one reader signature over the whole request
+    /// (ReaderAuthAllSupport). Readers that compare the version exactly refuse it (isomdl
+    /// 0.2.0 does), which is why [`Self::new`] stays at `"1.0"`.
+    pub fn second_edition(tcp_address: Option<&str>) -> Result<Self, MdocError> {
+        let key = AgreementKey::generate().map_err(MdocError::Algorithm)?;
+        let capabilities = Capabilities {
+            reader_auth_all: true,
+            ..Capabilities::default()
+        };
+        let bytes =
+            DeviceEngagement::encode_1_1(key.public_point(), tcp_address, &[], capabilities)?;
+        Ok(Self { key, bytes })
+    }
+
     /// The QR code's text (`mdoc:…`).
     pub fn qr_uri(&self) -> String {
         DeviceEngagement::qr_uri(&self.bytes)
@@ -125,34 +143,64 @@ impl Engagement {
         let (session, request) = Session::for_device(&self.bytes, &self.key, establishment, None)
             .map_err(RequestRefused::Unreadable)?;
         let request = DeviceRequest::parse(&request).map_err(RequestRefused::Unreadable)?;
-        let [doc] = request.doc_requests.as_slice() else {
-            return Err(RequestRefused::NotForResidentIdentity);
-        };
-        let items = &doc.items_request;
-        if items.doc_type != DOCTYPE_RESIDENT_IDENTITY {
-            return Err(RequestRefused::NotForResidentIdentity);
-        }
-        let auth = doc.reader_auth.as_ref().ok_or(RequestRefused::Anonymous)?;
-        let certificate = auth
-            .headers
-            .x5chain
-            .first()
-            .ok_or(RequestRefused::Anonymous)?;
-        let rp = crate::registration::registered_party(trust, certificate)?;
-        let reader_key = check_reader_certificate(certificate, now)
-            .map_err(RequestRefused::ReaderCertificate)?;
-        doc.verify_reader_auth(session.transcript(), &reader_key)
-            .map_err(|_| RequestRefused::ReaderSignature)?;
-        let requested = items.name_spaces.iter().flat_map(|(namespace, elements)| {
-            elements.iter().map(move |(element, retain)| Requested {
-                namespace: Some(namespace),
-                element,
-                retain: *retain,
-            })
-        });
-        let consent = crate::registration::consent(trust, rp, items.info("purpose"), requested)?;
+        let consent = check_request(&request, session.transcript(), trust, now)?;
         Ok(PendingRequest { session, consent })
     }
+}
+
+/// The checks every channel makes of an ISO DeviceRequest before the holder sees it (in
+/// person, and through the Digital Credentials API): one request for the resident identity,
+/// signed by a registered reader certificate, valid now, over `transcript`, for a purpose
+/// that relying party is registered for, asking nothing beyond it.
+pub(crate) fn check_request(
+    request: &DeviceRequest,
+    transcript: &[u8],
+    trust: &VerifiedTrustList,
+    now: OffsetDateTime,
+) -> Result<ConsentRequest, RequestRefused> {
+    let [doc] = request.doc_requests.as_slice() else {
+        return Err(RequestRefused::NotForResidentIdentity);
+    };
+    let items = &doc.items_request;
+    if items.doc_type != DOCTYPE_RESIDENT_IDENTITY {
+        return Err(RequestRefused::NotForResidentIdentity);
+    }
+    // The reader signs the document's request (readerAuth), or the whole request
+    // (readerAuthAll, second edition), or both: each signature there is checked, and
+    // both come from the same certificate.
+    let auth = doc
+        .reader_auth
+        .as_ref()
+        .or(request.reader_auth_all.first())
+        .ok_or(RequestRefused::Anonymous)?;
+    let certificate = auth
+        .headers
+        .x5chain
+        .first()
+        .ok_or(RequestRefused::Anonymous)?;
+    let rp = crate::registration::registered_party(trust, certificate)?;
+    let reader_key =
+        check_reader_certificate(certificate, now).map_err(RequestRefused::ReaderCertificate)?;
+    if let Some(all) = request.reader_auth_all.first() {
+        if all.headers.x5chain.first() != Some(certificate) {
+            return Err(RequestRefused::ReaderSignature);
+        }
+        request
+            .verify_reader_auth_all(transcript, &reader_key)
+            .map_err(|_| RequestRefused::ReaderSignature)?;
+    }
+    if doc.reader_auth.is_some() {
+        doc.verify_reader_auth(transcript, &reader_key)
+            .map_err(|_| RequestRefused::ReaderSignature)?;
+    }
+    let requested = items.name_spaces.iter().flat_map(|(namespace, elements)| {
+        elements.iter().map(move |(element, retain)| Requested {
+            namespace: Some(namespace),
+            element,
+            retain: *retain,
+        })
+    });
+    crate::registration::consent(trust, rp, items.info("purpose"), requested)
 }
 
 /// A checked request waiting for the holder's consent.

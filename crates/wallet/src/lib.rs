@@ -12,11 +12,15 @@
 //! - [`online`]: OpenID4VP 1.0 — the signed request by reference checked against the
 //!   relying party's registration, consent, the encrypted `direct_post.jwt` answer, in
 //!   either format.
+//! - [`dc_api`]: the W3C Digital Credentials API from a native app — the request its
+//!   platform hands it (protocol, data, the page's origin) checked as in person, consent, the
+//!   answer sealed to the reader (ISO/IEC 18013-7 Annex C).
 //! - [`store`]: the credential store (SQLite) with the use policy of batch instances (once,
 //!   or one per relying party: never one instance for two) and the presentation history.
 //! - [`offline`]: the offline single QR for a desk with only a scanner — a compact
 //!   credential per purpose, signed afresh while shown.
 
+pub mod dc_api;
 pub mod enrolment;
 pub mod in_person;
 pub mod keystore;
