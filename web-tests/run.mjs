@@ -5,7 +5,10 @@
 //   airport desk page reads it from an uploaded screenshot → accepted → and from its
 //   camera → the desks' face camera sees the holder (matched), then someone else (refused
 //   for the face where the purpose requires a match), offline and in person → the gate asks
-//   for a head turn: a still face refused, her turn as asked accepted → the bank asks online, declined then shared → the phone is reported lost on
+//   for a head turn: a still face refused, her turn as asked accepted → the bank asks online, declined then shared → the bank asks
+//   through the browser (the Digital Credentials API, Chromium's virtual wallet handing back
+//   what her hosted wallet answered): accepted, a decline said, an answer for another request
+//   refused (against a cluster: the page offers no browser wallet) → the phone is reported lost on
 //   another phone's wallet page → the desk refuses the lost phone's code (suspended) → a
 //   third phone enrols and moves ("moving to this phone"): accepted, and the lost phone is
 //   now revoked for good; the authority console logs in and shows the revocation, and its
@@ -380,6 +383,70 @@ try {
   await bank.waitForSelector("#verdict.ok", { timeout: 15000 }).catch(() => {});
   seen = await bankVerdict();
   check(seen.ok, `the bank accepts when she shares after all ${seen.reasons}`);
+
+  // The bank through the browser (the W3C Digital Credentials API, org-iso-mdoc). Chromium's
+  // virtual wallet stands for her phone: it hands back whatever it is told and never sees
+  // the request, so the test reads the request as the desk service makes it, has her
+  // hosted wallet answer it for this page's origin (eid's wallet library, as her phone's
+  // app would, the PIN as her consent), and tells the virtual wallet to hand that back when
+  // the page asks.
+  if (against) {
+    check(await bank.$eval("#dc-go", b => b.classList.contains("hidden")),
+      "the bank's page offers no browser wallet where its desk runs as replicas (they do not share those requests)");
+  } else {
+    const cdp = await deskContext.newCDPSession(bank);
+    const walletId = await wallet.evaluate(p => localStorage.getItem(`eid.wallet.${p}`), platform.providers[0].id);
+    const handOver = (data, origin) => fetch(`${platform.providers[0].api}/wallets/${walletId}/digital-credentials`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ protocol: "org-iso-mdoc", data, origin, pin: PIN }),
+    });
+    const origin = await bank.evaluate(() => location.origin);
+    let lastAnswer = null;
+    // Before the page asks the browser, the virtual wallet is set as `decide` says, from
+    // the request the page is given.
+    async function browserAsks(decide) {
+      await bank.unroute("**/dc/requests").catch(() => {});
+      await bank.route("**/dc/requests", async route => {
+        const response = await route.fetch();
+        const started = await response.json();
+        const entry = started.digital.requests[0];
+        await cdp.send("DigitalCredentials.setVirtualWalletBehavior", await decide(entry, started));
+        await route.fulfill({ response, json: started });
+      });
+      await bank.evaluate(() => { document.getElementById("verdict").classList.add("hidden"); document.getElementById("scan-state").textContent = ""; });
+      await herAt(bank);
+      await bank.click("#dc-go");
+    }
+    check(await bank.$eval("#dc-go", b => !b.classList.contains("hidden")), "the bank's page offers the browser's wallet (Chromium has the Digital Credentials API)");
+    await browserAsks(async (entry, started) => {
+      check(entry.protocol === "org-iso-mdoc" && started.origin === origin, `the request is org-iso-mdoc, bound to the page's origin ${started.origin}`);
+      const elsewhere = await handOver(entry.data, "https://bank.example.evil");
+      const refused = await elsewhere.json();
+      check(elsewhere.status === 422 && /signature/.test(refused.error_description || ""),
+        `her wallet refuses the bank's request handed over from another origin: ${refused.error_description}`);
+      const answered = await handOver(entry.data, origin);
+      const answer = await answered.json();
+      check(answered.ok, `her wallet answers the request for the page's origin ${answered.ok ? "" : JSON.stringify(answer)}`);
+      lastAnswer = answer;
+      return { action: "respond", protocol: answer.protocol, response: answer.data };
+    });
+    seen = await bankVerdict();
+    check(seen.ok, `the bank accepts her answer through the browser ${seen.reasons}`);
+    await bank.screenshot({ path: join(shots, "desk-browser-wallet.png"), fullPage: true });
+
+    await browserAsks(async () => ({ action: "decline" }));
+    await bank.waitForFunction(() => document.getElementById("scan-state").textContent.length > 0, null, { timeout: 15000 });
+    const said = await bank.textContent("#scan-state");
+    check(/declined|cancelled/.test(said) && await bank.$eval("#verdict", v => v.classList.contains("hidden")),
+      `a decline in the browser shows no report and says so: ${said}`);
+
+    // The first answer handed back to a new request (another nonce and key).
+    await browserAsks(async () => ({ action: "respond", protocol: lastAnswer.protocol, response: lastAnswer.data }));
+    seen = await bankVerdict();
+    check(!seen.ok && /presentation_not_verified/.test(seen.reasons) && /another request or another page/.test(seen.reasons),
+      `an answer made for another request is refused, saying so: ${seen.reasons}`);
+    await bank.unroute("**/dc/requests");
+  }
 
   // The phone is lost: reported from a new phone's wallet (super-app B) with her face.
   const other = await newWallet("en-GB", platform.providers[1].id);

@@ -885,6 +885,47 @@ impl Provider {
         Ok(json!({ "shared": true, "with": pending.consent.relying_party_name }))
     }
 
+    /// The W3C Digital Credentials API, as the phone's app is handed a web page's request by
+    /// its platform (the protocol, the data, the page's origin; here whoever calls plays the
+    /// platform, as the browser test does for Chromium's virtual wallet): checked as in
+    /// person (`eid_wallet::dc_api`), and shared at once with the PIN — the PIN is the
+    /// holder's consent. The DigitalCredential to hand back to the page.
+    pub async fn digital_credential(
+        &self,
+        id: &str,
+        protocol: &str,
+        data: &Value,
+        origin: &str,
+        pin: &str,
+    ) -> Result<Value, Refused> {
+        let wallet = self.wallet(id).await?;
+        let trust = self.trust()?;
+        let now = self.clock.now();
+        let request = eid_wallet::dc_api::DigitalCredentialRequest {
+            protocol,
+            data,
+            origin,
+        };
+        let pending = eid_wallet::dc_api::receive(&request, &trust, now)
+            .map_err(|refused| Refused::new(422, "request_refused", refused.to_string()))?;
+        if pin.is_empty() {
+            return Err(bad("sharing needs the PIN"));
+        }
+        let instance = self
+            .pick_mdoc(&wallet, &pending.consent.relying_party)
+            .await?;
+        let consent = pending.consent.clone();
+        let credential = instance.credential.clone();
+        let data = Self::with_key(&wallet, pin, instance.key_id.clone(), move |signer| {
+            pending
+                .respond(&credential, signer)
+                .map_err(Refused::internal)
+        })
+        .await?;
+        record(&wallet, "digital_credentials", &consent, instance.id, now).await?;
+        Ok(json!({ "protocol": protocol, "data": data }))
+    }
+
     /// Tells the relying party no (`access_denied`, nothing else), so its page stops
     /// waiting: whether it could be reached (if not, the answer is still no).
     async fn tell_declined(&self, pending: &eid_wallet::online::PendingOnline) -> bool {

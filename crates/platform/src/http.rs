@@ -111,6 +111,10 @@ pub fn provider_router(provider: Arc<Provider>) -> Router {
         .route("/wallets/{wallet}/offline", post(offline))
         .route("/wallets/{wallet}/online", post(online))
         .route("/wallets/{wallet}/online/{session}", post(online_decide))
+        .route(
+            "/wallets/{wallet}/digital-credentials",
+            post(digital_credential),
+        )
         .route("/wallets/{wallet}/in-person", post(in_person))
         .route(
             "/wallets/{wallet}/in-person/{session}",
@@ -237,6 +241,35 @@ async fn online_decide(
     Ok(Json(
         provider
             .online_decide(&wallet, &session, request.share, &pin)
+            .await?,
+    ))
+}
+
+/// A web page's Digital Credentials API request, as the phone's platform hands it over.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HandedRequest {
+    protocol: String,
+    data: Value,
+    origin: String,
+    pin: String,
+}
+
+async fn digital_credential(
+    State(provider): State<Arc<Provider>>,
+    Path(wallet): Path<String>,
+    request: Body<HandedRequest>,
+) -> Answer {
+    let request = body(request)?;
+    Ok(Json(
+        provider
+            .digital_credential(
+                &wallet,
+                &request.protocol,
+                &request.data,
+                &request.origin,
+                &request.pin,
+            )
             .await?,
     ))
 }

@@ -24,6 +24,9 @@ function choose() {
   localStorage.setItem("eid.desk", desk.id);
   show("online-box", desk.channels.includes("online"));
   show("online-link-box", false);
+  // The W3C Digital Credentials API, where this browser has it (Chrome 141+, Safari 26).
+  // Not where the desk runs as replicas, which do not share those requests.
+  show("dc-go", desk.channels.includes("online") && desk.digital_credentials === true && "DigitalCredential" in window);
   show("face-box", desk.compares_faces === true);
   $("face-note").textContent = t(desk.face_match_required ? "face_required" : "face_optional");
   if (desk.compares_faces !== true) stopFaceCamera();
@@ -311,6 +314,37 @@ $("online-go").onclick = async () => {
     if (seen !== shown) { shown = seen; verdict(outcome.report); }
     if (outcome.report.accepted) { show("online-link-box", false); break; }
   }
+};
+
+// Through the browser: the desk service makes an org-iso-mdoc request bound to this page's
+// origin, the browser hands it to a wallet on the phone, the answer goes back to the
+// service, which opens and verifies it. A decline or a cancel rejects get() and shows no
+// report: nothing was shared.
+$("dc-go").onclick = async () => {
+  clearVerdict();
+  ++onlineRound;
+  $("dc-go").disabled = true;
+  try {
+    const asked = { purpose: desk.purpose };
+    const face = desk.compares_faces === true ? faceNow() : null;
+    let turned;
+    try { turned = turnAsked(face); } finally { forgetFacePhoto(); }
+    if (desk.face_match_required && desk.compares_faces === true && !face) throw new Error(t("face_needed"));
+    if (face) Object.assign(asked, { face }, turned);
+    const started = await api("POST", `${desk.url}/dc/requests`, asked);
+    $("scan-state").textContent = t("waiting_answer");
+    let credential;
+    try {
+      credential = await navigator.credentials.get({ digital: started.digital });
+    } catch (e) {
+      if (e.name === "NotAllowedError" || e.name === "AbortError") { $("scan-state").textContent = t("browser_declined"); return; }
+      throw e;
+    }
+    const report = await api("POST", `${desk.url}${started.response}`, { protocol: credential.protocol, data: credential.data });
+    $("scan-state").textContent = "";
+    verdict(report);
+  } catch (e) { fail(e); }
+  finally { $("dc-go").disabled = false; }
 };
 
 document.addEventListener("languagechange", () => {

@@ -88,6 +88,11 @@ const FACE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// while a holder decides); more are refused with 503 at once.
 const EXCHANGES: usize = 512;
 
+/// Digital Credentials API requests waiting for their answer at once (each holds an HPKE key
+/// and, with a photograph, a face template, for the request's lifetime); more are refused
+/// with 503 until some are answered or expire.
+const DC_REQUESTS: usize = 4096;
+
 /// Answers taken for one request before it stops listening (a refused answer does not
 /// close a request: anyone can read the request object and post a well-formed refusal).
 const MAX_ANSWERS: u32 = 5;
@@ -111,6 +116,19 @@ pub struct Service {
     face_templates: Arc<tokio::sync::Semaphore>,
     /// Places for in-person exchanges ([`EXCHANGES`]).
     exchanges: tokio::sync::Semaphore,
+    /// Digital Credentials API requests waiting for their answer, by handle, in this
+    /// process ([`DC_REQUESTS`]).
+    dc_requests: std::sync::Mutex<std::collections::HashMap<String, DcPending>>,
+}
+
+/// One Digital Credentials API request waiting for its answer.
+struct DcPending {
+    request: crate::dc_api::MdocDcApiRequest,
+    expires: time::OffsetDateTime,
+    /// The customer's face template, when a photograph came with the request, and whether
+    /// they passed a head turn then.
+    face: Option<Vec<u8>>,
+    face_live: bool,
 }
 
 impl std::fmt::Debug for Service {
@@ -163,6 +181,7 @@ impl Service {
             faces: Arc::new(tokio::sync::Semaphore::new(FACE_COMPARISONS)),
             face_templates: Arc::new(tokio::sync::Semaphore::new(FACE_TEMPLATES)),
             exchanges: tokio::sync::Semaphore::new(EXCHANGES),
+            dc_requests: std::sync::Mutex::default(),
         })
     }
 
@@ -345,6 +364,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/vp/results/{handle}", get(request_outcome))
         .route("/vp/request/{id}", get(request_object))
         .route("/vp/response", post(response))
+        .route("/dc/requests", post(create_dc_request))
+        .route("/dc/responses/{handle}", post(dc_response))
         .route("/trust-list", put(replace_trust_list))
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -617,6 +638,65 @@ fn without_face_model(service: &Service, purpose: Purpose) -> Option<Response> {
     })
 }
 
+/// What a route that asks a phone reads first, in this order: the purpose, a face model if
+/// the purpose needs one, the head turn's fields, and the relying party's reader key and
+/// certificate (`channel` says in the refusal what needs them).
+struct Asking {
+    purpose: Purpose,
+    turned: Option<Turned>,
+    signer: Arc<dyn Signer>,
+    certificate: Vec<u8>,
+}
+
+impl Asking {
+    fn read(
+        service: &Service,
+        purpose_name: &str,
+        face: Option<&str>,
+        face_turned: Option<String>,
+        turn: Option<String>,
+        channel: &str,
+    ) -> Result<Self, Box<Response>> {
+        let purpose = purpose(purpose_name)?;
+        if let Some(refused) = without_face_model(service, purpose) {
+            return Err(Box::new(refused));
+        }
+        let turned = Turned::read(face, face_turned, turn)?;
+        let Some((signer, certificate)) = service.config.identity.clone() else {
+            return Err(Box::new(bad_request(
+                "not_configured",
+                format!("this verifier has no reader key and certificate ({channel} needs them)"),
+            )));
+        };
+        Ok(Self {
+            purpose,
+            turned,
+            signer,
+            certificate,
+        })
+    }
+}
+
+/// A request for a purpose this relying party is not registered for would be refused by
+/// every wallet and every check: it is not made.
+fn unregistered(verifier: &Verifier, purpose: Purpose) -> Option<Response> {
+    let registered = verifier
+        .trust()
+        .list()
+        .relying_party(verifier.relying_party())
+        .is_some_and(|rp| rp.purposes.contains_key(&purpose));
+    (!registered).then(|| {
+        bad_request(
+            "purpose_not_registered",
+            format!(
+                "{} is not registered for {} in the trust list",
+                verifier.relying_party(),
+                purpose.as_str()
+            ),
+        )
+    })
+}
+
 /// `report` with the desk's face check applied (`Verifier::with_face_check`): the person at
 /// the desk (`live`) compared, for an accepted report, without the verifier's lock and on
 /// the bounded places; `None` if the lock is poisoned.
@@ -776,22 +856,21 @@ async fn verify_in_person(
         Ok(b) => b,
         Err(e) => return bad_request("invalid_request", e.body_text()),
     };
-    let purpose = match purpose(&request.purpose) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    if let Some(refused) = without_face_model(&service, purpose) {
-        return refused;
-    }
-    let turned = match Turned::read(request.face.as_deref(), request.face_turned, request.turn) {
-        Ok(turned) => turned,
+    let Asking {
+        purpose,
+        turned,
+        signer,
+        certificate,
+    } = match Asking::read(
+        &service,
+        &request.purpose,
+        request.face.as_deref(),
+        request.face_turned,
+        request.turn,
+        "in person",
+    ) {
+        Ok(asking) => asking,
         Err(refused) => return *refused,
-    };
-    let Some((signer, certificate)) = service.config.identity.clone() else {
-        return bad_request(
-            "not_configured",
-            "this verifier has no reader key and certificate (in person needs them)",
-        );
     };
     let engagement =
         match eid_mdoc::engagement::DeviceEngagement::from_qr_uri(request.engagement.trim()) {
@@ -968,22 +1047,21 @@ async fn create_request(
         Ok(b) => b,
         Err(e) => return bad_request("invalid_request", e.body_text()),
     };
-    let purpose = match purpose(&new.purpose) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    if let Some(refused) = without_face_model(&service, purpose) {
-        return refused;
-    }
-    let turned = match Turned::read(new.face.as_deref(), new.face_turned, new.turn) {
-        Ok(turned) => turned,
+    let Asking {
+        purpose,
+        turned,
+        signer,
+        certificate,
+    } = match Asking::read(
+        &service,
+        &new.purpose,
+        new.face.as_deref(),
+        new.face_turned,
+        new.turn,
+        "online",
+    ) {
+        Ok(asking) => asking,
         Err(refused) => return *refused,
-    };
-    let Some((signer, certificate)) = service.config.identity.clone() else {
-        return bad_request(
-            "not_configured",
-            "this verifier has no request-signing key and certificate (online needs them)",
-        );
     };
     let now = service.clock.now();
     let base = service.config.public_url.trim_end_matches('/');
@@ -991,22 +1069,8 @@ async fn create_request(
         let Ok(verifier) = service.verifier.read() else {
             return poisoned();
         };
-        // A request for a purpose this relying party is not registered for would be refused
-        // by every wallet and every check: it is not made.
-        let registered = verifier
-            .trust()
-            .list()
-            .relying_party(verifier.relying_party())
-            .is_some_and(|rp| rp.purposes.contains_key(&purpose));
-        if !registered {
-            return bad_request(
-                "purpose_not_registered",
-                format!(
-                    "{} is not registered for {} in the trust list",
-                    verifier.relying_party(),
-                    purpose.as_str()
-                ),
-            );
+        if let Some(refused) = unregistered(&verifier, purpose) {
+            return refused;
         }
         verifier.online_request(
             &OnlineTerms {
@@ -1105,6 +1169,173 @@ async fn live_template(
         Ok((template, live)) => Ok(Some((template.as_bytes().to_vec(), live.is_some()))),
         Err(e) => Err(Box::new(bad_request("face_unusable", e.to_string()))),
     }
+}
+
+/// The origin the relying party's page calls the Digital Credentials API from: the origin of
+/// the service's public URL (the page is served from the same site as its desk service).
+fn page_origin(public_url: &str) -> Option<String> {
+    let url = url::Url::parse(public_url).ok()?;
+    let origin = url.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+/// `POST /dc/requests`: a Digital Credentials API request (ISO/IEC 18013-7 Annex C,
+/// `org-iso-mdoc`) for the page at this service's origin, as for `/vp/requests` (purpose,
+/// attributes, the customer's photographs). The answer comes back to
+/// `POST /dc/responses/{handle}`.
+async fn create_dc_request(
+    State(service): State<Arc<Service>>,
+    body: Result<axum::Json<NewRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let axum::Json(new) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_request("invalid_request", e.body_text()),
+    };
+    let Asking {
+        purpose,
+        turned,
+        signer,
+        certificate,
+    } = match Asking::read(
+        &service,
+        &new.purpose,
+        new.face.as_deref(),
+        new.face_turned,
+        new.turn,
+        "the Digital Credentials API",
+    ) {
+        Ok(asking) => asking,
+        Err(refused) => return *refused,
+    };
+    let Some(origin) = page_origin(&service.config.public_url) else {
+        return bad_request(
+            "not_configured",
+            "this verifier's public URL has no web origin for the Digital Credentials API",
+        );
+    };
+    let attributes = {
+        let Ok(verifier) = service.verifier.read() else {
+            return poisoned();
+        };
+        if let Some(refused) = unregistered(&verifier, purpose) {
+            return refused;
+        }
+        new.attributes
+            .unwrap_or_else(|| verifier.registered_attributes(purpose))
+    };
+    let reader = crate::in_person::ReaderIdentity {
+        signer: signer.as_ref(),
+        certificate: &certificate,
+    };
+    let (request, entry) =
+        match crate::dc_api::MdocDcApiRequest::new(&reader, purpose, &attributes, false, &origin) {
+            Ok(made) => made,
+            Err(e) => return bad_request("request_failed", e.to_string()),
+        };
+    let face = match live_template(&service, new.face.as_deref(), turned).await {
+        Ok(face) => face,
+        Err(refused) => return *refused,
+    };
+    let mut secret = [0u8; 24];
+    if service.random.fill(&mut secret).is_err() {
+        return poisoned();
+    }
+    let handle = eid_crypto::b64url(&secret);
+    let now = service.clock.now();
+    {
+        let Ok(mut pending) = service.dc_requests.lock() else {
+            return poisoned();
+        };
+        pending.retain(|_, p| p.expires > now);
+        if pending.len() >= DC_REQUESTS {
+            return busy("too many Digital Credentials API requests are waiting for an answer");
+        }
+        pending.insert(
+            handle.clone(),
+            DcPending {
+                request,
+                expires: now + service.config.request_lifetime,
+                face_live: face.as_ref().is_some_and(|(_, live)| *live),
+                face: face.map(|(template, _)| template),
+            },
+        );
+    }
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "response": format!("/dc/responses/{handle}"),
+            "origin": origin,
+            "digital": { "requests": [entry] },
+        })),
+    )
+        .into_response()
+}
+
+/// What the page passes back: the DigitalCredential's protocol and data.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DcAnswer {
+    protocol: String,
+    data: serde_json::Value,
+}
+
+/// `POST /dc/responses/{handle}`: the wallet's answer as the page received it, opened,
+/// verified, the customer's face checked; the report. One answer per request: the request
+/// is gone after it.
+async fn dc_response(
+    State(service): State<Arc<Service>>,
+    Path(handle): Path<String>,
+    body: Result<axum::Json<DcAnswer>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let axum::Json(answer) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_request("invalid_request", e.body_text()),
+    };
+    if answer.protocol != eid_mdoc::dcapi::PROTOCOL {
+        return bad_request(
+            "unsupported_protocol",
+            format!(
+                "{} is not a protocol this desk asked in (org-iso-mdoc)",
+                eid_serve::excerpt(&answer.protocol)
+            ),
+        );
+    }
+    let now = service.clock.now();
+    let pending = match service.dc_requests.lock() {
+        Ok(mut pending) => pending.remove(&handle).filter(|p| p.expires > now),
+        Err(_) => return poisoned(),
+    };
+    let Some(pending) = pending else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({
+                "error": "unknown_request",
+                "error_description": "no such request waiting: answered already, expired, or never made here",
+            })),
+        )
+            .into_response();
+    };
+    let report = service
+        .verifier
+        .read()
+        .map(|v| pending.request.finish(&v, &answer.data, now))
+        .ok();
+    let report = match report {
+        Some(report) => {
+            with_face(
+                &service,
+                report,
+                Live::Template(pending.face, pending.face_live),
+            )
+            .await
+        }
+        None => None,
+    };
+    let Some(report) = report else {
+        return poisoned();
+    };
+    service.notice(&report);
+    axum::Json(report).into_response()
 }
 
 async fn request_object(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Response {
