@@ -236,6 +236,32 @@ pub fn oid4vp_session_transcript(
     out
 }
 
+/// The SessionTranscript of an OpenID4VP 1.0 presentation through the W3C Digital
+/// Credentials API (OpenID4VP Appendix B.2.6.2): `[null, null, ["OpenID4VPDCAPIHandover",
+/// SHA-256(OpenID4VPDCAPIHandoverInfo)]]` with `OpenID4VPDCAPIHandoverInfo = [origin, nonce,
+/// jwk_thumbprint / null]`: the origin as the browser gives it (not prefixed with
+/// `origin:`), and the SHA-256 thumbprint of the verifier's encryption key for response mode
+/// `dc_api.jwt` (`null` for `dc_api`).
+pub fn oid4vp_dc_api_session_transcript(
+    origin: &str,
+    nonce: &str,
+    jwk_thumbprint: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut info = crate::cbor::Out::with_capacity(origin.len() + nonce.len() + 48);
+    info.array(3).text(origin).text(nonce);
+    match jwk_thumbprint {
+        Some(t) => info.bytes(t),
+        None => info.raw(&[0xf6]),
+    };
+    let mut out = crate::cbor::Out::with_capacity(64);
+    out.array(3)
+        .raw(&[0xf6, 0xf6])
+        .array(2)
+        .text("OpenID4VPDCAPIHandover")
+        .bytes(&sha256(&info.0));
+    out.0
+}
+
 /// The SessionTranscript of an ISO 18013-5 session (§9.1.5.1):
 /// `[DeviceEngagementBytes, EReaderKeyBytes, Handover]`, from the DeviceEngagement CBOR as
 /// exchanged, the reader's ephemeral point, and the handover (`null` for a QR engagement).

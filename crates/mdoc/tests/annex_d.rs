@@ -344,6 +344,39 @@ fn openid4vp_b_2_6_1_session_transcript() {
 }
 
 #[test]
+fn openid4vp_b_2_6_2_dc_api_session_transcript() {
+    use eid_mdoc::session::oid4vp_dc_api_session_transcript;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/openid4vp/session_transcript");
+    let Ok(inputs) = std::fs::read(dir.join("dc_api_inputs.json")) else {
+        panic!(
+            "{} is missing: the spec vectors are part of the repository (testdata/)",
+            dir.display()
+        );
+    };
+    let inputs: serde_json::Value = serde_json::from_slice(&inputs).unwrap();
+    let thumbprint = hex::decode(inputs["jwk_thumbprint_sha256_hex"].as_str().unwrap()).unwrap();
+    let origin = inputs["origin"].as_str().unwrap();
+    let nonce = inputs["nonce"].as_str().unwrap();
+    let transcript = oid4vp_dc_api_session_transcript(origin, nonce, Some(&thumbprint));
+    let expected = hex::decode(
+        std::fs::read_to_string(dir.join("dc_api_session_transcript.hex"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(transcript, expected);
+    // Each input counts: another origin, another nonce, no thumbprint (`dc_api`).
+    for other in [
+        oid4vp_dc_api_session_transcript("https://example.org", nonce, Some(&thumbprint)),
+        oid4vp_dc_api_session_transcript(origin, "another", Some(&thumbprint)),
+        oid4vp_dc_api_session_transcript(origin, nonce, None),
+    ] {
+        assert_ne!(other, expected);
+    }
+}
+
+#[test]
 fn annex_d_device_engagement_and_reader_authentication() {
     use eid_mdoc::engagement::DeviceEngagement;
     use eid_mdoc::request::{DeviceRequest, reader_authentication_bytes};
