@@ -42,9 +42,14 @@ pub(crate) fn map_len(d: &mut Decoder<'_>, what: &'static str) -> Result<u64, Md
 /// The minor version of a `"1.x"` structure version; another major version, or text that is
 /// not `major.minor`, is refused (`what` names the structure).
 pub(crate) fn minor_of_version_1(version: &str, what: &'static str) -> Result<u32, MdocError> {
+    // Digits only: `parse` would take "+1" too.
+    let number = |text: &str| {
+        let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        digits.then(|| text.parse::<u32>().ok()).flatten()
+    };
     let parsed = version
         .split_once('.')
-        .and_then(|(major, minor)| Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?)));
+        .and_then(|(major, minor)| Some((number(major)?, number(minor)?)));
     match parsed {
         Some((1, minor)) => Ok(minor),
         Some(_) => Err(MdocError::Malformed(what)),

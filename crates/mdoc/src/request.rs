@@ -386,18 +386,18 @@ impl DeviceRequest {
         Ok(out)
     }
 
-    /// Checks the first `readerAuthAll` signature over ReaderAuthenticationAllBytes built
-    /// from `session_transcript`, with the reader's key (from its certificate, once that has
-    /// been checked against the relying party's registration).
+    /// Checks every `readerAuthAll` signature over ReaderAuthenticationAllBytes built from
+    /// `session_transcript`, each with the reader's key (from its certificate, once that has
+    /// been checked against the relying party's registration): one that does not verify
+    /// refuses the request.
     pub fn verify_reader_auth_all(
         &self,
         session_transcript: &[u8],
         reader_key: &VerifyingKey,
     ) -> Result<(), MdocError> {
-        let auth = self
-            .reader_auth_all
-            .first()
-            .ok_or(MdocError::MissingReaderAuth)?;
+        if self.reader_auth_all.is_empty() {
+            return Err(MdocError::MissingReaderAuth);
+        }
         let payload = reader_authentication_all_bytes(
             session_transcript,
             self.doc_requests
@@ -407,7 +407,9 @@ impl DeviceRequest {
                 .as_ref()
                 .map(|(bytes, _)| bytes.as_slice()),
         );
-        auth.verify(reader_key, Some(&payload), MdocError::ReaderSignature)
+        self.reader_auth_all.iter().try_for_each(|auth| {
+            auth.verify(reader_key, Some(&payload), MdocError::ReaderSignature)
+        })
     }
 
     /// A request for `items`, signed by the reader's key when `reader` is given (its

@@ -115,6 +115,7 @@ fn the_engagement_reader_reads_what_the_standard_lets_it_and_refuses_the_rest() 
     for (version, entries, extra, why) in [
         ("2.0", 2, "", "major version"),
         ("one", 2, "", "major.minor"),
+        ("+1.1", 2, "", "major.minor"),
         ("1.0", 3, "05 80", "version 1.1"),
         ("1.0", 4, "05 80 06 a1 03 f5", "version 1.1"),
         ("1.1", 3, "06 a1 03 f5", "without OriginInfos"),

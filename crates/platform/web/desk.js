@@ -322,7 +322,7 @@ $("online-go").onclick = async () => {
 // report: nothing was shared.
 $("dc-go").onclick = async () => {
   clearVerdict();
-  ++onlineRound;
+  const round = ++onlineRound;
   $("dc-go").disabled = true;
   try {
     const asked = { purpose: desk.purpose };
@@ -341,6 +341,8 @@ $("dc-go").onclick = async () => {
       throw e;
     }
     const report = await api("POST", `${desk.url}${started.response}`, { protocol: credential.protocol, data: credential.data });
+    // Another check started meanwhile (another customer, another desk): not this one's.
+    if (round !== onlineRound) return;
     $("scan-state").textContent = "";
     verdict(report);
   } catch (e) { fail(e); }

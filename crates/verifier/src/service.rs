@@ -697,6 +697,46 @@ fn unregistered(verifier: &Verifier, purpose: Purpose) -> Option<Response> {
     })
 }
 
+/// The most attributes one request may name.
+const MAX_ATTRIBUTES: usize = 64;
+
+/// The attributes a request asks for: those `given`, each once — every one registered for
+/// this relying party and `purpose` (a wallet would refuse the rest, and a caller's list is
+/// not kept beyond what the registration allows) — or, when none are given, all of those.
+fn asked_attributes(
+    verifier: &Verifier,
+    purpose: Purpose,
+    given: Option<Vec<String>>,
+) -> Result<Vec<String>, Box<Response>> {
+    let registered = verifier.registered_attributes(purpose);
+    let Some(given) = given else {
+        return Ok(registered);
+    };
+    if given.len() > MAX_ATTRIBUTES {
+        return Err(Box::new(bad_request(
+            "invalid_request",
+            format!("at most {MAX_ATTRIBUTES} attributes may be asked for"),
+        )));
+    }
+    let mut asked: Vec<String> = Vec::with_capacity(given.len());
+    for attribute in given {
+        if !registered.contains(&attribute) {
+            return Err(Box::new(bad_request(
+                "beyond_registration",
+                format!(
+                    "{} is not registered for {} at {purpose}: a wallet would refuse the request",
+                    eid_serve::excerpt(&attribute),
+                    verifier.relying_party()
+                ),
+            )));
+        }
+        if !asked.contains(&attribute) {
+            asked.push(attribute);
+        }
+    }
+    Ok(asked)
+}
+
 /// `report` with the desk's face check applied (`Verifier::with_face_check`): the person at
 /// the desk (`live`) compared, for an accepted report, without the verifier's lock and on
 /// the bounded places; `None` if the lock is poisoned.
@@ -1072,10 +1112,14 @@ async fn create_request(
         if let Some(refused) = unregistered(&verifier, purpose) {
             return refused;
         }
+        let attributes = match asked_attributes(&verifier, purpose, new.attributes) {
+            Ok(attributes) => attributes,
+            Err(refused) => return *refused,
+        };
         verifier.online_request(
             &OnlineTerms {
                 purpose,
-                attributes: new.attributes.as_deref(),
+                attributes: Some(&attributes),
                 intent_to_retain: false,
                 signer: signer.as_ref(),
                 certificate: &certificate,
@@ -1220,9 +1264,15 @@ async fn create_dc_request(
         if let Some(refused) = unregistered(&verifier, purpose) {
             return refused;
         }
-        new.attributes
-            .unwrap_or_else(|| verifier.registered_attributes(purpose))
+        match asked_attributes(&verifier, purpose, new.attributes) {
+            Ok(attributes) => attributes,
+            Err(refused) => return *refused,
+        }
     };
+    // A place first: a full service does none of the work below.
+    if let Some(refused) = dc_full(&service) {
+        return refused;
+    }
     let reader = crate::in_person::ReaderIdentity {
         signer: signer.as_ref(),
         certificate: &certificate,
@@ -1248,7 +1298,7 @@ async fn create_dc_request(
         };
         pending.retain(|_, p| p.expires > now);
         if pending.len() >= DC_REQUESTS {
-            return busy("too many Digital Credentials API requests are waiting for an answer");
+            return dc_busy();
         }
         pending.insert(
             handle.clone(),
@@ -1269,6 +1319,21 @@ async fn create_dc_request(
         })),
     )
         .into_response()
+}
+
+fn dc_busy() -> Response {
+    busy("too many Digital Credentials API requests are waiting for an answer")
+}
+
+/// Whether the waiting Digital Credentials API requests (those not expired) fill their
+/// places: the refusal then.
+fn dc_full(service: &Service) -> Option<Response> {
+    let now = service.clock.now();
+    let Ok(mut pending) = service.dc_requests.lock() else {
+        return Some(poisoned());
+    };
+    pending.retain(|_, p| p.expires > now);
+    (pending.len() >= DC_REQUESTS).then(dc_busy)
 }
 
 /// What the page passes back: the DigitalCredential's protocol and data.

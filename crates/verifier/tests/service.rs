@@ -336,6 +336,27 @@ async fn the_bank_asks_through_the_browser_and_checks_the_answer() {
     .await;
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("purpose_not_registered"));
+    // Attributes beyond the bank's registration, or too many, are not asked (here or
+    // online): a caller's list is never kept beyond what the registration allows.
+    let many: Vec<String> = (0..65).map(|i| format!("a{i}")).collect();
+    for route in ["dc/requests", "vp/requests"] {
+        for (asked, code) in [
+            (
+                json!(["family_name", "vehicle_class"]),
+                "beyond_registration",
+            ),
+            (json!(many), "at most 64 attributes"),
+        ] {
+            let (status, body) = call(
+                "POST",
+                &format!("{bank}/{route}"),
+                json!({"purpose": "bank_account_opening", "attributes": asked}).to_string(),
+            )
+            .await;
+            assert_eq!(status, 400, "{route}: {}", String::from_utf8_lossy(&body));
+            assert!(String::from_utf8_lossy(&body).contains(code), "{route}");
+        }
+    }
     let gate = start(&world, &served, "nanning-airport", false).await;
     let (status, body) = call(
         "POST",

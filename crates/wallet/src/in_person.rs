@@ -181,8 +181,12 @@ pub(crate) fn check_request(
     let rp = crate::registration::registered_party(trust, certificate)?;
     let reader_key =
         check_reader_certificate(certificate, now).map_err(RequestRefused::ReaderCertificate)?;
-    if let Some(all) = request.reader_auth_all.first() {
-        if all.headers.x5chain.first() != Some(certificate) {
+    if !request.reader_auth_all.is_empty() {
+        let others = request
+            .reader_auth_all
+            .iter()
+            .any(|all| all.headers.x5chain.first() != Some(certificate));
+        if others {
             return Err(RequestRefused::ReaderSignature);
         }
         request
