@@ -20,8 +20,8 @@
 //! transcript. A response made for another origin or another request therefore neither
 //! opens nor verifies.
 
+use eid_crypto::VerifyingKey;
 use eid_crypto::hpke::{HpkeRecipient, seal};
-use eid_crypto::{VerifyingKey, sha256};
 use minicbor::Decoder;
 
 use crate::MdocError;
@@ -100,13 +100,7 @@ impl EncryptionInfo {
 pub fn session_transcript(encryption_info_b64: &str, origin: &str) -> Vec<u8> {
     let mut info = Out::with_capacity(encryption_info_b64.len() + origin.len() + 8);
     info.array(2).text(encryption_info_b64).text(origin);
-    let mut out = Out::with_capacity(48);
-    out.array(3)
-        .raw(&[0xf6, 0xf6])
-        .array(2)
-        .text("dcapi")
-        .bytes(&sha256(&info.0));
-    out.0
+    crate::session::hashed_handover_transcript("dcapi", &info.0)
 }
 
 /// The wallet's side: the DeviceResponse (device-signed over `session_transcript`) sealed

@@ -225,15 +225,20 @@ pub fn oid4vp_session_transcript(
         None => e.null(),
     };
     let _ = e.str(response_uri);
-    let mut out = Vec::with_capacity(64);
-    let _ = Encoder::new(&mut out)
-        .array(3)
-        .and_then(|e| e.null())
-        .and_then(|e| e.null())
-        .and_then(|e| e.array(2))
-        .and_then(|e| e.str("OpenID4VPHandover"))
-        .and_then(|e| e.bytes(&sha256(&info)));
-    out
+    hashed_handover_transcript("OpenID4VPHandover", &info)
+}
+
+/// `[null, null, [handover, SHA-256(info)]]`: the SessionTranscript of a presentation
+/// whose handover is a name and the digest of its CBOR `info` (OpenID4VP by redirect and
+/// through the Digital Credentials API, and ISO/IEC 18013-7 Annex C's `dcapi`).
+pub(crate) fn hashed_handover_transcript(handover: &str, info: &[u8]) -> Vec<u8> {
+    let mut out = crate::cbor::Out::with_capacity(handover.len() + 40);
+    out.array(3)
+        .raw(&[0xf6, 0xf6])
+        .array(2)
+        .text(handover)
+        .bytes(&sha256(info));
+    out.0
 }
 
 /// The SessionTranscript of an OpenID4VP 1.0 presentation through the W3C Digital
@@ -253,13 +258,7 @@ pub fn oid4vp_dc_api_session_transcript(
         Some(t) => info.bytes(t),
         None => info.raw(&[0xf6]),
     };
-    let mut out = crate::cbor::Out::with_capacity(64);
-    out.array(3)
-        .raw(&[0xf6, 0xf6])
-        .array(2)
-        .text("OpenID4VPDCAPIHandover")
-        .bytes(&sha256(&info.0));
-    out.0
+    hashed_handover_transcript("OpenID4VPDCAPIHandover", &info.0)
 }
 
 /// The SessionTranscript of an ISO 18013-5 session (§9.1.5.1):
