@@ -384,7 +384,8 @@ try {
   seen = await bankVerdict();
   check(seen.ok, `the bank accepts when she shares after all ${seen.reasons}`);
 
-  // The bank through the browser (the W3C Digital Credentials API, org-iso-mdoc). Chromium's
+  // The bank through the browser (the W3C Digital Credentials API: org-iso-mdoc, then
+  // openid4vp-v1-signed and -unsigned, offered in the same call). Chromium's
   // virtual wallet stands for her phone: it hands back whatever it is told and never sees
   // the request, so the test reads the request as the desk service makes it, has her
   // hosted wallet answer it for this page's origin (eid's wallet library, as her phone's
@@ -396,9 +397,9 @@ try {
   } else {
     const cdp = await deskContext.newCDPSession(bank);
     const walletId = await wallet.evaluate(p => localStorage.getItem(`eid.wallet.${p}`), platform.providers[0].id);
-    const handOver = (data, origin) => fetch(`${platform.providers[0].api}/wallets/${walletId}/digital-credentials`, {
+    const handOver = (data, origin, protocol = "org-iso-mdoc") => fetch(`${platform.providers[0].api}/wallets/${walletId}/digital-credentials`, {
       method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ protocol: "org-iso-mdoc", data, origin, pin: PIN }),
+      body: JSON.stringify({ protocol, data, origin, pin: PIN }),
     });
     const origin = await bank.evaluate(() => location.origin);
     let lastAnswer = null;
@@ -445,6 +446,29 @@ try {
     seen = await bankVerdict();
     check(!seen.ok && /presentation_not_verified/.test(seen.reasons) && /another request or another page/.test(seen.reasons),
       `an answer made for another request is refused, saying so: ${seen.reasons}`);
+
+    // OpenID4VP through the browser: the signed request names this origin in
+    // expected_origins; the unsigned one is offered because the bank's registration lists
+    // this origin (eid up registers it), and a wallet knows who asks by nothing else.
+    for (const [protocol, elsewhereSays] of [
+      ["openid4vp-v1-signed", /expected_origins/],
+      ["openid4vp-v1-unsigned", /registered for no single relying party/],
+    ]) {
+      await browserAsks(async (_, started) => {
+        const entry = started.digital.requests.find(r => r.protocol === protocol);
+        check(entry, `the page offers ${protocol} beside org-iso-mdoc: ${started.digital.requests.map(r => r.protocol)}`);
+        const elsewhere = await handOver(entry.data, "https://bank.example.evil", protocol);
+        const refused = await elsewhere.json();
+        check(elsewhere.status === 422 && elsewhereSays.test(refused.error_description || ""),
+          `her wallet refuses the bank's ${protocol} request handed over from another origin: ${refused.error_description}`);
+        const answered = await handOver(entry.data, origin, protocol);
+        const answer = await answered.json();
+        check(answered.ok && answer.protocol === protocol, `her wallet answers ${protocol} for the page's origin ${answered.ok ? "" : JSON.stringify(answer)}`);
+        return { action: "respond", protocol: answer.protocol, response: answer.data };
+      });
+      seen = await bankVerdict();
+      check(seen.ok, `the bank accepts her ${protocol} answer through the browser ${seen.reasons}`);
+    }
     await bank.unroute("**/dc/requests");
   }
 

@@ -387,19 +387,34 @@ impl NatsConnection {
         }
     }
 
-    /// Follows `subject` of `stream` with an ephemeral push consumer: from stream sequence
-    /// `from` when given, else only what arrives from now on. Read it with
-    /// [`NatsConnection::next_delivery`]; the consumer goes when the connection does.
+    /// Follows `subject` of `stream` with an ephemeral push consumer, from stream sequence
+    /// `from` (a reader resuming: `Last-Event-ID` + 1) or from the next event: the sequence
+    /// just before the first one delivered, which a reader that has seen nothing yet keeps
+    /// as its resume point. Read it with [`NatsConnection::next_delivery`]; the consumer
+    /// goes when the connection does.
     pub async fn follow(
         &mut self,
         stream: &str,
         subject: &str,
         from: Option<u64>,
-    ) -> Result<(), NatsError> {
+    ) -> Result<u64, NatsError> {
         let deliver = format!("{}-d", self.inbox);
         let sub = format!("SUB {deliver} {DELIVER_SID}\r\n");
         self.writer.write_all(sub.as_bytes()).await?;
         let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let info = self
+            .api(&format!("$JS.API.STREAM.INFO.{stream}"), &json!({}))
+            .await?;
+        let last = info["state"]["last_seq"].as_u64().unwrap_or(0);
+        let start = match from {
+            // A reader's sequence past the stream's end means the stream was made anew
+            // (sequences start at 1 again): everything in it is new to the reader.
+            Some(from) if from > last.saturating_add(1) => 1,
+            Some(from) => from.max(1),
+            // From the next event, by sequence rather than "new": the reader is told where
+            // that is, so that a reconnection before its first event loses nothing.
+            None => last.saturating_add(1),
+        };
         let mut config = json!({
             "deliver_subject": deliver,
             "filter_subject": subject,
@@ -408,22 +423,10 @@ impl NatsConnection {
             "inactive_threshold": nanos(HEARTBEAT * 6),
             "mem_storage": true,
             "num_replicas": 1,
-            "deliver_policy": "new",
+            "deliver_policy": "by_start_sequence",
+            "opt_start_seq": start,
         });
-        if let Some(from) = from {
-            // A reader's sequence past the stream's end means the stream was made anew
-            // (sequences start at 1 again): everything in it is new to the reader.
-            let info = self
-                .api(&format!("$JS.API.STREAM.INFO.{stream}"), &json!({}))
-                .await?;
-            let last = info["state"]["last_seq"].as_u64().unwrap_or(0);
-            let start = if from > last.saturating_add(1) {
-                1
-            } else {
-                from.max(1)
-            };
-            config["deliver_policy"] = json!("by_start_sequence");
-            config["opt_start_seq"] = json!(start);
+        if from.is_some() {
             // A replay from far back comes at a bounded pace (1 MB/s, thousands of events
             // a second), so that no reader floods the broker the relays publish to.
             config["rate_limit_bps"] = json!(8_000_000u64);
@@ -433,7 +436,7 @@ impl NatsConnection {
             &json!({"stream_name": stream, "config": config}),
         )
         .await?;
-        Ok(())
+        Ok(start - 1)
     }
 
     /// The next delivery of the followed consumer; an error when the connection broke or

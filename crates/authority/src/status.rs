@@ -210,7 +210,7 @@ async fn sse(
             let mut connection = NatsConnection::connect_any(&nats.addresses(), 0)
                 .await
                 .map_err(unavailable)?;
-            connection
+            let position = connection
                 .follow(
                     &nats.stream,
                     &format!("{}.{kind}", nats.subject_prefix),
@@ -224,6 +224,10 @@ async fn sse(
             // since a quiet stream may bring none for hours — dropping the connection, the
             // consumer with it, and giving the slot back.
             let (send, receive) = tokio::sync::mpsc::channel(64);
+            // First the reader's resume point, an id without data (no event, but the id a
+            // reader sends back when it reconnects, WHATWG's processing model): one that
+            // loses this stream before its first event then misses nothing.
+            let _ = send.try_send(Ok(SseEvent::default().id(position.to_string())));
             tokio::spawn(async move {
                 let _slot = permit;
                 loop {

@@ -19,6 +19,18 @@
 //! - the purpose goes in `verifier_info` (§5.1) as `{"format": "eid_purpose", "data":
 //!   {"purpose": "bank_account_opening"}}`: the wallet checks it against the relying
 //!   party's registration.
+//!
+//! Through the W3C Digital Credentials API (Appendix A) the same request travels in the
+//! page's `navigator.credentials.get()` call and the answer comes back through the page:
+//! - `openid4vp-v1-signed` ([`verify_dc_api_request`]): `data` is `{"request": <request
+//!   object>}`, signed as above, with `expected_origins` (required: the page's origin must
+//!   be one of them) and no response URI;
+//! - `openid4vp-v1-unsigned` ([`read_unsigned_request`]): `data` holds the parameters
+//!   themselves; a `client_id` and `expected_origins` in it are ignored (A.2) — the page's
+//!   origin, which the browser vouches for, is all that says who asks;
+//! - either way `response_mode` `dc_api.jwt`: the page receives `{"response": <JWE>}`, and
+//!   the audience of the presentation is `origin:<origin>` ([`origin_audience`], A.4), not
+//!   a client identifier; `state` is not defined (A.2).
 
 use std::collections::BTreeMap;
 
@@ -38,6 +50,18 @@ pub const RESPONSE_MODE_DIRECT_POST_JWT: &str = "direct_post.jwt";
 pub const VERIFIER_INFO_PURPOSE: &str = "eid_purpose";
 /// The URI scheme a wallet is invoked with.
 pub const SCHEME: &str = "openid4vp://";
+/// The Digital Credentials API protocol of a signed request (JWS compact, Appendix A.1).
+pub const PROTOCOL_SIGNED: &str = "openid4vp-v1-signed";
+/// The Digital Credentials API protocol of an unsigned request (Appendix A.1).
+pub const PROTOCOL_UNSIGNED: &str = "openid4vp-v1-unsigned";
+/// The encrypted response mode through the Digital Credentials API (Appendix A.2).
+pub const RESPONSE_MODE_DC_API_JWT: &str = "dc_api.jwt";
+
+/// The audience of a presentation made through the Digital Credentials API: the page's
+/// origin prefixed with `origin:` (Appendix A.4), for signed requests too.
+pub fn origin_audience(origin: &str) -> String {
+    format!("origin:{origin}")
+}
 
 /// Why a request or response was not accepted, each check its own variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +94,10 @@ pub enum VpError {
     /// Not `vp_token` with `direct_post.jwt` and a response URI and an encryption key.
     #[error("the request asks for a response eid does not give: {0}")]
     Unsupported(String),
+    /// A signed request through the Digital Credentials API names no `expected_origins`,
+    /// or not the origin of the page that made the call (Appendix A.2: `invalid_request`).
+    #[error("the request is not for this page: its expected_origins do not name the page's origin")]
+    Origin,
 }
 
 /// A claims query of DCQL (§6.3): the path, and for mdoc whether it will be retained.
@@ -182,14 +210,21 @@ pub struct Jwks {
 /// The request object's claims (§5.1, §8.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
-    /// `x509_hash:…`.
+    /// `x509_hash:…` (empty in an unsigned request through the Digital Credentials API,
+    /// which has none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub client_id: String,
     /// `vp_token`.
     pub response_type: String,
-    /// `direct_post.jwt`.
+    /// `direct_post.jwt`, or `dc_api.jwt` through the Digital Credentials API.
     pub response_mode: String,
-    /// Where the wallet posts the response.
+    /// Where the wallet posts the response (none through the Digital Credentials API).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub response_uri: String,
+    /// The origins of the pages that may make a signed request through the Digital
+    /// Credentials API (Appendix A.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_origins: Vec<String>,
     /// Fresh per request; binds the presentation.
     pub nonce: String,
     /// The verifier's handle on this request, returned in the response.
@@ -327,6 +362,59 @@ pub fn verify_request(
     leaf_key: impl FnOnce(&[u8]) -> Result<VerifyingKey, VpError>,
     now: OffsetDateTime,
 ) -> Result<VerifiedRequest, VpError> {
+    let verified = verify_signed(jwt, Some(invoked_client_id), leaf_key, now)?;
+    if verified.request.response_uri.is_empty() {
+        return Err(VpError::Unsupported(
+            "no response_uri (eid answers direct_post.jwt)".into(),
+        ));
+    }
+    answerable(&verified.request, RESPONSE_MODE_DIRECT_POST_JWT)?;
+    Ok(verified)
+}
+
+/// Checks the request object of an `openid4vp-v1-signed` call through the Digital
+/// Credentials API, made by a page at `origin`: as [`verify_request`] (without an
+/// invocation), then `expected_origins` naming `origin` exactly (Appendix A.2), and the
+/// encrypted `dc_api.jwt` answer.
+pub fn verify_dc_api_request(
+    jwt: &str,
+    origin: &str,
+    leaf_key: impl FnOnce(&[u8]) -> Result<VerifyingKey, VpError>,
+    now: OffsetDateTime,
+) -> Result<VerifiedRequest, VpError> {
+    let verified = verify_signed(jwt, None, leaf_key, now)?;
+    if !verified
+        .request
+        .expected_origins
+        .iter()
+        .any(|o| o == origin)
+    {
+        return Err(VpError::Origin);
+    }
+    answerable(&verified.request, RESPONSE_MODE_DC_API_JWT)?;
+    Ok(verified)
+}
+
+/// Reads the `data` of an `openid4vp-v1-unsigned` call through the Digital Credentials
+/// API: the request's parameters themselves. A `client_id` or `expected_origins` in it is
+/// dropped (Appendix A.2: the wallet ignores them); the answer must be the encrypted
+/// `dc_api.jwt`. Who asks is the page's origin alone.
+pub fn read_unsigned_request(data: &Value) -> Result<AuthorizationRequest, VpError> {
+    let mut request: AuthorizationRequest = serde_json::from_value(data.clone())
+        .map_err(|e| VpError::Malformed(format!("the unsigned request: {e}")))?;
+    request.client_id.clear();
+    request.expected_origins.clear();
+    answerable(&request, RESPONSE_MODE_DC_API_JWT)?;
+    Ok(request)
+}
+
+/// A signed request object's own checks, whichever way it came.
+fn verify_signed(
+    jwt: &str,
+    invoked_client_id: Option<&str>,
+    leaf_key: impl FnOnce(&[u8]) -> Result<VerifyingKey, VpError>,
+    now: OffsetDateTime,
+) -> Result<VerifiedRequest, VpError> {
     use base64::Engine;
     let jws = Jws::parse(jwt.trim()).map_err(|e| VpError::Malformed(e.to_string()))?;
     if jws.typ() != Some(TYP_REQUEST_OBJECT) {
@@ -335,7 +423,7 @@ pub fn verify_request(
     let request: AuthorizationRequest =
         serde_json::from_value(Value::Object(jws.payload().clone()))
             .map_err(|e| VpError::Malformed(format!("the request object: {e}")))?;
-    if request.client_id != invoked_client_id {
+    if invoked_client_id.is_some_and(|invoked| request.client_id != invoked) {
         return Err(VpError::InvocationMismatch);
     }
     let hash = request
@@ -371,15 +459,25 @@ pub fn verify_request(
             "the request object's aud is not https://self-issued.me/v2".into(),
         ));
     }
+    Ok(VerifiedRequest {
+        request,
+        certificate,
+        key,
+    })
+}
+
+/// Whether eid can give the answer `request` asks for: a `vp_token`, encrypted in
+/// `response_mode`, to a P-256 key with an `enc` eid has, bound to a nonce.
+fn answerable(request: &AuthorizationRequest, response_mode: &str) -> Result<(), VpError> {
     if request.response_type != "vp_token" {
         return Err(VpError::Unsupported(format!(
             "response_type {}",
             request.response_type
         )));
     }
-    if request.response_mode != RESPONSE_MODE_DIRECT_POST_JWT {
+    if request.response_mode != response_mode {
         return Err(VpError::Unsupported(format!(
-            "response_mode {} (eid answers only encrypted, direct_post.jwt)",
+            "response_mode {} (eid answers only encrypted, {response_mode} here)",
             request.response_mode
         )));
     }
@@ -396,11 +494,7 @@ pub fn verify_request(
     if request.nonce.is_empty() {
         return Err(VpError::Malformed("the request has no nonce".into()));
     }
-    Ok(VerifiedRequest {
-        request,
-        certificate,
-        key,
-    })
+    Ok(())
 }
 
 /// The content of the encrypted response (§8.1, §8.3): `vp_token` by credential query id,

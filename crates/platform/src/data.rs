@@ -27,7 +27,9 @@ use eid_core::{Random, ResidentCard};
 use eid_crypto::x509::{AuthorityPki, CertificateTerms, Subject, create_reader_certificate};
 use eid_crypto::{Signer, SigningKey, pem};
 use eid_store::Store;
-use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_offline_keys, set_scope};
+use eid_trust::edit::{
+    add_issuer, add_provider, add_relying_party, set_offline_keys, set_scope, set_web_origins,
+};
 use eid_trust::model::{ProviderState, WalletProvider};
 use eid_trust::{AcceptanceScope, Purpose, TrustList, VerifiedTrustList};
 use serde::{Deserialize, Serialize};
@@ -107,6 +109,10 @@ pub struct DeskPlan {
     /// Whether it has a reader certificate (in person and online); a scanner-only desk
     /// reads offline codes.
     pub reader: bool,
+    /// Whether its customers' web pages are this platform's: the folder is made with the
+    /// platform's web origin in its registration, so that a wallet takes an unsigned request
+    /// through the Digital Credentials API from that origin to be its.
+    pub web_page: bool,
 }
 
 /// The relying parties of the story.
@@ -117,6 +123,7 @@ pub const DESKS: [DeskPlan; 5] = [
         region: "450102",
         purpose: Purpose::HotelCheckIn,
         reader: true,
+        web_page: false,
     },
     DeskPlan {
         id: "nanning-airport",
@@ -124,6 +131,7 @@ pub const DESKS: [DeskPlan; 5] = [
         region: "450122",
         purpose: Purpose::AirportSecurity,
         reader: false,
+        web_page: false,
     },
     DeskPlan {
         id: "nanning-bank",
@@ -131,6 +139,7 @@ pub const DESKS: [DeskPlan; 5] = [
         region: "450103",
         purpose: Purpose::BankAccountOpening,
         reader: true,
+        web_page: true,
     },
     DeskPlan {
         id: "hangzhou-hotel",
@@ -138,6 +147,7 @@ pub const DESKS: [DeskPlan; 5] = [
         region: "330106",
         purpose: Purpose::HotelCheckIn,
         reader: true,
+        web_page: false,
     },
     DeskPlan {
         id: "hangzhou-station",
@@ -145,6 +155,7 @@ pub const DESKS: [DeskPlan; 5] = [
         region: "330104",
         purpose: Purpose::RailTicketing,
         reader: false,
+        web_page: false,
     },
 ];
 
@@ -293,6 +304,7 @@ impl Data {
         dir: &Path,
         fixtures: Option<&Path>,
         faces: bool,
+        web_origin: Option<&str>,
         now: OffsetDateTime,
         random: &dyn Random,
         progress: &mut dyn FnMut(&str),
@@ -302,7 +314,7 @@ impl Data {
                 "first start: making the platform in {}",
                 dir.display()
             ));
-            create(dir, fixtures, faces, now, random, progress).await?;
+            create(dir, fixtures, faces, web_origin, now, random, progress).await?;
         }
         Self::open(dir, now)
     }
@@ -494,6 +506,7 @@ async fn create(
     dir: &Path,
     fixtures: Option<&Path>,
     faces: bool,
+    web_origin: Option<&str>,
     now: OffsetDateTime,
     random: &dyn Random,
     progress: &mut dyn FnMut(&str),
@@ -631,6 +644,9 @@ async fn create(
             certificate.as_deref(),
             false,
         )?;
+        if let Some(origin) = web_origin.filter(|_| plan.web_page) {
+            set_web_origins(&mut list, plan.id, &[origin.to_owned()])?;
+        }
     }
     let json = serde_json::to_vec_pretty(&residents)
         .map_err(|e| PlatformError::Data(format!("demo residents: {e}")))?;

@@ -916,9 +916,15 @@ impl Provider {
             .await?;
         let consent = pending.consent.clone();
         let credential = instance.credential.clone();
+        let random = self.random.clone();
         let data = Self::with_key(&wallet, pin, instance.key_id.clone(), move |signer| {
             pending
-                .respond(&credential, signer)
+                .respond(
+                    eid_wallet::online::Held::Mdoc(&credential),
+                    signer,
+                    random.as_ref(),
+                    now,
+                )
                 .map_err(Refused::internal)
         })
         .await?;

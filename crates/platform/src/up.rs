@@ -365,10 +365,19 @@ pub async fn start(
         ),
     };
     let desks_compare_faces = desk_face.is_ok() || front.is_some_and(|t| t.face_matching);
+    let (web, listening) = bind(options.port).await?;
+    let base = front.map_or(listening, |t| t.base.trim_end_matches('/').to_owned());
+    // The pages' web origin (scheme://host:port), registered for the bank when the folder
+    // is made.
+    let web_origin = base
+        .split_once("://")
+        .map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or_default()))
+        .filter(|o| eid_trust::model::is_web_origin(o));
     let data = Data::open_or_create(
         &dir,
         fixtures.as_deref(),
         desks_compare_faces,
+        web_origin.as_deref(),
         now,
         random.as_ref(),
         progress,
@@ -475,8 +484,6 @@ pub async fn start(
         authority_urls.push((keys.plan, url));
     }
 
-    let (web, listening) = bind(options.port).await?;
-    let base = front.map_or(listening, |t| t.base.trim_end_matches('/').to_owned());
     let mut app = Router::new();
     for (authority, (plan, _)) in authorities.iter().zip(&authority_urls) {
         app = app.nest(

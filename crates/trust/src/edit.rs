@@ -191,6 +191,28 @@ pub fn set_face_match(
     Ok(())
 }
 
+/// Registers the web origins of relying party `id`'s pages (replacing those it had; none
+/// removes them): where an unsigned request through the Digital Credentials API is taken to
+/// come from it.
+pub fn set_web_origins(
+    list: &mut TrustList,
+    id: &str,
+    origins: &[String],
+) -> Result<(), TrustError> {
+    if let Some(bad) = origins.iter().find(|o| !crate::model::is_web_origin(o)) {
+        return Err(TrustError::Content(format!(
+            "{bad:?} is not a web origin (https://host[:port], nothing after)"
+        )));
+    }
+    let rp = list
+        .relying_parties
+        .iter_mut()
+        .find(|rp| rp.id == id)
+        .ok_or_else(|| TrustError::Content(format!("no relying party {id}")))?;
+    rp.web_origins = origins.to_vec();
+    Ok(())
+}
+
 /// Registers a relying party in county `region` for `purposes`, each with the attributes
 /// given or, when none are, the catalogue's full set for that purpose; attributes beyond
 /// the catalogue are refused.
@@ -239,12 +261,19 @@ pub fn add_relying_party(
             "a relying party is registered for at least one purpose".into(),
         ));
     }
+    let kept = list
+        .relying_parties
+        .iter()
+        .find(|rp| rp.id == id)
+        .map(|rp| rp.web_origins.clone())
+        .unwrap_or_default();
     let entry = RelyingParty {
         id: id.to_owned(),
         name: name.to_owned(),
         region,
         purposes: registered,
         certificate: certificate.map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
+        web_origins: kept,
     };
     put(
         &mut list.relying_parties,

@@ -11,7 +11,8 @@
 //!   "wallet_providers": [ { "id", "name", "attestation_keys": [JWK],
 //!                           "state": "active" / "suspended" } ],
 //!   "relying_parties": [ { "id", "name", "region": 6 digits,
-//!                          "purposes": { purpose: [attribute] }, ? "certificate": base64 DER } ]
+//!                          "purposes": { purpose: [attribute] }, ? "certificate": base64 DER,
+//!                          ? "web_origins": [origin] } ]
 //! }
 //! ```
 
@@ -272,6 +273,27 @@ pub struct RelyingParty {
     /// Its reader / request-signing certificate (standard base64 DER), if registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
+    /// The web origins of its pages (`https://bank.example`): where a wallet takes an
+    /// unsigned request through the Digital Credentials API to come from it (when no other
+    /// relying party lists the same).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub web_origins: Vec<String>,
+}
+
+/// Whether `origin` is a web origin as a browser serialises it: `https://` or `http://`, a
+/// host and perhaps a port, nothing after (no path, not even `/`), at most 255 bytes.
+pub fn is_web_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    origin.len() <= 255
+        && !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.:[]".contains(&b))
 }
 
 /// The national trust list.

@@ -89,6 +89,16 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
         });
     }
     for rp in &list.relying_parties {
+        if let Some(bad) = rp
+            .web_origins
+            .iter()
+            .find(|o| !crate::model::is_web_origin(o))
+        {
+            return Err(TrustError::Content(format!(
+                "relying party {}: {bad:?} is not a web origin (https://host[:port])",
+                rp.id
+            )));
+        }
         for (purpose, attributes) in &rp.purposes {
             let allowed = list
                 .purpose(*purpose)

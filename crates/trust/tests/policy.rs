@@ -703,3 +703,47 @@ fn reason_purpose_not_in_catalogue() {
         "{got:?}"
     );
 }
+
+#[test]
+fn web_origins_are_origins_when_set_and_when_read() {
+    let mut list = list();
+    let id = list.relying_parties[0].id.clone();
+    for bad in [
+        "https://bank.example/",
+        "https://bank.example/login",
+        "bank.example",
+        "ftp://bank.example",
+        "https://Bank.example",
+        "https://bank.example?x",
+        "https://",
+    ] {
+        assert!(
+            matches!(
+                eid_trust::edit::set_web_origins(&mut list, &id, &[bad.to_owned()]),
+                Err(TrustError::Content(_))
+            ),
+            "{bad}"
+        );
+    }
+    assert!(list.relying_parties[0].web_origins.is_empty());
+    let good = [
+        "https://bank.example".to_owned(),
+        "http://127.0.0.1:8400".to_owned(),
+    ];
+    eid_trust::edit::set_web_origins(&mut list, &id, &good).unwrap();
+    assert_eq!(list.relying_parties[0].web_origins, good);
+    assert!(matches!(
+        eid_trust::edit::set_web_origins(&mut list, "nobody", &good),
+        Err(TrustError::Content(_))
+    ));
+    // A list signed with a path for an origin is not read.
+    let root = SigningKey::generate().unwrap();
+    let parsed = eid_sdjwt::Jws::parse(&signed(&list, &root, NOW)).unwrap();
+    let mut claims = parsed.payload().clone();
+    claims["relying_parties"][0]["web_origins"] = serde_json::json!(["https://bank.example/x"]);
+    let bad = eid_sdjwt::Jws::sign(parsed.header(), &claims, &root).unwrap();
+    assert!(matches!(
+        VerifiedTrustList::read(&bad, &[root.verifying_key().clone()], NOW, None).err(),
+        Some(TrustError::Content(_))
+    ));
+}

@@ -13,14 +13,23 @@
 //! A wallet's error response instead (`access_denied`: the holder declined) is reported as
 //! refused, `holder_declined`, by [`Verifier::wallet_error`] — encrypted inside the answer,
 //! or as plain form fields.
+//!
+//! Through the W3C Digital Credentials API (OpenID4VP 1.0 Appendix A),
+//! [`Verifier::dc_api_request`] makes the same request for a page at one origin — signed
+//! (`openid4vp-v1-signed`, the origin in `expected_origins`) or unsigned
+//! (`openid4vp-v1-unsigned`: the wallet knows the relying party by the origin alone) — with
+//! the answer coming back through the page (`dc_api.jwt`); [`Verifier::verify_dc_api`]
+//! checks it as above, the origin in place of the client id and response URI: the KB-JWT's
+//! audience `origin:<origin>`, the mdoc's `OpenID4VPDCAPIHandover` SessionTranscript.
 
 use eid_crypto::jwe::{Enc, decrypt};
 use eid_crypto::session::AgreementKey;
 use eid_crypto::{Jwk, Signer, b64url, b64url_decode};
 use eid_oid4vc::vp::{
     AUD_SELF_ISSUED, AuthorizationRequest, ClientMetadata, DcqlQuery, ERROR_ACCESS_DENIED,
-    ErrorPayload, Jwks, RESPONSE_MODE_DIRECT_POST_JWT, ResponsePayload, VpError, invocation_uri,
-    is_error_code, sign_request, x509_hash_client_id,
+    ErrorPayload, Jwks, PROTOCOL_SIGNED, PROTOCOL_UNSIGNED, RESPONSE_MODE_DC_API_JWT,
+    RESPONSE_MODE_DIRECT_POST_JWT, ResponsePayload, VpError, invocation_uri, is_error_code,
+    origin_audience, sign_request, x509_hash_client_id,
 };
 use eid_trust::Purpose;
 use serde_json::json;
@@ -47,6 +56,9 @@ pub struct OnlineSession {
     pub attributes: Vec<String>,
     /// Until when an answer is accepted.
     pub expires_at: OffsetDateTime,
+    /// The page's origin, when the request goes through the Digital Credentials API (no
+    /// response URI, no state).
+    pub origin: Option<String>,
     key: AgreementKey,
     jwk: Jwk,
 }
@@ -88,6 +100,8 @@ pub(crate) struct StoredSession {
     purpose: Purpose,
     attributes: Vec<String>,
     expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    origin: Option<String>,
     key: String,
 }
 
@@ -103,6 +117,7 @@ impl OnlineSession {
             purpose: self.purpose,
             attributes: self.attributes.clone(),
             expires_at: self.expires_at.unix_timestamp(),
+            origin: self.origin.clone(),
             key: b64url(&self.key.scalar()?[..]),
         })
     }
@@ -124,6 +139,7 @@ impl OnlineSession {
             attributes: stored.attributes,
             expires_at: OffsetDateTime::from_unix_timestamp(stored.expires_at)
                 .map_err(|_| eid_crypto::CryptoError::BadPrivateKey)?,
+            origin: stored.origin,
             key,
         })
     }
@@ -159,6 +175,23 @@ pub struct OnlineTerms<'a> {
     pub lifetime: Duration,
 }
 
+/// What a request through the Digital Credentials API is made of.
+pub struct DcApiTerms<'a> {
+    /// Why.
+    pub purpose: Purpose,
+    /// What (default: everything the registration allows for the purpose).
+    pub attributes: Option<&'a [String]>,
+    /// Whether the relying party will keep the values.
+    pub intent_to_retain: bool,
+    /// The request-signing key and its registered certificate (DER): a signed request
+    /// (`openid4vp-v1-signed`); none, an unsigned one (`openid4vp-v1-unsigned`).
+    pub signer: Option<(&'a dyn Signer, &'a [u8])>,
+    /// The origin of the page that calls the API (`https://bank.example`).
+    pub origin: &'a str,
+    /// How long the request may be answered.
+    pub lifetime: Duration,
+}
+
 /// A request made: the session to keep, the signed request object to serve at
 /// `request_uri`, the invocation to show.
 #[derive(Debug)]
@@ -189,23 +222,106 @@ impl Verifier {
         now: OffsetDateTime,
         random: &dyn eid_core::Random,
     ) -> Result<OnlineRequest, VpError> {
+        let client_id = x509_hash_client_id(terms.certificate);
+        let (mut request, mut session) = self.new_request(
+            terms.purpose,
+            terms.attributes,
+            terms.intent_to_retain,
+            terms.lifetime,
+            now,
+            random,
+        )?;
+        request.client_id.clone_from(&client_id);
+        request.response_mode = RESPONSE_MODE_DIRECT_POST_JWT.into();
+        request.response_uri = terms.response_uri.to_owned();
+        request.state = Some(random_text(random, 16)?);
+        let request_object = sign_request(&request, terms.signer, terms.certificate)?;
+        let request_uri = format!(
+            "{}/{}",
+            terms.request_base.trim_end_matches('/'),
+            session.id
+        );
+        session.client_id = client_id;
+        session.state = request.state.unwrap_or_default();
+        session.response_uri = request.response_uri;
+        Ok(OnlineRequest {
+            invocation: invocation_uri(&session.client_id, &request_uri),
+            request_uri,
+            request_object,
+            session,
+        })
+    }
+
+    /// Makes a request through the Digital Credentials API (see the module documentation):
+    /// the session to keep, and the entry for the page's `requests` array, `{"protocol",
+    /// "data"}`.
+    pub fn dc_api_request(
+        &self,
+        terms: &DcApiTerms<'_>,
+        now: OffsetDateTime,
+        random: &dyn eid_core::Random,
+    ) -> Result<(OnlineSession, serde_json::Value), VpError> {
+        let (mut request, mut session) = self.new_request(
+            terms.purpose,
+            terms.attributes,
+            terms.intent_to_retain,
+            terms.lifetime,
+            now,
+            random,
+        )?;
+        request.response_mode = RESPONSE_MODE_DC_API_JWT.into();
+        session.origin = Some(terms.origin.to_owned());
+        let entry = match terms.signer {
+            Some((signer, certificate)) => {
+                request.client_id = x509_hash_client_id(certificate);
+                request.expected_origins = vec![terms.origin.to_owned()];
+                session.client_id.clone_from(&request.client_id);
+                json!({
+                    "protocol": PROTOCOL_SIGNED,
+                    "data": {"request": sign_request(&request, signer, certificate)?},
+                })
+            }
+            None => {
+                // Unsigned: the parameters themselves; nothing a request object alone has.
+                request.aud = None;
+                request.iat = None;
+                request.exp = None;
+                let data = serde_json::to_value(&request)
+                    .map_err(|_| VpError::Malformed("the request is not an object".into()))?;
+                json!({"protocol": PROTOCOL_UNSIGNED, "data": data})
+            }
+        };
+        Ok((session, entry))
+    }
+
+    /// What every online request has: a fresh id, key and nonce, the DCQL query for the
+    /// attributes (the registration's for the purpose, by default), the purpose, the times.
+    fn new_request(
+        &self,
+        purpose: Purpose,
+        attributes: Option<&[String]>,
+        intent_to_retain: bool,
+        lifetime: Duration,
+        now: OffsetDateTime,
+        random: &dyn eid_core::Random,
+    ) -> Result<(AuthorizationRequest, OnlineSession), VpError> {
         let id = random_text(random, 16)?;
         let key = AgreementKey::generate()
             .map_err(|_| VpError::Malformed("no encryption key could be made".into()))?;
         let jwk = encryption_jwk(&id, &key);
-        let attributes = match terms.attributes {
+        let attributes = match attributes {
             Some(a) => a.to_vec(),
-            None => self.registered_attributes(terms.purpose),
+            None => self.registered_attributes(purpose),
         };
-        let client_id = x509_hash_client_id(terms.certificate);
         let request = AuthorizationRequest {
-            client_id: client_id.clone(),
+            client_id: String::new(),
             response_type: "vp_token".into(),
-            response_mode: RESPONSE_MODE_DIRECT_POST_JWT.into(),
-            response_uri: terms.response_uri.to_owned(),
+            response_mode: String::new(),
+            response_uri: String::new(),
+            expected_origins: Vec::new(),
             nonce: random_text(random, 24)?,
-            state: Some(random_text(random, 16)?),
-            dcql_query: DcqlQuery::resident_identity(&attributes, terms.intent_to_retain),
+            state: None,
+            dcql_query: DcqlQuery::resident_identity(&attributes, intent_to_retain),
             client_metadata: ClientMetadata {
                 jwks: Jwks {
                     keys: vec![jwk.clone()],
@@ -220,30 +336,49 @@ impl Verifier {
                 }))
                 .unwrap_or_default(),
             },
-            verifier_info: vec![AuthorizationRequest::purpose_info(terms.purpose.as_str())],
+            verifier_info: vec![AuthorizationRequest::purpose_info(purpose.as_str())],
             aud: Some(AUD_SELF_ISSUED.into()),
             iat: Some(now.unix_timestamp()),
-            exp: Some((now + terms.lifetime).unix_timestamp()),
+            exp: Some((now + lifetime).unix_timestamp()),
         };
-        let request_object = sign_request(&request, terms.signer, terms.certificate)?;
-        let request_uri = format!("{}/{id}", terms.request_base.trim_end_matches('/'));
-        Ok(OnlineRequest {
-            invocation: invocation_uri(&client_id, &request_uri),
-            request_uri,
-            request_object,
-            session: OnlineSession {
-                id,
-                client_id,
-                nonce: request.nonce,
-                state: request.state.unwrap_or_default(),
-                response_uri: request.response_uri,
-                purpose: terms.purpose,
-                attributes,
-                expires_at: now + terms.lifetime,
-                key,
-                jwk,
-            },
-        })
+        let session = OnlineSession {
+            id,
+            client_id: String::new(),
+            nonce: request.nonce.clone(),
+            state: String::new(),
+            response_uri: String::new(),
+            purpose,
+            attributes,
+            expires_at: now + lifetime,
+            origin: None,
+            key,
+            jwk,
+        };
+        Ok((request, session))
+    }
+
+    /// Verifies the answer to a request through the Digital Credentials API, as the page
+    /// received it (the DigitalCredential's `data`): `{"response": <JWE>}`, or the wallet's
+    /// error `{"error": code}` (Appendix A.4).
+    pub fn verify_dc_api(
+        &self,
+        session: &OnlineSession,
+        data: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Report {
+        if let Some(error) = data.get("error").and_then(serde_json::Value::as_str) {
+            return self.wallet_error(session, error, None, now);
+        }
+        match data.get("response").and_then(serde_json::Value::as_str) {
+            Some(response) => self.verify_online(session, response, now),
+            None => self.refuse(
+                &session.check(now),
+                Reason::new(
+                    "presentation_not_verified",
+                    "the answer has neither \"response\" (a JWE) nor \"error\"",
+                ),
+            ),
+        }
     }
 
     /// Verifies the `direct_post.jwt` answer (the `response` form field: a JWE) to
@@ -282,7 +417,9 @@ impl Verifier {
                 };
             }
         };
-        if payload.state.as_deref() != Some(session.state.as_str()) {
+        // Through the Digital Credentials API there is no state (Appendix A.2): the answer is
+        // this request's by its key, its nonce and the origin.
+        if session.origin.is_none() && payload.state.as_deref() != Some(session.state.as_str()) {
             return refuse(
                 "state_mismatch",
                 "the answer is for another request (state)".into(),
@@ -312,16 +449,27 @@ impl Verifier {
                 let Ok(thumbprint) = session.jwk.thumbprint_sha256() else {
                     return refuse("presentation_not_verified", "no key thumbprint".into());
                 };
-                let transcript = eid_mdoc::session::oid4vp_session_transcript(
-                    &session.client_id,
-                    &session.nonce,
-                    Some(&thumbprint),
-                    &session.response_uri,
-                );
+                let transcript = match &session.origin {
+                    Some(origin) => eid_mdoc::session::oid4vp_dc_api_session_transcript(
+                        origin,
+                        &session.nonce,
+                        Some(&thumbprint),
+                    ),
+                    None => eid_mdoc::session::oid4vp_session_transcript(
+                        &session.client_id,
+                        &session.nonce,
+                        Some(&thumbprint),
+                        &session.response_uri,
+                    ),
+                };
                 self.verify_mdoc(&device_response, &transcript, &check)
             }
             "sd_jwt" => {
-                self.verify_sd_jwt(&presentation, &session.client_id, &session.nonce, &check)
+                let audience = match &session.origin {
+                    Some(origin) => origin_audience(origin),
+                    None => session.client_id.clone(),
+                };
+                self.verify_sd_jwt(&presentation, &audience, &session.nonce, &check)
             }
             other => refuse(
                 "presentation_not_verified",
@@ -346,7 +494,7 @@ impl Verifier {
                 "request_expired",
                 "the answer came after the request expired: start again",
             )
-        } else if state != Some(session.state.as_str()) {
+        } else if session.origin.is_none() && state != Some(session.state.as_str()) {
             Reason::new(
                 "state_mismatch",
                 "the answer is for another request (state)",

@@ -121,9 +121,16 @@ pub struct Service {
     dc_requests: std::sync::Mutex<std::collections::HashMap<String, DcPending>>,
 }
 
-/// One Digital Credentials API request waiting for its answer.
+/// One Digital Credentials API request waiting for its answer: the page offers the wallet
+/// each protocol, and the wallet answers in one.
 struct DcPending {
-    request: crate::dc_api::MdocDcApiRequest,
+    /// `org-iso-mdoc`.
+    mdoc: crate::dc_api::MdocDcApiRequest,
+    /// `openid4vp-v1-signed`.
+    signed: crate::openid4vp::OnlineSession,
+    /// `openid4vp-v1-unsigned`, offered when the relying party's registration lists the
+    /// page's origin (a wallet knows who asks by nothing else).
+    unsigned: Option<crate::openid4vp::OnlineSession>,
     expires: time::OffsetDateTime,
     /// The customer's face template, when a photograph came with the request, and whether
     /// they passed a head turn then.
@@ -1223,9 +1230,11 @@ fn page_origin(public_url: &str) -> Option<String> {
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
-/// `POST /dc/requests`: a Digital Credentials API request (ISO/IEC 18013-7 Annex C,
-/// `org-iso-mdoc`) for the page at this service's origin, as for `/vp/requests` (purpose,
-/// attributes, the customer's photographs). The answer comes back to
+/// `POST /dc/requests`: a Digital Credentials API request for the page at this service's
+/// origin, as for `/vp/requests` (purpose, attributes, the customer's photographs), in each
+/// protocol the wallet may answer: `org-iso-mdoc` (ISO/IEC 18013-7 Annex C),
+/// `openid4vp-v1-signed`, and `openid4vp-v1-unsigned` where the relying party's registration
+/// lists the origin (OpenID4VP 1.0 Appendix A). The answer comes back to
 /// `POST /dc/responses/{handle}`.
 async fn create_dc_request(
     State(service): State<Arc<Service>>,
@@ -1257,15 +1266,20 @@ async fn create_dc_request(
             "this verifier's public URL has no web origin for the Digital Credentials API",
         );
     };
-    let attributes = {
+    let (attributes, origin_registered) = {
         let Ok(verifier) = service.verifier.read() else {
             return poisoned();
         };
         if let Some(refused) = unregistered(&verifier, purpose) {
             return refused;
         }
+        let registered = verifier
+            .trust()
+            .list()
+            .relying_party(verifier.relying_party())
+            .is_some_and(|rp| rp.web_origins.contains(&origin));
         match asked_attributes(&verifier, purpose, new.attributes) {
-            Ok(attributes) => attributes,
+            Ok(attributes) => (attributes, registered),
             Err(refused) => return *refused,
         }
     };
@@ -1277,11 +1291,43 @@ async fn create_dc_request(
         signer: signer.as_ref(),
         certificate: &certificate,
     };
-    let (request, entry) =
+    let (mdoc, mdoc_entry) =
         match crate::dc_api::MdocDcApiRequest::new(&reader, purpose, &attributes, false, &origin) {
             Ok(made) => made,
             Err(e) => return bad_request("request_failed", e.to_string()),
         };
+    let now = service.clock.now();
+    let made = {
+        let Ok(verifier) = service.verifier.read() else {
+            return poisoned();
+        };
+        let terms = |signer| crate::openid4vp::DcApiTerms {
+            purpose,
+            attributes: Some(&attributes),
+            intent_to_retain: false,
+            signer,
+            origin: &origin,
+            lifetime: service.config.request_lifetime,
+        };
+        let signed = verifier.dc_api_request(
+            &terms(Some((signer.as_ref(), &certificate))),
+            now,
+            service.random.as_ref(),
+        );
+        let unsigned = origin_registered
+            .then(|| verifier.dc_api_request(&terms(None), now, service.random.as_ref()))
+            .transpose();
+        signed.and_then(|signed| Ok((signed, unsigned?)))
+    };
+    let ((signed, signed_entry), unsigned) = match made {
+        Ok(made) => made,
+        Err(e) => return bad_request("request_failed", e.to_string()),
+    };
+    let mut requests = vec![mdoc_entry, signed_entry];
+    let unsigned = unsigned.map(|(session, entry)| {
+        requests.push(entry);
+        session
+    });
     let face = match live_template(&service, new.face.as_deref(), turned).await {
         Ok(face) => face,
         Err(refused) => return *refused,
@@ -1291,7 +1337,6 @@ async fn create_dc_request(
         return poisoned();
     }
     let handle = eid_crypto::b64url(&secret);
-    let now = service.clock.now();
     {
         let Ok(mut pending) = service.dc_requests.lock() else {
             return poisoned();
@@ -1303,7 +1348,9 @@ async fn create_dc_request(
         pending.insert(
             handle.clone(),
             DcPending {
-                request,
+                mdoc,
+                signed,
+                unsigned,
                 expires: now + service.config.request_lifetime,
                 face_live: face.as_ref().is_some_and(|(_, live)| *live),
                 face: face.map(|(template, _)| template),
@@ -1315,7 +1362,7 @@ async fn create_dc_request(
         axum::Json(json!({
             "response": format!("/dc/responses/{handle}"),
             "origin": origin,
-            "digital": { "requests": [entry] },
+            "digital": { "requests": requests },
         })),
     )
         .into_response()
@@ -1356,18 +1403,37 @@ async fn dc_response(
         Ok(b) => b,
         Err(e) => return bad_request("invalid_request", e.body_text()),
     };
-    if answer.protocol != eid_mdoc::dcapi::PROTOCOL {
+    let known = [
+        eid_mdoc::dcapi::PROTOCOL,
+        eid_oid4vc::vp::PROTOCOL_SIGNED,
+        eid_oid4vc::vp::PROTOCOL_UNSIGNED,
+    ];
+    if !known.contains(&answer.protocol.as_str()) {
         return bad_request(
             "unsupported_protocol",
             format!(
-                "{} is not a protocol this desk asked in (org-iso-mdoc)",
-                eid_serve::excerpt(&answer.protocol)
+                "{} is not a protocol a desk asks in ({})",
+                eid_serve::excerpt(&answer.protocol),
+                known.join(", ")
             ),
         );
     }
     let now = service.clock.now();
     let pending = match service.dc_requests.lock() {
-        Ok(mut pending) => pending.remove(&handle).filter(|p| p.expires > now),
+        Ok(mut pending) => {
+            // An answer in the unsigned protocol to a request that did not offer it leaves
+            // the request waiting: it is the page's mistake, not the holder's answer.
+            let offered = pending.get(&handle).is_some_and(|p| {
+                answer.protocol != eid_oid4vc::vp::PROTOCOL_UNSIGNED || p.unsigned.is_some()
+            });
+            if !offered && pending.contains_key(&handle) {
+                return bad_request(
+                    "unsupported_protocol",
+                    "this request was not offered as openid4vp-v1-unsigned (the relying party's registration does not list the page's origin)",
+                );
+            }
+            pending.remove(&handle).filter(|p| p.expires > now)
+        }
         Err(_) => return poisoned(),
     };
     let Some(pending) = pending else {
@@ -1383,7 +1449,17 @@ async fn dc_response(
     let report = service
         .verifier
         .read()
-        .map(|v| pending.request.finish(&v, &answer.data, now))
+        .map(|v| {
+            let session = match answer.protocol.as_str() {
+                eid_oid4vc::vp::PROTOCOL_SIGNED => Some(&pending.signed),
+                eid_oid4vc::vp::PROTOCOL_UNSIGNED => pending.unsigned.as_ref(),
+                _ => None,
+            };
+            match session {
+                Some(session) => v.verify_dc_api(session, &answer.data, now),
+                None => pending.mdoc.finish(&v, &answer.data, now),
+            }
+        })
         .ok();
     let report = match report {
         Some(report) => {

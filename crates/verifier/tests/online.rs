@@ -22,7 +22,7 @@ use eid_verifier::openid4vp::{OnlineRequest, OnlineTerms};
 use eid_verifier::{Channel, Report, Verifier};
 use eid_wallet::in_person::RequestRefused;
 use eid_wallet::online::{Held, OnlineResponse, receive};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::Duration;
 
 const BANK: &str = "nanning-bank";
@@ -44,37 +44,6 @@ fn request(verifier: &Verifier, reader: &Reader, purpose: Purpose) -> OnlineRequ
             &OsRandom,
         )
         .unwrap()
-}
-
-/// Nanning's SD-JWT VC for the world's device key, with the same status entry.
-fn sd_jwt(world: &World) -> String {
-    let claims: Map<String, Value> = serde_json::from_value(serde_json::json!({
-        "family_name": "韦", "given_name": "小兰", "sex": 2, "ethnicity": "壮",
-        "birth_date": "1990-03-07", "address": "广西南宁市青秀区民族大道1号",
-        "document_number": "450103199003070024", "issuing_authority": "南宁市公安局",
-        "issue_date": "2020-01-01", "expiry_date": "2040-01-01",
-        "wallet_provider": "superapp-a",
-    }))
-    .unwrap();
-    eid_sdjwt::issue(
-        &eid_sdjwt::IssueRequest {
-            claims: &claims,
-            vct: eid_sdjwt::VCT_RESIDENT_IDENTITY,
-            issuer: Some("https://nanning.eid.example"),
-            holder_key: world.device_key.verifying_key(),
-            issued_at: NOW - Duration::days(1),
-            expires_at: Some(NOW + Duration::days(90)),
-            status: Some(eid_core::status::StatusListReference {
-                idx: IDX,
-                uri: STATUS_URI.into(),
-            }),
-            x5c: std::slice::from_ref(&world.nanning.ds.0),
-            decoys: 2,
-        },
-        &world.nanning.ds_key,
-        &OsRandom,
-    )
-    .unwrap()
 }
 
 /// The `response` form field of the wallet's POST.
@@ -138,7 +107,7 @@ fn the_bank_opens_an_account_with_the_sd_jwt_vc_online() {
     let world = World::new();
     let verifier = world.verifier(BANK);
     let made = request(&verifier, &world.bank, Purpose::BankAccountOpening);
-    let credential = sd_jwt(&world);
+    let credential = world.sd_jwt();
     let report = bank_verifies(&world, &verifier, &made, Held::SdJwt(&credential));
     assert!(report.accepted, "{:?}", report.reasons);
     assert_eq!(report.format, Some("dc+sd-jwt"));

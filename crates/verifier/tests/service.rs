@@ -250,13 +250,9 @@ async fn the_gate_and_the_bank_accept_then_refuse_within_a_second_of_the_report(
     .expect("both services refuse within a second of the report");
 }
 
-/// The bank's page asks through the Digital Credentials API (ISO/IEC 18013-7 Annex C): the
-/// service makes the request for its own origin, the wallet library answers it as the
-/// phone's app would, the page posts the answer back and gets the report; the request is
-/// gone after its answer. Each wrong call is refused, saying why.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_bank_asks_through_the_browser_and_checks_the_answer() {
-    use eid_wallet::dc_api::DigitalCredentialRequest;
+/// The bank's desk service with an mdoc its authority serves the status of, and a Digital
+/// Credentials API request it made for its page.
+async fn bank_asks_the_browser() -> (World, served::Served, String, Vec<u8>, Value) {
     let world = World::new();
     let served = served::serve(&world).await;
     let bank = start(&world, &served, "nanning-bank", true).await;
@@ -273,7 +269,18 @@ async fn the_bank_asks_through_the_browser_and_checks_the_answer() {
     )
     .await;
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
-    let started: Value = serde_json::from_slice(&body).unwrap();
+    let started = serde_json::from_slice(&body).unwrap();
+    (world, served, bank, mdoc, started)
+}
+
+/// The bank's page asks through the Digital Credentials API (ISO/IEC 18013-7 Annex C): the
+/// service makes the request for its own origin, the wallet library answers it as the
+/// phone's app would, the page posts the answer back and gets the report; the request is
+/// gone after its answer. Each wrong call is refused, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bank_asks_through_the_browser_and_checks_the_answer() {
+    use eid_wallet::dc_api::DigitalCredentialRequest;
+    let (world, served, bank, mdoc, started) = bank_asks_the_browser().await;
     // Its page is served from its own origin.
     assert_eq!(started["origin"], bank);
     let entry = &started["digital"]["requests"][0];
@@ -290,11 +297,18 @@ async fn the_bank_asks_through_the_browser_and_checks_the_answer() {
     );
     let pending = eid_wallet::dc_api::receive(&handed(&bank), &world.trust, NOW).unwrap();
     assert_eq!(pending.consent.relying_party, "nanning-bank");
-    let answer = pending.respond(&mdoc, &world.device_key).unwrap();
+    let answer = pending
+        .respond(Held::Mdoc(&mdoc), &world.device_key, &OsRandom, NOW)
+        .unwrap();
     let respond_at = format!("{bank}{}", started["response"].as_str().unwrap());
     let posted = json!({"protocol": "org-iso-mdoc", "data": answer}).to_string();
-    // Not the protocol asked in; not a DigitalCredential's fields: the request stays.
+    // Not a protocol asked in (unsigned is offered only where the bank's registration lists
+    // its origin); not a DigitalCredential's fields: the request stays.
     for (body, code) in [
+        (
+            json!({"protocol": "openid4vp-v1-multisigned", "data": {}}),
+            "unsupported_protocol",
+        ),
         (
             json!({"protocol": "openid4vp-v1-unsigned", "data": {}}),
             "unsupported_protocol",
@@ -366,6 +380,44 @@ async fn the_bank_asks_through_the_browser_and_checks_the_answer() {
     .await;
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("not_configured"));
+}
+
+/// The same call offers OpenID4VP, signed with the bank's certificate and naming its origin;
+/// the answer, bound to that origin, is taken once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bank_desk_takes_an_openid4vp_answer_through_the_browser() {
+    use eid_wallet::dc_api::DigitalCredentialRequest;
+    let (world, _served, bank, mdoc, started) = bank_asks_the_browser().await;
+    let protocols: Vec<&str> = started["digital"]["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["protocol"].as_str())
+        .collect();
+    // No unsigned request: the bank's registration lists no web origin.
+    assert_eq!(protocols, ["org-iso-mdoc", "openid4vp-v1-signed"]);
+    let entry = &started["digital"]["requests"][1];
+    let pending = eid_wallet::dc_api::receive(
+        &DigitalCredentialRequest {
+            protocol: "openid4vp-v1-signed",
+            data: &entry["data"],
+            origin: &bank,
+        },
+        &world.trust,
+        NOW,
+    )
+    .unwrap();
+    let answer = pending
+        .respond(Held::Mdoc(&mdoc), &world.device_key, &OsRandom, NOW)
+        .unwrap();
+    let respond_at = format!("{bank}{}", started["response"].as_str().unwrap());
+    let posted = json!({"protocol": "openid4vp-v1-signed", "data": answer});
+    let report: Value =
+        serde_json::from_slice(&post_json(&respond_at, posted.clone()).await).unwrap();
+    assert_eq!(report["accepted"], true, "{report}");
+    assert_eq!(report["format"], "mso_mdoc");
+    let (status, _) = call("POST", &respond_at, posted.to_string()).await;
+    assert_eq!(status, 404);
 }
 
 /// A request the bank's website starts, as anyone then sees it: what the start answered

@@ -67,6 +67,10 @@ pub enum RequestRefused {
     /// An online request object failed its own checks (OpenID4VP).
     #[error("the online request is not acceptable: {0}")]
     Online(eid_oid4vc::vp::VpError),
+    /// An unsigned request through the Digital Credentials API from a page whose origin is
+    /// registered for no relying party, or for several: nothing says who asks.
+    #[error("an unsigned request from {0}, a web origin registered for no single relying party")]
+    UnknownOrigin(String),
     /// An attribute beyond the registration for the purpose.
     #[error("{relying_party} asked for {attribute}, which {purpose} does not allow it")]
     BeyondPurpose {

@@ -13,13 +13,20 @@
 //! (`response=<JWE>`) to the response URI. A holder who declines answers with
 //! [`PendingOnline::decline`]: the error response `access_denied`, encrypted the same way,
 //! so the relying party's page says so instead of waiting for the request to expire.
+//!
+//! The same request can reach the wallet through the W3C Digital Credentials API
+//! ([`crate::dc_api`]): then the page's origin takes the place of the response URI — the
+//! request must name it (`expected_origins`, signed) or be registered for it (unsigned), the
+//! presentation's audience is `origin:<origin>`, and the mdoc is signed over the origin-bound
+//! SessionTranscript.
 
-use eid_crypto::Signer;
 use eid_crypto::jwe::{Recipient, encrypt};
 use eid_crypto::x509::check_reader_certificate;
+use eid_crypto::{Signer, VerifyingKey};
 use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, MdocError};
 use eid_oid4vc::vp::{
-    ERROR_ACCESS_DENIED, ErrorPayload, ResponsePayload, VerifiedRequest, VpError, verify_request,
+    AuthorizationRequest, ERROR_ACCESS_DENIED, ErrorPayload, ResponsePayload, VerifiedRequest,
+    VpError, origin_audience, verify_request,
 };
 use eid_oid4vc::{FORMAT_MSO_MDOC, FORMAT_SD_JWT_VC};
 use eid_trust::VerifiedTrustList;
@@ -32,7 +39,9 @@ use crate::registration::{Requested, consent, registered_party};
 /// A checked online request waiting for the holder's consent.
 #[derive(Debug)]
 pub struct PendingOnline {
-    request: VerifiedRequest,
+    request: AuthorizationRequest,
+    /// The page's origin when the request came through the Digital Credentials API.
+    origin: Option<String>,
     /// What the holder is asked.
     pub consent: ConsentRequest,
 }
@@ -79,24 +88,70 @@ pub fn receive(
     trust: &VerifiedTrustList,
     now: OffsetDateTime,
 ) -> Result<PendingOnline, RequestRefused> {
-    let mut certificate_error = None;
-    let verified = verify_request(
-        request_jwt,
-        client_id,
-        |der| {
-            check_reader_certificate(der, now).map_err(|e| {
-                certificate_error = Some(e);
-                VpError::Signature
-            })
-        },
-        now,
-    )
-    .map_err(|e| match certificate_error.take() {
-        Some(c) => RequestRefused::ReaderCertificate(c),
-        None => RequestRefused::Online(e),
+    let verified = reader_checked(now, |leaf| {
+        verify_request(request_jwt, client_id, leaf, now)
     })?;
     let rp = registered_party(trust, &verified.certificate)?;
-    let request = &verified.request;
+    pending(trust, rp, verified.request, None)
+}
+
+/// Checks the request object of an `openid4vp-v1-signed` call from a page at `origin`: its
+/// own checks ([`eid_oid4vc::vp::verify_dc_api_request`]: `expected_origins` names the
+/// origin) and the certificate registered for a relying party.
+pub(crate) fn receive_signed(
+    request_jwt: &str,
+    origin: &str,
+    trust: &VerifiedTrustList,
+    now: OffsetDateTime,
+) -> Result<PendingOnline, RequestRefused> {
+    let verified = reader_checked(now, |leaf| {
+        eid_oid4vc::vp::verify_dc_api_request(request_jwt, origin, leaf, now)
+    })?;
+    let rp = registered_party(trust, &verified.certificate)?;
+    pending(trust, rp, verified.request, Some(origin))
+}
+
+/// Reads an `openid4vp-v1-unsigned` call's parameters from a page at `origin`: nothing is
+/// signed, so the origin alone says who asks — the one relying party the trust list
+/// registers it for.
+pub(crate) fn receive_unsigned(
+    data: &Value,
+    origin: &str,
+    trust: &VerifiedTrustList,
+) -> Result<PendingOnline, RequestRefused> {
+    let request = eid_oid4vc::vp::read_unsigned_request(data).map_err(RequestRefused::Online)?;
+    let rp = crate::registration::registered_origin(trust, origin)?;
+    pending(trust, rp, request, Some(origin))
+}
+
+/// Runs `verify` with the reader certificate profile as the way to the signing key, telling
+/// a certificate that fails it from the request's own faults.
+fn reader_checked(
+    now: OffsetDateTime,
+    verify: impl FnOnce(
+        &mut dyn FnMut(&[u8]) -> Result<VerifyingKey, VpError>,
+    ) -> Result<VerifiedRequest, VpError>,
+) -> Result<VerifiedRequest, RequestRefused> {
+    let mut certificate_error = None;
+    let verified = verify(&mut |der| {
+        check_reader_certificate(der, now).map_err(|e| {
+            certificate_error = Some(e);
+            VpError::Signature
+        })
+    });
+    verified.map_err(|e| match certificate_error.take() {
+        Some(c) => RequestRefused::ReaderCertificate(c),
+        None => RequestRefused::Online(e),
+    })
+}
+
+/// The consent for what `request`'s DCQL query asks of `rp`.
+fn pending(
+    trust: &VerifiedTrustList,
+    rp: &eid_trust::model::RelyingParty,
+    request: AuthorizationRequest,
+    origin: Option<&str>,
+) -> Result<PendingOnline, RequestRefused> {
     let mut requested = Vec::new();
     for query in &request.dcql_query.credentials {
         let resident = match query.format.as_str() {
@@ -139,15 +194,16 @@ pub fn receive(
     }
     let consent = consent(trust, rp, request.purpose(), requested)?;
     Ok(PendingOnline {
-        request: verified,
+        request,
+        origin: origin.map(str::to_owned),
         consent,
     })
 }
 
 impl PendingOnline {
-    /// The client identifier (`x509_hash:…`).
+    /// The client identifier (`x509_hash:…`; empty for an unsigned request).
     pub fn client_id(&self) -> &str {
-        &self.request.request.client_id
+        &self.request.client_id
     }
 
     /// The holder consented: the presentation of `held` (the attributes asked for that it
@@ -160,7 +216,19 @@ impl PendingOnline {
         random: &dyn eid_core::Random,
         now: OffsetDateTime,
     ) -> Result<OnlineResponse, RespondError> {
-        let request = &self.request.request;
+        let jwe = self.presentation(held, device_key, random, now)?;
+        Ok(self.form(&jwe))
+    }
+
+    /// The encrypted response (a JWE) carrying the presentation of `held`.
+    pub(crate) fn presentation(
+        &self,
+        held: Held<'_>,
+        device_key: &dyn Signer,
+        random: &dyn eid_core::Random,
+        now: OffsetDateTime,
+    ) -> Result<String, RespondError> {
+        let request = &self.request;
         let format = match held {
             Held::Mdoc(_) => FORMAT_MSO_MDOC,
             Held::SdJwt(_) => FORMAT_SD_JWT_VC,
@@ -180,12 +248,19 @@ impl PendingOnline {
                     .encryption_key()?
                     .thumbprint_sha256()
                     .map_err(|e| RespondError::Mdoc(MdocError::Algorithm(e)))?;
-                let transcript = eid_mdoc::session::oid4vp_session_transcript(
-                    &request.client_id,
-                    &request.nonce,
-                    Some(&thumbprint),
-                    &request.response_uri,
-                );
+                let transcript = match &self.origin {
+                    Some(origin) => eid_mdoc::session::oid4vp_dc_api_session_transcript(
+                        origin,
+                        &request.nonce,
+                        Some(&thumbprint),
+                    ),
+                    None => eid_mdoc::session::oid4vp_session_transcript(
+                        &request.client_id,
+                        &request.nonce,
+                        Some(&thumbprint),
+                        &request.response_uri,
+                    ),
+                };
                 let response =
                     eid_mdoc::present::present(issuer_signed, &disclose, device_key, &transcript)?;
                 eid_crypto::b64url(&response)
@@ -199,12 +274,16 @@ impl PendingOnline {
                         .any(|d| d.name.as_deref() == Some(name))
                 };
                 let disclose: Vec<&str> = asked.iter().copied().filter(|n| holds(n)).collect();
+                let audience = match &self.origin {
+                    Some(origin) => origin_audience(origin),
+                    None => request.client_id.clone(),
+                };
                 eid_sdjwt::present(
                     issued.trim(),
                     &disclose,
                     Some(&eid_sdjwt::KeyBinding {
                         signer: device_key,
-                        audience: &request.client_id,
+                        audience: &audience,
                         nonce: &request.nonce,
                         issued_at: now,
                     }),
@@ -226,30 +305,39 @@ impl PendingOnline {
         let payload = ErrorPayload {
             error: ERROR_ACCESS_DENIED.into(),
             error_description: None,
-            state: self.request.request.state.clone(),
+            state: self.request.state.clone(),
         };
         let plaintext =
             serde_json::to_vec(&payload).map_err(|_| RespondError::NotAsked("serialisable"))?;
-        self.encrypted(&plaintext, random)
+        let jwe = self.encrypted(&plaintext, random)?;
+        Ok(self.form(&jwe))
     }
 
     fn encryption_key(&self) -> Result<&eid_crypto::Jwk, RespondError> {
-        // verify_request made sure there is one.
-        self.request
-            .request
-            .encryption_key()
-            .ok_or(RespondError::Encrypt(
-                eid_crypto::jwe::JweError::BadEphemeralKey,
-            ))
+        // The request's checks made sure there is one.
+        self.request.encryption_key().ok_or(RespondError::Encrypt(
+            eid_crypto::jwe::JweError::BadEphemeralKey,
+        ))
     }
 
-    /// `plaintext` encrypted to the verifier's key, as the form body for its response URI.
+    /// `jwe` as the form body for the response URI.
+    fn form(&self, jwe: &str) -> OnlineResponse {
+        OnlineResponse {
+            response_uri: self.request.response_uri.clone(),
+            body: format!(
+                "response={}",
+                url::form_urlencoded::byte_serialize(jwe.as_bytes()).collect::<String>()
+            ),
+        }
+    }
+
+    /// `plaintext` encrypted to the verifier's key.
     fn encrypted(
         &self,
         plaintext: &[u8],
         random: &dyn eid_core::Random,
-    ) -> Result<OnlineResponse, RespondError> {
-        let request = &self.request.request;
+    ) -> Result<String, RespondError> {
+        let request = &self.request;
         let enc = request.content_encryption().ok_or(RespondError::Encrypt(
             eid_crypto::jwe::JweError::UnsupportedEncryption(String::new()),
         ))?;
@@ -263,12 +351,6 @@ impl PendingOnline {
             plaintext,
             random,
         )?;
-        Ok(OnlineResponse {
-            response_uri: request.response_uri.clone(),
-            body: format!(
-                "response={}",
-                url::form_urlencoded::byte_serialize(jwe.as_bytes()).collect::<String>()
-            ),
-        })
+        Ok(jwe)
     }
 }

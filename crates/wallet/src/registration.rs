@@ -1,5 +1,6 @@
 //! What the phone checks of any relying party's request, whichever channel carried it:
-//! that the certificate it signed with is registered for a relying party in the trust list,
+//! that the certificate it signed with is registered for a relying party in the trust list
+//! (or, for an unsigned request through the Digital Credentials API, the page's web origin),
 //! that the purpose it names is one that relying party is registered for, and that it asks
 //! for nothing beyond that registration and the purpose's catalogue.
 
@@ -34,6 +35,24 @@ pub(crate) fn registered_party<'a>(
         .iter()
         .find(|rp| rp.certificate.as_deref() == Some(presented.as_str()))
         .ok_or(RequestRefused::UnknownReader)
+}
+
+/// The one relying party the trust list registers the web origin `origin` for: who asks in
+/// an unsigned request through the Digital Credentials API. None, or several sharing it,
+/// and the wallet cannot tell who asks.
+pub(crate) fn registered_origin<'a>(
+    trust: &'a VerifiedTrustList,
+    origin: &str,
+) -> Result<&'a RelyingParty, RequestRefused> {
+    let mut parties = trust
+        .list()
+        .relying_parties
+        .iter()
+        .filter(|rp| rp.web_origins.iter().any(|o| o == origin));
+    match (parties.next(), parties.next()) {
+        (Some(rp), None) => Ok(rp),
+        _ => Err(RequestRefused::UnknownOrigin(origin.to_owned())),
+    }
 }
 
 /// The consent to ask for `requested` by `rp` for the purpose named, or why not to ask.

@@ -330,6 +330,45 @@ async fn a_reader_of_events_resumes_from_its_last_event_id() {
 
 #[tokio::test]
 #[ignore = "needs NATS JetStream: EID_TEST_NATS_ADDRESS (scripts/test starts one)"]
+async fn a_reader_that_saw_no_event_yet_resumes_from_where_it_connected() {
+    let Some(address) = eid_core::testing::required_env("EID_TEST_NATS_ADDRESS") else {
+        return;
+    };
+    let config = config(&address, "position");
+    let world = world_with(&config, 19, "third-phone").await;
+    let mut reader = NatsConnection::connect(&address).await.unwrap();
+    // The stream's first block is the reader's resume point: an id, no event.
+    let mut events = open_events(&world, None).await;
+    let chunk = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("the resume point at once")
+        .unwrap()
+        .unwrap();
+    let block = std::str::from_utf8(&chunk).unwrap();
+    assert!(!block.contains("data:"), "{block}");
+    let position: u64 = block
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .expect("an id")
+        .parse()
+        .unwrap();
+    // The connection goes before any event came; a change is made meanwhile.
+    drop(events);
+    suspend(&world, "third-phone").await;
+    wait_for_messages(&mut reader, &config.stream, position + 4).await;
+    // From that id the reader gets what it would otherwise have lost.
+    let mut resumed = open_events(&world, Some(position)).await;
+    let missed = next_events(&mut resumed, 3).await;
+    assert!(
+        missed.iter().all(|(id, e)| *id > position
+            && matches!(e, Event::Status { status, .. } if status == "SUSPENDED")),
+        "{missed:?} after {position}"
+    );
+    delete_stream(&mut reader, &config.stream).await;
+}
+
+#[tokio::test]
+#[ignore = "needs NATS JetStream: EID_TEST_NATS_ADDRESS (scripts/test starts one)"]
 async fn a_reader_that_goes_gives_its_slot_back_on_a_quiet_stream() {
     let Some(address) = eid_core::testing::required_env("EID_TEST_NATS_ADDRESS") else {
         return;

@@ -185,6 +185,38 @@ impl World {
         }
     }
 
+    /// Nanning's SD-JWT VC for the world's device key, with the same status entry.
+    pub fn sd_jwt(&self) -> String {
+        let claims: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_value(serde_json::json!({
+                "family_name": "韦", "given_name": "小兰", "sex": 2, "ethnicity": "壮",
+                "birth_date": "1990-03-07", "address": "广西南宁市青秀区民族大道1号",
+                "document_number": "450103199003070024", "issuing_authority": "南宁市公安局",
+                "issue_date": "2020-01-01", "expiry_date": "2040-01-01",
+                "wallet_provider": "superapp-a",
+            }))
+            .unwrap();
+        eid_sdjwt::issue(
+            &eid_sdjwt::IssueRequest {
+                claims: &claims,
+                vct: eid_sdjwt::VCT_RESIDENT_IDENTITY,
+                issuer: Some("https://nanning.eid.example"),
+                holder_key: self.device_key.verifying_key(),
+                issued_at: NOW - Duration::days(1),
+                expires_at: Some(NOW + Duration::days(90)),
+                status: Some(eid_core::status::StatusListReference {
+                    idx: IDX,
+                    uri: STATUS_URI.into(),
+                }),
+                x5c: std::slice::from_ref(&self.nanning.ds.0),
+                decoys: 2,
+            },
+            &self.nanning.ds_key,
+            &OsRandom,
+        )
+        .unwrap()
+    }
+
     pub fn sign(root: &SigningKey, draft: &TrustList) -> VerifiedTrustList {
         let (jws, _) =
             eid_trust::signed::sign(draft, root, NOW - Duration::minutes(1), Duration::days(7))
