@@ -235,6 +235,9 @@ pub enum Followed {
     Connected,
     /// A push changed the cache.
     Applied(StatusPush),
+    /// A push says an entry the cache holds as suspended is valid again (reinstated):
+    /// unsigned, it changes nothing, but the list it names is worth fetching now.
+    Eased(StatusPush),
 }
 
 /// Follows the authority's event stream at `events_url`, applying every status push to
@@ -273,6 +276,10 @@ pub async fn follow_pushes_from(
             .apply_push(&push.uri, push.idx, push.status)
         {
             progress(Followed::Applied(push));
+        } else if push.status == eid_core::status::CredentialStatus::Valid
+            && verifier.statuses().holds_suspended(&push.uri, push.idx)
+        {
+            progress(Followed::Eased(push));
         }
     })
     .await?;

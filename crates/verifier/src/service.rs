@@ -337,9 +337,15 @@ async fn follow(service: Arc<Service>, events: String) {
         let mut connected = false;
         let result =
             crate::online::follow_pushes_from(&events, &mut last, &service.verifier, |f| {
-                if matches!(f, crate::online::Followed::Connected) {
-                    connected = true;
-                    service.wanted.notify_one();
+                match f {
+                    crate::online::Followed::Connected => {
+                        connected = true;
+                        service.wanted.notify_one();
+                    }
+                    // A reinstatement: the signed list lifts the suspension, fetched within
+                    // about a second rather than on the schedule.
+                    crate::online::Followed::Eased(_) => service.wanted.notify_one(),
+                    crate::online::Followed::Applied(_) => {}
                 }
             })
             .await;

@@ -167,6 +167,15 @@ impl StatusCache {
         }
     }
 
+    /// Whether the cache holds entry `idx` of list `uri` as suspended: a push saying it is
+    /// valid again cannot lift that (pushes are unsigned), but says the list is worth
+    /// fetching now.
+    pub fn holds_suspended(&self, uri: &str, idx: u64) -> bool {
+        self.lists
+            .get(uri)
+            .is_some_and(|held| held.list.get(idx).is_ok_and(|v| v == 2))
+    }
+
     /// What the cache says of `reference`, for a credential of `issuer`.
     pub fn finding(
         &self,

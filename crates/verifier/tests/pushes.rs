@@ -79,6 +79,22 @@ async fn a_suspension_reaches_a_following_verifier_within_a_second() {
         .store_status_list("cn-4501", &reference.uri, &token, NOW)
         .unwrap();
     assert_eq!(status(&fresh), CredentialStatus::Suspended);
+
+    // The phone is found: the reinstatement's push does not lift the suspension (anyone on
+    // the path could send one), but says the list is worth fetching now.
+    served.wallet_action("reinstate").await;
+    let pushed = tokio::time::timeout(StdDuration::from_secs(1), rx.recv())
+        .await
+        .expect("the reinstatement's push arrived within a second")
+        .unwrap();
+    let Followed::Eased(push) = pushed else {
+        panic!("{pushed:?}");
+    };
+    assert_eq!(push.idx, reference.idx);
+    assert_eq!(
+        status(&verifier.read().unwrap()),
+        CredentialStatus::Suspended
+    );
 }
 
 #[tokio::test]
