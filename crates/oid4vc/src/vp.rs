@@ -382,7 +382,7 @@ pub fn verify_dc_api_request(
     leaf_key: impl FnOnce(&[u8]) -> Result<VerifyingKey, VpError>,
     now: OffsetDateTime,
 ) -> Result<VerifiedRequest, VpError> {
-    let verified = verify_signed(jwt, None, leaf_key, now)?;
+    let mut verified = verify_signed(jwt, None, leaf_key, now)?;
     if !verified
         .request
         .expected_origins
@@ -392,18 +392,29 @@ pub fn verify_dc_api_request(
         return Err(VpError::Origin);
     }
     answerable(&verified.request, RESPONSE_MODE_DC_API_JWT)?;
+    // Not defined through the API (A.2): the answer goes back through the page, and a
+    // `state` is not echoed.
+    verified.request.state = None;
+    verified.request.response_uri.clear();
     Ok(verified)
 }
 
 /// Reads the `data` of an `openid4vp-v1-unsigned` call through the Digital Credentials
 /// API: the request's parameters themselves. A `client_id` or `expected_origins` in it is
-/// dropped (Appendix A.2: the wallet ignores them); the answer must be the encrypted
-/// `dc_api.jwt`. Who asks is the page's origin alone.
+/// dropped (Appendix A.2: the wallet ignores them), as are what the API does not define
+/// (`state`, `response_uri`) and what only a request object has (`aud`, `iat`, `exp`); the
+/// answer must be the encrypted `dc_api.jwt`. Who asks is the page's origin alone.
 pub fn read_unsigned_request(data: &Value) -> Result<AuthorizationRequest, VpError> {
     let mut request: AuthorizationRequest = serde_json::from_value(data.clone())
         .map_err(|e| VpError::Malformed(format!("the unsigned request: {e}")))?;
+    // Ignored (A.2): what names a client, what only a signed request or a redirect has.
     request.client_id.clear();
     request.expected_origins.clear();
+    request.state = None;
+    request.response_uri.clear();
+    request.aud = None;
+    request.iat = None;
+    request.exp = None;
     answerable(&request, RESPONSE_MODE_DC_API_JWT)?;
     Ok(request)
 }

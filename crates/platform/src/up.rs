@@ -207,6 +207,20 @@ async fn bind(port: u16) -> Result<(tokio::net::TcpListener, String), PlatformEr
     Ok((listener, format!("http://{local}")))
 }
 
+/// The web listener's address, bound but not yet listening, and its URL.
+fn reserve(port: u16) -> Result<(tokio::net::TcpSocket, String), PlatformError> {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let failed = |source| PlatformError::Listen {
+        address: address.to_string(),
+        source,
+    };
+    let socket = tokio::net::TcpSocket::new_v4().map_err(failed)?;
+    socket.set_reuseaddr(true).map_err(failed)?;
+    socket.bind(address).map_err(failed)?;
+    let local = socket.local_addr().map_err(failed)?;
+    Ok((socket, format!("http://{local}")))
+}
+
 fn offset(base: u16, by: u16) -> u16 {
     if base == 0 { 0 } else { base + by }
 }
@@ -365,7 +379,9 @@ pub async fn start(
         ),
     };
     let desks_compare_faces = desk_face.is_ok() || front.is_some_and(|t| t.face_matching);
-    let (web, listening) = bind(options.port).await?;
+    // Bound now, listening once everything is up (scripts/cluster takes an open port for a
+    // ready front): its URL — the pages' web origin — goes into a folder made now.
+    let (web, listening) = reserve(options.port)?;
     let base = front.map_or(listening, |t| t.base.trim_end_matches('/').to_owned());
     // The pages' web origin (scheme://host:port), registered for the bank when the folder
     // is made.
@@ -682,6 +698,10 @@ pub async fn start(
     // One error shape on every route: what a framework rejection answers in plain text is
     // turned into `{"error", "error_description"}` here.
     let app = app.layer(axum::middleware::map_response(eid_serve::json_errors));
+    let web = web.listen(1024).map_err(|source| PlatformError::Listen {
+        address: base.clone(),
+        source,
+    })?;
     serve(&mut tasks, web, app);
     Ok(Running {
         base,

@@ -201,7 +201,17 @@ pub fn set_web_origins(
 ) -> Result<(), TrustError> {
     if let Some(bad) = origins.iter().find(|o| !crate::model::is_web_origin(o)) {
         return Err(TrustError::Content(format!(
-            "{bad:?} is not a web origin (https://host[:port], nothing after)"
+            "{bad:?} is not a web origin as a browser writes it (https://host[:port], or http:// on loopback; nothing after)"
+        )));
+    }
+    if let Some((other, origin)) = list
+        .relying_parties
+        .iter()
+        .filter(|rp| rp.id != id)
+        .find_map(|rp| Some((&rp.id, rp.web_origins.iter().find(|o| origins.contains(o))?)))
+    {
+        return Err(TrustError::Content(format!(
+            "the web origin {origin} is registered for {other}: an origin is one relying party's"
         )));
     }
     let rp = list

@@ -280,20 +280,46 @@ pub struct RelyingParty {
     pub web_origins: Vec<String>,
 }
 
-/// Whether `origin` is a web origin as a browser serialises it: `https://` or `http://`, a
-/// host and perhaps a port, nothing after (no path, not even `/`), at most 255 bytes.
+/// Whether `origin` is a web origin exactly as a browser serialises it (WHATWG URL's ASCII
+/// serialisation): `https://` and a host — lower case, punycode for an IDN — with a port only
+/// when not 443; `http://` only for this machine (`localhost`, `127.0.0.1`, `[::1]`, a secure
+/// context without TLS) with a port only when not 80; nothing after; at most 255 bytes.
 pub fn is_web_origin(origin: &str) -> bool {
-    let Some(rest) = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"))
-    else {
+    let (rest, default_port, loopback_only) = if let Some(rest) = origin.strip_prefix("https://") {
+        (rest, "443", false)
+    } else if let Some(rest) = origin.strip_prefix("http://") {
+        (rest, "80", true)
+    } else {
         return false;
     };
-    origin.len() <= 255
-        && !rest.is_empty()
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.:[]".contains(&b))
+    // The port follows the last ':' outside an IPv6 literal's brackets.
+    let (host, port) = match rest.rfind(':') {
+        Some(at) if !rest[at..].contains(']') => (&rest[..at], Some(&rest[at + 1..])),
+        _ => (rest, None),
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && !p.starts_with('0')
+            && p != default_port
+            && p.parse::<u16>().is_ok()
+    });
+    let host_ok = match host.strip_prefix('[') {
+        Some(v6) => v6.strip_suffix(']').is_some_and(|inner| {
+            !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
+        }),
+        None => {
+            !host.is_empty()
+                && !host.starts_with(['.', '-'])
+                && !host.ends_with(['.', '-'])
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b))
+        }
+    };
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    origin.len() <= 255 && port_ok && host_ok && (!loopback_only || loopback)
 }
 
 /// The national trust list.

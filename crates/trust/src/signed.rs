@@ -88,17 +88,26 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
             relying_party: None,
         });
     }
+    // A web origin names the one relying party whose pages it serves: a wallet takes an
+    // unsigned request from it to be that party's.
+    let mut origins = std::collections::BTreeMap::new();
     for rp in &list.relying_parties {
-        if let Some(bad) = rp
-            .web_origins
-            .iter()
-            .find(|o| !crate::model::is_web_origin(o))
-        {
-            return Err(TrustError::Content(format!(
-                "relying party {}: {bad:?} is not a web origin (https://host[:port])",
-                rp.id
-            )));
+        for origin in &rp.web_origins {
+            if !crate::model::is_web_origin(origin) {
+                return Err(TrustError::Content(format!(
+                    "relying party {}: {origin:?} is not a web origin (https://host[:port], or http:// on loopback)",
+                    rp.id
+                )));
+            }
+            if let Some(other) = origins.insert(origin.as_str(), rp.id.as_str()) {
+                return Err(TrustError::Content(format!(
+                    "the web origin {origin} is registered for both {other} and {}: an origin is one relying party's",
+                    rp.id
+                )));
+            }
         }
+    }
+    for rp in &list.relying_parties {
         for (purpose, attributes) in &rp.purposes {
             let allowed = list
                 .purpose(*purpose)

@@ -716,6 +716,13 @@ fn web_origins_are_origins_when_set_and_when_read() {
         "https://Bank.example",
         "https://bank.example?x",
         "https://",
+        "https://bank.example:443",
+        "https://bank.example:",
+        "https://:8443",
+        "https://[::1",
+        "https://bank.example:99999",
+        "http://bank.example",
+        "http://127.0.0.1:80",
     ] {
         assert!(
             matches!(
@@ -728,10 +735,21 @@ fn web_origins_are_origins_when_set_and_when_read() {
     assert!(list.relying_parties[0].web_origins.is_empty());
     let good = [
         "https://bank.example".to_owned(),
+        "https://bank.example:8443".to_owned(),
+        "https://xn--fiqs8s.example".to_owned(),
         "http://127.0.0.1:8400".to_owned(),
+        "http://localhost:8400".to_owned(),
+        "http://[::1]:8400".to_owned(),
     ];
     eid_trust::edit::set_web_origins(&mut list, &id, &good).unwrap();
     assert_eq!(list.relying_parties[0].web_origins, good);
+    // An origin is one party's.
+    let other = list.relying_parties[1].id.clone();
+    assert!(matches!(
+        eid_trust::edit::set_web_origins(&mut list, &other, &good[..1]),
+        Err(TrustError::Content(_))
+    ));
+    assert!(list.relying_parties[1].web_origins.is_empty());
     assert!(matches!(
         eid_trust::edit::set_web_origins(&mut list, "nobody", &good),
         Err(TrustError::Content(_))

@@ -231,6 +231,10 @@ mod tests {
         assert_eq!(stream.last_event_id(), Some("42"));
         stream.feed(b"id: 4\x013\ndata: e\n\nid: 4 3\ndata: f\n\n");
         assert_eq!(stream.last_event_id(), Some("42"));
+        // An id without data (an authority's resume point when a stream opens): no event,
+        // but the id to resume from.
+        assert!(stream.feed(b"id: 57\n\n").is_empty());
+        assert_eq!(stream.last_event_id(), Some("57"));
     }
 
     #[test]

@@ -119,6 +119,8 @@ pub struct Service {
     /// Digital Credentials API requests waiting for their answer, by handle, in this
     /// process ([`DC_REQUESTS`]).
     dc_requests: std::sync::Mutex<std::collections::HashMap<String, DcPending>>,
+    /// Digital Credentials API requests being made: they hold places too.
+    dc_making: std::sync::atomic::AtomicUsize,
 }
 
 /// One Digital Credentials API request waiting for its answer: the page offers the wallet
@@ -189,6 +191,7 @@ impl Service {
             face_templates: Arc::new(tokio::sync::Semaphore::new(FACE_TEMPLATES)),
             exchanges: tokio::sync::Semaphore::new(EXCHANGES),
             dc_requests: std::sync::Mutex::default(),
+            dc_making: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -1290,9 +1293,10 @@ async fn create_dc_request(
         }
     };
     // A place first: a full service does none of the work below.
-    if let Some(refused) = dc_full(&service) {
-        return refused;
-    }
+    let _place = match dc_place(&service) {
+        Ok(place) => place,
+        Err(refused) => return *refused,
+    };
     let reader = crate::in_person::ReaderIdentity {
         signer: signer.as_ref(),
         certificate: &certificate,
@@ -1378,15 +1382,32 @@ fn dc_busy() -> Response {
     busy("too many Digital Credentials API requests are waiting for an answer")
 }
 
-/// Whether the waiting Digital Credentials API requests (those not expired) fill their
-/// places: the refusal then.
-fn dc_full(service: &Service) -> Option<Response> {
+/// A place for a Digital Credentials API request being made, given back when dropped.
+struct DcPlace<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for DcPlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// A place among [`DC_REQUESTS`], shared by the requests waiting (those not expired) and
+/// those being made — taken under the lock, so that a burst cannot all pass the check
+/// before any is stored; the refusal when none is free.
+fn dc_place(service: &Service) -> Result<DcPlace<'_>, Box<Response>> {
     let now = service.clock.now();
     let Ok(mut pending) = service.dc_requests.lock() else {
-        return Some(poisoned());
+        return Err(Box::new(poisoned()));
     };
     pending.retain(|_, p| p.expires > now);
-    (pending.len() >= DC_REQUESTS).then(dc_busy)
+    let making = service.dc_making.load(std::sync::atomic::Ordering::Acquire);
+    if pending.len() + making >= DC_REQUESTS {
+        return Err(Box::new(dc_busy()));
+    }
+    service
+        .dc_making
+        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    Ok(DcPlace(&service.dc_making))
 }
 
 /// What the page passes back: the DigitalCredential's protocol and data.

@@ -248,6 +248,18 @@ async fn the_gate_and_the_bank_accept_then_refuse_within_a_second_of_the_report(
     })
     .await
     .expect("both services refuse within a second of the report");
+
+    // The phone is found: the reinstatement's push cannot lift the suspension, but has the
+    // gate fetch the signed list at once — accepted again within seconds, not after half
+    // the staleness bound (minutes for airport security).
+    served.wallet_action("reinstate").await;
+    tokio::time::timeout(StdDuration::from_secs(4), async {
+        while scan(&gate, &world, &compact).await["accepted"] != true {
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the gate accepts the reinstated phone within seconds");
 }
 
 /// The bank's desk service with an mdoc its authority serves the status of, and a Digital
