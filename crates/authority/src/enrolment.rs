@@ -44,28 +44,13 @@ use axum::Json;
 use axum::extract::State;
 use base64::Engine;
 use eid_oid4vc::proof::{ProofPolicy, verify_key_proofs};
-use serde::Deserialize;
-use serde_json::Value;
 
-use crate::issuance::OfferMade;
 use crate::proofing::ImageError;
 use crate::{ApiError, Authority};
+use eid_oid4vc::eid::{LostReport, LostTaken, OfferMade, RefreshRequest, RemoteEnrolment};
 
 /// The largest image accepted, per image.
 pub const MAX_IMAGE: usize = 4 << 20;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RemoteEnrolment {
-    id_number: String,
-    full_name: String,
-    card_front: String,
-    card_back: String,
-    face: String,
-    face_turned: String,
-    turn: String,
-    wallet_proof: String,
-}
 
 /// The live capture: facing the camera, turned, and the way asked.
 struct Capture {
@@ -149,7 +134,7 @@ impl Authority {
     /// app): the reporter is proofed by face like a remote enrolment, then every credential
     /// of the resident held in *other* wallet instances is suspended (the reporting wallet's
     /// own are left alone). A report that says it is a move goes on in [`Self::move_here`].
-    async fn report_lost(&self, request: LostReport) -> Result<Value, ApiError> {
+    async fn report_lost(&self, request: LostReport) -> Result<LostTaken, ApiError> {
         let face = Capture::read(&request.face, &request.face_turned, &request.turn)?;
         let action = if request.moving {
             "report_move"
@@ -191,10 +176,12 @@ impl Authority {
                 .await?
                 .instances;
         }
-        Ok(serde_json::json!({
-            "wallets_suspended": wallets.len(),
-            "instances": instances,
-        }))
+        Ok(LostTaken {
+            wallets_suspended: Some(wallets.len()),
+            wallets_revoked: None,
+            moved: false,
+            instances: instances as u64,
+        })
     }
 
     /// The holder, proofed by face from the reporting wallet, has moved to it: only when
@@ -208,7 +195,7 @@ impl Authority {
     /// a lost report be turned into a lock-out; the holder enrols that wallet first, or
     /// reports the phone lost (suspended, reversible). Each credential revoked is audited by
     /// the lifecycle, and the move itself (done or refused) here.
-    async fn move_here(&self, id_number: &str, proofed: &Proofed) -> Result<Value, ApiError> {
+    async fn move_here(&self, id_number: &str, proofed: &Proofed) -> Result<LostTaken, ApiError> {
         let (provider, instance) = proofed
             .bound
             .split_once('/')
@@ -274,11 +261,12 @@ impl Authority {
             ),
         )
         .await?;
-        Ok(serde_json::json!({
-            "moved": true,
-            "wallets_revoked": wallets.len(),
-            "instances": instances,
-        }))
+        Ok(LostTaken {
+            wallets_suspended: None,
+            wallets_revoked: Some(wallets.len()),
+            moved: true,
+            instances: instances as u64,
+        })
     }
 
     /// The wallet behind a key proof: its attestation by a listed, active provider, and a
@@ -482,34 +470,13 @@ struct Proofed {
     bound: String,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct LostReport {
-    id_number: String,
-    full_name: String,
-    face: String,
-    face_turned: String,
-    turn: String,
-    wallet_proof: String,
-    /// The holder has moved to the reporting wallet (`"move": true`): the other wallets'
-    /// credentials are revoked, not suspended, once that wallet holds hers.
-    #[serde(default, rename = "move")]
-    moving: bool,
-}
-
 pub(crate) async fn report_lost(
     State(authority): State<Arc<Authority>>,
     body: Result<Json<LostReport>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LostTaken>, ApiError> {
     authority.remote_proofing()?;
     let Json(request) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
     Ok(Json(authority.report_lost(request).await?))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RefreshRequest {
-    wallet_proof: String,
 }
 
 pub(crate) async fn refresh(

@@ -28,16 +28,7 @@ use serde_json::json;
 use crate::credential::{self, CONFIG_MDOC, CONFIG_SD_JWT};
 use crate::{ApiError, Authority, hash_secret};
 
-/// An offer made for a resident, as the officer or the enrolment flow hands it on.
-#[derive(Debug, Serialize)]
-pub struct OfferMade {
-    /// `openid-credential-offer://…`, for a QR code or a deep link.
-    pub offer_uri: String,
-    /// The transaction code to give the citizen on another channel.
-    pub tx_code: String,
-    /// Until when the offer can be redeemed (Unix seconds).
-    pub expires_at: i64,
-}
+pub use eid_oid4vc::eid::OfferMade;
 
 impl Authority {
     /// The Credential Issuer Metadata.

@@ -18,11 +18,12 @@ use eid_crypto::b64url;
 use eid_mdoc::offline::OfflineError;
 use eid_mdoc::transport::{Framed, Transport};
 use eid_trust::VerifiedTrustList;
+use eid_wallet::holder::FixedAttestation;
 use eid_wallet::in_person::{Engagement, refusal};
 use eid_wallet::keystore::KdfCost;
 use eid_wallet::offline::{OfflineCredential, REFRESH};
 use eid_wallet::store::{UsePolicy, WalletStore};
-use eid_wallet::{Keystore, SoftwareKeystore};
+use eid_wallet::{DeviceKeys, Holder, Keystore, SoftwareKeystore, UnlockedKeys};
 
 use crate::Outcome;
 use crate::credential::{load_jwks, read};
@@ -157,7 +158,7 @@ fn keystore_path(dir: &Path) -> PathBuf {
 /// codes are shown to whoever scans them, so their instance is the purpose's.
 struct Wallet {
     runtime: tokio::runtime::Runtime,
-    store: WalletStore,
+    holder: Holder,
     keystore: SoftwareKeystore,
 }
 
@@ -177,7 +178,7 @@ impl Wallet {
             .with_context(|| format!("could not open {}", path.display()))?;
         Ok(Self {
             runtime,
-            store,
+            holder: Holder::new(store),
             keystore,
         })
     }
@@ -191,10 +192,11 @@ impl Wallet {
         expires_at: time::OffsetDateTime,
     ) -> anyhow::Result<usize> {
         self.runtime.block_on(async {
-            self.store
+            self.holder
+                .store()
                 .add(format, purpose, DEVICE_KEY, bytes, expires_at)
                 .await?;
-            anyhow::Ok(self.store.list().await?.len())
+            anyhow::Ok(self.holder.store().list().await?.len())
         })
     }
 
@@ -207,7 +209,7 @@ impl Wallet {
     ) -> anyhow::Result<eid_wallet::store::Instance> {
         self.runtime
             .block_on(
-                self.store
+                self.holder.store()
                     .pick(format, purpose, relying_party, SystemClock.now()),
             )?
             .with_context(|| {
@@ -236,7 +238,7 @@ impl Wallet {
         };
         Ok(self
             .runtime
-            .block_on(self.store.record(&presentation, Some(instance)))?)
+            .block_on(self.holder.store().record(&presentation, Some(instance)))?)
     }
 }
 
@@ -252,12 +254,14 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         } => refresh(&dir, &authority, &attestation, &pin),
         Command::List { dir } => {
             let wallet = Wallet::open(&dir)?;
-            crate::print_json(&wallet.runtime.block_on(wallet.store.list())?)?;
+            crate::print_json(&wallet.runtime.block_on(wallet.holder.store().list())?)?;
             Ok(Outcome::Ok)
         }
         Command::History { dir } => {
             let wallet = Wallet::open(&dir)?;
-            let history = wallet.runtime.block_on(wallet.store.export_history())?;
+            let history = wallet
+                .runtime
+                .block_on(wallet.holder.store().export_history())?;
             writeln!(std::io::stdout().lock(), "{history}")?;
             Ok(Outcome::Ok)
         }
@@ -367,7 +371,8 @@ fn add(dir: &Path, file: &Path) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// The OpenID4VCI flow against the offer's issuer, every configuration offered.
+/// The OpenID4VCI flow against the offer's issuer, every configuration offered, each bound
+/// to the device key (`eid_wallet::holder`).
 fn enrol(
     dir: &Path,
     offer: &str,
@@ -375,121 +380,45 @@ fn enrol(
     attestation: &Path,
     pin: &str,
 ) -> anyhow::Result<Outcome> {
-    use eid_verifier::online::{fetch, post_form, post_json};
-    use eid_wallet::enrolment::{Enrolment, accept};
     let mut wallet = Wallet::open(dir)?;
-    let attestation = read(attestation)?;
-    let enrolment = Enrolment::from_offer(offer)?;
-    let (issuer_url, server_url) = enrolment.metadata_urls();
-    let (endpoints, metadata) = wallet.runtime.block_on(async {
-        let issuer = fetch(&issuer_url, "application/json").await?;
-        let server = fetch(&server_url, "application/json").await?;
-        anyhow::Ok(enrolment.endpoints(&issuer, &server)?)
-    })?;
-    let token: eid_oid4vc::token::TokenResponse = serde_json::from_slice(
-        &wallet
-            .runtime
-            .block_on(post_form(&endpoints.token, enrolment.token_form(tx_code)))
-            .context("the token endpoint refused the code")?,
-    )
-    .context("the token endpoint's answer")?;
+    let attester = FixedAttestation(read(attestation)?);
     let unlocked = wallet
         .keystore
         .unlock(pin)
         .context("the PIN did not unlock the device key")?;
-    let signer = wallet.keystore.signer(&unlocked, DEVICE_KEY)?;
-    let device = wallet.keystore.public_key(DEVICE_KEY)?;
-    let mut kept = Vec::new();
-    for configuration in enrolment.configurations() {
-        let Some(format) = metadata
-            .credential_configurations_supported
-            .get(configuration)
-            .map(|c| c.format.clone())
-        else {
-            continue;
-        };
-        let nonce: eid_oid4vc::token::NonceResponse = serde_json::from_slice(
-            &wallet
-                .runtime
-                .block_on(post_form(&endpoints.nonce, String::new()))?,
-        )
-        .context("the nonce endpoint's answer")?;
-        let request = enrolment.credential_request(
-            configuration,
-            &[&signer],
-            &nonce.c_nonce,
-            attestation.trim(),
-            SystemClock.now(),
-        )?;
-        let response = wallet
-            .runtime
-            .block_on(post_json(
-                &endpoints.credential,
-                Some(&token.access_token),
-                request,
-            ))
-            .with_context(|| format!("the credential endpoint refused {configuration}"))?;
-        for accepted in accept(&format, &response, std::slice::from_ref(&device))? {
-            let expires_at = accepted.expires_at(SystemClock.now());
-            let (format, purpose) = (accepted.format(), accepted.purpose.clone());
-            wallet.add(
-                format,
-                purpose.as_deref(),
-                &accepted.into_bytes(),
-                expires_at,
-            )?;
-            kept.push(configuration.clone());
-        }
-    }
-    crate::print_json(&serde_json::json!({
-        "issuer": enrolment.issuer(),
-        "credentials": kept,
-    }))?;
+    let mut keys = UnlockedKeys::new(&mut wallet.keystore, unlocked, DEVICE_KEY, None);
+    let enrolled = wallet.runtime.block_on(wallet.holder.redeem(
+        offer,
+        tx_code,
+        None,
+        &mut keys,
+        &attester,
+        SystemClock.now(),
+    ))?;
+    crate::print_json(&enrolled)?;
     Ok(Outcome::Ok)
 }
 
 /// A refresh: a key proof of the wallet to the authority's `POST /refresh`, then the offer
 /// that comes back redeemed as at enrolment.
 fn refresh(dir: &Path, authority: &str, attestation: &Path, pin: &str) -> anyhow::Result<Outcome> {
-    use eid_verifier::online::{post_form, post_json};
     let mut wallet = Wallet::open(dir)?;
-    let base = authority.trim_end_matches('/');
-    let nonce: eid_oid4vc::token::NonceResponse = serde_json::from_slice(
-        &wallet
-            .runtime
-            .block_on(post_form(&format!("{base}/nonce"), String::new()))
-            .with_context(|| format!("could not reach {base}"))?,
-    )
-    .context("the nonce endpoint's answer")?;
+    let attester = FixedAttestation(read(attestation)?);
     let unlocked = wallet
         .keystore
         .unlock(pin)
         .context("the PIN did not unlock the device key")?;
-    let signer = wallet.keystore.signer(&unlocked, DEVICE_KEY)?;
-    let proof = eid_oid4vc::proof::key_proof(
-        &signer,
-        base,
-        &nonce.c_nonce,
-        SystemClock.now(),
-        Some(read(attestation)?.trim()),
-    )?;
-    let made: serde_json::Value = serde_json::from_slice(
-        &wallet
-            .runtime
-            .block_on(post_json(
-                &format!("{base}/refresh"),
-                None,
-                eid_wallet::enrolment::refresh_request(&proof),
-            ))
-            .context("the authority refused the refresh")?,
-    )
-    .context("the refresh endpoint's answer")?;
-    drop(wallet);
-    let (Some(offer), Some(tx_code)) = (made["offer_uri"].as_str(), made["tx_code"].as_str())
-    else {
-        bail!("the refresh endpoint's answer has no offer");
-    };
-    enrol(dir, offer, tx_code, attestation, pin)
+    let mut keys = UnlockedKeys::new(&mut wallet.keystore, unlocked, DEVICE_KEY, None);
+    let enrolled = wallet
+        .runtime
+        .block_on(
+            wallet
+                .holder
+                .refresh(authority, &mut keys, &attester, SystemClock.now()),
+        )
+        .with_context(|| format!("no refresh from {authority}"))?;
+    crate::print_json(&enrolled)?;
+    Ok(Outcome::Ok)
 }
 
 /// Shows the offline QR for `purpose`: unlocks the device key with the PIN once, then
@@ -504,38 +433,23 @@ fn present_offline(
 ) -> anyhow::Result<Outcome> {
     let purpose = crate::trust::purpose(purpose)?;
     let mut wallet = Wallet::open(dir)?;
-    let device = wallet.keystore.public_key(DEVICE_KEY)?;
-    // Whoever scans the code is not known: the purpose's one instance is shown.
-    let instance = wallet
-        .pick(
-            FORMAT_COMPACT,
-            Some(purpose.as_str()),
-            &format!("offline:{purpose}"),
-        )
+    let unlocked = wallet
+        .keystore
+        .unlock(pin)
+        .context("the PIN did not unlock the device key")?;
+    let keys = UnlockedKeys::new(&mut wallet.keystore, unlocked, DEVICE_KEY, None);
+    let show = wallet
+        .runtime
+        .block_on(wallet.holder.offline(purpose, &keys, SystemClock.now()))
         .with_context(|| {
             format!(
                 "the wallet in {} holds no offline QR credential for {purpose}",
                 dir.display()
             )
         })?;
-    let held = OfflineCredential::new(&instance.credential, &device)?;
-    let unlocked = wallet
-        .keystore
-        .unlock(pin)
-        .context("the PIN did not unlock the device key")?;
-    let signer = wallet.keystore.signer(&unlocked, DEVICE_KEY)?;
-    wallet.record(
-        "offline_qr",
-        None,
-        purpose.as_str(),
-        held.attribute_names()
-            .iter()
-            .map(|n| (*n).to_owned())
-            .collect(),
-        instance.id,
-    )?;
+    let (held, signer) = (&show.credential, keys.signer(&show.key_id)?);
     loop {
-        let code = held.code(&signer, SystemClock.now())?;
+        let code = held.code(signer.as_ref(), SystemClock.now())?;
         if let Some(path) = &out {
             crate::pki::write_file(path, &code, false, true)?;
         }
@@ -624,7 +538,7 @@ fn present_online(
         .context("the link is not an openid4vp:// invocation")?;
     let request_object = wallet
         .runtime
-        .block_on(eid_verifier::online::fetch(
+        .block_on(eid_http::fetch(
             &request_uri,
             "application/oauth-authz-req+jwt",
         ))
@@ -643,10 +557,7 @@ fn present_online(
         pending.decline(&OsRandom).is_ok_and(|answer| {
             wallet
                 .runtime
-                .block_on(eid_verifier::online::post_form(
-                    &answer.response_uri,
-                    answer.body,
-                ))
+                .block_on(eid_http::post_form(&answer.response_uri, answer.body))
                 .is_ok()
         })
     };
@@ -684,10 +595,7 @@ fn present_online(
     )?;
     wallet
         .runtime
-        .block_on(eid_verifier::online::post_form(
-            &answer.response_uri,
-            answer.body,
-        ))
+        .block_on(eid_http::post_form(&answer.response_uri, answer.body))
         .with_context(|| format!("could not post the answer to {}", answer.response_uri))?;
     wallet.record(
         "online",

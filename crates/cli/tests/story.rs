@@ -34,13 +34,13 @@ use eid_core::region::{RegionCode, Scope};
 use eid_core::{FixedClock, OsRandom, ResidentCard};
 use eid_crypto::x509::{AuthorityPki, CertificateTerms, Subject, create_reader_certificate};
 use eid_crypto::{Signer, SigningKey};
+use eid_http::{fetch, post_form, post_json};
 use eid_oid4vc::KeyAttestation;
 use eid_store::Store;
 use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_offline_keys, set_scope};
 use eid_trust::model::{ProviderState, WalletProvider};
 use eid_trust::{AcceptanceScope, Purpose, TrustList, VerifiedTrustList};
 use eid_verifier::Verifier;
-use eid_verifier::online::{fetch, post_form, post_json};
 use eid_verifier::service::{Service, ServiceConfig, keep_fresh, router};
 use eid_wallet::enrolment::{Enrolment, Received, accept};
 use eid_wallet::in_person::{Engagement, RequestRefused};
@@ -400,7 +400,7 @@ impl Story {
                     made["tx_code"].as_str().unwrap().to_owned(),
                 ))
             }
-            Err(eid_verifier::online::OnlineError::Status(_, body)) => Err(body),
+            Err(eid_http::HttpError::Status(_, body)) => Err(body),
             Err(e) => panic!("{e}"),
         }
     }
@@ -434,7 +434,10 @@ impl Story {
         device: &SigningKey,
     ) -> Result<(String, String), String> {
         let proof = self.wallet_proof(instance, device).await;
-        self.offer("/refresh", eid_wallet::enrolment::refresh_request(&proof))
+        let body = eid_oid4vc::eid::RefreshRequest {
+            wallet_proof: proof,
+        };
+        self.offer("/refresh", serde_json::to_string(&body).unwrap())
             .await
     }
 
@@ -766,16 +769,17 @@ async fn the_story_from_enrolment_to_a_new_phone() {
     let proof = story.wallet_proof("tablet-1", &tablet).await;
     let read = |name| std::fs::read(story.dir.join("fixtures").join(name)).unwrap();
     let (facing, turned) = (read(HER_CAPTURE[0]), read(HER_CAPTURE[1]));
-    let body = eid_wallet::enrolment::lost_report(
-        story.resident.id_number.expose(),
-        &story.resident.full_name,
-        eid_wallet::enrolment::LiveCapture {
-            facing: &facing,
-            turned: &turned,
-            turn: eid_face::Turn::Right,
-        },
-        &proof,
-    );
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let body = serde_json::to_string(&eid_oid4vc::eid::LostReport {
+        id_number: story.resident.id_number.expose().to_owned(),
+        full_name: story.resident.full_name.clone(),
+        face: b64(&facing),
+        face_turned: b64(&turned),
+        turn: "right".into(),
+        wallet_proof: proof,
+        moving: false,
+    })
+    .unwrap();
     let taken: Value = serde_json::from_slice(
         &post_json(&format!("{}/lost", story.authority), None, body)
             .await

@@ -18,6 +18,7 @@
 //! for what they say and who signed them.
 
 pub mod credential;
+pub mod eid;
 mod error;
 pub mod metadata;
 pub mod offer;

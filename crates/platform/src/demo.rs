@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use eid_verifier::online::{OnlineError, fetch, post_form, post_json};
+use eid_http::{HttpError, fetch, post_form, post_json};
 use serde_json::{Value, json};
 
 /// The PIN of the demo's wallets.
@@ -40,9 +40,9 @@ fn failed(what: impl Into<String>) -> StepFailed {
     StepFailed(what.into())
 }
 
-fn http(what: &str) -> impl Fn(OnlineError) -> StepFailed + '_ {
+fn http(what: &str) -> impl Fn(HttpError) -> StepFailed + '_ {
     move |e| match e {
-        OnlineError::Status(status, body) => failed(format!("{what}: HTTP {status}: {body}")),
+        HttpError::Status(status, body) => failed(format!("{what}: HTTP {status}: {body}")),
         e => failed(format!("{what}: {e}")),
     }
 }

@@ -13,18 +13,20 @@ use std::sync::{Arc, Mutex as StdMutex, RwLock};
 
 use eid_core::{Clock, Random};
 use eid_crypto::{SigningKey, VerifyingKey, b64url};
+use eid_http::{fetch, post_form};
 use eid_oid4vc::KeyAttestation;
 use eid_trust::{Purpose, VerifiedTrustList};
-use eid_verifier::online::{fetch, post_form, post_json};
-use eid_wallet::enrolment::{Enrolment, accept};
+use eid_wallet::enrolment::LiveCapture;
+pub use eid_wallet::holder::Identity;
 use eid_wallet::in_person::{ConsentRequest, Engagement};
 use eid_wallet::keystore::{KdfCost, KeystoreError, Unlocked};
-use eid_wallet::offline::OfflineCredential;
 use eid_wallet::store::{Presentation, UsePolicy, WalletStore};
-use eid_wallet::{Keystore, SoftwareKeystore};
+use eid_wallet::{
+    Attester, DeviceKeys, Holder, HolderError, Keystore, SoftwareKeystore, UnlockedKeys,
+};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 
 use crate::PlatformError;
 use crate::data::ProviderPlan;
@@ -86,7 +88,7 @@ struct Wallet {
     /// The wallet instance id the provider attests (what issuers and their lists see); the
     /// wallet's own id is the browser's secret handle and never leaves the provider.
     instance: String,
-    keystore: StdMutex<SoftwareKeystore>,
+    keystore: Arc<Mutex<SoftwareKeystore>>,
     store: WalletStore,
 }
 
@@ -171,27 +173,6 @@ struct Online {
     pending: Arc<eid_wallet::online::PendingOnline>,
 }
 
-/// What remote enrolment sends: the identity as the holder gives it, the card's front and
-/// back and a live capture: a selfie and the face turned as the app asked (base64 JPEG).
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RemoteEnrolment {
-    /// The identity number.
-    pub id_number: String,
-    /// The name.
-    pub full_name: String,
-    /// The card's front.
-    pub card_front: String,
-    /// The card's back.
-    pub card_back: String,
-    /// The selfie, facing the camera.
-    pub face: String,
-    /// The face turned to the `turn`.
-    pub face_turned: String,
-    /// `"left"` or `"right"`, as the app asked.
-    pub turn: String,
-}
-
 /// A wallet provider and the wallets it hosts.
 pub struct Provider {
     plan: ProviderPlan,
@@ -221,10 +202,10 @@ fn bad(message: impl Into<String>) -> Refused {
 
 /// Another service failed us: what, and the status or the connection problem — never the
 /// body it sent (it may not be ours).
-fn unreachable_service(what: &str, e: eid_verifier::online::OnlineError) -> Refused {
-    use eid_verifier::online::OnlineError;
+fn unreachable_service(what: &str, e: eid_http::HttpError) -> Refused {
+    use eid_http::HttpError;
     let why = match e {
-        OnlineError::Status(status, _) => format!("HTTP {status}"),
+        HttpError::Status(status, _) => format!("HTTP {status}"),
         e => e.to_string(),
     };
     Refused::new(502, "upstream", format!("{what}: {why}"))
@@ -329,41 +310,49 @@ impl Provider {
         .map_err(Refused::internal)?;
         let wallet = Arc::new(Wallet {
             instance,
-            keystore: StdMutex::new(keystore),
+            keystore: Arc::new(Mutex::new(keystore)),
             store,
         });
         wallets.insert(id.to_owned(), wallet.clone());
         Ok(wallet)
     }
 
-    /// Unlocks the wallet's keystore with the PIN and runs `f` with it (on a blocking
-    /// thread: the PIN's key derivation is deliberately slow).
-    async fn unlocked<T: Send + 'static>(
+    /// Unlocks the wallet's keystore with the PIN (on a blocking thread: the PIN's key
+    /// derivation is deliberately slow): the keystore, held for this one operation, and the
+    /// proof of the PIN.
+    async fn open_keys(
         wallet: &Arc<Wallet>,
         pin: &str,
-        f: impl FnOnce(&mut SoftwareKeystore, &Unlocked) -> Result<T, Refused> + Send + 'static,
-    ) -> Result<T, Refused> {
-        let wallet = wallet.clone();
+    ) -> Result<(OwnedMutexGuard<SoftwareKeystore>, Unlocked), Refused> {
+        let mut keystore = wallet.keystore.clone().lock_owned().await;
         let pin = pin.to_owned();
         let _slot = KEY_DERIVATIONS
             .acquire()
             .await
             .map_err(|_| Refused::internal("key derivation slots closed"))?;
-        tokio::task::spawn_blocking(move || {
-            let mut keystore = wallet
-                .keystore
-                .lock()
-                .map_err(|_| Refused::internal("keystore lock"))?;
-            let unlocked = keystore.unlock(&pin).map_err(|e| match e {
-                KeystoreError::WrongPin { .. } | KeystoreError::Locked => {
-                    Refused::new(403, "wrong_pin", e.to_string())
-                }
-                e => Refused::internal(e),
-            })?;
-            f(&mut keystore, &unlocked)
+        let (keystore, unlocked) = tokio::task::spawn_blocking(move || {
+            let unlocked = keystore.unlock(&pin);
+            (keystore, unlocked)
         })
         .await
-        .map_err(Refused::internal)?
+        .map_err(Refused::internal)?;
+        let unlocked = unlocked.map_err(|e| match e {
+            KeystoreError::WrongPin { .. } | KeystoreError::Locked => {
+                Refused::new(403, "wrong_pin", e.to_string())
+            }
+            e => Refused::internal(e),
+        })?;
+        Ok((keystore, unlocked))
+    }
+
+    /// Unlocks the wallet's keystore with the PIN and runs `f` with it.
+    async fn unlocked<T: Send + 'static>(
+        wallet: &Arc<Wallet>,
+        pin: &str,
+        f: impl FnOnce(&mut SoftwareKeystore, &Unlocked) -> Result<T, Refused> + Send + 'static,
+    ) -> Result<T, Refused> {
+        let (mut keystore, unlocked) = Self::open_keys(wallet, pin).await?;
+        f(&mut keystore, &unlocked)
     }
 
     /// Runs `f` with the signer of the key `key_id`, unlocked with the PIN.
@@ -382,15 +371,7 @@ impl Provider {
         .await
     }
 
-    fn public_key(wallet: &Wallet, key_id: &str) -> Result<VerifyingKey, Refused> {
-        wallet
-            .keystore
-            .lock()
-            .map_err(|_| Refused::internal("keystore lock"))?
-            .public_key(key_id)
-            .map_err(Refused::internal)
-    }
-
+    /// The authority of the holder with `id_number`: the one of its prefecture.
     fn authority_for(&self, id_number: &str) -> Result<String, Refused> {
         self.authorities
             .iter()
@@ -401,64 +382,81 @@ impl Provider {
             })
     }
 
-    /// A key proof of the wallet for `authority` (fresh nonce, the attestation).
-    async fn wallet_proof(
-        &self,
-        wallet: &Arc<Wallet>,
-        authority: &str,
-        pin: &str,
-    ) -> Result<String, Refused> {
-        let nonce: Value = serde_json::from_slice(
-            &post_form(&format!("{authority}/nonce"), String::new())
-                .await
-                .map_err(|e| unreachable_service("the authority's nonce endpoint", e))?,
-        )
-        .map_err(|_| Refused::new(502, "upstream", "the authority's nonce is not JSON"))?;
-        let nonce = nonce["c_nonce"].as_str().unwrap_or_default().to_owned();
-        let now = self.clock.now();
-        let attestation = attest(
-            &self.attestation_key,
-            self.plan.id,
-            &wallet.instance,
-            &[Self::public_key(wallet, DEVICE_KEY)?],
-            now,
-        )?;
-        let authority = authority.to_owned();
-        Self::with_key(wallet, pin, DEVICE_KEY.into(), move |signer| {
-            eid_oid4vc::proof::key_proof(signer, &authority, &nonce, now, Some(&attestation))
-                .map_err(Refused::internal)
-        })
-        .await
+    /// This provider attesting the keys of `wallet`.
+    fn attester<'a>(&'a self, wallet: &'a Wallet) -> ProviderAttester<'a> {
+        ProviderAttester {
+            key: &self.attestation_key,
+            provider: self.plan.id,
+            instance: &wallet.instance,
+        }
     }
 
-    /// Remote enrolment: the identity, the card's photographs and a selfie go to the
-    /// citizen's authority with the wallet's proof; the offer that comes back is redeemed.
-    /// What the wallet then holds.
+    /// Runs one of the holder's flows (`eid_wallet::holder`) on `wallet`, its keystore
+    /// opened with the PIN: a fresh key for every credential instance, this provider
+    /// attesting them.
+    async fn with_holder<T>(
+        &self,
+        wallet: &Arc<Wallet>,
+        pin: &str,
+        flow: impl AsyncFnOnce(
+            &Holder,
+            &mut UnlockedKeys<'_>,
+            &ProviderAttester<'_>,
+        ) -> Result<T, HolderError>,
+    ) -> Result<T, Refused> {
+        let (mut keystore, unlocked) = Self::open_keys(wallet, pin).await?;
+        let mut keys = UnlockedKeys::new(&mut *keystore, unlocked, DEVICE_KEY, Some(&*self.random));
+        let holder = Holder::new(wallet.store.clone());
+        flow(&holder, &mut keys, &self.attester(wallet))
+            .await
+            .map_err(holder_refusal)
+    }
+
+    /// Remote enrolment: the identity, the card's photographs (front, back) and a live
+    /// capture (facing, turned, the way; base64 JPEG) go to the citizen's authority with the
+    /// wallet's proof; the offer that comes back is redeemed. What the wallet then holds.
     pub async fn enrol_remote(
         &self,
         id: &str,
-        request: &RemoteEnrolment,
+        identity: Identity<'_>,
+        [card_front, card_back]: [&str; 2],
+        [face, face_turned, turn]: [&str; 3],
         pin: &str,
     ) -> Result<Value, Refused> {
         let wallet = self.wallet(id).await?;
-        let authority = self.authority_for(&request.id_number)?;
-        let body = json!({
-            "id_number": request.id_number,
-            "full_name": request.full_name,
-            "card_front": request.card_front,
-            "card_back": request.card_back,
-            "face": request.face,
-            "face_turned": request.face_turned,
-            "turn": request.turn,
-            "wallet_proof": self.wallet_proof(&wallet, &authority, pin).await?,
-        });
-        let made = self
-            .authority_call(&format!("{authority}/enrolment"), body.to_string())
+        let authority = self.authority_for(identity.id_number)?;
+        let (front, back) = (
+            image("card_front", card_front)?,
+            image("card_back", card_back)?,
+        );
+        let (facing, turned, turn) = capture(face, face_turned, turn)?;
+        let now = self.clock.now();
+        let enrolled = self
+            .with_holder(&wallet, pin, async |holder, keys, attester| {
+                let face = LiveCapture {
+                    facing: &facing,
+                    turned: &turned,
+                    turn,
+                };
+                holder
+                    .enrol_remote(
+                        &authority,
+                        identity,
+                        (&front, &back),
+                        face,
+                        keys,
+                        attester,
+                        now,
+                    )
+                    .await
+            })
             .await?;
-        self.redeem(&wallet, &made.0, &made.1, pin).await
+        Ok(json!(enrolled))
     }
 
-    /// Enrolment with an offer and its code from the counter.
+    /// Enrolment with an offer and its code from the counter; only from this platform's
+    /// authorities (an offer from elsewhere would get the transaction code, the key proofs
+    /// and the attestation).
     pub async fn enrol_with_offer(
         &self,
         id: &str,
@@ -467,216 +465,67 @@ impl Provider {
         pin: &str,
     ) -> Result<Value, Refused> {
         let wallet = self.wallet(id).await?;
-        self.redeem(&wallet, offer, tx_code, pin).await
+        let issuers: Vec<String> = self
+            .authorities
+            .iter()
+            .map(|(_, url)| url.clone())
+            .collect();
+        let now = self.clock.now();
+        let enrolled = self
+            .with_holder(&wallet, pin, async |holder, keys, attester| {
+                holder
+                    .redeem(offer, tx_code, Some(&issuers), keys, attester, now)
+                    .await
+            })
+            .await?;
+        Ok(json!(enrolled))
     }
 
     /// A new batch before expiry (no new proofing): the authority's offer, redeemed.
     pub async fn refresh(&self, id: &str, pin: &str) -> Result<Value, Refused> {
         let wallet = self.wallet(id).await?;
-        let issuer = self.issuer_of(&wallet).await?;
-        let proof = self.wallet_proof(&wallet, &issuer, pin).await?;
-        let made = self
-            .authority_call(
-                &format!("{issuer}/refresh"),
-                eid_wallet::enrolment::refresh_request(&proof),
-            )
+        let issuer = Holder::new(wallet.store.clone())
+            .issuer()
+            .await
+            .map_err(holder_refusal)?;
+        let now = self.clock.now();
+        let enrolled = self
+            .with_holder(&wallet, pin, async |holder, keys, attester| {
+                holder.refresh(&issuer, keys, attester, now).await
+            })
             .await?;
-        self.redeem(&wallet, &made.0, &made.1, pin).await
+        Ok(json!(enrolled))
     }
 
     /// Reports the holder's other wallets lost, from this one, with a live capture (facing,
-    /// turned, the way; base64 JPEG, passed on as it is): suspended. With `moving`, the holder has moved to this
+    /// turned, the way; base64 JPEG): suspended. With `moving`, the holder has moved to this
     /// wallet: the authority revokes them for good once this wallet holds her credentials,
     /// and refuses (`move_not_completed`) while it does not.
     pub async fn report_lost(
         &self,
         id: &str,
-        (id_number, full_name, [face, face_turned, turn]): (&str, &str, [&str; 3]),
+        identity: Identity<'_>,
+        [face, face_turned, turn]: [&str; 3],
         moving: bool,
         pin: &str,
     ) -> Result<Value, Refused> {
         let wallet = self.wallet(id).await?;
-        let authority = self.authority_for(id_number)?;
-        let mut body = json!({
-            "id_number": id_number,
-            "full_name": full_name,
-            "face": face,
-            "face_turned": face_turned,
-            "turn": turn,
-            "wallet_proof": self.wallet_proof(&wallet, &authority, pin).await?,
-        });
-        if moving {
-            body["move"] = Value::Bool(true);
-        }
-        let taken = post_json(&format!("{authority}/lost"), None, body.to_string())
-            .await
-            .map_err(authority_refusal)?;
-        serde_json::from_slice(&taken).map_err(Refused::internal)
-    }
-
-    async fn authority_call(&self, url: &str, body: String) -> Result<(String, String), Refused> {
-        let made: Value = serde_json::from_slice(
-            &post_json(url, None, body)
-                .await
-                .map_err(authority_refusal)?,
-        )
-        .map_err(Refused::internal)?;
-        match (made["offer_uri"].as_str(), made["tx_code"].as_str()) {
-            (Some(offer), Some(code)) => Ok((offer.to_owned(), code.to_owned())),
-            _ => Err(Refused::internal("the authority's answer has no offer")),
-        }
-    }
-
-    /// The issuer of the wallet's credentials (from its mdoc's issuer chain, else any).
-    async fn issuer_of(&self, wallet: &Wallet) -> Result<String, Refused> {
-        let listed = wallet.store.list().await.map_err(Refused::internal)?;
-        if listed.is_empty() {
-            return Err(Refused::new(
-                409,
-                "not_enrolled",
-                "this wallet holds no credential yet: enrol first",
-            ));
-        }
-        let issuer = wallet
-            .store
-            .issuer()
-            .await
-            .map_err(Refused::internal)?
-            .ok_or_else(|| Refused::internal("no issuer recorded"))?;
-        Ok(issuer)
-    }
-
-    /// Redeems an offer over OpenID4VCI, every configuration offered, keeping each
-    /// credential only when bound to the wallet's key.
-    async fn redeem(
-        &self,
-        wallet: &Arc<Wallet>,
-        offer: &str,
-        tx_code: &str,
-        pin: &str,
-    ) -> Result<Value, Refused> {
-        let enrolment = Enrolment::from_offer(offer).map_err(|e| bad(e.to_string()))?;
-        // Only this platform's authorities: an offer from elsewhere would get the
-        // transaction code, the key proofs and the attestation.
-        if !self
-            .authorities
-            .iter()
-            .any(|(_, url)| url.trim_end_matches('/') == enrolment.issuer().trim_end_matches('/'))
-        {
-            return Err(bad(
-                "the offer is not from an issuing authority this wallet provider works with",
-            ));
-        }
-        let (issuer_url, server_url) = enrolment.metadata_urls();
-        let issuer = fetch(&issuer_url, "application/json")
-            .await
-            .map_err(|e| unreachable_service("the issuer's metadata", e))?;
-        let server = fetch(&server_url, "application/json")
-            .await
-            .map_err(|e| unreachable_service("the issuer's metadata", e))?;
-        let (endpoints, metadata) = enrolment
-            .endpoints(&issuer, &server)
-            .map_err(|e| Refused::new(502, "upstream", format!("the issuer's metadata: {e}")))?;
-        let token = serde_json::from_slice::<eid_oid4vc::token::TokenResponse>(
-            &post_form(&endpoints.token, enrolment.token_form(tx_code))
-                .await
-                .map_err(authority_refusal)?,
-        )
-        .ok()
-        .filter(|t| !t.access_token.is_empty())
-        .ok_or_else(|| {
-            Refused::new(
-                502,
-                "upstream",
-                "the token endpoint's answer is not a token response",
-            )
-        })?;
-        let batch = metadata
-            .batch_credential_issuance
-            .as_ref()
-            .map_or(1, |b| b.batch_size.clamp(1, 10));
-        let mut kept = Vec::new();
-        for configuration in enrolment.configurations() {
-            let Some(format) = metadata
-                .credential_configurations_supported
-                .get(configuration)
-                .map(|c| c.format.clone())
-            else {
-                continue;
-            };
-            let nonce: eid_oid4vc::token::NonceResponse = serde_json::from_slice(
-                &post_form(&endpoints.nonce, String::new())
+        let authority = self.authority_for(identity.id_number)?;
+        let (facing, turned, turn) = capture(face, face_turned, turn)?;
+        let now = self.clock.now();
+        let taken = self
+            .with_holder(&wallet, pin, async |holder, keys, attester| {
+                let face = LiveCapture {
+                    facing: &facing,
+                    turned: &turned,
+                    turn,
+                };
+                holder
+                    .report_lost(&authority, identity, face, moving, &*keys, attester, now)
                     .await
-                    .map_err(authority_refusal)?,
-            )
-            .map_err(|_| {
-                Refused::new(
-                    502,
-                    "upstream",
-                    "the nonce endpoint's answer is not a nonce response",
-                )
-            })?;
-            let nonce = nonce.c_nonce;
-            // A fresh key for every instance: relying parties cannot link instances by key.
-            let mut ids = Vec::new();
-            for _ in 0..batch {
-                ids.push(format!("k-{}", self.token()?));
-            }
-            let (configuration_, ids_, now) =
-                (configuration.clone(), ids.clone(), self.clock.now());
-            let (provider, attestation_key, instance) = (
-                self.plan.id,
-                self.attestation_key.clone(),
-                wallet.instance.clone(),
-            );
-            let enrolment_ = Enrolment::from_offer(offer).map_err(|e| bad(e.to_string()))?;
-            let (request, keys) = Self::unlocked(wallet, pin, move |keystore, unlocked| {
-                let mut keys = Vec::new();
-                for id in &ids_ {
-                    keys.push(
-                        keystore
-                            .create_key(unlocked, id)
-                            .map_err(Refused::internal)?,
-                    );
-                }
-                let attestation = attest(&attestation_key, provider, &instance, &keys, now)?;
-                let signers = ids_
-                    .iter()
-                    .map(|id| keystore.signer(unlocked, id))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(Refused::internal)?;
-                let signers: Vec<&dyn eid_crypto::Signer> = signers
-                    .iter()
-                    .map(|s| s as &dyn eid_crypto::Signer)
-                    .collect();
-                let request = enrolment_
-                    .credential_request(&configuration_, &signers, &nonce, &attestation, now)
-                    .map_err(Refused::internal)?;
-                Ok((request, keys))
             })
             .await?;
-            let response = post_json(&endpoints.credential, Some(&token.access_token), request)
-                .await
-                .map_err(authority_refusal)?;
-            let received = accept(&format, &response, &keys).map_err(Refused::internal)?;
-            for (accepted, key_id) in received.into_iter().zip(&ids) {
-                let expires_at = accepted.expires_at(self.clock.now());
-                let (format, purpose) = (accepted.format(), accepted.purpose.clone());
-                let bytes = accepted.into_bytes();
-                wallet
-                    .store
-                    .add(format, purpose.as_deref(), key_id, &bytes, expires_at)
-                    .await
-                    .map_err(Refused::internal)?;
-            }
-            kept.push(configuration.clone());
-        }
-        wallet
-            .store
-            .set_issuer(enrolment.issuer())
-            .await
-            .map_err(Refused::internal)?;
-        Ok(json!({ "issuer": enrolment.issuer(), "credentials": kept }))
+        Ok(json!(taken))
     }
 
     /// The card as the wallet shows it: the mdoc's attributes (the portrait as base64) and
@@ -728,50 +577,17 @@ impl Provider {
         })?;
         let wallet = self.wallet(id).await?;
         let now = self.clock.now();
-        let instance = wallet
-            .store
-            .pick(
-                eid_oid4vc::FORMAT_EID_COMPACT,
-                Some(purpose.as_str()),
-                &format!("offline:{purpose}"),
-                now,
-            )
-            .await
-            .map_err(Refused::internal)?
-            .ok_or_else(|| {
-                Refused::new(
-                    409,
-                    "no_credential",
-                    format!("this wallet holds no offline credential for {purpose}"),
-                )
-            })?;
-        let device = Self::public_key(&wallet, &instance.key_id)?;
-        let held =
-            OfflineCredential::new(&instance.credential, &device).map_err(Refused::internal)?;
-        let names: Vec<String> = held
-            .attribute_names()
-            .iter()
-            .map(|n| (*n).to_owned())
-            .collect();
-        let code = Self::with_key(&wallet, pin, instance.key_id.clone(), move |signer| {
-            held.code(signer, now).map_err(Refused::internal)
-        })
-        .await?;
-        wallet
-            .store
-            .record(
-                &Presentation {
-                    at: now.unix_timestamp(),
-                    channel: "offline_qr".into(),
-                    relying_party: None,
-                    relying_party_name: None,
-                    purpose: purpose.as_str().into(),
-                    attributes: names.clone(),
-                },
-                Some(instance.id),
-            )
-            .await
-            .map_err(Refused::internal)?;
+        let (names, code) = self
+            .with_holder(&wallet, pin, async |holder, keys, _| {
+                let show = holder.offline(purpose, &*keys, now).await?;
+                let signer = keys.signer(&show.key_id)?;
+                let code = show
+                    .credential
+                    .code(signer.as_ref(), now)
+                    .map_err(|e| HolderError::Keys(e.to_string()))?;
+                Ok((show.shows, code))
+            })
+            .await?;
         Ok(json!({
             "qr_svg": crate::web::qr_svg(&code),
             "code": b64url(&code),
@@ -1214,44 +1030,72 @@ async fn record(
         .map_err(Refused::internal)
 }
 
-/// The provider's attestation of `keys` of the wallet `instance` (an hour).
-fn attest(
-    attestation_key: &SigningKey,
-    provider: &str,
-    instance: &str,
-    keys: &[VerifyingKey],
-    now: OffsetDateTime,
-) -> Result<String, Refused> {
-    KeyAttestation {
-        provider,
-        wallet_instance: instance,
-        keys,
-        key_storage: &["iso_18045_moderate"],
-        user_authentication: &["iso_18045_moderate"],
-        issued_at: now,
-        expires_at: now + Duration::hours(1),
-    }
-    .sign(attestation_key)
-    .map_err(Refused::internal)
+/// The provider's attestation of keys of the wallet `instance` (an hour).
+struct ProviderAttester<'a> {
+    key: &'a SigningKey,
+    provider: &'a str,
+    instance: &'a str,
 }
 
-fn authority_refusal(e: eid_verifier::online::OnlineError) -> Refused {
-    match e {
-        eid_verifier::online::OnlineError::Status(status, body) => {
-            let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            let code = parsed["error"].as_str().unwrap_or("refused");
-            let message = parsed["error_description"]
-                .as_str()
-                .or(parsed["message"].as_str())
-                .unwrap_or(&body);
-            Refused::new(
-                if status == 429 { 429 } else { 422 },
-                "authority_refused",
-                format!("the authority refused ({code}): {message}"),
-            )
+impl Attester for ProviderAttester<'_> {
+    fn attest(&self, keys: &[VerifyingKey], now: OffsetDateTime) -> Result<String, HolderError> {
+        KeyAttestation {
+            provider: self.provider,
+            wallet_instance: self.instance,
+            keys,
+            key_storage: &["iso_18045_moderate"],
+            user_authentication: &["iso_18045_moderate"],
+            issued_at: now,
+            expires_at: now + Duration::hours(1),
         }
-        e => unreachable_service("the authority", e),
+        .sign(self.key)
+        .map_err(|e| HolderError::Attestation(e.to_string()))
     }
+}
+
+/// A holder's flow that did not complete, as the hosted wallet's answer: the authority's
+/// refusal with its code, another service unreachable, or an internal failure (logged).
+fn holder_refusal(e: HolderError) -> Refused {
+    match e {
+        HolderError::Offer(e) => bad(e.to_string()),
+        e @ HolderError::UnknownIssuer => bad(e.to_string()),
+        HolderError::Refused {
+            status,
+            code,
+            description,
+        } => Refused::new(
+            if status == 429 { 429 } else { 422 },
+            "authority_refused",
+            format!("the authority refused ({code}): {description}"),
+        ),
+        HolderError::Unreachable { what, source } => unreachable_service(what, source),
+        HolderError::Upstream(e) => Refused::new(502, "upstream", e),
+        e @ HolderError::NotEnrolled => Refused::new(409, "not_enrolled", e.to_string()),
+        e @ HolderError::NoCredential(_) => Refused::new(409, "no_credential", e.to_string()),
+        e => Refused::internal(e),
+    }
+}
+
+/// A base64 JPEG from the holder's request, decoded.
+fn image(field: &str, base64: &str) -> Result<Vec<u8>, Refused> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(base64.trim())
+        .map_err(|_| bad(format!("{field} is not base64")))
+}
+
+/// A live capture from the holder's request: facing, turned, the way.
+fn capture(
+    face: &str,
+    face_turned: &str,
+    turn: &str,
+) -> Result<(Vec<u8>, Vec<u8>, eid_face::Turn), Refused> {
+    Ok((
+        image("face", face)?,
+        image("face_turned", face_turned)?,
+        turn.parse()
+            .map_err(|()| bad("turn must be \"left\" or \"right\""))?,
+    ))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::hosted::{Provider, Refused, RemoteEnrolment};
+use crate::hosted::{Identity, Provider, Refused};
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
@@ -176,18 +176,19 @@ async fn enrol(
             message: "give either offer and tx_code (from the counter) or id_number, full_name, card_front, card_back, face, face_turned and turn".into(),
         });
     };
-    let remote = RemoteEnrolment {
-        id_number,
-        full_name,
-        card_front,
-        card_back,
-        face,
-        face_turned,
-        turn,
+    let identity = Identity {
+        id_number: &id_number,
+        full_name: &full_name,
     };
     Ok(Json(
         provider
-            .enrol_remote(&wallet, &remote, &request.pin)
+            .enrol_remote(
+                &wallet,
+                identity,
+                [&card_front, &card_back],
+                [&face, &face_turned, &turn],
+                &request.pin,
+            )
             .await?,
     ))
 }
@@ -310,18 +311,18 @@ async fn report_lost(
     request: Body<Lost>,
 ) -> Answer {
     let request = body(request)?;
-    let report = (
-        request.id_number.as_str(),
-        request.full_name.as_str(),
-        [
-            request.face.as_str(),
-            request.face_turned.as_str(),
-            request.turn.as_str(),
-        ],
-    );
+    let identity = Identity {
+        id_number: &request.id_number,
+        full_name: &request.full_name,
+    };
+    let capture = [
+        request.face.as_str(),
+        request.face_turned.as_str(),
+        request.turn.as_str(),
+    ];
     Ok(Json(
         provider
-            .report_lost(&wallet, report, request.moving, &request.pin)
+            .report_lost(&wallet, identity, capture, request.moving, &request.pin)
             .await?,
     ))
 }

@@ -415,10 +415,9 @@ async fn offline_timed(
         "{}/verify/offline?purpose={purpose}",
         context.platform.desk(desk).map_err(|e| e.to_string())?
     );
-    let body =
-        eid_verifier::online::post_form(&url, code["code"].as_str().unwrap_or_default().to_owned())
-            .await
-            .map_err(|e| e.to_string())?;
+    let body = eid_http::post_form(&url, code["code"].as_str().unwrap_or_default().to_owned())
+        .await
+        .map_err(|e| e.to_string())?;
     let report: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
     Ok((report, asked))
 }
@@ -430,7 +429,7 @@ async fn server_cpu(urls: &[String]) -> Result<Option<f64>, StepFailed> {
     }
     let mut total = 0.0;
     for url in urls {
-        let text = eid_verifier::online::fetch(url, "text/plain")
+        let text = eid_http::fetch(url, "text/plain")
             .await
             .map_err(|e| StepFailed::new(format!("{url}: {e}")))?;
         let text = String::from_utf8_lossy(&text);

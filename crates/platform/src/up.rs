@@ -761,7 +761,7 @@ async fn push_to_desks(replicas: &[String], jws: &str, version: u64) -> usize {
         let base = replica.trim_end_matches('/').to_owned();
         let jws = jws.to_owned();
         pushes.spawn(tokio::time::timeout(DESK_PUSH_TIMEOUT, async move {
-            let held = eid_verifier::online::fetch(&format!("{base}/health"), "application/json")
+            let held = eid_http::fetch(&format!("{base}/health"), "application/json")
                 .await
                 .ok()
                 .and_then(|body| serde_json::from_slice::<Value>(&body).ok())
@@ -769,7 +769,7 @@ async fn push_to_desks(replicas: &[String], jws: &str, version: u64) -> usize {
             if held.is_some_and(|held| held >= version) {
                 return Ok(());
             }
-            eid_verifier::online::put_text(&format!("{base}/trust-list"), "application/jwt", jws)
+            eid_http::put_text(&format!("{base}/trust-list"), "application/jwt", jws)
                 .await
                 .map(|_| ())
                 .map_err(|e| format!("the desk at {base} did not take trust list v{version}: {e}"))

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use eid_core::{OsRandom, SystemClock};
+use eid_http::{HttpError, fetch, post_form, post_json};
 use eid_platform::up::{Options, Running, start};
-use eid_verifier::online::{OnlineError, fetch, post_form, post_json};
 use serde_json::{Value, json};
 
 fn folder(name: &str) -> PathBuf {
@@ -47,7 +47,7 @@ async fn play(base: &str, proofing: Option<&Path>) -> (bool, Vec<String>) {
 async fn post(url: &str, bearer: Option<&str>, body: Value) -> Result<Value, (u16, Value)> {
     match post_json(url, bearer, body.to_string()).await {
         Ok(bytes) => Ok(serde_json::from_slice(&bytes).unwrap()),
-        Err(OnlineError::Status(status, body)) => Err((
+        Err(HttpError::Status(status, body)) => Err((
             status,
             serde_json::from_str(&body).unwrap_or(Value::String(body)),
         )),
@@ -56,7 +56,7 @@ async fn post(url: &str, bearer: Option<&str>, body: Value) -> Result<Value, (u1
 }
 
 /// A GET with an optional bearer token (the admin API).
-async fn fetch_with(url: &str, bearer: Option<&str>) -> Result<Vec<u8>, OnlineError> {
+async fn fetch_with(url: &str, bearer: Option<&str>) -> Result<Vec<u8>, HttpError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
     let (address, path) = rest.split_at(rest.find('/').unwrap());
@@ -87,7 +87,7 @@ async fn fetch_with(url: &str, bearer: Option<&str>) -> Result<Vec<u8>, OnlineEr
     if status == 200 {
         Ok(body.into_bytes())
     } else {
-        Err(OnlineError::Status(status, body))
+        Err(HttpError::Status(status, body))
     }
 }
 
@@ -758,7 +758,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     let token = std::fs::read_to_string(dir.join("nanning/admin-token")).unwrap();
     assert!(matches!(
         fetch_with(&stats, None).await,
-        Err(OnlineError::Status(401, _))
+        Err(HttpError::Status(401, _))
     ));
     let counted: Value =
         serde_json::from_slice(&fetch_with(&stats, Some(token.trim())).await.unwrap()).unwrap();

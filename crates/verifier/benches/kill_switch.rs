@@ -110,7 +110,7 @@ async fn measure_service(runs: usize) {
     let scan = async || -> serde_json::Value {
         let code = present_offline(&credential, &world.device_key, NOW).unwrap();
         serde_json::from_slice(
-            &eid_verifier::online::post_form(&url, eid_crypto::b64url(&code))
+            &eid_http::post_form(&url, eid_crypto::b64url(&code))
                 .await
                 .unwrap(),
         )

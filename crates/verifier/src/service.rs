@@ -230,7 +230,7 @@ impl Service {
         let token = match crate::online::fetch_status_list(uri).await {
             Ok(token) => token,
             // Not published yet: no credential points into it so far.
-            Err(crate::online::OnlineError::Status(404, _)) => return Fetched::NotPublished,
+            Err(eid_http::HttpError::Status(404, _)) => return Fetched::NotPublished,
             Err(e) => {
                 tracing::warn!(target: "eid::verifier", uri = %uri, cause = %e, "a status list could not be fetched");
                 return Fetched::Failed;

@@ -99,16 +99,16 @@ async fn a_suspension_reaches_a_following_verifier_within_a_second() {
 
 #[tokio::test]
 async fn fetching_says_what_went_wrong() {
-    use eid_verifier::online::OnlineError;
+    use eid_http::HttpError;
     assert!(matches!(
         fetch_status_list("https://example.invalid/status/0").await,
-        Err(OnlineError::Url(_))
+        Err(HttpError::Url(_))
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     drop(listener);
     assert!(matches!(
         fetch_status_list(&format!("http://{address}/status/0")).await,
-        Err(OnlineError::Connect { .. })
+        Err(HttpError::Connect { .. })
     ));
 }

@@ -11,10 +11,9 @@
 //!    ([`Enrolment::credential_request`]) — and takes what comes back only when each
 //!    credential is bound to one of its keys ([`accept`]).
 //!
-//! Before its credentials run out or expire the wallet asks for a new batch
-//! ([`refresh_request`]) and redeems the offer that comes back the same way; a lost phone is
-//! reported from another wallet of the holder ([`lost_report`]), and a move to a new phone
-//! from the new phone once enrolled ([`move_report`]).
+//! [`crate::holder::Holder`] carries these over HTTP, and also asks for a new batch before the
+//! credentials run out or expire, reports a lost phone from another wallet of the holder and
+//! a move to a new phone (the bodies are `eid_oid4vc::eid`'s).
 
 use eid_crypto::{Signer, VerifyingKey, b64url_decode};
 use eid_oid4vc::credential::{CredentialRequest, CredentialResponse};
@@ -238,64 +237,6 @@ pub struct LiveCapture<'a> {
     pub turned: &'a [u8],
     /// The way the holder was asked to turn.
     pub turn: eid_face::Turn,
-}
-
-/// The body of a lost-phone report from this wallet (`POST /lost` at the authority): the
-/// holder's identity, a live capture of the face matched against the registry portrait, and a
-/// key proof of this wallet (fresh nonce, the provider's attestation). The authority
-/// suspends every credential of the holder held in other wallet instances (reversible: the
-/// phone may be found).
-pub fn lost_report(
-    id_number: &str,
-    full_name: &str,
-    face: LiveCapture<'_>,
-    wallet_proof: &str,
-) -> String {
-    report(id_number, full_name, face, wallet_proof, false)
-}
-
-/// The body of a move to this wallet (`POST /lost` with `"move": true`), sent once this
-/// wallet holds the holder's credentials: the same proofing as [`lost_report`], and the
-/// authority revokes every credential of the holder in other wallet instances for good. It
-/// refuses (`move_not_completed`) while this wallet holds none of hers.
-pub fn move_report(
-    id_number: &str,
-    full_name: &str,
-    face: LiveCapture<'_>,
-    wallet_proof: &str,
-) -> String {
-    report(id_number, full_name, face, wallet_proof, true)
-}
-
-fn report(
-    id_number: &str,
-    full_name: &str,
-    face: LiveCapture<'_>,
-    wallet_proof: &str,
-    moving: bool,
-) -> String {
-    use base64::Engine;
-    let b64 = |bytes| base64::engine::general_purpose::STANDARD.encode(bytes);
-    let mut body = serde_json::json!({
-        "id_number": id_number,
-        "full_name": full_name,
-        "face": b64(face.facing),
-        "face_turned": b64(face.turned),
-        "turn": face.turn.as_str(),
-        "wallet_proof": wallet_proof,
-    });
-    if moving {
-        body["move"] = serde_json::Value::Bool(true);
-    }
-    body.to_string()
-}
-
-/// The body of a refresh request (`POST /refresh` at the authority) from this wallet, before
-/// its credentials run out or expire (`WalletStore::needs_refresh`): a key proof of the
-/// wallet (fresh nonce, the provider's attestation). The answer is an offer bound to this
-/// wallet, redeemed like an enrolment's.
-pub fn refresh_request(wallet_proof: &str) -> String {
-    serde_json::json!({ "wallet_proof": wallet_proof }).to_string()
 }
 
 /// Reads a Credential Response for a configuration of `format` and keeps its credentials

@@ -418,3 +418,77 @@ impl Keystore for SoftwareKeystore {
         Ok(key.sign(message)?)
     }
 }
+
+/// A keystore opened with the PIN for one operation of the holder's
+/// ([`crate::holder::Holder`]): the device key proves the wallet; new credential instances
+/// get a fresh key each when `fresh` gives the random source for their ids, else are bound
+/// to the device key (one instance at a time).
+pub struct UnlockedKeys<'a> {
+    keystore: &'a mut dyn Keystore,
+    unlocked: Unlocked,
+    device_key: String,
+    fresh: Option<&'a dyn Random>,
+}
+
+impl<'a> UnlockedKeys<'a> {
+    /// `keystore`, unlocked, with its device key `device_key`.
+    pub fn new(
+        keystore: &'a mut dyn Keystore,
+        unlocked: Unlocked,
+        device_key: &str,
+        fresh: Option<&'a dyn Random>,
+    ) -> Self {
+        Self {
+            keystore,
+            unlocked,
+            device_key: device_key.to_owned(),
+            fresh,
+        }
+    }
+}
+
+fn key_error(e: KeystoreError) -> crate::holder::HolderError {
+    crate::holder::HolderError::Keys(e.to_string())
+}
+
+impl crate::holder::DeviceKeys for UnlockedKeys<'_> {
+    fn instance_keys(
+        &mut self,
+        count: usize,
+    ) -> Result<Vec<(String, VerifyingKey)>, crate::holder::HolderError> {
+        let Some(random) = self.fresh else {
+            return Ok(vec![self.wallet_key()?]);
+        };
+        let mut keys = Vec::with_capacity(count);
+        for _ in 0..count {
+            let mut raw = [0u8; 16];
+            random
+                .fill(&mut raw)
+                .map_err(|e| crate::holder::HolderError::Keys(e.to_string()))?;
+            let id = format!("k-{}", hex::encode(raw));
+            let public = self
+                .keystore
+                .create_key(&self.unlocked, &id)
+                .map_err(key_error)?;
+            keys.push((id, public));
+        }
+        Ok(keys)
+    }
+
+    fn wallet_key(&self) -> Result<(String, VerifyingKey), crate::holder::HolderError> {
+        Ok((self.device_key.clone(), self.public_key(&self.device_key)?))
+    }
+
+    fn public_key(&self, id: &str) -> Result<VerifyingKey, crate::holder::HolderError> {
+        self.keystore.public_key(id).map_err(key_error)
+    }
+
+    fn signer(&self, id: &str) -> Result<Box<dyn Signer + '_>, crate::holder::HolderError> {
+        Ok(Box::new(KeySigner {
+            public: self.public_key(id)?,
+            id: id.to_owned(),
+            store: &*self.keystore,
+            unlocked: &self.unlocked,
+        }))
+    }
+}

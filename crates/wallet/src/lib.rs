@@ -4,6 +4,9 @@
 //!   [`SoftwareKeystore`], which keeps keys encrypted at rest under a key derived from the
 //!   holder's PIN (Argon2id), never exports a private key, uses one only after the PIN
 //!   unlocks the store, and locks for good after a configurable number of wrong PINs.
+//! - [`holder`]: the holder's flows with the authority, one async API for every wallet
+//!   (the command line, the hosted wallet, the phone SDK): redeem an offer, remote
+//!   enrolment, refresh, report a lost phone or a move, the offline code's credential.
 //! - [`enrolment`]: OpenID4VCI 1.0 from the wallet's side — the offer, the token, key
 //!   proofs with the provider's attestation, credentials kept only when bound to its keys.
 //! - [`in_person`]: the ISO 18013-5 presentation to a desk — engagement QR, the desk's
@@ -22,6 +25,7 @@
 
 pub mod dc_api;
 pub mod enrolment;
+pub mod holder;
 pub mod in_person;
 pub mod keystore;
 pub mod offline;
@@ -29,4 +33,5 @@ pub mod online;
 mod registration;
 pub mod store;
 
-pub use keystore::{Keystore, KeystoreError, SoftwareKeystore, Unlocked};
+pub use holder::{Attester, DeviceKeys, Holder, HolderError};
+pub use keystore::{Keystore, KeystoreError, SoftwareKeystore, Unlocked, UnlockedKeys};

@@ -1,0 +1,493 @@
+//! The holder's flows that talk to the authority, once, for every wallet: the command-line
+//! wallet, the provider's hosted wallet and the phone SDK (`eid-sdk`) all call these.
+//!
+//! - [`Holder::redeem`]: an OpenID4VCI 1.0 offer (from the counter, a remote enrolment or a
+//!   refresh) redeemed with the transaction code — the issuer's metadata, the token, for each
+//!   configuration offered a fresh `c_nonce` and a key proof per instance, each credential
+//!   kept only when bound to the key it was asked for.
+//! - [`Holder::enrol_remote`]: the identity, the card's photographs and a live capture of the
+//!   face to the authority's `POST /enrolment` with a proof of this wallet; the offer that
+//!   comes back is redeemed.
+//! - [`Holder::refresh`]: a proof of this wallet to `POST /refresh`; the offer redeemed.
+//! - [`Holder::report_lost`]: the holder's other wallets reported lost (or, moving, revoked)
+//!   from this one, proofed by face.
+//! - [`Holder::offline`]: the credential for an offline code of a purpose, chosen and the
+//!   showing recorded; the caller makes the code (and makes it again every 30 s).
+//!
+//! The keys are the wallet's: a [`DeviceKeys`] is the keystore, already unlocked for this one
+//! operation (the PIN or the biometric prompt is the wallet's, before it calls), and an
+//! [`Attester`] is the provider that vouches for them (a super-app's server, the hosted
+//! provider, or a fixed attestation of one device key).
+
+use eid_crypto::{Signer, VerifyingKey};
+use eid_http::HttpError;
+use eid_oid4vc::eid::{LostReport, LostTaken, OfferMade, RefreshRequest, RemoteEnrolment};
+use eid_oid4vc::token::{NonceResponse, TokenResponse};
+use eid_trust::Purpose;
+use time::OffsetDateTime;
+
+use crate::enrolment::{EnrolError, Enrolment, LiveCapture, accept};
+use crate::offline::OfflineCredential;
+use crate::store::{Instance, Presentation, StoreError, WalletStore};
+
+/// Instances asked for in one batch, at most (whatever the issuer offers).
+pub const MAX_BATCH: u32 = 10;
+
+/// Why a holder's flow did not complete. Never carries the holder's data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HolderError {
+    /// The offer could not be read.
+    #[error("the offer: {0}")]
+    Offer(EnrolError),
+    /// The offer is from an issuer this wallet does not work with: it would get the
+    /// transaction code, the key proofs and the attestation.
+    #[error("the offer is not from an issuing authority this wallet works with")]
+    UnknownIssuer,
+    /// A service could not be reached, or did not answer in time.
+    #[error("{what} could not be reached: {source}")]
+    Unreachable {
+        /// Which service.
+        what: &'static str,
+        /// Why.
+        source: HttpError,
+    },
+    /// The authority (or issuer) refused, with its `error` code and its words.
+    #[error("the authority refused ({code}): {description}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// Its OAuth-style `error` code (`refused` when it gave none).
+        code: String,
+        /// Its `error_description`.
+        description: String,
+    },
+    /// A service answered with something that is not what the protocol says.
+    #[error("{0}")]
+    Upstream(String),
+    /// The credentials that came back are not the ones asked for.
+    #[error("the credentials: {0}")]
+    Credentials(EnrolError),
+    /// The wallet's keys (wrong PIN, locked, a key missing, the hardware refused).
+    #[error("the wallet's keys: {0}")]
+    Keys(String),
+    /// The provider did not attest the keys.
+    #[error("the key attestation: {0}")]
+    Attestation(String),
+    /// The wallet holds no credential yet (refresh before enrolment).
+    #[error("this wallet holds no credential yet: enrol first")]
+    NotEnrolled,
+    /// The wallet holds no credential it may use for this.
+    #[error("this wallet holds no {0}")]
+    NoCredential(String),
+    /// The credential store.
+    #[error("the wallet's store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl HolderError {
+    /// The error an HTTP exchange with `what` ended in: a refusal with the service's own
+    /// code and words, or the service unreachable.
+    pub fn from_exchange(what: &'static str, e: HttpError) -> Self {
+        match e {
+            HttpError::Status(status, body) => {
+                let parsed: serde_json::Value =
+                    serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+                let code = parsed["error"].as_str().unwrap_or("refused").to_owned();
+                let description = parsed["error_description"]
+                    .as_str()
+                    .or(parsed["message"].as_str())
+                    .map_or(body.clone(), str::to_owned);
+                Self::Refused {
+                    status,
+                    code,
+                    description,
+                }
+            }
+            source => Self::Unreachable { what, source },
+        }
+    }
+}
+
+/// The wallet's keys for one operation, unlocked: a phone's secure hardware, or a software
+/// keystore opened with the PIN.
+pub trait DeviceKeys: Send + Sync {
+    /// Keys for `count` new credential instances, each with its id: a fresh key for every
+    /// instance where the keystore can make them (relying parties cannot link instances by
+    /// key), else the one device key (then one instance only).
+    fn instance_keys(&mut self, count: usize) -> Result<Vec<(String, VerifyingKey)>, HolderError>;
+    /// The key that proves this wallet to the authority (its id and public key).
+    fn wallet_key(&self) -> Result<(String, VerifyingKey), HolderError>;
+    /// The public key `id`.
+    fn public_key(&self, id: &str) -> Result<VerifyingKey, HolderError>;
+    /// A signer with the key `id`.
+    fn signer(&self, id: &str) -> Result<Box<dyn Signer + '_>, HolderError>;
+}
+
+/// The wallet provider vouching for keys of this wallet instance: an OpenID4VCI key
+/// attestation (`key-attestation+jwt`) over exactly `keys`.
+pub trait Attester: Send + Sync {
+    /// The attestation of `keys`, made at `now`.
+    fn attest(&self, keys: &[VerifyingKey], now: OffsetDateTime) -> Result<String, HolderError>;
+}
+
+/// One attestation made beforehand, of the one device key (the command-line wallet's
+/// `eid provider attest`): it vouches for that key only.
+#[derive(Debug, Clone)]
+pub struct FixedAttestation(pub String);
+
+impl Attester for FixedAttestation {
+    fn attest(&self, _: &[VerifyingKey], _: OffsetDateTime) -> Result<String, HolderError> {
+        Ok(self.0.trim().to_owned())
+    }
+}
+
+/// What a redeemed offer left in the wallet.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Enrolled {
+    /// The issuer (its Credential Issuer Identifier).
+    pub issuer: String,
+    /// The configurations received (each in as many instances as the issuer's batch).
+    pub credentials: Vec<String>,
+}
+
+/// The holder, identified to the authority: for a remote enrolment or a lost report.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    /// The resident identity number.
+    pub id_number: &'a str,
+    /// The name as on the card.
+    pub full_name: &'a str,
+}
+
+/// The offline credential chosen for a purpose, its showing recorded: make codes with
+/// [`OfflineCredential::code`] and the signer of `key_id`.
+pub struct OfflineShow {
+    /// The compact credential.
+    pub credential: OfflineCredential,
+    /// The key it is bound to.
+    pub key_id: String,
+    /// The attributes a code shows.
+    pub shows: Vec<String>,
+}
+
+/// A wallet's credential store with the holder's flows.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    store: WalletStore,
+}
+
+impl Holder {
+    /// The holder of the credentials in `store`.
+    pub fn new(store: WalletStore) -> Self {
+        Self { store }
+    }
+
+    /// The credential store (listing, history).
+    pub fn store(&self) -> &WalletStore {
+        &self.store
+    }
+
+    /// The issuer of the credentials held, once the wallet holds any.
+    pub async fn issuer(&self) -> Result<String, HolderError> {
+        if self.store.list().await?.is_empty() {
+            return Err(HolderError::NotEnrolled);
+        }
+        self.store.issuer().await?.ok_or(HolderError::NotEnrolled)
+    }
+
+    /// Redeems the offer `offer` with `tx_code`, every configuration offered, keeping each
+    /// credential only when bound to the key it was asked for. `issuers`, when given, are
+    /// the only issuers this wallet sends its code, proofs and attestation to.
+    pub async fn redeem(
+        &self,
+        offer: &str,
+        tx_code: &str,
+        issuers: Option<&[String]>,
+        keys: &mut dyn DeviceKeys,
+        attester: &dyn Attester,
+        now: OffsetDateTime,
+    ) -> Result<Enrolled, HolderError> {
+        let enrolment = Enrolment::from_offer(offer).map_err(HolderError::Offer)?;
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        if let Some(issuers) = issuers
+            && !issuers.iter().any(|i| same(i, enrolment.issuer()))
+        {
+            return Err(HolderError::UnknownIssuer);
+        }
+        let (issuer_url, server_url) = enrolment.metadata_urls();
+        let fetch = |url| async move {
+            eid_http::fetch(url, "application/json")
+                .await
+                .map_err(|e| HolderError::from_exchange("the issuer's metadata", e))
+        };
+        let (issuer, server) = (fetch(&issuer_url).await?, fetch(&server_url).await?);
+        let (endpoints, metadata) = enrolment
+            .endpoints(&issuer, &server)
+            .map_err(|e| HolderError::Upstream(format!("the issuer's metadata: {e}")))?;
+        let token: TokenResponse = exchange(
+            "the token endpoint",
+            eid_http::post_form(&endpoints.token, enrolment.token_form(tx_code)).await,
+        )?;
+        if token.access_token.is_empty() {
+            return Err(HolderError::Upstream(
+                "the token endpoint's answer has no access token".into(),
+            ));
+        }
+        let batch = metadata
+            .batch_credential_issuance
+            .as_ref()
+            .map_or(1, |b| b.batch_size.clamp(1, MAX_BATCH));
+        let mut kept = Vec::new();
+        for configuration in enrolment.configurations() {
+            let Some(format) = metadata
+                .credential_configurations_supported
+                .get(configuration)
+                .map(|c| c.format.clone())
+            else {
+                continue;
+            };
+            let nonce: NonceResponse = exchange(
+                "the nonce endpoint",
+                eid_http::post_form(&endpoints.nonce, String::new()).await,
+            )?;
+            let asked = keys.instance_keys(batch as usize)?;
+            let public: Vec<VerifyingKey> = asked.iter().map(|(_, k)| k.clone()).collect();
+            let attestation = attester.attest(&public, now)?;
+            let request = {
+                let signers = asked
+                    .iter()
+                    .map(|(id, _)| keys.signer(id))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let signers: Vec<&dyn Signer> = signers.iter().map(AsRef::as_ref).collect();
+                enrolment
+                    .credential_request(configuration, &signers, &nonce.c_nonce, &attestation, now)
+                    .map_err(|e| HolderError::Keys(e.to_string()))?
+            };
+            let response =
+                eid_http::post_json(&endpoints.credential, Some(&token.access_token), request)
+                    .await
+                    .map_err(|e| HolderError::from_exchange("the credential endpoint", e))?;
+            let received = accept(&format, &response, &public).map_err(HolderError::Credentials)?;
+            for (accepted, (key_id, _)) in received.into_iter().zip(&asked) {
+                let expires_at = accepted.expires_at(now);
+                let (format, purpose) = (accepted.format(), accepted.purpose.clone());
+                self.store
+                    .add(
+                        format,
+                        purpose.as_deref(),
+                        key_id,
+                        &accepted.into_bytes(),
+                        expires_at,
+                    )
+                    .await?;
+            }
+            kept.push(configuration.clone());
+        }
+        self.store.set_issuer(enrolment.issuer()).await?;
+        Ok(Enrolled {
+            issuer: enrolment.issuer().to_owned(),
+            credentials: kept,
+        })
+    }
+
+    /// Remote enrolment at `authority`: who the holder is, the card's front and back (JPEG)
+    /// and a live capture of her face, with a proof of this wallet; the offer that comes back
+    /// (bound to this wallet) is redeemed.
+    #[expect(clippy::too_many_arguments, reason = "one flow's inputs, each named")]
+    pub async fn enrol_remote(
+        &self,
+        authority: &str,
+        identity: Identity<'_>,
+        card: (&[u8], &[u8]),
+        face: LiveCapture<'_>,
+        keys: &mut dyn DeviceKeys,
+        attester: &dyn Attester,
+        now: OffsetDateTime,
+    ) -> Result<Enrolled, HolderError> {
+        let authority = authority.trim_end_matches('/');
+        let (face, face_turned, turn) = capture(face);
+        let body = RemoteEnrolment {
+            id_number: identity.id_number.to_owned(),
+            full_name: identity.full_name.to_owned(),
+            card_front: b64(card.0),
+            card_back: b64(card.1),
+            face,
+            face_turned,
+            turn,
+            wallet_proof: wallet_proof(authority, &*keys, attester, now).await?,
+        };
+        let made: OfferMade = post(&format!("{authority}/enrolment"), &body).await?;
+        self.redeem(
+            &made.offer_uri,
+            &made.tx_code,
+            Some(&[authority.to_owned()]),
+            keys,
+            attester,
+            now,
+        )
+        .await
+    }
+
+    /// A new batch before the credentials run out or expire (no new proofing while they are
+    /// valid): a proof of this wallet to `authority` (the one that issued them,
+    /// [`Self::issuer`]), the offer redeemed.
+    pub async fn refresh(
+        &self,
+        authority: &str,
+        keys: &mut dyn DeviceKeys,
+        attester: &dyn Attester,
+        now: OffsetDateTime,
+    ) -> Result<Enrolled, HolderError> {
+        let authority = authority.trim_end_matches('/');
+        let body = RefreshRequest {
+            wallet_proof: wallet_proof(authority, &*keys, attester, now).await?,
+        };
+        let made: OfferMade = post(&format!("{authority}/refresh"), &body).await?;
+        self.redeem(
+            &made.offer_uri,
+            &made.tx_code,
+            Some(&[authority.to_owned()]),
+            keys,
+            attester,
+            now,
+        )
+        .await
+    }
+
+    /// Reports the holder's other wallets lost, from this one, proofed by a live capture of
+    /// her face: the authority suspends them (reversible). With `moving`, she has moved to
+    /// this wallet: the authority revokes them for good, and refuses
+    /// (`move_not_completed`) while this wallet holds none of her credentials.
+    #[expect(clippy::too_many_arguments, reason = "one flow's inputs, each named")]
+    pub async fn report_lost(
+        &self,
+        authority: &str,
+        identity: Identity<'_>,
+        face: LiveCapture<'_>,
+        moving: bool,
+        keys: &dyn DeviceKeys,
+        attester: &dyn Attester,
+        now: OffsetDateTime,
+    ) -> Result<LostTaken, HolderError> {
+        let authority = authority.trim_end_matches('/');
+        let (face, face_turned, turn) = capture(face);
+        let body = LostReport {
+            id_number: identity.id_number.to_owned(),
+            full_name: identity.full_name.to_owned(),
+            face,
+            face_turned,
+            turn,
+            wallet_proof: wallet_proof(authority, keys, attester, now).await?,
+            moving,
+        };
+        post(&format!("{authority}/lost"), &body).await
+    }
+
+    /// The offline credential for `purpose` that this wallet may show, its showing recorded
+    /// in the history. Whoever scans an offline code is not known: the purpose's one instance
+    /// is shown (as the relying party `offline:<purpose>`).
+    pub async fn offline(
+        &self,
+        purpose: Purpose,
+        keys: &dyn DeviceKeys,
+        now: OffsetDateTime,
+    ) -> Result<OfflineShow, HolderError> {
+        let instance: Instance = self
+            .store
+            .pick(
+                eid_oid4vc::FORMAT_EID_COMPACT,
+                Some(purpose.as_str()),
+                &format!("offline:{purpose}"),
+                now,
+            )
+            .await?
+            .ok_or_else(|| {
+                HolderError::NoCredential(format!("offline credential for {purpose}"))
+            })?;
+        let device = keys.public_key(&instance.key_id)?;
+        let credential = OfflineCredential::new(&instance.credential, &device)
+            .map_err(|e| HolderError::Credentials(EnrolError::Response(e.to_string())))?;
+        let shows: Vec<String> = credential
+            .attribute_names()
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect();
+        self.store
+            .record(
+                &Presentation {
+                    at: now.unix_timestamp(),
+                    channel: "offline_qr".into(),
+                    relying_party: None,
+                    relying_party_name: None,
+                    purpose: purpose.as_str().into(),
+                    attributes: shows.clone(),
+                },
+                Some(instance.id),
+            )
+            .await?;
+        Ok(OfflineShow {
+            credential,
+            key_id: instance.key_id,
+            shows,
+        })
+    }
+}
+
+/// A key proof of this wallet for `authority`: a fresh nonce from its `/nonce`, signed with
+/// the wallet key, the attestation of that key inside.
+async fn wallet_proof(
+    authority: &str,
+    keys: &dyn DeviceKeys,
+    attester: &dyn Attester,
+    now: OffsetDateTime,
+) -> Result<String, HolderError> {
+    let nonce: NonceResponse = exchange(
+        "the authority's nonce endpoint",
+        eid_http::post_form(&format!("{authority}/nonce"), String::new()).await,
+    )?;
+    let (id, public) = keys.wallet_key()?;
+    let attestation = attester.attest(std::slice::from_ref(&public), now)?;
+    let signer = keys.signer(&id)?;
+    eid_oid4vc::proof::key_proof(
+        signer.as_ref(),
+        authority,
+        &nonce.c_nonce,
+        now,
+        Some(&attestation),
+    )
+    .map_err(|e| HolderError::Keys(e.to_string()))
+}
+
+/// POSTs `body` as JSON to one of the authority's endpoints and reads its answer.
+async fn post<T: serde::de::DeserializeOwned>(
+    url: &str,
+    body: &impl serde::Serialize,
+) -> Result<T, HolderError> {
+    let body = serde_json::to_string(body).map_err(|e| HolderError::Upstream(e.to_string()))?;
+    exchange("the authority", eid_http::post_json(url, None, body).await)
+}
+
+/// The answer of an exchange with `what`, read as `T`.
+fn exchange<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    answer: Result<Vec<u8>, HttpError>,
+) -> Result<T, HolderError> {
+    let bytes = answer.map_err(|e| HolderError::from_exchange(what, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        HolderError::Upstream(format!("{what}'s answer is not what it should be: {e}"))
+    })
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn capture(face: LiveCapture<'_>) -> (String, String, String) {
+    (
+        b64(face.facing),
+        b64(face.turned),
+        face.turn.as_str().to_owned(),
+    )
+}
