@@ -448,8 +448,8 @@ fn present_offline(
             )
         })?;
     let (held, signer) = (&show.credential, keys.signer(&show.key_id)?);
+    let mut code = show.code.clone();
     loop {
-        let code = held.code(signer.as_ref(), SystemClock.now())?;
         if let Some(path) = &out {
             crate::pki::write_file(path, &code, false, true)?;
         }
@@ -479,6 +479,7 @@ fn present_offline(
         std::thread::sleep(std::time::Duration::from_secs(
             u64::try_from(REFRESH.whole_seconds()).unwrap_or(30),
         ));
+        code = held.code(signer.as_ref(), SystemClock.now())?;
     }
 }
 

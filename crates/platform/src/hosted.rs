@@ -21,9 +21,7 @@ pub use eid_wallet::holder::Identity;
 use eid_wallet::in_person::{ConsentRequest, Engagement};
 use eid_wallet::keystore::{KdfCost, KeystoreError, Unlocked};
 use eid_wallet::store::{Presentation, UsePolicy, WalletStore};
-use eid_wallet::{
-    Attester, DeviceKeys, Holder, HolderError, Keystore, SoftwareKeystore, UnlockedKeys,
-};
+use eid_wallet::{Attester, Holder, HolderError, Keystore, SoftwareKeystore, UnlockedKeys};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
@@ -580,12 +578,7 @@ impl Provider {
         let (names, code) = self
             .with_holder(&wallet, pin, async |holder, keys, _| {
                 let show = holder.offline(purpose, &*keys, now).await?;
-                let signer = keys.signer(&show.key_id)?;
-                let code = show
-                    .credential
-                    .code(signer.as_ref(), now)
-                    .map_err(|e| HolderError::Keys(e.to_string()))?;
-                Ok((show.shows, code))
+                Ok((show.shows, show.code))
             })
             .await?;
         Ok(json!({

@@ -160,9 +160,12 @@ pub struct Identity<'a> {
     pub full_name: &'a str,
 }
 
-/// The offline credential chosen for a purpose, its showing recorded: make codes with
-/// [`OfflineCredential::code`] and the signer of `key_id`.
+/// The offline credential chosen for a purpose, its first code made and its showing
+/// recorded: make the next codes with [`OfflineCredential::code`] and the signer of
+/// `key_id`.
 pub struct OfflineShow {
+    /// The first code (what the QR code carries).
+    pub code: Vec<u8>,
     /// The compact credential.
     pub credential: OfflineCredential,
     /// The key it is bound to.
@@ -384,9 +387,10 @@ impl Holder {
         post(&format!("{authority}/lost"), &body).await
     }
 
-    /// The offline credential for `purpose` that this wallet may show, its showing recorded
-    /// in the history. Whoever scans an offline code is not known: the purpose's one instance
-    /// is shown (as the relying party `offline:<purpose>`).
+    /// An offline code for `purpose`, signed at `now`, with the credential to make the next
+    /// ones; the showing is recorded in the history once the code is made (a cancelled
+    /// prompt shows nothing). Whoever scans an offline code is not known: the purpose's one
+    /// instance is shown (as the relying party `offline:<purpose>`).
     pub async fn offline(
         &self,
         purpose: Purpose,
@@ -413,6 +417,9 @@ impl Holder {
             .iter()
             .map(|n| (*n).to_owned())
             .collect();
+        let code = credential
+            .code(keys.signer(&instance.key_id)?.as_ref(), now)
+            .map_err(|e| HolderError::Keys(format!("the offline code could not be signed: {e}")))?;
         self.store
             .record(
                 &Presentation {
@@ -427,6 +434,7 @@ impl Holder {
             )
             .await?;
         Ok(OfflineShow {
+            code,
             credential,
             key_id: instance.key_id,
             shows,

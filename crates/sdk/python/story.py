@@ -1,0 +1,260 @@
+"""The mobile SDK end to end, through its generated Python bindings, as a super-app's phone
+app uses it, against a running platform (`eid up`, started here):
+
+1. the officer at the counter makes an offer; the phone's wallet redeems it, every instance
+   bound to a fresh key in the phone's key store (this file's software stand-in for the
+   Keystore / Secure Enclave, signing in DER as Android does);
+2. its offline code is accepted at the airport desk, her face in front of the camera;
+3. from her tablet (a second wallet instance) she reports the phone lost, proofed by her
+   live capture;
+4. the phone's next offline code is refused at the airport desk: status_suspended.
+
+Also refused, each with its kind of error: a wrong transaction code (the authority's
+`invalid_grant`), an unknown purpose, an offline code from a wallet with no credential,
+a key store that cancels.
+
+Usage: PYTHONPATH=<bindings> python3 story.py path/to/eid
+Needs EID_PROOFING_DIR (the face model and fixtures, scripts/test-env) and `cryptography`.
+"""
+
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+import eid_sdk
+
+EID = sys.argv[1]
+PROOFING = os.environ.get("EID_PROOFING_DIR", "/var/tmp/eid-proofing")
+FIXTURES = os.path.join(PROOFING, "fixtures")
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def http(method, url, body=None, token=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    if token:
+        request.add_header("authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as e:
+        return json.loads(e.read() or b"{}")
+
+
+class PhoneKeyStore(eid_sdk.PhoneKeyStore):
+    """The phone's secure hardware as the app reaches it: P-256 keys that never leave it."""
+
+    def __init__(self, cancel=False):
+        self.keys = {}
+        self.cancel = cancel
+        self.signatures = 0
+
+    def create_key(self, alias):
+        self.keys[alias] = ec.generate_private_key(ec.SECP256R1())
+        return self.public_key(alias)
+
+    def public_key(self, alias):
+        key = self.keys.get(alias)
+        if key is None:
+            return None
+        return key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+
+    def sign(self, alias, message):
+        if self.cancel:
+            raise eid_sdk.KeyStoreError.Cancelled()
+        self.signatures += 1
+        # DER, as Android's Signature("SHA256withECDSA") gives it.
+        return self.keys[alias].sign(message, ec.ECDSA(hashes.SHA256()))
+
+
+class ProviderServer(eid_sdk.ProviderAttester):
+    """The super-app's server attesting the keys of one wallet instance (here with
+    `eid provider attest` and the provider's key from eid up's folder)."""
+
+    def __init__(self, folder, provider, instance):
+        self.key = os.path.join(folder, "eid-data", "providers", provider, "attestation.key.pem")
+        self.provider = provider
+        self.instance = instance
+        self.work = tempfile.mkdtemp(prefix="attest-")
+
+    def attest(self, public_keys):
+        holders = []
+        for i, sec1 in enumerate(public_keys):
+            key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), bytes(sec1))
+            path = os.path.join(self.work, f"k{i}.pem")
+            with open(path, "wb") as f:
+                f.write(key.public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+            holders += ["--holder", path]
+        out = os.path.join(self.work, "attestation.jwt")
+        subprocess.run([EID, "provider", "attest", "--key", self.key, "--provider", self.provider,
+                        "--instance", self.instance, *holders, "--out", out],
+                       check=True, capture_output=True)
+        with open(out) as f:
+            return f.read().strip()
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(bytes(data)).rstrip(b"=").decode()
+
+
+def read(name):
+    with open(os.path.join(FIXTURES, name), "rb") as f:
+        return f.read()
+
+
+def up(folder):
+    """eid up on a free port; its base URL and process."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(os.path.join(folder, "eid-up.log"), "w")
+    process = subprocess.Popen([EID, "up", "--port", str(port)], cwd=folder, stdout=log,
+                               stderr=subprocess.STDOUT)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        with open(log.name) as f:
+            if "eid demo --against" in f.read():
+                return f"http://127.0.0.1:{port}", process
+        if process.poll() is not None:
+            break
+        time.sleep(0.5)
+    with open(log.name) as f:
+        print(f.read())
+    raise SystemExit("eid up did not come up")
+
+
+async def story(base, folder):
+    platform = http("GET", base + "/platform.json")
+    nanning = next(a for a in platform["authorities"] if a["key"] == "nanning")
+    resident = next(r for r in platform["demo_residents"] if r["authority"] == "nanning")
+    airport = next(d for d in platform["desks"] if d["id"] == "nanning-airport")["url"]
+    provider = platform["providers"][0]["id"]
+    with open(nanning["admin_token_file"]) as f:
+        token = f.read().strip()
+    capture = resident["capture"]
+    facing, turned = read(capture["facing"]), read(capture["turned"])
+    turn = eid_sdk.HeadTurn.LEFT if capture["turn"] == "left" else eid_sdk.HeadTurn.RIGHT
+
+    def counter_offer():
+        return http("POST", nanning["admin"] + "/admin/enrolments",
+                    {"id_number": resident["id_number"], "full_name": resident["full_name"],
+                     "officer": "sdk-story"}, token)
+
+    def at_airport(code):
+        return http("POST", airport + "/verify/offline?purpose=airport_security",
+                    {"code": b64url(code), "face": base64.b64encode(facing).decode()})
+
+    # 1. At the counter.
+    keys = PhoneKeyStore()
+    phone = await eid_sdk.EidWallet.open(os.path.join(folder, "phone"), keys,
+                                         ProviderServer(folder, provider, "sdk-phone-1"))
+    offer = counter_offer()
+    try:
+        await phone.enrol_at_counter(offer["offer_uri"], "000000")
+        check(False, "a wrong transaction code is refused")
+    except eid_sdk.WalletError.Refused as e:
+        check(e.code == "invalid_grant", f"a wrong transaction code is refused by the authority: {e.code}")
+    try:
+        await phone.offline_code("airport_security")
+        check(False, "a wallet with no credential has no offline code")
+    except eid_sdk.WalletError.NoCredential as e:
+        check(True, f"a wallet with no credential has no offline code: {e.message}")
+    offer = counter_offer()
+    enrolled = await phone.enrol_at_counter(offer["offer_uri"], offer["tx_code"])
+    check("resident_identity_mdoc" in enrolled.credentials
+          and "resident_identity_offline_airport_security" in enrolled.credentials,
+          f"the phone enrols at the counter: {enrolled.credentials}")
+    held = await phone.credentials()
+    fresh = [k for k in keys.keys if k != "eid-wallet"]  # the wallet key (WALLET_KEY)
+    check(len(fresh) == len(held) and len(held) >= len(enrolled.credentials),
+          f"every instance ({len(held)}) is bound to a key of its own in the phone's store ({len(fresh)})")
+
+    # 2. At the airport.
+    # The desk fetches the status list the new credentials point to on its own schedule:
+    # until then it cannot say (status_undetermined), and says so.
+    for _ in range(150):
+        code = await phone.offline_code("airport_security")
+        report = at_airport(code.code)
+        if "status_undetermined" not in json.dumps(report.get("reasons")):
+            break
+        await asyncio.sleep(0.2)
+    check(report.get("accepted") is True, f"the airport desk accepts the phone's offline code: {report.get('reasons')}")
+    history = json.loads(await phone.history_json())
+    check(any(p.get("channel") == "offline_qr" for p in history),
+          f"the history holds the offline showings ({len(history)})")
+    try:
+        await phone.offline_code("no_such_purpose")
+        check(False, "an unknown purpose is refused")
+    except eid_sdk.WalletError.Invalid as e:
+        check(True, f"an unknown purpose is refused: {e.message}")
+
+    # A key store whose holder cancels the prompt: nothing is signed, the error says why.
+    cancelling = PhoneKeyStore(cancel=True)
+    cancelling.keys = keys.keys
+    same = await eid_sdk.EidWallet.open(os.path.join(folder, "phone"), cancelling,
+                                        ProviderServer(folder, provider, "sdk-phone-1"))
+    shown = len(json.loads(await phone.history_json()))
+    try:
+        await same.offline_code("airport_security")
+        check(False, "a cancelled prompt signs nothing")
+    except eid_sdk.WalletError.Keys as e:
+        after = len(json.loads(await phone.history_json()))
+        check("cancelled" in e.message and after == shown,
+              f"a cancelled prompt signs nothing and shows nothing: {e.message} ({after - shown} new showings)")
+
+    # 3. The phone is lost: she reports it from her tablet's wallet, with her face.
+    tablet = await eid_sdk.EidWallet.open(os.path.join(folder, "tablet"), PhoneKeyStore(),
+                                          ProviderServer(folder, provider, "sdk-tablet-1"))
+    taken = await tablet.report_lost(nanning["public"], resident["id_number"],
+                                     resident["full_name"], facing, turned, turn, False)
+    check(taken.wallets == 1 and not taken.moved,
+          f"the tablet reports the phone lost: {taken.wallets} wallet, {taken.instances} instances suspended")
+
+    # 4. The lost phone's next code is refused at the airport.
+    reasons = []
+    for _ in range(50):
+        code = await phone.offline_code("airport_security")
+        report = at_airport(code.code)
+        reasons = report.get("reasons") or []
+        if report.get("accepted") is False:
+            break
+        await asyncio.sleep(0.2)
+    check("status_suspended" in json.dumps(reasons),
+          f"the lost phone's offline code is refused at the airport: {reasons}")
+
+
+def main():
+    folder = tempfile.mkdtemp(prefix="eid-sdk-")
+    base, process = up(folder)
+    try:
+        asyncio.run(story(base, folder))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    if failures:
+        raise SystemExit(f"sdk story: {len(failures)} failed")
+    print("sdk story: all passed")
+
+
+main()
