@@ -23,7 +23,7 @@ use eid_wallet::in_person::{Engagement, refusal};
 use eid_wallet::keystore::KdfCost;
 use eid_wallet::offline::{OfflineCredential, REFRESH};
 use eid_wallet::store::{UsePolicy, WalletStore};
-use eid_wallet::{DeviceKeys, Holder, Keystore, SoftwareKeystore, UnlockedKeys};
+use eid_wallet::{DeviceKeys, Holder, HolderError, Keystore, SoftwareKeystore, UnlockedKeys};
 
 use crate::Outcome;
 use crate::credential::{load_jwks, read};
@@ -438,15 +438,18 @@ fn present_offline(
         .unlock(pin)
         .context("the PIN did not unlock the device key")?;
     let keys = UnlockedKeys::new(&mut wallet.keystore, unlocked, DEVICE_KEY, None);
-    let show = wallet
-        .runtime
-        .block_on(wallet.holder.offline(purpose, &keys, SystemClock.now()))
-        .with_context(|| {
-            format!(
+    let show =
+        match wallet
+            .runtime
+            .block_on(wallet.holder.offline(purpose, &keys, SystemClock.now()))
+        {
+            Ok(show) => show,
+            Err(HolderError::NoCredential(_)) => bail!(
                 "the wallet in {} holds no offline QR credential for {purpose}",
                 dir.display()
-            )
-        })?;
+            ),
+            Err(e) => return Err(e.into()),
+        };
     let (held, signer) = (&show.credential, keys.signer(&show.key_id)?);
     let mut code = show.code.clone();
     loop {
@@ -535,35 +538,23 @@ fn present_online(
     pin: &str,
 ) -> anyhow::Result<Outcome> {
     let mut wallet = Wallet::open(dir)?;
-    let (client_id, request_uri) = eid_oid4vc::vp::parse_invocation(invocation)
-        .context("the link is not an openid4vp:// invocation")?;
-    let request_object = wallet
-        .runtime
-        .block_on(eid_http::fetch(
-            &request_uri,
-            "application/oauth-authz-req+jwt",
-        ))
-        .with_context(|| format!("could not fetch the request from {request_uri}"))?;
-    let request_object =
-        String::from_utf8(request_object).context("the request object is not text")?;
-    let pending =
-        match eid_wallet::online::receive(&client_id, &request_object, trust, SystemClock.now()) {
-            Ok(pending) => pending,
-            Err(refused) => return refused_without_asking(&refused),
-        };
-    show_consent(&pending.consent)?;
-    // The relying party is told no (access_denied, nothing else), so its page stops
-    // waiting: whether it could be reached (if not, the answer is still no).
-    let tell_no = |wallet: &Wallet| {
-        pending.decline(&OsRandom).is_ok_and(|answer| {
-            wallet
-                .runtime
-                .block_on(eid_http::post_form(&answer.response_uri, answer.body))
-                .is_ok()
-        })
+    let received = wallet.runtime.block_on(wallet.holder.receive_online(
+        invocation,
+        trust,
+        SystemClock.now(),
+    ));
+    let pending = match received {
+        Ok(pending) => pending,
+        Err(HolderError::Request(refused)) => return refused_without_asking(&refused),
+        Err(e) => return Err(e.into()),
     };
+    show_consent(&pending.consent)?;
     if !agree(yes)? {
-        let told = tell_no(&wallet);
+        // The relying party is told no (access_denied, nothing else), so its page stops
+        // waiting: whether it could be reached (if not, the answer is still no).
+        let told = wallet
+            .runtime
+            .block_on(wallet.holder.decline_online(&pending, &OsRandom));
         writeln!(
             std::io::stdout().lock(),
             "Declined; {}",
@@ -575,36 +566,17 @@ fn present_online(
         )?;
         return Ok(Outcome::Refused);
     }
-    let instance = match wallet.pick("mso_mdoc", None, &pending.consent.relying_party) {
-        Ok(instance) => instance,
-        Err(e) => {
-            // Nothing it may show: answered no as well (OpenID4VP §8.5, access_denied).
-            tell_no(&wallet);
-            return Err(e);
-        }
-    };
     let unlocked = wallet
         .keystore
         .unlock(pin)
         .context("the PIN did not unlock the device key")?;
-    let signer = wallet.keystore.signer(&unlocked, &instance.key_id)?;
-    let answer = pending.respond(
-        eid_wallet::online::Held::Mdoc(&instance.credential),
-        &signer,
+    let keys = UnlockedKeys::new(&mut wallet.keystore, unlocked, DEVICE_KEY, None);
+    wallet.runtime.block_on(wallet.holder.share_online(
+        &pending,
+        &keys,
         &OsRandom,
         SystemClock.now(),
-    )?;
-    wallet
-        .runtime
-        .block_on(eid_http::post_form(&answer.response_uri, answer.body))
-        .with_context(|| format!("could not post the answer to {}", answer.response_uri))?;
-    wallet.record(
-        "online",
-        Some(&pending.consent),
-        pending.consent.purpose.as_str(),
-        pending.consent.attributes.clone(),
-        instance.id,
-    )?;
+    ))?;
     writeln!(
         std::io::stdout().lock(),
         "Shared with {}.",

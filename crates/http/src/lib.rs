@@ -22,7 +22,7 @@ pub const MAX_BODY: usize = 8 << 20;
 #[non_exhaustive]
 pub enum HttpError {
     /// Not an `http://host[:port]/…` URL.
-    #[error("{0} is not an http:// URL this verifier can reach")]
+    #[error("{0} is not an http:// URL this client can reach")]
     Url(String),
     /// No connection.
     #[error("could not connect to {address}: {source}")]

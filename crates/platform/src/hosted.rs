@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex as StdMutex, RwLock};
 
 use eid_core::{Clock, Random};
 use eid_crypto::{SigningKey, VerifyingKey, b64url};
-use eid_http::{fetch, post_form};
+
 use eid_oid4vc::KeyAttestation;
 use eid_trust::{Purpose, VerifiedTrustList};
 use eid_wallet::enrolment::LiveCapture;
@@ -595,18 +595,12 @@ impl Provider {
     /// against the trust list and holds it for the holder's decision: what is asked, by
     /// whom, why.
     pub async fn online_receive(&self, id: &str, invocation: &str) -> Result<Value, Refused> {
-        self.wallet(id).await?;
-        let (client_id, request_uri) = eid_oid4vc::vp::parse_invocation(invocation)
-            .map_err(|e| bad(format!("not an openid4vp:// invocation: {e}")))?;
-        let request_object = fetch(&request_uri, "application/oauth-authz-req+jwt")
-            .await
-            .map_err(|e| unreachable_service("the relying party's request", e))?;
-        let request_object = String::from_utf8(request_object)
-            .map_err(|_| bad("the relying party's request is not text"))?;
+        let wallet = self.wallet(id).await?;
         let trust = self.trust()?;
-        let pending =
-            eid_wallet::online::receive(&client_id, &request_object, &trust, self.clock.now())
-                .map_err(|refused| Refused::new(422, "request_refused", refused.to_string()))?;
+        let pending = Holder::new(wallet.store.clone())
+            .receive_online(invocation, &trust, self.clock.now())
+            .await
+            .map_err(holder_refusal)?;
         let consent = serde_json::to_value(&pending.consent).map_err(Refused::internal)?;
         let session = self.token()?;
         let now = self.clock.now();
@@ -642,7 +636,9 @@ impl Provider {
             .remove(&key)
             .ok_or_else(|| Refused::new(404, "no_such_request", "no such request waiting"))?;
         if !share {
-            let told = self.tell_declined(&held.pending).await;
+            let told = Holder::new(wallet.store.clone())
+                .decline_online(&held.pending, self.random.as_ref())
+                .await;
             return Ok(json!({ "shared": false, "told": told }));
         }
         if pin.is_empty() {
@@ -651,46 +647,21 @@ impl Provider {
         }
         let now = self.clock.now();
         let pending = held.pending.clone();
-        let instance = match self
-            .pick_mdoc(&wallet, &pending.consent.relying_party)
-            .await
-        {
-            Ok(instance) => instance,
-            Err(refused) => {
-                // Nothing it may show: the request is answered no as well (access_denied
-                // covers a wallet without the credential asked for, OpenID4VP §8.5).
-                self.tell_declined(&pending).await;
-                return Err(refused);
-            }
-        };
         let random = self.random.clone();
-        let credential = instance.credential.clone();
-        let responding = pending.clone();
-        let answer = Self::with_key(&wallet, pin, instance.key_id.clone(), move |signer| {
-            responding
-                .respond(
-                    eid_wallet::online::Held::Mdoc(&credential),
-                    signer,
-                    random.as_ref(),
-                    now,
-                )
-                .map_err(Refused::internal)
-        })
-        .await;
-        let answer = match answer {
-            Ok(answer) => answer,
-            Err(refused) => {
-                // A mistyped PIN: the request waits for another try.
-                if refused.code == "wrong_pin" {
-                    self.keep_online(key, held)?;
-                }
-                return Err(refused);
+        let shared = self
+            .with_holder(&wallet, pin, async |holder, keys, _| {
+                holder
+                    .share_online(&pending, &*keys, random.as_ref(), now)
+                    .await
+            })
+            .await;
+        if let Err(refused) = shared {
+            // A mistyped PIN: the request waits for another try.
+            if refused.code == "wrong_pin" {
+                self.keep_online(key, held)?;
             }
-        };
-        post_form(&answer.response_uri, answer.body)
-            .await
-            .map_err(|e| unreachable_service("the relying party", e))?;
-        record(&wallet, "online", &pending.consent, instance.id, now).await?;
+            return Err(refused);
+        }
         Ok(json!({ "shared": true, "with": pending.consent.relying_party_name }))
     }
 
@@ -739,15 +710,6 @@ impl Provider {
         .await?;
         record(&wallet, "digital_credentials", &consent, instance.id, now).await?;
         Ok(json!({ "protocol": protocol, "data": data }))
-    }
-
-    /// Tells the relying party no (`access_denied`, nothing else), so its page stops
-    /// waiting: whether it could be reached (if not, the answer is still no).
-    async fn tell_declined(&self, pending: &eid_wallet::online::PendingOnline) -> bool {
-        match pending.decline(self.random.as_ref()) {
-            Ok(answer) => post_form(&answer.response_uri, answer.body).await.is_ok(),
-            Err(_) => false,
-        }
     }
 
     fn keep_online(&self, key: String, held: Online) -> Result<(), Refused> {
@@ -1051,6 +1013,8 @@ impl Attester for ProviderAttester<'_> {
 fn holder_refusal(e: HolderError) -> Refused {
     match e {
         HolderError::Offer(e) => bad(e.to_string()),
+        HolderError::Invalid(e) => bad(e),
+        HolderError::Request(refused) => Refused::new(422, "request_refused", refused.to_string()),
         e @ HolderError::UnknownIssuer => bad(e.to_string()),
         HolderError::Refused {
             status,

@@ -9,9 +9,10 @@ app uses it, against a running platform (`eid up`, started here):
    live capture;
 4. the phone's next offline code is refused at the airport desk: status_suspended.
 
-Also refused, each with its kind of error: a wrong transaction code (the authority's
-`invalid_grant`), an unknown purpose, an offline code from a wallet with no credential,
-a key store that cancels.
+Also refused, each with its kind of error: an offer from an authority the wallet does not
+work with (before anything is sent), a wrong transaction code (the authority's
+`invalid_grant`), an unknown purpose, an offline code from a wallet with no credential, a key
+store that cancels (nothing signed, nothing recorded).
 
 Usage: PYTHONPATH=<bindings> python3 story.py path/to/eid
 Needs EID_PROOFING_DIR (the face model and fixtures, scripts/test-env) and `cryptography`.
@@ -165,18 +166,30 @@ async def story(base, folder):
         return http("POST", airport + "/verify/offline?purpose=airport_security",
                     {"code": b64url(code), "face": base64.b64encode(facing).decode()})
 
-    # 1. At the counter.
+    # The authorities the app works with (from the trust list it reads).
+    authorities = [a["public"] for a in platform["authorities"]]
+
+    # 1. At the counter. First a wallet told of Hangzhou's authority only: Nanning's offer
+    #    is refused before it gets the code, a proof or an attestation.
     keys = PhoneKeyStore()
-    phone = await eid_sdk.EidWallet.open(os.path.join(folder, "phone"), keys,
-                                         ProviderServer(folder, provider, "sdk-phone-1"))
+    elsewhere = await eid_sdk.EidWallet.open(
+        os.path.join(folder, "elsewhere"), [a for a in authorities if a != nanning["public"]],
+        PhoneKeyStore(), ProviderServer(folder, provider, "sdk-elsewhere-1"))
     offer = counter_offer()
+    try:
+        await elsewhere.enrol_at_counter(offer["offer_uri"], offer["tx_code"])
+        check(False, "an offer from an authority the wallet does not work with is refused")
+    except eid_sdk.WalletError.Invalid as e:
+        check(True, f"an offer from an authority the wallet does not work with is refused: {e.message}")
+    phone = await eid_sdk.EidWallet.open(os.path.join(folder, "phone"), authorities, keys,
+                                         ProviderServer(folder, provider, "sdk-phone-1"))
     try:
         await phone.enrol_at_counter(offer["offer_uri"], "000000")
         check(False, "a wrong transaction code is refused")
     except eid_sdk.WalletError.Refused as e:
         check(e.code == "invalid_grant", f"a wrong transaction code is refused by the authority: {e.code}")
     try:
-        await phone.offline_code("airport_security")
+        await phone.show_offline("airport_security")
         check(False, "a wallet with no credential has no offline code")
     except eid_sdk.WalletError.NoCredential as e:
         check(True, f"a wallet with no credential has no offline code: {e.message}")
@@ -193,18 +206,20 @@ async def story(base, folder):
     # 2. At the airport.
     # The desk fetches the status list the new credentials point to on its own schedule:
     # until then it cannot say (status_undetermined), and says so.
+    showing = await phone.show_offline("airport_security")
+    code = showing.first_code()
     for _ in range(150):
-        code = await phone.offline_code("airport_security")
         report = at_airport(code.code)
         if "status_undetermined" not in json.dumps(report.get("reasons")):
             break
         await asyncio.sleep(0.2)
+        code = await showing.next_code()
     check(report.get("accepted") is True, f"the airport desk accepts the phone's offline code: {report.get('reasons')}")
     history = json.loads(await phone.history_json())
-    check(any(p.get("channel") == "offline_qr" for p in history),
-          f"the history holds the offline showings ({len(history)})")
+    check([p.get("channel") for p in history] == ["offline_qr"],
+          f"the history holds the showing once, however many codes it made: {len(history)}")
     try:
-        await phone.offline_code("no_such_purpose")
+        await phone.show_offline("no_such_purpose")
         check(False, "an unknown purpose is refused")
     except eid_sdk.WalletError.Invalid as e:
         check(True, f"an unknown purpose is refused: {e.message}")
@@ -212,11 +227,11 @@ async def story(base, folder):
     # A key store whose holder cancels the prompt: nothing is signed, the error says why.
     cancelling = PhoneKeyStore(cancel=True)
     cancelling.keys = keys.keys
-    same = await eid_sdk.EidWallet.open(os.path.join(folder, "phone"), cancelling,
+    same = await eid_sdk.EidWallet.open(os.path.join(folder, "phone"), authorities, cancelling,
                                         ProviderServer(folder, provider, "sdk-phone-1"))
     shown = len(json.loads(await phone.history_json()))
     try:
-        await same.offline_code("airport_security")
+        await same.show_offline("airport_security")
         check(False, "a cancelled prompt signs nothing")
     except eid_sdk.WalletError.Keys as e:
         after = len(json.loads(await phone.history_json()))
@@ -224,7 +239,8 @@ async def story(base, folder):
               f"a cancelled prompt signs nothing and shows nothing: {e.message} ({after - shown} new showings)")
 
     # 3. The phone is lost: she reports it from her tablet's wallet, with her face.
-    tablet = await eid_sdk.EidWallet.open(os.path.join(folder, "tablet"), PhoneKeyStore(),
+    tablet = await eid_sdk.EidWallet.open(os.path.join(folder, "tablet"), authorities,
+                                          PhoneKeyStore(),
                                           ProviderServer(folder, provider, "sdk-tablet-1"))
     taken = await tablet.report_lost(nanning["public"], resident["id_number"],
                                      resident["full_name"], facing, turned, turn, False)
@@ -234,7 +250,7 @@ async def story(base, folder):
     # 4. The lost phone's next code is refused at the airport.
     reasons = []
     for _ in range(50):
-        code = await phone.offline_code("airport_security")
+        code = await showing.next_code()
         report = at_airport(code.code)
         reasons = report.get("reasons") or []
         if report.get("accepted") is False:

@@ -46,6 +46,16 @@ pub enum KeyStoreError {
     },
 }
 
+impl From<uniffi::UnexpectedUniFFICallbackError> for KeyStoreError {
+    /// An exception of the app's other than a `KeyStoreError` (an I/O error, a key
+    /// invalidated by a new fingerprint): refused, with its text, never a panic.
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::Refused {
+            reason: format!("the app's key store or attester failed: {}", e.reason),
+        }
+    }
+}
+
 /// The phone's secure hardware, as the app reaches it. Keys are ECDSA P-256; public keys are
 /// SEC1 uncompressed points (65 bytes, `04‖x‖y`).
 #[uniffi::export(with_foreign)]
@@ -124,7 +134,13 @@ impl From<HolderError> for WalletError {
                 message: description,
             },
             HolderError::Unreachable { .. } => Self::Unreachable { message },
-            HolderError::Offer(_) | HolderError::UnknownIssuer => Self::Invalid { message },
+            HolderError::Offer(_) | HolderError::UnknownIssuer | HolderError::Invalid(_) => {
+                Self::Invalid { message }
+            }
+            HolderError::Request(_) => Self::Refused {
+                code: "request_refused".into(),
+                message,
+            },
             HolderError::NotEnrolled | HolderError::NoCredential(_) => {
                 Self::NoCredential { message }
             }
@@ -178,8 +194,7 @@ pub struct LostReportTaken {
     pub moved: bool,
 }
 
-/// An offline code to show as a QR code for one purpose, valid for a minute: make a new one
-/// every 30 s while it is shown.
+/// An offline code to show as a QR code for one purpose, valid for a minute.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct OfflineCode {
     /// What the QR code carries (binary mode).
@@ -208,6 +223,7 @@ pub struct HeldCredential {
 #[derive(uniffi::Object)]
 pub struct EidWallet {
     holder: Holder,
+    authorities: Vec<String>,
     keys: Arc<dyn PhoneKeyStore>,
     attester: Arc<dyn ProviderAttester>,
 }
@@ -218,64 +234,112 @@ impl std::fmt::Debug for EidWallet {
     }
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+/// The SDK's own threads: every call runs there, so that the app's key store and attester —
+/// blocking calls, a prompt or a request to the provider's server — never run on the thread
+/// that awaits the call (Android's main thread, an event loop).
+fn runtime() -> Result<&'static tokio::runtime::Runtime, WalletError> {
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("eid-sdk")
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .as_ref()
+        .ok_or_else(|| WalletError::Failed {
+            message: "the SDK could not start its threads".into(),
+        })
+}
+
+/// Runs `work` on the SDK's threads; its outcome.
+async fn on_sdk_threads<T: Send + 'static>(
+    work: impl Future<Output = Result<T, WalletError>> + Send + 'static,
+) -> Result<T, WalletError> {
+    runtime()?
+        .spawn(work)
+        .await
+        .map_err(|e| WalletError::Failed {
+            message: format!("the SDK's task did not finish: {e}"),
+        })?
+}
+
+#[uniffi::export]
 impl EidWallet {
     /// Opens (or creates) the wallet whose store is the folder `dir` (the app's private
-    /// storage), with the phone's key store and the provider's attester. Makes the wallet's
-    /// own key in the hardware the first time.
+    /// storage), with the phone's key store and the provider's attester. `authorities` are
+    /// the issuing authorities it redeems offers from (their Credential Issuer Identifiers,
+    /// as the trust list names them): an offer from anywhere else is refused before it gets
+    /// anything. Makes the wallet's own key in the hardware the first time.
     #[uniffi::constructor]
     pub async fn open(
         dir: String,
+        authorities: Vec<String>,
         keys: Arc<dyn PhoneKeyStore>,
         attester: Arc<dyn ProviderAttester>,
     ) -> Result<Arc<Self>, WalletError> {
-        std::fs::create_dir_all(&dir).map_err(|e| WalletError::Failed {
-            message: format!("could not make the wallet's folder: {e}"),
-        })?;
-        let path = std::path::Path::new(&dir).join("wallet.db");
-        let store = WalletStore::open(&path.display().to_string(), UsePolicy::PerRelyingParty)
-            .await
-            .map_err(|e| WalletError::Failed {
-                message: format!("could not open the wallet's store: {e}"),
+        on_sdk_threads(async move {
+            std::fs::create_dir_all(&dir).map_err(|e| WalletError::Failed {
+                message: format!("could not make the wallet's folder: {e}"),
             })?;
-        if keys
-            .public_key(WALLET_KEY.into())
-            .map_err(key_error)?
-            .is_none()
-        {
-            keys.create_key(WALLET_KEY.into()).map_err(key_error)?;
-        }
-        Ok(Arc::new(Self {
-            holder: Holder::new(store),
-            keys,
-            attester,
-        }))
+            let path = std::path::Path::new(&dir).join("wallet.db");
+            let store = WalletStore::open(&path.display().to_string(), UsePolicy::PerRelyingParty)
+                .await
+                .map_err(|e| WalletError::Failed {
+                    message: format!("could not open the wallet's store: {e}"),
+                })?;
+            if keys
+                .public_key(WALLET_KEY.into())
+                .map_err(key_error)?
+                .is_none()
+            {
+                keys.create_key(WALLET_KEY.into()).map_err(key_error)?;
+            }
+            Ok(Arc::new(Self {
+                holder: Holder::new(store),
+                authorities,
+                keys,
+                attester,
+            }))
+        })
+        .await
     }
 
     /// Enrolment with the offer (`openid-credential-offer://…`, the counter's QR code) and
     /// the transaction code the officer gave: every credential offered, each instance bound
     /// to a fresh key in the phone's hardware.
     pub async fn enrol_at_counter(
-        &self,
+        self: Arc<Self>,
         offer: String,
         tx_code: String,
     ) -> Result<Enrolment, WalletError> {
-        let mut keys = self.device_keys();
-        let attester = self.attester();
-        Ok(self
-            .holder
-            .redeem(&offer, &tx_code, None, &mut keys, &attester, now())
-            .await
-            .map_err(|e| keys.explain(e))?
-            .into())
+        on_sdk_threads(async move {
+            let mut keys = self.device_keys();
+            let enrolled = self
+                .holder
+                .redeem(
+                    &offer,
+                    &tx_code,
+                    Some(&self.authorities),
+                    &mut keys,
+                    &self.attester(),
+                    now(),
+                )
+                .await;
+            Ok(enrolled.map_err(|e| keys.explain(e))?.into())
+        })
+        .await
     }
 
-    /// Remote enrolment at `authority` (the holder's prefecture's): her identity number and
-    /// name, the card's front and back (JPEG), and a live capture — facing the camera, then
-    /// the head turned the way the app asked.
+    /// Remote enrolment at `authority` (the holder's prefecture's, one of the wallet's
+    /// authorities): her identity number and name, the card's front and back (JPEG), and a
+    /// live capture — facing the camera, then the head turned the way the app asked.
     #[expect(clippy::too_many_arguments, reason = "the enrolment form's fields")]
     pub async fn enrol_remote(
-        &self,
+        self: Arc<Self>,
         authority: String,
         id_number: String,
         full_name: String,
@@ -285,41 +349,44 @@ impl EidWallet {
         face_turned: Vec<u8>,
         turn: HeadTurn,
     ) -> Result<Enrolment, WalletError> {
-        let mut keys = self.device_keys();
-        let attester = self.attester();
-        let identity = Identity {
-            id_number: &id_number,
-            full_name: &full_name,
-        };
-        let capture = live(&face, &face_turned, turn);
-        Ok(self
-            .holder
-            .enrol_remote(
-                &authority,
-                identity,
-                (&card_front, &card_back),
-                capture,
-                &mut keys,
-                &attester,
-                now(),
-            )
-            .await
-            .map_err(|e| keys.explain(e))?
-            .into())
+        on_sdk_threads(async move {
+            self.listed(&authority)?;
+            let mut keys = self.device_keys();
+            let identity = Identity {
+                id_number: &id_number,
+                full_name: &full_name,
+            };
+            let enrolled = self
+                .holder
+                .enrol_remote(
+                    &authority,
+                    identity,
+                    (&card_front, &card_back),
+                    live(&face, &face_turned, turn),
+                    &mut keys,
+                    &self.attester(),
+                    now(),
+                )
+                .await;
+            Ok(enrolled.map_err(|e| keys.explain(e))?.into())
+        })
+        .await
     }
 
     /// A new batch from the authority that issued the credentials, before they run out or
     /// expire (no new proofing while they are valid).
-    pub async fn refresh(&self) -> Result<Enrolment, WalletError> {
-        let authority = self.holder.issuer().await?;
-        let mut keys = self.device_keys();
-        let attester = self.attester();
-        Ok(self
-            .holder
-            .refresh(&authority, &mut keys, &attester, now())
-            .await
-            .map_err(|e| keys.explain(e))?
-            .into())
+    pub async fn refresh(self: Arc<Self>) -> Result<Enrolment, WalletError> {
+        on_sdk_threads(async move {
+            let authority = self.holder.issuer().await?;
+            self.listed(&authority)?;
+            let mut keys = self.device_keys();
+            let enrolled = self
+                .holder
+                .refresh(&authority, &mut keys, &self.attester(), now())
+                .await;
+            Ok(enrolled.map_err(|e| keys.explain(e))?.into())
+        })
+        .await
     }
 
     /// Reports the holder's other phones lost, from this wallet, proofed by a live capture of
@@ -328,7 +395,7 @@ impl EidWallet {
     /// for good.
     #[expect(clippy::too_many_arguments, reason = "the report's fields")]
     pub async fn report_lost(
-        &self,
+        self: Arc<Self>,
         authority: String,
         id_number: String,
         full_name: String,
@@ -337,88 +404,168 @@ impl EidWallet {
         turn: HeadTurn,
         moving: bool,
     ) -> Result<LostReportTaken, WalletError> {
-        let keys = self.device_keys();
-        let attester = self.attester();
-        let identity = Identity {
-            id_number: &id_number,
-            full_name: &full_name,
-        };
-        let capture = live(&face, &face_turned, turn);
-        let taken = self
-            .holder
-            .report_lost(
-                &authority,
-                identity,
-                capture,
-                moving,
-                &keys,
-                &attester,
-                now(),
-            )
-            .await?;
-        Ok(LostReportTaken {
-            wallets: taken
-                .wallets_suspended
-                .or(taken.wallets_revoked)
-                .unwrap_or(0) as u64,
-            instances: taken.instances,
-            moved: taken.moved,
+        on_sdk_threads(async move {
+            self.listed(&authority)?;
+            let keys = self.device_keys();
+            let identity = Identity {
+                id_number: &id_number,
+                full_name: &full_name,
+            };
+            let taken = self
+                .holder
+                .report_lost(
+                    &authority,
+                    identity,
+                    live(&face, &face_turned, turn),
+                    moving,
+                    &keys,
+                    &self.attester(),
+                    now(),
+                )
+                .await
+                .map_err(|e| keys.explain(e))?;
+            Ok(LostReportTaken {
+                wallets: taken
+                    .wallets_suspended
+                    .or(taken.wallets_revoked)
+                    .unwrap_or(0) as u64,
+                instances: taken.instances,
+                moved: taken.moved,
+            })
         })
+        .await
     }
 
-    /// A fresh offline code for `purpose` (`airport_security`, `rail_ticketing`,
-    /// `age_check`), signed now by the phone's key (the app's prompt first): show it as a QR
-    /// code, and make another every 30 s while it is shown.
-    pub async fn offline_code(&self, purpose: String) -> Result<OfflineCode, WalletError> {
-        let purpose = eid_trust::Purpose::parse(&purpose).ok_or_else(|| {
-            invalid("offline codes exist for airport_security, rail_ticketing and age_check")
-        })?;
-        let keys = self.device_keys();
-        let at = now();
-        let show = self
-            .holder
-            .offline(purpose, &keys, at)
-            .await
-            .map_err(|e| keys.explain(e))?;
-        Ok(OfflineCode {
-            code: show.code,
-            shows: show.shows,
-            valid_until: (at + eid_mdoc::offline::MAX_AGE).unix_timestamp(),
+    /// Shows an offline code for `purpose` (`airport_security`, `rail_ticketing`,
+    /// `age_check`): the showing, with its first code signed now by the phone's key (the
+    /// app's prompt first) and recorded once in the history. Show its code as a QR code and
+    /// ask it for the next one every 30 s while it is shown.
+    pub async fn show_offline(
+        self: Arc<Self>,
+        purpose: String,
+    ) -> Result<Arc<OfflineShowing>, WalletError> {
+        on_sdk_threads(async move {
+            let purpose = eid_trust::Purpose::parse(&purpose).ok_or_else(|| {
+                invalid("offline codes exist for airport_security, rail_ticketing and age_check")
+            })?;
+            let keys = self.device_keys();
+            let at = now();
+            let show = self
+                .holder
+                .offline(purpose, &keys, at)
+                .await
+                .map_err(|e| keys.explain(e))?;
+            let first = OfflineCode {
+                code: show.code,
+                shows: show.shows,
+                valid_until: (at + eid_mdoc::offline::MAX_AGE).unix_timestamp(),
+            };
+            Ok(Arc::new(OfflineShowing {
+                credential: show.credential,
+                key_id: show.key_id,
+                keys,
+                first,
+            }))
         })
+        .await
     }
 
     /// The credentials held.
-    pub async fn credentials(&self) -> Result<Vec<HeldCredential>, WalletError> {
-        let listed = self
-            .holder
-            .store()
-            .list()
-            .await
-            .map_err(HolderError::from)?;
-        Ok(listed
-            .into_iter()
-            .map(|c| HeldCredential {
-                format: c.format,
-                purpose: c.purpose,
-                expires_at: c.expires_at,
-                shown_to: c.shown_to,
-            })
-            .collect())
+    pub async fn credentials(self: Arc<Self>) -> Result<Vec<HeldCredential>, WalletError> {
+        on_sdk_threads(async move {
+            let listed = self
+                .holder
+                .store()
+                .list()
+                .await
+                .map_err(HolderError::from)?;
+            Ok(listed
+                .into_iter()
+                .map(|c| HeldCredential {
+                    format: c.format,
+                    purpose: c.purpose,
+                    expires_at: c.expires_at,
+                    shown_to: c.shown_to,
+                })
+                .collect())
+        })
+        .await
     }
 
     /// The history of every presentation (who, when, why, which attributes), as JSON for the
     /// holder to read or export.
-    pub async fn history_json(&self) -> Result<String, WalletError> {
-        Ok(self
-            .holder
-            .store()
-            .export_history()
-            .await
-            .map_err(HolderError::from)?)
+    pub async fn history_json(self: Arc<Self>) -> Result<String, WalletError> {
+        on_sdk_threads(async move {
+            Ok(self
+                .holder
+                .store()
+                .export_history()
+                .await
+                .map_err(HolderError::from)?)
+        })
+        .await
+    }
+}
+
+/// An offline code being shown: the first code, then a new one on each call while the QR
+/// code stays on the screen (a desk accepts each for 60 s). The showing is in the history
+/// once, however many codes it makes.
+#[derive(uniffi::Object)]
+pub struct OfflineShowing {
+    credential: eid_wallet::offline::OfflineCredential,
+    key_id: String,
+    keys: PhoneKeys,
+    first: OfflineCode,
+}
+
+impl std::fmt::Debug for OfflineShowing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfflineShowing").finish_non_exhaustive()
+    }
+}
+
+#[uniffi::export]
+impl OfflineShowing {
+    /// The code made when the showing began.
+    pub fn first_code(&self) -> OfflineCode {
+        self.first.clone()
+    }
+
+    /// A new code, signed now by the phone's key (the app's prompt first, if its key asks
+    /// for one each time).
+    pub async fn next_code(self: Arc<Self>) -> Result<OfflineCode, WalletError> {
+        on_sdk_threads(async move {
+            let at = now();
+            let signer = self.keys.signer(&self.key_id).map_err(WalletError::from)?;
+            let code = self.credential.code(signer.as_ref(), at);
+            let code = code.map_err(|e| {
+                self.keys.explain(HolderError::Keys(format!(
+                    "the offline code could not be signed: {e}"
+                )))
+            })?;
+            Ok(OfflineCode {
+                code,
+                shows: self.first.shows.clone(),
+                valid_until: (at + eid_mdoc::offline::MAX_AGE).unix_timestamp(),
+            })
+        })
+        .await
     }
 }
 
 impl EidWallet {
+    /// `authority` is one this wallet works with.
+    fn listed(&self, authority: &str) -> Result<(), WalletError> {
+        let same = |a: &str| a.trim_end_matches('/') == authority.trim_end_matches('/');
+        if self.authorities.iter().any(|a| same(a)) {
+            Ok(())
+        } else {
+            Err(invalid(
+                "that authority is not one this wallet works with (EidWallet.open's authorities)",
+            ))
+        }
+    }
+
     fn device_keys(&self) -> PhoneKeys {
         PhoneKeys {
             store: self.keys.clone(),
@@ -559,20 +706,22 @@ impl Signer for PhoneSigner<'_> {
                 }
                 CryptoError::SigningFailed
             })?;
-        let raw = raw_signature(&signature).ok_or(CryptoError::SigningFailed)?;
-        self.public
-            .verify(message, &raw)
-            .map_err(|_| CryptoError::SigningFailed)?;
-        Ok(raw)
+        // Raw r‖s is 64 bytes; a DER signature is 64 bytes too about once in 2^48, so a
+        // 64-byte signature that does not verify as raw is read again as DER.
+        let candidates = [
+            (signature.len() == 64).then(|| signature.clone()),
+            der_signature(&signature),
+        ];
+        candidates
+            .into_iter()
+            .flatten()
+            .find(|raw| self.public.verify(message, raw).is_ok())
+            .ok_or(CryptoError::SigningFailed)
     }
 }
 
-/// An ECDSA P-256 signature as raw `r‖s`: given so, or from DER (`SEQUENCE { INTEGER r,
-/// INTEGER s }`, X9.62).
-fn raw_signature(signature: &[u8]) -> Option<Vec<u8>> {
-    if signature.len() == 64 {
-        return Some(signature.to_vec());
-    }
+/// A DER ECDSA P-256 signature (`SEQUENCE { INTEGER r, INTEGER s }`, X9.62) as raw `r‖s`.
+fn der_signature(signature: &[u8]) -> Option<Vec<u8>> {
     let body = match signature {
         [0x30, len, body @ ..] if usize::from(*len) == body.len() => body,
         _ => return None,
@@ -620,27 +769,98 @@ impl Attester for AppAttester {
 mod tests {
     use super::*;
 
+    /// A key store holding one software key, answering raw, in DER, or with junk.
+    struct OneKey(eid_crypto::SigningKey, &'static str);
+
+    impl PhoneKeyStore for OneKey {
+        fn create_key(&self, _: String) -> Result<Vec<u8>, KeyStoreError> {
+            Ok(self.0.verifying_key().sec1().to_vec())
+        }
+        fn public_key(&self, _: String) -> Result<Option<Vec<u8>>, KeyStoreError> {
+            Ok(Some(self.0.verifying_key().sec1().to_vec()))
+        }
+        fn sign(&self, _: String, message: Vec<u8>) -> Result<Vec<u8>, KeyStoreError> {
+            let raw = Signer::sign(&self.0, &message).unwrap();
+            Ok(match self.1 {
+                "raw" => raw,
+                "der" => der(&raw),
+                "other key" => {
+                    Signer::sign(&eid_crypto::SigningKey::generate().unwrap(), &message).unwrap()
+                }
+                "cancel" => return Err(KeyStoreError::Cancelled),
+                _ => vec![0x30, 2, 0x02, 0],
+            })
+        }
+    }
+
+    fn der(raw: &[u8]) -> Vec<u8> {
+        let integer = |x: &[u8]| {
+            let mut x: Vec<u8> = x.iter().copied().skip_while(|b| *b == 0).collect();
+            if x.first().is_none_or(|b| b & 0x80 != 0) {
+                x.insert(0, 0);
+            }
+            [vec![0x02, u8::try_from(x.len()).unwrap()], x].concat()
+        };
+        let body = [integer(&raw[..32]), integer(&raw[32..])].concat();
+        [vec![0x30, u8::try_from(body.len()).unwrap()], body].concat()
+    }
+
+    fn keys(answer: &'static str) -> PhoneKeys {
+        PhoneKeys {
+            store: Arc::new(OneKey(eid_crypto::SigningKey::generate().unwrap(), answer)),
+            refused: std::sync::Mutex::new(None),
+        }
+    }
+
     #[test]
-    fn signatures_are_taken_raw_or_der_and_nothing_else() {
+    fn the_phones_signatures_are_taken_raw_or_der_and_checked_against_the_key() {
+        for answer in ["raw", "der"] {
+            let keys = keys(answer);
+            let signer = keys.signer("k").unwrap();
+            let signature = signer.sign(b"message").unwrap();
+            assert_eq!(signature.len(), 64, "{answer}");
+            signer
+                .verifying_key()
+                .verify(b"message", &signature)
+                .unwrap();
+        }
+        for answer in ["other key", "junk"] {
+            let keys = keys(answer);
+            assert!(
+                keys.signer("k").unwrap().sign(b"message").is_err(),
+                "{answer}"
+            );
+        }
+        let keys = keys("cancel");
+        assert!(keys.signer("k").unwrap().sign(b"message").is_err());
+        let said = keys.explain(HolderError::Keys("signing failed".into()));
+        assert!(
+            matches!(&said, WalletError::Keys { message } if message.contains("cancelled")),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn der_is_read_strictly() {
         let raw: Vec<u8> = (1..=64).collect();
-        assert_eq!(raw_signature(&raw).unwrap(), raw);
-        // DER with a leading zero on r (high bit set) and a short s.
+        assert_eq!(der_signature(&der(&raw)).unwrap(), raw);
+        // A leading zero on r (high bit set) and a short s.
         let mut der = vec![0x30, 0, 0x02, 33, 0];
         der.extend([0x80; 32]);
         der.extend([0x02, 2, 0x01, 0x02]);
         der[1] = u8::try_from(der.len() - 2).unwrap();
-        let read = raw_signature(&der).unwrap();
+        let read = der_signature(&der).unwrap();
         assert_eq!(&read[..32], &[0x80; 32]);
         assert_eq!(&read[32..62], &[0; 30]);
         assert_eq!(&read[62..], &[1, 2]);
         // Trailing bytes, a wrong length, an overlong integer: refused.
         let mut trailing = der.clone();
         trailing.push(0);
-        assert!(raw_signature(&trailing).is_none());
-        assert!(raw_signature(&raw[..63]).is_none());
+        assert!(der_signature(&trailing).is_none());
+        assert!(der_signature(&der[..der.len() - 1]).is_none());
         let mut long = vec![0x30, 38, 0x02, 34, 1];
         long.extend([1; 33]);
         long.extend([0x02, 1, 1]);
-        assert!(raw_signature(&long).is_none());
+        assert!(der_signature(&long).is_none());
     }
 }

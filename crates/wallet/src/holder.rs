@@ -11,23 +11,30 @@
 //! - [`Holder::refresh`]: a proof of this wallet to `POST /refresh`; the offer redeemed.
 //! - [`Holder::report_lost`]: the holder's other wallets reported lost (or, moving, revoked)
 //!   from this one, proofed by face.
-//! - [`Holder::offline`]: the credential for an offline code of a purpose, chosen and the
-//!   showing recorded; the caller makes the code (and makes it again every 30 s).
+//! - [`Holder::offline`]: an offline code for a purpose, the showing recorded, and the
+//!   credential to make the next ones with (every 30 s).
+//! - [`Holder::receive_online`], [`Holder::share_online`], [`Holder::decline_online`]:
+//!   OpenID4VP by an `openid4vp://` link — the request fetched and checked against the
+//!   trust list, then shared (the answer posted, the showing recorded) or declined (the
+//!   relying party told no).
 //!
 //! The keys are the wallet's: a [`DeviceKeys`] is the keystore, already unlocked for this one
 //! operation (the PIN or the biometric prompt is the wallet's, before it calls), and an
 //! [`Attester`] is the provider that vouches for them (a super-app's server, the hosted
 //! provider, or a fixed attestation of one device key).
 
+use eid_core::Random;
 use eid_crypto::{Signer, VerifyingKey};
 use eid_http::HttpError;
 use eid_oid4vc::eid::{LostReport, LostTaken, OfferMade, RefreshRequest, RemoteEnrolment};
 use eid_oid4vc::token::{NonceResponse, TokenResponse};
-use eid_trust::Purpose;
+use eid_trust::{Purpose, VerifiedTrustList};
 use time::OffsetDateTime;
 
 use crate::enrolment::{EnrolError, Enrolment, LiveCapture, accept};
+use crate::in_person::RequestRefused;
 use crate::offline::OfflineCredential;
+use crate::online::{Held, PendingOnline};
 use crate::store::{Instance, Presentation, StoreError, WalletStore};
 
 /// Instances asked for in one batch, at most (whatever the issuer offers).
@@ -40,6 +47,9 @@ pub enum HolderError {
     /// The offer could not be read.
     #[error("the offer: {0}")]
     Offer(EnrolError),
+    /// What the holder's app passed is not usable (a link, a purpose).
+    #[error("{0}")]
+    Invalid(String),
     /// The offer is from an issuer this wallet does not work with: it would get the
     /// transaction code, the key proofs and the attestation.
     #[error("the offer is not from an issuing authority this wallet works with")]
@@ -80,6 +90,10 @@ pub enum HolderError {
     /// The wallet holds no credential it may use for this.
     #[error("this wallet holds no {0}")]
     NoCredential(String),
+    /// The relying party's request was refused before the holder was asked (its signature,
+    /// its registration, what it asks beyond it).
+    #[error("{0}")]
+    Request(RequestRefused),
     /// The credential store.
     #[error("the wallet's store: {0}")]
     Store(#[from] StoreError),
@@ -199,6 +213,20 @@ impl Holder {
         self.store.issuer().await?.ok_or(HolderError::NotEnrolled)
     }
 
+    /// The offer `offer`, read, from one of `issuers` when they are given: what
+    /// [`Self::redeem`] checks before anything is sent (callers check it before they ask for
+    /// the PIN, too).
+    pub fn check_offer(offer: &str, issuers: Option<&[String]>) -> Result<Enrolment, HolderError> {
+        let enrolment = Enrolment::from_offer(offer).map_err(HolderError::Offer)?;
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        if let Some(issuers) = issuers
+            && !issuers.iter().any(|i| same(i, enrolment.issuer()))
+        {
+            return Err(HolderError::UnknownIssuer);
+        }
+        Ok(enrolment)
+    }
+
     /// Redeems the offer `offer` with `tx_code`, every configuration offered, keeping each
     /// credential only when bound to the key it was asked for. `issuers`, when given, are
     /// the only issuers this wallet sends its code, proofs and attestation to.
@@ -211,18 +239,15 @@ impl Holder {
         attester: &dyn Attester,
         now: OffsetDateTime,
     ) -> Result<Enrolled, HolderError> {
-        let enrolment = Enrolment::from_offer(offer).map_err(HolderError::Offer)?;
-        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
-        if let Some(issuers) = issuers
-            && !issuers.iter().any(|i| same(i, enrolment.issuer()))
-        {
-            return Err(HolderError::UnknownIssuer);
-        }
+        let enrolment = Self::check_offer(offer, issuers)?;
         let (issuer_url, server_url) = enrolment.metadata_urls();
         let fetch = |url| async move {
             eid_http::fetch(url, "application/json")
                 .await
-                .map_err(|e| HolderError::from_exchange("the issuer's metadata", e))
+                .map_err(|source| HolderError::Unreachable {
+                    what: "the issuer's metadata",
+                    source,
+                })
         };
         let (issuer, server) = (fetch(&issuer_url).await?, fetch(&server_url).await?);
         let (endpoints, metadata) = enrolment
@@ -287,7 +312,9 @@ impl Holder {
             }
             kept.push(configuration.clone());
         }
-        self.store.set_issuer(enrolment.issuer()).await?;
+        if !kept.is_empty() {
+            self.store.set_issuer(enrolment.issuer()).await?;
+        }
         Ok(Enrolled {
             issuer: enrolment.issuer().to_owned(),
             credentials: kept,
@@ -440,6 +467,95 @@ impl Holder {
             shows,
         })
     }
+
+    /// Reads an OpenID4VP request from its `openid4vp://` invocation (a link or a QR code):
+    /// the signed request object fetched from its `request_uri` and checked against the
+    /// trust list — its reader certificate, the registration of who asks, what it may ask —
+    /// before the holder is asked anything.
+    pub async fn receive_online(
+        &self,
+        invocation: &str,
+        trust: &VerifiedTrustList,
+        now: OffsetDateTime,
+    ) -> Result<PendingOnline, HolderError> {
+        let (client_id, request_uri) = eid_oid4vc::vp::parse_invocation(invocation)
+            .map_err(|e| HolderError::Invalid(format!("not an openid4vp:// invocation: {e}")))?;
+        let request = eid_http::fetch(&request_uri, "application/oauth-authz-req+jwt")
+            .await
+            .map_err(|source| HolderError::Unreachable {
+                what: "the relying party's request",
+                source,
+            })?;
+        let request = String::from_utf8(request)
+            .map_err(|_| HolderError::Invalid("the relying party's request is not text".into()))?;
+        crate::online::receive(&client_id, &request, trust, now).map_err(HolderError::Request)
+    }
+
+    /// Shares what `pending` asks, the holder having agreed: the instance of the mdoc this
+    /// relying party may see (its own, never one shown to another), the answer signed by its
+    /// key and posted, the showing recorded. When the wallet holds none it may show, the
+    /// relying party is told no (`access_denied`, OpenID4VP §8.5) and the error says why.
+    pub async fn share_online(
+        &self,
+        pending: &PendingOnline,
+        keys: &dyn DeviceKeys,
+        random: &dyn Random,
+        now: OffsetDateTime,
+    ) -> Result<(), HolderError> {
+        let relying_party = &pending.consent.relying_party;
+        let Some(instance) = self
+            .store
+            .pick(eid_oid4vc::FORMAT_MSO_MDOC, None, relying_party, now)
+            .await?
+        else {
+            self.decline_online(pending, random).await;
+            return Err(HolderError::NoCredential(
+                "credential it may show this relying party (none, or all shown to others: refresh for a new batch)".into(),
+            ));
+        };
+        let answer = {
+            let signer = keys.signer(&instance.key_id)?;
+            pending
+                .respond(
+                    Held::Mdoc(&instance.credential),
+                    signer.as_ref(),
+                    random,
+                    now,
+                )
+                .map_err(|e| HolderError::Keys(format!("the answer could not be made: {e}")))?
+        };
+        eid_http::post_form(&answer.response_uri, answer.body)
+            .await
+            .map_err(|source| HolderError::Unreachable {
+                what: "the relying party",
+                source,
+            })?;
+        self.store
+            .record(
+                &Presentation {
+                    at: now.unix_timestamp(),
+                    channel: "online".into(),
+                    relying_party: Some(relying_party.clone()),
+                    relying_party_name: Some(pending.consent.relying_party_name.clone()),
+                    purpose: pending.consent.purpose.as_str().into(),
+                    attributes: pending.consent.attributes.clone(),
+                },
+                Some(instance.id),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Tells the relying party no (`access_denied`, nothing else), so its page stops
+    /// waiting: whether it could be told (if not, the answer is still no).
+    pub async fn decline_online(&self, pending: &PendingOnline, random: &dyn Random) -> bool {
+        match pending.decline(random) {
+            Ok(answer) => eid_http::post_form(&answer.response_uri, answer.body)
+                .await
+                .is_ok(),
+            Err(_) => false,
+        }
+    }
 }
 
 /// A key proof of this wallet for `authority`: a fresh nonce from its `/nonce`, signed with
@@ -450,10 +566,11 @@ async fn wallet_proof(
     attester: &dyn Attester,
     now: OffsetDateTime,
 ) -> Result<String, HolderError> {
-    let nonce: NonceResponse = exchange(
-        "the authority's nonce endpoint",
-        eid_http::post_form(&format!("{authority}/nonce"), String::new()).await,
-    )?;
+    let what = "the authority's nonce endpoint";
+    let nonce = eid_http::post_form(&format!("{authority}/nonce"), String::new())
+        .await
+        .map_err(|source| HolderError::Unreachable { what, source })?;
+    let nonce: NonceResponse = read(what, nonce)?;
     let (id, public) = keys.wallet_key()?;
     let attestation = attester.attest(std::slice::from_ref(&public), now)?;
     let signer = keys.signer(&id)?;
@@ -476,12 +593,20 @@ async fn post<T: serde::de::DeserializeOwned>(
     exchange("the authority", eid_http::post_json(url, None, body).await)
 }
 
-/// The answer of an exchange with `what`, read as `T`.
+/// The answer of an exchange with `what` (its refusal, with its code and words, as
+/// [`HolderError::from_exchange`] reads it), read as `T`.
 fn exchange<T: serde::de::DeserializeOwned>(
     what: &'static str,
     answer: Result<Vec<u8>, HttpError>,
 ) -> Result<T, HolderError> {
-    let bytes = answer.map_err(|e| HolderError::from_exchange(what, e))?;
+    read(
+        what,
+        answer.map_err(|e| HolderError::from_exchange(what, e))?,
+    )
+}
+
+/// `what`'s answer read as `T`.
+fn read<T: serde::de::DeserializeOwned>(what: &str, bytes: Vec<u8>) -> Result<T, HolderError> {
     serde_json::from_slice(&bytes).map_err(|e| {
         HolderError::Upstream(format!("{what}'s answer is not what it should be: {e}"))
     })
