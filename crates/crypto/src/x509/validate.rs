@@ -1,0 +1,440 @@
+//! Validating the Annex B certificates to trusted roots, each rule with its own error.
+
+use time::{Duration, OffsetDateTime};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::oid_registry::{OID_SIG_ECDSA_WITH_SHA256, Oid};
+use x509_parser::prelude::FromDer;
+
+use crate::VerifyingKey;
+
+use super::*;
+
+/// Checks a reader authentication certificate at `now` and returns its key: the common
+/// profile (as for a DS: version, algorithm, validity of at most 457 days, extensions),
+/// not a CA, digitalSignature only, extended key usage 1.0.18013.5.1.6. Whose certificate
+/// it is, is for the caller to establish (eid: byte-equal to the one registered in the
+/// trust list).
+pub fn check_reader_certificate(
+    der: &[u8],
+    now: OffsetDateTime,
+) -> Result<VerifyingKey, CertificateError> {
+    let cert = parse(der)?;
+    check_common(&cert, "reader", now, DS_MAX_VALIDITY)?;
+    check_signing_leaf(
+        &cert,
+        "reader",
+        MDL_READER_EKU,
+        CertificateError::ReaderExtendedKeyUsage,
+    )
+}
+
+/// A trusted IACA root, validated once when loaded.
+#[derive(Debug, Clone)]
+pub struct TrustedIaca {
+    der: Vec<u8>,
+    key: VerifyingKey,
+    subject_raw: Vec<u8>,
+    key_identifier: Option<Vec<u8>>,
+    country: Option<String>,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+}
+
+impl TrustedIaca {
+    /// Checks `der` against the IACA profile at `now` and keeps it as a trust anchor.
+    pub fn new(der: &[u8], now: OffsetDateTime) -> Result<Self, CertificateError> {
+        let cert = parse(der)?;
+        check_common(&cert, "IACA", now, IACA_MAX_VALIDITY)?;
+        let key = public_key(&cert)?;
+        match cert.basic_constraints() {
+            Ok(Some(bc))
+                if bc.critical && bc.value.ca && bc.value.path_len_constraint == Some(0) => {}
+            _ => return Err(CertificateError::BasicConstraints("IACA")),
+        }
+        match cert.key_usage() {
+            // keyCertSign (bit 5) and cRLSign (bit 6), nothing else.
+            Ok(Some(ku)) if ku.critical && ku.value.flags == (1 << 5) | (1 << 6) => {}
+            Ok(Some(_)) => return Err(CertificateError::KeyUsage("IACA")),
+            _ => {
+                return Err(CertificateError::MissingExtension {
+                    role: "IACA",
+                    extension: "keyUsage",
+                });
+            }
+        }
+        if cert.tbs_certificate.issuer.as_raw() != cert.tbs_certificate.subject.as_raw() {
+            return Err(CertificateError::Signature("IACA"));
+        }
+        key.verify_der_signature(cert.tbs_certificate.as_ref(), &cert.signature_value.data)
+            .map_err(|_| CertificateError::Signature("IACA"))?;
+        Ok(Self {
+            der: der.to_vec(),
+            key,
+            subject_raw: cert.tbs_certificate.subject.as_raw().to_vec(),
+            key_identifier: subject_key_identifier(&cert),
+            country: country(&cert),
+            not_before: cert.validity().not_before.to_datetime(),
+            not_after: cert.validity().not_after.to_datetime(),
+        })
+    }
+
+    /// From a `CERTIFICATE` PEM.
+    pub fn from_pem(text: &str, now: OffsetDateTime) -> Result<Self, CertificateError> {
+        let der =
+            crate::pem::decode("CERTIFICATE", text).map_err(|_| CertificateError::Malformed)?;
+        Self::new(&der, now)
+    }
+
+    /// The root's DER.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The root's public key.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+}
+
+/// A document signer that chains to a trusted IACA.
+#[derive(Debug, Clone)]
+pub struct VerifiedDocumentSigner {
+    /// The DS certificate's public key, which signs MSOs and SD-JWTs.
+    pub key: VerifyingKey,
+    /// Which of the trusted roots issued it (index into the slice given).
+    pub iaca_index: usize,
+    /// The DS subject's common name.
+    pub common_name: Option<String>,
+    /// Start of the DS certificate's validity.
+    pub not_before: OffsetDateTime,
+    /// End of the DS certificate's validity.
+    pub not_after: OffsetDateTime,
+}
+
+/// Checks a DS certificate against the DS profile at `now` (no chain): for certificates
+/// whose IACA is not at hand, such as the Annex D example.
+pub fn check_document_signer_profile(
+    der: &[u8],
+    now: OffsetDateTime,
+) -> Result<VerifyingKey, CertificateError> {
+    let cert = parse(der)?;
+    check_ds(&cert, now)
+}
+
+fn check_ds(
+    cert: &X509Certificate<'_>,
+    now: OffsetDateTime,
+) -> Result<VerifyingKey, CertificateError> {
+    check_common(cert, "DS", now, DS_MAX_VALIDITY)?;
+    check_signing_leaf(cert, "DS", MDL_DS_EKU, CertificateError::ExtendedKeyUsage)
+}
+
+/// A leaf that signs: not a CA, critical keyUsage digitalSignature only, critical
+/// extKeyUsage containing `eku`. Returns its key.
+fn check_signing_leaf(
+    cert: &X509Certificate<'_>,
+    role: &'static str,
+    eku: &[u64],
+    wrong_eku: CertificateError,
+) -> Result<VerifyingKey, CertificateError> {
+    let key = public_key(cert)?;
+    match cert.basic_constraints() {
+        Ok(None) => {}
+        Ok(Some(bc)) if !bc.value.ca => {}
+        _ => return Err(CertificateError::BasicConstraints(role)),
+    }
+    match cert.key_usage() {
+        // digitalSignature (bit 0), nothing else.
+        Ok(Some(ku)) if ku.critical && ku.value.flags == 1 => {}
+        Ok(Some(_)) => return Err(CertificateError::KeyUsage(role)),
+        _ => {
+            return Err(CertificateError::MissingExtension {
+                role,
+                extension: "keyUsage",
+            });
+        }
+    }
+    let wanted = Oid::from(eku).map_err(|_| wrong_eku.clone())?;
+    match cert.extended_key_usage() {
+        Ok(Some(e)) if e.critical && e.value.other.contains(&wanted) => Ok(key),
+        Ok(Some(_)) => Err(wrong_eku),
+        _ => Err(CertificateError::MissingExtension {
+            role,
+            extension: "extKeyUsage",
+        }),
+    }
+}
+
+/// Validates a DS certificate and its chain to one of `roots` at `now`: the DS profile, the
+/// issuer name and key identifier, the IACA's signature, and the country.
+pub fn verify_document_signer(
+    der: &[u8],
+    roots: &[TrustedIaca],
+    now: OffsetDateTime,
+) -> Result<VerifiedDocumentSigner, CertificateError> {
+    let cert = parse(der)?;
+    let key = check_ds(&cert, now)?;
+    // Several trusted roots may share a name (a renewed IACA keeps its subject): the one
+    // whose key verifies the signature is the issuer.
+    let issuer = cert.tbs_certificate.issuer.as_raw();
+    let mut named = roots
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.subject_raw == issuer)
+        .peekable();
+    if named.peek().is_none() {
+        return Err(CertificateError::UntrustedIssuer);
+    }
+    let (iaca_index, root) = named
+        .find(|(_, r)| {
+            r.key
+                .verify_der_signature(cert.tbs_certificate.as_ref(), &cert.signature_value.data)
+                .is_ok()
+        })
+        .ok_or(CertificateError::Signature("DS"))?;
+    // The root was valid when loaded; it must still be at the time of this verification.
+    if now < root.not_before || now > root.not_after {
+        return Err(CertificateError::OutsideValidity {
+            role: "IACA",
+            at: now,
+            not_before: root.not_before,
+            not_after: root.not_after,
+        });
+    }
+    let aki = cert
+        .tbs_certificate
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                aki.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        });
+    match (&aki, &root.key_identifier) {
+        (Some(a), Some(s)) if a == s => {}
+        (None, _) => {
+            return Err(CertificateError::MissingExtension {
+                role: "DS",
+                extension: "authorityKeyIdentifier",
+            });
+        }
+        _ => return Err(CertificateError::AuthorityKeyIdentifier),
+    }
+    if country(&cert).is_none() || country(&cert) != root.country {
+        return Err(CertificateError::Country);
+    }
+    let common_name = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map(str::to_owned);
+    Ok(VerifiedDocumentSigner {
+        key,
+        iaca_index,
+        common_name,
+        not_before: cert.validity().not_before.to_datetime(),
+        not_after: cert.validity().not_after.to_datetime(),
+    })
+}
+
+/// A set of trusted roots with a cache of the document signers verified under them.
+///
+/// Every presentation carries its DS certificate; checking its chain costs one more
+/// signature verify than the presentation itself. The DS certificates of a trust list are
+/// few (a handful per issuing authority), so a verifier checks each once. A hit is the same
+/// certificate bytes (compared in full, not by a digest of them) under the same root: the
+/// cache belongs to one set of roots, which it holds and never changes, so a new trust list
+/// means a new cache and nothing checked under the old one is trusted under the new. At each
+/// use the validity windows of the DS and of its root are checked again. The cache holds at
+/// most `capacity` signers and is emptied when full (a verifier sees a handful; a flood of
+/// distinct certificates costs full checks, never memory).
+pub struct DocumentSignerCache {
+    roots: Vec<TrustedIaca>,
+    capacity: usize,
+    pub(super) entries:
+        std::sync::Mutex<std::collections::HashMap<Box<[u8]>, VerifiedDocumentSigner>>,
+    /// Chains checked in full (the misses), for tests and monitoring.
+    chains_checked: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for DocumentSignerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentSignerCache")
+            .field("roots", &self.roots.len())
+            .field("capacity", &self.capacity)
+            .field("chains_checked", &self.chains_checked())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DocumentSignerCache {
+    /// A cache for `roots`, holding at most `capacity` document signers.
+    pub fn new(roots: Vec<TrustedIaca>, capacity: usize) -> Self {
+        Self {
+            roots,
+            capacity,
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+            chains_checked: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The roots.
+    pub fn roots(&self) -> &[TrustedIaca] {
+        &self.roots
+    }
+
+    /// How many chains were checked in full since the cache was made (the calls that did
+    /// not find the certificate cached, whether it then verified or not).
+    pub fn chains_checked(&self) -> u64 {
+        self.chains_checked
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// [`verify_document_signer`] against the cache's roots, once per certificate; the
+    /// validity of the DS and of its root at every call.
+    pub fn verify(
+        &self,
+        der: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<VerifiedDocumentSigner, CertificateError> {
+        let cached = self
+            .entries
+            .lock()
+            .ok()
+            .and_then(|entries| entries.get(der).cloned());
+        if let Some(hit) = cached {
+            if now < hit.not_before || now > hit.not_after {
+                return Err(CertificateError::OutsideValidity {
+                    role: "DS",
+                    at: now,
+                    not_before: hit.not_before,
+                    not_after: hit.not_after,
+                });
+            }
+            let root = self
+                .roots
+                .get(hit.iaca_index)
+                .ok_or(CertificateError::UntrustedIssuer)?;
+            if now < root.not_before || now > root.not_after {
+                return Err(CertificateError::OutsideValidity {
+                    role: "IACA",
+                    at: now,
+                    not_before: root.not_before,
+                    not_after: root.not_after,
+                });
+            }
+            return Ok(hit);
+        }
+        self.chains_checked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let verified = verify_document_signer(der, &self.roots, now)?;
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+            entries.insert(der.into(), verified.clone());
+        }
+        Ok(verified)
+    }
+}
+
+fn parse(der: &[u8]) -> Result<X509Certificate<'_>, CertificateError> {
+    match X509Certificate::from_der(der) {
+        Ok(([], cert)) => Ok(cert),
+        _ => Err(CertificateError::Malformed),
+    }
+}
+
+fn check_common(
+    cert: &X509Certificate<'_>,
+    role: &'static str,
+    now: OffsetDateTime,
+    max_validity: Duration,
+) -> Result<(), CertificateError> {
+    if cert.version().0 != 2 {
+        return Err(CertificateError::NotVersion3);
+    }
+    if cert.signature_algorithm.algorithm != OID_SIG_ECDSA_WITH_SHA256
+        || cert.tbs_certificate.signature.algorithm != OID_SIG_ECDSA_WITH_SHA256
+    {
+        return Err(CertificateError::SignatureAlgorithm);
+    }
+    let not_before = cert.validity().not_before.to_datetime();
+    let not_after = cert.validity().not_after.to_datetime();
+    if now < not_before || now > not_after {
+        return Err(CertificateError::OutsideValidity {
+            role,
+            at: now,
+            not_before,
+            not_after,
+        });
+    }
+    if not_after - not_before > max_validity {
+        return Err(CertificateError::ValidityTooLong(role));
+    }
+    let has = |wanted: fn(&ParsedExtension<'_>) -> bool| {
+        cert.tbs_certificate
+            .extensions()
+            .iter()
+            .any(|e| wanted(e.parsed_extension()))
+    };
+    if !has(|e| matches!(e, ParsedExtension::SubjectKeyIdentifier(_))) {
+        return Err(CertificateError::MissingExtension {
+            role,
+            extension: "subjectKeyIdentifier",
+        });
+    }
+    if !has(
+        |e| matches!(e, ParsedExtension::IssuerAlternativeName(ian) if !ian.general_names.is_empty() && ian.general_names.iter().all(|n| matches!(n, GeneralName::URI(_) | GeneralName::RFC822Name(_)))),
+    ) {
+        return Err(CertificateError::MissingExtension {
+            role,
+            extension: "issuerAltName",
+        });
+    }
+    if !has(|e| matches!(e, ParsedExtension::CRLDistributionPoints(_))) {
+        return Err(CertificateError::MissingExtension {
+            role,
+            extension: "cRLDistributionPoints",
+        });
+    }
+    if country(cert).is_none() {
+        return Err(CertificateError::Country);
+    }
+    if cert.tbs_certificate.extensions().iter().any(|e| {
+        e.critical
+            && matches!(
+                e.parsed_extension(),
+                ParsedExtension::UnsupportedExtension { .. }
+            )
+    }) {
+        return Err(CertificateError::UnknownCriticalExtension(role));
+    }
+    Ok(())
+}
+
+fn public_key(cert: &X509Certificate<'_>) -> Result<VerifyingKey, CertificateError> {
+    VerifyingKey::from_spki_der(cert.tbs_certificate.subject_pki.raw)
+        .map_err(|_| CertificateError::PublicKey)
+}
+
+fn subject_key_identifier(cert: &X509Certificate<'_>) -> Option<Vec<u8>> {
+    cert.tbs_certificate
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+            _ => None,
+        })
+}
+
+fn country(cert: &X509Certificate<'_>) -> Option<String> {
+    cert.subject()
+        .iter_country()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .map(str::to_owned)
+}

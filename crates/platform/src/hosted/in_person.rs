@@ -1,0 +1,219 @@
+//! In person (ISO 18013-5 over TCP): the hosted wallet plays the phone — the engagement QR,
+//! the desk's request waiting for the holder's decision, the answer.
+
+use super::*;
+
+impl Provider {
+    /// In person: the phone listens (here on loopback: a phone would use BLE or NFC) and
+    /// shows its engagement QR; the desk connects and asks; the holder decides with
+    /// [`Provider::in_person_decide`]. The session and the QR's text.
+    pub async fn in_person_start(self: &Arc<Self>, id: &str) -> Result<Value, Refused> {
+        let wallet = self.wallet(id).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(Refused::internal)?;
+        let address = listener
+            .local_addr()
+            .map_err(Refused::internal)?
+            .to_string();
+        let engagement = Engagement::new(Some(&address)).map_err(Refused::internal)?;
+        let uri = engagement.qr_uri();
+        let session = self.token()?;
+        let state = Arc::new(StdMutex::new(InPersonState::Waiting));
+        let (decide, decided) = oneshot::channel();
+        let now = self.clock.now();
+        {
+            let mut sessions = self
+                .in_person
+                .lock()
+                .map_err(|_| Refused::internal("sessions lock"))?;
+            // One engagement per wallet at a time (a phone shows one QR): an earlier one
+            // stops listening.
+            let prefix = format!("{id}/");
+            sessions.retain(|key, s| {
+                let keep = now - s.started < SESSION_KEPT && !key.starts_with(&prefix);
+                if !keep && let Some(task) = &s.task {
+                    task.abort();
+                }
+                keep
+            });
+            sessions.insert(
+                format!("{id}/{session}"),
+                InPerson {
+                    started: now,
+                    task: None,
+                    state: state.clone(),
+                    decide: Some(decide),
+                },
+            );
+        }
+        let provider = self.clone();
+        let task = tokio::spawn(async move {
+            let outcome = provider
+                .serve_desk(listener, engagement, wallet, &state, decided)
+                .await;
+            if let Err(e) = outcome
+                && let Ok(mut state) = state.lock()
+            {
+                *state = InPersonState::Failed(e.message);
+            }
+        });
+        if let Ok(mut sessions) = self.in_person.lock()
+            && let Some(held) = sessions.get_mut(&format!("{id}/{session}"))
+        {
+            held.task = Some(task.abort_handle());
+        }
+        Ok(json!({
+            "session": session,
+            "qr_svg": crate::web::qr_svg(uri.as_bytes()),
+            "engagement": uri,
+        }))
+    }
+
+    async fn serve_desk(
+        &self,
+        listener: tokio::net::TcpListener,
+        engagement: Engagement,
+        wallet: Arc<Wallet>,
+        state: &StdMutex<InPersonState>,
+        decided: oneshot::Receiver<Option<String>>,
+    ) -> Result<(), Refused> {
+        use eid_mdoc::transport::{Framed, Transport};
+        let set = |next: InPersonState| {
+            if let Ok(mut state) = state.lock() {
+                *state = next;
+            }
+        };
+        let (stream, _) = tokio::time::timeout(IN_PERSON_WAIT, listener.accept())
+            .await
+            .map_err(|_| Refused::new(408, "timeout", "no desk connected"))?
+            .map_err(Refused::internal)?;
+        let stream = stream.into_std().map_err(Refused::internal)?;
+        stream.set_nonblocking(false).map_err(Refused::internal)?;
+        stream
+            .set_read_timeout(Some(IN_PERSON_WAIT))
+            .map_err(Refused::internal)?;
+        let (trust, now) = (self.trust()?, self.clock.now());
+        let (transport, received) = tokio::task::spawn_blocking(move || {
+            let mut transport = Framed(stream);
+            let establishment = transport.receive().map_err(Refused::internal)?;
+            Ok::<_, Refused>((transport, engagement.receive(&establishment, &trust, now)))
+        })
+        .await
+        .map_err(Refused::internal)??;
+        let mut transport = transport;
+        let pending = match received {
+            Ok(pending) => pending,
+            Err(refused) => {
+                set(InPersonState::Refused(refused.to_string()));
+                let _ = tokio::task::spawn_blocking(move || {
+                    transport.send(&eid_wallet::in_person::refusal())
+                })
+                .await;
+                return Ok(());
+            }
+        };
+        set(InPersonState::Asking(pending.consent.clone()));
+        let pin = tokio::time::timeout(IN_PERSON_WAIT, decided)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        let Some(pin) = pin else {
+            set(InPersonState::Declined);
+            let message = pending.decline();
+            let _ = tokio::task::spawn_blocking(move || transport.send(&message)).await;
+            return Ok(());
+        };
+        let consent = pending.consent.clone();
+        let instance = self.pick_mdoc(&wallet, &consent.relying_party).await?;
+        let credential = instance.credential.clone();
+        let message = Self::with_key(&wallet, &pin, instance.key_id.clone(), move |signer| {
+            pending
+                .respond(&credential, signer)
+                .map_err(Refused::internal)
+        })
+        .await;
+        let message = match message {
+            Ok(message) => message,
+            Err(e) => {
+                let _ = tokio::task::spawn_blocking(move || {
+                    transport.send(&eid_wallet::in_person::refusal())
+                })
+                .await;
+                return Err(e);
+            }
+        };
+        tokio::task::spawn_blocking(move || transport.send(&message))
+            .await
+            .map_err(Refused::internal)?
+            .map_err(Refused::internal)?;
+        record(&wallet, "in_person", &consent, instance.id, now).await?;
+        set(InPersonState::Shared(consent.relying_party_name));
+        Ok(())
+    }
+
+    /// Where an in-person session stands: waiting for the desk, asking the holder (who asks
+    /// what, why), or its end.
+    pub fn in_person_state(&self, id: &str, session: &str) -> Result<Value, Refused> {
+        let sessions = self
+            .in_person
+            .lock()
+            .map_err(|_| Refused::internal("sessions lock"))?;
+        let held = sessions
+            .get(&format!("{id}/{session}"))
+            .ok_or_else(|| Refused::new(404, "no_such_session", "no such session"))?;
+        let state = held
+            .state
+            .lock()
+            .map_err(|_| Refused::internal("session lock"))?
+            .clone();
+        Ok(match state {
+            InPersonState::Waiting => json!({ "state": "waiting" }),
+            InPersonState::Asking(consent) => json!({ "state": "asking", "consent": consent }),
+            InPersonState::Refused(why) => json!({ "state": "refused", "reason": why }),
+            InPersonState::Shared(with) => json!({ "state": "shared", "with": with }),
+            InPersonState::Declined => json!({ "state": "declined" }),
+            InPersonState::Failed(why) => json!({ "state": "failed", "reason": why }),
+        })
+    }
+
+    /// The holder's decision on the desk's request: share (the PIN given) or decline.
+    pub async fn in_person_decide(
+        &self,
+        id: &str,
+        session: &str,
+        pin: Option<String>,
+    ) -> Result<(), Refused> {
+        // The PIN first: a mistyped one leaves the desk's request waiting for another try.
+        if let Some(pin) = &pin {
+            let wallet = self.wallet(id).await?;
+            Self::unlocked(&wallet, pin, |_, _| Ok(())).await?;
+        }
+        let mut sessions = self
+            .in_person
+            .lock()
+            .map_err(|_| Refused::internal("sessions lock"))?;
+        let held = sessions
+            .get_mut(&format!("{id}/{session}"))
+            .ok_or_else(|| Refused::new(404, "no_such_session", "no such session"))?;
+        let asking = matches!(
+            held.state.lock().map(|s| s.clone()),
+            Ok(InPersonState::Asking(_))
+        );
+        match held.decide.take() {
+            Some(decide) if asking => {
+                let _ = decide.send(pin);
+                Ok(())
+            }
+            other => {
+                held.decide = other;
+                Err(Refused::new(
+                    409,
+                    "not_asking",
+                    "no request is waiting for a decision in this session",
+                ))
+            }
+        }
+    }
+}
