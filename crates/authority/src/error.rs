@@ -4,6 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use eid_serve::InternalCause;
 use serde_json::json;
 
 /// An error answered to a client. Descriptions never carry personal data.
@@ -34,10 +35,6 @@ pub enum ApiError {
     /// 500: logged with the request id, not echoed.
     Internal(String),
 }
-
-/// Put on a 500 response so the request-id layer logs the cause with the id.
-#[derive(Debug, Clone)]
-pub struct InternalCause(pub String);
 
 impl<E: std::error::Error + 'static> From<E> for ApiError {
     fn from(e: E) -> Self {

@@ -12,10 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use eid_crypto::secrets_equal;
 
-use crate::error::InternalCause;
 use crate::{ApiError, Authority, OPENAPI, admin, enrolment, issuance, status};
-
-const REQUEST_ID: &str = "x-request-id";
 
 /// The public listener: OpenID4VCI, status lists, events, remote enrolment, OpenAPI.
 pub fn public_router(authority: Arc<Authority>) -> Router {
@@ -56,7 +53,7 @@ pub fn public_router(authority: Arc<Authority>) -> Router {
             authority.http.clone(),
             eid_serve::metrics::track,
         ))
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn(eid_serve::request_id))
 }
 
 /// The admin listener: counter enrolment, lifecycle, registry events, audit; every route
@@ -98,7 +95,7 @@ pub fn admin_router(authority: Arc<Authority>) -> Router {
             authority.http.clone(),
             eid_serve::metrics::track,
         ))
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn(eid_serve::request_id))
 }
 
 /// Alive: the process answers.
@@ -203,47 +200,4 @@ async fn admin_auth(
         return ApiError::Unauthorized.into_response();
     }
     next.run(request).await
-}
-
-async fn request_id(mut request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(new_request_id);
-    let method = request.method().clone();
-    // The route's template, never the path: a path can hold an id.
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        request.headers_mut().insert(REQUEST_ID, value);
-    }
-    let mut response = eid_serve::json_errors(next.run(request).await).await;
-    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
-        tracing::error!(target: "eid::authority", request_id = %id, method = %method, route = %route, cause = %cause, "internal error");
-    } else if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(target: "eid::authority", request_id = %id, method = %method, route = %route, "internal error");
-    }
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
-    response
-}
-
-/// A request id from a process-wide counter and the time: unique per process run, no
-/// randomness needed.
-fn new_request_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("req-{}-{n}", std::process::id())
 }

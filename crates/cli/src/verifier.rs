@@ -1,6 +1,7 @@
 //! `eid verifier serve`: the verifier service of one relying party (`eid_verifier::service`):
 //! offline QR codes, in-person exchanges and OpenID4VP requests over HTTP, with its status
-//! lists kept fresh and the authority's pushes followed.
+//! lists kept fresh and the authority's pushes followed. With `--wallet-listen` the two routes
+//! wallets call listen apart from the requester's.
 
 use std::io::Write;
 use std::num::NonZeroU32;
@@ -14,7 +15,9 @@ use eid_crypto::{Signer, SigningKey};
 use eid_serve::Limits;
 use eid_trust::VerifiedTrustList;
 use eid_verifier::Verifier;
-use eid_verifier::service::{Service, ServiceConfig, keep_fresh, router};
+use eid_verifier::service::{
+    Service, ServiceConfig, keep_fresh, requester_router, router, wallet_router,
+};
 
 use crate::Outcome;
 use crate::credential::{load_jwks, read};
@@ -23,9 +26,16 @@ use crate::credential::{load_jwks, read};
 pub enum Command {
     /// Run the verifier service of one relying party (HTTP; Ctrl-C stops it)
     Serve {
-        /// Where to listen
+        /// Where to listen: every route, or with --wallet-listen the requester's (the desk's
+        /// page, the bank's back end, the operator: verify, requests and their results,
+        /// the trust list, health, readiness, metrics)
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: String,
+        /// Where the routes wallets call listen apart (GET /vp/request/{id}, POST
+        /// /vp/response, and GET /health): the address the public URL reaches, where the
+        /// requester's listener stays on the desk's own network
+        #[arg(long)]
+        wallet_listen: Option<String>,
         /// The external base URL (default: http:// and the listening address)
         #[arg(long)]
         public_url: Option<String>,
@@ -124,6 +134,7 @@ fn face_model(
 pub fn run(command: Command) -> anyhow::Result<Outcome> {
     let Command::Serve {
         listen,
+        wallet_listen,
         public_url,
         relying_party,
         trust_list,
@@ -197,7 +208,20 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             .await
             .with_context(|| format!("listening on {listen}"))?;
         let address = listener.local_addr()?;
-        let public_url = public_url.unwrap_or_else(|| format!("http://{address}"));
+        let wallet_listener = match &wallet_listen {
+            Some(at) => Some(
+                tokio::net::TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("listening on {at} (--wallet-listen)"))?,
+            ),
+            None => None,
+        };
+        // The URL wallets reach: the wallet listener's when there is one.
+        let wallet_address = match &wallet_listener {
+            Some(l) => l.local_addr()?,
+            None => address,
+        };
+        let public_url = public_url.unwrap_or_else(|| format!("http://{wallet_address}"));
         let service = Service::with_sessions(
             verifier,
             ServiceConfig {
@@ -216,22 +240,37 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         );
         {
             let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "eid verifier for {relying_party} on {public_url} (listening on {address})"
-            )?;
+            match &wallet_listener {
+                None => writeln!(
+                    out,
+                    "eid verifier for {relying_party} on {public_url} (listening on {address})"
+                )?,
+                Some(_) => writeln!(
+                    out,
+                    "eid verifier for {relying_party} on {public_url} (requester listener on {address}, wallet listener on {wallet_address})"
+                )?,
+            }
             out.flush()?;
         }
         let fresh = tokio::spawn(keep_fresh(service.clone()));
-        eid_serve::serve(
-            listener,
-            router(service),
-            Limits::default().with_max_connections(max_connections),
-            async {
-                let _ = tokio::signal::ctrl_c().await;
-            },
-        )
-        .await;
+        let limits = Limits::default().with_max_connections(max_connections);
+        let shutdown = || async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        match wallet_listener {
+            None => eid_serve::serve(listener, router(service), limits, shutdown()).await,
+            Some(wallet) => {
+                tokio::join!(
+                    eid_serve::serve(
+                        listener,
+                        requester_router(service.clone()),
+                        limits,
+                        shutdown()
+                    ),
+                    eid_serve::serve(wallet, wallet_router(service), limits, shutdown()),
+                );
+            }
+        }
         fresh.abort();
         Ok(Outcome::Ok)
     })

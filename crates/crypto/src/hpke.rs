@@ -56,6 +56,13 @@ impl HpkeRecipient {
         &self.public
     }
 
+    /// The private scalar (32 bytes, big-endian), for a request kept where every replica of
+    /// a desk finds it (sealed: see `eid_verifier::sessions`); [`Self::from_parts`] takes it
+    /// back.
+    pub fn scalar(&self) -> &[u8] {
+        self.private.secret_bytes()
+    }
+
     /// Opens `ciphertext` sealed to this key with the encapsulated key `enc`, under `info`
     /// and `aad`.
     pub fn open(

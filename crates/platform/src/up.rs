@@ -608,9 +608,9 @@ pub async fn start(
             "compares_faces": desks_compare_faces,
             "face_match_required": data.trust.list().purpose(d.plan.purpose).is_some_and(|p| p.face_match_required),
             "url": format!("{base}/desks/{}", d.plan.id),
-            // A desk service keeps its Digital Credentials API requests in its own process:
-            // replicas behind a balancer (the topology's) would not find one another's.
-            "digital_credentials": d.reader.is_some() && front.is_none(),
+            // Its Digital Credentials API requests wait in its store of requests (Redis for
+            // the topology's replicas): any replica takes the answer.
+            "digital_credentials": d.reader.is_some(),
         })).collect::<Vec<_>>(),
         "demo_residents": data.residents,
         "checks_off": checks_off.iter().map(|c| json!({"check": c.check, "why": c.why})).collect::<Vec<_>>(),

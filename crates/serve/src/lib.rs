@@ -60,7 +60,7 @@ pub fn init_logs() {
         .try_init();
 }
 
-pub use errors::{cut, excerpt, json_errors};
+pub use errors::{InternalCause, REQUEST_ID, cut, excerpt, json_errors, request_id};
 
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};

@@ -43,7 +43,51 @@ impl std::fmt::Debug for MdocDcApiRequest {
     }
 }
 
+/// What another replica needs to open the answer: the HPKE key, the transcript, and what was
+/// asked.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct StoredMdocDcApiRequest {
+    scalar: String,
+    public: String,
+    transcript: String,
+    purpose: Purpose,
+    requested: Vec<String>,
+}
+
 impl MdocDcApiRequest {
+    /// What [`Self::from_stored`] takes back.
+    pub(crate) fn to_stored(&self) -> StoredMdocDcApiRequest {
+        StoredMdocDcApiRequest {
+            scalar: URL_SAFE_NO_PAD.encode(self.recipient.scalar()),
+            public: URL_SAFE_NO_PAD.encode(self.recipient.public_point()),
+            transcript: URL_SAFE_NO_PAD.encode(&self.transcript),
+            purpose: self.purpose,
+            requested: self.requested.clone(),
+        }
+    }
+
+    /// The request [`Self::to_stored`] kept.
+    pub(crate) fn from_stored(
+        stored: StoredMdocDcApiRequest,
+    ) -> Result<Self, eid_crypto::CryptoError> {
+        let scalar = zeroize::Zeroizing::new(
+            URL_SAFE_NO_PAD
+                .decode(&stored.scalar)
+                .map_err(|_| eid_crypto::CryptoError::BadPrivateKey)?,
+        );
+        let public = URL_SAFE_NO_PAD
+            .decode(&stored.public)
+            .map_err(|_| eid_crypto::CryptoError::BadPublicKey)?;
+        Ok(Self {
+            recipient: HpkeRecipient::from_parts(&scalar, &public)?,
+            transcript: URL_SAFE_NO_PAD
+                .decode(&stored.transcript)
+                .map_err(|_| eid_crypto::CryptoError::BadPublicKey)?,
+            purpose: stored.purpose,
+            requested: stored.requested,
+        })
+    }
+
     /// A request for `attributes` for `purpose`, signed by `reader`, for a page at `origin`
     /// (its ASCII serialisation, `https://bank.example`). Returns the request and the
     /// entry for the page's `requests` array: `{"protocol": "org-iso-mdoc", "data":

@@ -13,6 +13,11 @@
 //! lock (`SET … NX EX`), so two answers to one request, at two replicas, are taken one after
 //! the other, and the count of answers a request takes holds across replicas.
 //!
+//! The Digital Credentials API's requests wait beside them (`d:<SHA-256 of the handle>`,
+//! sealed the same way, for the request's lifetime): the page makes one at a replica and
+//! passes the wallet's answer back through the load balancer, to any. One answer per request:
+//! the replica that takes it removes it.
+//!
 //! A store that cannot answer makes the route answer 503 `unavailable`: nothing is accepted
 //! that was not checked.
 
@@ -25,11 +30,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
+use crate::dc_api::{MdocDcApiRequest, StoredMdocDcApiRequest};
 use crate::openid4vp::{OnlineSession, StoredSession};
 use crate::redis_pool::{DELETE_IF_VALUE, RedisPool};
 
 /// Online requests one process holds at once, at most (each a few kilobytes and a key).
 const MAX_LOCAL: usize = 10_000;
+
+/// Digital Credentials API requests one process holds waiting for their answer at once
+/// (each an HPKE key, two request keys and, with a photograph, a face template).
+const MAX_LOCAL_DC: usize = 4096;
 
 /// How long an outcome can be collected after its request expired.
 const COLLECT_FOR: Duration = Duration::minutes(10);
@@ -91,6 +101,35 @@ impl Online {
     }
 }
 
+/// One Digital Credentials API request waiting for its answer: the page offers the wallet
+/// each protocol, and the wallet answers in one.
+pub struct DcPending {
+    /// `org-iso-mdoc`.
+    pub(crate) mdoc: MdocDcApiRequest,
+    /// `openid4vp-v1-signed`.
+    pub(crate) signed: OnlineSession,
+    /// `openid4vp-v1-unsigned`, offered when the relying party's registration lists the
+    /// page's origin (a wallet knows who asks by nothing else).
+    pub(crate) unsigned: Option<OnlineSession>,
+    /// Until when it may be answered.
+    pub(crate) expires: OffsetDateTime,
+    /// The customer's face template, when a photograph came with the request, and whether
+    /// they passed a head turn then.
+    pub(crate) face: Option<Vec<u8>>,
+    pub(crate) face_live: bool,
+}
+
+/// What taking a Digital Credentials API request for its answer found.
+pub enum DcTaken {
+    /// No such request waiting: answered already, expired, or never made.
+    Missing,
+    /// The answer is in `openid4vp-v1-unsigned`, which the request did not offer: the page's
+    /// mistake, not the holder's answer; the request stays waiting.
+    NotOffered,
+    /// Taken (and forgotten): check the answer.
+    Got(Box<DcPending>),
+}
+
 /// Why the store could not do what was asked. It carries no address nor any request's data.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -143,12 +182,33 @@ pub trait SessionStore: Send + Sync {
     /// By the requester's secret handle: `Some(None)` while pending, `Some(Some(report))`
     /// once answered.
     fn outcome(&self, handle: &str) -> Result<Option<Option<Value>>, SessionError>;
+
+    /// Keeps a Digital Credentials API request under the requester's secret `handle` until it
+    /// is answered or expires.
+    fn open_dc(
+        &self,
+        handle: &str,
+        pending: DcPending,
+        now: OffsetDateTime,
+    ) -> Result<(), SessionError>;
+
+    /// Takes the request waiting under `handle` for an answer (in `openid4vp-v1-unsigned`
+    /// when `unsigned`): one answer per request, so it is forgotten — unless it did not offer
+    /// that protocol.
+    fn take_dc(
+        &self,
+        handle: &str,
+        unsigned: bool,
+        now: OffsetDateTime,
+    ) -> Result<DcTaken, SessionError>;
 }
 
 /// The requests of one process.
 #[derive(Default)]
 pub struct LocalSessions {
     open: Mutex<LocalRequests>,
+    /// The Digital Credentials API's, by handle.
+    dc: Mutex<HashMap<String, DcPending>>,
 }
 
 /// The open requests, by id, with indexes by `state`, by the handle's SHA-256 and by when
@@ -175,6 +235,14 @@ struct Entry {
 }
 
 impl LocalSessions {
+    fn lock_dc(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<String, DcPending>>, SessionError> {
+        self.dc
+            .lock()
+            .map_err(|_| SessionError::Unavailable("a check panicked while holding the requests"))
+    }
+
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, LocalRequests>, SessionError> {
         self.open
             .lock()
@@ -292,6 +360,39 @@ impl SessionStore for LocalSessions {
             .and_then(|id| open.by_id.get(id))
             .map(|e| e.report.clone()))
     }
+
+    fn open_dc(
+        &self,
+        handle: &str,
+        pending: DcPending,
+        now: OffsetDateTime,
+    ) -> Result<(), SessionError> {
+        let mut waiting = self.lock_dc()?;
+        waiting.retain(|_, p| p.expires > now);
+        if waiting.len() >= MAX_LOCAL_DC {
+            return Err(SessionError::Full);
+        }
+        waiting.insert(handle.to_owned(), pending);
+        Ok(())
+    }
+
+    fn take_dc(
+        &self,
+        handle: &str,
+        unsigned: bool,
+        now: OffsetDateTime,
+    ) -> Result<DcTaken, SessionError> {
+        let mut waiting = self.lock_dc()?;
+        match waiting.get(handle) {
+            None => return Ok(DcTaken::Missing),
+            Some(p) if unsigned && p.unsigned.is_none() => return Ok(DcTaken::NotOffered),
+            Some(_) => {}
+        }
+        Ok(match waiting.remove(handle) {
+            Some(p) if p.expires > now => DcTaken::Got(Box::new(p)),
+            _ => DcTaken::Missing,
+        })
+    }
 }
 
 /// What a request is in Redis, before sealing.
@@ -309,9 +410,24 @@ struct Stored {
     face_live: bool,
 }
 
+/// What a Digital Credentials API request is in Redis, before sealing.
+#[derive(Serialize, Deserialize)]
+struct StoredDc {
+    mdoc: StoredMdocDcApiRequest,
+    signed: StoredSession,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unsigned: Option<StoredSession>,
+    expires: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    face: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    face_live: bool,
+}
+
 /// The requests of every replica of one relying party's desks, in Redis. Keys (under
 /// `eid:vp:<relying party>:`): `r:<id>` the sealed request, `s:<state>` and
-/// `h:<SHA-256 of the handle>` its id, `l:<id>` the lock of an answer being checked.
+/// `h:<SHA-256 of the handle>` its id, `l:<id>` the lock of an answer being checked;
+/// `d:<SHA-256 of the handle>` a sealed Digital Credentials API request.
 pub struct RedisSessions {
     redis: RedisPool,
     prefix: String,
@@ -382,8 +498,13 @@ impl RedisSessions {
             face: online.face.clone(),
             face_live: online.face_live,
         };
+        self.seal_json(&stored)
+    }
+
+    /// `nonce || AES-256-GCM(json of value)`.
+    fn seal_json(&self, value: &impl Serialize) -> Result<Vec<u8>, SessionError> {
         let plain = zeroize::Zeroizing::new(
-            serde_json::to_vec(&stored)
+            serde_json::to_vec(value)
                 .map_err(|_| SessionError::Unavailable("the request could not be written"))?,
         );
         let mut nonce = [0u8; 12];
@@ -400,18 +521,7 @@ impl RedisSessions {
     /// What [`Self::seal`] sealed for request `id`: a value that does not open under this
     /// key, or holds another request, is refused.
     fn unseal(&self, id: &str, value: &[u8]) -> Result<Online, SessionError> {
-        let unusable = SessionError::Unavailable("a stored request does not open with this key");
-        let (nonce, sealed) = value.split_at_checked(12).ok_or(unusable)?;
-        let nonce: [u8; 12] = nonce
-            .try_into()
-            .map_err(|_| SessionError::Unavailable("a stored request is cut short"))?;
-        let plain = zeroize::Zeroizing::new(
-            eid_crypto::session::aes256gcm_open(&self.key, nonce, sealed).map_err(|_| {
-                SessionError::Unavailable("a stored request does not open with this key")
-            })?,
-        );
-        let stored: Stored = serde_json::from_slice(&plain)
-            .map_err(|_| SessionError::Unavailable("a stored request cannot be read"))?;
+        let stored: Stored = self.unseal_json(value)?;
         let session = OnlineSession::from_stored(stored.session)
             .map_err(|_| SessionError::Unavailable("a stored request's key is not usable"))?;
         if session.id != id {
@@ -430,6 +540,30 @@ impl RedisSessions {
             face_live: stored.face_live,
             lock: None,
         })
+    }
+
+    /// What [`Self::seal_json`] sealed: a value that does not open under this key is refused.
+    fn unseal_json<T: serde::de::DeserializeOwned>(&self, value: &[u8]) -> Result<T, SessionError> {
+        let unusable = SessionError::Unavailable("a stored request does not open with this key");
+        let (nonce, sealed) = value.split_at_checked(12).ok_or(unusable)?;
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| SessionError::Unavailable("a stored request is cut short"))?;
+        let plain = zeroize::Zeroizing::new(
+            eid_crypto::session::aes256gcm_open(&self.key, nonce, sealed).map_err(|_| {
+                SessionError::Unavailable("a stored request does not open with this key")
+            })?,
+        );
+        serde_json::from_slice(&plain)
+            .map_err(|_| SessionError::Unavailable("a stored request cannot be read"))
+    }
+
+    fn dc_key(&self, handle: &str) -> String {
+        format!(
+            "{}d:{}",
+            self.prefix,
+            hex::encode(eid_crypto::sha256(handle.as_bytes()))
+        )
     }
 
     fn get(&self, id: &str) -> Result<Option<Online>, SessionError> {
@@ -566,6 +700,73 @@ impl SessionStore for RedisSessions {
             .get(&id)?
             .filter(|o| eid_crypto::secrets_equal(o.handle.as_bytes(), handle.as_bytes()))
             .map(|o| o.report))
+    }
+
+    fn open_dc(
+        &self,
+        handle: &str,
+        pending: DcPending,
+        now: OffsetDateTime,
+    ) -> Result<(), SessionError> {
+        let unkept = |_| SessionError::Unavailable("the request's key could not be kept");
+        let stored = StoredDc {
+            mdoc: pending.mdoc.to_stored(),
+            signed: pending.signed.to_stored().map_err(unkept)?,
+            unsigned: pending
+                .unsigned
+                .as_ref()
+                .map(OnlineSession::to_stored)
+                .transpose()
+                .map_err(unkept)?,
+            expires: pending.expires.unix_timestamp(),
+            face: pending.face,
+            face_live: pending.face_live,
+        };
+        let lives = (pending.expires - now).whole_seconds().max(1);
+        self.run::<()>(
+            redis::cmd("SET")
+                .arg(self.dc_key(handle))
+                .arg(self.seal_json(&stored)?)
+                .arg("EX")
+                .arg(lives),
+        )
+    }
+
+    fn take_dc(
+        &self,
+        handle: &str,
+        unsigned: bool,
+        now: OffsetDateTime,
+    ) -> Result<DcTaken, SessionError> {
+        let key = self.dc_key(handle);
+        let value: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(&key))?;
+        let Some(value) = value else {
+            return Ok(DcTaken::Missing);
+        };
+        let stored: StoredDc = self.unseal_json(&value)?;
+        if unsigned && stored.unsigned.is_none() {
+            return Ok(DcTaken::NotOffered);
+        }
+        // One answer per request: the replica whose DEL removed it checks the answer.
+        let removed: i64 = self.run(redis::cmd("DEL").arg(&key))?;
+        let expires = OffsetDateTime::from_unix_timestamp(stored.expires)
+            .map_err(|_| SessionError::Unavailable("a stored request cannot be read"))?;
+        if removed != 1 || expires <= now {
+            return Ok(DcTaken::Missing);
+        }
+        let unusable = |_| SessionError::Unavailable("a stored request's key is not usable");
+        Ok(DcTaken::Got(Box::new(DcPending {
+            mdoc: MdocDcApiRequest::from_stored(stored.mdoc).map_err(unusable)?,
+            signed: OnlineSession::from_stored(stored.signed).map_err(unusable)?,
+            unsigned: stored
+                .unsigned
+                .map(OnlineSession::from_stored)
+                .transpose()
+                .map_err(unusable)?,
+            expires,
+            face: stored.face,
+            face_live: stored.face_live,
+        })))
     }
 }
 

@@ -172,6 +172,18 @@ async fn bank_session_asking(bank: &str, world: &World, credential: &[u8], asked
 /// One request with hyper's client (the bank's website back end, an operator): the status
 /// and the body.
 async fn call(method: &str, url: &str, body: String) -> (u16, Vec<u8>) {
+    let (status, _, body) = call_with(method, url, body, None).await;
+    (status, body)
+}
+
+/// [`call`] with an `x-request-id` of the caller's: the status, the request id answered, and
+/// the body.
+async fn call_with(
+    method: &str,
+    url: &str,
+    body: String,
+    request_id: Option<&str>,
+) -> (u16, Option<String>, Vec<u8>) {
     use http_body_util::BodyExt;
     let parsed = url::Url::parse(url).unwrap();
     let address = format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap());
@@ -181,7 +193,11 @@ async fn call(method: &str, url: &str, body: String) -> (u16, Vec<u8>) {
             .await
             .unwrap();
     tokio::spawn(connection);
-    let request = hyper::Request::builder()
+    let mut request = hyper::Request::builder();
+    if let Some(id) = request_id {
+        request = request.header("x-request-id", id);
+    }
+    let request = request
         .method(method)
         .uri(match parsed.query() {
             Some(query) => format!("{}?{query}", parsed.path()),
@@ -193,6 +209,11 @@ async fn call(method: &str, url: &str, body: String) -> (u16, Vec<u8>) {
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
     let status = response.status().as_u16();
+    let id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body = response
         .into_body()
         .collect()
@@ -200,7 +221,7 @@ async fn call(method: &str, url: &str, body: String) -> (u16, Vec<u8>) {
         .unwrap()
         .to_bytes()
         .to_vec();
-    (status, body)
+    (status, id, body)
 }
 
 async fn post_json(url: &str, body: Value) -> Vec<u8> {
@@ -813,6 +834,207 @@ async fn an_online_request_started_at_one_replica_is_answered_and_collected_at_t
     .await;
     assert_eq!(status, 503);
     assert!(String::from_utf8_lossy(&body).contains("unavailable"));
+}
+
+/// Two replicas of the bank's desk sharing their Digital Credentials API requests in Redis:
+/// a request the page made at one is answered at the other, in `org-iso-mdoc` and in
+/// `openid4vp-v1-signed` (each protocol's key kept sealed); a second answer, at either, finds
+/// none waiting; an answer in a protocol the request did not offer leaves it waiting; Redis
+/// holds nothing of the request in the clear, for the request's lifetime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis: EID_TEST_REDIS_URL (scripts/test starts one)"]
+async fn a_browser_request_made_at_one_replica_is_answered_at_the_other() {
+    use eid_verifier::sessions::RedisSessions;
+    use eid_wallet::dc_api::DigitalCredentialRequest;
+    let Some(redis_url) = eid_core::testing::required_env("EID_TEST_REDIS_URL") else {
+        return;
+    };
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let front = "http://bank.front.invalid";
+    let replica = || {
+        Some(
+            Box::new(RedisSessions::new(&redis_url, "nanning-bank", [9u8; 32]).unwrap())
+                as Box<dyn eid_verifier::sessions::SessionStore>,
+        )
+    };
+    let a = start_with(
+        &world,
+        &served,
+        "nanning-bank",
+        true,
+        Some(front),
+        replica(),
+        None,
+    )
+    .await;
+    let b = start_with(
+        &world,
+        &served,
+        "nanning-bank",
+        true,
+        Some(front),
+        replica(),
+        None,
+    )
+    .await;
+    let mdoc = World::issue_with_status(
+        &world.nanning,
+        &world.device_key,
+        "superapp-a",
+        served.reference.clone(),
+    );
+    let mut redis = redis::Client::open(redis_url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for (index, protocol) in [(0, "org-iso-mdoc"), (1, "openid4vp-v1-signed")] {
+        let (status, body) = call(
+            "POST",
+            &format!("{a}/dc/requests"),
+            json!({"purpose": "bank_account_opening"}).to_string(),
+        )
+        .await;
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+        let started: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(started["origin"], front);
+        let response = started["response"].as_str().unwrap();
+        let handle = response.rsplit('/').next().unwrap();
+        let key = format!(
+            "eid:vp:nanning-bank:d:{}",
+            hex::encode(eid_crypto::sha256(handle.as_bytes()))
+        );
+        let stored: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut redis).unwrap();
+        let text = String::from_utf8_lossy(&stored);
+        assert!(stored.len() > 100 && !text.contains("bank_account_opening"));
+        let ttl: i64 = redis::cmd("TTL").arg(&key).query(&mut redis).unwrap();
+        assert!((290..=300).contains(&ttl), "{ttl}");
+        // Not offered (the bank's registration lists no web origin): still waiting after.
+        let (status, body) = call(
+            "POST",
+            &format!("{b}{response}"),
+            json!({"protocol": "openid4vp-v1-unsigned", "data": {}}).to_string(),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(String::from_utf8_lossy(&body).contains("unsupported_protocol"));
+        let entry = &started["digital"]["requests"][index];
+        assert_eq!(entry["protocol"], protocol);
+        let pending = eid_wallet::dc_api::receive(
+            &DigitalCredentialRequest {
+                protocol,
+                data: &entry["data"],
+                origin: front,
+            },
+            &world.trust,
+            NOW,
+        )
+        .unwrap();
+        let answer = pending
+            .respond(Held::Mdoc(&mdoc), &world.device_key, &OsRandom, NOW)
+            .unwrap();
+        let posted = json!({"protocol": protocol, "data": answer});
+        let report: Value =
+            serde_json::from_slice(&post_json(&format!("{b}{response}"), posted.clone()).await)
+                .unwrap();
+        assert_eq!(report["accepted"], true, "{protocol}: {report}");
+        for replica in [&a, &b] {
+            let (status, body) =
+                call("POST", &format!("{replica}{response}"), posted.to_string()).await;
+            assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+            assert!(String::from_utf8_lossy(&body).contains("unknown_request"));
+        }
+        let gone: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query(&mut redis).unwrap();
+        assert_eq!(gone, None);
+    }
+}
+
+/// With `--wallet-listen` the two routes a wallet calls listen apart from the requester's:
+/// each listener serves its own routes and not the other's (both answer `/health`), and
+/// every answer carries the request's id — the caller's when it is sane, else one made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wallets_routes_and_the_requesters_listen_apart() {
+    use eid_verifier::service::{requester_router, wallet_router};
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let requester = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let wallet = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (at, wallet_at) = (
+        format!("http://{}", requester.local_addr().unwrap()),
+        format!("http://{}", wallet.local_addr().unwrap()),
+    );
+    let reader = &world.bank;
+    let key = eid_crypto::SigningKey::from_pkcs8_der(&reader.key.to_pkcs8_der().unwrap()).unwrap();
+    let service = Service::new(
+        Verifier::new(world.trust.clone(), "nanning-bank", NOW),
+        ServiceConfig {
+            public_url: wallet_at.clone(),
+            trust_roots: vec![world.root.verifying_key().clone()],
+            status_lists: vec![served.reference.uri.clone()],
+            status_shards: Vec::new(),
+            events: Vec::new(),
+            identity: Some((Arc::new(key) as Arc<dyn Signer>, reader.certificate.clone())),
+            request_lifetime: Duration::minutes(5),
+            face: None,
+        },
+        Arc::new(FixedClock(NOW)),
+        Arc::new(OsRandom),
+    );
+    tokio::spawn(axum::serve(requester, requester_router(service.clone())).into_future());
+    tokio::spawn(axum::serve(wallet, wallet_router(service)).into_future());
+    let (status, body) = call(
+        "POST",
+        &format!("{at}/vp/requests"),
+        json!({"purpose": "bank_account_opening"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let started: Value = serde_json::from_slice(&body).unwrap();
+    let request_uri = started["request_uri"].as_str().unwrap();
+    assert!(request_uri.starts_with(&format!("{wallet_at}/vp/request/")));
+    let path = request_uri.strip_prefix(&wallet_at).unwrap();
+    // The wallet's routes on the wallet listener only.
+    let (status, _) = call("GET", request_uri, String::new()).await;
+    assert_eq!(status, 200);
+    let (status, _) = call("GET", &format!("{at}{path}"), String::new()).await;
+    assert_eq!(status, 404);
+    let (status, _) = call("POST", &format!("{at}/vp/response"), "error=x".into()).await;
+    assert_eq!(status, 404);
+    // The requester's on the requester's only.
+    for (method, route) in [
+        ("POST", "/vp/requests"),
+        ("POST", "/dc/requests"),
+        ("POST", "/verify/offline?purpose=airport_security"),
+        ("POST", "/verify/in-person"),
+        ("PUT", "/trust-list"),
+        ("GET", "/metrics"),
+        ("GET", "/ready"),
+    ] {
+        let (status, _) = call(method, &format!("{wallet_at}{route}"), "{}".into()).await;
+        assert_eq!(status, 404, "{method} {route}");
+    }
+    for base in [&at, &wallet_at] {
+        let (status, id, _) = call_with(
+            "GET",
+            &format!("{base}/health"),
+            String::new(),
+            Some("desk-7"),
+        )
+        .await;
+        assert_eq!((status, id.as_deref()), (200, Some("desk-7")));
+        // A request id that is not sane is replaced, on an error too.
+        let (status, id, body) = call_with(
+            "GET",
+            &format!("{base}/nothing"),
+            String::new(),
+            Some("a b"),
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert!(id.is_some_and(|id| id.starts_with("req-")));
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "not_found");
+    }
 }
 
 /// `/ready` once the status list is held; `/metrics` counts by route template and by
