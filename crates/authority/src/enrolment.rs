@@ -381,15 +381,11 @@ impl Authority {
                 .await?;
             Err(ApiError::Refused(code, message))
         };
-        if let Err(refusal) = self.proof_identity(id_number, full_name).await? {
-            return refuse(refusal.code(), refusal.message().into()).await;
-        }
-        let portrait = self
-            .store
-            .resident(id_number)
-            .await?
-            .and_then(|entry| entry.card.portrait)
-            .map(|p| p.as_jpeg().to_vec());
+        let entry = match self.proof_identity(id_number, full_name).await? {
+            Ok(entry) => entry,
+            Err(refusal) => return refuse(refusal.code(), refusal.message().into()).await,
+        };
+        let portrait = entry.card.portrait.map(|p| p.as_jpeg().to_vec());
         let Some(portrait) = portrait else {
             return refuse(
                 "no_registry_portrait",

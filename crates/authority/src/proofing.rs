@@ -1,4 +1,6 @@
-//! Remote identity proofing: the face in a capture against the registry portrait (cargo
+//! Identity proofing: the registry checks every enrolment shares ([`Authority::proof_identity`]:
+//! the number's rules, the resident, the name, the card, each refusal with its code), and for
+//! remote enrolment the face in a capture against the registry portrait (cargo
 //! feature `face`: [`eid_face`], dlib's ResNet face embedding), and the card front read by
 //! OCR to cross-check the number and the name (feature `ocr`: tesseract through `leptess`).
 //!
@@ -7,6 +9,11 @@
 //! Limits, stated in `docs/authority.md`: the turn stops a still picture, not a video, a set
 //! of photographs at several angles or pictures sent straight to the API; the threshold (0.6, dlib's) is calibrated only on the
 //! public fixtures, and HOG detection misses small or turned faces.
+
+use eid_core::ResidentIdNumber;
+use eid_store::{CardState, RegistryEntry};
+
+use crate::{ApiError, Authority};
 
 pub use eid_face::ImageError;
 #[cfg(feature = "face")]
@@ -153,5 +160,88 @@ impl RemoteProofing {
             let _ = (front, id_number, full_name);
             Ok(None)
         }
+    }
+}
+
+/// Why identity proofing refused, each with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofingRefusal {
+    /// The number fails its own rules (length, region, date, checksum).
+    InvalidNumber,
+    /// No such resident.
+    NotInRegistry,
+    /// The name given is not the registered one.
+    NameMismatch,
+    /// The card was reported lost.
+    CardReportedLost,
+    /// The card was replaced by a newer one.
+    CardReplaced,
+    /// The card has expired.
+    CardExpired,
+    /// The resident is recorded as deceased.
+    Deceased,
+}
+
+impl ProofingRefusal {
+    /// The reason code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidNumber => "invalid_number",
+            Self::NotInRegistry => "not_in_registry",
+            Self::NameMismatch => "name_mismatch",
+            Self::CardReportedLost => "card_reported_lost",
+            Self::CardReplaced => "card_replaced",
+            Self::CardExpired => "card_expired",
+            Self::Deceased => "deceased",
+        }
+    }
+
+    /// What to tell the person.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::InvalidNumber => "the identity number is not valid: check the 18 characters",
+            Self::NotInRegistry => "no resident with this number is in the registry",
+            Self::NameMismatch => "the name does not match the registry",
+            Self::CardReportedLost => {
+                "this card was reported lost: use the replacement card, or reinstate it at a counter"
+            }
+            Self::CardReplaced => "this card was replaced: use the newest card",
+            Self::CardExpired => "this card has expired: renew it first",
+            Self::Deceased => "the registry records this resident as deceased",
+        }
+    }
+}
+
+impl Authority {
+    /// Identity proofing against the registry (what the counter officer's enrolment and
+    /// remote enrolment share): the number's rules, the person, the name, the card. The
+    /// registry entry it read, when every check passed: the one read of the registry.
+    pub async fn proof_identity(
+        &self,
+        id_number: &str,
+        full_name: &str,
+    ) -> Result<Result<RegistryEntry, ProofingRefusal>, ApiError> {
+        let today = self.clock.now().date();
+        if ResidentIdNumber::parse(id_number, today).is_err() {
+            return Ok(Err(ProofingRefusal::InvalidNumber));
+        }
+        let Some(entry) = self.store.resident(id_number).await? else {
+            return Ok(Err(ProofingRefusal::NotInRegistry));
+        };
+        if entry.card.full_name != full_name.trim() {
+            return Ok(Err(ProofingRefusal::NameMismatch));
+        }
+        if entry.deceased {
+            return Ok(Err(ProofingRefusal::Deceased));
+        }
+        match entry.state {
+            CardState::ReportedLost => return Ok(Err(ProofingRefusal::CardReportedLost)),
+            CardState::Replaced => return Ok(Err(ProofingRefusal::CardReplaced)),
+            _ => {}
+        }
+        if !entry.card.card_expiry.is_valid_on(today) {
+            return Ok(Err(ProofingRefusal::CardExpired));
+        }
+        Ok(Ok(entry))
     }
 }
