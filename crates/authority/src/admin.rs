@@ -267,9 +267,7 @@ pub(crate) async fn resident_action(
     let action = Action::parse(&action)?;
     let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
     // A typo in the number must not look like a resident with nothing to freeze.
-    if let Err(e) = ResidentIdNumber::parse(&body.id_number, authority.clock.now().date()) {
-        return Err(ApiError::Refused("invalid_number", e.to_string()));
-    }
+    given_number(&authority, &body.id_number)?;
     let reason = reason_or(body.reason, "operator");
     let selector = Selector::Resident(&body.id_number);
     let changed = authority
@@ -337,10 +335,11 @@ pub(crate) async fn registry_event(
     body: Result<Json<RegistryEventBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
+    let number = given_number(&authority, &body.id_number)?;
     let now = authority.clock.now();
     match authority
         .store
-        .record_event(&body.id_number, &body.event, now)
+        .record_event(&number, &body.event, now)
         .await
     {
         Err(eid_store::StoreError::NotFound) => {
@@ -444,4 +443,11 @@ pub(crate) async fn audit_log(
             })
             .collect(),
     )))
+}
+
+/// The identity number an operator gave, checked against every rule (a typo must not look
+/// like a resident with nothing to change): 422 `invalid_number` saying which rule failed.
+fn given_number(authority: &Authority, text: &str) -> Result<ResidentIdNumber, ApiError> {
+    ResidentIdNumber::parse(text, authority.clock.now().date())
+        .map_err(|e| ApiError::Refused("invalid_number", e.to_string()))
 }

@@ -331,7 +331,7 @@ impl Authority {
         };
         let usable = self
             .store
-            .resident(&id_number)
+            .resident(&crate::stored_number(&id_number)?)
             .await?
             .is_some_and(|entry| entry.card_usable_on(self.clock.now().date()));
         if !usable {

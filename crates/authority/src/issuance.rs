@@ -397,7 +397,7 @@ impl Authority {
         }
         let entry = self
             .store
-            .resident(&grant.id_number)
+            .resident(&crate::stored_number(&grant.id_number)?)
             .await?
             .ok_or(ApiError::Forbidden(
                 "credential_request_denied",

@@ -44,6 +44,13 @@ pub use events::Event;
 pub use http::{admin_router, public_router};
 pub use status::{MAX_EVENT_STREAMS, SignedList};
 
+/// A number the store holds, typed again: it passed every rule when stored, so one that
+/// fails now is the store's fault, never the caller's.
+fn stored_number(text: &str) -> Result<eid_core::ResidentIdNumber, ApiError> {
+    eid_core::ResidentIdNumber::parse_structure(text)
+        .map_err(|_| ApiError::Internal("a stored identity number fails its rules".into()))
+}
+
 /// The OpenAPI 3.1 description of both listeners.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 

@@ -222,10 +222,10 @@ impl Authority {
         full_name: &str,
     ) -> Result<Result<RegistryEntry, ProofingRefusal>, ApiError> {
         let today = self.clock.now().date();
-        if ResidentIdNumber::parse(id_number, today).is_err() {
+        let Ok(number) = ResidentIdNumber::parse(id_number, today) else {
             return Ok(Err(ProofingRefusal::InvalidNumber));
-        }
-        let Some(entry) = self.store.resident(id_number).await? else {
+        };
+        let Some(entry) = self.store.resident(&number).await? else {
             return Ok(Err(ProofingRefusal::NotInRegistry));
         };
         if entry.card.full_name != full_name.trim() {

@@ -32,9 +32,10 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: String,
         /// Where the routes wallets call listen apart (GET /vp/request/{id}, POST
-        /// /vp/response, and GET /health): the address the public URL reaches, where the
-        /// requester's listener stays on the desk's own network
-        #[arg(long)]
+        /// /vp/response, and GET /health); --public-url names what reaches them (and the
+        /// origin of the page that asks through the Digital Credentials API, served with
+        /// the requester's routes)
+        #[arg(long, requires = "public_url")]
         wallet_listen: Option<String>,
         /// The external base URL (default: http:// and the listening address)
         #[arg(long)]
@@ -72,8 +73,9 @@ pub enum Command {
         /// How long an online request may be answered, in seconds
         #[arg(long, default_value_t = 300)]
         request_lifetime: i64,
-        /// Connections held open at once; beyond them the listener stops accepting until
-        /// one closes (keep it under the process's open-file limit)
+        /// Connections each listener holds open at once; beyond them it stops accepting until
+        /// one closes (keep twice it, with --wallet-listen, under the process's open-file
+        /// limit)
         #[arg(
             long,
             env = "EID_VERIFIER_MAX_CONNECTIONS",

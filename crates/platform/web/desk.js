@@ -25,7 +25,6 @@ function choose() {
   show("online-box", desk.channels.includes("online"));
   show("online-link-box", false);
   // The W3C Digital Credentials API, where this browser has it (Chrome 141+, Safari 26).
-  // Not where the desk runs as replicas, which do not share those requests.
   show("dc-go", desk.channels.includes("online") && desk.digital_credentials === true && "DigitalCredential" in window);
   show("face-box", desk.compares_faces === true);
   $("face-note").textContent = t(desk.face_match_required ? "face_required" : "face_optional");

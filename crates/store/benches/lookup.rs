@@ -9,6 +9,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::Criterion;
+use eid_core::ResidentIdNumber;
 use eid_store::Store;
 
 fn main() {
@@ -22,7 +23,12 @@ fn main() {
         .unwrap();
     let store = runtime.block_on(Store::connect(&url)).unwrap();
     let count = runtime.block_on(store.resident_count()).unwrap();
-    let sample = runtime.block_on(store.sample_numbers(1000)).unwrap();
+    let sample: Vec<ResidentIdNumber> = runtime
+        .block_on(store.sample_numbers(1000))
+        .unwrap()
+        .iter()
+        .map(|n| ResidentIdNumber::parse_structure(n).unwrap())
+        .collect();
     println!(
         "{} store with {count} residents; looking up {} numbers in turn",
         store.backend_name(),
@@ -49,9 +55,9 @@ fn main() {
             black_box(runtime.block_on(store.resident(&sample[i])).unwrap())
         })
     });
-    let missing = "110105194912310029";
+    let missing = ResidentIdNumber::parse_structure("11010519491231002X").unwrap();
     c.bench_function("store/lookup_missing_number", |b| {
-        b.iter(|| black_box(runtime.block_on(store.resident(missing)).unwrap()))
+        b.iter(|| black_box(runtime.block_on(store.resident(&missing)).unwrap()))
     });
     c.final_summary();
 }
@@ -63,7 +69,7 @@ fn main() {
 fn percentiles(
     runtime: &tokio::runtime::Runtime,
     store: &Store,
-    sample: &[String],
+    sample: &[ResidentIdNumber],
 ) -> Vec<Duration> {
     (0..10_000)
         .map(|i| {

@@ -29,8 +29,8 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use eid_core::Random;
 use eid_core::identity::ResidentCard;
+use eid_core::{Random, ResidentIdNumber};
 use time::OffsetDateTime;
 
 use crate::issuance::{
@@ -590,25 +590,31 @@ impl Store {
     }
 
     /// The resident with identity number `number`, if registered.
-    pub async fn resident(&self, number: &str) -> Result<Option<RegistryEntry>, StoreError> {
+    pub async fn resident(
+        &self,
+        number: &ResidentIdNumber,
+    ) -> Result<Option<RegistryEntry>, StoreError> {
+        let number = number.expose();
         self.part(number).resident(number).await
     }
 
     /// Records a life event for the resident and applies it, in one transaction.
     pub async fn record_event(
         &self,
-        number: &str,
+        number: &ResidentIdNumber,
         event: &LifeEvent,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        let number = number.expose();
         self.part(number).record_event(number, event, at).await
     }
 
     /// The resident's life events, oldest first.
     pub async fn life_events(
         &self,
-        number: &str,
+        number: &ResidentIdNumber,
     ) -> Result<Vec<(LifeEvent, OffsetDateTime)>, StoreError> {
+        let number = number.expose();
         self.part(number).life_events(number).await
     }
 }

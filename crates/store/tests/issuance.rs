@@ -373,7 +373,7 @@ async fn reinstate_and_void(store: &Store) {
     );
     store
         .record_event(
-            &number,
+            &eid_core::ResidentIdNumber::parse_structure(&number).unwrap(),
             &eid_store::LifeEvent::CardReportedLost,
             time::OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
         )

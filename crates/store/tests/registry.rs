@@ -7,6 +7,7 @@
     reason = "test helpers: a failed unwrap is a failed test"
 )]
 
+use eid_core::ResidentIdNumber;
 use eid_core::identity::{CardExpiry, ResidentCard};
 use eid_core::region::RegionCode;
 use eid_store::{CardState, LifeEvent, Store, StoreError};
@@ -41,14 +42,14 @@ async fn exercise(store: &Store) {
 
     // Lookup by number gives back the record as imported.
     let someone = &people[1234];
-    let number = someone.id_number.expose();
+    let number = &someone.id_number;
     let entry = store.resident(number).await.unwrap().unwrap();
     assert_eq!(&entry.card, someone);
     assert_eq!(entry.state, CardState::Valid);
     assert!(!entry.deceased);
     assert!(
         store
-            .resident("110105194912310029")
+            .resident(&ResidentIdNumber::parse_structure("11010519491231002X").unwrap())
             .await
             .unwrap()
             .is_none()
@@ -117,7 +118,11 @@ async fn exercise(store: &Store) {
     // An unknown resident: a clear error, nothing written.
     assert!(matches!(
         store
-            .record_event("110105194912310029", &LifeEvent::CardReportedLost, NOW)
+            .record_event(
+                &ResidentIdNumber::parse_structure("11010519491231002X").unwrap(),
+                &LifeEvent::CardReportedLost,
+                NOW
+            )
             .await,
         Err(StoreError::NotFound)
     ));

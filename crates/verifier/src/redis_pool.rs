@@ -46,6 +46,14 @@ impl RedisPool {
         self.with(|connection| pipeline.query::<()>(connection))
     }
 
+    /// Runs `pipeline` and reads what its commands not ignored answered.
+    pub(crate) fn query_pipeline<T: redis::FromRedisValue>(
+        &self,
+        pipeline: &redis::Pipeline,
+    ) -> Result<T, &'static str> {
+        self.with(|connection| pipeline.query::<T>(connection))
+    }
+
     fn with<T>(
         &self,
         work: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,

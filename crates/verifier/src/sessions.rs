@@ -41,6 +41,11 @@ const MAX_LOCAL: usize = 10_000;
 /// (each an HPKE key, two request keys and, with a photograph, a face template).
 const MAX_LOCAL_DC: usize = 4096;
 
+/// Digital Credentials API requests one relying party's replicas hold waiting in Redis at
+/// once (each a few kilobytes, sealed): Redis also holds the replay memory and the online
+/// requests, which a flood of these must not crowd out.
+const MAX_SHARED_DC: usize = 65_536;
+
 /// How long an outcome can be collected after its request expired.
 const COLLECT_FOR: Duration = Duration::minutes(10);
 
@@ -182,6 +187,10 @@ pub trait SessionStore: Send + Sync {
     /// By the requester's secret handle: `Some(None)` while pending, `Some(Some(report))`
     /// once answered.
     fn outcome(&self, handle: &str) -> Result<Option<Option<Value>>, SessionError>;
+
+    /// Whether another Digital Credentials API request may wait, `making` more being made
+    /// (asked before the request's keys, signatures and face template are made).
+    fn dc_room(&self, making: usize, now: OffsetDateTime) -> Result<bool, SessionError>;
 
     /// Keeps a Digital Credentials API request under the requester's secret `handle` until it
     /// is answered or expires.
@@ -361,6 +370,12 @@ impl SessionStore for LocalSessions {
             .map(|e| e.report.clone()))
     }
 
+    fn dc_room(&self, making: usize, now: OffsetDateTime) -> Result<bool, SessionError> {
+        let mut waiting = self.lock_dc()?;
+        waiting.retain(|_, p| p.expires > now);
+        Ok(waiting.len() + making < MAX_LOCAL_DC)
+    }
+
     fn open_dc(
         &self,
         handle: &str,
@@ -413,6 +428,9 @@ struct Stored {
 /// What a Digital Credentials API request is in Redis, before sealing.
 #[derive(Serialize, Deserialize)]
 struct StoredDc {
+    /// The hex SHA-256 of the handle it is kept under: a value moved under another key does
+    /// not open as that request.
+    handle: String,
     mdoc: StoredMdocDcApiRequest,
     signed: StoredSession,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -427,7 +445,8 @@ struct StoredDc {
 /// The requests of every replica of one relying party's desks, in Redis. Keys (under
 /// `eid:vp:<relying party>:`): `r:<id>` the sealed request, `s:<state>` and
 /// `h:<SHA-256 of the handle>` its id, `l:<id>` the lock of an answer being checked;
-/// `d:<SHA-256 of the handle>` a sealed Digital Credentials API request.
+/// `d:<SHA-256 of the handle>` a sealed Digital Credentials API request, `dq` those waiting
+/// by when they expire (a sorted set: their count is bounded).
 pub struct RedisSessions {
     redis: RedisPool,
     prefix: String,
@@ -558,12 +577,10 @@ impl RedisSessions {
             .map_err(|_| SessionError::Unavailable("a stored request cannot be read"))
     }
 
-    fn dc_key(&self, handle: &str) -> String {
-        format!(
-            "{}d:{}",
-            self.prefix,
-            hex::encode(eid_crypto::sha256(handle.as_bytes()))
-        )
+    /// The key of the request under `handle`, and the hex digest it is named by.
+    fn dc_key(&self, handle: &str) -> (String, String) {
+        let digest = hex::encode(eid_crypto::sha256(handle.as_bytes()));
+        (format!("{}d:{digest}", self.prefix), digest)
     }
 
     fn get(&self, id: &str) -> Result<Option<Online>, SessionError> {
@@ -709,7 +726,9 @@ impl SessionStore for RedisSessions {
         now: OffsetDateTime,
     ) -> Result<(), SessionError> {
         let unkept = |_| SessionError::Unavailable("the request's key could not be kept");
+        let (key, digest) = self.dc_key(handle);
         let stored = StoredDc {
+            handle: digest.clone(),
             mdoc: pending.mdoc.to_stored(),
             signed: pending.signed.to_stored().map_err(unkept)?,
             unsigned: pending
@@ -723,13 +742,48 @@ impl SessionStore for RedisSessions {
             face_live: pending.face_live,
         };
         let lives = (pending.expires - now).whole_seconds().max(1);
-        self.run::<()>(
-            redis::cmd("SET")
-                .arg(self.dc_key(handle))
-                .arg(self.seal_json(&stored)?)
-                .arg("EX")
-                .arg(lives),
-        )
+        let waiting = format!("{}dq", self.prefix);
+        let mut pipeline = redis::pipe();
+        pipeline
+            .atomic()
+            .cmd("SET")
+            .arg(key)
+            .arg(self.seal_json(&stored)?)
+            .arg("EX")
+            .arg(lives)
+            .ignore()
+            .cmd("ZADD")
+            .arg(&waiting)
+            .arg(stored.expires)
+            .arg(&digest)
+            .ignore()
+            // The set lives as long as its latest request (every request has the same
+            // lifetime); expired members are dropped when counted.
+            .cmd("EXPIRE")
+            .arg(&waiting)
+            .arg(lives)
+            .ignore();
+        self.redis
+            .run_pipeline(&pipeline)
+            .map_err(SessionError::Unavailable)
+    }
+
+    fn dc_room(&self, making: usize, now: OffsetDateTime) -> Result<bool, SessionError> {
+        let waiting = format!("{}dq", self.prefix);
+        let mut pipeline = redis::pipe();
+        pipeline
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&waiting)
+            .arg("-inf")
+            .arg(now.unix_timestamp())
+            .ignore()
+            .cmd("ZCARD")
+            .arg(&waiting);
+        let (count,): (usize,) = self
+            .redis
+            .query_pipeline(&pipeline)
+            .map_err(SessionError::Unavailable)?;
+        Ok(count + making < MAX_SHARED_DC)
     }
 
     fn take_dc(
@@ -738,17 +792,27 @@ impl SessionStore for RedisSessions {
         unsigned: bool,
         now: OffsetDateTime,
     ) -> Result<DcTaken, SessionError> {
-        let key = self.dc_key(handle);
+        let (key, digest) = self.dc_key(handle);
         let value: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(&key))?;
         let Some(value) = value else {
             return Ok(DcTaken::Missing);
         };
         let stored: StoredDc = self.unseal_json(&value)?;
+        if stored.handle != digest {
+            return Err(SessionError::Unavailable(
+                "a stored request is under another handle",
+            ));
+        }
         if unsigned && stored.unsigned.is_none() {
             return Ok(DcTaken::NotOffered);
         }
         // One answer per request: the replica whose DEL removed it checks the answer.
         let removed: i64 = self.run(redis::cmd("DEL").arg(&key))?;
+        let _: i64 = self.run(
+            redis::cmd("ZREM")
+                .arg(format!("{}dq", self.prefix))
+                .arg(&digest),
+        )?;
         let expires = OffsetDateTime::from_unix_timestamp(stored.expires)
             .map_err(|_| SessionError::Unavailable("a stored request cannot be read"))?;
         if removed != 1 || expires <= now {

@@ -909,6 +909,15 @@ async fn a_browser_request_made_at_one_replica_is_answered_at_the_other() {
         assert!(stored.len() > 100 && !text.contains("bank_account_opening"));
         let ttl: i64 = redis::cmd("TTL").arg(&key).query(&mut redis).unwrap();
         assert!((290..=300).contains(&ttl), "{ttl}");
+        // Counted among those waiting (their number is bounded) until answered.
+        let digest = hex::encode(eid_crypto::sha256(handle.as_bytes()));
+        let waiting = || {
+            let mut command = redis::cmd("ZSCORE");
+            command.arg("eid:vp:nanning-bank:dq").arg(&digest);
+            command
+        };
+        let score: Option<i64> = waiting().query(&mut redis).unwrap();
+        assert!(score.is_some());
         // Not offered (the bank's registration lists no web origin): still waiting after.
         let (status, body) = call(
             "POST",
@@ -946,6 +955,8 @@ async fn a_browser_request_made_at_one_replica_is_answered_at_the_other() {
         }
         let gone: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query(&mut redis).unwrap();
         assert_eq!(gone, None);
+        let score: Option<i64> = waiting().query(&mut redis).unwrap();
+        assert_eq!(score, None);
     }
 }
 

@@ -454,8 +454,19 @@ async fn registry_life_events(world: &World) {
     let lists = lists(world).await;
     let verified = verify_sd_jwt(world, &fresh[0][0], &phone.keys[0], &lists).unwrap();
     assert!(verified.status_checked);
-    // An unknown resident: 404, nothing recorded.
+    // An unknown resident: 404, nothing recorded; a number that breaks its rules (here its
+    // check character): 422 `invalid_number`, never taken for an unknown resident.
+    let unknown = with_check_digit("11010519491231002");
     let (status, _) = send(
+        &world.admin,
+        admin_post(
+            "/admin/registry/events",
+            json!({"id_number": unknown, "event": {"kind": "death", "date": "2026-11-22"}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = send(
         &world.admin,
         admin_post(
             "/admin/registry/events",
@@ -463,7 +474,8 @@ async fn registry_life_events(world: &World) {
         ),
     )
     .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"], "invalid_number", "{body}");
 }
 
 /// A valid number from its first 17 characters (GB 11643, ISO 7064 MOD 11-2).
@@ -529,7 +541,7 @@ async fn proofing_refusals(world: &World) {
     let lost = &world.residents[10];
     store
         .record_event(
-            lost.id_number.expose(),
+            &lost.id_number,
             &eid_store::LifeEvent::CardReportedLost,
             NOW,
         )
@@ -542,7 +554,7 @@ async fn proofing_refusals(world: &World) {
     let expired = &world.residents[11];
     store
         .record_event(
-            expired.id_number.expose(),
+            &expired.id_number,
             &eid_store::LifeEvent::CardReplaced {
                 issue_date: date!(2006 - 01 - 01),
                 expiry: eid_core::CardExpiry::On(date!(2016 - 01 - 01)),
@@ -558,7 +570,7 @@ async fn proofing_refusals(world: &World) {
     let dead = &world.residents[12];
     store
         .record_event(
-            dead.id_number.expose(),
+            &dead.id_number,
             &eid_store::LifeEvent::Death {
                 date: date!(2026 - 11 - 01),
             },

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use eid_crypto::Signer;
 use eid_trust::Purpose;
-use serde::Deserialize;
 
 use super::error::ApiError;
 use super::state::Service;
@@ -29,18 +28,15 @@ pub(super) fn purpose(name: &str) -> Result<Purpose, ApiError> {
 }
 
 /// The person at the desk as a request sends them (the fields of every route that compares
-/// faces).
-#[derive(Deserialize)]
+/// faces; each request body lists them itself: a flattened struct would have serde buffer
+/// every unknown field).
 pub(super) struct Photographs {
     /// A photograph of the person (JPEG or PNG, base64): at the desk, or the customer in
     /// front of the requester's camera.
-    #[serde(default)]
-    face: Option<String>,
+    pub(super) face: Option<String>,
     /// The head turn: a second photograph, the person's head turned to their `turn`.
-    #[serde(default)]
-    face_turned: Option<String>,
-    #[serde(default)]
-    turn: Option<String>,
+    pub(super) face_turned: Option<String>,
+    pub(super) turn: Option<String>,
 }
 
 /// The head turn's second photograph as a request gives it, and the way asked.

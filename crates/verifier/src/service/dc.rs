@@ -23,8 +23,9 @@ use crate::report::Report;
 use crate::sessions::{DcPending, DcTaken};
 
 /// Digital Credentials API requests being made at once in this process (each signs two or
-/// three requests and may make a face template); more are refused with 503 at once. Those
-/// waiting for their answer are bounded by the store.
+/// three requests and may make a face template); more are refused with 503 `busy` at once.
+/// Those waiting for their answer are bounded by the store, asked before the work with these
+/// counted in (`SessionStore::dc_room`).
 const DC_MAKING: usize = 64;
 
 /// The origin the relying party's page calls the Digital Credentials API from: the origin of
@@ -67,7 +68,8 @@ pub(super) async fn create_dc_request(
     State(service): State<Arc<Service>>,
     body: Result<axum::Json<NewRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let axum::Json(new) = body?;
+    let axum::Json(mut new) = body?;
+    let photographs = new.photographs();
     let Asking {
         purpose,
         face,
@@ -77,7 +79,7 @@ pub(super) async fn create_dc_request(
     } = Asking::read(
         &service,
         &new.purpose,
-        new.photographs,
+        photographs,
         "the Digital Credentials API",
     )?;
     let origin = page_origin(&service.config.public_url).ok_or_else(|| {
@@ -86,6 +88,7 @@ pub(super) async fn create_dc_request(
             "this verifier's public URL has no web origin for the Digital Credentials API".into(),
         )
     })?;
+    let now = service.clock.now();
     let (attributes, origin_registered) = {
         let verifier = service.read()?;
         registered(&verifier, purpose)?;
@@ -100,7 +103,16 @@ pub(super) async fn create_dc_request(
         )
     };
     // A place first: a full service does none of the work below.
-    let _place = Making::take(&service)?;
+    let place = Making::take(&service)?;
+    let making = service.dc_making.load(Ordering::Acquire);
+    if !service
+        .in_store(move |sessions| sessions.dc_room(making, now))
+        .await?
+    {
+        return Err(ApiError::busy(
+            "too many Digital Credentials API requests are waiting for an answer; try again in a moment",
+        ));
+    }
     let failed = |e: &dyn std::fmt::Display| ApiError::BadRequest("request_failed", e.to_string());
     let (mdoc, mdoc_entry) = MdocDcApiRequest::new(
         &ReaderIdentity {
@@ -113,7 +125,6 @@ pub(super) async fn create_dc_request(
         &origin,
     )
     .map_err(|e| failed(&e))?;
-    let now = service.clock.now();
     let ((signed, signed_entry), unsigned) = {
         let verifier = service.read()?;
         let terms = |signer| crate::openid4vp::DcApiTerms {
@@ -158,6 +169,7 @@ pub(super) async fn create_dc_request(
             .in_store(move |sessions| sessions.open_dc(&handle, pending, now))
             .await?;
     }
+    drop(place);
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({

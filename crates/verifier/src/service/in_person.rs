@@ -22,23 +22,40 @@ pub(super) struct InPersonRequest {
     purpose: String,
     #[serde(default)]
     attributes: Option<Vec<String>>,
-    /// The person at the desk, compared with the disclosed portrait.
-    #[serde(flatten)]
-    photographs: Photographs,
+    /// A photograph of the person at the desk (JPEG or PNG, base64), to compare with the
+    /// disclosed portrait.
+    #[serde(default)]
+    face: Option<String>,
+    /// The head turn: a second photograph, the person's head turned to their `turn`.
+    #[serde(default)]
+    face_turned: Option<String>,
+    #[serde(default)]
+    turn: Option<String>,
+}
+
+impl InPersonRequest {
+    fn photographs(&mut self) -> Photographs {
+        Photographs {
+            face: self.face.take(),
+            face_turned: self.face_turned.take(),
+            turn: self.turn.take(),
+        }
+    }
 }
 
 pub(super) async fn verify_in_person(
     State(service): State<Arc<Service>>,
     body: Result<axum::Json<InPersonRequest>, JsonRejection>,
 ) -> Result<axum::Json<Report>, ApiError> {
-    let axum::Json(request) = body?;
+    let axum::Json(mut request) = body?;
+    let photographs = request.photographs();
     let Asking {
         purpose,
         face,
         turned,
         signer,
         certificate,
-    } = Asking::read(&service, &request.purpose, request.photographs, "in person")?;
+    } = Asking::read(&service, &request.purpose, photographs, "in person")?;
     let engagement = DeviceEngagement::from_qr_uri(request.engagement.trim())
         .map_err(|_| ApiError::invalid("the engagement is not mdoc: text"))?;
     let address = engagement.tcp_address.as_deref().ok_or_else(|| {

@@ -25,8 +25,12 @@ pub(super) struct PurposeQuery {
 #[derive(Deserialize)]
 struct WithFace {
     code: String,
-    #[serde(flatten)]
-    photographs: Photographs,
+    #[serde(default)]
+    face: Option<String>,
+    #[serde(default)]
+    face_turned: Option<String>,
+    #[serde(default)]
+    turn: Option<String>,
 }
 
 pub(super) async fn verify_offline(
@@ -51,7 +55,12 @@ pub(super) async fn verify_offline(
         })?;
         let code = eid_crypto::b64url_decode(with_face.code.trim())
             .map_err(|_| ApiError::invalid("the code is not base64url"))?;
-        (face, turned) = with_face.photographs.read()?;
+        (face, turned) = Photographs {
+            face: with_face.face,
+            face_turned: with_face.face_turned,
+            turn: with_face.turn,
+        }
+        .read()?;
         code
     } else {
         std::str::from_utf8(&body)

@@ -29,26 +29,42 @@ pub(super) struct NewRequest {
     pub(super) purpose: String,
     #[serde(default)]
     pub(super) attributes: Option<Vec<String>>,
-    /// The person the request is for (a bank's customer in front of its camera), compared
-    /// with the portrait the answer discloses: only the face template is kept with the
-    /// request, and a head turn is checked when the request is made (a request whose
-    /// photographs fail it is not made).
-    #[serde(flatten)]
-    pub(super) photographs: Photographs,
+    /// A photograph of the person the request is for (a bank's customer in front of its
+    /// camera), compared with the portrait the answer discloses: only its face template is
+    /// kept with the request.
+    #[serde(default)]
+    face: Option<String>,
+    /// The head turn: a second photograph, the customer's head turned to their `turn`;
+    /// checked when the request is made (a request whose photographs fail it is not made).
+    #[serde(default)]
+    face_turned: Option<String>,
+    #[serde(default)]
+    turn: Option<String>,
+}
+
+impl NewRequest {
+    pub(super) fn photographs(&mut self) -> Photographs {
+        Photographs {
+            face: self.face.take(),
+            face_turned: self.face_turned.take(),
+            turn: self.turn.take(),
+        }
+    }
 }
 
 pub(super) async fn create_request(
     State(service): State<Arc<Service>>,
     body: Result<axum::Json<NewRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let axum::Json(new) = body?;
+    let axum::Json(mut new) = body?;
+    let photographs = new.photographs();
     let Asking {
         purpose,
         face,
         turned,
         signer,
         certificate,
-    } = Asking::read(&service, &new.purpose, new.photographs, "online")?;
+    } = Asking::read(&service, &new.purpose, photographs, "online")?;
     let now = service.clock.now();
     let base = service.config.public_url.trim_end_matches('/');
     let made = {
