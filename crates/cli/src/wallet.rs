@@ -433,6 +433,21 @@ fn present_offline(
 ) -> anyhow::Result<Outcome> {
     let purpose = crate::trust::purpose(purpose)?;
     let mut wallet = Wallet::open(dir)?;
+    // Nothing to show is said before the PIN is tried (no attempt spent on it).
+    let no_credential = || {
+        anyhow::anyhow!(
+            "the wallet in {} holds no offline QR credential for {purpose}",
+            dir.display()
+        )
+    };
+    match wallet
+        .runtime
+        .block_on(wallet.holder.can_show_offline(purpose, SystemClock.now()))
+    {
+        Ok(()) => {}
+        Err(HolderError::NoCredential(_)) => return Err(no_credential()),
+        Err(e) => return Err(e.into()),
+    }
     let unlocked = wallet
         .keystore
         .unlock(pin)
@@ -444,10 +459,7 @@ fn present_offline(
             .block_on(wallet.holder.offline(purpose, &keys, SystemClock.now()))
         {
             Ok(show) => show,
-            Err(HolderError::NoCredential(_)) => bail!(
-                "the wallet in {} holds no offline QR credential for {purpose}",
-                dir.display()
-            ),
+            Err(HolderError::NoCredential(_)) => return Err(no_credential()),
             Err(e) => return Err(e.into()),
         };
     let (held, signer) = (&show.credential, keys.signer(&show.key_id)?);

@@ -703,6 +703,20 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         outcome["report"]["reasons"][0]["reason"], "holder_declined",
         "{outcome}"
     );
+    // Nor has it an offline code to show: said before the PIN is tried, so a wrong one is
+    // not counted against it.
+    let (status, body) = post(
+        &format!("{api}/wallets/{empty}/offline"),
+        None,
+        json!({"purpose": "airport_security", "pin": "999999"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("no_credential")),
+        "{body}"
+    );
     // An offer from an issuer the provider does not work with is refused before any fetch.
     let (status, body) = post(
         &format!("{api}/wallets/{wallet}/enrol"),

@@ -414,6 +414,32 @@ impl Holder {
         post(&format!("{authority}/lost"), &body).await
     }
 
+    /// Whether an offline code for `purpose` can be shown now: asked before the PIN or the
+    /// biometric prompt, so that a wallet without the purpose's credential says so
+    /// (`NoCredential`) rather than spend an attempt on nothing.
+    pub async fn can_show_offline(
+        &self,
+        purpose: Purpose,
+        now: OffsetDateTime,
+    ) -> Result<(), HolderError> {
+        let found = self
+            .store
+            .can_pick(
+                eid_oid4vc::FORMAT_EID_COMPACT,
+                Some(purpose.as_str()),
+                &format!("offline:{purpose}"),
+                now,
+            )
+            .await?;
+        if found {
+            Ok(())
+        } else {
+            Err(HolderError::NoCredential(format!(
+                "offline credential for {purpose}"
+            )))
+        }
+    }
+
     /// An offline code for `purpose`, signed at `now`, with the credential to make the next
     /// ones; the showing is recorded in the history once the code is made (a cancelled
     /// prompt shows nothing). Whoever scans an offline code is not known: the purpose's one

@@ -219,6 +219,34 @@ impl WalletStore {
         Ok(Some(instance(row)))
     }
 
+    /// Whether [`Self::pick`] would find an instance now, without marking one: asked before
+    /// the holder is asked for a PIN, so that a wallet with nothing to show says so rather
+    /// than spend an attempt.
+    pub async fn can_pick(
+        &self,
+        format: &str,
+        purpose: Option<&str>,
+        relying_party: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let own = match self.policy {
+            UsePolicy::PerRelyingParty => Some(relying_party),
+            UsePolicy::OncePerPresentation => None,
+        };
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM credentials WHERE format = ? AND purpose IS ? AND dead = 0 \
+             AND expires_at > ? AND (relying_party IS NULL OR relying_party IS ?) LIMIT 1",
+        )
+        .bind(format)
+        .bind(purpose)
+        .bind(now.unix_timestamp())
+        .bind(own)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("picking"))?;
+        Ok(found.is_some())
+    }
+
     /// Whether the wallet should ask for a new batch of `format`: fewer than `min_fresh`
     /// instances never shown, or one that expires within `margin`.
     pub async fn needs_refresh(

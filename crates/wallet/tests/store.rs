@@ -39,6 +39,15 @@ async fn once_per_presentation_never_shows_an_instance_twice() {
         .await
         .unwrap();
     batch(&store, 2).await;
+    // Asking whether one can be shown marks none.
+    for _ in 0..3 {
+        assert!(
+            store
+                .can_pick("mso_mdoc", None, "hotel", NOW)
+                .await
+                .unwrap()
+        );
+    }
     let first = store
         .pick("mso_mdoc", None, "hotel", NOW)
         .await
@@ -52,6 +61,12 @@ async fn once_per_presentation_never_shows_an_instance_twice() {
     assert_ne!(first.id, second.id);
     assert_eq!(second.credential, b"credential 1");
     // None left: the wallet needs a new batch, and knows it.
+    assert!(
+        !store
+            .can_pick("mso_mdoc", None, "hotel", NOW)
+            .await
+            .unwrap()
+    );
     assert!(
         store
             .pick("mso_mdoc", None, "bank", NOW)
@@ -91,6 +106,18 @@ async fn per_relying_party_keeps_each_its_own_instance_and_shares_none() {
         .unwrap()
         .unwrap();
     assert_eq!(again.id, hotel.id);
+    assert!(
+        store
+            .can_pick("mso_mdoc", None, "hotel", NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .can_pick("mso_mdoc", None, "airline", NOW)
+            .await
+            .unwrap()
+    );
     assert!(
         store
             .pick("mso_mdoc", None, "airline", NOW)

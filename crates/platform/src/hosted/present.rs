@@ -15,6 +15,10 @@ impl Provider {
         })?;
         let wallet = self.wallet(id).await?;
         let now = self.clock.now();
+        Holder::new(wallet.store.clone())
+            .can_show_offline(purpose, now)
+            .await
+            .map_err(holder_refusal)?;
         let (names, code) = self
             .with_holder(&wallet, pin, async |holder, keys, _| {
                 let show = holder.offline(purpose, &*keys, now).await?;
