@@ -4,7 +4,10 @@ app uses it, against a running platform (`eid up`, started here):
 1. the officer at the counter makes an offer; the phone's wallet redeems it, every instance
    bound to a fresh key in the phone's key store (this file's software stand-in for the
    Keystore / Secure Enclave, signing in DER as Android does);
-2. its offline code is accepted at the airport desk, her face in front of the camera;
+2. its offline code is accepted at the airport desk, her face in front of the camera; the
+   bank asks online (OpenID4VP): the phone reads the request against the national trust list
+   the app hands it, shows what is asked, and shares — accepted, her face matched with the
+   photograph the bank took; a second request declined is reported declined to the bank;
 3. from her tablet (a second wallet instance) she reports the phone lost, proofed by her
    live capture;
 4. the phone's next offline code is refused at the airport desk: status_suspended.
@@ -12,7 +15,8 @@ app uses it, against a running platform (`eid up`, started here):
 Also refused, each with its kind of error: an offer from an authority the wallet does not
 work with (before anything is sent), a wrong transaction code (the authority's
 `invalid_grant`), an unknown purpose, an offline code from a wallet with no credential, a key
-store that cancels (nothing signed, nothing recorded).
+store that cancels (nothing signed, nothing recorded), an online request before any trust
+list is held, an older trust list, a request answered twice.
 
 Usage: PYTHONPATH=<bindings> python3 story.py path/to/eid
 Needs EID_PROOFING_DIR (the face model and fixtures, scripts/test-env) and `cryptography`.
@@ -150,6 +154,7 @@ async def story(base, folder):
     nanning = next(a for a in platform["authorities"] if a["key"] == "nanning")
     resident = next(r for r in platform["demo_residents"] if r["authority"] == "nanning")
     airport = next(d for d in platform["desks"] if d["id"] == "nanning-airport")["url"]
+    bank = next(d for d in platform["desks"] if d["id"] == "nanning-bank")["url"]
     provider = platform["providers"][0]["id"]
     with open(nanning["admin_token_file"]) as f:
         token = f.read().strip()
@@ -223,6 +228,54 @@ async def story(base, folder):
         check(False, "an unknown purpose is refused")
     except eid_sdk.WalletError.Invalid as e:
         check(True, f"an unknown purpose is refused: {e.message}")
+
+    # 2b. At the bank, online. The app hands the wallet the national trust list first.
+    def bank_asks():
+        return http("POST", bank + "/vp/requests",
+                    {"purpose": "bank_account_opening", "face": base64.b64encode(facing).decode()})
+
+    started = bank_asks()
+    try:
+        await phone.receive_online(started["invocation"])
+        check(False, "an online request before any trust list is refused")
+    except eid_sdk.WalletError.Invalid as e:
+        check(True, f"an online request before any trust list is refused: {e.message}")
+    with urllib.request.urlopen(base + "/trust/list", timeout=30) as answer:
+        signed = answer.read().decode()
+    with open(os.path.join(folder, "eid-data", "trust", "root.jwk")) as f:
+        root = f.read()
+    version = await phone.use_trust_list(signed, [root])
+    check(version >= 1, f"the wallet takes the national trust list, version {version}")
+    try:
+        await phone.use_trust_list(signed, [root])
+        check(False, "the same (or an older) trust list is refused")
+    except eid_sdk.WalletError.Invalid as e:
+        check(True, f"the same (or an older) trust list is refused: {e.message}")
+    request = await phone.receive_online(started["invocation"])
+    consent = request.consent()
+    check(consent.relying_party == "nanning-bank" and consent.purpose == "bank_account_opening"
+          and len(consent.attributes) > 0,
+          f"the phone shows who asks, why and what: {consent.relying_party_name}, "
+          f"{consent.purpose_name}, {consent.attributes}")
+    await request.share()
+    outcome = http("GET", bank + started["result"])
+    report = outcome.get("report") or {}
+    check(outcome.get("status") == "accepted" and (report.get("presence") or {}).get("matched") is True,
+          f"the bank accepts what the phone shared, her face matched: {report.get('reasons')}")
+    history = json.loads(await phone.history_json())
+    check([(p.get("channel"), p.get("relying_party")) for p in history][-1:] == [("online", "nanning-bank")],
+          f"the history keeps the online showing and who it was for: {[p.get('channel') for p in history]}")
+    try:
+        await request.share()
+        check(False, "a request is answered once")
+    except eid_sdk.WalletError.Invalid as e:
+        check(True, f"a request is answered once: {e.message}")
+    declined = bank_asks()
+    told = await (await phone.receive_online(declined["invocation"])).decline()
+    outcome = http("GET", bank + declined["result"])
+    reasons = json.dumps((outcome.get("report") or {}).get("reasons"))
+    check(told and outcome.get("status") == "refused" and "holder_declined" in reasons,
+          f"a declined request is reported declined to the bank: {reasons}")
 
     # A key store whose holder cancels the prompt: nothing is signed, the error says why.
     cancelling = PhoneKeyStore(cancel=True)

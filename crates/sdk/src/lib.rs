@@ -27,6 +27,10 @@ use time::OffsetDateTime;
 
 uniffi::setup_scaffolding!();
 
+mod online;
+
+pub use online::{Consent, OnlineRequest};
+
 /// The alias of the key that proves this wallet to the authority.
 pub const WALLET_KEY: &str = "eid-wallet";
 
@@ -226,6 +230,8 @@ pub struct EidWallet {
     authorities: Vec<String>,
     keys: Arc<dyn PhoneKeyStore>,
     attester: Arc<dyn ProviderAttester>,
+    /// The national trust list online requests are checked against (`use_trust_list`).
+    trust: std::sync::RwLock<Option<eid_trust::VerifiedTrustList>>,
 }
 
 impl std::fmt::Debug for EidWallet {
@@ -303,6 +309,7 @@ impl EidWallet {
                 authorities,
                 keys,
                 attester,
+                trust: std::sync::RwLock::new(None),
             }))
         })
         .await

@@ -1,0 +1,165 @@
+//! Showing the credential online (OpenID4VP 1.0): a relying party's request read and checked
+//! against the national trust list the app hands over, what it asks shown to the holder, the
+//! answer shared (signed by the phone's key) or declined.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use eid_trust::VerifiedTrustList;
+use eid_wallet::online::PendingOnline;
+
+use super::{EidWallet, WalletError, invalid, now, on_sdk_threads};
+
+/// What a relying party asks, to show the holder before she agrees.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Consent {
+    /// The relying party's id in the trust list.
+    pub relying_party: String,
+    /// Its registered name.
+    pub relying_party_name: String,
+    /// Where it operates (GB/T 2260 county code).
+    pub region: String,
+    /// The purpose (`bank_account_opening`, …).
+    pub purpose: String,
+    /// The purpose in words.
+    pub purpose_name: String,
+    /// The attributes asked for, each registered for it and the purpose.
+    pub attributes: Vec<String>,
+    /// Whether it says it will keep any of them.
+    pub intends_to_retain: bool,
+}
+
+#[uniffi::export]
+impl EidWallet {
+    /// Takes the national trust list, as the app fetches it (the signed list, a compact JWS),
+    /// checked against the national root keys (public JWKs, as JSON text): signed by one,
+    /// in force, and newer than the list held, if any (an older one would undo a suspension
+    /// or a narrowed scope). Its version. Online requests are checked against it.
+    pub async fn use_trust_list(
+        self: Arc<Self>,
+        signed: String,
+        root_jwks: Vec<String>,
+    ) -> Result<u64, WalletError> {
+        on_sdk_threads(async move {
+            let roots = root_jwks
+                .iter()
+                .map(|text| {
+                    serde_json::from_str::<eid_crypto::Jwk>(text)
+                        .ok()
+                        .and_then(|jwk| jwk.verifying_key().ok())
+                        .ok_or_else(|| invalid("a root key is not a public P-256 JWK"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut held = self.trust.write().map_err(|_| WalletError::Failed {
+                message: "the trust list's lock is poisoned".into(),
+            })?;
+            let list = VerifiedTrustList::read(&signed, &roots, now(), held.as_ref())
+                .map_err(|e| invalid(format!("the trust list is refused: {e}")))?;
+            let version = list.list().version;
+            *held = Some(list);
+            Ok(version)
+        })
+        .await
+    }
+
+    /// Reads a relying party's request (`openid4vp://…`, the link or QR code its page
+    /// shows): fetched, its signature and the relying party's registration checked against
+    /// the trust list held (`use_trust_list` first). What it asks is the request's
+    /// `consent()`: nothing is shared before `share()`.
+    pub async fn receive_online(
+        self: Arc<Self>,
+        invocation: String,
+    ) -> Result<Arc<OnlineRequest>, WalletError> {
+        on_sdk_threads(async move {
+            let trust = self
+                .trust
+                .read()
+                .ok()
+                .and_then(|held| held.clone())
+                .ok_or_else(|| invalid("the wallet holds no trust list: use_trust_list first"))?;
+            let pending = self
+                .holder
+                .receive_online(&invocation, &trust, now())
+                .await?;
+            Ok(Arc::new(OnlineRequest {
+                wallet: self,
+                pending,
+                answered: AtomicBool::new(false),
+            }))
+        })
+        .await
+    }
+}
+
+/// A relying party's online request, read and checked, waiting for the holder's decision.
+/// It is answered once: shared or declined.
+#[derive(uniffi::Object)]
+pub struct OnlineRequest {
+    wallet: Arc<EidWallet>,
+    pending: PendingOnline,
+    answered: AtomicBool,
+}
+
+impl std::fmt::Debug for OnlineRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnlineRequest").finish_non_exhaustive()
+    }
+}
+
+impl OnlineRequest {
+    /// Marks the request answered; refused when it was already.
+    fn answer(&self) -> Result<(), WalletError> {
+        if self.answered.swap(true, Ordering::AcqRel) {
+            return Err(invalid("this request was answered already"));
+        }
+        Ok(())
+    }
+}
+
+#[uniffi::export]
+impl OnlineRequest {
+    /// What the relying party asks, to show the holder.
+    pub fn consent(&self) -> Consent {
+        let c = &self.pending.consent;
+        Consent {
+            relying_party: c.relying_party.clone(),
+            relying_party_name: c.relying_party_name.clone(),
+            region: c.region.clone(),
+            purpose: c.purpose.as_str().to_owned(),
+            purpose_name: c.purpose_name.clone(),
+            attributes: c.attributes.clone(),
+            intends_to_retain: c.intends_to_retain,
+        }
+    }
+
+    /// Shares what was asked, the holder having agreed: the credential this relying party
+    /// may see, signed by the phone's key (the app's prompt first), sent to it and kept in
+    /// the history. With none it may see, the relying party is told no and the error says
+    /// why (`NoCredential`).
+    pub async fn share(self: Arc<Self>) -> Result<(), WalletError> {
+        on_sdk_threads(async move {
+            self.answer()?;
+            let keys = self.wallet.device_keys();
+            self.wallet
+                .holder
+                .share_online(&self.pending, &keys, &eid_core::OsRandom, now())
+                .await
+                .map_err(|e| keys.explain(e))
+        })
+        .await
+    }
+
+    /// Tells the relying party no (`access_denied`), the holder having declined; whether it
+    /// could be reached.
+    pub async fn decline(self: Arc<Self>) -> Result<bool, WalletError> {
+        on_sdk_threads(async move {
+            self.answer()?;
+            Ok(self
+                .wallet
+                .holder
+                .decline_online(&self.pending, &eid_core::OsRandom)
+                .await)
+        })
+        .await
+    }
+}
