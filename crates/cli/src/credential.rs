@@ -10,6 +10,7 @@ use eid_sdjwt::{
     CHECKS, IssueRequest, IssuerTrust, KeyBinding, KeyBindingCheck, StatusListReference,
     UnverifiedSdJwt, VerifyOptions,
 };
+use eid_trust::Purpose;
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -213,6 +214,14 @@ pub(crate) fn load_jwks(paths: &[PathBuf]) -> anyhow::Result<Vec<VerifyingKey>> 
         .iter()
         .map(|jwk| Ok(jwk.verifying_key()?))
         .collect()
+}
+
+/// The purpose named `name`, or an error listing the catalogue's.
+pub(crate) fn purpose(name: &str) -> anyhow::Result<Purpose> {
+    Purpose::parse(name).with_context(|| {
+        let all: Vec<&str> = Purpose::ALL.iter().map(|p| p.as_str()).collect();
+        format!("{name:?} is not a purpose: use one of {}", all.join(", "))
+    })
 }
 
 pub(crate) fn read(path: &Path) -> anyhow::Result<String> {
@@ -428,7 +437,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             status_index,
             out,
         } => {
-            let purpose = crate::trust::purpose(&purpose)?;
+            let purpose = self::purpose(&purpose)?;
             let ds_key =
                 SigningKey::from_pkcs8_pem(&read(&pki.join("ds.key.pem"))?).with_context(|| {
                     format!(

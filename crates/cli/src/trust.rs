@@ -21,7 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::Outcome;
-use crate::credential::{load_jwks, parse_time, read, read_jwks};
+use crate::credential::{load_jwks, parse_time, purpose, read, read_jwks};
 use crate::pki::{refuse_existing, write_file};
 
 #[derive(Debug, Subcommand)]
@@ -228,13 +228,6 @@ fn edit(
     change(&mut list)?;
     save(path, &list)?;
     Ok(Outcome::Ok)
-}
-
-pub(crate) fn purpose(name: &str) -> anyhow::Result<Purpose> {
-    Purpose::parse(name).with_context(|| {
-        let all: Vec<&str> = Purpose::ALL.iter().map(|p| p.as_str()).collect();
-        format!("{name:?} is not a purpose: use one of {}", all.join(", "))
-    })
 }
 
 fn certificate_der(path: &Path) -> anyhow::Result<Vec<u8>> {

@@ -60,7 +60,7 @@ pub struct VerifyArgs {
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let now = SystemClock.now();
-    let purpose = crate::trust::purpose(&args.purpose)?;
+    let purpose = crate::credential::purpose(&args.purpose)?;
     let trust = VerifiedTrustList::read(
         &read(&args.trust_list)?,
         &load_jwks(&args.trust_jwk)?,

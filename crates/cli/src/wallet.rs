@@ -431,7 +431,7 @@ fn present_offline(
     out: Option<PathBuf>,
     pin: &str,
 ) -> anyhow::Result<Outcome> {
-    let purpose = crate::trust::purpose(purpose)?;
+    let purpose = crate::credential::purpose(purpose)?;
     let mut wallet = Wallet::open(dir)?;
     // Nothing to show is said before the PIN is tried (no attempt spent on it).
     let no_credential = || {

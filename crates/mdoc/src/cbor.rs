@@ -9,6 +9,15 @@ use crate::{MAX_DEPTH, MAX_LEN, MdocError};
 
 /// The tag that wraps embedded CBOR (RFC 8949 §3.4.5.1): `#6.24(bstr .cbor T)`.
 pub(crate) const TAG_ENCODED_CBOR: u64 = 24;
+
+/// `#6.24(bstr .cbor x)`.
+pub fn tag24(cbor: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cbor.len() + 6);
+    let _ = minicbor::Encoder::new(&mut out)
+        .tag(Tag::new(TAG_ENCODED_CBOR))
+        .and_then(|e| e.bytes(cbor));
+    out
+}
 /// RFC 8949 standard date/time string.
 pub(crate) const TAG_TDATE: u64 = 0;
 
@@ -226,14 +235,14 @@ impl Out {
     }
 
     /// A status list reference (Token Status List): `{"status_list": {"idx", "uri"}}`.
-    pub(crate) fn status_reference(&mut self, status: &crate::model::StatusReference) -> &mut Self {
+    pub(crate) fn status_reference(&mut self, idx: u64, uri: &str) -> &mut Self {
         self.map(1)
             .text("status_list")
             .map(2)
             .text("idx")
-            .uint(status.idx)
+            .uint(idx)
             .text("uri")
-            .text(&status.uri)
+            .text(uri)
     }
 
     /// A text string of exactly `N` ASCII bytes written by `fill` (dates).

@@ -34,11 +34,11 @@ use eid_crypto::VerifyingKey;
 use minicbor::{Decoder, Encoder};
 
 use crate::MdocError;
+use crate::cbor::tag24;
 use crate::cbor::{
     Out, array_len, decode_all, malformed, map_len, minor_of_version_1, skip, tagged_cbor,
 };
 use crate::model::{cose_key, cose_key_bytes};
-use crate::session::tag24;
 
 /// The URI scheme of a QR-code engagement (§8.2.2.3).
 pub const QR_SCHEME: &str = "mdoc:";

@@ -312,7 +312,7 @@ fn mobile_security_object(request: &IssueRequest<'_>, spaces: &[Space<'_>]) -> V
     e.text("validUntil");
     tdate(e.tag(0), request.valid_until);
     if let Some(status) = &request.status {
-        e.text("status").status_reference(status);
+        e.text("status").status_reference(status.idx, &status.uri);
     }
     e.0
 }

@@ -251,7 +251,9 @@ pub fn issue_compact(
         .int(-3)
         .bool(point[0] == 0x03);
     if let Some(status) = request.status {
-        claims.int(CLAIM_STATUS).status_reference(status);
+        claims
+            .int(CLAIM_STATUS)
+            .status_reference(status.idx, &status.uri);
     }
     claims
         .text("p")

@@ -9,20 +9,12 @@ use eid_crypto::{VerifyingKey, sha256};
 use minicbor::Encoder;
 
 use crate::MdocError;
-use crate::cbor::{TAG_ENCODED_CBOR, decode_all, malformed, map_len, skip, tagged_cbor};
+pub use crate::cbor::tag24;
+use crate::cbor::{decode_all, malformed, map_len, skip, tagged_cbor};
 use crate::model::{DeviceAuth, Document};
 
 /// COSE algorithm HMAC 256/256 (RFC 9053 §3.1), the one ISO 18013-5 deviceMac uses.
 const HMAC_256_256: i64 = 5;
-
-/// `#6.24(bstr .cbor x)`.
-pub fn tag24(cbor: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(cbor.len() + 6);
-    let _ = Encoder::new(&mut out)
-        .tag(minicbor::data::Tag::new(TAG_ENCODED_CBOR))
-        .and_then(|e| e.bytes(cbor));
-    out
-}
 
 /// The session's two keys (§9.1.1.5): HKDF-SHA-256 over the ECDH secret of the two ephemeral
 /// keys, salt SHA-256(SessionTranscriptBytes), info "SKReader" / "SKDevice".

@@ -16,91 +16,16 @@
 
 use eid_crypto::Signer;
 use eid_crypto::session::AgreementKey;
-use eid_crypto::x509::{CertificateError, check_reader_certificate};
+use eid_crypto::x509::check_reader_certificate;
 use eid_mdoc::engagement::{Capabilities, DeviceEngagement};
 use eid_mdoc::request::DeviceRequest;
 use eid_mdoc::session::{Session, session_termination};
 use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError};
-use eid_trust::{Purpose, VerifiedTrustList};
+use eid_trust::VerifiedTrustList;
 
 use crate::registration::Requested;
-use serde::Serialize;
+pub use crate::registration::{ConsentRequest, RequestRefused};
 use time::OffsetDateTime;
-
-/// Why the phone refused a desk's request without asking the holder. Carries names of
-/// relying parties, purposes and attributes — never the holder's data.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RequestRefused {
-    /// The SessionEstablishment did not decrypt or parse.
-    #[error("the request could not be read: {0}")]
-    Unreadable(MdocError),
-    /// The request asks for no document, several, or not the resident identity.
-    #[error("the request is not for one resident identity document")]
-    NotForResidentIdentity,
-    /// No ReaderAuth: an anonymous desk.
-    #[error("the desk did not identify itself (no reader authentication)")]
-    Anonymous,
-    /// The reader certificate is not registered for any relying party.
-    #[error("the desk's certificate is not registered for any relying party in the trust list")]
-    UnknownReader,
-    /// The registered certificate fails the reader profile now (expired, for instance).
-    #[error("the desk's certificate is not usable: {0}")]
-    ReaderCertificate(CertificateError),
-    /// ReaderAuth does not verify with the registered certificate's key.
-    #[error("the desk's signature over the request does not verify")]
-    ReaderSignature,
-    /// No purpose, or one the trust list does not know.
-    #[error("the request names no known purpose")]
-    NoPurpose,
-    /// The relying party is not registered for the purpose it names.
-    #[error("{relying_party} is not registered for {purpose}")]
-    PurposeNotRegistered {
-        /// The relying party's name.
-        relying_party: String,
-        /// The purpose named.
-        purpose: Purpose,
-    },
-    /// A Digital Credentials API request in a protocol this wallet does not answer.
-    #[error("the wallet does not answer requests in the protocol {0:?}")]
-    UnsupportedProtocol(String),
-    /// An online request object failed its own checks (OpenID4VP).
-    #[error("the online request is not acceptable: {0}")]
-    Online(eid_oid4vc::vp::VpError),
-    /// An unsigned request through the Digital Credentials API from a page whose origin is
-    /// registered for no relying party, or for several: nothing says who asks.
-    #[error("an unsigned request from {0}, a web origin registered for no single relying party")]
-    UnknownOrigin(String),
-    /// An attribute beyond the registration for the purpose.
-    #[error("{relying_party} asked for {attribute}, which {purpose} does not allow it")]
-    BeyondPurpose {
-        /// The relying party's name.
-        relying_party: String,
-        /// The purpose.
-        purpose: Purpose,
-        /// The attribute asked for.
-        attribute: String,
-    },
-}
-
-/// What the holder is asked to consent to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConsentRequest {
-    /// The relying party's trust-list id.
-    pub relying_party: String,
-    /// Its registered name.
-    pub relying_party_name: String,
-    /// Where it operates (GB/T 2260 county).
-    pub region: String,
-    /// The purpose.
-    pub purpose: Purpose,
-    /// The purpose in words.
-    pub purpose_name: String,
-    /// The attributes asked for.
-    pub attributes: Vec<String>,
-    /// Whether it says it will keep any of them.
-    pub intends_to_retain: bool,
-}
 
 /// The phone's engagement: its ephemeral key and the QR code's content.
 pub struct Engagement {
