@@ -199,47 +199,6 @@ impl Wallet {
             anyhow::Ok(self.holder.store().list().await?.len())
         })
     }
-
-    /// The instance of `format` to show `relying_party`.
-    fn pick(
-        &self,
-        format: &str,
-        purpose: Option<&str>,
-        relying_party: &str,
-    ) -> anyhow::Result<eid_wallet::store::Instance> {
-        self.runtime
-            .block_on(
-                self.holder.store()
-                    .pick(format, purpose, relying_party, SystemClock.now()),
-            )?
-            .with_context(|| {
-                format!(
-                    "the wallet holds no {format} credential it may show {relying_party} (none, or all shown to others: enrol again for a new batch)"
-                )
-            })
-    }
-
-    /// Records a presentation in the history.
-    fn record(
-        &self,
-        channel: &str,
-        consent: Option<&eid_wallet::in_person::ConsentRequest>,
-        purpose: &str,
-        attributes: Vec<String>,
-        instance: i64,
-    ) -> anyhow::Result<()> {
-        let presentation = eid_wallet::store::Presentation {
-            at: SystemClock.now().unix_timestamp(),
-            channel: channel.into(),
-            relying_party: consent.map(|c| c.relying_party.clone()),
-            relying_party_name: consent.map(|c| c.relying_party_name.clone()),
-            purpose: purpose.into(),
-            attributes,
-        };
-        Ok(self
-            .runtime
-            .block_on(self.holder.store().record(&presentation, Some(instance)))?)
-    }
 }
 
 pub fn run(command: Command) -> anyhow::Result<Outcome> {
@@ -646,23 +605,27 @@ fn present_in_person(
         )?;
         return Ok(Outcome::Refused);
     }
-    let consent = pending.consent.clone();
-    let instance = wallet.pick("mso_mdoc", None, &consent.relying_party)?;
+    let rp = pending.consent.relying_party.clone();
     let unlocked = wallet
         .keystore
         .unlock(pin)
         .context("the PIN did not unlock the device key")?;
-    let signer = wallet.keystore.signer(&unlocked, &instance.key_id)?;
-    let rp = consent.relying_party.clone();
-    let answer = pending.respond(&instance.credential, &signer)?;
-    transport.send(&answer)?;
-    wallet.record(
-        "in_person",
-        Some(&consent),
-        consent.purpose.as_str(),
-        consent.attributes.clone(),
-        instance.id,
-    )?;
+    let keys = UnlockedKeys::new(&mut wallet.keystore, unlocked, DEVICE_KEY, None);
+    let now = SystemClock.now();
+    let answer = match wallet
+        .runtime
+        .block_on(wallet.holder.answer_in_person(pending, &keys, now))
+    {
+        Ok(answer) => answer,
+        Err(e) => {
+            transport.send(&refusal())?;
+            return Err(e.into());
+        }
+    };
+    transport.send(&answer.message)?;
+    wallet
+        .runtime
+        .block_on(wallet.holder.record_in_person(&answer, now))?;
     writeln!(std::io::stdout().lock(), "Shared with {rp}.")?;
     Ok(Outcome::Ok)
 }

@@ -15,8 +15,9 @@ app uses it, against a running platform (`eid up`, started here):
 Also refused, each with its kind of error: an offer from an authority the wallet does not
 work with (before anything is sent), a wrong transaction code (the authority's
 `invalid_grant`), an unknown purpose, an offline code from a wallet with no credential, a key
-store that cancels (nothing signed, nothing recorded), an online request before any trust
-list is held, an older trust list, a request answered twice.
+store that cancels (nothing signed, nothing recorded; an online request it was asked to share
+can then be declined), an online request before any trust list is held, a trust list checked
+against another root, a request answered twice.
 
 Usage: PYTHONPATH=<bindings> python3 story.py path/to/eid
 Needs EID_PROOFING_DIR (the face model and fixtures, scripts/test-env) and `cryptography`.
@@ -246,11 +247,17 @@ async def story(base, folder):
         root = f.read()
     version = await phone.use_trust_list(signed, [root])
     check(version >= 1, f"the wallet takes the national trust list, version {version}")
+    again = await phone.use_trust_list(signed, [root])
+    check(again == version, f"the same trust list again is no change: version {again}")
+    other = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+    stranger = json.dumps({"kty": "EC", "crv": "P-256",
+                           "x": b64url(other.x.to_bytes(32, "big")),
+                           "y": b64url(other.y.to_bytes(32, "big"))})
     try:
-        await phone.use_trust_list(signed, [root])
-        check(False, "the same (or an older) trust list is refused")
+        await elsewhere.use_trust_list(signed, [stranger])
+        check(False, "a trust list checked against another root is refused")
     except eid_sdk.WalletError.Invalid as e:
-        check(True, f"the same (or an older) trust list is refused: {e.message}")
+        check(True, f"a trust list checked against another root is refused: {e.message}")
     request = await phone.receive_online(started["invocation"])
     consent = request.consent()
     check(consent.relying_party == "nanning-bank" and consent.purpose == "bank_account_opening"
@@ -290,6 +297,20 @@ async def story(base, folder):
         after = len(json.loads(await phone.history_json()))
         check("cancelled" in e.message and after == shown,
               f"a cancelled prompt signs nothing and shows nothing: {e.message} ({after - shown} new showings)")
+    # Asked to share online, the prompt cancelled: nothing sent; the request can still be
+    # declined, and the bank is told so rather than left waiting.
+    await same.use_trust_list(signed, [root])
+    asked = bank_asks()
+    cancelled = await same.receive_online(asked["invocation"])
+    try:
+        await cancelled.share()
+        check(False, "a cancelled prompt shares nothing online")
+    except eid_sdk.WalletError.Keys as e:
+        told = await cancelled.decline()
+        outcome = http("GET", bank + asked["result"])
+        reasons = json.dumps((outcome.get("report") or {}).get("reasons"))
+        check(told and "holder_declined" in reasons,
+              f"a share whose prompt was cancelled sends nothing and can be declined after: {e.message}; {reasons}")
 
     # 3. The phone is lost: she reports it from her tablet's wallet, with her face.
     tablet = await eid_sdk.EidWallet.open(os.path.join(folder, "tablet"), authorities,

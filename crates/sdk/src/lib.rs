@@ -107,6 +107,14 @@ pub enum WalletError {
         /// What was wrong.
         message: String,
     },
+    /// The wallet refused a relying party's request (not registered for what it asks, a
+    /// signature or an origin that does not check out): nothing was shown; the words say
+    /// why, to tell the holder.
+    #[error("{message}")]
+    RequestRefused {
+        /// Why.
+        message: String,
+    },
     /// The wallet holds no credential for this: enrol (or refresh) first.
     #[error("{message}")]
     NoCredential {
@@ -141,10 +149,7 @@ impl From<HolderError> for WalletError {
             HolderError::Offer(_) | HolderError::UnknownIssuer | HolderError::Invalid(_) => {
                 Self::Invalid { message }
             }
-            HolderError::Request(_) => Self::Refused {
-                code: "request_refused".into(),
-                message,
-            },
+            HolderError::Request(_) => Self::RequestRefused { message },
             HolderError::NotEnrolled | HolderError::NoCredential(_) => {
                 Self::NoCredential { message }
             }
@@ -230,8 +235,9 @@ pub struct EidWallet {
     authorities: Vec<String>,
     keys: Arc<dyn PhoneKeyStore>,
     attester: Arc<dyn ProviderAttester>,
-    /// The national trust list online requests are checked against (`use_trust_list`).
-    trust: std::sync::RwLock<Option<eid_trust::VerifiedTrustList>>,
+    /// The national trust list online requests are checked against (`use_trust_list`), and
+    /// the signed text it was read from.
+    trust: std::sync::RwLock<Option<(eid_trust::VerifiedTrustList, String)>>,
 }
 
 impl std::fmt::Debug for EidWallet {

@@ -34,7 +34,9 @@ impl EidWallet {
     /// Takes the national trust list, as the app fetches it (the signed list, a compact JWS),
     /// checked against the national root keys (public JWKs, as JSON text): signed by one,
     /// in force, and newer than the list held, if any (an older one would undo a suspension
-    /// or a narrowed scope). Its version. Online requests are checked against it.
+    /// or a narrowed scope); the list held, again, is no change. Its version. Online
+    /// requests are checked against it. The list is held in memory: the app hands it over
+    /// again after a restart.
     pub async fn use_trust_list(
         self: Arc<Self>,
         signed: String,
@@ -53,10 +55,16 @@ impl EidWallet {
             let mut held = self.trust.write().map_err(|_| WalletError::Failed {
                 message: "the trust list's lock is poisoned".into(),
             })?;
-            let list = VerifiedTrustList::read(&signed, &roots, now(), held.as_ref())
+            if let Some((list, text)) = held.as_ref()
+                && text.trim() == signed.trim()
+            {
+                return Ok(list.list().version);
+            }
+            let cached = held.as_ref().map(|(list, _)| list);
+            let list = VerifiedTrustList::read(&signed, &roots, now(), cached)
                 .map_err(|e| invalid(format!("the trust list is refused: {e}")))?;
             let version = list.list().version;
-            *held = Some(list);
+            *held = Some((list, signed));
             Ok(version)
         })
         .await
@@ -71,12 +79,22 @@ impl EidWallet {
         invocation: String,
     ) -> Result<Arc<OnlineRequest>, WalletError> {
         on_sdk_threads(async move {
-            let trust = self
+            let held = self
                 .trust
                 .read()
-                .ok()
-                .and_then(|held| held.clone())
+                .map_err(|_| WalletError::Failed {
+                    message: "the trust list's lock is poisoned".into(),
+                })?
+                .as_ref()
+                .map(|(list, _)| list.clone());
+            let trust = held
                 .ok_or_else(|| invalid("the wallet holds no trust list: use_trust_list first"))?;
+            // A list past its next update may no longer say who is suspended or narrowed.
+            if trust.list().next_update <= now() {
+                return Err(invalid(
+                    "the trust list held has passed its next update: use_trust_list with a newer one",
+                ));
+            }
             let pending = self
                 .holder
                 .receive_online(&invocation, &trust, now())
@@ -135,16 +153,22 @@ impl OnlineRequest {
     /// Shares what was asked, the holder having agreed: the credential this relying party
     /// may see, signed by the phone's key (the app's prompt first), sent to it and kept in
     /// the history. With none it may see, the relying party is told no and the error says
-    /// why (`NoCredential`).
+    /// why (`NoCredential`). When the key store does not sign (a cancelled prompt: `Keys`)
+    /// nothing was sent: the request may be shared again, or declined.
     pub async fn share(self: Arc<Self>) -> Result<(), WalletError> {
         on_sdk_threads(async move {
             self.answer()?;
             let keys = self.wallet.device_keys();
-            self.wallet
+            let shared = self
+                .wallet
                 .holder
                 .share_online(&self.pending, &keys, &eid_core::OsRandom, now())
                 .await
-                .map_err(|e| keys.explain(e))
+                .map_err(|e| keys.explain(e));
+            if let Err(WalletError::Keys { .. }) = &shared {
+                self.answered.store(false, Ordering::Release);
+            }
+            shared
         })
         .await
     }

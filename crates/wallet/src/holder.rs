@@ -32,7 +32,7 @@ use eid_trust::{Purpose, VerifiedTrustList};
 use time::OffsetDateTime;
 
 use crate::enrolment::{EnrolError, Enrolment, LiveCapture, accept};
-use crate::in_person::RequestRefused;
+use crate::in_person::{ConsentRequest, PendingRequest, RequestRefused};
 use crate::offline::OfflineCredential;
 use crate::online::{Held, PendingOnline};
 use crate::store::{Instance, Presentation, StoreError, WalletStore};
@@ -186,6 +186,23 @@ pub struct OfflineShow {
     pub key_id: String,
     /// The attributes a code shows.
     pub shows: Vec<String>,
+}
+
+/// An in-person answer made for the desk: send `message`, then record it
+/// ([`Holder::record_in_person`]).
+pub struct InPersonAnswer {
+    /// The encrypted SessionData to send the desk.
+    pub message: Vec<u8>,
+    instance: i64,
+    consent: ConsentRequest,
+}
+
+impl std::fmt::Debug for InPersonAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InPersonAnswer")
+            .field("relying_party", &self.consent.relying_party)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A wallet's credential store with the holder's flows.
@@ -567,6 +584,64 @@ impl Holder {
                     attributes: pending.consent.attributes.clone(),
                 },
                 Some(instance.id),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The answer to a desk's in-person request the holder agreed to (`pending`, read and
+    /// checked by [`crate::in_person::Engagement::receive`]): the mdoc instance this relying
+    /// party may see (its own, never one shown to another), its DeviceResponse signed by that
+    /// instance's key and encrypted for the session. The caller sends the answer's `message`
+    /// over its transport (the phone's radio, TCP), then [`Self::record_in_person`]; with
+    /// none it may show (`NoCredential`) or a key that does not sign, it sends
+    /// [`crate::in_person::refusal`].
+    pub async fn answer_in_person(
+        &self,
+        pending: PendingRequest,
+        keys: &dyn DeviceKeys,
+        now: OffsetDateTime,
+    ) -> Result<InPersonAnswer, HolderError> {
+        let consent = pending.consent.clone();
+        let instance = self
+            .store
+            .pick(eid_oid4vc::FORMAT_MSO_MDOC, None, &consent.relying_party, now)
+            .await?
+            .ok_or_else(|| {
+                HolderError::NoCredential(
+                    "credential it may show this relying party (none, or all shown to others: refresh for a new batch)".into(),
+                )
+            })?;
+        let signer = keys.signer(&instance.key_id)?;
+        let message = pending
+            .respond(&instance.credential, signer.as_ref())
+            .map_err(|e| HolderError::Keys(format!("the answer could not be made: {e}")))?;
+        Ok(InPersonAnswer {
+            message,
+            instance: instance.id,
+            consent,
+        })
+    }
+
+    /// Keeps an in-person answer that was sent in the history (who, when, why, which
+    /// attributes).
+    pub async fn record_in_person(
+        &self,
+        answer: &InPersonAnswer,
+        now: OffsetDateTime,
+    ) -> Result<(), HolderError> {
+        let consent = &answer.consent;
+        self.store
+            .record(
+                &Presentation {
+                    at: now.unix_timestamp(),
+                    channel: "in_person".into(),
+                    relying_party: Some(consent.relying_party.clone()),
+                    relying_party_name: Some(consent.relying_party_name.clone()),
+                    purpose: consent.purpose.as_str().into(),
+                    attributes: consent.attributes.clone(),
+                },
+                Some(answer.instance),
             )
             .await?;
         Ok(())

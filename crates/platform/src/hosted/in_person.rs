@@ -126,16 +126,26 @@ impl Provider {
             return Ok(());
         };
         let consent = pending.consent.clone();
-        let instance = self.pick_mdoc(&wallet, &consent.relying_party).await?;
-        let credential = instance.credential.clone();
-        let message = Self::with_key(&wallet, &pin, instance.key_id.clone(), move |signer| {
-            pending
-                .respond(&credential, signer)
-                .map_err(Refused::internal)
-        })
-        .await;
-        let message = match message {
-            Ok(message) => message,
+        // Nothing to show is said before the PIN is tried.
+        let held = wallet
+            .store
+            .can_pick("mso_mdoc", None, &consent.relying_party, now)
+            .await
+            .map_err(Refused::internal);
+        let answer = match held {
+            Ok(true) => {
+                self.with_holder(&wallet, &pin, async |holder, keys, _| {
+                    holder.answer_in_person(pending, &*keys, now).await
+                })
+                .await
+            }
+            Ok(false) => Err(holder_refusal(HolderError::NoCredential(
+                "credential it may show this relying party (none, or all shown to others: refresh for a new batch)".into(),
+            ))),
+            Err(e) => Err(e),
+        };
+        let answer = match answer {
+            Ok(answer) => answer,
             Err(e) => {
                 let _ = tokio::task::spawn_blocking(move || {
                     transport.send(&eid_wallet::in_person::refusal())
@@ -144,11 +154,15 @@ impl Provider {
                 return Err(e);
             }
         };
-        tokio::task::spawn_blocking(move || transport.send(&message))
+        let answer =
+            tokio::task::spawn_blocking(move || transport.send(&answer.message).map(|()| answer))
+                .await
+                .map_err(Refused::internal)?
+                .map_err(Refused::internal)?;
+        Holder::new(wallet.store.clone())
+            .record_in_person(&answer, now)
             .await
-            .map_err(Refused::internal)?
-            .map_err(Refused::internal)?;
-        record(&wallet, "in_person", &consent, instance.id, now).await?;
+            .map_err(holder_refusal)?;
         set(InPersonState::Shared(consent.relying_party_name));
         Ok(())
     }
