@@ -153,7 +153,8 @@ impl Authority {
                 .await?;
             return Err(ApiError::Refused(refusal.code(), refusal.message().into()));
         }
-        self.make_offer(id_number, &actor, "enrol", None).await
+        self.make_offer(&crate::checked_number(id_number)?, &actor, "enrol", None)
+            .await
     }
 }
 
@@ -267,9 +268,9 @@ pub(crate) async fn resident_action(
     let action = Action::parse(&action)?;
     let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
     // A typo in the number must not look like a resident with nothing to freeze.
-    given_number(&authority, &body.id_number)?;
+    let number = given_number(&authority, &body.id_number)?;
     let reason = reason_or(body.reason, "operator");
-    let selector = Selector::Resident(&body.id_number);
+    let selector = Selector::Resident(&number);
     let changed = authority
         .lifecycle(selector, action, "admin", &reason)
         .await?;
@@ -302,9 +303,10 @@ pub(crate) async fn rebind(
     {
         return Err(ApiError::Refused(refusal.code(), refusal.message().into()));
     }
+    let number = crate::checked_number(&body.id_number)?;
     let revoked = authority
         .lifecycle(
-            Selector::Resident(&body.id_number),
+            Selector::Resident(&number),
             Action::Revoke,
             &format!("officer:{}", body.officer),
             "re-bound to a new wallet",
@@ -312,7 +314,7 @@ pub(crate) async fn rebind(
         .await?;
     let offer = authority
         .make_offer(
-            &body.id_number,
+            &number,
             &format!("officer:{}", body.officer),
             "rebind",
             None,
@@ -350,7 +352,7 @@ pub(crate) async fn registry_event(
         other => other?,
     }
     let kind = body.event.kind();
-    let selector = Selector::Resident(&body.id_number);
+    let selector = Selector::Resident(&number);
     let (changed, reissue) = match body.event {
         LifeEvent::CardReportedLost => (
             authority
@@ -376,7 +378,7 @@ pub(crate) async fn registry_event(
     let offer = if reissue && !changed.credentials.is_empty() {
         Some(
             authority
-                .make_offer(&body.id_number, "registry", "reissue", None)
+                .make_offer(&number, "registry", "reissue", None)
                 .await?,
         )
     } else {

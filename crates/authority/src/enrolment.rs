@@ -122,7 +122,7 @@ impl Authority {
             )
             .await?;
         self.make_offer(
-            &request.id_number,
+            &crate::checked_number(&request.id_number)?,
             &proofed.wallet,
             "enrol_remote",
             Some(&proofed.bound),
@@ -154,8 +154,9 @@ impl Authority {
         if request.moving {
             return self.move_here(&request.id_number, &proofed).await;
         }
+        let number = crate::checked_number(&request.id_number)?;
         let mut wallets: Vec<(String, String)> = Vec::new();
-        for held in self.store.credentials_of(&request.id_number).await? {
+        for held in self.store.credentials_of(&number).await? {
             let key = (held.provider, held.wallet_instance);
             if format!("{}/{}", key.0, key.1) != proofed.bound
                 && held.state == eid_store::CredentialState::Valid
@@ -220,10 +221,11 @@ impl Authority {
                 "this wallet holds no valid credential of this resident: enrol it first, then report the move (or report the old phone lost, which suspends it until it is found)".into(),
             ));
         }
-        self.store.void_pending(id_number).await?;
+        let number = crate::checked_number(id_number)?;
+        self.store.void_pending(&number).await?;
         let mut credentials = Vec::new();
         let mut wallets: Vec<(String, String)> = Vec::new();
-        for held in self.store.credentials_of(id_number).await? {
+        for held in self.store.credentials_of(&number).await? {
             let key = (held.provider, held.wallet_instance);
             if format!("{}/{}", key.0, key.1) == proofed.bound
                 || held.state == eid_store::CredentialState::Invalid
@@ -329,9 +331,10 @@ impl Authority {
                 "this wallet holds no valid, unexpired credential to refresh (suspended, revoked, expired, or never enrolled): enrol again".into(),
             ));
         };
+        let number = crate::checked_number(&id_number)?;
         let usable = self
             .store
-            .resident(&crate::stored_number(&id_number)?)
+            .resident(&number)
             .await?
             .is_some_and(|entry| entry.card_usable_on(self.clock.now().date()));
         if !usable {
@@ -340,7 +343,7 @@ impl Authority {
                 "the identity card is no longer valid in the registry".into(),
             ));
         }
-        self.make_offer(&id_number, &proofed.wallet, "refresh", Some(&proofed.bound))
+        self.make_offer(&number, &proofed.wallet, "refresh", Some(&proofed.bound))
             .await
     }
 

@@ -160,11 +160,12 @@ impl Authority {
     /// resident's existing wallets, and audits it.
     pub(crate) async fn make_offer(
         &self,
-        id_number: &str,
+        number: &eid_core::ResidentIdNumber,
         actor: &str,
         action: &str,
         wallet: Option<&str>,
     ) -> Result<OfferMade, ApiError> {
+        let id_number = number.expose();
         let code = self.secret_routed(32, id_number, true)?;
         let tx_code = self.tx_code()?;
         let now = self.clock.now();
@@ -182,7 +183,7 @@ impl Authority {
             .await?;
         // The identity's existing wallets learn of the new enrolment (was it you?).
         let mut told = Vec::new();
-        for held in self.store.credentials_of(id_number).await? {
+        for held in self.store.credentials_of(number).await? {
             if held.state == CredentialState::Invalid
                 || told.contains(&(held.provider.clone(), held.wallet_instance.clone()))
             {
@@ -190,7 +191,7 @@ impl Authority {
             }
             self.store
                 .enqueue_notice(
-                    id_number,
+                    number,
                     &held.provider,
                     &held.wallet_instance,
                     "new_enrolment",
@@ -397,7 +398,7 @@ impl Authority {
         }
         let entry = self
             .store
-            .resident(&crate::stored_number(&grant.id_number)?)
+            .resident(&crate::checked_number(&grant.id_number)?)
             .await?
             .ok_or(ApiError::Forbidden(
                 "credential_request_denied",

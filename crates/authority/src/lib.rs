@@ -44,11 +44,11 @@ pub use events::Event;
 pub use http::{admin_router, public_router};
 pub use status::{MAX_EVENT_STREAMS, SignedList};
 
-/// A number the store holds, typed again: it passed every rule when stored, so one that
-/// fails now is the store's fault, never the caller's.
-fn stored_number(text: &str) -> Result<eid_core::ResidentIdNumber, ApiError> {
+/// A number that passed every rule already (the store holds it, or proofing checked it),
+/// typed again: one that fails now is the authority's fault, never the caller's.
+fn checked_number(text: &str) -> Result<eid_core::ResidentIdNumber, ApiError> {
     eid_core::ResidentIdNumber::parse_structure(text)
-        .map_err(|_| ApiError::Internal("a stored identity number fails its rules".into()))
+        .map_err(|_| ApiError::Internal("an identity number checked before fails its rules".into()))
 }
 
 /// The OpenAPI 3.1 description of both listeners.

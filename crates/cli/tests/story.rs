@@ -668,7 +668,7 @@ async fn the_story_from_enrolment_to_a_new_phone() {
     // (empty) when shard 0 passed half, and which every service follows.
     let held = story
         .store
-        .credentials_of(story.resident.id_number.expose())
+        .credentials_of(&story.resident.id_number)
         .await
         .unwrap();
     let hers: Vec<_> = held

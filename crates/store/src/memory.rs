@@ -135,7 +135,7 @@ impl Tables {
                 Selector::WalletInstance { provider, instance } => {
                     c.provider == provider && c.wallet_instance == instance
                 }
-                Selector::Resident(number) => c.id_number == number,
+                Selector::Resident(number) => c.id_number == number.expose(),
             })
             .map(|(id, _)| id.clone())
             .collect()

@@ -211,7 +211,8 @@ impl Store {
     }
 
     /// Voids a resident's unredeemed offers and live access tokens; returns how many.
-    pub async fn void_pending(&self, id_number: &str) -> Result<u64, StoreError> {
+    pub async fn void_pending(&self, id_number: &ResidentIdNumber) -> Result<u64, StoreError> {
+        let id_number = id_number.expose();
         self.part(id_number).void_pending(id_number).await
     }
 
@@ -336,13 +337,13 @@ impl Store {
     /// `id_number` (the resident it concerns).
     pub async fn enqueue_notice(
         &self,
-        id_number: &str,
+        id_number: &ResidentIdNumber,
         provider: &str,
         wallet_instance: &str,
         notice: &str,
         at: i64,
     ) -> Result<(), StoreError> {
-        self.part(id_number)
+        self.part(id_number.expose())
             .enqueue_notice(provider, wallet_instance, notice, at)
             .await
     }
@@ -394,7 +395,8 @@ impl Store {
     /// The partitions `selector` can address.
     fn selected(&self, selector: Selector<'_>) -> Vec<usize> {
         match selector {
-            Selector::Credential(key) | Selector::Resident(key) => vec![self.partition_of(key)],
+            Selector::Credential(key) => vec![self.partition_of(key)],
+            Selector::Resident(number) => vec![self.partition_of(number.expose())],
             Selector::WalletInstance { .. } => (0..self.parts.len()).collect(),
         }
     }
@@ -431,8 +433,9 @@ impl Store {
     /// The credentials issued to a resident, newest first.
     pub async fn credentials_of(
         &self,
-        id_number: &str,
+        id_number: &ResidentIdNumber,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
+        let id_number = id_number.expose();
         let p = self.partition_of(id_number);
         let mut records = self.parts[p].credentials_of(id_number).await?;
         for record in &mut records {

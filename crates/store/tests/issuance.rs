@@ -8,7 +8,7 @@
     reason = "test helpers: a failed unwrap is a failed test"
 )]
 
-use eid_core::{OsRandom, Random};
+use eid_core::{OsRandom, Random, ResidentIdNumber};
 use eid_store::{
     AuditEntry, CredentialState, NewCredential, NewOffer, OutgoingItem, Redemption, Selector, Store,
 };
@@ -34,7 +34,12 @@ async fn resident(store: &Store) -> String {
     card.id_number.expose().to_owned()
 }
 
-const NUMBER: &str = "450102199001011234";
+const NUMBER: &str = "450102199001011231";
+
+/// [`NUMBER`], typed.
+fn typed() -> ResidentIdNumber {
+    ResidentIdNumber::parse_structure(NUMBER).unwrap()
+}
 
 fn credential<'a>(id: &'a str, wallet: &'a str) -> NewCredential<'a> {
     NewCredential {
@@ -205,7 +210,7 @@ async fn exercise(store: &Store) {
     // Revoking the resident: everything INVALID, for good.
     let revoked = store
         .set_state(
-            Selector::Resident("450102199001011234"),
+            Selector::Resident(&typed()),
             CredentialState::Invalid,
             1_000,
         )
@@ -223,7 +228,7 @@ async fn exercise(store: &Store) {
             .unwrap()
             .is_empty()
     );
-    let records = store.credentials_of(NUMBER).await.unwrap();
+    let records = store.credentials_of(&typed()).await.unwrap();
     assert_eq!(records.len(), 3);
     assert!(records.iter().all(|c| c.state == CredentialState::Invalid));
     let final_shard = store.shard_statuses(0).await.unwrap().unwrap();
@@ -269,13 +274,14 @@ async fn exercise(store: &Store) {
 /// Reinstating needs the resident's valid card; voiding closes pending offers and tokens.
 async fn reinstate_and_void(store: &Store) {
     let number = resident(store).await;
+    let typed_number = ResidentIdNumber::parse_structure(&number).unwrap();
     let random: &dyn Random = &OsRandom;
     let mut c = credential("r-1", "phone");
     c.id_number = &number;
     store.record_credential(&c, 2, SHARD, random).await.unwrap();
     let suspend = store
         .set_state(
-            Selector::Resident(&number),
+            Selector::Resident(&typed_number),
             CredentialState::Suspended,
             1_000,
         )
@@ -316,7 +322,7 @@ async fn reinstate_and_void(store: &Store) {
     let grant = store.access_grant("vt1", NOW).await.unwrap().unwrap();
     assert_eq!(grant.wallet.as_deref(), Some("wechat/phone"));
     // Voiding: the unredeemed offer and the live token are gone.
-    assert_eq!(store.void_pending(&number).await.unwrap(), 2);
+    assert_eq!(store.void_pending(&typed_number).await.unwrap(), 2);
     assert!(store.access_grant("vt1", NOW).await.unwrap().is_none());
     assert_eq!(
         store
@@ -327,7 +333,11 @@ async fn reinstate_and_void(store: &Store) {
     );
     // The card valid: reinstated.
     let back = store
-        .set_state(Selector::Resident(&number), CredentialState::Valid, 1_000)
+        .set_state(
+            Selector::Resident(&typed_number),
+            CredentialState::Valid,
+            1_000,
+        )
         .await
         .unwrap();
     assert_eq!(back.len(), 1);
@@ -357,7 +367,7 @@ async fn reinstate_and_void(store: &Store) {
     // The card reported lost: no reinstating.
     let suspended = store
         .set_state(
-            Selector::Resident(&number),
+            Selector::Resident(&typed_number),
             CredentialState::Suspended,
             1_000,
         )
@@ -373,7 +383,7 @@ async fn reinstate_and_void(store: &Store) {
     );
     store
         .record_event(
-            &eid_core::ResidentIdNumber::parse_structure(&number).unwrap(),
+            &typed_number,
             &eid_store::LifeEvent::CardReportedLost,
             time::OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
         )
@@ -381,7 +391,11 @@ async fn reinstate_and_void(store: &Store) {
         .unwrap();
     assert!(
         store
-            .set_state(Selector::Resident(&number), CredentialState::Valid, 1_000)
+            .set_state(
+                Selector::Resident(&typed_number),
+                CredentialState::Valid,
+                1_000
+            )
             .await
             .unwrap()
             .is_empty()
@@ -444,7 +458,7 @@ async fn outbox(store: &Store) {
         .unwrap();
     assert!(refused.is_empty());
     store
-        .enqueue_notice(NUMBER, "wechat", "phone", "new_enrolment", 1_003)
+        .enqueue_notice(&typed(), "wechat", "phone", "new_enrolment", 1_003)
         .await
         .unwrap();
     let rows = store.outbox(0, 100).await.unwrap();
@@ -526,7 +540,7 @@ async fn outbox(store: &Store) {
     store.outbox_done(0, &left).await.unwrap();
     assert_eq!(store.outbox_lag().await, (0, None, 0));
     store
-        .enqueue_notice(NUMBER, "wechat", "phone", "new_enrolment", 1_004)
+        .enqueue_notice(&typed(), "wechat", "phone", "new_enrolment", 1_004)
         .await
         .unwrap();
     let next = store.outbox(0, 100).await.unwrap();

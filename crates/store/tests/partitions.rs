@@ -131,7 +131,10 @@ async fn exercise(store: &Store) {
             );
         }
     }
-    assert_eq!(store.credentials_of(number).await.unwrap().len(), 2);
+    assert_eq!(
+        store.credentials_of(&card.id_number).await.unwrap().len(),
+        2
+    );
     assert_eq!(
         store
             .resident_of_wallet(

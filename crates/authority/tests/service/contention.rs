@@ -60,7 +60,7 @@ async fn hotline_while_issuing(world: &World) {
         let held = world
             .authority
             .store()
-            .credentials_of(card.id_number.expose())
+            .credentials_of(&card.id_number)
             .await
             .unwrap();
         targets.push(Target {
@@ -144,11 +144,7 @@ async fn hotline_while_issuing(world: &World) {
     let store = world.authority.store();
     let mut shards = std::collections::BTreeMap::new();
     for target in &targets {
-        for record in store
-            .credentials_of(target.card.id_number.expose())
-            .await
-            .unwrap()
-        {
+        for record in store.credentials_of(&target.card.id_number).await.unwrap() {
             if record.state != eid_store::CredentialState::Suspended {
                 continue;
             }
@@ -164,7 +160,7 @@ async fn hotline_while_issuing(world: &World) {
             }
         }
         let suspended = store
-            .credentials_of(target.card.id_number.expose())
+            .credentials_of(&target.card.id_number)
             .await
             .unwrap()
             .into_iter()

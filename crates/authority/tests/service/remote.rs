@@ -450,7 +450,7 @@ async fn states(world: &World, card: &ResidentCard) -> Vec<(String, CredentialSt
     let mut out: Vec<(String, CredentialState)> = world
         .authority
         .store()
-        .credentials_of(card.id_number.expose())
+        .credentials_of(&card.id_number)
         .await
         .unwrap()
         .into_iter()

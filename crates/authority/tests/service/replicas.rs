@@ -194,7 +194,7 @@ async fn two_replicas(map: &str) {
     let mut lists = BTreeMap::new();
     let mut suspended_targets = 0;
     for card in &a.residents {
-        for record in store.credentials_of(card.id_number.expose()).await.unwrap() {
+        for record in store.credentials_of(&card.id_number).await.unwrap() {
             let expected = record.state.value();
             if targets.contains(card) && record.state == CredentialState::Suspended {
                 suspended_targets += 1;
@@ -270,10 +270,7 @@ async fn a_freeze_that_one_partition_refuses_is_audited_in_part_and_answered_503
     let (status, body) = send(&world.admin, suspend()).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"], "unavailable", "{body}");
-    let suspended_now = store
-        .credentials_of(first.id_number.expose())
-        .await
-        .unwrap();
+    let suspended_now = store.credentials_of(&first.id_number).await.unwrap();
     assert_eq!(suspended_now[0].state, CredentialState::Suspended);
     let audited = store.audit_log(100).await.unwrap();
     assert_eq!(
@@ -290,7 +287,7 @@ async fn a_freeze_that_one_partition_refuses_is_audited_in_part_and_answered_503
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["instances"], 1, "{body}");
     for card in [&first, &other] {
-        let held = store.credentials_of(card.id_number.expose()).await.unwrap();
+        let held = store.credentials_of(&card.id_number).await.unwrap();
         assert_eq!(held[0].state, CredentialState::Suspended);
     }
     store.close().await;

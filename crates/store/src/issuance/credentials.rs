@@ -190,7 +190,7 @@ impl Partition {
             Selector::Resident(number) => (
                 "SELECT id, provider, wallet_instance, configuration FROM credentials
                  WHERE id_number = $1 AND status IN ($2, $3) ORDER BY id",
-                number,
+                number.expose(),
                 None,
             ),
         };
@@ -319,7 +319,7 @@ impl Partition {
             Selector::Resident(number) => on_pool!(self, pool => sqlx::query_scalar(
                 "SELECT count(*) FROM credentials WHERE id_number = $1",
             )
-            .bind(number)
+            .bind(number.expose())
             .fetch_one(pool)
             .await),
         }

@@ -6,7 +6,7 @@
 //! (`migrations/*/0002_issuance.sql`). Bearer secrets (codes, tokens, nonces) arrive here
 //! already hashed.
 
-use eid_core::Random;
+use eid_core::{Random, ResidentIdNumber};
 
 use crate::{Backend, Partition, StoreError, WritePool, db, retrying};
 
@@ -168,7 +168,7 @@ pub enum Selector<'a> {
         instance: &'a str,
     },
     /// Everything issued to a resident.
-    Resident(&'a str),
+    Resident(&'a ResidentIdNumber),
 }
 
 /// A credential as stored, without personal data.
