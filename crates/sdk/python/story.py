@@ -17,7 +17,7 @@ work with (before anything is sent), a wrong transaction code (the authority's
 `invalid_grant`), an unknown purpose, an offline code from a wallet with no credential, a key
 store that cancels (nothing signed, nothing recorded; an online request it was asked to share
 can then be declined), an online request before any trust list is held, a trust list checked
-against another root, a request answered twice.
+against another root, an older trust list after a restart, a request answered twice.
 
 Usage: PYTHONPATH=<bindings> python3 story.py path/to/eid
 Needs EID_PROOFING_DIR (the face model and fixtures, scripts/test-env) and `cryptography`.
@@ -283,6 +283,25 @@ async def story(base, folder):
     reasons = json.dumps((outcome.get("report") or {}).get("reasons"))
     check(told and outcome.get("status") == "refused" and "holder_declined" in reasons,
           f"a declined request is reported declined to the bank: {reasons}")
+    # The operator widens Nanning's acceptance: a newer list. The wallet keeps the newest
+    # it took, so after a restart the older one is refused.
+    with open(platform["operator_token_file"]) as f:
+        operator = f.read().strip()
+    widened = http("POST", base + "/trust/scopes", {"issuer": "cn-4501", "region": "nation"}, operator)
+    with urllib.request.urlopen(base + "/trust/list", timeout=30) as answer:
+        newer = answer.read().decode()
+    taken = await phone.use_trust_list(newer, [root])
+    check(taken == widened.get("trust_list_version") and taken > version,
+          f"the wallet takes the newer trust list, version {taken}")
+    restarted = await eid_sdk.EidWallet.open(os.path.join(folder, "phone"), authorities, keys,
+                                             ProviderServer(folder, provider, "sdk-phone-1"))
+    try:
+        await restarted.use_trust_list(signed, [root])
+        check(False, "after a restart, an older trust list is refused")
+    except eid_sdk.WalletError.Invalid as e:
+        check(True, f"after a restart, an older trust list is refused: {e.message}")
+    check(await restarted.use_trust_list(newer, [root]) == taken,
+          "after a restart, the newest list is taken again")
 
     # A key store whose holder cancels the prompt: nothing is signed, the error says why.
     cancelling = PhoneKeyStore(cancel=True)
@@ -299,7 +318,7 @@ async def story(base, folder):
               f"a cancelled prompt signs nothing and shows nothing: {e.message} ({after - shown} new showings)")
     # Asked to share online, the prompt cancelled: nothing sent; the request can still be
     # declined, and the bank is told so rather than left waiting.
-    await same.use_trust_list(signed, [root])
+    await same.use_trust_list(newer, [root])
     asked = bank_asks()
     cancelled = await same.receive_online(asked["invocation"])
     try:

@@ -35,8 +35,9 @@ impl EidWallet {
     /// checked against the national root keys (public JWKs, as JSON text): signed by one,
     /// in force, and newer than the list held, if any (an older one would undo a suspension
     /// or a narrowed scope); the list held, again, is no change. Its version. Online
-    /// requests are checked against it. The list is held in memory: the app hands it over
-    /// again after a restart.
+    /// requests are checked against it. The wallet keeps it: after a restart the app hands
+    /// a list over again (the roots are the app's), and one older than the list kept is
+    /// refused.
     pub async fn use_trust_list(
         self: Arc<Self>,
         signed: String,
@@ -52,19 +53,46 @@ impl EidWallet {
                         .ok_or_else(|| invalid("a root key is not a public P-256 JWK"))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut held = self.trust.write().map_err(|_| WalletError::Failed {
-                message: "the trust list's lock is poisoned".into(),
-            })?;
-            if let Some((list, text)) = held.as_ref()
-                && text.trim() == signed.trim()
-            {
-                return Ok(list.list().version);
-            }
-            let cached = held.as_ref().map(|(list, _)| list);
-            let list = VerifiedTrustList::read(&signed, &roots, now(), cached)
-                .map_err(|e| invalid(format!("the trust list is refused: {e}")))?;
-            let version = list.list().version;
-            *held = Some((list, signed));
+            // The list kept before a restart counts as held, when it still checks out
+            // against these roots (one that no longer does is no reason to refuse a newer).
+            let none_held = self.trust.read().is_ok_and(|held| held.is_none());
+            let kept = if none_held {
+                self.holder
+                    .store()
+                    .trust_list()
+                    .await
+                    .map_err(eid_wallet::HolderError::from)?
+            } else {
+                None
+            };
+            let at = now();
+            let version = {
+                let mut held = self.trust.write().map_err(|_| WalletError::Failed {
+                    message: "the trust list's lock is poisoned".into(),
+                })?;
+                if held.is_none()
+                    && let Some(text) = kept
+                    && let Ok(list) = VerifiedTrustList::read(&text, &roots, at, None)
+                {
+                    *held = Some((list, text));
+                }
+                if let Some((list, text)) = held.as_ref()
+                    && text.trim() == signed.trim()
+                {
+                    return Ok(list.list().version);
+                }
+                let cached = held.as_ref().map(|(list, _)| list);
+                let list = VerifiedTrustList::read(&signed, &roots, at, cached)
+                    .map_err(|e| invalid(format!("the trust list is refused: {e}")))?;
+                let version = list.list().version;
+                *held = Some((list, signed.clone()));
+                version
+            };
+            self.holder
+                .store()
+                .set_trust_list(&signed)
+                .await
+                .map_err(eid_wallet::HolderError::from)?;
             Ok(version)
         })
         .await

@@ -311,24 +311,44 @@ impl WalletStore {
 
     /// Remembers the issuer the wallet enrolled with (the credential issuer's URL).
     pub async fn set_issuer(&self, issuer: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO settings (name, value) VALUES ('issuer', ?) \
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        )
-        .bind(issuer)
-        .execute(&self.pool)
-        .await
-        .map_err(db("keeping the issuer"))?;
-        Ok(())
+        self.set_setting("issuer", issuer).await
     }
 
     /// The issuer the wallet last enrolled with.
     pub async fn issuer(&self) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT value FROM settings WHERE name = 'issuer'")
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db("reading the issuer"))?;
+        self.setting("issuer").await
+    }
+
+    /// Keeps the signed national trust list the wallet checks requests against (the newest
+    /// taken): after a restart, an older one is refused against it.
+    pub async fn set_trust_list(&self, signed: &str) -> Result<(), StoreError> {
+        self.set_setting("trust_list", signed).await
+    }
+
+    /// The signed trust list kept by [`Self::set_trust_list`].
+    pub async fn trust_list(&self) -> Result<Option<String>, StoreError> {
+        self.setting("trust_list").await
+    }
+
+    async fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES (?, ?) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(db("keeping a setting"))?;
+        Ok(())
+    }
+
+    async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading a setting"))?;
         Ok(row.map(|r| r.0))
     }
 
