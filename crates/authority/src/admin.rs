@@ -147,13 +147,16 @@ impl Authority {
                     .into(),
             ));
         }
-        if let Err(refusal) = self.proof_identity(id_number, full_name).await? {
-            self.store.record_proofing_failure(&subject, now).await?;
-            self.audit(&actor, "enrol", &subject, "refused", refusal.code())
-                .await?;
-            return Err(ApiError::Refused(refusal.code(), refusal.message().into()));
-        }
-        self.make_offer(&crate::checked_number(id_number)?, &actor, "enrol", None)
+        let entry = match self.proof_identity(id_number, full_name).await? {
+            Ok(entry) => entry,
+            Err(refusal) => {
+                self.store.record_proofing_failure(&subject, now).await?;
+                self.audit(&actor, "enrol", &subject, "refused", refusal.code())
+                    .await?;
+                return Err(ApiError::Refused(refusal.code(), refusal.message().into()));
+            }
+        };
+        self.make_offer(&entry.card.id_number, &actor, "enrol", None)
             .await
     }
 }
@@ -297,13 +300,13 @@ pub(crate) async fn rebind(
     body: Result<Json<Rebind>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
-    if let Err(refusal) = authority
+    let number = match authority
         .proof_identity(&body.id_number, &body.full_name)
         .await?
     {
-        return Err(ApiError::Refused(refusal.code(), refusal.message().into()));
-    }
-    let number = crate::checked_number(&body.id_number)?;
+        Ok(entry) => entry.card.id_number,
+        Err(refusal) => return Err(ApiError::Refused(refusal.code(), refusal.message().into())),
+    };
     let revoked = authority
         .lifecycle(
             Selector::Resident(&number),

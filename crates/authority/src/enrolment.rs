@@ -43,11 +43,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use base64::Engine;
+use eid_core::ResidentIdNumber;
+use eid_oid4vc::eid::{LostReport, LostTaken, OfferMade, RefreshRequest, RemoteEnrolment};
 use eid_oid4vc::proof::{ProofPolicy, verify_key_proofs};
 
 use crate::proofing::ImageError;
 use crate::{ApiError, Authority};
-use eid_oid4vc::eid::{LostReport, LostTaken, OfferMade, RefreshRequest, RemoteEnrolment};
 
 /// The largest image accepted, per image.
 pub const MAX_IMAGE: usize = 4 << 20;
@@ -111,7 +112,7 @@ impl Authority {
             image("card_back", &request.card_back)?,
             Capture::read(&request.face, &request.face_turned, &request.turn)?,
         );
-        let proofed = self
+        let (proofed, number) = self
             .remote_proof(
                 &request.id_number,
                 &request.full_name,
@@ -122,7 +123,7 @@ impl Authority {
             )
             .await?;
         self.make_offer(
-            &crate::checked_number(&request.id_number)?,
+            &number,
             &proofed.wallet,
             "enrol_remote",
             Some(&proofed.bound),
@@ -141,7 +142,7 @@ impl Authority {
         } else {
             "report_lost"
         };
-        let proofed = self
+        let (proofed, number) = self
             .remote_proof(
                 &request.id_number,
                 &request.full_name,
@@ -152,9 +153,8 @@ impl Authority {
             )
             .await?;
         if request.moving {
-            return self.move_here(&request.id_number, &proofed).await;
+            return self.move_here(&number, &proofed).await;
         }
-        let number = crate::checked_number(&request.id_number)?;
         let mut wallets: Vec<(String, String)> = Vec::new();
         for held in self.store.credentials_of(&number).await? {
             let key = (held.provider, held.wallet_instance);
@@ -196,18 +196,22 @@ impl Authority {
     /// a lost report be turned into a lock-out; the holder enrols that wallet first, or
     /// reports the phone lost (suspended, reversible). Each credential revoked is audited by
     /// the lifecycle, and the move itself (done or refused) here.
-    async fn move_here(&self, id_number: &str, proofed: &Proofed) -> Result<LostTaken, ApiError> {
+    async fn move_here(
+        &self,
+        number: &ResidentIdNumber,
+        proofed: &Proofed,
+    ) -> Result<LostTaken, ApiError> {
         let (provider, instance) = proofed
             .bound
             .split_once('/')
             .ok_or_else(|| ApiError::Internal("an attested wallet without instance".into()))?;
         let now = self.clock.now().unix_timestamp();
-        let resident = self.pseudonym(id_number);
+        let resident = self.pseudonym(number.expose());
         let holds = self
             .store
             .resident_of_wallet(provider, instance, now)
             .await?;
-        if holds.as_deref() != Some(id_number) {
+        if holds.as_ref() != Some(number) {
             self.audit(
                 &proofed.wallet,
                 "report_move",
@@ -221,11 +225,10 @@ impl Authority {
                 "this wallet holds no valid credential of this resident: enrol it first, then report the move (or report the old phone lost, which suspends it until it is found)".into(),
             ));
         }
-        let number = crate::checked_number(id_number)?;
-        self.store.void_pending(&number).await?;
+        self.store.void_pending(number).await?;
         let mut credentials = Vec::new();
         let mut wallets: Vec<(String, String)> = Vec::new();
-        for held in self.store.credentials_of(&number).await? {
+        for held in self.store.credentials_of(number).await? {
             let key = (held.provider, held.wallet_instance);
             if format!("{}/{}", key.0, key.1) == proofed.bound
                 || held.state == eid_store::CredentialState::Invalid
@@ -321,7 +324,7 @@ impl Authority {
             .split_once('/')
             .ok_or_else(|| ApiError::Internal("an attested wallet without instance".into()))?;
         let now = self.clock.now().unix_timestamp();
-        let Some(id_number) = self
+        let Some(number) = self
             .store
             .resident_of_wallet(provider, instance, now)
             .await?
@@ -331,7 +334,6 @@ impl Authority {
                 "this wallet holds no valid, unexpired credential to refresh (suspended, revoked, expired, or never enrolled): enrol again".into(),
             ));
         };
-        let number = crate::checked_number(&id_number)?;
         let usable = self
             .store
             .resident(&number)
@@ -350,7 +352,8 @@ impl Authority {
     /// The remote proofing of enrolment and of a lost-phone report: the wallet's proof and
     /// attestation, the rate limits, the registry, the face against the registry portrait,
     /// and with OCR the card front when one is given. Each refusal counts against the
-    /// identity and the wallet and is audited under `action`.
+    /// identity and the wallet and is audited under `action`. The wallet and the number,
+    /// typed, once every check passed.
     async fn remote_proof(
         &self,
         id_number: &str,
@@ -359,7 +362,7 @@ impl Authority {
         face: Capture,
         wallet_proof: &str,
         action: &'static str,
-    ) -> Result<Proofed, ApiError> {
+    ) -> Result<(Proofed, ResidentIdNumber), ApiError> {
         let remote = self.remote_proofing()?;
         let now = self.clock.now();
         let Proofed { wallet, bound } = self.attested_wallet(wallet_proof).await?;
@@ -376,7 +379,7 @@ impl Authority {
                 ));
             }
         }
-        let refuse = async |code: &'static str, message: String| -> Result<Proofed, ApiError> {
+        let refuse = async |code: &'static str, message: String| -> Result<_, ApiError> {
             let at = now.unix_timestamp();
             self.store.record_proofing_failure(&resident, at).await?;
             self.store.record_proofing_failure(&wallet, at).await?;
@@ -388,6 +391,7 @@ impl Authority {
             Ok(entry) => entry,
             Err(refusal) => return refuse(refusal.code(), refusal.message().into()).await,
         };
+        let proofed_number = entry.card.id_number;
         let portrait = entry.card.portrait.map(|p| p.as_jpeg().to_vec());
         let Some(portrait) = portrait else {
             return refuse(
@@ -457,7 +461,7 @@ impl Authority {
             }
             Err(e) => return Err(ApiError::Internal(e.to_string())),
         }
-        Ok(Proofed { wallet, bound })
+        Ok((Proofed { wallet, bound }, proofed_number))
     }
 }
 

@@ -165,8 +165,7 @@ impl Authority {
         action: &str,
         wallet: Option<&str>,
     ) -> Result<OfferMade, ApiError> {
-        let id_number = number.expose();
-        let code = self.secret_routed(32, id_number, true)?;
+        let code = self.secret_routed(32, number.expose(), true)?;
         let tx_code = self.tx_code()?;
         let now = self.clock.now();
         let expires_at = (now + self.settings.offer_ttl).unix_timestamp();
@@ -174,7 +173,7 @@ impl Authority {
         self.store
             .create_offer(&NewOffer {
                 code_hash: &hash_secret(&code),
-                id_number,
+                id_number: number,
                 configurations: &configurations,
                 tx_code_hash: Some(&hash_secret(&tx_code)),
                 expires_at,
@@ -204,7 +203,7 @@ impl Authority {
         self.audit(
             actor,
             action,
-            &self.pseudonym(id_number),
+            &self.pseudonym(number.expose()),
             "ok",
             &format!("offer made; {} existing wallet(s) notified", told.len()),
         )
@@ -398,7 +397,7 @@ impl Authority {
         }
         let entry = self
             .store
-            .resident(&crate::checked_number(&grant.id_number)?)
+            .resident(&grant.id_number)
             .await?
             .ok_or(ApiError::Forbidden(
                 "credential_request_denied",
@@ -417,7 +416,7 @@ impl Authority {
                 format!("{configuration} was already issued under this access token"),
             ));
         }
-        let id = self.secret_routed(16, &grant.id_number, false)?;
+        let id = self.secret_routed(16, grant.id_number.expose(), false)?;
         let expires_at = self.valid_until(&entry, now);
         let recorded = self
             .store

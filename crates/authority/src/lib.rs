@@ -44,13 +44,6 @@ pub use events::Event;
 pub use http::{admin_router, public_router};
 pub use status::{MAX_EVENT_STREAMS, SignedList};
 
-/// A number that passed every rule already (the store holds it, or proofing checked it),
-/// typed again: one that fails now is the authority's fault, never the caller's.
-fn checked_number(text: &str) -> Result<eid_core::ResidentIdNumber, ApiError> {
-    eid_core::ResidentIdNumber::parse_structure(text)
-        .map_err(|_| ApiError::Internal("an identity number checked before fails its rules".into()))
-}
-
 /// The OpenAPI 3.1 description of both listeners.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
@@ -300,7 +293,9 @@ impl Authority {
 
     /// A keyed pseudonym of an identity number for the audit log and rate limits: stable
     /// under one key, meaningless without it (a plain hash of an 18-digit number with a
-    /// checksum could be reversed by enumeration).
+    /// checksum could be reversed by enumeration). It is keyed on the text as the request
+    /// gave it, before the number's rules are checked, so that refused attempts with a
+    /// malformed number count against it too.
     fn pseudonym(&self, id_number: &str) -> String {
         let tag = hmac_sha256(&self.settings.pseudonym_key, id_number.as_bytes());
         format!("resident:{}", &b64url(&tag)[..16])

@@ -30,15 +30,14 @@ use base64::Engine;
 use eid_authority::proofing::{FaceMatcher, RemoteProofing};
 use eid_authority::{Authority, Settings, admin_router, public_router};
 use eid_core::identity::Portrait;
-use eid_core::region::{RegionCode, Scope};
+use eid_core::region::Scope;
 use eid_core::{FixedClock, OsRandom, ResidentCard};
-use eid_crypto::x509::{AuthorityPki, CertificateTerms, Subject, create_reader_certificate};
 use eid_crypto::{Signer, SigningKey};
 use eid_http::{fetch, post_form, post_json};
 use eid_oid4vc::KeyAttestation;
 use eid_store::Store;
-use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_offline_keys, set_scope};
-use eid_trust::model::{ProviderState, WalletProvider};
+use eid_trust::edit::set_scope;
+use eid_trust::model::ProviderState;
 use eid_trust::{AcceptanceScope, Purpose, TrustList, VerifiedTrustList};
 use eid_verifier::Verifier;
 use eid_verifier::service::{Service, ServiceConfig, keep_fresh, router};
@@ -60,25 +59,7 @@ struct Reader {
 }
 
 fn reader(name: &str) -> Reader {
-    let key = SigningKey::generate().unwrap();
-    let certificate = create_reader_certificate(
-        &Subject {
-            country: "CN".into(),
-            state: None,
-            organization: name.into(),
-            common_name: name.into(),
-        },
-        &CertificateTerms {
-            not_before: NOW - Duration::days(10),
-            not_after: NOW + Duration::days(300),
-            issuer_alt_name_uri: "https://rp.example".into(),
-            crl_uri: "https://rp.example/crl".into(),
-        },
-        &key,
-        &OsRandom,
-    )
-    .unwrap()
-    .0;
+    let eid_testing::Reader { key, certificate } = eid_testing::reader(name, NOW);
     Reader {
         key: Arc::new(key),
         certificate,
@@ -126,118 +107,28 @@ fn fixture(dir: &std::path::Path, name: &str) -> String {
 
 impl Story {
     async fn begin(dir: PathBuf) -> Self {
-        let nanning = AuthorityPki::generate(
-            "南宁市公安局",
-            "CN",
-            "https://nanning.eid.example",
-            NOW - Duration::days(1),
-            (3650, 365),
-            &OsRandom,
-        )
-        .unwrap();
+        let nanning = eid_testing::nanning(NOW);
         let provider = SigningKey::generate().unwrap();
-        let readers = [
-            (
-                "nanning-hotel",
-                "南宁民族大道酒店",
-                "450102",
-                Purpose::HotelCheckIn,
-            ),
-            (
-                "hangzhou-hotel",
-                "杭州西湖酒店",
-                "330106",
-                Purpose::HotelCheckIn,
-            ),
-            (
-                "nanning-bank",
-                "南宁银行青秀支行",
-                "450103",
-                Purpose::BankAccountOpening,
-            ),
-            ("nanning-bar", "南宁酒吧", "450103", Purpose::AgeCheck),
-        ]
-        .map(|(id, name, region, purpose)| (id, name, region, purpose, reader(name)));
-        let mut draft = TrustList::new(NOW);
-        add_issuer(
-            &mut draft,
-            "cn-4501",
-            "南宁市公安局",
-            std::slice::from_ref(&nanning.iaca.0),
-            Vec::new(),
-            NOW,
-            false,
-        )
-        .unwrap();
-        set_offline_keys(
-            &mut draft,
-            "cn-4501",
-            vec![nanning.ds_key.verifying_key().to_jwk()],
-        )
-        .unwrap();
+        let readers = eid_testing::PILOT_READERS.map(|(id, name, ..)| (id, reader(name)));
         // The pilot: Nanning's credentials in Guangxi only.
-        set_scope(
+        let mut draft = eid_testing::pilot(
+            &nanning,
+            readers.each_ref().map(|(_, r)| &r.certificate[..]),
+            NOW,
+        );
+        eid_testing::list_provider(
             &mut draft,
-            "cn-4501",
-            AcceptanceScope {
-                region: Scope::parse("45").unwrap(),
-                purposes: Purpose::ALL.to_vec(),
-                valid_from: NOW - Duration::days(30),
-                valid_until: None,
-            },
-            false,
-        )
-        .unwrap();
-        add_provider(
-            &mut draft,
-            WalletProvider {
-                id: "superapp-a".into(),
-                name: "Super-app A".into(),
-                attestation_keys: vec![provider.verifying_key().to_jwk()],
-                state: ProviderState::Active,
-            },
-            false,
-        )
-        .unwrap();
-        for (id, name, region, purpose, r) in &readers {
-            add_relying_party(
-                &mut draft,
-                id,
-                name,
-                RegionCode::parse(region).unwrap(),
-                &[(*purpose, None)],
-                Some(&r.certificate),
-                false,
-            )
-            .unwrap();
-        }
-        add_relying_party(
-            &mut draft,
-            "nanning-airport",
-            "南宁吴圩国际机场",
-            RegionCode::parse("450122").unwrap(),
-            &[(Purpose::AirportSecurity, None)],
-            None,
-            false,
-        )
-        .unwrap();
+            "superapp-a",
+            Some(&provider),
+            ProviderState::Active,
+        );
         let root = SigningKey::generate().unwrap();
-        let (jws, signed) = eid_trust::signed::sign(&draft, &root, NOW, Duration::days(7)).unwrap();
-        let trust =
-            VerifiedTrustList::read(&jws, &[root.verifying_key().clone()], NOW, None).unwrap();
+        let (_, trust) = eid_testing::sign_trust_list(&draft, &root, NOW);
+        let signed = trust.list().clone();
 
         // The registry, with our resident's portrait.
         let store = Store::connect("sqlite::memory:").await.unwrap();
-        let mut jsonl = Vec::new();
-        eid_registry::generate::Generator::new(7, NOW.date())
-            .write_jsonl(20, &mut jsonl, &mut |_| {})
-            .unwrap();
-        let mut resident = jsonl
-            .split(|&b| b == b'\n')
-            .filter(|line| !line.is_empty())
-            .map(|line| serde_json::from_slice::<ResidentCard>(line).unwrap())
-            .find(|card| card.card_expiry.is_valid_on(NOW.date()))
-            .unwrap();
+        let mut resident = eid_testing::residents(20, NOW.date()).remove(0);
         resident.portrait = Some(
             Portrait::from_jpeg(std::fs::read(dir.join("fixtures/obama.jpg")).unwrap()).unwrap(),
         );
@@ -251,7 +142,7 @@ impl Story {
                 .record_credential(
                     &eid_store::NewCredential {
                         id: &id,
-                        id_number: "another resident",
+                        id_number: &eid_testing::number(999),
                         provider: "superapp-a",
                         wallet_instance: "filler-phone",
                         configuration: "filler",
@@ -297,7 +188,7 @@ impl Story {
         let mut urls = Vec::new();
         let identities = readers
             .iter()
-            .map(|(id, _, _, _, r)| {
+            .map(|(id, r)| {
                 (
                     *id,
                     Some((r.key.clone() as Arc<dyn Signer>, r.certificate.clone())),
@@ -325,7 +216,7 @@ impl Story {
             tokio::spawn(axum::serve(listener, router(service)).into_future());
             urls.push(base);
         }
-        let [hotel, hangzhou, bank, bar, gate] = <[String; 5]>::try_from(urls).unwrap();
+        let [hotel, hangzhou, bar, bank, gate] = <[String; 5]>::try_from(urls).unwrap();
         Self {
             dir,
             root,

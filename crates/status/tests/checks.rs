@@ -6,7 +6,6 @@
     reason = "test helpers: a failed unwrap is a failed test"
 )]
 
-use eid_core::OsRandom;
 use eid_crypto::x509::{AuthorityPki, CertificateError, TrustedIaca};
 use eid_crypto::{Signer, SigningKey};
 use eid_status::{
@@ -20,15 +19,12 @@ const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
 const URI: &str = "https://eid.example.cn/status/4501/0";
 
 fn pki(name: &str) -> AuthorityPki {
-    AuthorityPki::generate(
+    eid_testing::authority(
         name,
-        "CN",
         "https://eid.example.cn/4501",
         datetime!(2026-01-01 0:00 UTC),
         (3650, 450),
-        &OsRandom,
     )
-    .unwrap()
 }
 
 fn token() -> StatusListToken {

@@ -132,6 +132,15 @@ impl StoreError {
     }
 }
 
+/// An identity number read back from the store, typed again: one that fails its rules now
+/// was not written by this crate (every writer takes a [`ResidentIdNumber`]).
+pub(crate) fn stored_number(
+    text: &str,
+    record: &'static str,
+) -> Result<eid_core::ResidentIdNumber, StoreError> {
+    eid_core::ResidentIdNumber::parse_structure(text).map_err(|_| StoreError::Corrupt(record))
+}
+
 pub(crate) fn db(operation: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |source| StoreError::Database { operation, source }
 }

@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use eid_core::Random;
 use eid_core::identity::ResidentCard;
+use eid_core::{Random, ResidentIdNumber};
 use time::OffsetDateTime;
 
 use crate::StoreError;
@@ -67,7 +67,7 @@ impl Tables {
 
 #[derive(Debug)]
 struct Offer {
-    id_number: String,
+    id_number: ResidentIdNumber,
     configurations: Vec<String>,
     tx_code_hash: Option<String>,
     tx_failures: i64,
@@ -78,7 +78,7 @@ struct Offer {
 
 #[derive(Debug)]
 struct Token {
-    id_number: String,
+    id_number: ResidentIdNumber,
     configurations: Vec<String>,
     expires_at: i64,
     wallet: Option<String>,
@@ -205,7 +205,7 @@ impl Storage for MemoryStorage {
             t.offers.insert(
                 offer.code_hash.to_owned(),
                 Offer {
-                    id_number: offer.id_number.to_owned(),
+                    id_number: *offer.id_number,
                     configurations: offer.configurations.to_vec(),
                     tx_code_hash: offer.tx_code_hash.map(str::to_owned),
                     tx_failures: 0,
@@ -251,13 +251,12 @@ impl Storage for MemoryStorage {
                 return Err(StoreError::Duplicate("access token"));
             }
             offer.redeemed = true;
-            let (id_number, configurations) =
-                (offer.id_number.clone(), offer.configurations.clone());
+            let (id_number, configurations) = (offer.id_number, offer.configurations.clone());
             let wallet = offer.wallet.clone();
             t.tokens.insert(
                 token_hash.to_owned(),
                 Token {
-                    id_number: id_number.clone(),
+                    id_number,
                     configurations: configurations.clone(),
                     expires_at: token_expires_at,
                     wallet,
@@ -274,7 +273,7 @@ impl Storage for MemoryStorage {
         self.with(|t| {
             let mut voided = 0;
             for offer in t.offers.values_mut() {
-                if offer.id_number == id_number && !offer.redeemed {
+                if offer.id_number.expose() == id_number && !offer.redeemed {
                     offer.redeemed = true;
                     voided += 1;
                 }
@@ -282,7 +281,7 @@ impl Storage for MemoryStorage {
             let gone: Vec<String> = t
                 .tokens
                 .iter()
-                .filter(|(_, token)| token.id_number == id_number)
+                .filter(|(_, token)| token.id_number.expose() == id_number)
                 .map(|(hash, _)| hash.clone())
                 .collect();
             for hash in &gone {
@@ -303,7 +302,7 @@ impl Storage for MemoryStorage {
                 .get(token_hash)
                 .filter(|token| token.expires_at > now)
                 .map(|token| AccessGrant {
-                    id_number: token.id_number.clone(),
+                    id_number: token.id_number,
                     configurations: token.configurations.clone(),
                     wallet: token.wallet.clone(),
                 }))
@@ -434,7 +433,7 @@ impl Storage for MemoryStorage {
             t.credentials.insert(
                 credential.id.to_owned(),
                 Credential {
-                    id_number: credential.id_number.to_owned(),
+                    id_number: credential.id_number.expose().to_owned(),
                     provider: credential.provider.to_owned(),
                     wallet_instance: credential.wallet_instance.to_owned(),
                     configuration: credential.configuration.to_owned(),

@@ -40,7 +40,7 @@ use crate::issuance::{
 use crate::outbox::{Outgoing, OutgoingItem};
 use crate::registry::{LifeEvent, RegistryEntry};
 use crate::storage::Storage;
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, stored_number};
 
 /// The partition of `key` among `partitions`: FNV-1a over the key's bytes, finished by the
 /// SplitMix64 mixer so that every bit counts. Fixed forever: changing it would move every
@@ -174,7 +174,7 @@ impl Store {
     /// Stores an offer, in the resident's partition (its code's hash must route there).
     pub async fn create_offer(&self, offer: &NewOffer<'_>) -> Result<(), StoreError> {
         self.part_with(
-            offer.id_number,
+            offer.id_number.expose(),
             offer.code_hash,
             "an offer's code outside its resident's partition",
         )?
@@ -276,9 +276,9 @@ impl Store {
         shard_size: u64,
         random: &dyn Random,
     ) -> Result<Vec<(u64, u64)>, StoreError> {
-        let p = self.partition_of(credential.id_number);
+        let p = self.partition_of(credential.id_number.expose());
         let part = self.part_with(
-            credential.id_number,
+            credential.id_number.expose(),
             credential.id,
             "a credential id outside its resident's partition",
         )?;
@@ -417,7 +417,7 @@ impl Store {
         provider: &str,
         instance: &str,
         now: i64,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<ResidentIdNumber>, StoreError> {
         let mut found = None;
         for part in self.parts.iter() {
             if let Some(resident) = part.resident_of_wallet(provider, instance, now).await? {
@@ -427,7 +427,9 @@ impl Store {
                 found = Some(resident);
             }
         }
-        Ok(found)
+        found
+            .map(|number| stored_number(&number, "credential"))
+            .transpose()
     }
 
     /// The credentials issued to a resident, newest first.

@@ -8,6 +8,8 @@
     reason = "test helpers: a failed unwrap is a failed test"
 )]
 
+use std::sync::LazyLock;
+
 use eid_core::{OsRandom, Random, ResidentIdNumber};
 use eid_store::{
     AuditEntry, CredentialState, NewCredential, NewOffer, OutgoingItem, Redemption, Selector, Store,
@@ -37,14 +39,13 @@ async fn resident(store: &Store) -> String {
 const NUMBER: &str = "450102199001011231";
 
 /// [`NUMBER`], typed.
-fn typed() -> ResidentIdNumber {
-    ResidentIdNumber::parse_structure(NUMBER).unwrap()
-}
+static TYPED: LazyLock<ResidentIdNumber> =
+    LazyLock::new(|| ResidentIdNumber::parse_structure(NUMBER).unwrap());
 
 fn credential<'a>(id: &'a str, wallet: &'a str) -> NewCredential<'a> {
     NewCredential {
         id,
-        id_number: NUMBER,
+        id_number: &TYPED,
         provider: "wechat",
         wallet_instance: wallet,
         configuration: "resident_identity_sd_jwt",
@@ -57,7 +58,7 @@ async fn exercise(store: &Store) {
     let configurations = vec!["a".to_owned(), "b".to_owned()];
     let offer = |code: &'static str, tx: Option<&'static str>| NewOffer {
         code_hash: code,
-        id_number: NUMBER,
+        id_number: &TYPED,
         configurations: &configurations,
         tx_code_hash: tx,
         expires_at: NOW + 600,
@@ -83,7 +84,7 @@ async fn exercise(store: &Store) {
     assert_eq!(
         redeem("c1", Some("tx"), NOW).await.unwrap(),
         Redemption::Granted {
-            id_number: NUMBER.into(),
+            id_number: *TYPED,
             configurations: configurations.clone(),
         }
     );
@@ -209,11 +210,7 @@ async fn exercise(store: &Store) {
     );
     // Revoking the resident: everything INVALID, for good.
     let revoked = store
-        .set_state(
-            Selector::Resident(&typed()),
-            CredentialState::Invalid,
-            1_000,
-        )
+        .set_state(Selector::Resident(&TYPED), CredentialState::Invalid, 1_000)
         .await
         .unwrap();
     assert_eq!(revoked.len(), 3);
@@ -228,7 +225,7 @@ async fn exercise(store: &Store) {
             .unwrap()
             .is_empty()
     );
-    let records = store.credentials_of(&typed()).await.unwrap();
+    let records = store.credentials_of(&TYPED).await.unwrap();
     assert_eq!(records.len(), 3);
     assert!(records.iter().all(|c| c.state == CredentialState::Invalid));
     let final_shard = store.shard_statuses(0).await.unwrap().unwrap();
@@ -277,7 +274,7 @@ async fn reinstate_and_void(store: &Store) {
     let typed_number = ResidentIdNumber::parse_structure(&number).unwrap();
     let random: &dyn Random = &OsRandom;
     let mut c = credential("r-1", "phone");
-    c.id_number = &number;
+    c.id_number = &typed_number;
     store.record_credential(&c, 2, SHARD, random).await.unwrap();
     let suspend = store
         .set_state(
@@ -292,7 +289,7 @@ async fn reinstate_and_void(store: &Store) {
     store
         .create_offer(&NewOffer {
             code_hash: "v1",
-            id_number: &number,
+            id_number: &typed_number,
             configurations: &configurations,
             tx_code_hash: None,
             expires_at: NOW + 600,
@@ -303,7 +300,7 @@ async fn reinstate_and_void(store: &Store) {
     store
         .create_offer(&NewOffer {
             code_hash: "v2",
-            id_number: &number,
+            id_number: &typed_number,
             configurations: &configurations,
             tx_code_hash: None,
             expires_at: NOW + 600,
@@ -344,7 +341,7 @@ async fn reinstate_and_void(store: &Store) {
     // Revocation is final, for a resident whose card is valid: neither reinstated nor
     // suspended again.
     let mut r = credential("r-2", "old-phone");
-    r.id_number = &number;
+    r.id_number = &typed_number;
     store.record_credential(&r, 1, SHARD, random).await.unwrap();
     let revoked = store
         .set_state(Selector::Credential("r-2"), CredentialState::Invalid, 1_000)
@@ -458,7 +455,7 @@ async fn outbox(store: &Store) {
         .unwrap();
     assert!(refused.is_empty());
     store
-        .enqueue_notice(&typed(), "wechat", "phone", "new_enrolment", 1_003)
+        .enqueue_notice(&TYPED, "wechat", "phone", "new_enrolment", 1_003)
         .await
         .unwrap();
     let rows = store.outbox(0, 100).await.unwrap();
@@ -540,7 +537,7 @@ async fn outbox(store: &Store) {
     store.outbox_done(0, &left).await.unwrap();
     assert_eq!(store.outbox_lag().await, (0, None, 0));
     store
-        .enqueue_notice(&typed(), "wechat", "phone", "new_enrolment", 1_004)
+        .enqueue_notice(&TYPED, "wechat", "phone", "new_enrolment", 1_004)
         .await
         .unwrap();
     let next = store.outbox(0, 100).await.unwrap();

@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 
 use eid_core::identity::ResidentCard;
-use eid_core::{OsRandom, Random};
+use eid_core::{OsRandom, Random, ResidentIdNumber};
 use eid_store::{CredentialState, NewCredential, NewOffer, Selector, Store, StoreError};
 use time::macros::{date, datetime};
 
@@ -76,7 +76,7 @@ async fn exercise(store: &Store) {
                 .record_credential(
                     &NewCredential {
                         id: &id,
-                        id_number: number,
+                        id_number: &card.id_number,
                         provider: "wechat",
                         wallet_instance: &wallet,
                         configuration,
@@ -143,9 +143,8 @@ async fn exercise(store: &Store) {
                 NOW
             )
             .await
-            .unwrap()
-            .as_deref(),
-        Some(residents[8].id_number.expose())
+            .unwrap(),
+        Some(residents[8].id_number)
     );
 
     // The authority's pseudonym key: the first replica's, for every replica after it.
@@ -162,7 +161,7 @@ async fn exercise(store: &Store) {
     let refused = store
         .create_offer(&NewOffer {
             code_hash: &stray,
-            id_number: number,
+            id_number: &card.id_number,
             configurations: &configurations,
             tx_code_hash: None,
             expires_at: NOW + 600,
@@ -230,7 +229,7 @@ async fn sqlite_files() {
     );
 }
 
-fn credential<'a>(id: &'a str, number: &'a str, wallet: &'a str) -> NewCredential<'a> {
+fn credential<'a>(id: &'a str, number: &'a ResidentIdNumber, wallet: &'a str) -> NewCredential<'a> {
     NewCredential {
         id,
         id_number: number,
@@ -252,8 +251,8 @@ async fn reopening_aligns_the_shards_of_every_partition() {
     let map = format!("{a} {b}");
     let store = Store::connect(&map).await.unwrap();
     for n in 0..100 {
-        let number = format!("x{n}");
-        let id = routed(&store, &number);
+        let number = eid_testing::number(n);
+        let id = routed(&store, number.expose());
         store
             .record_credential(&credential(&id, &number, "w"), 1, SHARD, &OsRandom)
             .await
@@ -292,16 +291,16 @@ async fn a_lost_phone_is_frozen_in_every_partition_that_answers() {
     let urls = ["a.db", "b.db"].map(|f| format!("sqlite:{}", dir.join(f).display()));
     let store = Store::connect(&urls.join(" ")).await.unwrap();
     // One phone holding credentials of residents in both partitions (a guardian's, say).
-    let numbers: Vec<String> = (0..)
-        .map(|n| format!("resident-{n}"))
+    let numbers: Vec<ResidentIdNumber> = (0..)
+        .map(eid_testing::number)
         .scan(HashSet::new(), |seen, n| {
-            Some((seen.insert(store.partition_of(&n)), n))
+            Some((seen.insert(store.partition_of(n.expose())), n))
         })
         .filter_map(|(new, n)| new.then_some(n))
         .take(2)
         .collect();
     for number in &numbers {
-        let id = routed(&store, number);
+        let id = routed(&store, number.expose());
         store
             .record_credential(&credential(&id, number, "phone"), 1, SHARD, &OsRandom)
             .await

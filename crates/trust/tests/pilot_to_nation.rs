@@ -15,7 +15,7 @@
 )]
 
 use eid_core::OsRandom;
-use eid_core::region::{RegionCode, Scope};
+use eid_core::region::Scope;
 use eid_core::status::CredentialStatus;
 use eid_crypto::x509::AuthorityPki;
 use eid_crypto::{Signer, SigningKey};
@@ -24,14 +24,14 @@ use eid_sdjwt::{
     VerifyOptions,
 };
 use eid_status::{Bits, ReadOptions, SignerRef, StatusList, StatusListToken, TokenTrust};
-use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_scope};
+use eid_trust::edit::{add_provider, set_scope};
 use eid_trust::model::{ProviderState, WalletProvider};
 use eid_trust::signed::sign;
 use eid_trust::{
     AcceptanceScope, Decision, Presentation, Purpose, Registration, Rejection, StatusFinding,
     TrustList, VerifiedTrustList, decide,
 };
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -48,30 +48,14 @@ struct World {
 }
 
 fn world() -> World {
-    let nanning = AuthorityPki::generate(
+    let nanning = eid_testing::authority(
         "南宁市公安局",
-        "CN",
         "https://eid.example.cn/4501",
         datetime!(2026-01-01 0:00 UTC),
         (3650, 450),
-        &OsRandom,
-    )
-    .unwrap();
+    );
     let holder = SigningKey::generate().unwrap();
-    let mut claims = Map::new();
-    for (k, v) in [
-        ("family_name", json!("韦")),
-        ("given_name", json!("秀兰")),
-        ("sex", json!(2)),
-        ("ethnicity", json!("壮")),
-        ("birth_date", json!("1990-03-07")),
-        ("address", json!("广西壮族自治区南宁市兴宁区民族大道100号")),
-        ("document_number", json!("450102199003071244")),
-        ("age_over_18", json!(true)),
-        ("wallet_provider", json!("superapp-a")),
-    ] {
-        claims.insert(k.into(), v);
-    }
+    let claims = eid_testing::her_claims("superapp-a");
     let credential = eid_sdjwt::issue(
         &IssueRequest {
             claims: &claims,
@@ -91,27 +75,18 @@ fn world() -> World {
         &OsRandom,
     )
     .unwrap();
-    let status_token = StatusListToken {
-        uri: STATUS_URI.into(),
-        issued_at: NOW - Duration::minutes(10),
-        expires_at: Some(NOW + Duration::days(1)),
-        ttl: Some(300),
-        list: StatusList::new(Bits::TWO, 1 << 17).unwrap(),
-    }
-    .sign_jwt(
-        &nanning.ds_key,
-        SignerRef::Certificates(std::slice::from_ref(&nanning.ds.0)),
-    )
-    .unwrap();
-    let hangzhou = AuthorityPki::generate(
+    let status_token = eid_testing::status_token(
+        &nanning,
+        STATUS_URI,
+        &StatusList::new(Bits::TWO, 1 << 17).unwrap(),
+        NOW - Duration::minutes(10),
+    );
+    let hangzhou = eid_testing::authority(
         "杭州市公安局",
-        "CN",
         "https://eid.example.cn/3301",
         datetime!(2026-01-01 0:00 UTC),
         (3650, 450),
-        &OsRandom,
-    )
-    .unwrap();
+    );
     World {
         nanning,
         hangzhou,
@@ -122,59 +97,28 @@ fn world() -> World {
     }
 }
 
-fn code(s: &str) -> RegionCode {
-    RegionCode::parse(s).unwrap()
-}
-
 /// Version 1: Nanning accepted in its prefecture for every purpose; one wallet provider;
 /// a hotel in Nanning (兴宁区) and one in Hangzhou (西湖区).
 fn draft_v1(w: &World) -> TrustList {
     let mut list = TrustList::new(NOW);
-    add_issuer(
+    let since = datetime!(2026-01-01 0:00 UTC);
+    eid_testing::accept_issuer(
         &mut list,
         "cn-4501",
         "南宁市公安局",
-        std::slice::from_ref(&w.nanning.iaca.0),
-        Vec::new(),
-        NOW,
-        false,
-    )
-    .unwrap();
-    set_scope(
-        &mut list,
-        "cn-4501",
-        AcceptanceScope {
-            region: Scope::parse("4501").unwrap(),
-            purposes: Purpose::ALL.to_vec(),
-            valid_from: datetime!(2026-01-01 0:00 UTC),
-            valid_until: None,
-        },
-        false,
-    )
-    .unwrap();
+        &w.nanning,
+        "4501",
+        since,
+    );
     // A second issuer, Hangzhou, accepted in its own prefecture.
-    add_issuer(
+    eid_testing::accept_issuer(
         &mut list,
         "cn-3301",
         "杭州市公安局",
-        std::slice::from_ref(&w.hangzhou.iaca.0),
-        Vec::new(),
-        NOW,
-        false,
-    )
-    .unwrap();
-    set_scope(
-        &mut list,
-        "cn-3301",
-        AcceptanceScope {
-            region: Scope::parse("3301").unwrap(),
-            purposes: Purpose::ALL.to_vec(),
-            valid_from: datetime!(2026-01-01 0:00 UTC),
-            valid_until: None,
-        },
-        false,
-    )
-    .unwrap();
+        &w.hangzhou,
+        "3301",
+        since,
+    );
     add_provider(
         &mut list,
         WalletProvider {
@@ -190,16 +134,7 @@ fn draft_v1(w: &World) -> TrustList {
         ("hotel-450102-0001", "南宁民族大道酒店", "450102"),
         ("hotel-330106-0001", "杭州西湖酒店", "330106"),
     ] {
-        add_relying_party(
-            &mut list,
-            id,
-            name,
-            code(region),
-            &[(Purpose::HotelCheckIn, None)],
-            None,
-            false,
-        )
-        .unwrap();
+        eid_testing::register(&mut list, id, name, region, Purpose::HotelCheckIn, None);
     }
     list
 }

@@ -251,7 +251,7 @@ fn a_bar_asking_beyond_its_age_check_is_refused_by_the_phone() {
     assert_eq!(
         phone.unwrap_err(),
         RequestRefused::BeyondPurpose {
-            relying_party: "nanning-bar".into(),
+            relying_party: "南宁酒吧".into(),
             purpose: Purpose::AgeCheck,
             attribute: "document_number".into(),
         }
@@ -286,7 +286,7 @@ fn a_desk_naming_a_purpose_it_is_not_registered_for_is_refused() {
     assert_eq!(
         phone.unwrap_err(),
         RequestRefused::PurposeNotRegistered {
-            relying_party: "nanning-hotel".into(),
+            relying_party: "南宁民族大道酒店".into(),
             purpose: Purpose::AgeCheck,
         }
     );

@@ -13,7 +13,6 @@ mod common;
 use common::{IDX, NOW, STATUS_URI, World};
 use eid_core::OsRandom;
 use eid_crypto::Signer;
-use eid_crypto::x509::AuthorityPki;
 use eid_trust::Purpose;
 use eid_verifier::{Channel, Check, Report, Verifier};
 use serde_json::{Map, Value};
@@ -162,15 +161,7 @@ fn a_replaced_trust_list_refuses_a_chain_cached_under_the_old_one() {
     assert!(report.accepted, "{:?}", report.reasons);
     // Version 2: Nanning's IACA replaced by a new one (a compromised root withdrawn); the
     // scope and everything else unchanged.
-    let successor = AuthorityPki::generate(
-        "南宁市公安局",
-        "CN",
-        "https://nanning.eid.example",
-        NOW - Duration::days(1),
-        (3650, 365),
-        &OsRandom,
-    )
-    .unwrap();
+    let successor = eid_testing::nanning(NOW);
     let mut draft = world.draft.clone();
     draft.version = world.trust.list().version;
     eid_trust::edit::add_issuer(

@@ -8,14 +8,14 @@ use axum::http::{Request, StatusCode, header};
 use eid_authority::{Authority, Settings, admin_router, public_router};
 use eid_core::{FixedClock, OsRandom, ResidentCard};
 use eid_crypto::x509::AuthorityPki;
-use eid_crypto::{CryptoRandom, Signer, SigningKey, VerifyingKey};
+use eid_crypto::{Signer, SigningKey, VerifyingKey};
 use eid_oid4vc::offer::CredentialOffer;
 use eid_oid4vc::proof::{KeyAttestation, key_proof};
 use eid_store::Store;
 use eid_trust::VerifiedTrustList;
 use eid_trust::model::{ProviderState, TrustList, WalletProvider};
 use serde_json::Value;
-use time::macros::{date, datetime};
+use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use tower::ServiceExt;
 
@@ -34,15 +34,7 @@ pub struct World {
 
 /// Residents from the registry generator, all with cards usable today.
 pub fn residents(count: u64) -> Vec<ResidentCard> {
-    let mut out = Vec::new();
-    eid_registry::generate::Generator::new(7, date!(2026 - 11 - 23))
-        .write_jsonl(count, &mut out, &mut |_| {})
-        .unwrap();
-    out.split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(|line| serde_json::from_slice::<ResidentCard>(line).unwrap())
-        .filter(|card| card.card_expiry.is_valid_on(NOW.date()))
-        .collect()
+    eid_testing::residents(count, NOW.date())
 }
 
 impl World {
@@ -62,15 +54,8 @@ impl World {
         let store = Store::connect(database_url).await.unwrap();
         let residents = residents(40);
         store.import_residents(&residents, NOW).await.unwrap();
-        let pki = AuthorityPki::generate(
-            "Nanning PSB",
-            "CN",
-            ISSUER,
-            NOW - Duration::days(1),
-            (3650, 365),
-            &CryptoRandom,
-        )
-        .unwrap();
+        let pki =
+            eid_testing::authority("Nanning PSB", ISSUER, NOW - Duration::days(1), (3650, 365));
         let providers: Vec<(String, SigningKey)> = ["wechat", "alipay"]
             .into_iter()
             .map(|id| (id.to_owned(), SigningKey::generate().unwrap()))

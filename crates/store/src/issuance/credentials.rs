@@ -67,7 +67,7 @@ impl Partition {
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(credential.id)
-            .bind(credential.id_number)
+            .bind(credential.id_number.expose())
             .bind(credential.provider)
             .bind(credential.wallet_instance)
             .bind(credential.configuration)

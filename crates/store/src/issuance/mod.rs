@@ -8,7 +8,7 @@
 
 use eid_core::{Random, ResidentIdNumber};
 
-use crate::{Backend, Partition, StoreError, WritePool, db, retrying};
+use crate::{Backend, Partition, StoreError, WritePool, db, retrying, stored_number};
 
 /// Runs `$body` with `$pool` bound to whichever pool the store has: the same SQL, compiled
 /// once per driver.
@@ -87,7 +87,7 @@ pub struct NewOffer<'a> {
     /// SHA-256 of the pre-authorized code.
     pub code_hash: &'a str,
     /// Whose credential it offers.
-    pub id_number: &'a str,
+    pub id_number: &'a ResidentIdNumber,
     /// The configuration ids offered.
     pub configurations: &'a [String],
     /// SHA-256 of the transaction code, when one is required.
@@ -105,7 +105,7 @@ pub enum Redemption {
     /// An access token was stored for the offer's resident and configurations.
     Granted {
         /// The resident.
-        id_number: String,
+        id_number: ResidentIdNumber,
         /// The configurations the token may obtain.
         configurations: Vec<String>,
     },
@@ -128,7 +128,7 @@ pub enum Redemption {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessGrant {
     /// The resident.
-    pub id_number: String,
+    pub id_number: ResidentIdNumber,
     /// The configurations it may obtain.
     pub configurations: Vec<String>,
     /// The wallet (`provider/instance`) the offer was made for, when remote enrolment
@@ -142,7 +142,7 @@ pub struct NewCredential<'a> {
     /// Its id (random).
     pub id: &'a str,
     /// The resident.
-    pub id_number: &'a str,
+    pub id_number: &'a ResidentIdNumber,
     /// The wallet provider.
     pub provider: &'a str,
     /// The wallet instance.

@@ -12,7 +12,7 @@ impl Partition {
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(offer.code_hash)
-        .bind(offer.id_number)
+        .bind(offer.id_number.expose())
         .bind(&configurations)
         .bind(offer.tx_code_hash)
         .bind(offer.expires_at)
@@ -93,6 +93,7 @@ impl Partition {
                 tx.commit().await.map_err(db("redeeming an offer"))?;
                 let configurations: Vec<String> = serde_json::from_str(&configurations)
                     .map_err(|_| StoreError::Corrupt("offer"))?;
+                let id_number = stored_number(&id_number, "offer")?;
                 return Ok(Redemption::Granted { id_number, configurations });
             }
             tx.rollback().await.map_err(db("redeeming an offer"))?;
@@ -181,7 +182,7 @@ impl Partition {
         .map_err(db("reading an access token"))?;
         row.map(|(id_number, configurations, wallet)| {
             Ok(AccessGrant {
-                id_number,
+                id_number: stored_number(&id_number, "access token")?,
                 wallet,
                 configurations: serde_json::from_str(&configurations)
                     .map_err(|_| StoreError::Corrupt("access token"))?,

@@ -11,16 +11,14 @@
 )]
 
 use eid_core::OsRandom;
-use eid_core::region::{RegionCode, Scope};
-use eid_crypto::x509::{AuthorityPki, CertificateTerms, Subject, create_reader_certificate};
+use eid_crypto::x509::AuthorityPki;
 use eid_crypto::{Signer, SigningKey};
 use eid_mdoc::issue::{ElementValue, IssueRequest};
-use eid_status::{Bits, SignerRef, StatusList, StatusListToken};
-use eid_trust::edit::{add_issuer, add_provider, add_relying_party, set_offline_keys, set_scope};
-use eid_trust::model::{ProviderState, WalletProvider};
-use eid_trust::{AcceptanceScope, Purpose, TrustList, VerifiedTrustList};
+use eid_status::{Bits, StatusList};
+use eid_trust::model::ProviderState;
+use eid_trust::{Purpose, TrustList, VerifiedTrustList};
 use time::macros::datetime;
-use time::{Date, Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime};
 
 pub const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
 pub const STATUS_URI: &str = "https://nanning.eid.example/status/0";
@@ -46,126 +44,25 @@ pub struct World {
     pub status: StatusList,
 }
 
-fn reader(id: &'static str, name: &str) -> Reader {
-    let key = SigningKey::generate().unwrap();
-    let certificate = create_reader_certificate(
-        &Subject {
-            country: "CN".into(),
-            state: None,
-            organization: name.into(),
-            common_name: name.into(),
-        },
-        &CertificateTerms {
-            not_before: NOW - Duration::days(10),
-            not_after: NOW + Duration::days(300),
-            issuer_alt_name_uri: "https://rp.example".into(),
-            crl_uri: "https://rp.example/crl".into(),
-        },
-        &key,
-        &OsRandom,
-    )
-    .unwrap();
+fn reader(id: &'static str, reader: eid_testing::Reader) -> Reader {
     Reader {
         id,
-        key,
-        certificate: certificate.0,
+        key: reader.key,
+        certificate: reader.certificate,
     }
 }
 
 impl World {
     pub fn new() -> Self {
-        let nanning = AuthorityPki::generate(
-            "南宁市公安局",
-            "CN",
-            "https://nanning.eid.example",
-            NOW - Duration::days(1),
-            (3650, 365),
-            &OsRandom,
-        )
-        .unwrap();
-        let mut draft = TrustList::new(NOW);
+        let nanning = eid_testing::nanning(NOW);
+        let [hotel, hangzhou_hotel, bar, bank] = eid_testing::PILOT_READERS
+            .map(|(id, name, ..)| reader(id, eid_testing::reader(name, NOW)));
+        let certificates = [&hotel, &hangzhou_hotel, &bar, &bank].map(|r| &r.certificate[..]);
+        let mut draft = eid_testing::pilot(&nanning, certificates, NOW);
         // Faces are the face tests' business ([`World::requiring_face_match`]).
         draft.waive_face_match();
-        add_issuer(
-            &mut draft,
-            "cn-4501",
-            "南宁市公安局",
-            std::slice::from_ref(&nanning.iaca.0),
-            Vec::new(),
-            NOW,
-            false,
-        )
-        .unwrap();
-        set_offline_keys(
-            &mut draft,
-            "cn-4501",
-            vec![nanning.ds_key.verifying_key().to_jwk()],
-        )
-        .unwrap();
-        set_scope(
-            &mut draft,
-            "cn-4501",
-            AcceptanceScope {
-                region: Scope::parse("45").unwrap(),
-                purposes: Purpose::ALL.to_vec(),
-                valid_from: NOW - Duration::days(30),
-                valid_until: None,
-            },
-            false,
-        )
-        .unwrap();
-        for (id, state) in [
-            ("superapp-a", ProviderState::Active),
-            ("superapp-b", ProviderState::Suspended),
-        ] {
-            add_provider(
-                &mut draft,
-                WalletProvider {
-                    id: id.into(),
-                    name: id.into(),
-                    attestation_keys: Vec::new(),
-                    state,
-                },
-                false,
-            )
-            .unwrap();
-        }
-        let hotel = reader("nanning-hotel", "南宁民族大道酒店");
-        let hangzhou_hotel = reader("hangzhou-hotel", "杭州西湖酒店");
-        let bar = reader("nanning-bar", "南宁酒吧");
-        let bank = reader("nanning-bank", "南宁银行青秀支行");
-        let code = |s: &str| RegionCode::parse(s).unwrap();
-        for (rp, region, purposes) in [
-            (&hotel, "450102", vec![(Purpose::HotelCheckIn, None)]),
-            (
-                &hangzhou_hotel,
-                "330106",
-                vec![(Purpose::HotelCheckIn, None)],
-            ),
-            (&bar, "450103", vec![(Purpose::AgeCheck, None)]),
-            (&bank, "450103", vec![(Purpose::BankAccountOpening, None)]),
-        ] {
-            add_relying_party(
-                &mut draft,
-                rp.id,
-                rp.id,
-                code(region),
-                &purposes,
-                Some(&rp.certificate),
-                false,
-            )
-            .unwrap();
-        }
-        add_relying_party(
-            &mut draft,
-            "nanning-airport",
-            "南宁吴圩国际机场",
-            code("450122"),
-            &[(Purpose::AirportSecurity, None)],
-            None,
-            false,
-        )
-        .unwrap();
+        eid_testing::list_provider(&mut draft, "superapp-a", None, ProviderState::Active);
+        eid_testing::list_provider(&mut draft, "superapp-b", None, ProviderState::Suspended);
         let root = SigningKey::generate().unwrap();
         let trust = Self::sign(&root, &draft);
         let device_key = SigningKey::generate().unwrap();
@@ -187,15 +84,8 @@ impl World {
 
     /// Nanning's SD-JWT VC for the world's device key, with the same status entry.
     pub fn sd_jwt(&self) -> String {
-        let claims: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_value(serde_json::json!({
-                "family_name": "韦", "given_name": "小兰", "sex": 2, "ethnicity": "壮",
-                "birth_date": "1990-03-07", "address": "广西南宁市青秀区民族大道1号",
-                "document_number": "450103199003070024", "issuing_authority": "南宁市公安局",
-                "issue_date": "2020-01-01", "expiry_date": "2040-01-01",
-                "wallet_provider": "superapp-a",
-            }))
-            .unwrap();
+        let mut claims = eid_testing::her_claims("superapp-a");
+        claims.remove("age_over_18");
         eid_sdjwt::issue(
             &eid_sdjwt::IssueRequest {
                 claims: &claims,
@@ -218,10 +108,7 @@ impl World {
     }
 
     pub fn sign(root: &SigningKey, draft: &TrustList) -> VerifiedTrustList {
-        let (jws, _) =
-            eid_trust::signed::sign(draft, root, NOW - Duration::minutes(1), Duration::days(7))
-                .unwrap();
-        VerifiedTrustList::read(&jws, &[root.verifying_key().clone()], NOW, None).unwrap()
+        eid_testing::sign_trust_list(draft, root, NOW - Duration::minutes(1)).1
     }
 
     /// The next version of the world's trust list, changed by `change`, signed by the root:
@@ -313,35 +200,7 @@ impl World {
         x5chain: &[Vec<u8>],
         portrait: &[u8],
     ) -> Vec<u8> {
-        let text = |s: &str| ElementValue::Text(s.into());
-        let name_spaces = vec![
-            (
-                eid_mdoc::DOCTYPE_RESIDENT_IDENTITY.to_owned(),
-                vec![
-                    ("family_name".to_owned(), text("韦")),
-                    ("given_name".to_owned(), text("小兰")),
-                    ("sex".to_owned(), ElementValue::Int(2)),
-                    ("ethnicity".to_owned(), text("壮")),
-                    (
-                        "birth_date".to_owned(),
-                        ElementValue::FullDate(
-                            Date::from_calendar_date(1990, time::Month::March, 7).unwrap(),
-                        ),
-                    ),
-                    ("address".to_owned(), text("广西南宁市青秀区民族大道1号")),
-                    ("document_number".to_owned(), text("450103199003070024")),
-                    (
-                        "portrait".to_owned(),
-                        ElementValue::Bytes(portrait.to_vec()),
-                    ),
-                    ("age_over_18".to_owned(), ElementValue::Bool(true)),
-                ],
-            ),
-            (
-                eid_mdoc::NAMESPACE_WALLET.to_owned(),
-                vec![(eid_mdoc::ELEMENT_WALLET_PROVIDER.to_owned(), text(provider))],
-            ),
-        ];
+        let name_spaces = eid_testing::her_name_spaces(provider, portrait);
         eid_mdoc::issue::issue(
             &IssueRequest {
                 doc_type: eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
@@ -419,18 +278,6 @@ impl World {
 
     /// The status list as the issuer would serve it, issued `at`.
     pub fn status_token(&self, at: OffsetDateTime) -> Vec<u8> {
-        StatusListToken {
-            uri: STATUS_URI.into(),
-            issued_at: at,
-            expires_at: Some(at + Duration::days(1)),
-            ttl: Some(300),
-            list: self.status.clone(),
-        }
-        .sign_jwt(
-            &self.nanning.ds_key,
-            SignerRef::Certificates(std::slice::from_ref(&self.nanning.ds.0)),
-        )
-        .unwrap()
-        .into_bytes()
+        eid_testing::status_token(&self.nanning, STATUS_URI, &self.status, at).into_bytes()
     }
 }

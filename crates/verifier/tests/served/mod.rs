@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use eid_authority::{Authority, Settings, admin_router, public_router};
 use eid_core::status::StatusListReference;
-use eid_core::{FixedClock, OsRandom, ResidentCard};
+use eid_core::{FixedClock, OsRandom};
 use eid_crypto::SigningKey;
 use eid_store::{NewCredential, Store};
 use eid_trust::{TrustList, VerifiedTrustList};
@@ -34,16 +34,7 @@ pub async fn serve(world: &World) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let store = Store::connect("sqlite::memory:").await.unwrap();
-    let mut jsonl = Vec::new();
-    eid_registry::generate::Generator::new(7, NOW.date())
-        .write_jsonl(20, &mut jsonl, &mut |_| {})
-        .unwrap();
-    let resident = jsonl
-        .split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(|line| serde_json::from_slice::<ResidentCard>(line).unwrap())
-        .find(|card| card.card_expiry.is_valid_on(NOW.date()))
-        .unwrap();
+    let resident = eid_testing::residents(20, NOW.date()).remove(0);
     store
         .import_residents(std::slice::from_ref(&resident), NOW)
         .await
@@ -52,7 +43,7 @@ pub async fn serve(world: &World) -> Served {
         .record_credential(
             &NewCredential {
                 id: "credential-1",
-                id_number: resident.id_number.expose(),
+                id_number: &resident.id_number,
                 provider: "superapp-a",
                 wallet_instance: "phone-1",
                 configuration: "resident_identity_mdoc",
