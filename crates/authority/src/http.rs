@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use eid_crypto::secrets_equal;
 
-use crate::{ApiError, Authority, OPENAPI, admin, enrolment, issuance, status};
+use crate::{ApiError, Authority, OPENAPI, admin, enrolment, issuance, metadata, status};
 
 /// The public listener: OpenID4VCI, status lists, events, remote enrolment, OpenAPI.
 pub fn public_router(authority: Arc<Authority>) -> Router {
@@ -20,11 +20,11 @@ pub fn public_router(authority: Arc<Authority>) -> Router {
     Router::new()
         .route(
             "/.well-known/openid-credential-issuer",
-            get(issuance::issuer_metadata),
+            get(metadata::issuer_metadata),
         )
         .route(
             "/.well-known/oauth-authorization-server",
-            get(issuance::authorization_server_metadata),
+            get(metadata::authorization_server_metadata),
         )
         .route("/token", post(issuance::token))
         .route("/nonce", post(issuance::nonce))

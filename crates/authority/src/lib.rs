@@ -24,6 +24,7 @@ mod error;
 pub mod events;
 mod http;
 mod issuance;
+mod metadata;
 pub mod nats;
 pub mod outbox;
 pub mod proofing;
