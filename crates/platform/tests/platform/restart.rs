@@ -1,0 +1,104 @@
+//! A restart keeps the keys (private), the trust list, the wallets, the credentials, their status.
+
+use eid_http::fetch;
+use serde_json::{Value, json};
+
+use crate::{airport, enrolled_wallet, folder, get, post, up};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_keys_trust_list_wallets_and_credentials() {
+    let dir = folder("restart");
+    let running = up(&dir, None).await;
+    let wallet = enrolled_wallet(&running, &dir).await;
+    let operator = std::fs::read_to_string(dir.join("trust/operator-token")).unwrap();
+    let widened = post(
+        &format!("{}/trust/scopes", running.base),
+        Some(operator.trim()),
+        json!({"issuer": "cn-4501", "region": "nation"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(widened["trust_list_version"], 2);
+    let residents = running.description["demo_residents"].clone();
+    running.stop().await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let keystore = dir.join(format!(
+            "providers/superapp-a/wallets/{wallet}/keystore.json"
+        ));
+        for secret in [
+            dir.join("nanning/ds.key.pem"),
+            dir.join("nanning/admin-token"),
+            dir.join("trust/root.key.pem"),
+            dir.join("trust/operator-token"),
+            keystore,
+        ] {
+            let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", secret.display());
+        }
+    }
+
+    let running = up(&dir, None).await;
+    assert_eq!(running.description["demo_residents"], residents);
+    let list = fetch(&format!("{}/trust/list", running.base), "application/jwt")
+        .await
+        .unwrap();
+    let payload = String::from_utf8(list).unwrap();
+    let body = payload.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&eid_crypto::b64url_decode(body).unwrap()).unwrap();
+    assert_eq!(claims["version"], 2, "{claims}");
+    let versions = get(&format!("{}/trust/versions", running.base)).await;
+    assert_eq!(versions[0]["version"], 2, "{versions}");
+    assert_eq!(versions[1]["version"], 1, "{versions}");
+    assert!(
+        versions[0]["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["issuer"] == "cn-4501" && s["regions"][0] == "nation"),
+        "{versions}"
+    );
+    let api = running.description["providers"][0]["api"].as_str().unwrap();
+    let card = get(&format!("{api}/wallets/{wallet}")).await;
+    assert_eq!(card["enrolled"], true, "{card}");
+    // The authority's status list and the credential survived: the airport accepts.
+    let mut report = Value::Null;
+    for _ in 0..50 {
+        report = airport(&running, &wallet, "135790").await.unwrap();
+        if report["accepted"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(report["accepted"], true, "{report}");
+    // The wallet remembers its issuer: a refresh (no new proofing) brings a new batch.
+    let before = get(&format!("{api}/wallets/{wallet}")).await["credentials"]
+        .as_array()
+        .unwrap()
+        .len();
+    let refreshed = post(
+        &format!("{api}/wallets/{wallet}/refresh"),
+        None,
+        json!({"pin": "135790"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        refreshed["credentials"].as_array().unwrap().len(),
+        5,
+        "{refreshed}"
+    );
+    let after = get(&format!("{api}/wallets/{wallet}")).await["credentials"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(after > before, "{before} → {after}");
+    let history = get(&format!("{api}/wallets/{wallet}/history")).await;
+    assert!(
+        !history["history"].as_array().unwrap().is_empty(),
+        "{history}"
+    );
+    running.stop().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
