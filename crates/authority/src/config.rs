@@ -21,6 +21,11 @@
 //! # key_label = "ds"
 //! # certificates = "eid-data/pki/ds.pem"
 //! # PIN: EID_AUTHORITY_PKCS11_PIN
+//!
+//! [[successors]]                             # the next DS key, made before the current ends
+//! kind = "file"                              # (either kind; issuance moves to it on its
+//! key = "eid-data/pki/ds-2.key.pem"          # certificate's notBefore)
+//! certificates = "eid-data/pki/ds-2.pem"
 //! ```
 //!
 //! Remote enrolment: `face_models = "/var/tmp/eid-proofing/models"` (and optionally
@@ -40,7 +45,7 @@ use eid_crypto::{Signer, SigningKey};
 use serde::Deserialize;
 use time::Duration;
 
-use crate::Settings;
+use crate::{DocumentSigner, DocumentSigners, Settings};
 
 /// Why the configuration cannot be used. Messages name the setting or the file.
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +74,6 @@ pub enum ConfigError {
     #[error("the issuer key: {0}")]
     Key(#[from] eid_crypto::CryptoError),
 }
-
-/// The issuer's signer and its certificate chain (DER, DS first).
-pub type IssuerKey = (Arc<dyn Signer>, Vec<Vec<u8>>);
 
 /// Where the issuer's DS key lives.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -127,6 +129,10 @@ pub struct AuthorityConfig {
     pub trust_anchors: Vec<PathBuf>,
     /// The issuer key.
     pub signer: SignerConfig,
+    /// The document signers that follow it, each used from its certificate's first day (a
+    /// rollover: see [`crate::signers`]).
+    #[serde(default)]
+    pub successors: Vec<SignerConfig>,
     /// Credentials per batch request.
     #[serde(default)]
     pub batch_size: Option<u32>,
@@ -241,10 +247,12 @@ impl AuthorityConfig {
         if let Some(v) = env("EID_AUTHORITY_PSEUDONYM_KEY") {
             config.pseudonym_key = Some(v);
         }
-        if let (Some(pin), SignerConfig::Pkcs11 { pin: slot, .. }) =
-            (env("EID_AUTHORITY_PKCS11_PIN"), &mut config.signer)
-        {
-            *slot = Some(pin);
+        if let Some(pin) = env("EID_AUTHORITY_PKCS11_PIN") {
+            for signer in std::iter::once(&mut config.signer).chain(&mut config.successors) {
+                if let SignerConfig::Pkcs11 { pin: slot, .. } = signer {
+                    *slot = Some(pin.clone());
+                }
+            }
         }
         Ok(config)
     }
@@ -364,62 +372,117 @@ impl AuthorityConfig {
     }
 }
 
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 impl SignerConfig {
+    /// The certificate chain (DER, DS first).
+    fn chain(&self) -> Result<Vec<Vec<u8>>, ConfigError> {
+        let (Self::File { certificates, .. } | Self::Pkcs11 { certificates, .. }) = self;
+        let chain = eid_crypto::pem::decode_all("CERTIFICATE", &read_text(certificates)?)?;
+        if chain.is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "signer.certificates",
+                problem: "the file holds no certificate".into(),
+            });
+        }
+        Ok(chain)
+    }
+
     /// Opens the issuer key and reads its certificate chain (DER, DS first), checking that
-    /// the first certificate is a DS certificate valid at `now` for that very key.
-    pub fn open(&self, now: time::OffsetDateTime) -> Result<IssuerKey, ConfigError> {
-        let read = |path: &Path| {
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })
-        };
-        let chain = |path: &Path| -> Result<Vec<Vec<u8>>, ConfigError> {
-            let chain = eid_crypto::pem::decode_all("CERTIFICATE", &read(path)?)?;
-            if chain.is_empty() {
-                return Err(ConfigError::Invalid {
-                    name: "signer.certificates",
-                    problem: "the file holds no certificate".into(),
-                });
-            }
-            Ok(chain)
-        };
-        let (signer, certificates): (Arc<dyn Signer>, _) = match self {
-            Self::File { key, certificates } => (
-                Arc::new(SigningKey::from_pkcs8_pem(&read(key)?)?),
-                chain(certificates)?,
-            ),
+    /// the first certificate is a DS certificate of that very key.
+    pub fn open(&self) -> Result<DocumentSigner, ConfigError> {
+        let signer: Arc<dyn Signer> = match self {
+            Self::File { key, .. } => Arc::new(SigningKey::from_pkcs8_pem(&read_text(key)?)?),
             Self::Pkcs11 {
                 module,
                 token,
                 key_label,
-                certificates,
                 pin,
-            } => {
-                let pin = pin.as_deref().ok_or(ConfigError::Invalid {
-                    name: "signer.pin",
-                    problem: "set EID_AUTHORITY_PKCS11_PIN".into(),
-                })?;
-                (
-                    Arc::new(Pkcs11Signer::open(module, token, pin, key_label)?),
-                    chain(certificates)?,
-                )
-            }
+                ..
+            } => Arc::new(Pkcs11Signer::open(module, token, pin_of(pin)?, key_label)?),
         };
-        // The key must be the DS certificate's: a mismatch would issue unverifiable
-        // credentials.
-        let ds = eid_crypto::x509::check_document_signer_profile(&certificates[0], now).map_err(
-            |e| ConfigError::Invalid {
-                name: "signer.certificates",
-                problem: e.to_string(),
-            },
-        )?;
-        if &ds != signer.verifying_key() {
+        with_chain(signer, self.chain()?)
+    }
+}
+
+fn pin_of(pin: &Option<String>) -> Result<&str, ConfigError> {
+    pin.as_deref().ok_or(ConfigError::Invalid {
+        name: "signer.pin",
+        problem: "set EID_AUTHORITY_PKCS11_PIN".into(),
+    })
+}
+
+/// The key must be the DS certificate's: a mismatch would issue unverifiable credentials.
+fn with_chain(signer: Arc<dyn Signer>, chain: Vec<Vec<u8>>) -> Result<DocumentSigner, ConfigError> {
+    DocumentSigner::new(signer, chain).map_err(|e| ConfigError::Invalid {
+        name: "signer",
+        problem: e.to_string(),
+    })
+}
+
+impl AuthorityConfig {
+    /// The document signers: [`Self::signer`] and its [`Self::successors`], one of them
+    /// valid at `now` (an authority whose every certificate ended cannot start).
+    pub fn document_signers(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> Result<DocumentSigners, ConfigError> {
+        let configs: Vec<&SignerConfig> = std::iter::once(&self.signer)
+            .chain(&self.successors)
+            .collect();
+        let mut signers = Vec::with_capacity(configs.len());
+        // A PKCS#11 module is initialised once per process: the keys of one token are
+        // opened together, the first time that token comes up.
+        let mut tokens_opened: Vec<(&Path, &str)> = Vec::new();
+        for config in &configs {
+            match config {
+                SignerConfig::File { .. } => signers.push(config.open()?),
+                SignerConfig::Pkcs11 {
+                    module, token, pin, ..
+                } => {
+                    if tokens_opened.contains(&(module.as_path(), token.as_str())) {
+                        continue;
+                    }
+                    tokens_opened.push((module, token));
+                    let of_token: Vec<&SignerConfig> = configs
+                        .iter()
+                        .copied()
+                        .filter(|c| {
+                            matches!(c, SignerConfig::Pkcs11 { module: m, token: t, .. } if m == module && t == token)
+                        })
+                        .collect();
+                    let labels: Vec<&str> = of_token
+                        .iter()
+                        .filter_map(|c| match c {
+                            SignerConfig::Pkcs11 { key_label, .. } => Some(key_label.as_str()),
+                            SignerConfig::File { .. } => None,
+                        })
+                        .collect();
+                    let keys = Pkcs11Signer::open_keys(module, token, pin_of(pin)?, &labels)?;
+                    for (key, config) in keys.into_iter().zip(of_token) {
+                        signers.push(with_chain(Arc::new(key), config.chain()?)?);
+                    }
+                }
+            }
+        }
+        let signers = DocumentSigners::new(signers).map_err(|e| ConfigError::Invalid {
+            name: "successors",
+            problem: e.to_string(),
+        })?;
+        if signers.at(now).is_none() {
             return Err(ConfigError::Invalid {
                 name: "signer",
-                problem: "the key is not the one of the first certificate".into(),
+                problem: format!(
+                    "no DS certificate is valid now (the last ends {}): make a successor and list it under [[successors]]",
+                    signers.last_ends()
+                ),
             });
         }
-        Ok((signer, certificates))
+        Ok(signers)
     }
 }

@@ -113,8 +113,12 @@ async fn ready(State(authority): State<Arc<Authority>>) -> Response {
             missing.push(format!("store partition {shard} does not answer"));
         }
     }
-    if authority.signer.sign(b"eid ready").is_err() {
-        missing.push("the issuer key does not sign".to_owned());
+    match authority.signers.at(authority.clock.now()) {
+        None => missing.push("no document signer is valid now".to_owned()),
+        Some(ds) if ds.signer().sign(b"eid ready").is_err() => {
+            missing.push("the issuer key does not sign".to_owned());
+        }
+        Some(_) => {}
     }
     if !authority.broker_up() {
         missing.push("NATS does not answer (events wait in the outbox)".to_owned());
@@ -138,6 +142,7 @@ async fn metrics(State(authority): State<Arc<Authority>>) -> Response {
     let (pending, oldest, unanswered) = authority.store.outbox_lag().await;
     let oldest = oldest.map_or(0, |at| (now - at).max(0)) as f64;
     let broker = if authority.broker_up() { 1.0 } else { 0.0 };
+    let signers_left = (authority.signers.last_ends().unix_timestamp() - now).max(0) as f64;
     eid_serve::metrics::render(
         &authority.http,
         &[
@@ -160,6 +165,11 @@ async fn metrics(State(authority): State<Arc<Authority>>) -> Response {
                 "eid_outbox_oldest_seconds",
                 "Age of the oldest event waiting in the outbox (0: none waits).",
                 oldest,
+            ),
+            (
+                "eid_document_signer_seconds_left",
+                "Seconds until the last configured DS certificate ends: alert well before a credential's validity (a successor goes under [[successors]]).",
+                signers_left,
             ),
             (
                 "eid_broker_up",

@@ -17,7 +17,7 @@ use eid_store::{CredentialState, NewCredential, NewOffer, Redemption, RegistryEn
 use serde::Serialize;
 
 use crate::credential::{self, CONFIG_MDOC};
-use crate::{ApiError, Authority, hash_secret};
+use crate::{ApiError, Authority, DocumentSigner, hash_secret};
 
 pub use eid_oid4vc::eid::OfferMade;
 
@@ -283,7 +283,8 @@ impl Authority {
             ));
         }
         let id = self.secret_routed(16, grant.id_number.expose(), false)?;
-        let expires_at = self.valid_until(&entry, now);
+        let signer = self.document_signer(now)?;
+        let expires_at = self.valid_until(&entry, now, signer);
         let recorded = self
             .store
             .record_credential(
@@ -327,6 +328,7 @@ impl Authority {
                         (shard, idx),
                         (now, expires_at),
                         face_template.as_deref(),
+                        signer,
                     )
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -379,8 +381,10 @@ impl Authority {
         &self,
         entry: &RegistryEntry,
         now: time::OffsetDateTime,
+        signer: &DocumentSigner,
     ) -> time::OffsetDateTime {
-        let configured = now + self.settings.credential_validity;
+        // Never beyond the DS certificate: a verifier checks it at every presentation.
+        let configured = (now + self.settings.credential_validity).min(signer.not_after());
         match entry.card.card_expiry {
             eid_core::CardExpiry::On(last_day) => {
                 // The card is valid through its last day, China Standard Time.
@@ -486,6 +490,7 @@ impl Authority {
         (shard, idx): (u64, u64),
         (now, until): (time::OffsetDateTime, time::OffsetDateTime),
         face_template: Option<&[u8]>,
+        ds: &DocumentSigner,
     ) -> Result<IssuedCredential, ApiError> {
         let status = eid_core::status::StatusListReference {
             idx,
@@ -518,8 +523,8 @@ impl Authority {
                     expires_at: until,
                     status: Some(&status),
                 },
-                self.signer.as_ref(),
-                self.signer.verifying_key(),
+                ds.signer(),
+                ds.signer().verifying_key(),
             )
             .map_err(|e| match e {
                 e @ eid_mdoc::offline::OfflineError::TooLargeForQr { .. } => {
@@ -538,9 +543,9 @@ impl Authority {
                     valid_from: now,
                     valid_until: until,
                     status: Some(status),
-                    x5chain: &self.x5chain,
+                    x5chain: ds.x5chain(),
                 },
-                self.signer.as_ref(),
+                ds.signer(),
                 self.random.as_ref(),
             )?;
             b64url(&issuer_signed)
@@ -555,10 +560,10 @@ impl Authority {
                     issued_at: now,
                     expires_at: Some(until),
                     status: Some(status),
-                    x5c: &self.x5chain,
+                    x5c: ds.x5chain(),
                     decoys: 4,
                 },
-                self.signer.as_ref(),
+                ds.signer(),
                 self.random.as_ref(),
             )?
         };

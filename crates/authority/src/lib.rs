@@ -2,8 +2,9 @@
 //! your card on your phone.
 //!
 //! - [`credential`]: the resident credential's attributes in both formats;
-//! - [`Authority`]: the state (store, issuer key behind [`Signer`], trust list, clock,
-//!   randomness, the event channel) and everything the endpoints do;
+//! - [`Authority`]: the state (store, document signers over time — [`signers`], each key
+//!   behind `eid_crypto::Signer` — trust list, clock, randomness, the event channel) and
+//!   everything the endpoints do;
 //! - [`public_router`]: OpenID4VCI 1.0 (metadata, token, nonce, credential), status lists
 //!   (JWT or CWT by `Accept`), pushed status changes (Server-Sent Events), remote enrolment
 //!   (with [`proofing`]: the face against the registry portrait, the card front by OCR);
@@ -28,13 +29,14 @@ mod metadata;
 pub mod nats;
 pub mod outbox;
 pub mod proofing;
+pub mod signers;
 mod status;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use eid_core::{Clock, Random};
-use eid_crypto::{Signer, b64url, session::hmac_sha256, sha256};
+use eid_crypto::{b64url, session::hmac_sha256, sha256};
 use eid_store::{AuditEntry, Store};
 use eid_trust::VerifiedTrustList;
 use time::Duration;
@@ -43,6 +45,7 @@ use tokio::sync::broadcast;
 pub use error::ApiError;
 pub use events::Event;
 pub use http::{admin_router, public_router};
+pub use signers::{DocumentSigner, DocumentSigners, SignerError};
 pub use status::{MAX_EVENT_STREAMS, SignedList};
 
 /// The OpenAPI 3.1 description of both listeners.
@@ -128,8 +131,7 @@ impl Settings {
 pub struct Authority {
     settings: Settings,
     store: Store,
-    signer: Arc<dyn Signer>,
-    x5chain: Vec<Vec<u8>>,
+    signers: DocumentSigners,
     trust: RwLock<VerifiedTrustList>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
@@ -163,13 +165,13 @@ impl std::fmt::Debug for Authority {
 }
 
 impl Authority {
-    /// An authority issuing with `signer`, whose DS certificate chain (DER, DS first) goes
-    /// in every credential and status list, and trusting the wallet providers of `trust`.
+    /// An authority issuing with `signers` (each from its certificate's first day; its DS
+    /// certificate chain goes in every credential and status list it signs), and trusting
+    /// the wallet providers of `trust`.
     pub fn new(
         settings: Settings,
         store: Store,
-        signer: Arc<dyn Signer>,
-        x5chain: Vec<Vec<u8>>,
+        signers: DocumentSigners,
         trust: VerifiedTrustList,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
@@ -178,8 +180,7 @@ impl Authority {
         Self {
             settings,
             store,
-            signer,
-            x5chain,
+            signers,
             trust: RwLock::new(trust),
             clock,
             random,
@@ -290,6 +291,16 @@ impl Authority {
         Err(ApiError::Internal(
             "no secret routed to the resident's partition".into(),
         ))
+    }
+
+    /// The document signer to issue with and sign status lists with at `now`; 503 when no
+    /// certificate of the authority is valid (every one ended, or the next not begun).
+    fn document_signer(&self, now: time::OffsetDateTime) -> Result<&DocumentSigner, ApiError> {
+        self.signers.at(now).ok_or_else(|| {
+            ApiError::Unavailable(
+                "no document signer of this authority is valid now: configure a successor".into(),
+            )
+        })
     }
 
     /// A keyed pseudonym of an identity number for the audit log and rate limits: stable

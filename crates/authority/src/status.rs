@@ -36,8 +36,12 @@ impl Authority {
             return Ok(None);
         };
         let now = self.clock.now();
+        let ds = self.document_signer(now)?;
+        // A list signed by a document signer that has since handed over is signed again.
         let fresh = |cached: &SignedList| {
-            cached.version == version && now < cached.issued_at + self.settings.status_validity / 2
+            cached.version == version
+                && cached.signer == ds.position()
+                && now < cached.issued_at + self.settings.status_validity / 2
         };
         if let Ok(lists) = self.lists.lock()
             && let Some(cached) = lists.get(&(shard, cwt))
@@ -57,19 +61,21 @@ impl Authority {
         let token = StatusListToken {
             uri: self.status_uri(shard),
             issued_at: now,
-            expires_at: Some(now + self.settings.status_validity),
+            // Never beyond the DS certificate, which a verifier checks when it reads the list.
+            expires_at: Some((now + self.settings.status_validity).min(ds.not_after())),
             ttl: u64::try_from(self.settings.status_ttl.whole_seconds()).ok(),
             list,
         };
-        let by = SignerRef::Certificates(&self.x5chain);
+        let by = SignerRef::Certificates(ds.x5chain());
         let body = if cwt {
-            token.sign_cwt(self.signer.as_ref(), by)?
+            token.sign_cwt(ds.signer(), by)?
         } else {
-            token.sign_jwt(self.signer.as_ref(), by)?.into_bytes()
+            token.sign_jwt(ds.signer(), by)?.into_bytes()
         };
         let signed = Arc::new(SignedList {
             etag: etag(shard, statuses.version, now, cwt),
             version: statuses.version,
+            signer: ds.position(),
             issued_at: now,
             body: axum::body::Bytes::from(body),
         });
@@ -94,6 +100,8 @@ pub struct SignedList {
     pub etag: String,
     /// The shard's version it was signed at.
     pub version: u64,
+    /// The position of the document signer that signed it ([`crate::DocumentSigner`]).
+    pub signer: usize,
     /// When it was signed.
     pub issued_at: time::OffsetDateTime,
     /// The token.

@@ -117,15 +117,14 @@ async fn open(path: &Path) -> anyhow::Result<(Authority, AuthorityConfig)> {
         .await
         .context("the database")?;
     let settings = config.settings(key)?;
-    let (signer, chain) = config.signer.open(now)?;
+    let signers = config.document_signers(now)?;
     let anchors = load_jwks(&config.trust_anchors)?;
     let trust = VerifiedTrustList::read(&read(&config.trust_list)?, &anchors, now, None)
         .with_context(|| format!("the trust list {}", config.trust_list.display()))?;
     let mut authority = Authority::new(
         settings,
         store,
-        signer,
-        chain,
+        signers,
         trust,
         Arc::new(clock),
         Arc::new(random),

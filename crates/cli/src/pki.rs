@@ -55,6 +55,36 @@ pub enum PkiCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Create the next document signer under the IACA of `eid pki init`, to take over from the
+    /// current one before it ends: list it under `[[successors]]` in the authority's
+    /// configuration, and its JWK as an offline key of the issuer in the trust list
+    Successor {
+        /// The folder `eid pki init` wrote (iaca.pem and iaca.key.pem are read from it)
+        #[arg(long)]
+        pki: PathBuf,
+        /// The new files' name: NAME.pem, NAME.key.pem and NAME.jwk, written in the same folder
+        #[arg(long)]
+        name: String,
+        /// Its first day (RFC 3339, e.g. 2027-09-01T00:00:00Z); issuance moves to it then.
+        /// Default: now
+        #[arg(long)]
+        from: Option<String>,
+        /// Days of validity (at most 457; ISO 18013-5 Annex B)
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+        /// The key is in an HSM: certify this public key (SPKI PEM) and write no private key
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+        /// The DS certificate's organisation and common name
+        #[arg(long, default_value = "eid demo authority")]
+        organization: String,
+        /// Where the authority can be reached (issuer alternative name)
+        #[arg(long, default_value = "https://eid.example.cn/authority")]
+        uri: String,
+        /// Replace files that already exist
+        #[arg(long)]
+        force: bool,
+    },
     /// Check a document-signer certificate against the Annex B profile and trusted IACA roots
     Verify {
         /// Trusted IACA root certificates (PEM), comma separated
@@ -160,6 +190,25 @@ pub fn run_pki(command: PkiCommand) -> anyhow::Result<Outcome> {
             days,
             force,
         } => reader(&out, &name, &country, &uri, days, force),
+        PkiCommand::Successor {
+            pki,
+            name,
+            from,
+            days,
+            public_key,
+            organization,
+            uri,
+            force,
+        } => successor(&Successor {
+            pki: &pki,
+            name: &name,
+            from: from.as_deref(),
+            days,
+            public_key: public_key.as_deref(),
+            organization: &organization,
+            uri: &uri,
+            force,
+        }),
         PkiCommand::Verify { trust, ds } => {
             let now = SystemClock.now();
             let roots = load_roots(&trust, now)?;
@@ -282,6 +331,118 @@ fn reader(
     crate::print_json(&serde_json::json!({
         "out": out.display().to_string(),
         "reader": { "valid_until": format_time(start + Duration::days(days)) },
+    }))?;
+    Ok(Outcome::Ok)
+}
+
+struct Successor<'a> {
+    pki: &'a Path,
+    name: &'a str,
+    from: Option<&'a str>,
+    days: i64,
+    public_key: Option<&'a Path>,
+    organization: &'a str,
+    uri: &'a str,
+    force: bool,
+}
+
+fn successor(args: &Successor<'_>) -> anyhow::Result<Outcome> {
+    if args.name.is_empty()
+        || !args
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        anyhow::bail!("--name must be letters, digits, '-' or '_' (it names the files)");
+    }
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).with_context(|| format!("could not read {}", path.display()))
+    };
+    let start = match args.from {
+        Some(text) => OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .with_context(|| format!("--from {text:?} is not an RFC 3339 time"))?,
+        None => SystemClock.now() - Duration::minutes(1),
+    }
+    .replace_nanosecond(0)?;
+    let iaca_pem = read(&args.pki.join("iaca.pem"))?;
+    let iaca = x509::CertificateDer(eid_crypto::pem::decode("CERTIFICATE", &iaca_pem)?);
+    // The IACA must still be valid when the successor ends, or its chain breaks first.
+    let end = start + Duration::days(args.days);
+    let trusted = TrustedIaca::new(&iaca.0, end).with_context(|| {
+        format!(
+            "the IACA in {} does not cover the successor's last day ({}): roll the IACA over first",
+            args.pki.display(),
+            format_time(end)
+        )
+    })?;
+    let iaca_key = SigningKey::from_pkcs8_pem(&read(&args.pki.join("iaca.key.pem"))?)
+        .context("the IACA's key (iaca.key.pem)")?;
+    let files = ["pem", "key.pem", "jwk"].map(|ext| args.pki.join(format!("{}.{ext}", args.name)));
+    let mut written: Vec<&Path> = vec![&files[0], &files[2]];
+    let (key, public) = match args.public_key {
+        Some(path) => (
+            None,
+            eid_crypto::VerifyingKey::from_spki_pem(&read(path)?).with_context(|| {
+                format!("{} is not a P-256 public key (SPKI PEM)", path.display())
+            })?,
+        ),
+        None => {
+            written.push(&files[1]);
+            let key = SigningKey::generate()?;
+            let public = key.verifying_key().clone();
+            (Some(key), public)
+        }
+    };
+    refuse_existing(&written, args.force)?;
+    let country = trusted
+        .country()
+        .context("the IACA names no country")?
+        .to_owned();
+    let certificate = x509::create_document_signer(
+        &x509::Subject {
+            country,
+            state: None,
+            organization: args.organization.to_owned(),
+            common_name: format!("{} DS {}", args.organization, args.name),
+        },
+        &x509::CertificateTerms {
+            not_before: start,
+            not_after: end,
+            issuer_alt_name_uri: args.uri.to_owned(),
+            crl_uri: format!("{}/iaca.crl", args.uri.trim_end_matches('/')),
+        },
+        &public,
+        &iaca,
+        &iaca_key,
+        &OsRandom,
+    )?;
+    let mut jwk = public.to_jwk();
+    jwk.kid = Some(jwk.thumbprint());
+    jwk.alg = Some("ES256".into());
+    jwk.use_ = Some("sig".into());
+    write_file(
+        &files[0],
+        certificate.to_pem().as_bytes(),
+        false,
+        args.force,
+    )?;
+    if let Some(key) = &key {
+        write_file(&files[1], key.to_pkcs8_pem()?.as_bytes(), true, args.force)?;
+    }
+    write_file(
+        &files[2],
+        serde_json::to_string_pretty(&jwk)?.as_bytes(),
+        false,
+        args.force,
+    )?;
+    crate::print_json(&serde_json::json!({
+        "certificate": files[0].display().to_string(),
+        "key": key.as_ref().map(|_| files[1].display().to_string()),
+        "jwk": files[2].display().to_string(),
+        "valid_from": format_time(start),
+        "valid_until": format_time(end),
+        "kid": jwk.kid,
+        "next": "list it under [[successors]] in the authority's configuration, and list its JWK beside the current one as the issuer's offline keys (eid trust add-issuer --replace --offline-key ds.jwk --offline-key NAME.jwk)",
     }))?;
     Ok(Outcome::Ok)
 }

@@ -170,8 +170,8 @@ impl Story {
             Authority::new(
                 settings,
                 store.clone(),
-                Arc::new(ds_key),
-                vec![nanning.ds.0.clone()],
+                eid_authority::DocumentSigners::one(Arc::new(ds_key), vec![nanning.ds.0.clone()])
+                    .unwrap(),
                 trust.clone(),
                 Arc::new(FixedClock(NOW)),
                 Arc::new(OsRandom),

@@ -26,7 +26,8 @@ fn step(what: &'static str) -> impl Fn(cryptoki::error::Error) -> CryptoError {
 
 /// An ES256 key held by a PKCS#11 token, found by its label. Signing holds one logged-in
 /// session, one signature at a time. A module is initialised once per process: open each
-/// key once and share the signer (it is `Sync`); the module is finalised when it is dropped.
+/// key once and share the signer (it is `Sync`), and several keys of one token together
+/// ([`Pkcs11Signer::open_keys`]); the module is finalised when the last of them is dropped.
 pub struct Pkcs11Signer {
     session: Mutex<Session>,
     key: ObjectHandle,
@@ -135,34 +136,56 @@ pub fn init_token(
 impl Pkcs11Signer {
     /// The private key labelled `key` on the token labelled `token`, logged in as the user.
     pub fn open(module: &Path, token: &str, pin: &str, key: &str) -> Result<Self, CryptoError> {
+        let mut opened = Self::open_keys(module, token, pin, &[key])?;
+        opened
+            .pop()
+            .ok_or_else(|| CryptoError::Pkcs11(format!("no private key labelled {key:?}")))
+    }
+
+    /// The private keys labelled `keys` on the token labelled `token`, in that order: one
+    /// context and one login for all of them (an authority's current document signer and
+    /// its successors), each key with a session of its own.
+    pub fn open_keys(
+        module: &Path,
+        token: &str,
+        pin: &str,
+        keys: &[&str],
+    ) -> Result<Vec<Self>, CryptoError> {
         let (context, slot) = open_token(module, token)?;
-        let session = context
-            .open_ro_session(slot)
-            .map_err(step("opening a session"))?;
-        session
-            .login(UserType::User, Some(&AuthPin::new(pin.into())))
-            .map_err(step("logging in"))?;
-        let find = |class| {
-            session
-                .find_objects(&[
-                    Attribute::Class(class),
-                    Attribute::Label(key.as_bytes().to_vec()),
-                ])
-                .map_err(step("finding the key"))
-        };
-        let private = *find(ObjectClass::PRIVATE_KEY)?
-            .first()
-            .ok_or_else(|| CryptoError::Pkcs11(format!("no private key labelled {key:?}")))?;
-        let public = *find(ObjectClass::PUBLIC_KEY)?
-            .first()
-            .ok_or_else(|| CryptoError::Pkcs11(format!("no public key labelled {key:?}")))?;
-        let verifying = public_key(&session, public)?;
-        Ok(Self {
-            session: Mutex::new(session),
-            key: private,
-            verifying,
-            _context: context,
-        })
+        let mut opened = Vec::with_capacity(keys.len());
+        for (n, key) in keys.iter().enumerate() {
+            let session = context
+                .open_ro_session(slot)
+                .map_err(step("opening a session"))?;
+            // The login is the token's for the whole application: once is enough.
+            if n == 0 {
+                session
+                    .login(UserType::User, Some(&AuthPin::new(pin.into())))
+                    .map_err(step("logging in"))?;
+            }
+            let find = |class| {
+                session
+                    .find_objects(&[
+                        Attribute::Class(class),
+                        Attribute::Label(key.as_bytes().to_vec()),
+                    ])
+                    .map_err(step("finding the key"))
+            };
+            let private = *find(ObjectClass::PRIVATE_KEY)?
+                .first()
+                .ok_or_else(|| CryptoError::Pkcs11(format!("no private key labelled {key:?}")))?;
+            let public = *find(ObjectClass::PUBLIC_KEY)?
+                .first()
+                .ok_or_else(|| CryptoError::Pkcs11(format!("no public key labelled {key:?}")))?;
+            let verifying = public_key(&session, public)?;
+            opened.push(Self {
+                session: Mutex::new(session),
+                key: private,
+                verifying,
+                _context: context.clone(),
+            });
+        }
+        Ok(opened)
     }
 
     /// Generates a P-256 key pair labelled `key` on the token (sensitive, never

@@ -34,6 +34,9 @@ pub enum PlatformError {
     /// A database.
     #[error(transparent)]
     Store(#[from] eid_store::StoreError),
+    /// An authority's document signers cannot be used.
+    #[error("an authority's document signer: {0}")]
+    Signer(#[from] eid_authority::SignerError),
     /// A region code.
     #[error(transparent)]
     Region(#[from] eid_core::region::RegionError),

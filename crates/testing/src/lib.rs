@@ -12,7 +12,9 @@
 
 use eid_core::region::{RegionCode, Scope};
 use eid_core::status::StatusListReference;
-use eid_core::{OsRandom, ResidentCard, ResidentIdNumber};
+use std::sync::Mutex;
+
+use eid_core::{Clock, OsRandom, ResidentCard, ResidentIdNumber};
 use eid_crypto::x509::{AuthorityPki, CertificateTerms, Subject, create_reader_certificate};
 use eid_crypto::{Signer, SigningKey};
 use eid_mdoc::issue::ElementValue;
@@ -346,4 +348,26 @@ pub fn residents(count: u64, today: Date) -> Vec<ResidentCard> {
         .map(|line| serde_json::from_slice::<ResidentCard>(line).unwrap())
         .filter(|card| card.card_expiry.is_valid_on(today))
         .collect()
+}
+
+/// A clock a test moves: the years of a rollover in a second.
+#[derive(Debug)]
+pub struct TestClock(Mutex<OffsetDateTime>);
+
+impl TestClock {
+    /// A clock standing at `at`.
+    pub fn new(at: OffsetDateTime) -> Self {
+        Self(Mutex::new(at))
+    }
+
+    /// Moves it to `at` (backwards too).
+    pub fn set(&self, at: OffsetDateTime) {
+        *self.0.lock().unwrap() = at;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use eid_authority::{Authority, Settings, admin_router, public_router};
-use eid_core::{FixedClock, OsRandom, ResidentCard};
+use eid_authority::{Authority, DocumentSigners, Settings, admin_router, public_router};
+use eid_core::{Clock, FixedClock, OsRandom, ResidentCard};
 use eid_crypto::x509::AuthorityPki;
 use eid_crypto::{Signer, SigningKey, VerifyingKey};
 use eid_oid4vc::offer::CredentialOffer;
@@ -30,6 +30,8 @@ pub struct World {
     pub pki: Arc<AuthorityPki>,
     pub providers: Arc<Vec<(String, SigningKey)>>,
     pub residents: Vec<ResidentCard>,
+    /// The authority's clock: the phones and checks of the helpers below go by it.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Residents from the registry generator, all with cards usable today.
@@ -39,17 +41,15 @@ pub fn residents(count: u64) -> Vec<ResidentCard> {
 
 impl World {
     pub async fn new(database_url: &str) -> Self {
-        Self::with_signer(database_url, |pki| {
-            let key = SigningKey::from_pkcs8_der(&pki.ds_key.to_pkcs8_der().unwrap()).unwrap();
-            (Arc::new(key), vec![pki.ds.0.clone()])
-        })
-        .await
+        Self::with_signers(database_url, Arc::new(FixedClock(NOW)), pki_signer).await
     }
 
-    /// An authority whose issuer key and chain `issuer` makes from the authority's PKI.
-    pub async fn with_signer(
+    /// An authority at `clock` whose document signers `issuer` makes from the authority's
+    /// PKI.
+    pub async fn with_signers(
         database_url: &str,
-        issuer: impl FnOnce(&AuthorityPki) -> (Arc<dyn Signer>, Vec<Vec<u8>>),
+        clock: Arc<dyn Clock>,
+        issuer: impl FnOnce(&AuthorityPki) -> DocumentSigners,
     ) -> Self {
         let store = Store::connect(database_url).await.unwrap();
         let residents = residents(40);
@@ -60,14 +60,14 @@ impl World {
             .into_iter()
             .map(|id| (id.to_owned(), SigningKey::generate().unwrap()))
             .collect();
-        let (signer, chain) = issuer(&pki);
+        let signers = issuer(&pki);
         Self::assemble(
             store,
             Arc::new(pki),
             Arc::new(providers),
             residents,
-            signer,
-            chain,
+            signers,
+            clock,
         )
     }
 
@@ -76,15 +76,13 @@ impl World {
     /// issuer key, PKI, wallet providers and settings.
     pub async fn replica(&self, database_url: &str) -> Self {
         let store = Store::connect(database_url).await.unwrap();
-        let key = SigningKey::from_pkcs8_der(&self.pki.ds_key.to_pkcs8_der().unwrap()).unwrap();
-        let chain = vec![self.pki.ds.0.clone()];
         Self::assemble(
             store,
             self.pki.clone(),
             self.providers.clone(),
             self.residents.clone(),
-            Arc::new(key),
-            chain,
+            pki_signer(&self.pki),
+            self.clock.clone(),
         )
     }
 
@@ -93,8 +91,8 @@ impl World {
         pki: Arc<AuthorityPki>,
         providers: Arc<Vec<(String, SigningKey)>>,
         residents: Vec<ResidentCard>,
-        signer: Arc<dyn Signer>,
-        chain: Vec<Vec<u8>>,
+        signers: DocumentSigners,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let mut list = TrustList::new(NOW);
         // Faces are the face tests' business (`require_face_match`).
@@ -112,10 +110,9 @@ impl World {
         let authority = Arc::new(Authority::new(
             settings,
             store,
-            signer,
-            chain,
+            signers,
             VerifiedTrustList::dangerous_unsigned(list),
-            Arc::new(FixedClock(NOW)),
+            clock.clone(),
             Arc::new(OsRandom),
         ));
         Self {
@@ -125,6 +122,7 @@ impl World {
             pki,
             providers,
             residents,
+            clock,
         }
     }
 
@@ -137,6 +135,7 @@ impl World {
             pki,
             providers,
             residents,
+            clock,
         } = self;
         drop((public, admin));
         // The outbox relay holds the authority for the length of a pass: wait it out.
@@ -158,12 +157,24 @@ impl World {
             pki,
             providers,
             residents,
+            clock,
         }
+    }
+
+    /// The authority's time now.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     pub fn provider(&self, id: &str) -> &SigningKey {
         &self.providers.iter().find(|(p, _)| p == id).unwrap().1
     }
+}
+
+/// The document signer of `pki` alone (a copy of its key).
+pub fn pki_signer(pki: &AuthorityPki) -> DocumentSigners {
+    let key = SigningKey::from_pkcs8_der(&pki.ds_key.to_pkcs8_der().unwrap()).unwrap();
+    DocumentSigners::one(Arc::new(key), vec![pki.ds.0.clone()]).unwrap()
 }
 
 /// Runs `test` against a world on a scratch PostgreSQL database (dropped afterwards); when
@@ -254,8 +265,8 @@ impl Phone {
             keys: &self.public_keys(),
             key_storage: &["iso_18045_high"],
             user_authentication: &["iso_18045_high"],
-            issued_at: NOW,
-            expires_at: NOW + Duration::hours(1),
+            issued_at: world.now(),
+            expires_at: world.now() + Duration::hours(1),
         }
         .sign(world.provider(&self.provider))
         .unwrap()
@@ -265,7 +276,7 @@ impl Phone {
         let attestation = self.attestation(world);
         self.keys
             .iter()
-            .map(|k| key_proof(k, ISSUER, nonce, NOW, Some(&attestation)).unwrap())
+            .map(|k| key_proof(k, ISSUER, nonce, world.now(), Some(&attestation)).unwrap())
             .collect()
     }
 }

@@ -55,7 +55,7 @@ pub async fn fetch_list(world: &World, shard: u64, cwt: bool) -> VerifiedStatusL
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
         .await
         .unwrap();
-    let root = world.pki.trusted_root(NOW).unwrap();
+    let root = world.pki.trusted_root(world.now()).unwrap();
     let uri = world.authority.status_uri(shard);
     let list = read(
         &bytes,
@@ -64,7 +64,7 @@ pub async fn fetch_list(world: &World, shard: u64, cwt: bool) -> VerifiedStatusL
                 roots: std::slice::from_ref(&root),
                 keys: &[],
             },
-            NOW,
+            world.now(),
             &uri,
         ),
     )
@@ -88,22 +88,31 @@ pub fn verify_mdoc(
     key: &dyn Signer,
     lists: &ServedLists,
 ) -> Result<Vec<String>, eid_mdoc::MdocError> {
-    let bytes = b64url_decode(credential).unwrap();
-    let issuer_signed = IssuerSigned::from_cbor(&bytes)?;
-    let root = world.pki.trusted_root(NOW).unwrap();
-    let verified = verify_issuer_data(
+    let verified = verified_mdoc(world, credential, Some(lists))?;
+    assert!(verified.status_checked);
+    assert_eq!(&verified.device_key, key.verifying_key());
+    Ok(verified.elements.into_iter().map(|(_, id, _)| id).collect())
+}
+
+/// The issuer data of an issued mdoc, checked at the world's time against the authority's
+/// IACA (and its status against `lists`, if given).
+pub fn verified_mdoc(
+    world: &World,
+    credential: &str,
+    lists: Option<&ServedLists>,
+) -> Result<eid_mdoc::verify::VerifiedIssuerData, eid_mdoc::MdocError> {
+    let issuer_signed = IssuerSigned::from_cbor(&b64url_decode(credential).unwrap())?;
+    let root = world.pki.trusted_root(world.now()).unwrap();
+    verify_issuer_data(
         eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
         &issuer_signed,
         &IssuerDataCheck {
             trust: IssuerTrust::Roots(std::slice::from_ref(&root)),
-            now: NOW,
+            now: world.now(),
             expected_doc_type: Some(eid_mdoc::DOCTYPE_RESIDENT_IDENTITY),
-            status: Some(lists),
+            status: lists.map(|l| l as &dyn StatusCheck),
         },
-    )?;
-    assert!(verified.status_checked);
-    assert_eq!(&verified.device_key, key.verifying_key());
-    Ok(verified.elements.into_iter().map(|(_, id, _)| id).collect())
+    )
 }
 
 /// Presents an issued SD-JWT VC with a key binding and verifies it with the credential
@@ -121,16 +130,16 @@ pub fn verify_sd_jwt(
             signer: key,
             audience: "https://hotel.test",
             nonce: "n-42",
-            issued_at: NOW,
+            issued_at: world.now(),
         }),
     )?;
-    let root = world.pki.trusted_root(NOW).unwrap();
+    let root = world.pki.trusted_root(world.now()).unwrap();
     UnverifiedSdJwt::parse(&presentation)?.verify(&VerifyOptions {
         trust: eid_sdjwt::verify::IssuerTrust {
             x5c: eid_sdjwt::X5cTrust::Roots(std::slice::from_ref(&root)),
             keys: &[],
         },
-        now: NOW,
+        now: world.now(),
         leeway: Duration::ZERO,
         sd_jwt_vc: true,
         expected_vct: Some(eid_sdjwt::VCT_RESIDENT_IDENTITY),

@@ -6,6 +6,7 @@
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
+    clippy::panic,
     reason = "tests: a failed unwrap is a failed test"
 )]
 
@@ -18,4 +19,5 @@ mod pkcs11;
 #[cfg(feature = "face")]
 mod remote;
 mod replicas;
+mod rollover;
 mod unreachable;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use eid_authority::config::AuthorityConfig;
 use eid_authority::credential::{CONFIG_MDOC, CONFIG_SD_JWT};
+use eid_core::FixedClock;
 use eid_crypto::pkcs11::{Pkcs11Signer, fresh_softhsm_store, init_token};
 use eid_crypto::x509::{CertificateTerms, Subject, create_document_signer};
 use eid_crypto::{CryptoRandom, Signer};
@@ -37,30 +38,40 @@ async fn softhsm_issuer_key_chosen_by_configuration_issues_both_formats() {
         .unwrap()
         .verifying_key()
         .clone();
+    // Its successor on the same token, taking over in 300 days.
+    let next = Pkcs11Signer::generate(module, "eid-authority", "user-pin-5678", "ds-4501-next")
+        .unwrap()
+        .verifying_key()
+        .clone();
+    let handover = NOW + Duration::days(300);
     let work = std::env::temp_dir().join(format!("eid-authority-pkcs11-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
 
-    let world = World::with_signer("sqlite::memory:", |pki| {
-        let ds = create_document_signer(
-            &Subject {
-                country: "CN".into(),
-                state: None,
-                organization: "Nanning PSB".into(),
-                common_name: "Nanning PSB DS (HSM)".into(),
-            },
-            &CertificateTerms {
-                not_before: NOW - Duration::days(1),
-                not_after: NOW + Duration::days(365),
-                issuer_alt_name_uri: ISSUER.into(),
-                crl_uri: format!("{ISSUER}/iaca.crl"),
-            },
-            &public,
-            &pki.iaca,
-            &pki.iaca_key,
-            &CryptoRandom,
-        )
-        .unwrap();
-        std::fs::write(work.join("ds.pem"), ds.to_pem()).unwrap();
+    let world = World::with_signers("sqlite::memory:", Arc::new(FixedClock(NOW)), |pki| {
+        let certificate = |key, from: time::OffsetDateTime, file: &str| {
+            let ds = create_document_signer(
+                &Subject {
+                    country: "CN".into(),
+                    state: None,
+                    organization: "Nanning PSB".into(),
+                    common_name: "Nanning PSB DS (HSM)".into(),
+                },
+                &CertificateTerms {
+                    not_before: from,
+                    not_after: from + Duration::days(365),
+                    issuer_alt_name_uri: ISSUER.into(),
+                    crl_uri: format!("{ISSUER}/iaca.crl"),
+                },
+                key,
+                &pki.iaca,
+                &pki.iaca_key,
+                &CryptoRandom,
+            )
+            .unwrap();
+            std::fs::write(work.join(file), ds.to_pem()).unwrap();
+        };
+        certificate(&public, NOW - Duration::days(1), "ds.pem");
+        certificate(&next, handover, "ds-next.pem");
         let config = AuthorityConfig::parse(
             &format!(
                 r#"
@@ -73,15 +84,27 @@ async fn softhsm_issuer_key_chosen_by_configuration_issues_both_formats() {
                 token = "eid-authority"
                 key_label = "ds-4501"
                 certificates = "{}"
+                [[successors]]
+                kind = "pkcs11"
+                module = "{MODULE}"
+                token = "eid-authority"
+                key_label = "ds-4501-next"
+                certificates = "{}"
                 "#,
-                work.join("ds.pem").display()
+                work.join("ds.pem").display(),
+                work.join("ds-next.pem").display()
             ),
             &|name| (name == "EID_AUTHORITY_PKCS11_PIN").then(|| "user-pin-5678".to_owned()),
         )
         .unwrap();
-        let (signer, chain): (Arc<dyn Signer>, _) = config.signer.open(NOW).unwrap();
-        assert_eq!(signer.verifying_key(), &public);
-        (signer, chain)
+        // Both keys of the token open together (one module, one login), each signing.
+        let signers = config.document_signers(NOW).unwrap();
+        assert_eq!(signers.at(NOW).unwrap().signer().verifying_key(), &public);
+        let successor = signers.at(handover).unwrap().signer();
+        assert_eq!(successor.verifying_key(), &next);
+        let signature = successor.sign(b"rolled over").unwrap();
+        next.verify(b"rolled over", &signature).unwrap();
+        signers
     })
     .await;
 

@@ -184,6 +184,102 @@ fn pki_init_verify_and_keys_generate() {
 }
 
 #[test]
+fn pki_successor_certifies_the_next_document_signer_under_the_same_iaca() {
+    let dir = scratch("successor");
+    let pki = dir.join("pki");
+    let p = |n: &str| pki.join(n).to_str().unwrap().to_owned();
+    assert!(eid(&["pki", "init", "--out", &p("")]).status.success());
+    let successor = |extra: &[&str]| {
+        let mut args = vec!["pki", "successor", "--pki", pki.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        eid(&args)
+    };
+    // Now, for a year: valid under the IACA at once, with its key and JWK beside it.
+    let out = successor(&["--name", "ds-2"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(printed["next"].as_str().unwrap().contains("[[successors]]"));
+    for name in ["ds-2.pem", "ds-2.key.pem", "ds-2.jwk"] {
+        assert!(pki.join(name).exists(), "{name}");
+    }
+    let out = eid(&["pki", "verify", "--trust", &p("iaca.pem"), &p("ds-2.pem")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // One that begins in 300 days is not valid yet, and says so.
+    let in_days = |days| {
+        (eid_core::Clock::now(&eid_core::SystemClock) + time::Duration::days(days))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let later = in_days(300);
+    let out = successor(&["--name", "ds-3", "--from", &later]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = eid(&["pki", "verify", "--trust", &p("iaca.pem"), &p("ds-3.pem")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+    // A key kept in an HSM: its public key certified, no private key written.
+    assert!(
+        eid(&[
+            "keys",
+            "generate",
+            "--out",
+            &p("hsm.pem"),
+            "--public",
+            &p("hsm.pub.pem")
+        ])
+        .status
+        .success()
+    );
+    let out = successor(&["--name", "ds-hsm", "--public-key", &p("hsm.pub.pem")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(pki.join("ds-hsm.pem").exists() && !pki.join("ds-hsm.key.pem").exists());
+    // Refused, writing nothing: the same name again, a bad name or time, too long a life,
+    // and a successor outliving its IACA.
+    let before = std::fs::read(pki.join("ds-2.key.pem")).unwrap();
+    let late = in_days(3500);
+    for (args, says) in [
+        (vec!["--name", "ds-2"], "--force"),
+        (vec!["--name", "../ds"], "--name"),
+        (vec!["--name", "ds-4", "--from", "tomorrow"], "RFC 3339"),
+        (vec!["--name", "ds-5", "--days", "500"], "457"),
+        (
+            // The IACA of `pki init` lives 3650 days.
+            vec!["--name", "ds-6", "--from", late.as_str()],
+            "roll the IACA over first",
+        ),
+    ] {
+        let out = successor(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    assert_eq!(std::fs::read(pki.join("ds-2.key.pem")).unwrap(), before);
+    for name in ["ds-4.pem", "ds-5.pem", "ds-6.pem"] {
+        assert!(!pki.join(name).exists(), "{name}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn sd_jwt_round_trip_says_exactly_why_when_one_thing_changes() {
     let dir = scratch("sdjwt");
     let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();

@@ -50,7 +50,7 @@ mod validate;
 pub use create::{AuthorityPki, create_document_signer, create_iaca, create_reader_certificate};
 pub use validate::{
     DocumentSignerCache, TrustedIaca, VerifiedDocumentSigner, check_document_signer_profile,
-    check_reader_certificate, verify_document_signer,
+    check_reader_certificate, document_signer_terms, verify_document_signer,
 };
 
 /// The extended key usage of an mdoc document signer, 1.0.18013.5.1.2 (ISO 18013-5 Annex B).

@@ -42,6 +42,11 @@ pub struct TrustedIaca {
 }
 
 impl TrustedIaca {
+    /// The IACA's country (ISO 3166 alpha-2); a DS under it must name the same.
+    pub fn country(&self) -> Option<&str> {
+        self.country.as_deref()
+    }
+
     /// Checks `der` against the IACA profile at `now` and keeps it as a trust anchor.
     pub fn new(der: &[u8], now: OffsetDateTime) -> Result<Self, CertificateError> {
         let cert = parse(der)?;
@@ -120,6 +125,18 @@ pub fn check_document_signer_profile(
 ) -> Result<VerifyingKey, CertificateError> {
     let cert = parse(der)?;
     check_ds(&cert, now)
+}
+
+/// A DS certificate's key and validity (`notBefore`, `notAfter`), checked against the DS
+/// profile as of its own first day: a successor made ahead of its use is not valid yet,
+/// and its issuer chooses when to begin signing with it.
+pub fn document_signer_terms(
+    der: &[u8],
+) -> Result<(VerifyingKey, OffsetDateTime, OffsetDateTime), CertificateError> {
+    let cert = parse(der)?;
+    let not_before = cert.validity().not_before.to_datetime();
+    let not_after = cert.validity().not_after.to_datetime();
+    Ok((check_ds(&cert, not_before)?, not_before, not_after))
 }
 
 fn check_ds(

@@ -472,11 +472,11 @@ pub async fn start(
         let mut settings = Settings::new(&url, &keys.admin_token, keys.pseudonym_key);
         settings.issuer_name = keys.plan.name.into();
         let ds_key = eid_crypto::SigningKey::from_pkcs8_der(&keys.ds_key.to_pkcs8_der()?)?;
+        let signers = eid_authority::DocumentSigners::one(Arc::new(ds_key), keys.chain.clone())?;
         let mut authority = Authority::new(
             settings,
             store,
-            Arc::new(ds_key),
-            keys.chain.clone(),
+            signers,
             data.trust.clone(),
             clock.clone(),
             random.clone(),

@@ -61,8 +61,8 @@ pub async fn serve(world: &World) -> Served {
     let authority = Arc::new(Authority::new(
         Settings::new(&base, ADMIN, [7; 32]),
         store,
-        Arc::new(ds_key),
-        vec![world.nanning.ds.0.clone()],
+        eid_authority::DocumentSigners::one(Arc::new(ds_key), vec![world.nanning.ds.0.clone()])
+            .unwrap(),
         VerifiedTrustList::dangerous_unsigned({
             let mut list = TrustList::new(NOW);
             list.waive_face_match();

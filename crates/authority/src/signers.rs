@@ -1,0 +1,154 @@
+//! The authority's document signers over the years: the one it issues with and signs its
+//! status lists with today, and the successors made ahead of time. A DS certificate lives
+//! 450 days at most (ISO/IEC 18013-5 Annex B), so an authority that keeps issuing rolls over
+//! to a new key before the current one ends; credentials signed by either keep verifying
+//! until they expire, because a credential never outlives the certificate that signed it.
+
+use std::sync::Arc;
+
+use eid_crypto::Signer;
+use eid_crypto::x509::{CertificateError, document_signer_terms};
+use time::OffsetDateTime;
+
+/// A document signer: a key and its certificate chain (DER, DS first), with the DS
+/// certificate's validity.
+#[derive(Clone)]
+pub struct DocumentSigner {
+    /// Its place among the authority's signers, by first day.
+    position: usize,
+    signer: Arc<dyn Signer>,
+    x5chain: Vec<Vec<u8>>,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+}
+
+impl std::fmt::Debug for DocumentSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentSigner")
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why document signers cannot be used as given.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignerError {
+    /// No certificate came with the key.
+    #[error("a document signer needs its certificate chain (DS first)")]
+    NoCertificate,
+    /// The first certificate is not a DS certificate by the profile of Annex B.
+    #[error("the DS certificate: {0}")]
+    Certificate(#[from] CertificateError),
+    /// The key is not the DS certificate's: it would issue credentials no one can verify.
+    #[error("the key is not the one of its DS certificate")]
+    KeyMismatch,
+    /// No document signer at all.
+    #[error("no document signer is configured")]
+    None,
+    /// Two document signers share a key: a successor needs a key of its own.
+    #[error("two document signers share one key: a successor needs a new key")]
+    SameKey,
+}
+
+impl DocumentSigner {
+    /// `signer` with its chain: the first certificate must be a DS certificate of that very
+    /// key (checked against the DS profile as of its own first day).
+    pub fn new(signer: Arc<dyn Signer>, x5chain: Vec<Vec<u8>>) -> Result<Self, SignerError> {
+        let ds = x5chain.first().ok_or(SignerError::NoCertificate)?;
+        let (key, not_before, not_after) = document_signer_terms(ds)?;
+        if &key != signer.verifying_key() {
+            return Err(SignerError::KeyMismatch);
+        }
+        Ok(Self {
+            position: 0,
+            signer,
+            x5chain,
+            not_before,
+            not_after,
+        })
+    }
+
+    /// The key.
+    pub fn signer(&self) -> &dyn Signer {
+        self.signer.as_ref()
+    }
+
+    /// The certificate chain (DER, DS first) that goes in credentials and status lists.
+    pub fn x5chain(&self) -> &[Vec<u8>] {
+        &self.x5chain
+    }
+
+    /// The DS certificate's first day.
+    pub fn not_before(&self) -> OffsetDateTime {
+        self.not_before
+    }
+
+    /// The DS certificate's last moment: no credential it signs is valid beyond it.
+    pub fn not_after(&self) -> OffsetDateTime {
+        self.not_after
+    }
+
+    /// Its place among the authority's signers, ordered by first day (0: the oldest).
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    fn valid_at(&self, now: OffsetDateTime) -> bool {
+        self.not_before <= now && now < self.not_after
+    }
+}
+
+/// The authority's document signers, ordered by their certificates' first day.
+#[derive(Clone, Debug)]
+pub struct DocumentSigners(Vec<DocumentSigner>);
+
+impl DocumentSigners {
+    /// The signers given, in any order; each key once.
+    pub fn new(mut signers: Vec<DocumentSigner>) -> Result<Self, SignerError> {
+        if signers.is_empty() {
+            return Err(SignerError::None);
+        }
+        for (i, a) in signers.iter().enumerate() {
+            if signers[i + 1..]
+                .iter()
+                .any(|b| a.signer.verifying_key() == b.signer.verifying_key())
+            {
+                return Err(SignerError::SameKey);
+            }
+        }
+        signers.sort_by_key(|s| (s.not_before, s.not_after));
+        for (position, signer) in signers.iter_mut().enumerate() {
+            signer.position = position;
+        }
+        Ok(Self(signers))
+    }
+
+    /// One signer with its chain.
+    pub fn one(signer: Arc<dyn Signer>, x5chain: Vec<Vec<u8>>) -> Result<Self, SignerError> {
+        Self::new(vec![DocumentSigner::new(signer, x5chain)?])
+    }
+
+    /// The signer to use at `now`: of those whose certificate is valid, the one that began
+    /// last — a successor takes over on its first day, and the one it follows signs
+    /// nothing new after that. `None` when no certificate is valid at `now`.
+    pub fn at(&self, now: OffsetDateTime) -> Option<&DocumentSigner> {
+        self.0.iter().rev().find(|s| s.valid_at(now))
+    }
+
+    /// When the last of them ends: past this the authority cannot issue or sign a status
+    /// list, so a successor must be in place well before.
+    pub fn last_ends(&self) -> OffsetDateTime {
+        self.0
+            .iter()
+            .map(|s| s.not_after)
+            .max()
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// All of them, by first day.
+    pub fn all(&self) -> &[DocumentSigner] {
+        &self.0
+    }
+}
