@@ -483,6 +483,15 @@ impl AuthorityConfig {
                 ),
             });
         }
+        let covered = signers.covered_until(now);
+        if covered < signers.last_ends() {
+            return Err(ConfigError::Invalid {
+                name: "successors",
+                problem: format!(
+                    "no DS certificate is valid from {covered} until a later one begins: the authority could sign nothing in between; give the successor an earlier notBefore"
+                ),
+            });
+        }
         Ok(signers)
     }
 }

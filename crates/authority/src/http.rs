@@ -120,6 +120,16 @@ async fn ready(State(authority): State<Arc<Authority>>) -> Response {
         }
         Some(_) => {}
     }
+    // A successor's problem is for the operator (`/metrics`, and the next start refuses):
+    // taking this replica out now would not help.
+    let now = authority.clock.now();
+    missing.extend(
+        authority
+            .signers_refused()
+            .into_iter()
+            .filter(|(from, _)| *from <= now)
+            .map(|(_, problem)| problem),
+    );
     if !authority.broker_up() {
         missing.push("NATS does not answer (events wait in the outbox)".to_owned());
     }
@@ -142,7 +152,9 @@ async fn metrics(State(authority): State<Arc<Authority>>) -> Response {
     let (pending, oldest, unanswered) = authority.store.outbox_lag().await;
     let oldest = oldest.map_or(0, |at| (now - at).max(0)) as f64;
     let broker = if authority.broker_up() { 1.0 } else { 0.0 };
-    let signers_left = (authority.signers.last_ends().unix_timestamp() - now).max(0) as f64;
+    let covered = authority.signers.covered_until(authority.clock.now());
+    let refused = authority.signers_refused().len() as f64;
+    let signers_left = (covered.unix_timestamp() - now).max(0) as f64;
     eid_serve::metrics::render(
         &authority.http,
         &[
@@ -168,8 +180,13 @@ async fn metrics(State(authority): State<Arc<Authority>>) -> Response {
             ),
             (
                 "eid_document_signer_seconds_left",
-                "Seconds until the last configured DS certificate ends: alert well before a credential's validity (a successor goes under [[successors]]).",
+                "Seconds until no configured DS certificate is valid (the end of unbroken coverage from now): alert well before a credential's validity (a successor goes under [[successors]]).",
                 signers_left,
+            ),
+            (
+                "eid_document_signer_problems",
+                "Document signers (current or successors) that verifiers under the trust list would refuse: a chain to no listed IACA, a key missing from the issuer's offline keys.",
+                refused,
             ),
             (
                 "eid_broker_up",

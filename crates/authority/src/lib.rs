@@ -303,13 +303,25 @@ impl Authority {
         })
     }
 
+    /// What verifiers under the authority's trust list would refuse of its document
+    /// signers ([`DocumentSigners::refused_by`]), each with its certificate's first day.
+    pub fn signers_refused(&self) -> Vec<(time::OffsetDateTime, String)> {
+        let now = self.clock.now();
+        match self.trust.read() {
+            Ok(trust) => self.signers.refused_by(&trust, now),
+            Err(_) => vec![(now, "the trust list lock is poisoned".to_owned())],
+        }
+    }
+
     /// A keyed pseudonym of an identity number for the audit log and rate limits: stable
     /// under one key, meaningless without it (a plain hash of an 18-digit number with a
-    /// checksum could be reversed by enumeration). It is keyed on the text as the request
-    /// gave it, before the number's rules are checked, so that refused attempts with a
-    /// malformed number count against it too.
+    /// checksum could be reversed by enumeration). It is keyed on the number as its rules
+    /// write it (`…x` and `…X` are one resident) when its structure holds, else on the text
+    /// as the request gave it, so that refused attempts with a malformed number count too.
     fn pseudonym(&self, id_number: &str) -> String {
-        let tag = hmac_sha256(&self.settings.pseudonym_key, id_number.as_bytes());
+        let normal = eid_core::ResidentIdNumber::parse_structure(id_number.trim());
+        let key = normal.as_ref().map_or(id_number, |n| n.expose());
+        let tag = hmac_sha256(&self.settings.pseudonym_key, key.as_bytes());
         format!("resident:{}", &b64url(&tag)[..16])
     }
 

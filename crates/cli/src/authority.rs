@@ -121,6 +121,14 @@ async fn open(path: &Path) -> anyhow::Result<(Authority, AuthorityConfig)> {
     let anchors = load_jwks(&config.trust_anchors)?;
     let trust = VerifiedTrustList::read(&read(&config.trust_list)?, &anchors, now, None)
         .with_context(|| format!("the trust list {}", config.trust_list.display()))?;
+    let refused = signers.refused_by(&trust, now);
+    if !refused.is_empty() {
+        let problems: Vec<String> = refused.into_iter().map(|(_, p)| p).collect();
+        anyhow::bail!(
+            "verifiers would refuse what this authority signs: {}",
+            problems.join("; ")
+        );
+    }
     let mut authority = Authority::new(
         settings,
         store,

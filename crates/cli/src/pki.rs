@@ -355,6 +355,9 @@ fn successor(args: &Successor<'_>) -> anyhow::Result<Outcome> {
     {
         anyhow::bail!("--name must be letters, digits, '-' or '_' (it names the files)");
     }
+    if args.days < 1 {
+        anyhow::bail!("--days must be at least 1");
+    }
     let read = |path: &Path| {
         std::fs::read_to_string(path).with_context(|| format!("could not read {}", path.display()))
     };
@@ -368,6 +371,13 @@ fn successor(args: &Successor<'_>) -> anyhow::Result<Outcome> {
     let iaca = x509::CertificateDer(eid_crypto::pem::decode("CERTIFICATE", &iaca_pem)?);
     // The IACA must still be valid when the successor ends, or its chain breaks first.
     let end = start + Duration::days(args.days);
+    TrustedIaca::new(&iaca.0, start).with_context(|| {
+        format!(
+            "the IACA in {} is not valid on the successor's first day ({})",
+            args.pki.display(),
+            format_time(start)
+        )
+    })?;
     let trusted = TrustedIaca::new(&iaca.0, end).with_context(|| {
         format!(
             "the IACA in {} does not cover the successor's last day ({}): roll the IACA over first",
@@ -378,7 +388,9 @@ fn successor(args: &Successor<'_>) -> anyhow::Result<Outcome> {
     let iaca_key = SigningKey::from_pkcs8_pem(&read(&args.pki.join("iaca.key.pem"))?)
         .context("the IACA's key (iaca.key.pem)")?;
     let files = ["pem", "key.pem", "jwk"].map(|ext| args.pki.join(format!("{}.{ext}", args.name)));
-    let mut written: Vec<&Path> = vec![&files[0], &files[2]];
+    // With --public-key no key file is written, and none may lie beside the certificate
+    // either: an old key there would be taken for the new certificate's.
+    let written: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let (key, public) = match args.public_key {
         Some(path) => (
             None,
@@ -387,7 +399,6 @@ fn successor(args: &Successor<'_>) -> anyhow::Result<Outcome> {
             })?,
         ),
         None => {
-            written.push(&files[1]);
             let key = SigningKey::generate()?;
             let public = key.verifying_key().clone();
             (Some(key), public)
@@ -416,6 +427,15 @@ fn successor(args: &Successor<'_>) -> anyhow::Result<Outcome> {
         &iaca_key,
         &OsRandom,
     )?;
+    // Checked as a verifier will, before anything is written: the chain to this IACA (its
+    // key is the one that signed), the profile, on the successor's first day.
+    x509::verify_document_signer(&certificate.0, std::slice::from_ref(&trusted), start)
+        .with_context(|| {
+            format!(
+                "the certificate made does not verify under {} (is iaca.key.pem the IACA's key?)",
+                args.pki.join("iaca.pem").display()
+            )
+        })?;
     let mut jwk = public.to_jwk();
     jwk.kid = Some(jwk.thumbprint());
     jwk.alg = Some("ES256".into());

@@ -13,7 +13,8 @@ use eid_core::region::{RegionCode, Scope};
 use eid_core::{Clock, SystemClock};
 use eid_crypto::{Signer, SigningKey};
 use eid_trust::edit::{
-    add_issuer, add_provider, add_relying_party, set_face_match, set_offline_keys, set_scope,
+    add_issuer, add_provider, add_relying_party, announce_root_keys, set_face_match,
+    set_offline_keys, set_scope,
 };
 use eid_trust::model::{ProviderState, WalletProvider};
 use eid_trust::{AcceptanceScope, Purpose, StatusFinding, TrustList, VerifiedTrustList};
@@ -144,6 +145,17 @@ pub enum Command {
         /// face_not_checked); false: the comparison, if made, is only reported
         #[arg(long, action = clap::ArgAction::Set)]
         required: bool,
+    },
+    /// Announce the national root key(s) that will sign the versions after the next one (a
+    /// root rollover): verifiers holding the list signed next take a later one signed by
+    /// them. No --key withdraws the announcement
+    AnnounceRoot {
+        /// The draft trust list
+        #[arg(long)]
+        list: PathBuf,
+        /// A next root key (JWK, the root.jwk of another `eid trust init`); repeat for several
+        #[arg(long)]
+        key: Vec<PathBuf>,
     },
     /// Sign the draft as the next version
     Sign {
@@ -395,6 +407,12 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                         "cannot require a face match for {name}: the purpose and every registration for it must ask for the portrait (eid trust add-rp --replace … --purpose {name}:…,portrait)"
                     )
                 })
+            })
+        }
+        Command::AnnounceRoot { list, key } => {
+            let keys = read_jwks(&key)?;
+            edit(&list, |l| {
+                announce_root_keys(l, keys).context("cannot announce the next root keys")
             })
         }
         Command::Sign {

@@ -599,8 +599,13 @@ impl Store {
         &self,
         number: &ResidentIdNumber,
     ) -> Result<Option<RegistryEntry>, StoreError> {
-        let number = number.expose();
-        self.part(number).resident(number).await
+        let entry = self.part(number.expose()).resident(number.expose()).await?;
+        // The record's own number is the one the offer and the credential will carry: a row
+        // whose record names another resident is not handed on.
+        if entry.as_ref().is_some_and(|e| e.card.id_number != *number) {
+            return Err(StoreError::Corrupt("resident"));
+        }
+        Ok(entry)
     }
 
     /// Records a life event for the resident and applies it, in one transaction.

@@ -162,6 +162,40 @@ async fn sqlite_file_survives_reopening() {
 }
 
 #[tokio::test]
+async fn a_row_whose_record_names_another_resident_is_not_handed_on() {
+    use sqlx::Connection;
+    let dir = std::env::temp_dir().join(format!("eid-store-swapped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("eid.db");
+    let url = format!("sqlite:{}", path.display());
+    let people = population(2, 5);
+    let store = Store::connect(&url).await.unwrap();
+    store.import_residents(&people, NOW).await.unwrap();
+    // The first row's record replaced by the second resident's (a hand-edited database).
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE residents SET record = (SELECT record FROM residents WHERE id_number = ?1) WHERE id_number = ?2")
+        .bind(people[1].id_number.expose())
+        .bind(people[0].id_number.expose())
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    assert!(matches!(
+        store.resident(&people[0].id_number).await,
+        Err(StoreError::Corrupt("resident"))
+    ));
+    assert!(
+        store
+            .resident(&people[1].id_number)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
 async fn unsupported_urls_are_refused() {
     assert!(matches!(
         Store::connect("mysql://localhost/eid").await,

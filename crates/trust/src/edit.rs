@@ -293,3 +293,15 @@ pub fn add_relying_party(
         replace,
     )
 }
+
+/// Announces the national root keys that will sign the lists after the next one signed
+/// (replacing any announced; none withdraws the announcement): the signed hand-over of a
+/// root rollover. Each key must parse.
+pub fn announce_root_keys(list: &mut TrustList, keys: Vec<Jwk>) -> Result<(), TrustError> {
+    for jwk in &keys {
+        jwk.verifying_key()
+            .map_err(|e| TrustError::BadKey(format!("announced next root key: {e}")))?;
+    }
+    list.next_root_keys = keys;
+    Ok(())
+}

@@ -344,6 +344,11 @@ pub struct TrustList {
     /// Relying parties.
     #[serde(default)]
     pub relying_parties: Vec<RelyingParty>,
+    /// The national root keys that will sign the lists after this one, when the root is
+    /// rolled over: a reader holding this list takes a later one signed by any of them, the
+    /// hand-over signed by the current root (empty: none announced).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next_root_keys: Vec<Jwk>,
 }
 
 impl TrustList {
@@ -357,6 +362,7 @@ impl TrustList {
             issuers: Vec::new(),
             wallet_providers: Vec::new(),
             relying_parties: Vec::new(),
+            next_root_keys: Vec::new(),
         }
     }
 

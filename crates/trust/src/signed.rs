@@ -77,6 +77,10 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
         list.relying_parties.iter().map(|r| r.id.as_str()),
     )?;
     unique("purpose", list.purposes.iter().map(|p| p.purpose.as_str()))?;
+    for jwk in &list.next_root_keys {
+        jwk.verifying_key()
+            .map_err(|e| TrustError::BadKey(format!("announced next root key: {e}")))?;
+    }
     let portrait = |attributes: &[String]| attributes.iter().any(|a| a == "portrait");
     if let Some(p) = list
         .purposes
@@ -146,6 +150,8 @@ fn usable_roots(
 #[derive(Debug, Clone)]
 pub struct VerifiedTrustList {
     list: TrustList,
+    /// The root key that signed it (none for [`VerifiedTrustList::dangerous_unsigned`]).
+    signed_by: Option<VerifyingKey>,
 }
 
 impl VerifiedTrustList {
@@ -153,6 +159,10 @@ impl VerifiedTrustList {
     /// `issued_at` not in the future, `next_update` not passed, the content consistent — and,
     /// when the reader holds one, a version newer than `cached` (a replayed older list would
     /// undo a suspension or a narrowed scope).
+    ///
+    /// A reader holding `cached` also takes a list signed by the key that signed `cached` or
+    /// by a key `cached` announced ([`TrustList::next_root_keys`]): the national root rolls
+    /// over without every verifier's configuration changing on the same day.
     pub fn read(
         jws: &str,
         root_keys: &[VerifyingKey],
@@ -166,11 +176,20 @@ impl VerifiedTrustList {
         if jws.typ() != Some(TYP_TRUST_LIST) {
             return Err(TrustError::WrongType(jws.typ().map(str::to_owned)));
         }
-        let mut signed = false;
-        for key in root_keys {
+        let handed_over: Vec<VerifyingKey> = cached
+            .map(|c| {
+                c.signed_by
+                    .iter()
+                    .cloned()
+                    .chain(c.next_root_keys())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut signed_by = None;
+        for key in root_keys.iter().chain(&handed_over) {
             match jws.verify(key) {
                 Ok(()) => {
-                    signed = true;
+                    signed_by = Some(key.clone());
                     break;
                 }
                 // Another key, or a key of another algorithm during a rollover: try the next.
@@ -181,9 +200,9 @@ impl VerifiedTrustList {
                 Err(e) => return Err(TrustError::Algorithm(e)),
             }
         }
-        if !signed {
+        let Some(signed_by) = signed_by else {
             return Err(TrustError::BadSignature);
-        }
+        };
         let list: TrustList = serde_json::from_value(Value::Object(jws.payload().clone()))
             .map_err(|e| TrustError::Content(e.to_string()))?;
         if list.issued_at > now {
@@ -201,7 +220,24 @@ impl VerifiedTrustList {
             });
         }
         check_consistent(&list)?;
-        Ok(Self { list })
+        Ok(Self {
+            list,
+            signed_by: Some(signed_by),
+        })
+    }
+
+    /// The root key that signed the list.
+    pub fn signed_by(&self) -> Option<&VerifyingKey> {
+        self.signed_by.as_ref()
+    }
+
+    /// The root keys the list announces for the lists after it, that parse.
+    pub fn next_root_keys(&self) -> Vec<VerifyingKey> {
+        self.list
+            .next_root_keys
+            .iter()
+            .filter_map(|jwk| jwk.verifying_key().ok())
+            .collect()
     }
 
     /// The list.
@@ -258,6 +294,9 @@ impl VerifiedTrustList {
 
     /// For tests of the policy: a list taken as verified without a signature.
     pub fn dangerous_unsigned(list: TrustList) -> Self {
-        Self { list }
+        Self {
+            list,
+            signed_by: None,
+        }
     }
 }

@@ -25,6 +25,11 @@ const NONCE: &str = "n-7Qx2";
 /// Nanning's SD-JWT VC as the authority issues it: the DS certificate and its IACA in
 /// `x5c`, valid for `days`.
 fn sd_jwt(world: &World, days: i64) -> String {
+    sd_jwt_by(world, &world.nanning, days)
+}
+
+/// The same, issued under `pki` (another IACA and DS of Nanning's).
+fn sd_jwt_by(world: &World, pki: &eid_crypto::x509::AuthorityPki, days: i64) -> String {
     let claims: Map<String, Value> = serde_json::from_value(serde_json::json!({
         "family_name": "韦", "given_name": "小兰", "birth_date": "1990-03-07",
         "document_number": "450103199003070024", "wallet_provider": "superapp-a",
@@ -42,10 +47,10 @@ fn sd_jwt(world: &World, days: i64) -> String {
                 idx: IDX,
                 uri: STATUS_URI.into(),
             }),
-            x5c: &[world.nanning.ds.0.clone(), world.nanning.iaca.0.clone()],
+            x5c: &[pki.ds.0.clone(), pki.iaca.0.clone()],
             decoys: 4,
         },
-        &world.nanning.ds_key,
+        &pki.ds_key,
         &OsRandom,
     )
     .unwrap()
@@ -191,4 +196,71 @@ fn a_replaced_trust_list_refuses_a_chain_cached_under_the_old_one() {
         1,
         "checked in full under the new list, and refused"
     );
+}
+
+#[test]
+fn an_iaca_rolled_over_through_the_trust_list_is_accepted_beside_the_old_then_alone() {
+    let world = World::new();
+    let successor = eid_testing::nanning(NOW);
+    let old = presented(&world, &sd_jwt(&world, 90), NOW);
+    let new = presented(&world, &sd_jwt_by(&world, &successor, 90), NOW);
+    let mut verifier = world.verifier(BANK);
+    // Before the rollover the new root is unknown.
+    let report = bank_verifies(&verifier, &new, NOW);
+    assert_eq!(report.codes(), ["presentation_not_verified"]);
+
+    // Version 2 lists both roots for Nanning: credentials under either are accepted, as
+    // Nanning's, while the old ones run out.
+    let roots = [world.nanning.iaca.0.clone(), successor.iaca.0.clone()];
+    let (_, both) = world.next_trust_list(|draft| {
+        eid_trust::edit::add_issuer(
+            draft,
+            "cn-4501",
+            "南宁市公安局",
+            &roots,
+            Vec::new(),
+            NOW,
+            true,
+        )
+        .unwrap();
+    });
+    verifier.replace_trust(both.clone(), NOW);
+    for presentation in [&old, &new] {
+        let report = bank_verifies(&verifier, presentation, NOW);
+        assert!(report.accepted, "{:?}", report.reasons);
+        assert_eq!(report.issuer.as_deref(), Some("cn-4501"));
+    }
+
+    // Version 3 keeps the new root alone (its status lists signed under it now): the old
+    // root's credentials are refused, the new ones accepted.
+    let mut draft = both.list().clone();
+    eid_trust::edit::add_issuer(
+        &mut draft,
+        "cn-4501",
+        "南宁市公安局",
+        std::slice::from_ref(&successor.iaca.0),
+        Vec::new(),
+        NOW,
+        true,
+    )
+    .unwrap();
+    let (jws, _) = eid_trust::signed::sign(&draft, &world.root, NOW, Duration::days(7)).unwrap();
+    let v3 = eid_trust::VerifiedTrustList::read(
+        &jws,
+        &[world.root.verifying_key().clone()],
+        NOW,
+        Some(&both),
+    )
+    .unwrap();
+    verifier.replace_trust(v3, NOW);
+    let token = eid_testing::status_token(&successor, STATUS_URI, &world.status, NOW);
+    verifier
+        .store_status_list("cn-4501", STATUS_URI, token.as_bytes(), NOW)
+        .unwrap();
+    assert_eq!(
+        bank_verifies(&verifier, &old, NOW).codes(),
+        ["presentation_not_verified"]
+    );
+    let report = bank_verifies(&verifier, &new, NOW);
+    assert!(report.accepted, "{:?}", report.reasons);
 }

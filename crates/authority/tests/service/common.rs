@@ -106,6 +106,28 @@ impl World {
                 state: ProviderState::Active,
             })
             .collect();
+        // The authority itself, listed as verifiers see it: its IACA, and every document
+        // signer's key for the offline codes.
+        eid_trust::edit::add_issuer(
+            &mut list,
+            "cn-4501",
+            "Nanning PSB",
+            std::slice::from_ref(&pki.iaca.0),
+            Vec::new(),
+            NOW,
+            false,
+        )
+        .unwrap();
+        eid_trust::edit::set_offline_keys(
+            &mut list,
+            "cn-4501",
+            signers
+                .all()
+                .iter()
+                .map(|s| s.signer().verifying_key().to_jwk())
+                .collect(),
+        )
+        .unwrap();
         let settings = Settings::new(ISSUER, ADMIN_TOKEN, [7; 32]);
         let authority = Arc::new(Authority::new(
             settings,

@@ -598,6 +598,22 @@ async fn proofing_refusals(world: &World) {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+
+    // A number ending in X is one resident whichever case its X is written in: failures
+    // written both ways count together.
+    let x_number = (0..1000)
+        .map(|n| with_check_digit(&format!("11010519800101{n:03}")))
+        .find(|n| n.ends_with('X'))
+        .unwrap();
+    let lower = x_number.to_lowercase();
+    for written in [&x_number, &lower].into_iter().cycle().take(5) {
+        assert_eq!(
+            refusal(counter(world, written, "王秀英").await),
+            "not_in_registry"
+        );
+    }
+    let (status, body) = counter(world, &lower, "王秀英").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
 }
 
 #[tokio::test]

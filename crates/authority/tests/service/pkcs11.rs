@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use eid_authority::config::AuthorityConfig;
 use eid_authority::credential::{CONFIG_MDOC, CONFIG_SD_JWT};
+use eid_authority::signers::HANDOVER_GRACE;
 use eid_core::FixedClock;
 use eid_crypto::pkcs11::{Pkcs11Signer, fresh_softhsm_store, init_token};
 use eid_crypto::x509::{CertificateTerms, Subject, create_document_signer};
@@ -100,7 +101,7 @@ async fn softhsm_issuer_key_chosen_by_configuration_issues_both_formats() {
         // Both keys of the token open together (one module, one login), each signing.
         let signers = config.document_signers(NOW).unwrap();
         assert_eq!(signers.at(NOW).unwrap().signer().verifying_key(), &public);
-        let successor = signers.at(handover).unwrap().signer();
+        let successor = signers.at(handover + HANDOVER_GRACE).unwrap().signer();
         assert_eq!(successor.verifying_key(), &next);
         let signature = successor.sign(b"rolled over").unwrap();
         next.verify(b"rolled over", &signature).unwrap();

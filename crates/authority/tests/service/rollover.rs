@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use eid_authority::config::AuthorityConfig;
 use eid_authority::credential::{CONFIG_MDOC, CONFIG_SD_JWT};
+use eid_authority::signers::HANDOVER_GRACE;
 use eid_authority::{DocumentSigner, DocumentSigners};
 use eid_crypto::x509::{AuthorityPki, CertificateTerms, Subject, create_document_signer};
 use eid_crypto::{CryptoRandom, Signer, SigningKey};
@@ -146,28 +147,31 @@ async fn issuance_and_status_lists_move_to_the_successor_and_both_keep_verifying
         "Nanning PSB DS 1"
     );
 
-    // The lists as served a minute before the hand-over (the first DS), then a minute after
-    // with the shard unchanged: signed again by the successor, not served from the cache.
-    clock.set(handover - Duration::minutes(1));
-    assert_eq!(
-        list_signer(&fetch_list(&world, 0, false).await),
-        "Nanning PSB DS 1"
-    );
-    assert_eq!(
-        list_signer(&fetch_list(&world, 0, true).await),
-        "Nanning PSB DS 1"
-    );
-    clock.set(handover + Duration::minutes(1));
-    assert_eq!(
-        list_signer(&fetch_list(&world, 0, false).await),
-        "Nanning PSB DS 2"
-    );
-    assert_eq!(
-        list_signer(&fetch_list(&world, 0, true).await),
-        "Nanning PSB DS 2"
-    );
+    // The lists as served a minute before the successor's first day, and half an hour into
+    // it (a verifier whose clock is behind still finds the signing certificate valid): the
+    // first DS. An hour and a minute in, with the shard unchanged: signed again by the
+    // successor, not served from the cache.
+    for at in [
+        handover - Duration::minutes(1),
+        handover + Duration::minutes(30),
+    ] {
+        clock.set(at);
+        for cwt in [false, true] {
+            assert_eq!(
+                list_signer(&fetch_list(&world, 0, cwt).await),
+                "Nanning PSB DS 1"
+            );
+        }
+    }
+    clock.set(handover + HANDOVER_GRACE + Duration::minutes(1));
+    for cwt in [false, true] {
+        assert_eq!(
+            list_signer(&fetch_list(&world, 0, cwt).await),
+            "Nanning PSB DS 2"
+        );
+    }
 
-    // The successor signs new credentials from its first day.
+    // The successor signs new credentials from then on.
     let (offer, tx) = enrol(&world, &card).await;
     let phone_3 = Phone::new("wechat", "phone-3", 1);
     let after = obtain(&world, &offer, &tx, &phone_3, &[CONFIG_MDOC, CONFIG_SD_JWT]).await;
@@ -263,6 +267,119 @@ fn signers_that_cannot_be_used_are_refused_with_the_reason() {
         "two document signers share one key: a successor needs a new key"
     );
     assert!(DocumentSigners::new(Vec::new()).is_err());
+    // Two certificates beginning at the same moment: which signs would depend on the order.
+    let next = SigningKey::generate().unwrap();
+    let start = pki_start(&pki);
+    let same_start = vec![
+        DocumentSigner::new(copy(&pki.ds_key), vec![ds.clone()]).unwrap(),
+        DocumentSigner::new(
+            copy(&next),
+            vec![ds_certificate(&pki, &next, "twin", start)],
+        )
+        .unwrap(),
+    ];
+    assert!(
+        DocumentSigners::new(same_start)
+            .unwrap_err()
+            .to_string()
+            .starts_with("two DS certificates begin at the same moment")
+    );
+    // A key that claims the certificate's public key but signs with another (a token with
+    // two keys under one label): refused before it signs anything.
+    let impostor = Impostor {
+        claims: pki.ds_key.verifying_key().clone(),
+        signs_with: SigningKey::generate().unwrap(),
+    };
+    assert!(
+        DocumentSigner::new(Arc::new(impostor), vec![ds])
+            .unwrap_err()
+            .to_string()
+            .starts_with("the key's signature does not verify with its DS certificate's key")
+    );
+}
+
+/// The first DS's first day.
+fn pki_start(pki: &AuthorityPki) -> OffsetDateTime {
+    eid_crypto::x509::document_signer_terms(&pki.ds.0)
+        .unwrap()
+        .1
+}
+
+/// A signer that reports one public key and signs with another.
+struct Impostor {
+    claims: eid_crypto::VerifyingKey,
+    signs_with: SigningKey,
+}
+
+impl Signer for Impostor {
+    fn algorithm(&self) -> eid_crypto::Algorithm {
+        self.signs_with.algorithm()
+    }
+
+    fn verifying_key(&self) -> &eid_crypto::VerifyingKey {
+        &self.claims
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, eid_crypto::CryptoError> {
+        self.signs_with.sign(message)
+    }
+}
+
+#[test]
+fn a_successor_verifiers_would_refuse_is_named_before_it_signs() {
+    let pki = eid_testing::authority("Nanning PSB", ISSUER, NOW - Duration::days(1), (3650, 365));
+    let elsewhere =
+        eid_testing::authority("Staging PSB", ISSUER, NOW - Duration::days(1), (3650, 365));
+    let next = SigningKey::generate().unwrap();
+    let handover = NOW + Duration::days(300);
+    let signers = |successor: Vec<u8>| {
+        DocumentSigners::new(vec![
+            DocumentSigner::new(copy(&pki.ds_key), vec![pki.ds.0.clone()]).unwrap(),
+            DocumentSigner::new(copy(&next), vec![successor]).unwrap(),
+        ])
+        .unwrap()
+    };
+    let mut list = eid_trust::TrustList::new(NOW);
+    eid_testing::accept_issuer(&mut list, "cn-4501", "Nanning PSB", &pki, "4501", NOW);
+    eid_trust::edit::set_offline_keys(
+        &mut list,
+        "cn-4501",
+        vec![pki.ds_key.verifying_key().to_jwk()],
+    )
+    .unwrap();
+    let trust = eid_trust::VerifiedTrustList::dangerous_unsigned(list.clone());
+    // Certified by another IACA than the one listed.
+    let stray = signers(ds_certificate(&elsewhere, &next, "stray", handover));
+    let refused = stray.refused_by(&trust, NOW);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, handover);
+    assert!(
+        refused[0]
+            .1
+            .contains("chains to no IACA root of the trust list"),
+        "{refused:?}"
+    );
+    // Under the listed IACA, but its key not yet among the offline keys; then listed.
+    let good = signers(ds_certificate(&pki, &next, "next", handover));
+    let refused = good.refused_by(&trust, NOW);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0]
+            .1
+            .contains("not among the offline keys of cn-4501"),
+        "{refused:?}"
+    );
+    eid_trust::edit::set_offline_keys(
+        &mut list,
+        "cn-4501",
+        vec![
+            pki.ds_key.verifying_key().to_jwk(),
+            next.verifying_key().to_jwk(),
+        ],
+    )
+    .unwrap();
+    let trust = eid_trust::VerifiedTrustList::dangerous_unsigned(list);
+    assert!(good.refused_by(&trust, NOW).is_empty());
 }
 
 #[test]
@@ -312,10 +429,46 @@ fn the_configuration_lists_successors_and_refuses_an_authority_with_none_valid()
         pki.ds_key.verifying_key()
     );
     assert_eq!(
-        signers.at(handover).unwrap().signer().verifying_key(),
+        signers
+            .at(handover + HANDOVER_GRACE)
+            .unwrap()
+            .signer()
+            .verifying_key(),
         next.verifying_key()
     );
     assert_eq!(signers.last_ends(), handover + Duration::days(365));
+    // A successor beginning after the current one ends leaves days with nothing to sign.
+    let late = write(
+        "ds-3.pem",
+        eid_crypto::x509::CertificateDer(ds_certificate(
+            &pki,
+            &next,
+            "DS 3",
+            NOW + Duration::days(400),
+        ))
+        .to_pem(),
+    );
+    let gap = AuthorityConfig::parse(
+        &format!(
+            r#"
+            issuer_url = "{ISSUER}"
+            trust_list = "unused.jwt"
+            trust_anchors = []
+            [signer]
+            kind = "file"
+            key = "{key_1}"
+            certificates = "{chain_1}"
+            [[successors]]
+            kind = "file"
+            key = "{key_2}"
+            certificates = "{late}"
+            "#
+        ),
+        &|_| None,
+    )
+    .unwrap();
+    let error = gap.document_signers(NOW).unwrap_err().to_string();
+    assert!(error.contains("until a later one begins"), "{error}");
     // Two years on, nothing is valid: the authority does not start.
     let error = config
         .document_signers(NOW + Duration::days(800))

@@ -272,8 +272,29 @@ fn pki_successor_certifies_the_next_document_signer_under_the_same_iaca() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+    // No life at all; a stale key file beside an HSM key's certificate.
+    let out = successor(&["--name", "ds-7", "--days", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--days"));
+    std::fs::write(pki.join("ds-8.key.pem"), "old").unwrap();
+    let out = successor(&["--name", "ds-8", "--public-key", &p("hsm.pub.pem")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ds-8.key.pem"));
+    // An iaca.key.pem that is not the IACA's: the certificate would verify nowhere.
+    let iaca_key = std::fs::read(pki.join("iaca.key.pem")).unwrap();
+    std::fs::copy(pki.join("hsm.pem"), pki.join("iaca.key.pem")).unwrap();
+    let out = successor(&["--name", "ds-9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not verify"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(pki.join("iaca.key.pem"), iaca_key).unwrap();
     assert_eq!(std::fs::read(pki.join("ds-2.key.pem")).unwrap(), before);
-    for name in ["ds-4.pem", "ds-5.pem", "ds-6.pem"] {
+    for name in [
+        "ds-4.pem", "ds-5.pem", "ds-6.pem", "ds-7.pem", "ds-8.pem", "ds-9.pem",
+    ] {
         assert!(!pki.join(name).exists(), "{name}");
     }
     std::fs::remove_dir_all(dir).unwrap();

@@ -78,6 +78,11 @@ impl Partition {
             .await
             .map_err(db("redeeming an offer"))?;
             if let Some((id_number, configurations, wallet)) = won {
+                // Read back before anything is kept: a record that does not read leaves the
+                // code unspent.
+                let typed = stored_number(&id_number, "offer")?;
+                let offered: Vec<String> = serde_json::from_str(&configurations)
+                    .map_err(|_| StoreError::Corrupt("offer"))?;
                 sqlx::query(
                     "INSERT INTO access_tokens (token_hash, id_number, configurations, expires_at, wallet)
                      VALUES ($1, $2, $3, $4, $5)",
@@ -91,10 +96,10 @@ impl Partition {
                 .await
                 .map_err(db("storing an access token"))?;
                 tx.commit().await.map_err(db("redeeming an offer"))?;
-                let configurations: Vec<String> = serde_json::from_str(&configurations)
-                    .map_err(|_| StoreError::Corrupt("offer"))?;
-                let id_number = stored_number(&id_number, "offer")?;
-                return Ok(Redemption::Granted { id_number, configurations });
+                return Ok(Redemption::Granted {
+                    id_number: typed,
+                    configurations: offered,
+                });
             }
             tx.rollback().await.map_err(db("redeeming an offer"))?;
             // Why not: read the offer (nothing is decided on this read but the answer).
