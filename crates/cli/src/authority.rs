@@ -66,6 +66,37 @@ pub enum Command {
         )]
         config: PathBuf,
     },
+    /// Back up the authority's database while it serves: each SQLite partition copied
+    /// consistently into a new folder (PostgreSQL: pg_dump, see docs/authority.md)
+    Backup {
+        /// The configuration file (TOML)
+        #[arg(
+            long,
+            env = "EID_AUTHORITY_CONFIG",
+            default_value = "eid-data/authority.toml"
+        )]
+        config: PathBuf,
+        /// A folder that does not exist yet
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// After restoring the database from a backup, before serving again: seal the status
+    /// list shards so that no index a credential issued after the backup may hold is handed
+    /// out again; issuance moves to fresh shards past --skip-shards more
+    Restored {
+        /// The configuration file (TOML)
+        #[arg(
+            long,
+            env = "EID_AUTHORITY_CONFIG",
+            default_value = "eid-data/authority.toml"
+        )]
+        config: PathBuf,
+        /// Shards to leave unused past the highest the backup knows: more than were opened
+        /// between the backup and the loss (the highest shard verifiers have fetched,
+        /// /status/N, minus the backup's, tells)
+        #[arg(long)]
+        skip_shards: u64,
+    },
 }
 
 pub fn run(command: Command) -> anyhow::Result<Outcome> {
@@ -85,6 +116,45 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 Limits::default().with_max_connections(admin_max_connections),
             )
             .await
+        }),
+        Command::Backup { config, out } => runtime.block_on(async {
+            let config = AuthorityConfig::load(&config, &|name| std::env::var(name).ok())?;
+            if out.exists() {
+                anyhow::bail!("{} exists already: back up into a new folder", out.display());
+            }
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("could not create {}", out.display()))?;
+            let store = Store::connect(&config.database_url)
+                .await
+                .context("the database")?;
+            let written = store.backup_into(&out).await;
+            store.close().await;
+            let written = written.context("the backup")?;
+            crate::print_json(&serde_json::json!({
+                "partitions": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                "keys": "not included: copy the key files, or keep the HSM's own backup (docs/authority.md)",
+            }))?;
+            Ok(Outcome::Ok)
+        }),
+        Command::Restored {
+            config,
+            skip_shards,
+        } => runtime.block_on(async {
+            if skip_shards == 0 {
+                anyhow::bail!("--skip-shards must be at least 1");
+            }
+            let config = AuthorityConfig::load(&config, &|name| std::env::var(name).ok())?;
+            let store = Store::connect(&config.database_url)
+                .await
+                .context("the database")?;
+            let size = config.shard_size.unwrap_or(1 << 17);
+            let first = store.seal_for_restore(skip_shards, size).await;
+            store.close().await;
+            crate::print_json(&serde_json::json!({
+                "sealed": true,
+                "next_shard": first.context("sealing the status list shards")?,
+            }))?;
+            Ok(Outcome::Ok)
         }),
         Command::Check { config } => runtime.block_on(async {
             let (authority, _) = open(&config).await?;

@@ -61,6 +61,9 @@ pub enum StoreError {
     /// database's own uniqueness error).
     #[error("a {0} with this key is stored already")]
     Duplicate(&'static str),
+    /// A backup this backend does not make itself (PostgreSQL: `pg_dump`; memory: none).
+    #[error("{0}")]
+    BackupUnsupported(&'static str),
     /// The shard map (the list of partitions) cannot be used as given, or a key was
     /// handed to the wrong partition.
     #[error("shard map: {0}")]

@@ -367,6 +367,19 @@ impl Storage for MemoryStorage {
         })
     }
 
+    fn seal_through(&self, top: u64, size: u64) -> Answer<'_, ()> {
+        self.with(|t| {
+            for shard in 0..=top {
+                t.open_shard(shard, size);
+            }
+            for s in t.shards.values_mut() {
+                s.allocated = s.size;
+                s.version += 1;
+            }
+            Ok(())
+        })
+    }
+
     fn record_credential<'a>(
         &'a self,
         credential: &'a NewCredential<'a>,
@@ -709,6 +722,14 @@ impl Storage for MemoryStorage {
                 }
             }
             Ok(written)
+        })
+    }
+
+    fn backup_into<'a>(&'a self, _path: &'a str) -> Answer<'a, ()> {
+        Box::pin(async {
+            Err(StoreError::BackupUnsupported(
+                "an in-memory store has nothing to back up",
+            ))
         })
     }
 

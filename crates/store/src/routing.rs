@@ -145,6 +145,49 @@ impl Store {
 
     /// Brings every partition to the highest local shard any of them opened (on opening
     /// the store: heals an alignment a crash interrupted).
+    /// The step after restoring the store from a backup: the restored store does not know
+    /// the credentials issued after the backup, whose indices lie in the shards open then
+    /// or in shards opened since. So no index is handed out again there: every shard is
+    /// sealed, the next `skip` shards (past the highest the backup knows) are opened sealed
+    /// and empty, and allocation moves on to fresh shards after them. Every list is signed
+    /// afresh. Returns the first shard (local to each partition) that will take
+    /// credentials. `skip` must cover the shards opened between the backup and the loss.
+    pub async fn seal_for_restore(&self, skip: u64, shard_size: u64) -> Result<u64, StoreError> {
+        let mut top: Option<(u64, u64)> = None;
+        for part in self.parts.iter() {
+            if let Some(found) = part.top_shard().await? {
+                top = Some(top.map_or(found, |t| if found.0 > t.0 { found } else { t }));
+            }
+        }
+        let (last, size) = match top {
+            Some((shard, size)) => (shard + skip, size),
+            None => (skip.saturating_sub(1), shard_size),
+        };
+        for part in self.parts.iter() {
+            part.seal_through(last, size).await?;
+        }
+        Ok(last + 1)
+    }
+
+    /// Backs up every partition to `dir`/`partition-N.db` (SQLite, while serving: each a
+    /// consistent copy of its partition as of one moment); the paths written. `dir` must
+    /// exist, and no file of those names in it.
+    pub async fn backup_into(
+        &self,
+        dir: &std::path::Path,
+    ) -> Result<Vec<std::path::PathBuf>, StoreError> {
+        let mut written = Vec::new();
+        for (n, part) in self.parts.iter().enumerate() {
+            let path = dir.join(format!("partition-{n}.db"));
+            let text = path.to_str().ok_or(StoreError::BackupUnsupported(
+                "the backup folder's path is not UTF-8",
+            ))?;
+            part.backup_into(text).await?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+
     pub(crate) async fn align_shards(&self) -> Result<(), StoreError> {
         if self.parts.len() < 2 {
             return Ok(());

@@ -82,6 +82,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Opens local shards 0 to `top` that are not open, empty, of `size` entries.
     fn open_shards_through(&self, top: u64, size: u64) -> Answer<'_, ()>;
 
+    /// Seals every local shard (no index allocated in it again) and opens those through
+    /// `top` sealed and empty, bumping every version: the step after a restore.
+    fn seal_through(&self, top: u64, size: u64) -> Answer<'_, ()>;
+
     /// Records a credential and allocates a random index for each instance (lowest shard
     /// below ¾, the next opened past half); the local (shard, index) of each, and the shard
     /// used or, when it passed half, the one opened after it.
@@ -170,6 +174,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// The number of residents.
     fn resident_count(&self) -> Answer<'_, u64>;
+
+    /// A consistent copy of the whole partition written to `path` (SQLite's `VACUUM
+    /// INTO`, while it serves); other backends say how instead.
+    fn backup_into<'a>(&'a self, path: &'a str) -> Answer<'a, ()>;
 
     /// Up to `n` registered numbers (no order promised).
     fn sample_numbers(&self, n: u32) -> Answer<'_, Vec<String>>;
@@ -275,6 +283,10 @@ impl Storage for crate::Partition {
 
     fn open_shards_through(&self, top: u64, size: u64) -> Answer<'_, ()> {
         Box::pin(Self::open_shards_through(self, top, size))
+    }
+
+    fn seal_through(&self, top: u64, size: u64) -> Answer<'_, ()> {
+        Box::pin(Self::seal_through(self, top, size))
     }
 
     fn record_credential<'a>(
@@ -385,6 +397,22 @@ impl Storage for crate::Partition {
         now: OffsetDateTime,
     ) -> Answer<'a, u64> {
         Box::pin(Self::import_residents(self, cards, now))
+    }
+
+    fn backup_into<'a>(&'a self, path: &'a str) -> Answer<'a, ()> {
+        Box::pin(async move {
+            match &self.backend {
+                crate::Backend::Sqlite(pool) => sqlx::query("VACUUM INTO ?1")
+                    .bind(path)
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(crate::db("backing up")),
+                crate::Backend::Postgres(_) => Err(StoreError::BackupUnsupported(
+                    "a PostgreSQL partition is backed up with pg_dump -Fc (docs/authority.md, Backup and restore)",
+                )),
+            }
+        })
     }
 
     fn resident_count(&self) -> Answer<'_, u64> {

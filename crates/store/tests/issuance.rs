@@ -594,3 +594,70 @@ async fn postgres() {
     store.close().await;
     scratch.drop_database().await.unwrap();
 }
+
+/// Issues `n` credentials of one instance each, named `prefix-i`; their positions.
+async fn issue_some(store: &Store, prefix: &str, n: usize, shard: u64) -> Vec<(u64, u64)> {
+    let mut taken = Vec::new();
+    for i in 0..n {
+        let id = format!("{prefix}-{i}");
+        taken.extend(
+            store
+                .record_credential(&credential(&id, "phone"), 1, shard, &OsRandom)
+                .await
+                .unwrap(),
+        );
+    }
+    taken
+}
+
+#[tokio::test]
+async fn a_restored_store_hands_out_no_index_it_may_have_lost() {
+    const SMALL: u64 = 16;
+    let dir = std::env::temp_dir().join(format!("eid-restore-{}", std::process::id()));
+    let backups = dir.join("backup");
+    std::fs::create_dir_all(&backups).unwrap();
+    let url = format!("sqlite:{}", dir.join("eid.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    issue_some(&store, "before", 10, SMALL).await;
+    // The backup, taken while the store serves; then more is issued and lost with the disk.
+    let written = store.backup_into(&backups).await.unwrap();
+    assert_eq!(written, [backups.join("partition-0.db")]);
+    let lost = issue_some(&store, "lost", 30, SMALL).await;
+    let lost_top = lost.iter().map(|&(shard, _)| shard).max().unwrap();
+    assert!(
+        lost_top >= 2,
+        "the lost credentials opened shards the backup never saw"
+    );
+    store.close().await;
+    std::fs::copy(&written[0], dir.join("eid.db")).unwrap();
+
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(
+        store.credential_counts().await.unwrap()[0],
+        10,
+        "the backup's credentials"
+    );
+    let first = store.seal_for_restore(4, SMALL).await.unwrap();
+    assert!(
+        first > lost_top,
+        "fresh shards begin past any the lost credentials used"
+    );
+    let after = issue_some(&store, "after", 10, SMALL).await;
+    assert!(
+        after.iter().all(|&(shard, _)| shard >= first),
+        "{after:?} in a sealed shard"
+    );
+    assert!(after.iter().all(|p| !lost.contains(p)));
+    // A second backup into the same folder is refused rather than overwriting the first.
+    assert!(store.backup_into(&backups).await.is_err());
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_memory_store_says_it_has_nothing_to_back_up() {
+    let store = Store::connect("memory:").await.unwrap();
+    let dir = std::env::temp_dir();
+    let error = store.backup_into(&dir).await.unwrap_err().to_string();
+    assert!(error.contains("nothing to back up"), "{error}");
+}

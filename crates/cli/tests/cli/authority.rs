@@ -339,3 +339,52 @@ fn a_replica_killed_mid_burst_loses_no_acknowledged_enrolment() {
     survivor.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn backup_then_restored_seals_the_shards_the_backup_may_not_know() {
+    let dir = scratch("backup");
+    let p = |path: &Path| path.to_str().unwrap().to_owned();
+    let db = format!("sqlite:{}", p(&dir.join("eid.db")));
+    let (config, _) = authority_files(&dir, &db);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_eid"))
+            .args(["authority"])
+            .args(args)
+            .args(["--config", &p(&config)])
+            .env("EID_AUTHORITY_ADMIN_TOKEN", "an-admin-token-for-the-test")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let backup = dir.join("backup-1");
+    let out = run(&["backup", "--out", &p(&backup)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(backup.join("partition-0.db").exists());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("keys"));
+    // Never over an earlier backup.
+    let out = run(&["backup", "--out", &p(&backup)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    // Restored: the backup copied back, then the shards sealed before serving.
+    std::fs::copy(backup.join("partition-0.db"), dir.join("eid.db")).unwrap();
+    let out = run(&["restored", "--skip-shards", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["restored", "--skip-shards", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["next_shard"], 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -14,6 +14,22 @@ impl Partition {
         Ok(top.map(|(shard, size)| (count(shard), count(size))))
     }
 
+    /// After a restore: every shard sealed (full: no index is allocated in it again) and
+    /// shards through `top` opened sealed and empty, with every version bumped so that each
+    /// list is signed afresh.
+    pub(crate) async fn seal_through(&self, top: u64, size: u64) -> Result<(), StoreError> {
+        // Two steps, each idempotent: a seal cut short is finished by running it again.
+        self.open_shards_through(top, size).await?;
+        retrying("sealing status shards", || async {
+            on_pool!(self, pool => sqlx::query("UPDATE status_shards SET allocated = size, version = version + 1")
+                .execute(pool)
+                .await
+                .map(|_| ()))
+            .map_err(db("sealing status shards"))
+        })
+        .await
+    }
+
     /// Opens shards 0 to `top` that are not open yet, empty, of `size` entries.
     pub(crate) async fn open_shards_through(&self, top: u64, size: u64) -> Result<(), StoreError> {
         retrying("opening status shards", || async {
