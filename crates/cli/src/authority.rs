@@ -122,14 +122,26 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             if out.exists() {
                 anyhow::bail!("{} exists already: back up into a new folder", out.display());
             }
-            std::fs::create_dir_all(&out)
+            // The residents' records and the pseudonym key: the owner's alone.
+            let mut folder = std::fs::DirBuilder::new();
+            folder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+            folder
+                .create(&out)
                 .with_context(|| format!("could not create {}", out.display()))?;
             let store = Store::connect(&config.database_url)
                 .await
                 .context("the database")?;
             let written = store.backup_into(&out).await;
             store.close().await;
-            let written = written.context("the backup")?;
+            let written = written.context("the backup (the folder holds only what was written before it failed: not a backup)")?;
+            #[cfg(unix)]
+            for path in &written {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("could not restrict {}", path.display()))?;
+            }
             crate::print_json(&serde_json::json!({
                 "partitions": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
                 "keys": "not included: copy the key files, or keep the HSM's own backup (docs/authority.md)",

@@ -146,9 +146,10 @@ pub enum Command {
         #[arg(long, action = clap::ArgAction::Set)]
         required: bool,
     },
-    /// Announce the national root key(s) that will sign the versions after the next one (a
-    /// root rollover): verifiers holding the list signed next take a later one signed by
-    /// them. No --key withdraws the announcement
+    /// Announce the national root keys that may sign the versions after the next one, all of
+    /// them (a root rollover: the current and the next root, then the next alone): verifiers
+    /// holding the list signed next take a later one only when one of them signed it. No
+    /// --key withdraws the announcement (verifiers go back to their configured keys)
     AnnounceRoot {
         /// The draft trust list
         #[arg(long)]

@@ -294,9 +294,9 @@ pub fn add_relying_party(
     )
 }
 
-/// Announces the national root keys that will sign the lists after the next one signed
-/// (replacing any announced; none withdraws the announcement): the signed hand-over of a
-/// root rollover. Each key must parse.
+/// Announces the national root keys that may sign the lists after the next one signed, all
+/// of them (replacing any announced; none withdraws the announcement, and readers go back
+/// to their configured keys): the signed hand-over of a root rollover. Each key must parse.
 pub fn announce_root_keys(list: &mut TrustList, keys: Vec<Jwk>) -> Result<(), TrustError> {
     for jwk in &keys {
         jwk.verifying_key()

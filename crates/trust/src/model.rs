@@ -344,9 +344,10 @@ pub struct TrustList {
     /// Relying parties.
     #[serde(default)]
     pub relying_parties: Vec<RelyingParty>,
-    /// The national root keys that will sign the lists after this one, when the root is
-    /// rolled over: a reader holding this list takes a later one signed by any of them, the
-    /// hand-over signed by the current root (empty: none announced).
+    /// The national root keys that may sign the lists after this one — all of them: a
+    /// reader holding this list takes the next only when one of these signed it, whatever
+    /// its configuration says (empty: none announced, the reader's configured keys decide).
+    /// A root rollover announces the current and the next root, then the next alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next_root_keys: Vec<Jwk>,
 }

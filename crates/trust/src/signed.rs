@@ -160,9 +160,10 @@ impl VerifiedTrustList {
     /// when the reader holds one, a version newer than `cached` (a replayed older list would
     /// undo a suspension or a narrowed scope).
     ///
-    /// A reader holding `cached` also takes a list signed by the key that signed `cached` or
-    /// by a key `cached` announced ([`TrustList::next_root_keys`]): the national root rolls
-    /// over without every verifier's configuration changing on the same day.
+    /// When `cached` announces root keys ([`TrustList::next_root_keys`]), they and only they
+    /// may sign the next list, whatever `root_keys` says: the national root rolls over
+    /// without every verifier's configuration changing on the same day, and a root the
+    /// held list no longer names is refused even where a configuration still names it.
     pub fn read(
         jws: &str,
         root_keys: &[VerifyingKey],
@@ -176,17 +177,16 @@ impl VerifiedTrustList {
         if jws.typ() != Some(TYP_TRUST_LIST) {
             return Err(TrustError::WrongType(jws.typ().map(str::to_owned)));
         }
-        let handed_over: Vec<VerifyingKey> = cached
-            .map(|c| {
-                c.signed_by
-                    .iter()
-                    .cloned()
-                    .chain(c.next_root_keys())
-                    .collect()
-            })
-            .unwrap_or_default();
+        // The held list's announced keys, when it names any, are the whole set: the
+        // configured keys only bootstrap a reader, so a retired root stays retired.
+        let announced: Vec<VerifyingKey> = cached.map(Self::next_root_keys).unwrap_or_default();
+        let trusted = if announced.is_empty() {
+            root_keys
+        } else {
+            &announced[..]
+        };
         let mut signed_by = None;
-        for key in root_keys.iter().chain(&handed_over) {
+        for key in trusted {
             match jws.verify(key) {
                 Ok(()) => {
                     signed_by = Some(key.clone());

@@ -369,6 +369,13 @@ fn backup_then_restored_seals_the_shards_the_backup_may_not_know() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(backup.join("partition-0.db").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o077;
+        assert_eq!(mode(&backup), 0, "the backup folder is the owner's alone");
+        assert_eq!(mode(&backup.join("partition-0.db")), 0);
+    }
     assert!(String::from_utf8_lossy(&out.stdout).contains("keys"));
     // Never over an earlier backup.
     let out = run(&["backup", "--out", &p(&backup)]);
