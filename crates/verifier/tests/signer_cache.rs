@@ -56,6 +56,29 @@ fn sd_jwt_by(world: &World, pki: &eid_crypto::x509::AuthorityPki, days: i64) -> 
     .unwrap()
 }
 
+/// The version after `held`, signed by the world's root, listing Nanning with the IACA
+/// `roots` (its scopes and offline keys kept), as a verifier holding `held` reads it.
+fn relisted(
+    world: &World,
+    held: &eid_trust::VerifiedTrustList,
+    roots: &[Vec<u8>],
+) -> eid_trust::VerifiedTrustList {
+    let mut draft = held.list().clone();
+    eid_trust::edit::add_issuer(
+        &mut draft,
+        "cn-4501",
+        "南宁市公安局",
+        roots,
+        Vec::new(),
+        NOW,
+        true,
+    )
+    .unwrap();
+    let (jws, _) = eid_trust::signed::sign(&draft, &world.root, NOW, Duration::days(7)).unwrap();
+    eid_trust::VerifiedTrustList::read(&jws, &[world.root.verifying_key().clone()], NOW, Some(held))
+        .unwrap()
+}
+
 /// The holder's presentation of `credential` to the bank at `at`.
 fn presented(world: &World, credential: &str, at: OffsetDateTime) -> String {
     eid_sdjwt::present(
@@ -167,26 +190,11 @@ fn a_replaced_trust_list_refuses_a_chain_cached_under_the_old_one() {
     // Version 2: Nanning's IACA replaced by a new one (a compromised root withdrawn); the
     // scope and everything else unchanged.
     let successor = eid_testing::nanning(NOW);
-    let mut draft = world.draft.clone();
-    draft.version = world.trust.list().version;
-    eid_trust::edit::add_issuer(
-        &mut draft,
-        "cn-4501",
-        "南宁市公安局",
+    let v2 = relisted(
+        &world,
+        verifier.trust(),
         std::slice::from_ref(&successor.iaca.0),
-        Vec::new(),
-        NOW,
-        true,
-    )
-    .unwrap();
-    let (jws, _) = eid_trust::signed::sign(&draft, &world.root, NOW, Duration::days(7)).unwrap();
-    let v2 = eid_trust::VerifiedTrustList::read(
-        &jws,
-        &[world.root.verifying_key().clone()],
-        NOW,
-        Some(verifier.trust()),
-    )
-    .unwrap();
+    );
     verifier.replace_trust(v2, NOW);
     let report = bank_verifies(&verifier, &presentation, NOW);
     assert_eq!(report.codes(), ["presentation_not_verified"]);
@@ -212,18 +220,7 @@ fn an_iaca_rolled_over_through_the_trust_list_is_accepted_beside_the_old_then_al
     // Version 2 lists both roots for Nanning: credentials under either are accepted, as
     // Nanning's, while the old ones run out.
     let roots = [world.nanning.iaca.0.clone(), successor.iaca.0.clone()];
-    let (_, both) = world.next_trust_list(|draft| {
-        eid_trust::edit::add_issuer(
-            draft,
-            "cn-4501",
-            "南宁市公安局",
-            &roots,
-            Vec::new(),
-            NOW,
-            true,
-        )
-        .unwrap();
-    });
+    let both = relisted(&world, verifier.trust(), &roots);
     verifier.replace_trust(both.clone(), NOW);
     for presentation in [&old, &new] {
         let report = bank_verifies(&verifier, presentation, NOW);
@@ -233,25 +230,7 @@ fn an_iaca_rolled_over_through_the_trust_list_is_accepted_beside_the_old_then_al
 
     // Version 3 keeps the new root alone (its status lists signed under it now): the old
     // root's credentials are refused, the new ones accepted.
-    let mut draft = both.list().clone();
-    eid_trust::edit::add_issuer(
-        &mut draft,
-        "cn-4501",
-        "南宁市公安局",
-        std::slice::from_ref(&successor.iaca.0),
-        Vec::new(),
-        NOW,
-        true,
-    )
-    .unwrap();
-    let (jws, _) = eid_trust::signed::sign(&draft, &world.root, NOW, Duration::days(7)).unwrap();
-    let v3 = eid_trust::VerifiedTrustList::read(
-        &jws,
-        &[world.root.verifying_key().clone()],
-        NOW,
-        Some(&both),
-    )
-    .unwrap();
+    let v3 = relisted(&world, &both, std::slice::from_ref(&successor.iaca.0));
     verifier.replace_trust(v3, NOW);
     let token = eid_testing::status_token(&successor, STATUS_URI, &world.status, NOW);
     verifier

@@ -403,25 +403,29 @@ fn the_configuration_lists_successors_and_refuses_an_authority_with_none_valid()
         "ds-2.pem",
         eid_crypto::x509::CertificateDer(ds_certificate(&pki, &next, "DS 2", handover)).to_pem(),
     );
-    let config = AuthorityConfig::parse(
-        &format!(
-            r#"
-            issuer_url = "{ISSUER}"
-            trust_list = "unused.jwt"
-            trust_anchors = []
-            [signer]
-            kind = "file"
-            key = "{key_1}"
-            certificates = "{chain_1}"
-            [[successors]]
-            kind = "file"
-            key = "{key_2}"
-            certificates = "{chain_2}"
-            "#
-        ),
-        &|_| None,
-    )
-    .unwrap();
+    // The current key and one successor, whose certificate is the file at `chain`.
+    let with_successor = |chain: &str| {
+        AuthorityConfig::parse(
+            &format!(
+                r#"
+                issuer_url = "{ISSUER}"
+                trust_list = "unused.jwt"
+                trust_anchors = []
+                [signer]
+                kind = "file"
+                key = "{key_1}"
+                certificates = "{chain_1}"
+                [[successors]]
+                kind = "file"
+                key = "{key_2}"
+                certificates = "{chain}"
+                "#
+            ),
+            &|_| None,
+        )
+        .unwrap()
+    };
+    let config = with_successor(&chain_2);
     let signers = config.document_signers(NOW).unwrap();
     assert_eq!(signers.all().len(), 2);
     assert_eq!(
@@ -448,25 +452,7 @@ fn the_configuration_lists_successors_and_refuses_an_authority_with_none_valid()
         ))
         .to_pem(),
     );
-    let gap = AuthorityConfig::parse(
-        &format!(
-            r#"
-            issuer_url = "{ISSUER}"
-            trust_list = "unused.jwt"
-            trust_anchors = []
-            [signer]
-            kind = "file"
-            key = "{key_1}"
-            certificates = "{chain_1}"
-            [[successors]]
-            kind = "file"
-            key = "{key_2}"
-            certificates = "{late}"
-            "#
-        ),
-        &|_| None,
-    )
-    .unwrap();
+    let gap = with_successor(&late);
     let error = gap.document_signers(NOW).unwrap_err().to_string();
     assert!(error.contains("until a later one begins"), "{error}");
     // Two years on, nothing is valid: the authority does not start.

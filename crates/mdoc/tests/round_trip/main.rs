@@ -31,15 +31,12 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let pki = AuthorityPki::generate(
+    let pki = eid_testing::authority(
         "南宁市公安局",
-        "CN",
         "https://eid.example.cn/4501",
         datetime!(2026-01-01 0:00 UTC),
         (3650, 450),
-        &OsRandom,
-    )
-    .unwrap();
+    );
     let AuthorityPki { ds_key, ds, .. } = pki;
     Setup {
         roots: vec![TrustedIaca::new(&pki.iaca.0, NOW).unwrap()],
