@@ -84,6 +84,23 @@ impl TrustedIaca {
         })
     }
 
+    /// Checks `der` against the IACA profile as of its own first day: a root its owner
+    /// keeps through the years, valid today or not (see [`Self::not_after`]).
+    pub fn as_of_first_day(der: &[u8]) -> Result<Self, CertificateError> {
+        let not_before = parse(der)?.validity().not_before.to_datetime();
+        Self::new(der, not_before)
+    }
+
+    /// The root's first day.
+    pub fn not_before(&self) -> OffsetDateTime {
+        self.not_before
+    }
+
+    /// The root's last moment: no DS under it is valid beyond it.
+    pub fn not_after(&self) -> OffsetDateTime {
+        self.not_after
+    }
+
     /// From a `CERTIFICATE` PEM.
     pub fn from_pem(text: &str, now: OffsetDateTime) -> Result<Self, CertificateError> {
         let der =

@@ -471,8 +471,15 @@ pub async fn start(
         let store = Store::connect(&keys.database_url).await?;
         let mut settings = Settings::new(&url, &keys.admin_token, keys.pseudonym_key);
         settings.issuer_name = keys.plan.name.into();
-        let ds_key = eid_crypto::SigningKey::from_pkcs8_der(&keys.ds_key.to_pkcs8_der()?)?;
-        let signers = eid_authority::DocumentSigners::one(Arc::new(ds_key), keys.chain.clone())?;
+        let mut signers = Vec::new();
+        for generation in &keys.signers {
+            let key = eid_crypto::SigningKey::from_pkcs8_der(&generation.key.to_pkcs8_der()?)?;
+            signers.push(eid_authority::DocumentSigner::new(
+                Arc::new(key),
+                generation.chain.clone(),
+            )?);
+        }
+        let signers = eid_authority::DocumentSigners::new(signers)?;
         let mut authority = Authority::new(
             settings,
             store,

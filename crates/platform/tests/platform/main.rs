@@ -13,12 +13,13 @@ mod error_shape;
 mod moving;
 mod refusals;
 mod restart;
+mod rollover;
 mod story;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use eid_core::{OsRandom, SystemClock};
+use eid_core::{Clock, OsRandom, SystemClock};
 use eid_http::{HttpError, fetch, post_form, post_json};
 use eid_platform::up::{Options, Running, start};
 use serde_json::{Value, json};
@@ -30,6 +31,10 @@ fn folder(name: &str) -> PathBuf {
 }
 
 async fn up(dir: &Path, proofing: Option<PathBuf>) -> Running {
+    up_at(dir, proofing, Arc::new(SystemClock)).await
+}
+
+async fn up_at(dir: &Path, proofing: Option<PathBuf>, clock: Arc<dyn Clock>) -> Running {
     start(
         &Options {
             dir: dir.to_owned(),
@@ -37,7 +42,7 @@ async fn up(dir: &Path, proofing: Option<PathBuf>) -> Running {
             proofing,
             topology: None,
         },
-        Arc::new(SystemClock),
+        clock,
         Arc::new(OsRandom),
         &mut |_| {},
     )

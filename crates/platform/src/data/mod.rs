@@ -7,8 +7,10 @@
 //!   trust/list.json               the trust list as last signed (its content and version)
 //!   trust/list.jws                that version, signed
 //!   trust/root.jwk                its public key, for services run on their own
-//!   nanning/ hangzhou/            per authority: iaca.pem, ds.pem, ds.key.pem (secret),
-//!                                 chain.pem (DS then IACA, for `eid authority serve`),
+//!   nanning/ hangzhou/            per authority: iaca.pem, iaca.key.pem (secret), ds.pem,
+//!                                 ds.key.pem (secret), chain.pem (DS then IACA, for
+//!                                 `eid authority serve`) and their successors (`ds-2.pem`,
+//!                                 …: `rollover`),
 //!                                 admin-token, pseudonym.key (secrets), authority.db (SQLite),
 //!                                 or database-url (secret) naming its PostgreSQL shard map
 //!                                 instead (`scripts/cluster`)
@@ -24,7 +26,7 @@ use std::path::{Path, PathBuf};
 use eid_core::identity::Portrait;
 use eid_core::region::{RegionCode, Scope};
 use eid_core::{Random, ResidentCard};
-use eid_crypto::x509::{AuthorityPki, CertificateTerms, Subject, create_reader_certificate};
+use eid_crypto::x509::AuthorityPki;
 use eid_crypto::{Signer, SigningKey, pem};
 use eid_store::Store;
 use eid_trust::edit::{
@@ -36,6 +38,8 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::PlatformError;
+
+pub mod rollover;
 
 /// An issuing authority of the platform.
 #[derive(Debug, Clone, Copy)]
@@ -195,10 +199,8 @@ pub struct LiveCapture {
 pub struct AuthorityKeys {
     /// Which authority.
     pub plan: AuthorityPlan,
-    /// The document signer's key.
-    pub ds_key: SigningKey,
-    /// DS then IACA certificate (DER).
-    pub chain: Vec<Vec<u8>>,
+    /// Its document signers with work ahead (not ended), oldest first.
+    pub signers: Vec<rollover::Generation>,
     /// The admin listener's bearer token.
     pub admin_token: String,
     /// The key of the audit log's pseudonyms.
@@ -272,16 +274,16 @@ pub(crate) fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), Platf
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-fn write_key(path: &Path, key: &SigningKey) -> Result<(), PlatformError> {
+pub(crate) fn write_key(path: &Path, key: &SigningKey) -> Result<(), PlatformError> {
     write(path, key.to_pkcs8_pem()?.as_bytes(), true)
 }
 
-fn read_key(path: &Path) -> Result<SigningKey, PlatformError> {
+pub(crate) fn read_key(path: &Path) -> Result<SigningKey, PlatformError> {
     SigningKey::from_pkcs8_pem(&read_text(path)?)
         .map_err(|e| PlatformError::Data(format!("{}: {e}", path.display())))
 }
 
-fn read_certificate(path: &Path) -> Result<Vec<u8>, PlatformError> {
+pub(crate) fn read_certificate(path: &Path) -> Result<Vec<u8>, PlatformError> {
     pem::decode("CERTIFICATE", &read_text(path)?)
         .map_err(|e| PlatformError::Data(format!("{}: {e}", path.display())))
 }
@@ -316,31 +318,40 @@ impl Data {
             ));
             create(dir, fixtures, faces, web_origin, now, random, progress).await?;
         }
-        Self::open(dir, now)
+        Self::open(dir, now, random, progress)
     }
 
-    /// Opens an existing folder; signs the trust list again when it nears its end.
-    pub fn open(dir: &Path, now: OffsetDateTime) -> Result<Self, PlatformError> {
+    /// Opens an existing folder; rolls keys over where their schedule says
+    /// ([`rollover`]), and signs the trust list again when they changed it or it
+    /// nears its end.
+    pub fn open(
+        dir: &Path,
+        now: OffsetDateTime,
+        random: &dyn Random,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Self, PlatformError> {
         let root = read_key(&dir.join("trust/root.key.pem"))?;
         let list: TrustList = serde_json::from_str(&read_text(&dir.join("trust/list.json"))?)
             .map_err(|e| PlatformError::Data(format!("trust/list.json: {e}")))?;
+        let jws = read_text(&dir.join("trust/list.jws"))?;
         let mut data = Self {
             dir: dir.to_owned(),
-            trust_jws: read_text(&dir.join("trust/list.jws"))?,
-            trust: VerifiedTrustList::read(
-                &read_text(&dir.join("trust/list.jws"))?,
-                &[root.verifying_key().clone()],
-                now,
-                None,
-            )
-            .or_else(|e| {
-                if list.next_update > now {
-                    return Err(e);
-                }
-                // Expired while the platform was down: signed again below.
-                let (jws, _) = eid_trust::signed::sign(&list, &root, now, TRUST_LIST_VALIDITY)?;
-                VerifiedTrustList::read(&jws, &[root.verifying_key().clone()], now, None)
-            })?,
+            trust: VerifiedTrustList::read(&jws, &[root.verifying_key().clone()], now, None)
+                .or_else(|e| {
+                    if list.next_update > now {
+                        return Err(e);
+                    }
+                    // Expired while the platform was down: read as of its own issue, and signed
+                    // again as the next version below (signing it here, unsaved, would give a
+                    // second list the version of the next).
+                    VerifiedTrustList::read(
+                        &jws,
+                        &[root.verifying_key().clone()],
+                        list.issued_at,
+                        None,
+                    )
+                })?,
+            trust_jws: jws.clone(),
             list,
             root,
             authorities: Vec::new(),
@@ -356,8 +367,25 @@ impl Data {
             // A folder from before the history was kept: it starts with the current version.
             record_version(dir, &data.list)?;
         }
-        if data.list.next_update - now < TRUST_LIST_VALIDITY / 2 {
-            let list = data.list.clone();
+        let mut list = data.list.clone();
+        let mut rolled = false;
+        for plan in &AUTHORITIES {
+            rolled |=
+                rollover::authority(&dir.join(plan.key), plan, &mut list, now, random, progress)?;
+        }
+        for plan in DESKS.iter().filter(|d| d.reader) {
+            if rollover::reader(
+                &dir.join("desks").join(plan.id),
+                plan,
+                &mut list,
+                now,
+                random,
+            )? {
+                progress(&format!("{}: a new reader certificate", plan.name));
+                rolled = true;
+            }
+        }
+        if rolled || data.list.next_update - now < TRUST_LIST_VALIDITY / 2 {
             data.publish(list, now)?;
         }
         for plan in AUTHORITIES {
@@ -368,20 +396,17 @@ impl Data {
                 &mut pseudonym_key,
             )
             .map_err(|e| PlatformError::Data(format!("{}/pseudonym.key: {e}", plan.key)))?;
+            let signers = rollover::generations(&folder)?
+                .into_iter()
+                .filter(|s| s.not_after > now)
+                .collect();
             data.authorities.push(AuthorityKeys {
                 plan,
-                ds_key: read_key(&folder.join("ds.key.pem"))?,
-                chain: vec![
-                    read_certificate(&folder.join("ds.pem"))?,
-                    read_certificate(&folder.join("iaca.pem"))?,
-                ],
+                signers,
                 admin_token: read_text(&folder.join("admin-token"))?.trim().to_owned(),
                 pseudonym_key,
                 database_url: database_url(&folder)?,
             });
-            if !folder.join("chain.pem").exists() {
-                write_chain(&folder)?;
-            }
         }
         for plan in PROVIDERS {
             let key = read_key(
@@ -449,16 +474,6 @@ pub fn database_url(folder: &Path) -> Result<String, PlatformError> {
 
 /// The file naming an authority's database when it is not the folder's SQLite.
 pub const DATABASE_URL: &str = "database-url";
-
-/// `chain.pem`: the DS certificate then the IACA's, as `eid authority serve` reads them.
-fn write_chain(folder: &Path) -> Result<(), PlatformError> {
-    let chain = [
-        read_text(&folder.join("ds.pem"))?,
-        read_text(&folder.join("iaca.pem"))?,
-    ]
-    .concat();
-    write(&folder.join("chain.pem"), chain.as_bytes(), false)
-}
 
 /// `trust/root.jwk`: the trust list's verification key, as services read it.
 fn write_root_jwk(dir: &Path, root: &SigningKey) -> Result<(), PlatformError> {
@@ -533,9 +548,10 @@ async fn create(
             "CN",
             &format!("https://{}.eid.example", plan.key),
             since,
-            (3650, 450),
+            (rollover::IACA_DAYS, rollover::DS_DAYS),
             random,
         )?;
+        write_key(&folder.join("iaca.key.pem"), &pki.iaca_key)?;
         write(
             &folder.join("iaca.pem"),
             pem::encode("CERTIFICATE", &pki.iaca.0).as_bytes(),
@@ -607,30 +623,8 @@ async fn create(
     for plan in DESKS {
         let folder = dir.join("desks").join(plan.id);
         let certificate = if plan.reader {
-            let key = SigningKey::generate()?;
-            let certificate = create_reader_certificate(
-                &Subject {
-                    country: "CN".into(),
-                    state: None,
-                    organization: plan.name.into(),
-                    common_name: plan.name.into(),
-                },
-                &CertificateTerms {
-                    not_before: since,
-                    not_after: since + Duration::days(450),
-                    issuer_alt_name_uri: format!("https://{}.rp.example", plan.id),
-                    crl_uri: format!("https://{}.rp.example/crl", plan.id),
-                },
-                &key,
-                random,
-            )?
-            .0;
-            write_key(&folder.join("reader.key.pem"), &key)?;
-            write(
-                &folder.join("reader.pem"),
-                pem::encode("CERTIFICATE", &certificate).as_bytes(),
-                false,
-            )?;
+            let (key, certificate) = rollover::new_reader(&plan, since, random)?;
+            rollover::write_reader(&folder, &key, &certificate)?;
             Some(certificate)
         } else {
             None
@@ -713,8 +707,13 @@ async fn seed_registry(
     }
     let (portrait, selfie, capture) = PHOTOGRAPHS[n % PHOTOGRAPHS.len()];
     let today = now.date();
+    // Her card outlives the first IACA root, so that the story plays across its rollover
+    // (`eid up` with a clock moved years on).
+    let outlives = today + Duration::days(rollover::IACA_DAYS + 365);
     let demo = cards.iter().position(|c| {
-        c.card_expiry.is_valid_on(today) && (today.year() - c.birth_date.year()) >= 20
+        c.card_expiry.is_valid_on(today)
+            && c.card_expiry.is_valid_on(outlives)
+            && (today.year() - c.birth_date.year()) >= 20
     });
     // With the fixtures every resident has a registry portrait, as every real one has: the
     // demo resident's, for want of other faces (desks that require a face match refuse a

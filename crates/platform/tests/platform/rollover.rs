@@ -1,0 +1,170 @@
+//! Keys over the years: `eid up` started again and again with a clock moved across two
+//! document signers' lives and an IACA root's rolls each key over before it ends, lists
+//! what verifiers need in the trust list, and the story plays at every stage.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use eid_core::Clock;
+use eid_http::fetch;
+use eid_testing::TestClock;
+use serde_json::Value;
+use time::Duration;
+
+use crate::{folder, play, up_at};
+
+/// The DS certificate (DER) that signed the authority's status list shard 0 now.
+async fn status_signer(public: &str) -> Vec<u8> {
+    let token = fetch(&format!("{public}/status/0"), "application/statuslist+jwt")
+        .await
+        .unwrap();
+    let token = String::from_utf8(token).unwrap();
+    let header = token.split('.').next().unwrap();
+    let header: Value =
+        serde_json::from_slice(&eid_crypto::b64url_decode(header).unwrap()).unwrap();
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(header["x5c"][0].as_str().unwrap())
+        .unwrap()
+}
+
+fn certificate(dir: &Path, file: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(dir.join("nanning").join(file)).unwrap();
+    eid_crypto::pem::decode("CERTIFICATE", &text).unwrap()
+}
+
+/// Generation `n`'s certificate file of `kind` (`ds`, `iaca`).
+fn file(kind: &str, n: usize) -> String {
+    if n == 1 {
+        format!("{kind}.pem")
+    } else {
+        format!("{kind}-{n}.pem")
+    }
+}
+
+fn ds_file(n: usize) -> String {
+    file("ds", n)
+}
+
+fn count(dir: &Path, kind: &str) -> usize {
+    (1..)
+        .take_while(|n| dir.join("nanning").join(file(kind, *n)).exists())
+        .count()
+}
+
+/// Nanning's entry of the trust list the platform serves now: (IACA roots, offline keys).
+async fn listed(base: &str) -> (usize, usize) {
+    let jws = fetch(&format!("{base}/trust/list"), "application/jwt")
+        .await
+        .unwrap();
+    let jws = String::from_utf8(jws).unwrap();
+    let payload = jws.split('.').nth(1).unwrap();
+    let list: Value = serde_json::from_slice(&eid_crypto::b64url_decode(payload).unwrap()).unwrap();
+    let issuer = list["issuers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "cn-4501")
+        .unwrap()
+        .clone();
+    (
+        issuer["iaca_roots"].as_array().unwrap().len(),
+        issuer["offline_keys"].as_array().unwrap().len(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_roll_over_across_two_document_signer_lives_and_a_root_with_the_story_at_each_stage() {
+    let dir = folder("rollover");
+    let t0 = eid_core::SystemClock.now();
+    let clock = Arc::new(TestClock::new(t0));
+    let day = |d: i64| t0 + Duration::days(d);
+    // (start on day, DS files, IACA files, roots listed, offline keys listed, and whether
+    // a successor made at this start signs two hours on). The first IACA runs from the day
+    // before t0 for 3,650 days (to day 3,649), each DS for 450 days from when it is made.
+    let stages: [(i64, usize, usize, usize, usize, bool); 9] = [
+        (0, 1, 1, 1, 1, false),
+        // DS 1 ends on day 449: DS 2 made 90 days ahead, both keys offline.
+        (400, 2, 1, 1, 2, true),
+        // DS 1 ended: its key leaves the offline keys.
+        (460, 2, 1, 1, 1, false),
+        // DS 2 ends on day 850: DS 3.
+        (800, 3, 1, 1, 2, true),
+        (860, 3, 1, 1, 1, false),
+        // The root ends within 630 days: IACA 2 listed beside it. DS 3 ended while the
+        // platform was down: DS 4, still under IACA 1 (it ends before the root does).
+        (3100, 4, 2, 2, 1, false),
+        // DS 4 ends on day 3,550: DS 5, under IACA 2 (IACA 1 ends too soon).
+        (3480, 5, 2, 2, 2, true),
+        // DS 4 ended: IACA 1, still valid, signs nothing more and leaves the list.
+        (3600, 5, 2, 1, 1, false),
+        // IACA 1 ended too.
+        (3700, 5, 2, 1, 1, false),
+    ];
+    for (at, signers, roots, roots_listed, offline, hand_over) in stages {
+        // At a hand-over the platform starts again two hours on: the successor, made at
+        // the first start, signs from its second hour. (Moving a running platform's clock
+        // would leave its desks' status lists two hours old at once: status_too_old.)
+        let starts: &[Duration] = if hand_over {
+            &[Duration::ZERO, Duration::hours(2)]
+        } else {
+            &[Duration::ZERO]
+        };
+        for later in starts {
+            clock.set(day(at) + *later);
+            let running = up_at(&dir, None, clock.clone()).await;
+            let stage = format!("day {at} + {later}");
+            assert_eq!(count(&dir, "ds"), signers, "{stage}");
+            assert_eq!(count(&dir, "iaca"), roots, "{stage}");
+            assert_eq!(
+                listed(&running.base).await,
+                (roots_listed, offline),
+                "{stage}"
+            );
+            let (all, lines) = play(&running.base, None).await;
+            assert!(all, "{stage}: {lines:#?}");
+            // The status lists are signed by the key that issues: the one before in the
+            // successor's first hour, then the successor.
+            let public = running.description["authorities"][0]["public"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let signing = if hand_over && later.is_zero() {
+                signers - 1
+            } else {
+                signers
+            };
+            assert_eq!(
+                status_signer(&public).await,
+                certificate(&dir, &ds_file(signing)),
+                "{stage}"
+            );
+            running.stop().await;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_without_its_roots_key_gets_a_new_root_at_its_first_successor() {
+    let dir = folder("rollover-old");
+    let t0 = eid_core::SystemClock.now();
+    let clock = Arc::new(TestClock::new(t0));
+    up_at(&dir, None, clock.clone()).await.stop().await;
+    // As folders made before the IACA's key was kept.
+    std::fs::remove_file(dir.join("nanning/iaca.key.pem")).unwrap();
+    for later in [
+        Duration::days(400),
+        Duration::days(400) + Duration::hours(2),
+    ] {
+        clock.set(t0 + later);
+        let running = up_at(&dir, None, clock.clone()).await;
+        // DS 2 under a new root, listed beside the first (DS 1 still has work ahead).
+        assert_eq!((count(&dir, "ds"), count(&dir, "iaca")), (2, 2));
+        assert_eq!(listed(&running.base).await, (2, 2));
+        let (all, lines) = play(&running.base, None).await;
+        assert!(all, "{later}: {lines:#?}");
+        running.stop().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
