@@ -407,6 +407,21 @@ impl ScratchPostgres {
         Ok(Some((scratches, map)))
     }
 
+    /// Drops the database (closing what still uses it) and makes it again, empty: as a
+    /// server that lost it, before a restore.
+    pub async fn recreate(&mut self) -> Result<(), StoreError> {
+        for statement in [
+            format!("DROP DATABASE {} WITH (FORCE)", self.name),
+            format!("CREATE DATABASE {}", self.name),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut self.admin)
+                .await
+                .map_err(db("making a scratch database again"))?;
+        }
+        Ok(())
+    }
+
     /// Drops the database (closing what still uses it).
     pub async fn drop_database(mut self) -> Result<(), StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(

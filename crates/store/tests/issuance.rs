@@ -654,6 +654,118 @@ async fn a_restored_store_hands_out_no_index_it_may_have_lost() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Runs a PostgreSQL client tool (`pg_dump`, `pg_restore`), failing the test with its
+/// output when it fails.
+fn pg_tool(tool: &str, args: &[&str]) {
+    let output = std::process::Command::new(tool)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{tool} (from PostgreSQL's client tools): {e}"))
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{tool}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Issues `n` credentials of one instance each over every partition of `store` (residents
+/// of each in turn, each id routed to its resident's partition); their positions.
+async fn issue_spread(store: &Store, prefix: &str, n: usize, shard: u64) -> Vec<(u64, u64)> {
+    let mut residents: Vec<ResidentIdNumber> = Vec::new();
+    for sequence in 1.. {
+        let number = eid_testing::number(sequence);
+        if store.partition_of(number.expose()) == residents.len() {
+            residents.push(number);
+            if residents.len() == store.partitions() {
+                break;
+            }
+        }
+    }
+    let mut taken = Vec::new();
+    for i in 0..n {
+        let number = &residents[i % residents.len()];
+        let id = (0..)
+            .map(|k| format!("{prefix}-{i}-{k}"))
+            .find(|id| store.partition_of(id) == store.partition_of(number.expose()))
+            .unwrap();
+        let credential = NewCredential {
+            id_number: number,
+            ..credential(&id, "phone")
+        };
+        taken.extend(
+            store
+                .record_credential(&credential, 1, shard, &OsRandom)
+                .await
+                .unwrap(),
+        );
+    }
+    taken
+}
+
+#[tokio::test]
+#[ignore = "needs two PostgreSQL servers: EID_TEST_POSTGRES_URL and _2 (scripts/test starts them), and pg_dump"]
+async fn a_postgres_shard_map_restored_by_pg_restore_hands_out_no_index_it_may_have_lost() {
+    const SMALL: u64 = 16;
+    let Some((mut scratches, map)) = eid_store::ScratchPostgres::on_two_servers("restore")
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("eid-pg-restore-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Store::connect(&map).await.unwrap();
+    issue_spread(&store, "before", 20, SMALL).await;
+    // The procedure of docs/authority.md: `pg_dump -Fc` of each partition's database while
+    // the authority serves; then more is issued and lost.
+    let dumps: Vec<String> = (0..scratches.len())
+        .map(|n| {
+            dir.join(format!("partition-{n}.dump"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    for (scratch, dump) in scratches.iter().zip(&dumps) {
+        pg_tool(
+            "pg_dump",
+            &["--format=custom", "--file", dump, &scratch.url],
+        );
+    }
+    let lost = issue_spread(&store, "lost", 60, SMALL).await;
+    let lost_top = lost.iter().map(|&(shard, _)| shard).max().unwrap();
+    store.close().await;
+    // Every replica stopped, the databases lost; each made again, empty, and its dump
+    // restored into it.
+    for (scratch, dump) in scratches.iter_mut().zip(&dumps) {
+        scratch.recreate().await.unwrap();
+        pg_tool(
+            "pg_restore",
+            &["--single-transaction", "--dbname", &scratch.url, dump],
+        );
+    }
+
+    let store = Store::connect(&map).await.unwrap();
+    let counts = store.credential_counts().await.unwrap();
+    assert_eq!(counts[0], 20, "the dumps' credentials: {counts:?}");
+    let first = store.seal_for_restore(8, SMALL).await.unwrap();
+    assert!(
+        first > lost_top,
+        "fresh shards ({first}) begin past any the lost credentials used ({lost_top})"
+    );
+    let after = issue_spread(&store, "after", 40, SMALL).await;
+    assert!(
+        after.iter().all(|&(shard, _)| shard >= first),
+        "{after:?} in a sealed shard"
+    );
+    assert!(after.iter().all(|p| !lost.contains(p)));
+    store.close().await;
+    for scratch in scratches {
+        scratch.drop_database().await.unwrap();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test]
 async fn a_memory_store_says_it_has_nothing_to_back_up() {
     let store = Store::connect("memory:").await.unwrap();

@@ -331,28 +331,34 @@ impl Data {
         progress: &mut dyn FnMut(&str),
     ) -> Result<Self, PlatformError> {
         let root = read_key(&dir.join("trust/root.key.pem"))?;
-        let list: TrustList = serde_json::from_str(&read_text(&dir.join("trust/list.json"))?)
-            .map_err(|e| PlatformError::Data(format!("trust/list.json: {e}")))?;
         let jws = read_text(&dir.join("trust/list.jws"))?;
+        let anchors = [root.verifying_key().clone()];
+        // The signed list is the platform's list: `list.json`, its readable copy, is written
+        // first, so a crash between the two leaves it ahead, and it is not read back.
+        let trust = match VerifiedTrustList::read(&jws, &anchors, now, None) {
+            Ok(trust) => trust,
+            Err(e) => {
+                // Expired while the platform was down: read as of its own issue, and signed
+                // again as the next version below (signing it here, unsaved, would give a
+                // second list the version of the next).
+                let issued = jws
+                    .split('.')
+                    .nth(1)
+                    .and_then(|payload| eid_crypto::b64url_decode(payload).ok())
+                    .and_then(|json| serde_json::from_slice::<TrustList>(&json).ok())
+                    .filter(|list| list.next_update <= now)
+                    .map(|list| list.issued_at);
+                match issued {
+                    Some(at) => VerifiedTrustList::read(&jws, &anchors, at, None)?,
+                    None => return Err(e.into()),
+                }
+            }
+        };
         let mut data = Self {
             dir: dir.to_owned(),
-            trust: VerifiedTrustList::read(&jws, &[root.verifying_key().clone()], now, None)
-                .or_else(|e| {
-                    if list.next_update > now {
-                        return Err(e);
-                    }
-                    // Expired while the platform was down: read as of its own issue, and signed
-                    // again as the next version below (signing it here, unsaved, would give a
-                    // second list the version of the next).
-                    VerifiedTrustList::read(
-                        &jws,
-                        &[root.verifying_key().clone()],
-                        list.issued_at,
-                        None,
-                    )
-                })?,
-            trust_jws: jws.clone(),
-            list,
+            list: trust.list().clone(),
+            trust,
+            trust_jws: jws,
             root,
             authorities: Vec::new(),
             providers: Vec::new(),

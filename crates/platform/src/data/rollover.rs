@@ -16,7 +16,7 @@
 //! newest ends within [`IACA_LEAD`], long before a DS needs it. The trust list names every
 //! root valid today that a DS with work ahead chains to, and the newest; its offline keys
 //! are the keys of every DS with work ahead. Folders made before the IACA's key was kept
-//! get a new root at their first successor.
+//! get a new root at their next start.
 
 use std::path::Path;
 
@@ -222,8 +222,11 @@ pub fn authority(
 ) -> Result<bool, PlatformError> {
     let now = now.replace_nanosecond(0).unwrap_or(now);
     let mut roots = roots(folder)?;
-    let newest_root_ends = roots.iter().map(|r| r.iaca.not_after()).max();
-    if newest_root_ends.is_none_or(|end| end - now < IACA_LEAD) {
+    // The newest root, if it has its key and a DS life and two leads ahead: else a new one
+    // (made at the first start after an upgrade in folders without the root's key, so that
+    // verifiers hold it before a DS under it signs).
+    let newest = roots.iter().max_by_key(|r| r.iaca.not_after());
+    if newest.is_none_or(|r| r.key.is_none() || r.iaca.not_after() - now < IACA_LEAD) {
         let n = roots.len() + 1;
         roots.push(new_root(folder, plan, n, now, random)?);
         progress(&format!(
@@ -342,26 +345,34 @@ fn listed(
     Ok(changed)
 }
 
-/// Renews the desk's reader certificate (a new key) when it ends within [`READER_LEAD`],
-/// and registers it in `list`: true when it did.
+/// Renews the desk's reader certificate (a new key, valid from a day before `now` for
+/// wallets whose clock is behind) when it ends within [`READER_LEAD`], and registers the
+/// desk's certificate in `list` when the registration names another (a start cut short
+/// after the renewal): true when `list` changed.
 pub fn reader(
     folder: &Path,
     plan: &DeskPlan,
     list: &mut TrustList,
-    since: OffsetDateTime,
+    now: OffsetDateTime,
     random: &dyn Random,
 ) -> Result<bool, PlatformError> {
-    let certificate = read_certificate(&folder.join("reader.pem"))?;
-    if check_reader_certificate(&certificate, since + READER_LEAD).is_ok() {
-        return Ok(false);
+    use base64::Engine;
+    let mut certificate = read_certificate(&folder.join("reader.pem"))?;
+    if check_reader_certificate(&certificate, now + READER_LEAD).is_err() {
+        let key;
+        (key, certificate) = new_reader(plan, now - Duration::days(1), random)?;
+        write_reader(folder, &key, &certificate)?;
     }
-    let (key, certificate) = new_reader(plan, since, random)?;
     let Some(registered) = list.relying_parties.iter().find(|rp| rp.id == plan.id) else {
         return Err(PlatformError::Data(format!(
             "the trust list has no relying party {}",
             plan.id
         )));
     };
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&certificate);
+    if registered.certificate.as_deref() == Some(encoded.as_str()) {
+        return Ok(false);
+    }
     let purposes: Vec<_> = registered
         .purposes
         .iter()
@@ -377,7 +388,6 @@ pub fn reader(
         Some(&certificate),
         true,
     )?;
-    write_reader(folder, &key, &certificate)?;
     Ok(true)
 }
 

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use base64::Engine;
 use eid_core::Clock;
 use eid_http::fetch;
 use eid_testing::TestClock;
@@ -22,7 +23,6 @@ async fn status_signer(public: &str) -> Vec<u8> {
     let header = token.split('.').next().unwrap();
     let header: Value =
         serde_json::from_slice(&eid_crypto::b64url_decode(header).unwrap()).unwrap();
-    use base64::Engine;
     base64::engine::general_purpose::STANDARD
         .decode(header["x5c"][0].as_str().unwrap())
         .unwrap()
@@ -52,8 +52,9 @@ fn count(dir: &Path, kind: &str) -> usize {
         .count()
 }
 
-/// Nanning's entry of the trust list the platform serves now: (IACA roots, offline keys).
-async fn listed(base: &str) -> (usize, usize) {
+/// The trust list the platform serves now: its version, and in Nanning's entry the IACA
+/// roots and offline keys.
+async fn listed(base: &str) -> (u64, Vec<Value>, Vec<Value>) {
     let jws = fetch(&format!("{base}/trust/list"), "application/jwt")
         .await
         .unwrap();
@@ -68,8 +69,9 @@ async fn listed(base: &str) -> (usize, usize) {
         .unwrap()
         .clone();
     (
-        issuer["iaca_roots"].as_array().unwrap().len(),
-        issuer["offline_keys"].as_array().unwrap().len(),
+        list["version"].as_u64().unwrap(),
+        issuer["iaca_roots"].as_array().unwrap().clone(),
+        issuer["offline_keys"].as_array().unwrap().clone(),
     )
 }
 
@@ -110,17 +112,42 @@ async fn keys_roll_over_across_two_document_signer_lives_and_a_root_with_the_sto
         } else {
             &[Duration::ZERO]
         };
+        let mut first_start = None;
         for later in starts {
             clock.set(day(at) + *later);
             let running = up_at(&dir, None, clock.clone()).await;
             let stage = format!("day {at} + {later}");
             assert_eq!(count(&dir, "ds"), signers, "{stage}");
             assert_eq!(count(&dir, "iaca"), roots, "{stage}");
+            let (version, listed_roots, offline_keys) = listed(&running.base).await;
             assert_eq!(
-                listed(&running.base).await,
+                (listed_roots.len(), offline_keys.len()),
                 (roots_listed, offline),
                 "{stage}"
             );
+            // The newest root and DS key are among those listed.
+            let newest_root = base64::engine::general_purpose::STANDARD
+                .encode(certificate(&dir, &file("iaca", roots)));
+            assert!(
+                listed_roots.contains(&Value::String(newest_root)),
+                "{stage}"
+            );
+            let newest_key =
+                eid_crypto::x509::document_signer_terms(&certificate(&dir, &ds_file(signers)))
+                    .unwrap()
+                    .0
+                    .to_jwk();
+            assert!(
+                offline_keys
+                    .iter()
+                    .any(|k| k["x"] == newest_key.x && k["y"] == newest_key.y),
+                "{stage}"
+            );
+            // Started again with nothing to roll over, the platform signs no new version.
+            match first_start {
+                None => first_start = Some(version),
+                Some(before) => assert_eq!(version, before, "{stage}"),
+            }
             let (all, lines) = play(&running.base, None).await;
             assert!(all, "{stage}: {lines:#?}");
             // The status lists are signed by the key that issues: the one before in the
@@ -153,18 +180,67 @@ async fn a_folder_without_its_roots_key_gets_a_new_root_at_its_first_successor()
     up_at(&dir, None, clock.clone()).await.stop().await;
     // As folders made before the IACA's key was kept.
     std::fs::remove_file(dir.join("nanning/iaca.key.pem")).unwrap();
-    for later in [
-        Duration::days(400),
-        Duration::days(400) + Duration::hours(2),
+    for (later, signers, keys_listed) in [
+        // The first start after the upgrade lists a new root (with its key) beside the old,
+        // ahead of any DS under it.
+        (Duration::days(10), 1, 1),
+        // DS 2 under the new root; DS 1 still has work ahead.
+        (Duration::days(400), 2, 2),
+        (Duration::days(400) + Duration::hours(2), 2, 2),
     ] {
         clock.set(t0 + later);
         let running = up_at(&dir, None, clock.clone()).await;
-        // DS 2 under a new root, listed beside the first (DS 1 still has work ahead).
-        assert_eq!((count(&dir, "ds"), count(&dir, "iaca")), (2, 2));
-        assert_eq!(listed(&running.base).await, (2, 2));
+        assert_eq!((count(&dir, "ds"), count(&dir, "iaca")), (signers, 2));
+        assert!(dir.join("nanning/iaca-2.key.pem").exists());
+        let (_, roots, keys) = listed(&running.base).await;
+        assert_eq!((roots.len(), keys.len()), (2, keys_listed), "{later}");
         let (all, lines) = play(&running.base, None).await;
         assert!(all, "{later}: {lines:#?}");
         running.stop().await;
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_cut_short_after_renewing_a_reader_certificate_registers_it_at_the_next() {
+    let dir = folder("rollover-cut");
+    let clock = Arc::new(TestClock::new(eid_core::SystemClock.now()));
+    up_at(&dir, None, clock.clone()).await.stop().await;
+    // Killed after the hotel's new reader key and certificate were written, and while
+    // `list.json` (the signed list's readable copy) was half written.
+    let desk = eid_platform::data::DESKS[0];
+    let (key, certificate) =
+        eid_platform::data::rollover::new_reader(&desk, clock.now(), &eid_core::OsRandom).unwrap();
+    eid_platform::data::rollover::write_reader(
+        &dir.join("desks").join(desk.id),
+        &key,
+        &certificate,
+    )
+    .unwrap();
+    std::fs::write(dir.join("trust/list.json"), "{\"vers").unwrap();
+    let running = up_at(&dir, None, clock.clone()).await;
+    let jws = fetch(&format!("{}/trust/list", running.base), "application/jwt")
+        .await
+        .unwrap();
+    let payload = String::from_utf8(jws).unwrap();
+    let list: Value = serde_json::from_slice(
+        &eid_crypto::b64url_decode(payload.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let hotel = list["relying_parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|rp| rp["id"] == desk.id)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        hotel["certificate"],
+        base64::engine::general_purpose::STANDARD.encode(&certificate)
+    );
+    // The hotel checks in with the new certificate, in person.
+    let (all, lines) = play(&running.base, None).await;
+    assert!(all, "{lines:#?}");
+    running.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
