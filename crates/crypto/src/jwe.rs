@@ -252,7 +252,7 @@ mod tests {
     fn recipient() -> (AgreementKey, Jwk) {
         let key = AgreementKey::generate().unwrap();
         let point = key.public_point();
-        let mut jwk = Jwk::ec_p256(&point[1..33], &point[33..]);
+        let mut jwk = Jwk::ec(crate::Algorithm::Es256, &point[1..33], &point[33..]);
         jwk.kid = Some("enc-1".into());
         (key, jwk)
     }

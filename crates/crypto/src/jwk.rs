@@ -1,4 +1,5 @@
-//! JSON Web Keys (RFC 7517) for EC P-256 public keys, and RFC 7638 thumbprints.
+//! JSON Web Keys (RFC 7517) for EC P-256 public keys (and SM2's, `crv` `SM2`, where asked
+//! for), and RFC 7638 thumbprints.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +11,7 @@ use crate::{Algorithm, CryptoError, VerifyingKey, b64url, b64url_decode, sha256}
 pub struct Jwk {
     /// Key type: `EC`.
     pub kty: String,
-    /// Curve: `P-256`.
+    /// Curve: `P-256` (or `SM2`, eid's private name: [`Jwk::verifying_key_allowing`]).
     pub crv: String,
     /// The x coordinate, base64url.
     pub x: String,
@@ -28,10 +29,18 @@ pub struct Jwk {
 }
 
 impl Jwk {
-    pub(crate) fn ec_p256(x: &[u8], y: &[u8]) -> Self {
+    /// The `crv` eid writes for SM2 keys: unregistered (no SM2 entry in IANA's JOSE
+    /// registry), the name the 2021 draft-dang-webauthn-sm2 proposed.
+    pub const SM2_CURVE: &'static str = "SM2";
+
+    pub(crate) fn ec(algorithm: Algorithm, x: &[u8], y: &[u8]) -> Self {
         Self {
             kty: "EC".into(),
-            crv: "P-256".into(),
+            crv: match algorithm {
+                Algorithm::Es256 => "P-256",
+                Algorithm::Sm2Sm3 => Self::SM2_CURVE,
+            }
+            .into(),
             x: b64url(x),
             y: b64url(y),
             kid: None,
@@ -60,11 +69,21 @@ impl Jwk {
     }
 
     pub(crate) fn point(&self) -> Result<[u8; 65], CryptoError> {
+        self.point_of(&[Algorithm::Es256]).map(|(_, point)| point)
+    }
+
+    /// The point and the algorithm its `crv` names, of those `allowed`.
+    fn point_of(&self, allowed: &[Algorithm]) -> Result<(Algorithm, [u8; 65]), CryptoError> {
         if self.kty != "EC" {
             return Err(CryptoError::BadJwk("kty must be EC"));
         }
-        if self.crv != "P-256" {
-            return Err(CryptoError::BadJwk("crv must be P-256"));
+        let algorithm = match self.crv.as_str() {
+            "P-256" => Algorithm::Es256,
+            Self::SM2_CURVE if allowed.contains(&Algorithm::Sm2Sm3) => Algorithm::Sm2Sm3,
+            _ => return Err(CryptoError::BadJwk("crv must be P-256")),
+        };
+        if !allowed.contains(&algorithm) {
+            return Err(CryptoError::BadJwk("crv must be SM2"));
         }
         let x = b64url_decode(&self.x).map_err(|_| CryptoError::BadJwk("x is not base64url"))?;
         let y = b64url_decode(&self.y).map_err(|_| CryptoError::BadJwk("y is not base64url"))?;
@@ -75,22 +94,35 @@ impl Jwk {
         point[0] = 0x04;
         point[1..33].copy_from_slice(&x);
         point[33..].copy_from_slice(&y);
-        Ok(point)
+        Ok((algorithm, point))
     }
 
     /// The verifying key, bound to ES256. An `alg` member other than `ES256` is refused.
     pub fn verifying_key(&self) -> Result<VerifyingKey, CryptoError> {
-        if let Some(alg) = &self.alg {
-            Algorithm::from_jose(alg)?;
+        self.verifying_key_allowing(&[Algorithm::Es256])
+    }
+
+    /// The verifying key, bound to the algorithm of its `crv` if that is among `allowed`
+    /// (a trust list's keys of an issuer it names as SM2): a P-256 key is ES256, an `SM2`
+    /// key SM2 with SM3. An `alg` member naming another algorithm is refused.
+    pub fn verifying_key_allowing(
+        &self,
+        allowed: &[Algorithm],
+    ) -> Result<VerifyingKey, CryptoError> {
+        let (algorithm, point) = self.point_of(allowed)?;
+        if let Some(alg) = &self.alg
+            && Algorithm::from_jose(alg)? != algorithm
+        {
+            return Err(CryptoError::UnsupportedAlgorithm(alg.clone()));
         }
-        VerifyingKey::from_sec1(Algorithm::Es256, &self.point()?)
+        VerifyingKey::from_sec1(algorithm, &point)
     }
 
     /// The RFC 7638 SHA-256 thumbprint: the hash of the required members in lexicographic
     /// order without whitespace, `{"crv":…,"kty":"EC","x":…,"y":…}`.
     pub fn thumbprint_sha256(&self) -> Result<[u8; 32], CryptoError> {
         // Checking the point also guarantees x and y need no JSON escaping.
-        self.point()?;
+        self.point_of(&[Algorithm::Es256, Algorithm::Sm2Sm3])?;
         let canonical = format!(
             r#"{{"crv":"{}","kty":"{}","x":"{}","y":"{}"}}"#,
             self.crv, self.kty, self.x, self.y
@@ -98,7 +130,7 @@ impl Jwk {
         Ok(sha256(canonical.as_bytes()))
     }
 
-    /// The thumbprint in base64url, or `invalid` for a JWK that is not a P-256 key.
+    /// The thumbprint in base64url, or `invalid` for a JWK that is not a P-256 or SM2 key.
     pub fn thumbprint(&self) -> String {
         self.thumbprint_sha256()
             .map(|t| b64url(&t))
@@ -138,5 +170,33 @@ mod tests {
         jwk.crv = "P-256".into();
         jwk.x.pop();
         assert!(jwk.verifying_key().is_err());
+    }
+
+    #[test]
+    fn sm2_keys_are_read_only_where_sm2_is_allowed() {
+        let key = SigningKey::generate_for(Algorithm::Sm2Sm3).unwrap();
+        let mut jwk = key.verifying_key().to_jwk();
+        assert_eq!(
+            jwk.verifying_key(),
+            Err(CryptoError::BadJwk("crv must be P-256"))
+        );
+        let both = [Algorithm::Es256, Algorithm::Sm2Sm3];
+        assert_eq!(
+            &jwk.verifying_key_allowing(&both).unwrap(),
+            key.verifying_key()
+        );
+        assert_ne!(jwk.thumbprint(), "invalid");
+        jwk.alg = Some("SM2SM3".into());
+        assert!(jwk.verifying_key_allowing(&both).is_ok());
+        jwk.alg = Some("ES256".into());
+        assert_eq!(
+            jwk.verifying_key_allowing(&both),
+            Err(CryptoError::UnsupportedAlgorithm("ES256".into()))
+        );
+        let p256 = SigningKey::generate().unwrap().verifying_key().to_jwk();
+        assert_eq!(
+            p256.verifying_key_allowing(&[Algorithm::Sm2Sm3]),
+            Err(CryptoError::BadJwk("crv must be SM2"))
+        );
     }
 }

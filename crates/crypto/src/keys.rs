@@ -1,4 +1,5 @@
-//! P-256 keys: the [`Signer`] trait, the software [`SigningKey`] and [`VerifyingKey`].
+//! Keys: the [`Signer`] trait, the software [`SigningKey`] and [`VerifyingKey`] — P-256 on
+//! AWS-LC, and SM2 ([`crate::shangmi`]) where a deployment chooses it.
 
 use std::fmt;
 
@@ -15,6 +16,13 @@ use crate::{Algorithm, CryptoError, Jwk, pem};
 const P256_SPKI_PREFIX: [u8; 26] = [
     0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// The same for an SM2 key (GB/T 35276): id-ecPublicKey with the curve sm2p256v1
+/// (1.2.156.10197.1.301), whose OID is as long as prime256v1's.
+const SM2_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x81, 0x1c, 0xcf, 0x55, 0x01, 0x82, 0x2d, 0x03, 0x42, 0x00,
 ];
 
 /// Anything that signs: a software key, or (behind the same trait) a key in an HSM.
@@ -34,39 +42,57 @@ pub trait Signer: Send + Sync {
 pub struct VerifyingKey {
     algorithm: Algorithm,
     point: [u8; 65],
-    fixed: ParsedPublicKey,
-    /// Parsed on first use: only certificate checks verify DER signatures, and parsing a
-    /// point costs as much as a quarter of a verify.
-    asn1: std::sync::OnceLock<ParsedPublicKey>,
+    public: Public,
     /// The RFC 7638 thumbprint, computed on first use (issuers put it in every `kid`).
     thumbprint: std::sync::OnceLock<String>,
 }
 
+/// The parsed key, by algorithm.
+#[derive(Clone)]
+enum Public {
+    P256 {
+        fixed: ParsedPublicKey,
+        /// Parsed on first use: only certificate checks verify DER signatures, and parsing
+        /// a point costs as much as a quarter of a verify.
+        asn1: std::sync::OnceLock<ParsedPublicKey>,
+    },
+    Sm2(Box<crate::shangmi::Public>),
+}
+
 impl VerifyingKey {
-    /// From an uncompressed SEC 1 point (`04 || x || y`); checks that it is on P-256.
+    /// From an uncompressed SEC 1 point (`04 || x || y`); checks that it is on the curve of
+    /// `algorithm` (P-256, or SM2's).
     pub fn from_sec1(algorithm: Algorithm, point: &[u8]) -> Result<Self, CryptoError> {
-        let Algorithm::Es256 = algorithm;
         let point: [u8; 65] = point.try_into().map_err(|_| CryptoError::BadPublicKey)?;
         if point[0] != 0x04 {
             return Err(CryptoError::BadPublicKey);
         }
-        let fixed = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-            .map_err(|_| CryptoError::BadPublicKey)?;
+        let public = match algorithm {
+            Algorithm::Es256 => Public::P256 {
+                fixed: ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+                    .map_err(|_| CryptoError::BadPublicKey)?,
+                asn1: std::sync::OnceLock::new(),
+            },
+            Algorithm::Sm2Sm3 => Public::Sm2(Box::new(crate::shangmi::public(&point)?)),
+        };
         Ok(Self {
             algorithm,
             point,
-            fixed,
-            asn1: std::sync::OnceLock::new(),
+            public,
             thumbprint: std::sync::OnceLock::new(),
         })
     }
 
     /// From a compressed SEC 1 point (`02/03 || x`, 33 bytes), where every byte counts (the
-    /// offline QR); checks that it is on P-256.
+    /// offline QR); checks that it is on the curve of `algorithm`.
     pub fn from_compressed(algorithm: Algorithm, point: &[u8]) -> Result<Self, CryptoError> {
         use aws_lc_rs::encoding::AsDer;
         if point.len() != 33 || !matches!(point[0], 0x02 | 0x03) {
             return Err(CryptoError::BadPublicKey);
+        }
+        if algorithm == Algorithm::Sm2Sm3 {
+            let key = crate::shangmi::public(point)?;
+            return Self::from_sec1(algorithm, &crate::shangmi::uncompressed(&key)?);
         }
         let parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
             .map_err(|_| CryptoError::BadPublicKey)?;
@@ -87,8 +113,12 @@ impl VerifyingKey {
         out
     }
 
-    /// From a DER SubjectPublicKeyInfo of a P-256 key.
+    /// From a DER SubjectPublicKeyInfo of a P-256 key, or of an SM2 key (bound to
+    /// [`Algorithm::Sm2Sm3`]).
     pub fn from_spki_der(der: &[u8]) -> Result<Self, CryptoError> {
+        if let Some(point) = der.strip_prefix(&SM2_SPKI_PREFIX[..]) {
+            return Self::from_sec1(Algorithm::Sm2Sm3, point);
+        }
         let point = der
             .strip_prefix(&P256_SPKI_PREFIX[..])
             .ok_or(CryptoError::BadPublicKey)?;
@@ -112,7 +142,11 @@ impl VerifyingKey {
 
     /// The DER SubjectPublicKeyInfo.
     pub fn to_spki_der(&self) -> Vec<u8> {
-        [&P256_SPKI_PREFIX[..], &self.point[..]].concat()
+        let prefix = match self.algorithm {
+            Algorithm::Es256 => &P256_SPKI_PREFIX,
+            Algorithm::Sm2Sm3 => &SM2_SPKI_PREFIX,
+        };
+        [&prefix[..], &self.point[..]].concat()
     }
 
     /// The `PUBLIC KEY` PEM.
@@ -120,9 +154,9 @@ impl VerifyingKey {
         pem::encode("PUBLIC KEY", &self.to_spki_der())
     }
 
-    /// The public JWK (`kty` EC, `crv` P-256, `x`, `y`).
+    /// The public JWK (`kty` EC, `crv` P-256 or, for SM2, `SM2`; `x`, `y`).
     pub fn to_jwk(&self) -> Jwk {
-        Jwk::ec_p256(&self.point[1..33], &self.point[33..])
+        Jwk::ec(self.algorithm, &self.point[1..33], &self.point[33..])
     }
 
     /// The RFC 7638 SHA-256 thumbprint in base64url, computed once per key.
@@ -135,9 +169,12 @@ impl VerifyingKey {
         if signature.len() != self.algorithm.signature_len() {
             return Err(CryptoError::BadSignature);
         }
-        self.fixed
-            .verify_sig(message, signature)
-            .map_err(|_| CryptoError::BadSignature)
+        match &self.public {
+            Public::P256 { fixed, .. } => fixed
+                .verify_sig(message, signature)
+                .map_err(|_| CryptoError::BadSignature),
+            Public::Sm2(key) => crate::shangmi::verify(key, message, signature),
+        }
     }
 
     /// Verifies a signature whose message names an algorithm (a JOSE or COSE header): the
@@ -157,18 +194,23 @@ impl VerifyingKey {
         self.verify(message, signature)
     }
 
-    /// Verifies a DER (ASN.1) ECDSA signature, the form X.509 uses.
+    /// Verifies a DER (ASN.1) signature, the form X.509 uses (ECDSA with SHA-256, or SM2
+    /// with SM3 for an SM2 key).
     pub fn verify_der_signature(
         &self,
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), CryptoError> {
-        let asn1 = match self.asn1.get() {
+        let asn1_lock = match &self.public {
+            Public::P256 { asn1, .. } => asn1,
+            Public::Sm2(key) => return crate::shangmi::verify_der(key, message, signature),
+        };
+        let asn1 = match asn1_lock.get() {
             Some(parsed) => parsed,
             None => {
                 let parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, self.point)
                     .map_err(|_| CryptoError::BadPublicKey)?;
-                self.asn1.get_or_init(|| parsed)
+                asn1_lock.get_or_init(|| parsed)
             }
         };
         asn1.verify_sig(message, signature)
@@ -195,31 +237,59 @@ impl fmt::Debug for VerifyingKey {
     }
 }
 
-/// A P-256 private key held in this process. No `Debug`, `Clone` or `Serialize`: the key
-/// leaves only as PKCS#8 in zeroizing memory. AWS-LC wipes the key when it is dropped.
+/// A private key held in this process: P-256 unless made or read as SM2. No `Debug`,
+/// `Clone` or `Serialize`: the key leaves only as PKCS#8 in zeroizing memory. AWS-LC and
+/// the `sm2` crate wipe the key when it is dropped.
 pub struct SigningKey {
-    pair: EcdsaKeyPair,
+    private: Private,
     verifying: VerifyingKey,
 }
 
+enum Private {
+    P256(EcdsaKeyPair),
+    Sm2(crate::shangmi::Private),
+}
+
 impl SigningKey {
-    /// A fresh key from AWS-LC's generator (the operating system's random source).
+    /// A fresh P-256 key from AWS-LC's generator (the operating system's random source).
     pub fn generate() -> Result<Self, CryptoError> {
-        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-            .map_err(|_| CryptoError::SigningFailed)?;
-        Self::from_pair(pair)
+        Self::generate_for(Algorithm::Es256)
+    }
+
+    /// A fresh key for `algorithm`, from the operating system's random source.
+    pub fn generate_for(algorithm: Algorithm) -> Result<Self, CryptoError> {
+        match algorithm {
+            Algorithm::Es256 => Self::from_pair(
+                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .map_err(|_| CryptoError::SigningFailed)?,
+            ),
+            Algorithm::Sm2Sm3 => Self::from_sm2(crate::shangmi::Private::generate()?),
+        }
     }
 
     fn from_pair(pair: EcdsaKeyPair) -> Result<Self, CryptoError> {
         let verifying = VerifyingKey::from_sec1(Algorithm::Es256, pair.public_key().as_ref())?;
-        Ok(Self { pair, verifying })
+        Ok(Self {
+            private: Private::P256(pair),
+            verifying,
+        })
     }
 
-    /// From a PKCS#8 `PrivateKeyInfo` (DER).
+    fn from_sm2(key: crate::shangmi::Private) -> Result<Self, CryptoError> {
+        let point = crate::shangmi::uncompressed(key.public())?;
+        Ok(Self {
+            verifying: VerifyingKey::from_sec1(Algorithm::Sm2Sm3, &point)?,
+            private: Private::Sm2(key),
+        })
+    }
+
+    /// From a PKCS#8 `PrivateKeyInfo` (DER): a P-256 key, or an SM2 key (its curve named
+    /// sm2p256v1).
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, CryptoError> {
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-            .map_err(|_| CryptoError::BadPrivateKey)?;
-        Self::from_pair(pair)
+        match EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
+            Ok(pair) => Self::from_pair(pair),
+            Err(_) => Self::from_sm2(crate::shangmi::Private::from_pkcs8_der(der)?),
+        }
     }
 
     /// From a `PRIVATE KEY` PEM (PKCS#8).
@@ -246,11 +316,13 @@ impl SigningKey {
 
     /// The key as PKCS#8 DER (v1, no public key), in memory that is wiped on drop.
     pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let doc = self
-            .pair
-            .to_pkcs8v1()
-            .map_err(|_| CryptoError::BadPrivateKey)?;
-        Ok(Zeroizing::new(doc.as_ref().to_vec()))
+        match &self.private {
+            Private::P256(pair) => {
+                let doc = pair.to_pkcs8v1().map_err(|_| CryptoError::BadPrivateKey)?;
+                Ok(Zeroizing::new(doc.as_ref().to_vec()))
+            }
+            Private::Sm2(key) => key.to_pkcs8_der(),
+        }
     }
 
     /// The key as a `PRIVATE KEY` PEM, in memory that is wiped on drop.
@@ -264,7 +336,7 @@ impl SigningKey {
 
 impl Signer for SigningKey {
     fn algorithm(&self) -> Algorithm {
-        Algorithm::Es256
+        self.verifying.algorithm
     }
 
     fn verifying_key(&self) -> &VerifyingKey {
@@ -272,10 +344,13 @@ impl Signer for SigningKey {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let pair = match &self.private {
+            Private::P256(pair) => pair,
+            Private::Sm2(key) => return key.sign(message),
+        };
         // AWS-LC draws the nonce itself; the `rng` argument exists for ring compatibility.
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        let signature = self
-            .pair
+        let signature = pair
             .sign(&rng, message)
             .map_err(|_| CryptoError::SigningFailed)?;
         Ok(signature.as_ref().to_vec())
@@ -416,6 +491,57 @@ mod tests {
         let sig = key.sign(b"m").unwrap();
         key.verifying_key()
             .verify_as(Algorithm::Es256, b"m", &sig)
+            .unwrap();
+    }
+
+    #[test]
+    fn sm2_keys_sign_and_verify_under_their_own_algorithm_only() {
+        let key = SigningKey::generate_for(Algorithm::Sm2Sm3).unwrap();
+        assert_eq!(key.algorithm(), Algorithm::Sm2Sm3);
+        let signature = key.sign(b"m").unwrap();
+        let public = key.verifying_key();
+        public.verify(b"m", &signature).unwrap();
+        public
+            .verify_as(Algorithm::Sm2Sm3, b"m", &signature)
+            .unwrap();
+        // A header naming ES256 over an SM2 key, or the other way round, is refused.
+        assert!(matches!(
+            public.verify_as(Algorithm::Es256, b"m", &signature),
+            Err(CryptoError::AlgorithmMismatch { .. })
+        ));
+        let p256 = SigningKey::generate().unwrap();
+        assert!(matches!(
+            p256.verifying_key()
+                .verify_as(Algorithm::Sm2Sm3, b"m", &p256.sign(b"m").unwrap()),
+            Err(CryptoError::AlgorithmMismatch { .. })
+        ));
+        // The same point bytes are a different key on the other curve, or none.
+        assert_ne!(
+            VerifyingKey::from_sec1(Algorithm::Es256, public.sec1())
+                .ok()
+                .as_ref(),
+            Some(public)
+        );
+        // PKCS#8, SPKI, JWK and the compressed point keep the algorithm.
+        let back = SigningKey::from_pkcs8_pem(&key.to_pkcs8_pem().unwrap()).unwrap();
+        assert_eq!(back.verifying_key(), public);
+        assert_eq!(back.algorithm(), Algorithm::Sm2Sm3);
+        let spki = VerifyingKey::from_spki_der(&public.to_spki_der()).unwrap();
+        assert_eq!(&spki, public);
+        let jwk = public.to_jwk();
+        assert_eq!(jwk.crv, "SM2");
+        assert_eq!(
+            &jwk.verifying_key_allowing(&[Algorithm::Es256, Algorithm::Sm2Sm3])
+                .unwrap(),
+            public
+        );
+        let compressed =
+            VerifyingKey::from_compressed(Algorithm::Sm2Sm3, &public.compressed()).unwrap();
+        assert_eq!(&compressed, public);
+        compressed.verify(b"m", &signature).unwrap();
+        // The DER form, as X.509 carries it.
+        public
+            .verify_der_signature(b"m", &raw_to_der(&signature).unwrap())
             .unwrap();
     }
 

@@ -23,9 +23,10 @@ mod keys;
 pub mod pem;
 pub mod pkcs11;
 pub mod session;
+pub mod shangmi;
 pub mod x509;
 
-pub use algorithm::Algorithm;
+pub use algorithm::{Algorithm, SM2_COSE, SM2_JOSE};
 pub use error::CryptoError;
 pub use jwk::Jwk;
 pub use keys::{Signer, SigningKey, VerifyingKey};
