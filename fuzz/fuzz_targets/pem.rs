@@ -11,8 +11,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = VerifyingKey::from_sec1(algorithm, data);
         let _ = VerifyingKey::from_compressed(algorithm, data);
     }
-    let _ = VerifyingKey::from_spki_der(data);
-    let _ = SigningKey::from_pkcs8_der(data);
+    let both = [Algorithm::Es256, Algorithm::Sm2Sm3];
+    let _ = VerifyingKey::from_spki_der_allowing(data, &both);
+    let _ = SigningKey::from_pkcs8_der_allowing(data, &both);
     let Ok(text) = std::str::from_utf8(data) else { return };
     let _ = pem::decode_all("CERTIFICATE", text);
     let _ = VerifyingKey::from_spki_pem(text);

@@ -113,16 +113,29 @@ impl VerifyingKey {
         out
     }
 
-    /// From a DER SubjectPublicKeyInfo of a P-256 key, or of an SM2 key (bound to
-    /// [`Algorithm::Sm2Sm3`]).
+    /// From a DER SubjectPublicKeyInfo of a P-256 key.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, CryptoError> {
-        if let Some(point) = der.strip_prefix(&SM2_SPKI_PREFIX[..]) {
-            return Self::from_sec1(Algorithm::Sm2Sm3, point);
+        Self::from_spki_der_allowing(der, &[Algorithm::Es256])
+    }
+
+    /// From a DER SubjectPublicKeyInfo of a P-256 key or an SM2 key (curve sm2p256v1, bound
+    /// to [`Algorithm::Sm2Sm3`]), of the algorithms `allowed`: SM2 only where the caller
+    /// says it may be.
+    pub fn from_spki_der_allowing(der: &[u8], allowed: &[Algorithm]) -> Result<Self, CryptoError> {
+        let (algorithm, point) = match der.strip_prefix(&SM2_SPKI_PREFIX[..]) {
+            Some(point) => (Algorithm::Sm2Sm3, point),
+            None => (
+                Algorithm::Es256,
+                der.strip_prefix(&P256_SPKI_PREFIX[..])
+                    .ok_or(CryptoError::BadPublicKey)?,
+            ),
+        };
+        if !allowed.contains(&algorithm) {
+            return Err(CryptoError::UnsupportedAlgorithm(
+                algorithm.jose_name().to_owned(),
+            ));
         }
-        let point = der
-            .strip_prefix(&P256_SPKI_PREFIX[..])
-            .ok_or(CryptoError::BadPublicKey)?;
-        Self::from_sec1(Algorithm::Es256, point)
+        Self::from_sec1(algorithm, point)
     }
 
     /// From a `PUBLIC KEY` PEM.
@@ -283,12 +296,20 @@ impl SigningKey {
         })
     }
 
-    /// From a PKCS#8 `PrivateKeyInfo` (DER): a P-256 key, or an SM2 key (its curve named
-    /// sm2p256v1).
+    /// From a PKCS#8 `PrivateKeyInfo` (DER) of a P-256 key.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, CryptoError> {
+        Self::from_pkcs8_der_allowing(der, &[Algorithm::Es256])
+    }
+
+    /// From a PKCS#8 `PrivateKeyInfo` (DER) of a P-256 key, or of an SM2 key (its curve
+    /// named sm2p256v1), of the algorithms `allowed`.
+    pub fn from_pkcs8_der_allowing(der: &[u8], allowed: &[Algorithm]) -> Result<Self, CryptoError> {
         match EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
-            Ok(pair) => Self::from_pair(pair),
-            Err(_) => Self::from_sm2(crate::shangmi::Private::from_pkcs8_der(der)?),
+            Ok(pair) if allowed.contains(&Algorithm::Es256) => Self::from_pair(pair),
+            Err(_) if allowed.contains(&Algorithm::Sm2Sm3) => {
+                Self::from_sm2(crate::shangmi::Private::from_pkcs8_der(der)?)
+            }
+            _ => Err(CryptoError::BadPrivateKey),
         }
     }
 
@@ -522,12 +543,23 @@ mod tests {
                 .as_ref(),
             Some(public)
         );
-        // PKCS#8, SPKI, JWK and the compressed point keep the algorithm.
-        let back = SigningKey::from_pkcs8_pem(&key.to_pkcs8_pem().unwrap()).unwrap();
+        // PKCS#8, SPKI, JWK and the compressed point keep the algorithm, read as SM2 only
+        // where SM2 is allowed.
+        let both = [Algorithm::Es256, Algorithm::Sm2Sm3];
+        let pkcs8 = key.to_pkcs8_der().unwrap();
+        let back = SigningKey::from_pkcs8_der_allowing(&pkcs8, &both).unwrap();
         assert_eq!(back.verifying_key(), public);
         assert_eq!(back.algorithm(), Algorithm::Sm2Sm3);
-        let spki = VerifyingKey::from_spki_der(&public.to_spki_der()).unwrap();
+        assert!(SigningKey::from_pkcs8_der(&pkcs8).is_err());
+        assert!(SigningKey::from_pkcs8_pem(&key.to_pkcs8_pem().unwrap()).is_err());
+        let p256_pkcs8 = p256.to_pkcs8_der().unwrap();
+        assert!(SigningKey::from_pkcs8_der_allowing(&p256_pkcs8, &[Algorithm::Sm2Sm3]).is_err());
+        let spki = VerifyingKey::from_spki_der_allowing(&public.to_spki_der(), &both).unwrap();
         assert_eq!(&spki, public);
+        assert_eq!(
+            VerifyingKey::from_spki_der(&public.to_spki_der()),
+            Err(CryptoError::UnsupportedAlgorithm("SM2SM3".into()))
+        );
         let jwk = public.to_jwk();
         assert_eq!(jwk.crv, "SM2");
         assert_eq!(
