@@ -1,7 +1,7 @@
 //! SM2 with SM3 against ES256, sign and verify, in one run: `cargo bench -p eid-crypto
 //! --bench algorithms`. Both through what ships — [`SigningKey`] and [`VerifyingKey`], as
 //! the authority signs and verifiers check (ES256 on AWS-LC, SM2 on RustCrypto's `sm2`) —
-//! over a 300-byte message (about an MSO's to-be-signed). The two are timed in turns (a
+//! over a 300-byte message. The two are timed in turns (a
 //! batch of one, a batch of the other, 21 rounds) so that both share the same seconds of a
 //! noisy machine; the medians and the median per-round ratio are printed.
 

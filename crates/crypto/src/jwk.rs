@@ -78,13 +78,22 @@ impl Jwk {
             return Err(CryptoError::BadJwk("kty must be EC"));
         }
         let algorithm = match self.crv.as_str() {
-            "P-256" => Algorithm::Es256,
-            Self::SM2_CURVE if allowed.contains(&Algorithm::Sm2Sm3) => Algorithm::Sm2Sm3,
-            _ => return Err(CryptoError::BadJwk("crv must be P-256")),
+            "P-256" => Some(Algorithm::Es256),
+            Self::SM2_CURVE => Some(Algorithm::Sm2Sm3),
+            _ => None,
         };
-        if !allowed.contains(&algorithm) {
-            return Err(CryptoError::BadJwk("crv must be SM2"));
-        }
+        let Some(algorithm) = algorithm.filter(|a| allowed.contains(a)) else {
+            return Err(CryptoError::BadJwk(
+                match (
+                    allowed.contains(&Algorithm::Es256),
+                    allowed.contains(&Algorithm::Sm2Sm3),
+                ) {
+                    (true, false) => "crv must be P-256",
+                    (false, true) => "crv must be SM2",
+                    _ => "crv must be P-256 or SM2",
+                },
+            ));
+        };
         let x = b64url_decode(&self.x).map_err(|_| CryptoError::BadJwk("x is not base64url"))?;
         let y = b64url_decode(&self.y).map_err(|_| CryptoError::BadJwk("y is not base64url"))?;
         if x.len() != 32 || y.len() != 32 {

@@ -3,7 +3,8 @@
 //! pure Rust, constant-time by design, and never independently audited (their own README
 //! says so; `docs/crypto.md`).
 //!
-//! - The distinguishing identifier is [`DISTID`], the default of GB/T 35276 (GM/T 0009):
+//! - The distinguishing identifier is [`DISTID`], the default of GM/T 0009-2012 and
+//!   GB/T 35276-2017:
 //!   every signer and verifier of eid uses it, so it is not carried in any message.
 //! - Signatures travel as JOSE and COSE carry ES256's: `r || s`, 32 bytes each; X.509 has
 //!   them in DER (`SEQUENCE { INTEGER r, INTEGER s }`).
@@ -18,7 +19,7 @@ use zeroize::Zeroizing;
 use crate::CryptoError;
 
 /// The distinguishing identifier (`ID_A`) of every SM2 signature eid makes or checks: the
-/// default `1234567812345678` of GB/T 35276-2017 §9 (GM/T 0009-2012).
+/// default `1234567812345678` of GM/T 0009-2012 and GB/T 35276-2017.
 pub const DISTID: &str = "1234567812345678";
 
 /// SM3 of `data` (GB/T 32905-2016).
@@ -59,7 +60,9 @@ pub(crate) fn verify_der(key: &Public, message: &[u8], der: &[u8]) -> Result<(),
         .map_err(|_| CryptoError::BadSignature)
 }
 
-/// An SM2 private key held in this process (wiped on drop by the `sm2` crate).
+/// An SM2 private key held in this process. Not wiped on drop: the `sm2` crate's DSA key
+/// has no `Zeroize` (its `SecretKey` has), so the scalar may stay in freed memory until it
+/// is reused (`docs/crypto.md`).
 pub(crate) struct Private(::sm2::dsa::SigningKey);
 
 impl Private {
@@ -81,12 +84,17 @@ impl Private {
     }
 
     /// From a PKCS#8 `PrivateKeyInfo` (DER) whose curve is SM2 (1.2.156.10197.1.301).
+    /// A key that cannot sign is refused here: GB/T 32918.1 allows d up to n − 2 only
+    /// (with n − 1, 1 + d has no inverse and every signature fails).
     pub(crate) fn from_pkcs8_der(der: &[u8]) -> Result<Self, CryptoError> {
         let secret =
             ::sm2::SecretKey::from_pkcs8_der(der).map_err(|_| CryptoError::BadPrivateKey)?;
-        ::sm2::dsa::SigningKey::new(DISTID, &secret)
+        let key = ::sm2::dsa::SigningKey::new(DISTID, &secret)
             .map(Self)
-            .map_err(|_| CryptoError::BadPrivateKey)
+            .map_err(|_| CryptoError::BadPrivateKey)?;
+        key.sign(b"eid SM2 key check")
+            .map_err(|_| CryptoError::BadPrivateKey)?;
+        Ok(key)
     }
 
     /// The key as PKCS#8 DER.
@@ -199,5 +207,31 @@ mod tests {
         let p256 = crate::SigningKey::generate().unwrap();
         assert!(Private::from_pkcs8_der(&p256.to_pkcs8_der().unwrap()).is_err());
         assert!(public(crate::Signer::verifying_key(&p256).sec1()).is_err());
+    }
+
+    #[test]
+    fn no_certificate_is_made_for_an_sm2_key_yet() {
+        let sm2 = crate::SigningKey::generate_for(crate::Algorithm::Sm2Sm3).unwrap();
+        let from = time::macros::datetime!(2026-01-01 0:00 UTC);
+        let terms = crate::x509::CertificateTerms {
+            not_before: from,
+            not_after: from + time::Duration::days(365),
+            issuer_alt_name_uri: "https://eid.example".into(),
+            crl_uri: "https://eid.example/crl".into(),
+        };
+        let subject = crate::x509::Subject {
+            country: "CN".into(),
+            state: None,
+            organization: "o".into(),
+            common_name: "c".into(),
+        };
+        let made = crate::x509::create_iaca(&subject, &terms, &sm2, &eid_core::OsRandom);
+        assert!(
+            matches!(&made, Err(CryptoError::CertificateBuild(why)) if why.contains("P-256")),
+            "{made:?}"
+        );
+        let reader =
+            crate::x509::create_reader_certificate(&subject, &terms, &sm2, &eid_core::OsRandom);
+        assert!(reader.is_err());
     }
 }

@@ -155,9 +155,12 @@ pub fn verify_key_attestation(
     if jws.typ() != Some(TYP_KEY_ATTESTATION) {
         return Err(ProofError::AttestationType);
     }
+    // A wallet provider's attestation key is P-256 (its JWK in the trust list): ES256 only.
     let algorithm = jws
         .algorithm()
-        .map_err(|_| ProofError::AttestationAlgorithm)?;
+        .ok()
+        .filter(|a| *a == eid_crypto::Algorithm::Es256)
+        .ok_or(ProofError::AttestationAlgorithm)?;
     let claims = jws.payload();
     let provider_id = string(claims, "iss").ok_or(ProofError::UnknownProvider)?;
     let provider = policy
@@ -297,7 +300,9 @@ pub fn verify_key_proofs(
             return Err(ProofError::ProofType);
         }
         match jws.algorithm() {
-            Ok(_) => {}
+            // Holder keys are P-256: ES256 only.
+            Ok(eid_crypto::Algorithm::Es256) => {}
+            Ok(_) => return Err(ProofError::Algorithm),
             Err(eid_sdjwt::SdJwtError::MissingAlgorithm) => {
                 return Err(ProofError::MissingAlgorithm);
             }

@@ -297,6 +297,11 @@ pub fn sign_request(
     certificate_der: &[u8],
 ) -> Result<String, VpError> {
     use base64::Engine;
+    if signer.algorithm() != eid_crypto::Algorithm::Es256 {
+        return Err(VpError::Unsupported(
+            "a request object signed other than with ES256 (wallets read ES256 only)".into(),
+        ));
+    }
     let header = Map::from_iter([
         ("alg".to_owned(), Value::from("ES256")),
         ("typ".to_owned(), Value::from(TYP_REQUEST_OBJECT)),

@@ -176,6 +176,12 @@ fn proof_alg_outside_the_allow_list_is_refused() {
         h.insert("alg".into(), json!("none"));
     });
     assert_eq!(f.check(&[p]), Err(ProofError::Algorithm));
+    // SM2 is in eid's allow-list for issuers that a trust list names so, never for holder
+    // keys: said as the algorithm, before any signature is checked.
+    let p = proof_edited(&f, |h, _| {
+        h.insert("alg".into(), json!("SM2SM3"));
+    });
+    assert_eq!(f.check(&[p]), Err(ProofError::Algorithm));
 }
 
 #[test]
@@ -280,13 +286,16 @@ fn attestation_typ_is_checked() {
 #[test]
 fn attestation_alg_is_checked() {
     let f = fixture();
-    let a = attestation_edited(&f, &f.provider_key, |h, _| {
-        h.insert("alg".into(), json!("RS256"));
-    });
-    assert_eq!(
-        f.check(&[with_attestation(&f, a)]),
-        Err(ProofError::AttestationAlgorithm)
-    );
+    for alg in ["RS256", "SM2SM3"] {
+        let a = attestation_edited(&f, &f.provider_key, |h, _| {
+            h.insert("alg".into(), json!(alg));
+        });
+        assert_eq!(
+            f.check(&[with_attestation(&f, a)]),
+            Err(ProofError::AttestationAlgorithm),
+            "{alg}"
+        );
+    }
 }
 
 #[test]

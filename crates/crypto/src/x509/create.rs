@@ -48,6 +48,19 @@ impl rcgen::PublicKeyData for SubjectKey<'_> {
     }
 }
 
+/// The certificates made here are ECDSA with SHA-256 over P-256 keys: rcgen writes only the
+/// algorithms it knows, so SM2 keys are refused rather than labelled P-256.
+fn p256_only(key: &VerifyingKey) -> Result<(), CryptoError> {
+    if key.algorithm() == crate::Algorithm::Es256 {
+        Ok(())
+    } else {
+        Err(CryptoError::CertificateBuild(
+            "only P-256 keys have certificates made here (SM2 certificates are not built yet)"
+                .into(),
+        ))
+    }
+}
+
 fn serial(random: &dyn Random) -> Result<SerialNumber, CryptoError> {
     // 20 octets at most (RFC 5280 §4.1.2.2), positive, at least 63 random bits: 16 bytes.
     let mut bytes = [0u8; 16];
@@ -174,6 +187,7 @@ pub fn create_iaca(
             "an IACA is valid for 20 years at most".into(),
         ));
     }
+    p256_only(signer.verifying_key())?;
     let mut params = common_params(subject, terms, random)?;
     // basicConstraints critical, CA, pathLenConstraint 0 (Annex B.1.2): the IACA issues
     // leaves only. rcgen writes it critical, with the subjectKeyIdentifier (non-critical),
@@ -203,6 +217,8 @@ pub fn create_document_signer(
             "a DS is valid for 457 days at most".into(),
         ));
     }
+    p256_only(subject_key)?;
+    p256_only(iaca_signer.verifying_key())?;
     // extKeyUsage 1.0.18013.5.1.2 (mdlDS); the authority key identifier is the IACA's
     // subjectKeyIdentifier as written in its certificate (rcgen reads it from the DER).
     let params = signing_leaf_params(subject, terms, subject_key, 2, random)?;
@@ -235,6 +251,7 @@ pub fn create_reader_certificate(
             "a reader certificate is valid for 457 days at most".into(),
         ));
     }
+    p256_only(signer.verifying_key())?;
     // extKeyUsage 1.0.18013.5.1.6 (mdoc reader authentication). Annex B.1.7 has a reader
     // CA issue the certificate; this one is its own issuer, so its authority key identifier
     // is its own subject key identifier.
