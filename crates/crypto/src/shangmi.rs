@@ -208,30 +208,4 @@ mod tests {
         assert!(Private::from_pkcs8_der(&p256.to_pkcs8_der().unwrap()).is_err());
         assert!(public(crate::Signer::verifying_key(&p256).sec1()).is_err());
     }
-
-    #[test]
-    fn no_certificate_is_made_for_an_sm2_key_yet() {
-        let sm2 = crate::SigningKey::generate_for(crate::Algorithm::Sm2Sm3).unwrap();
-        let from = time::macros::datetime!(2026-01-01 0:00 UTC);
-        let terms = crate::x509::CertificateTerms {
-            not_before: from,
-            not_after: from + time::Duration::days(365),
-            issuer_alt_name_uri: "https://eid.example".into(),
-            crl_uri: "https://eid.example/crl".into(),
-        };
-        let subject = crate::x509::Subject {
-            country: "CN".into(),
-            state: None,
-            organization: "o".into(),
-            common_name: "c".into(),
-        };
-        let made = crate::x509::create_iaca(&subject, &terms, &sm2, &eid_core::OsRandom);
-        assert!(
-            matches!(&made, Err(CryptoError::CertificateBuild(why)) if why.contains("P-256")),
-            "{made:?}"
-        );
-        let reader =
-            crate::x509::create_reader_certificate(&subject, &terms, &sm2, &eid_core::OsRandom);
-        assert!(reader.is_err());
-    }
 }

@@ -8,7 +8,7 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 use crate::keys::raw_to_der;
-use crate::{CryptoError, Signer, VerifyingKey};
+use crate::{Algorithm, CryptoError, Signer, VerifyingKey};
 
 use super::*;
 
@@ -28,6 +28,11 @@ impl rcgen::PublicKeyData for RcgenSigner<'_> {
 
 impl rcgen::SigningKey for RcgenSigner<'_> {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        if self.signer.algorithm() != Algorithm::Es256 {
+            // rcgen labels what it signs ECDSA with SHA-256: an SM2 certificate is
+            // relabelled and signed afresh by `relabel`, so nothing is signed here.
+            return Ok(PLACEHOLDER_SIGNATURE.to_vec());
+        }
         let raw = self
             .signer
             .sign(msg)
@@ -48,17 +53,121 @@ impl rcgen::PublicKeyData for SubjectKey<'_> {
     }
 }
 
-/// The certificates made here are ECDSA with SHA-256 over P-256 keys: rcgen writes only the
-/// algorithms it knows, so SM2 keys are refused rather than labelled P-256.
-fn p256_only(key: &VerifyingKey) -> Result<(), CryptoError> {
-    if key.algorithm() == crate::Algorithm::Es256 {
+/// A DER ECDSA-Sig-Value (r = s = 1) that rcgen writes where an SM2 certificate's signature
+/// goes before [`relabel`] replaces it.
+const PLACEHOLDER_SIGNATURE: [u8; 8] = [0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01];
+
+/// AlgorithmIdentifier of SM2 with SM3, 1.2.156.10197.1.501 (GB/T 35276-2017 §6, GM/T
+/// 0006), without parameters: as long as ecdsa-with-SHA256's.
+pub(super) const SM2_WITH_SM3: [u8; 12] = [
+    0x30, 0x0a, 0x06, 0x08, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x83, 0x75,
+];
+
+/// A certificate's key and its issuer's are of one algorithm: P-256 under P-256, SM2 under
+/// SM2 (a verifier takes the algorithm a trust list names for the issuer, for the whole
+/// chain).
+fn one_algorithm(issuer: &dyn Signer, subject: &VerifyingKey) -> Result<(), CryptoError> {
+    if issuer.verifying_key().algorithm() == subject.algorithm() {
         Ok(())
     } else {
-        Err(CryptoError::CertificateBuild(
-            "only P-256 keys have certificates made here (SM2 certificates are not built yet)"
-                .into(),
-        ))
+        Err(CryptoError::CertificateBuild(format!(
+            "a {} key cannot be certified by a {} key: a chain is of one algorithm",
+            subject.algorithm().jose_name(),
+            issuer.verifying_key().algorithm().jose_name()
+        )))
     }
+}
+
+/// The certificate rcgen made, as it stays for P-256; for SM2, relabelled and signed.
+fn finish(
+    der: &[u8],
+    issuer: &dyn Signer,
+    subject: &VerifyingKey,
+) -> Result<CertificateDer, CryptoError> {
+    match issuer.algorithm() {
+        Algorithm::Es256 => Ok(CertificateDer(der.to_vec())),
+        Algorithm::Sm2Sm3 => relabel(der, &SM2_WITH_SM3, &subject.to_spki_der(), issuer),
+    }
+}
+
+/// rcgen writes only the algorithms it knows. An SM2 certificate is made from the one rcgen
+/// made with P-256 labels: in the TBSCertificate (RFC 5280 §4.1) the `signature`
+/// AlgorithmIdentifier becomes `algorithm` (SM2 with SM3) and the `subjectPublicKeyInfo`
+/// becomes `spki` (naming the curve sm2p256v1); then `issuer` signs it (for SM2: with SM3
+/// and the default distinguishing identifier, GB/T 32918.2) and the outer
+/// `signatureAlgorithm` says `algorithm` too.
+pub(super) fn relabel(
+    der: &[u8],
+    algorithm: &[u8],
+    spki: &[u8],
+    issuer: &dyn Signer,
+) -> Result<CertificateDer, CryptoError> {
+    let malformed =
+        || CryptoError::CertificateBuild("rcgen wrote an unexpected certificate".into());
+    let outer = elements(contents(der, 0x30).ok_or_else(malformed)?).ok_or_else(malformed)?;
+    let [tbs, _, _] = outer[..] else {
+        return Err(malformed());
+    };
+    let fields = elements(contents(tbs, 0x30).ok_or_else(malformed)?).ok_or_else(malformed)?;
+    // version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo,
+    // extensions: rcgen always writes all eight.
+    if fields.len() != 8 {
+        return Err(malformed());
+    }
+    let mut body = Vec::with_capacity(tbs.len());
+    for (at, field) in fields.iter().enumerate() {
+        body.extend_from_slice(match at {
+            2 => algorithm,
+            6 => spki,
+            _ => field,
+        });
+    }
+    let tbs = der_tlv(0x30, &body);
+    let mut signature = vec![0x00];
+    signature.extend(raw_to_der(&issuer.sign(&tbs)?)?);
+    let certificate = [&tbs[..], algorithm, &der_tlv(0x03, &signature)].concat();
+    Ok(CertificateDer(der_tlv(0x30, &certificate)))
+}
+
+/// The contents of `bytes` if it is exactly one DER element with `tag`.
+fn contents(bytes: &[u8], tag: u8) -> Option<&[u8]> {
+    match element(bytes)? {
+        (found, content, len) if found == tag && len == bytes.len() => Some(content),
+        _ => None,
+    }
+}
+
+/// The first DER element of `bytes`: its tag, its contents and its whole length.
+fn element(bytes: &[u8]) -> Option<(u8, &[u8], usize)> {
+    let (&tag, rest) = bytes.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, header) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let octets = usize::from(first & 0x7f);
+        if octets == 0 || octets > 4 {
+            return None;
+        }
+        let len = rest
+            .get(..octets)?
+            .iter()
+            .fold(0usize, |len, &b| len << 8 | usize::from(b));
+        (len, 2 + octets)
+    };
+    let end = header.checked_add(len)?;
+    Some((tag, bytes.get(header..end)?, end))
+}
+
+/// The whole DER elements that `bytes` is made of, in order.
+fn elements(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (_, _, len) = element(bytes)?;
+        let (whole, rest) = bytes.split_at(len);
+        out.push(whole);
+        bytes = rest;
+    }
+    Some(out)
 }
 
 fn serial(random: &dyn Random) -> Result<SerialNumber, CryptoError> {
@@ -187,7 +296,6 @@ pub fn create_iaca(
             "an IACA is valid for 20 years at most".into(),
         ));
     }
-    p256_only(signer.verifying_key())?;
     let mut params = common_params(subject, terms, random)?;
     // basicConstraints critical, CA, pathLenConstraint 0 (Annex B.1.2): the IACA issues
     // leaves only. rcgen writes it critical, with the subjectKeyIdentifier (non-critical),
@@ -199,7 +307,7 @@ pub fn create_iaca(
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let key = RcgenSigner { signer };
     let cert = params.self_signed(&key).map_err(build_error)?;
-    Ok(CertificateDer(cert.der().to_vec()))
+    finish(cert.der(), signer, signer.verifying_key())
 }
 
 /// Creates a document-signer certificate (ISO 18013-5 Annex B.1.4) for `subject_key`,
@@ -217,8 +325,7 @@ pub fn create_document_signer(
             "a DS is valid for 457 days at most".into(),
         ));
     }
-    p256_only(subject_key)?;
-    p256_only(iaca_signer.verifying_key())?;
+    one_algorithm(iaca_signer, subject_key)?;
     // extKeyUsage 1.0.18013.5.1.2 (mdlDS); the authority key identifier is the IACA's
     // subjectKeyIdentifier as written in its certificate (rcgen reads it from the DER).
     let params = signing_leaf_params(subject, terms, subject_key, 2, random)?;
@@ -233,7 +340,7 @@ pub fn create_document_signer(
     let cert = params
         .signed_by(&SubjectKey(subject_key), &issuer)
         .map_err(build_error)?;
-    Ok(CertificateDer(cert.der().to_vec()))
+    finish(cert.der(), iaca_signer, subject_key)
 }
 
 /// Creates a relying party's mdoc reader authentication certificate with the ISO 18013-5
@@ -251,7 +358,11 @@ pub fn create_reader_certificate(
             "a reader certificate is valid for 457 days at most".into(),
         ));
     }
-    p256_only(signer.verifying_key())?;
+    if signer.algorithm() != Algorithm::Es256 {
+        return Err(CryptoError::CertificateBuild(
+            "a reader certificate is made for a P-256 key only".into(),
+        ));
+    }
     // extKeyUsage 1.0.18013.5.1.6 (mdoc reader authentication). Annex B.1.7 has a reader
     // CA issue the certificate; this one is its own issuer, so its authority key identifier
     // is its own subject key identifier.
@@ -285,6 +396,28 @@ impl AuthorityPki {
         country: &str,
         uri: &str,
         not_before: OffsetDateTime,
+        days: (i64, i64),
+        random: &dyn Random,
+    ) -> Result<Self, CryptoError> {
+        Self::generate_for(
+            Algorithm::Es256,
+            organization,
+            country,
+            uri,
+            not_before,
+            days,
+            random,
+        )
+    }
+
+    /// [`Self::generate`] with keys of `algorithm` (SM2 with SM3 for a deployment that
+    /// chooses the national algorithms).
+    pub fn generate_for(
+        algorithm: Algorithm,
+        organization: &str,
+        country: &str,
+        uri: &str,
+        not_before: OffsetDateTime,
         (iaca_days, ds_days): (i64, i64),
         random: &dyn Random,
     ) -> Result<Self, CryptoError> {
@@ -300,9 +433,9 @@ impl AuthorityPki {
             organization: organization.to_owned(),
             common_name: format!("{organization} {cn}"),
         };
-        let iaca_key = crate::SigningKey::generate()?;
+        let iaca_key = crate::SigningKey::generate_for(algorithm)?;
         let iaca = create_iaca(&subject("IACA"), &terms(iaca_days), &iaca_key, random)?;
-        let ds_key = crate::SigningKey::generate()?;
+        let ds_key = crate::SigningKey::generate_for(algorithm)?;
         let ds = create_document_signer(
             &subject("DS"),
             &terms(ds_days),
@@ -311,7 +444,7 @@ impl AuthorityPki {
             &iaca_key,
             random,
         )?;
-        let root = TrustedIaca::new(&iaca.0, not_before)
+        let root = TrustedIaca::new_for(&iaca.0, not_before, algorithm)
             .map_err(|e| CryptoError::CertificateBuild(e.to_string()))?;
         verify_document_signer(&ds.0, &[root], not_before)
             .map_err(|e| CryptoError::CertificateBuild(e.to_string()))?;

@@ -38,6 +38,15 @@
 //! | country | `C` present | `C` equal to the IACA's | `C` present |
 //! | validity | at most 20 years | at most 457 days | at most 457 days |
 //! | critical extensions | only known ones | only known ones | only known ones |
+//!
+//! **SM2.** A deployment that chooses the national algorithms has IACA and DS certificates
+//! with SM2 keys (curve sm2p256v1, 1.2.156.10197.1.301) signed with SM2 and SM3
+//! (1.2.156.10197.1.501, no parameters; the default distinguishing identifier), otherwise
+//! the same profile. rcgen writes only the algorithms it knows, so such a certificate is
+//! made with P-256 labels, relabelled and signed again. A chain is of one algorithm: the DS
+//! key, its certificate's signature and its root's key. A root is read as SM2 only where
+//! the caller allows it ([`TrustedIaca::new_for`], from the trust list's issuer entry);
+//! reader certificates stay P-256.
 
 use rcgen::{DistinguishedName, DnType, DnValue};
 use time::{Duration, OffsetDateTime};
@@ -73,12 +82,20 @@ pub enum CertificateError {
     /// Not version 3.
     #[error("the certificate is not X.509 version 3")]
     NotVersion3,
-    /// Signed with an algorithm other than ecdsa-with-SHA256.
-    #[error("the certificate is signed with an algorithm other than ecdsa-with-SHA256")]
+    /// Signed with an algorithm other than ecdsa-with-SHA256 (or, where the caller allows
+    /// it, SM2 with SM3), or named differently inside and outside the signed part.
+    #[error(
+        "the certificate is signed with an algorithm other than the one allowed (ecdsa-with-SHA256, or SM2 with SM3 where the trust list names it)"
+    )]
     SignatureAlgorithm,
-    /// The subject key is not a P-256 key.
-    #[error("the certificate's key is not a P-256 key")]
+    /// The subject key is not a P-256 key (or, where the caller allows it, an SM2 key).
+    #[error(
+        "the certificate's key is not of the algorithm allowed (a P-256 key, or SM2 where the trust list names it)"
+    )]
     PublicKey,
+    /// The key, the signature and the issuer's key are not all of one algorithm.
+    #[error("the {0} certificate's key or signature is not of its issuer's algorithm")]
+    AlgorithmMismatch(&'static str),
     /// Outside its validity period.
     #[error("the {role} certificate is not valid at {at} (valid {not_before} to {not_after})")]
     OutsideValidity {
@@ -211,5 +228,7 @@ pub fn key_identifier(key: &VerifyingKey) -> [u8; 20] {
     out
 }
 
+#[cfg(test)]
+mod sm2_tests;
 #[cfg(test)]
 mod tests;

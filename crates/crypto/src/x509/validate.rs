@@ -6,7 +6,7 @@ use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::oid_registry::{OID_SIG_ECDSA_WITH_SHA256, Oid};
 use x509_parser::prelude::FromDer;
 
-use crate::VerifyingKey;
+use crate::{Algorithm, VerifyingKey};
 
 use super::*;
 
@@ -20,12 +20,13 @@ pub fn check_reader_certificate(
     now: OffsetDateTime,
 ) -> Result<VerifyingKey, CertificateError> {
     let cert = parse(der)?;
-    check_common(&cert, "reader", now, DS_MAX_VALIDITY)?;
+    check_common(&cert, "reader", now, DS_MAX_VALIDITY, &[Algorithm::Es256])?;
     check_signing_leaf(
         &cert,
         "reader",
         MDL_READER_EKU,
         CertificateError::ReaderExtendedKeyUsage,
+        &[Algorithm::Es256],
     )
 }
 
@@ -47,11 +48,34 @@ impl TrustedIaca {
         self.country.as_deref()
     }
 
-    /// Checks `der` against the IACA profile at `now` and keeps it as a trust anchor.
+    /// Checks `der` against the IACA profile at `now` and keeps it as a trust anchor: a
+    /// P-256 root signed with ECDSA and SHA-256.
     pub fn new(der: &[u8], now: OffsetDateTime) -> Result<Self, CertificateError> {
+        Self::load(der, now, &[Algorithm::Es256])
+    }
+
+    /// [`Self::new`] for a root of `algorithm`: what a trust list names for the issuer
+    /// (for [`Algorithm::Sm2Sm3`], an SM2 key signed with SM2 and SM3). A root of another
+    /// algorithm is refused, and every DS under it must be of the same.
+    pub fn new_for(
+        der: &[u8],
+        now: OffsetDateTime,
+        algorithm: Algorithm,
+    ) -> Result<Self, CertificateError> {
+        Self::load(der, now, &[algorithm])
+    }
+
+    fn load(
+        der: &[u8],
+        now: OffsetDateTime,
+        allowed: &[Algorithm],
+    ) -> Result<Self, CertificateError> {
         let cert = parse(der)?;
-        check_common(&cert, "IACA", now, IACA_MAX_VALIDITY)?;
-        let key = public_key(&cert)?;
+        let signed_with = check_common(&cert, "IACA", now, IACA_MAX_VALIDITY, allowed)?;
+        let key = public_key(&cert, allowed)?;
+        if key.algorithm() != signed_with {
+            return Err(CertificateError::AlgorithmMismatch("IACA"));
+        }
         match cert.basic_constraints() {
             Ok(Some(bc))
                 if bc.critical && bc.value.ca && bc.value.path_len_constraint == Some(0) => {}
@@ -85,10 +109,11 @@ impl TrustedIaca {
     }
 
     /// Checks `der` against the IACA profile as of its own first day: a root its owner
-    /// keeps through the years, valid today or not (see [`Self::not_after`]).
+    /// keeps through the years, valid today or not (see [`Self::not_after`]), of any
+    /// algorithm eid signs with (the owner chose it).
     pub fn as_of_first_day(der: &[u8]) -> Result<Self, CertificateError> {
         let not_before = parse(der)?.validity().not_before.to_datetime();
-        Self::new(der, not_before)
+        Self::load(der, not_before, ALGORITHMS)
     }
 
     /// The root's first day.
@@ -117,7 +142,15 @@ impl TrustedIaca {
     pub fn key(&self) -> &VerifyingKey {
         &self.key
     }
+
+    /// The root's algorithm, which every DS under it uses too.
+    pub fn algorithm(&self) -> Algorithm {
+        self.key.algorithm()
+    }
 }
+
+/// Every algorithm eid makes certificates with.
+const ALGORITHMS: &[Algorithm] = &[Algorithm::Es256, Algorithm::Sm2Sm3];
 
 /// A document signer that chains to a trusted IACA.
 #[derive(Debug, Clone)]
@@ -134,34 +167,45 @@ pub struct VerifiedDocumentSigner {
     pub not_after: OffsetDateTime,
 }
 
-/// Checks a DS certificate against the DS profile at `now` (no chain): for certificates
-/// whose IACA is not at hand, such as the Annex D example.
+/// Checks a P-256 DS certificate against the DS profile at `now` (no chain): for
+/// certificates whose IACA is not at hand, such as the Annex D example.
 pub fn check_document_signer_profile(
     der: &[u8],
     now: OffsetDateTime,
 ) -> Result<VerifyingKey, CertificateError> {
     let cert = parse(der)?;
-    check_ds(&cert, now)
+    check_ds(&cert, now, &[Algorithm::Es256]).map(|(key, _)| key)
 }
 
 /// A DS certificate's key and validity (`notBefore`, `notAfter`), checked against the DS
 /// profile as of its own first day: a successor made ahead of its use is not valid yet,
-/// and its issuer chooses when to begin signing with it.
+/// and its issuer chooses when to begin signing with it. The issuer reads its own
+/// certificates here, so the key may be of any algorithm eid signs with.
 pub fn document_signer_terms(
     der: &[u8],
 ) -> Result<(VerifyingKey, OffsetDateTime, OffsetDateTime), CertificateError> {
     let cert = parse(der)?;
     let not_before = cert.validity().not_before.to_datetime();
     let not_after = cert.validity().not_after.to_datetime();
-    Ok((check_ds(&cert, not_before)?, not_before, not_after))
+    let (key, _) = check_ds(&cert, not_before, ALGORITHMS)?;
+    Ok((key, not_before, not_after))
 }
 
+/// The DS profile; the key and the algorithm the certificate says it was signed with.
 fn check_ds(
     cert: &X509Certificate<'_>,
     now: OffsetDateTime,
-) -> Result<VerifyingKey, CertificateError> {
-    check_common(cert, "DS", now, DS_MAX_VALIDITY)?;
-    check_signing_leaf(cert, "DS", MDL_DS_EKU, CertificateError::ExtendedKeyUsage)
+    allowed: &[Algorithm],
+) -> Result<(VerifyingKey, Algorithm), CertificateError> {
+    let signed_with = check_common(cert, "DS", now, DS_MAX_VALIDITY, allowed)?;
+    let key = check_signing_leaf(
+        cert,
+        "DS",
+        MDL_DS_EKU,
+        CertificateError::ExtendedKeyUsage,
+        allowed,
+    )?;
+    Ok((key, signed_with))
 }
 
 /// A leaf that signs: not a CA, critical keyUsage digitalSignature only, critical
@@ -171,8 +215,9 @@ fn check_signing_leaf(
     role: &'static str,
     eku: &[u64],
     wrong_eku: CertificateError,
+    allowed: &[Algorithm],
 ) -> Result<VerifyingKey, CertificateError> {
-    let key = public_key(cert)?;
+    let key = public_key(cert, allowed)?;
     match cert.basic_constraints() {
         Ok(None) => {}
         Ok(Some(bc)) if !bc.value.ca => {}
@@ -201,14 +246,15 @@ fn check_signing_leaf(
 }
 
 /// Validates a DS certificate and its chain to one of `roots` at `now`: the DS profile, the
-/// issuer name and key identifier, the IACA's signature, and the country.
+/// issuer name and key identifier, the IACA's signature, the country, and one algorithm
+/// for the chain (the DS key, its certificate's signature and the root's key).
 pub fn verify_document_signer(
     der: &[u8],
     roots: &[TrustedIaca],
     now: OffsetDateTime,
 ) -> Result<VerifiedDocumentSigner, CertificateError> {
     let cert = parse(der)?;
-    let key = check_ds(&cert, now)?;
+    let (key, signed_with) = check_ds(&cert, now, ALGORITHMS)?;
     // Several trusted roots may share a name (a renewed IACA keeps its subject): the one
     // whose key verifies the signature is the issuer.
     let issuer = cert.tbs_certificate.issuer.as_raw();
@@ -227,6 +273,11 @@ pub fn verify_document_signer(
                 .is_ok()
         })
         .ok_or(CertificateError::Signature("DS"))?;
+    // A root verifies only signatures of its own algorithm; the DS key must share it, or
+    // an SM2 key would be accepted under a P-256 root the trust list names as ES256.
+    if signed_with != root.algorithm() || key.algorithm() != root.algorithm() {
+        return Err(CertificateError::AlgorithmMismatch("DS"));
+    }
     // The root was valid when loaded; it must still be at the time of this verification.
     if now < root.not_before || now > root.not_after {
         return Err(CertificateError::OutsideValidity {
@@ -382,20 +433,43 @@ fn parse(der: &[u8]) -> Result<X509Certificate<'_>, CertificateError> {
     }
 }
 
+/// SM2 with SM3's OID, 1.2.156.10197.1.501, as DER content octets.
+const SM2_WITH_SM3_OID: [u8; 8] = [0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x83, 0x75];
+
+/// The algorithm an AlgorithmIdentifier names, of those `allowed`: ecdsa-with-SHA256 or SM2
+/// with SM3, each without parameters (RFC 5758 §3.2; GM/T 0015).
+fn signature_algorithm(
+    id: &x509_parser::x509::AlgorithmIdentifier<'_>,
+    allowed: &[Algorithm],
+) -> Option<Algorithm> {
+    let algorithm = if id.algorithm == OID_SIG_ECDSA_WITH_SHA256 {
+        Algorithm::Es256
+    } else if id.algorithm.as_bytes() == SM2_WITH_SM3_OID {
+        Algorithm::Sm2Sm3
+    } else {
+        return None;
+    };
+    (id.parameters.is_none() && allowed.contains(&algorithm)).then_some(algorithm)
+}
+
+/// The profile every certificate shares; returns the algorithm it says it is signed with.
 fn check_common(
     cert: &X509Certificate<'_>,
     role: &'static str,
     now: OffsetDateTime,
     max_validity: Duration,
-) -> Result<(), CertificateError> {
+    allowed: &[Algorithm],
+) -> Result<Algorithm, CertificateError> {
     if cert.version().0 != 2 {
         return Err(CertificateError::NotVersion3);
     }
-    if cert.signature_algorithm.algorithm != OID_SIG_ECDSA_WITH_SHA256
-        || cert.tbs_certificate.signature.algorithm != OID_SIG_ECDSA_WITH_SHA256
-    {
-        return Err(CertificateError::SignatureAlgorithm);
-    }
+    let signed_with = match (
+        signature_algorithm(&cert.signature_algorithm, allowed),
+        signature_algorithm(&cert.tbs_certificate.signature, allowed),
+    ) {
+        (Some(outer), Some(inner)) if outer == inner => outer,
+        _ => return Err(CertificateError::SignatureAlgorithm),
+    };
     let not_before = cert.validity().not_before.to_datetime();
     let not_after = cert.validity().not_after.to_datetime();
     if now < not_before || now > not_after {
@@ -447,11 +521,14 @@ fn check_common(
     }) {
         return Err(CertificateError::UnknownCriticalExtension(role));
     }
-    Ok(())
+    Ok(signed_with)
 }
 
-fn public_key(cert: &X509Certificate<'_>) -> Result<VerifyingKey, CertificateError> {
-    VerifyingKey::from_spki_der(cert.tbs_certificate.subject_pki.raw)
+fn public_key(
+    cert: &X509Certificate<'_>,
+    allowed: &[Algorithm],
+) -> Result<VerifyingKey, CertificateError> {
+    VerifyingKey::from_spki_der_allowing(cert.tbs_certificate.subject_pki.raw, allowed)
         .map_err(|_| CertificateError::PublicKey)
 }
 
