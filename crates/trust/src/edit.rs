@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use eid_core::region::RegionCode;
-use eid_crypto::Jwk;
 use eid_crypto::x509::TrustedIaca;
+use eid_crypto::{Algorithm, Jwk};
 use time::OffsetDateTime;
 
 use crate::TrustError;
@@ -39,7 +39,9 @@ fn put<T>(
 }
 
 /// Adds an issuing authority with its IACA roots (DER, each checked against the Annex B
-/// IACA profile at `now`) and status list keys, accepted nowhere until a scope is set.
+/// IACA profile at `now`) and status list keys, accepted nowhere until a scope is set. The
+/// roots name the issuer's algorithm (ES256, or SM2 with SM3): all of them, and its status
+/// list keys, must be of that one.
 pub fn add_issuer(
     list: &mut TrustList,
     id: &str,
@@ -55,13 +57,24 @@ pub fn add_issuer(
             "an issuer needs at least one IACA root".into(),
         ));
     }
+    let mut algorithm = None;
     for der in iaca_roots {
-        TrustedIaca::new(der, now)
+        let root = TrustedIaca::new_allowing(der, now, &[Algorithm::Es256, Algorithm::Sm2Sm3])
             .map_err(|e| TrustError::BadKey(format!("IACA root of {id}: {e}")))?;
+        if *algorithm.get_or_insert(root.algorithm()) != root.algorithm() {
+            return Err(TrustError::BadKey(format!(
+                "the IACA roots of {id} are of two algorithms: an issuer's keys are of one (list the other as another issuer)"
+            )));
+        }
     }
+    let algorithm = algorithm.unwrap_or(Algorithm::Es256);
     for jwk in &status_list_keys {
-        jwk.verifying_key()
-            .map_err(|e| TrustError::BadKey(format!("status list key of {id}: {e}")))?;
+        jwk.verifying_key_allowing(&[algorithm]).map_err(|e| {
+            TrustError::BadKey(format!(
+                "status list key of {id} (its roots are {}): {e}",
+                algorithm.jose_name()
+            ))
+        })?;
     }
     let (scopes, offline_keys) = list
         .issuer(id)
@@ -70,6 +83,7 @@ pub fn add_issuer(
     let entry = IssuingAuthority {
         id: id.to_owned(),
         name: name.to_owned(),
+        algorithm,
         iaca_roots: iaca_roots
             .iter()
             .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
@@ -128,11 +142,16 @@ pub fn set_offline_keys(
     issuer: &str,
     keys: Vec<Jwk>,
 ) -> Result<(), TrustError> {
-    for jwk in &keys {
-        jwk.verifying_key()
-            .map_err(|e| TrustError::BadKey(format!("offline key of {issuer}: {e}")))?;
-    }
     let entry = issuer_mut(list, issuer)?;
+    for jwk in &keys {
+        jwk.verifying_key_allowing(&[entry.algorithm])
+            .map_err(|e| {
+                TrustError::BadKey(format!(
+                    "offline key of {issuer} (its keys are {}): {e}",
+                    entry.algorithm.jose_name()
+                ))
+            })?;
+    }
     entry.offline_keys = keys;
     Ok(())
 }

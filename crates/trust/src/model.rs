@@ -4,7 +4,8 @@
 //! TrustList = {
 //!   "version": uint, "issued_at": RFC 3339, "next_update": RFC 3339,
 //!   "purposes": [ { "purpose", "name", "attributes": [tstr], "max_status_age_seconds" } ],
-//!   "issuers": [ { "id", "name", "iaca_roots": [base64 DER], "status_list_keys": [JWK],
+//!   "issuers": [ { "id", "name", ? "algorithm": "ES256" / "SM2SM3",
+//!                  "iaca_roots": [base64 DER], "status_list_keys": [JWK],
 //!                  ? "offline_keys": [JWK],
 //!                  "scopes": [ { "region": "nation" / "45" / "4501" / "450102",
 //!                                "purposes": [purpose], "valid_from", ? "valid_until" } ] } ],
@@ -19,7 +20,7 @@
 use std::collections::BTreeMap;
 
 use eid_core::region::{RegionCode, Scope};
-use eid_crypto::Jwk;
+use eid_crypto::{Algorithm, Jwk};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -221,6 +222,17 @@ pub struct IssuingAuthority {
     pub id: String,
     /// Its name.
     pub name: String,
+    /// The one algorithm of all its keys — IACA roots, the document signers under them,
+    /// status list and offline keys: `ES256` when not named, or `SM2SM3` (SM2 with SM3, a
+    /// deployment's national-algorithm option). A verifier reads this issuer's keys as of
+    /// this algorithm only. An authority moving to another algorithm is listed a second
+    /// time, under another id, while credentials of both are in use.
+    #[serde(
+        default = "es256",
+        skip_serializing_if = "is_es256",
+        with = "jose_algorithm"
+    )]
+    pub algorithm: Algorithm,
     /// Its IACA root certificates, standard base64 DER (ISO 18013-5 Annex B).
     pub iaca_roots: Vec<String>,
     /// Keys that sign its status lists without a certificate.
@@ -234,6 +246,34 @@ pub struct IssuingAuthority {
     /// Where its credentials are accepted. Empty: nowhere.
     #[serde(default)]
     pub scopes: Vec<AcceptanceScope>,
+}
+
+fn es256() -> Algorithm {
+    Algorithm::Es256
+}
+
+fn is_es256(algorithm: &Algorithm) -> bool {
+    *algorithm == Algorithm::Es256
+}
+
+/// An issuer's algorithm as its JOSE name; any name outside eid's allow-list is refused.
+mod jose_algorithm {
+    use eid_crypto::Algorithm;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        algorithm: &Algorithm,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(algorithm.jose_name())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Algorithm, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Algorithm::from_jose(&name).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A wallet provider's state.

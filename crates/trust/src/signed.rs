@@ -133,7 +133,8 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
     Ok(())
 }
 
-/// An issuer's IACA roots that parse and are within their validity at `now`.
+/// An issuer's IACA roots that parse, are of the issuer's algorithm and are within their
+/// validity at `now`.
 fn usable_roots(
     issuer: &crate::model::IssuingAuthority,
     now: OffsetDateTime,
@@ -143,7 +144,16 @@ fn usable_roots(
         .iaca_roots
         .iter()
         .filter_map(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
-        .filter_map(move |der| TrustedIaca::new(&der, now).ok())
+        .filter_map(move |der| TrustedIaca::new_allowing(&der, now, &[issuer.algorithm]).ok())
+}
+
+/// An issuer's keys (status list or offline) that parse as keys of its algorithm.
+fn issuer_keys<'a>(
+    issuer: &'a crate::model::IssuingAuthority,
+    keys: &'a [eid_crypto::Jwk],
+) -> impl Iterator<Item = VerifyingKey> + 'a {
+    keys.iter()
+        .filter_map(|jwk| jwk.verifying_key_allowing(&[issuer.algorithm]).ok())
 }
 
 /// A trust list whose signature, type, times and consistency were checked.
@@ -269,11 +279,7 @@ impl VerifiedTrustList {
             return (Vec::new(), Vec::new());
         };
         let roots = usable_roots(entry, now).collect();
-        let keys = entry
-            .status_list_keys
-            .iter()
-            .filter_map(|jwk| jwk.verifying_key().ok())
-            .collect();
+        let keys = issuer_keys(entry, &entry.status_list_keys).collect();
         (roots, keys)
     }
 
@@ -283,11 +289,7 @@ impl VerifiedTrustList {
             .issuers
             .iter()
             .flat_map(|issuer| {
-                issuer
-                    .offline_keys
-                    .iter()
-                    .filter_map(|jwk| jwk.verifying_key().ok())
-                    .map(|key| (issuer.id.clone(), key))
+                issuer_keys(issuer, &issuer.offline_keys).map(|key| (issuer.id.clone(), key))
             })
             .collect()
     }

@@ -18,7 +18,7 @@ use eid_core::OsRandom;
 use eid_core::region::Scope;
 use eid_core::status::CredentialStatus;
 use eid_crypto::x509::AuthorityPki;
-use eid_crypto::{Signer, SigningKey};
+use eid_crypto::{Algorithm, Signer, SigningKey};
 use eid_sdjwt::{
     IssueRequest, IssuerTrust, KeyBinding, KeyBindingCheck, StatusListReference, UnverifiedSdJwt,
     VerifyOptions,
@@ -48,12 +48,21 @@ struct World {
 }
 
 fn world() -> World {
-    let nanning = eid_testing::authority(
+    world_of(Algorithm::Es256)
+}
+
+/// The world with Nanning's keys of `algorithm`.
+fn world_of(algorithm: Algorithm) -> World {
+    let nanning = AuthorityPki::generate_for(
+        algorithm,
         "南宁市公安局",
+        "CN",
         "https://eid.example.cn/4501",
         datetime!(2026-01-01 0:00 UTC),
         (3650, 450),
-    );
+        &OsRandom,
+    )
+    .unwrap();
     let holder = SigningKey::generate().unwrap();
     let claims = eid_testing::her_claims("superapp-a");
     let credential = eid_sdjwt::issue(
@@ -168,25 +177,20 @@ fn hotel_checks(w: &World, trust: &VerifiedTrustList, hotel: &str) -> Decision {
     hotel_checks_with_status(w, trust, hotel, &w.status_token)
 }
 
-fn hotel_checks_with_status(
+/// The SD-JWT presented to `hotel`, verified against the list's roots, with the roots'
+/// owners.
+fn verify_presentation(
     w: &World,
     trust: &VerifiedTrustList,
     hotel: &str,
-    status_token: &str,
-) -> Decision {
-    let disclose = [
-        "family_name",
-        "given_name",
-        "sex",
-        "ethnicity",
-        "birth_date",
-        "address",
-        "document_number",
-    ];
+) -> (
+    Result<eid_sdjwt::VerifiedSdJwt, eid_sdjwt::SdJwtError>,
+    Vec<String>,
+) {
     let nonce = format!("nonce-{hotel}");
     let presentation = eid_sdjwt::present(
         &w.credential,
-        &disclose,
+        &DISCLOSED,
         Some(&KeyBinding {
             signer: &w.holder,
             audience: hotel,
@@ -213,8 +217,28 @@ fn hotel_checks_with_status(
                 max_age: Duration::minutes(5),
             }),
             status: None,
-        })
-        .unwrap();
+        });
+    (verified, owners)
+}
+
+const DISCLOSED: [&str; 7] = [
+    "family_name",
+    "given_name",
+    "sex",
+    "ethnicity",
+    "birth_date",
+    "address",
+    "document_number",
+];
+
+fn hotel_checks_with_status(
+    w: &World,
+    trust: &VerifiedTrustList,
+    hotel: &str,
+    status_token: &str,
+) -> Decision {
+    let (verified, owners) = verify_presentation(w, trust, hotel);
+    let verified = verified.unwrap();
     let issuer = verified.issuer_root.map(|i| owners[i].as_str());
     let reference = verified.status_reference.clone().unwrap();
     // Only the credential's own issuer answers for its status.
@@ -239,7 +263,7 @@ fn hotel_checks_with_status(
         },
         Err(e) => StatusFinding::Undetermined(e.to_string()),
     };
-    let requested: Vec<String> = disclose.iter().map(|s| (*s).to_owned()).collect();
+    let requested: Vec<String> = DISCLOSED.iter().map(|s| (*s).to_owned()).collect();
     let exp = verified.claims["exp"].as_i64().unwrap();
     decide(
         &Presentation {
@@ -372,4 +396,100 @@ fn another_listed_issuer_cannot_answer_for_a_credential_status() {
             detail: "the status list signer's certificate is not trusted: the document signer was not issued by a trusted IACA".into()
         }]
     );
+}
+
+/// An authority that chose SM2 with SM3 (the deployment option): its credential and its
+/// status list verify where the trust list names it `SM2SM3`, and nowhere the list says
+/// `ES256` — the same roots and keys, listed under the wrong algorithm, are not read.
+#[test]
+fn an_sm2_authority_is_accepted_where_the_list_names_sm2_and_refused_where_it_says_es256() {
+    let w = world_of(Algorithm::Sm2Sm3);
+    let header = w.credential.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "SM2SM3");
+    let (draft, _, v1) = publish(&w, &draft_v1(&w), None);
+    // The roots named the algorithm when the issuer was added; the list says it.
+    let json = serde_json::to_value(&draft).unwrap();
+    assert_eq!(json["issuers"][0]["algorithm"], "SM2SM3");
+    assert_eq!(
+        json["issuers"][1].get("algorithm"),
+        None,
+        "ES256 is the default"
+    );
+    let decision = hotel_checks(&w, &v1, "hotel-450102-0001");
+    assert!(decision.accepted, "{:?}", decision.reasons);
+
+    // The same list, saying ES256 for Nanning.
+    let mut es256 = draft.clone();
+    es256.issuers[0].algorithm = Algorithm::Es256;
+    let (mut es256, _, v2) = publish(&w, &es256, Some(&v1));
+    let (roots, owners) = v2.roots(NOW);
+    assert_eq!(owners, ["cn-3301"]);
+    assert_eq!(roots.len(), 1);
+    let (refused, _) = verify_presentation(&w, &v2, "hotel-450102-0001");
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("not issued by a trusted IACA")),
+        "{refused:?}"
+    );
+    let (status_roots, status_keys) = v2.issuer_status_trust("cn-4501", NOW);
+    assert!(status_roots.is_empty() && status_keys.is_empty());
+    // Nor may an ES256 issuer's entry take SM2 status or offline keys.
+    let sm2_key = w.nanning.ds_key.verifying_key().to_jwk();
+    assert!(
+        eid_trust::edit::set_offline_keys(&mut es256, "cn-3301", vec![sm2_key.clone()]).is_err()
+    );
+    let mut sm2 = es256.clone();
+    sm2.issuers[0].algorithm = Algorithm::Sm2Sm3;
+    eid_trust::edit::set_offline_keys(&mut sm2, "cn-4501", vec![sm2_key]).unwrap();
+    let (sm2, _, v3) = publish(&w, &sm2, Some(&v2));
+    assert_eq!(v3.offline_keys().len(), 1);
+    let mut es256 = sm2.clone();
+    es256.issuers[0].algorithm = Algorithm::Es256;
+    let (_, _, v4) = publish(&w, &es256, Some(&v3));
+    assert!(v4.offline_keys().is_empty());
+}
+
+/// An issuer's roots are of one algorithm, and its status list keys of theirs.
+#[test]
+fn an_issuer_of_two_algorithms_is_not_listed() {
+    let sm2 = AuthorityPki::generate_for(
+        Algorithm::Sm2Sm3,
+        "南宁市公安局",
+        "CN",
+        "https://eid.example.cn/4501",
+        datetime!(2026-01-01 0:00 UTC),
+        (3650, 450),
+        &OsRandom,
+    )
+    .unwrap();
+    let p256 = eid_testing::nanning(NOW);
+    let mut list = TrustList::new(NOW);
+    let both = [sm2.iaca.0.clone(), p256.iaca.0.clone()];
+    let mixed =
+        eid_trust::edit::add_issuer(&mut list, "cn-4501", "南宁", &both, Vec::new(), NOW, false);
+    assert!(
+        mixed
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("two algorithms")),
+        "{mixed:?}"
+    );
+    let p256_status_key = p256.ds_key.verifying_key().to_jwk();
+    assert!(
+        eid_trust::edit::add_issuer(
+            &mut list,
+            "cn-4501",
+            "南宁",
+            std::slice::from_ref(&sm2.iaca.0),
+            vec![p256_status_key],
+            NOW,
+            false
+        )
+        .is_err()
+    );
+    assert!(list.issuers.is_empty());
 }

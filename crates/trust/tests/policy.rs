@@ -28,6 +28,7 @@ fn list() -> TrustList {
     list.issuers.push(IssuingAuthority {
         id: "cn-4501".into(),
         name: "南宁市公安局".into(),
+        algorithm: eid_crypto::Algorithm::Es256,
         iaca_roots: Vec::new(),
         status_list_keys: Vec::new(),
         offline_keys: Vec::new(),

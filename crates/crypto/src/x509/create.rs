@@ -444,7 +444,7 @@ impl AuthorityPki {
             &iaca_key,
             random,
         )?;
-        let root = TrustedIaca::new_for(&iaca.0, not_before, algorithm)
+        let root = TrustedIaca::new_allowing(&iaca.0, not_before, &[algorithm])
             .map_err(|e| CryptoError::CertificateBuild(e.to_string()))?;
         verify_document_signer(&ds.0, &[root], not_before)
             .map_err(|e| CryptoError::CertificateBuild(e.to_string()))?;

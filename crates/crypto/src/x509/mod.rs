@@ -45,7 +45,7 @@
 //! the same profile. rcgen writes only the algorithms it knows, so such a certificate is
 //! made with P-256 labels, relabelled and signed again. A chain is of one algorithm: the DS
 //! key, its certificate's signature and its root's key. A root is read as SM2 only where
-//! the caller allows it ([`TrustedIaca::new_for`], from the trust list's issuer entry);
+//! the caller allows it ([`TrustedIaca::new_allowing`], from the trust list's issuer entry);
 //! reader certificates stay P-256.
 
 use rcgen::{DistinguishedName, DnType, DnValue};

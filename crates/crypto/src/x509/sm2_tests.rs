@@ -59,7 +59,7 @@ fn an_sm2_chain_is_labelled_sm2_and_validates_where_sm2_is_allowed() {
             .map(|oid| oid.to_id_string());
         assert_eq!(curve.as_deref(), Some("1.2.156.10197.1.301"));
     }
-    let root = TrustedIaca::new_for(&pki.iaca.0, NOW, Algorithm::Sm2Sm3).unwrap();
+    let root = TrustedIaca::new_allowing(&pki.iaca.0, NOW, &[Algorithm::Sm2Sm3]).unwrap();
     assert_eq!(root.algorithm(), Algorithm::Sm2Sm3);
     assert_eq!(root.key(), pki.iaca_key.verifying_key());
     let ds = verify_document_signer(&pki.ds.0, &[root], NOW).unwrap();
@@ -84,7 +84,7 @@ fn sm2_is_refused_where_the_caller_allows_p256_only() {
     // And P-256 where the list names SM2.
     let p256 = pki(Algorithm::Es256);
     assert_eq!(
-        TrustedIaca::new_for(&p256.iaca.0, NOW, Algorithm::Sm2Sm3).err(),
+        TrustedIaca::new_allowing(&p256.iaca.0, NOW, &[Algorithm::Sm2Sm3]).err(),
         Some(CertificateError::SignatureAlgorithm)
     );
     // An SM2 key whose certificate says ecdsa-with-SHA256 (signed with SM2 all the same):
@@ -102,7 +102,7 @@ fn sm2_is_refused_where_the_caller_allows_p256_only() {
         Some(CertificateError::PublicKey)
     );
     assert_eq!(
-        TrustedIaca::new_for(&mislabelled.0, NOW, Algorithm::Sm2Sm3).err(),
+        TrustedIaca::new_allowing(&mislabelled.0, NOW, &[Algorithm::Sm2Sm3]).err(),
         Some(CertificateError::SignatureAlgorithm)
     );
     assert_eq!(
@@ -143,7 +143,7 @@ fn a_chain_of_two_algorithms_is_neither_made_nor_accepted() {
             Err(CryptoError::CertificateBuild(_))
         ));
     }
-    let root = TrustedIaca::new_for(&sm2.iaca.0, NOW, Algorithm::Sm2Sm3).unwrap();
+    let root = TrustedIaca::new_allowing(&sm2.iaca.0, NOW, &[Algorithm::Sm2Sm3]).unwrap();
     // The SM2 root signs (with SM2) a DS certificate for a P-256 key.
     let p256_key = relabel(
         &sm2.ds.0,

@@ -54,15 +54,15 @@ impl TrustedIaca {
         Self::load(der, now, &[Algorithm::Es256])
     }
 
-    /// [`Self::new`] for a root of `algorithm`: what a trust list names for the issuer
-    /// (for [`Algorithm::Sm2Sm3`], an SM2 key signed with SM2 and SM3). A root of another
-    /// algorithm is refused, and every DS under it must be of the same.
-    pub fn new_for(
+    /// [`Self::new`] for a root of one of the algorithms `allowed`: what a trust list names
+    /// for the issuer (for [`Algorithm::Sm2Sm3`], an SM2 key signed with SM2 and SM3). A root
+    /// of another algorithm is refused, and every DS under it must be of its own.
+    pub fn new_allowing(
         der: &[u8],
         now: OffsetDateTime,
-        algorithm: Algorithm,
+        allowed: &[Algorithm],
     ) -> Result<Self, CertificateError> {
-        Self::load(der, now, &[algorithm])
+        Self::load(der, now, allowed)
     }
 
     fn load(
