@@ -85,6 +85,11 @@ pub enum SignerConfig {
         key: PathBuf,
         /// The DS certificate chain (PEM, DS first).
         certificates: PathBuf,
+        /// `p256` (the default), or `sm2` for SM2 with SM3, a deployment's national
+        /// algorithms (its chain and its trust list entry say SM2 too; no HSM here holds
+        /// SM2 keys, so a file key only).
+        #[serde(default)]
+        algorithm: KeyAlgorithm,
     },
     /// A key on a PKCS#11 token, found by labels; the PIN comes from the environment.
     Pkcs11 {
@@ -100,6 +105,26 @@ pub enum SignerConfig {
         #[serde(default)]
         pin: Option<String>,
     },
+}
+
+/// The algorithm of a file key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyAlgorithm {
+    /// ECDSA on P-256 with SHA-256 (ES256).
+    #[default]
+    P256,
+    /// SM2 with SM3 (GB/T 32918, GB/T 32905).
+    Sm2,
+}
+
+impl KeyAlgorithm {
+    fn algorithm(self) -> eid_crypto::Algorithm {
+        match self {
+            Self::P256 => eid_crypto::Algorithm::Es256,
+            Self::Sm2 => eid_crypto::Algorithm::Sm2Sm3,
+        }
+    }
 }
 
 /// The configuration file.
@@ -397,7 +422,19 @@ impl SignerConfig {
     /// the first certificate is a DS certificate of that very key.
     pub fn open(&self) -> Result<DocumentSigner, ConfigError> {
         let signer: Arc<dyn Signer> = match self {
-            Self::File { key, .. } => Arc::new(SigningKey::from_pkcs8_pem(&read_text(key)?)?),
+            Self::File { key, algorithm, .. } => {
+                let text = read_text(key)?;
+                let key = SigningKey::from_pkcs8_pem_allowing(&text, &[algorithm.algorithm()])
+                    .map_err(|e| ConfigError::Invalid {
+                        name: "signer.key",
+                        problem: format!(
+                            "{}: not a PKCS#8 {} key ({e}); `algorithm` in [signer] says which",
+                            key.display(),
+                            algorithm.algorithm().jose_name()
+                        ),
+                    })?;
+                Arc::new(key)
+            }
             Self::Pkcs11 {
                 module,
                 token,

@@ -25,6 +25,10 @@ impl Authority {
     /// The Credential Issuer Metadata.
     pub fn metadata(&self) -> CredentialIssuerMetadata {
         let base = &self.settings.issuer_url;
+        // What the authority signs with (ES256, or SM2 with SM3): COSE for mdocs and offline
+        // codes, JOSE for SD-JWT VCs.
+        let cose_alg = json!(self.signers.algorithm().cose_id());
+        let jose_alg = json!(self.signers.algorithm().jose_name());
         let proof_types = BTreeMap::from([(
             "jwt".to_owned(),
             ProofTypeMetadata {
@@ -76,7 +80,7 @@ impl Authority {
                     vct: None,
                     scope: Some(CONFIG_MDOC.into()),
                     cryptographic_binding_methods_supported: vec!["cose_key".into()],
-                    credential_signing_alg_values_supported: vec![json!(-7)],
+                    credential_signing_alg_values_supported: vec![cose_alg.clone()],
                     proof_types_supported: proof_types.clone(),
                     credential_metadata: Some(CredentialMetadata {
                         display: display("Resident identity card (mdoc)"),
@@ -92,7 +96,7 @@ impl Authority {
                     vct: Some(credential::VCT.into()),
                     scope: Some(CONFIG_SD_JWT.into()),
                     cryptographic_binding_methods_supported: vec!["jwk".into()],
-                    credential_signing_alg_values_supported: vec![json!("ES256")],
+                    credential_signing_alg_values_supported: vec![jose_alg],
                     proof_types_supported: proof_types.clone(),
                     credential_metadata: Some(CredentialMetadata {
                         display: display("Resident identity card (SD-JWT VC)"),
@@ -115,7 +119,7 @@ impl Authority {
                     vct: None,
                     scope: Some(credential::offline_configuration(purpose)),
                     cryptographic_binding_methods_supported: vec!["cose_key".into()],
-                    credential_signing_alg_values_supported: vec![json!(-7)],
+                    credential_signing_alg_values_supported: vec![cose_alg.clone()],
                     proof_types_supported: proof_types.clone(),
                     credential_metadata: Some(CredentialMetadata {
                         display: display(&format!("Offline QR for {purpose}")),

@@ -55,6 +55,12 @@ pub enum SignerError {
     /// Two document signers share a key: a successor needs a key of its own.
     #[error("two document signers share one key: a successor needs a new key")]
     SameKey,
+    /// The signers are not all of one algorithm: verifiers read an issuer's keys as of the
+    /// one algorithm the trust list names for it.
+    #[error(
+        "the document signers are of two algorithms ({0} and {1}): an authority's keys are of one"
+    )]
+    TwoAlgorithms(&'static str, &'static str),
     /// Two certificates begin at the same moment: which one signs would depend on the
     /// order of the configuration.
     #[error(
@@ -140,6 +146,12 @@ impl DocumentSigners {
             {
                 return Err(SignerError::SameKey);
             }
+            if a.signer.algorithm() != signers[0].signer.algorithm() {
+                return Err(SignerError::TwoAlgorithms(
+                    signers[0].signer.algorithm().jose_name(),
+                    a.signer.algorithm().jose_name(),
+                ));
+            }
         }
         signers.sort_by_key(|s| (s.not_before, s.not_after));
         if let Some(pair) = signers
@@ -152,6 +164,11 @@ impl DocumentSigners {
             signer.position = position;
         }
         Ok(Self(signers))
+    }
+
+    /// The algorithm every signer uses.
+    pub fn algorithm(&self) -> eid_crypto::Algorithm {
+        self.0[0].signer.algorithm()
     }
 
     /// One signer with its chain.

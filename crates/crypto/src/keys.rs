@@ -313,10 +313,15 @@ impl SigningKey {
         }
     }
 
-    /// From a `PRIVATE KEY` PEM (PKCS#8).
+    /// From a `PRIVATE KEY` PEM (PKCS#8) of a P-256 key.
     pub fn from_pkcs8_pem(text: &str) -> Result<Self, CryptoError> {
+        Self::from_pkcs8_pem_allowing(text, &[Algorithm::Es256])
+    }
+
+    /// From a `PRIVATE KEY` PEM (PKCS#8) of one of the algorithms `allowed`.
+    pub fn from_pkcs8_pem_allowing(text: &str, allowed: &[Algorithm]) -> Result<Self, CryptoError> {
         let der = Zeroizing::new(pem::decode("PRIVATE KEY", text)?);
-        Self::from_pkcs8_der(&der)
+        Self::from_pkcs8_der_allowing(&der, allowed)
     }
 
     /// From a private JWK (`d`, `x`, `y`), as the specs' example keys are published.

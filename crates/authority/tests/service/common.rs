@@ -51,11 +51,21 @@ impl World {
         clock: Arc<dyn Clock>,
         issuer: impl FnOnce(&AuthorityPki) -> DocumentSigners,
     ) -> Self {
+        let pki =
+            eid_testing::authority("Nanning PSB", ISSUER, NOW - Duration::days(1), (3650, 365));
+        Self::with_pki(database_url, clock, pki, issuer).await
+    }
+
+    /// An authority at `clock` with the PKI `pki`, whose document signers `issuer` makes.
+    pub async fn with_pki(
+        database_url: &str,
+        clock: Arc<dyn Clock>,
+        pki: AuthorityPki,
+        issuer: impl FnOnce(&AuthorityPki) -> DocumentSigners,
+    ) -> Self {
         let store = Store::connect(database_url).await.unwrap();
         let residents = residents(40);
         store.import_residents(&residents, NOW).await.unwrap();
-        let pki =
-            eid_testing::authority("Nanning PSB", ISSUER, NOW - Duration::days(1), (3650, 365));
         let providers: Vec<(String, SigningKey)> = ["wechat", "alipay"]
             .into_iter()
             .map(|id| (id.to_owned(), SigningKey::generate().unwrap()))
@@ -195,7 +205,11 @@ impl World {
 
 /// The document signer of `pki` alone (a copy of its key).
 pub fn pki_signer(pki: &AuthorityPki) -> DocumentSigners {
-    let key = SigningKey::from_pkcs8_der(&pki.ds_key.to_pkcs8_der().unwrap()).unwrap();
+    let key = SigningKey::from_pkcs8_der_allowing(
+        &pki.ds_key.to_pkcs8_der().unwrap(),
+        &[pki.ds_key.algorithm()],
+    )
+    .unwrap();
     DocumentSigners::one(Arc::new(key), vec![pki.ds.0.clone()]).unwrap()
 }
 

@@ -244,6 +244,98 @@ async fn full_flow(world: &World) {
     assert_eq!(distinct.len(), 6, "{refs:?}");
 }
 
+/// An authority configured for SM2 with SM3 (`algorithm = "sm2"` on a file key) issues
+/// both formats and its offline codes with SM2, signs its status lists with SM2, and says
+/// so in its metadata; everything verifies under its root read as SM2 (the whole flow
+/// above). The same key under the default `p256`, or beside a P-256 signer, is refused.
+#[tokio::test]
+async fn an_sm2_authority_issues_both_formats_and_signs_its_status_lists_with_sm2() {
+    let pki = eid_crypto::x509::AuthorityPki::generate_for(
+        eid_crypto::Algorithm::Sm2Sm3,
+        "Nanning PSB",
+        "CN",
+        ISSUER,
+        NOW - Duration::days(1),
+        (3650, 365),
+        &eid_core::OsRandom,
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("eid-sm2-authority-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ds.key.pem"), &*pki.ds_key.to_pkcs8_pem().unwrap()).unwrap();
+    std::fs::write(dir.join("chain.pem"), pki.ds.to_pem() + &pki.iaca.to_pem()).unwrap();
+    let config = |algorithm: &str| -> eid_authority::config::SignerConfig {
+        toml::from_str(&format!(
+            "kind = \"file\"\nkey = {:?}\ncertificates = {:?}\n{algorithm}",
+            dir.join("ds.key.pem"),
+            dir.join("chain.pem"),
+        ))
+        .unwrap()
+    };
+    let refused = config("").open().err().map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("not a PKCS#8 ES256 key")),
+        "{refused:?}"
+    );
+    let sm2 = config("algorithm = \"sm2\"").open().unwrap();
+    assert_eq!(sm2.signer().algorithm(), eid_crypto::Algorithm::Sm2Sm3);
+    let p256 = pki_signer(&eid_testing::nanning(NOW)).all()[0].clone();
+    assert!(matches!(
+        eid_authority::DocumentSigners::new(vec![sm2.clone(), p256]),
+        Err(eid_authority::SignerError::TwoAlgorithms(..))
+    ));
+    let world = World::with_pki(
+        "sqlite::memory:",
+        std::sync::Arc::new(eid_core::FixedClock(NOW)),
+        pki,
+        |_| eid_authority::DocumentSigners::new(vec![sm2]).unwrap(),
+    )
+    .await;
+    full_flow(&world).await;
+    let (_, metadata) = send(
+        &world.public,
+        Request::get("/.well-known/openid-credential-issuer")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let configurations = &metadata["credential_configurations_supported"];
+    assert_eq!(
+        configurations[CONFIG_MDOC]["credential_signing_alg_values_supported"],
+        json!([eid_crypto::SM2_COSE])
+    );
+    assert_eq!(
+        configurations[CONFIG_SD_JWT]["credential_signing_alg_values_supported"],
+        json!(["SM2SM3"])
+    );
+    // The status list's own header names SM2 (its signature verified in the flow).
+    let response = tower::ServiceExt::oneshot(
+        world.public.clone(),
+        Request::get("/status/0")
+            .header(header::ACCEPT, "application/statuslist+jwt")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let token = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    let header = std::str::from_utf8(&token)
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&b64url_decode(header).unwrap()).unwrap();
+    assert_eq!(header["alg"], "SM2SM3");
+    // And a verifier that reads the root as P-256 trusts none of it.
+    assert!(eid_crypto::x509::TrustedIaca::new(&world.pki.iaca.0, NOW).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test]
 async fn pre_authorized_flow_both_formats_batch_of_three_on_sqlite() {
     full_flow(&World::new("sqlite::memory:").await).await;

@@ -456,8 +456,8 @@ impl AuthorityPki {
         })
     }
 
-    /// The root as a trust anchor, checked at `now`.
+    /// The root as a trust anchor of its own algorithm, checked at `now`.
     pub fn trusted_root(&self, now: OffsetDateTime) -> Result<TrustedIaca, CertificateError> {
-        TrustedIaca::new(&self.iaca.0, now)
+        TrustedIaca::new_allowing(&self.iaca.0, now, &[self.iaca_key.algorithm()])
     }
 }
