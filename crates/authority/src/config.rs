@@ -428,9 +428,12 @@ impl SignerConfig {
                     .map_err(|e| ConfigError::Invalid {
                         name: "signer.key",
                         problem: format!(
-                            "{}: not a PKCS#8 {} key ({e}); `algorithm` in [signer] says which",
+                            "{}: not a PKCS#8 {} key ({e}); `algorithm` in this signer's entry says which (\"p256\", the default, or \"sm2\")",
                             key.display(),
-                            algorithm.algorithm().jose_name()
+                            match algorithm {
+                                KeyAlgorithm::P256 => "P-256",
+                                KeyAlgorithm::Sm2 => "SM2",
+                            }
                         ),
                     })?;
                 Arc::new(key)

@@ -251,7 +251,7 @@ impl DocumentSigners {
                         && !issuer
                             .offline_keys
                             .iter()
-                            .filter_map(|jwk| jwk.verifying_key().ok())
+                            .filter_map(|jwk| jwk.verifying_key_allowing(&[issuer.algorithm]).ok())
                             .any(|key| &key == signer.signer.verifying_key())
                     {
                         problems.push((

@@ -245,13 +245,15 @@ fn hex_decode(text: &str) -> anyhow::Result<Vec<u8>> {
         .collect()
 }
 
+/// The DS key of an `eid pki init` folder (P-256, or SM2 for `--algorithm sm2`).
+fn ds_key(pki: &Path) -> anyhow::Result<SigningKey> {
+    let path = pki.join("ds.key.pem");
+    SigningKey::from_pkcs8_pem_allowing(&read(&path)?, crate::pki::OWN_ALGORITHMS)
+        .with_context(|| format!("{} is not a PKCS#8 P-256 or SM2 key", path.display()))
+}
+
 pub(crate) fn document_signer(pki: &Path) -> anyhow::Result<(SigningKey, Vec<u8>)> {
-    let key = SigningKey::from_pkcs8_pem(&read(&pki.join("ds.key.pem"))?).with_context(|| {
-        format!(
-            "{} is not a PKCS#8 P-256 key",
-            pki.join("ds.key.pem").display()
-        )
-    })?;
+    let key = ds_key(pki)?;
     let der = eid_crypto::pem::decode("CERTIFICATE", &read(&pki.join("ds.pem"))?)?;
     Ok((key, der))
 }
@@ -438,13 +440,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             out,
         } => {
             let purpose = self::purpose(&purpose)?;
-            let ds_key =
-                SigningKey::from_pkcs8_pem(&read(&pki.join("ds.key.pem"))?).with_context(|| {
-                    format!(
-                        "{} is not a PKCS#8 P-256 key",
-                        pki.join("ds.key.pem").display()
-                    )
-                })?;
+            let ds_key = ds_key(&pki)?;
             let holder = VerifyingKey::from_spki_pem(&read(&holder)?).with_context(|| {
                 format!("{} is not a P-256 public key (SPKI PEM)", holder.display())
             })?;
@@ -495,13 +491,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             out,
             ..
         } => {
-            let ds_key =
-                SigningKey::from_pkcs8_pem(&read(&pki.join("ds.key.pem"))?).with_context(|| {
-                    format!(
-                        "{} is not a PKCS#8 P-256 key",
-                        pki.join("ds.key.pem").display()
-                    )
-                })?;
+            let ds_key = ds_key(&pki)?;
             let ds_der = eid_crypto::pem::decode("CERTIFICATE", &read(&pki.join("ds.pem"))?)?;
             let holder = VerifyingKey::from_spki_pem(&read(&holder)?).with_context(|| {
                 format!("{} is not a P-256 public key (SPKI PEM)", holder.display())

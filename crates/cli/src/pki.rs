@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use eid_core::{Clock, OsRandom, SystemClock};
 use eid_crypto::x509::{self, AuthorityPki, TrustedIaca};
-use eid_crypto::{Signer, SigningKey};
+use eid_crypto::{Algorithm, Signer, SigningKey};
 use time::{Duration, OffsetDateTime};
 
 use crate::Outcome;
@@ -29,6 +29,10 @@ pub enum PkiCommand {
         /// Where the authority can be reached (issuer alternative name); the CRL is published below it
         #[arg(long, default_value = "https://eid.example.cn/authority")]
         uri: String,
+        /// The keys' algorithm: p256 (ES256), or sm2 (SM2 with SM3, a deployment's national
+        /// algorithms; the authority's [signer] then says algorithm = "sm2")
+        #[arg(long, value_enum, default_value_t = KeyAlgorithm::P256)]
+        algorithm: KeyAlgorithm,
         /// Replace files that already exist in the folder
         #[arg(long)]
         force: bool,
@@ -160,14 +164,18 @@ pub(crate) fn write_file(
         .with_context(|| format!("could not write {}", path.display()))
 }
 
-/// Reads trusted IACA roots (PEM files), each checked against the IACA profile at `now`.
+/// Reads trusted IACA roots (PEM files), each checked against the IACA profile at `now`:
+/// P-256 or SM2 roots, trusted as what they are because the operator names them (a trust
+/// list names the algorithm instead).
 pub fn load_roots(paths: &[PathBuf], now: OffsetDateTime) -> anyhow::Result<Vec<TrustedIaca>> {
     paths
         .iter()
         .map(|path| {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("could not read {}", path.display()))?;
-            TrustedIaca::from_pem(&text, now)
+            let der = eid_crypto::pem::decode("CERTIFICATE", &text)
+                .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
+            TrustedIaca::new_allowing(&der, now, OWN_ALGORITHMS)
                 .with_context(|| format!("{} is not a usable IACA root", path.display()))
         })
         .collect()
@@ -180,8 +188,16 @@ pub fn run_pki(command: PkiCommand) -> anyhow::Result<Outcome> {
             organization,
             country,
             uri,
+            algorithm,
             force,
-        } => init(&out, &organization, &country, &uri, force),
+        } => init(
+            &out,
+            &organization,
+            &country,
+            &uri,
+            algorithm.algorithm(),
+            force,
+        ),
         PkiCommand::Reader {
             out,
             name,
@@ -234,11 +250,33 @@ pub fn run_pki(command: PkiCommand) -> anyhow::Result<Outcome> {
     }
 }
 
+/// The algorithm of an authority's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyAlgorithm {
+    /// ECDSA on P-256 with SHA-256 (ES256)
+    P256,
+    /// SM2 with SM3 (GB/T 32918, GB/T 32905)
+    Sm2,
+}
+
+impl KeyAlgorithm {
+    fn algorithm(self) -> Algorithm {
+        match self {
+            Self::P256 => Algorithm::Es256,
+            Self::Sm2 => Algorithm::Sm2Sm3,
+        }
+    }
+}
+
+/// The algorithms an authority's own files may hold.
+pub(crate) const OWN_ALGORITHMS: &[Algorithm] = &[Algorithm::Es256, Algorithm::Sm2Sm3];
+
 fn init(
     out: &Path,
     organization: &str,
     country: &str,
     uri: &str,
+    algorithm: Algorithm,
     force: bool,
 ) -> anyhow::Result<Outcome> {
     let names = ["iaca.pem", "iaca.key.pem", "ds.pem", "ds.key.pem", "ds.jwk"];
@@ -259,10 +297,18 @@ fn init(
         iaca,
         ds_key,
         ds,
-    } = AuthorityPki::generate(organization, country, uri, start, (3650, 365), &OsRandom)?;
+    } = AuthorityPki::generate_for(
+        algorithm,
+        organization,
+        country,
+        uri,
+        start,
+        (3650, 365),
+        &OsRandom,
+    )?;
     let mut jwk = ds_key.verifying_key().to_jwk();
     jwk.kid = Some(jwk.thumbprint());
-    jwk.alg = Some("ES256".into());
+    jwk.alg = Some(algorithm.jose_name().into());
     jwk.use_ = Some("sig".into());
     write_file(
         &out.join("iaca.pem"),
@@ -371,22 +417,25 @@ fn successor(args: &Successor<'_>) -> anyhow::Result<Outcome> {
     let iaca = x509::CertificateDer(eid_crypto::pem::decode("CERTIFICATE", &iaca_pem)?);
     // The IACA must still be valid when the successor ends, or its chain breaks first.
     let end = start + Duration::days(args.days);
-    TrustedIaca::new(&iaca.0, start).with_context(|| {
+    TrustedIaca::new_allowing(&iaca.0, start, OWN_ALGORITHMS).with_context(|| {
         format!(
             "the IACA in {} is not valid on the successor's first day ({})",
             args.pki.display(),
             format_time(start)
         )
     })?;
-    let trusted = TrustedIaca::new(&iaca.0, end).with_context(|| {
+    let trusted = TrustedIaca::new_allowing(&iaca.0, end, OWN_ALGORITHMS).with_context(|| {
         format!(
             "the IACA in {} does not cover the successor's last day ({}): roll the IACA over first",
             args.pki.display(),
             format_time(end)
         )
     })?;
-    let iaca_key = SigningKey::from_pkcs8_pem(&read(&args.pki.join("iaca.key.pem"))?)
-        .context("the IACA's key (iaca.key.pem)")?;
+    let iaca_key =
+        SigningKey::from_pkcs8_pem_allowing(&read(&args.pki.join("iaca.key.pem"))?, OWN_ALGORITHMS)
+            .context("the IACA's key (iaca.key.pem)")?;
+    // The successor's key is of its IACA's algorithm: a chain is of one.
+    let algorithm = trusted.algorithm();
     let files = ["pem", "key.pem", "jwk"].map(|ext| args.pki.join(format!("{}.{ext}", args.name)));
     // With --public-key no key file is written, and none may lie beside the certificate
     // either: an old key there would be taken for the new certificate's.
@@ -394,12 +443,20 @@ fn successor(args: &Successor<'_>) -> anyhow::Result<Outcome> {
     let (key, public) = match args.public_key {
         Some(path) => (
             None,
-            eid_crypto::VerifyingKey::from_spki_pem(&read(path)?).with_context(|| {
-                format!("{} is not a P-256 public key (SPKI PEM)", path.display())
+            eid_crypto::VerifyingKey::from_spki_der_allowing(
+                &eid_crypto::pem::decode("PUBLIC KEY", &read(path)?)?,
+                &[algorithm],
+            )
+            .with_context(|| {
+                format!(
+                    "{} is not a {} public key (SPKI PEM) like the IACA's",
+                    path.display(),
+                    algorithm.jose_name()
+                )
             })?,
         ),
         None => {
-            let key = SigningKey::generate()?;
+            let key = SigningKey::generate_for(algorithm)?;
             let public = key.verifying_key().clone();
             (Some(key), public)
         }
@@ -438,7 +495,7 @@ fn successor(args: &Successor<'_>) -> anyhow::Result<Outcome> {
         })?;
     let mut jwk = public.to_jwk();
     jwk.kid = Some(jwk.thumbprint());
-    jwk.alg = Some("ES256".into());
+    jwk.alg = Some(algorithm.jose_name().into());
     jwk.use_ = Some("sig".into());
     write_file(
         &files[0],

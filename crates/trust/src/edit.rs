@@ -76,6 +76,15 @@ pub fn add_issuer(
             ))
         })?;
     }
+    if let Some(old) = list.issuer(id)
+        && old.algorithm != algorithm
+    {
+        return Err(TrustError::BadKey(format!(
+            "{id} is listed with {} keys and these roots are {}: an issuer's keys are of one algorithm, so list the new ones under another id",
+            old.algorithm.jose_name(),
+            algorithm.jose_name()
+        )));
+    }
     let (scopes, offline_keys) = list
         .issuer(id)
         .map(|i| (i.scopes.clone(), i.offline_keys.clone()))

@@ -438,6 +438,41 @@ fn an_sm2_authority_is_accepted_where_the_list_names_sm2_and_refused_where_it_sa
     );
     let (status_roots, status_keys) = v2.issuer_status_trust("cn-4501", NOW);
     assert!(status_roots.is_empty() && status_keys.is_empty());
+    // Its DS key as a status list key: read under SM2SM3, not under ES256.
+    let mut keyed = draft.clone();
+    keyed.issuers[0].status_list_keys = vec![w.nanning.ds_key.verifying_key().to_jwk()];
+    assert_eq!(
+        VerifiedTrustList::dangerous_unsigned(keyed.clone())
+            .issuer_status_trust("cn-4501", NOW)
+            .1
+            .len(),
+        1
+    );
+    keyed.issuers[0].algorithm = Algorithm::Es256;
+    assert!(
+        VerifiedTrustList::dangerous_unsigned(keyed)
+            .issuer_status_trust("cn-4501", NOW)
+            .1
+            .is_empty()
+    );
+    // Nanning's entry cannot be replaced with roots of the other algorithm.
+    let mut replaced = draft.clone();
+    let switched = eid_trust::edit::add_issuer(
+        &mut replaced,
+        "cn-4501",
+        "南宁市公安局",
+        std::slice::from_ref(&w.hangzhou.iaca.0),
+        Vec::new(),
+        NOW,
+        true,
+    );
+    assert!(
+        switched
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("under another id")),
+        "{switched:?}"
+    );
+    assert_eq!(replaced, draft);
     // Nor may an ES256 issuer's entry take SM2 status or offline keys.
     let sm2_key = w.nanning.ds_key.verifying_key().to_jwk();
     assert!(
@@ -489,7 +524,7 @@ fn an_issuer_of_two_algorithms_is_not_listed() {
             NOW,
             false
         )
-        .is_err()
+        .is_err_and(|e| e.to_string().contains("status list key of cn-4501"))
     );
     assert!(list.issuers.is_empty());
 }

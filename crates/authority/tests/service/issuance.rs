@@ -276,7 +276,7 @@ async fn an_sm2_authority_issues_both_formats_and_signs_its_status_lists_with_sm
     assert!(
         refused
             .as_deref()
-            .is_some_and(|e| e.contains("not a PKCS#8 ES256 key")),
+            .is_some_and(|e| e.contains("not a PKCS#8 P-256 key")),
         "{refused:?}"
     );
     let sm2 = config("algorithm = \"sm2\"").open().unwrap();
@@ -293,6 +293,14 @@ async fn an_sm2_authority_issues_both_formats_and_signs_its_status_lists_with_sm
         |_| eid_authority::DocumentSigners::new(vec![sm2]).unwrap(),
     )
     .await;
+    // Its offline keys, listed as SM2 keys, are found: nothing keeps it from serving.
+    assert_eq!(world.authority.signers_refused(), []);
+    let (ready, _) = send(
+        &world.admin,
+        Request::get("/ready").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(ready, StatusCode::OK);
     full_flow(&world).await;
     let (_, metadata) = send(
         &world.public,

@@ -183,6 +183,112 @@ fn pki_init_verify_and_keys_generate() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The operator's path to an SM2 authority: `pki init --algorithm sm2`, a successor under
+/// the same root (SM2 too), `pki verify`, and the trust list naming the issuer SM2SM3 from
+/// its root; a P-256 issuer's entry refuses the SM2 offline key.
+#[test]
+fn an_sm2_pki_is_made_rolled_and_listed_as_sm2() {
+    let dir = scratch("sm2-pki");
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    let ok = |out: Output| {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    ok(eid(&[
+        "pki",
+        "init",
+        "--out",
+        &p("sm2"),
+        "--algorithm",
+        "sm2",
+    ]));
+    ok(eid(&[
+        "pki",
+        "successor",
+        "--pki",
+        &p("sm2"),
+        "--name",
+        "ds-2",
+    ]));
+    for name in ["ds.jwk", "ds-2.jwk"] {
+        let jwk: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("sm2").join(name)).unwrap()).unwrap();
+        assert_eq!(
+            (jwk["crv"].as_str(), jwk["alg"].as_str()),
+            (Some("SM2"), Some("SM2SM3"))
+        );
+    }
+    for ds in ["sm2/ds.pem", "sm2/ds-2.pem"] {
+        ok(eid(&[
+            "pki",
+            "verify",
+            "--trust",
+            &p("sm2/iaca.pem"),
+            &p(ds),
+        ]));
+    }
+    ok(eid(&["pki", "init", "--out", &p("p256")]));
+    // A P-256 DS under the SM2 root does not verify.
+    let out = eid(&[
+        "pki",
+        "verify",
+        "--trust",
+        &p("sm2/iaca.pem"),
+        &p("p256/ds.pem"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    ok(eid(&["trust", "init", "--out", &p("t")]));
+    ok(eid(&[
+        "trust",
+        "add-issuer",
+        "--list",
+        &p("t/trust.json"),
+        "--id",
+        "cn-4501",
+        "--name",
+        "南宁",
+        "--iaca",
+        &p("sm2/iaca.pem"),
+        "--offline-key",
+        &p("sm2/ds.jwk"),
+        "--offline-key",
+        &p("sm2/ds-2.jwk"),
+    ]));
+    let list: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("t/trust.json")).unwrap()).unwrap();
+    assert_eq!(list["issuers"][0]["algorithm"], "SM2SM3");
+    assert_eq!(
+        list["issuers"][0]["offline_keys"].as_array().unwrap().len(),
+        2
+    );
+    let out = eid(&[
+        "trust",
+        "add-issuer",
+        "--list",
+        &p("t/trust.json"),
+        "--id",
+        "cn-3301",
+        "--name",
+        "杭州",
+        "--iaca",
+        &p("p256/iaca.pem"),
+        "--offline-key",
+        &p("sm2/ds.jwk"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("offline key of cn-3301 (its keys are ES256)"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn pki_successor_certifies_the_next_document_signer_under_the_same_iaca() {
     let dir = scratch("successor");

@@ -70,10 +70,14 @@ fn one_algorithm(issuer: &dyn Signer, subject: &VerifyingKey) -> Result<(), Cryp
     if issuer.verifying_key().algorithm() == subject.algorithm() {
         Ok(())
     } else {
+        let name = |algorithm| match algorithm {
+            Algorithm::Sm2Sm3 => "an SM2",
+            _ => "a P-256",
+        };
         Err(CryptoError::CertificateBuild(format!(
-            "a {} key cannot be certified by a {} key: a chain is of one algorithm",
-            subject.algorithm().jose_name(),
-            issuer.verifying_key().algorithm().jose_name()
+            "{} key cannot be certified by {} key: a chain is of one algorithm",
+            name(subject.algorithm()),
+            name(issuer.verifying_key().algorithm())
         )))
     }
 }

@@ -156,6 +156,33 @@ fn a_chain_of_two_algorithms_is_neither_made_nor_accepted() {
         verify_document_signer(&p256_key.0, std::slice::from_ref(&root), NOW).err(),
         Some(CertificateError::AlgorithmMismatch("DS"))
     );
+    // A P-256 root signs (with ECDSA) a DS certificate for an SM2 key.
+    let p256_root = TrustedIaca::new(&p256.iaca.0, NOW).unwrap();
+    let sm2_key = relabel(
+        &p256.ds.0,
+        &ECDSA_WITH_SHA256,
+        &sm2.ds_key.verifying_key().to_spki_der(),
+        &p256.iaca_key,
+    )
+    .unwrap();
+    assert_eq!(
+        verify_document_signer(&sm2_key.0, std::slice::from_ref(&p256_root), NOW).err(),
+        Some(CertificateError::AlgorithmMismatch("DS"))
+    );
+    // ecdsa-with-SHA256 with NULL parameters (RFC 5758 §3.2: absent) is refused too.
+    let es256_null = relabel(
+        &p256.ds.0,
+        &[
+            0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02, 0x05, 0x00,
+        ],
+        &p256.ds_key.verifying_key().to_spki_der(),
+        &p256.iaca_key,
+    )
+    .unwrap();
+    assert_eq!(
+        verify_document_signer(&es256_null.0, &[p256_root], NOW).err(),
+        Some(CertificateError::SignatureAlgorithm)
+    );
     // The SM2 root signs (with SM2) its SM2 DS, labelled ecdsa-with-SHA256.
     let p256_label = relabel(
         &sm2.ds.0,
