@@ -30,7 +30,7 @@ pub enum PkiCommand {
         #[arg(long, default_value = "https://eid.example.cn/authority")]
         uri: String,
         /// The keys' algorithm: p256 (ES256), or sm2 (SM2 with SM3, a deployment's national
-        /// algorithms; the authority's [signer] then says algorithm = "sm2")
+        /// algorithms; the authority's signer entry then says algorithm = "sm2")
         #[arg(long, value_enum, default_value_t = KeyAlgorithm::P256)]
         algorithm: KeyAlgorithm,
         /// Replace files that already exist in the folder
@@ -260,7 +260,7 @@ pub enum KeyAlgorithm {
 }
 
 impl KeyAlgorithm {
-    fn algorithm(self) -> Algorithm {
+    pub(crate) fn algorithm(self) -> Algorithm {
         match self {
             Self::P256 => Algorithm::Es256,
             Self::Sm2 => Algorithm::Sm2Sm3,

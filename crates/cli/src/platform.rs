@@ -10,6 +10,7 @@ use eid_core::{OsRandom, SystemClock};
 use eid_platform::up::{Options, Running, start};
 
 use crate::Outcome;
+use crate::pki::KeyAlgorithm;
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -30,6 +31,10 @@ pub struct UpArgs {
     /// (scripts/cluster writes it; docs/scale.md)
     #[arg(long)]
     topology: Option<PathBuf>,
+    /// The authorities' keys in a new data folder: p256 (ES256, the default), or sm2 (SM2
+    /// with SM3, the national algorithms); an existing folder keeps its own
+    #[arg(long, value_enum)]
+    algorithm: Option<KeyAlgorithm>,
 }
 
 #[derive(Debug, Args)]
@@ -42,6 +47,9 @@ pub struct DemoArgs {
     /// The face models and fixtures (scripts/fetch-proofing-data)
     #[arg(long, env = "EID_PROOFING_DIR")]
     proofing: Option<PathBuf>,
+    /// The authorities' keys of the platform the demo starts: p256 (the default) or sm2
+    #[arg(long, value_enum, conflicts_with = "against")]
+    algorithm: Option<KeyAlgorithm>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -311,9 +319,12 @@ fn announce(running: &Running, dir: &std::path::Path) {
     ));
     for a in list("authorities") {
         say(&format!(
-            "  authority {}  {} (OpenID4VCI, status lists); admin API {}/admin/… with the token in {}",
+            "  authority {}  {} (OpenID4VCI, status lists; signs with {}); admin API {}/admin/… with the token in {}",
             a["name"].as_str().unwrap_or_default(),
             a["public"].as_str().unwrap_or_default(),
+            a["algorithm"]
+                .as_str()
+                .unwrap_or("an algorithm the trust list does not name"),
             a["admin"].as_str().unwrap_or_default(),
             a["admin_token_file"].as_str().unwrap_or_default(),
         ));
@@ -372,12 +383,29 @@ pub fn up(args: UpArgs) -> anyhow::Result<Outcome> {
             port: args.port,
             proofing: args.proofing,
             topology,
+            algorithm: args
+                .algorithm
+                .map_or(eid_crypto::Algorithm::Es256, KeyAlgorithm::algorithm),
         };
         let running = bring_up(&options).await?;
         // Listening for Ctrl-C (and a service manager's SIGTERM) before saying we are up:
         // a signal right after the announcement must stop cleanly, not kill.
         let mut stop = StopSignals::listen()?;
         announce(&running, &data);
+        if let Some(asked) = args.algorithm {
+            let asked = asked.algorithm().jose_name();
+            let kept = running.description["authorities"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|a| a["algorithm"].as_str() != Some(asked));
+            if kept {
+                say(&format!(
+                    "note: --algorithm applies to a new data folder; {} keeps the algorithm it was made with",
+                    data.display()
+                ));
+            }
+        }
         stop.next().await;
         say("stopping… (Ctrl-C again stops at once)");
         // Listening replaced the default action of these signals for good, so a second one
@@ -471,6 +499,9 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
                     port: 0,
                     proofing: args.proofing.clone(),
                     topology: None,
+                    algorithm: args
+                        .algorithm
+                        .map_or(eid_crypto::Algorithm::Es256, KeyAlgorithm::algorithm),
                 };
                 let running = bring_up(&options).await?;
                 say(&format!(

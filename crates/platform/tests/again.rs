@@ -36,6 +36,7 @@ async fn the_story_plays_twice_from_another_folder() {
             port: 0,
             proofing: proofing.clone(),
             topology: None,
+            algorithm: eid_crypto::Algorithm::Es256,
         },
         Arc::new(SystemClock),
         Arc::new(OsRandom),

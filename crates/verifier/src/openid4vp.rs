@@ -309,6 +309,7 @@ impl Verifier {
         let key = AgreementKey::generate()
             .map_err(|_| VpError::Malformed("no encryption key could be made".into()))?;
         let jwk = encryption_jwk(&id, &key);
+        let issuer_algorithms = self.issuer_algorithms();
         let attributes = match attributes {
             Some(a) => a.to_vec(),
             None => self.registered_attributes(purpose),
@@ -330,9 +331,17 @@ impl Verifier {
                     Enc::A128Gcm.name().into(),
                     Enc::A256Gcm.name().into(),
                 ],
+                // The issuers' algorithms as the trust list names them; holders' keys are
+                // ES256 only.
                 vp_formats_supported: serde_json::from_value(json!({
-                    "mso_mdoc": {"issuerauth_alg_values": [-7], "deviceauth_alg_values": [-7]},
-                    "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]},
+                    "mso_mdoc": {
+                        "issuerauth_alg_values": issuer_algorithms.iter().map(|a| a.cose_id()).collect::<Vec<_>>(),
+                        "deviceauth_alg_values": [-7],
+                    },
+                    "dc+sd-jwt": {
+                        "sd-jwt_alg_values": issuer_algorithms.iter().map(|a| a.jose_name()).collect::<Vec<_>>(),
+                        "kb-jwt_alg_values": ["ES256"],
+                    },
                 }))
                 .unwrap_or_default(),
             },

@@ -156,6 +156,21 @@ impl Verifier {
         self.statuses.store(&self.trust, issuer, uri, token, now)
     }
 
+    /// The algorithms the trust list's issuers sign with, in the list's order (ES256 when
+    /// it names no issuer): what online requests advertise as the issuer algorithms.
+    pub fn issuer_algorithms(&self) -> Vec<eid_crypto::Algorithm> {
+        let mut algorithms = Vec::new();
+        for issuer in &self.trust.list().issuers {
+            if !algorithms.contains(&issuer.algorithm) {
+                algorithms.push(issuer.algorithm);
+            }
+        }
+        if algorithms.is_empty() {
+            algorithms.push(eid_crypto::Algorithm::Es256);
+        }
+        algorithms
+    }
+
     /// The attributes this relying party is registered to ask for `purpose` (within the
     /// purpose's catalogue): what a desk asks for by default.
     pub fn registered_attributes(&self, purpose: Purpose) -> Vec<String> {

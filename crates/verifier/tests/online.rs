@@ -497,3 +497,56 @@ fn a_wallet_error_response_is_checked_against_its_request() {
             .contains("vp_formats_not_supported")
     );
 }
+
+/// The request names, as the issuer algorithms it takes, what the trust list's issuers sign
+/// with: ES256 alone, then SM2 with SM3 too once an SM2 issuer is listed; holders' keys stay
+/// ES256.
+#[test]
+fn the_request_advertises_the_issuers_algorithms_of_the_trust_list() {
+    let world = World::new();
+    let formats = |verifier: &Verifier| {
+        let made = request(verifier, &world.bank, Purpose::BankAccountOpening);
+        let jws = Jws::parse(&made.request_object).unwrap();
+        jws.payload()["client_metadata"]["vp_formats_supported"].clone()
+    };
+    let es256 = formats(&world.verifier(BANK));
+    assert_eq!(
+        es256["mso_mdoc"]["issuerauth_alg_values"],
+        serde_json::json!([-7])
+    );
+    assert_eq!(
+        es256["dc+sd-jwt"]["sd-jwt_alg_values"],
+        serde_json::json!(["ES256"])
+    );
+    let sm2 = eid_crypto::x509::AuthorityPki::generate_for(
+        eid_crypto::Algorithm::Sm2Sm3,
+        "杭州市公安局",
+        "CN",
+        "https://hangzhou.eid.example",
+        NOW - Duration::days(1),
+        (3650, 365),
+        &OsRandom,
+    )
+    .unwrap();
+    let (_, with_sm2) = world.next_trust_list(|draft| {
+        eid_trust::edit::add_issuer(
+            draft,
+            "cn-3301",
+            "杭州市公安局",
+            std::slice::from_ref(&sm2.iaca.0),
+            Vec::new(),
+            NOW,
+            false,
+        )
+        .unwrap();
+    });
+    let both = formats(&Verifier::new(with_sm2, BANK, NOW));
+    assert_eq!(
+        both["mso_mdoc"],
+        serde_json::json!({"issuerauth_alg_values": [-7, -65537], "deviceauth_alg_values": [-7]})
+    );
+    assert_eq!(
+        both["dc+sd-jwt"],
+        serde_json::json!({"sd-jwt_alg_values": ["ES256", "SM2SM3"], "kb-jwt_alg_values": ["ES256"]})
+    );
+}

@@ -27,7 +27,7 @@ use eid_core::identity::Portrait;
 use eid_core::region::{RegionCode, Scope};
 use eid_core::{Random, ResidentCard};
 use eid_crypto::x509::AuthorityPki;
-use eid_crypto::{Signer, SigningKey, pem};
+use eid_crypto::{Algorithm, Signer, SigningKey, pem};
 use eid_store::Store;
 use eid_trust::edit::{
     add_issuer, add_provider, add_relying_party, set_offline_keys, set_scope, set_web_origins,
@@ -278,6 +278,29 @@ pub(crate) fn write_key(path: &Path, key: &SigningKey) -> Result<(), PlatformErr
     write(path, key.to_pkcs8_pem()?.as_bytes(), true)
 }
 
+/// An authority's own IACA or DS key, of its certificate's algorithm (P-256, or SM2 in a
+/// folder made so) and its certificate's key.
+pub(crate) fn read_authority_key(
+    path: &Path,
+    certified: &eid_crypto::VerifyingKey,
+) -> Result<SigningKey, PlatformError> {
+    let key = SigningKey::from_pkcs8_pem_allowing(&read_text(path)?, &[certified.algorithm()])
+        .map_err(|e| {
+            PlatformError::Data(format!(
+                "{}: not a {} key ({e})",
+                path.display(),
+                certified.algorithm().jose_name()
+            ))
+        })?;
+    if key.verifying_key() != certified {
+        return Err(PlatformError::Data(format!(
+            "{}: not the key of its certificate",
+            path.display()
+        )));
+    }
+    Ok(key)
+}
+
 pub(crate) fn read_key(path: &Path) -> Result<SigningKey, PlatformError> {
     SigningKey::from_pkcs8_pem(&read_text(path)?)
         .map_err(|e| PlatformError::Data(format!("{}: {e}", path.display())))
@@ -296,17 +319,27 @@ fn secret_text(random: &dyn Random, bytes: usize) -> Result<String, PlatformErro
     Ok(hex::encode(raw))
 }
 
+/// What a new folder is made with (an existing folder keeps what it was made with).
+#[derive(Debug, Clone, Copy)]
+pub struct NewFolder<'a> {
+    /// The folder of the face fixtures (`EID_PROOFING_DIR/fixtures`), if present: the demo
+    /// residents' portraits.
+    pub fixtures: Option<&'a Path>,
+    /// Whether the trust list requires the catalogue's face matches: the desks can compare
+    /// faces and the authorities make face templates.
+    pub faces: bool,
+    /// The pages' web origin, registered for the bank.
+    pub web_origin: Option<&'a str>,
+    /// The authorities' keys: ES256, or SM2 with SM3.
+    pub algorithm: Algorithm,
+}
+
 impl Data {
-    /// Opens the folder, making it first when it holds no platform yet. `fixtures` is the
-    /// folder of the face fixtures (`EID_PROOFING_DIR/fixtures`), if present: the demo
-    /// residents' portraits. `progress` hears what is being made.
-    /// A new folder's trust list requires the catalogue's face matches only when `faces`:
-    /// the desks can compare faces and the authorities make face templates.
+    /// Opens the folder, making it first as `new` says when it holds no platform yet.
+    /// `progress` hears what is being made.
     pub async fn open_or_create(
         dir: &Path,
-        fixtures: Option<&Path>,
-        faces: bool,
-        web_origin: Option<&str>,
+        new: NewFolder<'_>,
         now: OffsetDateTime,
         random: &dyn Random,
         progress: &mut dyn FnMut(&str),
@@ -316,7 +349,7 @@ impl Data {
                 "first start: making the platform in {}",
                 dir.display()
             ));
-            create(dir, fixtures, faces, web_origin, now, random, progress).await?;
+            create(dir, new, now, random, progress).await?;
         }
         Self::open(dir, now, random, progress)
     }
@@ -525,13 +558,17 @@ fn record_version(dir: &Path, list: &TrustList) -> Result<(), PlatformError> {
 /// own province) and the registries.
 async fn create(
     dir: &Path,
-    fixtures: Option<&Path>,
-    faces: bool,
-    web_origin: Option<&str>,
+    new: NewFolder<'_>,
     now: OffsetDateTime,
     random: &dyn Random,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), PlatformError> {
+    let NewFolder {
+        fixtures,
+        faces,
+        web_origin,
+        algorithm,
+    } = new;
     // The folder holds keys and personal data: the owner's only.
     let mut folder = std::fs::DirBuilder::new();
     folder.recursive(true);
@@ -549,7 +586,8 @@ async fn create(
     for (n, plan) in AUTHORITIES.iter().enumerate() {
         progress(&format!("{}: certificates and registry", plan.name));
         let folder = dir.join(plan.key);
-        let pki = AuthorityPki::generate(
+        let pki = AuthorityPki::generate_for(
+            algorithm,
             plan.name,
             "CN",
             &format!("https://{}.eid.example", plan.key),

@@ -26,12 +26,12 @@ use eid_crypto::x509::{
     create_document_signer, create_iaca, create_reader_certificate, document_signer_terms,
     verify_document_signer,
 };
-use eid_crypto::{Signer, SigningKey, pem};
+use eid_crypto::{Algorithm, Signer, SigningKey, pem};
 use eid_trust::TrustList;
 use eid_trust::edit::{add_issuer, add_relying_party, set_offline_keys};
 use time::{Duration, OffsetDateTime};
 
-use super::{AuthorityPlan, DeskPlan, read_certificate, read_key, write, write_key};
+use super::{AuthorityPlan, DeskPlan, read_authority_key, read_certificate, write, write_key};
 use crate::PlatformError;
 
 /// A DS certificate's life (ISO/IEC 18013-5 Annex B allows 457 days).
@@ -87,7 +87,7 @@ fn roots(folder: &Path) -> Result<Vec<Root>, PlatformError> {
             .map_err(|e| PlatformError::Data(format!("{}: {e}", path.display())))?;
         let key_path = folder.join(format!("{}.key.pem", stem("iaca", n)));
         let key = if key_path.exists() {
-            Some(read_key(&key_path)?)
+            Some(read_authority_key(&key_path, iaca.key())?)
         } else {
             None
         };
@@ -121,7 +121,10 @@ fn signers(folder: &Path, roots: &[Root]) -> Result<Vec<Generation>, PlatformErr
             |e: &dyn std::fmt::Display| PlatformError::Data(format!("{}: {e}", path.display()));
         let (_, not_before, not_after) = document_signer_terms(&der).map_err(|e| bad(&e))?;
         let verified = verify_document_signer(&der, &anchors, not_before).map_err(|e| bad(&e))?;
-        let key = read_key(&folder.join(format!("{}.key.pem", stem("ds", n))))?;
+        let key = read_authority_key(
+            &folder.join(format!("{}.key.pem", stem("ds", n))),
+            &verified.key,
+        )?;
         let iaca = anchors[verified.iaca_index].der().to_vec();
         let chain_path = folder.join(format!("{}.pem", stem("chain", n)));
         if !chain_path.exists() {
@@ -184,15 +187,15 @@ fn write_generation(
     )
 }
 
-/// A new root, written to the folder.
+/// A new root of `algorithm`, written to the folder.
 fn new_root(
     folder: &Path,
     plan: &AuthorityPlan,
-    n: usize,
+    (n, algorithm): (usize, Algorithm),
     from: OffsetDateTime,
     random: &dyn Random,
 ) -> Result<Root, PlatformError> {
-    let key = SigningKey::generate()?;
+    let key = SigningKey::generate_for(algorithm)?;
     let der = create_iaca(
         &subject(plan, "IACA"),
         &terms(plan, from, IACA_DAYS),
@@ -200,7 +203,7 @@ fn new_root(
         random,
     )?
     .0;
-    let iaca = TrustedIaca::new(&der, from)
+    let iaca = TrustedIaca::new_allowing(&der, from, &[algorithm])
         .map_err(|e| PlatformError::Data(format!("the new IACA of {}: {e}", plan.key)))?;
     write_generation(folder, "iaca", n, &key, &der)?;
     Ok(Root {
@@ -226,9 +229,24 @@ pub fn authority(
     // (made at the first start after an upgrade in folders without the root's key, so that
     // verifiers hold it before a DS under it signs).
     let newest = roots.iter().max_by_key(|r| r.iaca.not_after());
+    // The authority keeps the algorithm the trust list names for it (its folder was made
+    // with it: `eid up --algorithm`); a root of another would verify nothing.
+    let algorithm = list
+        .issuer(plan.issuer_id)
+        .map_or(Algorithm::Es256, |issuer| issuer.algorithm);
+    if let Some(root) = newest.filter(|r| r.iaca.algorithm() != algorithm) {
+        return Err(PlatformError::Data(format!(
+            "{}: its root {} is {} but the trust list names {} for {}",
+            plan.key,
+            stem("iaca", root.n),
+            root.iaca.algorithm().jose_name(),
+            algorithm.jose_name(),
+            plan.issuer_id
+        )));
+    }
     if newest.is_none_or(|r| r.key.is_none() || r.iaca.not_after() - now < IACA_LEAD) {
         let n = roots.len() + 1;
-        roots.push(new_root(folder, plan, n, now, random)?);
+        roots.push(new_root(folder, plan, (n, algorithm), now, random)?);
         progress(&format!(
             "{}: a new IACA root ({}), listed beside the current one",
             plan.name,
@@ -244,7 +262,7 @@ pub fn authority(
         if !roots.iter().any(|r| covering(&r)) {
             // No root of ours covers a DS's whole life (a folder without the IACA's key).
             let n = roots.len() + 1;
-            roots.push(new_root(folder, plan, n, now, random)?);
+            roots.push(new_root(folder, plan, (n, algorithm), now, random)?);
         }
         let Some(root) = roots.iter().find(covering) else {
             return Err(PlatformError::Data(format!(
@@ -253,7 +271,7 @@ pub fn authority(
             )));
         };
         let n = signers.len() + 1;
-        let key = SigningKey::generate()?;
+        let key = SigningKey::generate_for(root.iaca.algorithm())?;
         let iaca = CertificateDer(root.iaca.der().to_vec());
         let Some(iaca_key) = &root.key else {
             return Err(PlatformError::Data(format!(
@@ -318,7 +336,7 @@ fn listed(
     let offline: Vec<_> = entry
         .offline_keys
         .iter()
-        .filter_map(|jwk| jwk.verifying_key().ok())
+        .filter_map(|jwk| jwk.verifying_key_allowing(&[entry.algorithm]).ok())
         .collect();
     let mut changed = false;
     if entry.iaca_roots != encoded {

@@ -57,6 +57,9 @@ pub struct Options {
     pub proofing: Option<PathBuf>,
     /// The services run elsewhere, when this process is only the front.
     pub topology: Option<Topology>,
+    /// The algorithm of a new folder's authorities: ES256, or SM2 with SM3 (an existing
+    /// folder keeps its own).
+    pub algorithm: eid_crypto::Algorithm,
 }
 
 /// Where the authorities and desks run when they are not in this process (a JSON file).
@@ -356,6 +359,13 @@ pub async fn start(
         .map(|d| d.join("fixtures"))
         .filter(|d| d.is_dir());
     let front = options.topology.as_ref();
+    if front.is_some() && options.algorithm != eid_crypto::Algorithm::Es256 {
+        // scripts/cluster writes its authorities' [signer] entries without an algorithm:
+        // SM2 keys there would stop every replica at its start.
+        return Err(PlatformError::Data(
+            "--algorithm sm2 is for a platform in one process: scripts/cluster runs P-256 authorities only".into(),
+        ));
+    }
     if let Some(topology) = front {
         topology.prepare(&dir)?;
     }
@@ -381,9 +391,12 @@ pub async fn start(
         .filter(|o| eid_trust::model::is_web_origin(o));
     let data = Data::open_or_create(
         &dir,
-        fixtures.as_deref(),
-        desks_compare_faces,
-        web_origin.as_deref(),
+        crate::data::NewFolder {
+            fixtures: fixtures.as_deref(),
+            faces: desks_compare_faces,
+            web_origin: web_origin.as_deref(),
+            algorithm: options.algorithm,
+        },
         now,
         random.as_ref(),
         progress,
@@ -473,7 +486,10 @@ pub async fn start(
         settings.issuer_name = keys.plan.name.into();
         let mut signers = Vec::new();
         for generation in &keys.signers {
-            let key = eid_crypto::SigningKey::from_pkcs8_der(&generation.key.to_pkcs8_der()?)?;
+            let key = eid_crypto::SigningKey::from_pkcs8_der_allowing(
+                &generation.key.to_pkcs8_der()?,
+                &[generation.key.algorithm()],
+            )?;
             signers.push(eid_authority::DocumentSigner::new(
                 Arc::new(key),
                 generation.chain.clone(),
@@ -589,6 +605,12 @@ pub async fn start(
             "public": url,
             "admin": format!("{base}/authorities/{}", plan.key),
             "admin_token_file": dir.join(plan.key).join("admin-token"),
+            // What the trust list names for it: ES256, or SM2SM3 (`--algorithm sm2`).
+            "algorithm": data
+                .trust
+                .list()
+                .issuer(plan.issuer_id)
+                .map(|issuer| issuer.algorithm.jose_name()),
             "residents_file": dir.join(plan.key).join(crate::data::RESIDENTS),
         })).collect::<Vec<_>>(),
         "providers": data.providers.iter().map(|(plan, _)| json!({

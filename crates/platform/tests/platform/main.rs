@@ -35,12 +35,23 @@ async fn up(dir: &Path, proofing: Option<PathBuf>) -> Running {
 }
 
 async fn up_at(dir: &Path, proofing: Option<PathBuf>, clock: Arc<dyn Clock>) -> Running {
+    up_with(dir, proofing, clock, eid_crypto::Algorithm::Es256).await
+}
+
+/// `eid up --algorithm`: `algorithm` for a new folder's authorities.
+async fn up_with(
+    dir: &Path,
+    proofing: Option<PathBuf>,
+    clock: Arc<dyn Clock>,
+    algorithm: eid_crypto::Algorithm,
+) -> Running {
     start(
         &Options {
             dir: dir.to_owned(),
             port: 0,
             proofing,
             topology: None,
+            algorithm,
         },
         clock,
         Arc::new(OsRandom),

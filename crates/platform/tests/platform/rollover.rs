@@ -12,7 +12,7 @@ use eid_testing::TestClock;
 use serde_json::Value;
 use time::Duration;
 
-use crate::{folder, play, up_at};
+use crate::{folder, play, up_at, up_with};
 
 /// The DS certificate (DER) that signed the authority's status list shard 0 now.
 async fn status_signer(public: &str) -> Vec<u8> {
@@ -55,12 +55,7 @@ fn count(dir: &Path, kind: &str) -> usize {
 /// The trust list the platform serves now: its version, and in Nanning's entry the IACA
 /// roots and offline keys.
 async fn listed(base: &str) -> (u64, Vec<Value>, Vec<Value>) {
-    let jws = fetch(&format!("{base}/trust/list"), "application/jwt")
-        .await
-        .unwrap();
-    let jws = String::from_utf8(jws).unwrap();
-    let payload = jws.split('.').nth(1).unwrap();
-    let list: Value = serde_json::from_slice(&eid_crypto::b64url_decode(payload).unwrap()).unwrap();
+    let list = served_list(base).await;
     let issuer = list["issuers"]
         .as_array()
         .unwrap()
@@ -73,6 +68,123 @@ async fn listed(base: &str) -> (u64, Vec<Value>, Vec<Value>) {
         issuer["iaca_roots"].as_array().unwrap().clone(),
         issuer["offline_keys"].as_array().unwrap().clone(),
     )
+}
+
+/// The trust list the platform serves now (its payload).
+async fn served_list(base: &str) -> Value {
+    let jws = fetch(&format!("{base}/trust/list"), "application/jwt")
+        .await
+        .unwrap();
+    let jws = String::from_utf8(jws).unwrap();
+    let payload = jws.split('.').nth(1).unwrap();
+    serde_json::from_slice(&eid_crypto::b64url_decode(payload).unwrap()).unwrap()
+}
+
+/// `eid up --algorithm sm2`: both authorities' roots and document signers are SM2, the
+/// trust list names both issuers `SM2SM3`, the status lists are signed with SM2, and the
+/// whole demo plays (the offline code at the airport, in person at the hotel, online at the
+/// bank, a lost phone) at every start. Started again — and asked for P-256 — the folder keeps
+/// SM2: a start with nothing to roll signs no new list version (its SM2 offline keys are
+/// read as listed), the successor DS is SM2 and signs the status lists two hours into its
+/// first day, and the next root, made before the first ends, is SM2 too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sm2_platform_plays_the_demo_and_rolls_over_in_sm2() {
+    use eid_crypto::Algorithm;
+    let dir = folder("sm2");
+    let t0 = eid_core::SystemClock.now();
+    let clock = Arc::new(TestClock::new(t0));
+    let mut version = None;
+    for (later, asked, (signers, roots), same_list) in [
+        (Duration::ZERO, Algorithm::Sm2Sm3, (1, 1), false),
+        (Duration::ZERO, Algorithm::Es256, (1, 1), true),
+        (Duration::days(400), Algorithm::Es256, (2, 1), false),
+        (
+            Duration::days(400) + Duration::hours(2),
+            Algorithm::Es256,
+            (2, 1),
+            true,
+        ),
+        (Duration::days(3100), Algorithm::Es256, (3, 2), false),
+    ] {
+        let stage = format!("{later} asking {asked:?}");
+        clock.set(t0 + later);
+        let running = up_with(&dir, None, clock.clone(), asked).await;
+        assert_eq!(
+            (count(&dir, "ds"), count(&dir, "iaca")),
+            (signers, roots),
+            "{stage}"
+        );
+        for n in 1..=signers {
+            let (key, _, _) =
+                eid_crypto::x509::document_signer_terms(&certificate(&dir, &ds_file(n))).unwrap();
+            assert_eq!(key.algorithm(), Algorithm::Sm2Sm3, "{stage}: DS {n}");
+        }
+        for n in 1..=roots {
+            let root = eid_crypto::x509::TrustedIaca::as_of_first_day(&certificate(
+                &dir,
+                &file("iaca", n),
+            ))
+            .unwrap();
+            assert_eq!(root.algorithm(), Algorithm::Sm2Sm3, "{stage}: root {n}");
+        }
+        for authority in running.description["authorities"].as_array().unwrap() {
+            assert_eq!(authority["algorithm"], "SM2SM3", "{stage}");
+        }
+        let list = served_list(&running.base).await;
+        for issuer in list["issuers"].as_array().unwrap() {
+            assert_eq!(issuer["algorithm"], "SM2SM3", "{stage}: {}", issuer["id"]);
+        }
+        if same_list {
+            assert_eq!(
+                list["version"].as_u64(),
+                version,
+                "{stage}: nothing rolled, no new version"
+            );
+        }
+        let (all, lines) = play(&running.base, None).await;
+        assert!(all, "{stage}: {lines:#?}");
+        // The demo widens Nanning's scope once: the version the next start begins from.
+        version = served_list(&running.base).await["version"].as_u64();
+        let public = running.description["authorities"][0]["public"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let token = fetch(&format!("{public}/status/0"), "application/statuslist+jwt")
+            .await
+            .unwrap();
+        let header = String::from_utf8(token).unwrap();
+        let header: Value = serde_json::from_slice(
+            &eid_crypto::b64url_decode(header.split('.').next().unwrap()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], "SM2SM3", "{stage}");
+        if later == Duration::days(400) + Duration::hours(2) {
+            assert_eq!(
+                status_signer(&public).await,
+                certificate(&dir, &ds_file(2)),
+                "{stage}"
+            );
+        }
+        running.stop().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A P-256 folder started with `--algorithm sm2` stays P-256: the option makes new folders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_p256_folder_asked_for_sm2_stays_p256() {
+    let dir = folder("p256-stays");
+    let clock = Arc::new(TestClock::new(eid_core::SystemClock.now()));
+    up_at(&dir, None, clock.clone()).await.stop().await;
+    let running = up_with(&dir, None, clock, eid_crypto::Algorithm::Sm2Sm3).await;
+    for authority in running.description["authorities"].as_array().unwrap() {
+        assert_eq!(authority["algorithm"], "ES256");
+    }
+    let (key, _, _) =
+        eid_crypto::x509::document_signer_terms(&certificate(&dir, &ds_file(1))).unwrap();
+    assert_eq!(key.algorithm(), eid_crypto::Algorithm::Es256);
+    running.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
