@@ -132,3 +132,57 @@ async fn softhsm_issuer_key_chosen_by_configuration_issues_both_formats() {
     }
     std::fs::remove_dir_all(&work).unwrap();
 }
+
+/// Copies the folder `from` into `to` (made), files and folders alike.
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The HSM half of docs/authority.md's backup and restore, for SoftHSM: the token folder
+/// copied while no process has the token open, the token lost (the key cannot be opened),
+/// the copy put back: the same key opens and signs again, so the DS certificate made for it
+/// (and the configuration naming it) serves on. A vendor HSM has its own backup (wrapped
+/// export or cloning), which this does not test.
+#[tokio::test]
+#[ignore = "needs SoftHSM 2 (scripts/test installs it)"]
+async fn softhsm_token_folder_restored_from_a_backup_signs_with_the_same_key() {
+    let module = Path::new(MODULE);
+    let Some(conf) = eid_core::testing::required_env("SOFTHSM2_CONF") else {
+        return;
+    };
+    if eid_core::testing::required_file(module).is_none() {
+        return;
+    }
+    let conf = Path::new(&conf);
+    fresh_softhsm_store(conf).unwrap();
+    init_token(module, "eid-restore", "so-pin-5678", "user-pin-5678").unwrap();
+    // Made and closed: no process has the token open while it is copied.
+    let public = Pkcs11Signer::generate(module, "eid-restore", "user-pin-5678", "ds-4501")
+        .unwrap()
+        .verifying_key()
+        .clone();
+    let tokens = conf.parent().unwrap().join("tokens");
+    let backup = std::env::temp_dir().join(format!("eid-softhsm-backup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&backup);
+    copy_folder(&tokens, &backup);
+    // Lost: an empty token store.
+    fresh_softhsm_store(conf).unwrap();
+    assert!(Pkcs11Signer::open(module, "eid-restore", "user-pin-5678", "ds-4501").is_err());
+    // Restored: the copy put back.
+    std::fs::remove_dir_all(&tokens).unwrap();
+    copy_folder(&backup, &tokens);
+    let signer = Pkcs11Signer::open(module, "eid-restore", "user-pin-5678", "ds-4501").unwrap();
+    assert_eq!(signer.verifying_key(), &public);
+    let signature = signer.sign(b"after the restore").unwrap();
+    public.verify(b"after the restore", &signature).unwrap();
+    std::fs::remove_dir_all(&backup).unwrap();
+}
