@@ -35,7 +35,8 @@
 //! `credential_validity_days`, `shard_size`, `status_ttl_seconds`, …). The environment wins
 //! over the file: `EID_AUTHORITY_ISSUER_URL`, `EID_AUTHORITY_PUBLIC_LISTEN`,
 //! `EID_AUTHORITY_ADMIN_LISTEN`, `EID_AUTHORITY_DATABASE_URL`, `EID_AUTHORITY_ADMIN_TOKEN`,
-//! `EID_AUTHORITY_PKCS11_PIN`, `EID_AUTHORITY_PSEUDONYM_KEY` (64 hex digits).
+//! `EID_AUTHORITY_PKCS11_PIN`, `EID_AUTHORITY_PSEUDONYM_KEY` (64 hex digits),
+//! `EID_AUTHORITY_RESOLUTION_TOKEN` (enables resolving relying parties' pseudonyms).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -182,6 +183,11 @@ pub struct AuthorityConfig {
     /// The pseudonym key, 64 hex digits (better: `EID_AUTHORITY_PSEUDONYM_KEY`).
     #[serde(default)]
     pub pseudonym_key: Option<String>,
+    /// The secret resolving a relying party's pseudonym needs besides the admin token, at
+    /// least 16 characters (better: `EID_AUTHORITY_RESOLUTION_TOKEN`); none, and no
+    /// pseudonym is resolved.
+    #[serde(default)]
+    pub resolution_token: Option<String>,
     /// NATS JetStream, when status changes should also go there.
     #[serde(default)]
     pub nats: Option<NatsConfig>,
@@ -272,6 +278,9 @@ impl AuthorityConfig {
         if let Some(v) = env("EID_AUTHORITY_PSEUDONYM_KEY") {
             config.pseudonym_key = Some(v);
         }
+        if let Some(v) = env("EID_AUTHORITY_RESOLUTION_TOKEN") {
+            config.resolution_token = Some(v);
+        }
         if let Some(pin) = env("EID_AUTHORITY_PKCS11_PIN") {
             for signer in std::iter::once(&mut config.signer).chain(&mut config.successors) {
                 if let SignerConfig::Pkcs11 { pin: slot, .. } = signer {
@@ -320,6 +329,16 @@ impl AuthorityConfig {
                 })?,
         };
         let mut settings = Settings::new(&self.issuer_url, &token, key);
+        if let Some(resolution) = &self.resolution_token {
+            if resolution.len() < 16 || *resolution == token {
+                return Err(ConfigError::Invalid {
+                    name: "resolution_token",
+                    problem: "must be a secret of at least 16 characters, not the admin token"
+                        .into(),
+                });
+            }
+            settings.resolution_token = Some(resolution.clone());
+        }
         if let Some(name) = &self.issuer_name {
             settings.issuer_name = name.clone();
         }

@@ -18,6 +18,7 @@
 //! | `portrait` | bstr (JPEG) | base64url string | when the registry holds one |
 //! | `age_over_14/16/18/60/65` | bool | boolean | on the day of issuance |
 //! | `age_in_years`, `age_birth_year` | uint | number | |
+//! | `pseudonym:<relying party id>` | bstr (24) | base64url string | one per relying party registered for a pseudonym |
 //!
 //! mdoc: docType and namespace `cn.eid.resident.1`; SD-JWT VC: `vct`
 //! `urn:eid:cn:resident-identity:1`, every attribute selectively disclosable.
@@ -93,8 +94,12 @@ enum Attr {
     Bytes(Vec<u8>),
 }
 
-/// The credential's attributes for `card` on `today`, in a stable order.
-fn attributes(card: &ResidentCard, today: Date) -> Vec<(String, Attr)> {
+/// A resident's pairwise pseudonyms as credential items: `pseudonym:<relying party id>` and
+/// its value (`crate::pseudonyms`).
+pub type Pseudonyms = [(String, Vec<u8>)];
+
+/// The credential's attributes for `card` on `today`, in a stable order, then `pseudonyms`.
+fn attributes(card: &ResidentCard, today: Date, pseudonyms: &Pseudonyms) -> Vec<(String, Attr)> {
     let mut out = vec![
         (
             "family_name".to_owned(),
@@ -143,6 +148,11 @@ fn attributes(card: &ResidentCard, today: Date) -> Vec<(String, Attr)> {
         "age_birth_year".to_owned(),
         Attr::Uint(u64::try_from(card.birth_date.year()).unwrap_or(0)),
     ));
+    out.extend(
+        pseudonyms
+            .iter()
+            .map(|(item, value)| (item.clone(), Attr::Bytes(value.clone()))),
+    );
     out
 }
 
@@ -151,8 +161,9 @@ pub fn mdoc_name_spaces(
     card: &ResidentCard,
     today: Date,
     provider: &str,
+    pseudonyms: &Pseudonyms,
 ) -> Vec<(String, Vec<(String, ElementValue)>)> {
-    let elements = attributes(card, today)
+    let elements = attributes(card, today, pseudonyms)
         .into_iter()
         .map(|(name, value)| {
             let value = match value {
@@ -184,7 +195,7 @@ pub fn compact_attributes(
     today: Date,
     catalogue: &[String],
 ) -> Vec<(String, ElementValue)> {
-    mdoc_name_spaces(card, today, "")
+    mdoc_name_spaces(card, today, "", &[])
         .into_iter()
         .filter(|(namespace, _)| namespace == DOCTYPE)
         .flat_map(|(_, elements)| elements)
@@ -194,9 +205,14 @@ pub fn compact_attributes(
 
 /// The SD-JWT VC claims of the credential (every one selectively disclosable but the
 /// wallet provider's).
-pub fn sd_jwt_claims(card: &ResidentCard, today: Date, provider: &str) -> Map<String, Value> {
+pub fn sd_jwt_claims(
+    card: &ResidentCard,
+    today: Date,
+    provider: &str,
+    pseudonyms: &Pseudonyms,
+) -> Map<String, Value> {
     let iso = format_description!("[year]-[month]-[day]");
-    let mut claims: Map<String, Value> = attributes(card, today)
+    let mut claims: Map<String, Value> = attributes(card, today, pseudonyms)
         .into_iter()
         .map(|(name, value)| {
             let value = match value {

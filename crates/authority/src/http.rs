@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use eid_crypto::secrets_equal;
 
-use crate::{ApiError, Authority, OPENAPI, admin, enrolment, issuance, metadata, status};
+use crate::{
+    ApiError, Authority, OPENAPI, admin, enrolment, issuance, metadata, pseudonyms, status,
+};
 
 /// The public listener: OpenID4VCI, status lists, events, remote enrolment, OpenAPI.
 pub fn public_router(authority: Arc<Authority>) -> Router {
@@ -72,6 +74,7 @@ pub fn admin_router(authority: Arc<Authority>) -> Router {
         )
         .route("/admin/residents/{action}", post(admin::resident_action))
         .route("/admin/rebind", post(admin::rebind))
+        .route("/admin/pseudonyms/resolve", post(pseudonyms::resolve))
         .route("/admin/registry/events", post(admin::registry_event))
         .route("/admin/audit", get(admin::audit_log))
         .route("/admin/credentials", get(admin::credentials))

@@ -276,6 +276,12 @@ impl Authority {
             ));
         }
         let face_template = self.face_template_for(configuration, &entry).await?;
+        // The compact credentials of the offline QR serve desks that never ask for one.
+        let pseudonyms = if credential::offline_purpose(configuration).is_some() {
+            Vec::new()
+        } else {
+            self.relying_party_pseudonyms(&entry.card.id_number)?
+        };
         if !self.store.mark_issued(&token_hash, configuration).await? {
             return Err(ApiError::Forbidden(
                 "credential_request_denied",
@@ -327,7 +333,7 @@ impl Authority {
                         key,
                         (shard, idx),
                         (now, expires_at),
-                        face_template.as_deref(),
+                        (face_template.as_deref(), &pseudonyms),
                         signer,
                     )
                 })
@@ -489,7 +495,7 @@ impl Authority {
         key: &eid_crypto::VerifyingKey,
         (shard, idx): (u64, u64),
         (now, until): (time::OffsetDateTime, time::OffsetDateTime),
-        face_template: Option<&[u8]>,
+        (face_template, pseudonyms): (Option<&[u8]>, &credential::Pseudonyms),
         ds: &DocumentSigner,
     ) -> Result<IssuedCredential, ApiError> {
         let status = eid_core::status::StatusListReference {
@@ -534,7 +540,8 @@ impl Authority {
             })?;
             b64url(&compact)
         } else if configuration == CONFIG_MDOC {
-            let name_spaces = credential::mdoc_name_spaces(&entry.card, now.date(), provider);
+            let name_spaces =
+                credential::mdoc_name_spaces(&entry.card, now.date(), provider, pseudonyms);
             let issuer_signed = eid_mdoc::issue::issue(
                 &eid_mdoc::issue::IssueRequest {
                     doc_type: credential::DOCTYPE,
@@ -550,7 +557,7 @@ impl Authority {
             )?;
             b64url(&issuer_signed)
         } else {
-            let claims = credential::sd_jwt_claims(&entry.card, now.date(), provider);
+            let claims = credential::sd_jwt_claims(&entry.card, now.date(), provider, pseudonyms);
             eid_sdjwt::issue(
                 &eid_sdjwt::IssueRequest {
                     claims: &claims,

@@ -29,6 +29,7 @@ mod metadata;
 pub mod nats;
 pub mod outbox;
 pub mod proofing;
+mod pseudonyms;
 pub mod signers;
 mod status;
 
@@ -88,6 +89,9 @@ pub struct Settings {
     pub admin_token: String,
     /// The key of the pseudonyms written to the audit log and rate-limit table.
     pub pseudonym_key: [u8; 32],
+    /// The secret that resolving a relying party's pseudonym needs besides the admin token
+    /// (`X-Eid-Resolution-Token`): none, and no pseudonym is resolved here.
+    pub resolution_token: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -122,6 +126,7 @@ impl Settings {
             max_proofing_failures_per_hour: 5,
             admin_token: admin_token.to_owned(),
             pseudonym_key,
+            resolution_token: None,
         }
     }
 }

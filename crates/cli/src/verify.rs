@@ -156,6 +156,7 @@ fn in_person(
         &ReaderIdentity {
             signer: &key,
             certificate: &certificate,
+            relying_party: verifier.relying_party(),
         },
         verifier,
         purpose,

@@ -22,6 +22,7 @@ pub mod jwk;
 mod keys;
 pub mod pem;
 pub mod pkcs11;
+pub mod pseudonym;
 pub mod session;
 pub mod shangmi;
 pub mod x509;

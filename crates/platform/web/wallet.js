@@ -80,7 +80,7 @@ async function history() {
   if (!h.history.length) ul.append(el("li", { class: "note" }, t("no_history")));
   for (const p of h.history.slice().reverse()) {
     const when = new Date(p.at * 1000).toLocaleString(LANG === "zh" ? "zh-CN" : "en-GB");
-    ul.append(el("li", {}, `${when} · ${p.relying_party_name || t(p.channel === "offline_qr" ? "show_qr" : p.channel)} · ${t(p.purpose)} · ${p.attributes.join(", ")}`));
+    ul.append(el("li", {}, `${when} · ${p.relying_party_name || t(p.channel === "offline_qr" ? "show_qr" : p.channel)} · ${t(p.purpose)} · ${p.attributes.map(a => a.startsWith("pseudonym:") ? t("pseudonym") : a).join(", ")}`));
   }
 }
 
@@ -190,12 +190,17 @@ $("qr-go").onclick = () => busy($("qr-go"), async () => {
 });
 $("purpose").onchange = () => { if (pinForQr && !$("qr-box").classList.contains("hidden")) { stopQr(); showCode(); } };
 
+// A pairwise pseudonym is asked for as `pseudonym:<relying party id>`: said in words.
+function attributeWords(a) {
+  return a.startsWith("pseudonym:") ? t("pseudonym_item") : a;
+}
+
 function consent(c, onAnswer) {
   $("consent-who").textContent = c.relying_party_name;
   $("consent-why").textContent = t(c.purpose) || c.purpose_name;
   const ul = $("consent-what");
   ul.innerHTML = "";
-  for (const a of c.attributes) ul.append(el("li", {}, a));
+  for (const a of c.attributes) ul.append(el("li", {}, attributeWords(a)));
   show("consent", true);
   $("consent-yes").onclick = async () => { const pin = await askPin(); if (pin) { show("consent", false); onAnswer(pin); } };
   $("consent-no").onclick = () => { show("consent", false); onAnswer(null); };

@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 
 use crate::TrustError;
 use crate::model::{
-    AcceptanceScope, IssuingAuthority, Purpose, RelyingParty, TrustList, WalletProvider,
+    AcceptanceScope, IssuingAuthority, MAX_PSEUDONYM_RELYING_PARTIES, PSEUDONYM, Purpose,
+    RelyingParty, TrustList, WalletProvider,
 };
 
 /// Puts `entry` in `entries` by `id`: a new id is added; an existing one is replaced only
@@ -252,8 +253,11 @@ pub fn set_web_origins(
 }
 
 /// Registers a relying party in county `region` for `purposes`, each with the attributes
-/// given or, when none are, the catalogue's full set for that purpose; attributes beyond
-/// the catalogue are refused.
+/// given or, when none are, the catalogue's full set for that purpose but a
+/// [`PSEUDONYM`] (which is registered by name); attributes beyond the catalogue are
+/// refused. A relying party with a pseudonym has an id of at most 64 lower-case letters,
+/// digits, `-` and `.` (it names an item of every credential), and at most
+/// [`MAX_PSEUDONYM_RELYING_PARTIES`] have one.
 pub fn add_relying_party(
     list: &mut TrustList,
     id: &str,
@@ -274,9 +278,11 @@ pub fn add_relying_party(
         let catalogue = list
             .purpose(*purpose)
             .ok_or_else(|| TrustError::UnknownPurpose(purpose.as_str().to_owned()))?;
-        let attributes = attributes
-            .clone()
-            .unwrap_or_else(|| catalogue.attributes.clone());
+        let attributes = attributes.clone().unwrap_or_else(|| {
+            let mut all = catalogue.attributes.clone();
+            all.retain(|a| a != PSEUDONYM);
+            all
+        });
         if let Some(extra) = attributes
             .iter()
             .find(|a| !catalogue.attributes.contains(a))
@@ -313,6 +319,18 @@ pub fn add_relying_party(
         certificate: certificate.map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
         web_origins: kept,
     };
+    if entry.has_pseudonym() {
+        crate::signed::pseudonym_id_allowed(id)?;
+        let others = list
+            .pseudonym_relying_parties()
+            .filter(|other| *other != id)
+            .count();
+        if others >= MAX_PSEUDONYM_RELYING_PARTIES {
+            return Err(TrustError::Content(format!(
+                "{others} relying parties have a pseudonym already, the most a list holds (each adds an item to every credential issued)"
+            )));
+        }
+    }
     put(
         &mut list.relying_parties,
         entry,

@@ -23,6 +23,8 @@ pub mod policy;
 pub mod signed;
 
 pub use error::TrustError;
-pub use model::{AcceptanceScope, Purpose, TrustList};
+pub use model::{
+    AcceptanceScope, PSEUDONYM, Purpose, TrustList, attribute_of_item, pseudonym_item, request_item,
+};
 pub use policy::{Decision, Presentation, Registration, Rejection, StatusFinding, decide};
 pub use signed::VerifiedTrustList;

@@ -100,6 +100,64 @@ pub struct PurposeDefinition {
 /// The attributes of the resident credential every purpose chooses from.
 const NAME: [&str; 2] = ["family_name", "given_name"];
 
+/// The attribute of a pairwise pseudonym: a value the issuing authority derives for one
+/// resident and one relying party, the same at every presentation and on every phone,
+/// unrelated to any other relying party's, which only the authority can resolve
+/// (`eid_crypto::pseudonym`). A purpose's catalogue may list it; a relying party has one only
+/// when its registration names it (a registration of the full set leaves it out), because
+/// every credential instance issued carries one item per such relying party.
+pub const PSEUDONYM: &str = "pseudonym";
+/// How many relying parties may register a pseudonym (each adds about 150 bytes to every
+/// credential instance issued after it).
+pub const MAX_PSEUDONYM_RELYING_PARTIES: usize = 256;
+
+/// The start of a pseudonym item's name; no catalogue attribute starts so.
+const ITEM_PREFIX: &str = "pseudonym:";
+
+/// The credential item holding the pseudonym for `relying_party`: the mdoc element (in the
+/// resident namespace) and the SD-JWT VC claim `pseudonym:<relying party id>`.
+pub fn pseudonym_item(relying_party: &str) -> String {
+    format!("{ITEM_PREFIX}{relying_party}")
+}
+
+/// Whether `id` may be a relying party's with a pseudonym: it names an item of every
+/// credential, so 1 to 64 lower-case letters, digits, `-` and `.`.
+pub fn is_pseudonym_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b))
+}
+
+/// Whether `attribute` is a pseudonym item's name, which a catalogue or a registration
+/// never lists (it names the attribute [`PSEUDONYM`] instead).
+pub fn is_pseudonym_item(attribute: &str) -> bool {
+    attribute.starts_with(ITEM_PREFIX)
+}
+
+/// The credential item `relying_party` asks for to receive `attribute`: its own
+/// pseudonym's item for [`PSEUDONYM`], the attribute itself for every other.
+pub fn request_item(attribute: &str, relying_party: &str) -> String {
+    if attribute == PSEUDONYM {
+        pseudonym_item(relying_party)
+    } else {
+        attribute.to_owned()
+    }
+}
+
+/// The attribute a credential item disclosed to `relying_party` stands for: its own
+/// pseudonym's item is [`PSEUDONYM`]; any other item is itself (another relying party's
+/// pseudonym is then an attribute no purpose allows, and refused).
+pub fn attribute_of_item<'a>(item: &'a str, relying_party: &str) -> &'a str {
+    match item.strip_prefix(ITEM_PREFIX) {
+        Some(owner) if owner == relying_party => PSEUDONYM,
+        // The bare name is no item: it stands for nothing a purpose allows.
+        _ if item == PSEUDONYM => ITEM_PREFIX,
+        _ => item,
+    }
+}
+
 /// The default catalogue: what each purpose may ask for and how fresh its status must be.
 /// An age check sees `age_over_NN` and nothing else. A hotel, airport security, rail
 /// ticketing and a bank opening an account match the face of the person in front of them
@@ -151,6 +209,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
                 "issue_date",
                 "expiry_date",
                 "portrait",
+                PSEUDONYM,
             ]),
             max_status_age_seconds: 15 * 60,
             face_match_required: true,
@@ -164,6 +223,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
                 "age_in_years",
                 "resident_region",
                 "address",
+                PSEUDONYM,
             ]),
             max_status_age_seconds: 24 * 3600,
             face_match_required: false,
@@ -320,6 +380,15 @@ pub struct RelyingParty {
     pub web_origins: Vec<String>,
 }
 
+impl RelyingParty {
+    /// Whether it is registered for a [`PSEUDONYM`], for any purpose.
+    pub fn has_pseudonym(&self) -> bool {
+        self.purposes
+            .values()
+            .any(|attributes| attributes.iter().any(|a| a == PSEUDONYM))
+    }
+}
+
 /// Whether `origin` is a web origin exactly as a browser serialises it (WHATWG URL's ASCII
 /// serialisation): `https://` and a host — lower case, punycode for an IDN — with a port only
 /// when not 443; `http://` only for this machine (`localhost`, `127.0.0.1`, `[::1]`, a secure
@@ -434,5 +503,14 @@ impl TrustList {
     /// The relying party with `id`.
     pub fn relying_party(&self, id: &str) -> Option<&RelyingParty> {
         self.relying_parties.iter().find(|r| r.id == id)
+    }
+
+    /// The relying parties registered for a [`PSEUDONYM`] (for any purpose): those whose
+    /// pseudonym every credential carries.
+    pub fn pseudonym_relying_parties(&self) -> impl Iterator<Item = &str> {
+        self.relying_parties
+            .iter()
+            .filter(|rp| rp.has_pseudonym())
+            .map(|rp| rp.id.as_str())
     }
 }

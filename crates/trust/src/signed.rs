@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
 use crate::TrustError;
-use crate::model::TrustList;
+use crate::model::{self, TrustList};
 
 /// The JWS `typ` of a signed trust list (eid's own media type).
 pub const TYP_TRUST_LIST: &str = "eid-trust-list+jwt";
@@ -97,7 +97,7 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
     let mut origins = std::collections::BTreeMap::new();
     for rp in &list.relying_parties {
         for origin in &rp.web_origins {
-            if !crate::model::is_web_origin(origin) {
+            if !model::is_web_origin(origin) {
                 return Err(TrustError::Content(format!(
                     "relying party {}: {origin:?} is not a web origin (https://host[:port], or http:// on loopback)",
                     rp.id
@@ -109,6 +109,43 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
                     rp.id
                 )));
             }
+        }
+    }
+    // A catalogue names the attribute `pseudonym`, never an item of one (which would let a
+    // registration ask for another relying party's).
+    if let Some(p) = list
+        .purposes
+        .iter()
+        .find(|p| p.attributes.iter().any(|a| model::is_pseudonym_item(a)))
+    {
+        return Err(TrustError::Content(format!(
+            "the catalogue of {} lists a pseudonym item: it may list the attribute {}",
+            p.purpose,
+            model::PSEUDONYM
+        )));
+    }
+    let with_pseudonym: Vec<&str> = list.pseudonym_relying_parties().collect();
+    for id in &with_pseudonym {
+        pseudonym_id_allowed(id)?;
+    }
+    if with_pseudonym.len() > model::MAX_PSEUDONYM_RELYING_PARTIES {
+        return Err(TrustError::Content(format!(
+            "{} relying parties have a pseudonym, more than the {} a list holds",
+            with_pseudonym.len(),
+            model::MAX_PSEUDONYM_RELYING_PARTIES
+        )));
+    }
+    // A reader certificate is one relying party's: the phone takes a request signed with it
+    // to be that party's (and gives that party's pseudonym).
+    let mut certificates = std::collections::BTreeMap::new();
+    for rp in &list.relying_parties {
+        if let Some(certificate) = &rp.certificate
+            && let Some(other) = certificates.insert(certificate.as_str(), rp.id.as_str())
+        {
+            return Err(TrustError::Content(format!(
+                "one reader certificate is registered for both {other} and {}: a certificate is one relying party's",
+                rp.id
+            )));
         }
     }
     for rp in &list.relying_parties {
@@ -133,10 +170,20 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
     Ok(())
 }
 
+/// Refuses `id` for a relying party with a pseudonym unless [`model::is_pseudonym_id`].
+pub(crate) fn pseudonym_id_allowed(id: &str) -> Result<(), TrustError> {
+    if model::is_pseudonym_id(id) {
+        return Ok(());
+    }
+    Err(TrustError::Content(format!(
+        "relying party id {id:?} cannot have a pseudonym: it names an item of every credential, so it must be 1 to 64 lower-case letters, digits, '-' and '.'"
+    )))
+}
+
 /// An issuer's IACA roots that parse, are of the issuer's algorithm and are within their
 /// validity at `now`.
 fn usable_roots(
-    issuer: &crate::model::IssuingAuthority,
+    issuer: &model::IssuingAuthority,
     now: OffsetDateTime,
 ) -> impl Iterator<Item = TrustedIaca> + '_ {
     use base64::Engine;
@@ -149,7 +196,7 @@ fn usable_roots(
 
 /// An issuer's keys (status list or offline) that parse as keys of its algorithm.
 fn issuer_keys<'a>(
-    issuer: &'a crate::model::IssuingAuthority,
+    issuer: &'a model::IssuingAuthority,
     keys: &'a [eid_crypto::Jwk],
 ) -> impl Iterator<Item = VerifyingKey> + 'a {
     keys.iter()

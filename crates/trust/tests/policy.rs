@@ -766,3 +766,139 @@ fn web_origins_are_origins_when_set_and_when_read() {
         Some(TrustError::Content(_))
     ));
 }
+
+/// A pseudonym is registered by name only (a registration of the full set leaves it out),
+/// for a purpose whose catalogue lists it, by a relying party whose id can name an item of
+/// every credential, and by at most so many relying parties; a refusal changes nothing.
+#[test]
+fn a_pseudonym_is_registered_by_name_within_its_bounds() {
+    use eid_trust::model::MAX_PSEUDONYM_RELYING_PARTIES;
+    use eid_trust::{PSEUDONYM, attribute_of_item, pseudonym_item, request_item};
+    let mut list = list();
+    let code = RegionCode::parse("450102").unwrap();
+    let register = |list: &mut TrustList, id: &str, attributes: Option<Vec<String>>| {
+        add_relying_party(
+            list,
+            id,
+            id,
+            code,
+            &[(Purpose::BankAccountOpening, attributes)],
+            None,
+            false,
+        )
+    };
+    register(&mut list, "bank-full", None).unwrap();
+    assert!(!list.relying_party("bank-full").unwrap().has_pseudonym());
+    register(&mut list, "bank-a", Some(names(&["portrait", PSEUDONYM]))).unwrap();
+    assert_eq!(
+        list.pseudonym_relying_parties().collect::<Vec<_>>(),
+        ["bank-a"]
+    );
+    // Not for a purpose whose catalogue leaves it out.
+    let refused = add_relying_party(
+        &mut list,
+        "hotel-p",
+        "hotel-p",
+        code,
+        &[(Purpose::HotelCheckIn, Some(names(&["portrait", PSEUDONYM])))],
+        None,
+        false,
+    );
+    assert!(matches!(
+        refused,
+        Err(TrustError::AttributeBeyondPurpose { attribute, .. }) if attribute == PSEUDONYM
+    ));
+    // Not under an id that cannot name an item.
+    let before = list.clone();
+    for id in ["Bank A", "bank/a", "", &"b".repeat(65)] {
+        let refused = register(&mut list, id, Some(names(&["portrait", PSEUDONYM])));
+        assert!(
+            matches!(&refused, Err(TrustError::Content(m)) if m.contains("cannot have a pseudonym")),
+            "{id:?}: {refused:?}"
+        );
+    }
+    assert_eq!(list, before);
+    // Not beyond the bound.
+    for n in 1..MAX_PSEUDONYM_RELYING_PARTIES {
+        register(
+            &mut list,
+            &format!("bank-{n}"),
+            Some(names(&["portrait", PSEUDONYM])),
+        )
+        .unwrap();
+    }
+    let full = list.clone();
+    let refused = register(
+        &mut list,
+        "bank-one-more",
+        Some(names(&["portrait", PSEUDONYM])),
+    );
+    assert!(
+        matches!(&refused, Err(TrustError::Content(m)) if m.contains("the most a list holds")),
+        "{refused:?}"
+    );
+    assert_eq!(list, full);
+    // Replacing one that has one is no new one.
+    add_relying_party(
+        &mut list,
+        "bank-a",
+        "bank-a",
+        code,
+        &[(
+            Purpose::BankAccountOpening,
+            Some(names(&["portrait", PSEUDONYM])),
+        )],
+        None,
+        true,
+    )
+    .unwrap();
+    assert_eq!(before.relying_party("bank-a"), list.relying_party("bank-a"));
+
+    // A relying party's own item is its pseudonym; another's is itself.
+    assert_eq!(pseudonym_item("bank-a"), "pseudonym:bank-a");
+    assert_eq!(request_item(PSEUDONYM, "bank-a"), "pseudonym:bank-a");
+    assert_eq!(request_item("portrait", "bank-a"), "portrait");
+    assert_eq!(attribute_of_item("pseudonym:bank-a", "bank-a"), PSEUDONYM);
+    assert_eq!(
+        attribute_of_item("pseudonym:bank-b", "bank-a"),
+        "pseudonym:bank-b"
+    );
+    assert_eq!(
+        attribute_of_item("pseudonymx:bank-a", "bank-a"),
+        "pseudonymx:bank-a"
+    );
+    assert_eq!(attribute_of_item("portrait", "bank-a"), "portrait");
+    // The bare name is no item, and stands for nothing a purpose allows.
+    assert_eq!(attribute_of_item(PSEUDONYM, "bank-a"), "pseudonym:");
+
+    // What a hand-edited list would hold is refused when signed or read: a catalogue
+    // listing an item, an id that cannot name one, one certificate for two parties.
+    let root = SigningKey::generate().unwrap();
+    let refused = |change: &dyn Fn(&mut TrustList)| {
+        let mut edited = full.clone();
+        change(&mut edited);
+        match sign(&edited, &root, NOW, Duration::days(1)) {
+            Err(TrustError::Content(message)) => message,
+            other => format!("not refused: {:?}", other.map(|_| ())),
+        }
+    };
+    assert!(sign(&full, &root, NOW, Duration::days(1)).is_ok());
+    let message = refused(&|l| {
+        l.purposes[3].attributes.push("pseudonym:bank-a".into());
+    });
+    assert!(message.contains("lists a pseudonym item"), "{message}");
+    let message = refused(&|l| {
+        l.relying_parties
+            .iter_mut()
+            .find(|rp| rp.id == "bank-a")
+            .unwrap()
+            .id = "Bank A".into();
+    });
+    assert!(message.contains("cannot have a pseudonym"), "{message}");
+    let message = refused(&|l| {
+        for rp in &mut l.relying_parties {
+            rp.certificate = Some("MIIB".into());
+        }
+    });
+    assert!(message.contains("one reader certificate"), "{message}");
+}

@@ -360,6 +360,7 @@ fn in_person(runtime: &Runtime, world: &World) {
     let identity = ReaderIdentity {
         signer: &world.hotel.key,
         certificate: &world.hotel.certificate,
+        relying_party: "nanning-hotel",
     };
     let app = desk(world, "nanning-hotel", Some(&world.hotel));
     let (mut ours, mut baseline) = (Vec::new(), Vec::new());

@@ -117,6 +117,7 @@ impl MdocDcApiRequest {
         let chain = [reader.certificate.to_vec()];
         let device_request = DeviceRequest::encode(
             &[resident_items_request(
+                reader.relying_party,
                 purpose,
                 attributes,
                 intent_to_retain,

@@ -18,7 +18,7 @@ use eid_mdoc::request::{DeviceRequest, ItemsRequest, ReaderSignature};
 use eid_mdoc::session::Session;
 use eid_mdoc::transport::Transport;
 use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError, NAMESPACE_WALLET};
-use eid_trust::Purpose;
+use eid_trust::{Purpose, request_item};
 use time::OffsetDateTime;
 
 use crate::report::{Channel, Reason, Report};
@@ -30,11 +30,16 @@ pub struct ReaderIdentity<'a> {
     pub signer: &'a dyn Signer,
     /// The certificate registered for the relying party in the trust list.
     pub certificate: &'a [u8],
+    /// The relying party's trust-list id: a `pseudonym` it asks for is the item of its own
+    /// (`eid_trust::request_item`).
+    pub relying_party: &'a str,
 }
 
-/// The ItemsRequest a desk sends: `attributes` of the resident identity and the wallet
-/// provider, for `purpose` (in `requestInfo`), each with `intent_to_retain`.
+/// The ItemsRequest `relying_party`'s desk sends: `attributes` of the resident identity (a
+/// pseudonym as its own item) and the wallet provider, for `purpose` (in `requestInfo`),
+/// each with `intent_to_retain`.
 pub(crate) fn resident_items_request(
+    relying_party: &str,
     purpose: Purpose,
     attributes: &[String],
     intent_to_retain: bool,
@@ -46,7 +51,7 @@ pub(crate) fn resident_items_request(
                 DOCTYPE_RESIDENT_IDENTITY.to_owned(),
                 attributes
                     .iter()
-                    .map(|a| (a.clone(), intent_to_retain))
+                    .map(|a| (request_item(a, relying_party), intent_to_retain))
                     .collect(),
             ),
             (
@@ -76,7 +81,7 @@ impl ReaderSession {
         attributes: &[String],
     ) -> Result<(Self, Vec<u8>), MdocError> {
         let mut session = Session::for_reader(engagement, None)?;
-        let items = resident_items_request(purpose, attributes, false);
+        let items = resident_items_request(reader.relying_party, purpose, attributes, false);
         let chain = [reader.certificate.to_vec()];
         // A phone that takes one signature over the whole request (second edition) gets
         // one (`readerAuthAll`, version "1.1"); any other a signature per document.

@@ -322,7 +322,14 @@ impl Verifier {
             expected_origins: Vec::new(),
             nonce: random_text(random, 24)?,
             state: None,
-            dcql_query: DcqlQuery::resident_identity(&attributes, intent_to_retain),
+            // A pseudonym is asked for as this relying party's own item.
+            dcql_query: DcqlQuery::resident_identity(
+                &attributes
+                    .iter()
+                    .map(|a| eid_trust::request_item(a, self.relying_party()))
+                    .collect::<Vec<_>>(),
+                intent_to_retain,
+            ),
             client_metadata: ClientMetadata {
                 jwks: Jwks {
                     keys: vec![jwk.clone()],

@@ -5,7 +5,7 @@ use eid_crypto::x509::DocumentSignerCache;
 use eid_mdoc::offline::{OfflineCheck, OfflineError, OfflineIssuerKey, key_id, verify_offline};
 use eid_mdoc::verify::verify_document;
 use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, DeviceResponse, IssuerDataCheck, IssuerTrust};
-use eid_trust::{Purpose, Registration, VerifiedTrustList, decide};
+use eid_trust::{Purpose, Registration, VerifiedTrustList, attribute_of_item, decide};
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -334,11 +334,25 @@ impl Verifier {
                 found.wallet_provider = value.as_str().map(str::to_owned);
                 continue;
             }
-            // Elements of other namespaces keep their namespace: no purpose allows them.
+            // Elements of other namespaces keep their namespace: no purpose allows them. The
+            // relying party's own pseudonym is `pseudonym` (another's stays itself, refused).
             let name = if namespace == DOCTYPE_RESIDENT_IDENTITY {
-                identifier.clone()
+                attribute_of_item(identifier, &self.relying_party).to_owned()
             } else {
                 format!("{namespace}/{identifier}")
+            };
+            // A pseudonym reads the same in both formats: base64url, as the SD-JWT VC has it.
+            // One that is no byte string is no pseudonym, and refused as such.
+            let (name, value) = if name == eid_trust::PSEUDONYM {
+                match value
+                    .as_str()
+                    .and_then(|text| eid_crypto::b64_decode(text).ok())
+                {
+                    Some(bytes) => (name, Value::from(eid_crypto::b64url(&bytes))),
+                    None => (format!("{identifier} (not a byte string)"), value),
+                }
+            } else {
+                (name, value)
             };
             found.disclosed.push(name.clone());
             found.values.insert(name, value);
@@ -388,7 +402,7 @@ impl Verifier {
         // The verified value is ours: its claims move into the report, not copied.
         let eid_sdjwt::VerifiedSdJwt {
             mut claims,
-            disclosed,
+            disclosed: items,
             issuer_root,
             status_reference,
             ..
@@ -404,9 +418,15 @@ impl Verifier {
             .get("wallet_provider")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let values = disclosed
+        // The relying party's own pseudonym is `pseudonym` (another's stays itself, refused).
+        let disclosed: Vec<String> = items
             .iter()
-            .filter_map(|name| Some((name.clone(), claims.remove(name)?)))
+            .map(|item| attribute_of_item(item, &self.relying_party).to_owned())
+            .collect();
+        let values = items
+            .iter()
+            .zip(&disclosed)
+            .filter_map(|(item, name)| Some((name.clone(), claims.remove(item)?)))
             .collect();
         let found = Found {
             format: FORMAT,

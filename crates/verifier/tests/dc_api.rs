@@ -33,6 +33,7 @@ fn ask(reader: &Reader, purpose: Purpose, origin: &str) -> (MdocDcApiRequest, Va
         &ReaderIdentity {
             signer: &reader.key,
             certificate: &reader.certificate,
+            relying_party: reader.id,
         },
         purpose,
         &["family_name".to_owned(), "document_number".to_owned()],

@@ -92,6 +92,7 @@ fn exchange_with(
             &ReaderIdentity {
                 signer: &reader.key,
                 certificate: &reader.certificate,
+                relying_party: reader.id,
             },
             verifier,
             purpose,
@@ -374,6 +375,7 @@ fn a_recorded_response_does_not_open_in_another_session() {
     let reader = ReaderIdentity {
         signer: &world.hotel.key,
         certificate: &world.hotel.certificate,
+        relying_party: world.hotel.id,
     };
     let ask = vec!["family_name".to_owned()];
     // A first session, recorded by a relay.

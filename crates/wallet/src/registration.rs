@@ -8,7 +8,7 @@ use eid_crypto::x509::CertificateError;
 use eid_mdoc::MdocError;
 use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, NAMESPACE_WALLET};
 use eid_trust::model::RelyingParty;
-use eid_trust::{Purpose, VerifiedTrustList};
+use eid_trust::{Purpose, VerifiedTrustList, attribute_of_item};
 use serde::Serialize;
 
 /// Why the phone refused a desk's request without asking the holder. Carries names of
@@ -161,9 +161,12 @@ pub(crate) fn consent<'a>(
     {
         let resident = namespace.is_none_or(|ns| ns == DOCTYPE_RESIDENT_IDENTITY);
         let metadata = namespace == Some(NAMESPACE_WALLET) && element == ELEMENT_WALLET_PROVIDER;
+        // A pseudonym is the asking relying party's own item, never another's: the one it
+        // authenticated as (another's would let relying parties link the holder).
+        let attribute = attribute_of_item(element, &rp.id);
         let allowed = resident
-            && registered.iter().any(|a| a == element)
-            && catalogue.attributes.iter().any(|a| a == element);
+            && registered.iter().any(|a| a == attribute)
+            && catalogue.attributes.iter().any(|a| a == attribute);
         if !(metadata || allowed) {
             return Err(RequestRefused::BeyondPurpose {
                 relying_party: rp.name.clone(),

@@ -22,6 +22,8 @@ use tower::ServiceExt;
 pub const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
 pub const ISSUER: &str = "https://authority.test";
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
+/// What resolving a pseudonym needs besides the admin token.
+pub const RESOLUTION_TOKEN: &str = "resolution-token-for-tests";
 
 pub struct World {
     pub authority: Arc<Authority>,
@@ -138,7 +140,8 @@ impl World {
                 .collect(),
         )
         .unwrap();
-        let settings = Settings::new(ISSUER, ADMIN_TOKEN, [7; 32]);
+        let mut settings = Settings::new(ISSUER, ADMIN_TOKEN, [7; 32]);
+        settings.resolution_token = Some(RESOLUTION_TOKEN.into());
         let authority = Arc::new(Authority::new(
             settings,
             store,
@@ -315,6 +318,25 @@ impl Phone {
             .map(|k| key_proof(k, ISSUER, nonce, world.now(), Some(&attestation)).unwrap())
             .collect()
     }
+}
+
+/// The admin API's audit log, its last `limit` entries, as the JSON text served.
+pub async fn audit_log(world: &World, limit: usize) -> String {
+    let response = world
+        .admin
+        .clone()
+        .oneshot(
+            Request::get(format!("/admin/audit?limit={limit}"))
+                .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
 }
 
 /// Counter enrolment of `card`, returning the offer and its transaction code.

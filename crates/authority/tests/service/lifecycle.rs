@@ -332,21 +332,7 @@ async fn lost_found_rebound(world: &World) {
     assert!(check_all(world, &issued, &phone).await.is_err());
 
     // The audit log has every step, and no identity number or name.
-    let response = world
-        .admin
-        .clone()
-        .oneshot(
-            Request::get("/admin/audit?limit=100")
-                .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    let audit = String::from_utf8(bytes.to_vec()).unwrap();
+    let audit = audit_log(world, 100).await;
     for action in [
         "\"enrol\"",
         "\"issue\"",
@@ -681,6 +667,7 @@ async fn the_admin_listener_requires_its_token_and_remote_enrolment_says_why_it_
         "/admin/wallets/{provider}/{instance}/{action}",
         "/admin/residents/{action}",
         "/admin/rebind",
+        "/admin/pseudonyms/resolve",
         "/admin/registry/events",
         "/admin/audit",
         "/health",

@@ -16,6 +16,7 @@ mod issuance;
 mod lifecycle;
 mod nats;
 mod pkcs11;
+mod pseudonyms;
 #[cfg(feature = "face")]
 mod remote;
 mod replicas;

@@ -117,6 +117,9 @@ pub struct DeskPlan {
     /// platform's web origin in its registration, so that a wallet takes an unsigned request
     /// through the Digital Credentials API from that origin to be its.
     pub web_page: bool,
+    /// Whether it is registered for a pairwise pseudonym (`eid_trust::PSEUDONYM`) besides its
+    /// purpose's attributes: it recognises a returning customer.
+    pub pseudonym: bool,
 }
 
 /// The relying parties of the story.
@@ -128,6 +131,7 @@ pub const DESKS: [DeskPlan; 5] = [
         purpose: Purpose::HotelCheckIn,
         reader: true,
         web_page: false,
+        pseudonym: false,
     },
     DeskPlan {
         id: "nanning-airport",
@@ -136,6 +140,7 @@ pub const DESKS: [DeskPlan; 5] = [
         purpose: Purpose::AirportSecurity,
         reader: false,
         web_page: false,
+        pseudonym: false,
     },
     DeskPlan {
         id: "nanning-bank",
@@ -144,6 +149,7 @@ pub const DESKS: [DeskPlan; 5] = [
         purpose: Purpose::BankAccountOpening,
         reader: true,
         web_page: true,
+        pseudonym: true,
     },
     DeskPlan {
         id: "hangzhou-hotel",
@@ -152,6 +158,7 @@ pub const DESKS: [DeskPlan; 5] = [
         purpose: Purpose::HotelCheckIn,
         reader: true,
         web_page: false,
+        pseudonym: false,
     },
     DeskPlan {
         id: "hangzhou-station",
@@ -160,6 +167,7 @@ pub const DESKS: [DeskPlan; 5] = [
         purpose: Purpose::RailTicketing,
         reader: false,
         web_page: false,
+        pseudonym: false,
     },
 ];
 
@@ -673,12 +681,18 @@ async fn create(
         } else {
             None
         };
+        // Where the desk has a pseudonym, the catalogue's full set with it; else the default
+        // full set, which leaves it out.
+        let attributes = plan
+            .pseudonym
+            .then(|| list.purpose(plan.purpose).map(|p| p.attributes.clone()))
+            .flatten();
         add_relying_party(
             &mut list,
             plan.id,
             plan.name,
             RegionCode::parse(plan.region)?,
-            &[(plan.purpose, None)],
+            &[(plan.purpose, attributes)],
             certificate.as_deref(),
             false,
         )?;

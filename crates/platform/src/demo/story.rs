@@ -148,6 +148,10 @@ pub(super) async fn story(
     v.step("A bank opens an account for her online (OpenID4VP)");
     let report = at_bank(&phone).await?;
     v.check(&report, Expected::Accepted);
+    // The bank's pairwise pseudonym for her (a folder made before pseudonyms has none).
+    let pseudonym_at_bank = report["attributes"]["pseudonym"]
+        .as_str()
+        .map(str::to_owned);
 
     // An earlier run (or the operator) may have authorised Nanning nationally already: a
     // trust list is only ever widened here, so the refusal cannot be shown again.
@@ -299,6 +303,34 @@ pub(super) async fn story(
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     v.check(&report, Expected::Accepted);
+
+    v.step("The bank sees her again, on the new phone: the same pseudonym for it");
+    if let Some(before) = &pseudonym_at_bank {
+        let mut report = Value::Null;
+        for _ in 0..50 {
+            report = at_bank(&new_phone).await?;
+            if report["accepted"] == true {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let now = report["attributes"]["pseudonym"].as_str();
+        v.verdict(
+            report["accepted"] == true && now == Some(before.as_str()),
+            &match now {
+                Some(now) if now == before => format!(
+                    "accepted, pseudonym {}… as before the move (another relying party's would differ)",
+                    before.chars().take(8).collect::<String>()
+                ),
+                Some(_) => "accepted, but with another pseudonym than before the move".to_owned(),
+                None => format!("no pseudonym: refused ({})", reasons_of(&report).join(", ")),
+            },
+        );
+    } else {
+        v.already(
+            "this folder's bank is registered without a pseudonym (made before pseudonyms): nothing to compare",
+        );
+    }
 
     if remote {
         v.step("The old phone is refused for good");

@@ -22,7 +22,8 @@ async fn the_story_plays_at_the_counter_without_face_matching() {
     assert!(all, "{text}");
     assert!(text.contains("at the counter"), "{text}");
     assert!(text.contains("suspended by the hotline"), "{text}");
-    assert_eq!(text.matches('✓').count(), 13, "{text}");
+    assert_eq!(text.matches('✓').count(), 14, "{text}");
+    assert!(text.contains("as before the move"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

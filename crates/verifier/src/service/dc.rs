@@ -89,7 +89,7 @@ pub(super) async fn create_dc_request(
         )
     })?;
     let now = service.clock.now();
-    let (attributes, origin_registered) = {
+    let (attributes, origin_registered, relying_party) = {
         let verifier = service.read()?;
         registered(&verifier, purpose)?;
         let origin_registered = verifier
@@ -100,6 +100,7 @@ pub(super) async fn create_dc_request(
         (
             asked_attributes(&verifier, purpose, new.attributes)?,
             origin_registered,
+            verifier.relying_party().to_owned(),
         )
     };
     // A place first: a full service does none of the work below.
@@ -118,6 +119,7 @@ pub(super) async fn create_dc_request(
         &ReaderIdentity {
             signer: signer.as_ref(),
             certificate: &certificate,
+            relying_party: &relying_party,
         },
         purpose,
         &attributes,

@@ -66,15 +66,20 @@ pub(super) async fn verify_in_person(
     // metadata service).
     let address = phone_address(address)
         .ok_or_else(|| ApiError::invalid("the engagement's address is not one a phone can have"))?;
-    let attributes = match request.attributes {
-        Some(a) => a,
-        None => service.read()?.registered_attributes(purpose),
+    let (attributes, relying_party) = {
+        let verifier = service.read()?;
+        let attributes = match request.attributes {
+            Some(a) => a,
+            None => verifier.registered_attributes(purpose),
+        };
+        (attributes, verifier.relying_party().to_owned())
     };
     let (session, establishment) = ReaderSession::start(
         &engagement,
         &ReaderIdentity {
             signer: signer.as_ref(),
             certificate: &certificate,
+            relying_party: &relying_party,
         },
         purpose,
         &attributes,

@@ -86,9 +86,14 @@ impl World {
     pub fn sd_jwt(&self) -> String {
         let mut claims = eid_testing::her_claims("superapp-a");
         claims.remove("age_over_18");
+        self.sd_jwt_with(&claims)
+    }
+
+    /// [`Self::sd_jwt`] with `claims`.
+    pub fn sd_jwt_with(&self, claims: &serde_json::Map<String, serde_json::Value>) -> String {
         eid_sdjwt::issue(
             &eid_sdjwt::IssueRequest {
-                claims: &claims,
+                claims,
                 vct: eid_sdjwt::VCT_RESIDENT_IDENTITY,
                 issuer: Some("https://nanning.eid.example"),
                 holder_key: self.device_key.verifying_key(),
@@ -201,10 +206,21 @@ impl World {
         portrait: &[u8],
     ) -> Vec<u8> {
         let name_spaces = eid_testing::her_name_spaces(provider, portrait);
+        Self::issue_name_spaces(pki, device_key, status, x5chain, &name_spaces)
+    }
+
+    /// An mdoc of `name_spaces`.
+    pub fn issue_name_spaces(
+        pki: &AuthorityPki,
+        device_key: &SigningKey,
+        status: eid_core::status::StatusListReference,
+        x5chain: &[Vec<u8>],
+        name_spaces: &[(String, Vec<(String, ElementValue)>)],
+    ) -> Vec<u8> {
         eid_mdoc::issue::issue(
             &IssueRequest {
                 doc_type: eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
-                name_spaces: &name_spaces,
+                name_spaces,
                 device_key: device_key.verifying_key(),
                 valid_from: NOW - Duration::days(1),
                 valid_until: NOW + Duration::days(90),
@@ -219,7 +235,16 @@ impl World {
 
     /// A verifier for `relying_party` holding the status list as fetched 5 minutes ago.
     pub fn verifier(&self, relying_party: &str) -> eid_verifier::Verifier {
-        let mut verifier = eid_verifier::Verifier::new(self.trust.clone(), relying_party, NOW);
+        self.verifier_under(&self.trust, relying_party)
+    }
+
+    /// [`Self::verifier`] under `trust`.
+    pub fn verifier_under(
+        &self,
+        trust: &VerifiedTrustList,
+        relying_party: &str,
+    ) -> eid_verifier::Verifier {
+        let mut verifier = eid_verifier::Verifier::new(trust.clone(), relying_party, NOW);
         verifier
             .store_status_list(
                 "cn-4501",
