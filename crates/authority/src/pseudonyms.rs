@@ -76,6 +76,21 @@ impl Authority {
             .collect()
     }
 
+    /// Whom a resolution found, as its audit entry names them: a keyed value of the number
+    /// under a key of its own (HKDF of the pseudonym key), so that the holders of the admin
+    /// token, who read the audit log and can learn the log's usual subject of any number,
+    /// cannot tell whom an investigation is about.
+    fn resolution_subject(&self, number: &ResidentIdNumber) -> Result<String, ApiError> {
+        let key = eid_crypto::session::hkdf_sha256(
+            &self.settings.pseudonym_key,
+            b"eid resolution audit v1",
+            b"",
+        )
+        .map_err(|e| ApiError::Internal(format!("the resolution audit key: {e}")))?;
+        let tag = eid_crypto::session::hmac_sha256(&key[..], number.expose().as_bytes());
+        Ok(format!("resolved:{}", &eid_crypto::b64url(&tag)[..16]))
+    }
+
     /// Resolves `value` (base64url, as `relying_party` received it) to the resident, for
     /// `case_reference` (the lawful request's reference), by `officer`. Every well-formed
     /// attempt is in the audit log: who, for which relying party and case, and whom it found
@@ -146,7 +161,7 @@ impl Authority {
         self.audit(
             &actor,
             "resolve_pseudonym",
-            &self.pseudonym(number.expose()),
+            &self.resolution_subject(&number)?,
             "ok",
             &detail,
         )
@@ -188,6 +203,16 @@ pub(crate) async fn resolve(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if !eid_crypto::secrets_equal(given.as_bytes(), expected.as_bytes()) {
+        // A holder of the admin token guessing the second secret leaves a trace.
+        authority
+            .audit(
+                "admin",
+                "resolve_pseudonym",
+                "resolution-token",
+                "refused",
+                "resolution_denied",
+            )
+            .await?;
         return Err(ApiError::Forbidden(
             "resolution_denied",
             "resolving a pseudonym needs the resolution token in X-Eid-Resolution-Token (the admin token is not enough)".into(),

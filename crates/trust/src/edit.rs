@@ -319,6 +319,16 @@ pub fn add_relying_party(
         certificate: certificate.map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
         web_origins: kept,
     };
+    if let Some(other) = list
+        .relying_parties
+        .iter()
+        .find(|rp| rp.id != id && rp.certificate.is_some() && rp.certificate == entry.certificate)
+    {
+        return Err(TrustError::Content(format!(
+            "this reader certificate is registered for {} already: a certificate is one relying party's",
+            other.id
+        )));
+    }
     if entry.has_pseudonym() {
         crate::signed::pseudonym_id_allowed(id)?;
         let others = list

@@ -901,4 +901,25 @@ fn a_pseudonym_is_registered_by_name_within_its_bounds() {
         }
     });
     assert!(message.contains("one reader certificate"), "{message}");
+    // And when registering: a certificate another relying party has is refused.
+    let mut list = full.clone();
+    for id in ["bank-1", "bank-2"] {
+        let refused = add_relying_party(
+            &mut list,
+            id,
+            id,
+            code,
+            &[(Purpose::BankAccountOpening, None)],
+            Some(b"the same certificate"),
+            true,
+        );
+        if id == "bank-1" {
+            refused.unwrap();
+        } else {
+            assert!(
+                matches!(&refused, Err(TrustError::Content(m)) if m.contains("registered for bank-1 already")),
+                "{refused:?}"
+            );
+        }
+    }
 }

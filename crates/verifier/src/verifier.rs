@@ -12,6 +12,9 @@ use time::{Duration, OffsetDateTime};
 use crate::report::{Channel, FaceCheck, Reason, Report};
 use crate::status::StatusCache;
 
+/// A pseudonym's length as eid's authorities make it (`eid_crypto::pseudonym` of the 8-byte
+/// subject).
+const PSEUDONYM_LEN: usize = 24;
 /// How long a key binding JWT may be old when it arrives.
 const KEY_BINDING_MAX_AGE: Duration = Duration::minutes(5);
 /// Clock difference tolerated between wallet and verifier.
@@ -342,14 +345,13 @@ impl Verifier {
                 format!("{namespace}/{identifier}")
             };
             // A pseudonym reads the same in both formats: base64url, as the SD-JWT VC has it.
-            // One that is no byte string is no pseudonym, and refused as such.
+            // One that is not a 24-byte bstr is no pseudonym eid makes, and refused as such.
             let (name, value) = if name == eid_trust::PSEUDONYM {
-                match value
-                    .as_str()
-                    .and_then(|text| eid_crypto::b64_decode(text).ok())
-                {
-                    Some(bytes) => (name, Value::from(eid_crypto::b64url(&bytes))),
-                    None => (format!("{identifier} (not a byte string)"), value),
+                match raw.as_slice() {
+                    [0x58, 0x18, bytes @ ..] if bytes.len() == PSEUDONYM_LEN => {
+                        (name, Value::from(eid_crypto::b64url(bytes)))
+                    }
+                    _ => (format!("{identifier} (not a 24-byte byte string)"), value),
                 }
             } else {
                 (name, value)
@@ -418,16 +420,28 @@ impl Verifier {
             .get("wallet_provider")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        // The relying party's own pseudonym is `pseudonym` (another's stays itself, refused).
-        let disclosed: Vec<String> = items
-            .iter()
-            .map(|item| attribute_of_item(item, &self.relying_party).to_owned())
-            .collect();
-        let values = items
-            .iter()
-            .zip(&disclosed)
-            .filter_map(|(item, name)| Some((name.clone(), claims.remove(item)?)))
-            .collect();
+        // The relying party's own pseudonym is `pseudonym` (another's stays itself, refused),
+        // when it is what eid makes: 24 bytes, base64url.
+        let mut disclosed = Vec::with_capacity(items.len());
+        let mut values = Map::new();
+        for item in &items {
+            let value = claims.remove(item);
+            let mut name = attribute_of_item(item, &self.relying_party).to_owned();
+            let well_formed = || {
+                value
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .and_then(|text| eid_crypto::b64url_decode(text).ok())
+                    .is_some_and(|bytes| bytes.len() == PSEUDONYM_LEN)
+            };
+            if name == eid_trust::PSEUDONYM && !well_formed() {
+                name = format!("{item} (not a 24-byte base64url string)");
+            }
+            if let Some(value) = value {
+                values.insert(name.clone(), value);
+            }
+            disclosed.push(name);
+        }
         let found = Found {
             format: FORMAT,
             issuer: self.issuer_of(issuer_root),

@@ -261,10 +261,18 @@ async fn each_relying_party_has_its_own_stable_pseudonym_which_only_the_authorit
         1,
         "{outcomes:?}"
     );
+    // Five values that are no pseudonym, and three tries without the resolution token.
     assert_eq!(
         outcomes.iter().filter(|o| **o == "refused").count(),
-        5,
+        8,
         "{outcomes:?}"
+    );
+    assert_eq!(
+        resolutions
+            .iter()
+            .filter(|e| e["detail"] == "resolution_denied")
+            .count(),
+        3
     );
     let done = resolutions.iter().find(|e| e["outcome"] == "ok").unwrap();
     assert_eq!(done["actor"], "officer:officer-9");
@@ -275,6 +283,15 @@ async fn each_relying_party_has_its_own_stable_pseudonym_which_only_the_authorit
             .contains("relying_party=bank-a case_reference=\"court order 2026-117\""),
         "{done}"
     );
-    assert!(done["subject"].as_str().unwrap().starts_with("resident:"));
+    // Whom it found, under a key of its own: not the log's usual subject for her, which any
+    // holder of the admin token can learn (a counter enrolment writes it).
+    let subject = done["subject"].as_str().unwrap();
+    assert!(subject.starts_with("resolved:"), "{subject}");
+    // The usual subject: the keyed value of her number under the world's key, [7; 32].
+    let usual = b64url(&eid_crypto::session::hmac_sha256(
+        &[7; 32],
+        card.id_number.expose().as_bytes(),
+    ));
+    assert_ne!(&subject["resolved:".len()..], &usual[..16]);
     assert!(!text.contains(card.id_number.expose()));
 }

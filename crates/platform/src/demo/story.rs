@@ -316,7 +316,9 @@ pub(super) async fn story(
         }
         let now = report["attributes"]["pseudonym"].as_str();
         v.verdict(
-            report["accepted"] == true && now == Some(before.as_str()),
+            report["accepted"] == true
+                && report["presence"]["matched"] != false
+                && now == Some(before.as_str()),
             &match now {
                 Some(now) if now == before => format!(
                     "accepted, pseudonym {}… as before the move (another relying party's would differ)",

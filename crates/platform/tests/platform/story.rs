@@ -53,5 +53,6 @@ async fn the_story_plays_with_remote_enrolment_and_the_face() {
         text.contains("reported from the new phone's wallet with her face"),
         "{text}"
     );
+    assert!(text.contains("as before the move"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
