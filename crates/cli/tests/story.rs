@@ -590,6 +590,18 @@ async fn the_story_from_enrolment_to_a_new_phone() {
     assert_eq!(report["accepted"], true, "{report}");
     assert_eq!(report["channel"], "in_person");
     assert_eq!(report["presence"]["matched"], true, "{report}");
+    //    Someone else at the hotel desk with her phone is refused for the face.
+    let (report, _) = in_person(
+        &story.hotel,
+        &phone,
+        &story.trust,
+        Purpose::HotelCheckIn,
+        None,
+        Some(&fixture(&story.dir, "biden.jpg")),
+    )
+    .await;
+    assert_eq!(reasons(&report), ["face_mismatch"], "{report}");
+    assert_eq!(report["presence"]["matched"], false, "{report}");
     // 3. Airport security, offline QR: her face matches the code's template; someone else
     //    holding her phone is refused for the face.
     let report = offline(&story.gate, &phone, &her_face).await;

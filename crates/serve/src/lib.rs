@@ -50,12 +50,21 @@ pub mod metrics;
 /// verifier serve`, `eid up`). Events carry route templates, codes and request ids, never a
 /// number, a name or a picture.
 pub fn init_logs() {
+    init_logs_to(io::stderr);
+}
+
+/// [`init_logs`], the lines written to `writer` instead: a benchmark pays for them as a
+/// service does without printing them (`io::sink`).
+pub fn init_logs_to<W>(writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let _ = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(false)
-        .with_writer(io::stderr)
+        .with_writer(writer)
         .with_max_level(tracing::Level::INFO)
         .try_init();
 }

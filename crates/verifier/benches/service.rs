@@ -10,6 +10,14 @@
 //!
 //! - Offline (the airport): `POST /verify/offline` against `verify_offline`, on fresh codes
 //!   (a desk accepts a code once) made outside the timed part.
+//! - Offline over sockets, the desk saturated: the same router served by `eid_serve::serve`
+//!   on loopback as `eid verifier serve` serves it (a runtime of a worker per core, the
+//!   default limits, a JSON log line formatted for every request), four scanner threads
+//!   sending fresh codes back to back on kept-alive connections; the service's side is its
+//!   CPU time, every thread's but the scanners', as in person below.
+//!
+//! In every channel the service formats its JSON log line for each request, as it does
+//! when it runs (into a sink here).
 //! - Online (the bank, OpenID4VP): `POST /vp/requests` and `GET` the request object for
 //!   each of a round's sessions, then `POST` each phone's answer to the response URI and
 //!   `GET` the result, against `online_request` for each then `verify_online` for each; the
@@ -85,6 +93,8 @@ fn main() {
         .build()
         .unwrap();
     let world = World::new();
+    // Every request's JSON log line is formatted, as in the service; into a sink.
+    eid_serve::init_logs_to(std::io::sink);
     offline(&runtime, &world);
     online(&runtime, &world);
     in_person(&runtime, &world);
@@ -144,6 +154,20 @@ async fn call(app: &Router, request: Request<Body>) -> (u16, Vec<u8>) {
     (status, body.to_vec())
 }
 
+/// The name of the threads that play the desk's scanners over sockets, whose time is not
+/// the service's.
+const SCANNER: &str = "scanner";
+/// Connections kept open to the desk by the scanners, each sending its next code as soon as
+/// the answer to the last is in: enough to keep both of the desk's workers busy.
+const SCANNERS: usize = 4;
+/// Codes per round over sockets.
+const SOCKET_ROUND: usize = 400;
+
+/// Offline verification by the library, by the router in process, and by the desk
+/// saturated over sockets, as `eid verifier serve` runs it: the same router served by
+/// `eid_serve::serve` under the default limits, on a runtime of a worker per core.
+/// [`SCANNERS`] threads send fresh codes back to back over kept-alive HTTP/1.1 connections;
+/// the service's side over sockets is the CPU time of every thread but theirs, as in person.
 fn offline(runtime: &Runtime, world: &World) {
     let credential = world.airport_credential(&StatusListReference {
         uri: STATUS_URI.into(),
@@ -163,7 +187,29 @@ fn offline(runtime: &Runtime, world: &World) {
             .map(|_| present_offline(&credential, &world.device_key, NOW).unwrap())
             .collect()
     };
-    let (mut ours, mut baseline) = (Vec::new(), Vec::new());
+    let served = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = served
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    served.spawn(eid_serve::serve(
+        listener,
+        desk(world, "nanning-airport", None),
+        eid_serve::Limits::default(),
+        std::future::pending(),
+    ));
+    let mut connections: Vec<_> = (0..SCANNERS)
+        .map(|_| {
+            let stream = std::net::TcpStream::connect(address).unwrap();
+            stream.set_nodelay(true).unwrap();
+            std::io::BufReader::new(stream)
+        })
+        .collect();
+    let (mut ours, mut sockets, mut baseline, mut rates) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let batch = codes(ROUND);
         let started = Instant::now();
@@ -190,8 +236,87 @@ fn offline(runtime: &Runtime, world: &World) {
             }
         });
         ours.push(started.elapsed().as_secs_f64() / ROUND as f64);
+
+        let batch = codes(SOCKET_ROUND);
+        let (cpu, wall) = std::thread::scope(|s| {
+            let before = cpu_but(SCANNER);
+            let started = Instant::now();
+            let scanners: Vec<_> = connections
+                .iter_mut()
+                .zip(batch.chunks(SOCKET_ROUND / SCANNERS))
+                .map(|(connection, codes)| {
+                    std::thread::Builder::new()
+                        .name(SCANNER.into())
+                        .spawn_scoped(s, move || {
+                            for code in codes {
+                                let body = scan(connection, code);
+                                assert!(
+                                    body.windows(15).any(|w| w == b"\"accepted\":true"),
+                                    "the service refused: {}",
+                                    String::from_utf8_lossy(&body)
+                                );
+                            }
+                        })
+                        .unwrap()
+                })
+                .collect();
+            for scanner in scanners {
+                scanner.join().unwrap();
+            }
+            (cpu_but(SCANNER) - before, started.elapsed().as_secs_f64())
+        });
+        sockets.push(cpu / SOCKET_ROUND as f64);
+        rates.push(SOCKET_ROUND as f64 / wall);
     }
-    report("offline verification", "code", &mut ours, &mut baseline);
+    report(
+        "offline verification",
+        "code",
+        &mut ours,
+        &mut baseline.clone(),
+    );
+    report(
+        "offline verification over sockets, saturated (the service's CPU time)",
+        "code",
+        &mut sockets,
+        &mut baseline,
+    );
+    println!(
+        "  the desk answered {:.0} codes/s (median of {ROUNDS} rounds) to {SCANNERS} scanners sharing its {} cores",
+        median(&mut rates),
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+}
+
+/// Sends `code` to the desk's `POST /verify/offline` on a kept-alive connection; the
+/// answer's body once its status is 200.
+fn scan(connection: &mut std::io::BufReader<std::net::TcpStream>, code: &[u8]) -> Vec<u8> {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let head = format!(
+        "POST /verify/offline?purpose=airport_security HTTP/1.1\r\nhost: desk\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\n\r\n",
+        code.len()
+    );
+    let stream = connection.get_mut();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(code).unwrap();
+    let mut line = String::new();
+    connection.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "the desk answered {line}");
+    let mut length = 0;
+    loop {
+        line.clear();
+        connection.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    connection.read_exact(&mut body).unwrap();
+    body
 }
 
 /// The phone's side, not timed: checks the request object, answers with the mdoc.
@@ -321,10 +446,10 @@ fn online(runtime: &Runtime, world: &World) {
 /// The name of the phones' threads, whose time is not the service's.
 const PHONE: &str = "phone";
 
-/// The CPU seconds this process's threads have run, but the phones': the service's
-/// (the router's thread and the blocking pool's), from each thread's
+/// The CPU seconds this process's threads have run, but those named `others`: the
+/// service's (the router's threads and the blocking pool's), from each thread's
 /// `/proc/self/task/<tid>/schedstat` (nanoseconds on a CPU).
-fn cpu_but_phones() -> f64 {
+fn cpu_but(others: &str) -> f64 {
     let mut total = 0u64;
     for task in std::fs::read_dir("/proc/self/task").unwrap() {
         let path = task.unwrap().path();
@@ -334,7 +459,7 @@ fn cpu_but_phones() -> f64 {
         ) else {
             continue; // ended meanwhile
         };
-        if name.trim_end() != PHONE {
+        if name.trim_end() != others {
             total += stat
                 .split_whitespace()
                 .next()
@@ -430,7 +555,7 @@ fn in_person(runtime: &Runtime, world: &World) {
             }
             // All of a round's sessions at once, as at a busy desk: while one waits for its
             // phone, the others are worked on.
-            let before = cpu_but_phones();
+            let before = cpu_but(PHONE);
             runtime.block_on(async {
                 let mut sessions = tokio::task::JoinSet::new();
                 for body in bodies {
@@ -451,7 +576,7 @@ fn in_person(runtime: &Runtime, world: &World) {
                     );
                 }
             });
-            let cpu = cpu_but_phones() - before;
+            let cpu = cpu_but(PHONE) - before;
             for thread in threads {
                 thread.join().unwrap();
             }

@@ -9,14 +9,17 @@
 //! minutes, and ZXing's (`rxing`) is cubic in them too. Neither search runs here. The
 //! picture is binarised, the finder patterns are found in one pass (a ring with a stone
 //! inside, crossed by a row in the ratio 1:1:3:1:1), and a picture with more than
-//! [`MAX_FINDER_PATTERNS`] is refused. Each group of three then goes to ZXing's detector
+//! [`MAX_FINDER_PATTERNS`] is refused. Each group of three that could be one code's corners
+//! (modules alike, a near-square corner between legs alike) then goes to ZXing's detector
 //! (`rxing`: the module size measured between the patterns, the version from it, the
-//! alignment pattern searched for, a perspective transform, the modules sampled) and the
-//! modules to `rqrr`'s decoder, which gives the content's bytes exactly.
+//! alignment pattern searched for, a perspective transform, the modules sampled), at most
+//! [`MAX_GROUPS_TRIED`] in a reading, and the modules to `rqrr`'s decoder, which gives the
+//! content's bytes exactly. A mirrored code reads too.
 //!
 //! Two binarisations are tried, one after the other: a running average along the rows (as
 //! `rqrr` and quirc do), which holds up under glare and weak contrast, and ZXing's local
-//! blocks (`HybridBinarizer`), which holds up under blur.
+//! blocks (`HybridBinarizer`), which holds up under blur. A picture is refused for too many
+//! finder patterns only when both show too many.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,14 +29,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub const MAX_SIDE: usize = 2048;
 
 /// The most pixels read (3 MiP: a 1600 × 1600 upload or a 1920 × 1080 camera frame fit).
-/// The reader holds about six bytes a pixel while it works.
+/// The reader holds at most about eleven bytes a pixel while it works, beside the picture:
+/// one for black and white, four for the regions' numbers, at most two each for their sizes
+/// and the flood fill's queue (half the pixels, a checkerboard), and the second
+/// binarisation's copy and block matrix.
 pub const MAX_PIXELS: usize = 3 * 1024 * 1024;
 
 /// The most finder patterns a picture may show. One QR code has three; room is left for a
-/// second code and for look-alikes in its modules and in the background. Every group of
-/// three is tried, each a bounded piece of work (one perspective, one grid of at most
-/// 177 × 177 modules sampled and decoded): with 8 that is at most 56 groups.
+/// second code and for look-alikes in its modules and in the background.
 pub const MAX_FINDER_PATTERNS: usize = 8;
+
+/// The most groups of three finder patterns given to ZXing's detector in one reading, over
+/// both binarisations. Only groups that could be one code's corners are given (modules
+/// alike, a near-square corner between legs alike), a real code's first or second; each is
+/// one search for the alignment pattern (which can span the picture when the modules are
+/// large), one perspective and one grid of at most 177 × 177 modules sampled and decoded.
+pub const MAX_GROUPS_TRIED: usize = 16;
 
 /// Why no code came out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,23 +108,33 @@ pub fn read_qr_unless_stopped(
             grey.len()
         )));
     }
+    let mut tries = MAX_GROUPS_TRIED;
     let black = binarise(width, height, grey, stop)?;
-    match read_black(width, height, &black, stop) {
-        Err(QrError::NotFound) => {}
+    let first = read_black(width, height, &black, &mut tries, stop);
+    match first {
+        // A busy frame may show too many look-alikes under one binarisation and not the
+        // other: both are tried before refusing it.
+        Err(QrError::NotFound | QrError::TooManyFinderPatterns) => {}
         done => return done,
     }
     drop(black);
-    let black = binarise_in_blocks(width, height, grey)?;
-    checkpoint(stop)?;
-    read_black(width, height, &black, stop)
+    let second = binarise_in_blocks(width, height, grey).and_then(|black| {
+        checkpoint(stop)?;
+        read_black(width, height, &black, &mut tries, stop)
+    });
+    match second {
+        Err(QrError::NotFound) if first == Err(QrError::TooManyFinderPatterns) => first,
+        second => second,
+    }
 }
 
 /// The content of the first QR code whose finder patterns are found in `black` and whose
-/// modules decode.
+/// modules decode, giving at most `tries` more groups of three to the detector.
 fn read_black(
     width: usize,
     height: usize,
     black: &[bool],
+    tries: &mut usize,
     stop: &AtomicBool,
 ) -> Result<Vec<u8>, QrError> {
     let found = finder_patterns(width, height, black, stop)?;
@@ -130,6 +151,13 @@ fn read_black(
         for (j, second) in found.iter().enumerate().skip(i + 1) {
             for third in found.iter().skip(j + 1) {
                 checkpoint(stop)?;
+                if !could_be_one_code([first, second, third]) {
+                    continue;
+                }
+                let Some(left) = tries.checked_sub(1) else {
+                    return Err(QrError::NotFound);
+                };
+                *tries = left;
                 let mut three = [first, second, third].map(|pattern| {
                     rxing::qrcode::detector::FinderPattern::new(
                         pattern.x,
@@ -156,6 +184,32 @@ fn read_black(
         }
     }
     Err(QrError::NotFound)
+}
+
+/// Whether three finder patterns could be the corners of one QR code as a camera sees it:
+/// their modules alike (within twice), and at one of them a corner between two legs alike
+/// (within twice), neither far from square (53° to 127°), each spanning 10 to 178 modules
+/// between centres (versions 1 to 40 span 14 to 170). A camera tilted by 60° halves one
+/// leg and a side's modules; the reader does not read such codes anyway. Groups that fail
+/// cost ZXing's detector nothing.
+fn could_be_one_code(three: [&FinderPattern; 3]) -> bool {
+    let modules = three.map(|p| p.module);
+    let (least, most) = modules
+        .iter()
+        .fold((f32::MAX, 0f32), |(l, m), &v| (l.min(v), m.max(v)));
+    if !(least > 0.0 && most <= 2.0 * least) {
+        return false;
+    }
+    let module = modules.iter().sum::<f32>() / 3.0;
+    (0..3).any(|corner| {
+        let at = three[corner];
+        let [a, b] =
+            [three[(corner + 1) % 3], three[(corner + 2) % 3]].map(|p| (p.x - at.x, p.y - at.y));
+        let (la, lb) = (a.0.hypot(a.1), b.0.hypot(b.1));
+        let cos = (a.0 * b.0 + a.1 * b.1) / (la * lb);
+        let spans = |leg: f32| (10.0..=178.0).contains(&(leg / module));
+        la <= 2.0 * lb && lb <= 2.0 * la && cos.abs() <= 0.6 && spans(la) && spans(lb)
+    })
 }
 
 fn bit_matrix(width: usize, height: usize) -> Result<rxing::common::BitMatrix, QrError> {
@@ -304,7 +358,7 @@ fn finder_patterns(
     Ok(rings
         .iter()
         .map(|(ring, stone)| {
-            let area = (sizes[*ring as usize] + sizes[*stone as usize]) as f64;
+            let area = f64::from(sizes[*ring as usize]) + f64::from(sizes[*stone as usize]);
             let (ring, stone) = (sums[ring], sums[stone]);
             FinderPattern {
                 x: ((ring.0 + stone.0) as f64 / area + 0.5) as f32,
@@ -322,10 +376,11 @@ fn label_regions(
     height: usize,
     black: &[bool],
     stop: &AtomicBool,
-) -> Result<(Vec<u32>, Vec<usize>), QrError> {
+) -> Result<(Vec<u32>, Vec<u32>), QrError> {
     let mut labels = vec![0u32; width * height];
-    let mut sizes = vec![0usize];
-    let mut pending = Vec::new();
+    let mut sizes = vec![0u32];
+    // Pixel indices, below MAX_PIXELS: u32 halves the queue of an all-black picture.
+    let mut pending: Vec<u32> = Vec::new();
     for start in 0..width * height {
         if start % width == 0 {
             checkpoint(stop)?;
@@ -335,10 +390,12 @@ fn label_regions(
         }
         // At most MAX_PIXELS regions, so a region number fits in u32.
         let label = u32::try_from(sizes.len()).map_err(|_| QrError::TooLarge { width, height })?;
-        let mut size = 0;
+        let mut size = 0u32;
         labels[start] = label;
-        pending.push(start);
+        // Below MAX_PIXELS, as every index here.
+        pending.push(start as u32);
         while let Some(at) = pending.pop() {
+            let at = at as usize;
             size += 1;
             let (x, y) = (at % width, at / width);
             let neighbours = [
@@ -350,7 +407,7 @@ fn label_regions(
             for next in neighbours.into_iter().flatten() {
                 if black[next] && labels[next] == 0 {
                     labels[next] = label;
-                    pending.push(next);
+                    pending.push(next as u32);
                 }
             }
         }
@@ -522,6 +579,187 @@ mod tests {
                 "{module} pixels a module"
             );
         }
+    }
+
+    /// `grey`, `side` pixels a side, mirrored left to right.
+    fn mirrored(side: usize, grey: &[u8]) -> Vec<u8> {
+        grey.chunks_exact(side)
+            .flat_map(|row| row.iter().rev().copied())
+            .collect()
+    }
+
+    #[test]
+    fn reads_a_mirrored_code() {
+        let content: Vec<u8> = (0..=255u8).cycle().take(395).collect();
+        let (side, grey) = picture(&content, 4);
+        assert_eq!(
+            read_qr(side, side, &mirrored(side, &grey)).unwrap(),
+            content
+        );
+    }
+
+    /// A `side` pixels wide white picture of `height` rows with a finder pattern of `module`
+    /// pixels a module centred at each of `centres` (in modules).
+    fn finder_patterns_at(
+        side: usize,
+        height: usize,
+        module: usize,
+        centres: &[(usize, usize)],
+    ) -> Vec<u8> {
+        let mut grey = vec![255u8; side * height];
+        for &(cx, cy) in centres {
+            for my in 0..7 {
+                for mx in 0..7 {
+                    let ring = mx == 0 || mx == 6 || my == 0 || my == 6;
+                    let stone = (2..=4).contains(&mx) && (2..=4).contains(&my);
+                    if !(ring || stone) {
+                        continue;
+                    }
+                    for dy in 0..module {
+                        for dx in 0..module {
+                            let (x, y) = ((cx + mx - 3) * module + dx, (cy + my - 3) * module + dy);
+                            grey[y * side + x] = 0;
+                        }
+                    }
+                }
+            }
+        }
+        grey
+    }
+
+    #[test]
+    fn only_groups_that_could_be_one_code_go_to_the_detector() {
+        let (side, grey) = picture(b"mdoc:owBjMS4w", 3);
+        let black = binarise(side, side, &grey, &AtomicBool::new(false)).unwrap();
+        let found = finder_patterns(side, side, &black, &AtomicBool::new(false)).unwrap();
+        assert!(could_be_one_code([&found[0], &found[1], &found[2]]));
+        let at = |x, y, module| FinderPattern { x, y, module };
+        let (a, b) = (at(100.0, 100.0, 4.0), at(300.0, 100.0, 4.0));
+        // A square corner with legs of 50 modules; then each way of failing.
+        assert!(could_be_one_code([&a, &b, &at(100.0, 300.0, 4.0)]));
+        for (c, why) in [
+            (at(100.0, 300.0, 9.0), "modules unlike"),
+            (at(100.0, 600.0, 4.0), "legs unlike"),
+            (at(500.0, 100.0, 4.0), "in a line"),
+            (at(100.0, 130.0, 4.0), "too close"),
+        ] {
+            assert!(!could_be_one_code([&a, &b, &c]), "{why}");
+        }
+        assert!(!could_be_one_code([
+            &at(0.0, 0.0, 1.0),
+            &at(200.0, 0.0, 1.0),
+            &at(0.0, 200.0, 1.0)
+        ]));
+
+        // Three finder patterns of 1-pixel modules in a row above a code of 3-pixel ones: the
+        // first groups in the order found are theirs, or a mix, and none could be a code. The
+        // code's own is the first group tried, so one try reads it.
+        let strip = finder_patterns_at(side, 20, 1, &[(5, 10), (25, 10), (45, 10)]);
+        let grey = [strip, grey].concat();
+        let height = grey.len() / side;
+        let black = binarise(side, height, &grey, &AtomicBool::new(false)).unwrap();
+        let stop = AtomicBool::new(false);
+        assert_eq!(
+            finder_patterns(side, height, &black, &stop).unwrap().len(),
+            6
+        );
+        let mut tries = 1;
+        assert_eq!(
+            read_black(side, height, &black, &mut tries, &stop).unwrap(),
+            b"mdoc:owBjMS4w"
+        );
+    }
+
+    /// Eight finder patterns on a square lattice make 30 groups that could each be a code's
+    /// corners, and none is: the detector is given at most MAX_GROUPS_TRIED of them.
+    #[test]
+    fn the_detector_is_given_a_bounded_number_of_groups() {
+        let (module, step) = (3, 24);
+        let centres: Vec<_> = (0..3)
+            .flat_map(|i| (0..3).map(move |j| (8 + i * step, 8 + j * step)))
+            .take(8)
+            .collect();
+        let side = (16 + 2 * step) * module;
+        let grey = finder_patterns_at(side, side, module, &centres);
+        let black = binarise(side, side, &grey, &AtomicBool::new(false)).unwrap();
+        let stop = AtomicBool::new(false);
+        let found = finder_patterns(side, side, &black, &stop).unwrap();
+        assert_eq!(found.len(), 8);
+        let mut plausible = 0;
+        for (i, first) in found.iter().enumerate() {
+            for (j, second) in found.iter().enumerate().skip(i + 1) {
+                for third in found.iter().skip(j + 1) {
+                    plausible += usize::from(could_be_one_code([first, second, third]));
+                }
+            }
+        }
+        assert!(plausible > MAX_GROUPS_TRIED, "{plausible}");
+        let mut tries = MAX_GROUPS_TRIED;
+        assert_eq!(
+            read_black(side, side, &black, &mut tries, &stop),
+            Err(QrError::NotFound)
+        );
+        assert_eq!(tries, 0);
+        assert_eq!(read_qr(side, side, &grey), Err(QrError::NotFound));
+        // With no tries left a readable code is not read; with one it is.
+        let (side, grey) = picture(b"mdoc:owBjMS4w", 3);
+        let black = binarise(side, side, &grey, &stop).unwrap();
+        for (tries, read) in [(0, false), (1, true)] {
+            let mut left = tries;
+            let content = read_black(side, side, &black, &mut left, &stop);
+            assert_eq!(content.is_ok(), read, "{tries} tries: {content:?}");
+        }
+    }
+
+    /// Sixteen faint finder patterns (grey 120 on 140) beside a code: the running average sees
+    /// them and too many patterns, ZXing's blocks take the faint ones for white and read the
+    /// code.
+    #[test]
+    fn too_many_patterns_under_one_binarisation_is_read_under_the_other() {
+        let (side, code) = picture(b"mdoc:owBjMS4w", 3);
+        // The patterns in its first 80 pixels: the running average darkens the strip's
+        // last pixels, next to the code's white.
+        let strip_width = 120;
+        let centres: Vec<_> = (0..4)
+            .flat_map(|i| (0..4).map(move |j| (4 + i * 10, 4 + j * 10)))
+            .collect();
+        let strip: Vec<u8> = finder_patterns_at(strip_width, side, 2, &centres)
+            .into_iter()
+            .map(|level| if level == 0 { 120 } else { 140 })
+            .collect();
+        let width = strip_width + side;
+        let grey: Vec<u8> = strip
+            .chunks_exact(strip_width)
+            .zip(code.chunks_exact(side))
+            .flat_map(|(left, right)| left.iter().chain(right).copied())
+            .collect();
+        let stop = AtomicBool::new(false);
+        let black = binarise(width, side, &grey, &stop).unwrap();
+        assert!(matches!(
+            finder_patterns(width, side, &black, &stop),
+            Err(QrError::TooManyFinderPatterns)
+        ));
+        assert_eq!(read_qr(width, side, &grey).unwrap(), b"mdoc:owBjMS4w");
+        // With the code's modules right of and below its top-left finder pattern wiped,
+        // nothing reads, and the refusal says why.
+        let wiped: Vec<u8> = grey
+            .chunks_exact(width)
+            .enumerate()
+            .flat_map(|(y, row)| {
+                row.iter().enumerate().map(move |(x, &level)| {
+                    let (cx, cy) = (x.saturating_sub(strip_width), y);
+                    if x >= strip_width && cx >= 36 && cy >= 36 {
+                        255
+                    } else {
+                        level
+                    }
+                })
+            })
+            .collect();
+        assert_eq!(
+            read_qr(width, side, &wiped),
+            Err(QrError::TooManyFinderPatterns)
+        );
     }
 
     #[test]

@@ -34,6 +34,13 @@ pub enum ReplayError {
 
 /// Which offline codes were accepted lately.
 pub trait ReplayMemory: Send + Sync {
+    /// Whether a call may wait on the network (and so an offline check runs off the async
+    /// workers); a memory in the process answers in microseconds, where a hop to another
+    /// thread costs more.
+    fn may_block(&self) -> bool {
+        true
+    }
+
     /// Records `digest` as seen at `now`, to be remembered for `window`; `Some(when)` if it
     /// was seen before within its window (then nothing changes).
     fn first_seen(
@@ -63,6 +70,10 @@ struct Seen {
 }
 
 impl ReplayMemory for LocalReplayMemory {
+    fn may_block(&self) -> bool {
+        false
+    }
+
     fn first_seen(
         &self,
         digest: &[u8; 32],

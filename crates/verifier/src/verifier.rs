@@ -105,6 +105,12 @@ impl Verifier {
         }
     }
 
+    /// Whether [`Verifier::verify_offline`] may wait on the network: its replay memory is
+    /// shared (Redis) rather than this process's.
+    pub fn offline_check_may_block(&self) -> bool {
+        self.replay.may_block()
+    }
+
     /// Keeps the offline replay memory in `memory` (Redis, shared by the desk's replicas)
     /// instead of this process.
     pub fn with_replay_memory(mut self, memory: Box<dyn crate::replay::ReplayMemory>) -> Self {
