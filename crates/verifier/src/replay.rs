@@ -41,6 +41,11 @@ pub trait ReplayMemory: Send + Sync {
         true
     }
 
+    /// Whether the memory answers now (`/ready`): a shared one is asked (PING).
+    fn reachable(&self) -> Result<(), ReplayError> {
+        Ok(())
+    }
+
     /// Records `digest` as seen at `now`, to be remembered for `window`; `Some(when)` if it
     /// was seen before within its window (then nothing changes).
     fn first_seen(
@@ -177,6 +182,10 @@ impl RedisReplayMemory {
 }
 
 impl ReplayMemory for RedisReplayMemory {
+    fn reachable(&self) -> Result<(), ReplayError> {
+        self.run::<String>(&redis::cmd("PING")).map(drop)
+    }
+
     fn first_seen(
         &self,
         digest: &[u8; 32],

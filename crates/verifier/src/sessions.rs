@@ -169,6 +169,11 @@ pub trait SessionStore: Send + Sync {
         true
     }
 
+    /// Whether the store answers now (`/ready`): a shared one is asked (PING).
+    fn reachable(&self) -> Result<(), SessionError> {
+        Ok(())
+    }
+
     /// Keeps a request just made.
     fn open(&self, online: Online, now: OffsetDateTime) -> Result<(), SessionError>;
 
@@ -602,6 +607,10 @@ impl RedisSessions {
 }
 
 impl SessionStore for RedisSessions {
+    fn reachable(&self) -> Result<(), SessionError> {
+        self.run::<String>(&redis::cmd("PING")).map(drop)
+    }
+
     fn open(&self, online: Online, now: OffsetDateTime) -> Result<(), SessionError> {
         let lives = (online.session.expires_at - now + COLLECT_FOR)
             .whole_seconds()

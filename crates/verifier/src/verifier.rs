@@ -111,6 +111,12 @@ impl Verifier {
         self.replay.may_block()
     }
 
+    /// Whether the offline replay memory answers now (asked of a shared one: it may wait on
+    /// the network).
+    pub fn replay_reachable(&self) -> Result<(), crate::replay::ReplayError> {
+        self.replay.reachable()
+    }
+
     /// Keeps the offline replay memory in `memory` (Redis, shared by the desk's replicas)
     /// instead of this process.
     pub fn with_replay_memory(mut self, memory: Box<dyn crate::replay::ReplayMemory>) -> Self {

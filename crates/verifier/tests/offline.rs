@@ -178,6 +178,10 @@ fn replicas_sharing_redis_refuse_a_code_accepted_at_the_other() {
     ));
     let fresh = code(&world, &credential, NOW - Duration::seconds(1));
     assert_eq!(scan(&deaf, &fresh).codes(), ["replay_check_unavailable"]);
+    // What a desk's /ready asks.
+    assert!(deaf.replay_reachable().is_err());
+    assert!(a.replay_reachable().is_ok());
+    assert!(gate(&world).replay_reachable().is_ok());
 }
 
 /// A copier re-encoding the photographed code (the time's CBOR head made longer, which

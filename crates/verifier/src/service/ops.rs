@@ -51,19 +51,42 @@ pub(super) async fn health(State(service): State<Arc<Service>>) -> Result<Respon
     .into_response())
 }
 
-/// `GET /ready`: 200 when the service can decide — its trust list in force, and a status
-/// list held from every source it follows; 503 saying what is missing otherwise.
+/// `GET /ready`: 200 when the service can decide — its trust list in force, a status list
+/// held from every source it follows, and the Redis it shares requests or codes through
+/// answering; 503 saying what is missing otherwise.
 pub(super) async fn ready(State(service): State<Arc<Service>>) -> Result<Response, ApiError> {
     let now = service.clock.now();
-    let verifier = service.read()?;
     let mut missing = Vec::new();
-    if verifier.trust().list().next_update <= now {
-        missing.push("the trust list has passed its next update: PUT a newer one");
-    }
-    let follows =
-        !service.config.status_lists.is_empty() || !service.config.status_shards.is_empty();
-    if follows && verifier.statuses().held().is_empty() {
-        missing.push("no status list is held yet");
+    let replay_shared = {
+        let verifier = service.read()?;
+        if verifier.trust().list().next_update <= now {
+            missing.push("the trust list has passed its next update: PUT a newer one");
+        }
+        let follows =
+            !service.config.status_lists.is_empty() || !service.config.status_shards.is_empty();
+        if follows && verifier.statuses().held().is_empty() {
+            missing.push("no status list is held yet");
+        }
+        verifier.offline_check_may_block()
+    };
+    if service.sessions.may_block() || replay_shared {
+        // Asked off the async workers: a Redis that does not answer holds the call until
+        // the client's own timeouts.
+        let asking = service.clone();
+        let answers = tokio::task::spawn_blocking(move || {
+            let sessions = asking.sessions.reachable().is_ok();
+            let replay =
+                !replay_shared || asking.read().is_ok_and(|v| v.replay_reachable().is_ok());
+            (sessions, replay)
+        })
+        .await
+        .map_err(|_| ApiError::Internal("a readiness check panicked"))?;
+        if !answers.0 {
+            missing.push("the shared store of online requests (Redis) does not answer");
+        }
+        if !answers.1 {
+            missing.push("the shared memory of offline codes seen (Redis) does not answer");
+        }
     }
     Ok(if missing.is_empty() {
         axum::Json(json!({"ready": true})).into_response()

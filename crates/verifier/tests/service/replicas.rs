@@ -173,6 +173,17 @@ async fn an_online_request_started_at_one_replica_is_answered_and_collected_at_t
     .await;
     assert_eq!(status, 503);
     assert!(String::from_utf8_lossy(&body).contains("unavailable"));
+    // And it says it is not ready, where a replica whose Redis answers is.
+    let (status, body) = call("GET", &format!("{deaf}/ready"), String::new()).await;
+    assert_eq!(status, 503);
+    assert!(
+        String::from_utf8_lossy(&body)
+            .contains("the shared store of online requests (Redis) does not answer"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let (status, body) = call("GET", &format!("{a}/ready"), String::new()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 }
 
 /// Two replicas of the bank's desk sharing their Digital Credentials API requests in Redis:
