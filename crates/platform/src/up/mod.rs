@@ -713,7 +713,10 @@ pub async fn start(
         .layer(axum::middleware::from_fn_with_state(
             http,
             eid_serve::metrics::track,
-        ));
+        ))
+        // Outermost, so that the log line of every request carries its id (the services'
+        // own routers, nested, keep it).
+        .layer(axum::middleware::from_fn(eid_serve::request_id));
     // One error shape on every route: what a framework rejection answers in plain text is
     // turned into `{"error", "error_description"}` here.
     let app = app.layer(axum::middleware::map_response(eid_serve::json_errors));
