@@ -158,14 +158,26 @@ async fn metrics(State(authority): State<Arc<Authority>>) -> Response {
     let covered = authority.signers.covered_until(authority.clock.now());
     let refused = authority.signers_refused().len() as f64;
     let signers_left = (covered.unix_timestamp() - now).max(0) as f64;
+    let (lists_held, newest_version) = authority.lists_held();
     eid_serve::metrics::render(
         &authority.http,
         &[
             &authority.changes,
             &authority.issuance_outcomes,
             &authority.relayed,
+            &authority.lists_signed,
         ],
         &[
+            (
+                "eid_status_lists_held",
+                "Status lists this replica holds signed, in either form (a shard's JWT and CWT count apart).",
+                lists_held as f64,
+            ),
+            (
+                "eid_status_list_version_newest",
+                "The newest version among the status lists this replica holds signed (0: none yet); every change bumps its shard's version.",
+                newest_version as f64,
+            ),
             (
                 "eid_outbox_pending",
                 "Events written with their change and not yet delivered, in the partitions that answer (counted up to 100000 each).",

@@ -157,6 +157,8 @@ pub struct Authority {
     http: Arc<eid_serve::metrics::HttpMetrics>,
     /// Status-list entries changed, by action (`suspend`, `reinstate`, `revoke`).
     changes: eid_serve::metrics::Counters,
+    /// Status lists signed by this replica, by form (`jwt`, `cwt`).
+    lists_signed: eid_serve::metrics::Counters,
     /// Slots of the event streams open at once ([`MAX_EVENT_STREAMS`]).
     streams: Arc<tokio::sync::Semaphore>,
 }
@@ -210,6 +212,11 @@ impl Authority {
                 "eid_status_changes_total",
                 "Status-list entries changed, by action.",
                 &["action"],
+            ),
+            lists_signed: eid_serve::metrics::Counters::new(
+                "eid_status_lists_signed_total",
+                "Status lists signed by this replica (after a change, or half their validity), by form.",
+                &["form"],
             ),
             streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
         }

@@ -79,6 +79,7 @@ impl Authority {
             issued_at: now,
             body: axum::body::Bytes::from(body),
         });
+        self.lists_signed.add(&[if cwt { "cwt" } else { "jwt" }]);
         if let Ok(mut lists) = self.lists.lock() {
             // Keep the newest: a slower request that read an older version must not put
             // its list back over a newer one.
@@ -90,6 +91,18 @@ impl Authority {
             }
         }
         Ok(Some(signed))
+    }
+}
+
+impl Authority {
+    /// The status lists this replica holds signed (either form), and the newest version
+    /// among them: what `/metrics` says of the lists (a label per shard would grow with the
+    /// nation's shards).
+    pub(crate) fn lists_held(&self) -> (usize, u64) {
+        self.lists.lock().map_or((0, 0), |lists| {
+            let newest = lists.values().map(|l| l.version).max().unwrap_or(0);
+            (lists.len(), newest)
+        })
     }
 }
 

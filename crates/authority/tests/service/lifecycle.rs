@@ -149,6 +149,18 @@ async fn probes_and_metrics_answer_without_the_token_and_name_no_one() {
         "{text}"
     );
     assert!(text.contains("route=\"/status/{shard}\""), "{text}");
+    // The lists served were signed, and the newest held has seen the changes.
+    assert!(
+        text.contains("eid_status_lists_signed_total{form=\"jwt\"}"),
+        "{text}"
+    );
+    let gauge = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    };
+    assert!(gauge("eid_status_lists_held") >= 1.0, "{text}");
+    assert!(gauge("eid_status_list_version_newest") >= 1.0, "{text}");
     // Labels hold templates and codes only: nothing that looks like a number of the
     // registry, and no value the requests carried.
     for line in text.lines().filter(|l| !l.starts_with('#')) {
