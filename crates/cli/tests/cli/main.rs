@@ -56,5 +56,6 @@ mod authority;
 mod formats;
 mod holder;
 mod online;
+mod pki;
 mod registry;
 mod trust;
