@@ -4,8 +4,13 @@
 //! lists, putting a trust list to a desk ([`put_text`]) and reading an event stream
 //! ([`open_stream`]). Every exchange is bounded: [`MAX_BODY`] bytes, [`EXCHANGE_TIMEOUT`].
 //!
-//! Plain `http://` only so far: a deployment puts TLS in front (what travels is signed or
-//! encrypted end to end: status lists, credentials, key proofs, JWE answers).
+//! `https://` is checked against Mozilla's roots (`webpki-roots`) and any a deployment adds
+//! ([`add_roots`], or a PEM file named by `EID_HTTP_ROOTS`), with rustls (TLS 1.2 and 1.3,
+//! AWS-LC); `http://` stays for loopback and a deployment's own network. What travels is
+//! signed or encrypted end to end anyway (status lists, credentials, key proofs, JWE
+//! answers): TLS keeps who talks to whom, and the metadata, from the network.
+
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -21,8 +26,8 @@ pub const MAX_BODY: usize = 8 << 20;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HttpError {
-    /// Not an `http://host[:port]/…` URL.
-    #[error("{0} is not an http:// URL this client can reach")]
+    /// Not an `http://` or `https://host[:port]/…` URL.
+    #[error("{0} is not an http:// or https:// URL this client can reach")]
     Url(String),
     /// No connection.
     #[error("could not connect to {address}: {source}")]
@@ -42,7 +47,110 @@ pub enum HttpError {
     /// No whole answer in time.
     #[error("no answer within {0} s")]
     Timeout(u64),
+    /// The TLS handshake failed: most often a certificate that does not chain to a trusted
+    /// root or does not name the host.
+    #[error("TLS with {host}: {reason}")]
+    Tls {
+        /// The host asked for.
+        host: String,
+        /// Why, as rustls says it.
+        reason: String,
+    },
+    /// The roots could not be read or added.
+    #[error("TLS roots: {0}")]
+    Roots(String),
+    /// Plain `http://` to a host beyond loopback, in a process that refuses it
+    /// ([`refuse_plain_http_beyond_loopback`]).
+    #[error("plain http:// to {0} is refused: only https:// leaves this device")]
+    PlainHttp(String),
 }
+
+/// Whether plain `http://` may go beyond loopback ([`refuse_plain_http_beyond_loopback`]).
+static PLAIN_HTTP_REFUSED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, this process sends nothing over plain `http://` except to loopback
+/// (`localhost`, 127.0.0.0/8, `::1`): a phone's wallet carries the holder's number, name
+/// and face to the authority, and must not do so in the clear. The mobile SDK sets it.
+pub fn refuse_plain_http_beyond_loopback() {
+    PLAIN_HTTP_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+/// Roots added before the first `https://` exchange ([`add_roots`]).
+static ADDED_ROOTS: Mutex<Vec<rustls_pki_types::CertificateDer<'static>>> = Mutex::new(Vec::new());
+/// The TLS client, made at the first `https://` exchange.
+static TLS: OnceLock<Result<tokio_rustls::TlsConnector, String>> = OnceLock::new();
+
+/// Trusts the certificates of `pem` (a deployment's private CA) for `https://`, beside
+/// Mozilla's roots: to be called before the first `https://` exchange, whose client is
+/// made once. Returns how many certificates were added.
+pub fn add_roots(pem: &[u8]) -> Result<usize, HttpError> {
+    use rustls_pki_types::pem::PemObject as _;
+    if TLS.get().is_some() {
+        return Err(HttpError::Roots(
+            "the TLS client is made already: add roots before the first https:// exchange".into(),
+        ));
+    }
+    let certificates = rustls_pki_types::CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| HttpError::Roots(format!("not PEM certificates: {e}")))?;
+    if certificates.is_empty() {
+        return Err(HttpError::Roots("no certificate in the PEM".into()));
+    }
+    let n = certificates.len();
+    ADDED_ROOTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .extend(certificates);
+    Ok(n)
+}
+
+/// The TLS client: Mozilla's roots, those of `EID_HTTP_ROOTS` and those added.
+fn tls() -> Result<&'static tokio_rustls::TlsConnector, HttpError> {
+    TLS.get_or_init(|| {
+        use rustls_pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let mut added = ADDED_ROOTS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(path) = std::env::var_os("EID_HTTP_ROOTS") {
+            let read = rustls_pki_types::CertificateDer::pem_file_iter(&path)
+                .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("EID_HTTP_ROOTS ({}): {e}", path.to_string_lossy()))?;
+            added.extend(read);
+        }
+        for certificate in added {
+            roots
+                .add(certificate)
+                .map_err(|e| format!("a root that is not a CA certificate rustls takes: {e}"))?;
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    })
+    .as_ref()
+    .map_err(|e| HttpError::Roots(e.clone()))
+}
+
+/// A connection, plain or over TLS.
+trait Connection: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Connection for T {}
 
 /// How long one request-and-answer may take (connect, send, the whole body).
 pub const EXCHANGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -103,11 +211,23 @@ async fn send_as(
     headers: &[(&'static str, &str)],
 ) -> Result<Response<Incoming>, HttpError> {
     let parsed = url::Url::parse(url).map_err(|_| HttpError::Url(url.to_owned()))?;
+    let secure = match parsed.scheme() {
+        "https" => true,
+        "http" => false,
+        _ => return Err(HttpError::Url(url.to_owned())),
+    };
     let host = parsed
         .host_str()
-        .filter(|_| parsed.scheme() == "http")
         .ok_or_else(|| HttpError::Url(url.to_owned()))?;
-    let port = parsed.port_or_known_default().unwrap_or(80);
+    if !secure
+        && PLAIN_HTTP_REFUSED.load(std::sync::atomic::Ordering::Relaxed)
+        && !parsed.host().is_some_and(|h| is_loopback(&h))
+    {
+        return Err(HttpError::PlainHttp(host.to_owned()));
+    }
+    let port = parsed
+        .port_or_known_default()
+        .unwrap_or(if secure { 443 } else { 80 });
     let address = format!("{host}:{port}");
     let stream = TcpStream::connect(&address)
         .await
@@ -116,6 +236,24 @@ async fn send_as(
             source,
         })?;
     let _ = stream.set_nodelay(true);
+    let stream: Box<dyn Connection> = if secure {
+        // The name the certificate must carry: the host as the URL gives it (an IPv6
+        // literal without its brackets).
+        let name = host.trim_start_matches('[').trim_end_matches(']');
+        let server = rustls_pki_types::ServerName::try_from(name.to_owned())
+            .map_err(|_| HttpError::Url(url.to_owned()))?;
+        Box::new(
+            tls()?
+                .connect(server, stream)
+                .await
+                .map_err(|e| HttpError::Tls {
+                    host: host.to_owned(),
+                    reason: e.to_string(),
+                })?,
+        )
+    } else {
+        Box::new(stream)
+    };
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(http_error)?;

@@ -175,6 +175,14 @@ async def story(base, folder):
     # The authorities the app works with (from the trust list it reads).
     authorities = [a["public"] for a in platform["authorities"]]
 
+    # 0. TLS: the app may add its provider's private CA before opening a wallet; what is
+    #    not a certificate is refused, saying so.
+    try:
+        eid_sdk.trust_tls_roots(b"not a certificate")
+        check(False, "TLS roots that are not PEM certificates are refused")
+    except eid_sdk.WalletError.Invalid as e:
+        check("PEM" in e.message, f"TLS roots that are not PEM certificates are refused: {e.message}")
+
     # 1. At the counter. First a wallet told of Hangzhou's authority only: Nanning's offer
     #    is refused before it gets the code, a proof or an attestation.
     keys = PhoneKeyStore()

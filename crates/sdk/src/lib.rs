@@ -135,6 +135,17 @@ pub enum WalletError {
     },
 }
 
+/// Trusts the certificates of `pem` (a provider's or an authority's private CA) for
+/// `https://`, beside Mozilla's roots. Call it before opening a wallet: the TLS client is
+/// made at the first exchange. Returns how many certificates were added.
+#[uniffi::export]
+pub fn trust_tls_roots(pem: Vec<u8>) -> Result<u32, WalletError> {
+    let added = eid_http::add_roots(&pem).map_err(|e| WalletError::Invalid {
+        message: e.to_string(),
+    })?;
+    Ok(u32::try_from(added).unwrap_or(u32::MAX))
+}
+
 impl From<HolderError> for WalletError {
     fn from(e: HolderError) -> Self {
         let message = e.to_string();
@@ -293,6 +304,8 @@ impl EidWallet {
         keys: Arc<dyn PhoneKeyStore>,
         attester: Arc<dyn ProviderAttester>,
     ) -> Result<Arc<Self>, WalletError> {
+        // A phone sends the holder's number, name and face: never in the clear.
+        eid_http::refuse_plain_http_beyond_loopback();
         on_sdk_threads(async move {
             std::fs::create_dir_all(&dir).map_err(|e| WalletError::Failed {
                 message: format!("could not make the wallet's folder: {e}"),
