@@ -76,6 +76,12 @@ pub fn refuse_plain_http_beyond_loopback() {
     PLAIN_HTTP_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Whether an exchange with `url` is refused for going beyond loopback in the clear, when
+/// `refusing` ([`refuse_plain_http_beyond_loopback`]).
+fn in_the_clear_refused(url: &url::Url, refusing: bool) -> bool {
+    refusing && url.scheme() == "http" && !url.host().is_some_and(|h| is_loopback(&h))
+}
+
 fn is_loopback(host: &url::Host<&str>) -> bool {
     match host {
         url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
@@ -84,8 +90,10 @@ fn is_loopback(host: &url::Host<&str>) -> bool {
     }
 }
 
-/// Roots added before the first `https://` exchange ([`add_roots`]).
-static ADDED_ROOTS: Mutex<Vec<rustls_pki_types::CertificateDer<'static>>> = Mutex::new(Vec::new());
+/// Roots added before the first `https://` exchange ([`add_roots`]); `None` once the client
+/// has taken them.
+static ADDED_ROOTS: Mutex<Option<Vec<rustls_pki_types::CertificateDer<'static>>>> =
+    Mutex::new(Some(Vec::new()));
 /// The TLS client, made at the first `https://` exchange.
 static TLS: OnceLock<Result<tokio_rustls::TlsConnector, String>> = OnceLock::new();
 
@@ -94,22 +102,28 @@ static TLS: OnceLock<Result<tokio_rustls::TlsConnector, String>> = OnceLock::new
 /// made once. Returns how many certificates were added.
 pub fn add_roots(pem: &[u8]) -> Result<usize, HttpError> {
     use rustls_pki_types::pem::PemObject as _;
-    if TLS.get().is_some() {
-        return Err(HttpError::Roots(
-            "the TLS client is made already: add roots before the first https:// exchange".into(),
-        ));
-    }
     let certificates = rustls_pki_types::CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| HttpError::Roots(format!("not PEM certificates: {e}")))?;
     if certificates.is_empty() {
         return Err(HttpError::Roots("no certificate in the PEM".into()));
     }
+    // Each checked as the client will take it, so that a bad one is refused here and not
+    // at the first exchange, where it would fail every https:// of the process.
+    let mut scratch = rustls::RootCertStore::empty();
+    for certificate in &certificates {
+        scratch
+            .add(certificate.clone())
+            .map_err(|e| HttpError::Roots(format!("not a root certificate rustls takes: {e}")))?;
+    }
     let n = certificates.len();
-    ADDED_ROOTS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .extend(certificates);
+    let mut added = ADDED_ROOTS.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(added) = added.as_mut() else {
+        return Err(HttpError::Roots(
+            "the TLS client is made already: add roots before the first https:// exchange".into(),
+        ));
+    };
+    added.extend(certificates);
     Ok(n)
 }
 
@@ -120,10 +134,12 @@ fn tls() -> Result<&'static tokio_rustls::TlsConnector, HttpError> {
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        // Taken under the lock: roots added from now on are refused, not lost.
         let mut added = ADDED_ROOTS
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+            .take()
+            .unwrap_or_default();
         if let Some(path) = std::env::var_os("EID_HTTP_ROOTS") {
             let read = rustls_pki_types::CertificateDer::pem_file_iter(&path)
                 .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
@@ -219,16 +235,21 @@ async fn send_as(
     let host = parsed
         .host_str()
         .ok_or_else(|| HttpError::Url(url.to_owned()))?;
-    if !secure
-        && PLAIN_HTTP_REFUSED.load(std::sync::atomic::Ordering::Relaxed)
-        && !parsed.host().is_some_and(|h| is_loopback(&h))
-    {
+    if in_the_clear_refused(
+        &parsed,
+        PLAIN_HTTP_REFUSED.load(std::sync::atomic::Ordering::Relaxed),
+    ) {
         return Err(HttpError::PlainHttp(host.to_owned()));
     }
     let port = parsed
         .port_or_known_default()
         .unwrap_or(if secure { 443 } else { 80 });
     let address = format!("{host}:{port}");
+    // As browsers send it: the port only when the URL names one other than the scheme's.
+    let authority = match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
     let stream = TcpStream::connect(&address)
         .await
         .map_err(|source| HttpError::Connect {
@@ -281,7 +302,7 @@ async fn send_as(
         None => builder,
     };
     let request = builder
-        .header(HOST, address)
+        .header(HOST, authority)
         .header(ACCEPT, accept)
         .body(Full::new(Bytes::from(content)))
         .map_err(http_error)?;
@@ -364,4 +385,43 @@ pub async fn put_text(url: &str, content_type: &str, text: String) -> Result<Vec
         .await
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only plain http:// beyond loopback is refused, and only when refusing; https:// goes
+    /// anywhere (no exchange here: the rule alone).
+    #[test]
+    fn only_plain_http_beyond_loopback_is_refused() {
+        let refused = |url: &str, refusing| {
+            in_the_clear_refused(
+                &url::Url::parse(url).unwrap_or_else(|e| panic!("{url}: {e}")),
+                refusing,
+            )
+        };
+        for url in [
+            "http://authority.example/",
+            "http://10.0.0.1:8080/",
+            "http://[2001:db8::1]/",
+            "http://localhost.evil.example/",
+            "http://0.0.0.0/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://user@10.0.0.1/",
+        ] {
+            assert!(refused(url, true), "{url}");
+            assert!(!refused(url, false), "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:1/",
+            "http://127.1/",
+            "http://LOCALHOST/",
+            "http://[::1]/",
+            "https://authority.example/",
+            "https://10.0.0.1/",
+        ] {
+            assert!(!refused(url, true), "{url}");
+        }
+    }
 }

@@ -81,6 +81,13 @@ async fn https_is_fetched_under_an_added_root_and_refused_otherwise() {
     let (root, certificate, key) = pki("Desk CA", &["localhost"]);
     let port = server(certificate, key).await;
     let url = format!("https://localhost:{port}/status/0");
+    // A PEM block whose content is no certificate rustls can take as a root is refused when
+    // added (not at the first exchange, where it would fail every https:// after).
+    let junk = "-----BEGIN CERTIFICATE-----\nAAECAw==\n-----END CERTIFICATE-----\n";
+    assert!(matches!(
+        eid_http::add_roots(junk.as_bytes()),
+        Err(eid_http::HttpError::Roots(reason)) if reason.contains("rustls takes")
+    ));
     assert_eq!(eid_http::add_roots(root.as_bytes()).unwrap(), 1);
     assert!(matches!(
         eid_http::add_roots(b"not a certificate"),

@@ -156,6 +156,15 @@ impl From<HolderError> for WalletError {
                 code,
                 message: description,
             },
+            // A certificate that does not check out, or plain http:// refused: trying again
+            // changes nothing, so not "unreachable".
+            HolderError::Unreachable {
+                source:
+                    eid_http::HttpError::Tls { .. }
+                    | eid_http::HttpError::PlainHttp(_)
+                    | eid_http::HttpError::Roots(_),
+                ..
+            } => Self::Invalid { message },
             HolderError::Unreachable { .. } => Self::Unreachable { message },
             HolderError::Offer(_) | HolderError::UnknownIssuer | HolderError::Invalid(_) => {
                 Self::Invalid { message }
