@@ -493,14 +493,6 @@ impl Data {
         self.trust_jws = jws;
         Ok(())
     }
-
-    /// The authority of a resident's identity number (by its first four digits), if one
-    /// of the platform's.
-    pub fn authority_for(id_number: &str) -> Option<AuthorityPlan> {
-        AUTHORITIES
-            .into_iter()
-            .find(|a| id_number.starts_with(a.prefecture))
-    }
 }
 
 /// Where an authority's data lives: the PostgreSQL shard map its `database-url` names, or

@@ -186,8 +186,9 @@ pub struct Provider {
     attestation_key: Arc<SigningKey>,
     dir: PathBuf,
     trust: Arc<RwLock<VerifiedTrustList>>,
-    /// The authorities' public URLs by their prefecture.
-    authorities: Vec<(String, String)>,
+    /// The authorities' public URLs by the prefecture they serve (GB/T 2260: its code's
+    /// first four digits).
+    authorities: Vec<(u32, String)>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     wallets: Mutex<OpenWallets<Wallet>>,
@@ -226,7 +227,7 @@ impl Provider {
         attestation_key: SigningKey,
         dir: PathBuf,
         trust: Arc<RwLock<VerifiedTrustList>>,
-        authorities: Vec<(String, String)>,
+        authorities: Vec<(u32, String)>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Self {
@@ -378,14 +379,22 @@ impl Provider {
         .await
     }
 
-    /// The authority of the holder with `id_number`: the one of its prefecture.
+    /// The authority of the holder with `id_number`: the one of the prefecture its region
+    /// code (its first six digits) names. The rest of the number is the authority's to
+    /// check, so that a malformed one is refused, audited and counted there.
     fn authority_for(&self, id_number: &str) -> Result<String, Refused> {
+        let region = id_number
+            .trim()
+            .get(..6)
+            .and_then(|code| eid_core::region::RegionCode::parse(code).ok())
+            .ok_or_else(|| bad("an identity number begins with its six-digit region code"))?;
+        let prefecture = region.prefecture_digits();
         self.authorities
             .iter()
-            .find(|(prefix, _)| id_number.starts_with(prefix.as_str()))
+            .find(|(served, _)| *served == prefecture)
             .map(|(_, url)| url.clone())
             .ok_or_else(|| {
-                bad("no authority of this platform serves that identity number (its first four digits name the prefecture: 4501 Nanning, 3301 Hangzhou)")
+                bad(format!("no authority of this platform serves region {prefecture:04} (its authorities serve 4501 Nanning and 3301 Hangzhou)"))
             })
     }
 

@@ -522,17 +522,23 @@ pub async fn start(
     }
 
     // The wallet providers.
-    let prefixes: Vec<(String, String)> = authority_urls
+    let prefectures = authority_urls
         .iter()
-        .map(|(plan, url)| (plan.prefecture.to_owned(), url.clone()))
-        .collect();
+        .map(|(plan, url)| {
+            let prefecture = plan
+                .prefecture
+                .parse::<u32>()
+                .map_err(|_| PlatformError::Data(format!("prefecture {}", plan.prefecture)))?;
+            Ok((prefecture, url.clone()))
+        })
+        .collect::<Result<Vec<_>, PlatformError>>()?;
     for (plan, key) in &data.providers {
         let provider = Arc::new(Provider::new(
             *plan,
             eid_crypto::SigningKey::from_pkcs8_der(&key.to_pkcs8_der()?)?,
             dir.join("providers").join(plan.id).join("wallets"),
             shared.clone(),
-            prefixes.clone(),
+            prefectures.clone(),
             clock.clone(),
             random.clone(),
         ));

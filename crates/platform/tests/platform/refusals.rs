@@ -129,6 +129,26 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     .await
     .unwrap_err();
     assert_eq!(status, 400, "{body}");
+    // A remote enrolment for a resident of a region no authority of the platform serves
+    // (Beijing's 1101), or with no region code at all: refused before anything is sent.
+    for (number, said) in [
+        ("110101199003074514", "serves region 1101"),
+        ("45x102195609270671", "six-digit region code"),
+    ] {
+        let (status, body) = post(
+            &format!("{api}/wallets/{wallet}/enrol"),
+            None,
+            json!({"pin": "135790", "id_number": number, "full_name": "张三",
+                   "card_front": "", "card_back": "", "face": "", "face_turned": "", "turn": "left"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["error_description"].as_str().unwrap().contains(said),
+            "{number}: {body}"
+        );
+    }
     // The trust list without the operator's token, or with a region that does not exist.
     let scopes = format!("{}/trust/scopes", running.base);
     let change = json!({"issuer": "cn-4501", "region": "nation"});
