@@ -295,3 +295,40 @@ async fn each_relying_party_has_its_own_stable_pseudonym_which_only_the_authorit
     assert_ne!(&subject["resolved:".len()..], &usual[..16]);
     assert!(!text.contains(card.id_number.expose()));
 }
+
+/// The resolution token is its own secret: the configuration is refused when it is shorter
+/// than 16 characters or the admin token itself, saying which setting.
+#[test]
+fn the_resolution_token_is_a_secret_of_its_own() {
+    let config = |resolution: &str| {
+        eid_authority::config::AuthorityConfig::parse(
+            &format!(
+                r#"
+                issuer_url = "{ISSUER}"
+                trust_list = "unused.jwt"
+                trust_anchors = []
+                admin_token = "{ADMIN_TOKEN}"
+                resolution_token = "{resolution}"
+                [signer]
+                kind = "file"
+                key = "unused.key.pem"
+                certificates = "unused.pem"
+                "#
+            ),
+            &|_| None,
+        )
+        .unwrap()
+        .settings([7; 32])
+    };
+    for (token, accepted) in [
+        ("too-short", false),
+        (ADMIN_TOKEN, false),
+        (RESOLUTION_TOKEN, true),
+    ] {
+        let settings = config(token);
+        assert_eq!(settings.is_ok(), accepted, "{token}: {settings:?}");
+        if let Err(e) = settings {
+            assert!(e.to_string().contains("resolution_token"), "{e}");
+        }
+    }
+}
