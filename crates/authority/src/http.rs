@@ -175,7 +175,7 @@ async fn metrics(State(authority): State<Arc<Authority>>) -> Response {
             ),
             (
                 "eid_status_list_version_newest",
-                "The newest version among the status lists this replica holds signed (0: none yet); every change bumps its shard's version.",
+                "The newest version among the status lists this replica holds signed (0: none yet); a change bumps its own shard's version, which need not be the newest.",
                 newest_version as f64,
             ),
             (

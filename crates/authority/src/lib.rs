@@ -215,7 +215,7 @@ impl Authority {
             ),
             lists_signed: eid_serve::metrics::Counters::new(
                 "eid_status_lists_signed_total",
-                "Status lists signed by this replica (after a change, or half their validity), by form.",
+                "Status lists signed by this replica (after a change, half their validity, or a signer hand-over), by form.",
                 &["form"],
             ),
             streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),

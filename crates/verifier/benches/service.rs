@@ -3,9 +3,8 @@
 //! `cargo bench -p eid-verifier --bench service`.
 //!
 //! Ours: the desk's router (`eid_verifier::service::router`, as `eid verifier serve` runs
-//! it: routing, the request-id and metrics layers, the blocking-pool hop of the offline
-//! check, the replay memory, the session store, the report as JSON) answering in process —
-//! no HTTP socket.
+//! it: routing, the request-id and metrics layers, the replay memory, the session store, the
+//! report as JSON), answering in process, and for offline codes also over sockets.
 //! Baseline: the same `Verifier` called directly.
 //!
 //! - Offline (the airport): `POST /verify/offline` against `verify_offline`, on fresh codes
@@ -15,9 +14,6 @@
 //!   default limits, a JSON log line formatted for every request), four scanner threads
 //!   sending fresh codes back to back on kept-alive connections; the service's side is its
 //!   CPU time, every thread's but the scanners', as in person below.
-//!
-//! In every channel the service formats its JSON log line for each request, as it does
-//! when it runs (into a sink here).
 //! - Online (the bank, OpenID4VP): `POST /vp/requests` and `GET` the request object for
 //!   each of a round's sessions, then `POST` each phone's answer to the response URI and
 //!   `GET` the result, against `online_request` for each then `verify_online` for each; the
@@ -34,6 +30,9 @@
 //!   library's side is its wall time: one thread computing, never waiting. The socket's
 //!   cost stays in the service's, as far as the kernel charges it to the desk's threads
 //!   (on loopback, receiving is charged to the sender: the phone).
+//!
+//! In every channel the service formats its JSON log line for each request, as it does
+//! when it runs (into a sink here).
 //!
 //! Rounds of one then the other, 31 times; the ratio is the median of the per-round
 //! `library / service` times — the service's rate per core as a share of the library's.
