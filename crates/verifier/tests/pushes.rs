@@ -100,8 +100,9 @@ async fn a_suspension_reaches_a_following_verifier_within_a_second() {
 #[tokio::test]
 async fn fetching_says_what_went_wrong() {
     use eid_http::HttpError;
+    // A scheme the client does not speak (https:// it does, since eid-http has TLS).
     assert!(matches!(
-        fetch_status_list("https://example.invalid/status/0").await,
+        fetch_status_list("ftp://example.invalid/status/0").await,
         Err(HttpError::Url(_))
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
