@@ -81,10 +81,24 @@ impl Authority {
         {
             self.store.void_pending(id_number).await?;
         }
-        // A change made in some partitions only is announced and audited for what it
-        // changed, then answered as the failure it also is (the same call finishes it).
+        // A change made in some partitions only is answered as a failure after it is
+        // announced (the same call finishes it).
         let at = self.clock.now().unix_timestamp();
         let outcome = self.store.set_state(selector, action.target(), at).await;
+        self.announce(outcome, action, actor, reason, at).await
+    }
+
+    /// What follows a change of credential states: the relay woken for its outbox events,
+    /// a count and an audit entry per change. A change made in some partitions only is
+    /// announced for what it changed, then answered as the failure it also is.
+    async fn announce(
+        &self,
+        outcome: Result<Vec<eid_store::CredentialRecord>, eid_store::StoreError>,
+        action: Action,
+        actor: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<Changed, ApiError> {
         self.outbox_written();
         let (changed, failure) = match outcome {
             Ok(changed) => (changed, None),
@@ -332,9 +346,9 @@ pub(crate) struct RegistryEventBody {
     event: LifeEvent,
 }
 
-/// A registry life event: recorded, then applied to the resident's credentials: a card
-/// reported lost suspends them; a replaced card, a new name or address revoke them and
-/// offer a reissue; a death revokes them.
+/// A registry life event, recorded and applied to the resident's credentials in one
+/// transaction: a card reported lost suspends them; a replaced card, a new name or address
+/// revoke them and offer a reissue; a death revokes them.
 pub(crate) async fn registry_event(
     State(authority): State<Arc<Authority>>,
     body: Result<Json<RegistryEventBody>, axum::extract::rejection::JsonRejection>,
@@ -342,51 +356,40 @@ pub(crate) async fn registry_event(
     let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
     let number = given_number(&authority, &body.id_number)?;
     let now = authority.clock.now();
-    match authority
-        .store
-        .record_event(&number, &body.event, now)
-        .await
-    {
+    let event = &body.event;
+    // What is still open for the resident is closed first (as for any suspension or
+    // revocation); then the event, the record after it and the credentials' new states are
+    // written in one transaction, with their outbox events.
+    authority.store.void_pending(&number).await?;
+    let outcome = match authority.store.record_event(&number, event, now).await {
         Err(eid_store::StoreError::NotFound) => {
             return Err(ApiError::NotFound(
                 "no resident with this number is in the registry".into(),
             ));
         }
-        other => other?,
-    }
-    let kind = body.event.kind();
-    let selector = Selector::Resident(&number);
-    let (changed, reissue) = match body.event {
-        LifeEvent::CardReportedLost => (
-            authority
-                .lifecycle(selector, Action::Suspend, "registry", kind)
-                .await?,
-            false,
-        ),
-        LifeEvent::Death { .. } => (
-            authority
-                .lifecycle(selector, Action::Revoke, "registry", kind)
-                .await?,
-            false,
-        ),
-        LifeEvent::CardReplaced { .. }
-        | LifeEvent::NameChanged { .. }
-        | LifeEvent::AddressChanged { .. } => (
-            authority
-                .lifecycle(selector, Action::Revoke, "registry", kind)
-                .await?,
-            true,
-        ),
+        other => other,
     };
-    let offer = if reissue && !changed.credentials.is_empty() {
-        Some(
-            authority
-                .make_offer(&number, "registry", "reissue", None)
-                .await?,
-        )
-    } else {
-        None
+    let kind = event.kind();
+    let action = match event.credential_state() {
+        CredentialState::Suspended => Action::Suspend,
+        _ => Action::Revoke,
     };
+    let changed = authority
+        .announce(outcome, action, "registry", kind, now.unix_timestamp())
+        .await?;
+    // A reissue is offered while the resident holds credentials and none of them is live:
+    // after this call's revocation, and equally when the call is made again because its
+    // answer was lost (the first offer, if it was made, is voided above).
+    let offer =
+        if event.offers_reissue() && holds_only_dead_credentials(&authority, &number).await? {
+            Some(
+                authority
+                    .make_offer(&number, "registry", "reissue", None)
+                    .await?,
+            )
+        } else {
+            None
+        };
     Ok(Json(
         json!({ "event": kind, "changed": changed, "reissue_offer": offer }),
     ))
@@ -448,6 +451,15 @@ pub(crate) async fn audit_log(
             })
             .collect(),
     )))
+}
+
+/// Whether the resident holds credentials and none of them is valid or suspended.
+async fn holds_only_dead_credentials(
+    authority: &Authority,
+    number: &ResidentIdNumber,
+) -> Result<bool, ApiError> {
+    let held = authority.store.credentials_of(number).await?;
+    Ok(!held.is_empty() && held.iter().all(|c| c.state == CredentialState::Invalid))
 }
 
 /// The identity number an operator gave, checked against every rule (a typo must not look

@@ -127,6 +127,79 @@ impl MemoryStorage {
 }
 
 impl Tables {
+    /// Moves the selected credentials whose state allows it to `to` (see
+    /// [`Storage::set_state`]); those that changed.
+    fn set_state(
+        &mut self,
+        selector: Selector<'_>,
+        to: CredentialState,
+        at: i64,
+    ) -> Vec<CredentialRecord> {
+        let allowed = to.allowed_from();
+        let mut changed = Vec::new();
+        let mut noticed = BTreeSet::new();
+        for id in self.selected(selector) {
+            let Some(c) = self.credentials.get(&id) else {
+                continue;
+            };
+            if !allowed.contains(&i64::from(c.state.value())) {
+                continue;
+            }
+            // Reinstated only while the resident's card is valid and the resident alive.
+            if to == CredentialState::Valid
+                && !self
+                    .residents
+                    .get(&c.id_number)
+                    .is_some_and(|r| r.state == CardState::Valid && !r.deceased)
+            {
+                continue;
+            }
+            let instances = self.instances_of(&id);
+            for position in &instances {
+                if let Some(entry) = self.instances.get_mut(position) {
+                    entry.1 = to.value();
+                }
+            }
+            let Some(c) = self.credentials.get_mut(&id) else {
+                continue;
+            };
+            c.state = to;
+            let (provider, wallet_instance) = (c.provider.clone(), c.wallet_instance.clone());
+            for &(shard, idx) in &instances {
+                self.enqueue(
+                    at,
+                    OutgoingItem::Status {
+                        shard,
+                        idx,
+                        state: to,
+                    },
+                );
+            }
+            if noticed.insert((provider.clone(), wallet_instance.clone())) {
+                self.enqueue(
+                    at,
+                    OutgoingItem::Notice {
+                        provider,
+                        wallet_instance,
+                        notice: to.notice().to_owned(),
+                    },
+                );
+            }
+            let c = &self.credentials[&id];
+            changed.push(self.record(&id, c, instances));
+        }
+        let shards: BTreeSet<u64> = changed
+            .iter()
+            .flat_map(|c| c.instances.iter().map(|&(shard, _)| shard))
+            .collect();
+        for shard in shards {
+            if let Some(s) = self.shards.get_mut(&shard) {
+                s.version += 1;
+            }
+        }
+        changed
+    }
+
     fn selected(&self, selector: Selector<'_>) -> Vec<String> {
         self.credentials
             .iter()
@@ -465,71 +538,7 @@ impl Storage for MemoryStorage {
         to: CredentialState,
         at: i64,
     ) -> Answer<'a, Vec<CredentialRecord>> {
-        self.with(|t| {
-            let allowed = to.allowed_from();
-            let mut changed = Vec::new();
-            let mut noticed = BTreeSet::new();
-            for id in t.selected(selector) {
-                let Some(c) = t.credentials.get(&id) else {
-                    continue;
-                };
-                if !allowed.contains(&i64::from(c.state.value())) {
-                    continue;
-                }
-                // Reinstated only while the resident's card is valid and the resident alive.
-                if to == CredentialState::Valid
-                    && !t
-                        .residents
-                        .get(&c.id_number)
-                        .is_some_and(|r| r.state == CardState::Valid && !r.deceased)
-                {
-                    continue;
-                }
-                let instances = t.instances_of(&id);
-                for position in &instances {
-                    if let Some(entry) = t.instances.get_mut(position) {
-                        entry.1 = to.value();
-                    }
-                }
-                let Some(c) = t.credentials.get_mut(&id) else {
-                    continue;
-                };
-                c.state = to;
-                let (provider, wallet_instance) = (c.provider.clone(), c.wallet_instance.clone());
-                for &(shard, idx) in &instances {
-                    t.enqueue(
-                        at,
-                        OutgoingItem::Status {
-                            shard,
-                            idx,
-                            state: to,
-                        },
-                    );
-                }
-                if noticed.insert((provider.clone(), wallet_instance.clone())) {
-                    t.enqueue(
-                        at,
-                        OutgoingItem::Notice {
-                            provider,
-                            wallet_instance,
-                            notice: to.notice().to_owned(),
-                        },
-                    );
-                }
-                let c = &t.credentials[&id];
-                changed.push(t.record(&id, c, instances));
-            }
-            let shards: BTreeSet<u64> = changed
-                .iter()
-                .flat_map(|c| c.instances.iter().map(|&(shard, _)| shard))
-                .collect();
-            for shard in shards {
-                if let Some(s) = t.shards.get_mut(&shard) {
-                    s.version += 1;
-                }
-            }
-            Ok(changed)
-        })
+        self.with(|t| Ok(t.set_state(selector, to, at)))
     }
 
     fn enqueue_notice<'a>(
@@ -747,15 +756,23 @@ impl Storage for MemoryStorage {
 
     fn record_event<'a>(
         &'a self,
-        number: &'a str,
+        number: &'a ResidentIdNumber,
         event: &'a LifeEvent,
         at: OffsetDateTime,
-    ) -> Answer<'a, ()> {
+    ) -> Answer<'a, Vec<CredentialRecord>> {
         self.with(|t| {
-            let entry = t.residents.get_mut(number).ok_or(StoreError::NotFound)?;
+            let entry = t
+                .residents
+                .get_mut(number.expose())
+                .ok_or(StoreError::NotFound)?;
             crate::registry::apply(entry, event);
-            t.life_events.push((number.to_owned(), event.clone(), at));
-            Ok(())
+            t.life_events
+                .push((number.expose().to_owned(), event.clone(), at));
+            Ok(t.set_state(
+                Selector::Resident(number),
+                event.credential_state(),
+                at.unix_timestamp(),
+            ))
         })
     }
 

@@ -3,12 +3,14 @@
 //! Imports are idempotent: a record already stored with the same content is left alone, a
 //! changed one replaced, and the card's state and events are kept either way.
 
+use eid_core::ResidentIdNumber;
 use eid_core::identity::{CardExpiry, ResidentCard};
 use eid_core::region::RegionCode;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::{Date, OffsetDateTime};
 
+use crate::issuance::{CredentialRecord, CredentialState, Selector};
 use crate::{Backend, Partition, StoreError, WritePool, db, retrying};
 
 /// What the registry says of a card, besides its own validity dates.
@@ -87,6 +89,25 @@ impl LifeEvent {
             Self::Death { .. } => "death",
         }
     }
+
+    /// The state the event moves the resident's credentials to: a lost card suspends them
+    /// (the card may be found); a replaced card, a new name or address and a death revoke
+    /// them.
+    pub fn credential_state(&self) -> CredentialState {
+        match self {
+            Self::CardReportedLost => CredentialState::Suspended,
+            _ => CredentialState::Invalid,
+        }
+    }
+
+    /// Whether the resident is offered a new credential after it (the old one told
+    /// something that is no longer true).
+    pub fn offers_reissue(&self) -> bool {
+        matches!(
+            self,
+            Self::CardReplaced { .. } | Self::NameChanged { .. } | Self::AddressChanged { .. }
+        )
+    }
 }
 
 impl std::fmt::Debug for LifeEvent {
@@ -150,6 +171,17 @@ pub(crate) fn apply(entry: &mut RegistryEntry, event: &LifeEvent) {
         }
         LifeEvent::Death { .. } => entry.deceased = true,
     }
+}
+
+/// A life event as written, with the resident's record after it.
+pub(crate) struct EventWrite<'a> {
+    pub(crate) number: &'a str,
+    pub(crate) record: String,
+    pub(crate) state: &'static str,
+    pub(crate) deceased: bool,
+    pub(crate) kind: &'static str,
+    pub(crate) detail: String,
+    pub(crate) at: OffsetDateTime,
 }
 
 /// Appends one CSV field (RFC 4180 quoting) for PostgreSQL's `COPY … (FORMAT csv)`.
@@ -308,17 +340,19 @@ impl Partition {
         }))
     }
 
-    /// Records `event` for the resident `number` at `at`, and applies it: a lost card's
-    /// state becomes reported lost; a replaced card gets its new dates and the state valid
-    /// (the old card is void: its credentials are revoked by the authority); a name or
-    /// address change updates the record; a death marks the resident deceased. One
-    /// transaction: the event and its effect are stored together or not at all.
+    /// Records `event` for the resident `number` at `at`, and applies it to the registry
+    /// and to the resident's credentials: a lost card's state becomes reported lost and its
+    /// credentials suspended; a replaced card gets its new dates and the state valid (the
+    /// old card is void: its credentials are revoked); a name or address change updates the
+    /// record and revokes them; a death marks the resident deceased and revokes them. One
+    /// transaction with the credentials' outbox events: the event and all its effects are
+    /// stored together or not at all. Returns the credentials that changed.
     pub(crate) async fn record_event(
         &self,
-        number: &str,
+        number: &ResidentIdNumber,
         event: &LifeEvent,
         at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
         retrying("recording a life event", || {
             self.record_event_once(number, event, at)
         })
@@ -327,77 +361,47 @@ impl Partition {
 
     async fn record_event_once(
         &self,
-        number: &str,
+        number: &ResidentIdNumber,
         event: &LifeEvent,
         at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let Some(mut entry) = self.resident(number).await? else {
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
+        let Some(mut entry) = self.resident(number.expose()).await? else {
             return Err(StoreError::NotFound);
         };
         apply(&mut entry, event);
-        let record = encode(&entry.card)?;
-        let detail = serde_json::to_string(event).map_err(|_| StoreError::Corrupt("life event"))?;
+        let write = EventWrite {
+            number: number.expose(),
+            record: encode(&entry.card)?,
+            state: entry.state.as_str(),
+            deceased: entry.deceased,
+            kind: event.kind(),
+            detail: serde_json::to_string(event).map_err(|_| StoreError::Corrupt("life event"))?,
+            at,
+        };
+        self.change_states(
+            Selector::Resident(number),
+            event.credential_state(),
+            at.unix_timestamp(),
+            Some(&write),
+        )
+        .await
+    }
+
+    /// The SQL that writes a life event: the resident's record after it, and the event.
+    /// Parameters: number, record, card state, deceased, at; number, kind, detail, at.
+    pub(crate) fn event_sql(&self) -> [&'static str; 2] {
         match &self.backend {
-            Backend::Sqlite(pool) => {
-                let mut tx = pool
-                    .begin_write()
-                    .await
-                    .map_err(db("recording a life event"))?;
-                sqlx::query(
-                    "UPDATE residents SET record = ?2, card_state = ?3, deceased = ?4, updated_at = ?5
-                     WHERE id_number = ?1",
-                )
-                .bind(number)
-                .bind(&record)
-                .bind(entry.state.as_str())
-                .bind(entry.deceased)
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("recording a life event"))?;
-                sqlx::query(
-                    "INSERT INTO life_events (id_number, kind, detail, at) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .bind(number)
-                .bind(event.kind())
-                .bind(&detail)
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("recording a life event"))?;
-                tx.commit().await.map_err(db("recording a life event"))?;
-            }
-            Backend::Postgres(pool) => {
-                let mut tx = pool
-                    .begin_write()
-                    .await
-                    .map_err(db("recording a life event"))?;
-                sqlx::query(
-                    "UPDATE residents SET record = $2::jsonb, card_state = $3, deceased = $4, updated_at = $5
-                     WHERE id_number = $1",
-                )
-                .bind(number)
-                .bind(&record)
-                .bind(entry.state.as_str())
-                .bind(entry.deceased)
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("recording a life event"))?;
-                sqlx::query(
-                    "INSERT INTO life_events (id_number, kind, detail, at) VALUES ($1, $2, $3::jsonb, $4)",
-                )
-                .bind(number)
-                .bind(event.kind())
-                .bind(&detail)
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("recording a life event"))?;
-                tx.commit().await.map_err(db("recording a life event"))?;
-            }
+            Backend::Sqlite(_) => [
+                "UPDATE residents SET record = ?2, card_state = ?3, deceased = ?4, updated_at = ?5
+                 WHERE id_number = ?1",
+                "INSERT INTO life_events (id_number, kind, detail, at) VALUES (?1, ?2, ?3, ?4)",
+            ],
+            Backend::Postgres(_) => [
+                "UPDATE residents SET record = $2::jsonb, card_state = $3, deceased = $4, updated_at = $5
+                 WHERE id_number = $1",
+                "INSERT INTO life_events (id_number, kind, detail, at) VALUES ($1, $2, $3::jsonb, $4)",
+            ],
         }
-        Ok(())
     }
 
     /// The resident's life events, oldest first.

@@ -651,15 +651,21 @@ impl Store {
         Ok(entry)
     }
 
-    /// Records a life event for the resident and applies it, in one transaction.
+    /// Records a life event for the resident and applies it to the registry and to the
+    /// resident's credentials (suspended for a lost card, revoked otherwise), with their
+    /// outbox events, in one transaction. Returns the credentials that changed.
     pub async fn record_event(
         &self,
         number: &ResidentIdNumber,
         event: &LifeEvent,
         at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let number = number.expose();
-        self.part(number).record_event(number, event, at).await
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
+        let p = self.partition_of(number.expose());
+        let mut changed = self.parts[p].record_event(number, event, at).await?;
+        for record in &mut changed {
+            self.globalize(p, &mut record.instances);
+        }
+        Ok(changed)
     }
 
     /// The resident's life events, oldest first.

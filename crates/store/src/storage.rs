@@ -15,8 +15,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use eid_core::Random;
 use eid_core::identity::ResidentCard;
+use eid_core::{Random, ResidentIdNumber};
 use time::OffsetDateTime;
 
 use crate::StoreError;
@@ -185,13 +185,14 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// The resident with this number.
     fn resident<'a>(&'a self, number: &'a str) -> Answer<'a, Option<RegistryEntry>>;
 
-    /// Records a life event and applies it.
+    /// Records a life event and applies it to the registry and to the resident's
+    /// credentials (with their outbox events); the credentials that changed.
     fn record_event<'a>(
         &'a self,
-        number: &'a str,
+        number: &'a ResidentIdNumber,
         event: &'a LifeEvent,
         at: OffsetDateTime,
-    ) -> Answer<'a, ()>;
+    ) -> Answer<'a, Vec<CredentialRecord>>;
 
     /// A resident's life events, oldest first.
     fn life_events<'a>(&'a self, number: &'a str) -> Answer<'a, Vec<(LifeEvent, OffsetDateTime)>>;
@@ -429,10 +430,10 @@ impl Storage for crate::Partition {
 
     fn record_event<'a>(
         &'a self,
-        number: &'a str,
+        number: &'a ResidentIdNumber,
         event: &'a LifeEvent,
         at: OffsetDateTime,
-    ) -> Answer<'a, ()> {
+    ) -> Answer<'a, Vec<CredentialRecord>> {
         Box::pin(Self::record_event(self, number, event, at))
     }
 

@@ -773,3 +773,125 @@ async fn a_memory_store_says_it_has_nothing_to_back_up() {
     let error = store.backup_into(&dir).await.unwrap_err().to_string();
     assert!(error.contains("nothing to back up"), "{error}");
 }
+
+/// A registry life event and the state change of the resident's credentials are one
+/// transaction: when the outbox refuses the change's events, neither the event, nor the
+/// resident's new record, nor the revocation is stored; once it accepts, all of them are.
+/// `refuse` makes every insert into the outbox fail; `accept` undoes it.
+async fn a_life_event_is_stored_with_its_revocation(
+    store: &Store,
+    refuse: impl AsyncFnOnce(),
+    accept: impl AsyncFnOnce(),
+) {
+    let number = ResidentIdNumber::parse_structure(&resident(store).await).unwrap();
+    let mut c = credential("e-1", "phone");
+    c.id_number = &number;
+    store
+        .record_credential(&c, 2, SHARD, &OsRandom)
+        .await
+        .unwrap();
+    let queued = store.outbox(0, 100).await.unwrap().len();
+    let event = eid_store::LifeEvent::NameChanged {
+        family_name: "韦".into(),
+        given_name: "秀兰".into(),
+    };
+    let at = time::OffsetDateTime::from_unix_timestamp(NOW).unwrap();
+    let before = store.resident(&number).await.unwrap().unwrap();
+
+    refuse().await;
+    let failed = store.record_event(&number, &event, at).await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert!(store.life_events(&number).await.unwrap().is_empty());
+    assert_eq!(store.resident(&number).await.unwrap().unwrap(), before);
+    let held = store.credentials_of(&number).await.unwrap();
+    assert_eq!(held[0].state, CredentialState::Valid);
+    assert_eq!(store.outbox(0, 100).await.unwrap().len(), queued);
+
+    accept().await;
+    let changed = store.record_event(&number, &event, at).await.unwrap();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].instances.len(), 2);
+    assert_eq!(store.life_events(&number).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .resident(&number)
+            .await
+            .unwrap()
+            .unwrap()
+            .card
+            .full_name,
+        "韦秀兰"
+    );
+    let held = store.credentials_of(&number).await.unwrap();
+    assert_eq!(held[0].state, CredentialState::Invalid);
+    // Two status events and the wallet's notice.
+    assert_eq!(store.outbox(0, 100).await.unwrap().len(), queued + 3);
+}
+
+#[tokio::test]
+async fn a_life_event_and_its_revocation_are_one_transaction_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("eid-life-event-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite:{}", dir.join("eid.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let side = sqlx::SqlitePool::connect(&url).await.unwrap();
+    a_life_event_is_stored_with_its_revocation(
+        &store,
+        async || {
+            sqlx::raw_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON outbox
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+            )
+            .execute(&side)
+            .await
+            .unwrap();
+        },
+        async || {
+            sqlx::raw_sql("DROP TRIGGER refuse")
+                .execute(&side)
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    side.close().await;
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: EID_TEST_POSTGRES_URL (scripts/test starts one)"]
+async fn a_life_event_and_its_revocation_are_one_transaction_on_postgres() {
+    let Some(scratch) = eid_store::ScratchPostgres::create("life_event")
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    let store = Store::connect(&scratch.url).await.unwrap();
+    let side = sqlx::PgPool::connect(&scratch.url).await.unwrap();
+    a_life_event_is_stored_with_its_revocation(
+        &store,
+        async || {
+            sqlx::raw_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+                 $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+                 CREATE TRIGGER refuse BEFORE INSERT ON outbox
+                 FOR EACH ROW EXECUTE FUNCTION refuse();",
+            )
+            .execute(&side)
+            .await
+            .unwrap();
+        },
+        async || {
+            sqlx::raw_sql("DROP TRIGGER refuse ON outbox")
+                .execute(&side)
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    side.close().await;
+    store.close().await;
+    scratch.drop_database().await.unwrap();
+}

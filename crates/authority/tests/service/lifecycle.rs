@@ -293,25 +293,7 @@ async fn lost_found_rebound(world: &World) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["revoked"]["instances"], 6);
     // The offer made before the re-binding (the one the notice warned of) is void.
-    let (status, refused) = send(
-        &world.public,
-        form_post(
-            "/token",
-            &[
-                ("grant_type", eid_oid4vc::GRANT_PRE_AUTHORIZED_CODE),
-                (
-                    "pre-authorized_code",
-                    &pending.grants.pre_authorized_code.code,
-                ),
-                ("tx_code", &pending_tx),
-            ],
-        ),
-    )
-    .await;
-    assert_eq!(
-        (status, refused["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    assert_redeemed_no_more(world, &pending, &pending_tx).await;
     assert!(
         statuses(&next_events(&mut events, 6).await)
             .iter()
@@ -360,6 +342,29 @@ async fn lost_found_rebound(world: &World) {
     }
     assert!(!audit.contains(card.id_number.expose()));
     assert!(!audit.contains(&card.full_name));
+}
+
+/// The token endpoint refuses `offer` (voided by a later decision) with `invalid_grant`.
+async fn assert_redeemed_no_more(world: &World, offer: &CredentialOffer, tx_code: &str) {
+    let (status, refused) = send(
+        &world.public,
+        form_post(
+            "/token",
+            &[
+                ("grant_type", eid_oid4vc::GRANT_PRE_AUTHORIZED_CODE),
+                (
+                    "pre-authorized_code",
+                    &offer.grants.pre_authorized_code.code,
+                ),
+                ("tx_code", tx_code),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 }
 
 async fn registry_event(world: &World, card: &ResidentCard, event: Value) -> Value {
@@ -438,6 +443,23 @@ async fn registry_life_events(world: &World) {
             .unwrap_err()
             .contains("INVALID")
     );
+    // The same event sent again, as an officer does when the answer was lost: recorded
+    // again, nothing more to change, and the reissue offered again — the first offer void.
+    let first =
+        CredentialOffer::from_uri(body["reissue_offer"]["offer_uri"].as_str().unwrap()).unwrap();
+    let first_tx = body["reissue_offer"]["tx_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = registry_event(
+        world,
+        moved,
+        json!({"kind": "address_changed", "address": "浙江省杭州市西湖区文三路1号", "residence_region": "330106"}),
+    )
+    .await;
+    assert_eq!(body["changed"]["instances"], 0);
+    assert!(body["reissue_offer"]["offer_uri"].is_string(), "{body}");
+    assert_redeemed_no_more(world, &first, &first_tx).await;
     let offer =
         CredentialOffer::from_uri(body["reissue_offer"]["offer_uri"].as_str().unwrap()).unwrap();
     let phone = Phone::new("wechat", "p2", 1);

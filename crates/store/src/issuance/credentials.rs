@@ -176,16 +176,19 @@ impl Partition {
         at: i64,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
         retrying("changing credential states", || {
-            self.set_state_once(selector, to, at)
+            self.change_states(selector, to, at, None)
         })
         .await
     }
 
-    async fn set_state_once(
+    /// One try of [`Self::set_state`], writing `event` (a registry life event and the
+    /// resident's record after it) first in the same transaction.
+    pub(crate) async fn change_states(
         &self,
         selector: Selector<'_>,
         to: CredentialState,
         at: i64,
+        event: Option<&crate::registry::EventWrite<'_>>,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
         let from = to.allowed_from();
         let (first, last) = (from[0], from[from.len() - 1]);
@@ -212,6 +215,26 @@ impl Partition {
         };
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db("changing credential states"))?;
+            if let Some(event) = event {
+                let [record, insert] = self.event_sql();
+                sqlx::query(record)
+                    .bind(event.number)
+                    .bind(&event.record)
+                    .bind(event.state)
+                    .bind(event.deceased)
+                    .bind(event.at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("recording a life event"))?;
+                sqlx::query(insert)
+                    .bind(event.number)
+                    .bind(event.kind)
+                    .bind(&event.detail)
+                    .bind(event.at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("recording a life event"))?;
+            }
             let mut query = sqlx::query_as::<_, (String, String, String, String)>(select).bind(a);
             if let Some(b) = b {
                 query = query.bind(b);
