@@ -18,7 +18,7 @@
 //! | `portrait` | bstr (JPEG) | base64url string | when the registry holds one |
 //! | `age_over_14/16/18/60/65` | bool | boolean | on the day of issuance |
 //! | `age_in_years`, `age_birth_year` | uint | number | |
-//! | `pseudonym:<relying party id>` | bstr (24) | base64url string | one per relying party registered for a pseudonym |
+//! | `pseudonym:<relying party id>` | bstr (105: the 24-byte pseudonym sealed to the relying party) | base64url string | one per relying party registered for a pseudonym |
 //!
 //! mdoc: docType and namespace `cn.eid.resident.1`; SD-JWT VC: `vct`
 //! `urn:eid:cn:resident-identity:1`, every attribute selectively disclosable.

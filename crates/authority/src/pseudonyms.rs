@@ -6,10 +6,15 @@
 //! `pseudonym:<relying party id>`: `eid_crypto::pseudonym` of the resident under the
 //! authority's pseudonym key, for that relying party. The subject sealed is the first 17
 //! digits of the identity number as a 64-bit big-endian integer (the 18th is their check
-//! character), so a pseudonym is 24 bytes, base64url in the SD-JWT VC. It depends on the
-//! resident and the relying party only: every instance of a batch, every re-issue and every
-//! new phone carries the same one. The key is the authority's pseudonym key, the one all its
-//! replicas share (kept in its store unless configured); only the authority resolves.
+//! character), so a pseudonym is 24 bytes. It depends on the resident and the relying party
+//! only: every instance of a batch, every re-issue and every new phone carries the same
+//! one. The key is the authority's pseudonym key, the one all its replicas share (kept in
+//! its store unless configured); only the authority resolves.
+//!
+//! The item holds the pseudonym sealed to the relying party's pseudonym key from the trust
+//! list (`eid_crypto::pseudonym::seal_to`: HPKE, 105 bytes, base64url in the SD-JWT VC), so
+//! that the wallet carrying every relying party's item learns none of them; the relying
+//! party opens its own and reads the same pseudonym from every credential.
 
 use std::sync::Arc;
 
@@ -67,11 +72,26 @@ impl Authority {
         let subject = subject(id_number);
         trust
             .list()
-            .pseudonym_relying_parties()
-            .map(|rp| {
-                let value = pseudonym::pseudonym(&self.settings.pseudonym_key, rp, &subject)
+            .relying_parties
+            .iter()
+            // Sealed to the relying party: the wallet carries it without learning it. A
+            // list signed before pseudonyms were sealed may register one without a key: that
+            // relying party gets none (never one in the clear).
+            .filter_map(|rp| {
+                Some((
+                    rp,
+                    rp.pseudonym_key.as_ref().filter(|_| rp.has_pseudonym())?,
+                ))
+            })
+            .map(|(rp, key)| {
+                let value = pseudonym::pseudonym(&self.settings.pseudonym_key, &rp.id, &subject)
                     .map_err(|e| ApiError::Internal(format!("a pseudonym: {e}")))?;
-                Ok((eid_trust::pseudonym_item(rp), value))
+                let point = key
+                    .verifying_key()
+                    .map_err(|e| ApiError::Internal(format!("a pseudonym key: {e}")))?;
+                let sealed = pseudonym::seal_to(point.sec1(), &rp.id, &value)
+                    .map_err(|e| ApiError::Internal(format!("sealing a pseudonym: {e}")))?;
+                Ok((eid_trust::pseudonym_item(&rp.id), sealed))
             })
             .collect()
     }

@@ -14,7 +14,7 @@ use eid_core::{Clock, SystemClock};
 use eid_crypto::{Signer, SigningKey};
 use eid_trust::edit::{
     add_issuer, add_provider, add_relying_party, announce_root_keys, set_face_match,
-    set_offline_keys, set_scope,
+    set_offline_keys, set_pseudonym_key, set_scope,
 };
 use eid_trust::model::{ProviderState, WalletProvider};
 use eid_trust::{AcceptanceScope, Purpose, StatusFinding, TrustList, VerifiedTrustList};
@@ -130,6 +130,21 @@ pub enum Command {
         /// Replace a relying party with the same id
         #[arg(long)]
         replace: bool,
+    },
+    /// Register the public key a relying party's pairwise pseudonyms are sealed to (its
+    /// desks keep the private half: eid verifier serve --pseudonym-key): required before a
+    /// list with a relying party registered for a pseudonym is signed. Make one with eid keys
+    /// generate --jwk
+    SetPseudonymKey {
+        /// The draft trust list
+        #[arg(long)]
+        list: PathBuf,
+        /// The relying party's identifier
+        #[arg(long)]
+        id: String,
+        /// The public key (JWK, EC P-256)
+        #[arg(long)]
+        key: PathBuf,
     },
     /// Say whether desks must match the face for a purpose (the catalogue's
     /// face_match_required): required, the purpose and every registration for it must ask
@@ -408,6 +423,12 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                         "cannot require a face match for {name}: the purpose and every registration for it must ask for the portrait (eid trust add-rp --replace … --purpose {name}:…,portrait)"
                     )
                 })
+            })
+        }
+        Command::SetPseudonymKey { list, id, key } => {
+            let jwk = read_jwks(&[key])?.remove(0);
+            edit(&list, |l| {
+                set_pseudonym_key(l, &id, jwk).context("cannot register the pseudonym key")
             })
         }
         Command::AnnounceRoot { list, key } => {

@@ -111,6 +111,11 @@ pub enum Command {
         /// The largest distance between two faces taken as the same person
         #[arg(long, default_value_t = 0.6)]
         face_threshold: f64,
+        /// The private key (PKCS#8 PEM, P-256) its pairwise pseudonyms are sealed to, whose
+        /// public half the trust list registers for it (eid trust set-pseudonym-key):
+        /// required when it is registered for a pseudonym
+        #[arg(long, env = "EID_VERIFIER_PSEUDONYM_KEY")]
+        pseudonym_key: Option<PathBuf>,
     },
 }
 
@@ -131,6 +136,50 @@ fn face_model(
     _threshold: f64,
 ) -> anyhow::Result<Arc<dyn eid_face::CompareFaces>> {
     anyhow::bail!("--face-models needs a build with the face feature (cargo build --features face)")
+}
+
+/// The key to open `relying_party`'s pseudonyms with, from `path`: required when the trust
+/// list registers it for a pseudonym, and the private half of the key registered there (a
+/// desk with another would refuse every pseudonym).
+fn pseudonym_recipient(
+    trust: &VerifiedTrustList,
+    relying_party: &str,
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<eid_crypto::hpke::HpkeRecipient>> {
+    let registered = trust
+        .list()
+        .relying_party(relying_party)
+        .filter(|rp| rp.has_pseudonym())
+        .map(|rp| rp.pseudonym_key.as_ref());
+    let Some(path) = path else {
+        if let Some(Some(_)) = registered {
+            anyhow::bail!(
+                "{relying_party} is registered for a pseudonym: --pseudonym-key (EID_VERIFIER_PSEUDONYM_KEY) must name the private half of its pseudonym key"
+            );
+        }
+        return Ok(None);
+    };
+    let key = eid_crypto::hpke::HpkeRecipient::from_pkcs8_pem(&read(path)?).with_context(|| {
+        format!(
+            "--pseudonym-key {} is not a P-256 PKCS#8 key",
+            path.display()
+        )
+    })?;
+    let public = match registered {
+        Some(Some(jwk)) => jwk
+            .verifying_key()
+            .context("the trust list's pseudonym key")?,
+        _ => anyhow::bail!(
+            "--pseudonym-key: the trust list registers no pseudonym key for {relying_party}"
+        ),
+    };
+    if public.sec1() != key.public_point() {
+        anyhow::bail!(
+            "--pseudonym-key {} is not the key the trust list registers for {relying_party}'s pseudonyms",
+            path.display()
+        );
+    }
+    Ok(Some(key))
 }
 
 pub fn run(command: Command) -> anyhow::Result<Outcome> {
@@ -154,6 +203,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         session_key,
         face_models,
         face_threshold,
+        pseudonym_key,
     } = command;
     eid_serve::init_logs();
     if !(face_threshold > 0.0 && face_threshold < 2.0) {
@@ -180,7 +230,11 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         }
         _ => None,
     };
+    let pseudonym_key = pseudonym_recipient(&trust, &relying_party, pseudonym_key.as_deref())?;
     let mut verifier = Verifier::new(trust, &relying_party, now);
+    if let Some(key) = pseudonym_key {
+        verifier = verifier.with_pseudonym_key(key);
+    }
     if let Some(url) = &replay_redis {
         // The URL is not repeated in the error: it may carry a password.
         let memory = eid_verifier::replay::RedisReplayMemory::new(url, &relying_party)

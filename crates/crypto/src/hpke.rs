@@ -51,6 +51,23 @@ impl HpkeRecipient {
         })
     }
 
+    /// A key pair from a P-256 private key in a `PRIVATE KEY` PEM (PKCS#8), as `eid keys
+    /// generate` writes it: a relying party's long-lived key for what is sealed to it.
+    pub fn from_pkcs8_pem(text: &str) -> Result<Self, CryptoError> {
+        use aws_lc_rs::agreement::{ECDH_P256, PrivateKey};
+        use aws_lc_rs::encoding::{AsBigEndian, EcPrivateKeyBin};
+        let der = zeroize::Zeroizing::new(crate::pem::decode("PRIVATE KEY", text)?);
+        let private = PrivateKey::from_private_key_der(&ECDH_P256, &der)
+            .map_err(|_| CryptoError::BadPrivateKey)?;
+        let public = private
+            .compute_public_key()
+            .map_err(|_| CryptoError::BadPrivateKey)?;
+        let scalar: EcPrivateKeyBin<'static> = private
+            .as_be_bytes()
+            .map_err(|_| CryptoError::BadPrivateKey)?;
+        Self::from_parts(scalar.as_ref(), public.as_ref())
+    }
+
     /// The public point (uncompressed SEC 1) to seal to.
     pub fn public_point(&self) -> &[u8; 65] {
         &self.public
@@ -110,6 +127,24 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
             .collect()
+    }
+
+    /// A relying party's key as `eid keys generate` writes it (PKCS#8 PEM) opens what is
+    /// sealed to its public point; a key of another kind is refused.
+    #[test]
+    fn a_pkcs8_key_opens_what_is_sealed_to_its_point() {
+        use crate::Signer;
+        let key = crate::SigningKey::generate().unwrap();
+        let recipient = HpkeRecipient::from_pkcs8_pem(&key.to_pkcs8_pem().unwrap()).unwrap();
+        assert_eq!(recipient.public_point(), key.verifying_key().sec1());
+        let (enc, ciphertext) = seal(recipient.public_point(), b"info", b"aad", b"hello").unwrap();
+        assert_eq!(
+            recipient.open(&enc, b"info", b"aad", &ciphertext).unwrap(),
+            b"hello"
+        );
+        let sm2 = crate::SigningKey::generate_for(crate::Algorithm::Sm2Sm3).unwrap();
+        assert!(HpkeRecipient::from_pkcs8_pem(&sm2.to_pkcs8_pem().unwrap()).is_err());
+        assert!(HpkeRecipient::from_pkcs8_pem("not a key").is_err());
     }
 
     /// RFC 9180 Appendix A.3.1: DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-128-GCM, base

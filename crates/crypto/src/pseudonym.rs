@@ -76,6 +76,50 @@ pub fn resolve(
     Ok(buffer)
 }
 
+/// The HPKE `info` of a sealed pseudonym (the AAD is the relying party's id).
+const SEALED_INFO: &[u8] = b"eid sealed pairwise pseudonym v1";
+/// HPKE's encapsulated key (DHKEM(P-256): an uncompressed point) before the ciphertext.
+const ENC_LEN: usize = 65;
+/// A sealed pseudonym's length beyond the pseudonym's: the encapsulated key and the tag.
+pub const SEALED_OVERHEAD: usize = ENC_LEN + 16;
+
+/// `pseudonym` sealed to `relying_party`'s public point (HPKE base mode, DHKEM(P-256,
+/// HKDF-SHA256), AES-128-GCM, `crate::hpke`), its id as the AAD: the encapsulated key
+/// then the ciphertext. Only the holder of the relying party's private key opens it; a
+/// wallet carrying it learns nothing of the pseudonym, and every sealing differs.
+pub fn seal_to(
+    relying_party_point: &[u8],
+    relying_party: &str,
+    pseudonym: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let (mut enc, ciphertext) = crate::hpke::seal(
+        relying_party_point,
+        SEALED_INFO,
+        relying_party.as_bytes(),
+        pseudonym,
+    )?;
+    if enc.len() != ENC_LEN {
+        return Err(CryptoError::Hpke);
+    }
+    enc.extend_from_slice(&ciphertext);
+    Ok(enc)
+}
+
+/// The pseudonym [`seal_to`] sealed for `relying_party` to `key`; anything else — sealed to
+/// another key or for another relying party, cut short, any byte changed — is
+/// [`CryptoError::Hpke`].
+pub fn open_sealed(
+    key: &crate::hpke::HpkeRecipient,
+    relying_party: &str,
+    sealed: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    if sealed.len() < SEALED_OVERHEAD {
+        return Err(CryptoError::Hpke);
+    }
+    let (enc, ciphertext) = sealed.split_at(ENC_LEN);
+    key.open(enc, SEALED_INFO, relying_party.as_bytes(), ciphertext)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +146,39 @@ mod tests {
             bank,
             pseudonym(&[8; 32], "bank-450102-0001", b"subject1").unwrap()
         );
+    }
+
+    #[test]
+    fn a_sealed_pseudonym_opens_only_for_its_relying_party_under_its_key() {
+        let bank = crate::hpke::HpkeRecipient::generate().unwrap();
+        let other = crate::hpke::HpkeRecipient::generate().unwrap();
+        let value = pseudonym(&ROOT, "bank-450102-0001", b"subject1").unwrap();
+        let sealed = seal_to(bank.public_point(), "bank-450102-0001", &value).unwrap();
+        assert_eq!(sealed.len(), value.len() + SEALED_OVERHEAD);
+        assert_eq!(
+            open_sealed(&bank, "bank-450102-0001", &sealed).unwrap(),
+            value
+        );
+        // Every sealing differs: the wallet cannot tell two of them apart by their bytes.
+        let again = seal_to(bank.public_point(), "bank-450102-0001", &value).unwrap();
+        assert_ne!(sealed, again);
+        assert_eq!(
+            open_sealed(&bank, "bank-450102-0001", &again).unwrap(),
+            value
+        );
+        // Another key, another relying party's id, a changed byte, a short value: refused.
+        assert!(open_sealed(&other, "bank-450102-0001", &sealed).is_err());
+        assert!(open_sealed(&bank, "welfare-450102", &sealed).is_err());
+        for i in [0, 64, 65, sealed.len() - 1] {
+            let mut changed = sealed.clone();
+            changed[i] ^= 1;
+            assert!(
+                open_sealed(&bank, "bank-450102-0001", &changed).is_err(),
+                "{i}"
+            );
+        }
+        assert!(open_sealed(&bank, "bank-450102-0001", &sealed[..SEALED_OVERHEAD - 1]).is_err());
+        assert!(seal_to(&[4; 65], "bank-450102-0001", &value).is_err());
     }
 
     /// The construction exactly as documented: the value computed independently with Python

@@ -252,6 +252,24 @@ pub fn set_web_origins(
     Ok(())
 }
 
+/// Registers the public key (JWK, EC P-256) relying party `id`'s pseudonyms are sealed to
+/// (replacing the one it had). The key must be a P-256 public key; the relying party keeps
+/// the private half at its desks.
+pub fn set_pseudonym_key(list: &mut TrustList, id: &str, key: Jwk) -> Result<(), TrustError> {
+    key.verifying_key().map_err(|e| {
+        TrustError::Content(format!(
+            "a pseudonym key must be a P-256 public key (JWK): {e}"
+        ))
+    })?;
+    let rp = list
+        .relying_parties
+        .iter_mut()
+        .find(|rp| rp.id == id)
+        .ok_or_else(|| TrustError::Content(format!("no relying party {id}")))?;
+    rp.pseudonym_key = Some(key);
+    Ok(())
+}
+
 /// Registers a relying party in county `region` for `purposes`, each with the attributes
 /// given or, when none are, the catalogue's full set for that purpose but a
 /// [`PSEUDONYM`] (which is registered by name); attributes beyond the catalogue are
@@ -305,11 +323,13 @@ pub fn add_relying_party(
             "a relying party is registered for at least one purpose".into(),
         ));
     }
-    let kept = list
+    // Its web origins and pseudonym key stay with a replaced registration (they have their
+    // own commands).
+    let (kept, pseudonym_key) = list
         .relying_parties
         .iter()
         .find(|rp| rp.id == id)
-        .map(|rp| rp.web_origins.clone())
+        .map(|rp| (rp.web_origins.clone(), rp.pseudonym_key.clone()))
         .unwrap_or_default();
     let entry = RelyingParty {
         id: id.to_owned(),
@@ -318,6 +338,7 @@ pub fn add_relying_party(
         purposes: registered,
         certificate: certificate.map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
         web_origins: kept,
+        pseudonym_key,
     };
     if let Some(other) = list
         .relying_parties

@@ -378,6 +378,12 @@ pub struct RelyingParty {
     /// relying party lists the same).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub web_origins: Vec<String>,
+    /// The public key (JWK, EC P-256) its pairwise pseudonyms are sealed to, required when
+    /// it is registered for a [`PSEUDONYM`]: the authority seals each credential's item to
+    /// it (HPKE, `eid_crypto::pseudonym::seal_to`), so that the wallet carrying it learns
+    /// nothing of the pseudonym.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pseudonym_key: Option<Jwk>,
 }
 
 impl RelyingParty {

@@ -36,6 +36,18 @@ pub fn sign(
         .checked_add(valid_for)
         .ok_or(TrustError::Malformed("next_update out of range"))?;
     check_consistent(&signed)?;
+    // Checked when signing, not when reading: a list signed before pseudonyms were sealed
+    // is still read (its relying parties without a key get no pseudonym).
+    if let Some(rp) = signed
+        .relying_parties
+        .iter()
+        .find(|rp| rp.has_pseudonym() && rp.pseudonym_key.is_none())
+    {
+        return Err(TrustError::Content(format!(
+            "relying party {} is registered for a pseudonym but has no pseudonym key: each is sealed to it (eid trust set-pseudonym-key)",
+            rp.id
+        )));
+    }
     let mut header = Map::new();
     header.insert("alg".into(), root.algorithm().jose_name().into());
     header.insert("typ".into(), TYP_TRUST_LIST.into());
@@ -127,6 +139,17 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
     let with_pseudonym: Vec<&str> = list.pseudonym_relying_parties().collect();
     for id in &with_pseudonym {
         pseudonym_id_allowed(id)?;
+    }
+    // A pseudonym is sealed to its relying party's key: a P-256 public key.
+    for rp in &list.relying_parties {
+        if let Some(key) = &rp.pseudonym_key {
+            key.verifying_key().map_err(|e| {
+                TrustError::Content(format!(
+                    "relying party {}: its pseudonym key is not a P-256 public key: {e}",
+                    rp.id
+                ))
+            })?;
+        }
     }
     if with_pseudonym.len() > model::MAX_PSEUDONYM_RELYING_PARTIES {
         return Err(TrustError::Content(format!(

@@ -11,7 +11,7 @@ mod common;
 use common::{NOW, list, names};
 use eid_core::region::{RegionCode, Scope};
 use eid_crypto::{Signer, SigningKey};
-use eid_trust::edit::{add_relying_party, set_offline_keys, set_scope};
+use eid_trust::edit::{add_relying_party, set_offline_keys, set_pseudonym_key, set_scope};
 use eid_trust::signed::sign;
 use eid_trust::{AcceptanceScope, Purpose, TrustError, TrustList, VerifiedTrustList};
 use time::{Duration, OffsetDateTime};
@@ -410,6 +410,15 @@ fn a_pseudonym_is_registered_by_name_within_its_bounds() {
         )
         .unwrap();
     }
+    // Each has the key its pseudonyms are sealed to.
+    let sealing = SigningKey::generate().unwrap().verifying_key().to_jwk();
+    let ids: Vec<String> = list
+        .pseudonym_relying_parties()
+        .map(str::to_owned)
+        .collect();
+    for id in &ids {
+        set_pseudonym_key(&mut list, id, sealing.clone()).unwrap();
+    }
     let full = list.clone();
     let refused = register(
         &mut list,
@@ -435,7 +444,21 @@ fn a_pseudonym_is_registered_by_name_within_its_bounds() {
         true,
     )
     .unwrap();
-    assert_eq!(before.relying_party("bank-a"), list.relying_party("bank-a"));
+    assert_eq!(full.relying_party("bank-a"), list.relying_party("bank-a"));
+
+    // The pseudonym key: a P-256 public key, of a relying party the list has.
+    let sm2 = SigningKey::generate_for(eid_crypto::Algorithm::Sm2Sm3)
+        .unwrap()
+        .verifying_key()
+        .to_jwk();
+    for (id, key) in [("bank-a", sm2), ("bank-nobody", sealing.clone())] {
+        let refused = set_pseudonym_key(&mut list, id, key);
+        assert!(
+            matches!(refused, Err(TrustError::Content(_))),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(list, full);
 
     // A relying party's own item is its pseudonym; another's is itself.
     assert_eq!(pseudonym_item("bank-a"), "pseudonym:bank-a");
@@ -466,6 +489,30 @@ fn a_pseudonym_is_registered_by_name_within_its_bounds() {
         }
     };
     assert!(sign(&full, &root, NOW, Duration::days(1)).is_ok());
+    // A relying party with a pseudonym and no key to seal it to; a key off the curve.
+    let message = refused(&|l| {
+        l.relying_parties
+            .iter_mut()
+            .find(|rp| rp.id == "bank-a")
+            .unwrap()
+            .pseudonym_key = None;
+    });
+    assert!(
+        message.contains("bank-a is registered for a pseudonym but has no pseudonym key"),
+        "{message}"
+    );
+    let message = refused(&|l| {
+        let rp = l
+            .relying_parties
+            .iter_mut()
+            .find(|rp| rp.id == "bank-7")
+            .unwrap();
+        rp.pseudonym_key.as_mut().unwrap().x = eid_crypto::b64url(&[1; 32]);
+    });
+    assert!(
+        message.contains("bank-7: its pseudonym key is not a P-256 public key"),
+        "{message}"
+    );
     let message = refused(&|l| {
         l.purposes[3].attributes.push("pseudonym:bank-a".into());
     });

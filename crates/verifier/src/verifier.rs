@@ -52,6 +52,9 @@ pub struct Verifier {
     replay: Box<dyn crate::replay::ReplayMemory>,
     relying_party: String,
     statuses: StatusCache,
+    /// The private half of the relying party's pseudonym key (the trust list has the public
+    /// half): its pseudonym arrives sealed to it.
+    pseudonym_key: Option<eid_crypto::hpke::HpkeRecipient>,
 }
 
 fn offline_keys(trust: &VerifiedTrustList) -> Vec<OfflineIssuerKey> {
@@ -66,6 +69,22 @@ fn offline_keys(trust: &VerifiedTrustList) -> Vec<OfflineIssuerKey> {
             })
         })
         .collect()
+}
+
+/// The content of `raw` when it is exactly one definite-length CBOR byte string (of up to
+/// 65,535 bytes).
+fn byte_string(raw: &[u8]) -> Option<&[u8]> {
+    let (&head, rest) = raw.split_first()?;
+    let (length, body) = match head {
+        0x40..=0x57 => (usize::from(head - 0x40), rest),
+        0x58 => (usize::from(*rest.first()?), rest.get(1..)?),
+        0x59 => (
+            usize::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?)),
+            rest.get(2..)?,
+        ),
+        _ => return None,
+    };
+    (body.len() == length).then_some(body)
 }
 
 /// What a verified credential gave, in either format, for the policy and the report.
@@ -102,6 +121,28 @@ impl Verifier {
             owners,
             relying_party: relying_party.to_owned(),
             statuses: StatusCache::new(),
+            pseudonym_key: None,
+        }
+    }
+
+    /// Opens the relying party's pairwise pseudonym with `key`, the private half of the
+    /// pseudonym key its trust-list registration names. Without one, a disclosed pseudonym
+    /// is refused: it cannot be read.
+    pub fn with_pseudonym_key(mut self, key: eid_crypto::hpke::HpkeRecipient) -> Self {
+        self.pseudonym_key = Some(key);
+        self
+    }
+
+    /// The relying party's own pseudonym, base64url, from `sealed` (the credential's item):
+    /// `Err` says why it is not one.
+    fn open_pseudonym(&self, sealed: &[u8]) -> Result<String, &'static str> {
+        let key = self
+            .pseudonym_key
+            .as_ref()
+            .ok_or("sealed; this desk has no pseudonym key to open it")?;
+        match eid_crypto::pseudonym::open_sealed(key, &self.relying_party, sealed) {
+            Ok(pseudonym) if pseudonym.len() == PSEUDONYM_LEN => Ok(eid_crypto::b64url(&pseudonym)),
+            _ => Err("not a pseudonym sealed to this relying party"),
         }
     }
 
@@ -356,14 +397,15 @@ impl Verifier {
             } else {
                 format!("{namespace}/{identifier}")
             };
-            // A pseudonym reads the same in both formats: base64url, as the SD-JWT VC has it.
-            // One that is not a 24-byte bstr is no pseudonym eid makes, and refused as such.
+            // A pseudonym arrives sealed to this relying party (a bstr) and reads the same in
+            // both formats once opened: base64url. One that does not open is refused.
             let (name, value) = if name == eid_trust::PSEUDONYM {
-                match raw.as_slice() {
-                    [0x58, 0x18, bytes @ ..] if bytes.len() == PSEUDONYM_LEN => {
-                        (name, Value::from(eid_crypto::b64url(bytes)))
-                    }
-                    _ => (format!("{identifier} (not a 24-byte byte string)"), value),
+                let opened = byte_string(raw)
+                    .ok_or("not a byte string")
+                    .and_then(|sealed| self.open_pseudonym(sealed));
+                match opened {
+                    Ok(pseudonym) => (name, Value::from(pseudonym)),
+                    Err(why) => (format!("{identifier} ({why})"), Value::Null),
                 }
             } else {
                 (name, value)
@@ -433,21 +475,26 @@ impl Verifier {
             .and_then(Value::as_str)
             .map(str::to_owned);
         // The relying party's own pseudonym is `pseudonym` (another's stays itself, refused),
-        // when it is what eid makes: 24 bytes, base64url.
+        // opened from its seal: base64url as the mdoc's reads.
         let mut disclosed = Vec::with_capacity(items.len());
         let mut values = Map::new();
         for item in &items {
-            let value = claims.remove(item);
+            let mut value = claims.remove(item);
             let mut name = attribute_of_item(item, &self.relying_party).to_owned();
-            let well_formed = || {
-                value
+            if name == eid_trust::PSEUDONYM {
+                let opened = value
                     .as_ref()
                     .and_then(Value::as_str)
                     .and_then(|text| eid_crypto::b64url_decode(text).ok())
-                    .is_some_and(|bytes| bytes.len() == PSEUDONYM_LEN)
-            };
-            if name == eid_trust::PSEUDONYM && !well_formed() {
-                name = format!("{item} (not a 24-byte base64url string)");
+                    .ok_or("not a base64url string")
+                    .and_then(|sealed| self.open_pseudonym(&sealed));
+                match opened {
+                    Ok(pseudonym) => value = Some(Value::from(pseudonym)),
+                    Err(why) => {
+                        name = format!("{item} ({why})");
+                        value = None;
+                    }
+                }
             }
             if let Some(value) = value {
                 values.insert(name.clone(), value);
@@ -591,6 +638,33 @@ impl Verifier {
             },
             reasons: decision.reasons.iter().map(Reason::policy).collect(),
             presence: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_string;
+
+    #[test]
+    fn a_byte_string_is_read_whole_and_nothing_else_is() {
+        assert_eq!(byte_string(&[0x40]), Some(&[][..]));
+        assert_eq!(byte_string(&[0x43, 1, 2, 3]), Some(&[1, 2, 3][..]));
+        let long = [[0x58, 105].as_slice(), &[9; 105]].concat();
+        assert_eq!(byte_string(&long), Some(&[9; 105][..]));
+        let longer = [[0x59, 1, 0].as_slice(), &[7; 256]].concat();
+        assert_eq!(byte_string(&longer), Some(&[7; 256][..]));
+        for refused in [
+            &[][..],
+            &[0x43, 1, 2],             // cut short
+            &[0x43, 1, 2, 3, 4],       // more after it
+            &[0x58],                   // no length
+            &[0x59, 1],                // half a length
+            &[0x63, b'a', b'b', b'c'], // text
+            &[0x5f, 0x41, 1, 0xff],    // indefinite length
+            &[0x18, 24],               // an integer
+        ] {
+            assert_eq!(byte_string(refused), None, "{refused:?}");
         }
     }
 }

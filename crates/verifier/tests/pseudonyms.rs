@@ -1,7 +1,8 @@
 //! Pairwise pseudonyms between the phone and a relying party: the bank, registered for a
 //! pseudonym, asks for its own; the phone gives that one and never another relying party's
 //! (it refuses a request for one); the bank reads it as `pseudonym`, the same in both
-//! formats, and refuses an answer carrying another relying party's.
+//! formats, and refuses an answer carrying another relying party's. Each pseudonym travels
+//! sealed to its relying party's key: the bank opens its own; one it cannot open is refused.
 
 #![expect(
     clippy::unwrap_used,
@@ -14,11 +15,14 @@ mod common;
 use common::{IDX, NOW, STATUS_URI, World};
 use eid_core::OsRandom;
 use eid_core::region::RegionCode;
-use eid_crypto::{b64url, pseudonym};
+use std::sync::LazyLock;
+
+use eid_crypto::hpke::HpkeRecipient;
+use eid_crypto::{Signer, SigningKey, b64url, pseudonym};
 use eid_mdoc::issue::ElementValue;
 use eid_oid4vc::vp::{parse_invocation, sign_request};
 use eid_sdjwt::{Jws, KeyBinding};
-use eid_trust::edit::add_relying_party;
+use eid_trust::edit::{add_relying_party, set_pseudonym_key};
 use eid_trust::{PSEUDONYM, Purpose, VerifiedTrustList, pseudonym_item};
 use eid_verifier::openid4vp::{OnlineRequest, OnlineTerms};
 use eid_verifier::{Channel, Check, Verifier};
@@ -31,8 +35,30 @@ const BANK: &str = "nanning-bank";
 /// The other relying party with a pseudonym: the bar's reader, registered for welfare.
 const OTHER: &str = "nanning-bar";
 
+/// The keys the bank's and the other party's pseudonyms are sealed to.
+static KEYS: LazyLock<[(&str, SigningKey); 2]> =
+    LazyLock::new(|| [BANK, OTHER].map(|rp| (rp, SigningKey::generate().unwrap())));
+
+/// `relying_party`'s pseudonym key: its private half, as its desks hold it.
+fn recipient(relying_party: &str) -> HpkeRecipient {
+    let (_, key) = KEYS.iter().find(|(rp, _)| *rp == relying_party).unwrap();
+    HpkeRecipient::from_pkcs8_pem(&key.to_pkcs8_pem().unwrap()).unwrap()
+}
+
+/// The bank's verifier under `trust`, with its pseudonym key.
+fn bank(world: &World, trust: &VerifiedTrustList) -> Verifier {
+    world
+        .verifier_under(trust, BANK)
+        .with_pseudonym_key(recipient(BANK))
+}
+
+/// `pseudonym` sealed for `relying_party` to `to`'s key, as the credential carries it.
+fn sealed(to: &str, relying_party: &str, pseudonym: &[u8]) -> Vec<u8> {
+    pseudonym::seal_to(recipient(to).public_point(), relying_party, pseudonym).unwrap()
+}
+
 /// The world's trust list with the bank and the other relying party registered for a
-/// pseudonym.
+/// pseudonym, each with its key.
 fn with_pseudonyms(world: &World) -> VerifiedTrustList {
     world
         .next_trust_list(|draft| {
@@ -61,6 +87,9 @@ fn with_pseudonyms(world: &World) -> VerifiedTrustList {
                 )
                 .unwrap();
             }
+            for (id, key) in KEYS.iter() {
+                set_pseudonym_key(draft, id, key.verifying_key().to_jwk()).unwrap();
+            }
         })
         .1
 }
@@ -70,10 +99,11 @@ fn her_pseudonym(relying_party: &str) -> Vec<u8> {
     pseudonym::pseudonym(&[7; 32], relying_party, b"17digits").unwrap()
 }
 
-/// Her credentials in both formats, with her pseudonyms for the bank and the other party.
+/// Her credentials in both formats, with her pseudonyms for the bank and the other party,
+/// each sealed to its party.
 fn credentials(world: &World) -> (Vec<u8>, String) {
     let items = [BANK, OTHER].map(|rp| {
-        let value = her_pseudonym(rp);
+        let value = sealed(rp, rp, &her_pseudonym(rp));
         (
             pseudonym_item(rp),
             ElementValue::Bytes(value.clone()),
@@ -154,7 +184,7 @@ fn request(verifier: &Verifier, world: &World) -> OnlineRequest {
 fn the_bank_receives_its_own_pseudonym_in_either_format_and_no_other() {
     let world = World::new();
     let trust = with_pseudonyms(&world);
-    let verifier = world.verifier_under(&trust, BANK);
+    let verifier = bank(&world, &trust);
     let (mdoc, sd_jwt) = credentials(&world);
     let bank = b64url(&her_pseudonym(BANK));
     for held in [Held::Mdoc(&mdoc), Held::SdJwt(&sd_jwt)] {
@@ -183,7 +213,7 @@ fn the_bank_receives_its_own_pseudonym_in_either_format_and_no_other() {
 fn the_phone_refuses_a_request_for_another_relying_partys_pseudonym() {
     let world = World::new();
     let trust = with_pseudonyms(&world);
-    let verifier = world.verifier_under(&trust, BANK);
+    let verifier = bank(&world, &trust);
     let made = request(&verifier, &world);
     // The bank asks, signed with its own certificate, for the other party's pseudonym.
     let jws = Jws::parse(&made.request_object).unwrap();
@@ -205,7 +235,7 @@ fn the_phone_refuses_a_request_for_another_relying_partys_pseudonym() {
 fn the_bank_refuses_an_answer_carrying_another_relying_partys_pseudonym() {
     let world = World::new();
     let trust = with_pseudonyms(&world);
-    let verifier = world.verifier_under(&trust, BANK);
+    let verifier = bank(&world, &trust);
     let (_, sd_jwt) = credentials(&world);
     let requested = ["family_name".to_owned(), PSEUDONYM.to_owned()];
     let check = Check {
@@ -262,7 +292,7 @@ fn the_bank_counter_receives_its_own_pseudonym_in_person() {
 
     let world = World::new();
     let trust = with_pseudonyms(&world);
-    let verifier = world.verifier_under(&trust, BANK);
+    let verifier = bank(&world, &trust);
     let (mdoc, _) = credentials(&world);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
@@ -308,28 +338,83 @@ fn the_bank_counter_receives_its_own_pseudonym_in_person() {
     );
 }
 
-/// A pseudonym that is not what eid's authorities make (24 bytes: a bstr in the mdoc,
-/// base64url in the SD-JWT VC) is no pseudonym: refused, in either format.
+/// A pseudonym that is not what eid's authorities make (a 24-byte pseudonym sealed to this
+/// relying party: a bstr in the mdoc, base64url in the SD-JWT VC) is no pseudonym: refused,
+/// in either format, naming why, and nothing of it kept — as is a sealed one at a desk
+/// without the key to open it.
 #[test]
-fn a_malformed_pseudonym_is_refused_in_either_format() {
+fn a_pseudonym_that_does_not_open_is_refused_in_either_format() {
     let world = World::new();
     let trust = with_pseudonyms(&world);
-    let verifier = world.verifier_under(&trust, BANK);
+    let verifier = bank(&world, &trust);
     let value = her_pseudonym(BANK);
-    // In the mdoc its base64 as text instead of the bytes; in the SD-JWT VC one byte short.
-    let (mdoc, sd_jwt) = credentials_with(
-        &world,
-        &[(
-            pseudonym_item(BANK),
-            ElementValue::Text(b64url(&value)),
-            Value::from(b64url(&value[1..])),
-        )],
-    );
+    let good = sealed(BANK, BANK, &value);
+    let cases: [(&str, ElementValue, Vec<u8>); 5] = [
+        // The bytes as text in the mdoc; a byte short in the SD-JWT VC.
+        (
+            "not a byte string",
+            ElementValue::Text(b64url(&good)),
+            good[1..].to_vec(),
+        ),
+        // The pseudonym itself, unsealed.
+        (
+            "not a pseudonym sealed",
+            ElementValue::Bytes(value.clone()),
+            value.clone(),
+        ),
+        // Sealed to the other party's key; sealed for the other party's id.
+        (
+            "not a pseudonym sealed",
+            ElementValue::Bytes(sealed(OTHER, BANK, &value)),
+            sealed(OTHER, BANK, &value),
+        ),
+        (
+            "not a pseudonym sealed",
+            ElementValue::Bytes(sealed(BANK, OTHER, &value)),
+            sealed(BANK, OTHER, &value),
+        ),
+        // Sealed right, but what is inside is not 24 bytes.
+        (
+            "not a pseudonym sealed",
+            ElementValue::Bytes(sealed(BANK, BANK, &value[1..])),
+            sealed(BANK, BANK, &value[1..]),
+        ),
+    ];
+    for (why, mdoc_value, sd_jwt_value) in cases {
+        let (mdoc, sd_jwt) = credentials_with(
+            &world,
+            &[(
+                pseudonym_item(BANK),
+                mdoc_value,
+                Value::from(b64url(&sd_jwt_value)),
+            )],
+        );
+        // The SD-JWT VC's value is base64url in every case: cut short, it does not open.
+        let sd_jwt_why = why.replace("not a byte string", "not a pseudonym sealed");
+        for (held, why) in [
+            (Held::Mdoc(&mdoc), why),
+            (Held::SdJwt(&sd_jwt), &*sd_jwt_why),
+        ] {
+            let (_, report) = bank_online(&world, &trust, &verifier, held);
+            assert_eq!(
+                report.codes(),
+                ["attribute_disclosed_beyond_purpose"],
+                "{why}: {:?}",
+                report.reasons
+            );
+            let said = format!("{:?}", report.reasons);
+            assert!(said.contains(why), "{why}: {said}");
+            assert!(!report.attributes.contains_key(PSEUDONYM));
+        }
+    }
+    // A desk without the key refuses a good one, and says it has no key.
+    let keyless = world.verifier_under(&trust, BANK);
+    let (mdoc, sd_jwt) = credentials(&world);
     for held in [Held::Mdoc(&mdoc), Held::SdJwt(&sd_jwt)] {
-        let (_, report) = bank_online(&world, &trust, &verifier, held);
-        assert_eq!(
-            report.codes(),
-            ["attribute_disclosed_beyond_purpose"],
+        let (_, report) = bank_online(&world, &trust, &keyless, held);
+        assert_eq!(report.codes(), ["attribute_disclosed_beyond_purpose"]);
+        assert!(
+            format!("{:?}", report.reasons).contains("no pseudonym key"),
             "{:?}",
             report.reasons
         );

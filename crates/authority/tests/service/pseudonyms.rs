@@ -1,25 +1,33 @@
 //! Pairwise pseudonyms: every credential carries, for each relying party registered for one,
 //! the resident's pseudonym for it — the same in every instance, format and re-issue, on a
 //! new phone too, different for every other relying party — and the authority resolves one
-//! for a lawful request, in its audit log.
+//! for a lawful request, in its audit log. Each is sealed to its relying party's key: the
+//! wallet carries bytes it cannot read.
 
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use eid_authority::credential::{CONFIG_MDOC, CONFIG_SD_JWT};
 use eid_core::region::RegionCode;
+use eid_crypto::hpke::HpkeRecipient;
+use eid_crypto::pseudonym::{SEALED_OVERHEAD, open_sealed};
+use eid_crypto::{Signer, SigningKey};
 use eid_crypto::{b64url, b64url_decode};
 use eid_mdoc::model::IssuerSigned;
 use eid_sdjwt::UnverifiedSdJwt;
-use eid_trust::edit::add_relying_party;
+use eid_trust::edit::{add_relying_party, set_pseudonym_key};
 use eid_trust::{PSEUDONYM, Purpose, VerifiedTrustList};
 use serde_json::{Value, json};
 
 use crate::common::*;
 
-/// Registers `bank-a` (bank account opening) and `welfare-b` (welfare) for a pseudonym, and
-/// `bank-c` for the bank's full set, which leaves the pseudonym out.
-fn register_relying_parties(world: &World) {
+/// The relying parties' private keys their pseudonyms are sealed to, by id.
+type Keys = BTreeMap<&'static str, HpkeRecipient>;
+
+/// Registers `bank-a` (bank account opening) and `welfare-b` (welfare) for a pseudonym, each
+/// with the key it is sealed to, `bank-c` for the bank's full set, which leaves the
+/// pseudonym out, and `welfare-d` for a pseudonym without a key.
+fn register_relying_parties(world: &World) -> Keys {
     let mut list = world.authority.trust_list().list().clone();
     let region = RegionCode::parse("450102").unwrap();
     let with_pseudonym = |attributes: &[&str]| {
@@ -39,6 +47,7 @@ fn register_relying_parties(world: &World) {
         ),
         ("welfare-b", Purpose::Welfare, with_pseudonym(&[])),
         ("bank-c", Purpose::BankAccountOpening, None),
+        ("welfare-d", Purpose::Welfare, with_pseudonym(&[])),
     ] {
         add_relying_party(
             &mut list,
@@ -53,14 +62,26 @@ fn register_relying_parties(world: &World) {
     }
     assert_eq!(
         list.pseudonym_relying_parties().collect::<Vec<_>>(),
-        ["bank-a", "welfare-b"]
+        ["bank-a", "welfare-b", "welfare-d"]
     );
+    // `welfare-d` has no key, as in a list signed before pseudonyms were sealed (signing
+    // refuses one now): it gets none, never one in the clear.
+    let mut keys = Keys::new();
+    for id in ["bank-a", "welfare-b"] {
+        let key = SigningKey::generate().unwrap();
+        set_pseudonym_key(&mut list, id, key.verifying_key().to_jwk()).unwrap();
+        keys.insert(
+            id,
+            HpkeRecipient::from_pkcs8_pem(&key.to_pkcs8_pem().unwrap()).unwrap(),
+        );
+    }
     world
         .authority
         .set_trust_list(VerifiedTrustList::dangerous_unsigned(list));
+    keys
 }
 
-/// A credential's pseudonym items, in either format: item → value, base64url.
+/// A credential's pseudonym items, in either format: item → value (sealed), base64url.
 fn pseudonyms(credential: &str) -> BTreeMap<String, String> {
     let is_pseudonym = |name: &str| name.starts_with("pseudonym:");
     if let Ok(sd) = UnverifiedSdJwt::parse(credential) {
@@ -88,12 +109,34 @@ fn pseudonyms(credential: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Every credential of `issued` (both formats, every instance) carries the same pseudonyms.
-fn the_one_set(issued: &[Vec<String>]) -> BTreeMap<String, String> {
-    let sets: Vec<_> = issued.iter().flatten().map(|c| pseudonyms(c)).collect();
-    assert_eq!(sets.len(), 6);
-    assert!(sets.iter().all(|s| *s == sets[0]), "{sets:?}");
-    sets[0].clone()
+/// Every credential of `issued` (both formats, every instance) carries the same pseudonyms,
+/// once each relying party opens its own with its key: item → pseudonym, base64url. What the
+/// wallet holds is sealed — the pseudonym and its tag with HPKE's encapsulated key — and
+/// differs between the two formats' requests.
+fn the_one_set(issued: &[Vec<String>], keys: &Keys) -> BTreeMap<String, String> {
+    let sealed: Vec<_> = issued.iter().flatten().map(|c| pseudonyms(c)).collect();
+    assert_eq!(sealed.len(), 6);
+    assert_ne!(sealed[0], sealed[5], "each request seals them anew");
+    let opened: Vec<BTreeMap<String, String>> = sealed
+        .iter()
+        .map(|items| {
+            items
+                .iter()
+                .map(|(item, value)| {
+                    let rp = item.strip_prefix("pseudonym:").unwrap();
+                    let value = b64url_decode(value).unwrap();
+                    assert_eq!(value.len(), 24 + SEALED_OVERHEAD);
+                    let pseudonym = open_sealed(&keys[rp], rp, &value).unwrap();
+                    (item.clone(), b64url(&pseudonym))
+                })
+                .collect()
+        })
+        .collect();
+    assert!(opened.iter().all(|s| *s == opened[0]), "{opened:?}");
+    for items in &sealed {
+        assert!(items.values().all(|v| !opened[0].values().any(|p| p == v)));
+    }
+    opened[0].clone()
 }
 
 /// `POST /admin/pseudonyms/resolve` with the admin token and `token` as the resolution token.
@@ -114,7 +157,7 @@ async fn resolve(world: &World, body: Value) -> (StatusCode, Value) {
 #[tokio::test]
 async fn each_relying_party_has_its_own_stable_pseudonym_which_only_the_authority_resolves() {
     let world = World::new("sqlite::memory:").await;
-    register_relying_parties(&world);
+    let keys = register_relying_parties(&world);
     let (card, other) = (&world.residents[0], &world.residents[1]);
 
     let (offer, tx_code) = enrol(&world, card).await;
@@ -127,9 +170,9 @@ async fn each_relying_party_has_its_own_stable_pseudonym_which_only_the_authorit
         &[CONFIG_MDOC, CONFIG_SD_JWT],
     )
     .await;
-    let first = the_one_set(&issued);
-    // One pseudonym per registered relying party, none for the one that did not name it;
-    // two relying parties' differ.
+    let first = the_one_set(&issued, &keys);
+    // One pseudonym per registered relying party with a key, none for the one that did not
+    // name it or has no key; two relying parties' differ.
     assert_eq!(
         first.keys().collect::<Vec<_>>(),
         ["pseudonym:bank-a", "pseudonym:welfare-b"]
@@ -161,7 +204,7 @@ async fn each_relying_party_has_its_own_stable_pseudonym_which_only_the_authorit
         &[CONFIG_MDOC, CONFIG_SD_JWT],
     )
     .await;
-    assert_eq!(the_one_set(&again), first);
+    assert_eq!(the_one_set(&again, &keys), first);
 
     // Another resident: other pseudonyms, at both relying parties.
     let (offer, tx_code) = enrol(&world, other).await;
@@ -174,6 +217,7 @@ async fn each_relying_party_has_its_own_stable_pseudonym_which_only_the_authorit
             &[CONFIG_MDOC, CONFIG_SD_JWT],
         )
         .await,
+        &keys,
     );
     assert_ne!(theirs["pseudonym:bank-a"], *bank);
     assert_ne!(theirs["pseudonym:welfare-b"], *welfare);

@@ -346,3 +346,155 @@ fn trust_list_built_signed_and_shown_from_the_command_line() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A relying party registered for a pseudonym: the list is signed only once the key its
+/// pseudonyms are sealed to is registered, and its desk serves only with the private half
+/// of that key.
+#[test]
+fn a_relying_party_with_a_pseudonym_is_signed_and_served_only_with_its_key() {
+    let dir = scratch("pseudonym-key");
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let run = |args: &[&str]| {
+        let out = eid(args);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ok = |args: &[&str]| {
+        let (done, said) = run(args);
+        assert!(done, "{args:?}: {said}");
+    };
+    ok(&["trust", "init", "--out", &p("t")]);
+    let list = p("t/trust.json");
+    ok(&[
+        "trust",
+        "add-rp",
+        "--list",
+        &list,
+        "--id",
+        "bank-450103",
+        "--name",
+        "南宁银行",
+        "--region",
+        "450103",
+        "--purpose",
+        "bank_account_opening:family_name,portrait,pseudonym",
+    ]);
+    let sign = || {
+        run(&[
+            "trust",
+            "sign",
+            "--list",
+            &list,
+            "--key",
+            &p("t/root.key.pem"),
+            "--out",
+            &p("v1.jwt"),
+        ])
+    };
+    let (done, said) = sign();
+    assert!(!done);
+    assert!(
+        said.contains("bank-450103 is registered for a pseudonym but has no pseudonym key"),
+        "{said}"
+    );
+    for name in ["bank", "other"] {
+        ok(&[
+            "keys",
+            "generate",
+            "--out",
+            &p(&format!("{name}.key.pem")),
+            "--public",
+            &p(&format!("{name}.pub.pem")),
+            "--jwk",
+            &p(&format!("{name}.jwk")),
+        ]);
+    }
+    // Refused: a relying party the list does not have, a file that is no JWK.
+    let before = std::fs::read(&list).unwrap();
+    for (id, key, says) in [
+        ("bank-nobody", "bank.jwk", "no relying party bank-nobody"),
+        ("bank-450103", "bank.pub.pem", "is not a JWK"),
+    ] {
+        let (done, said) = run(&[
+            "trust",
+            "set-pseudonym-key",
+            "--list",
+            &list,
+            "--id",
+            id,
+            "--key",
+            &p(key),
+        ]);
+        assert!(!done && said.contains(says), "{said}");
+        assert_eq!(std::fs::read(&list).unwrap(), before);
+    }
+    ok(&[
+        "trust",
+        "set-pseudonym-key",
+        "--list",
+        &list,
+        "--id",
+        "bank-450103",
+        "--key",
+        &p("bank.jwk"),
+    ]);
+    let (done, said) = sign();
+    assert!(done, "{said}");
+
+    // The desk: without a key, or with another, it does not start, and says why.
+    let serve = |key: Option<&str>| {
+        let mut args = vec![
+            "verifier".to_owned(),
+            "serve".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--relying-party".into(),
+            "bank-450103".into(),
+            "--trust-list".into(),
+            p("v1.jwt"),
+            "--trust-jwk".into(),
+            p("t/root.jwk"),
+        ];
+        if let Some(key) = key {
+            args.extend(["--pseudonym-key".into(), p(key)]);
+        }
+        Command::new(env!("CARGO_BIN_EXE_eid"))
+            .args(&args)
+            .env_remove("EID_VERIFIER_PSEUDONYM_KEY")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    for (key, says) in [
+        (
+            None,
+            "--pseudonym-key (EID_VERIFIER_PSEUDONYM_KEY) must name",
+        ),
+        (
+            Some("other.key.pem"),
+            "is not the key the trust list registers for bank-450103's pseudonyms",
+        ),
+        (Some("bank.pub.pem"), "is not a P-256 PKCS#8 key"),
+    ] {
+        let out = serve(key).wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && said.contains(says),
+            "{key:?}: {said}"
+        );
+    }
+    // With its own key it serves.
+    let mut desk = serve(Some("bank.key.pem"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(desk.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    desk.kill().unwrap();
+    desk.wait().unwrap();
+    assert!(first.contains("http://127.0.0.1:"), "{first}");
+}

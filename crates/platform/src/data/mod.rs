@@ -17,6 +17,8 @@
 //!   providers/<id>/attestation.key.pem   a wallet provider's attestation key (secret)
 //!   providers/<id>/wallets/<instance>/   the wallets it hosts (keystore.json, wallet.db)
 //!   desks/<id>/reader.key.pem, reader.pem  a relying party's reader key and certificate
+//!   desks/<id>/pseudonym.key.pem  the key its pairwise pseudonyms are sealed to (secret;
+//!                                 the public half is in the trust list), for a desk with one
 //!   demo-residents.json           the demo residents (synthetic people) and their photographs
 //! ```
 
@@ -30,7 +32,8 @@ use eid_crypto::x509::AuthorityPki;
 use eid_crypto::{Algorithm, Signer, SigningKey, pem};
 use eid_store::Store;
 use eid_trust::edit::{
-    add_issuer, add_provider, add_relying_party, set_offline_keys, set_scope, set_web_origins,
+    add_issuer, add_provider, add_relying_party, set_offline_keys, set_pseudonym_key, set_scope,
+    set_web_origins,
 };
 use eid_trust::model::{ProviderState, WalletProvider};
 use eid_trust::{AcceptanceScope, Purpose, TrustList, VerifiedTrustList};
@@ -223,6 +226,8 @@ pub struct DeskKeys {
     pub plan: DeskPlan,
     /// The reader key and certificate (DER), for a desk with a reader.
     pub reader: Option<(SigningKey, Vec<u8>)>,
+    /// The key its pairwise pseudonyms are sealed to, for a desk with one.
+    pub pseudonym: Option<eid_crypto::hpke::HpkeRecipient>,
 }
 
 /// Everything the folder holds, opened.
@@ -432,6 +437,15 @@ impl Data {
                 rolled = true;
             }
         }
+        // A folder made before pseudonyms were sealed: its desks with one get their key.
+        for plan in DESKS.iter().filter(|d| d.pseudonym) {
+            let folder = dir.join("desks").join(plan.id);
+            if !folder.join(PSEUDONYM_KEY).exists() {
+                new_pseudonym_key(&folder, plan, &mut list)?;
+                progress(&format!("{}: a key for its pseudonyms", plan.name));
+                rolled = true;
+            }
+        }
         if rolled || data.list.next_update - now < TRUST_LIST_VALIDITY / 2 {
             data.publish(list, now)?;
         }
@@ -473,7 +487,20 @@ impl Data {
             } else {
                 None
             };
-            data.desks.push(DeskKeys { plan, reader });
+            let pseudonym = if plan.pseudonym {
+                let path = folder.join(PSEUDONYM_KEY);
+                Some(
+                    eid_crypto::hpke::HpkeRecipient::from_pkcs8_pem(&read_text(&path)?)
+                        .map_err(|e| PlatformError::Data(format!("{}: {e}", path.display())))?,
+                )
+            } else {
+                None
+            };
+            data.desks.push(DeskKeys {
+                plan,
+                reader,
+                pseudonym,
+            });
         }
         Ok(data)
     }
@@ -493,6 +520,21 @@ impl Data {
         self.trust_jws = jws;
         Ok(())
     }
+}
+
+/// A desk's pseudonym key, in its folder.
+const PSEUDONYM_KEY: &str = "pseudonym.key.pem";
+
+/// Makes desk `plan`'s pseudonym key in `folder` and registers its public half in `list`.
+fn new_pseudonym_key(
+    folder: &Path,
+    plan: &DeskPlan,
+    list: &mut TrustList,
+) -> Result<(), PlatformError> {
+    let key = SigningKey::generate()?;
+    write_key(&folder.join(PSEUDONYM_KEY), &key)?;
+    set_pseudonym_key(list, plan.id, key.verifying_key().to_jwk())?;
+    Ok(())
 }
 
 /// Where an authority's data lives: the PostgreSQL shard map its `database-url` names, or
@@ -690,6 +732,9 @@ async fn create(
         )?;
         if let Some(origin) = web_origin.filter(|_| plan.web_page) {
             set_web_origins(&mut list, plan.id, &[origin.to_owned()])?;
+        }
+        if plan.pseudonym {
+            new_pseudonym_key(&folder, &plan, &mut list)?;
         }
     }
     let json = serde_json::to_vec_pretty(&residents)

@@ -562,8 +562,15 @@ pub async fn start(
             )),
             None => None,
         };
+        let mut verifier = Verifier::new(data.trust.clone(), desk.plan.id, now);
+        if let Some(key) = &desk.pseudonym {
+            verifier = verifier.with_pseudonym_key(eid_crypto::hpke::HpkeRecipient::from_parts(
+                key.scalar(),
+                key.public_point(),
+            )?);
+        }
         let service = Service::new(
-            Verifier::new(data.trust.clone(), desk.plan.id, now),
+            verifier,
             ServiceConfig {
                 public_url,
                 trust_roots: vec![data.root.verifying_key().clone()],

@@ -32,6 +32,7 @@ async fn a_restart_keeps_keys_trust_list_wallets_and_credentials() {
             dir.join("nanning/admin-token"),
             dir.join("trust/root.key.pem"),
             dir.join("trust/operator-token"),
+            dir.join("desks/nanning-bank/pseudonym.key.pem"),
             keystore,
         ] {
             let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
@@ -101,4 +102,39 @@ async fn a_restart_keeps_keys_trust_list_wallets_and_credentials() {
     );
     running.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A folder whose bank has no key for its pseudonyms (made before they were sealed) gets one
+/// when it starts: the key's public half is in the next trust list it signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_without_its_pseudonym_key_gets_one_in_the_next_trust_list() {
+    let dir = folder("pseudonym-key");
+    let key_file = dir.join("desks/nanning-bank/pseudonym.key.pem");
+    up(&dir, None).await.stop().await;
+    let first = std::fs::read_to_string(&key_file).unwrap();
+    std::fs::remove_file(&key_file).unwrap();
+    let running = up(&dir, None).await;
+    let list = fetch(&format!("{}/trust/list", running.base), "application/jwt")
+        .await
+        .unwrap();
+    running.stop().await;
+    let list = String::from_utf8(list).unwrap();
+    let body = list.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&eid_crypto::b64url_decode(body).unwrap()).unwrap();
+    assert_eq!(claims["version"], 2, "{claims}");
+    let made = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(made, first);
+    let made = eid_crypto::hpke::HpkeRecipient::from_pkcs8_pem(&made).unwrap();
+    let bank = claims["relying_parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|rp| rp["id"] == "nanning-bank")
+        .unwrap();
+    let listed: eid_crypto::Jwk = serde_json::from_value(bank["pseudonym_key"].clone()).unwrap();
+    assert_eq!(
+        listed.verifying_key().unwrap().sec1(),
+        made.public_point(),
+        "{bank}"
+    );
 }
