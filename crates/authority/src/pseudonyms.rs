@@ -60,38 +60,39 @@ pub struct Resolved {
 
 impl Authority {
     /// The resident's pseudonym for every relying party the trust list registers for one,
-    /// as credential items (`pseudonym:<id>`, 24 bytes each).
+    /// each sealed to that party (credential items `pseudonym:<id>`, 105 bytes each).
     pub(crate) fn relying_party_pseudonyms(
         &self,
         id_number: &ResidentIdNumber,
     ) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
-        let trust = self
-            .trust
-            .read()
-            .map_err(|_| ApiError::Internal("the trust list lock is poisoned".into()))?;
+        // The parties and their keys, taken from the list; the sealing (an ECDH each) is done
+        // after its lock is let go. A list signed before pseudonyms were sealed may register
+        // one without a key: that relying party gets none (never one in the clear).
+        let parties: Vec<(String, eid_crypto::Jwk)> = {
+            let trust = self
+                .trust
+                .read()
+                .map_err(|_| ApiError::Internal("the trust list lock is poisoned".into()))?;
+            trust
+                .list()
+                .relying_parties
+                .iter()
+                .filter(|rp| rp.has_pseudonym())
+                .filter_map(|rp| Some((rp.id.clone(), rp.pseudonym_key.clone()?)))
+                .collect()
+        };
         let subject = subject(id_number);
-        trust
-            .list()
-            .relying_parties
+        parties
             .iter()
-            // Sealed to the relying party: the wallet carries it without learning it. A
-            // list signed before pseudonyms were sealed may register one without a key: that
-            // relying party gets none (never one in the clear).
-            .filter_map(|rp| {
-                Some((
-                    rp,
-                    rp.pseudonym_key.as_ref().filter(|_| rp.has_pseudonym())?,
-                ))
-            })
             .map(|(rp, key)| {
-                let value = pseudonym::pseudonym(&self.settings.pseudonym_key, &rp.id, &subject)
+                let value = pseudonym::pseudonym(&self.settings.pseudonym_key, rp, &subject)
                     .map_err(|e| ApiError::Internal(format!("a pseudonym: {e}")))?;
                 let point = key
                     .verifying_key()
                     .map_err(|e| ApiError::Internal(format!("a pseudonym key: {e}")))?;
-                let sealed = pseudonym::seal_to(point.sec1(), &rp.id, &value)
+                let sealed = pseudonym::seal_to(point.sec1(), rp, &value)
                     .map_err(|e| ApiError::Internal(format!("sealing a pseudonym: {e}")))?;
-                Ok((eid_trust::pseudonym_item(&rp.id), sealed))
+                Ok((eid_trust::pseudonym_item(rp), sealed))
             })
             .collect()
     }

@@ -138,48 +138,34 @@ fn face_model(
     anyhow::bail!("--face-models needs a build with the face feature (cargo build --features face)")
 }
 
-/// The key to open `relying_party`'s pseudonyms with, from `path`: required when the trust
-/// list registers it for a pseudonym, and the private half of the key registered there (a
-/// desk with another would refuse every pseudonym).
-fn pseudonym_recipient(
-    trust: &VerifiedTrustList,
-    relying_party: &str,
-    path: Option<&std::path::Path>,
-) -> anyhow::Result<Option<eid_crypto::hpke::HpkeRecipient>> {
-    let registered = trust
-        .list()
-        .relying_party(relying_party)
-        .filter(|rp| rp.has_pseudonym())
-        .map(|rp| rp.pseudonym_key.as_ref());
-    let Some(path) = path else {
-        if let Some(Some(_)) = registered {
-            anyhow::bail!(
-                "{relying_party} is registered for a pseudonym: --pseudonym-key (EID_VERIFIER_PSEUDONYM_KEY) must name the private half of its pseudonym key"
-            );
-        }
-        return Ok(None);
-    };
-    let key = eid_crypto::hpke::HpkeRecipient::from_pkcs8_pem(&read(path)?).with_context(|| {
+/// The private half of a relying party's pseudonym key, from `path` (PKCS#8 PEM, P-256).
+pub(crate) fn pseudonym_key(
+    path: &std::path::Path,
+) -> anyhow::Result<eid_crypto::hpke::HpkeRecipient> {
+    eid_crypto::hpke::HpkeRecipient::from_pkcs8_pem(&read(path)?).with_context(|| {
         format!(
             "--pseudonym-key {} is not a P-256 PKCS#8 key",
             path.display()
         )
-    })?;
-    let public = match registered {
-        Some(Some(jwk)) => jwk
-            .verifying_key()
-            .context("the trust list's pseudonym key")?,
-        _ => anyhow::bail!(
-            "--pseudonym-key: the trust list registers no pseudonym key for {relying_party}"
-        ),
-    };
-    if public.sec1() != key.public_point() {
+    })
+}
+
+/// `verifier` with the pseudonym key at `path`, if given; refused when the key does not fit
+/// the trust list (one registered and none given, another, or one the list does not have).
+pub(crate) fn with_pseudonym_key(
+    mut verifier: Verifier,
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Verifier> {
+    if let Some(path) = path {
+        verifier = verifier.with_pseudonym_key(pseudonym_key(path)?);
+    }
+    if let Some(problem) = verifier.pseudonym_key_problem() {
         anyhow::bail!(
-            "--pseudonym-key {} is not the key the trust list registers for {relying_party}'s pseudonyms",
-            path.display()
+            "{} (--pseudonym-key, EID_VERIFIER_PSEUDONYM_KEY): {problem}",
+            verifier.relying_party()
         );
     }
-    Ok(Some(key))
+    Ok(verifier)
 }
 
 pub fn run(command: Command) -> anyhow::Result<Outcome> {
@@ -230,11 +216,10 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         }
         _ => None,
     };
-    let pseudonym_key = pseudonym_recipient(&trust, &relying_party, pseudonym_key.as_deref())?;
-    let mut verifier = Verifier::new(trust, &relying_party, now);
-    if let Some(key) = pseudonym_key {
-        verifier = verifier.with_pseudonym_key(key);
-    }
+    let mut verifier = with_pseudonym_key(
+        Verifier::new(trust, &relying_party, now),
+        pseudonym_key.as_deref(),
+    )?;
     if let Some(url) = &replay_redis {
         // The URL is not repeated in the error: it may carry a password.
         let memory = eid_verifier::replay::RedisReplayMemory::new(url, &relying_party)

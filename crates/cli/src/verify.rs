@@ -56,6 +56,11 @@ pub struct VerifyArgs {
     /// The attributes to ask for (default: all the registration allows for the purpose)
     #[arg(long, value_delimiter = ',')]
     attributes: Vec<String>,
+    /// The private key (PKCS#8 PEM, P-256) the relying party's pairwise pseudonyms are
+    /// sealed to: required when the trust list registers one for it and it is registered for
+    /// a pseudonym
+    #[arg(long, env = "EID_VERIFIER_PSEUDONYM_KEY")]
+    pseudonym_key: Option<PathBuf>,
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
@@ -68,7 +73,10 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         None,
     )
     .with_context(|| format!("{} is not a usable trust list", args.trust_list.display()))?;
-    let mut verifier = Verifier::new(trust, &args.relying_party, now);
+    let mut verifier = crate::verifier::with_pseudonym_key(
+        Verifier::new(trust, &args.relying_party, now),
+        args.pseudonym_key.as_deref(),
+    )?;
     hold_status_lists(&mut verifier, &args.status_list, now)?;
     let attributes = if args.attributes.is_empty() {
         verifier.registered_attributes(purpose)

@@ -178,6 +178,7 @@ mod tests {
             );
         }
         assert!(open_sealed(&bank, "bank-450102-0001", &sealed[..SEALED_OVERHEAD - 1]).is_err());
+        assert!(open_sealed(&bank, "bank-450102-0001", &sealed[..10]).is_err());
         assert!(seal_to(&[4; 65], "bank-450102-0001", &value).is_err());
     }
 

@@ -133,6 +133,30 @@ impl Verifier {
         self
     }
 
+    /// Why this desk cannot open its relying party's pseudonyms under the trust list in
+    /// force, if it cannot: the list registers a key for the relying party and the desk has
+    /// none (while the relying party is registered for a pseudonym) or another one, or the
+    /// desk has one and the list registers none.
+    pub fn pseudonym_key_problem(&self) -> Option<&'static str> {
+        let rp = self.trust.list().relying_party(&self.relying_party)?;
+        match (&rp.pseudonym_key, &self.pseudonym_key) {
+            (None, None) => None,
+            (Some(_), None) if !rp.has_pseudonym() => None,
+            (Some(_), None) => Some(
+                "the trust list registers a pseudonym key for this relying party, and this desk has none (--pseudonym-key)",
+            ),
+            (None, Some(_)) => Some(
+                "this desk has a pseudonym key, and the trust list registers none for this relying party",
+            ),
+            (Some(registered), Some(held)) => match registered.verifying_key() {
+                Ok(key) if key.sec1() == held.public_point() => None,
+                _ => Some(
+                    "this desk's pseudonym key is not the one the trust list registers for this relying party",
+                ),
+            },
+        }
+    }
+
     /// The relying party's own pseudonym, base64url, from `sealed` (the credential's item):
     /// `Err` says why it is not one.
     fn open_pseudonym(&self, sealed: &[u8]) -> Result<String, &'static str> {

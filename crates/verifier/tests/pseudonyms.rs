@@ -420,3 +420,37 @@ fn a_pseudonym_that_does_not_open_is_refused_in_either_format() {
         );
     }
 }
+
+/// The desk says when its key does not fit the trust list: none for a relying party the
+/// list gives one, another than the list's, or one the list does not have.
+#[test]
+fn the_desk_says_when_its_pseudonym_key_does_not_fit_the_trust_list() {
+    let world = World::new();
+    let trust = with_pseudonyms(&world);
+    assert_eq!(bank(&world, &trust).pseudonym_key_problem(), None);
+    let problem = |verifier: Verifier| verifier.pseudonym_key_problem().unwrap_or("none");
+    assert!(problem(world.verifier_under(&trust, BANK)).contains("this desk has none"));
+    assert!(
+        problem(
+            world
+                .verifier_under(&trust, BANK)
+                .with_pseudonym_key(recipient(OTHER))
+        )
+        .contains("is not the one the trust list registers")
+    );
+    // The world's own list registers no key for the bank.
+    assert!(
+        problem(
+            world
+                .verifier_under(&world.trust, BANK)
+                .with_pseudonym_key(recipient(BANK))
+        )
+        .contains("the trust list registers none")
+    );
+    assert_eq!(
+        world
+            .verifier_under(&world.trust, BANK)
+            .pseudonym_key_problem(),
+        None
+    );
+}

@@ -471,11 +471,11 @@ fn a_relying_party_with_a_pseudonym_is_signed_and_served_only_with_its_key() {
     for (key, says) in [
         (
             None,
-            "--pseudonym-key (EID_VERIFIER_PSEUDONYM_KEY) must name",
+            "bank-450103 (--pseudonym-key, EID_VERIFIER_PSEUDONYM_KEY): the trust list registers a pseudonym key for this relying party, and this desk has none",
         ),
         (
             Some("other.key.pem"),
-            "is not the key the trust list registers for bank-450103's pseudonyms",
+            "this desk's pseudonym key is not the one the trust list registers",
         ),
         (Some("bank.pub.pem"), "is not a P-256 PKCS#8 key"),
     ] {

@@ -437,12 +437,25 @@ impl Data {
                 rolled = true;
             }
         }
-        // A folder made before pseudonyms were sealed: its desks with one get their key.
+        // Each desk with a pseudonym has its key, and the list has its public half: a folder
+        // made before pseudonyms were sealed gets one; a start stopped between writing the key
+        // and signing the list lists it now.
         for plan in DESKS.iter().filter(|d| d.pseudonym) {
             let folder = dir.join("desks").join(plan.id);
             if !folder.join(PSEUDONYM_KEY).exists() {
                 new_pseudonym_key(&folder, plan, &mut list)?;
                 progress(&format!("{}: a key for its pseudonyms", plan.name));
+                rolled = true;
+                continue;
+            }
+            let public = read_key(&folder.join(PSEUDONYM_KEY))?
+                .verifying_key()
+                .to_jwk();
+            let listed = list
+                .relying_party(plan.id)
+                .and_then(|rp| rp.pseudonym_key.as_ref());
+            if listed != Some(&public) {
+                set_pseudonym_key(&mut list, plan.id, public)?;
                 rolled = true;
             }
         }

@@ -28,7 +28,18 @@ pub(super) async fn replace_trust_list(
     .map_err(|e| ApiError::BadRequest("trust_list_refused", e.to_string()))?;
     let version = newer.list().version;
     verifier.replace_trust(newer, now);
-    Ok(axum::Json(json!({"trust_list_version": version})).into_response())
+    // Taken (it may carry revocations), but said when the relying party's pseudonym key
+    // changed under the desk: `/ready` says so too until the desk has the key.
+    match verifier.pseudonym_key_problem() {
+        Some(problem) => {
+            tracing::warn!(target: "eid::verifier", problem, "the new trust list's pseudonym key");
+            Ok(
+                axum::Json(json!({"trust_list_version": version, "pseudonym_key": problem}))
+                    .into_response(),
+            )
+        }
+        None => Ok(axum::Json(json!({"trust_list_version": version})).into_response()),
+    }
 }
 
 /// `GET /health`: the relying party, its trust list's version and the status lists held.
@@ -66,6 +77,10 @@ pub(super) async fn ready(State(service): State<Arc<Service>>) -> Result<Respons
             !service.config.status_lists.is_empty() || !service.config.status_shards.is_empty();
         if follows && verifier.statuses().held().is_empty() {
             missing.push("no status list is held yet");
+        }
+        // A trust list taken since the start may have given the relying party another key.
+        if let Some(problem) = verifier.pseudonym_key_problem() {
+            missing.push(problem);
         }
         verifier.offline_check_may_block()
     };

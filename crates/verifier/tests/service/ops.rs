@@ -192,3 +192,54 @@ async fn metrics_name_routes_and_outcomes_never_what_was_asked_or_shown() {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
 }
+
+/// A newer trust list that gives the bank a pseudonym key its desk does not hold is taken
+/// (it may carry revocations), and the answer and `/ready` say the desk cannot open the
+/// bank's pseudonyms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trust_list_with_a_pseudonym_key_the_desk_lacks_makes_it_unready() {
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let bank = start(&world, &served, "nanning-bank", true).await;
+    let (status, _) = call("GET", &format!("{bank}/ready"), String::new()).await;
+    assert_eq!(status, 200);
+    let key = eid_crypto::SigningKey::generate().unwrap();
+    let (v2, _) = world.next_trust_list(|draft| {
+        eid_trust::edit::add_relying_party(
+            draft,
+            "nanning-bank",
+            "nanning-bank",
+            eid_core::region::RegionCode::parse("450103").unwrap(),
+            &[(
+                eid_trust::Purpose::BankAccountOpening,
+                Some(
+                    ["family_name", "portrait", eid_trust::PSEUDONYM]
+                        .map(str::to_owned)
+                        .to_vec(),
+                ),
+            )],
+            Some(&world.bank.certificate),
+            true,
+        )
+        .unwrap();
+        eid_trust::edit::set_pseudonym_key(draft, "nanning-bank", key.verifying_key().to_jwk())
+            .unwrap();
+    });
+    let (status, body) = call("PUT", &format!("{bank}/trust-list"), v2).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["trust_list_version"], 2);
+    assert!(
+        body["pseudonym_key"]
+            .as_str()
+            .is_some_and(|p| p.contains("this desk has none")),
+        "{body}"
+    );
+    let (status, body) = call("GET", &format!("{bank}/ready"), String::new()).await;
+    assert_eq!(status, 503);
+    assert!(
+        String::from_utf8_lossy(&body).contains("pseudonym key"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}
