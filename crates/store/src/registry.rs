@@ -173,15 +173,40 @@ pub(crate) fn apply(entry: &mut RegistryEntry, event: &LifeEvent) {
     }
 }
 
-/// A life event as written, with the resident's record after it.
+/// A life event to write, for the resident `number`, at `at`.
 pub(crate) struct EventWrite<'a> {
     pub(crate) number: &'a str,
+    pub(crate) event: &'a LifeEvent,
+    pub(crate) at: OffsetDateTime,
+}
+
+/// A resident's row after a life event: the record (JSON), the card's state, deceased.
+pub(crate) struct AfterEvent {
     pub(crate) record: String,
     pub(crate) state: &'static str,
     pub(crate) deceased: bool,
-    pub(crate) kind: &'static str,
+    /// The event as stored (JSON).
     pub(crate) detail: String,
-    pub(crate) at: OffsetDateTime,
+}
+
+/// The resident's row (as read: record JSON, card state, deceased) after `event`.
+pub(crate) fn after_event(
+    row: (String, String, bool),
+    event: &LifeEvent,
+) -> Result<AfterEvent, StoreError> {
+    let (record, state, deceased) = row;
+    let mut entry = RegistryEntry {
+        card: decode(&record)?,
+        state: CardState::parse(&state)?,
+        deceased,
+    };
+    apply(&mut entry, event);
+    Ok(AfterEvent {
+        record: encode(&entry.card)?,
+        state: entry.state.as_str(),
+        deceased: entry.deceased,
+        detail: serde_json::to_string(event).map_err(|_| StoreError::Corrupt("life event"))?,
+    })
 }
 
 /// Appends one CSV field (RFC 4180 quoting) for PostgreSQL's `COPY … (FORMAT csv)`.
@@ -365,17 +390,9 @@ impl Partition {
         event: &LifeEvent,
         at: OffsetDateTime,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
-        let Some(mut entry) = self.resident(number.expose()).await? else {
-            return Err(StoreError::NotFound);
-        };
-        apply(&mut entry, event);
         let write = EventWrite {
             number: number.expose(),
-            record: encode(&entry.card)?,
-            state: entry.state.as_str(),
-            deceased: entry.deceased,
-            kind: event.kind(),
-            detail: serde_json::to_string(event).map_err(|_| StoreError::Corrupt("life event"))?,
+            event,
             at,
         };
         self.change_states(
@@ -387,16 +404,19 @@ impl Partition {
         .await
     }
 
-    /// The SQL that writes a life event: the resident's record after it, and the event.
-    /// Parameters: number, record, card state, deceased, at; number, kind, detail, at.
-    pub(crate) fn event_sql(&self) -> [&'static str; 2] {
+    /// The SQL that writes a life event: the resident's row read (locked on PostgreSQL; on
+    /// SQLite the transaction holds the one write lock), the record after it, and the event.
+    /// Parameters: number; number, record, card state, deceased, at; number, kind, detail, at.
+    pub(crate) fn event_sql(&self) -> [&'static str; 3] {
         match &self.backend {
             Backend::Sqlite(_) => [
+                "SELECT record, card_state, deceased FROM residents WHERE id_number = ?1",
                 "UPDATE residents SET record = ?2, card_state = ?3, deceased = ?4, updated_at = ?5
                  WHERE id_number = ?1",
                 "INSERT INTO life_events (id_number, kind, detail, at) VALUES (?1, ?2, ?3, ?4)",
             ],
             Backend::Postgres(_) => [
+                "SELECT record::text, card_state, deceased FROM residents WHERE id_number = $1 FOR UPDATE",
                 "UPDATE residents SET record = $2::jsonb, card_state = $3, deceased = $4, updated_at = $5
                  WHERE id_number = $1",
                 "INSERT INTO life_events (id_number, kind, detail, at) VALUES ($1, $2, $3::jsonb, $4)",

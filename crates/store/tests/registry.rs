@@ -218,3 +218,62 @@ async fn postgres() {
     store.close().await;
     scratch.drop_database().await.unwrap();
 }
+
+/// Two life events for one resident at once — a new name and a new address — both stay in
+/// the record: each is applied to the record as the other left it, never to a copy read
+/// before the other wrote.
+async fn two_events_at_once_keep_both(store: &Store) {
+    let people = population(1, 9);
+    store.import_residents(&people, NOW).await.unwrap();
+    let number = &people[0].id_number;
+    for i in 0..20 {
+        let name = LifeEvent::NameChanged {
+            family_name: "韦".into(),
+            given_name: format!("秀兰{i}"),
+        };
+        let address = LifeEvent::AddressChanged {
+            address: format!("浙江省杭州市西湖区文三路{i}号"),
+            residence_region: RegionCode::parse("330106").unwrap(),
+        };
+        let (a, b) = tokio::join!(
+            store.record_event(number, &name, NOW),
+            store.record_event(number, &address, NOW)
+        );
+        a.unwrap();
+        b.unwrap();
+        let card = store.resident(number).await.unwrap().unwrap().card;
+        assert_eq!(
+            (card.given_name, card.address),
+            (format!("秀兰{i}"), format!("浙江省杭州市西湖区文三路{i}号")),
+            "round {i}"
+        );
+    }
+    assert_eq!(store.life_events(number).await.unwrap().len(), 40);
+}
+
+#[tokio::test]
+async fn two_events_at_once_keep_both_on_a_sqlite_file() {
+    let dir = std::env::temp_dir().join(format!("eid-store-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Store::connect(&format!("sqlite:{}", dir.join("eid.db").display()))
+        .await
+        .unwrap();
+    two_events_at_once_keep_both(&store).await;
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: EID_TEST_POSTGRES_URL (scripts/test starts one)"]
+async fn two_events_at_once_keep_both_on_postgres() {
+    let Some(scratch) = eid_store::ScratchPostgres::create("registry_events")
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    let store = Store::connect(&scratch.url).await.unwrap();
+    two_events_at_once_keep_both(&store).await;
+    store.close().await;
+    scratch.drop_database().await.unwrap();
+}

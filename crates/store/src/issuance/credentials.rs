@@ -216,20 +216,31 @@ impl Partition {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db("changing credential states"))?;
             if let Some(event) = event {
-                let [record, insert] = self.event_sql();
+                // The resident is read in the transaction that writes it back: two events
+                // for one resident at once cannot undo each other's change to the record.
+                let [read, record, insert] = self.event_sql();
+                let row: Option<(String, String, bool)> = sqlx::query_as(read)
+                    .bind(event.number)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db("reading a resident"))?;
+                let after = crate::registry::after_event(
+                    row.ok_or(StoreError::NotFound)?,
+                    event.event,
+                )?;
                 sqlx::query(record)
                     .bind(event.number)
-                    .bind(&event.record)
-                    .bind(event.state)
-                    .bind(event.deceased)
+                    .bind(&after.record)
+                    .bind(after.state)
+                    .bind(after.deceased)
                     .bind(event.at)
                     .execute(&mut *tx)
                     .await
                     .map_err(db("recording a life event"))?;
                 sqlx::query(insert)
                     .bind(event.number)
-                    .bind(event.kind)
-                    .bind(&event.detail)
+                    .bind(event.event.kind())
+                    .bind(&after.detail)
                     .bind(event.at)
                     .execute(&mut *tx)
                     .await
