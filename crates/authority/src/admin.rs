@@ -81,23 +81,27 @@ impl Authority {
         {
             self.store.void_pending(id_number).await?;
         }
-        // A change made in some partitions only is answered as a failure after it is
-        // announced (the same call finishes it).
+        // Each credential changed is audited in the change's own transaction.
         let at = self.clock.now().unix_timestamp();
-        let outcome = self.store.set_state(selector, action.target(), at).await;
-        self.announce(outcome, action, actor, reason, at).await
+        let stamp = eid_store::AuditStamp {
+            actor,
+            action: action.name(),
+            detail: reason,
+        };
+        let outcome = self
+            .store
+            .set_state(selector, action.target(), at, &stamp)
+            .await;
+        self.announce(outcome, action)
     }
 
-    /// What follows a change of credential states: the relay woken for its outbox events,
-    /// a count and an audit entry per change. A change made in some partitions only is
-    /// announced for what it changed, then answered as the failure it also is.
-    async fn announce(
+    /// What follows a change of credential states (written with its outbox events and its
+    /// audit entries): the relay woken, a count per instance. A change made in some
+    /// partitions only is answered as the failure it also is (the same call finishes it).
+    fn announce(
         &self,
         outcome: Result<Vec<eid_store::CredentialRecord>, eid_store::StoreError>,
         action: Action,
-        actor: &str,
-        reason: &str,
-        at: i64,
     ) -> Result<Changed, ApiError> {
         self.outbox_written();
         let (changed, failure) = match outcome {
@@ -107,29 +111,17 @@ impl Authority {
             }
             Err(e) => return Err(e.into()),
         };
-        // The events of each change were written with it, to the outbox: the relay
-        // delivers them.
         let mut instances = 0;
-        let mut audited = Vec::with_capacity(changed.len());
         for record in &changed {
             for _ in &record.instances {
                 self.changes.add(&[action.name()]);
                 instances += 1;
             }
-            audited.push(eid_store::AuditEntry {
-                at,
-                actor: actor.into(),
-                action: action.name().into(),
-                subject: format!("credential:{}", record.id),
-                outcome: "ok".into(),
-                detail: reason.into(),
-            });
         }
-        self.store.audit_all(&audited).await?;
         if failure.is_some() {
             return Err(ApiError::Unavailable(format!(
                 "the change was made for {} credentials, but a database did not answer for the rest: make the same call again to finish it",
-                audited.len()
+                changed.len()
             )));
         }
         Ok(Changed {
@@ -359,9 +351,23 @@ pub(crate) async fn registry_event(
     let event = &body.event;
     // What is still open for the resident is closed first (as for any suspension or
     // revocation); then the event, the record after it and the credentials' new states are
-    // written in one transaction, with their outbox events.
+    // written in one transaction, with their outbox events and audit entries.
     authority.store.void_pending(&number).await?;
-    let outcome = match authority.store.record_event(&number, event, now).await {
+    let kind = event.kind();
+    let action = match event.credential_state() {
+        CredentialState::Suspended => Action::Suspend,
+        _ => Action::Revoke,
+    };
+    let stamp = eid_store::AuditStamp {
+        actor: "registry",
+        action: action.name(),
+        detail: kind,
+    };
+    let outcome = match authority
+        .store
+        .record_event(&number, event, now, &stamp)
+        .await
+    {
         Err(eid_store::StoreError::NotFound) => {
             return Err(ApiError::NotFound(
                 "no resident with this number is in the registry".into(),
@@ -369,14 +375,7 @@ pub(crate) async fn registry_event(
         }
         other => other,
     };
-    let kind = event.kind();
-    let action = match event.credential_state() {
-        CredentialState::Suspended => Action::Suspend,
-        _ => Action::Revoke,
-    };
-    let changed = authority
-        .announce(outcome, action, "registry", kind, now.unix_timestamp())
-        .await?;
+    let changed = authority.announce(outcome, action)?;
     // A reissue is offered while the resident holds credentials and none of them is live:
     // after this call's revocation, and equally when the call is made again because its
     // answer was lost (the first offer, if it was made, is voided above).

@@ -353,6 +353,11 @@ impl Authority {
                         Selector::Credential(&id),
                         CredentialState::Invalid,
                         self.clock.now().unix_timestamp(),
+                        &eid_store::AuditStamp {
+                            actor: &format!("wallet:{}", attestation.provider),
+                            action: "revoke",
+                            detail: "issued but not delivered",
+                        },
                     )
                     .await?;
                 self.outbox_written();

@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 
 use crate::StoreError;
 use crate::issuance::{
-    AccessGrant, AuditEntry, CredentialRecord, CredentialState, NewCredential, NewOffer,
-    Redemption, Selector, ShardStatuses,
+    AccessGrant, AuditEntry, AuditStamp, CredentialRecord, CredentialState, NewCredential,
+    NewOffer, Redemption, Selector, ShardStatuses,
 };
 use crate::outbox::{Outgoing, OutgoingItem};
 use crate::registry::{CardState, LifeEvent, RegistryEntry};
@@ -134,6 +134,7 @@ impl Tables {
         selector: Selector<'_>,
         to: CredentialState,
         at: i64,
+        stamp: &AuditStamp<'_>,
     ) -> Vec<CredentialRecord> {
         let allowed = to.allowed_from();
         let mut changed = Vec::new();
@@ -185,6 +186,7 @@ impl Tables {
                     },
                 );
             }
+            self.audit.push(stamp.entry(&id, at));
             let c = &self.credentials[&id];
             changed.push(self.record(&id, c, instances));
         }
@@ -537,8 +539,9 @@ impl Storage for MemoryStorage {
         selector: Selector<'a>,
         to: CredentialState,
         at: i64,
+        stamp: &'a AuditStamp<'a>,
     ) -> Answer<'a, Vec<CredentialRecord>> {
-        self.with(|t| Ok(t.set_state(selector, to, at)))
+        self.with(|t| Ok(t.set_state(selector, to, at, stamp)))
     }
 
     fn enqueue_notice<'a>(
@@ -759,6 +762,7 @@ impl Storage for MemoryStorage {
         number: &'a ResidentIdNumber,
         event: &'a LifeEvent,
         at: OffsetDateTime,
+        stamp: &'a AuditStamp<'a>,
     ) -> Answer<'a, Vec<CredentialRecord>> {
         self.with(|t| {
             let entry = t
@@ -772,6 +776,7 @@ impl Storage for MemoryStorage {
                 Selector::Resident(number),
                 event.credential_state(),
                 at.unix_timestamp(),
+                stamp,
             ))
         })
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::{Date, OffsetDateTime};
 
-use crate::issuance::{CredentialRecord, CredentialState, Selector};
+use crate::issuance::{AuditStamp, CredentialRecord, CredentialState, Selector};
 use crate::{Backend, Partition, StoreError, WritePool, db, retrying};
 
 /// What the registry says of a card, besides its own validity dates.
@@ -377,9 +377,10 @@ impl Partition {
         number: &ResidentIdNumber,
         event: &LifeEvent,
         at: OffsetDateTime,
+        stamp: &AuditStamp<'_>,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
         retrying("recording a life event", || {
-            self.record_event_once(number, event, at)
+            self.record_event_once(number, event, at, stamp)
         })
         .await
     }
@@ -389,6 +390,7 @@ impl Partition {
         number: &ResidentIdNumber,
         event: &LifeEvent,
         at: OffsetDateTime,
+        stamp: &AuditStamp<'_>,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
         let write = EventWrite {
             number: number.expose(),
@@ -400,6 +402,7 @@ impl Partition {
             event.credential_state(),
             at.unix_timestamp(),
             Some(&write),
+            stamp,
         )
         .await
     }

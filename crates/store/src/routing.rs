@@ -34,8 +34,8 @@ use eid_core::{Random, ResidentIdNumber};
 use time::OffsetDateTime;
 
 use crate::issuance::{
-    AccessGrant, AuditEntry, CredentialRecord, CredentialState, NewCredential, NewOffer,
-    Redemption, Selector, ShardStatuses,
+    AccessGrant, AuditEntry, AuditStamp, CredentialRecord, CredentialState, NewCredential,
+    NewOffer, Redemption, Selector, ShardStatuses,
 };
 use crate::outbox::{Outgoing, OutgoingItem};
 use crate::registry::{LifeEvent, RegistryEntry};
@@ -344,19 +344,21 @@ impl Store {
     /// partition (a wallet instance is looked for in every partition). Returns the
     /// credentials that changed, with their published instances.
     /// Each partition writes the events of its changes to its outbox in the same
-    /// transaction (`crate::outbox`), stamped `at` (Unix seconds).
+    /// transaction (`crate::outbox`), stamped `at` (Unix seconds), and an audit entry per
+    /// credential changed, by `stamp`.
     pub async fn set_state(
         &self,
         selector: Selector<'_>,
         to: CredentialState,
         at: i64,
+        stamp: &AuditStamp<'_>,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
         // Every partition is tried, whatever one of them answers: a lost phone is frozen
         // wherever it can be; what changed is reported even when one partition failed.
         let mut changed = Vec::new();
         let mut failure = None;
         for p in self.selected(selector) {
-            match self.parts[p].set_state(selector, to, at).await {
+            match self.parts[p].set_state(selector, to, at, stamp).await {
                 Ok(mut records) => {
                     for record in &mut records {
                         self.globalize(p, &mut record.instances);
@@ -659,9 +661,10 @@ impl Store {
         number: &ResidentIdNumber,
         event: &LifeEvent,
         at: OffsetDateTime,
+        stamp: &AuditStamp<'_>,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
         let p = self.partition_of(number.expose());
-        let mut changed = self.parts[p].record_event(number, event, at).await?;
+        let mut changed = self.parts[p].record_event(number, event, at, stamp).await?;
         for record in &mut changed {
             self.globalize(p, &mut record.instances);
         }

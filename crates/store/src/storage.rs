@@ -21,8 +21,8 @@ use time::OffsetDateTime;
 
 use crate::StoreError;
 use crate::issuance::{
-    AccessGrant, AuditEntry, CredentialRecord, CredentialState, NewCredential, NewOffer,
-    Redemption, Selector, ShardStatuses,
+    AccessGrant, AuditEntry, AuditStamp, CredentialRecord, CredentialState, NewCredential,
+    NewOffer, Redemption, Selector, ShardStatuses,
 };
 use crate::outbox::Outgoing;
 use crate::registry::{LifeEvent, RegistryEntry};
@@ -104,6 +104,7 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         selector: Selector<'a>,
         to: CredentialState,
         at: i64,
+        stamp: &'a AuditStamp<'a>,
     ) -> Answer<'a, Vec<CredentialRecord>>;
 
     /// Queues a wallet notice that goes with no status change.
@@ -192,6 +193,7 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         number: &'a ResidentIdNumber,
         event: &'a LifeEvent,
         at: OffsetDateTime,
+        stamp: &'a AuditStamp<'a>,
     ) -> Answer<'a, Vec<CredentialRecord>>;
 
     /// A resident's life events, oldest first.
@@ -307,8 +309,9 @@ impl Storage for crate::Partition {
         selector: Selector<'a>,
         to: CredentialState,
         at: i64,
+        stamp: &'a AuditStamp<'a>,
     ) -> Answer<'a, Vec<CredentialRecord>> {
-        Box::pin(Self::set_state(self, selector, to, at))
+        Box::pin(Self::set_state(self, selector, to, at, stamp))
     }
 
     fn enqueue_notice<'a>(
@@ -433,8 +436,9 @@ impl Storage for crate::Partition {
         number: &'a ResidentIdNumber,
         event: &'a LifeEvent,
         at: OffsetDateTime,
+        stamp: &'a AuditStamp<'a>,
     ) -> Answer<'a, Vec<CredentialRecord>> {
-        Box::pin(Self::record_event(self, number, event, at))
+        Box::pin(Self::record_event(self, number, event, at, stamp))
     }
 
     fn life_events<'a>(&'a self, number: &'a str) -> Answer<'a, Vec<(LifeEvent, OffsetDateTime)>> {

@@ -15,6 +15,13 @@ use eid_store::{
     AuditEntry, CredentialState, NewCredential, NewOffer, OutgoingItem, Redemption, Selector, Store,
 };
 
+/// Who the tests' changes of credential states are audited as.
+const STAMP: eid_store::AuditStamp<'static> = eid_store::AuditStamp {
+    actor: "test",
+    action: "test",
+    detail: "",
+};
+
 const NOW: i64 = 1_795_000_000;
 const SHARD: u64 = 1 << 17;
 
@@ -169,6 +176,7 @@ async fn exercise(store: &Store) {
             },
             CredentialState::Suspended,
             1_000,
+            &STAMP,
         )
         .await
         .unwrap();
@@ -189,7 +197,8 @@ async fn exercise(store: &Store) {
             .set_state(
                 Selector::Credential("cred-1"),
                 CredentialState::Suspended,
-                1_000
+                1_000,
+                &STAMP
             )
             .await
             .unwrap()
@@ -202,7 +211,8 @@ async fn exercise(store: &Store) {
             .set_state(
                 Selector::Credential("cred-1"),
                 CredentialState::Valid,
-                1_000
+                1_000,
+                &STAMP
             )
             .await
             .unwrap()
@@ -210,7 +220,12 @@ async fn exercise(store: &Store) {
     );
     // Revoking the resident: everything INVALID, for good.
     let revoked = store
-        .set_state(Selector::Resident(&TYPED), CredentialState::Invalid, 1_000)
+        .set_state(
+            Selector::Resident(&TYPED),
+            CredentialState::Invalid,
+            1_000,
+            &STAMP,
+        )
         .await
         .unwrap();
     assert_eq!(revoked.len(), 3);
@@ -219,7 +234,8 @@ async fn exercise(store: &Store) {
             .set_state(
                 Selector::Credential("cred-2"),
                 CredentialState::Valid,
-                1_000
+                1_000,
+                &STAMP
             )
             .await
             .unwrap()
@@ -246,10 +262,18 @@ async fn exercise(store: &Store) {
             .await
             .unwrap();
     }
+    // Newest first: the two just written, then one entry per credential each change above
+    // moved, written with the change.
     let log = store.audit_log(10).await.unwrap();
     assert_eq!(
         log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
-        ["suspend", "issue"]
+        ["suspend", "issue", "test", "test", "test", "test", "test"]
+    );
+    assert!(
+        log[2..].iter().all(|e| e.subject.starts_with("credential:")
+            && e.outcome == "ok"
+            && e.actor == "test"),
+        "{log:?}"
     );
     store
         .record_proofing_failure("number:x", NOW - 7200)
@@ -281,6 +305,7 @@ async fn reinstate_and_void(store: &Store) {
             Selector::Resident(&typed_number),
             CredentialState::Suspended,
             1_000,
+            &STAMP,
         )
         .await
         .unwrap();
@@ -334,6 +359,7 @@ async fn reinstate_and_void(store: &Store) {
             Selector::Resident(&typed_number),
             CredentialState::Valid,
             1_000,
+            &STAMP,
         )
         .await
         .unwrap();
@@ -344,14 +370,19 @@ async fn reinstate_and_void(store: &Store) {
     r.id_number = &typed_number;
     store.record_credential(&r, 1, SHARD, random).await.unwrap();
     let revoked = store
-        .set_state(Selector::Credential("r-2"), CredentialState::Invalid, 1_000)
+        .set_state(
+            Selector::Credential("r-2"),
+            CredentialState::Invalid,
+            1_000,
+            &STAMP,
+        )
         .await
         .unwrap();
     assert_eq!(revoked.len(), 1);
     for to in [CredentialState::Valid, CredentialState::Suspended] {
         assert!(
             store
-                .set_state(Selector::Credential("r-2"), to, 1_000)
+                .set_state(Selector::Credential("r-2"), to, 1_000, &STAMP)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -367,6 +398,7 @@ async fn reinstate_and_void(store: &Store) {
             Selector::Resident(&typed_number),
             CredentialState::Suspended,
             1_000,
+            &STAMP,
         )
         .await
         .unwrap();
@@ -383,6 +415,7 @@ async fn reinstate_and_void(store: &Store) {
             &typed_number,
             &eid_store::LifeEvent::CardReportedLost,
             time::OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
+            &STAMP,
         )
         .await
         .unwrap();
@@ -391,7 +424,8 @@ async fn reinstate_and_void(store: &Store) {
             .set_state(
                 Selector::Resident(&typed_number),
                 CredentialState::Valid,
-                1_000
+                1_000,
+                &STAMP
             )
             .await
             .unwrap()
@@ -441,16 +475,27 @@ async fn outbox(store: &Store) {
             Selector::Credential("o-1"),
             CredentialState::Suspended,
             1_000,
+            &STAMP,
         )
         .await
         .unwrap();
     // Revoked, then not reinstatable: the refused change writes nothing.
     store
-        .set_state(Selector::Credential("o-1"), CredentialState::Invalid, 1_001)
+        .set_state(
+            Selector::Credential("o-1"),
+            CredentialState::Invalid,
+            1_001,
+            &STAMP,
+        )
         .await
         .unwrap();
     let refused = store
-        .set_state(Selector::Credential("o-1"), CredentialState::Valid, 1_002)
+        .set_state(
+            Selector::Credential("o-1"),
+            CredentialState::Valid,
+            1_002,
+            &STAMP,
+        )
         .await
         .unwrap();
     assert!(refused.is_empty());
@@ -774,10 +819,11 @@ async fn a_memory_store_says_it_has_nothing_to_back_up() {
     assert!(error.contains("nothing to back up"), "{error}");
 }
 
-/// A registry life event and the state change of the resident's credentials are one
-/// transaction: when the outbox refuses the change's events, neither the event, nor the
-/// resident's new record, nor the revocation is stored; once it accepts, all of them are.
-/// `refuse` makes every insert into the outbox fail; `accept` undoes it.
+/// A registry life event, the state change of the resident's credentials, their outbox
+/// events and their audit entries are one transaction: when the outbox or the audit log
+/// refuses a row, neither the event, nor the resident's new record, nor the revocation, nor
+/// any event or entry is stored; once it accepts, all of them are. `refuse` makes every
+/// insert into one of the two tables fail; `accept` undoes it.
 async fn a_life_event_is_stored_with_its_revocation(
     store: &Store,
     refuse: impl AsyncFnOnce(),
@@ -798,9 +844,19 @@ async fn a_life_event_is_stored_with_its_revocation(
     let at = time::OffsetDateTime::from_unix_timestamp(NOW).unwrap();
     let before = store.resident(&number).await.unwrap().unwrap();
 
+    let audited = async || {
+        store
+            .audit_log(100)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.subject == "credential:e-1" && e.action == "test")
+            .count()
+    };
     refuse().await;
-    let failed = store.record_event(&number, &event, at).await;
+    let failed = store.record_event(&number, &event, at, &STAMP).await;
     assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(audited().await, 0);
     assert!(store.life_events(&number).await.unwrap().is_empty());
     assert_eq!(store.resident(&number).await.unwrap().unwrap(), before);
     let held = store.credentials_of(&number).await.unwrap();
@@ -808,7 +864,10 @@ async fn a_life_event_is_stored_with_its_revocation(
     assert_eq!(store.outbox(0, 100).await.unwrap().len(), queued);
 
     accept().await;
-    let changed = store.record_event(&number, &event, at).await.unwrap();
+    let changed = store
+        .record_event(&number, &event, at, &STAMP)
+        .await
+        .unwrap();
     assert_eq!(changed.len(), 1);
     assert_eq!(changed[0].instances.len(), 2);
     assert_eq!(store.life_events(&number).await.unwrap().len(), 1);
@@ -824,74 +883,82 @@ async fn a_life_event_is_stored_with_its_revocation(
     );
     let held = store.credentials_of(&number).await.unwrap();
     assert_eq!(held[0].state, CredentialState::Invalid);
-    // Two status events and the wallet's notice.
+    // Two status events and the wallet's notice; one audit entry.
     assert_eq!(store.outbox(0, 100).await.unwrap().len(), queued + 3);
+    assert_eq!(audited().await, 1);
 }
 
 #[tokio::test]
 async fn a_life_event_and_its_revocation_are_one_transaction_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("eid-life-event-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite:{}", dir.join("eid.db").display());
-    let store = Store::connect(&url).await.unwrap();
-    let side = sqlx::SqlitePool::connect(&url).await.unwrap();
-    a_life_event_is_stored_with_its_revocation(
-        &store,
-        async || {
-            sqlx::raw_sql(
-                "CREATE TRIGGER refuse BEFORE INSERT ON outbox
-                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
-            )
-            .execute(&side)
-            .await
-            .unwrap();
-        },
-        async || {
-            sqlx::raw_sql("DROP TRIGGER refuse")
+    for table in ["outbox", "audit_log"] {
+        let dir =
+            std::env::temp_dir().join(format!("eid-life-event-{table}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite:{}", dir.join("eid.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let side = sqlx::SqlitePool::connect(&url).await.unwrap();
+        a_life_event_is_stored_with_its_revocation(
+            &store,
+            async || {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON {table}
+                     BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+                )))
                 .execute(&side)
                 .await
                 .unwrap();
-        },
-    )
-    .await;
-    side.close().await;
-    store.close().await;
-    std::fs::remove_dir_all(&dir).unwrap();
+            },
+            async || {
+                sqlx::raw_sql("DROP TRIGGER refuse")
+                    .execute(&side)
+                    .await
+                    .unwrap();
+            },
+        )
+        .await;
+        side.close().await;
+        store.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 #[tokio::test]
 #[ignore = "needs PostgreSQL: EID_TEST_POSTGRES_URL (scripts/test starts one)"]
 async fn a_life_event_and_its_revocation_are_one_transaction_on_postgres() {
-    let Some(scratch) = eid_store::ScratchPostgres::create("life_event")
-        .await
-        .unwrap()
-    else {
-        return;
-    };
-    let store = Store::connect(&scratch.url).await.unwrap();
-    let side = sqlx::PgPool::connect(&scratch.url).await.unwrap();
-    a_life_event_is_stored_with_its_revocation(
-        &store,
-        async || {
-            sqlx::raw_sql(
-                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
-                 $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
-                 CREATE TRIGGER refuse BEFORE INSERT ON outbox
-                 FOR EACH ROW EXECUTE FUNCTION refuse();",
-            )
-            .execute(&side)
+    for table in ["outbox", "audit_log"] {
+        let Some(scratch) = eid_store::ScratchPostgres::create(&format!("life_event_{table}"))
             .await
-            .unwrap();
-        },
-        async || {
-            sqlx::raw_sql("DROP TRIGGER refuse ON outbox")
+            .unwrap()
+        else {
+            return;
+        };
+        let store = Store::connect(&scratch.url).await.unwrap();
+        let side = sqlx::PgPool::connect(&scratch.url).await.unwrap();
+        a_life_event_is_stored_with_its_revocation(
+            &store,
+            async || {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+                     $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+                     CREATE TRIGGER refuse BEFORE INSERT ON {table}
+                     FOR EACH ROW EXECUTE FUNCTION refuse();"
+                )))
                 .execute(&side)
                 .await
                 .unwrap();
-        },
-    )
-    .await;
-    side.close().await;
-    store.close().await;
-    scratch.drop_database().await.unwrap();
+            },
+            async || {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP TRIGGER refuse ON {table}"
+                )))
+                .execute(&side)
+                .await
+                .unwrap();
+            },
+        )
+        .await;
+        side.close().await;
+        store.close().await;
+        scratch.drop_database().await.unwrap();
+    }
 }

@@ -17,6 +17,13 @@ use eid_core::{OsRandom, Random, ResidentIdNumber};
 use eid_store::{CredentialState, NewCredential, NewOffer, Selector, Store, StoreError};
 use time::macros::{date, datetime};
 
+/// Who the tests' changes of credential states are audited as.
+const STAMP: eid_store::AuditStamp<'static> = eid_store::AuditStamp {
+    actor: "test",
+    action: "test",
+    detail: "",
+};
+
 const NOW: i64 = 1_795_000_000;
 /// Small shards, so that a few hundred credentials open several in every partition.
 const SHARD: u64 = 64;
@@ -118,6 +125,7 @@ async fn exercise(store: &Store) {
             },
             CredentialState::Suspended,
             1_000,
+            &STAMP,
         )
         .await
         .unwrap();
@@ -319,7 +327,7 @@ async fn a_lost_phone_is_frozen_in_every_partition_that_answers() {
         instance: "phone",
     };
     let partly = store
-        .set_state(phone, CredentialState::Suspended, 1_000)
+        .set_state(phone, CredentialState::Suspended, 1_000, &STAMP)
         .await;
     let Err(StoreError::PartlyChanged { changed, .. }) = partly else {
         panic!("expected a partial change: {partly:?}");
@@ -335,7 +343,7 @@ async fn a_lost_phone_is_frozen_in_every_partition_that_answers() {
     raw.close().await.unwrap();
     // The same call again finishes it.
     let rest = store
-        .set_state(phone, CredentialState::Suspended, 1_000)
+        .set_state(phone, CredentialState::Suspended, 1_000, &STAMP)
         .await
         .unwrap();
     assert_eq!(rest.len(), 1);

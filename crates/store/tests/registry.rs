@@ -14,6 +14,13 @@ use eid_store::{CardState, LifeEvent, Store, StoreError};
 use time::macros::{date, datetime};
 use time::{Duration, OffsetDateTime};
 
+/// Who the tests' changes of credential states are audited as.
+const STAMP: eid_store::AuditStamp<'static> = eid_store::AuditStamp {
+    actor: "test",
+    action: "test",
+    detail: "",
+};
+
 const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
 
 fn population(count: u64, seed: u64) -> Vec<ResidentCard> {
@@ -73,7 +80,7 @@ async fn exercise(store: &Store) {
     ];
     for (i, event) in events.iter().enumerate() {
         store
-            .record_event(number, event, NOW + Duration::minutes(i as i64))
+            .record_event(number, event, NOW + Duration::minutes(i as i64), &STAMP)
             .await
             .unwrap();
         if i == 0 {
@@ -108,6 +115,7 @@ async fn exercise(store: &Store) {
                 date: date!(2026 - 11 - 22),
             },
             NOW,
+            &STAMP,
         )
         .await
         .unwrap();
@@ -121,7 +129,8 @@ async fn exercise(store: &Store) {
             .record_event(
                 &ResidentIdNumber::parse_structure("11010519491231002X").unwrap(),
                 &LifeEvent::CardReportedLost,
-                NOW
+                NOW,
+                &STAMP
             )
             .await,
         Err(StoreError::NotFound)
@@ -236,8 +245,8 @@ async fn two_events_at_once_keep_both(store: &Store) {
             residence_region: RegionCode::parse("330106").unwrap(),
         };
         let (a, b) = tokio::join!(
-            store.record_event(number, &name, NOW),
-            store.record_event(number, &address, NOW)
+            store.record_event(number, &name, NOW, &STAMP),
+            store.record_event(number, &address, NOW, &STAMP)
         );
         a.unwrap();
         b.unwrap();

@@ -19,6 +19,13 @@ use tower::ServiceExt;
 use crate::common::*;
 use crate::issuance::{ServedLists, fetch_list, verify_mdoc, verify_sd_jwt};
 
+/// Who the tests' changes of credential states are audited as.
+const STAMP: eid_store::AuditStamp<'static> = eid_store::AuditStamp {
+    actor: "test",
+    action: "test",
+    detail: "",
+};
+
 /// Opens an SSE stream on the public listener.
 async fn subscribe(world: &World, path: &str) -> BodyDataStream {
     let response = world
@@ -564,6 +571,7 @@ async fn proofing_refusals(world: &World) {
             &lost.id_number,
             &eid_store::LifeEvent::CardReportedLost,
             NOW,
+            &STAMP,
         )
         .await
         .unwrap();
@@ -580,6 +588,7 @@ async fn proofing_refusals(world: &World) {
                 expiry: eid_core::CardExpiry::On(date!(2016 - 01 - 01)),
             },
             NOW,
+            &STAMP,
         )
         .await
         .unwrap();
@@ -595,6 +604,7 @@ async fn proofing_refusals(world: &World) {
                 date: date!(2026 - 11 - 01),
             },
             NOW,
+            &STAMP,
         )
         .await
         .unwrap();

@@ -174,9 +174,10 @@ impl Partition {
         selector: Selector<'_>,
         to: CredentialState,
         at: i64,
+        stamp: &AuditStamp<'_>,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
         retrying("changing credential states", || {
-            self.change_states(selector, to, at, None)
+            self.change_states(selector, to, at, None, stamp)
         })
         .await
     }
@@ -189,6 +190,7 @@ impl Partition {
         to: CredentialState,
         at: i64,
         event: Option<&crate::registry::EventWrite<'_>>,
+        stamp: &AuditStamp<'_>,
     ) -> Result<Vec<CredentialRecord>, StoreError> {
         let from = to.allowed_from();
         let (first, last) = (from[0], from[from.len() - 1]);
@@ -320,6 +322,21 @@ impl Partition {
                     .await
                     .map_err(db("writing the outbox"))?;
                 }
+                // Its audit entry, in the same transaction: no change goes unaudited.
+                let entry = stamp.entry(&id, at);
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor, action, subject, outcome, detail)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(entry.at)
+                .bind(&entry.actor)
+                .bind(&entry.action)
+                .bind(&entry.subject)
+                .bind(&entry.outcome)
+                .bind(&entry.detail)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("writing the audit log"))?;
                 changed.push(CredentialRecord {
                     id,
                     provider,

@@ -217,6 +217,32 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Who made a change of credential states, and why: each credential changed gets an audit
+/// entry (subject `credential:<id>`, outcome `ok`) in the change's own transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditStamp<'a> {
+    /// Who acted (`officer:…`, `wallet:…`, `registry`).
+    pub actor: &'a str,
+    /// What was done (`suspend`, `reinstate`, `revoke`).
+    pub action: &'a str,
+    /// The reason.
+    pub detail: &'a str,
+}
+
+impl AuditStamp<'_> {
+    /// The entry for credential `id` changed at `at`.
+    pub(crate) fn entry(&self, id: &str, at: i64) -> AuditEntry {
+        AuditEntry {
+            at,
+            actor: self.actor.to_owned(),
+            action: self.action.to_owned(),
+            subject: format!("credential:{id}"),
+            outcome: "ok".to_owned(),
+            detail: self.detail.to_owned(),
+        }
+    }
+}
+
 pub(crate) fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
