@@ -13,19 +13,7 @@ impl Partition {
             on_pool!(self, pool => {
                 let mut tx = pool.begin_write().await.map_err(db("writing the audit log"))?;
                 for entry in entries {
-                    sqlx::query(
-                        "INSERT INTO audit_log (at, actor, action, subject, outcome, detail)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(entry.at)
-                    .bind(&entry.actor)
-                    .bind(&entry.action)
-                    .bind(&entry.subject)
-                    .bind(&entry.outcome)
-                    .bind(&entry.detail)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("writing the audit log"))?;
+                    insert_audit!(tx, entry)?;
                 }
                 tx.commit().await.map_err(db("writing the audit log"))
             })

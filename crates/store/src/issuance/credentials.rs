@@ -323,20 +323,7 @@ impl Partition {
                     .map_err(db("writing the outbox"))?;
                 }
                 // Its audit entry, in the same transaction: no change goes unaudited.
-                let entry = stamp.entry(&id, at);
-                sqlx::query(
-                    "INSERT INTO audit_log (at, actor, action, subject, outcome, detail)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(entry.at)
-                .bind(&entry.actor)
-                .bind(&entry.action)
-                .bind(&entry.subject)
-                .bind(&entry.outcome)
-                .bind(&entry.detail)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("writing the audit log"))?;
+                insert_audit!(tx, &stamp.entry(&id, at))?;
                 changed.push(CredentialRecord {
                     id,
                     provider,

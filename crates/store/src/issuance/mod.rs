@@ -21,6 +21,27 @@ macro_rules! on_pool {
     };
 }
 
+/// Appends the [`AuditEntry`] `$entry` to the audit log within the transaction `$tx` (of
+/// either backend).
+macro_rules! insert_audit {
+    ($tx:expr, $entry:expr) => {{
+        let entry: &AuditEntry = $entry;
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, subject, outcome, detail)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.subject)
+        .bind(&entry.outcome)
+        .bind(&entry.detail)
+        .execute(&mut *$tx)
+        .await
+        .map_err(db("writing the audit log"))
+    }};
+}
+
 /// A credential's status, with the Token Status List values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialState {
