@@ -42,6 +42,17 @@ async fn a_restart_keeps_keys_trust_list_wallets_and_credentials() {
 
     let running = up(&dir, None).await;
     assert_eq!(running.description["demo_residents"], residents);
+    // Each authority's and desk's own metrics, under the base URL.
+    for (path, series) in [
+        ("/authorities/nanning/metrics", "eid_outbox_pending "),
+        ("/desks/nanning-airport/metrics", "eid_trust_list_version "),
+    ] {
+        let text = fetch(&format!("{}{path}", running.base), "text/plain")
+            .await
+            .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains(series), "{path}: {text}");
+    }
     let list = fetch(&format!("{}/trust/list", running.base), "application/jwt")
         .await
         .unwrap();
