@@ -18,6 +18,11 @@
 //!   each of a round's sessions, then `POST` each phone's answer to the response URI and
 //!   `GET` the result, against `online_request` for each then `verify_online` for each; the
 //!   phones' part between (checking the request, answering) is not timed in either.
+//! - Online over sockets: the same four requests of each session on kept-alive connections
+//!   to the router served by `eid_serve::serve` (as offline over sockets), from ten pages on
+//!   threads of their own: each starts its sessions back to back, then (the desk idle, not
+//!   counted) the phones answer, then the pages post the answers and read the results back
+//!   to back. The service's side is its CPU time.
 //!
 //! - In person (the hotel, ISO 18013-5 over TCP): `POST /verify/in-person` with the phone's
 //!   engagement, the desk connecting to a phone on loopback, against `ReaderSession::start`
@@ -159,6 +164,9 @@ const SCANNER: &str = "scanner";
 /// Connections kept open to the desk by the scanners, each sending its next code as soon as
 /// the answer to the last is in: enough to keep both of the desk's workers busy.
 const SCANNERS: usize = 4;
+/// Pages (with their phones) running online sessions at once over sockets: a phone's part
+/// takes longer than the desk's, so more of them than scanners keep the desk busy.
+const PAGES: usize = 10;
 /// Codes per round over sockets.
 const SOCKET_ROUND: usize = 400;
 
@@ -289,14 +297,32 @@ fn offline(runtime: &Runtime, world: &World) {
 /// Sends `code` to the desk's `POST /verify/offline` on a kept-alive connection; the
 /// answer's body once its status is 200.
 fn scan(connection: &mut std::io::BufReader<std::net::TcpStream>, code: &[u8]) -> Vec<u8> {
+    exchange(
+        connection,
+        "POST",
+        "/verify/offline?purpose=airport_security",
+        "application/octet-stream",
+        code,
+    )
+}
+
+/// One HTTP/1.1 request on a kept-alive connection; the answer's body once its status is
+/// 200.
+fn exchange(
+    connection: &mut std::io::BufReader<std::net::TcpStream>,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Vec<u8> {
     use std::io::{BufRead as _, Read as _, Write as _};
     let head = format!(
-        "POST /verify/offline?purpose=airport_security HTTP/1.1\r\nhost: desk\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\n\r\n",
-        code.len()
+        "{method} {path} HTTP/1.1\r\nhost: desk\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
     );
     let stream = connection.get_mut();
     stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(code).unwrap();
+    stream.write_all(body).unwrap();
     let mut line = String::new();
     connection.read_line(&mut line).unwrap();
     assert!(line.starts_with("HTTP/1.1 200"), "the desk answered {line}");
@@ -316,6 +342,53 @@ fn scan(connection: &mut std::io::BufReader<std::net::TcpStream>, code: &[u8]) -
     let mut body = vec![0; length];
     connection.read_exact(&mut body).unwrap();
     body
+}
+
+/// The start of an online session over a kept-alive connection, as a bank's page makes it:
+/// `POST /vp/requests`, then `GET` the request object; the client id, the object and the
+/// result's path.
+fn start_session(
+    connection: &mut std::io::BufReader<std::net::TcpStream>,
+) -> (String, String, String) {
+    let started: Value = serde_json::from_slice(&exchange(
+        connection,
+        "POST",
+        "/vp/requests",
+        "application/json",
+        br#"{"purpose":"bank_account_opening"}"#,
+    ))
+    .unwrap();
+    let (client_id, request_uri) =
+        eid_oid4vc::vp::parse_invocation(started["invocation"].as_str().unwrap()).unwrap();
+    let path = request_uri.strip_prefix(BASE).unwrap();
+    let object = exchange(connection, "GET", path, "text/plain", b"");
+    (
+        client_id,
+        String::from_utf8(object).unwrap(),
+        started["result"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The end of an online session: the phone's `answer` posted to the response URI, then the
+/// result (at `result`) read, accepted.
+fn finish_session(
+    connection: &mut std::io::BufReader<std::net::TcpStream>,
+    answer: &str,
+    result: &str,
+) {
+    exchange(
+        connection,
+        "POST",
+        "/vp/response",
+        "application/x-www-form-urlencoded",
+        answer.as_bytes(),
+    );
+    let outcome = exchange(connection, "GET", result, "text/plain", b"");
+    assert!(
+        outcome.windows(19).any(|w| w == b"\"status\":\"accepted\""),
+        "the service refused: {}",
+        String::from_utf8_lossy(&outcome)
+    );
 }
 
 /// The phone's side, not timed: checks the request object, answers with the mdoc.
@@ -352,8 +425,74 @@ fn online(runtime: &Runtime, world: &World) {
             .1
             .into_owned()
     };
-    let (mut ours, mut baseline) = (Vec::new(), Vec::new());
+    // The same desk served over sockets as `eid verifier serve` serves it.
+    let served = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = served
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    served.spawn(eid_serve::serve(
+        listener,
+        desk(world, "nanning-bank", Some(&world.bank)),
+        eid_serve::Limits::default(),
+        std::future::pending(),
+    ));
+    let mut connections: Vec<_> = (0..PAGES)
+        .map(|_| {
+            let stream = std::net::TcpStream::connect(address).unwrap();
+            stream.set_nodelay(true).unwrap();
+            std::io::BufReader::new(stream)
+        })
+        .collect();
+    let (mut ours, mut baseline, mut sockets) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
+        // Over sockets: [`PAGES`] pages (threads not the service's) start their sessions
+        // back to back, then (the desk idle) their phones answer, then the pages post the
+        // answers and read the results back to back — as in process, the phones' work apart
+        // from the desk's. The service's side is its CPU time.
+        let phones_done = std::sync::Barrier::new(PAGES + 1);
+        let started = std::sync::Barrier::new(PAGES + 1);
+        let cpu = std::thread::scope(|s| {
+            let before = cpu_but(SCANNER);
+            let pages: Vec<_> = connections
+                .iter_mut()
+                .map(|connection| {
+                    let (started, phones_done) = (&started, &phones_done);
+                    std::thread::Builder::new()
+                        .name(SCANNER.into())
+                        .spawn_scoped(s, move || {
+                            let made: Vec<_> = (0..ONLINE_ROUND / PAGES)
+                                .map(|_| start_session(connection))
+                                .collect();
+                            started.wait();
+                            let answers: Vec<_> = made
+                                .iter()
+                                .map(|(client_id, object, _)| phone(world, client_id, object).body)
+                                .collect();
+                            phones_done.wait();
+                            for ((_, _, result), answer) in made.iter().zip(&answers) {
+                                finish_session(connection, answer, result);
+                            }
+                        })
+                        .unwrap()
+                })
+                .collect();
+            // The service's CPU while the phones answer (it idles) is left out, as their
+            // part is in process.
+            started.wait();
+            let idle = cpu_but(SCANNER);
+            phones_done.wait();
+            let during = cpu_but(SCANNER) - idle;
+            for page in pages {
+                page.join().unwrap();
+            }
+            cpu_but(SCANNER) - before - during
+        });
+        sockets.push(cpu / (ONLINE_ROUND / PAGES * PAGES) as f64);
+
         // A round's requests are made, then answered by the phones (not timed), then
         // checked: as at a busy desk, the work is back to back, not paced by one phone.
         let started = Instant::now();
@@ -438,6 +577,12 @@ fn online(runtime: &Runtime, world: &World) {
         "online verification (OpenID4VP)",
         "session",
         &mut ours,
+        &mut baseline.clone(),
+    );
+    report(
+        "online verification (OpenID4VP) over sockets (the service's CPU time)",
+        "session",
+        &mut sockets,
         &mut baseline,
     );
 }
