@@ -383,7 +383,7 @@ impl Authority {
         })
     }
 
-    fn shard_size(&self) -> u64 {
+    pub(crate) fn shard_size(&self) -> u64 {
         self.settings.shard_size.max(8)
     }
 

@@ -169,6 +169,20 @@ impl Authority {
             None => Sink::Local,
         };
         tokio::spawn(relay(Arc::downgrade(self), sink));
+        // The first shard of each partition, opened now rather than at the first issuance:
+        // a desk following the shards holds its list before any credential points into it.
+        // A store that does not answer yet leaves it to that issuance, as before.
+        let authority = Arc::downgrade(self);
+        tokio::spawn(async move {
+            if let Some(authority) = authority.upgrade()
+                && let Err(e) = authority
+                    .store
+                    .open_first_shards(authority.shard_size())
+                    .await
+            {
+                tracing::warn!(target: "eid::authority", cause = %e, "the first status shards were not opened");
+            }
+        });
     }
 
     /// Whether the relay's broker answered last time (true without NATS, and before the

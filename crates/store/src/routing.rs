@@ -115,6 +115,17 @@ impl Store {
         }
     }
 
+    /// Opens the first shard (of `size` entries) of every partition that has none: published
+    /// before any credential points into it, so that verifiers following the shards hold it
+    /// when the first credential arrives, as every later shard is opened at half the one
+    /// before.
+    pub async fn open_first_shards(&self, size: u64) -> Result<(), StoreError> {
+        for part in self.parts.iter() {
+            part.open_shards_through(0, size).await?;
+        }
+        Ok(())
+    }
+
     /// Opens local shards 0 to `top` in every partition that lacks them.
     async fn open_everywhere(&self, top: u64, size: u64) -> Result<(), StoreError> {
         let top_signed = i64::try_from(top).unwrap_or(i64::MAX);

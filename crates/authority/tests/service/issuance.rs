@@ -714,3 +714,45 @@ async fn without_a_face_model_no_offline_credential_is_made_where_a_match_is_req
     let (status, body) = request_credential(&world, &access, CONFIG_MDOC, &phone).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// A fresh authority publishes its first status list before it issues anything: a desk
+/// following the shards holds it when the first credential arrives (every later shard is
+/// opened at half the one before).
+#[tokio::test]
+async fn a_fresh_authority_publishes_its_first_status_list_before_any_issuance() {
+    let world = World::new("sqlite::memory:").await;
+    let mut status = StatusCode::NOT_FOUND;
+    for _ in 0..100 {
+        (status, _) = send(
+            &world.public,
+            Request::get("/status/0")
+                .header(header::ACCEPT, "application/statuslist+jwt")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, StatusCode::OK);
+    // Nothing was issued into it: every entry valid, and no second shard yet.
+    let statuses = world
+        .authority
+        .store()
+        .shard_statuses(0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(statuses.entries.is_empty());
+    assert!(
+        world
+            .authority
+            .store()
+            .shard_statuses(1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
