@@ -171,16 +171,26 @@ impl Authority {
         tokio::spawn(relay(Arc::downgrade(self), sink));
         // The first shard of each partition, opened now rather than at the first issuance:
         // a desk following the shards holds its list before any credential points into it.
-        // A store that does not answer yet leaves it to that issuance, as before.
+        // Tried again every 5 s while a partition does not answer (an issuance meanwhile
+        // opens its shard itself).
         let authority = Arc::downgrade(self);
         tokio::spawn(async move {
-            if let Some(authority) = authority.upgrade()
-                && let Err(e) = authority
+            loop {
+                let Some(authority) = authority.upgrade() else {
+                    return;
+                };
+                match authority
                     .store
                     .open_first_shards(authority.shard_size())
                     .await
-            {
-                tracing::warn!(target: "eid::authority", cause = %e, "the first status shards were not opened");
+                {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::warn!(target: "eid::authority", cause = %e, "the first status shards were not opened yet");
+                    }
+                }
+                drop(authority);
+                tokio::time::sleep(Duration::from_secs(5)).await;
             }
         });
     }

@@ -13,7 +13,8 @@
 //! - **Routing.** A key goes to partition [`route`]`(key, P)`: the resident's identity
 //!   number for the registry and credentials; the hash of a bearer secret for offers,
 //!   access tokens and nonces; the credential id for a credential; the subject for an
-//!   audit entry. Secrets and ids that must sit with their resident are drawn until they
+//!   audit entry written on its own, the credential's partition for those a change of
+//!   credential states writes with it. Secrets and ids that must sit with their resident are drawn until they
 //!   route to the resident's partition (the authority does this: about `P` draws).
 //! - **Status-list shards.** Partition `p`'s local shard `k` is published as shard
 //!   `k · P + p`. Whenever a partition opens local shard `k`, every partition opens it too
@@ -119,11 +120,15 @@ impl Store {
     /// before any credential points into it, so that verifiers following the shards hold it
     /// when the first credential arrives, as every later shard is opened at half the one
     /// before.
+    /// Every partition that answers gets its shard; the first failure is returned after.
     pub async fn open_first_shards(&self, size: u64) -> Result<(), StoreError> {
+        let mut failure = None;
         for part in self.parts.iter() {
-            part.open_shards_through(0, size).await?;
+            if let Err(e) = part.open_shards_through(0, size).await {
+                failure = failure.or(Some(e));
+            }
         }
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 
     /// Opens local shards 0 to `top` in every partition that lacks them.

@@ -455,12 +455,13 @@ fn online(runtime: &Runtime, world: &World) {
         // from the desk's. The service's side is its CPU time.
         let phones_done = std::sync::Barrier::new(PAGES + 1);
         let started = std::sync::Barrier::new(PAGES + 1);
+        let counted = std::sync::Barrier::new(PAGES + 1);
         let cpu = std::thread::scope(|s| {
             let before = cpu_but(SCANNER);
             let pages: Vec<_> = connections
                 .iter_mut()
                 .map(|connection| {
-                    let (started, phones_done) = (&started, &phones_done);
+                    let (started, phones_done, counted) = (&started, &phones_done, &counted);
                     std::thread::Builder::new()
                         .name(SCANNER.into())
                         .spawn_scoped(s, move || {
@@ -473,6 +474,9 @@ fn online(runtime: &Runtime, world: &World) {
                                 .map(|(client_id, object, _)| phone(world, client_id, object).body)
                                 .collect();
                             phones_done.wait();
+                            // Not before the service's CPU is read: its work on the
+                            // answers must not fall in the idle window.
+                            counted.wait();
                             for ((_, _, result), answer) in made.iter().zip(&answers) {
                                 finish_session(connection, answer, result);
                             }
@@ -486,6 +490,7 @@ fn online(runtime: &Runtime, world: &World) {
             let idle = cpu_but(SCANNER);
             phones_done.wait();
             let during = cpu_but(SCANNER) - idle;
+            counted.wait();
             for page in pages {
                 page.join().unwrap();
             }
