@@ -194,27 +194,8 @@ fn offline(runtime: &Runtime, world: &World) {
             .map(|_| present_offline(&credential, &world.device_key, NOW).unwrap())
             .collect()
     };
-    let served = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = served
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let address = listener.local_addr().unwrap();
-    served.spawn(eid_serve::serve(
-        listener,
-        desk(world, "nanning-airport", None),
-        eid_serve::Limits::default(),
-        std::future::pending(),
-    ));
-    let mut connections: Vec<_> = (0..SCANNERS)
-        .map(|_| {
-            let stream = std::net::TcpStream::connect(address).unwrap();
-            stream.set_nodelay(true).unwrap();
-            std::io::BufReader::new(stream)
-        })
-        .collect();
+    let (_served, mut connections) =
+        served_over_sockets(desk(world, "nanning-airport", None), SCANNERS);
     let (mut ours, mut sockets, mut baseline, mut rates) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
@@ -292,6 +273,37 @@ fn offline(runtime: &Runtime, world: &World) {
         median(&mut rates),
         std::thread::available_parallelism().map_or(1, usize::from)
     );
+}
+
+/// `app` served by `eid_serve::serve` on loopback under the default limits, on a runtime of
+/// a worker per core, as `eid verifier serve` serves it, with `connections` kept-alive
+/// connections to it. The runtime serves as long as it is kept.
+fn served_over_sockets(
+    app: Router,
+    connections: usize,
+) -> (Runtime, Vec<std::io::BufReader<std::net::TcpStream>>) {
+    let served = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = served
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    served.spawn(eid_serve::serve(
+        listener,
+        app,
+        eid_serve::Limits::default(),
+        std::future::pending(),
+    ));
+    let connected = (0..connections)
+        .map(|_| {
+            let stream = std::net::TcpStream::connect(address).unwrap();
+            stream.set_nodelay(true).unwrap();
+            std::io::BufReader::new(stream)
+        })
+        .collect();
+    (served, connected)
 }
 
 /// Sends `code` to the desk's `POST /verify/offline` on a kept-alive connection; the
@@ -426,27 +438,8 @@ fn online(runtime: &Runtime, world: &World) {
             .into_owned()
     };
     // The same desk served over sockets as `eid verifier serve` serves it.
-    let served = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = served
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let address = listener.local_addr().unwrap();
-    served.spawn(eid_serve::serve(
-        listener,
-        desk(world, "nanning-bank", Some(&world.bank)),
-        eid_serve::Limits::default(),
-        std::future::pending(),
-    ));
-    let mut connections: Vec<_> = (0..PAGES)
-        .map(|_| {
-            let stream = std::net::TcpStream::connect(address).unwrap();
-            stream.set_nodelay(true).unwrap();
-            std::io::BufReader::new(stream)
-        })
-        .collect();
+    let (_served, mut connections) =
+        served_over_sockets(desk(world, "nanning-bank", Some(&world.bank)), PAGES);
     let (mut ours, mut baseline, mut sockets) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         // Over sockets: [`PAGES`] pages (threads not the service's) start their sessions
