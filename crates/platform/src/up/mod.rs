@@ -649,6 +649,7 @@ pub async fn start(
         "trust_list": format!("{base}/trust/list"),
         "operator_token_file": operator_path,
     });
+    let desks = services.clone();
     let control = Arc::new(TrustControl {
         data: tokio::sync::Mutex::new(data),
         operator_token,
@@ -738,6 +739,7 @@ pub async fn start(
         source,
     })?;
     serve(&mut tasks, web, app);
+    desks_decide(&desks).await;
     Ok(Running {
         base,
         checks_off,
@@ -747,6 +749,31 @@ pub async fn start(
         authorities,
         shutdown,
     })
+}
+
+/// How long the start waits for the desks to hold their first status lists.
+const DESKS_READY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits until every desk of this process holds the first status list of each authority it
+/// follows (the authorities publish it at their start, the desks fetch it within a second),
+/// so that the platform is up when a desk can decide, not refuse a first credential as
+/// `status_undetermined`; at most [`DESKS_READY`], then it says which it still lacks.
+async fn desks_decide(desks: &[Arc<Service>]) {
+    let deadline = tokio::time::Instant::now() + DESKS_READY;
+    loop {
+        let missing: Vec<String> = desks
+            .iter()
+            .flat_map(|desk| desk.status_lists_missing())
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(target: "eid::up", missing = ?missing, "desks started without these status lists: they refuse as status_undetermined until they fetch them");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// How long open requests may take to finish once the platform is told to stop.

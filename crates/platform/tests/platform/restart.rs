@@ -5,10 +5,22 @@ use serde_json::{Value, json};
 
 use crate::{airport, enrolled_wallet, folder, get, post, up};
 
+/// Every desk of `running` answers `/ready` with 200: it holds the first status list of
+/// each authority it follows, so it decides on the first credential it sees.
+async fn desks_ready(running: &eid_platform::up::Running) {
+    for desk in running.description["desks"].as_array().unwrap() {
+        let url = format!("{}/ready", desk["url"].as_str().unwrap());
+        let ready = fetch(&url, "application/json").await;
+        assert!(ready.is_ok(), "{url}: {ready:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_keeps_keys_trust_list_wallets_and_credentials() {
     let dir = folder("restart");
     let running = up(&dir, None).await;
+    // Up means the desks can decide, on a fresh folder and after a restart alike.
+    desks_ready(&running).await;
     let wallet = enrolled_wallet(&running, &dir).await;
     let operator = std::fs::read_to_string(dir.join("trust/operator-token")).unwrap();
     let widened = post(
@@ -41,6 +53,7 @@ async fn a_restart_keeps_keys_trust_list_wallets_and_credentials() {
     }
 
     let running = up(&dir, None).await;
+    desks_ready(&running).await;
     assert_eq!(running.description["demo_residents"], residents);
     // Each authority's and desk's own metrics, under the base URL.
     for (path, series) in [

@@ -41,6 +41,33 @@ impl Service {
         missing
     }
 
+    /// The lists this service follows of which it holds no version yet: each configured
+    /// list, and the first shard of each authority it walks (published at the authority's
+    /// start). Empty once it can decide on a credential of any authority it follows.
+    pub fn status_lists_missing(&self) -> Vec<String> {
+        let held: Vec<String> = match self.verifier.read() {
+            Ok(verifier) => verifier
+                .statuses()
+                .held()
+                .into_iter()
+                .map(|(uri, _, _)| uri)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        self.config
+            .status_lists
+            .iter()
+            .cloned()
+            .chain(
+                self.config
+                    .status_shards
+                    .iter()
+                    .map(|base| format!("{base}0")),
+            )
+            .filter(|uri| !held.contains(uri))
+            .collect()
+    }
+
     async fn refresh_one(&self, uri: &str) -> Fetched {
         let token = match crate::online::fetch_status_list(uri).await {
             Ok(token) => token,

@@ -67,23 +67,28 @@ pub(super) async fn health(State(service): State<Arc<Service>>) -> Result<Respon
 /// answering; 503 saying what is missing otherwise.
 pub(super) async fn ready(State(service): State<Arc<Service>>) -> Result<Response, ApiError> {
     let now = service.clock.now();
-    let mut missing = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
     let replay_shared = {
         let verifier = service.read()?;
         if verifier.trust().list().next_update <= now {
-            missing.push("the trust list has passed its next update: PUT a newer one");
-        }
-        let follows =
-            !service.config.status_lists.is_empty() || !service.config.status_shards.is_empty();
-        if follows && verifier.statuses().held().is_empty() {
-            missing.push("no status list is held yet");
+            missing.push("the trust list has passed its next update: PUT a newer one".into());
         }
         // A trust list taken since the start may have given the relying party another key.
         if let Some(problem) = verifier.pseudonym_key_problem() {
-            missing.push(problem);
+            missing.push(problem.into());
         }
         verifier.offline_check_may_block()
     };
+    // Every source followed: a desk holding one authority's list only cannot decide on the
+    // other's credentials.
+    let lists_missing = service.status_lists_missing();
+    let lists_missing = (!lists_missing.is_empty()).then(|| {
+        format!(
+            "no status list is held yet from {}",
+            lists_missing.join(", ")
+        )
+    });
+    missing.extend(lists_missing);
     if service.sessions.may_block() || replay_shared {
         // Asked off the async workers: a Redis that does not answer holds the call until
         // the client's own timeouts.
@@ -97,10 +102,10 @@ pub(super) async fn ready(State(service): State<Arc<Service>>) -> Result<Respons
         .await
         .map_err(|_| ApiError::Internal("a readiness check panicked"))?;
         if !answers.0 {
-            missing.push("the shared store of online requests (Redis) does not answer");
+            missing.push("the shared store of online requests (Redis) does not answer".into());
         }
         if !answers.1 {
-            missing.push("the shared memory of offline codes seen (Redis) does not answer");
+            missing.push("the shared memory of offline codes seen (Redis) does not answer".into());
         }
     }
     Ok(if missing.is_empty() {

@@ -243,3 +243,45 @@ async fn a_trust_list_with_a_pseudonym_key_the_desk_lacks_makes_it_unready() {
         String::from_utf8_lossy(&body)
     );
 }
+
+/// `/ready` names every source followed of which no list is held: a desk holding one
+/// authority's list only cannot decide on the other's credentials, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_names_each_source_followed_without_a_list() {
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let unpublished = format!("{}/unpublished/", served.base);
+    let service = Service::new(
+        Verifier::new(world.trust.clone(), "nanning-bank", NOW),
+        ServiceConfig {
+            public_url: "http://127.0.0.1:1".into(),
+            trust_roots: vec![world.root.verifying_key().clone()],
+            status_lists: vec![served.reference.uri.clone()],
+            status_shards: vec![unpublished.clone()],
+            events: Vec::new(),
+            identity: None,
+            request_lifetime: Duration::minutes(5),
+            face: None,
+        },
+        Arc::new(FixedClock(NOW)),
+        Arc::new(OsRandom),
+    );
+    assert!(
+        service.refresh_status_lists().await,
+        "a source is said missing"
+    );
+    assert_eq!(service.status_lists_missing(), [format!("{unpublished}0")]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(
+        axum::serve(listener, eid_verifier::service::router(service.clone())).into_future(),
+    );
+    let (status, body) = call("GET", &format!("{base}/ready"), String::new()).await;
+    assert_eq!(status, 503);
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("no status list is held yet from") && body.contains("/unpublished/0"),
+        "{body}"
+    );
+    assert!(!body.contains(&served.reference.uri), "{body}");
+}
