@@ -11,7 +11,8 @@
 //   refused (against a cluster too: the desk's replicas share the requests) → the phone is reported lost on
 //   another phone's wallet page → the desk refuses the lost phone's code (suspended) → a
 //   third phone enrols and moves ("moving to this phone"): accepted, and the lost phone is
-//   now revoked for good; the authority console logs in and shows the revocation, and its
+//   now revoked for good; the history the first phone backed up (its recovery code shown
+//   once) is restored on it with that code, not with another; the authority console logs in and shows the revocation, and its
 //   hotline freezes her e-ID by number: the desk refuses the new phone too; a resident-wide
 //   reinstate (the admin API) brings the new phone back, never the revoked old one.
 // A screenshot of every page is saved to web-tests/screenshots/ (not tracked), or to the
@@ -144,6 +145,18 @@ try {
   check(number === resident.id_number, "the wallet shows the enrolled card");
   check(await wallet.$eval("#portrait", img => img.naturalWidth > 0), "the card shows the registry portrait");
   await wallet.screenshot({ path: join(shots, "wallet-card.png"), fullPage: true });
+
+  // Her history is backed up at the provider, encrypted (enrolled with her face, the wallet
+  // has the authority's history secret): the recovery code is shown this once.
+  const backupSays = await wallet.textContent("#backup-state");
+  check(/未备份/.test(backupSays) && await wallet.isVisible("#backup-go"), `the wallet offers the history backup: ${backupSays}`);
+  await wallet.click("#backup-go");
+  await pin(wallet);
+  await wallet.waitForFunction(() => document.getElementById("recovery-code-shown") || document.getElementById("backup-error").textContent.length > 0);
+  const recoveryCode = (await wallet.textContent("#recovery-code-shown").catch(() => "")).trim();
+  check(/^[0-9A-Z]{5}(-[0-9A-Z]{5}){3}$/.test(recoveryCode), `the wallet shows a recovery code once: ${recoveryCode}${await wallet.textContent("#backup-error")}`);
+  check(/已加密备份/.test(await wallet.textContent("#backup-state")) && !await wallet.isVisible("#backup-go"), "the backup is on");
+  await wallet.screenshot({ path: join(shots, "wallet-backup.png"), fullPage: true });
 
   // The offline QR for airport security, shown on `page`. With `racing`, the holder asks for a new code
   // while the one shown is about to refresh itself, so the refresh lands while the PIN is
@@ -509,6 +522,27 @@ try {
   await moved.waitForFunction(() => document.getElementById("present-result").textContent.length > 0);
   const movedSays = (await moved.textContent("#present-result")).trim();
   check(movedSays.startsWith("已换到这部手机") && /1$/.test(movedSays), `the new phone says it moved, one old wallet revoked: ${movedSays}`);
+
+  // Her history comes back on the new phone with her recovery code (not with another):
+  // every entry the lost phone had backed up.
+  const lostHistory = await wallet.evaluate(async () => (await api("GET", `${base()}/${wallet}/history`)).history.length);
+  check(lostHistory > 0, `the lost phone had a history: ${lostHistory}`);
+  await moved.waitForSelector("#restore-box:not(.hidden)");
+  await moved.fill("#recovery-code", "00000-00000-00000-00000");
+  await moved.click("#restore-go");
+  await pin(moved);
+  await moved.waitForFunction(() => document.getElementById("backup-error").textContent.length > 0, null, { timeout: 30000 });
+  const wrongCode = await moved.textContent("#backup-error");
+  check(/recovery code does not open/.test(wrongCode), `another recovery code is refused: ${wrongCode}`);
+  await moved.fill("#recovery-code", recoveryCode.toLowerCase());
+  await moved.click("#restore-go");
+  await pin(moved);
+  await moved.waitForFunction(() => document.getElementById("backup-result").textContent.length > 0
+    || document.getElementById("backup-error").textContent.length > 0, null, { timeout: 30000 });
+  const restoredSays = (await moved.textContent("#backup-result")).trim();
+  check(restoredSays.startsWith("已找回") && restoredSays.endsWith(String(lostHistory)), `the new phone restores the lost phone's ${lostHistory} entries: ${restoredSays}${await moved.textContent("#backup-error")}`);
+  await moved.waitForFunction(n => document.querySelectorAll("#history li:not(.note)").length === n, lostHistory);
+  await moved.screenshot({ path: join(shots, "wallet-restored.png"), fullPage: true });
   const movedQr = await showQr(moved);
   let movedSeen;
   for (let attempt = 0; attempt < 10; attempt++) {

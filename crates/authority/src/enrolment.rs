@@ -122,13 +122,16 @@ impl Authority {
                 "enrol_remote",
             )
             .await?;
-        self.make_offer(
-            &number,
-            &proofed.wallet,
-            "enrol_remote",
-            Some(&proofed.bound),
-        )
-        .await
+        let mut made = self
+            .make_offer(
+                &number,
+                &proofed.wallet,
+                "enrol_remote",
+                Some(&proofed.bound),
+            )
+            .await?;
+        made.history_secret = Some(self.history_secret(&number));
+        Ok(made)
     }
 
     /// A lost phone reported from another wallet (a second device, or the other provider's
@@ -182,6 +185,7 @@ impl Authority {
             wallets_revoked: None,
             moved: false,
             instances: instances as u64,
+            history_secret: None,
         })
     }
 
@@ -271,6 +275,7 @@ impl Authority {
             wallets_revoked: Some(wallets.len()),
             moved: true,
             instances: instances as u64,
+            history_secret: Some(self.history_secret(number)),
         })
     }
 

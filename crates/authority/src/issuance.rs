@@ -88,6 +88,7 @@ impl Authority {
             offer_uri: offer.to_uri(),
             tx_code,
             expires_at,
+            history_secret: None,
         })
     }
 

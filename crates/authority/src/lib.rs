@@ -337,6 +337,16 @@ impl Authority {
         format!("resident:{}", &b64url(&tag)[..16])
     }
 
+    /// The resident's history secret (S_a of `eid_wallet::backup`): a keyed hash of her
+    /// number under a key derived from the pseudonym key for this use alone, so it is the
+    /// same from every replica and for every wallet of hers. Released only to a wallet just
+    /// proofed by face; it opens nothing without the holder's recovery code and the backup
+    /// the provider keeps.
+    fn history_secret(&self, number: &eid_core::ResidentIdNumber) -> String {
+        let key = hmac_sha256(&self.settings.pseudonym_key, b"eid history secret v1");
+        b64url(&hmac_sha256(&key, number.expose().as_bytes()))
+    }
+
     async fn audit(
         &self,
         actor: &str,

@@ -113,13 +113,24 @@ pub fn aes256gcm_seal(
     nonce: [u8; 12],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
+    aes256gcm_seal_with(key, nonce, &[], plaintext)
+}
+
+/// AES-256-GCM with a 12-byte nonce over `plaintext`, authenticating `aad` too:
+/// `ciphertext || tag`.
+pub fn aes256gcm_seal_with(
+    key: &[u8; 32],
+    nonce: [u8; 12],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     let key = LessSafeKey::new(
         UnboundKey::new(&AES_256_GCM, key).map_err(|_| CryptoError::SigningFailed)?,
     );
     let mut buffer = plaintext.to_vec();
     key.seal_in_place_append_tag(
         Nonce::assume_unique_for_key(nonce),
-        Aad::empty(),
+        Aad::from(aad),
         &mut buffer,
     )
     .map_err(|_| CryptoError::SigningFailed)?;
@@ -132,6 +143,17 @@ pub fn aes256gcm_open(
     nonce: [u8; 12],
     sealed: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
+    aes256gcm_open_with(key, nonce, &[], sealed)
+}
+
+/// Opens what [`aes256gcm_seal_with`] sealed with the same `aad`; a wrong key, nonce, `aad`
+/// or any changed byte fails.
+pub fn aes256gcm_open_with(
+    key: &[u8; 32],
+    nonce: [u8; 12],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     let key = LessSafeKey::new(
         UnboundKey::new(&AES_256_GCM, key).map_err(|_| CryptoError::SigningFailed)?,
     );
@@ -139,7 +161,7 @@ pub fn aes256gcm_open(
     let plain = key
         .open_in_place(
             Nonce::assume_unique_for_key(nonce),
-            Aad::empty(),
+            Aad::from(aad),
             &mut buffer,
         )
         .map_err(|_| CryptoError::BadSignature)?;
@@ -190,6 +212,14 @@ mod tests {
         let mut other_nonce = nonce;
         other_nonce[11] = 2;
         assert!(aes256gcm_open(&key, other_nonce, &sealed).is_err());
+        // Associated data is bound: another one fails, and so does none.
+        let bound = aes256gcm_seal_with(&key, nonce, b"segment 1", b"DeviceResponse").unwrap();
+        assert_eq!(
+            aes256gcm_open_with(&key, nonce, b"segment 1", &bound).unwrap(),
+            b"DeviceResponse"
+        );
+        assert!(aes256gcm_open_with(&key, nonce, b"segment 2", &bound).is_err());
+        assert!(aes256gcm_open(&key, nonce, &bound).is_err());
     }
 
     #[test]

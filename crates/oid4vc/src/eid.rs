@@ -74,6 +74,11 @@ pub struct LostTaken {
     pub moved: bool,
     /// Credential instances changed.
     pub instances: u64,
+    /// A completed move only: the authority's history secret for the resident (S_a,
+    /// base64url of 32 bytes), which with her recovery code opens her history backup on
+    /// this wallet (`eid_wallet::backup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_secret: Option<String>,
 }
 
 /// A refresh from a wallet whose credentials are still valid: its key proof only.
@@ -93,4 +98,9 @@ pub struct OfferMade {
     pub tx_code: String,
     /// Until when the offer can be redeemed (Unix seconds).
     pub expires_at: i64,
+    /// A remote enrolment only (the holder proofed by face): the authority's history
+    /// secret for the resident (S_a, base64url of 32 bytes), for her history backup
+    /// (`eid_wallet::backup`). Never in an offer handed on by a counter or a refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_secret: Option<String>,
 }

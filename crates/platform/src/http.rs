@@ -65,6 +65,14 @@ struct Enrol {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Restore {
+    pin: String,
+    /// The code the wallet showed when the backup was made.
+    recovery_code: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Offline {
     pin: String,
     purpose: String,
@@ -108,6 +116,8 @@ pub fn provider_router(provider: Arc<Provider>) -> Router {
         )
         .route("/wallets/{wallet}/refresh", post(refresh))
         .route("/wallets/{wallet}/history", get(history))
+        .route("/wallets/{wallet}/backup", post(backup_start))
+        .route("/wallets/{wallet}/backup/restore", post(backup_restore))
         .route("/wallets/{wallet}/offline", post(offline))
         .route("/wallets/{wallet}/online", post(online))
         .route("/wallets/{wallet}/online/{session}", post(online_decide))
@@ -204,6 +214,28 @@ async fn refresh(
 
 async fn history(State(provider): State<Arc<Provider>>, Path(wallet): Path<String>) -> Answer {
     Ok(Json(json!({ "history": provider.history(&wallet).await? })))
+}
+
+async fn backup_start(
+    State(provider): State<Arc<Provider>>,
+    Path(wallet): Path<String>,
+    pin: Body<Pin>,
+) -> Answer {
+    let pin = body(pin)?;
+    Ok(Json(provider.backup_start(&wallet, &pin.pin).await?))
+}
+
+async fn backup_restore(
+    State(provider): State<Arc<Provider>>,
+    Path(wallet): Path<String>,
+    request: Body<Restore>,
+) -> Answer {
+    let request = body(request)?;
+    Ok(Json(
+        provider
+            .backup_restore(&wallet, &request.pin, &request.recovery_code)
+            .await?,
+    ))
 }
 
 async fn offline(

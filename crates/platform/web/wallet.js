@@ -55,8 +55,44 @@ async function open() {
     return fail("wallet-error", e);
   }
   show("enrol", !card.enrolled); show("enrolled", card.enrolled);
-  if (card.enrolled) { renderCard(card.attributes); history(); }
+  if (card.enrolled) { renderCard(card.attributes); history(); renderBackup(card.backup); }
 }
+
+// The history backup (end-to-end encrypted at the provider): unavailable without the
+// authority's secret (enrolled at a counter), off, restorable (a backup of hers is there:
+// her recovery code restores it), or on.
+function renderBackup(state) {
+  $("backup-state").textContent = t(`backup_${state}`);
+  show("backup-go", state === "off");
+  show("restore-box", state === "restorable");
+}
+
+$("backup-go").onclick = () => busy($("backup-go"), async () => {
+  fail("backup-error"); $("backup-result").textContent = "";
+  const pin = await askPin();
+  if (!pin) return;
+  try {
+    const made = await api("POST", `${base()}/${wallet}/backup`, { pin });
+    renderBackup("on");
+    $("backup-result").textContent = "";
+    $("backup-result").append(t("write_down"), el("strong", { id: "recovery-code-shown" }, made.recovery_code));
+  } catch (e) { fail("backup-error", e); }
+});
+
+$("restore-go").onclick = () => busy($("restore-go"), async () => {
+  fail("backup-error"); $("backup-result").textContent = "";
+  const recovery_code = $("recovery-code").value.trim();
+  if (!recovery_code) return fail("backup-error", t("recovery_code"));
+  const pin = await askPin();
+  if (!pin) return;
+  try {
+    const done = await api("POST", `${base()}/${wallet}/backup/restore`, { pin, recovery_code });
+    $("recovery-code").value = "";
+    renderBackup("on");
+    $("backup-result").textContent = t("restored") + done.restored;
+    history();
+  } catch (e) { fail("backup-error", e); }
+});
 
 const FIELDS = ["name", "sex", "ethnicity", "birth_date", "address", "issuing_authority", "expiry_date"];
 function renderCard(a) {

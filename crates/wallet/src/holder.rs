@@ -365,6 +365,9 @@ impl Holder {
             wallet_proof: wallet_proof(authority, &*keys, attester, now).await?,
         };
         let made: OfferMade = post(&format!("{authority}/enrolment"), &body).await?;
+        if let Some(secret) = &made.history_secret {
+            self.keep_history_secret(secret).await?;
+        }
         self.redeem(
             &made.offer_uri,
             &made.tx_code,
@@ -428,7 +431,23 @@ impl Holder {
             wallet_proof: wallet_proof(authority, keys, attester, now).await?,
             moving,
         };
-        post(&format!("{authority}/lost"), &body).await
+        let mut taken: LostTaken = post(&format!("{authority}/lost"), &body).await?;
+        // Kept by the wallet, never handed on with the rest of the answer.
+        if let Some(secret) = taken.history_secret.take() {
+            self.keep_history_secret(&secret).await?;
+        }
+        Ok(taken)
+    }
+
+    /// Keeps the history secret a face-proofed step gave ([`crate::backup`]).
+    async fn keep_history_secret(&self, secret: &str) -> Result<(), HolderError> {
+        crate::backup::HistoryBackup::new(self.store.clone())
+            .keep_secret(secret)
+            .await
+            .map_err(|e| match e {
+                crate::backup::BackupError::Store(e) => e.into(),
+                e => HolderError::Upstream(format!("the authority's answer: {e}")),
+            })
     }
 
     /// Whether an offline code for `purpose` can be shown now: asked before the PIN or the

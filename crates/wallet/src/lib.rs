@@ -20,9 +20,13 @@
 //!   answer sealed to the reader (ISO/IEC 18013-7 Annex C).
 //! - [`store`]: the credential store (SQLite) with the use policy of batch instances (once,
 //!   or one per relying party: never one instance for two) and the presentation history.
+//! - [`backup`]: the presentation history backed up at the provider, end-to-end encrypted
+//!   under a key wrapped by the holder's recovery code and the authority's secret for her,
+//!   restored on a new phone after she is proofed by face.
 //! - [`offline`]: the offline single QR for a desk with only a scanner — a compact
 //!   credential per purpose, signed afresh while shown.
 
+pub mod backup;
 pub mod dc_api;
 pub mod enrolment;
 pub mod holder;

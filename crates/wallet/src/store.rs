@@ -11,7 +11,7 @@
 //! for a new relying party, [`WalletStore::pick`] says so and the wallet asks for a new
 //! batch; [`WalletStore::needs_refresh`] tells it before that happens, and before expiry.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use time::{Duration, OffsetDateTime};
 
@@ -62,7 +62,7 @@ impl std::fmt::Debug for Instance {
 }
 
 /// One presentation, as the history keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presentation {
     /// When (Unix seconds).
     pub at: i64,
@@ -76,6 +76,19 @@ pub struct Presentation {
     pub purpose: String,
     /// Which attributes (names only).
     pub attributes: Vec<String>,
+}
+
+/// The history backup's state as the store keeps it (`crate::backup`); no `Debug`: it holds
+/// the keys.
+pub struct BackupSettings {
+    /// The authority's history secret (base64url), once a face-proofed step gave it.
+    pub secret: Option<String>,
+    /// The history key (base64url), once a backup was made or restored.
+    pub key: Option<String>,
+    /// The backup's generation.
+    pub generation: u64,
+    /// How many entries (from the first, in recorded order) the backup holds.
+    pub sent: u64,
 }
 
 /// An instance as listed: what it is and where it went, not what it says.
@@ -105,6 +118,22 @@ pub struct WalletStore {
 }
 
 type Row = (i64, String, Option<String>, String, Vec<u8>, i64);
+
+/// A history row: at, channel, relying party, its name, purpose, attributes (JSON).
+type HistoryRow = (i64, String, Option<String>, Option<String>, String, String);
+
+fn presentation(
+    (at, channel, relying_party, relying_party_name, purpose, attributes): HistoryRow,
+) -> Presentation {
+    Presentation {
+        at,
+        channel,
+        relying_party,
+        relying_party_name,
+        purpose,
+        attributes: serde_json::from_str(&attributes).unwrap_or_default(),
+    }
+}
 
 fn instance((id, format, purpose, key_id, credential, expires_at): Row) -> Instance {
     Instance {
@@ -393,7 +422,6 @@ impl WalletStore {
 
     /// The history, oldest first.
     pub async fn history(&self) -> Result<Vec<Presentation>, StoreError> {
-        type HistoryRow = (i64, String, Option<String>, Option<String>, String, String);
         let rows: Vec<HistoryRow> = sqlx::query_as(
             "SELECT at, channel, relying_party, relying_party_name, purpose, attributes \
              FROM history ORDER BY at, id",
@@ -401,21 +429,106 @@ impl WalletStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("reading the history"))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(at, channel, relying_party, relying_party_name, purpose, attributes)| {
-                    Presentation {
-                        at,
-                        channel,
-                        relying_party,
-                        relying_party_name,
-                        purpose,
-                        attributes: serde_json::from_str(&attributes).unwrap_or_default(),
-                    }
-                },
+        Ok(rows.into_iter().map(presentation).collect())
+    }
+
+    /// The history from its `skip`th entry on, in the order it was recorded (what the
+    /// backup has not sent yet).
+    pub async fn history_since(&self, skip: u64) -> Result<Vec<Presentation>, StoreError> {
+        let skip = i64::try_from(skip).map_err(|_| StoreError("a history offset".into()))?;
+        let rows: Vec<HistoryRow> = sqlx::query_as(
+            "SELECT at, channel, relying_party, relying_party_name, purpose, attributes \
+             FROM history ORDER BY id LIMIT -1 OFFSET ?",
+        )
+        .bind(skip)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading the history"))?;
+        Ok(rows.into_iter().map(presentation).collect())
+    }
+
+    /// The history backup's state (`crate::backup`): the authority's secret, the history
+    /// key, the generation and how many entries were sent, each once known.
+    pub async fn backup_settings(&self) -> Result<BackupSettings, StoreError> {
+        let number = |text: Option<String>| {
+            text.map(|t| t.parse::<u64>())
+                .transpose()
+                .map_err(|_| StoreError("a backup setting is not a number".into()))
+        };
+        Ok(BackupSettings {
+            secret: self.setting("history_secret").await?,
+            key: self.setting("history_key").await?,
+            generation: number(self.setting("history_generation").await?)?.unwrap_or(0),
+            sent: number(self.setting("history_sent").await?)?.unwrap_or(0),
+        })
+    }
+
+    /// Keeps the authority's history secret (base64url).
+    pub async fn set_history_secret(&self, secret: &str) -> Result<(), StoreError> {
+        self.set_setting("history_secret", secret).await
+    }
+
+    /// Keeps a new history key at `generation` with `sent` entries in its backup, all at
+    /// once.
+    pub async fn set_history_key(
+        &self,
+        key: &str,
+        generation: u64,
+        sent: u64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db("keeping the history key"))?;
+        for (name, value) in [
+            ("history_key", key.to_owned()),
+            ("history_generation", generation.to_string()),
+            ("history_sent", sent.to_string()),
+        ] {
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES (?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             )
-            .collect())
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("keeping the history key"))?;
+        }
+        tx.commit().await.map_err(db("keeping the history key"))
+    }
+
+    /// Notes that the backup holds the first `sent` entries.
+    pub async fn set_history_sent(&self, sent: u64) -> Result<(), StoreError> {
+        self.set_setting("history_sent", &sent.to_string()).await
+    }
+
+    /// Restored entries, added to the history after what it holds, in one transaction.
+    pub async fn import_history(&self, entries: &[Presentation]) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db("restoring the history"))?;
+        for entry in entries {
+            let attributes =
+                serde_json::to_string(&entry.attributes).map_err(|e| StoreError(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO history (at, channel, relying_party, relying_party_name, purpose, \
+                 attributes, credential_id) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            )
+            .bind(entry.at)
+            .bind(&entry.channel)
+            .bind(&entry.relying_party)
+            .bind(&entry.relying_party_name)
+            .bind(&entry.purpose)
+            .bind(attributes)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("restoring the history"))?;
+        }
+        tx.commit().await.map_err(db("restoring the history"))
     }
 
     /// The history as JSON, for the holder to keep or hand to a data-protection request.

@@ -163,6 +163,10 @@ async fn remote_enrolment_matches_the_face_and_reads_the_card() {
     // The same person in another photograph: accepted, and the offer works.
     let (status, body) = apply(&world, &good).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let secret = body["history_secret"]
+        .as_str()
+        .expect("a history secret")
+        .to_owned();
     let offer = CredentialOffer::from_uri(body["offer_uri"].as_str().unwrap()).unwrap();
     // The offer is bound to the proofed wallet: another wallet holding it gets nothing.
     let (status, token) = send(
@@ -191,6 +195,34 @@ async fn remote_enrolment_matches_the_face_and_reads_the_card() {
     let (status, issued) = request_credential(&world, access, CONFIG_SD_JWT, &phone).await;
     assert_eq!(status, StatusCode::OK, "{issued}");
     assert_eq!(issued["credentials"].as_array().unwrap().len(), 2);
+    // Proofed by face, the wallet gets her history secret: 32 bytes, the same from another
+    // wallet of hers (it finds and opens the one backup), never one at the counter.
+    assert_eq!(eid_crypto::b64url_decode(&secret).unwrap().len(), 32);
+    let tablet = Phone::new("alipay", "remote-tablet", 2);
+    let (status, again) = apply(
+        &world,
+        &Application {
+            phone: &tablet,
+            ..copy(&good)
+        },
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["history_secret"], secret);
+    let (status, counter) = send(
+        &world.admin,
+        admin_post(
+            "/admin/enrolments",
+            json!({
+                "id_number": number,
+                "full_name": card.full_name,
+                "officer": "officer-7",
+            }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{counter}");
+    assert!(counter.get("history_secret").is_none(), "{counter}");
 
     // Another person's face: refused.
     let (status, body) = apply(
@@ -485,6 +517,8 @@ async fn a_move_revokes_the_old_phones_for_good_and_a_lost_report_only_suspends(
     let (status, taken) = report(&world, &card, &face, &new, false).await;
     assert_eq!(status, StatusCode::OK, "{taken}");
     assert_eq!(taken["wallets_suspended"], 2, "{taken}");
+    // A lost report releases no history secret: only a completed move does.
+    assert!(taken.get("history_secret").is_none(), "{taken}");
     assert_eq!(
         states(&world, &card).await,
         [
@@ -541,6 +575,10 @@ async fn a_move_revokes_the_old_phones_for_good_and_a_lost_report_only_suspends(
     assert_eq!(status, StatusCode::OK, "{moved}");
     assert_eq!(moved["moved"], true, "{moved}");
     assert_eq!(moved["wallets_revoked"], 2, "{moved}");
+    // The new phone gets her history secret, to restore her history; another resident's
+    // move would give another.
+    let secret = moved["history_secret"].as_str().expect("a history secret");
+    assert_eq!(eid_crypto::b64url_decode(secret).unwrap().len(), 32);
     // Two batches of two per wallet (mdoc and SD-JWT VC), every instance flipped.
     assert_eq!(moved["instances"], 8, "{moved}");
     assert_eq!(

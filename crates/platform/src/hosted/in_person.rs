@@ -163,6 +163,7 @@ impl Provider {
             .record_in_person(&answer, now)
             .await
             .map_err(holder_refusal)?;
+        self.sync_backup(&wallet).await;
         set(InPersonState::Shared(consent.relying_party_name));
         Ok(())
     }

@@ -34,6 +34,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 use crate::PlatformError;
 use crate::data::ProviderPlan;
 
+mod backup;
 mod enrol;
 mod in_person;
 mod present;
@@ -194,6 +195,10 @@ pub struct Provider {
     wallets: Mutex<OpenWallets<Wallet>>,
     in_person: StdMutex<HashMap<String, InPerson>>,
     online: StdMutex<HashMap<String, Online>>,
+    /// The history backups it keeps (opened when first used).
+    backups: tokio::sync::OnceCell<backup::Backups>,
+    /// One backup operation at a time (a wallet's entries are sent in order).
+    backup_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -242,6 +247,8 @@ impl Provider {
             wallets: Mutex::new(OpenWallets::new(MAX_OPEN_WALLETS)),
             in_person: StdMutex::new(HashMap::new()),
             online: StdMutex::new(HashMap::new()),
+            backups: tokio::sync::OnceCell::new(),
+            backup_lock: Mutex::new(()),
         }
     }
 
@@ -457,6 +464,7 @@ impl Provider {
             "attributes": attributes,
             "credentials": listed,
             "needs_refresh": wallet.store.needs_refresh("mso_mdoc", None, now, Duration::days(30), 1).await.map_err(Refused::internal)?,
+            "backup": self.backup_state(&wallet).await?,
         }))
     }
 

@@ -25,6 +25,7 @@ impl Provider {
                 Ok((show.shows, show.code))
             })
             .await?;
+        self.sync_backup(&wallet).await;
         Ok(json!({
             "qr_svg": crate::web::qr_svg(&code),
             "code": b64url(&code),
@@ -106,6 +107,7 @@ impl Provider {
             }
             return Err(refused);
         }
+        self.sync_backup(&wallet).await;
         Ok(json!({ "shared": true, "with": pending.consent.relying_party_name }))
     }
 
@@ -153,6 +155,7 @@ impl Provider {
         })
         .await?;
         record(&wallet, "digital_credentials", &consent, instance.id, now).await?;
+        self.sync_backup(&wallet).await;
         Ok(json!({ "protocol": protocol, "data": data }))
     }
 
