@@ -540,7 +540,7 @@ try {
   await moved.waitForFunction(() => document.getElementById("backup-result").textContent.length > 0
     || document.getElementById("backup-error").textContent.length > 0, null, { timeout: 30000 });
   const restoredSays = (await moved.textContent("#backup-result")).trim();
-  check(restoredSays.startsWith("已找回") && restoredSays.endsWith(String(lostHistory)), `the new phone restores the lost phone's ${lostHistory} entries: ${restoredSays}${await moved.textContent("#backup-error")}`);
+  check(restoredSays === `已找回的记录条数：${lostHistory}`, `the new phone restores the lost phone's ${lostHistory} entries: ${restoredSays}${await moved.textContent("#backup-error")}`);
   await moved.waitForFunction(n => document.querySelectorAll("#history li:not(.note)").length === n, lostHistory);
   await moved.screenshot({ path: join(shots, "wallet-restored.png"), fullPage: true });
   const movedQr = await showQr(moved);

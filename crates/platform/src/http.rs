@@ -65,6 +65,15 @@ struct Enrol {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct StartBackup {
+    pin: String,
+    /// The recovery code is lost: replace the backup the provider keeps (its entries lost).
+    #[serde(default)]
+    over: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Restore {
     pin: String,
     /// The code the wallet showed when the backup was made.
@@ -219,10 +228,14 @@ async fn history(State(provider): State<Arc<Provider>>, Path(wallet): Path<Strin
 async fn backup_start(
     State(provider): State<Arc<Provider>>,
     Path(wallet): Path<String>,
-    pin: Body<Pin>,
+    request: Body<StartBackup>,
 ) -> Answer {
-    let pin = body(pin)?;
-    Ok(Json(provider.backup_start(&wallet, &pin.pin).await?))
+    let request = body(request)?;
+    Ok(Json(
+        provider
+            .backup_start(&wallet, &request.pin, request.over)
+            .await?,
+    ))
 }
 
 async fn backup_restore(

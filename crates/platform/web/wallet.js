@@ -67,17 +67,21 @@ function renderBackup(state) {
   show("restore-box", state === "restorable");
 }
 
-$("backup-go").onclick = () => busy($("backup-go"), async () => {
+// Start the backup; `over`: the recovery code is lost, the provider's backup is replaced.
+const startBackup = (button, over) => busy(button, async () => {
   fail("backup-error"); $("backup-result").textContent = "";
+  if (over && !confirm(t("confirm_over"))) return;
   const pin = await askPin();
   if (!pin) return;
   try {
-    const made = await api("POST", `${base()}/${wallet}/backup`, { pin });
+    const made = await api("POST", `${base()}/${wallet}/backup`, { pin, over });
     renderBackup("on");
     $("backup-result").textContent = "";
     $("backup-result").append(t("write_down"), el("strong", { id: "recovery-code-shown" }, made.recovery_code));
   } catch (e) { fail("backup-error", e); }
 });
+$("backup-go").onclick = () => startBackup($("backup-go"), false);
+$("backup-over").onclick = () => startBackup($("backup-over"), true);
 
 $("restore-go").onclick = () => busy($("restore-go"), async () => {
   fail("backup-error"); $("backup-result").textContent = "";

@@ -360,6 +360,64 @@ async def story(base, folder):
     check("status_suspended" in json.dumps(reasons),
           f"the lost phone's offline code is refused at the airport: {reasons}")
 
+    # 5. Her history survives a lost phone. The phone, enrolled at the counter, has no
+    #    history secret; the tablet, enrolled with her face, has one and backs its history
+    #    up at the provider — here a dict standing in for the provider's server, which keeps
+    #    the bytes as they are and checks only the generation and the place of what it is
+    #    sent.
+    state = await phone.history_backup_state()
+    check(isinstance(state, eid_sdk.HistoryBackupState.UNAVAILABLE),
+          f"a wallet enrolled at the counter cannot back up its history: {state}")
+    card = read(resident["portrait"])
+    await tablet.enrol_remote(nanning["public"], resident["id_number"], resident["full_name"],
+                              card, card, facing, turned, turn)
+    state = await tablet.history_backup_state()
+    check(isinstance(state, eid_sdk.HistoryBackupState.OFF),
+          f"enrolled with her face, the tablet may back up its history: {state}")
+    provider_keeps = {}
+    made = await tablet.start_history_backup(None, False)
+    code = made.recovery_code() or ""
+    provider_keeps[made.backup_id()] = json.loads(made.stored())
+    await made.confirm()
+    check(len(code) == 23 and made.backup_id() == state.backup_id,
+          "the backup starts, its recovery code shown once")
+    await tablet.show_offline("rail_ticketing")
+    pending = await tablet.history_backup_pending()
+    kept = provider_keeps[made.backup_id()]
+    check(pending is not None and pending.generation == kept["generation"]
+          and pending.first == len(kept["segments"]) and len(pending.segments) == 1,
+          "the showing is sealed for the provider at the backup's next place")
+    kept["segments"] += [b64url(s) for s in pending.segments]
+    await tablet.history_backup_sent(pending)
+    check(await tablet.history_backup_pending() is None, "nothing is left to send")
+    text = json.dumps(kept)
+    check(not any(w in text for w in ["rail", "offline_qr", "portrait", resident["id_number"]]),
+          "what the provider keeps names no purpose, channel, attribute or number")
+
+    # Her new phone, enrolled with her face: the provider's backup found under the same id,
+    # refused with another code, restored with hers.
+    new = await eid_sdk.EidWallet.open(os.path.join(folder, "new-phone"), authorities,
+                                       PhoneKeyStore(),
+                                       ProviderServer(folder, provider, "sdk-new-phone-1"))
+    await new.enrol_remote(nanning["public"], resident["id_number"], resident["full_name"],
+                           card, card, facing, turned, turn)
+    state = await new.history_backup_state()
+    check(isinstance(state, eid_sdk.HistoryBackupState.OFF) and state.backup_id == made.backup_id(),
+          "the new phone finds her backup's id")
+    try:
+        await new.restore_history_backup(json.dumps(kept), "00000-00000-00000-00000")
+        check(False, "another recovery code is refused")
+    except eid_sdk.WalletError.Invalid as e:
+        check("does not open" in e.message, f"another recovery code is refused: {e.message}")
+    restored = await new.restore_history_backup(json.dumps(kept), code.lower())
+    provider_keeps[restored.backup_id()] = json.loads(restored.stored())
+    await restored.confirm()
+    tablet_history = json.loads(await tablet.history_json())
+    check(restored.restored() == 1 and json.loads(await new.history_json()) == tablet_history,
+          f"the new phone restores the tablet's history: {restored.restored()} entries")
+    check(provider_keeps[restored.backup_id()]["generation"] == 1,
+          "the restore moves the backup to its next generation, which the old phone cannot add to")
+
 
 def main():
     folder = tempfile.mkdtemp(prefix="eid-sdk-")

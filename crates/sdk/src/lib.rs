@@ -27,8 +27,10 @@ use time::OffsetDateTime;
 
 uniffi::setup_scaffolding!();
 
+mod backup;
 mod online;
 
+pub use backup::{HistoryBackupMade, HistoryBackupState, HistorySegments};
 pub use online::{Consent, OnlineRequest};
 
 /// The alias of the key that proves this wallet to the authority.

@@ -23,17 +23,21 @@
 //!   stores the wrapped key, cannot guess the code without S_a; the authority, which can
 //!   compute S_a, holds no backup and no code.
 //! - **Backup id**: `HMAC-SHA-256(S_a, "eid history backup id v1")`: the provider files the
-//!   backup under it, and a new phone, proofed, finds it with S_a alone; it is the same for
-//!   every wallet of the resident, and says nothing about her to the provider.
+//!   backup under it, and a new phone, proofed, finds it with S_a alone. It names no one,
+//!   but it is the same for every wallet of the resident: the provider links them.
 //! - **Generation**: a restore makes a new HK (the same code, a new salt) and writes the
 //!   whole history again as the next generation; the provider refuses a segment for an
 //!   older one, so a lost phone that turns up cannot add to the new history.
 //!
 //! What it does not protect: the provider sees how many presentations there are and when a
 //! segment arrives (a wallet may batch them); it can withhold the newest segments (a
-//! restore then misses them) or delete the backup. A resident without her recovery code
-//! cannot restore (there is no other copy of it, by design). On the phone the history, HK
-//! and S_a are kept in the wallet's store as the history itself is.
+//! restore then misses them), serve an older generation it kept, or delete the backup. Its
+//! writes are not authenticated by the wallet: whoever knows the backup id (S_a) can append
+//! at a provider that does not check who writes, and a thief holding the unlocked phone
+//! before the move holds HK and can add entries a restore accepts. A resident without her
+//! recovery code cannot restore (there is no other copy of it, by design); she can start
+//! over, which replaces the backup and loses its entries. On the phone the history, HK and
+//! S_a are kept in the wallet's store as the history itself is.
 
 use eid_core::Random;
 use eid_crypto::session::{aes256gcm_open_with, aes256gcm_seal_with, hkdf_sha256, hmac_sha256};
@@ -48,6 +52,12 @@ use crate::store::{Presentation, StoreError, WalletStore};
 pub const SEGMENT_PADDING: usize = 480;
 /// The largest segment accepted (bytes): one entry of 32 padding blocks.
 pub const MAX_SEGMENT: usize = 1 + 12 + 32 * SEGMENT_PADDING + 16;
+/// The most Argon2id work a wrapped key may ask of the wallet.
+pub const MAX_KDF: KdfCost = KdfCost {
+    m_kib: 64 * 1024,
+    t: 4,
+    p: 4,
+};
 /// The most segments a backup holds.
 pub const MAX_SEGMENTS: usize = 100_000;
 /// The recovery code's symbols (Crockford's base32: no I, L, O, U).
@@ -89,6 +99,9 @@ pub enum BackupError {
     /// The wallet's history is backed up already.
     #[error("this wallet's history is backed up already")]
     AlreadyOn,
+    /// The history changed while a restore ran: restore again.
+    #[error("a presentation was recorded while the history was being restored: restore it again")]
+    Moved,
     /// A backup of the resident's history exists at the provider: restore it first.
     #[error(
         "a backup of your history exists at the provider: restore it with your recovery code rather than start another"
@@ -371,8 +384,9 @@ impl WrappedKey {
                 "an unknown version of the wrapped key",
             ));
         }
-        // A provider must not make the wallet spend more than the keystore's cost allows.
-        if self.m_kib > 256 * 1024 || self.t > 16 || self.p > 8 {
+        // A provider must not make a phone spend much more than the keystore's cost (19 MiB,
+        // 2 passes): at most 64 MiB, 4 passes, 4 lanes, checked before any work.
+        if self.m_kib > MAX_KDF.m_kib || self.t > MAX_KDF.t || self.p > MAX_KDF.p {
             return Err(BackupError::Damaged("Argon2 parameters above the bounds"));
         }
         let salt: [u8; 16] = b64url_decode(&self.salt)
@@ -538,9 +552,14 @@ impl HistoryBackup {
         Self { store }
     }
 
-    /// Keeps the history secret a face-proofed step gave (base64url of 32 bytes).
+    /// Keeps the history secret a face-proofed step gave (base64url of 32 bytes). While
+    /// the backup is on, the secret it was made under stays: another (another resident
+    /// enrolled into this wallet) would file the segments under another backup.
     pub async fn keep_secret(&self, secret: &str) -> Result<(), BackupError> {
         let secret = HistorySecret::from_b64url(secret)?;
+        if self.store.backup_settings().await?.key.is_some() {
+            return Ok(());
+        }
         Ok(self.store.set_history_secret(&secret.to_b64url()).await?)
     }
 
@@ -566,12 +585,15 @@ impl HistoryBackup {
     }
 
     /// Starts the backup of everything held, when the provider holds none (`existing`,
-    /// what it keeps under [`BackupState::Off`]'s id): the recovery code to show the holder
-    /// once, and what the provider is to store. The wallet keeps the key once the provider
-    /// has stored it ([`Self::started`]).
+    /// the generation it keeps under [`BackupState::Off`]'s id, if any): the recovery code
+    /// to show the holder once, and what the provider is to store. Where it keeps one, only
+    /// `over` (the holder lost her code and starts over: the old backup is replaced by the
+    /// next generation, its history lost). The wallet keeps the key once the provider has
+    /// stored it ([`Self::started`]).
     pub async fn start(
         &self,
-        existing: Option<&StoredBackup>,
+        existing: Option<u64>,
+        over: bool,
         cost: KdfCost,
         random: &dyn Random,
     ) -> Result<(RecoveryCode, NewBackup), BackupError> {
@@ -579,26 +601,30 @@ impl HistoryBackup {
         if settings.key.is_some() {
             return Err(BackupError::AlreadyOn);
         }
-        if existing.is_some() {
-            return Err(BackupError::Exists);
-        }
+        let generation = match existing {
+            None => 0,
+            Some(current) if over => current + 1,
+            Some(_) => return Err(BackupError::Exists),
+        };
         let secret = Self::secret(settings.secret.as_deref())?;
         let code = RecoveryCode::generate(random)?;
         let history = self.store.history_since(0).await?;
-        let made = make_backup(&history, 0, &code, &secret, cost, random)?;
+        let made = make_backup(&history, generation, &code, &secret, cost, random)?;
         Ok((code, made))
     }
 
     /// The provider stored `made`: its key is kept and its entries count as sent.
     pub async fn started(&self, made: &NewBackup) -> Result<(), BackupError> {
-        Ok(self
-            .store
-            .set_history_key(
+        self.store
+            .import_history_with_key(
+                &[],
+                None,
                 &made.key.to_b64url(),
                 made.stored.generation,
                 made.stored.segments.len() as u64,
             )
-            .await?)
+            .await?;
+        Ok(())
     }
 
     /// Opens `stored` (the provider's backup under [`BackupState::Off`]'s id) with the
@@ -625,15 +651,38 @@ impl HistoryBackup {
     }
 
     /// The provider stored `next` in place of the old backup: the restored `entries` join
-    /// the history and the new key is kept, in that order (a crash between leaves a wallet
-    /// whose restore can be run again: the provider's generation moved on).
+    /// the history and the new key is kept, in one transaction, and only if the wallet
+    /// recorded nothing since [`Self::restore`] (`next` holds its entries then, and the
+    /// places would no longer match: [`BackupError::Moved`], nothing kept — restore again).
     pub async fn restored(
         &self,
         entries: &[Presentation],
         next: &NewBackup,
     ) -> Result<(), BackupError> {
-        self.store.import_history(entries).await?;
-        self.started(next).await
+        let sent = next.stored.segments.len() as u64;
+        let before = sent.saturating_sub(entries.len() as u64);
+        let kept = self
+            .store
+            .import_history_with_key(
+                entries,
+                Some(before),
+                &next.key.to_b64url(),
+                next.stored.generation,
+                sent,
+            )
+            .await?;
+        if kept {
+            Ok(())
+        } else {
+            Err(BackupError::Moved)
+        }
+    }
+
+    /// The provider refused the wallet's segments: the backup moved to another generation
+    /// (restored on another phone). The wallet forgets its key, so it shows as off and
+    /// offers to restore the backup rather than claim its history is backed up.
+    pub async fn stale(&self) -> Result<(), BackupError> {
+        Ok(self.store.forget_history_key().await?)
     }
 
     /// The entries recorded since the provider last took some, sealed; none while the
@@ -832,7 +881,7 @@ mod tests {
         // Nothing before a face-proofed step gave the secret.
         assert_eq!(old_backup.state().await.unwrap(), BackupState::NoSecret);
         assert!(matches!(
-            old_backup.start(None, CHEAP, &OsRandom).await,
+            old_backup.start(None, false, CHEAP, &OsRandom).await,
             Err(BackupError::NoSecret)
         ));
         old.record(&entry("nanning-bank", &["age_over_18"]), None)
@@ -842,11 +891,14 @@ mod tests {
         let BackupState::Off { backup_id } = old_backup.state().await.unwrap() else {
             panic!("the backup is not off")
         };
-        let (code, made) = old_backup.start(None, CHEAP, &OsRandom).await.unwrap();
+        let (code, made) = old_backup
+            .start(None, false, CHEAP, &OsRandom)
+            .await
+            .unwrap();
         let mut provider = made.stored.clone();
         old_backup.started(&made).await.unwrap();
         assert!(matches!(
-            old_backup.start(None, CHEAP, &OsRandom).await,
+            old_backup.start(None, false, CHEAP, &OsRandom).await,
             Err(BackupError::AlreadyOn)
         ));
         assert!(old_backup.pending(&OsRandom).await.unwrap().is_none());
@@ -881,7 +933,9 @@ mod tests {
             }
         );
         assert!(matches!(
-            new_backup.start(Some(&provider), CHEAP, &OsRandom).await,
+            new_backup
+                .start(Some(provider.generation), false, CHEAP, &OsRandom)
+                .await,
             Err(BackupError::Exists)
         ));
         let wrong = RecoveryCode::generate(&OsRandom).unwrap();
@@ -923,8 +977,7 @@ mod tests {
         // its segments would not open under the new key anyway.
         old.record(&entry("thief", &[]), None).await.unwrap();
         let stale = old_backup.pending(&OsRandom).await.unwrap().unwrap();
-        assert_eq!(stale.generation, 0);
-        assert_ne!(stale.generation, provider.generation);
+        assert_eq!((stale.generation, provider.generation), (0, 1));
         let mut forced = provider.clone();
         forced
             .segments
@@ -960,11 +1013,79 @@ mod tests {
     #[test]
     fn a_wrapped_key_asking_for_more_work_than_allowed_is_refused_before_any() {
         let code = RecoveryCode::generate(&OsRandom).unwrap();
-        let mut made = make_backup(&[], 0, &code, &secret(7), CHEAP, &OsRandom).unwrap();
-        made.stored.key.m_kib = 4 << 20;
+        let made = make_backup(&[], 0, &code, &secret(7), CHEAP, &OsRandom).unwrap();
+        let beyond: [fn(&mut WrappedKey); 3] = [
+            |k| k.m_kib = MAX_KDF.m_kib + 1,
+            |k| k.t = MAX_KDF.t + 1,
+            |k| k.p = MAX_KDF.p + 1,
+        ];
+        for raise in beyond {
+            let mut asked = made.stored.clone();
+            raise(&mut asked.key);
+            assert!(matches!(
+                restore(&asked, &code, &secret(7)),
+                Err(BackupError::Damaged("Argon2 parameters above the bounds"))
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_restore_refuses_to_keep_what_a_presentation_made_meanwhile_would_misplace() {
+        let code = RecoveryCode::generate(&OsRandom).unwrap();
+        let theirs =
+            make_backup(&[entry("a", &[])], 0, &code, &secret(7), CHEAP, &OsRandom).unwrap();
+        let store = WalletStore::open(":memory:", crate::store::UsePolicy::PerRelyingParty)
+            .await
+            .unwrap();
+        let backup = HistoryBackup::new(store.clone());
+        backup.keep_secret(&b64url(&[7; 32])).await.unwrap();
+        let (entries, next) = backup
+            .restore(&theirs.stored, &code, CHEAP, &OsRandom)
+            .await
+            .unwrap();
+        // A presentation recorded between the restore and its confirmation.
+        store.record(&entry("b", &[]), None).await.unwrap();
         assert!(matches!(
-            restore(&made.stored, &code, &secret(7)),
-            Err(BackupError::Damaged(_))
+            backup.restored(&entries, &next).await,
+            Err(BackupError::Moved)
         ));
+        assert_eq!(store.history().await.unwrap().len(), 1, "nothing was kept");
+        assert!(matches!(
+            backup.state().await.unwrap(),
+            BackupState::Off { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_second_secret_does_not_replace_the_one_a_backup_is_made_under_and_a_lost_code_starts_over()
+     {
+        let store = WalletStore::open(":memory:", crate::store::UsePolicy::PerRelyingParty)
+            .await
+            .unwrap();
+        let backup = HistoryBackup::new(store.clone());
+        backup.keep_secret(&b64url(&[7; 32])).await.unwrap();
+        let BackupState::Off { backup_id } = backup.state().await.unwrap() else {
+            panic!("the backup is not off")
+        };
+        // The provider keeps generation 3 of her backup: without `over`, refused; with it,
+        // the next generation replaces it.
+        assert!(matches!(
+            backup.start(Some(3), false, CHEAP, &OsRandom).await,
+            Err(BackupError::Exists)
+        ));
+        let (_, made) = backup.start(Some(3), true, CHEAP, &OsRandom).await.unwrap();
+        assert_eq!(made.stored.generation, 4);
+        backup.started(&made).await.unwrap();
+        backup.keep_secret(&b64url(&[9; 32])).await.unwrap();
+        assert!(matches!(
+            backup.state().await.unwrap(),
+            BackupState::On { backup_id: id, generation: 4, .. } if id == backup_id
+        ));
+        // The backup moved on elsewhere: the wallet forgets its key and offers a restore.
+        backup.stale().await.unwrap();
+        assert_eq!(
+            backup.state().await.unwrap(),
+            BackupState::Off { backup_id }
+        );
     }
 }

@@ -468,49 +468,43 @@ impl WalletStore {
         self.set_setting("history_secret", secret).await
     }
 
-    /// Keeps a new history key at `generation` with `sent` entries in its backup, all at
-    /// once.
-    pub async fn set_history_key(
-        &self,
-        key: &str,
-        generation: u64,
-        sent: u64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(db("keeping the history key"))?;
-        for (name, value) in [
-            ("history_key", key.to_owned()),
-            ("history_generation", generation.to_string()),
-            ("history_sent", sent.to_string()),
-        ] {
-            sqlx::query(
-                "INSERT INTO settings (name, value) VALUES (?, ?) \
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            )
-            .bind(name)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("keeping the history key"))?;
-        }
-        tx.commit().await.map_err(db("keeping the history key"))
-    }
-
     /// Notes that the backup holds the first `sent` entries.
     pub async fn set_history_sent(&self, sent: u64) -> Result<(), StoreError> {
         self.set_setting("history_sent", &sent.to_string()).await
     }
 
-    /// Restored entries, added to the history after what it holds, in one transaction.
-    pub async fn import_history(&self, entries: &[Presentation]) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
+    /// Forgets the history key (the backup moved on without this wallet).
+    pub async fn forget_history_key(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM settings WHERE name IN ('history_key', 'history_generation', 'history_sent')",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db("forgetting the history key"))?;
+        Ok(())
+    }
+
+    /// A new history key at `generation` with `sent` entries in its backup, and restored
+    /// `entries` added to the history after what it holds, in one transaction — when
+    /// `before` is given, only if the history still holds that many entries (else nothing
+    /// changes: `false`).
+    pub async fn import_history_with_key(
+        &self,
+        entries: &[Presentation],
+        before: Option<u64>,
+        key: &str,
+        generation: u64,
+        sent: u64,
+    ) -> Result<bool, StoreError> {
+        let restoring = db("restoring the history");
+        let mut tx = self.pool.begin().await.map_err(&restoring)?;
+        let (held,): (i64,) = sqlx::query_as("SELECT count(*) FROM history")
+            .fetch_one(&mut *tx)
             .await
-            .map_err(db("restoring the history"))?;
+            .map_err(&restoring)?;
+        if before.is_some_and(|before| u64::try_from(held).ok() != Some(before)) {
+            return Ok(false);
+        }
         for entry in entries {
             let attributes =
                 serde_json::to_string(&entry.attributes).map_err(|e| StoreError(e.to_string()))?;
@@ -526,9 +520,25 @@ impl WalletStore {
             .bind(attributes)
             .execute(&mut *tx)
             .await
-            .map_err(db("restoring the history"))?;
+            .map_err(&restoring)?;
         }
-        tx.commit().await.map_err(db("restoring the history"))
+        for (name, value) in [
+            ("history_key", key.to_owned()),
+            ("history_generation", generation.to_string()),
+            ("history_sent", sent.to_string()),
+        ] {
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES (?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(&restoring)?;
+        }
+        tx.commit().await.map_err(&restoring)?;
+        Ok(true)
     }
 
     /// The history as JSON, for the holder to keep or hand to a data-protection request.

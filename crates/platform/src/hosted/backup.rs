@@ -66,6 +66,15 @@ impl Backups {
         Ok(Self { pool })
     }
 
+    /// The generation of the backup under `id`, if the provider keeps one.
+    pub(super) async fn generation(&self, id: &str) -> Result<Option<u64>, Kept> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT generation FROM backups WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(g,)| g as u64))
+    }
+
     /// The backup under `id`, if the provider keeps one.
     pub(super) async fn get(&self, id: &str) -> Result<Option<StoredBackup>, Kept> {
         let Some((generation, wrapped)): Option<(i64, String)> =
@@ -145,7 +154,9 @@ impl Backups {
         Ok(())
     }
 
-    /// Appends `pending`'s segments: for the current generation, at the next places.
+    /// Appends `pending`'s segments: for the current generation, at the next places. Those
+    /// at places it holds already are taken as held (the wallet did not hear that it had
+    /// them: it sends them again, sealed afresh, and carries on).
     pub(super) async fn append(&self, pending: &Pending) -> Result<(), Kept> {
         if pending.segments.iter().any(|s| s.len() > MAX_SEGMENT) {
             return Err(Kept::TooLarge);
@@ -164,16 +175,21 @@ impl Backups {
         if generation as u64 != pending.generation {
             return Err(Kept::Stale(generation as u64));
         }
-        if held as u64 != pending.first {
-            return Err(Kept::OutOfPlace(held as u64));
+        let held = held as u64;
+        let end = pending.first + pending.segments.len() as u64;
+        if pending.first > held || end < held {
+            return Err(Kept::OutOfPlace(held));
         }
-        if held as usize + pending.segments.len() > MAX_SEGMENTS {
+        if end as usize > MAX_SEGMENTS {
             return Err(Kept::TooLarge);
         }
-        for (i, bytes) in pending.segments.iter().enumerate() {
+        for (place, bytes) in (pending.first..)
+            .zip(&pending.segments)
+            .skip((held - pending.first) as usize)
+        {
             sqlx::query("INSERT INTO segments (backup, place, bytes) VALUES (?, ?, ?)")
                 .bind(&pending.backup_id)
-                .bind(held + i as i64)
+                .bind(place as i64)
                 .bind(bytes)
                 .execute(&mut *tx)
                 .await?;
@@ -193,6 +209,7 @@ fn backup_refusal(e: BackupError) -> Refused {
         e @ (BackupError::AlreadyOn | BackupError::Exists) => {
             Refused::new(409, "backup_exists", e.to_string())
         }
+        e @ BackupError::Moved => Refused::new(409, "restore_again", e.to_string()),
         e @ (BackupError::Altered(_) | BackupError::Damaged(_)) => {
             Refused::new(422, "backup_damaged", e.to_string())
         }
@@ -229,15 +246,8 @@ impl Provider {
             BackupState::NoSecret => "unavailable",
             BackupState::On { .. } => "on",
             BackupState::Off { backup_id } => {
-                let _guard = self.backup_lock.lock().await;
-                if self
-                    .backups()
-                    .await?
-                    .get(&backup_id)
-                    .await
-                    .map_err(kept_refusal)?
-                    .is_some()
-                {
+                let kept = self.backups().await?.generation(&backup_id).await;
+                if kept.map_err(kept_refusal)?.is_some() {
                     "restorable"
                 } else {
                     "off"
@@ -246,29 +256,49 @@ impl Provider {
         })
     }
 
-    /// Starts the wallet's history backup (the PIN given): the recovery code, shown to the
-    /// holder this once, and how many entries the backup holds.
-    pub async fn backup_start(&self, id: &str, pin: &str) -> Result<Value, Refused> {
+    /// The wallet `id`'s keystore opened with the PIN and held — no presentation that needs
+    /// a key is made while a backup starts or restores (one recorded anyway makes a restore
+    /// keep nothing; it can be run again) — its backup, and the backup id, while the backup
+    /// is off; refused otherwise.
+    async fn backup_off(
+        &self,
+        id: &str,
+        pin: &str,
+    ) -> Result<(OwnedMutexGuard<SoftwareKeystore>, HistoryBackup, String), Refused> {
         let wallet = self.wallet(id).await?;
-        drop(Self::open_keys(&wallet, pin).await?);
+        let (keys, _) = Self::open_keys(&wallet, pin).await?;
         let backup = HistoryBackup::new(wallet.store.clone());
-        let _guard = self.backup_lock.lock().await;
-        let existing = match backup.state().await.map_err(backup_refusal)? {
-            BackupState::Off { backup_id } => self
-                .backups()
-                .await?
-                .get(&backup_id)
-                .await
-                .map_err(kept_refusal)?,
-            _ => None,
-        };
-        let (code, made) = backup
-            .start(existing.as_ref(), KdfCost::RECOMMENDED, &*self.random)
+        match backup.state().await.map_err(backup_refusal)? {
+            BackupState::Off { backup_id } => Ok((keys, backup, backup_id)),
+            BackupState::NoSecret => Err(backup_refusal(BackupError::NoSecret)),
+            BackupState::On { .. } => Err(backup_refusal(BackupError::AlreadyOn)),
+        }
+    }
+
+    /// Starts the wallet's history backup (the PIN given): the recovery code, shown to the
+    /// holder this once, and how many entries the backup holds. With `over`, the holder
+    /// has lost her code: the backup the provider keeps of her history is replaced (its
+    /// entries lost), else that one is refused (`backup_exists`: restore it).
+    pub async fn backup_start(&self, id: &str, pin: &str, over: bool) -> Result<Value, Refused> {
+        let (_keys, backup, backup_id) = self.backup_off(id, pin).await?;
+        let existing = self
+            .backups()
+            .await?
+            .generation(&backup_id)
             .await
-            .map_err(backup_refusal)?;
-        let BackupState::Off { backup_id } = backup.state().await.map_err(backup_refusal)? else {
-            return Err(Refused::internal("a backup started while one is on"));
+            .map_err(kept_refusal)?;
+        let (code, made) = {
+            let _slot = KEY_DERIVATIONS
+                .acquire()
+                .await
+                .map_err(|_| Refused::internal("key derivation slots closed"))?;
+            backup
+                .start(existing, over, KdfCost::RECOMMENDED, &*self.random)
+                .await
+                .map_err(backup_refusal)?
         };
+        // The provider's generation check decides between two starts at once.
+        let _guard = self.backup_lock.lock().await;
         self.backups()
             .await?
             .put(&backup_id, &made.stored)
@@ -291,19 +321,7 @@ impl Provider {
         recovery_code: &str,
     ) -> Result<Value, Refused> {
         let code = RecoveryCode::parse(recovery_code).map_err(backup_refusal)?;
-        let wallet = self.wallet(id).await?;
-        drop(Self::open_keys(&wallet, pin).await?);
-        let backup = HistoryBackup::new(wallet.store.clone());
-        let _guard = self.backup_lock.lock().await;
-        let backup_id = match backup.state().await.map_err(backup_refusal)? {
-            BackupState::Off { backup_id } => backup_id,
-            state => {
-                return Err(backup_refusal(match state {
-                    BackupState::NoSecret => BackupError::NoSecret,
-                    _ => BackupError::AlreadyOn,
-                }));
-            }
-        };
+        let (_keys, backup, backup_id) = self.backup_off(id, pin).await?;
         let stored = self
             .backups()
             .await?
@@ -317,10 +335,17 @@ impl Provider {
                     "this provider holds no backup of your history (it was made with another provider, or never)",
                 )
             })?;
-        let (entries, next) = backup
-            .restore(&stored, &code, KdfCost::RECOMMENDED, &*self.random)
-            .await
-            .map_err(backup_refusal)?;
+        let (entries, next) = {
+            let _slot = KEY_DERIVATIONS
+                .acquire()
+                .await
+                .map_err(|_| Refused::internal("key derivation slots closed"))?;
+            backup
+                .restore(&stored, &code, KdfCost::RECOMMENDED, &*self.random)
+                .await
+                .map_err(backup_refusal)?
+        };
+        let _guard = self.backup_lock.lock().await;
         self.backups()
             .await?
             .put(&backup_id, &next.stored)
@@ -334,11 +359,12 @@ impl Provider {
     }
 
     /// Sends the presentations recorded since the last ones to the wallet's backup, when it
-    /// is on. A failure is logged and tried again after the next presentation: the wallet
-    /// keeps every entry, and sends from the first the backup lacks.
+    /// is on. A failure is logged (its code) and the next presentation sends from the first
+    /// entry the backup lacks; a backup that moved on (restored on another phone) is
+    /// forgotten by this wallet, which then offers to restore it.
     pub(super) async fn sync_backup(&self, wallet: &Wallet) {
+        let backup = HistoryBackup::new(wallet.store.clone());
         let synced = async {
-            let backup = HistoryBackup::new(wallet.store.clone());
             let _guard = self.backup_lock.lock().await;
             let Some(pending) = backup
                 .pending(&*self.random)
@@ -347,15 +373,104 @@ impl Provider {
             else {
                 return Ok(());
             };
-            self.backups()
-                .await?
-                .append(&pending)
-                .await
-                .map_err(kept_refusal)?;
-            backup.sent(&pending).await.map_err(backup_refusal)
+            match self.backups().await?.append(&pending).await {
+                Ok(()) => backup.sent(&pending).await.map_err(backup_refusal),
+                Err(Kept::Stale(_)) => {
+                    backup.stale().await.map_err(backup_refusal)?;
+                    Err(Refused::new(409, "backup_moved_on", "the backup moved on"))
+                }
+                Err(e) => Err(kept_refusal(e)),
+            }
         };
         if let Err(refused) = synced.await {
-            tracing::warn!(target: "eid::provider", code = refused.code, message = %refused.message, "the history backup was not brought up to date");
+            tracing::warn!(target: "eid::provider", code = refused.code, "the history backup was not brought up to date");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backup(generation: u64, segments: usize) -> StoredBackup {
+        StoredBackup {
+            generation,
+            key: WrappedKey {
+                version: 1,
+                m_kib: 8,
+                t: 1,
+                p: 1,
+                salt: String::new(),
+                sealed: String::new(),
+            },
+            segments: (0..segments).map(|i| b64url(&[i as u8; 4])).collect(),
+        }
+    }
+
+    fn pending(generation: u64, first: u64, segments: usize) -> Pending {
+        Pending {
+            backup_id: "her".into(),
+            generation,
+            first,
+            segments: vec![vec![9; 4]; segments],
+        }
+    }
+
+    /// What the provider checks: a first backup once, the next generation only in place of
+    /// the current one, appends for the current generation at the next place — those it
+    /// holds already taken as held — and nothing else.
+    #[tokio::test]
+    async fn the_provider_keeps_generations_and_places() {
+        let dir = std::env::temp_dir().join(format!("eid-backups-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let backups = Backups::open(dir.join("backups.db")).await.unwrap();
+        assert!(matches!(
+            backups.append(&pending(0, 0, 1)).await,
+            Err(Kept::Stale(0))
+        ));
+        assert!(matches!(
+            backups.put("her", &backup(1, 0)).await,
+            Err(Kept::Stale(0))
+        ));
+        backups.put("her", &backup(0, 1)).await.unwrap();
+        assert!(matches!(
+            backups.put("her", &backup(0, 1)).await,
+            Err(Kept::Exists)
+        ));
+        // The wallet did not hear that place 0 was taken: it sends 0 and 1; 1 is appended.
+        backups.append(&pending(0, 0, 2)).await.unwrap();
+        assert_eq!(backups.get("her").await.unwrap().unwrap().segments.len(), 2);
+        assert!(matches!(
+            backups.append(&pending(0, 3, 1)).await,
+            Err(Kept::OutOfPlace(2))
+        ));
+        assert!(matches!(
+            backups.append(&pending(0, 0, 1)).await,
+            Err(Kept::OutOfPlace(2))
+        ));
+        // A restore elsewhere: generation 1 replaces 0; the old generation is refused.
+        backups.put("her", &backup(1, 3)).await.unwrap();
+        let kept = backups.get("her").await.unwrap().unwrap();
+        assert_eq!((kept.generation, kept.segments.len()), (1, 3));
+        assert!(matches!(
+            backups.append(&pending(0, 2, 1)).await,
+            Err(Kept::Stale(1))
+        ));
+        assert!(matches!(
+            backups.put("her", &backup(3, 0)).await,
+            Err(Kept::Stale(1))
+        ));
+        let too_long = Pending {
+            segments: vec![vec![0; MAX_SEGMENT + 1]],
+            ..pending(1, 3, 0)
+        };
+        assert!(matches!(
+            backups.append(&too_long).await,
+            Err(Kept::TooLarge)
+        ));
+        assert_eq!(backups.generation("her").await.unwrap(), Some(1));
+        assert_eq!(backups.generation("another").await.unwrap(), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -347,6 +347,25 @@ async fn a_new_phone_restores_the_history_its_provider_kept_unread() {
         .map(|e| e["purpose"].clone())
         .collect();
     assert!(!purposes.contains(&json!("age_check")), "{purposes:?}");
+
+    // A fourth phone whose holder has lost her code starts over: the provider's backup is
+    // replaced under a new code. The third phone's next entry finds it moved on: it says
+    // its history is no longer backed up, and offers the restore.
+    let fourth = new_wallet(api).await;
+    enrol(&fourth).await;
+    let over = post(
+        &format!("{api}/wallets/{fourth}/backup"),
+        None,
+        json!({"pin": "135790", "over": true}),
+    )
+    .await
+    .unwrap();
+    let new_code = over["recovery_code"].as_str().unwrap();
+    assert_ne!(new_code, code);
+    assert_eq!(backup_state(&fourth).await, "on");
+    assert_eq!(backup_state(&third).await, "on");
+    show(&third, "rail_ticketing").await;
+    assert_eq!(backup_state(&third).await, "restorable");
     running.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
