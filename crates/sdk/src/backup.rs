@@ -57,7 +57,8 @@ pub struct HistorySegments {
     pub backup_id: String,
     /// Its generation: the provider refuses them for another.
     pub generation: u64,
-    /// The place of the first: the provider refuses them unless it holds exactly that many.
+    /// The place of the first: the provider refuses them when it holds fewer, and takes
+    /// those at places it holds as held.
     pub first: u64,
     /// The segments (opaque bytes).
     pub segments: Vec<Vec<u8>>,
@@ -106,23 +107,29 @@ impl HistoryBackupMade {
     }
 
     /// The provider keeps [`Self::stored`]: the wallet keeps the key (and a restore's
-    /// entries join the history). Once only.
+    /// entries join the history). Once it succeeded, once only; a failed one may be tried
+    /// again.
     pub async fn confirm(self: Arc<Self>) -> Result<(), WalletError> {
         on_sdk_threads(async move {
+            let poisoned = || WalletError::Failed {
+                message: "the backup's lock is poisoned".into(),
+            };
             let made = self
                 .made
                 .lock()
-                .map_err(|_| WalletError::Failed {
-                    message: "the backup's lock is poisoned".into(),
-                })?
+                .map_err(|_| poisoned())?
                 .take()
                 .ok_or_else(|| WalletError::Invalid {
                     message: "this backup was confirmed already".into(),
                 })?;
-            if self.recovery_code.is_some() {
-                self.backup.started(&made).await?;
+            let kept = if self.recovery_code.is_some() {
+                self.backup.started(&made).await
             } else {
-                self.backup.restored(&self.restored, &made).await?;
+                self.backup.restored(&self.restored, &made).await
+            };
+            if let Err(e) = kept {
+                *self.made.lock().map_err(|_| poisoned())? = Some(made);
+                return Err(e.into());
             }
             Ok(())
         })
@@ -174,20 +181,17 @@ impl EidWallet {
     }
 
     /// Starts the history backup of everything held, when the provider keeps none under the
-    /// backup id (`existing`: what it keeps there, if anything — then this is refused:
-    /// restore it; or, with `over`, the holder has lost her recovery code: the next
-    /// generation replaces it and its entries are lost). Its recovery code is shown once.
+    /// backup id (`existing_generation`: the generation of what it keeps there, if anything
+    /// — then this is refused: restore it; or, with `over`, the holder has lost her
+    /// recovery code: the next generation replaces it and its entries are lost). Its
+    /// recovery code is shown once.
     pub async fn start_history_backup(
         self: Arc<Self>,
-        existing: Option<String>,
+        existing_generation: Option<u64>,
         over: bool,
     ) -> Result<Arc<HistoryBackupMade>, WalletError> {
         on_sdk_threads(async move {
-            let existing = existing
-                .as_deref()
-                .map(read_stored)
-                .transpose()?
-                .map(|kept| kept.generation);
+            let existing = existing_generation;
             let backup = self.backup();
             let backup_id = off(&backup).await?;
             let (code, made) = backup

@@ -552,15 +552,17 @@ impl HistoryBackup {
         Self { store }
     }
 
-    /// Keeps the history secret a face-proofed step gave (base64url of 32 bytes). While
-    /// the backup is on, the secret it was made under stays: another (another resident
-    /// enrolled into this wallet) would file the segments under another backup.
+    /// Keeps the history secret a face-proofed step gave (base64url of 32 bytes). Another
+    /// secret than the one a backup is on under (another resident enrolled into this
+    /// wallet) ends that backup here: its key is forgotten, so nothing of the new
+    /// resident's goes into the first one's backup.
     pub async fn keep_secret(&self, secret: &str) -> Result<(), BackupError> {
-        let secret = HistorySecret::from_b64url(secret)?;
-        if self.store.backup_settings().await?.key.is_some() {
-            return Ok(());
+        let secret = HistorySecret::from_b64url(secret)?.to_b64url();
+        let settings = self.store.backup_settings().await?;
+        if settings.key.is_some() && settings.secret.as_deref() != Some(secret.as_str()) {
+            self.store.forget_history_key().await?;
         }
-        Ok(self.store.set_history_secret(&secret.to_b64url()).await?)
+        Ok(self.store.set_history_secret(&secret).await?)
     }
 
     fn secret(secret: Option<&str>) -> Result<HistorySecret, BackupError> {
@@ -603,7 +605,9 @@ impl HistoryBackup {
         }
         let generation = match existing {
             None => 0,
-            Some(current) if over => current + 1,
+            Some(current) if over => current
+                .checked_add(1)
+                .ok_or(BackupError::Damaged("the generation"))?,
             Some(_) => return Err(BackupError::Exists),
         };
         let secret = Self::secret(settings.secret.as_deref())?;
@@ -615,6 +619,9 @@ impl HistoryBackup {
 
     /// The provider stored `made`: its key is kept and its entries count as sent.
     pub async fn started(&self, made: &NewBackup) -> Result<(), BackupError> {
+        if self.store.backup_settings().await?.key.is_some() {
+            return Err(BackupError::AlreadyOn);
+        }
         self.store
             .import_history_with_key(
                 &[],
@@ -643,10 +650,26 @@ impl HistoryBackup {
             return Err(BackupError::AlreadyOn);
         }
         let secret = Self::secret(settings.secret.as_deref())?;
-        let entries = restore(stored, code, &secret)?;
         let mut all = self.store.history_since(0).await?;
+        // Entries the wallet holds already (its own, backed up before it lost the backup
+        // to another phone) are not added twice.
+        let mut held = all.clone();
+        let entries: Vec<Presentation> = restore(stored, code, &secret)?
+            .into_iter()
+            .filter(|entry| match held.iter().position(|h| h == entry) {
+                Some(i) => {
+                    held.swap_remove(i);
+                    false
+                }
+                None => true,
+            })
+            .collect();
         all.extend(entries.iter().cloned());
-        let next = make_backup(&all, stored.generation + 1, code, &secret, cost, random)?;
+        let generation = stored
+            .generation
+            .checked_add(1)
+            .ok_or(BackupError::Damaged("the generation"))?;
+        let next = make_backup(&all, generation, code, &secret, cost, random)?;
         Ok((entries, next))
     }
 
@@ -676,6 +699,13 @@ impl HistoryBackup {
         } else {
             Err(BackupError::Moved)
         }
+    }
+
+    /// The provider holds only the first `held` entries of this generation (it lost the
+    /// newest): they are sent again from there.
+    pub async fn resend_from(&self, held: u64) -> Result<(), BackupError> {
+        let sent = self.store.backup_settings().await?.sent;
+        Ok(self.store.set_history_sent(held.min(sent)).await?)
     }
 
     /// The provider refused the wallet's segments: the backup moved to another generation
@@ -1030,6 +1060,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_wallet_restoring_in_turn_does_not_take_its_own_entries_twice() {
+        let code = RecoveryCode::generate(&OsRandom).unwrap();
+        let store = WalletStore::open(":memory:", crate::store::UsePolicy::PerRelyingParty)
+            .await
+            .unwrap();
+        store.record(&entry("a", &[]), None).await.unwrap();
+        let backup = HistoryBackup::new(store.clone());
+        backup.keep_secret(&b64url(&[7; 32])).await.unwrap();
+        // Another phone restored its backup and added "b": this one restores in turn.
+        let theirs = make_backup(
+            &[entry("a", &[]), entry("b", &[])],
+            1,
+            &code,
+            &secret(7),
+            CHEAP,
+            &OsRandom,
+        )
+        .unwrap();
+        let (entries, next) = backup
+            .restore(&theirs.stored, &code, CHEAP, &OsRandom)
+            .await
+            .unwrap();
+        assert_eq!(entries, [entry("b", &[])]);
+        assert_eq!((next.stored.generation, next.stored.segments.len()), (2, 2));
+        backup.restored(&entries, &next).await.unwrap();
+        assert_eq!(store.history().await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
     async fn a_restore_refuses_to_keep_what_a_presentation_made_meanwhile_would_misplace() {
         let code = RecoveryCode::generate(&OsRandom).unwrap();
         let theirs =
@@ -1057,8 +1116,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_second_secret_does_not_replace_the_one_a_backup_is_made_under_and_a_lost_code_starts_over()
-     {
+    async fn another_residents_secret_ends_the_backup_here_and_a_lost_code_starts_over() {
         let store = WalletStore::open(":memory:", crate::store::UsePolicy::PerRelyingParty)
             .await
             .unwrap();
@@ -1076,16 +1134,33 @@ mod tests {
         let (_, made) = backup.start(Some(3), true, CHEAP, &OsRandom).await.unwrap();
         assert_eq!(made.stored.generation, 4);
         backup.started(&made).await.unwrap();
-        backup.keep_secret(&b64url(&[9; 32])).await.unwrap();
+        assert!(matches!(
+            backup.started(&made).await,
+            Err(BackupError::AlreadyOn)
+        ));
+        // The same secret again changes nothing.
+        backup.keep_secret(&b64url(&[7; 32])).await.unwrap();
         assert!(matches!(
             backup.state().await.unwrap(),
-            BackupState::On { backup_id: id, generation: 4, .. } if id == backup_id
+            BackupState::On { backup_id: ref id, generation: 4, .. } if *id == backup_id
         ));
         // The backup moved on elsewhere: the wallet forgets its key and offers a restore.
         backup.stale().await.unwrap();
         assert_eq!(
             backup.state().await.unwrap(),
-            BackupState::Off { backup_id }
+            BackupState::Off {
+                backup_id: backup_id.clone()
+            }
+        );
+        // Another resident enrolled here: her secret ends the first one's backup here.
+        let (_, made) = backup.start(Some(5), true, CHEAP, &OsRandom).await.unwrap();
+        backup.started(&made).await.unwrap();
+        backup.keep_secret(&b64url(&[9; 32])).await.unwrap();
+        assert_eq!(
+            backup.state().await.unwrap(),
+            BackupState::Off {
+                backup_id: secret(9).backup_id()
+            }
         );
     }
 }

@@ -219,11 +219,37 @@ fn backup_refusal(e: BackupError) -> Refused {
 
 fn kept_refusal(e: Kept) -> Refused {
     match e {
-        e @ (Kept::Stale(_) | Kept::OutOfPlace(_) | Kept::Exists) => {
+        e @ (Kept::Stale(_) | Kept::OutOfPlace(_)) => {
             Refused::new(409, "backup_moved_on", e.to_string())
         }
+        e @ Kept::Exists => Refused::new(409, "backup_exists", e.to_string()),
         e => Refused::internal(e),
     }
+}
+
+/// A wallet whose backup is off, held for a start or a restore: the wallet kept open and
+/// its keystore held (no presentation that needs a key meanwhile).
+struct BackupOff {
+    _wallet: Arc<Wallet>,
+    _keys: OwnedMutexGuard<SoftwareKeystore>,
+    backup: HistoryBackup,
+    backup_id: String,
+}
+
+/// Runs `work` — a backup's start or restore, with its Argon2id — on a blocking thread in
+/// one of the key-derivation slots the PIN uses, not on the service's async workers.
+async fn derive_keys<T: Send + 'static>(
+    work: impl Future<Output = Result<T, BackupError>> + Send + 'static,
+) -> Result<T, Refused> {
+    let _slot = KEY_DERIVATIONS
+        .acquire()
+        .await
+        .map_err(|_| Refused::internal("key derivation slots closed"))?;
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || runtime.block_on(work))
+        .await
+        .map_err(Refused::internal)?
+        .map_err(backup_refusal)
 }
 
 impl Provider {
@@ -260,16 +286,17 @@ impl Provider {
     /// a key is made while a backup starts or restores (one recorded anyway makes a restore
     /// keep nothing; it can be run again) — its backup, and the backup id, while the backup
     /// is off; refused otherwise.
-    async fn backup_off(
-        &self,
-        id: &str,
-        pin: &str,
-    ) -> Result<(OwnedMutexGuard<SoftwareKeystore>, HistoryBackup, String), Refused> {
+    async fn backup_off(&self, id: &str, pin: &str) -> Result<BackupOff, Refused> {
         let wallet = self.wallet(id).await?;
         let (keys, _) = Self::open_keys(&wallet, pin).await?;
         let backup = HistoryBackup::new(wallet.store.clone());
         match backup.state().await.map_err(backup_refusal)? {
-            BackupState::Off { backup_id } => Ok((keys, backup, backup_id)),
+            BackupState::Off { backup_id } => Ok(BackupOff {
+                _wallet: wallet,
+                _keys: keys,
+                backup,
+                backup_id,
+            }),
             BackupState::NoSecret => Err(backup_refusal(BackupError::NoSecret)),
             BackupState::On { .. } => Err(backup_refusal(BackupError::AlreadyOn)),
         }
@@ -280,23 +307,26 @@ impl Provider {
     /// has lost her code: the backup the provider keeps of her history is replaced (its
     /// entries lost), else that one is refused (`backup_exists`: restore it).
     pub async fn backup_start(&self, id: &str, pin: &str, over: bool) -> Result<Value, Refused> {
-        let (_keys, backup, backup_id) = self.backup_off(id, pin).await?;
+        let BackupOff {
+            _wallet,
+            _keys,
+            backup,
+            backup_id,
+        } = self.backup_off(id, pin).await?;
         let existing = self
             .backups()
             .await?
             .generation(&backup_id)
             .await
             .map_err(kept_refusal)?;
-        let (code, made) = {
-            let _slot = KEY_DERIVATIONS
-                .acquire()
+        let random = self.random.clone();
+        let started = backup.clone();
+        let (code, made) = derive_keys(async move {
+            started
+                .start(existing, over, KdfCost::RECOMMENDED, &*random)
                 .await
-                .map_err(|_| Refused::internal("key derivation slots closed"))?;
-            backup
-                .start(existing, over, KdfCost::RECOMMENDED, &*self.random)
-                .await
-                .map_err(backup_refusal)?
-        };
+        })
+        .await?;
         // The provider's generation check decides between two starts at once.
         let _guard = self.backup_lock.lock().await;
         self.backups()
@@ -321,7 +351,12 @@ impl Provider {
         recovery_code: &str,
     ) -> Result<Value, Refused> {
         let code = RecoveryCode::parse(recovery_code).map_err(backup_refusal)?;
-        let (_keys, backup, backup_id) = self.backup_off(id, pin).await?;
+        let BackupOff {
+            _wallet,
+            _keys,
+            backup,
+            backup_id,
+        } = self.backup_off(id, pin).await?;
         let stored = self
             .backups()
             .await?
@@ -335,16 +370,14 @@ impl Provider {
                     "this provider holds no backup of your history (it was made with another provider, or never)",
                 )
             })?;
-        let (entries, next) = {
-            let _slot = KEY_DERIVATIONS
-                .acquire()
+        let random = self.random.clone();
+        let restoring = backup.clone();
+        let (entries, next) = derive_keys(async move {
+            restoring
+                .restore(&stored, &code, KdfCost::RECOMMENDED, &*random)
                 .await
-                .map_err(|_| Refused::internal("key derivation slots closed"))?;
-            backup
-                .restore(&stored, &code, KdfCost::RECOMMENDED, &*self.random)
-                .await
-                .map_err(backup_refusal)?
-        };
+        })
+        .await?;
         let _guard = self.backup_lock.lock().await;
         self.backups()
             .await?
@@ -378,6 +411,16 @@ impl Provider {
                 Err(Kept::Stale(_)) => {
                     backup.stale().await.map_err(backup_refusal)?;
                     Err(Refused::new(409, "backup_moved_on", "the backup moved on"))
+                }
+                // It holds fewer than the wallet counted (it lost the newest): sent again
+                // from there, with the next presentation.
+                Err(Kept::OutOfPlace(held)) if held < pending.first => {
+                    backup.resend_from(held).await.map_err(backup_refusal)?;
+                    Err(Refused::new(
+                        409,
+                        "backup_behind",
+                        "the backup lost entries",
+                    ))
                 }
                 Err(e) => Err(kept_refusal(e)),
             }
