@@ -12,7 +12,9 @@
 //   another phone's wallet page → the desk refuses the lost phone's code (suspended) → a
 //   third phone enrols and moves ("moving to this phone"): accepted, and the lost phone is
 //   now revoked for good; the history the first phone backed up (its recovery code shown
-//   once) is restored on it with that code, not with another; the authority console logs in and shows the revocation, and its
+//   once) is restored on it with that code, not with another; the authority console logs in and shows the revocation;
+//   it prints no paper code for a bank, prints one for airport security, which the airport
+//   desk accepts with her face and refuses with another, until the console revokes it; its
 //   hotline freezes her e-ID by number: the desk refuses the new phone too; a resident-wide
 //   reinstate (the admin API) brings the new phone back, never the revoked old one.
 // A screenshot of every page is saved to web-tests/screenshots/ (not tracked), or to the
@@ -584,6 +586,61 @@ try {
   await wrong.click("#login-go");
   await wrong.waitForFunction(() => document.getElementById("login-error").textContent.length > 0);
   check(await wrong.$eval("#board", b => b.classList.contains("hidden")), "a wrong admin token does not log in");
+
+  // The counter's printed code, for a resident without a smartphone (here her, at the
+  // counter): no paper for a bank (its catalogue entry does not allow it); one for airport
+  // security, which the airport desk reads from a picture of the paper with her face in
+  // front of it — accepted as a printed code, someone else's face refused — until the
+  // console revokes it.
+  await admin.fill("#paper-id", resident.id_number);
+  await admin.fill("#paper-name", resident.full_name);
+  await admin.selectOption("#paper-purpose", "bank_account_opening");
+  await admin.click("#paper-go");
+  await admin.waitForFunction(() => document.getElementById("paper-error").textContent.length > 0);
+  const noBank = await admin.textContent("#paper-error");
+  check(noBank.includes("bank_account_opening") && !await admin.isVisible("#paper-sheet"), `the console prints no code for a bank: ${noBank}`);
+  await admin.selectOption("#paper-purpose", "airport_security");
+  await admin.fill("#paper-hours", "48");
+  await admin.click("#paper-go");
+  await admin.waitForFunction(() => !document.getElementById("paper-sheet").classList.contains("hidden")
+    || document.getElementById("paper-error").textContent.length > 0, null, { timeout: 30000 });
+  check(await admin.isVisible("#paper-qr svg"), `the console prints a code for airport security ${await admin.textContent("#paper-error")}`);
+  const paperCredential = await admin.$eval("#paper-qr", q => q.dataset.credential);
+  const paperFile = join(work, "paper.png");
+  await (await admin.$("#paper-qr svg")).screenshot({ path: paperFile });
+  await admin.screenshot({ path: join(shots, "console-paper.png"), fullPage: true });
+  async function scanWith(face, file) {
+    await desk.evaluate(() => document.getElementById("verdict").classList.add("hidden"));
+    if (compares) {
+      await desk.setInputFiles("#face-image", join(fixtures, face));
+      await desk.waitForSelector("#face-preview:not(.hidden)");
+    }
+    await desk.setInputFiles("#image", file);
+    await desk.waitForSelector("#verdict:not(.hidden)", { timeout: 30000 });
+    return { ok: await desk.$eval("#verdict", v => v.classList.contains("ok")), reasons: await desk.textContent("#reasons"), who: await desk.textContent("#verdict-who") };
+  }
+  let paperSeen;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    paperSeen = await scanWith(resident.selfie, paperFile);
+    if (paperSeen.ok) break;
+    await new Promise(r => setTimeout(r, 500));
+  }
+  check(paperSeen.ok && paperSeen.who.includes("printed code"), `the airport desk accepts the printed code with her face: ${paperSeen.who} ${paperSeen.reasons}`);
+  check((await desk.textContent("#attributes")).includes(resident.id_number), "the desk shows the printed code's identity number");
+  await desk.screenshot({ path: join(shots, "desk-paper.png"), fullPage: true });
+  if (compares) {
+    paperSeen = await scanWith(someoneElse.selfie, paperFile);
+    check(!paperSeen.ok && paperSeen.reasons.includes("face_mismatch"), `the printed code in someone else's hands is refused: ${paperSeen.reasons}`);
+  }
+  admin.once("dialog", dialog => dialog.accept());
+  await admin.locator("#credentials tr", { hasText: paperCredential }).locator("button").nth(1).click();
+  await admin.waitForFunction(id => [...document.querySelectorAll("#credentials tr")].some(r => r.textContent.includes(id) && r.querySelector(".pill.invalid")), paperCredential);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    paperSeen = await scanWith(resident.selfie, paperFile);
+    if (!paperSeen.ok && paperSeen.reasons.includes("status_invalid")) break;
+    await new Promise(r => setTimeout(r, 500));
+  }
+  check(!paperSeen.ok && paperSeen.reasons.includes("status_invalid"), `the desk refuses the printed code once the console revoked it: ${paperSeen.reasons}`);
 
   // The hotline: she calls, her account is hacked; the operator freezes her e-ID by its
   // number (a malformed number is refused on the page), and the new phone's next code is

@@ -139,6 +139,22 @@ impl Authority {
         officer: &str,
     ) -> Result<OfferMade, ApiError> {
         let actor = format!("officer:{officer}");
+        let entry = self
+            .counter_proofing(id_number, full_name, &actor, "enrol")
+            .await?;
+        self.make_offer(&entry.card.id_number, &actor, "enrol", None)
+            .await
+    }
+
+    /// The registry checks of a counter's request (an enrolment, a printed code), each
+    /// refusal audited as `action` and counted against the resident's hourly attempts.
+    pub(crate) async fn counter_proofing(
+        &self,
+        id_number: &str,
+        full_name: &str,
+        actor: &str,
+        action: &str,
+    ) -> Result<eid_store::RegistryEntry, ApiError> {
         let subject = self.pseudonym(id_number);
         let now = self.clock.now().unix_timestamp();
         let failures = self
@@ -146,24 +162,22 @@ impl Authority {
             .proofing_failures_since(&subject, now - 3600)
             .await?;
         if failures >= self.settings.max_proofing_failures_per_hour {
-            self.audit(&actor, "enrol", &subject, "refused", "too_many_attempts")
+            self.audit(actor, action, &subject, "refused", "too_many_attempts")
                 .await?;
             return Err(ApiError::TooManyAttempts(
                 "too many failed attempts for this identity in the last hour; try again later"
                     .into(),
             ));
         }
-        let entry = match self.proof_identity(id_number, full_name).await? {
-            Ok(entry) => entry,
+        match self.proof_identity(id_number, full_name).await? {
+            Ok(entry) => Ok(entry),
             Err(refusal) => {
                 self.store.record_proofing_failure(&subject, now).await?;
-                self.audit(&actor, "enrol", &subject, "refused", refusal.code())
+                self.audit(actor, action, &subject, "refused", refusal.code())
                     .await?;
-                return Err(ApiError::Refused(refusal.code(), refusal.message().into()));
+                Err(ApiError::Refused(refusal.code(), refusal.message().into()))
             }
-        };
-        self.make_offer(&entry.card.id_number, &actor, "enrol", None)
-            .await
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use eid_crypto::secrets_equal;
 
 use crate::{
-    ApiError, Authority, OPENAPI, admin, enrolment, issuance, metadata, pseudonyms, status,
+    ApiError, Authority, OPENAPI, admin, enrolment, issuance, metadata, paper, pseudonyms, status,
 };
 
 /// The public listener: OpenID4VCI, status lists, events, remote enrolment, OpenAPI.
@@ -74,6 +74,7 @@ pub fn admin_router(authority: Arc<Authority>) -> Router {
         )
         .route("/admin/residents/{action}", post(admin::resident_action))
         .route("/admin/rebind", post(admin::rebind))
+        .route("/admin/paper", post(paper::print_paper))
         .route("/admin/pseudonyms/resolve", post(pseudonyms::resolve))
         .route("/admin/registry/events", post(admin::registry_event))
         .route("/admin/audit", get(admin::audit_log))

@@ -49,7 +49,9 @@ impl Authority {
         // The identity's existing wallets learn of the new enrolment (was it you?).
         let mut told = Vec::new();
         for held in self.store.credentials_of(number).await? {
+            // A printed code is held by no wallet: there is no one to tell.
             if held.state == CredentialState::Invalid
+                || held.provider == crate::paper::PAPER_PROVIDER
                 || told.contains(&(held.provider.clone(), held.wallet_instance.clone()))
             {
                 continue;
@@ -276,7 +278,10 @@ impl Authority {
                 "the identity card is no longer valid".into(),
             ));
         }
-        let face_template = self.face_template_for(configuration, &entry).await?;
+        let face_template = match credential::offline_purpose(configuration) {
+            Some(purpose) => self.face_template_for(purpose, &entry).await?,
+            None => None,
+        };
         // The compact credentials of the offline QR serve desks that never ask for one.
         let pseudonyms = if credential::offline_purpose(configuration).is_some() {
             Vec::new()
@@ -349,19 +354,12 @@ impl Authority {
             Ok(credentials) => credentials,
             Err(e) => {
                 // Nothing was delivered: the recorded batch is revoked, the token may retry.
-                self.store
-                    .set_state(
-                        Selector::Credential(&id),
-                        CredentialState::Invalid,
-                        self.clock.now().unix_timestamp(),
-                        &eid_store::AuditStamp {
-                            actor: &format!("wallet:{}", attestation.provider),
-                            action: "revoke",
-                            detail: "issued but not delivered",
-                        },
-                    )
-                    .await?;
-                self.outbox_written();
+                self.withdraw(
+                    &id,
+                    &format!("wallet:{}", attestation.provider),
+                    "issued but not delivered",
+                )
+                .await?;
                 self.store.unmark_issued(&token_hash, configuration).await?;
                 return Err(e);
             }
@@ -384,12 +382,35 @@ impl Authority {
         })
     }
 
+    /// Revokes credential `id`, recorded but never handed over (`detail` says why).
+    pub(crate) async fn withdraw(
+        &self,
+        id: &str,
+        actor: &str,
+        detail: &str,
+    ) -> Result<(), ApiError> {
+        self.store
+            .set_state(
+                Selector::Credential(id),
+                CredentialState::Invalid,
+                self.clock.now().unix_timestamp(),
+                &eid_store::AuditStamp {
+                    actor,
+                    action: "revoke",
+                    detail,
+                },
+            )
+            .await?;
+        self.outbox_written();
+        Ok(())
+    }
+
     pub(crate) fn shard_size(&self) -> u64 {
         self.settings.shard_size.max(8)
     }
 
     /// The credential's end: the configured validity, but never past the card's own.
-    fn valid_until(
+    pub(crate) fn valid_until(
         &self,
         entry: &RegistryEntry,
         now: time::OffsetDateTime,
@@ -413,19 +434,16 @@ impl Authority {
         }
     }
 
-    /// The face template an offline credential of `configuration` carries: the registry
+    /// The face template an offline credential or a printed code for `purpose` carries: the registry
     /// portrait's, made by the face model off the async workers, where its purpose may see
     /// the face (`portrait` in the trust list's catalogue) and there is a portrait and a
     /// model to make it; else none, and a desk cannot compare the face. Where the purpose
     /// requires a face match such a credential is not made at all: every desk would refuse it.
-    async fn face_template_for(
+    pub(crate) async fn face_template_for(
         &self,
-        configuration: &str,
+        purpose: eid_trust::Purpose,
         entry: &RegistryEntry,
     ) -> Result<Option<Vec<u8>>, ApiError> {
-        let Some(purpose) = credential::offline_purpose(configuration) else {
-            return Ok(None);
-        };
         let (required, sees_face) = self
             .trust
             .read()

@@ -28,6 +28,7 @@ mod issuance;
 mod metadata;
 pub mod nats;
 pub mod outbox;
+pub mod paper;
 pub mod proofing;
 mod pseudonyms;
 pub mod signers;

@@ -14,7 +14,7 @@ use eid_core::{Clock, SystemClock};
 use eid_crypto::{Signer, SigningKey};
 use eid_trust::edit::{
     add_issuer, add_provider, add_relying_party, announce_root_keys, set_face_match,
-    set_offline_keys, set_pseudonym_key, set_scope,
+    set_offline_keys, set_paper, set_pseudonym_key, set_scope,
 };
 use eid_trust::model::{ProviderState, WalletProvider};
 use eid_trust::{AcceptanceScope, Purpose, StatusFinding, TrustList, VerifiedTrustList};
@@ -160,6 +160,21 @@ pub enum Command {
         /// face_not_checked); false: the comparison, if made, is only reported
         #[arg(long, action = clap::ArgAction::Set)]
         required: bool,
+    },
+    /// Say whether desks accept, and authorities print, a code on paper for a purpose (the
+    /// catalogue's paper_allowed), for residents without a smartphone. A printed code binds
+    /// to no device, so only a purpose whose face must match may accept one
+    SetPaper {
+        /// The draft trust list
+        #[arg(long)]
+        list: PathBuf,
+        /// The purpose
+        #[arg(long)]
+        purpose: String,
+        /// true: a desk accepts a printed code (eid_paper_code) for it; false: refused
+        /// (paper_not_allowed)
+        #[arg(long, action = clap::ArgAction::Set)]
+        allowed: bool,
     },
     /// Announce the national root keys that may sign the versions after the next one, all of
     /// them (a root rollover: the current and the next root, then the next alone): verifiers
@@ -419,8 +434,28 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
             let purpose = purpose(&name)?;
             edit(&list, |l| {
                 set_face_match(l, purpose, required).with_context(|| {
+                    if required {
+                        format!(
+                            "cannot require a face match for {name}: the purpose and every registration for it must ask for the portrait (eid trust add-rp --replace … --purpose {name}:…,portrait)"
+                        )
+                    } else {
+                        format!(
+                            "cannot waive the face match for {name}: it accepts printed codes (eid trust set-paper --purpose {name} --allowed false first)"
+                        )
+                    }
+                })
+            })
+        }
+        Command::SetPaper {
+            list,
+            purpose: name,
+            allowed,
+        } => {
+            let purpose = purpose(&name)?;
+            edit(&list, |l| {
+                set_paper(l, purpose, allowed).with_context(|| {
                     format!(
-                        "cannot require a face match for {name}: the purpose and every registration for it must ask for the portrait (eid trust add-rp --replace … --purpose {name}:…,portrait)"
+                        "cannot accept printed codes for {name}: require the face match first (eid trust set-face-match --purpose {name} --required true)"
                     )
                 })
             })
@@ -600,6 +635,7 @@ fn check(args: &CheckArgs<'_>) -> anyhow::Result<Outcome> {
                 .claims
                 .get("wallet_provider")
                 .and_then(serde_json::Value::as_str),
+            printed: false,
             requested: &requested,
             disclosed: &verified.disclosed,
             valid_from: time("nbf"),
@@ -766,10 +802,10 @@ fn render(list: &TrustList, signed: bool) -> anyhow::Result<String> {
             p.purpose,
             p.name,
             age(p.max_status_age_seconds),
-            if p.face_match_required {
-                "; the face must match"
-            } else {
-                ""
+            match (p.face_match_required, p.paper_allowed) {
+                (true, true) => "; the face must match; a printed code is accepted",
+                (true, false) => "; the face must match",
+                _ => "",
             },
             p.attributes.join(", ")
         )?;

@@ -40,6 +40,20 @@
 //! level M ([`QR_CAPACITY_WITH_FACE`]) instead of 15. An issuer refuses to make a
 //! credential whose presentation would not fit the code ([`OfflineError::TooLargeForQr`]): a purpose whose attributes are long (a hotel's,
 //! with the whole address) is presented in person or online instead.
+//!
+//! A **printed code** serves a resident without a smartphone: a counter prints, on paper,
+//! a compact credential with no device key and no wallet provider ([`issue_paper`]),
+//! valid for at most [`PAPER_MAX_VALIDITY`], for one purpose whose catalogue allows paper.
+//! Nothing signs it when it is shown: whoever holds the paper holds the code, so only the
+//! face at the desk (the template it carries) ties it to the resident, and its status entry
+//! lets the authority withdraw it.
+//!
+//! ```cddl
+//! PaperCode = [
+//!   2,                          ; format version: a printed code
+//!   credential: bstr,           ; a compact credential without 8 (cnf) and "w"
+//! ]
+//! ```
 
 use std::collections::BTreeMap;
 
@@ -71,6 +85,14 @@ pub const CLOCK_LEEWAY: Duration = Duration::seconds(5);
 pub const PORTRAIT_DIGEST: &str = "portrait_sha256";
 /// The format version this module writes and reads.
 const VERSION: u64 = 1;
+/// The format version of a printed code ([`issue_paper`]).
+const PAPER_VERSION: u64 = 2;
+/// The longest a printed code may be valid (`exp` − `iat`): a desk refuses a longer one
+/// ([`OfflineError::PaperValidityTooLong`]), whoever signed it.
+pub const PAPER_MAX_VALIDITY: Duration = Duration::hours(72);
+/// The bytes a printed code may take: QR version 20 at level M, as a phone's code with a
+/// face template, which a desk's scanner reads from paper as from a screen.
+pub const QR_CAPACITY_PAPER: usize = QR_CAPACITY_WITH_FACE;
 /// The context string of the device's signature.
 const CONTEXT: &str = "EidOfflineAuthentication";
 /// Bytes of the key identifier: the first bytes of the key's RFC 7638 thumbprint.
@@ -104,6 +126,8 @@ pub const ATTRIBUTE_LABELS: [(u64, &str); 20] = [
 /// Bytes a presentation adds to its credential: the array, version, the credential's
 /// byte-string head, the time and the device's COSE_Sign1.
 const PRESENTATION_OVERHEAD: usize = 1 + 1 + 3 + 5 + (1 + 4 + 1 + 1 + 2 + 64);
+/// Bytes a printed code adds to its credential: the array, version and byte-string head.
+const PAPER_OVERHEAD: usize = 1 + 1 + 3;
 
 /// CWT claim keys (RFC 8392 §4, RFC 8747, Token Status List).
 const CLAIM_EXP: i64 = 4;
@@ -120,8 +144,28 @@ pub enum OfflineError {
     #[error("not an eid offline presentation: {0}")]
     Unreadable(MdocError),
     /// A format version this desk does not read.
-    #[error("offline presentation format version {0} is not supported (only 1)")]
+    #[error(
+        "offline presentation format version {0} is not supported (1: a phone's code, 2: a printed code)"
+    )]
     UnsupportedVersion(u64),
+    /// A printed code whose credential is bound to a phone's key: a phone's credential is
+    /// shown by the phone, signed afresh, never as a copy.
+    #[error(
+        "this printed code holds a credential bound to a phone: it is shown by the phone's wallet, not on paper"
+    )]
+    DeviceBound,
+    /// A phone's presentation whose credential is bound to no device key (a printed code's
+    /// credential): there is no key to check the device signature with.
+    #[error("the credential in this phone's code is bound to no device key")]
+    NotBoundToADevice,
+    /// A printed code valid for longer than [`PAPER_MAX_VALIDITY`].
+    #[error(
+        "this printed code is valid for {hours} h; a printed code may be valid for 72 h at most"
+    )]
+    PaperValidityTooLong {
+        /// Its validity, in whole hours.
+        hours: i64,
+    },
     /// The credential's `kid` names no key of a listed issuer.
     #[error("the compact credential is signed by a key the trust list does not list")]
     UnknownIssuerKey,
@@ -220,6 +264,100 @@ pub fn issue_compact(
     signer: &dyn Signer,
     signer_key: &VerifyingKey,
 ) -> Result<Vec<u8>, OfflineError> {
+    let credential = sign_claims(
+        &Claims {
+            purpose: request.purpose,
+            bearer: Some((request.device_key, request.provider)),
+            attributes: request.attributes,
+            issued_at: request.issued_at,
+            expires_at: request.expires_at,
+            status: request.status,
+        },
+        signer,
+        signer_key,
+    )?;
+    let (version, capacity) = if request.attributes.iter().any(|(n, _)| n == FACE_TEMPLATE) {
+        (20, QR_CAPACITY_WITH_FACE)
+    } else {
+        (15, QR_CAPACITY)
+    };
+    fits(credential.len() + PRESENTATION_OVERHEAD, version, capacity)?;
+    Ok(credential)
+}
+
+/// What the counter prints on paper for a resident without a smartphone.
+pub struct PaperCodeRequest<'a> {
+    /// The purpose it serves (trust-list name); the catalogue must allow paper for it.
+    pub purpose: &'a str,
+    /// That purpose's attributes, as for [`CompactCredentialRequest::attributes`].
+    pub attributes: &'a [(String, ElementValue)],
+    /// `iat`.
+    pub issued_at: OffsetDateTime,
+    /// `exp`: at most [`PAPER_MAX_VALIDITY`] after `iat`.
+    pub expires_at: OffsetDateTime,
+    /// Its entry in the issuer's status list.
+    pub status: Option<&'a StatusReference>,
+}
+
+/// Issues a printed code ([`PaperCode`](self)): a compact credential bound to no device,
+/// in the version-2 envelope, ready for a QR code on paper. Refuses a validity beyond
+/// [`PAPER_MAX_VALIDITY`] and a code beyond [`QR_CAPACITY_PAPER`].
+pub fn issue_paper(
+    request: &PaperCodeRequest<'_>,
+    signer: &dyn Signer,
+    signer_key: &VerifyingKey,
+) -> Result<Vec<u8>, OfflineError> {
+    let validity = request.expires_at - request.issued_at;
+    if validity > PAPER_MAX_VALIDITY {
+        return Err(OfflineError::PaperValidityTooLong {
+            hours: validity.whole_hours(),
+        });
+    }
+    let credential = sign_claims(
+        &Claims {
+            purpose: request.purpose,
+            bearer: None,
+            attributes: request.attributes,
+            issued_at: request.issued_at,
+            expires_at: request.expires_at,
+            status: request.status,
+        },
+        signer,
+        signer_key,
+    )?;
+    fits(credential.len() + PAPER_OVERHEAD, 20, QR_CAPACITY_PAPER)?;
+    let mut out = Out::with_capacity(credential.len() + PAPER_OVERHEAD);
+    out.array(2).uint(PAPER_VERSION).bytes(&credential);
+    Ok(out.0)
+}
+
+fn fits(bytes: usize, version: u8, capacity: usize) -> Result<(), OfflineError> {
+    if bytes > capacity {
+        return Err(OfflineError::TooLargeForQr {
+            bytes,
+            version,
+            capacity,
+        });
+    }
+    Ok(())
+}
+
+/// The claims of either kind of compact credential: a phone's names its device key and
+/// provider (`bearer`), a printed one neither.
+struct Claims<'a> {
+    purpose: &'a str,
+    bearer: Option<(&'a VerifyingKey, &'a str)>,
+    attributes: &'a [(String, ElementValue)],
+    issued_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    status: Option<&'a StatusReference>,
+}
+
+fn sign_claims(
+    request: &Claims<'_>,
+    signer: &dyn Signer,
+    signer_key: &VerifyingKey,
+) -> Result<Vec<u8>, OfflineError> {
     let mut protected = Out::with_capacity(16);
     protected
         .map(2)
@@ -230,36 +368,40 @@ pub fn issue_compact(
     let protected = protected.0;
 
     let mut claims = Out::with_capacity(256);
-    claims.map(if request.status.is_some() { 7 } else { 6 });
+    // iat, exp, p, a; cnf and w for a phone's; the status where there is one.
+    claims.map(
+        4 + if request.bearer.is_some() { 2 } else { 0 } + usize::from(request.status.is_some()),
+    );
     claims
         .int(CLAIM_IAT)
         .uint(unix(request.issued_at))
         .int(CLAIM_EXP)
         .uint(unix(request.expires_at));
-    let point = request.device_key.compressed();
-    claims
-        .int(CLAIM_CNF)
-        .map(1)
-        .int(CNF_COSE_KEY)
-        .map(4)
-        .int(1)
-        .int(2)
-        .int(-1)
-        .int(1)
-        .int(-2)
-        .bytes(&point[1..])
-        .int(-3)
-        .bool(point[0] == 0x03);
+    if let Some((device_key, _)) = request.bearer {
+        let point = device_key.compressed();
+        claims
+            .int(CLAIM_CNF)
+            .map(1)
+            .int(CNF_COSE_KEY)
+            .map(4)
+            .int(1)
+            .int(2)
+            .int(-1)
+            .int(1)
+            .int(-2)
+            .bytes(&point[1..])
+            .int(-3)
+            .bool(point[0] == 0x03);
+    }
     if let Some(status) = request.status {
         claims
             .int(CLAIM_STATUS)
             .status_reference(status.idx, &status.uri);
     }
-    claims
-        .text("p")
-        .text(request.purpose)
-        .text("w")
-        .text(request.provider);
+    claims.text("p").text(request.purpose);
+    if let Some((_, provider)) = request.bearer {
+        claims.text("w").text(provider);
+    }
     claims.text("a").map(request.attributes.len());
     for (name, value) in request.attributes {
         let digest;
@@ -286,19 +428,6 @@ pub fn issue_compact(
         .map(0)
         .bytes(&payload)
         .bytes(&signature);
-    let bytes = out.0.len() + PRESENTATION_OVERHEAD;
-    let (version, capacity) = if request.attributes.iter().any(|(n, _)| n == FACE_TEMPLATE) {
-        (20, QR_CAPACITY_WITH_FACE)
-    } else {
-        (15, QR_CAPACITY)
-    };
-    if bytes > capacity {
-        return Err(OfflineError::TooLargeForQr {
-            bytes,
-            version,
-            capacity,
-        });
-    }
     Ok(out.0)
 }
 
@@ -313,14 +442,14 @@ pub struct CompactClaims {
     pub issued_at: OffsetDateTime,
     /// `exp`.
     pub expires_at: OffsetDateTime,
-    /// The device key.
-    pub device_key: VerifyingKey,
+    /// The device key; none in a printed code's credential.
+    pub device_key: Option<VerifyingKey>,
     /// The status list reference.
     pub status: Option<StatusReference>,
     /// The purpose.
     pub purpose: String,
-    /// The wallet provider.
-    pub provider: String,
+    /// The wallet provider; none in a printed code's credential.
+    pub provider: Option<String>,
     /// Attribute name → its raw CBOR value.
     pub attributes: BTreeMap<String, Vec<u8>>,
 }
@@ -470,13 +599,19 @@ fn read_claims(d: &mut Decoder<'_>) -> Result<CompactClaims, MdocError> {
     if expires_at <= issued_at {
         return Err(MdocError::MalformedValidity);
     }
+    // A phone's credential names its device key and its provider; a printed one neither.
+    if key.is_some() != provider.is_some() {
+        return Err(MdocError::Malformed(
+            "a compact credential has both cnf and a provider, or neither",
+        ));
+    }
     Ok(CompactClaims {
         issued_at,
         expires_at,
-        device_key: key.ok_or(MdocError::Malformed("compact credential without cnf"))?,
+        device_key: key,
         status,
         purpose: purpose.ok_or(MdocError::Malformed("compact credential without purpose"))?,
-        provider: provider.ok_or(MdocError::Malformed("compact credential without provider"))?,
+        provider,
         attributes: attributes.ok_or(MdocError::Malformed(
             "compact credential without attributes",
         ))?,
@@ -525,7 +660,12 @@ pub fn present_offline(
     device: &dyn Signer,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, OfflineError> {
-    if device.verifying_key().sec1() != credential.claims.device_key.sec1() {
+    let bound = credential
+        .claims
+        .device_key
+        .as_ref()
+        .map(VerifyingKey::sec1);
+    if bound != Some(device.verifying_key().sec1()) {
         return Err(OfflineError::NotTheDeviceKey);
     }
     let presented_at = unix(now);
@@ -578,8 +718,12 @@ pub struct VerifiedOffline {
     pub issuer: String,
     /// The credential's claims.
     pub claims: CompactClaims,
-    /// When the phone made the presentation.
+    /// When the phone made the presentation; for a printed code, when it was printed
+    /// (`iat`).
     pub presented_at: OffsetDateTime,
+    /// Whether it is a printed code (version 2, bound to no device): the desk's replay
+    /// memory does not apply, and only a purpose whose catalogue allows paper accepts it.
+    pub printed: bool,
     /// What identifies the code for a desk's replay memory: SHA-256 of the credential, the
     /// second it was presented and the `r` of the device's signature — not of the
     /// presentation's bytes, which a copier could re-encode (a longer CBOR head) or re-sign
@@ -588,8 +732,10 @@ pub struct VerifiedOffline {
 }
 
 /// The desk's side: every check, in order — structure and version, the issuer key by `kid`,
-/// the issuer signature, the credential's validity, the purpose, the presentation's age,
-/// the device signature. Status and acceptance policy come after (the verifier's).
+/// the issuer signature, the credential's validity, the purpose; then for a phone's code
+/// the presentation's age and the device signature, for a printed code that it is bound to
+/// no device and valid for at most [`PAPER_MAX_VALIDITY`]. Status and acceptance policy
+/// come after (the verifier's), and so does whether the purpose accepts paper.
 pub fn verify_offline(
     bytes: &[u8],
     check: &OfflineCheck<'_>,
@@ -598,17 +744,24 @@ pub fn verify_offline(
         return Err(MdocError::TooLarge.into());
     }
     let mut d = Decoder::new(bytes);
-    if array_len(&mut d, "offline presentation")? != 4 {
-        return Err(MdocError::Malformed("an offline presentation has 4 members").into());
-    }
+    let members = array_len(&mut d, "offline presentation")?;
     // The version first: a later version may be shaped differently after it.
     let version = d.u64().map_err(malformed("version"))?;
-    if version != VERSION {
-        return Err(OfflineError::UnsupportedVersion(version));
-    }
-    let credential_bytes = d.bytes().map_err(malformed("credential"))?;
-    let presented_at = d.u64().map_err(malformed("presented_at"))?;
-    let device_auth = CoseSign1::decode(&mut d)?;
+    let (credential_bytes, shown) = match (version, members) {
+        (VERSION, 4) => {
+            let credential = d.bytes().map_err(malformed("credential"))?;
+            let presented_at = d.u64().map_err(malformed("presented_at"))?;
+            (credential, Some((presented_at, CoseSign1::decode(&mut d)?)))
+        }
+        (PAPER_VERSION, 2) => (d.bytes().map_err(malformed("credential"))?, None),
+        (VERSION, _) => {
+            return Err(MdocError::Malformed("an offline presentation has 4 members").into());
+        }
+        (PAPER_VERSION, _) => {
+            return Err(MdocError::Malformed("a printed code has 2 members").into());
+        }
+        (version, _) => return Err(OfflineError::UnsupportedVersion(version)),
+    };
     if d.position() != bytes.len() {
         return Err(MdocError::TrailingData.into());
     }
@@ -652,6 +805,29 @@ pub fn verify_offline(
             expected: check.purpose.to_owned(),
         });
     }
+    let Some((presented_at, device_auth)) = shown else {
+        // A printed code: nothing is signed when it is shown.
+        if claims.device_key.is_some() {
+            return Err(OfflineError::DeviceBound);
+        }
+        let validity = claims.expires_at - claims.issued_at;
+        if validity > PAPER_MAX_VALIDITY {
+            return Err(OfflineError::PaperValidityTooLong {
+                hours: validity.whole_hours(),
+            });
+        }
+        return Ok(VerifiedOffline {
+            issuer: issuer.issuer.clone(),
+            presented_at: claims.issued_at,
+            claims,
+            printed: true,
+            digest: sha256(credential_bytes),
+        });
+    };
+    let device_key = claims
+        .device_key
+        .as_ref()
+        .ok_or(OfflineError::NotBoundToADevice)?;
     let made = i64::try_from(presented_at)
         .ok()
         .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
@@ -669,7 +845,7 @@ pub fn verify_offline(
     }
     device_auth
         .verify(
-            &claims.device_key,
+            device_key,
             Some(&authentication_bytes(
                 credential_bytes,
                 &claims.purpose,
@@ -685,6 +861,7 @@ pub fn verify_offline(
         issuer: issuer.issuer.clone(),
         claims,
         presented_at: made,
+        printed: false,
         digest: sha256(
             &[
                 credential_bytes,

@@ -12,8 +12,9 @@ use eid_mdoc::issue::ElementValue;
 use eid_mdoc::model::StatusReference;
 use eid_mdoc::offline::{
     CompactCredential, CompactCredentialRequest, FACE_TEMPLATE, OfflineCheck, OfflineError,
-    OfflineIssuerKey, PORTRAIT_DIGEST, QR_CAPACITY, QR_CAPACITY_WITH_FACE, issue_compact, key_id,
-    present_offline, verify_offline,
+    OfflineIssuerKey, PAPER_MAX_VALIDITY, PORTRAIT_DIGEST, PaperCodeRequest, QR_CAPACITY,
+    QR_CAPACITY_PAPER, QR_CAPACITY_WITH_FACE, issue_compact, issue_paper, key_id, present_offline,
+    verify_offline,
 };
 use eid_mdoc::{MdocError, model::element_to_json};
 use time::macros::{date, datetime};
@@ -188,7 +189,7 @@ fn airport_presentation_verifies_with_its_attributes_and_the_portrait_digest() {
     let verified = verify_offline(&qr, &check(&f, "airport_security")).unwrap();
     assert_eq!(verified.issuer, "cn-4501");
     assert_eq!(verified.claims.purpose, "airport_security");
-    assert_eq!(verified.claims.provider, "wechat");
+    assert_eq!(verified.claims.provider.as_deref(), Some("wechat"));
     assert_eq!(verified.claims.status, Some(status()));
     assert_eq!(verified.presented_at, NOW - Duration::seconds(10));
     let names: Vec<_> = verified.claims.attributes.keys().cloned().collect();
@@ -287,10 +288,16 @@ fn with_a_face_template_scanner_purposes_fit_qr_version_20_m() {
 fn another_format_version_is_refused_as_such() {
     let f = fixture();
     let qr = present(&f, &issue(&f, "airport_security", NOW), NOW);
+    let v3 = with_member(&qr, 0, &cbor_uint(3));
+    assert_eq!(
+        verify_offline(&v3, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::UnsupportedVersion(3)
+    );
+    // Version 2 is a printed code, of two members.
     let v2 = with_member(&qr, 0, &cbor_uint(2));
     assert_eq!(
         verify_offline(&v2, &check(&f, "airport_security")).unwrap_err(),
-        OfflineError::UnsupportedVersion(2)
+        OfflineError::Unreadable(MdocError::Malformed("a printed code has 2 members"))
     );
 }
 
@@ -465,7 +472,7 @@ fn claims_debug_shows_names_not_values() {
     assert!(debug.contains("document_number"), "{debug}");
     assert!(!debug.contains("45010219900307002X"), "{debug}");
     assert!(!debug.contains("欧阳"), "{debug}");
-    let _: &VerifyingKey = &credential.claims.device_key;
+    assert!(credential.claims.device_key.is_some());
 }
 
 /// The credential signed again by its issuer under the protected header `protected` (CBOR
@@ -478,11 +485,16 @@ fn resigned(
     let mut protected = Vec::new();
     header(&mut minicbor::Encoder::new(&mut protected));
     let payload = credential.signed.payload.as_deref().unwrap();
+    CompactCredential::from_cbor(&signed_by_issuer(f, &protected, payload)).unwrap()
+}
+
+/// A COSE_Sign1 (untagged) over `payload` under the header `protected`, by the issuer.
+fn signed_by_issuer(f: &Fixture, protected: &[u8], payload: &[u8]) -> Vec<u8> {
     let signature = f
         .issuer
         .sign(&eid_mdoc::cose::to_be_signed(
             "Signature1",
-            &protected,
+            protected,
             payload,
         ))
         .unwrap();
@@ -490,7 +502,7 @@ fn resigned(
     minicbor::Encoder::new(&mut bytes)
         .array(4)
         .unwrap()
-        .bytes(&protected)
+        .bytes(protected)
         .unwrap()
         .map(0)
         .unwrap()
@@ -498,7 +510,7 @@ fn resigned(
         .unwrap()
         .bytes(&signature)
         .unwrap();
-    CompactCredential::from_cbor(&bytes).unwrap()
+    bytes
 }
 
 #[test]
@@ -574,4 +586,249 @@ fn a_credential_expiring_when_or_before_issued_is_refused() {
             "{expires_at}"
         );
     }
+}
+
+/// A printed code for `purpose`, valid for `validity` from `issued_at`, with a face
+/// template where `face`.
+fn try_print(
+    f: &Fixture,
+    purpose: &str,
+    issued_at: OffsetDateTime,
+    validity: Duration,
+    face: bool,
+) -> Result<Vec<u8>, OfflineError> {
+    let mut attributes = attributes(purpose);
+    if face {
+        attributes.push((FACE_TEMPLATE.into(), ElementValue::Bytes(vec![0x7f; 129])));
+    }
+    let status = status();
+    issue_paper(
+        &PaperCodeRequest {
+            purpose,
+            attributes: &attributes,
+            issued_at,
+            expires_at: issued_at + validity,
+            status: Some(&status),
+        },
+        &f.issuer,
+        f.issuer.verifying_key(),
+    )
+}
+
+fn print(f: &Fixture, purpose: &str, issued_at: OffsetDateTime) -> Vec<u8> {
+    try_print(f, purpose, issued_at, Duration::hours(24), true).unwrap()
+}
+
+/// A printed code around a credential signed by the issuer over `claims` (a CBOR map).
+fn printed_with_claims(
+    f: &Fixture,
+    claims: impl FnOnce(&mut minicbor::Encoder<&mut Vec<u8>>),
+) -> Vec<u8> {
+    let mut payload = Vec::new();
+    claims(&mut minicbor::Encoder::new(&mut payload));
+    let mut protected = Vec::new();
+    minicbor::Encoder::new(&mut protected)
+        .map(2)
+        .unwrap()
+        .i64(1)
+        .unwrap()
+        .i64(-7)
+        .unwrap()
+        .i64(4)
+        .unwrap()
+        .bytes(&f.keys[0].kid)
+        .unwrap();
+    printed(&signed_by_issuer(f, &protected, &payload))
+}
+
+/// The version-2 envelope around `credential`.
+fn printed(credential: &[u8]) -> Vec<u8> {
+    [vec![0x82, 0x02], cbor_bytes(credential)].concat()
+}
+
+/// The credential inside a printed code.
+fn credential_of(code: &[u8]) -> Vec<u8> {
+    let mut d = minicbor::Decoder::new(code);
+    d.array().unwrap();
+    d.u64().unwrap();
+    d.bytes().unwrap().to_vec()
+}
+
+#[test]
+fn a_printed_code_verifies_bound_to_no_device_and_a_hotels_fits_on_paper() {
+    let f = fixture();
+    for purpose in ["hotel_check_in", "airport_security", "rail_ticketing"] {
+        let code = print(&f, purpose, NOW - Duration::hours(1));
+        assert!(
+            code.len() <= QR_CAPACITY_PAPER,
+            "{purpose}: {} bytes",
+            code.len()
+        );
+        let verified = verify_offline(&code, &check(&f, purpose)).unwrap();
+        assert!(verified.printed);
+        assert_eq!(verified.issuer, "cn-4501");
+        assert_eq!(verified.claims.device_key, None);
+        assert_eq!(verified.claims.provider, None);
+        assert_eq!(verified.claims.status, Some(status()));
+        assert_eq!(verified.presented_at, NOW - Duration::hours(1));
+        assert!(verified.claims.attributes.contains_key(FACE_TEMPLATE));
+        assert!(verified.claims.attributes.contains_key("document_number"));
+    }
+    // A phone's code is not printed.
+    let qr = present(&f, &issue(&f, "airport_security", NOW), NOW);
+    assert!(
+        !verify_offline(&qr, &check(&f, "airport_security"))
+            .unwrap()
+            .printed
+    );
+}
+
+#[test]
+fn the_counter_prints_no_code_valid_beyond_72_hours() {
+    let f = fixture();
+    try_print(&f, "airport_security", NOW, PAPER_MAX_VALIDITY, true).unwrap();
+    assert_eq!(
+        try_print(&f, "airport_security", NOW, Duration::hours(73), true).unwrap_err(),
+        OfflineError::PaperValidityTooLong { hours: 73 }
+    );
+}
+
+#[test]
+fn a_desk_refuses_a_printed_code_valid_beyond_72_hours_whoever_signed_it() {
+    let f = fixture();
+    let issued = NOW.unix_timestamp().unsigned_abs();
+    let with_validity = |seconds: u64| {
+        let code = printed_with_claims(&f, |e| {
+            e.map(4).unwrap();
+            e.i64(6).unwrap().u64(issued).unwrap();
+            e.i64(4).unwrap().u64(issued + seconds).unwrap();
+            e.str("p").unwrap().str("airport_security").unwrap();
+            e.str("a")
+                .unwrap()
+                .map(1)
+                .unwrap()
+                .u64(7)
+                .unwrap()
+                .str("x")
+                .unwrap();
+        });
+        verify_offline(&code, &check(&f, "airport_security"))
+    };
+    let limit = PAPER_MAX_VALIDITY.whole_seconds().unsigned_abs();
+    assert!(with_validity(limit).unwrap().printed);
+    assert_eq!(
+        with_validity(limit + 1).unwrap_err(),
+        OfflineError::PaperValidityTooLong { hours: 72 }
+    );
+    assert_eq!(
+        with_validity(365 * 86_400).unwrap_err(),
+        OfflineError::PaperValidityTooLong { hours: 365 * 24 }
+    );
+}
+
+#[test]
+fn a_phones_credential_printed_on_paper_is_refused() {
+    let f = fixture();
+    let phone = try_issue(&f, "airport_security", NOW).unwrap();
+    assert_eq!(
+        verify_offline(&printed(&phone), &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::DeviceBound
+    );
+}
+
+#[test]
+fn a_printed_credential_in_a_phones_code_is_refused() {
+    let f = fixture();
+    let qr = present(&f, &issue(&f, "airport_security", NOW), NOW);
+    let paper = credential_of(&print(&f, "airport_security", NOW));
+    let forged = with_member(&qr, 1, &cbor_bytes(&paper));
+    assert_eq!(
+        verify_offline(&forged, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::NotBoundToADevice
+    );
+}
+
+#[test]
+fn a_printed_code_passes_the_checks_of_a_phones_code() {
+    let f = fixture();
+    let code = print(&f, "airport_security", NOW - Duration::hours(1));
+    // Another purpose.
+    assert!(matches!(
+        verify_offline(&code, &check(&f, "rail_ticketing")).unwrap_err(),
+        OfflineError::PurposeMismatch { .. }
+    ));
+    // Expired, and not yet valid.
+    let mut later = check(&f, "airport_security");
+    later.now = NOW + Duration::hours(23);
+    assert_eq!(
+        verify_offline(&code, &later).unwrap_err(),
+        OfflineError::Expired
+    );
+    later.now = NOW - Duration::hours(2);
+    assert_eq!(
+        verify_offline(&code, &later).unwrap_err(),
+        OfflineError::NotYetValid
+    );
+    // A key the trust list does not list, and a signature altered.
+    let other = fixture();
+    assert_eq!(
+        verify_offline(&code, &check(&other, "airport_security")).unwrap_err(),
+        OfflineError::UnknownIssuerKey
+    );
+    let mut forged = credential_of(&code);
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_eq!(
+        verify_offline(&printed(&forged), &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::IssuerSignature
+    );
+    // Three members, or trailing bytes.
+    let three = [vec![0x83], code[1..].to_vec(), cbor_uint(0)].concat();
+    assert_eq!(
+        verify_offline(&three, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::Unreadable(MdocError::Malformed("a printed code has 2 members"))
+    );
+    let trailing = [code.clone(), vec![0]].concat();
+    assert_eq!(
+        verify_offline(&trailing, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::Unreadable(MdocError::TrailingData)
+    );
+}
+
+#[test]
+fn a_credential_with_a_device_key_and_no_provider_is_unreadable() {
+    let f = fixture();
+    let point = f.device.verifying_key().compressed();
+    let issued = NOW.unix_timestamp().unsigned_abs();
+    let code = printed_with_claims(&f, |e| {
+        e.map(5).unwrap();
+        e.i64(6).unwrap().u64(issued).unwrap();
+        e.i64(4).unwrap().u64(issued + 3600).unwrap();
+        e.i64(8)
+            .unwrap()
+            .map(1)
+            .unwrap()
+            .i64(1)
+            .unwrap()
+            .map(4)
+            .unwrap();
+        e.i64(1)
+            .unwrap()
+            .i64(2)
+            .unwrap()
+            .i64(-1)
+            .unwrap()
+            .i64(1)
+            .unwrap();
+        e.i64(-2).unwrap().bytes(&point[1..]).unwrap();
+        e.i64(-3).unwrap().bool(point[0] == 3).unwrap();
+        e.str("p").unwrap().str("airport_security").unwrap();
+        e.str("a").unwrap().map(0).unwrap();
+    });
+    assert_eq!(
+        verify_offline(&code, &check(&f, "airport_security")).unwrap_err(),
+        OfflineError::Unreadable(MdocError::Malformed(
+            "a compact credential has both cnf and a provider, or neither"
+        ))
+    );
 }

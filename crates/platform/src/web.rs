@@ -1,8 +1,8 @@
 //! The web pages, served by the platform with their assets compiled in: the citizen wallet
 //! (`/wallet/`), the verifier desk (`/desk/`) and the authority console (`/console/`), in
 //! Chinese and English. What they need beyond the services' own APIs is here: reading a QR
-//! code from the desk's picture (`POST /web/decode`) and the verification counts
-//! (`GET /web/stats`).
+//! code from the desk's picture (`POST /web/decode`), drawing one for the console's printed
+//! code (`POST /web/qr`) and the verification counts (`GET /web/stats`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -167,6 +167,10 @@ pub fn router_with_limits(counts: Counts, limits: DecodeLimits) -> Router {
     });
     router
         .route("/web/stats", get(stats))
+        .route(
+            "/web/qr",
+            post(draw).layer(axum::extract::DefaultBodyLimit::max(QR_REQUEST_LIMIT)),
+        )
         .with_state(counts)
         .merge(
             Router::new()
@@ -307,6 +311,43 @@ fn qr_refused(e: &QrError) -> Response {
 
 /// The reader's error body: `error` and `error_description`, as the authority's OAuth-style
 /// errors (RFC 6749 §5.2).
+/// The largest `POST /web/qr` body: a code of QR version 20-M (666 bytes) in base64url,
+/// with room for the JSON around it.
+const QR_REQUEST_LIMIT: usize = 2048;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Draw {
+    /// The code's bytes, base64url.
+    code: String,
+}
+
+/// Draws a QR code (byte mode, level M) as SVG for the console's printed code, whose bytes
+/// the authority answered: the console has no QR encoder of its own.
+async fn draw(body: Result<axum::Json<Draw>, axum::extract::rejection::JsonRejection>) -> Response {
+    let refused = |description: String| {
+        decode_refused(StatusCode::BAD_REQUEST, "invalid_request", description)
+    };
+    let axum::Json(Draw { code }) = match body {
+        Ok(body) => body,
+        Err(e) => return refused(e.body_text()),
+    };
+    let Ok(bytes) = eid_crypto::b64url_decode(&code) else {
+        return refused("code: base64url bytes are wanted".into());
+    };
+    if bytes.len() > eid_mdoc::offline::QR_CAPACITY_PAPER {
+        return refused(format!(
+            "a code of {} bytes does not fit QR version 20-M ({} bytes)",
+            bytes.len(),
+            eid_mdoc::offline::QR_CAPACITY_PAPER
+        ));
+    }
+    match qr_svg(&bytes) {
+        Some(svg) => axum::Json(json!({ "svg": svg })).into_response(),
+        None => refused("the code does not fit a QR code".into()),
+    }
+}
+
 fn decode_refused(status: StatusCode, code: &str, description: String) -> Response {
     (
         status,

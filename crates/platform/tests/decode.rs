@@ -246,3 +246,45 @@ async fn a_picture_sent_slowly_does_not_hold_the_reader() {
     assert_error(status, &answer, (StatusCode::NOT_FOUND, "not_found"));
     stalled.abort();
 }
+
+/// The console's QR drawing (`POST /web/qr`): a code of up to 666 bytes comes back as SVG;
+/// more, text that is not base64url, another field or too large a body is refused with why.
+#[tokio::test]
+async fn the_console_draws_a_printed_code_and_refuses_what_is_not_one() {
+    let draw = async |body: String| {
+        let request = Request::post("/web/qr")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let response = reader(DecodeLimits::default())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+    };
+    let code = |n: usize| eid_crypto::b64url(&vec![0x5a; n]);
+    let (status, drawn) = draw(format!(r#"{{"code":"{}"}}"#, code(666))).await;
+    assert_eq!(status, StatusCode::OK, "{drawn}");
+    assert!(
+        drawn["svg"].as_str().unwrap().starts_with("<?xml"),
+        "{drawn}"
+    );
+    for (body, says) in [
+        (format!(r#"{{"code":"{}"}}"#, code(667)), "667 bytes"),
+        (r#"{"code":"not base64!"}"#.to_owned(), "base64url"),
+        (r#"{"code":"AA","more":1}"#.to_owned(), "unknown field"),
+        (format!(r#"{{"code":"{}"}}"#, code(2048)), "length limit"),
+    ] {
+        let (status, answer) = draw(body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(answer["error"], "invalid_request", "{answer}");
+        assert!(
+            answer["error_description"].as_str().unwrap().contains(says),
+            "{says}: {answer}"
+        );
+    }
+}

@@ -65,6 +65,7 @@ async function refresh() {
   log.innerHTML = "";
   for (const e of audit) log.append(el("tr", {}, el("td", {}, when(e.at)), el("td", {}, `${e.action} (${e.actor})`), el("td", {}, e.outcome), el("td", {}, e.detail)));
   $("trust-version").textContent = trust.version;
+  paperPurposes(trust);
   const issuers = $("issuers");
   issuers.innerHTML = "";
   $("widen-issuer").innerHTML = "";
@@ -115,6 +116,37 @@ function chart(issued, verified) {
   });
   $("chart").innerHTML = `<svg viewBox="0 0 ${w} ${hgt}" role="img" aria-label="${t("issuance_chart")}">${bars}<text x="${w - 150}" y="12" font-size="11" fill="#c8102e">■ ${t("issued")}</text><text x="${w - 70}" y="12" font-size="11" fill="#8a93a6">■ ${t("verified")}</text></svg>`;
 }
+
+// The counter's printed code, for a resident without a smartphone: the authority checks the
+// registry and the catalogue and answers the code's bytes; the platform draws the QR code.
+function paperPurposes(trust) {
+  const select = $("paper-purpose"), kept = select.value;
+  select.innerHTML = "";
+  for (const p of trust.purposes.filter(p => p.paper_allowed)) select.append(el("option", { value: p.purpose }, t(p.purpose)));
+  // A purpose that does not accept paper is still offered last: the authority says why not.
+  for (const p of trust.purposes.filter(p => !p.paper_allowed)) select.append(el("option", { value: p.purpose }, `${t(p.purpose)} (${t("paper_refused")})`));
+  if (kept) select.value = kept;
+}
+
+$("paper-go").onclick = async () => {
+  $("paper-error").textContent = ""; show("paper-sheet", false);
+  const id = $("paper-id").value.trim().toUpperCase();
+  if (!/^\d{17}[\dX]$/.test(id)) { $("paper-error").textContent = t("hotline_bad_id"); return; }
+  try {
+    const printed = await api("POST", `${authority.admin}/admin/paper`, {
+      id_number: id, full_name: $("paper-name").value.trim(), purpose: $("paper-purpose").value,
+      officer: $("paper-officer").value.trim(), hours: Number($("paper-hours").value) || 24,
+    }, token);
+    const drawn = await api("POST", "/web/qr", { code: printed.code });
+    $("paper-qr").innerHTML = drawn.svg;
+    $("paper-qr").dataset.code = printed.code;
+    $("paper-qr").dataset.credential = printed.credential;
+    $("paper-detail").textContent = `${t(printed.purpose)} · ${t("valid_until")} ${when(printed.expires_at)} · ${printed.bytes} B · ${printed.credential}`;
+    show("paper-sheet", true);
+    refresh();
+  } catch (e) { $("paper-error").textContent = e.message; }
+};
+$("paper-print").onclick = () => window.print();
 
 $("widen-go").onclick = async () => {
   $("widen-error").textContent = ""; $("widen-result").textContent = "";

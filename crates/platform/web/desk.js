@@ -199,7 +199,9 @@ function verdict(report) {
   const box = $("verdict");
   box.className = "verdict " + (ok ? "ok" : "no");
   $("verdict-word").textContent = (ok ? "✓ " : "✗ ") + t(ok ? "accepted" : "refused");
-  $("verdict-who").textContent = `${desk.name} · ${t(report.purpose || desk.purpose)}`;
+  // A code printed at a counter binds to no phone: the clerk is told, the face is what counts.
+  const paper = report.format === "eid_paper_code" ? ` · ${t("printed_code")}` : "";
+  $("verdict-who").textContent = `${desk.name} · ${t(report.purpose || desk.purpose)}${paper}`;
   const a = report.attributes || {};
   const tbody = $("attributes");
   tbody.innerHTML = "";

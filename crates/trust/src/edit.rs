@@ -214,9 +214,27 @@ pub fn set_face_match(
             });
         }
     }
+    if !required && entry.paper_allowed {
+        return Err(TrustError::PaperWithoutFaceMatch { purpose });
+    }
     for entry in list.purposes.iter_mut().filter(|p| p.purpose == purpose) {
         entry.face_match_required = required;
     }
+    Ok(())
+}
+
+/// Whether desks accept, and authorities print, a code on paper for `purpose` (the
+/// catalogue's `paper_allowed`). Allowing it needs the face match required.
+pub fn set_paper(list: &mut TrustList, purpose: Purpose, allowed: bool) -> Result<(), TrustError> {
+    let entry = list
+        .purposes
+        .iter_mut()
+        .find(|p| p.purpose == purpose)
+        .ok_or_else(|| TrustError::UnknownPurpose(purpose.as_str().to_owned()))?;
+    if allowed && !entry.face_match_required {
+        return Err(TrustError::PaperWithoutFaceMatch { purpose });
+    }
+    entry.paper_allowed = allowed;
     Ok(())
 }
 

@@ -79,6 +79,15 @@ pub enum TrustError {
         /// The relying party whose registration lacks it; `None`: the catalogue entry.
         relying_party: Option<String>,
     },
+    /// A purpose that accepts printed codes without a face match: a printed code binds to
+    /// no device, so only the face ties it to the resident.
+    #[error(
+        "{purpose} would accept printed codes without a face match: a printed code binds to no device, so a purpose accepts paper only where the face must match"
+    )]
+    PaperWithoutFaceMatch {
+        /// The purpose.
+        purpose: Purpose,
+    },
     /// A certificate or key that cannot be used.
     #[error("{0}")]
     BadKey(String),

@@ -95,6 +95,12 @@ pub struct PurposeDefinition {
     /// (and absent from the signed list when not required, so older lists read the same).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub face_match_required: bool,
+    /// Whether a desk accepts a code printed on paper at a counter for a resident without a
+    /// smartphone (`eid_mdoc::offline::issue_paper`), and an authority prints one. A printed
+    /// code binds to no device: only the face ties it to the resident, so paper is allowed
+    /// only where the face must match. Absent: not allowed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paper_allowed: bool,
 }
 
 /// The attributes of the resident credential every purpose chooses from.
@@ -162,7 +168,8 @@ pub fn attribute_of_item<'a>(item: &'a str, relying_party: &str) -> &'a str {
 /// An age check sees `age_over_NN` and nothing else. A hotel, airport security, rail
 /// ticketing and a bank opening an account match the face of the person in front of them
 /// against the credential's (the real-name checks of the law); welfare and an age check do
-/// not.
+/// not. A hotel, airport security and rail ticketing accept a printed code (a bank does
+/// not: it opens accounts from home, online).
 pub fn default_purposes() -> Vec<PurposeDefinition> {
     let with_name = |more: &[&str]| -> Vec<String> {
         NAME.iter().chain(more).map(|s| (*s).to_owned()).collect()
@@ -181,6 +188,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             ]),
             max_status_age_seconds: 24 * 3600,
             face_match_required: true,
+            paper_allowed: true,
         },
         PurposeDefinition {
             purpose: Purpose::AirportSecurity,
@@ -188,6 +196,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             attributes: with_name(&["document_number", "portrait"]),
             max_status_age_seconds: 15 * 60,
             face_match_required: true,
+            paper_allowed: true,
         },
         PurposeDefinition {
             purpose: Purpose::RailTicketing,
@@ -195,6 +204,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             attributes: with_name(&["document_number", "portrait"]),
             max_status_age_seconds: 3600,
             face_match_required: true,
+            paper_allowed: true,
         },
         PurposeDefinition {
             purpose: Purpose::BankAccountOpening,
@@ -213,6 +223,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             ]),
             max_status_age_seconds: 15 * 60,
             face_match_required: true,
+            paper_allowed: false,
         },
         PurposeDefinition {
             purpose: Purpose::Welfare,
@@ -227,6 +238,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             ]),
             max_status_age_seconds: 24 * 3600,
             face_match_required: false,
+            paper_allowed: false,
         },
         PurposeDefinition {
             purpose: Purpose::AgeCheck,
@@ -242,6 +254,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             .to_vec(),
             max_status_age_seconds: 24 * 3600,
             face_match_required: false,
+            paper_allowed: false,
         },
     ]
 }
@@ -483,11 +496,13 @@ impl TrustList {
     }
 
     /// No purpose requiring a face match any more: for a deployment whose desks have no
-    /// face model, where every such purpose would refuse every credential. Every other word
-    /// of the catalogue stays.
+    /// face model, where every such purpose would refuse every credential. No purpose then
+    /// accepts a printed code either: only the face ties one to its resident. Every other
+    /// word of the catalogue stays.
     pub fn waive_face_match(&mut self) {
         for purpose in &mut self.purposes {
             purpose.face_match_required = false;
+            purpose.paper_allowed = false;
         }
     }
 

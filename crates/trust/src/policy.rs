@@ -37,6 +37,9 @@ pub struct Presentation<'a> {
     /// The wallet provider holding the credential (from the issuer-signed credential), if
     /// the credential names one.
     pub wallet_provider: Option<&'a str>,
+    /// A code printed on paper at a counter (no wallet, no device): accepted only where
+    /// the purpose's catalogue allows paper, and held by no wallet provider.
+    pub printed: bool,
     /// The attributes the verifier requested.
     pub requested: &'a [String],
     /// The attributes the holder disclosed.
@@ -153,6 +156,14 @@ pub enum Rejection {
     WalletProviderSuspended {
         /// Its id.
         provider: String,
+    },
+    /// A printed code, for a purpose whose catalogue does not allow paper.
+    #[error(
+        "{purpose} does not accept a code printed on paper: the resident shows the e-ID on a phone, or the card"
+    )]
+    PaperNotAllowed {
+        /// The purpose.
+        purpose: Purpose,
     },
     /// The wallet provider is not in the trust list, or the credential names none.
     #[error("the credential's wallet provider ({provider}) is not in the trust list")]
@@ -285,22 +296,28 @@ pub fn decide(
         }
     }
 
-    // The wallet provider.
-    match presentation.wallet_provider {
-        None => reasons.push(Rejection::WalletProviderUnknown {
-            provider: "none".into(),
-        }),
-        Some(id) => match list.wallet_provider(id) {
+    // The wallet provider; a printed code has none, and needs the catalogue's leave.
+    if presentation.printed {
+        if catalogue.is_some_and(|c| !c.paper_allowed) {
+            reasons.push(Rejection::PaperNotAllowed { purpose });
+        }
+    } else {
+        match presentation.wallet_provider {
             None => reasons.push(Rejection::WalletProviderUnknown {
-                provider: id.to_owned(),
+                provider: "none".into(),
             }),
-            Some(p) if p.state == ProviderState::Suspended => {
-                reasons.push(Rejection::WalletProviderSuspended {
-                    provider: p.id.clone(),
-                });
-            }
-            Some(_) => {}
-        },
+            Some(id) => match list.wallet_provider(id) {
+                None => reasons.push(Rejection::WalletProviderUnknown {
+                    provider: id.to_owned(),
+                }),
+                Some(p) if p.state == ProviderState::Suspended => {
+                    reasons.push(Rejection::WalletProviderSuspended {
+                        provider: p.id.clone(),
+                    });
+                }
+                Some(_) => {}
+            },
+        }
     }
 
     // Status, and how old it is.

@@ -104,6 +104,13 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
             relying_party: None,
         });
     }
+    if let Some(p) = list
+        .purposes
+        .iter()
+        .find(|p| p.paper_allowed && !p.face_match_required)
+    {
+        return Err(TrustError::PaperWithoutFaceMatch { purpose: p.purpose });
+    }
     // A web origin names the one relying party whose pages it serves: a wallet takes an
     // unsigned request from it to be that party's.
     let mut origins = std::collections::BTreeMap::new();

@@ -272,6 +272,7 @@ fn hotel_checks_with_status(
                 .claims
                 .get("wallet_provider")
                 .and_then(Value::as_str),
+            printed: false,
             requested: &requested,
             disclosed: &verified.disclosed,
             valid_from: None,

@@ -23,6 +23,7 @@ use common::{NOW, list, names};
 struct Case {
     issuer: Option<&'static str>,
     provider: Option<&'static str>,
+    printed: bool,
     requested: Vec<String>,
     disclosed: Vec<String>,
     valid_from: Option<OffsetDateTime>,
@@ -38,6 +39,7 @@ fn good() -> Case {
     Case {
         issuer: Some("cn-4501"),
         provider: Some("superapp-a"),
+        printed: false,
         requested: attrs.clone(),
         disclosed: attrs,
         valid_from: Some(NOW - Duration::days(30)),
@@ -57,6 +59,7 @@ fn reasons(case: &Case, list: &TrustList) -> Vec<Rejection> {
         &Presentation {
             issuer: case.issuer,
             wallet_provider: case.provider,
+            printed: case.printed,
             requested: &case.requested,
             disclosed: &case.disclosed,
             valid_from: case.valid_from,
@@ -345,5 +348,47 @@ fn reason_purpose_not_in_catalogue() {
             purpose: Purpose::HotelCheckIn
         }),
         "{got:?}"
+    );
+}
+
+#[test]
+fn reason_paper_not_allowed() {
+    // A printed code is held by no wallet provider, and none is asked for.
+    let printed = |c: &mut Case| {
+        c.printed = true;
+        c.provider = None;
+    };
+    let mut allowing = list();
+    for p in &mut allowing.purposes {
+        p.face_match_required = true;
+        p.paper_allowed = true;
+    }
+    let mut case = good();
+    printed(&mut case);
+    assert_eq!(reasons(&case, &allowing), []);
+    // Where the catalogue does not allow paper.
+    let mut refusing = allowing.clone();
+    for p in &mut refusing.purposes {
+        p.paper_allowed = false;
+    }
+    assert_eq!(
+        reasons(&case, &refusing),
+        [Rejection::PaperNotAllowed {
+            purpose: Purpose::HotelCheckIn
+        }]
+    );
+    assert_eq!(
+        Rejection::PaperNotAllowed {
+            purpose: Purpose::HotelCheckIn
+        }
+        .to_string(),
+        "hotel_check_in does not accept a code printed on paper: the resident shows the e-ID on a phone, or the card"
+    );
+    // A phone's code without a provider is still refused for it.
+    assert_eq!(
+        one(|c| c.provider = None),
+        [Rejection::WalletProviderUnknown {
+            provider: "none".into()
+        }]
     );
 }

@@ -151,6 +151,37 @@ fn the_signed_list_reads_back_and_each_of_its_checks_breaks() {
             .unwrap()
             .face_match_required
     );
+    // Paper accepted where the face need not match: refused, as the edit refuses it.
+    let mut paper = parsed.payload().clone();
+    let welfare = paper["purposes"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|p| p["purpose"] == "welfare")
+        .unwrap();
+    welfare["paper_allowed"] = true.into();
+    assert_eq!(
+        read_signed(&paper).err(),
+        Some(TrustError::PaperWithoutFaceMatch {
+            purpose: Purpose::Welfare
+        })
+    );
+    let mut draft = list();
+    assert_eq!(
+        eid_trust::edit::set_paper(&mut draft, Purpose::Welfare, true).err(),
+        Some(TrustError::PaperWithoutFaceMatch {
+            purpose: Purpose::Welfare
+        })
+    );
+    eid_trust::edit::set_paper(&mut draft, Purpose::AirportSecurity, true).unwrap();
+    assert_eq!(
+        eid_trust::edit::set_face_match(&mut draft, Purpose::AirportSecurity, false).err(),
+        Some(TrustError::PaperWithoutFaceMatch {
+            purpose: Purpose::AirportSecurity
+        })
+    );
+    eid_trust::edit::set_paper(&mut draft, Purpose::AirportSecurity, false).unwrap();
+    eid_trust::edit::set_face_match(&mut draft, Purpose::AirportSecurity, false).unwrap();
     // Two issuers with one id.
     let mut twice = parsed.payload().clone();
     let issuers = twice["issuers"].as_array().unwrap().clone();

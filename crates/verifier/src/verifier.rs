@@ -92,6 +92,8 @@ struct Found {
     format: &'static str,
     issuer: Option<String>,
     wallet_provider: Option<String>,
+    /// A code printed on paper (no wallet, no device).
+    printed: bool,
     disclosed: Vec<String>,
     values: Map<String, Value>,
     valid_from: Option<OffsetDateTime>,
@@ -400,6 +402,7 @@ impl Verifier {
             format: FORMAT,
             issuer: self.issuer_of(verified.issuer_root),
             wallet_provider: None,
+            printed: false,
             disclosed: Vec::new(),
             values: Map::new(),
             valid_from: Some(verified.mso.validity.valid_from),
@@ -529,6 +532,7 @@ impl Verifier {
             format: FORMAT,
             issuer: self.issuer_of(issuer_root),
             wallet_provider,
+            printed: false,
             disclosed,
             values,
             valid_from,
@@ -544,8 +548,13 @@ impl Verifier {
     /// accepted here, then status and the acceptance policy. The portrait comes as its
     /// digest (`portrait_sha256`) and, where the desk matches faces, as the face template
     /// (`face_template`): each stands for `portrait` in the policy.
+    ///
+    /// A code printed on paper at a counter (format version 2, bound to no device) is
+    /// reported as `eid_paper_code`: no replay memory (the same paper is shown again and
+    /// again), and only a purpose whose catalogue allows paper accepts it.
     pub fn verify_offline(&self, code: &[u8], check: &Check<'_>) -> Report {
         const FORMAT: &str = "eid_offline_qr";
+        const PAPER: &str = "eid_paper_code";
         let verified = verify_offline(
             code,
             &OfflineCheck {
@@ -568,7 +577,12 @@ impl Verifier {
             }
         };
         let window = eid_mdoc::offline::MAX_AGE + eid_mdoc::offline::CLOCK_LEEWAY;
-        match self.replay.first_seen(&verified.digest, check.now, window) {
+        let seen = if verified.printed {
+            Ok(None)
+        } else {
+            self.replay.first_seen(&verified.digest, check.now, window)
+        };
+        match seen {
             Ok(None) => {}
             Ok(Some(first)) => {
                 return self.refused(
@@ -596,9 +610,10 @@ impl Verifier {
         }
         let claims = verified.claims;
         let mut found = Found {
-            format: FORMAT,
+            format: if verified.printed { PAPER } else { FORMAT },
             issuer: Some(verified.issuer),
-            wallet_provider: Some(claims.provider),
+            wallet_provider: claims.provider,
+            printed: verified.printed,
             disclosed: Vec::new(),
             values: Map::new(),
             valid_from: Some(claims.issued_at),
@@ -616,7 +631,7 @@ impl Verifier {
             found.values.insert(name.clone(), value);
         }
         let report = self.decide(found, check);
-        if !report.accepted {
+        if !report.accepted && !verified.printed {
             // Refused codes may be shown again (a status list fetched meanwhile).
             self.replay.forget(&verified.digest);
         }
@@ -632,6 +647,7 @@ impl Verifier {
             &eid_trust::Presentation {
                 issuer: found.issuer.as_deref(),
                 wallet_provider: found.wallet_provider.as_deref(),
+                printed: found.printed,
                 requested: check.requested,
                 disclosed: &found.disclosed,
                 valid_from: found.valid_from,

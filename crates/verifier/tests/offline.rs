@@ -316,3 +316,92 @@ fn an_issuer_without_a_listed_offline_key_is_refused() {
         report.reasons[0].message
     );
 }
+
+/// Nanning's printed code for `purpose`: what a counter prints for a resident without a
+/// smartphone, bound to no device.
+fn printed(world: &World, purpose: Purpose) -> Vec<u8> {
+    let text = |s: &str| ElementValue::Text(s.into());
+    let attributes = [
+        ("family_name".to_owned(), text("韦")),
+        ("given_name".to_owned(), text("小兰")),
+        ("document_number".to_owned(), text("450103199003070024")),
+    ];
+    eid_mdoc::offline::issue_paper(
+        &eid_mdoc::offline::PaperCodeRequest {
+            purpose: purpose.as_str(),
+            attributes: &attributes,
+            issued_at: NOW - Duration::hours(2),
+            expires_at: NOW + Duration::hours(22),
+            status: Some(&eid_core::status::StatusListReference {
+                idx: IDX,
+                uri: STATUS_URI.into(),
+            }),
+        },
+        &world.nanning.ds_key,
+        world.nanning.ds_key.verifying_key(),
+    )
+    .unwrap()
+}
+
+/// The world's trust list with airport security accepting paper (and so requiring the
+/// face match), or not.
+fn paper_at_the_airport(world: &World, allowed: bool) -> Verifier {
+    let (_, trust) = world.next_trust_list(|draft| {
+        let airport = draft
+            .purposes
+            .iter_mut()
+            .find(|p| p.purpose == Purpose::AirportSecurity)
+            .unwrap();
+        airport.face_match_required = true;
+        airport.paper_allowed = allowed;
+    });
+    world.verifier_under(&trust, AIRPORT)
+}
+
+/// A printed code is accepted where the catalogue allows paper, again and again (the same
+/// paper is shown at every desk: no replay memory), held by no wallet provider.
+#[test]
+fn the_gate_accepts_a_printed_code_each_time_it_is_shown() {
+    let world = World::new();
+    let verifier = paper_at_the_airport(&world, true);
+    let paper = printed(&world, Purpose::AirportSecurity);
+    for _ in 0..2 {
+        let report = scan(&verifier, &paper);
+        assert!(report.accepted, "{:?}", report.reasons);
+        assert_eq!(report.format, Some("eid_paper_code"));
+        assert_eq!(report.wallet_provider, None);
+        assert_eq!(report.issuer.as_deref(), Some("cn-4501"));
+        assert!(report.attributes.contains_key("document_number"));
+    }
+}
+
+/// Where the trust list's catalogue does not allow paper, the printed code is refused for
+/// that reason alone; a suspended one is refused from the cache.
+#[test]
+fn a_printed_code_is_refused_where_paper_is_not_allowed_or_when_suspended() {
+    let world = World::new();
+    let paper = printed(&world, Purpose::AirportSecurity);
+    assert_eq!(
+        scan(&paper_at_the_airport(&world, false), &paper).codes(),
+        ["paper_not_allowed"]
+    );
+    // The world's own list waives the face match, and so allows no paper.
+    assert_eq!(scan(&gate(&world), &paper).codes(), ["paper_not_allowed"]);
+    let mut verifier = paper_at_the_airport(&world, true);
+    assert!(
+        verifier
+            .statuses_mut()
+            .apply_push(STATUS_URI, IDX, CredentialStatus::Suspended)
+    );
+    assert_eq!(scan(&verifier, &paper).codes(), ["status_suspended"]);
+    // A phone's credential copied onto paper is not a printed code.
+    let phone = compact(&world, Purpose::AirportSecurity, "superapp-a");
+    let mut copied = vec![0x82, 0x02];
+    minicbor::Encoder::new(&mut copied)
+        .bytes(&phone.bytes)
+        .unwrap();
+    assert_eq!(
+        scan(&verifier, &copied).codes(),
+        ["presentation_not_verified"]
+    );
+}

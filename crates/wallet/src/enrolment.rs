@@ -306,8 +306,9 @@ pub fn accept(
                 let compact = eid_mdoc::offline::CompactCredential::from_cbor(&bytes)
                     .map_err(|_| unreadable())?;
                 let claims = compact.claims;
+                // A printed code's credential is bound to no key: not for a wallet.
                 (
-                    claims.device_key,
+                    claims.device_key.ok_or_else(unreadable)?,
                     Received::Compact(bytes),
                     Some(claims.purpose),
                     Some(claims.expires_at),

@@ -21,7 +21,12 @@ impl OfflineCredential {
     /// wallet will sign with): a credential for another phone is refused on arrival.
     pub fn new(bytes: &[u8], device_key: &VerifyingKey) -> Result<Self, OfflineError> {
         let credential = CompactCredential::from_cbor(bytes)?;
-        if credential.claims.device_key.sec1() != device_key.sec1() {
+        let bound = credential
+            .claims
+            .device_key
+            .as_ref()
+            .map(VerifyingKey::sec1);
+        if bound != Some(device_key.sec1()) {
             return Err(OfflineError::NotTheDeviceKey);
         }
         Ok(Self { credential })

@@ -409,7 +409,7 @@ async fn the_offer_includes_the_offline_qr_credentials() {
             },
         )
         .unwrap();
-        assert_eq!(verified.claims.provider, "wechat");
+        assert_eq!(verified.claims.provider.as_deref(), Some("wechat"));
         let names: Vec<_> = verified.claims.attributes.keys().cloned().collect();
         let mut expected = vec!["document_number", "family_name", "given_name"];
         if card.portrait.is_some() {

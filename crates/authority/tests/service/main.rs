@@ -15,6 +15,7 @@ mod contention;
 mod issuance;
 mod lifecycle;
 mod nats;
+mod paper;
 mod pkcs11;
 mod pseudonyms;
 #[cfg(feature = "face")]

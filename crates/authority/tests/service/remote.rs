@@ -789,3 +789,43 @@ async fn an_offline_credential_carries_the_face_template_where_a_match_is_requir
         "{body}"
     );
 }
+
+/// A printed code where the face must match carries the holder's face template, made from
+/// the registry portrait; without a portrait the counter prints none, and says why.
+#[tokio::test]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
+async fn a_printed_code_carries_the_face_template_and_without_a_portrait_none_is_printed() {
+    use eid_mdoc::offline::FACE_TEMPLATE;
+    use eid_trust::Purpose;
+    let Some(dir) = proofing_dir() else {
+        return;
+    };
+    let world = world_with_portraits(&dir).await;
+    crate::paper::allow_paper(&world, Purpose::AirportSecurity, true);
+    let (code, printed) = crate::paper::print(
+        &world,
+        crate::paper::request(&world, 20, "airport_security"),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{printed}");
+    let verified = crate::paper::read(
+        &world,
+        printed["code"].as_str().unwrap(),
+        "airport_security",
+    );
+    assert!(verified.claims.attributes.contains_key(FACE_TEMPLATE));
+    assert!(printed["bytes"].as_u64().unwrap() <= eid_mdoc::offline::QR_CAPACITY_PAPER as u64);
+    let (code, refused) = crate::paper::print(
+        &world,
+        crate::paper::request(&world, 21, "airport_security"),
+    )
+    .await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{refused}");
+    assert!(
+        refused["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("no portrait of this resident"),
+        "{refused}"
+    );
+}

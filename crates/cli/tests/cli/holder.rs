@@ -144,13 +144,23 @@ pub(crate) fn two_cities_and_a_phone(dir: &Path, pin: &str) {
     ]);
     // These desks and the authority run without a face model: the operator waives the
     // catalogue's face matches (else every check is refused `face_not_checked`, and no
-    // offline code is made for airport or rail).
+    // offline code is made for airport or rail), and so paper first where it is allowed.
     for purpose in [
         "hotel_check_in",
         "bank_account_opening",
         "airport_security",
         "rail_ticketing",
     ] {
+        ok(&[
+            "trust",
+            "set-paper",
+            "--list",
+            &list,
+            "--purpose",
+            purpose,
+            "--allowed",
+            "false",
+        ]);
         ok(&[
             "trust",
             "set-face-match",

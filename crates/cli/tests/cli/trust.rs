@@ -144,8 +144,10 @@ fn trust_list_built_signed_and_shown_from_the_command_line() {
         );
         assert_eq!(std::fs::read(&list).unwrap(), before);
     }
-    for required in ["false", "true"] {
-        ok(&[
+    // Rail accepts printed codes: its face match is not waived before paper is refused, and
+    // paper goes only where the face must match.
+    let face = |required: &str| {
+        eid(&[
             "trust",
             "set-face-match",
             "--list",
@@ -154,7 +156,45 @@ fn trust_list_built_signed_and_shown_from_the_command_line() {
             "rail_ticketing",
             "--required",
             required,
-        ]);
+        ])
+    };
+    let paper = |purpose: &str, allowed: &str| {
+        eid(&[
+            "trust",
+            "set-paper",
+            "--list",
+            &p(&list),
+            "--purpose",
+            purpose,
+            "--allowed",
+            allowed,
+        ])
+    };
+    let refused = face("false");
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("cannot waive the face match for rail_ticketing")
+            && said.contains("set-paper --purpose rail_ticketing --allowed false"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(&list).unwrap(), before);
+    let refused = paper("welfare", "true");
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("cannot accept printed codes for welfare")
+            && said.contains("a printed code binds to no device"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(&list).unwrap(), before);
+    for step in [
+        paper("rail_ticketing", "false"),
+        face("false"),
+        face("true"),
+        paper("rail_ticketing", "true"),
+    ] {
+        assert_eq!(step.status.code(), Some(0), "{step:?}");
     }
     assert_eq!(std::fs::read(&list).unwrap(), before);
 
