@@ -962,3 +962,71 @@ async fn a_life_event_and_its_revocation_are_one_transaction_on_postgres() {
         scratch.drop_database().await.unwrap();
     }
 }
+
+/// A reinstatement while a life event holds the resident's row — her card reported lost,
+/// not yet committed: the reinstatement waits for the event and then reinstates nothing
+/// (it reads the row as the event left it, not as it was when the reinstatement began).
+#[tokio::test]
+#[ignore = "needs PostgreSQL: EID_TEST_POSTGRES_URL (scripts/test starts one)"]
+async fn a_reinstatement_waits_for_a_card_reported_lost_at_that_moment_on_postgres() {
+    let Some(scratch) = eid_store::ScratchPostgres::create("reinstate_race")
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    let store = Store::connect(&scratch.url).await.unwrap();
+    let number = resident(&store).await;
+    let typed = ResidentIdNumber::parse_structure(&number).unwrap();
+    let phone = NewCredential {
+        id_number: &typed,
+        ..credential("race-1", "phone")
+    };
+    store
+        .record_credential(&phone, 1, SHARD, &OsRandom)
+        .await
+        .unwrap();
+    store
+        .set_state(
+            Selector::Credential("race-1"),
+            CredentialState::Suspended,
+            NOW,
+            &STAMP,
+        )
+        .await
+        .unwrap();
+    // The life event's transaction, by hand: the card reported lost, not yet committed.
+    let side = sqlx::PgPool::connect(&scratch.url).await.unwrap();
+    let mut event = side.begin().await.unwrap();
+    sqlx::query("UPDATE residents SET card_state = 'reported_lost' WHERE id_number = $1")
+        .bind(&number)
+        .execute(&mut *event)
+        .await
+        .unwrap();
+    let reinstating = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .set_state(
+                    Selector::Credential("race-1"),
+                    CredentialState::Valid,
+                    NOW + 1,
+                    &STAMP,
+                )
+                .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !reinstating.is_finished(),
+        "the reinstatement waits for the resident's row"
+    );
+    event.commit().await.unwrap();
+    let changed = reinstating.await.unwrap().unwrap();
+    assert!(changed.is_empty(), "{changed:?}");
+    let held = store.credentials_of(&typed).await.unwrap();
+    assert_eq!(held[0].state, CredentialState::Suspended);
+    side.close().await;
+    store.close().await;
+    scratch.drop_database().await.unwrap();
+}

@@ -215,6 +215,24 @@ impl Partition {
                 None,
             ),
         };
+        // A credential is reinstated only while its resident's card is valid and the resident
+        // alive. On PostgreSQL the resident's row is read locked (FOR SHARE), so that a life
+        // event writing it at that moment (a card reported lost) is waited for and its
+        // outcome seen, not the row as it was; on SQLite the transaction holds the one write
+        // lock.
+        let reinstate = match &self.backend {
+            Backend::Sqlite(_) => {
+                "UPDATE credentials SET status = $1 WHERE id = $2 AND status IN ($3, $4)
+                 AND id_number IN (SELECT id_number FROM residents
+                                   WHERE card_state = 'valid' AND deceased = $5)"
+            }
+            Backend::Postgres(_) => {
+                "UPDATE credentials SET status = $1 WHERE id = $2 AND status IN ($3, $4)
+                 AND EXISTS (SELECT 1 FROM residents r
+                             WHERE r.id_number = credentials.id_number
+                               AND r.card_state = 'valid' AND r.deceased = $5 FOR SHARE)"
+            }
+        };
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await.map_err(db("changing credential states"))?;
             if let Some(event) = event {
@@ -258,12 +276,9 @@ impl Partition {
             let mut noticed = std::collections::BTreeSet::new();
             for (id, provider, wallet_instance, configuration) in rows {
                 // The state is checked again where it is written: a concurrent revocation
-                // between the select and here wins (revocation is final). A credential is
-                // reinstated only while its resident's card is valid and the resident alive.
+                // between the select and here wins (revocation is final).
                 let update = if to == CredentialState::Valid {
-                    "UPDATE credentials SET status = $1 WHERE id = $2 AND status IN ($3, $4)
-                     AND id_number IN (SELECT id_number FROM residents
-                                       WHERE card_state = 'valid' AND deceased = $5)"
+                    reinstate
                 } else {
                     "UPDATE credentials SET status = $1 WHERE id = $2 AND status IN ($3, $4)"
                 };
