@@ -161,7 +161,9 @@ impl Authority {
         let mut wallets: Vec<(String, String)> = Vec::new();
         for held in self.store.credentials_of(&number).await? {
             let key = (held.provider, held.wallet_instance);
-            if format!("{}/{}", key.0, key.1) != proofed.bound
+            // A printed code is on paper, not in a wallet: a phone's loss leaves it.
+            if key.0 != crate::paper::PAPER_PROVIDER
+                && format!("{}/{}", key.0, key.1) != proofed.bound
                 && held.state == eid_store::CredentialState::Valid
                 && !wallets.contains(&key)
             {
@@ -234,7 +236,9 @@ impl Authority {
         let mut wallets: Vec<(String, String)> = Vec::new();
         for held in self.store.credentials_of(number).await? {
             let key = (held.provider, held.wallet_instance);
+            // A printed code is on paper, not in a wallet: a move between phones leaves it.
             if format!("{}/{}", key.0, key.1) == proofed.bound
+                || key.0 == crate::paper::PAPER_PROVIDER
                 || held.state == eid_store::CredentialState::Invalid
             {
                 continue;

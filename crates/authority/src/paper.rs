@@ -17,8 +17,9 @@ use time::Duration;
 
 use crate::{ApiError, Authority, credential};
 
-/// The wallet provider a printed code is recorded under: no wallet holds it.
-pub const PAPER_PROVIDER: &str = "paper";
+/// The wallet provider a printed code is recorded under: no wallet holds it, and the trust
+/// list lists no provider by this id.
+pub const PAPER_PROVIDER: &str = eid_trust::model::PAPER_PROVIDER;
 /// The configuration id of a printed code: this prefix and the purpose.
 pub const CONFIG_PAPER_PREFIX: &str = "resident_identity_paper_";
 /// How long a printed code is valid when the officer does not say.
@@ -42,7 +43,8 @@ pub struct PaperPrinted {
 impl Authority {
     /// Prints a code for `purpose` for the resident in front of `officer`: the registry
     /// checks of a counter enrolment, the catalogue's leave for paper, the face template
-    /// where the purpose sees the face, a status entry, the audit.
+    /// where the purpose sees the face, a status entry, the audit. She holds one live code
+    /// per purpose: the one printed before for it is revoked (a lost paper is replaced).
     pub async fn print_paper(
         &self,
         id_number: &str,
@@ -67,6 +69,14 @@ impl Authority {
             trust.list().purpose(purpose).cloned()
         };
         let Some(catalogue) = catalogue.filter(|c| c.paper_allowed) else {
+            self.audit(
+                &actor,
+                "print",
+                &self.pseudonym(id_number),
+                "refused",
+                "paper_not_allowed",
+            )
+            .await?;
             return Err(ApiError::Forbidden(
                 "paper_not_allowed",
                 format!(
@@ -77,15 +87,38 @@ impl Authority {
         let entry = self
             .counter_proofing(id_number, full_name, &actor, "print")
             .await?;
-        let template = self.face_template_for(purpose, &entry).await?;
+        let number = &entry.card.id_number;
+        let template = match self.face_template_for(purpose, &entry).await {
+            Ok(template) => template,
+            Err(e) => {
+                self.audit(
+                    &actor,
+                    "print",
+                    &self.pseudonym(number.expose()),
+                    "refused",
+                    e.code(),
+                )
+                .await?;
+                return Err(e);
+            }
+        };
+        let configuration = format!("{CONFIG_PAPER_PREFIX}{purpose}");
+        // One live code per purpose: the one printed before is revoked first.
+        for held in self.store.credentials_of(number).await? {
+            if held.provider == PAPER_PROVIDER
+                && held.configuration == configuration
+                && held.state != eid_store::CredentialState::Invalid
+            {
+                self.withdraw(&held.id, &actor, "replaced by a new printed code")
+                    .await?;
+            }
+        }
         let now = self.clock.now();
         let signer = self.document_signer(now)?;
         let expires_at = self
             .valid_until(&entry, now, signer)
             .min(now + Duration::hours(i64::from(hours)));
-        let number = &entry.card.id_number;
         let id = self.secret_routed(16, number.expose(), false)?;
-        let configuration = format!("{CONFIG_PAPER_PREFIX}{purpose}");
         let positions = self
             .store
             .record_credential(
@@ -93,7 +126,8 @@ impl Authority {
                     id: &id,
                     id_number: number,
                     provider: PAPER_PROVIDER,
-                    wallet_instance: officer,
+                    // Its own "instance": a wallet-wide action never reaches another code.
+                    wallet_instance: &id,
                     configuration: &configuration,
                     issued_at: now.unix_timestamp(),
                     expires_at: expires_at.unix_timestamp(),

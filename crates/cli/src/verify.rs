@@ -105,6 +105,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             )
         }
     };
+    // The command line has no camera: where the purpose requires the face match (every
+    // purpose accepting a printed code does), it refuses as a desk without a face model.
+    let report = verifier.with_face_check(
+        report,
+        eid_verifier::FaceCheck::NotCompared(
+            "the command line compares no face: verify at a desk that does".into(),
+        ),
+    );
     crate::print_json(&report)?;
     Ok(if report.accepted {
         Outcome::Ok

@@ -307,12 +307,10 @@ pub fn issue_paper(
     signer: &dyn Signer,
     signer_key: &VerifyingKey,
 ) -> Result<Vec<u8>, OfflineError> {
-    let validity = request.expires_at - request.issued_at;
-    if validity > PAPER_MAX_VALIDITY {
-        return Err(OfflineError::PaperValidityTooLong {
-            hours: validity.whole_hours(),
-        });
+    if request.expires_at <= request.issued_at {
+        return Err(MdocError::MalformedValidity.into());
     }
+    paper_validity(request.expires_at - request.issued_at)?;
     let credential = sign_claims(
         &Claims {
             purpose: request.purpose,
@@ -329,6 +327,16 @@ pub fn issue_paper(
     let mut out = Out::with_capacity(credential.len() + PAPER_OVERHEAD);
     out.array(2).uint(PAPER_VERSION).bytes(&credential);
     Ok(out.0)
+}
+
+/// At most [`PAPER_MAX_VALIDITY`]; a longer one is told in hours, rounded up.
+fn paper_validity(validity: Duration) -> Result<(), OfflineError> {
+    if validity > PAPER_MAX_VALIDITY {
+        return Err(OfflineError::PaperValidityTooLong {
+            hours: (validity.whole_seconds() + 3599) / 3600,
+        });
+    }
+    Ok(())
 }
 
 fn fits(bytes: usize, version: u8, capacity: usize) -> Result<(), OfflineError> {
@@ -793,7 +801,8 @@ pub fn verify_offline(
     }
     let issuer = issuer.ok_or(OfflineError::IssuerSignature)?;
     let claims = credential.claims;
-    if check.now < claims.issued_at {
+    // A printed code may be read seconds after it was signed: the clocks' leeway.
+    if check.now + CLOCK_LEEWAY < claims.issued_at {
         return Err(OfflineError::NotYetValid);
     }
     if check.now >= claims.expires_at {
@@ -810,12 +819,7 @@ pub fn verify_offline(
         if claims.device_key.is_some() {
             return Err(OfflineError::DeviceBound);
         }
-        let validity = claims.expires_at - claims.issued_at;
-        if validity > PAPER_MAX_VALIDITY {
-            return Err(OfflineError::PaperValidityTooLong {
-                hours: validity.whole_hours(),
-            });
-        }
+        paper_validity(claims.expires_at - claims.issued_at)?;
         return Ok(VerifiedOffline {
             issuer: issuer.issuer.clone(),
             presented_at: claims.issued_at,

@@ -687,6 +687,13 @@ fn a_printed_code_verifies_bound_to_no_device_and_a_hotels_fits_on_paper() {
 fn the_counter_prints_no_code_valid_beyond_72_hours() {
     let f = fixture();
     try_print(&f, "airport_security", NOW, PAPER_MAX_VALIDITY, true).unwrap();
+    // Ending when or before it begins: nothing printed.
+    for validity in [Duration::ZERO, Duration::seconds(-1)] {
+        assert_eq!(
+            try_print(&f, "airport_security", NOW, validity, true).unwrap_err(),
+            OfflineError::Unreadable(MdocError::MalformedValidity)
+        );
+    }
     assert_eq!(
         try_print(&f, "airport_security", NOW, Duration::hours(73), true).unwrap_err(),
         OfflineError::PaperValidityTooLong { hours: 73 }
@@ -718,7 +725,7 @@ fn a_desk_refuses_a_printed_code_valid_beyond_72_hours_whoever_signed_it() {
     assert!(with_validity(limit).unwrap().printed);
     assert_eq!(
         with_validity(limit + 1).unwrap_err(),
-        OfflineError::PaperValidityTooLong { hours: 72 }
+        OfflineError::PaperValidityTooLong { hours: 73 }
     );
     assert_eq!(
         with_validity(365 * 86_400).unwrap_err(),
@@ -765,6 +772,14 @@ fn a_printed_code_passes_the_checks_of_a_phones_code() {
         OfflineError::Expired
     );
     later.now = NOW - Duration::hours(2);
+    assert_eq!(
+        verify_offline(&code, &later).unwrap_err(),
+        OfflineError::NotYetValid
+    );
+    // Read right after printing by a desk whose clock is behind: 5 s of leeway, no more.
+    later.now = NOW - Duration::hours(1) - Duration::seconds(5);
+    verify_offline(&code, &later).unwrap();
+    later.now = NOW - Duration::hours(1) - Duration::seconds(6);
     assert_eq!(
         verify_offline(&code, &later).unwrap_err(),
         OfflineError::NotYetValid

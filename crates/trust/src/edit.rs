@@ -172,6 +172,12 @@ pub fn add_provider(
     provider: WalletProvider,
     replace: bool,
 ) -> Result<(), TrustError> {
+    if provider.id == crate::model::PAPER_PROVIDER {
+        return Err(TrustError::Content(format!(
+            "wallet provider id {:?} is reserved for the printed code, which no wallet holds",
+            provider.id
+        )));
+    }
     for jwk in &provider.attestation_keys {
         jwk.verifying_key()
             .map_err(|e| TrustError::BadKey(format!("attestation key of {}: {e}", provider.id)))?;

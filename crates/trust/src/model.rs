@@ -103,6 +103,10 @@ pub struct PurposeDefinition {
     pub paper_allowed: bool,
 }
 
+/// The wallet provider id under which an authority records a printed code (no wallet holds
+/// it): reserved, no listed wallet provider may have it.
+pub const PAPER_PROVIDER: &str = "paper";
+
 /// The attributes of the resident credential every purpose chooses from.
 const NAME: [&str; 2] = ["family_name", "given_name"];
 

@@ -298,7 +298,8 @@ pub fn decide(
 
     // The wallet provider; a printed code has none, and needs the catalogue's leave.
     if presentation.printed {
-        if catalogue.is_some_and(|c| !c.paper_allowed) {
+        // Paper only with the face match, even under a list that says otherwise.
+        if catalogue.is_some_and(|c| !c.paper_allowed || !c.face_match_required) {
             reasons.push(Rejection::PaperNotAllowed { purpose });
         }
     } else {

@@ -89,6 +89,16 @@ pub fn check_consistent(list: &TrustList) -> Result<(), TrustError> {
         list.relying_parties.iter().map(|r| r.id.as_str()),
     )?;
     unique("purpose", list.purposes.iter().map(|p| p.purpose.as_str()))?;
+    if list
+        .wallet_providers
+        .iter()
+        .any(|p| p.id == model::PAPER_PROVIDER)
+    {
+        return Err(TrustError::Content(format!(
+            "wallet provider id {:?} is reserved for the printed code, which no wallet holds",
+            model::PAPER_PROVIDER
+        )));
+    }
     for jwk in &list.next_root_keys {
         jwk.verifying_key()
             .map_err(|e| TrustError::BadKey(format!("announced next root key: {e}")))?;

@@ -384,6 +384,17 @@ fn reason_paper_not_allowed() {
         .to_string(),
         "hotel_check_in does not accept a code printed on paper: the resident shows the e-ID on a phone, or the card"
     );
+    // Paper without the face match, under a list that says so all the same: refused.
+    let mut faceless = allowing.clone();
+    for p in &mut faceless.purposes {
+        p.face_match_required = false;
+    }
+    assert_eq!(
+        reasons(&case, &faceless),
+        [Rejection::PaperNotAllowed {
+            purpose: Purpose::HotelCheckIn
+        }]
+    );
     // A phone's code without a provider is still refused for it.
     assert_eq!(
         one(|c| c.provider = None),

@@ -181,6 +181,18 @@ fn the_signed_list_reads_back_and_each_of_its_checks_breaks() {
         })
     );
     eid_trust::edit::set_paper(&mut draft, Purpose::AirportSecurity, false).unwrap();
+    // The printed code's provider id is no wallet provider's, in an edit or a signed list.
+    let mut reserved = parsed.payload().clone();
+    reserved["wallet_providers"][0]["id"] = "paper".into();
+    assert!(
+        matches!(read_signed(&reserved).err(), Some(TrustError::Content(why)) if why.contains("reserved for the printed code")),
+    );
+    let mut provider = draft.wallet_providers[0].clone();
+    provider.id = "paper".into();
+    assert!(matches!(
+        eid_trust::edit::add_provider(&mut draft, provider, false).err(),
+        Some(TrustError::Content(why)) if why.contains("reserved for the printed code")
+    ));
     eid_trust::edit::set_face_match(&mut draft, Purpose::AirportSecurity, false).unwrap();
     // Two issuers with one id.
     let mut twice = parsed.payload().clone();

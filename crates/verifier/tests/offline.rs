@@ -346,15 +346,7 @@ fn printed(world: &World, purpose: Purpose) -> Vec<u8> {
 /// The world's trust list with airport security accepting paper (and so requiring the
 /// face match), or not.
 fn paper_at_the_airport(world: &World, allowed: bool) -> Verifier {
-    let (_, trust) = world.next_trust_list(|draft| {
-        let airport = draft
-            .purposes
-            .iter_mut()
-            .find(|p| p.purpose == Purpose::AirportSecurity)
-            .unwrap();
-        airport.face_match_required = true;
-        airport.paper_allowed = allowed;
-    });
+    let (_, trust) = world.with_paper(Purpose::AirportSecurity, allowed);
     world.verifier_under(&trust, AIRPORT)
 }
 
@@ -400,8 +392,11 @@ fn a_printed_code_is_refused_where_paper_is_not_allowed_or_when_suspended() {
     minicbor::Encoder::new(&mut copied)
         .bytes(&phone.bytes)
         .unwrap();
-    assert_eq!(
-        scan(&verifier, &copied).codes(),
-        ["presentation_not_verified"]
+    let report = scan(&verifier, &copied);
+    assert_eq!(report.codes(), ["presentation_not_verified"]);
+    assert!(
+        report.reasons[0].message.contains("bound to a phone"),
+        "{:?}",
+        report.reasons
     );
 }

@@ -14,7 +14,10 @@ use crate::common::*;
 use crate::issuance::{ServedLists, fetch_list};
 
 /// Lets `purpose` accept printed codes; with `face`, as a signed list must (the face match
-/// required), else without it, so that a world without a face model prints one.
+/// required), else without it — a list no signer makes and no desk accepts paper under —
+/// so that a world without a face model prints one: the tests of what the authority
+/// records and refuses run without the models; those with the face template are in
+/// `remote.rs`.
 pub fn allow_paper(world: &World, purpose: Purpose, face: bool) {
     let mut list = world.authority.trust_list().list().clone();
     let entry = list
@@ -180,6 +183,29 @@ async fn a_counter_prints_a_code_bound_to_no_phone_that_the_authority_can_withdr
         "airport_security",
     );
     assert_ne!(other.claims.status, verified.claims.status);
+    // Each code its own "wallet instance"; one live code per purpose: printing another
+    // revokes the one before (a lost paper replaced), not another resident's.
+    let listed = credentials(&world).await;
+    let row = |id: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let second = printed["credential"].as_str().unwrap().to_owned();
+    assert_eq!(row(&second)["wallet_instance"], second.as_str());
+    let mut again = request(&world, 4, "airport_security");
+    again["hours"] = 1.into();
+    let (code, third) = print(&world, again).await;
+    assert_eq!(code, StatusCode::OK, "{third}");
+    let newest = read(&world, third["code"].as_str().unwrap(), "airport_security");
+    assert_eq!(status(&world, &other).await, CredentialStatus::Invalid);
+    assert_eq!(status(&world, &newest).await, CredentialStatus::Valid);
+    let log = audit_log(&world, 10).await;
+    assert!(log.contains("replaced by a new printed code"), "{log}");
 }
 
 #[tokio::test]

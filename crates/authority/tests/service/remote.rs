@@ -829,3 +829,45 @@ async fn a_printed_code_carries_the_face_template_and_without_a_portrait_none_is
         "{refused}"
     );
 }
+
+/// A printed code is on paper, not in a wallet: a lost phone reported, or a move to a new
+/// phone, leaves it valid (the console or the hotline's freeze withdraw it).
+#[tokio::test]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
+async fn a_lost_phone_or_a_move_leaves_the_printed_code() {
+    use CredentialState::{Invalid, Suspended, Valid};
+    let Some(dir) = proofing_dir() else {
+        return;
+    };
+    let world = world_with_portraits(&dir).await;
+    crate::paper::allow_paper(&world, eid_trust::Purpose::AirportSecurity, true);
+    let card = world.residents[20].clone();
+    let face = her_capture(&dir);
+    let (status, printed) = crate::paper::print(
+        &world,
+        crate::paper::request(&world, 20, "airport_security"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{printed}");
+    let paper = printed["credential"].as_str().unwrap().to_owned();
+    let old = Phone::new("wechat", "old-phone", 1);
+    let new = Phone::new("alipay", "new-phone", 1);
+    issue_to(&world, &card, &old).await;
+    let (status, taken) = report(&world, &card, &face, &new, false).await;
+    assert_eq!(status, StatusCode::OK, "{taken}");
+    assert_eq!(taken["wallets_suspended"], 1, "{taken}");
+    let with_paper = |old_phone| {
+        let mut expected = vec![("old-phone".to_owned(), old_phone), (paper.clone(), Valid)];
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        expected
+    };
+    assert_eq!(states(&world, &card).await, with_paper(Suspended));
+    issue_to(&world, &card, &new).await;
+    let (status, moved) = report(&world, &card, &face, &new, true).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["wallets_revoked"], 1, "{moved}");
+    let mut expected = with_paper(Invalid);
+    expected.push(("new-phone".into(), Valid));
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(states(&world, &card).await, expected);
+}

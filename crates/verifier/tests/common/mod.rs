@@ -148,6 +148,20 @@ impl World {
         })
     }
 
+    /// [`Self::next_trust_list`] with `purpose` requiring the face match and accepting
+    /// printed codes, or not.
+    pub fn with_paper(&self, purpose: Purpose, allowed: bool) -> (String, VerifiedTrustList) {
+        self.next_trust_list(|draft| {
+            let entry = draft
+                .purposes
+                .iter_mut()
+                .find(|p| p.purpose == purpose)
+                .unwrap();
+            entry.face_match_required = true;
+            entry.paper_allowed = allowed;
+        })
+    }
+
     /// A resident credential held in `provider`'s wallet.
     pub fn issue(pki: &AuthorityPki, device_key: &SigningKey, provider: &str) -> Vec<u8> {
         Self::issue_with_status(

@@ -381,3 +381,87 @@ async fn the_bank_matches_the_customer_photographed_with_the_request() {
         String::from_utf8_lossy(&body)
     );
 }
+
+/// A code printed at a counter, at the airport gate whose catalogue accepts paper (and so
+/// requires the face): her face in front of it is accepted as a printed code, another's
+/// refused, none refused — the paper alone is never enough.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
+async fn the_gate_matches_the_face_in_front_of_it_with_a_printed_codes_template() {
+    use base64::Engine;
+    let Some((fixtures, model)) = face_model() else {
+        return;
+    };
+    let fixture = |name: &str| std::fs::read(fixtures.join(name)).unwrap();
+    let template = model
+        .embedding(&fixture("obama.jpg"), "portrait", true)
+        .unwrap()
+        .template();
+    let world = World::new();
+    let served = served::serve(&world).await;
+    let gate = start_with(
+        &world,
+        &served,
+        "nanning-airport",
+        false,
+        None,
+        None,
+        Some(Arc::new(model)),
+    )
+    .await;
+    let (jws, _) = world.with_paper(Purpose::AirportSecurity, true);
+    let (status, body) = call("PUT", &format!("{gate}/trust-list"), jws).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let attributes = [
+        (
+            "family_name".to_owned(),
+            eid_mdoc::issue::ElementValue::Text("韦".into()),
+        ),
+        (
+            eid_mdoc::offline::FACE_TEMPLATE.to_owned(),
+            eid_mdoc::issue::ElementValue::Bytes(template.as_bytes().to_vec()),
+        ),
+    ];
+    let paper = eid_mdoc::offline::issue_paper(
+        &eid_mdoc::offline::PaperCodeRequest {
+            purpose: "airport_security",
+            attributes: &attributes,
+            issued_at: NOW - time::Duration::hours(1),
+            expires_at: NOW + time::Duration::hours(23),
+            status: Some(&served.reference),
+        },
+        &world.nanning.ds_key,
+        eid_crypto::Signer::verifying_key(&world.nanning.ds_key),
+    )
+    .unwrap();
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    for (face, refusal) in [
+        (Some(b64(&fixture("obama2.jpg"))), None),
+        (Some(b64(&fixture("biden.jpg"))), Some("face_mismatch")),
+        (None, Some("face_not_checked")),
+    ] {
+        let mut body = json!({"code": eid_crypto::b64url(&paper)});
+        if let Some(face) = face {
+            body["face"] = face.into();
+        }
+        let report: Value = serde_json::from_slice(
+            &post_json(
+                &format!("{gate}/verify/offline?purpose=airport_security"),
+                body,
+            )
+            .await,
+        )
+        .unwrap();
+        assert_eq!(report["format"], "eid_paper_code", "{report}");
+        match refusal {
+            None => {
+                assert_eq!(report["accepted"], true, "{report}");
+                assert_eq!(report["presence"]["matched"], true, "{report}");
+            }
+            Some(code) => {
+                assert_eq!(report["reasons"][0]["reason"], code, "{report}");
+                assert_eq!(report["attributes"], json!({}), "{report}");
+            }
+        }
+    }
+}
