@@ -284,3 +284,94 @@ async fn a_counter_prints_nothing_for_a_bad_request_and_says_why() {
         "{answer}"
     );
 }
+
+/// A document signer whose key stops signing when told (an HSM gone away mid-way).
+struct Faltering {
+    key: eid_crypto::SigningKey,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Signer for Faltering {
+    fn algorithm(&self) -> eid_crypto::Algorithm {
+        self.key.algorithm()
+    }
+    fn verifying_key(&self) -> &eid_crypto::VerifyingKey {
+        self.key.verifying_key()
+    }
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, eid_crypto::CryptoError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(eid_crypto::CryptoError::SigningFailed);
+        }
+        self.key.sign(message)
+    }
+}
+
+/// What was recorded and then could not be signed is withdrawn, said in the audit log, and
+/// the same request goes through once the signer is back: a printed code (its entry
+/// revoked) and a credential request (the batch revoked, the token free to retry).
+#[tokio::test]
+async fn what_the_signer_fails_to_sign_is_withdrawn_and_may_be_asked_again() {
+    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let world = World::with_signers(
+        "sqlite::memory:",
+        std::sync::Arc::new(eid_core::FixedClock(NOW)),
+        |pki| {
+            let key = eid_crypto::SigningKey::from_pkcs8_der_allowing(
+                &pki.ds_key.to_pkcs8_der().unwrap(),
+                &[pki.ds_key.algorithm()],
+            )
+            .unwrap();
+            eid_authority::DocumentSigners::one(
+                std::sync::Arc::new(Faltering {
+                    key,
+                    failing: failing.clone(),
+                }),
+                vec![pki.ds.0.clone()],
+            )
+            .unwrap()
+        },
+    )
+    .await;
+    allow_paper(&world, Purpose::AirportSecurity, false);
+    let fail = |on: bool| failing.store(on, std::sync::atomic::Ordering::SeqCst);
+
+    fail(true);
+    let (code, answer) = print(&world, request(&world, 7, "airport_security")).await;
+    assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    let listed = credentials(&world).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["state"], "invalid", "{listed}");
+    assert!(
+        audit_log(&world, 5)
+            .await
+            .contains("recorded but not printed")
+    );
+    fail(false);
+    let (code, printed) = print(&world, request(&world, 7, "airport_security")).await;
+    assert_eq!(code, StatusCode::OK, "{printed}");
+
+    let card = world.residents[8].clone();
+    let (offer, tx_code) = enrol(&world, &card).await;
+    let access = access_token(&world, &offer, &tx_code).await;
+    let phone = Phone::new("wechat", "wechat-flaky", 1);
+    let configuration = eid_authority::credential::CONFIG_SD_JWT;
+    fail(true);
+    let (code, answer) = request_credential(&world, &access, configuration, &phone).await;
+    assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert!(
+        audit_log(&world, 5)
+            .await
+            .contains("issued but not delivered")
+    );
+    let withdrawn = world
+        .authority
+        .store()
+        .credentials_of(&card.id_number)
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.len(), 1);
+    assert_eq!(withdrawn[0].state, eid_store::CredentialState::Invalid);
+    fail(false);
+    let (code, answer) = request_credential(&world, &access, configuration, &phone).await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+}
