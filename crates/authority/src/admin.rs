@@ -471,7 +471,15 @@ async fn holds_only_dead_credentials(
     authority: &Authority,
     number: &ResidentIdNumber,
 ) -> Result<bool, ApiError> {
-    let held = authority.store.credentials_of(number).await?;
+    // Printed codes are not reissued into a phone: a resident who held only paper has
+    // no wallet to offer one to (the counter prints her a new code).
+    let held: Vec<_> = authority
+        .store
+        .credentials_of(number)
+        .await?
+        .into_iter()
+        .filter(|c| c.provider != crate::paper::PAPER_PROVIDER)
+        .collect();
     Ok(!held.is_empty() && held.iter().all(|c| c.state == CredentialState::Invalid))
 }
 

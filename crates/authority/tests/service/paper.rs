@@ -375,3 +375,33 @@ async fn what_the_signer_fails_to_sign_is_withdrawn_and_may_be_asked_again() {
     let (code, answer) = request_credential(&world, &access, configuration, &phone).await;
     assert_eq!(code, StatusCode::OK, "{answer}");
 }
+
+/// A life event ends a printed code like any credential; a resident who held only paper is
+/// offered no reissue into a phone she does not have (the counter prints her a new code).
+#[tokio::test]
+async fn a_new_address_revokes_the_printed_code_and_offers_no_phone_reissue() {
+    let world = World::new("sqlite::memory:").await;
+    allow_paper(&world, Purpose::AirportSecurity, false);
+    let (code, printed) = print(&world, request(&world, 9, "airport_security")).await;
+    assert_eq!(code, StatusCode::OK, "{printed}");
+    let verified = read(
+        &world,
+        printed["code"].as_str().unwrap(),
+        "airport_security",
+    );
+    let (code, body) = send(
+        &world.admin,
+        admin_post(
+            "/admin/registry/events",
+            json!({
+                "id_number": world.residents[9].id_number.expose(),
+                "event": {"kind": "address_changed", "address": "浙江省杭州市西湖区文三路1号", "residence_region": "330106"},
+            }),
+        ),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["changed"]["instances"], 1, "{body}");
+    assert!(body["reissue_offer"].is_null(), "{body}");
+    assert_eq!(status(&world, &verified).await, CredentialStatus::Invalid);
+}
