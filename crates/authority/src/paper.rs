@@ -103,16 +103,6 @@ impl Authority {
             }
         };
         let configuration = format!("{CONFIG_PAPER_PREFIX}{purpose}");
-        // One live code per purpose: the one printed before is revoked first.
-        for held in self.store.credentials_of(number).await? {
-            if held.provider == PAPER_PROVIDER
-                && held.configuration == configuration
-                && held.state != eid_store::CredentialState::Invalid
-            {
-                self.withdraw(&held.id, &actor, "replaced by a new printed code")
-                    .await?;
-            }
-        }
         let now = self.clock.now();
         let signer = self.document_signer(now)?;
         let expires_at = self
@@ -179,6 +169,18 @@ impl Authority {
                 });
             }
         };
+        // One live code per purpose: once the new one is made, those printed before for it
+        // (valid or suspended) are revoked — a failed print leaves them as they were.
+        for held in self.store.credentials_of(number).await? {
+            if held.provider == PAPER_PROVIDER
+                && held.configuration == configuration
+                && held.id != id
+                && held.state != eid_store::CredentialState::Invalid
+            {
+                self.withdraw(&held.id, &actor, "replaced by a new printed code")
+                    .await?;
+            }
+        }
         self.audit(
             &actor,
             "print",

@@ -1016,9 +1016,24 @@ async fn a_reinstatement_waits_for_a_card_reported_lost_at_that_moment_on_postgr
                 .await
         }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Until the reinstatement is seen waiting on a lock (not merely not started yet).
+    let mut waiting = false;
+    for _ in 0..100 {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&side)
+        .await
+        .unwrap();
+        if n > 0 {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(
-        !reinstating.is_finished(),
+        waiting && !reinstating.is_finished(),
         "the reinstatement waits for the resident's row"
     );
     event.commit().await.unwrap();

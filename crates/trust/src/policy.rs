@@ -299,7 +299,7 @@ pub fn decide(
     // The wallet provider; a printed code has none, and needs the catalogue's leave.
     if presentation.printed {
         // Paper only with the face match, even under a list that says otherwise.
-        if catalogue.is_some_and(|c| !c.paper_allowed || !c.face_match_required) {
+        if !catalogue.is_some_and(|c| c.paper_allowed && c.face_match_required) {
             reasons.push(Rejection::PaperNotAllowed { purpose });
         }
     } else {

@@ -197,6 +197,16 @@ async fn a_counter_prints_a_code_bound_to_no_phone_that_the_authority_can_withdr
     };
     let second = printed["credential"].as_str().unwrap().to_owned();
     assert_eq!(row(&second)["wallet_instance"], second.as_str());
+    // Another resident's live code, and her own for another purpose, stay as they are.
+    allow_paper(&world, Purpose::RailTicketing, false);
+    let (_, neighbour) = print(&world, request(&world, 5, "airport_security")).await;
+    let neighbour = read(
+        &world,
+        neighbour["code"].as_str().unwrap(),
+        "airport_security",
+    );
+    let (_, rail) = print(&world, request(&world, 4, "rail_ticketing")).await;
+    let rail = read(&world, rail["code"].as_str().unwrap(), "rail_ticketing");
     let mut again = request(&world, 4, "airport_security");
     again["hours"] = 1.into();
     let (code, third) = print(&world, again).await;
@@ -204,6 +214,8 @@ async fn a_counter_prints_a_code_bound_to_no_phone_that_the_authority_can_withdr
     let newest = read(&world, third["code"].as_str().unwrap(), "airport_security");
     assert_eq!(status(&world, &other).await, CredentialStatus::Invalid);
     assert_eq!(status(&world, &newest).await, CredentialStatus::Valid);
+    assert_eq!(status(&world, &neighbour).await, CredentialStatus::Valid);
+    assert_eq!(status(&world, &rail).await, CredentialStatus::Valid);
     let log = audit_log(&world, 10).await;
     assert!(log.contains("replaced by a new printed code"), "{log}");
 }
@@ -349,6 +361,17 @@ async fn what_the_signer_fails_to_sign_is_withdrawn_and_may_be_asked_again() {
     fail(false);
     let (code, printed) = print(&world, request(&world, 7, "airport_security")).await;
     assert_eq!(code, StatusCode::OK, "{printed}");
+    // A reprint that fails leaves the code she holds as it was.
+    let held = read(
+        &world,
+        printed["code"].as_str().unwrap(),
+        "airport_security",
+    );
+    fail(true);
+    let (code, answer) = print(&world, request(&world, 7, "airport_security")).await;
+    assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    fail(false);
+    assert_eq!(status(&world, &held).await, CredentialStatus::Valid);
 
     let card = world.residents[8].clone();
     let (offer, tx_code) = enrol(&world, &card).await;
