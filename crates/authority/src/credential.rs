@@ -30,11 +30,20 @@
 //! always-disclosed claim `wallet_provider`. It is not personal data (one of a handful of
 //! super-apps), and the purposes' attribute limits do not count it.
 //!
+//! A credential held for the resident by a parent or guardian (a delegated credential,
+//! registered at a counter: `crate::delegation`) is the same data set under a type of its
+//! own — docType `cn.eid.resident.delegated.1` (its elements still in the namespace
+//! `cn.eid.resident.1`), `vct` `urn:eid:cn:resident-identity:delegated:1` — naming the
+//! relationship in the mdoc as element `delegation` of `cn.eid.wallet.1`, in the SD-JWT VC
+//! as the always-disclosed claim `delegation`. A verifier that does not know the type
+//! refuses it rather than take the holder for the resident.
+//!
 //! For the offline QR, a third form: a compact credential per purpose a scanner-only desk
 //! serves ([`OFFLINE_PURPOSES`]), holding that purpose's catalogue attributes in clear and
 //! the portrait as its digest (`eid_mdoc::offline`), signed by the same issuer key, which
 //! the trust list lists as the issuer's offline key.
 
+use eid_core::Relationship;
 use eid_core::identity::{CardExpiry, ResidentCard, age_in_years};
 use eid_crypto::b64url;
 use eid_mdoc::issue::ElementValue;
@@ -47,6 +56,24 @@ use time::macros::format_description;
 pub const DOCTYPE: &str = eid_mdoc::DOCTYPE_RESIDENT_IDENTITY;
 /// The SD-JWT VC type.
 pub const VCT: &str = eid_sdjwt::VCT_RESIDENT_IDENTITY;
+/// The mdoc docType of a credential held for the resident by `delegation`, or the
+/// resident's own.
+pub fn doc_type(delegation: Option<Relationship>) -> &'static str {
+    match delegation {
+        None => DOCTYPE,
+        Some(_) => eid_mdoc::DOCTYPE_DELEGATED,
+    }
+}
+
+/// The SD-JWT VC type of a credential held for the resident by `delegation`, or the
+/// resident's own.
+pub fn vct(delegation: Option<Relationship>) -> &'static str {
+    match delegation {
+        None => VCT,
+        Some(_) => eid_sdjwt::VCT_DELEGATED,
+    }
+}
+
 /// The configuration id of the mdoc credential.
 pub const CONFIG_MDOC: &str = "resident_identity_mdoc";
 /// The configuration id of the SD-JWT VC credential.
@@ -156,11 +183,12 @@ fn attributes(card: &ResidentCard, today: Date, pseudonyms: &Pseudonyms) -> Vec<
     out
 }
 
-/// The mdoc namespaces of the credential.
+/// The mdoc namespaces of the credential, held in `provider`'s wallet by the resident or,
+/// with `delegation`, by a parent or guardian.
 pub fn mdoc_name_spaces(
     card: &ResidentCard,
     today: Date,
-    provider: &str,
+    (provider, delegation): (&str, Option<Relationship>),
     pseudonyms: &Pseudonyms,
 ) -> Vec<(String, Vec<(String, ElementValue)>)> {
     let elements = attributes(card, today, pseudonyms)
@@ -176,15 +204,19 @@ pub fn mdoc_name_spaces(
             (name, value)
         })
         .collect();
+    let mut wallet = vec![(
+        eid_mdoc::ELEMENT_WALLET_PROVIDER.to_owned(),
+        ElementValue::Text(provider.to_owned()),
+    )];
+    if let Some(relationship) = delegation {
+        wallet.push((
+            eid_mdoc::ELEMENT_DELEGATION.to_owned(),
+            ElementValue::Text(relationship.as_str().to_owned()),
+        ));
+    }
     vec![
         (DOCTYPE.to_owned(), elements),
-        (
-            WALLET_NAMESPACE.to_owned(),
-            vec![(
-                eid_mdoc::ELEMENT_WALLET_PROVIDER.to_owned(),
-                ElementValue::Text(provider.to_owned()),
-            )],
-        ),
+        (WALLET_NAMESPACE.to_owned(), wallet),
     ]
 }
 
@@ -195,7 +227,7 @@ pub fn compact_attributes(
     today: Date,
     catalogue: &[String],
 ) -> Vec<(String, ElementValue)> {
-    mdoc_name_spaces(card, today, "", &[])
+    mdoc_name_spaces(card, today, ("", None), &[])
         .into_iter()
         .filter(|(namespace, _)| namespace == DOCTYPE)
         .flat_map(|(_, elements)| elements)
@@ -204,11 +236,11 @@ pub fn compact_attributes(
 }
 
 /// The SD-JWT VC claims of the credential (every one selectively disclosable but the
-/// wallet provider's).
+/// wallet provider's and the delegation's), held as for [`mdoc_name_spaces`].
 pub fn sd_jwt_claims(
     card: &ResidentCard,
     today: Date,
-    provider: &str,
+    (provider, delegation): (&str, Option<Relationship>),
     pseudonyms: &Pseudonyms,
 ) -> Map<String, Value> {
     let iso = format_description!("[year]-[month]-[day]");
@@ -226,6 +258,9 @@ pub fn sd_jwt_claims(
         })
         .collect();
     claims.insert("wallet_provider".to_owned(), Value::from(provider));
+    if let Some(relationship) = delegation {
+        claims.insert("delegation".to_owned(), Value::from(relationship.as_str()));
+    }
     claims
 }
 

@@ -565,7 +565,7 @@ impl Authority {
             b64url(&compact)
         } else if configuration == CONFIG_MDOC {
             let name_spaces =
-                credential::mdoc_name_spaces(&entry.card, now.date(), provider, pseudonyms);
+                credential::mdoc_name_spaces(&entry.card, now.date(), (provider, None), pseudonyms);
             let issuer_signed = eid_mdoc::issue::issue(
                 &eid_mdoc::issue::IssueRequest {
                     doc_type: credential::DOCTYPE,
@@ -581,7 +581,8 @@ impl Authority {
             )?;
             b64url(&issuer_signed)
         } else {
-            let claims = credential::sd_jwt_claims(&entry.card, now.date(), provider, pseudonyms);
+            let claims =
+                credential::sd_jwt_claims(&entry.card, now.date(), (provider, None), pseudonyms);
             eid_sdjwt::issue(
                 &eid_sdjwt::IssueRequest {
                     claims: &claims,

@@ -13,8 +13,8 @@ use eid_core::region::{RegionCode, Scope};
 use eid_core::{Clock, SystemClock};
 use eid_crypto::{Signer, SigningKey};
 use eid_trust::edit::{
-    add_issuer, add_provider, add_relying_party, announce_root_keys, set_face_match,
-    set_offline_keys, set_paper, set_pseudonym_key, set_scope,
+    add_issuer, add_provider, add_relying_party, announce_root_keys, set_delegation,
+    set_face_match, set_offline_keys, set_paper, set_pseudonym_key, set_scope,
 };
 use eid_trust::model::{ProviderState, WalletProvider};
 use eid_trust::{AcceptanceScope, Purpose, StatusFinding, TrustList, VerifiedTrustList};
@@ -173,6 +173,21 @@ pub enum Command {
         purpose: String,
         /// true: a desk accepts a printed code (eid_paper_code) for it; false: refused
         /// (paper_not_allowed)
+        #[arg(long, action = clap::ArgAction::Set)]
+        allowed: bool,
+    },
+    /// Say whether desks accept, for a purpose, a credential a parent or guardian holds for
+    /// the resident (the catalogue's delegation_allowed): a child's, or that of an adult who
+    /// cannot act alone, registered at a counter
+    SetDelegation {
+        /// The draft trust list
+        #[arg(long)]
+        list: PathBuf,
+        /// The purpose
+        #[arg(long)]
+        purpose: String,
+        /// true: a desk accepts a delegated credential for it, and says who holds it; false:
+        /// refused (delegation_not_allowed)
         #[arg(long, action = clap::ArgAction::Set)]
         allowed: bool,
     },
@@ -460,6 +475,16 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 })
             })
         }
+        Command::SetDelegation {
+            list,
+            purpose: name,
+            allowed,
+        } => {
+            let purpose = purpose(&name)?;
+            edit(&list, |l| {
+                set_delegation(l, purpose, allowed).context("cannot change the delegation")
+            })
+        }
         Command::SetPseudonymKey { list, id, key } => {
             let jwk = read_jwks(&[key])?.remove(0);
             edit(&list, |l| {
@@ -636,6 +661,7 @@ fn check(args: &CheckArgs<'_>) -> anyhow::Result<Outcome> {
                 .get("wallet_provider")
                 .and_then(serde_json::Value::as_str),
             printed: false,
+            delegated: None,
             requested: &requested,
             disclosed: &verified.disclosed,
             valid_from: time("nbf"),
@@ -802,11 +828,18 @@ fn render(list: &TrustList, signed: bool) -> anyhow::Result<String> {
             p.purpose,
             p.name,
             age(p.max_status_age_seconds),
-            match (p.face_match_required, p.paper_allowed) {
-                (true, true) => "; the face must match; a printed code is accepted",
-                (true, false) => "; the face must match",
-                _ => "",
-            },
+            [
+                (p.face_match_required, "; the face must match"),
+                (p.paper_allowed, "; a printed code is accepted"),
+                (
+                    p.delegation_allowed,
+                    "; a parent's or guardian's credential for the resident is accepted"
+                ),
+            ]
+            .iter()
+            .filter(|(holds, _)| *holds)
+            .map(|(_, says)| *says)
+            .collect::<String>(),
             p.attributes.join(", ")
         )?;
     }

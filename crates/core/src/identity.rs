@@ -296,6 +296,43 @@ pub fn age_in_years(birth: Date, on: Date) -> u16 {
     u16::try_from(years).unwrap_or(0)
 }
 
+/// Who holds a delegated credential for a resident (a child, or an adult who cannot act
+/// alone), as registered at a counter: the credential names it, signed, so that a desk shows
+/// it. Two relationships: a parent of a minor, and a guardian (of a minor without a parent who
+/// can act, or of an adult who cannot act alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relationship {
+    /// A parent of a minor (under 18 on the day of registration).
+    Parent,
+    /// A guardian: of a minor without a parent who can act, or of an adult.
+    Guardian,
+}
+
+impl Relationship {
+    /// Every relationship.
+    pub const ALL: [Self; 2] = [Self::Parent, Self::Guardian];
+
+    /// The name in credentials and on the wire: `parent`, `guardian`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Parent => "parent",
+            Self::Guardian => "guardian",
+        }
+    }
+
+    /// Parses [`Relationship::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for Relationship {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Attributes derived from the birth date so that most purposes never see it
 /// (ISO 18013-5 §7.2.5 names: `age_over_NN`, `age_in_years`, `age_birth_year`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,6 +20,6 @@ pub mod testing;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use ethnicity::Ethnicity;
 pub use id_number::{IdNumberError, ResidentIdNumber, Sex};
-pub use identity::{CardExpiry, DerivedAttributes, IdentityError, ResidentCard};
+pub use identity::{CardExpiry, DerivedAttributes, IdentityError, Relationship, ResidentCard};
 pub use random::{OsRandom, Random};
 pub use region::{Level, Region, RegionCode, RegionError, Scope};

@@ -34,11 +34,20 @@ pub const MAX_DEPTH: usize = 16;
 /// The docType of eid's resident identity card. A reverse-domain name of the project's own
 /// until the authority registers one; see `docs/formats.md`.
 pub const DOCTYPE_RESIDENT_IDENTITY: &str = "cn.eid.resident.1";
+/// The docType of a resident identity card held for the resident by a parent or guardian
+/// (a delegated credential): a type of its own, so that a reader that does not know
+/// delegation refuses it rather than take the holder for the resident. Its elements are the
+/// resident's, in the namespace [`DOCTYPE_RESIDENT_IDENTITY`]; [`ELEMENT_DELEGATION`] names the
+/// relationship.
+pub const DOCTYPE_DELEGATED: &str = "cn.eid.resident.delegated.1";
 /// eid's namespace for facts about the holding wallet rather than the resident (next to
 /// the resident namespace in the same document); see `docs/formats.md`.
 pub const NAMESPACE_WALLET: &str = "cn.eid.wallet.1";
 /// The element of [`NAMESPACE_WALLET`] naming the wallet provider (its trust-list id).
 pub const ELEMENT_WALLET_PROVIDER: &str = "provider";
+/// The element of [`NAMESPACE_WALLET`] naming, in a delegated credential, the holder's
+/// relationship to the resident (`eid_core::Relationship`).
+pub const ELEMENT_DELEGATION: &str = "delegation";
 /// ISO 18013-5's mobile driving licence.
 pub const DOCTYPE_MDL: &str = "org.iso.18013.5.1.mDL";
 /// The EU person identification data.

@@ -13,10 +13,11 @@ use crate::{SdJwtError, StatusListReference, TYP_SD_JWT_VC};
 /// verifier needs them to check the credential at all. Verification refuses them hidden.
 pub const VC_NEVER_DISCLOSABLE: [&str; 7] = ["iss", "iat", "nbf", "exp", "vct", "cnf", "status"];
 
-/// Claims eid issues in the clear: [`VC_NEVER_DISCLOSABLE`] and eid's `wallet_provider` (the
+/// Claims eid issues in the clear: [`VC_NEVER_DISCLOSABLE`], eid's `wallet_provider` (the
 /// trust-list id of the wallet provider the credential was issued into, which acceptance
-/// checks against the provider's state; not personal data).
-pub const ALWAYS_DISCLOSED: [&str; 8] = [
+/// checks against the provider's state; not personal data) and `delegation` (in a delegated
+/// credential, the holder's relationship to the resident, which a desk must see).
+pub const ALWAYS_DISCLOSED: [&str; 9] = [
     "iss",
     "iat",
     "nbf",
@@ -25,6 +26,7 @@ pub const ALWAYS_DISCLOSED: [&str; 8] = [
     "cnf",
     "status",
     "wallet_provider",
+    "delegation",
 ];
 
 /// Whether `name` is in [`ALWAYS_DISCLOSED`] (a `match`, which compiles to length checks
@@ -32,7 +34,7 @@ pub const ALWAYS_DISCLOSED: [&str; 8] = [
 fn always_disclosed(name: &str) -> bool {
     matches!(
         name,
-        "iss" | "iat" | "nbf" | "exp" | "vct" | "cnf" | "status" | "wallet_provider"
+        "iss" | "iat" | "nbf" | "exp" | "vct" | "cnf" | "status" | "wallet_provider" | "delegation"
     )
 }
 

@@ -37,6 +37,11 @@ pub const TYP_SD_JWT_VC_LEGACY: &str = "vc+sd-jwt";
 /// The `vct` of eid's resident identity credential. A URN of the project's own until the
 /// authority registers its identifier; see `docs/formats.md`.
 pub const VCT_RESIDENT_IDENTITY: &str = "urn:eid:cn:resident-identity:1";
+/// The `vct` of a resident identity credential held for the resident by a parent or
+/// guardian (a delegated credential): a type of its own, so that a verifier that does not
+/// know delegation refuses it rather than take the holder for the resident. Its clear claim
+/// `delegation` names the relationship (`eid_core::Relationship`).
+pub const VCT_DELEGATED: &str = "urn:eid:cn:resident-identity:delegated:1";
 /// The `typ` of a KB-JWT (RFC 9901 §4.3).
 pub const TYP_KB_JWT: &str = "kb+jwt";
 /// Largest SD-JWT accepted, in bytes: far above any real credential, small enough to bound

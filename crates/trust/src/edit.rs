@@ -244,6 +244,22 @@ pub fn set_paper(list: &mut TrustList, purpose: Purpose, allowed: bool) -> Resul
     Ok(())
 }
 
+/// Whether desks accept a credential a parent or guardian holds for the resident for
+/// `purpose` (the catalogue's `delegation_allowed`).
+pub fn set_delegation(
+    list: &mut TrustList,
+    purpose: Purpose,
+    allowed: bool,
+) -> Result<(), TrustError> {
+    let entry = list
+        .purposes
+        .iter_mut()
+        .find(|p| p.purpose == purpose)
+        .ok_or_else(|| TrustError::UnknownPurpose(purpose.as_str().to_owned()))?;
+    entry.delegation_allowed = allowed;
+    Ok(())
+}
+
 /// Registers the web origins of relying party `id`'s pages (replacing those it had; none
 /// removes them): where an unsigned request through the Digital Credentials API is taken to
 /// come from it.

@@ -101,6 +101,13 @@ pub struct PurposeDefinition {
     /// only where the face must match. Absent: not allowed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paper_allowed: bool,
+    /// Whether a desk accepts a delegated credential: the resident's, held in the wallet of
+    /// a parent or guardian registered at a counter, its type and relationship signed
+    /// (`eid_mdoc::DOCTYPE_DELEGATED`, `eid_sdjwt::VCT_DELEGATED`). Where the face must
+    /// match, the resident stands at the desk with the holder; elsewhere the holder acts
+    /// alone. Absent: not allowed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delegation_allowed: bool,
 }
 
 /// The wallet provider id under which an authority records a printed code (no wallet holds
@@ -173,7 +180,9 @@ pub fn attribute_of_item<'a>(item: &'a str, relying_party: &str) -> &'a str {
 /// ticketing and a bank opening an account match the face of the person in front of them
 /// against the credential's (the real-name checks of the law); welfare and an age check do
 /// not. A hotel, airport security and rail ticketing accept a printed code (a bank does
-/// not: it opens accounts from home, online).
+/// not: it opens accounts from home, online). A hotel, airport security, rail ticketing and
+/// welfare accept a credential a parent or guardian holds for the resident (a bank and an
+/// age check do not: an account is opened, and an age shown, by the person).
 pub fn default_purposes() -> Vec<PurposeDefinition> {
     let with_name = |more: &[&str]| -> Vec<String> {
         NAME.iter().chain(more).map(|s| (*s).to_owned()).collect()
@@ -193,6 +202,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             max_status_age_seconds: 24 * 3600,
             face_match_required: true,
             paper_allowed: true,
+            delegation_allowed: true,
         },
         PurposeDefinition {
             purpose: Purpose::AirportSecurity,
@@ -201,6 +211,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             max_status_age_seconds: 15 * 60,
             face_match_required: true,
             paper_allowed: true,
+            delegation_allowed: true,
         },
         PurposeDefinition {
             purpose: Purpose::RailTicketing,
@@ -209,6 +220,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             max_status_age_seconds: 3600,
             face_match_required: true,
             paper_allowed: true,
+            delegation_allowed: true,
         },
         PurposeDefinition {
             purpose: Purpose::BankAccountOpening,
@@ -228,6 +240,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             max_status_age_seconds: 15 * 60,
             face_match_required: true,
             paper_allowed: false,
+            delegation_allowed: false,
         },
         PurposeDefinition {
             purpose: Purpose::Welfare,
@@ -243,6 +256,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             max_status_age_seconds: 24 * 3600,
             face_match_required: false,
             paper_allowed: false,
+            delegation_allowed: true,
         },
         PurposeDefinition {
             purpose: Purpose::AgeCheck,
@@ -259,6 +273,7 @@ pub fn default_purposes() -> Vec<PurposeDefinition> {
             max_status_age_seconds: 24 * 3600,
             face_match_required: false,
             paper_allowed: false,
+            delegation_allowed: false,
         },
     ]
 }

@@ -40,6 +40,9 @@ pub struct Presentation<'a> {
     /// A code printed on paper at a counter (no wallet, no device): accepted only where
     /// the purpose's catalogue allows paper, and held by no wallet provider.
     pub printed: bool,
+    /// A delegated credential (the resident's, held by a parent or guardian), with the
+    /// relationship it names: accepted only where the purpose's catalogue allows delegation.
+    pub delegated: Option<eid_core::Relationship>,
     /// The attributes the verifier requested.
     pub requested: &'a [String],
     /// The attributes the holder disclosed.
@@ -164,6 +167,16 @@ pub enum Rejection {
     PaperNotAllowed {
         /// The purpose.
         purpose: Purpose,
+    },
+    /// A delegated credential, for a purpose whose catalogue does not allow delegation.
+    #[error(
+        "{purpose} does not accept a credential held for the resident by a {relationship}: the resident shows their own"
+    )]
+    DelegationNotAllowed {
+        /// The purpose.
+        purpose: Purpose,
+        /// The relationship the credential names.
+        relationship: eid_core::Relationship,
     },
     /// The wallet provider is not in the trust list, or the credential names none.
     #[error("the credential's wallet provider ({provider}) is not in the trust list")]
@@ -319,6 +332,16 @@ pub fn decide(
                 Some(_) => {}
             },
         }
+    }
+
+    // A delegated credential needs the catalogue's leave.
+    if let Some(relationship) = presentation.delegated
+        && !catalogue.is_some_and(|c| c.delegation_allowed)
+    {
+        reasons.push(Rejection::DelegationNotAllowed {
+            purpose,
+            relationship,
+        });
     }
 
     // Status, and how old it is.

@@ -273,6 +273,7 @@ fn hotel_checks_with_status(
                 .get("wallet_provider")
                 .and_then(Value::as_str),
             printed: false,
+            delegated: None,
             requested: &requested,
             disclosed: &verified.disclosed,
             valid_from: None,

@@ -7,6 +7,7 @@
     reason = "test helpers: a failed unwrap is a failed test"
 )]
 
+use eid_core::Relationship;
 use eid_core::region::RegionCode;
 use eid_core::status::CredentialStatus;
 use eid_trust::{
@@ -20,10 +21,12 @@ mod common;
 
 use common::{NOW, list, names};
 
+#[derive(Clone)]
 struct Case {
     issuer: Option<&'static str>,
     provider: Option<&'static str>,
     printed: bool,
+    delegated: Option<Relationship>,
     requested: Vec<String>,
     disclosed: Vec<String>,
     valid_from: Option<OffsetDateTime>,
@@ -40,6 +43,7 @@ fn good() -> Case {
         issuer: Some("cn-4501"),
         provider: Some("superapp-a"),
         printed: false,
+        delegated: None,
         requested: attrs.clone(),
         disclosed: attrs,
         valid_from: Some(NOW - Duration::days(30)),
@@ -60,6 +64,7 @@ fn reasons(case: &Case, list: &TrustList) -> Vec<Rejection> {
             issuer: case.issuer,
             wallet_provider: case.provider,
             printed: case.printed,
+            delegated: case.delegated,
             requested: &case.requested,
             disclosed: &case.disclosed,
             valid_from: case.valid_from,
@@ -348,6 +353,46 @@ fn reason_purpose_not_in_catalogue() {
             purpose: Purpose::HotelCheckIn
         }),
         "{got:?}"
+    );
+}
+
+#[test]
+fn reason_delegation_not_allowed() {
+    let mut case = good();
+    case.delegated = Some(Relationship::Parent);
+    // The default catalogue: a hotel accepts a parent's, an age check does not.
+    let defaults = list();
+    assert_eq!(reasons(&case, &defaults), []);
+    let mut at = case.clone();
+    at.purpose = Purpose::AgeCheck;
+    at.requested = names(&["age_over_18"]);
+    at.disclosed = at.requested.clone();
+    assert_eq!(
+        reasons(&at, &defaults),
+        [Rejection::DelegationNotAllowed {
+            purpose: Purpose::AgeCheck,
+            relationship: Relationship::Parent
+        }]
+    );
+    // The resident's own is accepted there.
+    at.delegated = None;
+    assert_eq!(reasons(&at, &defaults), []);
+    // Where the catalogue withdraws it.
+    let mut refusing = defaults.clone();
+    eid_trust::edit::set_delegation(&mut refusing, Purpose::HotelCheckIn, false).unwrap();
+    case.delegated = Some(Relationship::Guardian);
+    let refusal = Rejection::DelegationNotAllowed {
+        purpose: Purpose::HotelCheckIn,
+        relationship: Relationship::Guardian,
+    };
+    assert_eq!(reasons(&case, &refusing), std::slice::from_ref(&refusal));
+    assert_eq!(
+        refusal.to_string(),
+        "hotel_check_in does not accept a credential held for the resident by a guardian: the resident shows their own"
+    );
+    assert_eq!(
+        serde_json::to_value(&refusal).unwrap(),
+        serde_json::json!({"reason": "delegation_not_allowed", "purpose": "hotel_check_in", "relationship": "guardian"})
     );
 }
 

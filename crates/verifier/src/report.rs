@@ -69,6 +69,10 @@ pub struct Report {
     /// The wallet provider the credential names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wallet_provider: Option<String>,
+    /// A credential held for the resident by a parent or guardian: the relationship the
+    /// credential names (the desk says so, and whom it is for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegated: Option<eid_core::Relationship>,
     /// The trust list version decided under.
     pub trust_list_version: u64,
     /// When.

@@ -2,9 +2,12 @@
 
 use eid_crypto::x509::DocumentSignerCache;
 
+use eid_core::Relationship;
 use eid_mdoc::offline::{OfflineCheck, OfflineError, OfflineIssuerKey, key_id, verify_offline};
 use eid_mdoc::verify::verify_document;
-use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, DeviceResponse, IssuerDataCheck, IssuerTrust};
+use eid_mdoc::{
+    DOCTYPE_DELEGATED, DOCTYPE_RESIDENT_IDENTITY, DeviceResponse, IssuerDataCheck, IssuerTrust,
+};
 use eid_trust::{Purpose, Registration, VerifiedTrustList, attribute_of_item, decide};
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
@@ -94,6 +97,8 @@ struct Found {
     wallet_provider: Option<String>,
     /// A code printed on paper (no wallet, no device).
     printed: bool,
+    /// A delegated credential, with the relationship it names.
+    delegated: Option<Relationship>,
     disclosed: Vec<String>,
     values: Map<String, Value>,
     valid_from: Option<OffsetDateTime>,
@@ -289,6 +294,7 @@ impl Verifier {
             format,
             issuer: None,
             wallet_provider: None,
+            delegated: None,
             trust_list_version: self.trust.list().version,
             checked_at: check.now,
             attributes: Map::new(),
@@ -371,10 +377,11 @@ impl Verifier {
             Ok(r) => r,
             Err(e) => return self.refused(check, Some(FORMAT), not_verified(&e)),
         };
+        // The resident's own credential, or one held for the resident (delegated).
         let Some(document) = response
             .documents
             .iter()
-            .find(|d| d.doc_type == DOCTYPE_RESIDENT_IDENTITY)
+            .find(|d| d.doc_type == DOCTYPE_RESIDENT_IDENTITY || d.doc_type == DOCTYPE_DELEGATED)
         else {
             return self.refused(
                 check,
@@ -391,7 +398,7 @@ impl Verifier {
         let issuer_check = IssuerDataCheck {
             trust: IssuerTrust::Cached(&self.signers),
             now: check.now,
-            expected_doc_type: Some(DOCTYPE_RESIDENT_IDENTITY),
+            expected_doc_type: Some(&document.doc_type),
             status: None,
         };
         let verified = match verify_document(document, &issuer_check, session_transcript, None) {
@@ -403,6 +410,7 @@ impl Verifier {
             issuer: self.issuer_of(verified.issuer_root),
             wallet_provider: None,
             printed: false,
+            delegated: None,
             disclosed: Vec::new(),
             values: Map::new(),
             valid_from: Some(verified.mso.validity.valid_from),
@@ -416,6 +424,15 @@ impl Verifier {
             {
                 found.wallet_provider = value.as_str().map(str::to_owned);
                 continue;
+            }
+            if namespace == eid_mdoc::NAMESPACE_WALLET
+                && identifier == eid_mdoc::ELEMENT_DELEGATION
+                && document.doc_type == DOCTYPE_DELEGATED
+            {
+                found.delegated = value.as_str().and_then(Relationship::parse);
+                if found.delegated.is_some() {
+                    continue;
+                }
             }
             // Elements of other namespaces keep their namespace: no purpose allows them. The
             // relying party's own pseudonym is `pseudonym` (another's stays itself, refused).
@@ -439,6 +456,9 @@ impl Verifier {
             };
             found.disclosed.push(name.clone());
             found.values.insert(name, value);
+        }
+        if document.doc_type == DOCTYPE_DELEGATED && found.delegated.is_none() {
+            return self.refused(check, Some(FORMAT), undisclosed_delegation());
         }
         self.decide(found, check)
     }
@@ -467,7 +487,8 @@ impl Verifier {
                 now: check.now,
                 leeway: LEEWAY,
                 sd_jwt_vc: true,
-                expected_vct: Some(eid_sdjwt::VCT_RESIDENT_IDENTITY),
+                // Either type; which one is read below.
+                expected_vct: None,
                 key_binding: Some(&binding),
                 status: None,
             })
@@ -501,6 +522,34 @@ impl Verifier {
             .get("wallet_provider")
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let delegated = match claims.get("vct").and_then(Value::as_str) {
+            Some(eid_sdjwt::VCT_RESIDENT_IDENTITY) => None,
+            Some(eid_sdjwt::VCT_DELEGATED) => {
+                let relationship = claims
+                    .get("delegation")
+                    .and_then(Value::as_str)
+                    .and_then(Relationship::parse);
+                if relationship.is_none() {
+                    return self.refused(check, Some(FORMAT), undisclosed_delegation());
+                }
+                relationship
+            }
+            _ => {
+                return self.refused(
+                    check,
+                    Some(FORMAT),
+                    Reason::new(
+                        "presentation_not_verified",
+                        format!(
+                            "{}: the credential is neither {} nor {}",
+                            eid_sdjwt::SdJwtError::WrongVct,
+                            eid_sdjwt::VCT_RESIDENT_IDENTITY,
+                            eid_sdjwt::VCT_DELEGATED
+                        ),
+                    ),
+                );
+            }
+        };
         // The relying party's own pseudonym is `pseudonym` (another's stays itself, refused),
         // opened from its seal: base64url as the mdoc's reads.
         let mut disclosed = Vec::with_capacity(items.len());
@@ -533,6 +582,7 @@ impl Verifier {
             issuer: self.issuer_of(issuer_root),
             wallet_provider,
             printed: false,
+            delegated,
             disclosed,
             values,
             valid_from,
@@ -614,6 +664,7 @@ impl Verifier {
             issuer: Some(verified.issuer),
             wallet_provider: claims.provider,
             printed: verified.printed,
+            delegated: None,
             disclosed: Vec::new(),
             values: Map::new(),
             valid_from: Some(claims.issued_at),
@@ -648,6 +699,7 @@ impl Verifier {
                 issuer: found.issuer.as_deref(),
                 wallet_provider: found.wallet_provider.as_deref(),
                 printed: found.printed,
+                delegated: found.delegated,
                 requested: check.requested,
                 disclosed: &found.disclosed,
                 valid_from: found.valid_from,
@@ -669,6 +721,7 @@ impl Verifier {
             format: Some(found.format),
             issuer: found.issuer,
             wallet_provider: found.wallet_provider,
+            delegated: found.delegated,
             trust_list_version: self.trust.list().version,
             checked_at: check.now,
             attributes: if decision.accepted {
@@ -680,6 +733,15 @@ impl Verifier {
             presence: None,
         }
     }
+}
+
+/// A delegated credential whose relationship is missing or not one eid knows: the desk
+/// could not say who holds it, so it is refused.
+fn undisclosed_delegation() -> Reason {
+    Reason::new(
+        "delegation_undisclosed",
+        "the credential is held for the resident by someone else, and does not say by whom (its delegation is missing or unknown)",
+    )
 }
 
 #[cfg(test)]

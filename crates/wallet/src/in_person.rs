@@ -170,7 +170,8 @@ impl PendingRequest {
 }
 
 /// The elements of `issuer_signed` to disclose for `asked`: those the credential holds (a
-/// card without an expiry date or a portrait has none to give) and the wallet provider.
+/// card without an expiry date or a portrait has none to give), the wallet provider and, in a
+/// delegated credential, the relationship.
 pub(crate) fn mdoc_disclosure<'a>(
     issuer_signed: &[u8],
     asked: &'a [String],
@@ -186,8 +187,12 @@ pub(crate) fn mdoc_disclosure<'a>(
         .map(String::as_str)
         .filter(|name| holds(name))
         .collect();
-    if holds(ELEMENT_WALLET_PROVIDER) {
-        disclose.push(ELEMENT_WALLET_PROVIDER);
+    // Facts about the holding wallet, always: the provider, and in a credential held for
+    // someone else the relationship (a desk refuses a delegated credential without it).
+    for fact in [ELEMENT_WALLET_PROVIDER, eid_mdoc::ELEMENT_DELEGATION] {
+        if holds(fact) {
+            disclose.push(fact);
+        }
     }
     Ok(disclose)
 }

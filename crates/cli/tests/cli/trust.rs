@@ -197,6 +197,23 @@ fn trust_list_built_signed_and_shown_from_the_command_line() {
         assert_eq!(step.status.code(), Some(0), "{step:?}");
     }
     assert_eq!(std::fs::read(&list).unwrap(), before);
+    // Welfare offices stop taking a guardian's credential for the resident.
+    let delegation = |purpose: &str| {
+        eid(&[
+            "trust",
+            "set-delegation",
+            "--list",
+            &p(&list),
+            "--purpose",
+            purpose,
+            "--allowed",
+            "false",
+        ])
+    };
+    let refused = delegation("pension");
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(std::fs::read(&list).unwrap(), before);
+    assert_eq!(delegation("welfare").status.code(), Some(0));
 
     let v1 = dir.join("v1.jwt");
     ok(&[
@@ -226,6 +243,7 @@ fn trust_list_built_signed_and_shown_from_the_command_line() {
         "age_check: age_over_18",
         "airport_security — Airport security check; status at most 15 min old; the face must match",
         "welfare — Welfare benefits; status at most 24 h old\n",
+        "rail_ticketing — Rail ticketing (real-name ticket check); status at most 1 h old; the face must match; a printed code is accepted; a parent's or guardian's credential for the resident is accepted\n",
     ] {
         assert!(text.contains(line), "{line:?} not in\n{text}");
     }
