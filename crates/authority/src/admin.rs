@@ -181,6 +181,18 @@ impl Authority {
     }
 }
 
+/// The officer a counter's request names: 1 to 64 characters, no control characters.
+pub(crate) fn officer(text: &str) -> Result<&str, ApiError> {
+    let officer = text.trim();
+    if officer.is_empty() || officer.len() > 64 || officer.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "invalid_request",
+            "officer: 1 to 64 characters, no control characters".into(),
+        ));
+    }
+    Ok(officer)
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CounterEnrolment {
@@ -196,7 +208,7 @@ pub(crate) async fn counter_enrolment(
     let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
     Ok(Json(
         authority
-            .counter_enrolment(&body.id_number, &body.full_name, &body.officer)
+            .counter_enrolment(&body.id_number, &body.full_name, officer(&body.officer)?)
             .await?,
     ))
 }
@@ -320,6 +332,7 @@ pub(crate) async fn rebind(
     body: Result<Json<Rebind>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::BadRequest("invalid_request", e.body_text()))?;
+    let officer = officer(&body.officer)?;
     let number = match authority
         .proof_identity(&body.id_number, &body.full_name)
         .await?
@@ -327,21 +340,25 @@ pub(crate) async fn rebind(
         Ok(entry) => entry.card.id_number,
         Err(refusal) => return Err(ApiError::Refused(refusal.code(), refusal.message().into())),
     };
-    let revoked = authority
+    let wallets = authority.her_wallets(&number).await?;
+    let mut revoked = authority
         .lifecycle(
             Selector::Resident(&number),
             Action::Revoke,
-            &format!("officer:{}", body.officer),
+            &format!("officer:{officer}"),
             "re-bound to a new wallet",
         )
         .await?;
-    let offer = authority
-        .make_offer(
-            &number,
-            &format!("officer:{}", body.officer),
-            "rebind",
-            None,
+    // What her old wallets held for others (a child's credential) goes with them.
+    revoked.instances += authority
+        .revoke_held_in(
+            &wallets,
+            &format!("officer:{officer}"),
+            "its holder was re-bound to a new wallet",
         )
+        .await?;
+    let offer = authority
+        .make_offer(&number, &format!("officer:{officer}"), "rebind", None)
         .await?;
     Ok(Json(json!({ "revoked": revoked, "offer": offer })))
 }
@@ -427,7 +444,8 @@ pub(crate) async fn credentials(
         rows.into_iter()
             .map(|(c, issued_at)| {
                 json!({"id": c.id, "provider": c.provider, "wallet_instance": c.wallet_instance,
-                       "configuration": c.configuration, "issued_at": issued_at,
+                       "configuration": c.configuration, "delegation": c.delegation,
+                       "issued_at": issued_at,
                        "state": c.state.name()})
             })
             .collect(),
@@ -471,14 +489,15 @@ async fn holds_only_dead_credentials(
     authority: &Authority,
     number: &ResidentIdNumber,
 ) -> Result<bool, ApiError> {
-    // Printed codes are not reissued into a phone: a resident who held only paper has
-    // no wallet to offer one to (the counter prints her a new code).
+    // Printed codes and credentials held for her by a parent or guardian are not reissued
+    // into a phone: a resident who held only those has no wallet of hers to offer one to
+    // (the counter prints her a new code, or registers the delegation again).
     let held: Vec<_> = authority
         .store
         .credentials_of(number)
         .await?
         .into_iter()
-        .filter(|c| c.provider != crate::paper::PAPER_PROVIDER)
+        .filter(crate::credential::in_her_wallet)
         .collect();
     Ok(!held.is_empty() && held.iter().all(|c| c.state == CredentialState::Invalid))
 }

@@ -78,6 +78,58 @@ pub fn vct(delegation: Option<Relationship>) -> &'static str {
 pub const CONFIG_MDOC: &str = "resident_identity_mdoc";
 /// The configuration id of the SD-JWT VC credential.
 pub const CONFIG_SD_JWT: &str = "resident_identity_sd_jwt";
+/// The configuration ids of delegated credentials: this prefix, the relationship, `_` and
+/// the format, `mdoc` or `sd_jwt` (`resident_identity_delegated_parent_mdoc`).
+pub const CONFIG_DELEGATED_PREFIX: &str = "resident_identity_delegated_";
+
+/// The configurations of a credential held for the resident by `relationship`: both
+/// formats (a delegated credential has no compact form for the offline QR yet).
+pub fn delegated_configurations(relationship: Relationship) -> [String; 2] {
+    ["mdoc", "sd_jwt"].map(|format| format!("{CONFIG_DELEGATED_PREFIX}{relationship}_{format}"))
+}
+
+/// What a configuration id issues: the resident's own configuration it takes the form of
+/// ([`CONFIG_MDOC`], [`CONFIG_SD_JWT`] or an offline one: itself) and, for a delegated
+/// one, the relationship.
+pub fn configuration_of(configuration: &str) -> (&str, Option<Relationship>) {
+    let delegated = configuration
+        .strip_prefix(CONFIG_DELEGATED_PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+        .and_then(|(relationship, format)| {
+            let base = match format {
+                "mdoc" => CONFIG_MDOC,
+                "sd_jwt" => CONFIG_SD_JWT,
+                _ => return None,
+            };
+            Some((base, Some(Relationship::parse(relationship)?)))
+        });
+    delegated.unwrap_or((configuration, None))
+}
+
+/// The end of a credential that would end at `until`, held by `delegation` for a resident
+/// born on `birth_date`: a parent holds a minor's, so not past her eighteenth birthday.
+pub fn held_until(
+    delegation: Option<Relationship>,
+    birth_date: Date,
+    until: time::OffsetDateTime,
+) -> time::OffsetDateTime {
+    match delegation {
+        Some(Relationship::Parent) => {
+            let of_age = eid_core::identity::add_years(birth_date, 18).midnight();
+            until.min(of_age.assume_utc())
+        }
+        _ => until,
+    }
+}
+
+/// Whether `held` is in a wallet of the resident's own: not a printed code (no wallet holds
+/// it) and not held for her in someone else's wallet (delegated). What speaks of "her
+/// wallets" — her lost phone, her move, the notice of a new enrolment, a reissue into her
+/// phone — is about these alone.
+pub fn in_her_wallet(held: &eid_store::CredentialRecord) -> bool {
+    held.provider != eid_trust::model::PAPER_PROVIDER && held.delegation.is_none()
+}
+
 /// The purposes with a compact credential for the offline QR: those a desk with only a
 /// scanner serves, whose attributes fit one QR code (a hotel's and a welfare office's
 /// include the whole address, which does not).
@@ -286,4 +338,57 @@ pub fn attribute_names() -> Vec<String> {
     names.push("age_in_years".to_owned());
     names.push("age_birth_year".to_owned());
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{date, datetime};
+
+    #[test]
+    fn a_parents_holding_ends_at_eighteen_and_a_guardians_does_not() {
+        let until = datetime!(2027-06-01 0:00 UTC);
+        let born = date!(2009 - 03 - 15);
+        let parent = Some(Relationship::Parent);
+        assert_eq!(
+            held_until(parent, born, until),
+            datetime!(2027-03-15 0:00 UTC)
+        );
+        assert_eq!(held_until(Some(Relationship::Guardian), born, until), until);
+        assert_eq!(held_until(None, born, until), until);
+        // Eighteen after the credential's end: the end stands.
+        assert_eq!(held_until(parent, date!(2010 - 03 - 15), until), until);
+        // Born on 29 February: of age on 28 February (or 1 March) of the year, not later.
+        let leap = held_until(parent, date!(2008 - 02 - 29), until);
+        assert!(leap <= datetime!(2026-03-01 0:00 UTC), "{leap}");
+    }
+
+    #[test]
+    fn a_configuration_says_what_it_issues() {
+        let [mdoc, sd_jwt] = delegated_configurations(Relationship::Guardian);
+        assert_eq!(mdoc, "resident_identity_delegated_guardian_mdoc");
+        assert_eq!(
+            configuration_of(&mdoc),
+            (CONFIG_MDOC, Some(Relationship::Guardian))
+        );
+        assert_eq!(
+            configuration_of(&sd_jwt),
+            (CONFIG_SD_JWT, Some(Relationship::Guardian))
+        );
+        for own in [
+            CONFIG_MDOC,
+            CONFIG_SD_JWT,
+            "resident_identity_offline_age_check",
+        ] {
+            assert_eq!(configuration_of(own), (own, None));
+        }
+        // Not a relationship or not a form: taken for itself, which no offer names.
+        for odd in [
+            "resident_identity_delegated_uncle_mdoc",
+            "resident_identity_delegated_parent_pdf",
+            "resident_identity_delegated_parent",
+        ] {
+            assert_eq!(configuration_of(odd), (odd, None));
+        }
+    }
 }

@@ -160,9 +160,11 @@ impl Authority {
         }
         let mut wallets: Vec<(String, String)> = Vec::new();
         for held in self.store.credentials_of(&number).await? {
+            // A printed code is on paper, and a parent's wallet is not hers: her phone's loss
+            // leaves both.
+            let hers = crate::credential::in_her_wallet(&held);
             let key = (held.provider, held.wallet_instance);
-            // A printed code is on paper, not in a wallet: a phone's loss leaves it.
-            if key.0 != crate::paper::PAPER_PROVIDER
+            if hers
                 && format!("{}/{}", key.0, key.1) != proofed.bound
                 && held.state == eid_store::CredentialState::Valid
                 && !wallets.contains(&key)
@@ -235,10 +237,13 @@ impl Authority {
         let mut credentials = Vec::new();
         let mut wallets: Vec<(String, String)> = Vec::new();
         for held in self.store.credentials_of(number).await? {
+            // A printed code is on paper, and a parent's wallet is not hers: her move between
+            // phones leaves both.
+            if !crate::credential::in_her_wallet(&held) {
+                continue;
+            }
             let key = (held.provider, held.wallet_instance);
-            // A printed code is on paper, not in a wallet: a move between phones leaves it.
             if format!("{}/{}", key.0, key.1) == proofed.bound
-                || key.0 == crate::paper::PAPER_PROVIDER
                 || held.state == eid_store::CredentialState::Invalid
             {
                 continue;
@@ -262,6 +267,14 @@ impl Authority {
                 .await?
                 .instances;
         }
+        // What her old phones held for others (a child's credential) goes with them.
+        instances += self
+            .revoke_held_in(
+                &wallets,
+                &proofed.wallet,
+                "its holder moved to another wallet (face proofed)",
+            )
+            .await?;
         self.audit(
             &proofed.wallet,
             "report_move",

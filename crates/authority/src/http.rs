@@ -13,7 +13,8 @@ use axum::routing::{get, post};
 use eid_crypto::secrets_equal;
 
 use crate::{
-    ApiError, Authority, OPENAPI, admin, enrolment, issuance, metadata, paper, pseudonyms, status,
+    ApiError, Authority, OPENAPI, admin, delegation, enrolment, issuance, metadata, paper,
+    pseudonyms, status,
 };
 
 /// The public listener: OpenID4VCI, status lists, events, remote enrolment, OpenAPI.
@@ -75,6 +76,7 @@ pub fn admin_router(authority: Arc<Authority>) -> Router {
         .route("/admin/residents/{action}", post(admin::resident_action))
         .route("/admin/rebind", post(admin::rebind))
         .route("/admin/paper", post(paper::print_paper))
+        .route("/admin/delegations", post(delegation::register_delegation))
         .route("/admin/pseudonyms/resolve", post(pseudonyms::resolve))
         .route("/admin/registry/events", post(admin::registry_event))
         .route("/admin/audit", get(admin::audit_log))

@@ -22,8 +22,8 @@ use crate::{ApiError, Authority, DocumentSigner, hash_secret};
 pub use eid_oid4vc::eid::OfferMade;
 
 impl Authority {
-    /// Makes an offer of both formats for a resident the caller has proofed, notifies the
-    /// resident's existing wallets, and audits it.
+    /// Makes an offer of both formats (and the offline QR's) for a resident the caller has
+    /// proofed, notifies the resident's existing wallets, and audits it.
     pub(crate) async fn make_offer(
         &self,
         number: &eid_core::ResidentIdNumber,
@@ -31,11 +31,28 @@ impl Authority {
         action: &str,
         wallet: Option<&str>,
     ) -> Result<OfferMade, ApiError> {
+        self.make_offer_of(
+            number,
+            (actor, action),
+            wallet,
+            credential::all_configurations(),
+        )
+        .await
+    }
+
+    /// Makes an offer of `configurations`, redeemable only by `wallet` when given, as
+    /// [`Self::make_offer`].
+    pub(crate) async fn make_offer_of(
+        &self,
+        number: &eid_core::ResidentIdNumber,
+        (actor, action): (&str, &str),
+        wallet: Option<&str>,
+        configurations: Vec<String>,
+    ) -> Result<OfferMade, ApiError> {
         let code = self.secret_routed(32, number.expose(), true)?;
         let tx_code = self.tx_code()?;
         let now = self.clock.now();
         let expires_at = (now + self.settings.offer_ttl).unix_timestamp();
-        let configurations = credential::all_configurations();
         self.store
             .create_offer(&NewOffer {
                 code_hash: &hash_secret(&code),
@@ -49,9 +66,10 @@ impl Authority {
         // The identity's existing wallets learn of the new enrolment (was it you?).
         let mut told = Vec::new();
         for held in self.store.credentials_of(number).await? {
-            // A printed code is held by no wallet: there is no one to tell.
+            // A printed code is held by no wallet, and a parent's wallet is not hers: there
+            // is no one of hers to tell.
             if held.state == CredentialState::Invalid
-                || held.provider == crate::paper::PAPER_PROVIDER
+                || !credential::in_her_wallet(&held)
                 || told.contains(&(held.provider.clone(), held.wallet_instance.clone()))
             {
                 continue;
@@ -278,6 +296,11 @@ impl Authority {
                 "the identity card is no longer valid".into(),
             ));
         }
+        let delegation = credential::configuration_of(configuration).1;
+        if let Some(relationship) = delegation {
+            self.still_delegable(relationship, &entry, grant.wallet.as_deref(), now)
+                .await?;
+        }
         let face_template = match credential::offline_purpose(configuration) {
             Some(purpose) => self.face_template_for(purpose, &entry).await?,
             None => None,
@@ -296,7 +319,11 @@ impl Authority {
         }
         let id = self.secret_routed(16, grant.id_number.expose(), false)?;
         let signer = self.document_signer(now)?;
-        let expires_at = self.valid_until(&entry, now, signer);
+        let expires_at = credential::held_until(
+            delegation,
+            entry.card.birth_date,
+            self.valid_until(&entry, now, signer),
+        );
         let recorded = self
             .store
             .record_credential(
@@ -306,6 +333,7 @@ impl Authority {
                     provider: &attestation.provider,
                     wallet_instance: &attestation.wallet_instance,
                     configuration,
+                    delegation: delegation.map(eid_core::Relationship::as_str),
                     issued_at: now.unix_timestamp(),
                     expires_at: expires_at.unix_timestamp(),
                 },
@@ -380,6 +408,39 @@ impl Authority {
             credentials,
             notification_id: None,
         })
+    }
+
+    /// What a delegation's offer was made on still holds when its credential is asked for:
+    /// the holder's wallet (the one the offer is bound to) still holds the holder's own
+    /// valid credentials (not reported lost meanwhile), and a parent's ward is still a minor.
+    async fn still_delegable(
+        &self,
+        relationship: eid_core::Relationship,
+        entry: &RegistryEntry,
+        wallet: Option<&str>,
+        now: time::OffsetDateTime,
+    ) -> Result<(), ApiError> {
+        let denied = |why: &str| Err(ApiError::Forbidden("credential_request_denied", why.into()));
+        let Some((provider, instance)) = wallet.and_then(|w| w.split_once('/')) else {
+            return denied(
+                "a delegation's offer is bound to its holder's wallet, and this one is not",
+            );
+        };
+        let holds = self
+            .store
+            .resident_of_wallet(provider, instance, now.unix_timestamp())
+            .await?;
+        if holds.is_none() {
+            return denied(
+                "the holder's wallet no longer holds valid credentials of its own (reported lost?): the counter registers the delegation again",
+            );
+        }
+        if relationship == eid_core::Relationship::Parent
+            && eid_core::identity::age_in_years(entry.card.birth_date, now.date()) >= 18
+        {
+            return denied("the resident is of age: a parent holds a minor's credential only");
+        }
+        Ok(())
     }
 
     /// Revokes credential `id`, recorded but never handed over (`detail` says why).
@@ -526,6 +587,7 @@ impl Authority {
             idx,
             uri: self.status_uri(shard),
         };
+        let (form, delegation) = credential::configuration_of(configuration);
         let credential = if let Some(purpose) = credential::offline_purpose(configuration) {
             let catalogue = self
                 .trust
@@ -563,12 +625,16 @@ impl Authority {
                 e => ApiError::Internal(e.to_string()),
             })?;
             b64url(&compact)
-        } else if configuration == CONFIG_MDOC {
-            let name_spaces =
-                credential::mdoc_name_spaces(&entry.card, now.date(), (provider, None), pseudonyms);
+        } else if form == CONFIG_MDOC {
+            let name_spaces = credential::mdoc_name_spaces(
+                &entry.card,
+                now.date(),
+                (provider, delegation),
+                pseudonyms,
+            );
             let issuer_signed = eid_mdoc::issue::issue(
                 &eid_mdoc::issue::IssueRequest {
-                    doc_type: credential::DOCTYPE,
+                    doc_type: credential::doc_type(delegation),
                     name_spaces: &name_spaces,
                     device_key: key,
                     valid_from: now,
@@ -580,13 +646,17 @@ impl Authority {
                 self.random.as_ref(),
             )?;
             b64url(&issuer_signed)
-        } else {
-            let claims =
-                credential::sd_jwt_claims(&entry.card, now.date(), (provider, None), pseudonyms);
+        } else if form == credential::CONFIG_SD_JWT {
+            let claims = credential::sd_jwt_claims(
+                &entry.card,
+                now.date(),
+                (provider, delegation),
+                pseudonyms,
+            );
             eid_sdjwt::issue(
                 &eid_sdjwt::IssueRequest {
                     claims: &claims,
-                    vct: credential::VCT,
+                    vct: credential::vct(delegation),
                     issuer: Some(&self.settings.issuer_url),
                     holder_key: key,
                     issued_at: now,
@@ -598,6 +668,10 @@ impl Authority {
                 ds.signer(),
                 self.random.as_ref(),
             )?
+        } else {
+            return Err(ApiError::Internal(format!(
+                "no form of credential for configuration {configuration}"
+            )));
         };
         Ok(IssuedCredential { credential })
     }

@@ -20,6 +20,7 @@
 mod admin;
 pub mod config;
 pub mod credential;
+pub mod delegation;
 mod enrolment;
 mod error;
 pub mod events;

@@ -105,6 +105,33 @@ impl Authority {
                 },
             ),
         ]);
+        // A credential held for the resident by a parent or guardian: the same data set under
+        // its own type, offered only by a counter's delegation (`crate::delegation`).
+        for relationship in eid_core::Relationship::ALL {
+            let [mdoc, sd_jwt] = credential::delegated_configurations(relationship);
+            for (id, own) in [(mdoc, CONFIG_MDOC), (sd_jwt, CONFIG_SD_JWT)] {
+                let Some(mut delegated) = configurations.get(own).cloned() else {
+                    continue;
+                };
+                if delegated.doctype.is_some() {
+                    delegated.doctype = Some(credential::doc_type(Some(relationship)).into());
+                } else {
+                    delegated.vct = Some(credential::vct(Some(relationship)).into());
+                }
+                delegated.scope = Some(id.clone());
+                if let Some(metadata) = &mut delegated.credential_metadata {
+                    metadata.display = display(&format!(
+                        "Resident identity card held by a {relationship} ({})",
+                        if own == CONFIG_MDOC {
+                            "mdoc"
+                        } else {
+                            "SD-JWT VC"
+                        }
+                    ));
+                }
+                configurations.insert(id, delegated);
+            }
+        }
         for purpose in credential::OFFLINE_PURPOSES {
             let attributes = catalogue
                 .iter()

@@ -119,6 +119,7 @@ impl Authority {
                     // Its own "instance": a wallet-wide action never reaches another code.
                     wallet_instance: &id,
                     configuration: &configuration,
+                    delegation: None,
                     issued_at: now.unix_timestamp(),
                     expires_at: expires_at.unix_timestamp(),
                 },
@@ -228,13 +229,7 @@ pub(crate) async fn print_paper(
             ),
         )
     })?;
-    let officer = body.officer.trim();
-    if officer.is_empty() || officer.len() > 64 || officer.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(
-            "invalid_request",
-            "officer: 1 to 64 characters, no control characters".into(),
-        ));
-    }
+    let officer = crate::admin::officer(&body.officer)?;
     Ok(Json(
         authority
             .print_paper(

@@ -146,6 +146,7 @@ impl Story {
                         provider: "superapp-a",
                         wallet_instance: "filler-phone",
                         configuration: "filler",
+                        delegation: None,
                         issued_at: NOW.unix_timestamp(),
                         expires_at: NOW.unix_timestamp() + 86_400,
                     },

@@ -97,6 +97,7 @@ struct Credential {
     provider: String,
     wallet_instance: String,
     configuration: String,
+    delegation: Option<String>,
     issued_at: i64,
     expires_at: i64,
     state: CredentialState,
@@ -211,6 +212,11 @@ impl Tables {
                     c.provider == provider && c.wallet_instance == instance
                 }
                 Selector::Resident(number) => c.id_number == number.expose(),
+                Selector::HeldInWallet { provider, instance } => {
+                    c.provider == provider
+                        && c.wallet_instance == instance
+                        && c.delegation.is_some()
+                }
             })
             .map(|(id, _)| id.clone())
             .collect()
@@ -230,6 +236,7 @@ impl Tables {
             provider: c.provider.clone(),
             wallet_instance: c.wallet_instance.clone(),
             configuration: c.configuration.clone(),
+            delegation: c.delegation.clone(),
             state: c.state,
             instances,
         }
@@ -525,6 +532,7 @@ impl Storage for MemoryStorage {
                     provider: credential.provider.to_owned(),
                     wallet_instance: credential.wallet_instance.to_owned(),
                     configuration: credential.configuration.to_owned(),
+                    delegation: credential.delegation.map(str::to_owned),
                     issued_at: credential.issued_at,
                     expires_at: credential.expires_at,
                     state: CredentialState::Valid,
@@ -606,6 +614,7 @@ impl Storage for MemoryStorage {
                         && c.wallet_instance == instance
                         && c.state == CredentialState::Valid
                         && c.expires_at > now
+                        && c.delegation.is_none()
                 })
                 .map(|c| &c.id_number)
                 .collect();

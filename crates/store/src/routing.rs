@@ -458,7 +458,9 @@ impl Store {
         match selector {
             Selector::Credential(key) => vec![self.partition_of(key)],
             Selector::Resident(number) => vec![self.partition_of(number.expose())],
-            Selector::WalletInstance { .. } => (0..self.parts.len()).collect(),
+            Selector::WalletInstance { .. } | Selector::HeldInWallet { .. } => {
+                (0..self.parts.len()).collect()
+            }
         }
     }
 

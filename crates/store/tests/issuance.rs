@@ -56,9 +56,67 @@ fn credential<'a>(id: &'a str, wallet: &'a str) -> NewCredential<'a> {
         provider: "wechat",
         wallet_instance: wallet,
         configuration: "resident_identity_sd_jwt",
+        delegation: None,
         issued_at: NOW,
         expires_at: NOW + 86_400,
     }
+}
+
+/// A wallet holding its resident's own credential and another resident's held for her
+/// (delegated): it is still its resident's alone; the holding is listed as delegated, and
+/// a wallet-wide change reaches it.
+async fn delegated(store: &Store) {
+    let other = ResidentIdNumber::parse_structure(&resident(store).await).unwrap();
+    store
+        .record_credential(&credential("own", "w-d"), 1, SHARD, &OsRandom)
+        .await
+        .unwrap();
+    let mut held = credential("held", "w-d");
+    held.id_number = &other;
+    held.configuration = "resident_identity_delegated_parent_sd_jwt";
+    held.delegation = Some("parent");
+    store
+        .record_credential(&held, 1, SHARD, &OsRandom)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .resident_of_wallet("wechat", "w-d", NOW)
+            .await
+            .unwrap(),
+        Some(*TYPED)
+    );
+    let records = store.credentials_of(&other).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].delegation.as_deref(), Some("parent"));
+    assert_eq!(
+        store.credentials_of(&TYPED).await.unwrap()[0].delegation,
+        None
+    );
+    let recent = store.recent_credentials(10).await.unwrap();
+    assert!(
+        recent
+            .iter()
+            .any(|(c, _)| c.id == "held" && c.delegation.as_deref() == Some("parent"))
+    );
+    let changed = store
+        .set_state(
+            Selector::WalletInstance {
+                provider: "wechat",
+                instance: "w-d",
+            },
+            CredentialState::Suspended,
+            NOW,
+            &STAMP,
+        )
+        .await
+        .unwrap();
+    let mut ids: Vec<(&str, Option<&str>)> = changed
+        .iter()
+        .map(|c| (c.id.as_str(), c.delegation.as_deref()))
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [("held", Some("parent")), ("own", None)]);
 }
 
 async fn exercise(store: &Store) {
@@ -598,6 +656,7 @@ async fn memory() {
     fills_shards(&Store::connect("memory:").await.unwrap()).await;
     reinstate_and_void(&Store::connect("memory:").await.unwrap()).await;
     outbox(&Store::connect("memory:").await.unwrap()).await;
+    delegated(&Store::connect("memory:").await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -606,6 +665,7 @@ async fn sqlite_in_memory() {
     fills_shards(&Store::connect("sqlite::memory:").await.unwrap()).await;
     reinstate_and_void(&Store::connect("sqlite::memory:").await.unwrap()).await;
     outbox(&Store::connect("sqlite::memory:").await.unwrap()).await;
+    delegated(&Store::connect("sqlite::memory:").await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -636,6 +696,7 @@ async fn postgres() {
         .unwrap();
     let store = Store::connect(&scratch.url).await.unwrap();
     outbox(&store).await;
+    delegated(&store).await;
     store.close().await;
     scratch.drop_database().await.unwrap();
 }

@@ -87,6 +87,7 @@ async fn exercise(store: &Store) {
                         provider: "wechat",
                         wallet_instance: &wallet,
                         configuration,
+                        delegation: None,
                         issued_at: NOW,
                         expires_at: NOW + 86_400,
                     },
@@ -244,6 +245,7 @@ fn credential<'a>(id: &'a str, number: &'a ResidentIdNumber, wallet: &'a str) ->
         provider: "p",
         wallet_instance: wallet,
         configuration: "c",
+        delegation: None,
         issued_at: NOW,
         expires_at: NOW + 1,
     }

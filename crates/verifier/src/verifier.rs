@@ -523,6 +523,20 @@ impl Verifier {
             .and_then(Value::as_str)
             .map(str::to_owned);
         let delegated = match claims.get("vct").and_then(Value::as_str) {
+            // Her own names no holder: one that does is not taken for either.
+            Some(eid_sdjwt::VCT_RESIDENT_IDENTITY) if claims.contains_key("delegation") => {
+                return self.refused(
+                    check,
+                    Some(FORMAT),
+                    Reason::new(
+                        "presentation_not_verified",
+                        format!(
+                            "the credential is of type {} and yet names a holder (delegation)",
+                            eid_sdjwt::VCT_RESIDENT_IDENTITY
+                        ),
+                    ),
+                );
+            }
             Some(eid_sdjwt::VCT_RESIDENT_IDENTITY) => None,
             Some(eid_sdjwt::VCT_DELEGATED) => {
                 let relationship = claims

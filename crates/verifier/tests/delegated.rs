@@ -194,6 +194,14 @@ fn a_relationship_in_her_own_credential_or_another_type_is_refused() {
         "{:?}",
         report.reasons
     );
+    let own_sd_jwt = sd_jwt(&world, eid_sdjwt::VCT_RESIDENT_IDENTITY, Some("parent"));
+    let report = bank_verifies(&world, &verifier, Held::SdJwt(&own_sd_jwt));
+    assert_eq!(report.codes(), ["presentation_not_verified"]);
+    assert!(
+        report.reasons[0].message.contains("names a holder"),
+        "{:?}",
+        report.reasons
+    );
     // A type the desk does not know.
     let other_mdoc = mdoc(&world, "cn.eid.resident.other.1", Some("parent"));
     let report = bank_verifies(&world, &verifier, Held::Mdoc(&other_mdoc));

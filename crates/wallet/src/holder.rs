@@ -270,6 +270,23 @@ impl Holder {
         let (endpoints, metadata) = enrolment
             .endpoints(&issuer, &server)
             .map_err(|e| HolderError::Upstream(format!("the issuer's metadata: {e}")))?;
+        // A credential held for someone else (a child's, in a parent's wallet) is of a type
+        // of its own; this wallet holds its resident's own alone, and must not mix another's
+        // in with them: such an offer is refused before its code is spent.
+        let delegated = |id: &String| {
+            metadata
+                .credential_configurations_supported
+                .get(id)
+                .is_some_and(|c| {
+                    c.doctype.as_deref() == Some(eid_mdoc::DOCTYPE_DELEGATED)
+                        || c.vct.as_deref() == Some(eid_sdjwt::VCT_DELEGATED)
+                })
+        };
+        if enrolment.configurations().iter().any(delegated) {
+            return Err(HolderError::Invalid(
+                "this offer is of a credential held for someone else (a delegation), which this wallet does not hold yet".into(),
+            ));
+        }
         let token: TokenResponse = exchange(
             "the token endpoint",
             eid_http::post_form(&endpoints.token, enrolment.token_form(tx_code)).await,

@@ -81,7 +81,7 @@ async fn next_events(stream: &mut BodyDataStream, n: usize) -> Vec<Event> {
 }
 
 /// Everything `phone` got for `card`, in both formats.
-async fn issue_to(world: &World, card: &ResidentCard, phone: &Phone) -> Vec<Vec<String>> {
+pub async fn issue_to(world: &World, card: &ResidentCard, phone: &Phone) -> Vec<Vec<String>> {
     let (offer, tx_code) = enrol(world, card).await;
     obtain(
         world,
@@ -707,6 +707,8 @@ async fn the_admin_listener_requires_its_token_and_remote_enrolment_says_why_it_
         "/lost",
         "/refresh",
         "/admin/enrolments",
+        "/admin/paper",
+        "/admin/delegations",
         "/admin/credentials/{id}/{action}",
         "/admin/wallets/{provider}/{instance}/{action}",
         "/admin/residents/{action}",

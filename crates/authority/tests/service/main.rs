@@ -12,6 +12,7 @@
 
 mod common;
 mod contention;
+mod delegation;
 mod issuance;
 mod lifecycle;
 mod nats;

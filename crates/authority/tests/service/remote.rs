@@ -830,8 +830,9 @@ async fn a_printed_code_carries_the_face_template_and_without_a_portrait_none_is
     );
 }
 
-/// A printed code is on paper, not in a wallet: a lost phone reported, or a move to a new
-/// phone, leaves it valid (the console or the hotline's freeze withdraw it).
+/// A printed code is on paper, not in a wallet, and a guardian's wallet is not hers: a lost
+/// phone reported, or a move to a new phone, leaves both valid (the console or the
+/// hotline's freeze withdraw them).
 #[tokio::test]
 #[ignore = "needs the face models: EID_PROOFING_DIR (scripts/test fetches them)"]
 async fn a_lost_phone_or_a_move_leaves_the_printed_code() {
@@ -850,14 +851,38 @@ async fn a_lost_phone_or_a_move_leaves_the_printed_code() {
     .await;
     assert_eq!(status, StatusCode::OK, "{printed}");
     let paper = printed["credential"].as_str().unwrap().to_owned();
+    // A guardian's wallet holds her credential too (a delegation): not hers either.
+    let today = world.now().date();
+    let holder = (0..world.residents.len())
+        .find(|&n| {
+            n != 20 && eid_core::identity::age_in_years(world.residents[n].birth_date, today) >= 18
+        })
+        .unwrap();
+    let guardian = Phone::new("wechat", "guardian-phone", 1);
+    issue_to(&world, &world.residents[holder], &guardian).await;
+    crate::delegation::held_by(
+        &world,
+        (20, holder),
+        eid_core::Relationship::Guardian,
+        &guardian,
+    )
+    .await;
     let old = Phone::new("wechat", "old-phone", 1);
     let new = Phone::new("alipay", "new-phone", 1);
     issue_to(&world, &card, &old).await;
+    // And she, of age, holds another's in her old phone as a guardian: it goes with her old
+    // phone when she moves.
+    assert!(eid_core::identity::age_in_years(card.birth_date, today) >= 18);
+    crate::delegation::held_by(&world, (holder, 20), eid_core::Relationship::Guardian, &old).await;
     let (status, taken) = report(&world, &card, &face, &new, false).await;
     assert_eq!(status, StatusCode::OK, "{taken}");
     assert_eq!(taken["wallets_suspended"], 1, "{taken}");
     let with_paper = |old_phone| {
-        let mut expected = vec![("old-phone".to_owned(), old_phone), (paper.clone(), Valid)];
+        let mut expected = vec![
+            ("old-phone".to_owned(), old_phone),
+            (paper.clone(), Valid),
+            ("guardian-phone".to_owned(), Valid),
+        ];
         expected.sort_by(|a, b| a.0.cmp(&b.0));
         expected
     };
@@ -870,4 +895,13 @@ async fn a_lost_phone_or_a_move_leaves_the_printed_code() {
     expected.push(("new-phone".into(), Valid));
     expected.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(states(&world, &card).await, expected);
+    // What her old phone held for the other resident is revoked; the other resident's own
+    // are untouched.
+    assert_eq!(
+        states(&world, &world.residents[holder]).await,
+        [
+            ("guardian-phone".to_owned(), Valid),
+            ("old-phone".to_owned(), Invalid)
+        ]
+    );
 }

@@ -79,8 +79,9 @@ impl Partition {
             let mut tx = pool.begin_write().await.map_err(db("recording a credential"))?;
             sqlx::query(
                 "INSERT INTO credentials
-                 (id, id_number, provider, wallet_instance, configuration, issued_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 (id, id_number, provider, wallet_instance, configuration, issued_at, expires_at,
+                  delegation)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(credential.id)
             .bind(credential.id_number.expose())
@@ -89,6 +90,7 @@ impl Partition {
             .bind(credential.configuration)
             .bind(credential.issued_at)
             .bind(credential.expires_at)
+            .bind(credential.delegation)
             .execute(&mut *tx)
             .await
             .map_err(db("recording a credential"))?;
@@ -197,22 +199,29 @@ impl Partition {
         // The parameters in order of appearance: SQLite numbers `$n` names by first use.
         let (select, a, b): (&str, &str, Option<&str>) = match selector {
             Selector::Credential(id) => (
-                "SELECT id, provider, wallet_instance, configuration FROM credentials
+                "SELECT id, provider, wallet_instance, configuration, delegation FROM credentials
                  WHERE id = $1 AND status IN ($2, $3) ORDER BY id",
                 id,
                 None,
             ),
             Selector::WalletInstance { provider, instance } => (
-                "SELECT id, provider, wallet_instance, configuration FROM credentials
+                "SELECT id, provider, wallet_instance, configuration, delegation FROM credentials
                  WHERE provider = $1 AND wallet_instance = $2 AND status IN ($3, $4) ORDER BY id",
                 provider,
                 Some(instance),
             ),
             Selector::Resident(number) => (
-                "SELECT id, provider, wallet_instance, configuration FROM credentials
+                "SELECT id, provider, wallet_instance, configuration, delegation FROM credentials
                  WHERE id_number = $1 AND status IN ($2, $3) ORDER BY id",
                 number.expose(),
                 None,
+            ),
+            Selector::HeldInWallet { provider, instance } => (
+                "SELECT id, provider, wallet_instance, configuration, delegation FROM credentials
+                 WHERE provider = $1 AND wallet_instance = $2 AND delegation IS NOT NULL
+                   AND status IN ($3, $4) ORDER BY id",
+                provider,
+                Some(instance),
             ),
         };
         // A credential is reinstated only while its resident's card is valid and the resident
@@ -266,7 +275,7 @@ impl Partition {
                     .await
                     .map_err(db("recording a life event"))?;
             }
-            let mut query = sqlx::query_as::<_, (String, String, String, String)>(select).bind(a);
+            let mut query = sqlx::query_as::<_, (String, String, String, String, Option<String>)>(select).bind(a);
             if let Some(b) = b {
                 query = query.bind(b);
             }
@@ -274,7 +283,7 @@ impl Partition {
             let rows = query.fetch_all(&mut *tx).await.map_err(db("selecting credentials"))?;
             let mut changed = Vec::with_capacity(rows.len());
             let mut noticed = std::collections::BTreeSet::new();
-            for (id, provider, wallet_instance, configuration) in rows {
+            for (id, provider, wallet_instance, configuration, delegation) in rows {
                 // The state is checked again where it is written: a concurrent revocation
                 // between the select and here wins (revocation is final).
                 let update = if to == CredentialState::Valid {
@@ -344,6 +353,7 @@ impl Partition {
                     provider,
                     wallet_instance,
                     configuration,
+                    delegation,
                     state: to,
                     instances: instances.into_iter().map(|(s, i)| (count(s), count(i))).collect(),
                 });
@@ -391,13 +401,24 @@ impl Partition {
             .bind(number.expose())
             .fetch_one(pool)
             .await),
+            Selector::HeldInWallet { provider, instance } => {
+                on_pool!(self, pool => sqlx::query_scalar(
+                "SELECT count(*) FROM credentials
+                 WHERE provider = $1 AND wallet_instance = $2 AND delegation IS NOT NULL",
+            )
+            .bind(provider)
+            .bind(instance)
+            .fetch_one(pool)
+            .await)
+            }
         }
         .map_err(db("counting credentials"))?;
         Ok(count(n))
     }
 
     /// The one resident whose VALID, unexpired credentials (at `now`, Unix seconds) wallet
-    /// instance `provider`/`instance` holds, if exactly one (a wallet asking for a refresh).
+    /// instance `provider`/`instance` holds as her own, if exactly one (a wallet asking for a
+    /// refresh): credentials it holds for others (delegated) do not count.
     pub(crate) async fn resident_of_wallet(
         &self,
         provider: &str,
@@ -408,6 +429,7 @@ impl Partition {
         let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT DISTINCT id_number FROM credentials
              WHERE provider = $1 AND wallet_instance = $2 AND status = $3 AND expires_at > $4
+               AND delegation IS NULL
              LIMIT 2",
         )
         .bind(provider)
@@ -435,12 +457,14 @@ impl Partition {
             String,
             String,
             String,
+            Option<String>,
             i64,
             Option<i64>,
             Option<i64>,
         );
         let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT c.id, c.provider, c.wallet_instance, c.configuration, c.status, i.shard, i.idx
+            "SELECT c.id, c.provider, c.wallet_instance, c.configuration, c.delegation, c.status,
+                    i.shard, i.idx
              FROM credentials c LEFT JOIN credential_instances i ON i.credential = c.id
              WHERE c.id_number = $1 ORDER BY c.issued_at DESC, c.id, i.shard, i.idx",
         )
@@ -449,13 +473,14 @@ impl Partition {
         .await)
         .map_err(db("listing credentials"))?;
         let mut out: Vec<CredentialRecord> = Vec::new();
-        for (id, provider, wallet_instance, configuration, status, shard, idx) in rows {
+        for (id, provider, wallet_instance, configuration, delegation, status, shard, idx) in rows {
             if out.last().is_none_or(|last| last.id != id) {
                 out.push(CredentialRecord {
                     id,
                     provider,
                     wallet_instance,
                     configuration,
+                    delegation,
                     state: CredentialState::from_value(status)?,
                     instances: Vec::new(),
                 });
@@ -473,24 +498,25 @@ impl Partition {
         &self,
         limit: u32,
     ) -> Result<Vec<(CredentialRecord, i64)>, StoreError> {
-        let rows: Vec<(String, String, String, String, i64, i64)> =
-            on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, provider, wallet_instance, configuration, issued_at, status
+        type Row = (String, String, String, String, Option<String>, i64, i64);
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, provider, wallet_instance, configuration, delegation, issued_at, status
              FROM credentials ORDER BY issued_at DESC, id LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await)
-            .map_err(db("listing credentials"))?;
+        .map_err(db("listing credentials"))?;
         rows.into_iter()
             .map(
-                |(id, provider, wallet_instance, configuration, issued_at, status)| {
+                |(id, provider, wallet_instance, configuration, delegation, issued_at, status)| {
                     Ok((
                         CredentialRecord {
                             id,
                             provider,
                             wallet_instance,
                             configuration,
+                            delegation,
                             state: CredentialState::from_value(status)?,
                             instances: Vec::new(),
                         },

@@ -170,6 +170,9 @@ pub struct NewCredential<'a> {
     pub wallet_instance: &'a str,
     /// The configuration issued.
     pub configuration: &'a str,
+    /// Held for the resident in someone else's wallet: the relationship (a parent's, a
+    /// guardian's); `None` for the resident's own.
+    pub delegation: Option<&'a str>,
     /// Unix seconds.
     pub issued_at: i64,
     /// Unix seconds.
@@ -190,6 +193,14 @@ pub enum Selector<'a> {
     },
     /// Everything issued to a resident.
     Resident(&'a ResidentIdNumber),
+    /// What one wallet instance holds for others: the delegated credentials in it (its
+    /// holder's phone gone, moved or re-bound, they go with it).
+    HeldInWallet {
+        /// The wallet provider.
+        provider: &'a str,
+        /// The instance.
+        instance: &'a str,
+    },
 }
 
 /// A credential as stored, without personal data.
@@ -203,6 +214,9 @@ pub struct CredentialRecord {
     pub wallet_instance: String,
     /// The configuration.
     pub configuration: String,
+    /// Held for the resident in someone else's wallet: the relationship; `None` for the
+    /// resident's own.
+    pub delegation: Option<String>,
     /// Its state.
     pub state: CredentialState,
     /// Its instances' status list positions: (shard, index).

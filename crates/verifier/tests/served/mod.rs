@@ -47,6 +47,7 @@ pub async fn serve(world: &World) -> Served {
                 provider: "superapp-a",
                 wallet_instance: "phone-1",
                 configuration: "resident_identity_mdoc",
+                delegation: None,
                 issued_at: (NOW - Duration::days(1)).unix_timestamp(),
                 expires_at: (NOW + Duration::days(90)).unix_timestamp(),
             },
