@@ -5,7 +5,10 @@
 //   airport desk page reads it from an uploaded screenshot → accepted → and from its
 //   camera → the desks' face camera sees the holder (matched), then someone else (refused
 //   for the face where the purpose requires a match), offline and in person → the gate asks
-//   for a head turn: a still face refused, her turn as asked accepted → the bank asks online, declined then shared → the bank asks
+//   for a head turn: a still face refused, her turn as asked accepted → the bank asks online, declined then shared → a counter
+//   registers her as another resident's guardian: her wallet receives that credential and lists it apart; the hotel asks
+//   online, she shows the ward's: the desk says a guardian shows it, refuses it for someone else's face and accepts the
+//   ward's; in person, the same → the bank asks
 //   through the browser (the Digital Credentials API, Chromium's virtual wallet handing back
 //   what her hosted wallet answered): accepted, a decline said, an answer for another request
 //   refused (against a cluster too: the desk's replicas share the requests) → the phone is reported lost on
@@ -25,9 +28,8 @@
 // `scripts/cluster up --face`) and starts none.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -49,25 +51,18 @@ function check(ok, what) {
   if (!ok) failures += 1;
 }
 
-// A base port whose next two are free as well (the authorities' listeners).
-async function freePort() {
-  const free = port => new Promise(done => {
-    const server = createServer().once("error", () => done(false)).listen(port, "127.0.0.1", () => server.close(() => done(true)));
-  });
-  for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    if ((await free(port)) && (await free(port + 1)) && (await free(port + 2))) return port;
-  }
-}
-
-function up(port) {
+// eid up on ports the kernel picks (--port 0: a port picked here and then handed to it could be
+// taken meanwhile, and so could the next two, the authorities'); its base URL from the line
+// saying it is up.
+function up() {
   return new Promise((resolveUp, reject) => {
-    const child = spawn(eid, ["up", "--port", String(port)], { cwd: work, env: process.env });
+    const child = spawn(eid, ["up", "--port", "0"], { cwd: work, env: process.env });
     let out = "";
     const timer = setTimeout(() => reject(new Error(`eid up did not come up:\n${out}`)), 120000);
     child.stdout.on("data", d => {
       out += d;
-      if (out.includes("the story: eid demo --against")) { clearTimeout(timer); resolveUp(child); }
+      const ready = out.match(/the story: eid demo --against (\S+)\n/);
+      if (ready) { clearTimeout(timer); resolveUp({ child, base: ready[1] }); }
     });
     child.stderr.on("data", d => { out += d; });
     child.on("exit", code => { clearTimeout(timer); reject(new Error(`eid up exited ${code}:\n${out}`)); });
@@ -75,9 +70,9 @@ function up(port) {
 }
 
 const against = process.env.EID_AGAINST;
-const port = against ? 0 : await freePort();
-const base = against ? against.replace(/\/$/, "") : `http://127.0.0.1:${port}`;
-const server = against ? null : await up(port);
+const started = against ? null : await up();
+const base = against ? against.replace(/\/$/, "") : started.base;
+const server = started?.child ?? null;
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
   "--disable-component-update", "--disable-sync", "--no-first-run"];
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ARGS });
@@ -398,6 +393,111 @@ try {
   await bank.waitForSelector("#verdict.ok", { timeout: 15000 }).catch(() => {});
   seen = await bankVerdict();
   check(seen.ok, `the bank accepts when she shares after all ${seen.reasons}`);
+
+  // She becomes the guardian of another resident of Nanning (an adult, registered at the
+  // counter: the console's panel), and receives that credential on her wallet page, where it is
+  // listed apart from her own. The hotel asks online; she chooses the ward's credential;
+  // the desk says a guardian shows it, refuses it when the face at the desk is someone
+  // else's, and accepts it when it is the ward's. (Every synthetic resident's registry
+  // portrait is the same fixture, for want of other faces: the ward's face is that
+  // photograph.)
+  {
+    const nanning = platform.authorities.find(a => a.key === "nanning");
+    const ward = readFileSync(join(dirname(nanning.admin_token_file), "residents.jsonl"), "utf8")
+      .split("\n").filter(Boolean).map(line => JSON.parse(line))
+      .find(r => r.id_number !== resident.id_number && r.id_number.slice(6, 10) < "2000");
+    // The counter: the authority console's delegation panel.
+    const counter = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await counter.goto(`${base}/console/?lang=en`);
+    await counter.selectOption("#authority", "nanning");
+    await counter.fill("#token", readFileSync(nanning.admin_token_file, "utf8").trim());
+    await counter.click("#login-go");
+    await counter.waitForSelector("#board:not(.hidden)");
+    await counter.fill("#ward-id", ward.id_number);
+    await counter.fill("#ward-name", ward.full_name);
+    await counter.fill("#holder-id", resident.id_number);
+    await counter.fill("#holder-name", resident.full_name);
+    // A parent of an adult is refused, saying why; a guardian is registered.
+    await counter.selectOption("#relationship", "parent");
+    await counter.click("#delegation-go");
+    await counter.waitForFunction(() => document.getElementById("delegation-error").textContent !== "");
+    const refusedParent = await counter.textContent("#delegation-error");
+    check(refusedParent.includes("delegation_refused") || refusedParent.includes("minor"), `the counter refuses a parent of an adult: ${refusedParent}`);
+    await counter.selectOption("#relationship", "guardian");
+    await counter.click("#delegation-go");
+    await counter.waitForSelector("#delegation-made:not(.hidden)", { timeout: 15000 });
+    const made = { offer_uri: await counter.inputValue("#delegation-offer"), tx_code: await counter.inputValue("#delegation-code") };
+    check(made.offer_uri.startsWith("openid-credential-offer://") && /^\d+$/.test(made.tx_code), "the counter registers her as the ward's guardian: an offer and a code");
+    await counter.screenshot({ path: join(shots, "console-delegation.png"), fullPage: true });
+    await counter.close();
+    await wallet.fill("#held-offer", made.offer_uri);
+    await wallet.fill("#held-tx-code", made.tx_code);
+    await wallet.click("#held-go");
+    await pin(wallet);
+    await wallet.waitForSelector("#held li[data-holding]", { timeout: 30000 });
+    const held = await wallet.textContent("#held");
+    check(held.includes(ward.full_name) && held.includes("监护人代持"), `the wallet lists the ward's credential as held by a guardian: ${held}`);
+    check(!(await wallet.textContent("#card-fields")).includes(ward.full_name), "her own card shows her own, not the ward's");
+    await wallet.screenshot({ path: join(shots, "wallet-held.png"), fullPage: true });
+    const hotel = await deskContext.newPage();
+    await hotel.goto(`${base}/desk/?lang=en&desk=nanning-hotel`);
+    // The hotel asks with the photograph of the person at its desk; she shows the ward's.
+    const hotelSees = async face => {
+      await hotel.evaluate(() => document.getElementById("verdict").classList.add("hidden"));
+      if (compares) {
+        await hotel.setInputFiles("#face-image", join(fixtures, face));
+        await hotel.waitForSelector("#face-preview:not(.hidden)");
+      }
+      const before = await hotel.textContent("#online-link");
+      await hotel.click("#online-go");
+      await hotel.waitForFunction(old => {
+        const link = document.getElementById("online-link").textContent;
+        return link && link !== old && !document.getElementById("online-link-box").classList.contains("hidden");
+      }, before);
+      await wallet.fill("#invocation", await hotel.textContent("#online-link"));
+      await wallet.click("#online-go");
+      await wallet.waitForSelector("#consent:not(.hidden)");
+      const offered = !(await wallet.$eval("#consent-whose-box", b => b.classList.contains("hidden")));
+      await wallet.selectOption("#consent-whose", await wallet.getAttribute("#held li[data-holding]", "data-holding"));
+      await wallet.click("#consent-yes");
+      await pin(wallet);
+      await hotel.waitForSelector("#verdict:not(.hidden)", { timeout: 15000 });
+      return { offered, ok: await hotel.$eval("#verdict", v => v.classList.contains("ok")), who: await hotel.textContent("#verdict-who"),
+        reasons: await hotel.textContent("#reasons"), attributes: await hotel.textContent("#attributes") };
+    };
+    seen = await hotelSees(someoneElse.selfie);
+    check(seen.offered, "the hotel's request offers her the choice of whose credential");
+    check(seen.who.includes("held by a guardian"), `the hotel's desk says a guardian shows it: ${seen.who}`);
+    check(!compares || (!seen.ok && seen.reasons.includes("face_mismatch")), `the hotel refuses it with someone else's face at the desk: ${seen.reasons}`);
+    seen = await hotelSees(resident.portrait);
+    check(seen.ok && seen.attributes.includes(ward.id_number) && seen.who.includes("held by a guardian"),
+      `the hotel accepts it with the ward at the desk, showing the ward's data: ${seen.reasons}`);
+    await hotel.screenshot({ path: join(shots, "desk-delegated.png"), fullPage: true });
+    // In person too: the hotel's desk reads her phone's engagement QR; she shows the ward's.
+    await hotel.evaluate(() => document.getElementById("verdict").classList.add("hidden"));
+    await hotel.click("#tab-upload");
+    if (compares) {
+      await hotel.setInputFiles("#face-image", join(fixtures, resident.portrait));
+      await hotel.waitForSelector("#face-preview:not(.hidden)");
+    }
+    await wallet.click("#in-person-go");
+    await wallet.waitForSelector("#engagement svg");
+    const heldQr = join(work, `engagement-held-${Date.now()}.png`);
+    await (await wallet.$("#engagement svg")).screenshot({ path: heldQr });
+    await hotel.setInputFiles("#image", heldQr);
+    await wallet.waitForSelector("#consent:not(.hidden)", { timeout: 30000 })
+      .catch(async e => { throw new Error(`${e.message}; the desk says: ${await hotel.textContent("#scan-state")}`); });
+    const offered = !(await wallet.$eval("#consent-whose-box", b => b.classList.contains("hidden")));
+    await wallet.selectOption("#consent-whose", await wallet.getAttribute("#held li[data-holding]", "data-holding"));
+    await wallet.click("#consent-yes");
+    await pin(wallet);
+    await hotel.waitForSelector("#verdict:not(.hidden)", { timeout: 30000 });
+    seen = { ok: await hotel.$eval("#verdict", v => v.classList.contains("ok")), who: await hotel.textContent("#verdict-who"),
+      reasons: await hotel.textContent("#reasons"), attributes: await hotel.textContent("#attributes") };
+    check(offered && seen.ok && seen.attributes.includes(ward.id_number) && seen.who.includes("held by a guardian"),
+      `in person, the hotel's request offers her the choice and its desk accepts the ward's, held by a guardian: ${seen.who} ${seen.reasons}`);
+    await hotel.close();
+  }
 
   // The bank through the browser (the W3C Digital Credentials API: org-iso-mdoc, then
   // openid4vp-v1-signed and -unsigned, offered in the same call). Chromium's

@@ -33,6 +33,7 @@ fn valid() -> &'static StoredBackup {
             relying_party_name: Some("bank".into()),
             purpose: "bank_account_opening".into(),
             attributes: vec!["age_over_18".into()],
+            held_for: None,
         };
         let code = RecoveryCode::parse(CODE).unwrap();
         make_backup(&[entry.clone(), entry], 0, &code, &secret(), CHEAP, &OsRandom)

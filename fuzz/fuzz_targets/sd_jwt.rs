@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
             now: datetime!(2025-05-29 16:41:05 UTC),
             leeway: Duration::ZERO,
             sd_jwt_vc: false,
-            expected_vct: None,
+            expected_vct: &[],
             key_binding,
             status: None,
         };

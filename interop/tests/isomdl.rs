@@ -498,6 +498,18 @@ fn isomdl_phone_reads(
     reader: Option<(&SigningKey, &[u8])>,
     anchors: TrustAnchorRegistry,
 ) -> PhoneSaw {
+    isomdl_phone_reads_also(pki, reader, anchors, &[])
+}
+
+/// [`isomdl_phone_reads`], the request also asking for documents of the types `also`, the
+/// same items each (as eid's desk asks for a credential held for someone else beside the
+/// resident's own, where the purpose allows it): a phone answers with those it holds.
+fn isomdl_phone_reads_also(
+    pki: &Pki,
+    reader: Option<(&SigningKey, &[u8])>,
+    anchors: TrustAnchorRegistry,
+    also: &[&str],
+) -> PhoneSaw {
     let holder = SigningKey::generate().unwrap();
     let holder_p256 = p256::ecdsa::SigningKey::from(
         p256::SecretKey::from_pkcs8_der(&holder.to_pkcs8_der().unwrap()).unwrap(),
@@ -530,7 +542,13 @@ fn isomdl_phone_reads(
         }
         None => None,
     };
-    let request = DeviceRequest::encode(&[items], signer, &transcript).unwrap();
+    let mut asked = vec![items];
+    for doc_type in also {
+        let mut more = asked[0].clone();
+        more.doc_type = (*doc_type).to_owned();
+        asked.push(more);
+    }
+    let request = DeviceRequest::encode(&asked, signer, &transcript).unwrap();
     let establishment = session.establishment(&request).unwrap();
 
     // The phone decrypts it and checks the reader; the holder consents, the device key signs.
@@ -567,6 +585,17 @@ fn isomdl_phone_reads(
     }
 }
 
+/// The eid reader's side of [`PhoneSaw`]: the phone's SessionData opened (the DeviceResponse)
+/// and the session's transcript, to verify it over.
+fn eid_opens(session: &mut Session, reply: &[u8]) -> (DeviceResponse, Vec<u8>) {
+    let transcript = session.transcript().to_vec();
+    let response = session
+        .open(reply)
+        .expect("eid decrypts isomdl's SessionData")
+        .unwrap();
+    (DeviceResponse::from_cbor(&response).unwrap(), transcript)
+}
+
 #[test]
 fn eid_reader_verifies_an_isomdl_device_presentation() {
     let pki = pki();
@@ -579,12 +608,7 @@ fn eid_reader_verifies_an_isomdl_device_presentation() {
     assert_eq!(outcome.reader_authentication, AuthenticationStatus::Invalid);
 
     // The eid reader decrypts and verifies the response over this session's transcript.
-    let transcript = session.transcript().to_vec();
-    let response = session
-        .open(&reply)
-        .expect("eid decrypts isomdl's SessionData")
-        .unwrap();
-    let response = DeviceResponse::from_cbor(&response).unwrap();
+    let (response, transcript) = eid_opens(&mut session, &reply);
     let v =
         eid_mdoc::verify::verify_document(&response.documents[0], &check(&pki), &transcript, None)
             .expect("eid verifies isomdl's presentation");
@@ -675,6 +699,38 @@ fn isomdl_phone_authenticates_an_eid_reader() {
         saw.outcome.reader_authentication,
         AuthenticationStatus::Invalid
     );
+}
+
+/// eid's desk asks, where the purpose allows it, for the resident's own document and for one
+/// held for someone else (a second DocRequest of another docType, asked alike): a phone of
+/// another make holding only the first takes the request, authenticates the reader and
+/// answers with what it holds, which the eid reader verifies.
+#[test]
+fn isomdl_phone_answers_a_request_that_also_asks_for_another_document_type() {
+    let pki = pki();
+    let key = SigningKey::generate().unwrap();
+    let cert = reader_certificate(&key);
+    let PhoneSaw {
+        outcome,
+        reply,
+        mut session,
+        ..
+    } = isomdl_phone_reads_also(
+        &pki,
+        Some((&key, &cert)),
+        registry(&[(&cert, TrustPurpose::ReaderCa)]),
+        &[eid_mdoc::DOCTYPE_DELEGATED],
+    );
+    assert_eq!(outcome.reader_authentication, AuthenticationStatus::Valid);
+    let (response, transcript) = eid_opens(&mut session, &reply);
+    let documents: Vec<&str> = response
+        .documents
+        .iter()
+        .map(|d| d.doc_type.as_str())
+        .collect();
+    assert_eq!(documents, [DOC_TYPE]);
+    eid_mdoc::verify::verify_document(&response.documents[0], &check(&pki), &transcript, None)
+        .expect("eid verifies isomdl's presentation");
 }
 
 #[test]

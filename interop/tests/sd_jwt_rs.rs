@@ -83,7 +83,7 @@ fn our_verify(
         now: now(),
         leeway: Duration::seconds(30),
         sd_jwt_vc,
-        expected_vct: None,
+        expected_vct: &[],
         key_binding: Some(&check),
         status: None,
     };

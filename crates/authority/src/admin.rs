@@ -56,7 +56,7 @@ impl Action {
 }
 
 /// What a lifecycle change did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Changed {
     /// The credentials (batches) that changed.
     pub credentials: Vec<String>,
@@ -309,13 +309,32 @@ pub(crate) async fn resident_action(
     let changed = authority
         .lifecycle(selector, action, "admin", &reason)
         .await?;
-    known_target(
+    // A freeze (a hacked account, a stolen phone) or an end of her e-ID reaches what she
+    // holds for others too, in whichever wallet. A reinstate does not bring those back:
+    // nothing records why each was suspended (the console reinstates one by one).
+    let held = if action == Action::Reinstate {
+        Changed::default()
+    } else {
+        authority
+            .lifecycle(
+                Selector::HeldBy(&number),
+                action,
+                "admin",
+                &format!("its holder's e-ID: {reason}"),
+            )
+            .await?
+    };
+    let Json(mut answer) = known_target(
         &authority,
         selector,
         changed,
         "this resident holds no credential",
     )
-    .await
+    .await?;
+    if !held.credentials.is_empty() {
+        answer["held_for_others"] = json!(held);
+    }
+    Ok(Json(answer))
 }
 
 #[derive(Debug, Deserialize)]
@@ -351,12 +370,14 @@ pub(crate) async fn rebind(
         .await?;
     // What her old wallets held for others (a child's credential) goes with them.
     revoked.instances += authority
-        .revoke_held_in(
+        .held_in(
             &wallets,
+            Action::Revoke,
             &format!("officer:{officer}"),
             "its holder was re-bound to a new wallet",
         )
-        .await?;
+        .await?
+        .instances;
     let offer = authority
         .make_offer(&number, &format!("officer:{officer}"), "rebind", None)
         .await?;
@@ -371,7 +392,8 @@ pub(crate) struct RegistryEventBody {
 
 /// A registry life event, recorded and applied to the resident's credentials in one
 /// transaction: a card reported lost suspends them; a replaced card, a new name or address
-/// revoke them and offer a reissue; a death revokes them.
+/// revoke them and offer a reissue; a death revokes them, and then, in a second write that
+/// the event sent again finishes, what she held for others.
 pub(crate) async fn registry_event(
     State(authority): State<Arc<Authority>>,
     body: Result<Json<RegistryEventBody>, axum::extract::rejection::JsonRejection>,
@@ -407,6 +429,20 @@ pub(crate) async fn registry_event(
         other => other,
     };
     let changed = authority.announce(outcome, action)?;
+    // A holder who died holds nothing for anyone any more. Written after the event (the
+    // wards' credentials live in the wards' partitions): the event sent again finishes it.
+    let held = if matches!(event, LifeEvent::Death { .. }) {
+        authority
+            .lifecycle(
+                Selector::HeldBy(&number),
+                Action::Revoke,
+                "registry",
+                "its holder died (registry)",
+            )
+            .await?
+    } else {
+        Changed::default()
+    };
     // A reissue is offered while the resident holds credentials and none of them is live:
     // after this call's revocation, and equally when the call is made again because its
     // answer was lost (the first offer, if it was made, is voided above).
@@ -421,7 +457,7 @@ pub(crate) async fn registry_event(
             None
         };
     Ok(Json(
-        json!({ "event": kind, "changed": changed, "reissue_offer": offer }),
+        json!({ "event": kind, "changed": changed, "held_for_others": held, "reissue_offer": offer }),
     ))
 }
 

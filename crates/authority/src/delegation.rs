@@ -4,9 +4,12 @@
 //! both. The offer is for the resident's data under the delegated type naming the
 //! relationship (`crate::credential`, *delegated*), redeemable only by the wallet where the
 //! holder's own valid credentials are. Its credentials are recorded as the resident's, held
-//! in that wallet: the resident's freeze, a registry event of hers and the console end them;
-//! the holder's lost phone suspends them with everything else in it; her own lost phone, her
-//! move and a reissue into her phone leave them alone.
+//! in that wallet by that holder (`held_by`): the resident's freeze, a registry event of hers
+//! and the console end them; the holder's lost phone suspends them with everything else in
+//! it, her move or re-bind revokes them with that phone; the holder's freeze suspends them
+//! and her resident-wide revocation and death end them, in whichever wallet
+//! (`Selector::HeldBy`); the resident's own lost phone, her move and a reissue into her
+//! phone leave them alone.
 
 use std::sync::Arc;
 
@@ -112,15 +115,18 @@ impl Authority {
 }
 
 impl Authority {
-    /// The wallet instances that hold `number`'s own credentials (in any state), newest
-    /// first.
+    /// The wallet instances that hold `number`'s own credentials, valid or suspended (a
+    /// phone where all of hers are revoked is hers no more), newest first.
     pub(crate) async fn her_wallets(
         &self,
         number: &eid_core::ResidentIdNumber,
     ) -> Result<Vec<(String, String)>, ApiError> {
         let mut wallets: Vec<(String, String)> = Vec::new();
         for held in self.store.credentials_of(number).await? {
-            if credential::in_her_wallet(&held) {
+            // A phone whose credentials of hers are all revoked is hers no more (moved from,
+            // re-bound away from): what it holds now is not hers to change.
+            if credential::in_her_wallet(&held) && held.state != eid_store::CredentialState::Invalid
+            {
                 let key = (held.provider, held.wallet_instance);
                 if !wallets.contains(&key) {
                     wallets.push(key);
@@ -130,28 +136,30 @@ impl Authority {
         Ok(wallets)
     }
 
-    /// Revokes what `wallets` hold for others (delegated credentials): their holder's phone
-    /// is gone (moved from, re-bound away from), and what it held goes with it. The number of
-    /// status entries changed.
-    pub(crate) async fn revoke_held_in(
+    /// Applies `action` to what `wallets` hold for others (delegated credentials): their
+    /// holder's phone is gone (moved from, re-bound away from), and what it held goes with
+    /// it. What changed.
+    pub(crate) async fn held_in(
         &self,
         wallets: &[(String, String)],
+        action: crate::admin::Action,
         actor: &str,
         reason: &str,
-    ) -> Result<usize, ApiError> {
-        let mut instances = 0;
+    ) -> Result<crate::admin::Changed, ApiError> {
+        let mut changed = crate::admin::Changed::default();
         for (provider, instance) in wallets {
-            instances += self
+            let more = self
                 .lifecycle(
                     eid_store::Selector::HeldInWallet { provider, instance },
-                    crate::admin::Action::Revoke,
+                    action,
                     actor,
                     reason,
                 )
-                .await?
-                .instances;
+                .await?;
+            changed.credentials.extend(more.credentials);
+            changed.instances += more.instances;
         }
-        Ok(instances)
+        Ok(changed)
     }
 }
 

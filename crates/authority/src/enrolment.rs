@@ -269,12 +269,14 @@ impl Authority {
         }
         // What her old phones held for others (a child's credential) goes with them.
         instances += self
-            .revoke_held_in(
+            .held_in(
                 &wallets,
+                crate::admin::Action::Revoke,
                 &proofed.wallet,
                 "its holder moved to another wallet (face proofed)",
             )
-            .await?;
+            .await?
+            .instances;
         self.audit(
             &proofed.wallet,
             "report_move",

@@ -297,10 +297,13 @@ impl Authority {
             ));
         }
         let delegation = credential::configuration_of(configuration).1;
-        if let Some(relationship) = delegation {
-            self.still_delegable(relationship, &entry, grant.wallet.as_deref(), now)
-                .await?;
-        }
+        let holder = match delegation {
+            Some(relationship) => Some(
+                self.still_delegable(relationship, &entry, grant.wallet.as_deref(), now)
+                    .await?,
+            ),
+            None => None,
+        };
         let face_template = match credential::offline_purpose(configuration) {
             Some(purpose) => self.face_template_for(purpose, &entry).await?,
             None => None,
@@ -333,7 +336,12 @@ impl Authority {
                     provider: &attestation.provider,
                     wallet_instance: &attestation.wallet_instance,
                     configuration,
-                    delegation: delegation.map(eid_core::Relationship::as_str),
+                    delegation: delegation
+                        .zip(holder.as_ref())
+                        .map(|(relationship, holder)| eid_store::Delegation {
+                            relationship: relationship.as_str(),
+                            holder,
+                        }),
                     issued_at: now.unix_timestamp(),
                     expires_at: expires_at.unix_timestamp(),
                 },
@@ -419,28 +427,30 @@ impl Authority {
         entry: &RegistryEntry,
         wallet: Option<&str>,
         now: time::OffsetDateTime,
-    ) -> Result<(), ApiError> {
+    ) -> Result<eid_core::ResidentIdNumber, ApiError> {
         let denied = |why: &str| Err(ApiError::Forbidden("credential_request_denied", why.into()));
         let Some((provider, instance)) = wallet.and_then(|w| w.split_once('/')) else {
             return denied(
                 "a delegation's offer is bound to its holder's wallet, and this one is not",
             );
         };
-        let holds = self
+        // The holder: the one resident whose own valid credentials are in the wallet the
+        // offer is bound to (it was hers when the counter registered the delegation).
+        let Some(holder) = self
             .store
             .resident_of_wallet(provider, instance, now.unix_timestamp())
-            .await?;
-        if holds.is_none() {
+            .await?
+        else {
             return denied(
                 "the holder's wallet no longer holds valid credentials of its own (reported lost?): the counter registers the delegation again",
             );
-        }
+        };
         if relationship == eid_core::Relationship::Parent
             && eid_core::identity::age_in_years(entry.card.birth_date, now.date()) >= 18
         {
             return denied("the resident is of age: a parent holds a minor's credential only");
         }
-        Ok(())
+        Ok(holder)
     }
 
     /// Revokes credential `id`, recorded but never handed over (`detail` says why).

@@ -587,7 +587,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
                 now,
                 leeway: Duration::seconds(30),
                 sd_jwt_vc: true,
-                expected_vct: None,
+                expected_vct: &[],
                 key_binding: check.as_ref(),
                 status: None,
             };

@@ -616,7 +616,7 @@ fn check(args: &CheckArgs<'_>) -> anyhow::Result<Outcome> {
             now,
             leeway: Duration::seconds(30),
             sd_jwt_vc: true,
-            expected_vct: None,
+            expected_vct: &[],
             key_binding: Some(&binding),
             status: None,
         })

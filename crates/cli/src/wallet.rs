@@ -194,7 +194,14 @@ impl Wallet {
         self.runtime.block_on(async {
             self.holder
                 .store()
-                .add(format, purpose, DEVICE_KEY, bytes, expires_at)
+                .add(
+                    eid_wallet::store::Whose::Mine,
+                    format,
+                    purpose,
+                    DEVICE_KEY,
+                    bytes,
+                    expires_at,
+                )
                 .await?;
             anyhow::Ok(self.holder.store().list().await?.len())
         })
@@ -544,6 +551,7 @@ fn present_online(
     let keys = UnlockedKeys::new(&mut wallet.keystore, unlocked, DEVICE_KEY, None);
     wallet.runtime.block_on(wallet.holder.share_online(
         &pending,
+        eid_wallet::store::Whose::Mine,
         &keys,
         &OsRandom,
         SystemClock.now(),
@@ -612,10 +620,12 @@ fn present_in_person(
         .context("the PIN did not unlock the device key")?;
     let keys = UnlockedKeys::new(&mut wallet.keystore, unlocked, DEVICE_KEY, None);
     let now = SystemClock.now();
-    let answer = match wallet
-        .runtime
-        .block_on(wallet.holder.answer_in_person(pending, &keys, now))
-    {
+    let answer = match wallet.runtime.block_on(wallet.holder.answer_in_person(
+        pending,
+        eid_wallet::store::Whose::Mine,
+        &keys,
+        now,
+    )) {
         Ok(answer) => answer,
         Err(e) => {
             transport.send(&refusal())?;

@@ -13,6 +13,21 @@ fn encode_error<E>(_: E) -> MdocError {
     MdocError::Malformed("could not encode")
 }
 
+/// The docType the issuer signed for the credential `issuer_signed` (its MSO's): which
+/// document it is, the holder's own or one held for someone else.
+pub fn doc_type(issuer_signed: &[u8]) -> Result<String, MdocError> {
+    signed_doc_type(&IssuerSigned::from_cbor(issuer_signed)?)
+}
+
+fn signed_doc_type(credential: &IssuerSigned) -> Result<String, MdocError> {
+    let payload = credential
+        .issuer_auth
+        .payload
+        .as_deref()
+        .ok_or(MdocError::Malformed("issuerAuth without payload"))?;
+    Ok(MobileSecurityObject::from_payload(payload)?.doc_type)
+}
+
 /// A DeviceResponse presenting the elements named in `disclose` (identifiers, in whichever
 /// namespace they are) of the credential `issuer_signed`, signed by `device_key` over
 /// DeviceAuthenticationBytes built from `session_transcript` (raw CBOR). The issuer's items
@@ -24,12 +39,7 @@ pub fn present(
     session_transcript: &[u8],
 ) -> Result<Vec<u8>, MdocError> {
     let credential = IssuerSigned::from_cbor(issuer_signed)?;
-    let payload = credential
-        .issuer_auth
-        .payload
-        .as_deref()
-        .ok_or(MdocError::Malformed("issuerAuth without payload"))?;
-    let doc_type = MobileSecurityObject::from_payload(payload)?.doc_type;
+    let doc_type = signed_doc_type(&credential)?;
     for name in disclose {
         let known = credential
             .name_spaces

@@ -145,12 +145,20 @@ pub struct DcqlQuery {
 
 impl DcqlQuery {
     /// eid's query for the resident identity: one query per format (`mdoc`, `sd_jwt`), the
-    /// same attributes in each, either one satisfying the request.
-    pub fn resident_identity(attributes: &[String], intent_to_retain: bool) -> Self {
-        let mdoc = CredentialQuery {
-            id: "mdoc".into(),
+    /// same attributes in each, either one satisfying the request. With `delegation` (the
+    /// purpose accepts a credential a parent or guardian holds for the resident), the
+    /// delegated type is a further alternative: an mdoc query of its own docType
+    /// (`mdoc_delegated`; the attributes are in the same namespace), and its `vct` beside
+    /// the resident's own in the SD-JWT query.
+    pub fn resident_identity(
+        attributes: &[String],
+        intent_to_retain: bool,
+        delegation: bool,
+    ) -> Self {
+        let mdoc = |id: &str, doctype: &str| CredentialQuery {
+            id: id.into(),
             format: crate::FORMAT_MSO_MDOC.into(),
-            meta: Map::from_iter([("doctype_value".to_owned(), Value::from(RESIDENT_DOCTYPE))]),
+            meta: Map::from_iter([("doctype_value".to_owned(), Value::from(doctype))]),
             claims: attributes
                 .iter()
                 .map(|a| ClaimsQuery {
@@ -159,13 +167,14 @@ impl DcqlQuery {
                 })
                 .collect(),
         };
+        let mut vct_values = vec![eid_sdjwt::VCT_RESIDENT_IDENTITY];
+        if delegation {
+            vct_values.push(eid_sdjwt::VCT_DELEGATED);
+        }
         let sd_jwt = CredentialQuery {
-            id: "sd_jwt".into(),
+            id: QUERY_SD_JWT.into(),
             format: crate::FORMAT_SD_JWT_VC.into(),
-            meta: Map::from_iter([(
-                "vct_values".to_owned(),
-                json!([eid_sdjwt::VCT_RESIDENT_IDENTITY]),
-            )]),
+            meta: Map::from_iter([("vct_values".to_owned(), json!(vct_values))]),
             claims: attributes
                 .iter()
                 .map(|a| ClaimsQuery {
@@ -174,11 +183,16 @@ impl DcqlQuery {
                 })
                 .collect(),
         };
+        let mut credentials = vec![mdoc(QUERY_MDOC, RESIDENT_DOCTYPE)];
+        if delegation {
+            credentials.push(mdoc(QUERY_MDOC_DELEGATED, DELEGATED_DOCTYPE));
+        }
+        credentials.push(sd_jwt);
         Self {
-            credentials: vec![mdoc, sd_jwt],
             credential_sets: vec![CredentialSet {
-                options: vec![vec!["mdoc".into()], vec!["sd_jwt".into()]],
+                options: credentials.iter().map(|q| vec![q.id.clone()]).collect(),
             }],
+            credentials,
         }
     }
 }
@@ -186,6 +200,17 @@ impl DcqlQuery {
 /// The resident identity's docType and namespace (`eid_mdoc::DOCTYPE_RESIDENT_IDENTITY`;
 /// this crate does not depend on the mdoc crate).
 pub const RESIDENT_DOCTYPE: &str = "cn.eid.resident.1";
+
+/// The docType of a resident's credential a parent or guardian holds
+/// (`eid_mdoc::DOCTYPE_DELEGATED`).
+pub const DELEGATED_DOCTYPE: &str = "cn.eid.resident.delegated.1";
+
+/// The id of [`DcqlQuery::resident_identity`]'s query for the resident's own mdoc.
+pub const QUERY_MDOC: &str = "mdoc";
+/// The id of its query for a delegated mdoc.
+pub const QUERY_MDOC_DELEGATED: &str = "mdoc_delegated";
+/// The id of its query for an SD-JWT VC (either type).
+pub const QUERY_SD_JWT: &str = "sd_jwt";
 
 /// The verifier's metadata in the request (§5.1 `client_metadata`, §11.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

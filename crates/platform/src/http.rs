@@ -98,6 +98,8 @@ struct Invocation {
 struct Decision {
     share: bool,
     pin: Option<String>,
+    /// The holding to show from (a credential held for someone else), not the holder's own.
+    held_for: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -286,7 +288,7 @@ async fn online_decide(
     let pin = request.pin.unwrap_or_default();
     Ok(Json(
         provider
-            .online_decide(&wallet, &session, request.share, &pin)
+            .online_decide(&wallet, &session, request.share, &pin, request.held_for)
             .await?,
     ))
 }
@@ -346,7 +348,9 @@ async fn in_person_decide(
     } else {
         None
     };
-    provider.in_person_decide(&wallet, &session, pin).await?;
+    provider
+        .in_person_decide(&wallet, &session, pin, request.held_for)
+        .await?;
     Ok(Json(json!({ "decided": true })))
 }
 

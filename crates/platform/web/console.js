@@ -148,6 +148,25 @@ $("paper-go").onclick = async () => {
 };
 $("paper-print").onclick = () => window.print();
 
+// A counter registers a parent or guardian to hold a resident's credential: the offer it
+// gives the holder (redeemable only by her wallet) and its transaction code.
+$("delegation-go").onclick = async () => {
+  $("delegation-error").textContent = ""; show("delegation-made", false);
+  const ward = $("ward-id").value.trim().toUpperCase(), holder = $("holder-id").value.trim().toUpperCase();
+  if (![ward, holder].every(id => /^\d{17}[\dX]$/.test(id))) { $("delegation-error").textContent = t("hotline_bad_id"); return; }
+  try {
+    const made = await api("POST", `${authority.admin}/admin/delegations`, {
+      id_number: ward, full_name: $("ward-name").value.trim(), holder_id_number: holder,
+      holder_full_name: $("holder-name").value.trim(), relationship: $("relationship").value,
+      officer: $("delegation-officer").value.trim(),
+    }, token);
+    $("delegation-offer").value = made.offer_uri;
+    $("delegation-code").value = made.tx_code;
+    show("delegation-made", true);
+    refresh();
+  } catch (e) { $("delegation-error").textContent = e.message; }
+};
+
 $("widen-go").onclick = async () => {
   $("widen-error").textContent = ""; $("widen-result").textContent = "";
   try {

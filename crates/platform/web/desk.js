@@ -201,7 +201,9 @@ function verdict(report) {
   $("verdict-word").textContent = (ok ? "✓ " : "✗ ") + t(ok ? "accepted" : "refused");
   // A code printed at a counter binds to no phone: the clerk is told, the face is what counts.
   const paper = report.format === "eid_paper_code" ? ` · ${t("printed_code")}` : "";
-  $("verdict-who").textContent = `${desk.name} · ${t(report.purpose || desk.purpose)}${paper}`;
+  // A credential a parent or guardian holds for the resident: the clerk is told who shows it.
+  const held = report.delegated ? ` · ${t(report.delegated)}` : "";
+  $("verdict-who").textContent = `${desk.name} · ${t(report.purpose || desk.purpose)}${paper}${held}`;
   const a = report.attributes || {};
   const tbody = $("attributes");
   tbody.innerHTML = "";

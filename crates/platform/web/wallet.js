@@ -42,6 +42,7 @@ async function load() {
 async function open() {
   // Another wallet (or provider): the codes and the PIN they used are this one's no more.
   stopQr(); pinForQr = null; show("qr-box", false);
+  holdings = [];
   wallet = localStorage.getItem(`eid.wallet.${provider}`);
   show("create", !wallet); show("enrol", false); show("enrolled", false); show("lost-panel", !!wallet);
   if (!wallet) return;
@@ -55,8 +56,31 @@ async function open() {
     return fail("wallet-error", e);
   }
   show("enrol", !card.enrolled); show("enrolled", card.enrolled);
-  if (card.enrolled) { renderCard(card.attributes); history(); renderBackup(card.backup); }
+  if (card.enrolled) { renderCard(card.attributes); history(); renderBackup(card.backup); renderHeld(card.holdings); }
 }
+
+// What the wallet holds for someone else (a child's, a ward's credential registered at a
+// counter): each with the name on it and the relationship, never mixed with the holder's own.
+let holdings = [];
+function heldName(h) { return (h.attributes.family_name || "") + (h.attributes.given_name || ""); }
+function renderHeld(list) {
+  holdings = (list || []).filter(h => h.live);
+  const ul = $("held");
+  ul.innerHTML = "";
+  if (!holdings.length) ul.append(el("li", { class: "note" }, t("held_none")));
+  for (const h of holdings) ul.append(el("li", { "data-holding": h.id }, `${heldName(h)} · ${t(h.relationship)}`));
+}
+
+$("held-go").onclick = () => busy($("held-go"), async () => {
+  fail("held-error");
+  const pin = await askPin();
+  if (!pin) return;
+  try {
+    await api("POST", `${base()}/${wallet}/enrol`, { pin, offer: $("held-offer").value.trim(), tx_code: $("held-tx-code").value.trim() });
+    $("held-offer").value = ""; $("held-tx-code").value = "";
+    open();
+  } catch (e) { fail("held-error", e); }
+});
 
 // The history backup (end-to-end encrypted at the provider): unavailable without the
 // authority's secret (enrolled at a counter), off, restorable (a backup of hers is there:
@@ -120,7 +144,9 @@ async function history() {
   if (!h.history.length) ul.append(el("li", { class: "note" }, t("no_history")));
   for (const p of h.history.slice().reverse()) {
     const when = new Date(p.at * 1000).toLocaleString(LANG === "zh" ? "zh-CN" : "en-GB");
-    ul.append(el("li", {}, `${when} · ${p.relying_party_name || t(p.channel === "offline_qr" ? "show_qr" : p.channel)} · ${t(p.purpose)} · ${p.attributes.map(a => a.startsWith("pseudonym:") ? t("pseudonym") : a).join(", ")}`));
+    // A showing of a credential held for someone else says so (the relationship, not whose).
+    const held = p.held_for ? ` · ${t(p.held_for)}` : "";
+    ul.append(el("li", {}, `${when} · ${p.relying_party_name || t(p.channel === "offline_qr" ? "show_qr" : p.channel)} · ${t(p.purpose)}${held} · ${p.attributes.map(a => a.startsWith("pseudonym:") ? t("pseudonym") : a).join(", ")}`));
   }
 }
 
@@ -235,14 +261,25 @@ function attributeWords(a) {
   return a.startsWith("pseudonym:") ? t("pseudonym_item") : a;
 }
 
+// The holder's consent: who asks what, why; where the request takes a credential held for
+// someone else too, whose to share (her own by default). `onAnswer(pin, heldFor)`.
 function consent(c, onAnswer) {
   $("consent-who").textContent = c.relying_party_name;
   $("consent-why").textContent = t(c.purpose) || c.purpose_name;
   const ul = $("consent-what");
   ul.innerHTML = "";
   for (const a of c.attributes) ul.append(el("li", {}, attributeWords(a)));
+  const whose = $("consent-whose");
+  whose.innerHTML = "";
+  whose.append(el("option", { value: "" }, t("whose_mine")));
+  for (const h of holdings) whose.append(el("option", { value: String(h.id) }, `${heldName(h)} (${t(h.relationship)})`));
+  show("consent-whose-box", !!c.delegation && holdings.length > 0);
   show("consent", true);
-  $("consent-yes").onclick = async () => { const pin = await askPin(); if (pin) { show("consent", false); onAnswer(pin); } };
+  $("consent-yes").onclick = async () => {
+    const heldFor = c.delegation && whose.value ? Number(whose.value) : null;
+    const pin = await askPin();
+    if (pin) { show("consent", false); onAnswer(pin, heldFor); }
+  };
   $("consent-no").onclick = () => { show("consent", false); onAnswer(null); };
 }
 
@@ -261,9 +298,9 @@ $("in-person-go").onclick = () => busy($("in-person-go"), async () => {
       if (state.state === "waiting") continue;
       show("engagement-box", false);
       if (state.state === "asking") {
-        consent(state.consent, async pin => {
+        consent(state.consent, async (pin, heldFor) => {
           try {
-            await api("POST", url, pin ? { share: true, pin } : { share: false });
+            await api("POST", url, pin ? { share: true, pin, held_for: heldFor } : { share: false });
             for (;;) {
               await new Promise(r => setTimeout(r, 300));
               const end = await api("GET", url);
@@ -286,9 +323,9 @@ $("online-go").onclick = () => busy($("online-go"), async () => {
   fail("present-error"); $("present-result").textContent = "";
   try {
     const asked = await api("POST", `${base()}/${wallet}/online`, { invocation: $("invocation").value.trim() });
-    consent(asked.consent, async pin => {
+    consent(asked.consent, async (pin, heldFor) => {
       try {
-        const done = await api("POST", `${base()}/${wallet}/online/${asked.session}`, pin ? { share: true, pin } : { share: false });
+        const done = await api("POST", `${base()}/${wallet}/online/${asked.session}`, pin ? { share: true, pin, held_for: heldFor } : { share: false });
         $("present-result").textContent = done.shared ? `${t("shared_with")} ${done.with}` : t(done.told ? "declined" : "declined_untold");
         history();
       } catch (e) { fail("present-error", e); }

@@ -173,7 +173,7 @@ fn main() {
         now: NOW,
         leeway: Duration::ZERO,
         sd_jwt_vc: true,
-        expected_vct: None,
+        expected_vct: &[],
         key_binding: Some(&check),
         status: None,
     };

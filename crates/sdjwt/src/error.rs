@@ -76,8 +76,8 @@ pub enum SdJwtError {
     /// An SD-JWT VC lacks `vct`.
     #[error("the SD-JWT VC has no vct")]
     MissingVct,
-    /// The `vct` is not the one expected.
-    #[error("the credential type (vct) is not the one expected")]
+    /// The `vct` is none of those expected.
+    #[error("the credential type (vct) is not one expected")]
     WrongVct,
     /// A key binding was required but the presentation has none.
     #[error("the presentation has no key binding JWT")]

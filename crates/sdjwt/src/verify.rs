@@ -87,8 +87,8 @@ pub struct VerifyOptions<'a> {
     pub leeway: Duration,
     /// Verify as an SD-JWT VC: `typ` `dc+sd-jwt` (or the legacy `vc+sd-jwt`), `vct` required.
     pub sd_jwt_vc: bool,
-    /// The `vct` required, if any.
-    pub expected_vct: Option<&'a str>,
+    /// The `vct` values accepted (any one of them); empty accepts any.
+    pub expected_vct: &'a [&'a str],
     /// The key binding required; `None` accepts a presentation without one (and then does
     /// not check one that is present beyond its shape). Verifiers of presentations always set it.
     pub key_binding: Option<&'a KeyBindingCheck<'a>>,
@@ -224,7 +224,7 @@ impl UnverifiedSdJwt {
                 .get("vct")
                 .and_then(Value::as_str)
                 .ok_or(SdJwtError::MissingVct)?;
-            if options.expected_vct.is_some_and(|expected| expected != vct) {
+            if !options.expected_vct.is_empty() && !options.expected_vct.contains(&vct) {
                 return Err(SdJwtError::WrongVct);
             }
         }

@@ -113,7 +113,7 @@ fn verify_with<'a>(
         now: NOW,
         leeway: Duration::ZERO,
         sd_jwt_vc: true,
-        expected_vct: Some(VCT),
+        expected_vct: &[VCT],
         key_binding: Some(&CHECK),
         status: None,
     };
@@ -438,9 +438,11 @@ fn validity_and_type() {
         Some(SdJwtError::MissingVct)
     );
     assert_eq!(
-        verify_with(&s, &p, |o| o.expected_vct = Some("urn:eid:cn:other")).err(),
+        verify_with(&s, &p, |o| o.expected_vct = &["urn:eid:cn:other"]).err(),
         Some(SdJwtError::WrongVct)
     );
+    // Any one of the types expected.
+    assert!(verify_with(&s, &p, |o| o.expected_vct = &["urn:eid:cn:other", VCT]).is_ok());
 }
 
 #[test]

@@ -114,7 +114,7 @@ fn rfc9901_and_sd_jwt_vc_examples_verify_and_process_as_printed() {
             now: pinned(&ex.sidecar),
             leeway: Duration::ZERO,
             sd_jwt_vc: is_vc,
-            expected_vct: None,
+            expected_vct: &[],
             key_binding: check.as_ref(),
             status: None,
         };
@@ -163,7 +163,7 @@ fn spec_example_with_another_nonce_audience_or_time_is_refused() {
             now,
             leeway: Duration::ZERO,
             sd_jwt_vc: true,
-            expected_vct: Some("urn:eudi:pid:de:1"),
+            expected_vct: &["urn:eudi:pid:de:1"],
             key_binding: Some(&check),
             status: None,
         };

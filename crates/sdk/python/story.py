@@ -129,19 +129,19 @@ def read(name):
 
 
 def up(folder):
-    """eid up on a free port; its base URL and process."""
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """eid up on ports the kernel picks (--port 0: a port picked here and then handed to it
+    could be taken meanwhile, and so could the next two, the authorities'); its base URL, from
+    the line saying it is up, and its process."""
     log = open(os.path.join(folder, "eid-up.log"), "w")
-    process = subprocess.Popen([EID, "up", "--port", str(port)], cwd=folder, stdout=log,
+    process = subprocess.Popen([EID, "up", "--port", "0"], cwd=folder, stdout=log,
                                stderr=subprocess.STDOUT)
     deadline = time.time() + 180
     while time.time() < deadline:
         with open(log.name) as f:
-            if "eid demo --against" in f.read():
-                return f"http://127.0.0.1:{port}", process
+            for line in f:
+                # A whole line only: the rest may not be written yet.
+                if "the story: eid demo --against " in line and line.endswith("\n"):
+                    return line.split("--against ", 1)[1].strip(), process
         if process.poll() is not None:
             break
         time.sleep(0.5)

@@ -190,7 +190,13 @@ impl OnlineRequest {
             let shared = self
                 .wallet
                 .holder
-                .share_online(&self.pending, &keys, &eid_core::OsRandom, now())
+                .share_online(
+                    &self.pending,
+                    eid_wallet::store::Whose::Mine,
+                    &keys,
+                    &eid_core::OsRandom,
+                    now(),
+                )
                 .await
                 .map_err(|e| keys.explain(e));
             if let Err(WalletError::Keys { .. }) = &shared {

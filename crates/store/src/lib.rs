@@ -22,8 +22,8 @@ pub mod routing;
 pub mod storage;
 
 pub use issuance::{
-    AccessGrant, AuditEntry, AuditStamp, CredentialRecord, CredentialState, NewCredential,
-    NewOffer, Redemption, Selector, ShardStatuses,
+    AccessGrant, AuditEntry, AuditStamp, CredentialRecord, CredentialState, Delegation,
+    NewCredential, NewOffer, Redemption, Selector, ShardStatuses,
 };
 pub use memory::MemoryStorage;
 pub use outbox::{Outgoing, OutgoingItem};

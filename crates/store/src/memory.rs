@@ -98,6 +98,7 @@ struct Credential {
     wallet_instance: String,
     configuration: String,
     delegation: Option<String>,
+    held_by: Option<String>,
     issued_at: i64,
     expires_at: i64,
     state: CredentialState,
@@ -217,6 +218,7 @@ impl Tables {
                         && c.wallet_instance == instance
                         && c.delegation.is_some()
                 }
+                Selector::HeldBy(holder) => c.held_by.as_deref() == Some(holder.expose()),
             })
             .map(|(id, _)| id.clone())
             .collect()
@@ -532,7 +534,8 @@ impl Storage for MemoryStorage {
                     provider: credential.provider.to_owned(),
                     wallet_instance: credential.wallet_instance.to_owned(),
                     configuration: credential.configuration.to_owned(),
-                    delegation: credential.delegation.map(str::to_owned),
+                    delegation: credential.delegation.map(|d| d.relationship.to_owned()),
+                    held_by: credential.delegation.map(|d| d.holder.expose().to_owned()),
                     issued_at: credential.issued_at,
                     expires_at: credential.expires_at,
                     state: CredentialState::Valid,

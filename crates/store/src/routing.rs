@@ -458,9 +458,10 @@ impl Store {
         match selector {
             Selector::Credential(key) => vec![self.partition_of(key)],
             Selector::Resident(number) => vec![self.partition_of(number.expose())],
-            Selector::WalletInstance { .. } | Selector::HeldInWallet { .. } => {
-                (0..self.parts.len()).collect()
-            }
+            // A ward's credential lives in the ward's partition, whoever holds it.
+            Selector::WalletInstance { .. }
+            | Selector::HeldInWallet { .. }
+            | Selector::HeldBy(_) => (0..self.parts.len()).collect(),
         }
     }
 

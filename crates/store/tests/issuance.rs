@@ -12,7 +12,8 @@ use std::sync::LazyLock;
 
 use eid_core::{OsRandom, Random, ResidentIdNumber};
 use eid_store::{
-    AuditEntry, CredentialState, NewCredential, NewOffer, OutgoingItem, Redemption, Selector, Store,
+    AuditEntry, CredentialState, Delegation, NewCredential, NewOffer, OutgoingItem, Redemption,
+    Selector, Store,
 };
 
 /// Who the tests' changes of credential states are audited as.
@@ -63,8 +64,9 @@ fn credential<'a>(id: &'a str, wallet: &'a str) -> NewCredential<'a> {
 }
 
 /// A wallet holding its resident's own credential and another resident's held for her
-/// (delegated): it is still its resident's alone; the holding is listed as delegated, and
-/// a wallet-wide change reaches it.
+/// (delegated): it is still its resident's alone; the holding is listed as delegated, a
+/// wallet-wide change reaches it, and so does a change to what its holder holds — that one
+/// alone, not her own.
 async fn delegated(store: &Store) {
     let other = ResidentIdNumber::parse_structure(&resident(store).await).unwrap();
     store
@@ -74,7 +76,10 @@ async fn delegated(store: &Store) {
     let mut held = credential("held", "w-d");
     held.id_number = &other;
     held.configuration = "resident_identity_delegated_parent_sd_jwt";
-    held.delegation = Some("parent");
+    held.delegation = Some(Delegation {
+        relationship: "parent",
+        holder: &TYPED,
+    });
     store
         .record_credential(&held, 1, SHARD, &OsRandom)
         .await
@@ -117,6 +122,21 @@ async fn delegated(store: &Store) {
         .collect();
     ids.sort_unstable();
     assert_eq!(ids, [("held", Some("parent")), ("own", None)]);
+    // What she holds, selected by her: the held one, not her own; nothing for the ward.
+    let held_by = |number| Selector::HeldBy(number);
+    assert_eq!(store.credentials_held(held_by(&TYPED)).await.unwrap(), 1);
+    assert_eq!(store.credentials_held(held_by(&other)).await.unwrap(), 0);
+    let revoked = store
+        .set_state(held_by(&TYPED), CredentialState::Invalid, NOW, &STAMP)
+        .await
+        .unwrap();
+    assert_eq!(
+        revoked.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["held"]
+    );
+    let own = store.credentials_of(&TYPED).await.unwrap();
+    let own = own.iter().find(|c| c.id == "own").unwrap();
+    assert_eq!(own.state, CredentialState::Suspended);
 }
 
 async fn exercise(store: &Store) {

@@ -210,7 +210,7 @@ fn verify_presentation(
             now: NOW,
             leeway: Duration::ZERO,
             sd_jwt_vc: true,
-            expected_vct: Some(eid_sdjwt::VCT_RESIDENT_IDENTITY),
+            expected_vct: &[eid_sdjwt::VCT_RESIDENT_IDENTITY],
             key_binding: Some(&KeyBindingCheck {
                 audience: hotel,
                 nonce: &nonce,

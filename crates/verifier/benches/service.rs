@@ -646,7 +646,8 @@ fn in_person(runtime: &Runtime, world: &World) {
             .iter()
             .map(|(_, qr)| {
                 let read = DeviceEngagement::from_qr_uri(qr).unwrap();
-                ReaderSession::start(&read, &identity, Purpose::HotelCheckIn, &asked).unwrap()
+                ReaderSession::start(&read, &identity, Purpose::HotelCheckIn, &asked, false)
+                    .unwrap()
             })
             .collect();
         let mut timed = started.elapsed();

@@ -8,7 +8,10 @@
 //!
 //! The request names the purpose in `requestInfo` (`"purpose"`) and asks for the resident
 //! attributes given plus the wallet provider (`cn.eid.wallet.1/provider`, which no purpose
-//! counts). The phone checks the reader certificate against the relying party's
+//! counts). Where the purpose allows a credential held for someone else (the catalogue's
+//! `delegation_allowed`), it asks for the delegated docType too: a second DocRequest, the
+//! same items, and its relationship (`cn.eid.wallet.1/delegation`); the phone answers with
+//! one document of either. The phone checks the reader certificate against the relying party's
 //! registration and refuses a request beyond it; a refusal or a declined consent arrives as
 //! a session termination and is reported as `holder_declined`.
 
@@ -17,7 +20,10 @@ use eid_mdoc::engagement::DeviceEngagement;
 use eid_mdoc::request::{DeviceRequest, ItemsRequest, ReaderSignature};
 use eid_mdoc::session::Session;
 use eid_mdoc::transport::Transport;
-use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError, NAMESPACE_WALLET};
+use eid_mdoc::{
+    DOCTYPE_DELEGATED, DOCTYPE_RESIDENT_IDENTITY, ELEMENT_DELEGATION, ELEMENT_WALLET_PROVIDER,
+    MdocError, NAMESPACE_WALLET,
+};
 use eid_trust::{Purpose, request_item};
 use time::OffsetDateTime;
 
@@ -63,6 +69,19 @@ pub(crate) fn resident_items_request(
     }
 }
 
+/// The request for a credential held for the resident in someone else's wallet, beside
+/// `own`: the delegated docType, the same items, and the relationship.
+pub(crate) fn delegated_items_request(own: &ItemsRequest) -> ItemsRequest {
+    let mut items = own.clone();
+    items.doc_type = DOCTYPE_DELEGATED.to_owned();
+    for (namespace, elements) in &mut items.name_spaces {
+        if namespace == NAMESPACE_WALLET {
+            elements.push((ELEMENT_DELEGATION.to_owned(), false));
+        }
+    }
+    items
+}
+
 /// A session begun from the phone's engagement, waiting for its response.
 pub struct ReaderSession {
     session: Session,
@@ -73,31 +92,34 @@ pub struct ReaderSession {
 impl ReaderSession {
     /// Begins a session from the engagement read off the phone: returns the session and
     /// the SessionEstablishment message to send, with a request for `attributes` for
-    /// `purpose`, signed by `reader`.
+    /// `purpose`, signed by `reader` — for the resident's own credential and, with
+    /// `delegation` (where the purpose allows it: [`Verifier::delegation_allowed`]), for one
+    /// held for her too.
     pub fn start(
         engagement: &DeviceEngagement,
         reader: &ReaderIdentity<'_>,
         purpose: Purpose,
         attributes: &[String],
+        delegation: bool,
     ) -> Result<(Self, Vec<u8>), MdocError> {
         let mut session = Session::for_reader(engagement, None)?;
-        let items = resident_items_request(reader.relying_party, purpose, attributes, false);
+        let own = resident_items_request(reader.relying_party, purpose, attributes, false);
+        let mut items = vec![own];
+        if delegation {
+            items.push(delegated_items_request(&items[0]));
+        }
         let chain = [reader.certificate.to_vec()];
         // A phone that takes one signature over the whole request (second edition) gets
         // one (`readerAuthAll`, version "1.1"); any other a signature per document.
         let request = if engagement.capabilities.reader_auth_all {
             DeviceRequest::encode_1_1(
-                &[items],
+                &items,
                 None,
                 ReaderSignature::All(reader.signer, &chain),
                 session.transcript(),
             )?
         } else {
-            DeviceRequest::encode(
-                &[items],
-                Some((reader.signer, &chain)),
-                session.transcript(),
-            )?
+            DeviceRequest::encode(&items, Some((reader.signer, &chain)), session.transcript())?
         };
         let establishment = session.establishment(&request)?;
         Ok((
@@ -154,8 +176,9 @@ pub fn present_in_person(
         channel: Channel::InPerson,
         now: now(),
     };
+    let delegation = verifier.delegation_allowed(purpose);
     let (session, establishment) =
-        match ReaderSession::start(engagement, reader, purpose, attributes) {
+        match ReaderSession::start(engagement, reader, purpose, attributes, delegation) {
             Ok(started) => started,
             Err(e) => {
                 return verifier.refuse(

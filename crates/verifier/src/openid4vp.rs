@@ -27,9 +27,9 @@ use eid_crypto::session::AgreementKey;
 use eid_crypto::{Jwk, Signer, b64url, b64url_decode};
 use eid_oid4vc::vp::{
     AUD_SELF_ISSUED, AuthorizationRequest, ClientMetadata, DcqlQuery, ERROR_ACCESS_DENIED,
-    ErrorPayload, Jwks, PROTOCOL_SIGNED, PROTOCOL_UNSIGNED, RESPONSE_MODE_DC_API_JWT,
-    RESPONSE_MODE_DIRECT_POST_JWT, ResponsePayload, VpError, invocation_uri, is_error_code,
-    origin_audience, sign_request, x509_hash_client_id,
+    ErrorPayload, Jwks, PROTOCOL_SIGNED, PROTOCOL_UNSIGNED, QUERY_MDOC, QUERY_MDOC_DELEGATED,
+    QUERY_SD_JWT, RESPONSE_MODE_DC_API_JWT, RESPONSE_MODE_DIRECT_POST_JWT, ResponsePayload,
+    VpError, invocation_uri, is_error_code, origin_audience, sign_request, x509_hash_client_id,
 };
 use eid_trust::Purpose;
 use serde_json::json;
@@ -329,6 +329,7 @@ impl Verifier {
                     .map(|a| eid_trust::request_item(a, self.relying_party()))
                     .collect::<Vec<_>>(),
                 intent_to_retain,
+                self.delegation_allowed(purpose),
             ),
             client_metadata: ClientMetadata {
                 jwks: Jwks {
@@ -454,8 +455,10 @@ impl Verifier {
                 "the answer must carry one presentation".into(),
             );
         };
+        // The signed type decides what the presentation is (the policy refuses a delegated
+        // one where the purpose does not allow it), whichever query it answers.
         match id.as_str() {
-            "mdoc" => {
+            QUERY_MDOC | QUERY_MDOC_DELEGATED => {
                 let Ok(device_response) = b64url_decode(&presentation) else {
                     return refuse(
                         "presentation_not_verified",
@@ -480,7 +483,7 @@ impl Verifier {
                 };
                 self.verify_mdoc(&device_response, &transcript, &check)
             }
-            "sd_jwt" => {
+            QUERY_SD_JWT => {
                 let audience = match &session.origin {
                     Some(origin) => origin_audience(origin),
                     None => session.client_id.clone(),

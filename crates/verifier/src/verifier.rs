@@ -275,6 +275,15 @@ impl Verifier {
             .unwrap_or_default()
     }
 
+    /// Whether `purpose` accepts a credential a parent or guardian holds for the resident
+    /// (the catalogue's `delegation_allowed`): a request then names the delegated type too.
+    pub fn delegation_allowed(&self, purpose: Purpose) -> bool {
+        self.trust
+            .list()
+            .purpose(purpose)
+            .is_some_and(|p| p.delegation_allowed)
+    }
+
     fn issuer_of(&self, root: Option<usize>) -> Option<String> {
         root.and_then(|i| self.owners.get(i)).cloned()
     }
@@ -487,8 +496,8 @@ impl Verifier {
                 now: check.now,
                 leeway: LEEWAY,
                 sd_jwt_vc: true,
-                // Either type; which one is read below.
-                expected_vct: None,
+                // The resident's own, or one held for her; which one is read below.
+                expected_vct: &[eid_sdjwt::VCT_RESIDENT_IDENTITY, eid_sdjwt::VCT_DELEGATED],
                 key_binding: Some(&binding),
                 status: None,
             })
@@ -522,47 +531,35 @@ impl Verifier {
             .get("wallet_provider")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let delegated = match claims.get("vct").and_then(Value::as_str) {
-            // Her own names no holder: one that does is not taken for either.
-            Some(eid_sdjwt::VCT_RESIDENT_IDENTITY) if claims.contains_key("delegation") => {
-                return self.refused(
-                    check,
-                    Some(FORMAT),
-                    Reason::new(
-                        "presentation_not_verified",
-                        format!(
-                            "the credential is of type {} and yet names a holder (delegation)",
-                            eid_sdjwt::VCT_RESIDENT_IDENTITY
-                        ),
+        // The library accepted one of the two types; which one decides whose it is.
+        let vct = claims.get("vct").and_then(Value::as_str);
+        let delegated = if vct == Some(eid_sdjwt::VCT_DELEGATED) {
+            let relationship = claims
+                .get("delegation")
+                .and_then(Value::as_str)
+                .and_then(Relationship::parse);
+            if relationship.is_none() {
+                return self.refused(check, Some(FORMAT), undisclosed_delegation());
+            }
+            relationship
+        } else if vct != Some(eid_sdjwt::VCT_RESIDENT_IDENTITY) || claims.contains_key("delegation")
+        {
+            // Her own names no holder: one that does is not taken for either (nor is
+            // another type, should the library's check ever be loosened).
+            return self.refused(
+                check,
+                Some(FORMAT),
+                Reason::new(
+                    "presentation_not_verified",
+                    format!(
+                        "the credential is neither {} naming no holder (delegation) nor {}",
+                        eid_sdjwt::VCT_RESIDENT_IDENTITY,
+                        eid_sdjwt::VCT_DELEGATED
                     ),
-                );
-            }
-            Some(eid_sdjwt::VCT_RESIDENT_IDENTITY) => None,
-            Some(eid_sdjwt::VCT_DELEGATED) => {
-                let relationship = claims
-                    .get("delegation")
-                    .and_then(Value::as_str)
-                    .and_then(Relationship::parse);
-                if relationship.is_none() {
-                    return self.refused(check, Some(FORMAT), undisclosed_delegation());
-                }
-                relationship
-            }
-            _ => {
-                return self.refused(
-                    check,
-                    Some(FORMAT),
-                    Reason::new(
-                        "presentation_not_verified",
-                        format!(
-                            "{}: the credential is neither {} nor {}",
-                            eid_sdjwt::SdJwtError::WrongVct,
-                            eid_sdjwt::VCT_RESIDENT_IDENTITY,
-                            eid_sdjwt::VCT_DELEGATED
-                        ),
-                    ),
-                );
-            }
+                ),
+            );
+        } else {
+            None
         };
         // The relying party's own pseudonym is `pseudonym` (another's stays itself, refused),
         // opened from its seal: base64url as the mdoc's reads.

@@ -382,14 +382,15 @@ fn a_recorded_response_does_not_open_in_another_session() {
     let engagement = Engagement::new(None).unwrap();
     let read = DeviceEngagement::from_qr_uri(&engagement.qr_uri()).unwrap();
     let (_, establishment) =
-        ReaderSession::start(&read, &reader, Purpose::HotelCheckIn, &ask).unwrap();
+        ReaderSession::start(&read, &reader, Purpose::HotelCheckIn, &ask, false).unwrap();
     let recorded = engagement
         .receive(&establishment, &world.trust, NOW)
         .unwrap()
         .respond(&world.credential, &world.device_key)
         .unwrap();
     // Replayed into a new session, from the same (screenshotted) QR code.
-    let (later, _) = ReaderSession::start(&read, &reader, Purpose::HotelCheckIn, &ask).unwrap();
+    let (later, _) =
+        ReaderSession::start(&read, &reader, Purpose::HotelCheckIn, &ask, false).unwrap();
     let report = later.finish(&verifier, &recorded, NOW);
     assert_eq!(report.codes(), ["presentation_not_verified"]);
 }

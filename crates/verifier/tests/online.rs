@@ -258,6 +258,7 @@ fn the_phone_refuses_what_the_registration_does_not_allow() {
             r.dcql_query = eid_oid4vc::vp::DcqlQuery::resident_identity(
                 &["family_name".into(), "age_in_years".into()],
                 false,
+                false,
             )
         },
         &bank.key,

@@ -222,6 +222,7 @@ fn the_phone_refuses_a_request_for_another_relying_partys_pseudonym() {
     object.dcql_query = eid_oid4vc::vp::DcqlQuery::resident_identity(
         &["family_name".to_owned(), pseudonym_item(OTHER)],
         false,
+        false,
     );
     let greedy = sign_request(&object, &world.bank.key, &world.bank.certificate).unwrap();
     let (client_id, _) = parse_invocation(&made.invocation).unwrap();

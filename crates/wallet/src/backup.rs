@@ -770,6 +770,7 @@ mod tests {
             relying_party_name: Some(format!("{relying_party} 南宁分行")),
             purpose: "bank_account_opening".into(),
             attributes: attributes.iter().map(|a| (*a).to_owned()).collect(),
+            held_for: None,
         }
     }
 

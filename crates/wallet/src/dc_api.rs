@@ -8,9 +8,10 @@
 //!
 //! Protocols:
 //! - `org-iso-mdoc` (ISO/IEC 18013-7 Annex C, [`eid_mdoc::dcapi`]). The request is checked
-//!   as in person ([`crate::in_person`]): one request for the resident identity, signed by a
-//!   reader certificate registered for a relying party, valid now, for a purpose it is
-//!   registered for, nothing beyond — with the reader's signature over the Annex C
+//!   as in person ([`crate::in_person`]): a request for the resident identity (and, beside
+//!   it, for one held for someone else, asked alike), signed by a reader certificate
+//!   registered for a relying party, valid now, for a purpose it is registered for (that
+//!   allows a held credential, where one is asked for), nothing beyond — with the reader's signature over the Annex C
 //!   SessionTranscript, which binds the page's origin and the reader's encryption key. The
 //!   answer is device-signed over that transcript and sealed to the reader's key, so it
 //!   opens and verifies only for this request from this origin.
@@ -34,7 +35,7 @@ use eid_oid4vc::vp::{PROTOCOL_SIGNED, PROTOCOL_UNSIGNED};
 use eid_trust::VerifiedTrustList;
 use time::OffsetDateTime;
 
-use crate::in_person::{ConsentRequest, RequestRefused, check_request, mdoc_disclosure};
+use crate::in_person::{ConsentRequest, RequestRefused, check_request, checked_disclosure};
 use crate::online::{Held, PendingOnline, RespondError};
 
 /// What the platform hands the wallet: one of the page's requests.
@@ -167,7 +168,8 @@ impl PendingDigitalCredential {
                 },
                 Held::Mdoc(issuer_signed),
             ) => {
-                let disclose = mdoc_disclosure(issuer_signed, &self.consent.attributes)?;
+                // A credential of a type the request did not ask for is not shown.
+                let disclose = checked_disclosure(issuer_signed, &self.consent)?;
                 let response =
                     eid_mdoc::present::present(issuer_signed, &disclose, device_key, &transcript)?;
                 let sealed = seal_response(&response, &encryption_info, &transcript)?;

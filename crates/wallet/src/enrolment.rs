@@ -15,6 +15,7 @@
 //! credentials run out or expire, reports a lost phone from another wallet of the holder and
 //! a move to a new phone (the bodies are `eid_oid4vc::eid`'s).
 
+use eid_core::Relationship;
 use eid_crypto::{Signer, VerifyingKey, b64url_decode};
 use eid_oid4vc::credential::{CredentialRequest, CredentialResponse};
 use eid_oid4vc::metadata::{AuthorizationServerMetadata, CredentialIssuerMetadata};
@@ -104,6 +105,11 @@ pub struct Accepted {
     pub purpose: Option<String>,
     /// The end of validity it states (the MSO's `validUntil`, `exp`), if it states one.
     pub ends: Option<OffsetDateTime>,
+    /// Its signed type: an mdoc's docType, an SD-JWT VC's `vct` (none for a compact one).
+    pub credential_type: Option<String>,
+    /// For whom its holder holds it, when it is held for someone else: the relationship it
+    /// states (an mdoc's `delegation` element, an SD-JWT VC's `delegation` claim).
+    pub delegation: Option<String>,
 }
 
 impl Accepted {
@@ -128,6 +134,66 @@ impl Accepted {
             Received::SdJwt(text) => text.into_bytes(),
         }
     }
+}
+
+/// Whom the credentials `received` for one configuration are held for: checked to be all
+/// of the configuration's signed type (`signed_type`, when its metadata names one), and to
+/// say for whom they are held exactly when the offer is a delegation's (`for_another`), all
+/// the same relationship, one eid knows. The relationship, or none for the holder's own.
+pub fn held_for(
+    received: &[Accepted],
+    signed_type: Option<&str>,
+    for_another: bool,
+) -> Result<Option<Relationship>, String> {
+    let mut said = None;
+    for accepted in received {
+        if signed_type.is_some() && accepted.credential_type.as_deref() != signed_type {
+            return Err("not of the type their configuration names".into());
+        }
+        // The signed type decides whose it is, whatever the metadata said.
+        let delegated_type = matches!(
+            accepted.credential_type.as_deref(),
+            Some(eid_mdoc::DOCTYPE_DELEGATED | eid_sdjwt::VCT_DELEGATED)
+        );
+        if delegated_type != for_another {
+            return Err(if for_another {
+                "the offer is a delegation's, and they are not of a delegated type".into()
+            } else {
+                "the offer is the holder's own, and they are of a delegated type".into()
+            });
+        }
+        let relationship = match (&accepted.delegation, for_another) {
+            (None, false) => None,
+            (Some(r), true) => Some(Relationship::parse(r).ok_or_else(|| {
+                format!(
+                    "held for someone as {}, a relationship eid does not know",
+                    excerpt(r)
+                )
+            })?),
+            (None, true) => {
+                return Err("the offer is a delegation's, and they name no holder".into());
+            }
+            (Some(_), false) => {
+                return Err(
+                    "the offer is the holder's own, and they say they are held for someone else"
+                        .into(),
+                );
+            }
+        };
+        if said.is_some() && said != relationship {
+            return Err("they name different relationships".into());
+        }
+        said = relationship;
+    }
+    if for_another && said.is_none() {
+        return Err("the offer is a delegation's, and none came".into());
+    }
+    Ok(said)
+}
+
+/// At most 16 characters of outside text, for an error.
+fn excerpt(text: &str) -> String {
+    text.chars().take(16).flat_map(char::escape_debug).collect()
 }
 
 /// An enrolment under way.
@@ -261,7 +327,7 @@ pub fn accept(
             index,
             format: format.to_owned(),
         };
-        let (bound, received, purpose, ends) = match format {
+        let (bound, received, purpose, ends, credential_type, delegation) = match format {
             FORMAT_MSO_MDOC => {
                 let bytes = b64url_decode(&issued.credential).map_err(|_| unreadable())?;
                 let signed = eid_mdoc::IssuerSigned::from_cbor(&bytes).map_err(|_| unreadable())?;
@@ -271,7 +337,27 @@ pub fn accept(
                 .map_err(|_| unreadable())?;
                 let device = mso.device_key().map_err(|_| unreadable())?;
                 let ends = Some(mso.validity.valid_until);
-                (device, Received::Mdoc(bytes), None, ends)
+                let delegation = signed
+                    .name_spaces
+                    .iter()
+                    .filter(|(namespace, _)| namespace == eid_mdoc::NAMESPACE_WALLET)
+                    .flat_map(|(_, items)| items)
+                    .find(|item| item.element_identifier == eid_mdoc::ELEMENT_DELEGATION)
+                    .map(|item| {
+                        eid_mdoc::model::element_to_json(&item.element_value)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .ok_or_else(unreadable)
+                    })
+                    .transpose()?;
+                (
+                    device,
+                    Received::Mdoc(bytes),
+                    None,
+                    ends,
+                    Some(mso.doc_type),
+                    delegation,
+                )
             }
             FORMAT_SD_JWT_VC => {
                 let parsed = eid_sdjwt::UnverifiedSdJwt::parse(&issued.credential)
@@ -294,11 +380,20 @@ pub fn accept(
                     .and_then(|j| serde_json::from_value(j).ok())
                     .ok_or_else(unreadable)?;
                 let device = jwk.verifying_key().map_err(|_| unreadable())?;
+                let text = |name: &str| match payload.get(name) {
+                    None => Ok(None),
+                    Some(v) => v
+                        .as_str()
+                        .map(|t| Some(t.to_owned()))
+                        .ok_or_else(unreadable),
+                };
                 (
                     device,
                     Received::SdJwt(issued.credential.clone()),
                     None,
                     ends,
+                    text("vct")?,
+                    text("delegation")?,
                 )
             }
             FORMAT_EID_COMPACT => {
@@ -312,6 +407,8 @@ pub fn accept(
                     Received::Compact(bytes),
                     Some(claims.purpose),
                     Some(claims.expires_at),
+                    None,
+                    None,
                 )
             }
             _ => return Err(unreadable()),
@@ -323,6 +420,8 @@ pub fn accept(
             received,
             purpose,
             ends,
+            credential_type,
+            delegation,
         });
     }
     Ok(out)

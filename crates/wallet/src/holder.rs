@@ -31,11 +31,11 @@ use eid_oid4vc::token::{NonceResponse, TokenResponse};
 use eid_trust::{Purpose, VerifiedTrustList};
 use time::OffsetDateTime;
 
-use crate::enrolment::{EnrolError, Enrolment, LiveCapture, accept};
+use crate::enrolment::{EnrolError, Enrolment, LiveCapture, accept, held_for};
 use crate::in_person::{ConsentRequest, PendingRequest, RequestRefused};
 use crate::offline::OfflineCredential;
 use crate::online::{Held, PendingOnline};
-use crate::store::{Instance, Presentation, StoreError, WalletStore};
+use crate::store::{Instance, Presentation, StoreError, WalletStore, Whose};
 
 /// Instances asked for in one batch, at most (whatever the issuer offers).
 pub const MAX_BATCH: u32 = 10;
@@ -90,6 +90,12 @@ pub enum HolderError {
     /// The wallet holds no credential it may use for this.
     #[error("this wallet holds no {0}")]
     NoCredential(String),
+    /// A credential held for someone else, chosen where the request takes the holder's own
+    /// alone (its purpose does not allow delegation).
+    #[error(
+        "this relying party does not accept a credential held for someone else for this purpose: share your own, or decline"
+    )]
+    DelegationNotAccepted,
     /// The relying party's request was refused before the holder was asked (its signature,
     /// its registration, what it asks beyond it).
     #[error("{0}")]
@@ -163,6 +169,9 @@ pub struct Enrolled {
     pub issuer: String,
     /// The configurations received (each in as many instances as the issuer's batch).
     pub credentials: Vec<String>,
+    /// The holding they make, when they are held for someone else ([`Whose::Held`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holding: Option<i64>,
 }
 
 /// The holder, identified to the authority: for a remote enrolment or a lost report.
@@ -195,6 +204,7 @@ pub struct InPersonAnswer {
     pub message: Vec<u8>,
     instance: i64,
     consent: ConsentRequest,
+    held_for: Option<String>,
 }
 
 impl std::fmt::Debug for InPersonAnswer {
@@ -209,12 +219,25 @@ impl std::fmt::Debug for InPersonAnswer {
 #[derive(Debug, Clone)]
 pub struct Holder {
     store: WalletStore,
+    holds_for_others: bool,
 }
 
 impl Holder {
-    /// The holder of the credentials in `store`.
+    /// The holder of the credentials in `store`: her own alone, refusing a delegation's
+    /// offer before its code is spent (a wallet that cannot keep another's credentials
+    /// apart, on keys of their own, and let the holder choose, must not take them).
     pub fn new(store: WalletStore) -> Self {
-        Self { store }
+        Self {
+            store,
+            holds_for_others: false,
+        }
+    }
+
+    /// The same holder, also taking credentials held for someone else (a delegation's
+    /// offer), each delegation kept as a holding apart from her own.
+    pub fn holding_for_others(mut self) -> Self {
+        self.holds_for_others = true;
+        self
     }
 
     /// The credential store (listing, history).
@@ -271,8 +294,8 @@ impl Holder {
             .endpoints(&issuer, &server)
             .map_err(|e| HolderError::Upstream(format!("the issuer's metadata: {e}")))?;
         // A credential held for someone else (a child's, in a parent's wallet) is of a type
-        // of its own; this wallet holds its resident's own alone, and must not mix another's
-        // in with them: such an offer is refused before its code is spent.
+        // of its own, and kept apart from the holder's own, as a holding of its own: an
+        // offer is either all the holder's own or all one delegation, never a mix.
         let delegated = |id: &String| {
             metadata
                 .credential_configurations_supported
@@ -282,9 +305,17 @@ impl Holder {
                         || c.vct.as_deref() == Some(eid_sdjwt::VCT_DELEGATED)
                 })
         };
-        if enrolment.configurations().iter().any(delegated) {
+        let configurations = enrolment.configurations();
+        let for_another = configurations.iter().any(delegated);
+        if for_another && !self.holds_for_others {
             return Err(HolderError::Invalid(
-                "this offer is of a credential held for someone else (a delegation), which this wallet does not hold yet".into(),
+                "this offer is of a credential held for someone else (a delegation), which this wallet does not hold".into(),
+            ));
+        }
+        if for_another && !configurations.iter().all(delegated) {
+            return Err(HolderError::Invalid(
+                "this offer mixes the holder's own credentials with one held for someone else"
+                    .into(),
             ));
         }
         let token: TokenResponse = exchange(
@@ -301,14 +332,17 @@ impl Holder {
             .as_ref()
             .map_or(1, |b| b.batch_size.clamp(1, MAX_BATCH));
         let mut kept = Vec::new();
-        for configuration in enrolment.configurations() {
-            let Some(format) = metadata
+        let mut whose = (!for_another).then_some(Whose::Mine);
+        let mut held_as = None;
+        for configuration in configurations {
+            let Some(supported) = metadata
                 .credential_configurations_supported
                 .get(configuration)
-                .map(|c| c.format.clone())
             else {
                 continue;
             };
+            let format = supported.format.clone();
+            let signed_type = supported.doctype.clone().or(supported.vct.clone());
             let nonce: NonceResponse = exchange(
                 "the nonce endpoint",
                 eid_http::post_form(&endpoints.nonce, String::new()).await,
@@ -331,11 +365,40 @@ impl Holder {
                     .await
                     .map_err(|e| HolderError::from_exchange("the credential endpoint", e))?;
             let received = accept(&format, &response, &public).map_err(HolderError::Credentials)?;
+            let relationship =
+                held_for(&received, signed_type.as_deref(), for_another).map_err(|e| {
+                    HolderError::Credentials(EnrolError::Response(format!(
+                        "the credentials of {configuration}: {e}"
+                    )))
+                })?;
+            // (`held_for` names a relationship exactly when the offer is a delegation's.)
+            let whose = match (whose, relationship) {
+                (Some(Whose::Mine), None) => Whose::Mine,
+                (None, Some(relationship)) => {
+                    let holding = self
+                        .store
+                        .add_holding(relationship.as_str(), enrolment.issuer(), now)
+                        .await?;
+                    held_as = Some(relationship);
+                    *whose.insert(Whose::Held(holding))
+                }
+                (Some(held @ Whose::Held(_)), Some(relationship))
+                    if held_as == Some(relationship) =>
+                {
+                    held
+                }
+                _ => {
+                    return Err(HolderError::Credentials(EnrolError::Response(format!(
+                        "the credentials of {configuration} name another relationship than the offer's others"
+                    ))));
+                }
+            };
             for (accepted, (key_id, _)) in received.into_iter().zip(&asked) {
                 let expires_at = accepted.expires_at(now);
                 let (format, purpose) = (accepted.format(), accepted.purpose.clone());
                 self.store
                     .add(
+                        whose,
                         format,
                         purpose.as_deref(),
                         key_id,
@@ -346,12 +409,17 @@ impl Holder {
             }
             kept.push(configuration.clone());
         }
-        if !kept.is_empty() {
+        // The issuer a refresh goes to is the one of the holder's own credentials.
+        if !kept.is_empty() && !for_another {
             self.store.set_issuer(enrolment.issuer()).await?;
         }
         Ok(Enrolled {
             issuer: enrolment.issuer().to_owned(),
             credentials: kept,
+            holding: match whose {
+                Some(Whose::Held(id)) => Some(id),
+                _ => None,
+            },
         })
     }
 
@@ -478,6 +546,7 @@ impl Holder {
         let found = self
             .store
             .can_pick(
+                Whose::Mine,
                 eid_oid4vc::FORMAT_EID_COMPACT,
                 Some(purpose.as_str()),
                 &format!("offline:{purpose}"),
@@ -506,6 +575,7 @@ impl Holder {
         let instance: Instance = self
             .store
             .pick(
+                Whose::Mine,
                 eid_oid4vc::FORMAT_EID_COMPACT,
                 Some(purpose.as_str()),
                 &format!("offline:{purpose}"),
@@ -535,6 +605,7 @@ impl Holder {
                     relying_party_name: None,
                     purpose: purpose.as_str().into(),
                     attributes: shows.clone(),
+                    held_for: None,
                 },
                 Some(instance.id),
             )
@@ -570,23 +641,48 @@ impl Holder {
         crate::online::receive(&client_id, &request, trust, now).map_err(HolderError::Request)
     }
 
-    /// Shares what `pending` asks, the holder having agreed: the instance of the mdoc this
-    /// relying party may see (its own, never one shown to another), the answer signed by its
-    /// key and posted, the showing recorded. When the wallet holds none it may show, the
-    /// relying party is told no (`access_denied`, OpenID4VP §8.5) and the error says why.
+    /// Shares what `pending` asks, the holder having agreed, from `whose` credentials (her
+    /// own, or one she holds for someone else, where the request accepts that:
+    /// `consent.delegation`): the instance of the mdoc this relying party may see (its own,
+    /// never one shown to another), the answer signed by its key and posted, the showing
+    /// recorded. When the wallet holds none it may show, the relying party is told no
+    /// (`access_denied`, OpenID4VP §8.5) and the error says why.
     pub async fn share_online(
         &self,
         pending: &PendingOnline,
+        whose: Whose,
         keys: &dyn DeviceKeys,
         random: &dyn Random,
         now: OffsetDateTime,
     ) -> Result<(), HolderError> {
         let relying_party = &pending.consent.relying_party;
-        let Some(instance) = self
+        // Whether the request takes a credential of this type at all, before one is marked
+        // shown: another's where it takes the holder's own alone is the holder's choice to
+        // make again (nothing is sent).
+        if !pending.accepts(eid_oid4vc::FORMAT_MSO_MDOC, whose.doc_type()) {
+            if whose != Whose::Mine {
+                return Err(HolderError::DelegationNotAccepted);
+            }
+            self.decline_online(pending, random).await;
+            return Err(HolderError::NoCredential(
+                "credential of the type this relying party asks for".into(),
+            ));
+        }
+        let held_for = match whose {
+            Whose::Mine => None,
+            Whose::Held(id) => self.store.holding(id).await?.map(|h| h.relationship),
+        };
+        let picked = self
             .store
-            .pick(eid_oid4vc::FORMAT_MSO_MDOC, None, relying_party, now)
-            .await?
-        else {
+            .pick(whose, eid_oid4vc::FORMAT_MSO_MDOC, None, relying_party, now)
+            .await?;
+        if picked.is_none() && whose != Whose::Mine {
+            // Not refreshed: the holder may still show her own, or decline.
+            return Err(HolderError::NoCredential(
+                "credential held for someone else it may show this relying party (expired, or all shown to others: a new one comes from the counter)".into(),
+            ));
+        }
+        let Some(instance) = picked else {
             self.decline_online(pending, random).await;
             return Err(HolderError::NoCredential(
                 "credential it may show this relying party (none, or all shown to others: refresh for a new batch)".into(),
@@ -618,6 +714,7 @@ impl Holder {
                     relying_party_name: Some(pending.consent.relying_party_name.clone()),
                     purpose: pending.consent.purpose.as_str().into(),
                     attributes: pending.consent.attributes.clone(),
+                    held_for,
                 },
                 Some(instance.id),
             )
@@ -626,27 +723,46 @@ impl Holder {
     }
 
     /// The answer to a desk's in-person request the holder agreed to (`pending`, read and
-    /// checked by [`crate::in_person::Engagement::receive`]): the mdoc instance this relying
-    /// party may see (its own, never one shown to another), its DeviceResponse signed by that
-    /// instance's key and encrypted for the session. The caller sends the answer's `message`
-    /// over its transport (the phone's radio, TCP), then [`Self::record_in_person`]; with
-    /// none it may show (`NoCredential`) or a key that does not sign, it sends
-    /// [`crate::in_person::refusal`].
+    /// checked by [`crate::in_person::Engagement::receive`]) from `whose` credentials (her
+    /// own, or one she holds for someone else, where the request takes that:
+    /// `consent.delegation`): the mdoc instance this relying party may see (its own, never
+    /// one shown to another), its DeviceResponse signed by that instance's key and encrypted
+    /// for the session. The caller sends the answer's `message` over its transport (the
+    /// phone's radio, TCP), then [`Self::record_in_person`]; with none it may show
+    /// (`NoCredential`) or a key that does not sign, it sends
+    /// [`crate::in_person::refusal`]. Another's credential where the request takes her own
+    /// alone is `DelegationNotAccepted`, before anything is picked: the holder may choose
+    /// again.
     pub async fn answer_in_person(
         &self,
         pending: PendingRequest,
+        whose: Whose,
         keys: &dyn DeviceKeys,
         now: OffsetDateTime,
     ) -> Result<InPersonAnswer, HolderError> {
         let consent = pending.consent.clone();
+        if !pending.accepts(whose.doc_type()) {
+            return Err(HolderError::DelegationNotAccepted);
+        }
+        let held_for = match whose {
+            Whose::Mine => None,
+            Whose::Held(id) => self.store.holding(id).await?.map(|h| h.relationship),
+        };
         let instance = self
             .store
-            .pick(eid_oid4vc::FORMAT_MSO_MDOC, None, &consent.relying_party, now)
+            .pick(
+                whose,
+                eid_oid4vc::FORMAT_MSO_MDOC,
+                None,
+                &consent.relying_party,
+                now,
+            )
             .await?
             .ok_or_else(|| {
-                HolderError::NoCredential(
-                    "credential it may show this relying party (none, or all shown to others: refresh for a new batch)".into(),
-                )
+                HolderError::NoCredential(match whose {
+                    Whose::Mine => "credential it may show this relying party (none, or all shown to others: refresh for a new batch)".into(),
+                    Whose::Held(_) => "credential held for someone else it may show this relying party (expired, or all shown to others: a new one comes from the counter)".into(),
+                })
             })?;
         let signer = keys.signer(&instance.key_id)?;
         let message = pending
@@ -656,6 +772,7 @@ impl Holder {
             message,
             instance: instance.id,
             consent,
+            held_for,
         })
     }
 
@@ -676,6 +793,7 @@ impl Holder {
                     relying_party_name: Some(consent.relying_party_name.clone()),
                     purpose: consent.purpose.as_str().into(),
                     attributes: consent.attributes.clone(),
+                    held_for: answer.held_for.clone(),
                 },
                 Some(answer.instance),
             )

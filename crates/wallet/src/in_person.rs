@@ -3,7 +3,8 @@
 //! 1. [`Engagement::new`] makes a fresh ephemeral key and the DeviceEngagement the phone
 //!    shows as an `mdoc:` QR code (with eid's TCP retrieval address when it listens).
 //! 2. [`Engagement::receive`] takes the desk's SessionEstablishment and checks the request
-//!    before the holder sees anything: it decrypts, is for the resident identity document,
+//!    before the holder sees anything: it decrypts, is for the resident identity document
+//!    (and, where the purpose allows it, for one held for someone else, asked alike),
 //!    is signed (ReaderAuth) by a reader certificate that is registered for a relying party
 //!    in the trust list (byte for byte, valid now, with the reader profile), names a purpose
 //!    that relying party is registered for, and asks for nothing beyond that registration
@@ -18,9 +19,9 @@ use eid_crypto::Signer;
 use eid_crypto::session::AgreementKey;
 use eid_crypto::x509::check_reader_certificate;
 use eid_mdoc::engagement::{Capabilities, DeviceEngagement};
-use eid_mdoc::request::DeviceRequest;
+use eid_mdoc::request::{DeviceRequest, DocRequest};
 use eid_mdoc::session::{Session, session_termination};
-use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError};
+use eid_mdoc::{DOCTYPE_DELEGATED, DOCTYPE_RESIDENT_IDENTITY, ELEMENT_WALLET_PROVIDER, MdocError};
 use eid_trust::VerifiedTrustList;
 
 use crate::registration::Requested;
@@ -78,26 +79,37 @@ impl Engagement {
 }
 
 /// The checks every channel makes of an ISO DeviceRequest before the holder sees it (in
-/// person, and through the Digital Credentials API): one request for the resident identity,
+/// person, and through the Digital Credentials API): a request for the resident identity —
+/// and, beside it, for one held for the resident in someone else's wallet, asked the same —
 /// signed by a registered reader certificate, valid now, over `transcript`, for a purpose
-/// that relying party is registered for, asking nothing beyond it.
+/// that relying party is registered for (and that allows a held credential, where one is
+/// asked for), asking nothing beyond it.
 pub(crate) fn check_request(
     request: &DeviceRequest,
     transcript: &[u8],
     trust: &VerifiedTrustList,
     now: OffsetDateTime,
 ) -> Result<ConsentRequest, RequestRefused> {
-    let [doc] = request.doc_requests.as_slice() else {
-        return Err(RequestRefused::NotForResidentIdentity);
+    let of_type = |doc_type: &str| {
+        let mut docs = request
+            .doc_requests
+            .iter()
+            .filter(move |d| d.items_request.doc_type == doc_type);
+        match (docs.next(), docs.next()) {
+            (doc, None) => Ok(doc),
+            (Some(_), Some(_)) => Err(RequestRefused::NotForResidentIdentity),
+            (None, Some(_)) => unreachable!("an iterator ends once"),
+        }
     };
-    let items = &doc.items_request;
-    if items.doc_type != DOCTYPE_RESIDENT_IDENTITY {
+    let own = of_type(DOCTYPE_RESIDENT_IDENTITY)?.ok_or(RequestRefused::NotForResidentIdentity)?;
+    let delegated = of_type(DOCTYPE_DELEGATED)?;
+    if request.doc_requests.len() != 1 + usize::from(delegated.is_some()) {
         return Err(RequestRefused::NotForResidentIdentity);
     }
-    // The reader signs the document's request (readerAuth), or the whole request
-    // (readerAuthAll, second edition), or both: each signature there is checked, and
-    // both come from the same certificate.
-    let auth = doc
+    // The reader signs each document's request (readerAuth), or the whole request
+    // (readerAuthAll, second edition), or both: each signature there is checked with the
+    // key of the certificate that signed the resident identity's request.
+    let auth = own
         .reader_auth
         .as_ref()
         .or(request.reader_auth_all.first())
@@ -122,10 +134,27 @@ pub(crate) fn check_request(
             .verify_reader_auth_all(transcript, &reader_key)
             .map_err(|_| RequestRefused::ReaderSignature)?;
     }
-    if doc.reader_auth.is_some() {
-        doc.verify_reader_auth(transcript, &reader_key)
-            .map_err(|_| RequestRefused::ReaderSignature)?;
+    for doc in std::iter::once(own).chain(delegated) {
+        match &doc.reader_auth {
+            Some(_) => doc
+                .verify_reader_auth(transcript, &reader_key)
+                .map_err(|_| RequestRefused::ReaderSignature)?,
+            // Unsigned beside a signed one, with no signature over the whole request.
+            None if request.reader_auth_all.is_empty() => {
+                return Err(RequestRefused::Anonymous);
+            }
+            None => {}
+        }
     }
+    // The holder is asked once, whichever she shows: both documents ask alike — the same
+    // purpose, the same elements each with the same intent to retain, in any order — the
+    // relationship aside.
+    if let Some(delegated) = delegated
+        && asked_alike(own) != asked_alike(delegated)
+    {
+        return Err(RequestRefused::DocumentsDiffer);
+    }
+    let items = &own.items_request;
     let requested = items.name_spaces.iter().flat_map(|(namespace, elements)| {
         elements.iter().map(move |(element, retain)| Requested {
             namespace: Some(namespace),
@@ -133,7 +162,34 @@ pub(crate) fn check_request(
             retain: *retain,
         })
     });
-    crate::registration::consent(trust, rp, items.info("purpose"), requested)
+    crate::registration::consent(
+        trust,
+        rp,
+        items.info("purpose"),
+        requested,
+        delegated.is_some(),
+    )
+}
+
+/// What `doc` asks, to compare: its purpose, and its elements (namespace, name, intent to
+/// retain) sorted, without the relationship.
+fn asked_alike(doc: &DocRequest) -> (Option<&str>, Vec<(&str, &str, bool)>) {
+    let items = &doc.items_request;
+    let mut elements: Vec<(&str, &str, bool)> = items
+        .name_spaces
+        .iter()
+        .flat_map(|(namespace, elements)| {
+            elements
+                .iter()
+                .map(move |(element, retain)| (namespace.as_str(), element.as_str(), *retain))
+        })
+        .filter(|&(namespace, element, _)| {
+            !(namespace == eid_mdoc::NAMESPACE_WALLET && element == eid_mdoc::ELEMENT_DELEGATION)
+        })
+        .collect();
+    elements.sort_unstable();
+    elements.dedup();
+    (items.info("purpose"), elements)
 }
 
 /// A checked request waiting for the holder's consent.
@@ -144,16 +200,23 @@ pub struct PendingRequest {
 }
 
 impl PendingRequest {
+    /// Whether the request takes a credential of the signed `doc_type`: the resident's own,
+    /// or one held for her in someone else's wallet where it asked for that too.
+    pub fn accepts(&self, doc_type: &str) -> bool {
+        accepts(&self.consent, doc_type)
+    }
+
     /// The holder consented: the encrypted SessionData carrying the DeviceResponse that
     /// discloses the attributes asked for (and the wallet provider) from `issuer_signed` —
     /// those it holds: a card without an expiry date or a portrait has none to give —
-    /// device-signed with `device_key`.
+    /// device-signed with `device_key`. A credential of a type the request did not ask for
+    /// is `DocTypeMismatch`.
     pub fn respond(
         mut self,
         issuer_signed: &[u8],
         device_key: &dyn Signer,
     ) -> Result<Vec<u8>, MdocError> {
-        let disclose = mdoc_disclosure(issuer_signed, &self.consent.attributes)?;
+        let disclose = checked_disclosure(issuer_signed, &self.consent)?;
         let response = eid_mdoc::present::present(
             issuer_signed,
             &disclose,
@@ -167,6 +230,24 @@ impl PendingRequest {
     pub fn decline(self) -> Vec<u8> {
         session_termination()
     }
+}
+
+/// Whether a request the holder was asked about (`consent`) takes a credential of the signed
+/// `doc_type`: the resident's own, or one held for her where it asked for that too.
+fn accepts(consent: &ConsentRequest, doc_type: &str) -> bool {
+    doc_type == DOCTYPE_RESIDENT_IDENTITY || (doc_type == DOCTYPE_DELEGATED && consent.delegation)
+}
+
+/// What of `issuer_signed` to disclose for `consent` ([`mdoc_disclosure`]), once its signed
+/// type is one the request takes (else `DocTypeMismatch`).
+pub(crate) fn checked_disclosure<'a>(
+    issuer_signed: &[u8],
+    consent: &'a ConsentRequest,
+) -> Result<Vec<&'a str>, MdocError> {
+    if !accepts(consent, &eid_mdoc::present::doc_type(issuer_signed)?) {
+        return Err(MdocError::DocTypeMismatch);
+    }
+    mdoc_disclosure(issuer_signed, &consent.attributes)
 }
 
 /// The elements of `issuer_signed` to disclose for `asked`: those the credential holds (a

@@ -23,12 +23,13 @@
 use eid_crypto::jwe::{Recipient, encrypt};
 use eid_crypto::x509::check_reader_certificate;
 use eid_crypto::{Signer, VerifyingKey};
-use eid_mdoc::{DOCTYPE_RESIDENT_IDENTITY, MdocError};
+use eid_mdoc::{DOCTYPE_DELEGATED, DOCTYPE_RESIDENT_IDENTITY, MdocError};
 use eid_oid4vc::vp::{
     AuthorizationRequest, ERROR_ACCESS_DENIED, ErrorPayload, ResponsePayload, VerifiedRequest,
     VpError, origin_audience, verify_request,
 };
 use eid_oid4vc::{FORMAT_MSO_MDOC, FORMAT_SD_JWT_VC};
+use eid_sdjwt::{VCT_DELEGATED, VCT_RESIDENT_IDENTITY};
 use eid_trust::VerifiedTrustList;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -67,8 +68,8 @@ pub struct OnlineResponse {
 /// Why the wallet could not answer after consent.
 #[derive(Debug, thiserror::Error)]
 pub enum RespondError {
-    /// The request has no credential query for the credential held.
-    #[error("the request asks for no {0} credential")]
+    /// The request has no credential query for the credential held (its format and type).
+    #[error("the request asks for no {0} credential of this type")]
     NotAsked(&'static str),
     /// The mdoc presentation failed.
     #[error("mdoc: {0}")]
@@ -145,6 +146,28 @@ fn reader_checked(
     })
 }
 
+/// The types a credential query of eid's formats accepts: an mdoc query's `doctype_value`,
+/// an SD-JWT VC query's `vct_values` (none for another format).
+fn query_types(query: &eid_oid4vc::vp::CredentialQuery) -> Vec<&str> {
+    match query.format.as_str() {
+        FORMAT_MSO_MDOC => query
+            .meta
+            .get("doctype_value")
+            .and_then(Value::as_str)
+            .into_iter()
+            .collect(),
+        FORMAT_SD_JWT_VC => query
+            .meta
+            .get("vct_values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The consent for what `request`'s DCQL query asks of `rp`.
 fn pending(
     trust: &VerifiedTrustList,
@@ -153,25 +176,18 @@ fn pending(
     origin: Option<&str>,
 ) -> Result<PendingOnline, RequestRefused> {
     let mut requested = Vec::new();
+    // Whether any query accepts a credential held for someone else (its own type).
+    let mut delegation = false;
     for query in &request.dcql_query.credentials {
-        let resident = match query.format.as_str() {
-            FORMAT_MSO_MDOC => {
-                query.meta.get("doctype_value").and_then(Value::as_str)
-                    == Some(DOCTYPE_RESIDENT_IDENTITY)
-            }
-            FORMAT_SD_JWT_VC => query
-                .meta
-                .get("vct_values")
-                .and_then(Value::as_array)
-                .is_some_and(|v| {
-                    v.iter()
-                        .any(|t| t.as_str() == Some(eid_sdjwt::VCT_RESIDENT_IDENTITY))
-                }),
-            _ => false,
-        };
-        if !resident {
+        let types = query_types(query);
+        let (own, delegated) = (
+            types.contains(&DOCTYPE_RESIDENT_IDENTITY) || types.contains(&VCT_RESIDENT_IDENTITY),
+            types.contains(&DOCTYPE_DELEGATED) || types.contains(&VCT_DELEGATED),
+        );
+        if !(own || delegated) {
             return Err(RequestRefused::NotForResidentIdentity);
         }
+        delegation |= delegated;
         for claim in &query.claims {
             let path: Vec<&str> = claim.path.iter().filter_map(Value::as_str).collect();
             let (namespace, element) = match (query.format.as_str(), path.as_slice()) {
@@ -192,7 +208,7 @@ fn pending(
             });
         }
     }
-    let consent = consent(trust, rp, request.purpose(), requested)?;
+    let consent = consent(trust, rp, request.purpose(), requested, delegation)?;
     Ok(PendingOnline {
         request,
         origin: origin.map(str::to_owned),
@@ -201,6 +217,16 @@ fn pending(
 }
 
 impl PendingOnline {
+    /// Whether the request has a credential query that takes a credential of `format` whose
+    /// signed type (an mdoc's docType, an SD-JWT VC's `vct`) is `signed_type`.
+    pub fn accepts(&self, format: &str, signed_type: &str) -> bool {
+        self.request
+            .dcql_query
+            .credentials
+            .iter()
+            .any(|q| q.format == format && query_types(q).contains(&signed_type))
+    }
+
     /// The client identifier (`x509_hash:…`; empty for an unsigned request).
     pub fn client_id(&self) -> &str {
         &self.request.client_id
@@ -229,15 +255,28 @@ impl PendingOnline {
         now: OffsetDateTime,
     ) -> Result<String, RespondError> {
         let request = &self.request;
-        let format = match held {
-            Held::Mdoc(_) => FORMAT_MSO_MDOC,
-            Held::SdJwt(_) => FORMAT_SD_JWT_VC,
+        // The query this credential answers: of its format, accepting its signed type (the
+        // holder's own, or one held for someone else).
+        let (format, signed_type) = match held {
+            Held::Mdoc(issuer_signed) => {
+                (FORMAT_MSO_MDOC, eid_mdoc::present::doc_type(issuer_signed)?)
+            }
+            Held::SdJwt(issued) => (
+                FORMAT_SD_JWT_VC,
+                eid_sdjwt::UnverifiedSdJwt::parse(issued.trim())?
+                    .issuer_jwt()
+                    .payload()
+                    .get("vct")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
         };
         let query = request
             .dcql_query
             .credentials
             .iter()
-            .find(|q| q.format == format)
+            .find(|q| q.format == format && query_types(q).contains(&signed_type.as_str()))
             .ok_or(RespondError::NotAsked(format))?;
         let asked: Vec<&str> = self.consent.attributes.iter().map(String::as_str).collect();
         let presentation = match held {

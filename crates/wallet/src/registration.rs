@@ -19,9 +19,17 @@ pub enum RequestRefused {
     /// The SessionEstablishment did not decrypt or parse.
     #[error("the request could not be read: {0}")]
     Unreadable(MdocError),
-    /// The request asks for no document, several, or not the resident identity.
+    /// The request asks for no document, not the resident identity, or more than it and
+    /// one held for the resident in someone else's wallet.
     #[error("the request is not for one resident identity document")]
     NotForResidentIdentity,
+    /// The request asks for the resident's own credential and for one held for her, but not
+    /// for the same attributes and purpose: what the holder is asked would not be what
+    /// either answer shows.
+    #[error(
+        "the request asks differently for the holder's own credential and one held for someone else"
+    )]
+    DocumentsDiffer,
     /// No ReaderAuth: an anonymous desk.
     #[error("the desk did not identify itself (no reader authentication)")]
     Anonymous,
@@ -55,6 +63,17 @@ pub enum RequestRefused {
     /// registered for no relying party, or for several: nothing says who asks.
     #[error("an unsigned request from {0}, a web origin registered for no single relying party")]
     UnknownOrigin(String),
+    /// The request accepts a credential held for someone else (a delegated type) for a
+    /// purpose whose catalogue does not allow one.
+    #[error(
+        "{relying_party} accepts a credential held for someone else for {purpose}, which does not allow one"
+    )]
+    DelegationNotAllowed {
+        /// The relying party's name.
+        relying_party: String,
+        /// The purpose.
+        purpose: Purpose,
+    },
     /// An attribute beyond the registration for the purpose.
     #[error("{relying_party} asked for {attribute}, which {purpose} does not allow it")]
     BeyondPurpose {
@@ -84,6 +103,9 @@ pub struct ConsentRequest {
     pub attributes: Vec<String>,
     /// Whether it says it will keep any of them.
     pub intends_to_retain: bool,
+    /// Whether it accepts a credential the holder holds for someone else (a child's, a
+    /// ward's) as well as her own: the holder chooses whose to show.
+    pub delegation: bool,
 }
 
 /// One attribute asked for: its namespace (mdoc) or none (an SD-JWT VC's top-level claim,
@@ -132,12 +154,14 @@ pub(crate) fn registered_origin<'a>(
 }
 
 /// The consent to ask for `requested` by `rp` for the purpose named, or why not to ask.
-/// The wallet provider's element is metadata, asked for without counting.
+/// The wallet provider's element is metadata, asked for without counting, and so is the
+/// relationship where the request takes a credential held for someone else.
 pub(crate) fn consent<'a>(
     trust: &VerifiedTrustList,
     rp: &RelyingParty,
     purpose: Option<&str>,
     requested: impl IntoIterator<Item = Requested<'a>>,
+    delegation: bool,
 ) -> Result<ConsentRequest, RequestRefused> {
     let list = trust.list();
     let purpose = purpose
@@ -151,6 +175,12 @@ pub(crate) fn consent<'a>(
                 relying_party: rp.name.clone(),
                 purpose,
             })?;
+    if delegation && !catalogue.delegation_allowed {
+        return Err(RequestRefused::DelegationNotAllowed {
+            relying_party: rp.name.clone(),
+            purpose,
+        });
+    }
     let mut attributes: Vec<String> = Vec::new();
     let mut intends_to_retain = false;
     for Requested {
@@ -160,7 +190,9 @@ pub(crate) fn consent<'a>(
     } in requested
     {
         let resident = namespace.is_none_or(|ns| ns == DOCTYPE_RESIDENT_IDENTITY);
-        let metadata = namespace == Some(NAMESPACE_WALLET) && element == ELEMENT_WALLET_PROVIDER;
+        let metadata = namespace == Some(NAMESPACE_WALLET)
+            && (element == ELEMENT_WALLET_PROVIDER
+                || (delegation && element == eid_mdoc::ELEMENT_DELEGATION));
         // A pseudonym is the asking relying party's own item, never another's: the one it
         // authenticated as (another's would let relying parties link the holder).
         let attribute = attribute_of_item(element, &rp.id);
@@ -190,5 +222,6 @@ pub(crate) fn consent<'a>(
         purpose_name: catalogue.name.clone(),
         attributes,
         intends_to_retain,
+        delegation,
     })
 }

@@ -10,6 +10,11 @@
 //! parties, so they cannot link the holder by the credential. When no instance is left
 //! for a new relying party, [`WalletStore::pick`] says so and the wallet asks for a new
 //! batch; [`WalletStore::needs_refresh`] tells it before that happens, and before expiry.
+//!
+//! A parent's or guardian's wallet also holds credentials for someone else (a delegation
+//! registered at the counter): each redeemed delegation is a [`Holding`], and every read of
+//! a credential says [`Whose`] it wants, so that the holder's own and another's are never
+//! mixed up. Only the holder's own are refreshed.
 
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -31,6 +36,46 @@ pub enum UsePolicy {
     OncePerPresentation,
     /// The instance this relying party saw before, or a fresh one that becomes its own.
     PerRelyingParty,
+}
+
+/// Whose credentials a read is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose {
+    /// The holder's own.
+    Mine,
+    /// Those of the [`Holding`] with this id (another resident's, held for them).
+    Held(i64),
+}
+
+impl Whose {
+    /// The mdoc docType of these credentials: the resident identity, or the delegated type.
+    pub fn doc_type(self) -> &'static str {
+        match self {
+            Self::Mine => eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
+            Self::Held(_) => eid_mdoc::DOCTYPE_DELEGATED,
+        }
+    }
+
+    /// The `credentials.holding` column's value.
+    fn holding(self) -> Option<i64> {
+        match self {
+            Self::Mine => None,
+            Self::Held(id) => Some(id),
+        }
+    }
+}
+
+/// Credentials held for someone else: one redeemed delegation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holding {
+    /// Its id ([`Whose::Held`]).
+    pub id: i64,
+    /// `parent` or `guardian`, as the credentials say.
+    pub relationship: String,
+    /// The issuer they came from.
+    pub issuer: String,
+    /// When they were received (Unix seconds).
+    pub received_at: i64,
 }
 
 /// One stored instance.
@@ -76,6 +121,10 @@ pub struct Presentation {
     pub purpose: String,
     /// Which attributes (names only).
     pub attributes: Vec<String>,
+    /// When the credential shown was one held for someone else: the relationship it is held
+    /// in (`parent`, `guardian`), never whose it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_for: Option<String>,
 }
 
 /// The history backup's state as the store keeps it (`crate::backup`); no `Debug`: it holds
@@ -108,6 +157,8 @@ pub struct Listed {
     pub uses: i64,
     /// Never shown again.
     pub dead: bool,
+    /// The holding it belongs to; none for the holder's own.
+    pub holding: Option<i64>,
 }
 
 /// The store.
@@ -120,10 +171,18 @@ pub struct WalletStore {
 type Row = (i64, String, Option<String>, String, Vec<u8>, i64);
 
 /// A history row: at, channel, relying party, its name, purpose, attributes (JSON).
-type HistoryRow = (i64, String, Option<String>, Option<String>, String, String);
+type HistoryRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+);
 
 fn presentation(
-    (at, channel, relying_party, relying_party_name, purpose, attributes): HistoryRow,
+    (at, channel, relying_party, relying_party_name, purpose, attributes, held_for): HistoryRow,
 ) -> Presentation {
     Presentation {
         at,
@@ -132,6 +191,7 @@ fn presentation(
         relying_party_name,
         purpose,
         attributes: serde_json::from_str(&attributes).unwrap_or_default(),
+        held_for,
     }
 }
 
@@ -170,9 +230,10 @@ impl WalletStore {
         Ok(Self { pool, policy })
     }
 
-    /// Keeps an instance; its row id.
+    /// Keeps an instance, the holder's own or of a holding; its row id.
     pub async fn add(
         &self,
+        whose: Whose,
         format: &str,
         purpose: Option<&str>,
         key_id: &str,
@@ -180,25 +241,72 @@ impl WalletStore {
         expires_at: OffsetDateTime,
     ) -> Result<i64, StoreError> {
         let row: (i64,) = sqlx::query_as(
-            "INSERT INTO credentials (format, purpose, key_id, credential, expires_at) \
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO credentials (format, purpose, key_id, credential, expires_at, holding) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(format)
         .bind(purpose)
         .bind(key_id)
         .bind(credential)
         .bind(expires_at.unix_timestamp())
+        .bind(whose.holding())
         .fetch_one(&self.pool)
         .await
         .map_err(db("adding a credential"))?;
         Ok(row.0)
     }
 
-    /// The instance of `format` (and `purpose`, for compact credentials) to show
-    /// `relying_party` now, by the policy — marked as shown to it — or `None` when every
-    /// unexpired instance has been shown to others (the wallet needs a new batch).
+    /// A new holding: credentials held for someone else as `relationship`, from `issuer`.
+    pub async fn add_holding(
+        &self,
+        relationship: &str,
+        issuer: &str,
+        now: OffsetDateTime,
+    ) -> Result<i64, StoreError> {
+        let row: (i64,) = sqlx::query_as(
+            "INSERT INTO holdings (relationship, issuer, received_at) VALUES (?, ?, ?) \
+             RETURNING id",
+        )
+        .bind(relationship)
+        .bind(issuer)
+        .bind(now.unix_timestamp())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("adding a holding"))?;
+        Ok(row.0)
+    }
+
+    /// The holding `id`, if the wallet has it.
+    pub async fn holding(&self, id: i64) -> Result<Option<Holding>, StoreError> {
+        Ok(self.holdings().await?.into_iter().find(|h| h.id == id))
+    }
+
+    /// Every holding, oldest first.
+    pub async fn holdings(&self) -> Result<Vec<Holding>, StoreError> {
+        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT id, relationship, issuer, received_at FROM holdings ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing the holdings"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, relationship, issuer, received_at)| Holding {
+                id,
+                relationship,
+                issuer,
+                received_at,
+            })
+            .collect())
+    }
+
+    /// The instance of `whose` credentials of `format` (and `purpose`, for compact
+    /// credentials) to show `relying_party` now, by the policy — marked as shown to it — or
+    /// `None` when every unexpired instance has been shown to others (the wallet needs a
+    /// new batch).
     pub async fn pick(
         &self,
+        whose: Whose,
         format: &str,
         purpose: Option<&str>,
         relying_party: &str,
@@ -209,9 +317,10 @@ impl WalletStore {
         let own = match self.policy {
             UsePolicy::PerRelyingParty => sqlx::query_as::<_, Row>(
                 "SELECT id, format, purpose, key_id, credential, expires_at FROM credentials \
-                 WHERE format = ? AND purpose IS ? AND dead = 0 AND expires_at > ? \
-                 AND relying_party = ? ORDER BY id LIMIT 1",
+                 WHERE holding IS ? AND format = ? AND purpose IS ? AND dead = 0 \
+                 AND expires_at > ? AND relying_party = ? ORDER BY id LIMIT 1",
             )
+            .bind(whose.holding())
             .bind(format)
             .bind(purpose)
             .bind(now)
@@ -225,9 +334,10 @@ impl WalletStore {
             Some(row) => Some(row),
             None => sqlx::query_as::<_, Row>(
                 "SELECT id, format, purpose, key_id, credential, expires_at FROM credentials \
-                 WHERE format = ? AND purpose IS ? AND dead = 0 AND expires_at > ? \
-                 AND relying_party IS NULL ORDER BY id LIMIT 1",
+                 WHERE holding IS ? AND format = ? AND purpose IS ? AND dead = 0 \
+                 AND expires_at > ? AND relying_party IS NULL ORDER BY id LIMIT 1",
             )
+            .bind(whose.holding())
             .bind(format)
             .bind(purpose)
             .bind(now)
@@ -253,6 +363,7 @@ impl WalletStore {
     /// than spend an attempt.
     pub async fn can_pick(
         &self,
+        whose: Whose,
         format: &str,
         purpose: Option<&str>,
         relying_party: &str,
@@ -263,9 +374,11 @@ impl WalletStore {
             UsePolicy::OncePerPresentation => None,
         };
         let found: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM credentials WHERE format = ? AND purpose IS ? AND dead = 0 \
-             AND expires_at > ? AND (relying_party IS NULL OR relying_party IS ?) LIMIT 1",
+            "SELECT id FROM credentials WHERE holding IS ? AND format = ? AND purpose IS ? \
+             AND dead = 0 AND expires_at > ? AND (relying_party IS NULL OR relying_party IS ?) \
+             LIMIT 1",
         )
+        .bind(whose.holding())
         .bind(format)
         .bind(purpose)
         .bind(now.unix_timestamp())
@@ -276,8 +389,30 @@ impl WalletStore {
         Ok(found.is_some())
     }
 
-    /// Whether the wallet should ask for a new batch of `format`: fewer than `min_fresh`
-    /// instances never shown, or one that expires within `margin`.
+    /// Whether the wallet holds a live instance of `whose` `format` now (unexpired, not dead),
+    /// whoever it was shown to.
+    pub async fn holds(
+        &self,
+        whose: Whose,
+        format: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM credentials WHERE holding IS ? AND format = ? AND dead = 0 \
+             AND expires_at > ? LIMIT 1",
+        )
+        .bind(whose.holding())
+        .bind(format)
+        .bind(now.unix_timestamp())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading a credential"))?;
+        Ok(found.is_some())
+    }
+
+    /// Whether the wallet should ask for a new batch of the holder's own `format`: fewer
+    /// than `min_fresh` instances never shown, or one that expires within `margin`. (What it
+    /// holds for others is not refreshed: a new delegation comes from the counter.)
     pub async fn needs_refresh(
         &self,
         format: &str,
@@ -288,7 +423,8 @@ impl WalletStore {
     ) -> Result<bool, StoreError> {
         let (fresh, soonest): (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*) FILTER (WHERE relying_party IS NULL), MIN(expires_at) \
-             FROM credentials WHERE format = ? AND purpose IS ? AND dead = 0 AND expires_at > ?",
+             FROM credentials WHERE holding IS NULL AND format = ? AND purpose IS ? AND dead = 0 \
+             AND expires_at > ?",
         )
         .bind(format)
         .bind(purpose)
@@ -314,9 +450,18 @@ impl WalletStore {
 
     /// Every instance held, without the credentials themselves: what `eid wallet list` shows.
     pub async fn list(&self) -> Result<Vec<Listed>, StoreError> {
-        type ListRow = (i64, String, Option<String>, i64, Option<String>, i64, bool);
+        type ListRow = (
+            i64,
+            String,
+            Option<String>,
+            i64,
+            Option<String>,
+            i64,
+            bool,
+            Option<i64>,
+        );
         let rows: Vec<ListRow> = sqlx::query_as(
-            "SELECT id, format, purpose, expires_at, relying_party, uses, dead \
+            "SELECT id, format, purpose, expires_at, relying_party, uses, dead, holding \
              FROM credentials ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -325,7 +470,7 @@ impl WalletStore {
         Ok(rows
             .into_iter()
             .map(
-                |(id, format, purpose, expires_at, shown_to, uses, dead)| Listed {
+                |(id, format, purpose, expires_at, shown_to, uses, dead, holding)| Listed {
                     id,
                     format,
                     purpose,
@@ -333,6 +478,7 @@ impl WalletStore {
                     shown_to,
                     uses,
                     dead,
+                    holding,
                 },
             )
             .collect())
@@ -381,13 +527,14 @@ impl WalletStore {
         Ok(row.map(|r| r.0))
     }
 
-    /// The newest live credential of `format` (to show the card: its attributes, not a
-    /// presentation; no use is recorded).
-    pub async fn newest(&self, format: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    /// The newest live credential of `whose` of `format` (to show the card: its
+    /// attributes, not a presentation; no use is recorded).
+    pub async fn newest(&self, whose: Whose, format: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let row: Option<(Vec<u8>,)> = sqlx::query_as(
-            "SELECT credential FROM credentials WHERE format = ? AND dead = 0 \
+            "SELECT credential FROM credentials WHERE holding IS ? AND format = ? AND dead = 0 \
              ORDER BY id DESC LIMIT 1",
         )
+        .bind(whose.holding())
         .bind(format)
         .fetch_optional(&self.pool)
         .await
@@ -405,7 +552,7 @@ impl WalletStore {
             .map_err(|e| StoreError(e.to_string()))?;
         sqlx::query(
             "INSERT INTO history (at, channel, relying_party, relying_party_name, purpose, \
-             attributes, credential_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             attributes, credential_id, held_for) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(presentation.at)
         .bind(&presentation.channel)
@@ -414,6 +561,7 @@ impl WalletStore {
         .bind(&presentation.purpose)
         .bind(attributes)
         .bind(instance)
+        .bind(&presentation.held_for)
         .execute(&self.pool)
         .await
         .map_err(db("recording"))?;
@@ -423,8 +571,8 @@ impl WalletStore {
     /// The history, oldest first.
     pub async fn history(&self) -> Result<Vec<Presentation>, StoreError> {
         let rows: Vec<HistoryRow> = sqlx::query_as(
-            "SELECT at, channel, relying_party, relying_party_name, purpose, attributes \
-             FROM history ORDER BY at, id",
+            "SELECT at, channel, relying_party, relying_party_name, purpose, attributes, \
+             held_for FROM history ORDER BY at, id",
         )
         .fetch_all(&self.pool)
         .await
@@ -437,8 +585,8 @@ impl WalletStore {
     pub async fn history_since(&self, skip: u64) -> Result<Vec<Presentation>, StoreError> {
         let skip = i64::try_from(skip).map_err(|_| StoreError("a history offset".into()))?;
         let rows: Vec<HistoryRow> = sqlx::query_as(
-            "SELECT at, channel, relying_party, relying_party_name, purpose, attributes \
-             FROM history ORDER BY id LIMIT -1 OFFSET ?",
+            "SELECT at, channel, relying_party, relying_party_name, purpose, attributes, \
+             held_for FROM history ORDER BY id LIMIT -1 OFFSET ?",
         )
         .bind(skip)
         .fetch_all(&self.pool)
@@ -510,7 +658,7 @@ impl WalletStore {
                 serde_json::to_string(&entry.attributes).map_err(|e| StoreError(e.to_string()))?;
             sqlx::query(
                 "INSERT INTO history (at, channel, relying_party, relying_party_name, purpose, \
-                 attributes, credential_id) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                 attributes, credential_id, held_for) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
             )
             .bind(entry.at)
             .bind(&entry.channel)
@@ -518,6 +666,7 @@ impl WalletStore {
             .bind(&entry.relying_party_name)
             .bind(&entry.purpose)
             .bind(attributes)
+            .bind(&entry.held_for)
             .execute(&mut *tx)
             .await
             .map_err(&restoring)?;

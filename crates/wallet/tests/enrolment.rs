@@ -147,3 +147,83 @@ fn a_move_report_says_it_is_a_move_and_a_lost_report_does_not() {
     without.as_object_mut().unwrap().remove("move");
     assert_eq!(without, lost);
 }
+
+#[test]
+fn credentials_held_for_someone_else_say_so_and_only_in_a_delegations_offer() {
+    use eid_core::Relationship;
+    use eid_wallet::enrolment::{Accepted, held_for};
+    let of = |credential_type: &str, delegation: Option<&str>| Accepted {
+        received: Received::Mdoc(Vec::new()),
+        purpose: None,
+        ends: None,
+        credential_type: Some(credential_type.to_owned()),
+        delegation: delegation.map(str::to_owned),
+    };
+    let (own, delegated) = (
+        eid_mdoc::DOCTYPE_RESIDENT_IDENTITY,
+        eid_mdoc::DOCTYPE_DELEGATED,
+    );
+    // The holder's own; a delegation's, naming one relationship.
+    assert_eq!(held_for(&[of(own, None)], Some(own), false), Ok(None));
+    assert_eq!(
+        held_for(
+            &[of(delegated, Some("parent")), of(delegated, Some("parent"))],
+            Some(delegated),
+            true
+        ),
+        Ok(Some(Relationship::Parent))
+    );
+    // Each fault, alone.
+    for (received, signed_type, for_another, said) in [
+        (
+            vec![of(delegated, None)],
+            Some(own),
+            false,
+            "not of the type",
+        ),
+        (
+            vec![of(own, Some("parent"))],
+            Some(own),
+            false,
+            "held for someone else",
+        ),
+        (
+            vec![of(delegated, None)],
+            Some(delegated),
+            true,
+            "name no holder",
+        ),
+        (
+            vec![of(delegated, Some("uncle"))],
+            Some(delegated),
+            true,
+            "does not know",
+        ),
+        (
+            vec![
+                of(delegated, Some("parent")),
+                of(delegated, Some("guardian")),
+            ],
+            Some(delegated),
+            true,
+            "different relationships",
+        ),
+        // Metadata that names no type: the signed type still decides.
+        (
+            vec![of(delegated, Some("parent"))],
+            None,
+            false,
+            "of a delegated type",
+        ),
+        (
+            vec![of(own, Some("parent"))],
+            None,
+            true,
+            "not of a delegated type",
+        ),
+        (Vec::new(), Some(delegated), true, "none came"),
+    ] {
+        let refused = held_for(&received, signed_type, for_another).unwrap_err();
+        assert!(refused.contains(said), "{refused}");
+    }
+}

@@ -349,6 +349,144 @@ async fn the_holders_lost_phone_suspends_it_the_residents_freeze_ends_it_her_own
 }
 
 #[tokio::test]
+async fn the_holders_freeze_reaches_what_she_holds_and_her_death_ends_it() {
+    let world = World::new("sqlite::memory:").await;
+    let (_child, parent, _phone) = delegated(&world).await;
+    let holder = world.residents[parent].id_number.expose().to_owned();
+    let resident = async |action: &str| {
+        let (status, body) = send(
+            &world.admin,
+            admin_post(
+                &format!("/admin/residents/{action}"),
+                json!({"id_number": holder, "reason": "account hacked"}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+    // Her hotline freeze (her account hacked): what her phone holds for the child is frozen
+    // with her own.
+    let frozen = resident("suspend").await;
+    assert_eq!(delegated_states(&world).await, ["suspended", "suspended"]);
+    // Said apart from her own.
+    assert_eq!(
+        frozen["held_for_others"]["credentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{frozen}"
+    );
+    assert!(
+        !frozen["credentials"].as_array().unwrap().is_empty(),
+        "{frozen}"
+    );
+    // Her resident-wide reinstate brings back her own, not what she holds: nothing says why
+    // each was suspended (the console reinstates it by id).
+    let back = resident("reinstate").await;
+    assert_eq!(delegated_states(&world).await, ["suspended", "suspended"]);
+    assert_eq!(back.get("held_for_others"), None, "{back}");
+    let own_states: Vec<Value> = listed(&world)
+        .await
+        .into_iter()
+        .filter(|c| c["wallet_instance"] == "parent-phone" && c["delegation"].is_null())
+        .map(|c| c["state"].clone())
+        .collect();
+    assert!(
+        !own_states.is_empty() && own_states.iter().all(|s| s == "valid"),
+        "{own_states:?}"
+    );
+    // Her death (the registry): what she held for the child ends.
+    let (status, body) = send(
+        &world.admin,
+        admin_post(
+            "/admin/registry/events",
+            json!({"id_number": holder, "event": {"kind": "death", "date": "2026-11-22"}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(delegated_states(&world).await, ["invalid", "invalid"]);
+    assert_eq!(
+        body["held_for_others"]["credentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{body}"
+    );
+}
+
+/// What she holds is reached through her, not through the phone: another resident's own
+/// credentials in that same wallet instance, and that resident's freeze, leave it alone;
+/// her death reaches it when her own are already revoked one by one (so the phone is hers
+/// no more), and so does the same event sent again.
+#[tokio::test]
+async fn what_she_holds_is_reached_through_her_not_through_the_phone() {
+    let world = World::new("sqlite::memory:").await;
+    let (child, parent, phone) = delegated(&world).await;
+    let today = world.now().date();
+    let other = (0..world.residents.len())
+        .find(|&n| {
+            n != parent && n != child && age_in_years(world.residents[n].birth_date, today) >= 18
+        })
+        .unwrap();
+    own(&world, &world.residents[other], &phone).await;
+    let post = async |path: &str, body: Value| {
+        let (status, answer) = send(&world.admin, admin_post(path, body)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+        answer
+    };
+    let number = |n: usize| world.residents[n].id_number.expose().to_owned();
+    let frozen = post(
+        "/admin/residents/suspend",
+        json!({"id_number": number(other), "reason": "account hacked"}),
+    )
+    .await;
+    assert_eq!(frozen.get("held_for_others"), None, "{frozen}");
+    assert_eq!(delegated_states(&world).await, ["valid", "valid"]);
+    // The holder's own, revoked one by one at the console.
+    for credential in listed(&world).await {
+        let hers = credential["wallet_instance"] == "parent-phone"
+            && credential["delegation"].is_null()
+            && credential["state"] == "valid";
+        if hers {
+            post(
+                &format!(
+                    "/admin/credentials/{}/revoke",
+                    credential["id"].as_str().unwrap()
+                ),
+                json!({"reason": "test"}),
+            )
+            .await;
+        }
+    }
+    assert_eq!(delegated_states(&world).await, ["valid", "valid"]);
+    let death =
+        json!({"id_number": number(parent), "event": {"kind": "death", "date": "2026-11-22"}});
+    let died = post("/admin/registry/events", death.clone()).await;
+    assert_eq!(delegated_states(&world).await, ["invalid", "invalid"]);
+    assert_eq!(
+        died["held_for_others"]["credentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{died}"
+    );
+    let again = post("/admin/registry/events", death).await;
+    assert_eq!(
+        again["held_for_others"]["credentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "{again}"
+    );
+}
+
+#[tokio::test]
 async fn what_the_holders_wallet_held_goes_with_it_and_a_lost_wallet_receives_none() {
     let world = World::new("sqlite::memory:").await;
     let (child, parent, _phone) = delegated(&world).await;

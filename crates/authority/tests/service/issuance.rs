@@ -142,7 +142,7 @@ pub fn verify_sd_jwt(
         now: world.now(),
         leeway: Duration::ZERO,
         sd_jwt_vc: true,
-        expected_vct: Some(eid_sdjwt::VCT_RESIDENT_IDENTITY),
+        expected_vct: &[eid_sdjwt::VCT_RESIDENT_IDENTITY],
         key_binding: Some(&KeyBindingCheck {
             audience: "https://hotel.test",
             nonce: "n-42",

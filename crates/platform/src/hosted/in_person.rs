@@ -76,7 +76,7 @@ impl Provider {
         engagement: Engagement,
         wallet: Arc<Wallet>,
         state: &StdMutex<InPersonState>,
-        decided: oneshot::Receiver<Option<String>>,
+        decided: oneshot::Receiver<Option<(String, Whose)>>,
     ) -> Result<(), Refused> {
         use eid_mdoc::transport::{Framed, Transport};
         let set = |next: InPersonState| {
@@ -114,12 +114,12 @@ impl Provider {
             }
         };
         set(InPersonState::Asking(pending.consent.clone()));
-        let pin = tokio::time::timeout(IN_PERSON_WAIT, decided)
+        let decision = tokio::time::timeout(IN_PERSON_WAIT, decided)
             .await
             .ok()
             .and_then(Result::ok)
             .flatten();
-        let Some(pin) = pin else {
+        let Some((pin, whose)) = decision else {
             set(InPersonState::Declined);
             let message = pending.decline();
             let _ = tokio::task::spawn_blocking(move || transport.send(&message)).await;
@@ -129,19 +129,20 @@ impl Provider {
         // Nothing to show is said before the PIN is tried.
         let held = wallet
             .store
-            .can_pick("mso_mdoc", None, &consent.relying_party, now)
+            .can_pick(whose, "mso_mdoc", None, &consent.relying_party, now)
             .await
             .map_err(Refused::internal);
         let answer = match held {
             Ok(true) => {
                 self.with_holder(&wallet, &pin, async |holder, keys, _| {
-                    holder.answer_in_person(pending, &*keys, now).await
+                    holder.answer_in_person(pending, whose, &*keys, now).await
                 })
                 .await
             }
-            Ok(false) => Err(holder_refusal(HolderError::NoCredential(
-                "credential it may show this relying party (none, or all shown to others: refresh for a new batch)".into(),
-            ))),
+            Ok(false) => Err(holder_refusal(HolderError::NoCredential(match whose {
+                Whose::Mine => "credential it may show this relying party (none, or all shown to others: refresh for a new batch)".into(),
+                Whose::Held(_) => "credential held for someone else it may show this relying party (expired, or all shown to others: a new one comes from the counter)".into(),
+            }))),
             Err(e) => Err(e),
         };
         let answer = match answer {
@@ -193,42 +194,76 @@ impl Provider {
         })
     }
 
-    /// The holder's decision on the desk's request: share (the PIN given) or decline.
+    /// The holder's decision on the desk's request: share (the PIN given) her own
+    /// credential or, with `held_for`, the one of that holding (held for someone else, where
+    /// the request takes one), or decline (no PIN).
     pub async fn in_person_decide(
         &self,
         id: &str,
         session: &str,
         pin: Option<String>,
+        held_for: Option<i64>,
     ) -> Result<(), Refused> {
-        // The PIN first: a mistyped one leaves the desk's request waiting for another try.
-        if let Some(pin) = &pin {
-            let wallet = self.wallet(id).await?;
-            Self::unlocked(&wallet, pin, |_, _| Ok(())).await?;
-        }
-        let mut sessions = self
+        let key = format!("{id}/{session}");
+        let not_asking = |why: &str| Refused::new(409, "not_asking", why.to_owned());
+        // The desk's request, read once: an engagement gets one request.
+        let consent = {
+            let sessions = self
+                .in_person
+                .lock()
+                .map_err(|_| Refused::internal("sessions lock"))?;
+            let held = sessions
+                .get(&key)
+                .ok_or_else(|| Refused::new(404, "no_such_session", "no such session"))?;
+            match held.state.lock().map(|s| s.clone()) {
+                Ok(InPersonState::Asking(consent)) => consent,
+                _ => {
+                    return Err(not_asking(
+                        "no request is waiting for a decision in this session",
+                    ));
+                }
+            }
+        };
+        // The PIN and the choice first: a mistyped PIN, an unknown holding, another's
+        // credential where the desk takes the holder's own alone, or none of another's left
+        // to show leaves the desk's request waiting for another try. (With none of her own
+        // left, the desk is told no.)
+        let decision = match pin {
+            Some(pin) => {
+                let wallet = self.wallet(id).await?;
+                Self::unlocked(&wallet, &pin, |_, _| Ok(())).await?;
+                let whose = self.whose(&wallet, held_for).await?;
+                if whose != Whose::Mine {
+                    if !consent.delegation {
+                        return Err(holder_refusal(HolderError::DelegationNotAccepted));
+                    }
+                    let now = self.clock.now();
+                    let left = wallet
+                        .store
+                        .can_pick(whose, "mso_mdoc", None, &consent.relying_party, now)
+                        .await
+                        .map_err(Refused::internal)?;
+                    if !left {
+                        return Err(holder_refusal(HolderError::NoCredential(
+                            "credential held for someone else it may show this relying party (expired, or all shown to others: a new one comes from the counter)".into(),
+                        )));
+                    }
+                }
+                Some((pin, whose))
+            }
+            None => None,
+        };
+        let decide = self
             .in_person
             .lock()
-            .map_err(|_| Refused::internal("sessions lock"))?;
-        let held = sessions
-            .get_mut(&format!("{id}/{session}"))
-            .ok_or_else(|| Refused::new(404, "no_such_session", "no such session"))?;
-        let asking = matches!(
-            held.state.lock().map(|s| s.clone()),
-            Ok(InPersonState::Asking(_))
-        );
-        match held.decide.take() {
-            Some(decide) if asking => {
-                let _ = decide.send(pin);
-                Ok(())
-            }
-            other => {
-                held.decide = other;
-                Err(Refused::new(
-                    409,
-                    "not_asking",
-                    "no request is waiting for a decision in this session",
-                ))
-            }
-        }
+            .map_err(|_| Refused::internal("sessions lock"))?
+            .get_mut(&key)
+            .ok_or_else(|| Refused::new(404, "no_such_session", "no such session"))?
+            .decide
+            .take()
+            .ok_or_else(|| not_asking("this request was decided already"))?;
+        decide
+            .send(decision)
+            .map_err(|_| not_asking("the desk stopped waiting for a decision"))
     }
 }

@@ -25,7 +25,7 @@ use eid_wallet::enrolment::LiveCapture;
 pub use eid_wallet::holder::Identity;
 use eid_wallet::in_person::{ConsentRequest, Engagement};
 use eid_wallet::keystore::{KdfCost, KeystoreError, Unlocked};
-use eid_wallet::store::{Presentation, UsePolicy, WalletStore};
+use eid_wallet::store::{Presentation, UsePolicy, WalletStore, Whose};
 use eid_wallet::{Attester, Holder, HolderError, Keystore, SoftwareKeystore, UnlockedKeys};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
@@ -158,7 +158,8 @@ struct InPerson {
     /// The phone's side, listening or answering; one per wallet at a time.
     task: Option<tokio::task::AbortHandle>,
     state: Arc<StdMutex<InPersonState>>,
-    decide: Option<oneshot::Sender<Option<String>>>,
+    /// The holder's decision: share with this PIN, from whose credentials; or decline.
+    decide: Option<oneshot::Sender<Option<(String, Whose)>>>,
 }
 
 /// How long a presentation session is kept (in person: the desk's wait and the holder's
@@ -429,7 +430,9 @@ impl Provider {
     ) -> Result<T, Refused> {
         let (mut keystore, unlocked) = Self::open_keys(wallet, pin).await?;
         let mut keys = UnlockedKeys::new(&mut *keystore, unlocked, DEVICE_KEY, Some(&*self.random));
-        let holder = Holder::new(wallet.store.clone());
+        // A fresh key for every instance, and the choice of whose to show: the hosted wallet
+        // holds what its holder holds for others too.
+        let holder = Holder::new(wallet.store.clone()).holding_for_others();
         flow(&holder, &mut keys, &self.attester(wallet))
             .await
             .map_err(holder_refusal)
@@ -441,27 +444,31 @@ impl Provider {
         let wallet = self.wallet(id).await?;
         let listed = wallet.store.list().await.map_err(Refused::internal)?;
         let now = self.clock.now();
-        let mdoc = wallet
-            .store
-            .newest("mso_mdoc")
-            .await
-            .map_err(Refused::internal)?;
-        let mut attributes = serde_json::Map::new();
-        if let Some(bytes) = mdoc {
-            let signed = eid_mdoc::IssuerSigned::from_cbor(&bytes).map_err(Refused::internal)?;
-            for (_, items) in &signed.name_spaces {
-                for item in items {
-                    let value = eid_mdoc::model::element_to_json(&item.element_value)
-                        .unwrap_or(Value::Null);
-                    attributes.insert(item.element_identifier.clone(), value);
-                }
-            }
+        let attributes = card_attributes(&wallet, Whose::Mine).await?;
+        // What the holder holds for others: each holding with its card.
+        let mut holdings = Vec::new();
+        for holding in wallet.store.holdings().await.map_err(Refused::internal)? {
+            let whose = Whose::Held(holding.id);
+            let attributes = card_attributes(&wallet, whose).await?;
+            let live = wallet
+                .store
+                .holds(whose, "mso_mdoc", now)
+                .await
+                .map_err(Refused::internal)?;
+            holdings.push(json!({
+                "id": holding.id,
+                "relationship": holding.relationship,
+                "received_at": holding.received_at,
+                "live": live,
+                "attributes": attributes,
+            }));
         }
         Ok(json!({
             "provider": self.plan.id,
             "instance": wallet.instance,
             "enrolled": !attributes.is_empty(),
             "attributes": attributes,
+            "holdings": holdings,
             "credentials": listed,
             "needs_refresh": wallet.store.needs_refresh("mso_mdoc", None, now, Duration::days(30), 1).await.map_err(Refused::internal)?,
             "backup": self.backup_state(&wallet).await?,
@@ -474,14 +481,33 @@ impl Provider {
         wallet.store.history().await.map_err(Refused::internal)
     }
 
+    /// Whose credential `held_for` names: the holder's own without it, else the holding
+    /// with that id, which must exist.
+    async fn whose(&self, wallet: &Wallet, held_for: Option<i64>) -> Result<Whose, Refused> {
+        let Some(id) = held_for else {
+            return Ok(Whose::Mine);
+        };
+        let holdings = wallet.store.holdings().await.map_err(Refused::internal)?;
+        if holdings.iter().any(|h| h.id == id) {
+            Ok(Whose::Held(id))
+        } else {
+            Err(Refused::new(
+                404,
+                "no_such_holding",
+                format!("this wallet holds nothing for anyone as holding {id}"),
+            ))
+        }
+    }
+
     async fn pick_mdoc(
         &self,
         wallet: &Wallet,
+        whose: Whose,
         relying_party: &str,
     ) -> Result<eid_wallet::store::Instance, Refused> {
         wallet
             .store
-            .pick("mso_mdoc", None, relying_party, self.clock.now())
+            .pick(whose, "mso_mdoc", None, relying_party, self.clock.now())
             .await
             .map_err(Refused::internal)?
             .ok_or_else(|| {
@@ -502,6 +528,31 @@ impl Provider {
     }
 }
 
+/// The attributes of the newest live mdoc of `whose` in `wallet` (the portrait as base64);
+/// none when it holds none.
+async fn card_attributes(
+    wallet: &Wallet,
+    whose: Whose,
+) -> Result<serde_json::Map<String, Value>, Refused> {
+    let mdoc = wallet
+        .store
+        .newest(whose, "mso_mdoc")
+        .await
+        .map_err(Refused::internal)?;
+    let mut attributes = serde_json::Map::new();
+    if let Some(bytes) = mdoc {
+        let signed = eid_mdoc::IssuerSigned::from_cbor(&bytes).map_err(Refused::internal)?;
+        for (_, items) in &signed.name_spaces {
+            for item in items {
+                let value =
+                    eid_mdoc::model::element_to_json(&item.element_value).unwrap_or(Value::Null);
+                attributes.insert(item.element_identifier.clone(), value);
+            }
+        }
+    }
+    Ok(attributes)
+}
+
 async fn record(
     wallet: &Wallet,
     channel: &str,
@@ -519,6 +570,7 @@ async fn record(
                 relying_party_name: Some(consent.relying_party_name.clone()),
                 purpose: consent.purpose.as_str().into(),
                 attributes: consent.attributes.clone(),
+                held_for: None,
             },
             Some(instance),
         )
@@ -570,6 +622,9 @@ fn holder_refusal(e: HolderError) -> Refused {
         HolderError::Upstream(e) => Refused::new(502, "upstream", e),
         e @ HolderError::NotEnrolled => Refused::new(409, "not_enrolled", e.to_string()),
         e @ HolderError::NoCredential(_) => Refused::new(409, "no_credential", e.to_string()),
+        e @ HolderError::DelegationNotAccepted => {
+            Refused::new(409, "delegation_not_accepted", e.to_string())
+        }
         e => Refused::internal(e),
     }
 }

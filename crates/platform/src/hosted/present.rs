@@ -64,15 +64,23 @@ impl Provider {
         Ok(json!({ "session": session, "consent": consent }))
     }
 
-    /// The holder's decision on an online request: shares (with the PIN) or declines.
+    /// The holder's decision on an online request: shares (with the PIN) her own credential
+    /// or, with `held_for`, the one of that holding (held for someone else, where the request
+    /// accepts one), or declines.
     pub async fn online_decide(
         &self,
         id: &str,
         session: &str,
         share: bool,
         pin: &str,
+        held_for: Option<i64>,
     ) -> Result<Value, Refused> {
         let wallet = self.wallet(id).await?;
+        let whose = if share {
+            self.whose(&wallet, held_for).await?
+        } else {
+            Whose::Mine
+        };
         let key = format!("{id}/{session}");
         let held = self
             .online
@@ -96,13 +104,19 @@ impl Provider {
         let shared = self
             .with_holder(&wallet, pin, async |holder, keys, _| {
                 holder
-                    .share_online(&pending, &*keys, random.as_ref(), now)
+                    .share_online(&pending, whose, &*keys, random.as_ref(), now)
                     .await
             })
             .await;
         if let Err(refused) = shared {
-            // A mistyped PIN: the request waits for another try.
-            if refused.code == "wrong_pin" {
+            // A mistyped PIN, another's credential where the request takes the holder's own
+            // alone, or none of another's left to show: the relying party was not told, and
+            // the request waits for another try.
+            let another = whose != Whose::Mine;
+            if refused.code == "wrong_pin"
+                || refused.code == "delegation_not_accepted"
+                || (another && refused.code == "no_credential")
+            {
                 self.keep_online(key, held)?;
             }
             return Err(refused);
@@ -138,7 +152,7 @@ impl Provider {
             return Err(bad("sharing needs the PIN"));
         }
         let instance = self
-            .pick_mdoc(&wallet, &pending.consent.relying_party)
+            .pick_mdoc(&wallet, Whose::Mine, &pending.consent.relying_party)
             .await?;
         let consent = pending.consent.clone();
         let credential = instance.credential.clone();

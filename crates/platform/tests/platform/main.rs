@@ -8,6 +8,7 @@
     reason = "a test: a failed unwrap or a panic is a failed test"
 )]
 
+mod delegation;
 mod error_shape;
 #[cfg(feature = "face")]
 mod moving;
@@ -93,6 +94,21 @@ fn dechunk(mut body: &str) -> String {
 
 async fn get(url: &str) -> Value {
     serde_json::from_slice(&fetch(url, "application/json").await.unwrap()).unwrap()
+}
+
+/// Waits until the desk at `desk` holds Nanning's status list (published with the first
+/// credential), for at most ten seconds.
+async fn desk_ready(desk: &str) {
+    for _ in 0..100 {
+        let health = get(&format!("{desk}/health")).await;
+        if health["status_lists"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// A new hosted wallet at the provider `api`, PIN 135790: its id.

@@ -3,7 +3,7 @@
 use eid_http::HttpError;
 use serde_json::{Value, json};
 
-use crate::{airport, dechunk, enrolled_wallet, folder, get, new_wallet, post, up};
+use crate::{airport, dechunk, desk_ready, enrolled_wallet, folder, get, new_wallet, post, up};
 
 /// A GET with an optional bearer token (the admin API).
 async fn fetch_with(url: &str, bearer: Option<&str>) -> Result<Vec<u8>, HttpError> {
@@ -129,42 +129,6 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     .await
     .unwrap_err();
     assert_eq!(status, 400, "{body}");
-    // A counter's delegation (her wallet to hold another resident's credential): this
-    // wallet holds its resident's own alone, and refuses the offer before spending it.
-    let residents = running.description["demo_residents"].as_array().unwrap();
-    // Another resident of Nanning's registry (the synthetic ones `eid bench load` names).
-    let registry = std::fs::read_to_string(dir.join("nanning/residents.jsonl")).unwrap();
-    let other: Value = registry
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .find(|r| r["id_number"] != residents[0]["id_number"])
-        .unwrap();
-    let token = std::fs::read_to_string(dir.join("nanning/admin-token")).unwrap();
-    let offer = post(
-        &format!("{}/authorities/nanning/admin/delegations", running.base),
-        Some(token.trim()),
-        json!({"id_number": other["id_number"], "full_name": other["full_name"],
-               "holder_id_number": residents[0]["id_number"],
-               "holder_full_name": residents[0]["full_name"],
-               "relationship": "guardian", "officer": "t"}),
-    )
-    .await
-    .unwrap();
-    let (status, body) = post(
-        &format!("{api}/wallets/{wallet}/enrol"),
-        None,
-        json!({"pin": "135790", "offer": offer["offer_uri"], "tx_code": offer["tx_code"]}),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("held for someone else"),
-        "{body}"
-    );
     // A remote enrolment for a resident of a region no authority of the platform serves
     // (Beijing's 1101), or with no region code at all: refused before anything is sent.
     for (number, said) in [
@@ -230,17 +194,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     );
     // Online, a mistyped PIN leaves the bank's request waiting; the right one answers it.
     let bank = format!("{}/desks/nanning-bank", running.base);
-    // (once the bank's desk holds Nanning's status list, published with the first credential)
-    for _ in 0..100 {
-        let health = get(&format!("{bank}/health")).await;
-        if health["status_lists"]
-            .as_array()
-            .is_some_and(|l| !l.is_empty())
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    desk_ready(&bank).await;
     // The bank's website starts a request, the wallet reads it: what each said.
     let bank_asks = async |wallet: &str| {
         let started = post(

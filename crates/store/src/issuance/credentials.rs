@@ -80,8 +80,8 @@ impl Partition {
             sqlx::query(
                 "INSERT INTO credentials
                  (id, id_number, provider, wallet_instance, configuration, issued_at, expires_at,
-                  delegation)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                  delegation, held_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(credential.id)
             .bind(credential.id_number.expose())
@@ -90,7 +90,8 @@ impl Partition {
             .bind(credential.configuration)
             .bind(credential.issued_at)
             .bind(credential.expires_at)
-            .bind(credential.delegation)
+            .bind(credential.delegation.map(|d| d.relationship))
+            .bind(credential.delegation.map(|d| d.holder.expose()))
             .execute(&mut *tx)
             .await
             .map_err(db("recording a credential"))?;
@@ -222,6 +223,12 @@ impl Partition {
                    AND status IN ($3, $4) ORDER BY id",
                 provider,
                 Some(instance),
+            ),
+            Selector::HeldBy(holder) => (
+                "SELECT id, provider, wallet_instance, configuration, delegation FROM credentials
+                 WHERE held_by = $1 AND status IN ($2, $3) ORDER BY id",
+                holder.expose(),
+                None,
             ),
         };
         // A credential is reinstated only while its resident's card is valid and the resident
@@ -411,6 +418,12 @@ impl Partition {
             .fetch_one(pool)
             .await)
             }
+            Selector::HeldBy(holder) => on_pool!(self, pool => sqlx::query_scalar(
+                "SELECT count(*) FROM credentials WHERE held_by = $1",
+            )
+            .bind(holder.expose())
+            .fetch_one(pool)
+            .await),
         }
         .map_err(db("counting credentials"))?;
         Ok(count(n))

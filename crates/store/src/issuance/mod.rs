@@ -170,13 +170,21 @@ pub struct NewCredential<'a> {
     pub wallet_instance: &'a str,
     /// The configuration issued.
     pub configuration: &'a str,
-    /// Held for the resident in someone else's wallet: the relationship (a parent's, a
-    /// guardian's); `None` for the resident's own.
-    pub delegation: Option<&'a str>,
+    /// Held for the resident in someone else's wallet; `None` for the resident's own.
+    pub delegation: Option<Delegation<'a>>,
     /// Unix seconds.
     pub issued_at: i64,
     /// Unix seconds.
     pub expires_at: i64,
+}
+
+/// A credential held for its resident in someone else's wallet.
+#[derive(Debug, Clone, Copy)]
+pub struct Delegation<'a> {
+    /// The relationship (a parent's, a guardian's).
+    pub relationship: &'a str,
+    /// Whose wallet holds it: her freeze and her death reach it ([`Selector::HeldBy`]).
+    pub holder: &'a ResidentIdNumber,
 }
 
 /// Which credentials a lifecycle action addresses.
@@ -201,6 +209,8 @@ pub enum Selector<'a> {
         /// The instance.
         instance: &'a str,
     },
+    /// What a resident holds for others, in whichever wallet (her freeze, her death).
+    HeldBy(&'a ResidentIdNumber),
 }
 
 /// A credential as stored, without personal data.

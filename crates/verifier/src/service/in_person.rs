@@ -66,13 +66,17 @@ pub(super) async fn verify_in_person(
     // metadata service).
     let address = phone_address(address)
         .ok_or_else(|| ApiError::invalid("the engagement's address is not one a phone can have"))?;
-    let (attributes, relying_party) = {
+    let (attributes, relying_party, delegation) = {
         let verifier = service.read()?;
         let attributes = match request.attributes {
             Some(a) => a,
             None => verifier.registered_attributes(purpose),
         };
-        (attributes, verifier.relying_party().to_owned())
+        (
+            attributes,
+            verifier.relying_party().to_owned(),
+            verifier.delegation_allowed(purpose),
+        )
     };
     let (session, establishment) = ReaderSession::start(
         &engagement,
@@ -83,6 +87,7 @@ pub(super) async fn verify_in_person(
         },
         purpose,
         &attributes,
+        delegation,
     )
     .map_err(|e| ApiError::BadRequest("request_failed", e.to_string()))?;
     // The exchange runs without the verifier's lock (pushes keep applying meanwhile), and
