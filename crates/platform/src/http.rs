@@ -301,6 +301,9 @@ struct HandedRequest {
     data: Value,
     origin: String,
     pin: String,
+    /// Shares a credential the holder holds for someone else: the holding's id.
+    #[serde(default)]
+    held_for: Option<i64>,
 }
 
 async fn digital_credential(
@@ -317,6 +320,7 @@ async fn digital_credential(
                 &request.data,
                 &request.origin,
                 &request.pin,
+                request.held_for,
             )
             .await?,
     ))

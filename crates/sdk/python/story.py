@@ -8,6 +8,9 @@ app uses it, against a running platform (`eid up`, started here):
    bank asks online (OpenID4VP): the phone reads the request against the national trust list
    the app hands it, shows what is asked, and shares — accepted, her face matched with the
    photograph the bank took; a second request declined is reported declined to the bank;
+   the counter registers her as a ward's guardian: the phone holds the ward's credential
+   apart, refuses it to the bank (whose purpose does not allow delegation) and shows it to
+   the hotel, which reports it held by a guardian;
 3. from her tablet (a second wallet instance) she reports the phone lost, proofed by her
    live capture;
 4. the phone's next offline code is refused at the airport desk: status_suspended.
@@ -291,6 +294,63 @@ async def story(base, folder):
     reasons = json.dumps((outcome.get("report") or {}).get("reasons"))
     check(told and outcome.get("status") == "refused" and "holder_declined" in reasons,
           f"a declined request is reported declined to the bank: {reasons}")
+
+    # 2c. She is the guardian of another resident of Nanning's registry, an adult without a
+    #     smartphone: the counter registers the delegation and her phone takes its offer,
+    #     kept apart from her own.
+    with open(os.path.join(folder, "eid-data", "nanning", "residents.jsonl")) as f:
+        ward = next(r for r in map(json.loads, f)
+                    if r["id_number"] != resident["id_number"] and r["id_number"][6:10] < "2000")
+    delegated = http("POST", nanning["admin"] + "/admin/delegations",
+                     {"id_number": ward["id_number"], "full_name": ward["full_name"],
+                      "holder_id_number": resident["id_number"],
+                      "holder_full_name": resident["full_name"],
+                      "relationship": "guardian", "officer": "sdk-story"}, token)
+    taken = await phone.enrol_at_counter(delegated["offer_uri"], delegated["tx_code"])
+    holdings = await phone.holdings()
+    check(taken.held_for is not None and [(h.id, h.relationship, h.name, h.live) for h in holdings]
+          == [(taken.held_for, "guardian", ward["full_name"], True)],
+          f"the phone takes the delegation's offer as a holding apart: {taken.credentials}")
+    listed = await phone.credentials()
+    check(any(c.held_for == taken.held_for for c in listed)
+          and all(c.held_for in (None, taken.held_for) for c in listed),
+          "the credentials held for her ward are listed as the holding's")
+    # The bank's purpose does not allow delegation: the ward's is refused before anything
+    # is sent, and the request can still be answered.
+    asked = bank_asks()
+    request = await phone.receive_online(asked["invocation"])
+    check(request.consent().delegation is False, "the bank does not take a credential held for another")
+    try:
+        await request.share_held(taken.held_for)
+        check(False, "the ward's credential is not shown to the bank")
+    except eid_sdk.WalletError.Invalid as e:
+        check(True, f"the ward's credential is not shown to the bank: {e.message}")
+    try:
+        await request.share_held(taken.held_for + 7)
+        check(False, "a holding the wallet does not have is refused")
+    except eid_sdk.WalletError.Invalid as e:
+        check(True, f"a holding the wallet does not have is refused: {e.message}")
+    told = await request.decline()
+    outcome = http("GET", bank + asked["result"])
+    check(told and "holder_declined" in json.dumps((outcome.get("report") or {}).get("reasons")),
+          "after it, the request is still hers to decline")
+    # The hotel's does: she chooses the ward's, and the desk sees it held by a guardian,
+    # the ward's face in front of its camera. (Every synthetic resident's registry portrait
+    # is the same fixture, for want of other faces: the ward's face is that photograph.)
+    hotel = next(d for d in platform["desks"] if d["id"] == "nanning-hotel")["url"]
+    ward_face = base64.b64encode(read(resident["portrait"])).decode()
+    asked = http("POST", hotel + "/vp/requests", {"purpose": "hotel_check_in", "face": ward_face})
+    request = await phone.receive_online(asked["invocation"])
+    check(request.consent().delegation is True, "the hotel takes a credential held for another")
+    await request.share_held(taken.held_for)
+    report = http("GET", hotel + asked["result"]).get("report") or {}
+    attributes = report.get("attributes") or {}
+    check(report.get("accepted") is True and report.get("delegated") == "guardian"
+          and (attributes.get("family_name", "") + attributes.get("given_name", "")) == ward["full_name"],
+          f"the hotel accepts the ward's credential, held by her guardian: {report.get('reasons')}")
+    history = json.loads(await phone.history_json())
+    check(history[-1].get("held_for") == "guardian",
+          "the history says the showing was of a credential she holds for another")
     # The operator widens Nanning's acceptance: a newer list. The wallet keeps the newest
     # it took, so after a restart the older one is refused.
     with open(platform["operator_token_file"]) as f:

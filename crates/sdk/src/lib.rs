@@ -22,7 +22,7 @@ use eid_core::{Clock, OsRandom, Random, SystemClock};
 use eid_crypto::{Algorithm, CryptoError, Signer, VerifyingKey};
 use eid_wallet::enrolment::LiveCapture;
 use eid_wallet::holder::{Attester, DeviceKeys, Enrolled, Holder, HolderError, Identity};
-use eid_wallet::store::{UsePolicy, WalletStore};
+use eid_wallet::store::{UsePolicy, WalletStore, Whose};
 use time::OffsetDateTime;
 
 uniffi::setup_scaffolding!();
@@ -103,7 +103,8 @@ pub enum WalletError {
         /// What could not be reached, and why.
         message: String,
     },
-    /// What the app passed is not usable (an offer, a purpose, a turn).
+    /// What the app passed is not usable (an offer, a purpose, a turn, a holding the wallet
+    /// does not have or the relying party does not take).
     #[error("{message}")]
     Invalid {
         /// What was wrong.
@@ -168,9 +169,10 @@ impl From<HolderError> for WalletError {
                 ..
             } => Self::Invalid { message },
             HolderError::Unreachable { .. } => Self::Unreachable { message },
-            HolderError::Offer(_) | HolderError::UnknownIssuer | HolderError::Invalid(_) => {
-                Self::Invalid { message }
-            }
+            HolderError::Offer(_)
+            | HolderError::UnknownIssuer
+            | HolderError::Invalid(_)
+            | HolderError::DelegationNotAccepted => Self::Invalid { message },
             HolderError::Request(_) => Self::RequestRefused { message },
             HolderError::NotEnrolled | HolderError::NoCredential(_) => {
                 Self::NoCredential { message }
@@ -179,6 +181,22 @@ impl From<HolderError> for WalletError {
             _ => Self::Failed { message },
         }
     }
+}
+
+/// The name an mdoc (its IssuerSigned, as the wallet keeps it) is of: the family name, then
+/// the given name, as on the card.
+fn name_on(mdoc: &[u8]) -> Option<String> {
+    let signed = eid_mdoc::IssuerSigned::from_cbor(mdoc).ok()?;
+    let text = |element: &str| {
+        signed
+            .name_spaces
+            .iter()
+            .flat_map(|(_, items)| items)
+            .find(|item| item.element_identifier == element)
+            .and_then(|item| eid_mdoc::model::element_to_json(&item.element_value).ok())
+            .and_then(|value| value.as_str().map(str::to_owned))
+    };
+    Some(format!("{}{}", text("family_name")?, text("given_name")?))
 }
 
 fn invalid(message: impl Into<String>) -> WalletError {
@@ -203,6 +221,9 @@ pub struct Enrolment {
     pub issuer: String,
     /// The credential configurations received.
     pub credentials: Vec<String>,
+    /// The holding they make when they are held for someone else (a delegation's offer:
+    /// see `holdings`); none for the holder's own.
+    pub held_for: Option<i64>,
 }
 
 impl From<Enrolled> for Enrolment {
@@ -210,6 +231,7 @@ impl From<Enrolled> for Enrolment {
         Self {
             issuer: e.issuer,
             credentials: e.credentials,
+            held_for: e.holding,
         }
     }
 }
@@ -247,6 +269,29 @@ pub struct HeldCredential {
     pub expires_at: i64,
     /// The relying party it was shown to, if any.
     pub shown_to: Option<String>,
+    /// The holding it belongs to when held for someone else; none for the holder's own.
+    pub held_for: Option<i64>,
+}
+
+/// Credentials the holder holds for someone else — a child's, a ward's: one delegation
+/// registered at the counter and redeemed. Kept apart from her own; shown only where she
+/// chooses it and the relying party's purpose allows it (`Consent.delegation`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Holding {
+    /// Its id: `OnlineRequest.share_held(id)`, `HeldCredential.held_for`.
+    pub id: i64,
+    /// `parent` or `guardian`, as the credentials say.
+    pub relationship: String,
+    /// The name of the resident they are held for (family name, then given name), to tell
+    /// holdings apart; none when no credential is left.
+    pub name: Option<String>,
+    /// The issuing authority.
+    pub issuer: String,
+    /// When they were received (Unix seconds).
+    pub received_at: i64,
+    /// Whether a credential is left to show (not expired, not all spent): otherwise a new
+    /// one comes from the counter (a holding is not refreshed).
+    pub live: bool,
 }
 
 /// A wallet on the phone: its credential store in a folder of the app's, its keys in the
@@ -335,7 +380,9 @@ impl EidWallet {
                 keys.create_key(WALLET_KEY.into()).map_err(key_error)?;
             }
             Ok(Arc::new(Self {
-                holder: Holder::new(store),
+                // The app shows what is held for others apart and lets the holder choose
+                // (`holdings`, `share_held`): it may take a delegation's offer.
+                holder: Holder::new(store).holding_for_others(),
                 authorities,
                 keys,
                 attester,
@@ -523,8 +570,38 @@ impl EidWallet {
                     purpose: c.purpose,
                     expires_at: c.expires_at,
                     shown_to: c.shown_to,
+                    held_for: c.holding,
                 })
                 .collect())
+        })
+        .await
+    }
+
+    /// What the holder holds for others, oldest first.
+    pub async fn holdings(self: Arc<Self>) -> Result<Vec<Holding>, WalletError> {
+        on_sdk_threads(async move {
+            let store = self.holder.store();
+            let mut holdings = Vec::new();
+            for held in store.holdings().await.map_err(HolderError::from)? {
+                let whose = Whose::Held(held.id);
+                let newest = store
+                    .newest(whose, eid_oid4vc::FORMAT_MSO_MDOC)
+                    .await
+                    .map_err(HolderError::from)?;
+                let live = store
+                    .holds(whose, eid_oid4vc::FORMAT_MSO_MDOC, now())
+                    .await
+                    .map_err(HolderError::from)?;
+                holdings.push(Holding {
+                    id: held.id,
+                    relationship: held.relationship,
+                    name: newest.as_deref().and_then(name_on),
+                    issuer: held.issuer,
+                    received_at: held.received_at,
+                    live,
+                });
+            }
+            Ok(holdings)
         })
         .await
     }

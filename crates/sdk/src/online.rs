@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use eid_trust::VerifiedTrustList;
+use eid_wallet::HolderError;
 use eid_wallet::online::PendingOnline;
+use eid_wallet::store::Whose;
 
 use super::{EidWallet, WalletError, invalid, now, on_sdk_threads};
 
@@ -27,6 +29,10 @@ pub struct Consent {
     pub attributes: Vec<String>,
     /// Whether it says it will keep any of them.
     pub intends_to_retain: bool,
+    /// Whether it also takes a credential the holder holds for someone else (a child's, a
+    /// ward's; see `holdings`), its purpose allowing it: the holder chooses whose to show
+    /// (`share` or `share_held`).
+    pub delegation: bool,
 }
 
 #[uniffi::export]
@@ -61,7 +67,7 @@ impl EidWallet {
                     .store()
                     .trust_list()
                     .await
-                    .map_err(eid_wallet::HolderError::from)?
+                    .map_err(HolderError::from)?
             } else {
                 None
             };
@@ -92,7 +98,7 @@ impl EidWallet {
                 .store()
                 .set_trust_list(&signed)
                 .await
-                .map_err(eid_wallet::HolderError::from)?;
+                .map_err(HolderError::from)?;
             Ok(version)
         })
         .await
@@ -160,6 +166,43 @@ impl OnlineRequest {
         }
         Ok(())
     }
+
+    /// Shares from `whose` credentials; the request may be answered again when nothing was
+    /// sent.
+    async fn share_as(self: Arc<Self>, whose: Whose) -> Result<(), WalletError> {
+        if let Whose::Held(id) = whose
+            && self
+                .wallet
+                .holder
+                .store()
+                .holding(id)
+                .await
+                .map_err(HolderError::from)?
+                .is_none()
+        {
+            return Err(invalid(format!(
+                "this wallet holds nothing for anyone as holding {id}"
+            )));
+        }
+        self.answer()?;
+        let keys = self.wallet.device_keys();
+        let shared = self
+            .wallet
+            .holder
+            .share_online(&self.pending, whose, &keys, &eid_core::OsRandom, now())
+            .await;
+        // Nothing was sent: a prompt cancelled, a holding where the relying party takes
+        // the holder's own alone, or one with nothing left to show.
+        let unsent = match &shared {
+            Err(HolderError::Keys(_) | HolderError::DelegationNotAccepted) => true,
+            Err(HolderError::NoCredential(_)) => whose != Whose::Mine,
+            _ => false,
+        };
+        if unsent {
+            self.answered.store(false, Ordering::Release);
+        }
+        shared.map_err(|e| keys.explain(e))
+    }
 }
 
 #[uniffi::export]
@@ -175,6 +218,7 @@ impl OnlineRequest {
             purpose_name: c.purpose_name.clone(),
             attributes: c.attributes.clone(),
             intends_to_retain: c.intends_to_retain,
+            delegation: c.delegation,
         }
     }
 
@@ -184,27 +228,17 @@ impl OnlineRequest {
     /// why (`NoCredential`). When the key store does not sign (a cancelled prompt: `Keys`)
     /// nothing was sent: the request may be shared again, or declined.
     pub async fn share(self: Arc<Self>) -> Result<(), WalletError> {
-        on_sdk_threads(async move {
-            self.answer()?;
-            let keys = self.wallet.device_keys();
-            let shared = self
-                .wallet
-                .holder
-                .share_online(
-                    &self.pending,
-                    eid_wallet::store::Whose::Mine,
-                    &keys,
-                    &eid_core::OsRandom,
-                    now(),
-                )
-                .await
-                .map_err(|e| keys.explain(e));
-            if let Err(WalletError::Keys { .. }) = &shared {
-                self.answered.store(false, Ordering::Release);
-            }
-            shared
-        })
-        .await
+        on_sdk_threads(self.share_as(Whose::Mine)).await
+    }
+
+    /// Shares what was asked from the credential the holder holds for someone else as the
+    /// holding `holding` (`holdings`), she having chosen it: only where the relying party
+    /// takes one (`Consent.delegation`; otherwise `Invalid`, and nothing is sent). The
+    /// relying party is told it is held by a parent or a guardian (which, not who). With none left to show in that
+    /// holding (`NoCredential`: a new one comes from the counter) nothing is sent either:
+    /// she may share her own, or decline.
+    pub async fn share_held(self: Arc<Self>, holding: i64) -> Result<(), WalletError> {
+        on_sdk_threads(self.share_as(Whose::Held(holding))).await
     }
 
     /// Tells the relying party no (`access_denied`), the holder having declined; whether it

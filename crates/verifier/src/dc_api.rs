@@ -22,7 +22,7 @@ use eid_mdoc::request::DeviceRequest;
 use eid_trust::Purpose;
 use time::OffsetDateTime;
 
-use crate::in_person::{ReaderIdentity, resident_items_request};
+use crate::in_person::{ReaderIdentity, items_requests};
 use crate::report::{Channel, Reason, Report};
 use crate::verifier::{Check, Verifier};
 
@@ -89,14 +89,17 @@ impl MdocDcApiRequest {
     }
 
     /// A request for `attributes` for `purpose`, signed by `reader`, for a page at `origin`
-    /// (its ASCII serialisation, `https://bank.example`). Returns the request and the
-    /// entry for the page's `requests` array: `{"protocol": "org-iso-mdoc", "data":
-    /// {"deviceRequest", "encryptionInfo"}}`.
+    /// (its ASCII serialisation, `https://bank.example`) — for the resident's own credential
+    /// and, with `delegation` (where the purpose allows it:
+    /// [`crate::Verifier::delegation_allowed`]), for one held for her too. Returns the
+    /// request and the entry for the page's `requests` array: `{"protocol": "org-iso-mdoc",
+    /// "data": {"deviceRequest", "encryptionInfo"}}`.
     pub fn new(
         reader: &ReaderIdentity<'_>,
         purpose: Purpose,
         attributes: &[String],
         intent_to_retain: bool,
+        delegation: bool,
         origin: &str,
     ) -> Result<(Self, serde_json::Value), MdocError> {
         let recipient = HpkeRecipient::generate().map_err(MdocError::Algorithm)?;
@@ -116,12 +119,13 @@ impl MdocDcApiRequest {
         let transcript = session_transcript(&encryption_info_text, origin);
         let chain = [reader.certificate.to_vec()];
         let device_request = DeviceRequest::encode(
-            &[resident_items_request(
+            &items_requests(
                 reader.relying_party,
                 purpose,
                 attributes,
                 intent_to_retain,
-            )],
+                delegation,
+            ),
             Some((reader.signer, &chain)),
             &transcript,
         )?;

@@ -69,6 +69,23 @@ pub(crate) fn resident_items_request(
     }
 }
 
+/// What a desk asks for: the resident's own credential and, with `delegation` (where the
+/// purpose allows it: [`Verifier::delegation_allowed`]), one held for her too, asked alike.
+pub(crate) fn items_requests(
+    relying_party: &str,
+    purpose: Purpose,
+    attributes: &[String],
+    intent_to_retain: bool,
+    delegation: bool,
+) -> Vec<ItemsRequest> {
+    let own = resident_items_request(relying_party, purpose, attributes, intent_to_retain);
+    let mut items = vec![own];
+    if delegation {
+        items.push(delegated_items_request(&items[0]));
+    }
+    items
+}
+
 /// The request for a credential held for the resident in someone else's wallet, beside
 /// `own`: the delegated docType, the same items, and the relationship.
 pub(crate) fn delegated_items_request(own: &ItemsRequest) -> ItemsRequest {
@@ -103,11 +120,7 @@ impl ReaderSession {
         delegation: bool,
     ) -> Result<(Self, Vec<u8>), MdocError> {
         let mut session = Session::for_reader(engagement, None)?;
-        let own = resident_items_request(reader.relying_party, purpose, attributes, false);
-        let mut items = vec![own];
-        if delegation {
-            items.push(delegated_items_request(&items[0]));
-        }
+        let items = items_requests(reader.relying_party, purpose, attributes, false, delegation);
         let chain = [reader.certificate.to_vec()];
         // A phone that takes one signature over the whole request (second edition) gets
         // one (`readerAuthAll`, version "1.1"); any other a signature per document.

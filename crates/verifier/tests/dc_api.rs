@@ -38,6 +38,7 @@ fn ask(reader: &Reader, purpose: Purpose, origin: &str) -> (MdocDcApiRequest, Va
         purpose,
         &["family_name".to_owned(), "document_number".to_owned()],
         true,
+        false,
         origin,
     )
     .unwrap()

@@ -712,6 +712,7 @@ fn through_the_digital_credentials_api_the_phone_does_not_answer_with_a_type_not
         Purpose::BankAccountOpening,
         &["family_name".to_owned()],
         false,
+        false,
         "https://bank.example",
     )
     .unwrap();
@@ -731,4 +732,51 @@ fn through_the_digital_credentials_api_the_phone_does_not_answer_with_a_type_not
         pending.respond(Held::Mdoc(&held), &world.device_key, &OsRandom, NOW),
         Err(RespondError::Mdoc(eid_mdoc::MdocError::DocTypeMismatch))
     ));
+}
+
+#[test]
+fn through_the_digital_credentials_api_the_hotel_asks_for_either_and_is_told_who_holds_it() {
+    // The hotel's purpose allows delegation: its org-iso-mdoc request asks for the
+    // delegated type beside hers, and its report says who holds what it was shown.
+    let world = World::new();
+    let verifier = world.verifier(world.hotel.id);
+    let origin = "https://hotel.example";
+    let held = mdoc(&world, eid_mdoc::DOCTYPE_DELEGATED, Some("parent"));
+    for (credential, delegated) in [
+        (&held, Some(Relationship::Parent)),
+        (&world.credential, None),
+    ] {
+        let (request, entry) = eid_verifier::dc_api::MdocDcApiRequest::new(
+            &eid_verifier::in_person::ReaderIdentity {
+                signer: &world.hotel.key,
+                certificate: &world.hotel.certificate,
+                relying_party: world.hotel.id,
+            },
+            Purpose::HotelCheckIn,
+            &[asked(Purpose::HotelCheckIn).to_owned()],
+            false,
+            verifier.delegation_allowed(Purpose::HotelCheckIn),
+            origin,
+        )
+        .unwrap();
+        let pending = eid_wallet::dc_api::receive(
+            &eid_wallet::dc_api::DigitalCredentialRequest {
+                protocol: entry["protocol"].as_str().unwrap(),
+                data: &entry["data"],
+                origin,
+            },
+            &world.trust,
+            NOW,
+        )
+        .unwrap();
+        assert!(pending.consent.delegation);
+        assert!(pending.accepts(eid_mdoc::DOCTYPE_DELEGATED));
+        let data = pending
+            .respond(Held::Mdoc(credential), &world.device_key, &OsRandom, NOW)
+            .unwrap();
+        let report = request.finish(&verifier, &data, NOW);
+        assert!(report.accepted, "{:?}", report.reasons);
+        assert_eq!(report.delegated, delegated);
+        assert_eq!(report.attributes["family_name"], "韦");
+    }
 }

@@ -35,7 +35,9 @@ use eid_oid4vc::vp::{PROTOCOL_SIGNED, PROTOCOL_UNSIGNED};
 use eid_trust::VerifiedTrustList;
 use time::OffsetDateTime;
 
-use crate::in_person::{ConsentRequest, RequestRefused, check_request, checked_disclosure};
+use crate::in_person::{
+    ConsentRequest, RequestRefused, accepts, check_request, checked_disclosure,
+};
 use crate::online::{Held, PendingOnline, RespondError};
 
 /// What the platform hands the wallet: one of the page's requests.
@@ -149,6 +151,16 @@ pub fn receive(
 }
 
 impl PendingDigitalCredential {
+    /// Whether the request takes an mdoc of the signed `doc_type`: the resident's own, or
+    /// one held for her in someone else's wallet where it asked for that too
+    /// (`consent.delegation`).
+    pub fn accepts(&self, doc_type: &str) -> bool {
+        match &self.answer {
+            Answer::Mdoc { .. } => accepts(&self.consent, doc_type),
+            Answer::OpenId4Vp(pending) => pending.accepts(eid_oid4vc::FORMAT_MSO_MDOC, doc_type),
+        }
+    }
+
     /// The holder consented: the response data to hand back to the platform, disclosing
     /// what was asked (and held) from `held`, bound to the request with `device_key`:
     /// `{"response": base64url(EncryptedResponse)}` for `org-iso-mdoc` (an mdoc only),

@@ -234,7 +234,7 @@ impl PendingRequest {
 
 /// Whether a request the holder was asked about (`consent`) takes a credential of the signed
 /// `doc_type`: the resident's own, or one held for her where it asked for that too.
-fn accepts(consent: &ConsentRequest, doc_type: &str) -> bool {
+pub(crate) fn accepts(consent: &ConsentRequest, doc_type: &str) -> bool {
     doc_type == DOCTYPE_RESIDENT_IDENTITY || (doc_type == DOCTYPE_DELEGATED && consent.delegation)
 }
 

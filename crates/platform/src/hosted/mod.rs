@@ -557,7 +557,7 @@ async fn record(
     wallet: &Wallet,
     channel: &str,
     consent: &ConsentRequest,
-    instance: i64,
+    (instance, held_for): (i64, Option<String>),
     now: OffsetDateTime,
 ) -> Result<(), Refused> {
     wallet
@@ -570,7 +570,7 @@ async fn record(
                 relying_party_name: Some(consent.relying_party_name.clone()),
                 purpose: consent.purpose.as_str().into(),
                 attributes: consent.attributes.clone(),
-                held_for: None,
+                held_for,
             },
             Some(instance),
         )

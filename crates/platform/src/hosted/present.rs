@@ -129,7 +129,9 @@ impl Provider {
     /// its platform (the protocol, the data, the page's origin; here whoever calls plays the
     /// platform, as the browser test does for Chromium's virtual wallet): checked as in
     /// person (`eid_wallet::dc_api`), and shared at once with the PIN — the PIN is the
-    /// holder's consent. The DigitalCredential to hand back to the page.
+    /// holder's consent — from her own credential, or with `held_for` from one she holds
+    /// for someone else where the request takes it. The DigitalCredential to hand back to
+    /// the page.
     pub async fn digital_credential(
         &self,
         id: &str,
@@ -137,6 +139,7 @@ impl Provider {
         data: &Value,
         origin: &str,
         pin: &str,
+        held_for: Option<i64>,
     ) -> Result<Value, Refused> {
         let wallet = self.wallet(id).await?;
         let trust = self.trust()?;
@@ -151,8 +154,19 @@ impl Provider {
         if pin.is_empty() {
             return Err(bad("sharing needs the PIN"));
         }
+        let whose = self.whose(&wallet, held_for).await?;
+        if !pending.accepts(whose.doc_type()) {
+            return Err(holder_refusal(HolderError::DelegationNotAccepted));
+        }
+        let relationship = match whose {
+            Whose::Mine => None,
+            Whose::Held(id) => {
+                let holding = wallet.store.holding(id).await;
+                holding.map_err(Refused::internal)?.map(|h| h.relationship)
+            }
+        };
         let instance = self
-            .pick_mdoc(&wallet, Whose::Mine, &pending.consent.relying_party)
+            .pick_mdoc(&wallet, whose, &pending.consent.relying_party)
             .await?;
         let consent = pending.consent.clone();
         let credential = instance.credential.clone();
@@ -168,7 +182,8 @@ impl Provider {
                 .map_err(Refused::internal)
         })
         .await?;
-        record(&wallet, "digital_credentials", &consent, instance.id, now).await?;
+        let shown = (instance.id, relationship);
+        record(&wallet, "digital_credentials", &consent, shown, now).await?;
         self.sync_backup(&wallet).await;
         Ok(json!({ "protocol": protocol, "data": data }))
     }

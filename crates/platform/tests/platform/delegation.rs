@@ -241,6 +241,60 @@ async fn a_guardian_shows_her_wards_credential_where_the_purpose_allows_it() {
         "{history}"
     );
 
+    // Through the Digital Credentials API (a web page's call, handed to her wallet by the
+    // phone's platform): the hotel's request takes either, and she chooses the ward's.
+    let digital = async |desk: &str, purpose: &str| {
+        let desk = format!("{}/desks/{desk}", running.base);
+        desk_ready(&desk).await;
+        let started = post(
+            &format!("{desk}/dc/requests"),
+            None,
+            json!({ "purpose": purpose }),
+        )
+        .await
+        .unwrap();
+        let entry = &started["digital"]["requests"][0];
+        assert_eq!(entry["protocol"], "org-iso-mdoc", "{started}");
+        let answered = post(
+            &format!("{api}/wallets/{wallet}/digital-credentials"),
+            None,
+            json!({"protocol": entry["protocol"], "data": entry["data"],
+                   "origin": started["origin"], "pin": "135790", "held_for": holding}),
+        )
+        .await;
+        (
+            answered,
+            format!("{desk}{}", started["response"].as_str().unwrap()),
+        )
+    };
+    let (answered, response) = digital("nanning-hotel", "hotel_check_in").await;
+    let answer = answered.unwrap();
+    let report = post(
+        &response,
+        None,
+        json!({"protocol": answer["protocol"], "data": answer["data"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report["accepted"], true, "{report}");
+    assert_eq!(report["delegated"], "guardian", "{report}");
+    assert!(named(&report["attributes"], &ward), "{report}");
+    let history = get(&format!("{api}/wallets/{wallet}/history")).await;
+    let last = history["history"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (&last["channel"], &last["held_for"]),
+        (&json!("digital_credentials"), &json!("guardian")),
+        "{history}"
+    );
+    // The bank's takes her own alone: the ward's is not shown, nothing is handed back.
+    let (answered, _) = digital("nanning-bank", "bank_account_opening").await;
+    let (status, body) = answered.unwrap_err();
+    assert_eq!(
+        (status, &body["error"]),
+        (409, &json!("delegation_not_accepted")),
+        "{body}"
+    );
+
     // The ward's freeze (the hotline, resident-wide) reaches what the guardian holds.
     post(
         &format!("{admin}/residents/suspend"),

@@ -89,7 +89,7 @@ pub(super) async fn create_dc_request(
         )
     })?;
     let now = service.clock.now();
-    let (attributes, origin_registered, relying_party) = {
+    let (attributes, origin_registered, relying_party, delegation) = {
         let verifier = service.read()?;
         registered(&verifier, purpose)?;
         let origin_registered = verifier
@@ -101,6 +101,7 @@ pub(super) async fn create_dc_request(
             asked_attributes(&verifier, purpose, new.attributes)?,
             origin_registered,
             verifier.relying_party().to_owned(),
+            verifier.delegation_allowed(purpose),
         )
     };
     // A place first: a full service does none of the work below.
@@ -124,6 +125,7 @@ pub(super) async fn create_dc_request(
         purpose,
         &attributes,
         false,
+        delegation,
         &origin,
     )
     .map_err(|e| failed(&e))?;
