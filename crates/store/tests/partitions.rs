@@ -354,6 +354,50 @@ async fn a_lost_phone_is_frozen_in_every_partition_that_answers() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[tokio::test]
+async fn what_she_holds_is_found_through_her_in_whichever_partition_holds_it() {
+    let dir = std::env::temp_dir().join(format!("eid-held-by-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let urls = ["a.db", "b.db"].map(|f| format!("sqlite:{}", dir.join(f).display()));
+    let store = Store::connect(&urls.join(" ")).await.unwrap();
+    // The guardian and her ward in different partitions: the ward's credential lives in
+    // the ward's, and is held through the guardian's number.
+    let guardian = eid_testing::number(0);
+    let ward = (1..)
+        .map(eid_testing::number)
+        .find(|n| store.partition_of(n.expose()) != store.partition_of(guardian.expose()))
+        .unwrap();
+    let id = routed(&store, ward.expose());
+    let held = NewCredential {
+        delegation: Some(eid_store::Delegation {
+            relationship: "guardian",
+            holder: &guardian,
+        }),
+        ..credential(&id, &ward, "phone")
+    };
+    store
+        .record_credential(&held, 1, SHARD, &OsRandom)
+        .await
+        .unwrap();
+    let own = routed(&store, guardian.expose());
+    store
+        .record_credential(&credential(&own, &guardian, "phone"), 1, SHARD, &OsRandom)
+        .await
+        .unwrap();
+    let held_by = Selector::HeldBy(&guardian);
+    assert_eq!(store.credentials_held(held_by).await.unwrap(), 1);
+    let changed = store
+        .set_state(held_by, CredentialState::Suspended, 1_000, &STAMP)
+        .await
+        .unwrap();
+    assert_eq!(
+        changed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn a_shard_map_mixing_backends_or_too_long_is_refused() {
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -149,6 +149,28 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
             "{number}: {body}"
         );
     }
+    // In person, a decision before any desk has asked: nothing to decide, said so; the
+    // session still waits for the desk.
+    let shown = post(
+        &format!("{api}/wallets/{wallet}/in-person"),
+        None,
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let session = format!(
+        "{api}/wallets/{wallet}/in-person/{}",
+        shown["session"].as_str().unwrap()
+    );
+    let (status, body) = post(&session, None, json!({"share": true, "pin": "135790"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("not_asking")),
+        "{body}"
+    );
+    assert_eq!(get(&session).await["state"], "waiting");
     // The trust list without the operator's token, or with a region that does not exist.
     let scopes = format!("{}/trust/scopes", running.base);
     let change = json!({"issuer": "cn-4501", "region": "nation"});
