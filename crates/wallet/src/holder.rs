@@ -106,6 +106,16 @@ pub enum HolderError {
 }
 
 impl HolderError {
+    /// `whose` credentials hold none this relying party may be shown: the holder's own
+    /// none, or all shown to others (a refresh brings a new batch); a holding's expired or
+    /// all shown to others (a holding is not refreshed: a new one comes from the counter).
+    pub fn none_to_show(whose: Whose) -> Self {
+        Self::NoCredential(match whose {
+            Whose::Mine => "credential it may show this relying party (none, or all shown to others: refresh for a new batch)".into(),
+            Whose::Held(_) => "credential held for someone else it may show this relying party (expired, or all shown to others: a new one comes from the counter)".into(),
+        })
+    }
+
     /// The error an HTTP exchange with `what` ended in: a refusal with the service's own
     /// code and words, or the service unreachable.
     pub fn from_exchange(what: &'static str, e: HttpError) -> Self {
@@ -668,25 +678,18 @@ impl Holder {
                 "credential of the type this relying party asks for".into(),
             ));
         }
-        let held_for = match whose {
-            Whose::Mine => None,
-            Whose::Held(id) => self.store.holding(id).await?.map(|h| h.relationship),
-        };
+        let held_for = self.store.relationship(whose).await?;
         let picked = self
             .store
             .pick(whose, eid_oid4vc::FORMAT_MSO_MDOC, None, relying_party, now)
             .await?;
         if picked.is_none() && whose != Whose::Mine {
             // Not refreshed: the holder may still show her own, or decline.
-            return Err(HolderError::NoCredential(
-                "credential held for someone else it may show this relying party (expired, or all shown to others: a new one comes from the counter)".into(),
-            ));
+            return Err(HolderError::none_to_show(whose));
         }
         let Some(instance) = picked else {
             self.decline_online(pending, random).await;
-            return Err(HolderError::NoCredential(
-                "credential it may show this relying party (none, or all shown to others: refresh for a new batch)".into(),
-            ));
+            return Err(HolderError::none_to_show(whose));
         };
         let answer = {
             let signer = keys.signer(&instance.key_id)?;
@@ -744,10 +747,7 @@ impl Holder {
         if !pending.accepts(whose.doc_type()) {
             return Err(HolderError::DelegationNotAccepted);
         }
-        let held_for = match whose {
-            Whose::Mine => None,
-            Whose::Held(id) => self.store.holding(id).await?.map(|h| h.relationship),
-        };
+        let held_for = self.store.relationship(whose).await?;
         let instance = self
             .store
             .pick(
@@ -758,12 +758,7 @@ impl Holder {
                 now,
             )
             .await?
-            .ok_or_else(|| {
-                HolderError::NoCredential(match whose {
-                    Whose::Mine => "credential it may show this relying party (none, or all shown to others: refresh for a new batch)".into(),
-                    Whose::Held(_) => "credential held for someone else it may show this relying party (expired, or all shown to others: a new one comes from the counter)".into(),
-                })
-            })?;
+            .ok_or(HolderError::none_to_show(whose))?;
         let signer = keys.signer(&instance.key_id)?;
         let message = pending
             .respond(&instance.credential, signer.as_ref())

@@ -281,6 +281,15 @@ impl WalletStore {
         Ok(self.holdings().await?.into_iter().find(|h| h.id == id))
     }
 
+    /// How `whose` credentials are held, as the history says it: none for the holder's own,
+    /// the relationship for a holding's (none for a holding the wallet does not have).
+    pub async fn relationship(&self, whose: Whose) -> Result<Option<String>, StoreError> {
+        Ok(match whose {
+            Whose::Mine => None,
+            Whose::Held(id) => self.holding(id).await?.map(|h| h.relationship),
+        })
+    }
+
     /// Every holding, oldest first.
     pub async fn holdings(&self) -> Result<Vec<Holding>, StoreError> {
         let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(

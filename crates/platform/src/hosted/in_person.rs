@@ -139,10 +139,7 @@ impl Provider {
                 })
                 .await
             }
-            Ok(false) => Err(holder_refusal(HolderError::NoCredential(match whose {
-                Whose::Mine => "credential it may show this relying party (none, or all shown to others: refresh for a new batch)".into(),
-                Whose::Held(_) => "credential held for someone else it may show this relying party (expired, or all shown to others: a new one comes from the counter)".into(),
-            }))),
+            Ok(false) => Err(holder_refusal(HolderError::none_to_show(whose))),
             Err(e) => Err(e),
         };
         let answer = match answer {
@@ -244,9 +241,7 @@ impl Provider {
                         .await
                         .map_err(Refused::internal)?;
                     if !left {
-                        return Err(holder_refusal(HolderError::NoCredential(
-                            "credential held for someone else it may show this relying party (expired, or all shown to others: a new one comes from the counter)".into(),
-                        )));
+                        return Err(holder_refusal(HolderError::none_to_show(whose)));
                     }
                 }
                 Some((pin, whose))

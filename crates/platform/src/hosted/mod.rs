@@ -510,13 +510,7 @@ impl Provider {
             .pick(whose, "mso_mdoc", None, relying_party, self.clock.now())
             .await
             .map_err(Refused::internal)?
-            .ok_or_else(|| {
-                Refused::new(
-                    409,
-                    "no_credential",
-                    "the wallet holds no credential it may show this relying party (none, or all shown to others: refresh for a new batch)",
-                )
-            })
+            .ok_or_else(|| holder_refusal(HolderError::none_to_show(whose)))
     }
 
     fn trust(&self) -> Result<VerifiedTrustList, Refused> {

@@ -158,13 +158,7 @@ impl Provider {
         if !pending.accepts(whose.doc_type()) {
             return Err(holder_refusal(HolderError::DelegationNotAccepted));
         }
-        let relationship = match whose {
-            Whose::Mine => None,
-            Whose::Held(id) => {
-                let holding = wallet.store.holding(id).await;
-                holding.map_err(Refused::internal)?.map(|h| h.relationship)
-            }
-        };
+        let relationship = (wallet.store.relationship(whose).await).map_err(Refused::internal)?;
         let instance = self
             .pick_mdoc(&wallet, whose, &pending.consent.relying_party)
             .await?;
