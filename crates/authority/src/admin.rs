@@ -62,6 +62,14 @@ pub struct Changed {
     pub credentials: Vec<String>,
     /// Their status list entries, all flipped together.
     pub instances: usize,
+    /// Offers not yet redeemed and access tokens not yet spent that a resident's suspension
+    /// or revocation closed (a delegation's offer for her credential too).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pending_voided: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Authority {
@@ -76,10 +84,17 @@ impl Authority {
     ) -> Result<Changed, ApiError> {
         // Suspending or revoking a resident closes what is still open for them first: an
         // unredeemed offer or a live token must not outlive the decision.
+        let mut pending_voided = 0;
         if let Selector::Resident(id_number) = selector
             && action != Action::Reinstate
         {
-            self.store.void_pending(id_number).await?;
+            pending_voided = self.store.void_pending(id_number).await?;
+            if pending_voided > 0 {
+                let subject = self.pseudonym(id_number.expose());
+                let detail = format!("{pending_voided} offers or access tokens voided: {reason}");
+                self.audit(actor, action.name(), &subject, "voided", &detail)
+                    .await?;
+            }
         }
         // Each credential changed is audited in the change's own transaction.
         let at = self.clock.now().unix_timestamp();
@@ -92,7 +107,11 @@ impl Authority {
             .store
             .set_state(selector, action.target(), at, &stamp)
             .await;
-        self.announce(outcome, action)
+        let changed = self.announce(outcome, action)?;
+        Ok(Changed {
+            pending_voided,
+            ..changed
+        })
     }
 
     /// What follows a change of credential states (written with its outbox events and its
@@ -127,6 +146,7 @@ impl Authority {
         Ok(Changed {
             credentials: changed.into_iter().map(|r| r.id).collect(),
             instances,
+            pending_voided: 0,
         })
     }
 
@@ -184,7 +204,7 @@ impl Authority {
 /// The officer a counter's request names: 1 to 64 characters, no control characters.
 pub(crate) fn officer(text: &str) -> Result<&str, ApiError> {
     let officer = text.trim();
-    if officer.is_empty() || officer.len() > 64 || officer.chars().any(char::is_control) {
+    if officer.is_empty() || officer.chars().count() > 64 || officer.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(
             "invalid_request",
             "officer: 1 to 64 characters, no control characters".into(),
@@ -249,8 +269,9 @@ pub(crate) async fn credential_action(
 }
 
 /// A hotline call that changed nothing must say why: a target that holds no credential at
-/// all (a typo) is 404; one whose credentials are all past this action already answers
-/// 200 with nothing changed, and `unchanged` says how many it holds.
+/// all (a typo) and had nothing pending is 404; one whose credentials are all past this
+/// action already answers 200 with nothing changed, and `unchanged` says how many it
+/// holds.
 async fn known_target(
     authority: &Authority,
     selector: Selector<'_>,
@@ -261,15 +282,23 @@ async fn known_target(
         return Ok(Json(json!(changed)));
     }
     let held = authority.store.credentials_held(selector).await?;
+    if held == 0 && changed.pending_voided > 0 {
+        // Nothing issued yet, but an offer (hers, or a delegation's for her) was closed.
+        return Ok(Json(json!(changed)));
+    }
     if held == 0 {
         return Err(ApiError::NotFound(format!("{what}: nothing to change")));
     }
-    Ok(Json(json!({
+    let mut answer = json!({
         "credentials": [],
         "instances": 0,
         "unchanged": held,
         "note": "nothing was in a state this action changes",
-    })))
+    });
+    if changed.pending_voided > 0 {
+        answer["pending_voided"] = json!(changed.pending_voided);
+    }
+    Ok(Json(answer))
 }
 
 pub(crate) async fn wallet_action(
@@ -543,4 +572,19 @@ async fn holds_only_dead_credentials(
 fn given_number(authority: &Authority, text: &str) -> Result<ResidentIdNumber, ApiError> {
     ResidentIdNumber::parse(text, authority.clock.now().date())
         .map_err(|e| ApiError::Refused("invalid_number", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_officer_is_named_in_at_most_64_characters_of_any_script() {
+        assert_eq!(officer(" 警号 0451 ").ok(), Some("警号 0451"));
+        let han = "警".repeat(64);
+        assert_eq!(officer(&han).ok(), Some(han.as_str()));
+        for refused in ["", "  ", &"警".repeat(65), &"a".repeat(65), "a\u{7}b"] {
+            assert!(officer(refused).is_err(), "{refused:?}");
+        }
+    }
 }

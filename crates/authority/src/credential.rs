@@ -107,7 +107,8 @@ pub fn configuration_of(configuration: &str) -> (&str, Option<Relationship>) {
 }
 
 /// The end of a credential that would end at `until`, held by `delegation` for a resident
-/// born on `birth_date`: a parent holds a minor's, so not past her eighteenth birthday.
+/// born on `birth_date`: a parent holds a minor's, so not past the start of her eighteenth
+/// birthday in China Standard Time, where ages are counted.
 pub fn held_until(
     delegation: Option<Relationship>,
     birth_date: Date,
@@ -116,7 +117,7 @@ pub fn held_until(
     match delegation {
         Some(Relationship::Parent) => {
             let of_age = eid_core::identity::add_years(birth_date, 18).midnight();
-            until.min(of_age.assume_utc())
+            until.min(of_age.assume_offset(eid_core::clock::CHINA_STANDARD_TIME))
         }
         _ => until,
     }
@@ -350,9 +351,10 @@ mod tests {
         let until = datetime!(2027-06-01 0:00 UTC);
         let born = date!(2009 - 03 - 15);
         let parent = Some(Relationship::Parent);
+        // Midnight in China, as she turns eighteen there: 16:00 UTC the day before.
         assert_eq!(
             held_until(parent, born, until),
-            datetime!(2027-03-15 0:00 UTC)
+            datetime!(2027-03-14 16:00 UTC)
         );
         assert_eq!(held_until(Some(Relationship::Guardian), born, until), until);
         assert_eq!(held_until(None, born, until), until);

@@ -22,6 +22,15 @@ use serde::Deserialize;
 use crate::issuance::OfferMade;
 use crate::{ApiError, Authority, credential};
 
+/// A proofing refusal `e`, saying which of the two people it is about.
+fn of_whom(e: ApiError, whom: &str) -> ApiError {
+    match e {
+        ApiError::Refused(code, why) => ApiError::Refused(code, format!("{whom}: {why}")),
+        ApiError::TooManyAttempts(why) => ApiError::TooManyAttempts(format!("{whom}: {why}")),
+        e => e,
+    }
+}
+
 impl Authority {
     /// Registers the holder (`holder_number`, `holder_name`) to hold the credential of the
     /// resident (`id_number`, `full_name`) as her `relationship`, on the word of `officer`:
@@ -34,12 +43,15 @@ impl Authority {
         officer: &str,
     ) -> Result<OfferMade, ApiError> {
         let actor = format!("officer:{officer}");
+        // Two people are proofed: a refusal says whose card to look at again.
         let resident = self
             .counter_proofing(id_number, full_name, &actor, "delegate")
-            .await?;
+            .await
+            .map_err(|e| of_whom(e, "the resident whose credential is held"))?;
         let holder = self
             .counter_proofing(holder_number, holder_name, &actor, "delegate")
-            .await?;
+            .await
+            .map_err(|e| of_whom(e, "the holder"))?;
         let number = &resident.card.id_number;
         let subject = self.pseudonym(number.expose());
         let today = self.clock.now().date();

@@ -624,6 +624,8 @@ fn phone_in_person(world: &World, engagement: Engagement, establishment: &[u8]) 
 fn in_person(runtime: &Runtime, world: &World) {
     let library = world.verifier("nanning-hotel");
     let asked = library.registered_attributes(Purpose::HotelCheckIn);
+    // The hotel's purpose allows delegation: the desk asks for both documents, each signed.
+    let delegation = library.delegation_allowed(Purpose::HotelCheckIn);
     let identity = ReaderIdentity {
         signer: &world.hotel.key,
         certificate: &world.hotel.certificate,
@@ -646,7 +648,7 @@ fn in_person(runtime: &Runtime, world: &World) {
             .iter()
             .map(|(_, qr)| {
                 let read = DeviceEngagement::from_qr_uri(qr).unwrap();
-                ReaderSession::start(&read, &identity, Purpose::HotelCheckIn, &asked, false)
+                ReaderSession::start(&read, &identity, Purpose::HotelCheckIn, &asked, delegation)
                     .unwrap()
             })
             .collect();

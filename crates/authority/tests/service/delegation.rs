@@ -253,6 +253,24 @@ async fn who_may_hold_a_credential_for_someone_else() {
     let (status, answer) = register(&world, misnamed).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(answer["error"], "name_mismatch");
+    // Saying whose: the officer looks at the holder's card again, not the child's.
+    assert!(
+        answer["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("the holder: "),
+        "{answer}"
+    );
+    let mut misnamed = delegation(&world, child, parent, "parent");
+    misnamed["full_name"] = json!("王五");
+    let (_, answer) = register(&world, misnamed).await;
+    assert!(
+        answer["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("the resident whose credential is held: "),
+        "{answer}"
+    );
     // Bad input: an unknown relationship, no officer, a field too many.
     for (change, says) in [
         (json!({"relationship": "uncle"}), "unknown relationship"),
@@ -279,7 +297,8 @@ async fn who_may_hold_a_credential_for_someone_else() {
 }
 
 #[tokio::test]
-async fn the_holders_lost_phone_suspends_it_the_residents_freeze_ends_it_her_own_phone_leaves_it() {
+async fn the_holders_lost_phone_suspends_it_the_residents_revocation_ends_it_her_own_phone_leaves_it()
+ {
     let world = World::new("sqlite::memory:").await;
     let (child, parent, phone) = delegated(&world).await;
     // The parent's wallet is still hers alone to refresh: the child's credential in it does
@@ -323,7 +342,21 @@ async fn the_holders_lost_phone_suspends_it_the_residents_freeze_ends_it_her_own
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(delegated_states(&world).await, ["valid", "valid"]);
-    // The resident (or the authority) ends it: her freeze reaches it in the parent's wallet.
+    // Her freeze (the hotline) suspends it with her own, and her reinstate brings it back.
+    for (action, states) in [("suspend", "suspended"), ("reinstate", "valid")] {
+        let (status, body) = send(
+            &world.admin,
+            admin_post(
+                &format!("/admin/residents/{action}"),
+                json!({"id_number": world.residents[child].id_number.expose()}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(delegated_states(&world).await, [states, states], "{action}");
+    }
+    // The resident (or the authority) ends it: her revocation reaches it in the parent's
+    // wallet.
     let (status, body) = send(
         &world.admin,
         admin_post(
@@ -540,4 +573,43 @@ async fn what_the_holders_wallet_held_goes_with_it_and_a_lost_wallet_receives_no
     let (status, body) = register(&world, delegation(&world, child, parent, "parent")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"], "holder_has_no_wallet");
+}
+
+#[tokio::test]
+async fn the_residents_freeze_closes_a_delegation_offer_not_yet_redeemed_and_says_so() {
+    // A child who holds nothing yet; her parent's offer waits at the counter.
+    let world = World::new("sqlite::memory:").await;
+    let (child, parent) = child_and_parent(&world);
+    let phone = Phone::new("wechat", "parent-phone", 2);
+    own(&world, &world.residents[parent], &phone).await;
+    let (status, made) = register(&world, delegation(&world, child, parent, "parent")).await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    // Her freeze closes it: said in the answer, not "nothing to change", and audited.
+    let (status, frozen) = send(
+        &world.admin,
+        admin_post(
+            "/admin/residents/suspend",
+            json!({"id_number": world.residents[child].id_number.expose()}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{frozen}");
+    assert_eq!(frozen["pending_voided"], 1, "{frozen}");
+    assert_eq!(frozen["credentials"], json!([]), "{frozen}");
+    let audit = audit_log(&world, 5).await;
+    assert!(
+        audit.contains(r#""outcome":"voided""#)
+            && audit.contains("1 offers or access tokens voided"),
+        "{audit}"
+    );
+    // Frozen again, nothing is left to close: a resident with nothing, 404.
+    let (status, again) = send(
+        &world.admin,
+        admin_post(
+            "/admin/residents/suspend",
+            json!({"id_number": world.residents[child].id_number.expose()}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{again}");
 }

@@ -28,11 +28,16 @@ impl Provider {
                 .lock()
                 .map_err(|_| Refused::internal("sessions lock"))?;
             // One engagement per wallet at a time (a phone shows one QR): an earlier one
-            // stops listening.
+            // stops listening — unless the holder has decided on it (its `decide` is
+            // taken): that one sends its answer and records the showing in the history on
+            // its own, within the transport's timeouts.
             let prefix = format!("{id}/");
             sessions.retain(|key, s| {
                 let keep = now - s.started < SESSION_KEPT && !key.starts_with(&prefix);
-                if !keep && let Some(task) = &s.task {
+                if !keep
+                    && s.decide.is_some()
+                    && let Some(task) = &s.task
+                {
                     task.abort();
                 }
                 keep

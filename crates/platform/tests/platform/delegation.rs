@@ -241,6 +241,67 @@ async fn a_guardian_shows_her_wards_credential_where_the_purpose_allows_it() {
         "{history}"
     );
 
+    // She decides, and at once shows a new engagement QR (the next desk): the one she
+    // decided for still gets its answer, and her history still keeps the showing.
+    let shown = post(
+        &format!("{api}/wallets/{wallet}/in-person"),
+        None,
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let hotel = format!("{}/desks/nanning-hotel", running.base);
+    let asks = tokio::spawn(post(
+        format!("{hotel}/verify/in-person").leak(),
+        None,
+        json!({"engagement": shown["engagement"], "purpose": "hotel_check_in"}),
+    ));
+    let session = format!(
+        "{api}/wallets/{wallet}/in-person/{}",
+        shown["session"].as_str().unwrap()
+    );
+    while get(&session).await["state"] == "waiting" {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let before = get(&format!("{api}/wallets/{wallet}/history")).await["history"]
+        .as_array()
+        .unwrap()
+        .len();
+    post(
+        &session,
+        None,
+        json!({"share": true, "pin": "135790", "held_for": holding}),
+    )
+    .await
+    .unwrap();
+    post(
+        &format!("{api}/wallets/{wallet}/in-person"),
+        None,
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let report = asks.await.unwrap().unwrap();
+    assert_eq!(report["delegated"], "guardian", "{report}");
+    let mut history = Value::Null;
+    for _ in 0..100 {
+        history = get(&format!("{api}/wallets/{wallet}/history")).await;
+        if history["history"].as_array().unwrap().len() > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let last = history["history"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (
+            &last["channel"],
+            &last["held_for"],
+            history["history"].as_array().unwrap().len()
+        ),
+        (&json!("in_person"), &json!("guardian"), before + 1),
+        "{history}"
+    );
+
     // Through the Digital Credentials API (a web page's call, handed to her wallet by the
     // phone's platform): the hotel's request takes either, and she chooses the ward's.
     let digital = async |desk: &str, purpose: &str| {
