@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{desk_ready, enrolled_wallet, folder, get, post, up};
+use crate::{desk_ready, engagement, enrolled_wallet, folder, get, post, up};
 
 /// Whether `attributes` are of `resident` (the name on the card is the family name, then
 /// the given name).
@@ -155,13 +155,7 @@ async fn a_guardian_shows_her_wards_credential_where_the_purpose_allows_it() {
     // In person (ISO 18013-5 over TCP): the phone shows its engagement QR, the desk asks,
     // the holder decides on the phone.
     let in_person = async |desk: &str, purpose: &str, held_for: Option<i64>| {
-        let shown = post(
-            &format!("{api}/wallets/{wallet}/in-person"),
-            None,
-            json!({}),
-        )
-        .await
-        .unwrap();
+        let (shown, session) = engagement(&api, &wallet).await;
         let desk = format!("{}/desks/{desk}", running.base);
         desk_ready(&desk).await;
         let asks = tokio::spawn(post(
@@ -169,10 +163,6 @@ async fn a_guardian_shows_her_wards_credential_where_the_purpose_allows_it() {
             None,
             json!({"engagement": shown["engagement"], "purpose": purpose}),
         ));
-        let session = format!(
-            "{api}/wallets/{wallet}/in-person/{}",
-            shown["session"].as_str().unwrap()
-        );
         let mut state = Value::Null;
         for _ in 0..200 {
             state = get(&session).await;
@@ -243,23 +233,13 @@ async fn a_guardian_shows_her_wards_credential_where_the_purpose_allows_it() {
 
     // She decides, and at once shows a new engagement QR (the next desk): the one she
     // decided for still gets its answer, and her history still keeps the showing.
-    let shown = post(
-        &format!("{api}/wallets/{wallet}/in-person"),
-        None,
-        json!({}),
-    )
-    .await
-    .unwrap();
+    let (shown, session) = engagement(&api, &wallet).await;
     let hotel = format!("{}/desks/nanning-hotel", running.base);
     let asks = tokio::spawn(post(
         format!("{hotel}/verify/in-person").leak(),
         None,
         json!({"engagement": shown["engagement"], "purpose": "hotel_check_in"}),
     ));
-    let session = format!(
-        "{api}/wallets/{wallet}/in-person/{}",
-        shown["session"].as_str().unwrap()
-    );
     while get(&session).await["state"] == "waiting" {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -274,13 +254,7 @@ async fn a_guardian_shows_her_wards_credential_where_the_purpose_allows_it() {
     )
     .await
     .unwrap();
-    post(
-        &format!("{api}/wallets/{wallet}/in-person"),
-        None,
-        json!({}),
-    )
-    .await
-    .unwrap();
+    engagement(&api, &wallet).await;
     let report = asks.await.unwrap().unwrap();
     assert_eq!(report["delegated"], "guardian", "{report}");
     let mut history = Value::Null;

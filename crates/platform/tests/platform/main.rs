@@ -121,6 +121,23 @@ async fn new_wallet(api: &str) -> String {
         .to_owned()
 }
 
+/// The hosted wallet `wallet` at `api` shows an engagement QR for a desk: what it shows
+/// (`engagement`, the QR's URI) and the session's URL (its state; the holder's decision).
+async fn engagement(api: &str, wallet: &str) -> (Value, String) {
+    let shown = post(
+        &format!("{api}/wallets/{wallet}/in-person"),
+        None,
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let session = format!(
+        "{api}/wallets/{wallet}/in-person/{}",
+        shown["session"].as_str().unwrap()
+    );
+    (shown, session)
+}
+
 /// A wallet enrolled at the counter: its id.
 async fn enrolled_wallet(running: &Running, dir: &Path) -> String {
     let d = &running.description;

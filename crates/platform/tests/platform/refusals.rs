@@ -3,7 +3,9 @@
 use eid_http::HttpError;
 use serde_json::{Value, json};
 
-use crate::{airport, dechunk, desk_ready, enrolled_wallet, folder, get, new_wallet, post, up};
+use crate::{
+    airport, dechunk, desk_ready, engagement, enrolled_wallet, folder, get, new_wallet, post, up,
+};
 
 /// A GET with an optional bearer token (the admin API).
 async fn fetch_with(url: &str, bearer: Option<&str>) -> Result<Vec<u8>, HttpError> {
@@ -151,17 +153,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     }
     // In person, a decision before any desk has asked: nothing to decide, said so; the
     // session still waits for the desk.
-    let shown = post(
-        &format!("{api}/wallets/{wallet}/in-person"),
-        None,
-        json!({}),
-    )
-    .await
-    .unwrap();
-    let session = format!(
-        "{api}/wallets/{wallet}/in-person/{}",
-        shown["session"].as_str().unwrap()
-    );
+    let (_, session) = engagement(&api, &wallet).await;
     let (status, body) = post(&session, None, json!({"share": true, "pin": "135790"}))
         .await
         .unwrap_err();
